@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+type createFlags struct {
+	images, advisories, output string
+	force, allowTags, noRefs   bool
+	platform                   string
+	version, channel           string
+	created, validFor          string
+	generation                 int64
+}
+
+func newCreateCmd(app *app) *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:   "create --images RELEASE.yaml [--advisories DIR] --output DIR",
+		Short: "Pull a release's images by digest and write a bundle directory",
+		Long: `Pull every image of a release by digest (all platforms, with its referrers),
+add the advisory files, and write a bundle directory that is at once an OCI
+image layout and the plan's folder (manifest.json, advisories/, scripts/,
+docs/, SHA256SUMS). The directory appears complete or not at all.
+
+createdAt comes from --created, else SOURCE_DATE_EPOCH, else the clock; with it
+fixed, the same sources give the same bytes.`,
+		Example: `  stella mirror create --images deploy/releases/2025.10.0-stable.yaml \
+    --advisories advisories/ --output bundle/
+  SOURCE_DATE_EPOCH=1764547200 stella mirror create --images images.txt \
+    --release-version 2025.10.0 --output bundle/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := f.options()
+			if err != nil {
+				return err
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			opts.Transfer = app.transferOptions()
+			opts.Logger = app.logger()
+			opts.Producer = bundle.Producer{Name: "stella mirror", Version: Version()}
+			res, err := mirror.Create(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) { printCreate(w, res) })
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.images, "images", "", "release file: deploy/releases/<version>-<channel>.yaml, or a list of references (required)")
+	fl.StringVar(&f.advisories, "advisories", "", "directory of advisory files (JSON, gzip'd or not)")
+	fl.StringVarP(&f.output, "output", "o", "", "bundle directory to write (required)")
+	fl.BoolVar(&f.force, "force", false, "replace an existing non-empty output directory")
+	fl.BoolVar(&f.allowTags, "allow-tags", false, "accept references without a digest, resolving each tag once")
+	fl.BoolVar(&f.noRefs, "no-referrers", false, "do not carry the images' referrers (signatures, SBOMs)")
+	fl.StringVar(&f.platform, "platform", "", "keep only this platform (os/arch[/variant]) of multi-platform images")
+	fl.StringVar(&f.version, "release-version", "", "release version (overrides release.version; required for a plain list)")
+	fl.StringVar(&f.channel, "channel", "", "release channel (overrides release.channel)")
+	fl.StringVar(&f.created, "created", "", "createdAt, RFC 3339 or Unix seconds (default: SOURCE_DATE_EPOCH, else now)")
+	fl.StringVar(&f.validFor, "valid-for", "", fmt.Sprintf("how long the bundle stays importable, e.g. 720h or 30d (default %dd)", int(mirror.DefaultValidFor.Hours()/24)))
+	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds)")
+	_ = cmd.MarkFlagRequired("images")
+	_ = cmd.MarkFlagRequired("output")
+	return cmd
+}
+
+func (f *createFlags) options() (mirror.CreateOptions, error) {
+	opts := mirror.CreateOptions{
+		ReleaseFile: f.images, AdvisoriesDir: f.advisories, Output: f.output, Force: f.force,
+		AllowTags: f.allowTags, NoReferrers: f.noRefs, Platform: f.platform,
+		Version: f.version, Channel: f.channel, Generation: f.generation,
+	}
+	created := f.created
+	if created == "" {
+		created = os.Getenv("SOURCE_DATE_EPOCH")
+	}
+	var err error
+	if created != "" {
+		if opts.Created, err = parseTime(created); err != nil {
+			return opts, err
+		}
+	}
+	if f.validFor != "" {
+		if opts.ValidFor, err = parseDays(f.validFor); err != nil || opts.ValidFor <= 0 {
+			return opts, usageError("--valid-for %q: want a positive duration such as 720h or 30d", f.validFor)
+		}
+	}
+	if f.generation < 0 {
+		return opts, usageError("--generation %d: must be positive", f.generation)
+	}
+	if f.platform != "" {
+		if _, err := mirror.ParsePlatform(f.platform); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}
+
+// parseTime reads RFC 3339 or Unix seconds.
+func parseTime(s string) (time.Time, error) {
+	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(secs, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, usageError("time %q: want RFC 3339 or Unix seconds", s)
+	}
+	return t, nil
+}
+
+// parseDays reads a Go duration, or a whole number of days ("30d").
+func parseDays(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		return time.Duration(n) * 24 * time.Hour, err
+	}
+	return time.ParseDuration(s)
+}
+
+func printCreate(w io.Writer, res *mirror.CreateResult) {
+	m := res.Manifest
+	fmt.Fprintf(w, "Created bundle %s\n", res.Path)
+	fmt.Fprintf(w, "  release     %s %s (generation %d, expires %s)\n", m.Release.Version, m.Release.Channel, m.MirrorGeneration, m.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "  root        %s\n", res.Root.Digest)
+	fmt.Fprintf(w, "  images      %d (%d blobs, %s fetched)\n", len(m.Images), res.Blobs, humanBytes(res.Bytes))
+	fmt.Fprintf(w, "  advisories  %d\n", len(m.Advisories))
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+func newInspectCmd(app *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inspect DIR|FILE",
+		Short: "Show what a bundle holds",
+		Long: `Show a bundle's release, generation, images (reference, digest, platforms,
+size), advisories and totals, after checking its structure. A directory or a
+tar (plain, gzip or zstd) is read; a packed tar is read only up to its last
+manifest.`,
+		Example: `  stella mirror inspect bundle/
+  stella mirror inspect stellaops-airgap-2025.10.0.tar.zst --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := mirror.Inspect(cmd.Context(), args[0], time.Now())
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) { printInspect(w, res) })
+		},
+	}
+	return cmd
+}
+
+func printInspect(w io.Writer, r *mirror.InspectResult) {
+	fmt.Fprintf(w, "Bundle     %s\n", r.Path)
+	fmt.Fprintf(w, "Release    %s %s\n", r.Version, r.Channel)
+	fmt.Fprintf(w, "Bundle id  %s\n", r.BundleID)
+	fmt.Fprintf(w, "Root       %s\n", r.Root)
+	fmt.Fprintf(w, "Generation %d\n", r.Generation)
+	expiry := ""
+	if r.Expired {
+		expiry = " (EXPIRED)"
+	}
+	fmt.Fprintf(w, "Created    %s\nExpires    %s%s\n", r.CreatedAt.Format(time.RFC3339), r.ExpiresAt.Format(time.RFC3339), expiry)
+	if r.Base != nil {
+		fmt.Fprintf(w, "Base       %s (generation %d, root %s)\n", r.Base.BundleID, r.Base.Generation, r.Base.Root)
+	}
+	fmt.Fprintf(w, "Signed     %v\n\n", r.Signed)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tDIGEST\tPLATFORMS\tREFERRERS\tSIZE")
+	for _, img := range r.Images {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", img.Source, img.Digest, strings.Join(img.Platforms, ","), img.Referrers, humanBytes(img.Size))
+	}
+	tw.Flush()
+	if len(r.Advisories) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ADVISORY\tSOURCE\tDIGEST\tSIZE")
+		for _, a := range r.Advisories {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Path, a.Source, a.Digest, humanBytes(a.Size))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\nTotal: %d images, %d advisories, %d unique blobs, %s\n", r.Totals.Images, r.Totals.Advisories, r.Totals.Blobs, humanBytes(r.Totals.Bytes))
+}

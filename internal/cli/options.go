@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// app carries the process's streams and the options every command shares.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	global         globalOptions
+}
+
+// globalOptions are the flags of every `stella mirror` command.
+type globalOptions struct {
+	format      string
+	verbose     bool
+	quiet       bool
+	plainHTTP   bool
+	insecure    bool
+	caFile      string
+	registryCfg string
+	concurrency int
+}
+
+func (g *globalOptions) bind(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&g.format, "format", "text", "output format: text or json (results on stdout, logs on stderr)")
+	f.BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "log only errors; no progress")
+	f.BoolVar(&g.plainHTTP, "plain-http", false, "talk plain HTTP to registries (never by default)")
+	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (tests only)")
+	f.StringVar(&g.caFile, "ca-file", "", "PEM file of extra CA certificates to trust for registries")
+	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")
+	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, "blobs transferred at once")
+}
+
+// logger returns the slog logger for the command: warnings by default,
+// info with --verbose, errors only with --quiet. It writes to stderr.
+func (a *app) logger() *slog.Logger {
+	level := slog.LevelWarn
+	switch {
+	case a.global.quiet:
+		level = slog.LevelError
+	case a.global.verbose:
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// remoteClient builds the registry client from the global flags.
+func (a *app) remoteClient() (*remote.Client, error) {
+	return remote.New(remote.Options{
+		PlainHTTP:  a.global.plainHTTP,
+		Insecure:   a.global.insecure,
+		CAFile:     a.global.caFile,
+		ConfigFile: a.global.registryCfg,
+		UserAgent:  "stella-mirror/" + Version(),
+	})
+}
+
+// transferOptions builds the transfer options from the global flags.
+func (a *app) transferOptions() transfer.Options {
+	return transfer.Options{Concurrency: a.global.concurrency}
+}

@@ -1,0 +1,72 @@
+// Package cli is the command line of stella: one thin file per command.
+// Each command parses its flags, calls one function of pkg/mirror and hands
+// the result to the output layer (output.go); errors become exit codes in
+// exit.go only.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Execute runs stella with args and returns the process exit code.
+func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := NewRootCmd(app)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted: %w", context.Canceled)
+	}
+	if err != nil {
+		app.reportError(err)
+	}
+	return ExitCode(err)
+}
+
+// NewRootCmd builds the command tree. There are no package-level command
+// variables: every call returns a fresh tree bound to app.
+func NewRootCmd(app *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "stella",
+		Short:         "StellaOps CLI",
+		Long:          "stella is the StellaOps command line. `stella mirror` moves signed releases into disconnected networks, OCI-natively.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(app.stdin)
+	root.SetOut(app.stdout)
+	root.SetErr(app.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%v: %w", err, errdef.ErrUsage)
+	})
+	root.AddCommand(newVersionCmd(app), newMirrorCmd(app))
+	return root
+}
+
+func newMirrorCmd(app *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mirror",
+		Short: "Move signed releases into disconnected networks",
+		Long: `Gather a release's images (pinned by digest) and advisories into one signed
+bundle that is an OCI image layout, carry it across the gap on media or through
+a registry, verify it, and load it into the air-gap registry.`,
+	}
+	app.global.bind(cmd)
+	cmd.AddCommand(
+		newCreateCmd(app),
+		newPackCmd(app),
+		newInspectCmd(app),
+	)
+	return cmd
+}
+
+// usageError marks a command-line mistake (exit 1).
+func usageError(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, errdef.ErrUsage)...)
+}

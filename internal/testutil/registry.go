@@ -1,0 +1,240 @@
+// Package testutil starts real registries for tests: go-containerregistry's
+// in-process registry (with or without the OCI 1.1 referrers API) for unit
+// tests, and the CNCF distribution registry binary on 127.0.0.1 for
+// end-to-end tests. It also pushes the sample release into them.
+package testutil
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// Registry starts an in-process registry with the referrers API and returns
+// its host:port. It stops when the test ends.
+func Registry(t testing.TB) string {
+	return startInProcess(t, true, nil)
+}
+
+// RegistryNoReferrers starts an in-process registry without the referrers
+// API (clients fall back to the sha256-<hex> tag).
+func RegistryNoReferrers(t testing.TB) string {
+	return startInProcess(t, false, nil)
+}
+
+// RegistryWrapped starts an in-process registry with the referrers API
+// behind wrap, a handler that can alter what the real registry serves.
+func RegistryWrapped(t testing.TB, wrap func(http.Handler) http.Handler) string {
+	return startInProcess(t, true, wrap)
+}
+
+func startInProcess(t testing.TB, referrers bool, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	var h http.Handler = registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// Client returns a registry client that talks plain HTTP, with no
+// credentials from the user's docker config.
+func Client(t testing.TB) *remote.Client {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// PushSample pushes the sample release into the registry at host and
+// writes its release file and advisories under a temporary directory.
+func PushSample(t testing.TB, host string, spec sample.Spec) (rel *sample.Release, releaseFile, advisories string) {
+	t.Helper()
+	client := Client(t)
+	spec.Registry = host
+	rel, err := sample.Push(context.Background(), spec, func(repo string) (sample.Pusher, error) {
+		return client.Repository(host + "/" + repo)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseFile, advisories, err = rel.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel, releaseFile, advisories
+}
+
+// RegistryBinary finds the CNCF distribution registry binary: $STELLA_REGISTRY_BIN,
+// then bin/registry at the module root, then registry on $PATH. Without it
+// the test is skipped, unless STELLA_E2E=1 (as in CI), where it fails.
+func RegistryBinary(t testing.TB) string {
+	t.Helper()
+	candidates := []string{os.Getenv("STELLA_REGISTRY_BIN"), filepath.Join(ModuleRoot(t), "bin", "registry")}
+	if p, err := exec.LookPath("registry"); err == nil {
+		candidates = append(candidates, p)
+	}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return c
+		}
+	}
+	if os.Getenv("STELLA_E2E") == "1" {
+		t.Fatal("distribution registry binary not found (run .ci/run or make tools)")
+	}
+	t.Skip("distribution registry binary not found; run `make tools` (CI sets STELLA_E2E=1 and fails instead)")
+	return ""
+}
+
+// DistributionOptions configure a distribution registry.
+type DistributionOptions struct {
+	// Htpasswd, if set, is an htpasswd file: the registry requires basic auth.
+	Htpasswd string
+	// TLSCert and TLSKey, if set, make the registry serve HTTPS.
+	TLSCert, TLSKey string
+}
+
+// Distribution starts the CNCF distribution registry on 127.0.0.1 with a
+// fresh storage directory and returns its host:port. It stops when the test
+// ends.
+func Distribution(t testing.TB) string {
+	return DistributionWith(t, DistributionOptions{})
+}
+
+// DistributionWith starts the distribution registry with options.
+func DistributionWith(t testing.TB, opts DistributionOptions) string {
+	t.Helper()
+	bin := RegistryBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`, filepath.Join(dir, "data"), addr)
+	if opts.TLSCert != "" {
+		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
+	}
+	if opts.Htpasswd != "" {
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", opts.Htpasswd)
+	}
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", cfgPath)
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		logf.Close()
+	})
+	waitReady(t, addr, opts.TLSCert != "", exited, filepath.Join(dir, "registry.log"))
+	return addr
+}
+
+// waitReady waits until the registry accepts connections on addr, or fails
+// the test when it exits or does not come up within 30 seconds.
+func waitReady(t testing.TB, addr string, tls bool, exited <-chan error, logPath string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			logs, _ := os.ReadFile(logPath)
+			t.Fatalf("registry exited: %v\n%s", err, logs)
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			if tls {
+				return
+			}
+			resp, err := http.Get("http://" + addr + "/v2/")
+			if err == nil {
+				resp.Body.Close()
+				return
+			}
+		}
+		runtime.Gosched()
+		time.Sleep(20 * time.Millisecond) // polling a port that is not yet open; not used to order events
+	}
+	logs, _ := os.ReadFile(logPath)
+	t.Fatalf("registry on %s did not start within 30s\n%s", addr, logs)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// ModuleRoot returns the directory holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,60 @@
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Children returns what a manifest or index points to: an index's
+// manifests, a manifest's config and layers. A subject is not a child.
+func Children(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error) {
+	var doc struct {
+		MediaType string               `json:"mediaType"`
+		Manifests []ocispec.Descriptor `json:"manifests"`
+		Config    *ocispec.Descriptor  `json:"config"`
+		Layers    []ocispec.Descriptor `json:"layers"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", desc.Digest, err, errdef.ErrMalformed)
+	}
+	if doc.MediaType != "" && doc.MediaType != desc.MediaType {
+		return nil, fmt.Errorf("%s: document says media type %q, descriptor says %q: %w", desc.Digest, doc.MediaType, desc.MediaType, errdef.ErrMalformed)
+	}
+	var out []ocispec.Descriptor
+	if IsIndexMediaType(desc.MediaType) {
+		if doc.Config != nil || len(doc.Layers) > 0 {
+			return nil, fmt.Errorf("%s: index has config or layers: %w", desc.Digest, errdef.ErrMalformed)
+		}
+		out = doc.Manifests
+	} else {
+		if doc.Config == nil || len(doc.Manifests) > 0 {
+			return nil, fmt.Errorf("%s: manifest has no config, or has manifests: %w", desc.Digest, errdef.ErrMalformed)
+		}
+		out = append([]ocispec.Descriptor{*doc.Config}, doc.Layers...)
+	}
+	for _, c := range out {
+		if c.Digest.Algorithm() != digest.SHA256 || c.Digest.Validate() != nil {
+			return nil, fmt.Errorf("%s: child digest %q is not a valid sha256 digest: %w", desc.Digest, c.Digest, errdef.ErrMalformed)
+		}
+		if c.Size < 0 {
+			return nil, fmt.Errorf("%s: child %s has negative size: %w", desc.Digest, c.Digest, errdef.ErrMalformed)
+		}
+	}
+	return out, nil
+}
+
+// SubjectOf returns the subject digest a manifest names, or "".
+func SubjectOf(data []byte) digest.Digest {
+	var doc struct {
+		Subject *ocispec.Descriptor `json:"subject"`
+	}
+	if json.Unmarshal(data, &doc) != nil || doc.Subject == nil {
+		return ""
+	}
+	return doc.Subject.Digest
+}

@@ -1,0 +1,292 @@
+package bundle
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// SchemaVersion is the manifest.json schemaVersion this package writes and reads.
+const SchemaVersion = 1
+
+// Manifest is manifest.json, the signed statement of a bundle: everything the
+// bundle carries is named in it by digest, so a signature over its exact bytes
+// covers the whole bundle.
+type Manifest struct {
+	SchemaVersion int     `json:"schemaVersion"`
+	BundleID      string  `json:"bundleId"`
+	Release       Release `json:"release"`
+	// MirrorGeneration is monotonic per bundle repository: import refuses one
+	// that is older than what the target already holds.
+	MirrorGeneration int64     `json:"mirrorGeneration"`
+	CreatedAt        time.Time `json:"createdAt"`
+	ExpiresAt        time.Time `json:"expiresAt"`
+	Producer         Producer  `json:"producer"`
+	// Base is set on delta bundles: the bundle whose blobs this one omits.
+	Base       *Base   `json:"base,omitempty"`
+	Images     []Image `json:"images"`
+	Advisories []File  `json:"advisories"`
+	Files      []File  `json:"files"`
+}
+
+// Release names the release a bundle carries.
+type Release struct {
+	Version string `json:"version"`
+	Channel string `json:"channel,omitempty"`
+}
+
+// Producer names the tool that wrote a bundle.
+type Producer struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Base identifies the bundle a delta bundle builds on.
+type Base struct {
+	BundleID   string        `json:"bundleId"`
+	Root       digest.Digest `json:"root"`
+	Generation int64         `json:"generation"`
+}
+
+// Image is one image of the release, kept byte for byte under its original
+// digest.
+type Image struct {
+	// Name is the component name from the release file.
+	Name string `json:"name"`
+	// Source is the reference the image was pulled from, as written.
+	Source string `json:"source"`
+	// Repository is the target repository, the source path without its host
+	// (the plan's load.sh rule); import prefixes it with the target registry.
+	Repository string `json:"repository"`
+	// Tags are the tags import writes: the release version, and the source
+	// tag when the reference had one.
+	Tags      []string      `json:"tags"`
+	Digest    digest.Digest `json:"digest"`
+	MediaType string        `json:"mediaType"`
+	Size      int64         `json:"size"`
+	Platforms []string      `json:"platforms,omitempty"`
+	// Referrers are the manifests attached to the image in its source
+	// repository (signatures, SBOMs, attestations), carried with it.
+	Referrers []Referrer `json:"referrers,omitempty"`
+}
+
+// Referrer is a manifest whose subject is an image (or another referrer).
+type Referrer struct {
+	Digest       digest.Digest `json:"digest"`
+	MediaType    string        `json:"mediaType"`
+	ArtifactType string        `json:"artifactType,omitempty"`
+	Size         int64         `json:"size"`
+	Subject      digest.Digest `json:"subject"`
+}
+
+// File is an advisory, script or document carried as a layer of the metadata
+// manifest and under its path in a bundle directory.
+type File struct {
+	Path      string        `json:"path"`
+	Source    string        `json:"source"`
+	Digest    digest.Digest `json:"digest"`
+	Size      int64         `json:"size"`
+	MediaType string        `json:"mediaType"`
+}
+
+// Marshal returns the canonical bytes of m: the bytes that are signed.
+func (m *Manifest) Marshal() ([]byte, error) {
+	return Canonical(m)
+}
+
+// ParseManifest decodes and validates manifest.json. It refuses unknown fields,
+// trailing data and every field that breaks the format, wrapping
+// errdef.ErrMalformed with the field at fault.
+func ParseManifest(data []byte) (*Manifest, error) {
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("manifest.json: %d bytes exceeds the %d byte limit: %w", len(data), MaxManifestSize, errdef.ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest.json: %v: %w", err, errdef.ErrMalformed)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("manifest.json: trailing data: %w", errdef.ErrMalformed)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+var (
+	bundleIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	// tagPattern is the distribution-spec tag grammar.
+	tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	// repositoryPattern is the distribution-spec repository name grammar.
+	repositoryPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
+)
+
+// ValidTag reports whether s is a valid OCI tag.
+func ValidTag(s string) bool { return tagPattern.MatchString(s) }
+
+// ValidRepository reports whether s is a valid OCI repository name.
+func ValidRepository(s string) bool { return len(s) <= 255 && repositoryPattern.MatchString(s) }
+
+// Validate checks every field of m against the format's rules.
+func (m *Manifest) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("manifest.json: "+format+": %w", append(args, errdef.ErrMalformed)...)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return bad("schemaVersion %d is not %d", m.SchemaVersion, SchemaVersion)
+	}
+	if !bundleIDPattern.MatchString(m.BundleID) {
+		return bad("bundleId %q is not valid", m.BundleID)
+	}
+	if !ValidTag(m.Release.Version) {
+		return bad("release.version %q is not a valid tag", m.Release.Version)
+	}
+	if m.MirrorGeneration < 1 {
+		return bad("mirrorGeneration %d is not positive", m.MirrorGeneration)
+	}
+	if m.CreatedAt.IsZero() || m.ExpiresAt.IsZero() || !m.ExpiresAt.After(m.CreatedAt) {
+		return bad("expiresAt %s is not after createdAt %s", m.ExpiresAt.Format(time.RFC3339), m.CreatedAt.Format(time.RFC3339))
+	}
+	if m.Base != nil {
+		if err := validDigest(m.Base.Root); err != nil {
+			return bad("base.root: %v", err)
+		}
+		if m.Base.Generation >= m.MirrorGeneration {
+			return bad("base.generation %d is not older than mirrorGeneration %d", m.Base.Generation, m.MirrorGeneration)
+		}
+	}
+	if len(m.Images) > MaxImages {
+		return bad("%d images exceeds the limit of %d", len(m.Images), MaxImages)
+	}
+	seenImage := map[string]bool{}
+	for i, img := range m.Images {
+		if err := img.validate(); err != nil {
+			return bad("images[%d]: %v", i, err)
+		}
+		key := img.Repository + "@" + img.Digest.String()
+		if seenImage[key] {
+			return bad("images[%d]: %s listed twice", i, key)
+		}
+		seenImage[key] = true
+	}
+	seenPath := map[string]bool{}
+	for i, f := range m.Advisories {
+		if err := f.validate("advisories/"); err != nil {
+			return bad("advisories[%d]: %v", i, err)
+		}
+		if seenPath[f.Path] {
+			return bad("advisories[%d]: path %q listed twice", i, f.Path)
+		}
+		seenPath[f.Path] = true
+	}
+	for i, f := range m.Files {
+		if err := f.validate("scripts/", "docs/"); err != nil {
+			return bad("files[%d]: %v", i, err)
+		}
+		if seenPath[f.Path] {
+			return bad("files[%d]: path %q listed twice", i, f.Path)
+		}
+		seenPath[f.Path] = true
+	}
+	return nil
+}
+
+func (img *Image) validate() error {
+	if _, err := ParseImageRef(img.Source); err != nil {
+		return fmt.Errorf("source: %v", err)
+	}
+	if !ValidRepository(img.Repository) {
+		return fmt.Errorf("repository %q is not a valid repository name", img.Repository)
+	}
+	for _, t := range img.Tags {
+		if !ValidTag(t) {
+			return fmt.Errorf("tag %q is not valid", t)
+		}
+	}
+	if err := validDigest(img.Digest); err != nil {
+		return err
+	}
+	if !IsManifestMediaType(img.MediaType) {
+		return fmt.Errorf("%s: media type %q is not an image manifest or index", img.Digest, img.MediaType)
+	}
+	if img.Size <= 0 || img.Size > MaxManifestSize {
+		return fmt.Errorf("%s: size %d out of range", img.Digest, img.Size)
+	}
+	for _, r := range img.Referrers {
+		if err := validDigest(r.Digest); err != nil {
+			return fmt.Errorf("referrer: %v", err)
+		}
+		if err := validDigest(r.Subject); err != nil {
+			return fmt.Errorf("referrer %s: subject: %v", r.Digest, err)
+		}
+		if !IsManifestMediaType(r.MediaType) {
+			return fmt.Errorf("referrer %s: media type %q is not a manifest", r.Digest, r.MediaType)
+		}
+		if r.Size <= 0 || r.Size > MaxManifestSize {
+			return fmt.Errorf("referrer %s: size %d out of range", r.Digest, r.Size)
+		}
+	}
+	return nil
+}
+
+func (f *File) validate(prefixes ...string) error {
+	if err := ValidPath(f.Path); err != nil {
+		return err
+	}
+	ok := false
+	for _, p := range prefixes {
+		ok = ok || strings.HasPrefix(f.Path, p)
+	}
+	if !ok {
+		return fmt.Errorf("path %q is not under %s", f.Path, strings.Join(prefixes, " or "))
+	}
+	if err := validDigest(f.Digest); err != nil {
+		return fmt.Errorf("%s: %v", f.Path, err)
+	}
+	if f.Size < 0 {
+		return fmt.Errorf("%s: negative size", f.Path)
+	}
+	if f.MediaType == "" {
+		return fmt.Errorf("%s: empty media type", f.Path)
+	}
+	return nil
+}
+
+// ValidPath checks that p is a clean, relative, slash-separated path that
+// stays inside the directory it is joined to: no "..", no absolute path, no
+// empty or dot segments, no backslashes or control characters.
+func ValidPath(p string) error {
+	if p == "" || len(p) > 1024 {
+		return fmt.Errorf("path %q has a bad length", p)
+	}
+	if path.IsAbs(p) || path.Clean(p) != p || p == "." || strings.HasPrefix(p, "../") || p == ".." {
+		return fmt.Errorf("path %q is not a clean relative path", p)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\\' || r == ':' {
+			return fmt.Errorf("path %q has a forbidden character", p)
+		}
+	}
+	return nil
+}
+
+func validDigest(d digest.Digest) error {
+	if d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("digest %q is not sha256", d)
+	}
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %v", d, err)
+	}
+	return nil
+}

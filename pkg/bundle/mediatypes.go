@@ -1,0 +1,80 @@
+package bundle
+
+// Media and artifact types of a bundle's parts (DESIGN.md, "The bundle").
+const (
+	// ArtifactTypeBundle is the artifactType of a bundle's root index.
+	ArtifactTypeBundle = "application/vnd.stellaops.mirror.bundle.v1+json"
+	// ArtifactTypeMetadata is the artifactType of the metadata manifest whose
+	// layers are manifest.json, the advisories, scripts and docs.
+	ArtifactTypeMetadata = "application/vnd.stellaops.mirror.metadata.v1+json"
+	// MediaTypeManifestJSON is the layer media type of manifest.json.
+	MediaTypeManifestJSON = "application/vnd.stellaops.mirror.manifest.v1+json"
+	// MediaTypeAdvisoryGzip is the layer media type of a gzip'd JSON advisory.
+	MediaTypeAdvisoryGzip = "application/vnd.stellaops.advisory.v1+gzip"
+	// MediaTypeAdvisoryJSON is the layer media type of a plain JSON advisory.
+	MediaTypeAdvisoryJSON = "application/vnd.stellaops.advisory.v1+json"
+	// MediaTypeShellScript is the layer media type of scripts/*.sh.
+	MediaTypeShellScript = "text/x-shellscript"
+	// MediaTypeMarkdown is the layer media type of docs/*.md.
+	MediaTypeMarkdown = "text/markdown"
+
+	// ArtifactTypeDSSE is the artifactType of the signature referrer and the
+	// media type of its single layer, the DSSE envelope.
+	ArtifactTypeDSSE = "application/vnd.dsse.envelope.v1+json"
+	// PayloadType is the DSSE payloadType of a signed manifest.json (plan §2.3).
+	PayloadType = "application/vnd.stellaops.mirror-bundle+json"
+)
+
+// Annotation keys written on a bundle's root index and its children.
+const (
+	// AnnotationGeneration holds the decimal mirrorGeneration on the root.
+	AnnotationGeneration = "org.stellaops.mirror.generation"
+	// AnnotationBundleID holds manifest.json's bundleId on the root.
+	AnnotationBundleID = "org.stellaops.mirror.bundle-id"
+	// AnnotationChannel holds the release channel on the root.
+	AnnotationChannel = "org.stellaops.mirror.channel"
+	// AnnotationRole marks each child of the root: RoleMetadata, RoleImage or
+	// RoleReferrer.
+	AnnotationRole = "org.stellaops.mirror.role"
+	// AnnotationRepository names an image child's target repository.
+	AnnotationRepository = "org.stellaops.mirror.repository"
+)
+
+// Roles of the root index's children (AnnotationRole).
+const (
+	RoleMetadata = "metadata"
+	RoleImage    = "image"
+	RoleReferrer = "referrer"
+)
+
+// Bounds that apply to every bundle, whatever its source. A bundle is hostile
+// input until its signature verifies, and even then a signer's mistake must not
+// exhaust the importer.
+const (
+	// MaxManifestSize bounds every manifest, index, manifest.json, envelope and
+	// other metadata document read into memory (DESIGN.md trust rules).
+	MaxManifestSize = 4 << 20
+	// MaxDepth bounds how deep indexes may nest below an image.
+	MaxDepth = 8
+	// MaxImages bounds how many images one bundle may name.
+	MaxImages = 10000
+)
+
+// Docker media types that images in the wild still use; bundles keep them
+// byte for byte.
+const (
+	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// IsManifestMediaType reports whether mt is an OCI or Docker image manifest
+// or index media type.
+func IsManifestMediaType(mt string) bool {
+	return IsIndexMediaType(mt) || mt == "application/vnd.oci.image.manifest.v1+json" || mt == MediaTypeDockerManifest
+}
+
+// IsIndexMediaType reports whether mt is an OCI image index or Docker
+// manifest list.
+func IsIndexMediaType(mt string) bool {
+	return mt == "application/vnd.oci.image.index.v1+json" || mt == MediaTypeDockerManifestList
+}

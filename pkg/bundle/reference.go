@@ -1,0 +1,95 @@
+package bundle
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"oras.land/oras-go/v2/registry"
+)
+
+// ImageRef is a parsed image reference: registry host, repository path, and a
+// tag, a digest or both.
+type ImageRef struct {
+	Registry   string
+	Repository string
+	Tag        string
+	Digest     digest.Digest
+}
+
+// dockerHub is the registry a reference without a host names, as docker and
+// every OCI tool read it.
+const dockerHub = "docker.io"
+
+// ParseImageRef parses "[host[:port]/]path/name[:tag][@sha256:hex]". A
+// reference without a registry host is read as docker does: on docker.io,
+// under library/ when it has one path segment.
+func ParseImageRef(s string) (ImageRef, error) {
+	var ref ImageRef
+	rest := s
+	if i := strings.Index(rest, "@"); i >= 0 {
+		d, err := digest.Parse(rest[i+1:])
+		if err != nil {
+			return ref, fmt.Errorf("reference %q: bad digest: %v", s, err)
+		}
+		if d.Algorithm() != digest.SHA256 {
+			return ref, fmt.Errorf("reference %q: digest is not sha256", s)
+		}
+		ref.Digest = d
+		rest = rest[:i]
+	}
+	// A tag follows the last colon after the last slash; an earlier colon is
+	// a port.
+	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+		ref.Tag = rest[i+1:]
+		rest = rest[:i]
+		if !ValidTag(ref.Tag) {
+			return ref, fmt.Errorf("reference %q: tag %q is not valid", s, ref.Tag)
+		}
+	}
+	host, repo, found := strings.Cut(rest, "/")
+	if !found || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+		host, repo = dockerHub, rest
+	}
+	if host == dockerHub && !strings.Contains(repo, "/") {
+		repo = "library/" + repo
+	}
+	ref.Registry, ref.Repository = host, repo
+	check := registry.Reference{Registry: ref.Registry, Repository: ref.Repository}
+	if err := check.ValidateRegistry(); err != nil {
+		return ref, fmt.Errorf("reference %q: registry %q is not valid", s, host)
+	}
+	if !ValidRepository(repo) {
+		return ref, fmt.Errorf("reference %q: repository %q is not valid", s, repo)
+	}
+	if ref.Tag == "" && ref.Digest == "" {
+		return ref, fmt.Errorf("reference %q has neither tag nor digest", s)
+	}
+	return ref, nil
+}
+
+// String returns the reference in its canonical form.
+func (r ImageRef) String() string {
+	s := r.Registry + "/" + r.Repository
+	if r.Tag != "" {
+		s += ":" + r.Tag
+	}
+	if r.Digest != "" {
+		s += "@" + r.Digest.String()
+	}
+	return s
+}
+
+// Name returns "host/repository", the reference without tag or digest.
+func (r ImageRef) Name() string { return r.Registry + "/" + r.Repository }
+
+// MapRepository is the plan's load.sh rule: an image from
+// host/path/name is placed at <registry>/[prefix/]path/name. repository is the
+// source path without its host, as manifest.json records it.
+func MapRepository(prefix, repository string) string {
+	if prefix == "" {
+		return repository
+	}
+	return path.Join(strings.Trim(prefix, "/"), repository)
+}

@@ -1,0 +1,108 @@
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// VerifyReader passes through exactly the bytes a descriptor promises and
+// checks them on the way. Its Read returns an error wrapping
+// errdef.ErrDigestMismatch, naming the digest, in place of the io.EOF that
+// would end bad content, so a consumer that stops at the first error (io.Copy,
+// an HTTP upload, a tar writer) never completes with it.
+type VerifyReader struct {
+	r    io.Reader
+	desc ocispec.Descriptor
+	h    hash.Hash
+	n    int64
+	err  error
+}
+
+// NewVerifyReader wraps r for desc. desc.Size is attacker-controllable, so
+// the reader never passes more than desc.Size bytes, whatever r holds.
+func NewVerifyReader(r io.Reader, desc ocispec.Descriptor) *VerifyReader {
+	return &VerifyReader{r: r, desc: desc, h: sha256.New()}
+}
+
+// Read implements io.Reader.
+func (v *VerifyReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	// Allow one byte past the size so that content that is too long is seen.
+	if rem := v.desc.Size + 1 - v.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	switch {
+	case v.n > v.desc.Size:
+		v.err = fmt.Errorf("%s: content is longer than its size %d: %w", v.desc.Digest, v.desc.Size, errdef.ErrDigestMismatch)
+		return n - 1, v.err
+	case err == io.EOF:
+		v.err = v.check()
+		return n, v.err
+	case err != nil:
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *VerifyReader) check() error {
+	if v.n != v.desc.Size {
+		return fmt.Errorf("%s: content has %d bytes, descriptor says %d: %w", v.desc.Digest, v.n, v.desc.Size, errdef.ErrDigestMismatch)
+	}
+	if v.desc.Digest.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("%s: only sha256 digests are supported: %w", v.desc.Digest, errdef.ErrMalformed)
+	}
+	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.desc.Digest.Encoded() {
+		return fmt.Errorf("%s: content hashes to sha256:%s: %w", v.desc.Digest, got, errdef.ErrDigestMismatch)
+	}
+	return io.EOF
+}
+
+// Verified reports whether the whole content was read and matched.
+func (v *VerifyReader) Verified() bool { return v.err == io.EOF }
+
+// VerifyBytes checks that data is exactly the content desc names.
+func VerifyBytes(data []byte, desc ocispec.Descriptor) error {
+	if int64(len(data)) != desc.Size {
+		return fmt.Errorf("%s: content has %d bytes, descriptor says %d: %w", desc.Digest, len(data), desc.Size, errdef.ErrDigestMismatch)
+	}
+	if digest.FromBytes(data) != desc.Digest {
+		return fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, digest.FromBytes(data), errdef.ErrDigestMismatch)
+	}
+	return nil
+}
+
+// ReadAll reads the content desc names from r, at most limit bytes, and
+// verifies it. It is for manifests and other documents held in memory.
+func ReadAll(r io.Reader, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	if desc.Size < 0 || desc.Size > limit {
+		return nil, fmt.Errorf("%s: size %d exceeds the %d byte limit: %w", desc.Digest, desc.Size, limit, errdef.ErrMalformed)
+	}
+	buf := make([]byte, 0, desc.Size)
+	vr := NewVerifyReader(r, desc)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := vr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

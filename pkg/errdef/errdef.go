@@ -1,0 +1,46 @@
+// Package errdef holds the sentinel errors shared by every layer of StellaOps
+// Mirror. Callers wrap them with %w and the culprit (file, digest or
+// reference); the CLI maps them to exit codes in one place, so errors.Is must
+// keep working through every layer. Nothing here imports another package of
+// this module.
+package errdef
+
+import "errors"
+
+var (
+	// ErrNotFound means an input (file, image, blob, key, bundle) does not
+	// exist. Exit code 1.
+	ErrNotFound = errors.New("not found")
+
+	// ErrUsage means the command line or options are wrong. Exit code 1.
+	ErrUsage = errors.New("invalid usage")
+
+	// ErrUnavailable means a registry could not be reached or kept failing
+	// after retries. Exit code 1.
+	ErrUnavailable = errors.New("registry unavailable")
+
+	// ErrDigestMismatch means content did not hash to its descriptor's digest
+	// or did not have its descriptor's size, or a checksum list disagreed with
+	// a file. Exit code 2.
+	ErrDigestMismatch = errors.New("digest mismatch")
+
+	// ErrExpired means a bundle's expiresAt has passed. Exit code 3.
+	ErrExpired = errors.New("bundle expired")
+
+	// ErrSignature means a signature is missing, does not verify, or was made
+	// by a key that is not trusted. Exit code 5.
+	ErrSignature = errors.New("signature verification failed")
+
+	// ErrGeneration means a bundle's mirrorGeneration is older than the one
+	// the target already holds. Exit code 8.
+	ErrGeneration = errors.New("generation not newer than the one already imported")
+
+	// ErrMalformed means an input does not have the documented shape: a bundle,
+	// release file, manifest, envelope or archive entry that breaks the
+	// format or one of its bounds. Exit code 11.
+	ErrMalformed = errors.New("malformed bundle")
+
+	// ErrExists means an output already exists and would be overwritten.
+	// Exit code 1.
+	ErrExists = errors.New("already exists")
+)

@@ -1,0 +1,83 @@
+package layout
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Checksums lists every file of the bundle directory except SHA256SUMS and
+// SHA256SUMS.sig themselves, with its SHA-256. With trustBlobNames, a blob's
+// digest is taken from its name (for a directory this process wrote and
+// verified); otherwise every file is hashed. Symlinks and other non-regular
+// files are refused.
+func (d *Dir) Checksums(trustBlobNames bool) ([]bundle.Checksum, error) {
+	var sums []bundle.Checksum
+	buf := make([]byte, copyBufferSize)
+	err := filepath.WalkDir(d.root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.root, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case e.IsDir():
+			return nil
+		case !e.Type().IsRegular():
+			return fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrMalformed)
+		case rel == ChecksumsFile || rel == ChecksumsSigFile:
+			return nil
+		case strings.HasPrefix(filepath.Base(rel), ".tmp-") || strings.Contains(filepath.Base(rel), ".tmp-"):
+			return fmt.Errorf("%s: leftover temporary file: %w", path, errdef.ErrMalformed)
+		}
+		if trustBlobNames && strings.HasPrefix(rel, BlobsDir+"/sha256/") {
+			dg := digest.NewDigestFromEncoded(digest.SHA256, strings.TrimPrefix(rel, BlobsDir+"/sha256/"))
+			if dg.Validate() == nil {
+				sums = append(sums, bundle.Checksum{Path: rel, Digest: dg})
+				return nil
+			}
+		}
+		dg, err := hashFile(path, buf)
+		if err != nil {
+			return err
+		}
+		sums = append(sums, bundle.Checksum{Path: rel, Digest: dg})
+		return nil
+	})
+	return sums, err
+}
+
+// WriteChecksums writes SHA256SUMS for the directory (see Checksums) and
+// returns its bytes.
+func (d *Dir) WriteChecksums(trustBlobNames bool) ([]byte, error) {
+	sums, err := d.Checksums(trustBlobNames)
+	if err != nil {
+		return nil, err
+	}
+	data := bundle.FormatChecksums(sums)
+	return data, d.WriteFile(ChecksumsFile, data, 0o644)
+}
+
+func hashFile(path string, buf []byte) (digest.Digest, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(digest.SHA256, h), nil
+}

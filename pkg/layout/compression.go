@@ -1,0 +1,93 @@
+package layout
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Compression is the codec around a bundle tar.
+type Compression int
+
+// Codecs of a bundle tar.
+const (
+	None Compression = iota
+	Gzip
+	Zstd
+)
+
+// String names the codec as its file suffix does.
+func (c Compression) String() string {
+	switch c {
+	case Gzip:
+		return "gzip"
+	case Zstd:
+		return "zstd"
+	}
+	return "none"
+}
+
+// CompressionFor picks the codec from a file name: .tar, .tar.gz (.tgz) or
+// .tar.zst (.tzst). Any other suffix is a usage error.
+func CompressionFor(name string) (Compression, error) {
+	switch {
+	case strings.HasSuffix(name, ".tar"):
+		return None, nil
+	case strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
+		return Gzip, nil
+	case strings.HasSuffix(name, ".tar.zst"), strings.HasSuffix(name, ".tzst"):
+		return Zstd, nil
+	}
+	return None, fmt.Errorf("%s: name must end in .tar, .tar.gz or .tar.zst: %w", name, errdef.ErrUsage)
+}
+
+// compressor wraps w in the codec. Output is deterministic: no names or
+// times in the gzip header, fixed zstd settings.
+func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+	switch c {
+	case Gzip:
+		// Layers are already compressed: the fastest level costs little in
+		// size and keeps pack from being CPU-bound.
+		return gzip.NewWriterLevel(w, gzip.BestSpeed)
+	case Zstd:
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2), zstd.WithZeroFrames(true))
+	}
+	return nopWriteCloser{w}, nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// maxZstdWindow bounds the decoder's window (and so its memory) whatever
+// the archive's frame header asks for.
+const maxZstdWindow = 64 << 20
+
+// decompressor detects the codec from the stream's first bytes and
+// returns a reader of the plain tar.
+func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, Gzip, nil, fmt.Errorf("gzip: %v: %w", err, errdef.ErrMalformed)
+		}
+		return zr, Gzip, func() { zr.Close() }, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow*2))
+		if err != nil {
+			return nil, Zstd, nil, fmt.Errorf("zstd: %v: %w", err, errdef.ErrMalformed)
+		}
+		return zr, Zstd, zr.Close, nil
+	}
+	return br, None, func() {}, nil
+}

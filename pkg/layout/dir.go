@@ -1,0 +1,259 @@
+package layout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// File names of a bundle directory.
+const (
+	OCILayoutFile    = ocispec.ImageLayoutFile // "oci-layout"
+	IndexFile        = "index.json"
+	ManifestFile     = "manifest.json"
+	EnvelopeFile     = "manifest.dsse"
+	PublicKeyFile    = "public-key.pem"
+	ChecksumsFile    = "SHA256SUMS"
+	ChecksumsSigFile = "SHA256SUMS.sig"
+	BlobsDir         = "blobs"
+)
+
+// ociLayoutContent is the fixed content of the oci-layout file.
+var ociLayoutContent = []byte(`{"imageLayoutVersion":"1.0.0"}` + "\n")
+
+// Dir is a bundle directory. Every read verifies what it returns: blobs
+// against their digest and size, documents against MaxManifestSize.
+type Dir struct {
+	root string
+}
+
+// Open opens an existing bundle directory; it must hold an oci-layout file.
+func Open(root string) (*Dir, error) {
+	st, err := os.Stat(filepath.Join(root, OCILayoutFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: not a bundle directory (no %s): %w", root, OCILayoutFile, errdef.ErrNotFound)
+		}
+		return nil, fmt.Errorf("%s: %w", root, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %s is not a regular file: %w", root, OCILayoutFile, errdef.ErrMalformed)
+	}
+	return &Dir{root: root}, nil
+}
+
+// Path returns the directory's path.
+func (d *Dir) Path() string { return d.root }
+
+// BlobPath returns where the blob dg lives in the directory.
+func (d *Dir) BlobPath(dg digest.Digest) string {
+	return filepath.Join(d.root, BlobsDir, dg.Algorithm().String(), dg.Encoded())
+}
+
+// BlobName returns the slash-separated path of a blob inside a bundle.
+func BlobName(dg digest.Digest) string {
+	return BlobsDir + "/" + dg.Algorithm().String() + "/" + dg.Encoded()
+}
+
+// Fetch opens the blob desc names. The returned reader verifies size and
+// digest as it is read (bundle.VerifyReader).
+func (d *Dir) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("digest %q: %v: %w", desc.Digest, err, errdef.ErrMalformed)
+	}
+	f, err := openRegular(d.BlobPath(desc.Digest))
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{bundle.NewVerifyReader(f, desc), f}, nil
+}
+
+// Exists reports whether the blob desc names is present with the right size.
+// It does not hash it; Fetch does.
+func (d *Dir) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
+	st, err := os.Lstat(d.BlobPath(desc.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return st.Mode().IsRegular() && st.Size() == desc.Size, nil
+}
+
+// FetchBytes reads and verifies a document-sized blob.
+func (d *Dir) FetchBytes(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	rc, err := d.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+}
+
+// Push writes a blob, streaming it through a temporary file that is renamed
+// into place only after its size and digest verified. A blob already present
+// is read and discarded so that r is always consumed.
+func (d *Dir) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	if err := desc.Digest.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %v: %w", desc.Digest, err, errdef.ErrMalformed)
+	}
+	final := d.BlobPath(desc.Digest)
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-"+desc.Digest.Encoded()[:12]+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.CopyBuffer(tmp, bundle.NewVerifyReader(r, desc), make([]byte, copyBufferSize)); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), final)
+}
+
+// copyBufferSize is the buffer each blob copy uses: large enough that
+// syscalls do not dominate, small enough that concurrency × buffer stays in
+// the low megabytes.
+const copyBufferSize = 256 << 10
+
+// PushBytes writes a small blob held in memory.
+func (d *Dir) PushBytes(ctx context.Context, desc ocispec.Descriptor, data []byte) error {
+	return d.Push(ctx, desc, strings.NewReader(string(data)))
+}
+
+// ReadFile reads a metadata file of the bundle (index.json, manifest.json,
+// manifest.dsse, SHA256SUMS, …): a regular file, not a symlink, at most
+// bundle.MaxManifestSize bytes.
+func (d *Dir) ReadFile(name string) ([]byte, error) {
+	if err := bundle.ValidPath(name); err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, bundle.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > bundle.MaxManifestSize {
+		return nil, fmt.Errorf("%s: exceeds the %d byte limit: %w", f.Name(), bundle.MaxManifestSize, errdef.ErrMalformed)
+	}
+	return data, nil
+}
+
+// WriteFile writes a file of the bundle atomically (temporary file, rename).
+func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
+	if err := bundle.ValidPath(name); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	return WriteFileAtomic(filepath.Join(d.root, filepath.FromSlash(name)), data, perm)
+}
+
+// WriteFileAtomic writes path through a temporary sibling and a rename, so a
+// reader sees the old content or the new, never a part.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Index reads and decodes index.json.
+func (d *Dir) Index() (*ocispec.Index, error) {
+	data, err := d.ReadFile(IndexFile)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIndex(data)
+}
+
+// ParseIndex decodes an OCI layout's index.json.
+func ParseIndex(data []byte) (*ocispec.Index, error) {
+	var idx ocispec.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", IndexFile, err, errdef.ErrMalformed)
+	}
+	if idx.SchemaVersion != 2 {
+		return nil, fmt.Errorf("%s: schemaVersion %d is not 2: %w", IndexFile, idx.SchemaVersion, errdef.ErrMalformed)
+	}
+	return &idx, nil
+}
+
+// WriteIndex writes index.json and, if missing, oci-layout.
+func (d *Dir) WriteIndex(idx *ocispec.Index) error {
+	data, err := bundle.Canonical(idx)
+	if err != nil {
+		return err
+	}
+	if err := d.WriteFile(OCILayoutFile, ociLayoutContent, 0o644); err != nil {
+		return err
+	}
+	return d.WriteFile(IndexFile, data, 0o644)
+}
+
+// openRegular opens path for reading, refusing symlinks (O_NOFOLLOW) and
+// anything that is not a regular file.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	case errors.Is(err, syscall.ELOOP):
+		return nil, fmt.Errorf("%s: is a symlink: %w", path, errdef.ErrMalformed)
+	case err != nil:
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrMalformed)
+	}
+	return f, nil
+}

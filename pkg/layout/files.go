@@ -1,0 +1,77 @@
+package layout
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// AddFile writes a file of the human view (advisories/…, scripts/…,
+// docs/…) from r, hashing it on the way, and makes the blob of the same
+// content (a hard link where the filesystem allows, a copy otherwise). It
+// returns the content's descriptor with the given media type.
+func (d *Dir) AddFile(ctx context.Context, name string, r io.Reader, mediaType string, perm os.FileMode) (ocispec.Descriptor, error) {
+	if err := bundle.ValidPath(name); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	path := filepath.Join(d.root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), r, make([]byte, copyBufferSize))
+	if err == nil {
+		err = tmp.Close()
+	} else {
+		tmp.Close()
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: digest.NewDigest(digest.SHA256, h), Size: n}
+	if err := d.linkBlob(ctx, path, desc); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, nil
+}
+
+// linkBlob makes the blob for desc from a file already verified to hold it.
+func (d *Dir) linkBlob(ctx context.Context, path string, desc ocispec.Descriptor) error {
+	blob := d.BlobPath(desc.Digest)
+	if ok, _ := d.Exists(ctx, desc); ok {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+		return err
+	}
+	if err := os.Link(path, blob); err == nil || errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return d.Push(ctx, desc, f)
+}

@@ -1,0 +1,130 @@
+package layout
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// PackStats count what Pack wrote.
+type PackStats struct {
+	Files int
+	// Bytes is the total size of the files, before compression.
+	Bytes int64
+}
+
+// Pack writes the bundle directory as a deterministic tar to w: entries in
+// packOrder, regular files only, mode 0644 (0755 for scripts), uid/gid 0,
+// no user names, every mtime the bundle's createdAt. Every file is checked
+// against SHA256SUMS as it is written, so a corrupted directory fails
+// (errdef.ErrDigestMismatch) instead of producing a bad archive.
+func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, error) {
+	var stats PackStats
+	sumsData, err := d.ReadFile(ChecksumsFile)
+	if err != nil {
+		return stats, err
+	}
+	sums, err := bundle.ParseChecksums(sumsData)
+	if err != nil {
+		return stats, err
+	}
+	want := map[string]digest.Digest{}
+	listed := map[string]bool{}
+	for _, s := range sums {
+		want[s.Path] = s.Digest
+		listed[s.Path] = true
+	}
+	mtime, err := d.createdAt()
+	if err != nil {
+		return stats, err
+	}
+	order, err := d.packOrder(ctx, listed)
+	if err != nil {
+		return stats, err
+	}
+	cw, err := compressor(w, c)
+	if err != nil {
+		return stats, err
+	}
+	tw := tar.NewWriter(cw)
+	buf := make([]byte, copyBufferSize)
+	for _, name := range order {
+		if err := ctx.Err(); err != nil {
+			return stats, err
+		}
+		n, err := d.packFile(tw, name, want[name], mtime, buf)
+		if err != nil {
+			return stats, err
+		}
+		stats.Files++
+		stats.Bytes += n
+	}
+	if err := tw.Close(); err != nil {
+		return stats, err
+	}
+	return stats, cw.Close()
+}
+
+func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime time.Time, buf []byte) (int64, error) {
+	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	mode := int64(0o644)
+	if strings.HasPrefix(name, "scripts/") {
+		mode = 0o755
+	}
+	hdr := &tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		Size:     st.Size(),
+		Mode:     mode,
+		ModTime:  mtime,
+		Format:   tar.FormatPAX,
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return 0, err
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, st.Size()), buf)
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", name, err)
+	}
+	if want != "" {
+		if got := digest.NewDigest(digest.SHA256, h); got != want {
+			return n, fmt.Errorf("%s: hashes to %s, %s says %s: %w", name, got, ChecksumsFile, want, errdef.ErrDigestMismatch)
+		}
+	}
+	return n, nil
+}
+
+// createdAt reads manifest.json's createdAt, the fixed mtime of every entry.
+func (d *Dir) createdAt() (time.Time, error) {
+	data, err := d.ReadFile(ManifestFile)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var m struct {
+		CreatedAt time.Time `json:"createdAt"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil || m.CreatedAt.IsZero() {
+		return time.Time{}, fmt.Errorf("%s: no createdAt: %w", ManifestFile, errdef.ErrMalformed)
+	}
+	return m.CreatedAt.UTC().Truncate(time.Second), nil
+}

@@ -1,0 +1,96 @@
+package layout
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Staging is a bundle directory under construction: a hidden sibling of its
+// destination, renamed into place by Commit, so the destination holds a
+// complete bundle or nothing.
+type Staging struct {
+	*Dir
+	dest  string
+	force bool
+}
+
+// Stage creates the staging directory for dest. An existing dest that is not
+// an empty directory is refused (errdef.ErrExists) unless force is set.
+func Stage(dest string, force bool) (*Staging, error) {
+	dest = filepath.Clean(dest)
+	if err := checkDest(dest, force); err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(dest)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return &Staging{Dir: &Dir{root: tmp}, dest: dest, force: force}, nil
+}
+
+func checkDest(dest string, force bool) error {
+	st, err := os.Lstat(dest)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		entries, err := os.ReadDir(dest)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 || force {
+			return nil
+		}
+	} else if force {
+		return fmt.Errorf("%s: exists and is not a directory: %w", dest, errdef.ErrExists)
+	}
+	return fmt.Errorf("%s: exists and is not empty (use --force to replace it): %w", dest, errdef.ErrExists)
+}
+
+// Commit moves the staging directory to its destination. A replaced
+// destination is moved aside first and removed only after the new one is in
+// place.
+func (s *Staging) Commit() error {
+	if err := checkDest(s.dest, s.force); err != nil {
+		return err
+	}
+	var old string
+	if _, err := os.Lstat(s.dest); err == nil {
+		old = s.root + ".old"
+		if err := os.Rename(s.dest, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(s.root, s.dest); err != nil {
+		if old != "" {
+			os.Rename(old, s.dest)
+		}
+		return err
+	}
+	s.root = s.dest
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// Abort removes the staging directory. It is safe to call after Commit.
+func (s *Staging) Abort() {
+	if s.root != s.dest {
+		os.RemoveAll(s.root)
+	}
+}

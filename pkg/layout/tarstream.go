@@ -1,0 +1,196 @@
+package layout
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// TarReader reads a bundle tar front to back, plain or compressed (the
+// codec is detected from the first bytes), treating every entry as hostile:
+// only regular files and directories, names that are clean relative paths,
+// each name once. Content of the current entry is read through Read.
+type TarReader struct {
+	tr          *tar.Reader
+	closeCodec  func()
+	count       *countingReader
+	limit       int64
+	names       map[string]bool
+	compression Compression
+	cur         *Entry
+}
+
+// Entry is one file of the archive.
+type Entry struct {
+	// Name is the entry's path, with any leading "./" removed.
+	Name string
+	// Size is the size the header declares; Read never yields more.
+	Size int64
+}
+
+// DefaultTarLimit bounds the decompressed bytes a TarReader reads until the
+// caller knows better (SetLimit): generous for any real bundle's head, tiny
+// next to what a decompression bomb would produce.
+const DefaultTarLimit = 1 << 30
+
+// NewTarReader starts reading a bundle tar from r.
+func NewTarReader(r io.Reader) (*TarReader, error) {
+	plain, c, closeCodec, err := decompressor(r)
+	if err != nil {
+		return nil, err
+	}
+	count := &countingReader{r: plain}
+	return &TarReader{
+		tr:          tar.NewReader(count),
+		closeCodec:  closeCodec,
+		count:       count,
+		limit:       DefaultTarLimit,
+		names:       map[string]bool{},
+		compression: c,
+	}, nil
+}
+
+// Compression reports the codec detected.
+func (t *TarReader) Compression() Compression { return t.compression }
+
+// SetLimit bounds the total decompressed bytes the reader may consume, so
+// that an archive cannot make the reader do more work than the sizes its
+// signed manifest declares.
+func (t *TarReader) SetLimit(n int64) { t.limit = n }
+
+// BytesRead is the number of decompressed bytes consumed so far.
+func (t *TarReader) BytesRead() int64 { return t.count.n }
+
+// Close releases the decompressor.
+func (t *TarReader) Close() error {
+	if t.closeCodec != nil {
+		t.closeCodec()
+		t.closeCodec = nil
+	}
+	return nil
+}
+
+// Next advances to the next regular file, skipping directories. It returns
+// io.EOF at the end of the archive, and an error wrapping errdef.ErrMalformed
+// that names the entry for anything a bundle must not hold.
+func (t *TarReader) Next() (*Entry, error) {
+	for {
+		hdr, err := t.tr.Next()
+		if err == io.EOF {
+			t.cur = nil
+			return nil, io.EOF
+		}
+		if err != nil {
+			return nil, t.malformed("archive", err)
+		}
+		if t.count.n > t.limit {
+			return nil, fmt.Errorf("archive: more than %d bytes of content, beyond what the bundle declares: %w", t.limit, errdef.ErrMalformed)
+		}
+		name := strings.TrimPrefix(hdr.Name, "./")
+		switch hdr.Typeflag {
+		case tar.TypeXGlobalHeader:
+			continue
+		case tar.TypeDir:
+			name = strings.TrimSuffix(name, "/")
+			if name == "" || name == "." {
+				continue
+			}
+			if err := bundle.ValidPath(name); err != nil {
+				return nil, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
+			}
+			continue
+		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA is what old tars write for files
+		default:
+			return nil, fmt.Errorf("archive entry %q: %s entries are refused: %w", hdr.Name, typeName(hdr.Typeflag), errdef.ErrMalformed)
+		}
+		if err := bundle.ValidPath(name); err != nil {
+			return nil, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
+		}
+		if t.names[name] {
+			return nil, fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
+		}
+		if hdr.Size < 0 {
+			return nil, fmt.Errorf("archive entry %q: negative size: %w", name, errdef.ErrMalformed)
+		}
+		t.names[name] = true
+		t.cur = &Entry{Name: name, Size: hdr.Size}
+		return t.cur, nil
+	}
+}
+
+// Read reads the current entry's content. A short entry (truncated archive)
+// is an error wrapping errdef.ErrMalformed, not a quiet io.EOF.
+func (t *TarReader) Read(p []byte) (int, error) {
+	if t.cur == nil {
+		return 0, io.EOF
+	}
+	n, err := t.tr.Read(p)
+	if t.count.n > t.limit {
+		return n, fmt.Errorf("archive: more than %d bytes of content, beyond what the bundle declares: %w", t.limit, errdef.ErrMalformed)
+	}
+	if err != nil && err != io.EOF {
+		return n, t.malformed("archive entry "+t.cur.Name, err)
+	}
+	return n, err
+}
+
+// ReadEntry reads the whole current entry, which must be at most limit
+// bytes.
+func (t *TarReader) ReadEntry(limit int64) ([]byte, error) {
+	if t.cur == nil {
+		return nil, io.EOF
+	}
+	if t.cur.Size > limit {
+		return nil, fmt.Errorf("archive entry %q: %d bytes exceeds the %d byte limit: %w", t.cur.Name, t.cur.Size, limit, errdef.ErrMalformed)
+	}
+	buf := make([]byte, t.cur.Size)
+	if _, err := io.ReadFull(t, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+			return nil, fmt.Errorf("archive entry %q is truncated: %w", t.cur.Name, errdef.ErrMalformed)
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (t *TarReader) malformed(what string, err error) error {
+	if errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch) {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s is truncated: %w", what, errdef.ErrMalformed)
+	}
+	return fmt.Errorf("%s: %v: %w", what, err, errdef.ErrMalformed)
+}
+
+func typeName(flag byte) string {
+	switch flag {
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeLink:
+		return "hardlink"
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "fifo"
+	}
+	return fmt.Sprintf("type %q", flag)
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,151 @@
+package mirror
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// addAdvisories copies every file of dir into the bundle under advisories/,
+// checking on the way, in the same single read, that each is well-formed
+// JSON, gzip'd or plain. Symlinks and special files are refused.
+func addAdvisories(ctx context.Context, dst *layout.Staging, dir string) ([]bundle.File, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("--advisories %s: not a directory: %w", dir, errdef.ErrNotFound)
+	}
+	var files []bundle.File
+	err = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		if !e.Type().IsRegular() {
+			return fmt.Errorf("advisory %s: not a regular file (symlinks and devices are refused): %w", path, errdef.ErrMalformed)
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		name := "advisories/" + filepath.ToSlash(rel)
+		if err := bundle.ValidPath(name); err != nil {
+			return fmt.Errorf("advisory %s: %v: %w", path, err, errdef.ErrMalformed)
+		}
+		f, err := addAdvisory(ctx, dst, path, name)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		return nil
+	})
+	return files, err
+}
+
+func addAdvisory(ctx context.Context, dst *layout.Staging, path, name string) (bundle.File, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	defer src.Close()
+	// The file is read once: into the bundle, and through a pipe into the
+	// checker, which drains what it does not need so the copy never stalls.
+	pr, pw := io.Pipe()
+	type verdict struct {
+		gzipped bool
+		err     error
+	}
+	done := make(chan verdict, 1)
+	go func() {
+		gz, err := checkJSON(pr)
+		io.Copy(io.Discard, pr)
+		done <- verdict{gz, err}
+	}()
+	desc, err := dst.AddFile(ctx, name, io.TeeReader(src, pw), "", 0o644)
+	pw.CloseWithError(err)
+	v := <-done
+	if err != nil {
+		return bundle.File{}, err
+	}
+	if v.err != nil {
+		return bundle.File{}, fmt.Errorf("advisory %s: not well-formed JSON: %v: %w", path, v.err, errdef.ErrMalformed)
+	}
+	mediaType := bundle.MediaTypeAdvisoryJSON
+	if v.gzipped {
+		mediaType = bundle.MediaTypeAdvisoryGzip
+	}
+	return bundle.File{Path: name, Source: advisorySource(name), Digest: desc.Digest, Size: desc.Size, MediaType: mediaType}, nil
+}
+
+// checkJSON reads r to its end and checks that it is one or more JSON
+// values, gzip-compressed or not. It streams: memory stays bounded whatever
+// the size of the feed.
+func checkJSON(r io.Reader) (gzipped bool, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(2)
+	var in io.Reader = br
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gzipped = true
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return true, err
+		}
+		defer zr.Close()
+		in = zr
+	}
+	dec := json.NewDecoder(in)
+	values, depth := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return gzipped, err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			values++
+		}
+	}
+	if values == 0 {
+		return gzipped, fmt.Errorf("no JSON value")
+	}
+	return gzipped, nil
+}
+
+// advisorySource names the feed a file comes from: its first directory
+// under advisories/, or the start of its name ("nvd-2025-12-01.json.gz" →
+// "nvd").
+func advisorySource(name string) string {
+	rel := strings.TrimPrefix(name, "advisories/")
+	if dir, _, ok := strings.Cut(rel, "/"); ok {
+		return dir
+	}
+	base := rel
+	if i := strings.IndexAny(base, "-._"); i > 0 {
+		base = base[:i]
+	}
+	return base
+}

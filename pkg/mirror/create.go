@@ -1,0 +1,312 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/release"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// DefaultValidFor is how long a bundle stays importable when
+// CreateOptions.ValidFor is zero: long enough for a monthly release to cross
+// the gap, short enough that stale advisories do not linger.
+const DefaultValidFor = 90 * 24 * time.Hour
+
+// CreateOptions say what bundle to create. Zero values are documented per
+// field.
+type CreateOptions struct {
+	// ReleaseFile is the release YAML or plain list of references. Required.
+	ReleaseFile string
+	// AdvisoriesDir, if set, is a directory of JSON advisory files (gzip'd or
+	// not) carried under advisories/.
+	AdvisoriesDir string
+	// Output is the bundle directory to write. It must not exist or be empty,
+	// unless Force.
+	Output string
+	// Force replaces an existing Output.
+	Force bool
+	// AllowTags accepts references without a digest, resolving each tag once
+	// and recording the digest; otherwise they are refused.
+	AllowTags bool
+	// NoReferrers skips the referrers (signatures, SBOMs) of each image.
+	NoReferrers bool
+	// Platform ("os/arch[/variant]"), if set, keeps only that platform's
+	// manifest of each multi-platform image; by default every platform is
+	// kept and indexes stay byte for byte.
+	Platform string
+	// Version and Channel override release.version and release.channel; a
+	// plain list of references needs Version.
+	Version string
+	Channel string
+	// Created is the bundle's createdAt; zero means now. Fixing it (the CLI
+	// takes --created or SOURCE_DATE_EPOCH) makes create reproducible.
+	Created time.Time
+	// ValidFor is how long after Created the bundle expires; zero means
+	// DefaultValidFor.
+	ValidFor time.Duration
+	// Generation is the mirrorGeneration; zero means Created as Unix seconds,
+	// which grows with every bundle made later.
+	Generation int64
+	// Producer names the tool version written into manifest.json.
+	Producer bundle.Producer
+	// Client reaches the source registries. Required.
+	Client *remote.Client
+	// Transfer sets concurrency, retries and progress for blob fetches.
+	Transfer transfer.Options
+	// Logger receives progress logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// CreateResult is what Create made.
+type CreateResult struct {
+	// Path is the bundle directory.
+	Path string `json:"path"`
+	// Root is the root index's descriptor.
+	Root ocispec.Descriptor `json:"root"`
+	// Manifest is the manifest.json written.
+	Manifest *bundle.Manifest `json:"manifest"`
+	// Blobs and Bytes count the unique blobs fetched from the sources.
+	Blobs int64 `json:"blobs"`
+	Bytes int64 `json:"bytes"`
+}
+
+// Create pulls every image of a release by digest (with its referrers),
+// adds the advisories, scripts and guides, and writes a bundle directory
+// that is at once an OCI image layout and the plan's folder. The directory
+// appears complete or not at all.
+func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
+	log := logger(opts.Logger)
+	if opts.Client == nil {
+		return nil, fmt.Errorf("create: no registry client: %w", errdef.ErrUsage)
+	}
+	rel, err := readRelease(opts.ReleaseFile)
+	if err != nil {
+		return nil, err
+	}
+	version, channel := firstNonEmpty(opts.Version, rel.Version), firstNonEmpty(opts.Channel, rel.Channel)
+	if version == "" {
+		return nil, fmt.Errorf("%s: a plain list of references needs --release-version: %w", opts.ReleaseFile, errdef.ErrUsage)
+	}
+	if !bundle.ValidTag(version) {
+		return nil, fmt.Errorf("release version %q is not a valid tag: %w", version, errdef.ErrUsage)
+	}
+	if unpinned := rel.Unpinned(); len(unpinned) > 0 && !opts.AllowTags {
+		u := unpinned[0]
+		return nil, fmt.Errorf("%s:%d: %s is not pinned by digest (pin it, or pass --allow-tags): %w", opts.ReleaseFile, u.Line, u.Ref, errdef.ErrMalformed)
+	}
+
+	log.Info("resolving images", "count", len(rel.Images))
+	images, err := resolveImages(ctx, opts.Client, rel.Images, &opts)
+	if err != nil {
+		return nil, err
+	}
+	if images, err = sortImages(images, opts.ReleaseFile); err != nil {
+		return nil, err
+	}
+
+	stage, err := layout.Stage(opts.Output, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	defer stage.Abort()
+
+	stats, err := fetchContent(ctx, stage, images, opts.Transfer)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("fetched blobs", "blobs", stats.Blobs, "bytes", stats.Bytes)
+
+	created := opts.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	created = created.UTC().Truncate(time.Second)
+	validFor := opts.ValidFor
+	if validFor == 0 {
+		validFor = DefaultValidFor
+	}
+	if validFor < 0 {
+		return nil, fmt.Errorf("--valid-for %s is negative: %w", validFor, errdef.ErrUsage)
+	}
+	generation := opts.Generation
+	if generation == 0 {
+		generation = created.Unix()
+	}
+	m := &bundle.Manifest{
+		SchemaVersion:    bundle.SchemaVersion,
+		Release:          bundle.Release{Version: version, Channel: channel},
+		MirrorGeneration: generation,
+		CreatedAt:        created,
+		ExpiresAt:        created.Add(validFor),
+		Producer:         opts.Producer,
+		Images:           []bundle.Image{},
+		Advisories:       []bundle.File{},
+		Files:            []bundle.File{},
+	}
+	for _, img := range images {
+		root, _ := img.graph.Node(img.root.Digest)
+		m.Images = append(m.Images, manifestImage(img, version, platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
+			return stage.FetchBytes(ctx, d)
+		})))
+	}
+	if m.Advisories, err = addAdvisories(ctx, stage, opts.AdvisoriesDir); err != nil {
+		return nil, err
+	}
+	if m.Files, err = addKit(ctx, stage); err != nil {
+		return nil, err
+	}
+	root, err := writeBundle(ctx, stage, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := stage.Commit(); err != nil {
+		return nil, err
+	}
+	log.Info("bundle written", "path", opts.Output, "root", root.Digest)
+	return &CreateResult{Path: opts.Output, Root: root, Manifest: m, Blobs: stats.Blobs, Bytes: stats.Bytes}, nil
+}
+
+func readRelease(path string) (*release.Release, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--images: no release file given: %w", errdef.ErrUsage)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("release file %s: %w", path, errdef.ErrNotFound)
+	}
+	defer f.Close()
+	data, err := readBounded(f, release.MaxFileSize, path)
+	if err != nil {
+		return nil, err
+	}
+	return release.Parse(path, data)
+}
+
+// fetchContent writes every manifest (from memory, already verified) and
+// fetches every unique blob once, in parallel, from the first image's
+// repository that names it.
+func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options) (transfer.Stats, error) {
+	seen := map[digest.Digest]bool{}
+	var jobs []transfer.Job
+	for _, img := range images {
+		for _, n := range img.graph.Nodes {
+			if seen[n.Descriptor.Digest] {
+				continue
+			}
+			seen[n.Descriptor.Digest] = true
+			if err := stage.PushBytes(ctx, n.Descriptor, n.Bytes); err != nil {
+				return transfer.Stats{}, err
+			}
+		}
+		for _, b := range img.graph.Blobs {
+			if seen[b.Digest] {
+				continue
+			}
+			seen[b.Digest] = true
+			jobs = append(jobs, transfer.Job{Desc: b, Src: img.repo, Dst: stage})
+		}
+	}
+	return transfer.CopyBlobs(ctx, jobs, opts)
+}
+
+// writeBundle writes manifest.json, the metadata manifest, the root index,
+// index.json and SHA256SUMS, and returns the root's descriptor.
+func writeBundle(ctx context.Context, stage *layout.Staging, m *bundle.Manifest) (ocispec.Descriptor, error) {
+	id, err := bundleID(m)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	m.BundleID = id
+	if err := m.Validate(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	mdesc, err := stage.AddFile(ctx, layout.ManifestFile, bytes.NewReader(data), bundle.MediaTypeManifestJSON, 0o644)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	meta, err := bundle.MetadataManifest(mdesc, m)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	root, err := bundle.RootIndex(m, meta.Descriptor)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := stage.PushBytes(ctx, bundle.EmptyConfig, bundle.EmptyConfigBytes); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	for _, doc := range []bundle.Document{meta, root} {
+		if err := stage.PushBytes(ctx, doc.Descriptor, doc.Bytes); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	if err := stage.WriteIndex(LayoutIndex(m, root.Descriptor)); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if _, err := stage.WriteChecksums(true); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return root.Descriptor, nil
+}
+
+// LayoutIndex is the index.json of a bundle directory: the root under the
+// release version, and each image under "<repository>:<version>" so that any
+// OCI tool can address one image in the layout.
+func LayoutIndex(m *bundle.Manifest, root ocispec.Descriptor) *ocispec.Index {
+	idx := &ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{{
+			MediaType:    root.MediaType,
+			ArtifactType: bundle.ArtifactTypeBundle,
+			Digest:       root.Digest,
+			Size:         root.Size,
+			Annotations:  map[string]string{ocispec.AnnotationRefName: m.Release.Version},
+		}},
+	}
+	for _, img := range m.Images {
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
+			MediaType:   img.MediaType,
+			Digest:      img.Digest,
+			Size:        img.Size,
+			Annotations: map[string]string{ocispec.AnnotationRefName: img.Repository + ":" + m.Release.Version},
+		})
+	}
+	return idx
+}
+
+// bundleID derives a stable id from what the bundle holds: the same inputs
+// give the same id, different content a different one.
+func bundleID(m *bundle.Manifest) (string, error) {
+	unnamed := *m
+	unnamed.BundleID = ""
+	data, err := bundle.Canonical(&unnamed)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	id := m.Release.Version
+	if m.Release.Channel != "" {
+		id += "-" + m.Release.Channel
+	}
+	return id + "-" + hex.EncodeToString(sum[:6]), nil
+}

@@ -1,0 +1,244 @@
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	oremote "oras.land/oras-go/v2/registry/remote"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/release"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// sourceImage is one image of a release, resolved in its source registry:
+// its root descriptor, every manifest below it (verified, in memory), and
+// the referrers attached to it.
+type sourceImage struct {
+	release.Image
+	repo *oremote.Repository
+	root ocispec.Descriptor
+	// sourceDigest is the digest the reference resolved to; it differs from
+	// root's when --platform picked one manifest out of an index.
+	sourceDigest digest.Digest
+	graph        *transfer.Graph
+	referrers    []transfer.Referrer
+}
+
+// resolveImages resolves every image of the release in parallel. Each
+// reference is resolved exactly once.
+func resolveImages(ctx context.Context, client *remote.Client, images []release.Image, opts *CreateOptions) ([]*sourceImage, error) {
+	out := make([]*sourceImage, len(images))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(opts.Transfer.Concurrency))
+	for i, img := range images {
+		g.Go(func() error {
+			si, err := resolveImage(ctx, client, img, opts)
+			if err != nil {
+				return fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
+			}
+			out[i] = si
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions) (*sourceImage, error) {
+	repo, err := client.Repository(img.Ref.Name())
+	if err != nil {
+		return nil, err
+	}
+	ref := img.Ref.Digest.String()
+	if ref == "" {
+		ref = img.Ref.Tag
+	}
+	root, err := repo.Resolve(ctx, ref)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	if img.Ref.Digest != "" && root.Digest != img.Ref.Digest {
+		return nil, fmt.Errorf("registry resolved %s to %s: %w", img.Ref.Digest, root.Digest, errdef.ErrDigestMismatch)
+	}
+	if !bundle.IsManifestMediaType(root.MediaType) {
+		return nil, fmt.Errorf("%s: media type %q is not an image manifest or index: %w", root.Digest, root.MediaType, errdef.ErrMalformed)
+	}
+	sourceDigest := root.Digest
+	if opts.Platform != "" && bundle.IsIndexMediaType(root.MediaType) {
+		if root, err = selectPlatform(ctx, repo, root, opts.Platform); err != nil {
+			return nil, err
+		}
+	}
+	si := &sourceImage{Image: img, repo: repo, root: root, sourceDigest: sourceDigest, graph: transfer.NewGraph()}
+	if err := si.graph.Walk(ctx, repo, root); err != nil {
+		return nil, remote.Classify(err)
+	}
+	if !opts.NoReferrers {
+		if si.referrers, err = si.graph.WalkReferrers(ctx, repo, root); err != nil {
+			return nil, remote.Classify(err)
+		}
+	}
+	return si, nil
+}
+
+// selectPlatform picks the manifest for one platform out of an index.
+func selectPlatform(ctx context.Context, repo *oremote.Repository, index ocispec.Descriptor, want string) (ocispec.Descriptor, error) {
+	p, err := ParsePlatform(want)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	data, err := transfer.FetchBytes(ctx, repo, index)
+	if err != nil {
+		return ocispec.Descriptor{}, remote.Classify(err)
+	}
+	children, err := bundle.Children(index, data)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	var idx ocispec.Index
+	_ = json.Unmarshal(data, &idx)
+	for _, c := range idx.Manifests {
+		if c.Platform != nil && c.Platform.OS == p.OS && c.Platform.Architecture == p.Architecture && (p.Variant == "" || c.Platform.Variant == p.Variant) {
+			for _, d := range children {
+				if d.Digest == c.Digest {
+					return ocispec.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size}, nil
+				}
+			}
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%s has no manifest for platform %s: %w", index.Digest, want, errdef.ErrNotFound)
+}
+
+// platformsOf lists the platforms of an image: an index's children's
+// platforms (attestation manifests, "unknown/unknown", left out), or the
+// os/architecture of a manifest's config.
+func platformsOf(root transfer.Node, config func(ocispec.Descriptor) ([]byte, error)) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p ocispec.Platform) {
+		if p.OS == "" || p.OS == "unknown" || p.Architecture == "" {
+			return
+		}
+		s := FormatPlatform(p)
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if bundle.IsIndexMediaType(root.Descriptor.MediaType) {
+		var idx ocispec.Index
+		if json.Unmarshal(root.Bytes, &idx) == nil {
+			for _, c := range idx.Manifests {
+				if c.Platform != nil {
+					add(*c.Platform)
+				}
+			}
+		}
+		return out
+	}
+	var man ocispec.Manifest
+	if json.Unmarshal(root.Bytes, &man) != nil {
+		return nil
+	}
+	if man.Config.MediaType != ocispec.MediaTypeImageConfig && man.Config.MediaType != "application/vnd.docker.container.image.v1+json" {
+		return nil
+	}
+	data, err := config(man.Config)
+	if err != nil {
+		return nil
+	}
+	var cfg ocispec.Platform
+	if json.Unmarshal(data, &cfg) == nil {
+		add(cfg)
+	}
+	return out
+}
+
+// sortImages orders images by target repository then digest, drops exact
+// duplicates, and refuses two different images for one repository: both
+// would be tagged with the release version there.
+func sortImages(images []*sourceImage, releaseFile string) ([]*sourceImage, error) {
+	sort.SliceStable(images, func(i, j int) bool {
+		a, b := images[i], images[j]
+		if a.Ref.Repository != b.Ref.Repository {
+			return a.Ref.Repository < b.Ref.Repository
+		}
+		return a.root.Digest < b.root.Digest
+	})
+	var out []*sourceImage
+	for _, img := range images {
+		if n := len(out); n > 0 && out[n-1].Ref.Repository == img.Ref.Repository {
+			prev := out[n-1]
+			if prev.root.Digest == img.root.Digest {
+				continue
+			}
+			return nil, fmt.Errorf("%s:%d and %s:%d name different images (%s, %s) for repository %s: %w",
+				releaseFile, prev.Line, releaseFile, img.Line, prev.root.Digest, img.root.Digest, img.Ref.Repository, errdef.ErrMalformed)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// manifestImage is the manifest.json entry of a resolved image.
+func manifestImage(img *sourceImage, version string, platforms []string) bundle.Image {
+	tags := []string{version}
+	if img.Ref.Tag != "" && img.Ref.Tag != version {
+		tags = append(tags, img.Ref.Tag)
+	}
+	source := img.Ref
+	source.Digest = img.sourceDigest
+	entry := bundle.Image{
+		Name:       img.Name,
+		Source:     source.String(),
+		Repository: img.Ref.Repository,
+		Tags:       tags,
+		Digest:     img.root.Digest,
+		MediaType:  img.root.MediaType,
+		Size:       img.root.Size,
+		Platforms:  platforms,
+	}
+	for _, r := range img.referrers {
+		entry.Referrers = append(entry.Referrers, bundle.Referrer{
+			Digest:       r.Descriptor.Digest,
+			MediaType:    r.Descriptor.MediaType,
+			ArtifactType: r.Descriptor.ArtifactType,
+			Size:         r.Descriptor.Size,
+			Subject:      r.Subject,
+		})
+	}
+	return entry
+}
+
+// ParsePlatform parses "os/arch[/variant]".
+func ParsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]: %w", s, errdef.ErrUsage)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// FormatPlatform renders a platform as "os/arch[/variant]".
+func FormatPlatform(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}

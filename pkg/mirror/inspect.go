@@ -1,0 +1,139 @@
+package mirror
+
+import (
+	"context"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// InspectResult describes a bundle: what it holds, and whether its
+// structure is sound.
+type InspectResult struct {
+	Path       string        `json:"path"`
+	Root       digest.Digest `json:"root"`
+	BundleID   string        `json:"bundleId"`
+	Version    string        `json:"version"`
+	Channel    string        `json:"channel,omitempty"`
+	Generation int64         `json:"mirrorGeneration"`
+	CreatedAt  time.Time     `json:"createdAt"`
+	ExpiresAt  time.Time     `json:"expiresAt"`
+	Expired    bool          `json:"expired"`
+	Base       *bundle.Base  `json:"base,omitempty"`
+	// Signed reports whether the bundle carries manifest.dsse; whether it
+	// verifies is for verify to say, with a trusted key.
+	Signed     bool           `json:"signed"`
+	Images     []InspectImage `json:"images"`
+	Advisories []bundle.File  `json:"advisories"`
+	Files      []bundle.File  `json:"files"`
+	Totals     InspectTotals  `json:"totals"`
+}
+
+// InspectImage is one image of a bundle.
+type InspectImage struct {
+	Name       string        `json:"name"`
+	Source     string        `json:"source"`
+	Repository string        `json:"repository"`
+	Tags       []string      `json:"tags"`
+	Digest     digest.Digest `json:"digest"`
+	MediaType  string        `json:"mediaType"`
+	Platforms  []string      `json:"platforms,omitempty"`
+	Referrers  int           `json:"referrers"`
+	// Size is the total of the image's manifests and blobs, shared ones
+	// included.
+	Size int64 `json:"size"`
+}
+
+// InspectTotals sum up a bundle.
+type InspectTotals struct {
+	Images     int `json:"images"`
+	Advisories int `json:"advisories"`
+	// Blobs and Bytes count unique content: manifests, configs, layers,
+	// advisories, scripts and docs.
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
+}
+
+// Inspect reads a bundle directory or tar and describes it. It checks the
+// bundle's structure (root against manifest.json, every manifest against
+// its digest) but not the signature.
+func Inspect(ctx context.Context, path string, now time.Time) (*InspectResult, error) {
+	md, err := openMetadata(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := md.checkStructure(ctx); err != nil {
+		return nil, err
+	}
+	m := md.Manifest
+	_, sigErr := md.File(layout.EnvelopeFile)
+	res := &InspectResult{
+		Path: path, Root: md.RootDesc.Digest, BundleID: m.BundleID,
+		Version: m.Release.Version, Channel: m.Release.Channel, Generation: m.MirrorGeneration,
+		CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Expired: now.After(m.ExpiresAt), Base: m.Base,
+		Signed: sigErr == nil, Advisories: m.Advisories, Files: m.Files,
+	}
+	all := map[digest.Digest]int64{}
+	metaDesc, _ := bundle.MetadataDescriptor(md.Root)
+	if err := sizeOf(ctx, md, metaDesc, all); err != nil {
+		return nil, err
+	}
+	for _, img := range m.Images {
+		own := map[digest.Digest]int64{}
+		if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own); err != nil {
+			return nil, err
+		}
+		for _, r := range img.Referrers {
+			if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own); err != nil {
+				return nil, err
+			}
+		}
+		var size int64
+		for dg, n := range own {
+			size += n
+			all[dg] = n
+		}
+		res.Images = append(res.Images, InspectImage{
+			Name: img.Name, Source: img.Source, Repository: img.Repository, Tags: img.Tags,
+			Digest: img.Digest, MediaType: img.MediaType, Platforms: img.Platforms,
+			Referrers: len(img.Referrers), Size: size,
+		})
+	}
+	all[md.RootDesc.Digest] = md.RootDesc.Size
+	for _, n := range all {
+		res.Totals.Bytes += n
+	}
+	res.Totals.Blobs = len(all)
+	res.Totals.Images = len(m.Images)
+	res.Totals.Advisories = len(m.Advisories)
+	return res, nil
+}
+
+// sizeOf adds desc and everything below it to sizes.
+func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes map[digest.Digest]int64) error {
+	if _, done := sizes[desc.Digest]; done {
+		return nil
+	}
+	sizes[desc.Digest] = desc.Size
+	if !bundle.IsManifestMediaType(desc.MediaType) {
+		return nil
+	}
+	data, err := md.Doc(ctx, desc)
+	if err != nil {
+		return err
+	}
+	children, err := bundle.Children(desc, data)
+	if err != nil {
+		return err
+	}
+	for _, c := range children {
+		if err := sizeOf(ctx, md, c, sizes); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// metadata is what a bundle says about itself, read from a directory or the
+// head of a tar: its files, its manifests, manifest.json and the root.
+// Nothing here is trusted until a signature over ManifestBytes verifies.
+type metadata struct {
+	// Files returns a head file's bytes (manifest.json, manifest.dsse, …);
+	// errdef.ErrNotFound if the bundle has none.
+	File func(name string) ([]byte, error)
+	// Doc returns a verified manifest or index.
+	Doc func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
+
+	Index         *ocispec.Index
+	ManifestBytes []byte
+	Manifest      *bundle.Manifest
+	RootDesc      ocispec.Descriptor
+	Root          *ocispec.Index
+}
+
+// readMetadata builds metadata from file and doc accessors: index.json,
+// manifest.json and the root, each checked for shape.
+func readMetadata(ctx context.Context, file func(string) ([]byte, error), doc func(context.Context, ocispec.Descriptor) ([]byte, error)) (*metadata, error) {
+	md := &metadata{File: file, Doc: doc}
+	data, err := file(layout.IndexFile)
+	if err != nil {
+		return nil, err
+	}
+	if md.Index, err = layout.ParseIndex(data); err != nil {
+		return nil, err
+	}
+	if md.ManifestBytes, err = file(layout.ManifestFile); err != nil {
+		return nil, err
+	}
+	if md.Manifest, err = bundle.ParseManifest(md.ManifestBytes); err != nil {
+		return nil, err
+	}
+	if md.RootDesc, err = rootOf(md.Index, md.Manifest.Release.Version); err != nil {
+		return nil, err
+	}
+	rootBytes, err := doc(ctx, md.RootDesc)
+	if err != nil {
+		return nil, fmt.Errorf("root index %s: %w", md.RootDesc.Digest, err)
+	}
+	if md.Root, err = bundle.ParseRoot(rootBytes); err != nil {
+		return nil, err
+	}
+	return md, nil
+}
+
+// rootOf finds the bundle root in index.json: the entry with the bundle
+// artifactType tagged with the release version.
+func rootOf(idx *ocispec.Index, version string) (ocispec.Descriptor, error) {
+	var found []ocispec.Descriptor
+	for _, d := range idx.Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeBundle {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %d bundle roots (artifactType %s), want 1: %w", layout.IndexFile, len(found), bundle.ArtifactTypeBundle, errdef.ErrMalformed)
+	}
+	if tag := found[0].Annotations[ocispec.AnnotationRefName]; tag != version {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: root is tagged %q, manifest.json says version %q: %w", layout.IndexFile, tag, version, errdef.ErrMalformed)
+	}
+	if found[0].MediaType != ocispec.MediaTypeImageIndex {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: root %s is not an image index: %w", layout.IndexFile, found[0].Digest, errdef.ErrMalformed)
+	}
+	return found[0], nil
+}
+
+// checkStructure checks that the root lists exactly what manifest.json
+// names and that the metadata manifest carries manifest.json's exact bytes.
+// Together with a signature over manifest.json this extends the signature
+// to every part of the bundle.
+func (md *metadata) checkStructure(ctx context.Context) error {
+	if err := bundle.CheckRoot(md.Root, md.Manifest); err != nil {
+		return err
+	}
+	metaDesc, err := bundle.MetadataDescriptor(md.Root)
+	if err != nil {
+		return err
+	}
+	metaBytes, err := md.Doc(ctx, metaDesc)
+	if err != nil {
+		return fmt.Errorf("metadata manifest %s: %w", metaDesc.Digest, err)
+	}
+	mjson := ocispec.Descriptor{MediaType: bundle.MediaTypeManifestJSON, Digest: digest.FromBytes(md.ManifestBytes), Size: int64(len(md.ManifestBytes))}
+	return bundle.CheckMetadata(metaBytes, mjson, md.Manifest)
+}
+
+// openMetadata reads the metadata of a bundle directory or a bundle tar
+// (plain, gzip or zstd). For a tar it reads the head, and the rest of the
+// archive only if it is not in pack order.
+func openMetadata(ctx context.Context, path string) (*metadata, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	}
+	if st.IsDir() {
+		dir, err := layout.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return readMetadata(ctx, dir.ReadFile, dir.FetchBytes)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr, err := layout.NewTarReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer tr.Close()
+	head, pending, err := layout.ReadHead(tr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// An archive in another order (a foreign OCI layout tar) is scanned to
+	// its end for the manifests it still lacks.
+	for !head.Complete() && pending != nil {
+		if _, err := head.Take(tr, pending); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		e, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		pending = e
+	}
+	file := func(name string) ([]byte, error) {
+		if data, ok := head.Files[name]; ok {
+			return data, nil
+		}
+		return nil, fmt.Errorf("%s: no %s: %w", path, name, errdef.ErrNotFound)
+	}
+	doc := func(_ context.Context, desc ocispec.Descriptor) ([]byte, error) {
+		if data, ok := head.Docs[desc.Digest]; ok {
+			return data, nil
+		}
+		return nil, fmt.Errorf("%s: no manifest %s: %w", path, desc.Digest, errdef.ErrMalformed)
+	}
+	md, err := readMetadata(ctx, file, doc)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return nil, fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
+		}
+		return nil, err
+	}
+	return md, nil
+}

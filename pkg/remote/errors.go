@@ -1,0 +1,83 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+
+	orasdef "oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// classified keeps an error's own message and adds the sentinel that says
+// what it means, so errors.Is(err, errdef.ErrNotFound) works on a registry's
+// 404 without the message changing.
+type classified struct {
+	err  error
+	kind error
+}
+
+func (c *classified) Error() string   { return c.err.Error() }
+func (c *classified) Unwrap() []error { return []error{c.err, c.kind} }
+
+// Classify adds the errdef sentinel that an error from a registry call
+// means: a 404 or oras "not found" is errdef.ErrNotFound; a network failure,
+// a TLS failure, a 5xx or 429 after retries, or an auth refusal is
+// errdef.ErrUnavailable. Other errors, and nil, are returned as they are.
+func Classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	for _, s := range []error{errdef.ErrNotFound, errdef.ErrUnavailable, errdef.ErrDigestMismatch, errdef.ErrMalformed} {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		switch {
+		case resp.StatusCode == http.StatusNotFound:
+			return &classified{err, errdef.ErrNotFound}
+		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
+			resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+			return &classified{err, errdef.ErrUnavailable}
+		}
+		return err
+	}
+	if errors.Is(err, orasdef.ErrNotFound) {
+		return &classified{err, errdef.ErrNotFound}
+	}
+	if IsTransient(err) {
+		return &classified{err, errdef.ErrUnavailable}
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return &classified{err, errdef.ErrUnavailable}
+	}
+	return err
+}
+
+// IsTransient reports whether err is worth retrying: a dropped or refused
+// connection, a timeout, a body cut short, or a 5xx/429 answer.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrNotFound) {
+		return false
+	}
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	}
+	var netErr net.Error
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.As(err, &netErr)
+}

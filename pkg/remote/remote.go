@@ -1,0 +1,177 @@
+// Package remote connects to OCI registries the way every command does:
+// docker config.json credentials and credential helpers, TLS verified by
+// default (extra CA file, or --insecure on request), plain HTTP only when
+// asked, and retries with backoff for transient faults (5xx, 429 with
+// Retry-After, connection resets).
+package remote
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Options say how to reach registries. The zero value verifies TLS against
+// the system roots, uses HTTPS, and reads credentials from the docker
+// config.json that docker itself would use ($DOCKER_CONFIG or ~/.docker).
+type Options struct {
+	// PlainHTTP talks HTTP instead of HTTPS. Only when asked.
+	PlainHTTP bool
+	// Insecure skips TLS certificate verification. Only when asked.
+	Insecure bool
+	// CAFile is a PEM bundle of extra roots to trust, beside the system's.
+	CAFile string
+	// ConfigFile is a docker config.json to read credentials from instead of
+	// the default one.
+	ConfigFile string
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Client hands out repositories that share one transport, credential store
+// and token cache.
+type Client struct {
+	opts  Options
+	store credentials.Store
+	http  *http.Client
+
+	mu      sync.Mutex
+	clients map[string]*auth.Client
+}
+
+// New builds a Client. It fails if the CA file or the credential store
+// cannot be read.
+func New(opts Options) (*Client, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure} //nolint:gosec // only on --insecure
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file %s: %w", opts.CAFile, errdef.ErrNotFound)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificate found: %w", opts.CAFile, errdef.ErrUsage)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	base := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+		ExpectContinueTimeout: time.Second,
+	}
+	var (
+		store credentials.Store
+		err   error
+	)
+	if opts.ConfigFile != "" {
+		store, err = credentials.NewStore(opts.ConfigFile, credentials.StoreOptions{})
+	} else {
+		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %v: %w", err, errdef.ErrUsage)
+	}
+	return &Client{
+		opts:    opts,
+		store:   store,
+		http:    &http.Client{Transport: retry.NewTransport(base)},
+		clients: map[string]*auth.Client{},
+	}, nil
+}
+
+// Options returns the options the client was built with.
+func (c *Client) Options() Options { return c.opts }
+
+// Store returns the credential store (for login and logout).
+func (c *Client) Store() credentials.Store { return c.store }
+
+// HTTPClient returns the retrying HTTP client under the auth layer.
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
+// authClient returns the auth client for host, one per host so that a
+// token cache and the bearer-realm policy are per registry.
+func (c *Client) authClient(host string) *auth.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ac, ok := c.clients[host]; ok {
+		return ac
+	}
+	ac := &auth.Client{
+		Client:     c.http,
+		Credential: credentials.Credential(c.store),
+		Cache:      auth.NewCache(),
+		Header:     http.Header{"User-Agent": {c.opts.UserAgent}},
+	}
+	// oras-go refuses bearer realms on loopback addresses (SSRF guard). A
+	// registry that is itself on loopback may have its token service there
+	// too, so the guard is relaxed for those only.
+	if isLoopback(host) {
+		ac.BlockedRealmPrefixes = []netip.Prefix{}
+	}
+	c.clients[host] = ac
+	return ac
+}
+
+// Repository returns a client for name ("host[:port]/path/repo"; a tag or
+// digest on it is ignored).
+func (c *Client) Repository(name string) (*remote.Repository, error) {
+	ref, err := registry.ParseReference(name)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %v: %w", name, err, errdef.ErrUsage)
+	}
+	ref.Reference = ""
+	return &remote.Repository{
+		Client:               c.authClient(ref.Registry),
+		Reference:            ref,
+		PlainHTTP:            c.opts.PlainHTTP,
+		TagListMaxPages:      1000,
+		ReferrerListMaxPages: 100,
+	}, nil
+}
+
+// Registry returns a client for a registry host.
+func (c *Client) Registry(host string) (*remote.Registry, error) {
+	reg, err := remote.NewRegistry(host)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: %v: %w", host, err, errdef.ErrUsage)
+	}
+	reg.Client = c.authClient(host)
+	reg.PlainHTTP = c.opts.PlainHTTP
+	return reg, nil
+}
+
+func isLoopback(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
+}

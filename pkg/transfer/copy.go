@@ -1,0 +1,172 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// DefaultConcurrency is the number of blobs copied at once when
+// Options.Concurrency is zero.
+const DefaultConcurrency = 8
+
+// DefaultAttempts is how often one blob is tried when Options.Attempts is
+// zero: a body cut short or a dropped connection is retried from the start.
+const DefaultAttempts = 5
+
+// Job is one blob to copy from Src to Dst.
+type Job struct {
+	Desc ocispec.Descriptor
+	Src  content.Fetcher
+	Dst  content.Pusher
+}
+
+// Options control a copy. The zero value copies DefaultConcurrency blobs at
+// once, tries each DefaultAttempts times, and reports nothing.
+type Options struct {
+	// Concurrency is how many blobs are in flight at once; 0 means
+	// DefaultConcurrency.
+	Concurrency int
+	// Attempts is how many times a blob is tried before giving up; 0 means
+	// DefaultAttempts.
+	Attempts int
+	// Backoff is the wait before the second attempt, doubled each time up to
+	// 8 seconds; 0 means 250ms.
+	Backoff time.Duration
+	// Progress, if set, receives every copied byte count as it happens and
+	// the end of each blob.
+	Progress Progress
+}
+
+// Progress receives copy events. Implementations must be safe for
+// concurrent use.
+type Progress interface {
+	// Start is called when a blob copy (or a retry of one) begins.
+	Start(desc ocispec.Descriptor)
+	// Add is called with each chunk of bytes copied for desc.
+	Add(desc ocispec.Descriptor, n int64)
+	// Done is called once per blob with the final error (nil on success).
+	Done(desc ocispec.Descriptor, err error)
+}
+
+// Stats count what a copy moved.
+type Stats struct {
+	Blobs   int64
+	Bytes   int64
+	Retries int64
+}
+
+// CopyBlobs copies every job's blob, Options.Concurrency at a time. The
+// destination verifies what it is given (a bundle directory does; wrap a
+// registry with Verified), and transient faults are retried from the start of
+// the blob with backoff. The first permanent error cancels the rest.
+func CopyBlobs(ctx context.Context, jobs []Job, opts Options) (Stats, error) {
+	var stats Stats
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(opts.Concurrency))
+	for _, job := range jobs {
+		g.Go(func() error {
+			n, retries, err := copyOne(ctx, job, opts)
+			atomic.AddInt64(&stats.Retries, int64(retries))
+			if err != nil {
+				return err
+			}
+			atomic.AddInt64(&stats.Blobs, 1)
+			atomic.AddInt64(&stats.Bytes, n)
+			return nil
+		})
+	}
+	err := g.Wait()
+	return stats, err
+}
+
+func concurrency(n int) int {
+	if n <= 0 {
+		return DefaultConcurrency
+	}
+	return n
+}
+
+func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
+	attempts := opts.Attempts
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	wait := opts.Backoff
+	if wait <= 0 {
+		wait = 250 * time.Millisecond
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return 0, i - 1, ctx.Err()
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 8*time.Second)
+		}
+		if opts.Progress != nil {
+			opts.Progress.Start(job.Desc)
+		}
+		err = copyAttempt(ctx, job, opts.Progress)
+		if err == nil || !remote.IsTransient(err) {
+			break
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress.Done(job.Desc, err)
+	}
+	if err != nil {
+		return 0, attempts - 1, fmt.Errorf("blob %s: %w", job.Desc.Digest, remote.Classify(err))
+	}
+	return job.Desc.Size, 0, nil
+}
+
+func copyAttempt(ctx context.Context, job Job, progress Progress) error {
+	rc, err := job.Src.Fetch(ctx, job.Desc)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if progress != nil {
+		r = &progressReader{r: rc, desc: job.Desc, p: progress}
+	}
+	return job.Dst.Push(ctx, job.Desc, r)
+}
+
+// Verified wraps a pusher so that every push streams through
+// bundle.VerifyReader: the destination sees a read error instead of the end
+// of bad content, so it never commits it. A bundle directory verifies on its
+// own and needs no wrapping; a registry should not be trusted to.
+func Verified(dst content.Pusher) content.Pusher { return verifiedPusher{dst} }
+
+type verifiedPusher struct{ content.Pusher }
+
+func (v verifiedPusher) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	return v.Pusher.Push(ctx, desc, bundle.NewVerifyReader(r, desc))
+}
+
+type progressReader struct {
+	r    io.Reader
+	desc ocispec.Descriptor
+	p    Progress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.p.Add(p.desc, int64(n))
+	}
+	return n, err
+}

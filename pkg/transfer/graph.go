@@ -1,0 +1,134 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Node is a manifest or index with its verified bytes.
+type Node struct {
+	Descriptor ocispec.Descriptor
+	Bytes      []byte
+	// Children are the descriptors the document points to (see bundle.Children).
+	Children []ocispec.Descriptor
+}
+
+// Graph is the content below one or more roots: every manifest and index,
+// fetched and verified, and every other blob, named by descriptor. Each
+// digest appears once.
+type Graph struct {
+	// Nodes are the manifests and indexes in pre-order (parents first).
+	Nodes []Node
+	// Blobs are the non-manifest blobs (configs, layers) in first-seen order.
+	Blobs []ocispec.Descriptor
+
+	seen  map[digest.Digest]bool
+	nodes map[digest.Digest]int
+}
+
+// NewGraph returns an empty graph.
+func NewGraph() *Graph {
+	return &Graph{seen: map[digest.Digest]bool{}, nodes: map[digest.Digest]int{}}
+}
+
+// Has reports whether dg is already in the graph.
+func (g *Graph) Has(dg digest.Digest) bool { return g.seen[dg] }
+
+// Node returns the node for dg, if it is a manifest in the graph.
+func (g *Graph) Node(dg digest.Digest) (Node, bool) {
+	i, ok := g.nodes[dg]
+	if !ok {
+		return Node{}, false
+	}
+	return g.Nodes[i], true
+}
+
+// Walk fetches root and every manifest and index below it from src and adds
+// them to the graph, with the non-manifest blobs they name. Each document is
+// verified against its descriptor and bounded by bundle.MaxManifestSize;
+// nesting deeper than bundle.MaxDepth is refused (errdef.ErrMalformed).
+func (g *Graph) Walk(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) error {
+	return g.walk(ctx, src, root, 0)
+}
+
+func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int) error {
+	if g.seen[desc.Digest] {
+		return nil
+	}
+	if !bundle.IsManifestMediaType(desc.MediaType) {
+		g.seen[desc.Digest] = true
+		g.Blobs = append(g.Blobs, plain(desc))
+		return nil
+	}
+	if depth > bundle.MaxDepth {
+		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
+	}
+	data, err := FetchBytes(ctx, src, desc)
+	if err != nil {
+		return err
+	}
+	children, err := bundle.Children(desc, data)
+	if err != nil {
+		return err
+	}
+	g.seen[desc.Digest] = true
+	g.nodes[desc.Digest] = len(g.Nodes)
+	g.Nodes = append(g.Nodes, Node{Descriptor: plain(desc), Bytes: data, Children: children})
+	for _, c := range children {
+		if err := g.walk(ctx, src, c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Add adds a document already in hand (for instance one we built) without
+// fetching it; its children are walked from src.
+func (g *Graph) Add(ctx context.Context, src content.Fetcher, doc bundle.Document) error {
+	return g.walk(ctx, bytesFetcher{doc, src}, doc.Descriptor, 0)
+}
+
+// FetchBytes fetches and verifies a manifest-sized document.
+func FetchBytes(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > bundle.MaxManifestSize || desc.Size < 0 {
+		return nil, fmt.Errorf("%s: size %d exceeds the %d byte limit for manifests: %w", desc.Digest, desc.Size, bundle.MaxManifestSize, errdef.ErrMalformed)
+	}
+	rc, err := src.Fetch(ctx, desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+	}
+	defer rc.Close()
+	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+	}
+	return data, nil
+}
+
+// plain strips a descriptor to what identifies content: media type, digest,
+// size (and artifactType), without annotations or platform.
+func plain(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size}
+}
+
+// bytesFetcher serves one document from memory and everything else from src.
+type bytesFetcher struct {
+	doc bundle.Document
+	src content.Fetcher
+}
+
+func (b bytesFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if desc.Digest == b.doc.Descriptor.Digest {
+		return io.NopCloser(bytes.NewReader(b.doc.Bytes)), nil
+	}
+	return b.src.Fetch(ctx, desc)
+}
