@@ -21,8 +21,8 @@ const MaxHeadFiles = 16 * bundle.MaxImages
 // the descriptor that reached it. Nothing in it is trusted until the
 // signature over manifest.json verifies and the root is checked against it.
 type Head struct {
-	Files map[string][]byte
-	Docs  map[digest.Digest][]byte
+	Files  map[string][]byte
+	Docs   map[digest.Digest][]byte
 	wanted map[digest.Digest]ocispec.Descriptor
 }
 

@@ -251,7 +251,7 @@ type captureWriter struct {
 	body   []byte
 }
 
-func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) Header() http.Header  { return c.header }
 func (c *captureWriter) WriteHeader(code int) { c.code = code }
 func (c *captureWriter) Write(b []byte) (int, error) {
 	if c.code == 0 {
