@@ -50,9 +50,10 @@ func printInspect(w io.Writer, r *mirror.InspectResult) {
 	}
 	fmt.Fprintf(w, "Signed     %v\n\n", r.Signed)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tDIGEST\tPLATFORMS\tREFERRERS\tSIZE")
+	fmt.Fprintln(tw, "NAME\tREPOSITORY\tTAGS\tDIGEST\tPLATFORMS\tREFERRERS\tSIZE")
 	for _, img := range r.Images {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", img.Source, img.Digest, strings.Join(img.Platforms, ","), img.Referrers, humanBytes(img.Size))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", img.Name, img.Repository, strings.Join(img.Tags, ","), img.Digest,
+			strings.Join(img.Platforms, ","), img.Referrers, humanBytes(img.Size))
 	}
 	tw.Flush()
 	if len(r.Advisories) > 0 {
