@@ -93,3 +93,7 @@ func MapRepository(prefix, repository string) string {
 	}
 	return path.Join(strings.Trim(prefix, "/"), repository)
 }
+
+// DefaultBundleRepository is the repository a bundle itself (root, metadata,
+// signature) is placed in on the far side, unless the operator names another.
+const DefaultBundleRepository = "stellaops/mirror-bundle"
