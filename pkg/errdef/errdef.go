@@ -38,7 +38,7 @@ var (
 	// ErrMalformed means an input does not have the documented shape: a bundle,
 	// release file, manifest, envelope or archive entry that breaks the
 	// format or one of its bounds. Exit code 11.
-	ErrMalformed = errors.New("malformed bundle")
+	ErrMalformed = errors.New("malformed")
 
 	// ErrExists means an output already exists and would be overwritten.
 	// Exit code 1.

@@ -1,0 +1,205 @@
+package bundle
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+const hexDigest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestParseImageRef(t *testing.T) {
+	tests := []struct {
+		in, registry, repo, tag string
+		wantErr                 bool
+	}{
+		{in: "registry.stella-ops.org/stellaops/authority@sha256:" + hexDigest, registry: "registry.stella-ops.org", repo: "stellaops/authority"},
+		{in: "localhost:5000/a/b:1.0@sha256:" + hexDigest, registry: "localhost:5000", repo: "a/b", tag: "1.0"},
+		{in: "redis:7", registry: "docker.io", repo: "library/redis", tag: "7"},
+		{in: "bitnami/redis@sha256:" + hexDigest, registry: "docker.io", repo: "bitnami/redis"},
+		{in: "localhost/x:y", registry: "localhost", repo: "x", tag: "y"},
+		{in: "r.io/UPPER:1", wantErr: true},
+		{in: "r.io/a@sha512:" + hexDigest + hexDigest, wantErr: true},
+		{in: "r.io/a", wantErr: true},
+		{in: "r.io/a:bad tag", wantErr: true},
+	}
+	for _, tt := range tests {
+		ref, err := ParseImageRef(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: err = %v, wantErr %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if err == nil && (ref.Registry != tt.registry || ref.Repository != tt.repo || ref.Tag != tt.tag) {
+			t.Errorf("%s: got %+v", tt.in, ref)
+		}
+	}
+	if got := MapRepository("mirror/", "stellaops/authority"); got != "mirror/stellaops/authority" {
+		t.Errorf("MapRepository = %s", got)
+	}
+}
+
+func validManifest() *Manifest {
+	created := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
+	return &Manifest{
+		SchemaVersion: SchemaVersion, BundleID: "2025.10.0-stable-abc", Release: Release{Version: "2025.10.0", Channel: "stable"},
+		MirrorGeneration: 1, CreatedAt: created, ExpiresAt: created.Add(time.Hour), Producer: Producer{Name: "stella mirror", Version: "test"},
+		Images: []Image{{Name: "a", Source: "r.io/s/a@sha256:" + hexDigest, Repository: "s/a", Tags: []string{"2025.10.0"},
+			Digest: digest.Digest("sha256:" + hexDigest), MediaType: ocispec.MediaTypeImageManifest, Size: 100}},
+		Advisories: []File{{Path: "advisories/nvd.json.gz", Source: "nvd", Digest: digest.Digest("sha256:" + hexDigest), Size: 3, MediaType: MediaTypeAdvisoryGzip}},
+		Files:      []File{},
+	}
+}
+
+func TestManifestRoundTripAndValidation(t *testing.T) {
+	m := validManifest()
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(data, []byte("}\n")) || !bytes.Contains(data, []byte("\n  \"advisories\": [")) {
+		t.Errorf("not canonical: %s", data)
+	}
+	got, err := ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := got.Marshal()
+	if !bytes.Equal(again, data) {
+		t.Error("round trip changed the bytes")
+	}
+	tests := []struct {
+		name   string
+		mutate func(m *Manifest)
+		want   string
+	}{
+		{"schema", func(m *Manifest) { m.SchemaVersion = 2 }, "schemaVersion"},
+		{"version", func(m *Manifest) { m.Release.Version = "a/b" }, "release.version"},
+		{"generation", func(m *Manifest) { m.MirrorGeneration = 0 }, "mirrorGeneration"},
+		{"expiry", func(m *Manifest) { m.ExpiresAt = m.CreatedAt }, "expiresAt"},
+		{"digest", func(m *Manifest) { m.Images[0].Digest = "sha256:zz" }, "images[0]"},
+		{"media type", func(m *Manifest) { m.Images[0].MediaType = "text/plain" }, "media type"},
+		{"size", func(m *Manifest) { m.Images[0].Size = MaxManifestSize + 1 }, "out of range"},
+		{"repository", func(m *Manifest) { m.Images[0].Repository = "../x" }, "repository"},
+		{"duplicate image", func(m *Manifest) { m.Images = append(m.Images, m.Images[0]) }, "listed twice"},
+		{"escaping path", func(m *Manifest) { m.Advisories[0].Path = "advisories/../../etc/passwd" }, "not a clean relative path"},
+		{"absolute path", func(m *Manifest) { m.Advisories[0].Path = "/etc/passwd" }, "advisories[0]"},
+		{"wrong prefix", func(m *Manifest) { m.Advisories[0].Path = "scripts/x.sh" }, "not under advisories/"},
+		{"duplicate path", func(m *Manifest) { m.Advisories = append(m.Advisories, m.Advisories[0]) }, "listed twice"},
+		{"base", func(m *Manifest) { m.Base = &Base{Root: "sha256:" + hexDigest, Generation: 5} }, "base.generation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := validManifest()
+			tt.mutate(m)
+			data, _ := m.Marshal()
+			_, err := ParseManifest(data)
+			if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrMalformed naming %q", err, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{`{"schemaVersion":1,"unknown":true}`, string(data) + "{}", "not json"} {
+		if _, err := ParseManifest([]byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("%.30q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestRootIndexCheck(t *testing.T) {
+	m := validManifest()
+	meta := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("meta"), Size: 4}
+	root, err := RootIndex(m, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := ParseRoot(root.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRoot(idx, m); err != nil {
+		t.Fatalf("a root built from the manifest does not check: %v", err)
+	}
+	extra := *idx
+	extra.Manifests = append(append([]ocispec.Descriptor{}, idx.Manifests...), ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("x"), Size: 1,
+		Annotations: map[string]string{AnnotationRole: RoleImage, AnnotationRepository: "evil/x"}})
+	if err := CheckRoot(&extra, m); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "evil/x") {
+		t.Errorf("extra image: %v", err)
+	}
+	missing := *idx
+	missing.Manifests = idx.Manifests[:1]
+	if err := CheckRoot(&missing, m); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "does not list") {
+		t.Errorf("missing image: %v", err)
+	}
+	m2 := validManifest()
+	m2.MirrorGeneration = 2
+	if err := CheckRoot(idx, m2); !errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("generation annotation: %v", err)
+	}
+}
+
+func TestChecksums(t *testing.T) {
+	sums := []Checksum{{Path: "b", Digest: digest.FromString("b")}, {Path: "a/x", Digest: digest.FromString("a")}}
+	data := FormatChecksums(sums)
+	if !strings.HasPrefix(string(data), digest.FromString("a").Encoded()+"  a/x\n") {
+		t.Errorf("not sorted: %s", data)
+	}
+	got, err := ParseChecksums(data)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("%v %v", got, err)
+	}
+	for _, bad := range []string{"xyz  a\n", hexDigest + " a\n", hexDigest + "  ../a\n", hexDigest + "  a\n" + hexDigest + "  a\n"} {
+		if _, err := ParseChecksums([]byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestVerifyReader(t *testing.T) {
+	content := []byte("hello, air gap")
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
+	if got, err := io.ReadAll(NewVerifyReader(bytes.NewReader(content), desc)); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("good content: %v", err)
+	}
+	for name, data := range map[string][]byte{
+		"flipped": append([]byte("H"), content[1:]...),
+		"short":   content[:5],
+		"long":    append(append([]byte{}, content...), '!'),
+	} {
+		n, err := io.Copy(io.Discard, NewVerifyReader(bytes.NewReader(data), desc))
+		if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), desc.Digest.String()) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+		if n > desc.Size {
+			t.Errorf("%s: passed %d bytes, more than the size", name, n)
+		}
+	}
+	if _, err := ReadAll(bytes.NewReader(content), ocispec.Descriptor{Digest: desc.Digest, Size: MaxManifestSize + 1}, MaxManifestSize); !errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("oversized: %v", err)
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	data, _ := validManifest().Marshal()
+	f.Add(data)
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest(data)
+		if err != nil {
+			if !errors.Is(err, errdef.ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("parsed manifest does not validate: %v", err)
+		}
+	})
+}

@@ -1,0 +1,166 @@
+package mirror_test
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// makeBundle creates a bundle directory from the sample release.
+func makeBundle(t *testing.T) string {
+	t.Helper()
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	out := filepath.Join(t.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), createOpts(t, releaseFile, advisories, out)); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPackOrderAndHeaders(t *testing.T) {
+	dir := makeBundle(t)
+	archive := filepath.Join(t.TempDir(), "b.tar")
+	res, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: archive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(archive)
+	defer f.Close()
+	// Headers: regular files only, uid/gid 0, no names, fixed mtime.
+	raw := tar.NewReader(f)
+	var names []string
+	for {
+		hdr, err := raw.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag != tar.TypeReg || hdr.Uid != 0 || hdr.Gid != 0 || hdr.Uname != "" || hdr.Gname != "" || !hdr.ModTime.Equal(fixedTime) {
+			t.Errorf("%s: header %+v", hdr.Name, hdr)
+		}
+		names = append(names, hdr.Name)
+	}
+	if len(names) != res.Files {
+		t.Errorf("%d entries, pack reported %d", len(names), res.Files)
+	}
+	want := []string{"oci-layout", "index.json", "manifest.json", "SHA256SUMS"}
+	for i, w := range want {
+		if names[i] != w {
+			t.Fatalf("entry %d is %s, want %s (order %v)", i, names[i], w, names[:6])
+		}
+	}
+	// One pass: the head holds every manifest before the first other blob.
+	f.Seek(0, io.SeekStart)
+	tr, _ := layout.NewTarReader(f)
+	head, pending, err := layout.ReadHead(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !head.Complete() || pending == nil {
+		t.Fatalf("head incomplete (missing %v) or no pending entry", head.Missing())
+	}
+	// The metadata layers (manifest.json, advisories, scripts, docs) come
+	// before the image layers (the only blobs over 64 KiB here).
+	m := readManifest(t, dir)
+	small := map[string]bool{}
+	for _, f := range append(m.Advisories, m.Files...) {
+		small[layout.BlobName(f.Digest)] = true
+	}
+	seenLayer := false
+	for e := pending; e != nil; {
+		if _, ok := layout.BlobDigest(e.Name); ok {
+			if seenLayer && small[e.Name] {
+				t.Errorf("%s comes after an image layer", e.Name)
+			}
+			delete(small, e.Name)
+			seenLayer = seenLayer || e.Size > 64<<10
+		}
+		var err error
+		if e, err = tr.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(small) != 0 {
+		t.Errorf("metadata layers missing from the tar: %v", small)
+	}
+}
+
+func TestPackCodecsHoldTheSameTar(t *testing.T) {
+	dir := makeBundle(t)
+	work := t.TempDir()
+	var tars [][]byte
+	for _, name := range []string{"b.tar", "b.tar.gz", "b.tar.zst"} {
+		p := filepath.Join(work, name)
+		if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: p}); err != nil {
+			t.Fatal(err)
+		}
+		f, _ := os.Open(p)
+		tr, err := layout.NewTarReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []byte
+		for {
+			e, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			data, _ := io.ReadAll(tr)
+			all = append(append(all, e.Name...), data...)
+		}
+		f.Close()
+		tars = append(tars, all)
+		// Inspect reads every codec and agrees with the directory.
+		ri, err := mirror.Inspect(context.Background(), p, time.Now())
+		if err != nil {
+			t.Fatalf("inspect %s: %v", name, err)
+		}
+		rd, _ := mirror.Inspect(context.Background(), dir, time.Now())
+		if ri.Root != rd.Root || ri.Totals != rd.Totals || len(ri.Images) != 5 {
+			t.Errorf("inspect %s = %+v, dir = %+v", name, ri.Totals, rd.Totals)
+		}
+	}
+	if string(tars[0]) != string(tars[1]) || string(tars[0]) != string(tars[2]) {
+		t.Error("codecs hold different content")
+	}
+	_ = zstd.SpeedFastest
+}
+
+func TestPackRefusesCorruptDirectory(t *testing.T) {
+	dir := makeBundle(t)
+	m := readManifest(t, dir)
+	layer := filepath.Join(dir, "blobs", "sha256", m.Advisories[0].Digest.Encoded())
+	data, _ := os.ReadFile(layer)
+	data[0] ^= 1
+	os.Remove(layer) // break the hard link to advisories/
+	os.WriteFile(layer, data, 0o644)
+	out := filepath.Join(t.TempDir(), "b.tar")
+	_, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out})
+	if !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Fatalf("err = %v, want ErrDigestMismatch", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+		t.Errorf("left behind %v", entries)
+	}
+}
