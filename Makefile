@@ -46,7 +46,7 @@ demo: build
 	$(GO) run ./internal/demo -stella $(BIN)/stella
 
 bench: build tools
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./pkg/...
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./internal/bench -stella $(BIN)/stella
 
 lint:

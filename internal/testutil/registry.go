@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -131,9 +130,25 @@ func Distribution(t testing.TB) string {
 // DistributionWith starts the distribution registry with options.
 func DistributionWith(t testing.TB, opts DistributionOptions) string {
 	t.Helper()
-	bin := RegistryBinary(t)
-	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr, stop, err := StartDistribution(RegistryBinary(t), t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return addr
+}
+
+// StartDistribution runs the distribution registry binary bin with its
+// storage and config under dir, on a free port of 127.0.0.1, and waits until
+// it answers. It is the non-test form of DistributionWith (the benchmarks
+// use it).
+func StartDistribution(bin, dir string, opts DistributionOptions) (addr string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr = l.Addr().String()
+	l.Close()
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: error
@@ -155,69 +170,59 @@ http:
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		return "", nil, err
+	}
+	logPath := filepath.Join(dir, "registry.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return "", nil, err
 	}
 	cmd := exec.Command(bin, "serve", cfgPath)
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		logf.Close()
+		return "", nil, err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	stop = func() {
 		_ = cmd.Process.Kill()
 		<-exited
 		logf.Close()
-	})
-	waitReady(t, addr, opts.TLSCert != "", exited, filepath.Join(dir, "registry.log"))
-	return addr
+	}
+	if err := waitReady(addr, opts.TLSCert != "", exited); err != nil {
+		stop()
+		logs, _ := os.ReadFile(logPath)
+		return "", nil, fmt.Errorf("%w\n%s", err, logs)
+	}
+	return addr, stop, nil
 }
 
-// waitReady waits until the registry accepts connections on addr, or fails
-// the test when it exits or does not come up within 30 seconds.
-func waitReady(t testing.TB, addr string, tls bool, exited <-chan error, logPath string) {
-	t.Helper()
+// waitReady waits until the registry accepts connections on addr; it fails
+// when the registry exits or does not come up within 30 seconds.
+func waitReady(addr string, tls bool, exited <-chan error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			logs, _ := os.ReadFile(logPath)
-			t.Fatalf("registry exited: %v\n%s", err, logs)
+			return fmt.Errorf("registry exited: %v", err)
 		default:
 		}
 		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			conn.Close()
 			if tls {
-				return
+				return nil
 			}
-			resp, err := http.Get("http://" + addr + "/v2/")
-			if err == nil {
+			if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
 				resp.Body.Close()
-				return
+				return nil
 			}
 		}
-		runtime.Gosched()
 		time.Sleep(20 * time.Millisecond) // polling a port that is not yet open; not used to order events
 	}
-	logs, _ := os.ReadFile(logPath)
-	t.Fatalf("registry on %s did not start within 30s\n%s", addr, logs)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return fmt.Errorf("registry on %s did not start within 30s", addr)
 }
 
 // ModuleRoot returns the directory holding go.mod.
