@@ -48,9 +48,17 @@ type Client struct {
 	opts  Options
 	store credentials.Store
 	http  *http.Client
+	// plain is http without the retry layer, for callers that retry
+	// themselves with more knowledge (chunked uploads).
+	plain *http.Client
 
 	mu      sync.Mutex
-	clients map[string]*auth.Client
+	clients map[clientKey]*auth.Client
+}
+
+type clientKey struct {
+	host  string
+	retry bool
 }
 
 // New builds a Client. It fails if the CA file or the credential store
@@ -99,7 +107,8 @@ func New(opts Options) (*Client, error) {
 		opts:    opts,
 		store:   store,
 		http:    &http.Client{Transport: retry.NewTransport(base)},
-		clients: map[string]*auth.Client{},
+		plain:   &http.Client{Transport: base},
+		clients: map[clientKey]*auth.Client{},
 	}, nil
 }
 
@@ -114,14 +123,19 @@ func (c *Client) HTTPClient() *http.Client { return c.http }
 
 // authClient returns the auth client for host, one per host so that a
 // token cache and the bearer-realm policy are per registry.
-func (c *Client) authClient(host string) *auth.Client {
+func (c *Client) authClient(host string, retrying bool) *auth.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ac, ok := c.clients[host]; ok {
+	key := clientKey{host, retrying}
+	if ac, ok := c.clients[key]; ok {
 		return ac
 	}
+	hc := c.plain
+	if retrying {
+		hc = c.http
+	}
 	ac := &auth.Client{
-		Client:     c.http,
+		Client:     hc,
 		Credential: credentials.Credential(c.store),
 		Cache:      auth.NewCache(),
 		Header:     http.Header{"User-Agent": {c.opts.UserAgent}},
@@ -132,20 +146,30 @@ func (c *Client) authClient(host string) *auth.Client {
 	if isLoopback(host) {
 		ac.BlockedRealmPrefixes = []netip.Prefix{}
 	}
-	c.clients[host] = ac
+	c.clients[key] = ac
 	return ac
 }
 
 // Repository returns a client for name ("host[:port]/path/repo"; a tag or
 // digest on it is ignored).
 func (c *Client) Repository(name string) (*remote.Repository, error) {
+	return c.repository(name, true)
+}
+
+// UploadRepository is Repository without the transport's own retries, for
+// transfer.Uploader, which retries each chunk knowing the registry's offset.
+func (c *Client) UploadRepository(name string) (*remote.Repository, error) {
+	return c.repository(name, false)
+}
+
+func (c *Client) repository(name string, retrying bool) (*remote.Repository, error) {
 	ref, err := registry.ParseReference(name)
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: %v: %w", name, err, errdef.ErrUsage)
 	}
 	ref.Reference = ""
 	return &remote.Repository{
-		Client:               c.authClient(ref.Registry),
+		Client:               c.authClient(ref.Registry, retrying),
 		Reference:            ref,
 		PlainHTTP:            c.opts.PlainHTTP,
 		TagListMaxPages:      1000,
@@ -159,7 +183,7 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: %v: %w", host, err, errdef.ErrUsage)
 	}
-	reg.Client = c.authClient(host)
+	reg.Client = c.authClient(host, true)
 	reg.PlainHTTP = c.opts.PlainHTTP
 	return reg, nil
 }

@@ -1,0 +1,156 @@
+package testutil
+
+import (
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"net/http/httptest"
+)
+
+// Fault is a failure the proxy injects into one request.
+type Fault int
+
+// Faults a FaultProxy injects.
+const (
+	// FaultNone forwards the request untouched.
+	FaultNone Fault = iota
+	// Fault503 answers 503 Service Unavailable without forwarding.
+	Fault503
+	// Fault429 answers 429 Too Many Requests with Retry-After: 1.
+	Fault429
+	// FaultReset closes the connection without an answer, after reading
+	// part of any request body.
+	FaultReset
+	// FaultTruncate forwards the request and cuts the answer's body short.
+	FaultTruncate
+	// FaultStall holds the request for Stall before forwarding it.
+	FaultStall
+)
+
+// FaultProxy is a reverse proxy in front of a real registry that injects
+// faults into a deterministic share of requests.
+type FaultProxy struct {
+	// Host is the proxy's host:port.
+	Host string
+	// Requests and Injected count requests seen and faults injected.
+	Requests, Injected atomic.Int64
+	// Down, when set, answers every request with 503.
+	Down atomic.Bool
+
+	mu      sync.Mutex
+	pattern []Fault
+	n       int
+	stall   time.Duration
+}
+
+// NewFaultProxy starts a proxy to the registry at target (host:port) that
+// cycles through pattern, one entry per request (FaultNone entries pass).
+// A pattern of ten entries with one fault injects into 10% of requests.
+func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
+	t.Helper()
+	u, _ := url.Parse("http://" + target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = nil
+	p := &FaultProxy{pattern: pattern, stall: 300 * time.Millisecond}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.Requests.Add(1)
+		if p.Down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		f := p.next()
+		if f != FaultNone {
+			p.Injected.Add(1)
+		}
+		switch f {
+		case Fault503:
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`, http.StatusServiceUnavailable)
+		case Fault429:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
+		case FaultReset:
+			if r.Body != nil {
+				io.CopyN(io.Discard, r.Body, 1024)
+			}
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		case FaultTruncate:
+			rec := &truncating{ResponseWriter: w}
+			rp.ServeHTTP(rec, r)
+			if rec.cut {
+				panic(http.ErrAbortHandler)
+			}
+		case FaultStall:
+			select {
+			case <-time.After(p.stall):
+			case <-r.Context().Done():
+				return
+			}
+			rp.ServeHTTP(w, r)
+		default:
+			rp.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p.Host = srv.Listener.Addr().String()
+	return p
+}
+
+func (p *FaultProxy) next() Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pattern) == 0 {
+		return FaultNone
+	}
+	f := p.pattern[p.n%len(p.pattern)]
+	p.n++
+	return f
+}
+
+// truncating passes the status and headers and about half of a body that
+// has a Content-Length, then stops; the handler then aborts the connection,
+// so the client sees a body cut short.
+type truncating struct {
+	http.ResponseWriter
+	limit   int64
+	written int64
+	cut     bool
+}
+
+func (t *truncating) WriteHeader(code int) {
+	if n, err := strconv.ParseInt(t.Header().Get("Content-Length"), 10, 64); err == nil && n > 1 {
+		t.limit = n / 2
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *truncating) Write(b []byte) (int, error) {
+	if t.limit == 0 {
+		return t.ResponseWriter.Write(b)
+	}
+	if t.written+int64(len(b)) > t.limit {
+		b = b[:t.limit-t.written]
+		t.cut = true
+	}
+	n, err := t.ResponseWriter.Write(b)
+	t.written += int64(n)
+	if t.cut {
+		if f, ok := t.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		return n, io.ErrShortWrite
+	}
+	return n, err
+}

@@ -1,0 +1,381 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	oremote "oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// DefaultChunkSize is the size of each upload request when
+// Uploader.ChunkSize is zero: large enough that request overhead is small,
+// small enough that holding one chunk in memory to re-send it after a fault
+// keeps memory bounded.
+const DefaultChunkSize = 16 << 20
+
+// Uploader pushes blobs into one repository with the OCI chunked upload
+// protocol (POST, PATCH…, PUT ?digest=). Each chunk is held in memory until
+// the registry has it, so a transient fault (5xx, 429, a reset connection)
+// is retried from the registry's own offset even when the source is a
+// stream that cannot be read twice. The content is verified on the way: a
+// blob whose bytes do not match its descriptor is never completed, and its
+// upload session is cancelled.
+type Uploader struct {
+	// Repo is the destination repository. Its Client should not retry by
+	// itself (remote.Client.UploadRepository gives such a repository), so
+	// that retries happen here, with the registry's offset in mind.
+	Repo *oremote.Repository
+	// ChunkSize is the size of each request; 0 means DefaultChunkSize.
+	ChunkSize int64
+	// Attempts is how many times one request is tried; 0 means
+	// DefaultAttempts.
+	Attempts int
+	// Backoff is the first wait between attempts, doubled each time up to
+	// 8 seconds (a 429's Retry-After wins); 0 means 250ms.
+	Backoff time.Duration
+	// Progress, if set, receives the bytes the registry accepted.
+	Progress Progress
+}
+
+// Push uploads the blob desc from r, verifying it on the way.
+func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
+	vr := bundle.NewVerifyReader(r, desc)
+	loc, err := u.start(ctx)
+	if err != nil {
+		return err
+	}
+	if err := u.upload(ctx, loc, desc, vr); err != nil {
+		u.cancel(loc)
+		return err
+	}
+	return nil
+}
+
+func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader) error {
+	chunk := u.ChunkSize
+	if chunk <= 0 {
+		chunk = DefaultChunkSize
+	}
+	buf := make([]byte, min(chunk, max(desc.Size, 1)))
+	var offset int64
+	for {
+		n := min(int64(len(buf)), desc.Size-offset)
+		if _, err := io.ReadFull(vr, buf[:n]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				return fmt.Errorf("%s: content ends at %d bytes, descriptor says %d: %w", desc.Digest, offset, desc.Size, errdef.ErrDigestMismatch)
+			}
+			return err
+		}
+		last := offset+n == desc.Size
+		if last {
+			// The verifying reader checks size and digest at its end.
+			if _, err := vr.Read(make([]byte, 1)); err != io.EOF {
+				if err == nil {
+					err = fmt.Errorf("%s: content is longer than %d bytes: %w", desc.Digest, desc.Size, errdef.ErrDigestMismatch)
+				}
+				return err
+			}
+		}
+		next, err := u.send(ctx, loc, buf[:n], offset, last, desc.Digest)
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", desc.Digest, err)
+		}
+		if u.Progress != nil {
+			u.Progress.Add(desc, n)
+		}
+		if last {
+			return nil
+		}
+		loc, offset = next, offset+n
+	}
+}
+
+// start opens an upload session and returns its location.
+func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
+	base := u.baseURL() + "/blobs/uploads/"
+	var loc *url.URL
+	err := u.retry(ctx, func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := u.Repo.Client.Do(req)
+		if err != nil {
+			return true, err
+		}
+		defer drain(resp)
+		if resp.StatusCode != http.StatusAccepted {
+			return retryable(resp), responseError(resp)
+		}
+		loc, err = u.location(resp, req.URL)
+		return false, err
+	})
+	return loc, err
+}
+
+// send sends one chunk: a PATCH, or for the last one a PUT with the digest.
+// After a fault it asks the registry how much it holds and sends the rest.
+func (u *Uploader) send(ctx context.Context, loc *url.URL, data []byte, offset int64, last bool, dg digest.Digest) (*url.URL, error) {
+	sent := 0 // bytes of data the registry is known to hold
+	var next *url.URL
+	err := u.retry(ctx, func() (bool, error) {
+		body := data[sent:]
+		method := http.MethodPatch
+		target := *loc
+		if last {
+			method = http.MethodPut
+			q := target.Query()
+			q.Set("digest", dg.String())
+			target.RawQuery = q.Encode()
+		}
+		req, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(body))
+		if err != nil {
+			return false, err
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if len(body) > 0 {
+			start := offset + int64(sent)
+			req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", start, start+int64(len(body))-1))
+		}
+		resp, err := u.Repo.Client.Do(req)
+		if err == nil {
+			defer drain(resp)
+			want := http.StatusAccepted
+			if last {
+				want = http.StatusCreated
+			}
+			if resp.StatusCode == want {
+				next, err = u.location(resp, req.URL)
+				if last {
+					err = nil
+				}
+				return false, err
+			}
+			if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable && !retryable(resp) {
+				return false, responseError(resp)
+			}
+			err = responseError(resp)
+		}
+		// Ask the registry where the upload stands before trying again.
+		held, newLoc, serr := u.status(ctx, loc)
+		if serr != nil && last {
+			// The last request may have completed the blob and only its
+			// answer been lost: then the session is gone and the blob is in.
+			if ok, eerr := u.Repo.Blobs().Exists(ctx, ocispec.Descriptor{Digest: dg, Size: offset + int64(len(data))}); eerr == nil && ok {
+				return false, nil
+			}
+		}
+		if serr != nil && offset == 0 && !remote.IsTransient(serr) {
+			// A registry that cannot report an upload's state (or lost the
+			// session): while every byte sent is still in hand, start over.
+			fresh, ferr := u.start(ctx)
+			if ferr != nil {
+				return false, ferr
+			}
+			loc, sent = fresh, 0
+			return true, err
+		}
+		if serr != nil {
+			return remote.IsTransient(serr), fmt.Errorf("%w (upload status: %v)", err, serr)
+		}
+		if held < offset || held > offset+int64(len(data)) {
+			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+int64(len(data)), errdef.ErrUnavailable)
+		}
+		loc, sent = newLoc, int(held-offset)
+		return true, err
+	})
+	return next, err
+}
+
+// status asks the registry how many bytes an upload session holds.
+func (u *Uploader) status(ctx context.Context, loc *url.URL) (int64, *url.URL, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := u.Repo.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		return 0, nil, responseError(resp)
+	}
+	newLoc, err := u.location(resp, req.URL)
+	if err != nil {
+		newLoc = loc
+	}
+	// Range: "0-<last byte>"; distribution also says "0-0" for an empty
+	// session, which is read as nothing held (a lost single byte is then
+	// sent again and refused, never skipped).
+	held := int64(0)
+	if rng := resp.Header.Get("Range"); rng != "" {
+		_, end, ok := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
+		if e, err := strconv.ParseInt(end, 10, 64); ok && err == nil && e > 0 {
+			held = e + 1
+		}
+	}
+	return held, newLoc, nil
+}
+
+// cancel abandons an upload session; failures are ignored (the registry
+// expires sessions on its own).
+func (u *Uploader) cancel(loc *url.URL) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc.String(), nil)
+	if err != nil {
+		return
+	}
+	if resp, err := u.Repo.Client.Do(req); err == nil {
+		drain(resp)
+	}
+}
+
+// Mount asks the registry to link the blob desc from another repository of
+// the same registry, without sending it. It reports false (and cancels the
+// session) when the registry would rather have the content uploaded.
+func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo string) (bool, error) {
+	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
+	from := u.Repo.Reference
+	from.Repository = fromRepo
+	ctx = auth.AppendRepositoryScope(ctx, from, auth.ActionPull)
+	q := url.Values{"mount": {desc.Digest.String()}, "from": {fromRepo}}
+	target := u.baseURL() + "/blobs/uploads/?" + q.Encode()
+	mounted := false
+	err := u.retry(ctx, func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := u.Repo.Client.Do(req)
+		if err != nil {
+			return true, err
+		}
+		defer drain(resp)
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			mounted = true
+			return false, nil
+		case http.StatusAccepted:
+			if loc, err := u.location(resp, req.URL); err == nil {
+				u.cancel(loc)
+			}
+			return false, nil
+		}
+		return retryable(resp), responseError(resp)
+	})
+	return mounted, err
+}
+
+func (u *Uploader) baseURL() string {
+	scheme := "https"
+	if u.Repo.PlainHTTP {
+		scheme = "http"
+	}
+	return scheme + "://" + u.Repo.Reference.Host() + "/v2/" + u.Repo.Reference.Repository
+}
+
+// location resolves a response's Location against the request, refusing
+// one on another host or one that downgrades from https: credentials must
+// not follow an upload anywhere else.
+func (u *Uploader) location(resp *http.Response, reqURL *url.URL) (*url.URL, error) {
+	raw := resp.Header.Get("Location")
+	if raw == "" {
+		return nil, fmt.Errorf("registry %s sent no upload Location: %w", reqURL.Host, errdef.ErrUnavailable)
+	}
+	loc, err := reqURL.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s sent a bad upload Location: %w", reqURL.Host, errdef.ErrUnavailable)
+	}
+	if loc.Hostname() != reqURL.Hostname() || (reqURL.Scheme == "https" && loc.Scheme != "https") {
+		return nil, fmt.Errorf("registry %s sent an upload Location on %s://%s: refused: %w", reqURL.Host, loc.Scheme, loc.Host, errdef.ErrUnavailable)
+	}
+	return loc, nil
+}
+
+// retry runs op until it succeeds, fails permanently, or has been tried
+// Attempts times. op reports whether its error is worth retrying.
+func (u *Uploader) retry(ctx context.Context, op func() (bool, error)) error {
+	attempts := u.Attempts
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	wait := u.Backoff
+	if wait <= 0 {
+		wait = 250 * time.Millisecond
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		var again bool
+		again, err = op()
+		if err == nil || !again || ctx.Err() != nil {
+			break
+		}
+		d := wait
+		var rerr *registryError
+		if errors.As(err, &rerr) && rerr.retryAfter > 0 {
+			d = min(rerr.retryAfter, 30*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+		wait = min(2*wait, 8*time.Second)
+	}
+	return remote.Classify(err)
+}
+
+func retryable(resp *http.Response) bool {
+	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// registryError is a registry's error answer, with its Retry-After.
+type registryError struct {
+	*errcode.ErrorResponse
+	retryAfter time.Duration
+}
+
+func (e *registryError) Unwrap() error { return e.ErrorResponse }
+
+// responseError reads a registry's error answer (bounded) into an error
+// that remote.Classify understands.
+func responseError(resp *http.Response) error {
+	e := &errcode.ErrorResponse{Method: resp.Request.Method, URL: resp.Request.URL, StatusCode: resp.StatusCode}
+	var body struct {
+		Errors errcode.Errors `json:"errors"`
+	}
+	if data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); len(data) > 0 && json.Unmarshal(data, &body) == nil {
+		e.Errors = body.Errors
+	}
+	re := &registryError{ErrorResponse: e}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		re.retryAfter = time.Duration(secs) * time.Second
+	}
+	return re
+}

@@ -1,0 +1,108 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{byte(seed)}).Read(b)
+	return b
+}
+
+// TestUploaderSurvivesFaults pushes blobs through a proxy that fails 40% of
+// requests (503, reset, truncated answer, stall) into the distribution
+// registry, and checks the registry ends up with exactly the bytes.
+func TestUploaderSurvivesFaults(t *testing.T) {
+	reg := testutil.Distribution(t)
+	proxy := testutil.NewFaultProxy(t, reg,
+		testutil.FaultNone, testutil.Fault503, testutil.FaultNone, testutil.FaultReset, testutil.FaultNone,
+		testutil.FaultNone, testutil.FaultTruncate, testutil.FaultNone, testutil.FaultStall, testutil.FaultNone)
+	client := testutil.Client(t)
+	up, err := client.UploadRepository(proxy.Host + "/stellaops/upload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, ChunkSize: 1 << 20, Backoff: time.Millisecond, Attempts: 8}
+	direct, _ := client.Repository(reg + "/stellaops/upload")
+	ctx := context.Background()
+	for i, size := range []int{0, 100, 5<<20 + 17} {
+		data := randomBytes(size, uint64(i))
+		desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(size)}
+		if err := u.Push(ctx, desc, bytes.NewReader(data)); err != nil {
+			t.Fatalf("push %d bytes: %v", size, err)
+		}
+		rc, err := direct.Fetch(ctx, desc)
+		if err != nil {
+			t.Fatalf("fetch %s: %v", desc.Digest, err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("registry holds %d different bytes for %s", len(got), desc.Digest)
+		}
+	}
+	if proxy.Injected.Load() == 0 {
+		t.Fatal("no fault was injected")
+	}
+	t.Logf("%d requests, %d faults injected", proxy.Requests.Load(), proxy.Injected.Load())
+}
+
+// TestUploaderNeverCompletesBadContent checks that content that does not
+// match its descriptor is refused before the upload completes.
+func TestUploaderNeverCompletesBadContent(t *testing.T) {
+	reg := testutil.Distribution(t)
+	client := testutil.Client(t)
+	up, _ := client.UploadRepository(reg + "/stellaops/bad")
+	u := &transfer.Uploader{Repo: up, ChunkSize: 1 << 20}
+	ctx := context.Background()
+	data := randomBytes(3<<20, 9)
+	for name, body := range map[string][]byte{
+		"flipped": append(append([]byte{}, data[:len(data)-1]...), data[len(data)-1]^1),
+		"short":   data[:len(data)-10],
+		"long":    append(append([]byte{}, data...), 1),
+	} {
+		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+		err := u.Push(ctx, desc, bytes.NewReader(body))
+		if !errors.Is(err, errdef.ErrDigestMismatch) {
+			t.Errorf("%s: err = %v, want ErrDigestMismatch", name, err)
+		}
+		if ok, err := up.Blobs().Exists(ctx, desc); err != nil || ok {
+			t.Errorf("%s: blob exists after a refused upload (%v)", name, err)
+		}
+	}
+}
+
+// TestUploaderMount links a blob from one repository into another.
+func TestUploaderMount(t *testing.T) {
+	reg := testutil.Distribution(t)
+	client := testutil.Client(t)
+	ctx := context.Background()
+	data := randomBytes(1000, 3)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	a, _ := client.UploadRepository(reg + "/stellaops/a")
+	if err := (&transfer.Uploader{Repo: a}).Push(ctx, desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := client.UploadRepository(reg + "/stellaops/b")
+	mounted, err := (&transfer.Uploader{Repo: b}).Mount(ctx, desc, "stellaops/a")
+	if err != nil || !mounted {
+		t.Fatalf("mount: %v %v", mounted, err)
+	}
+	if ok, _ := b.Blobs().Exists(ctx, desc); !ok {
+		t.Fatal("mounted blob missing")
+	}
+}
