@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -81,22 +83,12 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// wire is the envelope as JSON carries it, decoded strictly.
-type wire struct {
-	PayloadType *string `json:"payloadType"`
-	Payload     *string `json:"payload"`
-	Signatures  []struct {
-		KeyID *string `json:"keyid"`
-		Sig   *string `json:"sig"`
-	} `json:"signatures"`
-}
-
 // Parse decodes an envelope strictly: at most MaxEnvelopeSize bytes, one
 // JSON object with exactly payloadType, payload and signatures (each with
-// keyid and sig), no unknown or duplicate field, nothing after it, base64
-// that decodes canonically, a non-empty keyid and signature, at most
-// MaxSignatures signatures. Anything else wraps errdef.ErrMalformed. It does
-// not verify signatures.
+// keyid and sig), names matched case-sensitively, no unknown or duplicate
+// field, nothing after it, base64 that decodes canonically, a non-empty
+// keyid and signature, at most MaxSignatures signatures. Anything else
+// wraps errdef.ErrMalformed. It does not verify signatures.
 func Parse(data []byte) (*Envelope, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("DSSE envelope: "+format+": %w", append(args, errdef.ErrMalformed)...)
@@ -107,55 +99,100 @@ func Parse(data []byte) (*Envelope, error) {
 	if err := checkNoDuplicateKeys(data); err != nil {
 		return nil, bad("%v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var w wire
-	if err := dec.Decode(&w); err != nil {
+	var top map[string]json.RawMessage
+	if err := decodeOne(data, &top); err != nil {
 		return nil, bad("%v", err)
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, bad("trailing data")
+	if err := onlyFields(top, "payloadType", "payload", "signatures"); err != nil {
+		return nil, bad("%v", err)
 	}
-	if w.PayloadType == nil || *w.PayloadType == "" {
-		return nil, bad("no payloadType")
+	var payloadType, payloadB64 string
+	var rawSigs []map[string]json.RawMessage
+	if err := stringField(top, "payloadType", &payloadType); err != nil || payloadType == "" {
+		return nil, bad("payloadType missing or not a non-empty string")
 	}
-	if w.Payload == nil {
-		return nil, bad("no payload")
+	if err := stringField(top, "payload", &payloadB64); err != nil {
+		return nil, bad("payload missing or not a string")
 	}
-	payload, err := decodeBase64(*w.Payload)
+	payload, err := decodeBase64(payloadB64)
 	if err != nil {
 		return nil, bad("payload: %v", err)
 	}
-	if w.Signatures == nil {
-		return nil, bad("no signatures field")
+	if raw, ok := top["signatures"]; !ok || json.Unmarshal(raw, &rawSigs) != nil || rawSigs == nil {
+		return nil, bad("signatures missing or not an array of objects")
 	}
-	if len(w.Signatures) > MaxSignatures {
-		return nil, bad("%d signatures exceeds the limit of %d", len(w.Signatures), MaxSignatures)
+	if len(rawSigs) > MaxSignatures {
+		return nil, bad("%d signatures exceeds the limit of %d", len(rawSigs), MaxSignatures)
 	}
-	env := &Envelope{PayloadType: *w.PayloadType, Payload: payload, Signatures: []Signature{}}
-	for i, s := range w.Signatures {
-		if s.KeyID == nil || *s.KeyID == "" || len(*s.KeyID) > maxKeyID {
+	env := &Envelope{PayloadType: payloadType, Payload: payload, Signatures: []Signature{}}
+	for i, rs := range rawSigs {
+		if err := onlyFields(rs, "keyid", "sig"); err != nil {
+			return nil, bad("signatures[%d]: %v", i, err)
+		}
+		var keyID, sigB64 string
+		if err := stringField(rs, "keyid", &keyID); err != nil || keyID == "" || len(keyID) > maxKeyID {
 			return nil, bad("signatures[%d]: keyid missing, empty or too long", i)
 		}
-		if s.Sig == nil {
-			return nil, bad("signatures[%d]: no sig", i)
+		if err := stringField(rs, "sig", &sigB64); err != nil {
+			return nil, bad("signatures[%d]: sig missing or not a string", i)
 		}
-		sig, err := decodeBase64(*s.Sig)
+		sig, err := decodeBase64(sigB64)
 		if err != nil {
 			return nil, bad("signatures[%d]: sig: %v", i, err)
 		}
 		if len(sig) == 0 || len(sig) > maxSig {
 			return nil, bad("signatures[%d]: sig of %d bytes", i, len(sig))
 		}
-		env.Signatures = append(env.Signatures, Signature{KeyID: *s.KeyID, Sig: sig})
+		env.Signatures = append(env.Signatures, Signature{KeyID: keyID, Sig: sig})
 	}
 	return env, nil
+}
+
+// decodeOne decodes exactly one JSON value from data, with nothing after it.
+func decodeOne(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("trailing data")
+	}
+	return nil
+}
+
+// onlyFields refuses a field not in names. Map keys are exact, so a field
+// that differs only in case (which encoding/json would accept into a
+// struct) is refused too.
+func onlyFields(obj map[string]json.RawMessage, names ...string) error {
+	for k := range obj {
+		known := false
+		for _, n := range names {
+			known = known || k == n
+		}
+		if !known {
+			return fmt.Errorf("unknown field %q", k)
+		}
+	}
+	return nil
+}
+
+// stringField decodes obj[name], which must be present and a JSON string.
+func stringField(obj map[string]json.RawMessage, name string, dst *string) error {
+	raw, ok := obj[name]
+	if !ok || len(raw) == 0 || raw[0] != '"' {
+		return fmt.Errorf("%s: missing or not a string", name)
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 // decodeBase64 accepts standard or URL-safe base64, padded, as the DSSE
 // spec allows, and refuses non-canonical encodings (stray bits, newlines)
 // so that one envelope has one spelling.
 func decodeBase64(s string) ([]byte, error) {
+	// Go's decoders skip line breaks even in strict mode.
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, fmt.Errorf("line break in base64")
+	}
 	if b, err := base64.StdEncoding.Strict().DecodeString(s); err == nil {
 		return b, nil
 	}

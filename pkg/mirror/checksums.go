@@ -209,4 +209,3 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 	res.Files, res.Bytes = len(sums), total.Load()
 	return bad, nil
 }
-
