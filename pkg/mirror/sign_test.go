@@ -298,7 +298,9 @@ func TestVerifyTampering(t *testing.T) {
 	}{
 		{"untouched", func(*testing.T, string) {}, trustKeys(pub), nil},
 		{"payload byte", func(t *testing.T, d string) { rewriteEnvelope(t, d, func(e *dsse.Envelope) { e.Payload[20] ^= 0x01 }) }, trustKeys(pub), errdef.ErrSignature},
-		{"signature byte", func(t *testing.T, d string) { rewriteEnvelope(t, d, func(e *dsse.Envelope) { e.Signatures[0].Sig[8] ^= 0x01 }) }, trustKeys(pub), errdef.ErrSignature},
+		{"signature byte", func(t *testing.T, d string) {
+			rewriteEnvelope(t, d, func(e *dsse.Envelope) { e.Signatures[0].Sig[8] ^= 0x01 })
+		}, trustKeys(pub), errdef.ErrSignature},
 		{"keyid byte", func(t *testing.T, d string) {
 			rewriteEnvelope(t, d, func(e *dsse.Envelope) { e.Signatures[0].KeyID = e.Signatures[0].KeyID[:70] + "x" })
 		}, trustKeys(pub), errdef.ErrSignature},
