@@ -174,8 +174,12 @@ func TestVerifyExitCodes(t *testing.T) {
 		args   func(dir string) []string
 		want   int
 	}{
-		{"ok", func(string) {}, func(d string) []string { return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubA} }, ExitOK},
-		{"other key", func(string) {}, func(d string) []string { return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubB} }, ExitSignature},
+		{"ok", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubA}
+		}, ExitOK},
+		{"other key", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubB}
+		}, ExitSignature},
 		{"threshold 2", func(string) {}, func(d string) []string {
 			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubA, "--key", pubB, "--threshold", "2"}
 		}, ExitSignature},
@@ -184,7 +188,9 @@ func TestVerifyExitCodes(t *testing.T) {
 			func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitMalformed},
 		{"script", flip("scripts/load.sh", 10), func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitDigest},
 		{"checksums", flip("docs/INSTALL.md", 10), func(d string) []string { return []string{"mirror", "verify-checksums", d, "--key", pubA} }, ExitDigest},
-		{"missing envelope", func(string) {}, func(d string) []string { return []string{"mirror", "verify", filepath.Join(d, "nope.dsse"), "--key", pubA} }, ExitInput},
+		{"missing envelope", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "nope.dsse"), "--key", pubA}
+		}, ExitInput},
 		{"missing key", func(string) {}, func(d string) []string { return []string{"mirror", "verify", d, "--key", filepath.Join(d, "nope.pub")} }, ExitInput},
 		{"no key", func(string) {}, func(d string) []string { return []string{"mirror", "verify", d} }, ExitInput},
 	}
