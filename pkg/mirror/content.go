@@ -45,12 +45,22 @@ var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return
 // parallel hashing. Mismatches and missing content wrap
 // errdef.ErrDigestMismatch, a wrong shape errdef.ErrMalformed.
 func verifyContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency int) (*ContentResult, error) {
+	res, _, err := walkContent(ctx, dir, md, concurrency, false)
+	return res, err
+}
+
+// walkContent is verifyContent. With signing, the bundle's current
+// signature (manifest.dsse, its referrer) is left out, as signing replaces
+// it, and blobs nothing reaches are not refused but returned left out of
+// the reached set, so that signing can remove them: a signing run that was
+// interrupted can always be run again.
+func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency int, signing bool) (*ContentResult, map[digest.Digest]bool, error) {
 	if err := md.checkStructure(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	referrers, err := checkLayoutIndex(ctx, dir, md)
+	referrers, err := checkLayoutIndex(ctx, dir, md, signing)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := &ContentResult{}
 	seen := map[digest.Digest]ocispec.Descriptor{}
@@ -61,12 +71,12 @@ func verifyContent(ctx context.Context, dir *layout.Dir, md *metadata, concurren
 		queue = queue[1:]
 		if prev, ok := seen[desc.Digest]; ok {
 			if prev.Size != desc.Size {
-				return nil, fmt.Errorf("%s: descriptors disagree on its size (%d, %d): %w", desc.Digest, prev.Size, desc.Size, errdef.ErrDigestMismatch)
+				return nil, nil, fmt.Errorf("%s: descriptors disagree on its size (%d, %d): %w", desc.Digest, prev.Size, desc.Size, errdef.ErrDigestMismatch)
 			}
 			continue
 		}
 		if len(seen) >= layout.MaxHeadFiles*4 {
-			return nil, fmt.Errorf("bundle graph: more than %d nodes: %w", layout.MaxHeadFiles*4, errdef.ErrMalformed)
+			return nil, nil, fmt.Errorf("bundle graph: more than %d nodes: %w", layout.MaxHeadFiles*4, errdef.ErrMalformed)
 		}
 		seen[desc.Digest] = desc
 		if !bundle.IsManifestMediaType(desc.MediaType) {
@@ -75,17 +85,23 @@ func verifyContent(ctx context.Context, dir *layout.Dir, md *metadata, concurren
 		}
 		data, err := dir.FetchBytes(ctx, desc)
 		if err != nil {
-			return nil, missingIsMismatch(err)
+			return nil, nil, missingIsMismatch(err)
 		}
 		res.Manifests++
 		children, err := bundle.Children(desc, data)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		queue = append(queue, children...)
 	}
-	if err := checkNoStrayBlobs(dir, seen); err != nil {
-		return nil, err
+	reached := map[digest.Digest]bool{}
+	for dg := range seen {
+		reached[dg] = true
+	}
+	if !signing {
+		if err := checkNoStrayBlobs(dir, reached); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, b := range blobs {
 		res.Bytes += b.Size
@@ -116,9 +132,9 @@ func verifyContent(ctx context.Context, dir *layout.Dir, md *metadata, concurren
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return res, nil
+	return res, reached, nil
 }
 
 // drain reads r to its end; r verifies what it passes.
@@ -165,8 +181,9 @@ func missingIsMismatch(err error) error {
 // version, each image under "<repository>:<version>" exactly as
 // LayoutIndex writes it, and at most one untagged signature referrer whose
 // subject is the root and whose layer is manifest.dsse. It returns the
-// referrer's descriptor, if any.
-func checkLayoutIndex(ctx context.Context, dir *layout.Dir, md *metadata) ([]ocispec.Descriptor, error) {
+// referrer's descriptor, if any. With signing, referrers are not checked
+// nor returned: signing replaces them.
+func checkLayoutIndex(ctx context.Context, dir *layout.Dir, md *metadata, signing bool) ([]ocispec.Descriptor, error) {
 	want := map[string]bool{}
 	key := func(d ocispec.Descriptor) string {
 		return d.MediaType + " " + d.Digest.String() + " " + fmt.Sprint(d.Size) + " " + d.Annotations[ocispec.AnnotationRefName]
@@ -187,6 +204,9 @@ func checkLayoutIndex(ctx context.Context, dir *layout.Dir, md *metadata) ([]oci
 	}
 	if len(want) > 0 {
 		return nil, fmt.Errorf("%s lacks %d of the entries manifest.json names: %w", layout.IndexFile, len(want), errdef.ErrMalformed)
+	}
+	if signing {
+		return nil, nil
 	}
 	envelope, err := md.File(layout.EnvelopeFile)
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
@@ -217,7 +237,7 @@ func checkLayoutIndex(ctx context.Context, dir *layout.Dir, md *metadata) ([]oci
 
 // checkNoStrayBlobs refuses a blob that nothing in the bundle reaches: it
 // would travel (and be packed) unverified.
-func checkNoStrayBlobs(dir *layout.Dir, reached map[digest.Digest]ocispec.Descriptor) error {
+func checkNoStrayBlobs(dir *layout.Dir, reached map[digest.Digest]bool) error {
 	blobDir := filepath.Join(dir.Path(), layout.BlobsDir, "sha256")
 	entries, err := os.ReadDir(blobDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -227,7 +247,7 @@ func checkNoStrayBlobs(dir *layout.Dir, reached map[digest.Digest]ocispec.Descri
 		return err
 	}
 	for _, e := range entries {
-		if _, ok := reached[digest.NewDigestFromEncoded(digest.SHA256, e.Name())]; !ok {
+		if !reached[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
 			return fmt.Errorf("%s/sha256/%s: no manifest of the bundle reaches it: %w", layout.BlobsDir, e.Name(), errdef.ErrMalformed)
 		}
 	}

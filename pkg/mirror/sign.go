@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -119,9 +120,10 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 		return nil, err
 	}
 	var content *ContentResult
+	var reached map[digest.Digest]bool
 	if dir != nil {
 		log.Info("verifying the bundle before signing it", "dir", dir.Path())
-		if content, err = verifyContent(ctx, dir, md, concurrency(opts.Concurrency)); err != nil {
+		if content, reached, err = walkContent(ctx, dir, md, concurrency(opts.Concurrency), true); err != nil {
 			return nil, fmt.Errorf("refusing to sign a bundle that does not verify: %w", err)
 		}
 	}
@@ -149,7 +151,7 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 		log.Info("envelope written", "path", output, "signatures", len(env.Signatures))
 		return res, nil
 	}
-	if res.Bundle, err = signBundle(ctx, dir, md, env, data, signer, certs, opts.Created); err != nil {
+	if res.Bundle, err = signBundle(ctx, dir, md, reached, env, data, signer, certs, opts.Created); err != nil {
 		return nil, err
 	}
 	res.Bundle.Content = content

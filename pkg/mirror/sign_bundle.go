@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,8 +24,10 @@ import (
 // signBundle writes the signed envelope into a verified bundle directory:
 // the envelope and its referrer manifest as blobs, manifest.dsse,
 // public-key.pem and the certificates, index.json listing the new referrer
-// in place of the old (whose blobs go), then SHA256SUMS and its signature.
-func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, env *dsse.Envelope, data []byte,
+// in place of the old, then every blob that neither the verified content
+// (reached) nor the new referrer uses is removed (the old referrer, leftovers
+// of an interrupted run), then SHA256SUMS and its signature are written.
+func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[digest.Digest]bool, env *dsse.Envelope, data []byte,
 	signer *keys.Signer, certs *certSet, created time.Time) (*SignedBundle, error) {
 	if created.IsZero() {
 		created = time.Now()
@@ -53,15 +54,12 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, env *dsse.En
 	if err := writeCertificates(dir.Path(), env, signer, certs); err != nil {
 		return nil, err
 	}
-	var old []ocispec.Descriptor
 	idx := *md.Index
 	idx.Manifests = nil
 	for _, d := range md.Index.Manifests {
-		if d.ArtifactType == bundle.ArtifactTypeDSSE && d.Annotations[ocispec.AnnotationRefName] == "" {
-			old = append(old, d)
-			continue
+		if d.ArtifactType != bundle.ArtifactTypeDSSE || d.Annotations[ocispec.AnnotationRefName] != "" {
+			idx.Manifests = append(idx.Manifests, d)
 		}
-		idx.Manifests = append(idx.Manifests, d)
 	}
 	refDesc := ref.Descriptor
 	refDesc.ArtifactType = bundle.ArtifactTypeDSSE
@@ -69,7 +67,13 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, env *dsse.En
 	if err := dir.WriteIndex(&idx); err != nil {
 		return nil, err
 	}
-	removeReferrers(ctx, dir, old, map[digest.Digest]bool{refDesc.Digest: true, envDesc.Digest: true, bundle.EmptyConfig.Digest: true})
+	keep := map[digest.Digest]bool{refDesc.Digest: true, envDesc.Digest: true, bundle.EmptyConfig.Digest: true}
+	for dg := range reached {
+		keep[dg] = true
+	}
+	if err := removeUnreached(dir, keep); err != nil {
+		return nil, err
+	}
 	sums, err := dir.WriteChecksums(true)
 	if err != nil {
 		return nil, err
@@ -84,27 +88,23 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, env *dsse.En
 	return &SignedBundle{Dir: dir.Path(), Root: md.RootDesc, Referrer: refDesc}, nil
 }
 
-// removeReferrers deletes the blobs of replaced signature referrers (the
-// manifest and its envelope layer), except those still in use. A blob that
-// cannot be read or removed is left; the deep walk would then refuse the
-// bundle as holding a stray blob, which is the safe outcome.
-func removeReferrers(ctx context.Context, dir *layout.Dir, old []ocispec.Descriptor, keep map[digest.Digest]bool) {
-	for _, d := range old {
-		if keep[d.Digest] {
-			continue
-		}
-		if data, err := dir.FetchBytes(ctx, d); err == nil {
-			var man ocispec.Manifest
-			if json.Unmarshal(data, &man) == nil {
-				for _, l := range man.Layers {
-					if !keep[l.Digest] {
-						_ = os.Remove(dir.BlobPath(l.Digest))
-					}
-				}
+// removeUnreached deletes every blob not in keep. Only blobs/sha256 is
+// ours to tidy; the bundle was verified just before, and keep holds all it
+// reaches plus the new signature.
+func removeUnreached(dir *layout.Dir, keep map[digest.Digest]bool) error {
+	blobDir := filepath.Join(dir.Path(), layout.BlobsDir, "sha256")
+	entries, err := os.ReadDir(blobDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !keep[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
+			if err := os.Remove(filepath.Join(blobDir, e.Name())); err != nil {
+				return err
 			}
 		}
-		_ = os.Remove(dir.BlobPath(d.Digest))
 	}
+	return nil
 }
 
 // writePublicKeys writes public-key.pem: the signer's key first (the key

@@ -423,3 +423,25 @@ func TestSignPlainManifest(t *testing.T) {
 		t.Fatalf("manifest.json beside the envelope changed: %v", err)
 	}
 }
+
+// A signing run interrupted at any point can be run again: leftovers (an
+// unreferenced referrer blob, an envelope the index does not attach) are
+// replaced and removed, and the bundle verifies.
+func TestResignRecoversFromInterruptedRun(t *testing.T) {
+	dir := newBundle(t)
+	priv, pub := testKeys(t, "cosign")
+	sign(t, dir, priv)
+	stray := filepath.Join(dir, "blobs", "sha256", strings.Repeat("cd", 32))
+	writeFile(t, stray, "half-written referrer")
+	writeFile(t, filepath.Join(dir, "manifest.dsse"), `{"payloadType":"x","payload":"e30=","signatures":[]}`)
+	if _, err := verify(dir, trustKeys(pub)); err == nil {
+		t.Fatal("the interrupted bundle verifies")
+	}
+	sign(t, dir, priv)
+	if _, err := os.Stat(stray); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stray blob kept: %v", err)
+	}
+	if _, err := verify(dir, trustKeys(pub)); err != nil {
+		t.Fatal(err)
+	}
+}
