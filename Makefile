@@ -8,6 +8,7 @@ BIN := $(CURDIR)/bin
 TOOLS_BIN ?= $(HOME)/.cache/stellaops-mirror/tools
 REGISTRY_VERSION := v3.1.2
 ORAS_VERSION := v1.3.6
+COSIGN_VERSION := v2.6.5
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
@@ -18,7 +19,7 @@ all: build
 build:
 	$(GO) build -trimpath -o $(BIN)/stella ./cmd/stella
 
-tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION)
+tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION)
 
 $(TOOLS_BIN)/registry-$(REGISTRY_VERSION):
 	mkdir -p $(TOOLS_BIN)
@@ -28,6 +29,12 @@ $(TOOLS_BIN)/registry-$(REGISTRY_VERSION):
 $(TOOLS_BIN)/oras-$(ORAS_VERSION):
 	mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+	touch $@
+
+# cosign, for the interoperability tests (keys and signatures both ways).
+$(TOOLS_BIN)/cosign-$(COSIGN_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 	touch $@
 
 # Unit and end-to-end tests. End-to-end tests start the distribution

@@ -62,6 +62,10 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newCreateCmd(app),
 		newPackCmd(app),
 		newInspectCmd(app),
+		newSignCmd(app),
+		newVerifyCmd(app),
+		newVerifyChecksumsCmd(app),
+		newKeygenCmd(app),
 	)
 	return cmd
 }

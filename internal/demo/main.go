@@ -1,8 +1,9 @@
 // Command demo runs the main job of StellaOps Mirror on built-in defaults,
 // with no docker and no internet: it starts a source registry on 127.0.0.1
 // holding a small, deterministically generated sample release, then runs
-// the stella binary through create, pack and inspect, printing each
-// command and its output. It stops everything it started.
+// the stella binary through create, sign (with the dev key, tools/cosign),
+// verify, verify-checksums, pack and inspect, printing each command and its
+// output. It stops everything it started.
 //
 //	go run ./internal/demo -stella bin/stella
 package main
@@ -77,10 +78,17 @@ func run(stella string, keep bool) error {
 	data, _ := os.ReadFile(releaseFile)
 	fmt.Println(indent(string(data)))
 
+	devKey, devPub, err := devKeyPair()
+	if err != nil {
+		return err
+	}
 	bundleDir := filepath.Join(work, "bundle")
 	archive := filepath.Join(work, "stellaops-airgap-"+rel.Spec.Version+".tar.zst")
 	steps := [][]string{
 		{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", bundleDir, "--plain-http"},
+		{"mirror", "sign", filepath.Join(bundleDir, "manifest.json"), "--key", devKey, "--output", filepath.Join(bundleDir, "manifest.dsse")},
+		{"mirror", "verify", filepath.Join(bundleDir, "manifest.dsse"), "--key", devPub},
+		{"mirror", "verify-checksums", bundleDir, "--key", devPub},
 		{"mirror", "pack", bundleDir, "--output", archive},
 		{"mirror", "inspect", archive},
 	}
@@ -97,13 +105,41 @@ func runStella(stella, work string, args ...string) error {
 	shown := strings.ReplaceAll(strings.Join(args, " "), work+"/", "")
 	fmt.Printf("$ stella %s\n", shown)
 	cmd := exec.Command(stella, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+work)
+	// The dev key's password is public (plan §2.2); never a real key's.
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+work, "COSIGN_PASSWORD="+devPassword)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("stella %s: %w", shown, err)
 	}
 	fmt.Println()
 	return nil
+}
+
+// devPassword is the published password of the dev-only key pair.
+const devPassword = "stellaops-dev"
+
+// devKeyPair locates tools/cosign/cosign.dev.key and cosign.pub at the
+// module root (the directory holding go.mod, from the working directory up).
+func devKeyPair() (key, pub string, err error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", "", err
+	}
+	cwd := dir
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			// Relative to the working directory, so the commands shown read
+			// as an operator would type them.
+			key, _ = filepath.Rel(cwd, filepath.Join(dir, "tools", "cosign", "cosign.dev.key"))
+			pub, _ = filepath.Rel(cwd, filepath.Join(dir, "tools", "cosign", "cosign.pub"))
+			return key, pub, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", "", fmt.Errorf("module root (go.mod) not found above the working directory")
+		}
+		dir = parent
+	}
 }
 
 // startRegistry serves go-containerregistry's in-process registry, with the

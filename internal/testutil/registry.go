@@ -243,3 +243,23 @@ func ModuleRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// CosignBinary finds the cosign binary: $STELLA_COSIGN_BIN, then cosign on
+// $PATH (make tools installs it). Without it the test is skipped, unless
+// STELLA_E2E=1 (as in CI), where it fails.
+func CosignBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("STELLA_COSIGN_BIN"); p != "" {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("cosign"); err == nil {
+		return p
+	}
+	if os.Getenv("STELLA_E2E") == "1" {
+		t.Fatal("cosign binary not found (run .ci/run or make tools)")
+	}
+	t.Skip("cosign binary not found; run `make tools` (CI sets STELLA_E2E=1 and fails instead)")
+	return ""
+}

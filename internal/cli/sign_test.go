@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// run executes stella in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Execute(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// testBundle creates a real bundle from the sample release.
+func testBundle(t *testing.T) string {
+	t.Helper()
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	out := filepath.Join(t.TempDir(), "bundle")
+	_, err := mirror.Create(context.Background(), mirror.CreateOptions{
+		ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: out, Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC),
+		Client: testutil.Client(t), Producer: bundle.Producer{Name: "stella mirror", Version: "test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// No private key or password ever appears in stdout or stderr, whatever
+// the command, the outcome, --verbose or --format json.
+func TestSecretsNeverPrinted(t *testing.T) {
+	const password = "s3cret-Passw0rd-never-shown"
+	const wrong = "wr0ng-Passw0rd-never-shown"
+	dir := testBundle(t)
+	keyDir := t.TempDir()
+	prefix := filepath.Join(keyDir, "cosign")
+	t.Setenv("COSIGN_PASSWORD", password)
+	var all strings.Builder
+	record := func(code int, stdout, stderr string) int {
+		all.WriteString(stdout)
+		all.WriteString(stderr)
+		return code
+	}
+	if code := record(run(t, "mirror", "keygen", "--output-key-prefix", prefix, "--verbose")); code != 0 {
+		t.Fatalf("keygen: exit %d\n%s", code, all.String())
+	}
+	privPEM, err := os.ReadFile(prefix + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STELLA_TEST_KEY_B64", base64.StdEncoding.EncodeToString(privPEM))
+	manifest, envelope := filepath.Join(dir, "manifest.json"), filepath.Join(dir, "manifest.dsse")
+	steps := []struct {
+		env  string // COSIGN_PASSWORD for the step
+		args []string
+		want int
+	}{
+		{password, []string{"mirror", "sign", manifest, "--key", prefix + ".key", "--output", envelope, "--verbose"}, 0},
+		{password, []string{"mirror", "sign", manifest, "--key", "env://STELLA_TEST_KEY_B64", "--output", envelope, "--verbose", "--format", "json"}, 0},
+		{wrong, []string{"mirror", "sign", manifest, "--key", prefix + ".key", "--output", envelope, "--verbose"}, ExitInput},
+		{wrong, []string{"mirror", "sign", manifest, "--key", "env://STELLA_TEST_KEY_B64", "--output", envelope, "--verbose", "--format", "json"}, ExitInput},
+		{password, []string{"mirror", "verify", envelope, "--key", prefix + ".key", "--verbose"}, ExitInput},
+		{password, []string{"mirror", "verify", envelope, "--key", "env://STELLA_TEST_KEY_B64", "--verbose"}, ExitInput},
+		{password, []string{"mirror", "verify", envelope, "--key", prefix + ".pub", "--verbose", "--format", "json"}, 0},
+		{password, []string{"mirror", "verify-checksums", dir, "--key", prefix + ".pub", "--verbose"}, 0},
+	}
+	for _, s := range steps {
+		t.Setenv("COSIGN_PASSWORD", s.env)
+		code := record(run(t, s.args...))
+		if code != s.want {
+			t.Fatalf("stella %s: exit %d, want %d\n%s", strings.Join(s.args, " "), code, s.want, all.String())
+		}
+	}
+	out := all.String()
+	for _, secret := range []string{password, wrong, os.Getenv("STELLA_TEST_KEY_B64")[20:60]} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("a secret appears in the output:\n%s", out)
+		}
+	}
+	for _, line := range strings.Split(string(privPEM), "\n") {
+		if len(line) > 16 && !strings.HasPrefix(line, "-----") && strings.Contains(out, line) {
+			t.Fatalf("private key material appears in the output:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "wrong password") {
+		t.Errorf("a wrong password is not reported clearly:\n%s", out)
+	}
+}
+
+func TestMissingPasswordWithoutTerminal(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "x")
+	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", filepath.Join(dir, "k")); code != 0 {
+		t.Fatal(stderr)
+	}
+	os.Unsetenv("COSIGN_PASSWORD")
+	manifest := filepath.Join(dir, "manifest.json")
+	os.WriteFile(manifest, []byte("{}\n"), 0o644)
+	code, _, stderr := run(t, "mirror", "sign", manifest, "--key", filepath.Join(dir, "k.key"))
+	if code != ExitInput || !strings.Contains(stderr, "COSIGN_PASSWORD") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, _, stderr = run(t, "mirror", "keygen", "--output-key-prefix", filepath.Join(dir, "k2"))
+	if code != ExitInput || !strings.Contains(stderr, "COSIGN_PASSWORD") {
+		t.Fatalf("keygen: exit %d: %s", code, stderr)
+	}
+}
+
+func TestKeygenNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "cosign")
+	t.Setenv("COSIGN_PASSWORD", "x")
+	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", prefix); code != 0 {
+		t.Fatal(stderr)
+	}
+	st, err := os.Stat(prefix + ".key")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key mode %v: %v", st.Mode(), err)
+	}
+	before, _ := os.ReadFile(prefix + ".key")
+	if code, _, _ := run(t, "mirror", "keygen", "--output-key-prefix", prefix); code != ExitInput {
+		t.Fatalf("overwrote without --force: exit %d", code)
+	}
+	if after, _ := os.ReadFile(prefix + ".key"); !bytes.Equal(before, after) {
+		t.Fatal("the key changed")
+	}
+	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", prefix, "--force"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if after, _ := os.ReadFile(prefix + ".key"); bytes.Equal(before, after) {
+		t.Fatal("--force did not replace the key")
+	}
+}
+
+// Exit codes of DESIGN.md: 5 signature, 2 digest, 11 malformed, 1 missing.
+func TestVerifyExitCodes(t *testing.T) {
+	signed := testBundle(t)
+	keyDir := t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "x")
+	for _, k := range []string{"a", "b"} {
+		if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", filepath.Join(keyDir, k)); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(signed, "manifest.json"), "--key", filepath.Join(keyDir, "a.key"), "--output", filepath.Join(signed, "manifest.dsse")); code != 0 {
+		t.Fatal(stderr)
+	}
+	pubA, pubB := filepath.Join(keyDir, "a.pub"), filepath.Join(keyDir, "b.pub")
+	flip := func(rel string, at int) func(string) {
+		return func(d string) {
+			p := filepath.Join(d, rel)
+			data, _ := os.ReadFile(p)
+			data[at] ^= 1
+			os.WriteFile(p, data, 0o644)
+		}
+	}
+	tests := []struct {
+		name   string
+		tamper func(dir string)
+		args   func(dir string) []string
+		want   int
+	}{
+		{"ok", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubA}
+		}, ExitOK},
+		{"other key", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubB}
+		}, ExitSignature},
+		{"threshold 2", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubA, "--key", pubB, "--threshold", "2"}
+		}, ExitSignature},
+		{"manifest.json", flip("manifest.json", 40), func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitSignature},
+		{"envelope malformed", func(d string) { os.WriteFile(filepath.Join(d, "manifest.dsse"), []byte("{"), 0o644) },
+			func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitMalformed},
+		{"script", flip("scripts/load.sh", 10), func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitDigest},
+		{"checksums", flip("docs/INSTALL.md", 10), func(d string) []string { return []string{"mirror", "verify-checksums", d, "--key", pubA} }, ExitDigest},
+		{"missing envelope", func(string) {}, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "nope.dsse"), "--key", pubA}
+		}, ExitInput},
+		{"missing key", func(string) {}, func(d string) []string { return []string{"mirror", "verify", d, "--key", filepath.Join(d, "nope.pub")} }, ExitInput},
+		{"no key", func(string) {}, func(d string) []string { return []string{"mirror", "verify", d} }, ExitInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "b")
+			if err := os.CopyFS(dir, os.DirFS(signed)); err != nil {
+				t.Fatal(err)
+			}
+			tt.tamper(dir)
+			code, stdout, stderr := run(t, tt.args(dir)...)
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.want, stdout, stderr)
+			}
+		})
+	}
+}

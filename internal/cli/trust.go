@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// trustFlags are the flags that say whose signatures are trusted:
+// --key (repeatable), --trust-root (repeatable) and, where several
+// signatures can count, --threshold. verify uses them; import, serve and
+// pull take the same.
+type trustFlags struct {
+	keys      []string
+	roots     []string
+	threshold int
+}
+
+// bind adds the flags to cmd; withThreshold adds --threshold.
+func (f *trustFlags) bind(cmd *cobra.Command, withThreshold bool) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.keys, "key", nil, "trusted public key: a PEM file (cosign.pub), env://VAR, or hashivault://KEY (repeatable)")
+	fl.StringArrayVar(&f.roots, "trust-root", nil, "PEM file of trusted root CAs: certificates carried in the bundle must chain to one (repeatable)")
+	if withThreshold {
+		fl.IntVar(&f.threshold, "threshold", 1, "distinct trusted keys that must have signed (2 for two-person approval)")
+	}
+}
+
+// options returns the trust the flags describe. It refuses a threshold
+// below 1; whether no key at all is acceptable is the command's call.
+func (f *trustFlags) options() (mirror.TrustOptions, error) {
+	if f.threshold < 0 {
+		return mirror.TrustOptions{}, usageError("--threshold %d: must be at least 1", f.threshold)
+	}
+	return mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold}, nil
+}
+
+// required is options for a command that must trust someone.
+func (f *trustFlags) required() (mirror.TrustOptions, error) {
+	t, err := f.options()
+	if err == nil && t.Empty() {
+		err = usageError("no trusted key: give --key PUB or --trust-root ROOT.pem")
+	}
+	return t, err
+}

@@ -1,0 +1,138 @@
+package keys
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// maxCertificates bounds the certificates one PEM file may hold: a few
+// signers' leaves and their intermediates.
+const maxCertificates = 64
+
+// ParseCertificates decodes every "CERTIFICATE" PEM block of data; any other
+// block, or none at all, is refused.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %q where a CERTIFICATE is expected: %w", block.Type, errdef.ErrMalformed)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate: %v: %w", err, errdef.ErrMalformed)
+		}
+		if out = append(out, c); len(out) > maxCertificates {
+			return nil, fmt.Errorf("more than %d certificates: %w", maxCertificates, errdef.ErrMalformed)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no PEM certificate: %w", errdef.ErrMalformed)
+	}
+	return out, nil
+}
+
+// LoadCertificates reads a PEM file of certificates given on the command
+// line. A missing file wraps errdef.ErrNotFound, a bad one errdef.ErrUsage.
+func LoadCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := readPEM(path, kindFile)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", path, err, errdef.ErrUsage)
+	}
+	return certs, nil
+}
+
+// LoadRoots reads the trusted root CAs from PEM files.
+func LoadRoots(paths []string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, p := range paths {
+		certs, err := LoadCertificates(p)
+		if err != nil {
+			return nil, fmt.Errorf("trust root: %w", err)
+		}
+		for _, c := range certs {
+			if !c.IsCA {
+				return nil, fmt.Errorf("trust root %s: %q is not a CA certificate: %w", p, c.Subject, errdef.ErrUsage)
+			}
+			pool.AddCert(c)
+		}
+	}
+	return pool, nil
+}
+
+// VerifyChain checks, offline and at time now, that leaf may sign bundles
+// on the authority of one of roots, through intermediates:
+//   - the chain verifies to a root, every certificate valid at now (no OCSP
+//     or CRL: the air gap has neither);
+//   - leaf is not a CA and its key usage includes digitalSignature (a leaf
+//     without the key usage extension is refused: our hierarchy always
+//     sets it);
+//   - if any certificate of the chain restricts extended key usage, it
+//     allows codeSigning (Go's chain-wide rule; no EKU means any);
+//   - the leaf's key is ECDSA P-256.
+//
+// A failure wraps errdef.ErrSignature and says which rule broke.
+func VerifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	name := leaf.Subject.String()
+	if leaf.IsCA {
+		return fmt.Errorf("certificate %q is a CA, not a signing certificate: %w", name, errdef.ErrSignature)
+	}
+	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return fmt.Errorf("certificate %q: key usage does not include digitalSignature: %w", name, errdef.ErrSignature)
+	}
+	if _, err := requireP256(name, leaf.PublicKey); err != nil {
+		return fmt.Errorf("certificate %q: %v: %w", name, err, errdef.ErrSignature)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range intermediates {
+		pool.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: pool,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	})
+	if err != nil {
+		return fmt.Errorf("certificate %q: %s: %w", name, chainReason(err), errdef.ErrSignature)
+	}
+	return nil
+}
+
+// chainReason turns x509's verification errors into what an operator
+// needs to hear.
+func chainReason(err error) string {
+	var inv x509.CertificateInvalidError
+	var unk x509.UnknownAuthorityError
+	switch {
+	case errors.As(err, &inv) && inv.Reason == x509.Expired:
+		return "expired or not yet valid (" + inv.Detail + ")"
+	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
+		return "not valid for code signing (extended key usage)"
+	case errors.As(err, &unk):
+		return "does not chain to a trusted root"
+	}
+	return err.Error()
+}
+
+// CertificatesPEM encodes certs as consecutive "CERTIFICATE" PEM blocks.
+func CertificatesPEM(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}

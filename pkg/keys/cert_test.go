@@ -1,0 +1,71 @@
+package keys_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+)
+
+func TestVerifyChain(t *testing.T) {
+	root := testutil.NewRootCA(t, "StellaOps Root CA")
+	signing := root.Intermediate(t, "StellaOps Signing CA")
+	foreign := testutil.NewRootCA(t, "Someone Else").Intermediate(t, "Their Signing CA")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	pub := &key.PublicKey
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	now := time.Now()
+	tests := []struct {
+		name          string
+		leaf          *x509.Certificate
+		intermediates []*x509.Certificate
+		at            time.Time
+		wantErr       error
+	}{
+		{"valid", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}), []*x509.Certificate{signing.Cert}, now, nil},
+		{"no EKU means any", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{}}), []*x509.Certificate{signing.Cert}, now, nil},
+		{"expired", signing.Leaf(t, "old", pub, testutil.LeafOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
+		{"not yet valid", signing.Leaf(t, "future", pub, testutil.LeafOptions{NotBefore: now.Add(time.Hour)}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
+		{"valid, checked after expiry", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}), []*x509.Certificate{signing.Cert}, now.Add(48 * time.Hour), errdef.ErrSignature},
+		{"no digitalSignature", signing.Leaf(t, "enc", pub, testutil.LeafOptions{KeyUsage: x509.KeyUsageKeyEncipherment}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
+		{"no key usage", signing.Leaf(t, "bare", pub, testutil.LeafOptions{NoKeyUsage: true}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
+		{"TLS server only", signing.Leaf(t, "tls", pub, testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
+		{"foreign chain", foreign.Leaf(t, "theirs", pub, testutil.LeafOptions{}), []*x509.Certificate{foreign.Cert}, now, errdef.ErrSignature},
+		{"intermediate missing", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}), nil, now, errdef.ErrSignature},
+		{"CA as leaf", signing.Cert, nil, now, errdef.ErrSignature},
+		{"P-384 leaf", signing.Leaf(t, "p384", &p384.PublicKey, testutil.LeafOptions{}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := keys.VerifyChain(tt.leaf, tt.intermediates, roots, tt.at)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestLoadRootsRefusesLeaf(t *testing.T) {
+	root := testutil.NewRootCA(t, "root")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := root.Leaf(t, "leaf", &key.PublicKey, testutil.LeafOptions{})
+	dir := t.TempDir()
+	if _, err := keys.LoadRoots([]string{testutil.WritePEM(t, dir, "root.pem", root.Cert)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.LoadRoots([]string{testutil.WritePEM(t, dir, "leaf.pem", leaf)}); !errors.Is(err, errdef.ErrUsage) {
+		t.Fatalf("a leaf as trust root: %v", err)
+	}
+	if _, err := keys.LoadRoots([]string{dir + "/missing.pem"}); !errors.Is(err, errdef.ErrNotFound) {
+		t.Fatalf("missing root: %v", err)
+	}
+}

@@ -1,0 +1,55 @@
+package keys_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+)
+
+// hashivault:// goes through sigstore's own Vault client to an in-process
+// stand-in for Vault's transit engine (testutil.StartVault): Vault itself
+// cannot be installed here.
+func TestHashiVault(t *testing.T) {
+	ctx := context.Background()
+	vault := testutil.StartVault(t, "mirror-signing")
+	t.Setenv("VAULT_ADDR", vault.Addr)
+	t.Setenv("VAULT_TOKEN", vault.Token)
+	const ref = "hashivault://mirror-signing"
+	s, err := keys.LoadSigner(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := keys.KeyID(&vault.Key.PublicKey)
+	if s.KeyID() != want {
+		t.Fatalf("key id %s, want %s", s.KeyID(), want)
+	}
+	sig, err := s.Sign(ctx, []byte("manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vault.Signs.Load() != 1 {
+		t.Fatalf("vault served %d signs, want 1: the key never left Vault", vault.Signs.Load())
+	}
+	vs, err := keys.LoadVerifiers(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vs[0].Verify(ctx, []byte("manifest"), sig); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VAULT_TOKEN", "wrong")
+	if _, err := keys.LoadSigner(ctx, ref, nil); !errors.Is(err, errdef.ErrUsage) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	found := false
+	for _, p := range keys.SupportedKMS() {
+		found = found || p == "hashivault://"
+	}
+	if !found {
+		t.Fatalf("hashivault:// not registered: %v", keys.SupportedKMS())
+	}
+}

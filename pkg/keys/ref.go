@@ -1,0 +1,146 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/signature/kms"
+	// hashivault:// is built in: the plan keeps production keys in Vault.
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// EnvScheme prefixes a key reference that names an environment variable
+// holding a PEM key, or the base64 of one (the plan's COSIGN_PRIVATE_KEY_B64).
+const EnvScheme = "env://"
+
+// maxKeyFile bounds a key or certificate file read into memory; real ones
+// are a few kilobytes.
+const maxKeyFile = 1 << 20
+
+// schemePattern matches the "scheme://" that starts a KMS reference.
+var schemePattern = regexp.MustCompile(`^([a-z][a-z0-9+.-]*)://`)
+
+// cosignKMSSchemes are the KMS schemes cosign knows. Those not registered
+// with sigstore's kms package in this binary are refused with a clear
+// message instead of falling through to sigstore's plugin mechanism, which
+// would run a program found on $PATH.
+var cosignKMSSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://"}
+
+// kind says how a reference is resolved.
+type kind int
+
+const (
+	kindFile kind = iota
+	kindEnv
+	kindKMS
+)
+
+// classify tells a file path from env:// and KMS references.
+func classify(ref string) (kind, error) {
+	if ref == "" {
+		return 0, fmt.Errorf("empty key reference: %w", errdef.ErrUsage)
+	}
+	if strings.HasPrefix(ref, EnvScheme) {
+		return kindEnv, nil
+	}
+	m := schemePattern.FindString(ref)
+	if m == "" {
+		return kindFile, nil
+	}
+	for _, p := range kms.SupportedProviders() {
+		if m == p {
+			return kindKMS, nil
+		}
+	}
+	known := false
+	for _, s := range cosignKMSSchemes {
+		known = known || s == m
+	}
+	if known {
+		return 0, fmt.Errorf("key reference %s: the %s scheme is not built into stella (built in: %s, %s, files): %w",
+			ref, m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
+	}
+	return 0, fmt.Errorf("key reference %s: unknown scheme %s (want a file, %s or %s): %w",
+		ref, m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
+}
+
+// SupportedKMS lists the KMS reference schemes built into this binary.
+func SupportedKMS() []string { return kms.SupportedProviders() }
+
+// readPEM returns the PEM text a file or env:// reference holds. An env://
+// variable may hold the PEM itself or its base64. Errors name the reference,
+// never its content.
+func readPEM(ref string, k kind) ([]byte, error) {
+	if k == kindEnv {
+		name := strings.TrimPrefix(ref, EnvScheme)
+		val, ok := os.LookupEnv(name)
+		if name == "" || !ok || strings.TrimSpace(val) == "" {
+			return nil, fmt.Errorf("key reference %s: environment variable %q is not set: %w", ref, name, errdef.ErrNotFound)
+		}
+		return decodeEnv(ref, []byte(val))
+	}
+	f, err := os.Open(ref)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("key %s: no such file: %w", ref, errdef.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key %s: cannot read: %w", ref, unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("key %s: cannot read: %w", ref, unwrapPathError(err))
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("key %s: larger than %d bytes, not a key: %w", ref, maxKeyFile, errdef.ErrUsage)
+	}
+	return data, nil
+}
+
+// unwrapPathError keeps the cause of a file error and marks it as a usage
+// error (exit 1), so "permission denied" reads clearly.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%v: %w", err, errdef.ErrUsage)
+}
+
+// decodeEnv accepts PEM, or base64 of PEM with any line wrapping.
+func decodeEnv(ref string, val []byte) ([]byte, error) {
+	val = bytes.TrimSpace(val)
+	if bytes.HasPrefix(val, []byte("-----BEGIN ")) {
+		return val, nil
+	}
+	compact := bytes.Map(func(r rune) rune {
+		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+			return -1
+		}
+		return r
+	}, val)
+	dec := make([]byte, base64.StdEncoding.DecodedLen(len(compact)))
+	n, err := base64.StdEncoding.Decode(dec, compact)
+	if err != nil || !bytes.HasPrefix(bytes.TrimSpace(dec[:n]), []byte("-----BEGIN ")) {
+		return nil, fmt.Errorf("key reference %s: the variable holds neither a PEM key nor the base64 of one: %w", ref, errdef.ErrUsage)
+	}
+	return bytes.TrimSpace(dec[:n]), nil
+}
+
+// kmsContextError explains a KMS failure without its request details.
+func kmsError(ctx context.Context, ref string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("key %s: %v: %w", ref, err, errdef.ErrUsage)
+}

@@ -1,0 +1,211 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// ChecksumsOptions say which bundle directory's SHA256SUMS to check.
+type ChecksumsOptions struct {
+	// Dir is the bundle directory. Required.
+	Dir string
+	// Trust says whose signature on SHA256SUMS (SHA256SUMS.sig) counts: a
+	// trusted key, or a certificate the bundle carries that chains to a
+	// trusted root. Empty: the list is checked, its signature is not.
+	// SHA256SUMS.sig is one signature (the last signer's), so Threshold
+	// does not apply.
+	Trust TrustOptions
+	// Concurrency bounds the parallel hashing; zero means the default.
+	Concurrency int
+	// Logger receives one warning per bad file; nil discards them.
+	Logger *slog.Logger
+}
+
+// ChecksumsResult is what VerifyChecksums checked.
+type ChecksumsResult struct {
+	Dir   string `json:"dir"`
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+	// Signer is the key that signed SHA256SUMS; nil when no trust was
+	// given and the signature was not checked.
+	Signer *Signer `json:"signer,omitempty"`
+}
+
+// BadFile is a file that does not agree with SHA256SUMS.
+type BadFile struct {
+	Path string `json:"path"`
+	// Problem is "missing", "not listed", "checksum mismatch" or "not a
+	// regular file".
+	Problem string `json:"problem"`
+}
+
+// maxNamedInError bounds how many bad files an error message names; every
+// one of them is logged.
+const maxNamedInError = 50
+
+// VerifyChecksums checks a bundle directory against its SHA256SUMS: with
+// Trust, the signature on the list first; then every listed file present
+// and hashing right, and no file unlisted (SHA256SUMS and SHA256SUMS.sig
+// aside). Every bad file is logged and named in the error (up to 50), which
+// wraps errdef.ErrDigestMismatch; a bad signature wraps errdef.ErrSignature.
+func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResult, error) {
+	log := logger(opts.Logger)
+	dir, err := layout.Open(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := dir.ReadFile(layout.ChecksumsFile)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := bundle.ParseChecksums(data)
+	if err != nil {
+		return nil, err
+	}
+	res := &ChecksumsResult{Dir: opts.Dir}
+	if !opts.Trust.Empty() {
+		if res.Signer, err = verifyChecksumsSig(ctx, dir, data, opts.Trust); err != nil {
+			return nil, err
+		}
+	}
+	bad, err := checkFiles(ctx, dir, sums, concurrency(opts.Concurrency), res)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		names := make([]string, 0, min(len(bad), maxNamedInError))
+		for _, b := range bad {
+			log.Warn("bad file", "path", b.Path, "problem", b.Problem)
+			if len(names) < maxNamedInError {
+				names = append(names, b.Path+" ("+b.Problem+")")
+			}
+		}
+		more := ""
+		if len(bad) > len(names) {
+			more = fmt.Sprintf(" and %d more", len(bad)-len(names))
+		}
+		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s: %w", opts.Dir, len(bad), layout.ChecksumsFile, strings.Join(names, ", "), more, errdef.ErrDigestMismatch)
+	}
+	return res, nil
+}
+
+// verifyChecksumsSig checks SHA256SUMS.sig (base64 of an ASN.1 ECDSA
+// signature over SHA-256 of SHA256SUMS, as cosign sign-blob writes it)
+// against every trusted key.
+func verifyChecksumsSig(ctx context.Context, dir *layout.Dir, sums []byte, trust TrustOptions) (*Signer, error) {
+	raw, err := dir.ReadFile(layout.ChecksumsSigFile)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("%s: no %s: %w", dir.Path(), layout.ChecksumsSigFile, errdef.ErrSignature)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sig, err := base64.StdEncoding.Strict().DecodeString(string(bytes.TrimSpace(raw)))
+	if err != nil || len(sig) == 0 || len(sig) > 1024 {
+		return nil, fmt.Errorf("%s: not the base64 of a signature: %w", layout.ChecksumsSigFile, errdef.ErrSignature)
+	}
+	ts, err := trust.resolve(ctx, dir.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range ts.verifiers {
+		if v.Verify(ctx, sums, sig) == nil {
+			return &Signer{KeyID: v.KeyID(), Source: ts.sources[v.KeyID()]}, nil
+		}
+	}
+	msg := fmt.Sprintf("%s: %s does not verify with any of the %d trusted keys", dir.Path(), layout.ChecksumsSigFile, len(ts.verifiers))
+	if len(ts.refused) > 0 {
+		msg += "; certificates not trusted: " + strings.Join(ts.refused, "; ")
+	}
+	return nil, fmt.Errorf("%s: %w", msg, errdef.ErrSignature)
+}
+
+// checkFiles compares the directory with the list, hashing in parallel.
+func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, conc int, res *ChecksumsResult) ([]BadFile, error) {
+	present := map[string]bool{}
+	var bad []BadFile
+	err := filepath.WalkDir(dir.Path(), func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir.Path(), path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case e.IsDir():
+		case rel == layout.ChecksumsFile || rel == layout.ChecksumsSigFile:
+		case !e.Type().IsRegular():
+			bad = append(bad, BadFile{rel, "not a regular file"})
+		default:
+			present[rel] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	listed := map[string]bool{}
+	var total atomic.Int64
+	results := make([]string, len(sums))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	for i, s := range sums {
+		listed[s.Path] = true
+		if !present[s.Path] {
+			results[i] = "missing"
+			continue
+		}
+		g.Go(func() error {
+			rc, err := dir.Open(s.Path)
+			if err != nil {
+				results[i] = "missing"
+				return nil
+			}
+			defer rc.Close()
+			h := digest.SHA256.Digester()
+			n, err := copyBuffered(gctx, h.Hash(), rc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.Path, err)
+			}
+			total.Add(n)
+			if h.Digest() != s.Digest {
+				results[i] = "checksum mismatch"
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, s := range sums {
+		if results[i] != "" {
+			bad = append(bad, BadFile{s.Path, results[i]})
+		}
+	}
+	for p := range present {
+		if !listed[p] {
+			bad = append(bad, BadFile{p, "not listed"})
+		}
+	}
+	sort.Slice(bad, func(i, j int) bool { return bad[i].Path < bad[j].Path })
+	res.Files, res.Bytes = len(sums), total.Load()
+	return bad, nil
+}

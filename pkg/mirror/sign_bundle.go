@@ -1,0 +1,218 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// signBundle writes the signed envelope into a verified bundle directory:
+// the envelope and its referrer manifest as blobs, manifest.dsse,
+// public-key.pem and the certificates, index.json listing the new referrer
+// in place of the old, then every blob that neither the verified content
+// (reached) nor the new referrer uses is removed (the old referrer, leftovers
+// of an interrupted run), then SHA256SUMS and its signature are written.
+func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[digest.Digest]bool, env *dsse.Envelope, data []byte,
+	signer *keys.Signer, certs *certSet, created time.Time) (*SignedBundle, error) {
+	if created.IsZero() {
+		created = time.Now()
+	}
+	envDesc := ocispec.Descriptor{MediaType: bundle.ArtifactTypeDSSE, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	ref, err := bundle.SignatureManifest(md.RootDesc, envDesc, created)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []struct {
+		desc ocispec.Descriptor
+		data []byte
+	}{{envDesc, data}, {bundle.EmptyConfig, bundle.EmptyConfigBytes}, {ref.Descriptor, ref.Bytes}} {
+		if err := dir.PushBytes(ctx, b.desc, b.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := dir.WriteFile(layout.EnvelopeFile, data, 0o644); err != nil {
+		return nil, err
+	}
+	if err := writePublicKeys(dir, env, signer); err != nil {
+		return nil, err
+	}
+	if err := writeCertificates(dir.Path(), env, signer, certs); err != nil {
+		return nil, err
+	}
+	idx := *md.Index
+	idx.Manifests = nil
+	for _, d := range md.Index.Manifests {
+		if d.ArtifactType != bundle.ArtifactTypeDSSE || d.Annotations[ocispec.AnnotationRefName] != "" {
+			idx.Manifests = append(idx.Manifests, d)
+		}
+	}
+	refDesc := ref.Descriptor
+	refDesc.ArtifactType = bundle.ArtifactTypeDSSE
+	idx.Manifests = append(idx.Manifests, refDesc)
+	if err := dir.WriteIndex(&idx); err != nil {
+		return nil, err
+	}
+	keep := map[digest.Digest]bool{refDesc.Digest: true, envDesc.Digest: true, bundle.EmptyConfig.Digest: true}
+	for dg := range reached {
+		keep[dg] = true
+	}
+	if err := removeUnreached(dir, keep); err != nil {
+		return nil, err
+	}
+	sums, err := dir.WriteChecksums(true)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signer.Sign(ctx, sums)
+	if err != nil {
+		return nil, err
+	}
+	if err := dir.WriteFile(layout.ChecksumsSigFile, []byte(base64.StdEncoding.EncodeToString(sig)), 0o644); err != nil {
+		return nil, err
+	}
+	return &SignedBundle{Dir: dir.Path(), Root: md.RootDesc, Referrer: refDesc}, nil
+}
+
+// removeUnreached deletes every blob not in keep. Only blobs/sha256 is
+// ours to tidy; the bundle was verified just before, and keep holds all it
+// reaches plus the new signature.
+func removeUnreached(dir *layout.Dir, keep map[digest.Digest]bool) error {
+	blobDir := filepath.Join(dir.Path(), layout.BlobsDir, "sha256")
+	entries, err := os.ReadDir(blobDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !keep[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
+			if err := os.Remove(filepath.Join(blobDir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writePublicKeys writes public-key.pem: the signer's key first (the key
+// of SHA256SUMS.sig, which `cosign verify-blob --key public-key.pem` reads
+// as the file's first key), then the keys of the envelope's other signers
+// that the file already held.
+func writePublicKeys(dir *layout.Dir, env *dsse.Envelope, signer *keys.Signer) error {
+	out, err := signer.PublicKeyPEM()
+	if err != nil {
+		return err
+	}
+	signed := signerIDs(env)
+	seen := map[string]bool{signer.KeyID(): true}
+	if data, err := dir.ReadFile(layout.PublicKeyFile); err == nil {
+		if pubs, err := keys.ParsePublicKeys(data); err == nil {
+			for _, p := range pubs {
+				id, err := keys.KeyID(p)
+				if err != nil || seen[id] || !signed[id] {
+					continue
+				}
+				seen[id] = true
+				pemBytes, err := keys.PublicKeyPEM(p)
+				if err != nil {
+					return err
+				}
+				out = append(out, pemBytes...)
+			}
+		}
+	}
+	return dir.WriteFile(layout.PublicKeyFile, out, 0o644)
+}
+
+func signerIDs(env *dsse.Envelope) map[string]bool {
+	ids := map[string]bool{}
+	for _, s := range env.Signatures {
+		ids[s.KeyID] = true
+	}
+	return ids
+}
+
+// writeCertificates writes, in directory dir, certificate.pem (the leaves
+// of the envelope's signers, the current signer's first) and
+// certificate-chain.pem (their intermediates, each once). Earlier signers'
+// certificates are kept while their signatures are; with no leaf left,
+// both files are removed.
+func writeCertificates(dir string, env *dsse.Envelope, signer *keys.Signer, certs *certSet) error {
+	signed := signerIDs(env)
+	var leaves, chain []*x509.Certificate
+	if certs != nil {
+		leaves = append(leaves, certs.leaf)
+		chain = append(chain, certs.chain...)
+	}
+	oldLeaves, oldChain, _ := carriedCertificates(fileReader(dir))
+	for _, c := range oldLeaves {
+		if id, err := keys.KeyID(c.PublicKey); err == nil && signed[id] && id != signer.KeyID() {
+			leaves = append(leaves, c)
+			chain = append(chain, oldChain...)
+		}
+	}
+	chain = uniqueCerts(chain)
+	certPath, chainPath := filepath.Join(dir, layout.CertificateFile), filepath.Join(dir, layout.CertificateChainFile)
+	if len(leaves) == 0 {
+		return removeIfExists(certPath, chainPath)
+	}
+	if err := layout.WriteFileAtomic(certPath, keys.CertificatesPEM(leaves), 0o644); err != nil {
+		return err
+	}
+	if len(chain) == 0 {
+		return removeIfExists(chainPath)
+	}
+	return layout.WriteFileAtomic(chainPath, keys.CertificatesPEM(chain), 0o644)
+}
+
+func uniqueCerts(certs []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range certs {
+		dup := false
+		for _, o := range out {
+			dup = dup || bytes.Equal(o.Raw, c.Raw)
+		}
+		if !dup {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// fileReader reads the small files beside an envelope (certificates),
+// bounded like every other document.
+func fileReader(dir string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readBounded(f, bundle.MaxManifestSize, name)
+	}
+}
+
+func removeIfExists(paths ...string) error {
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// TrustOptions say whose signatures are trusted. The zero value trusts
+// nobody: every signature check fails.
+type TrustOptions struct {
+	// Keys are references of trusted public keys: PEM files (one or more
+	// keys each), env://VAR, or KMS references (hashivault://).
+	Keys []string
+	// TrustRoots are PEM files of trusted root CAs. A signature also counts
+	// when the bundle carries a certificate for its key (certificate.pem,
+	// intermediates in certificate-chain.pem) that chains to one of them,
+	// offline, valid now, for digital signature and code signing.
+	TrustRoots []string
+	// Threshold is how many distinct trusted keys must have signed; 0
+	// means 1. Two-person approval is 2.
+	Threshold int
+	// Now is the time certificates must be valid at; zero means the clock.
+	Now time.Time
+}
+
+// Empty reports whether the options trust nobody.
+func (t TrustOptions) Empty() bool { return len(t.Keys) == 0 && len(t.TrustRoots) == 0 }
+
+// SignatureResult says who signed a bundle.
+type SignatureResult struct {
+	PayloadType string `json:"payloadType"`
+	// Signers are the distinct trusted keys whose signatures verified.
+	Signers []Signer `json:"signers"`
+	// Signatures counts the envelope's signatures; Untrusted those naming a
+	// key that is not trusted (ignored).
+	Signatures int `json:"signatures"`
+	Untrusted  int `json:"untrusted"`
+	Threshold  int `json:"threshold"`
+}
+
+// Signer is one trusted key that signed.
+type Signer struct {
+	KeyID string `json:"keyId"`
+	// Source is the key reference, or the certificate, that made it
+	// trusted.
+	Source string `json:"source"`
+}
+
+// trustSet is TrustOptions resolved against one bundle.
+type trustSet struct {
+	verifiers []dsse.Verifier
+	sources   map[string]string
+	// refused says why certificates the bundle carries were not trusted.
+	refused []string
+}
+
+// resolve loads the trusted keys, and the bundle's certificates (read
+// through file) that chain to a trusted root.
+func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, error)) (*trustSet, error) {
+	ts := &trustSet{sources: map[string]string{}}
+	add := func(v *keys.Verifier) {
+		ts.verifiers = append(ts.verifiers, v)
+		if _, ok := ts.sources[v.KeyID()]; !ok {
+			ts.sources[v.KeyID()] = v.Source()
+		}
+	}
+	for _, ref := range t.Keys {
+		vs, err := keys.LoadVerifiers(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	if len(t.TrustRoots) == 0 {
+		return ts, nil
+	}
+	roots, err := keys.LoadRoots(t.TrustRoots)
+	if err != nil {
+		return nil, err
+	}
+	leaves, chain, err := carriedCertificates(file)
+	if err != nil {
+		return nil, err
+	}
+	if len(leaves) == 0 {
+		ts.refused = append(ts.refused, "the bundle carries no "+layout.CertificateFile)
+	}
+	now := t.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, leaf := range leaves {
+		if err := keys.VerifyChain(leaf, chain, roots, now); err != nil {
+			ts.refused = append(ts.refused, err.Error())
+			continue
+		}
+		v, err := keys.NewVerifier(leaf.PublicKey, "certificate "+leaf.Subject.String())
+		if err != nil {
+			ts.refused = append(ts.refused, err.Error())
+			continue
+		}
+		add(v)
+	}
+	return ts, nil
+}
+
+// carriedCertificates reads certificate.pem (signers' leaves) and
+// certificate-chain.pem (intermediates); both are optional.
+func carriedCertificates(file func(string) ([]byte, error)) (leaves, chain []*x509.Certificate, err error) {
+	read := func(name string) ([]*x509.Certificate, error) {
+		data, err := file(name)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		certs, err := keys.ParseCertificates(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return certs, nil
+	}
+	if leaves, err = read(layout.CertificateFile); err != nil {
+		return nil, nil, err
+	}
+	if chain, err = read(layout.CertificateChainFile); err != nil {
+		return nil, nil, err
+	}
+	return leaves, chain, nil
+}
+
+// verifySignature checks the bundle's manifest.dsse against trust: a
+// strict envelope, payloadType bundle.PayloadType, a payload equal to
+// manifest.json byte for byte, and trust.Threshold distinct trusted
+// signers. It reads only through md.File, so it works on a directory and
+// on the head of a tar before anything is written. Errors wrap
+// errdef.ErrSignature; an unparsable envelope errdef.ErrMalformed.
+func (md *metadata) verifySignature(ctx context.Context, trust TrustOptions) (*SignatureResult, error) {
+	return verifyBundleSignature(ctx, md.File, trust)
+}
+
+// verifyBundleSignature is verifySignature for a bundle not yet parsed:
+// it reads manifest.dsse and manifest.json through file and checks the
+// signature before anything interprets manifest.json, so a tampered
+// manifest.json fails as a signature failure, not as a malformed bundle.
+func verifyBundleSignature(ctx context.Context, file func(string) ([]byte, error), trust TrustOptions) (*SignatureResult, error) {
+	data, err := file(layout.EnvelopeFile)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("bundle is not signed (no %s): %w", layout.EnvelopeFile, errdef.ErrSignature)
+	}
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := file(layout.ManifestFile)
+	if err != nil {
+		return nil, err
+	}
+	res, _, err := verifyEnvelope(ctx, data, manifest, file, trust)
+	return res, err
+}
+
+// verifyEnvelope parses and verifies an envelope. With payload non-nil,
+// the envelope must sign exactly those bytes. file reads the certificates
+// that travel with the envelope.
+func verifyEnvelope(ctx context.Context, data, payload []byte, file func(string) ([]byte, error), trust TrustOptions) (*SignatureResult, *dsse.Envelope, error) {
+	env, err := dsse.Parse(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := trust.resolve(ctx, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	threshold := max(trust.Threshold, 1)
+	dres, err := env.Verify(ctx, ts.verifiers, threshold)
+	if err != nil {
+		if len(ts.refused) > 0 {
+			err = fmt.Errorf("%w; certificates not trusted: %s", err, strings.Join(ts.refused, "; "))
+		}
+		return nil, nil, err
+	}
+	if env.PayloadType != bundle.PayloadType {
+		return nil, nil, fmt.Errorf("envelope payloadType %q is not %s: %w", env.PayloadType, bundle.PayloadType, errdef.ErrSignature)
+	}
+	if payload != nil && !bytes.Equal(env.Payload, payload) {
+		return nil, nil, fmt.Errorf("the envelope signs other bytes than this bundle's %s: %w", layout.ManifestFile, errdef.ErrSignature)
+	}
+	res := &SignatureResult{PayloadType: env.PayloadType, Signatures: len(env.Signatures), Untrusted: dres.Untrusted, Threshold: threshold}
+	for _, id := range dres.Accepted {
+		res.Signers = append(res.Signers, Signer{KeyID: id, Source: ts.sources[id]})
+	}
+	return res, env, nil
+}

@@ -1,0 +1,120 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// VerifyOptions say what to verify and whom to trust.
+type VerifyOptions struct {
+	// Envelope is a manifest.dsse, or a bundle directory (its
+	// manifest.dsse). Required.
+	Envelope string
+	// Trust says whose signatures count. It must name a key or a root.
+	Trust TrustOptions
+	// SignatureOnly skips the deep walk of a bundle's content.
+	SignatureOnly bool
+	// Concurrency bounds the parallel hashing; zero means the default.
+	Concurrency int
+	// Logger receives progress logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// VerifyResult is what Verify checked.
+type VerifyResult struct {
+	Envelope string `json:"envelope"`
+	// Bundle is the bundle directory the envelope belongs to, if any.
+	Bundle string        `json:"bundle,omitempty"`
+	Root   digest.Digest `json:"root,omitempty"`
+	// Manifest is the manifest.json the payload was compared with, if any.
+	Manifest  string           `json:"manifest,omitempty"`
+	Signature *SignatureResult `json:"signature"`
+	// Content is the deep walk's count; nil outside a bundle or with
+	// SignatureOnly.
+	Content *ContentResult `json:"content,omitempty"`
+}
+
+// Verify checks a DSSE envelope's signatures and payload type against
+// Trust. In a bundle directory it then checks that the payload is the
+// bundle's manifest.json, byte for byte, and (unless SignatureOnly) walks
+// the bundle: every digest manifest.json names present and hashing right.
+// Outside a bundle, a manifest.json beside the envelope must be its
+// payload. The signature is checked before anything in the bundle is
+// parsed. Errors: errdef.ErrSignature (exit 5), errdef.ErrDigestMismatch
+// (2), errdef.ErrMalformed (11), errdef.ErrNotFound (1).
+func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
+	log := logger(opts.Logger)
+	if opts.Trust.Empty() {
+		return nil, fmt.Errorf("verify: no trusted key or root (--key or --trust-root): %w", errdef.ErrUsage)
+	}
+	path := opts.Envelope
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	}
+	if st.IsDir() {
+		path = filepath.Join(path, layout.EnvelopeFile)
+	}
+	res := &VerifyResult{Envelope: path}
+	envDir := filepath.Dir(path)
+	if filepath.Base(path) == layout.EnvelopeFile {
+		if _, err := os.Lstat(filepath.Join(envDir, layout.OCILayoutFile)); err == nil {
+			return verifyBundle(ctx, envDir, res, opts, log)
+		}
+	}
+	file := fileReader(envDir)
+	data, err := file(filepath.Base(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	manifest, err := file(layout.ManifestFile)
+	switch {
+	case errors.Is(err, errdef.ErrNotFound):
+		manifest = nil
+	case err != nil:
+		return nil, err
+	default:
+		res.Manifest = filepath.Join(envDir, layout.ManifestFile)
+	}
+	if res.Signature, _, err = verifyEnvelope(ctx, data, manifest, file, opts.Trust); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	log.Info("signature verified", "envelope", path, "signers", len(res.Signature.Signers))
+	return res, nil
+}
+
+// verifyBundle verifies a bundle directory's signature, then its content.
+func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts VerifyOptions, log *slog.Logger) (*VerifyResult, error) {
+	dir, err := layout.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	res.Bundle, res.Manifest = path, filepath.Join(path, layout.ManifestFile)
+	if res.Signature, err = verifyBundleSignature(ctx, dir.ReadFile, opts.Trust); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	log.Info("signature verified", "envelope", res.Envelope, "signers", len(res.Signature.Signers))
+	md, err := readMetadata(ctx, dir.ReadFile, dir.FetchBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	res.Root = md.RootDesc.Digest
+	if opts.SignatureOnly {
+		return res, nil
+	}
+	log.Info("verifying content", "dir", path)
+	if res.Content, err = verifyContent(ctx, dir, md, concurrency(opts.Concurrency)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
+	return res, nil
+}
