@@ -51,7 +51,9 @@ fixed, the same sources give the same bytes.`,
 			opts.Transfer = app.transferOptions()
 			opts.Logger = app.logger()
 			opts.Producer = bundle.Producer{Name: "stella mirror", Version: Version()}
+			stop := app.progress(&opts.Transfer, "create")
 			res, err := mirror.Create(cmd.Context(), opts)
+			stop()
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,7 @@ type globalOptions struct {
 	caFile      string
 	registryCfg string
 	concurrency int
+	retries     int
 }
 
 func (g *globalOptions) bind(cmd *cobra.Command) {
@@ -39,6 +40,7 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of extra CA certificates to trust for registries")
 	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")
 	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, "blobs transferred at once")
+	f.IntVar(&g.retries, "retries", remote.DefaultRetries, "retries of a request after a transient fault (5xx, 429, reset), with backoff")
 }
 
 // logger returns the slog logger for the command: warnings by default,
@@ -62,10 +64,11 @@ func (a *app) remoteClient() (*remote.Client, error) {
 		CAFile:     a.global.caFile,
 		ConfigFile: a.global.registryCfg,
 		UserAgent:  "stella-mirror/" + Version(),
+		Retries:    a.global.retries,
 	})
 }
 
 // transferOptions builds the transfer options from the global flags.
 func (a *app) transferOptions() transfer.Options {
-	return transfer.Options{Concurrency: a.global.concurrency}
+	return transfer.Options{Concurrency: a.global.concurrency, Attempts: a.global.retries + 1}
 }

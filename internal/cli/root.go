@@ -66,6 +66,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newVerifyCmd(app),
 		newVerifyChecksumsCmd(app),
 		newKeygenCmd(app),
+		newImportCmd(app),
 	)
 	return cmd
 }

@@ -96,7 +96,7 @@ func TestCreateExitCodes(t *testing.T) {
 			rf := filepath.Join(work, "release.yaml")
 			os.WriteFile(rf, []byte(tt.release), 0o644)
 			out := filepath.Join(work, "out", "bundle")
-			args := []string{"mirror", "create", "--images", rf, "--advisories", advisories, "--output", out, "--plain-http"}
+			args := []string{"mirror", "create", "--images", rf, "--advisories", advisories, "--output", out, "--plain-http", "--retries", "1"}
 			args = append(args, tt.extra...)
 			r := stella(t, nil, args...)
 			if r.code != tt.code {

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"io"
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -57,7 +58,7 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 	t.Helper()
 	u, _ := url.Parse("http://" + target)
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = nil
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	p := &FaultProxy{pattern: pattern, stall: 300 * time.Millisecond}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.Requests.Add(1)

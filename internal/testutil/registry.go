@@ -55,14 +55,21 @@ func startInProcess(t testing.TB, referrers bool, wrap func(http.Handler) http.H
 }
 
 // Client returns a registry client that talks plain HTTP, with no
-// credentials from the user's docker config.
+// credentials from the user's docker config, and retries once (tests of
+// faults build their own with more).
 func Client(t testing.TB) *remote.Client {
+	return ClientWith(t, remote.Options{Retries: 1})
+}
+
+// ClientWith is Client with options (PlainHTTP and ConfigFile are set).
+func ClientWith(t testing.TB, opts remote.Options) *remote.Client {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg})
+	opts.PlainHTTP, opts.ConfigFile = true, cfg
+	c, err := remote.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,4 +269,37 @@ func CosignBinary(t testing.TB) string {
 	}
 	t.Skip("cosign binary not found; run `make tools` (CI sets STELLA_E2E=1 and fails instead)")
 	return ""
+}
+
+// Tags lists every repository of the registry at host with its tags, the
+// state a failed operation must leave unchanged.
+func Tags(t testing.TB, host string) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	client := Client(t)
+	reg, err := client.Registry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	err = reg.Repositories(ctx, "", func(repos []string) error {
+		for _, name := range repos {
+			repo, err := client.Repository(host + "/" + name)
+			if err != nil {
+				return err
+			}
+			out[name] = []string{}
+			if err := repo.Tags(ctx, "", func(tags []string) error {
+				out[name] = append(out[name], tags...)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -24,13 +24,25 @@ type Head struct {
 	Files  map[string][]byte
 	Docs   map[digest.Digest][]byte
 	wanted map[digest.Digest]ocispec.Descriptor
+	// candidates hold small blobs seen, in scan mode, before anything
+	// wanted them: in an archive in another order a manifest can come
+	// before its parent. Bounded by maxCandidateBytes.
+	candidates     map[digest.Digest][]byte
+	candidateBytes int64
 }
+
+// Bounds of the candidates a scan keeps: manifests are rarely over 64 KiB;
+// the total bounds memory whatever the archive holds.
+const (
+	maxCandidateSize  = 1 << 20
+	maxCandidateBytes = 64 << 20
+)
 
 // ReadHead reads entries while they are head files or manifests reachable
 // from index.json. It returns the first entry that is neither (pending; nil
 // at the end of the archive), whose content is still to be read from t.
 func ReadHead(t *TarReader) (*Head, *Entry, error) {
-	h := &Head{Files: map[string][]byte{}, Docs: map[digest.Digest][]byte{}, wanted: map[digest.Digest]ocispec.Descriptor{}}
+	h := &Head{Files: map[string][]byte{}, Docs: map[digest.Digest][]byte{}, wanted: map[digest.Digest]ocispec.Descriptor{}, candidates: map[digest.Digest][]byte{}}
 	for {
 		e, err := t.Next()
 		if err == io.EOF {
@@ -59,11 +71,37 @@ func (h *Head) Complete() bool { return len(h.wanted) == 0 && h.Files[IndexFile]
 // unread (false).
 func (h *Head) Take(t *TarReader, e *Entry) (bool, error) { return h.take(t, e) }
 
+// Scan is Take for an archive not in pack order: it also keeps small blobs
+// that nothing wants yet, in case a manifest read later wants them.
+func (h *Head) Scan(t *TarReader, e *Entry) error {
+	took, err := h.take(t, e)
+	if err != nil || took {
+		return err
+	}
+	dg, ok := BlobDigest(e.Name)
+	if !ok || e.Size > maxCandidateSize || h.candidateBytes+e.Size > maxCandidateBytes {
+		return nil
+	}
+	if _, have := h.Docs[dg]; have {
+		return nil
+	}
+	data, err := t.ReadEntry(maxCandidateSize)
+	if err != nil {
+		return err
+	}
+	h.candidates[dg] = data
+	h.candidateBytes += e.Size
+	return nil
+}
+
 func (h *Head) take(t *TarReader, e *Entry) (bool, error) {
 	if len(h.Files)+len(h.Docs) > MaxHeadFiles {
 		return false, fmt.Errorf("archive: more than %d documents: %w", MaxHeadFiles, errdef.ErrMalformed)
 	}
 	if IsHeadFile(e.Name) {
+		if _, seen := h.Files[e.Name]; seen {
+			return true, nil // a later pass over the same archive
+		}
 		data, err := t.ReadEntry(bundle.MaxManifestSize)
 		if err != nil {
 			return false, err
@@ -75,7 +113,9 @@ func (h *Head) take(t *TarReader, e *Entry) (bool, error) {
 				return false, err
 			}
 			for _, d := range idx.Manifests {
-				h.want(d)
+				if err := h.want(d); err != nil {
+					return false, err
+				}
 			}
 		}
 		return true, nil
@@ -95,27 +135,42 @@ func (h *Head) take(t *TarReader, e *Entry) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return true, h.adopt(e.Name, desc, data)
+}
+
+// adopt verifies a wanted manifest's bytes, keeps them, and wants its
+// children.
+func (h *Head) adopt(name string, desc ocispec.Descriptor, data []byte) error {
 	if err := bundle.VerifyBytes(data, desc); err != nil {
-		return false, fmt.Errorf("archive entry %s: %w", e.Name, err)
+		return fmt.Errorf("archive entry %s: %w", name, err)
 	}
 	children, err := bundle.Children(desc, data)
 	if err != nil {
-		return false, err
+		return err
 	}
-	delete(h.wanted, dg)
-	h.Docs[dg] = data
+	delete(h.wanted, desc.Digest)
+	h.Docs[desc.Digest] = data
 	for _, c := range children {
-		if bundle.IsManifestMediaType(c.MediaType) {
-			h.want(c)
+		if err := h.want(c); err != nil {
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
-func (h *Head) want(d ocispec.Descriptor) {
-	if _, done := h.Docs[d.Digest]; !done && bundle.IsManifestMediaType(d.MediaType) {
-		h.wanted[d.Digest] = d
+// want marks a manifest as needed, adopting it at once if a scan already
+// kept its bytes.
+func (h *Head) want(d ocispec.Descriptor) error {
+	if _, done := h.Docs[d.Digest]; done || !bundle.IsManifestMediaType(d.MediaType) {
+		return nil
 	}
+	if data, ok := h.candidates[d.Digest]; ok {
+		delete(h.candidates, d.Digest)
+		h.candidateBytes -= int64(len(data))
+		return h.adopt(BlobName(d.Digest), d, data)
+	}
+	h.wanted[d.Digest] = d
+	return nil
 }
 
 // Missing lists the manifests reachable from index.json that the head does

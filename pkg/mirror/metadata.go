@@ -2,10 +2,7 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -107,64 +104,10 @@ func (md *metadata) checkStructure(ctx context.Context) error {
 // (plain, gzip or zstd). For a tar it reads the head, and the rest of the
 // archive only if it is not in pack order.
 func openMetadata(ctx context.Context, path string) (*metadata, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
-	}
-	if st.IsDir() {
-		dir, err := layout.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		return readMetadata(ctx, dir.ReadFile, dir.FetchBytes)
-	}
-	f, err := os.Open(path)
+	src, err := openSource(ctx, path, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	tr, err := layout.NewTarReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	defer tr.Close()
-	head, pending, err := layout.ReadHead(tr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	// An archive in another order (a foreign OCI layout tar) is scanned to
-	// its end for the manifests it still lacks.
-	for !head.Complete() && pending != nil {
-		if _, err := head.Take(tr, pending); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		e, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		pending = e
-	}
-	file := func(name string) ([]byte, error) {
-		if data, ok := head.Files[name]; ok {
-			return data, nil
-		}
-		return nil, fmt.Errorf("%s: no %s: %w", path, name, errdef.ErrNotFound)
-	}
-	doc := func(_ context.Context, desc ocispec.Descriptor) ([]byte, error) {
-		if data, ok := head.Docs[desc.Digest]; ok {
-			return data, nil
-		}
-		return nil, fmt.Errorf("%s: no manifest %s: %w", path, desc.Digest, errdef.ErrMalformed)
-	}
-	md, err := readMetadata(ctx, file, doc)
-	if err != nil {
-		if errors.Is(err, errdef.ErrNotFound) {
-			return nil, fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
-		}
-		return nil, err
-	}
-	return md, nil
+	defer src.close()
+	return src.metadata(ctx)
 }

@@ -8,7 +8,9 @@ package remote
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -40,7 +42,15 @@ type Options struct {
 	ConfigFile string
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Retries is how often a request that met a transient fault is tried
+	// again, with exponential backoff; 0 means DefaultRetries, negative
+	// means never.
+	Retries int
 }
+
+// DefaultRetries is Options.Retries when zero: about six seconds of
+// backoff before a registry is declared down.
+const DefaultRetries = 5
 
 // Client hands out repositories that share one transport, credential store
 // and token cache.
@@ -91,6 +101,7 @@ func New(opts Options) (*Client, error) {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
+	policy := retryPolicy(opts.Retries)
 	var (
 		store credentials.Store
 		err   error
@@ -106,7 +117,7 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		opts:    opts,
 		store:   store,
-		http:    &http.Client{Transport: retry.NewTransport(base)},
+		http:    &http.Client{Transport: &retry.Transport{Base: base, Policy: func() retry.Policy { return policy }}},
 		plain:   &http.Client{Transport: base},
 		clients: map[clientKey]*auth.Client{},
 	}, nil
@@ -198,4 +209,36 @@ func isLoopback(host string) bool {
 	}
 	ip, err := netip.ParseAddr(h)
 	return err == nil && ip.IsLoopback()
+}
+
+// retryPolicy is oras-go's default (5 retries, exponential backoff with
+// jitter, Retry-After honoured) with a wider idea of a transient fault: a
+// connection closed before the answer (io.EOF), reset or timed out. Every
+// request this client retries is idempotent for a registry (GET, HEAD,
+// manifest PUT by digest, upload POST); blob chunks go through the
+// uploader, which retries knowing the registry's offset.
+func retryPolicy(retries int) retry.Policy {
+	switch {
+	case retries == 0:
+		retries = DefaultRetries
+	case retries < 0:
+		retries = 0
+	}
+	return &retry.GenericPolicy{
+		Retryable: retryable,
+		Backoff:   retry.DefaultBackoff,
+		MinWait:   200 * time.Millisecond,
+		MaxWait:   3 * time.Second,
+		MaxRetry:  retries,
+	}
+}
+
+func retryable(resp *http.Response, err error) (bool, error) {
+	if err != nil {
+		if IsTransient(err) || errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		return false, err
+	}
+	return retry.DefaultPredicate(resp, nil)
 }

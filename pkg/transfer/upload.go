@@ -55,7 +55,11 @@ type Uploader struct {
 }
 
 // Push uploads the blob desc from r, verifying it on the way.
-func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (err error) {
+	if u.Progress != nil {
+		u.Progress.Start(desc)
+		defer func() { u.Progress.Done(desc, err) }()
+	}
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
 	vr := bundle.NewVerifyReader(r, desc)
 	loc, err := u.start(ctx)

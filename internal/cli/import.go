@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+func newImportCmd(app *app) *cobra.Command {
+	var (
+		opts  mirror.ImportOptions
+		trust trustFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "import FILE|DIR --registry HOST[:PORT] (--key PUB | --trust-root ROOT)",
+		Short: "Verify a bundle and load it into the air-gap registry",
+		Long: `Verify a bundle and load it into a registry in one streaming pass: the signature
+first (nothing is written unless it verifies), then expiry and generation,
+then every blob sent once and hashed on the way (shared blobs are mounted, blobs
+the registry has are skipped), then manifests, and tags last. A failed import
+leaves no tag pointing at partial content; re-running it sends only what is
+missing.
+
+Images land at HOST/[PREFIX/]<path> (registry.example/stellaops/authority →
+HOST/stellaops/authority), tagged with the release version and their source tag,
+digests unchanged. The bundle itself (root, metadata, signature) goes to
+--bundle-repo, tagged with the release version.`,
+		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
+    --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
+  stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			opts.Source = args[0]
+			if opts.Trust, err = trust.required(); err != nil {
+				return err
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			opts.Transfer = app.transferOptions()
+			opts.Logger = app.logger()
+			stop := app.progress(&opts.Transfer, "import")
+			res, err := mirror.Import(cmd.Context(), opts)
+			stop()
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) { printImport(w, res) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Registry, "registry", "", "target registry, HOST[:PORT] (required)")
+	f.StringVar(&opts.AdvisoriesDir, "advisories-dir", "", "directory to write the advisories into")
+	f.StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository on the target")
+	f.StringVar(&opts.BundleRepo, "bundle-repo", bundle.DefaultBundleRepository, "repository for the bundle itself")
+	f.BoolVar(&opts.AllowExpired, "allow-expired", false, "import a bundle past its expiry")
+	f.BoolVar(&opts.AllowRollback, "allow-rollback", false, "import a bundle older than the one the registry holds")
+	trust.bind(cmd, true)
+	_ = cmd.MarkFlagRequired("registry")
+	return cmd
+}
+
+func printImport(w io.Writer, r *mirror.ImportResult) {
+	fmt.Fprintf(w, "Imported %s (generation %d) into %s\n", r.Version, r.Generation, r.Registry)
+	fmt.Fprintf(w, "  bundle      %s/%s:%s (root %s)\n", r.Registry, r.BundleRepository, r.Version, r.Root)
+	for _, img := range r.Images {
+		fmt.Fprintf(w, "  image       %s  tags %s\n", img.Reference, strings.Join(img.Tags, ","))
+	}
+	fmt.Fprintf(w, "  blobs       %d sent (%s), %d mounted, %d already present\n", r.Blobs.Sent, humanBytes(r.Blobs.BytesSent), r.Blobs.Mounted, r.Blobs.Skipped)
+	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags)
+	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
+	if len(r.Advisories) > 0 {
+		fmt.Fprintf(w, "  advisories  %d written\n", len(r.Advisories))
+	}
+	fmt.Fprintf(w, "  took        %s\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
+}

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// signedBundle creates, signs (with the dev key) and packs a bundle of the
+// sample release from a distribution registry.
+func signedBundle(t *testing.T, spec sample.Spec, suffix string, createArgs ...string) (archive, pub string, rel *sample.Release) {
+	t.Helper()
+	source := testutil.Distribution(t)
+	rel, releaseFile, advisories := testutil.PushSample(t, source, spec)
+	work := t.TempDir()
+	dir := filepath.Join(work, "bundle")
+	mustStella(t, append([]string{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", dir, "--plain-http"}, createArgs...)...)
+	root := testutil.ModuleRoot(t)
+	r := stella(t, []string{"COSIGN_PASSWORD=stellaops-dev"}, "mirror", "sign", filepath.Join(dir, "manifest.json"),
+		"--key", filepath.Join(root, "tools/cosign/cosign.dev.key"), "--output", filepath.Join(dir, "manifest.dsse"))
+	if r.code != 0 {
+		t.Fatalf("sign: %d %s", r.code, r.stderr)
+	}
+	archive = filepath.Join(work, "bundle"+suffix)
+	mustStella(t, "mirror", "pack", dir, "--output", archive)
+	return archive, filepath.Join(root, "tools/cosign/cosign.pub"), rel
+}
+
+// gate is a proxy in front of a registry that lets upload bytes through
+// until a threshold, then holds every request until released.
+type gate struct {
+	host      string
+	threshold int64
+	sent      atomic.Int64
+	reached   chan struct{}
+	once      sync.Once
+	open      atomic.Bool
+	release   chan struct{}
+}
+
+func newGate(t *testing.T, target string, threshold int64) *gate {
+	g := &gate{threshold: threshold, reached: make(chan struct{}), release: make(chan struct{})}
+	u, _ := url.Parse("http://" + target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.open.Load() && g.sent.Load() >= g.threshold {
+			g.once.Do(func() { close(g.reached) })
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if r.Body != nil && (r.Method == http.MethodPatch || r.Method == http.MethodPut) {
+			r.Body = &countingBody{r.Body, &g.sent}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		g.open.Store(true)
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+		srv.Close()
+	})
+	g.host = srv.Listener.Addr().String()
+	return g
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestImportKilledAndResumed kills an import mid-way (after a third of its
+// bytes went up), checks that no tag was written, and re-runs it: the second
+// run completes, sends fewer bytes, and the registry holds the release.
+func TestImportKilledAndResumed(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{BaseLayerSize: 8 << 20, LayerSize: 3 << 20}, ".tar.zst")
+	target := testutil.Distribution(t)
+	total := int64(8<<20 + 7*(3<<20))
+	g := newGate(t, target, total/3)
+
+	cmd := exec.Command(stellaBin, "mirror", "import", archive, "--registry", g.host, "--plain-http", "--key", pub, "--allow-expired")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-g.reached:
+	case err := <-exited:
+		t.Fatalf("import ended before the gate was reached: %v", err)
+	}
+	cmd.Process.Kill()
+	<-exited
+	for repo, tags := range testutil.Tags(t, target) {
+		if len(tags) > 0 {
+			t.Errorf("killed import left tags in %s: %v", repo, tags)
+		}
+	}
+	firstRun := g.sent.Load()
+
+	g.open.Store(true)
+	close(g.release)
+	r := mustStella(t, "mirror", "import", archive, "--registry", g.host, "--plain-http", "--key", pub, "--allow-expired", "--format", "json")
+	var res mirror.ImportResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if res.Blobs.BytesSent >= total || res.Blobs.BytesSent == 0 || res.Blobs.Skipped == 0 {
+		t.Errorf("second run sent %d of %d bytes (%+v); the first had sent %d", res.Blobs.BytesSent, total, res.Blobs, firstRun)
+	}
+	client := testutil.Client(t)
+	for _, img := range rel.Images {
+		repo, _ := client.Repository(target + "/" + img.Repository)
+		d, err := repo.Resolve(context.Background(), rel.Spec.Version)
+		if err != nil || d.Digest != img.Descriptor.Digest {
+			t.Errorf("%s:%s = %s (%v)", img.Repository, rel.Spec.Version, d.Digest, err)
+		}
+	}
+}
+
+// TestImportExitCodes runs the binary on bad bundles and keys.
+func TestImportExitCodes(t *testing.T) {
+	// Created long ago: expired, unless --allow-expired.
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar", "--created", "2025-01-01T00:00:00Z")
+	target := testutil.Distribution(t)
+	other := filepath.Join(t.TempDir(), "other")
+	r := stella(t, []string{"COSIGN_PASSWORD=x"}, "mirror", "keygen", "--output-key-prefix", other)
+	if r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	truncated := filepath.Join(t.TempDir(), "truncated.tar")
+	data, _ := os.ReadFile(archive)
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no key", []string{archive}, 1, "no trusted key"},
+		{"wrong key", []string{archive, "--key", other + ".pub"}, 5, "signature"},
+		{"missing bundle", []string{"/nonexistent.tar", "--key", pub}, 1, "/nonexistent.tar"},
+		{"truncated", []string{truncated, "--key", pub, "--allow-expired"}, 11, "truncated"},
+		{"expired", []string{archive, "--key", pub}, 3, "expired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"mirror", "import", "--registry", target, "--plain-http"}, tt.args...)
+			r := stella(t, nil, args...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", r.code, tt.code, r.stderr, tt.want)
+			}
+			if tags := testutil.Tags(t, target); len(tags) != 0 {
+				t.Errorf("registry changed: %v", tags)
+			}
+		})
+	}
+}

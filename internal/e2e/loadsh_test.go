@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/deploy/airgap"
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+)
+
+// TestLoadScript runs deploy/airgap/load.sh (plan §4's interface:
+// ./load.sh <bundle> [registry:port]) as an operator would, and checks the
+// bundle's scripts/load.sh is the same file.
+func TestLoadScript(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{}, ".tar.gz")
+	target := testutil.Distribution(t)
+	script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", "load.sh")
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command("bash", script, archive, target)
+		cmd.Env = append(os.Environ(), append([]string{"STELLA=" + stellaBin, "STELLA_IMPORT_FLAGS=--plain-http", "DOCKER_CONFIG=" + t.TempDir()}, env...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(); err == nil || !strings.Contains(out, "set STELLA_KEY") {
+		t.Fatalf("load.sh without a trusted key: %v\n%s", err, out)
+	}
+	if out, err := run("STELLA_KEY=" + pub); err != nil {
+		t.Fatalf("load.sh: %v\n%s", err, out)
+	}
+	client := testutil.Client(t)
+	for _, img := range rel.Images {
+		repo, _ := client.Repository(target + "/" + img.Repository)
+		if d, err := repo.Resolve(context.Background(), img.Descriptor.Digest.String()); err != nil || d.Digest != img.Descriptor.Digest {
+			t.Errorf("%s@%s missing after load.sh: %v", img.Repository, img.Descriptor.Digest, err)
+		}
+	}
+	want, _ := os.ReadFile(script)
+	shipped, _ := airgap.Scripts.ReadFile("load.sh")
+	if !bytes.Equal(want, shipped) {
+		t.Error("the bundle's scripts/load.sh differs from deploy/airgap/load.sh")
+	}
+}

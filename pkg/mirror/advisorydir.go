@@ -1,0 +1,100 @@
+package mirror
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+)
+
+// advisoryWriter writes advisories under a directory, through os.Root so
+// that no path (or symlink planted in the directory) can lead outside it,
+// each through a temporary file renamed into place once verified.
+type advisoryWriter struct {
+	root *os.Root
+	dir  string
+}
+
+func openAdvisoryDir(dir string) (*advisoryWriter, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--advisories-dir %s: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--advisories-dir %s: %w", dir, err)
+	}
+	return &advisoryWriter{root: root, dir: dir}, nil
+}
+
+func (a *advisoryWriter) Close() error { return a.root.Close() }
+
+// relName is where a bundle path lands: advisories/nvd.json.gz → nvd.json.gz.
+func relName(bundlePath string) string { return strings.TrimPrefix(bundlePath, "advisories/") }
+
+// create opens temporary files for the bundle paths; commit renames them
+// into place, abort removes them.
+func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
+	p := &pendingAdvisory{w: a}
+	for _, bp := range paths {
+		name := relName(bp)
+		if err := a.root.MkdirAll(path.Dir(name), 0o755); err != nil {
+			p.abort()
+			return nil, fmt.Errorf("advisory %s: %w", bp, err)
+		}
+		var suffix [6]byte
+		rand.Read(suffix[:])
+		tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp-"+hex.EncodeToString(suffix[:]))
+		f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			p.abort()
+			return nil, fmt.Errorf("advisory %s: %w", bp, err)
+		}
+		p.files = append(p.files, f)
+		p.tmps = append(p.tmps, tmp)
+		p.names = append(p.names, name)
+	}
+	return p, nil
+}
+
+type pendingAdvisory struct {
+	w     *advisoryWriter
+	files []*os.File
+	tmps  []string
+	names []string
+}
+
+// writer returns a writer into every temporary file.
+func (p *pendingAdvisory) writer() io.Writer {
+	ws := make([]io.Writer, len(p.files))
+	for i, f := range p.files {
+		ws[i] = f
+	}
+	return io.MultiWriter(ws...)
+}
+
+// commit renames each file into place and returns the paths written.
+func (p *pendingAdvisory) commit() ([]string, error) {
+	var written []string
+	for i, f := range p.files {
+		if err := f.Close(); err != nil {
+			p.abort()
+			return nil, err
+		}
+		if err := p.w.root.Rename(p.tmps[i], p.names[i]); err != nil {
+			p.abort()
+			return nil, err
+		}
+		written = append(written, path.Join(p.w.dir, p.names[i]))
+	}
+	return written, nil
+}
+
+func (p *pendingAdvisory) abort() {
+	for i, f := range p.files {
+		f.Close()
+		p.w.root.Remove(p.tmps[i])
+	}
+}

@@ -1,0 +1,215 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// placement says where every part of a verified bundle goes in a target
+// registry: each image (with its referrers) in its mapped repository, and
+// the whole bundle graph (root, metadata, images, signature) in the bundle
+// repository, so that the root there is complete and pullable by digest.
+// import, serve and sync --images share it.
+type placement struct {
+	bundleRepo string
+	// blobs are the non-manifest blobs in a stable order, each with the
+	// repositories that need it; the first is where its bytes go, the
+	// others get it by mount.
+	blobs []*blobPlace
+	byDig map[digest.Digest]*blobPlace
+	// phases of manifest pushes, children before parents: image manifests,
+	// image referrers, bundle metadata and root, then the signature.
+	images, referrers, root, signature []manifestPlace
+	// tags are written last.
+	tags []tagPlace
+	// advisories maps an advisory blob to its paths in the bundle.
+	advisories map[digest.Digest][]string
+	// placed holds "repo@digest" of every manifest already in a phase.
+	placed map[string]bool
+}
+
+type blobPlace struct {
+	desc  ocispec.Descriptor
+	repos []string
+}
+
+type manifestPlace struct {
+	repo string
+	desc ocispec.Descriptor
+	data []byte
+}
+
+type tagPlace struct {
+	repo string
+	tag  string
+	desc ocispec.Descriptor
+	data []byte
+}
+
+// ImageName is where an image of a bundle lands: the plan's load.sh rule
+// (drop the source host), under an optional prefix.
+func ImageName(prefix string, img bundle.Image) string {
+	return bundle.MapRepository(prefix, img.Repository)
+}
+
+// planPlacement builds the placement of md's bundle. Repository names are
+// relative to the target registry (no host).
+func planPlacement(ctx context.Context, md *metadata, prefix, bundleRepo string) (*placement, error) {
+	p := &placement{bundleRepo: bundleRepo, byDig: map[digest.Digest]*blobPlace{}, advisories: map[digest.Digest][]string{}, placed: map[string]bool{}}
+	m := md.Manifest
+	for _, img := range m.Images {
+		repo := ImageName(prefix, img)
+		for _, r := range []string{repo, bundleRepo} {
+			if err := p.addGraph(ctx, md, r, imageDesc(img), &p.images); err != nil {
+				return nil, err
+			}
+			for _, ref := range img.Referrers {
+				if err := p.addGraph(ctx, md, r, ocispec.Descriptor{MediaType: ref.MediaType, ArtifactType: ref.ArtifactType, Digest: ref.Digest, Size: ref.Size}, &p.referrers); err != nil {
+					return nil, err
+				}
+			}
+		}
+		rootData, err := md.Doc(ctx, imageDesc(img))
+		if err != nil {
+			return nil, err
+		}
+		for _, tag := range img.Tags {
+			p.tags = append(p.tags, tagPlace{repo: repo, tag: tag, desc: imageDesc(img), data: rootData})
+		}
+	}
+	if err := p.addGraph(ctx, md, bundleRepo, md.RootDesc, &p.root); err != nil {
+		return nil, err
+	}
+	rootData, err := md.Doc(ctx, md.RootDesc)
+	if err != nil {
+		return nil, err
+	}
+	p.tags = append(p.tags, tagPlace{repo: bundleRepo, tag: m.Release.Version, desc: plainDesc(md.RootDesc), data: rootData})
+	for _, f := range m.Advisories {
+		p.advisories[f.Digest] = append(p.advisories[f.Digest], f.Path)
+	}
+	if sig, ok, err := md.signatureReferrer(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		if err := p.addGraph(ctx, md, bundleRepo, sig, &p.signature); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// addGraph adds desc and everything below it to repo: manifests in
+// post-order into phase, blobs into the blob list.
+func (p *placement) addGraph(ctx context.Context, md *metadata, repo string, desc ocispec.Descriptor, phase *[]manifestPlace) error {
+	seen := map[digest.Digest]bool{}
+	var walk func(d ocispec.Descriptor, depth int) error
+	walk = func(d ocispec.Descriptor, depth int) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		if !bundle.IsManifestMediaType(d.MediaType) {
+			p.addBlob(repo, d)
+			return nil
+		}
+		if depth > bundle.MaxDepth {
+			return fmt.Errorf("%s: indexes nest deeper than %d: %w", d.Digest, bundle.MaxDepth, errdef.ErrMalformed)
+		}
+		data, err := md.Doc(ctx, d)
+		if err != nil {
+			return err
+		}
+		children, err := bundle.Children(d, data)
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		if key := repo + "@" + d.Digest.String(); !p.placed[key] {
+			p.placed[key] = true
+			*phase = append(*phase, manifestPlace{repo: repo, desc: plainDesc(d), data: data})
+		}
+		return nil
+	}
+	return walk(desc, 0)
+}
+
+func (p *placement) addBlob(repo string, d ocispec.Descriptor) {
+	b, ok := p.byDig[d.Digest]
+	if !ok {
+		b = &blobPlace{desc: plainDesc(d)}
+		p.byDig[d.Digest] = b
+		p.blobs = append(p.blobs, b)
+	}
+	for _, r := range b.repos {
+		if r == repo {
+			return
+		}
+	}
+	b.repos = append(b.repos, repo)
+}
+
+// repositories lists every repository the placement writes to, sorted.
+func (p *placement) repositories() []string {
+	set := map[string]bool{}
+	for _, b := range p.blobs {
+		for _, r := range b.repos {
+			set[r] = true
+		}
+	}
+	var out []string
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func imageDesc(img bundle.Image) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}
+}
+
+func plainDesc(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size}
+}
+
+// signatureReferrer finds the DSSE referrer of the root that index.json
+// lists, and checks that its one layer is exactly manifest.dsse.
+func (md *metadata) signatureReferrer(ctx context.Context) (ocispec.Descriptor, bool, error) {
+	for _, d := range md.Index.Manifests {
+		if d.ArtifactType != bundle.ArtifactTypeDSSE {
+			continue
+		}
+		data, err := md.Doc(ctx, d)
+		if err != nil {
+			return ocispec.Descriptor{}, false, err
+		}
+		if bundle.SubjectOf(data) != md.RootDesc.Digest {
+			return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not refer to the root %s: %w", d.Digest, md.RootDesc.Digest, errdef.ErrMalformed)
+		}
+		children, err := bundle.Children(d, data)
+		if err != nil {
+			return ocispec.Descriptor{}, false, err
+		}
+		env, err := md.File(layout.EnvelopeFile)
+		if err != nil {
+			return ocispec.Descriptor{}, false, err
+		}
+		if len(children) != 2 || children[1].Digest != digest.FromBytes(env) {
+			return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not carry %s: %w", d.Digest, layout.EnvelopeFile, errdef.ErrMalformed)
+		}
+		return plainDesc(d), true, nil
+	}
+	return ocispec.Descriptor{}, false, nil
+}

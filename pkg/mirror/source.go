@@ -1,0 +1,185 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// source is a bundle being read for import: its files and manifests (as
+// the bundle claims them), and its blobs, either at random (a directory) or
+// as a stream in archive order (a tar). Nothing in it is trusted until
+// verifyBundleSignature passes on file; then metadata parses it.
+type source struct {
+	name string
+	file func(name string) ([]byte, error)
+	doc  func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
+	md   *metadata
+	// fetch reads one blob, verifying it; set for random-access sources.
+	fetch func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+	// stream calls fn for every entry after the metadata, in archive
+	// order, with the reader of its content; set for tar sources.
+	// limit bounds the decompressed bytes read (see TarReader.SetLimit).
+	stream func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error
+	close  func()
+}
+
+// openSource opens a bundle directory or tar for reading.
+func openSource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
+	log = logger(log)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	}
+	if st.IsDir() {
+		dir, err := layout.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return &source{name: path, file: dir.ReadFile, doc: dir.FetchBytes, fetch: dir.Fetch, close: func() {}}, nil
+	}
+	return openTarSource(ctx, path, log)
+}
+
+// openTarSource reads a tar's head. A tar in pack order is then read on in
+// the same pass. One in another order (a foreign OCI layout tar) is read to
+// its end for its manifests, then read again for its blobs: twice the
+// reading (and decompressing), never a copy on disk.
+func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	}
+	tr, err := layout.NewTarReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	closeAll := func() { tr.Close(); f.Close() }
+	head, pending, err := layout.ReadHead(tr)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	onePass := head.Complete()
+	if !onePass {
+		log.Warn("archive is not in pack order: reading it more than once (for its manifests, then for its blobs)", "archive", path, "compression", tr.Compression().String())
+		if err := scanForManifests(f, tr, head, pending); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	src := &source{name: path, file: headFile(path, head), doc: headDoc(path, head), close: closeAll}
+	src.stream = func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error {
+		if !onePass {
+			// Start over for the blobs.
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			tr.Close()
+			if tr, err = layout.NewTarReader(f); err != nil {
+				return err
+			}
+			if pending, err = tr.Next(); err == io.EOF {
+				pending = nil
+			} else if err != nil {
+				return err
+			}
+		}
+		tr.SetLimit(limit)
+		for e := pending; e != nil; {
+			if err := fn(e, tr); err != nil {
+				return err
+			}
+			next, err := tr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			e = next
+		}
+		return nil
+	}
+	return src, nil
+}
+
+// metadata parses the bundle's index.json, manifest.json and root (once).
+func (s *source) metadata(ctx context.Context) (*metadata, error) {
+	if s.md == nil {
+		md, err := readMetadata(ctx, s.file, s.doc)
+		if err != nil {
+			return nil, err
+		}
+		s.md = md
+	}
+	return s.md, nil
+}
+
+func headFile(path string, head *layout.Head) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if data, ok := head.Files[name]; ok {
+			return data, nil
+		}
+		return nil, fmt.Errorf("%s: no %s: %w (%w)", path, name, errdef.ErrNotFound, errdef.ErrMalformed)
+	}
+}
+
+func headDoc(path string, head *layout.Head) func(context.Context, ocispec.Descriptor) ([]byte, error) {
+	return func(_ context.Context, desc ocispec.Descriptor) ([]byte, error) {
+		if data, ok := head.Docs[desc.Digest]; ok {
+			return data, nil
+		}
+		return nil, fmt.Errorf("%s: no manifest %s: %w", path, desc.Digest, errdef.ErrMalformed)
+	}
+}
+
+// scanForManifests reads an archive that is not in pack order to its end,
+// keeping every manifest index.json reaches (and small blobs that may turn
+// out to be one). A manifest met before its parent may need another pass;
+// passes go on while they find something, at most bundle.MaxDepth+2.
+func scanForManifests(f *os.File, tr *layout.TarReader, head *layout.Head, pending *layout.Entry) error {
+	for pass := 0; ; pass++ {
+		before := len(head.Docs)
+		for e := pending; e != nil; {
+			if err := head.Scan(tr, e); err != nil {
+				return err
+			}
+			next, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			e = next
+		}
+		if head.Complete() {
+			return nil
+		}
+		if len(head.Docs) == before || pass > bundle.MaxDepth+1 {
+			return fmt.Errorf("archive lacks manifest %s: %w", head.Missing()[0].Digest, errdef.ErrMalformed)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		tr.Close()
+		next, err := layout.NewTarReader(f)
+		if err != nil {
+			return err
+		}
+		*tr = *next
+		if pending, err = tr.Next(); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	oremote "oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// ReferrersMode says how a registry stores referrers.
+type ReferrersMode string
+
+// Referrers modes.
+const (
+	ReferrersAPI      ReferrersMode = "referrers API"
+	ReferrersTagIndex ReferrersMode = "fallback tag (sha256-<hex>)"
+)
+
+// target is a registry that a placement is written into. It counts what
+// it does.
+type target struct {
+	host   string
+	client *remote.Client
+	opts   transfer.Options
+
+	mu      sync.Mutex
+	repos   map[string]*oremote.Repository
+	uploads map[string]*transfer.Uploader
+	mode    ReferrersMode
+
+	sent, mounted, skipped atomic.Int64
+	bytesSent              atomic.Int64
+	pushed, present        atomic.Int64
+	tagged                 atomic.Int64
+}
+
+func newTarget(host string, client *remote.Client, opts transfer.Options) *target {
+	return &target{host: host, client: client, opts: opts, repos: map[string]*oremote.Repository{}, uploads: map[string]*transfer.Uploader{}}
+}
+
+func (t *target) repo(name string) (*oremote.Repository, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.repos[name]; ok {
+		return r, nil
+	}
+	r, err := t.client.Repository(t.host + "/" + name)
+	if err != nil {
+		return nil, err
+	}
+	if t.mode != "" {
+		_ = r.SetReferrersCapability(t.mode == ReferrersAPI)
+	}
+	t.repos[name] = r
+	return r, nil
+}
+
+func (t *target) uploader(name string) (*transfer.Uploader, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if u, ok := t.uploads[name]; ok {
+		return u, nil
+	}
+	r, err := t.client.UploadRepository(t.host + "/" + name)
+	if err != nil {
+		return nil, err
+	}
+	u := &transfer.Uploader{Repo: r, Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress}
+	t.uploads[name] = u
+	return u, nil
+}
+
+// hasBlob reports whether repo holds the blob.
+func (t *target) hasBlob(ctx context.Context, repo string, desc ocispec.Descriptor) (bool, error) {
+	r, err := t.repo(repo)
+	if err != nil {
+		return false, err
+	}
+	ok, err := r.Blobs().Exists(ctx, desc)
+	return ok, remote.Classify(err)
+}
+
+// upload streams a blob into repo, verifying it on the way.
+func (t *target) upload(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
+	u, err := t.uploader(repo)
+	if err != nil {
+		return err
+	}
+	if err := u.Push(ctx, desc, r); err != nil {
+		return fmt.Errorf("push blob %s to %s/%s: %w", desc.Digest, t.host, repo, err)
+	}
+	t.sent.Add(1)
+	t.bytesSent.Add(desc.Size)
+	return nil
+}
+
+// spread makes a blob that is in b.repos[0] present in every other
+// repository of b: skipped where it already is, mounted where the
+// registry links it, copied through this process otherwise.
+func (t *target) spread(ctx context.Context, b *blobPlace) error {
+	for _, repo := range b.repos[1:] {
+		ok, err := t.hasBlob(ctx, repo, b.desc)
+		if err != nil {
+			return err
+		}
+		if ok {
+			t.skipped.Add(1)
+			continue
+		}
+		u, err := t.uploader(repo)
+		if err != nil {
+			return err
+		}
+		mounted, err := u.Mount(ctx, b.desc, b.repos[0])
+		if err != nil {
+			return fmt.Errorf("mount blob %s into %s/%s: %w", b.desc.Digest, t.host, repo, err)
+		}
+		if mounted {
+			t.mounted.Add(1)
+			continue
+		}
+		from, err := t.repo(b.repos[0])
+		if err != nil {
+			return err
+		}
+		rc, err := from.Fetch(ctx, b.desc)
+		if err != nil {
+			return remote.Classify(err)
+		}
+		err = t.upload(ctx, repo, b.desc, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushManifests pushes each manifest (skipping those present), one
+// repository's in order and repositories in parallel.
+func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error {
+	byRepo := map[string][]manifestPlace{}
+	var order []string
+	for _, m := range list {
+		if _, ok := byRepo[m.repo]; !ok {
+			order = append(order, m.repo)
+		}
+		byRepo[m.repo] = append(byRepo[m.repo], m)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(t.opts.Concurrency))
+	for _, repo := range order {
+		g.Go(func() error {
+			r, err := t.repo(repo)
+			if err != nil {
+				return err
+			}
+			for _, m := range byRepo[repo] {
+				ok, err := r.Manifests().Exists(ctx, m.desc)
+				if err != nil {
+					return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, repo, remote.Classify(err))
+				}
+				if ok {
+					t.present.Add(1)
+					continue
+				}
+				if err := r.Manifests().Push(ctx, m.desc, bytes.NewReader(m.data)); err != nil {
+					return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, repo, t.explain(err))
+				}
+				t.pushed.Add(1)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// explain turns a registry's refusal of an unknown artifact type into an
+// error that names the registry.
+func (t *target) explain(err error) error {
+	err = remote.Classify(err)
+	if strings.Contains(err.Error(), "MANIFEST_INVALID") || strings.Contains(err.Error(), "UNSUPPORTED") {
+		return fmt.Errorf("registry %s refused the manifest (it may not accept OCI artifact types): %w", t.host, err)
+	}
+	return err
+}
+
+// tag writes the tags, in order.
+func (t *target) tag(ctx context.Context, tags []tagPlace) error {
+	for _, tg := range tags {
+		r, err := t.repo(tg.repo)
+		if err != nil {
+			return err
+		}
+		if err := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag); err != nil {
+			return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
+		}
+		t.tagged.Add(1)
+	}
+	return nil
+}
+
+// detectReferrers asks the registry, through a repository that holds
+// manifests, whether it serves the referrers API, and makes every
+// repository client use that mode.
+func (t *target) detectReferrers(ctx context.Context, repo string, subject digest.Digest) (ReferrersMode, error) {
+	r, err := t.repo(repo)
+	if err != nil {
+		return "", err
+	}
+	ctx = auth.AppendRepositoryScope(ctx, r.Reference, auth.ActionPull)
+	scheme := "https"
+	if r.PlainHTTP {
+		scheme = "http"
+	}
+	url := fmt.Sprintf("%s://%s/v2/%s/referrers/%s", scheme, t.host, repo, subject)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := r.Client.Do(req)
+	if err != nil {
+		return "", remote.Classify(err)
+	}
+	defer resp.Body.Close()
+	mode := ReferrersTagIndex
+	if resp.StatusCode == http.StatusOK {
+		var idx ocispec.Index
+		if json.NewDecoder(io.LimitReader(resp.Body, bundle.MaxManifestSize)).Decode(&idx) == nil && idx.MediaType == ocispec.MediaTypeImageIndex {
+			mode = ReferrersAPI
+		}
+	}
+	t.mu.Lock()
+	t.mode = mode
+	t.mu.Unlock()
+	return mode, t.setReferrersMode(mode)
+}
+
+// setReferrersMode tells every repository client how to push referrers.
+func (t *target) setReferrersMode(mode ReferrersMode) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.repos {
+		if err := r.SetReferrersCapability(mode == ReferrersAPI); err != nil && !errors.Is(err, oremote.ErrReferrersCapabilityAlreadySet) {
+			return err
+		}
+	}
+	return nil
+}
+
+// generation returns the highest mirrorGeneration among the bundles tagged
+// in repo, with the root digest of that bundle; 0 when there is none.
+func (t *target) generation(ctx context.Context, repo string) (int64, digest.Digest, error) {
+	r, err := t.repo(repo)
+	if err != nil {
+		return 0, "", err
+	}
+	var tags []string
+	err = r.Tags(ctx, "", func(page []string) error {
+		tags = append(tags, page...)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(remote.Classify(err), errdef.ErrNotFound) {
+			return 0, "", nil
+		}
+		return 0, "", fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
+	}
+	var best int64
+	var bestRoot digest.Digest
+	for _, tag := range tags {
+		if strings.HasPrefix(tag, "sha256-") {
+			continue
+		}
+		desc, rc, err := r.Manifests().FetchReference(ctx, tag)
+		if err != nil {
+			return 0, "", fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
+		}
+		data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+		rc.Close()
+		if err != nil {
+			return 0, "", fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
+		}
+		idx, err := bundle.ParseRoot(data)
+		if err != nil {
+			continue // not a bundle root (a catalog, say)
+		}
+		g, err := strconv.ParseInt(idx.Annotations[bundle.AnnotationGeneration], 10, 64)
+		if err == nil && g > best {
+			best, bestRoot = g, desc.Digest
+		}
+	}
+	return best, bestRoot, nil
+}
