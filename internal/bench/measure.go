@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// scenario is one tool doing one job: untimed setup, then timed steps (run
+// in order, each under /usr/bin/time), then an optional disk reading.
+type scenario struct {
+	group, tool string
+	// bytes is the payload the job moves, for MiB/s.
+	bytes int64
+	setup func(run int) error
+	steps func(run int) [][]string
+	// disk returns the extra local disk the job left behind (bytes).
+	disk func(run int) int64
+	// peer marks another tool's pipeline (for the ratios).
+	peer bool
+}
+
+// result is a measured scenario.
+type result struct {
+	scenario
+	walls  []time.Duration
+	maxRSS int64 // KiB
+	disk   int64
+	err    error
+}
+
+func (r result) median() time.Duration {
+	s := append([]time.Duration(nil), r.walls...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func (r result) minmax() (time.Duration, time.Duration) {
+	s := append([]time.Duration(nil), r.walls...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[0], s[len(s)-1]
+}
+
+func (r result) rate() float64 { return float64(r.bytes) / (1 << 20) / r.median().Seconds() }
+
+// run measures a scenario runs times. Peak RSS comes from /usr/bin/time:
+// Go starts children with vfork, so the kernel's rusage of a direct child
+// reports this (large) process's RSS instead of the child's.
+func run(s scenario, runs int, env []string) result {
+	r := result{scenario: s}
+	for i := 0; i < runs; i++ {
+		if s.setup != nil {
+			if err := s.setup(i); err != nil {
+				r.err = fmt.Errorf("setup: %w", err)
+				return r
+			}
+		}
+		start := time.Now()
+		for _, argv := range s.steps(i) {
+			rss, err := timed(argv, env)
+			if err != nil {
+				r.err = err
+				return r
+			}
+			r.maxRSS = max(r.maxRSS, rss)
+		}
+		r.walls = append(r.walls, time.Since(start))
+		if s.disk != nil {
+			r.disk = max(r.disk, s.disk(i))
+		}
+	}
+	return r
+}
+
+func timed(argv []string, env []string) (int64, error) {
+	rssFile := filepath.Join(os.TempDir(), fmt.Sprintf("stella-bench-rss-%d", os.Getpid()))
+	defer os.Remove(rssFile)
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile}, argv...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, lastLine(stderr.String()))
+	}
+	data, _ := os.ReadFile(rssFile)
+	var kib int64
+	fmt.Sscan(string(data), &kib)
+	return kib, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// dirSize is the total size of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// report prints one table per group: each tool's median (min–max), MiB/s,
+// ratio to the fastest peer and to the floor, peak RSS and extra disk.
+func report(results []result, floor float64) {
+	groups := []string{}
+	seen := map[string]bool{}
+	for _, r := range results {
+		if !seen[r.group] {
+			seen[r.group] = true
+			groups = append(groups, r.group)
+		}
+	}
+	for _, g := range groups {
+		fastestPeer := 0.0
+		for _, r := range results {
+			if r.group == g && r.peer && r.err == nil && r.bytes > 0 {
+				fastestPeer = max(fastestPeer, r.rate())
+			}
+		}
+		fmt.Printf("\n%s\n", g)
+		fmt.Printf("| %-44s | %-22s | %7s | %8s | %8s | %9s | %10s |\n", "tool", "wall median (min–max)", "MiB/s", "vs peer", "vs floor", "RSS MiB", "extra disk")
+		fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 46), strings.Repeat("-", 24), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 12))
+		for _, r := range results {
+			if r.group != g {
+				continue
+			}
+			if r.err != nil {
+				fmt.Printf("| %-44s | FAILED: %v\n", r.tool, r.err)
+				continue
+			}
+			lo, hi := r.minmax()
+			rate, vsPeer, vsFloor := "-", "-", "-"
+			if r.bytes > 0 {
+				rate = fmt.Sprintf("%.0f", r.rate())
+				if fastestPeer > 0 {
+					vsPeer = fmt.Sprintf("%.2fx", r.rate()/fastestPeer)
+				}
+				if floor > 0 {
+					vsFloor = fmt.Sprintf("%.0f%%", 100*r.rate()/floor)
+				}
+			}
+			fmt.Printf("| %-44s | %5.2fs (%5.2f–%5.2f) | %7s | %8s | %8s | %9.1f | %10s |\n",
+				r.tool, r.median().Seconds(), lo.Seconds(), hi.Seconds(), rate, vsPeer, vsFloor, float64(r.maxRSS)/1024, human(r.disk))
+		}
+	}
+}
+
+func human(n int64) string {
+	if n <= 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+func (e *env) bundleDir() string       { return filepath.Join(e.work, "bundle") }
+func (e *env) archive(s string) string { return filepath.Join(e.work, "bundle"+s) }
+
+// exportScenarios: a release from the registry onto media (a tar).
+func (e *env) exportScenarios() []scenario {
+	var out []scenario
+	for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
+		out = append(out, scenario{
+			tool: "stella mirror create + pack " + suffix, bytes: e.unique,
+			setup: func(int) error {
+				os.RemoveAll(e.bundleDir())
+				os.Remove(e.archive(suffix))
+				return nil
+			},
+			steps: func(int) [][]string {
+				return [][]string{
+					{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", e.bundleDir(),
+						"--plain-http", "--created", "2026-11-01T00:00:00Z", "--quiet"},
+					{e.stella, "mirror", "pack", e.bundleDir(), "--output", e.archive(suffix), "--quiet"},
+				}
+			},
+			disk: func(int) int64 { return dirSize(e.bundleDir()) },
+		})
+	}
+	if oras, err := exec.LookPath("oras"); err == nil {
+		layout := filepath.Join(e.work, "oras-layout")
+		out = append(out, scenario{
+			tool: "oras cp --to-oci-layout (per image) + tar", bytes: e.unique, peer: true,
+			setup: func(int) error { os.RemoveAll(layout); os.Remove(e.archive(".oras.tar")); return nil },
+			steps: func(int) [][]string {
+				var steps [][]string
+				for _, img := range e.rel.Images {
+					steps = append(steps, []string{oras, "cp", "--from-plain-http", "-r", e.rel.Ref(img), "--to-oci-layout", layout + ":" + img.Name})
+				}
+				return append(steps, []string{"tar", "-cf", e.archive(".oras.tar"), "-C", layout, "."})
+			},
+			disk: func(int) int64 { return dirSize(layout) },
+		})
+	}
+	return out
+}
+
+// importScenarios: a packed bundle into an empty registry.
+func (e *env) importScenarios() []scenario {
+	var out []scenario
+	var target string
+	var stop func()
+	fresh := func(int) error {
+		if stop != nil {
+			stop()
+		}
+		var err error
+		target, stop, err = e.registry("target")
+		return err
+	}
+	pub := filepath.Join(e.work, "bench.pub")
+	key := filepath.Join(e.work, "bench.key")
+	signed := false
+	prepare := func(run int) error {
+		if !signed {
+			if err := e.signedArchives(key, pub); err != nil {
+				return err
+			}
+			signed = true
+		}
+		return fresh(run)
+	}
+	for _, suffix := range []string{".tar", ".tar.zst"} {
+		out = append(out, scenario{
+			tool: "stella mirror import " + suffix, bytes: e.unique, setup: prepare,
+			steps: func(int) [][]string {
+				return [][]string{{e.stella, "mirror", "import", e.archive(".signed" + suffix), "--registry", target, "--plain-http", "--key", pub, "--quiet"}}
+			},
+		})
+	}
+	if oras, err := exec.LookPath("oras"); err == nil {
+		extracted := filepath.Join(e.work, "extracted")
+		out = append(out, scenario{
+			tool: "tar x + oras cp --from-oci-layout (per image)", bytes: e.unique, peer: true,
+			setup: func(run int) error { os.RemoveAll(extracted); os.MkdirAll(extracted, 0o755); return prepare(run) },
+			steps: func(int) [][]string {
+				steps := [][]string{{"tar", "-xf", e.archive(".signed.tar"), "-C", extracted}}
+				for _, img := range e.rel.Images {
+					steps = append(steps, []string{oras, "cp", "-r", "--from-oci-layout", extracted + "@" + img.Descriptor.Digest.String(),
+						"--to-plain-http", target + "/" + img.Repository + ":" + e.rel.Spec.Version})
+				}
+				return steps
+			},
+			disk: func(int) int64 { return dirSize(extracted) },
+		})
+	}
+	return out
+}
+
+// signedArchives creates, signs and packs the bundle once for the import
+// scenarios.
+func (e *env) signedArchives(key, pub string) error {
+	dir := filepath.Join(e.work, "signed")
+	os.RemoveAll(dir)
+	pass := append(e.childEnv, "COSIGN_PASSWORD=bench")
+	for _, argv := range [][]string{
+		{e.stella, "mirror", "keygen", "--output-key-prefix", filepath.Join(e.work, "bench"), "--force"},
+		{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", dir, "--plain-http", "--quiet"},
+		{e.stella, "mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key, "--output", filepath.Join(dir, "manifest.dsse"), "--quiet"},
+		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar"), "--force"},
+		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar.zst"), "--force"},
+	} {
+		if _, err := timed(argv, pass); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *env) inspectScenarios() []scenario {
+	var out []scenario
+	for _, suffix := range []string{".signed.tar", ".signed.tar.zst"} {
+		out = append(out, scenario{
+			tool: "stella mirror inspect " + suffix,
+			steps: func(int) [][]string {
+				return [][]string{{e.stella, "mirror", "inspect", e.archive(suffix), "--quiet"}}
+			},
+		})
+	}
+	return out
+}
+
+// floor fetches every unique blob once from the source registry, 8 at a
+// time, hashing each: the practical limit of moving this release here.
+func (e *env) floor() (float64, error) {
+	type job struct {
+		url  string
+		size int64
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	start := time.Now()
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			for j := range jobs {
+				resp, err := http.Get(j.url)
+				if err == nil {
+					h := sha256.New()
+					_, err = io.CopyBuffer(h, resp.Body, buf)
+					resp.Body.Close()
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for dg, b := range e.blobs {
+		// Manifests are fetched as blobs too: distribution serves both.
+		jobs <- job{url: fmt.Sprintf("http://%s/v2/%s/blobs/%s", e.source, b.repo, dg), size: b.size}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(e.unique) / (1 << 20) / time.Since(start).Seconds(), nil
+}

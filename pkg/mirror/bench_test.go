@@ -1,0 +1,61 @@
+package mirror_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// benchMiB sizes the release of the benchmarks (STELLA_BENCH_MIB, default
+// 256).
+func benchMiB() int64 {
+	if n, err := strconv.ParseInt(os.Getenv("STELLA_BENCH_MIB"), 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return 256
+}
+
+func benchSpec() sample.Spec {
+	total := benchMiB() << 20
+	return sample.Spec{BaseLayerSize: total / 6, LayerSize: (total - total/6) / 7}
+}
+
+// BenchmarkCreate measures create from a distribution registry; profile it
+// with -cpuprofile.
+func BenchmarkCreate(b *testing.B) {
+	host := testutil.Distribution(b)
+	_, releaseFile, advisories := testutil.PushSample(b, host, benchSpec())
+	b.SetBytes(benchMiB() << 20)
+	for i := 0; b.Loop(); i++ {
+		out := filepath.Join(b.TempDir(), "bundle")
+		opts := mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: out, Created: fixedTime, Client: testutil.Client(b)}
+		if _, err := mirror.Create(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+		os.RemoveAll(out)
+	}
+}
+
+// BenchmarkPack measures pack of a bundle directory to a plain tar.
+func BenchmarkPack(b *testing.B) {
+	host := testutil.Distribution(b)
+	_, releaseFile, advisories := testutil.PushSample(b, host, benchSpec())
+	dir := filepath.Join(b.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchMiB() << 20)
+	for b.Loop() {
+		out := filepath.Join(b.TempDir(), "b.tar")
+		if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(out)
+	}
+}
