@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"fmt"
 	"io"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +49,7 @@ digests unchanged. The bundle itself (root, metadata, signature) goes to
 			if err != nil {
 				return err
 			}
-			return app.emit(res, func(w io.Writer) { printImport(w, res) })
+			return app.emit(res, func(w io.Writer) { printPlaced(w, "Imported", res) })
 		},
 	}
 	f := cmd.Flags()
@@ -65,19 +62,4 @@ digests unchanged. The bundle itself (root, metadata, signature) goes to
 	trust.bind(cmd, true)
 	_ = cmd.MarkFlagRequired("registry")
 	return cmd
-}
-
-func printImport(w io.Writer, r *mirror.ImportResult) {
-	fmt.Fprintf(w, "Imported %s (generation %d) into %s\n", r.Version, r.Generation, r.Registry)
-	fmt.Fprintf(w, "  bundle      %s/%s:%s (root %s)\n", r.Registry, r.BundleRepository, r.Version, r.Root)
-	for _, img := range r.Images {
-		fmt.Fprintf(w, "  image       %s  tags %s\n", img.Reference, strings.Join(img.Tags, ","))
-	}
-	fmt.Fprintf(w, "  blobs       %d sent (%s), %d mounted, %d already present\n", r.Blobs.Sent, humanBytes(r.Blobs.BytesSent), r.Blobs.Mounted, r.Blobs.Skipped)
-	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags)
-	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
-	if len(r.Advisories) > 0 {
-		fmt.Fprintf(w, "  advisories  %d written\n", len(r.Advisories))
-	}
-	fmt.Fprintf(w, "  took        %s\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
 }

@@ -67,6 +67,11 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newVerifyChecksumsCmd(app),
 		newKeygenCmd(app),
 		newImportCmd(app),
+		newPushCmd(app),
+		newPullCmd(app),
+		newSyncCmd(app),
+		newLoginCmd(app),
+		newLogoutCmd(app),
 	)
 	return cmd
 }

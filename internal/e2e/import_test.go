@@ -3,18 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/sample"
@@ -42,61 +34,6 @@ func signedBundle(t *testing.T, spec sample.Spec, suffix string, createArgs ...s
 	return archive, filepath.Join(root, "tools/cosign/cosign.pub"), rel
 }
 
-// gate is a proxy in front of a registry that lets upload bytes through
-// until a threshold, then holds every request until released.
-type gate struct {
-	host      string
-	threshold int64
-	sent      atomic.Int64
-	reached   chan struct{}
-	once      sync.Once
-	open      atomic.Bool
-	release   chan struct{}
-}
-
-func newGate(t *testing.T, target string, threshold int64) *gate {
-	g := &gate{threshold: threshold, reached: make(chan struct{}), release: make(chan struct{})}
-	u, _ := url.Parse("http://" + target)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !g.open.Load() && g.sent.Load() >= g.threshold {
-			g.once.Do(func() { close(g.reached) })
-			select {
-			case <-g.release:
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if r.Body != nil && (r.Method == http.MethodPatch || r.Method == http.MethodPut) {
-			r.Body = &countingBody{r.Body, &g.sent}
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		g.open.Store(true)
-		select {
-		case <-g.release:
-		default:
-			close(g.release)
-		}
-		srv.Close()
-	})
-	g.host = srv.Listener.Addr().String()
-	return g
-}
-
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (c *countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
 // TestImportKilledAndResumed kills an import mid-way (after a third of its
 // bytes went up), checks that no tag was written, and re-runs it: the second
 // run completes, sends fewer bytes, and the registry holds the release.
@@ -104,9 +41,9 @@ func TestImportKilledAndResumed(t *testing.T) {
 	archive, pub, rel := signedBundle(t, sample.Spec{BaseLayerSize: 8 << 20, LayerSize: 3 << 20}, ".tar.zst")
 	target := testutil.Distribution(t)
 	total := int64(8<<20 + 7*(3<<20))
-	g := newGate(t, target, total/3)
+	g := testutil.NewGate(t, target, total/3)
 
-	cmd := exec.Command(stellaBin, "mirror", "import", archive, "--registry", g.host, "--plain-http", "--key", pub, "--allow-expired")
+	cmd := exec.Command(stellaBin, "mirror", "import", archive, "--registry", g.Host, "--plain-http", "--key", pub, "--allow-expired")
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -114,7 +51,7 @@ func TestImportKilledAndResumed(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	select {
-	case <-g.reached:
+	case <-g.Reached:
 	case err := <-exited:
 		t.Fatalf("import ended before the gate was reached: %v", err)
 	}
@@ -125,12 +62,11 @@ func TestImportKilledAndResumed(t *testing.T) {
 			t.Errorf("killed import left tags in %s: %v", repo, tags)
 		}
 	}
-	firstRun := g.sent.Load()
+	firstRun := g.Sent.Load()
 
-	g.open.Store(true)
-	close(g.release)
-	r := mustStella(t, "mirror", "import", archive, "--registry", g.host, "--plain-http", "--key", pub, "--allow-expired", "--format", "json")
-	var res mirror.ImportResult
+	g.Open()
+	r := mustStella(t, "mirror", "import", archive, "--registry", g.Host, "--plain-http", "--key", pub, "--allow-expired", "--format", "json")
+	var res mirror.PlaceResult
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,4 +121,27 @@ func WritePEM(t testing.TB, dir, name string, certs ...*x509.Certificate) string
 		t.Fatal(err)
 	}
 	return p
+}
+
+// ServerCert makes a TLS server certificate for 127.0.0.1 and localhost
+// under ca, and writes it and its key as PEM into dir.
+func (ca *CA) ServerCert(t testing.TB, dir string) (certFile, keyFile string) {
+	t.Helper()
+	k := newKey(t)
+	tmpl := &x509.Certificate{
+		Subject: pkix.Name{CommonName: "127.0.0.1"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}, BasicConstraintsValid: true,
+	}
+	cert := newCert(t, tmpl, ca, &k.PublicKey, ca.Key)
+	certFile = WritePEM(t, dir, "server.pem", cert, ca.Cert)
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile = filepath.Join(dir, "server.key")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

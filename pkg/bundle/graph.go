@@ -254,3 +254,39 @@ func CheckMetadata(data []byte, manifestJSON ocispec.Descriptor, m *Manifest) er
 	}
 	return nil
 }
+
+// ArtifactTypeFiles is the artifactType of the files referrer: a manifest
+// whose subject is the root and whose layers are the bundle directory's
+// files that no digest in the bundle covers (public-key.pem, SHA256SUMS,
+// SHA256SUMS.sig, certificates). It lives only in registries, so that pull
+// can give back the directory sign wrote; SHA256SUMS lists every blob of the
+// bundle, so this manifest cannot be one of them.
+const ArtifactTypeFiles = "application/vnd.stellaops.mirror.files.v1+json"
+
+// NamedFile is a file of a bundle directory carried as a layer.
+type NamedFile struct {
+	Name string
+	Data []byte
+}
+
+// FilesManifest builds the files referrer of root: the empty config, one
+// layer per file (titled with its name), root as subject.
+func FilesManifest(root ocispec.Descriptor, files []NamedFile, created time.Time) (Document, []ocispec.Descriptor, error) {
+	var layers []ocispec.Descriptor
+	for _, f := range files {
+		layers = append(layers, withTitle(ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(f.Data), Size: int64(len(f.Data))}, f.Name))
+	}
+	subject := ocispec.Descriptor{MediaType: root.MediaType, Digest: root.Digest, Size: root.Size}
+	man := ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: ArtifactTypeFiles,
+		Config:       EmptyConfig,
+		Layers:       layers,
+		Subject:      &subject,
+		Annotations:  map[string]string{ocispec.AnnotationCreated: created.UTC().Format(time.RFC3339)},
+	}
+	doc, err := newDocument(ocispec.MediaTypeImageManifest, man)
+	doc.Descriptor.ArtifactType = ArtifactTypeFiles
+	return doc, layers, err
+}

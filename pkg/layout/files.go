@@ -75,3 +75,41 @@ func (d *Dir) linkBlob(ctx context.Context, path string, desc ocispec.Descriptor
 	defer f.Close()
 	return d.Push(ctx, desc, f)
 }
+
+// LinkFile makes the human-view file name from a blob already in the
+// directory (a hard link where the filesystem allows, a verified copy
+// otherwise).
+func (d *Dir) LinkFile(ctx context.Context, name string, desc ocispec.Descriptor, perm os.FileMode) error {
+	if err := bundle.ValidPath(name); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	path := filepath.Join(d.root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	os.Remove(path)
+	if err := os.Link(d.BlobPath(desc.Digest), path); err == nil {
+		return os.Chmod(path, perm)
+	}
+	rc, err := d.Fetch(ctx, desc)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.CopyBuffer(tmp, rc, make([]byte, copyBufferSize))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), perm)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

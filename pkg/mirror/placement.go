@@ -26,8 +26,11 @@ type placement struct {
 	blobs []*blobPlace
 	byDig map[digest.Digest]*blobPlace
 	// phases of manifest pushes, children before parents: image manifests,
-	// image referrers, bundle metadata and root, then the signature.
-	images, referrers, root, signature []manifestPlace
+	// image referrers, bundle metadata and root, then the signature and the
+	// files referrer.
+	images, referrers, root, signature, files []manifestPlace
+	// memBlobs are blobs whose bytes are in hand (the files referrer's).
+	memBlobs []memBlob
 	// tags are written last.
 	tags []tagPlace
 	// advisories maps an advisory blob to its paths in the bundle.
@@ -39,6 +42,12 @@ type placement struct {
 type blobPlace struct {
 	desc  ocispec.Descriptor
 	repos []string
+}
+
+type memBlob struct {
+	repo string
+	desc ocispec.Descriptor
+	data []byte
 }
 
 type manifestPlace struct {
@@ -60,14 +69,30 @@ func ImageName(prefix string, img bundle.Image) string {
 	return bundle.MapRepository(prefix, img.Repository)
 }
 
+// placementOptions say where a bundle goes in a registry.
+type placementOptions struct {
+	// bundleRepo receives the whole bundle graph; bundleTag tags its root
+	// (the release version if empty).
+	bundleRepo, bundleTag string
+	// mapImages also places every image (and its referrers) in its mapped
+	// repository, [prefix/]<source path>, tagged with its tags.
+	mapImages bool
+	prefix    string
+}
+
 // planPlacement builds the placement of md's bundle. Repository names are
 // relative to the target registry (no host).
-func planPlacement(ctx context.Context, md *metadata, prefix, bundleRepo string) (*placement, error) {
+func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*placement, error) {
+	bundleRepo := o.bundleRepo
 	p := &placement{bundleRepo: bundleRepo, byDig: map[digest.Digest]*blobPlace{}, advisories: map[digest.Digest][]string{}, placed: map[string]bool{}}
 	m := md.Manifest
 	for _, img := range m.Images {
-		repo := ImageName(prefix, img)
-		for _, r := range []string{repo, bundleRepo} {
+		repo := ImageName(o.prefix, img)
+		repos := []string{bundleRepo}
+		if o.mapImages {
+			repos = []string{repo, bundleRepo}
+		}
+		for _, r := range repos {
 			if err := p.addGraph(ctx, md, r, imageDesc(img), &p.images); err != nil {
 				return nil, err
 			}
@@ -76,6 +101,9 @@ func planPlacement(ctx context.Context, md *metadata, prefix, bundleRepo string)
 					return nil, err
 				}
 			}
+		}
+		if !o.mapImages {
+			continue
 		}
 		rootData, err := md.Doc(ctx, imageDesc(img))
 		if err != nil {
@@ -92,7 +120,7 @@ func planPlacement(ctx context.Context, md *metadata, prefix, bundleRepo string)
 	if err != nil {
 		return nil, err
 	}
-	p.tags = append(p.tags, tagPlace{repo: bundleRepo, tag: m.Release.Version, desc: plainDesc(md.RootDesc), data: rootData})
+	p.tags = append(p.tags, tagPlace{repo: bundleRepo, tag: firstNonEmpty(o.bundleTag, m.Release.Version), desc: plainDesc(md.RootDesc), data: rootData})
 	for _, f := range m.Advisories {
 		p.advisories[f.Digest] = append(p.advisories[f.Digest], f.Path)
 	}
@@ -103,7 +131,38 @@ func planPlacement(ctx context.Context, md *metadata, prefix, bundleRepo string)
 			return nil, err
 		}
 	}
+	if err := p.addFilesReferrer(md, bundleRepo); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// filesReferrerNames are the bundle files the files referrer carries.
+var filesReferrerNames = []string{layout.PublicKeyFile, layout.ChecksumsFile, layout.ChecksumsSigFile, layout.CertificateFile, layout.CertificateChainFile}
+
+// addFilesReferrer carries the bundle's files that no digest covers
+// (public-key.pem, SHA256SUMS and its signature, certificates) as a
+// referrer of the root, so that pull can give the directory back whole.
+func (p *placement) addFilesReferrer(md *metadata, repo string) error {
+	var files []bundle.NamedFile
+	for _, name := range filesReferrerNames {
+		if data, err := md.File(name); err == nil {
+			files = append(files, bundle.NamedFile{Name: name, Data: data})
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	doc, layers, err := bundle.FilesManifest(md.RootDesc, files, md.Manifest.CreatedAt)
+	if err != nil {
+		return err
+	}
+	p.memBlobs = append(p.memBlobs, memBlob{repo: repo, desc: bundle.EmptyConfig, data: bundle.EmptyConfigBytes})
+	for i, l := range layers {
+		p.memBlobs = append(p.memBlobs, memBlob{repo: repo, desc: plainDesc(l), data: files[i].Data})
+	}
+	p.files = append(p.files, manifestPlace{repo: repo, desc: plainDesc(doc.Descriptor), data: doc.Bytes})
+	return nil
 }
 
 // addGraph adds desc and everything below it to repo: manifests in

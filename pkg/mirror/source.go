@@ -8,6 +8,7 @@ import (
 	"os"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -182,4 +183,13 @@ func scanForManifests(f *os.File, tr *layout.TarReader, head *layout.Head, pendi
 			return err
 		}
 	}
+}
+
+// fetcher adapts fetch to content.Fetcher.
+func (s *source) fetcher() content.Fetcher { return fetchFunc(s.fetch) }
+
+type fetchFunc func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+
+func (f fetchFunc) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	return f(ctx, desc)
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	oremote "oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -196,11 +197,15 @@ func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error 
 // explain turns a registry's refusal of an unknown artifact type into an
 // error that names the registry.
 func (t *target) explain(err error) error {
-	err = remote.Classify(err)
-	if strings.Contains(err.Error(), "MANIFEST_INVALID") || strings.Contains(err.Error(), "UNSUPPORTED") {
-		return fmt.Errorf("registry %s refused the manifest (it may not accept OCI artifact types): %w", t.host, err)
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnsupportedMediaType) {
+		for _, e := range resp.Errors {
+			if e.Code == errcode.ErrorCodeManifestInvalid || e.Code == errcode.ErrorCodeUnsupported || e.Code == "MANIFEST_UNSUPPORTED" {
+				return fmt.Errorf("registry %s refused the manifest (it may not accept OCI artifact types): %w", t.host, err)
+			}
+		}
 	}
-	return err
+	return remote.Classify(err)
 }
 
 // tag writes the tags, in order.
@@ -309,4 +314,16 @@ func (t *target) generation(ctx context.Context, repo string) (int64, digest.Dig
 		}
 	}
 	return best, bestRoot, nil
+}
+
+// putBytes uploads a small blob held in memory, unless repo has it.
+func (t *target) putBytes(ctx context.Context, repo string, desc ocispec.Descriptor, data []byte) error {
+	ok, err := t.hasBlob(ctx, repo, desc)
+	if err != nil || ok {
+		if ok {
+			t.skipped.Add(1)
+		}
+		return err
+	}
+	return t.upload(ctx, repo, desc, bytes.NewReader(data))
 }

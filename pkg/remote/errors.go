@@ -2,7 +2,10 @@ package remote
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"syscall"
 
 	orasdef "oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -39,13 +43,24 @@ func Classify(err error) error {
 			return err
 		}
 	}
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login`, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var tlsErr *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) || errors.As(err, &tlsErr) {
+		return &classified{fmt.Errorf("%w (the registry's TLS certificate is not trusted: --ca-file names the CA that issued it)", err), errdef.ErrUnavailable}
+	}
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) {
 		switch {
 		case resp.StatusCode == http.StatusNotFound:
 			return &classified{err, errdef.ErrNotFound}
-		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
-			resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+			return &classified{fmt.Errorf("%w (check the credentials for %s)", err, resp.URL.Host), errdef.ErrUnavailable}
+		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 			return &classified{err, errdef.ErrUnavailable}
 		}
 		return err

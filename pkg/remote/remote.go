@@ -107,9 +107,9 @@ func New(opts Options) (*Client, error) {
 		err   error
 	)
 	if opts.ConfigFile != "" {
-		store, err = credentials.NewStore(opts.ConfigFile, credentials.StoreOptions{})
+		store, err = credentials.NewStore(opts.ConfigFile, credentials.StoreOptions{AllowPlaintextPut: true})
 	} else {
-		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
+		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %v: %w", err, errdef.ErrUsage)

@@ -67,7 +67,11 @@ func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 		return err
 	}
 	if err := u.upload(ctx, loc, desc, vr); err != nil {
-		u.cancel(loc)
+		// An interrupted run leaves the session to expire on the registry:
+		// cleaning up must not hold up the interruption.
+		if ctx.Err() == nil {
+			u.cancel(loc)
+		}
 		return err
 	}
 	return nil
@@ -243,7 +247,7 @@ func (u *Uploader) status(ctx context.Context, loc *url.URL) (int64, *url.URL, e
 // cancel abandons an upload session; failures are ignored (the registry
 // expires sessions on its own).
 func (u *Uploader) cancel(loc *url.URL) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc.String(), nil)

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+func newPullCmd(app *app) *cobra.Command {
+	var (
+		opts  mirror.PullOptions
+		trust trustFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "pull REF DIR",
+		Short: "Pull a bundle from a registry into a bundle directory",
+		Long: `Pull a bundle from a registry back into a bundle directory identical to one
+made by create and sign (OCI layout, manifest.json, human view, manifest.dsse,
+public-key.pem, SHA256SUMS), so that pack, verify and verify-checksums work on
+it. With --key the signature must verify before anything is written; the
+directory appears whole or not at all.`,
+		Example: `  stella mirror pull registry.example/stellaops/mirror-bundle:2025.10.0 bundle/ --key cosign.pub`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			opts.Reference, opts.Output = args[0], args[1]
+			if opts.Trust, err = trust.options(); err != nil {
+				return err
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
+			stop := app.progress(&opts.Transfer, "pull")
+			res, err := mirror.Pull(cmd.Context(), opts)
+			stop()
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "Pulled %s (generation %d, root %s) into %s: %d blobs, %s (signature verified: %v)\n",
+					res.Version, res.Generation, res.Root, res.Path, res.Blobs, humanBytes(res.Bytes), res.Verified)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing non-empty directory")
+	trust.bind(cmd, true)
+	return cmd
+}

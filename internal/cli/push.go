@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+func newPushCmd(app *app) *cobra.Command {
+	var (
+		opts  mirror.PushOptions
+		trust trustFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "push DIR|FILE REF",
+		Short: "Push a bundle to a registry",
+		Long: `Push a whole bundle (root, metadata, images, image referrers) and its
+referrers (the DSSE signature, the files referrer) into one repository of any
+OCI registry, tagged with REF's tag or the release version. Blobs are sent once
+and skipped where present; the tag is written last. With --key, the signature
+must verify before anything is pushed.`,
+		Example: `  stella mirror push bundle/ registry.example/stellaops/mirror-bundle
+  stella mirror push stellaops-airgap-2025.10.0.tar.zst localhost:5000/stellaops/mirror-bundle:2025.10.0 --plain-http`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			opts.Source, opts.Reference = args[0], args[1]
+			if opts.Trust, err = trust.options(); err != nil {
+				return err
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
+			stop := app.progress(&opts.Transfer, "push")
+			res, err := mirror.Push(cmd.Context(), opts)
+			stop()
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) { printPlaced(w, "Pushed", res) })
+		},
+	}
+	trust.bind(cmd, true)
+	return cmd
+}
+
+// printPlaced prints what push, sync and import did.
+func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
+	fmt.Fprintf(w, "%s %s (generation %d) to %s/%s\n", verb, r.Version, r.Generation, r.Registry, r.BundleRepository)
+	fmt.Fprintf(w, "  root        %s\n", r.Root)
+	for _, img := range r.Images {
+		fmt.Fprintf(w, "  image       %s\n", img.Reference)
+	}
+	fmt.Fprintf(w, "  blobs       %d sent (%s), %d mounted, %d already present\n", r.Blobs.Sent, humanBytes(r.Blobs.BytesSent), r.Blobs.Mounted, r.Blobs.Skipped)
+	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags)
+	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
+	if len(r.Advisories) > 0 {
+		fmt.Fprintf(w, "  advisories  %d written\n", len(r.Advisories))
+	}
+	fmt.Fprintf(w, "  took        %.2fs\n", r.Seconds)
+}

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+func newSyncCmd(app *app) *cobra.Command {
+	var (
+		opts  mirror.SyncOptions
+		trust trustFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "sync SRC-REF DST-REF",
+		Short: "Copy a bundle from one registry to another",
+		Long: `Copy a bundle, with its referrers, from a registry to a registry with no local
+staging: blobs stream from one to the other (or are mounted within one
+registry), referrers are copied whichever way each side supports them.
+--images also places every image under its mapped name at the destination, as
+import does. Re-running an interrupted sync completes it.`,
+		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
+  stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			opts.Source, opts.Destination = args[0], args[1]
+			if opts.Trust, err = trust.options(); err != nil {
+				return err
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
+			stop := app.progress(&opts.Transfer, "sync")
+			res, err := mirror.Sync(cmd.Context(), opts)
+			stop()
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) { printPlaced(w, "Synced", res) })
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Images, "images", false, "also place every image under its mapped name at the destination")
+	cmd.Flags().StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository (with --images)")
+	trust.bind(cmd, true)
+	return cmd
+}

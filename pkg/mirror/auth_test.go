@@ -1,0 +1,129 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// TestBasicAuth pushes to a distribution registry that requires basic
+// auth: refused without credentials, accepted with them from a docker
+// config.json, and login/logout write and remove them there.
+func TestBasicAuth(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	dir := t.TempDir()
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, dir, "mirror", "s3cret")})
+	ctx := context.Background()
+	push := func(cfg string) error {
+		client, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg, Retries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
+		return err
+	}
+	empty := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(empty, []byte("{}"), 0o600)
+	if err := push(empty); !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), host) {
+		t.Fatalf("push without credentials: %v", err)
+	}
+	if err := push(testutil.DockerConfig(t, host, "mirror", "s3cret")); err != nil {
+		t.Fatalf("push with config.json credentials: %v", err)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	client, _ := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg, Retries: 1})
+	if err := mirror.Login(ctx, mirror.LoginOptions{Registry: host, Username: "mirror", Password: "wrong", Client: client}); err == nil {
+		t.Fatal("login with a wrong password succeeded")
+	}
+	if err := mirror.Login(ctx, mirror.LoginOptions{Registry: host, Username: "mirror", Password: "s3cret", Client: client}); err != nil {
+		t.Fatal(err)
+	}
+	if err := push(cfg); err != nil {
+		t.Fatalf("push after login: %v", err)
+	}
+	if err := mirror.Logout(ctx, client, host); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(cfg); strings.Contains(string(data), host) {
+		t.Errorf("logout left credentials: %s", data)
+	}
+}
+
+// TestTLSWithPrivateCA pushes to a distribution registry serving TLS with
+// a certificate from a test CA: a clear TLS error without --ca-file,
+// success with it.
+func TestTLSWithPrivateCA(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	dir := t.TempDir()
+	ca := testutil.NewRootCA(t, "Test Registry CA")
+	certFile, keyFile := ca.ServerCert(t, dir)
+	caFile := testutil.WritePEM(t, dir, "ca.pem", ca.Cert)
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: certFile, TLSKey: keyFile})
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte("{}"), 0o600)
+	push := func(opts remote.Options) error {
+		opts.ConfigFile, opts.Retries = cfg, 1
+		client, err := remote.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mirror.Push(context.Background(), mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
+		return err
+	}
+	err := push(remote.Options{})
+	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), "--ca-file") {
+		t.Fatalf("push without the CA: %v", err)
+	}
+	if err := push(remote.Options{CAFile: caFile}); err != nil {
+		t.Fatalf("push with --ca-file: %v", err)
+	}
+}
+
+// TestSyncInterruptedAndResumed interrupts a sync part-way (the gate holds
+// the destination once a third of the bytes went up) and re-runs it.
+func TestSyncInterruptedAndResumed(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{BaseLayerSize: 4 << 20, LayerSize: 2 << 20}, 0)
+	source, target := testutil.Distribution(t), testutil.Distribution(t)
+	ctx := context.Background()
+	client := testutil.Client(t)
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: source + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	gate := testutil.NewGate(t, target, (4<<20+7*(2<<20))/3)
+	opts := mirror.SyncOptions{Source: source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: gate.Host + "/mirror/bundle",
+		Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := mirror.Sync(cctx, opts); done <- err }()
+	select {
+	case <-gate.Reached:
+		cancel()
+	case err := <-done:
+		t.Fatalf("sync ended before the gate: %v", err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted sync: %v", err)
+	}
+	gate.Open()
+	res, err := mirror.Sync(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blobs.Skipped == 0 {
+		t.Errorf("re-run skipped nothing: %+v", res.Blobs)
+	}
+	repo, _ := client.Repository(target + "/mirror/bundle")
+	if d, err := repo.Resolve(ctx, s.rel.Spec.Version); err != nil || d.Digest != res.Root {
+		t.Errorf("root after re-run: %s (%v)", d.Digest, err)
+	}
+}

@@ -1,0 +1,272 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// placer writes a placement into a target registry from a source: the
+// engine of import, push and sync.
+type placer struct {
+	plan *placement
+	tgt  *target
+	src  *source
+	md   *metadata
+	adv  *advisoryWriter
+	log  *slog.Logger
+	// mountFrom, if set, is a repository of the target registry that holds
+	// the source's blobs (sync within one registry).
+	mountFrom string
+	// spreadCtx is the context of the spreads, which outlive the blob
+	// reads that queue them.
+	spreadCtx context.Context
+	mu        sync.Mutex
+	written   []string
+}
+
+// run places everything: blobs, then manifests children first, then tags.
+func (pl *placer) run(ctx context.Context, limit int) error {
+	if err := pl.blobs(ctx, limit); err != nil {
+		return err
+	}
+	for _, b := range pl.plan.memBlobs {
+		if err := pl.tgt.putBytes(ctx, b.repo, b.desc, b.data); err != nil {
+			return err
+		}
+	}
+	if err := pl.manifests(ctx); err != nil {
+		return err
+	}
+	return pl.tgt.tag(ctx, pl.plan.tags)
+}
+
+// blobs places every blob of the plan, from a stream or at random.
+func (pl *placer) blobs(ctx context.Context, limit int) error {
+	spreads, sctx := errgroup.WithContext(ctx)
+	spreads.SetLimit(limit)
+	pl.spreadCtx = sctx
+	var err error
+	if pl.src.stream != nil {
+		err = pl.streamBlobs(sctx, spreads)
+	} else {
+		err = pl.fetchBlobs(sctx, spreads, limit)
+	}
+	if werr := spreads.Wait(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// streamBlobs reads the archive once, front to back: every blob entry must
+// be one the bundle names, with its declared size, and is sent to its
+// first repository (hashed on the way) and spread to the others; human-view
+// copies are skipped. Blobs the archive lacks must already be in the
+// target.
+func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) error {
+	docs := pl.plan.manifestDigests()
+	human := map[string]int64{}
+	var declared int64
+	for _, f := range append(append([]bundle.File{}, pl.md.Manifest.Advisories...), pl.md.Manifest.Files...) {
+		human[f.Path] = f.Size
+		declared += f.Size
+	}
+	for _, b := range pl.plan.blobs {
+		declared += b.desc.Size
+	}
+	for _, m := range docs {
+		declared += m
+	}
+	done := map[digest.Digest]bool{}
+	err := pl.src.stream(declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
+		if dg, ok := layout.BlobDigest(e.Name); ok {
+			if _, isDoc := docs[dg]; isDoc {
+				return nil
+			}
+			b := pl.plan.byDig[dg]
+			if b == nil {
+				return fmt.Errorf("%s: archive entry %s is not part of the bundle: %w", pl.src.name, e.Name, errdef.ErrMalformed)
+			}
+			if e.Size != b.desc.Size {
+				return fmt.Errorf("%s: archive entry %s has %d bytes, its descriptor says %d: %w", pl.src.name, e.Name, e.Size, b.desc.Size, errdef.ErrDigestMismatch)
+			}
+			done[dg] = true
+			return pl.place(ctx, spreads, b, r)
+		}
+		if size, ok := human[e.Name]; ok {
+			if size != e.Size {
+				return fmt.Errorf("%s: archive entry %s has %d bytes, manifest.json says %d: %w", pl.src.name, e.Name, e.Size, size, errdef.ErrDigestMismatch)
+			}
+			return nil
+		}
+		if layout.IsHeadFile(e.Name) {
+			return nil
+		}
+		return fmt.Errorf("%s: archive entry %q is not part of the bundle: %w", pl.src.name, e.Name, errdef.ErrMalformed)
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range pl.plan.blobs {
+		if done[b.desc.Digest] {
+			continue
+		}
+		ok, err := pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s: archive lacks blob %s and %s/%s does not have it (truncated archive?): %w", pl.src.name, b.desc.Digest, pl.tgt.host, b.repos[0], errdef.ErrMalformed)
+		}
+		pl.tgt.skipped.Add(1)
+		spreads.Go(func() error { return pl.tgt.spread(ctx, b) })
+	}
+	return nil
+}
+
+// fetchBlobs reads every blob at random, limit at a time.
+func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for _, b := range pl.plan.blobs {
+		g.Go(func() error {
+			// Unless its bytes are wanted on disk, a blob the target has (or
+			// can mount from the source repository, in the same registry)
+			// is not read at all.
+			if len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil {
+				done, err := pl.avoidCopy(ctx, b)
+				if err != nil {
+					return err
+				}
+				if done {
+					spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+					return nil
+				}
+			}
+			rc, err := pl.src.fetch(ctx, b.desc)
+			if err != nil {
+				return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))
+			}
+			defer rc.Close()
+			return pl.place(ctx, spreads, b, rc)
+		})
+	}
+	return g.Wait()
+}
+
+// avoidCopy reports whether b's first repository already holds it, or got
+// it by a mount from the source repository (sync within one registry).
+func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace) (bool, error) {
+	ok, err := pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+	if err != nil || ok {
+		if ok {
+			pl.tgt.skipped.Add(1)
+		}
+		return ok, err
+	}
+	if pl.mountFrom == "" {
+		return false, nil
+	}
+	u, err := pl.tgt.uploader(b.repos[0])
+	if err != nil {
+		return false, err
+	}
+	mounted, err := u.Mount(ctx, b.desc, pl.mountFrom)
+	if mounted {
+		pl.tgt.mounted.Add(1)
+	}
+	return mounted, err
+}
+
+// place sends one blob to its first repository, unless it is there, and
+// queues its spread to the others. An advisory is also written to the
+// advisories directory, committed only once its bytes verified.
+func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPlace, r io.Reader) error {
+	var adv *pendingAdvisory
+	if paths := pl.plan.advisories[b.desc.Digest]; len(paths) > 0 && pl.adv != nil {
+		var err error
+		if adv, err = pl.adv.create(paths); err != nil {
+			return err
+		}
+		r = io.TeeReader(r, adv.writer())
+	}
+	err := pl.send(ctx, b, r, adv != nil)
+	if adv != nil {
+		if err != nil {
+			adv.abort()
+		} else {
+			written, cerr := adv.commit()
+			pl.mu.Lock()
+			pl.written = append(pl.written, written...)
+			pl.mu.Unlock()
+			err = cerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+	return nil
+}
+
+// send uploads b from r into its first repository unless it is there. With
+// mustRead, content that is not sent is still read and verified.
+func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead bool) error {
+	ok, err := pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return pl.tgt.upload(ctx, b.repos[0], b.desc, r)
+	}
+	pl.tgt.skipped.Add(1)
+	if mustRead {
+		_, err = io.Copy(io.Discard, bundle.NewVerifyReader(r, b.desc))
+	}
+	return err
+}
+
+// manifests pushes the manifests children first: images, then (once the
+// registry's referrers support is known) image referrers, the bundle
+// metadata and root, then the signature.
+func (pl *placer) manifests(ctx context.Context) error {
+	if err := pl.tgt.pushManifests(ctx, pl.plan.images); err != nil {
+		return err
+	}
+	probe := pl.plan.bundleRepo
+	if len(pl.plan.images) > 0 {
+		probe = pl.plan.images[0].repo
+	}
+	mode, err := pl.tgt.detectReferrers(ctx, probe, pl.md.RootDesc.Digest)
+	if err != nil {
+		return err
+	}
+	pl.log.Info("referrers", "mode", mode)
+	for _, phase := range [][]manifestPlace{pl.plan.referrers, pl.plan.root, pl.plan.signature, pl.plan.files} {
+		if err := pl.tgt.pushManifests(ctx, phase); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manifestDigests lists every manifest of the plan with its size.
+func (p *placement) manifestDigests() map[digest.Digest]int64 {
+	out := map[digest.Digest]int64{}
+	for _, phase := range [][]manifestPlace{p.images, p.referrers, p.root, p.signature, p.files} {
+		for _, m := range phase {
+			out[m.desc.Digest] = m.desc.Size
+		}
+	}
+	return out
+}

@@ -1,0 +1,192 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// PullOptions say which bundle to pull into which directory.
+type PullOptions struct {
+	// Reference is host/repository:tag or @digest of a bundle root.
+	// Required.
+	Reference string
+	// Output is the bundle directory to write; it must not exist or be
+	// empty, unless Force.
+	Output string
+	Force  bool
+	// Trust, if not empty, must accept the signature before anything is
+	// written.
+	Trust TrustOptions
+	// Client reaches the registry. Required.
+	Client *remote.Client
+	// Transfer sets concurrency, retries and progress.
+	Transfer transfer.Options
+	// Logger receives progress logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// PullResult is what Pull wrote.
+type PullResult struct {
+	Path       string        `json:"path"`
+	Root       digest.Digest `json:"root"`
+	Version    string        `json:"version"`
+	Generation int64         `json:"mirrorGeneration"`
+	Verified   bool          `json:"signatureVerified"`
+	Blobs      int64         `json:"blobs"`
+	Bytes      int64         `json:"bytes"`
+}
+
+// Pull writes a bundle from a registry back into a bundle directory as
+// create and sign made it: the OCI layout, manifest.json, the human view,
+// manifest.dsse, and the files the files referrer carries (public-key.pem,
+// SHA256SUMS and its signature, certificates), so that pack, verify and
+// verify-checksums work on it. The directory appears whole or not at all.
+func Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
+	log := logger(opts.Logger)
+	if opts.Client == nil {
+		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
+	}
+	src, err := openRegistrySource(ctx, opts.Client, opts.Reference)
+	if err != nil {
+		return nil, err
+	}
+	verified := false
+	if !opts.Trust.Empty() {
+		if _, err := verifyBundleSignature(ctx, src.file, opts.Trust); err != nil {
+			return nil, err
+		}
+		verified = true
+	}
+	md, err := src.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := md.checkStructure(ctx); err != nil {
+		return nil, err
+	}
+	graph, err := pullGraph(ctx, md)
+	if err != nil {
+		return nil, err
+	}
+	stage, err := layout.Stage(opts.Output, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	defer stage.Abort()
+	var jobs []transfer.Job
+	for _, d := range graph {
+		if bundle.IsManifestMediaType(d.MediaType) {
+			data, err := md.Doc(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			if err := stage.PushBytes(ctx, d, data); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		jobs = append(jobs, transfer.Job{Desc: d, Src: src.fetcher(), Dst: stage})
+	}
+	stats, err := transfer.CopyBlobs(ctx, jobs, opts.Transfer)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeHumanView(ctx, stage, md); err != nil {
+		return nil, err
+	}
+	if err := writeCarriedFiles(stage, md); err != nil {
+		return nil, err
+	}
+	if err := stage.Commit(); err != nil {
+		return nil, err
+	}
+	log.Info("pulled", "reference", opts.Reference, "path", opts.Output, "blobs", stats.Blobs)
+	return &PullResult{Path: opts.Output, Root: md.RootDesc.Digest, Version: md.Manifest.Release.Version,
+		Generation: md.Manifest.MirrorGeneration, Verified: verified, Blobs: stats.Blobs, Bytes: stats.Bytes}, nil
+}
+
+// pullGraph lists every descriptor below the root and the signature
+// referrer, each once.
+func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) {
+	roots := []ocispec.Descriptor{md.RootDesc}
+	if sig, ok, err := md.signatureReferrer(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		roots = append(roots, sig)
+	}
+	p := &placement{byDig: map[digest.Digest]*blobPlace{}, placed: map[string]bool{}}
+	var manifests []manifestPlace
+	for _, r := range roots {
+		if err := p.addGraph(ctx, md, "", r, &manifests); err != nil {
+			return nil, err
+		}
+	}
+	var out []ocispec.Descriptor
+	for _, m := range manifests {
+		out = append(out, m.desc)
+	}
+	for _, b := range p.blobs {
+		out = append(out, b.desc)
+	}
+	return out, nil
+}
+
+// writeHumanView writes manifest.json, advisories/, scripts/ and docs/ from
+// their blobs, as create lays them out.
+func writeHumanView(ctx context.Context, stage *layout.Staging, md *metadata) error {
+	mjson := ocispec.Descriptor{Digest: digest.FromBytes(md.ManifestBytes), Size: int64(len(md.ManifestBytes))}
+	if err := stage.LinkFile(ctx, layout.ManifestFile, mjson, 0o644); err != nil {
+		return err
+	}
+	for _, f := range append(append([]bundle.File{}, md.Manifest.Advisories...), md.Manifest.Files...) {
+		perm := os.FileMode(0o644)
+		if strings.HasPrefix(f.Path, "scripts/") {
+			perm = 0o755
+		}
+		if err := stage.LinkFile(ctx, f.Path, ocispec.Descriptor{Digest: f.Digest, Size: f.Size}, perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCarriedFiles writes the envelope, the files referrer's files,
+// index.json and SHA256SUMS (the carried one, else a new one).
+func writeCarriedFiles(stage *layout.Staging, md *metadata) error {
+	idx := LayoutIndex(md.Manifest, md.RootDesc)
+	for _, d := range md.Index.Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeDSSE {
+			idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size})
+		}
+	}
+	if err := stage.WriteIndex(idx); err != nil {
+		return err
+	}
+	for _, name := range append([]string{layout.EnvelopeFile}, filesReferrerNames...) {
+		data, err := md.File(name)
+		if err != nil {
+			continue
+		}
+		if err := stage.WriteFile(name, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if _, err := md.File(layout.ChecksumsFile); err != nil {
+		if _, err := stage.WriteChecksums(true); err != nil {
+			return err
+		}
+	}
+	return nil
+}

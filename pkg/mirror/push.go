@@ -1,0 +1,97 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// PushOptions say which bundle to push where.
+type PushOptions struct {
+	// Source is a bundle directory or tar. Required.
+	Source string
+	// Reference is host/repository[:tag]; the tag defaults to the release
+	// version. Required.
+	Reference string
+	// Trust, if not empty, must accept the bundle's signature before
+	// anything is pushed; empty pushes a bundle whose structure checks,
+	// signed or not (the far side verifies on import).
+	Trust TrustOptions
+	// Client reaches the registry. Required.
+	Client *remote.Client
+	// Transfer sets concurrency, retries and progress.
+	Transfer transfer.Options
+	// Logger receives progress logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Push places a whole bundle in one repository of any OCI registry: the
+// root (tagged), everything below it (metadata, images, image referrers),
+// its DSSE signature and files referrers. Blobs are sent once, skipped
+// where present; manifests go children first and the tag last.
+func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
+	start := time.Now()
+	ref, err := parseTarget(opts.Reference)
+	if err != nil {
+		return nil, err
+	}
+	src, err := openSource(ctx, opts.Source, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	return placeBundle(ctx, src, ref, placementOptions{bundleRepo: ref.Repository, bundleTag: ref.Reference}, opts.Trust, opts.Client, opts.Transfer, opts.Logger, start, "")
+}
+
+// parseTarget parses host/repository[:tag]; a digest is refused, since a
+// push names where the bundle goes, not what it is.
+func parseTarget(s string) (registry.Reference, error) {
+	ref, err := registry.ParseReference(s)
+	if err != nil {
+		return ref, fmt.Errorf("reference %q: %v: %w", s, err, errdef.ErrUsage)
+	}
+	if _, derr := ref.Digest(); derr == nil {
+		return ref, fmt.Errorf("reference %q: give a tag (or none), not a digest: %w", s, errdef.ErrUsage)
+	}
+	return ref, nil
+}
+
+// placeBundle verifies (when trust is given) and checks a source, then
+// places it in the registry ref names.
+func placeBundle(ctx context.Context, src *source, ref registry.Reference, po placementOptions, trust TrustOptions,
+	client *remote.Client, topts transfer.Options, log *slog.Logger, start time.Time, mountFrom string) (*PlaceResult, error) {
+	log = logger(log)
+	if client == nil {
+		return nil, fmt.Errorf("no registry client: %w", errdef.ErrUsage)
+	}
+	if !trust.Empty() {
+		if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
+			return nil, err
+		}
+	}
+	md, err := src.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := md.checkStructure(ctx); err != nil {
+		return nil, err
+	}
+	plan, err := planPlacement(ctx, md, po)
+	if err != nil {
+		return nil, err
+	}
+	pl := &placer{plan: plan, tgt: newTarget(ref.Registry, client, topts), src: src, md: md, log: log, mountFrom: mountFrom}
+	if err := pl.run(ctx, concurrency(topts.Concurrency)); err != nil {
+		return nil, err
+	}
+	res := pl.result(po.bundleRepo, start, po.mapImages, po.prefix)
+	log.Info("placed", "registry", ref.Registry, "repository", po.bundleRepo, "root", res.Root, "referrers", res.ReferrersMode)
+	return res, nil
+}

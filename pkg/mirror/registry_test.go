@@ -1,0 +1,146 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestPushSyncPull pushes a signed bundle to one registry, syncs it to a
+// second, pulls it back from there, and checks the pulled directory is the
+// one create and sign wrote, file for file, and verifies.
+func TestPushSyncPull(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ctx := context.Background()
+	for _, reg := range []struct {
+		name string
+		host func(testing.TB) string
+	}{{"distribution", testutil.Distribution}, {"referrers API", testutil.Registry}} {
+		t.Run(reg.name, func(t *testing.T) {
+			first, second := reg.host(t), reg.host(t)
+			client := testutil.Client(t)
+			pushed, err := mirror.Push(ctx, mirror.PushOptions{Source: s.pack(t, ".tar.zst"), Reference: first + "/stellaops/mirror-bundle",
+				Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo, _ := client.Repository(first + "/stellaops/mirror-bundle")
+			root, err := repo.Resolve(ctx, s.rel.Spec.Version)
+			if err != nil || root.Digest != pushed.Root {
+				t.Fatalf("root %s (%v), want %s", root.Digest, err, pushed.Root)
+			}
+			refs, err := registry.Referrers(ctx, repo, root, "")
+			if err != nil || len(refs) != 2 {
+				t.Fatalf("referrers %v (%v)", refs, err)
+			}
+			synced, err := mirror.Sync(ctx, mirror.SyncOptions{Source: first + "/stellaops/mirror-bundle:" + s.rel.Spec.Version,
+				Destination: second + "/mirror/bundles", Trust: trustKeys(s.pub), Images: true, Client: client, Transfer: transferOpts()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if synced.Root != pushed.Root {
+				t.Fatalf("sync root %s, push root %s", synced.Root, pushed.Root)
+			}
+			for _, img := range s.rel.Images {
+				r, _ := client.Repository(second + "/" + img.Repository)
+				if d, err := r.Resolve(ctx, s.rel.Spec.Version); err != nil || d.Digest != img.Descriptor.Digest {
+					t.Errorf("sync --images: %s = %s (%v)", img.Repository, d.Digest, err)
+				}
+			}
+			out := filepath.Join(t.TempDir(), "pulled")
+			pulled, err := mirror.Pull(ctx, mirror.PullOptions{Reference: second + "/mirror/bundles:" + s.rel.Spec.Version, Output: out,
+				Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !pulled.Verified || pulled.Root != pushed.Root {
+				t.Errorf("pull %+v", pulled)
+			}
+			assertSameTree(t, s.dir, out)
+			if _, err := verify(out, trustKeys(s.pub)); err != nil {
+				t.Errorf("verify of the pulled bundle: %v", err)
+			}
+			if _, err := mirror.VerifyChecksums(ctx, mirror.ChecksumsOptions{Dir: out, Trust: trustKeys(s.pub)}); err != nil {
+				t.Errorf("verify-checksums of the pulled bundle: %v", err)
+			}
+		})
+	}
+}
+
+// assertSameTree checks that two directories hold the same files with the
+// same bytes.
+func assertSameTree(t *testing.T, want, got string) {
+	t.Helper()
+	files := map[string][]byte{}
+	filepath.WalkDir(want, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			rel, _ := filepath.Rel(want, p)
+			files[rel], _ = os.ReadFile(p)
+		}
+		return nil
+	})
+	filepath.WalkDir(got, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(got, p)
+		data, _ := os.ReadFile(p)
+		w, ok := files[rel]
+		switch {
+		case !ok:
+			t.Errorf("pulled directory has %s, the original does not", rel)
+		case !bytes.Equal(w, data):
+			t.Errorf("%s differs", rel)
+		}
+		delete(files, rel)
+		return nil
+	})
+	for rel := range files {
+		t.Errorf("pulled directory lacks %s", rel)
+	}
+	_ = bundle.ArtifactTypeDSSE
+}
+
+// TestPushToRegistryRejectingArtifacts: a registry that refuses manifests
+// with an artifactType gets a clear error naming it, and no tag.
+func TestPushToRegistryRejectingArtifacts(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+				body, _ := io.ReadAll(r.Body)
+				if bytes.Contains(body, []byte(`"artifactType"`)) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusBadRequest)
+					io.WriteString(w, `{"errors":[{"code":"MANIFEST_INVALID","message":"artifactType not supported"}]}`)
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	_, err := mirror.Push(context.Background(), mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+		Client: testutil.Client(t), Transfer: transferOpts()})
+	if err == nil || !strings.Contains(err.Error(), "registry "+host+" refused the manifest") {
+		t.Fatalf("err = %v", err)
+	}
+	for repo, tags := range testutil.Tags(t, host) {
+		if len(tags) > 0 {
+			t.Errorf("%s tagged %v after a refused push", repo, tags)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+	oremote "oras.land/oras-go/v2/registry/remote"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// openRegistrySource reads a bundle's metadata from a registry: the root
+// (by tag or digest), its metadata manifest and manifest.json, and its
+// referrers: the DSSE signature and the files referrer. It presents them as
+// the files of a bundle directory, with an index.json as sign writes it, so
+// the same checks apply as to a directory or tar.
+func openRegistrySource(ctx context.Context, client *remote.Client, ref string) (*source, error) {
+	parsed, err := registry.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("bundle reference %q: %v: %w", ref, err, errdef.ErrUsage)
+	}
+	if parsed.Reference == "" {
+		return nil, fmt.Errorf("bundle reference %q needs a tag or digest: %w", ref, errdef.ErrUsage)
+	}
+	repo, err := client.Repository(ref)
+	if err != nil {
+		return nil, err
+	}
+	rs := &registrySource{repo: repo, ref: ref, docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
+	root, err := repo.Resolve(ctx, parsed.Reference)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", ref, remote.Classify(err))
+	}
+	root = plainDesc(root)
+	if err := rs.readMetadata(ctx, root); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", ref, err)
+	}
+	return &source{
+		name:  ref,
+		file:  rs.file,
+		doc:   rs.doc,
+		fetch: repo.Fetch,
+		close: func() {},
+	}, nil
+}
+
+type registrySource struct {
+	repo *oremote.Repository
+	ref  string
+
+	mu    sync.Mutex
+	docs  map[digest.Digest][]byte
+	files map[string][]byte
+}
+
+func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descriptor) error {
+	rootBytes, err := rs.doc(ctx, root)
+	if err != nil {
+		return err
+	}
+	idx, err := bundle.ParseRoot(rootBytes)
+	if err != nil {
+		return err
+	}
+	root.ArtifactType = bundle.ArtifactTypeBundle
+	version := idx.Annotations[ocispec.AnnotationVersion]
+	metaDesc, err := bundle.MetadataDescriptor(idx)
+	if err != nil {
+		return err
+	}
+	metaBytes, err := rs.doc(ctx, metaDesc)
+	if err != nil {
+		return err
+	}
+	layers, err := bundle.Children(metaDesc, metaBytes)
+	if err != nil {
+		return err
+	}
+	var meta ocispec.Manifest
+	if err := json.Unmarshal(metaBytes, &meta); err != nil || len(meta.Layers) == 0 || meta.Layers[0].Annotations[ocispec.AnnotationTitle] != layout.ManifestFile {
+		return fmt.Errorf("metadata manifest %s does not lead with manifest.json: %w", metaDesc.Digest, errdef.ErrMalformed)
+	}
+	if rs.files[layout.ManifestFile], err = rs.blob(ctx, layers[1]); err != nil {
+		return err
+	}
+	index := &ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+	}
+	// The layout index is rebuilt from manifest.json once it is parsed;
+	// here only the root and signature are named, which is what
+	// readMetadata needs.
+	index.Manifests = append(index.Manifests, ocispec.Descriptor{
+		MediaType: root.MediaType, ArtifactType: bundle.ArtifactTypeBundle, Digest: root.Digest, Size: root.Size,
+		Annotations: map[string]string{ocispec.AnnotationRefName: version},
+	})
+	referrers, err := registry.Referrers(ctx, rs.repo, root, "")
+	if err != nil {
+		return remote.Classify(err)
+	}
+	for _, r := range referrers {
+		data, err := rs.doc(ctx, plainDesc(r))
+		if err != nil {
+			return err
+		}
+		man, err := parseArtifact(r, data)
+		if err != nil || man.Subject == nil || man.Subject.Digest != root.Digest {
+			continue
+		}
+		switch man.ArtifactType {
+		case bundle.ArtifactTypeDSSE:
+			if len(man.Layers) != 1 {
+				return fmt.Errorf("signature referrer %s has %d layers: %w", r.Digest, len(man.Layers), errdef.ErrMalformed)
+			}
+			if rs.files[layout.EnvelopeFile], err = rs.blob(ctx, man.Layers[0]); err != nil {
+				return err
+			}
+			index.Manifests = append(index.Manifests, ocispec.Descriptor{MediaType: r.MediaType, ArtifactType: bundle.ArtifactTypeDSSE, Digest: r.Digest, Size: r.Size})
+		case bundle.ArtifactTypeFiles:
+			for _, l := range man.Layers {
+				name := l.Annotations[ocispec.AnnotationTitle]
+				if !layout.IsHeadFile(name) || name == layout.IndexFile || name == layout.ManifestFile || name == layout.EnvelopeFile || name == layout.OCILayoutFile {
+					continue
+				}
+				if rs.files[name], err = rs.blob(ctx, l); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	data, err := bundle.Canonical(index)
+	if err != nil {
+		return err
+	}
+	rs.files[layout.IndexFile] = data
+	return nil
+}
+
+func (rs *registrySource) file(name string) ([]byte, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if data, ok := rs.files[name]; ok {
+		return data, nil
+	}
+	return nil, fmt.Errorf("%s: no %s: %w", rs.ref, name, errdef.ErrNotFound)
+}
+
+// doc fetches and verifies a manifest, once.
+func (rs *registrySource) doc(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	rs.mu.Lock()
+	data, ok := rs.docs[desc.Digest]
+	rs.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	rs.mu.Lock()
+	rs.docs[desc.Digest] = data
+	rs.mu.Unlock()
+	return data, nil
+}
+
+// blob fetches and verifies a small blob (manifest.json, the envelope).
+func (rs *registrySource) blob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	rc, err := rs.repo.Blobs().Fetch(ctx, desc)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	defer rc.Close()
+	return bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+}
+
+// parseArtifact decodes an artifact manifest's artifactType, subject and
+// layers.
+func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, error) {
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, fmt.Errorf("not an image manifest")
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		return nil, err
+	}
+	return &man, nil
+}
+
+// openAnySource opens a bundle directory or tar if src is a path that
+// exists, else a bundle in a registry (host/repo:tag or @digest).
+func openAnySource(ctx context.Context, client *remote.Client, src string, log *slog.Logger) (*source, error) {
+	if _, err := os.Stat(src); err == nil || client == nil || !looksLikeReference(src) {
+		return openSource(ctx, src, log)
+	}
+	return openRegistrySource(ctx, client, src)
+}
+
+// looksLikeReference reports whether s parses as host/repo:tag or
+// host/repo@digest.
+func looksLikeReference(s string) bool {
+	ref, err := registry.ParseReference(s)
+	return err == nil && ref.Reference != ""
+}

@@ -1,0 +1,56 @@
+package mirror
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// SyncOptions say which bundle to copy from one registry to another.
+type SyncOptions struct {
+	// Source is host/repository:tag or @digest of a bundle root. Required.
+	Source string
+	// Destination is host/repository[:tag]; the tag defaults to the
+	// release version. Required.
+	Destination string
+	// Trust, if not empty, must accept the signature before anything is
+	// written.
+	Trust TrustOptions
+	// Images also places every image under its mapped name at the
+	// destination registry, as import does, under RepoPrefix.
+	Images     bool
+	RepoPrefix string
+	// Client reaches both registries. Required.
+	Client *remote.Client
+	// Transfer sets concurrency, retries and progress.
+	Transfer transfer.Options
+	// Logger receives progress logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Sync copies a bundle from a registry to a registry with no local
+// staging: blobs stream from one to the other (or are mounted when both
+// repositories are in the same registry), referrers follow whichever way
+// each side supports them. Re-running an interrupted sync completes it.
+func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
+	start := time.Now()
+	dst, err := parseTarget(opts.Destination)
+	if err != nil {
+		return nil, err
+	}
+	src, err := openRegistrySource(ctx, opts.Client, opts.Source)
+	if err != nil {
+		return nil, err
+	}
+	mountFrom := ""
+	if from, err := registry.ParseReference(opts.Source); err == nil && from.Registry == dst.Registry && from.Repository != dst.Repository {
+		mountFrom = from.Repository
+	}
+	po := placementOptions{bundleRepo: dst.Repository, bundleTag: dst.Reference, mapImages: opts.Images, prefix: opts.RepoPrefix}
+	return placeBundle(ctx, src, dst, po, opts.Trust, opts.Client, opts.Transfer, opts.Logger, start, mountFrom)
+}
