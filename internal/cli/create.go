@@ -21,6 +21,8 @@ type createFlags struct {
 	version, channel           string
 	created, validFor          string
 	generation                 int64
+	base                       string
+	baseKeys                   []string
 }
 
 func newCreateCmd(app *app) *cobra.Command {
@@ -72,7 +74,9 @@ fixed, the same sources give the same bytes.`,
 	fl.StringVar(&f.channel, "channel", "", "release channel (overrides release.channel)")
 	fl.StringVar(&f.created, "created", "", "createdAt, RFC 3339 or Unix seconds (default: SOURCE_DATE_EPOCH, else now)")
 	fl.StringVar(&f.validFor, "valid-for", "", fmt.Sprintf("how long the bundle stays importable, e.g. 720h or 30d (default %dd)", int(mirror.DefaultValidFor.Hours()/24)))
-	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds)")
+	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds; for a delta, the base's plus one)")
+	fl.StringVar(&f.base, "base", "", "make a delta: carry only what BASE lacks (a previous bundle DIR|FILE|REF, or an inventory.json of the far side)")
+	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable)")
 	_ = cmd.MarkFlagRequired("images")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
@@ -83,6 +87,7 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		ReleaseFile: f.images, AdvisoriesDir: f.advisories, Output: f.output, Force: f.force,
 		AllowTags: f.allowTags, NoReferrers: f.noRefs, Platform: f.platform,
 		Version: f.version, Channel: f.channel, Generation: f.generation,
+		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys},
 	}
 	created := f.created
 	if created == "" {
@@ -138,4 +143,7 @@ func printCreate(w io.Writer, res *mirror.CreateResult) {
 	fmt.Fprintf(w, "  root        %s\n", res.Root.Digest)
 	fmt.Fprintf(w, "  images      %d (%d blobs, %s fetched)\n", len(m.Images), res.Blobs, humanBytes(res.Bytes))
 	fmt.Fprintf(w, "  advisories  %d\n", len(m.Advisories))
+	if m.Base != nil {
+		fmt.Fprintf(w, "  delta       on %s (generation %d): %d blobs omitted\n", m.Base.BundleID, m.Base.Generation, len(m.Base.Omitted))
+	}
 }

@@ -72,6 +72,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newSyncCmd(app),
 		newLoginCmd(app),
 		newLogoutCmd(app),
+		newInventoryCmd(app),
 	)
 	return cmd
 }

@@ -49,11 +49,28 @@ type Producer struct {
 	Version string `json:"version"`
 }
 
-// Base identifies the bundle a delta bundle builds on.
+// Base identifies the bundle a delta bundle builds on, and the blobs the
+// delta names but does not carry because the base (or the target that
+// imported it) already holds them.
 type Base struct {
 	BundleID   string        `json:"bundleId"`
 	Root       digest.Digest `json:"root"`
 	Generation int64         `json:"generation"`
+	// Omitted lists, sorted, the blobs (configs, layers, advisories,
+	// files) this bundle does not carry. Import checks each is in the
+	// target before it writes anything.
+	Omitted []digest.Digest `json:"omitted"`
+}
+
+// OmittedSet returns the omitted blobs as a set (empty for a full bundle).
+func (m *Manifest) OmittedSet() map[digest.Digest]bool {
+	set := map[digest.Digest]bool{}
+	if m.Base != nil {
+		for _, d := range m.Base.Omitted {
+			set[d] = true
+		}
+	}
+	return set
 }
 
 // Image is one image of the release, kept byte for byte under its original
@@ -164,6 +181,14 @@ func (m *Manifest) Validate() error {
 		}
 		if m.Base.Generation >= m.MirrorGeneration {
 			return bad("base.generation %d is not older than mirrorGeneration %d", m.Base.Generation, m.MirrorGeneration)
+		}
+		for i, d := range m.Base.Omitted {
+			if err := validDigest(d); err != nil {
+				return bad("base.omitted[%d]: %v", i, err)
+			}
+			if i > 0 && m.Base.Omitted[i-1] >= d {
+				return bad("base.omitted is not sorted and unique at %s", d)
+			}
 		}
 	}
 	if len(m.Images) > MaxImages {

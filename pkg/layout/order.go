@@ -44,7 +44,7 @@ func IsHeadFile(name string) bool {
 // the metadata and signature layers (manifest.json, advisories, scripts,
 // docs, envelope), then image layers, then the human view. listed is the
 // set of files SHA256SUMS names; every one of them appears exactly once.
-func (d *Dir) packOrder(ctx context.Context, listed map[string]bool) ([]string, error) {
+func (d *Dir) packOrder(ctx context.Context, listed map[string]bool, omitted map[digest.Digest]bool) ([]string, error) {
 	idx, err := d.Index()
 	if err != nil {
 		return nil, err
@@ -108,6 +108,9 @@ func (d *Dir) packOrder(ctx context.Context, listed map[string]bool) ([]string, 
 	}
 	for _, group := range [][]digest.Digest{manifests, small, layers} {
 		for _, dg := range group {
+			if omitted[dg] && !listed[BlobName(dg)] {
+				continue // a delta's base holds it
+			}
 			if err := add(BlobName(dg)); err != nil {
 				return nil, err
 			}

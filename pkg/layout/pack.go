@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -45,11 +44,11 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 		want[s.Path] = s.Digest
 		listed[s.Path] = true
 	}
-	mtime, err := d.createdAt()
+	mtime, omitted, err := d.manifestFacts()
 	if err != nil {
 		return stats, err
 	}
-	order, err := d.packOrder(ctx, listed)
+	order, err := d.packOrder(ctx, listed, omitted)
 	if err != nil {
 		return stats, err
 	}
@@ -114,17 +113,16 @@ func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime ti
 	return n, nil
 }
 
-// createdAt reads manifest.json's createdAt, the fixed mtime of every entry.
-func (d *Dir) createdAt() (time.Time, error) {
+// manifestFacts reads what pack needs of manifest.json: createdAt, the
+// fixed mtime of every entry, and the blobs a delta bundle omits.
+func (d *Dir) manifestFacts() (time.Time, map[digest.Digest]bool, error) {
 	data, err := d.ReadFile(ManifestFile)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, nil, err
 	}
-	var m struct {
-		CreatedAt time.Time `json:"createdAt"`
+	m, err := bundle.ParseManifest(data)
+	if err != nil {
+		return time.Time{}, nil, err
 	}
-	if err := json.Unmarshal(data, &m); err != nil || m.CreatedAt.IsZero() {
-		return time.Time{}, fmt.Errorf("%s: no createdAt: %w", ManifestFile, errdef.ErrMalformed)
-	}
-	return m.CreatedAt.UTC().Truncate(time.Second), nil
+	return m.CreatedAt.UTC().Truncate(time.Second), m.OmittedSet(), nil
 }

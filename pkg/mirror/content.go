@@ -109,7 +109,13 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 	res.Blobs = len(blobs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
+	// A delta bundle does not carry what its base holds: those blobs and
+	// their human-view files are checked on import, against the target.
+	omitted := md.Manifest.OmittedSet()
 	for _, b := range blobs {
+		if omitted[b.Digest] {
+			continue
+		}
 		g.Go(func() error {
 			rc, err := dir.Fetch(gctx, b)
 			if err != nil {
@@ -121,6 +127,9 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 	}
 	m := md.Manifest
 	for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+		if omitted[f.Digest] {
+			continue
+		}
 		res.Files++
 		g.Go(func() error {
 			rc, err := dir.Open(f.Path)

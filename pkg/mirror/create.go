@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -60,8 +61,18 @@ type CreateOptions struct {
 	// DefaultValidFor.
 	ValidFor time.Duration
 	// Generation is the mirrorGeneration; zero means Created as Unix seconds,
-	// which grows with every bundle made later.
+	// which grows with every bundle made later (for a delta: the base's
+	// plus one).
 	Generation int64
+	// Base, if set, makes a delta bundle: a previous bundle (directory, tar
+	// or registry reference) or an inventory (.json) of the far side. The
+	// delta lists everything of the release but carries only the blobs the
+	// base does not hold; manifest.json records the base and what was
+	// omitted.
+	Base string
+	// BaseTrust, if not empty, must accept the base's signature (a
+	// bundle's, or an inventory's .dsse).
+	BaseTrust TrustOptions
 	// Producer names the tool version written into manifest.json.
 	Producer bundle.Producer
 	// Client reaches the source registries. Required.
@@ -119,13 +130,20 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, err
 	}
 
+	var base *baseInfo
+	if opts.Base != "" {
+		if base, err = loadBase(ctx, opts.Client, opts.Base, opts.BaseTrust, log); err != nil {
+			return nil, err
+		}
+	}
 	stage, err := layout.Stage(opts.Output, opts.Force)
 	if err != nil {
 		return nil, err
 	}
 	defer stage.Abort()
 
-	stats, err := fetchContent(ctx, stage, images, opts.Transfer)
+	omitted := map[digest.Digest]bool{}
+	stats, err := fetchContent(ctx, stage, images, opts.Transfer, base, omitted)
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +162,15 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, fmt.Errorf("--valid-for %s is negative: %w", validFor, errdef.ErrUsage)
 	}
 	generation := opts.Generation
-	if generation == 0 {
+	switch {
+	case generation == 0 && base != nil:
+		generation = base.base.Generation + 1
+	case generation == 0:
 		generation = created.Unix()
+	case base != nil:
+		if err := checkBaseGeneration(base, generation); err != nil {
+			return nil, err
+		}
 	}
 	m := &bundle.Manifest{
 		SchemaVersion:    bundle.SchemaVersion,
@@ -161,6 +186,9 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	for _, img := range images {
 		root, _ := img.graph.Node(img.root.Digest)
 		m.Images = append(m.Images, manifestImage(img, version, platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
+			if omitted[d.Digest] {
+				return transfer.FetchBytes(ctx, img.repo, d)
+			}
 			return stage.FetchBytes(ctx, d)
 		})))
 	}
@@ -169,6 +197,12 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	if m.Files, err = addKit(ctx, stage); err != nil {
 		return nil, err
+	}
+	if base != nil {
+		if err := omitFiles(stage, append(append([]bundle.File{}, m.Advisories...), m.Files...), base, omitted); err != nil {
+			return nil, err
+		}
+		m.Base = base.manifestBase(omitted)
 	}
 	root, err := writeBundle(ctx, stage, m)
 	if err != nil {
@@ -200,7 +234,7 @@ func readRelease(path string) (*release.Release, error) {
 // fetchContent writes every manifest (from memory, already verified) and
 // fetches every unique blob once, in parallel, from the first image's
 // repository that names it.
-func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options) (transfer.Stats, error) {
+func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options, base *baseInfo, omitted map[digest.Digest]bool) (transfer.Stats, error) {
 	seen := map[digest.Digest]bool{}
 	var jobs []transfer.Job
 	for _, img := range images {
@@ -218,6 +252,10 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 				continue
 			}
 			seen[b.Digest] = true
+			if base.omit(b) {
+				omitted[b.Digest] = true
+				continue
+			}
 			jobs = append(jobs, transfer.Job{Desc: b, Src: img.repo, Dst: stage})
 		}
 	}
@@ -309,4 +347,22 @@ func bundleID(m *bundle.Manifest) (string, error) {
 		id += "-" + m.Release.Channel
 	}
 	return id + "-" + hex.EncodeToString(sum[:6]), nil
+}
+
+// omitFiles removes from a delta's directory the advisories and files the
+// base holds (human view and blob), recording them as omitted.
+func omitFiles(stage *layout.Staging, files []bundle.File, base *baseInfo, omitted map[digest.Digest]bool) error {
+	for _, f := range files {
+		d := ocispec.Descriptor{Digest: f.Digest, Size: f.Size}
+		if !base.omit(d) {
+			continue
+		}
+		omitted[f.Digest] = true
+		for _, p := range []string{filepath.Join(stage.Path(), filepath.FromSlash(f.Path)), stage.BlobPath(f.Digest)} {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -141,6 +141,9 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		return nil, fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d (--allow-rollback to import it anyway): %w",
 			m.BundleID, m.MirrorGeneration, opts.Registry, bundleRepo, held, errdef.ErrGeneration)
 	}
+	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
+		return nil, err
+	}
 	log.Info("bundle verified", "bundle", m.BundleID, "root", md.RootDesc.Digest, "generation", m.MirrorGeneration)
 
 	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log}

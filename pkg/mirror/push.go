@@ -87,7 +87,11 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	if err != nil {
 		return nil, err
 	}
-	pl := &placer{plan: plan, tgt: newTarget(ref.Registry, client, topts), src: src, md: md, log: log, mountFrom: mountFrom}
+	tgt := newTarget(ref.Registry, client, topts)
+	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
+		return nil, err
+	}
+	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, mountFrom: mountFrom}
 	if err := pl.run(ctx, concurrency(topts.Concurrency)); err != nil {
 		return nil, err
 	}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -274,46 +272,29 @@ func (t *target) setReferrersMode(mode ReferrersMode) error {
 // generation returns the highest mirrorGeneration among the bundles tagged
 // in repo, with the root digest of that bundle; 0 when there is none.
 func (t *target) generation(ctx context.Context, repo string) (int64, digest.Digest, error) {
-	r, err := t.repo(repo)
+	roots, err := t.bundleRoots(ctx, repo)
 	if err != nil {
 		return 0, "", err
 	}
-	var tags []string
-	err = r.Tags(ctx, "", func(page []string) error {
-		tags = append(tags, page...)
-		return nil
-	})
-	if err != nil {
-		if errors.Is(remote.Classify(err), errdef.ErrNotFound) {
-			return 0, "", nil
-		}
-		return 0, "", fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
-	}
 	var best int64
 	var bestRoot digest.Digest
-	for _, tag := range tags {
-		if strings.HasPrefix(tag, "sha256-") {
-			continue
-		}
-		desc, rc, err := r.Manifests().FetchReference(ctx, tag)
-		if err != nil {
-			return 0, "", fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
-		}
-		data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
-		rc.Close()
-		if err != nil {
-			return 0, "", fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
-		}
-		idx, err := bundle.ParseRoot(data)
-		if err != nil {
-			continue // not a bundle root (a catalog, say)
-		}
-		g, err := strconv.ParseInt(idx.Annotations[bundle.AnnotationGeneration], 10, 64)
-		if err == nil && g > best {
-			best, bestRoot = g, desc.Digest
+	for _, r := range roots {
+		if r.entry.Generation > best {
+			best, bestRoot = r.entry.Generation, r.desc.Digest
 		}
 	}
 	return best, bestRoot, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(remote.Classify(err), errdef.ErrNotFound) }
+
+// fetchManifest fetches and verifies a manifest from a repository.
+func fetchManifest(ctx context.Context, r *oremote.Repository, d ocispec.Descriptor) ([]byte, error) {
+	data, err := transfer.FetchBytes(ctx, r.Manifests(), d)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	return data, nil
 }
 
 // putBytes uploads a small blob held in memory, unless repo has it.

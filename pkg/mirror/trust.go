@@ -169,14 +169,14 @@ func verifyBundleSignature(ctx context.Context, file func(string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	res, _, err := verifyEnvelope(ctx, data, manifest, file, trust)
+	res, _, err := verifyEnvelope(ctx, data, bundle.PayloadType, manifest, file, trust)
 	return res, err
 }
 
-// verifyEnvelope parses and verifies an envelope. With payload non-nil,
-// the envelope must sign exactly those bytes. file reads the certificates
-// that travel with the envelope.
-func verifyEnvelope(ctx context.Context, data, payload []byte, file func(string) ([]byte, error), trust TrustOptions) (*SignatureResult, *dsse.Envelope, error) {
+// verifyEnvelope parses and verifies an envelope of payloadType. With
+// payload non-nil, the envelope must sign exactly those bytes. file reads
+// the certificates that travel with the envelope.
+func verifyEnvelope(ctx context.Context, data []byte, payloadType string, payload []byte, file func(string) ([]byte, error), trust TrustOptions) (*SignatureResult, *dsse.Envelope, error) {
 	env, err := dsse.Parse(data)
 	if err != nil {
 		return nil, nil, err
@@ -193,15 +193,34 @@ func verifyEnvelope(ctx context.Context, data, payload []byte, file func(string)
 		}
 		return nil, nil, err
 	}
-	if env.PayloadType != bundle.PayloadType {
-		return nil, nil, fmt.Errorf("envelope payloadType %q is not %s: %w", env.PayloadType, bundle.PayloadType, errdef.ErrSignature)
+	if env.PayloadType != payloadType {
+		return nil, nil, fmt.Errorf("envelope payloadType %q is not %s: %w", env.PayloadType, payloadType, errdef.ErrSignature)
 	}
 	if payload != nil && !bytes.Equal(env.Payload, payload) {
-		return nil, nil, fmt.Errorf("the envelope signs other bytes than this bundle's %s: %w", layout.ManifestFile, errdef.ErrSignature)
+		return nil, nil, fmt.Errorf("the envelope signs other bytes than the document it came with: %w", errdef.ErrSignature)
 	}
 	res := &SignatureResult{PayloadType: env.PayloadType, Signatures: len(env.Signatures), Untrusted: dres.Untrusted, Threshold: threshold}
 	for _, id := range dres.Accepted {
 		res.Signers = append(res.Signers, Signer{KeyID: id, Source: ts.sources[id]})
 	}
 	return res, env, nil
+}
+
+// noFiles is the file accessor of a document that carries no certificates.
+func noFiles(name string) ([]byte, error) {
+	return nil, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
+}
+
+// signDocument makes a DSSE envelope of payloadType over payload with the
+// key ref names (inventories and catalogs; bundles go through Sign).
+func signDocument(ctx context.Context, ref string, pass keys.PassFunc, payloadType string, payload []byte) ([]byte, error) {
+	signer, err := keys.LoadSigner(ctx, ref, pass)
+	if err != nil {
+		return nil, err
+	}
+	env := dsse.New(payloadType, payload)
+	if err := env.Sign(ctx, signer); err != nil {
+		return nil, err
+	}
+	return env.Marshal()
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/transfer"
@@ -15,6 +18,9 @@ func logger(l *slog.Logger) *slog.Logger {
 	}
 	return l
 }
+
+// transferOptionsFor is the zero transfer.Options with a concurrency.
+func transferOptionsFor(n int) transfer.Options { return transfer.Options{Concurrency: n} }
 
 func concurrency(n int) int {
 	if n <= 0 {
@@ -40,4 +46,8 @@ func readBounded(r io.Reader, limit int64, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: exceeds the %d byte limit: %w", name, limit, errdef.ErrMalformed)
 	}
 	return data, nil
+}
+
+func sortDigests(ds []digest.Digest) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 }

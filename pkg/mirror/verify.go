@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
@@ -85,7 +86,7 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	default:
 		res.Manifest = filepath.Join(envDir, layout.ManifestFile)
 	}
-	if res.Signature, _, err = verifyEnvelope(ctx, data, manifest, file, opts.Trust); err != nil {
+	if res.Signature, _, err = verifyEnvelope(ctx, data, bundle.PayloadType, manifest, file, opts.Trust); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	log.Info("signature verified", "envelope", path, "signers", len(res.Signature.Signers))

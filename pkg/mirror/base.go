@@ -1,0 +1,87 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// baseInfo is what a delta bundle needs to know of its base: who it is, and
+// which blobs the far side holds once it has imported it.
+type baseInfo struct {
+	base bundle.Base
+	held map[digest.Digest]bool
+}
+
+// loadBase reads the base of a delta: a previous bundle (directory, tar or
+// registry reference), whose whole graph the far side holds after importing
+// it, or an inventory of the far side's registry (a .json file).
+func loadBase(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, log *slog.Logger) (*baseInfo, error) {
+	if strings.HasSuffix(ref, ".json") {
+		return loadInventoryBase(ctx, ref, trust)
+	}
+	src, err := openAnySource(ctx, client, ref, log)
+	if err != nil {
+		return nil, fmt.Errorf("--base %s: %w", ref, err)
+	}
+	defer src.close()
+	if !trust.Empty() {
+		if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
+			return nil, fmt.Errorf("--base %s: %w", ref, err)
+		}
+	}
+	md, err := src.metadata(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--base %s: %w", ref, err)
+	}
+	if err := md.checkStructure(ctx); err != nil {
+		return nil, fmt.Errorf("--base %s: %w", ref, err)
+	}
+	p := &placement{byDig: map[digest.Digest]*blobPlace{}, placed: map[string]bool{}}
+	var manifests []manifestPlace
+	if err := p.addGraph(ctx, md, "", md.RootDesc, &manifests); err != nil {
+		return nil, fmt.Errorf("--base %s: %w", ref, err)
+	}
+	bi := &baseInfo{
+		base: bundle.Base{BundleID: md.Manifest.BundleID, Root: md.RootDesc.Digest, Generation: md.Manifest.MirrorGeneration},
+		held: map[digest.Digest]bool{},
+	}
+	for _, b := range p.blobs {
+		bi.held[b.desc.Digest] = true
+	}
+	return bi, nil
+}
+
+// omit decides which blobs of the new bundle the base covers: the image
+// blobs, advisories and files it holds. The empty config and manifest.json
+// are always carried.
+func (bi *baseInfo) omit(d ocispec.Descriptor) bool {
+	return bi != nil && bi.held[d.Digest] && d.Digest != bundle.EmptyConfig.Digest
+}
+
+// manifestBase is the base as manifest.json records it, with the sorted
+// list of what was omitted.
+func (bi *baseInfo) manifestBase(omitted map[digest.Digest]bool) *bundle.Base {
+	b := bi.base
+	b.Omitted = []digest.Digest{}
+	for d := range omitted {
+		b.Omitted = append(b.Omitted, d)
+	}
+	sortDigests(b.Omitted)
+	return &b
+}
+
+func checkBaseGeneration(bi *baseInfo, generation int64) error {
+	if generation <= bi.base.Generation {
+		return fmt.Errorf("--generation %d is not newer than the base's %d: %w", generation, bi.base.Generation, errdef.ErrUsage)
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// PayloadTypeInventory is the DSSE payloadType of a signed inventory.
+const PayloadTypeInventory = "application/vnd.stellaops.mirror-inventory+json"
+
+// InventoryFile is inventory.json: what an air-gapped registry holds, written on the far side
+// and carried back so that the next delta bundle carries exactly what is
+// missing there.
+type InventoryFile struct {
+	SchemaVersion    int                        `json:"schemaVersion"`
+	Registry         string                     `json:"registry"`
+	BundleRepository string                     `json:"bundleRepository"`
+	GeneratedAt      time.Time                  `json:"generatedAt"`
+	Bundles          []InventoryBundle          `json:"bundles"`
+	Repositories     map[string][]digest.Digest `json:"repositories"`
+}
+
+// InventoryBundle is one imported bundle.
+type InventoryBundle struct {
+	BundleID   string        `json:"bundleId"`
+	Version    string        `json:"version"`
+	Channel    string        `json:"channel,omitempty"`
+	Generation int64         `json:"mirrorGeneration"`
+	Root       digest.Digest `json:"root"`
+	CreatedAt  string        `json:"createdAt"`
+}
+
+// InventoryOptions say which registry to take stock of.
+type InventoryOptions struct {
+	// Registry is host[:port]. Required.
+	Registry string
+	// BundleRepo is the bundle repository import wrote to; empty means
+	// bundle.DefaultBundleRepository.
+	BundleRepo string
+	// Output is the inventory file to write (JSON). Required.
+	Output string
+	// Key, if set, signs the inventory: Output with .json replaced by .dsse.
+	Key      string
+	Password keys.PassFunc
+	// Now is generatedAt; zero means the clock.
+	Now    time.Time
+	Client *remote.Client
+	Logger *slog.Logger
+	// Concurrency bounds the parallel existence checks; zero means the
+	// default.
+	Concurrency int
+}
+
+// InventoryResult is what Inventory wrote.
+type InventoryResult struct {
+	Path      string `json:"path"`
+	Signature string `json:"signature,omitempty"`
+	Bundles   int    `json:"bundles"`
+	Blobs     int    `json:"blobs"`
+}
+
+// Inventory lists the bundles imported into a registry's bundle repository
+// (from their roots) and the blobs the repository holds (every blob of
+// their graphs, each checked to be there), and writes it, signed when a key
+// is given.
+func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, error) {
+	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
+	if opts.Output == "" || !strings.HasSuffix(opts.Output, ".json") {
+		return nil, fmt.Errorf("--output %q must name a .json file: %w", opts.Output, errdef.ErrUsage)
+	}
+	tgt := newTarget(opts.Registry, opts.Client, transferOptionsFor(opts.Concurrency))
+	roots, err := tgt.bundleRoots(ctx, bundleRepo)
+	if err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	inv := &InventoryFile{SchemaVersion: 1, Registry: opts.Registry, BundleRepository: bundleRepo, GeneratedAt: now.UTC().Truncate(time.Second),
+		Bundles: []InventoryBundle{}, Repositories: map[string][]digest.Digest{}}
+	blobs := map[digest.Digest]ocispec.Descriptor{}
+	for _, r := range roots {
+		inv.Bundles = append(inv.Bundles, r.entry)
+		if err := tgt.graphBlobs(ctx, bundleRepo, r.desc, blobs); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(inv.Bundles, func(i, j int) bool { return inv.Bundles[i].Generation < inv.Bundles[j].Generation })
+	held, err := tgt.holding(ctx, bundleRepo, blobs, concurrency(opts.Concurrency))
+	if err != nil {
+		return nil, err
+	}
+	inv.Repositories[bundleRepo] = held
+	data, err := bundle.Canonical(inv)
+	if err != nil {
+		return nil, err
+	}
+	if err := layout.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
+		return nil, err
+	}
+	res := &InventoryResult{Path: opts.Output, Bundles: len(inv.Bundles), Blobs: len(held)}
+	if opts.Key != "" {
+		env, err := signDocument(ctx, opts.Key, opts.Password, PayloadTypeInventory, data)
+		if err != nil {
+			return nil, err
+		}
+		res.Signature = strings.TrimSuffix(opts.Output, ".json") + ".dsse"
+		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	logger(opts.Logger).Info("inventory written", "path", opts.Output, "bundles", res.Bundles, "blobs", res.Blobs)
+	return res, nil
+}
+
+// loadInventoryBase reads an inventory as the base of a delta: the newest
+// bundle it lists, and the blobs of its bundle repository. With trust, its
+// signature (the .dsse beside it) must verify.
+func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*baseInfo, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--base %s: %w", path, errdef.ErrNotFound)
+	}
+	if !trust.Empty() {
+		env, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".dsse")
+		if err != nil {
+			return nil, fmt.Errorf("--base %s: no signature beside it: %w", path, errdef.ErrSignature)
+		}
+		if _, _, err := verifyEnvelope(ctx, env, PayloadTypeInventory, data, noFiles, trust); err != nil {
+			return nil, fmt.Errorf("--base %s: %w", path, err)
+		}
+	}
+	var inv InventoryFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&inv); err != nil || inv.SchemaVersion != 1 {
+		return nil, fmt.Errorf("--base %s: not an inventory: %w", path, errdef.ErrMalformed)
+	}
+	if len(inv.Bundles) == 0 {
+		return nil, fmt.Errorf("--base %s: the registry holds no bundle yet; make a full bundle: %w", path, errdef.ErrUsage)
+	}
+	newest := inv.Bundles[len(inv.Bundles)-1]
+	bi := &baseInfo{base: bundle.Base{BundleID: newest.BundleID, Root: newest.Root, Generation: newest.Generation}, held: map[digest.Digest]bool{}}
+	for _, d := range inv.Repositories[inv.BundleRepository] {
+		bi.held[d] = true
+	}
+	return bi, nil
+}
+
+// bundleRoot is a bundle tagged in a bundle repository.
+type bundleRoot struct {
+	desc  ocispec.Descriptor
+	entry InventoryBundle
+}
+
+// bundleRoots lists the bundle roots tagged in repo.
+func (t *target) bundleRoots(ctx context.Context, repo string) ([]bundleRoot, error) {
+	r, err := t.repo(repo)
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	if err := r.Tags(ctx, "", func(page []string) error { tags = append(tags, page...); return nil }); err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
+	}
+	seen := map[digest.Digest]bool{}
+	var out []bundleRoot
+	for _, tag := range tags {
+		if strings.HasPrefix(tag, "sha256-") {
+			continue
+		}
+		desc, rc, err := r.Manifests().FetchReference(ctx, tag)
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
+		}
+		data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
+		}
+		idx, err := bundle.ParseRoot(data)
+		if err != nil || seen[desc.Digest] {
+			continue // a catalog, or another tag of the same root
+		}
+		seen[desc.Digest] = true
+		g, _ := strconv.ParseInt(idx.Annotations[bundle.AnnotationGeneration], 10, 64)
+		out = append(out, bundleRoot{desc: plainDesc(desc), entry: InventoryBundle{
+			BundleID: idx.Annotations[bundle.AnnotationBundleID], Version: idx.Annotations[ocispec.AnnotationVersion],
+			Channel: idx.Annotations[bundle.AnnotationChannel], Generation: g, Root: desc.Digest,
+			CreatedAt: idx.Annotations[ocispec.AnnotationCreated],
+		}})
+	}
+	return out, nil
+}
+
+// graphBlobs adds every non-manifest blob below desc in repo to blobs.
+func (t *target) graphBlobs(ctx context.Context, repo string, desc ocispec.Descriptor, blobs map[digest.Digest]ocispec.Descriptor) error {
+	r, err := t.repo(repo)
+	if err != nil {
+		return err
+	}
+	seen := map[digest.Digest]bool{}
+	var walk func(d ocispec.Descriptor, depth int) error
+	walk = func(d ocispec.Descriptor, depth int) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		if !bundle.IsManifestMediaType(d.MediaType) {
+			blobs[d.Digest] = plainDesc(d)
+			return nil
+		}
+		if depth > bundle.MaxDepth+2 {
+			return fmt.Errorf("%s: indexes nest too deep: %w", d.Digest, errdef.ErrMalformed)
+		}
+		data, err := fetchManifest(ctx, r, d)
+		if err != nil {
+			return err
+		}
+		children, err := bundle.Children(d, data)
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(desc, 0)
+}
+
+// holding returns, sorted, the blobs repo actually holds.
+func (t *target) holding(ctx context.Context, repo string, blobs map[digest.Digest]ocispec.Descriptor, limit int) ([]digest.Digest, error) {
+	var mu sync.Mutex
+	held := []digest.Digest{}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for _, d := range blobs {
+		g.Go(func() error {
+			ok, err := t.hasBlob(ctx, repo, d)
+			if ok {
+				mu.Lock()
+				held = append(held, d.Digest)
+				mu.Unlock()
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	sortDigests(held)
+	return held, nil
+}
