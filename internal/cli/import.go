@@ -11,8 +11,9 @@ import (
 
 func newImportCmd(app *app) *cobra.Command {
 	var (
-		opts  mirror.ImportOptions
-		trust trustFlags
+		opts       mirror.ImportOptions
+		trust      trustFlags
+		catalogKey string
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR --registry HOST[:PORT] (--key PUB | --trust-root ROOT)",
@@ -41,6 +42,9 @@ digests unchanged. The bundle itself (root, metadata, signature) goes to
 			if opts.Client, err = app.remoteClient(); err != nil {
 				return err
 			}
+			if catalogKey != "" {
+				opts.CatalogKey, opts.CatalogPassword = catalogKey, app.password(false)
+			}
 			opts.Transfer = app.transferOptions()
 			opts.Logger = app.logger()
 			stop := app.progress(&opts.Transfer, "import")
@@ -59,6 +63,7 @@ digests unchanged. The bundle itself (root, metadata, signature) goes to
 	f.StringVar(&opts.BundleRepo, "bundle-repo", bundle.DefaultBundleRepository, "repository for the bundle itself")
 	f.BoolVar(&opts.AllowExpired, "allow-expired", false, "import a bundle past its expiry")
 	f.BoolVar(&opts.AllowRollback, "allow-rollback", false, "import a bundle older than the one the registry holds")
+	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards")
 	trust.bind(cmd, true)
 	_ = cmd.MarkFlagRequired("registry")
 	return cmd

@@ -11,8 +11,9 @@ import (
 
 func newPushCmd(app *app) *cobra.Command {
 	var (
-		opts  mirror.PushOptions
-		trust trustFlags
+		opts       mirror.PushOptions
+		trust      trustFlags
+		catalogKey string
 	)
 	cmd := &cobra.Command{
 		Use:   "push DIR|FILE REF",
@@ -34,6 +35,9 @@ must verify before anything is pushed.`,
 			if opts.Client, err = app.remoteClient(); err != nil {
 				return err
 			}
+			if catalogKey != "" {
+				opts.CatalogKey, opts.CatalogPassword = catalogKey, app.password(false)
+			}
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
 			stop := app.progress(&opts.Transfer, "push")
 			res, err := mirror.Push(cmd.Context(), opts)
@@ -44,6 +48,7 @@ must verify before anything is pushed.`,
 			return app.emit(res, func(w io.Writer) { printPlaced(w, "Pushed", res) })
 		},
 	}
+	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards")
 	trust.bind(cmd, true)
 	return cmd
 }

@@ -73,6 +73,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newLoginCmd(app),
 		newLogoutCmd(app),
 		newInventoryCmd(app),
+		newCatalogCmd(app),
 	)
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -40,6 +41,10 @@ type ImportOptions struct {
 	AllowRollback bool
 	// Now is the time expiry is checked against; zero means the clock.
 	Now time.Time
+	// CatalogKey, if set, re-signs the bundle repository's catalog (tag
+	// "catalog") once the import is complete, so it lists this bundle.
+	CatalogKey      string
+	CatalogPassword keys.PassFunc
 	// Client reaches the target registry. Required.
 	Client *remote.Client
 	// Transfer sets concurrency, retries and progress.
@@ -154,6 +159,9 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		defer pl.adv.Close()
 	}
 	if err := pl.run(ctx, concurrency(opts.Transfer.Concurrency)); err != nil {
+		return nil, err
+	}
+	if err := refreshCatalog(ctx, tgt, bundleRepo, opts.CatalogKey, opts.CatalogPassword, log); err != nil {
 		return nil, err
 	}
 	res := pl.result(bundleRepo, start, true, opts.RepoPrefix)

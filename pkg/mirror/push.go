@@ -9,6 +9,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -24,6 +25,10 @@ type PushOptions struct {
 	// anything is pushed; empty pushes a bundle whose structure checks,
 	// signed or not (the far side verifies on import).
 	Trust TrustOptions
+	// CatalogKey, if set, re-signs the repository's catalog once the push
+	// is complete.
+	CatalogKey      string
+	CatalogPassword keys.PassFunc
 	// Client reaches the registry. Required.
 	Client *remote.Client
 	// Transfer sets concurrency, retries and progress.
@@ -47,7 +52,12 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	defer src.close()
-	return placeBundle(ctx, src, ref, placementOptions{bundleRepo: ref.Repository, bundleTag: ref.Reference}, opts.Trust, opts.Client, opts.Transfer, opts.Logger, start, "")
+	res, err := placeBundle(ctx, src, ref, placementOptions{bundleRepo: ref.Repository, bundleTag: ref.Reference}, opts.Trust, opts.Client, opts.Transfer, opts.Logger, start, "")
+	if err != nil {
+		return nil, err
+	}
+	tgt := newTarget(ref.Registry, opts.Client, opts.Transfer)
+	return res, refreshCatalog(ctx, tgt, ref.Repository, opts.CatalogKey, opts.CatalogPassword, logger(opts.Logger))
 }
 
 // parseTarget parses host/repository[:tag]; a digest is refused, since a

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+func newCatalogCmd(app *app) *cobra.Command {
+	var (
+		opts  mirror.CatalogOptions
+		trust trustFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "catalog REGISTRY/REPO (--key KEY | --verify --key PUB)",
+		Short: "Write or check the signed catalog of a bundle repository",
+		Long: `Write the signed catalog of the bundles published in a bundle repository (the
+plan's catalog.dsse): for each its version, channel, generation, root digest,
+base, createdAt and expiresAt. It is stored as an OCI artifact tagged
+"catalog" with its DSSE envelope as a referrer, and with --output as
+catalog.json + catalog.dsse for media. push and import refresh it when given
+--catalog-key. With --verify, check the stored catalog's signature (--key is
+then a public key) and that every root it lists exists.`,
+		Example: `  stella mirror catalog registry.example/stellaops/mirror-bundle --key env://COSIGN_PRIVATE_KEY --output media/
+  stella mirror catalog registry.internal:5000/stellaops/mirror-bundle --verify --key cosign.pub`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			opts.Repository = args[0]
+			if opts.Verify {
+				if opts.Trust, err = trust.required(); err != nil {
+					return err
+				}
+			} else {
+				if len(trust.keys) != 1 {
+					return usageError("catalog: give one --key to sign with")
+				}
+				opts.Key, opts.Password = trust.keys[0], app.password(false)
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			opts.Logger = app.logger()
+			res, err := mirror.Catalog(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return app.emit(res, func(w io.Writer) { printCatalog(w, res) })
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "check the stored catalog instead of writing it")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "directory to write catalog.json and catalog.dsse into")
+	trust.bind(cmd, false)
+	return cmd
+}
+
+func printCatalog(w io.Writer, r *mirror.CatalogResult) {
+	state := "written"
+	if r.Verified {
+		state = "verified"
+	}
+	fmt.Fprintf(w, "Catalog of %s %s (%s)\n", r.Repository, state, r.Catalog.Digest)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tCHANNEL\tGENERATION\tBASE\tCREATED\tEXPIRES\tROOT")
+	for _, b := range r.Bundles {
+		base := "-"
+		if b.Base != nil {
+			base = fmt.Sprint(b.Base.Generation)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", b.Version, b.Channel, b.Generation, base, b.CreatedAt.Format(time.RFC3339), b.ExpiresAt.Format(time.RFC3339), b.Root)
+	}
+	tw.Flush()
+	for _, f := range r.Files {
+		fmt.Fprintf(w, "wrote %s\n", f)
+	}
+}

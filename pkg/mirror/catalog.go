@@ -1,0 +1,330 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// Catalog media types and names (the plan's catalog.dsse).
+const (
+	ArtifactTypeCatalog = "application/vnd.stellaops.mirror.catalog.v1+json"
+	PayloadTypeCatalog  = "application/vnd.stellaops.mirror-catalog+json"
+	CatalogTag          = "catalog"
+	CatalogFileName     = "catalog.json"
+	CatalogEnvelopeName = "catalog.dsse"
+)
+
+// CatalogFile is catalog.json: the bundles published in a bundle
+// repository, oldest generation first.
+type CatalogFile struct {
+	SchemaVersion int            `json:"schemaVersion"`
+	Repository    string         `json:"repository"`
+	GeneratedAt   time.Time      `json:"generatedAt"`
+	Bundles       []CatalogEntry `json:"bundles"`
+}
+
+// CatalogEntry is one published bundle.
+type CatalogEntry struct {
+	Version    string        `json:"version"`
+	Channel    string        `json:"channel,omitempty"`
+	Generation int64         `json:"mirrorGeneration"`
+	BundleID   string        `json:"bundleId"`
+	Root       digest.Digest `json:"root"`
+	Base       *CatalogBase  `json:"base,omitempty"`
+	CreatedAt  time.Time     `json:"createdAt"`
+	ExpiresAt  time.Time     `json:"expiresAt"`
+}
+
+// CatalogBase names a delta's base.
+type CatalogBase struct {
+	BundleID   string        `json:"bundleId"`
+	Root       digest.Digest `json:"root"`
+	Generation int64         `json:"generation"`
+}
+
+// CatalogOptions say which bundle repository to catalog, or to check.
+type CatalogOptions struct {
+	// Repository is host/repository. Required.
+	Repository string
+	// Key signs the catalog (required unless Verify); Password unlocks it.
+	Key      string
+	Password keys.PassFunc
+	// Verify checks the stored catalog instead: its signature against
+	// Trust, and that every root it lists exists.
+	Verify bool
+	Trust  TrustOptions
+	// Output, if set, is a directory that receives catalog.json and
+	// catalog.dsse (for media).
+	Output string
+	Now    time.Time
+	Client *remote.Client
+	Logger *slog.Logger
+}
+
+// CatalogResult is the catalog written or checked.
+type CatalogResult struct {
+	Repository string             `json:"repository"`
+	Catalog    ocispec.Descriptor `json:"catalog"`
+	Bundles    []CatalogEntry     `json:"bundles"`
+	Verified   bool               `json:"verified"`
+	Files      []string           `json:"files,omitempty"`
+}
+
+// Catalog writes (or, with Verify, checks) the signed catalog of a bundle
+// repository: catalog.json as an OCI artifact tagged "catalog" with its
+// DSSE envelope as a referrer, and optionally as files.
+func Catalog(ctx context.Context, opts CatalogOptions) (*CatalogResult, error) {
+	ref, err := registry.ParseReference(opts.Repository)
+	if err != nil || ref.Reference != "" {
+		return nil, fmt.Errorf("catalog: %q is not host/repository: %w", opts.Repository, errdef.ErrUsage)
+	}
+	tgt := newTarget(ref.Registry, opts.Client, transfer.Options{})
+	if opts.Verify {
+		return verifyCatalog(ctx, tgt, ref.Repository, opts)
+	}
+	if opts.Key == "" {
+		return nil, fmt.Errorf("catalog: no --key to sign with: %w", errdef.ErrUsage)
+	}
+	return writeCatalog(ctx, tgt, ref.Repository, opts)
+}
+
+// buildCatalog reads every bundle root tagged in repo, with its
+// manifest.json for expiry and base.
+func buildCatalog(ctx context.Context, tgt *target, repo string, now time.Time) (*CatalogFile, error) {
+	roots, err := tgt.bundleRoots(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	r, err := tgt.repo(repo)
+	if err != nil {
+		return nil, err
+	}
+	cat := &CatalogFile{SchemaVersion: 1, Repository: tgt.host + "/" + repo, GeneratedAt: now.UTC().Truncate(time.Second), Bundles: []CatalogEntry{}}
+	for _, root := range roots {
+		m, err := manifestOfRoot(ctx, r, root.desc)
+		if err != nil {
+			return nil, fmt.Errorf("bundle %s in %s/%s: %w", root.desc.Digest, tgt.host, repo, err)
+		}
+		e := CatalogEntry{Version: m.Release.Version, Channel: m.Release.Channel, Generation: m.MirrorGeneration, BundleID: m.BundleID,
+			Root: root.desc.Digest, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
+		if m.Base != nil {
+			e.Base = &CatalogBase{BundleID: m.Base.BundleID, Root: m.Base.Root, Generation: m.Base.Generation}
+		}
+		cat.Bundles = append(cat.Bundles, e)
+	}
+	sort.Slice(cat.Bundles, func(i, j int) bool { return cat.Bundles[i].Generation < cat.Bundles[j].Generation })
+	return cat, nil
+}
+
+// manifestOfRoot reads manifest.json through a root's metadata manifest.
+func manifestOfRoot(ctx context.Context, r interface {
+	Manifests() registry.ManifestStore
+	Blobs() registry.BlobStore
+}, root ocispec.Descriptor) (*bundle.Manifest, error) {
+	rootBytes, err := transfer.FetchBytes(ctx, r.Manifests(), root)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	idx, err := bundle.ParseRoot(rootBytes)
+	if err != nil {
+		return nil, err
+	}
+	metaDesc, err := bundle.MetadataDescriptor(idx)
+	if err != nil {
+		return nil, err
+	}
+	metaBytes, err := transfer.FetchBytes(ctx, r.Manifests(), metaDesc)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	var meta ocispec.Manifest
+	if err := json.Unmarshal(metaBytes, &meta); err != nil || len(meta.Layers) == 0 {
+		return nil, fmt.Errorf("metadata manifest %s: %w", metaDesc.Digest, errdef.ErrMalformed)
+	}
+	data, err := transfer.FetchBytes(ctx, r.Blobs(), meta.Layers[0])
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	return bundle.ParseManifest(data)
+}
+
+func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOptions) (*CatalogResult, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	cat, err := buildCatalog(ctx, tgt, repo, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := bundle.Canonical(cat)
+	if err != nil {
+		return nil, err
+	}
+	env, err := signDocument(ctx, opts.Key, opts.Password, PayloadTypeCatalog, data)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := storeCatalog(ctx, tgt, repo, data, env, now)
+	if err != nil {
+		return nil, err
+	}
+	res := &CatalogResult{Repository: cat.Repository, Catalog: desc, Bundles: cat.Bundles}
+	if opts.Output != "" {
+		for name, content := range map[string][]byte{CatalogFileName: data, CatalogEnvelopeName: env} {
+			p := filepath.Join(opts.Output, name)
+			if err := layout.WriteFileAtomic(p, content, 0o644); err != nil {
+				return nil, err
+			}
+			res.Files = append(res.Files, p)
+		}
+		sort.Strings(res.Files)
+	}
+	logger(opts.Logger).Info("catalog written", "repository", cat.Repository, "bundles", len(cat.Bundles))
+	return res, nil
+}
+
+// storeCatalog pushes catalog.json as an artifact tagged "catalog", and its
+// envelope as a DSSE referrer of it.
+func storeCatalog(ctx context.Context, tgt *target, repo string, data, env []byte, now time.Time) (ocispec.Descriptor, error) {
+	layer := ocispec.Descriptor{MediaType: ArtifactTypeCatalog, Digest: digest.FromBytes(data), Size: int64(len(data)),
+		Annotations: map[string]string{ocispec.AnnotationTitle: CatalogFileName}}
+	man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		ArtifactType: ArtifactTypeCatalog, Config: bundle.EmptyConfig, Layers: []ocispec.Descriptor{layer},
+		Annotations: map[string]string{ocispec.AnnotationCreated: now.UTC().Format(time.RFC3339)}}
+	manBytes, err := bundle.Compact(man)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: ArtifactTypeCatalog, Digest: digest.FromBytes(manBytes), Size: int64(len(manBytes))}
+	envDesc := ocispec.Descriptor{MediaType: bundle.ArtifactTypeDSSE, Digest: digest.FromBytes(env), Size: int64(len(env))}
+	sig, err := bundle.SignatureManifest(desc, envDesc, now)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	for _, b := range []struct {
+		d    ocispec.Descriptor
+		data []byte
+	}{{bundle.EmptyConfig, bundle.EmptyConfigBytes}, {plainDesc(layer), data}, {envDesc, env}} {
+		if err := tgt.putBytes(ctx, repo, b.d, b.data); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	if err := tgt.pushManifests(ctx, []manifestPlace{{repo: repo, desc: plainDesc(desc), data: manBytes}}); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if _, err := tgt.detectReferrers(ctx, repo, desc.Digest); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := tgt.pushManifests(ctx, []manifestPlace{{repo: repo, desc: plainDesc(sig.Descriptor), data: sig.Bytes}}); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, tgt.tag(ctx, []tagPlace{{repo: repo, tag: CatalogTag, desc: plainDesc(desc), data: manBytes}})
+}
+
+// verifyCatalog reads the catalog tagged in repo, verifies its signature,
+// and checks every root it lists exists there.
+func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOptions) (*CatalogResult, error) {
+	if opts.Trust.Empty() {
+		return nil, fmt.Errorf("catalog --verify: no trusted key (--key PUB): %w", errdef.ErrUsage)
+	}
+	r, err := tgt.repo(repo)
+	if err != nil {
+		return nil, err
+	}
+	desc, rc, err := r.Manifests().FetchReference(ctx, CatalogTag)
+	if err != nil {
+		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, remote.Classify(err))
+	}
+	manBytes, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(manBytes, &man); err != nil || man.ArtifactType != ArtifactTypeCatalog || len(man.Layers) != 1 {
+		return nil, fmt.Errorf("%s/%s:%s is not a catalog: %w", tgt.host, repo, CatalogTag, errdef.ErrMalformed)
+	}
+	data, err := transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	env, err := catalogEnvelope(ctx, r, plainDesc(desc))
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := verifyEnvelope(ctx, env, PayloadTypeCatalog, data, noFiles, opts.Trust); err != nil {
+		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
+	}
+	var cat CatalogFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cat); err != nil {
+		return nil, fmt.Errorf("catalog of %s/%s: %v: %w", tgt.host, repo, err, errdef.ErrMalformed)
+	}
+	for _, b := range cat.Bundles {
+		ok, err := r.Manifests().Exists(ctx, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: b.Root})
+		if err != nil {
+			return nil, remote.Classify(err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("catalog of %s/%s lists %s (generation %d, root %s), which is not there: %w", tgt.host, repo, b.BundleID, b.Generation, b.Root, errdef.ErrNotFound)
+		}
+	}
+	return &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true}, nil
+}
+
+// catalogEnvelope finds the DSSE referrer of the catalog manifest and
+// returns its envelope.
+func catalogEnvelope(ctx context.Context, r interface {
+	registry.ReferrerLister
+	Manifests() registry.ManifestStore
+	Blobs() registry.BlobStore
+}, desc ocispec.Descriptor) ([]byte, error) {
+	var refs []ocispec.Descriptor
+	if err := r.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error { refs = append(refs, page...); return nil }); err != nil {
+		return nil, remote.Classify(err)
+	}
+	for _, ref := range refs {
+		data, err := transfer.FetchBytes(ctx, r.Manifests(), plainDesc(ref))
+		if err != nil {
+			continue
+		}
+		var man ocispec.Manifest
+		if json.Unmarshal(data, &man) != nil || man.ArtifactType != bundle.ArtifactTypeDSSE || len(man.Layers) != 1 {
+			continue
+		}
+		return transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])
+	}
+	return nil, fmt.Errorf("catalog %s has no signature: %w", desc.Digest, errdef.ErrSignature)
+}
+
+// refreshCatalog re-signs the catalog of repo after a push or import, when
+// a key is given; without one an existing catalog is left as it was (and
+// says so in the log), since only a key holder may speak for the list.
+func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass keys.PassFunc, log *slog.Logger) error {
+	if key == "" {
+		log.Info("catalog not refreshed (no --catalog-key)", "repository", tgt.host+"/"+repo)
+		return nil
+	}
+	_, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, Logger: log})
+	return err
+}
