@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,7 +12,11 @@ import (
 )
 
 func newPackCmd(app *app) *cobra.Command {
-	var opts mirror.PackOptions
+	var (
+		opts  mirror.PackOptions
+		split string
+		key   string
+	)
 	cmd := &cobra.Command{
 		Use:   "pack DIR --output FILE.tar[.gz|.zst]",
 		Short: "Write a bundle directory as a deterministic tar",
@@ -22,6 +28,19 @@ codec. Every file is checked against SHA256SUMS on the way.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
+			if split != "" {
+				n, err := parseSize(split)
+				if err != nil {
+					return err
+				}
+				opts.Split = n
+			}
+			if key != "" {
+				if opts.Split == 0 {
+					return usageError("--key signs the volume list: it needs --split")
+				}
+				opts.Key, opts.Password = key, app.password(false)
+			}
 			res, err := mirror.Pack(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -29,11 +48,57 @@ codec. Every file is checked against SHA256SUMS on the way.`,
 			return app.emit(res, func(w io.Writer) {
 				fmt.Fprintf(w, "Packed %s into %s (%s, %d files, %s -> %s)\n",
 					opts.Dir, res.Path, res.Compression, res.Files, humanBytes(res.Bytes), humanBytes(res.Size))
+				for _, v := range res.Volumes {
+					fmt.Fprintf(w, "  volume  %s  %s  %s\n", v.Name, humanBytes(v.Size), v.Digest)
+				}
+				if res.VolumeList != "" {
+					fmt.Fprintf(w, "  list    %s\n", res.VolumeList)
+				}
+				if res.Signature != "" {
+					fmt.Fprintf(w, "  signed  %s\n", res.Signature)
+				}
 			})
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "archive to write: .tar, .tar.gz or .tar.zst (required)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing archive")
+	cmd.Flags().StringVar(&split, "split", "", "write volumes of at most SIZE (e.g. 4G for FAT32 sticks: 4 GiB less one byte) plus their list FILE.volumes.json")
+	cmd.Flags().StringVar(&key, "key", "", "with --split, sign the volume list (FILE.volumes.dsse)")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
+}
+
+// parseSize reads a volume size: bytes, or a number with K, M, G or T
+// (powers of 1024). Exactly 4G is read as 4 GiB less one byte, the largest
+// file FAT32 holds, since that is what "4G" on a USB stick means.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := strings.TrimSuffix(strings.ToUpper(s), "B")
+	if n := len(num); n > 0 {
+		switch num[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			num = num[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v <= 0 || v > (1<<62)/mult {
+		return 0, usageError("--split %q: want a size such as 4G, 700M or 1048576", s)
+	}
+	size := v * mult
+	if size == 4<<30 {
+		size--
+	}
+	if size < 1<<20 {
+		return 0, usageError("--split %q: volumes must be at least 1 MiB", s)
+	}
+	return size, nil
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -19,6 +21,14 @@ type PackOptions struct {
 	Output string
 	// Force replaces an existing Output.
 	Force bool
+	// Split, if positive, writes the archive as volumes of at most Split
+	// bytes (Output.000, Output.001, …) with their list,
+	// Output.volumes.json, instead of one file.
+	Split int64
+	// Key, if set with Split, signs the volume list
+	// (Output.volumes.dsse); Password unlocks it.
+	Key      string
+	Password keys.PassFunc
 }
 
 // PackResult is what Pack wrote.
@@ -29,6 +39,10 @@ type PackResult struct {
 	// Bytes is the content packed, before compression; Size the archive's.
 	Bytes int64 `json:"bytes"`
 	Size  int64 `json:"size"`
+	// VolumeList, Volumes and Signature are set for a split archive.
+	VolumeList string          `json:"volumeList,omitempty"`
+	Volumes    []layout.Volume `json:"volumes,omitempty"`
+	Signature  string          `json:"signature,omitempty"`
 }
 
 // Pack writes a bundle directory as the deterministic tar of DESIGN.md.
@@ -45,6 +59,9 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	}
 	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
 		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
+	}
+	if opts.Split > 0 {
+		return packSplit(ctx, dir, codec, opts)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(opts.Output), "."+filepath.Base(opts.Output)+".tmp-")
 	if err != nil {
@@ -72,4 +89,45 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		return nil, err
 	}
 	return &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: st.Size()}, nil
+}
+
+// PayloadTypeVolumes is the DSSE payloadType of a signed volume list.
+const PayloadTypeVolumes = "application/vnd.stellaops.mirror-volumes+json"
+
+// packSplit writes the archive as volumes and their (signed) list.
+func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, opts PackOptions) (*PackResult, error) {
+	list := opts.Output + layout.VolumesSuffix
+	if _, err := os.Lstat(list); err == nil && !opts.Force {
+		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", list, errdef.ErrExists)
+	}
+	w := layout.NewSplitWriter(opts.Output, opts.Split)
+	stats, err := dir.Pack(ctx, w, codec)
+	if err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
+	}
+	vs, err := w.Commit()
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	data, err := vs.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	res := &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: vs.Size, VolumeList: list, Volumes: vs.Volumes}
+	if opts.Key != "" {
+		env, err := signDocument(ctx, opts.Key, opts.Password, PayloadTypeVolumes, data)
+		if err != nil {
+			return nil, err
+		}
+		res.Signature = strings.TrimSuffix(list, ".json") + ".dsse"
+		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := layout.WriteFileAtomic(list, data, 0o644); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

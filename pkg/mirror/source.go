@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -53,65 +54,98 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 // openTarSource reads a tar's head. A tar in pack order is then read on in
 // the same pass. One in another order (a foreign OCI layout tar) is read to
 // its end for its manifests, then read again for its blobs: twice the
-// reading (and decompressing), never a copy on disk.
+// reading (and decompressing), never a copy on disk. A volume list
+// (FILE.volumes.json) is read as the archive its volumes hold.
 func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	open := func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+		}
+		return f, nil
 	}
-	tr, err := layout.NewTarReader(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if layout.IsVolumeList(path) {
+		vs, _, err := layout.OpenVolumeSet(path)
+		if err != nil {
+			return nil, err
+		}
+		open = vs.Open
 	}
-	closeAll := func() { tr.Close(); f.Close() }
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := layout.NewTarReader(rc)
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("%s: %w", path, inVolume(rc, err))
+	}
+	closeAll := func() { tr.Close(); rc.Close() }
 	head, pending, err := layout.ReadHead(tr)
 	if err != nil {
 		closeAll()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, inVolume(rc, err))
 	}
 	onePass := head.Complete()
+	// restart reads the archive again from its start.
+	restart := func() error {
+		tr.Close()
+		rc.Close()
+		if rc, err = open(); err != nil {
+			return err
+		}
+		if tr, err = layout.NewTarReader(rc); err != nil {
+			return err
+		}
+		pending, err = tr.Next()
+		if err == io.EOF {
+			pending, err = nil, nil
+		}
+		return err
+	}
 	if !onePass {
 		log.Warn("archive is not in pack order: reading it more than once (for its manifests, then for its blobs)", "archive", path, "compression", tr.Compression().String())
-		if err := scanForManifests(f, tr, head, pending); err != nil {
+		if err := scanForManifests(func() (*layout.TarReader, *layout.Entry, error) {
+			err := restart()
+			return tr, pending, err
+		}, tr, head, pending); err != nil {
 			closeAll()
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, inVolume(rc, err))
 		}
 	}
-	src := &source{name: path, file: headFile(path, head), doc: headDoc(path, head), close: closeAll}
+	src := &source{name: path, file: headFile(path, head), doc: headDoc(path, head), close: func() { tr.Close(); rc.Close() }}
 	src.stream = func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error {
 		if !onePass {
-			// Start over for the blobs.
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-			tr.Close()
-			if tr, err = layout.NewTarReader(f); err != nil {
-				return err
-			}
-			if pending, err = tr.Next(); err == io.EOF {
-				pending = nil
-			} else if err != nil {
+			if err := restart(); err != nil {
 				return err
 			}
 		}
 		tr.SetLimit(limit)
 		for e := pending; e != nil; {
 			if err := fn(e, tr); err != nil {
-				return err
+				return inVolume(rc, err)
 			}
 			next, err := tr.Next()
 			if err == io.EOF {
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+				return fmt.Errorf("%s: %w", path, inVolume(rc, err))
 			}
 			e = next
 		}
 		return nil
 	}
 	return src, nil
+}
+
+// inVolume adds to an error met while reading a split archive the volume
+// being read, which is where the damage most likely is.
+func inVolume(r io.Reader, err error) error {
+	if v, ok := r.(interface{ Current() string }); ok && err != nil && !strings.Contains(err.Error(), "volume ") {
+		return fmt.Errorf("%w (while reading volume %s)", err, v.Current())
+	}
+	return err
 }
 
 // metadata parses the bundle's index.json, manifest.json and root (once).
@@ -148,7 +182,7 @@ func headDoc(path string, head *layout.Head) func(context.Context, ocispec.Descr
 // keeping every manifest index.json reaches (and small blobs that may turn
 // out to be one). A manifest met before its parent may need another pass;
 // passes go on while they find something, at most bundle.MaxDepth+2.
-func scanForManifests(f *os.File, tr *layout.TarReader, head *layout.Head, pending *layout.Entry) error {
+func scanForManifests(restart func() (*layout.TarReader, *layout.Entry, error), tr *layout.TarReader, head *layout.Head, pending *layout.Entry) error {
 	for pass := 0; ; pass++ {
 		before := len(head.Docs)
 		for e := pending; e != nil; {
@@ -170,16 +204,8 @@ func scanForManifests(f *os.File, tr *layout.TarReader, head *layout.Head, pendi
 		if len(head.Docs) == before || pass > bundle.MaxDepth+1 {
 			return fmt.Errorf("archive lacks manifest %s: %w", head.Missing()[0].Digest, errdef.ErrMalformed)
 		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		tr.Close()
-		next, err := layout.NewTarReader(f)
-		if err != nil {
-			return err
-		}
-		*tr = *next
-		if pending, err = tr.Next(); err != nil {
+		var err error
+		if tr, pending, err = restart(); err != nil {
 			return err
 		}
 	}

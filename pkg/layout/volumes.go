@@ -1,0 +1,336 @@
+package layout
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// VolumesSuffix ends the name of a volume list: bundle.tar.zst is split
+// into bundle.tar.zst.000, .001, … listed in bundle.tar.zst.volumes.json.
+const VolumesSuffix = ".volumes.json"
+
+// maxVolumes bounds a volume list (a 100 TB bundle on 4 GiB sticks fits).
+const maxVolumes = 100000
+
+// VolumeSet lists the volumes of a split archive with their sizes and
+// SHA-256, so each can be checked on its own and the set streamed back
+// without reassembly.
+type VolumeSet struct {
+	SchemaVersion int      `json:"schemaVersion"`
+	Archive       string   `json:"archive"`
+	VolumeSize    int64    `json:"volumeSize"`
+	Size          int64    `json:"size"`
+	Volumes       []Volume `json:"volumes"`
+
+	dir string
+}
+
+// Volume is one part of a split archive.
+type Volume struct {
+	Name   string        `json:"name"`
+	Size   int64         `json:"size"`
+	Digest digest.Digest `json:"digest"`
+}
+
+// IsVolumeList reports whether path names a volume list.
+func IsVolumeList(path string) bool { return strings.HasSuffix(path, VolumesSuffix) }
+
+// ParseVolumeSet reads a volume list strictly: every volume name is the
+// archive's name with a three-digit number (or more), in order, with a
+// valid size and digest.
+func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: "+format+": %w", append([]any{path}, append(args, errdef.ErrMalformed)...)...)
+	}
+	if len(data) > bundle.MaxManifestSize {
+		return nil, bad("larger than %d bytes", bundle.MaxManifestSize)
+	}
+	var vs VolumeSet
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&vs); err != nil {
+		return nil, bad("%v", err)
+	}
+	if vs.SchemaVersion != 1 || vs.VolumeSize <= 0 || len(vs.Volumes) == 0 || len(vs.Volumes) > maxVolumes {
+		return nil, bad("not a volume list")
+	}
+	if vs.Archive != strings.TrimSuffix(filepath.Base(path), VolumesSuffix) {
+		return nil, bad("archive %q does not match the list's name", vs.Archive)
+	}
+	var total int64
+	for i, v := range vs.Volumes {
+		if v.Name != volumeName(vs.Archive, i) {
+			return nil, bad("volume %d is named %q, want %q", i, v.Name, volumeName(vs.Archive, i))
+		}
+		if v.Size <= 0 || v.Size > vs.VolumeSize || (i < len(vs.Volumes)-1 && v.Size != vs.VolumeSize) {
+			return nil, bad("volume %s has size %d (volume size %d)", v.Name, v.Size, vs.VolumeSize)
+		}
+		if v.Digest.Algorithm() != digest.SHA256 || v.Digest.Validate() != nil {
+			return nil, bad("volume %s has digest %q", v.Name, v.Digest)
+		}
+		total += v.Size
+	}
+	if total != vs.Size {
+		return nil, bad("volumes add up to %d bytes, the list says %d", total, vs.Size)
+	}
+	vs.dir = filepath.Dir(path)
+	return &vs, nil
+}
+
+// OpenVolumeSet reads and parses a volume list from disk.
+func OpenVolumeSet(path string) (*VolumeSet, []byte, error) {
+	data, err := readSmallFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs, err := ParseVolumeSet(path, data)
+	return vs, data, err
+}
+
+func readSmallFile(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, bundle.MaxManifestSize+1))
+	if err == nil && len(data) > bundle.MaxManifestSize {
+		err = fmt.Errorf("%s: larger than %d bytes: %w", path, bundle.MaxManifestSize, errdef.ErrMalformed)
+	}
+	return data, err
+}
+
+func volumeName(archive string, i int) string { return fmt.Sprintf("%s.%03d", archive, i) }
+
+// Path returns where volume v is.
+func (vs *VolumeSet) Path(v Volume) string { return filepath.Join(vs.dir, v.Name) }
+
+// CheckPresent checks that every volume is there with its size, naming the
+// first that is missing or the wrong size. It reads nothing.
+func (vs *VolumeSet) CheckPresent() error {
+	for _, v := range vs.Volumes {
+		st, err := os.Stat(vs.Path(v))
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("volume %s is missing: %w", v.Name, errdef.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if st.Size() != v.Size {
+			return fmt.Errorf("volume %s has %d bytes, the list says %d: %w", v.Name, st.Size(), v.Size, errdef.ErrDigestMismatch)
+		}
+	}
+	return nil
+}
+
+// Check hashes one volume and compares it with the list.
+func (vs *VolumeSet) Check(v Volume) error {
+	f, err := openRegular(vs.Path(v))
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, copyBufferSize))
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); n != v.Size || got != v.Digest {
+		return fmt.Errorf("volume %s is corrupt: %d bytes hashing to %s, the list says %d bytes, %s: %w", v.Name, n, got, v.Size, v.Digest, errdef.ErrDigestMismatch)
+	}
+	return nil
+}
+
+// Open returns the archive the volumes hold, read across them in order
+// with no reassembly on disk. Each volume is hashed as it is read; the
+// read that ends a bad volume fails naming it, and every other error is
+// annotated with the volume being read.
+func (vs *VolumeSet) Open() (io.ReadCloser, error) {
+	if err := vs.CheckPresent(); err != nil {
+		return nil, err
+	}
+	return &volumeReader{vs: vs}, nil
+}
+
+type volumeReader struct {
+	vs   *VolumeSet
+	i    int
+	f    *os.File
+	h    hash.Hash
+	n    int64
+	done bool
+}
+
+func (r *volumeReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if r.done || r.i >= len(r.vs.Volumes) {
+			return 0, io.EOF
+		}
+		v := r.vs.Volumes[r.i]
+		if r.f == nil {
+			f, err := openRegular(r.vs.Path(v))
+			if err != nil {
+				return 0, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			r.f, r.h, r.n = f, sha256.New(), 0
+		}
+		buf := p
+		if rem := v.Size - r.n; int64(len(buf)) > rem {
+			buf = buf[:rem]
+		}
+		if len(buf) > 0 {
+			n, err := r.f.Read(buf)
+			r.h.Write(buf[:n])
+			r.n += int64(n)
+			if n > 0 {
+				return n, nil
+			}
+			if err != nil && err != io.EOF {
+				return 0, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		}
+		// The volume is read: it must be whole and hash right.
+		r.f.Close()
+		r.f = nil
+		if got := digest.NewDigest(digest.SHA256, r.h); r.n != v.Size || got != v.Digest {
+			r.done = true
+			return 0, fmt.Errorf("volume %s is corrupt (%d bytes, %s; the list says %d, %s): %w", v.Name, r.n, got, v.Size, v.Digest, errdef.ErrDigestMismatch)
+		}
+		r.i++
+	}
+}
+
+// Current names the volume being read, for error messages.
+func (r *volumeReader) Current() string {
+	if r.i < len(r.vs.Volumes) {
+		return r.vs.Volumes[r.i].Name
+	}
+	return r.vs.Archive
+}
+
+func (r *volumeReader) Close() error {
+	if r.f != nil {
+		return r.f.Close()
+	}
+	return nil
+}
+
+// SplitWriter writes an archive as volumes of at most size bytes (out.000,
+// out.001, …), each through a temporary file renamed into place by Commit,
+// hashing each as it goes.
+type SplitWriter struct {
+	out   string // the archive's path; volumes are out.NNN
+	size  int64
+	vols  []Volume
+	tmps  []string
+	f     *os.File
+	h     hash.Hash
+	n     int64
+	total int64
+}
+
+func (w *SplitWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if w.f == nil || w.n == w.size {
+			if err := w.rotate(); err != nil {
+				return written, err
+			}
+		}
+		chunk := p
+		if rem := w.size - w.n; int64(len(chunk)) > rem {
+			chunk = chunk[:rem]
+		}
+		n, err := w.f.Write(chunk)
+		w.h.Write(chunk[:n])
+		w.n += int64(n)
+		w.total += int64(n)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+func (w *SplitWriter) rotate() error {
+	if err := w.finish(); err != nil {
+		return err
+	}
+	name := volumeName(filepath.Base(w.out), len(w.vols))
+	f, err := os.CreateTemp(filepath.Dir(w.out), "."+name+".tmp-")
+	if err != nil {
+		return err
+	}
+	w.f, w.h, w.n = f, sha256.New(), 0
+	w.tmps = append(w.tmps, f.Name())
+	w.vols = append(w.vols, Volume{Name: name})
+	return nil
+}
+
+// finish closes the volume being written.
+func (w *SplitWriter) finish() error {
+	if w.f == nil {
+		return nil
+	}
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	v := &w.vols[len(w.vols)-1]
+	v.Size, v.Digest = w.n, digest.NewDigest(digest.SHA256, w.h)
+	w.f = nil
+	return nil
+}
+
+// NewSplitWriter starts the volumes of the archive out.
+func NewSplitWriter(out string, size int64) *SplitWriter { return &SplitWriter{out: out, size: size} }
+
+// Commit renames every volume into place and returns the list.
+func (w *SplitWriter) Commit() (*VolumeSet, error) {
+	if err := w.finish(); err != nil {
+		return nil, err
+	}
+	for i, tmp := range w.tmps {
+		if err := os.Chmod(tmp, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, filepath.Join(filepath.Dir(w.out), w.vols[i].Name)); err != nil {
+			return nil, err
+		}
+	}
+	return &VolumeSet{SchemaVersion: 1, Archive: filepath.Base(w.out), VolumeSize: w.size, Size: w.total, Volumes: w.vols, dir: filepath.Dir(w.out)}, nil
+}
+
+// Abort removes the temporary volumes.
+func (w *SplitWriter) Abort() {
+	if w.f != nil {
+		w.f.Close()
+	}
+	for _, tmp := range w.tmps {
+		os.Remove(tmp)
+	}
+}
+
+// Marshal returns the list's canonical JSON.
+func (vs *VolumeSet) Marshal() ([]byte, error) { return bundle.Canonical(vs) }

@@ -1,0 +1,112 @@
+package layout
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// writeVolumes splits data into volumes of size under dir and returns the
+// list's path.
+func writeVolumes(t *testing.T, dir string, data []byte, size int64) string {
+	t.Helper()
+	w := NewSplitWriter(filepath.Join(dir, "b.tar"), size)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := vs.Marshal()
+	p := filepath.Join(dir, "b.tar"+VolumesSuffix)
+	os.WriteFile(p, list, 0o644)
+	return p
+}
+
+func TestVolumeSetRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("stellaops-volume-"), 1000) // 17000 bytes
+	list := writeVolumes(t, dir, data, 4096)
+	vs, _, err := OpenVolumeSet(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.Volumes) != 5 || vs.Volumes[4].Size != 17000-4*4096 {
+		t.Fatalf("volumes %+v", vs.Volumes)
+	}
+	rc, err := vs.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes: %v", len(got), err)
+	}
+	// One byte flipped in volume 2: the read that ends it names it.
+	p := filepath.Join(dir, vs.Volumes[2].Name)
+	v, _ := os.ReadFile(p)
+	v[7] ^= 1
+	os.WriteFile(p, v, 0o644)
+	rc, _ = vs.Open()
+	_, err = io.ReadAll(rc)
+	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), vs.Volumes[2].Name) {
+		t.Errorf("corrupt volume: %v", err)
+	}
+	if err := vs.Check(vs.Volumes[2]); !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Errorf("check: %v", err)
+	}
+	os.WriteFile(p, v[:100], 0o644)
+	if _, err := vs.Open(); !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), "has 100 bytes") {
+		t.Errorf("short volume: %v", err)
+	}
+}
+
+func TestParseVolumeSetRefuses(t *testing.T) {
+	good := `{"schemaVersion":1,"archive":"b.tar","volumeSize":10,"size":15,"volumes":[` +
+		`{"name":"b.tar.000","size":10,"digest":"sha256:` + strings.Repeat("a", 64) + `"},` +
+		`{"name":"b.tar.001","size":5,"digest":"sha256:` + strings.Repeat("b", 64) + `"}]}`
+	if _, err := ParseVolumeSet("/x/b.tar.volumes.json", []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]string{
+		"escaping name": strings.Replace(good, "b.tar.001", "../../etc/passwd", 1),
+		"wrong archive": strings.Replace(good, `"archive":"b.tar"`, `"archive":"c.tar"`, 1),
+		"short middle":  strings.Replace(strings.Replace(good, `"size":10,"digest"`, `"size":9,"digest"`, 1), `"size":15`, `"size":14`, 1),
+		"bad total":     strings.Replace(good, `"size":15`, `"size":16`, 1),
+		"bad digest":    strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "md5:abc", 1),
+		"unknown field": strings.Replace(good, `"schemaVersion":1`, `"schemaVersion":1,"x":1`, 1),
+	} {
+		if _, err := ParseVolumeSet("/x/b.tar.volumes.json", []byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+func FuzzParseVolumeSet(f *testing.F) {
+	f.Add([]byte(`{"schemaVersion":1,"archive":"b.tar","volumeSize":10,"size":10,"volumes":[{"name":"b.tar.000","size":10,"digest":"sha256:` + strings.Repeat("a", 64) + `"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		vs, err := ParseVolumeSet("/x/b.tar.volumes.json", data)
+		if err != nil {
+			if !errors.Is(err, errdef.ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		for _, v := range vs.Volumes {
+			if filepath.Dir(vs.Path(v)) != "/x" || v.Digest.Validate() != nil {
+				t.Fatalf("accepted volume %+v", v)
+			}
+		}
+		_ = digest.SHA256
+	})
+}
