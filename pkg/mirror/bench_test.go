@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,4 +59,46 @@ func BenchmarkPack(b *testing.B) {
 		}
 		os.Remove(out)
 	}
+}
+
+// BenchmarkImport measures import of a packed bundle (STELLA_BENCH_SUFFIX,
+// default .tar) into a fresh distribution registry each round.
+func BenchmarkImport(b *testing.B) {
+	suffix := os.Getenv("STELLA_BENCH_SUFFIX")
+	if suffix == "" {
+		suffix = ".tar"
+	}
+	host := testutil.Distribution(b)
+	_, releaseFile, advisories := testutil.PushSample(b, host, benchSpec())
+	dir := filepath.Join(b.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
+		b.Fatal(err)
+	}
+	priv, pub := benchKeys(b)
+	if _, err := mirror.Sign(context.Background(), mirror.SignOptions{Manifest: filepath.Join(dir, "manifest.json"), Key: priv, Password: testPass}); err != nil {
+		b.Fatal(err)
+	}
+	archive := filepath.Join(b.TempDir(), "b"+suffix)
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: archive}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchMiB() << 20)
+	for b.Loop() {
+		b.StopTimer()
+		target := testutil.Distribution(b)
+		b.StartTimer()
+		opts := mirror.ImportOptions{Source: archive, Registry: target, Trust: trustKeys(pub), AllowExpired: true, Client: testutil.Client(b),
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		if _, err := mirror.Import(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchKeys(b *testing.B) (priv, pub string) {
+	res, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(b.TempDir(), "bench"), Password: testPass})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res.PrivateKey, res.PublicKey
 }

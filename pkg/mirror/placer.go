@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -37,9 +38,12 @@ type placer struct {
 
 // run places everything: blobs, then manifests children first, then tags.
 func (pl *placer) run(ctx context.Context, limit int) error {
+	t0 := time.Now()
+	defer func() { pl.log.Info("phases", "total", time.Since(t0)) }()
 	if err := pl.blobs(ctx, limit); err != nil {
 		return err
 	}
+	pl.log.Info("blobs placed", "after", time.Since(t0))
 	for _, b := range pl.plan.memBlobs {
 		if err := pl.tgt.putBytes(ctx, b.repo, b.desc, b.data); err != nil {
 			return err
@@ -48,6 +52,7 @@ func (pl *placer) run(ctx context.Context, limit int) error {
 	if err := pl.manifests(ctx); err != nil {
 		return err
 	}
+	pl.log.Info("manifests pushed", "after", time.Since(t0))
 	return pl.tgt.tag(ctx, pl.plan.tags)
 }
 

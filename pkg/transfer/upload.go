@@ -77,42 +77,91 @@ func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 	return nil
 }
 
+// chunk is a part of a blob read ahead of its upload.
+type chunk struct {
+	buf    []byte
+	offset int64
+	last   bool
+	err    error
+}
+
+// upload sends the blob in chunks. One goroutine reads (and so hashes) the
+// next chunk while the current one is on the wire: two buffers, so memory
+// stays at two chunks whatever the blob's size. The last chunk is sent only
+// once the whole content verified.
 func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader) error {
-	chunk := u.ChunkSize
-	if chunk <= 0 {
-		chunk = DefaultChunkSize
+	size := u.ChunkSize
+	if size <= 0 {
+		size = DefaultChunkSize
 	}
-	buf := make([]byte, min(chunk, max(desc.Size, 1)))
+	size = min(size, max(desc.Size, 1))
+	free := make(chan []byte, 2)
+	free <- make([]byte, size)
+	if desc.Size > size {
+		free <- make([]byte, size)
+	}
+	ready := make(chan chunk, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go readChunks(vr, desc, free, ready, done)
+	for c := range ready {
+		if c.err != nil {
+			return c.err
+		}
+		next, err := u.send(ctx, loc, c.buf, c.offset, c.last, desc.Digest)
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", desc.Digest, err)
+		}
+		if u.Progress != nil {
+			u.Progress.Add(desc, int64(len(c.buf)))
+		}
+		if c.last {
+			return nil
+		}
+		loc = next
+		free <- c.buf[:cap(c.buf)]
+	}
+	return fmt.Errorf("upload %s: reader stopped: %w", desc.Digest, io.ErrUnexpectedEOF)
+}
+
+// readChunks reads the blob into free buffers and hands them on, ending
+// with the chunk marked last (after the verifying reader confirmed size and
+// digest) or with an error.
+func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, free chan []byte, ready chan<- chunk, done <-chan struct{}) {
+	defer close(ready)
 	var offset int64
 	for {
-		n := min(int64(len(buf)), desc.Size-offset)
-		if _, err := io.ReadFull(vr, buf[:n]); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-				return fmt.Errorf("%s: content ends at %d bytes, descriptor says %d: %w", desc.Digest, offset, desc.Size, errdef.ErrDigestMismatch)
-			}
-			return err
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-done:
+			return
 		}
-		last := offset+n == desc.Size
-		if last {
+		n := min(int64(len(buf)), desc.Size-offset)
+		c := chunk{buf: buf[:n], offset: offset, last: offset+n == desc.Size}
+		if _, err := io.ReadFull(vr, c.buf); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				err = fmt.Errorf("%s: content ends at %d bytes, descriptor says %d: %w", desc.Digest, offset, desc.Size, errdef.ErrDigestMismatch)
+			}
+			c.err = err
+		} else if c.last {
 			// The verifying reader checks size and digest at its end.
 			if _, err := vr.Read(make([]byte, 1)); err != io.EOF {
 				if err == nil {
 					err = fmt.Errorf("%s: content is longer than %d bytes: %w", desc.Digest, desc.Size, errdef.ErrDigestMismatch)
 				}
-				return err
+				c.err = err
 			}
 		}
-		next, err := u.send(ctx, loc, buf[:n], offset, last, desc.Digest)
-		if err != nil {
-			return fmt.Errorf("upload %s: %w", desc.Digest, err)
+		select {
+		case ready <- c:
+		case <-done:
+			return
 		}
-		if u.Progress != nil {
-			u.Progress.Add(desc, n)
+		if c.err != nil || c.last {
+			return
 		}
-		if last {
-			return nil
-		}
-		loc, offset = next, offset+n
+		offset += n
 	}
 }
 
