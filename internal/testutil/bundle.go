@@ -39,7 +39,9 @@ func Bundle(t testing.TB, spec sample.Spec) *BundleFixture {
 	ctx := context.Background()
 	host := Registry(t)
 	rel, releaseFile, advisories := PushSample(t, host, spec)
-	created := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
+	// Created now, so that the bundle has not expired for code that checks
+	// against the clock (the CLI).
+	created := time.Now().UTC().Truncate(time.Second)
 	root := t.TempDir()
 	dir := filepath.Join(root, "bundle")
 	_, err := mirror.Create(ctx, mirror.CreateOptions{
@@ -105,7 +107,7 @@ func FakeSign(t testing.TB, dir string) {
 			rootDesc = m
 		}
 	}
-	sig, err := bundle.SignatureManifest(rootDesc, envDesc, time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC))
+	sig, err := bundle.SignatureManifest(rootDesc, envDesc, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
