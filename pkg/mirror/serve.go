@@ -50,7 +50,7 @@ type ServeOptions struct {
 	// Concurrency is how many blobs are hashed at once before serving; 0
 	// means transfer.DefaultConcurrency.
 	Concurrency int
-	// Logger receives progress and one debug record per request; nil
+	// Logger receives progress and one info record per request; nil
 	// discards them.
 	Logger *slog.Logger
 

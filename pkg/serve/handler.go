@@ -18,7 +18,7 @@ const DefaultMaxPageSize = 1000
 
 // Options configure a Handler. The zero value is ready to use.
 type Options struct {
-	// Logger receives one debug record per request and the errors of the
+	// Logger receives one info record per request and the errors of the
 	// server; nil discards them.
 	Logger *slog.Logger
 	// MaxPageSize bounds the tags or repositories one list response holds;
@@ -110,7 +110,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, http.StatusInternalServerError, codeUnknown, "internal error")
 			}
 		}
-		h.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		h.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr)
 	}()
 	rec.Header().Set("Docker-Distribution-API-Version", "registry/2.0")

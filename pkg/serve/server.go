@@ -21,11 +21,11 @@ const (
 	MaxHeaderBytes = 64 << 10
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// headers (a slowloris client holds a connection for at most this).
+	// There is no whole-request read timeout: the registry reads no request
+	// bodies (a write's is left unread and its connection closed), and
+	// net/http would apply it to the connection while a large blob streams.
+	// Nor is there a write timeout: a blob of any size may take its time.
 	ReadHeaderTimeout = 10 * time.Second
-	// ReadTimeout bounds reading a whole request. The registry reads no
-	// request bodies; a write's body is left unread and its connection
-	// closed.
-	ReadTimeout = time.Minute
 	// IdleTimeout closes keep-alive connections that sit unused.
 	IdleTimeout = 2 * time.Minute
 	// DefaultShutdownTimeout is how long a shutdown waits for pulls in
@@ -80,7 +80,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
