@@ -20,7 +20,7 @@ import (
 // a manifest or blob outside a repository's graph is unknown there, as it
 // would be in a registry the bundle was imported into.
 //
-// Build a Content completely (AddManifest, Include, Tag, AddReferrer), then
+// Build a Content completely (AddManifest, Include, Tag), then
 // serve it: it is safe for concurrent reads, not for adding content while it
 // serves.
 type Content struct {
@@ -125,7 +125,9 @@ func referrerOf(desc ocispec.Descriptor, data []byte) (ocispec.Descriptor, diges
 
 // Include places the manifest dg, and every manifest and blob below it, in
 // repo, creating the repository. Every manifest below dg must have been
-// added, with the media type and size its parent names.
+// added, with the media type and size its parent names. A manifest with a
+// subject is listed among the referrers of that subject in repo, as a
+// registry lists what was pushed to a repository.
 func (c *Content) Include(repo string, dg digest.Digest) error {
 	m, ok := c.manifests[dg]
 	if !ok {
@@ -143,6 +145,9 @@ func (c *Content) Include(repo string, dg digest.Digest) error {
 			continue
 		}
 		r.members[m.desc.Digest] = true
+		if m.subject != "" {
+			r.referrers[m.subject] = append(r.referrers[m.subject], m.referrer)
+		}
 		for _, ch := range m.children {
 			if !bundle.IsManifestMediaType(ch.MediaType) {
 				r.members[ch.Digest] = true
@@ -200,24 +205,6 @@ func (c *Content) Tag(repo, tag string, dg digest.Digest) error {
 	r.tags[tag] = dg
 	i, _ := slices.BinarySearch(r.tagNames, tag)
 	r.tagNames = slices.Insert(r.tagNames, i, tag)
-	return nil
-}
-
-// AddReferrer places the manifest dg in repo (as Include does) and lists it
-// among the referrers of its subject there. dg must have a subject.
-func (c *Content) AddReferrer(repo string, dg digest.Digest) error {
-	if err := c.Include(repo, dg); err != nil {
-		return err
-	}
-	m := c.manifests[dg]
-	if m.subject == "" {
-		return fmt.Errorf("referrer %s has no subject: %w", dg, errdef.ErrMalformed)
-	}
-	r := c.repos[repo]
-	list := r.referrers[m.subject]
-	if !slices.ContainsFunc(list, func(d ocispec.Descriptor) bool { return d.Digest == dg }) {
-		r.referrers[m.subject] = append(list, m.referrer)
-	}
 	return nil
 }
 

@@ -106,8 +106,8 @@ func newFixture(t *testing.T) *fixture {
 		f.tags = append(f.tags, tag)
 		must(c.Tag("library/app", tag, f.index.Digest))
 	}
-	must(c.AddReferrer("library/app", f.sbom.Digest))
-	must(c.AddReferrer("library/app", f.signature.Digest))
+	must(c.Include("library/app", f.sbom.Digest))
+	must(c.Include("library/app", f.signature.Digest))
 	must(c.Include("other/repo", f.image2.Digest))
 	must(c.Tag("other/repo", "v1", f.image2.Digest))
 	f.content = c
