@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stellaops/mirror/pkg/mirror"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -16,10 +15,6 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	global         globalOptions
-	// verifier checks a bundle's signature for serve. Nil (as it is until
-	// signing, issue 3, builds it from the trust flags) makes serve refuse;
-	// tests set it.
-	verifier mirror.SignatureVerifier
 }
 
 // globalOptions are the flags of every `stella mirror` command.

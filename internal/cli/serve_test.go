@@ -13,51 +13,69 @@ import (
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
-// run runs stella with args and the given verifier, as Execute does.
-func run(ctx context.Context, verifier mirror.SignatureVerifier, stdout io.Writer, args ...string) (int, string) {
-	var stderr bytes.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: stdout, stderr: &stderr, verifier: verifier}
-	root := NewRootCmd(a)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+// signedTestBundle creates a bundle of the sample release, created now (so
+// it has not expired), signs it with the dev key, and packs it plain. It
+// returns the directory, the tar and the public key.
+func signedTestBundle(t *testing.T) (dir, tar, pub string) {
+	t.Helper()
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	dir = filepath.Join(t.TempDir(), "bundle")
+	_, err := mirror.Create(context.Background(), mirror.CreateOptions{
+		ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir,
+		Client: testutil.Client(t), Producer: bundle.Producer{Name: "stella mirror", Version: "test"},
+	})
 	if err != nil {
-		a.reportError(err)
+		t.Fatal(err)
 	}
-	return ExitCode(err), stderr.String()
+	root := testutil.ModuleRoot(t)
+	t.Setenv("COSIGN_PASSWORD", "stellaops-dev")
+	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", filepath.Join(root, "tools/cosign/cosign.dev.key"),
+		"--output", filepath.Join(dir, "manifest.dsse")); code != 0 {
+		t.Fatalf("sign: exit %d: %s", code, stderr)
+	}
+	tar = filepath.Join(t.TempDir(), "bundle.tar")
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: tar}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, tar, filepath.Join(root, "tools/cosign/cosign.pub")
 }
 
 func TestServeCommandRefuses(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
+	dir, tar, pub := signedTestBundle(t)
 	zst := filepath.Join(t.TempDir(), "b.tar.zst")
-	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: f.Dir, Output: zst}); err != nil {
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: zst}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), "other"), Password: func() ([]byte, error) { return []byte("x"), nil }})
+	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name     string
-		verifier mirror.SignatureVerifier
 		args     []string
 		wantCode int
 		wantMsg  string
 	}{
-		{"no signature verification", nil, []string{f.Tar}, ExitSignature, "never served"},
-		{"compressed tar", testutil.FakeVerifier(), []string{zst}, ExitInput, "stella mirror pack DIR --output FILE.tar"},
-		{"certificate without key", testutil.FakeVerifier(), []string{f.Dir, "--tls-cert", "c.pem"}, ExitInput, "both a certificate and a key"},
-		{"no such bundle", testutil.FakeVerifier(), []string{filepath.Join(t.TempDir(), "nope.tar")}, ExitInput, "nope.tar"},
-		{"bad address", testutil.FakeVerifier(), []string{f.Dir, "--addr", "256.0.0.1:99999"}, ExitInput, "listen"},
+		{"no trusted key", []string{tar}, ExitInput, "no trusted key"},
+		{"another signer's key", []string{tar, "--key", other.PublicKey}, ExitSignature, ""},
+		{"compressed tar", []string{zst, "--key", pub}, ExitInput, "stella mirror pack DIR --output FILE.tar"},
+		{"certificate without key", []string{dir, "--key", pub, "--tls-cert", "c.pem"}, ExitInput, "both a certificate and a key"},
+		{"no such bundle", []string{filepath.Join(t.TempDir(), "nope.tar"), "--key", pub}, ExitInput, "nope.tar"},
+		{"bad address", []string{dir, "--key", pub, "--addr", "256.0.0.1:99999"}, ExitInput, "listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout bytes.Buffer
-			args := append([]string{"mirror", "serve", "--addr", "127.0.0.1:0"}, tt.args...)
-			code, stderr := run(context.Background(), tt.verifier, &stdout, args...)
+			code, stdout, stderr := run(t, append([]string{"mirror", "serve", "--addr", "127.0.0.1:0"}, tt.args...)...)
 			if code != tt.wantCode || !strings.Contains(stderr, tt.wantMsg) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.wantMsg)
 			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q", stdout.String())
+			if stdout != "" {
+				t.Errorf("stdout %q", stdout)
 			}
 		})
 	}
@@ -66,7 +84,8 @@ func TestServeCommandRefuses(t *testing.T) {
 // TestServeCommandServesUntilCancelled runs serve on a free port, reads the
 // address from its JSON result, pulls, and cancels: a clean shutdown exits 0.
 func TestServeCommandServesUntilCancelled(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
+	_, tar, pub := signedTestBundle(t)
+	rel := sample.Components[0]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -84,10 +103,11 @@ func TestServeCommandServesUntilCancelled(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, stderr := run(ctx, testutil.FakeVerifier(), pw, "mirror", "serve", f.Tar, "--addr", "127.0.0.1:0",
-			"--repo-prefix", "airgap", "--format", "json")
+		var stderr bytes.Buffer
+		code := Execute(ctx, []string{"mirror", "serve", tar, "--key", pub, "--addr", "127.0.0.1:0", "--repo-prefix", "airgap", "--format", "json"},
+			strings.NewReader(""), pw, &stderr)
 		pw.Close()
-		done <- result{code, stderr}
+		done <- result{code, stderr.String()}
 	}()
 	var info mirror.ServeInfo
 	select {
@@ -97,8 +117,10 @@ func TestServeCommandServesUntilCancelled(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not become ready")
 	}
-	img := f.Release.Images[0]
-	resp, err := http.Get(info.URL + "/v2/airgap/" + img.Repository + "/manifests/" + img.Descriptor.Digest.String())
+	if info.Signature == nil || len(info.Signature.Signers) != 1 {
+		t.Errorf("signers %+v", info.Signature)
+	}
+	resp, err := http.Get(info.URL + "/v2/airgap/" + rel.Repository + "/manifests/" + info.Version)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,31 +19,26 @@ import (
 // loopback only, so exposing a bundle to the network is a decision.
 const DefaultServeAddr = "127.0.0.1:5000"
 
-// SignatureVerifier checks a bundle's signature: the DSSE envelope in
-// manifest.dsse over the exact bytes of manifest.json, against the keys or
-// trust roots the operator trusts. file reads the bundle's head files
-// (manifest.dsse, public-key.pem, certificates). It returns an error
-// wrapping errdef.ErrSignature when the signature is missing, malformed or
-// not made by a trusted key.
-type SignatureVerifier func(ctx context.Context, manifestJSON []byte, file func(name string) ([]byte, error)) error
-
 // ServeOptions say what bundle to serve, under which names, and where.
 // Zero values are documented per field.
 type ServeOptions struct {
 	// Path is a bundle directory or a plain (uncompressed) bundle tar.
 	// Required.
 	Path string
-	// RepoPrefix is put in front of every image's repository, as import
-	// does (bundle.MapRepository); "" serves them under their own names.
+	// Trust says whose signatures are accepted. Required: the zero value
+	// trusts nobody, and OpenServed refuses it (errdef.ErrUsage); a bundle
+	// whose signature does not verify is never served.
+	Trust TrustOptions
+	// RepoPrefix is put before every image's repository, as import does
+	// (ImageName); "" serves images under their own paths.
 	RepoPrefix string
-	// BundleRepository is where the bundle itself (root index, metadata
-	// manifest, signature referrer) is served, tagged with the release
-	// version; "" means bundle.DefaultBundleRepository.
-	BundleRepository string
-	// VerifySignature checks the bundle's signature before anything else is
-	// trusted. Required: without it OpenServed refuses (errdef.ErrSignature),
-	// so there is no way to serve a bundle whose signature was not checked.
-	VerifySignature SignatureVerifier
+	// BundleRepo is where the bundle itself (root index, metadata manifest,
+	// signature referrer, and every image below the root) is served, tagged
+	// with the release version; "" means bundle.DefaultBundleRepository.
+	BundleRepo string
+	// AllowExpired serves a bundle past its expiresAt, as import's
+	// AllowExpired imports one.
+	AllowExpired bool
 	// Now is the time the bundle's expiry is checked against; zero means the
 	// clock.
 	Now time.Time
@@ -74,8 +69,11 @@ type ServeInfo struct {
 	Path             string        `json:"path"`
 	BundleID         string        `json:"bundleId"`
 	Version          string        `json:"version"`
+	Generation       int64         `json:"mirrorGeneration"`
 	Root             digest.Digest `json:"root"`
 	BundleRepository string        `json:"bundleRepository"`
+	// Signature says who signed the bundle.
+	Signature *SignatureResult `json:"signature"`
 	// Repositories are every repository served, with its tags.
 	Repositories []ServedRepository `json:"repositories"`
 	// Blobs and Bytes count the unique blobs (manifests included) that were
@@ -140,10 +138,12 @@ type ServedBundle struct {
 func (b *ServedBundle) Close() error { return b.store.Close() }
 
 // OpenServed opens a bundle directory or plain tar and verifies it as
-// import does before anything of it is served: the signature first
-// (opts.VerifySignature), then the structure (root against manifest.json,
-// metadata manifest), the expiry, every manifest against its digest, every
-// blob present with its size, and then every blob's SHA-256.
+// import does before anything of it is served: the signature first, over
+// the raw files (verifyBundleSignature, the one check import and verify
+// make), then the structure (root against manifest.json, metadata
+// manifest), the expiry, every manifest against its digest, every blob
+// present with its size, and then every blob's SHA-256. Content is placed
+// in repositories by the placement import uses.
 //
 // Hashing every blob costs one read of the bundle at startup. It is done
 // because serving is fail-closed: a registry must not hand out a layer it
@@ -156,66 +156,79 @@ func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 	if opts.Path == "" {
 		return nil, fmt.Errorf("serve: no bundle given: %w", errdef.ErrUsage)
 	}
+	if opts.Trust.Empty() {
+		return nil, fmt.Errorf("serve: no trusted key or root (--key or --trust-root), and an unverified bundle is never served: %w", errdef.ErrUsage)
+	}
+	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
+	if !bundle.ValidRepository(bundleRepo) {
+		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
+	}
 	store, err := openServedStore(opts.Path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := openServed(ctx, store, opts, log)
+	b, err := openServed(ctx, store, opts, bundleRepo, log)
 	if err != nil {
 		store.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", opts.Path, err)
 	}
 	return b, nil
 }
 
-func openServed(ctx context.Context, store servedStore, opts ServeOptions, log *slog.Logger) (*ServedBundle, error) {
+func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundleRepo string, log *slog.Logger) (*ServedBundle, error) {
+	// The signature first, over the raw bytes: nothing the bundle says is
+	// parsed further, let alone served, unless it verifies.
+	sig, err := verifyBundleSignature(ctx, store.ReadFile, opts.Trust)
+	if err != nil {
+		return nil, err
+	}
 	md, err := readMetadata(ctx, store.ReadFile, store.FetchBytes)
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
 			err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
 		}
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
-	}
-	// The signature is checked before anything else of the bundle is used.
-	if err := verifyServedSignature(ctx, md, opts.VerifySignature); err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+		return nil, err
 	}
 	if err := md.checkStructure(ctx); err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+		return nil, err
 	}
 	m := md.Manifest
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if now.After(m.ExpiresAt) {
-		return nil, fmt.Errorf("%s: bundle %s expired at %s: %w", opts.Path, m.BundleID, m.ExpiresAt.Format(time.RFC3339), errdef.ErrExpired)
+	if now.After(m.ExpiresAt) && !opts.AllowExpired {
+		return nil, fmt.Errorf("bundle %s expired at %s (--allow-expired to serve it anyway): %w", m.BundleID, m.ExpiresAt.Format(time.RFC3339), errdef.ErrExpired)
 	}
 	if m.Base != nil {
-		return nil, fmt.Errorf("%s: bundle %s is a delta on %s and lacks its blobs; serve needs a full bundle: %w", opts.Path, m.BundleID, m.Base.BundleID, errdef.ErrUsage)
+		return nil, fmt.Errorf("bundle %s is a delta on %s and lacks its blobs; serve needs a full bundle: %w", m.BundleID, m.Base.BundleID, errdef.ErrUsage)
 	}
-	graph, signatures, err := servedGraph(ctx, store, md)
+	plan, err := planPlacement(ctx, md, placementOptions{bundleRepo: bundleRepo, mapImages: true, prefix: opts.RepoPrefix})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+		return nil, err
 	}
-	log.Info("verifying blobs", "path", opts.Path, "blobs", len(graph.Blobs))
-	if err := verifyBlobs(ctx, store, graph.Blobs, concurrency(opts.Concurrency)); err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+	log.Info("verifying blobs", "path", opts.Path, "blobs", len(plan.blobs))
+	if err := verifyBlobs(ctx, store, plan.blobs, concurrency(opts.Concurrency)); err != nil {
+		return nil, err
 	}
-	bundleRepo := firstNonEmpty(opts.BundleRepository, bundle.DefaultBundleRepository)
-	content, err := servedContent(store, md, graph, signatures, bundleRepo, opts.RepoPrefix)
+	content, manifests, err := servedContent(store, plan)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+		return nil, err
 	}
 	info := ServeInfo{
-		Path: opts.Path, BundleID: m.BundleID, Version: m.Release.Version, Root: md.RootDesc.Digest,
-		BundleRepository: bundleRepo, Blobs: len(graph.Nodes) + len(graph.Blobs),
+		Path: opts.Path, BundleID: m.BundleID, Version: m.Release.Version, Generation: m.MirrorGeneration,
+		Root: md.RootDesc.Digest, BundleRepository: bundleRepo, Signature: sig,
+		Blobs: len(manifests) + len(plan.blobs),
 	}
-	for _, n := range graph.Nodes {
-		info.Bytes += n.Descriptor.Size
-	}
-	for _, d := range graph.Blobs {
+	for _, d := range manifests {
 		info.Bytes += d.Size
+	}
+	for _, b := range plan.blobs {
+		info.Bytes += b.desc.Size
+	}
+	for _, b := range plan.memBlobs {
+		info.Blobs++
+		info.Bytes += b.desc.Size
 	}
 	for _, name := range content.Repositories() {
 		tags, _ := content.Tags(name)
@@ -223,24 +236,4 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, log *
 	}
 	log.Info("bundle verified", "path", opts.Path, "root", info.Root, "blobs", info.Blobs, "bytes", info.Bytes)
 	return &ServedBundle{Content: content, Info: info, store: store}, nil
-}
-
-// verifyServedSignature is where serve checks the bundle's signature. It is
-// the one call between reading the bundle's metadata and trusting any of
-// it, and it cannot be skipped: without a verifier it refuses.
-//
-// Integration point for signing (issue 3): opts.VerifySignature is built by
-// the CLI from --key/--trust-root/--threshold; the real check (the method on
-// *metadata that verifies manifest.dsse against TrustOptions) goes here.
-func verifyServedSignature(ctx context.Context, md *metadata, verify SignatureVerifier) error {
-	if verify == nil {
-		return fmt.Errorf("no signature verification is configured, and an unverified bundle is never served: %w", errdef.ErrSignature)
-	}
-	if err := verify(ctx, md.ManifestBytes, md.File); err != nil {
-		if !errors.Is(err, errdef.ErrSignature) {
-			err = fmt.Errorf("%w: %w", errdef.ErrSignature, err)
-		}
-		return err
-	}
-	return nil
 }

@@ -31,9 +31,9 @@ const benchLayerSize = 128 << 20
 // (pushed to it directly: import does not exist yet). The page cache is
 // warm for all of them.
 func BenchmarkBlobThroughput(b *testing.B) {
-	f := testutil.Bundle(b, sample.Spec{BaseLayerSize: benchLayerSize})
-	layer := largest(b, f.Dir)
-	blobPath := f.Dir + "/blobs/sha256/" + layer.Digest.Encoded()
+	f := newServedSample(b, sample.Spec{BaseLayerSize: benchLayerSize})
+	layer := largest(b, f.dir)
+	blobPath := f.dir + "/blobs/sha256/" + layer.Digest.Encoded()
 
 	b.Run("disk/dir-file", func(b *testing.B) {
 		b.SetBytes(layer.Size)
@@ -47,7 +47,7 @@ func BenchmarkBlobThroughput(b *testing.B) {
 		}
 	})
 	b.Run("disk/tar-section", func(b *testing.B) {
-		fh, err := os.Open(f.Tar)
+		fh, err := os.Open(f.tar)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -73,21 +73,21 @@ func BenchmarkBlobThroughput(b *testing.B) {
 		defer srv.Close()
 		getLoop(b, srv.URL, layer.Size)
 	})
-	for _, src := range []struct{ name, path string }{{"serve/tar", f.Tar}, {"serve/dir", f.Dir}} {
+	for _, src := range []struct{ name, path string }{{"serve/tar", f.tar}, {"serve/dir", f.dir}} {
 		b.Run(src.name, func(b *testing.B) {
-			sb, err := mirror.OpenServed(context.Background(), mirror.ServeOptions{Path: src.path, VerifySignature: testutil.FakeVerifier(), Now: f.Created})
+			sb, err := mirror.OpenServed(context.Background(), f.serveOpts(src.path))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer sb.Close()
 			srv := httptest.NewServer(serve.NewHandler(sb.Content, serve.Options{}))
 			defer srv.Close()
-			getLoop(b, srv.URL+"/v2/"+f.Release.Images[0].Repository+"/blobs/"+layer.Digest.String(), layer.Size)
+			getLoop(b, srv.URL+"/v2/"+f.rel.Images[0].Repository+"/blobs/"+layer.Digest.String(), layer.Size)
 		})
 	}
 	b.Run("distribution", func(b *testing.B) {
 		host := testutil.Distribution(b)
-		repo := f.Release.Images[0].Repository
+		repo := f.rel.Images[0].Repository
 		r := testutil.Client(b)
 		dst, err := r.Repository(host + "/" + repo)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,7 +26,6 @@ import (
 	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -33,11 +33,29 @@ import (
 	"github.com/stellaops/mirror/pkg/serve"
 )
 
+// servedSample is a signed sample bundle, as a directory and a plain tar.
+type servedSample struct {
+	*signedSample
+	tar string
+}
+
+func newServedSample(t testing.TB, spec sample.Spec) *servedSample {
+	t.Helper()
+	s := newSignedSample(t, spec, 0)
+	return &servedSample{signedSample: s, tar: s.pack(t, ".tar")}
+}
+
+// serveOpts are the options that serve s's bundle at path as its signer's
+// key trusts it, at a time it has not expired.
+func (s *servedSample) serveOpts(path string) mirror.ServeOptions {
+	return mirror.ServeOptions{Path: path, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)}
+}
+
 // serveBundle verifies the bundle at path and serves it on a loopback
 // httptest server; it returns the server's host:port.
-func serveBundle(t *testing.T, f *testutil.BundleFixture, path string, mod func(*mirror.ServeOptions)) (string, *mirror.ServedBundle) {
+func serveBundle(t *testing.T, s *servedSample, path string, mod func(*mirror.ServeOptions)) (string, *mirror.ServedBundle) {
 	t.Helper()
-	opts := mirror.ServeOptions{Path: path, VerifySignature: testutil.FakeVerifier(), Now: f.Created}
+	opts := s.serveOpts(path)
 	if mod != nil {
 		mod(&opts)
 	}
@@ -65,14 +83,14 @@ func orasRepo(t *testing.T, host, repo string) *oremote.Repository {
 // directory and from the tar, with oras-go and go-containerregistry, and
 // compares every manifest and blob with the source registry byte for byte.
 func TestServePullsMatchSource(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
-	for _, src := range []struct{ name, path string }{{"dir", f.Dir}, {"tar", f.Tar}} {
+	f := newServedSample(t, sample.Spec{})
+	for _, src := range []struct{ name, path string }{{"dir", f.dir}, {"tar", f.tar}} {
 		t.Run(src.name, func(t *testing.T) {
 			ctx := context.Background()
 			host, b := serveBundle(t, f, src.path, nil)
-			version := f.Release.Spec.Version
-			for _, img := range f.Release.Images {
-				served, source := orasRepo(t, host, img.Repository), orasRepo(t, f.Registry, img.Repository)
+			version := f.rel.Spec.Version
+			for _, img := range f.rel.Images {
+				served, source := orasRepo(t, host, img.Repository), orasRepo(t, f.source, img.Repository)
 				desc, err := served.Resolve(ctx, version)
 				if err != nil || desc.Digest != img.Descriptor.Digest || desc.MediaType != img.Descriptor.MediaType {
 					t.Fatalf("%s:%s resolves to %v (%v), want %s", img.Repository, version, desc.Digest, err, img.Descriptor.Digest)
@@ -101,7 +119,7 @@ func TestServePullsMatchSource(t *testing.T) {
 				}
 				assertCranePull(t, host, img)
 			}
-			if len(b.Info.Repositories) != len(f.Release.Images)+1 || b.Info.Root == "" {
+			if len(b.Info.Repositories) != len(f.rel.Images)+1 || b.Info.Root == "" {
 				t.Errorf("info %+v", b.Info)
 			}
 		})
@@ -158,11 +176,11 @@ func assertCranePull(t *testing.T, host string, img sample.Image) {
 // repository, finds its signature through the referrers API, and checks
 // that every byte matches the bundle directory.
 func TestServeBundleRepository(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
+	f := newServedSample(t, sample.Spec{})
 	ctx := context.Background()
-	host, b := serveBundle(t, f, f.Tar, nil)
+	host, b := serveBundle(t, f, f.tar, nil)
 	repo := orasRepo(t, host, bundle.DefaultBundleRepository)
-	root, err := repo.Resolve(ctx, f.Release.Spec.Version)
+	root, err := repo.Resolve(ctx, f.rel.Spec.Version)
 	if err != nil || root.Digest != b.Info.Root {
 		t.Fatalf("bundle tag resolves to %v (%v), want %s", root.Digest, err, b.Info.Root)
 	}
@@ -174,7 +192,7 @@ func TestServeBundleRepository(t *testing.T) {
 	if _, err := oras.Copy(ctx, repo, root.Digest.String(), dst, "", oras.DefaultCopyOptions); err != nil {
 		t.Fatalf("copy the bundle by digest: %v", err)
 	}
-	assertSameBlobs(t, filepath.Join(out, "blobs", "sha256"), filepath.Join(f.Dir, "blobs", "sha256"), 2)
+	assertSameBlobs(t, filepath.Join(out, "blobs", "sha256"), filepath.Join(f.dir, "blobs", "sha256"), 2)
 
 	var sigs []ocispec.Descriptor
 	err = repo.Referrers(ctx, root, bundle.ArtifactTypeDSSE, func(page []ocispec.Descriptor) error {
@@ -188,7 +206,7 @@ func TestServeBundleRepository(t *testing.T) {
 	if err != nil || bundle.SubjectOf(sigMan) != root.Digest {
 		t.Fatalf("signature manifest: %v", err)
 	}
-	envelope, _ := os.ReadFile(filepath.Join(f.Dir, "manifest.dsse"))
+	envelope, _ := os.ReadFile(filepath.Join(f.dir, "manifest.dsse"))
 	if got := fetchBlob(t, repo, ocispec.Descriptor{Digest: digest.FromBytes(envelope), Size: int64(len(envelope))}); !bytes.Equal(got, envelope) {
 		t.Error("served envelope differs from manifest.dsse")
 	}
@@ -219,10 +237,10 @@ func assertSameBlobs(t *testing.T, got, want string, missing int) {
 // an artifactType filter, and checks that content is only served from the
 // repositories whose graph holds it.
 func TestServeReferrersAndScoping(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
+	f := newServedSample(t, sample.Spec{})
 	ctx := context.Background()
-	host, _ := serveBundle(t, f, f.Dir, func(o *mirror.ServeOptions) { o.RepoPrefix = "mirror" })
-	authority, concelier := f.Release.Images[0], f.Release.Images[1]
+	host, _ := serveBundle(t, f, f.dir, func(o *mirror.ServeOptions) { o.RepoPrefix = "mirror" })
+	authority, concelier := f.rel.Images[0], f.rel.Images[1]
 	repo := orasRepo(t, host, "mirror/"+authority.Repository)
 	list := func(at string) []ocispec.Descriptor {
 		var out []ocispec.Descriptor
@@ -247,7 +265,7 @@ func TestServeReferrersAndScoping(t *testing.T) {
 	}
 
 	// Unprefixed names do not exist; the prefixed ones do.
-	if _, err := orasRepo(t, host, authority.Repository).Resolve(ctx, f.Release.Spec.Version); err == nil {
+	if _, err := orasRepo(t, host, authority.Repository).Resolve(ctx, f.rel.Spec.Version); err == nil {
 		t.Error("image served under its unmapped name")
 	}
 	// A blob of authority (its own layer, not the shared base) is unknown
@@ -270,7 +288,7 @@ func TestServeReferrersAndScoping(t *testing.T) {
 	if err := reg.Repositories(ctx, "", func(p []string) error { repos = append(repos, p...); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(repos) != len(f.Release.Images)+1 || !slices.IsSorted(repos) || !slices.Contains(repos, bundle.DefaultBundleRepository) {
+	if len(repos) != len(f.rel.Images)+1 || !slices.IsSorted(repos) || !slices.Contains(repos, bundle.DefaultBundleRepository) {
 		t.Errorf("catalog %v", repos)
 	}
 }
@@ -278,7 +296,8 @@ func TestServeReferrersAndScoping(t *testing.T) {
 // TestServeRefuses checks that a bundle that fails any of import's checks
 // is never served, and that each failure says why with the right sentinel.
 func TestServeRefuses(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
+	f := newServedSample(t, sample.Spec{})
+	_, otherPub := testKeys(t, "other")
 	tests := []struct {
 		name    string
 		break_  func(t *testing.T, dir string) string // returns the path to serve
@@ -286,12 +305,12 @@ func TestServeRefuses(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{name: "no verifier", mod: func(o *mirror.ServeOptions) { o.VerifySignature = nil }, wantErr: errdef.ErrSignature, wantMsg: "no signature verification"},
-		{name: "verifier says no", mod: func(o *mirror.ServeOptions) {
-			o.VerifySignature = func(context.Context, []byte, func(string) ([]byte, error)) error {
-				return errors.New("key not trusted")
-			}
-		}, wantErr: errdef.ErrSignature, wantMsg: "key not trusted"},
+		{name: "no trust", mod: func(o *mirror.ServeOptions) { o.Trust = mirror.TrustOptions{} }, wantErr: errdef.ErrUsage, wantMsg: "never served"},
+		{name: "untrusted signer", mod: func(o *mirror.ServeOptions) { o.Trust = trustKeys(otherPub) }, wantErr: errdef.ErrSignature},
+		{name: "unsigned", break_: func(t *testing.T, dir string) string {
+			os.Remove(filepath.Join(dir, "manifest.dsse"))
+			return dir
+		}, wantErr: errdef.ErrSignature, wantMsg: "not signed"},
 		{name: "manifest.json changed after signing", break_: func(t *testing.T, dir string) string {
 			edit(t, filepath.Join(dir, "manifest.json"), func(b []byte) []byte { return bytes.Replace(b, []byte(`"stable"`), []byte(`"stabl3"`), 1) })
 			return dir
@@ -302,7 +321,7 @@ func TestServeRefuses(t *testing.T) {
 		}, wantErr: errdef.ErrDigestMismatch},
 		{name: "tampered layer in the tar", break_: func(t *testing.T, dir string) string {
 			out := filepath.Join(t.TempDir(), "b.tar")
-			data, _ := os.ReadFile(f.Tar)
+			data, _ := os.ReadFile(f.tar)
 			x, err := layout.IndexTar(bytes.NewReader(data), int64(len(data)))
 			if err != nil {
 				t.Fatal(err)
@@ -317,12 +336,9 @@ func TestServeRefuses(t *testing.T) {
 			os.Remove(largestBlob(t, dir))
 			return dir
 		}, wantErr: errdef.ErrMalformed, wantMsg: "is missing"},
-		{name: "swapped signature referrer", break_: func(t *testing.T, dir string) string {
-			edit(t, filepath.Join(dir, "manifest.dsse"), func(b []byte) []byte { return append(b, ' ') })
-			return dir
-		}, wantErr: errdef.ErrSignature, wantMsg: "does not carry manifest.dsse"},
-		{name: "expired", mod: func(o *mirror.ServeOptions) { o.Now = f.Created.Add(mirror.DefaultValidFor + 1) }, wantErr: errdef.ErrExpired},
+		{name: "expired", mod: func(o *mirror.ServeOptions) { o.Now = fixedTime.Add(mirror.DefaultValidFor + time.Second) }, wantErr: errdef.ErrExpired, wantMsg: "--allow-expired"},
 		{name: "bad prefix", mod: func(o *mirror.ServeOptions) { o.RepoPrefix = "UPPER" }, wantErr: errdef.ErrUsage},
+		{name: "bad bundle repository", mod: func(o *mirror.ServeOptions) { o.BundleRepo = "../bundle" }, wantErr: errdef.ErrUsage},
 		{name: "compressed tar", break_: func(t *testing.T, dir string) string {
 			out := filepath.Join(t.TempDir(), "b.tar.zst")
 			if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
@@ -334,13 +350,11 @@ func TestServeRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := f.Dir
+			path := f.dir
 			if tt.break_ != nil {
-				dir := filepath.Join(t.TempDir(), "bundle")
-				copyTree(t, f.Dir, dir)
-				path = tt.break_(t, dir)
+				path = tt.break_(t, copyBundle(t, f.dir))
 			}
-			opts := mirror.ServeOptions{Path: path, VerifySignature: testutil.FakeVerifier(), Now: f.Created}
+			opts := f.serveOpts(path)
 			if tt.mod != nil {
 				tt.mod(&opts)
 			}
@@ -356,6 +370,14 @@ func TestServeRefuses(t *testing.T) {
 			}
 		})
 	}
+	// Past its expiry, a bundle is served only when asked to.
+	opts := f.serveOpts(f.tar)
+	opts.Now, opts.AllowExpired = fixedTime.Add(mirror.DefaultValidFor+time.Second), true
+	b, err := mirror.OpenServed(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("--allow-expired: %v", err)
+	}
+	b.Close()
 }
 
 func edit(t *testing.T, path string, fn func([]byte) []byte) {
@@ -384,43 +406,19 @@ func largestBlob(t *testing.T, dir string) string {
 	return best
 }
 
-// copyTree copies a bundle directory (no hard links: each copy is its own).
-func copyTree(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		dst := filepath.Join(to, rel)
-		if info.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, data, info.Mode())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestServeListensAndShutsDown runs Serve on a free port, pulls through
 // the address Ready reports, and checks that cancelling the context shuts
 // it down cleanly (nil, no error).
 func TestServeListensAndShutsDown(t *testing.T) {
-	f := testutil.Bundle(t, sample.Spec{})
+	f := newServedSample(t, sample.Spec{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan mirror.ServeInfo, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- mirror.Serve(ctx, mirror.ServeOptions{
-			Path: f.Tar, VerifySignature: testutil.FakeVerifier(), Now: f.Created,
-			Addr: "127.0.0.1:0", Ready: func(i mirror.ServeInfo) { ready <- i },
-		})
+		opts := f.serveOpts(f.tar)
+		opts.Addr, opts.Ready = "127.0.0.1:0", func(i mirror.ServeInfo) { ready <- i }
+		done <- mirror.Serve(ctx, opts)
 	}()
 	var info mirror.ServeInfo
 	select {
@@ -428,12 +426,12 @@ func TestServeListensAndShutsDown(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Serve returned before it was ready: %v", err)
 	}
-	resp, err := http.Get(info.URL + "/v2/" + f.Release.Images[0].Repository + "/manifests/" + f.Release.Spec.Version)
+	resp, err := http.Get(info.URL + "/v2/" + f.rel.Images[0].Repository + "/manifests/" + f.rel.Spec.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != f.Release.Images[0].Descriptor.Digest.String() {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != f.rel.Images[0].Descriptor.Digest.String() {
 		t.Fatalf("GET manifest: %s %v", resp.Status, resp.Header)
 	}
 	cancel()

@@ -20,7 +20,7 @@ import (
 // a manifest or blob outside a repository's graph is unknown there, as it
 // would be in a registry the bundle was imported into.
 //
-// Build a Content completely (AddManifest, Include, Tag), then
+// Build a Content completely (AddManifest, AddBlob, Include, Tag), then
 // serve it: it is safe for concurrent reads, not for adding content while it
 // serves.
 type Content struct {
@@ -28,9 +28,14 @@ type Content struct {
 	manifests map[digest.Digest]*manifest
 	// sizes holds the size of every non-manifest blob a manifest names.
 	sizes map[digest.Digest]int64
+	// mem holds the blobs added with their bytes.
+	mem   map[digest.Digest]memBlob
 	repos map[string]*repository
 	names []string
 }
+
+// memBlob is a blob held in memory.
+type memBlob []byte
 
 type manifest struct {
 	desc     ocispec.Descriptor
@@ -54,8 +59,24 @@ func NewContent(blobs BlobStore) *Content {
 		blobs:     blobs,
 		manifests: map[digest.Digest]*manifest{},
 		sizes:     map[digest.Digest]int64{},
+		mem:       map[digest.Digest]memBlob{},
 		repos:     map[string]*repository{},
 	}
+}
+
+// AddBlob adds a blob whose bytes are in hand (a small document built
+// while placing the content), served from memory instead of the BlobStore.
+// data must be exactly the content desc names.
+func (c *Content) AddBlob(desc ocispec.Descriptor, data []byte) error {
+	if err := bundle.VerifyBytes(data, desc); err != nil {
+		return err
+	}
+	if size, ok := c.sizes[desc.Digest]; ok && size != desc.Size {
+		return fmt.Errorf("blob %s has size %d here and %d elsewhere: %w", desc.Digest, desc.Size, size, errdef.ErrMalformed)
+	}
+	c.sizes[desc.Digest] = desc.Size
+	c.mem[desc.Digest] = data
+	return nil
 }
 
 // AddManifest adds a manifest or index that Include and AddReferrer can then
@@ -247,6 +268,9 @@ func (c *Content) Blob(ctx context.Context, repo string, dg digest.Digest) (Blob
 	}
 	if m, ok := c.manifests[dg]; ok {
 		return bytesBlob{bytes.NewReader(m.data)}, nil
+	}
+	if data, ok := c.mem[dg]; ok {
+		return bytesBlob{bytes.NewReader(data)}, nil
 	}
 	size := c.sizes[dg]
 	b, err := c.blobs.OpenBlob(ctx, ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: size})

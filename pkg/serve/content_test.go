@@ -1,6 +1,8 @@
 package serve_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"testing"
 
@@ -63,5 +65,38 @@ func TestContentRefusesInconsistentContent(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestContentServesBlobsInMemory checks that a blob added with its bytes is
+// served from memory, only in the repositories that hold it, and that bytes
+// that are not what the descriptor names are refused.
+func TestContentServesBlobsInMemory(t *testing.T) {
+	f := newFixture(t)
+	c := serve.NewContent(failing{})
+	for _, d := range []ocispec.Descriptor{f.config, f.layerA} {
+		if err := c.AddBlob(d, f.store[d.Digest]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.AddBlob(f.layerB, f.store[f.layerA.Digest]); !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Errorf("wrong bytes: %v", err)
+	}
+	if err := c.AddManifest(f.image1, f.docs[f.image1.Digest]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Include("r", f.image1.Digest); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Blob(context.Background(), "r", f.layerA.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, b.Size())
+	if _, err := b.ReadAt(got, 0); err != nil || !bytes.Equal(got, f.store[f.layerA.Digest]) {
+		t.Errorf("read %v", err)
+	}
+	if _, err := c.Blob(context.Background(), "other", f.layerA.Digest); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("outside its repository: %v", err)
 	}
 }
