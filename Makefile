@@ -9,6 +9,9 @@ TOOLS_BIN ?= $(HOME)/.cache/stellaops-mirror/tools
 REGISTRY_VERSION := v3.1.2
 ORAS_VERSION := v1.3.6
 COSIGN_VERSION := v2.6.5
+CRANE_VERSION := v0.22.1
+# The OCI distribution-spec conformance suite has no tags: pinned by commit.
+CONFORMANCE_VERSION := v0.0.0-20260831232431-97274622c111
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
@@ -19,7 +22,8 @@ all: build
 build:
 	$(GO) build -trimpath -o $(BIN)/stella ./cmd/stella
 
-tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION)
+tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION) \
+	$(TOOLS_BIN)/crane-$(CRANE_VERSION) $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION)
 
 $(TOOLS_BIN)/registry-$(REGISTRY_VERSION):
 	mkdir -p $(TOOLS_BIN)
@@ -35,6 +39,17 @@ $(TOOLS_BIN)/oras-$(ORAS_VERSION):
 $(TOOLS_BIN)/cosign-$(COSIGN_VERSION):
 	mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+	touch $@
+
+# crane and the OCI conformance suite, for the end-to-end tests of serve.
+$(TOOLS_BIN)/crane-$(CRANE_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+	touch $@
+
+$(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/opencontainers/distribution-spec/conformance@$(CONFORMANCE_VERSION)
 	touch $@
 
 # Unit and end-to-end tests. End-to-end tests start the distribution

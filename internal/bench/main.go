@@ -5,7 +5,9 @@
 // times each tool's pipeline for each job, repeated, and prints median
 // (min–max) wall time, MiB/s, the ratio to the fastest peer and to the
 // floor (every unique blob fetched once with parallel GETs and hashed),
-// peak RSS and extra disk.
+// peak RSS and extra disk. serve is measured as its clients see it: every
+// blob pulled from stella mirror serve over the tar, against distribution
+// holding the same bundle after an import, and against reading the tar.
 //
 //	go run ./internal/bench -stella bin/stella [-mib 800] [-runs 3]
 package main
@@ -102,6 +104,7 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 		{"export (registry -> media)", e.exportScenarios},
 		{"import (media -> registry)", e.importScenarios},
 		{"inspect", e.inspectScenarios},
+		{"serve (media -> clients)", e.serveScenarios},
 	} {
 		if only != "" && !contains(group.name, only) {
 			continue

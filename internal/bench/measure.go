@@ -22,6 +22,14 @@ type scenario struct {
 	disk func(run int) int64
 	// peer marks another tool's pipeline (for the ratios).
 	peer bool
+	// inproc, if set, is timed in place of steps: work this process does
+	// itself, as a client of a server that setup started.
+	inproc func(run int) error
+	// rss, if set, reports the peak RSS (KiB) of the process that did the
+	// work (the server), read after the runs.
+	rss func() int64
+	// teardown, if set, runs once after the runs (it stops the server).
+	teardown func()
 }
 
 // result is a measured scenario.
@@ -52,6 +60,9 @@ func (r result) rate() float64 { return float64(r.bytes) / (1 << 20) / r.median(
 // reports this (large) process's RSS instead of the child's.
 func run(s scenario, runs int, env []string) result {
 	r := result{scenario: s}
+	if s.teardown != nil {
+		defer s.teardown()
+	}
 	for i := 0; i < runs; i++ {
 		if s.setup != nil {
 			if err := s.setup(i); err != nil {
@@ -60,7 +71,13 @@ func run(s scenario, runs int, env []string) result {
 			}
 		}
 		start := time.Now()
-		for _, argv := range s.steps(i) {
+		if s.inproc != nil {
+			if err := s.inproc(i); err != nil {
+				r.err = err
+				return r
+			}
+		}
+		for _, argv := range s.stepsOf(i) {
 			rss, err := timed(argv, env)
 			if err != nil {
 				r.err = err
@@ -73,7 +90,17 @@ func run(s scenario, runs int, env []string) result {
 			r.disk = max(r.disk, s.disk(i))
 		}
 	}
+	if s.rss != nil {
+		r.maxRSS = max(r.maxRSS, s.rss())
+	}
 	return r
+}
+
+func (s scenario) stepsOf(run int) [][]string {
+	if s.steps == nil {
+		return nil
+	}
+	return s.steps(run)
 }
 
 func timed(argv []string, env []string) (int64, error) {

@@ -74,6 +74,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newLogoutCmd(app),
 		newInventoryCmd(app),
 		newCatalogCmd(app),
+		newServeCmd(app),
 	)
 	return cmd
 }

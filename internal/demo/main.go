@@ -2,13 +2,15 @@
 // with no docker and no internet: it starts a source registry on 127.0.0.1
 // holding a small, deterministically generated sample release, then runs
 // the stella binary through create, sign (with the dev key, tools/cosign),
-// verify, verify-checksums, pack and inspect, printing each command and its
-// output. It stops everything it started.
+// verify, verify-checksums, pack and inspect, imports the bundle into an
+// empty registry, and serves it from a plain tar, printing each command and
+// its output. It stops everything it started.
 //
 //	go run ./internal/demo -stella bin/stella
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -127,7 +129,68 @@ func run(stella string, keep bool) error {
 		return fmt.Errorf("pull %s: got %s", ref, desc.Digest)
 	}
 	fmt.Printf("  %s %s (%d bytes): the digest the release names\n\n", desc.MediaType, desc.Digest, desc.Size)
+
+	// Or no registry at all: serve the bundle straight from a plain tar.
+	plain := filepath.Join(work, "stellaops-airgap-"+rel.Spec.Version+".tar")
+	if err := runStella(stella, work, "mirror", "pack", bundleDir, "--output", plain); err != nil {
+		return err
+	}
+	if err := demoServe(ctx, stella, work, plain, devPub, client, rel.Images[0]); err != nil {
+		return err
+	}
 	fmt.Println("# demo complete: every command above exited 0")
+	return nil
+}
+
+// demoServe runs `stella mirror serve` over the plain tar on a free port,
+// pulls one image by digest from it, and stops it with SIGINT.
+func demoServe(ctx context.Context, stella, work, archive, pub string, client *remote.Client, img sample.Image) error {
+	args := []string{"mirror", "serve", archive, "--key", pub, "--addr", "127.0.0.1:0"}
+	fmt.Printf("$ stella %s &\n", strings.ReplaceAll(strings.Join(args, " "), work+"/", ""))
+	cmd := exec.Command(stella, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+work)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(os.Interrupt)
+	// The first line names the URL; the rest is the table of repositories.
+	sc := bufio.NewScanner(stdout)
+	addr := ""
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Println(indent(line)[:len(indent(line))-1])
+		if i := strings.Index(line, " at http://"); i >= 0 && addr == "" {
+			addr = strings.TrimPrefix(line[i:], " at http://")
+		}
+		if strings.HasPrefix(line, "Press Ctrl-C") {
+			break
+		}
+	}
+	if addr == "" {
+		return fmt.Errorf("stella mirror serve did not start")
+	}
+	go io.Copy(io.Discard, stdout)
+	ref := addr + "/" + img.Repository + "@" + img.Descriptor.Digest.String()
+	fmt.Printf("\n# pull %s (from serve)\n", ref)
+	repo, err := client.Repository(ref)
+	if err != nil {
+		return err
+	}
+	desc, rc, err := repo.FetchReference(ctx, img.Descriptor.Digest.String())
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	rc.Close()
+	if desc.Digest != img.Descriptor.Digest {
+		return fmt.Errorf("pull %s: got %s", ref, desc.Digest)
+	}
+	fmt.Printf("  %s %s (%d bytes)\n# stop serve (SIGINT)\n\n", desc.MediaType, desc.Digest, desc.Size)
 	return nil
 }
 

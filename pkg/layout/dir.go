@@ -84,6 +84,29 @@ func (d *Dir) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, 
 	}{bundle.NewVerifyReader(f, desc), f}, nil
 }
 
+// OpenBlob opens the blob desc names for random access, after checking that
+// it is a regular file (not a symlink) of desc's size. It does not hash it;
+// Fetch does.
+func (d *Dir) OpenBlob(desc ocispec.Descriptor) (*os.File, error) {
+	if desc.Digest.Algorithm() != digest.SHA256 || desc.Digest.Validate() != nil {
+		return nil, fmt.Errorf("digest %q is not a valid sha256 digest: %w", desc.Digest, errdef.ErrMalformed)
+	}
+	f, err := openRegular(d.BlobPath(desc.Digest))
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Size() != desc.Size {
+		f.Close()
+		return nil, fmt.Errorf("%s: %d bytes, its descriptor says %d: %w", f.Name(), st.Size(), desc.Size, errdef.ErrDigestMismatch)
+	}
+	return f, nil
+}
+
 // Exists reports whether the blob desc names is present with the right size.
 // It does not hash it; Fetch does.
 func (d *Dir) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {

@@ -91,36 +91,58 @@ func (t *TarReader) Next() (*Entry, error) {
 		if t.count.n > t.limit {
 			return nil, fmt.Errorf("archive: more than %d bytes of content, beyond what the bundle declares: %w", t.limit, errdef.ErrMalformed)
 		}
-		name := strings.TrimPrefix(hdr.Name, "./")
-		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader:
+		name, skip, err := checkEntry(hdr, t.names)
+		if err != nil {
+			return nil, err
+		}
+		if skip {
 			continue
-		case tar.TypeDir:
-			name = strings.TrimSuffix(name, "/")
-			if name == "" || name == "." {
-				continue
-			}
-			if err := bundle.ValidPath(name); err != nil {
-				return nil, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
-			}
-			continue
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA is what old tars write for files
-		default:
-			return nil, fmt.Errorf("archive entry %q: %s entries are refused: %w", hdr.Name, typeName(hdr.Typeflag), errdef.ErrMalformed)
 		}
-		if err := bundle.ValidPath(name); err != nil {
-			return nil, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
-		}
-		if t.names[name] {
-			return nil, fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
-		}
-		if hdr.Size < 0 {
-			return nil, fmt.Errorf("archive entry %q: negative size: %w", name, errdef.ErrMalformed)
-		}
-		t.names[name] = true
 		t.cur = &Entry{Name: name, Size: hdr.Size}
 		return t.cur, nil
 	}
+}
+
+// checkEntry applies the rules every reader of a bundle tar shares to one
+// header: only regular files and directories, clean relative names, each
+// file once (names records the files seen). It returns the entry's name, or
+// skip for what carries no content (directories, global headers).
+func checkEntry(hdr *tar.Header, names map[string]bool) (name string, skip bool, err error) {
+	name = strings.TrimPrefix(hdr.Name, "./")
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return "", true, nil
+	case tar.TypeDir:
+		name = strings.TrimSuffix(name, "/")
+		if name == "" || name == "." {
+			return "", true, nil
+		}
+		if err := bundle.ValidPath(name); err != nil {
+			return "", false, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
+		}
+		return "", true, nil
+	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA is what old tars write for files
+	default:
+		return "", false, fmt.Errorf("archive entry %q: %s entries are refused: %w", hdr.Name, typeName(hdr.Typeflag), errdef.ErrMalformed)
+	}
+	if err := bundle.ValidPath(name); err != nil {
+		return "", false, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
+	}
+	for k := range hdr.PAXRecords {
+		// A PAX sparse file is a regular entry whose archived bytes are not
+		// its content; a bundle never holds one.
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return "", false, fmt.Errorf("archive entry %q: sparse files are refused: %w", name, errdef.ErrMalformed)
+		}
+	}
+	if names[name] {
+		return "", false, fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
+	}
+	if hdr.Size < 0 {
+		return "", false, fmt.Errorf("archive entry %q: negative size: %w", name, errdef.ErrMalformed)
+	}
+	names[name] = true
+	return name, false, nil
 }
 
 // Read reads the current entry's content. A short entry (truncated archive)

@@ -25,7 +25,7 @@ import (
 
 var fixedTime = time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
 
-func createOpts(t *testing.T, releaseFile, advisories, out string) mirror.CreateOptions {
+func createOpts(t testing.TB, releaseFile, advisories, out string) mirror.CreateOptions {
 	return mirror.CreateOptions{
 		ReleaseFile:   releaseFile,
 		AdvisoriesDir: advisories,

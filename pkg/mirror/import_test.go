@@ -41,7 +41,7 @@ type signedSample struct {
 	priv   string
 }
 
-func newSignedSample(t *testing.T, spec sample.Spec, generation int64) *signedSample {
+func newSignedSample(t testing.TB, spec sample.Spec, generation int64) *signedSample {
 	t.Helper()
 	s := &signedSample{source: testutil.Registry(t)}
 	var releaseFile, advisories string
@@ -57,7 +57,7 @@ func newSignedSample(t *testing.T, spec sample.Spec, generation int64) *signedSa
 	return s
 }
 
-func (s *signedSample) pack(t *testing.T, suffix string) string {
+func (s *signedSample) pack(t testing.TB, suffix string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bundle"+suffix)
 	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: s.dir, Output: out}); err != nil {

@@ -29,7 +29,7 @@ const testPassword = "test-password"
 func testPass() ([]byte, error) { return []byte(testPassword), nil }
 
 // testKeys makes a cosign-format key pair with mirror.Keygen.
-func testKeys(t *testing.T, name string) (priv, pub string) {
+func testKeys(t testing.TB, name string) (priv, pub string) {
 	t.Helper()
 	res, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), name), Password: testPass})
 	if err != nil {
@@ -78,7 +78,7 @@ func copyBundle(t *testing.T, src string) string {
 	return dst
 }
 
-func sign(t *testing.T, dir, key string, extra ...func(*mirror.SignOptions)) *mirror.SignResult {
+func sign(t testing.TB, dir, key string, extra ...func(*mirror.SignOptions)) *mirror.SignResult {
 	t.Helper()
 	opts := mirror.SignOptions{
 		Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),

@@ -1,0 +1,182 @@
+package layout
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// MaxTarEntries bounds the files a TarIndex records. A bundle holds a few
+// files per image and blob (10,000 images of a dozen layers each stay far
+// below it); the bound keeps a hostile archive of empty entries from growing
+// the index past about a hundred megabytes.
+const MaxTarEntries = 1 << 20
+
+// TarIndex is a plain (uncompressed) bundle tar opened for random access:
+// where each file's content lies in the archive. Reads go straight to those
+// offsets, so a bundle on read-only media is served without extraction or
+// copy, and concurrent readers never share a file position.
+type TarIndex struct {
+	r       io.ReaderAt
+	size    int64
+	entries map[string]TarEntry
+}
+
+// TarEntry is where one file's content lies in the archive.
+type TarEntry struct {
+	Offset int64
+	Size   int64
+}
+
+// IndexTar reads the headers of the plain tar r (size bytes long) once,
+// skipping over contents, and records where every file's content lies. The
+// archive is hostile input and gets the rules of TarReader: only regular
+// files and directories, clean relative names, each name once, no sparse
+// files, and at most MaxTarEntries files, each within the archive. A gzip or
+// zstd archive cannot be read at random and is refused with an error
+// wrapping errdef.ErrUsage that says how to get a plain one.
+func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
+	if c := SniffCompression(r); c != None {
+		return nil, fmt.Errorf("archive is %s-compressed and cannot be read at random: %w", c, errdef.ErrUsage)
+	}
+	// A SectionReader seeks, so archive/tar skips each content in O(1)
+	// instead of reading it, and reports where each content starts.
+	sr := io.NewSectionReader(r, 0, size)
+	tr := tar.NewReader(sr)
+	x := &TarIndex{r: r, size: size, entries: map[string]TarEntry{}}
+	names := map[string]bool{}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("archive is truncated: %w", errdef.ErrMalformed)
+			}
+			return nil, fmt.Errorf("archive: %v: %w", err, errdef.ErrMalformed)
+		}
+		name, skip, err := checkEntry(hdr, names)
+		if err != nil {
+			return nil, err
+		}
+		if skip {
+			continue
+		}
+		if len(x.entries) >= MaxTarEntries {
+			return nil, fmt.Errorf("archive: more than %d files: %w", MaxTarEntries, errdef.ErrMalformed)
+		}
+		off, err := sr.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Size > size-off {
+			return nil, fmt.Errorf("archive entry %q is truncated: %w", name, errdef.ErrMalformed)
+		}
+		x.entries[name] = TarEntry{Offset: off, Size: hdr.Size}
+	}
+	if len(x.entries) == 0 {
+		return nil, fmt.Errorf("archive holds no files: %w", errdef.ErrMalformed)
+	}
+	return x, nil
+}
+
+// SniffCompression names the codec of the archive r from its first bytes:
+// None for a plain tar (or anything else).
+func SniffCompression(r io.ReaderAt) Compression {
+	var magic [4]byte
+	n, _ := r.ReadAt(magic[:], 0)
+	return sniffCompression(magic[:n])
+}
+
+// sniffCompression names the codec whose magic number starts b.
+func sniffCompression(b []byte) Compression {
+	switch {
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		return Gzip
+	case bytes.HasPrefix(b, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return Zstd
+	}
+	return None
+}
+
+// Entry returns where the file name lies in the archive.
+func (x *TarIndex) Entry(name string) (TarEntry, bool) {
+	e, ok := x.entries[name]
+	return e, ok
+}
+
+// Len is the number of files in the archive.
+func (x *TarIndex) Len() int { return len(x.entries) }
+
+// Section returns a reader of the file name's content alone.
+func (x *TarIndex) Section(name string) (*io.SectionReader, error) {
+	e, ok := x.entries[name]
+	if !ok {
+		return nil, fmt.Errorf("archive has no %s: %w", name, errdef.ErrNotFound)
+	}
+	return io.NewSectionReader(x.r, e.Offset, e.Size), nil
+}
+
+// ReadFile reads a metadata file of the bundle (index.json, manifest.json,
+// manifest.dsse, …), at most bundle.MaxManifestSize bytes; as Dir.ReadFile.
+func (x *TarIndex) ReadFile(name string) ([]byte, error) {
+	sr, err := x.Section(name)
+	if err != nil {
+		return nil, err
+	}
+	if sr.Size() > bundle.MaxManifestSize {
+		return nil, fmt.Errorf("archive entry %s: exceeds the %d byte limit: %w", name, bundle.MaxManifestSize, errdef.ErrMalformed)
+	}
+	data := make([]byte, sr.Size())
+	if _, err := io.ReadFull(sr, data); err != nil {
+		return nil, fmt.Errorf("archive entry %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// Blob returns a reader of the blob desc names, after checking that the
+// archive holds it with desc's size. It does not hash it; Fetch does.
+func (x *TarIndex) Blob(desc ocispec.Descriptor) (*io.SectionReader, error) {
+	if desc.Digest.Algorithm() != digest.SHA256 || desc.Digest.Validate() != nil {
+		return nil, fmt.Errorf("digest %q is not a valid sha256 digest: %w", desc.Digest, errdef.ErrMalformed)
+	}
+	name := BlobName(desc.Digest)
+	sr, err := x.Section(name)
+	if err != nil {
+		return nil, err
+	}
+	if sr.Size() != desc.Size {
+		return nil, fmt.Errorf("archive entry %s: %d bytes, its descriptor says %d: %w", name, sr.Size(), desc.Size, errdef.ErrDigestMismatch)
+	}
+	return sr, nil
+}
+
+// Fetch opens the blob desc names; the reader verifies size and digest as it
+// is read (bundle.VerifyReader). It is content.Fetcher's method.
+func (x *TarIndex) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	sr, err := x.Blob(desc)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bundle.NewVerifyReader(sr, desc)), nil
+}
+
+// FetchBytes reads and verifies a document-sized blob; as Dir.FetchBytes.
+func (x *TarIndex) FetchBytes(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	rc, err := x.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+}

@@ -1,0 +1,118 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/serve"
+)
+
+// servedStore is a bundle opened for random access, as serve reads it: a
+// directory, or a plain tar through its index. A volume set (issue 6) is a
+// third implementation.
+type servedStore interface {
+	// ReadFile reads a head file (index.json, manifest.json, …), bounded.
+	ReadFile(name string) ([]byte, error)
+	// FetchBytes reads and verifies a manifest-sized blob.
+	FetchBytes(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
+	// Fetch opens a blob; the reader verifies size and digest as it reads.
+	Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+	// OpenBlob opens a blob of desc's size for random access, unhashed.
+	serve.BlobStore
+	// offset orders blob reads: where a blob lies on the media.
+	offset(desc ocispec.Descriptor) int64
+	io.Closer
+}
+
+// openServedStore opens a bundle directory or a plain bundle tar. A
+// compressed tar is refused (errdef.ErrUsage): it cannot be read at random.
+func openServedStore(path string) (servedStore, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	}
+	if st.IsDir() {
+		dir, err := layout.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return dirStore{dir}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrUsage)
+	}
+	if c := layout.SniffCompression(f); c != layout.None {
+		f.Close()
+		return nil, compressedError(path, c)
+	}
+	idx, err := layout.IndexTar(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &tarStore{TarIndex: idx, f: f}, nil
+}
+
+// compressedError says why a compressed tar cannot be served and how to
+// get one that can: the plain tar is exactly the archive decompressed, the
+// same bytes pack writes without compression.
+func compressedError(path string, c layout.Compression) error {
+	tool := map[layout.Compression]string{layout.Gzip: "gzip -dk", layout.Zstd: "zstd -d"}[c]
+	return fmt.Errorf("%s is %s-compressed, and a compressed tar cannot be read at random: decompress it once (%s %s) or pack the bundle without compression (stella mirror pack DIR --output FILE.tar), then serve the .tar: %w",
+		path, c, tool, path, errdef.ErrUsage)
+}
+
+// dirStore serves a bundle directory: each blob from its own file.
+type dirStore struct{ *layout.Dir }
+
+func (d dirStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Blob, error) {
+	f, err := d.Dir.OpenBlob(desc)
+	if err != nil {
+		return nil, err
+	}
+	return fileBlob{io.NewSectionReader(f, 0, desc.Size), f}, nil
+}
+
+func (dirStore) offset(ocispec.Descriptor) int64 { return 0 }
+func (dirStore) Close() error                    { return nil }
+
+// fileBlob is a blob file opened for one request.
+type fileBlob struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (b fileBlob) Close() error { return b.f.Close() }
+
+// tarStore serves a plain tar: every blob is a section of the one file,
+// read at its offset, so requests never share a file position.
+type tarStore struct {
+	*layout.TarIndex
+	f *os.File
+}
+
+func (t *tarStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Blob, error) {
+	sr, err := t.TarIndex.Blob(desc)
+	if err != nil {
+		return nil, err
+	}
+	return serve.NopCloser(sr), nil
+}
+
+func (t *tarStore) offset(desc ocispec.Descriptor) int64 {
+	e, _ := t.Entry(layout.BlobName(desc.Digest))
+	return e.Offset
+}
+
+func (t *tarStore) Close() error { return t.f.Close() }

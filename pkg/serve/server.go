@@ -1,0 +1,120 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// Limits of the HTTP server. Every request is hostile input: these bound
+// what a client can make the server hold before the handler sees it.
+const (
+	// MaxHeaderBytes bounds a request's line and headers; a longer one gets
+	// 431 from net/http. Real pulls send well under 8 KiB.
+	MaxHeaderBytes = 64 << 10
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// headers (a slowloris client holds a connection for at most this).
+	// There is no whole-request read timeout: the registry reads no request
+	// bodies (a write's is left unread and its connection closed), and
+	// net/http would apply it to the connection while a large blob streams.
+	// Nor is there a write timeout: a blob of any size may take its time.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes keep-alive connections that sit unused.
+	IdleTimeout = 2 * time.Minute
+	// DefaultShutdownTimeout is how long a shutdown waits for pulls in
+	// flight when ServerOptions.ShutdownTimeout is zero; then they are cut.
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// ServerOptions configure Serve. The zero value serves plain HTTP.
+type ServerOptions struct {
+	// TLSCertFile and TLSKeyFile, both set, make the server speak HTTPS
+	// (TLS 1.2 and later) with this PEM certificate chain and key.
+	TLSCertFile, TLSKeyFile string
+	// ShutdownTimeout is how long a shutdown waits for requests in flight;
+	// 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Logger receives the server's own errors (bad TLS handshakes, broken
+	// connections); nil discards them.
+	Logger *slog.Logger
+}
+
+// Check reports whether the TLS options are usable: both files or neither,
+// and a certificate and key that load and match. Errors wrap
+// errdef.ErrUsage.
+func (o ServerOptions) Check() error {
+	_, err := o.tlsConfig()
+	return err
+}
+
+func (o ServerOptions) tlsConfig() (*tls.Config, error) {
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return nil, fmt.Errorf("TLS needs both a certificate and a key: %w", errdef.ErrUsage)
+	}
+	if o.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s and key %s: %v: %w", o.TLSCertFile, o.TLSKeyFile, err, errdef.ErrUsage)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// Serve answers requests on ln with h until ctx ends, then shuts down:
+// it stops accepting, lets requests in flight finish for up to the shutdown
+// timeout, and returns nil. It returns an error only when serving fails.
+// ln is closed when Serve returns.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	tlsConfig, err := opts.tlsConfig()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv.TLSConfig = tlsConfig
+	timeout := opts.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	served := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight at shutdown were cut", "err", err)
+		srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
