@@ -19,12 +19,13 @@ func newServeCmd(app *app) *cobra.Command {
 		trust trustFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "serve DIR|FILE.tar (--key PUB | --trust-root ROOT) [--addr HOST:PORT] [--tls-cert CERT --tls-key KEY]",
+		Use:   "serve DIR|FILE.tar|FILE.tar.volumes.json (--key PUB | --trust-root ROOT) [--addr HOST:PORT] [--tls-cert CERT --tls-key KEY]",
 		Short: "Serve a verified bundle as a read-only OCI registry",
 		Long: `Make a bundle pullable at once, straight from the media, with no extraction
 and no copy: a read-only OCI registry (Distribution API: manifests and blobs by
-tag and digest, Range, tag list, catalog, referrers) over a bundle directory or
-a plain .tar. The bundle is verified first, as import verifies it (signature,
+tag and digest, Range, tag list, catalog, referrers) over a bundle directory, a
+plain .tar, or a plain .tar split onto several media (pack --split; give its
+.volumes.json, every volume mounted). The bundle is verified first, as import verifies it (signature,
 structure, expiry, every blob's digest); one that fails is never served.
 
 Images appear under the repositories import would give them (--repo-prefix

@@ -334,3 +334,71 @@ func (w *SplitWriter) Abort() {
 
 // Marshal returns the list's canonical JSON.
 func (vs *VolumeSet) Marshal() ([]byte, error) { return bundle.Canonical(vs) }
+
+// VolumesReaderAt is the archive a volume set holds, for random access (a
+// plain tar served or imported from split media): reads at any offset go
+// to the volume that holds it, across boundaries.
+type VolumesReaderAt struct {
+	files   []*os.File
+	volSize int64
+	size    int64
+}
+
+// ReaderAt opens every volume (after checking each is there with its
+// size). Contents are not hashed here: whoever reads blobs verifies them.
+func (vs *VolumeSet) ReaderAt() (*VolumesReaderAt, error) {
+	if err := vs.CheckPresent(); err != nil {
+		return nil, err
+	}
+	r := &VolumesReaderAt{volSize: vs.VolumeSize, size: vs.Size}
+	for _, v := range vs.Volumes {
+		f, err := openRegular(vs.Path(v))
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		r.files = append(r.files, f)
+	}
+	return r, nil
+}
+
+// ReadAt implements io.ReaderAt.
+func (r *VolumesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("negative offset")
+	}
+	read := 0
+	for len(p) > 0 {
+		if off >= r.size {
+			return read, io.EOF
+		}
+		i := off / r.volSize
+		in := off - i*r.volSize
+		chunk := p
+		if rem := r.volSize - in; int64(len(chunk)) > rem {
+			chunk = chunk[:rem]
+		}
+		n, err := r.files[i].ReadAt(chunk, in)
+		read += n
+		off += int64(n)
+		p = p[n:]
+		if err != nil && !(err == io.EOF && n == len(chunk)) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return read, err
+		}
+	}
+	return read, nil
+}
+
+// Size is the archive's size.
+func (r *VolumesReaderAt) Size() int64 { return r.size }
+
+// Close closes every volume.
+func (r *VolumesReaderAt) Close() error {
+	for _, f := range r.files {
+		f.Close()
+	}
+	return nil
+}

@@ -22,7 +22,8 @@ const DefaultServeAddr = "127.0.0.1:5000"
 // ServeOptions say what bundle to serve, under which names, and where.
 // Zero values are documented per field.
 type ServeOptions struct {
-	// Path is a bundle directory or a plain (uncompressed) bundle tar.
+	// Path is a bundle directory, a plain (uncompressed) bundle tar, or the
+	// volume list of one split onto media (FILE.tar.volumes.json).
 	// Required.
 	Path string
 	// Trust says whose signatures are accepted. Required: the zero value

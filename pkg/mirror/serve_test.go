@@ -84,7 +84,13 @@ func orasRepo(t *testing.T, host, repo string) *oremote.Repository {
 // compares every manifest and blob with the source registry byte for byte.
 func TestServePullsMatchSource(t *testing.T) {
 	f := newServedSample(t, sample.Spec{})
-	for _, src := range []struct{ name, path string }{{"dir", f.dir}, {"tar", f.tar}} {
+	// The plain tar split into volumes, served with no reassembly.
+	split := filepath.Join(t.TempDir(), "bundle.tar")
+	packed, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: f.dir, Output: split, Split: 300 << 10})
+	if err != nil || len(packed.Volumes) < 2 {
+		t.Fatalf("pack --split: %v %+v", err, packed)
+	}
+	for _, src := range []struct{ name, path string }{{"dir", f.dir}, {"tar", f.tar}, {"volumes", packed.VolumeList}} {
 		t.Run(src.name, func(t *testing.T) {
 			ctx := context.Background()
 			host, b := serveBundle(t, f, src.path, nil)

@@ -44,24 +44,52 @@ func openServedStore(path string) (servedStore, error) {
 		}
 		return dirStore{dir}, nil
 	}
-	f, err := os.Open(path)
+	ra, size, err := openArchiveAt(path)
 	if err != nil {
 		return nil, err
 	}
-	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrUsage)
-	}
-	if c := layout.SniffCompression(f); c != layout.None {
-		f.Close()
+	if c := layout.SniffCompression(ra); c != layout.None {
+		ra.Close()
 		return nil, compressedError(path, c)
 	}
-	idx, err := layout.IndexTar(f, st.Size())
+	idx, err := layout.IndexTar(ra, size)
 	if err != nil {
-		f.Close()
+		ra.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &tarStore{TarIndex: idx, f: f}, nil
+	return &tarStore{TarIndex: idx, f: ra}, nil
+}
+
+// readerAtCloser is an archive opened for random access.
+type readerAtCloser interface {
+	io.ReaderAt
+	io.Closer
+}
+
+// openArchiveAt opens a tar file, or the archive a volume list's volumes
+// hold, for random access.
+func openArchiveAt(path string) (readerAtCloser, int64, error) {
+	if layout.IsVolumeList(path) {
+		vs, _, err := layout.OpenVolumeSet(path)
+		if err != nil {
+			return nil, 0, err
+		}
+		ra, err := vs.ReaderAt()
+		if err != nil {
+			return nil, 0, err
+		}
+		return ra, ra.Size(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrUsage)
+	}
+	return f, st.Size(), nil
 }
 
 // compressedError says why a compressed tar cannot be served and how to
@@ -99,7 +127,7 @@ func (b fileBlob) Close() error { return b.f.Close() }
 // read at its offset, so requests never share a file position.
 type tarStore struct {
 	*layout.TarIndex
-	f *os.File
+	f readerAtCloser
 }
 
 func (t *tarStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Blob, error) {
