@@ -258,9 +258,11 @@ func (d *Dir) WriteIndex(idx *ocispec.Index) error {
 }
 
 // openRegular opens path for reading, refusing symlinks (O_NOFOLLOW) and
-// anything that is not a regular file.
+// anything that is not a regular file. O_NONBLOCK keeps a named pipe
+// planted in a bundle from blocking the open until a writer comes (never);
+// it changes nothing for a regular file.
 func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)

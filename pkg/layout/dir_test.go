@@ -1,0 +1,52 @@
+package layout
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// TestDirRefusesSpecialFiles plants what a bundle directory must not hold
+// where a file is read: each is refused as malformed, and at once (a named
+// pipe used to block the open for ever, waiting for a writer).
+func TestDirRefusesSpecialFiles(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, OCILayoutFile), ociLayoutContent, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("{}"), 0o644)
+	plant := map[string]func(p string) error{
+		"fifo":    func(p string) error { return syscall.Mkfifo(p, 0o644) },
+		"symlink": func(p string) error { return os.Symlink(target, p) },
+		"dir":     func(p string) error { return os.Mkdir(p, 0o755) },
+	}
+	for kind, plantIt := range plant {
+		t.Run(kind, func(t *testing.T) {
+			name := kind + ".json"
+			if err := plantIt(filepath.Join(root, name)); err != nil {
+				t.Fatal(err)
+			}
+			d, err := Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { _, err := d.ReadFile(name); done <- err }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), name) {
+					t.Fatalf("err = %v, want ErrMalformed naming %s", err, name)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("reading a planted file blocked")
+			}
+		})
+	}
+}
