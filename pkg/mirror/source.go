@@ -201,6 +201,9 @@ func scanForManifests(restart func() (*layout.TarReader, *layout.Entry, error), 
 		if head.Complete() {
 			return nil
 		}
+		if head.Files[layout.IndexFile] == nil {
+			return fmt.Errorf("archive has no %s: %w", layout.IndexFile, errdef.ErrMalformed)
+		}
 		if len(head.Docs) == before || pass > bundle.MaxDepth+1 {
 			return fmt.Errorf("archive lacks manifest %s: %w", head.Missing()[0].Digest, errdef.ErrMalformed)
 		}
