@@ -98,6 +98,13 @@ func (t *TarReader) Next() (*Entry, error) {
 		if skip {
 			continue
 		}
+		// hdr.Size is attacker-controllable: an entry that would take the
+		// reader past its limit is refused at its header, before the
+		// decompressor produces (or the next Next skips) a byte of it. A
+		// decompression bomb is a few megabytes claiming gigabytes.
+		if left := t.limit - t.count.n; hdr.Size > left {
+			return nil, fmt.Errorf("archive entry %q: %d bytes, more than the %d left of the %d bytes the bundle may hold: %w", name, hdr.Size, max(left, 0), t.limit, errdef.ErrMalformed)
+		}
 		t.cur = &Entry{Name: name, Size: hdr.Size}
 		return t.cur, nil
 	}

@@ -121,10 +121,43 @@ func TestTarReaderLimit(t *testing.T) {
 	data := makeTar(t, entry{name: "a", typeflag: tar.TypeReg, body: strings.Repeat("a", 10000)}, entry{name: "b", typeflag: tar.TypeReg, body: "b"})
 	tr, _ := NewTarReader(bytes.NewReader(data))
 	tr.SetLimit(4096)
-	tr.Next()
-	_, err := io.Copy(io.Discard, tr)
-	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "beyond what the bundle declares") {
+	_, err := tr.Next()
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), `"a": 10000 bytes`) {
 		t.Fatalf("err = %v", err)
+	}
+	// A limit lowered under an entry being read still bites.
+	tr, _ = NewTarReader(bytes.NewReader(data))
+	tr.Next()
+	tr.SetLimit(4096)
+	if _, err = io.Copy(io.Discard, tr); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "beyond what the bundle declares") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestTarReaderRefusesBombs reads a gzip stream of a few kilobytes whose
+// one entry claims 64 GiB of zeros (and holds the first 64 MiB of them):
+// the reader refuses it at its header, having decompressed nothing of it.
+// It used to skip (inflate) the whole entry before looking at the limit.
+func TestTarReaderRefusesBombs(t *testing.T) {
+	var hdr bytes.Buffer
+	tw := tar.NewWriter(&hdr)
+	tw.WriteHeader(&tar.Header{Name: "blobs/sha256/bomb", Size: 64 << 30, Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(hdr.Bytes())
+	zw.Write(make([]byte, 64<<20))
+	zw.Close()
+	tr, err := NewTarReader(bytes.NewReader(gz.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetLimit(1 << 20)
+	_, err = tr.Next()
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "blobs/sha256/bomb") {
+		t.Fatalf("err = %v", err)
+	}
+	if tr.BytesRead() > 64<<10 {
+		t.Errorf("read %d bytes of the bomb", tr.BytesRead())
 	}
 }
 
