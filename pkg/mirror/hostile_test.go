@@ -3,7 +3,9 @@ package mirror_test
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,10 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -49,4 +54,107 @@ func TestArchiveWithoutIndex(t *testing.T) {
 	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "no index.json") {
 		t.Fatalf("err = %v, want ErrMalformed naming index.json", err)
 	}
+}
+
+// editIndex rewrites the index.json of a copy of dir.
+func editIndex(t *testing.T, dir string, edit func(idx *ocispec.Index)) string {
+	t.Helper()
+	out := copyBundle(t, dir)
+	data, err := os.ReadFile(filepath.Join(out, layout.IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatal(err)
+	}
+	edit(&idx)
+	if data, err = json.Marshal(idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, layout.IndexFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// index.json is not signed, but any OCI tool reads a bundle through it:
+// import, serve and push (like verify) refuse one that does not list
+// exactly what manifest.json names. They used to ignore it.
+func TestIndexMustAgreeWithManifest(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	m := readManifest(t, s.dir)
+	victim := m.Images[1]
+	extra := editIndex(t, s.dir, func(idx *ocispec.Index) {
+		d := ocispec.Descriptor{MediaType: victim.MediaType, Digest: victim.Digest, Size: victim.Size,
+			Annotations: map[string]string{ocispec.AnnotationRefName: "evil/backdoor:" + m.Release.Version}}
+		idx.Manifests = append(idx.Manifests, d)
+	})
+	lacking := editIndex(t, s.dir, func(idx *ocispec.Index) {
+		var kept []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if d.Digest != victim.Digest {
+				kept = append(kept, d)
+			}
+		}
+		idx.Manifests = kept
+	})
+	target := testutil.Registry(t)
+	for name, dir := range map[string]string{"extra": extra, "lacking": lacking} {
+		for _, src := range []string{dir, packDir(t, dir)} {
+			t.Run(name+" "+filepath.Base(src), func(t *testing.T) {
+				_, err := mirror.Import(context.Background(), importOpts(t, src, target, s.pub))
+				wantIndexError(t, "import", err, victim.Digest)
+				_, err = mirror.OpenServed(context.Background(), mirror.ServeOptions{Path: src, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)})
+				wantIndexError(t, "serve", err, victim.Digest)
+				_, err = mirror.Push(context.Background(), mirror.PushOptions{Source: src, Reference: target + "/pushed", Client: testutil.Client(t)})
+				wantIndexError(t, "push", err, victim.Digest)
+			})
+		}
+	}
+	if tags := testutil.Tags(t, target); len(tags) != 0 {
+		t.Errorf("the registry changed: %v", tags)
+	}
+}
+
+func wantIndexError(t *testing.T, op string, err error, culprit digest.Digest) {
+	t.Helper()
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "index.json") || !strings.Contains(err.Error(), culprit.String()) {
+		t.Errorf("%s: err = %v, want ErrMalformed naming index.json and %s", op, err, culprit)
+	}
+}
+
+// packDir writes dir as a plain tar without checking it (pack refuses a
+// bundle that does not verify): index.json first, then every other file.
+func packDir(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bundle.tar")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	add := func(rel string) {
+		data, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Size: int64(len(data)), Mode: 0o644, Typeflag: tar.TypeReg})
+		tw.Write(data)
+	}
+	add(layout.IndexFile)
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if rel, _ := filepath.Rel(dir, p); rel != layout.IndexFile {
+			add(rel)
+		}
+		return nil
+	})
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -123,7 +123,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	m := md.Manifest
-	if err := md.checkStructure(ctx); err != nil {
+	if err := src.checkStructure(ctx, md); err != nil {
 		return nil, err
 	}
 	now := opts.Now

@@ -2,7 +2,11 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -110,4 +114,70 @@ func openMetadata(ctx context.Context, path string) (*metadata, error) {
 	}
 	defer src.close()
 	return src.metadata(ctx)
+}
+
+// checkIndex checks index.json: the root tagged with the release
+// version, each image under "<repository>:<version>" exactly as
+// LayoutIndex writes it, and at most one untagged signature referrer whose
+// subject is the root and whose layer is manifest.dsse. It returns the
+// referrer's descriptor, if any. With signing, referrers are not checked
+// nor returned: signing replaces them. verify, import, serve and push check
+// it for a directory or archive, so that what any OCI tool would read from
+// the layout is what was signed; a bundle read from a registry has no
+// index.json of its own.
+func (md *metadata) checkIndex(ctx context.Context, signing bool) ([]ocispec.Descriptor, error) {
+	want := map[string]ocispec.Descriptor{}
+	key := func(d ocispec.Descriptor) string {
+		return d.MediaType + " " + d.Digest.String() + " " + fmt.Sprint(d.Size) + " " + d.Annotations[ocispec.AnnotationRefName]
+	}
+	for _, d := range LayoutIndex(md.Manifest, md.RootDesc).Manifests {
+		want[key(d)] = d
+	}
+	var referrers []ocispec.Descriptor
+	for _, d := range md.Index.Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeDSSE && d.Annotations[ocispec.AnnotationRefName] == "" {
+			referrers = append(referrers, d)
+			continue
+		}
+		if _, ok := want[key(d)]; !ok {
+			return nil, fmt.Errorf("%s lists %s (%q) that manifest.json does not name: %w", layout.IndexFile, d.Digest, d.Annotations[ocispec.AnnotationRefName], errdef.ErrMalformed)
+		}
+		delete(want, key(d))
+	}
+	if len(want) > 0 {
+		var lacking []string
+		for _, d := range want {
+			lacking = append(lacking, fmt.Sprintf("%s (%q)", d.Digest, d.Annotations[ocispec.AnnotationRefName]))
+		}
+		sort.Strings(lacking)
+		return nil, fmt.Errorf("%s lacks %s that manifest.json names: %w", layout.IndexFile, strings.Join(lacking, ", "), errdef.ErrMalformed)
+	}
+	if signing {
+		return nil, nil
+	}
+	envelope, err := md.File(layout.EnvelopeFile)
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		return nil, err
+	}
+	switch {
+	case envelope == nil && len(referrers) == 0:
+		return nil, nil
+	case envelope == nil || len(referrers) != 1:
+		return nil, fmt.Errorf("%s lists %d signature referrers for %d %s: %w", layout.IndexFile, len(referrers), min(len(envelope), 1), layout.EnvelopeFile, errdef.ErrMalformed)
+	}
+	data, err := md.Doc(ctx, referrers[0])
+	if err != nil {
+		return nil, missingIsMismatch(err)
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		return nil, fmt.Errorf("signature referrer %s: %v: %w", referrers[0].Digest, err, errdef.ErrMalformed)
+	}
+	envDigest := digest.FromBytes(envelope)
+	if man.ArtifactType != bundle.ArtifactTypeDSSE || man.Subject == nil || man.Subject.Digest != md.RootDesc.Digest ||
+		len(man.Layers) != 1 || man.Layers[0].Digest != envDigest || man.Layers[0].Size != int64(len(envelope)) {
+		return nil, fmt.Errorf("signature referrer %s does not attach this %s (%s) to the root %s: %w",
+			referrers[0].Digest, layout.EnvelopeFile, envDigest, md.RootDesc.Digest, errdef.ErrDigestMismatch)
+	}
+	return referrers, nil
 }

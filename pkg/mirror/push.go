@@ -90,7 +90,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	if err != nil {
 		return nil, err
 	}
-	if err := md.checkStructure(ctx); err != nil {
+	if err := src.checkStructure(ctx, md); err != nil {
 		return nil, err
 	}
 	plan, err := planPlacement(ctx, md, po)

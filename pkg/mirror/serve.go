@@ -193,6 +193,9 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	if err := md.checkStructure(ctx); err != nil {
 		return nil, err
 	}
+	if _, err := md.checkIndex(ctx, false); err != nil {
+		return nil, err
+	}
 	m := md.Manifest
 	now := opts.Now
 	if now.IsZero() {

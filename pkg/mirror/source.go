@@ -32,6 +32,22 @@ type source struct {
 	// limit bounds the decompressed bytes read (see TarReader.SetLimit).
 	stream func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error
 	close  func()
+	// layout is set for a directory or archive: its index.json is its own
+	// and must agree with manifest.json (metadata.checkIndex).
+	layout bool
+}
+
+// checkStructure is metadata.checkStructure, and for a directory or
+// archive metadata.checkIndex.
+func (s *source) checkStructure(ctx context.Context, md *metadata) error {
+	if err := md.checkStructure(ctx); err != nil {
+		return err
+	}
+	if !s.layout {
+		return nil
+	}
+	_, err := md.checkIndex(ctx, false)
+	return err
 }
 
 // openSource opens a bundle directory or tar for reading.
@@ -46,7 +62,7 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 		if err != nil {
 			return nil, err
 		}
-		return &source{name: path, file: dir.ReadFile, doc: dir.FetchBytes, fetch: dir.Fetch, close: func() {}}, nil
+		return &source{name: path, file: dir.ReadFile, doc: dir.FetchBytes, fetch: dir.Fetch, close: func() {}, layout: true}, nil
 	}
 	return openTarSource(ctx, path, log)
 }
@@ -113,7 +129,7 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 			return nil, fmt.Errorf("%s: %w", path, inVolume(rc, err))
 		}
 	}
-	src := &source{name: path, file: headFile(path, head), doc: headDoc(path, head), close: func() { tr.Close(); rc.Close() }}
+	src := &source{name: path, file: headFile(path, head), doc: headDoc(path, head), close: func() { tr.Close(); rc.Close() }, layout: true}
 	src.stream = func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error {
 		if !onePass {
 			if err := restart(); err != nil {
