@@ -64,9 +64,18 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 	res := &ContentResult{}
 	seen := map[digest.Digest]ocispec.Descriptor{}
 	var blobs []ocispec.Descriptor
-	queue := append([]ocispec.Descriptor{md.RootDesc}, referrers...)
+	// node is a descriptor with its depth below the root, bounded as
+	// import's placement bounds it (bundle.MaxDepth).
+	type node struct {
+		desc  ocispec.Descriptor
+		depth int
+	}
+	var queue []node
+	for _, d := range append([]ocispec.Descriptor{md.RootDesc}, referrers...) {
+		queue = append(queue, node{d, 0})
+	}
 	for len(queue) > 0 {
-		desc := queue[0]
+		desc, depth := queue[0].desc, queue[0].depth
 		queue = queue[1:]
 		if prev, ok := seen[desc.Digest]; ok {
 			if prev.Size != desc.Size {
@@ -82,6 +91,9 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 			blobs = append(blobs, desc)
 			continue
 		}
+		if depth > bundle.MaxDepth {
+			return nil, nil, fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
+		}
 		data, err := dir.FetchBytes(ctx, desc)
 		if err != nil {
 			return nil, nil, missingIsMismatch(err)
@@ -91,7 +103,9 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 		if err != nil {
 			return nil, nil, err
 		}
-		queue = append(queue, children...)
+		for _, c := range children {
+			queue = append(queue, node{c, depth + 1})
+		}
 	}
 	reached := map[digest.Digest]bool{}
 	for dg := range seen {

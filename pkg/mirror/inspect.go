@@ -2,12 +2,14 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -79,16 +81,16 @@ func Inspect(ctx context.Context, path string, now time.Time) (*InspectResult, e
 	}
 	all := map[digest.Digest]int64{}
 	metaDesc, _ := bundle.MetadataDescriptor(md.Root)
-	if err := sizeOf(ctx, md, metaDesc, all); err != nil {
+	if err := sizeOf(ctx, md, metaDesc, all, 1); err != nil {
 		return nil, err
 	}
 	for _, img := range m.Images {
 		own := map[digest.Digest]int64{}
-		if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own); err != nil {
+		if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own, 1); err != nil {
 			return nil, err
 		}
 		for _, r := range img.Referrers {
-			if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own); err != nil {
+			if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own, 1); err != nil {
 				return nil, err
 			}
 		}
@@ -113,14 +115,18 @@ func Inspect(ctx context.Context, path string, now time.Time) (*InspectResult, e
 	return res, nil
 }
 
-// sizeOf adds desc and everything below it to sizes.
-func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes map[digest.Digest]int64) error {
+// sizeOf adds desc, depth levels below the root, and everything below it
+// to sizes; indexes may nest bundle.MaxDepth deep, as import allows.
+func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes map[digest.Digest]int64, depth int) error {
 	if _, done := sizes[desc.Digest]; done {
 		return nil
 	}
 	sizes[desc.Digest] = desc.Size
 	if !bundle.IsManifestMediaType(desc.MediaType) {
 		return nil
+	}
+	if depth > bundle.MaxDepth {
+		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
 	}
 	data, err := md.Doc(ctx, desc)
 	if err != nil {
@@ -131,7 +137,7 @@ func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes ma
 		return err
 	}
 	for _, c := range children {
-		if err := sizeOf(ctx, md, c, sizes); err != nil {
+		if err := sizeOf(ctx, md, c, sizes, depth+1); err != nil {
 			return err
 		}
 	}
