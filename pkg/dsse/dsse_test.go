@@ -135,6 +135,11 @@ func TestVerifyThreshold(t *testing.T) {
 			}
 		})
 	}
+	// A refusal names who did sign, so that the operator can tell a
+	// wrong --key from a forgery.
+	if _, err := sign(c).Verify(ctx, []dsse.Verifier{a.verifier(t)}, 1); err == nil || !strings.Contains(err.Error(), c.id) {
+		t.Errorf("err = %v, want it to name the untrusted key %s", err, c.id)
+	}
 }
 
 func TestSignReplacesOwnSignature(t *testing.T) {

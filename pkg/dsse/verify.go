@@ -48,10 +48,12 @@ func (e *Envelope) Verify(ctx context.Context, trusted []Verifier, threshold int
 	pae := PAE(e.PayloadType, e.Payload)
 	accepted := map[string]bool{}
 	res := &Result{}
+	var untrusted []string
 	for i, s := range e.Signatures {
 		vs, ok := byID[s.KeyID]
 		if !ok {
 			res.Untrusted++
+			untrusted = append(untrusted, s.KeyID)
 			continue
 		}
 		var err error
@@ -70,8 +72,16 @@ func (e *Envelope) Verify(ctx context.Context, trusted []Verifier, threshold int
 	}
 	sort.Strings(res.Accepted)
 	if len(res.Accepted) < threshold {
-		return res, fmt.Errorf("%d of %d signatures verified with a trusted key, %d distinct trusted signers required: %w",
-			len(res.Accepted), len(e.Signatures), threshold, errdef.ErrSignature)
+		by := ""
+		if len(untrusted) > 0 {
+			// keyids are the envelope's, hostile text: quoted.
+			by = fmt.Sprintf(" (signed by untrusted key %q)", untrusted[0])
+			if len(untrusted) > 1 {
+				by = fmt.Sprintf(" (signed by untrusted keys %q and %d more)", untrusted[0], len(untrusted)-1)
+			}
+		}
+		return res, fmt.Errorf("%d of %d signatures verified with a trusted key%s, %d distinct trusted signers required: %w",
+			len(res.Accepted), len(e.Signatures), by, threshold, errdef.ErrSignature)
 	}
 	return res, nil
 }

@@ -241,11 +241,11 @@ func TestImportRefuses(t *testing.T) {
 			dir := copyBundle(t, s.dir)
 			flipByte(t, filepath.Join(dir, "manifest.json"), 40)
 			return dir, nil
-		}, errdef.ErrSignature, ""},
+		}, errdef.ErrSignature, "manifest.dsse does not sign this manifest.json"},
 		{"wrong key", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			_, other := testKeys(t, "other")
 			return s.pack(t, ".tar.zst"), func(o *mirror.ImportOptions) { o.Trust = trustKeys(other) }
-		}, errdef.ErrSignature, ""},
+		}, errdef.ErrSignature, "manifest.dsse: 0 of 1 signatures verified with a trusted key (signed by untrusted key"},
 		{"truncated archive", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			tarPath := s.pack(t, ".tar")
 			data, _ := os.ReadFile(tarPath)

@@ -170,8 +170,18 @@ func verifyBundleSignature(ctx context.Context, file func(string) ([]byte, error
 		return nil, err
 	}
 	res, _, err := verifyEnvelope(ctx, data, bundle.PayloadType, manifest, file, trust)
-	return res, err
+	switch {
+	case errors.Is(err, errOtherPayload):
+		return nil, fmt.Errorf("%s does not sign this %s (its payload is other bytes): %w", layout.EnvelopeFile, layout.ManifestFile, errdef.ErrSignature)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", layout.EnvelopeFile, err)
+	}
+	return res, nil
 }
+
+// errOtherPayload marks an envelope whose signatures verify over other
+// bytes than the document it came with.
+var errOtherPayload = errors.New("the envelope signs other bytes than the document it came with")
 
 // verifyEnvelope parses and verifies an envelope of payloadType. With
 // payload non-nil, the envelope must sign exactly those bytes. file reads
@@ -197,7 +207,7 @@ func verifyEnvelope(ctx context.Context, data []byte, payloadType string, payloa
 		return nil, nil, fmt.Errorf("envelope payloadType %q is not %s: %w", env.PayloadType, payloadType, errdef.ErrSignature)
 	}
 	if payload != nil && !bytes.Equal(env.Payload, payload) {
-		return nil, nil, fmt.Errorf("the envelope signs other bytes than the document it came with: %w", errdef.ErrSignature)
+		return nil, nil, fmt.Errorf("%w: %w", errOtherPayload, errdef.ErrSignature)
 	}
 	res := &SignatureResult{PayloadType: env.PayloadType, Signatures: len(env.Signatures), Untrusted: dres.Untrusted, Threshold: threshold}
 	for _, id := range dres.Accepted {
