@@ -158,3 +158,27 @@ func packDir(t *testing.T, dir string) string {
 	}
 	return out
 }
+
+// A blob that manifest.json names and the bundle lacks is a mismatch
+// (exit 2) for import too, from a directory or an archive, as verify and
+// serve report it. Import used to say "not found" (1) for a directory and
+// "malformed" (11) for an archive.
+func TestMissingBlobIsAMismatch(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	layer := ""
+	for dg, size := range s.rel.Images[0].Blobs {
+		if size > 64<<10 && size < 128<<10 {
+			layer = dg.Encoded()
+		}
+	}
+	dir := copyBundle(t, s.dir)
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", layer)); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{dir, packDir(t, dir)} {
+		_, err := mirror.Import(context.Background(), importOpts(t, src, testutil.Registry(t), s.pub))
+		if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), layer) {
+			t.Errorf("%s: err = %v, want ErrDigestMismatch naming %s", filepath.Base(src), err, layer)
+		}
+	}
+}

@@ -131,7 +131,9 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%s: archive lacks blob %s and %s/%s does not have it (truncated archive?): %w", pl.src.name, b.desc.Digest, pl.tgt.host, b.repos[0], errdef.ErrMalformed)
+			// Missing content is a mismatch (exit 2), as verify and serve
+			// report it: the bundle does not hold what was signed.
+			return fmt.Errorf("%s: archive lacks blob %s and %s/%s does not have it (truncated archive?): %w", pl.src.name, b.desc.Digest, pl.tgt.host, b.repos[0], errdef.ErrDigestMismatch)
 		}
 		pl.tgt.skipped.Add(1)
 		spreads.Go(func() error { return pl.tgt.spread(ctx, b) })
@@ -160,6 +162,9 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			}
 			rc, err := pl.src.fetch(ctx, b.desc)
 			if err != nil {
+				if pl.src.layout {
+					err = missingIsMismatch(err)
+				}
 				return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))
 			}
 			defer rc.Close()

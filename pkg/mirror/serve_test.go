@@ -341,7 +341,7 @@ func TestServeRefuses(t *testing.T) {
 		{name: "missing layer", break_: func(t *testing.T, dir string) string {
 			os.Remove(largestBlob(t, dir))
 			return dir
-		}, wantErr: errdef.ErrMalformed, wantMsg: "is missing"},
+		}, wantErr: errdef.ErrDigestMismatch, wantMsg: "is missing"},
 		{name: "expired", mod: func(o *mirror.ServeOptions) { o.Now = fixedTime.Add(mirror.DefaultValidFor + time.Second) }, wantErr: errdef.ErrExpired, wantMsg: "--allow-expired"},
 		{name: "bad prefix", mod: func(o *mirror.ServeOptions) { o.RepoPrefix = "UPPER" }, wantErr: errdef.ErrUsage},
 		{name: "bad bundle repository", mod: func(o *mirror.ServeOptions) { o.BundleRepo = "../bundle" }, wantErr: errdef.ErrUsage},

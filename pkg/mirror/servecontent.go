@@ -32,7 +32,9 @@ func verifyBlobs(ctx context.Context, store servedStore, blobs []*blobPlace, lim
 	for _, d := range descs {
 		b, err := store.OpenBlob(ctx, d)
 		if errors.Is(err, errdef.ErrNotFound) {
-			return fmt.Errorf("blob %s is missing: %w", d.Digest, errdef.ErrMalformed)
+			// As verify and import report it: the bundle does not hold
+			// what was signed (exit 2).
+			return fmt.Errorf("blob %s is missing: %w", d.Digest, errdef.ErrDigestMismatch)
 		}
 		if err != nil {
 			return err
