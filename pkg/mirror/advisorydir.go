@@ -75,14 +75,22 @@ func (p *pendingAdvisory) writer() io.Writer {
 	return io.MultiWriter(ws...)
 }
 
-// commit renames each file into place and returns the paths written.
+// close closes the temporary files once everything is written.
+func (p *pendingAdvisory) close() error {
+	var first error
+	for _, f := range p.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// commit renames each closed file into place and returns the paths
+// written.
 func (p *pendingAdvisory) commit() ([]string, error) {
 	var written []string
-	for i, f := range p.files {
-		if err := f.Close(); err != nil {
-			p.abort()
-			return nil, err
-		}
+	for i := range p.files {
 		if err := p.w.root.Rename(p.tmps[i], p.names[i]); err != nil {
 			p.abort()
 			return nil, err
@@ -92,6 +100,7 @@ func (p *pendingAdvisory) commit() ([]string, error) {
 	return written, nil
 }
 
+// abort removes the temporary files (closing them if still open).
 func (p *pendingAdvisory) abort() {
 	for i, f := range p.files {
 		f.Close()

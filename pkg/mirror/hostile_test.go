@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,6 +180,34 @@ func TestMissingBlobIsAMismatch(t *testing.T) {
 		_, err := mirror.Import(context.Background(), importOpts(t, src, testutil.Registry(t), s.pub))
 		if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), layer) {
 			t.Errorf("%s: err = %v, want ErrDigestMismatch naming %s", filepath.Base(src), err, layer)
+		}
+	}
+}
+
+// A failed import writes no advisory: they used to be moved into place as
+// soon as each verified, so an import that failed later (here: the
+// registry refuses every manifest, after every blob went up) left the
+// advisories of a bundle it did not import where their consumers read.
+func TestFailedImportWritesNoAdvisory(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	target := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+				http.Error(w, "no", http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	for _, src := range []string{s.dir, s.pack(t, ".tar")} {
+		opts := importOpts(t, src, target, s.pub)
+		opts.AdvisoriesDir = filepath.Join(t.TempDir(), "advisories")
+		if _, err := mirror.Import(context.Background(), opts); err == nil {
+			t.Fatalf("%s: imported", filepath.Base(src))
+		}
+		left, _ := os.ReadDir(opts.AdvisoriesDir)
+		for _, e := range left {
+			t.Errorf("%s: a failed import left %s", filepath.Base(src), e.Name())
 		}
 	}
 }

@@ -28,7 +28,8 @@ type ImportOptions struct {
 	// trusts nobody, so nothing imports.
 	Trust TrustOptions
 	// AdvisoriesDir, if set, receives the advisories (advisories/x.json.gz
-	// is written as AdvisoriesDir/x.json.gz), each whole or not at all.
+	// is written as AdvisoriesDir/x.json.gz), each whole or not at all,
+	// and only once the import is complete: a failed import writes none.
 	AdvisoriesDir string
 	// RepoPrefix is put before every image's repository on the target.
 	RepoPrefix string

@@ -34,12 +34,24 @@ type placer struct {
 	spreadCtx context.Context
 	mu        sync.Mutex
 	written   []string
+	// pending are the advisories verified and waiting, as hidden
+	// temporary files, for the placement to complete.
+	pending []*pendingAdvisory
 }
 
-// run places everything: blobs, then manifests children first, then tags.
-func (pl *placer) run(ctx context.Context, limit int) error {
+// run places everything: blobs, then manifests children first, then tags,
+// and only then moves the advisories into place: a placement that fails
+// writes none (their temporary files are removed).
+func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	t0 := time.Now()
-	defer func() { pl.log.Info("phases", "total", time.Since(t0)) }()
+	defer func() {
+		if err != nil {
+			for _, p := range pl.pending {
+				p.abort()
+			}
+		}
+		pl.log.Info("phases", "total", time.Since(t0))
+	}()
 	if err := pl.blobs(ctx, limit); err != nil {
 		return err
 	}
@@ -53,7 +65,18 @@ func (pl *placer) run(ctx context.Context, limit int) error {
 		return err
 	}
 	pl.log.Info("manifests pushed", "after", time.Since(t0))
-	return pl.tgt.tag(ctx, pl.plan.tags)
+	if err := pl.tgt.tag(ctx, pl.plan.tags); err != nil {
+		return err
+	}
+	for len(pl.pending) > 0 {
+		written, err := pl.pending[0].commit()
+		if err != nil {
+			return err
+		}
+		pl.pending = pl.pending[1:]
+		pl.written = append(pl.written, written...)
+	}
+	return nil
 }
 
 // blobs places every blob of the plan, from a stream or at random.
@@ -199,8 +222,9 @@ func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace) (bool, error) {
 }
 
 // place sends one blob to its first repository, unless it is there, and
-// queues its spread to the others. An advisory is also written to the
-// advisories directory, committed only once its bytes verified.
+// queues its spread to the others. An advisory is also written to a
+// temporary file of the advisories directory, kept only once its bytes
+// verified, and moved into place when the whole placement is done.
 func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPlace, r io.Reader) error {
 	var adv *pendingAdvisory
 	if paths := pl.plan.advisories[b.desc.Digest]; len(paths) > 0 && pl.adv != nil {
@@ -212,14 +236,15 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 	}
 	err := pl.send(ctx, b, r, adv != nil)
 	if adv != nil {
+		if err == nil {
+			err = adv.close()
+		}
 		if err != nil {
 			adv.abort()
 		} else {
-			written, cerr := adv.commit()
 			pl.mu.Lock()
-			pl.written = append(pl.written, written...)
+			pl.pending = append(pl.pending, adv)
 			pl.mu.Unlock()
-			err = cerr
 		}
 	}
 	if err != nil {
