@@ -18,10 +18,11 @@ func newVerifyCmd(app *app) *cobra.Command {
 		Long: `Verify the DSSE envelope's signatures against trusted keys (--key) or a trusted
 root CA (--trust-root, for signers whose certificate the bundle carries), and
 its payload type. Inside a bundle directory, the payload must be the bundle's
-manifest.json byte for byte, and every manifest, blob and file manifest.json
-names must be present and hash right (--signature-only skips that walk).
+manifest.json byte for byte, the bundle must not have expired (--allow-expired),
+and every manifest, blob and file manifest.json names must be present and hash
+right (--signature-only skips that walk).
 
-Exit codes: 5 signature, 2 digest mismatch, 11 malformed, 1 missing input.`,
+Exit codes: 5 signature, 2 digest mismatch, 3 expired, 11 malformed, 1 missing input.`,
 		Example: `  stella mirror verify bundle/manifest.dsse --key tools/cosign/cosign.pub
   stella mirror verify bundle/ --key release-engineer.pub --key signing-authority.pub --threshold 2
   stella mirror verify bundle/manifest.dsse --trust-root stellaops-root-ca.pem --signature-only`,
@@ -43,6 +44,7 @@ Exit codes: 5 signature, 2 digest mismatch, 11 malformed, 1 missing input.`,
 	}
 	trust.bind(cmd, true)
 	cmd.Flags().BoolVar(&opts.SignatureOnly, "signature-only", false, "check the signature only, not the bundle's content")
+	cmd.Flags().BoolVar(&opts.AllowExpired, "allow-expired", false, "accept a bundle past its expiry")
 	return cmd
 }
 

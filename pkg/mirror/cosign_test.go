@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -46,7 +47,7 @@ func TestCosignInterop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: res.Envelope, Trust: trustKeys(filepath.Join(dir, "cosign.pub"))}); err != nil {
+		if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: res.Envelope, Trust: trustKeys(filepath.Join(dir, "cosign.pub"))}); err != nil {
 			t.Fatal(err)
 		}
 	})

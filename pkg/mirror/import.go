@@ -127,12 +127,8 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if err := src.checkStructure(ctx, md); err != nil {
 		return nil, err
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if now.After(m.ExpiresAt) && !opts.AllowExpired {
-		return nil, fmt.Errorf("bundle %s expired at %s (--allow-expired to import it anyway): %w", m.BundleID, m.ExpiresAt.Format(time.RFC3339), errdef.ErrExpired)
+	if err := checkExpiry(m, opts.Now, opts.AllowExpired, "import"); err != nil {
+		return nil, err
 	}
 	plan, err := planPlacement(ctx, md, placementOptions{bundleRepo: bundleRepo, mapImages: true, prefix: opts.RepoPrefix})
 	if err != nil {

@@ -197,12 +197,8 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 		return nil, err
 	}
 	m := md.Manifest
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if now.After(m.ExpiresAt) && !opts.AllowExpired {
-		return nil, fmt.Errorf("bundle %s expired at %s (--allow-expired to serve it anyway): %w", m.BundleID, m.ExpiresAt.Format(time.RFC3339), errdef.ErrExpired)
+	if err := checkExpiry(m, opts.Now, opts.AllowExpired, "serve"); err != nil {
+		return nil, err
 	}
 	if m.Base != nil {
 		return nil, fmt.Errorf("bundle %s is a delta on %s and lacks its blobs; serve needs a full bundle: %w", m.BundleID, m.Base.BundleID, errdef.ErrUsage)

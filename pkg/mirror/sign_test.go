@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/oci"
@@ -95,7 +96,7 @@ func sign(t testing.TB, dir, key string, extra ...func(*mirror.SignOptions)) *mi
 }
 
 func verify(dir string, trust mirror.TrustOptions) (*mirror.VerifyResult, error) {
-	return mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trust})
+	return mirror.Verify(context.Background(), mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trust})
 }
 
 func trustKeys(pubs ...string) mirror.TrustOptions { return mirror.TrustOptions{Keys: pubs} }
@@ -341,11 +342,21 @@ func TestVerifyTampering(t *testing.T) {
 	t.Run("signature-only skips the walk", func(t *testing.T) {
 		dir := copyBundle(t, signed)
 		tamperBlob(t, dir)
-		res, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: dir, Trust: trustKeys(pub), SignatureOnly: true})
+		res, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: dir, Trust: trustKeys(pub), SignatureOnly: true})
 		if err != nil || res.Content != nil {
 			t.Fatalf("%v %+v", err, res)
 		}
 	})
+	// An expired bundle is refused as import and serve refuse it (exit 3),
+	// unless allowed.
+	expired := fixedTime.Add(mirror.DefaultValidFor + time.Second)
+	_, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Now: expired, Envelope: signed, Trust: trustKeys(pub)})
+	if !errors.Is(err, errdef.ErrExpired) || !strings.Contains(err.Error(), "--allow-expired") {
+		t.Errorf("expired: err = %v", err)
+	}
+	if _, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Now: expired, Envelope: signed, Trust: trustKeys(pub), AllowExpired: true}); err != nil {
+		t.Errorf("expired but allowed: %v", err)
+	}
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -415,11 +426,11 @@ func TestSignPlainManifest(t *testing.T) {
 	if err != nil || res.Bundle != nil || res.Envelope != filepath.Join(dir, "manifest.dsse") {
 		t.Fatalf("%v %+v", err, res)
 	}
-	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: res.Envelope, Trust: trustKeys(pub)}); err != nil {
+	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: res.Envelope, Trust: trustKeys(pub)}); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "manifest.json"), `{"hello":"there"}`+"\n")
-	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: res.Envelope, Trust: trustKeys(pub)}); !errors.Is(err, errdef.ErrSignature) {
+	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: res.Envelope, Trust: trustKeys(pub)}); !errors.Is(err, errdef.ErrSignature) {
 		t.Fatalf("manifest.json beside the envelope changed: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -24,6 +25,11 @@ type VerifyOptions struct {
 	Trust TrustOptions
 	// SignatureOnly skips the deep walk of a bundle's content.
 	SignatureOnly bool
+	// AllowExpired accepts a bundle past its expiresAt, as import's
+	// AllowExpired imports one.
+	AllowExpired bool
+	// Now is the time expiry is checked against; zero means the clock.
+	Now time.Time
 	// Concurrency bounds the parallel hashing; zero means the default.
 	Concurrency int
 	// Logger receives progress logs; nil discards them.
@@ -46,12 +52,13 @@ type VerifyResult struct {
 
 // Verify checks a DSSE envelope's signatures and payload type against
 // Trust. In a bundle directory it then checks that the payload is the
-// bundle's manifest.json, byte for byte, and (unless SignatureOnly) walks
-// the bundle: every digest manifest.json names present and hashing right.
-// Outside a bundle, a manifest.json beside the envelope must be its
-// payload. The signature is checked before anything in the bundle is
-// parsed. Errors: errdef.ErrSignature (exit 5), errdef.ErrDigestMismatch
-// (2), errdef.ErrMalformed (11), errdef.ErrNotFound (1).
+// bundle's manifest.json, byte for byte, that the bundle has not expired
+// (unless AllowExpired), and (unless SignatureOnly) walks the bundle: every
+// digest manifest.json names present and hashing right. Outside a bundle, a
+// manifest.json beside the envelope must be its payload. The signature is
+// checked before anything in the bundle is parsed. Errors:
+// errdef.ErrSignature (exit 5), errdef.ErrDigestMismatch (2),
+// errdef.ErrExpired (3), errdef.ErrMalformed (11), errdef.ErrNotFound (1).
 func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	log := logger(opts.Logger)
 	if opts.Trust.Empty() {
@@ -109,6 +116,9 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	res.Root = md.RootDesc.Digest
+	if err := checkExpiry(md.Manifest, opts.Now, opts.AllowExpired, "verify"); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if opts.SignatureOnly {
 		return res, nil
 	}
@@ -118,4 +128,16 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 	}
 	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
 	return res, nil
+}
+
+// checkExpiry refuses a bundle past its expiresAt at now (zero: the
+// clock) unless allowed; verb names what --allow-expired would let happen.
+func checkExpiry(m *bundle.Manifest, now time.Time, allow bool, verb string) error {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if now.After(m.ExpiresAt) && !allow {
+		return fmt.Errorf("bundle %s expired at %s (--allow-expired to %s it anyway): %w", m.BundleID, m.ExpiresAt.Format(time.RFC3339), verb, errdef.ErrExpired)
+	}
+	return nil
 }
