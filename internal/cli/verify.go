@@ -13,14 +13,16 @@ func newVerifyCmd(app *app) *cobra.Command {
 	var trust trustFlags
 	var opts mirror.VerifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify DIR/manifest.dsse --key PUB",
+		Use:   "verify DIR|DIR/manifest.dsse|FILE.tar[.gz|.zst] --key PUB",
 		Short: "Verify a bundle's DSSE signature, then every digest it names",
 		Long: `Verify the DSSE envelope's signatures against trusted keys (--key) or a trusted
 root CA (--trust-root, for signers whose certificate the bundle carries), and
 its payload type. Inside a bundle directory, the payload must be the bundle's
 manifest.json byte for byte, the bundle must not have expired (--allow-expired),
 and every manifest, blob and file manifest.json names must be present and hash
-right (--signature-only skips that walk).
+right (--signature-only skips that walk). A bundle archive (.tar, .tar.gz,
+.tar.zst, or a split archive's .volumes.json) is verified the same way, read
+once with no extraction.
 
 Exit codes: 5 signature, 2 digest mismatch, 3 expired, 11 malformed, 1 missing input.`,
 		Example: `  stella mirror verify bundle/manifest.dsse --key tools/cosign/cosign.pub

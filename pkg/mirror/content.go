@@ -61,56 +61,11 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &ContentResult{}
-	seen := map[digest.Digest]ocispec.Descriptor{}
-	var blobs []ocispec.Descriptor
-	// node is a descriptor with its depth below the root, bounded as
-	// import's placement bounds it (bundle.MaxDepth).
-	type node struct {
-		desc  ocispec.Descriptor
-		depth int
+	graph, err := walkGraph(ctx, md, referrers)
+	if err != nil {
+		return nil, nil, err
 	}
-	var queue []node
-	for _, d := range append([]ocispec.Descriptor{md.RootDesc}, referrers...) {
-		queue = append(queue, node{d, 0})
-	}
-	for len(queue) > 0 {
-		desc, depth := queue[0].desc, queue[0].depth
-		queue = queue[1:]
-		if prev, ok := seen[desc.Digest]; ok {
-			if prev.Size != desc.Size {
-				return nil, nil, fmt.Errorf("%s: descriptors disagree on its size (%d, %d): %w", desc.Digest, prev.Size, desc.Size, errdef.ErrDigestMismatch)
-			}
-			continue
-		}
-		if len(seen) >= layout.MaxHeadFiles*4 {
-			return nil, nil, fmt.Errorf("bundle graph: more than %d nodes: %w", layout.MaxHeadFiles*4, errdef.ErrMalformed)
-		}
-		seen[desc.Digest] = desc
-		if !bundle.IsManifestMediaType(desc.MediaType) {
-			blobs = append(blobs, desc)
-			continue
-		}
-		if depth > bundle.MaxDepth {
-			return nil, nil, fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
-		}
-		data, err := dir.FetchBytes(ctx, desc)
-		if err != nil {
-			return nil, nil, missingIsMismatch(err)
-		}
-		res.Manifests++
-		children, err := bundle.Children(desc, data)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, c := range children {
-			queue = append(queue, node{c, depth + 1})
-		}
-	}
-	reached := map[digest.Digest]bool{}
-	for dg := range seen {
-		reached[dg] = true
-	}
+	res, blobs, reached := &ContentResult{Manifests: graph.manifests}, graph.blobs, graph.reached
 	if !signing {
 		if err := checkNoStrayBlobs(dir, reached); err != nil {
 			return nil, nil, err
@@ -157,6 +112,67 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 		return nil, nil, err
 	}
 	return res, reached, nil
+}
+
+// bundleGraph is what a bundle's root and signature referrer reach.
+type bundleGraph struct {
+	manifests int
+	// blobs are the non-manifest blobs, each once.
+	blobs []ocispec.Descriptor
+	// reached holds every digest reached, manifests included.
+	reached map[digest.Digest]bool
+}
+
+// walkGraph walks the bundle from its root and referrers breadth-first,
+// reading each manifest once through md.Doc (which verifies it): indexes
+// nest at most bundle.MaxDepth deep below the root, as import's placement
+// allows, and descriptors of one digest must agree on its size.
+func walkGraph(ctx context.Context, md *metadata, referrers []ocispec.Descriptor) (*bundleGraph, error) {
+	g := &bundleGraph{reached: map[digest.Digest]bool{}}
+	seen := map[digest.Digest]ocispec.Descriptor{}
+	type node struct {
+		desc  ocispec.Descriptor
+		depth int
+	}
+	var queue []node
+	for _, d := range append([]ocispec.Descriptor{md.RootDesc}, referrers...) {
+		queue = append(queue, node{d, 0})
+	}
+	for len(queue) > 0 {
+		desc, depth := queue[0].desc, queue[0].depth
+		queue = queue[1:]
+		if prev, ok := seen[desc.Digest]; ok {
+			if prev.Size != desc.Size {
+				return nil, fmt.Errorf("%s: descriptors disagree on its size (%d, %d): %w", desc.Digest, prev.Size, desc.Size, errdef.ErrDigestMismatch)
+			}
+			continue
+		}
+		if len(seen) >= layout.MaxHeadFiles*4 {
+			return nil, fmt.Errorf("bundle graph: more than %d nodes: %w", layout.MaxHeadFiles*4, errdef.ErrMalformed)
+		}
+		seen[desc.Digest] = desc
+		g.reached[desc.Digest] = true
+		if !bundle.IsManifestMediaType(desc.MediaType) {
+			g.blobs = append(g.blobs, desc)
+			continue
+		}
+		if depth > bundle.MaxDepth {
+			return nil, fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
+		}
+		data, err := md.Doc(ctx, desc)
+		if err != nil {
+			return nil, missingIsMismatch(err)
+		}
+		g.manifests++
+		children, err := bundle.Children(desc, data)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range children {
+			queue = append(queue, node{c, depth + 1})
+		}
+	}
+	return g, nil
 }
 
 // drain reads r to its end; r verifies what it passes.

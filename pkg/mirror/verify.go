@@ -51,10 +51,12 @@ type VerifyResult struct {
 }
 
 // Verify checks a DSSE envelope's signatures and payload type against
-// Trust. In a bundle directory it then checks that the payload is the
-// bundle's manifest.json, byte for byte, that the bundle has not expired
-// (unless AllowExpired), and (unless SignatureOnly) walks the bundle: every
-// digest manifest.json names present and hashing right. Outside a bundle, a
+// Trust. In a bundle directory or archive (.tar, .tar.gz, .tar.zst, or a
+// volume list) it then checks that the payload is the bundle's
+// manifest.json, byte for byte, that the bundle has not expired (unless
+// AllowExpired), and (unless SignatureOnly) walks the bundle: every digest
+// manifest.json names present and hashing right, nothing else in it. An
+// archive is read once, with no extraction. Outside a bundle, a
 // manifest.json beside the envelope must be its payload. The signature is
 // checked before anything in the bundle is parsed. Errors:
 // errdef.ErrSignature (exit 5), errdef.ErrDigestMismatch (2),
@@ -71,6 +73,8 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	}
 	if st.IsDir() {
 		path = filepath.Join(path, layout.EnvelopeFile)
+	} else if isArchive(path) {
+		return verifyArchive(ctx, path, opts, log)
 	}
 	res := &VerifyResult{Envelope: path}
 	envDir := filepath.Dir(path)

@@ -1,0 +1,105 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestVerifyArchive verifies bundle archives as verify verifies the
+// directory they were packed from: the same counts when they are sound,
+// the documented error, naming the culprit, when they are not.
+func TestVerifyArchive(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ctx := context.Background()
+	opts := func(path string) mirror.VerifyOptions {
+		return mirror.VerifyOptions{Envelope: path, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)}
+	}
+	want, err := mirror.Verify(ctx, opts(s.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{".tar", ".tar.gz", ".tar.zst"} {
+		got, err := mirror.Verify(ctx, opts(s.pack(t, suffix)))
+		if err != nil {
+			t.Fatalf("%s: %v", suffix, err)
+		}
+		if *got.Content != *want.Content || got.Root != want.Root || len(got.Signature.Signers) != 1 {
+			t.Errorf("%s: verified %+v root %s, the directory %+v root %s", suffix, got.Content, got.Root, want.Content, want.Root)
+		}
+	}
+	layer := ""
+	for dg, size := range s.rel.Images[0].Blobs {
+		if size > 64<<10 && size < 128<<10 {
+			layer = dg.Encoded()
+		}
+	}
+	m := readManifest(t, s.dir)
+	tests := []struct {
+		name    string
+		archive func(t *testing.T) string
+		mod     func(o *mirror.VerifyOptions)
+		wantErr error
+		wantMsg string
+	}{
+		{"layer byte", func(t *testing.T) string {
+			tarPath := s.pack(t, ".tar")
+			tamperTar(t, tarPath, "blobs/sha256/"+layer, 5000)
+			return tarPath
+		}, nil, errdef.ErrDigestMismatch, layer},
+		{"advisory byte", func(t *testing.T) string {
+			tarPath := s.pack(t, ".tar")
+			tamperTar(t, tarPath, m.Advisories[0].Path, 10)
+			return tarPath
+		}, nil, errdef.ErrDigestMismatch, m.Advisories[0].Path},
+		{"missing layer", func(t *testing.T) string {
+			dir := copyBundle(t, s.dir)
+			os.Remove(filepath.Join(dir, "blobs", "sha256", layer))
+			return packDir(t, dir)
+		}, nil, errdef.ErrDigestMismatch, layer},
+		{"stray file", func(t *testing.T) string {
+			dir := copyBundle(t, s.dir)
+			os.WriteFile(filepath.Join(dir, "extra.txt"), []byte("x"), 0o644)
+			return packDir(t, dir)
+		}, nil, errdef.ErrMalformed, "extra.txt"},
+		{"truncated", func(t *testing.T) string {
+			tarPath := s.pack(t, ".tar.zst")
+			data, _ := os.ReadFile(tarPath)
+			os.WriteFile(tarPath, data[:len(data)*2/3], 0o644)
+			return tarPath
+		}, nil, errdef.ErrMalformed, "truncated"},
+		{"other key", func(t *testing.T) string { return s.pack(t, ".tar") }, func(o *mirror.VerifyOptions) {
+			_, other := testKeys(t, "other")
+			o.Trust = trustKeys(other)
+		}, errdef.ErrSignature, "manifest.dsse"},
+		{"expired", func(t *testing.T) string { return s.pack(t, ".tar.gz") }, func(o *mirror.VerifyOptions) {
+			o.Now = m.ExpiresAt.Add(time.Second)
+		}, errdef.ErrExpired, "--allow-expired"},
+		{"expired but allowed", func(t *testing.T) string { return s.pack(t, ".tar.gz") }, func(o *mirror.VerifyOptions) {
+			o.Now, o.AllowExpired = m.ExpiresAt.Add(time.Second), true
+		}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := opts(tt.archive(t))
+			if tt.mod != nil {
+				tt.mod(&o)
+			}
+			_, err := mirror.Verify(ctx, o)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && (!strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), o.Envelope)) {
+				t.Errorf("error %q does not name %q and the archive", err, tt.wantMsg)
+			}
+		})
+	}
+}
