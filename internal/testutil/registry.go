@@ -125,11 +125,14 @@ type DistributionOptions struct {
 	Htpasswd string
 	// TLSCert and TLSKey, if set, make the registry serve HTTPS.
 	TLSCert, TLSKey string
+	// Delete allows deleting manifests and blobs, which the registry as
+	// it ships does not.
+	Delete bool
 }
 
 // Distribution starts the CNCF distribution registry on 127.0.0.1 with a
 // fresh storage directory and returns its host:port. It stops when the test
-// ends.
+// ends. It is configured as it ships: deletes are not allowed.
 func Distribution(t testing.TB) string {
 	return DistributionWith(t, DistributionOptions{})
 }
@@ -164,13 +167,14 @@ log:
 storage:
   filesystem:
     rootdirectory: %s
-  delete:
-    enabled: true
 http:
   addr: %s
 `, filepath.Join(dir, "data"), addr)
 	if opts.TLSCert != "" {
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
+	}
+	if opts.Delete {
+		cfg = strings.Replace(cfg, "http:\n", "  delete:\n    enabled: true\nhttp:\n", 1)
 	}
 	if opts.Htpasswd != "" {
 		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", opts.Htpasswd)

@@ -185,6 +185,14 @@ func (c *Client) repository(name string, retrying bool) (*remote.Repository, err
 		PlainHTTP:            c.opts.PlainHTTP,
 		TagListMaxPages:      1000,
 		ReferrerListMaxPages: 100,
+		// Where a registry lacks the referrers API, adding a referrer
+		// replaces the sha256-<hex> index tag. oras-go then deletes the old
+		// index, which fails the push on a registry that does not allow
+		// deletes (the CNCF distribution registry as it ships) and races
+		// with another import adding the same referrers. We never delete:
+		// the old index is left untagged, for the registry's own garbage
+		// collection.
+		SkipReferrersGC: true,
 	}, nil
 }
 
