@@ -29,7 +29,8 @@ const (
 	// FaultReset closes the connection without an answer, after reading
 	// part of any request body.
 	FaultReset
-	// FaultTruncate forwards the request and cuts the answer's body short.
+	// FaultTruncate forwards the request and cuts the answer's body short
+	// (on the next GET, if the request due for it is not one).
 	FaultTruncate
 	// FaultStall holds the request for Stall before forwarding it.
 	FaultStall
@@ -48,8 +49,17 @@ type FaultProxy struct {
 	mu      sync.Mutex
 	pattern []Fault
 	n       int
-	stall   time.Duration
+	// truncation is a truncation due that met a request whose answer has
+	// no body to cut: it waits for the next GET (one at most, so that
+	// faults never come in a row).
+	truncation bool
+	stall      time.Duration
+	byKind     [FaultStall + 1]atomic.Int64
 }
+
+// InjectedOf counts the faults of one kind that took effect so far (a
+// truncation needs an answer with a body to cut).
+func (p *FaultProxy) InjectedOf(f Fault) int64 { return p.byKind[f].Load() }
 
 // NewFaultProxy starts a proxy to the registry at target (host:port) that
 // cycles through pattern, one entry per request (FaultNone entries pass).
@@ -66,9 +76,12 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		f := p.next()
+		f := p.next(r.Method)
 		if f != FaultNone {
 			p.Injected.Add(1)
+		}
+		if f != FaultNone && f != FaultTruncate {
+			p.byKind[f].Add(1)
 		}
 		switch f {
 		case Fault503:
@@ -88,7 +101,9 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 			}
 			panic(http.ErrAbortHandler)
 		case FaultTruncate:
-			rec := &truncating{ResponseWriter: w}
+			// The reverse proxy aborts the connection itself when the
+			// writer fails (a panic that never returns here).
+			rec := &truncating{ResponseWriter: w, cuts: &p.byKind[FaultTruncate]}
 			rp.ServeHTTP(rec, r)
 			if rec.cut {
 				panic(http.ErrAbortHandler)
@@ -109,7 +124,27 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 	return p
 }
 
-func (p *FaultProxy) next() Fault {
+// SetFaults replaces the pattern, from the next request on; none makes
+// the proxy forward everything untouched.
+func (p *FaultProxy) SetFaults(pattern ...Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pattern, p.n, p.truncation = pattern, 0, false
+}
+
+// Faults is a pattern of 45 requests that injects a fault into every
+// fifth (20%): 503, reset, truncated answer and stall twice each, and a 429
+// once, as each of those costs a whole second of Retry-After.
+func Faults() []Fault {
+	pattern := make([]Fault, 45)
+	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, Fault429, Fault503, FaultReset, FaultTruncate, FaultStall}
+	for i, f := range kinds {
+		pattern[2+5*i] = f
+	}
+	return pattern
+}
+
+func (p *FaultProxy) next(method string) Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.pattern) == 0 {
@@ -117,6 +152,14 @@ func (p *FaultProxy) next() Fault {
 	}
 	f := p.pattern[p.n%len(p.pattern)]
 	p.n++
+	switch {
+	case f == FaultTruncate && method != http.MethodGet:
+		p.truncation = true
+		return FaultNone
+	case f == FaultNone && method == http.MethodGet && p.truncation:
+		p.truncation = false
+		return FaultTruncate
+	}
 	return f
 }
 
@@ -128,6 +171,7 @@ type truncating struct {
 	limit   int64
 	written int64
 	cut     bool
+	cuts    *atomic.Int64
 }
 
 func (t *truncating) WriteHeader(code int) {
@@ -144,6 +188,7 @@ func (t *truncating) Write(b []byte) (int, error) {
 	if t.written+int64(len(b)) > t.limit {
 		b = b[:t.limit-t.written]
 		t.cut = true
+		t.cuts.Add(1)
 	}
 	n, err := t.ResponseWriter.Write(b)
 	t.written += int64(n)
