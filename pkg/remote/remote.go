@@ -6,6 +6,7 @@
 package remote
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -117,7 +118,7 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		opts:    opts,
 		store:   store,
-		http:    &http.Client{Transport: &retry.Transport{Base: base, Policy: func() retry.Policy { return policy }}},
+		http:    &http.Client{Transport: &retry.Transport{Base: wholeBodies{base}, Policy: func() retry.Policy { return policy }}},
 		plain:   &http.Client{Transport: base},
 		clients: map[clientKey]*auth.Client{},
 	}, nil
@@ -249,4 +250,33 @@ func retryable(resp *http.Response, err error) (bool, error) {
 		return false, err
 	}
 	return retry.DefaultPredicate(resp, nil)
+}
+
+// maxWholeBody bounds the answers wholeBodies reads at once: every manifest
+// and index a bundle holds is at most 4 MiB (bundle.MaxManifestSize).
+const maxWholeBody = 4 << 20
+
+// wholeBodies reads the body of a small GET answer (a manifest, an index,
+// a tag or referrers list, a small blob) before handing the answer on, so
+// that a body cut short fails the round trip, which the retry layer above
+// retries, instead of failing a read deep in the caller, which nothing
+// would. Larger answers, and those of unknown length, stream: blob copies
+// retry them whole (transfer.CopyBlobs).
+type wholeBodies struct{ base http.RoundTripper }
+
+func (w wholeBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || resp.ContentLength < 0 || resp.ContentLength > maxWholeBody {
+		return resp, err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, resp.ContentLength))
+	resp.Body.Close()
+	if err == nil && int64(len(data)) != resp.ContentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: answer cut short after %d of %d bytes: %w", req.URL.Redacted(), len(data), resp.ContentLength, err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return resp, nil
 }

@@ -1,0 +1,39 @@
+package remote_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// A small answer cut short (a manifest, a tag list) is retried like any
+// other transient fault. It used to reach the caller as "unexpected EOF",
+// which nothing retried: create and sync failed on the first one.
+func TestShortAnswerIsRetried(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 1000)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer upstream.Close()
+	proxy := testutil.NewFaultProxy(t, strings.TrimPrefix(upstream.URL, "http://"), testutil.FaultTruncate, testutil.FaultNone)
+	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: 2, ConfigFile: t.TempDir() + "/config.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.HTTPClient().Get("http://" + proxy.Host + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read %d bytes (%v), want %d", len(got), err, len(body))
+	}
+	if proxy.InjectedOf(testutil.FaultTruncate) != 1 {
+		t.Errorf("%d truncations", proxy.InjectedOf(testutil.FaultTruncate))
+	}
+}
