@@ -21,8 +21,6 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
-	mremote "github.com/stellaops/mirror/pkg/remote"
-
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -373,32 +371,23 @@ func writeSortedTar(t *testing.T, dir, out string, compress bool) {
 }
 
 // TestImportThroughFaults imports through a proxy that fails one request in
-// five (503, reset, truncated answer, 429, stall) into distribution.
+// five (503, reset, truncated answer, 429 with Retry-After, stall) into
+// distribution (faults_test.go has the others).
 func TestImportThroughFaults(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 3 << 20, LayerSize: 1 << 20}, 0)
 	target := testutil.Distribution(t)
-	proxy := testutil.NewFaultProxy(t, target,
-		testutil.FaultNone, testutil.Fault503, testutil.FaultNone, testutil.FaultNone, testutil.FaultReset,
-		testutil.FaultNone, testutil.FaultNone, testutil.FaultTruncate, testutil.FaultNone, testutil.FaultNone,
-		testutil.FaultNone, testutil.FaultStall, testutil.FaultNone, testutil.FaultNone, testutil.Fault503)
+	proxy := faultyProxy(t, target)
 	opts := importOpts(t, s.pack(t, ".tar.zst"), proxy.Host, s.pub)
-	opts.Client = testutil.ClientWith(t, mremote.Options{Retries: 5})
-	opts.Transfer.Attempts = 8
+	opts.Client, opts.Transfer = faultyClient(t)
 	res, err := mirror.Import(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("import through faults (%d injected of %d): %v", proxy.Injected.Load(), proxy.Requests.Load(), err)
 	}
 	assertImported(t, s, target, res)
-	t.Logf("%d faults injected into %d requests", proxy.Injected.Load(), proxy.Requests.Load())
+	checkFaults(t, proxy)
 
 	// A registry that stays down: a clear error, within bounded retries.
-	proxy.Down.Store(true)
-	opts.Registry = proxy.Host
-	opts.AllowRollback = true
 	down := importOpts(t, s.dir, proxy.Host, s.pub)
-	down.Client = testutil.ClientWith(t, mremote.Options{Retries: 2})
-	_, err = mirror.Import(context.Background(), down)
-	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), proxy.Host) {
-		t.Fatalf("registry down: err = %v", err)
-	}
+	down.Client, down.Transfer = downClient(t)
+	givesUp(t, proxy, "import", func() error { _, err := mirror.Import(context.Background(), down); return err })
 }
