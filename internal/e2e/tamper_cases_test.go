@@ -167,6 +167,20 @@ func tamperCases() []tamperCase {
 			f.setIndex(t, idx)
 			return both(t, work, f, evil.Digest.Encoded())
 		}},
+		{name: "empty digest in a manifest index.json reaches", verify: exitMal, imp: exitMal, serve: exitMal, build: func(t *testing.T, c *corpus, work string) hostile {
+			// Read (in an archive) before the signature is checked; an
+			// empty digest used to crash the reader (go-digest panics).
+			f := c.good.clone()
+			p := c.parts(t, f)
+			man := *p.manifest
+			man.Config.Digest = ""
+			evil := f.putJSON(t, ocispec.MediaTypeImageManifest, man)
+			idx := f.index(t)
+			evil.Annotations = map[string]string{ocispec.AnnotationRefName: "stellaops/backdoor:" + p.m.Release.Version}
+			idx.Manifests = append(idx.Manifests, evil)
+			f.setIndex(t, idx)
+			return both(t, work, f, evil.Digest.Encoded())
+		}},
 		{name: "manifest.json names an image index.json does not", verify: exitMal, imp: exitMal, serve: exitMal, build: func(t *testing.T, c *corpus, work string) hostile {
 			f := c.good.clone()
 			p := c.parts(t, f)

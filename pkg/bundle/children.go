@@ -38,7 +38,7 @@ func Children(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error
 		out = append([]ocispec.Descriptor{*doc.Config}, doc.Layers...)
 	}
 	for _, c := range out {
-		if c.Digest.Algorithm() != digest.SHA256 || c.Digest.Validate() != nil {
+		if c.Digest.Validate() != nil || c.Digest.Algorithm() != digest.SHA256 {
 			return nil, fmt.Errorf("%s: child digest %q is not a valid sha256 digest: %w", desc.Digest, c.Digest, errdef.ErrMalformed)
 		}
 		if c.Size < 0 {

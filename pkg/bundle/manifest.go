@@ -306,12 +306,14 @@ func ValidPath(p string) error {
 	return nil
 }
 
+// validDigest checks d: valid first, since go-digest's Algorithm and
+// Encoded panic on a digest without a colon (hostile input).
 func validDigest(d digest.Digest) error {
-	if d.Algorithm() != digest.SHA256 {
-		return fmt.Errorf("digest %q is not sha256", d)
-	}
 	if err := d.Validate(); err != nil {
 		return fmt.Errorf("digest %q: %v", d, err)
+	}
+	if d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("digest %q is not sha256", d)
 	}
 	return nil
 }

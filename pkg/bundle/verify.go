@@ -61,8 +61,8 @@ func (v *VerifyReader) check() error {
 	if v.n != v.desc.Size {
 		return fmt.Errorf("%s: content has %d bytes, descriptor says %d: %w", v.desc.Digest, v.n, v.desc.Size, errdef.ErrDigestMismatch)
 	}
-	if v.desc.Digest.Algorithm() != digest.SHA256 {
-		return fmt.Errorf("%s: only sha256 digests are supported: %w", v.desc.Digest, errdef.ErrMalformed)
+	if v.desc.Digest.Validate() != nil || v.desc.Digest.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("%q is not a valid sha256 digest: %w", v.desc.Digest, errdef.ErrMalformed)
 	}
 	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.desc.Digest.Encoded() {
 		return fmt.Errorf("%s: content hashes to sha256:%s: %w", v.desc.Digest, got, errdef.ErrDigestMismatch)

@@ -88,7 +88,7 @@ func (d *Dir) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, 
 // it is a regular file (not a symlink) of desc's size. It does not hash it;
 // Fetch does.
 func (d *Dir) OpenBlob(desc ocispec.Descriptor) (*os.File, error) {
-	if desc.Digest.Algorithm() != digest.SHA256 || desc.Digest.Validate() != nil {
+	if desc.Digest.Validate() != nil || desc.Digest.Algorithm() != digest.SHA256 {
 		return nil, fmt.Errorf("digest %q is not a valid sha256 digest: %w", desc.Digest, errdef.ErrMalformed)
 	}
 	f, err := openRegular(d.BlobPath(desc.Digest))

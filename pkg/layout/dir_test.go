@@ -1,6 +1,8 @@
 package layout
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -48,5 +53,28 @@ func TestDirRefusesSpecialFiles(t *testing.T) {
 				t.Fatal("reading a planted file blocked")
 			}
 		})
+	}
+}
+
+// A descriptor with a malformed digest is refused before go-digest's
+// Algorithm (which panics on one without a colon) looks at it.
+func TestMalformedDigestIsRefused(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, OCILayoutFile), ociLayoutContent, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := Open(root)
+	x, err := IndexTar(bytes.NewReader(makeTar(t, entry{name: "oci-layout", typeflag: tar.TypeReg, body: "{}"})), 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dg := range []digest.Digest{"", "sha256"} {
+		desc := ocispec.Descriptor{Digest: dg, Size: 2}
+		if _, err := d.OpenBlob(desc); !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("Dir.OpenBlob(%q): %v", dg, err)
+		}
+		if _, err := x.Blob(desc); !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("TarIndex.Blob(%q): %v", dg, err)
+		}
 	}
 }

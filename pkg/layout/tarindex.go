@@ -147,7 +147,7 @@ func (x *TarIndex) ReadFile(name string) ([]byte, error) {
 // Blob returns a reader of the blob desc names, after checking that the
 // archive holds it with desc's size. It does not hash it; Fetch does.
 func (x *TarIndex) Blob(desc ocispec.Descriptor) (*io.SectionReader, error) {
-	if desc.Digest.Algorithm() != digest.SHA256 || desc.Digest.Validate() != nil {
+	if desc.Digest.Validate() != nil || desc.Digest.Algorithm() != digest.SHA256 {
 		return nil, fmt.Errorf("digest %q is not a valid sha256 digest: %w", desc.Digest, errdef.ErrMalformed)
 	}
 	name := BlobName(desc.Digest)

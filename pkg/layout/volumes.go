@@ -79,7 +79,7 @@ func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
 		if v.Size <= 0 || v.Size > vs.VolumeSize || (i < len(vs.Volumes)-1 && v.Size != vs.VolumeSize) {
 			return nil, bad("volume %s has size %d (volume size %d)", v.Name, v.Size, vs.VolumeSize)
 		}
-		if v.Digest.Algorithm() != digest.SHA256 || v.Digest.Validate() != nil {
+		if v.Digest.Validate() != nil || v.Digest.Algorithm() != digest.SHA256 {
 			return nil, bad("volume %s has digest %q", v.Name, v.Digest)
 		}
 		total += v.Size

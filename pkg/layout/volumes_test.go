@@ -85,6 +85,9 @@ func TestParseVolumeSetRefuses(t *testing.T) {
 		"bad total":     strings.Replace(good, `"size":15`, `"size":16`, 1),
 		"bad digest":    strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "md5:abc", 1),
 		"unknown field": strings.Replace(good, `"schemaVersion":1`, `"schemaVersion":1,"x":1`, 1),
+		// go-digest's Algorithm panics on a digest without a colon.
+		"empty digest": strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "", 1),
+		"no colon":     strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "sha256", 1),
 	} {
 		if _, err := ParseVolumeSet("/x/b.tar.volumes.json", []byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
 			t.Errorf("%s: err = %v", name, err)
