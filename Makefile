@@ -15,7 +15,7 @@ CONFORMANCE_VERSION := v0.0.0-20260831232431-97274622c111
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
-.PHONY: all build test unit e2e tools demo bench lint fmt clean
+.PHONY: all build test unit e2e tools demo bench fuzz lint fmt clean
 
 all: build
 
@@ -63,6 +63,20 @@ unit:
 
 e2e: tools
 	$(GO) test -count=1 -timeout 12m ./internal/e2e/...
+
+# Fuzzing: FUZZTIME (a minute) per target; not in `make test`, which
+# replays each target's seed corpus (testdata/fuzz/<Fuzz>/) only. A crash
+# is saved there: commit it with its fix, as the regression test.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := ./pkg/release:FuzzParse ./pkg/bundle:FuzzParseManifest ./pkg/dsse:FuzzParse \
+	./pkg/layout:FuzzTarReader ./pkg/layout:FuzzParseVolumeSet ./pkg/mirror:FuzzOpenArchive
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "==> $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 demo: build
 	$(GO) run ./internal/demo -stella $(BIN)/stella

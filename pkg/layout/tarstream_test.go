@@ -178,14 +178,41 @@ func FuzzTarReader(f *testing.F) {
 		for i := 0; i < 1000; i++ {
 			e, err := tr.Next()
 			if err != nil {
-				return
+				break
 			}
 			if strings.HasPrefix(e.Name, "/") || strings.Contains("/"+e.Name+"/", "/../") {
 				t.Fatalf("accepted escaping name %q", e.Name)
 			}
 			if _, err := io.Copy(io.Discard, tr); err != nil {
-				return
+				break
 			}
 		}
+		tr.Close()
+		fuzzHead(t, data)
 	})
+}
+
+// fuzzHead reads data as import reads a bundle's head: ReadHead, then (for
+// an archive not in pack order) a scan of the rest. Whatever it meets, it
+// must end with nil or an error saying the archive is malformed or does not
+// match its descriptors.
+func fuzzHead(t *testing.T, data []byte) {
+	tr, err := NewTarReader(bytes.NewReader(data))
+	if err != nil {
+		return
+	}
+	defer tr.Close()
+	tr.SetLimit(1 << 20)
+	head, pending, err := ReadHead(tr)
+	for i := 0; err == nil && pending != nil && !head.Complete() && i < 1000; i++ {
+		if err = head.Scan(tr, pending); err == nil {
+			pending, err = tr.Next()
+		}
+	}
+	if err != nil && err != io.EOF && !errors.Is(err, errdef.ErrMalformed) && !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Fatalf("head: error %v is neither ErrMalformed nor ErrDigestMismatch", err)
+	}
+	if err == nil {
+		head.Missing()
+	}
 }
