@@ -29,8 +29,9 @@ func FuzzOpenArchive(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	// One file per fuzzing process, rewritten for each input.
+	path := filepath.Join(f.TempDir(), "fuzz.tar")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "fuzz.tar")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
