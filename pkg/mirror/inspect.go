@@ -62,10 +62,11 @@ type InspectTotals struct {
 // bundle's structure (root against manifest.json, every manifest against
 // its digest) but not the signature.
 func Inspect(ctx context.Context, path string, now time.Time) (*InspectResult, error) {
-	md, err := openMetadata(ctx, path)
+	md, closeSource, err := openMetadata(ctx, path)
 	if err != nil {
 		return nil, err
 	}
+	defer closeSource()
 	if err := md.checkStructure(ctx); err != nil {
 		return nil, err
 	}
