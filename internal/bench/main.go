@@ -52,8 +52,9 @@ type env struct {
 }
 
 type blobAt struct {
-	repo string
-	size int64
+	repo     string
+	size     int64
+	manifest bool
 }
 
 // sizes splits the release over the sample's 8 unique layers: one base
@@ -168,7 +169,7 @@ func (e *env) generate(mib int64) error {
 	for _, img := range e.rel.Images {
 		for dg, n := range img.Blobs {
 			if _, ok := e.blobs[dg]; !ok {
-				e.blobs[dg] = blobAt{repo: img.Repository, size: n}
+				e.blobs[dg] = blobAt{repo: img.Repository, size: n, manifest: img.Manifests[dg]}
 				e.unique += n
 			}
 		}

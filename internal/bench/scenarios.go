@@ -157,11 +157,17 @@ func (e *env) floor() (float64, error) {
 			defer wg.Done()
 			buf := make([]byte, 256<<10)
 			for j := range jobs {
-				resp, err := http.Get(j.url)
+				req, _ := http.NewRequest(http.MethodGet, j.url, nil)
+				req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
+				resp, err := http.DefaultClient.Do(req)
 				if err == nil {
 					h := sha256.New()
-					_, err = io.CopyBuffer(h, resp.Body, buf)
+					var n int64
+					n, err = io.CopyBuffer(h, resp.Body, buf)
 					resp.Body.Close()
+					if err == nil && (resp.StatusCode != http.StatusOK || n != j.size) {
+						err = fmt.Errorf("GET %s: %s, %d bytes", j.url, resp.Status, n)
+					}
 				}
 				if err != nil {
 					mu.Lock()
@@ -172,8 +178,11 @@ func (e *env) floor() (float64, error) {
 		}()
 	}
 	for dg, b := range e.blobs {
-		// Manifests are fetched as blobs too: distribution serves both.
-		jobs <- job{url: fmt.Sprintf("http://%s/v2/%s/blobs/%s", e.source, b.repo, dg), size: b.size}
+		kind := "blobs"
+		if b.manifest {
+			kind = "manifests"
+		}
+		jobs <- job{url: fmt.Sprintf("http://%s/v2/%s/%s/%s", e.source, b.repo, kind, dg), size: b.size}
 	}
 	close(jobs)
 	wg.Wait()
