@@ -43,6 +43,15 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.IntVar(&g.retries, "retries", remote.DefaultRetries, "retries of a request after a transient fault (5xx, 429, reset), with backoff")
 }
 
+// validate checks the global flags before a command runs, so that a bad
+// --format is refused before any work is done.
+func (g *globalOptions) validate() error {
+	if g.format != "text" && g.format != "json" {
+		return usageError("--format %q: want text or json", g.format)
+	}
+	return nil
+}
+
 // logger returns the slog logger for the command: warnings by default,
 // info with --verbose, errors only with --quiet. It writes to stderr.
 func (a *app) logger() *slog.Logger {
