@@ -43,6 +43,9 @@ func NewRootCmd(app *app) *cobra.Command {
 		Long:          "stella is the StellaOps command line. `stella mirror` moves signed releases into disconnected networks, OCI-natively.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Example: `  stella mirror --help
+  stella version --format json
+  source <(stella completion bash)`,
 	}
 	root.SetIn(app.stdin)
 	root.SetOut(app.stdout)
@@ -51,6 +54,7 @@ func NewRootCmd(app *app) *cobra.Command {
 		return fmt.Errorf("%v: %w", err, errdef.ErrUsage)
 	})
 	root.AddCommand(newVersionCmd(app), newMirrorCmd(app))
+	addDefaultCommands(root)
 	return root
 }
 
