@@ -9,17 +9,19 @@ TOOLS_BIN ?= $(HOME)/.cache/stellaops-mirror/tools
 REGISTRY_VERSION := v3.1.2
 ORAS_VERSION := v1.3.6
 COSIGN_VERSION := v2.6.5
+ACTIONLINT_VERSION := v1.7.12
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
-.PHONY: all build test unit e2e tools demo bench lint fmt clean
+.PHONY: all build test unit e2e tools demo bench lint fmt clean docs
 
 all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN)/stella ./cmd/stella
 
-tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION)
+tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION) \
+	$(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION)
 
 $(TOOLS_BIN)/registry-$(REGISTRY_VERSION):
 	mkdir -p $(TOOLS_BIN)
@@ -35,6 +37,12 @@ $(TOOLS_BIN)/oras-$(ORAS_VERSION):
 $(TOOLS_BIN)/cosign-$(COSIGN_VERSION):
 	mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+	touch $@
+
+# actionlint, for the CI workflows under .gitea/workflows (run by the tests).
+$(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
 # Unit and end-to-end tests. End-to-end tests start the distribution
@@ -55,6 +63,11 @@ demo: build
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./internal/bench -stella $(BIN)/stella
+
+# The command reference, docs/cli, generated from the commands (a test
+# fails when it is stale).
+docs:
+	$(GO) run ./internal/cmd/gendocs docs/cli
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
