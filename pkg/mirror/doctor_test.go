@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -305,5 +306,29 @@ func TestDoctorUnreachable(t *testing.T) {
 	res, err := doctor(t, host, testutil.ClientWith(t, remote.Options{Retries: -1}))
 	if !errors.Is(err, errdef.ErrUnavailable) || len(res.Checks) != 1 || res.Checks[0].Status != mirror.CheckFail {
 		t.Fatalf("err %v, checks %+v", err, res.Checks)
+	}
+}
+
+// TestRegistryWithoutDeletes: distribution as configured by default
+// refuses deletes. The doctor says so (and that its probes stay behind),
+// and an import, whose fallback referrers index is replaced as each
+// referrer is added, still succeeds: the superseded index is left untagged
+// for the registry's garbage collection rather than failing the import.
+func TestRegistryWithoutDeletes(t *testing.T) {
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{NoDelete: true})
+	res, err := doctor(t, host, testutil.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Check(mirror.CheckCleanup); c == nil || c.Status != mirror.CheckWarn || !strings.Contains(c.Detail, "405") {
+		t.Errorf("cleanup: %+v", c)
+	}
+	s := newSignedSample(t, sample.Spec{}, 0)
+	placed, err := mirror.Import(context.Background(), importOpts(t, s.pack(t, ".tar"), host, s.pub))
+	if err != nil {
+		t.Fatalf("import into a registry without deletes: %v", err)
+	}
+	if placed.ReferrersMode != mirror.ReferrersTagIndex {
+		t.Errorf("referrers mode %q", placed.ReferrersMode)
 	}
 }
