@@ -21,19 +21,25 @@ func (p *probe) cleanup(ctx context.Context, r *oremote.Repository) {
 		return
 	}
 	ctx = auth.AppendRepositoryScope(ctx, r.Reference, auth.ActionPull, auth.ActionPush, auth.ActionDelete)
-	var refused []string
-	for _, tag := range p.tags {
-		if err := p.delete(ctx, r, p.repo, "manifests", tag); err != nil {
-			refused = append(refused, fmt.Sprintf("tag %s…: %v", tag[:19], err))
+	var refused []string // why, once per distinct answer
+	refuse := func(err error) {
+		if !slices.Contains(refused, err.Error()) {
+			refused = append(refused, err.Error())
 		}
 	}
-	manifests := 0
+	tagsLeft := 0
+	for _, tag := range p.tags {
+		if err := p.delete(ctx, r, p.repo, "manifests", tag); err != nil {
+			refuse(err)
+			tagsLeft++
+		}
+	}
+	manifestsLeft := 0
 	for _, desc := range slices.Backward(p.written) {
 		if err := p.delete(ctx, r, p.repo, "manifests", desc.Digest.String()); err != nil {
-			refused = append(refused, fmt.Sprintf("manifest %s: %v", desc.Digest, err))
-			continue
+			refuse(err)
+			manifestsLeft++
 		}
-		manifests++
 	}
 	blobsLeft := 0
 	for _, repo := range p.blobsIn {
@@ -52,14 +58,14 @@ func (p *probe) cleanup(ctx context.Context, r *oremote.Repository) {
 	}
 	blobs := ""
 	if blobsLeft > 0 {
-		blobs = fmt.Sprintf("; %d probe blob(s) left for garbage collection (the registry does not delete blobs)", blobsLeft)
+		blobs = fmt.Sprintf("; %d probe blob(s) left for garbage collection", blobsLeft)
 	}
 	if len(refused) > 0 {
-		p.add(CheckCleanup, CheckWarn, "removed %d of %d probe manifests; the registry refused to delete %s: delete them from %s by hand or leave them to garbage collection%s",
-			manifests, len(p.written), strings.Join(refused, "; "), p.repo, blobs)
+		p.add(CheckCleanup, CheckWarn, "the registry refused to delete (%s): %d probe manifest(s) and %d tag(s) left in %s; delete them by hand or leave them to garbage collection%s",
+			strings.Join(refused, "; "), manifestsLeft, tagsLeft, p.repo, blobs)
 		return
 	}
-	p.add(CheckCleanup, CheckPass, "removed the %d probe manifests and %d tag(s) from %s%s", manifests, len(p.tags), p.repo, blobs)
+	p.add(CheckCleanup, CheckPass, "removed the %d probe manifests and %d tag(s) from %s%s", len(p.written), len(p.tags), p.repo, blobs)
 }
 
 // delete sends DELETE /v2/<repo>/<kind>/<ref>; a reference that is already
