@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -101,5 +105,44 @@ func TestCompletion(t *testing.T) {
 	_, stdout, _ = run(t, "__complete", "mirror", "inspect", "--format", "")
 	if !strings.HasPrefix(stdout, "text\njson\n") {
 		t.Errorf("__complete --format: %q", stdout)
+	}
+}
+
+// TestTroubleshootCoversEveryExitCode: every Exit* constant of exit.go has
+// a row in TROUBLESHOOT.md's table, with a cause and an action.
+func TestTroubleshootCoversEveryExitCode(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "exit.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			for _, v := range s.(*ast.ValueSpec).Values {
+				if lit, ok := v.(*ast.BasicLit); ok {
+					codes = append(codes, lit.Value)
+				}
+			}
+		}
+	}
+	if len(codes) < 8 {
+		t.Fatalf("exit.go: found only the codes %v", codes)
+	}
+	data, err := os.ReadFile(repoFile("docs/TROUBLESHOOT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range codes {
+		row := regexp.MustCompile(`(?m)^\| ` + code + ` \|([^|]+)\|([^|]*)\|([^|]*)\|$`).FindStringSubmatch(string(data))
+		switch {
+		case row == nil:
+			t.Errorf("TROUBLESHOOT.md has no row for exit code %s", code)
+		case code != "0" && (strings.TrimSpace(row[2]) == "" || strings.TrimSpace(row[3]) == ""):
+			t.Errorf("TROUBLESHOOT.md, exit code %s: no cause or no action", code)
+		}
 	}
 }
