@@ -12,10 +12,11 @@ COSIGN_VERSION := v2.6.5
 CRANE_VERSION := v0.22.1
 # The OCI distribution-spec conformance suite has no tags: pinned by commit.
 CONFORMANCE_VERSION := v0.0.0-20260831232431-97274622c111
+ACTIONLINT_VERSION := v1.7.12
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
-.PHONY: all build test unit e2e tools demo bench lint fmt clean
+.PHONY: all build test unit e2e tools demo bench lint fmt clean docs
 
 all: build
 
@@ -23,7 +24,7 @@ build:
 	$(GO) build -trimpath -o $(BIN)/stella ./cmd/stella
 
 tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION) \
-	$(TOOLS_BIN)/crane-$(CRANE_VERSION) $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION)
+	$(TOOLS_BIN)/crane-$(CRANE_VERSION) $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION) $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION)
 
 $(TOOLS_BIN)/registry-$(REGISTRY_VERSION):
 	mkdir -p $(TOOLS_BIN)
@@ -52,6 +53,12 @@ $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION):
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/opencontainers/distribution-spec/conformance@$(CONFORMANCE_VERSION)
 	touch $@
 
+# actionlint, for the CI workflows under .gitea/workflows (run by the tests).
+$(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	touch $@
+
 # Unit and end-to-end tests. End-to-end tests start the distribution
 # registry on 127.0.0.1; with STELLA_E2E=1 (CI) a missing tool fails them
 # instead of skipping.
@@ -70,6 +77,11 @@ demo: build
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./internal/bench -stella $(BIN)/stella
+
+# The command reference, docs/cli, generated from the commands (a test
+# fails when it is stale).
+docs:
+	$(GO) run ./internal/cmd/gendocs docs/cli
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

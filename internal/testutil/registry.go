@@ -125,6 +125,9 @@ type DistributionOptions struct {
 	Htpasswd string
 	// TLSCert and TLSKey, if set, make the registry serve HTTPS.
 	TLSCert, TLSKey string
+	// NoDelete leaves deletes disabled, as distribution's own default
+	// configuration does: DELETE answers 405.
+	NoDelete bool
 }
 
 // Distribution starts the CNCF distribution registry on 127.0.0.1 with a
@@ -165,10 +168,10 @@ storage:
   filesystem:
     rootdirectory: %s
   delete:
-    enabled: true
+    enabled: %v
 http:
   addr: %s
-`, filepath.Join(dir, "data"), addr)
+`, filepath.Join(dir, "data"), !opts.NoDelete, addr)
 	if opts.TLSCert != "" {
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
 	}

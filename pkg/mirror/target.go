@@ -65,6 +65,12 @@ func (t *target) repo(name string) (*oremote.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Without the referrers API, each referrer added replaces the
+	// sha256-<hex> index; the one it supersedes is left untagged for the
+	// registry's garbage collection, since many registries refuse deletes
+	// (distribution's default configuration among them) and a refusal
+	// must not fail a placement whose content is all in.
+	r.SkipReferrersGC = true
 	if t.mode != "" {
 		_ = r.SetReferrersCapability(t.mode == ReferrersAPI)
 	}
