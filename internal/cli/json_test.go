@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/sample"
@@ -181,6 +183,10 @@ func TestJSONOutput(t *testing.T) {
 		{"stella mirror sync", []string{"mirror", "sync", bundleRef, airgap + "/copy/bundle", "--plain-http", "--images", "--key", key + ".pub"}},
 		{"stella mirror pull", []string{"mirror", "pull", bundleRef, filepath.Join(work, "pulled"), "--plain-http", "--key", key + ".pub"}},
 		{"stella mirror doctor", []string{"mirror", "doctor", "--registry", airgap, "--plain-http"}},
+		{"stella mirror inventory", []string{"mirror", "inventory", "--registry", airgap, "--plain-http", "--output", filepath.Join(work, "inventory.json"), "--key", key + ".key"}},
+		{"stella mirror catalog", []string{"mirror", "catalog", other + "/stellaops/mirror-bundle", "--plain-http", "--key", key + ".key", "--output", work}},
+		{"stella mirror pack", []string{"mirror", "pack", dir, "--output", filepath.Join(work, "split.tar"), "--split", "1M", "--key", key + ".key"}},
+		{"stella mirror verify-checksums FILE.volumes.json", []string{"mirror", "verify-checksums", filepath.Join(work, "split.tar.volumes.json"), "--key", key + ".pub"}},
 	}
 	var covered []string
 	for _, s := range steps {
@@ -208,6 +214,25 @@ func TestJSONOutput(t *testing.T) {
 	}
 	checkSchema(t, "stella mirror logout", out, schemas["stella mirror logout"])
 	covered = append(covered, "stella mirror login", "stella mirror logout")
+	// serve prints its JSON when ready, then serves until interrupted.
+	ctx, cancel := context.WithCancel(t.Context())
+	ready := &firstWrite{signal: make(chan struct{})}
+	done := make(chan int, 1)
+	var serveErr bytes.Buffer
+	go func() {
+		done <- Execute(ctx, []string{"mirror", "serve", dir, "--addr", "127.0.0.1:0", "--key", key + ".pub", "--format", "json"}, nil, ready, &serveErr)
+	}()
+	select {
+	case <-ready.signal:
+	case code := <-done:
+		t.Fatalf("serve: exit %d before it was ready: %s", code, serveErr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve: exit %d after an interrupt: %s", code, serveErr.String())
+	}
+	checkSchema(t, "stella mirror serve", ready.buf.String(), schemas["stella mirror serve"])
+	covered = append(covered, "stella mirror serve")
 	for command := range schemas {
 		if command != "error" && !slices.Contains(covered, command) {
 			t.Errorf("docs/json.md documents %s, which this test does not run", command)
@@ -250,4 +275,20 @@ func TestJSONErrors(t *testing.T) {
 			t.Errorf("%s (text): exit %d, stdout %q, stderr %q", name, code, stdout, stderr)
 		}
 	}
+}
+
+// firstWrite collects output and signals its first write.
+type firstWrite struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	once   sync.Once
+	signal chan struct{}
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	n, err := f.buf.Write(p)
+	f.mu.Unlock()
+	f.once.Do(func() { close(f.signal) })
+	return n, err
 }
