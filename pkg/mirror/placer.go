@@ -63,6 +63,7 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	pl.spreadCtx = sctx
 	var err error
 	if pl.src.stream != nil {
+		pl.tgt.sequential = true
 		err = pl.streamBlobs(sctx, spreads)
 	} else {
 		err = pl.fetchBlobs(sctx, spreads, limit)
@@ -157,6 +158,18 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 					spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 					return nil
 				}
+			}
+			if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
+				ra, closer, err := pl.src.openAt(ctx, b.desc)
+				if err != nil {
+					return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, err)
+				}
+				defer closer.Close()
+				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
+					return err
+				}
+				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+				return nil
 			}
 			rc, err := pl.src.fetch(ctx, b.desc)
 			if err != nil {

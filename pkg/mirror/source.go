@@ -25,8 +25,13 @@ type source struct {
 	file func(name string) ([]byte, error)
 	doc  func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
 	md   *metadata
-	// fetch reads one blob, verifying it; set for random-access sources.
+	// fetch reads one blob (unverified: the uploader verifies); set for
+	// random-access sources.
 	fetch func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+	// openAt opens one blob for reading at any offset, where the source
+	// allows (a directory, a plain tar): uploads then hold nothing in
+	// memory.
+	openAt func(ctx context.Context, desc ocispec.Descriptor) (io.ReaderAt, io.Closer, error)
 	// stream calls fn for every entry after the metadata, in archive
 	// order, with the reader of its content; set for tar sources.
 	// limit bounds the decompressed bytes read (see TarReader.SetLimit).
@@ -82,6 +87,13 @@ func openIndexedSource(path string) (*source, error) {
 				io.Reader
 				io.Closer
 			}{io.NewSectionReader(b, 0, desc.Size), b}, nil
+		},
+		openAt: func(ctx context.Context, desc ocispec.Descriptor) (io.ReaderAt, io.Closer, error) {
+			b, err := store.OpenBlob(ctx, desc)
+			if err != nil {
+				return nil, nil, err
+			}
+			return b, b, nil
 		},
 		close: func() { store.Close() },
 	}, nil
