@@ -51,7 +51,7 @@ func (e *env) exportScenarios() []scenario {
 			disk: func(int) int64 { return dirSize(layout) },
 		})
 	}
-	return out
+	return append(out, e.peerExports()...)
 }
 
 // importScenarios: a packed bundle into an empty registry.
@@ -87,28 +87,15 @@ func (e *env) importScenarios() []scenario {
 			},
 		})
 	}
-	if oras, err := exec.LookPath("oras"); err == nil {
-		extracted := filepath.Join(e.work, "extracted")
-		out = append(out, scenario{
-			tool: "tar x + oras cp --from-oci-layout (per image)", bytes: e.unique, peer: true,
-			setup: func(run int) error { os.RemoveAll(extracted); os.MkdirAll(extracted, 0o755); return prepare(run) },
-			steps: func(int) [][]string {
-				steps := [][]string{{"tar", "-xf", e.archive(".signed.tar"), "-C", extracted}}
-				for _, img := range e.rel.Images {
-					steps = append(steps, []string{oras, "cp", "-r", "--from-oci-layout", extracted + "@" + img.Descriptor.Digest.String(),
-						"--to-plain-http", target + "/" + img.Repository + ":" + e.rel.Spec.Version})
-				}
-				return steps
-			},
-			disk: func(int) int64 { return dirSize(extracted) },
-		})
-	}
-	return out
+	return append(out, e.peerImports(func() string { return target }, prepare)...)
 }
 
 // signedArchives creates, signs and packs the bundle once for the import
 // scenarios.
 func (e *env) signedArchives(key, pub string) error {
+	if _, err := os.Stat(e.archive(".signed.tar.zst")); err == nil {
+		return nil
+	}
 	dir := filepath.Join(e.work, "signed")
 	os.RemoveAll(dir)
 	pass := append(e.childEnv, "COSIGN_PASSWORD=bench")
