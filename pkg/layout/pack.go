@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 	if err != nil {
 		return stats, err
 	}
+	if f, ok := w.(*os.File); ok && c == None {
+		return d.packPlainFile(ctx, f, order, want, mtime)
+	}
 	cw, err := compressor(w, c)
 	if err != nil {
 		return stats, err
@@ -75,6 +79,15 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 	return stats, cw.Close()
 }
 
+// header returns the tar header of a packed entry.
+func packHeader(name string, size int64, mtime time.Time) *tar.Header {
+	mode := int64(0o644)
+	if strings.HasPrefix(name, "scripts/") {
+		mode = 0o755
+	}
+	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: mode, ModTime: mtime, Format: tar.FormatPAX}
+}
+
 func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime time.Time, buf []byte) (int64, error) {
 	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
 	if err != nil {
@@ -85,19 +98,7 @@ func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime ti
 	if err != nil {
 		return 0, err
 	}
-	mode := int64(0o644)
-	if strings.HasPrefix(name, "scripts/") {
-		mode = 0o755
-	}
-	hdr := &tar.Header{
-		Typeflag: tar.TypeReg,
-		Name:     name,
-		Size:     st.Size(),
-		Mode:     mode,
-		ModTime:  mtime,
-		Format:   tar.FormatPAX,
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
+	if err := tw.WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
 		return 0, err
 	}
 	h := sha256.New()
