@@ -49,6 +49,8 @@ type env struct {
 	unique               int64
 	blobs                map[digest.Digest]blobAt
 	childEnv             []string
+	// stops stops every registry started, at the end.
+	stops []func()
 }
 
 type blobAt struct {
@@ -80,6 +82,11 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 	if e.regBin == "" {
 		e.regBin = "registry"
 	}
+	defer func() {
+		for _, stop := range e.stops {
+			stop()
+		}
+	}()
 	source, stop, err := e.registry("source")
 	if err != nil {
 		return err
@@ -146,7 +153,9 @@ func (e *env) registry(name string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start distribution (make tools): %w", err)
 	}
-	return host, func() { stop(); os.RemoveAll(dir) }, nil
+	stopAndRemove := func() { stop(); os.RemoveAll(dir) }
+	e.stops = append(e.stops, stopAndRemove)
+	return host, stopAndRemove, nil
 }
 
 // generate pushes the sample release into the source registry.

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,10 +197,13 @@ http:
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
 	stop = func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			logf.Close()
+		})
 	}
 	if err := waitReady(addr, opts.TLSCert != "", exited); err != nil {
 		stop()
