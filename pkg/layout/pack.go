@@ -31,30 +31,13 @@ type PackStats struct {
 // (errdef.ErrDigestMismatch) instead of producing a bad archive.
 func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, error) {
 	var stats PackStats
-	sumsData, err := d.ReadFile(ChecksumsFile)
-	if err != nil {
-		return stats, err
-	}
-	sums, err := bundle.ParseChecksums(sumsData)
-	if err != nil {
-		return stats, err
-	}
-	want := map[string]digest.Digest{}
-	listed := map[string]bool{}
-	for _, s := range sums {
-		want[s.Path] = s.Digest
-		listed[s.Path] = true
-	}
-	mtime, omitted, err := d.manifestFacts()
-	if err != nil {
-		return stats, err
-	}
-	order, err := d.packOrder(ctx, listed, omitted)
+	order, want, mtime, err := d.packPlan(ctx)
 	if err != nil {
 		return stats, err
 	}
 	if f, ok := w.(*os.File); ok && c == None {
-		return d.packPlainFile(ctx, f, order, want, mtime)
+		stats, _, err := d.packPlainFile(ctx, f, order, want, mtime)
+		return stats, err
 	}
 	cw, err := compressor(w, c)
 	if err != nil {
@@ -77,6 +60,41 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 		return stats, err
 	}
 	return stats, cw.Close()
+}
+
+// packPlan reads SHA256SUMS and manifest.json and orders the entries.
+func (d *Dir) packPlan(ctx context.Context) (order []string, want map[string]digest.Digest, mtime time.Time, err error) {
+	sumsData, err := d.ReadFile(ChecksumsFile)
+	if err != nil {
+		return nil, nil, mtime, err
+	}
+	sums, err := bundle.ParseChecksums(sumsData)
+	if err != nil {
+		return nil, nil, mtime, err
+	}
+	want = map[string]digest.Digest{}
+	listed := map[string]bool{}
+	for _, s := range sums {
+		want[s.Path] = s.Digest
+		listed[s.Path] = true
+	}
+	mtime, omitted, err := d.manifestFacts()
+	if err != nil {
+		return nil, nil, mtime, err
+	}
+	order, err = d.packOrder(ctx, listed, omitted)
+	return order, want, mtime, err
+}
+
+// PackWithHoles writes the plain tar into out leaving room for the
+// external blobs (AddExternal) at the offsets it returns; the caller writes
+// each there (verifying it) before the archive is whole.
+func (d *Dir) PackWithHoles(ctx context.Context, out *os.File) (PackStats, map[digest.Digest]int64, error) {
+	order, want, mtime, err := d.packPlan(ctx)
+	if err != nil {
+		return PackStats{}, nil, err
+	}
+	return d.packPlainFile(ctx, out, order, want, mtime)
 }
 
 // header returns the tar header of a packed entry.

@@ -23,14 +23,18 @@ import (
 // kernel (copy_file_range, no pass through this process), while every file
 // is hashed against SHA256SUMS in parallel. The bytes are exactly those of
 // the tar.Writer path; a file that does not match fails the pack.
-func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, want map[string]digest.Digest, mtime time.Time) (PackStats, error) {
+func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, want map[string]digest.Digest, mtime time.Time) (PackStats, map[digest.Digest]int64, error) {
 	var stats PackStats
+	holes := map[digest.Digest]int64{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	hashed := make(chan struct{}) // closed when every hash is queued
 	go func() {
 		defer close(hashed)
 		for _, name := range order {
+			if _, ext := d.External(want[name]); ext {
+				continue // verified as it is written into its hole
+			}
 			if w := want[name]; w != "" {
 				g.Go(func() error { return d.checkFile(gctx, name, w) })
 			}
@@ -41,23 +45,52 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 		if err := ctx.Err(); err != nil {
 			<-hashed
 			g.Wait()
-			return stats, err
+			return stats, nil, err
 		}
-		n, err := d.copyEntry(out, &hdr, name, mtime)
+		var n int64
+		var err error
+		if desc, ext := d.External(want[name]); ext && !d.has(name) {
+			var at int64
+			n, at, err = holeEntry(out, &hdr, name, desc.Size, mtime)
+			holes[desc.Digest] = at
+		} else {
+			n, err = d.copyEntry(out, &hdr, name, mtime)
+		}
 		if err != nil {
 			<-hashed
 			g.Wait()
-			return stats, err
+			return stats, nil, err
 		}
 		stats.Files++
 		stats.Bytes += n
 	}
 	// The end of the archive: two zero blocks, as tar.Writer.Close writes.
 	if _, err := out.Write(make([]byte, 2*blockSize)); err != nil {
-		return stats, err
+		return stats, nil, err
 	}
 	<-hashed
-	return stats, g.Wait()
+	return stats, holes, g.Wait()
+}
+
+// holeEntry writes an entry's header and leaves room for its content
+// (a hole in the file until it is written), returning where it starts.
+func holeEntry(out *os.File, hdr *bytes.Buffer, name string, size int64, mtime time.Time) (int64, int64, error) {
+	hdr.Reset()
+	if err := tar.NewWriter(hdr).WriteHeader(packHeader(name, size, mtime)); err != nil {
+		return 0, 0, err
+	}
+	if _, err := out.Write(hdr.Bytes()); err != nil {
+		return 0, 0, err
+	}
+	at, err := out.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, 0, err
+	}
+	padded := size + (blockSize-size%blockSize)%blockSize
+	if _, err := out.Seek(padded, io.SeekCurrent); err != nil {
+		return 0, 0, err
+	}
+	return size, at, nil
 }
 
 const blockSize = 512
