@@ -36,6 +36,15 @@ func (e *env) exportScenarios() []scenario {
 			disk: func(int) int64 { return dirSize(e.bundleDir()) },
 		})
 	}
+	direct := e.archive(".direct.tar")
+	out = append(out, scenario{
+		tool: "stella mirror create --output .tar (one pass)", bytes: e.unique,
+		setup: func(int) error { os.Remove(direct); return nil },
+		steps: func(int) [][]string {
+			return [][]string{{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", direct,
+				"--plain-http", "--created", "2026-11-01T00:00:00Z", "--quiet"}}
+		},
+	})
 	if oras, err := exec.LookPath("oras"); err == nil {
 		layout := filepath.Join(e.work, "oras-layout")
 		out = append(out, scenario{

@@ -102,3 +102,18 @@ func benchKeys(b *testing.B) (priv, pub string) {
 	}
 	return res.PrivateKey, res.PublicKey
 }
+
+// BenchmarkCreateArchive measures create --output FILE.tar (one pass).
+func BenchmarkCreateArchive(b *testing.B) {
+	host := testutil.Distribution(b)
+	_, releaseFile, advisories := testutil.PushSample(b, host, benchSpec())
+	b.SetBytes(benchMiB() << 20)
+	for b.Loop() {
+		out := filepath.Join(b.TempDir(), "bundle.tar")
+		opts := mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: out, Created: fixedTime, Client: testutil.Client(b)}
+		if _, err := mirror.Create(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(out)
+	}
+}
