@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -31,7 +32,7 @@ func main() {
 	mib := flag.Int64("mib", 800, "size of the generated release in MiB of unique blobs")
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed at the end)")
-	only := flag.String("only", "", "run only the groups whose name contains this")
+	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,serve,inspect,delta)")
 	flag.Parse()
 	if err := bench(*stella, *mib, *runs, *work, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -125,11 +126,25 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 		}
 	}
 	report(results, floor)
+	if only == "" || contains("delta", only) {
+		if err := e.deltaSizes(mib); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+// contains reports whether s contains any of the comma-separated subs.
+func contains(s, subs string) bool {
+	if subs == "" {
+		return true
+	}
+	for _, sub := range strings.Split(subs, ",") {
+		if sub != "" && indexOf(s, sub) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(s, sub string) int {
