@@ -113,7 +113,7 @@ func (e *env) peerImports(target func() string, prepare func(int) error) []scena
 func (e *env) syncScenarios() []scenario {
 	var out []scenario
 	var source, target string
-	var stopSource, stopTarget func()
+	var stopTarget func()
 	pub := filepath.Join(e.work, "bench.pub")
 	ready := false
 	prepare := func(int) error {
@@ -122,7 +122,7 @@ func (e *env) syncScenarios() []scenario {
 				return err
 			}
 			var err error
-			if source, stopSource, err = e.registry("sync-source"); err != nil {
+			if source, _, err = e.registry("sync-source"); err != nil {
 				return err
 			}
 			if _, err := timed([]string{e.stella, "mirror", "push", e.archive(".signed.tar"), source + "/stellaops/mirror-bundle", "--plain-http", "--quiet"}, e.childEnv); err != nil {
@@ -142,14 +142,6 @@ func (e *env) syncScenarios() []scenario {
 		tool: "stella mirror sync", bytes: e.unique, setup: prepare,
 		steps: func(int) [][]string {
 			return [][]string{{e.stella, "mirror", "sync", ref(), target + "/stellaops/mirror-bundle", "--plain-http", "--key", pub, "--quiet"}}
-		},
-		teardown: func() {
-			if stopSource != nil {
-				stopSource()
-			}
-			if stopTarget != nil {
-				stopTarget()
-			}
 		},
 	})
 	if oras, err := exec.LookPath("oras"); err == nil {
