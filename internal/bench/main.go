@@ -112,7 +112,7 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 	}{
 		{"export (registry -> media)", e.exportScenarios},
 		{"import (media -> registry)", e.importScenarios},
-		{"sync (registry -> registry)", e.syncScenarios},
+		{"sync and push (registry -> registry, media -> registry)", e.syncScenarios},
 		{"inspect", e.inspectScenarios},
 		{"serve (media -> clients)", e.serveScenarios},
 	} {

@@ -144,7 +144,25 @@ func (e *env) syncScenarios() []scenario {
 			return [][]string{{e.stella, "mirror", "sync", ref(), target + "/stellaops/mirror-bundle", "--plain-http", "--key", pub, "--quiet"}}
 		},
 	})
+	out = append(out, scenario{
+		tool: "stella mirror push .tar", bytes: e.unique, setup: prepare,
+		steps: func(int) [][]string {
+			return [][]string{{e.stella, "mirror", "push", e.archive(".signed.tar"), target + "/stellaops/mirror-bundle", "--plain-http", "--quiet"}}
+		},
+	})
 	if oras, err := exec.LookPath("oras"); err == nil {
+		extracted := filepath.Join(e.work, "push-layout")
+		out = append(out, scenario{
+			tool: "tar x + oras cp -r --from-oci-layout", bytes: e.unique, peer: true,
+			setup: func(run int) error { os.RemoveAll(extracted); os.MkdirAll(extracted, 0o755); return prepare(run) },
+			steps: func(int) [][]string {
+				return [][]string{
+					{"tar", "-xf", e.archive(".signed.tar"), "-C", extracted},
+					{oras, "cp", "-r", "--from-oci-layout", extracted + ":" + e.rel.Spec.Version, "--to-plain-http", target + "/stellaops/mirror-bundle:" + e.rel.Spec.Version},
+				}
+			},
+			disk: func(int) int64 { return dirSize(extracted) },
+		})
 		out = append(out, scenario{
 			tool: "oras cp -r", bytes: e.unique, peer: true, setup: prepare,
 			steps: func(int) [][]string {
