@@ -112,7 +112,7 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 	}{
 		{"export (registry -> media)", e.exportScenarios},
 		{"import (media -> registry)", e.importScenarios},
-		{"sync and push (registry -> registry, media -> registry)", e.syncScenarios},
+		{"sync (registry -> registry)", e.syncScenarios},
 		{"inspect", e.inspectScenarios},
 		{"serve (media -> clients)", e.serveScenarios},
 	} {
@@ -120,7 +120,9 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 			continue
 		}
 		for _, s := range group.scenarios() {
-			s.group = group.name
+			if s.group == "" {
+				s.group = group.name
+			}
 			fmt.Fprintf(os.Stderr, "measuring %s: %s\n", group.name, s.tool)
 			results = append(results, run(s, runs, e.childEnv))
 		}

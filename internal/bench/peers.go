@@ -145,7 +145,7 @@ func (e *env) syncScenarios() []scenario {
 		},
 	})
 	out = append(out, scenario{
-		tool: "stella mirror push .tar", bytes: e.unique, setup: prepare,
+		group: pushGroup, tool: "stella mirror push .tar", bytes: e.unique, setup: prepare,
 		steps: func(int) [][]string {
 			return [][]string{{e.stella, "mirror", "push", e.archive(".signed.tar"), target + "/stellaops/mirror-bundle", "--plain-http", "--quiet"}}
 		},
@@ -153,7 +153,7 @@ func (e *env) syncScenarios() []scenario {
 	if oras, err := exec.LookPath("oras"); err == nil {
 		extracted := filepath.Join(e.work, "push-layout")
 		out = append(out, scenario{
-			tool: "tar x + oras cp -r --from-oci-layout", bytes: e.unique, peer: true,
+			group: pushGroup, tool: "tar x + oras cp -r --from-oci-layout", bytes: e.unique, peer: true,
 			setup: func(run int) error { os.RemoveAll(extracted); os.MkdirAll(extracted, 0o755); return prepare(run) },
 			steps: func(int) [][]string {
 				return [][]string{
@@ -172,3 +172,6 @@ func (e *env) syncScenarios() []scenario {
 	}
 	return out
 }
+
+// pushGroup is the table push and its peer are reported in.
+const pushGroup = "push (media -> registry)"
