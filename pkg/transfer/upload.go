@@ -376,36 +376,9 @@ func (u *Uploader) location(resp *http.Response, reqURL *url.URL) (*url.URL, err
 	return loc, nil
 }
 
-// retry runs op until it succeeds, fails permanently, or has been tried
-// Attempts times. op reports whether its error is worth retrying.
+// retry runs op with retryLoop's backoff and classifies the final error.
 func (u *Uploader) retry(ctx context.Context, op func() (bool, error)) error {
-	attempts := u.Attempts
-	if attempts <= 0 {
-		attempts = DefaultAttempts
-	}
-	wait := u.Backoff
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
-	}
-	var err error
-	for i := 0; i < attempts; i++ {
-		var again bool
-		again, err = op()
-		if err == nil || !again || ctx.Err() != nil {
-			break
-		}
-		d := wait
-		var rerr *registryError
-		if errors.As(err, &rerr) && rerr.retryAfter > 0 {
-			d = min(rerr.retryAfter, 30*time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		wait = min(2*wait, 8*time.Second)
-	}
+	_, err := retryLoop(ctx, u.Attempts, u.Backoff, op)
 	return remote.Classify(err)
 }
 
