@@ -12,10 +12,11 @@ COSIGN_VERSION := v2.6.5
 CRANE_VERSION := v0.22.1
 # The OCI distribution-spec conformance suite has no tags: pinned by commit.
 CONFORMANCE_VERSION := v0.0.0-20260831232431-97274622c111
+ACTIONLINT_VERSION := v1.7.12
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
-.PHONY: all build test unit e2e tools demo bench fuzz lint fmt clean
+.PHONY: all build test unit e2e tools demo bench fuzz lint fmt clean docs
 
 all: build
 
@@ -23,7 +24,7 @@ build:
 	$(GO) build -trimpath -o $(BIN)/stella ./cmd/stella
 
 tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION) \
-	$(TOOLS_BIN)/crane-$(CRANE_VERSION) $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION)
+	$(TOOLS_BIN)/crane-$(CRANE_VERSION) $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION) $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION)
 
 $(TOOLS_BIN)/registry-$(REGISTRY_VERSION):
 	mkdir -p $(TOOLS_BIN)
@@ -50,6 +51,12 @@ $(TOOLS_BIN)/crane-$(CRANE_VERSION):
 $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION):
 	mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/opencontainers/distribution-spec/conformance@$(CONFORMANCE_VERSION)
+	touch $@
+
+# actionlint, for the CI workflows under .gitea/workflows (run by the tests).
+$(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
 # Unit and end-to-end tests. End-to-end tests start the distribution
@@ -87,6 +94,11 @@ demo: build
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./internal/bench -stella $(BIN)/stella
+
+# The command reference, docs/cli, generated from the commands (a test
+# fails when it is stale).
+docs:
+	$(GO) run ./internal/cmd/gendocs docs/cli
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

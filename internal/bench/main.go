@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -31,7 +32,7 @@ func main() {
 	mib := flag.Int64("mib", 800, "size of the generated release in MiB of unique blobs")
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed at the end)")
-	only := flag.String("only", "", "run only the groups whose name contains this")
+	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,serve,inspect,delta)")
 	flag.Parse()
 	if err := bench(*stella, *mib, *runs, *work, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -49,11 +50,14 @@ type env struct {
 	unique               int64
 	blobs                map[digest.Digest]blobAt
 	childEnv             []string
+	// stops stops every registry started, at the end.
+	stops []func()
 }
 
 type blobAt struct {
-	repo string
-	size int64
+	repo     string
+	size     int64
+	manifest bool
 }
 
 // sizes splits the release over the sample's 8 unique layers: one base
@@ -79,6 +83,11 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 	if e.regBin == "" {
 		e.regBin = "registry"
 	}
+	defer func() {
+		for _, stop := range e.stops {
+			stop()
+		}
+	}()
 	source, stop, err := e.registry("source")
 	if err != nil {
 		return err
@@ -103,6 +112,7 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 	}{
 		{"export (registry -> media)", e.exportScenarios},
 		{"import (media -> registry)", e.importScenarios},
+		{"sync (registry -> registry)", e.syncScenarios},
 		{"inspect", e.inspectScenarios},
 		{"serve (media -> clients)", e.serveScenarios},
 	} {
@@ -110,17 +120,33 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 			continue
 		}
 		for _, s := range group.scenarios() {
-			s.group = group.name
+			if s.group == "" {
+				s.group = group.name
+			}
 			fmt.Fprintf(os.Stderr, "measuring %s: %s\n", group.name, s.tool)
 			results = append(results, run(s, runs, e.childEnv))
 		}
 	}
 	report(results, floor)
+	if only == "" || contains("delta", only) {
+		if err := e.deltaSizes(mib); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+// contains reports whether s contains any of the comma-separated subs.
+func contains(s, subs string) bool {
+	if subs == "" {
+		return true
+	}
+	for _, sub := range strings.Split(subs, ",") {
+		if sub != "" && indexOf(s, sub) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(s, sub string) int {
@@ -144,7 +170,9 @@ func (e *env) registry(name string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start distribution (make tools): %w", err)
 	}
-	return host, func() { stop(); os.RemoveAll(dir) }, nil
+	stopAndRemove := func() { stop(); os.RemoveAll(dir) }
+	e.stops = append(e.stops, stopAndRemove)
+	return host, stopAndRemove, nil
 }
 
 // generate pushes the sample release into the source registry.
@@ -168,7 +196,7 @@ func (e *env) generate(mib int64) error {
 	for _, img := range e.rel.Images {
 		for dg, n := range img.Blobs {
 			if _, ok := e.blobs[dg]; !ok {
-				e.blobs[dg] = blobAt{repo: img.Repository, size: n}
+				e.blobs[dg] = blobAt{repo: img.Repository, size: n, manifest: img.Manifests[dg]}
 				e.unique += n
 			}
 		}

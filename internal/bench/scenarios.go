@@ -36,6 +36,15 @@ func (e *env) exportScenarios() []scenario {
 			disk: func(int) int64 { return dirSize(e.bundleDir()) },
 		})
 	}
+	direct := e.archive(".direct.tar")
+	out = append(out, scenario{
+		tool: "stella mirror create --output .tar (one pass)", bytes: e.unique,
+		setup: func(int) error { os.Remove(direct); return nil },
+		steps: func(int) [][]string {
+			return [][]string{{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", direct,
+				"--plain-http", "--created", "2026-11-01T00:00:00Z", "--quiet"}}
+		},
+	})
 	if oras, err := exec.LookPath("oras"); err == nil {
 		layout := filepath.Join(e.work, "oras-layout")
 		out = append(out, scenario{
@@ -51,7 +60,7 @@ func (e *env) exportScenarios() []scenario {
 			disk: func(int) int64 { return dirSize(layout) },
 		})
 	}
-	return out
+	return append(out, e.peerExports()...)
 }
 
 // importScenarios: a packed bundle into an empty registry.
@@ -87,28 +96,15 @@ func (e *env) importScenarios() []scenario {
 			},
 		})
 	}
-	if oras, err := exec.LookPath("oras"); err == nil {
-		extracted := filepath.Join(e.work, "extracted")
-		out = append(out, scenario{
-			tool: "tar x + oras cp --from-oci-layout (per image)", bytes: e.unique, peer: true,
-			setup: func(run int) error { os.RemoveAll(extracted); os.MkdirAll(extracted, 0o755); return prepare(run) },
-			steps: func(int) [][]string {
-				steps := [][]string{{"tar", "-xf", e.archive(".signed.tar"), "-C", extracted}}
-				for _, img := range e.rel.Images {
-					steps = append(steps, []string{oras, "cp", "-r", "--from-oci-layout", extracted + "@" + img.Descriptor.Digest.String(),
-						"--to-plain-http", target + "/" + img.Repository + ":" + e.rel.Spec.Version})
-				}
-				return steps
-			},
-			disk: func(int) int64 { return dirSize(extracted) },
-		})
-	}
-	return out
+	return append(out, e.peerImports(func() string { return target }, prepare)...)
 }
 
 // signedArchives creates, signs and packs the bundle once for the import
 // scenarios.
 func (e *env) signedArchives(key, pub string) error {
+	if _, err := os.Stat(e.archive(".signed.tar.zst")); err == nil {
+		return nil
+	}
 	dir := filepath.Join(e.work, "signed")
 	os.RemoveAll(dir)
 	pass := append(e.childEnv, "COSIGN_PASSWORD=bench")
@@ -157,11 +153,17 @@ func (e *env) floor() (float64, error) {
 			defer wg.Done()
 			buf := make([]byte, 256<<10)
 			for j := range jobs {
-				resp, err := http.Get(j.url)
+				req, _ := http.NewRequest(http.MethodGet, j.url, nil)
+				req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
+				resp, err := http.DefaultClient.Do(req)
 				if err == nil {
 					h := sha256.New()
-					_, err = io.CopyBuffer(h, resp.Body, buf)
+					var n int64
+					n, err = io.CopyBuffer(h, resp.Body, buf)
 					resp.Body.Close()
+					if err == nil && (resp.StatusCode != http.StatusOK || n != j.size) {
+						err = fmt.Errorf("GET %s: %s, %d bytes", j.url, resp.Status, n)
+					}
 				}
 				if err != nil {
 					mu.Lock()
@@ -172,8 +174,11 @@ func (e *env) floor() (float64, error) {
 		}()
 	}
 	for dg, b := range e.blobs {
-		// Manifests are fetched as blobs too: distribution serves both.
-		jobs <- job{url: fmt.Sprintf("http://%s/v2/%s/blobs/%s", e.source, b.repo, dg), size: b.size}
+		kind := "blobs"
+		if b.manifest {
+			kind = "manifests"
+		}
+		jobs <- job{url: fmt.Sprintf("http://%s/v2/%s/%s/%s", e.source, b.repo, kind, dg), size: b.size}
 	}
 	close(jobs)
 	wg.Wait()

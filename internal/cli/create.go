@@ -23,24 +23,33 @@ type createFlags struct {
 	generation                 int64
 	base                       string
 	baseKeys                   []string
+	key, cert, chain           string
 }
 
 func newCreateCmd(app *app) *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
-		Use:   "create --images RELEASE.yaml [--advisories DIR] --output DIR",
-		Short: "Pull a release's images by digest and write a bundle directory",
+		Use:   "create --images RELEASE.yaml [--advisories DIR] --output DIR|FILE.tar [--key KEY]",
+		Short: "Pull a release's images by digest and write a bundle directory (or signed archive)",
 		Long: `Pull every image of a release by digest (all platforms, with its referrers),
 add the advisory files, and write a bundle directory that is at once an OCI
 image layout and the plan's folder (manifest.json, advisories/, scripts/,
 docs/, SHA256SUMS). The directory appears complete or not at all.
 
 createdAt comes from --created, else SOURCE_DATE_EPOCH, else the clock; with it
-fixed, the same sources give the same bytes.`,
+fixed, the same sources give the same bytes.
+
+With --output FILE.tar, create writes the packed archive itself, in one pass
+from the registries to the media: exactly the tar that create + pack would
+write, with no directory copy and no second read of any layer. With --key it is
+signed too (as sign does), before the layers are fetched; each layer is
+verified as it is written, and the archive appears only when all are.`,
 		Example: `  stella mirror create --images deploy/releases/2025.10.0-stable.yaml \
     --advisories advisories/ --output bundle/
   SOURCE_DATE_EPOCH=1764547200 stella mirror create --images images.txt \
-    --release-version 2025.10.0 --output bundle/`,
+    --release-version 2025.10.0 --output bundle/
+  stella mirror create --images deploy/releases/2025.10.0-stable.yaml --advisories advisories/ \
+    --output stellaops-airgap-2025.10.0.tar --key env://COSIGN_PRIVATE_KEY`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := f.options()
@@ -53,6 +62,9 @@ fixed, the same sources give the same bytes.`,
 			opts.Transfer = app.transferOptions()
 			opts.Logger = app.logger()
 			opts.Producer = bundle.Producer{Name: "stella mirror", Version: Version()}
+			if opts.Key != "" {
+				opts.Password = app.password(false)
+			}
 			stop := app.progress(&opts.Transfer, "create")
 			res, err := mirror.Create(cmd.Context(), opts)
 			stop()
@@ -77,6 +89,9 @@ fixed, the same sources give the same bytes.`,
 	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds; for a delta, the base's plus one)")
 	fl.StringVar(&f.base, "base", "", "make a delta: carry only what BASE lacks (a previous bundle DIR|FILE|REF, or an inventory.json of the far side)")
 	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable)")
+	fl.StringVar(&f.key, "key", "", "with --output FILE.tar: sign the bundle (file, env://VAR, hashivault://KEY) as it is written")
+	fl.StringVar(&f.cert, "certificate", "", "with --key: the signing key's certificate (PEM), carried in the bundle")
+	fl.StringVar(&f.chain, "certificate-chain", "", "with --certificate: its intermediates (PEM)")
 	_ = cmd.MarkFlagRequired("images")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
@@ -88,6 +103,7 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		AllowTags: f.allowTags, NoReferrers: f.noRefs, Platform: f.platform,
 		Version: f.version, Channel: f.channel, Generation: f.generation,
 		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys},
+		Key: f.key, Certificate: f.cert, CertificateChain: f.chain,
 	}
 	created := f.created
 	if created == "" {

@@ -13,24 +13,36 @@ import (
 )
 
 func newInspectCmd(app *app) *cobra.Command {
+	var trust trustFlags
 	cmd := &cobra.Command{
-		Use:   "inspect DIR|FILE",
-		Short: "Show what a bundle holds",
+		Use:   "inspect DIR|FILE|REF [--key PUB]",
+		Short: "Show what a bundle holds, and whether it verifies",
 		Long: `Show a bundle's release, generation, images (reference, digest, platforms,
-size), advisories and totals, after checking its structure. A directory or a
-tar (plain, gzip or zstd) is read; a packed tar is read only up to its last
-manifest.`,
+size), advisories and totals, after checking its structure. A directory, a tar
+(plain, gzip or zstd, or the volume list of a split one) or a bundle in a
+registry is read; a packed tar only up to its last manifest. With --key (or
+--trust-root) the signature must verify too, and the signers are shown.`,
 		Example: `  stella mirror inspect bundle/
-  stella mirror inspect stellaops-airgap-2025.10.0.tar.zst --format json`,
+  stella mirror inspect stellaops-airgap-2025.10.0.tar.zst --key cosign.pub --format json
+  stella mirror inspect registry.internal:5000/stellaops/mirror-bundle:2025.10.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := mirror.Inspect(cmd.Context(), args[0], time.Now())
+			opts := mirror.InspectOptions{Source: args[0], Now: time.Now()}
+			var err error
+			if opts.Trust, err = trust.options(); err != nil {
+				return err
+			}
+			if opts.Client, err = app.remoteClient(); err != nil {
+				return err
+			}
+			res, err := mirror.InspectWith(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
 			return app.emit(res, func(w io.Writer) { printInspect(w, res) })
 		},
 	}
+	trust.bind(cmd, true)
 	return cmd
 }
 
@@ -48,7 +60,11 @@ func printInspect(w io.Writer, r *mirror.InspectResult) {
 	if r.Base != nil {
 		fmt.Fprintf(w, "Base       %s (generation %d, root %s)\n", r.Base.BundleID, r.Base.Generation, r.Base.Root)
 	}
-	fmt.Fprintf(w, "Signed     %v\n\n", r.Signed)
+	fmt.Fprintf(w, "Signed     %v\n", r.Signed)
+	for _, s := range r.Signers {
+		fmt.Fprintf(w, "Verified   signed by %s (%s)\n", s.KeyID, s.Source)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tREPOSITORY\tTAGS\tDIGEST\tPLATFORMS\tREFERRERS\tSIZE")
 	for _, img := range r.Images {

@@ -41,6 +41,16 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")
 	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, "blobs transferred at once")
 	f.IntVar(&g.retries, "retries", remote.DefaultRetries, "retries of a request after a transient fault (5xx, 429, reset), with backoff")
+	completeFormat(cmd)
+}
+
+// validate checks the global flags before a command runs, so that a bad
+// --format is refused before any work is done.
+func (g *globalOptions) validate() error {
+	if g.format != "text" && g.format != "json" {
+		return usageError("--format %q: want text or json", g.format)
+	}
+	return nil
 }
 
 // logger returns the slog logger for the command: warnings by default,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -30,17 +31,48 @@ type errorResult struct {
 	ExitCode int    `json:"exitCode"`
 }
 
+// reportedError is a failure whose JSON form the command already wrote as
+// part of its result (doctor's report of an unusable registry).
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
+
 // reportError prints err once, on one line: as JSON on stdout with
 // --format json, else on stderr.
 func (a *app) reportError(err error) {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	msg := oneLine(err)
 	if a.global.format == "json" {
+		if errors.As(err, new(reportedError)) {
+			return
+		}
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(errorResult{Error: msg, ExitCode: ExitCode(err)})
 		return
 	}
 	fmt.Fprintf(a.stderr, "stella: %s\n", msg)
+}
+
+// oneLine is an error's message on one line.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// formatFromArgs returns the last --format value on a command line, for
+// errors met before the flags were parsed.
+func formatFromArgs(args []string) string {
+	format := ""
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--format="); ok {
+			format = v
+		} else if a == "--format" && i+1 < len(args) {
+			format = args[i+1]
+		}
+	}
+	return format
 }
 
 // humanBytes renders a byte count in binary units.

@@ -24,6 +24,11 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		err = fmt.Errorf("interrupted: %w", context.Canceled)
 	}
 	if err != nil {
+		if formatFromArgs(args) == "json" {
+			// An error met before the flags were parsed (an unknown flag)
+			// is still reported as JSON when JSON was asked for.
+			app.global.format = "json"
+		}
 		app.reportError(err)
 	}
 	return ExitCode(err)
@@ -38,6 +43,9 @@ func NewRootCmd(app *app) *cobra.Command {
 		Long:          "stella is the StellaOps command line. `stella mirror` moves signed releases into disconnected networks, OCI-natively.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Example: `  stella mirror --help
+  stella version --format json
+  source <(stella completion bash)`,
 	}
 	root.SetIn(app.stdin)
 	root.SetOut(app.stdout)
@@ -46,6 +54,7 @@ func NewRootCmd(app *app) *cobra.Command {
 		return fmt.Errorf("%v: %w", err, errdef.ErrUsage)
 	})
 	root.AddCommand(newVersionCmd(app), newMirrorCmd(app))
+	addDefaultCommands(root)
 	return root
 }
 
@@ -56,6 +65,16 @@ func newMirrorCmd(app *app) *cobra.Command {
 		Long: `Gather a release's images (pinned by digest) and advisories into one signed
 bundle that is an OCI image layout, carry it across the gap on media or through
 a registry, verify it, and load it into the air-gap registry.`,
+		Example: `  stella mirror create --images deploy/releases/2025.10.0-stable.yaml --output bundle/
+  stella mirror doctor --registry registry.internal:5000`,
+		// Runnable, so that an unknown command is an error (exit 1), not help.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+		PersistentPreRunE: func(*cobra.Command, []string) error { return app.global.validate() },
 	}
 	app.global.bind(cmd)
 	cmd.AddCommand(
@@ -75,6 +94,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 		newInventoryCmd(app),
 		newCatalogCmd(app),
 		newServeCmd(app),
+		newDoctorCmd(app),
 	)
 	return cmd
 }

@@ -48,5 +48,6 @@ func newVersionCmd(app *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	completeFormat(cmd)
 	return cmd
 }

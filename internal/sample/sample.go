@@ -85,6 +85,8 @@ type Image struct {
 	Referrer *ocispec.Descriptor
 	// Blobs are every blob of the image (manifests included), by digest.
 	Blobs map[digest.Digest]int64
+	// Manifests marks which of Blobs are manifests or indexes.
+	Manifests map[digest.Digest]bool
 }
 
 // Release is a pushed sample release.
@@ -104,7 +106,7 @@ func Push(ctx context.Context, spec Spec, repo func(repository string) (Pusher, 
 		if err != nil {
 			return nil, err
 		}
-		img := Image{Name: c.Name, Repository: c.Repository, Infrastructure: c.Infrastructure, Blobs: map[digest.Digest]int64{}}
+		img := Image{Name: c.Name, Repository: c.Repository, Infrastructure: c.Infrastructure, Blobs: map[digest.Digest]int64{}, Manifests: map[digest.Digest]bool{}}
 		salt := uint64(0)
 		if i < 2 {
 			salt = spec.Variant
@@ -196,6 +198,9 @@ func pushJSON(ctx context.Context, dst Pusher, img *Image, mediaType string, v a
 		return ocispec.Descriptor{}, err
 	}
 	d := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	if mediaType == ocispec.MediaTypeImageManifest || mediaType == ocispec.MediaTypeImageIndex {
+		img.Manifests[d.Digest] = true
+	}
 	return d, pushBytes(ctx, dst, img, d, data)
 }
 

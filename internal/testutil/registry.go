@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,14 +126,14 @@ type DistributionOptions struct {
 	Htpasswd string
 	// TLSCert and TLSKey, if set, make the registry serve HTTPS.
 	TLSCert, TLSKey string
-	// Delete allows deleting manifests and blobs, which the registry as
-	// it ships does not.
-	Delete bool
+	// NoDelete leaves deletes disabled, as distribution's own default
+	// configuration does: DELETE answers 405.
+	NoDelete bool
 }
 
 // Distribution starts the CNCF distribution registry on 127.0.0.1 with a
 // fresh storage directory and returns its host:port. It stops when the test
-// ends. It is configured as it ships: deletes are not allowed.
+// ends.
 func Distribution(t testing.TB) string {
 	return DistributionWith(t, DistributionOptions{})
 }
@@ -167,14 +168,13 @@ log:
 storage:
   filesystem:
     rootdirectory: %s
+  delete:
+    enabled: %v
 http:
   addr: %s
-`, filepath.Join(dir, "data"), addr)
+`, filepath.Join(dir, "data"), !opts.NoDelete, addr)
 	if opts.TLSCert != "" {
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
-	}
-	if opts.Delete {
-		cfg = strings.Replace(cfg, "http:\n", "  delete:\n    enabled: true\nhttp:\n", 1)
 	}
 	if opts.Htpasswd != "" {
 		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", opts.Htpasswd)
@@ -197,10 +197,13 @@ http:
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
 	stop = func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			logf.Close()
+		})
 	}
 	if err := waitReady(addr, opts.TLSCert != "", exited); err != nil {
 		stop()

@@ -55,6 +55,11 @@ func (d *Dir) Checksums(trustBlobNames bool) ([]bundle.Checksum, error) {
 		sums = append(sums, bundle.Checksum{Path: rel, Digest: dg})
 		return nil
 	})
+	// External blobs are listed by their digest: they are verified as they
+	// are written into the archive.
+	for _, desc := range d.externals() {
+		sums = append(sums, bundle.Checksum{Path: BlobName(desc.Digest), Digest: desc.Digest})
+	}
 	return sums, err
 }
 

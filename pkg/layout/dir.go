@@ -38,6 +38,7 @@ var ociLayoutContent = []byte(`{"imageLayoutVersion":"1.0.0"}` + "\n")
 // against their digest and size, documents against MaxManifestSize.
 type Dir struct {
 	root string
+	ext  external
 }
 
 // Open opens an existing bundle directory; it must hold an oci-layout file.
@@ -110,6 +111,9 @@ func (d *Dir) OpenBlob(desc ocispec.Descriptor) (*os.File, error) {
 // Exists reports whether the blob desc names is present with the right size.
 // It does not hash it; Fetch does.
 func (d *Dir) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
+	if ext, ok := d.External(desc.Digest); ok {
+		return ext.Size == desc.Size, nil
+	}
 	st, err := os.Lstat(d.BlobPath(desc.Digest))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,26 +31,12 @@ type PackStats struct {
 // (errdef.ErrDigestMismatch) instead of producing a bad archive.
 func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, error) {
 	var stats PackStats
-	sumsData, err := d.ReadFile(ChecksumsFile)
+	order, want, mtime, err := d.packPlan(ctx)
 	if err != nil {
 		return stats, err
 	}
-	sums, err := bundle.ParseChecksums(sumsData)
-	if err != nil {
-		return stats, err
-	}
-	want := map[string]digest.Digest{}
-	listed := map[string]bool{}
-	for _, s := range sums {
-		want[s.Path] = s.Digest
-		listed[s.Path] = true
-	}
-	mtime, omitted, err := d.manifestFacts()
-	if err != nil {
-		return stats, err
-	}
-	order, err := d.packOrder(ctx, listed, omitted)
-	if err != nil {
+	if f, ok := w.(*os.File); ok && c == None {
+		stats, _, err := d.packPlainFile(ctx, f, order, want, mtime)
 		return stats, err
 	}
 	cw, err := compressor(w, c)
@@ -75,6 +62,50 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 	return stats, cw.Close()
 }
 
+// packPlan reads SHA256SUMS and manifest.json and orders the entries.
+func (d *Dir) packPlan(ctx context.Context) (order []string, want map[string]digest.Digest, mtime time.Time, err error) {
+	sumsData, err := d.ReadFile(ChecksumsFile)
+	if err != nil {
+		return nil, nil, mtime, err
+	}
+	sums, err := bundle.ParseChecksums(sumsData)
+	if err != nil {
+		return nil, nil, mtime, err
+	}
+	want = map[string]digest.Digest{}
+	listed := map[string]bool{}
+	for _, s := range sums {
+		want[s.Path] = s.Digest
+		listed[s.Path] = true
+	}
+	mtime, omitted, err := d.manifestFacts()
+	if err != nil {
+		return nil, nil, mtime, err
+	}
+	order, err = d.packOrder(ctx, listed, omitted)
+	return order, want, mtime, err
+}
+
+// PackWithHoles writes the plain tar into out leaving room for the
+// external blobs (AddExternal) at the offsets it returns; the caller writes
+// each there (verifying it) before the archive is whole.
+func (d *Dir) PackWithHoles(ctx context.Context, out *os.File) (PackStats, map[digest.Digest]int64, error) {
+	order, want, mtime, err := d.packPlan(ctx)
+	if err != nil {
+		return PackStats{}, nil, err
+	}
+	return d.packPlainFile(ctx, out, order, want, mtime)
+}
+
+// header returns the tar header of a packed entry.
+func packHeader(name string, size int64, mtime time.Time) *tar.Header {
+	mode := int64(0o644)
+	if strings.HasPrefix(name, "scripts/") {
+		mode = 0o755
+	}
+	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: mode, ModTime: mtime, Format: tar.FormatPAX}
+}
+
 func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime time.Time, buf []byte) (int64, error) {
 	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
 	if err != nil {
@@ -85,19 +116,7 @@ func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime ti
 	if err != nil {
 		return 0, err
 	}
-	mode := int64(0o644)
-	if strings.HasPrefix(name, "scripts/") {
-		mode = 0o755
-	}
-	hdr := &tar.Header{
-		Typeflag: tar.TypeReg,
-		Name:     name,
-		Size:     st.Size(),
-		Mode:     mode,
-		ModTime:  mtime,
-		Format:   tar.FormatPAX,
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
+	if err := tw.WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
 		return 0, err
 	}
 	h := sha256.New()

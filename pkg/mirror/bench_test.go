@@ -102,3 +102,43 @@ func benchKeys(b *testing.B) (priv, pub string) {
 	}
 	return res.PrivateKey, res.PublicKey
 }
+
+// BenchmarkCreateArchive measures create --output FILE.tar (one pass).
+func BenchmarkCreateArchive(b *testing.B) {
+	host := testutil.Distribution(b)
+	_, releaseFile, advisories := testutil.PushSample(b, host, benchSpec())
+	b.SetBytes(benchMiB() << 20)
+	for b.Loop() {
+		out := filepath.Join(b.TempDir(), "bundle.tar")
+		opts := mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: out, Created: fixedTime, Client: testutil.Client(b)}
+		if _, err := mirror.Create(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(out)
+	}
+}
+
+// BenchmarkSync measures sync of a bundle between two distribution
+// registries, into a fresh destination each round.
+func BenchmarkSync(b *testing.B) {
+	src := testutil.Distribution(b)
+	_, releaseFile, advisories := testutil.PushSample(b, src, benchSpec())
+	dir := filepath.Join(b.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Source: dir, Reference: src + "/stellaops/mirror-bundle", Client: testutil.Client(b)}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchMiB() << 20)
+	for b.Loop() {
+		b.StopTimer()
+		dst := testutil.Distribution(b)
+		b.StartTimer()
+		opts := mirror.SyncOptions{Source: src + "/stellaops/mirror-bundle:2025.10.0", Destination: dst + "/stellaops/mirror-bundle", Client: testutil.Client(b),
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		if _, err := mirror.Sync(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("verify with another key: %v", err)
 	}
 	// A catalog that lists a root the repository does not have.
-	elsewhere := testutil.DistributionWith(t, testutil.DistributionOptions{Delete: true})
+	elsewhere := testutil.Distribution(t)
 	if _, err := mirror.Push(ctx, mirror.PushOptions{Source: f.a.dir, Reference: elsewhere + "/stellaops/mirror-bundle", Client: client,
 		CatalogKey: f.a.priv, CatalogPassword: testPass, Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)

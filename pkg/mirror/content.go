@@ -81,7 +81,7 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 	// their human-view files are checked on import, against the target.
 	omitted := md.Manifest.OmittedSet()
 	for _, b := range blobs {
-		if omitted[b.Digest] {
+		if _, late := dir.External(b.Digest); omitted[b.Digest] || late {
 			continue
 		}
 		g.Go(func() error {

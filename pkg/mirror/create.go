@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/release"
 	"github.com/stellaops/mirror/pkg/remote"
@@ -37,8 +39,18 @@ type CreateOptions struct {
 	// not) carried under advisories/.
 	AdvisoriesDir string
 	// Output is the bundle directory to write. It must not exist or be empty,
-	// unless Force.
+	// unless Force. A name ending in .tar writes the packed (and, with Key,
+	// signed) archive straight away instead, in one pass from the registries
+	// to the media: large blobs go into the archive at their place, with no
+	// directory copy and no second read.
 	Output string
+	// Key, with an archive Output, signs the bundle before its blobs are
+	// fetched (they are verified as they arrive); Password unlocks it, and
+	// Certificate and CertificateChain are carried as sign carries them.
+	Key              string
+	Password         keys.PassFunc
+	Certificate      string
+	CertificateChain string
 	// Force replaces an existing Output.
 	Force bool
 	// AllowTags accepts references without a digest, resolving each tag once
@@ -136,14 +148,24 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			return nil, err
 		}
 	}
-	stage, err := layout.Stage(opts.Output, opts.Force)
+	archive := strings.HasSuffix(opts.Output, ".tar")
+	stageAt := opts.Output
+	if archive {
+		if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
+			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
+		}
+		stageAt = opts.Output + ".d" // a staging directory, never committed
+	} else if opts.Key != "" {
+		return nil, fmt.Errorf("--key signs an archive written by create (--output FILE.tar); sign a directory with stella mirror sign: %w", errdef.ErrUsage)
+	}
+	stage, err := layout.Stage(stageAt, true)
 	if err != nil {
 		return nil, err
 	}
 	defer stage.Abort()
 
 	omitted := map[digest.Digest]bool{}
-	stats, err := fetchContent(ctx, stage, images, opts.Transfer, base, omitted)
+	late, stats, err := fetchContent(ctx, stage, images, opts.Transfer, base, omitted, archive)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +230,16 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if archive {
+		n, err := writeArchive(ctx, stage, late, opts, log)
+		if err != nil {
+			return nil, err
+		}
+		stats.Blobs += n.Blobs
+		stats.Bytes += n.Bytes
+		log.Info("archive written", "path", opts.Output, "root", root.Digest)
+		return &CreateResult{Path: opts.Output, Root: root, Manifest: m, Blobs: stats.Blobs, Bytes: stats.Bytes}, nil
+	}
 	if err := stage.Commit(); err != nil {
 		return nil, err
 	}
@@ -234,9 +266,14 @@ func readRelease(path string) (*release.Release, error) {
 // fetchContent writes every manifest (from memory, already verified) and
 // fetches every unique blob once, in parallel, from the first image's
 // repository that names it.
-func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options, base *baseInfo, omitted map[digest.Digest]bool) (transfer.Stats, error) {
+//
+// For an archive, blobs of lateSize and more are only registered (external
+// blobs of the staging directory) and returned: they go straight into the
+// archive later.
+func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options, base *baseInfo,
+	omitted map[digest.Digest]bool, archive bool) ([]transfer.Job, transfer.Stats, error) {
 	seen := map[digest.Digest]bool{}
-	var jobs []transfer.Job
+	var jobs, late []transfer.Job
 	for _, img := range images {
 		for _, n := range img.graph.Nodes {
 			if seen[n.Descriptor.Digest] {
@@ -244,7 +281,7 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 			}
 			seen[n.Descriptor.Digest] = true
 			if err := stage.PushBytes(ctx, n.Descriptor, n.Bytes); err != nil {
-				return transfer.Stats{}, err
+				return nil, transfer.Stats{}, err
 			}
 		}
 		for _, b := range img.graph.Blobs {
@@ -256,11 +293,23 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 				omitted[b.Digest] = true
 				continue
 			}
-			jobs = append(jobs, transfer.Job{Desc: b, Src: img.repo, Dst: stage})
+			job := transfer.Job{Desc: b, Src: img.repo, Dst: stage}
+			if archive && b.Size >= lateSize {
+				stage.AddExternal(b)
+				late = append(late, job)
+				continue
+			}
+			jobs = append(jobs, job)
 		}
 	}
-	return transfer.CopyBlobs(ctx, jobs, opts)
+	stats, err := transfer.CopyBlobs(ctx, jobs, opts)
+	return late, stats, err
 }
+
+// lateSize is the size from which create --output FILE.tar fetches a blob
+// straight into the archive instead of into the staging directory (configs
+// and other small blobs are read for the bundle's own facts).
+const lateSize = 1 << 20
 
 // writeBundle writes manifest.json, the metadata manifest, the root index,
 // index.json and SHA256SUMS, and returns the root's descriptor.

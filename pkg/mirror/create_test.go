@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -332,5 +334,45 @@ func copyDir(t *testing.T, from, to string) {
 		io.Copy(dst, src)
 		src.Close()
 		dst.Close()
+	}
+}
+
+// TestCreatePlatform keeps one platform of a multi-platform image: its
+// manifest byte for byte, and the source recorded as the index it came from.
+func TestCreatePlatform(t *testing.T) {
+	host := testutil.Registry(t)
+	rel, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	out := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseFile, advisories, out)
+	opts.Platform = "linux/arm64"
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	m := readManifest(t, out)
+	web := rel.Images[2]
+	client := testutil.Client(t)
+	repo, _ := client.Repository(host + "/" + web.Repository)
+	idx, _ := readContent(context.Background(), repo, web.Descriptor.Digest, web.Descriptor.Size)
+	var index ocispec.Index
+	json.Unmarshal(idx, &index)
+	var arm digest.Digest
+	for _, d := range index.Manifests {
+		if d.Platform != nil && d.Platform.Architecture == "arm64" {
+			arm = d.Digest
+		}
+	}
+	for _, img := range m.Images {
+		if img.Repository != web.Repository {
+			continue
+		}
+		if img.Digest != arm || img.MediaType != ocispec.MediaTypeImageManifest || strings.Join(img.Platforms, ",") != "linux/arm64" ||
+			!strings.HasSuffix(img.Source, "@"+web.Descriptor.Digest.String()) {
+			t.Errorf("scanner-web with --platform linux/arm64: %+v (arm64 manifest %s)", img, arm)
+		}
+	}
+	assertBlobsHashToNames(t, out)
+	opts.Platform, opts.Output = "linux/s390x", filepath.Join(t.TempDir(), "none")
+	if _, err := mirror.Create(context.Background(), opts); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("a platform no image has: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // InspectResult describes a bundle: what it holds, and whether its
@@ -28,7 +29,9 @@ type InspectResult struct {
 	Base       *bundle.Base  `json:"base,omitempty"`
 	// Signed reports whether the bundle carries manifest.dsse; whether it
 	// verifies is for verify to say, with a trusted key.
-	Signed     bool           `json:"signed"`
+	Signed bool `json:"signed"`
+	// Signers are the trusted keys whose signatures verified, with --key.
+	Signers    []Signer       `json:"signers,omitempty"`
 	Images     []InspectImage `json:"images"`
 	Advisories []bundle.File  `json:"advisories"`
 	Files      []bundle.File  `json:"files"`
@@ -64,7 +67,43 @@ type InspectTotals struct {
 // bundle's structure (root against manifest.json, every manifest against
 // its digest) but not the signature.
 func Inspect(ctx context.Context, path string, now time.Time) (*InspectResult, error) {
-	md, err := openMetadata(ctx, path)
+	return InspectWith(ctx, InspectOptions{Source: path, Now: now})
+}
+
+// InspectOptions say what to inspect, and how far to check it.
+type InspectOptions struct {
+	// Source is a bundle directory, tar (or volume list), or, with Client, a
+	// bundle in a registry (host/repo:tag or @digest).
+	Source string
+	// Trust, if not empty, must accept the signature (else the error wraps
+	// errdef.ErrSignature); the result then says who signed.
+	Trust TrustOptions
+	// Now decides Expired; zero means the clock.
+	Now    time.Time
+	Client *remote.Client
+}
+
+// InspectWith is Inspect with options: a registry source, and the
+// signature checked against trusted keys.
+func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, error) {
+	path, now := opts.Source, opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	src, err := openAnySource(ctx, opts.Client, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	var signers []Signer
+	if !opts.Trust.Empty() {
+		sig, err := verifyBundleSignature(ctx, src.file, opts.Trust)
+		if err != nil {
+			return nil, err
+		}
+		signers = sig.Signers
+	}
+	md, err := src.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +116,7 @@ func Inspect(ctx context.Context, path string, now time.Time) (*InspectResult, e
 		Path: path, Root: md.RootDesc.Digest, BundleID: m.BundleID,
 		Version: m.Release.Version, Channel: m.Release.Channel, Generation: m.MirrorGeneration,
 		CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Expired: now.After(m.ExpiresAt), Base: m.Base,
-		Signed: sigErr == nil, Advisories: m.Advisories, Files: m.Files,
+		Signed: sigErr == nil, Signers: signers, Advisories: m.Advisories, Files: m.Files,
 	}
 	all := map[digest.Digest]int64{}
 	metaDesc, _ := bundle.MetadataDescriptor(md.Root)

@@ -107,13 +107,18 @@ func (md *metadata) checkStructure(ctx context.Context) error {
 // openMetadata reads the metadata of a bundle directory or a bundle tar
 // (plain, gzip or zstd). For a tar it reads the head, and the rest of the
 // archive only if it is not in pack order.
-func openMetadata(ctx context.Context, path string) (*metadata, error) {
+// The returned close releases the source; md.Doc reads through it.
+func openMetadata(ctx context.Context, path string) (*metadata, func(), error) {
 	src, err := openSource(ctx, path, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer src.close()
-	return src.metadata(ctx)
+	md, err := src.metadata(ctx)
+	if err != nil {
+		src.close()
+		return nil, nil, err
+	}
+	return md, src.close, nil
 }
 
 // checkIndex checks index.json: the root tagged with the release

@@ -86,6 +86,7 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	pl.spreadCtx = sctx
 	var err error
 	if pl.src.stream != nil {
+		pl.tgt.sequential = true
 		err = pl.streamBlobs(sctx, spreads)
 	} else {
 		err = pl.fetchBlobs(sctx, spreads, limit)
@@ -183,6 +184,18 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 					return nil
 				}
 			}
+			if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
+				ra, closer, err := pl.src.openAt(ctx, b.desc)
+				if err != nil {
+					return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, err)
+				}
+				defer closer.Close()
+				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
+					return err
+				}
+				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+				return nil
+			}
 			rc, err := pl.src.fetch(ctx, b.desc)
 			if err != nil {
 				if pl.src.layout {
@@ -191,6 +204,15 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 				return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))
 			}
 			defer rc.Close()
+			// A source that can seek (a registry that serves ranges) is read
+			// like a file: nothing is buffered, a retry asks for the range.
+			if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
+				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, &seekReaderAt{rs: rs}); err != nil {
+					return err
+				}
+				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+				return nil
+			}
 			return pl.place(ctx, spreads, b, rc)
 		})
 	}
@@ -304,4 +326,27 @@ func (p *placement) manifestDigests() map[digest.Digest]int64 {
 		}
 	}
 	return out
+}
+
+// seekReaderAt reads a seekable stream at any offset: reads that follow
+// one another continue the stream, any other seeks (for a registry, a new
+// ranged request).
+type seekReaderAt struct {
+	rs  io.ReadSeeker
+	pos int64
+}
+
+func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off != s.pos {
+		if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		s.pos = off
+	}
+	n, err := io.ReadFull(s.rs, p)
+	s.pos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }

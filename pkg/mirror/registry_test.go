@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -142,5 +144,30 @@ func TestPushToRegistryRejectingArtifacts(t *testing.T) {
 		if len(tags) > 0 {
 			t.Errorf("%s tagged %v after a refused push", repo, tags)
 		}
+	}
+}
+
+// TestInspectRegistryAndKey inspects a bundle in a registry, with its
+// signature checked; another key is refused.
+func TestInspectRegistryAndKey(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.Registry(t)
+	ctx := context.Background()
+	client := testutil.Client(t)
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
+	res, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: ref, Trust: trustKeys(s.pub), Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _ := mirror.Inspect(ctx, s.dir, fixedTime)
+	if res.Root != local.Root || res.Totals != local.Totals || len(res.Signers) != 1 || !res.Signed {
+		t.Errorf("inspect of the registry copy %+v, of the directory %+v", res, local)
+	}
+	_, other := testKeys(t, "other")
+	if _, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: ref, Trust: trustKeys(other), Client: client}); !errors.Is(err, errdef.ErrSignature) {
+		t.Errorf("inspect with another key: %v", err)
 	}
 }

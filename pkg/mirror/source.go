@@ -25,8 +25,13 @@ type source struct {
 	file func(name string) ([]byte, error)
 	doc  func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
 	md   *metadata
-	// fetch reads one blob, verifying it; set for random-access sources.
+	// fetch reads one blob (unverified: the uploader verifies); set for
+	// random-access sources.
 	fetch func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+	// openAt opens one blob for reading at any offset, where the source
+	// allows (a directory, a plain tar): uploads then hold nothing in
+	// memory.
+	openAt func(ctx context.Context, desc ocispec.Descriptor) (io.ReaderAt, io.Closer, error)
 	// stream calls fn for every entry after the metadata, in archive
 	// order, with the reader of its content; set for tar sources.
 	// limit bounds the decompressed bytes read (see TarReader.SetLimit).
@@ -57,14 +62,58 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
-	if st.IsDir() {
-		dir, err := layout.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		return &source{name: path, file: dir.ReadFile, doc: dir.FetchBytes, fetch: dir.Fetch, close: func() {}, layout: true}, nil
+	if plain, err := isPlainArchive(path); st.IsDir() || (err == nil && plain) {
+		return openIndexedSource(path)
 	}
 	return openTarSource(ctx, path, log)
+}
+
+// isPlainArchive reports whether path is an uncompressed tar (or the
+// volume list of one), which can be read at random.
+func isPlainArchive(path string) (bool, error) {
+	ra, _, err := openArchiveAt(path)
+	if err != nil {
+		return false, err
+	}
+	defer ra.Close()
+	return layout.SniffCompression(ra) == layout.None, nil
+}
+
+// openIndexedSource opens a bundle directory, or a plain tar (or split
+// volumes of one) through its index: head files, manifests and blobs are
+// each read where they lie, so blobs can go up in parallel, in any order
+// the archive has them, and each is still read once.
+func openIndexedSource(path string) (*source, error) {
+	store, err := openServedStore(path)
+	if err != nil {
+		return nil, err
+	}
+	return &source{
+		name: path,
+		file: store.ReadFile,
+		doc:  store.FetchBytes,
+		// The uploader verifies what it sends: the blob is read unhashed
+		// here, so it is hashed once.
+		fetch: func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+			b, err := store.OpenBlob(ctx, desc)
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.NewSectionReader(b, 0, desc.Size), b}, nil
+		},
+		openAt: func(ctx context.Context, desc ocispec.Descriptor) (io.ReaderAt, io.Closer, error) {
+			b, err := store.OpenBlob(ctx, desc)
+			if err != nil {
+				return nil, nil, err
+			}
+			return b, b, nil
+		},
+		close:  func() { store.Close() },
+		layout: true,
+	}, nil
 }
 
 // openTarSource reads a tar's head. A tar in pack order is then read on in

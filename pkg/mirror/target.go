@@ -45,6 +45,10 @@ type target struct {
 	uploads map[string]*transfer.Uploader
 	mode    ReferrersMode
 
+	// sequential is set when uploads come one at a time (a stream), so each
+	// can use the whole memory budget.
+	sequential bool
+
 	sent, mounted, skipped atomic.Int64
 	bytesSent              atomic.Int64
 	pushed, present        atomic.Int64
@@ -65,6 +69,12 @@ func (t *target) repo(name string) (*oremote.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Without the referrers API, each referrer added replaces the
+	// sha256-<hex> index; the one it supersedes is left untagged for the
+	// registry's garbage collection, since many registries refuse deletes
+	// (distribution's default configuration among them) and a refusal
+	// must not fail a placement whose content is all in.
+	r.SkipReferrersGC = true
 	if t.mode != "" {
 		_ = r.SetReferrersCapability(t.mode == ReferrersAPI)
 	}
@@ -82,7 +92,7 @@ func (t *target) uploader(name string) (*transfer.Uploader, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &transfer.Uploader{Repo: r, Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress}
+	u := &transfer.Uploader{Repo: r, ChunkSize: t.chunkSize(), Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress}
 	t.uploads[name] = u
 	return u, nil
 }
@@ -104,6 +114,21 @@ func (t *target) upload(ctx context.Context, repo string, desc ocispec.Descripto
 		return err
 	}
 	if err := u.Push(ctx, desc, r); err != nil {
+		return fmt.Errorf("push blob %s to %s/%s: %w", desc.Digest, t.host, repo, err)
+	}
+	t.sent.Add(1)
+	t.bytesSent.Add(desc.Size)
+	return nil
+}
+
+// uploadAt sends a blob from a random-access source into repo, holding
+// nothing in memory, verifying it on the way.
+func (t *target) uploadAt(ctx context.Context, repo string, desc ocispec.Descriptor, ra io.ReaderAt) error {
+	u, err := t.uploader(repo)
+	if err != nil {
+		return err
+	}
+	if err := u.PushAt(ctx, desc, ra); err != nil {
 		return fmt.Errorf("push blob %s to %s/%s: %w", desc.Digest, t.host, repo, err)
 	}
 	t.sent.Add(1)
@@ -307,4 +332,19 @@ func (t *target) putBytes(ctx context.Context, repo string, desc ocispec.Descrip
 		return err
 	}
 	return t.upload(ctx, repo, desc, bytes.NewReader(data))
+}
+
+// streamBudget bounds the memory that streamed uploads hold (each holds two
+// chunks, so that one is read while the other is sent); with several in
+// flight, each gets a share.
+const streamBudget = 64 << 20
+
+// chunkSize is the chunk of a streamed upload: the budget shared among the
+// uploads in flight, between 4 and 16 MiB.
+func (t *target) chunkSize() int64 {
+	inFlight := int64(concurrency(t.opts.Concurrency))
+	if t.sequential {
+		inFlight = 1
+	}
+	return min(max(streamBudget/(2*inFlight), 4<<20), transfer.DefaultChunkSize)
 }

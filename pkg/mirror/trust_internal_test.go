@@ -61,7 +61,10 @@ func TestVerifySignatureOnTarHead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			md, err := openMetadata(ctx, tt.path)
+			md, closeSource, err := openMetadata(ctx, tt.path)
+			if err == nil {
+				defer closeSource()
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -47,7 +47,9 @@ func isArchive(path string) bool {
 // or a file manifest.json names (with its declared size, hashing right) or
 // a head file, and every one of them must be there.
 func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *slog.Logger) (*VerifyResult, error) {
-	src, err := openSource(ctx, path, log)
+	// Read front to back, plain or compressed: what is checked is the
+	// stream as it comes off the media, every entry of it.
+	src, err := openTarSource(ctx, path, log)
 	if err != nil {
 		return nil, err
 	}

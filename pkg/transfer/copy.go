@@ -97,39 +97,20 @@ func concurrency(n int) int {
 }
 
 func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
-	attempts := opts.Attempts
-	if attempts <= 0 {
-		attempts = DefaultAttempts
-	}
-	wait := opts.Backoff
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
-	}
-	var err error
-	for i := 0; i < attempts; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return 0, i - 1, ctx.Err()
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, 8*time.Second)
-		}
+	retries, err := retryLoop(ctx, opts.Attempts, opts.Backoff, func() (bool, error) {
 		if opts.Progress != nil {
 			opts.Progress.Start(job.Desc)
 		}
-		err = copyAttempt(ctx, job, opts.Progress)
-		if err == nil || !remote.IsTransient(err) {
-			break
-		}
-	}
+		err := copyAttempt(ctx, job, opts.Progress)
+		return remote.IsTransient(err), err
+	})
 	if opts.Progress != nil {
 		opts.Progress.Done(job.Desc, err)
 	}
 	if err != nil {
-		return 0, attempts - 1, fmt.Errorf("blob %s: %w", job.Desc.Digest, remote.Classify(err))
+		return 0, retries, fmt.Errorf("blob %s: %w", job.Desc.Digest, remote.Classify(err))
 	}
-	return job.Desc.Size, 0, nil
+	return job.Desc.Size, retries, nil
 }
 
 func copyAttempt(ctx context.Context, job Job, progress Progress) error {

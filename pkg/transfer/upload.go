@@ -3,9 +3,11 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -108,7 +110,7 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 		if c.err != nil {
 			return c.err
 		}
-		next, err := u.send(ctx, loc, c.buf, c.offset, c.last, desc.Digest)
+		next, err := u.send(ctx, loc, memChunk(c.buf), c.offset, c.last, desc.Digest)
 		if err != nil {
 			return fmt.Errorf("upload %s: %w", desc.Digest, err)
 		}
@@ -190,11 +192,11 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 
 // send sends one chunk: a PATCH, or for the last one a PUT with the digest.
 // After a fault it asks the registry how much it holds and sends the rest.
-func (u *Uploader) send(ctx context.Context, loc *url.URL, data []byte, offset int64, last bool, dg digest.Digest) (*url.URL, error) {
-	sent := 0 // bytes of data the registry is known to hold
+func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offset int64, last bool, dg digest.Digest) (*url.URL, error) {
+	var sent int64 // bytes of data the registry is known to hold
 	var next *url.URL
 	err := u.retry(ctx, func() (bool, error) {
-		body := data[sent:]
+		bodyLen := data.Len() - sent
 		method := http.MethodPatch
 		target := *loc
 		if last {
@@ -203,14 +205,18 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data []byte, offset i
 			q.Set("digest", dg.String())
 			target.RawQuery = q.Encode()
 		}
-		req, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, target.String(), data.From(sent))
 		if err != nil {
 			return false, err
 		}
+		req.ContentLength = bodyLen
+		if bodyLen == 0 {
+			req.Body = http.NoBody
+		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		if len(body) > 0 {
-			start := offset + int64(sent)
-			req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", start, start+int64(len(body))-1))
+		if bodyLen > 0 {
+			start := offset + sent
+			req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", start, start+bodyLen-1))
 		}
 		resp, err := u.Repo.Client.Do(req)
 		if err == nil {
@@ -236,7 +242,7 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data []byte, offset i
 		if serr != nil && last {
 			// The last request may have completed the blob and only its
 			// answer been lost: then the session is gone and the blob is in.
-			if ok, eerr := u.Repo.Blobs().Exists(ctx, ocispec.Descriptor{Digest: dg, Size: offset + int64(len(data))}); eerr == nil && ok {
+			if ok, eerr := u.Repo.Blobs().Exists(ctx, ocispec.Descriptor{Digest: dg, Size: offset + data.Len()}); eerr == nil && ok {
 				return false, nil
 			}
 		}
@@ -253,10 +259,10 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data []byte, offset i
 		if serr != nil {
 			return remote.IsTransient(serr), fmt.Errorf("%w (upload status: %v)", err, serr)
 		}
-		if held < offset || held > offset+int64(len(data)) {
-			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+int64(len(data)), errdef.ErrUnavailable)
+		if held < offset || held > offset+data.Len() {
+			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+data.Len(), errdef.ErrUnavailable)
 		}
-		loc, sent = newLoc, int(held-offset)
+		loc, sent = newLoc, held-offset
 		return true, err
 	})
 	return next, err
@@ -370,36 +376,9 @@ func (u *Uploader) location(resp *http.Response, reqURL *url.URL) (*url.URL, err
 	return loc, nil
 }
 
-// retry runs op until it succeeds, fails permanently, or has been tried
-// Attempts times. op reports whether its error is worth retrying.
+// retry runs op with retryLoop's backoff and classifies the final error.
 func (u *Uploader) retry(ctx context.Context, op func() (bool, error)) error {
-	attempts := u.Attempts
-	if attempts <= 0 {
-		attempts = DefaultAttempts
-	}
-	wait := u.Backoff
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
-	}
-	var err error
-	for i := 0; i < attempts; i++ {
-		var again bool
-		again, err = op()
-		if err == nil || !again || ctx.Err() != nil {
-			break
-		}
-		d := wait
-		var rerr *registryError
-		if errors.As(err, &rerr) && rerr.retryAfter > 0 {
-			d = min(rerr.retryAfter, 30*time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		wait = min(2*wait, 8*time.Second)
-	}
+	_, err := retryLoop(ctx, u.Attempts, u.Backoff, op)
 	return remote.Classify(err)
 }
 
@@ -435,4 +414,98 @@ func responseError(resp *http.Response) error {
 		re.retryAfter = time.Duration(secs) * time.Second
 	}
 	return re
+}
+
+// chunkBody is the body of one upload request, readable again from any of
+// its bytes for a retry.
+type chunkBody interface {
+	Len() int64
+	From(n int64) io.Reader
+}
+
+// memChunk is a chunk held in memory (streamed sources).
+type memChunk []byte
+
+func (m memChunk) Len() int64             { return int64(len(m)) }
+func (m memChunk) From(n int64) io.Reader { return bytes.NewReader(m[n:]) }
+
+// PushAt uploads the blob desc from a source that can be read at any
+// offset (a blob file, a section of a plain tar): nothing is held in
+// memory, since a retry reads the bytes again from where the registry's
+// copy ends. The content is hashed once, as it is first sent; the upload is
+// completed (PUT ?digest=) only after the whole content verified.
+func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.ReaderAt) (err error) {
+	if u.Progress != nil {
+		u.Progress.Start(desc)
+		defer func() { u.Progress.Done(desc, err) }()
+	}
+	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
+	loc, err := u.start(ctx)
+	if err != nil {
+		return err
+	}
+	src := &hashedAt{ra: ra, h: sha256.New()}
+	fail := func(err error) error {
+		if ctx.Err() == nil {
+			u.cancel(loc)
+		}
+		return err
+	}
+	for off := int64(0); off < desc.Size; {
+		n := min(atChunkSize, desc.Size-off)
+		next, err := u.send(ctx, loc, atChunk{src, off, n}, off, false, desc.Digest)
+		if err != nil {
+			return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
+		}
+		if u.Progress != nil {
+			u.Progress.Add(desc, n)
+		}
+		loc, off = next, off+n
+	}
+	if got := digest.NewDigest(digest.SHA256, src.h); src.hashed != desc.Size || got != desc.Digest {
+		return fail(fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, got, errdef.ErrDigestMismatch))
+	}
+	if _, err := u.send(ctx, loc, memChunk(nil), desc.Size, true, desc.Digest); err != nil {
+		return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
+	}
+	return nil
+}
+
+// atChunkSize is the size of each request of PushAt: a retry re-reads its
+// bytes from the source, so it can be large.
+const atChunkSize = 512 << 20
+
+// hashedAt hashes a random-access source once, in order, however often
+// parts of it are read again for retries.
+type hashedAt struct {
+	ra     io.ReaderAt
+	h      hash.Hash
+	hashed int64
+}
+
+type atChunk struct {
+	src    *hashedAt
+	off, n int64
+}
+
+func (c atChunk) Len() int64 { return c.n }
+func (c atChunk) From(k int64) io.Reader {
+	return &hashingSection{src: c.src, r: io.NewSectionReader(c.src.ra, c.off+k, c.n-k), pos: c.off + k}
+}
+
+// hashingSection reads a section and hashes the bytes not hashed before.
+type hashingSection struct {
+	src *hashedAt
+	r   io.Reader
+	pos int64
+}
+
+func (s *hashingSection) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if end := s.pos + int64(n); end > s.src.hashed && s.pos <= s.src.hashed {
+		s.src.h.Write(p[s.src.hashed-s.pos : n])
+		s.src.hashed = end
+	}
+	s.pos += int64(n)
+	return n, err
 }

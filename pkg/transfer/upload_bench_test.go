@@ -20,28 +20,35 @@ func BenchmarkUploader(b *testing.B) {
 	reg := testutil.Distribution(b)
 	client := testutil.Client(b)
 	const total = 256 << 20
-	for _, parts := range []int{1, 4} {
-		b.Run(fmt.Sprintf("parallel=%d", parts), func(b *testing.B) {
-			b.SetBytes(total)
-			for i := 0; b.Loop(); i++ {
-				b.StopTimer()
-				var blobs [][]byte
-				var descs []ocispec.Descriptor
-				for p := 0; p < parts; p++ {
-					data := randomBytes(total/parts, uint64(i*10+p+parts*100))
-					blobs = append(blobs, data)
-					descs = append(descs, ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))})
+	for _, mode := range []string{"stream", "at"} {
+		for _, parts := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/parallel=%d", mode, parts), func(b *testing.B) {
+				b.SetBytes(total)
+				for i := 0; b.Loop(); i++ {
+					b.StopTimer()
+					var blobs [][]byte
+					var descs []ocispec.Descriptor
+					for p := 0; p < parts; p++ {
+						data := randomBytes(total/parts, uint64(i*10+p+parts*100))
+						blobs = append(blobs, data)
+						descs = append(descs, ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))})
+					}
+					b.StartTimer()
+					g, ctx := errgroup.WithContext(context.Background())
+					for p := 0; p < parts; p++ {
+						repo, _ := client.UploadRepository(reg + "/bench/upload")
+						u := &transfer.Uploader{Repo: repo}
+						if mode == "at" {
+							g.Go(func() error { return u.PushAt(ctx, descs[p], bytes.NewReader(blobs[p])) })
+						} else {
+							g.Go(func() error { return u.Push(ctx, descs[p], bytes.NewReader(blobs[p])) })
+						}
+					}
+					if err := g.Wait(); err != nil {
+						b.Fatal(err)
+					}
 				}
-				b.StartTimer()
-				g, ctx := errgroup.WithContext(context.Background())
-				for p := 0; p < parts; p++ {
-					repo, _ := client.UploadRepository(reg + "/bench/upload")
-					g.Go(func() error { return (&transfer.Uploader{Repo: repo}).Push(ctx, descs[p], bytes.NewReader(blobs[p])) })
-				}
-				if err := g.Wait(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }

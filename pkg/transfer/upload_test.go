@@ -106,3 +106,50 @@ func TestUploaderMount(t *testing.T) {
 		t.Fatal("mounted blob missing")
 	}
 }
+
+// TestUploaderAtSurvivesFaults is TestUploaderSurvivesFaults for PushAt,
+// which holds nothing in memory and re-reads the source for retries.
+func TestUploaderAtSurvivesFaults(t *testing.T) {
+	reg := testutil.Distribution(t)
+	proxy := testutil.NewFaultProxy(t, reg,
+		testutil.FaultNone, testutil.FaultReset, testutil.FaultNone, testutil.Fault503, testutil.FaultNone,
+		testutil.FaultTruncate, testutil.FaultNone, testutil.FaultNone, testutil.FaultStall, testutil.FaultNone)
+	client := testutil.Client(t)
+	up, _ := client.UploadRepository(proxy.Host + "/stellaops/upload-at")
+	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 8}
+	direct, _ := client.Repository(reg + "/stellaops/upload-at")
+	ctx := context.Background()
+	for i, size := range []int{0, 1, 3<<20 + 5} {
+		data := randomBytes(size, uint64(40+i))
+		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(size)}
+		if err := u.PushAt(ctx, desc, bytes.NewReader(data)); err != nil {
+			t.Fatalf("push %d bytes: %v", size, err)
+		}
+		got, err := sampleRead(ctx, direct, desc)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("registry holds other bytes for %s (%v)", desc.Digest, err)
+		}
+	}
+	// Bad content is never completed.
+	data := randomBytes(2<<20, 77)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	bad := append([]byte{}, data...)
+	bad[12345] ^= 1
+	if err := u.PushAt(ctx, desc, bytes.NewReader(bad)); !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Fatalf("bad content: %v", err)
+	}
+	if ok, _ := direct.Blobs().Exists(ctx, desc); ok {
+		t.Fatal("bad content was completed")
+	}
+}
+
+func sampleRead(ctx context.Context, repo interface {
+	Fetch(context.Context, ocispec.Descriptor) (io.ReadCloser, error)
+}, desc ocispec.Descriptor) ([]byte, error) {
+	rc, err := repo.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}

@@ -1,0 +1,149 @@
+package layout
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// packPlainFile writes the uncompressed tar straight into a file: each
+// header as archive/tar writes it, each content copied file to file by the
+// kernel (copy_file_range, no pass through this process), while every file
+// is hashed against SHA256SUMS in parallel. The bytes are exactly those of
+// the tar.Writer path; a file that does not match fails the pack.
+func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, want map[string]digest.Digest, mtime time.Time) (PackStats, map[digest.Digest]int64, error) {
+	var stats PackStats
+	holes := map[digest.Digest]int64{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	hashed := make(chan struct{}) // closed when every hash is queued
+	go func() {
+		defer close(hashed)
+		for _, name := range order {
+			if _, ext := d.External(want[name]); ext {
+				continue // verified as it is written into its hole
+			}
+			if w := want[name]; w != "" {
+				g.Go(func() error { return d.checkFile(gctx, name, w) })
+			}
+		}
+	}()
+	var hdr bytes.Buffer
+	for _, name := range order {
+		if err := ctx.Err(); err != nil {
+			<-hashed
+			g.Wait()
+			return stats, nil, err
+		}
+		var n int64
+		var err error
+		if desc, ext := d.External(want[name]); ext && !d.has(name) {
+			var at int64
+			n, at, err = holeEntry(out, &hdr, name, desc.Size, mtime)
+			holes[desc.Digest] = at
+		} else {
+			n, err = d.copyEntry(out, &hdr, name, mtime)
+		}
+		if err != nil {
+			<-hashed
+			g.Wait()
+			return stats, nil, err
+		}
+		stats.Files++
+		stats.Bytes += n
+	}
+	// The end of the archive: two zero blocks, as tar.Writer.Close writes.
+	if _, err := out.Write(make([]byte, 2*blockSize)); err != nil {
+		return stats, nil, err
+	}
+	<-hashed
+	return stats, holes, g.Wait()
+}
+
+// holeEntry writes an entry's header and leaves room for its content
+// (a hole in the file until it is written), returning where it starts.
+func holeEntry(out *os.File, hdr *bytes.Buffer, name string, size int64, mtime time.Time) (int64, int64, error) {
+	hdr.Reset()
+	if err := tar.NewWriter(hdr).WriteHeader(packHeader(name, size, mtime)); err != nil {
+		return 0, 0, err
+	}
+	if _, err := out.Write(hdr.Bytes()); err != nil {
+		return 0, 0, err
+	}
+	at, err := out.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, 0, err
+	}
+	padded := size + (blockSize-size%blockSize)%blockSize
+	if _, err := out.Seek(padded, io.SeekCurrent); err != nil {
+		return 0, 0, err
+	}
+	return size, at, nil
+}
+
+const blockSize = 512
+
+// copyEntry writes one entry: header, content (kernel copy), padding.
+func (d *Dir) copyEntry(out *os.File, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
+	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	hdr.Reset()
+	if err := tar.NewWriter(hdr).WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
+		return 0, err
+	}
+	if _, err := out.Write(hdr.Bytes()); err != nil {
+		return 0, err
+	}
+	n, err := out.ReadFrom(io.LimitReader(f, st.Size()))
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", name, err)
+	}
+	if n != st.Size() {
+		return n, fmt.Errorf("%s: changed while packed: %w", name, errdef.ErrDigestMismatch)
+	}
+	if pad := (blockSize - n%blockSize) % blockSize; pad > 0 {
+		if _, err := out.Write(make([]byte, pad)); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// checkFile hashes one file of the directory against SHA256SUMS.
+func (d *Dir) checkFile(ctx context.Context, name string, want digest.Digest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, make([]byte, copyBufferSize)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); got != want {
+		return fmt.Errorf("%s: hashes to %s, %s says %s: %w", name, got, ChecksumsFile, want, errdef.ErrDigestMismatch)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// writeArchive turns a staged bundle (large blobs still external) into the
+// packed archive: signed first when a key is given (every digest the
+// signature covers is verified before the archive is kept), then packed
+// with room left for the external blobs, which are fetched in parallel and
+// written at their place, each hashed on the way. The archive appears
+// whole, under its name, or not at all.
+func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Job, opts CreateOptions, log *slog.Logger) (transfer.Stats, error) {
+	if opts.Key != "" {
+		if err := signStaged(ctx, stage.Dir, opts, log); err != nil {
+			return transfer.Stats{}, err
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(opts.Output), "."+filepath.Base(opts.Output)+".tmp-")
+	if err != nil {
+		return transfer.Stats{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, holes, err := stage.PackWithHoles(ctx, tmp); err != nil {
+		return transfer.Stats{}, fmt.Errorf("pack %s: %w", opts.Output, err)
+	} else {
+		for i := range late {
+			late[i].Dst = holeWriter{f: tmp, at: holes}
+		}
+	}
+	stats, err := transfer.CopyBlobs(ctx, late, opts.Transfer)
+	if err != nil {
+		return stats, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return stats, err
+	}
+	if err := tmp.Close(); err != nil {
+		return stats, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return stats, err
+	}
+	return stats, os.Rename(tmp.Name(), opts.Output)
+}
+
+// holeWriter writes a blob at its place in the archive, verifying it: a
+// retry writes it again from its start.
+type holeWriter struct {
+	f  *os.File
+	at map[digest.Digest]int64
+}
+
+func (h holeWriter) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	off, ok := h.at[desc.Digest]
+	if !ok {
+		return fmt.Errorf("blob %s has no place in the archive", desc.Digest)
+	}
+	_, err := io.CopyBuffer(io.NewOffsetWriter(h.f, off), bundle.NewVerifyReader(r, desc), make([]byte, 256<<10))
+	return err
+}
+
+// signStaged signs a staged bundle as sign does a directory, before its
+// external blobs are fetched: the deep walk checks everything present; the
+// external blobs are checked as they are written into the archive.
+func signStaged(ctx context.Context, dir *layout.Dir, opts CreateOptions, log *slog.Logger) error {
+	signer, err := keys.LoadSigner(ctx, opts.Key, opts.Password)
+	if err != nil {
+		return err
+	}
+	certs, err := signerCertificates(SignOptions{Certificate: opts.Certificate, CertificateChain: opts.CertificateChain}, signer)
+	if err != nil {
+		return err
+	}
+	md, err := readMetadata(ctx, dir.ReadFile, dir.FetchBytes)
+	if err != nil {
+		return err
+	}
+	_, reached, err := walkContent(ctx, dir, md, concurrency(opts.Transfer.Concurrency), true)
+	if err != nil {
+		return fmt.Errorf("refusing to sign a bundle that does not verify: %w", err)
+	}
+	env := dsse.New(bundle.PayloadType, md.ManifestBytes)
+	if err := env.Sign(ctx, signer); err != nil {
+		return err
+	}
+	data, err := env.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := signBundle(ctx, dir, md, reached, env, data, signer, certs, opts.Created); err != nil {
+		return err
+	}
+	log.Info("bundle signed", "keyid", signer.KeyID())
+	return nil
+}

@@ -1,0 +1,99 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestCreateArchive: create --output FILE.tar writes, in one pass, exactly
+// the archive create + pack would; signed with --key, it imports; a source
+// serving a bad large blob leaves no archive behind.
+func TestCreateArchive(t *testing.T) {
+	spec := sample.Spec{BaseLayerSize: 3 << 20, LayerSize: 2 << 20}
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, spec)
+	ctx := context.Background()
+	work := t.TempDir()
+
+	dir := filepath.Join(work, "bundle")
+	if _, err := mirror.Create(ctx, createOpts(t, releaseFile, advisories, dir)); err != nil {
+		t.Fatal(err)
+	}
+	packed := filepath.Join(work, "packed.tar")
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dir, Output: packed}); err != nil {
+		t.Fatal(err)
+	}
+	direct := filepath.Join(work, "direct.tar")
+	res, err := mirror.Create(ctx, createOpts(t, releaseFile, advisories, direct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(packed)
+	b, _ := os.ReadFile(direct)
+	if !bytes.Equal(a, b) || res.Path != direct {
+		t.Fatalf("create --output FILE.tar (%d bytes) differs from create + pack (%d bytes)", len(b), len(a))
+	}
+
+	priv, pub := testKeys(t, "archive")
+	signed := filepath.Join(work, "signed.tar")
+	opts := createOpts(t, releaseFile, advisories, signed)
+	opts.Key, opts.Password = priv, testPass
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	target := testutil.Registry(t)
+	iopts := importOpts(t, signed, target, pub)
+	if _, err := mirror.Import(ctx, iopts); err != nil {
+		t.Fatalf("import of the signed archive: %v", err)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 4 {
+		t.Errorf("left behind: %v", entries)
+	}
+
+	// A source that corrupts one large layer: no archive, nothing left.
+	var victim digest.Digest
+	corrupting := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if victim != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+victim.String()) {
+				rec := &captureWriter{header: http.Header{}}
+				h.ServeHTTP(rec, r)
+				rec.body[len(rec.body)/2] ^= 1
+				for k, v := range rec.header {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.code)
+				w.Write(rec.body)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	rel, rf, adv := testutil.PushSample(t, corrupting, spec)
+	for dg, size := range rel.Images[0].Blobs {
+		if size > 2<<20 && size < 3<<20 {
+			victim = dg
+		}
+	}
+	out := filepath.Join(t.TempDir(), "bad.tar")
+	bad := createOpts(t, rf, adv, out)
+	bad.Key, bad.Password = priv, testPass
+	if _, err := mirror.Create(ctx, bad); !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), victim.String()) {
+		t.Fatalf("corrupt source: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
+	}
+}

@@ -1,0 +1,334 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// doctor runs Doctor against host with client.
+func doctor(t *testing.T, host string, client *remote.Client) (*mirror.DoctorResult, error) {
+	t.Helper()
+	res, err := mirror.Doctor(context.Background(), mirror.DoctorOptions{Registry: host, Client: client})
+	if res == nil && err == nil {
+		t.Fatal("Doctor returned neither a result nor an error")
+	}
+	return res, err
+}
+
+// wantChecks fails unless each named check has its status.
+func wantChecks(t *testing.T, res *mirror.DoctorResult, want map[string]mirror.CheckStatus) {
+	t.Helper()
+	for name, status := range want {
+		c := res.Check(name)
+		switch {
+		case c == nil && status != "":
+			t.Errorf("%s: not run, want %s", name, status)
+		case c != nil && status == "":
+			t.Errorf("%s: ran (%s: %s), want not run", name, c.Status, c.Detail)
+		case c != nil && c.Status != status:
+			t.Errorf("%s: %s (%s), want %s", name, c.Status, c.Detail, status)
+		}
+	}
+}
+
+// TestDoctorDistribution: the CNCF distribution registry has no referrers
+// API, so import and push will use the sha256-<hex> fallback tag; it
+// mounts blobs, takes 4 MiB manifests, and allows deletes, so the doctor
+// leaves no tag behind.
+func TestDoctorDistribution(t *testing.T) {
+	host := testutil.Distribution(t)
+	res, err := doctor(t, host, testutil.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChecks(t, res, map[string]mirror.CheckStatus{
+		mirror.CheckReachable: mirror.CheckPass, mirror.CheckTLS: mirror.CheckSkip, mirror.CheckAuth: mirror.CheckPass,
+		mirror.CheckPush: mirror.CheckPass, mirror.CheckArtifactType: mirror.CheckPass,
+		mirror.CheckReferrersAPI: mirror.CheckWarn, mirror.CheckOCISubject: mirror.CheckInfo,
+		mirror.CheckFallbackTag: mirror.CheckPass, mirror.CheckManifestSize: mirror.CheckPass,
+		mirror.CheckBlobMount: mirror.CheckPass, mirror.CheckCleanup: mirror.CheckPass,
+	})
+	if !res.Usable || res.Mode == nil || res.Mode.Referrers != mirror.ReferrersTagIndex || !res.Mode.Mounts {
+		t.Errorf("usable %v, mode %+v; want usable, fallback tag, mounts", res.Usable, res.Mode)
+	}
+	if res.MaxManifestSize != bundle.MaxManifestSize {
+		t.Errorf("max manifest size %d, want %d", res.MaxManifestSize, bundle.MaxManifestSize)
+	}
+	for repo, tags := range testutil.Tags(t, host) {
+		if len(tags) > 0 {
+			t.Errorf("doctor left tags in %s: %v", repo, tags)
+		}
+	}
+}
+
+// withOCISubject makes the in-process registry answer a manifest push that
+// has a subject with the OCI-Subject header, as OCI 1.1 registries do.
+func withOCISubject(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			data, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(data))
+			var m struct {
+				Subject *struct{ Digest string } `json:"subject"`
+			}
+			if json.Unmarshal(data, &m) == nil && m.Subject != nil {
+				w.Header().Set("OCI-Subject", m.Subject.Digest)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuse answers requests that match with status, and passes the others.
+func refuse(match func(*http.Request) bool, status int, code string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if match(r) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				io.WriteString(w, `{"errors":[{"code":"`+code+`","message":"refused by the test"}]}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func manifestPut(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+}
+
+// TestDoctorReferrersAPI runs the doctor against the in-process registry,
+// which serves the referrers API, with and without OCI-Subject, and against
+// registries that refuse parts of what a bundle needs.
+func TestDoctorReferrersAPI(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name      string
+		host      func(testing.TB) string
+		want      map[string]mirror.CheckStatus
+		mode      mirror.ReferrersMode
+		unusable  bool
+		sizeRange [2]int64
+	}{
+		{
+			name: "referrers API, no OCI-Subject, no mounts", host: testutil.Registry,
+			want: map[string]mirror.CheckStatus{
+				mirror.CheckReferrersAPI: mirror.CheckPass, mirror.CheckOCISubject: mirror.CheckWarn,
+				mirror.CheckFallbackTag: mirror.CheckPass, mirror.CheckManifestSize: mirror.CheckPass,
+				mirror.CheckBlobMount: mirror.CheckWarn, mirror.CheckCleanup: mirror.CheckPass,
+			},
+			mode: mirror.ReferrersAPI,
+		},
+		{
+			name: "referrers API and OCI-Subject",
+			host: func(t testing.TB) string { return testutil.RegistryWrapped(t, withOCISubject) },
+			want: map[string]mirror.CheckStatus{mirror.CheckReferrersAPI: mirror.CheckPass, mirror.CheckOCISubject: mirror.CheckPass},
+			mode: mirror.ReferrersAPI,
+		},
+		{
+			name: "manifests over 1 MiB refused",
+			host: func(t testing.TB) string {
+				return testutil.RegistryWrapped(t, refuse(func(r *http.Request) bool { return manifestPut(r) && r.ContentLength > mib }, http.StatusRequestEntityTooLarge, "SIZE_INVALID"))
+			},
+			want:      map[string]mirror.CheckStatus{mirror.CheckManifestSize: mirror.CheckWarn},
+			mode:      mirror.ReferrersAPI,
+			sizeRange: [2]int64{mib - 64<<10, mib},
+		},
+		{
+			name: "sha256-<hex> tags refused, not needed with the API",
+			host: func(t testing.TB) string {
+				return testutil.RegistryWrapped(t, refuse(func(r *http.Request) bool {
+					return manifestPut(r) && strings.Contains(r.URL.Path, "/manifests/sha256-")
+				}, http.StatusBadRequest, "TAG_INVALID"))
+			},
+			want: map[string]mirror.CheckStatus{mirror.CheckFallbackTag: mirror.CheckWarn},
+			mode: mirror.ReferrersAPI,
+		},
+		{
+			name: "artifact manifests refused",
+			host: func(t testing.TB) string {
+				return testutil.RegistryWrapped(t, refuse(func(r *http.Request) bool {
+					return manifestPut(r) && r.ContentLength > 0 && strings.Contains(peek(r), `"artifactType"`)
+				}, http.StatusBadRequest, "MANIFEST_INVALID"))
+			},
+			want: map[string]mirror.CheckStatus{
+				mirror.CheckPush: mirror.CheckPass, mirror.CheckArtifactType: mirror.CheckFail,
+				mirror.CheckReferrersAPI: "", mirror.CheckCleanup: mirror.CheckPass,
+			},
+			unusable: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := doctor(t, tt.host(t), testutil.Client(t))
+			if tt.unusable {
+				if !errors.Is(err, errdef.ErrUnavailable) || res == nil || res.Usable {
+					t.Fatalf("err %v, result %+v; want unusable and ErrUnavailable", err, res)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			wantChecks(t, res, tt.want)
+			if tt.mode != "" && (res.Mode == nil || res.Mode.Referrers != tt.mode || res.Mode.Mounts) {
+				t.Errorf("mode %+v, want %s without mounts", res.Mode, tt.mode)
+			}
+			if r := tt.sizeRange; r[1] != 0 && (res.MaxManifestSize <= r[0] || res.MaxManifestSize > r[1]) {
+				t.Errorf("max manifest size %d, want in (%d, %d]", res.MaxManifestSize, r[0], r[1])
+			}
+		})
+	}
+}
+
+// peek reads a request's body and puts it back.
+func peek(r *http.Request) string {
+	data, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	return string(data)
+}
+
+// TestDoctorAuth: a registry that requires basic auth is diagnosed as
+// unusable without credentials or with wrong ones, usable with the right
+// ones from a docker config; the password is never in the report.
+func TestDoctorAuth(t *testing.T) {
+	const password = "s3cret-doctor-pw"
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", password)})
+	tests := []struct {
+		name, config string
+		want         string
+	}{
+		{"no credentials", "", "no credentials for " + host},
+		{"wrong password", testutil.DockerConfig(t, host, "mirror", "wrong"), "refused the credentials"},
+		{"credentials", testutil.DockerConfig(t, host, "mirror", password), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := remote.Options{Retries: 1, ConfigFile: tt.config}
+			client := testutil.ClientWith(t, opts)
+			if tt.config != "" {
+				opts.PlainHTTP = true
+				var err error
+				if client, err = remote.New(opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := doctor(t, host, client)
+			report, _ := json.Marshal(res)
+			if strings.Contains(string(report), password) || (err != nil && strings.Contains(err.Error(), password)) {
+				t.Fatalf("the password is in the report: %s %v", report, err)
+			}
+			auth := res.Check(mirror.CheckAuth)
+			if tt.want == "" {
+				if err != nil || auth.Status != mirror.CheckPass || !strings.Contains(auth.Detail, "Basic") {
+					t.Fatalf("err %v, auth %+v", err, auth)
+				}
+				return
+			}
+			if !errors.Is(err, errdef.ErrUnavailable) || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, tt.want) {
+				t.Fatalf("err %v, auth %+v; want a failure saying %q", err, auth, tt.want)
+			}
+			if res.Check(mirror.CheckPush) != nil {
+				t.Error("write checks ran after authentication failed")
+			}
+		})
+	}
+}
+
+// TestDoctorTLS: a registry behind a private CA verifies with --ca-file
+// (its 24-hour certificate draws an expiry warning), fails without it, and
+// the wrong scheme either way is named.
+func TestDoctorTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testutil.NewRootCA(t, "Registry CA")
+	cert, key := ca.ServerCert(t, dir)
+	caFile := testutil.WritePEM(t, dir, "ca.pem", ca.Cert)
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: cert, TLSKey: key})
+	plain := testutil.Distribution(t)
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte("{}"), 0o600)
+	tests := []struct {
+		name   string
+		host   string
+		opts   remote.Options
+		check  string
+		status mirror.CheckStatus
+		want   string
+	}{
+		{"private CA", host, remote.Options{CAFile: caFile}, mirror.CheckTLS, mirror.CheckWarn, `issued by "Registry CA", verified`},
+		{"no CA", host, remote.Options{}, mirror.CheckTLS, mirror.CheckFail, "--ca-file"},
+		{"plain HTTP to HTTPS", host, remote.Options{PlainHTTP: true}, mirror.CheckReachable, mirror.CheckFail, "drop --plain-http"},
+		{"HTTPS to plain HTTP", plain, remote.Options{}, mirror.CheckTLS, mirror.CheckFail, "add --plain-http"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.ConfigFile, tt.opts.Retries = cfg, -1
+			client, err := remote.New(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := doctor(t, tt.host, client)
+			c := res.Check(tt.check)
+			if c == nil || c.Status != tt.status || !strings.Contains(c.Detail, tt.want) {
+				t.Fatalf("%s: %+v (err %v); want %s with %q", tt.check, c, err, tt.status, tt.want)
+			}
+			if (tt.status == mirror.CheckFail) != errors.Is(err, errdef.ErrUnavailable) {
+				t.Errorf("err %v", err)
+			}
+		})
+	}
+}
+
+// TestDoctorUnreachable: nothing listens, so the doctor stops at the first
+// check.
+func TestDoctorUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close()
+	res, err := doctor(t, host, testutil.ClientWith(t, remote.Options{Retries: -1}))
+	if !errors.Is(err, errdef.ErrUnavailable) || len(res.Checks) != 1 || res.Checks[0].Status != mirror.CheckFail {
+		t.Fatalf("err %v, checks %+v", err, res.Checks)
+	}
+}
+
+// TestRegistryWithoutDeletes: distribution as configured by default
+// refuses deletes. The doctor says so (and that its probes stay behind),
+// and an import, whose fallback referrers index is replaced as each
+// referrer is added, still succeeds: the superseded index is left untagged
+// for the registry's garbage collection rather than failing the import.
+func TestRegistryWithoutDeletes(t *testing.T) {
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{NoDelete: true})
+	res, err := doctor(t, host, testutil.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Check(mirror.CheckCleanup); c == nil || c.Status != mirror.CheckWarn || !strings.Contains(c.Detail, "405") {
+		t.Errorf("cleanup: %+v", c)
+	}
+	s := newSignedSample(t, sample.Spec{}, 0)
+	placed, err := mirror.Import(context.Background(), importOpts(t, s.pack(t, ".tar"), host, s.pub))
+	if err != nil {
+		t.Fatalf("import into a registry without deletes: %v", err)
+	}
+	if placed.ReferrersMode != mirror.ReferrersTagIndex {
+		t.Errorf("referrers mode %q", placed.ReferrersMode)
+	}
+}
