@@ -187,7 +187,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 				ra, closer, err := pl.src.openAt(ctx, b.desc)
 				if err != nil {
-					return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, err)
+					return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, missingIsMismatch(err))
 				}
 				defer closer.Close()
 				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
