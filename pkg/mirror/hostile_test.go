@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -50,10 +52,19 @@ func writeEntries(t *testing.T, entries map[string]string) string {
 // the reader into its out-of-order scan, which then indexed an empty list
 // of missing manifests: a panic.
 func TestArchiveWithoutIndex(t *testing.T) {
-	path := writeEntries(t, map[string]string{layout.BlobName(digest.FromString("x")): "x"})
-	_, err := mirror.Inspect(context.Background(), path, time.Now())
-	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "no index.json") {
-		t.Fatalf("err = %v, want ErrMalformed naming index.json", err)
+	plain := writeEntries(t, map[string]string{layout.BlobName(digest.FromString("x")): "x"})
+	data, _ := os.ReadFile(plain)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	streamed := plain + ".gz" // read as a stream, as the panic was
+	os.WriteFile(streamed, gz.Bytes(), 0o644)
+	for _, path := range []string{plain, streamed} {
+		_, err := mirror.Inspect(context.Background(), path, time.Now())
+		if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "index.json") {
+			t.Errorf("%s: err = %v, want ErrMalformed naming index.json", filepath.Base(path), err)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,8 +91,17 @@ func openIndexedSource(path string) (*source, error) {
 	}
 	return &source{
 		name: path,
-		file: store.ReadFile,
-		doc:  store.FetchBytes,
+		// A head file the bundle lacks is missing (errors.Is says so: an
+		// absent manifest.dsse is an unsigned bundle) and makes the bundle
+		// malformed (exit 11), as for a streamed archive.
+		file: func(name string) ([]byte, error) {
+			data, err := store.ReadFile(name)
+			if errors.Is(err, errdef.ErrNotFound) {
+				err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
+			}
+			return data, err
+		},
+		doc: store.FetchBytes,
 		// The uploader verifies what it sends: the blob is read unhashed
 		// here, so it is hashed once.
 		fetch: func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
