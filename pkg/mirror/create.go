@@ -158,7 +158,9 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	} else if opts.Key != "" {
 		return nil, fmt.Errorf("--key signs an archive written by create (--output FILE.tar); sign a directory with stella mirror sign: %w", errdef.ErrUsage)
 	}
-	stage, err := layout.Stage(stageAt, true)
+	// An archive's staging directory is ours to clear; a directory output
+	// is the user's, replaced only with Force.
+	stage, err := layout.Stage(stageAt, archive || opts.Force)
 	if err != nil {
 		return nil, err
 	}
