@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -119,5 +120,42 @@ func TestImportExitCodes(t *testing.T) {
 				t.Errorf("registry changed: %v", tags)
 			}
 		})
+	}
+}
+
+// TestTwoImportsAtOnce runs two import processes of one bundle into one
+// registry at the same time: both end well, and the registry holds the
+// release, each image tag on its digest.
+func TestTwoImportsAtOnce(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{BaseLayerSize: 2 << 20}, ".tar.zst")
+	target := testutil.Distribution(t)
+	cmds := make([]*exec.Cmd, 2)
+	outs := make([]bytes.Buffer, 2)
+	for i := range cmds {
+		cmds[i] = exec.Command(stellaBin, "mirror", "import", archive, "--registry", target, "--plain-http", "--key", pub,
+			"--advisories-dir", filepath.Join(t.TempDir(), "advisories"))
+		cmds[i].Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("import %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	client := testutil.Client(t)
+	for _, img := range rel.Images {
+		repo, _ := client.Repository(target + "/" + img.Repository)
+		d, err := repo.Resolve(context.Background(), rel.Spec.Version)
+		if err != nil || d.Digest != img.Descriptor.Digest {
+			t.Errorf("%s:%s = %s (%v)", img.Repository, rel.Spec.Version, d.Digest, err)
+		}
+	}
+	r := mustStella(t, "mirror", "import", archive, "--registry", target, "--plain-http", "--key", pub, "--format", "json")
+	var res mirror.PlaceResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Blobs.Sent != 0 || res.Manifests.Pushed != 0 {
+		t.Errorf("a third import sent %+v, pushed %+v (%v)", res.Blobs, res.Manifests, err)
 	}
 }
