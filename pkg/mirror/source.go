@@ -139,12 +139,15 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 		}
 		return f, nil
 	}
+	var size int64 // of the archive on the media
 	if layout.IsVolumeList(path) {
 		vs, _, err := layout.OpenVolumeSet(path)
 		if err != nil {
 			return nil, err
 		}
-		open = vs.Open
+		open, size = vs.Open, vs.Size
+	} else if st, err := os.Stat(path); err == nil {
+		size = st.Size()
 	}
 	rc, err := open()
 	if err != nil {
@@ -155,6 +158,7 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 		rc.Close()
 		return nil, fmt.Errorf("%s: %w", path, inVolume(rc, err))
 	}
+	tr.SetLimit(scanLimit(size))
 	closeAll := func() { tr.Close(); rc.Close() }
 	head, pending, err := layout.ReadHead(tr)
 	if err != nil {
@@ -172,6 +176,7 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 		if tr, err = layout.NewTarReader(rc); err != nil {
 			return err
 		}
+		tr.SetLimit(scanLimit(size))
 		pending, err = tr.Next()
 		if err == io.EOF {
 			pending, err = nil, nil
@@ -213,6 +218,15 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 	}
 	return src, nil
 }
+
+// scanLimit bounds what reading an archive's head, and scanning all of an
+// archive out of pack order for its manifests, may decompress before the
+// signed sizes are known: layout.DefaultTarLimit, or 64 times the
+// archive's size on the media when that is more. Layers are compressed
+// already, so a real archive (a `tar -czf` of a bundle of any size) stays
+// far below it; a decompression bomb, a few megabytes claiming gigabytes,
+// is stopped at the first entry that would cross it.
+func scanLimit(size int64) int64 { return max(layout.DefaultTarLimit, 64*size) }
 
 // inVolume adds to an error met while reading a split archive the volume
 // being read, which is where the damage most likely is.
