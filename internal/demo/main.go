@@ -113,22 +113,10 @@ func run(stella string, keep bool) error {
 		"--key", devPub, "--advisories-dir", advisoryDir); err != nil {
 		return err
 	}
-	img := rel.Images[2]
-	ref := airgap + "/" + img.Repository + "@" + img.Descriptor.Digest.String()
-	fmt.Printf("# pull %s\n", ref)
-	repo, err := client.Repository(ref)
-	if err != nil {
+	if err := pullByDigest(ctx, client, airgap, rel.Images[2], ""); err != nil {
 		return err
 	}
-	desc, rc, err := repo.FetchReference(ctx, img.Descriptor.Digest.String())
-	if err != nil {
-		return fmt.Errorf("pull %s: %w", ref, err)
-	}
-	rc.Close()
-	if desc.Digest != img.Descriptor.Digest {
-		return fmt.Errorf("pull %s: got %s", ref, desc.Digest)
-	}
-	fmt.Printf("  %s %s (%d bytes): the digest the release names\n\n", desc.MediaType, desc.Digest, desc.Size)
+	fmt.Println()
 
 	// Or no registry at all: serve the bundle straight from a plain tar.
 	plain := filepath.Join(work, "stellaops-airgap-"+rel.Spec.Version+".tar")
@@ -176,8 +164,19 @@ func demoServe(ctx context.Context, stella, work, archive, pub string, client *r
 		return fmt.Errorf("stella mirror serve did not start")
 	}
 	go io.Copy(io.Discard, stdout)
-	ref := addr + "/" + img.Repository + "@" + img.Descriptor.Digest.String()
-	fmt.Printf("\n# pull %s (from serve)\n", ref)
+	fmt.Println()
+	if err := pullByDigest(ctx, client, addr, img, " (from serve)"); err != nil {
+		return err
+	}
+	fmt.Printf("# stop serve (SIGINT)\n\n")
+	return nil
+}
+
+// pullByDigest pulls one image's manifest by digest from host and checks it
+// is the digest the release names.
+func pullByDigest(ctx context.Context, client *remote.Client, host string, img sample.Image, from string) error {
+	ref := host + "/" + img.Repository + "@" + img.Descriptor.Digest.String()
+	fmt.Printf("# pull %s%s\n", ref, from)
 	repo, err := client.Repository(ref)
 	if err != nil {
 		return err
@@ -190,7 +189,7 @@ func demoServe(ctx context.Context, stella, work, archive, pub string, client *r
 	if desc.Digest != img.Descriptor.Digest {
 		return fmt.Errorf("pull %s: got %s", ref, desc.Digest)
 	}
-	fmt.Printf("  %s %s (%d bytes)\n# stop serve (SIGINT)\n\n", desc.MediaType, desc.Digest, desc.Size)
+	fmt.Printf("  %s %s (%d bytes): the digest the release names\n", desc.MediaType, desc.Digest, desc.Size)
 	return nil
 }
 

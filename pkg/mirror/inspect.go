@@ -2,14 +2,12 @@ package mirror
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
-	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/remote"
 )
@@ -120,16 +118,16 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 	}
 	all := map[digest.Digest]int64{}
 	metaDesc, _ := bundle.MetadataDescriptor(md.Root)
-	if err := sizeOf(ctx, md, metaDesc, all, 1); err != nil {
+	if err := sizeOf(ctx, md, metaDesc, all); err != nil {
 		return nil, err
 	}
 	for _, img := range m.Images {
 		own := map[digest.Digest]int64{}
-		if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own, 1); err != nil {
+		if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own); err != nil {
 			return nil, err
 		}
 		for _, r := range img.Referrers {
-			if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own, 1); err != nil {
+			if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own); err != nil {
 				return nil, err
 			}
 		}
@@ -156,29 +154,7 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 
 // sizeOf adds desc, depth levels below the root, and everything below it
 // to sizes; indexes may nest bundle.MaxDepth deep, as import allows.
-func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes map[digest.Digest]int64, depth int) error {
-	if _, done := sizes[desc.Digest]; done {
-		return nil
-	}
-	sizes[desc.Digest] = desc.Size
-	if !bundle.IsManifestMediaType(desc.MediaType) {
-		return nil
-	}
-	if depth > bundle.MaxDepth {
-		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
-	}
-	data, err := md.Doc(ctx, desc)
-	if err != nil {
-		return err
-	}
-	children, err := bundle.Children(desc, data)
-	if err != nil {
-		return err
-	}
-	for _, c := range children {
-		if err := sizeOf(ctx, md, c, sizes, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
+func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes map[digest.Digest]int64) error {
+	add := func(d ocispec.Descriptor) { sizes[d.Digest] = d.Size }
+	return visitGraph(ctx, desc, md.Doc, add, func(d ocispec.Descriptor, _ []byte) { add(d) })
 }

@@ -222,36 +222,8 @@ func (t *target) graphBlobs(ctx context.Context, repo string, desc ocispec.Descr
 	if err != nil {
 		return err
 	}
-	seen := map[digest.Digest]bool{}
-	var walk func(d ocispec.Descriptor, depth int) error
-	walk = func(d ocispec.Descriptor, depth int) error {
-		if seen[d.Digest] {
-			return nil
-		}
-		seen[d.Digest] = true
-		if !bundle.IsManifestMediaType(d.MediaType) {
-			blobs[d.Digest] = plainDesc(d)
-			return nil
-		}
-		if depth > bundle.MaxDepth+2 {
-			return fmt.Errorf("%s: indexes nest too deep: %w", d.Digest, errdef.ErrMalformed)
-		}
-		data, err := fetchManifest(ctx, r, d)
-		if err != nil {
-			return err
-		}
-		children, err := bundle.Children(d, data)
-		if err != nil {
-			return err
-		}
-		for _, c := range children {
-			if err := walk(c, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(desc, 0)
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) { return fetchManifest(ctx, r, d) }
+	return visitGraph(ctx, desc, fetch, func(d ocispec.Descriptor) { blobs[d.Digest] = plainDesc(d) }, nil)
 }
 
 // holding returns, sorted, the blobs repo actually holds.

@@ -168,40 +168,12 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 // addGraph adds desc and everything below it to repo: manifests in
 // post-order into phase, blobs into the blob list.
 func (p *placement) addGraph(ctx context.Context, md *metadata, repo string, desc ocispec.Descriptor, phase *[]manifestPlace) error {
-	seen := map[digest.Digest]bool{}
-	var walk func(d ocispec.Descriptor, depth int) error
-	walk = func(d ocispec.Descriptor, depth int) error {
-		if seen[d.Digest] {
-			return nil
-		}
-		seen[d.Digest] = true
-		if !bundle.IsManifestMediaType(d.MediaType) {
-			p.addBlob(repo, d)
-			return nil
-		}
-		if depth > bundle.MaxDepth {
-			return fmt.Errorf("%s: indexes nest deeper than %d: %w", d.Digest, bundle.MaxDepth, errdef.ErrMalformed)
-		}
-		data, err := md.Doc(ctx, d)
-		if err != nil {
-			return err
-		}
-		children, err := bundle.Children(d, data)
-		if err != nil {
-			return err
-		}
-		for _, c := range children {
-			if err := walk(c, depth+1); err != nil {
-				return err
-			}
-		}
+	return visitGraph(ctx, desc, md.Doc, func(d ocispec.Descriptor) { p.addBlob(repo, d) }, func(d ocispec.Descriptor, data []byte) {
 		if key := repo + "@" + d.Digest.String(); !p.placed[key] {
 			p.placed[key] = true
 			*phase = append(*phase, manifestPlace{repo: repo, desc: plainDesc(d), data: data})
 		}
-		return nil
-	}
-	return walk(desc, 0)
+	})
 }
 
 func (p *placement) addBlob(repo string, d ocispec.Descriptor) {
