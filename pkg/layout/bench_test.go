@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -44,3 +45,26 @@ func BenchmarkTarReader(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCompressor measures each codec on incompressible data (image
+// layers are already compressed): what .tar.gz and .tar.zst cost pack.
+func BenchmarkCompressor(b *testing.B) {
+	data := make([]byte, 64<<20)
+	for i := range data {
+		data[i] = byte(i*7919 ^ i>>3 ^ i>>11)
+	}
+	r := newRandom()
+	r.Read(data)
+	for _, c := range []Compression{Gzip, Zstd} {
+		b.Run(c.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				w, _ := compressor(io.Discard, c)
+				w.Write(data)
+				w.Close()
+			}
+		})
+	}
+}
+
+func newRandom() *rand.ChaCha8 { return rand.NewChaCha8([32]byte{1}) }

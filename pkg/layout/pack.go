@@ -3,7 +3,6 @@ package layout
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -27,8 +26,9 @@ type PackStats struct {
 // Pack writes the bundle directory as a deterministic tar to w: entries in
 // packOrder, regular files only, mode 0644 (0755 for scripts), uid/gid 0,
 // no user names, every mtime the bundle's createdAt. Every file is checked
-// against SHA256SUMS as it is written, so a corrupted directory fails
-// (errdef.ErrDigestMismatch) instead of producing a bad archive.
+// against SHA256SUMS while the archive is written (in parallel with it),
+// so a corrupted directory fails (errdef.ErrDigestMismatch) instead of
+// producing a bad archive.
 func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, error) {
 	var stats PackStats
 	order, want, mtime, err := d.packPlan(ctx)
@@ -43,18 +43,27 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 	if err != nil {
 		return stats, err
 	}
+	// The codec has the write path to itself; the files are hashed against
+	// SHA256SUMS beside it.
+	checked := d.checkInBackground(ctx, order, want)
 	tw := tar.NewWriter(cw)
 	buf := make([]byte, copyBufferSize)
 	for _, name := range order {
-		if err := ctx.Err(); err != nil {
-			return stats, err
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		n, err := d.packFile(tw, name, want[name], mtime, buf)
-		if err != nil {
-			return stats, err
+		var n int64
+		if n, err = d.packFile(tw, name, mtime, buf); err != nil {
+			break
 		}
 		stats.Files++
 		stats.Bytes += n
+	}
+	if cerr := checked(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return stats, err
 	}
 	if err := tw.Close(); err != nil {
 		return stats, err
@@ -106,7 +115,7 @@ func packHeader(name string, size int64, mtime time.Time) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: mode, ModTime: mtime, Format: tar.FormatPAX}
 }
 
-func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime time.Time, buf []byte) (int64, error) {
+func (d *Dir) packFile(tw *tar.Writer, name string, mtime time.Time, buf []byte) (int64, error) {
 	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
 	if err != nil {
 		return 0, err
@@ -119,15 +128,12 @@ func (d *Dir) packFile(tw *tar.Writer, name string, want digest.Digest, mtime ti
 	if err := tw.WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
 		return 0, err
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tw, h), io.LimitReader(f, st.Size()), buf)
+	n, err := io.CopyBuffer(tw, io.LimitReader(f, st.Size()), buf)
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", name, err)
 	}
-	if want != "" {
-		if got := digest.NewDigest(digest.SHA256, h); got != want {
-			return n, fmt.Errorf("%s: hashes to %s, %s says %s: %w", name, got, ChecksumsFile, want, errdef.ErrDigestMismatch)
-		}
+	if n != st.Size() {
+		return n, fmt.Errorf("%s: changed while packed: %w", name, errdef.ErrDigestMismatch)
 	}
 	return n, nil
 }

@@ -26,25 +26,11 @@ import (
 func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, want map[string]digest.Digest, mtime time.Time) (PackStats, map[digest.Digest]int64, error) {
 	var stats PackStats
 	holes := map[digest.Digest]int64{}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	hashed := make(chan struct{}) // closed when every hash is queued
-	go func() {
-		defer close(hashed)
-		for _, name := range order {
-			if _, ext := d.External(want[name]); ext {
-				continue // verified as it is written into its hole
-			}
-			if w := want[name]; w != "" {
-				g.Go(func() error { return d.checkFile(gctx, name, w) })
-			}
-		}
-	}()
+	checked := d.checkInBackground(ctx, order, want)
 	var hdr bytes.Buffer
 	for _, name := range order {
 		if err := ctx.Err(); err != nil {
-			<-hashed
-			g.Wait()
+			checked()
 			return stats, nil, err
 		}
 		var n int64
@@ -57,8 +43,7 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 			n, err = d.copyEntry(out, &hdr, name, mtime)
 		}
 		if err != nil {
-			<-hashed
-			g.Wait()
+			checked()
 			return stats, nil, err
 		}
 		stats.Files++
@@ -66,10 +51,34 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 	}
 	// The end of the archive: two zero blocks, as tar.Writer.Close writes.
 	if _, err := out.Write(make([]byte, 2*blockSize)); err != nil {
+		checked()
 		return stats, nil, err
 	}
-	<-hashed
-	return stats, holes, g.Wait()
+	return stats, holes, checked()
+}
+
+// checkInBackground hashes every listed file against SHA256SUMS, in
+// parallel, while the archive is written; the returned function waits and
+// gives the first mismatch. External blobs are verified as they are
+// written into their holes instead.
+func (d *Dir) checkInBackground(ctx context.Context, order []string, want map[string]digest.Digest) func() error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	queued := make(chan struct{})
+	go func() {
+		defer close(queued)
+		for _, name := range order {
+			w := want[name]
+			if _, ext := d.External(w); ext || w == "" {
+				continue
+			}
+			g.Go(func() error { return d.checkFile(gctx, name, w) })
+		}
+	}()
+	return func() error {
+		<-queued
+		return g.Wait()
+	}
 }
 
 // holeEntry writes an entry's header and leaves room for its content

@@ -43,7 +43,8 @@ func BenchmarkCreate(b *testing.B) {
 	}
 }
 
-// BenchmarkPack measures pack of a bundle directory to a plain tar.
+// BenchmarkPack measures pack of a bundle directory to a plain tar (or the
+// STELLA_BENCH_SUFFIX codec).
 func BenchmarkPack(b *testing.B) {
 	host := testutil.Distribution(b)
 	_, releaseFile, advisories := testutil.PushSample(b, host, benchSpec())
@@ -51,9 +52,13 @@ func BenchmarkPack(b *testing.B) {
 	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
 		b.Fatal(err)
 	}
+	suffix := os.Getenv("STELLA_BENCH_SUFFIX")
+	if suffix == "" {
+		suffix = ".tar"
+	}
 	b.SetBytes(benchMiB() << 20)
 	for b.Loop() {
-		out := filepath.Join(b.TempDir(), "b.tar")
+		out := filepath.Join(b.TempDir(), "b"+suffix)
 		if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
 			b.Fatal(err)
 		}
