@@ -38,6 +38,7 @@ func (e *env) deltaSizes(mib int64) error {
 	full, delta := filepath.Join(e.work, "b-full.tar"), filepath.Join(e.work, "b-delta.tar")
 	for _, p := range []string{base, full, delta} {
 		os.RemoveAll(p)
+		defer os.RemoveAll(p)
 	}
 	for _, argv := range [][]string{
 		{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", base, "--plain-http", "--quiet"},

@@ -30,6 +30,9 @@ type scenario struct {
 	rss func() int64
 	// teardown, if set, runs once after the runs (it stops the server).
 	teardown func()
+	// outputs are files and directories the scenario writes, removed after
+	// its runs so that a large release fits on the disk.
+	outputs []string
 }
 
 // result is a measured scenario.
@@ -63,6 +66,11 @@ func run(s scenario, runs int, env []string) result {
 	if s.teardown != nil {
 		defer s.teardown()
 	}
+	defer func() {
+		for _, p := range s.outputs {
+			os.RemoveAll(p)
+		}
+	}()
 	for i := 0; i < runs; i++ {
 		if s.setup != nil {
 			if err := s.setup(i); err != nil {

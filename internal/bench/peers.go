@@ -42,7 +42,8 @@ func (e *env) peerExports() []scenario {
 				}
 				return [][]string{append(args, layout), {"tar", "-cf", e.archive(".crane.tar"), "-C", layout, "."}}
 			},
-			disk: func(int) int64 { return dirSize(layout) },
+			disk:    func(int) int64 { return dirSize(layout) },
+			outputs: []string{layout, e.archive(".crane.tar")},
 		})
 	}
 	if skopeo, ok := ensureDebian("skopeo", "skopeo"); ok {
@@ -57,7 +58,8 @@ func (e *env) peerExports() []scenario {
 				}
 				return append(steps, []string{"tar", "-cf", e.archive(".skopeo.tar"), "-C", layout, "."})
 			},
-			disk: func(int) int64 { return dirSize(layout) },
+			disk:    func(int) int64 { return dirSize(layout) },
+			outputs: []string{layout, e.archive(".skopeo.tar")},
 		})
 	}
 	return out
@@ -88,7 +90,8 @@ func (e *env) peerImports(target func() string, prepare func(int) error) []scena
 					}
 					return steps
 				},
-				disk: func(int) int64 { return dirSize(extracted) },
+				disk:    func(int) int64 { return dirSize(extracted) },
+				outputs: []string{extracted},
 			})
 		}
 	}
@@ -161,7 +164,8 @@ func (e *env) syncScenarios() []scenario {
 					{oras, "cp", "-r", "--from-oci-layout", extracted + ":" + e.rel.Spec.Version, "--to-plain-http", target + "/stellaops/mirror-bundle:" + e.rel.Spec.Version},
 				}
 			},
-			disk: func(int) int64 { return dirSize(extracted) },
+			disk:    func(int) int64 { return dirSize(extracted) },
+			outputs: []string{extracted},
 		})
 		out = append(out, scenario{
 			tool: "oras cp -r", bytes: e.unique, peer: true, setup: prepare,

@@ -33,13 +33,15 @@ func (e *env) exportScenarios() []scenario {
 					{e.stella, "mirror", "pack", e.bundleDir(), "--output", e.archive(suffix), "--quiet"},
 				}
 			},
-			disk: func(int) int64 { return dirSize(e.bundleDir()) },
+			disk:    func(int) int64 { return dirSize(e.bundleDir()) },
+			outputs: []string{e.bundleDir(), e.archive(suffix)},
 		})
 	}
 	direct := e.archive(".direct.tar")
 	out = append(out, scenario{
 		tool: "stella mirror create --output .tar (one pass)", bytes: e.unique,
-		setup: func(int) error { os.Remove(direct); return nil },
+		setup:   func(int) error { os.Remove(direct); return nil },
+		outputs: []string{direct},
 		steps: func(int) [][]string {
 			return [][]string{{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", direct,
 				"--plain-http", "--created", "2026-11-01T00:00:00Z", "--quiet"}}
@@ -57,7 +59,8 @@ func (e *env) exportScenarios() []scenario {
 				}
 				return append(steps, []string{"tar", "-cf", e.archive(".oras.tar"), "-C", layout, "."})
 			},
-			disk: func(int) int64 { return dirSize(layout) },
+			disk:    func(int) int64 { return dirSize(layout) },
+			outputs: []string{layout, e.archive(".oras.tar")},
 		})
 	}
 	return append(out, e.peerExports()...)
