@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,22 +149,9 @@ func TestCreateRefusesBadInput(t *testing.T) {
 			victim = dg
 		}
 	}
-	corrupting := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+victim.String()) {
-				rec := &captureWriter{header: http.Header{}}
-				h.ServeHTTP(rec, r)
-				rec.body[100] ^= 0xff
-				for k, v := range rec.header {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.code)
-				w.Write(rec.body)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	bad := testutil.NewCorruptingRegistry(t)
+	bad.Corrupt(victim)
+	corrupting := bad.Host
 	testutil.PushSample(t, corrupting, sample.Spec{})
 
 	tests := []struct {
@@ -245,22 +231,6 @@ func TestCreateRefusesNonEmptyOutput(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "keep")); !os.IsNotExist(err) {
 		t.Fatal("--force did not replace the output")
 	}
-}
-
-type captureWriter struct {
-	header http.Header
-	code   int
-	body   []byte
-}
-
-func (c *captureWriter) Header() http.Header  { return c.header }
-func (c *captureWriter) WriteHeader(code int) { c.code = code }
-func (c *captureWriter) Write(b []byte) (int, error) {
-	if c.code == 0 {
-		c.code = http.StatusOK
-	}
-	c.body = append(c.body, b...)
-	return len(b), nil
 }
 
 func readManifest(t *testing.T, dir string) *bundle.Manifest {

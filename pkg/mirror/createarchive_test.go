@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,28 +64,14 @@ func TestCreateArchive(t *testing.T) {
 
 	// A source that corrupts one large layer: no archive, nothing left.
 	var victim digest.Digest
-	corrupting := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if victim != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+victim.String()) {
-				rec := &captureWriter{header: http.Header{}}
-				h.ServeHTTP(rec, r)
-				rec.body[len(rec.body)/2] ^= 1
-				for k, v := range rec.header {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.code)
-				w.Write(rec.body)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
-	rel, rf, adv := testutil.PushSample(t, corrupting, spec)
+	corrupting := testutil.NewCorruptingRegistry(t)
+	rel, rf, adv := testutil.PushSample(t, corrupting.Host, spec)
 	for dg, size := range rel.Images[0].Blobs {
 		if size > 2<<20 && size < 3<<20 {
 			victim = dg
 		}
 	}
+	corrupting.Corrupt(victim)
 	out := filepath.Join(t.TempDir(), "bad.tar")
 	bad := createOpts(t, rf, adv, out)
 	bad.Key, bad.Password = priv, testPass
