@@ -15,6 +15,7 @@ import (
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // placer writes a placement into a target registry from a source: the
@@ -165,11 +166,11 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 	return nil
 }
 
-// fetchBlobs reads every blob at random, limit at a time.
+// fetchBlobs reads every blob at random, limit at a time, largest first.
 func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
-	for _, b := range pl.plan.blobs {
+	for _, b := range transfer.LargestFirst(pl.plan.blobs, func(b *blobPlace) int64 { return b.desc.Size }) {
 		g.Go(func() error {
 			// Unless its bytes are wanted on disk, a blob the target has (or
 			// can mount from the source repository, in the same registry)

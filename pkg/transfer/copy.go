@@ -65,15 +65,15 @@ type Stats struct {
 	Retries int64
 }
 
-// CopyBlobs copies every job's blob, Options.Concurrency at a time. The
-// destination verifies what it is given (a bundle directory does; wrap a
-// registry with Verified), and transient faults are retried from the start of
-// the blob with backoff. The first permanent error cancels the rest.
+// CopyBlobs copies every job's blob, Options.Concurrency at a time, largest
+// first. The destination verifies what it is given (a bundle directory does;
+// wrap a registry with Verified), and transient faults are retried from the
+// start of the blob with backoff. The first permanent error cancels the rest.
 func CopyBlobs(ctx context.Context, jobs []Job, opts Options) (Stats, error) {
 	var stats Stats
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(opts.Concurrency))
-	for _, job := range jobs {
+	for _, job := range LargestFirst(jobs, func(j Job) int64 { return j.Desc.Size }) {
 		g.Go(func() error {
 			n, retries, err := copyOne(ctx, job, opts)
 			atomic.AddInt64(&stats.Retries, int64(retries))
