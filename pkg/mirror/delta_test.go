@@ -115,8 +115,14 @@ func TestDeltaBundle(t *testing.T) {
 		t.Errorf("delta into an empty registry wrote %v", tags)
 	}
 
-	// Base then delta = full: every image, digest by digest.
-	if _, err := mirror.Import(ctx, importOpts(t, deltaTar, f.target, f.a.pub)); err != nil {
+	// Base then delta = full: every image, digest by digest. The delta
+	// comes compressed, so it is read as a stream, checking for the blobs
+	// it lacks once the stream is over.
+	deltaZst := filepath.Join(t.TempDir(), "delta.tar.zst")
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: deltaDir, Output: deltaZst}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Import(ctx, importOpts(t, deltaZst, f.target, f.a.pub)); err != nil {
 		t.Fatal(err)
 	}
 	fullTarget := testutil.Distribution(t)

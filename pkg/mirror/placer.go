@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -118,6 +119,8 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 		declared += m
 	}
 	done := map[digest.Digest]bool{}
+	behind, bctx := errgroup.WithContext(ctx)
+	behind.SetLimit(streamPipeline)
 	err := pl.src.stream(declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
 		if dg, ok := layout.BlobDigest(e.Name); ok {
 			if _, isDoc := docs[dg]; isDoc {
@@ -131,7 +134,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 				return fmt.Errorf("%s: archive entry %s has %d bytes, its descriptor says %d: %w", pl.src.name, e.Name, e.Size, b.desc.Size, errdef.ErrDigestMismatch)
 			}
 			done[dg] = true
-			return pl.place(ctx, spreads, b, r)
+			return pl.placeBehind(bctx, behind, spreads, b, r)
 		}
 		if size, ok := human[e.Name]; ok {
 			if size != e.Size {
@@ -144,6 +147,10 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 		}
 		return fmt.Errorf("%s: archive entry %q is not part of the bundle: %w", pl.src.name, e.Name, errdef.ErrMalformed)
 	})
+	if werr := behind.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		// The upload's own error, not the cancellation it caused.
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
@@ -275,6 +282,30 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 	}
 	spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 	return nil
+}
+
+// streamPipeline is how many blobs of a stream may be in flight: the
+// stream moves on to the next blob once a blob is read into the chunk pool,
+// while its chunks are still being sent, so that the registry takes several
+// blobs at once.
+const streamPipeline = 4
+
+// placeBehind places b from r in the group behind, and returns once the
+// upload has read and verified r to its end (or the placement ended), so
+// that the stream goes on while the blob's last chunks are sent. An error
+// in reading r is returned here, so that it is reported where the stream
+// stands (a split archive names its volume).
+func (pl *placer) placeBehind(ctx context.Context, behind, spreads *errgroup.Group, b *blobPlace, r io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	end := newStreamEnd(r)
+	behind.Go(func() error {
+		defer end.StreamEnded(nil)
+		return pl.place(ctx, spreads, b, end)
+	})
+	<-end.done
+	return end.err
 }
 
 // send uploads b from r into its first repository unless it is there. With

@@ -45,9 +45,11 @@ type target struct {
 	uploads map[string]*transfer.Uploader
 	mode    ReferrersMode
 
-	// sequential is set when uploads come one at a time (a stream), so each
-	// can use the whole memory budget.
+	// sequential is set when uploads come from one stream, a few blobs in
+	// flight at a time (streamPipeline).
 	sequential bool
+	// pool holds the chunks of every streamed upload: streamBudget in all.
+	pool *transfer.ChunkPool
 
 	sent, mounted, skipped atomic.Int64
 	bytesSent              atomic.Int64
@@ -92,7 +94,11 @@ func (t *target) uploader(name string) (*transfer.Uploader, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &transfer.Uploader{Repo: r, ChunkSize: t.chunkSize(), Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress}
+	if t.pool == nil {
+		size := t.chunkSize()
+		t.pool = transfer.NewChunkPool(int(streamBudget/size), size)
+	}
+	u := &transfer.Uploader{Repo: r, Pool: t.pool, Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress}
 	t.uploads[name] = u
 	return u, nil
 }
@@ -334,17 +340,16 @@ func (t *target) putBytes(ctx context.Context, repo string, desc ocispec.Descrip
 	return t.upload(ctx, repo, desc, bytes.NewReader(data))
 }
 
-// streamBudget bounds the memory that streamed uploads hold (each holds two
-// chunks, so that one is read while the other is sent); with several in
-// flight, each gets a share.
-const streamBudget = 64 << 20
+// streamBudget bounds the memory that streamed uploads hold together: the
+// chunks read ahead and those waiting for the registry to take them.
+const streamBudget = 48 << 20
 
 // chunkSize is the chunk of a streamed upload: the budget shared among the
-// uploads in flight, between 4 and 16 MiB.
+// uploads in flight, two chunks each, between 4 and 16 MiB.
 func (t *target) chunkSize() int64 {
 	inFlight := int64(concurrency(t.opts.Concurrency))
 	if t.sequential {
-		inFlight = 1
+		inFlight = 2 * streamPipeline
 	}
 	return min(max(streamBudget/(2*inFlight), 4<<20), transfer.DefaultChunkSize)
 }

@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -46,6 +45,10 @@ type Uploader struct {
 	Repo *oremote.Repository
 	// ChunkSize is the size of each request; 0 means DefaultChunkSize.
 	ChunkSize int64
+	// Pool, if set, supplies the chunk buffers (and their size, instead of
+	// ChunkSize), shared with other uploads: a stream's upload reads as far
+	// ahead as the pool allows. Without it each upload holds two chunks.
+	Pool *ChunkPool
 	// Attempts is how many times one request is tried; 0 means
 	// DefaultAttempts.
 	Attempts int
@@ -56,6 +59,19 @@ type Uploader struct {
 	Progress Progress
 }
 
+// smallBlob is the size up to which a blob is sent from a buffer of its
+// own size rather than from the shared pool.
+const smallBlob = 1 << 20
+
+// StreamEnd is implemented by a reader given to Push that wants to know
+// when Push has read it to its end: StreamEnded(nil) once the content read
+// verified, or the error that stopped the read. Push reads no more after
+// that, so the caller may move its stream on while the last chunks are
+// still being sent.
+type StreamEnd interface {
+	StreamEnded(err error)
+}
+
 // Push uploads the blob desc from r, verifying it on the way.
 func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (err error) {
 	if u.Progress != nil {
@@ -64,11 +80,15 @@ func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 	}
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
 	vr := bundle.NewVerifyReader(r, desc)
+	var ended func(error)
+	if se, ok := r.(StreamEnd); ok {
+		ended = se.StreamEnded
+	}
 	loc, err := u.start(ctx)
 	if err != nil {
 		return err
 	}
-	if err := u.upload(ctx, loc, desc, vr); err != nil {
+	if err := u.upload(ctx, loc, desc, vr, ended); err != nil {
 		// An interrupted run leaves the session to expire on the registry:
 		// cleaning up must not hold up the interruption.
 		if ctx.Err() == nil {
@@ -88,29 +108,41 @@ type chunk struct {
 }
 
 // upload sends the blob in chunks. One goroutine reads (and so hashes) the
-// next chunk while the current one is on the wire: two buffers, so memory
-// stays at two chunks whatever the blob's size. The last chunk is sent only
-// once the whole content verified.
-func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader) error {
-	size := u.ChunkSize
-	if size <= 0 {
-		size = DefaultChunkSize
+// next chunks while the current one is on the wire, as far ahead as the
+// pool's free buffers allow, so memory stays bounded whatever the blob's
+// size. The last chunk is sent only once the whole content verified.
+func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader, ended func(error)) error {
+	pool := u.Pool
+	if pool == nil || desc.Size <= smallBlob {
+		// A small blob (a config, a manifest) is one chunk of its own size,
+		// and does not take a shared buffer.
+		size := u.ChunkSize
+		if size <= 0 {
+			size = DefaultChunkSize
+		}
+		if pool != nil {
+			size = pool.Size()
+		}
+		pool = NewChunkPool(2, min(size, max(desc.Size, 1)))
 	}
-	size = min(size, max(desc.Size, 1))
-	free := make(chan []byte, 2)
-	free <- make([]byte, size)
-	if desc.Size > size {
-		free <- make([]byte, size)
-	}
-	ready := make(chan chunk, 1)
+	ready := make(chan chunk, pool.Slots())
 	done := make(chan struct{})
-	defer close(done)
-	go readChunks(vr, desc, free, ready, done)
+	defer func() {
+		// The reader stops before upload returns (the caller's stream is
+		// its own again), and every buffer goes back to the pool.
+		close(done)
+		for c := range ready {
+			pool.put(c.buf)
+		}
+	}()
+	go readChunks(vr, desc, pool, ready, done, ended)
 	for c := range ready {
 		if c.err != nil {
+			pool.put(c.buf)
 			return c.err
 		}
 		next, err := u.send(ctx, loc, memChunk(c.buf), c.offset, c.last, desc.Digest)
+		pool.put(c.buf)
 		if err != nil {
 			return fmt.Errorf("upload %s: %w", desc.Digest, err)
 		}
@@ -121,7 +153,6 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 			return nil
 		}
 		loc = next
-		free <- c.buf[:cap(c.buf)]
 	}
 	return fmt.Errorf("upload %s: reader stopped: %w", desc.Digest, io.ErrUnexpectedEOF)
 }
@@ -129,14 +160,12 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 // readChunks reads the blob into free buffers and hands them on, ending
 // with the chunk marked last (after the verifying reader confirmed size and
 // digest) or with an error.
-func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, free chan []byte, ready chan<- chunk, done <-chan struct{}) {
+func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, pool *ChunkPool, ready chan<- chunk, done <-chan struct{}, ended func(error)) {
 	defer close(ready)
 	var offset int64
 	for {
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-done:
+		buf, ok := pool.get(done)
+		if !ok {
 			return
 		}
 		n := min(int64(len(buf)), desc.Size-offset)
@@ -155,9 +184,13 @@ func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, free chan []by
 				c.err = err
 			}
 		}
+		if ended != nil && (c.err != nil || c.last) {
+			ended(c.err)
+		}
 		select {
 		case ready <- c:
 		case <-done:
+			pool.put(buf)
 			return
 		}
 		if c.err != nil || c.last {
@@ -205,13 +238,31 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			q.Set("digest", dg.String())
 			target.RawQuery = q.Encode()
 		}
-		req, err := http.NewRequestWithContext(ctx, method, target.String(), data.From(sent))
+		// Bodies in memory can be read again (a redirect, a connection the
+		// registry closed); each is closed off when the request is over.
+		var bodies []*guardedReader
+		open := func() io.Reader {
+			r := data.From(sent)
+			if g, ok := r.(*guardedReader); ok {
+				bodies = append(bodies, g)
+			}
+			return r
+		}
+		defer func() {
+			for _, g := range bodies {
+				g.close()
+			}
+		}()
+		req, err := http.NewRequestWithContext(ctx, method, target.String(), open())
 		if err != nil {
 			return false, err
 		}
+		if len(bodies) > 0 {
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(open()), nil }
+		}
 		req.ContentLength = bodyLen
 		if bodyLen == 0 {
-			req.Body = http.NoBody
+			req.Body, req.GetBody = http.NoBody, nil
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
 		if bodyLen > 0 {
@@ -427,7 +478,7 @@ type chunkBody interface {
 type memChunk []byte
 
 func (m memChunk) Len() int64             { return int64(len(m)) }
-func (m memChunk) From(n int64) io.Reader { return bytes.NewReader(m[n:]) }
+func (m memChunk) From(n int64) io.Reader { return &guardedReader{b: m[n:]} }
 
 // PushAt uploads the blob desc from a source that can be read at any
 // offset (a blob file, a section of a plain tar): nothing is held in
