@@ -7,13 +7,24 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
 	"github.com/stellaops/mirror/internal/cli"
 )
 
+// memoryLimit is the soft limit of the Go heap. The working set is bounded
+// by design (streamed transfers, a 48 MiB pool of upload chunks); without a
+// limit the collector lets garbage grow the heap to twice the working set
+// before it runs. It is soft: a larger working set is slower, never refused.
+const memoryLimit = 72 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// STELLA_CPUPROFILE=FILE writes a pprof CPU profile of the run, for
 	// the performance work (`go tool pprof bin/stella FILE`).
@@ -27,5 +38,14 @@ func main() {
 	code := cli.Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
+	// STELLA_MEMPROFILE=FILE writes the run's allocations (`go tool pprof
+	// -sample_index=alloc_space bin/stella FILE`).
+	if path := os.Getenv("STELLA_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			runtime.GC() // the profile is as of the last collection
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	os.Exit(code)
 }
