@@ -88,7 +88,7 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	pl.spreadCtx = sctx
 	var err error
 	if pl.src.stream != nil {
-		pl.tgt.sequential = true
+		pl.tgt.streamed = true
 		err = pl.streamBlobs(sctx, spreads)
 	} else {
 		err = pl.fetchBlobs(sctx, spreads, limit)

@@ -45,9 +45,9 @@ type target struct {
 	uploads map[string]*transfer.Uploader
 	mode    ReferrersMode
 
-	// sequential is set when uploads come from one stream, a few blobs in
+	// streamed is set when uploads come from one stream, a few blobs in
 	// flight at a time (streamPipeline).
-	sequential bool
+	streamed bool
 	// pool holds the chunks of every streamed upload: streamBudget in all.
 	pool *transfer.ChunkPool
 
@@ -348,7 +348,7 @@ const streamBudget = 48 << 20
 // uploads in flight, two chunks each, between 4 and 16 MiB.
 func (t *target) chunkSize() int64 {
 	inFlight := int64(concurrency(t.opts.Concurrency))
-	if t.sequential {
+	if t.streamed {
 		inFlight = 2 * streamPipeline
 	}
 	return min(max(streamBudget/(2*inFlight), 4<<20), transfer.DefaultChunkSize)
