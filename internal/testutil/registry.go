@@ -129,6 +129,8 @@ type DistributionOptions struct {
 	// NoDelete leaves deletes disabled, as distribution's own default
 	// configuration does: DELETE answers 405.
 	NoDelete bool
+	// Token, if set, makes the registry require bearer tokens from it.
+	Token *TokenService
 }
 
 // Distribution starts the CNCF distribution registry on 127.0.0.1 with a
@@ -178,6 +180,9 @@ http:
 	}
 	if opts.Htpasswd != "" {
 		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", opts.Htpasswd)
+	}
+	if ts := opts.Token; ts != nil {
+		cfg += fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    jwks: %s\n", ts.Realm, ts.Service, ts.Issuer, ts.JWKS)
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

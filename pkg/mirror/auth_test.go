@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,65 @@ func TestBasicAuth(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(cfg); strings.Contains(string(data), host) {
 		t.Errorf("logout left credentials: %s", data)
+	}
+}
+
+// TestTokenAuth pushes to, and syncs from, a distribution registry that
+// requires bearer tokens from a token service (the flow of most hosted
+// registries): refused without credentials or with a wrong password; with
+// them from config.json the bundle goes up, through tokens, and comes back
+// out to another registry with the same root.
+func TestTokenAuth(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", "s3cret")
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Token: tokens})
+	ctx := context.Background()
+	resp, err := http.Get("http://" + host + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if challenge := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(challenge, `Bearer realm="`+tokens.Realm) {
+		t.Fatalf("registry answers %d %q, want a bearer challenge to %s", resp.StatusCode, challenge, tokens.Realm)
+	}
+	client := func(cfg string) *remote.Client {
+		c, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg, Retries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	push := func(cfg string) (*mirror.PlaceResult, error) {
+		return mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client(cfg), Transfer: transferOpts()})
+	}
+	empty := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(empty, []byte("{}"), 0o600)
+	for name, cfg := range map[string]string{"no credentials": empty, "wrong password": testutil.DockerConfig(t, host, "mirror", "wrong")} {
+		if _, err := push(cfg); !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), host) {
+			t.Fatalf("push with %s: %v", name, err)
+		}
+	}
+	if tokens.Issued.Load() != 0 || tokens.Refused.Load() == 0 {
+		t.Fatalf("token service issued %d, refused %d before any credentials", tokens.Issued.Load(), tokens.Refused.Load())
+	}
+
+	creds := testutil.DockerConfig(t, host, "mirror", "s3cret")
+	pushed, err := push(creds)
+	if err != nil {
+		t.Fatalf("push with config.json credentials: %v", err)
+	}
+	if tokens.Issued.Load() == 0 {
+		t.Fatal("push went through without a token")
+	}
+	target := testutil.Distribution(t)
+	synced, err := mirror.Sync(ctx, mirror.SyncOptions{Source: host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: target + "/stellaops/mirror-bundle",
+		Trust: trustKeys(s.pub), Client: client(creds), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatalf("sync from the token registry: %v", err)
+	}
+	repo, _ := testutil.Client(t).Repository(target + "/stellaops/mirror-bundle")
+	if d, err := repo.Resolve(ctx, s.rel.Spec.Version); err != nil || d.Digest != pushed.Root || synced.Root != pushed.Root {
+		t.Errorf("root pushed %s, synced %s, at the target %s (%v)", pushed.Root, synced.Root, d.Digest, err)
 	}
 }
 

@@ -203,50 +203,59 @@ func peek(r *http.Request) string {
 	return string(data)
 }
 
-// TestDoctorAuth: a registry that requires basic auth is diagnosed as
-// unusable without credentials or with wrong ones, usable with the right
-// ones from a docker config; the password is never in the report.
+// TestDoctorAuth: a registry that requires basic auth, or bearer tokens
+// from a token service, is diagnosed as unusable without credentials or with
+// wrong ones, usable with the right ones from a docker config; the password
+// is never in the report.
 func TestDoctorAuth(t *testing.T) {
 	const password = "s3cret-doctor-pw"
-	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", password)})
-	tests := []struct {
-		name, config string
-		want         string
-	}{
-		{"no credentials", "", "no credentials for " + host},
-		{"wrong password", testutil.DockerConfig(t, host, "mirror", "wrong"), "refused the credentials"},
-		{"credentials", testutil.DockerConfig(t, host, "mirror", password), ""},
+	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", password)
+	for scheme, host := range map[string]string{
+		"Basic":  testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", password)}),
+		"Bearer": testutil.DistributionWith(t, testutil.DistributionOptions{Token: tokens}),
+	} {
+		tests := []struct {
+			name, config string
+			want         string
+		}{
+			{"no credentials", "", "no credentials for " + host},
+			{"wrong password", testutil.DockerConfig(t, host, "mirror", "wrong"), "refused the credentials"},
+			{"credentials", testutil.DockerConfig(t, host, "mirror", password), ""},
+		}
+		for _, tt := range tests {
+			t.Run(scheme+"/"+tt.name, func(t *testing.T) {
+				opts := remote.Options{Retries: 1, ConfigFile: tt.config}
+				client := testutil.ClientWith(t, opts)
+				if tt.config != "" {
+					opts.PlainHTTP = true
+					var err error
+					if client, err = remote.New(opts); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res, err := doctor(t, host, client)
+				report, _ := json.Marshal(res)
+				if strings.Contains(string(report), password) || (err != nil && strings.Contains(err.Error(), password)) {
+					t.Fatalf("the password is in the report: %s %v", report, err)
+				}
+				auth := res.Check(mirror.CheckAuth)
+				if tt.want == "" {
+					if err != nil || auth.Status != mirror.CheckPass || !strings.Contains(auth.Detail, scheme) {
+						t.Fatalf("err %v, auth %+v", err, auth)
+					}
+					return
+				}
+				if !errors.Is(err, errdef.ErrUnavailable) || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, tt.want) {
+					t.Fatalf("err %v, auth %+v; want a failure saying %q", err, auth, tt.want)
+				}
+				if res.Check(mirror.CheckPush) != nil {
+					t.Error("write checks ran after authentication failed")
+				}
+			})
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			opts := remote.Options{Retries: 1, ConfigFile: tt.config}
-			client := testutil.ClientWith(t, opts)
-			if tt.config != "" {
-				opts.PlainHTTP = true
-				var err error
-				if client, err = remote.New(opts); err != nil {
-					t.Fatal(err)
-				}
-			}
-			res, err := doctor(t, host, client)
-			report, _ := json.Marshal(res)
-			if strings.Contains(string(report), password) || (err != nil && strings.Contains(err.Error(), password)) {
-				t.Fatalf("the password is in the report: %s %v", report, err)
-			}
-			auth := res.Check(mirror.CheckAuth)
-			if tt.want == "" {
-				if err != nil || auth.Status != mirror.CheckPass || !strings.Contains(auth.Detail, "Basic") {
-					t.Fatalf("err %v, auth %+v", err, auth)
-				}
-				return
-			}
-			if !errors.Is(err, errdef.ErrUnavailable) || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, tt.want) {
-				t.Fatalf("err %v, auth %+v; want a failure saying %q", err, auth, tt.want)
-			}
-			if res.Check(mirror.CheckPush) != nil {
-				t.Error("write checks ran after authentication failed")
-			}
-		})
+	if tokens.Issued.Load() == 0 {
+		t.Error("the token registry was diagnosed without a token")
 	}
 }
 
