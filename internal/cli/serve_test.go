@@ -47,8 +47,8 @@ func signedTestBundle(t *testing.T) (dir, tar, pub string) {
 
 func TestServeCommandRefuses(t *testing.T) {
 	dir, tar, pub := signedTestBundle(t)
-	zst := filepath.Join(t.TempDir(), "b.tar.zst")
-	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: zst}); err != nil {
+	gz := filepath.Join(t.TempDir(), "b.tar.gz")
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: gz}); err != nil {
 		t.Fatal(err)
 	}
 	other, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), "other"), Password: func() ([]byte, error) { return []byte("x"), nil }})
@@ -63,7 +63,7 @@ func TestServeCommandRefuses(t *testing.T) {
 	}{
 		{"no trusted key", []string{tar}, ExitInput, "no trusted key"},
 		{"another signer's key", []string{tar, "--key", other.PublicKey}, ExitSignature, ""},
-		{"compressed tar", []string{zst, "--key", pub}, ExitInput, "stella mirror pack DIR --output FILE.tar"},
+		{"compressed tar", []string{gz, "--key", pub}, ExitInput, "stella mirror pack DIR --output FILE.tar"},
 		{"certificate without key", []string{dir, "--key", pub, "--tls-cert", "c.pem"}, ExitInput, "both a certificate and a key"},
 		{"no such bundle", []string{filepath.Join(t.TempDir(), "nope.tar"), "--key", pub}, ExitInput, "nope.tar"},
 		{"bad address", []string{dir, "--key", pub, "--addr", "256.0.0.1:99999"}, ExitInput, "listen"},

@@ -48,7 +48,9 @@ func CompressionFor(name string) (Compression, error) {
 }
 
 // compressor wraps w in the codec. Output is deterministic: no names or
-// times in the gzip header, fixed zstd settings.
+// times in the gzip header, fixed zstd settings. zstd output is seekable
+// (framedZstdWriter): its writer has EndFrame, which Pack calls at each
+// entry.
 func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
@@ -56,7 +58,7 @@ func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 		// size and keeps pack from being CPU-bound.
 		return gzip.NewWriterLevel(w, gzip.BestSpeed)
 	case Zstd:
-		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2), zstd.WithZeroFrames(true))
+		return newFramedZstdWriter(w)
 	}
 	return nopWriteCloser{w}, nil
 }

@@ -48,9 +48,19 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 	checked := d.checkInBackground(ctx, order, want)
 	tw := tar.NewWriter(cw)
 	buf := make([]byte, copyBufferSize)
+	framed, _ := cw.(interface{ EndFrame() error })
 	for _, name := range order {
 		if err = ctx.Err(); err != nil {
 			break
+		}
+		// Each entry starts a zstd frame, where a reader at random finds it.
+		if framed != nil {
+			if err = tw.Flush(); err == nil {
+				err = framed.EndFrame()
+			}
+			if err != nil {
+				break
+			}
 		}
 		var n int64
 		if n, err = d.packFile(tw, name, mtime, buf); err != nil {

@@ -67,8 +67,38 @@ type readerAtCloser interface {
 }
 
 // openArchiveAt opens a tar file, or the archive a volume list's volumes
-// hold, for random access.
+// hold, for random access; a seekable .tar.zst file (as pack writes it) is
+// opened as the plain tar it holds. Compressed volumes are left to be read
+// as a stream, which hashes each volume and names a bad one.
 func openArchiveAt(path string) (readerAtCloser, int64, error) {
+	ra, size, err := openArchiveFile(path)
+	if err != nil || layout.IsVolumeList(path) || layout.SniffCompression(ra) != layout.Zstd {
+		return ra, size, err
+	}
+	z, ok, err := layout.OpenZstdSeekable(ra, size)
+	if err != nil {
+		ra.Close()
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if !ok {
+		return ra, size, nil
+	}
+	return zstdArchive{z, ra}, z.Size(), nil
+}
+
+// zstdArchive is a seekable .tar.zst read as its tar.
+type zstdArchive struct {
+	*layout.ZstdSeekable
+	file io.Closer
+}
+
+func (a zstdArchive) Close() error {
+	a.ZstdSeekable.Close()
+	return a.file.Close()
+}
+
+// openArchiveFile opens the archive's bytes as they lie on the media.
+func openArchiveFile(path string) (readerAtCloser, int64, error) {
 	if layout.IsVolumeList(path) {
 		vs, _, err := layout.OpenVolumeSet(path)
 		if err != nil {

@@ -1,0 +1,188 @@
+package layout
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// framedTar packs entries (name → size, random content) into a plain tar
+// and, as Pack does, into a seekable .tar.zst.
+func framedTar(t *testing.T, sizes map[string]int) (plain, framed []byte) {
+	t.Helper()
+	var p, z bytes.Buffer
+	fw, err := newFramedZstdWriter(&z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptw, ztw := tar.NewWriter(&p), tar.NewWriter(fw)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, name := range []string{"oci-layout", "index.json", "blobs/sha256/big", "blobs/sha256/small", "blobs/sha256/empty"} {
+		body := make([]byte, sizes[name])
+		for i := range body {
+			body[i] = byte(rng.Uint32())
+		}
+		if err := ztw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.EndFrame(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tw := range []*tar.Writer{ptw, ztw} {
+			if err := tw.WriteHeader(packHeader(name, int64(len(body)), time.Unix(1700000000, 0))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write(body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []io.Closer{ptw, ztw, fw} {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p.Bytes(), z.Bytes()
+}
+
+var testSizes = map[string]int{"oci-layout": 30, "index.json": 700, "blobs/sha256/big": 2*zstdFrameSize + 12345, "blobs/sha256/small": 5000}
+
+// TestZstdSeekableRoundTrip: pack's .tar.zst is the plain tar to any zstd
+// decoder, and read at random it gives the plain tar's bytes at every
+// offset, in order or not, from several readers at once; each entry starts
+// a frame.
+func TestZstdSeekableRoundTrip(t *testing.T) {
+	plain, framed := framedTar(t, testSizes)
+	dec, _ := zstd.NewReader(bytes.NewReader(framed))
+	streamed, err := io.ReadAll(dec)
+	dec.Close()
+	if err != nil || !bytes.Equal(streamed, plain) {
+		t.Fatalf("a zstd decoder reads %d bytes (%v), want the %d-byte tar", len(streamed), err, len(plain))
+	}
+	z, ok, err := OpenZstdSeekable(bytes.NewReader(framed), int64(len(framed)))
+	if err != nil || !ok || z.Size() != int64(len(plain)) {
+		t.Fatalf("open: ok %v, err %v, size %d", ok, err, z.Size())
+	}
+	defer z.Close()
+	if len(z.frames) < 6 {
+		t.Errorf("%d frames: want one per entry and more for the big one", len(z.frames))
+	}
+
+	// In order, 32 KiB at a time (a decoder goes on where it stopped).
+	var got bytes.Buffer
+	if _, err := io.CopyBuffer(&got, io.NewSectionReader(z, 0, z.Size()), make([]byte, 32<<10)); err != nil || !bytes.Equal(got.Bytes(), plain) {
+		t.Fatalf("read in order: %v, equal %v", err, bytes.Equal(got.Bytes(), plain))
+	}
+	// At random, from four readers at once.
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 50 {
+				off := rng.Int64N(int64(len(plain)))
+				buf := make([]byte, rng.IntN(100<<10)+1)
+				n, err := z.ReadAt(buf, off)
+				want := plain[off:min(off+int64(len(buf)), int64(len(plain)))]
+				if (err != nil && err != io.EOF) || !bytes.Equal(buf[:n], want) {
+					t.Errorf("ReadAt(%d, %d): %d bytes, %v", len(buf), off, n, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	// The tar index finds every entry through it.
+	x, err := IndexTar(z, z.Size())
+	if err != nil || x.Len() != 5 {
+		t.Fatalf("index: %v (%d entries)", err, x.Len())
+	}
+	for name, size := range testSizes {
+		e, _ := x.Entry(name)
+		if e.Size != int64(size) {
+			t.Errorf("%s: %d bytes, want %d", name, e.Size, size)
+		}
+		if i := frameAt(z, e.Offset-512); z.frames[i].tarAt != e.Offset-512 && name != "blobs/sha256/big" {
+			t.Errorf("%s: its header is not at the start of a frame", name)
+		}
+	}
+}
+
+func frameAt(z *ZstdSeekable, off int64) int {
+	for i, f := range z.frames {
+		if off < f.tarAt+f.tarN {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestZstdSeekableRefuses: an archive without a table is left to the
+// stream reader; a table that does not describe the archive, and frames
+// that do not hold what it says, are refused as malformed, never read past.
+func TestZstdSeekableRefuses(t *testing.T) {
+	plain, framed := framedTar(t, testSizes)
+	var stream bytes.Buffer
+	enc, _ := zstd.NewWriter(&stream)
+	enc.Write(plain)
+	enc.Close()
+	if _, ok, err := OpenZstdSeekable(bytes.NewReader(stream.Bytes()), int64(stream.Len())); ok || err != nil {
+		t.Errorf("plain zstd stream: ok %v, err %v; want no table, no error", ok, err)
+	}
+	if _, ok, err := OpenZstdSeekable(bytes.NewReader(framed[:len(framed)-3]), int64(len(framed)-3)); ok || err != nil {
+		t.Errorf("cut archive: ok %v, err %v; want no table (read as a stream, which reports the cut)", ok, err)
+	}
+
+	n := len(framed)
+	frames := int(binary.LittleEndian.Uint32(framed[n-9:]))
+	tableAt := n - (8 + 8*frames + seekFooterSize)
+	broken := map[string]func(b []byte){
+		"frame count too large": func(b []byte) { binary.LittleEndian.PutUint32(b[n-9:], uint32(frames+1)) },
+		"frame count huge":      func(b []byte) { binary.LittleEndian.PutUint32(b[n-9:], 0xffffffff) },
+		"descriptor flags":      func(b []byte) { b[n-5] = 0x80 },
+		"compressed size lies": func(b []byte) {
+			binary.LittleEndian.PutUint32(b[tableAt+8:], binary.LittleEndian.Uint32(b[tableAt+8:])+1)
+		},
+		"frame of nothing":      func(b []byte) { binary.LittleEndian.PutUint32(b[tableAt+12:], 0) },
+		"not a skippable frame": func(b []byte) { b[tableAt] ^= 1 },
+	}
+	for name, breakIt := range broken {
+		b := bytes.Clone(framed)
+		breakIt(b)
+		if _, ok, err := OpenZstdSeekable(bytes.NewReader(b), int64(len(b))); !ok || !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("%s: ok %v, err %v; want ErrMalformed", name, ok, err)
+		}
+	}
+
+	// The table claims more tar than the frames hold: the read that gets
+	// there fails, it does not return made-up bytes.
+	b := bytes.Clone(framed)
+	last := tableAt + 8 + 8*(frames-1)
+	binary.LittleEndian.PutUint32(b[last+4:], binary.LittleEndian.Uint32(b[last+4:])+4096)
+	z, ok, err := OpenZstdSeekable(bytes.NewReader(b), int64(len(b)))
+	if !ok || err != nil {
+		t.Fatalf("open: %v %v", ok, err)
+	}
+	if _, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); !errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("reading past the frames: %v, want ErrMalformed", err)
+	}
+	// A flipped byte inside a frame: its checksum fails the read.
+	b = bytes.Clone(framed)
+	b[len(b)/2] ^= 0xff
+	z, _, _ = OpenZstdSeekable(bytes.NewReader(b), int64(len(b)))
+	if got, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); err == nil || bytes.Equal(got, plain) {
+		t.Errorf("corrupt frame read without error (%d bytes)", len(got))
+	}
+}
