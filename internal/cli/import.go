@@ -18,7 +18,7 @@ func newImportCmd(app *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR --registry HOST[:PORT] (--key PUB | --trust-root ROOT)",
 		Short: "Verify a bundle and load it into the air-gap registry",
-		Long: `Verify a bundle and load it into a registry in one streaming pass: the signature
+		Long: `Verify a bundle and load it into a registry, reading each blob once: the signature
 first (nothing is written unless it verifies), then expiry and generation,
 then every blob sent once and hashed on the way (shared blobs are mounted, blobs
 the registry has are skipped), then manifests, and tags last. A failed import

@@ -30,8 +30,9 @@ type servedStore interface {
 	io.Closer
 }
 
-// openServedStore opens a bundle directory or a plain bundle tar. A
-// compressed tar is refused (errdef.ErrUsage): it cannot be read at random.
+// openServedStore opens a bundle directory, a plain bundle tar, or a
+// seekable .tar.zst. Any other compressed tar is refused (errdef.ErrUsage):
+// it cannot be read at random.
 func openServedStore(path string) (servedStore, error) {
 	st, err := os.Stat(path)
 	if err != nil {

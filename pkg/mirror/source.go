@@ -69,8 +69,8 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 	return openTarSource(ctx, path, log)
 }
 
-// isPlainArchive reports whether path is an uncompressed tar (or the
-// volume list of one), which can be read at random.
+// isPlainArchive reports whether path can be read at random as a plain
+// tar: an uncompressed tar, the volume list of one, or a seekable .tar.zst.
 func isPlainArchive(path string) (bool, error) {
 	ra, _, err := openArchiveAt(path)
 	if err != nil {
