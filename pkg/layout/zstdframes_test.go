@@ -18,7 +18,7 @@ import (
 
 // framedTar packs entries (name → size, random content) into a plain tar
 // and, as Pack does, into a seekable .tar.zst.
-func framedTar(t *testing.T, sizes map[string]int) (plain, framed []byte) {
+func framedTar(t testing.TB, sizes map[string]int) (plain, framed []byte) {
 	t.Helper()
 	var p, z bytes.Buffer
 	fw, err := newFramedZstdWriter(&z)
@@ -185,4 +185,30 @@ func TestZstdSeekableRefuses(t *testing.T) {
 	if got, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); err == nil || bytes.Equal(got, plain) {
 		t.Errorf("corrupt frame read without error (%d bytes)", len(got))
 	}
+}
+
+// FuzzZstdSeekable reads any bytes as a seekable .tar.zst: opening it and
+// reading its first megabyte in order and at random must end in the bytes
+// or an error saying it is malformed, never in a panic or a hang.
+func FuzzZstdSeekable(f *testing.F) {
+	_, framed := framedTar(f, map[string]int{"oci-layout": 30, "index.json": 100, "blobs/sha256/big": 3000})
+	f.Add(framed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		z, ok, err := OpenZstdSeekable(bytes.NewReader(data), int64(len(data)))
+		if err != nil && !errors.Is(err, errdef.ErrMalformed) {
+			t.Fatalf("open: %v is not ErrMalformed", err)
+		}
+		if !ok || err != nil {
+			return
+		}
+		defer z.Close()
+		n := min(z.Size(), 1<<20)
+		if _, err := io.Copy(io.Discard, io.NewSectionReader(z, 0, n)); err != nil && !errors.Is(err, errdef.ErrMalformed) {
+			t.Fatalf("read: %v is not ErrMalformed", err)
+		}
+		buf := make([]byte, 100)
+		if _, err := z.ReadAt(buf, n/2); err != nil && err != io.EOF && !errors.Is(err, errdef.ErrMalformed) {
+			t.Fatalf("read at %d: %v is not ErrMalformed", n/2, err)
+		}
+	})
 }

@@ -18,11 +18,11 @@ import (
 // head, the out-of-order scan, manifest.json, the root and the structure.
 // Whatever it meets must end in an error saying the archive is malformed
 // or does not match its descriptors, never in a panic or a hang. The seeds
-// are a real signed bundle, packed plain and with gzip. (An archive without
+// are a real signed bundle, packed plain, with gzip and with zstd (seekable). (An archive without
 // index.json used to panic here.)
 func FuzzOpenArchive(f *testing.F) {
 	s := newSignedSample(f, sample.Spec{BaseLayerSize: 2048, LayerSize: 512}, 0)
-	for _, suffix := range []string{".tar", ".tar.gz"} {
+	for _, suffix := range []string{".tar", ".tar.gz", ".tar.zst"} {
 		data, err := os.ReadFile(s.pack(f, suffix))
 		if err != nil {
 			f.Fatal(err)
