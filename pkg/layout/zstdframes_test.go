@@ -178,6 +178,23 @@ func TestZstdSeekableRefuses(t *testing.T) {
 	if _, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); !errors.Is(err, errdef.ErrMalformed) {
 		t.Errorf("reading past the frames: %v, want ErrMalformed", err)
 	}
+	// A frame asking for a window larger than seekable archives get.
+	// A frame by hand: magic, no flags, window descriptor 2^(10+16), one
+	// last raw block of 4096 bytes.
+	var wide bytes.Buffer
+	wide.Write([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3, 0x01, 0x80, 0x00})
+	wide.Write(plain[:4096])
+	frameLen := wide.Len()
+	binary.Write(&wide, binary.LittleEndian, []uint32{skippableSeekMagic, 8 + seekFooterSize, uint32(frameLen), 4096, 1})
+	wide.Write([]byte{0})
+	binary.Write(&wide, binary.LittleEndian, uint32(seekableMagic))
+	z, ok, err = OpenZstdSeekable(bytes.NewReader(wide.Bytes()), int64(wide.Len()))
+	if !ok || err != nil {
+		t.Fatalf("open the wide-window archive: %v %v", ok, err)
+	}
+	if _, err := z.ReadAt(make([]byte, 10), 0); !errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("a 64 MiB window: %v, want ErrMalformed", err)
+	}
 	// A flipped byte inside a frame: its checksum fails the read.
 	b = bytes.Clone(framed)
 	b[len(b)/2] ^= 0xff

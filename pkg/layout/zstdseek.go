@@ -36,6 +36,11 @@ type zstdCursor struct {
 // each, the window pack uses).
 const zstdMaxIdle = 16
 
+// zstdSeekMaxWindow bounds the window a frame of a seekable archive may ask
+// its decoder for: pack's use 1 MiB, and with many readers at once a hostile
+// archive must not make each hold the 64 MiB a stream may use.
+const zstdSeekMaxWindow = 8 << 20
+
 // OpenZstdSeekable opens the zstd archive r (size bytes) for random access.
 // It returns ok false when the archive has no seek table (it can then only
 // be read as a stream), and an error when the table is malformed.
@@ -98,7 +103,7 @@ func (z *ZstdSeekable) cursor(off int64) (*zstdCursor, error) {
 	fr := z.frames[i]
 	dec, err := zstd.NewReader(bufio.NewReaderSize(io.NewSectionReader(z.r, fr.at, 1<<62), 128<<10),
 		zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow*2))
+		zstd.WithDecoderMaxWindow(zstdSeekMaxWindow), zstd.WithDecoderMaxMemory(2*zstdSeekMaxWindow))
 	if err != nil {
 		return nil, fmt.Errorf("zstd archive: %v: %w", err, errdef.ErrMalformed)
 	}
