@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -62,7 +63,13 @@ func TestREADMEQuickstart(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the README quickstart failed: %v\n%s", err, out)
+		// The registries' own logs say why one did not start or answer.
+		var logs strings.Builder
+		for _, name := range []string{"connected.log", "airgap.log"} {
+			data, _ := os.ReadFile(filepath.Join(root, "quickstart", name))
+			fmt.Fprintf(&logs, "--- %s:\n%s\n", name, data)
+		}
+		t.Fatalf("the README quickstart failed: %v\n%s\n%s", err, out, logs.String())
 	}
 	for _, want := range []string{"Created bundle", "Verified bundle/manifest.dsse", "Usable: yes", "Imported 2025.10.0", "Pulled 2025.10.0"} {
 		if !strings.Contains(string(out), want) {
