@@ -63,6 +63,9 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("archive is truncated: %w", errdef.ErrMalformed)
 			}
+			if errors.Is(err, errdef.ErrMalformed) {
+				return nil, fmt.Errorf("archive: %w", err)
+			}
 			return nil, fmt.Errorf("archive: %v: %w", err, errdef.ErrMalformed)
 		}
 		name, skip, err := checkEntry(hdr, names)

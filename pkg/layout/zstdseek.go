@@ -73,12 +73,7 @@ func (z *ZstdSeekable) ReadAt(p []byte, off int64) (int, error) {
 	c.pos += int64(n)
 	if err != nil {
 		c.dec.Close()
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			err = fmt.Errorf("zstd archive: frames end at %d bytes of tar, the seek table says %d: %w", off+int64(n), z.size, errdef.ErrMalformed)
-		} else {
-			err = fmt.Errorf("zstd archive: %v: %w", err, errdef.ErrMalformed)
-		}
-		return n, err
+		return n, z.decodeError(c.pos, err)
 	}
 	z.release(c)
 	if len(want) < len(p) {
@@ -112,11 +107,24 @@ func (z *ZstdSeekable) cursor(off int64) (*zstdCursor, error) {
 		n, err := io.CopyN(io.Discard, dec, skip)
 		if err != nil {
 			dec.Close()
-			return nil, fmt.Errorf("zstd archive: frame at %d ends after %d of its %d bytes: %w", fr.at, n, fr.tarN, errdef.ErrMalformed)
+			return nil, z.decodeError(fr.tarAt+n, err)
 		}
 		c.pos = off
 	}
 	return c, nil
+}
+
+// decodeError says why decoding stopped at tar offset pos: the frames ran
+// out before the size the seek table gives, or one of them is corrupt.
+func (z *ZstdSeekable) decodeError(pos int64, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("zstd archive: frames end at %d bytes of tar, the seek table says %d: %w", pos, z.size, errdef.ErrMalformed)
+	}
+	// A frame's checksum fails at its end: name the frame holding the last
+	// byte decoded.
+	last := max(pos-1, 0)
+	i := sort.Search(len(z.frames), func(i int) bool { return z.frames[i].tarAt+z.frames[i].tarN > last })
+	return fmt.Errorf("zstd archive: the frame at archive byte %d is corrupt (%v): %w", z.frames[min(i, len(z.frames)-1)].at, err, errdef.ErrMalformed)
 }
 
 // release keeps c for a read that goes on where it stopped.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -244,6 +245,13 @@ func TestImportRefuses(t *testing.T) {
 			_, other := testKeys(t, "other")
 			return s.pack(t, ".tar.zst"), func(o *mirror.ImportOptions) { o.Trust = trustKeys(other) }
 		}, errdef.ErrSignature, "manifest.dsse: 0 of 1 signatures verified with a trusted key (signed by untrusted key"},
+		{"corrupt frame in a .tar.zst", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
+			zst := s.pack(t, ".tar.zst")
+			data, _ := os.ReadFile(zst)
+			data[len(data)*3/4] ^= 0xff // in the layers
+			os.WriteFile(zst, data, 0o644)
+			return zst, nil
+		}, errdef.ErrMalformed, "zstd archive: the frame at archive byte"},
 		{"truncated archive", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			tarPath := s.pack(t, ".tar")
 			data, _ := os.ReadFile(tarPath)
@@ -280,6 +288,24 @@ func TestImportRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportSeekableZstdWithBrokenTable: a .tar.zst whose seek table is
+// damaged (it is not signed; the frames are) is imported as one stream,
+// verified as any stream is, to the same registry state.
+func TestImportSeekableZstdWithBrokenTable(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	zst := s.pack(t, ".tar.zst")
+	data, _ := os.ReadFile(zst)
+	n := len(data)
+	binary.LittleEndian.PutUint32(data[n-9:], binary.LittleEndian.Uint32(data[n-9:])+1) // one frame too many
+	os.WriteFile(zst, data, 0o644)
+	target := testutil.Distribution(t)
+	res, err := mirror.Import(context.Background(), importOpts(t, zst, target, s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertImported(t, s, target, res)
 }
 
 // tamperTar flips the byte at offset within the content of the named entry

@@ -63,8 +63,14 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
-	if plain, err := isPlainArchive(path); st.IsDir() || (err == nil && plain) {
+	plain, err := isPlainArchive(path)
+	if st.IsDir() || (err == nil && plain) {
 		return openIndexedSource(path)
+	}
+	if errors.Is(err, errdef.ErrMalformed) {
+		// A broken seek table spoils random access, not the archive: its
+		// frames are still the signed tar, read (and verified) as a stream.
+		log.Warn("zstd seek table unusable: reading the archive as one stream", "archive", path, "error", err)
 	}
 	return openTarSource(ctx, path, log)
 }
