@@ -79,7 +79,7 @@ e2e: tools
 FUZZTIME ?= 1m
 FUZZMINIMIZETIME ?= 2s
 FUZZ_TARGETS := ./pkg/release:FuzzParse ./pkg/bundle:FuzzParseManifest ./pkg/dsse:FuzzParse \
-	./pkg/layout:FuzzTarReader ./pkg/layout:FuzzParseVolumeSet ./pkg/layout:FuzzZstdSeekable ./pkg/mirror:FuzzOpenArchive
+	./pkg/layout:FuzzTarReader ./pkg/layout:FuzzParseVolumeSet ./pkg/layout:FuzzSeekable ./pkg/mirror:FuzzOpenArchive
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -47,10 +47,8 @@ func signedTestBundle(t *testing.T) (dir, tar, pub string) {
 
 func TestServeCommandRefuses(t *testing.T) {
 	dir, tar, pub := signedTestBundle(t)
-	gz := filepath.Join(t.TempDir(), "b.tar.gz")
-	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: gz}); err != nil {
-		t.Fatal(err)
-	}
+	// Another tool's .tar.gz: no seek table, so it cannot be served.
+	gz := testutil.ForeignArchive(t, tar, "b.tar.gz")
 	other, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), "other"), Password: func() ([]byte, error) { return []byte("x"), nil }})
 	if err != nil {
 		t.Fatal(err)

@@ -37,17 +37,25 @@ func signedBundle(t *testing.T, spec sample.Spec, suffix string, createArgs ...s
 
 // TestImportKilledAndResumed kills an import mid-way (after a third of its
 // bytes went up), checks that no tag was written, and re-runs it: the second
-// run completes, sends fewer bytes, and the registry holds the release. A
-// .tar.gz is read as one stream; pack's .tar.zst at random, here one blob at
-// a time so that some are whole when the process dies.
+// run completes, sends fewer bytes, and the registry holds the release.
+// Another tool's .tar.gz is read as one stream; pack's .tar.zst at random,
+// here one blob at a time so that some are whole when the process dies.
 func TestImportKilledAndResumed(t *testing.T) {
-	for suffix, args := range map[string][]string{".tar.gz": nil, ".tar.zst": {"--concurrency", "1"}} {
+	for suffix, args := range map[string][]string{"foreign.tar.gz": nil, ".tar.zst": {"--concurrency", "1"}} {
 		t.Run(suffix, func(t *testing.T) { testImportKilledAndResumed(t, suffix, args) })
 	}
 }
 
 func testImportKilledAndResumed(t *testing.T, suffix string, args []string) {
-	archive, pub, rel := signedBundle(t, sample.Spec{BaseLayerSize: 8 << 20, LayerSize: 3 << 20}, suffix)
+	spec := sample.Spec{BaseLayerSize: 8 << 20, LayerSize: 3 << 20}
+	var archive, pub string
+	var rel *sample.Release
+	if foreign, ok := strings.CutPrefix(suffix, "foreign"); ok {
+		archive, pub, rel = signedBundle(t, spec, ".tar")
+		archive = testutil.ForeignArchive(t, archive, "bundle"+foreign)
+	} else {
+		archive, pub, rel = signedBundle(t, spec, suffix)
+	}
 	target := testutil.Distribution(t)
 	total := int64(8<<20 + 7*(3<<20))
 	g := testutil.NewGate(t, target, total/3)

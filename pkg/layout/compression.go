@@ -48,15 +48,13 @@ func CompressionFor(name string) (Compression, error) {
 }
 
 // compressor wraps w in the codec. Output is deterministic: no names or
-// times in the gzip header, fixed zstd settings. zstd output is seekable
-// (framedZstdWriter): its writer has EndFrame, which Pack calls at each
-// entry.
+// times in the gzip header, fixed zstd settings. Compressed output is
+// seekable (framedWriter): its writer has EndFrame, which Pack calls at
+// each entry.
 func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
-		// Layers are already compressed: the fastest level costs little in
-		// size and keeps pack from being CPU-bound.
-		return gzip.NewWriterLevel(w, gzip.BestSpeed)
+		return newFramedGzipWriter(w)
 	case Zstd:
 		return newFramedZstdWriter(w)
 	}

@@ -175,7 +175,7 @@ func TestPushSyncThroughFaults(t *testing.T) {
 func TestConcurrentImports(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 1 << 20}, 0)
 	target := testutil.Distribution(t)
-	sources := []string{s.pack(t, ".tar.gz"), s.dir}
+	sources := []string{s.foreign(t, ".tar.gz"), s.dir}
 	results := make([]*mirror.PlaceResult, len(sources))
 	errs := make([]error, len(sources))
 	var wg sync.WaitGroup

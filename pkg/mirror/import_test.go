@@ -65,6 +65,13 @@ func (s *signedSample) pack(t testing.TB, suffix string) string {
 	return out
 }
 
+// foreign packs the bundle as another tool would compress its tar (suffix
+// .tar.gz or .tar.zst, no seek table): an archive import reads as a stream.
+func (s *signedSample) foreign(t testing.TB, suffix string) string {
+	t.Helper()
+	return testutil.ForeignArchive(t, s.pack(t, ".tar"), "bundle"+suffix)
+}
+
 func importOpts(t *testing.T, src, target, pub string) mirror.ImportOptions {
 	return mirror.ImportOptions{
 		Source: src, Registry: target, Trust: trustKeys(pub),
@@ -137,12 +144,16 @@ func TestImportRoundTrip(t *testing.T) {
 		{"tar.zst into referrers-API registry", testutil.Registry, ".tar.zst", mirror.ReferrersAPI},
 		{"tar into distribution", testutil.Distribution, ".tar", mirror.ReferrersTagIndex},
 		{"tar.gz into distribution", testutil.Distribution, ".tar.gz", mirror.ReferrersTagIndex},
+		{"another tool's tar.gz (a stream) into distribution", testutil.Distribution, "foreign.tar.gz", mirror.ReferrersTagIndex},
+		{"another tool's tar.zst (a stream) into referrers-API registry", testutil.Registry, "foreign.tar.zst", mirror.ReferrersAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			target := tt.target(t)
 			src := s.dir
-			if tt.suffix != "" {
+			if suffix, ok := strings.CutPrefix(tt.suffix, "foreign"); ok {
+				src = s.foreign(t, suffix)
+			} else if tt.suffix != "" {
 				src = s.pack(t, tt.suffix)
 			}
 			opts := importOpts(t, src, target, s.pub)
@@ -252,6 +263,13 @@ func TestImportRefuses(t *testing.T) {
 			os.WriteFile(zst, data, 0o644)
 			return zst, nil
 		}, errdef.ErrMalformed, "zstd archive: the frame at archive byte"},
+		{"corrupt member in a .tar.gz", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
+			gz := s.pack(t, ".tar.gz")
+			data, _ := os.ReadFile(gz)
+			data[len(data)*3/4] ^= 0xff // in the layers
+			os.WriteFile(gz, data, 0o644)
+			return gz, nil
+		}, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
 		{"truncated archive", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			tarPath := s.pack(t, ".tar")
 			data, _ := os.ReadFile(tarPath)
@@ -290,22 +308,27 @@ func TestImportRefuses(t *testing.T) {
 	}
 }
 
-// TestImportSeekableZstdWithBrokenTable: a .tar.zst whose seek table is
-// damaged (it is not signed; the frames are) is imported as one stream,
-// verified as any stream is, to the same registry state.
-func TestImportSeekableZstdWithBrokenTable(t *testing.T) {
+// TestImportSeekableWithBrokenTable: a .tar.zst or .tar.gz whose seek
+// table is damaged (it is not signed; the frames are) is imported as one
+// stream, verified as any stream is, to the same registry state.
+func TestImportSeekableWithBrokenTable(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	zst := s.pack(t, ".tar.zst")
-	data, _ := os.ReadFile(zst)
-	n := len(data)
-	binary.LittleEndian.PutUint32(data[n-9:], binary.LittleEndian.Uint32(data[n-9:])+1) // one frame too many
-	os.WriteFile(zst, data, 0o644)
-	target := testutil.Distribution(t)
-	res, err := mirror.Import(context.Background(), importOpts(t, zst, target, s.pub))
-	if err != nil {
-		t.Fatal(err)
+	// Each damage adds one to the frame count the footer gives.
+	for suffix, countAt := range map[string]int{".tar.zst": 9, ".tar.gz": 10 + 8} {
+		t.Run(suffix, func(t *testing.T) {
+			archive := s.pack(t, suffix)
+			data, _ := os.ReadFile(archive)
+			at := len(data) - countAt
+			binary.LittleEndian.PutUint32(data[at:], binary.LittleEndian.Uint32(data[at:])+1)
+			os.WriteFile(archive, data, 0o644)
+			target := testutil.Distribution(t)
+			res, err := mirror.Import(context.Background(), importOpts(t, archive, target, s.pub))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertImported(t, s, target, res)
+		})
 	}
-	assertImported(t, s, target, res)
 }
 
 // tamperTar flips the byte at offset within the content of the named entry
@@ -398,19 +421,26 @@ func writeSortedTar(t *testing.T, dir, out string, compress bool) {
 
 // TestImportThroughFaults imports through a proxy that fails one request in
 // five (503, reset, truncated answer, 429 with Retry-After, stall) into
-// distribution (faults_test.go has the others).
+// distribution (faults_test.go has the others), from a stream (resumed
+// from the chunks in memory) and from pack's seekable archive (re-read).
 func TestImportThroughFaults(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 3 << 20, LayerSize: 1 << 20}, 0)
+	for name, src := range map[string]string{"stream": s.foreign(t, ".tar.zst"), "seekable": s.pack(t, ".tar.zst")} {
+		t.Run(name, func(t *testing.T) {
+			target := testutil.Distribution(t)
+			proxy := faultyProxy(t, target)
+			opts := importOpts(t, src, proxy.Host, s.pub)
+			opts.Client, opts.Transfer = faultyClient(t)
+			res, err := mirror.Import(context.Background(), opts)
+			if err != nil {
+				t.Fatalf("import through faults (%d injected of %d): %v", proxy.Injected.Load(), proxy.Requests.Load(), err)
+			}
+			assertImported(t, s, target, res)
+			checkFaults(t, proxy)
+		})
+	}
 	target := testutil.Distribution(t)
 	proxy := faultyProxy(t, target)
-	opts := importOpts(t, s.pack(t, ".tar.zst"), proxy.Host, s.pub)
-	opts.Client, opts.Transfer = faultyClient(t)
-	res, err := mirror.Import(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("import through faults (%d injected of %d): %v", proxy.Injected.Load(), proxy.Requests.Load(), err)
-	}
-	assertImported(t, s, target, res)
-	checkFaults(t, proxy)
 
 	// A registry that stays down: a clear error, within bounded retries.
 	down := importOpts(t, s.dir, proxy.Host, s.pub)

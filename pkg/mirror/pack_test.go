@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -152,9 +153,17 @@ func TestPackCodecsHoldTheSameTar(t *testing.T) {
 	defer zf.Close()
 	zr, _ := zstd.NewReader(zf)
 	defer zr.Close()
-	inside, err := io.ReadAll(zr)
-	if err != nil || !bytes.Equal(plain, inside) {
-		t.Errorf("the plain tar (%d bytes) differs from the zstd one's content (%d bytes): %v", len(plain), len(inside), err)
+	gf, _ := os.Open(filepath.Join(work, "b.tar.gz"))
+	defer gf.Close()
+	gr, err := gzip.NewReader(gf) // the standard library's, multistream
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]io.Reader{"zstd": zr, "gzip": gr} {
+		inside, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(plain, inside) {
+			t.Errorf("the plain tar (%d bytes) differs from the %s one's content (%d bytes): %v", len(plain), name, len(inside), err)
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -90,12 +91,16 @@ func TestServePullsMatchSource(t *testing.T) {
 	if err != nil || len(packed.Volumes) < 2 {
 		t.Fatalf("pack --split: %v %+v", err, packed)
 	}
-	// pack's .tar.zst is seekable: served by decompressing at random.
+	// pack's .tar.zst and .tar.gz are seekable: served by decompressing at
+	// random.
 	zst := filepath.Join(t.TempDir(), "bundle.tar.zst")
-	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: f.dir, Output: zst}); err != nil {
-		t.Fatal(err)
+	gz := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	for _, out := range []string{zst, gz} {
+		if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: f.dir, Output: out}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, src := range []struct{ name, path string }{{"dir", f.dir}, {"tar", f.tar}, {"volumes", packed.VolumeList}, {"tar.zst", zst}} {
+	for _, src := range []struct{ name, path string }{{"dir", f.dir}, {"tar", f.tar}, {"volumes", packed.VolumeList}, {"tar.zst", zst}, {"tar.gz", gz}} {
 		t.Run(src.name, func(t *testing.T) {
 			ctx := context.Background()
 			host, b := serveBundle(t, f, src.path, nil)
@@ -350,13 +355,13 @@ func TestServeRefuses(t *testing.T) {
 		{name: "expired", mod: func(o *mirror.ServeOptions) { o.Now = fixedTime.Add(mirror.DefaultValidFor + time.Second) }, wantErr: errdef.ErrExpired, wantMsg: "--allow-expired"},
 		{name: "bad prefix", mod: func(o *mirror.ServeOptions) { o.RepoPrefix = "UPPER" }, wantErr: errdef.ErrUsage},
 		{name: "bad bundle repository", mod: func(o *mirror.ServeOptions) { o.BundleRepo = "../bundle" }, wantErr: errdef.ErrUsage},
-		{name: "compressed tar", break_: func(t *testing.T, dir string) string {
-			out := filepath.Join(t.TempDir(), "b.tar.gz")
+		{name: "compressed tar without a seek table", break_: func(t *testing.T, dir string) string {
+			out := filepath.Join(t.TempDir(), "b.tar")
 			if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
 				t.Fatal(err)
 			}
-			return out
-		}, wantErr: errdef.ErrUsage, wantMsg: "gzip-compressed, and a compressed tar cannot be read at random"},
+			return testutil.ForeignArchive(t, out, "b.tar.gz")
+		}, wantErr: errdef.ErrUsage, wantMsg: "gzip-compressed without a seek table (not written by stella mirror pack), and cannot be read at random"},
 		{name: "not a bundle", break_: func(t *testing.T, dir string) string { return t.TempDir() }, wantErr: errdef.ErrNotFound},
 	}
 	for _, tt := range tests {

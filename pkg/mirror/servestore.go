@@ -68,15 +68,16 @@ type readerAtCloser interface {
 }
 
 // openArchiveAt opens a tar file, or the archive a volume list's volumes
-// hold, for random access; a seekable .tar.zst file (as pack writes it) is
-// opened as the plain tar it holds. Compressed volumes are left to be read
-// as a stream, which hashes each volume and names a bad one.
+// hold, for random access; a seekable .tar.zst or .tar.gz file (as pack
+// writes them) is opened as the plain tar it holds. Compressed volumes are
+// left to be read as a stream, which hashes each volume and names a bad
+// one.
 func openArchiveAt(path string) (readerAtCloser, int64, error) {
 	ra, size, err := openArchiveFile(path)
-	if err != nil || layout.IsVolumeList(path) || layout.SniffCompression(ra) != layout.Zstd {
+	if err != nil || layout.IsVolumeList(path) {
 		return ra, size, err
 	}
-	z, ok, err := layout.OpenZstdSeekable(ra, size)
+	z, ok, err := layout.OpenSeekable(ra, size)
 	if err != nil {
 		ra.Close()
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
@@ -84,17 +85,17 @@ func openArchiveAt(path string) (readerAtCloser, int64, error) {
 	if !ok {
 		return ra, size, nil
 	}
-	return zstdArchive{z, ra}, z.Size(), nil
+	return seekableArchive{z, ra}, z.Size(), nil
 }
 
-// zstdArchive is a seekable .tar.zst read as its tar.
-type zstdArchive struct {
-	*layout.ZstdSeekable
+// seekableArchive is a seekable compressed archive read as its tar.
+type seekableArchive struct {
+	*layout.Seekable
 	file io.Closer
 }
 
-func (a zstdArchive) Close() error {
-	a.ZstdSeekable.Close()
+func (a seekableArchive) Close() error {
+	a.Seekable.Close()
 	return a.file.Close()
 }
 
@@ -128,7 +129,7 @@ func openArchiveFile(path string) (readerAtCloser, int64, error) {
 // same bytes pack writes without compression.
 func compressedError(path string, c layout.Compression) error {
 	tool := map[layout.Compression]string{layout.Gzip: "gzip -dk", layout.Zstd: "zstd -d"}[c]
-	return fmt.Errorf("%s is %s-compressed, and a compressed tar cannot be read at random: decompress it once (%s %s) or pack the bundle without compression (stella mirror pack DIR --output FILE.tar), then serve the .tar: %w",
+	return fmt.Errorf("%s is %s-compressed without a seek table (not written by stella mirror pack), and cannot be read at random: decompress it once (%s %s) or pack the bundle again (stella mirror pack DIR --output FILE.tar), then serve that: %w",
 		path, c, tool, path, errdef.ErrUsage)
 }
 

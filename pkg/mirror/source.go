@@ -70,13 +70,14 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 	if errors.Is(err, errdef.ErrMalformed) {
 		// A broken seek table spoils random access, not the archive: its
 		// frames are still the signed tar, read (and verified) as a stream.
-		log.Warn("zstd seek table unusable: reading the archive as one stream", "archive", path, "error", err)
+		log.Warn("seek table unusable: reading the archive as one stream", "archive", path, "error", err)
 	}
 	return openTarSource(ctx, path, log)
 }
 
 // isPlainArchive reports whether path can be read at random as a plain
-// tar: an uncompressed tar, the volume list of one, or a seekable .tar.zst.
+// tar: an uncompressed tar, the volume list of one, or a seekable .tar.zst
+// or .tar.gz.
 func isPlainArchive(path string) (bool, error) {
 	ra, _, err := openArchiveAt(path)
 	if err != nil {

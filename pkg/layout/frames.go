@@ -1,0 +1,131 @@
+package layout
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// A bundle's compressed archive (.tar.zst, .tar.gz) is written as
+// independent frames (zstd frames, gzip members), each starting at a tar
+// entry or every frameSize bytes of tar, and ends with a table of the
+// frames in a form every decoder of the codec reads as nothing (a zstd
+// skippable frame, empty gzip members with an extra field). To any
+// decoder the archive is the one plain tar it holds; with the table it can
+// be read at random (Seekable): import reads and uploads its blobs in
+// parallel, and serve serves it, as for a plain tar.
+
+// frameSize is the most tar bytes one frame holds: a read at random
+// decompresses at most this much before the bytes it wants.
+const frameSize = 4 << 20
+
+// maxFrames bounds the table a reader accepts (16 TiB of tar in frames of
+// 4 MiB).
+const maxFrames = 1 << 22
+
+// frameEncoder is a codec's writer that ends a frame on Close and starts
+// the next one after Reset.
+type frameEncoder interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// framedWriter compresses into frames of at most frameSize tar bytes,
+// ending a frame early at each EndFrame, and writes the codec's table of
+// the frames on Close. Output is deterministic for the same input and
+// calls.
+type framedWriter struct {
+	out    countingWriter
+	enc    frameEncoder
+	table  func(frames [][2]uint32) []byte // the codec's table of (compressed, tar) sizes
+	n      int64                           // tar bytes in the current frame
+	start  int64                           // where the current frame starts in the output
+	frames [][2]uint32
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (f *framedWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n, err := f.enc.Write(p[:min(int64(len(p)), frameSize-f.n)])
+		f.n += int64(n)
+		written += n
+		p = p[n:]
+		if err != nil {
+			return written, err
+		}
+		if f.n == frameSize {
+			if err := f.EndFrame(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// EndFrame ends the current frame, if it holds anything: the next byte
+// starts a frame of its own.
+func (f *framedWriter) EndFrame() error {
+	if f.n == 0 {
+		return nil
+	}
+	if err := f.enc.Close(); err != nil {
+		return err
+	}
+	f.frames = append(f.frames, [2]uint32{uint32(f.out.n - f.start), uint32(f.n)})
+	f.start, f.n = f.out.n, 0
+	f.enc.Reset(&f.out)
+	return nil
+}
+
+// Close ends the last frame and writes the table.
+func (f *framedWriter) Close() error {
+	if err := f.EndFrame(); err != nil {
+		return err
+	}
+	_, err := f.out.Write(f.table(f.frames))
+	return err
+}
+
+// seekFrame is one frame of a seekable archive.
+type seekFrame struct {
+	at, size    int64 // where the frame lies in the archive
+	tarAt, tarN int64 // the tar bytes it holds
+}
+
+// tileFrames turns a table's (compressed, tar) sizes into frames, which
+// must tile the archive exactly from its first byte to end, where the
+// table starts.
+func tileFrames(codec string, sizes [][2]uint32, end int64) ([]seekFrame, error) {
+	frames := make([]seekFrame, len(sizes))
+	var at, tarAt int64
+	for i, s := range sizes {
+		fr := seekFrame{at: at, size: int64(s[0]), tarAt: tarAt, tarN: int64(s[1])}
+		if fr.size == 0 || fr.tarN == 0 || fr.tarN > 1<<30 {
+			return nil, tableError(codec, "frame %d: %d bytes holding %d", i, fr.size, fr.tarN)
+		}
+		frames[i] = fr
+		at += fr.size
+		tarAt += fr.tarN
+	}
+	if at != end {
+		return nil, tableError(codec, "frames cover %d bytes, the archive has %d before the table", at, end)
+	}
+	return frames, nil
+}
+
+// tableError says a codec's seek table is malformed.
+func tableError(codec, format string, a ...any) error {
+	return fmt.Errorf("%s seek table: %s: %w", codec, fmt.Sprintf(format, a...), errdef.ErrMalformed)
+}
