@@ -70,14 +70,17 @@ func (e *env) peerExports() []scenario {
 func (e *env) peerImports(target func() string, prepare func(int) error) []scenario {
 	var out []scenario
 	if oras, err := exec.LookPath("oras"); err == nil {
-		for _, suffix := range []string{".tar", ".tar.zst"} {
+		for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
 			extracted := filepath.Join(e.work, "extracted")
 			untar := []string{"tar", "-xf", e.archive(".signed" + suffix), "-C", extracted}
-			if suffix == ".tar.zst" {
+			switch suffix {
+			case ".tar.zst":
 				if _, ok := ensureDebian("zstd", "zstd"); !ok {
 					continue
 				}
 				untar = []string{"tar", "--zstd", "-xf", e.archive(".signed" + suffix), "-C", extracted}
+			case ".tar.gz":
+				untar = []string{"tar", "-xzf", e.archive(".signed" + suffix), "-C", extracted}
 			}
 			out = append(out, scenario{
 				tool: "tar x " + suffix + " + oras cp --from-oci-layout (per image)", bytes: e.unique, peer: true,

@@ -91,7 +91,7 @@ func (e *env) importScenarios() []scenario {
 		}
 		return fresh(run)
 	}
-	for _, suffix := range []string{".tar", ".tar.zst"} {
+	for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
 		out = append(out, scenario{
 			tool: "stella mirror import " + suffix, bytes: e.unique, setup: prepare,
 			steps: func(int) [][]string {
@@ -99,13 +99,21 @@ func (e *env) importScenarios() []scenario {
 			},
 		})
 	}
+	// Another tool's compressed tar has no seek table: import reads it as one
+	// stream.
+	out = append(out, scenario{
+		tool: "stella mirror import .tar.gz (gzip -1's, one stream)", bytes: e.unique, setup: prepare,
+		steps: func(int) [][]string {
+			return [][]string{{e.stella, "mirror", "import", e.archive(".foreign.tar.gz"), "--registry", target, "--plain-http", "--key", pub, "--quiet"}}
+		},
+	})
 	return append(out, e.peerImports(func() string { return target }, prepare)...)
 }
 
 // signedArchives creates, signs and packs the bundle once for the import
 // scenarios.
 func (e *env) signedArchives(key, pub string) error {
-	if _, err := os.Stat(e.archive(".signed.tar.zst")); err == nil {
+	if _, err := os.Stat(e.archive(".foreign.tar.gz")); err == nil {
 		return nil
 	}
 	dir := filepath.Join(e.work, "signed")
@@ -117,6 +125,8 @@ func (e *env) signedArchives(key, pub string) error {
 		{e.stella, "mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key, "--output", filepath.Join(dir, "manifest.dsse"), "--quiet"},
 		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar"), "--force"},
 		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar.zst"), "--force"},
+		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar.gz"), "--force"},
+		{"sh", "-c", `gzip -1 -c "$0" > "$1"`, e.archive(".signed.tar"), e.archive(".foreign.tar.gz")},
 	} {
 		if _, err := timed(argv, pass); err != nil {
 			return err

@@ -31,9 +31,9 @@ structure, expiry, every blob's digest); one that fails is never served.
 Images appear under the repositories import would give them (--repo-prefix
 prepended), tagged as manifest.json says; the bundle itself, with its signature
 as a referrer, under --bundle-repo, tagged with the release version. Writes get
-the spec's UNSUPPORTED error. The .tar.zst that pack writes is read at random
-too; a .tar.gz (or another tool's .tar.zst) cannot be: decompress it once, or
-pack without compression. Ctrl-C stops serving cleanly.
+the spec's UNSUPPORTED error. The .tar.zst and .tar.gz that pack writes are
+read at random too (they end with a seek table); another tool's compressed tar
+cannot be: decompress it once, or pack it again with stella. Ctrl-C stops serving cleanly.
 
 The address is printed when the registry is ready; --addr 127.0.0.1:0 picks a
 free port.`,
