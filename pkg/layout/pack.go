@@ -39,6 +39,9 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 		stats, _, err := d.packPlainFile(ctx, f, order, want, mtime)
 		return stats, err
 	}
+	if f, ok := w.(*os.File); ok {
+		w = NewWriteback(f)
+	}
 	cw, err := compressor(w, c)
 	if err != nil {
 		return stats, err

@@ -27,6 +27,7 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 	var stats PackStats
 	holes := map[digest.Digest]int64{}
 	checked := d.checkInBackground(ctx, order, want)
+	wb := NewWriteback(out)
 	var hdr bytes.Buffer
 	for _, name := range order {
 		if err := ctx.Err(); err != nil {
@@ -37,10 +38,10 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 		var err error
 		if desc, ext := d.External(want[name]); ext && !d.has(name) {
 			var at int64
-			n, at, err = holeEntry(out, &hdr, name, desc.Size, mtime)
+			n, at, err = holeEntry(wb, &hdr, name, desc.Size, mtime)
 			holes[desc.Digest] = at
 		} else {
-			n, err = d.copyEntry(out, &hdr, name, mtime)
+			n, err = d.copyEntry(wb, &hdr, name, mtime)
 		}
 		if err != nil {
 			checked()
@@ -50,10 +51,11 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 		stats.Bytes += n
 	}
 	// The end of the archive: two zero blocks, as tar.Writer.Close writes.
-	if _, err := out.Write(make([]byte, 2*blockSize)); err != nil {
+	if _, err := wb.Write(make([]byte, 2*blockSize)); err != nil {
 		checked()
 		return stats, nil, err
 	}
+	wb.Start()
 	return stats, holes, checked()
 }
 
@@ -83,7 +85,7 @@ func (d *Dir) checkInBackground(ctx context.Context, order []string, want map[st
 
 // holeEntry writes an entry's header and leaves room for its content
 // (a hole in the file until it is written), returning where it starts.
-func holeEntry(out *os.File, hdr *bytes.Buffer, name string, size int64, mtime time.Time) (int64, int64, error) {
+func holeEntry(out *Writeback, hdr *bytes.Buffer, name string, size int64, mtime time.Time) (int64, int64, error) {
 	hdr.Reset()
 	if err := tar.NewWriter(hdr).WriteHeader(packHeader(name, size, mtime)); err != nil {
 		return 0, 0, err
@@ -91,21 +93,22 @@ func holeEntry(out *os.File, hdr *bytes.Buffer, name string, size int64, mtime t
 	if _, err := out.Write(hdr.Bytes()); err != nil {
 		return 0, 0, err
 	}
-	at, err := out.Seek(0, io.SeekCurrent)
+	at, err := out.f.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return 0, 0, err
 	}
 	padded := size + (blockSize-size%blockSize)%blockSize
-	if _, err := out.Seek(padded, io.SeekCurrent); err != nil {
+	if _, err := out.f.Seek(padded, io.SeekCurrent); err != nil {
 		return 0, 0, err
 	}
+	out.Skip(padded)
 	return size, at, nil
 }
 
 const blockSize = 512
 
 // copyEntry writes one entry: header, content (kernel copy), padding.
-func (d *Dir) copyEntry(out *os.File, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
+func (d *Dir) copyEntry(out *Writeback, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
 	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
 	if err != nil {
 		return 0, err
@@ -122,7 +125,8 @@ func (d *Dir) copyEntry(out *os.File, hdr *bytes.Buffer, name string, mtime time
 	if _, err := out.Write(hdr.Bytes()); err != nil {
 		return 0, err
 	}
-	n, err := out.ReadFrom(io.LimitReader(f, st.Size()))
+	n, err := out.f.ReadFrom(io.LimitReader(f, st.Size()))
+	out.Wrote(n)
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", name, err)
 	}

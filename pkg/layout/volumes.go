@@ -241,6 +241,7 @@ type SplitWriter struct {
 	vols  []Volume
 	tmps  []string
 	f     *os.File
+	wb    *Writeback // writes to f
 	h     hash.Hash
 	n     int64
 	total int64
@@ -258,7 +259,7 @@ func (w *SplitWriter) Write(p []byte) (int, error) {
 		if rem := w.size - w.n; int64(len(chunk)) > rem {
 			chunk = chunk[:rem]
 		}
-		n, err := w.f.Write(chunk)
+		n, err := w.wb.Write(chunk)
 		w.h.Write(chunk[:n])
 		w.n += int64(n)
 		w.total += int64(n)
@@ -280,7 +281,7 @@ func (w *SplitWriter) rotate() error {
 	if err != nil {
 		return err
 	}
-	w.f, w.h, w.n = f, sha256.New(), 0
+	w.f, w.wb, w.h, w.n = f, NewWriteback(f), sha256.New(), 0
 	w.tmps = append(w.tmps, f.Name())
 	w.vols = append(w.vols, Volume{Name: name})
 	return nil

@@ -71,7 +71,9 @@ func (h holeWriter) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader
 	if !ok {
 		return fmt.Errorf("blob %s has no place in the archive", desc.Digest)
 	}
-	_, err := io.CopyBuffer(io.NewOffsetWriter(h.f, off), bundle.NewVerifyReader(r, desc), make([]byte, 256<<10))
+	w := layout.NewWritebackAt(h.f, off)
+	_, err := io.CopyBuffer(w, bundle.NewVerifyReader(r, desc), make([]byte, 256<<10))
+	w.Start()
 	return err
 }
 
