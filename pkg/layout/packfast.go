@@ -125,8 +125,17 @@ func (d *Dir) copyEntry(out *Writeback, hdr *bytes.Buffer, name string, mtime ti
 	if _, err := out.Write(hdr.Bytes()); err != nil {
 		return 0, err
 	}
-	n, err := out.f.ReadFrom(io.LimitReader(f, st.Size()))
-	out.Wrote(n)
+	// In steps, so that a large file's writeback starts while it is copied.
+	var n int64
+	for n < st.Size() {
+		var k int64
+		k, err = out.f.ReadFrom(io.LimitReader(f, min(st.Size()-n, 4*writebackChunk)))
+		out.Wrote(k)
+		n += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", name, err)
 	}
