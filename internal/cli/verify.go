@@ -21,8 +21,10 @@ its payload type. Inside a bundle directory, the payload must be the bundle's
 manifest.json byte for byte, the bundle must not have expired (--allow-expired),
 and every manifest, blob and file manifest.json names must be present and hash
 right (--signature-only skips that walk). A bundle archive (.tar, .tar.gz,
-.tar.zst, or a split archive's .volumes.json) is verified the same way, read
-once with no extraction.
+.tar.zst, or a split archive's .volumes.json) is verified the same way with no
+extraction: a .tar, or a .tar.zst or .tar.gz that pack wrote, is read at random
+and hashed in parallel; split volumes and another tool's compressed tar are read
+once, front to back.
 
 Exit codes: 5 signature, 2 digest mismatch, 3 expired, 11 malformed, 1 missing input.`,
 		Example: `  stella mirror verify bundle/manifest.dsse --key tools/cosign/cosign.pub

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -116,6 +117,16 @@ func sniffCompression(b []byte) Compression {
 func (x *TarIndex) Entry(name string) (TarEntry, bool) {
 	e, ok := x.entries[name]
 	return e, ok
+}
+
+// Names lists the files of the archive, sorted.
+func (x *TarIndex) Names() []string {
+	names := make([]string, 0, len(x.entries))
+	for name := range x.entries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Len is the number of files in the archive.

@@ -37,7 +37,9 @@ type source struct {
 	// order, with the reader of its content; set for tar sources.
 	// limit bounds the decompressed bytes read (see TarReader.SetLimit).
 	stream func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error
-	close  func()
+	// index is set for an archive read at random: where each entry lies.
+	index *layout.TarIndex
+	close func()
 	// layout is set for a directory or archive: its index.json is its own
 	// and must agree with manifest.json (metadata.checkIndex).
 	layout bool
@@ -68,11 +70,16 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 		return openIndexedSource(path)
 	}
 	if errors.Is(err, errdef.ErrMalformed) {
-		// A broken seek table spoils random access, not the archive: its
-		// frames are still the signed tar, read (and verified) as a stream.
-		log.Warn("seek table unusable: reading the archive as one stream", "archive", path, "error", err)
+		warnSeekTable(log, path, err)
 	}
 	return openTarSource(ctx, path, log)
+}
+
+// warnSeekTable says an archive's seek table is broken. That spoils random
+// access, not the archive: its frames are still the signed tar, read (and
+// verified) as a stream.
+func warnSeekTable(log *slog.Logger, path string, err error) {
+	log.Warn("seek table unusable: reading the archive as one stream", "archive", path, "error", err)
 }
 
 // isPlainArchive reports whether path can be read at random as a plain
@@ -96,8 +103,13 @@ func openIndexedSource(path string) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
+	var index *layout.TarIndex
+	if t, ok := store.(*tarStore); ok {
+		index = t.TarIndex
+	}
 	return &source{
-		name: path,
+		name:  path,
+		index: index,
 		// A head file the bundle lacks is missing (errors.Is says so: an
 		// absent manifest.dsse is an unsigned bundle) and makes the bundle
 		// malformed (exit 11), as for a streamed archive.

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,10 +11,12 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // isArchive reports whether path names a bundle archive rather than an
@@ -41,15 +44,16 @@ func isArchive(path string) bool {
 }
 
 // verifyArchive verifies a bundle archive as verifyBundle verifies a
-// directory, reading it once, front to back, with no extraction: the
-// signature over the head (before anything else is parsed), then the
-// structure, expiry and index.json, then every entry: each must be a blob
-// or a file manifest.json names (with its declared size, hashing right) or
-// a head file, and every one of them must be there.
+// directory, with no extraction: the signature over the head (before
+// anything else is parsed), then the structure, expiry and index.json, then
+// every entry: each must be a blob or a file manifest.json names (with its
+// declared size, hashing right) or a head file, and every one of them must
+// be there. An archive that can be read at random (a plain tar, pack's
+// .tar.zst and .tar.gz) is hashed in parallel; any other (split volumes,
+// another tool's compressed tar) is read once, front to back, as it comes
+// off the media.
 func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *slog.Logger) (*VerifyResult, error) {
-	// Read front to back, plain or compressed: what is checked is the
-	// stream as it comes off the media, every entry of it.
-	src, err := openTarSource(ctx, path, log)
+	src, err := openVerifySource(ctx, path, log)
 	if err != nil {
 		return nil, err
 	}
@@ -71,17 +75,46 @@ func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *sl
 		return res, nil
 	}
 	log.Info("verifying content", "archive", path)
-	if res.Content, err = streamContent(ctx, src, md); err != nil {
+	if src.index != nil {
+		res.Content, err = indexedContent(ctx, src.index, md, concurrency(opts.Concurrency))
+	} else {
+		res.Content, err = streamContent(ctx, src, md)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
 	return res, nil
 }
 
-// streamContent is verifyContent for an archive: the manifests were
-// verified as the head was read; the other blobs and the human view are
-// hashed as they stream past.
-func streamContent(ctx context.Context, src *source, md *metadata) (*ContentResult, error) {
+// openVerifySource opens an archive for verify: through its index where
+// it can be read at random, else as a stream. Volumes are streamed, so that
+// each is hashed and a bad one named.
+func openVerifySource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
+	if !layout.IsVolumeList(path) {
+		if plain, err := isPlainArchive(path); err == nil && plain {
+			return openIndexedSource(path)
+		} else if errors.Is(err, errdef.ErrMalformed) {
+			warnSeekTable(log, path, err)
+		}
+	}
+	return openTarSource(ctx, path, log)
+}
+
+// archivePlan is what a bundle archive must hold: every entry is a blob
+// or file manifest.json names (with its size, hashing right), a manifest
+// (verified as the head was read) or a head file, and every required one
+// is there.
+type archivePlan struct {
+	res      *ContentResult
+	blobs    map[digest.Digest]ocispec.Descriptor
+	files    map[string]bundle.File
+	reached  map[digest.Digest]bool
+	required map[string]bool
+	declared int64 // the bytes of blobs and files, for the decompression limit
+}
+
+func planArchive(ctx context.Context, md *metadata) (*archivePlan, error) {
 	if err := md.checkStructure(ctx); err != nil {
 		return nil, err
 	}
@@ -93,67 +126,137 @@ func streamContent(ctx context.Context, src *source, md *metadata) (*ContentResu
 	if err != nil {
 		return nil, err
 	}
-	res := &ContentResult{Manifests: graph.manifests, Blobs: len(graph.blobs)}
+	p := &archivePlan{
+		res:   &ContentResult{Manifests: graph.manifests, Blobs: len(graph.blobs)},
+		blobs: map[digest.Digest]ocispec.Descriptor{}, files: map[string]bundle.File{},
+		reached: graph.reached, required: map[string]bool{},
+	}
 	// A delta bundle does not carry what its base holds: those blobs and
 	// files are checked on import, against the target; any the archive
 	// does carry must hash right all the same.
 	omitted := md.Manifest.OmittedSet()
-	blobs := map[digest.Digest]ocispec.Descriptor{}
-	required := map[string]bool{}
-	var declared int64
 	for _, b := range graph.blobs {
-		res.Bytes += b.Size
-		blobs[b.Digest] = b
-		declared += b.Size
+		p.res.Bytes += b.Size
+		p.blobs[b.Digest] = b
+		p.declared += b.Size
 		if !omitted[b.Digest] {
-			required[layout.BlobName(b.Digest)] = true
+			p.required[layout.BlobName(b.Digest)] = true
 		}
 	}
-	files := map[string]bundle.File{}
 	for _, f := range append(append([]bundle.File{}, md.Manifest.Advisories...), md.Manifest.Files...) {
-		files[f.Path] = f
-		declared += f.Size
+		p.files[f.Path] = f
+		p.declared += f.Size
 		if !omitted[f.Digest] {
-			required[f.Path] = true
-			res.Files++
+			p.required[f.Path] = true
+			p.res.Files++
 		}
 	}
-	err = src.stream(declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
-		delete(required, e.Name)
-		if dg, ok := layout.BlobDigest(e.Name); ok {
-			if b, ok := blobs[dg]; ok {
-				return streamEntry(ctx, e, r, b)
-			}
-			if graph.reached[dg] {
-				return nil // a manifest, verified as the head was read
-			}
-			return fmt.Errorf("archive entry %s is not part of the bundle: %w", e.Name, errdef.ErrMalformed)
+	return p, nil
+}
+
+// expect takes the archive entry name off the required list and says what
+// it must hold: desc, to hash (hash true), or nothing more to check. An
+// entry the bundle does not name is an error.
+func (p *archivePlan) expect(name string) (desc ocispec.Descriptor, hash bool, err error) {
+	delete(p.required, name)
+	if dg, ok := layout.BlobDigest(name); ok {
+		if b, ok := p.blobs[dg]; ok {
+			return b, true, nil
 		}
-		if f, ok := files[e.Name]; ok {
-			return streamEntry(ctx, e, r, ocispec.Descriptor{Digest: f.Digest, Size: f.Size})
+		if p.reached[dg] {
+			return desc, false, nil // a manifest, verified as the head was read
 		}
-		if layout.IsHeadFile(e.Name) {
-			return nil
+		return desc, false, fmt.Errorf("archive entry %s is not part of the bundle: %w", name, errdef.ErrMalformed)
+	}
+	if f, ok := p.files[name]; ok {
+		return ocispec.Descriptor{Digest: f.Digest, Size: f.Size}, true, nil
+	}
+	if layout.IsHeadFile(name) {
+		return desc, false, nil
+	}
+	return desc, false, fmt.Errorf("archive entry %q is not part of the bundle: %w", name, errdef.ErrMalformed)
+}
+
+// lacking reports a required entry the archive did not hold.
+func (p *archivePlan) lacking() error {
+	if len(p.required) == 0 {
+		return nil
+	}
+	var lacking []string
+	for name := range p.required {
+		lacking = append(lacking, name)
+	}
+	sort.Strings(lacking)
+	more := ""
+	if len(lacking) > 1 {
+		more = fmt.Sprintf(" and %d more", len(lacking)-1)
+	}
+	// Missing content is a mismatch, as for a directory.
+	return fmt.Errorf("archive lacks %s%s that manifest.json names: %w", lacking[0], more, errdef.ErrDigestMismatch)
+}
+
+// streamContent is verifyContent for an archive read as a stream: the
+// manifests were verified as the head was read; the other blobs and the
+// human view are hashed as they stream past.
+func streamContent(ctx context.Context, src *source, md *metadata) (*ContentResult, error) {
+	p, err := planArchive(ctx, md)
+	if err != nil {
+		return nil, err
+	}
+	err = src.stream(p.declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
+		desc, hash, err := p.expect(e.Name)
+		if err != nil || !hash {
+			return err
 		}
-		return fmt.Errorf("archive entry %q is not part of the bundle: %w", e.Name, errdef.ErrMalformed)
+		return streamEntry(ctx, e, r, desc)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(required) > 0 {
-		var lacking []string
-		for name := range required {
-			lacking = append(lacking, name)
-		}
-		sort.Strings(lacking)
-		more := ""
-		if len(lacking) > 1 {
-			more = fmt.Sprintf(" and %d more", len(lacking)-1)
-		}
-		// Missing content is a mismatch, as for a directory.
-		return nil, fmt.Errorf("archive lacks %s%s that manifest.json names: %w", lacking[0], more, errdef.ErrDigestMismatch)
+	return p.res, p.lacking()
+}
+
+// indexedContent is verifyContent for an archive read at random (a plain
+// tar, or pack's seekable .tar.zst or .tar.gz): every entry the index
+// holds is checked as a stream's would be, then the blobs and files are
+// hashed in parallel.
+func indexedContent(ctx context.Context, idx *layout.TarIndex, md *metadata, concurrency int) (*ContentResult, error) {
+	p, err := planArchive(ctx, md)
+	if err != nil {
+		return nil, err
 	}
-	return res, nil
+	type check struct {
+		name string
+		desc ocispec.Descriptor
+	}
+	var checks []check
+	for _, name := range idx.Names() {
+		desc, hash, err := p.expect(name)
+		if err != nil {
+			return nil, err
+		}
+		if hash {
+			checks = append(checks, check{name, desc})
+		}
+	}
+	if err := p.lacking(); err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for _, c := range transfer.LargestFirst(checks, func(c check) int64 { return c.desc.Size }) {
+		g.Go(func() error {
+			sr, _ := idx.Section(c.name)
+			if sr.Size() != c.desc.Size {
+				return fmt.Errorf("archive entry %s has %d bytes, its descriptor says %d: %w", c.name, sr.Size(), c.desc.Size, errdef.ErrDigestMismatch)
+			}
+			return drain(gctx, bundle.NewVerifyReader(sr, c.desc), "archive entry "+c.name)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return p.res, nil
 }
 
 // streamEntry hashes one entry against what manifest.json says of it.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -27,8 +28,15 @@ func TestVerifyArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, suffix := range []string{".tar", ".tar.gz", ".tar.zst"} {
-		got, err := mirror.Verify(ctx, opts(s.pack(t, suffix)))
+	// pack's archives are read at random, another tool's as a stream.
+	for _, suffix := range []string{".tar", ".tar.gz", ".tar.zst", "foreign.tar.gz", "foreign.tar.zst"} {
+		path := ""
+		if foreign, ok := strings.CutPrefix(suffix, "foreign"); ok {
+			path = s.foreign(t, foreign)
+		} else {
+			path = s.pack(t, suffix)
+		}
+		got, err := mirror.Verify(ctx, opts(path))
 		if err != nil {
 			t.Fatalf("%s: %v", suffix, err)
 		}
@@ -89,16 +97,25 @@ func TestVerifyArchive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := opts(tt.archive(t))
-			if tt.mod != nil {
-				tt.mod(&o)
+			archive := tt.archive(t)
+			// A plain tar is read at random; the same bytes in another
+			// tool's .tar.gz are read as a stream: both give the verdict.
+			paths := []string{archive}
+			if strings.HasSuffix(archive, ".tar") {
+				paths = append(paths, testutil.ForeignArchive(t, archive, "bundle.tar.gz"))
 			}
-			_, err := mirror.Verify(ctx, o)
-			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
-			}
-			if err != nil && (!strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), o.Envelope)) {
-				t.Errorf("error %q does not name %q and the archive", err, tt.wantMsg)
+			for _, path := range paths {
+				o := opts(path)
+				if tt.mod != nil {
+					tt.mod(&o)
+				}
+				_, err := mirror.Verify(ctx, o)
+				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+					t.Fatalf("%s: err = %v, want %v", filepath.Base(path), err, tt.wantErr)
+				}
+				if err != nil && (!strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), o.Envelope)) {
+					t.Errorf("error %q does not name %q and the archive", err, tt.wantMsg)
+				}
 			}
 		})
 	}
