@@ -173,3 +173,11 @@ func indexedContent(ctx context.Context, idx *layout.TarIndex, md *metadata, con
 	}
 	return p.res, nil
 }
+
+// streamEntry hashes one entry against what manifest.json says of it.
+func streamEntry(ctx context.Context, e *layout.Entry, r io.Reader, desc ocispec.Descriptor) error {
+	if e.Size != desc.Size {
+		return fmt.Errorf("archive entry %s has %d bytes, its descriptor says %d: %w", e.Name, e.Size, desc.Size, errdef.ErrDigestMismatch)
+	}
+	return drain(ctx, bundle.NewVerifyReader(r, desc), "archive entry "+e.Name)
+}

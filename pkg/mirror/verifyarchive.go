@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
@@ -95,12 +91,4 @@ func openVerifySource(ctx context.Context, path string, log *slog.Logger) (*sour
 		}
 	}
 	return openTarSource(ctx, path, log)
-}
-
-// streamEntry hashes one entry against what manifest.json says of it.
-func streamEntry(ctx context.Context, e *layout.Entry, r io.Reader, desc ocispec.Descriptor) error {
-	if e.Size != desc.Size {
-		return fmt.Errorf("archive entry %s has %d bytes, its descriptor says %d: %w", e.Name, e.Size, desc.Size, errdef.ErrDigestMismatch)
-	}
-	return drain(ctx, bundle.NewVerifyReader(r, desc), "archive entry "+e.Name)
 }
