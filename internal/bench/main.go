@@ -32,7 +32,7 @@ func main() {
 	mib := flag.Int64("mib", 800, "size of the generated release in MiB of unique blobs")
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed at the end)")
-	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,serve,inspect,delta)")
+	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,push,serve,inspect,verify,delta)")
 	flag.Parse()
 	if err := bench(*stella, *mib, *runs, *work, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -113,7 +113,7 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 		{"export (registry -> media)", e.exportScenarios},
 		{"import (media -> registry)", e.importScenarios},
 		{"sync (registry -> registry)", e.syncScenarios},
-		{"inspect", e.inspectScenarios},
+		{"inspect, verify", e.inspectScenarios},
 		{"serve (media -> clients)", e.serveScenarios},
 	} {
 		if only != "" && !contains(group.name, only) {

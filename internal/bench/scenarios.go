@@ -135,13 +135,25 @@ func (e *env) signedArchives(key, pub string) error {
 	return nil
 }
 
+// inspectScenarios read and check a signed archive in place: inspect, and
+// verify (every entry hashed).
 func (e *env) inspectScenarios() []scenario {
+	pub := filepath.Join(e.work, "bench.pub")
+	signed := func(int) error { return e.signedArchives(filepath.Join(e.work, "bench.key"), pub) }
 	var out []scenario
 	for _, suffix := range []string{".signed.tar", ".signed.tar.zst"} {
 		out = append(out, scenario{
-			tool: "stella mirror inspect " + suffix,
+			tool: "stella mirror inspect " + suffix, setup: signed,
 			steps: func(int) [][]string {
 				return [][]string{{e.stella, "mirror", "inspect", e.archive(suffix), "--quiet"}}
+			},
+		})
+	}
+	for _, suffix := range []string{".signed.tar", ".signed.tar.zst", ".signed.tar.gz", ".foreign.tar.gz"} {
+		out = append(out, scenario{
+			tool: "stella mirror verify " + suffix, bytes: e.unique, setup: signed,
+			steps: func(int) [][]string {
+				return [][]string{{e.stella, "mirror", "verify", e.archive(suffix), "--key", pub, "--quiet"}}
 			},
 		})
 	}
