@@ -208,26 +208,9 @@ func TestZstdSeekableRefuses(t *testing.T) {
 		"frame of nothing":      func(b []byte) { binary.LittleEndian.PutUint32(b[tableAt+12:], 0) },
 		"not a skippable frame": func(b []byte) { b[tableAt] ^= 1 },
 	}
-	for name, breakIt := range broken {
-		b := bytes.Clone(framed)
-		breakIt(b)
-		if _, ok, err := OpenSeekable(bytes.NewReader(b), int64(len(b))); !ok || !errors.Is(err, errdef.ErrMalformed) {
-			t.Errorf("%s: ok %v, err %v; want ErrMalformed", name, ok, err)
-		}
-	}
+	refusesBrokenTables(t, framed, broken)
 
-	// The table claims more tar than the frames hold: the read that gets
-	// there fails, it does not return made-up bytes.
-	b := bytes.Clone(framed)
-	last := tableAt + 8 + 8*(frames-1)
-	binary.LittleEndian.PutUint32(b[last+4:], binary.LittleEndian.Uint32(b[last+4:])+4096)
-	z, ok, err := OpenSeekable(bytes.NewReader(b), int64(len(b)))
-	if !ok || err != nil {
-		t.Fatalf("open: %v %v", ok, err)
-	}
-	if _, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); !errors.Is(err, errdef.ErrMalformed) {
-		t.Errorf("reading past the frames: %v, want ErrMalformed", err)
-	}
+	refusesReadingPast(t, framed, tableAt+8+8*(frames-1)+4)
 	// A frame asking for a window larger than seekable archives get.
 	// A frame by hand: magic, no flags, window descriptor 2^(10+16), one
 	// last raw block of 4096 bytes.
@@ -238,7 +221,7 @@ func TestZstdSeekableRefuses(t *testing.T) {
 	binary.Write(&wide, binary.LittleEndian, []uint32{skippableSeekMagic, 8 + seekFooterSize, uint32(frameLen), 4096, 1})
 	wide.Write([]byte{0})
 	binary.Write(&wide, binary.LittleEndian, uint32(seekableMagic))
-	z, ok, err = OpenSeekable(bytes.NewReader(wide.Bytes()), int64(wide.Len()))
+	z, ok, err := OpenSeekable(bytes.NewReader(wide.Bytes()), int64(wide.Len()))
 	if !ok || err != nil {
 		t.Fatalf("open the wide-window archive: %v %v", ok, err)
 	}
@@ -246,7 +229,7 @@ func TestZstdSeekableRefuses(t *testing.T) {
 		t.Errorf("a 64 MiB window: %v, want ErrMalformed", err)
 	}
 	// A flipped byte inside a frame: its checksum fails the read.
-	b = bytes.Clone(framed)
+	b := bytes.Clone(framed)
 	b[len(b)/2] ^= 0xff
 	z, _, _ = OpenSeekable(bytes.NewReader(b), int64(len(b)))
 	if got, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); err == nil || bytes.Equal(got, plain) {
@@ -286,6 +269,25 @@ func TestGzipSeekableRefuses(t *testing.T) {
 		"not a table member":       func(b []byte) { b[tableAt+3] = 0 },
 		"subfield of another kind": func(b []byte) { b[tableAt+12] = 'X' },
 	}
+	refusesBrokenTables(t, framed, broken)
+
+	frames := int(binary.LittleEndian.Uint32(framed[foot+4:]))
+	refusesReadingPast(t, framed, tableAt+16+8*(frames-1)+4)
+	// A flipped byte inside the big entry's member: its checksum fails the
+	// read, which names the member.
+	b := bytes.Clone(framed)
+	b[len(b)/2] ^= 0xff
+	z, _, _ := OpenSeekable(bytes.NewReader(b), int64(len(b)))
+	got, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size()))
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "gzip archive: the member at archive byte ") || bytes.Equal(got, plain) {
+		t.Errorf("corrupt member: %v (%d bytes)", err, len(got))
+	}
+}
+
+// refusesBrokenTables checks that each damage of framed's table is refused
+// as malformed when the archive is opened.
+func refusesBrokenTables(t *testing.T, framed []byte, broken map[string]func(b []byte)) {
+	t.Helper()
 	for name, breakIt := range broken {
 		b := bytes.Clone(framed)
 		breakIt(b)
@@ -293,28 +295,22 @@ func TestGzipSeekableRefuses(t *testing.T) {
 			t.Errorf("%s: ok %v, err %v; want ErrMalformed", name, ok, err)
 		}
 	}
+}
 
-	// The table claims more tar than the members hold: the read that gets
-	// there fails, it does not return made-up bytes.
+// refusesReadingPast raises the tar size of the last frame (the uint32 at
+// tarNAt in the table) by 4096: the table then claims more tar than the
+// frames hold, and the read that gets there fails; it does not return
+// made-up bytes.
+func refusesReadingPast(t *testing.T, framed []byte, tarNAt int) {
+	t.Helper()
 	b := bytes.Clone(framed)
-	frames := int(binary.LittleEndian.Uint32(framed[foot+4:]))
-	last := tableAt + 16 + 8*(frames-1)
-	binary.LittleEndian.PutUint32(b[last+4:], binary.LittleEndian.Uint32(b[last+4:])+4096)
+	binary.LittleEndian.PutUint32(b[tarNAt:], binary.LittleEndian.Uint32(b[tarNAt:])+4096)
 	z, ok, err := OpenSeekable(bytes.NewReader(b), int64(len(b)))
 	if !ok || err != nil {
 		t.Fatalf("open: %v %v", ok, err)
 	}
 	if _, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size())); !errors.Is(err, errdef.ErrMalformed) {
-		t.Errorf("reading past the members: %v, want ErrMalformed", err)
-	}
-	// A flipped byte inside the big entry's member: its checksum fails the
-	// read, which names the member.
-	b = bytes.Clone(framed)
-	b[len(b)/2] ^= 0xff
-	z, _, _ = OpenSeekable(bytes.NewReader(b), int64(len(b)))
-	got, err := io.ReadAll(io.NewSectionReader(z, 0, z.Size()))
-	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "gzip archive: the member at archive byte ") || bytes.Equal(got, plain) {
-		t.Errorf("corrupt member: %v (%d bytes)", err, len(got))
+		t.Errorf("reading past the frames: %v, want ErrMalformed", err)
 	}
 }
 
