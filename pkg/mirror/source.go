@@ -60,26 +60,35 @@ func (s *source) checkStructure(ctx context.Context, md *metadata) error {
 
 // openSource opens a bundle directory or tar for reading.
 func openSource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
-	log = logger(log)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
-	plain, err := isPlainArchive(path)
-	if st.IsDir() || (err == nil && plain) {
+	if st.IsDir() {
 		return openIndexedSource(path)
 	}
-	if errors.Is(err, errdef.ErrMalformed) {
-		warnSeekTable(log, path, err)
-	}
-	return openTarSource(ctx, path, log)
+	return openArchiveSource(ctx, path, true, log)
 }
 
-// warnSeekTable says an archive's seek table is broken. That spoils random
-// access, not the archive: its frames are still the signed tar, read (and
-// verified) as a stream.
-func warnSeekTable(log *slog.Logger, path string, err error) {
-	log.Warn("seek table unusable: reading the archive as one stream", "archive", path, "error", err)
+// openArchiveSource opens an archive through its index where it can be
+// read at random (a plain tar, pack's seekable .tar.zst or .tar.gz, and,
+// with volumesAtRandom, the volumes of a split plain tar), else as a
+// stream.
+func openArchiveSource(ctx context.Context, path string, volumesAtRandom bool, log *slog.Logger) (*source, error) {
+	log = logger(log)
+	if volumesAtRandom || !layout.IsVolumeList(path) {
+		plain, err := isPlainArchive(path)
+		if err == nil && plain {
+			return openIndexedSource(path)
+		}
+		if errors.Is(err, errdef.ErrMalformed) {
+			// A broken seek table spoils random access, not the archive:
+			// its frames are still the signed tar, read (and verified) as
+			// a stream.
+			log.Warn("seek table unusable: reading the archive as one stream", "archive", path, "error", err)
+		}
+	}
+	return openTarSource(ctx, path, log)
 }
 
 // isPlainArchive reports whether path can be read at random as a plain

@@ -2,12 +2,10 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -45,7 +43,9 @@ func isArchive(path string) bool {
 // another tool's compressed tar) is read once, front to back, as it comes
 // off the media.
 func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *slog.Logger) (*VerifyResult, error) {
-	src, err := openVerifySource(ctx, path, log)
+	// Volumes are read as a stream, so that each is hashed and a bad one
+	// named.
+	src, err := openArchiveSource(ctx, path, false, log)
 	if err != nil {
 		return nil, err
 	}
@@ -77,18 +77,4 @@ func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *sl
 	}
 	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
 	return res, nil
-}
-
-// openVerifySource opens an archive for verify: through its index where
-// it can be read at random, else as a stream. Volumes are streamed, so that
-// each is hashed and a bad one named.
-func openVerifySource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
-	if !layout.IsVolumeList(path) {
-		if plain, err := isPlainArchive(path); err == nil && plain {
-			return openIndexedSource(path)
-		} else if errors.Is(err, errdef.ErrMalformed) {
-			warnSeekTable(log, path, err)
-		}
-	}
-	return openTarSource(ctx, path, log)
 }

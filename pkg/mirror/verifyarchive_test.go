@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -84,6 +85,21 @@ func TestVerifyArchive(t *testing.T) {
 			os.WriteFile(tarPath, data[:len(data)*2/3], 0o644)
 			return tarPath
 		}, nil, errdef.ErrMalformed, "truncated"},
+		{"corrupt member in a .tar.gz", func(t *testing.T) string {
+			gz := s.pack(t, ".tar.gz")
+			data, _ := os.ReadFile(gz)
+			data[len(data)*3/4] ^= 0xff // in the layers
+			os.WriteFile(gz, data, 0o644)
+			return gz
+		}, nil, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
+		{"broken seek table: verified as a stream", func(t *testing.T) string {
+			zst := s.pack(t, ".tar.zst")
+			data, _ := os.ReadFile(zst)
+			n := len(data)
+			binary.LittleEndian.PutUint32(data[n-9:], binary.LittleEndian.Uint32(data[n-9:])+1) // one frame too many
+			os.WriteFile(zst, data, 0o644)
+			return zst
+		}, nil, nil, ""},
 		{"other key", func(t *testing.T) string { return s.pack(t, ".tar") }, func(o *mirror.VerifyOptions) {
 			_, other := testKeys(t, "other")
 			o.Trust = trustKeys(other)
