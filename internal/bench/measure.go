@@ -22,6 +22,9 @@ type scenario struct {
 	disk func(run int) int64
 	// peer marks another tool's pipeline (for the ratios).
 	peer bool
+	// limit marks the group's limit row: the least work the job's output
+	// needs, done in this process (see limits.go).
+	limit bool
 	// inproc, if set, is timed in place of steps: work this process does
 	// itself, as a client of a server that setup started.
 	inproc func(run int) error
@@ -145,7 +148,8 @@ func dirSize(dir string) int64 {
 }
 
 // report prints one table per group: each tool's median (min–max), MiB/s,
-// ratio to the fastest peer and to the floor, peak RSS and extra disk.
+// ratio to the fastest peer, to the floor and to the group's limit row,
+// peak RSS and extra disk.
 func report(results []result, floor float64) {
 	groups := []string{}
 	seen := map[string]bool{}
@@ -156,15 +160,21 @@ func report(results []result, floor float64) {
 		}
 	}
 	for _, g := range groups {
-		fastestPeer := 0.0
+		fastestPeer, limit := 0.0, 0.0
 		for _, r := range results {
-			if r.group == g && r.peer && r.err == nil && r.bytes > 0 {
+			if r.group != g || r.err != nil || r.bytes == 0 {
+				continue
+			}
+			if r.peer {
 				fastestPeer = max(fastestPeer, r.rate())
+			}
+			if r.limit {
+				limit = r.rate()
 			}
 		}
 		fmt.Printf("\n%s\n", g)
-		fmt.Printf("| %-44s | %-22s | %7s | %8s | %8s | %9s | %10s |\n", "tool", "wall median (min–max)", "MiB/s", "vs peer", "vs floor", "RSS MiB", "extra disk")
-		fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 46), strings.Repeat("-", 24), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 12))
+		fmt.Printf("| %-44s | %-22s | %7s | %8s | %8s | %8s | %9s | %10s |\n", "tool", "wall median (min–max)", "MiB/s", "vs peer", "vs floor", "vs limit", "RSS MiB", "extra disk")
+		fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 46), strings.Repeat("-", 24), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 12))
 		for _, r := range results {
 			if r.group != g {
 				continue
@@ -174,20 +184,29 @@ func report(results []result, floor float64) {
 				continue
 			}
 			lo, hi := r.minmax()
-			rate, vsPeer, vsFloor := "-", "-", "-"
+			rate, vsPeer, vsFloor, vsLimit := "-", "-", "-", "-"
 			if r.bytes > 0 {
 				rate = fmt.Sprintf("%.0f", r.rate())
-				if fastestPeer > 0 {
-					vsPeer = fmt.Sprintf("%.2fx", r.rate()/fastestPeer)
-				}
-				if floor > 0 {
-					vsFloor = fmt.Sprintf("%.0f%%", 100*r.rate()/floor)
-				}
+				vsPeer = ratio(r.rate(), fastestPeer, "%.2fx", 1)
+				vsFloor = ratio(r.rate(), floor, "%.0f%%", 100)
+				vsLimit = ratio(r.rate(), limit, "%.0f%%", 100)
 			}
-			fmt.Printf("| %-44s | %5.2fs (%5.2f–%5.2f) | %7s | %8s | %8s | %9.1f | %10s |\n",
-				r.tool, r.median().Seconds(), lo.Seconds(), hi.Seconds(), rate, vsPeer, vsFloor, float64(r.maxRSS)/1024, human(r.disk))
+			rss := "-"
+			if !r.limit {
+				rss = fmt.Sprintf("%.1f", float64(r.maxRSS)/1024)
+			}
+			fmt.Printf("| %-44s | %5.2fs (%5.2f–%5.2f) | %7s | %8s | %8s | %8s | %9s | %10s |\n",
+				r.tool, r.median().Seconds(), lo.Seconds(), hi.Seconds(), rate, vsPeer, vsFloor, vsLimit, rss, human(r.disk))
 		}
 	}
+}
+
+// ratio formats scale*rate/of, or "-" when there is nothing to compare to.
+func ratio(rate, of float64, format string, scale float64) string {
+	if of <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, scale*rate/of)
 }
 
 func human(n int64) string {

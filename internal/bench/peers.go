@@ -144,6 +144,8 @@ func (e *env) syncScenarios() []scenario {
 		return err
 	}
 	ref := func() string { return source + "/stellaops/mirror-bundle:" + e.rel.Spec.Version }
+	out = append(out, e.syncLimit(func() string { return source }, func() string { return target }, "stellaops/mirror-bundle", prepare))
+	out = append(out, e.ingestLimit(pushGroup, func() string { return target }, prepare))
 	out = append(out, scenario{
 		tool: "stella mirror sync", bytes: e.unique, setup: prepare,
 		steps: func(int) [][]string {

@@ -17,7 +17,7 @@ func (e *env) archive(s string) string { return filepath.Join(e.work, "bundle"+s
 
 // exportScenarios: a release from the registry onto media (a tar).
 func (e *env) exportScenarios() []scenario {
-	var out []scenario
+	out := []scenario{e.exportLimit()}
 	for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
 		out = append(out, scenario{
 			tool: "stella mirror create + pack " + suffix, bytes: e.unique,
@@ -91,6 +91,7 @@ func (e *env) importScenarios() []scenario {
 		}
 		return fresh(run)
 	}
+	out = append(out, e.ingestLimit("", func() string { return target }, prepare))
 	for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
 		out = append(out, scenario{
 			tool: "stella mirror import " + suffix, bytes: e.unique, setup: prepare,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -278,6 +279,11 @@ func hashTo(dg digest.Digest, r io.Reader, buf []byte) error {
 	if _, err := io.CopyBuffer(h, r, buf); err != nil {
 		return err
 	}
+	return checkHash(dg, h)
+}
+
+// checkHash fails unless h, a SHA-256 of the content, matches dg.
+func checkHash(dg digest.Digest, h hash.Hash) error {
 	if got := digest.NewDigest(digest.SHA256, h); got != dg {
 		return fmt.Errorf("%s: content hashes to %s", dg, got)
 	}
