@@ -24,16 +24,18 @@ func newServeCmd(app *app) *cobra.Command {
 		Long: `Make a bundle pullable at once, straight from the media, with no extraction
 and no copy: a read-only OCI registry (Distribution API: manifests and blobs by
 tag and digest, Range, tag list, catalog, referrers) over a bundle directory, a
-plain .tar, or a plain .tar split onto several media (pack --split; give its
-.volumes.json, every volume mounted). The bundle is verified first, as import verifies it (signature,
-structure, expiry, every blob's digest); one that fails is never served.
+plain .tar, or an archive split onto several media (pack --split; give its
+.volumes.json, every volume mounted). The bundle is verified first, as import
+verifies it (signature, structure, expiry, every blob's digest); one that
+fails is never served.
 
 Images appear under the repositories import would give them (--repo-prefix
 prepended), tagged as manifest.json says; the bundle itself, with its signature
 as a referrer, under --bundle-repo, tagged with the release version. Writes get
-the spec's UNSUPPORTED error. The .tar.zst and .tar.gz that pack writes are
-read at random too (they end with a seek table); another tool's compressed tar
-cannot be: decompress it once, or pack it again with stella. Ctrl-C stops serving cleanly.
+the spec's UNSUPPORTED error. The .tar.zst and .tar.gz that pack writes, whole
+or in volumes, are read at random too (they end with a seek table); another
+tool's compressed tar cannot be: decompress it once, or pack it again with
+stella. Ctrl-C stops serving cleanly.
 
 The address is printed when the registry is ready; --addr 127.0.0.1:0 picks a
 free port.`,

@@ -141,8 +141,20 @@ func (z *Seekable) decodeError(pos int64, err error) error {
 	return z.corrupt(z.frames[min(z.frameAt(max(pos-1, 0)), len(z.frames)-1)], err)
 }
 
+// corrupt names the frame that failed by where it lies in the archive.
+// In split volumes it hashes the volumes holding the frame: one whose
+// bytes differ from the volume list is named as such (a digest mismatch,
+// as verify-checksums reports it).
 func (z *Seekable) corrupt(fr seekFrame, err error) error {
-	return fmt.Errorf("%s archive: the %s at archive byte %d is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, err, errdef.ErrMalformed)
+	where := ""
+	if v, ok := z.r.(*VolumesReaderAt); ok {
+		names, verr := v.CheckSpan(fr.at, fr.size)
+		if verr != nil {
+			return fmt.Errorf("%s archive: the %s at archive byte %d is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, err, verr)
+		}
+		where = " (in " + names + ")"
+	}
+	return fmt.Errorf("%s archive: the %s at archive byte %d%s is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, where, err, errdef.ErrMalformed)
 }
 
 // release keeps c for a read that goes on where it stopped.

@@ -64,7 +64,7 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("archive is truncated: %w", errdef.ErrMalformed)
 			}
-			if errors.Is(err, errdef.ErrMalformed) {
+			if errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch) {
 				return nil, fmt.Errorf("archive: %w", err)
 			}
 			return nil, fmt.Errorf("archive: %v: %w", err, errdef.ErrMalformed)

@@ -341,6 +341,7 @@ func (vs *VolumeSet) Marshal() ([]byte, error) { return bundle.Canonical(vs) }
 // to the volume that holds it, across boundaries.
 type VolumesReaderAt struct {
 	files   []*os.File
+	vs      *VolumeSet
 	volSize int64
 	size    int64
 }
@@ -351,7 +352,7 @@ func (vs *VolumeSet) ReaderAt() (*VolumesReaderAt, error) {
 	if err := vs.CheckPresent(); err != nil {
 		return nil, err
 	}
-	r := &VolumesReaderAt{volSize: vs.VolumeSize, size: vs.Size}
+	r := &VolumesReaderAt{vs: vs, volSize: vs.VolumeSize, size: vs.Size}
 	for _, v := range vs.Volumes {
 		f, err := openRegular(vs.Path(v))
 		if err != nil {
@@ -361,6 +362,26 @@ func (vs *VolumeSet) ReaderAt() (*VolumesReaderAt, error) {
 		r.files = append(r.files, f)
 	}
 	return r, nil
+}
+
+// CheckSpan hashes the volumes that hold archive bytes [off, off+n), to
+// find which is at fault for a corrupt stretch there: it names them ("X"
+// or "X–Y") and returns the first one's error (ErrDigestMismatch) that
+// differs from the list.
+func (r *VolumesReaderAt) CheckSpan(off, n int64) (string, error) {
+	last := int64(len(r.vs.Volumes) - 1)
+	first := min(max(off, 0)/r.volSize, last)
+	end := min(max(off+n-1, off)/r.volSize, last)
+	names := r.vs.Volumes[first].Name
+	if end > first {
+		names += "–" + r.vs.Volumes[end].Name
+	}
+	for _, v := range r.vs.Volumes[first : end+1] {
+		if err := r.vs.Check(v); err != nil {
+			return names, err
+		}
+	}
+	return names, nil
 }
 
 // ReadAt implements io.ReaderAt.

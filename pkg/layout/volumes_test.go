@@ -71,6 +71,46 @@ func TestVolumeSetRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCheckSpan: a corrupt stretch of a split archive is put on the
+// volume whose bytes differ from the list, among those holding it.
+func TestCheckSpan(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("stellaops-volume-"), 1000) // 17000 bytes
+	vs, _, err := OpenVolumeSet(writeVolumes(t, dir, data, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := vs.ReaderAt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	name := func(i int) string { return vs.Volumes[i].Name }
+	for _, c := range []struct {
+		off, n int64
+		want   string
+	}{
+		{0, 10, name(0)},
+		{4000, 200, name(0) + "–" + name(1)},
+		{5000, 9000, name(1) + "–" + name(3)},
+		{16900, 1000, name(4)}, // beyond the end: the last volume
+	} {
+		if got, err := r.CheckSpan(c.off, c.n); got != c.want || err != nil {
+			t.Errorf("CheckSpan(%d, %d) = %q, %v; want %q", c.off, c.n, got, err, c.want)
+		}
+	}
+	p := filepath.Join(dir, name(2))
+	v, _ := os.ReadFile(p)
+	v[100] ^= 1
+	os.WriteFile(p, v, 0o644)
+	if _, err := r.CheckSpan(5000, 9000); !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), name(2)) {
+		t.Errorf("corrupt volume 2 in the span: %v", err)
+	}
+	if _, err := r.CheckSpan(0, 4096); err != nil {
+		t.Errorf("span without the corrupt volume: %v", err)
+	}
+}
+
 func TestParseVolumeSetRefuses(t *testing.T) {
 	good := `{"schemaVersion":1,"archive":"b.tar","volumeSize":10,"size":15,"volumes":[` +
 		`{"name":"b.tar.000","size":10,"digest":"sha256:` + strings.Repeat("a", 64) + `"},` +

@@ -91,8 +91,8 @@ func TestServePullsMatchSource(t *testing.T) {
 	if err != nil || len(packed.Volumes) < 2 {
 		t.Fatalf("pack --split: %v %+v", err, packed)
 	}
-	// pack's .tar.zst and .tar.gz are seekable: served by decompressing at
-	// random.
+	// pack's .tar.zst and .tar.gz are seekable, whole or split: served by
+	// decompressing at random.
 	zst := filepath.Join(t.TempDir(), "bundle.tar.zst")
 	gz := filepath.Join(t.TempDir(), "bundle.tar.gz")
 	for _, out := range []string{zst, gz} {
@@ -100,7 +100,18 @@ func TestServePullsMatchSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, src := range []struct{ name, path string }{{"dir", f.dir}, {"tar", f.tar}, {"volumes", packed.VolumeList}, {"tar.zst", zst}, {"tar.gz", gz}} {
+	zstSplit, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: f.dir, Output: filepath.Join(t.TempDir(), "bundle.tar.zst"), Split: 300 << 10})
+	if err != nil || len(zstSplit.Volumes) < 2 {
+		t.Fatalf("pack --split .tar.zst: %v %+v", err, zstSplit)
+	}
+	gzSplit, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: f.dir, Output: filepath.Join(t.TempDir(), "bundle.tar.gz"), Split: 300 << 10})
+	if err != nil || len(gzSplit.Volumes) < 2 {
+		t.Fatalf("pack --split .tar.gz: %v %+v", err, gzSplit)
+	}
+	for _, src := range []struct{ name, path string }{
+		{"dir", f.dir}, {"tar", f.tar}, {"volumes", packed.VolumeList}, {"tar.zst", zst}, {"tar.gz", gz},
+		{"tar.zst volumes", zstSplit.VolumeList}, {"tar.gz volumes", gzSplit.VolumeList},
+	} {
 		t.Run(src.name, func(t *testing.T) {
 			ctx := context.Background()
 			host, b := serveBundle(t, f, src.path, nil)

@@ -68,13 +68,11 @@ type readerAtCloser interface {
 }
 
 // openArchiveAt opens a tar file, or the archive a volume list's volumes
-// hold, for random access; a seekable .tar.zst or .tar.gz file (as pack
-// writes them) is opened as the plain tar it holds. Compressed volumes are
-// left to be read as a stream, which hashes each volume and names a bad
-// one.
+// hold, for random access; a seekable .tar.zst or .tar.gz (as pack writes
+// them, whole or split into volumes) is opened as the plain tar it holds.
 func openArchiveAt(path string) (readerAtCloser, int64, error) {
 	ra, size, err := openArchiveFile(path)
-	if err != nil || layout.IsVolumeList(path) {
+	if err != nil {
 		return ra, size, err
 	}
 	z, ok, err := layout.OpenSeekable(ra, size)
@@ -128,6 +126,10 @@ func openArchiveFile(path string) (readerAtCloser, int64, error) {
 // get one that can: the plain tar is exactly the archive decompressed, the
 // same bytes pack writes without compression.
 func compressedError(path string, c layout.Compression) error {
+	if layout.IsVolumeList(path) {
+		return fmt.Errorf("the volumes of %s are %s-compressed without a seek table, and cannot be read at random: pack the bundle again (stella mirror pack DIR --output FILE.tar.zst --split SIZE), then serve that: %w",
+			path, c, errdef.ErrUsage)
+	}
 	tool := map[layout.Compression]string{layout.Gzip: "gzip -dk", layout.Zstd: "zstd -d"}[c]
 	return fmt.Errorf("%s is %s-compressed without a seek table (not written by stella mirror pack), and cannot be read at random: decompress it once (%s %s) or pack the bundle again (stella mirror pack DIR --output FILE.tar), then serve that: %w",
 		path, c, tool, path, errdef.ErrUsage)

@@ -68,7 +68,10 @@ func TestSplitVolumes(t *testing.T) {
 		t.Errorf("corrupt volume: %v", err)
 	}
 	fresh := testutil.Distribution(t)
-	if _, err := mirror.Import(ctx, importOpts(t, res.VolumeList, fresh, s.pub)); err == nil || !strings.Contains(err.Error(), res.Volumes[1].Name) {
+	// Compressed volumes are read at random (pack's seek table): the frame
+	// that fails names the volume whose bytes differ from the list.
+	if _, err := mirror.Import(ctx, importOpts(t, res.VolumeList, fresh, s.pub)); !errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) ||
+		!strings.Contains(err.Error(), "the frame at archive byte") || !strings.Contains(err.Error(), "volume "+res.Volumes[1].Name+" is corrupt") {
 		t.Errorf("import from a corrupt volume: %v", err)
 	}
 	for repo, tags := range testutil.Tags(t, fresh) {
