@@ -15,7 +15,8 @@ import (
 // TestDeltaInventoryCatalogVolumes runs the update cycle with the binary:
 // full bundle imported; an inventory of the far side; a delta made from it,
 // split onto 1 MiB "sticks"; each volume checked; the delta imported from
-// the volumes with the catalog refreshed; the catalog verified.
+// the volumes with the catalog refreshed; the catalog verified; a corrupt
+// volume named by serve.
 func TestDeltaInventoryCatalogVolumes(t *testing.T) {
 	source := testutil.Distribution(t)
 	target := testutil.Distribution(t)
@@ -63,6 +64,19 @@ func TestDeltaInventoryCatalogVolumes(t *testing.T) {
 	r = mustStella(t, "mirror", "catalog", target+"/stellaops/mirror-bundle", "--verify", "--key", pub, "--plain-http")
 	if !strings.Contains(r.stdout, "2025.10.0") || !strings.Contains(r.stdout, "2025.11.0") {
 		t.Errorf("catalog:\n%s", r.stdout)
+	}
+
+	// One byte changed on the second stick: serve, reading the volumes at
+	// random, names that volume (its bytes differ from the list), exit 2.
+	second := archive + ".001"
+	data, err := os.ReadFile(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x40
+	os.WriteFile(second, data, 0o644)
+	if r := stella(t, nil, "mirror", "serve", list, "--key", pub, "--addr", "127.0.0.1:0"); r.code != 2 || !strings.Contains(r.stderr, "volume b.tar.zst.001 is corrupt") {
+		t.Errorf("serve from a corrupt volume: exit %d %s", r.code, r.stderr)
 	}
 
 	// A missing volume is named, exit 1.
