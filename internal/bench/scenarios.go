@@ -15,6 +15,10 @@ import (
 func (e *env) bundleDir() string       { return filepath.Join(e.work, "bundle") }
 func (e *env) archive(s string) string { return filepath.Join(e.work, "bundle"+s) }
 
+// splitList is the volume list of the signed bundle packed as .tar.zst in
+// 200 MiB volumes.
+func (e *env) splitList() string { return e.archive(".signed.split.tar.zst") + ".volumes.json" }
+
 // exportScenarios: a release from the registry onto media (a tar).
 func (e *env) exportScenarios() []scenario {
 	out := []scenario{e.exportLimit()}
@@ -100,6 +104,12 @@ func (e *env) importScenarios() []scenario {
 			},
 		})
 	}
+	out = append(out, scenario{
+		tool: "stella mirror import .tar.zst (200 MiB volumes)", bytes: e.unique, setup: prepare,
+		steps: func(int) [][]string {
+			return [][]string{{e.stella, "mirror", "import", e.splitList(), "--registry", target, "--plain-http", "--key", pub, "--quiet"}}
+		},
+	})
 	// Another tool's compressed tar has no seek table: import reads it as one
 	// stream.
 	out = append(out, scenario{
@@ -114,7 +124,7 @@ func (e *env) importScenarios() []scenario {
 // signedArchives creates, signs and packs the bundle once for the import
 // scenarios.
 func (e *env) signedArchives(key, pub string) error {
-	if _, err := os.Stat(e.archive(".foreign.tar.gz")); err == nil {
+	if _, err := os.Stat(e.splitList()); err == nil {
 		return nil
 	}
 	dir := filepath.Join(e.work, "signed")
@@ -128,6 +138,7 @@ func (e *env) signedArchives(key, pub string) error {
 		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar.zst"), "--force"},
 		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.tar.gz"), "--force"},
 		{"sh", "-c", `gzip -1 -c "$0" > "$1"`, e.archive(".signed.tar"), e.archive(".foreign.tar.gz")},
+		{e.stella, "mirror", "pack", dir, "--output", e.archive(".signed.split.tar.zst"), "--split", "200M", "--force"},
 	} {
 		if _, err := timed(argv, pass); err != nil {
 			return err
