@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -344,6 +345,9 @@ type VolumesReaderAt struct {
 	vs      *VolumeSet
 	volSize int64
 	size    int64
+	// checks hashes each volume at most once for CheckSpan, however many
+	// readers fail on it at once.
+	checks []func() error
 }
 
 // ReaderAt opens every volume (after checking each is there with its
@@ -354,6 +358,7 @@ func (vs *VolumeSet) ReaderAt() (*VolumesReaderAt, error) {
 	}
 	r := &VolumesReaderAt{vs: vs, volSize: vs.VolumeSize, size: vs.Size}
 	for _, v := range vs.Volumes {
+		r.checks = append(r.checks, sync.OnceValue(func() error { return vs.Check(v) }))
 		f, err := openRegular(vs.Path(v))
 		if err != nil {
 			r.Close()
@@ -364,10 +369,10 @@ func (vs *VolumeSet) ReaderAt() (*VolumesReaderAt, error) {
 	return r, nil
 }
 
-// CheckSpan hashes the volumes that hold archive bytes [off, off+n), to
-// find which is at fault for a corrupt stretch there: it names them ("X"
-// or "X–Y") and returns the first one's error (ErrDigestMismatch) that
-// differs from the list.
+// CheckSpan hashes the volumes that hold archive bytes [off, off+n) (each
+// once for the reader's life), to find which is at fault for a corrupt
+// stretch there: it names them ("X" or "X–Y") and returns the error
+// (ErrDigestMismatch) of the first that differs from the list.
 func (r *VolumesReaderAt) CheckSpan(off, n int64) (string, error) {
 	last := int64(len(r.vs.Volumes) - 1)
 	first := min(max(off, 0)/r.volSize, last)
@@ -376,8 +381,8 @@ func (r *VolumesReaderAt) CheckSpan(off, n int64) (string, error) {
 	if end > first {
 		names += "–" + r.vs.Volumes[end].Name
 	}
-	for _, v := range r.vs.Volumes[first : end+1] {
-		if err := r.vs.Check(v); err != nil {
+	for _, check := range r.checks[first : end+1] {
+		if err := check(); err != nil {
 			return names, err
 		}
 	}
