@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/layout"
 )
 
 // The floor is a read: it tells how fast this machine can fetch the
@@ -16,7 +18,8 @@ import (
 // row does the least work that job's output needs, with no tool around it,
 // 8 blobs at a time, every blob hashed as it moves:
 //
-//   - export: GET every blob, write it to its own file, fsync it;
+//   - export: GET every blob, write it to its own file (its writeback
+//     started as it is written), fsync it;
 //   - import, push: PUT every blob from page-cached files into an empty
 //     distribution registry (one POST and one monolithic PUT each);
 //   - sync: GET every blob from one registry and PUT the same stream into
@@ -50,8 +53,10 @@ func (e *env) exportLimit() scenario {
 				if err != nil {
 					return err
 				}
+				// The disk starts on each file as it is written (as stella's
+				// archives do), rather than only at its fsync.
 				h := sha256.New()
-				_, err = io.CopyBuffer(io.MultiWriter(f, h), body, buf)
+				_, err = io.CopyBuffer(io.MultiWriter(layout.NewWriteback(f), h), body, buf)
 				if err == nil {
 					err = f.Sync()
 				}
