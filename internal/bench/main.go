@@ -3,9 +3,10 @@
 // incompressible blobs (a base layer every image shares, multi-platform
 // images) deterministically into a local CNCF distribution registry, then
 // times each tool's pipeline for each job, repeated, and prints median
-// (min–max) wall time, MiB/s, the ratio to the fastest peer and to the
-// floor (every unique blob fetched once with parallel GETs and hashed),
-// peak RSS and extra disk. serve is measured as its clients see it: every
+// (min–max) wall time, MiB/s, the ratio to the fastest peer, to the floor
+// (every unique blob fetched once with parallel GETs and hashed) and to the
+// job's limit (the least work its output needs, see limits.go), peak RSS
+// and extra disk. serve is measured as its clients see it: every
 // blob pulled from stella mirror serve over the tar, against distribution
 // holding the same bundle after an import, and against reading the tar.
 //
