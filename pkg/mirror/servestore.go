@@ -49,6 +49,13 @@ func openServedStore(path string) (servedStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openTarStore(path, ra, size)
+}
+
+// openTarStore indexes the archive ra opened (size bytes of plain tar),
+// and closes it unless that succeeds. A compressed one without a seek
+// table is refused (errdef.ErrUsage).
+func openTarStore(path string, ra readerAtCloser, size int64) (*tarStore, error) {
 	if c := layout.SniffCompression(ra); c != layout.None {
 		ra.Close()
 		return nil, compressedError(path, c)

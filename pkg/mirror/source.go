@@ -65,53 +65,49 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
 	if st.IsDir() {
-		return openIndexedSource(path)
+		store, err := openServedStore(path)
+		if err != nil {
+			return nil, err
+		}
+		return indexedSource(path, store), nil
 	}
 	return openArchiveSource(ctx, path, true, log)
 }
 
 // openArchiveSource opens an archive through its index where it can be
 // read at random (a plain tar, pack's seekable .tar.zst or .tar.gz, and,
-// with volumesAtRandom, the volumes of a split plain tar), else as a
-// stream.
+// with volumesAtRandom, the volumes of a split one), else as a stream.
 func openArchiveSource(ctx context.Context, path string, volumesAtRandom bool, log *slog.Logger) (*source, error) {
 	log = logger(log)
 	if volumesAtRandom || !layout.IsVolumeList(path) {
-		plain, err := isPlainArchive(path)
-		if err == nil && plain {
-			return openIndexedSource(path)
-		}
-		if errors.Is(err, errdef.ErrMalformed) {
+		ra, size, err := openArchiveAt(path)
+		switch {
+		case err == nil && layout.SniffCompression(ra) == layout.None:
+			store, err := openTarStore(path, ra, size)
+			if err != nil {
+				return nil, err
+			}
+			return indexedSource(path, store), nil
+		case err == nil:
+			// Compressed without a seek table: another tool's.
+			ra.Close()
+		case errors.Is(err, errdef.ErrMalformed):
 			// A broken seek table spoils random access, not the archive:
 			// its frames are still the signed tar, read (and verified) as
 			// a stream.
 			log.Warn("seek table unusable: reading the archive as one stream", "archive", path, "error", err)
 		}
+		// Any other error (a missing file or volume) is the stream's to
+		// report, as it reports it for any archive.
 	}
 	return openTarSource(ctx, path, log)
 }
 
-// isPlainArchive reports whether path can be read at random as a plain
-// tar: an uncompressed tar, the volume list of one, or a seekable .tar.zst
-// or .tar.gz.
-func isPlainArchive(path string) (bool, error) {
-	ra, _, err := openArchiveAt(path)
-	if err != nil {
-		return false, err
-	}
-	defer ra.Close()
-	return layout.SniffCompression(ra) == layout.None, nil
-}
-
-// openIndexedSource opens a bundle directory, or a plain tar (or split
-// volumes of one) through its index: head files, manifests and blobs are
-// each read where they lie, so blobs can go up in parallel, in any order
-// the archive has them, and each is still read once.
-func openIndexedSource(path string) (*source, error) {
-	store, err := openServedStore(path)
-	if err != nil {
-		return nil, err
-	}
+// indexedSource reads a bundle directory, or a plain tar (or split volumes
+// of one) through its index: head files, manifests and blobs are each read
+// where they lie, so blobs can go up in parallel, in any order the archive
+// has them, and each is still read once.
+func indexedSource(path string, store servedStore) *source {
 	var index *layout.TarIndex
 	if t, ok := store.(*tarStore); ok {
 		index = t.TarIndex
@@ -151,7 +147,7 @@ func openIndexedSource(path string) (*source, error) {
 		},
 		close:  func() { store.Close() },
 		layout: true,
-	}, nil
+	}
 }
 
 // openTarSource reads a tar's head. A tar in pack order is then read on in
