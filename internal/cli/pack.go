@@ -25,8 +25,8 @@ no host paths; layout files, manifest.json, signature and sums first, then
 every manifest, then configs and advisories, then layers. The suffix picks the
 codec. A .tar.zst or .tar.gz starts a new zstd frame or gzip member at every
 entry (and every 4 MiB) and ends with a seek table that other decoders read as
-nothing, so import and serve read it at random, as a .tar. Every file is
-checked against SHA256SUMS on the way.`,
+nothing, so import and serve read it at random, as a .tar, whole or split
+into volumes (--split). Every file is checked against SHA256SUMS on the way.`,
 		Example: `  stella mirror pack bundle/ --output stellaops-airgap-2025.10.0.tar.zst`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
