@@ -257,18 +257,10 @@ func TestImportRefuses(t *testing.T) {
 			return s.pack(t, ".tar.zst"), func(o *mirror.ImportOptions) { o.Trust = trustKeys(other) }
 		}, errdef.ErrSignature, "manifest.dsse: 0 of 1 signatures verified with a trusted key (signed by untrusted key"},
 		{"corrupt frame in a .tar.zst", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
-			zst := s.pack(t, ".tar.zst")
-			data, _ := os.ReadFile(zst)
-			data[len(data)*3/4] ^= 0xff // in the layers
-			os.WriteFile(zst, data, 0o644)
-			return zst, nil
+			return corruptLayers(t, s.pack(t, ".tar.zst")), nil
 		}, errdef.ErrMalformed, "zstd archive: the frame at archive byte"},
 		{"corrupt member in a .tar.gz", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
-			gz := s.pack(t, ".tar.gz")
-			data, _ := os.ReadFile(gz)
-			data[len(data)*3/4] ^= 0xff // in the layers
-			os.WriteFile(gz, data, 0o644)
-			return gz, nil
+			return corruptLayers(t, s.pack(t, ".tar.gz")), nil
 		}, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
 		{"truncated archive", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			tarPath := s.pack(t, ".tar")

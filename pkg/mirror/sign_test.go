@@ -267,6 +267,21 @@ func flipByte(t *testing.T, path string, at int) {
 	}
 }
 
+// corruptLayers inverts one byte three quarters into the archive at path:
+// in its layers, past the head import and verify read first.
+func corruptLayers(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)*3/4] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // rewriteEnvelope changes the signed envelope in place.
 func rewriteEnvelope(t *testing.T, dir string, change func(*dsse.Envelope)) {
 	t.Helper()

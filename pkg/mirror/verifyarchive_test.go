@@ -86,11 +86,7 @@ func TestVerifyArchive(t *testing.T) {
 			return tarPath
 		}, nil, errdef.ErrMalformed, "truncated"},
 		{"corrupt member in a .tar.gz", func(t *testing.T) string {
-			gz := s.pack(t, ".tar.gz")
-			data, _ := os.ReadFile(gz)
-			data[len(data)*3/4] ^= 0xff // in the layers
-			os.WriteFile(gz, data, 0o644)
-			return gz
+			return corruptLayers(t, s.pack(t, ".tar.gz"))
 		}, nil, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
 		{"broken seek table: verified as a stream", func(t *testing.T) string {
 			zst := s.pack(t, ".tar.zst")
