@@ -261,12 +261,10 @@ func (d *Dir) WriteIndex(idx *ocispec.Index) error {
 	return d.WriteFile(IndexFile, data, 0o644)
 }
 
-// openRegular opens path for reading, refusing symlinks (O_NOFOLLOW) and
-// anything that is not a regular file. O_NONBLOCK keeps a named pipe
-// planted in a bundle from blocking the open until a writer comes (never);
-// it changes nothing for a regular file.
+// openRegular opens path for reading, refusing symlinks and anything that
+// is not a regular file (see openNoFollow for how each system refuses them).
 func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openNoFollow(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
