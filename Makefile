@@ -16,7 +16,7 @@ ACTIONLINT_VERSION := v1.7.12
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
-.PHONY: all build test unit e2e tools demo bench fuzz lint fmt clean docs
+.PHONY: all build test unit e2e tools demo bench fuzz lint cross fmt clean docs
 
 all: build
 
@@ -103,6 +103,13 @@ docs:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+
+# The binary builds for the systems operators carry it to (tested on Linux
+# only): macOS and Windows workstations on either side of the gap.
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/stella
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/stella
+	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/stella
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
