@@ -20,7 +20,7 @@ func (e *env) deltaSizes(mib int64) error {
 	if err != nil {
 		return err
 	}
-	spec := sizes(mib)
+	spec := sizes(mib, e.layers)
 	spec.Registry, spec.Version, spec.Variant = e.source, "2025.11.0", 5
 	relB, err := sample.Push(context.Background(), spec, func(repo string) (sample.Pusher, error) {
 		return client.Repository(e.source + "/" + repo)

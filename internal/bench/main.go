@@ -31,11 +31,12 @@ import (
 func main() {
 	stella := flag.String("stella", "bin/stella", "the stella binary")
 	mib := flag.Int64("mib", 800, "size of the generated release in MiB of unique blobs")
+	layers := flag.Int("layers", 1, "layers each platform image has besides the shared base (the same bytes in more, smaller blobs)")
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed at the end)")
 	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,push,serve,inspect,verify,delta)")
 	flag.Parse()
-	if err := bench(*stella, *mib, *runs, *work, *only); err != nil {
+	if err := bench(*stella, *mib, *layers, *runs, *work, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -44,6 +45,7 @@ func main() {
 // env is what every scenario shares.
 type env struct {
 	stella, work, regBin string
+	layers               int
 	source               string
 	rel                  *sample.Release
 	releaseFile          string
@@ -61,15 +63,16 @@ type blobAt struct {
 	manifest bool
 }
 
-// sizes splits the release over the sample's 8 unique layers: one base
-// layer every image shares and 7 per-platform layers.
-func sizes(mib int64) sample.Spec {
+// sizes splits the release over the sample's unique layers: one base
+// layer every image shares and 7 per-platform layers, each cut into
+// layers blobs.
+func sizes(mib int64, layers int) sample.Spec {
 	total := mib << 20
 	base := total / 6
-	return sample.Spec{BaseLayerSize: base, LayerSize: (total - base) / 7}
+	return sample.Spec{BaseLayerSize: base, LayerSize: (total - base) / 7, Layers: layers}
 }
 
-func bench(stella string, mib int64, runs int, work, only string) error {
+func bench(stella string, mib int64, layers, runs int, work, only string) error {
 	var err error
 	if stella, err = filepath.Abs(stella); err != nil {
 		return err
@@ -80,7 +83,7 @@ func bench(stella string, mib int64, runs int, work, only string) error {
 		}
 		defer os.RemoveAll(work)
 	}
-	e := &env{stella: stella, work: work, regBin: os.Getenv("STELLA_REGISTRY_BIN"), childEnv: []string{"DOCKER_CONFIG=" + work}}
+	e := &env{stella: stella, work: work, layers: layers, regBin: os.Getenv("STELLA_REGISTRY_BIN"), childEnv: []string{"DOCKER_CONFIG=" + work}}
 	if e.regBin == "" {
 		e.regBin = "registry"
 	}
@@ -182,7 +185,7 @@ func (e *env) generate(mib int64) error {
 	if err != nil {
 		return err
 	}
-	spec := sizes(mib)
+	spec := sizes(mib, e.layers)
 	spec.Registry = e.source
 	e.rel, err = sample.Push(context.Background(), spec, func(repo string) (sample.Pusher, error) {
 		return client.Repository(e.source + "/" + repo)

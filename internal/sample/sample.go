@@ -34,6 +34,10 @@ type Spec struct {
 	// BaseLayerSize is the size of the base layer every image shares;
 	// LayerSize that of each image's own layer. Defaults 256 KiB and 64 KiB.
 	BaseLayerSize, LayerSize int64
+	// Layers splits each image's own layer into this many layers of
+	// LayerSize/Layers bytes (many small blobs, as real images have);
+	// 0 or 1 keeps one.
+	Layers int
 	// Seed varies the content; the same seed gives the same bytes.
 	Seed uint64
 	// Variant, when non-zero, changes the content of the first two
@@ -114,8 +118,8 @@ func Push(ctx context.Context, spec Spec, repo func(repository string) (Pusher, 
 		var manifests []ocispec.Descriptor
 		for _, p := range c.Platforms {
 			goos, arch, _ := strings.Cut(p, "/")
-			own := blob(spec.Seed^salt, c.Name+"/"+p, spec.LayerSize)
-			desc, err := pushImage(ctx, dst, &img, goos, arch, base, own)
+			layers := append([]layer{base}, ownLayers(spec.Seed^salt, c.Name+"/"+p, spec.LayerSize, spec.Layers)...)
+			desc, err := pushImage(ctx, dst, &img, goos, arch, layers...)
 			if err != nil {
 				return nil, fmt.Errorf("push %s: %w", c.Repository, err)
 			}
@@ -220,6 +224,19 @@ func pushBytes(ctx context.Context, dst Pusher, img *Image, d ocispec.Descriptor
 type layer struct {
 	gz     []byte
 	diffID digest.Digest
+}
+
+// ownLayers is an image's own content as n layers splitting size bytes
+// (one layer, named name, when n < 2).
+func ownLayers(seed uint64, name string, size int64, n int) []layer {
+	if n < 2 {
+		return []layer{blob(seed, name, size)}
+	}
+	out := make([]layer, n)
+	for i := range out {
+		out[i] = blob(seed, fmt.Sprintf("%s/%d", name, i), size/int64(n))
+	}
+	return out
 }
 
 func blob(seed uint64, name string, n int64) layer {
