@@ -56,9 +56,13 @@ func (d *Dir) Checksums(trustBlobNames bool) ([]bundle.Checksum, error) {
 		return nil
 	})
 	// External blobs are listed by their digest: they are verified as they
-	// are written into the archive.
+	// are written into the archive. One the directory holds as well (the
+	// bundle's own content may be byte for byte an image's blob) is
+	// listed, and packed, from its file.
 	for _, desc := range d.externals() {
-		sums = append(sums, bundle.Checksum{Path: BlobName(desc.Digest), Digest: desc.Digest})
+		if !d.has(BlobName(desc.Digest)) {
+			sums = append(sums, bundle.Checksum{Path: BlobName(desc.Digest), Digest: desc.Digest})
+		}
 	}
 	return sums, err
 }

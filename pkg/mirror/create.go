@@ -269,12 +269,13 @@ func readRelease(path string) (*release.Release, error) {
 // fetches every unique blob once, in parallel, from the first image's
 // repository that names it.
 //
-// For an archive, blobs of lateSize and more are only registered (external
-// blobs of the staging directory) and returned: they go straight into the
-// archive later.
+// For an archive, every blob but the images' configs (read for the bundle's
+// own facts: an image's platform) is only registered (an external blob of
+// the staging directory) and returned: it goes straight into the archive
+// later, whatever its size.
 func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options, base *baseInfo,
 	omitted map[digest.Digest]bool, archive bool) ([]transfer.Job, transfer.Stats, error) {
-	seen := map[digest.Digest]bool{}
+	seen, configs := map[digest.Digest]bool{}, configDigests(images)
 	var jobs, late []transfer.Job
 	for _, img := range images {
 		for _, n := range img.graph.Nodes {
@@ -296,7 +297,7 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 				continue
 			}
 			job := transfer.Job{Desc: b, Src: img.repo, Dst: stage}
-			if archive && b.Size >= lateSize {
+			if archive && !configs[b.Digest] {
 				stage.AddExternal(b)
 				late = append(late, job)
 				continue
@@ -308,10 +309,19 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 	return late, stats, err
 }
 
-// lateSize is the size from which create --output FILE.tar fetches a blob
-// straight into the archive instead of into the staging directory (configs
-// and other small blobs are read for the bundle's own facts).
-const lateSize = 1 << 20
+// configDigests are the configs of every image manifest in the images'
+// graphs (the first child of a manifest).
+func configDigests(images []*sourceImage) map[digest.Digest]bool {
+	configs := map[digest.Digest]bool{}
+	for _, img := range images {
+		for _, n := range img.graph.Nodes {
+			if !bundle.IsIndexMediaType(n.Descriptor.MediaType) && len(n.Children) > 0 {
+				configs[n.Children[0].Digest] = true
+			}
+		}
+	}
+	return configs
+}
 
 // writeBundle writes manifest.json, the metadata manifest, the root index,
 // index.json and SHA256SUMS, and returns the root's descriptor.

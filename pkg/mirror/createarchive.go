@@ -36,14 +36,19 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if _, holes, err := stage.PackWithHoles(ctx, tmp); err != nil {
+	_, holes, err := stage.PackWithHoles(ctx, tmp)
+	if err != nil {
 		return transfer.Stats{}, fmt.Errorf("pack %s: %w", opts.Output, err)
-	} else {
-		for i := range late {
-			late[i].Dst = holeWriter{f: tmp, at: holes}
+	}
+	// A late blob the directory holds too was packed from its file.
+	var jobs []transfer.Job
+	for _, job := range late {
+		if _, ok := holes[job.Desc.Digest]; ok {
+			job.Dst = holeWriter{f: tmp, at: holes}
+			jobs = append(jobs, job)
 		}
 	}
-	stats, err := transfer.CopyBlobs(ctx, late, opts.Transfer)
+	stats, err := transfer.CopyBlobs(ctx, jobs, opts.Transfer)
 	if err != nil {
 		return stats, err
 	}

@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -80,5 +83,63 @@ func TestCreateArchive(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// An image whose layer is the empty JSON {} (OCI 1.1's empty descriptor, as
+// artifacts without files carry it), a blob the bundle's own metadata
+// artifact also has (as its config): the directory holds it, so the archive
+// packs it from there, once. create --output used to list it twice in
+// SHA256SUMS and fail.
+func TestCreateArchiveSharedEmptyBlob(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	repo, err := testutil.Client(t).Repository(host + "/stellaops/feeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(desc ocispec.Descriptor, data []byte) ocispec.Descriptor {
+		if err := repo.Push(ctx, desc, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		return desc
+	}
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	config := push(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(cfg), Size: int64(len(cfg))}, cfg)
+	empty := ocispec.DescriptorEmptyJSON
+	empty.Data = nil
+	push(empty, []byte("{}"))
+	man, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{empty}})
+	root := push(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(man), Size: int64(len(man))}, man)
+
+	work := t.TempDir()
+	list := filepath.Join(work, "release.txt")
+	if err := os.WriteFile(list, []byte(host+"/stellaops/feeds@"+root.Digest.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := func(out string) mirror.CreateOptions {
+		o := createOpts(t, list, "", out)
+		o.Version = "2026.11.0"
+		return o
+	}
+	dir := filepath.Join(work, "bundle")
+	if _, err := mirror.Create(ctx, opts(dir)); err != nil {
+		t.Fatal(err)
+	}
+	packed := filepath.Join(work, "packed.tar")
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dir, Output: packed}); err != nil {
+		t.Fatal(err)
+	}
+	direct := filepath.Join(work, "direct.tar")
+	if _, err := mirror.Create(ctx, opts(direct)); err != nil {
+		t.Fatalf("create --output: %v", err)
+	}
+	a, _ := os.ReadFile(packed)
+	b, _ := os.ReadFile(direct)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("create --output FILE.tar (%d bytes) differs from create + pack (%d bytes)", len(b), len(a))
+	}
+	if n := bytes.Count(a, []byte("blobs/sha256/"+empty.Digest.Encoded())); n != 2 {
+		t.Errorf("the empty blob is named %d times in the archive, want twice (its entry, its line in SHA256SUMS)", n)
 	}
 }
