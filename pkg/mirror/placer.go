@@ -204,7 +204,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 				return nil
 			}
-			rc, err := pl.src.fetch(ctx, b.desc)
+			rc, err := pl.src.fetch(remote.Streaming(ctx), b.desc)
 			if err != nil {
 				if pl.src.layout {
 					err = missingIsMismatch(err)

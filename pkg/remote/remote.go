@@ -7,6 +7,7 @@ package remote
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -260,23 +261,33 @@ const maxWholeBody = 4 << 20
 // a tag or referrers list, a small blob) before handing the answer on, so
 // that a body cut short fails the round trip, which the retry layer above
 // retries, instead of failing a read deep in the caller, which nothing
-// would. Larger answers, and those of unknown length, stream: blob copies
-// retry them whole (transfer.CopyBlobs).
+// would. Larger answers, those of unknown length, and those of requests
+// made with a Streaming context stream: blob copies retry them whole
+// (transfer.CopyBlobs, the placement of import and sync).
 type wholeBodies struct{ base http.RoundTripper }
 
 func (w wholeBodies) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := w.base.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || resp.ContentLength < 0 || resp.ContentLength > maxWholeBody {
+	if err != nil || req.Method != http.MethodGet || resp.ContentLength < 0 || resp.ContentLength > maxWholeBody ||
+		req.Context().Value(streamingKey{}) != nil {
 		return resp, err
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, resp.ContentLength))
+	data := make([]byte, resp.ContentLength)
+	n, err := io.ReadFull(resp.Body, data)
 	resp.Body.Close()
-	if err == nil && int64(len(data)) != resp.ContentLength {
-		err = io.ErrUnexpectedEOF
-	}
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: answer cut short after %d of %d bytes: %w", req.URL.Redacted(), len(data), resp.ContentLength, err)
+		return nil, fmt.Errorf("GET %s: answer cut short after %d of %d bytes: %w", req.URL.Redacted(), n, resp.ContentLength, err)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(data))
 	return resp, nil
+}
+
+type streamingKey struct{}
+
+// Streaming marks the requests made with the context it returns as read by
+// a caller that streams the answer and retries a body cut short itself (a
+// blob copy): their answers are handed on as they come, whatever their
+// size, where a small one would otherwise be read whole first.
+func Streaming(ctx context.Context) context.Context {
+	return context.WithValue(ctx, streamingKey{}, true)
 }

@@ -37,3 +37,33 @@ func TestShortAnswerIsRetried(t *testing.T) {
 		t.Errorf("%d truncations", proxy.InjectedOf(testutil.FaultTruncate))
 	}
 }
+
+// A blob copy reads its answer as a stream, whatever its size, and retries
+// a body cut short itself (from the blob's start): the client hands the
+// answer on without reading it whole first, so the cut reaches the reader.
+func TestStreamingAnswerIsHandedOn(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 1000)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer upstream.Close()
+	proxy := testutil.NewFaultProxy(t, strings.TrimPrefix(upstream.URL, "http://"), testutil.FaultTruncate, testutil.FaultNone)
+	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: 2, ConfigFile: t.TempDir() + "/config.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(remote.Streaming(t.Context()), http.MethodGet, "http://"+proxy.Host+"/v2/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err == nil || len(got) >= len(body) {
+		t.Fatalf("read %d bytes (%v), want the cut to reach the reader", len(got), err)
+	}
+	if proxy.InjectedOf(testutil.FaultTruncate) != 1 {
+		t.Errorf("%d truncations", proxy.InjectedOf(testutil.FaultTruncate))
+	}
+}

@@ -114,7 +114,7 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 }
 
 func copyAttempt(ctx context.Context, job Job, progress Progress) error {
-	rc, err := job.Src.Fetch(ctx, job.Desc)
+	rc, err := job.Src.Fetch(remote.Streaming(ctx), job.Desc)
 	if err != nil {
 		return err
 	}
