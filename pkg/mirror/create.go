@@ -133,6 +133,23 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, fmt.Errorf("%s:%d: %s is not pinned by digest (pin it, or pass --allow-tags): %w", opts.ReleaseFile, u.Line, u.Ref, errdef.ErrMalformed)
 	}
 
+	archive := strings.HasSuffix(opts.Output, ".tar")
+	if archive {
+		if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
+			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
+		}
+	} else if opts.Key != "" {
+		return nil, fmt.Errorf("--key signs an archive written by create (--output FILE.tar); sign a directory with stella mirror sign: %w", errdef.ErrUsage)
+	}
+	// The key is opened first: a wrong password or key fails before any
+	// transfer, and its KDF's memory is spent while little else is held.
+	var signer *keys.Signer
+	if opts.Key != "" {
+		if signer, err = keys.LoadSigner(ctx, opts.Key, opts.Password); err != nil {
+			return nil, err
+		}
+	}
+
 	log.Info("resolving images", "count", len(rel.Images))
 	images, err := resolveImages(ctx, opts.Client, rel.Images, &opts)
 	if err != nil {
@@ -148,15 +165,9 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			return nil, err
 		}
 	}
-	archive := strings.HasSuffix(opts.Output, ".tar")
 	stageAt := opts.Output
 	if archive {
-		if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
-			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
-		}
 		stageAt = opts.Output + ".d" // a staging directory, never committed
-	} else if opts.Key != "" {
-		return nil, fmt.Errorf("--key signs an archive written by create (--output FILE.tar); sign a directory with stella mirror sign: %w", errdef.ErrUsage)
 	}
 	// An archive's staging directory is ours to clear; a directory output
 	// is the user's, replaced only with Force.
@@ -233,7 +244,7 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, err
 	}
 	if archive {
-		n, err := writeArchive(ctx, stage, late, opts, log)
+		n, err := writeArchive(ctx, stage, late, signer, opts, log)
 		if err != nil {
 			return nil, err
 		}

@@ -24,9 +24,9 @@ import (
 // with room left for the external blobs, which are fetched in parallel and
 // written at their place, each hashed on the way. The archive appears
 // whole, under its name, or not at all.
-func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Job, opts CreateOptions, log *slog.Logger) (transfer.Stats, error) {
-	if opts.Key != "" {
-		if err := signStaged(ctx, stage.Dir, opts, log); err != nil {
+func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Job, signer *keys.Signer, opts CreateOptions, log *slog.Logger) (transfer.Stats, error) {
+	if signer != nil {
+		if err := signStaged(ctx, stage.Dir, signer, opts, log); err != nil {
 			return transfer.Stats{}, err
 		}
 	}
@@ -85,11 +85,7 @@ func (h holeWriter) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader
 // signStaged signs a staged bundle as sign does a directory, before its
 // external blobs are fetched: the deep walk checks everything present; the
 // external blobs are checked as they are written into the archive.
-func signStaged(ctx context.Context, dir *layout.Dir, opts CreateOptions, log *slog.Logger) error {
-	signer, err := keys.LoadSigner(ctx, opts.Key, opts.Password)
-	if err != nil {
-		return err
-	}
+func signStaged(ctx context.Context, dir *layout.Dir, signer *keys.Signer, opts CreateOptions, log *slog.Logger) error {
 	certs, err := signerCertificates(SignOptions{Certificate: opts.Certificate, CertificateChain: opts.CertificateChain}, signer)
 	if err != nil {
 		return err

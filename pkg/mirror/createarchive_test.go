@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -141,5 +143,37 @@ func TestCreateArchiveSharedEmptyBlob(t *testing.T) {
 	}
 	if n := bytes.Count(a, []byte("blobs/sha256/"+empty.Digest.Encoded())); n != 2 {
 		t.Errorf("the empty blob is named %d times in the archive, want twice (its entry, its line in SHA256SUMS)", n)
+	}
+}
+
+// The signing key is opened before anything is fetched: a wrong password
+// fails create --output FILE.tar --key at once, with no request to the
+// registry and nothing left behind.
+func TestCreateArchiveWrongPasswordFailsFirst(t *testing.T) {
+	var blobGETs atomic.Int64
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				blobGETs.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	priv, _ := testKeys(t, "wrong-password")
+	out := filepath.Join(t.TempDir(), "signed.tar")
+	opts := createOpts(t, releaseFile, advisories, out)
+	opts.Key = priv
+	opts.Password = func() ([]byte, error) { return []byte("not the password"), nil }
+	before := blobGETs.Load()
+	_, err := mirror.Create(context.Background(), opts)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), priv) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if n := blobGETs.Load() - before; n != 0 {
+		t.Errorf("%d blobs fetched before the key was opened", n)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
 	}
 }
