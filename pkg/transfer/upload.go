@@ -270,6 +270,12 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", start, start+bodyLen-1))
 		}
 		resp, err := u.Repo.Client.Do(req)
+		if f, ok := data.(interface{ failed() error }); ok && f.failed() != nil {
+			if err == nil {
+				drain(resp)
+			}
+			return false, f.failed()
+		}
 		if err == nil {
 			defer drain(resp)
 			want := http.StatusAccepted
@@ -502,9 +508,17 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 		}
 		return err
 	}
+	// The last chunk rides on the PUT that completes the upload (one
+	// request fewer per blob, which counts with many small ones), its very
+	// last byte held back until the whole blob verified.
 	for off := int64(0); off < desc.Size; {
 		n := min(atChunkSize, desc.Size-off)
-		next, err := u.send(ctx, loc, atChunk{src, off, n}, off, false, desc.Digest)
+		last := off+n == desc.Size
+		var body chunkBody = atChunk{src, off, n}
+		if last {
+			body = sealedChunk{atChunk{src, off, n}, desc}
+		}
+		next, err := u.send(ctx, loc, body, off, last, desc.Digest)
 		if err != nil {
 			return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
 		}
@@ -513,10 +527,15 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 		}
 		loc, off = next, off+n
 	}
-	if got := digest.NewDigest(digest.SHA256, src.h); src.hashed != desc.Size || got != desc.Digest {
-		return fail(fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, got, errdef.ErrDigestMismatch))
+	if err := src.verify(desc); err != nil {
+		// Only a registry that completed the upload without reading it
+		// all gets here: nothing is written that points to the blob.
+		return fail(err)
 	}
-	if _, err := u.send(ctx, loc, memChunk(nil), desc.Size, true, desc.Digest); err != nil {
+	if desc.Size > 0 {
+		return nil
+	}
+	if _, err := u.send(ctx, loc, memChunk(nil), 0, true, desc.Digest); err != nil {
 		return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
 	}
 	return nil
@@ -532,6 +551,53 @@ type hashedAt struct {
 	ra     io.ReaderAt
 	h      hash.Hash
 	hashed int64
+	// failed is set once the whole content was read and did not verify.
+	failed error
+}
+
+// verify checks the content hashed so far is exactly desc's.
+func (s *hashedAt) verify(desc ocispec.Descriptor) error {
+	if s.failed != nil {
+		return s.failed
+	}
+	if got := digest.NewDigest(digest.SHA256, s.h); s.hashed != desc.Size || got != desc.Digest {
+		s.failed = fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, got, errdef.ErrDigestMismatch)
+	}
+	return s.failed
+}
+
+// sealedChunk is a blob's last chunk, sent with the PUT that completes the
+// upload: its reader passes the blob's final byte only once the whole
+// content verified, and otherwise ends with the mismatch one byte short.
+// A registry that checked no digest could still not complete a bad blob:
+// it never receives all of it.
+type sealedChunk struct {
+	atChunk
+	desc ocispec.Descriptor
+}
+
+func (c sealedChunk) From(k int64) io.Reader {
+	return &sealedReader{hashingSection: c.atChunk.From(k).(*hashingSection), end: c.off + c.n, desc: c.desc}
+}
+
+// failed reports the mismatch that stopped the chunk's reader, if any: the
+// request it broke is not retried.
+func (c sealedChunk) failed() error { return c.src.failed }
+
+type sealedReader struct {
+	*hashingSection
+	end  int64
+	desc ocispec.Descriptor
+}
+
+func (s *sealedReader) Read(p []byte) (int, error) {
+	n, err := s.hashingSection.Read(p)
+	if n > 0 && s.pos == s.end {
+		if verr := s.src.verify(s.desc); verr != nil {
+			return n - 1, verr
+		}
+	}
+	return n, err
 }
 
 type atChunk struct {

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +156,64 @@ func sampleRead(ctx context.Context, repo interface {
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
+}
+
+// TestUploaderWithholdsBadContent: fail-closed even against a registry that
+// checked no digest. Whatever the path (a stream or a random-access
+// source), a blob whose bytes do not match its descriptor never reaches the
+// registry whole by the end of a request that would complete the upload
+// (PUT ?digest=): the last chunk goes only after the content verified, or
+// one byte short.
+func TestUploaderWithholdsBadContent(t *testing.T) {
+	var mu sync.Mutex
+	received := map[string]int64{} // bytes each upload session got
+	var completedWhole []string
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.Contains(r.URL.Path, "/blobs/uploads/") || (r.Method != http.MethodPatch && r.Method != http.MethodPut) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			n, _ := io.Copy(io.Discard, r.Body) // as a registry that stores whatever it gets
+			mu.Lock()
+			received[r.URL.Path] += n
+			if r.Method == http.MethodPut && r.URL.Query().Get("digest") != "" && received[r.URL.Path] == 2<<20 {
+				completedWhole = append(completedWhole, r.URL.Path)
+			}
+			got := received[r.URL.Path]
+			mu.Unlock()
+			// Answered as a registry that stores and completes whatever it
+			// gets, checking nothing.
+			if r.Method == http.MethodPut {
+				w.WriteHeader(http.StatusCreated)
+				return
+			}
+			w.Header().Set("Location", r.URL.Path)
+			w.Header().Set("Range", fmt.Sprintf("0-%d", got-1))
+			w.WriteHeader(http.StatusAccepted)
+		})
+	})
+	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/withheld")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, ChunkSize: 1 << 20, Attempts: 1}
+	data := randomBytes(2<<20, 5)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	for _, at := range []int{0, 12345, len(data) - 1} {
+		bad := append([]byte{}, data...)
+		bad[at] ^= 1
+		if err := u.PushAt(t.Context(), desc, bytes.NewReader(bad)); !errors.Is(err, errdef.ErrDigestMismatch) {
+			t.Errorf("PushAt, byte %d flipped: %v, want a digest mismatch", at, err)
+		}
+		if err := u.Push(t.Context(), desc, bytes.NewReader(bad)); !errors.Is(err, errdef.ErrDigestMismatch) {
+			t.Errorf("Push, byte %d flipped: %v, want a digest mismatch", at, err)
+		}
+	}
+	if len(received) == 0 {
+		t.Fatal("no upload reached the registry")
+	}
+	if len(completedWhole) > 0 {
+		t.Fatalf("the registry received a bad blob whole by the end of a completing PUT: %v", completedWhole)
+	}
 }
