@@ -83,7 +83,7 @@ func bench(stella string, mib int64, layers, runs int, work, only string) error 
 		}
 		defer os.RemoveAll(work)
 	}
-	e := &env{stella: stella, work: work, layers: layers, regBin: os.Getenv("STELLA_REGISTRY_BIN"), childEnv: []string{"DOCKER_CONFIG=" + work}}
+	e := &env{stella: stella, work: work, layers: layers, regBin: os.Getenv("STELLA_REGISTRY_BIN"), childEnv: []string{"DOCKER_CONFIG=" + work, "COSIGN_PASSWORD=bench"}}
 	if e.regBin == "" {
 		e.regBin = "registry"
 	}
