@@ -215,7 +215,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			// A source that can seek (a registry that serves ranges) is read
 			// like a file: nothing is buffered, a retry asks for the range.
 			if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
-				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, &seekReaderAt{rs: rs}); err != nil {
+				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, &seekReaderAt{rs: rs, size: b.desc.Size}); err != nil {
 					return err
 				}
 				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
@@ -364,21 +364,30 @@ func (p *placement) manifestDigests() map[digest.Digest]int64 {
 // one another continue the stream, any other seeks (for a registry, a new
 // ranged request).
 type seekReaderAt struct {
-	rs  io.ReadSeeker
-	pos int64
+	rs   io.ReadSeeker
+	size int64 // of the blob
+	pos  int64 // where rs stands; -1 after a failed read
 }
 
 func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if off != s.pos {
 		if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
+			s.pos = -1
 			return 0, err
 		}
 		s.pos = off
 	}
 	n, err := io.ReadFull(s.rs, p)
 	s.pos += int64(n)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
+	switch {
+	case err == nil:
+		return n, nil
+	case (err == io.EOF || err == io.ErrUnexpectedEOF) && s.pos >= s.size:
+		return n, io.EOF
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		// An answer cut short: a retry asks again from where it ended.
+		err = fmt.Errorf("answer cut short at byte %d of %d: %w", s.pos, s.size, io.ErrUnexpectedEOF)
 	}
+	s.pos = -1
 	return n, err
 }
