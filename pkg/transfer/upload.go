@@ -276,6 +276,11 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			}
 			return false, f.failed()
 		}
+		if errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch) {
+			// The source itself is bad (a corrupt frame, content that does
+			// not hash right): sending it again would not mend it.
+			return false, err
+		}
 		if err == nil {
 			defer drain(resp)
 			want := http.StatusAccepted
@@ -592,10 +597,16 @@ type sealedReader struct {
 
 func (s *sealedReader) Read(p []byte) (int, error) {
 	n, err := s.hashingSection.Read(p)
-	if n > 0 && s.pos == s.end {
-		if verr := s.src.verify(s.desc); verr != nil {
-			return n - 1, verr
-		}
+	if n == 0 || s.pos != s.end {
+		return n, err
+	}
+	// This read ends the blob: its last byte goes only if all is well (a
+	// failed read of the source comes first, as the cause).
+	if err != nil && err != io.EOF {
+		return n - 1, err
+	}
+	if verr := s.src.verify(s.desc); verr != nil {
+		return n - 1, verr
 	}
 	return n, err
 }
