@@ -16,7 +16,7 @@ import (
 // full bundle imported; an inventory of the far side; a delta made from it,
 // split onto 1 MiB "sticks"; each volume checked; the delta imported from
 // the volumes with the catalog refreshed; the catalog verified; a corrupt
-// volume named by serve.
+// volume of the full bundle named by serve.
 func TestDeltaInventoryCatalogVolumes(t *testing.T) {
 	source := testutil.Distribution(t)
 	target := testutil.Distribution(t)
@@ -66,16 +66,21 @@ func TestDeltaInventoryCatalogVolumes(t *testing.T) {
 		t.Errorf("catalog:\n%s", r.stdout)
 	}
 
-	// One byte changed on the second stick: serve, reading the volumes at
-	// random, names that volume (its bytes differ from the list), exit 2.
-	second := archive + ".001"
+	// The full bundle on sticks, one byte changed on the second: serve,
+	// reading the volumes at random (and every blob before it listens),
+	// names that volume (its bytes differ from the list), exit 2.
+	fullArchive := filepath.Join(work, "media", "a.tar.zst")
+	if r := stella(t, pass, "mirror", "pack", full, "--output", fullArchive, "--split", "1M", "--key", key); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	second := fullArchive + ".001"
 	data, err := os.ReadFile(second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data[len(data)/2] ^= 0x40
 	os.WriteFile(second, data, 0o644)
-	if r := stella(t, nil, "mirror", "serve", list, "--key", pub, "--addr", "127.0.0.1:0"); r.code != 2 || !strings.Contains(r.stderr, "volume b.tar.zst.001 is corrupt") {
+	if r := stella(t, nil, "mirror", "serve", fullArchive+".volumes.json", "--key", pub, "--addr", "127.0.0.1:0"); r.code != 2 || !strings.Contains(r.stderr, "volume a.tar.zst.001 is corrupt") {
 		t.Errorf("serve from a corrupt volume: exit %d %s", r.code, r.stderr)
 	}
 

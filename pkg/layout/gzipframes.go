@@ -133,11 +133,27 @@ func readGzipSeekTable(r io.ReaderAt, size int64) (frames []seekFrame, ok bool, 
 // gzipFrames reads a seekable .tar.gz's members.
 var gzipFrames = seekCodec{
 	name: "gzip", unit: "member", table: readGzipSeekTable,
-	open: func(r io.Reader) (io.Reader, func(), error) {
-		dec, err := gzip.NewReader(bufio.NewReaderSize(r, 128<<10))
+	open: func(r io.Reader) (frameDecoder, error) {
+		br := bufio.NewReaderSize(r, 128<<10)
+		dec, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+			return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 		}
-		return dec, func() { dec.Close() }, nil
+		return &gzipFrameDecoder{Reader: dec, br: br}, nil
 	},
 }
+
+type gzipFrameDecoder struct {
+	*gzip.Reader
+	br *bufio.Reader
+}
+
+func (d *gzipFrameDecoder) Reset(r io.Reader) error {
+	d.br.Reset(r)
+	if err := d.Reader.Reset(d.br); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	return nil
+}
+
+func (d *gzipFrameDecoder) Close() { d.Reader.Close() }

@@ -14,6 +14,10 @@ import (
 // the start of the frame holding its first byte, so that reading in order
 // (a blob, a retry from where the registry's copy ends) goes on where the
 // last read stopped, with at most seekMaxIdle decoders kept for that.
+// Each frame is decoded on its own and must end where the table says, its
+// checksum checked as it ends; a read that stops in the last block of its
+// frame (a tar entry's padding) decodes the rest of it, so that reading a
+// blob checks every frame it lies in.
 type Seekable struct {
 	r      io.ReaderAt
 	codec  seekCodec
@@ -22,6 +26,7 @@ type Seekable struct {
 
 	mu   sync.Mutex
 	idle []*seekCursor
+	free []frameDecoder // decoders whose place no read goes on from
 }
 
 // seekCodec is what Seekable needs of a codec: its table and its decoder.
@@ -31,19 +36,33 @@ type seekCodec struct {
 	table func(r io.ReaderAt, size int64) ([]seekFrame, bool, error)
 	// open starts a decoder at the start of a frame; it reads on into the
 	// frames that follow.
-	open func(r io.Reader) (io.Reader, func(), error)
+	open func(r io.Reader) (frameDecoder, error)
 }
 
-// seekCursor is a decoder positioned at tar offset pos.
+// frameDecoder decodes from the start of a frame on.
+type frameDecoder interface {
+	io.Reader
+	// Reset starts it over at the start of a frame read from r, reusing
+	// its buffers.
+	Reset(r io.Reader) error
+	Close()
+}
+
+// seekCursor is a decoder of frame number frame, positioned at tar offset
+// pos.
 type seekCursor struct {
-	dec   io.Reader
-	close func()
+	dec   frameDecoder
+	frame int
 	pos   int64
 }
 
-// seekMaxIdle bounds the decoders kept between reads (about a megabyte
-// each for zstd, the window pack uses; less for gzip).
-const seekMaxIdle = 16
+// seekMaxIdle bounds the decoders kept between reads where they stopped,
+// seekMaxFree those kept to start over elsewhere (about a megabyte each for
+// zstd, the window pack uses; less for gzip).
+const (
+	seekMaxIdle = 16
+	seekMaxFree = 4
+)
 
 // OpenSeekable opens the compressed archive r (size bytes) for random
 // access. It returns ok false when the archive is not compressed or has no
@@ -83,11 +102,13 @@ func (z *Seekable) ReadAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.ReadFull(c.dec, want)
-	c.pos += int64(n)
+	n, err := z.read(c, want)
+	if err == nil {
+		err = z.finishFrame(c)
+	}
 	if err != nil {
-		c.close()
-		return n, z.decodeError(c.pos, err)
+		c.dec.Close()
+		return n, err
 	}
 	z.release(c)
 	if len(want) < len(p) {
@@ -97,7 +118,10 @@ func (z *Seekable) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // cursor returns a decoder positioned at off: an idle one already there,
-// or one started at the frame holding off and read on to it.
+// or one started at the frame holding off and read on to it. A decoder is
+// started over rather than made when one is free (or, with every idle
+// slot taken, the longest idle one is): reading many small blobs does not
+// allocate a decoder each.
 func (z *Seekable) cursor(off int64) (*seekCursor, error) {
 	z.mu.Lock()
 	for i, c := range z.idle {
@@ -107,22 +131,117 @@ func (z *Seekable) cursor(off int64) (*seekCursor, error) {
 			return c, nil
 		}
 	}
-	z.mu.Unlock()
-	fr := z.frames[z.frameAt(off)]
-	dec, closeDec, err := z.codec.open(io.NewSectionReader(z.r, fr.at, 1<<62))
-	if err != nil {
-		return nil, z.corrupt(fr, err)
+	var dec frameDecoder
+	switch {
+	case len(z.free) > 0:
+		dec, z.free = z.free[len(z.free)-1], z.free[:len(z.free)-1]
+	case len(z.idle) == seekMaxIdle:
+		dec, z.idle = z.idle[0].dec, z.idle[1:]
 	}
-	c := &seekCursor{dec: dec, close: closeDec, pos: fr.tarAt}
+	z.mu.Unlock()
+	i := z.frameAt(off)
+	fr := z.frames[i]
+	src := io.NewSectionReader(z.r, fr.at, fr.size)
+	if dec != nil {
+		if err := dec.Reset(src); err != nil {
+			dec.Close()
+			return nil, z.corrupt(fr, err)
+		}
+	} else {
+		var err error
+		if dec, err = z.codec.open(src); err != nil {
+			return nil, z.corrupt(fr, err)
+		}
+	}
+	c := &seekCursor{dec: dec, frame: i, pos: fr.tarAt}
 	if skip := off - fr.tarAt; skip > 0 {
-		n, err := io.CopyN(io.Discard, dec, skip)
+		n, err := io.CopyN(io.Discard, c.dec, skip)
 		if err != nil {
-			closeDec()
+			c.dec.Close()
 			return nil, z.decodeError(fr.tarAt+n, err)
 		}
 		c.pos = off
 	}
 	return c, nil
+}
+
+// read fills want from c, going on from frame to frame.
+func (z *Seekable) read(c *seekCursor, want []byte) (int, error) {
+	n, idle := 0, 0
+	for n < len(want) {
+		fr := z.frames[c.frame]
+		left := fr.tarAt + fr.tarN - c.pos
+		if left == 0 {
+			if err := z.endFrame(c); err != nil {
+				return n, err
+			}
+			continue
+		}
+		m, err := c.dec.Read(want[n : n+int(min(int64(len(want)-n), left))])
+		n += m
+		c.pos += int64(m)
+		switch {
+		case err == io.EOF && int64(m) < left:
+			return n, z.decodeError(c.pos, io.ErrUnexpectedEOF)
+		case err != nil && err != io.EOF:
+			return n, z.decodeError(c.pos, err)
+		case m == 0:
+			if idle++; idle > 100 {
+				return n, z.decodeError(c.pos, io.ErrNoProgress)
+			}
+		}
+	}
+	return n, nil
+}
+
+// finishFrame decodes the rest of c's frame when a read stopped within its
+// last tar block (an entry's padding), so that its checksum is checked with
+// the content it covers; c is then at the start of the next frame.
+func (z *Seekable) finishFrame(c *seekCursor) error {
+	fr := z.frames[c.frame]
+	left := fr.tarAt + fr.tarN - c.pos
+	if left >= blockSize {
+		return nil
+	}
+	if left > 0 {
+		m, err := io.CopyN(io.Discard, c.dec, left)
+		c.pos += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return z.decodeError(c.pos, err)
+		}
+	}
+	return z.endFrame(c)
+}
+
+// endFrame checks that c's frame, read to the size the table gives it, is
+// over (its decoder ends cleanly, the codec having checked its checksum),
+// and starts c on the next frame.
+func (z *Seekable) endFrame(c *seekCursor) error {
+	fr := z.frames[c.frame]
+	var one [1]byte
+	for range 100 {
+		m, err := c.dec.Read(one[:])
+		switch {
+		case m > 0:
+			return z.corrupt(fr, fmt.Errorf("it holds more than the %d bytes the table gives it", fr.tarN))
+		case err == io.EOF:
+			if c.frame+1 == len(z.frames) {
+				return nil
+			}
+			c.frame++
+			next := z.frames[c.frame]
+			if err := c.dec.Reset(io.NewSectionReader(z.r, next.at, next.size)); err != nil {
+				return z.corrupt(next, err)
+			}
+			return nil
+		case err != nil:
+			return z.corrupt(fr, err)
+		}
+	}
+	return z.corrupt(fr, io.ErrNoProgress)
 }
 
 // frameAt is the index of the frame holding tar offset off (< z.size).
@@ -162,7 +281,11 @@ func (z *Seekable) release(c *seekCursor) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if len(z.idle) == seekMaxIdle {
-		z.idle[0].close()
+		if len(z.free) < seekMaxFree {
+			z.free = append(z.free, z.idle[0].dec)
+		} else {
+			z.idle[0].dec.Close()
+		}
 		z.idle = z.idle[1:]
 	}
 	z.idle = append(z.idle, c)
@@ -173,8 +296,11 @@ func (z *Seekable) Close() error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	for _, c := range z.idle {
-		c.close()
+		c.dec.Close()
 	}
-	z.idle = nil
+	for _, dec := range z.free {
+		dec.Close()
+	}
+	z.idle, z.free = nil, nil
 	return nil
 }

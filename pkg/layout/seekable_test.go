@@ -6,11 +6,13 @@ import (
 	stdgzip "compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +25,12 @@ import (
 // and, as Pack does, into a seekable archive of codec c.
 func framedTar(t testing.TB, c Compression, sizes map[string]int) (plain, framed []byte) {
 	t.Helper()
+	return framedTarOf(t, c, []string{"oci-layout", "index.json", "blobs/sha256/big", "blobs/sha256/small", "blobs/sha256/empty"}, sizes)
+}
+
+// framedTarOf is framedTar with the entries' order given.
+func framedTarOf(t testing.TB, c Compression, names []string, sizes map[string]int) (plain, framed []byte) {
+	t.Helper()
 	var p, z bytes.Buffer
 	cw, err := compressor(&z, c)
 	if err != nil {
@@ -31,7 +39,7 @@ func framedTar(t testing.TB, c Compression, sizes map[string]int) (plain, framed
 	fw := cw.(*framedWriter)
 	ptw, ztw := tar.NewWriter(&p), tar.NewWriter(fw)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, name := range []string{"oci-layout", "index.json", "blobs/sha256/big", "blobs/sha256/small", "blobs/sha256/empty"} {
+	for _, name := range names {
 		body := make([]byte, sizes[name])
 		for i := range body {
 			body[i] = byte(rng.Uint32())
@@ -340,4 +348,99 @@ func FuzzSeekable(f *testing.F) {
 			t.Fatalf("read at %d: %v is not ErrMalformed", n/2, err)
 		}
 	})
+}
+
+// TestIndexSeekableReadsHeadersOnly: indexing a seekable archive reads its
+// entries' headers, not their contents. One tar.Reader over the whole
+// archive skipped each content by reading its last byte, which decoded
+// every frame an entry ends: the whole archive, when entries are small.
+func TestIndexSeekableReadsHeadersOnly(t *testing.T) {
+	names, sizes := []string{}, map[string]int{}
+	for i := range 12 {
+		name := fmt.Sprintf("blobs/sha256/%02d", i)
+		names, sizes[name] = append(names, name), 1<<20
+	}
+	for _, codec := range codecs {
+		t.Run(codec.c.String(), func(t *testing.T) {
+			_, framed := framedTarOf(t, codec.c, names, sizes)
+			counted := &countingReaderAt{r: bytes.NewReader(framed)}
+			z, ok, err := OpenSeekable(counted, int64(len(framed)))
+			if !ok || err != nil {
+				t.Fatalf("open: %v %v", ok, err)
+			}
+			defer z.Close()
+			counted.n.Store(0)
+			x, err := IndexTar(z, z.Size())
+			if err != nil || x.Len() != len(names) {
+				t.Fatalf("index: %v (%d entries)", err, x.Len())
+			}
+			// A decoder reads ahead (128 KiB) from each header it starts at.
+			if n := counted.n.Load(); n > int64(len(framed))/4 {
+				t.Errorf("indexing read %d of the archive's %d bytes", n, len(framed))
+			}
+		})
+	}
+}
+
+type countingReaderAt struct {
+	r io.ReaderAt
+	n atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestSeekableReusesDecoders: reading many entries, from several readers at
+// once, starts idle decoders over at new frames instead of making one per
+// entry (each holds about a megabyte for zstd): the decoders made stay
+// within the idle and free slots plus the readers, however many entries.
+func TestSeekableReusesDecoders(t *testing.T) {
+	names, sizes := []string{}, map[string]int{}
+	for i := range 4 * seekMaxIdle {
+		name := fmt.Sprintf("blobs/sha256/%03d", i)
+		names, sizes[name] = append(names, name), 64<<10+i
+	}
+	const readers = 4
+	for _, codec := range codecs {
+		t.Run(codec.c.String(), func(t *testing.T) {
+			plain, framed := framedTarOf(t, codec.c, names, sizes)
+			z, ok, err := OpenSeekable(bytes.NewReader(framed), int64(len(framed)))
+			if !ok || err != nil {
+				t.Fatalf("open: %v %v", ok, err)
+			}
+			defer z.Close()
+			var made atomic.Int64
+			open := z.codec.open
+			z.codec.open = func(r io.Reader) (frameDecoder, error) { made.Add(1); return open(r) }
+			x, err := IndexTar(z, z.Size())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			work := make(chan string)
+			for range readers {
+				wg.Go(func() {
+					for name := range work {
+						e, _ := x.Entry(name)
+						got := make([]byte, e.Size)
+						if _, err := z.ReadAt(got, e.Offset); err != nil || !bytes.Equal(got, plain[e.Offset:e.Offset+e.Size]) {
+							t.Errorf("%s: %v", name, err)
+						}
+					}
+				})
+			}
+			for _, name := range names {
+				work <- name
+			}
+			close(work)
+			wg.Wait()
+			t.Logf("%d decoders made for %d entries", made.Load(), len(names))
+			if n, most := made.Load(), int64(seekMaxIdle+seekMaxFree+readers); n > most {
+				t.Errorf("%d decoders made for %d entries, want at most %d", n, len(names), most)
+			}
+		})
+	}
 }

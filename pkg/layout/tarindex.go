@@ -49,14 +49,15 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 	if c := SniffCompression(r); c != None {
 		return nil, fmt.Errorf("archive is %s-compressed and cannot be read at random: %w", c, errdef.ErrUsage)
 	}
-	// A SectionReader seeks, so archive/tar skips each content in O(1)
-	// instead of reading it, and reports where each content starts.
-	sr := io.NewSectionReader(r, 0, size)
-	tr := tar.NewReader(sr)
 	x := &TarIndex{r: r, size: size, entries: map[string]TarEntry{}}
 	names := map[string]bool{}
-	for {
-		hdr, err := tr.Next()
+	// Each header is read by a tar.Reader of its own, started where the
+	// entry starts: one reader for the whole archive would skip each
+	// content by reading its last byte, which in a compressed archive read
+	// at random (Seekable) decodes the whole frame it ends.
+	for at := int64(0); ; {
+		sr := io.NewSectionReader(r, at, size-at)
+		hdr, err := tar.NewReader(sr).Next()
 		if err == io.EOF {
 			break
 		}
@@ -73,18 +74,25 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The reader stopped where the content starts (after any PAX or
+		// GNU headers); a directory has none, whatever its size says.
+		pos, err := sr.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		off, n := at+pos, hdr.Size
+		if hdr.Typeflag == tar.TypeDir {
+			n = 0
+		}
+		if n > size-off {
+			return nil, fmt.Errorf("archive entry %q is truncated: %w", hdr.Name, errdef.ErrMalformed)
+		}
+		at = (off + n + blockSize - 1) / blockSize * blockSize // the next header
 		if skip {
 			continue
 		}
 		if len(x.entries) >= MaxTarEntries {
 			return nil, fmt.Errorf("archive: more than %d files: %w", MaxTarEntries, errdef.ErrMalformed)
-		}
-		off, err := sr.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, err
-		}
-		if hdr.Size > size-off {
-			return nil, fmt.Errorf("archive entry %q is truncated: %w", name, errdef.ErrMalformed)
 		}
 		x.entries[name] = TarEntry{Offset: off, Size: hdr.Size}
 	}

@@ -95,13 +95,27 @@ func readZstdSeekTable(r io.ReaderAt, size int64) (frames []seekFrame, ok bool, 
 // zstdFrames reads a seekable .tar.zst's frames.
 var zstdFrames = seekCodec{
 	name: "zstd", unit: "frame", table: readZstdSeekTable,
-	open: func(r io.Reader) (io.Reader, func(), error) {
-		dec, err := zstd.NewReader(bufio.NewReaderSize(r, 128<<10),
+	open: func(r io.Reader) (frameDecoder, error) {
+		br := bufio.NewReaderSize(r, 128<<10)
+		dec, err := zstd.NewReader(br,
 			zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(zstdSeekMaxWindow), zstd.WithDecoderMaxMemory(2*zstdSeekMaxWindow))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+			return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 		}
-		return dec, dec.Close, nil
+		return &zstdFrameDecoder{Decoder: dec, br: br}, nil
 	},
+}
+
+type zstdFrameDecoder struct {
+	*zstd.Decoder
+	br *bufio.Reader
+}
+
+func (d *zstdFrameDecoder) Reset(r io.Reader) error {
+	d.br.Reset(r)
+	if err := d.Decoder.Reset(d.br); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	return nil
 }

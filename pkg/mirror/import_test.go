@@ -226,6 +226,10 @@ func TestImportRefuses(t *testing.T) {
 			layer = dg.Encoded()
 		}
 	}
+	layerBytes, err := os.ReadFile(filepath.Join(s.dir, "blobs", "sha256", layer))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		prepare func(t *testing.T) (src string, opts func(*mirror.ImportOptions))
@@ -257,10 +261,10 @@ func TestImportRefuses(t *testing.T) {
 			return s.pack(t, ".tar.zst"), func(o *mirror.ImportOptions) { o.Trust = trustKeys(other) }
 		}, errdef.ErrSignature, "manifest.dsse: 0 of 1 signatures verified with a trusted key (signed by untrusted key"},
 		{"corrupt frame in a .tar.zst", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
-			return corruptLayers(t, s.pack(t, ".tar.zst")), nil
+			return corruptContent(t, s.pack(t, ".tar.zst"), layerBytes), nil
 		}, errdef.ErrMalformed, "zstd archive: the frame at archive byte"},
 		{"corrupt member in a .tar.gz", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
-			return corruptLayers(t, s.pack(t, ".tar.gz")), nil
+			return corruptContent(t, s.pack(t, ".tar.gz"), layerBytes), nil
 		}, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
 		{"truncated archive", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			tarPath := s.pack(t, ".tar")

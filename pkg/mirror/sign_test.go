@@ -282,6 +282,27 @@ func corruptLayers(t *testing.T, path string) string {
 	return path
 }
 
+// corruptContent inverts one byte of the compressed archive at path where
+// it carries content (a layer's bytes, which pack's codecs store as they
+// are, being incompressible): the frame holding them no longer checks out.
+func corruptContent(t *testing.T, path string, content []byte) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := len(content) / 2
+	at := bytes.Index(data, content[mid:mid+64])
+	if at < 0 || len(content) < 256 {
+		t.Fatalf("%s: the content is not stored as it is", path)
+	}
+	data[at+10] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // rewriteEnvelope changes the signed envelope in place.
 func rewriteEnvelope(t *testing.T, dir string, change func(*dsse.Envelope)) {
 	t.Helper()
