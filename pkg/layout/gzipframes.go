@@ -139,21 +139,6 @@ var gzipFrames = seekCodec{
 		if err != nil {
 			return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 		}
-		return &gzipFrameDecoder{Reader: dec, br: br}, nil
+		return &bufferedDecoder{resetReader: dec, br: br, close: func() { dec.Close() }}, nil
 	},
 }
-
-type gzipFrameDecoder struct {
-	*gzip.Reader
-	br *bufio.Reader
-}
-
-func (d *gzipFrameDecoder) Reset(r io.Reader) error {
-	d.br.Reset(r)
-	if err := d.Reader.Reset(d.br); err != nil {
-		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
-	}
-	return nil
-}
-
-func (d *gzipFrameDecoder) Close() { d.Reader.Close() }

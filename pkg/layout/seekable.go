@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"sort"
@@ -47,6 +48,29 @@ type frameDecoder interface {
 	Reset(r io.Reader) error
 	Close()
 }
+
+// bufferedDecoder is a codec's decoder reading through its own buffer;
+// both are reset together.
+type bufferedDecoder struct {
+	resetReader
+	br    *bufio.Reader
+	close func()
+}
+
+type resetReader interface {
+	io.Reader
+	Reset(r io.Reader) error
+}
+
+func (d *bufferedDecoder) Reset(r io.Reader) error {
+	d.br.Reset(r)
+	if err := d.resetReader.Reset(d.br); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	return nil
+}
+
+func (d *bufferedDecoder) Close() { d.close() }
 
 // seekCursor is a decoder of frame number frame, positioned at tar offset
 // pos.

@@ -103,19 +103,6 @@ var zstdFrames = seekCodec{
 		if err != nil {
 			return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 		}
-		return &zstdFrameDecoder{Decoder: dec, br: br}, nil
+		return &bufferedDecoder{resetReader: dec, br: br, close: dec.Close}, nil
 	},
-}
-
-type zstdFrameDecoder struct {
-	*zstd.Decoder
-	br *bufio.Reader
-}
-
-func (d *zstdFrameDecoder) Reset(r io.Reader) error {
-	d.br.Reset(r)
-	if err := d.Decoder.Reset(d.br); err != nil {
-		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
-	}
-	return nil
 }
