@@ -10,7 +10,7 @@
 // blob pulled from stella mirror serve over the tar, against distribution
 // holding the same bundle after an import, and against reading the tar.
 //
-//	go run ./internal/bench -stella bin/stella [-mib 800] [-runs 3]
+//	go run ./internal/bench -stella bin/stella [-mib 800] [-layers 1] [-runs 3]
 package main
 
 import (
