@@ -191,7 +191,7 @@ func (z *Seekable) cursor(off int64) (*seekCursor, error) {
 
 // read fills want from c, going on from frame to frame.
 func (z *Seekable) read(c *seekCursor, want []byte) (int, error) {
-	n, idle := 0, 0
+	n, stalls := 0, 0
 	for n < len(want) {
 		fr := z.frames[c.frame]
 		left := fr.tarAt + fr.tarN - c.pos
@@ -210,7 +210,7 @@ func (z *Seekable) read(c *seekCursor, want []byte) (int, error) {
 		case err != nil && err != io.EOF:
 			return n, z.decodeError(c.pos, err)
 		case m == 0:
-			if idle++; idle > 100 {
+			if stalls++; stalls > 100 {
 				return n, z.decodeError(c.pos, io.ErrNoProgress)
 			}
 		}

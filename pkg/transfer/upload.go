@@ -582,7 +582,7 @@ type sealedChunk struct {
 }
 
 func (c sealedChunk) From(k int64) io.Reader {
-	return &sealedReader{hashingSection: c.atChunk.From(k).(*hashingSection), end: c.off + c.n, desc: c.desc}
+	return &sealedReader{hashingSection: c.section(k), end: c.off + c.n, desc: c.desc}
 }
 
 // failed reports the mismatch that stopped the chunk's reader, if any: the
@@ -616,8 +616,11 @@ type atChunk struct {
 	off, n int64
 }
 
-func (c atChunk) Len() int64 { return c.n }
-func (c atChunk) From(k int64) io.Reader {
+func (c atChunk) Len() int64             { return c.n }
+func (c atChunk) From(k int64) io.Reader { return c.section(k) }
+
+// section reads the chunk from its byte k on, hashing what was not hashed.
+func (c atChunk) section(k int64) *hashingSection {
 	return &hashingSection{src: c.src, r: io.NewSectionReader(c.src.ra, c.off+k, c.n-k), pos: c.off + k}
 }
 
