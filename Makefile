@@ -16,7 +16,7 @@ ACTIONLINT_VERSION := v1.7.12
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
-.PHONY: all build test unit e2e tools demo bench fuzz lint cross fmt clean docs
+.PHONY: all build test race unit e2e tools demo bench fuzz lint cross fmt clean docs
 
 all: build
 
@@ -61,9 +61,20 @@ $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
 
 # Unit and end-to-end tests. End-to-end tests start the distribution
 # registry on 127.0.0.1; with STELLA_E2E=1 (CI) a missing tool fails them
-# instead of skipping.
+# instead of skipping. Then the race detector over the packages that move
+# bytes in parallel, and over the operations' fault, interruption and
+# concurrency tests (`make race` runs it over every package).
+RACE_PKGS := ./pkg/transfer/... ./pkg/layout/... ./pkg/serve/... ./pkg/remote/...
+RACE_RUN := Fault|Concurrent|Interrupt
 test: tools
 	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 10m -run '$(RACE_RUN)' ./pkg/mirror/...
+
+# Every package under the race detector (pkg/mirror alone takes minutes).
+# Not the end-to-end tests: they run built binaries and check their memory.
+race: tools
+	$(GO) test -race -count=1 -timeout 30m ./pkg/... ./internal/cli/...
 
 unit:
 	$(GO) test -count=1 -short ./...

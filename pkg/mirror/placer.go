@@ -362,14 +362,18 @@ func (p *placement) manifestDigests() map[digest.Digest]int64 {
 
 // seekReaderAt reads a seekable stream at any offset: reads that follow
 // one another continue the stream, any other seeks (for a registry, a new
-// ranged request).
+// ranged request). Reads at once are taken in turn, as io.ReaderAt
+// promises callers they may be made.
 type seekReaderAt struct {
+	mu   sync.Mutex
 	rs   io.ReadSeeker
 	size int64 // of the blob
 	pos  int64 // where rs stands; -1 after a failed read
 }
 
 func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if off != s.pos {
 		if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
 			s.pos = -1

@@ -48,34 +48,30 @@ func (p *ChunkPool) get(done <-chan struct{}) ([]byte, bool) {
 // put returns a buffer taken with get.
 func (p *ChunkPool) put(b []byte) { p.free <- b[:cap(b)] }
 
-// guardedReader reads a chunk's bytes for one request. The HTTP client may
-// go on reading a request body after it has returned (a registry that
-// answered early), so the chunk's buffer is reused only once the request
-// has been closed off: no read starts after close, and close waits for a
-// read in progress.
-type guardedReader struct {
+// requestBody reads one request's body. The HTTP client may go on reading
+// a body after the request has returned (a registry that answered early, a
+// connection reset mid-write), so each attempt's body is closed off when
+// the attempt is over: no read starts after close, and close waits for a
+// read in progress. Only then is a chunk's buffer reused, or its source
+// read by the next attempt.
+type requestBody struct {
 	mu     sync.Mutex
-	b      []byte
+	r      io.Reader
 	closed bool
 }
 
-func (g *guardedReader) Read(p []byte) (int, error) {
+func (g *requestBody) Read(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return 0, errBodyClosed
 	}
-	if len(g.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, g.b)
-	g.b = g.b[n:]
-	return n, nil
+	return g.r.Read(p)
 }
 
-func (g *guardedReader) close() {
+func (g *requestBody) close() {
 	g.mu.Lock()
 	g.closed = true
-	g.b = nil
+	g.r = nil
 	g.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -238,14 +240,12 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			q.Set("digest", dg.String())
 			target.RawQuery = q.Encode()
 		}
-		// Bodies in memory can be read again (a redirect, a connection the
-		// registry closed); each is closed off when the request is over.
-		var bodies []*guardedReader
+		// A body can be read again (a redirect, a connection the registry
+		// closed); each is closed off when the request is over.
+		var bodies []*requestBody
 		open := func() io.Reader {
 			r := data.From(sent)
-			if g, ok := r.(*guardedReader); ok {
-				bodies = append(bodies, g)
-			}
+			bodies = append(bodies, r)
 			return r
 		}
 		defer func() {
@@ -257,9 +257,7 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 		if err != nil {
 			return false, err
 		}
-		if len(bodies) > 0 {
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(open()), nil }
-		}
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(open()), nil }
 		req.ContentLength = bodyLen
 		if bodyLen == 0 {
 			req.Body, req.GetBody = http.NoBody, nil
@@ -482,14 +480,14 @@ func responseError(resp *http.Response) error {
 // its bytes for a retry.
 type chunkBody interface {
 	Len() int64
-	From(n int64) io.Reader
+	From(n int64) *requestBody
 }
 
 // memChunk is a chunk held in memory (streamed sources).
 type memChunk []byte
 
-func (m memChunk) Len() int64             { return int64(len(m)) }
-func (m memChunk) From(n int64) io.Reader { return &guardedReader{b: m[n:]} }
+func (m memChunk) Len() int64                { return int64(len(m)) }
+func (m memChunk) From(n int64) *requestBody { return &requestBody{r: bytes.NewReader(m[n:])} }
 
 // PushAt uploads the blob desc from a source that can be read at any
 // offset (a blob file, a section of a plain tar): nothing is held in
@@ -551,17 +549,38 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 const atChunkSize = 512 << 20
 
 // hashedAt hashes a random-access source once, in order, however often
-// parts of it are read again for retries.
+// parts of it are read again for retries (and by however many requests at
+// once: a request the HTTP client still writes may overlap its retry).
 type hashedAt struct {
-	ra     io.ReaderAt
+	ra io.ReaderAt
+
+	mu     sync.Mutex
 	h      hash.Hash
 	hashed int64
 	// failed is set once the whole content was read and did not verify.
 	failed error
 }
 
+// add hashes the bytes b read at offset at that were not hashed before.
+func (s *hashedAt) add(b []byte, at int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if end := at + int64(len(b)); end > s.hashed && at <= s.hashed {
+		s.h.Write(b[s.hashed-at:])
+		s.hashed = end
+	}
+}
+
+func (s *hashedAt) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
 // verify checks the content hashed so far is exactly desc's.
 func (s *hashedAt) verify(desc ocispec.Descriptor) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.failed != nil {
 		return s.failed
 	}
@@ -581,13 +600,13 @@ type sealedChunk struct {
 	desc ocispec.Descriptor
 }
 
-func (c sealedChunk) From(k int64) io.Reader {
-	return &sealedReader{hashingSection: c.section(k), end: c.off + c.n, desc: c.desc}
+func (c sealedChunk) From(k int64) *requestBody {
+	return &requestBody{r: &sealedReader{hashingSection: c.section(k), end: c.off + c.n, desc: c.desc}}
 }
 
 // failed reports the mismatch that stopped the chunk's reader, if any: the
 // request it broke is not retried.
-func (c sealedChunk) failed() error { return c.src.failed }
+func (c sealedChunk) failed() error { return c.src.err() }
 
 type sealedReader struct {
 	*hashingSection
@@ -616,8 +635,8 @@ type atChunk struct {
 	off, n int64
 }
 
-func (c atChunk) Len() int64             { return c.n }
-func (c atChunk) From(k int64) io.Reader { return c.section(k) }
+func (c atChunk) Len() int64                { return c.n }
+func (c atChunk) From(k int64) *requestBody { return &requestBody{r: c.section(k)} }
 
 // section reads the chunk from its byte k on, hashing what was not hashed.
 func (c atChunk) section(k int64) *hashingSection {
@@ -633,10 +652,7 @@ type hashingSection struct {
 
 func (s *hashingSection) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	if end := s.pos + int64(n); end > s.src.hashed && s.pos <= s.src.hashed {
-		s.src.h.Write(p[s.src.hashed-s.pos : n])
-		s.src.hashed = end
-	}
+	s.src.add(p[:n], s.pos)
 	s.pos += int64(n)
 	return n, err
 }

@@ -147,6 +147,37 @@ func TestUploaderAtSurvivesFaults(t *testing.T) {
 	}
 }
 
+// TestUploaderAtEarlyAnswers: a registry that answers before it has read a
+// request's body (an error at once, a reset) leaves the HTTP client writing
+// that body while the retry already reads the source again. Each attempt's
+// body is closed off before the next starts (run under -race, as make test
+// does, this fails without that), and the blob arrives whole.
+func TestUploaderAtEarlyAnswers(t *testing.T) {
+	reg := testutil.Distribution(t)
+	proxy := testutil.NewFaultProxy(t, reg,
+		testutil.FaultNone, testutil.Fault503, testutil.FaultNone, testutil.FaultReset, testutil.FaultNone,
+		testutil.FaultNone, testutil.Fault503)
+	client := testutil.Client(t)
+	up, _ := client.UploadRepository(proxy.Host + "/stellaops/early")
+	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 12}
+	direct, _ := client.Repository(reg + "/stellaops/early")
+	ctx := context.Background()
+	for i := range 3 {
+		data := randomBytes(24<<20+i, uint64(90+i))
+		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+		if err := u.PushAt(ctx, desc, bytes.NewReader(data)); err != nil {
+			t.Fatalf("push %d bytes: %v", len(data), err)
+		}
+		got, err := sampleRead(ctx, direct, desc)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("registry holds other bytes for %s (%v)", desc.Digest, err)
+		}
+	}
+	if proxy.InjectedOf(testutil.Fault503) == 0 || proxy.InjectedOf(testutil.FaultReset) == 0 {
+		t.Fatalf("faults injected: 503 %d, reset %d", proxy.InjectedOf(testutil.Fault503), proxy.InjectedOf(testutil.FaultReset))
+	}
+}
+
 func sampleRead(ctx context.Context, repo interface {
 	Fetch(context.Context, ocispec.Descriptor) (io.ReadCloser, error)
 }, desc ocispec.Descriptor) ([]byte, error) {
