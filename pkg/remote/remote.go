@@ -48,6 +48,11 @@ type Options struct {
 	// again, with exponential backoff; 0 means DefaultRetries, negative
 	// means never.
 	Retries int
+	// IdleTimeout drops a request whose bytes stop moving for this long
+	// (an answer that sends nothing, an upload the registry stops
+	// reading), which is then retried; 0 means DefaultIdleTimeout,
+	// negative means never.
+	IdleTimeout time.Duration
 }
 
 // DefaultRetries is Options.Retries when zero: about six seconds of
@@ -103,6 +108,13 @@ func New(opts Options) (*Client, error) {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
+	var rt http.RoundTripper = base
+	switch {
+	case opts.IdleTimeout == 0:
+		rt = idleTimeout{base, DefaultIdleTimeout}
+	case opts.IdleTimeout > 0:
+		rt = idleTimeout{base, opts.IdleTimeout}
+	}
 	policy := retryPolicy(opts.Retries)
 	var (
 		store credentials.Store
@@ -119,8 +131,8 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		opts:    opts,
 		store:   store,
-		http:    &http.Client{Transport: &retry.Transport{Base: wholeBodies{base}, Policy: func() retry.Policy { return policy }}},
-		plain:   &http.Client{Transport: base},
+		http:    &http.Client{Transport: &retry.Transport{Base: wholeBodies{rt}, Policy: func() retry.Policy { return policy }}},
+		plain:   &http.Client{Transport: rt},
 		clients: map[clientKey]*auth.Client{},
 	}, nil
 }
