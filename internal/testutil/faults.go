@@ -34,6 +34,11 @@ const (
 	FaultTruncate
 	// FaultStall holds the request for Stall before forwarding it.
 	FaultStall
+	// FaultHang stops moving bytes until the client drops the connection
+	// (or the test ends): an upload is read for its first KiB and then no
+	// more, a GET's answer stops after about half its body, any other
+	// request is never forwarded.
+	FaultHang
 )
 
 // FaultProxy is a reverse proxy in front of a real registry that injects
@@ -54,7 +59,7 @@ type FaultProxy struct {
 	// faults never come in a row).
 	truncation bool
 	stall      time.Duration
-	byKind     [FaultStall + 1]atomic.Int64
+	byKind     [FaultHang + 1]atomic.Int64
 }
 
 // InjectedOf counts the faults of one kind that took effect so far (a
@@ -80,8 +85,14 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 		if f != FaultNone {
 			p.Injected.Add(1)
 		}
-		if f != FaultNone && f != FaultTruncate {
+		if f != FaultNone && f != FaultTruncate && (f != FaultHang || r.Method != http.MethodGet) {
 			p.byKind[f].Add(1)
+		}
+		hang := func() {
+			select {
+			case <-r.Context().Done():
+			case <-t.Context().Done():
+			}
 		}
 		switch f {
 		case Fault503:
@@ -108,6 +119,20 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 			if rec.cut {
 				panic(http.ErrAbortHandler)
 			}
+		case FaultHang:
+			switch {
+			case r.Method == http.MethodGet:
+				rec := &truncating{ResponseWriter: w, cuts: &p.byKind[FaultHang], hang: hang}
+				if rp.ServeHTTP(rec, r); !rec.cut {
+					return
+				}
+			case r.ContentLength != 0 && r.Body != nil:
+				io.CopyN(io.Discard, r.Body, 1024)
+				hang()
+			default:
+				hang()
+			}
+			panic(http.ErrAbortHandler)
 		case FaultStall:
 			select {
 			case <-time.After(p.stall):
@@ -133,11 +158,12 @@ func (p *FaultProxy) SetFaults(pattern ...Fault) {
 }
 
 // Faults is a pattern of 45 requests that injects a fault into every
-// fifth (20%): 503, reset, truncated answer and stall twice each, and a 429
-// once, as each of those costs a whole second of Retry-After.
+// fifth (20%): 503, reset and truncated answer twice each, a stall, a hang
+// (which costs the client's idle timeout) and a 429 (a whole second of
+// Retry-After).
 func Faults() []Fault {
 	pattern := make([]Fault, 45)
-	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, Fault429, Fault503, FaultReset, FaultTruncate, FaultStall}
+	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, Fault429, Fault503, FaultReset, FaultTruncate, FaultHang}
 	for i, f := range kinds {
 		pattern[2+5*i] = f
 	}
@@ -172,6 +198,9 @@ type truncating struct {
 	written int64
 	cut     bool
 	cuts    *atomic.Int64
+	// hang, if set, is waited for once the cut part is sent: the answer
+	// stops instead of ending.
+	hang func()
 }
 
 func (t *truncating) WriteHeader(code int) {
@@ -195,6 +224,9 @@ func (t *truncating) Write(b []byte) (int, error) {
 	if t.cut {
 		if f, ok := t.ResponseWriter.(http.Flusher); ok {
 			f.Flush()
+		}
+		if t.hang != nil {
+			t.hang()
 		}
 		return n, io.ErrShortWrite
 	}

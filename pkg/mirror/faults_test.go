@@ -20,7 +20,7 @@ import (
 
 // Faults: every operation that talks to registries goes through a proxy
 // that injects each kind of fault (503, 429 with Retry-After, reset,
-// truncated answer, stall) into one request in five (testutil.Faults), and
+// truncated answer, stall, hang) into one request in five (testutil.Faults), and
 // must end with the same bytes as without faults; and give up, with an
 // error naming the registry, after a bounded number of requests when the
 // registry stays down. TestImportThroughFaults (import_test.go) does the
@@ -35,13 +35,17 @@ func faultyProxy(t *testing.T, host string) *testutil.FaultProxy {
 	return testutil.NewFaultProxy(t, host, testutil.Faults()...)
 }
 
+// faultIdle is the idle timeout of the tests through faults: a hung
+// connection is dropped after it.
+const faultIdle = time.Second
+
 func faultyClient(t *testing.T) (*mremote.Client, transfer.Options) {
-	return testutil.ClientWith(t, mremote.Options{Retries: faultRetries}), transfer.Options{Backoff: time.Millisecond, Attempts: faultRetries + 1}
+	return testutil.ClientWith(t, mremote.Options{Retries: faultRetries, IdleTimeout: faultIdle}), transfer.Options{Backoff: time.Millisecond, Attempts: faultRetries + 1}
 }
 
 // downClient gives up sooner: the registry stays down.
 func downClient(t *testing.T) (*mremote.Client, transfer.Options) {
-	return testutil.ClientWith(t, mremote.Options{Retries: 2}), transfer.Options{Backoff: time.Millisecond, Attempts: 3}
+	return testutil.ClientWith(t, mremote.Options{Retries: 2, IdleTimeout: faultIdle}), transfer.Options{Backoff: time.Millisecond, Attempts: 3}
 }
 
 // checkFaults checks that the proxies, together, injected every kind of
@@ -53,7 +57,7 @@ func checkFaults(t *testing.T, proxies ...*testutil.FaultProxy) {
 		requests += p.Requests.Load()
 		injected += p.Injected.Load()
 	}
-	for _, f := range []testutil.Fault{testutil.Fault503, testutil.Fault429, testutil.FaultReset, testutil.FaultTruncate, testutil.FaultStall} {
+	for _, f := range []testutil.Fault{testutil.Fault503, testutil.Fault429, testutil.FaultReset, testutil.FaultTruncate, testutil.FaultStall, testutil.FaultHang} {
 		var n int64
 		for _, p := range proxies {
 			n += p.InjectedOf(f)
