@@ -91,8 +91,17 @@ func IsTransient(err error) bool {
 	if errors.As(err, &resp) {
 		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// A network error, but not a bare system error: every errno passes for
+	// a net.Error, and a local file's (a full disk, a file too large, no
+	// permission) does not mend by trying again.
 	var netErr net.Error
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.As(err, &netErr)
+	if errors.As(err, &netErr) {
+		_, local := netErr.(syscall.Errno)
+		return !local
+	}
+	return false
 }
