@@ -46,7 +46,14 @@ type result struct {
 // stella runs the binary with args, a clean docker config and extra env.
 func stella(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(stellaBin, args...)
+	return runStella(t, env, stellaBin, args...)
+}
+
+// runStella runs name (the binary, or a wrapper that execs it) with args,
+// a clean docker config and extra env.
+func runStella(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	cfg := t.TempDir()
 	os.WriteFile(filepath.Join(cfg, "config.json"), []byte("{}"), 0o600)
 	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+cfg), env...)
