@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,14 +33,15 @@ func quickstartBlock(t *testing.T, readme string) string {
 	return block
 }
 
+// freeAddr is a port for a registry the script starts: one no other test
+// can take meanwhile (testutil.FreeAddr).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testutil.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // TestREADMEQuickstart runs the README's quickstart, every command as

@@ -156,12 +156,23 @@ func DistributionWith(t testing.TB, opts DistributionOptions) string {
 // it answers. It is the non-test form of DistributionWith (the benchmarks
 // use it).
 func StartDistribution(bin, dir string, opts DistributionOptions) (addr string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Another process may still take the port first (one of these, started
+	// at the same moment): then the registry exits at once, and another
+	// port is tried.
+	for range 3 {
+		addr, stop, err = startDistribution(bin, dir, opts)
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	return addr, stop, err
+}
+
+func startDistribution(bin, dir string, opts DistributionOptions) (addr string, stop func(), err error) {
+	addr, err = FreeAddr()
 	if err != nil {
 		return "", nil, err
 	}
-	addr = l.Addr().String()
-	l.Close()
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: error
