@@ -374,6 +374,15 @@ type seekReaderAt struct {
 func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.pos < 0 {
+		// After a failed read, move away first: a stream that skips a seek
+		// to where it stands (oras-go's ranged reader does) would otherwise
+		// keep its spent answer instead of asking again. To the end, where
+		// oras-go drops the answer without asking for another.
+		if _, err := s.rs.Seek(s.size, io.SeekStart); err != nil {
+			return 0, err
+		}
+	}
 	if off != s.pos {
 		if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
 			s.pos = -1
