@@ -13,6 +13,7 @@ CRANE_VERSION := v0.22.1
 # The OCI distribution-spec conformance suite has no tags: pinned by commit.
 CONFORMANCE_VERSION := v0.0.0-20260831232431-97274622c111
 ACTIONLINT_VERSION := v1.7.12
+STATICCHECK_VERSION := v0.8.2
 export PATH := $(TOOLS_BIN):$(PATH)
 export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
@@ -111,9 +112,15 @@ bench: build tools
 docs:
 	$(GO) run ./internal/cmd/gendocs docs/cli
 
-lint:
+lint: $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	staticcheck ./...
+
+$(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
 
 # The binary builds for the systems operators carry it to (tested on Linux
 # only): macOS and Windows workstations on either side of the gap.

@@ -201,7 +201,10 @@ func keySecrets(t *testing.T, path, password string) map[string][][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scalar := key.(*ecdsa.PrivateKey).D.FillBytes(make([]byte, 32))
+	scalar, err := key.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for what, raw := range map[string][]byte{"the PKCS #8 private key": der, "the private scalar": scalar} {
 		secrets[what] = [][]byte{raw[:16], []byte(hex.EncodeToString(raw)[:32]), []byte(base64.StdEncoding.EncodeToString(raw)[:20]),
 			[]byte(base64.RawURLEncoding.EncodeToString(raw)[:20])}

@@ -19,9 +19,9 @@ import (
 // crypto/ecdsa, independent of our code.
 type sslKey struct{ k *testKey }
 
-func (s sslKey) Sign(_ context.Context, data []byte) ([]byte, error) { return s.k.Sign(nil, data) }
-func (s sslKey) KeyID() (string, error)                              { return s.k.id, nil }
-func (s sslKey) Public() crypto.PublicKey                            { return &s.k.priv.PublicKey }
+func (s sslKey) Sign(ctx context.Context, data []byte) ([]byte, error) { return s.k.Sign(ctx, data) }
+func (s sslKey) KeyID() (string, error)                                { return s.k.id, nil }
+func (s sslKey) Public() crypto.PublicKey                              { return &s.k.priv.PublicKey }
 func (s sslKey) Verify(_ context.Context, data, sig []byte) error {
 	sum := sha256.Sum256(data)
 	if !ecdsa.VerifyASN1(&s.k.priv.PublicKey, sum[:], sig) {

@@ -128,7 +128,8 @@ func checkEntry(hdr *tar.Header, names map[string]bool) (name string, skip bool,
 			return "", false, fmt.Errorf("archive entry %q: %v: %w", hdr.Name, err, errdef.ErrMalformed)
 		}
 		return "", true, nil
-	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA is what old tars write for files
+	//lint:ignore SA1019 TypeRegA is what old tars write for files
+	case tar.TypeReg, tar.TypeRegA:
 	default:
 		return "", false, fmt.Errorf("archive entry %q: %s entries are refused: %w", hdr.Name, typeName(hdr.Typeflag), errdef.ErrMalformed)
 	}

@@ -3,7 +3,6 @@ package mirror
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -189,22 +188,6 @@ func (p *placement) addBlob(repo string, d ocispec.Descriptor) {
 		}
 	}
 	b.repos = append(b.repos, repo)
-}
-
-// repositories lists every repository the placement writes to, sorted.
-func (p *placement) repositories() []string {
-	set := map[string]bool{}
-	for _, b := range p.blobs {
-		for _, r := range b.repos {
-			set[r] = true
-		}
-	}
-	var out []string
-	for r := range set {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func imageDesc(img bundle.Image) ocispec.Descriptor {
