@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,16 +54,17 @@ func (s *rereadingSource) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // droppingRegistry is a registry that stores whatever an upload brings and
-// completes it unchecked, and whose first two requests carrying content
-// each drop the connection after reading part of it (1.5 MiB, then 100
-// KiB more): the client sends again from the registry's offset, bytes it
-// had read and hashed before. It returns what each completed upload held.
-func droppingRegistry(t *testing.T) (host string, completed func() [][]byte) {
+// completes it unchecked, and whose first requests carrying content
+// drop the connection after reading the first cuts[i] bytes: the client sends again from the registry's offset, bytes it had
+// read and hashed before. Like distribution, it reports an upload status
+// of "0-0" for nothing held and for one byte, and refuses content that
+// does not start where the upload stands (416). It returns what each
+// completed upload held.
+func droppingRegistry(t *testing.T, cuts ...int64) (host string, completed func() [][]byte) {
 	var mu sync.Mutex
 	held := map[string][]byte{}
-	requests := map[string]int{}
+	requests := 0 // with content, in all sessions
 	var done [][]byte
-	cuts := []int64{1536 << 10, 100 << 10}
 	host = testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !strings.Contains(r.URL.Path, "/blobs/uploads/") || r.Method == http.MethodPost || r.Method == http.MethodDelete {
@@ -78,8 +80,12 @@ func droppingRegistry(t *testing.T) (host string, completed func() [][]byte) {
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
-			i := requests[path]
-			requests[path]++
+			if start, _, _ := strings.Cut(r.Header.Get("Content-Range"), "-"); start != "" && start != strconv.Itoa(len(held[path])) {
+				w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+				return
+			}
+			i := requests
+			requests++
 			if i < len(cuts) {
 				var buf bytes.Buffer
 				io.CopyN(&buf, r.Body, cuts[i])
@@ -121,7 +127,7 @@ func TestUploaderAtChecksResentBytes(t *testing.T) {
 	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
 	for _, flip := range []bool{false, true} {
 		t.Run(fmt.Sprintf("flip=%v", flip), func(t *testing.T) {
-			host, completed := droppingRegistry(t)
+			host, completed := droppingRegistry(t, 1536<<10, 100<<10)
 			up, err := testutil.Client(t).UploadRepository(host + "/stellaops/resent")
 			if err != nil {
 				t.Fatal(err)
@@ -145,5 +151,26 @@ func TestUploaderAtChecksResentBytes(t *testing.T) {
 			}
 			t.Logf("%d bytes read again; %v", src.reReads, err)
 		})
+	}
+}
+
+// distribution reports "0-0" both for an upload holding nothing and for one
+// holding a single byte. A request broken off after one byte used to be
+// sent again from byte 0, refused (416) and sent again, until the attempts
+// ran out; the upload now starts over in a new session.
+func TestUploaderStartsOverWhenOneByteMayBeHeld(t *testing.T) {
+	host, completed := droppingRegistry(t, 1)
+	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/one-byte")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 4}
+	data := []byte("{}")
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	if err := u.PushAt(t.Context(), desc, bytes.NewReader(data)); err != nil {
+		t.Fatalf("PushAt: %v", err)
+	}
+	if got := completed(); len(got) != 1 || !bytes.Equal(got[0], data) {
+		t.Fatalf("completed uploads: %q", got)
 	}
 }

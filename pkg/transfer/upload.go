@@ -316,6 +316,18 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 		if serr != nil {
 			return remote.IsTransient(serr), fmt.Errorf("%w (upload status: %v)", err, serr)
 		}
+		if held < 0 && offset == 0 {
+			// Nothing or one byte held: rather than guess (a wrong guess is
+			// refused with 416 every time), start over in a new session.
+			fresh, ferr := u.start(ctx)
+			if ferr != nil {
+				return false, ferr
+			}
+			u.cancel(loc)
+			loc, sent = fresh, 0
+			return true, err
+		}
+		held = max(held, 0)
 		if held < offset || held > offset+data.Len() {
 			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+data.Len(), errdef.ErrUnavailable)
 		}
@@ -344,13 +356,15 @@ func (u *Uploader) status(ctx context.Context, loc *url.URL) (int64, *url.URL, e
 		newLoc = loc
 	}
 	// Range: "0-<last byte>"; distribution also says "0-0" for an empty
-	// session, which is read as nothing held (a lost single byte is then
-	// sent again and refused, never skipped).
+	// session, so "0-0" is reported as -1: nothing or one byte, unknown.
 	held := int64(0)
 	if rng := resp.Header.Get("Range"); rng != "" {
 		_, end, ok := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
-		if e, err := strconv.ParseInt(end, 10, 64); ok && err == nil && e > 0 {
+		if e, err := strconv.ParseInt(end, 10, 64); ok && err == nil {
 			held = e + 1
+			if e == 0 {
+				held = -1
+			}
 		}
 	}
 	return held, newLoc, nil
