@@ -217,10 +217,53 @@ func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error 
 				}
 				t.pushed.Add(1)
 			}
-			return nil
+			return t.relistReferrers(ctx, r, repo, byRepo[repo])
 		})
 	}
 	return g.Wait()
+}
+
+// relistReferrers makes sure, without the referrers API, that each manifest
+// with a subject is listed in its subject's sha256-<hex> index. Each
+// referrer pushed rewrites that index from the one it read: another writer
+// doing the same at the same moment (two imports of one bundle) can drop
+// an entry, and the manifest, found present, would not be pushed again.
+// A missing entry is added by pushing the manifest again.
+func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, repo string, list []manifestPlace) error {
+	if t.mode != ReferrersTagIndex {
+		return nil
+	}
+	for _, m := range list {
+		var doc struct {
+			Subject *ocispec.Descriptor `json:"subject"`
+		}
+		if json.Unmarshal(m.data, &doc) != nil || doc.Subject == nil {
+			continue
+		}
+		for try := 1; ; try++ {
+			listed := false
+			err := r.Referrers(ctx, *doc.Subject, "", func(refs []ocispec.Descriptor) error {
+				for _, d := range refs {
+					listed = listed || d.Digest == m.desc.Digest
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("referrers of %s in %s/%s: %w", doc.Subject.Digest, t.host, repo, remote.Classify(err))
+			}
+			if listed {
+				break
+			}
+			if try > 3 {
+				return fmt.Errorf("referrer %s of %s in %s/%s: still not listed under its subject's fallback tag after %d pushes (another writer keeps replacing it): %w",
+					m.desc.Digest, doc.Subject.Digest, t.host, repo, try-1, errdef.ErrUnavailable)
+			}
+			if err := r.Manifests().Push(ctx, m.desc, bytes.NewReader(m.data)); err != nil {
+				return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, repo, t.explain(err))
+			}
+		}
+	}
+	return nil
 }
 
 // explain turns a registry's refusal of an unknown artifact type into an
