@@ -2,7 +2,6 @@ package transfer_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,42 +15,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
-
-// rereadingSource serves data, and every byte read a second time or more
-// inverted when flip is set: media that read differently after a fault.
-type rereadingSource struct {
-	data []byte
-	flip bool
-
-	mu      sync.Mutex
-	seen    []bool
-	reReads int
-}
-
-func (s *rereadingSource) ReadAt(p []byte, off int64) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if off >= int64(len(s.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, s.data[off:])
-	for i := range n {
-		if s.seen[off+int64(i)] {
-			s.reReads++
-			if s.flip {
-				p[i] ^= 0xff
-			}
-		}
-		s.seen[off+int64(i)] = true
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
 
 // droppingRegistry is a registry that stores whatever an upload brings and
 // completes it unchecked, and whose first requests carrying content
@@ -115,42 +80,6 @@ func droppingRegistry(t *testing.T, cuts ...int64) (host string, completed func(
 		mu.Lock()
 		defer mu.Unlock()
 		return done
-	}
-}
-
-// Bytes sent again after a fault are checked against those first sent: a
-// source that reads otherwise the second time fails the upload, and a
-// registry that checks no digest never completes the mixture. It used to
-// complete it: only the first read was hashed.
-func TestUploaderAtChecksResentBytes(t *testing.T) {
-	data := randomBytes(2<<20+77, 31)
-	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
-	for _, flip := range []bool{false, true} {
-		t.Run(fmt.Sprintf("flip=%v", flip), func(t *testing.T) {
-			host, completed := droppingRegistry(t, 1536<<10, 100<<10)
-			up, err := testutil.Client(t).UploadRepository(host + "/stellaops/resent")
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 5}
-			src := &rereadingSource{data: data, flip: flip, seen: make([]bool, len(data))}
-			err = u.PushAt(t.Context(), desc, src)
-			if src.reReads == 0 {
-				t.Fatal("nothing was read twice: the registry's drops did not make the client send again")
-			}
-			for _, got := range completed() {
-				if !bytes.Equal(got, data) {
-					t.Fatalf("the registry completed the upload with other bytes than the blob's (%d of %d bytes)", len(got), len(data))
-				}
-			}
-			switch {
-			case flip && !errors.Is(err, errdef.ErrDigestMismatch):
-				t.Fatalf("bytes read otherwise the second time: %v, want a digest mismatch", err)
-			case !flip && (err != nil || len(completed()) != 1):
-				t.Fatalf("a source that reads the same twice: %v, %d uploads completed", err, len(completed()))
-			}
-			t.Logf("%d bytes read again; %v", src.reReads, err)
-		})
 	}
 }
 
