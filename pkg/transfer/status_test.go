@@ -20,8 +20,9 @@ import (
 
 // droppingRegistry is a registry that stores whatever an upload brings and
 // completes it unchecked, and whose first requests carrying content
-// drop the connection after reading the first cuts[i] bytes: the client sends again from the registry's offset, bytes it had
-// read and hashed before. Like distribution, it reports an upload status
+// drop the connection after reading the first cuts[i] bytes: the client
+// sends again from the registry's offset, bytes it had read and hashed
+// before. Like distribution, it reports an upload status
 // of "0-0" for nothing held and for one byte, and refuses content that
 // does not start where the upload stands (416). It returns what each
 // completed upload held.

@@ -3,17 +3,14 @@ package transfer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -518,7 +515,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	if err != nil {
 		return err
 	}
-	src := &hashedAt{ra: ra, h: sha256.New()}
+	src := newHashedAt(ra, desc.Digest)
 	fail := func(err error) error {
 		if ctx.Err() == nil {
 			u.cancel(loc)
@@ -561,48 +558,6 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 // atChunkSize is the size of each request of PushAt: a retry re-reads its
 // bytes from the source, so it can be large.
 const atChunkSize = 512 << 20
-
-// hashedAt hashes a random-access source once, in order, however often
-// parts of it are read again for retries (and by however many requests at
-// once: a request the HTTP client still writes may overlap its retry).
-type hashedAt struct {
-	ra io.ReaderAt
-
-	mu     sync.Mutex
-	h      hash.Hash
-	hashed int64
-	// failed is set once the whole content was read and did not verify.
-	failed error
-}
-
-// add hashes the bytes b read at offset at that were not hashed before.
-func (s *hashedAt) add(b []byte, at int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if end := at + int64(len(b)); end > s.hashed && at <= s.hashed {
-		s.h.Write(b[s.hashed-at:])
-		s.hashed = end
-	}
-}
-
-func (s *hashedAt) err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failed
-}
-
-// verify checks the content hashed so far is exactly desc's.
-func (s *hashedAt) verify(desc ocispec.Descriptor) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failed != nil {
-		return s.failed
-	}
-	if got := digest.NewDigest(digest.SHA256, s.h); s.hashed != desc.Size || got != desc.Digest {
-		s.failed = fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, got, errdef.ErrDigestMismatch)
-	}
-	return s.failed
-}
 
 // sealedChunk is a blob's last chunk, sent with the PUT that completes the
 // upload: its reader passes the blob's final byte only once the whole
@@ -655,18 +610,4 @@ func (c atChunk) From(k int64) *requestBody { return &requestBody{r: c.section(k
 // section reads the chunk from its byte k on, hashing what was not hashed.
 func (c atChunk) section(k int64) *hashingSection {
 	return &hashingSection{src: c.src, r: io.NewSectionReader(c.src.ra, c.off+k, c.n-k), pos: c.off + k}
-}
-
-// hashingSection reads a section and hashes the bytes not hashed before.
-type hashingSection struct {
-	src *hashedAt
-	r   io.Reader
-	pos int64
-}
-
-func (s *hashingSection) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.src.add(p[:n], s.pos)
-	s.pos += int64(n)
-	return n, err
 }

@@ -1,0 +1,108 @@
+package transfer_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// rereadingSource serves data, and every byte read a second time or more
+// inverted when flip is set: media that read differently after a fault.
+// A read of more than cutAt bytes (when set) ends after cutAt of them with
+// an error, like a network source whose answer is cut short.
+type rereadingSource struct {
+	data  []byte
+	flip  bool
+	cutAt int
+
+	mu      sync.Mutex
+	seen    []bool
+	reReads int
+	cuts    int
+}
+
+func (s *rereadingSource) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if off >= int64(len(s.data)) {
+		return 0, io.EOF
+	}
+	var cut error
+	if s.cutAt > 0 && len(p) > s.cutAt {
+		p, cut = p[:s.cutAt], io.ErrUnexpectedEOF
+		s.cuts++
+	}
+	n := copy(p, s.data[off:])
+	for i := range n {
+		if s.seen[off+int64(i)] {
+			s.reReads++
+			if s.flip {
+				p[i] ^= 0xff
+			}
+		}
+		s.seen[off+int64(i)] = true
+	}
+	switch {
+	case cut != nil:
+		return n, cut
+	case n < len(p):
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Bytes sent again after a fault are checked against those first sent: a
+// source that reads otherwise the second time fails the upload, and a
+// registry that checks no digest never completes the mixture. It used to
+// complete it: only the first read was hashed.
+func TestUploaderAtChecksResentBytes(t *testing.T) {
+	data := randomBytes(2<<20+77, 31)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	for _, tt := range []struct {
+		flip  bool
+		cutAt int
+	}{{false, 0}, {true, 0}, {false, 256 << 10}, {true, 256 << 10}} {
+		t.Run(fmt.Sprintf("flip=%v,cut=%d", tt.flip, tt.cutAt), func(t *testing.T) {
+			// The registry drops the first request after 1.5 MiB, the
+			// second after 100 KiB more: the resend's check reads the block
+			// [1 MiB, 1.5 MiB) again, and then carries it.
+			host, completed := droppingRegistry(t, 1536<<10, 100<<10)
+			up, err := testutil.Client(t).UploadRepository(host + "/stellaops/resent")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 5}
+			src := &rereadingSource{data: data, flip: tt.flip, cutAt: tt.cutAt, seen: make([]bool, len(data))}
+			err = u.PushAt(t.Context(), desc, src)
+			if src.reReads == 0 {
+				t.Fatal("nothing was read twice: the registry's drops did not make the client send again")
+			}
+			for _, got := range completed() {
+				if !bytes.Equal(got, data) {
+					t.Fatalf("the registry completed the upload with other bytes than the blob's (%d of %d bytes)", len(got), len(data))
+				}
+			}
+			switch {
+			case tt.flip && !errors.Is(err, errdef.ErrDigestMismatch):
+				t.Fatalf("bytes read otherwise the second time: %v, want a digest mismatch", err)
+			case !tt.flip && (err != nil || len(completed()) != 1):
+				t.Fatalf("a source that reads the same twice: %v, %d uploads completed", err, len(completed()))
+			}
+			if tt.cutAt > 0 && src.cuts == 0 {
+				t.Fatal("no read again was cut short")
+			}
+			t.Logf("%d bytes read again, %d reads cut; %v", src.reReads, src.cuts, err)
+		})
+	}
+}
