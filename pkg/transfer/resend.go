@@ -36,13 +36,14 @@ const resendBlock = 1 << 20
 // holds them); other prefixes are read again from the source.
 type hashedAt struct {
 	ra io.ReaderAt
-	dg digest.Digest
 
 	mu     sync.Mutex
 	h      hash.Hash
 	hashed int64
-	// states[k] is the state of h after k blocks.
+	// states[k-first] is the state of h after k blocks: those of blocks
+	// the registry may not hold yet (a few hundred, whatever the size).
 	states [][]byte
+	first  int64
 	// carry is the block a resend broke off in, as sent, unchecked.
 	carry *resent
 	// failed is set once the content did not verify.
@@ -55,8 +56,8 @@ type resent struct {
 	b []byte
 }
 
-func newHashedAt(ra io.ReaderAt, dg digest.Digest) *hashedAt {
-	s := &hashedAt{ra: ra, dg: dg, h: sha256.New()}
+func newHashedAt(ra io.ReaderAt) *hashedAt {
+	s := &hashedAt{ra: ra, h: sha256.New()}
 	s.states = [][]byte{state(s.h)}
 	return s
 }
@@ -82,7 +83,7 @@ func (s *hashedAt) take(sec *hashingSection, b []byte) error {
 	for len(b) > 0 {
 		if at >= s.hashed {
 			if at > s.hashed {
-				return fmt.Errorf("%s: read at %d past the %d bytes hashed", s.dg, at, s.hashed)
+				return fmt.Errorf("read at %d past the %d bytes hashed", at, s.hashed)
 			}
 			n := min(int64(len(b)), resendBlock-s.hashed%resendBlock)
 			s.h.Write(b[:n])
@@ -141,7 +142,7 @@ func (s *hashedAt) prefix(k, at int64) ([]byte, error) {
 			if err == nil || err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("%s: reading bytes %d to %d again: %w", s.dg, start+have, at, err)
+			return nil, fmt.Errorf("reading bytes %d to %d again: %w", start+have, at, err)
 		}
 	}
 	b := make([]byte, need, min(resendBlock, s.hashed-start))
@@ -152,19 +153,37 @@ func (s *hashedAt) prefix(k, at int64) ([]byte, error) {
 // check checks a block sent again, up to end, against what was first sent.
 func (s *hashedAt) check(re *resent, end int64) error {
 	v := sha256.New()
-	if err := v.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.states[re.k]); err != nil {
+	if re.k < s.first {
+		return fmt.Errorf("block %d sent again after the registry confirmed it", re.k)
+	}
+	if err := v.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.states[re.k-s.first]); err != nil {
 		return err
 	}
 	v.Write(re.b)
 	want := state(s.h) // the frontier
-	if next := re.k + 1; next < int64(len(s.states)) {
+	if next := re.k + 1 - s.first; next < int64(len(s.states)) {
 		want = s.states[next]
 	}
 	if !bytes.Equal(state(v), want) {
 		start := re.k * resendBlock
-		return fmt.Errorf("%s: bytes %d to %d read again for a retry differ from those first sent: %w", s.dg, start, end, errdef.ErrDigestMismatch)
+		return fmt.Errorf("bytes %d to %d read again for a retry differ from those first sent: %w", start, end, errdef.ErrDigestMismatch)
 	}
 	return nil
+}
+
+// confirmed forgets what checks the bytes before off, which the registry
+// acknowledged holding: they are never sent again.
+func (s *hashedAt) confirmed(off int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := off / resendBlock
+	if drop := min(k-s.first, int64(len(s.states))); drop > 0 {
+		s.states = slices.Delete(s.states, 0, int(drop))
+		s.first += drop
+	}
+	if s.carry != nil && s.carry.k < k {
+		s.carry = nil
+	}
 }
 
 func (s *hashedAt) err() error {

@@ -45,7 +45,7 @@ func TestResendStartsFromCarriedBytes(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			src := &oneReadAt{data: data}
-			s := newHashedAt(src, desc.Digest)
+			s := newHashedAt(src)
 			if err := s.take(&hashingSection{src: s}, data); err != nil {
 				t.Fatal(err)
 			}
@@ -77,3 +77,39 @@ func TestResendStartsFromCarriedBytes(t *testing.T) {
 }
 
 var _ io.ReaderAt = (*oneReadAt)(nil)
+
+// What checks resent bytes is kept only for the bytes the registry has not
+// acknowledged (a few hundred hash states at most, whatever the blob's
+// size), and bytes it acknowledged are never taken as sent again.
+func TestResendForgetsConfirmedBlocks(t *testing.T) {
+	data := make([]byte, 5<<20+3)
+	rand.NewChaCha8([32]byte{4}).Read(data)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	s := newHashedAt(bytesReaderAt(data))
+	if err := s.take(&hashingSection{src: s}, data); err != nil {
+		t.Fatal(err)
+	}
+	s.confirmed(3 << 20)
+	if len(s.states) != 3 || s.first != 3 {
+		t.Fatalf("after 3 MiB confirmed: %d states kept from block %d, want 3 from 3", len(s.states), s.first)
+	}
+	if err := s.take(&hashingSection{src: s, pos: 3<<20 + 5}, data[3<<20+5:]); err != nil {
+		t.Fatalf("a resend after the confirmed bytes: %v", err)
+	}
+	if err := s.verify(desc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.take(&hashingSection{src: s, pos: 2<<20 + 5}, data[2<<20+5:3<<20]); err == nil {
+		t.Fatal("bytes the registry acknowledged were taken as sent again")
+	}
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

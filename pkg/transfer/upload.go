@@ -515,7 +515,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	if err != nil {
 		return err
 	}
-	src := newHashedAt(ra, desc.Digest)
+	src := newHashedAt(ra)
 	fail := func(err error) error {
 		if ctx.Err() == nil {
 			u.cancel(loc)
@@ -540,6 +540,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 			u.Progress.Add(desc, n)
 		}
 		loc, off = next, off+n
+		src.confirmed(off)
 	}
 	if err := src.verify(desc); err != nil {
 		// Only a registry that completed the upload without reading it
