@@ -39,6 +39,12 @@ const (
 	// more, a GET's answer stops after about half its body, any other
 	// request is never forwarded.
 	FaultHang
+	// FaultCutUpload forwards about half of an upload's body (on the next
+	// request that carries content, if the one due for it does not), so
+	// the registry holds part of what was sent, and drops the client's
+	// connection without an answer: the upload resumes from the
+	// registry's offset, re-sending bytes the client had sent before.
+	FaultCutUpload
 )
 
 // FaultProxy is a reverse proxy in front of a real registry that injects
@@ -46,8 +52,9 @@ const (
 type FaultProxy struct {
 	// Host is the proxy's host:port.
 	Host string
-	// Requests and Injected count requests seen and faults injected.
-	Requests, Injected atomic.Int64
+	// Requests and Injected count requests seen and faults injected;
+	// Uploads the requests that carried content.
+	Requests, Injected, Uploads atomic.Int64
 	// Down, when set, answers every request with 503.
 	Down atomic.Bool
 
@@ -58,8 +65,10 @@ type FaultProxy struct {
 	// no body to cut: it waits for the next GET (one at most, so that
 	// faults never come in a row).
 	truncation bool
-	stall      time.Duration
-	byKind     [FaultHang + 1]atomic.Int64
+	// cut is the same for an upload cut due.
+	cut    bool
+	stall  time.Duration
+	byKind [FaultCutUpload + 1]atomic.Int64
 }
 
 // InjectedOf counts the faults of one kind that took effect so far (a
@@ -74,6 +83,10 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 	u, _ := url.Parse("http://" + target)
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = log.New(io.Discard, "", 0)
+	// cut forwards a request whose body ends before its length.
+	cut := httputil.NewSingleHostReverseProxy(u)
+	cut.ErrorLog = rp.ErrorLog
+	cut.ErrorHandler = func(http.ResponseWriter, *http.Request, error) {}
 	p := &FaultProxy{pattern: pattern, stall: 300 * time.Millisecond}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.Requests.Add(1)
@@ -81,11 +94,15 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		f := p.next(r.Method)
+		upload := r.ContentLength > 1 && (r.Method == http.MethodPatch || r.Method == http.MethodPut)
+		if upload {
+			p.Uploads.Add(1)
+		}
+		f := p.next(r.Method, upload)
 		if f != FaultNone {
 			p.Injected.Add(1)
 		}
-		if f != FaultNone && f != FaultTruncate && (f != FaultHang || r.Method != http.MethodGet) {
+		if f != FaultNone && f != FaultTruncate && f != FaultCutUpload && (f != FaultHang || r.Method != http.MethodGet) {
 			p.byKind[f].Add(1)
 		}
 		hang := func() {
@@ -133,6 +150,13 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 				hang()
 			}
 			panic(http.ErrAbortHandler)
+		case FaultCutUpload:
+			// The registry reads half of the body, then it ends early; the
+			// client gets no answer.
+			p.byKind[FaultCutUpload].Add(1)
+			r.Body = io.NopCloser(io.LimitReader(r.Body, r.ContentLength/2))
+			cut.ServeHTTP(w, r)
+			panic(http.ErrAbortHandler)
 		case FaultStall:
 			select {
 			case <-time.After(p.stall):
@@ -154,23 +178,25 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 func (p *FaultProxy) SetFaults(pattern ...Fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.pattern, p.n, p.truncation = pattern, 0, false
+	p.pattern, p.n, p.truncation, p.cut = pattern, 0, false, false
 }
 
-// Faults is a pattern of 45 requests that injects a fault into every
+// Faults is a pattern of 50 requests that injects a fault into every
 // fifth (20%): 503, reset and truncated answer twice each, a stall, a hang
-// (which costs the client's idle timeout) and a 429 (a whole second of
-// Retry-After).
+// (which costs the client's idle timeout), a 429 (a whole second of
+// Retry-After) and an upload cut after the registry took half of it.
 func Faults() []Fault {
-	pattern := make([]Fault, 45)
-	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, Fault429, Fault503, FaultReset, FaultTruncate, FaultHang}
+	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, Fault429, Fault503, FaultReset, FaultCutUpload, FaultTruncate, FaultHang}
+	pattern := make([]Fault, 5*len(kinds))
 	for i, f := range kinds {
 		pattern[2+5*i] = f
 	}
 	return pattern
 }
 
-func (p *FaultProxy) next(method string) Fault {
+// next picks the fault for a request; upload says it carries content
+// (at least 2 bytes, so that half of it is something).
+func (p *FaultProxy) next(method string, upload bool) Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.pattern) == 0 {
@@ -182,9 +208,15 @@ func (p *FaultProxy) next(method string) Fault {
 	case f == FaultTruncate && method != http.MethodGet:
 		p.truncation = true
 		return FaultNone
+	case f == FaultCutUpload && !upload:
+		p.cut = true
+		return FaultNone
 	case f == FaultNone && method == http.MethodGet && p.truncation:
 		p.truncation = false
 		return FaultTruncate
+	case f == FaultNone && upload && p.cut:
+		p.cut = false
+		return FaultCutUpload
 	}
 	return f
 }

@@ -20,7 +20,7 @@ import (
 
 // Faults: every operation that talks to registries goes through a proxy
 // that injects each kind of fault (503, 429 with Retry-After, reset,
-// truncated answer, stall, hang) into one request in five (testutil.Faults), and
+// truncated answer, stall, hang, upload cut) into one request in five (testutil.Faults), and
 // must end with the same bytes as without faults; and give up, with an
 // error naming the registry, after a bounded number of requests when the
 // registry stays down. TestImportThroughFaults (import_test.go) does the
@@ -49,15 +49,21 @@ func downClient(t *testing.T) (*mremote.Client, transfer.Options) {
 }
 
 // checkFaults checks that the proxies, together, injected every kind of
-// fault, into at least a tenth of the requests.
+// fault (an upload cut if they saw uploads), into at least a tenth of the
+// requests.
 func checkFaults(t *testing.T, proxies ...*testutil.FaultProxy) {
 	t.Helper()
-	var requests, injected int64
+	var requests, injected, uploads int64
 	for _, p := range proxies {
 		requests += p.Requests.Load()
 		injected += p.Injected.Load()
+		uploads += p.Uploads.Load()
 	}
-	for _, f := range []testutil.Fault{testutil.Fault503, testutil.Fault429, testutil.FaultReset, testutil.FaultTruncate, testutil.FaultStall, testutil.FaultHang} {
+	kinds := []testutil.Fault{testutil.Fault503, testutil.Fault429, testutil.FaultReset, testutil.FaultTruncate, testutil.FaultStall, testutil.FaultHang}
+	if uploads > 0 {
+		kinds = append(kinds, testutil.FaultCutUpload)
+	}
+	for _, f := range kinds {
 		var n int64
 		for _, p := range proxies {
 			n += p.InjectedOf(f)

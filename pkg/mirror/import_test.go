@@ -416,7 +416,7 @@ func writeSortedTar(t *testing.T, dir, out string, compress bool) {
 }
 
 // TestImportThroughFaults imports through a proxy that fails one request in
-// five (503, reset, truncated answer, 429 with Retry-After, stall) into
+// five (503, reset, truncated answer, 429 with Retry-After, stall, hang, upload cut) into
 // distribution (faults_test.go has the others), from a stream (resumed
 // from the chunks in memory) and from pack's seekable archive (re-read).
 func TestImportThroughFaults(t *testing.T) {

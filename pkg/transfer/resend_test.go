@@ -106,3 +106,59 @@ func TestUploaderAtChecksResentBytes(t *testing.T) {
 		})
 	}
 }
+
+// The same against the distribution registry, through a proxy that lets
+// it take half of an upload's body and then drops the connection: the
+// upload resumes from distribution's own offset (inside a MiB block, so
+// the block's start is read again for the check) and the registry ends up
+// with the blob, or, from media that read otherwise the second time,
+// without it. (distribution checks the digest itself: droppingRegistry's
+// test above is the one that needs the client's check.)
+func TestUploaderAtResumesACutUpload(t *testing.T) {
+	reg := testutil.Distribution(t)
+	data := randomBytes(5<<20+99, 57)
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	for _, flip := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flip=%v", flip), func(t *testing.T) {
+			proxy := testutil.NewFaultProxy(t, reg, testutil.FaultNone, testutil.FaultCutUpload, testutil.FaultNone, testutil.FaultNone)
+			client := testutil.Client(t)
+			repo := fmt.Sprintf("stellaops/cut-%v", flip)
+			up, err := client.UploadRepository(proxy.Host + "/" + repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 4}
+			src := &rereadingSource{data: data, flip: flip, seen: make([]bool, len(data))}
+			err = u.PushAt(t.Context(), desc, src)
+			if proxy.InjectedOf(testutil.FaultCutUpload) < 1 {
+				t.Fatalf("%d uploads cut, want 1", proxy.InjectedOf(testutil.FaultCutUpload))
+			}
+			if src.reReads == 0 {
+				t.Fatal("nothing was read twice: the upload did not resume inside what it had sent")
+			}
+			direct, _ := client.Repository(reg + "/" + repo)
+			ok, eerr := direct.Exists(t.Context(), desc)
+			if eerr != nil {
+				t.Fatal(eerr)
+			}
+			switch {
+			case flip && (!errors.Is(err, errdef.ErrDigestMismatch) || ok):
+				t.Fatalf("bytes read otherwise the second time: %v, blob in the registry: %v; want a digest mismatch and no blob", err, ok)
+			case !flip && (err != nil || !ok):
+				t.Fatalf("PushAt: %v, blob in the registry: %v", err, ok)
+			}
+			if !flip {
+				rc, err := direct.Fetch(t.Context(), desc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(rc)
+				rc.Close()
+				if !bytes.Equal(got, data) {
+					t.Fatalf("registry holds %d different bytes", len(got))
+				}
+			}
+			t.Logf("%d bytes read again; %v", src.reReads, err)
+		})
+	}
+}
