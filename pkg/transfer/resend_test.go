@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -127,6 +129,8 @@ func TestUploaderAtResumesACutUpload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			deletes := &answers{base: up.Client, method: http.MethodDelete}
+			up.Client = deletes
 			u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 4}
 			src := &rereadingSource{data: data, flip: flip, seen: make([]bool, len(data))}
 			err = u.PushAt(t.Context(), desc, src)
@@ -147,6 +151,12 @@ func TestUploaderAtResumesACutUpload(t *testing.T) {
 			case !flip && (err != nil || !ok):
 				t.Fatalf("PushAt: %v, blob in the registry: %v", err, ok)
 			}
+			if flip && deletes.last() != http.StatusNoContent {
+				// distribution keeps an abandoned upload for a week unless
+				// it is cancelled, and refuses (416) a cancel on a Location
+				// whose state is stale, as after a request broke off.
+				t.Fatalf("the abandoned upload's cancel was answered %d (DELETEs: %v), want 204", deletes.last(), deletes.codes)
+			}
 			if !flip {
 				rc, err := direct.Fetch(t.Context(), desc)
 				if err != nil {
@@ -161,4 +171,36 @@ func TestUploaderAtResumesACutUpload(t *testing.T) {
 			t.Logf("%d bytes read again; %v", src.reReads, err)
 		})
 	}
+}
+
+// answers records the status codes of a client's requests of one method.
+type answers struct {
+	base   remote.Client
+	method string
+
+	mu    sync.Mutex
+	codes []int
+}
+
+func (a *answers) Do(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.Do(r)
+	if r.Method == a.method {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		a.codes = append(a.codes, code)
+	}
+	return resp, err
+}
+
+func (a *answers) last() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.codes) == 0 {
+		return 0
+	}
+	return a.codes[len(a.codes)-1]
 }

@@ -12,18 +12,43 @@ import (
 // whether its error is worth another try. It returns the last error and how
 // many retries were made.
 func retryLoop(ctx context.Context, attempts int, first time.Duration, op func() (again bool, err error)) (int, error) {
+	return retryProgress(ctx, attempts, first, func() (bool, bool, error) {
+		again, err := op()
+		return again, false, err
+	})
+}
+
+// freeRetries bounds, per attempt allowed, the failed tries that made
+// progress and so did not count as attempts.
+const freeRetries = 4
+
+// retryProgress is retryLoop for an op that can report progress: a failed
+// try after which the registry holds more than before (an upload broken
+// off part way, or refused because the registry was still taking the bytes
+// of the one before) is not counted against attempts, and the wait starts
+// over from first; so a long upload over a link that drops now and then
+// completes, where each drop used to cost an attempt. At most freeRetries
+// such tries per attempt are made, whatever the registry reports.
+func retryProgress(ctx context.Context, attempts int, first time.Duration, op func() (again, progressed bool, err error)) (int, error) {
 	if attempts <= 0 {
 		attempts = DefaultAttempts
 	}
-	wait := first
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
+	if first <= 0 {
+		first = 250 * time.Millisecond
 	}
+	wait, free := first, freeRetries*attempts
 	var err error
-	for i := 0; i < attempts; i++ {
-		var again bool
-		if again, err = op(); err == nil || !again || ctx.Err() != nil || i == attempts-1 {
-			return i, err
+	for i, tries := 0, 0; i < attempts; tries++ {
+		var again, progressed bool
+		again, progressed, err = op()
+		if err == nil || !again || ctx.Err() != nil {
+			return tries, err
+		}
+		if progressed && free > 0 {
+			free--
+			wait = first
+		} else if i++; i == attempts {
+			return tries, err
 		}
 		d := wait
 		var rerr *registryError
@@ -32,7 +57,7 @@ func retryLoop(ctx context.Context, attempts int, first time.Duration, op func()
 		}
 		select {
 		case <-ctx.Done():
-			return i, ctx.Err()
+			return tries, ctx.Err()
 		case <-time.After(d):
 		}
 		wait = min(2*wait, 8*time.Second)

@@ -227,7 +227,10 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offset int64, last bool, dg digest.Digest) (*url.URL, error) {
 	var sent int64 // bytes of data the registry is known to hold
 	var next *url.URL
-	err := u.retry(ctx, func() (bool, error) {
+	var progressed bool // the registry holds more than when the try began
+	try := func() (bool, error) {
+		before := sent
+		defer func() { progressed = sent > before }()
 		bodyLen := data.Len() - sent
 		method := http.MethodPatch
 		target := *loc
@@ -333,8 +336,12 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 		}
 		loc, sent = newLoc, held-offset
 		return true, err
+	}
+	_, err := retryProgress(ctx, u.Attempts, u.Backoff, func() (bool, bool, error) {
+		again, err := try()
+		return again, progressed, err
 	})
-	return next, err
+	return next, remote.Classify(err)
 }
 
 // status asks the registry how many bytes an upload session holds.
@@ -376,13 +383,35 @@ func (u *Uploader) cancel(loc *url.URL) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
+	// distribution refuses (416) a Location whose state token is stale: a
+	// request broke off after it took part of the body, or is still being
+	// taken. Its status answer carries a fresh one; without the cancel the
+	// partial upload stays on its disk for days.
+	for range 4 {
+		if u.delete(ctx, loc) != http.StatusRequestedRangeNotSatisfiable {
+			return
+		}
+		_, fresh, err := u.status(ctx, loc)
+		if err != nil {
+			return
+		}
+		loc = fresh
+	}
+}
+
+// delete sends DELETE to an upload session and returns the answer's
+// status (0 if none came).
+func (u *Uploader) delete(ctx context.Context, loc *url.URL) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc.String(), nil)
 	if err != nil {
-		return
+		return 0
 	}
-	if resp, err := u.Repo.Client.Do(req); err == nil {
-		drain(resp)
+	resp, err := u.Repo.Client.Do(req)
+	if err != nil {
+		return 0
 	}
+	drain(resp)
+	return resp.StatusCode
 }
 
 // Mount asks the registry to link the blob desc from another repository of
