@@ -215,7 +215,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			// A source that can seek (a registry that serves ranges) is read
 			// like a file: nothing is buffered, a retry asks for the range.
 			if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
-				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, &seekReaderAt{rs: rs, size: b.desc.Size}); err != nil {
+				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, transfer.NewSeekReaderAt(rs, b.desc.Size)); err != nil {
 					return err
 				}
 				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
@@ -358,49 +358,4 @@ func (p *placement) manifestDigests() map[digest.Digest]int64 {
 		}
 	}
 	return out
-}
-
-// seekReaderAt reads a seekable stream at any offset: reads that follow
-// one another continue the stream, any other seeks (for a registry, a new
-// ranged request). Reads at once are taken in turn, as io.ReaderAt
-// promises callers they may be made.
-type seekReaderAt struct {
-	mu   sync.Mutex
-	rs   io.ReadSeeker
-	size int64 // of the blob
-	pos  int64 // where rs stands; -1 after a failed read
-}
-
-func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pos < 0 {
-		// After a failed read, move away first: a stream that skips a seek
-		// to where it stands (oras-go's ranged reader does) would otherwise
-		// keep its spent answer instead of asking again. To the end, where
-		// oras-go drops the answer without asking for another.
-		if _, err := s.rs.Seek(s.size, io.SeekStart); err != nil {
-			return 0, err
-		}
-	}
-	if off != s.pos {
-		if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
-			s.pos = -1
-			return 0, err
-		}
-		s.pos = off
-	}
-	n, err := io.ReadFull(s.rs, p)
-	s.pos += int64(n)
-	switch {
-	case err == nil:
-		return n, nil
-	case (err == io.EOF || err == io.ErrUnexpectedEOF) && s.pos >= s.size:
-		return n, io.EOF
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		// An answer cut short: a retry asks again from where it ended.
-		err = fmt.Errorf("answer cut short at byte %d of %d: %w", s.pos, s.size, io.ErrUnexpectedEOF)
-	}
-	s.pos = -1
-	return n, err
 }

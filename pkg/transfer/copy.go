@@ -113,6 +113,10 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 	return job.Desc.Size, retries, nil
 }
 
+// resumes bounds the ranged requests one attempt of a blob copy makes to
+// go on after its answer broke off.
+const resumes = 16
+
 func copyAttempt(ctx context.Context, job Job, progress Progress) error {
 	rc, err := job.Src.Fetch(remote.Streaming(ctx), job.Desc)
 	if err != nil {
@@ -120,8 +124,11 @@ func copyAttempt(ctx context.Context, job Job, progress Progress) error {
 	}
 	defer rc.Close()
 	var r io.Reader = rc
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		r = newResumingReader(rs, job.Desc.Size, resumes)
+	}
 	if progress != nil {
-		r = &progressReader{r: rc, desc: job.Desc, p: progress}
+		r = &progressReader{r: r, desc: job.Desc, p: progress}
 	}
 	return job.Dst.Push(ctx, job.Desc, r)
 }

@@ -1,4 +1,4 @@
-package mirror
+package transfer_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // A registry's answer cut short fails the read at the cut, and the next
@@ -39,7 +40,7 @@ func TestSeekReaderAtAsksAgainAfterACut(t *testing.T) {
 	if !ok {
 		t.Fatal("the registry's answer cannot seek")
 	}
-	s := &seekReaderAt{rs: rs, size: desc.Size}
+	s := transfer.NewSeekReaderAt(rs, desc.Size)
 	got := make([]byte, len(data))
 	n, err := s.ReadAt(got, 0)
 	if err == nil || n != len(data)/2 {
