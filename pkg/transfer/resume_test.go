@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/memory"
 
 	"github.com/stellaops/mirror/internal/testutil"
@@ -25,11 +23,7 @@ func TestCopyResumesACutAnswer(t *testing.T) {
 	client := testutil.Client(t)
 	ctx := context.Background()
 	data := randomBytes(3<<20+5, 77)
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
-	direct, _ := client.Repository(reg + "/stellaops/resume")
-	if err := direct.Push(ctx, desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
+	desc := pushBlob(t, reg+"/stellaops/resume", data)
 	opts := transfer.Options{Attempts: 1, Backoff: time.Millisecond}
 	t.Run("three cuts", func(t *testing.T) {
 		proxy := testutil.NewFaultProxy(t, reg, testutil.FaultTruncate, testutil.FaultTruncate, testutil.FaultTruncate, testutil.FaultNone)

@@ -24,11 +24,7 @@ func TestSeekReaderAtAsksAgainAfterACut(t *testing.T) {
 	client := testutil.Client(t)
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("0123456789"), 100)
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
-	direct, _ := client.Repository(reg + "/stellaops/cut")
-	if err := direct.Push(ctx, desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
+	desc := pushBlob(t, reg+"/stellaops/cut", data)
 	proxy := testutil.NewFaultProxy(t, reg, testutil.FaultTruncate, testutil.FaultNone, testutil.FaultNone)
 	repo, _ := client.Repository(proxy.Host + "/stellaops/cut")
 	rc, err := repo.Fetch(remote.Streaming(ctx), desc)
@@ -53,4 +49,19 @@ func TestSeekReaderAtAsksAgainAfterACut(t *testing.T) {
 	if proxy.InjectedOf(testutil.FaultTruncate) != 1 || proxy.Requests.Load() != 2 {
 		t.Errorf("%d truncations, %d requests: want the cut answer and one ranged request", proxy.InjectedOf(testutil.FaultTruncate), proxy.Requests.Load())
 	}
+}
+
+// pushBlob puts data into the repository ref (host/name) as a blob, and
+// returns its descriptor.
+func pushBlob(t *testing.T, ref string, data []byte) ocispec.Descriptor {
+	t.Helper()
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	repo, err := testutil.Client(t).Repository(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Push(t.Context(), desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	return desc
 }
