@@ -158,14 +158,8 @@ func TestUploaderAtResumesACutUpload(t *testing.T) {
 				t.Fatalf("the abandoned upload's cancel was answered %d (DELETEs: %v), want 204", deletes.last(), deletes.codes)
 			}
 			if !flip {
-				rc, err := direct.Fetch(t.Context(), desc)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, _ := io.ReadAll(rc)
-				rc.Close()
-				if !bytes.Equal(got, data) {
-					t.Fatalf("registry holds %d different bytes", len(got))
+				if got, err := sampleRead(t.Context(), direct, desc); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("registry holds %d different bytes (%v)", len(got), err)
 				}
 			}
 			t.Logf("%d bytes read again; %v", src.reReads, err)

@@ -3,7 +3,6 @@ package transfer_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -32,14 +31,8 @@ func TestCopyResumesACutAnswer(t *testing.T) {
 		if _, err := transfer.CopyBlobs(ctx, []transfer.Job{{Desc: desc, Src: repo, Dst: dst}}, opts); err != nil {
 			t.Fatalf("copy through three cut answers, one attempt: %v", err)
 		}
-		rc, err := dst.Fetch(ctx, desc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, data) {
-			t.Fatalf("copied %d different bytes", len(got))
+		if got, err := sampleRead(ctx, dst, desc); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("copied %d different bytes (%v)", len(got), err)
 		}
 		if cuts, reqs := proxy.InjectedOf(testutil.FaultTruncate), proxy.Requests.Load(); cuts != 3 || reqs != 4 {
 			t.Errorf("%d cuts, %d requests: want 3 cut answers and the ranged request that ended the blob", cuts, reqs)

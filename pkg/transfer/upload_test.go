@@ -49,14 +49,8 @@ func TestUploaderSurvivesFaults(t *testing.T) {
 		if err := u.Push(ctx, desc, bytes.NewReader(data)); err != nil {
 			t.Fatalf("push %d bytes: %v", size, err)
 		}
-		rc, err := direct.Fetch(ctx, desc)
-		if err != nil {
-			t.Fatalf("fetch %s: %v", desc.Digest, err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, data) {
-			t.Fatalf("registry holds %d different bytes for %s", len(got), desc.Digest)
+		if got, err := sampleRead(ctx, direct, desc); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("registry holds %d different bytes for %s (%v)", len(got), desc.Digest, err)
 		}
 	}
 	if proxy.Injected.Load() == 0 {
