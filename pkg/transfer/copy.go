@@ -101,7 +101,7 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 		if opts.Progress != nil {
 			opts.Progress.Start(job.Desc)
 		}
-		err := copyAttempt(ctx, job, opts.Progress)
+		err := copyAttempt(ctx, job, opts.Progress, min(maxResumes, freeTries(opts.Attempts)))
 		return remote.IsTransient(err), err
 	})
 	if opts.Progress != nil {
@@ -113,11 +113,12 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 	return job.Desc.Size, retries, nil
 }
 
-// resumes bounds the ranged requests one attempt of a blob copy makes to
-// go on after its answer broke off.
-const resumes = 16
+// maxResumes bounds the ranged requests one try of a blob copy makes to
+// go on after its answer broke off; fewer when few retries are allowed
+// (none with --retries 0).
+const maxResumes = 16
 
-func copyAttempt(ctx context.Context, job Job, progress Progress) error {
+func copyAttempt(ctx context.Context, job Job, progress Progress, resumes int) error {
 	rc, err := job.Src.Fetch(remote.Streaming(ctx), job.Desc)
 	if err != nil {
 		return err

@@ -18,17 +18,26 @@ func retryLoop(ctx context.Context, attempts int, first time.Duration, op func()
 	})
 }
 
-// freeRetries bounds, per attempt allowed, the failed tries that made
-// progress and so did not count as attempts.
+// freeRetries bounds, per retry allowed (attempts-1), the failed tries
+// that made progress and so did not count as attempts: none when the
+// caller allows no retry (--retries 0).
 const freeRetries = 4
+
+// freeTries is the bound on tries that made progress for attempts.
+func freeTries(attempts int) int {
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	return freeRetries * (attempts - 1)
+}
 
 // retryProgress is retryLoop for an op that can report progress: a failed
 // try after which the registry holds more than before (an upload broken
 // off part way, or refused because the registry was still taking the bytes
 // of the one before) is not counted against attempts, and the wait starts
 // over from first; so a long upload over a link that drops now and then
-// completes, where each drop used to cost an attempt. At most freeRetries
-// such tries per attempt are made, whatever the registry reports.
+// completes, where each drop used to cost an attempt. At most
+// freeTries(attempts) such tries are made, whatever the registry reports.
 func retryProgress(ctx context.Context, attempts int, first time.Duration, op func() (again, progressed bool, err error)) (int, error) {
 	if attempts <= 0 {
 		attempts = DefaultAttempts
@@ -36,7 +45,7 @@ func retryProgress(ctx context.Context, attempts int, first time.Duration, op fu
 	if first <= 0 {
 		first = 250 * time.Millisecond
 	}
-	wait, free := first, freeRetries*attempts
+	wait, free := first, freeTries(attempts)
 	var err error
 	for i, tries := 0, 0; i < attempts; tries++ {
 		var again, progressed bool
