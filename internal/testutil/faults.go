@@ -45,6 +45,11 @@ const (
 	// connection without an answer: the upload resumes from the
 	// registry's offset, re-sending bytes the client had sent before.
 	FaultCutUpload
+	// FaultLoseAnswer forwards the request whole, lets the registry act on
+	// it, and drops the client's connection instead of passing the answer
+	// on: the client cannot tell whether its request took effect (a blob
+	// upload completed, a manifest written, a session opened).
+	FaultLoseAnswer
 )
 
 // FaultProxy is a reverse proxy in front of a real registry that injects
@@ -68,7 +73,7 @@ type FaultProxy struct {
 	// cut is the same for an upload cut due.
 	cut    bool
 	stall  time.Duration
-	byKind [FaultCutUpload + 1]atomic.Int64
+	byKind [FaultLoseAnswer + 1]atomic.Int64
 }
 
 // InjectedOf counts the faults of one kind that took effect so far (a
@@ -157,6 +162,9 @@ func NewFaultProxy(t testing.TB, target string, pattern ...Fault) *FaultProxy {
 			r.Body = io.NopCloser(io.LimitReader(r.Body, r.ContentLength/2))
 			cut.ServeHTTP(w, r)
 			panic(http.ErrAbortHandler)
+		case FaultLoseAnswer:
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler)
 		case FaultStall:
 			select {
 			case <-time.After(p.stall):
@@ -181,12 +189,13 @@ func (p *FaultProxy) SetFaults(pattern ...Fault) {
 	p.pattern, p.n, p.truncation, p.cut = pattern, 0, false, false
 }
 
-// Faults is a pattern of 50 requests that injects a fault into every
+// Faults is a pattern of 55 requests that injects a fault into every
 // fifth (20%): 503, reset and truncated answer twice each, a stall, a hang
 // (which costs the client's idle timeout), a 429 (a whole second of
-// Retry-After) and an upload cut after the registry took half of it.
+// Retry-After), an answer lost after the registry acted on the request,
+// and an upload cut after the registry took half of it.
 func Faults() []Fault {
-	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, Fault429, Fault503, FaultReset, FaultCutUpload, FaultTruncate, FaultHang}
+	kinds := []Fault{Fault503, FaultReset, FaultTruncate, FaultStall, FaultHang, Fault429, FaultLoseAnswer, Fault503, FaultReset, FaultCutUpload, FaultTruncate}
 	pattern := make([]Fault, 5*len(kinds))
 	for i, f := range kinds {
 		pattern[2+5*i] = f

@@ -20,7 +20,7 @@ import (
 
 // Faults: every operation that talks to registries goes through a proxy
 // that injects each kind of fault (503, 429 with Retry-After, reset,
-// truncated answer, stall, hang, upload cut) into one request in five (testutil.Faults), and
+// truncated answer, stall, hang, lost answer, upload cut) into one request in five (testutil.Faults), and
 // must end with the same bytes as without faults; and give up, with an
 // error naming the registry, after a bounded number of requests when the
 // registry stays down. TestImportThroughFaults (import_test.go) does the
@@ -59,7 +59,7 @@ func checkFaults(t *testing.T, proxies ...*testutil.FaultProxy) {
 		injected += p.Injected.Load()
 		uploads += p.Uploads.Load()
 	}
-	kinds := []testutil.Fault{testutil.Fault503, testutil.Fault429, testutil.FaultReset, testutil.FaultTruncate, testutil.FaultStall, testutil.FaultHang}
+	kinds := []testutil.Fault{testutil.Fault503, testutil.Fault429, testutil.FaultReset, testutil.FaultTruncate, testutil.FaultStall, testutil.FaultHang, testutil.FaultLoseAnswer}
 	if uploads > 0 {
 		kinds = append(kinds, testutil.FaultCutUpload)
 	}

@@ -198,3 +198,40 @@ func (a *answers) last() int {
 	}
 	return a.codes[len(a.codes)-1]
 }
+
+// The answer to the request that completes an upload is lost after the
+// registry stored the blob: the session is gone, and the upload finds the
+// blob in place instead of failing, or sending it again.
+func TestUploaderAnswerLostAfterCompletion(t *testing.T) {
+	reg := testutil.Distribution(t)
+	data := randomBytes(1<<20+3, 58)
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	for _, streamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("streamed=%v", streamed), func(t *testing.T) {
+			proxy := testutil.NewFaultProxy(t, reg, testutil.FaultNone, testutil.FaultLoseAnswer, testutil.FaultNone, testutil.FaultNone, testutil.FaultNone)
+			repo := fmt.Sprintf("stellaops/lost-%v", streamed)
+			up, err := testutil.Client(t).UploadRepository(proxy.Host + "/" + repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			puts := &answers{base: up.Client, method: http.MethodPut}
+			up.Client = puts
+			u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 2}
+			if streamed {
+				err = u.Push(t.Context(), desc, bytes.NewReader(data))
+			} else {
+				err = u.PushAt(t.Context(), desc, bytes.NewReader(data))
+			}
+			if err != nil {
+				t.Fatalf("upload whose completing answer was lost: %v", err)
+			}
+			if proxy.InjectedOf(testutil.FaultLoseAnswer) != 1 || len(puts.codes) != 1 || puts.codes[0] != 0 {
+				t.Fatalf("%d answers lost, PUTs answered %v: want the one completing PUT's answer lost", proxy.InjectedOf(testutil.FaultLoseAnswer), puts.codes)
+			}
+			direct, _ := testutil.Client(t).Repository(reg + "/" + repo)
+			if got, err := sampleRead(t.Context(), direct, desc); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("registry holds %d different bytes (%v)", len(got), err)
+			}
+		})
+	}
+}
