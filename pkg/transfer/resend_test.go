@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/testutil"
@@ -70,7 +68,7 @@ func (s *rereadingSource) ReadAt(p []byte, off int64) (int, error) {
 // complete it: only the first read was hashed.
 func TestUploaderAtChecksResentBytes(t *testing.T) {
 	data := randomBytes(2<<20+77, 31)
-	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	for _, tt := range []struct {
 		flip  bool
 		cutAt int
@@ -119,7 +117,7 @@ func TestUploaderAtChecksResentBytes(t *testing.T) {
 func TestUploaderAtResumesACutUpload(t *testing.T) {
 	reg := testutil.Distribution(t)
 	data := randomBytes(5<<20+99, 57)
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	for _, flip := range []bool{false, true} {
 		t.Run(fmt.Sprintf("flip=%v", flip), func(t *testing.T) {
 			proxy := testutil.NewFaultProxy(t, reg, testutil.FaultNone, testutil.FaultCutUpload, testutil.FaultNone, testutil.FaultNone)
@@ -205,7 +203,7 @@ func (a *answers) last() int {
 func TestUploaderAnswerLostAfterCompletion(t *testing.T) {
 	reg := testutil.Distribution(t)
 	data := randomBytes(1<<20+3, 58)
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	for _, streamed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("streamed=%v", streamed), func(t *testing.T) {
 			proxy := testutil.NewFaultProxy(t, reg, testutil.FaultNone, testutil.FaultLoseAnswer, testutil.FaultNone, testutil.FaultNone, testutil.FaultNone)

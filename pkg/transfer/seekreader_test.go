@@ -6,7 +6,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/testutil"
@@ -55,7 +54,7 @@ func TestSeekReaderAtAsksAgainAfterACut(t *testing.T) {
 // returns its descriptor.
 func pushBlob(t *testing.T, ref string, data []byte) ocispec.Descriptor {
 	t.Helper()
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	repo, err := testutil.Client(t).Repository(ref)
 	if err != nil {
 		t.Fatal(err)

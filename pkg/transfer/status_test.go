@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -96,7 +93,7 @@ func TestUploaderStartsOverWhenOneByteMayBeHeld(t *testing.T) {
 	}
 	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 4}
 	data := []byte("{}")
-	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	if err := u.PushAt(t.Context(), desc, bytes.NewReader(data)); err != nil {
 		t.Fatalf("PushAt: %v", err)
 	}

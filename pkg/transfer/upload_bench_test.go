@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
@@ -31,7 +30,7 @@ func BenchmarkUploader(b *testing.B) {
 					for p := 0; p < parts; p++ {
 						data := randomBytes(total/parts, uint64(i*10+p+parts*100))
 						blobs = append(blobs, data)
-						descs = append(descs, ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))})
+						descs = append(descs, blobDesc(data))
 					}
 					b.StartTimer()
 					g, ctx := errgroup.WithContext(context.Background())

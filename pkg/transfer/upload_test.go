@@ -21,6 +21,11 @@ import (
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
+// blobDesc describes data as a blob.
+func blobDesc(data []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+}
+
 func randomBytes(n int, seed uint64) []byte {
 	b := make([]byte, n)
 	rand.NewChaCha8([32]byte{byte(seed)}).Read(b)
@@ -73,7 +78,7 @@ func TestUploaderNeverCompletesBadContent(t *testing.T) {
 		"short":   data[:len(data)-10],
 		"long":    append(append([]byte{}, data...), 1),
 	} {
-		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+		desc := blobDesc(data)
 		err := u.Push(ctx, desc, bytes.NewReader(body))
 		if !errors.Is(err, errdef.ErrDigestMismatch) {
 			t.Errorf("%s: err = %v, want ErrDigestMismatch", name, err)
@@ -90,7 +95,7 @@ func TestUploaderMount(t *testing.T) {
 	client := testutil.Client(t)
 	ctx := context.Background()
 	data := randomBytes(1000, 3)
-	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	a, _ := client.UploadRepository(reg + "/stellaops/a")
 	if err := (&transfer.Uploader{Repo: a}).Push(ctx, desc, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
@@ -130,7 +135,7 @@ func TestUploaderAtSurvivesFaults(t *testing.T) {
 	}
 	// Bad content is never completed.
 	data := randomBytes(2<<20, 77)
-	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	bad := append([]byte{}, data...)
 	bad[12345] ^= 1
 	if err := u.PushAt(ctx, desc, bytes.NewReader(bad)); !errors.Is(err, errdef.ErrDigestMismatch) {
@@ -158,7 +163,7 @@ func TestUploaderAtEarlyAnswers(t *testing.T) {
 	ctx := context.Background()
 	for i := range 3 {
 		data := randomBytes(24<<20+i, uint64(90+i))
-		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+		desc := blobDesc(data)
 		if err := u.PushAt(ctx, desc, bytes.NewReader(data)); err != nil {
 			t.Fatalf("push %d bytes: %v", len(data), err)
 		}
@@ -224,7 +229,7 @@ func TestUploaderWithholdsBadContent(t *testing.T) {
 	}
 	u := &transfer.Uploader{Repo: up, ChunkSize: 1 << 20, Attempts: 1}
 	data := randomBytes(2<<20, 5)
-	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := blobDesc(data)
 	for _, at := range []int{0, 12345, len(data) - 1} {
 		bad := append([]byte{}, data...)
 		bad[at] ^= 1
