@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"errors"
 	"io"
 
 	"github.com/stellaops/mirror/pkg/remote"
@@ -35,7 +34,9 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 	for {
 		n, err := r.ra.ReadAt(p, r.pos)
 		r.pos += int64(n)
-		if err == nil || err == io.EOF || !resumable(err) || r.budget == 0 || r.pos <= r.resumedAt {
+		// A transient fault (cut short, reset, stalled) may be got past by
+		// a new ranged request.
+		if err == nil || err == io.EOF || !remote.IsTransient(err) || r.budget == 0 || r.pos <= r.resumedAt {
 			return n, err
 		}
 		r.budget--
@@ -44,10 +45,4 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 			return n, nil // the next read resumes
 		}
 	}
-}
-
-// resumable reports whether a read's error is a fault of the connection
-// that a new ranged request may get past.
-func resumable(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || remote.IsTransient(err)
 }
