@@ -115,16 +115,35 @@ func (z *Seekable) Size() int64 { return z.size }
 
 // ReadAt reads tar bytes at off.
 func (z *Seekable) ReadAt(p []byte, off int64) (int, error) {
+	c, n, err := z.readFrom(nil, p, off)
+	if c != nil {
+		z.release(c)
+	}
+	return n, err
+}
+
+// readFrom reads p at tar offset off with c if it stands there, else with
+// a cursor taken there (c's decoder is then kept to start over elsewhere).
+// It returns the cursor where the read stopped, nil after an error (its
+// decoder closed).
+func (z *Seekable) readFrom(c *seekCursor, p []byte, off int64) (*seekCursor, int, error) {
 	if off < 0 {
-		return 0, fmt.Errorf("%s archive: negative offset %d: %w", z.codec.name, off, errdef.ErrUsage)
+		return c, 0, fmt.Errorf("%s archive: negative offset %d: %w", z.codec.name, off, errdef.ErrUsage)
 	}
 	if off >= z.size {
-		return 0, io.EOF
+		return c, 0, io.EOF
 	}
 	want := p[:min(int64(len(p)), z.size-off)]
-	c, err := z.cursor(off)
-	if err != nil {
-		return 0, err
+	if c == nil || c.pos != off {
+		if c != nil {
+			z.mu.Lock()
+			z.keepFree(c.dec)
+			z.mu.Unlock()
+		}
+		var err error
+		if c, err = z.cursor(off); err != nil {
+			return nil, 0, err
+		}
 	}
 	n, err := z.read(c, want)
 	if err == nil {
@@ -132,13 +151,53 @@ func (z *Seekable) ReadAt(p []byte, off int64) (int, error) {
 	}
 	if err != nil {
 		c.dec.Close()
-		return n, err
+		return nil, n, err
 	}
-	z.release(c)
 	if len(want) < len(p) {
-		return n, io.EOF
+		return c, n, io.EOF
 	}
-	return n, nil
+	return c, n, nil
+}
+
+// readsInPassing returns r for reads that look at an archive in passing
+// (its magic number, the headers IndexTar reads) and a function to call
+// when they are done. For a Seekable (or a type embedding one) it is a
+// headerReads: through ReadAt, each entry's header would leave a decoder,
+// a megabyte each for zstd, idle at its content, where no read goes on
+// from.
+func readsInPassing(r io.ReaderAt) (io.ReaderAt, func()) {
+	z, ok := r.(interface{ seekable() *Seekable })
+	if !ok {
+		return r, func() {}
+	}
+	h := &headerReads{z: z.seekable()}
+	return h, h.done
+}
+
+func (z *Seekable) seekable() *Seekable { return z }
+
+// headerReads reads z one place at a time, with a decoder of its own that
+// goes on where the last read stopped (an entry's headers follow one
+// another) and is given back by done.
+type headerReads struct {
+	z *Seekable
+	c *seekCursor
+}
+
+func (h *headerReads) ReadAt(p []byte, off int64) (int, error) {
+	var n int
+	var err error
+	h.c, n, err = h.z.readFrom(h.c, p, off)
+	return n, err
+}
+
+func (h *headerReads) done() {
+	if h.c != nil {
+		h.z.mu.Lock()
+		h.z.keepFree(h.c.dec)
+		h.z.mu.Unlock()
+		h.c = nil
+	}
 }
 
 // cursor returns a decoder positioned at off: an idle one already there,
@@ -300,19 +359,33 @@ func (z *Seekable) corrupt(fr seekFrame, err error) error {
 	return fmt.Errorf("%s archive: the %s at archive byte %d%s is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, where, err, errdef.ErrMalformed)
 }
 
-// release keeps c for a read that goes on where it stopped.
+// release keeps c for a read that goes on where it stopped. A cursor at
+// the start of a frame (a read that ended with its entry, as every small
+// blob's does) or at the end of the archive saves the next read nothing,
+// so only its decoder is kept, to start over elsewhere: many small blobs
+// do not fill the idle slots with a decoder each.
 func (z *Seekable) release(c *seekCursor) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if c.pos == z.frames[c.frame].tarAt || c.pos == z.size {
+		z.keepFree(c.dec)
+		return
+	}
 	if len(z.idle) == seekMaxIdle {
-		if len(z.free) < seekMaxFree {
-			z.free = append(z.free, z.idle[0].dec)
-		} else {
-			z.idle[0].dec.Close()
-		}
+		z.keepFree(z.idle[0].dec)
 		z.idle = z.idle[1:]
 	}
 	z.idle = append(z.idle, c)
+}
+
+// keepFree keeps dec to start over elsewhere, or closes it when enough
+// are kept. z.mu is held.
+func (z *Seekable) keepFree(dec frameDecoder) {
+	if len(z.free) < seekMaxFree {
+		z.free = append(z.free, dec)
+		return
+	}
+	dec.Close()
 }
 
 // Close releases the decoders (not the archive below).

@@ -46,10 +46,12 @@ type TarEntry struct {
 // zstd archive cannot be read at random and is refused with an error
 // wrapping errdef.ErrUsage that says how to get a plain one.
 func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
+	x := &TarIndex{r: r, size: size, entries: map[string]TarEntry{}}
+	r, done := readsInPassing(r)
+	defer done()
 	if c := SniffCompression(r); c != None {
 		return nil, fmt.Errorf("archive is %s-compressed and cannot be read at random: %w", c, errdef.ErrUsage)
 	}
-	x := &TarIndex{r: r, size: size, entries: map[string]TarEntry{}}
 	names := map[string]bool{}
 	// Each header is read by a tar.Reader of its own, started where the
 	// entry starts: one reader for the whole archive would skip each
@@ -105,6 +107,8 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 // SniffCompression names the codec of the archive r from its first bytes:
 // None for a plain tar (or anything else).
 func SniffCompression(r io.ReaderAt) Compression {
+	r, done := readsInPassing(r)
+	defer done()
 	var magic [4]byte
 	n, _ := r.ReadAt(magic[:], 0)
 	return sniffCompression(magic[:n])
