@@ -170,8 +170,14 @@ func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, pool *ChunkPoo
 		n := min(int64(len(buf)), desc.Size-offset)
 		c := chunk{buf: buf[:n], offset: offset, last: offset+n == desc.Size}
 		if _, err := io.ReadFull(vr, c.buf); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+			// The verifying reader ends short content with the mismatch
+			// itself; an io.ErrUnexpectedEOF here is the source's own (a
+			// registry's answer cut short by the network): a transient
+			// fault, not content that fails its digest.
+			if err == io.EOF {
 				err = fmt.Errorf("%s: content ends at %d bytes, descriptor says %d: %w", desc.Digest, offset, desc.Size, errdef.ErrDigestMismatch)
+			} else if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("%s: reading the content after byte %d: %w", desc.Digest, offset, err)
 			}
 			c.err = err
 		} else if c.last {
