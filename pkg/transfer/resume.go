@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/stellaops/mirror/pkg/remote"
@@ -34,6 +35,13 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 	for {
 		n, err := r.ra.ReadAt(p, r.pos)
 		r.pos += int64(n)
+		if n == 0 && r.pos == r.resumedAt && err != nil && err != io.EOF && !remote.IsTransient(err) {
+			// The ranged request that was to resume the answer failed
+			// (oras-go reports its 503 as a plain "unexpected status
+			// code"): the fault is still the cut, which the copy retries
+			// whole, its fetch classifying whatever the registry says.
+			err = &resumeError{at: r.pos, err: err}
+		}
 		// A transient fault (cut short, reset, stalled) may be got past by
 		// a new ranged request.
 		if err == nil || err == io.EOF || !remote.IsTransient(err) || r.budget == 0 || r.pos <= r.resumedAt {
@@ -46,3 +54,16 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		}
 	}
 }
+
+// resumeError is the failure of a ranged request made to go on after an
+// answer broke off: transient, like the break it follows.
+type resumeError struct {
+	at  int64
+	err error
+}
+
+func (e *resumeError) Error() string {
+	return fmt.Sprintf("resuming the answer at byte %d: %v", e.at, e.err)
+}
+
+func (e *resumeError) Unwrap() []error { return []error{e.err, io.ErrUnexpectedEOF} }
