@@ -87,7 +87,7 @@ func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 	if err != nil {
 		return err
 	}
-	if err := u.upload(ctx, loc, desc, vr, ended); err != nil {
+	if loc, err := u.upload(ctx, loc, desc, vr, ended); err != nil {
 		// An interrupted run leaves the session to expire on the registry:
 		// cleaning up must not hold up the interruption.
 		if ctx.Err() == nil {
@@ -109,8 +109,10 @@ type chunk struct {
 // upload sends the blob in chunks. One goroutine reads (and so hashes) the
 // next chunks while the current one is on the wire, as far ahead as the
 // pool's free buffers allow, so memory stays bounded whatever the blob's
-// size. The last chunk is sent only once the whole content verified.
-func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader, ended func(error)) error {
+// size. The last chunk is sent only once the whole content verified. On
+// failure it returns the upload session as it stands (a retry may have
+// started over in a new one), for the caller to cancel.
+func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader, ended func(error)) (*url.URL, error) {
 	pool := u.Pool
 	if pool == nil || desc.Size <= smallBlob {
 		// A small blob (a config, a manifest) is one chunk of its own size,
@@ -138,22 +140,22 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 	for c := range ready {
 		if c.err != nil {
 			pool.put(c.buf)
-			return c.err
+			return loc, c.err
 		}
 		next, err := u.send(ctx, loc, memChunk(c.buf), c.offset, c.last, desc.Digest)
 		pool.put(c.buf)
 		if err != nil {
-			return fmt.Errorf("upload %s: %w", desc.Digest, err)
+			return next, fmt.Errorf("upload %s: %w", desc.Digest, err)
 		}
 		if u.Progress != nil {
 			u.Progress.Add(desc, int64(len(c.buf)))
 		}
 		if c.last {
-			return nil
+			return nil, nil
 		}
 		loc = next
 	}
-	return fmt.Errorf("upload %s: reader stopped: %w", desc.Digest, io.ErrUnexpectedEOF)
+	return loc, fmt.Errorf("upload %s: reader stopped: %w", desc.Digest, io.ErrUnexpectedEOF)
 }
 
 // readChunks reads the blob into free buffers and hands them on, ending
@@ -230,6 +232,8 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 
 // send sends one chunk: a PATCH, or for the last one a PUT with the digest.
 // After a fault it asks the registry how much it holds and sends the rest.
+// It returns the session's next location; on failure, the session as it
+// stands (one it started over in, if it did), for the caller to cancel.
 func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offset int64, last bool, dg digest.Digest) (*url.URL, error) {
 	var sent int64 // bytes of data the registry is known to hold
 	var next *url.URL
@@ -347,7 +351,10 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 		again, err := try()
 		return again, progressed, err
 	})
-	return next, remote.Classify(err)
+	if err != nil {
+		return loc, remote.Classify(err)
+	}
+	return next, nil
 }
 
 // status asks the registry how many bytes an upload session holds.
@@ -569,6 +576,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 		}
 		next, err := u.send(ctx, loc, body, off, last, desc.Digest)
 		if err != nil {
+			loc = next
 			return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
 		}
 		if u.Progress != nil {
@@ -585,7 +593,8 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	if desc.Size > 0 {
 		return nil
 	}
-	if _, err := u.send(ctx, loc, memChunk(nil), 0, true, desc.Digest); err != nil {
+	if next, err := u.send(ctx, loc, memChunk(nil), 0, true, desc.Digest); err != nil {
+		loc = next
 		return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
 	}
 	return nil
