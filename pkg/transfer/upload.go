@@ -323,6 +323,7 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			if ferr != nil {
 				return false, ferr
 			}
+			u.cancel(loc)
 			loc, sent = fresh, 0
 			return true, err
 		}
