@@ -126,6 +126,9 @@ func TestVerifyExitCodes(t *testing.T) {
 			func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitMalformed},
 		{"script", flip("scripts/load.sh", 10), func(d string) []string { return []string{"mirror", "verify", d, "--key", pubA} }, ExitDigest},
 		{"checksums", flip("docs/INSTALL.md", 10), func(d string) []string { return []string{"mirror", "verify-checksums", d, "--key", pubA} }, ExitDigest},
+		{"unsigned, by its envelope path", func(d string) { os.Remove(filepath.Join(d, "manifest.dsse")) }, func(d string) []string {
+			return []string{"mirror", "verify", filepath.Join(d, "manifest.dsse"), "--key", pubA}
+		}, ExitSignature},
 		{"missing envelope", func(string) {}, func(d string) []string {
 			return []string{"mirror", "verify", filepath.Join(d, "nope.dsse"), "--key", pubA}
 		}, ExitInput},

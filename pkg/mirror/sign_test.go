@@ -345,7 +345,7 @@ func TestVerifyTampering(t *testing.T) {
 			rewriteEnvelope(t, d, func(e *dsse.Envelope) { e.PayloadType = "application/vnd.in-toto+json" })
 		}, trustKeys(pub), errdef.ErrSignature},
 		{"envelope not JSON", func(t *testing.T, d string) { writeFile(t, filepath.Join(d, "manifest.dsse"), "garbage") }, trustKeys(pub), errdef.ErrMalformed},
-		{"manifest.dsse missing", func(t *testing.T, d string) { os.Remove(filepath.Join(d, "manifest.dsse")) }, trustKeys(pub), errdef.ErrNotFound},
+		{"manifest.dsse missing", func(t *testing.T, d string) { os.Remove(filepath.Join(d, "manifest.dsse")) }, trustKeys(pub), errdef.ErrSignature},
 		{"manifest.json byte", func(t *testing.T, d string) { flipByte(t, filepath.Join(d, "manifest.json"), 30) }, trustKeys(pub), errdef.ErrSignature},
 		{"manifest.json one character", func(t *testing.T, d string) {
 			p := filepath.Join(d, "manifest.json")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,6 +70,13 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	path := opts.Envelope
 	st, err := os.Stat(path)
 	if err != nil {
+		// DIR/manifest.dsse of a bundle directory that has none: the bundle
+		// is not signed (exit 5, as for DIR), not an input that is missing.
+		if dir := filepath.Dir(path); filepath.Base(path) == layout.EnvelopeFile && errors.Is(err, fs.ErrNotExist) {
+			if _, lerr := os.Lstat(filepath.Join(dir, layout.OCILayoutFile)); lerr == nil {
+				return verifyBundle(ctx, dir, &VerifyResult{Envelope: path}, opts, log)
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
 	if st.IsDir() {
