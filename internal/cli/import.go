@@ -16,7 +16,7 @@ func newImportCmd(app *app) *cobra.Command {
 		catalogKey string
 	)
 	cmd := &cobra.Command{
-		Use:   "import FILE|DIR --registry HOST[:PORT] (--key PUB | --trust-root ROOT)",
+		Use:   "import FILE|DIR|REF --registry HOST[:PORT] (--key PUB | --trust-root ROOT)",
 		Short: "Verify a bundle and load it into the air-gap registry",
 		Long: `Verify a bundle and load it into a registry, reading each blob once: the signature
 first (nothing is written unless it verifies), then expiry and generation,
