@@ -134,6 +134,11 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 
 	archive := strings.HasSuffix(opts.Output, ".tar")
+	if c, err := layout.CompressionFor(opts.Output); err == nil && c != layout.None {
+		// A compressed name is a promise of an archive create does not
+		// write: refuse it rather than make a directory called FILE.tar.zst.
+		return nil, fmt.Errorf("--output %s: create writes a directory or a .tar; for .tar.gz or .tar.zst, create a directory and pack it (stella mirror pack DIR --output %s): %w", opts.Output, opts.Output, errdef.ErrUsage)
+	}
 	if archive {
 		if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
 			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)

@@ -177,3 +177,23 @@ func TestCreateArchiveWrongPasswordFailsFirst(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// TestCreateCompressedOutputRefused: create writes a directory or a .tar;
+// --output FILE.tar.gz or FILE.tar.zst (what pack writes) is refused as a
+// usage error, not taken as the name of a bundle directory.
+func TestCreateCompressedOutputRefused(t *testing.T) {
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	for _, name := range []string{"bundle.tar.zst", "bundle.tar.gz", "bundle.tgz"} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), name)
+			_, err := mirror.Create(context.Background(), createOpts(t, releaseFile, advisories, out))
+			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "pack") {
+				t.Fatalf("err = %v, want a usage error pointing to pack", err)
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+				t.Errorf("left behind: %v", entries)
+			}
+		})
+	}
+}
