@@ -22,7 +22,10 @@ func newPushCmd(app *app) *cobra.Command {
 referrers (the DSSE signature, the files referrer) into one repository of any
 OCI registry, tagged with REF's tag or the release version. Blobs are sent once
 and skipped where present; the tag is written last. With --key, the signature
-must verify before anything is pushed.`,
+must verify before anything is pushed. A bundle past its expiry, or older than
+the newest one the repository holds (a lower mirrorGeneration, or the same
+with other content), is refused as import refuses it (--allow-expired,
+--allow-rollback).`,
 		Example: `  stella mirror push bundle/ registry.example/stellaops/mirror-bundle
   stella mirror push stellaops-airgap-2025.10.0.tar.zst localhost:5000/stellaops/mirror-bundle:2025.10.0 --plain-http`,
 		Args: cobra.ExactArgs(2),
@@ -49,6 +52,7 @@ must verify before anything is pushed.`,
 		},
 	}
 	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards")
+	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "push")
 	trust.bind(cmd, true)
 	return cmd
 }

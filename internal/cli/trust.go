@@ -43,3 +43,11 @@ func (f *trustFlags) required() (mirror.TrustOptions, error) {
 	}
 	return t, err
 }
+
+// bindAgeFlags adds --allow-expired and --allow-rollback, which import,
+// push and sync take alike: without them a bundle past its expiry, or
+// older than the one the destination repository holds, is refused.
+func bindAgeFlags(cmd *cobra.Command, expired, rollback *bool, verb string) {
+	cmd.Flags().BoolVar(expired, "allow-expired", false, verb+" a bundle past its expiry")
+	cmd.Flags().BoolVar(rollback, "allow-rollback", false, verb+" a bundle older than the one the registry holds")
+}

@@ -29,7 +29,7 @@ func TestBasicAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
+		_, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
 		return err
 	}
 	empty := filepath.Join(t.TempDir(), "config.json")
@@ -86,7 +86,7 @@ func TestTokenAuth(t *testing.T) {
 		return c
 	}
 	push := func(cfg string) (*mirror.PlaceResult, error) {
-		return mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client(cfg), Transfer: transferOpts()})
+		return mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client(cfg), Transfer: transferOpts()})
 	}
 	empty := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(empty, []byte("{}"), 0o600)
@@ -108,7 +108,7 @@ func TestTokenAuth(t *testing.T) {
 		t.Fatal("push went through without a token")
 	}
 	target := testutil.Distribution(t)
-	synced, err := mirror.Sync(ctx, mirror.SyncOptions{Source: host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: target + "/stellaops/mirror-bundle",
+	synced, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: target + "/stellaops/mirror-bundle",
 		Trust: trustKeys(s.pub), Client: client(creds), Transfer: transferOpts()})
 	if err != nil {
 		t.Fatalf("sync from the token registry: %v", err)
@@ -137,7 +137,7 @@ func TestTLSWithPrivateCA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = mirror.Push(context.Background(), mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
+		_, err = mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
 		return err
 	}
 	err := push(remote.Options{})
@@ -156,11 +156,11 @@ func TestSyncInterruptedAndResumed(t *testing.T) {
 	source, target := testutil.Distribution(t), testutil.Distribution(t)
 	ctx := context.Background()
 	client := testutil.Client(t)
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: source + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: source + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)
 	}
 	gate := testutil.NewGate(t, target, (4<<20+7*(2<<20))/3)
-	opts := mirror.SyncOptions{Source: source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: gate.Host + "/mirror/bundle",
+	opts := mirror.SyncOptions{Now: testNow, Source: source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: gate.Host + "/mirror/bundle",
 		Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

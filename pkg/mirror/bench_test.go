@@ -136,7 +136,7 @@ func BenchmarkSync(b *testing.B) {
 	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Source: dir, Reference: src + "/stellaops/mirror-bundle", Client: testutil.Client(b)}); err != nil {
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: dir, Reference: src + "/stellaops/mirror-bundle", Client: testutil.Client(b)}); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(benchMiB() << 20)
@@ -144,7 +144,7 @@ func BenchmarkSync(b *testing.B) {
 		b.StopTimer()
 		dst := testutil.Distribution(b)
 		b.StartTimer()
-		opts := mirror.SyncOptions{Source: src + "/stellaops/mirror-bundle:2025.10.0", Destination: dst + "/stellaops/mirror-bundle", Client: testutil.Client(b),
+		opts := mirror.SyncOptions{Now: testNow, Source: src + "/stellaops/mirror-bundle:2025.10.0", Destination: dst + "/stellaops/mirror-bundle", Client: testutil.Client(b),
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 		if _, err := mirror.Sync(context.Background(), opts); err != nil {
 			b.Fatal(err)

@@ -49,7 +49,7 @@ func TestCatalog(t *testing.T) {
 	}
 	// A catalog that lists a root the repository does not have.
 	elsewhere := testutil.Distribution(t)
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Source: f.a.dir, Reference: elsewhere + "/stellaops/mirror-bundle", Client: client,
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: f.a.dir, Reference: elsewhere + "/stellaops/mirror-bundle", Client: client,
 		CatalogKey: f.a.priv, CatalogPassword: testPass, Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,10 @@ import (
 
 var fixedTime = time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
 
+// testNow is the clock of the tests that check expiry: an hour after the
+// bundles they create were.
+var testNow = fixedTime.Add(time.Hour)
+
 func createOpts(t testing.TB, releaseFile, advisories, out string) mirror.CreateOptions {
 	return mirror.CreateOptions{
 		ReleaseFile:   releaseFile,

@@ -148,7 +148,7 @@ func TestPushSyncThroughFaults(t *testing.T) {
 	client, topts := faultyClient(t)
 	archive := s.pack(t, ".tar.zst")
 	push := func() error {
-		_, err := mirror.Push(ctx, mirror.PushOptions{Source: archive, Reference: p1.Host + "/stellaops/mirror-bundle",
+		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: archive, Reference: p1.Host + "/stellaops/mirror-bundle",
 			Trust: trustKeys(s.pub), Client: client, Transfer: topts})
 		return err
 	}
@@ -156,7 +156,7 @@ func TestPushSyncThroughFaults(t *testing.T) {
 		t.Fatalf("push through faults: %v", err)
 	}
 	sync := func() error {
-		_, err := mirror.Sync(ctx, mirror.SyncOptions{Source: p1.Host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version,
+		_, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: p1.Host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version,
 			Destination: p2.Host + "/mirror/bundles", Trust: trustKeys(s.pub), Images: true, Client: client, Transfer: topts})
 		return err
 	}

@@ -119,7 +119,7 @@ func TestIndexMustAgreeWithManifest(t *testing.T) {
 				wantIndexError(t, "import", err, victim.Digest)
 				_, err = mirror.OpenServed(context.Background(), mirror.ServeOptions{Path: src, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)})
 				wantIndexError(t, "serve", err, victim.Digest)
-				_, err = mirror.Push(context.Background(), mirror.PushOptions{Source: src, Reference: target + "/pushed", Client: testutil.Client(t)})
+				_, err = mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: src, Reference: target + "/pushed", Client: testutil.Client(t)})
 				wantIndexError(t, "push", err, victim.Digest)
 			})
 		}

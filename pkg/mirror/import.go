@@ -135,13 +135,8 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)
-	held, heldRoot, err := tgt.generation(ctx, bundleRepo)
-	if err != nil {
+	if err := checkGeneration(ctx, tgt, bundleRepo, md, opts.AllowRollback, "import"); err != nil {
 		return nil, err
-	}
-	if (m.MirrorGeneration < held || (m.MirrorGeneration == held && heldRoot != md.RootDesc.Digest)) && !opts.AllowRollback {
-		return nil, fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d (--allow-rollback to import it anyway): %w",
-			m.BundleID, m.MirrorGeneration, opts.Registry, bundleRepo, held, errdef.ErrGeneration)
 	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
 		return nil, err
@@ -185,4 +180,20 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 		}
 	}
 	return res
+}
+
+// checkGeneration refuses (errdef.ErrGeneration) a bundle older than the
+// newest one repo holds, or of the same generation with other content,
+// unless allow: a bundle repository never goes back silently.
+func checkGeneration(ctx context.Context, tgt *target, repo string, md *metadata, allow bool, verb string) error {
+	held, heldRoot, err := tgt.generation(ctx, repo)
+	if err != nil {
+		return err
+	}
+	m := md.Manifest
+	if (m.MirrorGeneration < held || (m.MirrorGeneration == held && heldRoot != md.RootDesc.Digest)) && !allow {
+		return fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d (--allow-rollback to %s it anyway): %w",
+			m.BundleID, m.MirrorGeneration, tgt.host, repo, held, verb, errdef.ErrGeneration)
+	}
+	return nil
 }

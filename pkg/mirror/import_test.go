@@ -75,7 +75,7 @@ func (s *signedSample) foreign(t testing.TB, suffix string) string {
 func importOpts(t *testing.T, src, target, pub string) mirror.ImportOptions {
 	return mirror.ImportOptions{
 		Source: src, Registry: target, Trust: trustKeys(pub),
-		Now: fixedTime.Add(time.Hour), Client: testutil.Client(t),
+		Now: testNow, Client: testutil.Client(t),
 		Transfer: transferOpts(),
 	}
 }

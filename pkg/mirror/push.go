@@ -25,6 +25,11 @@ type PushOptions struct {
 	// anything is pushed; empty pushes a bundle whose structure checks,
 	// signed or not (the far side verifies on import).
 	Trust TrustOptions
+	// AllowExpired pushes a bundle past its expiresAt; AllowRollback one
+	// older than the one the repository holds (as import's). Now is the
+	// clock (zero: the time).
+	AllowExpired, AllowRollback bool
+	Now                         time.Time
 	// CatalogKey, if set, re-signs the repository's catalog once the push
 	// is complete.
 	CatalogKey      string
@@ -52,7 +57,8 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	defer src.close()
-	res, err := placeBundle(ctx, src, ref, placementOptions{bundleRepo: ref.Repository, bundleTag: ref.Reference}, opts.Trust, opts.Client, opts.Transfer, opts.Logger, start, "")
+	acc := acceptance{trust: opts.Trust, allowExpired: opts.AllowExpired, allowRollback: opts.AllowRollback, now: opts.Now, verb: "push"}
+	res, err := placeBundle(ctx, src, ref, placementOptions{bundleRepo: ref.Repository, bundleTag: ref.Reference}, acc, opts.Client, opts.Transfer, opts.Logger, start, "")
 	if err != nil {
 		return nil, err
 	}
@@ -73,16 +79,28 @@ func parseTarget(s string) (registry.Reference, error) {
 	return ref, nil
 }
 
+// acceptance is what push and sync require of a bundle before they write
+// any of it.
+type acceptance struct {
+	// trust, if not empty, must accept the signature.
+	trust TrustOptions
+	// allowExpired and allowRollback accept a bundle past its expiry, or
+	// older than the one the destination repository holds.
+	allowExpired, allowRollback bool
+	now                         time.Time
+	verb                        string // for the errors: push, sync
+}
+
 // placeBundle verifies (when trust is given) and checks a source, then
 // places it in the registry ref names.
-func placeBundle(ctx context.Context, src *source, ref registry.Reference, po placementOptions, trust TrustOptions,
+func placeBundle(ctx context.Context, src *source, ref registry.Reference, po placementOptions, acc acceptance,
 	client *remote.Client, topts transfer.Options, log *slog.Logger, start time.Time, mountFrom string) (*PlaceResult, error) {
 	log = logger(log)
 	if client == nil {
 		return nil, fmt.Errorf("no registry client: %w", errdef.ErrUsage)
 	}
-	if !trust.Empty() {
-		if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
+	if !acc.trust.Empty() {
+		if _, err := verifyBundleSignature(ctx, src.file, acc.trust); err != nil {
 			return nil, err
 		}
 	}
@@ -93,11 +111,17 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	if err := src.checkStructure(ctx, md); err != nil {
 		return nil, err
 	}
+	if err := checkExpiry(md.Manifest, acc.now, acc.allowExpired, acc.verb); err != nil {
+		return nil, err
+	}
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {
 		return nil, err
 	}
 	tgt := newTarget(ref.Registry, client, topts)
+	if err := checkGeneration(ctx, tgt, po.bundleRepo, md, acc.allowRollback, acc.verb); err != nil {
+		return nil, err
+	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
 		return nil, err
 	}

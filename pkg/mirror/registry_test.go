@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"oras.land/oras-go/v2/registry"
 
@@ -34,7 +38,7 @@ func TestPushSyncPull(t *testing.T) {
 		t.Run(reg.name, func(t *testing.T) {
 			first, second := reg.host(t), reg.host(t)
 			client := testutil.Client(t)
-			pushed, err := mirror.Push(ctx, mirror.PushOptions{Source: s.pack(t, ".tar.zst"), Reference: first + "/stellaops/mirror-bundle",
+			pushed, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.pack(t, ".tar.zst"), Reference: first + "/stellaops/mirror-bundle",
 				Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
 			if err != nil {
 				t.Fatal(err)
@@ -48,7 +52,7 @@ func TestPushSyncPull(t *testing.T) {
 			if err != nil || len(refs) != 2 {
 				t.Fatalf("referrers %v (%v)", refs, err)
 			}
-			synced, err := mirror.Sync(ctx, mirror.SyncOptions{Source: first + "/stellaops/mirror-bundle:" + s.rel.Spec.Version,
+			synced, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: first + "/stellaops/mirror-bundle:" + s.rel.Spec.Version,
 				Destination: second + "/mirror/bundles", Trust: trustKeys(s.pub), Images: true, Client: client, Transfer: transferOpts()})
 			if err != nil {
 				t.Fatal(err)
@@ -135,7 +139,7 @@ func TestPushToRegistryRejectingArtifacts(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	_, err := mirror.Push(context.Background(), mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+	_, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
 		Client: testutil.Client(t), Transfer: transferOpts()})
 	if err == nil || !strings.Contains(err.Error(), "registry "+host+" refused the manifest") {
 		t.Fatalf("err = %v", err)
@@ -154,7 +158,7 @@ func TestInspectRegistryAndKey(t *testing.T) {
 	host := testutil.Registry(t)
 	ctx := context.Background()
 	client := testutil.Client(t)
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)
 	}
 	ref := host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
@@ -169,5 +173,83 @@ func TestInspectRegistryAndKey(t *testing.T) {
 	_, other := testKeys(t, "other")
 	if _, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: ref, Trust: trustKeys(other), Client: client}); !errors.Is(err, errdef.ErrSignature) {
 		t.Errorf("inspect with another key: %v", err)
+	}
+}
+
+// TestPushSyncRefuseOlderOrExpired: push and sync refuse what import
+// refuses: a bundle older than the newest one the destination repository
+// holds (which would move the release's tag back to older content) and one
+// past its expiry, writing nothing; --allow-rollback and --allow-expired
+// let them through.
+func TestPushSyncRefuseOlderOrExpired(t *testing.T) {
+	ctx := context.Background()
+	older := newSignedSample(t, sample.Spec{}, 0)
+	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
+	client := testutil.Client(t)
+	dst, other := testutil.Registry(t), testutil.Registry(t)
+	var olderRoot digest.Digest
+	push := func(s *signedSample, host string, change func(*mirror.PushOptions)) error {
+		opts := mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}
+		if change != nil {
+			change(&opts)
+		}
+		res, err := mirror.Push(ctx, opts)
+		if err == nil && s == older {
+			olderRoot = res.Root
+		}
+		return err
+	}
+	sync := func(change func(*mirror.SyncOptions)) error {
+		opts := mirror.SyncOptions{Now: testNow, Source: other + "/stellaops/mirror-bundle:" + older.rel.Spec.Version, Destination: dst + "/stellaops/mirror-bundle",
+			Trust: trustKeys(older.pub), Images: true, Client: client, Transfer: transferOpts()}
+		if change != nil {
+			change(&opts)
+		}
+		_, err := mirror.Sync(ctx, opts)
+		return err
+	}
+	if err := push(newer, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := push(older, other, nil); err != nil {
+		t.Fatal(err)
+	}
+	held := testutil.Tags(t, dst)
+	expired := func(now *time.Time) { *now = readManifest(t, older.dir).ExpiresAt.Add(time.Second) }
+	for _, tt := range []struct {
+		name string
+		run  func() error
+		want error
+	}{
+		{"push older", func() error { return push(older, dst, nil) }, errdef.ErrGeneration},
+		{"sync older", func() error { return sync(nil) }, errdef.ErrGeneration},
+		{"push expired", func() error {
+			return push(older, dst, func(o *mirror.PushOptions) { o.AllowRollback = true; expired(&o.Now) })
+		}, errdef.ErrExpired},
+		{"sync expired", func() error {
+			return sync(func(o *mirror.SyncOptions) { o.AllowRollback = true; expired(&o.Now) })
+		}, errdef.ErrExpired},
+	} {
+		err := tt.run()
+		if !errors.Is(err, tt.want) {
+			t.Fatalf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
+		if !strings.Contains(err.Error(), older.rel.Spec.Version) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %q does not name the bundle on one line", tt.name, err)
+		}
+		if after := testutil.Tags(t, dst); !reflect.DeepEqual(held, after) {
+			t.Fatalf("%s: tags changed from %v to %v", tt.name, held, after)
+		}
+	}
+	// Allowed, the older bundle takes the tag.
+	if err := push(older, dst, func(o *mirror.PushOptions) { o.AllowRollback = true }); err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := client.Repository(dst + "/stellaops/mirror-bundle")
+	if d, err := repo.Resolve(ctx, older.rel.Spec.Version); err != nil || d.Digest != olderRoot {
+		t.Errorf("after push --allow-rollback the tag is %s (%v), want the older root %s", d.Digest, err, olderRoot)
+	}
+	if err := sync(func(o *mirror.SyncOptions) { o.AllowExpired = true; expired(&o.Now) }); err != nil {
+		t.Errorf("sync --allow-expired: %v", err)
 	}
 }

@@ -21,6 +21,11 @@ type SyncOptions struct {
 	// Trust, if not empty, must accept the signature before anything is
 	// written.
 	Trust TrustOptions
+	// AllowExpired copies a bundle past its expiresAt; AllowRollback one
+	// older than the one the destination repository holds (as import's).
+	// Now is the clock (zero: the time).
+	AllowExpired, AllowRollback bool
+	Now                         time.Time
 	// Images also places every image under its mapped name at the
 	// destination registry, as import does, under RepoPrefix.
 	Images     bool
@@ -52,5 +57,6 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 		mountFrom = from.Repository
 	}
 	po := placementOptions{bundleRepo: dst.Repository, bundleTag: dst.Reference, mapImages: opts.Images, prefix: opts.RepoPrefix}
-	return placeBundle(ctx, src, dst, po, opts.Trust, opts.Client, opts.Transfer, opts.Logger, start, mountFrom)
+	acc := acceptance{trust: opts.Trust, allowExpired: opts.AllowExpired, allowRollback: opts.AllowRollback, now: opts.Now, verb: "sync"}
+	return placeBundle(ctx, src, dst, po, acc, opts.Client, opts.Transfer, opts.Logger, start, mountFrom)
 }
