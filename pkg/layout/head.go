@@ -15,6 +15,13 @@ import (
 // every image (several per multi-platform image) and the head files.
 const MaxHeadFiles = 16 * bundle.MaxImages
 
+// MaxHeadBytes bounds the bytes a head holds in all. A streamed archive's
+// head is read before its signature can be checked, and each document's
+// own bound (4 MiB) times MaxHeadFiles is far more than any machine holds;
+// a release of MaxImages multi-platform images has some 60 MiB of
+// manifests.
+const MaxHeadBytes = 128 << 20
+
 // Head is what leads a packed bundle: the head files (oci-layout,
 // index.json, manifest.json, manifest.dsse, keys, certificates, sums) and
 // every manifest and index reachable from index.json, each verified against
@@ -29,6 +36,8 @@ type Head struct {
 	// before its parent. Bounded by maxCandidateBytes.
 	candidates     map[digest.Digest][]byte
 	candidateBytes int64
+	// held counts the bytes of Files and Docs (MaxHeadBytes).
+	held int64
 }
 
 // Bounds of the candidates a scan keeps: manifests are rarely over 64 KiB;
@@ -102,6 +111,9 @@ func (h *Head) take(t *TarReader, e *Entry) (bool, error) {
 		if _, seen := h.Files[e.Name]; seen {
 			return true, nil // a later pass over the same archive
 		}
+		if err := h.hold(e.Name, e.Size); err != nil {
+			return false, err
+		}
 		data, err := t.ReadEntry(bundle.MaxManifestSize)
 		if err != nil {
 			return false, err
@@ -131,11 +143,23 @@ func (h *Head) take(t *TarReader, e *Entry) (bool, error) {
 	if e.Size != desc.Size {
 		return false, fmt.Errorf("archive entry %s: %d bytes, its descriptor says %d: %w", e.Name, e.Size, desc.Size, errdef.ErrDigestMismatch)
 	}
+	if err := h.hold(e.Name, e.Size); err != nil {
+		return false, err
+	}
 	data, err := t.ReadEntry(bundle.MaxManifestSize)
 	if err != nil {
 		return false, err
 	}
 	return true, h.adopt(e.Name, desc, data)
+}
+
+// hold counts an entry's bytes against MaxHeadBytes before they are kept.
+func (h *Head) hold(name string, size int64) error {
+	if h.held+size > MaxHeadBytes {
+		return fmt.Errorf("archive entry %s: the bundle's manifests and head files come to more than %d MiB: %w", name, MaxHeadBytes>>20, errdef.ErrMalformed)
+	}
+	h.held += size
+	return nil
 }
 
 // adopt verifies a wanted manifest's bytes, keeps them, and wants its
@@ -167,6 +191,9 @@ func (h *Head) want(d ocispec.Descriptor) error {
 	if data, ok := h.candidates[d.Digest]; ok {
 		delete(h.candidates, d.Digest)
 		h.candidateBytes -= int64(len(data))
+		if err := h.hold(BlobName(d.Digest), int64(len(data))); err != nil {
+			return err
+		}
 		return h.adopt(BlobName(d.Digest), d, data)
 	}
 	h.wanted[d.Digest] = d
