@@ -11,6 +11,13 @@ import (
 	"github.com/stellaops/mirror/pkg/bundle"
 )
 
+// MaxRanges bounds the ranges of one blob request that are served as
+// such. Each costs a seek, and on a seekable compressed archive a seek
+// decodes its frame from the start (up to 4 MiB): thousands of one-byte
+// ranges in one request would cost seconds of CPU. A request asking for
+// more gets the whole blob (200), as a server may ignore Range.
+const MaxRanges = 16
+
 // DefaultMaxPageSize is the most tags or repositories one list response
 // holds when Options.MaxPageSize is zero; a larger n gets this many and a
 // Link header to the rest, as the spec allows.

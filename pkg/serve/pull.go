@@ -68,6 +68,10 @@ func (h *handler) blob(w http.ResponseWriter, r *http.Request, repo, arg string)
 	hdr.Set("Docker-Content-Digest", dg.String())
 	hdr.Set("Etag", `"`+dg.String()+`"`)
 	hdr.Set("Cache-Control", "max-age=31536000, immutable")
+	if rng := r.Header.Values("Range"); len(rng) > 1 || len(rng) == 1 && strings.Count(rng[0], ",") >= MaxRanges {
+		r = r.Clone(r.Context())
+		r.Header.Del("Range")
+	}
 	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(b, 0, b.Size()))
 }
 
