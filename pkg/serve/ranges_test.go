@@ -46,12 +46,12 @@ func (b countingBlob) ReadAt(p []byte, off int64) (int, error) {
 	return b.Reader.ReadAt(p, off)
 }
 
-// TestReviewManyRangesAreBounded: one request with thousands of ranges,
+// TestBlobManyRangesAreBounded: one request with thousands of ranges,
 // each a byte in descending order, made the blob seek once per range: on
 // a seekable .tar.zst each is a frame decoded from its start (a 48 KB
 // request cost 3.4 s of CPU in a 4 MiB layer). A request asks for a
 // bounded number of ranges; more are not honoured one by one.
-func TestReviewManyRangesAreBounded(t *testing.T) {
+func TestBlobManyRangesAreBounded(t *testing.T) {
 	f := newFixture(t)
 	counting := &seekCounting{store: f.store}
 	c := serve.NewContent(counting)
