@@ -114,6 +114,11 @@ func checkJSON(r io.Reader) (gzipped bool, err error) {
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
+			// Token reports the end of the input even inside an open
+			// object or array: a feed cut short there is not well-formed.
+			if depth != 0 {
+				return gzipped, fmt.Errorf("ends inside an unclosed object or array (truncated?): %w", io.ErrUnexpectedEOF)
+			}
 			break
 		}
 		if err != nil {
