@@ -125,6 +125,12 @@ func parseYAML(name string, data []byte) (*Release, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, bad(&doc, "not a mapping with a top-level \"release\" key")
 	}
+	// yaml.v3 checks for duplicate keys only when it decodes into a map or
+	// struct, not into a Node. A key given twice would be read here first
+	// wins, by most other tools last wins: refuse it.
+	if dup, first := duplicateKey(doc.Content[0]); dup != nil {
+		return nil, bad(dup, "key %q given twice (first at line %d)", dup.Value, first.Line)
+	}
 	relNode := mapValue(doc.Content[0], "release")
 	if relNode == nil || relNode.Kind != yaml.MappingNode {
 		return nil, bad(doc.Content[0], "no \"release\" mapping")
@@ -207,6 +213,29 @@ func parseEntry(n *yaml.Node, where, defaultName string) (entry, error) {
 	}
 	e.Image = Image{Name: name, Ref: ref, Line: refNode.Line}
 	return e, nil
+}
+
+// duplicateKey returns the second occurrence of a key given twice in any
+// mapping under n, and the first.
+func duplicateKey(n *yaml.Node) (dup, first *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode {
+				if prev, ok := seen[k.Value]; ok {
+					return k, prev
+				}
+				seen[k.Value] = k
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if dup, first := duplicateKey(c); dup != nil {
+			return dup, first
+		}
+	}
+	return nil, nil
 }
 
 // mapValue returns the value node of key in mapping m, or nil.
