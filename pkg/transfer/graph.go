@@ -56,9 +56,15 @@ func (g *Graph) Node(dg digest.Digest) (Node, bool) {
 // them to the graph, with the non-manifest blobs they name. Each document is
 // verified against its descriptor and bounded by bundle.MaxManifestSize;
 // nesting deeper than bundle.MaxDepth is refused (errdef.ErrMalformed).
+// Depth counts from the bundle root that will list root, one level up, as
+// every reader of a bundle (verify, import, pull) counts it: a graph that
+// passes here passes there.
 func (g *Graph) Walk(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) error {
-	return g.walk(ctx, src, root, 0)
+	return g.walk(ctx, src, root, rootDepth)
 }
+
+// rootDepth is the depth of a walked root: a child of the bundle root.
+const rootDepth = 1
 
 func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int) error {
 	if g.seen[desc.Digest] {
@@ -94,7 +100,7 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 // Add adds a document already in hand (for instance one we built) without
 // fetching it; its children are walked from src.
 func (g *Graph) Add(ctx context.Context, src content.Fetcher, doc bundle.Document) error {
-	return g.walk(ctx, bytesFetcher{doc, src}, doc.Descriptor, 0)
+	return g.walk(ctx, bytesFetcher{doc, src}, doc.Descriptor, rootDepth)
 }
 
 // FetchBytes fetches and verifies a manifest-sized document.
