@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -75,4 +78,59 @@ func releaseOf(t *testing.T, host string, refs map[string]digest.Digest) string 
 		t.Fatal(err)
 	}
 	return path
+}
+
+// referrersOverride serves, for the subjects it names, the given referrers
+// list instead of the registry's own answer.
+type referrersOverride struct {
+	mu   sync.Mutex
+	list map[digest.Digest][]ocispec.Descriptor
+}
+
+func (o *referrersOverride) set(subject digest.Digest, list []ocispec.Descriptor) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.list == nil {
+		o.list = map[digest.Digest][]ocispec.Descriptor{}
+	}
+	o.list[subject] = list
+}
+
+func (o *referrersOverride) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := strings.LastIndex(r.URL.Path, "/referrers/")
+		if r.Method != http.MethodGet || i < 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		o.mu.Lock()
+		list, ok := o.list[digest.Digest(r.URL.Path[i+len("/referrers/"):])]
+		o.mu.Unlock()
+		if !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		data, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: list})
+		w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+		w.Write(data)
+	})
+}
+
+// fetchManifest reads and decodes an image manifest from a test registry.
+func fetchManifest(t *testing.T, host, name string, d ocispec.Descriptor) ocispec.Manifest {
+	t.Helper()
+	repo, err := testutil.Client(t).Repository(host + "/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := repo.Fetch(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var m ocispec.Manifest
+	if err := json.NewDecoder(rc).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

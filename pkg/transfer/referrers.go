@@ -64,10 +64,16 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 				if err := g.Walk(ctx, src, r); err != nil {
 					return nil, fmt.Errorf("referrer %s of %s: %w", r.Digest, s.Digest, err)
 				}
-				if n, ok := g.Node(r.Digest); ok {
-					if got := bundle.SubjectOf(n.Bytes); got != s.Digest {
-						return nil, fmt.Errorf("referrer %s listed for %s names subject %q: %w", r.Digest, s.Digest, got, errdef.ErrMalformed)
-					}
+				// Walk fetches nothing for a digest already in the graph:
+				// one held as a blob (a layer or config listed as a
+				// referrer) is no manifest, and has no subject to check.
+				i, ok := g.nodes[r.Digest]
+				if !ok {
+					return nil, fmt.Errorf("referrer %s listed for %s is a blob of the graph, not a manifest: %w", r.Digest, s.Digest, errdef.ErrMalformed)
+				}
+				n := g.Nodes[i]
+				if got := bundle.SubjectOf(n.Bytes); got != s.Digest {
+					return nil, fmt.Errorf("referrer %s listed for %s names subject %q: %w", r.Digest, s.Digest, got, errdef.ErrMalformed)
 				}
 				out = append(out, Referrer{Descriptor: plain(r), Subject: s.Digest})
 				next = append(next, r)

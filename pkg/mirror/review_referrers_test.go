@@ -1,0 +1,42 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// A source registry listed, as a referrer of an image, a digest that is a
+// blob of that image (here its layer), with a manifest media type. The walk
+// found the digest already in the graph, fetched nothing, and skipped the
+// subject check (it only checks what it holds as a manifest): create
+// recorded a "referrer" whose subject it never saw and whose content is a
+// layer, and wrote a bundle that sign and verify then refuse as malformed.
+// create should refuse the listing, naming the referrer.
+func TestReviewReferrerThatIsABlobOfTheImage(t *testing.T) {
+	var o referrersOverride
+	host := testutil.RegistryWrapped(t, o.wrap)
+	r := rawRepo{t, host, "app/image"}
+	img := r.image("app", "", nil)
+	man := fetchManifest(t, host, r.name, img)
+	layer := man.Layers[0]
+	o.set(img.Digest, []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/spdx+json", Digest: layer.Digest, Size: layer.Size}})
+
+	out := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, host, map[string]digest.Digest{r.name: img.Digest}), "", out)
+	opts.Version = "2025.10.0"
+	_, err := mirror.Create(context.Background(), opts)
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), layer.Digest.String()) {
+		m := readManifest(t, out)
+		t.Fatalf("create: err = %v, want ErrMalformed naming %s; manifest.json referrers: %+v", err, layer.Digest, m.Images[0].Referrers)
+	}
+}
