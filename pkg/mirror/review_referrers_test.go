@@ -40,3 +40,32 @@ func TestReviewReferrerThatIsABlobOfTheImage(t *testing.T) {
 		t.Fatalf("create: err = %v, want ErrMalformed naming %s; manifest.json referrers: %+v", err, layer.Digest, m.Images[0].Referrers)
 	}
 }
+
+// A source registry's referrers list says what each referrer is
+// (artifactType), and create recorded that claim in manifest.json and the
+// root index, the signed statement, without comparing it with the referrer
+// manifest it fetched and verified: a registry could present an SBOM as a
+// signature (or a signature as anything) in the bundle's own words.
+func TestReviewReferrerArtifactTypeFromTheManifest(t *testing.T) {
+	var o referrersOverride
+	host := testutil.RegistryWrapped(t, o.wrap)
+	r := rawRepo{t, host, "app/image"}
+	img := r.image("app", "", nil)
+	sbom := r.image("sbom", "application/spdx+json", &ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size})
+	o.set(img.Digest, []ocispec.Descriptor{{MediaType: sbom.MediaType, ArtifactType: "application/vnd.dev.cosign.artifact.sig.v1+json", Digest: sbom.Digest, Size: sbom.Size}})
+
+	out := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, host, map[string]digest.Digest{r.name: img.Digest}), "", out)
+	opts.Version = "2025.10.0"
+	_, err := mirror.Create(context.Background(), opts)
+	if errors.Is(err, errdef.ErrMalformed) && strings.Contains(err.Error(), sbom.Digest.String()) {
+		return // refusing the lying listing is fine too
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := readManifest(t, out).Images[0].Referrers
+	if len(refs) != 1 || refs[0].ArtifactType != "application/spdx+json" {
+		t.Fatalf("manifest.json records referrers %+v; the referrer manifest %s says artifactType application/spdx+json", refs, sbom.Digest)
+	}
+}

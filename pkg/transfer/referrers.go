@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -71,10 +72,14 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 				if !ok {
 					return nil, fmt.Errorf("referrer %s listed for %s is a blob of the graph, not a manifest: %w", r.Digest, s.Digest, errdef.ErrMalformed)
 				}
-				n := g.Nodes[i]
+				n := &g.Nodes[i]
 				if got := bundle.SubjectOf(n.Bytes); got != s.Digest {
 					return nil, fmt.Errorf("referrer %s listed for %s names subject %q: %w", r.Digest, s.Digest, got, errdef.ErrMalformed)
 				}
+				// What the referrer is comes from the verified manifest, as
+				// the referrers API derives it, not from the listing's claim.
+				r.ArtifactType = artifactTypeOf(n.Bytes)
+				n.Descriptor.ArtifactType = r.ArtifactType
 				out = append(out, Referrer{Descriptor: plain(r), Subject: s.Digest})
 				next = append(next, r)
 			}
@@ -82,4 +87,23 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 		level = next
 	}
 	return out, nil
+}
+
+// artifactTypeOf is a manifest's artifactType as the referrers API reports
+// it: its artifactType field, else (an image manifest) its config's media
+// type.
+func artifactTypeOf(data []byte) string {
+	var doc struct {
+		ArtifactType string `json:"artifactType"`
+		Config       *struct {
+			MediaType string `json:"mediaType"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	if doc.ArtifactType == "" && doc.Config != nil {
+		return doc.Config.MediaType
+	}
+	return doc.ArtifactType
 }
