@@ -115,15 +115,19 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	if err != nil {
 		return nil, err
 	}
+	// Signed before anything is written: a key that does not open leaves
+	// the previous inventory and its signature as they were.
+	var env []byte
+	if opts.Key != "" {
+		if env, err = signDocument(ctx, opts.Key, opts.Password, PayloadTypeInventory, data); err != nil {
+			return nil, err
+		}
+	}
 	if err := layout.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
 		return nil, err
 	}
 	res := &InventoryResult{Path: opts.Output, Bundles: len(inv.Bundles), Blobs: len(held)}
-	if opts.Key != "" {
-		env, err := signDocument(ctx, opts.Key, opts.Password, PayloadTypeInventory, data)
-		if err != nil {
-			return nil, err
-		}
+	if env != nil {
 		res.Signature = strings.TrimSuffix(opts.Output, ".json") + ".dsse"
 		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
 			return nil, err
