@@ -225,12 +225,17 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	for _, img := range images {
 		root, _ := img.graph.Node(img.root.Digest)
-		m.Images = append(m.Images, manifestImage(img, version, platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
+		platforms, err := platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
 			if omitted[d.Digest] {
-				return transfer.FetchBytes(ctx, img.repo, d)
+				data, err := transfer.FetchBytes(ctx, img.repo, d)
+				return data, remote.Classify(err)
 			}
 			return stage.FetchBytes(ctx, d)
-		})))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
+		}
+		m.Images = append(m.Images, manifestImage(img, version, platforms))
 	}
 	if m.Advisories, err = addAdvisories(ctx, stage, opts.AdvisoriesDir); err != nil {
 		return nil, err

@@ -122,8 +122,9 @@ func selectPlatform(ctx context.Context, repo *oremote.Repository, index ocispec
 
 // platformsOf lists the platforms of an image: an index's children's
 // platforms (attestation manifests, "unknown/unknown", left out), or the
-// os/architecture of a manifest's config.
-func platformsOf(root transfer.Node, config func(ocispec.Descriptor) ([]byte, error)) []string {
+// os/architecture of a manifest's config. A config that cannot be read is
+// an error: manifest.json must not depend on whether a source answered.
+func platformsOf(root transfer.Node, config func(ocispec.Descriptor) ([]byte, error)) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p ocispec.Platform) {
@@ -145,24 +146,24 @@ func platformsOf(root transfer.Node, config func(ocispec.Descriptor) ([]byte, er
 				}
 			}
 		}
-		return out
+		return out, nil
 	}
 	var man ocispec.Manifest
 	if json.Unmarshal(root.Bytes, &man) != nil {
-		return nil
+		return nil, nil
 	}
 	if man.Config.MediaType != ocispec.MediaTypeImageConfig && man.Config.MediaType != "application/vnd.docker.container.image.v1+json" {
-		return nil
+		return nil, nil
 	}
 	data, err := config(man.Config)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("config %s of %s: %w", man.Config.Digest, root.Descriptor.Digest, err)
 	}
 	var cfg ocispec.Platform
 	if json.Unmarshal(data, &cfg) == nil {
 		add(cfg)
 	}
-	return out
+	return out, nil
 }
 
 // sortImages orders images by target repository then digest, drops exact
