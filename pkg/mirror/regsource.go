@@ -106,11 +106,25 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		MediaType: root.MediaType, ArtifactType: bundle.ArtifactTypeBundle, Digest: root.Digest, Size: root.Size,
 		Annotations: map[string]string{ocispec.AnnotationRefName: version},
 	})
-	referrers, err := registry.Referrers(ctx, rs.repo, root, "")
+	// The listing is hostile input too: bounded as create bounds an
+	// image's. Only image manifests can be ours (parseArtifact): others
+	// are not fetched. (The listed artifactType cannot be used to skip
+	// more: some registries report the config's media type instead.)
+	var referrers []ocispec.Descriptor
+	err = rs.repo.Referrers(ctx, root, "", func(page []ocispec.Descriptor) error {
+		referrers = append(referrers, page...)
+		if len(referrers) > transfer.MaxReferrers {
+			return fmt.Errorf("root %s: more than %d referrers: %w", root.Digest, transfer.MaxReferrers, errdef.ErrMalformed)
+		}
+		return nil
+	})
 	if err != nil {
 		return remote.Classify(err)
 	}
 	for _, r := range referrers {
+		if r.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
 		data, err := rs.doc(ctx, plainDesc(r))
 		if err != nil {
 			return err
