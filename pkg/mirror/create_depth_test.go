@@ -23,7 +23,7 @@ import (
 // whose manifest sits exactly MaxDepth indexes deep was bundled by create
 // and then refused by sign ("refusing to sign a bundle that does not
 // verify"), verify and import. create should refuse it, naming it.
-func TestReviewCreateRefusesNestingTheBundleRefuses(t *testing.T) {
+func TestCreateRefusesNestingTheBundleRefuses(t *testing.T) {
 	host := testutil.Registry(t)
 	for _, depth := range []int{bundle.MaxDepth - 1, bundle.MaxDepth} {
 		r := rawRepo{t, host, fmt.Sprintf("deep/image%d", depth)}

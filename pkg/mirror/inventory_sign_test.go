@@ -16,7 +16,7 @@ import (
 // previous run's inventory.dsse beside a new inventory.json it does not
 // sign (create --base inventory.json with trust then fails on it). The
 // files should be written only once the signature is made.
-func TestReviewInventoryWrongKeyWritesNothing(t *testing.T) {
+func TestInventoryWrongKeyWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	host := testutil.Registry(t)
 	priv, _ := testKeys(t, "cosign")

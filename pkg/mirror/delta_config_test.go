@@ -21,7 +21,7 @@ import (
 // manifest.json (the signed statement) silently listed no platforms: the
 // same release and base gave a different bundle depending on whether the
 // source answered. create should fail, naming the config.
-func TestReviewDeltaConfigFetchFailureIsAnError(t *testing.T) {
+func TestDeltaConfigFetchFailureIsAnError(t *testing.T) {
 	var failConfig atomic.Value
 	failConfig.Store(digest.Digest(""))
 	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {

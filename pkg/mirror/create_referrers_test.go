@@ -22,7 +22,7 @@ import (
 // recorded a "referrer" whose subject it never saw and whose content is a
 // layer, and wrote a bundle that sign and verify then refuse as malformed.
 // create should refuse the listing, naming the referrer.
-func TestReviewReferrerThatIsABlobOfTheImage(t *testing.T) {
+func TestReferrerThatIsABlobOfTheImage(t *testing.T) {
 	var o referrersOverride
 	host := testutil.RegistryWrapped(t, o.wrap)
 	r := rawRepo{t, host, "app/image"}
@@ -46,7 +46,7 @@ func TestReviewReferrerThatIsABlobOfTheImage(t *testing.T) {
 // root index, the signed statement, without comparing it with the referrer
 // manifest it fetched and verified: a registry could present an SBOM as a
 // signature (or a signature as anything) in the bundle's own words.
-func TestReviewReferrerArtifactTypeFromTheManifest(t *testing.T) {
+func TestReferrerArtifactTypeFromTheManifest(t *testing.T) {
 	var o referrersOverride
 	host := testutil.RegistryWrapped(t, o.wrap)
 	r := rawRepo{t, host, "app/image"}

@@ -14,7 +14,7 @@ import (
 // read it last-wins: the release that was reviewed and the one create
 // bundles could name different digests. yaml.v3 itself refuses duplicate
 // keys when decoding into a struct or map; Parse should refuse them too.
-func TestReviewDuplicateKeysRefused(t *testing.T) {
+func TestDuplicateKeysRefused(t *testing.T) {
 	const other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 	for name, data := range map[string]string{
 		"image": `release:

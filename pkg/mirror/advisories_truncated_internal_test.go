@@ -13,7 +13,7 @@ import (
 // the end of the input even inside an open object or array, and checkJSON
 // took that as the end of a well-formed feed because an earlier value was
 // complete. create then carried a truncated advisory file as good JSON.
-func TestReviewAdvisoryTruncatedFeedRefused(t *testing.T) {
+func TestAdvisoryTruncatedFeedRefused(t *testing.T) {
 	for _, body := range []string{
 		`{"id":"CVE-1"}` + "\n" + `{"id":"CVE-2",`,
 		`{"id":"CVE-1"}` + "\n" + `{"id"`,

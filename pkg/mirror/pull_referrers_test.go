@@ -27,7 +27,7 @@ import (
 // referrer). create bounds the referrers of one subject (transfer.
 // MaxReferrers); here a registry could list thousands of 4 MiB manifests.
 // The listing should be bounded as create bounds it.
-func TestReviewPullBoundsRootReferrers(t *testing.T) {
+func TestPullBoundsRootReferrers(t *testing.T) {
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	var o referrersOverride
