@@ -187,6 +187,34 @@ func (x *TarIndex) Blob(desc ocispec.Descriptor) (*io.SectionReader, error) {
 	return sr, nil
 }
 
+// BlobReader is a blob open for reading at random until it is closed.
+type BlobReader interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}
+
+// OpenBlob is Blob for a reader that goes on where it stopped (a serve
+// client's, an upload's): from a seekable compressed archive it reads with
+// a decoder of its own until closed (Seekable.Section).
+func (x *TarIndex) OpenBlob(desc ocispec.Descriptor) (BlobReader, error) {
+	sr, err := x.Blob(desc)
+	if err != nil {
+		return nil, err
+	}
+	if z, ok := x.r.(interface{ seekable() *Seekable }); ok {
+		e := x.entries[BlobName(desc.Digest)]
+		return z.seekable().Section(e.Offset, e.Size), nil
+	}
+	return sectionBlob{sr}, nil
+}
+
+// sectionBlob is a section of a file shared by every reader and closed
+// once, elsewhere: its Close does nothing.
+type sectionBlob struct{ *io.SectionReader }
+
+func (sectionBlob) Close() error { return nil }
+
 // Fetch opens the blob desc names; the reader verifies size and digest as it
 // is read (bundle.VerifyReader). It is content.Fetcher's method.
 func (x *TarIndex) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {

@@ -172,11 +172,7 @@ type tarStore struct {
 }
 
 func (t *tarStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Blob, error) {
-	sr, err := t.TarIndex.Blob(desc)
-	if err != nil {
-		return nil, err
-	}
-	return serve.NopCloser(sr), nil
+	return t.TarIndex.OpenBlob(desc)
 }
 
 func (t *tarStore) offset(desc ocispec.Descriptor) int64 {
