@@ -28,7 +28,7 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	if strings.HasSuffix(ref, ".json") {
 		return loadInventoryBase(ctx, ref, trust)
 	}
-	src, err := openAnySource(ctx, client, ref, log)
+	src, err := openAnySource(ctx, client, ref, trust, log)
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}

@@ -109,7 +109,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if !bundle.ValidRepository(bundleRepo) {
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
 	}
-	src, err := openAnySource(ctx, opts.Client, opts.Source, log)
+	src, err := openAnySource(ctx, opts.Client, opts.Source, opts.Trust, log)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if opts.Client == nil {
 		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
 	}
-	src, err := openRegistrySource(ctx, opts.Client, opts.Reference)
+	src, err := openRegistrySource(ctx, opts.Client, opts.Reference, opts.Trust, log)
 	if err != nil {
 		return nil, err
 	}

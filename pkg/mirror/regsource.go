@@ -26,7 +26,12 @@ import (
 // referrers: the DSSE signature and the files referrer. It presents them as
 // the files of a bundle directory, with an index.json as sign writes it, so
 // the same checks apply as to a directory or tar.
-func openRegistrySource(ctx context.Context, client *remote.Client, ref string) (*source, error) {
+//
+// A root can have several signature referrers (and files referrers): push
+// never deletes, so a bundle signed again and pushed again has one of each
+// per push. The signing read is chosen as chooseSigning says, with trust
+// (the reader's, which verifies it again); it is never a mix of two.
+func openRegistrySource(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, log *slog.Logger) (*source, error) {
 	parsed, err := registry.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("bundle reference %q: %v: %w", ref, err, errdef.ErrUsage)
@@ -38,7 +43,7 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string) 
 	if err != nil {
 		return nil, err
 	}
-	rs := &registrySource{repo: repo, ref: ref, docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
+	rs := &registrySource{repo: repo, ref: ref, trust: trust, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
 	root, err := repo.Resolve(ctx, parsed.Reference)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", ref, remote.Classify(err))
@@ -59,6 +64,9 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string) 
 type registrySource struct {
 	repo *oremote.Repository
 	ref  string
+	// trust picks among several signings of the root (chooseSigning).
+	trust TrustOptions
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	docs  map[digest.Digest][]byte
@@ -121,38 +129,16 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	if err != nil {
 		return remote.Classify(err)
 	}
-	for _, r := range referrers {
-		if r.MediaType != ocispec.MediaTypeImageManifest {
-			continue
-		}
-		data, err := rs.doc(ctx, plainDesc(r))
-		if err != nil {
-			return err
-		}
-		man, err := parseArtifact(r, data)
-		if err != nil || man.Subject == nil || man.Subject.Digest != root.Digest {
-			continue
-		}
-		switch man.ArtifactType {
-		case bundle.ArtifactTypeDSSE:
-			if len(man.Layers) != 1 {
-				return fmt.Errorf("signature referrer %s has %d layers: %w", r.Digest, len(man.Layers), errdef.ErrMalformed)
-			}
-			if rs.files[layout.EnvelopeFile], err = rs.blob(ctx, man.Layers[0]); err != nil {
-				return err
-			}
-			index.Manifests = append(index.Manifests, ocispec.Descriptor{MediaType: r.MediaType, ArtifactType: bundle.ArtifactTypeDSSE, Digest: r.Digest, Size: r.Size})
-		case bundle.ArtifactTypeFiles:
-			for _, l := range man.Layers {
-				name := l.Annotations[ocispec.AnnotationTitle]
-				if !layout.IsHeadFile(name) || name == layout.IndexFile || name == layout.ManifestFile || name == layout.EnvelopeFile || name == layout.OCILayoutFile {
-					continue
-				}
-				if rs.files[name], err = rs.blob(ctx, l); err != nil {
-					return err
-				}
-			}
-		}
+	chosen, err := rs.chooseSigning(ctx, root, referrers)
+	if err != nil {
+		return err
+	}
+	if chosen.sig != nil {
+		rs.files[layout.EnvelopeFile] = chosen.envelope
+		index.Manifests = append(index.Manifests, ocispec.Descriptor{MediaType: chosen.sig.desc.MediaType, ArtifactType: bundle.ArtifactTypeDSSE, Digest: chosen.sig.desc.Digest, Size: chosen.sig.desc.Size})
+	}
+	for name, data := range chosen.data {
+		rs.files[name] = data
 	}
 	data, err := bundle.Canonical(index)
 	if err != nil {
@@ -214,11 +200,13 @@ func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, err
 
 // openAnySource opens a bundle directory or tar if src is a path that
 // exists, else a bundle in a registry (host/repo:tag or @digest).
-func openAnySource(ctx context.Context, client *remote.Client, src string, log *slog.Logger) (*source, error) {
+// trust picks among several signings of a registry bundle
+// (chooseSigning); it verifies nothing here.
+func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, log *slog.Logger) (*source, error) {
 	if _, err := os.Stat(src); err == nil || client == nil || !looksLikeReference(src) {
 		return openSource(ctx, src, log)
 	}
-	return openRegistrySource(ctx, client, src)
+	return openRegistrySource(ctx, client, src, trust, log)
 }
 
 // looksLikeReference reports whether s parses as host/repo:tag or

@@ -48,7 +48,7 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := openRegistrySource(ctx, opts.Client, opts.Source)
+	src, err := openRegistrySource(ctx, opts.Client, opts.Source, opts.Trust, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

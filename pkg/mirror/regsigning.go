@@ -1,0 +1,270 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// A bundle root in a registry has, per push of a signed bundle, a
+// signature referrer (the DSSE envelope) and a files referrer (public-key.pem,
+// SHA256SUMS and its signature, certificates). Push never deletes, so a
+// bundle signed again (a second signature, or another key) and pushed again
+// has two of each. A signing is one push's pair; readers take the envelope
+// and the files of one and the same signing, chosen by chooseSigning.
+
+// signatureRef is a DSSE referrer of the root.
+type signatureRef struct {
+	desc     ocispec.Descriptor
+	envelope ocispec.Descriptor // its one layer
+	created  time.Time          // its created annotation; zero if none
+}
+
+// filesRef is a files referrer of the root, and the signing its SHA256SUMS
+// names.
+type filesRef struct {
+	desc   ocispec.Descriptor
+	layers map[string]ocispec.Descriptor // by file name
+	// envelope is the digest SHA256SUMS gives manifest.dsse: "" when it
+	// names none (an unsigned bundle) or there is no readable SHA256SUMS.
+	envelope digest.Digest
+	// listed holds the signature referrers SHA256SUMS lists among the
+	// bundle's blobs (sign writes its referrer there).
+	listed map[digest.Digest]bool
+}
+
+// signing is what a reader takes from the root's referrers: an envelope
+// (none for an unsigned bundle) and the files of the same signing.
+type signing struct {
+	sig      *signatureRef
+	files    *filesRef
+	envelope []byte
+	data     map[string][]byte
+}
+
+// chooseSigning reads the root's referrers (the listing, already bounded by
+// transfer.MaxReferrers) and returns one signing, loaded:
+//
+//   - Each signature referrer goes with the files referrer whose SHA256SUMS
+//     names its envelope as manifest.dsse and lists the referrer itself,
+//     which is what sign writes; a signature referrer with no such files
+//     referrer (a push interrupted between the two) stands alone. Files of
+//     one signing are never read with the envelope of another.
+//   - With no signature referrer at all, the bundle is unsigned: its files
+//     are those of a files referrer whose SHA256SUMS names no manifest.dsse.
+//   - Among several signings: first those whose envelope verifies with
+//     rs.trust (with the certificates of the same signing), then the most
+//     trusted signers, the most signatures, the latest created annotation,
+//     and the lowest signature referrer digest. Without trust, the most
+//     signatures decide: a bundle signed again for two-person approval is
+//     read as its last push left it.
+//
+// Nothing here is trusted: the reader verifies the signing chosen, and
+// fails if it does not verify.
+func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*signing, error) {
+	var sigs []*signatureRef
+	var files []*filesRef
+	seen := map[digest.Digest]bool{}
+	for _, r := range referrers {
+		if r.MediaType != ocispec.MediaTypeImageManifest || seen[r.Digest] {
+			continue
+		}
+		seen[r.Digest] = true
+		data, err := rs.doc(ctx, plainDesc(r))
+		if err != nil {
+			return nil, err
+		}
+		man, err := parseArtifact(r, data)
+		if err != nil || man.Subject == nil || man.Subject.Digest != root.Digest {
+			continue
+		}
+		desc := ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}
+		switch man.ArtifactType {
+		case bundle.ArtifactTypeDSSE:
+			if len(man.Layers) != 1 {
+				return nil, fmt.Errorf("signature referrer %s has %d layers: %w", r.Digest, len(man.Layers), errdef.ErrMalformed)
+			}
+			created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
+			sigs = append(sigs, &signatureRef{desc: desc, envelope: man.Layers[0], created: created})
+		case bundle.ArtifactTypeFiles:
+			f := &filesRef{desc: desc, layers: map[string]ocispec.Descriptor{}}
+			for _, l := range man.Layers {
+				name := l.Annotations[ocispec.AnnotationTitle]
+				if !layout.IsHeadFile(name) || name == layout.IndexFile || name == layout.ManifestFile || name == layout.EnvelopeFile || name == layout.OCILayoutFile {
+					continue
+				}
+				f.layers[name] = l
+			}
+			files = append(files, f)
+		}
+	}
+	sort.Slice(sigs, func(i, j int) bool { return sigs[i].desc.Digest < sigs[j].desc.Digest })
+	sort.Slice(files, func(i, j int) bool { return files[i].desc.Digest < files[j].desc.Digest })
+	for _, f := range files {
+		if err := rs.readSignedFor(ctx, f, sigs); err != nil {
+			return nil, err
+		}
+	}
+
+	var candidates []*signing
+	for _, s := range sigs {
+		c := &signing{sig: s}
+		for _, f := range files {
+			if f.envelope == s.envelope.Digest && f.listed[s.desc.Digest] {
+				c.files = f
+				break
+			}
+		}
+		candidates = append(candidates, c)
+	}
+	if len(sigs) == 0 {
+		for _, f := range files {
+			if f.envelope == "" {
+				candidates = append(candidates, &signing{files: f})
+				break
+			}
+		}
+	}
+	switch len(candidates) {
+	case 0:
+		return &signing{}, nil
+	case 1:
+		return candidates[0], rs.loadSigning(ctx, candidates[0])
+	}
+
+	// One candidate's bytes at a time beside the best's: a listing of
+	// MaxReferrers signatures is not held in memory whole.
+	var best *signing
+	var bestRank signingRank
+	for _, c := range candidates {
+		if err := rs.loadSigning(ctx, c); err != nil {
+			return nil, err
+		}
+		r := rs.rank(ctx, c)
+		if best != nil && !r.better(bestRank) {
+			c.envelope, c.data = nil, nil
+			continue
+		}
+		if best != nil {
+			best.envelope, best.data = nil, nil
+		}
+		best, bestRank = c, r
+	}
+	rs.log.Info("the bundle root has several signature referrers (signed again and pushed again): reading one",
+		"root", root.Digest, "signatures", len(sigs), "referrer", best.sig.desc.Digest,
+		"verified", bestRank.verified, "envelopeSignatures", bestRank.signatures, "withFiles", best.files != nil)
+	return best, nil
+}
+
+// readSignedFor reads f's SHA256SUMS for the signing it belongs to: the
+// manifest.dsse it names, and which of sigs it lists as blobs. Only that is
+// kept. A SHA256SUMS that does not parse names no signing.
+func (rs *registrySource) readSignedFor(ctx context.Context, f *filesRef, sigs []*signatureRef) error {
+	f.listed = map[digest.Digest]bool{}
+	l, ok := f.layers[layout.ChecksumsFile]
+	if !ok {
+		return nil
+	}
+	data, err := rs.blob(ctx, l)
+	if err != nil {
+		return err
+	}
+	sums, err := bundle.ParseChecksums(data)
+	if err != nil {
+		return nil
+	}
+	blobs := map[string]digest.Digest{}
+	for _, s := range sums {
+		if s.Path == layout.EnvelopeFile {
+			f.envelope = s.Digest
+		}
+		blobs[s.Path] = s.Digest
+	}
+	for _, s := range sigs {
+		if blobs[layout.BlobName(s.desc.Digest)] == s.desc.Digest {
+			f.listed[s.desc.Digest] = true
+		}
+	}
+	return nil
+}
+
+// loadSigning fetches c's envelope and files (each verified against its
+// descriptor, bounded).
+func (rs *registrySource) loadSigning(ctx context.Context, c *signing) error {
+	c.data = map[string][]byte{}
+	var err error
+	if c.sig != nil {
+		if c.envelope, err = rs.blob(ctx, c.sig.envelope); err != nil {
+			return err
+		}
+	}
+	if c.files == nil {
+		return nil
+	}
+	for name, l := range c.files.layers {
+		if c.data[name], err = rs.blob(ctx, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// signingRank orders signings for chooseSigning.
+type signingRank struct {
+	verified   bool
+	trusted    int
+	signatures int
+	created    time.Time
+	digest     digest.Digest
+}
+
+func (a signingRank) better(b signingRank) bool {
+	switch {
+	case a.verified != b.verified:
+		return a.verified
+	case a.trusted != b.trusted:
+		return a.trusted > b.trusted
+	case a.signatures != b.signatures:
+		return a.signatures > b.signatures
+	case !a.created.Equal(b.created):
+		return a.created.After(b.created)
+	}
+	return a.digest < b.digest
+}
+
+// rank verifies c's envelope with rs.trust (when given), reading
+// certificates from c's own files, and counts its signatures.
+func (rs *registrySource) rank(ctx context.Context, c *signing) signingRank {
+	r := signingRank{created: c.sig.created, digest: c.sig.desc.Digest}
+	if env, err := dsse.Parse(c.envelope); err == nil {
+		r.signatures = len(env.Signatures)
+	}
+	if rs.trust.Empty() {
+		return r
+	}
+	file := func(name string) ([]byte, error) {
+		switch name {
+		case layout.EnvelopeFile:
+			return c.envelope, nil
+		case layout.ManifestFile:
+			return rs.files[layout.ManifestFile], nil
+		}
+		if data, ok := c.data[name]; ok {
+			return data, nil
+		}
+		return nil, fmt.Errorf("%s: no %s: %w", rs.ref, name, errdef.ErrNotFound)
+	}
+	if res, err := verifyBundleSignature(ctx, file, rs.trust); err == nil {
+		r.verified, r.trusted = true, len(res.Signers)
+	}
+	return r
+}
