@@ -21,6 +21,11 @@ type Staging struct {
 // an empty directory is refused (errdef.ErrExists) unless force is set.
 func Stage(dest string, force bool) (*Staging, error) {
 	dest = filepath.Clean(dest)
+	if b := filepath.Base(dest); b == "." || b == ".." {
+		// Its staging sibling would be made inside it, and the commit
+		// would have to rename the directory the caller stands in.
+		return nil, fmt.Errorf("%s: name the directory to write (for example ./bundle), not the current or parent one: %w", dest, errdef.ErrUsage)
+	}
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
