@@ -3,11 +3,17 @@ package layout
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // BenchmarkTarReader measures the stream reader over a plain and a zstd tar
@@ -96,5 +102,37 @@ func BenchmarkDecompressor(b *testing.B) {
 				done()
 			}
 		})
+	}
+}
+
+// BenchmarkOpenBlob measures opening (and closing) the blobs of a bundle
+// directory with many of them: the per-blob cost of pack, import and serve
+// before any byte is read.
+func BenchmarkOpenBlob(b *testing.B) {
+	root := b.TempDir()
+	if err := os.WriteFile(filepath.Join(root, OCILayoutFile), ociLayoutContent, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	d, err := Open(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var descs []ocispec.Descriptor
+	for i := range 2000 {
+		data := []byte(fmt.Sprintf("blob %d", i))
+		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+		if err := d.PushBytes(context.Background(), desc, data); err != nil {
+			b.Fatal(err)
+		}
+		descs = append(descs, desc)
+	}
+	i := 0
+	for b.Loop() {
+		f, err := d.OpenBlob(descs[i%len(descs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		i++
 	}
 }

@@ -48,7 +48,7 @@ func (d *Dir) Checksums(trustBlobNames bool) ([]bundle.Checksum, error) {
 				return nil
 			}
 		}
-		dg, err := hashFile(path, buf)
+		dg, err := d.hashFile(rel, buf)
 		if err != nil {
 			return err
 		}
@@ -78,8 +78,8 @@ func (d *Dir) WriteChecksums(trustBlobNames bool) ([]byte, error) {
 	return data, d.WriteFile(ChecksumsFile, data, 0o644)
 }
 
-func hashFile(path string, buf []byte) (digest.Digest, error) {
-	f, err := openRegular(path)
+func (d *Dir) hashFile(name string, buf []byte) (digest.Digest, error) {
+	f, err := d.openFile(name)
 	if err != nil {
 		return "", err
 	}

@@ -39,11 +39,12 @@ var ociLayoutContent = []byte(`{"imageLayoutVersion":"1.0.0"}` + "\n")
 type Dir struct {
 	root string
 	ext  external
+	dirs dirCache
 }
 
 // Open opens an existing bundle directory; it must hold an oci-layout file.
 func Open(root string) (*Dir, error) {
-	st, err := os.Stat(filepath.Join(root, OCILayoutFile))
+	st, err := os.Lstat(filepath.Join(root, OCILayoutFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: not a bundle directory (no %s): %w", root, OCILayoutFile, errdef.ErrNotFound)
@@ -59,7 +60,8 @@ func Open(root string) (*Dir, error) {
 // Path returns the directory's path.
 func (d *Dir) Path() string { return d.root }
 
-// BlobPath returns where the blob dg lives in the directory.
+// BlobPath returns where the blob dg lives in the directory. (Read it with
+// Fetch or OpenBlob, which refuse a symlink on the way.)
 func (d *Dir) BlobPath(dg digest.Digest) string {
 	return filepath.Join(d.root, BlobsDir, dg.Algorithm().String(), dg.Encoded())
 }
@@ -75,7 +77,7 @@ func (d *Dir) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, 
 	if err := desc.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("digest %q: %v: %w", desc.Digest, err, errdef.ErrMalformed)
 	}
-	f, err := openRegular(d.BlobPath(desc.Digest))
+	f, err := d.openFile(BlobName(desc.Digest))
 	if err != nil {
 		return nil, err
 	}
@@ -92,13 +94,8 @@ func (d *Dir) OpenBlob(desc ocispec.Descriptor) (*os.File, error) {
 	if desc.Digest.Validate() != nil || desc.Digest.Algorithm() != digest.SHA256 {
 		return nil, fmt.Errorf("digest %q is not a valid sha256 digest: %w", desc.Digest, errdef.ErrMalformed)
 	}
-	f, err := openRegular(d.BlobPath(desc.Digest))
+	f, st, err := d.openFileStat(BlobName(desc.Digest))
 	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	if st.Size() != desc.Size {
@@ -114,14 +111,17 @@ func (d *Dir) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
 	if ext, ok := d.External(desc.Digest); ok {
 		return ext.Size == desc.Size, nil
 	}
-	st, err := os.Lstat(d.BlobPath(desc.Digest))
-	if errors.Is(err, fs.ErrNotExist) {
+	if desc.Digest.Validate() != nil {
+		return false, fmt.Errorf("digest %q: not a valid digest: %w", desc.Digest, errdef.ErrMalformed)
+	}
+	regular, size, err := d.lstat(BlobName(desc.Digest))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errdef.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return st.Mode().IsRegular() && st.Size() == desc.Size, nil
+	return regular && size == desc.Size, nil
 }
 
 // FetchBytes reads and verifies a document-sized blob.
@@ -175,13 +175,13 @@ func (d *Dir) PushBytes(ctx context.Context, desc ocispec.Descriptor, data []byt
 }
 
 // ReadFile reads a metadata file of the bundle (index.json, manifest.json,
-// manifest.dsse, SHA256SUMS, …): a regular file, not a symlink, at most
-// bundle.MaxManifestSize bytes.
+// manifest.dsse, SHA256SUMS, …): a regular file reached through no symlink,
+// at most bundle.MaxManifestSize bytes.
 func (d *Dir) ReadFile(name string) ([]byte, error) {
 	if err := bundle.ValidPath(name); err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
-	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	f, err := d.openFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +261,11 @@ func (d *Dir) WriteIndex(idx *ocispec.Index) error {
 	return d.WriteFile(IndexFile, data, 0o644)
 }
 
-// openRegular opens path for reading, refusing symlinks and anything that
-// is not a regular file (see openNoFollow for how each system refuses them).
+// openRegular opens path for reading, refusing a symlink in its last
+// element and anything that is not a regular file (see openNoFollow for how
+// each system refuses them). It is for files named by the user (an
+// archive's volumes); a file of a bundle directory is opened with
+// Dir.openFile, which refuses a symlink at every level.
 func openRegular(path string) (*os.File, error) {
 	f, err := openNoFollow(path)
 	switch {
@@ -273,14 +276,21 @@ func openRegular(path string) (*os.File, error) {
 	case err != nil:
 		return nil, err
 	}
+	f, _, err = checkRegular(f, path)
+	return f, err
+}
+
+// checkRegular returns f and its FileInfo if it is a regular file;
+// otherwise it closes it.
+func checkRegular(f *os.File, path string) (*os.File, fs.FileInfo, error) {
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrMalformed)
+		return nil, nil, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrMalformed)
 	}
-	return f, nil
+	return f, st, nil
 }

@@ -1,9 +1,15 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -11,11 +17,157 @@ import (
 
 // Open opens a file of the bundle directory for streaming (a file of the
 // human view: advisories/…, scripts/…, docs/…): a clean relative path,
-// a regular file, not a symlink. Unlike ReadFile it sets no size bound; the
-// caller verifies what it reads.
+// a regular file, reached through no symlink. Unlike ReadFile it sets no
+// size bound; the caller verifies what it reads.
 func (d *Dir) Open(name string) (io.ReadCloser, error) {
 	if err := bundle.ValidPath(name); err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
-	return openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	return d.openFile(name)
+}
+
+// A bundle directory holds no symlinks (DESIGN: a bundle is hostile input),
+// and O_NOFOLLOW refuses one only in a path's last element: a symlinked
+// blobs/sha256, advisories/ or scripts/ would be followed out of the
+// bundle. So the files of a Dir are opened relative to handles of their
+// directories, each opened from its parent without following a symlink
+// (openDirAt), down from the bundle's root (whose own path is the user's
+// and may go through symlinks). The handles are kept for the Dir's
+// lifetime, so opening a blob costs one open relative to blobs/sha256, as
+// opening it by path did. A directory of the bundle replaced by another
+// while the Dir is in use is not seen; nothing of this program does that.
+type dirCache struct {
+	mu sync.RWMutex
+	m  map[string]dirFD // by slash-separated path in the bundle, "" the root
+}
+
+// dir returns the handle of the bundle's directory rel ("" for the root),
+// opening and keeping it and its parents the first time.
+func (d *Dir) dir(rel string) (dirFD, error) {
+	d.dirs.mu.RLock()
+	h, ok := d.dirs.m[rel]
+	d.dirs.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
+	var err error
+	if rel == "" {
+		h, err = openRootDir(d.root)
+	} else {
+		parent, base := "", rel
+		if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+			parent, base = rel[:i], rel[i+1:]
+		}
+		var p dirFD
+		if p, err = d.dir(parent); err != nil {
+			return h, err
+		}
+		h, err = openDirAt(p, d.path(rel), base)
+	}
+	if err != nil {
+		return h, d.openError(rel, err)
+	}
+	d.dirs.mu.Lock()
+	defer d.dirs.mu.Unlock()
+	if have, ok := d.dirs.m[rel]; ok {
+		closeDir(h) // another open won the race
+		return have, nil
+	}
+	if d.dirs.m == nil {
+		d.dirs.m = map[string]dirFD{}
+	}
+	d.dirs.m[rel] = h
+	return h, nil
+}
+
+// split returns the directory handle and base name of the bundle file
+// name (slash-separated, relative, clean).
+func (d *Dir) split(name string) (dirFD, string, error) {
+	parent, base := "", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		parent, base = name[:i], name[i+1:]
+	}
+	h, err := d.dir(parent)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			// Name the file asked for, not the directory lacking.
+			return h, "", fmt.Errorf("%s: %w", d.path(name), errdef.ErrNotFound)
+		}
+		return h, "", err
+	}
+	return h, base, nil
+}
+
+// openFile opens the regular file name of the bundle (slash-separated,
+// relative, clean), through no symlink at any level.
+func (d *Dir) openFile(name string) (*os.File, error) {
+	f, _, err := d.openFileStat(name)
+	return f, err
+}
+
+// openFileStat is openFile, also returning the file's FileInfo (which it
+// reads anyway, to check it is a regular file).
+func (d *Dir) openFileStat(name string) (*os.File, fs.FileInfo, error) {
+	h, base, err := d.split(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := d.path(name)
+	f, err := openFileAt(h, path, base)
+	if err != nil {
+		return nil, nil, d.openError(name, err)
+	}
+	return checkRegular(f, path)
+}
+
+// lstat returns whether the bundle file name is a regular file and its
+// size, without following a symlink at any level.
+func (d *Dir) lstat(name string) (regular bool, size int64, err error) {
+	h, base, err := d.split(name)
+	if err != nil {
+		return false, 0, err
+	}
+	return lstatAt(h, d.path(name), base)
+}
+
+// path returns the file system path of the bundle file name.
+func (d *Dir) path(name string) string {
+	if name == "" {
+		return d.root
+	}
+	return filepath.Join(d.root, filepath.FromSlash(name))
+}
+
+// openError describes a failure to open the bundle file or directory name:
+// a symlink is malformed input, named by its path, as is a non-directory
+// where a directory should be.
+func (d *Dir) openError(name string, err error) error {
+	path := d.path(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	case errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("%s: is a symlink: %w", path, errdef.ErrMalformed)
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%s: not a directory: %w", path, errdef.ErrMalformed)
+	}
+	return err
+}
+
+// ReadDir lists the directory name of the bundle (slash-separated,
+// relative, clean), reached through no symlink at any level.
+func (d *Dir) ReadDir(name string) ([]fs.DirEntry, error) {
+	if err := bundle.ValidPath(name); err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	h, base, err := d.split(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := openDirAt(h, d.path(name), base)
+	if err != nil {
+		return nil, d.openError(name, err)
+	}
+	defer closeDir(f)
+	return readDir(f)
 }

@@ -133,7 +133,7 @@ func (d *Dir) packOrder(ctx context.Context, listed map[string]bool, omitted map
 }
 
 func (d *Dir) has(name string) bool {
-	f, err := openRegular(d.root + "/" + name)
+	f, err := d.openFile(name)
 	if err != nil {
 		return false
 	}

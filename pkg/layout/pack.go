@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -129,15 +128,11 @@ func packHeader(name string, size int64, mtime time.Time) *tar.Header {
 }
 
 func (d *Dir) packFile(tw *tar.Writer, name string, mtime time.Time, buf []byte) (int64, error) {
-	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	f, st, err := d.openFileStat(name)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
 	if err := tw.WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
 		return 0, err
 	}

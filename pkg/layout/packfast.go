@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -109,15 +108,11 @@ const blockSize = 512
 
 // copyEntry writes one entry: header, content (kernel copy), padding.
 func (d *Dir) copyEntry(out *Writeback, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
-	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	f, st, err := d.openFileStat(name)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
 	hdr.Reset()
 	if err := tar.NewWriter(hdr).WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
 		return 0, err
@@ -155,7 +150,7 @@ func (d *Dir) checkFile(ctx context.Context, name string, want digest.Digest) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := openRegular(filepath.Join(d.root, filepath.FromSlash(name)))
+	f, err := d.openFile(name)
 	if err != nil {
 		return err
 	}

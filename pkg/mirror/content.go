@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -220,9 +217,8 @@ func missingIsMismatch(err error) error {
 // checkNoStrayBlobs refuses a blob that nothing in the bundle reaches: it
 // would travel (and be packed) unverified.
 func checkNoStrayBlobs(dir *layout.Dir, reached map[digest.Digest]bool) error {
-	blobDir := filepath.Join(dir.Path(), layout.BlobsDir, "sha256")
-	entries, err := os.ReadDir(blobDir)
-	if errors.Is(err, fs.ErrNotExist) {
+	entries, err := dir.ReadDir(layout.BlobsDir + "/sha256")
+	if errors.Is(err, errdef.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

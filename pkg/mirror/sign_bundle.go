@@ -93,7 +93,7 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 // reaches plus the new signature.
 func removeUnreached(dir *layout.Dir, keep map[digest.Digest]bool) error {
 	blobDir := filepath.Join(dir.Path(), layout.BlobsDir, "sha256")
-	entries, err := os.ReadDir(blobDir)
+	entries, err := dir.ReadDir(layout.BlobsDir + "/sha256")
 	if err != nil {
 		return err
 	}
