@@ -36,6 +36,8 @@ type placer struct {
 	spreadCtx context.Context
 	mu        sync.Mutex
 	written   []string
+	// omitted are the blobs a delta bundle leaves out (its base's).
+	omitted map[digest.Digest]bool
 	// pending are the advisories verified and waiting, as hidden
 	// temporary files, for the placement to complete.
 	pending []*pendingAdvisory
@@ -83,6 +85,7 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 
 // blobs places every blob of the plan, from a stream or at random.
 func (pl *placer) blobs(ctx context.Context, limit int) error {
+	pl.omitted = pl.md.Manifest.OmittedSet()
 	spreads, sctx := errgroup.WithContext(ctx)
 	spreads.SetLimit(limit)
 	pl.spreadCtx = sctx
@@ -167,10 +170,40 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 			// report it: the bundle does not hold what was signed.
 			return fmt.Errorf("%s: archive lacks blob %s and %s/%s does not have it (truncated archive?): %w", pl.src.name, b.desc.Digest, pl.tgt.host, b.repos[0], errdef.ErrDigestMismatch)
 		}
+		if pl.wantsOnDisk(b) {
+			// An advisory the archive lacks (a delta omits those its base
+			// carried) is still written, from the target's verified copy.
+			if err := pl.placeFromTarget(ctx, spreads, b); err != nil {
+				return err
+			}
+			continue
+		}
 		pl.tgt.skipped.Add(1)
 		spreads.Go(func() error { return pl.tgt.spread(ctx, b) })
 	}
 	return nil
+}
+
+// wantsOnDisk reports whether b is an advisory to be written to the
+// advisories directory.
+func (pl *placer) wantsOnDisk(b *blobPlace) bool {
+	return pl.adv != nil && len(pl.plan.advisories[b.desc.Digest]) > 0
+}
+
+// placeFromTarget places b from the copy its first repository already
+// holds (read, hashed and written to its advisory files on the way): the
+// bytes of a blob a delta omits are in the target, not in the source.
+func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, b *blobPlace) error {
+	from, err := pl.tgt.repo(b.repos[0])
+	if err != nil {
+		return err
+	}
+	rc, err := from.Fetch(ctx, b.desc)
+	if err != nil {
+		return fmt.Errorf("blob %s in %s/%s: %w", b.desc.Digest, pl.tgt.host, b.repos[0], remote.Classify(err))
+	}
+	defer rc.Close()
+	return pl.place(ctx, spreads, b, rc)
 }
 
 // fetchBlobs reads every blob at random, limit at a time, largest first.
@@ -191,6 +224,11 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 					spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 					return nil
 				}
+			}
+			if pl.wantsOnDisk(b) && pl.omitted[b.desc.Digest] {
+				// Omitted by a delta: not in the source, but in the target
+				// (checkDeltaBase made sure of it).
+				return pl.placeFromTarget(ctx, spreads, b)
 			}
 			if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 				ra, closer, err := pl.src.openAt(ctx, b.desc)
