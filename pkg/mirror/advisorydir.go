@@ -8,6 +8,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // advisoryWriter writes advisories under a directory, through os.Root so
@@ -43,6 +45,12 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 		if err := a.root.MkdirAll(path.Dir(name), 0o755); err != nil {
 			p.abort()
 			return nil, fmt.Errorf("advisory %s: %w", bp, err)
+		}
+		// A name the rename cannot take (a directory holds it) is refused
+		// now, before anything is tagged, not once all is placed.
+		if st, err := a.root.Lstat(name); err == nil && st.IsDir() {
+			p.abort()
+			return nil, fmt.Errorf("advisory %s: %s is a directory: %w", bp, path.Join(a.dir, name), errdef.ErrExists)
 		}
 		var suffix [6]byte
 		rand.Read(suffix[:])
