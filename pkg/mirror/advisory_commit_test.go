@@ -17,7 +17,7 @@ import (
 // and before any advisory is: the names were only tried once the registry
 // held and tagged everything, so the import failed with the release tagged
 // and the advisories that came before written.
-func TestReviewAdvisoryThatCannotLandFailsEarly(t *testing.T) {
+func TestAdvisoryThatCannotLandFailsEarly(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	m := readManifest(t, s.dir)
 	if len(m.Advisories) < 2 {

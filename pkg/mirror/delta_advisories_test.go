@@ -17,7 +17,7 @@ import (
 // it does for a full bundle: from a directory it failed (the omitted blob
 // was read from the directory, exit 2); from an archive it succeeded and
 // silently wrote none of them.
-func TestReviewDeltaImportWritesOmittedAdvisories(t *testing.T) {
+func TestDeltaImportWritesOmittedAdvisories(t *testing.T) {
 	ctx := context.Background()
 	source := testutil.Registry(t)
 	spec := sample.Spec{}
