@@ -134,12 +134,3 @@ func fetchManifest(t *testing.T, host, name string, d ocispec.Descriptor) ocispe
 	}
 	return m
 }
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
