@@ -492,3 +492,24 @@ func TestResignRecoversFromInterruptedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A tampered bundle whose oci-layout was removed is still a bundle: verify
+// must not fall back to checking the signature alone and pass it.
+func TestVerifyBundleWithoutOCILayoutIsNotSignatureOnly(t *testing.T) {
+	dir := newBundle(t)
+	priv, pub := testKeys(t, "cosign")
+	sign(t, dir, priv)
+	tamperBlob(t, dir)
+	if err := os.Remove(filepath.Join(dir, "oci-layout")); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{dir, filepath.Join(dir, "manifest.dsse")} {
+		_, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: env, Trust: trustKeys(pub)})
+		if !errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("verify %s: err = %v, want ErrMalformed", env, err)
+		}
+	}
+	if _, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Now: fixedTime.Add(time.Hour), Envelope: dir, Trust: trustKeys(pub), SignatureOnly: true}); err != nil {
+		t.Fatalf("--signature-only: %v", err)
+	}
+}

@@ -108,6 +108,15 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	if res.Signature, _, err = verifyEnvelope(ctx, data, bundle.PayloadType, manifest, file, opts.Trust); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// A bundle's manifest.json outside a bundle directory: its content
+	// cannot be checked, and removing oci-layout from a tampered bundle
+	// must not turn the deep verification into a signature-only one.
+	if manifest != nil && !opts.SignatureOnly {
+		if _, perr := bundle.ParseManifest(manifest); perr == nil {
+			return nil, fmt.Errorf("%s: %s is a bundle's, but %s is not a bundle directory (no %s), so its content cannot be verified (--signature-only checks the signature alone): %w",
+				path, layout.ManifestFile, envDir, layout.OCILayoutFile, errdef.ErrMalformed)
+		}
+	}
 	log.Info("signature verified", "envelope", path, "signers", len(res.Signature.Signers))
 	return res, nil
 }
