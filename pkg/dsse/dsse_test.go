@@ -242,3 +242,16 @@ func TestEveryByteOfTheEnvelopeIsBound(t *testing.T) {
 		}
 	}
 }
+
+// An envelope nested millions deep (within MaxEnvelopeSize) is refused as
+// malformed, not a stack overflow that kills the process.
+func TestParseRefusesDeepNesting(t *testing.T) {
+	for _, data := range [][]byte{
+		bytes.Repeat([]byte("["), dsse.MaxEnvelopeSize-1),
+		[]byte(`{"payloadType":"t","payload":"","signatures":[],"x":` + strings.Repeat("[", dsse.MaxEnvelopeSize/2-100) + `}`),
+	} {
+		if _, err := dsse.Parse(data); !errors.Is(err, errdef.ErrMalformed) {
+			t.Fatalf("err = %v, want ErrMalformed", err)
+		}
+	}
+}
