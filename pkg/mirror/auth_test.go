@@ -150,7 +150,8 @@ func TestTLSWithPrivateCA(t *testing.T) {
 }
 
 // TestSyncInterruptedAndResumed interrupts a sync part-way (the gate holds
-// the destination once a third of the bytes went up) and re-runs it.
+// the destination once a third of the bytes went up and a layer is whole
+// there) and re-runs it: the re-run sends only what is missing.
 func TestSyncInterruptedAndResumed(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 4 << 20, LayerSize: 2 << 20}, 0)
 	source, target := testutil.Distribution(t), testutil.Distribution(t)
@@ -159,7 +160,8 @@ func TestSyncInterruptedAndResumed(t *testing.T) {
 	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: source + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)
 	}
-	gate := testutil.NewGate(t, target, (4<<20+7*(2<<20))/3)
+	total := int64(4<<20 + 7*(2<<20))
+	gate := testutil.NewGateAfterBlob(t, target, total/3, 2<<20)
 	opts := mirror.SyncOptions{Now: testNow, Source: source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: gate.Host + "/mirror/bundle",
 		Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}
 	cctx, cancel := context.WithCancel(ctx)
@@ -179,8 +181,8 @@ func TestSyncInterruptedAndResumed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Blobs.Skipped == 0 {
-		t.Errorf("re-run skipped nothing: %+v", res.Blobs)
+	if res.Blobs.Skipped == 0 || res.Blobs.BytesSent >= total {
+		t.Errorf("re-run skipped nothing or sent every layer again (%d of %d bytes): %+v", res.Blobs.BytesSent, total, res.Blobs)
 	}
 	repo, _ := client.Repository(target + "/mirror/bundle")
 	if d, err := repo.Resolve(ctx, s.rel.Spec.Version); err != nil || d.Digest != res.Root {
