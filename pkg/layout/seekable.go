@@ -140,9 +140,7 @@ func (z *Seekable) readFrom(c *seekCursor, p []byte, off int64) (*seekCursor, in
 	want := p[:min(int64(len(p)), z.size-off)]
 	if c == nil || c.pos != off {
 		if c != nil {
-			z.mu.Lock()
-			z.keepFree(c.dec)
-			z.mu.Unlock()
+			z.giveBack(c.dec)
 		}
 		var err error
 		if c, err = z.cursor(off); err != nil {
@@ -197,9 +195,7 @@ func (h *headerReads) ReadAt(p []byte, off int64) (int, error) {
 
 func (h *headerReads) done() {
 	if h.c != nil {
-		h.z.mu.Lock()
-		h.z.keepFree(h.c.dec)
-		h.z.mu.Unlock()
+		h.z.giveBack(h.c.dec)
 		h.c = nil
 	}
 }
@@ -382,6 +378,13 @@ func (z *Seekable) release(c *seekCursor) {
 	z.idle = append(z.idle, c)
 }
 
+// giveBack is keepFree for a caller not holding z.mu.
+func (z *Seekable) giveBack(dec frameDecoder) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.keepFree(dec)
+}
+
 // keepFree keeps dec to start over elsewhere, or closes it when enough
 // are kept. z.mu is held.
 func (z *Seekable) keepFree(dec frameDecoder) {
@@ -462,9 +465,7 @@ func (s *SeekableSection) ReadAt(p []byte, off int64) (int, error) {
 		// Read to its end (a small blob in one read; the decoder may have
 		// gone on into the next frame, past the padding): no read goes on
 		// from here, and an upload may hold the section a while yet.
-		s.z.mu.Lock()
-		s.z.keepFree(s.c.dec)
-		s.z.mu.Unlock()
+		s.z.giveBack(s.c.dec)
 		s.c = nil
 	}
 	if err == nil {
