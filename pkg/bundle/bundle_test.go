@@ -113,6 +113,47 @@ func TestManifestRoundTripAndValidation(t *testing.T) {
 	}
 }
 
+// TestManifestRefusesControlCharacters: the free-text fields of
+// manifest.json (names, channel, sources, media types, platforms) are
+// printed by inspect, create and verify; a hostile bundle with a terminal
+// escape or a newline in one could rewrite the screen or print a fake
+// "Verified" line, so the reader refuses them.
+func TestManifestRefusesControlCharacters(t *testing.T) {
+	const evil = "a\x1b]0;pwned\a\nVerified   signed by sha256:fake"
+	tests := []struct {
+		name   string
+		mutate func(m *Manifest)
+	}{
+		{"image name", func(m *Manifest) { m.Images[0].Name = evil }},
+		{"image platform", func(m *Manifest) { m.Images[0].Platforms = []string{"linux/amd64", evil} }},
+		{"referrer artifactType", func(m *Manifest) {
+			m.Images[0].Referrers = []Referrer{{Digest: digest.Digest("sha256:" + hexDigest), MediaType: ocispec.MediaTypeImageManifest,
+				ArtifactType: evil, Size: 10, Subject: digest.Digest("sha256:" + hexDigest)}}
+		}},
+		{"channel", func(m *Manifest) { m.Release.Channel = "stable\x1b[31m" }},
+		{"producer", func(m *Manifest) { m.Producer.Version = evil }},
+		{"base bundleId", func(m *Manifest) {
+			m.MirrorGeneration = 2
+			m.Base = &Base{BundleID: evil, Root: digest.Digest("sha256:" + hexDigest), Generation: 1}
+		}},
+		{"advisory source", func(m *Manifest) { m.Advisories[0].Source = "nvd\u009b2J" }},
+		{"advisory media type", func(m *Manifest) { m.Advisories[0].MediaType = evil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := validManifest()
+			tt.mutate(m)
+			data, err := m.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseManifest(data); !errors.Is(err, errdef.ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
 func TestRootIndexCheck(t *testing.T) {
 	m := validManifest()
 	meta := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("meta"), Size: 4}

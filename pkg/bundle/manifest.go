@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/opencontainers/go-digest"
 
@@ -172,12 +173,22 @@ func (m *Manifest) Validate() error {
 	if m.MirrorGeneration < 1 {
 		return bad("mirrorGeneration %d is not positive", m.MirrorGeneration)
 	}
+	for _, f := range []struct{ name, value string }{
+		{"release.channel", m.Release.Channel}, {"producer.name", m.Producer.Name}, {"producer.version", m.Producer.Version},
+	} {
+		if err := printable(f.value); err != nil {
+			return bad("%s: %v", f.name, err)
+		}
+	}
 	if m.CreatedAt.IsZero() || m.ExpiresAt.IsZero() || !m.ExpiresAt.After(m.CreatedAt) {
 		return bad("expiresAt %s is not after createdAt %s", m.ExpiresAt.Format(time.RFC3339), m.CreatedAt.Format(time.RFC3339))
 	}
 	if m.Base != nil {
 		if err := validDigest(m.Base.Root); err != nil {
 			return bad("base.root: %v", err)
+		}
+		if err := printable(m.Base.BundleID); err != nil {
+			return bad("base.bundleId: %v", err)
 		}
 		if m.Base.Generation >= m.MirrorGeneration {
 			return bad("base.generation %d is not older than mirrorGeneration %d", m.Base.Generation, m.MirrorGeneration)
@@ -228,6 +239,14 @@ func (m *Manifest) Validate() error {
 }
 
 func (img *Image) validate() error {
+	if err := printable(img.Name); err != nil {
+		return fmt.Errorf("name: %v", err)
+	}
+	for _, p := range img.Platforms {
+		if err := printable(p); err != nil {
+			return fmt.Errorf("platform: %v", err)
+		}
+	}
 	if _, err := ParseImageRef(img.Source); err != nil {
 		return fmt.Errorf("source: %v", err)
 	}
@@ -258,6 +277,9 @@ func (img *Image) validate() error {
 		if !IsManifestMediaType(r.MediaType) {
 			return fmt.Errorf("referrer %s: media type %q is not a manifest", r.Digest, r.MediaType)
 		}
+		if err := printable(r.ArtifactType); err != nil {
+			return fmt.Errorf("referrer %s: artifactType: %v", r.Digest, err)
+		}
 		if r.Size <= 0 || r.Size > MaxManifestSize {
 			return fmt.Errorf("referrer %s: size %d out of range", r.Digest, r.Size)
 		}
@@ -284,6 +306,27 @@ func (f *File) validate(prefixes ...string) error {
 	}
 	if f.MediaType == "" {
 		return fmt.Errorf("%s: empty media type", f.Path)
+	}
+	if err := printable(f.MediaType); err != nil {
+		return fmt.Errorf("%s: media type: %v", f.Path, err)
+	}
+	if err := printable(f.Source); err != nil {
+		return fmt.Errorf("%s: source: %v", f.Path, err)
+	}
+	return nil
+}
+
+// printable refuses a free-text field that holds anything but printable
+// characters and the ASCII space. Such fields (names, channel, sources,
+// platforms) are printed as they are by inspect, create and verify: a
+// control character, terminal escape, newline or bidirectional override
+// from a hostile bundle would rewrite the operator's screen or print a
+// line of its own (a fake "Verified").
+func printable(s string) error {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%q holds a control or formatting character", s)
+		}
 	}
 	return nil
 }
