@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -53,9 +55,23 @@ func (a *app) reportError(err error) {
 	fmt.Fprintf(a.stderr, "stella: %s\n", msg)
 }
 
-// oneLine is an error's message on one line.
+// oneLine is an error's message on one line, safe to print: a line break
+// becomes a space, and any other character that is not printable is
+// escaped as Go would quote it (\x1b, \r, \u202e). Errors name files of a
+// bundle directory, tags and a registry's own error text, all of which
+// hostile media or a hostile registry choose; printed raw, a terminal
+// escape in one could rewrite the screen or start a fake line.
 func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", " ")
+	var b strings.Builder
+	for _, r := range strings.ReplaceAll(err.Error(), "\n", " ") {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\x1b'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 // formatFromArgs returns the last --format value on a command line, for

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// TestErrorsEscapeControlCharacters: an error names what is at fault, and
+// that name may come from hostile media or a registry (a file in a bundle
+// directory, a tag, a registry's error text). The one error line must not
+// carry a terminal escape or a line break of its own, in text or JSON.
+func TestErrorsEscapeControlCharacters(t *testing.T) {
+	dir := testBundle(t)
+	evil := "a\x1b]0;pwned\a\x1b[2J\r\u009b31m\u202e"
+	if err := os.WriteFile(filepath.Join(dir, "docs", evil), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "mirror", "verify-checksums", dir, "--quiet")
+	if code != ExitDigest || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	line, ok := strings.CutSuffix(stderr, "\n")
+	if !ok || !strings.HasPrefix(line, "stella: ") || !strings.Contains(line, `docs/a\x1b]0;pwned\a\x1b[2J\r\u009b31m\u202e`) {
+		t.Errorf("stderr %q: want one line naming the file, escaped", stderr)
+	}
+	for _, r := range line {
+		if !unicode.IsPrint(r) {
+			t.Errorf("stderr %q holds %U", stderr, r)
+		}
+	}
+	code, stdout, _ = run(t, "mirror", "verify-checksums", dir, "--format", "json")
+	var e errorResult
+	if err := json.Unmarshal([]byte(stdout), &e); err != nil || code != ExitDigest || e.ExitCode != code {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	for _, r := range e.Error {
+		if !unicode.IsPrint(r) {
+			t.Errorf("JSON error %q holds %U", e.Error, r)
+		}
+	}
+}
