@@ -37,6 +37,9 @@ then a public key) and that every root it lists exists.`,
 					return err
 				}
 			} else {
+				if len(trust.roots) > 0 {
+					return usageError("catalog: --trust-root is for --verify; sign with one --key")
+				}
 				if len(trust.keys) != 1 {
 					return usageError("catalog: give one --key to sign with")
 				}
@@ -56,6 +59,8 @@ then a public key) and that every root it lists exists.`,
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "check the stored catalog instead of writing it")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "directory to write catalog.json and catalog.dsse into")
 	trust.bind(cmd, false)
+	// --verify writes nothing: refused, not silently ignored.
+	cmd.MarkFlagsMutuallyExclusive("verify", "output")
 	return cmd
 }
 

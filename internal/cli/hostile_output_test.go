@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/stellaops/mirror/internal/testutil"
 )
 
 // TestErrorsEscapeControlCharacters: an error names what is at fault, and
@@ -41,5 +43,36 @@ func TestErrorsEscapeControlCharacters(t *testing.T) {
 		if !unicode.IsPrint(r) {
 			t.Errorf("JSON error %q holds %U", e.Error, r)
 		}
+	}
+}
+
+// TestCatalogVerifyRefusesOutput: --output writes the catalog's files, which
+// --verify does not make; given both, catalog verified and said nothing of
+// the files asked for. It is a usage error, met before any request; so is
+// --trust-root when signing.
+func TestCatalogVerifyRefusesOutput(t *testing.T) {
+	host := testutil.Registry(t)
+	dir := t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "x")
+	key := filepath.Join(dir, "k")
+	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", key); code != 0 {
+		t.Fatal(stderr)
+	}
+	repo := host + "/stellaops/mirror-bundle"
+	if code, _, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--key", key+".key"); code != 0 {
+		t.Fatal(stderr)
+	}
+	out := filepath.Join(dir, "media")
+	code, stdout, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--verify", "--key", key+".pub", "--output", out)
+	if code != ExitInput || stdout != "" || !strings.HasPrefix(stderr, "stella: ") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s: %v", out, err)
+	}
+	// Signing trusts no root: --trust-root there was ignored as well.
+	code, _, stderr = run(t, "mirror", "catalog", repo, "--plain-http", "--key", key+".key", "--trust-root", key+".pub")
+	if code != ExitInput || !strings.Contains(stderr, "--trust-root") {
+		t.Errorf("signing with --trust-root: exit %d, stderr %q", code, stderr)
 	}
 }
