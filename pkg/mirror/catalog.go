@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -170,6 +171,13 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
+	}
+	// The output directory is made first: one that cannot be made fails
+	// the command before the catalog is pushed, not after.
+	if opts.Output != "" {
+		if err := os.MkdirAll(opts.Output, 0o755); err != nil {
+			return nil, fmt.Errorf("--output: %w", err)
+		}
 	}
 	cat, err := buildCatalog(ctx, tgt, repo, now)
 	if err != nil {

@@ -63,3 +63,26 @@ func TestCatalog(t *testing.T) {
 	}
 	_ = sample.Spec{}
 }
+
+// TestCatalogOutputUnusable: an --output that cannot be a directory fails
+// the command before the catalog is pushed, so the registry is not left
+// with a new catalog that the command reported as failed, and no file is
+// written.
+func TestCatalogOutputUnusable(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	client := testutil.Client(t)
+	priv, _ := testKeys(t, "catalog")
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := host + "/stellaops/mirror-bundle"
+	if _, err := mirror.Catalog(ctx, mirror.CatalogOptions{Repository: repo, Key: priv, Password: testPass, Output: notDir, Client: client}); err == nil {
+		t.Fatal("catalog --output FILE: no error")
+	}
+	r, _ := client.Repository(repo)
+	if _, err := r.Resolve(ctx, mirror.CatalogTag); err == nil {
+		t.Error("the catalog was pushed although the command failed")
+	}
+}
