@@ -61,40 +61,63 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 		return nil, err
 	}
 	res.KeyID = kp.KeyID
-	if err := writeNew(res.PrivateKey, kp.PrivatePEM, 0o600, opts.Force); err != nil {
+	pubTmp, err := writeTemp(res.PublicKey, kp.PublicPEM, 0o644)
+	if err != nil {
 		return nil, err
 	}
-	if err := writeNew(res.PublicKey, kp.PublicPEM, 0o644, opts.Force); err != nil {
+	defer os.Remove(pubTmp)
+	keyTmp, err := writeTemp(res.PrivateKey, kp.PrivatePEM, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(keyTmp)
+	// The public key is placed first: if the private key then cannot be,
+	// an old private key is still there (its public key can be derived
+	// again), where the other order would lose it for good.
+	if err := place(pubTmp, res.PublicKey, opts.Force); err != nil {
+		return nil, err
+	}
+	if err := place(keyTmp, res.PrivateKey, opts.Force); err != nil {
+		if !opts.Force {
+			os.Remove(res.PublicKey) // linked by us where nothing was
+		}
 		return nil, err
 	}
 	return res, nil
 }
 
-// writeNew writes path through a temporary file created with perm (so a
-// private key is never readable by others, not even briefly) and links it
-// into place, which fails if path exists; with force it renames over it.
-func writeNew(path string, data []byte, perm os.FileMode, force bool) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+// writeTemp writes data into a new temporary file beside path, created
+// with perm (so a private key is never readable by others, not even
+// briefly) and synced, and returns its name.
+func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
+	err = tmp.Chmod(perm)
+	if err == nil {
+		_, err = tmp.Write(data)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}
+
+// place links tmp into place at path, which fails if path exists; with
+// force it renames over it.
+func place(tmp, path string, force bool) error {
 	if force {
-		return os.Rename(tmp.Name(), path)
+		return os.Rename(tmp, path)
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s: exists (use --force to replace it): %w", path, errdef.ErrExists)
 		}
