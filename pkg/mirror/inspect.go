@@ -117,17 +117,19 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 		Signed: sigErr == nil, Signers: signers, Advisories: m.Advisories, Files: m.Files,
 	}
 	all := map[digest.Digest]int64{}
+	// Indexes images share are read and parsed once, not once an image.
+	g := newGraphReader(md.Doc)
 	metaDesc, _ := bundle.MetadataDescriptor(md.Root)
-	if err := sizeOf(ctx, md, metaDesc, all); err != nil {
+	if err := sizeOf(ctx, g, metaDesc, all); err != nil {
 		return nil, err
 	}
 	for _, img := range m.Images {
 		own := map[digest.Digest]int64{}
-		if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own); err != nil {
+		if err := sizeOf(ctx, g, ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}, own); err != nil {
 			return nil, err
 		}
 		for _, r := range img.Referrers {
-			if err := sizeOf(ctx, md, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own); err != nil {
+			if err := sizeOf(ctx, g, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}, own); err != nil {
 				return nil, err
 			}
 		}
@@ -154,7 +156,7 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 
 // sizeOf adds desc, depth levels below the root, and everything below it
 // to sizes; indexes may nest bundle.MaxDepth deep, as import allows.
-func sizeOf(ctx context.Context, md *metadata, desc ocispec.Descriptor, sizes map[digest.Digest]int64) error {
+func sizeOf(ctx context.Context, g *graphReader, desc ocispec.Descriptor, sizes map[digest.Digest]int64) error {
 	add := func(d ocispec.Descriptor) { sizes[d.Digest] = d.Size }
-	return visitGraph(ctx, desc, md.Doc, add, func(d ocispec.Descriptor, _ []byte) { add(d) })
+	return visitGraph(ctx, desc, g, add, func(d ocispec.Descriptor, _ []byte) { add(d) })
 }

@@ -85,6 +85,9 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 	bundleRepo := o.bundleRepo
 	p := &placement{bundleRepo: bundleRepo, byDig: map[digest.Digest]*blobPlace{}, advisories: map[digest.Digest][]string{}, placed: map[string]bool{}}
 	m := md.Manifest
+	// An image in several repositories, and indexes images share, are
+	// read and parsed once.
+	g := newGraphReader(md.Doc)
 	for _, img := range m.Images {
 		repo := ImageName(o.prefix, img)
 		repos := []string{bundleRepo}
@@ -92,11 +95,11 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 			repos = []string{repo, bundleRepo}
 		}
 		for _, r := range repos {
-			if err := p.addGraph(ctx, md, r, imageDesc(img), &p.images); err != nil {
+			if err := p.addGraph(ctx, g, r, imageDesc(img), &p.images); err != nil {
 				return nil, err
 			}
 			for _, ref := range img.Referrers {
-				if err := p.addGraph(ctx, md, r, ocispec.Descriptor{MediaType: ref.MediaType, ArtifactType: ref.ArtifactType, Digest: ref.Digest, Size: ref.Size}, &p.referrers); err != nil {
+				if err := p.addGraph(ctx, g, r, ocispec.Descriptor{MediaType: ref.MediaType, ArtifactType: ref.ArtifactType, Digest: ref.Digest, Size: ref.Size}, &p.referrers); err != nil {
 					return nil, err
 				}
 			}
@@ -112,7 +115,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 			p.tags = append(p.tags, tagPlace{repo: repo, tag: tag, desc: imageDesc(img), data: rootData})
 		}
 	}
-	if err := p.addGraph(ctx, md, bundleRepo, md.RootDesc, &p.root); err != nil {
+	if err := p.addGraph(ctx, g, bundleRepo, md.RootDesc, &p.root); err != nil {
 		return nil, err
 	}
 	rootData, err := md.Doc(ctx, md.RootDesc)
@@ -126,7 +129,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 	if sig, ok, err := md.signatureReferrer(ctx); err != nil {
 		return nil, err
 	} else if ok {
-		if err := p.addGraph(ctx, md, bundleRepo, sig, &p.signature); err != nil {
+		if err := p.addGraph(ctx, g, bundleRepo, sig, &p.signature); err != nil {
 			return nil, err
 		}
 	}
@@ -166,8 +169,8 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 
 // addGraph adds desc and everything below it to repo: manifests in
 // post-order into phase, blobs into the blob list.
-func (p *placement) addGraph(ctx context.Context, md *metadata, repo string, desc ocispec.Descriptor, phase *[]manifestPlace) error {
-	return visitGraph(ctx, desc, md.Doc, func(d ocispec.Descriptor) { p.addBlob(repo, d) }, func(d ocispec.Descriptor, data []byte) {
+func (p *placement) addGraph(ctx context.Context, g *graphReader, repo string, desc ocispec.Descriptor, phase *[]manifestPlace) error {
+	return visitGraph(ctx, desc, g, func(d ocispec.Descriptor) { p.addBlob(repo, d) }, func(d ocispec.Descriptor, data []byte) {
 		if key := repo + "@" + d.Digest.String(); !p.placed[key] {
 			p.placed[key] = true
 			*phase = append(*phase, manifestPlace{repo: repo, desc: plainDesc(d), data: data})

@@ -11,11 +11,56 @@ import (
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
+// graphReader reads the manifests and indexes of a bundle's graph through
+// doc, and keeps each one's bytes and children once read: walks from many
+// images over an index they share (the same image under several names, or a
+// hostile bundle's thousands of images over one 4 MiB index) read and parse
+// it once, not once a walk. It holds what the walks reach, which placement
+// keeps anyway.
+type graphReader struct {
+	doc  func(context.Context, ocispec.Descriptor) ([]byte, error)
+	docs map[graphKey]graphDoc
+}
+
+// graphKey is a document as a descriptor names it: its children depend on
+// the media type it is read as.
+type graphKey struct {
+	digest    digest.Digest
+	mediaType string
+}
+
+type graphDoc struct {
+	data     []byte
+	children []ocispec.Descriptor
+}
+
+func newGraphReader(doc func(context.Context, ocispec.Descriptor) ([]byte, error)) *graphReader {
+	return &graphReader{doc: doc, docs: map[graphKey]graphDoc{}}
+}
+
+// read returns d's verified bytes and its children.
+func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, []ocispec.Descriptor, error) {
+	key := graphKey{d.Digest, d.MediaType}
+	if doc, ok := g.docs[key]; ok {
+		return doc.data, doc.children, nil
+	}
+	data, err := g.doc(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	children, err := bundle.Children(d, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.docs[key] = graphDoc{data, children}
+	return data, children, nil
+}
+
 // visitGraph visits desc and everything below it once each, children
 // before their parent: blob for every non-manifest blob, manifest (with its
-// verified bytes, from doc) for every manifest and index. Indexes nesting
+// verified bytes, read through g) for every manifest and index. Indexes nesting
 // deeper than bundle.MaxDepth are refused.
-func visitGraph(ctx context.Context, desc ocispec.Descriptor, doc func(context.Context, ocispec.Descriptor) ([]byte, error),
+func visitGraph(ctx context.Context, desc ocispec.Descriptor, g *graphReader,
 	blob func(ocispec.Descriptor), manifest func(ocispec.Descriptor, []byte)) error {
 	seen := map[digest.Digest]bool{}
 	var walk func(d ocispec.Descriptor, depth int) error
@@ -31,11 +76,7 @@ func visitGraph(ctx context.Context, desc ocispec.Descriptor, doc func(context.C
 		if depth > bundle.MaxDepth {
 			return fmt.Errorf("%s: indexes nest deeper than %d: %w", d.Digest, bundle.MaxDepth, errdef.ErrMalformed)
 		}
-		data, err := doc(ctx, d)
-		if err != nil {
-			return err
-		}
-		children, err := bundle.Children(d, data)
+		data, children, err := g.read(ctx, d)
 		if err != nil {
 			return err
 		}
