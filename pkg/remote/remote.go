@@ -115,6 +115,7 @@ func New(opts Options) (*Client, error) {
 	case opts.IdleTimeout > 0:
 		rt = idleTimeout{base, opts.IdleTimeout}
 	}
+	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
 	var (
 		store credentials.Store
