@@ -74,7 +74,12 @@ a registry, verify it, and load it into the air-gap registry.`,
 			}
 			return cmd.Help()
 		},
-		PersistentPreRunE: func(*cobra.Command, []string) error { return app.global.validate() },
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := app.global.validate(); err != nil {
+				return err
+			}
+			return refusePasswords(cmd, args)
+		},
 	}
 	app.global.bind(cmd)
 	cmd.AddCommand(

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+)
+
+// refusePasswords refuses a command whose arguments or --registry hold a
+// password in the form USER:PASSWORD@HOST (with or without a scheme), before
+// anything is sent or printed: OCI references name no credentials, so such
+// an argument would only fail, echoing the password in the error (or, in
+// doctor's URL, send it as Basic auth). The refusal shows the argument with
+// the password blanked.
+func refusePasswords(cmd *cobra.Command, args []string) error {
+	values := args
+	if f := cmd.Flags().Lookup("registry"); f != nil {
+		values = append(values[:len(values):len(values)], f.Value.String())
+	}
+	for _, v := range values {
+		if holdsPassword(v) {
+			return usageError("%s: a reference holds no password: save the credentials with `stella mirror login HOST -u USER --password-stdin`", blankPassword(v))
+		}
+	}
+	return nil
+}
+
+// holdsPassword reports whether arg reads as [scheme://]USER:PASSWORD@HOST[/…]
+// and is not a path that exists. A reference with a digest and no host
+// (name:tag@sha256:…) has an @ too, after which comes the digest.
+func holdsPassword(arg string) bool {
+	at := userinfoEnd(arg)
+	if at < 0 {
+		return false
+	}
+	if _, err := os.Lstat(arg); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	return true
+}
+
+// userinfoEnd returns the index in arg of the @ that ends a USER:PASSWORD
+// part before the host, or -1.
+func userinfoEnd(arg string) int {
+	start := 0
+	if i := strings.Index(arg, "://"); i >= 0 {
+		start = i + 3
+	}
+	authority, _, _ := strings.Cut(arg[start:], "/")
+	at := strings.LastIndex(authority, "@")
+	if at < 0 || !strings.Contains(authority[:at], ":") {
+		return -1
+	}
+	if _, err := digest.Parse(authority[at+1:]); err == nil {
+		return -1
+	}
+	return start + at
+}
+
+// blankPassword is arg with the password of its USER:PASSWORD part blanked.
+func blankPassword(arg string) string {
+	at := userinfoEnd(arg)
+	if at < 0 {
+		return arg
+	}
+	start := 0
+	if i := strings.Index(arg, "://"); i >= 0 {
+		start = i + 3
+	}
+	user, _, _ := strings.Cut(arg[start:at], ":")
+	return arg[:start] + user + ":***" + arg[at:]
+}

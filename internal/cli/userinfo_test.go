@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// A password written into a reference or --registry (user:password@HOST,
+// https://user:password@HOST/…) is refused before anything is sent, and
+// the refusal does not repeat it: it used to be echoed in the error
+// ("invalid registry \"user:…@host\""), in doctor's report, and doctor sent
+// it to the registry as Basic auth.
+func TestPasswordInReferenceRefused(t *testing.T) {
+	const secret = "hunter2-never-shown"
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	reg := []string{"--plain-http", "--registry-config", cfg}
+	for _, args := range [][]string{
+		{"mirror", "inspect", "user:" + secret + "@" + host + "/a/b:1"},
+		{"mirror", "inspect", "https://user:" + secret + "@" + host + "/a/b:1", "--format", "json"},
+		{"mirror", "pull", "user:" + secret + "@" + host + "/a/b:1", filepath.Join(dir, "out"), "--format", "json"},
+		{"mirror", "sync", host + "/a/b:1", "user:" + secret + "@" + host + "/c/d"},
+		{"mirror", "doctor", "--registry", "user:" + secret + "@" + host},
+		{"mirror", "doctor", "--registry=user:" + secret + "@" + host, "--format", "json"},
+		{"mirror", "import", filepath.Join(dir, "bundle.tar"), "--registry", "user:" + secret + "@" + host, "--key", filepath.Join(dir, "k.pub")},
+		{"mirror", "login", "user:" + secret + "@" + host, "-u", "user", "--password-stdin"},
+	} {
+		args = append(args, reg...)
+		code, stdout, stderr := run(t, args...)
+		if code != ExitInput {
+			t.Errorf("stella %s: exit %d, want %d", strings.Join(args, " "), code, ExitInput)
+		}
+		if out := stdout + stderr; strings.Contains(out, secret) || !strings.Contains(out, "login") {
+			t.Errorf("stella %s: want a refusal pointing at login, without the password:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the registry got %d requests", n)
+	}
+	// A digest reference without a host has an @ too; it is not refused
+	// as holding a password.
+	if holdsPassword("busybox:1.36@sha256:" + strings.Repeat("a", 64)) {
+		t.Error("a name:tag@digest reference taken for user:password@host")
+	}
+}
