@@ -129,11 +129,18 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %v: %w", err, errdef.ErrUsage)
 	}
+	var checkRedirect func(*http.Request, []*http.Request) error
+	if !opts.PlainHTTP {
+		checkRedirect = refuseDowngrade
+	}
 	return &Client{
-		opts:    opts,
-		store:   store,
-		http:    &http.Client{Transport: &retry.Transport{Base: wholeBodies{rt}, Policy: func() retry.Policy { return policy }}},
-		plain:   &http.Client{Transport: rt},
+		opts:  opts,
+		store: store,
+		http: &http.Client{
+			Transport:     &retry.Transport{Base: wholeBodies{rt}, Policy: func() retry.Policy { return policy }},
+			CheckRedirect: checkRedirect,
+		},
+		plain:   &http.Client{Transport: rt, CheckRedirect: checkRedirect},
 		clients: map[clientKey]*auth.Client{},
 	}, nil
 }
@@ -220,6 +227,24 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 	reg.Client = c.authClient(host, true)
 	reg.PlainHTTP = c.opts.PlainHTTP
 	return reg, nil
+}
+
+// maxRedirects is net/http's own bound, which a CheckRedirect replaces.
+const maxRedirects = 10
+
+// refuseDowngrade refuses a redirect from HTTPS to plain HTTP (a blob sent
+// to a storage backend by its URL): without --plain-http, stella never
+// talks HTTP, and oras-go would only drop the credentials, not the
+// redirect. The refusal names the host, not the URL, whose query may be a
+// signature granting access.
+func refuseDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects: %w", maxRedirects, errdef.ErrUnavailable)
+	}
+	if req.URL.Scheme != "https" {
+		return fmt.Errorf("%s redirected to plain HTTP on %s: refused (stella talks HTTP only with --plain-http): %w", via[0].URL.Host, req.URL.Host, errdef.ErrUnavailable)
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {
