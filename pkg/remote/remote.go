@@ -85,7 +85,16 @@ func New(opts Options) (*Client, error) {
 	if opts.CAFile != "" {
 		pem, err := os.ReadFile(opts.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-file %s: %w", opts.CAFile, errdef.ErrNotFound)
+			// The cause as met (no such file, is a directory, permission
+			// denied), without the path that the message already names.
+			cause, kind := err, errdef.ErrUsage
+			if pathErr := new(os.PathError); errors.As(err, &pathErr) {
+				cause = pathErr.Err
+			}
+			if errors.Is(err, os.ErrNotExist) {
+				kind = errdef.ErrNotFound
+			}
+			return nil, fmt.Errorf("--ca-file %s: %v: %w", opts.CAFile, cause, kind)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
