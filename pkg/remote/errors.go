@@ -35,7 +35,11 @@ func (c *classified) Unwrap() []error { return []error{c.err, c.kind} }
 // a TLS failure, a 5xx or 429 after retries, or an auth refusal is
 // errdef.ErrUnavailable. Other errors, and nil, are returned as they are.
 func Classify(err error) error {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil {
+		return err
+	}
+	dropQueries(err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	for _, s := range []error{errdef.ErrNotFound, errdef.ErrUnavailable, errdef.ErrDigestMismatch, errdef.ErrMalformed} {
@@ -76,6 +80,29 @@ func Classify(err error) error {
 		return &classified{err, errdef.ErrUnavailable}
 	}
 	return err
+}
+
+// dropQueries removes the query from the URLs that err's message names (an
+// oras-go error answer, a net/http request error). A registry that sends
+// a blob to its storage backend does so with a presigned URL, whose query
+// is a signature granting access to the blob (S3's X-Amz-Signature,
+// Azure's sig): should the storage fail, it would be printed. Both errors
+// are made afresh for the one request that failed, so they are changed in
+// place, the request's own URL untouched.
+func dropQueries(err error) {
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) && resp.URL != nil && (resp.URL.RawQuery != "" || resp.URL.User != nil) {
+		u := *resp.URL
+		u.RawQuery, u.ForceQuery, u.User = "", false, nil
+		resp.URL = &u
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if u, perr := url.Parse(urlErr.URL); perr == nil && (u.RawQuery != "" || u.User != nil) {
+			u.RawQuery, u.ForceQuery, u.User = "", false, nil
+			urlErr.URL = u.String()
+		}
+	}
 }
 
 // IsTransient reports whether err is worth retrying: a dropped or refused

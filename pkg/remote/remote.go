@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -323,10 +324,18 @@ func (w wholeBodies) RoundTrip(req *http.Request) (*http.Response, error) {
 	n, err := io.ReadFull(resp.Body, data)
 	resp.Body.Close()
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: answer cut short after %d of %d bytes: %w", req.URL.Redacted(), n, resp.ContentLength, err)
+		return nil, fmt.Errorf("GET %s: answer cut short after %d of %d bytes: %w", withoutQuery(req.URL), n, resp.ContentLength, err)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(data))
 	return resp, nil
+}
+
+// withoutQuery is u as errors print it: no password, no query (which may be
+// a storage backend's signature, see dropQueries).
+func withoutQuery(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.User = "", false, nil
+	return c.String()
 }
 
 type streamingKey struct{}
