@@ -176,7 +176,7 @@ func (m *Manifest) Validate() error {
 	for _, f := range []struct{ name, value string }{
 		{"release.channel", m.Release.Channel}, {"producer.name", m.Producer.Name}, {"producer.version", m.Producer.Version},
 	} {
-		if err := printable(f.value); err != nil {
+		if err := Printable(f.value); err != nil {
 			return bad("%s: %v", f.name, err)
 		}
 	}
@@ -187,7 +187,7 @@ func (m *Manifest) Validate() error {
 		if err := validDigest(m.Base.Root); err != nil {
 			return bad("base.root: %v", err)
 		}
-		if err := printable(m.Base.BundleID); err != nil {
+		if err := Printable(m.Base.BundleID); err != nil {
 			return bad("base.bundleId: %v", err)
 		}
 		if m.Base.Generation >= m.MirrorGeneration {
@@ -239,11 +239,11 @@ func (m *Manifest) Validate() error {
 }
 
 func (img *Image) validate() error {
-	if err := printable(img.Name); err != nil {
+	if err := Printable(img.Name); err != nil {
 		return fmt.Errorf("name: %v", err)
 	}
 	for _, p := range img.Platforms {
-		if err := printable(p); err != nil {
+		if err := Printable(p); err != nil {
 			return fmt.Errorf("platform: %v", err)
 		}
 	}
@@ -277,7 +277,7 @@ func (img *Image) validate() error {
 		if !IsManifestMediaType(r.MediaType) {
 			return fmt.Errorf("referrer %s: media type %q is not a manifest", r.Digest, r.MediaType)
 		}
-		if err := printable(r.ArtifactType); err != nil {
+		if err := Printable(r.ArtifactType); err != nil {
 			return fmt.Errorf("referrer %s: artifactType: %v", r.Digest, err)
 		}
 		if r.Size <= 0 || r.Size > MaxManifestSize {
@@ -307,22 +307,22 @@ func (f *File) validate(prefixes ...string) error {
 	if f.MediaType == "" {
 		return fmt.Errorf("%s: empty media type", f.Path)
 	}
-	if err := printable(f.MediaType); err != nil {
+	if err := Printable(f.MediaType); err != nil {
 		return fmt.Errorf("%s: media type: %v", f.Path, err)
 	}
-	if err := printable(f.Source); err != nil {
+	if err := Printable(f.Source); err != nil {
 		return fmt.Errorf("%s: source: %v", f.Path, err)
 	}
 	return nil
 }
 
-// printable refuses a free-text field that holds anything but printable
+// Printable refuses a free-text field that holds anything but printable
 // characters and the ASCII space. Such fields (names, channel, sources,
 // platforms) are printed as they are by inspect, create and verify: a
 // control character, terminal escape, newline or bidirectional override
 // from a hostile bundle would rewrite the operator's screen or print a
 // line of its own (a fake "Verified").
-func printable(s string) error {
+func Printable(s string) error {
 	for _, r := range s {
 		if !unicode.IsPrint(r) {
 			return fmt.Errorf("%q holds a control or formatting character", s)

@@ -146,6 +146,10 @@ func parseYAML(name string, data []byte) (*Release, error) {
 	if rel.Channel, err = scalar(relNode, "channel", false); err != nil {
 		return nil, bad(relNode, "release.channel: %v", err)
 	}
+	// Refused here, before any image is pulled, as the bundle would be.
+	if err := bundle.Printable(rel.Channel); err != nil {
+		return nil, bad(mapValue(relNode, "channel"), "release.channel: %v", err)
+	}
 	if comps := mapValue(relNode, "components"); comps != nil {
 		if comps.Kind != yaml.SequenceNode {
 			return nil, bad(comps, "release.components is not a list")
@@ -198,6 +202,9 @@ func parseEntry(n *yaml.Node, where, defaultName string) (entry, error) {
 	}
 	if name == "" {
 		name = defaultName
+	}
+	if err := bundle.Printable(name); err != nil {
+		return e, fmt.Errorf("%s.name: %v", where, err)
 	}
 	refNode := mapValue(n, "image")
 	if refNode == nil {

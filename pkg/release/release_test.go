@@ -83,6 +83,11 @@ func TestParseErrors(t *testing.T) {
 		{"no images", "release:\n  version: \"1\"\n", "release names no images"},
 		{"list bad line", "r.io/a@" + dg + "\nnot a reference\n", "r.yaml:2:"},
 		{"empty list", "# nothing\n", "no image references"},
+		// Refused before any image is pulled, as the bundle would refuse
+		// them after: inspect prints names as they are.
+		{"escape in name", "release:\n  version: \"1\"\n  components:\n    - name: \"a\\e[2J\"\n      image: r.io/a@" + dg + "\n", "r.yaml:4: release.components[0].name: \"a\\x1b[2J\" holds a control"},
+		{"newline in infrastructure key", "release:\n  version: \"1\"\n  infrastructure:\n    \"db\\nVerified\":\n      image: r.io/a@" + dg + "\n", "name: \"db\\nVerified\" holds a control"},
+		{"bidi override in channel", "release:\n  version: \"1\"\n  channel: \"stable\\u202e\"\n  components:\n    - image: r.io/a@" + dg + "\n", "r.yaml:3: release.channel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
