@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sort"
@@ -123,12 +125,21 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 			return nil, err
 		}
 	}
+	sigPath := strings.TrimSuffix(opts.Output, ".json") + ".dsse"
+	if env == nil {
+		// A previous run's signature is over other bytes: left beside an
+		// unsigned inventory, it would read as a mismatch, not as
+		// unsigned. Removed before the inventory is replaced.
+		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
 	if err := layout.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
 		return nil, err
 	}
 	res := &InventoryResult{Path: opts.Output, Bundles: len(inv.Bundles), Blobs: len(held)}
 	if env != nil {
-		res.Signature = strings.TrimSuffix(opts.Output, ".json") + ".dsse"
+		res.Signature = sigPath
 		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
 			return nil, err
 		}

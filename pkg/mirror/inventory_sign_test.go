@@ -35,3 +35,33 @@ func TestInventoryWrongKeyWritesNothing(t *testing.T) {
 		t.Fatalf("a failed inventory --key replaced %s (its old signature no longer matches it)", filepath.Base(out))
 	}
 }
+
+// An inventory written again without --key left the previous run's
+// inventory.dsse beside it, a signature over other bytes: create
+// --base-key then failed with a signature mismatch (exit 5) where the
+// inventory is simply unsigned. The stale signature is removed.
+func TestUnsignedInventoryRemovesStaleSignature(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	priv, _ := testKeys(t, "cosign")
+	out := filepath.Join(t.TempDir(), "inventory.json")
+	sig := filepath.Join(filepath.Dir(out), "inventory.dsse")
+	opts := mirror.InventoryOptions{Registry: host, Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
+	if _, err := mirror.Inventory(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sig); err != nil {
+		t.Fatalf("signed inventory: %v", err)
+	}
+	opts.Key, opts.Now = "", fixedTime.Add(24*60*60*1e9)
+	res, err := mirror.Inventory(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Signature != "" {
+		t.Fatalf("unsigned inventory reports signature %s", res.Signature)
+	}
+	if _, err := os.Stat(sig); !os.IsNotExist(err) {
+		t.Fatalf("the previous run's %s is still beside the new unsigned inventory (stat: %v)", filepath.Base(sig), err)
+	}
+}
