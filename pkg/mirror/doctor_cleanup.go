@@ -7,18 +7,29 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	oremote "oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
+
+// cleanupTimeout bounds the cleanup of an interrupted doctor.
+const cleanupTimeout = 10 * time.Second
 
 // cleanup deletes what the probe wrote: the fallback tag, every probe
 // manifest (newest first) and the probe blob. The empty config blob stays:
 // it is shared with any artifact in the repository. Deletes are raw
 // requests, so that no client-side referrers bookkeeping runs.
 func (p *probe) cleanup(ctx context.Context, r *oremote.Repository) {
-	if ctx.Err() != nil || (len(p.written) == 0 && len(p.blobsIn) == 0) {
+	if len(p.written) == 0 && len(p.blobsIn) == 0 {
 		return
+	}
+	if ctx.Err() != nil {
+		// Interrupted (Ctrl-C): what was written is still deleted, within
+		// a bound, so that no probe tag is left for good.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
 	}
 	ctx = auth.AppendRepositoryScope(ctx, r.Reference, auth.ActionPull, auth.ActionPush, auth.ActionDelete)
 	var refused []string // why, once per distinct answer

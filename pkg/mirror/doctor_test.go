@@ -11,7 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -339,5 +342,54 @@ func TestRegistryWithoutDeletes(t *testing.T) {
 	}
 	if placed.ReferrersMode != mirror.ReferrersTagIndex {
 		t.Errorf("referrers mode %q", placed.ReferrersMode)
+	}
+}
+
+// TestInterruptedDoctorCleansUp interrupts the doctor once it has written
+// probe manifests and a tag (as Ctrl-C would): what it wrote is still
+// deleted. It was left in the registry for good.
+func TestInterruptedDoctorCleansUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var written []string // repo/manifests/digest of every probe manifest
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !manifestPut(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			body := peek(r)
+			mu.Lock()
+			path, _, _ := strings.Cut(r.URL.Path, "/manifests/")
+			written = append(written, path+"/manifests/"+digest.FromString(body).String())
+			mu.Unlock()
+			if strings.Contains(r.URL.Path, "/manifests/sha256-") {
+				cancel() // interrupted once the fallback tag is written
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	_, err := mirror.Doctor(ctx, mirror.DoctorOptions{Registry: host, Client: testutil.Client(t)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want the interruption", err)
+	}
+	if len(written) < 2 {
+		t.Fatalf("interrupted after %d manifest writes, want the probe and its artifact", len(written))
+	}
+	for repo, tags := range testutil.Tags(t, host) {
+		if len(tags) > 0 {
+			t.Errorf("the interrupted doctor left tags in %s: %v", repo, tags)
+		}
+	}
+	for _, m := range written {
+		resp, err := http.Head("http://" + host + m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the interrupted doctor left %s (HEAD: %d)", m, resp.StatusCode)
+		}
 	}
 }

@@ -256,6 +256,9 @@ func (p *probe) putManifest(ctx context.Context, r *oremote.Repository, tag stri
 	req.Header.Set("Content-Type", desc.MediaType)
 	resp, err := r.Client.Do(req)
 	if err != nil {
+		// No answer (an interruption, a dropped connection): the
+		// registry may have taken it, so cleanup deletes it too.
+		p.wrote(tag, desc)
 		return desc, nil, remote.Classify(err)
 	}
 	defer func() {
@@ -265,11 +268,16 @@ func (p *probe) putManifest(ctx context.Context, r *oremote.Repository, tag stri
 	if resp.StatusCode != http.StatusCreated {
 		return desc, resp, remote.Classify(responseError(resp))
 	}
+	p.wrote(tag, desc)
+	return desc, resp, nil
+}
+
+// wrote records a manifest (and its tag) for cleanup.
+func (p *probe) wrote(tag string, desc ocispec.Descriptor) {
 	if tag != "" {
 		p.tags = append(p.tags, tag)
 	}
 	p.written = append(p.written, desc)
-	return desc, resp, nil
 }
 
 // humanSize renders a byte count in KiB or MiB.
