@@ -74,8 +74,8 @@ func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
 	}
 	var total int64
 	for i, v := range vs.Volumes {
-		if v.Name != volumeName(vs.Archive, i) {
-			return nil, bad("volume %d is named %q, want %q", i, v.Name, volumeName(vs.Archive, i))
+		if v.Name != VolumeName(vs.Archive, i) {
+			return nil, bad("volume %d is named %q, want %q", i, v.Name, VolumeName(vs.Archive, i))
 		}
 		if v.Size <= 0 || v.Size > vs.VolumeSize || (i < len(vs.Volumes)-1 && v.Size != vs.VolumeSize) {
 			return nil, bad("volume %s has size %d (volume size %d)", v.Name, v.Size, vs.VolumeSize)
@@ -115,7 +115,8 @@ func readSmallFile(path string) ([]byte, error) {
 	return data, err
 }
 
-func volumeName(archive string, i int) string { return fmt.Sprintf("%s.%03d", archive, i) }
+// VolumeName is the name of the archive's volume i (archive.000, archive.001, …).
+func VolumeName(archive string, i int) string { return fmt.Sprintf("%s.%03d", archive, i) }
 
 // Path returns where volume v is.
 func (vs *VolumeSet) Path(v Volume) string { return filepath.Join(vs.dir, v.Name) }
@@ -277,7 +278,7 @@ func (w *SplitWriter) rotate() error {
 	if err := w.finish(); err != nil {
 		return err
 	}
-	name := volumeName(filepath.Base(w.out), len(w.vols))
+	name := VolumeName(filepath.Base(w.out), len(w.vols))
 	f, err := os.CreateTemp(filepath.Dir(w.out), "."+name+".tmp-")
 	if err != nil {
 		return err
@@ -308,20 +309,42 @@ func (w *SplitWriter) finish() error {
 // NewSplitWriter starts the volumes of the archive out.
 func NewSplitWriter(out string, size int64) *SplitWriter { return &SplitWriter{out: out, size: size} }
 
-// Commit renames every volume into place and returns the list.
-func (w *SplitWriter) Commit() (*VolumeSet, error) {
+// Finish closes the last volume and returns the list. The volumes keep
+// their temporary names until Commit.
+func (w *SplitWriter) Finish() (*VolumeSet, error) {
 	if err := w.finish(); err != nil {
 		return nil, err
 	}
-	for i, tmp := range w.tmps {
+	return &VolumeSet{SchemaVersion: 1, Archive: filepath.Base(w.out), VolumeSize: w.size, Size: w.total, Volumes: w.vols, dir: filepath.Dir(w.out)}, nil
+}
+
+// Commit renames every volume into place (Abort then removes none), and
+// removes the volumes past the last that a larger set written before left
+// (out.NNN, from the first missing on), so that the names hold one set.
+func (w *SplitWriter) Commit() error {
+	if err := w.finish(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(w.out)
+	for len(w.tmps) > 0 {
+		tmp, name := w.tmps[0], w.vols[len(w.vols)-len(w.tmps)].Name
 		if err := os.Chmod(tmp, 0o644); err != nil {
-			return nil, err
+			return err
 		}
-		if err := os.Rename(tmp, filepath.Join(filepath.Dir(w.out), w.vols[i].Name)); err != nil {
-			return nil, err
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		w.tmps = w.tmps[1:]
+	}
+	for i := len(w.vols); ; i++ {
+		err := os.Remove(filepath.Join(dir, VolumeName(filepath.Base(w.out), i)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return &VolumeSet{SchemaVersion: 1, Archive: filepath.Base(w.out), VolumeSize: w.size, Size: w.total, Volumes: w.vols, dir: filepath.Dir(w.out)}, nil
 }
 
 // Abort removes the temporary volumes.

@@ -22,8 +22,11 @@ func writeVolumes(t *testing.T, dir string, data []byte, size int64) string {
 	if _, err := w.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	vs, err := w.Commit()
+	vs, err := w.Finish()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	list, _ := vs.Marshal()

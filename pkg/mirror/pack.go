@@ -2,7 +2,9 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,34 +96,58 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 // PayloadTypeVolumes is the DSSE payloadType of a signed volume list.
 const PayloadTypeVolumes = "application/vnd.stellaops.mirror-volumes+json"
 
-// packSplit writes the archive as volumes and their (signed) list.
+// packSplit writes the archive as volumes and their (signed) list. The key
+// is opened first, and the volumes take their names only once the list is
+// signed: a key that does not open leaves no volume behind, and a set
+// being replaced (--force) as it was.
 func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, opts PackOptions) (*PackResult, error) {
 	list := opts.Output + layout.VolumesSuffix
-	if _, err := os.Lstat(list); err == nil && !opts.Force {
-		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", list, errdef.ErrExists)
+	for _, p := range []string{list, layout.VolumeName(opts.Output, 0)} {
+		if _, err := os.Lstat(p); err == nil && !opts.Force {
+			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", p, errdef.ErrExists)
+		}
+	}
+	var sign func([]byte) ([]byte, error)
+	if opts.Key != "" {
+		var err error
+		if sign, err = documentSigner(ctx, opts.Key, opts.Password, PayloadTypeVolumes); err != nil {
+			return nil, err
+		}
 	}
 	w := layout.NewSplitWriter(opts.Output, opts.Split)
+	defer w.Abort()
 	stats, err := dir.Pack(ctx, w, codec)
 	if err != nil {
-		w.Abort()
 		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
 	}
-	vs, err := w.Commit()
+	vs, err := w.Finish()
 	if err != nil {
-		w.Abort()
 		return nil, err
 	}
 	data, err := vs.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	res := &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: vs.Size, VolumeList: list, Volumes: vs.Volumes}
-	if opts.Key != "" {
-		env, err := signDocument(ctx, opts.Key, opts.Password, PayloadTypeVolumes, data)
-		if err != nil {
+	var env []byte
+	if sign != nil {
+		if env, err = sign(data); err != nil {
 			return nil, err
 		}
-		res.Signature = strings.TrimSuffix(list, ".json") + ".dsse"
+	}
+	res := &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: vs.Size, VolumeList: list, Volumes: vs.Volumes}
+	sigPath := strings.TrimSuffix(list, ".json") + ".dsse"
+	if env == nil {
+		// A previous set's signature is over another list: left beside
+		// this one, it would read as a mismatch, not as unsigned.
+		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if err := w.Commit(); err != nil {
+		return nil, err
+	}
+	if env != nil {
+		res.Signature = sigPath
 		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
 			return nil, err
 		}

@@ -224,13 +224,26 @@ func noFiles(name string) ([]byte, error) {
 // signDocument makes a DSSE envelope of payloadType over payload with the
 // key ref names (inventories and catalogs; bundles go through Sign).
 func signDocument(ctx context.Context, ref string, pass keys.PassFunc, payloadType string, payload []byte) ([]byte, error) {
+	sign, err := documentSigner(ctx, ref, pass, payloadType)
+	if err != nil {
+		return nil, err
+	}
+	return sign(payload)
+}
+
+// documentSigner opens the key ref names, so that a key that does not open
+// fails a command before it writes anything, and returns what signs a
+// document of payloadType with it.
+func documentSigner(ctx context.Context, ref string, pass keys.PassFunc, payloadType string) (func(payload []byte) ([]byte, error), error) {
 	signer, err := keys.LoadSigner(ctx, ref, pass)
 	if err != nil {
 		return nil, err
 	}
-	env := dsse.New(payloadType, payload)
-	if err := env.Sign(ctx, signer); err != nil {
-		return nil, err
-	}
-	return env.Marshal()
+	return func(payload []byte) ([]byte, error) {
+		env := dsse.New(payloadType, payload)
+		if err := env.Sign(ctx, signer); err != nil {
+			return nil, err
+		}
+		return env.Marshal()
+	}, nil
 }

@@ -88,3 +88,75 @@ func TestSplitVolumes(t *testing.T) {
 		t.Errorf("import with a missing volume: %v", err)
 	}
 }
+
+// TestSplitPackKeyOpensFirst: pack --split --key opened the key only after
+// the volumes had taken their names. A wrong password then left volumes
+// without a list, and with --force it replaced a good set's volumes while
+// its old list and signature stayed, naming other bytes. Now the set on
+// disk is left as it was, byte for byte. Packed again without --key, the
+// old set's signature, over another list, is removed.
+func TestSplitPackKeyOpensFirst(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ctx := context.Background()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "bundle.tar")
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: s.dir, Output: out, Split: 256 << 10, Key: s.priv, Password: testPass}); err != nil {
+		t.Fatal(err)
+	}
+	files := func() map[string]string {
+		got := map[string]string{}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			got[e.Name()] = string(data)
+		}
+		return got
+	}
+	before := files()
+	wrong := func() ([]byte, error) { return []byte("wrong"), nil }
+	// A smaller volume size: a set of other volumes, had it been written.
+	_, err := mirror.Pack(ctx, mirror.PackOptions{Dir: s.dir, Output: out, Split: 128 << 10, Key: s.priv, Password: wrong, Force: true})
+	if err == nil {
+		t.Fatal("pack --split with a wrong password succeeded")
+	}
+	if after := files(); !reflect.DeepEqual(after, before) {
+		var names []string
+		for n := range after {
+			names = append(names, n)
+		}
+		t.Fatalf("a failed pack --split --force changed the set on disk: %v", names)
+	}
+	res, err := mirror.Pack(ctx, mirror.PackOptions{Dir: s.dir, Output: out, Split: 128 << 10, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(out + ".volumes.dsse"); !os.IsNotExist(err) {
+		t.Fatalf("the old set's signature is still beside the unsigned list (stat: %v)", err)
+	}
+	if _, err := mirror.VerifyVolumes(ctx, res.VolumeList, mirror.TrustOptions{}, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Fewer, larger volumes: the previous set's volumes past the last are
+	// removed, so that the names hold one set.
+	res, err = mirror.Pack(ctx, mirror.PackOptions{Dir: s.dir, Output: out, Split: 1 << 20, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{filepath.Base(res.VolumeList): true}
+	for _, v := range res.Volumes {
+		want[v.Name] = true
+	}
+	for name := range files() {
+		if !want[name] {
+			t.Errorf("%s is left beside a set of %d volumes", name, len(res.Volumes))
+		}
+	}
+	// Without --force, volumes already there (with or without their list)
+	// are not replaced.
+	if err := os.Remove(res.VolumeList); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: s.dir, Output: out, Split: 1 << 20}); !errors.Is(err, errdef.ErrExists) {
+		t.Fatalf("pack --split over %s without --force: %v, want ErrExists", res.Volumes[0].Name, err)
+	}
+}
