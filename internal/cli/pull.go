@@ -46,7 +46,7 @@ directory appears whole or not at all.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing non-empty directory")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing bundle directory (one with oci-layout; any other non-empty directory is refused)")
 	trust.bind(cmd, true)
 	return cmd
 }

@@ -18,7 +18,8 @@ type Staging struct {
 }
 
 // Stage creates the staging directory for dest. An existing dest that is not
-// an empty directory is refused (errdef.ErrExists) unless force is set.
+// an empty directory is refused (errdef.ErrExists) unless force is set and
+// it is a bundle directory (it has an oci-layout file).
 func Stage(dest string, force bool) (*Staging, error) {
 	dest = filepath.Clean(dest)
 	if b := filepath.Base(dest); b == "." || b == ".." {
@@ -57,7 +58,16 @@ func checkDest(dest string, force bool) error {
 		if err != nil {
 			return err
 		}
-		if len(entries) == 0 || force {
+		if len(entries) == 0 {
+			return nil
+		}
+		if force {
+			// Replacing removes the directory whole: only a bundle is
+			// replaced, never a directory of other files named by
+			// mistake (a home directory, the root of a USB stick).
+			if lt, err := os.Lstat(filepath.Join(dest, OCILayoutFile)); err != nil || !lt.Mode().IsRegular() {
+				return fmt.Errorf("%s: exists and is not a bundle directory (no %s), so --force does not replace it: name a new or empty directory: %w", dest, OCILayoutFile, errdef.ErrExists)
+			}
 			return nil
 		}
 	} else if force {

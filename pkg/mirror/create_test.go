@@ -227,13 +227,21 @@ func TestCreateRefusesNonEmptyOutput(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(out, "keep")); string(data) != "x" {
 		t.Fatal("existing output was touched")
 	}
+	// --force replaces a bundle directory, never one of other files.
 	opts := createOpts(t, releaseFile, advisories, out)
 	opts.Force = true
+	if _, err := mirror.Create(context.Background(), opts); !errors.Is(err, errdef.ErrExists) {
+		t.Fatalf("--force over a directory that is not a bundle: %v, want ErrExists", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, "keep")); string(data) != "x" {
+		t.Fatal("--force replaced a directory that is not a bundle")
+	}
+	os.WriteFile(filepath.Join(out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
 	if _, err := mirror.Create(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "keep")); !os.IsNotExist(err) {
-		t.Fatal("--force did not replace the output")
+		t.Fatal("--force did not replace the bundle")
 	}
 }
 
