@@ -47,7 +47,7 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	}
 	p := &placement{byDig: map[digest.Digest]*blobPlace{}, placed: map[string]bool{}}
 	var manifests []manifestPlace
-	if err := p.addGraph(ctx, newGraphReader(md.Doc), "", md.RootDesc, &manifests); err != nil {
+	if err := p.addGraph(ctx, newGraphReader(md.Doc, false), "", md.RootDesc, &manifests); err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}
 	bi := &baseInfo{

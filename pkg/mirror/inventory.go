@@ -238,7 +238,7 @@ func (t *target) graphBlobs(ctx context.Context, repo string, desc ocispec.Descr
 		return err
 	}
 	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) { return fetchManifest(ctx, r, d) }
-	return visitGraph(ctx, desc, newGraphReader(fetch), func(d ocispec.Descriptor) { blobs[d.Digest] = plainDesc(d) }, nil)
+	return visitGraph(ctx, desc, newGraphReader(fetch, false), func(d ocispec.Descriptor) { blobs[d.Digest] = plainDesc(d) }, nil)
 }
 
 // holding returns, sorted, the blobs repo actually holds.

@@ -87,7 +87,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 	m := md.Manifest
 	// An image in several repositories, and indexes images share, are
 	// read and parsed once.
-	g := newGraphReader(md.Doc)
+	g := newGraphReader(md.Doc, true)
 	for _, img := range m.Images {
 		repo := ImageName(o.prefix, img)
 		repos := []string{bundleRepo}

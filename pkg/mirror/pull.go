@@ -128,7 +128,7 @@ func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) 
 	}
 	p := &placement{byDig: map[digest.Digest]*blobPlace{}, placed: map[string]bool{}}
 	var manifests []manifestPlace
-	g := newGraphReader(md.Doc)
+	g := newGraphReader(md.Doc, false)
 	for _, r := range roots {
 		if err := p.addGraph(ctx, g, "", r, &manifests); err != nil {
 			return nil, err

@@ -12,14 +12,16 @@ import (
 )
 
 // graphReader reads the manifests and indexes of a bundle's graph through
-// doc, and keeps each one's bytes and children once read: walks from many
-// images over an index they share (the same image under several names, or a
-// hostile bundle's thousands of images over one 4 MiB index) read and parse
-// it once, not once a walk. It holds what the walks reach, which placement
-// keeps anyway.
+// doc, and keeps each one's children once read: walks from many images over
+// an index they share (the same image under several names, or a hostile
+// bundle's thousands of images over one 4 MiB index) read and parse it
+// once, not once a walk. With keepBytes it keeps the documents' bytes too
+// and hands them to the walk (placement keeps them anyway); without, it
+// hands none, and holds no more than the descriptors.
 type graphReader struct {
-	doc  func(context.Context, ocispec.Descriptor) ([]byte, error)
-	docs map[graphKey]graphDoc
+	doc       func(context.Context, ocispec.Descriptor) ([]byte, error)
+	keepBytes bool
+	docs      map[graphKey]graphDoc
 }
 
 // graphKey is a document as a descriptor names it: its children depend on
@@ -34,11 +36,11 @@ type graphDoc struct {
 	children []ocispec.Descriptor
 }
 
-func newGraphReader(doc func(context.Context, ocispec.Descriptor) ([]byte, error)) *graphReader {
-	return &graphReader{doc: doc, docs: map[graphKey]graphDoc{}}
+func newGraphReader(doc func(context.Context, ocispec.Descriptor) ([]byte, error), keepBytes bool) *graphReader {
+	return &graphReader{doc: doc, keepBytes: keepBytes, docs: map[graphKey]graphDoc{}}
 }
 
-// read returns d's verified bytes and its children.
+// read returns d's children and, with keepBytes, its verified bytes.
 func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, []ocispec.Descriptor, error) {
 	key := graphKey{d.Digest, d.MediaType}
 	if doc, ok := g.docs[key]; ok {
@@ -52,13 +54,16 @@ func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, [
 	if err != nil {
 		return nil, nil, err
 	}
+	if !g.keepBytes {
+		data = nil
+	}
 	g.docs[key] = graphDoc{data, children}
 	return data, children, nil
 }
 
 // visitGraph visits desc and everything below it once each, children
 // before their parent: blob for every non-manifest blob, manifest (with its
-// verified bytes, read through g) for every manifest and index. Indexes nesting
+// verified bytes if g keeps them) for every manifest and index. Indexes nesting
 // deeper than bundle.MaxDepth are refused.
 func visitGraph(ctx context.Context, desc ocispec.Descriptor, g *graphReader,
 	blob func(ocispec.Descriptor), manifest func(ocispec.Descriptor, []byte)) error {

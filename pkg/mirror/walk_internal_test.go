@@ -38,16 +38,22 @@ func TestGraphReaderReadsSharedIndexOnce(t *testing.T) {
 	}
 	shared := put(ocispec.MediaTypeImageIndex, map[string]any{"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex, "manifests": platforms})
 	reads := map[digest.Digest]int{}
-	g := newGraphReader(func(_ context.Context, d ocispec.Descriptor) ([]byte, error) {
+	doc := func(_ context.Context, d ocispec.Descriptor) ([]byte, error) {
 		reads[d.Digest]++
 		return docs[d.Digest], nil
-	})
+	}
+	g := newGraphReader(doc, false)
 	const images = 50
 	for i := range images {
 		top := put(ocispec.MediaTypeImageIndex, map[string]any{"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex, "manifests": []ocispec.Descriptor{shared}, "annotations": map[string]string{"n": fmt.Sprint(i)}})
 		blobs := map[digest.Digest]bool{}
 		var manifests int
-		err := visitGraph(context.Background(), top, g, func(d ocispec.Descriptor) { blobs[d.Digest] = true }, func(ocispec.Descriptor, []byte) { manifests++ })
+		err := visitGraph(context.Background(), top, g, func(d ocispec.Descriptor) { blobs[d.Digest] = true }, func(d ocispec.Descriptor, data []byte) {
+			if data != nil {
+				t.Fatalf("a reader that keeps no bytes handed %s's", d.Digest)
+			}
+			manifests++
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +67,18 @@ func TestGraphReaderReadsSharedIndexOnce(t *testing.T) {
 	for _, p := range platforms {
 		if reads[p.Digest] != 1 {
 			t.Fatalf("platform manifest %s was read %d times, want once", p.Digest, reads[p.Digest])
+		}
+	}
+	// Kept bytes are handed to every walk, the first and the later ones.
+	kept := newGraphReader(doc, true)
+	for range 2 {
+		err := visitGraph(context.Background(), shared, kept, func(ocispec.Descriptor) {}, func(d ocispec.Descriptor, data []byte) {
+			if string(data) != string(docs[d.Digest]) {
+				t.Fatalf("%s: handed %d bytes, want its %d", d.Digest, len(data), len(docs[d.Digest]))
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
