@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -179,15 +178,13 @@ func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundleRepo string, log *slog.Logger) (*ServedBundle, error) {
 	// The signature first, over the raw bytes: nothing the bundle says is
 	// parsed further, let alone served, unless it verifies.
-	sig, err := verifyBundleSignature(ctx, store.ReadFile, opts.Trust)
+	file := headFileOf(store.ReadFile)
+	sig, err := verifyBundleSignature(ctx, file, opts.Trust)
 	if err != nil {
 		return nil, err
 	}
-	md, err := readMetadata(ctx, store.ReadFile, store.FetchBytes)
+	md, err := readMetadata(ctx, file, store.FetchBytes)
 	if err != nil {
-		if errors.Is(err, errdef.ErrNotFound) {
-			err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
-		}
 		return nil, err
 	}
 	if err := md.checkStructure(ctx); err != nil {

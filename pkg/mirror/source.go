@@ -115,17 +115,8 @@ func indexedSource(path string, store servedStore) *source {
 	return &source{
 		name:  path,
 		index: index,
-		// A head file the bundle lacks is missing (errors.Is says so: an
-		// absent manifest.dsse is an unsigned bundle) and makes the bundle
-		// malformed (exit 11), as for a streamed archive.
-		file: func(name string) ([]byte, error) {
-			data, err := store.ReadFile(name)
-			if errors.Is(err, errdef.ErrNotFound) {
-				err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
-			}
-			return data, err
-		},
-		doc: store.FetchBytes,
+		file:  headFileOf(store.ReadFile),
+		doc:   store.FetchBytes,
 		// The uploader verifies what it sends: the blob is read unhashed
 		// here, so it is hashed once.
 		fetch: func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
@@ -271,6 +262,20 @@ func (s *source) metadata(ctx context.Context) (*metadata, error) {
 		s.md = md
 	}
 	return s.md, nil
+}
+
+// headFileOf reads a bundle's head files through read: a head file the
+// bundle lacks is missing (errors.Is says so: an absent manifest.dsse is an
+// unsigned bundle) and makes the bundle malformed (exit 11), as for a
+// streamed archive.
+func headFileOf(read func(string) ([]byte, error)) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		data, err := read(name)
+		if errors.Is(err, errdef.ErrNotFound) {
+			err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
+		}
+		return data, err
+	}
 }
 
 func headFile(path string, head *layout.Head) func(string) ([]byte, error) {

@@ -128,11 +128,12 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 		return nil, err
 	}
 	res.Bundle, res.Manifest = path, filepath.Join(path, layout.ManifestFile)
-	if res.Signature, err = verifyBundleSignature(ctx, dir.ReadFile, opts.Trust); err != nil {
+	file := headFileOf(dir.ReadFile)
+	if res.Signature, err = verifyBundleSignature(ctx, file, opts.Trust); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	log.Info("signature verified", "envelope", res.Envelope, "signers", len(res.Signature.Signers))
-	md, err := readMetadata(ctx, dir.ReadFile, dir.FetchBytes)
+	md, err := readMetadata(ctx, file, dir.FetchBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
