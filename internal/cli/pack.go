@@ -26,7 +26,9 @@ every manifest, then configs and advisories, then layers. The suffix picks the
 codec. A .tar.zst or .tar.gz starts a new zstd frame or gzip member at every
 entry (and every 4 MiB) and ends with a seek table that other decoders read as
 nothing, so import and serve read it at random, as a .tar, whole or split
-into volumes (--split). Every file is checked against SHA256SUMS on the way.`,
+into volumes (--split). Every file is checked against SHA256SUMS on the way.
+A bundle not yet signed (no manifest.dsse) is packed with a warning: import,
+serve and verify refuse it, and --key signs the volume list, not the bundle.`,
 		Example: `  stella mirror pack bundle/ --output stellaops-airgap-2025.10.0.tar.zst`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,6 +49,9 @@ into volumes (--split). Every file is checked against SHA256SUMS on the way.`,
 			res, err := mirror.Pack(cmd.Context(), opts)
 			if err != nil {
 				return err
+			}
+			if !res.Signed {
+				app.logger().Warn("bundle is not signed (no manifest.dsse): import, serve and verify will refuse this archive; sign it first (stella mirror sign DIR/manifest.json --key KEY --output DIR/manifest.dsse), then pack it again", "bundle", opts.Dir)
 			}
 			return app.emit(res, func(w io.Writer) {
 				fmt.Fprintf(w, "Packed %s into %s (%s, %d files, %s -> %s)\n",

@@ -41,6 +41,10 @@ type PackResult struct {
 	// Bytes is the content packed, before compression; Size the archive's.
 	Bytes int64 `json:"bytes"`
 	Size  int64 `json:"size"`
+	// Signed says whether the bundle carries its signature (manifest.dsse).
+	// Pack takes an unsigned bundle, but import, serve and verify refuse
+	// it, so the caller should say so before the archive leaves.
+	Signed bool `json:"signed"`
 	// VolumeList, Volumes and Signature are set for a split archive.
 	VolumeList string          `json:"volumeList,omitempty"`
 	Volumes    []layout.Volume `json:"volumes,omitempty"`
@@ -62,8 +66,14 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
 		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
 	}
+	_, err = os.Lstat(filepath.Join(opts.Dir, layout.EnvelopeFile))
+	signed := err == nil
 	if opts.Split > 0 {
-		return packSplit(ctx, dir, codec, opts)
+		res, err := packSplit(ctx, dir, codec, opts)
+		if res != nil {
+			res.Signed = signed
+		}
+		return res, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(opts.Output), "."+filepath.Base(opts.Output)+".tmp-")
 	if err != nil {
@@ -90,7 +100,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	if err := os.Rename(tmp.Name(), opts.Output); err != nil {
 		return nil, err
 	}
-	return &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: st.Size()}, nil
+	return &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: st.Size(), Signed: signed}, nil
 }
 
 // PayloadTypeVolumes is the DSSE payloadType of a signed volume list.

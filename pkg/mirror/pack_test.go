@@ -184,3 +184,28 @@ func TestPackRefusesCorruptDirectory(t *testing.T) {
 		t.Errorf("left behind %v", entries)
 	}
 }
+
+// TestPackSaysWhetherSigned: pack takes an unsigned bundle (it is the
+// signer's call when to sign), but says so, since import, serve and verify
+// refuse it: packed and split with --key, the list's signature can read as
+// the bundle's.
+func TestPackSaysWhetherSigned(t *testing.T) {
+	dir := makeBundle(t)
+	out := t.TempDir()
+	res, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: filepath.Join(out, "unsigned.tar")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Signed {
+		t.Error("an unsigned bundle packed as signed")
+	}
+	priv, _ := testKeys(t, "signer")
+	sign(t, dir, priv)
+	res, err = mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: filepath.Join(out, "signed.tar"), Split: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Signed {
+		t.Error("a signed bundle packed as unsigned")
+	}
+}
