@@ -49,6 +49,11 @@ func Open(root string) (*Dir, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: not a bundle directory (no %s): %w", root, OCILayoutFile, errdef.ErrNotFound)
 		}
+		if st, serr := os.Stat(root); serr == nil && !st.IsDir() {
+			// An archive named where its directory is wanted: say so,
+			// rather than "lstat FILE/oci-layout: not a directory".
+			return nil, fmt.Errorf("%s: a file, not a bundle directory (an archive? this command reads the directory it was packed from): %w", root, errdef.ErrUsage)
+		}
 		return nil, fmt.Errorf("%s: %w", root, err)
 	}
 	if !st.Mode().IsRegular() {

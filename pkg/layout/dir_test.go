@@ -78,3 +78,18 @@ func TestMalformedDigestIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenFileIsNotADirectory: an archive named where a bundle directory is
+// wanted (pack bundle.tar, verify-checksums bundle.tar.zst) is refused as
+// such, not as "lstat bundle.tar/oci-layout: not a directory", which named
+// no sentinel and left the operator to guess.
+func TestOpenFileIsNotADirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bundle.tar")
+	if err := os.WriteFile(file, []byte("tar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(file)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "not a bundle directory") {
+		t.Fatalf("Open(file) = %v, want a usage error saying it is not a bundle directory", err)
+	}
+}
