@@ -142,6 +142,9 @@ func (vs *VolumeSet) CheckPresent() error {
 // Check hashes one volume and compares it with the list.
 func (vs *VolumeSet) Check(v Volume) error {
 	f, err := openRegular(vs.Path(v))
+	if errors.Is(err, errdef.ErrNotFound) {
+		return fmt.Errorf("volume %s is missing: %w", v.Name, errdef.ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}

@@ -58,29 +58,36 @@ func VerifyVolumes(ctx context.Context, list string, trust TrustOptions, limit i
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var named []string
+	// The first bad volume goes last, wrapped: its message already ends
+	// with the kind of failure, which then ends the line once and sets the
+	// exit code.
+	var others []string
 	var first error
 	for _, p := range problems {
-		if p != nil {
-			named = append(named, p.Error())
-			if first == nil {
-				first = p
-			}
+		switch {
+		case p == nil:
+		case first == nil:
+			first = p
+		default:
+			others = append(others, p.Error()+"; ")
 		}
 	}
 	if first != nil {
-		return nil, fmt.Errorf("%s: %d of %d volumes bad: %s: %w", list, len(named), len(vs.Volumes), strings.Join(named, "; "), sentinelOf(first))
+		if sentinelOf(first) != nil {
+			return nil, fmt.Errorf("%s: %d of %d volumes bad: %s%w", list, len(others)+1, len(vs.Volumes), strings.Join(others, ""), first)
+		}
+		return nil, fmt.Errorf("%s: %d of %d volumes bad: %s%v: %w", list, len(others)+1, len(vs.Volumes), strings.Join(others, ""), first, errdef.ErrDigestMismatch)
 	}
 	return res, nil
 }
 
 // sentinelOf picks the errdef sentinel an error carries (missing volumes
-// are ErrNotFound, corrupt ones ErrDigestMismatch).
+// are ErrNotFound, corrupt ones ErrDigestMismatch), or nil.
 func sentinelOf(err error) error {
 	for _, s := range []error{errdef.ErrDigestMismatch, errdef.ErrNotFound, errdef.ErrMalformed} {
 		if errors.Is(err, s) {
 			return s
 		}
 	}
-	return errdef.ErrDigestMismatch
+	return nil
 }
