@@ -59,6 +59,9 @@ then a public key) and that every root it lists exists.`,
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "check the stored catalog instead of writing it")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "directory to write catalog.json and catalog.dsse into")
 	trust.bind(cmd, false)
+	// One --key, two meanings: the shared wording ("trusted public key")
+	// told the writer to pass a public key.
+	cmd.Flags().Lookup("key").Usage = "private key to sign the catalog with (file, env://VAR, hashivault://KEY); with --verify, a trusted public key (repeatable)"
 	// --verify writes nothing: refused, not silently ignored.
 	cmd.MarkFlagsMutuallyExclusive("verify", "output")
 	return cmd

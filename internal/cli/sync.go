@@ -20,9 +20,11 @@ func newSyncCmd(app *app) *cobra.Command {
 staging: blobs stream from one to the other (or are mounted within one
 registry), referrers are copied whichever way each side supports them.
 --images also places every image under its mapped name at the destination, as
-import does. Re-running an interrupted sync completes it. A bundle past its
-expiry, or older than the newest one the destination repository holds, is
-refused as import refuses it (--allow-expired, --allow-rollback).`,
+import does. With --key (or --trust-root) the signature must verify before
+anything is written; without, it is not checked. Re-running an interrupted
+sync completes it. A bundle past its expiry, or older than the newest one the
+destination repository holds, is refused as import refuses it
+(--allow-expired, --allow-rollback).`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
   stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http`,
 		Args: cobra.ExactArgs(2),
