@@ -50,6 +50,9 @@ func Classify(err error) error {
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login`, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
 	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: --plain-http, if it has no TLS)", err), errdef.ErrUnavailable}
+	}
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -41,5 +45,22 @@ func TestIsTransient(t *testing.T) {
 		if got := remote.IsTransient(tt.err); got != tt.want {
 			t.Errorf("IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestClassifySchemeMismatch: a registry without TLS, met without
+// --plain-http, failed with net/http's own words ("server gave HTTP
+// response to HTTPS client"); doctor named the flag, import did not.
+func TestClassifySchemeMismatch(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, "https://"+srv.Listener.Addr().String()+"/v2/", nil)
+	_, err := (&http.Client{}).Do(req)
+	if err == nil {
+		t.Fatal("an HTTPS request to a plain HTTP server succeeded")
+	}
+	got := remote.Classify(err)
+	if !errors.Is(got, errdef.ErrUnavailable) || !strings.Contains(got.Error(), "--plain-http") {
+		t.Fatalf("Classify(%v) = %v, want ErrUnavailable naming --plain-http", err, got)
 	}
 }
