@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -63,6 +65,9 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 		return nil, nil, err
 	}
 	res, blobs, reached := &ContentResult{Manifests: graph.manifests}, graph.blobs, graph.reached
+	if err := checkNoStrayFiles(dir, md.Manifest); err != nil {
+		return nil, nil, err
+	}
 	if !signing {
 		if err := checkNoStrayBlobs(dir, reached); err != nil {
 			return nil, nil, err
@@ -212,6 +217,37 @@ func missingIsMismatch(err error) error {
 		return fmt.Errorf("%w (%w)", err, errdef.ErrDigestMismatch)
 	}
 	return err
+}
+
+// checkNoStrayFiles refuses a file outside blobs/sha256 that is neither a
+// head file nor named by manifest.json (a script planted in scripts/, say):
+// SHA256SUMS lists every file, so signing would vouch for it, and an
+// archive holding it is refused on import. Blobs are checkNoStrayBlobs' (or,
+// when signing, removeUnreached's).
+func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
+	named := map[string]bool{}
+	for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+		named[f.Path] = true
+	}
+	return filepath.WalkDir(dir.Path(), func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir.Path(), p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s: is a symlink: %w", p, errdef.ErrMalformed)
+		case rel == layout.BlobsDir+"/sha256" && e.IsDir():
+			return filepath.SkipDir
+		case e.IsDir(), layout.IsHeadFile(rel), named[rel]:
+			return nil
+		}
+		return fmt.Errorf("%s: not part of the bundle (manifest.json does not name it): %w", p, errdef.ErrMalformed)
+	})
 }
 
 // checkNoStrayBlobs refuses a blob that nothing in the bundle reaches: it

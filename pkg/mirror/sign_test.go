@@ -513,3 +513,36 @@ func TestVerifyBundleWithoutOCILayoutIsNotSignatureOnly(t *testing.T) {
 		t.Fatalf("--signature-only: %v", err)
 	}
 }
+
+// A file that manifest.json does not name (a script planted in scripts/, a
+// guide, a stray top-level file) is not part of the bundle: sign must not
+// put it under SHA256SUMS.sig, and verify of a signed directory must refuse
+// it, as verify of the packed archive does.
+func TestSignAndVerifyRefuseFilesNotInBundle(t *testing.T) {
+	clean := newBundle(t)
+	priv, pub := testKeys(t, "cosign")
+	for _, planted := range []string{"scripts/evil.sh", "docs/EXTRA.md", "advisories/extra.json", "notes.txt", "blobs/sha512/ab"} {
+		t.Run(planted, func(t *testing.T) {
+			dir := copyBundle(t, clean)
+			os.MkdirAll(filepath.Dir(filepath.Join(dir, filepath.FromSlash(planted))), 0o755)
+			writeFile(t, filepath.Join(dir, filepath.FromSlash(planted)), "{}\n")
+			_, err := mirror.Sign(context.Background(), mirror.SignOptions{
+				Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"), Key: priv, Password: testPass,
+			})
+			if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), planted) {
+				t.Fatalf("sign: err = %v, want ErrMalformed naming %s", err, planted)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "manifest.dsse")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal("an envelope was written for a bundle holding a file it does not name")
+			}
+
+			signed := copyBundle(t, clean)
+			sign(t, signed, priv)
+			os.MkdirAll(filepath.Dir(filepath.Join(signed, filepath.FromSlash(planted))), 0o755)
+			writeFile(t, filepath.Join(signed, filepath.FromSlash(planted)), "{}\n")
+			if _, err := verify(signed, trustKeys(pub)); !errors.Is(err, errdef.ErrMalformed) {
+				t.Fatalf("verify: err = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
