@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 
@@ -337,6 +338,11 @@ func Printable(s string) error {
 func ValidPath(p string) error {
 	if p == "" || len(p) > 1024 {
 		return fmt.Errorf("path %q has a bad length", p)
+	}
+	if !utf8.ValidString(p) {
+		// JSON would carry U+FFFD in its place: manifest.json would name
+		// a file that is not there.
+		return fmt.Errorf("path %q is not UTF-8", p)
 	}
 	if path.IsAbs(p) || path.Clean(p) != p || p == "." || strings.HasPrefix(p, "../") || p == ".." {
 		return fmt.Errorf("path %q is not a clean relative path", p)

@@ -358,3 +358,25 @@ func TestCreatePlatform(t *testing.T) {
 		t.Errorf("a platform no image has: %v", err)
 	}
 }
+
+// An advisory file name that is not UTF-8 (Linux allows any bytes) cannot
+// be written into manifest.json as it is: JSON would carry U+FFFD in its
+// place, naming a file the bundle does not hold. create must refuse it
+// (exit 11), not write a bundle that can never verify.
+func TestCreateRefusesAdvisoryNameNotUTF8(t *testing.T) {
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	adv := t.TempDir()
+	copyDir(t, advisories, adv)
+	if err := os.WriteFile(filepath.Join(adv, "nvd-\xff.json"), []byte("{}"), 0o644); err != nil {
+		t.Skipf("file names here must be UTF-8: %v", err)
+	}
+	outParent := t.TempDir()
+	_, err := mirror.Create(context.Background(), createOpts(t, releaseFile, adv, filepath.Join(outParent, "bundle")))
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "nvd-") {
+		t.Fatalf("err = %v, want ErrMalformed naming the advisory", err)
+	}
+	if entries, _ := os.ReadDir(outParent); len(entries) != 0 {
+		t.Errorf("output left behind: %v", entries)
+	}
+}
