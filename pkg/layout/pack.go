@@ -65,7 +65,7 @@ func (d *Dir) Pack(ctx context.Context, w io.Writer, c Compression) (PackStats, 
 			}
 		}
 		var n int64
-		if n, err = d.packFile(tw, name, mtime, buf); err != nil {
+		if n, err = d.packFile(ctx, tw, name, mtime, buf); err != nil {
 			break
 		}
 		stats.Files++
@@ -127,7 +127,7 @@ func packHeader(name string, size int64, mtime time.Time) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: mode, ModTime: mtime, Format: tar.FormatPAX}
 }
 
-func (d *Dir) packFile(tw *tar.Writer, name string, mtime time.Time, buf []byte) (int64, error) {
+func (d *Dir) packFile(ctx context.Context, tw *tar.Writer, name string, mtime time.Time, buf []byte) (int64, error) {
 	f, st, err := d.openFileStat(name)
 	if err != nil {
 		return 0, err
@@ -136,7 +136,10 @@ func (d *Dir) packFile(tw *tar.Writer, name string, mtime time.Time, buf []byte)
 	if err := tw.WriteHeader(packHeader(name, st.Size(), mtime)); err != nil {
 		return 0, err
 	}
-	n, err := io.CopyBuffer(tw, io.LimitReader(f, st.Size()), buf)
+	n, err := io.CopyBuffer(tw, ctxReader{ctx, io.LimitReader(f, st.Size())}, buf)
+	if ctx.Err() != nil {
+		return n, ctx.Err()
+	}
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", name, err)
 	}
@@ -158,4 +161,18 @@ func (d *Dir) manifestFacts() (time.Time, map[digest.Digest]bool, error) {
 		return time.Time{}, nil, err
 	}
 	return m.CreatedAt.UTC().Truncate(time.Second), m.OmittedSet(), nil
+}
+
+// ctxReader fails reads once its context is done: a layer of gigabytes
+// going onto slow media stops on Ctrl-C, not at its end.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -40,7 +40,7 @@ func (d *Dir) packPlainFile(ctx context.Context, out *os.File, order []string, w
 			n, at, err = holeEntry(wb, &hdr, name, desc.Size, mtime)
 			holes[desc.Digest] = at
 		} else {
-			n, err = d.copyEntry(wb, &hdr, name, mtime)
+			n, err = d.copyEntry(ctx, wb, &hdr, name, mtime)
 		}
 		if err != nil {
 			checked()
@@ -107,7 +107,7 @@ func holeEntry(out *Writeback, hdr *bytes.Buffer, name string, size int64, mtime
 const blockSize = 512
 
 // copyEntry writes one entry: header, content (kernel copy), padding.
-func (d *Dir) copyEntry(out *Writeback, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
+func (d *Dir) copyEntry(ctx context.Context, out *Writeback, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
 	f, st, err := d.openFileStat(name)
 	if err != nil {
 		return 0, err
@@ -123,6 +123,9 @@ func (d *Dir) copyEntry(out *Writeback, hdr *bytes.Buffer, name string, mtime ti
 	// In steps, so that a large file's writeback starts while it is copied.
 	var n int64
 	for n < st.Size() {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
 		var k int64
 		k, err = out.f.ReadFrom(io.LimitReader(f, min(st.Size()-n, 4*writebackChunk)))
 		out.Wrote(k)

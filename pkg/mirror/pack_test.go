@@ -209,3 +209,46 @@ func TestPackSaysWhetherSigned(t *testing.T) {
 		t.Error("a signed bundle packed as unsigned")
 	}
 }
+
+// cancelAfter cancels a context once more than n bytes were written
+// through it, and counts what is written after.
+type cancelAfter struct {
+	n, written, after int64
+	cancel            context.CancelFunc
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	if c.written > c.n {
+		c.after += int64(len(p))
+	}
+	c.written += int64(len(p))
+	if c.written > c.n {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// Ctrl-C while pack writes a large layer: main catches the signal and
+// cancels the context, so pack must stop within a buffer or two, not copy
+// the layer (gigabytes, onto slow media) to its end first.
+func TestPackStopsWithinALayerWhenCancelled(t *testing.T) {
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{BaseLayerSize: 48 << 20})
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), createOpts(t, releaseFile, advisories, dir)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := layout.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &cancelAfter{n: 8 << 20, cancel: cancel}
+	if _, err := d.Pack(ctx, w, layout.Gzip); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if w.after > 8<<20 {
+		t.Errorf("%d bytes written after the context was cancelled", w.after)
+	}
+}
