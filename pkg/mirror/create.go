@@ -169,6 +169,12 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		if base, err = loadBase(ctx, opts.Client, opts.Base, opts.BaseTrust, log); err != nil {
 			return nil, err
 		}
+		// Before any blob is fetched: the flags alone decide it.
+		if opts.Generation != 0 {
+			if err := checkBaseGeneration(base, opts.Generation); err != nil {
+				return nil, err
+			}
+		}
 	}
 	stageAt := opts.Output
 	if archive {
@@ -207,10 +213,6 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		generation = base.base.Generation + 1
 	case generation == 0:
 		generation = created.Unix()
-	case base != nil:
-		if err := checkBaseGeneration(base, generation); err != nil {
-			return nil, err
-		}
 	}
 	m := &bundle.Manifest{
 		SchemaVersion:    bundle.SchemaVersion,
