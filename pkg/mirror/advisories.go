@@ -25,9 +25,10 @@ func addAdvisories(ctx context.Context, dst *layout.Staging, dir string) ([]bund
 	if dir == "" {
 		return nil, nil
 	}
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("--advisories %s: not a directory: %w", dir, errdef.ErrNotFound)
+	named := dir
+	dir, err := advisoriesRoot(dir)
+	if err != nil {
+		return nil, err
 	}
 	var files []bundle.File
 	err = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
@@ -55,7 +56,66 @@ func addAdvisories(ctx context.Context, dst *layout.Staging, dir string) ([]bund
 		files = append(files, f)
 		return nil
 	})
+	if err != nil && named != dir {
+		err = fmt.Errorf("--advisories %s: %w", named, err)
+	}
 	return files, err
+}
+
+// advisoriesRoot resolves the --advisories directory: the user names it, so
+// a symlink to it (feeds/current) is followed; below it, none is.
+func advisoriesRoot(dir string) (string, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", fmt.Errorf("--advisories %s: not a directory: %w", dir, errdef.ErrNotFound)
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("--advisories %s: not a directory: %w", dir, errdef.ErrNotFound)
+	}
+	return root, nil
+}
+
+// checkOutputOutsideAdvisories refuses an output inside the advisories
+// directory: the walk would read create's own staging directory (or, run
+// again, the bundle itself) as advisories.
+func checkOutputOutsideAdvisories(dir, output string) error {
+	if dir == "" {
+		return nil
+	}
+	root, err := advisoriesRoot(dir)
+	if err != nil {
+		return err
+	}
+	out, err := resolveAncestors(output)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(root, out); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("--output %s is inside --advisories %s: name an output outside the advisory feed: %w", output, dir, errdef.ErrUsage)
+	}
+	return nil
+}
+
+// resolveAncestors is path made absolute with the symlinks of its longest
+// existing ancestor resolved; the rest need not exist yet.
+func resolveAncestors(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for p := abs; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			for i := len(rest) - 1; i >= 0; i-- {
+				real = filepath.Join(real, rest[i])
+			}
+			return real, nil
+		}
+		if filepath.Dir(p) == p {
+			return abs, nil
+		}
+		rest = append(rest, filepath.Base(p))
+	}
 }
 
 func addAdvisory(ctx context.Context, dst *layout.Staging, path, name string) (bundle.File, error) {

@@ -133,6 +133,9 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, fmt.Errorf("%s:%d: %s is not pinned by digest (pin it, or pass --allow-tags): %w", opts.ReleaseFile, u.Line, u.Ref, errdef.ErrMalformed)
 	}
 
+	if err := checkOutputOutsideAdvisories(opts.AdvisoriesDir, opts.Output); err != nil {
+		return nil, err
+	}
 	archive := strings.HasSuffix(opts.Output, ".tar")
 	if c, err := layout.CompressionFor(opts.Output); err == nil && c != layout.None {
 		// A compressed name is a promise of an archive create does not

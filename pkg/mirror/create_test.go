@@ -380,3 +380,53 @@ func TestCreateRefusesAdvisoryNameNotUTF8(t *testing.T) {
 		t.Errorf("output left behind: %v", entries)
 	}
 }
+
+// --advisories may name a symlink to the feed directory (feeds/current →
+// feeds/2025-12-01, as feeds are rotated): os.Stat took it for the
+// directory it is, then the walk refused its own root as "not a regular
+// file" (exit 11). Symlinks inside the feed stay refused.
+func TestCreateAdvisoriesDirThroughSymlink(t *testing.T) {
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	link := filepath.Join(t.TempDir(), "current")
+	if err := os.Symlink(advisories, link); err != nil {
+		t.Skipf("no symlinks here: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "bundle")
+	res, err := mirror.Create(context.Background(), createOpts(t, releaseFile, link, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readManifest(t, makeBundleFrom(t, releaseFile, advisories)).Advisories
+	if len(res.Manifest.Advisories) == 0 || len(res.Manifest.Advisories) != len(want) {
+		t.Fatalf("advisories %v, want %v", res.Manifest.Advisories, want)
+	}
+}
+
+// An --output inside --advisories would be walked as advisories while it is
+// written (create's own staging directory, then on the next run the bundle
+// itself): create refuses it as a usage error before fetching anything.
+func TestCreateRefusesOutputInsideAdvisories(t *testing.T) {
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	feeds := t.TempDir()
+	copyDir(t, advisories, feeds)
+	for _, out := range []string{filepath.Join(feeds, "bundle"), filepath.Join(feeds, "sub", "b.tar")} {
+		_, err := mirror.Create(context.Background(), createOpts(t, releaseFile, feeds, out))
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "--advisories") {
+			t.Fatalf("--output %s: err = %v, want ErrUsage naming --advisories", out, err)
+		}
+		if entries, _ := os.ReadDir(feeds); len(entries) != 2 {
+			t.Errorf("--output %s: left behind in the feed: %v", out, entries)
+		}
+	}
+}
+
+func makeBundleFrom(t *testing.T, releaseFile, advisories string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), createOpts(t, releaseFile, advisories, out)); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
