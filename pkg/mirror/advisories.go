@@ -86,36 +86,13 @@ func checkOutputOutsideAdvisories(dir, output string) error {
 	if err != nil {
 		return err
 	}
-	out, err := resolveAncestors(output)
-	if err != nil {
-		return err
-	}
-	if rel, err := filepath.Rel(root, out); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if inside, err := isInside(root, output); err != nil || inside {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("--output %s is inside --advisories %s: name an output outside the advisory feed: %w", output, dir, errdef.ErrUsage)
 	}
 	return nil
-}
-
-// resolveAncestors is path made absolute with the symlinks of its longest
-// existing ancestor resolved; the rest need not exist yet.
-func resolveAncestors(path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	var rest []string
-	for p := abs; ; p = filepath.Dir(p) {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			for i := len(rest) - 1; i >= 0; i-- {
-				real = filepath.Join(real, rest[i])
-			}
-			return real, nil
-		}
-		if filepath.Dir(p) == p {
-			return abs, nil
-		}
-		rest = append(rest, filepath.Base(p))
-	}
 }
 
 func addAdvisory(ctx context.Context, dst *layout.Staging, path, name string) (bundle.File, error) {

@@ -63,6 +63,14 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Written inside the bundle, the archive would be a file the bundle
+	// does not name: the directory would no longer verify.
+	if inside, err := isInside(opts.Dir, opts.Output); err != nil || inside {
+		if err == nil {
+			err = fmt.Errorf("--output %s is inside the bundle directory %s: write the archive elsewhere: %w", opts.Output, opts.Dir, errdef.ErrUsage)
+		}
+		return nil, err
+	}
 	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
 		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
 	}

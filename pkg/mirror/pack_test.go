@@ -252,3 +252,23 @@ func TestPackStopsWithinALayerWhenCancelled(t *testing.T) {
 		t.Errorf("%d bytes written after the context was cancelled", w.after)
 	}
 }
+
+// An archive written inside the directory it packs is a file the bundle
+// does not name: the directory no longer verifies (sign, verify and
+// verify-checksums refuse it) and a second pack would carry the first.
+// pack refuses it as a usage error and leaves the bundle as it was.
+func TestPackRefusesOutputInsideBundle(t *testing.T) {
+	dir := makeBundle(t)
+	for _, opts := range []mirror.PackOptions{
+		{Dir: dir, Output: filepath.Join(dir, "b.tar")},
+		{Dir: dir, Output: filepath.Join(dir, "docs", "b.tar.zst")},
+		{Dir: dir, Output: filepath.Join(dir, "b.tar"), Split: 1 << 20},
+	} {
+		if _, err := mirror.Pack(context.Background(), opts); !errors.Is(err, errdef.ErrUsage) {
+			t.Errorf("pack --output %s: err = %v, want ErrUsage", opts.Output, err)
+		}
+	}
+	if _, err := mirror.VerifyChecksums(context.Background(), mirror.ChecksumsOptions{Dir: dir}); err != nil {
+		t.Fatalf("the bundle was changed: %v", err)
+	}
+}

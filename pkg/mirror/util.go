@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -50,4 +52,41 @@ func readBounded(r io.Reader, limit int64, name string) ([]byte, error) {
 
 func sortDigests(ds []digest.Digest) {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+}
+
+// isInside reports whether path is dir or lies below it, symlinks of their
+// existing parts resolved; path need not exist yet.
+func isInside(dir, path string) (bool, error) {
+	root, err := resolveAncestors(dir)
+	if err != nil {
+		return false, err
+	}
+	p, err := resolveAncestors(path)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
+}
+
+// resolveAncestors is path made absolute with the symlinks of its longest
+// existing ancestor resolved; the rest need not exist yet.
+func resolveAncestors(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for p := abs; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			for i := len(rest) - 1; i >= 0; i-- {
+				real = filepath.Join(real, rest[i])
+			}
+			return real, nil
+		}
+		if filepath.Dir(p) == p {
+			return abs, nil
+		}
+		rest = append(rest, filepath.Base(p))
+	}
 }
