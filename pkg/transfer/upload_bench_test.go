@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -13,8 +15,16 @@ import (
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
+// benchChunk is the uploads' request size: STELLA_BENCH_CHUNK_MIB, or
+// transfer.DefaultChunkSize.
+func benchChunk() int64 {
+	n, _ := strconv.ParseInt(os.Getenv("STELLA_BENCH_CHUNK_MIB"), 10, 64)
+	return max(n, 0) << 20
+}
+
 // BenchmarkUploader measures pushing 256 MiB into distribution as one blob,
-// and as 4 blobs in parallel: how fast the registry takes content here.
+// and as 4 blobs in parallel: how fast the registry takes content here
+// (STELLA_BENCH_CHUNK_MIB sets the request size of the streamed uploads).
 func BenchmarkUploader(b *testing.B) {
 	reg := testutil.Distribution(b)
 	client := testutil.Client(b)
@@ -36,7 +46,7 @@ func BenchmarkUploader(b *testing.B) {
 					g, ctx := errgroup.WithContext(context.Background())
 					for p := 0; p < parts; p++ {
 						repo, _ := client.UploadRepository(reg + "/bench/upload")
-						u := &transfer.Uploader{Repo: repo}
+						u := &transfer.Uploader{Repo: repo, ChunkSize: benchChunk()}
 						if mode == "at" {
 							g.Go(func() error { return u.PushAt(ctx, descs[p], bytes.NewReader(blobs[p])) })
 						} else {
