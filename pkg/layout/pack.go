@@ -163,8 +163,11 @@ func (d *Dir) manifestFacts() (time.Time, map[digest.Digest]bool, error) {
 	return m.CreatedAt.UTC().Truncate(time.Second), m.OmittedSet(), nil
 }
 
-// ctxReader fails reads once its context is done: a layer of gigabytes
-// going onto slow media stops on Ctrl-C, not at its end.
+// ContextReader reads r until ctx is done, then fails: a layer of
+// gigabytes going onto slow media, a feed being copied or a blob being
+// hashed stops on Ctrl-C, not at its end.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

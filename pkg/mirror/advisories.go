@@ -114,8 +114,8 @@ func addAdvisory(ctx context.Context, dst *layout.Staging, path, name string) (b
 		io.Copy(io.Discard, pr)
 		done <- verdict{gz, err}
 	}()
-	// ctxReader: a feed may be gigabytes, and Ctrl-C must stop its copy.
-	desc, err := dst.AddFile(ctx, name, io.TeeReader(ctxReader{ctx, src}, pw), "", 0o644)
+	// layout.ContextReader: a feed may be gigabytes, and Ctrl-C must stop its copy.
+	desc, err := dst.AddFile(ctx, name, io.TeeReader(layout.ContextReader(ctx, src), pw), "", 0o644)
 	pw.CloseWithError(err)
 	v := <-done
 	if err != nil {

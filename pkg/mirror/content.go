@@ -192,21 +192,7 @@ func copyBuffered(ctx context.Context, w io.Writer, r io.Reader) (int64, error) 
 	defer hashBuffers.Put(bufp)
 	// Only Write of w: io.Discard's ReadFrom would read with its own 8 KiB
 	// buffer (a hundred thousand reads for 800 MiB) instead of this one.
-	return io.CopyBuffer(struct{ io.Writer }{w}, ctxReader{ctx, r}, *bufp)
-}
-
-// ctxReader fails reads once its context is done, so that a large blob's
-// hashing stops on Ctrl-C.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return io.CopyBuffer(struct{ io.Writer }{w}, layout.ContextReader(ctx, r), *bufp)
 }
 
 // missingIsMismatch reports content that manifest.json names but the
