@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +44,17 @@ func RegistryNoReferrers(t testing.TB) string {
 // behind wrap, a handler that can alter what the real registry serves.
 func RegistryWrapped(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	return startInProcess(t, true, wrap)
+}
+
+// ProxyWrapped starts a reverse proxy to the registry at host (the CNCF
+// distribution registry, say) behind wrap, a handler that can alter what
+// the registry answers, and returns the proxy's host:port. It stops when
+// the test ends.
+func ProxyWrapped(t testing.TB, host string, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(wrap(httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: host})))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }
 
 func startInProcess(t testing.TB, referrers bool, wrap func(http.Handler) http.Handler) string {

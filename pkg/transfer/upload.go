@@ -296,10 +296,10 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				want = http.StatusCreated
 			}
 			if resp.StatusCode == want {
-				next, err = u.location(resp, req.URL)
 				if last {
-					err = nil
+					return false, stored(resp, dg)
 				}
+				next, err = u.location(resp, req.URL)
 				return false, err
 			}
 			if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable && !retryable(resp) {
@@ -451,6 +451,9 @@ func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo 
 		defer drain(resp)
 		switch resp.StatusCode {
 		case http.StatusCreated:
+			if err := stored(resp, desc.Digest); err != nil {
+				return false, err
+			}
 			mounted = true
 			return false, nil
 		case http.StatusAccepted:
@@ -462,6 +465,27 @@ func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo 
 		return retryable(resp), responseError(resp)
 	})
 	return mounted, err
+}
+
+// stored checks the answer of a request that completed a blob (an
+// upload's PUT, a mount) against the digest sent: a registry whose
+// Docker-Content-Digest or Location names another blob does not hold that
+// content under its digest (it rewrote it, or is faulty), and nothing may
+// be written that points to it. Both are optional; what is absent is not
+// checked.
+func stored(resp *http.Response, want digest.Digest) error {
+	claims := []string{resp.Header.Get("Docker-Content-Digest")}
+	if loc, err := resp.Request.URL.Parse(resp.Header.Get("Location")); err == nil {
+		if _, last, ok := strings.Cut(loc.Path, "/blobs/"); ok {
+			claims = append(claims, last)
+		}
+	}
+	for _, c := range claims {
+		if got, err := digest.Parse(c); err == nil && got != want {
+			return fmt.Errorf("registry %s says it stored %s for the blob %s sent: %w", resp.Request.URL.Host, got, want, errdef.ErrDigestMismatch)
+		}
+	}
+	return nil
 }
 
 func (u *Uploader) baseURL() string {
