@@ -280,15 +280,34 @@ func (t *target) explain(err error) error {
 	return remote.Classify(err)
 }
 
-// tag writes the tags, in order.
+// tag writes the tags, in order, and reads each back: a registry that
+// rewrote the manifest without saying so, or took the write and did not
+// apply it, names other content by the tag, which a generation check
+// (which reads the tags) would then trust. One HEAD a tag.
 func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 	for _, tg := range tags {
 		r, err := t.repo(tg.repo)
 		if err != nil {
 			return err
 		}
-		if err := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag); err != nil {
-			return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
+		perr := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag)
+		if perr != nil && ctx.Err() != nil {
+			return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
+		}
+		// Read back after a refusal too: a registry that answered with
+		// another digest than the one sent may have written the tag.
+		got, rerr := r.Manifests().Resolve(ctx, tg.tag)
+		switch {
+		case rerr == nil && got.Digest != tg.desc.Digest:
+			return fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
+				t.host, tg.repo, tg.tag, got.Digest, tg.desc.Digest, errdef.ErrDigestMismatch)
+		case perr != nil:
+			return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
+		case isNotFound(rerr):
+			return fmt.Errorf("tag %s/%s:%s is not found after %s was written to it (the registry lost the write): %w",
+				t.host, tg.repo, tg.tag, tg.desc.Digest, errdef.ErrUnavailable)
+		case rerr != nil:
+			return fmt.Errorf("tag %s/%s:%s: read back: %w", t.host, tg.repo, tg.tag, remote.Classify(rerr))
 		}
 		t.tagged.Add(1)
 	}
