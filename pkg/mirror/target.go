@@ -223,14 +223,18 @@ func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error 
 	return g.Wait()
 }
 
-// relistReferrers makes sure, without the referrers API, that each manifest
-// with a subject is listed in its subject's sha256-<hex> index. Each
-// referrer pushed rewrites that index from the one it read: another writer
-// doing the same at the same moment (two imports of one bundle) can drop
-// an entry, and the manifest, found present, would not be pushed again.
-// A missing entry is added by pushing the manifest again.
+// relistReferrers makes sure that each manifest with a subject is listed
+// among its subject's referrers, where readers look for it (the bundle's
+// signature among them). Without the referrers API, each referrer pushed
+// rewrites the subject's sha256-<hex> index from the one it read: another
+// writer doing the same at the same moment (two imports of one bundle) can
+// drop an entry, and the manifest, found present, would not be pushed
+// again. A missing entry is added by pushing the manifest again. With the
+// API, the registry lists what it indexed: a referrer it does not list
+// after its push (a registry that serves the API but does not index
+// subjects) fails the placement.
 func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, repo string, list []manifestPlace) error {
-	if t.mode != ReferrersTagIndex {
+	if t.mode == "" {
 		return nil
 	}
 	for _, m := range list {
@@ -253,6 +257,10 @@ func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, rep
 			}
 			if listed {
 				break
+			}
+			if t.mode == ReferrersAPI {
+				return fmt.Errorf("referrer %s of %s in %s/%s: not listed by the registry's referrers API after it was pushed (the registry does not index subjects; no reader would find it): %w",
+					m.desc.Digest, doc.Subject.Digest, t.host, repo, errdef.ErrUnavailable)
 			}
 			if try > 3 {
 				return fmt.Errorf("referrer %s of %s in %s/%s: still not listed under its subject's fallback tag after %d pushes (another writer keeps replacing it): %w",

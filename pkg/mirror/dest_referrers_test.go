@@ -1,0 +1,44 @@
+package mirror_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestReferrersAPIThatListsNothing: a registry that serves the referrers
+// API but never lists what was pushed (it does not index subjects) holds
+// the bundle's signature where no reader finds it. The placement fails,
+// naming the referrer, instead of reporting success.
+func TestReferrersAPIThatListsNothing(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+				w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+				json.NewEncoder(w).Encode(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	_, err := mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub))
+	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), host) || !strings.Contains(err.Error(), "not listed") {
+		t.Fatalf("err = %v, want ErrUnavailable naming the registry and the referrer not listed", err)
+	}
+	t.Log(err)
+	if tags := testutil.Tags(t, host); len(tags["stellaops/mirror-bundle"]) != 0 {
+		t.Errorf("bundle tagged: %v", tags)
+	}
+}
