@@ -135,7 +135,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)
-	if err := checkGeneration(ctx, tgt, bundleRepo, md, opts.AllowRollback, "import"); err != nil {
+	if err := checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, opts.AllowRollback, "import"); err != nil {
 		return nil, err
 	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
@@ -184,9 +184,11 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 
 // checkGeneration refuses (errdef.ErrGeneration) a bundle older than the
 // newest one repo holds, or of the same generation with other content,
-// unless allow: a bundle repository never goes back silently.
-func checkGeneration(ctx context.Context, tgt *target, repo string, md *metadata, allow bool, verb string) error {
-	held, heldRoot, err := tgt.generation(ctx, repo)
+// unless allow: a bundle repository never goes back silently. tag, the tag
+// the bundle is to be written under, is read whether the tag list names it
+// or not.
+func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *metadata, allow bool, verb string) error {
+	held, heldRoot, err := tgt.generation(ctx, repo, tag)
 	if err != nil {
 		return err
 	}

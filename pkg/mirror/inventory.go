@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -188,26 +189,34 @@ type bundleRoot struct {
 	entry InventoryBundle
 }
 
-// bundleRoots lists the bundle roots tagged in repo.
-func (t *target) bundleRoots(ctx context.Context, repo string) ([]bundleRoot, error) {
+// bundleRoots lists the bundle roots tagged in repo. The tags in also are
+// read too, listed or not: a tag list may lag behind the registry's
+// writes, and the tag a placement is about to replace must be seen.
+func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) ([]bundleRoot, error) {
 	r, err := t.repo(repo)
 	if err != nil {
 		return nil, err
 	}
 	var tags []string
-	if err := r.Tags(ctx, "", func(page []string) error { tags = append(tags, page...); return nil }); err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
+	if err := r.Tags(ctx, "", func(page []string) error { tags = append(tags, page...); return nil }); err != nil && !isNotFound(err) {
 		return nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
+	}
+	listed := len(tags)
+	for _, tag := range also {
+		if !slices.Contains(tags, tag) {
+			tags = append(tags, tag)
+		}
 	}
 	seen := map[digest.Digest]bool{}
 	var out []bundleRoot
-	for _, tag := range tags {
+	for i, tag := range tags {
 		if strings.HasPrefix(tag, "sha256-") {
 			continue
 		}
 		desc, rc, err := r.Manifests().FetchReference(ctx, tag)
+		if err != nil && i >= listed && isNotFound(err) {
+			continue // not listed, and indeed not there
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
 		}

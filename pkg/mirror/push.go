@@ -119,7 +119,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 		return nil, err
 	}
 	tgt := newTarget(ref.Registry, client, topts)
-	if err := checkGeneration(ctx, tgt, po.bundleRepo, md, acc.allowRollback, acc.verb); err != nil {
+	if err := checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc.allowRollback, acc.verb); err != nil {
 		return nil, err
 	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {

@@ -371,9 +371,10 @@ func (t *target) setReferrersMode(mode ReferrersMode) error {
 }
 
 // generation returns the highest mirrorGeneration among the bundles tagged
-// in repo, with the root digest of that bundle; 0 when there is none.
-func (t *target) generation(ctx context.Context, repo string) (int64, digest.Digest, error) {
-	roots, err := t.bundleRoots(ctx, repo)
+// in repo (listed, or among also), with the root digest of that bundle; 0
+// when there is none.
+func (t *target) generation(ctx context.Context, repo string, also ...string) (int64, digest.Digest, error) {
+	roots, err := t.bundleRoots(ctx, repo, also...)
 	if err != nil {
 		return 0, "", err
 	}
