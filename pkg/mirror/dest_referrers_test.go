@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -37,8 +38,39 @@ func TestReferrersAPIThatListsNothing(t *testing.T) {
 	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), host) || !strings.Contains(err.Error(), "not listed") {
 		t.Fatalf("err = %v, want ErrUnavailable naming the registry and the referrer not listed", err)
 	}
-	t.Log(err)
 	if tags := testutil.Tags(t, host); len(tags["stellaops/mirror-bundle"]) != 0 {
 		t.Errorf("bundle tagged: %v", tags)
+	}
+}
+
+// TestReferrersAPIIndexingLate: a registry that indexes a subject a moment
+// after the push (the first listing of each subject after a push comes back
+// empty) is asked again with the backoff, and the import completes.
+func TestReferrersAPIIndexingLate(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var mu sync.Mutex
+	asked := map[string]bool{}
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+				mu.Lock()
+				first := !asked[r.URL.Path]
+				asked[r.URL.Path] = true
+				mu.Unlock()
+				if first {
+					w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+					json.NewEncoder(w).Encode(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}})
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	res, err := mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ReferrersMode != mirror.ReferrersAPI {
+		t.Errorf("referrers mode %q, want the API", res.ReferrersMode)
 	}
 }

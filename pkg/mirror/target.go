@@ -244,23 +244,30 @@ func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, rep
 		if json.Unmarshal(m.data, &doc) != nil || doc.Subject == nil {
 			continue
 		}
-		for try := 1; ; try++ {
-			listed := false
-			err := r.Referrers(ctx, *doc.Subject, "", func(refs []ocispec.Descriptor) error {
-				for _, d := range refs {
-					listed = listed || d.Digest == m.desc.Digest
+		if t.mode == ReferrersAPI {
+			// A registry may index a subject a moment after the push: it
+			// is asked again, with the transfer's backoff, before the
+			// placement fails.
+			err := transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
+				listed, err := t.listedReferrer(ctx, r, repo, *doc.Subject, m.desc)
+				if err == nil && !listed {
+					return true, fmt.Errorf("referrer %s of %s in %s/%s: not listed by the registry's referrers API after it was pushed (the registry does not index subjects; no reader would find it): %w",
+						m.desc.Digest, doc.Subject.Digest, t.host, repo, errdef.ErrUnavailable)
 				}
-				return nil
+				return false, err
 			})
 			if err != nil {
-				return fmt.Errorf("referrers of %s in %s/%s: %w", doc.Subject.Digest, t.host, repo, remote.Classify(err))
+				return err
+			}
+			continue
+		}
+		for try := 1; ; try++ {
+			listed, err := t.listedReferrer(ctx, r, repo, *doc.Subject, m.desc)
+			if err != nil {
+				return err
 			}
 			if listed {
 				break
-			}
-			if t.mode == ReferrersAPI {
-				return fmt.Errorf("referrer %s of %s in %s/%s: not listed by the registry's referrers API after it was pushed (the registry does not index subjects; no reader would find it): %w",
-					m.desc.Digest, doc.Subject.Digest, t.host, repo, errdef.ErrUnavailable)
 			}
 			if try > 3 {
 				return fmt.Errorf("referrer %s of %s in %s/%s: still not listed under its subject's fallback tag after %d pushes (another writer keeps replacing it): %w",
@@ -272,6 +279,21 @@ func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, rep
 		}
 	}
 	return nil
+}
+
+// listedReferrer reports whether desc is among subject's referrers in repo.
+func (t *target) listedReferrer(ctx context.Context, r *oremote.Repository, repo string, subject, desc ocispec.Descriptor) (bool, error) {
+	listed := false
+	err := r.Referrers(ctx, subject, "", func(refs []ocispec.Descriptor) error {
+		for _, d := range refs {
+			listed = listed || d.Digest == desc.Digest
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("referrers of %s in %s/%s: %w", subject.Digest, t.host, repo, remote.Classify(err))
+	}
+	return listed, nil
 }
 
 // explain turns a registry's refusal of an unknown artifact type into an

@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// Retry runs op as retryLoop does, for callers outside the package (a
+// check the registry may answer only a moment later).
+func Retry(ctx context.Context, attempts int, first time.Duration, op func() (again bool, err error)) error {
+	_, err := retryLoop(ctx, attempts, first, op)
+	return err
+}
+
 // retryLoop runs op until it succeeds, fails permanently, or has been
 // tried attempts times (0 means DefaultAttempts), waiting first (0 means
 // 250ms), doubling up to 8 seconds; a registry's Retry-After wins. op says
