@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -99,4 +100,35 @@ func (e *editWriter) Write(p []byte) (int, error) {
 		e.WriteHeader(http.StatusOK)
 	}
 	return e.ResponseWriter.Write(p)
+}
+
+// TestTagServedLate: a registry that serves a tag a moment after taking
+// its write (the first read of each tag answers 404) is asked again with
+// the backoff, and the import completes.
+func TestTagServedLate(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var mu sync.Mutex
+	read := map[string]bool{}
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/") && !strings.Contains(r.URL.Path, "/manifests/sha256") {
+				mu.Lock()
+				first := !read[r.URL.Path]
+				read[r.URL.Path] = true
+				mu.Unlock()
+				if first {
+					w.WriteHeader(http.StatusNotFound)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	res, err := mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tags == 0 {
+		t.Errorf("result %+v: no tag written", res)
+	}
 }

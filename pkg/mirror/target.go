@@ -325,19 +325,27 @@ func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 			return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
 		}
 		// Read back after a refusal too: a registry that answered with
-		// another digest than the one sent may have written the tag.
-		got, rerr := r.Manifests().Resolve(ctx, tg.tag)
-		switch {
-		case rerr == nil && got.Digest != tg.desc.Digest:
-			return fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
-				t.host, tg.repo, tg.tag, got.Digest, tg.desc.Digest, errdef.ErrDigestMismatch)
-		case perr != nil:
-			return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
-		case isNotFound(rerr):
-			return fmt.Errorf("tag %s/%s:%s is not found after %s was written to it (the registry lost the write): %w",
-				t.host, tg.repo, tg.tag, tg.desc.Digest, errdef.ErrUnavailable)
-		case rerr != nil:
-			return fmt.Errorf("tag %s/%s:%s: read back: %w", t.host, tg.repo, tg.tag, remote.Classify(rerr))
+		// another digest than the one sent may have written the tag. After
+		// a write it took, a registry that serves a tag a moment late is
+		// asked again, with the transfer's backoff, before this fails.
+		err = transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
+			got, rerr := r.Manifests().Resolve(ctx, tg.tag)
+			switch {
+			case rerr == nil && got.Digest != tg.desc.Digest:
+				return perr == nil, fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
+					t.host, tg.repo, tg.tag, got.Digest, tg.desc.Digest, errdef.ErrDigestMismatch)
+			case perr != nil:
+				return false, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
+			case isNotFound(rerr):
+				return true, fmt.Errorf("tag %s/%s:%s is not found after %s was written to it (the registry lost the write): %w",
+					t.host, tg.repo, tg.tag, tg.desc.Digest, errdef.ErrUnavailable)
+			case rerr != nil:
+				return false, fmt.Errorf("tag %s/%s:%s: read back: %w", t.host, tg.repo, tg.tag, remote.Classify(rerr))
+			}
+			return false, nil
+		})
+		if err != nil {
+			return err
 		}
 		t.tagged.Add(1)
 	}
