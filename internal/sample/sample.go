@@ -43,6 +43,14 @@ type Spec struct {
 	// Variant, when non-zero, changes the content of the first two
 	// components (a new release of them) and nothing else.
 	Variant uint64
+	// Images, when larger than len(Components), adds components up to that
+	// many images, each for linux/amd64 and linux/arm64 (an index) with an
+	// SBOM referrer, in its own repository: the release of the scale
+	// benchmarks. 0 keeps Components alone.
+	Images int
+	// Advisories, when non-zero, adds that many small advisory files beside
+	// the two feeds WriteFiles writes, spread over subdirectories.
+	Advisories int
 }
 
 func (s Spec) withDefaults() Spec {
@@ -72,6 +80,26 @@ var Components = []struct {
 	{"scanner-web", "stellaops/scanner-web", []string{"linux/amd64", "linux/arm64"}, false},
 	{"scanner-worker", "stellaops/scanner-worker", []string{"linux/amd64"}, false},
 	{"valkey", "stellaops/infra/valkey", []string{"linux/amd64", "linux/arm64"}, true},
+}
+
+type component struct {
+	Name, Repository string
+	Platforms        []string
+	Infrastructure   bool
+	SBOM             bool
+}
+
+// components are Components, then the extra images of s.Images.
+func (s Spec) components() []component {
+	var out []component
+	for _, c := range Components {
+		out = append(out, component{c.Name, c.Repository, c.Platforms, c.Infrastructure, c.Name == "authority"})
+	}
+	for i := len(out); i < s.Images; i++ {
+		name := fmt.Sprintf("extra-%05d", i)
+		out = append(out, component{name, "stellaops/extra/" + name, []string{"linux/amd64", "linux/arm64"}, false, true})
+	}
+	return out
 }
 
 // Pusher is what an image is pushed to: a repository of a registry.
@@ -105,7 +133,7 @@ func Push(ctx context.Context, spec Spec, repo func(repository string) (Pusher, 
 	spec = spec.withDefaults()
 	rel := &Release{Spec: spec}
 	base := blob(spec.Seed, "base", spec.BaseLayerSize)
-	for i, c := range Components {
+	for i, c := range spec.components() {
 		dst, err := repo(c.Repository)
 		if err != nil {
 			return nil, err
@@ -135,7 +163,7 @@ func Push(ctx context.Context, spec Spec, repo func(repository string) (Pusher, 
 		if err := dst.Tag(ctx, img.Descriptor, spec.Version); err != nil {
 			return nil, fmt.Errorf("tag %s: %w", c.Repository, err)
 		}
-		if c.Name == "authority" {
+		if c.SBOM {
 			ref, err := pushSBOM(ctx, dst, &img, spec)
 			if err != nil {
 				return nil, err
@@ -298,6 +326,16 @@ func (r *Release) WriteFiles(dir string) (releaseFile, advisories string, err er
 			return "", "", err
 		}
 		if err := os.WriteFile(filepath.Join(advisories, feed+"-2025-12-01.json.gz"), data, 0o644); err != nil {
+			return "", "", err
+		}
+	}
+	for i := 0; i < r.Spec.Advisories; i++ {
+		dir := filepath.Join(advisories, "extra", fmt.Sprintf("%03d", i%100))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", "", err
+		}
+		data := fmt.Sprintf("{\"id\":\"EXTRA-%06d\",\"seed\":%d}\n", i, r.Spec.Seed^r.Spec.Variant)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("adv-%06d.json", i)), []byte(data), 0o644); err != nil {
 			return "", "", err
 		}
 	}
