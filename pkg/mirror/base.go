@@ -45,7 +45,7 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	if err := md.checkStructure(ctx); err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}
-	p := &placement{byDig: map[digest.Digest]*blobPlace{}, placed: map[string]bool{}}
+	p := newPlacement("")
 	var manifests []manifestPlace
 	if err := p.addGraph(ctx, newGraphReader(md.Doc, false), "", md.RootDesc, &manifests); err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)

@@ -36,6 +36,15 @@ type placement struct {
 	advisories map[digest.Digest][]string
 	// placed holds "repo@digest" of every manifest already in a phase.
 	placed map[string]bool
+	// blobIn holds "repo@digest" of every blob already given repo, so that
+	// a blob all images share (a base layer) is not looked for along its
+	// repository list once per image: that is quadratic in the images.
+	blobIn map[string]bool
+}
+
+func newPlacement(bundleRepo string) *placement {
+	return &placement{bundleRepo: bundleRepo, byDig: map[digest.Digest]*blobPlace{}, advisories: map[digest.Digest][]string{},
+		placed: map[string]bool{}, blobIn: map[string]bool{}}
 }
 
 type blobPlace struct {
@@ -83,7 +92,7 @@ type placementOptions struct {
 // relative to the target registry (no host).
 func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*placement, error) {
 	bundleRepo := o.bundleRepo
-	p := &placement{bundleRepo: bundleRepo, byDig: map[digest.Digest]*blobPlace{}, advisories: map[digest.Digest][]string{}, placed: map[string]bool{}}
+	p := newPlacement(bundleRepo)
 	m := md.Manifest
 	// An image in several repositories, and indexes images share, are
 	// read and parsed once.
@@ -185,12 +194,10 @@ func (p *placement) addBlob(repo string, d ocispec.Descriptor) {
 		p.byDig[d.Digest] = b
 		p.blobs = append(p.blobs, b)
 	}
-	for _, r := range b.repos {
-		if r == repo {
-			return
-		}
+	if key := repo + "@" + d.Digest.String(); !p.blobIn[key] {
+		p.blobIn[key] = true
+		b.repos = append(b.repos, repo)
 	}
-	b.repos = append(b.repos, repo)
 }
 
 func imageDesc(img bundle.Image) ocispec.Descriptor {

@@ -126,7 +126,7 @@ func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) 
 	} else if ok {
 		roots = append(roots, sig)
 	}
-	p := &placement{byDig: map[digest.Digest]*blobPlace{}, placed: map[string]bool{}}
+	p := newPlacement("")
 	var manifests []manifestPlace
 	g := newGraphReader(md.Doc, false)
 	for _, r := range roots {
