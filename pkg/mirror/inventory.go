@@ -102,9 +102,15 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	inv := &InventoryFile{SchemaVersion: 1, Registry: opts.Registry, BundleRepository: bundleRepo, GeneratedAt: now.UTC().Truncate(time.Second),
 		Bundles: []InventoryBundle{}, Repositories: map[string][]digest.Digest{}}
 	blobs := map[digest.Digest]ocispec.Descriptor{}
+	// One reader for every bundle: the releases of a repository share most
+	// of their images, and each manifest is fetched once, not once a bundle.
+	g, err := tgt.graphReader(bundleRepo)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range roots {
 		inv.Bundles = append(inv.Bundles, r.entry)
-		if err := tgt.graphBlobs(ctx, bundleRepo, r.desc, blobs); err != nil {
+		if err := visitGraph(ctx, r.desc, g, func(d ocispec.Descriptor) { blobs[d.Digest] = plainDesc(d) }, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -240,14 +246,14 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	return out, nil
 }
 
-// graphBlobs adds every non-manifest blob below desc in repo to blobs.
-func (t *target) graphBlobs(ctx context.Context, repo string, desc ocispec.Descriptor, blobs map[digest.Digest]ocispec.Descriptor) error {
+// graphReader reads the manifests of repo, keeping only their children.
+func (t *target) graphReader(repo string) (*graphReader, error) {
 	r, err := t.repo(repo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) { return fetchManifest(ctx, r, d) }
-	return visitGraph(ctx, desc, newGraphReader(fetch, false), func(d ocispec.Descriptor) { blobs[d.Digest] = plainDesc(d) }, nil)
+	return newGraphReader(fetch, false), nil
 }
 
 // holding returns, sorted, the blobs repo actually holds.
