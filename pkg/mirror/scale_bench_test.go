@@ -81,6 +81,17 @@ func BenchmarkScale(b *testing.B) {
 			_, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub), Now: testNow})
 			return err
 		}},
+		{"verify-checksums", func(b *testing.B) error {
+			_, err := mirror.VerifyChecksums(ctx, mirror.ChecksumsOptions{Dir: dir, Trust: trustKeys(pub)})
+			return err
+		}},
+		{"create-delta", func(b *testing.B) error {
+			out := filepath.Join(tmp, "delta")
+			os.RemoveAll(out)
+			_, err := mirror.Create(ctx, mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: out, Created: fixedTime, Generation: fixedTime.Unix() + 1,
+				Base: dir, BaseTrust: trustKeys(pub), Client: testutil.Client(b)})
+			return err
+		}},
 		{"pack", func(b *testing.B) error {
 			os.Remove(archive)
 			_, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dir, Output: archive})
@@ -103,6 +114,12 @@ func BenchmarkScale(b *testing.B) {
 		}},
 		{"push", func(b *testing.B) error {
 			_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: dir, Reference: bundleRef, Trust: trustKeys(pub), Client: testutil.Client(b)})
+			return err
+		}},
+		{"pull", func(b *testing.B) error {
+			out := filepath.Join(tmp, "pulled")
+			os.RemoveAll(out)
+			_, err := mirror.Pull(ctx, mirror.PullOptions{Reference: bundleRef + ":2025.10.0", Output: out, Trust: trustKeys(pub), Client: testutil.Client(b)})
 			return err
 		}},
 		{"sync", func(b *testing.B) error {
