@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/opencontainers/go-digest"
@@ -156,7 +157,9 @@ func (d *Dir) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader) erro
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.CopyBuffer(tmp, bundle.NewVerifyReader(r, desc), make([]byte, copyBufferSize)); err != nil {
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	if _, err := io.CopyBuffer(tmp, bundle.NewVerifyReader(r, desc), buf); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -173,6 +176,15 @@ func (d *Dir) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader) erro
 // syscalls do not dominate, small enough that concurrency × buffer stays in
 // the low megabytes.
 const copyBufferSize = 256 << 10
+
+// copyBuffers recycles the copy buffers of the per-file copies: a bundle of
+// many small blobs otherwise allocates (and zeroes) copyBufferSize for each
+// of them, gigabytes for a few thousand images of a few kilobytes.
+var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+func getCopyBuffer() []byte { return copyBuffers.Get().(*[copyBufferSize]byte)[:] }
+
+func putCopyBuffer(b []byte) { copyBuffers.Put((*[copyBufferSize]byte)(b)) }
 
 // PushBytes writes a small blob held in memory.
 func (d *Dir) PushBytes(ctx context.Context, desc ocispec.Descriptor, data []byte) error {

@@ -34,7 +34,9 @@ func (d *Dir) AddFile(ctx context.Context, name string, r io.Reader, mediaType s
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), r, make([]byte, copyBufferSize))
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), r, buf)
 	if err == nil {
 		err = tmp.Close()
 	} else {
@@ -101,7 +103,9 @@ func (d *Dir) LinkFile(ctx context.Context, name string, desc ocispec.Descriptor
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = io.CopyBuffer(tmp, rc, make([]byte, copyBufferSize))
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	_, err = io.CopyBuffer(tmp, rc, buf)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -159,7 +159,9 @@ func (d *Dir) checkFile(ctx context.Context, name string, want digest.Digest) er
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, make([]byte, copyBufferSize)); err != nil {
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if got := digest.NewDigest(digest.SHA256, h); got != want {
