@@ -54,6 +54,11 @@ const (
 	// MaxManifestSize bounds every manifest, index, manifest.json, envelope and
 	// other metadata document read into memory (DESIGN.md trust rules).
 	MaxManifestSize = 4 << 20
+	// MaxManifestJSONSize bounds the manifest.json create writes: signed,
+	// its envelope (base64 adds a third, then the signatures) must still
+	// be within MaxManifestSize, or no reader would take it. It grows by
+	// about 900 bytes an image and 265 an advisory file.
+	MaxManifestJSONSize = 3<<20 - 256<<10
 	// MaxDepth bounds how deep indexes may nest below an image.
 	MaxDepth = 8
 	// MaxImages bounds how many images one bundle may name.

@@ -75,6 +75,11 @@ func (d *Dir) WriteChecksums(trustBlobNames bool) ([]byte, error) {
 		return nil, err
 	}
 	data := bundle.FormatChecksums(sums)
+	if len(data) > bundle.MaxManifestSize {
+		// No reader would take it (bundle.ParseChecksums).
+		return nil, fmt.Errorf("release too large for one bundle: its %s would be %d bytes (%d files), over the %d that every reader holds it to: split the release, or carry the advisories as fewer files: %w",
+			ChecksumsFile, len(data), len(sums), bundle.MaxManifestSize, errdef.ErrUsage)
+	}
 	return data, d.WriteFile(ChecksumsFile, data, 0o644)
 }
 

@@ -364,6 +364,10 @@ func writeBundle(ctx context.Context, stage *layout.Staging, m *bundle.Manifest)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	if len(data) > bundle.MaxManifestJSONSize {
+		return ocispec.Descriptor{}, fmt.Errorf("release too large for one bundle: its manifest.json would be %d bytes (%d images, %d advisory files), over the %d that a signed bundle holds: split the release, or carry the advisories as fewer files: %w",
+			len(data), len(m.Images), len(m.Advisories), bundle.MaxManifestJSONSize, errdef.ErrUsage)
+	}
 	mdesc, err := stage.AddFile(ctx, layout.ManifestFile, bytes.NewReader(data), bundle.MediaTypeManifestJSON, 0o644)
 	if err != nil {
 		return ocispec.Descriptor{}, err
