@@ -48,23 +48,11 @@ func TestReferrersAPIThatListsNothing(t *testing.T) {
 // empty) is asked again with the backoff, and the import completes.
 func TestReferrersAPIIndexingLate(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	var mu sync.Mutex
-	asked := map[string]bool{}
-	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
-				mu.Lock()
-				first := !asked[r.URL.Path]
-				asked[r.URL.Path] = true
-				mu.Unlock()
-				if first {
-					w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
-					json.NewEncoder(w).Encode(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}})
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
+	host := lateRegistry(t, func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/")
+	}, func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+		json.NewEncoder(w).Encode(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}})
 	})
 	res, err := mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub))
 	if err != nil {
@@ -73,4 +61,27 @@ func TestReferrersAPIIndexingLate(t *testing.T) {
 	if res.ReferrersMode != mirror.ReferrersAPI {
 		t.Errorf("referrers mode %q, want the API", res.ReferrersMode)
 	}
+}
+
+// lateRegistry is an in-process registry that answers the first request
+// for each path that match selects with stale, as a registry that applies
+// writes a moment late would, and every later one as it is.
+func lateRegistry(t *testing.T, match func(*http.Request) bool, stale func(http.ResponseWriter)) string {
+	var mu sync.Mutex
+	asked := map[string]bool{}
+	return testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if match(r) {
+				mu.Lock()
+				first := !asked[r.URL.Path]
+				asked[r.URL.Path] = true
+				mu.Unlock()
+				if first {
+					stale(w)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -107,23 +106,9 @@ func (e *editWriter) Write(p []byte) (int, error) {
 // the backoff, and the import completes.
 func TestTagServedLate(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	var mu sync.Mutex
-	read := map[string]bool{}
-	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/") && !strings.Contains(r.URL.Path, "/manifests/sha256") {
-				mu.Lock()
-				first := !read[r.URL.Path]
-				read[r.URL.Path] = true
-				mu.Unlock()
-				if first {
-					w.WriteHeader(http.StatusNotFound)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
+	host := lateRegistry(t, func(r *http.Request) bool {
+		return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/") && !strings.Contains(r.URL.Path, "/manifests/sha256")
+	}, func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) })
 	res, err := mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub))
 	if err != nil {
 		t.Fatal(err)
