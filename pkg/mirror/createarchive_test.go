@@ -150,15 +150,7 @@ func TestCreateArchiveSharedEmptyBlob(t *testing.T) {
 // fails create --output FILE.tar --key at once, with no request to the
 // registry and nothing left behind.
 func TestCreateArchiveWrongPasswordFailsFirst(t *testing.T) {
-	var blobGETs atomic.Int64
-	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-				blobGETs.Add(1)
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
+	host, blobGETs := countingBlobGets(t)
 	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
 	priv, _ := testKeys(t, "wrong-password")
 	out := filepath.Join(t.TempDir(), "signed.tar")
@@ -196,4 +188,19 @@ func TestCreateCompressedOutputRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingBlobGets is an in-process registry that counts the blob GETs it
+// answers.
+func countingBlobGets(t *testing.T) (string, *atomic.Int64) {
+	var gets atomic.Int64
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				gets.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	return host, &gets
 }

@@ -3,10 +3,7 @@ package mirror_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/sample"
@@ -19,15 +16,7 @@ import (
 // error (exit 1) that the flags alone decide: it must be refused before a
 // single blob is fetched, not after the whole release was downloaded.
 func TestDeltaGenerationRefusedBeforeFetching(t *testing.T) {
-	var blobGets atomic.Int64
-	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-				blobGets.Add(1)
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	host, blobGets := countingBlobGets(t)
 	_, relA, advA := testutil.PushSample(t, host, sample.Spec{})
 	_, relB, advB := testutil.PushSample(t, host, sample.Spec{Variant: 5, Version: "2025.11.0"})
 	base := filepath.Join(t.TempDir(), "base")
