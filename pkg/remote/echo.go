@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -16,10 +17,11 @@ const maxErrorBody = 64 << 10
 
 // echoScrub blanks the credentials a request carried (its Authorization
 // header, the header's base64, the user:password and password of Basic
-// auth, a bearer token) out of the body of an error answer, where a
-// registry or token service may echo what it was sent ("message",
-// "detail"): oras-go puts those bodies in its errors, and stella prints
-// errors. It sits under the auth layer, so it sees the header sent.
+// auth, a bearer token, and the password or refresh token of an OAuth2
+// token form) out of the body of an error answer, where a registry or
+// token service may echo what it was sent ("message", "detail"): oras-go
+// puts those bodies in its errors, and stella prints errors. It sits under
+// the auth layer, so it sees the header and form sent.
 type echoScrub struct{ base http.RoundTripper }
 
 func (s echoScrub) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -27,7 +29,7 @@ func (s echoScrub) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode < http.StatusBadRequest || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
-	secrets := credentialsIn(req.Header.Get("Authorization"))
+	secrets := escaped(append(credentialsIn(req.Header.Get("Authorization")), formCredentials(req)...))
 	if len(secrets) == 0 {
 		return resp, nil
 	}
@@ -45,9 +47,7 @@ func (s echoScrub) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// credentialsIn returns the secrets an Authorization header holds, longest
-// first (so that a secret inside another is not left half blanked), each
-// also as it reads inside a JSON string.
+// credentialsIn returns the secrets an Authorization header holds.
 func credentialsIn(authz string) []string {
 	scheme, cred, ok := strings.Cut(strings.TrimSpace(authz), " ")
 	cred = strings.TrimSpace(cred)
@@ -63,6 +63,42 @@ func credentialsIn(authz string) []string {
 			}
 		}
 	}
+	return plain
+}
+
+// formCredentials returns the secrets of an OAuth2 token request's form
+// (oras-go posts a refresh token, or a user name and password), each also
+// as the form encodes it, since a token service may echo the raw body.
+func formCredentials(req *http.Request) []string {
+	if req.Method != http.MethodPost || req.GetBody == nil ||
+		!strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, maxErrorBody))
+	if err != nil {
+		return nil
+	}
+	form, err := url.ParseQuery(string(data))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, key := range []string{"refresh_token", "password"} {
+		if v := form.Get(key); v != "" {
+			out = append(out, v, url.QueryEscape(v))
+		}
+	}
+	return out
+}
+
+// escaped returns the secrets each also as it reads inside a JSON string,
+// longest first (so that a secret inside another is not left half blanked).
+func escaped(plain []string) []string {
 	var out []string
 	for _, p := range plain {
 		out = append(out, p)

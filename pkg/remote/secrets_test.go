@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +89,52 @@ func TestErrorAnswerNeverEchoesCredentials(t *testing.T) {
 				t.Errorf("error lost the registry's answer: %v", err)
 			}
 		})
+	}
+}
+
+// A refresh token (docker's "identitytoken") goes to the token service in
+// a form body, not a header; a service that echoes the body it was sent,
+// raw or decoded, must not get it printed either. It used to be.
+func TestTokenServiceNeverEchoesRefreshToken(t *testing.T) {
+	const refresh = "refresh/t0ken+never shown"
+	var host string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			raw, _ := io.ReadAll(r.Body)
+			form, _ := url.ParseQuery(string(raw))
+			msg, _ := json.Marshal(string(raw) + " | " + form.Get("refresh_token"))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":%s}]}`, msg)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, host))
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
+	config := filepath.Join(t.TempDir(), "config.json")
+	auth := base64.StdEncoding.EncodeToString([]byte("<token>:"))
+	data := fmt.Sprintf(`{"auths":{%q:{"auth":%q,"identitytoken":%q}}}`, host, auth, refresh)
+	if err := os.WriteFile(config, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := c.Repository(host + "/stellaops/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = repo.FetchReference(t.Context(), "1")
+	err = remote.Classify(err)
+	if err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Fatalf("err = %v, want the token service's denial", err)
+	}
+	for _, secret := range []string{refresh, url.QueryEscape(refresh), "t0ken"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error holds %q: %v", secret, err)
+		}
 	}
 }
