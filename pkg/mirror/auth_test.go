@@ -189,3 +189,57 @@ func TestSyncInterruptedAndResumed(t *testing.T) {
 		t.Errorf("root after re-run: %s (%v)", d.Digest, err)
 	}
 }
+
+// A config.json that is a symlink (dotfiles kept in a repository, a
+// mounted secret) is written through by login and logout, as docker does:
+// the link stays a link and the file it names gets the credentials. Login
+// used to replace the link with a plain file.
+func TestLoginWritesThroughSymlinkedConfig(t *testing.T) {
+	dir := t.TempDir()
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, dir, "mirror", "s3cret")})
+	target := filepath.Join(t.TempDir(), "dotfiles", "docker-config.json")
+	os.MkdirAll(filepath.Dir(target), 0o700)
+	if err := os.WriteFile(target, []byte(`{"auths":{},"psFormat":"table {{.ID}}"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		config func(link string) remote.Options
+	}{
+		{"registry-config", func(link string) remote.Options { return remote.Options{PlainHTTP: true, ConfigFile: link} }},
+		{"DOCKER_CONFIG", func(link string) remote.Options {
+			t.Setenv("DOCKER_CONFIG", filepath.Dir(link))
+			return remote.Options{PlainHTTP: true}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			link := filepath.Join(t.TempDir(), "config.json")
+			if err := os.Symlink(target, link); err != nil {
+				t.Fatal(err)
+			}
+			client, err := remote.New(tt.config(link))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mirror.Login(t.Context(), mirror.LoginOptions{Registry: host, Username: "mirror", Password: "s3cret", Client: client}); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("login replaced the symlink %s: %v %v", link, fi.Mode(), err)
+			}
+			data, _ := os.ReadFile(target)
+			if !strings.Contains(string(data), host) || !strings.Contains(string(data), "psFormat") {
+				t.Fatalf("the file the link names lacks the credentials or lost its other keys: %s", data)
+			}
+			if err := mirror.Logout(t.Context(), client, host); err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
+				t.Fatal("logout replaced the symlink")
+			}
+			if data, _ := os.ReadFile(target); strings.Contains(string(data), host) {
+				t.Fatalf("logout left the credentials: %s", data)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -127,15 +128,7 @@ func New(opts Options) (*Client, error) {
 	}
 	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
-	var (
-		store credentials.Store
-		err   error
-	)
-	if opts.ConfigFile != "" {
-		store, err = credentials.NewStore(opts.ConfigFile, credentials.StoreOptions{AllowPlaintextPut: true})
-	} else {
-		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
-	}
+	store, err := credentialStore(opts.ConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %v: %w", err, errdef.ErrUsage)
 	}
@@ -346,4 +339,27 @@ type streamingKey struct{}
 // size, where a small one would otherwise be read whole first.
 func Streaming(ctx context.Context) context.Context {
 	return context.WithValue(ctx, streamingKey{}, true)
+}
+
+// credentialStore opens the docker config.json credential store: the file
+// given, else docker's own ($DOCKER_CONFIG, else ~/.docker). A config.json
+// that is a symlink (dotfiles kept in a repository, a mounted secret) is
+// written through, as docker does: login replaces the file the link names,
+// not the link.
+func credentialStore(configFile string) (credentials.Store, error) {
+	if configFile == "" {
+		dir := os.Getenv("DOCKER_CONFIG")
+		if dir == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, err
+			}
+			dir = filepath.Join(home, ".docker")
+		}
+		configFile = filepath.Join(dir, "config.json")
+	}
+	if target, err := filepath.EvalSymlinks(configFile); err == nil {
+		configFile = target
+	}
+	return credentials.NewStore(configFile, credentials.StoreOptions{AllowPlaintextPut: true})
 }
