@@ -30,19 +30,41 @@ func Stage(dest string, force bool) (*Staging, error) {
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
-	parent := filepath.Dir(dest)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
+	tmp, err := hiddenDirBeside(dest)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
+	return &Staging{Dir: &Dir{root: tmp}, dest: dest, force: force}, nil
+}
+
+// StageScratch creates a staging directory beside path that is never
+// committed (Abort removes it): the working directory of an output that is
+// not a directory, such as create's one-pass archive. Like Stage's, it is
+// hidden and named uniquely, so nothing already beside path is in its way.
+func StageScratch(path string) (*Staging, error) {
+	tmp, err := hiddenDirBeside(filepath.Clean(path))
+	if err != nil {
 		return nil, err
 	}
-	return &Staging{Dir: &Dir{root: tmp}, dest: dest, force: force}, nil
+	return &Staging{Dir: &Dir{root: tmp}}, nil
+}
+
+// hiddenDirBeside makes a new hidden directory in path's parent, named
+// after path.
+func hiddenDirBeside(path string) (string, error) {
+	parent := filepath.Dir(path)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 func checkDest(dest string, force bool) error {
@@ -80,6 +102,9 @@ func checkDest(dest string, force bool) error {
 // destination is moved aside first and removed only after the new one is in
 // place.
 func (s *Staging) Commit() error {
+	if s.dest == "" {
+		return fmt.Errorf("%s: a scratch staging directory has no destination", s.root)
+	}
 	if err := checkDest(s.dest, s.force); err != nil {
 		return err
 	}

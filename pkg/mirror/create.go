@@ -179,13 +179,14 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			}
 		}
 	}
-	stageAt := opts.Output
+	// A directory output is the user's, replaced only with Force; an
+	// archive's staging directory is a hidden one of ours, never committed.
+	var stage *layout.Staging
 	if archive {
-		stageAt = opts.Output + ".d" // a staging directory, never committed
+		stage, err = layout.StageScratch(opts.Output)
+	} else {
+		stage, err = layout.Stage(opts.Output, opts.Force)
 	}
-	// An archive's staging directory is ours to clear; a directory output
-	// is the user's, replaced only with Force.
-	stage, err := layout.Stage(stageAt, archive || opts.Force)
 	if err != nil {
 		return nil, err
 	}

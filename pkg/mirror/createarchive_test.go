@@ -190,6 +190,44 @@ func TestCreateCompressedOutputRefused(t *testing.T) {
 	}
 }
 
+// An unrelated FILE.tar.d beside the archive create writes (a directory of
+// the operator's, or a file) neither blocks it nor is touched: create
+// stages in a hidden directory of its own. It used to stage in FILE.tar.d
+// and refuse when that existed.
+func TestCreateArchiveIgnoresNeighbourNamedLikeStaging(t *testing.T) {
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	for _, kind := range []string{"directory", "file"} {
+		t.Run(kind, func(t *testing.T) {
+			work := t.TempDir()
+			out := filepath.Join(work, "bundle.tar")
+			neighbour := out + ".d"
+			mine := filepath.Join(neighbour, "notes.txt")
+			if kind == "directory" {
+				os.Mkdir(neighbour, 0o755)
+			} else {
+				mine = neighbour
+			}
+			if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mirror.Create(context.Background(), createOpts(t, releaseFile, advisories, out)); err != nil {
+				t.Fatalf("create beside %s: %v", neighbour, err)
+			}
+			if data, err := os.ReadFile(mine); err != nil || string(data) != "mine" {
+				t.Errorf("%s changed: %q %v", mine, data, err)
+			}
+			entries, _ := os.ReadDir(work)
+			if len(entries) != 2 {
+				t.Errorf("left behind: %v", entries)
+			}
+			if fi, err := os.Stat(out); err != nil || fi.Size() == 0 {
+				t.Errorf("no archive: %v", err)
+			}
+		})
+	}
+}
+
 // countingBlobGets is an in-process registry that counts the blob GETs it
 // answers.
 func countingBlobGets(t *testing.T) (string, *atomic.Int64) {
