@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,8 +100,9 @@ func checkDest(dest string, force bool) error {
 }
 
 // Commit moves the staging directory to its destination. A replaced
-// destination is moved aside first and removed only after the new one is in
-// place.
+// destination is swapped with the new one in one step where the system can
+// (so that even a crash leaves one whole bundle there), else moved aside
+// first; it is removed only after the new one is in place.
 func (s *Staging) Commit() error {
 	if s.dest == "" {
 		return fmt.Errorf("%s: a scratch staging directory has no destination", s.root)
@@ -110,6 +112,13 @@ func (s *Staging) Commit() error {
 	}
 	var old string
 	if _, err := os.Lstat(s.dest); err == nil {
+		switch err := exchange(s.root, s.dest); {
+		case err == nil:
+			old, s.root = s.root, s.dest
+			return os.RemoveAll(old)
+		case !errors.Is(err, errors.ErrUnsupported):
+			return err
+		}
 		old = s.root + ".old"
 		if err := os.Rename(s.dest, old); err != nil {
 			return err

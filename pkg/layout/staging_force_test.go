@@ -59,3 +59,43 @@ func TestForceReplacesOnlyABundle(t *testing.T) {
 		t.Fatalf("left beside the outputs: %v", entries)
 	}
 }
+
+// TestForceReplacesInOneStep: replacing a bundle swaps the new directory
+// with the old in one step (Linux's RENAME_EXCHANGE), so there is no
+// moment, and after a crash no state, with no bundle at the destination.
+// It used to move the old bundle aside and then the new one in: the path
+// the aside step would take is blocked here, so only a one-step swap
+// succeeds.
+func TestForceReplacesInOneStep(t *testing.T) {
+	if exchange(t.TempDir(), t.TempDir()) != nil {
+		t.Skip("this file system cannot exchange directories; Commit takes two renames")
+	}
+	dest := filepath.Join(t.TempDir(), "bundle")
+	for i, content := range []string{"first", "second"} {
+		s, err := Stage(dest, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Abort()
+		if err := os.WriteFile(filepath.Join(s.root, OCILayoutFile), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			aside := s.root + ".old"
+			if err := os.MkdirAll(filepath.Join(aside, "blocked"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(aside)
+		}
+		if err := s.Commit(); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dest, OCILayoutFile)); string(data) != "second" {
+		t.Fatalf("destination holds %q, want the second bundle", data)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dest))
+	if len(entries) != 2 { // the bundle, and the blocked aside path
+		t.Fatalf("left beside the output: %v", entries)
+	}
+}
