@@ -117,3 +117,30 @@ func TestTagServedLate(t *testing.T) {
 		t.Errorf("result %+v: no tag written", res)
 	}
 }
+
+// TestManifestStoredUnderAnotherDigest: a registry that answers a manifest
+// PUT by digest with another digest (it stored other bytes than those
+// sent) fails the import as a digest mismatch (exit 2, as the same lie
+// about a blob does), naming the manifest, with no tag written. oras-go
+// reports it with a plain error, which used to exit 1.
+func TestManifestStoredUnderAnotherDigest(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	other := digest.FromString("other bytes")
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if manifestPut(r) && !tagPut(r) {
+				w = &editWriter{ResponseWriter: w, edit: func(h http.Header) { h.Set("Docker-Content-Digest", other.String()) }}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	_, err := mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub))
+	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), other.String()) || !strings.Contains(err.Error(), "push manifest sha256:") {
+		t.Fatalf("err = %v, want a digest mismatch naming the manifest and %s", err, other)
+	}
+	for repo, tags := range testutil.Tags(t, host) {
+		if len(tags) != 0 {
+			t.Errorf("tags written in %s: %v", repo, tags)
+		}
+	}
+}
