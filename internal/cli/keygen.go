@@ -23,6 +23,7 @@ terminal. cosign sign-blob reads the key; stella reads cosign's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Password = app.password(true)
+			opts.Logger = app.logger()
 			res, err := mirror.Keygen(opts)
 			if err != nil {
 				return err

@@ -1,14 +1,17 @@
 package mirror
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
 )
 
 // KeygenOptions say where to write a new key pair.
@@ -23,6 +26,9 @@ type KeygenOptions struct {
 	// Force replaces existing files; otherwise neither file is written if
 	// either exists.
 	Force bool
+	// Logger is told when another stella process is writing key files in
+	// the same directory and Keygen waits for it; nil discards it.
+	Logger *slog.Logger
 }
 
 // KeygenResult is what Keygen wrote.
@@ -35,6 +41,10 @@ type KeygenResult struct {
 // Keygen writes an ECDSA P-256 key pair in cosign's format: PREFIX.key
 // (ENCRYPTED SIGSTORE PRIVATE KEY, mode 0600) and PREFIX.pub (PUBLIC KEY).
 // An existing file is never overwritten without Force (errdef.ErrExists).
+// The two files are placed under the directory's writers' lock
+// (layout.LockDir): of two runs at once, the later one's pair replaces the
+// earlier one's whole (Force) or is refused, never a key beside the other
+// run's public key.
 func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	prefix := opts.OutputPrefix
 	if prefix == "" {
@@ -71,6 +81,14 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 		return nil, err
 	}
 	defer os.Remove(keyTmp)
+	dir := filepath.Dir(res.PrivateKey)
+	unlock, err := layout.LockDir(context.Background(), dir, func() {
+		logger(opts.Logger).Warn("waiting for another stella process writing key files", "dir", dir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// The public key is placed first: if the private key then cannot be,
 	// an old private key is still there (its public key can be derived
 	// again), where the other order would lose it for good.

@@ -1,0 +1,55 @@
+//go:build unix
+
+package layout
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockPoll is how often a writer waiting for a directory's lock tries again.
+const lockPoll = 50 * time.Millisecond
+
+// LockDir takes the writers' lock of directory dir, for a command that
+// writes several files there that only make sense together (keygen's key
+// pair; sign's envelope, index.json and SHA256SUMS): two stella processes
+// then write them one after the other, never interleaved. The lock is an
+// exclusive flock(2) of the directory itself, so nothing is left behind and
+// a process that dies releases it. If another process holds it, waiting is
+// called once and LockDir tries again until it gets it or ctx ends. A
+// filesystem that has no locks (some network mounts) is written unlocked, as
+// before. The returned func releases the lock.
+func LockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			if err != nil {
+				// ENOLCK, EOPNOTSUPP: no locks here.
+				f.Close()
+				return func() {}, nil
+			}
+			return func() { f.Close() }, nil
+		}
+		if waiting != nil {
+			waiting()
+			waiting = nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
+}
