@@ -103,3 +103,81 @@ func TestKeygenWaitsForAnotherWriter(t *testing.T) {
 		t.Error("keygen --force kept the old public key")
 	}
 }
+
+// TestSignTwoSignersAtOnce: two people adding their signatures to one
+// bundle directory at once (a two-person rule) each read manifest.dsse,
+// added a signature and wrote it back, so one signature was lost while
+// both runs said they had signed; the runs also interleaved index.json,
+// the referrer blobs (each removing the other's as unreached) and
+// SHA256SUMS. Under the directory's writers' lock the second waits for the
+// first and adds its signature to the first's: the bundle verifies with
+// both, at threshold 2.
+func TestSignTwoSignersAtOnce(t *testing.T) {
+	src := newBundle(t)
+	engineer, engineerPub := testKeys(t, "engineer")
+	authority, authorityPub := testKeys(t, "authority")
+	for round := range 4 {
+		dir := copyBundle(t, src)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, key := range []string{engineer, authority} {
+			wg.Go(func() {
+				_, errs[i] = mirror.Sign(context.Background(), mirror.SignOptions{
+					Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),
+					Key: key, Password: testPass, Created: fixedTime,
+				})
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if _, err := verify(dir, mirror.TrustOptions{Keys: []string{engineerPub, authorityPub}, Threshold: 2}); err != nil {
+			t.Fatalf("round %d: both signers said they signed, but: %v", round, err)
+		}
+		if _, err := mirror.VerifyChecksums(context.Background(), mirror.ChecksumsOptions{Dir: dir, Trust: mirror.TrustOptions{Keys: []string{engineerPub, authorityPub}}}); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		assertSignedLayout(t, dir)
+	}
+}
+
+// TestSignWaitsForAnotherWriter: sign does nothing to a bundle directory
+// while another stella process holds its writers' lock (here the test, as
+// another signer would between reading manifest.dsse and writing
+// SHA256SUMS.sig), then signs it once the lock is released.
+func TestSignWaitsForAnotherWriter(t *testing.T) {
+	dir := newBundle(t)
+	priv, pub := testKeys(t, "cosign")
+	unlock, err := layout.LockDir(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, waiting := newSignal("waiting for another stella process writing there")
+	done := make(chan error, 1)
+	go func() {
+		_, err := mirror.Sign(context.Background(), mirror.SignOptions{
+			Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),
+			Key: priv, Password: testPass, Created: fixedTime, Logger: log,
+		})
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-done:
+		unlock()
+		t.Fatalf("sign wrote into the bundle while another process was writing it (err %v)", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "manifest.dsse")); err == nil {
+		t.Error("manifest.dsse written while another process held the directory")
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(dir, trustKeys(pub)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -105,6 +105,19 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// From the first read to the last write, under the directory's
+	// writers' lock: two signers at once each read the envelope and add
+	// their signature, and in a bundle rewrite index.json, the referrer
+	// blobs and SHA256SUMS; unlocked, one signature would be lost and the
+	// files interleaved. The later signer waits and signs after the first.
+	outDir := filepath.Dir(output)
+	unlock, err := layout.LockDir(ctx, outDir, func() {
+		log.Warn("waiting for another stella process writing there", "dir", outDir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	dir, err := bundleDirOf(opts.Manifest, output)
 	if err != nil {
 		return nil, err
