@@ -3,12 +3,17 @@ package mirror_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -179,5 +184,90 @@ func TestSignWaitsForAnotherWriter(t *testing.T) {
 	}
 	if _, err := verify(dir, trustKeys(pub)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// raceTwo runs write(0) and write(1) at once and checks what two writers to
+// one path may end in: exactly one succeeds and the file holds its bytes
+// (want[i]); the other fails with errdef.ErrExists. Before, both passed
+// the check that the output does not exist, both renamed their file into
+// place, and both reported success for a file that held only the later's.
+func raceTwo(t *testing.T, out string, want [2][]byte, write func(i int) error) {
+	t.Helper()
+	if bytes.Equal(want[0], want[1]) {
+		t.Fatal("the two writers would write the same bytes")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() { errs[i] = write(i) })
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("two writers of %s: errors %v and %v, want exactly one to succeed", filepath.Base(out), errs[0], errs[1])
+	}
+	won := 0
+	if errs[0] != nil {
+		won = 1
+	}
+	if lost := errs[1-won]; !errors.Is(lost, errdef.ErrExists) {
+		t.Errorf("the writer that lost: %v, want an exists error", lost)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, want[won]) {
+		t.Errorf("%s does not hold the bytes of the writer that succeeded", filepath.Base(out))
+	}
+}
+
+// TestPackTwoAtOnceToOnePath: two packs of different bundles to one
+// archive path at once: one is written, the other refused.
+func TestPackTwoAtOnceToOnePath(t *testing.T) {
+	ctx := context.Background()
+	dirs := [2]string{newBundle(t), ""}
+	dirs[1] = copyBundle(t, dirs[0])
+	priv, _ := testKeys(t, "cosign")
+	sign(t, dirs[1], priv)
+	var want [2][]byte
+	for i, d := range dirs {
+		ref := filepath.Join(t.TempDir(), "ref.tar")
+		if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: d, Output: ref}); err != nil {
+			t.Fatal(err)
+		}
+		want[i], _ = os.ReadFile(ref)
+	}
+	for range 5 {
+		out := filepath.Join(t.TempDir(), "bundle.tar")
+		raceTwo(t, out, want, func(i int) error {
+			_, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dirs[i], Output: out})
+			return err
+		})
+	}
+}
+
+// TestCreateArchiveTwoAtOnce: two `create --output F.tar` of different
+// bundles (created an hour apart) at once: one archive is written, the
+// other run refused.
+func TestCreateArchiveTwoAtOnce(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	opts := func(i int, out string) mirror.CreateOptions {
+		o := createOpts(t, releaseFile, advisories, out)
+		o.Created = o.Created.Add(time.Duration(i) * time.Hour)
+		return o
+	}
+	var want [2][]byte
+	for i := range 2 {
+		ref := filepath.Join(t.TempDir(), "ref.tar")
+		if _, err := mirror.Create(ctx, opts(i, ref)); err != nil {
+			t.Fatal(err)
+		}
+		want[i], _ = os.ReadFile(ref)
+	}
+	for range 3 {
+		out := filepath.Join(t.TempDir(), "bundle.tar")
+		raceTwo(t, out, want, func(i int) error {
+			_, err := mirror.Create(ctx, opts(i, out))
+			return err
+		})
 	}
 }

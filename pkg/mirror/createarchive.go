@@ -61,7 +61,7 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return stats, err
 	}
-	return stats, os.Rename(tmp.Name(), opts.Output)
+	return stats, placeFile(tmp.Name(), opts.Output, opts.Force)
 }
 
 // holeWriter writes a blob at its place in the archive, verifying it: a

@@ -2,9 +2,7 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,10 +90,10 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	// The public key is placed first: if the private key then cannot be,
 	// an old private key is still there (its public key can be derived
 	// again), where the other order would lose it for good.
-	if err := place(pubTmp, res.PublicKey, opts.Force); err != nil {
+	if err := placeFile(pubTmp, res.PublicKey, opts.Force); err != nil {
 		return nil, err
 	}
-	if err := place(keyTmp, res.PrivateKey, opts.Force); err != nil {
+	if err := placeFile(keyTmp, res.PrivateKey, opts.Force); err != nil {
 		if !opts.Force {
 			os.Remove(res.PublicKey) // linked by us where nothing was
 		}
@@ -127,19 +125,4 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 		return "", err
 	}
 	return tmp.Name(), nil
-}
-
-// place links tmp into place at path, which fails if path exists; with
-// force it renames over it.
-func place(tmp, path string, force bool) error {
-	if force {
-		return os.Rename(tmp, path)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s: exists (use --force to replace it): %w", path, errdef.ErrExists)
-		}
-		return err
-	}
-	return nil
 }

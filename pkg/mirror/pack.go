@@ -105,7 +105,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp.Name(), opts.Output); err != nil {
+	if err := placeFile(tmp.Name(), opts.Output, opts.Force); err != nil {
 		return nil, err
 	}
 	return &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: st.Size(), Signed: signed}, nil
