@@ -33,6 +33,7 @@ serve and verify refuse it, and --key signs the volume list, not the bundle.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
+			opts.Logger = app.logger()
 			if split != "" {
 				n, err := parseSize(split)
 				if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -269,5 +270,117 @@ func TestCreateArchiveTwoAtOnce(t *testing.T) {
 			_, err := mirror.Create(ctx, opts(i, out))
 			return err
 		})
+	}
+}
+
+// waitsForLock holds dir's writers' lock, as another stella process
+// writing there would, runs run in the background, and checks that it
+// waits (logs msg) rather than finishing; then it calls held, releases the
+// lock and returns what run returned.
+func waitsForLock(t *testing.T, dir, msg string, run func(*slog.Logger) error, held func()) error {
+	t.Helper()
+	unlock, err := layout.LockDir(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, waiting := newSignal(msg)
+	done := make(chan error, 1)
+	go func() { done <- run(log) }()
+	select {
+	case <-waiting:
+	case err := <-done:
+		unlock()
+		t.Fatalf("wrote while another process held %s (err %v)", dir, err)
+	}
+	held()
+	unlock()
+	return <-done
+}
+
+// TestInventoryWaitsForAnotherWriter: two `inventory --key` runs at once
+// could leave one's inventory.json beside the other's inventory.dsse, a
+// signature over other bytes. The pair is written under the directory's
+// writers' lock: a run waits while another holds it, then writes a pair
+// whose signature is over its inventory.
+func TestInventoryWaitsForAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	priv, _ := testKeys(t, "cosign")
+	out := filepath.Join(t.TempDir(), "inventory.json")
+	opts := mirror.InventoryOptions{Registry: host, Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
+	if _, err := mirror.Inventory(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(out)
+	err := waitsForLock(t, filepath.Dir(out), "waiting for another stella process writing there", func(log *slog.Logger) error {
+		opts := opts
+		opts.Now, opts.Logger = fixedTime.Add(time.Hour), log
+		_, err := mirror.Inventory(ctx, opts)
+		return err
+	}, func() {
+		if now, _ := os.ReadFile(out); !bytes.Equal(now, before) {
+			t.Error("inventory.json replaced while another process held its directory")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(out)
+	envData, _ := os.ReadFile(filepath.Join(filepath.Dir(out), "inventory.dsse"))
+	env, err := dsse.Parse(envData)
+	if err != nil || !bytes.Equal(env.Payload, data) || bytes.Equal(data, before) {
+		t.Fatalf("inventory.dsse does not sign the new inventory.json (%v)", err)
+	}
+}
+
+// TestPackSplitTwoAtOnce: two `pack --split` of different bundles to one
+// output at once both passed the check that no volume set was there, then
+// renamed their volumes and lists over each other's: both succeeded,
+// leaving volumes of one set beside the other's list. The set is placed
+// under the directory's writers' lock and checked again there: one set is
+// written whole, the other refused.
+func TestPackSplitTwoAtOnce(t *testing.T) {
+	ctx := context.Background()
+	dirs := [2]string{newBundle(t), ""}
+	dirs[1] = copyBundle(t, dirs[0])
+	priv, _ := testKeys(t, "cosign")
+	sign(t, dirs[1], priv)
+	pack := func(i int, out string) error {
+		_, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dirs[i], Output: out, Split: 300 << 10})
+		return err
+	}
+	var want [2][]byte
+	for i := range 2 {
+		out := filepath.Join(t.TempDir(), "bundle.tar")
+		if err := pack(i, out); err != nil {
+			t.Fatal(err)
+		}
+		want[i], _ = os.ReadFile(out + layout.VolumesSuffix)
+	}
+	for range 5 {
+		out := filepath.Join(t.TempDir(), "bundle.tar")
+		raceTwo(t, out+layout.VolumesSuffix, want, func(i int) error { return pack(i, out) })
+		vs, _, err := layout.OpenVolumeSet(out + layout.VolumesSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs.Volumes {
+			if err := vs.Check(v); err != nil {
+				t.Fatalf("the volume set left: %v", err)
+			}
+		}
+	}
+	// And one that waits while another writes there.
+	out := filepath.Join(t.TempDir(), "bundle.tar")
+	err := waitsForLock(t, filepath.Dir(out), "waiting for another stella process writing there", func(log *slog.Logger) error {
+		_, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dirs[0], Output: out, Split: 300 << 10, Logger: log})
+		return err
+	}, func() {
+		if _, err := os.Lstat(out + layout.VolumesSuffix); err == nil {
+			t.Error("volume list written while another process held its directory")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

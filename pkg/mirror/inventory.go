@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -133,6 +134,17 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 		}
 	}
 	sigPath := strings.TrimSuffix(opts.Output, ".json") + ".dsse"
+	// The inventory and its signature are written under the directory's
+	// writers' lock: two runs at once would otherwise leave one run's
+	// inventory beside the other's signature, which verifies with neither.
+	outDir := filepath.Dir(opts.Output)
+	unlock, err := layout.LockDir(ctx, outDir, func() {
+		logger(opts.Logger).Warn("waiting for another stella process writing there", "dir", outDir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if env == nil {
 		// A previous run's signature is over other bytes: left beside an
 		// unsigned inventory, it would read as a mismatch, not as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,9 @@ type PackOptions struct {
 	// (Output.volumes.dsse); Password unlocks it.
 	Key      string
 	Password keys.PassFunc
+	// Logger is told when Pack waits for another stella process writing
+	// a volume set in the same directory; nil discards it.
+	Logger *slog.Logger
 }
 
 // PackResult is what Pack wrote.
@@ -120,10 +124,8 @@ const PayloadTypeVolumes = "application/vnd.stellaops.mirror-volumes+json"
 // being replaced (--force) as it was.
 func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, opts PackOptions) (*PackResult, error) {
 	list := opts.Output + layout.VolumesSuffix
-	for _, p := range []string{list, layout.VolumeName(opts.Output, 0)} {
-		if _, err := os.Lstat(p); err == nil && !opts.Force {
-			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", p, errdef.ErrExists)
-		}
+	if err := checkSplitOutput(opts); err != nil {
+		return nil, err
 	}
 	var sign func([]byte) ([]byte, error)
 	if opts.Key != "" {
@@ -154,6 +156,21 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	}
 	res := &PackResult{Path: opts.Output, Compression: codec.String(), Files: stats.Files, Bytes: stats.Bytes, Size: vs.Size, VolumeList: list, Volumes: vs.Volumes}
 	sigPath := strings.TrimSuffix(list, ".json") + ".dsse"
+	// The set is a volume list, its signature and volumes that only make
+	// sense together: placed under the directory's writers' lock, and
+	// checked again under it, so that of two runs at once one set is
+	// placed whole, then the other replaces it whole (Force) or is refused.
+	outDir := filepath.Dir(opts.Output)
+	unlock, err := layout.LockDir(ctx, outDir, func() {
+		logger(opts.Logger).Warn("waiting for another stella process writing there", "dir", outDir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := checkSplitOutput(opts); err != nil {
+		return nil, err
+	}
 	if env == nil {
 		// A previous set's signature is over another list: left beside
 		// this one, it would read as a mismatch, not as unsigned.
@@ -174,4 +191,14 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkSplitOutput refuses, unless Force, a volume set where one is.
+func checkSplitOutput(opts PackOptions) error {
+	for _, p := range []string{opts.Output + layout.VolumesSuffix, layout.VolumeName(opts.Output, 0)} {
+		if _, err := os.Lstat(p); err == nil && !opts.Force {
+			return existsError(p)
+		}
+	}
+	return nil
 }
