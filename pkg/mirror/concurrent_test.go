@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // signalHandler is a slog handler that closes a channel at the first record
@@ -382,5 +384,63 @@ func TestPackSplitTwoAtOnce(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoginTwoRegistriesAtOnce: `login` read config.json when it started
+// and wrote it back whole, with its entry added, once the registry had
+// accepted the credentials: a second login, to another registry, that
+// saved its entry meanwhile lost it (two CI jobs logging in at once, the
+// lost update docker has too). Here the first registry holds the first
+// login's check until the second login has saved; both entries must be in
+// config.json after.
+func TestLoginTwoRegistriesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	slow := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/" {
+				once.Do(func() {
+					close(reached)
+					<-release
+				})
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	fast := testutil.Registry(t)
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Two processes: each reads the config when it starts.
+	client := func() *remote.Client {
+		c, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg, Retries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first, second := client(), client()
+	done := make(chan error, 1)
+	go func() {
+		done <- mirror.Login(ctx, mirror.LoginOptions{Registry: slow, Username: "a", Password: "pa", Client: first})
+	}()
+	<-reached
+	err := mirror.Login(ctx, mirror.LoginOptions{Registry: fast, Username: "b", Password: "pb", Client: second})
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	store := client().Store()
+	for host, user := range map[string]string{slow: "a", fast: "b"} {
+		if cred, err := store.Get(ctx, host); err != nil || cred.Username != user {
+			data, _ := os.ReadFile(cfg)
+			t.Errorf("%s: credentials %q after both logins (%v); config.json: %s", host, cred.Username, err, data)
+		}
 	}
 }

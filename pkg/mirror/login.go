@@ -32,16 +32,32 @@ func Login(ctx context.Context, opts LoginOptions) error {
 	if err != nil {
 		return err
 	}
-	store := opts.Client.Store()
-	if err := credentials.Login(ctx, store, reg, auth.Credential{Username: opts.Username, Password: opts.Password}); err != nil {
+	// The credentials are checked first (kept meanwhile in a store of
+	// their own), then saved into the store read again: checking takes a
+	// round trip or more, and saving rewrites the whole config.json, so a
+	// store read before it would drop an entry another login saved
+	// meanwhile (two logins to two registries at once).
+	cred := auth.Credential{Username: opts.Username, Password: opts.Password}
+	if err := credentials.Login(ctx, credentials.NewMemoryStore(), reg, cred); err != nil {
 		return fmt.Errorf("login to %s: %w", opts.Registry, remote.Classify(err))
+	}
+	store, err := opts.Client.FreshStore()
+	if err != nil {
+		return err
+	}
+	if err := store.Put(ctx, credentials.ServerAddressFromRegistry(reg.Reference.Registry), cred); err != nil {
+		return fmt.Errorf("login to %s: saving the credentials: %w", opts.Registry, err)
 	}
 	return nil
 }
 
 // Logout removes the registry's credentials from the store.
 func Logout(ctx context.Context, client *remote.Client, registry string) error {
-	if err := credentials.Logout(ctx, client.Store(), registry); err != nil {
+	store, err := client.FreshStore()
+	if err != nil {
+		return err
+	}
+	if err := credentials.Logout(ctx, store, registry); err != nil {
 		return fmt.Errorf("logout from %s: %w", registry, err)
 	}
 	return nil

@@ -128,9 +128,9 @@ func New(opts Options) (*Client, error) {
 	}
 	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
-	store, err := credentialStore(opts.ConfigFile)
+	store, err := newStore(opts)
 	if err != nil {
-		return nil, fmt.Errorf("credentials: %v: %w", err, errdef.ErrUsage)
+		return nil, err
 	}
 	var checkRedirect func(*http.Request, []*http.Request) error
 	if !opts.PlainHTTP {
@@ -151,8 +151,25 @@ func New(opts Options) (*Client, error) {
 // Options returns the options the client was built with.
 func (c *Client) Options() Options { return c.opts }
 
-// Store returns the credential store (for login and logout).
+// Store returns the credential store, as it was read when the client was
+// built.
 func (c *Client) Store() credentials.Store { return c.store }
+
+// FreshStore reads the credential store again (docker's config.json, or
+// the one Options.ConfigFile names), for login and logout: a store changes
+// the whole file when it saves an entry, so one read when the client was
+// built, seconds before, would write back the file as it was then and drop
+// an entry another process saved meanwhile.
+func (c *Client) FreshStore() (credentials.Store, error) { return newStore(c.opts) }
+
+// newStore opens the credential store opts name.
+func newStore(opts Options) (credentials.Store, error) {
+	store, err := credentialStore(opts.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %v: %w", err, errdef.ErrUsage)
+	}
+	return store, nil
+}
 
 // HTTPClient returns the retrying HTTP client under the auth layer.
 func (c *Client) HTTPClient() *http.Client { return c.http }
