@@ -135,7 +135,10 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)
-	if err := checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, opts.AllowRollback, "import"); err != nil {
+	recheck := func(ctx context.Context) error {
+		return checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, opts.AllowRollback, "import")
+	}
+	if err := recheck(ctx); err != nil {
 		return nil, err
 	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
@@ -143,7 +146,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	}
 	log.Info("bundle verified", "bundle", m.BundleID, "root", md.RootDesc.Digest, "generation", m.MirrorGeneration)
 
-	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log}
+	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, recheck: recheck}
 	if opts.AdvisoriesDir != "" {
 		if pl.adv, err = openAdvisoryDir(opts.AdvisoriesDir); err != nil {
 			return nil, err

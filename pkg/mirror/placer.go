@@ -41,6 +41,10 @@ type placer struct {
 	// pending are the advisories verified and waiting, as hidden
 	// temporary files, for the placement to complete.
 	pending []*pendingAdvisory
+	// recheck, if set, runs once everything is placed, before the first
+	// tag is written: the generation check again, for another run may have
+	// tagged a newer bundle while this one sent its blobs.
+	recheck func(context.Context) error
 }
 
 // run places everything: blobs, then manifests children first, then tags,
@@ -69,6 +73,11 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		return err
 	}
 	pl.log.Info("manifests pushed", "after", time.Since(t0))
+	if pl.recheck != nil {
+		if err := pl.recheck(ctx); err != nil {
+			return err
+		}
+	}
 	if err := pl.tgt.tag(ctx, pl.plan.tags); err != nil {
 		return err
 	}

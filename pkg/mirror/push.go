@@ -119,13 +119,16 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 		return nil, err
 	}
 	tgt := newTarget(ref.Registry, client, topts)
-	if err := checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc.allowRollback, acc.verb); err != nil {
+	recheck := func(ctx context.Context) error {
+		return checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc.allowRollback, acc.verb)
+	}
+	if err := recheck(ctx); err != nil {
 		return nil, err
 	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
 		return nil, err
 	}
-	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, mountFrom: mountFrom}
+	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, mountFrom: mountFrom, recheck: recheck}
 	if err := pl.run(ctx, concurrency(topts.Concurrency)); err != nil {
 		return nil, err
 	}
