@@ -505,3 +505,30 @@ func TestImportOlderRacingNewer(t *testing.T) {
 		}
 	}
 }
+
+// TestImportSameBundleTwiceAtOnce: two imports of one bundle into one
+// registry at once (an import started twice) both succeed, and the
+// registry holds the bundle as one import leaves it, with the referrers
+// API and with the fallback tag.
+func TestImportSameBundleTwiceAtOnce(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	for name, host := range map[string]string{"referrers API": testutil.Registry(t), "fallback tag": testutil.RegistryNoReferrers(t)} {
+		t.Run(name, func(t *testing.T) {
+			for range 3 {
+				var wg sync.WaitGroup
+				res := make([]*mirror.PlaceResult, 2)
+				errs := make([]error, 2)
+				for i := range 2 {
+					wg.Go(func() { res[i], errs[i] = mirror.Import(context.Background(), importOpts(t, s.dir, host, s.pub)) })
+				}
+				wg.Wait()
+				for i := range 2 {
+					if errs[i] != nil {
+						t.Fatal(errs[i])
+					}
+				}
+				assertImported(t, s, host, res[0])
+			}
+		})
+	}
+}
