@@ -149,8 +149,13 @@ func (b *ServedBundle) Close() error { return b.store.Close() }
 // because serving is fail-closed: a registry must not hand out a layer it
 // has not checked, and a client that pulls by tag trusts the registry's
 // manifests. After this check blobs are read from the media at each
-// request; the media must not change while it is served (clients verify
-// every digest they pull all the same).
+// request; the media must not change while it is served. A tar written to
+// in place since it was opened (its size or modification time changed) is
+// noticed, and its blobs no longer served (see tarStore.OpenBlob); a bundle
+// directory replaced under its name (create --force) is not read, since
+// its directories are held open (its blobs are then not found); a blob
+// file of a directory, or a volume, altered in place is not noticed
+// (clients verify every digest they pull all the same).
 func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 	log := logger(opts.Logger)
 	if opts.Path == "" {
@@ -206,6 +211,11 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	}
 	log.Info("verifying blobs", "path", opts.Path, "blobs", len(plan.blobs))
 	if err := verifyBlobs(ctx, store, plan.blobs, concurrency(opts.Concurrency)); err != nil {
+		return nil, err
+	}
+	// Written to while it was hashed, it may hold other bytes than those
+	// just verified.
+	if err := store.changed(); err != nil {
 		return nil, err
 	}
 	content, manifests, err := servedContent(store, plan)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -27,6 +28,9 @@ type servedStore interface {
 	serve.BlobStore
 	// offset orders blob reads: where a blob lies on the media.
 	offset(desc ocispec.Descriptor) int64
+	// changed returns an error if the media is known to have changed
+	// since the store was opened.
+	changed() error
 	io.Closer
 }
 
@@ -65,7 +69,29 @@ func openTarStore(path string, ra readerAtCloser, size int64) (*tarStore, error)
 		ra.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &tarStore{TarIndex: idx, f: ra}, nil
+	t := &tarStore{TarIndex: idx, f: ra, path: path}
+	if f := fileOf(ra); f != nil {
+		st, err := f.Stat()
+		if err != nil {
+			ra.Close()
+			return nil, err
+		}
+		t.file, t.stamp = f, st
+	}
+	return t, nil
+}
+
+// fileOf returns the one file an archive is read from, if it is one (not
+// volumes).
+func fileOf(ra readerAtCloser) *os.File {
+	switch a := ra.(type) {
+	case *os.File:
+		return a
+	case seekableArchive:
+		f, _ := a.file.(*os.File)
+		return f
+	}
+	return nil
 }
 
 // readerAtCloser is an archive opened for random access.
@@ -154,6 +180,7 @@ func (d dirStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Bl
 }
 
 func (dirStore) offset(ocispec.Descriptor) int64 { return 0 }
+func (dirStore) changed() error                  { return nil }
 func (dirStore) Close() error                    { return nil }
 
 // fileBlob is a blob file opened for one request.
@@ -168,11 +195,42 @@ func (b fileBlob) Close() error { return b.f.Close() }
 // read at its offset, so requests never share a file position.
 type tarStore struct {
 	*layout.TarIndex
-	f readerAtCloser
+	f    readerAtCloser
+	path string
+	// file is the archive's one file, and stamp what it was when opened,
+	// before anything of it was verified.
+	file  *os.File
+	stamp os.FileInfo
 }
 
+// OpenBlob opens a blob for serving, unless the archive file was written
+// to since it was opened. The file is held open, so an archive replaced by
+// a new file under its name (pack --force, create --output F.tar) changes
+// nothing of what is read; one written over in place (cp of another
+// archive onto it) holds other bytes at the offsets indexed and verified,
+// which would be sent under the digests asked for.
 func (t *tarStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Blob, error) {
+	if err := t.changed(); err != nil {
+		return nil, err
+	}
 	return t.TarIndex.OpenBlob(desc)
+}
+
+// changed compares the archive file's size and modification time with
+// those it had when it was opened.
+func (t *tarStore) changed() error {
+	if t.file == nil {
+		return nil
+	}
+	st, err := t.file.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() != t.stamp.Size() || !st.ModTime().Equal(t.stamp.ModTime()) {
+		return fmt.Errorf("%s was written to after it was opened and verified (modified %s, now %s): restart to verify it again: %w",
+			t.path, t.stamp.ModTime().Format(time.RFC3339Nano), st.ModTime().Format(time.RFC3339Nano), errdef.ErrDigestMismatch)
+	}
+	return nil
 }
 
 func (t *tarStore) offset(desc ocispec.Descriptor) int64 {
