@@ -24,12 +24,23 @@ const lockPoll = 50 * time.Millisecond
 // filesystem that has no locks (some network mounts) is written unlocked, as
 // before. The returned func releases the lock.
 func LockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
+	return lockDir(ctx, dir, unix.LOCK_EX, waiting)
+}
+
+// ReadLockDir is LockDir for a reader of several files of dir that only
+// make sense together (pack reading a bundle directory): any number of
+// readers hold it at once, and a writer waits for them, as they for it.
+func ReadLockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
+	return lockDir(ctx, dir, unix.LOCK_SH, waiting)
+}
+
+func lockDir(ctx context.Context, dir string, how int, waiting func()) (func(), error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

@@ -8,3 +8,9 @@ import "context"
 func LockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
 	return func() {}, nil
 }
+
+// ReadLockDir is LockDir for a reader (see lock_unix.go); on Windows it
+// takes none.
+func ReadLockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
+	return func() {}, nil
+}

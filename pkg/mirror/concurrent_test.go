@@ -168,7 +168,7 @@ func TestSignWaitsForAnotherWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, waiting := newSignal("waiting for another stella process writing there")
+	log, waiting := newSignal("waiting for another stella process using the directory")
 	done := make(chan error, 1)
 	go func() {
 		_, err := mirror.Sign(context.Background(), mirror.SignOptions{
@@ -337,6 +337,37 @@ func TestInventoryWaitsForAnotherWriter(t *testing.T) {
 	env, err := dsse.Parse(envData)
 	if err != nil || !bytes.Equal(env.Payload, data) || bytes.Equal(data, before) {
 		t.Fatalf("inventory.dsse does not sign the new inventory.json (%v)", err)
+	}
+}
+
+// TestPackWaitsForSign: pack read a bundle directory file by file while a
+// sign could be rewriting manifest.dsse, index.json, SHA256SUMS and
+// SHA256SUMS.sig, so an archive could hold some old files and some new
+// (the new SHA256SUMS beside the old signature over it). pack reads under
+// the directory's lock, shared with other readers and kept from writers:
+// here the test holds it as sign would, and pack waits, then packs.
+func TestPackWaitsForSign(t *testing.T) {
+	dir := newBundle(t)
+	out := filepath.Join(t.TempDir(), "bundle.tar")
+	err := waitsForLock(t, dir, "waiting for another stella process writing the bundle", func(log *slog.Logger) error {
+		_, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out, Logger: log})
+		return err
+	}, func() {
+		if _, err := os.Lstat(out); err == nil {
+			t.Error("archive written while another process was writing the bundle")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Readers do not wait for each other.
+	unlock, err := layout.ReadLockDir(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: filepath.Join(t.TempDir(), "again.tar")}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -33,7 +33,7 @@ type PackOptions struct {
 	Key      string
 	Password keys.PassFunc
 	// Logger is told when Pack waits for another stella process writing
-	// a volume set in the same directory; nil discards it.
+	// the bundle, or a volume set in the same directory; nil discards it.
 	Logger *slog.Logger
 }
 
@@ -78,6 +78,17 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
 		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
 	}
+	// Read under the bundle directory's lock, shared with other readers:
+	// a sign at the same time rewrites manifest.dsse, index.json,
+	// SHA256SUMS and its signature, and an archive of some of the old
+	// files and some of the new would not hold together.
+	unlock, err := layout.ReadLockDir(ctx, opts.Dir, func() {
+		logger(opts.Logger).Warn("waiting for another stella process writing the bundle", "dir", opts.Dir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	_, err = os.Lstat(filepath.Join(opts.Dir, layout.EnvelopeFile))
 	signed := err == nil
 	if opts.Split > 0 {

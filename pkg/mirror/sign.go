@@ -112,7 +112,7 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	// files interleaved. The later signer waits and signs after the first.
 	outDir := filepath.Dir(output)
 	unlock, err := layout.LockDir(ctx, outDir, func() {
-		log.Warn("waiting for another stella process writing there", "dir", outDir)
+		log.Warn("waiting for another stella process using the directory", "dir", outDir)
 	})
 	if err != nil {
 		return nil, err
