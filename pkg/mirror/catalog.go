@@ -197,6 +197,16 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 	}
 	res := &CatalogResult{Repository: cat.Repository, Catalog: desc, Bundles: cat.Bundles}
 	if opts.Output != "" {
+		// Under the directory's writers' lock, as inventory's pair: two
+		// runs at once would otherwise leave one's catalog.json beside the
+		// other's catalog.dsse.
+		unlock, err := layout.LockDir(ctx, opts.Output, func() {
+			logger(opts.Logger).Warn("waiting for another stella process writing there", "dir", opts.Output)
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		for name, content := range map[string][]byte{CatalogFileName: data, CatalogEnvelopeName: env} {
 			p := filepath.Join(opts.Output, name)
 			if err := layout.WriteFileAtomic(p, content, 0o644); err != nil {

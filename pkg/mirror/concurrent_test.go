@@ -646,3 +646,34 @@ func getBlob(host, repo string, dg digest.Digest) ([]byte, error) {
 	}
 	return data, err
 }
+
+// TestCatalogOutputWaitsForAnotherWriter: catalog --output DIR writes
+// catalog.json and catalog.dsse, which only verify together: under the
+// directory's writers' lock, so two runs at once do not leave one's
+// catalog beside the other's signature.
+func TestCatalogOutputWaitsForAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.Registry(t)
+	if _, err := mirror.Import(ctx, importOpts(t, s.dir, host, s.pub)); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	err := waitsForLock(t, out, "waiting for another stella process writing there", func(log *slog.Logger) error {
+		_, err := mirror.Catalog(ctx, mirror.CatalogOptions{Repository: host + "/" + bundle.DefaultBundleRepository, Key: s.priv, Password: testPass,
+			Output: out, Client: testutil.Client(t), Logger: log})
+		return err
+	}, func() {
+		if entries, _ := os.ReadDir(out); len(entries) != 0 {
+			t.Errorf("written while another process held the directory: %v", entries)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, mirror.CatalogFileName))
+	envData, _ := os.ReadFile(filepath.Join(out, mirror.CatalogEnvelopeName))
+	if env, err := dsse.Parse(envData); err != nil || !bytes.Equal(env.Payload, data) {
+		t.Fatalf("catalog.dsse does not sign catalog.json (%v)", err)
+	}
+}
