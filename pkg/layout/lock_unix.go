@@ -5,6 +5,7 @@ package layout
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"time"
 
@@ -21,8 +22,9 @@ const lockPoll = 50 * time.Millisecond
 // exclusive flock(2) of the directory itself, so nothing is left behind and
 // a process that dies releases it. If another process holds it, waiting is
 // called once and LockDir tries again until it gets it or ctx ends. A
-// filesystem that has no locks (some network mounts) is written unlocked, as
-// before. The returned func releases the lock.
+// filesystem that has no locks (some network mounts), or a directory that
+// cannot be opened for reading, is written unlocked, as before. The
+// returned func releases the lock.
 func LockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
 	return lockDir(ctx, dir, unix.LOCK_EX, waiting)
 }
@@ -36,6 +38,10 @@ func ReadLockDir(ctx context.Context, dir string, waiting func()) (func(), error
 
 func lockDir(ctx context.Context, dir string, how int, waiting func()) (func(), error) {
 	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		// A directory one may write but not list: no lock to take.
+		return func() {}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
