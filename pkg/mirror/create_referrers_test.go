@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -67,5 +70,58 @@ func TestReferrerArtifactTypeFromTheManifest(t *testing.T) {
 	refs := readManifest(t, out).Images[0].Referrers
 	if len(refs) != 1 || refs[0].ArtifactType != "application/spdx+json" {
 		t.Fatalf("manifest.json records referrers %+v; the referrer manifest %s says artifactType application/spdx+json", refs, sbom.Digest)
+	}
+}
+
+// A multi-platform image whose platform manifest carries an SBOM (and the
+// SBOM a signature), as cosign sign --recursive and per-platform
+// attestations leave them: create walked the referrers of the image's
+// index only, so the bundle dropped them, while --platform (whose root is
+// that manifest) carried them. They must reach the far side, listed under
+// their subjects there, with the fallback tag as with the API.
+func TestCreateCarriesReferrersOfPlatformManifests(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/multi"}
+	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
+	amd.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	arm.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
+	idx := r.index(amd, arm)
+	sbom := r.image("sbom", "application/spdx+json", &ocispec.Descriptor{MediaType: amd.MediaType, Digest: amd.Digest, Size: amd.Size})
+	sig := r.image("sig", "application/vnd.example.signature", &ocispec.Descriptor{MediaType: sbom.MediaType, Digest: sbom.Digest, Size: sbom.Size})
+	want := map[digest.Digest]digest.Digest{sbom.Digest: amd.Digest, sig.Digest: sbom.Digest}
+
+	out := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", out)
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	got := map[digest.Digest]digest.Digest{}
+	for _, ref := range readManifest(t, out).Images[0].Referrers {
+		got[ref.Digest] = ref.Subject
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("manifest.json records referrers (referrer: subject) %v, want %v", got, want)
+	}
+	priv, pub := testKeys(t, "signer")
+	sign(t, out, priv)
+	for name, target := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "fallback tag": testutil.RegistryNoReferrers} {
+		t.Run(name, func(t *testing.T) {
+			dst := target(t)
+			if _, err := mirror.Import(ctx, importOpts(t, out, dst, pub)); err != nil {
+				t.Fatal(err)
+			}
+			repo, err := testutil.Client(t).Repository(dst + "/" + r.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ref, subject := range want {
+				refs, err := registry.Referrers(ctx, repo, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: subject}, "")
+				if err != nil || !slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return d.Digest == ref }) {
+					t.Errorf("%s: referrers of %s are %v (%v), want %s among them", dst, subject, refs, err, ref)
+				}
+			}
+		})
 	}
 }

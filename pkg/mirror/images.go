@@ -85,8 +85,18 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 		return nil, remote.Classify(err)
 	}
 	if !opts.NoReferrers {
-		if si.referrers, err = si.graph.WalkReferrers(ctx, repo, root); err != nil {
-			return nil, remote.Classify(err)
+		// The referrers of every manifest of the image, not only of its
+		// root: a signature or SBOM attached to one platform's manifest
+		// (cosign sign --recursive, per-platform attestations) belongs to
+		// the image as much as one on its index, and --platform, whose
+		// root is that manifest, carries it.
+		manifests := append([]transfer.Node(nil), si.graph.Nodes...)
+		for _, n := range manifests {
+			refs, err := si.graph.WalkReferrers(ctx, repo, n.Descriptor)
+			if err != nil {
+				return nil, remote.Classify(err)
+			}
+			si.referrers = append(si.referrers, refs...)
 		}
 	}
 	return si, nil
