@@ -83,3 +83,19 @@ func IsManifestMediaType(mt string) bool {
 func IsIndexMediaType(mt string) bool {
 	return mt == "application/vnd.oci.image.index.v1+json" || mt == MediaTypeDockerManifestList
 }
+
+// IsNonDistributable reports whether mt is a layer media type that a
+// registry need not serve (Docker's foreign layers, OCI's deprecated
+// non-distributable layers): clients fetch it from the descriptor's urls,
+// which an air-gapped network cannot reach. Bundles carry such a layer's
+// bytes like any other's.
+func IsNonDistributable(mt string) bool {
+	switch mt {
+	case "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd":
+		return true
+	}
+	return false
+}

@@ -213,6 +213,10 @@ func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error 
 					continue
 				}
 				if err := r.Manifests().Push(ctx, m.desc, bytes.NewReader(m.data)); err != nil {
+					if l, ok := foreignLayer(m.data); ok {
+						return fmt.Errorf("push manifest %s to %s/%s (its layer %s is non-distributable, with urls such as %s, which a registry may refuse: CNCF distribution takes them once validation.manifests.urls.allow admits them): %w",
+							m.desc.Digest, t.host, repo, l.Digest, l.URLs[0], t.explain(err))
+					}
 					return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, repo, t.explain(err))
 				}
 				t.pushed.Add(1)
@@ -294,6 +298,24 @@ func (t *target) listedReferrer(ctx context.Context, r *oremote.Repository, repo
 		return false, fmt.Errorf("referrers of %s in %s/%s: %w", subject.Digest, t.host, repo, remote.Classify(err))
 	}
 	return listed, nil
+}
+
+// foreignLayer returns the first non-distributable layer with urls of an
+// image manifest: registries check such urls against their own rules, and
+// refuse the manifest, with an error of their own, when a rule fails.
+func foreignLayer(data []byte) (ocispec.Descriptor, bool) {
+	var man struct {
+		Layers []ocispec.Descriptor `json:"layers"`
+	}
+	if json.Unmarshal(data, &man) != nil {
+		return ocispec.Descriptor{}, false
+	}
+	for _, l := range man.Layers {
+		if bundle.IsNonDistributable(l.MediaType) && len(l.URLs) > 0 {
+			return l, true
+		}
+	}
+	return ocispec.Descriptor{}, false
 }
 
 // explain turns a registry's refusal of an unknown artifact type into an
