@@ -36,6 +36,14 @@ add the advisory files, and write a bundle directory that is at once an OCI
 image layout and the plan's folder (manifest.json, advisories/, scripts/,
 docs/, SHA256SUMS). The directory appears complete or not at all.
 
+--platform keeps one platform of each multi-platform image: that image is
+then carried as the platform's manifest, under its own digest, with the
+referrers of that manifest. The index the release pins is not carried, nor
+what hangs on it alone (its other platforms, BuildKit's attestation
+manifests, signatures of the index): on the far side the pinned index digest
+does not resolve; manifest.json records it as the image's source. An image
+pinned as a single manifest is kept whatever its platform.
+
 createdAt comes from --created, else SOURCE_DATE_EPOCH, else the clock; with it
 fixed, the same sources give the same bytes.
 
