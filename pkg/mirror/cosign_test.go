@@ -2,12 +2,15 @@ package mirror_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -61,4 +64,54 @@ func TestCosignInterop(t *testing.T) {
 		cosign(t, bin, "verify-blob", "--key", filepath.Join(dir, "public-key.pem"),
 			"--signature", filepath.Join(dir, "SHA256SUMS.sig"), "--insecure-ignore-tlog", filepath.Join(dir, "SHA256SUMS"))
 	})
+}
+
+// cosign sign --recursive (OCI 1.1 referrers) signs a multi-platform
+// image's index and each platform's manifest. After create, sign and
+// import, cosign verify finds every one of those signatures on the far
+// side, with the referrers API and with fallback tags (distribution):
+// create used to carry the index's signature only.
+func TestCosignRecursiveSignaturesCrossTheGap(t *testing.T) {
+	bin := testutil.CosignBinary(t)
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/multi"}
+	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
+	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	priv, pub := testKeys(t, "signer")
+	run := func(args ...string) error {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD="+testPassword, "COSIGN_YES=true", "COSIGN_EXPERIMENTAL=1")
+		cmd.Dir = t.TempDir()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := run("sign", "--key", priv, "--allow-insecure-registry", "--allow-http-registry", "--tlog-upload=false",
+		"--recursive", "--registry-referrers-mode=oci-1-1", src+"/"+r.name+"@"+idx.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", dir)
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, dir, priv)
+	for name, target := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "distribution": testutil.Distribution} {
+		t.Run(name, func(t *testing.T) {
+			dst := target(t)
+			if _, err := mirror.Import(ctx, importOpts(t, dir, dst, pub)); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []digest.Digest{idx.Digest, amd.Digest, arm.Digest} {
+				if err := run("verify", "--key", pub, "--allow-insecure-registry", "--allow-http-registry", "--insecure-ignore-tlog",
+					"--experimental-oci11", dst+"/"+r.name+"@"+d.String()); err != nil {
+					t.Errorf("%s: %v", d, err)
+				}
+			}
+		})
+	}
 }
