@@ -179,6 +179,11 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			}
 		}
 	}
+	for _, img := range images {
+		if err := checkNonDistributable(ctx, img, base); err != nil {
+			return nil, fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
+		}
+	}
 	// A directory output is the user's, replaced only with Force; an
 	// archive's staging directory is a hidden one of ours, never committed.
 	var stage *layout.Staging

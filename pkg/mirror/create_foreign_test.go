@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,5 +94,37 @@ func TestImportForeignLayer(t *testing.T) {
 	}
 	if tags := testutil.Tags(t, dist); len(tags) != 0 {
 		t.Errorf("a refused import left tags: %v", tags)
+	}
+}
+
+// A delta whose base holds the foreign layer does not need the source to
+// serve it: the layer is omitted, like any blob the base holds.
+func TestCreateDeltaForeignLayerInBase(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r, img, layer, _ := foreignImage(t, src, true)
+	release := releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest})
+	base := filepath.Join(t.TempDir(), "base")
+	opts := createOpts(t, release, "", base)
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+src+"/v2/"+r.name+"/blobs/"+layer.Digest.String(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete %s from the source: %v %v", layer.Digest, err, resp)
+	}
+	resp.Body.Close()
+
+	delta := filepath.Join(t.TempDir(), "delta")
+	opts = createOpts(t, release, "", delta)
+	opts.Version, opts.Base = "2025.11.0", base
+	res, err := mirror.Create(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Manifest.Base.Omitted, layer.Digest) {
+		t.Errorf("the delta omits %v, want the foreign layer %s among them", res.Manifest.Base.Omitted, layer.Digest)
 	}
 }

@@ -84,9 +84,6 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 	if err := si.graph.Walk(ctx, repo, root); err != nil {
 		return nil, remote.Classify(err)
 	}
-	if err := checkNonDistributable(ctx, repo, si.graph); err != nil {
-		return nil, err
-	}
 	if !opts.NoReferrers {
 		// The referrers of every manifest of the image, not only of its
 		// root: a signature or SBOM attached to one platform's manifest
@@ -106,17 +103,18 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 }
 
 // checkNonDistributable refuses an image with a non-distributable (foreign)
-// layer that its source repository does not serve: a bundle carries every
-// layer's bytes, since the far side cannot reach the layer's urls, and the
-// fetch would otherwise fail later with no word of which image or why.
-// One HEAD a foreign layer; images without them cost nothing.
-func checkNonDistributable(ctx context.Context, repo *oremote.Repository, g *transfer.Graph) error {
-	for _, n := range g.Nodes {
+// layer that its source repository does not serve, unless a delta's base
+// holds it: a bundle carries every layer's bytes, since the far side cannot
+// reach the layer's urls, and the fetch would otherwise fail later with no
+// word of which image or why. One HEAD a foreign layer; images without
+// them cost nothing.
+func checkNonDistributable(ctx context.Context, img *sourceImage, base *baseInfo) error {
+	for _, n := range img.graph.Nodes {
 		for _, c := range n.Children {
-			if !bundle.IsNonDistributable(c.MediaType) {
+			if !bundle.IsNonDistributable(c.MediaType) || base.omit(c) {
 				continue
 			}
-			ok, err := repo.Blobs().Exists(ctx, c)
+			ok, err := img.repo.Blobs().Exists(ctx, c)
 			if err != nil {
 				return fmt.Errorf("layer %s of %s: %w", c.Digest, n.Descriptor.Digest, remote.Classify(err))
 			}
@@ -125,8 +123,9 @@ func checkNonDistributable(ctx context.Context, repo *oremote.Repository, g *tra
 				if len(c.URLs) > 0 {
 					from = "urls " + c.URLs[0] // one is enough to say where it lives
 				}
+				name := img.repo.Reference.Registry + "/" + img.repo.Reference.Repository
 				return fmt.Errorf("layer %s of %s is a non-distributable (foreign) layer, %s, that %s does not serve (%s): a bundle carries every layer, since the far side cannot reach those urls; push the layer into %s, or leave the image out of the release: %w",
-					c.Digest, n.Descriptor.Digest, c.MediaType, repo.Reference.Registry+"/"+repo.Reference.Repository, from, repo.Reference.Repository, errdef.ErrNotFound)
+					c.Digest, n.Descriptor.Digest, c.MediaType, name, from, name, errdef.ErrNotFound)
 			}
 		}
 	}
