@@ -166,6 +166,12 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if images, err = sortImages(images, opts.ReleaseFile); err != nil {
 		return nil, err
 	}
+	for _, img := range images {
+		for _, r := range img.graph.Skipped {
+			log.Warn("referrer not carried: its media type is no image manifest or index", "image", img.Ref.String(),
+				"referrer", r.Descriptor.Digest, "mediaType", r.Descriptor.MediaType, "subject", r.Subject)
+		}
+	}
 
 	var base *baseInfo
 	if opts.Base != "" {

@@ -1,8 +1,10 @@
 package mirror_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -121,6 +123,41 @@ func TestCreateCarriesReferrersOfPlatformManifests(t *testing.T) {
 				if err != nil || !slices.ContainsFunc(refs, func(d ocispec.Descriptor) bool { return d.Digest == ref }) {
 					t.Errorf("%s: referrers of %s are %v (%v), want %s among them", dst, subject, refs, err, ref)
 				}
+			}
+		})
+	}
+}
+
+// A referrer that is an OCI artifact manifest (the media type image-spec
+// 1.1 withdrew, which notation and oras wrote for a while) is listed by the
+// source, with the API and under the fallback tag. No bundle can carry it
+// (it is no image manifest, and registries such as distribution refuse
+// it); create dropped it without a word, so the operator believed the
+// signature crossed. create must warn, naming it.
+func TestCreateWarnsOfReferrerItCannotCarry(t *testing.T) {
+	for name, start := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "fallback tag": testutil.RegistryNoReferrers} {
+		t.Run(name, func(t *testing.T) {
+			src := start(t)
+			r := rawRepo{t, src, "app/image"}
+			img := r.image("app", "", nil)
+			sig := r.push("application/vnd.cncf.notary.signature", []byte("signature"))
+			art := r.pushJSON("application/vnd.oci.artifact.manifest.v1+json", map[string]any{
+				"mediaType": "application/vnd.oci.artifact.manifest.v1+json", "artifactType": "application/vnd.cncf.notary.signature",
+				"blobs": []ocispec.Descriptor{sig}, "subject": subjectOf(img),
+			})
+			var logs bytes.Buffer
+			opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", filepath.Join(t.TempDir(), "bundle"))
+			opts.Version = "2025.10.0"
+			opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			res, err := mirror.Create(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Manifest.Images[0].Referrers) != 0 {
+				t.Errorf("manifest.json records referrers %+v", res.Manifest.Images[0].Referrers)
+			}
+			if !strings.Contains(logs.String(), "referrer not carried") || !strings.Contains(logs.String(), art.Digest.String()) {
+				t.Errorf("create logged %q; want a warning naming the referrer %s it did not carry", logs.String(), art.Digest)
 			}
 		})
 	}

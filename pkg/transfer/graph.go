@@ -30,6 +30,11 @@ type Graph struct {
 	Nodes []Node
 	// Blobs are the non-manifest blobs (configs, layers) in first-seen order.
 	Blobs []ocispec.Descriptor
+	// Skipped are the referrers WalkReferrers was given but did not walk:
+	// their media type is no image manifest or index (the OCI artifact
+	// manifest that image-spec 1.1 withdrew, say), so no bundle can carry
+	// them. The caller says so.
+	Skipped []Referrer
 
 	seen  map[digest.Digest]bool
 	nodes map[digest.Digest]int

@@ -34,7 +34,8 @@ type Referrer struct {
 
 // WalkReferrers finds the referrers of subject in src, and theirs in turn (up
 // to bundle.MaxDepth levels), adds each with everything below it to the
-// graph, and returns them sorted by digest within each level.
+// graph, and returns them sorted by digest within each level. A referrer
+// that is no image manifest or index is added to g.Skipped instead.
 func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject ocispec.Descriptor) ([]Referrer, error) {
 	var out []Referrer
 	level := []ocispec.Descriptor{subject}
@@ -58,7 +59,12 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 			}
 			sort.Slice(found, func(i, j int) bool { return found[i].Digest < found[j].Digest })
 			for _, r := range found {
-				if seen[r.Digest] || !bundle.IsManifestMediaType(r.MediaType) {
+				if seen[r.Digest] {
+					continue
+				}
+				if !bundle.IsManifestMediaType(r.MediaType) {
+					seen[r.Digest] = true
+					g.Skipped = append(g.Skipped, Referrer{Descriptor: plain(r), Subject: s.Digest})
 					continue
 				}
 				seen[r.Digest] = true
