@@ -171,6 +171,10 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			log.Warn("referrer not carried: its media type is no image manifest or index", "image", img.Ref.String(),
 				"referrer", r.Descriptor.Digest, "mediaType", r.Descriptor.MediaType, "subject", r.Subject)
 		}
+		for _, tag := range img.cosignTags {
+			log.Warn("cosign signature tag not carried: tag-scheme signatures are no referrers (cosign sign --registry-referrers-mode=oci-1-1 makes referrers)",
+				"image", img.Ref.String(), "tag", tag)
+		}
 	}
 
 	var base *baseInfo

@@ -162,3 +162,41 @@ func TestCreateWarnsOfReferrerItCannotCarry(t *testing.T) {
 		})
 	}
 }
+
+// cosign's default scheme keeps signatures and attestations under tags
+// (sha256-<hex>.sig, .att), not as referrers: create does not carry them,
+// and said nothing, so cosign verify failed on the far side to the
+// operator's surprise. create must warn, naming the tags.
+func TestCreateWarnsOfCosignSignatureTags(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/image"}
+	img := r.image("app", "", nil)
+	repo, err := testutil.Client(t).Repository(src + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, suffix := range []string{".sig", ".att"} {
+		tag := "sha256-" + img.Digest.Encoded() + suffix
+		if err := repo.Tag(ctx, r.image("cosign"+suffix, "", nil), tag); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tag)
+	}
+	var logs bytes.Buffer
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", filepath.Join(t.TempDir(), "bundle"))
+	opts.Version = "2025.10.0"
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range want {
+		if !strings.Contains(logs.String(), "tag="+tag) {
+			t.Errorf("create logged %q; want a warning naming the cosign tag %s it did not carry", logs.String(), tag)
+		}
+	}
+	if strings.Contains(logs.String(), ".sbom") {
+		t.Errorf("create warned of a tag the source does not hold: %q", logs.String())
+	}
+}

@@ -31,6 +31,10 @@ type sourceImage struct {
 	sourceDigest digest.Digest
 	graph        *transfer.Graph
 	referrers    []transfer.Referrer
+	// cosignTags are the tags of cosign's tag scheme found for root and
+	// sourceDigest (sha256-<hex>.sig, .att, .sbom): no referrers, so not
+	// carried.
+	cosignTags []string
 }
 
 // resolveImages resolves every image of the release in parallel. Each
@@ -98,8 +102,31 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 			}
 			si.referrers = append(si.referrers, refs...)
 		}
+		si.cosignTags = cosignTags(ctx, repo, root.Digest)
+		if sourceDigest != root.Digest { // --platform: the pinned index's too
+			si.cosignTags = append(si.cosignTags, cosignTags(ctx, repo, sourceDigest)...)
+		}
 	}
 	return si, nil
+}
+
+// cosignTagSuffixes end the tags that cosign's default scheme gives a
+// signed digest's signatures, attestations and attached SBOMs.
+var cosignTagSuffixes = []string{".sig", ".att", ".sbom"}
+
+// cosignTags returns the tags of cosign's tag scheme that repo holds for
+// dg. They are tags, not referrers: create does not carry them, and says
+// so. Any answer but a manifest counts as none: asking must never fail a
+// create.
+func cosignTags(ctx context.Context, repo *oremote.Repository, dg digest.Digest) []string {
+	var found []string
+	for _, suffix := range cosignTagSuffixes {
+		tag := dg.Algorithm().String() + "-" + dg.Encoded() + suffix
+		if _, err := repo.Resolve(ctx, tag); err == nil {
+			found = append(found, tag)
+		}
+	}
+	return found
 }
 
 // checkNonDistributable refuses an image with a non-distributable (foreign)
