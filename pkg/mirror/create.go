@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -208,7 +210,7 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	defer stage.Abort()
 
 	omitted := map[digest.Digest]bool{}
-	late, stats, err := fetchContent(ctx, stage, images, opts.Transfer, base, omitted, archive)
+	late, stats, err := fetchContent(ctx, stage, images, opts.ReleaseFile, opts.Transfer, base, omitted, archive)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +317,7 @@ func readRelease(path string) (*release.Release, error) {
 // own facts: an image's platform) is only registered (an external blob of
 // the staging directory) and returned: it goes straight into the archive
 // later, whatever its size.
-func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, opts transfer.Options, base *baseInfo,
+func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceImage, releaseFile string, opts transfer.Options, base *baseInfo,
 	omitted map[digest.Digest]bool, archive bool) ([]transfer.Job, transfer.Stats, error) {
 	seen, configs := map[digest.Digest]bool{}, configDigests(images)
 	var jobs, late []transfer.Job
@@ -338,7 +340,7 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 				omitted[b.Digest] = true
 				continue
 			}
-			job := transfer.Job{Desc: b, Src: img.repo, Dst: stage}
+			job := transfer.Job{Desc: b, Src: imageSource{img.repo, img, releaseFile}, Dst: stage}
 			if archive && !configs[b.Digest] {
 				stage.AddExternal(b)
 				late = append(late, job)
@@ -349,6 +351,23 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 	}
 	stats, err := transfer.CopyBlobs(ctx, jobs, opts)
 	return late, stats, err
+}
+
+// imageSource fetches an image's blobs from its repository, and names the
+// image in a fetch's error: a layer the source lacks (or refuses) is then
+// found in the release file at once, not searched for by digest.
+type imageSource struct {
+	content.Fetcher
+	img  *sourceImage
+	file string
+}
+
+func (s imageSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := s.Fetcher.Fetch(ctx, desc)
+	if err != nil {
+		return nil, fmt.Errorf("image %s (%s:%d): %w", s.img.Ref, s.file, s.img.Line, err)
+	}
+	return rc, nil
 }
 
 // configDigests are the configs of every image manifest in the images'

@@ -128,3 +128,34 @@ func TestCreateDeltaForeignLayerInBase(t *testing.T) {
 		t.Errorf("the delta omits %v, want the foreign layer %s among them", res.Manifest.Base.Omitted, layer.Digest)
 	}
 }
+
+// A layer the source registry no longer serves (garbage-collected, or
+// lost) failed create with "blob sha256:…: sha256:…: not found": in a
+// release of many images, the operator had to search which image it
+// belongs to. The error must name the image and its release file line,
+// for a directory and for an archive output, and leave nothing behind.
+func TestCreateMissingLayerNamesTheImage(t *testing.T) {
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/image"}
+	img := r.image("app", "", nil)
+	layer := fetchManifest(t, src, r.name, img).Layers[0]
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+src+"/v2/"+r.name+"/blobs/"+layer.Digest.String(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete %s from the source: %v %v", layer.Digest, err, resp)
+	}
+	resp.Body.Close()
+	release := releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest})
+	for _, out := range []string{filepath.Join(t.TempDir(), "bundle"), filepath.Join(t.TempDir(), "bundle.tar")} {
+		opts := createOpts(t, release, "", out)
+		opts.Version = "2025.10.0"
+		_, err := mirror.Create(context.Background(), opts)
+		want := "image " + src + "/" + r.name + "@" + img.Digest.String() + " (" + release + ":1)"
+		if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), layer.Digest.String()) {
+			t.Errorf("create %s: err = %v, want ErrNotFound naming %s and the layer %s", filepath.Base(out), err, want, layer.Digest)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("create left %s behind (%v)", out, err)
+		}
+	}
+}
