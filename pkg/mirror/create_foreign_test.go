@@ -89,8 +89,8 @@ func TestImportForeignLayer(t *testing.T) {
 
 	dist := testutil.Distribution(t)
 	_, err := mirror.Import(ctx, importOpts(t, out, dist, pub))
-	if err == nil || !strings.Contains(err.Error(), "layer "+layer.Digest.String()+" is non-distributable") || !strings.Contains(err.Error(), "validation.manifests.urls.allow") {
-		t.Fatalf("import into distribution: err = %v, want the refusal explained, naming layer %s", err, layer.Digest)
+	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), "layer "+layer.Digest.String()+" is non-distributable") || !strings.Contains(err.Error(), "validation.manifests.urls.allow") {
+		t.Fatalf("import into distribution: err = %v, want the refusal explained, naming layer %s (exit 1)", err, layer.Digest)
 	}
 	if tags := testutil.Tags(t, dist); len(tags) != 0 {
 		t.Errorf("a refused import left tags: %v", tags)
