@@ -93,3 +93,39 @@ func TestOpenFileIsNotADirectory(t *testing.T) {
 		t.Fatalf("Open(file) = %v, want a usage error saying it is not a bundle directory", err)
 	}
 }
+
+// TestRemoveTemporaries removes exactly the names an interrupted WriteFile
+// or Push leaves, and nothing that only resembles them.
+func TestRemoveTemporaries(t *testing.T) {
+	root := t.TempDir()
+	removed := []string{".manifest.dsse.tmp-123", ".SHA256SUMS.sig.tmp-4294967295", "blobs/sha256/.tmp-0123456789ab-42"}
+	kept := []string{".manifest.dsse.tmp-12a", ".notes.txt.tmp-1", "advisories/.nvd.json.tmp-1", "blobs/sha256/.tmp-0123456789AB-42",
+		"blobs/sha256/.tmp-0123456789ab-", "manifest.dsse", ".SHA256SUMS.tmp-"}
+	for _, name := range append(append([]string{}, removed...), kept...) {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, ".index.json.tmp-7"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, ".index.json.tmp-7")
+	if err := (&Dir{root: root}).RemoveTemporaries(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range removed {
+		if _, err := os.Lstat(filepath.Join(root, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: not removed (%v)", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Lstat(filepath.Join(root, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := (&Dir{root: t.TempDir()}).RemoveTemporaries(); err != nil {
+		t.Errorf("a directory without blobs: %v", err)
+	}
+}

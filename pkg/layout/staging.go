@@ -3,8 +3,10 @@ package layout
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -143,3 +145,46 @@ func (s *Staging) Abort() {
 		os.RemoveAll(s.root)
 	}
 }
+
+// RemoveTemporaries removes what an interrupted write into the directory
+// left: the temporary files WriteFile makes beside a head file
+// (.manifest.dsse.tmp-123…) and Push makes among the blobs
+// (blobs/sha256/.tmp-0123456789ab-123…). Only those exact names are
+// removed. A process killed between its write and its rename (SIGKILL, a
+// power cut) leaves them, and the directory would not verify again, as a
+// file manifest.json does not name, until they are gone.
+func (d *Dir) RemoveTemporaries() error {
+	for _, h := range headFiles {
+		if err := removeMatching(d.root, "."+h+".tmp-", isDecimal); err != nil {
+			return err
+		}
+	}
+	return removeMatching(filepath.Join(d.root, BlobsDir, "sha256"), ".tmp-", func(rest string) bool {
+		hex, n, ok := strings.Cut(rest, "-")
+		return ok && len(hex) == 12 && strings.Trim(hex, "0123456789abcdef") == "" && isDecimal(n)
+	})
+}
+
+// removeMatching removes the regular files of dir named prefix+rest where
+// ok(rest). A missing dir holds none.
+func removeMatching(dir, prefix string, ok func(string) bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		rest, found := strings.CutPrefix(e.Name(), prefix)
+		if !found || !e.Type().IsRegular() || !ok(rest) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func isDecimal(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }

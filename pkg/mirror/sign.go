@@ -125,6 +125,11 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	var payload []byte
 	var md *metadata
 	if dir != nil {
+		// A sign killed before its renames left its temporaries: they
+		// are not part of the bundle, and would stop this run.
+		if err := dir.RemoveTemporaries(); err != nil {
+			return nil, err
+		}
 		if md, err = readMetadata(ctx, dir.ReadFile, dir.FetchBytes); err != nil {
 			return nil, err
 		}
