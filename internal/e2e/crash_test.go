@@ -94,3 +94,53 @@ func TestSignKilledAndResumed(t *testing.T) {
 		})
 	}
 }
+
+// TestPackKilledAndResumed kills pack as it is about to rename its archive,
+// a volume or the volume list into place, then runs the same command
+// again: it removes what the killed run left (as large as the archive: on
+// media sized for it, the re-run would not fit), and what it wrote
+// verifies. Volumes that took their names before the kill are not replaced
+// without --force (as any volumes there are not): the re-run names the
+// first and says so.
+func TestPackKilledAndResumed(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{BaseLayerSize: 3 << 20}, ".tar")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	key := filepath.Join(testutil.ModuleRoot(t), "tools/cosign/cosign.dev.key")
+	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	tests := []struct {
+		name, output, killAt, verify string
+		args                         []string
+	}{
+		{"archive", "b.tar.zst", "b.tar.zst", "b.tar.zst", nil},
+		{"split, at a volume", "b.tar", "b.tar.001", "b.tar.volumes.json", []string{"--split", "1M"}},
+		{"split, at the list", "b.tar", "b.tar.volumes.json", "b.tar.volumes.json", []string{"--split", "1M"}},
+		{"split signed, at the list", "b.tar", "b.tar.volumes.json", "b.tar.volumes.json", []string{"--split", "1M", "--key", key}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			media := t.TempDir()
+			pack := append([]string{"mirror", "pack", dir, "--output", filepath.Join(media, tt.output)}, tt.args...)
+			killAtRename(t, env, filepath.Join(media, tt.killAt), pack...)
+			if len(temporaries(t, media)) == 0 {
+				t.Fatal("killed before a rename, pack left no temporary file")
+			}
+			if _, err := os.Lstat(filepath.Join(media, tt.verify)); err == nil {
+				t.Fatalf("killed before the end, %s is there", tt.verify)
+			}
+			if tt.args != nil {
+				r := stella(t, env, pack...)
+				if r.code != 1 || !strings.Contains(r.stderr, "b.tar.000: exists (use --force to replace it)") {
+					t.Fatalf("pack again over a volume of the killed run: exit %d\n%s", r.code, r.stderr)
+				}
+				pack = append(pack, "--force")
+			}
+			if r := stella(t, env, pack...); r.code != 0 {
+				t.Fatalf("pack again: exit %d\n%s", r.code, r.stderr)
+			}
+			if tmps := temporaries(t, media); len(tmps) != 0 {
+				t.Errorf("left on the media: %v", tmps)
+			}
+			mustStella(t, "mirror", "verify", filepath.Join(media, tt.verify), "--key", pub)
+		})
+	}
+}

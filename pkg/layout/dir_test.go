@@ -129,3 +129,29 @@ func TestRemoveTemporaries(t *testing.T) {
 		t.Errorf("a directory without blobs: %v", err)
 	}
 }
+
+// TestRemoveStaleOutput removes the temporaries of a write of one archive
+// (its volumes and list too), and nothing of another output.
+func TestRemoveStaleOutput(t *testing.T) {
+	dir := t.TempDir()
+	removed := []string{".b.tar.tmp-1", ".b.tar.000.tmp-22", ".b.tar.1000.tmp-3", ".b.tar.volumes.json.tmp-4", ".b.tar.volumes.dsse.tmp-5"}
+	kept := []string{"b.tar", "b.tar.000", ".b.tar.tmp-", ".b.tar.zst.tmp-1", ".b.tar.00.tmp-1", ".b.tar.tmp-1x", ".a.tar.tmp-1", ".b.tar.d.tmp-1"}
+	for _, name := range append(append([]string{}, removed...), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveStaleOutput(filepath.Join(dir, "b.tar")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range removed {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: not removed (%v)", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -187,4 +187,27 @@ func removeMatching(dir, prefix string, ok func(string) bool) error {
 	return nil
 }
 
+// RemoveStaleOutput removes what a write of the file out killed before its
+// end left beside it: the temporary files .OUT.tmp-N of the archive,
+// .OUT.NNN.tmp-N of its volumes and .OUT.volumes.json.tmp-N,
+// .OUT.volumes.dsse.tmp-N of their list. They are as large as the
+// archive: left on media sized for it, the next write would not fit. Two
+// writes of one output at once are not supported (each would replace the
+// other's files).
+func RemoveStaleOutput(out string) error {
+	base := filepath.Base(out)
+	return removeMatching(filepath.Dir(out), "."+base, func(rest string) bool {
+		mid, n, ok := strings.Cut(rest, ".tmp-")
+		if !ok || !isDecimal(n) {
+			return false
+		}
+		switch mid {
+		case "", VolumesSuffix, strings.TrimSuffix(VolumesSuffix, ".json") + ".dsse":
+			return true
+		}
+		num, ok := strings.CutPrefix(mid, ".")
+		return ok && len(num) >= 3 && isDecimal(num)
+	})
+}
+
 func isDecimal(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }

@@ -89,6 +89,9 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := layout.RemoveStaleOutput(opts.Output); err != nil {
+		return nil, err
+	}
 	_, err = os.Lstat(filepath.Join(opts.Dir, layout.EnvelopeFile))
 	signed := err == nil
 	if opts.Split > 0 {
