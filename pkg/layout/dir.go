@@ -222,7 +222,8 @@ func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
 }
 
 // WriteFileAtomic writes path through a temporary sibling and a rename, so a
-// reader sees the old content or the new, never a part.
+// reader sees the old content or the new, never a part; the content is
+// synced before the rename and the directory after (RenameDurable).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -232,17 +233,20 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Close(); err != nil {
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp.Name(), perm); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return RenameDurable(tmp.Name(), path)
 }
 
 // Index reads and decodes index.json.

@@ -342,7 +342,7 @@ func (w *SplitWriter) Commit() error {
 	for i := len(w.vols); ; i++ {
 		err := os.Remove(filepath.Join(dir, VolumeName(filepath.Base(w.out), i)))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			return SyncDir(dir)
 		}
 		if err != nil {
 			return err

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
 )
 
 // advisoryWriter writes advisories under a directory, through os.Root so
@@ -83,10 +85,13 @@ func (p *pendingAdvisory) writer() io.Writer {
 	return io.MultiWriter(ws...)
 }
 
-// close closes the temporary files once everything is written.
+// close syncs and closes the temporary files once everything is written.
 func (p *pendingAdvisory) close() error {
 	var first error
 	for _, f := range p.files {
+		if err := f.Sync(); err != nil && first == nil {
+			first = err
+		}
 		if err := f.Close(); err != nil && first == nil {
 			first = err
 		}
@@ -104,6 +109,16 @@ func (p *pendingAdvisory) commit() ([]string, error) {
 			return nil, err
 		}
 		written = append(written, path.Join(p.w.dir, p.names[i]))
+	}
+	// The new names on disk before the import says they are written.
+	synced := map[string]bool{}
+	for _, name := range p.names {
+		if d := path.Dir(name); !synced[d] {
+			synced[d] = true
+			if err := layout.SyncDir(filepath.Join(p.w.dir, filepath.FromSlash(d))); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return written, nil
 }

@@ -99,6 +99,11 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 		}
 		return nil, err
 	}
+	// The names on disk too (both files share the prefix's directory):
+	// after a power cut, the key pair just reported, not the old or none.
+	if err := layout.SyncDir(filepath.Dir(res.PrivateKey)); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

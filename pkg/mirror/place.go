@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+
+	"github.com/stellaops/mirror/pkg/layout"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -15,8 +18,16 @@ import (
 // path at once, one places its file and the other fails (errdef.ErrExists),
 // where a check then a rename would let both succeed and the later one
 // silently replace the file the earlier one reported. A filesystem without
-// hard links (FAT and exFAT media) gets the check and the rename.
+// hard links (FAT and exFAT media) gets the check and the rename. The
+// directory is then synced, so that the name survives a power cut.
 func placeFile(tmp, path string, force bool) error {
+	if err := linkOrRename(tmp, path, force); err != nil {
+		return err
+	}
+	return layout.SyncDir(filepath.Dir(path))
+}
+
+func linkOrRename(tmp, path string, force bool) error {
 	if force {
 		return os.Rename(tmp, path)
 	}

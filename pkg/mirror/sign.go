@@ -172,6 +172,10 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	if res.Bundle, err = signBundle(ctx, dir, md, reached, env, data, signer, certs, opts.Created); err != nil {
 		return nil, err
 	}
+	// The signature's blobs and files on disk before "signed" is said.
+	if err := dir.SyncAll(); err != nil {
+		return nil, err
+	}
 	res.Bundle.Content = content
 	log.Info("bundle signed", "dir", dir.Path(), "referrer", res.Bundle.Referrer.Digest, "signatures", len(env.Signatures))
 	return res, nil

@@ -1,0 +1,26 @@
+package layout
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Durability: an output takes its name by a rename, so that a reader sees
+// the old content or the new, never a part; and it is on disk before it
+// takes its name, and its name is on disk before the command says it is
+// done, so that a power cut after "done" leaves neither an empty file
+// under the final name (the rename reached the disk, the data did not)
+// nor the old file (the directory entry did not).
+
+// RenameDurable renames tmp, already synced, to final and syncs final's
+// directory.
+func RenameDurable(tmp, final string) error {
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(final))
+}
+
+// SyncAll makes everything written under the directory durable: its files'
+// data and its entries.
+func (d *Dir) SyncAll() error { return syncTree(d.root) }
