@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +143,49 @@ func TestPackKilledAndResumed(t *testing.T) {
 			}
 			mustStella(t, "mirror", "verify", filepath.Join(media, tt.verify), "--key", pub)
 		})
+	}
+}
+
+// TestPackRefusesUnfinishedSign stops sign between its last two renames,
+// on a bundle signed for the first time and on one signed again: pack then
+// refuses the bundle and writes nothing. The old order (SHA256SUMS, then
+// its signature) let pack carry a SHA256SUMS.sig over another list (or
+// none), which verify and import accept and `cosign verify-blob` refuses
+// on the far side. Signed again, the bundle packs.
+func TestPackRefusesUnfinishedSign(t *testing.T) {
+	source := testutil.Distribution(t)
+	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
+	created := filepath.Join(t.TempDir(), "bundle")
+	mustStella(t, "mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", created, "--plain-http")
+	root := testutil.ModuleRoot(t)
+	key, pub := filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub")
+	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	for _, resign := range []bool{false, true} {
+		for _, name := range []string{"SHA256SUMS.sig", "SHA256SUMS"} {
+			t.Run(fmt.Sprintf("%s, signed before %v", name, resign), func(t *testing.T) {
+				work := t.TempDir()
+				dir := filepath.Join(work, "bundle")
+				copyDir(t, created, dir)
+				sign := []string{"mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key}
+				if resign {
+					if r := stella(t, env, sign...); r.code != 0 {
+						t.Fatalf("sign: exit %d\n%s", r.code, r.stderr)
+					}
+				}
+				killAtRename(t, env, filepath.Join(dir, name), sign...)
+				archive := filepath.Join(work, "bundle.tar")
+				if r := stella(t, nil, "mirror", "pack", dir, "--output", archive); r.code == 0 {
+					t.Fatalf("pack of an unfinished sign: exit 0\n%s", r.stdout)
+				}
+				if entries, _ := os.ReadDir(work); len(entries) != 1 {
+					t.Fatalf("pack refused, and left %d entries beside the bundle", len(entries)-1)
+				}
+				if r := stella(t, env, sign...); r.code != 0 {
+					t.Fatalf("sign again: exit %d\n%s", r.code, r.stderr)
+				}
+				mustStella(t, "mirror", "pack", dir, "--output", archive)
+				mustStella(t, "mirror", "verify-checksums", dir, "--key", pub)
+			})
+		}
 	}
 }

@@ -70,6 +70,15 @@ func (d *Dir) Checksums(trustBlobNames bool) ([]bundle.Checksum, error) {
 // WriteChecksums writes SHA256SUMS for the directory (see Checksums) and
 // returns its bytes.
 func (d *Dir) WriteChecksums(trustBlobNames bool) ([]byte, error) {
+	data, err := d.ChecksumsData(trustBlobNames)
+	if err != nil {
+		return nil, err
+	}
+	return data, d.WriteFile(ChecksumsFile, data, 0o644)
+}
+
+// ChecksumsData returns what WriteChecksums would write, writing nothing.
+func (d *Dir) ChecksumsData(trustBlobNames bool) ([]byte, error) {
 	sums, err := d.Checksums(trustBlobNames)
 	if err != nil {
 		return nil, err
@@ -80,7 +89,7 @@ func (d *Dir) WriteChecksums(trustBlobNames bool) ([]byte, error) {
 		return nil, fmt.Errorf("release too large for one bundle: its %s would be %d bytes (%d files), over the %d that every reader holds it to: split the release, or carry the advisories as fewer files: %w",
 			ChecksumsFile, len(data), len(sums), bundle.MaxManifestSize, errdef.ErrUsage)
 	}
-	return data, d.WriteFile(ChecksumsFile, data, 0o644)
+	return data, nil
 }
 
 func (d *Dir) hashFile(name string, buf []byte) (digest.Digest, error) {

@@ -109,16 +109,9 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 // signature over SHA-256 of SHA256SUMS, as cosign sign-blob writes it)
 // against every trusted key.
 func verifyChecksumsSig(ctx context.Context, dir *layout.Dir, sums []byte, trust TrustOptions) (*Signer, error) {
-	raw, err := dir.ReadFile(layout.ChecksumsSigFile)
-	if errors.Is(err, errdef.ErrNotFound) {
-		return nil, fmt.Errorf("%s: no %s: %w", dir.Path(), layout.ChecksumsSigFile, errdef.ErrSignature)
-	}
+	sig, err := readChecksumsSig(dir)
 	if err != nil {
 		return nil, err
-	}
-	sig, err := base64.StdEncoding.Strict().DecodeString(string(bytes.TrimSpace(raw)))
-	if err != nil || len(sig) == 0 || len(sig) > 1024 {
-		return nil, fmt.Errorf("%s: not the base64 of a signature: %w", layout.ChecksumsSigFile, errdef.ErrSignature)
 	}
 	ts, err := trust.resolve(ctx, dir.ReadFile)
 	if err != nil {
@@ -134,6 +127,22 @@ func verifyChecksumsSig(ctx context.Context, dir *layout.Dir, sums []byte, trust
 		msg += "; certificates not trusted: " + strings.Join(ts.refused, "; ")
 	}
 	return nil, fmt.Errorf("%s: %w", msg, errdef.ErrSignature)
+}
+
+// readChecksumsSig reads and decodes SHA256SUMS.sig.
+func readChecksumsSig(dir *layout.Dir) ([]byte, error) {
+	raw, err := dir.ReadFile(layout.ChecksumsSigFile)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("%s: no %s: %w", dir.Path(), layout.ChecksumsSigFile, errdef.ErrSignature)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sig, err := base64.StdEncoding.Strict().DecodeString(string(bytes.TrimSpace(raw)))
+	if err != nil || len(sig) == 0 || len(sig) > 1024 {
+		return nil, fmt.Errorf("%s: not the base64 of a signature: %w", layout.ChecksumsSigFile, errdef.ErrSignature)
+	}
+	return sig, nil
 }
 
 // checkFiles compares the directory with the list, hashing in parallel.

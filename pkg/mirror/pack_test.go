@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,6 +180,36 @@ func TestPackRefusesCorruptDirectory(t *testing.T) {
 	_, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out})
 	if !errors.Is(err, errdef.ErrDigestMismatch) {
 		t.Fatalf("err = %v, want ErrDigestMismatch", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+		t.Errorf("left behind %v", entries)
+	}
+}
+
+// TestPackRefusesStaleChecksumsSignature: a SHA256SUMS.sig that does not
+// verify the bundle's SHA256SUMS with its public-key.pem (what a sign
+// stopped between the two files left, before sign wrote the signature
+// first) is refused, and nothing is written; one that verifies packs.
+func TestPackRefusesStaleChecksumsSignature(t *testing.T) {
+	dir := makeBundle(t)
+	priv, _ := testKeys(t, "signer")
+	sign(t, dir, priv)
+	stale, err := os.ReadFile(filepath.Join(dir, layout.ChecksumsSigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, dir, priv) // a new referrer, so a new SHA256SUMS
+	out := filepath.Join(t.TempDir(), "b.tar")
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(out)
+	if err := os.WriteFile(filepath.Join(dir, layout.ChecksumsSigFile), stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out})
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), "SHA256SUMS.sig does not verify SHA256SUMS") {
+		t.Fatalf("err = %v, want ErrSignature naming SHA256SUMS.sig", err)
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
 		t.Errorf("left behind %v", entries)

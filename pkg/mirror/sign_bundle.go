@@ -26,7 +26,7 @@ import (
 // public-key.pem and the certificates, index.json listing the new referrer
 // in place of the old, then every blob that neither the verified content
 // (reached) nor the new referrer uses is removed (the old referrer, leftovers
-// of an interrupted run), then SHA256SUMS and its signature are written.
+// of an interrupted run), then SHA256SUMS.sig and SHA256SUMS are written.
 func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[digest.Digest]bool, env *dsse.Envelope, data []byte,
 	signer *keys.Signer, certs *certSet, created time.Time) (*SignedBundle, error) {
 	if created.IsZero() {
@@ -74,7 +74,12 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err := removeUnreached(dir, keep); err != nil {
 		return nil, err
 	}
-	sums, err := dir.WriteChecksums(true)
+	// The signature takes its name before the list it signs: a sign that
+	// stops between the two (killed, disk full) leaves a signature over
+	// the new list beside the old one, which pack refuses
+	// (checkChecksumsSig), never a new list with no signature or a stale
+	// one.
+	sums, err := dir.ChecksumsData(true)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +88,9 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 		return nil, err
 	}
 	if err := dir.WriteFile(layout.ChecksumsSigFile, []byte(base64.StdEncoding.EncodeToString(sig)), 0o644); err != nil {
+		return nil, err
+	}
+	if err := dir.WriteFile(layout.ChecksumsFile, sums, 0o644); err != nil {
 		return nil, err
 	}
 	return &SignedBundle{Dir: dir.Path(), Root: md.RootDesc, Referrer: refDesc}, nil
