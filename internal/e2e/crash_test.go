@@ -189,3 +189,60 @@ func TestPackRefusesUnfinishedSign(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateAndPullKilledAndResumed kills create (a directory, a signed
+// archive in one pass, a delta) and pull as each is about to give its
+// output its name, then runs the same command again: it succeeds, and
+// nothing of the killed run is left (its staging directory and archive
+// are as large as the bundle: on media sized for it, the re-run would
+// not fit).
+func TestCreateAndPullKilledAndResumed(t *testing.T) {
+	source := testutil.Distribution(t)
+	rel, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
+	root := testutil.ModuleRoot(t)
+	key, pub := filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub")
+	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	archive, _, _ := signedBundle(t, sample.Spec{}, ".tar")
+	registry := testutil.Distribution(t)
+	mustStella(t, "mirror", "push", archive, registry+"/stellaops/mirror-bundle", "--plain-http", "--key", pub)
+	inventory := filepath.Join(t.TempDir(), "inventory.json")
+	if r := stella(t, env, "mirror", "inventory", "--registry", registry, "--plain-http", "--output", inventory, "--key", key); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	create := []string{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--plain-http"}
+	tests := []struct {
+		name, output string
+		args         []string
+		check        []string // after the output's path
+	}{
+		{"create", "bundle", create, []string{"mirror", "verify-checksums"}},
+		{"create --output F.tar --key", "bundle.tar", append(create[:len(create):len(create)], "--key", key), []string{"mirror", "verify", "--key", pub}},
+		{"create --base", "delta", append(create[:len(create):len(create)], "--base", inventory, "--base-key", pub), []string{"mirror", "verify-checksums"}},
+		{"pull", "pulled", []string{"mirror", "pull", registry + "/stellaops/mirror-bundle:" + rel.Spec.Version, "--plain-http", "--key", pub}, []string{"mirror", "verify-checksums", "--key", pub}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			media := t.TempDir()
+			out := filepath.Join(media, tt.output)
+			args := append(tt.args[:len(tt.args):len(tt.args)], "--output", out)
+			if tt.name == "pull" {
+				args = append(tt.args[:len(tt.args):len(tt.args)], out)
+			}
+			killAtRename(t, env, out, args...)
+			if len(temporaries(t, media)) == 0 {
+				t.Fatal("killed before its output took its name, it left nothing to clean")
+			}
+			if _, err := os.Lstat(out); err == nil {
+				t.Fatalf("killed before the end, %s is there", out)
+			}
+			if r := stella(t, env, args...); r.code != 0 {
+				t.Fatalf("again: exit %d\n%s", r.code, r.stderr)
+			}
+			if tmps := temporaries(t, media); len(tmps) != 0 {
+				t.Errorf("left on the media: %v", tmps)
+			}
+			check := append(tt.check[:2:2], out)
+			mustStella(t, append(check, tt.check[2:]...)...)
+		})
+	}
+}

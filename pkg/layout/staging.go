@@ -18,6 +18,9 @@ type Staging struct {
 	*Dir
 	dest  string
 	force bool
+	// lock holds the staging directory's lock (lockDir) while this
+	// process builds it: another Stage of the same dest then leaves it be.
+	lock *os.File
 }
 
 // Stage creates the staging directory for dest. An existing dest that is not
@@ -33,11 +36,11 @@ func Stage(dest string, force bool) (*Staging, error) {
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
-	tmp, err := hiddenDirBeside(dest)
+	tmp, lock, err := hiddenDirBeside(dest)
 	if err != nil {
 		return nil, err
 	}
-	return &Staging{Dir: &Dir{root: tmp}, dest: dest, force: force}, nil
+	return &Staging{Dir: &Dir{root: tmp}, dest: dest, force: force, lock: lock}, nil
 }
 
 // StageScratch creates a staging directory beside path that is never
@@ -45,29 +48,71 @@ func Stage(dest string, force bool) (*Staging, error) {
 // not a directory, such as create's one-pass archive. Like Stage's, it is
 // hidden and named uniquely, so nothing already beside path is in its way.
 func StageScratch(path string) (*Staging, error) {
-	tmp, err := hiddenDirBeside(filepath.Clean(path))
+	tmp, lock, err := hiddenDirBeside(filepath.Clean(path))
 	if err != nil {
 		return nil, err
 	}
-	return &Staging{Dir: &Dir{root: tmp}}, nil
+	return &Staging{Dir: &Dir{root: tmp}, lock: lock}, nil
 }
 
 // hiddenDirBeside makes a new hidden directory in path's parent, named
-// after path.
-func hiddenDirBeside(path string) (string, error) {
+// after path, and holds its lock (tryLockDir) while this process builds it.
+// Those of earlier runs that no live process holds are removed first.
+func hiddenDirBeside(path string) (string, *os.File, error) {
 	parent := filepath.Dir(path)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", err
+		return "", nil, err
+	}
+	if err := removeAbandonedStaging(path); err != nil {
+		return "", nil, err
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	lock, _, err := tryLockDir(tmp)
+	if err == nil {
+		err = os.Chmod(tmp, 0o755)
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		os.RemoveAll(tmp)
-		return "", err
+		return "", nil, err
 	}
-	return tmp, nil
+	return tmp, lock, nil
+}
+
+// removeAbandonedStaging removes the staging directories of dest
+// (.DEST.tmp-N) that no live process holds: what a create or pull killed
+// before its commit (SIGKILL, a power cut) left, as large as the bundle,
+// so that a re-run on media sized for it would not fit. One a running
+// process holds (its lock) is left alone, and so is the .DEST.tmp-N.old
+// of a replaced bundle.
+func removeAbandonedStaging(dest string) error {
+	prefix := "." + filepath.Base(dest) + ".tmp-"
+	entries, err := os.ReadDir(filepath.Dir(dest))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		rest, found := strings.CutPrefix(e.Name(), prefix)
+		if !found || !e.IsDir() || !isDecimal(rest) {
+			continue
+		}
+		p := filepath.Join(filepath.Dir(dest), e.Name())
+		lock, ok, err := tryLockDir(p)
+		if err != nil || !ok {
+			continue // gone, or another process's
+		}
+		err = os.RemoveAll(p)
+		lock.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkDest(dest string, force bool) error {
@@ -143,6 +188,10 @@ func (s *Staging) Commit() error {
 func (s *Staging) Abort() {
 	if s.root != s.dest {
 		os.RemoveAll(s.root)
+	}
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
 	}
 }
 

@@ -30,6 +30,10 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 			return transfer.Stats{}, err
 		}
 	}
+	// What a create or pack of this archive killed before its end left.
+	if err := layout.RemoveStaleOutput(opts.Output); err != nil {
+		return transfer.Stats{}, err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(opts.Output), "."+filepath.Base(opts.Output)+".tmp-")
 	if err != nil {
 		return transfer.Stats{}, err
