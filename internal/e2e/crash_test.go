@@ -12,14 +12,14 @@ import (
 )
 
 // killAtRename runs the binary under strace, which delivers SIGKILL as
-// the process enters the first rename onto path: the state a crash or a
+// the process enters the first rename (or link) onto path: the state a crash or a
 // power cut leaves just before that file takes its name. It checks that
 // the process was killed there (it did not exit by itself).
 func killAtRename(t *testing.T, env []string, path string, args ...string) {
 	t.Helper()
 	strace := tool(t, "strace")
 	r := runStella(t, env, strace, append([]string{"-f", "-qq", "-o", os.DevNull, "-P", path,
-		"-e", "inject=renameat,renameat2:signal=SIGKILL:when=1", stellaBin}, args...)...)
+		"-e", "inject=renameat,renameat2,linkat:signal=SIGKILL:when=1", stellaBin}, args...)...)
 	if r.code == 0 || r.stderr != "" {
 		t.Fatalf("not killed at the rename onto %s: exit %d\nstdout: %s\nstderr: %s", path, r.code, r.stdout, r.stderr)
 	}
@@ -243,6 +243,49 @@ func TestCreateAndPullKilledAndResumed(t *testing.T) {
 			}
 			check := append(tt.check[:2:2], out)
 			mustStella(t, append(check, tt.check[2:]...)...)
+		})
+	}
+}
+
+// TestKeygenKilledAndResumed kills keygen as it is about to give the
+// private key its name (the public key has its own): the pair is not
+// replaced without --force, and keygen --force then writes a pair and
+// removes the killed run's temporary files, one of which holds a private
+// key, hidden where a removed key pair would seem gone.
+func TestKeygenKilledAndResumed(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprintf("force %v", force), func(t *testing.T) {
+			dir := t.TempDir()
+			prefix := filepath.Join(dir, "cosign")
+			env := []string{"COSIGN_PASSWORD=x"}
+			keygen := []string{"mirror", "keygen", "--output-key-prefix", prefix}
+			if force {
+				if r := stella(t, env, keygen...); r.code != 0 {
+					t.Fatal(r.stderr)
+				}
+				keygen = append(keygen, "--force")
+			}
+			killAtRename(t, env, prefix+".key", keygen...)
+			if len(temporaries(t, dir)) == 0 {
+				t.Fatal("killed before the private key took its name, keygen left no temporary file")
+			}
+			if r := stella(t, env, "mirror", "keygen", "--output-key-prefix", prefix); r.code != 1 || !strings.Contains(r.stderr, "exists (use --force to replace it)") {
+				t.Fatalf("keygen over the killed run's key: exit %d\n%s", r.code, r.stderr)
+			}
+			r := stella(t, env, "mirror", "keygen", "--output-key-prefix", prefix, "--force", "--format", "json")
+			if r.code != 0 {
+				t.Fatalf("keygen --force: exit %d\n%s", r.code, r.stderr)
+			}
+			if tmps := temporaries(t, dir); len(tmps) != 0 {
+				t.Errorf("left beside the keys: %v", tmps)
+			}
+			// The pair is one: what the key signs, the public key verifies.
+			manifest := filepath.Join(dir, "manifest.json")
+			os.WriteFile(manifest, []byte("{}\n"), 0o644)
+			if r := stella(t, env, "mirror", "sign", manifest, "--key", prefix+".key"); r.code != 0 {
+				t.Fatalf("sign: %s", r.stderr)
+			}
+			mustStella(t, "mirror", "verify", filepath.Join(dir, "manifest.dsse"), "--key", prefix+".pub")
 		})
 	}
 }

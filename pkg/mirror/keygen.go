@@ -59,6 +59,13 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	if opts.Password == nil {
 		return nil, fmt.Errorf("keygen: no password: %w", errdef.ErrUsage)
 	}
+	// A keygen killed before its end left its temporary files: one holds
+	// a private key (encrypted), hidden where a removed key pair seems gone.
+	for _, p := range []string{res.PrivateKey, res.PublicKey} {
+		if err := layout.RemoveStaleOutput(p); err != nil {
+			return nil, err
+		}
+	}
 	pw, err := opts.Password()
 	if err != nil {
 		return nil, err
