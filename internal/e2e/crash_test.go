@@ -289,3 +289,33 @@ func TestKeygenKilledAndResumed(t *testing.T) {
 		})
 	}
 }
+
+// TestImportAdvisoriesKilledAndResumed kills import as it is about to
+// rename the first advisory into --advisories-dir: the same import again
+// writes every advisory and removes the killed run's temporary files (as
+// large as the advisories, they stayed hidden in the directory for good).
+func TestImportAdvisoriesKilledAndResumed(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	target := testutil.Distribution(t)
+	dir := filepath.Join(t.TempDir(), "advisories")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	imp := []string{"mirror", "import", archive, "--registry", target, "--plain-http", "--key", pub, "--advisories-dir", dir}
+	killAtRename(t, nil, dir, imp...)
+	if len(temporaries(t, dir)) == 0 {
+		t.Fatal("killed before the first advisory took its name, import left no temporary file")
+	}
+	mustStella(t, imp...)
+	if tmps := temporaries(t, dir); len(tmps) != 0 {
+		t.Errorf("left among the advisories: %v", tmps)
+	}
+	want, _ := os.ReadDir(filepath.Join(filepath.Dir(archive), "bundle", "advisories"))
+	for _, e := range want {
+		got, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		data, _ := os.ReadFile(filepath.Join(filepath.Dir(archive), "bundle", "advisories", e.Name()))
+		if err != nil || string(got) != string(data) {
+			t.Errorf("%s: not the bundle's (%v)", e.Name(), err)
+		}
+	}
+}

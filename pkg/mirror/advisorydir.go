@@ -3,8 +3,10 @@ package mirror
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -54,6 +56,10 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 			p.abort()
 			return nil, fmt.Errorf("advisory %s: %s is a directory: %w", bp, path.Join(a.dir, name), errdef.ErrExists)
 		}
+		if err := a.removeStale(name); err != nil {
+			p.abort()
+			return nil, fmt.Errorf("advisory %s: %w", bp, err)
+		}
 		var suffix [6]byte
 		rand.Read(suffix[:])
 		tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp-"+hex.EncodeToString(suffix[:]))
@@ -67,6 +73,32 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 		p.names = append(p.names, name)
 	}
 	return p, nil
+}
+
+// removeStale removes the temporary files of name that an import killed
+// before its renames left (.NAME.tmp-HEX): as large as the advisory, they
+// stayed hidden in the directory for good.
+func (a *advisoryWriter) removeStale(name string) error {
+	dir, err := a.root.Open(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	entries, err := dir.ReadDir(-1)
+	dir.Close()
+	if err != nil {
+		return err
+	}
+	prefix := "." + path.Base(name) + ".tmp-"
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() || len(rest) != 12 || strings.Trim(rest, "0123456789abcdef") != "" {
+			continue
+		}
+		if err := a.root.Remove(path.Join(path.Dir(name), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 type pendingAdvisory struct {
