@@ -319,3 +319,26 @@ func TestImportAdvisoriesKilledAndResumed(t *testing.T) {
 		}
 	}
 }
+
+// TestPackSplitForceKilled kills pack --split --force, replacing a set of
+// other volumes, as it renames its second volume: the old list is gone by
+// then, so the names do not read as a whole set (an old list over volumes
+// partly new, which only a check of every volume would find); --force
+// again writes the new set.
+func TestPackSplitForceKilled(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{BaseLayerSize: 3 << 20}, ".tar")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	media := t.TempDir()
+	out := filepath.Join(media, "b.tar")
+	mustStella(t, "mirror", "pack", dir, "--output", out, "--split", "2M")
+	pack := []string{"mirror", "pack", dir, "--output", out, "--split", "1M", "--force"}
+	killAtRename(t, nil, out+".001", pack...)
+	if _, err := os.Lstat(out + ".volumes.json"); err == nil {
+		t.Error("killed while replacing the volumes, the old list is still there")
+	}
+	mustStella(t, pack...)
+	if tmps := temporaries(t, media); len(tmps) != 0 {
+		t.Errorf("left on the media: %v", tmps)
+	}
+	mustStella(t, "mirror", "verify", out+".volumes.json", "--key", pub)
+}

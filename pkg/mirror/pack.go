@@ -195,6 +195,12 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 			return nil, err
 		}
 	}
+	// A set being replaced loses its list before its volumes: stopped in
+	// between (killed, the disk full), the names must not read as a whole
+	// set, an old list over volumes partly new.
+	if err := os.Remove(list); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	if err := w.Commit(); err != nil {
 		return nil, err
 	}
