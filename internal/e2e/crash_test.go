@@ -342,3 +342,38 @@ func TestPackSplitForceKilled(t *testing.T) {
 	}
 	mustStella(t, "mirror", "verify", out+".volumes.json", "--key", pub)
 }
+
+// TestInventoryKilled kills inventory --key, replacing a signed inventory,
+// as its new signature is about to take its name: the old signature is
+// gone by then, so the new inventory does not sit beside a signature over
+// the old one (a pair that reads whole, and fails as a mismatch); create
+// --base refuses the unsigned inventory, and inventory again writes the
+// pair.
+func TestInventoryKilled(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	key := filepath.Join(testutil.ModuleRoot(t), "tools/cosign/cosign.dev.key")
+	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	target := testutil.Distribution(t)
+	out := filepath.Join(t.TempDir(), "inventory.json")
+	inventory := []string{"mirror", "inventory", "--registry", target, "--plain-http", "--output", out, "--key", key}
+	if r := stella(t, env, inventory...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	mustStella(t, "mirror", "import", archive, "--registry", target, "--plain-http", "--key", pub)
+	sig := strings.TrimSuffix(out, ".json") + ".dsse"
+	killAtRename(t, env, sig, inventory...)
+	if _, err := os.Lstat(sig); err == nil {
+		t.Error("killed before the new signature took its name, the old one is beside the new inventory")
+	}
+	source := testutil.Distribution(t)
+	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
+	create := []string{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--plain-http",
+		"--output", filepath.Join(t.TempDir(), "delta"), "--base", out, "--base-key", pub}
+	if r := stella(t, nil, create...); r.code != 5 || !strings.Contains(r.stderr, "no signature beside it") {
+		t.Errorf("create --base an inventory whose signature is missing: exit %d, want 5 (no signature)\n%s", r.code, r.stderr)
+	}
+	if r := stella(t, env, inventory...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	mustStella(t, create...)
+}

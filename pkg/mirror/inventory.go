@@ -145,13 +145,13 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 		return nil, err
 	}
 	defer unlock()
-	if env == nil {
-		// A previous run's signature is over other bytes: left beside an
-		// unsigned inventory, it would read as a mismatch, not as
-		// unsigned. Removed before the inventory is replaced.
-		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
+	// A previous run's signature is over other bytes: left beside an
+	// unsigned inventory, it would read as a mismatch, not as unsigned;
+	// beside a signed one stopped before its signature took its name
+	// (killed, the disk full), as a whole signed pair. Removed before the
+	// inventory is replaced.
+	if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	if err := layout.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
 		return nil, err
