@@ -377,3 +377,33 @@ func TestInventoryKilled(t *testing.T) {
 	}
 	mustStella(t, create...)
 }
+
+// TestCatalogOutputKilled kills catalog --output, replacing the files of
+// an earlier run, as the new envelope is about to take its name: the old
+// envelope is gone by then (it was written in either order, and left
+// beside the new catalog.json, a pair that read whole); catalog again
+// writes both.
+func TestCatalogOutputKilled(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	key := filepath.Join(testutil.ModuleRoot(t), "tools/cosign/cosign.dev.key")
+	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	registry := testutil.Distribution(t)
+	mustStella(t, "mirror", "push", archive, registry+"/stellaops/mirror-bundle", "--plain-http", "--key", pub)
+	out := t.TempDir()
+	catalog := []string{"mirror", "catalog", registry + "/stellaops/mirror-bundle", "--key", key, "--plain-http", "--output", out}
+	if r := stella(t, env, catalog...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	killAtRename(t, env, filepath.Join(out, "catalog.dsse"), catalog...)
+	if _, err := os.Lstat(filepath.Join(out, "catalog.dsse")); err == nil {
+		t.Error("killed before the new envelope took its name, the old one is still there")
+	}
+	if r := stella(t, env, catalog...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, name := range []string{"catalog.json", "catalog.dsse"} {
+		if _, err := os.Lstat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}

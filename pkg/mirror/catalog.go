@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -207,9 +209,20 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 			return nil, err
 		}
 		defer unlock()
-		for name, content := range map[string][]byte{CatalogFileName: data, CatalogEnvelopeName: env} {
-			p := filepath.Join(opts.Output, name)
-			if err := layout.WriteFileAtomic(p, content, 0o644); err != nil {
+		// The old envelope goes first and the new one comes last: stopped
+		// in between (killed, the disk full), the directory holds an
+		// unsigned catalog, never a catalog beside an envelope over
+		// another, a pair that reads whole.
+		envPath := filepath.Join(opts.Output, CatalogEnvelopeName)
+		if err := os.Remove(envPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, f := range []struct {
+			name    string
+			content []byte
+		}{{CatalogFileName, data}, {CatalogEnvelopeName, env}} {
+			p := filepath.Join(opts.Output, f.name)
+			if err := layout.WriteFileAtomic(p, f.content, 0o644); err != nil {
 				return nil, err
 			}
 			res.Files = append(res.Files, p)
