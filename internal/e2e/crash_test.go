@@ -147,11 +147,13 @@ func TestPackKilledAndResumed(t *testing.T) {
 }
 
 // TestPackRefusesUnfinishedSign stops sign between its last two renames,
-// on a bundle signed for the first time and on one signed again: pack then
-// refuses the bundle and writes nothing. The old order (SHA256SUMS, then
-// its signature) let pack carry a SHA256SUMS.sig over another list (or
-// none), which verify and import accept and `cosign verify-blob` refuses
-// on the far side. Signed again, the bundle packs.
+// on a bundle signed for the first time and on one signed again: pack and
+// push of the directory then refuse it, and write nothing. The old order
+// (SHA256SUMS, then its signature) let pack carry a SHA256SUMS.sig over
+// another list (or none), and push carried a stale SHA256SUMS up with the
+// bundle: verify and import accept both, and the far side's
+// verify-checksums or `cosign verify-blob` refuse them. Signed again, the
+// bundle packs and pushes.
 func TestPackRefusesUnfinishedSign(t *testing.T) {
 	source := testutil.Distribution(t)
 	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
@@ -180,11 +182,22 @@ func TestPackRefusesUnfinishedSign(t *testing.T) {
 				if entries, _ := os.ReadDir(work); len(entries) != 1 {
 					t.Fatalf("pack refused, and left %d entries beside the bundle", len(entries)-1)
 				}
+				registry := testutil.Registry(t)
+				push := []string{"mirror", "push", dir, registry + "/stellaops/mirror-bundle", "--plain-http", "--key", pub}
+				if r := stella(t, nil, push...); r.code == 0 || !strings.Contains(r.stderr, "run sign again") {
+					t.Fatalf("push of an unfinished sign: exit %d\n%s", r.code, r.stderr)
+				}
+				for repo, tags := range testutil.Tags(t, registry) {
+					if len(tags) > 0 {
+						t.Errorf("refused push left tags in %s: %v", repo, tags)
+					}
+				}
 				if r := stella(t, env, sign...); r.code != 0 {
 					t.Fatalf("sign again: exit %d\n%s", r.code, r.stderr)
 				}
 				mustStella(t, "mirror", "pack", dir, "--output", archive)
 				mustStella(t, "mirror", "verify-checksums", dir, "--key", pub)
+				mustStella(t, push...)
 			})
 		}
 	}

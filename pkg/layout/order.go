@@ -28,6 +28,10 @@ const (
 	CertificateChainFile = "certificate-chain.pem"
 )
 
+// HeadFiles returns the names of the files that lead a packed tar, in
+// their order.
+func HeadFiles() []string { return append([]string(nil), headFiles...) }
+
 // IsHeadFile reports whether name is one of the files that lead a packed
 // tar.
 func IsHeadFile(name string) bool {

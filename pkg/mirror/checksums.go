@@ -18,6 +18,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -217,4 +218,78 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 	sort.Slice(bad, func(i, j int) bool { return bad[i].Path < bad[j].Path })
 	res.Files, res.Bytes = len(sums), total.Load()
 	return bad, nil
+}
+
+// checkSigningFinished refuses a bundle directory that a sign stopped
+// before its end (killed, or the disk filled) left half written: its
+// SHA256SUMS.sig, if any, must verify its SHA256SUMS with a key of its own
+// public-key.pem, and its head files (index.json, manifest.dsse, …) must
+// be those SHA256SUMS lists. Carried on (packed, pushed), such a bundle
+// passes verify and import, and its SHA256SUMS or `cosign verify-blob`
+// fail on the far side. Only the head files are read: no trust decision
+// (the far side's keys make that), and blobs are checked by whoever reads
+// them. A directory without SHA256SUMS is not checked.
+func checkSigningFinished(ctx context.Context, dir *layout.Dir) error {
+	data, err := dir.ReadFile(layout.ChecksumsFile)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	unfinished := func(what string) error {
+		return fmt.Errorf("%s: %s: a sign that did not finish (killed, or the disk filled) leaves this: run sign again", dir.Path(), what)
+	}
+	if _, err := dir.ReadFile(layout.ChecksumsSigFile); err == nil {
+		sig, err := readChecksumsSig(dir)
+		if err != nil {
+			return err
+		}
+		pem, err := dir.ReadFile(layout.PublicKeyFile)
+		if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+			return err
+		}
+		pubs, _ := keys.ParsePublicKeys(pem)
+		verified := false
+		for _, p := range pubs {
+			if v, err := keys.NewVerifier(p, layout.PublicKeyFile); err == nil && v.Verify(ctx, data, sig) == nil {
+				verified = true
+				break
+			}
+		}
+		if !verified {
+			return fmt.Errorf("%w: %w", unfinished(fmt.Sprintf("%s does not verify %s with a key of its %s", layout.ChecksumsSigFile, layout.ChecksumsFile, layout.PublicKeyFile)), errdef.ErrSignature)
+		}
+	}
+	sums, err := bundle.ParseChecksums(data)
+	if err != nil {
+		return err
+	}
+	listed := map[string]digest.Digest{}
+	for _, c := range sums {
+		listed[c.Path] = c.Digest
+	}
+	for _, name := range layout.HeadFiles() {
+		if name == layout.ChecksumsFile || name == layout.ChecksumsSigFile {
+			continue
+		}
+		content, err := dir.ReadFile(name)
+		if errors.Is(err, errdef.ErrNotFound) {
+			if _, ok := listed[name]; ok {
+				return fmt.Errorf("%w: %w", unfinished(name+" is listed in "+layout.ChecksumsFile+" but missing"), errdef.ErrDigestMismatch)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		want, ok := listed[name]
+		if !ok {
+			return fmt.Errorf("%w: %w", unfinished(name+" is not listed in "+layout.ChecksumsFile), errdef.ErrDigestMismatch)
+		}
+		if got := digest.FromBytes(content); got != want {
+			return fmt.Errorf("%w: %w", unfinished(fmt.Sprintf("%s hashes to %s, %s says %s", name, got, layout.ChecksumsFile, want)), errdef.ErrDigestMismatch)
+		}
+	}
+	return nil
 }

@@ -94,7 +94,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	}
 	_, err = os.Lstat(filepath.Join(opts.Dir, layout.EnvelopeFile))
 	signed := err == nil
-	if err := checkChecksumsSig(ctx, dir); err != nil {
+	if err := checkSigningFinished(ctx, dir); err != nil {
 		return nil, err
 	}
 	if opts.Split > 0 {
@@ -224,36 +224,4 @@ func checkSplitOutput(opts PackOptions) error {
 		}
 	}
 	return nil
-}
-
-// checkChecksumsSig refuses a bundle whose SHA256SUMS.sig does not verify
-// its SHA256SUMS with a key of its own public-key.pem: what a sign that
-// did not finish (killed, or the disk filled, between the two) leaves.
-// Packed, it would pass verify and import and fail `cosign verify-blob`
-// on the far side. This is no trust decision (the far side's keys make
-// that); a bundle with no SHA256SUMS.sig is packed as before.
-func checkChecksumsSig(ctx context.Context, dir *layout.Dir) error {
-	if _, err := dir.ReadFile(layout.ChecksumsSigFile); errors.Is(err, errdef.ErrNotFound) {
-		return nil
-	}
-	sig, err := readChecksumsSig(dir)
-	if err != nil {
-		return err
-	}
-	sums, err := dir.ReadFile(layout.ChecksumsFile)
-	if err != nil {
-		return err
-	}
-	pem, err := dir.ReadFile(layout.PublicKeyFile)
-	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
-		return err
-	}
-	pubs, _ := keys.ParsePublicKeys(pem)
-	for _, p := range pubs {
-		if v, err := keys.NewVerifier(p, layout.PublicKeyFile); err == nil && v.Verify(ctx, sums, sig) == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s: %s does not verify %s with a key of its %s: a sign that did not finish (killed, or the disk filled) leaves this: run sign again: %w",
-		dir.Path(), layout.ChecksumsSigFile, layout.ChecksumsFile, layout.PublicKeyFile, errdef.ErrSignature)
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -51,6 +53,16 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 	ref, err := parseTarget(opts.Reference)
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(opts.Source); err == nil && st.IsDir() {
+		// Its carried files (SHA256SUMS, its signature) go up as they are.
+		dir, err := layout.Open(opts.Source)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSigningFinished(ctx, dir); err != nil {
+			return nil, err
+		}
 	}
 	src, err := openSource(ctx, opts.Source, opts.Logger)
 	if err != nil {
