@@ -128,6 +128,17 @@ func TestRemoveTemporaries(t *testing.T) {
 	if err := (&Dir{root: t.TempDir()}).RemoveTemporaries(); err != nil {
 		t.Errorf("a directory without blobs: %v", err)
 	}
+	// blobs/sha256 a symlink: nothing where it leads is removed.
+	elsewhere, linked := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(elsewhere, ".tmp-0123456789ab-42"), nil, 0o644)
+	os.Mkdir(filepath.Join(linked, BlobsDir), 0o755)
+	os.Symlink(elsewhere, filepath.Join(linked, BlobsDir, "sha256"))
+	if err := (&Dir{root: linked}).RemoveTemporaries(); err == nil {
+		t.Error("blobs/sha256 a symlink: no error")
+	}
+	if _, err := os.Lstat(filepath.Join(elsewhere, ".tmp-0123456789ab-42")); err != nil {
+		t.Errorf("removed through a symlink: %v", err)
+	}
 }
 
 // TestRemoveStaleOutput removes the temporaries of a write of one archive

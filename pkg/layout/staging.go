@@ -208,7 +208,15 @@ func (d *Dir) RemoveTemporaries() error {
 			return err
 		}
 	}
-	return removeMatching(filepath.Join(d.root, BlobsDir, "sha256"), ".tmp-", func(rest string) bool {
+	// Listed without following a symlink, as every read of the bundle.
+	blobs, err := d.ReadDir(BlobsDir + "/sha256")
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return removeEntries(filepath.Join(d.root, BlobsDir, "sha256"), blobs, ".tmp-", func(rest string) bool {
 		hex, n, ok := strings.Cut(rest, "-")
 		return ok && len(hex) == 12 && strings.Trim(hex, "0123456789abcdef") == "" && isDecimal(n)
 	})
@@ -224,6 +232,12 @@ func removeMatching(dir, prefix string, ok func(string) bool) error {
 	if err != nil {
 		return err
 	}
+	return removeEntries(dir, entries, prefix, ok)
+}
+
+// removeEntries removes the regular files among entries (of dir) named
+// prefix+rest where ok(rest).
+func removeEntries(dir string, entries []fs.DirEntry, prefix string, ok func(string) bool) error {
 	for _, e := range entries {
 		rest, found := strings.CutPrefix(e.Name(), prefix)
 		if !found || !e.Type().IsRegular() || !ok(rest) {
