@@ -54,22 +54,22 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(opts.Source); err == nil && st.IsDir() {
-		// Its carried files (SHA256SUMS, its signature) go up as they are.
-		dir, err := layout.Open(opts.Source)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkSigningFinished(ctx, dir); err != nil {
-			return nil, err
-		}
-	}
 	src, err := openSource(ctx, opts.Source, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
 	defer src.close()
 	acc := acceptance{trust: opts.Trust, allowExpired: opts.AllowExpired, allowRollback: opts.AllowRollback, now: opts.Now, verb: "push"}
+	if st, err := os.Stat(opts.Source); err == nil && st.IsDir() {
+		// Its carried files (SHA256SUMS, its signature) go up as they are.
+		acc.check = func(ctx context.Context) error {
+			dir, err := layout.Open(opts.Source)
+			if err != nil {
+				return err
+			}
+			return checkSigningFinished(ctx, dir)
+		}
+	}
 	res, err := placeBundle(ctx, src, ref, placementOptions{bundleRepo: ref.Repository, bundleTag: ref.Reference}, acc, opts.Client, opts.Transfer, opts.Logger, start, "")
 	if err != nil {
 		return nil, err
@@ -101,6 +101,9 @@ type acceptance struct {
 	allowExpired, allowRollback bool
 	now                         time.Time
 	verb                        string // for the errors: push, sync
+	// check, if set, is the source's own last check, once the bundle
+	// passed the others.
+	check func(context.Context) error
 }
 
 // placeBundle verifies (when trust is given) and checks a source, then
@@ -125,6 +128,11 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	}
 	if err := checkExpiry(md.Manifest, acc.now, acc.allowExpired, acc.verb); err != nil {
 		return nil, err
+	}
+	if acc.check != nil {
+		if err := acc.check(ctx); err != nil {
+			return nil, err
+		}
 	}
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {
