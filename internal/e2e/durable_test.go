@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,12 +30,20 @@ var (
 // syncs, renames and links. It fails the test unless the run exits 0.
 func syncTrace(t *testing.T, env []string, args ...string) []syncCall {
 	t.Helper()
+	return syncTraceIn(t, env, "", args...)
+}
+
+// syncTraceIn is syncTrace with stdin.
+func syncTraceIn(t *testing.T, env []string, stdin string, args ...string) []syncCall {
+	t.Helper()
 	strace := tool(t, "strace")
 	log := filepath.Join(t.TempDir(), "strace.log")
-	r := runStella(t, env, strace, append([]string{"-f", "-qq", "-y", "-e", "signal=none", "-o", log,
+	cmd := exec.Command(strace, append([]string{"-f", "-qq", "-y", "-e", "signal=none", "-o", log,
 		"-e", "trace=fsync,fdatasync,syncfs,renameat,renameat2,linkat", stellaBin}, args...)...)
-	if r.code != 0 {
-		t.Fatalf("stella %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("stella %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	data, err := os.ReadFile(log)
 	if err != nil {
@@ -176,6 +185,34 @@ func TestOutputsDurable(t *testing.T) {
 		calls := syncTrace(t, pass, "mirror", "inventory", "--registry", registry, "--plain-http", "--output", out, "--key", key)
 		checkDurable(t, calls, out, false)
 		checkDurable(t, calls, strings.TrimSuffix(out, ".json")+".dsse", false)
+	})
+	t.Run("login", func(t *testing.T) {
+		host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", "s3cret")})
+		cfg := filepath.Join(work, "docker", "config.json")
+		os.MkdirAll(filepath.Dir(cfg), 0o700)
+		os.WriteFile(cfg, []byte("{}"), 0o600)
+		cfg, _ = filepath.EvalSymlinks(cfg)
+		calls := syncTraceIn(t, nil, "s3cret\n", "mirror", "login", host, "-u", "mirror", "--password-stdin", "--plain-http", "--registry-config", cfg)
+		// The store (a dependency) renames its file into place unsynced:
+		// the file and its directory are synced once it has.
+		at := -1
+		for i, c := range calls {
+			if c.op == "rename" && c.path == cfg {
+				at = i
+			}
+		}
+		if at < 0 {
+			t.Fatalf("%s: no rename onto it", cfg)
+		}
+		synced := map[string]bool{}
+		for _, c := range calls[at+1:] {
+			if c.op == "sync" {
+				synced[c.path] = true
+			}
+		}
+		if !synced[cfg] || !synced[filepath.Dir(cfg)] {
+			t.Errorf("%s: it and its directory not synced after the rename (synced: %v)", cfg, synced)
+		}
 	})
 	for _, force := range []bool{false, true} {
 		t.Run("keygen", func(t *testing.T) {

@@ -2,12 +2,17 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -48,7 +53,7 @@ func Login(ctx context.Context, opts LoginOptions) error {
 	if err := store.Put(ctx, credentials.ServerAddressFromRegistry(reg.Reference.Registry), cred); err != nil {
 		return fmt.Errorf("login to %s: saving the credentials: %w", opts.Registry, err)
 	}
-	return nil
+	return syncConfig(opts.Client.ConfigPath())
 }
 
 // Logout removes the registry's credentials from the store.
@@ -60,5 +65,32 @@ func Logout(ctx context.Context, client *remote.Client, registry string) error {
 	if err := credentials.Logout(ctx, store, registry); err != nil {
 		return fmt.Errorf("logout from %s: %w", registry, err)
 	}
-	return nil
+	return syncConfig(client.ConfigPath())
+}
+
+// syncConfig makes the config.json the store just replaced durable, and
+// its name: the store renames a temporary file into place without a sync,
+// so a power cut after "Login Succeeded" could leave an empty config.json,
+// every saved credential lost, or the old one. (A cut during the store's
+// write can still: the write is the dependency's.) A config the store did
+// not write (a credential helper's) is synced all the same, or missing.
+func syncConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return layout.SyncDir(filepath.Dir(path))
 }

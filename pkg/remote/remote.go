@@ -171,6 +171,13 @@ func newStore(opts Options) (credentials.Store, error) {
 	return store, nil
 }
 
+// ConfigPath returns the docker config.json the store reads and writes
+// (configPath); empty if there is no home directory to find it in.
+func (c *Client) ConfigPath() string {
+	p, _ := configPath(c.opts.ConfigFile)
+	return p
+}
+
 // HTTPClient returns the retrying HTTP client under the auth layer.
 func (c *Client) HTTPClient() *http.Client { return c.http }
 
@@ -358,18 +365,28 @@ func Streaming(ctx context.Context) context.Context {
 	return context.WithValue(ctx, streamingKey{}, true)
 }
 
-// credentialStore opens the docker config.json credential store: the file
-// given, else docker's own ($DOCKER_CONFIG, else ~/.docker). A config.json
-// that is a symlink (dotfiles kept in a repository, a mounted secret) is
-// written through, as docker does: login replaces the file the link names,
-// not the link.
+// credentialStore opens the docker config.json credential store
+// (configPath).
 func credentialStore(configFile string) (credentials.Store, error) {
+	path, err := configPath(configFile)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewStore(path, credentials.StoreOptions{AllowPlaintextPut: true})
+}
+
+// configPath returns the docker config.json to use: the file given, else
+// docker's own ($DOCKER_CONFIG, else ~/.docker). A config.json that is a
+// symlink (dotfiles kept in a repository, a mounted secret) is written
+// through, as docker does: login replaces the file the link names, not the
+// link.
+func configPath(configFile string) (string, error) {
 	if configFile == "" {
 		dir := os.Getenv("DOCKER_CONFIG")
 		if dir == "" {
 			home, err := os.UserHomeDir()
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			dir = filepath.Join(home, ".docker")
 		}
@@ -378,5 +395,5 @@ func credentialStore(configFile string) (credentials.Store, error) {
 	if target, err := filepath.EvalSymlinks(configFile); err == nil {
 		configFile = target
 	}
-	return credentials.NewStore(configFile, credentials.StoreOptions{AllowPlaintextPut: true})
+	return configFile, nil
 }
