@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,4 +65,86 @@ func TestDiskFull(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiskFullSmallFiles runs the commands that write small files (keys,
+// the inventory and its signature, advisories, a signature into a bundle)
+// with no room at all: each exits 1 with one line naming the file it was
+// writing, leaves nothing behind (import no tag either, sign the bundle as
+// it was), and succeeds once there is room.
+func TestDiskFullSmallFiles(t *testing.T) {
+	bash := tool(t, "bash")
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	signed := filepath.Join(filepath.Dir(archive), "bundle")
+	root := testutil.ModuleRoot(t)
+	key := filepath.Join(root, "tools/cosign/cosign.dev.key")
+	registry := testutil.Distribution(t)
+	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	tests := []struct {
+		name string
+		args func(media string) []string
+	}{
+		{"keygen", func(media string) []string {
+			return []string{"keygen", "--output-key-prefix", filepath.Join(media, "cosign")}
+		}},
+		{"inventory --key", func(media string) []string {
+			return []string{"inventory", "--registry", registry, "--plain-http", "--output", filepath.Join(media, "inventory.json"), "--key", key}
+		}},
+		{"import --advisories-dir", func(media string) []string {
+			return []string{"import", archive, "--registry", registry, "--plain-http", "--key", pub, "--advisories-dir", media}
+		}},
+		{"sign", func(media string) []string {
+			dir := filepath.Join(media, "bundle")
+			copyDir(t, signed, dir)
+			return []string{"sign", filepath.Join(dir, "manifest.json"), "--key", key}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			media := t.TempDir()
+			args := tt.args(media)
+			before := treeOf(t, media)
+			full := append([]string{"-c", `ulimit -f 0 && exec "$0" "$@"`, stellaBin, "mirror"}, args...)
+			r := runStella(t, env, bash, full...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if last := lines[len(lines)-1]; r.code != 1 || !strings.HasPrefix(last, "stella: ") || !strings.Contains(last, media) || !strings.Contains(last, "file too large") {
+				t.Fatalf("exit %d, want 1 with one line naming the file and the cause\nstderr: %s", r.code, r.stderr)
+			}
+			if after := treeOf(t, media); after != before {
+				t.Errorf("the media changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			if tt.name == "import --advisories-dir" {
+				for repo, tags := range testutil.Tags(t, registry) {
+					if len(tags) > 0 {
+						t.Errorf("a failed import left tags in %s: %v", repo, tags)
+					}
+				}
+			}
+			if r := stella(t, env, append([]string{"mirror"}, args...)...); r.code != 0 {
+				t.Fatalf("with room: exit %d\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+// treeOf lists every file under dir with its size and content hash.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %x\n", rel, sha256.Sum256(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
