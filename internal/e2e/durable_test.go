@@ -140,8 +140,9 @@ func TestOutputsDurable(t *testing.T) {
 			checkDurable(t, calls, filepath.Join(bundle, name), false)
 		}
 		// The new referrer's blobs too: everything, after the last rename.
+		resolved, _ := filepath.EvalSymlinks(bundle)
 		for i := len(calls) - 1; i >= 0 && calls[i].op != "rename"; i-- {
-			if calls[i].op == "sync" && calls[i].path == bundle {
+			if calls[i].op == "sync" && calls[i].path == resolved {
 				return
 			}
 		}
