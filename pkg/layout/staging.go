@@ -70,17 +70,13 @@ func hiddenDirBeside(path string) (string, *os.File, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	lock, _, err := tryLockDir(tmp)
-	if err == nil {
-		err = os.Chmod(tmp, 0o755)
-	}
-	if err != nil {
-		if lock != nil {
-			lock.Close()
-		}
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, err
 	}
+	// A filesystem without locks (some network or FUSE ones) takes none:
+	// another run there cannot lock it either, so leaves it be.
+	lock, _, _ := tryLockDir(tmp)
 	return tmp, lock, nil
 }
 
