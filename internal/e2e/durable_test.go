@@ -229,3 +229,20 @@ func TestOutputsDurable(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectorySyncUnsupported packs onto a filesystem that cannot sync a
+// directory (strace makes its fsync fail with EINVAL, as some network and
+// FUSE ones do): the archive is written all the same.
+func TestDirectorySyncUnsupported(t *testing.T) {
+	strace := tool(t, "strace")
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	media := t.TempDir()
+	out := filepath.Join(media, "b.tar")
+	r := runStella(t, nil, strace, "-f", "-qq", "-o", os.DevNull, "-P", media, "-e", "inject=fsync:error=EINVAL",
+		stellaBin, "mirror", "pack", dir, "--output", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	mustStella(t, "mirror", "verify", out, "--key", pub)
+}
