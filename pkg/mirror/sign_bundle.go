@@ -76,9 +76,9 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	}
 	// The signature takes its name before the list it signs: a sign that
 	// stops between the two (killed, disk full) leaves a signature over
-	// the new list beside the old one, which pack refuses
-	// (checkChecksumsSig), never a new list with no signature or a stale
-	// one.
+	// the new list beside the old one, which pack and push refuse
+	// (checkSigningFinished), never a new list with no signature or a
+	// stale one.
 	sums, err := dir.ChecksumsData(true)
 	if err != nil {
 		return nil, err
