@@ -166,3 +166,28 @@ func TestRemoveStaleOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveStaleOutputLeavesLiveWrites: a temporary that a live write
+// holds (CreateTemp, open) is left be, so that of two writes of one output
+// at once neither removes the other's file under it (the loser used to
+// fail with "no such file" instead of "exists"); closed, it is stale.
+func TestRemoveStaleOutputLeavesLiveWrites(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b.tar")
+	live, err := CreateTemp(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveStaleOutput(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(live.Name()); err != nil {
+		t.Fatalf("a live write's temporary was removed: %v", err)
+	}
+	live.Close()
+	if err := RemoveStaleOutput(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(live.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a closed temporary was left: %v", err)
+	}
+}

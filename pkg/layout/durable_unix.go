@@ -27,28 +27,3 @@ func SyncDir(dir string) error {
 	}
 	return err
 }
-
-// tryLockDir takes an exclusive advisory lock (flock) on directory dir,
-// without waiting: held until f is closed or the process ends, however it
-// ends. ok is false when another process holds it.
-func tryLockDir(dir string) (f *os.File, ok bool, err error) {
-	f, err = os.Open(dir)
-	if err != nil {
-		return nil, false, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	switch err {
-	case nil:
-		return f, true, nil
-	case unix.EWOULDBLOCK:
-		f.Close()
-		return nil, false, nil
-	}
-	f.Close()
-	return nil, false, &os.PathError{Op: "flock", Path: dir, Err: err}
-}

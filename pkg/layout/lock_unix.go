@@ -46,10 +46,7 @@ func lockDir(ctx context.Context, dir string, how int, waiting func()) (func(), 
 		return nil, err
 	}
 	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		err := flockNB(f, how)
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			if err != nil {
 				// ENOLCK, EOPNOTSUPP: no locks here.
@@ -67,6 +64,49 @@ func lockDir(ctx context.Context, dir string, how int, waiting func()) (func(), 
 			f.Close()
 			return nil, ctx.Err()
 		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// tryLock takes an exclusive lock (flock) on the file or directory at
+// path, without waiting: held until f is closed or the process ends,
+// however it ends. ok is false when another process holds it.
+func tryLock(path string) (f *os.File, ok bool, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	switch err = flockNB(f, unix.LOCK_EX); {
+	case err == nil:
+		return f, true, nil
+	case errors.Is(err, unix.EWOULDBLOCK):
+		f.Close()
+		return nil, false, nil
+	}
+	f.Close()
+	return nil, false, &os.PathError{Op: "flock", Path: path, Err: err}
+}
+
+// holdLock locks f, a temporary file this process has just created, for
+// as long as it is open (tryLock then fails elsewhere), and reports whether
+// f still has its name: another write's RemoveStaleOutput may have removed
+// it before the lock was taken (it holds the lock only to remove). A
+// filesystem without locks takes none.
+func holdLock(f *os.File) bool {
+	for {
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	var st unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &st) != nil || st.Nlink > 0
+}
+
+// flockNB takes a lock without waiting, again if interrupted.
+func flockNB(f *os.File, how int) error {
+	for {
+		if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); !errors.Is(err, unix.EINTR) {
+			return err
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package layout
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // LockDir takes the writers' lock of directory dir (see lock_unix.go). On
 // Windows it takes none: two stella processes writing one directory at once
@@ -14,3 +17,10 @@ func LockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
 func ReadLockDir(ctx context.Context, dir string, waiting func()) (func(), error) {
 	return func() {}, nil
 }
+
+// tryLock takes no lock on Windows: ok is always false, so no temporary
+// of another run is ever removed as abandoned there.
+func tryLock(path string) (f *os.File, ok bool, err error) { return nil, false, nil }
+
+// holdLock takes no lock on Windows.
+func holdLock(f *os.File) bool { return true }

@@ -56,7 +56,7 @@ func StageScratch(path string) (*Staging, error) {
 }
 
 // hiddenDirBeside makes a new hidden directory in path's parent, named
-// after path, and holds its lock (tryLockDir) while this process builds it.
+// after path, and holds its lock (tryLock) while this process builds it.
 // Those of earlier runs that no live process holds are removed first.
 func hiddenDirBeside(path string) (string, *os.File, error) {
 	parent := filepath.Dir(path)
@@ -66,18 +66,30 @@ func hiddenDirBeside(path string) (string, *os.File, error) {
 	if err := removeAbandonedStaging(path); err != nil {
 		return "", nil, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return "", nil, err
+	for {
+		tmp, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".tmp-")
+		if err != nil {
+			return "", nil, err
+		}
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			os.RemoveAll(tmp)
+			return "", nil, err
+		}
+		lock, err := os.Open(tmp)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed already, as another run's abandoned one
+		}
+		if err != nil {
+			os.RemoveAll(tmp)
+			return "", nil, err
+		}
+		// A filesystem without locks (some network or FUSE ones) takes
+		// none: another run there cannot lock it either, so leaves it be.
+		if holdLock(lock) {
+			return tmp, lock, nil
+		}
+		lock.Close() // removed as abandoned before it was locked: another
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return "", nil, err
-	}
-	// A filesystem without locks (some network or FUSE ones) takes none:
-	// another run there cannot lock it either, so leaves it be.
-	lock, _, _ := tryLockDir(tmp)
-	return tmp, lock, nil
 }
 
 // removeAbandonedStaging removes the staging directories of dest
@@ -98,7 +110,7 @@ func removeAbandonedStaging(dest string) error {
 			continue
 		}
 		p := filepath.Join(filepath.Dir(dest), e.Name())
-		lock, ok, err := tryLockDir(p)
+		lock, ok, err := tryLock(p)
 		if err != nil || !ok {
 			continue // gone, or another process's
 		}
@@ -153,31 +165,49 @@ func (s *Staging) Commit() error {
 	if err := checkDest(s.dest, s.force); err != nil {
 		return err
 	}
-	var old string
+	// On disk before it takes its name, and its name after: a power cut
+	// once the command said "written" leaves the whole bundle, not one
+	// with empty blobs.
+	if err := s.SyncAll(); err != nil {
+		return err
+	}
+	old, err := s.moveIn()
+	if err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(s.dest)); err != nil {
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// moveIn puts the staging directory at its destination and returns where
+// a destination it replaced went.
+func (s *Staging) moveIn() (old string, err error) {
 	if _, err := os.Lstat(s.dest); err == nil {
 		switch err := exchange(s.root, s.dest); {
 		case err == nil:
 			old, s.root = s.root, s.dest
-			return os.RemoveAll(old)
+			return old, nil
 		case !errors.Is(err, errors.ErrUnsupported):
-			return err
+			return "", err
 		}
 		old = s.root + ".old"
 		if err := os.Rename(s.dest, old); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if err := os.Rename(s.root, s.dest); err != nil {
 		if old != "" {
 			os.Rename(old, s.dest)
 		}
-		return err
+		return "", err
 	}
 	s.root = s.dest
-	if old != "" {
-		return os.RemoveAll(old)
-	}
-	return nil
+	return old, nil
 }
 
 // Abort removes the staging directory. It is safe to call after Commit.
@@ -239,7 +269,14 @@ func removeEntries(dir string, entries []fs.DirEntry, prefix string, ok func(str
 		if !found || !e.Type().IsRegular() || !ok(rest) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p := filepath.Join(dir, e.Name())
+		lock, held, err := tryLock(p)
+		if err != nil || !held {
+			continue // gone, or a live write's (CreateTemp)
+		}
+		err = os.Remove(p)
+		lock.Close()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -250,9 +287,8 @@ func removeEntries(dir string, entries []fs.DirEntry, prefix string, ok func(str
 // end left beside it: the temporary files .OUT.tmp-N of the archive,
 // .OUT.NNN.tmp-N of its volumes and .OUT.volumes.json.tmp-N,
 // .OUT.volumes.dsse.tmp-N of their list. They are as large as the
-// archive: left on media sized for it, the next write would not fit. Two
-// writes of one output at once are not supported (each would replace the
-// other's files).
+// archive: left on media sized for it, the next write would not fit. Those
+// a live write holds (CreateTemp) are left be.
 func RemoveStaleOutput(out string) error {
 	base := filepath.Base(out)
 	return removeMatching(filepath.Dir(out), "."+base, func(rest string) bool {
@@ -270,3 +306,20 @@ func RemoveStaleOutput(out string) error {
 }
 
 func isDecimal(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+
+// CreateTemp creates the temporary file that the output path is written
+// through (.NAME.tmp-N beside it), locked while it is open so that
+// RemoveStaleOutput, run by another write of the same output, leaves it be:
+// keep it open until it has taken its name.
+func CreateTemp(path string) (*os.File, error) {
+	for {
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+		if err != nil {
+			return nil, err
+		}
+		if holdLock(f) {
+			return f, nil
+		}
+		f.Close() // removed as stale before it was locked: another
+	}
+}

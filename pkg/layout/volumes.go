@@ -241,10 +241,13 @@ func (r *volumeReader) Close() error {
 // out.001, …), each through a temporary file renamed into place by Commit,
 // hashing each as it goes.
 type SplitWriter struct {
-	out   string // the archive's path; volumes are out.NNN
-	size  int64
-	vols  []Volume
-	tmps  []string
+	out  string // the archive's path; volumes are out.NNN
+	size int64
+	vols []Volume
+	tmps []string
+	// held are the volumes written, kept open (so locked, CreateTemp)
+	// until Commit or Abort.
+	held  []*os.File
 	f     *os.File
 	wb    *Writeback // writes to f
 	h     hash.Hash
@@ -282,10 +285,11 @@ func (w *SplitWriter) rotate() error {
 		return err
 	}
 	name := VolumeName(filepath.Base(w.out), len(w.vols))
-	f, err := os.CreateTemp(filepath.Dir(w.out), "."+name+".tmp-")
+	f, err := CreateTemp(filepath.Join(filepath.Dir(w.out), name))
 	if err != nil {
 		return err
 	}
+	w.held = append(w.held, f)
 	w.f, w.wb, w.h, w.n = f, NewWriteback(f), sha256.New(), 0
 	w.tmps = append(w.tmps, f.Name())
 	w.vols = append(w.vols, Volume{Name: name})
@@ -298,9 +302,6 @@ func (w *SplitWriter) finish() error {
 		return nil
 	}
 	if err := w.f.Sync(); err != nil {
-		return err
-	}
-	if err := w.f.Close(); err != nil {
 		return err
 	}
 	v := &w.vols[len(w.vols)-1]
@@ -329,6 +330,7 @@ func (w *SplitWriter) Commit() error {
 		return err
 	}
 	dir := filepath.Dir(w.out)
+	defer w.release()
 	for len(w.tmps) > 0 {
 		tmp, name := w.tmps[0], w.vols[len(w.vols)-len(w.tmps)].Name
 		if err := os.Chmod(tmp, 0o644); err != nil {
@@ -352,12 +354,18 @@ func (w *SplitWriter) Commit() error {
 
 // Abort removes the temporary volumes.
 func (w *SplitWriter) Abort() {
-	if w.f != nil {
-		w.f.Close()
-	}
+	w.release()
 	for _, tmp := range w.tmps {
 		os.Remove(tmp)
 	}
+}
+
+// release closes the volumes' files (their locks go with them).
+func (w *SplitWriter) release() {
+	for _, f := range w.held {
+		f.Close()
+	}
+	w.held, w.f = nil, nil
 }
 
 // Marshal returns the list's canonical JSON.

@@ -286,7 +286,7 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		log.Info("archive written", "path", opts.Output, "root", root.Digest)
 		return &CreateResult{Path: opts.Output, Root: root, Manifest: m, Blobs: stats.Blobs, Bytes: stats.Bytes}, nil
 	}
-	if err := commitDurable(stage, opts.Output); err != nil {
+	if err := stage.Commit(); err != nil {
 		return nil, err
 	}
 	log.Info("bundle written", "path", opts.Output, "root", root.Digest)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -34,7 +33,8 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 	if err := layout.RemoveStaleOutput(opts.Output); err != nil {
 		return transfer.Stats{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(opts.Output), "."+filepath.Base(opts.Output)+".tmp-")
+	// Open (so locked) until it has taken its name.
+	tmp, err := layout.CreateTemp(opts.Output)
 	if err != nil {
 		return transfer.Stats{}, err
 	}
@@ -59,10 +59,7 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 	if err := tmp.Sync(); err != nil {
 		return stats, err
 	}
-	if err := tmp.Close(); err != nil {
-		return stats, err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := tmp.Chmod(0o644); err != nil {
 		return stats, err
 	}
 	return stats, placeFile(tmp.Name(), opts.Output, opts.Force)

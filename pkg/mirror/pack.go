@@ -104,26 +104,25 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		}
 		return res, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(opts.Output), "."+filepath.Base(opts.Output)+".tmp-")
+	// Open (so locked) until it has taken its name.
+	tmp, err := layout.CreateTemp(opts.Output)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
+	defer tmp.Close()
 	stats, err := dir.Pack(ctx, tmp, codec)
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
 	}
-	st, err := os.Stat(tmp.Name())
+	st, err := tmp.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := tmp.Chmod(0o644); err != nil {
 		return nil, err
 	}
 	if err := placeFile(tmp.Name(), opts.Output, opts.Force); err != nil {

@@ -109,7 +109,7 @@ func Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if err := writeCarriedFiles(stage, md); err != nil {
 		return nil, err
 	}
-	if err := commitDurable(stage, opts.Output); err != nil {
+	if err := stage.Commit(); err != nil {
 		return nil, err
 	}
 	log.Info("pulled", "reference", opts.Reference, "path", opts.Output, "blobs", stats.Blobs)

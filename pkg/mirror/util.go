@@ -11,7 +11,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/pkg/errdef"
-	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
@@ -90,18 +89,4 @@ func resolveAncestors(path string) (string, error) {
 		}
 		rest = append(rest, filepath.Base(p))
 	}
-}
-
-// commitDurable moves a staged bundle directory to dest with everything in
-// it on disk first, and its new name after: a power cut once the command
-// said "written" leaves the whole bundle, not one with empty blobs.
-// (Staging.Commit itself only renames.)
-func commitDurable(stage *layout.Staging, dest string) error {
-	if err := stage.SyncAll(); err != nil {
-		return err
-	}
-	if err := stage.Commit(); err != nil {
-		return err
-	}
-	return layout.SyncDir(filepath.Dir(filepath.Clean(dest)))
 }
