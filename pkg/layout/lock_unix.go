@@ -110,3 +110,10 @@ func flockNB(f *os.File, how int) error {
 		}
 	}
 }
+
+// ProcessAlive reports whether a process with that id runs on this
+// machine (a temporary file named after it may be a live write's).
+func ProcessAlive(pid int) bool {
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -62,7 +63,7 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 		}
 		var suffix [6]byte
 		rand.Read(suffix[:])
-		tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp-"+hex.EncodeToString(suffix[:]))
+		tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.tmp-%d-%s", path.Base(name), os.Getpid(), hex.EncodeToString(suffix[:])))
 		f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
 			p.abort()
@@ -76,8 +77,11 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 }
 
 // removeStale removes the temporary files of name that an import killed
-// before its renames left (.NAME.tmp-HEX): as large as the advisory, they
-// stayed hidden in the directory for good.
+// before its renames left (.NAME.tmp-PID-HEX): as large as the advisory,
+// they stayed hidden in the directory for good. One whose process still
+// runs (another import writing the same advisories) is left be: it is
+// renamed into place only once that import's tags are written, and could
+// not be then.
 func (a *advisoryWriter) removeStale(name string) error {
 	dir, err := a.root.Open(path.Dir(name))
 	if err != nil {
@@ -91,7 +95,12 @@ func (a *advisoryWriter) removeStale(name string) error {
 	prefix := "." + path.Base(name) + ".tmp-"
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || !e.Type().IsRegular() || len(rest) != 12 || strings.Trim(rest, "0123456789abcdef") != "" {
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		pid, suffix, ok := strings.Cut(rest, "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n <= 0 || len(suffix) != 12 || strings.Trim(suffix, "0123456789abcdef") != "" || layout.ProcessAlive(n) {
 			continue
 		}
 		if err := a.root.Remove(path.Join(path.Dir(name), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

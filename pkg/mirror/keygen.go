@@ -76,16 +76,19 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 		return nil, err
 	}
 	res.KeyID = kp.KeyID
-	pubTmp, err := writeTemp(res.PublicKey, kp.PublicPEM, 0o644)
+	pub, err := writeTemp(res.PublicKey, kp.PublicPEM, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(pubTmp)
-	keyTmp, err := writeTemp(res.PrivateKey, kp.PrivatePEM, 0o600)
+	defer os.Remove(pub.Name())
+	defer pub.Close()
+	key, err := writeTemp(res.PrivateKey, kp.PrivatePEM, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(keyTmp)
+	defer os.Remove(key.Name())
+	defer key.Close()
+	pubTmp, keyTmp := pub.Name(), key.Name()
 	dir := filepath.Dir(res.PrivateKey)
 	unlock, err := layout.LockDir(context.Background(), dir, func() {
 		logger(opts.Logger).Warn("waiting for another stella process writing key files", "dir", dir)
@@ -116,11 +119,13 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 
 // writeTemp writes data into a new temporary file beside path, created
 // with perm (so a private key is never readable by others, not even
-// briefly) and synced, and returns its name.
-func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+// briefly) and synced, and returns it open: so locked (layout.CreateTemp)
+// until it is placed, as another keygen's cleanup of stale temporaries
+// would otherwise take it.
+func writeTemp(path string, data []byte, perm os.FileMode) (*os.File, error) {
+	tmp, err := layout.CreateTemp(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	err = tmp.Chmod(perm)
 	if err == nil {
@@ -129,12 +134,10 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		tmp.Close()
 		os.Remove(tmp.Name())
-		return "", err
+		return nil, err
 	}
-	return tmp.Name(), nil
+	return tmp, nil
 }

@@ -1,0 +1,49 @@
+package mirror
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestAdvisoryStaleTemporaries: the temporaries of an advisory that an
+// import killed before its renames left are removed by the next import
+// writing that advisory; those of an import still running (another one
+// writing the same advisories at once) are left be, since that import
+// renames them into place once its tags are written. Cleaned by name
+// alone, the running import's files went, and it failed after tagging.
+func TestAdvisoryStaleTemporaries(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1) to take a finished process's id from")
+	}
+	dir := t.TempDir()
+	abandoned := filepath.Join(dir, fmt.Sprintf(".nvd.json.gz.tmp-%d-0123456789ab", dead.Process.Pid))
+	live := filepath.Join(dir, fmt.Sprintf(".nvd.json.gz.tmp-%d-ba9876543210", os.Getppid()))
+	other := filepath.Join(dir, fmt.Sprintf(".osv.json.gz.tmp-%d-0123456789ab", dead.Process.Pid))
+	for _, p := range []string{abandoned, live, other} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := openAdvisoryDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p, err := a.create([]string{"advisories/nvd.json.gz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.abort()
+	if _, err := os.Lstat(abandoned); !os.IsNotExist(err) {
+		t.Errorf("an abandoned temporary is left: %v", err)
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s: removed, though its process runs or it is another advisory's: %v", filepath.Base(p), err)
+		}
+	}
+}
