@@ -71,24 +71,28 @@ func hiddenDirBeside(path string) (string, *os.File, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			os.RemoveAll(tmp)
-			return "", nil, err
-		}
+		// Another run's removeAbandonedStaging may take it until it is
+		// locked: then another is made. A filesystem without locks (some
+		// network or FUSE ones) takes none: another run there cannot lock
+		// it either, so leaves it be.
 		lock, err := os.Open(tmp)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed already, as another run's abandoned one
+			continue
 		}
 		if err != nil {
 			os.RemoveAll(tmp)
 			return "", nil, err
 		}
-		// A filesystem without locks (some network or FUSE ones) takes
-		// none: another run there cannot lock it either, so leaves it be.
-		if holdLock(lock) {
-			return tmp, lock, nil
+		if !holdLock(lock) {
+			lock.Close()
+			continue
 		}
-		lock.Close() // removed as abandoned before it was locked: another
+		if err := lock.Chmod(0o755); err != nil {
+			lock.Close()
+			os.RemoveAll(tmp)
+			return "", nil, err
+		}
+		return tmp, lock, nil
 	}
 }
 
