@@ -159,10 +159,14 @@ func (d *Dir) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader) erro
 	defer os.Remove(tmp.Name())
 	buf := getCopyBuffer()
 	defer putCopyBuffer(buf)
-	if _, err := io.CopyBuffer(tmp, bundle.NewVerifyReader(r, desc), buf); err != nil {
+	// Its writeback started as it is written, so that the bundle's sync at
+	// its commit (Staging.Commit) finds little left to write.
+	wb := NewWriteback(tmp)
+	if _, err := io.CopyBuffer(wb, bundle.NewVerifyReader(r, desc), buf); err != nil {
 		tmp.Close()
 		return err
 	}
+	wb.Start()
 	if err := tmp.Close(); err != nil {
 		return err
 	}

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestWriteback: bytes written, copied by the kernel, or left as holes and
@@ -92,5 +95,30 @@ func TestWriteback(t *testing.T) {
 	}
 	if len(ranges) > len(want)/writebackChunk+6 {
 		t.Errorf("%d writeback calls for %d bytes: not gathered in chunks", len(ranges), len(want))
+	}
+}
+
+// TestDirPushStartsWriteback: a blob pushed into a bundle directory has the
+// writeback of all its bytes started as it is written, so that the sync at
+// the bundle's commit finds little left (create + pack took 1.80 s with that
+// sync alone, 1.45–1.57 s with this).
+func TestDirPushStartsWriteback(t *testing.T) {
+	var mu sync.Mutex
+	var started int64
+	defer func(f func(*os.File, int64, int64)) { startWriteback = f }(startWriteback)
+	startWriteback = func(f *os.File, off, n int64) {
+		mu.Lock()
+		started += n
+		mu.Unlock()
+		StartWriteback(f, off, n)
+	}
+	d := &Dir{root: t.TempDir()}
+	data := bytes.Repeat([]byte("blob"), (writebackChunk+12345)/4)
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	if err := d.Push(t.Context(), desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if started != desc.Size {
+		t.Fatalf("writeback started for %d of the blob's %d bytes", started, desc.Size)
 	}
 }
