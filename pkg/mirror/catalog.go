@@ -202,9 +202,7 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 		// Under the directory's writers' lock, as inventory's pair: two
 		// runs at once would otherwise leave one's catalog.json beside the
 		// other's catalog.dsse.
-		unlock, err := layout.LockDir(ctx, opts.Output, func() {
-			logger(opts.Logger).Warn("waiting for another stella process writing there", "dir", opts.Output)
-		})
+		unlock, err := writeLock(ctx, opts.Output, logger(opts.Logger))
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ func TestKeygenWaitsForAnotherWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, waiting := newSignal("waiting for another stella process writing key files")
+	log, waiting := newSignal("waiting for another stella process writing there")
 	type result struct {
 		res *mirror.KeygenResult
 		err error
@@ -162,7 +162,7 @@ func TestSignWaitsForAnotherWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, waiting := newSignal("waiting for another stella process using the directory")
+	log, waiting := newSignal("waiting for another stella process writing there")
 	done := make(chan error, 1)
 	go func() {
 		_, err := mirror.Sign(context.Background(), mirror.SignOptions{

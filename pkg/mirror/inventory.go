@@ -138,9 +138,7 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	// writers' lock: two runs at once would otherwise leave one run's
 	// inventory beside the other's signature, which verifies with neither.
 	outDir := filepath.Dir(opts.Output)
-	unlock, err := layout.LockDir(ctx, outDir, func() {
-		logger(opts.Logger).Warn("waiting for another stella process writing there", "dir", outDir)
-	})
+	unlock, err := writeLock(ctx, outDir, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}

@@ -90,9 +90,7 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	defer key.Close()
 	pubTmp, keyTmp := pub.Name(), key.Name()
 	dir := filepath.Dir(res.PrivateKey)
-	unlock, err := layout.LockDir(context.Background(), dir, func() {
-		logger(opts.Logger).Warn("waiting for another stella process writing key files", "dir", dir)
-	})
+	unlock, err := writeLock(context.Background(), dir, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}

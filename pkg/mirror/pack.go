@@ -82,9 +82,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	// a sign at the same time rewrites manifest.dsse, index.json,
 	// SHA256SUMS and its signature, and an archive of some of the old
 	// files and some of the new would not hold together.
-	unlock, err := layout.ReadLockDir(ctx, opts.Dir, func() {
-		logger(opts.Logger).Warn("waiting for another stella process writing the bundle", "dir", opts.Dir)
-	})
+	unlock, err := readLock(ctx, opts.Dir, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}
@@ -177,9 +175,7 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	// checked again under it, so that of two runs at once one set is
 	// placed whole, then the other replaces it whole (Force) or is refused.
 	outDir := filepath.Dir(opts.Output)
-	unlock, err := layout.LockDir(ctx, outDir, func() {
-		logger(opts.Logger).Warn("waiting for another stella process writing there", "dir", outDir)
-	})
+	unlock, err := writeLock(ctx, outDir, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}

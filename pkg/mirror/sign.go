@@ -111,9 +111,7 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	// blobs and SHA256SUMS; unlocked, one signature would be lost and the
 	// files interleaved. The later signer waits and signs after the first.
 	outDir := filepath.Dir(output)
-	unlock, err := layout.LockDir(ctx, outDir, func() {
-		log.Warn("waiting for another stella process using the directory", "dir", outDir)
-	})
+	unlock, err := writeLock(ctx, outDir, log)
 	if err != nil {
 		return nil, err
 	}

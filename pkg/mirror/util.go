@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
@@ -89,4 +91,17 @@ func resolveAncestors(path string) (string, error) {
 		}
 		rest = append(rest, filepath.Base(p))
 	}
+}
+
+// writeLock takes dir's writers' lock (layout.LockDir) for a command that
+// writes several files there that only make sense together, saying so on
+// log while another stella process holds it.
+func writeLock(ctx context.Context, dir string, log *slog.Logger) (func(), error) {
+	return layout.LockDir(ctx, dir, func() { log.Warn("waiting for another stella process writing there", "dir", dir) })
+}
+
+// readLock takes a bundle directory's lock shared with other readers
+// (layout.ReadLockDir), saying so on log while a writer holds it.
+func readLock(ctx context.Context, dir string, log *slog.Logger) (func(), error) {
+	return layout.ReadLockDir(ctx, dir, func() { log.Warn("waiting for another stella process writing the bundle", "dir", dir) })
 }
