@@ -68,13 +68,7 @@ func copyDir(t *testing.T, from, to string) {
 // run signs (the first one's temporaries do not stop it, and are gone),
 // and the bundle verifies, checksums and all.
 func TestSignKilledAndResumed(t *testing.T) {
-	source := testutil.Distribution(t)
-	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
-	created := filepath.Join(t.TempDir(), "bundle")
-	mustStella(t, "mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", created, "--plain-http")
-	root := testutil.ModuleRoot(t)
-	key, pub := filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub")
-	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	created, key, pub, env := unsignedBundleDir(t)
 	for _, name := range []string{"manifest.dsse", "public-key.pem", "index.json", "SHA256SUMS", "SHA256SUMS.sig"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "bundle")
@@ -155,13 +149,7 @@ func TestPackKilledAndResumed(t *testing.T) {
 // verify-checksums or `cosign verify-blob` refuse them. Signed again, the
 // bundle packs and pushes.
 func TestPackRefusesUnfinishedSign(t *testing.T) {
-	source := testutil.Distribution(t)
-	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
-	created := filepath.Join(t.TempDir(), "bundle")
-	mustStella(t, "mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", created, "--plain-http")
-	root := testutil.ModuleRoot(t)
-	key, pub := filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub")
-	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	created, key, pub, env := unsignedBundleDir(t)
 	for _, resign := range []bool{false, true} {
 		for _, name := range []string{"SHA256SUMS.sig", "SHA256SUMS"} {
 			t.Run(fmt.Sprintf("%s, signed before %v", name, resign), func(t *testing.T) {
@@ -419,4 +407,17 @@ func TestCatalogOutputKilled(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// unsignedBundleDir creates an unsigned bundle directory of the sample
+// release and returns it with the dev key pair and the environment that
+// opens the key.
+func unsignedBundleDir(t *testing.T) (dir, key, pub string, env []string) {
+	t.Helper()
+	source := testutil.Distribution(t)
+	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
+	dir = filepath.Join(t.TempDir(), "bundle")
+	mustStella(t, "mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", dir, "--plain-http")
+	root := testutil.ModuleRoot(t)
+	return dir, filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub"), []string{"COSIGN_PASSWORD=stellaops-dev"}
 }

@@ -88,12 +88,7 @@ func checkDurable(t *testing.T, calls []syncCall, final string, tree bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := -1
-	for i, c := range calls {
-		if c.op == "rename" && c.path == final {
-			at = i
-		}
-	}
+	at := lastRename(calls, final)
 	if at < 0 {
 		t.Errorf("%s: no rename or link onto it", final)
 		return
@@ -196,12 +191,7 @@ func TestOutputsDurable(t *testing.T) {
 		calls := syncTraceIn(t, nil, "s3cret\n", "mirror", "login", host, "-u", "mirror", "--password-stdin", "--plain-http", "--registry-config", cfg)
 		// The store (a dependency) renames its file into place unsynced:
 		// the file and its directory are synced once it has.
-		at := -1
-		for i, c := range calls {
-			if c.op == "rename" && c.path == cfg {
-				at = i
-			}
-		}
+		at := lastRename(calls, cfg)
 		if at < 0 {
 			t.Fatalf("%s: no rename onto it", cfg)
 		}
@@ -245,4 +235,16 @@ func TestDirectorySyncUnsupported(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	mustStella(t, "mirror", "verify", out, "--key", pub)
+}
+
+// lastRename returns the index of the last rename (or link) onto path in
+// calls, or -1.
+func lastRename(calls []syncCall, path string) int {
+	at := -1
+	for i, c := range calls {
+		if c.op == "rename" && c.path == path {
+			at = i
+		}
+	}
+	return at
 }
