@@ -305,13 +305,8 @@ func waitsForLock(t *testing.T, dir, msg string, run func(*slog.Logger) error, h
 // whose signature is over its inventory.
 func TestInventoryWaitsForAnotherWriter(t *testing.T) {
 	ctx := context.Background()
-	host := testutil.Registry(t)
-	priv, _ := testKeys(t, "cosign")
-	out := filepath.Join(t.TempDir(), "inventory.json")
-	opts := mirror.InventoryOptions{Registry: host, Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
-	if _, err := mirror.Inventory(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	opts := signedInventory(t)
+	out := opts.Output
 	before, _ := os.ReadFile(out)
 	err := waitsForLock(t, filepath.Dir(out), "waiting for another stella process writing there", func(log *slog.Logger) error {
 		opts := opts

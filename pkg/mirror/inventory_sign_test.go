@@ -18,13 +18,8 @@ import (
 // files should be written only once the signature is made.
 func TestInventoryWrongKeyWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	host := testutil.Registry(t)
-	priv, _ := testKeys(t, "cosign")
-	out := filepath.Join(t.TempDir(), "inventory.json")
-	opts := mirror.InventoryOptions{Registry: host, Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
-	if _, err := mirror.Inventory(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	opts := signedInventory(t)
+	out := opts.Output
 	before, _ := os.ReadFile(out)
 	opts.Now = fixedTime.Add(24 * 60 * 60 * 1e9)
 	opts.Password = func() ([]byte, error) { return []byte("wrong"), nil }
@@ -42,14 +37,9 @@ func TestInventoryWrongKeyWritesNothing(t *testing.T) {
 // inventory is simply unsigned. The stale signature is removed.
 func TestUnsignedInventoryRemovesStaleSignature(t *testing.T) {
 	ctx := context.Background()
-	host := testutil.Registry(t)
-	priv, _ := testKeys(t, "cosign")
-	out := filepath.Join(t.TempDir(), "inventory.json")
+	opts := signedInventory(t)
+	out := opts.Output
 	sig := filepath.Join(filepath.Dir(out), "inventory.dsse")
-	opts := mirror.InventoryOptions{Registry: host, Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
-	if _, err := mirror.Inventory(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := os.Stat(sig); err != nil {
 		t.Fatalf("signed inventory: %v", err)
 	}
@@ -64,4 +54,17 @@ func TestUnsignedInventoryRemovesStaleSignature(t *testing.T) {
 	if _, err := os.Stat(sig); !os.IsNotExist(err) {
 		t.Fatalf("the previous run's %s is still beside the new unsigned inventory (stat: %v)", filepath.Base(sig), err)
 	}
+}
+
+// signedInventory writes a signed inventory of an empty in-process registry
+// and returns the options that wrote it.
+func signedInventory(t *testing.T) mirror.InventoryOptions {
+	t.Helper()
+	priv, _ := testKeys(t, "cosign")
+	out := filepath.Join(t.TempDir(), "inventory.json")
+	opts := mirror.InventoryOptions{Registry: testutil.Registry(t), Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
+	if _, err := mirror.Inventory(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
+	return opts
 }

@@ -67,16 +67,7 @@ func TestErrorAnswerNeverEchoesCredentials(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			host = strings.TrimPrefix(srv.URL, "http://")
-			c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: testutil.DockerConfig(t, host, user, password)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			repo, err := c.Repository(host + "/stellaops/x")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = repo.FetchReference(t.Context(), "1")
-			err = remote.Classify(err)
+			err := fetchWith(t, host, testutil.DockerConfig(t, host, user, password))
 			if !errors.Is(err, errdef.ErrUnavailable) {
 				t.Fatalf("err = %v, want ErrUnavailable", err)
 			}
@@ -119,6 +110,22 @@ func TestTokenServiceNeverEchoesRefreshToken(t *testing.T) {
 	if err := os.WriteFile(config, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	err := fetchWith(t, host, config)
+	if err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Fatalf("err = %v, want the token service's denial", err)
+	}
+	for _, secret := range []string{refresh, url.QueryEscape(refresh), "t0ken"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error holds %q: %v", secret, err)
+		}
+	}
+}
+
+// fetchWith fetches a manifest from host with the credentials of the
+// docker config.json given, no retries, and returns the error as stella
+// classifies it.
+func fetchWith(t *testing.T, host, config string) error {
+	t.Helper()
 	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: config})
 	if err != nil {
 		t.Fatal(err)
@@ -128,13 +135,5 @@ func TestTokenServiceNeverEchoesRefreshToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = repo.FetchReference(t.Context(), "1")
-	err = remote.Classify(err)
-	if err == nil || !strings.Contains(err.Error(), "denied") {
-		t.Fatalf("err = %v, want the token service's denial", err)
-	}
-	for _, secret := range []string{refresh, url.QueryEscape(refresh), "t0ken"} {
-		if strings.Contains(err.Error(), secret) {
-			t.Errorf("error holds %q: %v", secret, err)
-		}
-	}
+	return remote.Classify(err)
 }
