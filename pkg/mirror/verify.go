@@ -148,6 +148,13 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 	if res.Content, err = verifyContent(ctx, dir, md, concurrency(opts.Concurrency)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// A directory that a sign left half written holds sound content, but
+	// copied across as it is, its SHA256SUMS or SHA256SUMS.sig fails on the
+	// far side (verify-checksums, cosign verify-blob): refused here, as
+	// pack and push refuse it.
+	if err := checkSigningFinished(ctx, dir); err != nil {
+		return nil, err
+	}
 	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
 	return res, nil
 }
