@@ -200,9 +200,7 @@ func TestPackRefusesUnfinishedSign(t *testing.T) {
 func TestCreateAndPullKilledAndResumed(t *testing.T) {
 	source := testutil.Distribution(t)
 	rel, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
-	root := testutil.ModuleRoot(t)
-	key, pub := filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub")
-	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	key, pub, env := devKeyPair(t)
 	archive, _, _ := signedBundle(t, sample.Spec{}, ".tar")
 	registry := testutil.Distribution(t)
 	mustStella(t, "mirror", "push", archive, registry+"/stellaops/mirror-bundle", "--plain-http", "--key", pub)
@@ -418,6 +416,13 @@ func unsignedBundleDir(t *testing.T) (dir, key, pub string, env []string) {
 	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
 	dir = filepath.Join(t.TempDir(), "bundle")
 	mustStella(t, "mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", dir, "--plain-http")
+	key, pub, env = devKeyPair(t)
+	return dir, key, pub, env
+}
+
+// devKeyPair returns the dev key pair in tools/cosign and the environment
+// that opens its private key.
+func devKeyPair(t *testing.T) (key, pub string, env []string) {
 	root := testutil.ModuleRoot(t)
-	return dir, filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub"), []string{"COSIGN_PASSWORD=stellaops-dev"}
+	return filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub"), []string{"COSIGN_PASSWORD=stellaops-dev"}
 }

@@ -118,9 +118,7 @@ func checkDurable(t *testing.T, calls []syncCall, final string, tree bool) {
 func TestOutputsDurable(t *testing.T) {
 	source := testutil.Distribution(t)
 	rel, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
-	root := testutil.ModuleRoot(t)
-	key, pub := filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub")
-	pass := []string{"COSIGN_PASSWORD=stellaops-dev"}
+	key, pub, pass := devKeyPair(t)
 	work := t.TempDir()
 	bundle := filepath.Join(work, "bundle")
 	archive := filepath.Join(work, "bundle.tar")

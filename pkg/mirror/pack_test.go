@@ -191,14 +191,7 @@ func TestPackRefusesCorruptDirectory(t *testing.T) {
 // stopped between the two files left, before sign wrote the signature
 // first) is refused, and nothing is written; one that verifies packs.
 func TestPackRefusesStaleChecksumsSignature(t *testing.T) {
-	dir := makeBundle(t)
-	priv, _ := testKeys(t, "signer")
-	sign(t, dir, priv)
-	stale, err := os.ReadFile(filepath.Join(dir, layout.ChecksumsSigFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign(t, dir, priv) // a new referrer, so a new SHA256SUMS
+	dir, _, stale, _ := resignedBundle(t)
 	out := filepath.Join(t.TempDir(), "b.tar")
 	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
 		t.Fatal(err)
@@ -207,7 +200,7 @@ func TestPackRefusesStaleChecksumsSignature(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, layout.ChecksumsSigFile), stale, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out})
+	_, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out})
 	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), "SHA256SUMS.sig does not verify SHA256SUMS") {
 		t.Fatalf("err = %v, want ErrSignature naming SHA256SUMS.sig", err)
 	}
@@ -310,12 +303,7 @@ func TestPackRefusesOutputInsideBundle(t *testing.T) {
 // copied across as it is, the far side's verify-checksums or cosign
 // verify-blob refuse it. verify now refuses it as pack and push do.
 func TestVerifyRefusesUnfinishedSign(t *testing.T) {
-	dir := makeBundle(t)
-	priv, pub := testKeys(t, "signer")
-	sign(t, dir, priv)
-	staleSig, _ := os.ReadFile(filepath.Join(dir, layout.ChecksumsSigFile))
-	staleSums, _ := os.ReadFile(filepath.Join(dir, layout.ChecksumsFile))
-	sign(t, dir, priv) // a new referrer, so a new SHA256SUMS
+	dir, pub, staleSig, staleSums := resignedBundle(t)
 	if _, err := verify(dir, trustKeys(pub)); err != nil {
 		t.Fatal(err)
 	}
@@ -343,4 +331,23 @@ func TestVerifyRefusesUnfinishedSign(t *testing.T) {
 	if _, err := verify(dir, trustKeys(pub)); err != nil {
 		t.Fatalf("restored: %v", err)
 	}
+}
+
+// resignedBundle signs a bundle directory twice (the second signature is a
+// new referrer, so a new SHA256SUMS) and returns it with the public key and
+// the first signing's SHA256SUMS.sig and SHA256SUMS, now stale.
+func resignedBundle(t *testing.T) (dir, pub string, staleSig, staleSums []byte) {
+	t.Helper()
+	dir = makeBundle(t)
+	priv, pub := testKeys(t, "signer")
+	sign(t, dir, priv)
+	staleSig, err := os.ReadFile(filepath.Join(dir, layout.ChecksumsSigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if staleSums, err = os.ReadFile(filepath.Join(dir, layout.ChecksumsFile)); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, dir, priv)
+	return dir, pub, staleSig, staleSums
 }
