@@ -23,6 +23,10 @@ type scenario struct {
 	disk func(run int) int64
 	// peer marks another tool's pipeline (for the ratios).
 	peer bool
+	// flushed marks another tool's pipeline that ends by flushing its
+	// output to the disk (sync FILE), as stella's outputs are before it
+	// exits: not a peer for the ratios, compared with in a line of its own.
+	flushed bool
 	// limit marks the group's limit row: the least work the job's output
 	// needs, done in this process (see limits.go).
 	limit bool
@@ -165,13 +169,16 @@ func report(results []result, floor float64) {
 		}
 	}
 	for _, g := range groups {
-		fastestPeer, limit := 0.0, 0.0
+		fastestPeer, fastestFlushed, limit := 0.0, 0.0, 0.0
 		for _, r := range results {
 			if r.group != g || r.err != nil || r.bytes == 0 {
 				continue
 			}
 			if r.peer {
 				fastestPeer = max(fastestPeer, r.rate())
+			}
+			if r.flushed {
+				fastestFlushed = max(fastestFlushed, r.rate())
 			}
 			if r.limit {
 				limit = r.rate()
@@ -202,6 +209,22 @@ func report(results []result, floor float64) {
 			}
 			fmt.Printf("| %-44s | %5.2fs (%5.2f–%5.2f) | %7s | %8s | %8s | %8s | %9s | %10s |\n",
 				r.tool, r.median().Seconds(), lo.Seconds(), hi.Seconds(), rate, vsPeer, vsFloor, vsLimit, rss, human(r.disk))
+		}
+		reportFlushed(results, g, fastestFlushed)
+	}
+}
+
+// reportFlushed prints, for each of stella's rows of group g, its ratio to
+// the fastest peer pipeline that flushed its output to the disk as stella
+// does (a medium is only ready to be carried away once it has).
+func reportFlushed(results []result, g string, fastest float64) {
+	if fastest <= 0 {
+		return
+	}
+	fmt.Printf("against the fastest peer with its output flushed to the disk (%.0f MiB/s):\n", fastest)
+	for _, r := range results {
+		if r.group == g && r.err == nil && r.bytes > 0 && !r.peer && !r.flushed && !r.limit {
+			fmt.Printf("  %-44s %s\n", r.tool, ratio(r.rate(), fastest, "%.2fx", 1))
 		}
 	}
 }

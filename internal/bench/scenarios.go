@@ -52,22 +52,41 @@ func (e *env) exportScenarios() []scenario {
 		},
 	})
 	if oras, err := exec.LookPath("oras"); err == nil {
-		layout := filepath.Join(e.work, "oras-layout")
+		layout, archive := filepath.Join(e.work, "oras-layout"), e.archive(".oras.tar")
 		out = append(out, scenario{
 			tool: "oras cp --to-oci-layout (per image) + tar", bytes: e.unique, peer: true,
-			setup: func(int) error { os.RemoveAll(layout); os.Remove(e.archive(".oras.tar")); return nil },
+			setup: func(int) error { os.RemoveAll(layout); os.Remove(archive); return nil },
 			steps: func(int) [][]string {
 				var steps [][]string
 				for _, img := range e.rel.Images {
 					steps = append(steps, []string{oras, "cp", "--from-plain-http", "-r", e.rel.Ref(img), "--to-oci-layout", layout + ":" + img.Name})
 				}
-				return append(steps, []string{"tar", "-cf", e.archive(".oras.tar"), "-C", layout, "."})
+				return append(steps, []string{"tar", "-cf", archive, "-C", layout, "."})
 			},
 			disk:    func(int) int64 { return dirSize(layout) },
-			outputs: []string{layout, e.archive(".oras.tar")},
+			outputs: []string{layout, archive},
 		})
 	}
-	return append(out, e.peerExports()...)
+	out = append(out, e.peerExports()...)
+	for _, s := range out {
+		if s.peer {
+			out = append(out, flushedPeer(s))
+		}
+	}
+	return out
+}
+
+// flushedPeer is peer export s ending with sync FILE, which fsyncs its
+// archive (its last output) as stella's create and pack do theirs before
+// they exit: until then the archive is in the page cache, not yet on the
+// medium.
+func flushedPeer(s scenario) scenario {
+	archive := s.outputs[len(s.outputs)-1]
+	steps := s.steps
+	s.tool += " + sync FILE"
+	s.peer, s.flushed = false, true
+	s.steps = func(run int) [][]string { return append(steps(run), []string{"sync", archive}) }
+	return s
 }
 
 // importScenarios: a packed bundle into an empty registry.
