@@ -138,6 +138,15 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if err := checkOutputOutsideAdvisories(opts.AdvisoriesDir, opts.Output); err != nil {
 		return nil, err
 	}
+	// A release no bundle can hold is refused before anything is fetched,
+	// not once every blob is on disk.
+	advisories, err := advisoryPaths(opts.AdvisoriesDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := (releaseFit{file: opts.ReleaseFile, images: releaseImages(rel, version), advisories: advisories}).check(); err != nil {
+		return nil, err
+	}
 	archive := strings.HasSuffix(opts.Output, ".tar")
 	if c, err := layout.CompressionFor(opts.Output); err == nil && c != layout.None {
 		// A compressed name is a promise of an archive create does not
@@ -195,6 +204,11 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		if err := checkNonDistributable(ctx, img, base); err != nil {
 			return nil, fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
 		}
+	}
+	// Every manifest is known now: again, with what they name, before a
+	// blob is fetched.
+	if err := resolvedFit(opts.ReleaseFile, version, images, advisories, base).check(); err != nil {
+		return nil, err
 	}
 	// A directory output is the user's, replaced only with Force; an
 	// archive's staging directory is a hidden one of ours, never committed.

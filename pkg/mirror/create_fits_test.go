@@ -1,0 +1,78 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestCreateRefusesTooLargeReleaseUpFront: a release no bundle can hold
+// (over MaxImages, or whose advisories alone pass manifest.json's bound) is
+// refused before a single request reaches a registry, with one line naming
+// the bound and the release file: not after every image was resolved and
+// every blob written to disk.
+func TestCreateRefusesTooLargeReleaseUpFront(t *testing.T) {
+	var requests atomic.Int64
+	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			h.ServeHTTP(w, r)
+		})
+	})
+	tmp := t.TempDir()
+	release := func(name string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%s/stellaops/img-%d@sha256:%064x\n", host, i, i)
+		}
+		path := filepath.Join(tmp, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// Advisory files whose names alone pass manifest.json's bound.
+	advisories := filepath.Join(tmp, "advisories")
+	feed := filepath.Join(advisories, strings.Repeat("f", 200))
+	if err := os.MkdirAll(feed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4000 {
+		if err := os.WriteFile(filepath.Join(feed, fmt.Sprintf("%05d-%s.json", i, strings.Repeat("a", 190))), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, release, advisories, want string
+	}{
+		{"images", release("many.txt", bundle.MaxImages+1), "", fmt.Sprintf("many.txt names %d images, over the %d", bundle.MaxImages+1, bundle.MaxImages)},
+		{"advisories", release("one.txt", 1), advisories, "one.txt: its manifest.json would be over"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requests.Store(0)
+			out := filepath.Join(tmp, "bundle-"+tc.name)
+			_, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: tc.release, AdvisoriesDir: tc.advisories, Version: "2025.10.0",
+				Output: out, Created: fixedTime, Client: testutil.Client(t)})
+			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "release too large for one bundle") {
+				t.Fatalf("create: %v, want ErrUsage naming %q", err, tc.want)
+			}
+			if n := requests.Load(); n != 0 {
+				t.Errorf("%d requests reached the registry before the refusal", n)
+			}
+			if _, err := os.Lstat(out); !os.IsNotExist(err) {
+				t.Errorf("output %s left behind: %v", out, err)
+			}
+		})
+	}
+}

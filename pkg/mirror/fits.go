@@ -1,0 +1,136 @@
+package mirror
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/release"
+)
+
+// releaseFit is what create knows of a bundle before it fetches its blobs:
+// enough to tell whether its manifest.json and SHA256SUMS can stay within
+// the bounds every reader holds them to. Each part is counted at its least,
+// so a release refused here could never have been written; one that passes
+// is checked again, exactly, once written (writeBundle, layout.Checksums).
+type releaseFit struct {
+	file       string // the release file, named in the refusal
+	images     []bundle.Image
+	blobs      int      // blobs of the images, each listed in SHA256SUMS
+	advisories []string // advisory paths, each listed in SHA256SUMS
+	omitted    int      // blobs a delta leaves to its base, named in manifest.json
+}
+
+// placeholderDigest stands for a digest not yet known: every sha256 digest
+// takes as many bytes.
+var placeholderDigest = digest.NewDigestFromEncoded(digest.SHA256, strings.Repeat("0", 64))
+
+// check refuses a release no bundle can hold, naming the bound it passes.
+// The refusal is a usage error (exit 1): the release must be split.
+func (f releaseFit) check() error {
+	if len(f.images) > bundle.MaxImages {
+		return fmt.Errorf("release too large for one bundle: %s names %d images, over the %d one bundle may hold: split the release: %w",
+			f.file, len(f.images), bundle.MaxImages, errdef.ErrUsage)
+	}
+	m := bundle.Manifest{Images: f.images, Advisories: make([]bundle.File, 0, len(f.advisories))}
+	if f.omitted > 0 {
+		m.Base = &bundle.Base{Omitted: make([]digest.Digest, f.omitted)}
+		for i := range m.Base.Omitted {
+			m.Base.Omitted[i] = placeholderDigest
+		}
+	}
+	for _, p := range f.advisories {
+		m.Advisories = append(m.Advisories, bundle.File{Path: p, Source: advisorySource(p), Digest: placeholderDigest, MediaType: bundle.MediaTypeAdvisoryJSON})
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if len(data) > bundle.MaxManifestJSONSize {
+		return fmt.Errorf("release too large for one bundle: %s: its manifest.json would be over %d bytes (%d images, %d advisory files), over the %d that a signed bundle holds: split the release, or carry the advisories as fewer files: %w",
+			f.file, len(data), len(f.images), len(f.advisories), bundle.MaxManifestJSONSize, errdef.ErrUsage)
+	}
+	// SHA256SUMS: "<64 hex>  <path>\n" for every blob and every advisory
+	// (whose blob, which advisories of the same content share, is not
+	// counted).
+	sums := f.blobs * (64 + 2 + len("blobs/sha256/") + 64 + 1)
+	for _, p := range f.advisories {
+		sums += 64 + 2 + len(p) + 1
+	}
+	if sums > bundle.MaxManifestSize {
+		return fmt.Errorf("release too large for one bundle: %s: its SHA256SUMS would be over %d bytes (%d files), over the %d that every reader holds it to: split the release, or carry the advisories as fewer files: %w",
+			f.file, sums, f.blobs+len(f.advisories), bundle.MaxManifestSize, errdef.ErrUsage)
+	}
+	return nil
+}
+
+// releaseImages is each image's manifest.json entry as far as the release
+// file alone tells it: what the registry adds (platforms, referrers, a
+// longer media type, the size) only makes it longer.
+func releaseImages(rel *release.Release, version string) []bundle.Image {
+	out := make([]bundle.Image, 0, len(rel.Images))
+	for _, img := range rel.Images {
+		tags := []string{version}
+		if img.Ref.Tag != "" && img.Ref.Tag != version {
+			tags = append(tags, img.Ref.Tag)
+		}
+		out = append(out, bundle.Image{Name: img.Name, Source: img.Ref.String(), Repository: img.Ref.Repository, Tags: tags,
+			Digest: placeholderDigest, MediaType: ocispec.MediaTypeImageIndex})
+	}
+	return out
+}
+
+// advisoryPaths lists the bundle paths of the advisory files under dir
+// (names only: nothing is read). What addAdvisories refuses is left to it.
+func advisoryPaths(dir string) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	root, err := advisoriesRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if rel, err := filepath.Rel(root, path); err == nil {
+			out = append(out, "advisories/"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--advisories %s: %w", dir, err)
+	}
+	return out, nil
+}
+
+// resolvedFit is releaseFit once the images are resolved: their entries
+// with referrers and media types, and every blob of their graphs, known
+// from their manifests before any blob is fetched. A delta's blobs that
+// its base holds are named in manifest.json instead of SHA256SUMS.
+func resolvedFit(file, version string, images []*sourceImage, advisories []string, base *baseInfo) releaseFit {
+	f := releaseFit{file: file, advisories: advisories}
+	seen := map[digest.Digest]bool{}
+	for _, img := range images {
+		f.images = append(f.images, manifestImage(img, version, nil))
+		for _, n := range img.graph.Nodes {
+			seen[n.Descriptor.Digest] = true
+		}
+		for _, b := range img.graph.Blobs {
+			if !seen[b.Digest] && base.omit(b) {
+				f.omitted++
+			}
+			seen[b.Digest] = true
+		}
+	}
+	f.blobs = len(seen) - f.omitted
+	return f
+}
