@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sync"
 	"time"
@@ -129,6 +130,11 @@ func New(opts Options) (*Client, error) {
 	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
 	store, err := newStore(opts)
+	if errors.Is(err, errNoHome) {
+		// Nothing to read credentials from: anonymous, as docker is.
+		// login and logout (FreshStore) still refuse.
+		store, err = credentials.NewMemoryStore(), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +381,23 @@ func credentialStore(configFile string) (credentials.Store, error) {
 	return credentials.NewStore(path, credentials.StoreOptions{AllowPlaintextPut: true})
 }
 
+// errNoHome means there is no home directory to find docker's config.json
+// in, and no DOCKER_CONFIG.
+var errNoHome = errors.New("no home directory ($HOME unset, and the user has none): set DOCKER_CONFIG or --registry-config")
+
+// homeDir returns $HOME (%USERPROFILE%), else the user's home from the
+// password database, as docker does: a far-side host runs stella from
+// cron, a systemd unit or a bare container, where HOME is not set.
+func homeDir() (string, error) {
+	if home, err := os.UserHomeDir(); err == nil {
+		return home, nil
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir, nil
+	}
+	return "", errNoHome
+}
+
 // configPath returns the docker config.json to use: the file given, else
 // docker's own ($DOCKER_CONFIG, else ~/.docker). A config.json that is a
 // symlink (dotfiles kept in a repository, a mounted secret) is written
@@ -384,7 +407,7 @@ func configPath(configFile string) (string, error) {
 	if configFile == "" {
 		dir := os.Getenv("DOCKER_CONFIG")
 		if dir == "" {
-			home, err := os.UserHomeDir()
+			home, err := homeDir()
 			if err != nil {
 				return "", err
 			}
