@@ -56,6 +56,11 @@ func TestDiskFull(t *testing.T) {
 			if !strings.HasPrefix(last, "stella: ") || !strings.Contains(last, tt.output) || !strings.Contains(last, "file too large") {
 				t.Errorf("error line %q does not name %s and the cause", last, tt.output)
 			}
+			// The output's own name, not the hidden temporary it was
+			// written through, and what to do: volumes under the limit.
+			if strings.Contains(last, ".tmp-") || !strings.Contains(last, "file-size limit") || !strings.Contains(last, "--split") {
+				t.Errorf("error line %q names a temporary, or does not say the medium's file-size limit was hit and point at pack --split", last)
+			}
 			if entries, _ := os.ReadDir(media); len(entries) != 0 {
 				var names []string
 				for _, e := range entries {

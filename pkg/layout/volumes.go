@@ -273,7 +273,7 @@ func (w *SplitWriter) Write(p []byte) (int, error) {
 		w.total += int64(n)
 		written += n
 		if err != nil {
-			return written, err
+			return written, w.sizeLimit(err)
 		}
 		p = p[n:]
 	}
@@ -282,7 +282,7 @@ func (w *SplitWriter) Write(p []byte) (int, error) {
 
 func (w *SplitWriter) rotate() error {
 	if err := w.finish(); err != nil {
-		return err
+		return w.sizeLimit(err)
 	}
 	name := VolumeName(filepath.Base(w.out), len(w.vols))
 	f, err := CreateTemp(filepath.Join(filepath.Dir(w.out), name))
@@ -294,6 +294,16 @@ func (w *SplitWriter) rotate() error {
 	w.tmps = append(w.tmps, f.Name())
 	w.vols = append(w.vols, Volume{Name: name})
 	return nil
+}
+
+// sizeLimit names the volume being written in err when it met the
+// medium's file-size limit: it is below the volume size asked for.
+func (w *SplitWriter) sizeLimit(err error) error {
+	if len(w.vols) == 0 {
+		return err
+	}
+	path := filepath.Join(filepath.Dir(w.out), w.vols[len(w.vols)-1].Name)
+	return FileSizeLimit(path, fmt.Sprintf("it is under the volume size, --split %d bytes: pack with a smaller --split SIZE", w.size), err)
 }
 
 // finish closes the volume being written.
@@ -317,7 +327,7 @@ func NewSplitWriter(out string, size int64) *SplitWriter { return &SplitWriter{o
 // their temporary names until Commit.
 func (w *SplitWriter) Finish() (*VolumeSet, error) {
 	if err := w.finish(); err != nil {
-		return nil, err
+		return nil, w.sizeLimit(err)
 	}
 	return &VolumeSet{SchemaVersion: 1, Archive: filepath.Base(w.out), VolumeSize: w.size, Size: w.total, Volumes: w.vols, dir: filepath.Dir(w.out)}, nil
 }

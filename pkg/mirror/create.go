@@ -115,6 +115,15 @@ type CreateResult struct {
 // that is at once an OCI image layout and the plan's folder. The directory
 // appears complete or not at all.
 func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
+	res, err := create(ctx, opts)
+	advice := layout.AdviceDir
+	if strings.HasSuffix(opts.Output, ".tar") {
+		advice = "create a bundle directory, then " + layout.AdviceArchive
+	}
+	return res, layout.FileSizeLimit(opts.Output, advice, err)
+}
+
+func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	log := logger(opts.Logger)
 	if opts.Client == nil {
 		return nil, fmt.Errorf("create: no registry client: %w", errdef.ErrUsage)

@@ -114,7 +114,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		err = tmp.Sync()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("pack %s: %w", opts.Dir, layout.FileSizeLimit(opts.Output, layout.AdviceArchive, err))
 	}
 	st, err := tmp.Stat()
 	if err != nil {
@@ -151,6 +151,9 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	w := layout.NewSplitWriter(opts.Output, opts.Split)
 	defer w.Abort()
 	stats, err := dir.Pack(ctx, w, codec)
+	if limit := (*layout.FileSizeLimitError)(nil); errors.As(err, &limit) {
+		err = limit // the volume, not the bundle file being packed into it
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
 	}

@@ -54,6 +54,11 @@ type PullResult struct {
 // SHA256SUMS and its signature, certificates), so that pack, verify and
 // verify-checksums work on it. The directory appears whole or not at all.
 func Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
+	res, err := pull(ctx, opts)
+	return res, layout.FileSizeLimit(opts.Output, layout.AdviceDir, err)
+}
+
+func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	log := logger(opts.Logger)
 	if opts.Client == nil {
 		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
