@@ -149,7 +149,7 @@ func (d *Dir) Push(_ context.Context, desc ocispec.Descriptor, r io.Reader) erro
 	}
 	final := d.BlobPath(desc.Digest)
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAll(dir); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-"+desc.Digest.Encoded()[:12]+"-")
@@ -229,7 +229,7 @@ func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
 // reader sees the old content or the new, never a part; the content is
 // synced before the rename and the directory after (RenameDurable).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirAll(filepath.Dir(path)); err != nil {
 		return err
 	}
 	tmp, err := CreateTemp(path) // open, so locked, until renamed

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -25,7 +26,7 @@ func (d *Dir) AddFile(ctx context.Context, name string, r io.Reader, mediaType s
 		return ocispec.Descriptor{}, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
 	path := filepath.Join(d.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirAll(filepath.Dir(path)); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
@@ -64,7 +65,7 @@ func (d *Dir) linkBlob(ctx context.Context, path string, desc ocispec.Descriptor
 	if ok, _ := d.Exists(ctx, desc); ok {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+	if err := mkdirAll(filepath.Dir(blob)); err != nil {
 		return err
 	}
 	if err := os.Link(path, blob); err == nil || errors.Is(err, os.ErrExist) {
@@ -86,7 +87,7 @@ func (d *Dir) LinkFile(ctx context.Context, name string, desc ocispec.Descriptor
 		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
 	path := filepath.Join(d.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirAll(filepath.Dir(path)); err != nil {
 		return err
 	}
 	os.Remove(path)
@@ -116,4 +117,29 @@ func (d *Dir) LinkFile(ctx context.Context, name string, desc ocispec.Descriptor
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// mkdirAll makes dir and its missing parents drwxr-xr-x whatever the
+// umask, as the files of a bundle are -rw-r--r--: the loader that reads a
+// bundle is often another user than the one who wrote it (root under
+// umask 077). Directories that exist are left as they are.
+func mkdirAll(dir string) error {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		if st, serr := os.Stat(dir); serr == nil && st.IsDir() {
+			return nil // made meanwhile, by another writer of the bundle
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
