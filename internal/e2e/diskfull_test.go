@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -152,4 +153,51 @@ func treeOf(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestNoFreeInodes writes bundle directories onto media with bytes to
+// spare but too few inodes (a stick formatted for a few large files, a
+// small tmpfs): each exits 1 with one line naming the output, not the
+// hidden file it was making, and saying that the medium ran out of inodes,
+// which df -h does not show; nothing is left behind. One archive fits
+// there, packed from a disk with room.
+func TestNoFreeInodes(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{}, ".tar")
+	source := testutil.Distribution(t)
+	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{})
+	registry := testutil.Distribution(t)
+	mustStella(t, "mirror", "push", archive, registry+"/stellaops/mirror-bundle", "--plain-http", "--key", pub)
+	create := []string{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--plain-http", "--output"}
+	for name, args := range map[string][]string{
+		"create": create,
+		"pull":   {"mirror", "pull", registry + "/stellaops/mirror-bundle:" + rel.Spec.Version, "--plain-http", "--key", pub},
+	} {
+		media := fewInodes(t, inodes)
+		r := runStella(t, nil, stellaBin, append(args, filepath.Join(media, "bundle"))...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		last := lines[len(lines)-1]
+		if r.code != 1 || !strings.HasPrefix(last, "stella: ") || !strings.Contains(last, filepath.Join(media, "bundle")+": ") ||
+			strings.Contains(last, ".tmp-") || !strings.Contains(last, "no free inodes") {
+			t.Errorf("%s: exit %d, want 1 with one line naming the bundle directory and the medium out of inodes\nstderr: %s", name, r.code, r.stderr)
+		}
+		if entries, _ := os.ReadDir(media); len(entries) != 0 {
+			t.Errorf("%s: left on the media: %v", name, entries)
+		}
+	}
+	mustStella(t, "mirror", "pack", filepath.Join(filepath.Dir(archive), "bundle"), "--output", filepath.Join(fewInodes(t, inodes), "bundle.tar"))
+}
+
+// inodes is fewer than the sample's bundle directory takes (some 55 files
+// and directories, made through its staging directory).
+const inodes = 50
+
+// fewInodes mounts a tmpfs of 64 MiB but only n inodes, or skips the test
+// where that cannot be done (not root).
+func fewInodes(t *testing.T, n int) string {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=64m,nr_inodes=%d", n), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
 }

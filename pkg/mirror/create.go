@@ -120,7 +120,7 @@ func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if strings.HasSuffix(opts.Output, ".tar") {
 		advice = "create a bundle directory, then " + layout.AdviceArchive
 	}
-	return res, layout.FileSizeLimit(opts.Output, advice, err)
+	return res, layout.OutOfRoom(opts.Output, advice, err)
 }
 
 func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {

@@ -114,7 +114,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		err = tmp.Sync()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", opts.Dir, layout.FileSizeLimit(opts.Output, layout.AdviceArchive, err))
+		return nil, fmt.Errorf("pack %s: %w", opts.Dir, layout.OutOfRoom(opts.Output, layout.AdviceArchive, err))
 	}
 	st, err := tmp.Stat()
 	if err != nil {

@@ -55,7 +55,7 @@ type PullResult struct {
 // verify-checksums work on it. The directory appears whole or not at all.
 func Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	res, err := pull(ctx, opts)
-	return res, layout.FileSizeLimit(opts.Output, layout.AdviceDir, err)
+	return res, layout.OutOfRoom(opts.Output, layout.AdviceDir, err)
 }
 
 func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {

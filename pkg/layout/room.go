@@ -1,0 +1,88 @@
+package layout
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// Advice for a FileSizeLimitError: what to do, by the kind of output.
+const (
+	// AdviceArchive is for one archive file (pack, create --output FILE.tar).
+	AdviceArchive = "write it as volumes under the limit with pack --split SIZE (4G for FAT32)"
+	// AdviceDir is for a bundle directory (create, pull), which holds each
+	// blob whole whatever is done.
+	AdviceDir = "a bundle directory holds each blob whole: write it on a disk without that limit, then pack --split SIZE (4G for FAT32) onto this medium"
+)
+
+// FileSizeLimitError is a write that passed the medium's limit on the size
+// of one file (EFBIG: FAT32 holds no file of 4 GiB, a quota or
+// RLIMIT_FSIZE may hold less). Path is the output as it was named, not the
+// hidden temporary it was written through; errors.Is(err, syscall.EFBIG)
+// holds.
+type FileSizeLimitError struct {
+	Path   string
+	Advice string
+}
+
+func (e *FileSizeLimitError) Error() string {
+	return fmt.Sprintf("%s: %v: the medium's file-size limit was hit; %s", e.Path, syscall.EFBIG, e.Advice)
+}
+
+// Unwrap returns syscall.EFBIG.
+func (e *FileSizeLimitError) Unwrap() error { return syscall.EFBIG }
+
+// FileSizeLimit returns err as a FileSizeLimitError of path when it is a
+// write past the medium's file-size limit that none named yet, and any
+// other err as it is.
+func FileSizeLimit(path, advice string, err error) error {
+	var named *FileSizeLimitError
+	if err == nil || !errors.Is(err, syscall.EFBIG) || errors.As(err, &named) {
+		return err
+	}
+	return &FileSizeLimitError{Path: path, Advice: advice}
+}
+
+// NoSpaceError is a write that found the medium full (ENOSPC). Path is the
+// output as it was named, not the hidden file being made; Inodes says the
+// medium ran out of files rather than bytes (the failing call made a file
+// or directory), which df -h does not show. errors.Is(err,
+// syscall.ENOSPC) holds.
+type NoSpaceError struct {
+	Path   string
+	Inodes bool
+}
+
+func (e *NoSpaceError) Error() string {
+	if e.Inodes {
+		return fmt.Sprintf("%s: %v: the medium has no free inodes (df -i), however much space df -h shows: a bundle directory takes a file for each blob; free some, or write it on a disk with room and pack it onto this medium as one archive", e.Path, syscall.ENOSPC)
+	}
+	return fmt.Sprintf("%s: %v: free space on the medium, or pack --split SIZE onto several", e.Path, syscall.ENOSPC)
+}
+
+// Unwrap returns syscall.ENOSPC.
+func (e *NoSpaceError) Unwrap() error { return syscall.ENOSPC }
+
+// OutOfRoom returns err as a FileSizeLimitError or a NoSpaceError of path
+// (with advice for the first) when the medium had no room for the output
+// and none named it yet, and any other err as it is.
+func OutOfRoom(path, advice string, err error) error {
+	var named *NoSpaceError
+	if err == nil || !errors.Is(err, syscall.ENOSPC) || errors.As(err, &named) {
+		return FileSizeLimit(path, advice, err)
+	}
+	return &NoSpaceError{Path: path, Inodes: madeFile(err)}
+}
+
+// madeFile reports whether err failed to make a file or directory (an
+// inode), rather than to write bytes into one.
+func madeFile(err error) bool {
+	var pe *fs.PathError
+	var le *os.LinkError
+	if errors.As(err, &pe) {
+		return pe.Op == "open" || pe.Op == "mkdir" || pe.Op == "mkdirat" || pe.Op == "openat"
+	}
+	return errors.As(err, &le) && (le.Op == "link" || le.Op == "symlink")
+}
