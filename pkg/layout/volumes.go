@@ -50,6 +50,23 @@ type Volume struct {
 // IsVolumeList reports whether path names a volume list.
 func IsVolumeList(path string) bool { return strings.HasSuffix(path, VolumesSuffix) }
 
+// NotAVolume refuses path when it is one volume of a split archive whose
+// list lies beside it (bundle.tar.zst.000 beside
+// bundle.tar.zst.volumes.json): the first file an operator sees on the
+// medium, which read alone looks like a damaged archive. The error names
+// the list to give instead (errdef.ErrUsage).
+func NotAVolume(path string) error {
+	ext := filepath.Ext(path)
+	if len(ext) < 4 || strings.Trim(ext[1:], "0123456789") != "" {
+		return nil
+	}
+	list := strings.TrimSuffix(path, ext) + VolumesSuffix
+	if _, err := os.Lstat(list); err != nil {
+		return nil
+	}
+	return fmt.Errorf("%s is one volume of a split archive: give its list, %s, which reads every volume: %w", path, list, errdef.ErrUsage)
+}
+
 // ParseVolumeSet reads a volume list strictly: every volume name is the
 // archive's name with a three-digit number (or more), in order, with a
 // valid size and digest.

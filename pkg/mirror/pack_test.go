@@ -351,3 +351,37 @@ func resignedBundle(t *testing.T) (dir, pub string, staleSig, staleSums []byte) 
 	sign(t, dir, priv)
 	return dir, pub, staleSig, staleSums
 }
+
+// One volume of a split archive given where its list is meant (the first
+// file an operator sees on the stick) is refused, naming the list to give
+// instead, by every command that reads a bundle: it used to fail as a
+// truncated archive (exit 11), which sent operators looking for damage.
+func TestVolumeGivenForItsList(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	out := filepath.Join(t.TempDir(), "bundle.tar.zst")
+	if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: s.dir, Output: out, Split: 300 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	volume := layout.VolumeName(out, 1)
+	for name, run := range map[string]func() error{
+		"inspect": func() error { _, err := mirror.Inspect(ctx, volume, testNow); return err },
+		"verify": func() error {
+			_, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: volume, Trust: trustKeys(s.pub), Now: testNow})
+			return err
+		},
+		"import": func() error { _, err := mirror.Import(ctx, importOpts(t, volume, testutil.Registry(t), s.pub)); return err },
+		"serve": func() error {
+			b, err := mirror.OpenServed(ctx, mirror.ServeOptions{Path: volume, Trust: trustKeys(s.pub), Now: testNow})
+			if err == nil {
+				b.Close()
+			}
+			return err
+		},
+	} {
+		err := run()
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), volume) || !strings.Contains(err.Error(), out+layout.VolumesSuffix) {
+			t.Errorf("%s of %s: %v, want a usage error naming the volume and its list", name, filepath.Base(volume), err)
+		}
+	}
+}

@@ -143,6 +143,9 @@ func openArchiveFile(path string) (readerAtCloser, int64, error) {
 		}
 		return ra, ra.Size(), nil
 	}
+	if err := layout.NotAVolume(path); err != nil {
+		return nil, 0, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err

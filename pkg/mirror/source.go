@@ -147,6 +147,9 @@ func indexedSource(path string, store servedStore) *source {
 // reading (and decompressing), never a copy on disk. A volume list
 // (FILE.volumes.json) is read as the archive its volumes hold.
 func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
+	if err := layout.NotAVolume(path); err != nil {
+		return nil, err
+	}
 	open := func() (io.ReadCloser, error) {
 		f, err := os.Open(path)
 		if err != nil {

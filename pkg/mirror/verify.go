@@ -83,6 +83,8 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 		path = filepath.Join(path, layout.EnvelopeFile)
 	} else if isArchive(path) {
 		return verifyArchive(ctx, path, opts, log)
+	} else if err := layout.NotAVolume(path); err != nil {
+		return nil, err
 	}
 	res := &VerifyResult{Envelope: path}
 	envDir := filepath.Dir(path)
