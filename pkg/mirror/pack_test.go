@@ -370,7 +370,10 @@ func TestVolumeGivenForItsList(t *testing.T) {
 			_, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: volume, Trust: trustKeys(s.pub), Now: testNow})
 			return err
 		},
-		"import": func() error { _, err := mirror.Import(ctx, importOpts(t, volume, testutil.Registry(t), s.pub)); return err },
+		"import": func() error {
+			_, err := mirror.Import(ctx, importOpts(t, volume, testutil.Registry(t), s.pub))
+			return err
+		},
 		"serve": func() error {
 			b, err := mirror.OpenServed(ctx, mirror.ServeOptions{Path: volume, Trust: trustKeys(s.pub), Now: testNow})
 			if err == nil {
