@@ -293,7 +293,7 @@ func isLoopback(host string) bool {
 }
 
 // retryPolicy is oras-go's default (5 retries, exponential backoff with
-// jitter, Retry-After honoured) with a wider idea of a transient fault: a
+// jitter) that honours a registry's Retry-After (retryAfterPolicy), with a wider idea of a transient fault: a
 // connection closed before the answer (io.EOF), reset or timed out. Every
 // request this client retries is idempotent for a registry (GET, HEAD,
 // manifest PUT by digest, upload POST); blob chunks go through the
@@ -305,13 +305,13 @@ func retryPolicy(retries int) retry.Policy {
 	case retries < 0:
 		retries = 0
 	}
-	return &retry.GenericPolicy{
+	return retryAfterPolicy{&retry.GenericPolicy{
 		Retryable: retryable,
 		Backoff:   retry.DefaultBackoff,
 		MinWait:   200 * time.Millisecond,
 		MaxWait:   3 * time.Second,
 		MaxRetry:  retries,
-	}
+	}}
 }
 
 func retryable(resp *http.Response, err error) (bool, error) {

@@ -69,7 +69,7 @@ func retryProgress(ctx context.Context, attempts int, first time.Duration, op fu
 		d := wait
 		var rerr *registryError
 		if errors.As(err, &rerr) && rerr.retryAfter > 0 {
-			d = min(rerr.retryAfter, 30*time.Second)
+			d = rerr.retryAfter // at most remote.MaxRetryAfter
 		}
 		select {
 		case <-ctx.Done():

@@ -547,11 +547,7 @@ func responseError(resp *http.Response) error {
 	if data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); len(data) > 0 && json.Unmarshal(data, &body) == nil {
 		e.Errors = body.Errors
 	}
-	re := &registryError{ErrorResponse: e}
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-		re.retryAfter = time.Duration(secs) * time.Second
-	}
-	return re
+	return &registryError{ErrorResponse: e, retryAfter: remote.RetryAfter(resp)}
 }
 
 // chunkBody is the body of one upload request, readable again from any of
