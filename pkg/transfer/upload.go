@@ -430,7 +430,8 @@ func (u *Uploader) delete(ctx context.Context, loc *url.URL) int {
 
 // Mount asks the registry to link the blob desc from another repository of
 // the same registry, without sending it. It reports false (and cancels the
-// session) when the registry would rather have the content uploaded.
+// session) when the registry would rather have the content uploaded, or
+// refuses the mount (refusesMount).
 func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo string) (bool, error) {
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
 	from := u.Repo.Reference
@@ -462,9 +463,22 @@ func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo 
 			}
 			return false, nil
 		}
+		if refusesMount(resp) {
+			return false, nil
+		}
 		return retryable(resp), responseError(resp)
 	})
 	return mounted, err
+}
+
+// refusesMount reports whether a mount's answer is a registry declining to
+// mount, which an upload of the content mends: a token that grants no pull
+// on the source repository (Harbor, Quay, GHCR answer 401 or 403, where
+// Docker Hub starts an upload), a source it does not find (404), no mounts
+// at all (405, 400). A mount only saves sending the blob; should the
+// destination itself refuse, the upload that follows says so.
+func refusesMount(resp *http.Response) bool {
+	return resp.StatusCode >= 400 && resp.StatusCode < 500 && !retryable(resp)
 }
 
 // stored checks the answer of a request that completed a blob (an
