@@ -68,6 +68,10 @@ func Classify(err error) error {
 			return &classified{err, errdef.ErrNotFound}
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 			return &classified{fmt.Errorf("%w (check the credentials for %s)", err, resp.URL.Host), errdef.ErrUnavailable}
+		case resp.StatusCode == http.StatusRequestEntityTooLarge:
+			// Uploads shrink their requests down to 512 KiB first; a
+			// manifest is one request whatever its size.
+			return &classified{fmt.Errorf("%w (a proxy in front of %s limits the size of requests: raise its limit, as the registry's own setup does: nginx client_max_body_size 0)", err, resp.URL.Host), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 			return &classified{err, errdef.ErrUnavailable}
 		}

@@ -56,6 +56,9 @@ type Uploader struct {
 	Backoff time.Duration
 	// Progress, if set, receives the bytes the registry accepted.
 	Progress Progress
+
+	// limit is the largest request body the registry was found to take.
+	limit bodyLimit
 }
 
 // smallBlob is the size up to which a blob is sent from a buffer of its
@@ -142,13 +145,10 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 			pool.put(c.buf)
 			return loc, c.err
 		}
-		next, err := u.send(ctx, loc, memChunk(c.buf), c.offset, c.last, desc.Digest)
+		next, err := u.sendPieces(ctx, loc, desc, c)
 		pool.put(c.buf)
 		if err != nil {
 			return next, fmt.Errorf("upload %s: %w", desc.Digest, err)
-		}
-		if u.Progress != nil {
-			u.Progress.Add(desc, int64(len(c.buf)))
 		}
 		if c.last {
 			return nil, nil
@@ -156,6 +156,28 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 		loc = next
 	}
 	return loc, fmt.Errorf("upload %s: reader stopped: %w", desc.Digest, io.ErrUnexpectedEOF)
+}
+
+// sendPieces sends a chunk in as many requests as the registry's body
+// limit asks (one, unless a proxy refused one as too large), the last
+// piece of the last chunk completing the upload.
+func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, c chunk) (*url.URL, error) {
+	for p := int64(0); p < int64(len(c.buf)); {
+		n := u.limit.size(int64(len(c.buf)) - p)
+		last := c.last && p+n == int64(len(c.buf))
+		next, err := u.send(ctx, loc, memChunk(c.buf[p:p+n]), c.offset+p, last, desc.Digest)
+		if tooLarge(err) && u.limit.shrink(n) {
+			continue
+		}
+		if err != nil {
+			return next, err
+		}
+		if u.Progress != nil {
+			u.Progress.Add(desc, n)
+		}
+		loc, p = next, p+n
+	}
+	return loc, nil
 }
 
 // readChunks reads the blob into free buffers and hands them on, ending
@@ -603,13 +625,18 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	// request fewer per blob, which counts with many small ones), its very
 	// last byte held back until the whole blob verified.
 	for off := int64(0); off < desc.Size; {
-		n := min(atChunkSize, desc.Size-off)
+		n := u.limit.size(min(atChunkSize, desc.Size-off))
 		last := off+n == desc.Size
 		var body chunkBody = atChunk{src, off, n}
 		if last {
 			body = sealedChunk{atChunk{src, off, n}, desc}
 		}
 		next, err := u.send(ctx, loc, body, off, last, desc.Digest)
+		if tooLarge(err) && u.limit.shrink(n) {
+			// A proxy in front of the registry limits request bodies:
+			// the same bytes again, in smaller requests.
+			continue
+		}
 		if err != nil {
 			loc = next
 			return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
