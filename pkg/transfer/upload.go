@@ -532,9 +532,13 @@ func (u *Uploader) baseURL() string {
 	return scheme + "://" + u.Repo.Reference.Host() + "/v2/" + u.Repo.Reference.Repository
 }
 
-// location resolves a response's Location against the request, refusing
-// one on another host or one that downgrades from https: credentials must
-// not follow an upload anywhere else.
+// location resolves a response's Location against the request, in any
+// form the distribution spec allows (a path, an absolute URL, one on
+// another host: a registry whose configured name is not the one used, a
+// front sending uploads to another node). One that downgrades from https
+// is refused: stella talks HTTP only with --plain-http. Credentials do not
+// follow an upload to another host: the auth client keeps tokens per
+// host, and gives one only to the host it was issued for.
 func (u *Uploader) location(resp *http.Response, reqURL *url.URL) (*url.URL, error) {
 	raw := resp.Header.Get("Location")
 	if raw == "" {
@@ -544,7 +548,7 @@ func (u *Uploader) location(resp *http.Response, reqURL *url.URL) (*url.URL, err
 	if err != nil {
 		return nil, fmt.Errorf("registry %s sent a bad upload Location: %w", reqURL.Host, errdef.ErrUnavailable)
 	}
-	if loc.Hostname() != reqURL.Hostname() || (reqURL.Scheme == "https" && loc.Scheme != "https") {
+	if reqURL.Scheme == "https" && loc.Scheme != "https" {
 		return nil, fmt.Errorf("registry %s sent an upload Location on %s://%s: refused: %w", reqURL.Host, loc.Scheme, loc.Host, errdef.ErrUnavailable)
 	}
 	return loc, nil
