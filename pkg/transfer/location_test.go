@@ -76,3 +76,47 @@ func TestUploadFollowsEveryLocationForm(t *testing.T) {
 		})
 	}
 }
+
+// dialectWriter answers a PATCH as some registries do: 201 instead of 202,
+// Range as "bytes=0-N", no Docker-Upload-UUID.
+type dialectWriter struct {
+	http.ResponseWriter
+	patch bool
+}
+
+func (w dialectWriter) WriteHeader(code int) {
+	if w.patch && code == http.StatusAccepted {
+		code = http.StatusCreated
+	}
+	if rng := w.Header().Get("Range"); rng != "" && !strings.HasPrefix(rng, "bytes=") {
+		w.Header().Set("Range", "bytes="+rng)
+	}
+	w.Header().Del("Docker-Upload-UUID")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// A registry that answers a chunk's PATCH with 201 (the spec says 202),
+// writes Range as "bytes=0-N" and sends no Docker-Upload-UUID still takes
+// a blob in chunks: the chunk is in, its Location is the session's.
+func TestUploadToleratesPatchDialects(t *testing.T) {
+	reg := testutil.Distribution(t)
+	host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(dialectWriter{w, r.Method == http.MethodPatch}, r)
+		})
+	})
+	client := testutil.Client(t)
+	repo, err := client.UploadRepository(host + "/stellaops/dialect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: repo, ChunkSize: 1 << 20, Backoff: time.Millisecond, Attempts: 2}
+	data := randomBytes(3<<20+3, 113)
+	if err := u.Push(t.Context(), blobDesc(data), bytes.NewReader(data)); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	r, _ := client.Repository(reg + "/stellaops/dialect")
+	if got, err := sampleRead(t.Context(), r, blobDesc(data)); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("registry holds %d other bytes (%v)", len(got), err)
+	}
+}

@@ -313,11 +313,14 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 		}
 		if err == nil {
 			defer drain(resp)
-			want := http.StatusAccepted
+			// A chunk's PATCH is answered 202, though some registries say
+			// 201: the chunk is in either way, and the session goes on at
+			// the Location given. Only a 201 completes the upload.
+			accepted := resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusCreated
 			if last {
-				want = http.StatusCreated
+				accepted = resp.StatusCode == http.StatusCreated
 			}
-			if resp.StatusCode == want {
+			if accepted {
 				if last {
 					return false, stored(resp, dg)
 				}
