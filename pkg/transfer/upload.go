@@ -160,9 +160,10 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 
 // sendPieces sends a chunk in as many requests as the registry's body
 // limit asks (one, unless a proxy refused one as too large), the last
-// piece of the last chunk completing the upload.
+// piece of the last chunk completing the upload (an empty blob's one
+// empty chunk too).
 func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, c chunk) (*url.URL, error) {
-	for p := int64(0); p < int64(len(c.buf)); {
+	for p := int64(0); ; {
 		n := u.limit.size(int64(len(c.buf)) - p)
 		last := c.last && p+n == int64(len(c.buf))
 		next, err := u.send(ctx, loc, memChunk(c.buf[p:p+n]), c.offset+p, last, desc.Digest)
@@ -176,8 +177,10 @@ func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.De
 			u.Progress.Add(desc, n)
 		}
 		loc, p = next, p+n
+		if p == int64(len(c.buf)) {
+			return loc, nil
+		}
 	}
-	return loc, nil
 }
 
 // readChunks reads the blob into free buffers and hands them on, ending
