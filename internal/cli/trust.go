@@ -14,6 +14,8 @@ type trustFlags struct {
 	keys      []string
 	roots     []string
 	threshold int
+	// withThreshold says --threshold was bound.
+	withThreshold bool
 }
 
 // bind adds the flags to cmd; withThreshold adds --threshold.
@@ -21,18 +23,21 @@ func (f *trustFlags) bind(cmd *cobra.Command, withThreshold bool) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.keys, "key", nil, "trusted public key: a PEM file (cosign.pub), env://VAR, or hashivault://KEY (repeatable)")
 	fl.StringArrayVar(&f.roots, "trust-root", nil, "PEM file of trusted root CAs: certificates carried in the bundle must chain to one (repeatable)")
-	if withThreshold {
+	if f.withThreshold = withThreshold; withThreshold {
 		fl.IntVar(&f.threshold, "threshold", 1, "distinct trusted keys that must have signed (2 for two-person approval)")
 	}
 }
 
 // options returns the trust the flags describe. It refuses a threshold
-// below 1; whether no key at all is acceptable is the command's call.
+// below 1 (0 would read as "no signature needed", and meant 1), and one
+// above 1 with nobody trusted (mirror.TrustOptions.Check); whether no key
+// at all is acceptable is the command's call.
 func (f *trustFlags) options() (mirror.TrustOptions, error) {
-	if f.threshold < 0 {
+	if f.withThreshold && f.threshold < 1 {
 		return mirror.TrustOptions{}, usageError("--threshold %d: must be at least 1", f.threshold)
 	}
-	return mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold}, nil
+	t := mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold}
+	return t, t.Check()
 }
 
 // required is options for a command that must trust someone.

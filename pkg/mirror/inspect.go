@@ -84,6 +84,9 @@ type InspectOptions struct {
 // InspectWith is Inspect with options: a registry source, and the
 // signature checked against trusted keys.
 func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, error) {
+	if err := opts.Trust.Check(); err != nil {
+		return nil, err
+	}
 	path, now := opts.Source, opts.Now
 	if now.IsZero() {
 		now = time.Now()

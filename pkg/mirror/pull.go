@@ -60,6 +60,9 @@ func Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 
 func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	log := logger(opts.Logger)
+	if err := opts.Trust.Check(); err != nil {
+		return nil, err
+	}
 	if opts.Client == nil {
 		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
 	}

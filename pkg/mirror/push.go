@@ -50,6 +50,9 @@ type PushOptions struct {
 // where present; manifests go children first and the tag last.
 func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 	start := time.Now()
+	if err := opts.Trust.Check(); err != nil {
+		return nil, err
+	}
 	ref, err := parseTarget(opts.Reference)
 	if err != nil {
 		return nil, err

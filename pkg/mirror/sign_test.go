@@ -179,9 +179,9 @@ func TestSignTwoPersonThreshold(t *testing.T) {
 	}{
 		{"both keys, threshold 2", mirror.TrustOptions{Keys: []string{engineerPub, authorityPub}, Threshold: 2}, nil},
 		{"either key, threshold 1", trustKeys(authorityPub), nil},
-		{"one key, threshold 2", mirror.TrustOptions{Keys: []string{engineerPub}, Threshold: 2}, errdef.ErrSignature},
+		{"one key, threshold 2", mirror.TrustOptions{Keys: []string{engineerPub}, Threshold: 2}, errdef.ErrUsage},
 		{"one signer and a stranger, threshold 2", mirror.TrustOptions{Keys: []string{engineerPub, otherPub}, Threshold: 2}, errdef.ErrSignature},
-		{"same key twice, threshold 2", mirror.TrustOptions{Keys: []string{engineerPub, engineerPub}, Threshold: 2}, errdef.ErrSignature},
+		{"same key twice, threshold 2", mirror.TrustOptions{Keys: []string{engineerPub, engineerPub}, Threshold: 2}, errdef.ErrUsage},
 		{"public-key.pem holds both", mirror.TrustOptions{Keys: []string{filepath.Join(dir, "public-key.pem")}, Threshold: 2}, nil},
 	}
 	for _, tt := range tests {

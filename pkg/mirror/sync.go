@@ -44,6 +44,9 @@ type SyncOptions struct {
 // each side supports them. Re-running an interrupted sync completes it.
 func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	start := time.Now()
+	if err := opts.Trust.Check(); err != nil {
+		return nil, err
+	}
 	dst, err := parseTarget(opts.Destination)
 	if err != nil {
 		return nil, err

@@ -28,7 +28,9 @@ type TrustOptions struct {
 	// offline, valid now, for digital signature and code signing.
 	TrustRoots []string
 	// Threshold is how many distinct trusted keys must have signed; 0
-	// means 1. Two-person approval is 2.
+	// means 1. Two-person approval is 2. A negative one, one above 1 with
+	// nobody trusted, and (without TrustRoots) one above the distinct keys
+	// Keys give are refused as usage (Check, and every verification).
 	Threshold int
 	// Now is the time certificates must be valid at; zero means the clock.
 	Now time.Time
@@ -36,6 +38,21 @@ type TrustOptions struct {
 
 // Empty reports whether the options trust nobody.
 func (t TrustOptions) Empty() bool { return len(t.Keys) == 0 && len(t.TrustRoots) == 0 }
+
+// Check refuses trust options that cannot mean what they say, before
+// anything is read: a negative threshold, and a threshold above 1 with
+// nobody trusted. push, pull, sync and inspect verify only when trust is
+// given, so without this they would skip the check the threshold asks for
+// and report success. Both wrap errdef.ErrUsage.
+func (t TrustOptions) Check() error {
+	if t.Threshold < 0 {
+		return fmt.Errorf("--threshold %d: must be at least 1: %w", t.Threshold, errdef.ErrUsage)
+	}
+	if t.Threshold > 1 && t.Empty() {
+		return fmt.Errorf("--threshold %d needs --key or --trust-root: with nobody trusted, no signature would be checked: %w", t.Threshold, errdef.ErrUsage)
+	}
+	return nil
+}
 
 // SignatureResult says who signed a bundle.
 type SignatureResult struct {
@@ -68,6 +85,9 @@ type trustSet struct {
 // resolve loads the trusted keys, and the bundle's certificates (read
 // through file) that chain to a trusted root.
 func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, error)) (*trustSet, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
 	ts := &trustSet{sources: map[string]string{}}
 	add := func(v *keys.Verifier) {
 		ts.verifiers = append(ts.verifiers, v)
@@ -85,6 +105,14 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 		}
 	}
 	if len(t.TrustRoots) == 0 {
+		// No bundle can meet a threshold above the distinct keys given:
+		// the operator's mistake (exit 1), not a bad signature (exit 5,
+		// "do not import, report it"). With TrustRoots the bundle's
+		// certificates add signers, so the count is the bundle's.
+		if distinct := len(ts.sources); t.Threshold > distinct {
+			return nil, fmt.Errorf("--threshold %d exceeds the %d distinct trusted key(s) --key gives (a key given twice, or as a file and as a reference, counts once): no bundle can meet it: %w",
+				t.Threshold, distinct, errdef.ErrUsage)
+		}
 		return ts, nil
 	}
 	roots, err := keys.LoadRoots(t.TrustRoots)

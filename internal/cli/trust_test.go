@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// --threshold is refused as usage (exit 1) where it cannot mean what it
+// says: below 1, above the distinct keys given, or with nobody trusted
+// (inspect, like pull, push and sync, used to skip the check and exit 0).
+func TestThresholdUsage(t *testing.T) {
+	signed := testBundle(t)
+	keyDir := t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "x")
+	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", filepath.Join(keyDir, "a")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(signed, "manifest.json"), "--key", filepath.Join(keyDir, "a.key"), "--output", filepath.Join(signed, "manifest.dsse")); code != 0 {
+		t.Fatal(stderr)
+	}
+	pub := filepath.Join(keyDir, "a.pub")
+	tests := []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{"threshold 1", []string{"verify", signed, "--key", pub, "--threshold", "1"}, ExitOK, ""},
+		{"threshold 0", []string{"verify", signed, "--key", pub, "--threshold", "0"}, ExitInput, "--threshold 0: must be at least 1"},
+		{"one key, threshold 2", []string{"verify", signed, "--key", pub, "--threshold", "2"}, ExitInput, "--threshold 2 exceeds the 1 distinct trusted key"},
+		{"one key twice, threshold 2", []string{"import", signed, "--registry", "127.0.0.1:1", "--key", pub, "--key", pub, "--threshold", "2"}, ExitInput, "--threshold 2 exceeds the 1 distinct trusted key"},
+		{"inspect, nobody trusted", []string{"inspect", signed, "--threshold", "2"}, ExitInput, "--threshold 2 needs --key or --trust-root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, append([]string{"mirror"}, tt.args...)...)
+			if code != tt.want || !strings.Contains(stderr, tt.msg) {
+				t.Fatalf("exit %d, want %d saying %q\n%s%s", code, tt.want, tt.msg, stdout, stderr)
+			}
+		})
+	}
+}
