@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +244,55 @@ func FuzzParseManifest(f *testing.F) {
 			t.Fatalf("parsed manifest does not validate: %v", err)
 		}
 	})
+}
+
+// TestManifestMustBeCanonical: manifest.json is the signed statement, and
+// it is canonical JSON (DESIGN.md) as create writes it. Any other spelling
+// of it is refused, so that every reader of the signed bytes reads one
+// statement: encoding/json takes the last of a key given twice, and
+// matches "Digest" to the digest field, where jq or a reviewer's eye sees
+// the first, or two different keys.
+func TestManifestMustBeCanonical(t *testing.T) {
+	data, err := validManifest().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	evil := "sha256:" + strings.Repeat("e", 64)
+	for name, bad := range map[string]string{
+		"key given twice":      strings.Replace(s, `"channel": "stable"`, `"channel": "stable", "channel": "edge"`, 1),
+		"key in another case":  strings.Replace(s, `"digest": "sha256:`, `"Digest": "`+evil+`", "digest": "sha256:`, 1),
+		"other case, alone":    strings.Replace(s, `"channel": "stable"`, `"Channel": "stable"`, 1),
+		"compact":              strings.ReplaceAll(strings.ReplaceAll(s, "\n", ""), "  ", ""),
+		"no trailing newline":  strings.TrimSuffix(s, "\n"),
+		"two trailing newline": s + "\n",
+		"keys out of order":    reorder(t, s),
+		"escaped character":    strings.Replace(s, `"stable"`, `"st\u0061ble"`, 1),
+		"byte order mark":      "\ufeff" + s,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if bad == s {
+				t.Fatal("mutation changed nothing")
+			}
+			if _, err := ParseManifest([]byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
+// reorder moves manifest.json's first top-level key to the end.
+func reorder(t *testing.T, s string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(s, "\n}\n"), "\n")
+	// lines[0] is "{"; the first key is "advisories", an array up to "  ],".
+	end := slices.Index(lines, "  ],")
+	if end < 0 {
+		t.Fatalf("no end of the first key in %s", s)
+	}
+	first := append([]string{}, lines[1:end+1]...)
+	first[len(first)-1] = "  ]"
+	rest := lines[end+1:]
+	rest[len(rest)-1] += ","
+	return strings.Join(append(append([]string{"{"}, rest...), first...), "\n") + "\n}\n"
 }

@@ -122,8 +122,13 @@ func (m *Manifest) Marshal() ([]byte, error) {
 }
 
 // ParseManifest decodes and validates manifest.json. It refuses unknown fields,
-// trailing data and every field that breaks the format, wrapping
-// errdef.ErrMalformed with the field at fault.
+// trailing data, every field that breaks the format, and any spelling other
+// than the canonical one Marshal writes, wrapping errdef.ErrMalformed with
+// the field at fault. manifest.json is the signed statement: encoding/json
+// takes the last of a key given twice and matches keys case-insensitively,
+// where another reader of the same signed bytes (jq, a reviewer before
+// signing) may see the first, or two keys; one spelling leaves no room
+// for two readings.
 func ParseManifest(data []byte) (*Manifest, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("manifest.json: %d bytes exceeds the %d byte limit: %w", len(data), MaxManifestSize, errdef.ErrMalformed)
@@ -140,7 +145,26 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	canonical, err := m.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("manifest.json: %v: %w", err, errdef.ErrMalformed)
+	}
+	if !bytes.Equal(canonical, data) {
+		return nil, fmt.Errorf("manifest.json: not in canonical form (each key once, in its exact case, sorted, 2-space indent, one trailing newline: as create writes it) at byte %d: %w",
+			firstDifference(canonical, data), errdef.ErrMalformed)
+	}
 	return &m, nil
+}
+
+// firstDifference returns the offset of the first byte where a and b differ.
+func firstDifference(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 var (
