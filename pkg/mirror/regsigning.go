@@ -1,7 +1,9 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -68,6 +70,11 @@ type signing struct {
 //     signatures decide: a bundle signed again for two-person approval is
 //     read as its last push left it.
 //
+// A referrer whose content is no signature or files of ours (a signature
+// referrer of other than one layer, a manifest, envelope or SHA256SUMS over
+// its size bound or not matching its digest) is skipped with a warning:
+// anyone who may push to the repository can attach one.
+//
 // Nothing here is trusted: the reader verifies the signing chosen, and
 // fails if it does not verify.
 func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*signing, error) {
@@ -80,6 +87,10 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		}
 		seen[r.Digest] = true
 		data, err := rs.doc(ctx, plainDesc(r))
+		if hostileContent(err) {
+			rs.skipReferrer(r.Digest, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +102,8 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		switch man.ArtifactType {
 		case bundle.ArtifactTypeDSSE:
 			if len(man.Layers) != 1 {
-				return nil, fmt.Errorf("signature referrer %s has %d layers: %w", r.Digest, len(man.Layers), errdef.ErrMalformed)
+				rs.skipReferrer(r.Digest, fmt.Errorf("%d layers, not the one envelope: %w", len(man.Layers), errdef.ErrMalformed))
+				continue
 			}
 			created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
 			sigs = append(sigs, &signatureRef{desc: desc, envelope: man.Layers[0], created: created})
@@ -145,9 +157,16 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 	// MaxReferrers signatures is not held in memory whole.
 	var best *signing
 	var bestRank signingRank
+	var skipped error
 	for _, c := range candidates {
 		if err := rs.loadSigning(ctx, c); err != nil {
-			return nil, err
+			if !hostileContent(err) {
+				return nil, err
+			}
+			rs.skipReferrer(c.sig.desc.Digest, err)
+			skipped = cmp.Or(skipped, err)
+			c.envelope, c.data = nil, nil
+			continue
 		}
 		r := rs.rank(ctx, c)
 		if best != nil && !r.better(bestRank) {
@@ -158,6 +177,9 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 			best.envelope, best.data = nil, nil
 		}
 		best, bestRank = c, r
+	}
+	if best == nil {
+		return nil, skipped
 	}
 	rs.log.Info("the bundle root has several signature referrers (signed again and pushed again): reading one",
 		"root", root.Digest, "signatures", len(sigs), "referrer", best.sig.desc.Digest,
@@ -175,6 +197,10 @@ func (rs *registrySource) readSignedFor(ctx context.Context, f *filesRef, sigs [
 		return nil
 	}
 	data, err := rs.blob(ctx, l)
+	if hostileContent(err) {
+		rs.skipReferrer(f.desc.Digest, err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -195,6 +221,20 @@ func (rs *registrySource) readSignedFor(ctx context.Context, f *filesRef, sigs [
 		}
 	}
 	return nil
+}
+
+// hostileContent reports whether err is about what a referrer holds (its
+// shape, size or digest), not about reaching the registry. Anyone who may
+// push to the repository can attach such a referrer to a validly signed
+// root; it is skipped, so that it cannot stop a reader from taking the
+// signing that verifies (nothing skipped is trusted either way).
+func hostileContent(err error) bool {
+	return errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch)
+}
+
+// skipReferrer logs a referrer of the root that is left out.
+func (rs *registrySource) skipReferrer(d digest.Digest, err error) {
+	rs.log.Warn("referrer of the bundle root skipped: not a signature or its files", "referrer", d, "error", err)
 }
 
 // loadSigning fetches c's envelope and files (each verified against its
