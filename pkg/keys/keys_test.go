@@ -202,8 +202,19 @@ func TestLoadVerifiers(t *testing.T) {
 	}
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(edPub)
+	pubPEM := func(pub any) string {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return writeFile(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	}
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	bad := map[string]string{
 		"private key":   writeFile(t, kp1.PrivatePEM),
+		"RSA 1024":      pubPEM(&rsa1024.PublicKey),
+		"P-224":         pubPEM(&p224.PublicKey),
 		"Ed25519":       writeFile(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
 		"empty":         writeFile(t, nil),
 		"corrupted DER": writeFile(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der[:10]})),
