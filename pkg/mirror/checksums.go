@@ -139,6 +139,11 @@ func readChecksumsSig(dir *layout.Dir) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeChecksumsSig(raw)
+}
+
+// decodeChecksumsSig decodes SHA256SUMS.sig: the base64 of one signature.
+func decodeChecksumsSig(raw []byte) ([]byte, error) {
 	sig, err := base64.StdEncoding.Strict().DecodeString(string(bytes.TrimSpace(raw)))
 	if err != nil || len(sig) == 0 || len(sig) > 1024 {
 		return nil, fmt.Errorf("%s: not the base64 of a signature: %w", layout.ChecksumsSigFile, errdef.ErrSignature)

@@ -3,9 +3,11 @@ package mirror_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -148,4 +150,97 @@ func pushSignatureReferrer(r rawRepo, root digest.Digest, envelopes [][]byte, cr
 		ArtifactType: bundle.ArtifactTypeDSSE, Config: cfg, Layers: layers, Subject: &subject,
 		Annotations: map[string]string{ocispec.AnnotationCreated: created.UTC().Format(time.RFC3339)},
 	})
+}
+
+// TestHostileFilesReferrer: the files referrer (public-key.pem, SHA256SUMS
+// and its signature, the certificates) is no signature, and anyone who may
+// push to the repository can attach one that names the valid envelope, as
+// sign's does, by copying its SHA256SUMS, but leaves a file out or holds
+// another. A reader pairs the signature with the files referrer whose
+// files are those its SHA256SUMS lists, so that --trust-root still finds
+// the signer's certificate and pull gives back the signed directory.
+func TestHostileFilesReferrer(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	root := testutil.NewRootCA(t, "StellaOps Root CA")
+	signing := root.Intermediate(t, "StellaOps Signing CA")
+	pki := t.TempDir()
+	rootPEM := testutil.WritePEM(t, pki, "root.pem", root.Cert)
+	chainPEM := testutil.WritePEM(t, pki, "chain.pem", signing.Cert)
+	leafPEM := testutil.WritePEM(t, pki, "leaf.pem", signing.Leaf(t, "mirror-signing", signerPub(t, s.priv), testutil.LeafOptions{}))
+	sign(t, s.dir, s.priv, func(o *mirror.SignOptions) { o.Certificate, o.CertificateChain = leafPEM, chainPEM })
+	byRoot := mirror.TrustOptions{TrustRoots: []string{rootPEM}}
+	for name, keep := range map[string]func(title string) bool{
+		"certificate left out":    func(title string) bool { return title != "certificate.pem" },
+		"public-key.pem left out": func(title string) bool { return title != "public-key.pem" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			host := testutil.Registry(t)
+			client := testutil.Client(t)
+			ref := host + "/stellaops/mirror-bundle"
+			res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: byRoot, Client: client, Transfer: transferOpts()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pushed := referrersOf(t, ref, res.Root)
+			r := rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}
+			pushFilesLookalike(r, pushed, keep)
+			tagged := ref + ":" + s.rel.Spec.Version
+			target := testutil.Registry(t)
+			opts := importOpts(t, tagged, target, s.pub)
+			opts.Trust = byRoot
+			if _, err := mirror.Import(ctx, opts); err != nil {
+				t.Fatalf("import --trust-root: %v", err)
+			}
+			if copied := referrersOf(t, target+"/"+bundle.DefaultBundleRepository, res.Root); !slices.Equal(copied, pushed) {
+				t.Errorf("import copied referrers %v, want the signed push's %v", copied, pushed)
+			}
+			out := filepath.Join(t.TempDir(), "pulled")
+			if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
+				t.Fatalf("pull: %v", err)
+			}
+			assertSameTree(t, s.dir, out)
+		})
+	}
+}
+
+// pushFilesLookalike copies the files referrer among refs, keeping the
+// layers keep accepts, under a digest that sorts before every one of refs.
+func pushFilesLookalike(r rawRepo, refs []digest.Digest, keep func(title string) bool) {
+	r.t.Helper()
+	repo, err := testutil.Client(r.t).Repository(r.host + "/" + r.name)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, d := range refs {
+		_, rc, err := repo.FetchReference(context.Background(), d.String())
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var man ocispec.Manifest
+		err = json.NewDecoder(rc).Decode(&man)
+		rc.Close()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if man.ArtifactType != bundle.ArtifactTypeFiles {
+			continue
+		}
+		var layers []ocispec.Descriptor
+		for _, l := range man.Layers {
+			if keep(l.Annotations[ocispec.AnnotationTitle]) {
+				layers = append(layers, l)
+			}
+		}
+		man.Layers = layers
+		for i := 0; ; i++ {
+			man.Annotations = map[string]string{"seed": strconv.Itoa(i)}
+			data, _ := json.Marshal(man)
+			if dg := digest.FromBytes(data); dg < slices.Min(refs) {
+				r.push(ocispec.MediaTypeImageManifest, data)
+				return
+			}
+		}
+	}
+	r.t.Fatal("no files referrer")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -47,10 +48,13 @@ type filesRef struct {
 // signing is what a reader takes from the root's referrers: an envelope
 // (none for an unsigned bundle) and the files of the same signing.
 type signing struct {
-	sig      *signatureRef
-	files    *filesRef
-	envelope []byte
-	data     map[string][]byte
+	sig   *signatureRef
+	files *filesRef
+	// filesCandidates are the files referrers whose SHA256SUMS names sig
+	// (one of them, or another's lookalike); loadSigning picks files.
+	filesCandidates []*filesRef
+	envelope        []byte
+	data            map[string][]byte
 }
 
 // chooseSigning reads the root's referrers (the listing, already bounded by
@@ -58,9 +62,11 @@ type signing struct {
 //
 //   - Each signature referrer goes with the files referrer whose SHA256SUMS
 //     names its envelope as manifest.dsse and lists the referrer itself,
-//     which is what sign writes; a signature referrer with no such files
-//     referrer (a push interrupted between the two) stands alone. Files of
-//     one signing are never read with the envelope of another.
+//     which is what sign writes, and whose files are the signer's
+//     (signersFiles: anyone can copy that SHA256SUMS into a lookalike); a
+//     signature referrer with no such files referrer (a push interrupted
+//     between the two) stands alone. Files of one signing are never read
+//     with the envelope of another.
 //   - With no signature referrer at all, the bundle is unsigned: its files
 //     are those of a files referrer whose SHA256SUMS names no manifest.dsse.
 //   - Among several signings: first those whose envelope verifies with
@@ -132,8 +138,7 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		c := &signing{sig: s}
 		for _, f := range files {
 			if f.envelope == s.envelope.Digest && f.listed[s.desc.Digest] {
-				c.files = f
-				break
+				c.filesCandidates = append(c.filesCandidates, f)
 			}
 		}
 		candidates = append(candidates, c)
@@ -238,7 +243,9 @@ func (rs *registrySource) skipReferrer(d digest.Digest, err error) {
 }
 
 // loadSigning fetches c's envelope and files (each verified against its
-// descriptor, bounded).
+// descriptor, bounded). A signed bundle's files are those of the first of
+// c.filesCandidates that are the signer's (signersFiles); anyone may attach
+// a lookalike naming the same envelope, which is skipped.
 func (rs *registrySource) loadSigning(ctx context.Context, c *signing) error {
 	c.data = map[string][]byte{}
 	var err error
@@ -246,16 +253,95 @@ func (rs *registrySource) loadSigning(ctx context.Context, c *signing) error {
 		if c.envelope, err = rs.blob(ctx, c.sig.envelope); err != nil {
 			return err
 		}
-	}
-	if c.files == nil {
+		c.files = nil
+		for _, f := range c.filesCandidates {
+			data, err := rs.loadFiles(ctx, f)
+			if hostileContent(err) {
+				rs.skipReferrer(f.desc.Digest, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := signersFiles(c.envelope, data); err != nil {
+				rs.skipReferrer(f.desc.Digest, err)
+				continue
+			}
+			c.files, c.data = f, data
+			break
+		}
 		return nil
 	}
-	for name, l := range c.files.layers {
-		if c.data[name], err = rs.blob(ctx, l); err != nil {
-			return err
+	if c.files != nil {
+		c.data, err = rs.loadFiles(ctx, c.files)
+	}
+	return err
+}
+
+// loadFiles fetches the files of a files referrer.
+func (rs *registrySource) loadFiles(ctx context.Context, f *filesRef) (map[string][]byte, error) {
+	data := map[string][]byte{}
+	for name, l := range f.layers {
+		b, err := rs.blob(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		data[name] = b
+	}
+	return data, nil
+}
+
+// signersFiles checks that files are those sign wrote beside envelope:
+// SHA256SUMS.sig verifies SHA256SUMS with a key of public-key.pem that
+// signed envelope (its keyid names one of the envelope's signatures: no
+// one else can make such a signature), and every other file is present
+// exactly when SHA256SUMS lists it, with the digest it lists. A lookalike
+// that copies SHA256SUMS to name the envelope, but leaves a file out or
+// holds another, fails. It trusts nothing: the signature over SHA256SUMS is
+// checked against the envelope's signers, who are trusted only if the
+// envelope verifies.
+func signersFiles(envelope []byte, files map[string][]byte) error {
+	env, err := dsse.Parse(envelope)
+	if err != nil {
+		return err
+	}
+	sums, err := bundle.ParseChecksums(files[layout.ChecksumsFile])
+	if err != nil {
+		return err
+	}
+	listed := map[string]digest.Digest{}
+	for _, c := range sums {
+		listed[c.Path] = c.Digest
+	}
+	for _, name := range filesReferrerNames {
+		if name == layout.ChecksumsFile || name == layout.ChecksumsSigFile {
+			continue
+		}
+		data, held := files[name]
+		want, ok := listed[name]
+		switch {
+		case held != ok:
+			return fmt.Errorf("%s held %v, listed in %s %v: %w", name, held, layout.ChecksumsFile, ok, errdef.ErrMalformed)
+		case held && digest.FromBytes(data) != want:
+			return fmt.Errorf("%s is not the one %s lists: %w", name, layout.ChecksumsFile, errdef.ErrDigestMismatch)
 		}
 	}
-	return nil
+	sig, err := decodeChecksumsSig(files[layout.ChecksumsSigFile])
+	if err != nil {
+		return err
+	}
+	signers := map[string]bool{}
+	for _, s := range env.Signatures {
+		signers[s.KeyID] = true
+	}
+	pubs, _ := keys.ParsePublicKeys(files[layout.PublicKeyFile])
+	for _, p := range pubs {
+		v, err := keys.NewVerifier(p, layout.PublicKeyFile)
+		if err == nil && signers[v.KeyID()] && v.Verify(context.Background(), files[layout.ChecksumsFile], sig) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s does not verify %s with a key that signed the envelope: %w", layout.ChecksumsSigFile, layout.ChecksumsFile, errdef.ErrSignature)
 }
 
 // signingRank orders signings for chooseSigning.
