@@ -24,6 +24,11 @@ func TestVerifyChain(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(root.Cert)
 	now := time.Now()
+	// A signer's own valid leaf, used as the issuer of another key's: it
+	// is no CA, so nothing it issues chains.
+	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signerLeaf := signing.Leaf(t, "a signer", &issuerKey.PublicKey, testutil.LeafOptions{})
+	forged := (&testutil.CA{Cert: signerLeaf, Key: issuerKey}).Leaf(t, "forged", pub, testutil.LeafOptions{})
 	tests := []struct {
 		name          string
 		leaf          *x509.Certificate
@@ -42,6 +47,7 @@ func TestVerifyChain(t *testing.T) {
 		{"foreign chain", foreign.Leaf(t, "theirs", pub, testutil.LeafOptions{}), []*x509.Certificate{foreign.Cert}, now, errdef.ErrSignature},
 		{"intermediate missing", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}), nil, now, errdef.ErrSignature},
 		{"CA as leaf", signing.Cert, nil, now, errdef.ErrSignature},
+		{"issued by a leaf", forged, []*x509.Certificate{signing.Cert, signerLeaf}, now, errdef.ErrSignature},
 		{"P-384 leaf", signing.Leaf(t, "p384", &p384.PublicKey, testutil.LeafOptions{}), []*x509.Certificate{signing.Cert}, now, errdef.ErrSignature},
 	}
 	for _, tt := range tests {
