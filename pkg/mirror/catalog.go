@@ -300,7 +300,7 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := verifyEnvelope(ctx, env, PayloadTypeCatalog, data, noFiles, opts.Trust); err != nil {
+	if _, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, opts.Trust); err != nil {
 		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
 	}
 	var cat CatalogFile

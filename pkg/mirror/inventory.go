@@ -178,7 +178,7 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 		if err != nil {
 			return nil, fmt.Errorf("--base %s: no signature beside it: %w", path, errdef.ErrSignature)
 		}
-		if _, _, err := verifyEnvelope(ctx, env, PayloadTypeInventory, data, noFiles, trust); err != nil {
+		if _, err := verifyDocument(ctx, env, PayloadTypeInventory, data, trust); err != nil {
 			return nil, fmt.Errorf("--base %s: %w", path, err)
 		}
 	}

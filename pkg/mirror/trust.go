@@ -249,6 +249,18 @@ func noFiles(name string) ([]byte, error) {
 	return nil, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
 }
 
+// verifyDocument verifies the envelope of a signed document that carries
+// no certificates (a catalog, an inventory, a volume list): it must sign
+// exactly payload, with payloadType. Only --key can verify one, so trust
+// of roots alone is refused as usage, not failed as a bad signature.
+func verifyDocument(ctx context.Context, envelope []byte, payloadType string, payload []byte, trust TrustOptions) (*SignatureResult, error) {
+	if len(trust.Keys) == 0 && len(trust.TrustRoots) > 0 {
+		return nil, fmt.Errorf("it carries no certificate, so --trust-root cannot verify it: give its signer's public key with --key: %w", errdef.ErrUsage)
+	}
+	res, _, err := verifyEnvelope(ctx, envelope, payloadType, payload, noFiles, trust)
+	return res, err
+}
+
 // signDocument makes a DSSE envelope of payloadType over payload with the
 // key ref names (inventories and catalogs; bundles go through Sign).
 func signDocument(ctx context.Context, ref string, pass keys.PassFunc, payloadType string, payload []byte) ([]byte, error) {

@@ -35,7 +35,7 @@ func VerifyVolumes(ctx context.Context, list string, trust TrustOptions, limit i
 		if err != nil {
 			return nil, fmt.Errorf("%s: no signature beside it: %w", list, errdef.ErrSignature)
 		}
-		sig, _, err := verifyEnvelope(ctx, env, PayloadTypeVolumes, data, noFiles, trust)
+		sig, err := verifyDocument(ctx, env, PayloadTypeVolumes, data, trust)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", list, err)
 		}
