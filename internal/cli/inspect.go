@@ -60,7 +60,12 @@ func printInspect(w io.Writer, r *mirror.InspectResult) {
 	if r.Base != nil {
 		fmt.Fprintf(w, "Base       %s (generation %d, root %s)\n", r.Base.BundleID, r.Base.Generation, r.Base.Root)
 	}
-	fmt.Fprintf(w, "Signed     %v\n", r.Signed)
+	unchecked := ""
+	if r.Signed && len(r.Signers) == 0 {
+		// Anyone can sign: without a trusted key nothing was checked.
+		unchecked = " (not verified: give --key or --trust-root)"
+	}
+	fmt.Fprintf(w, "Signed     %v%s\n", r.Signed, unchecked)
 	for _, s := range r.Signers {
 		fmt.Fprintf(w, "Verified   signed by %s (%s)\n", s.KeyID, s.Source)
 	}
