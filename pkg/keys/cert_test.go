@@ -5,7 +5,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +74,12 @@ func TestLoadRootsRefusesLeaf(t *testing.T) {
 	}
 	if _, err := keys.LoadRoots([]string{testutil.WritePEM(t, dir, "leaf.pem", leaf)}); !errors.Is(err, errdef.ErrUsage) {
 		t.Fatalf("a leaf as trust root: %v", err)
+	}
+	pubDER, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pubFile := filepath.Join(dir, "cosign.pub")
+	os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	if _, err := keys.LoadRoots([]string{pubFile}); !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "where a CERTIFICATE is expected") {
+		t.Fatalf("a public key as trust root: %v", err)
 	}
 	if _, err := keys.LoadRoots([]string{dir + "/missing.pem"}); !errors.Is(err, errdef.ErrNotFound) {
 		t.Fatalf("missing root: %v", err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
 )
@@ -212,8 +213,9 @@ func TestLoadVerifiers(t *testing.T) {
 	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
 	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	bad := map[string]string{
-		"private key":   writeFile(t, kp1.PrivatePEM),
-		"RSA 1024":      pubPEM(&rsa1024.PublicKey),
+		"private key": writeFile(t, kp1.PrivatePEM),
+		"RSA 1024":    pubPEM(&rsa1024.PublicKey),
+		"a CA certificate, which is for --trust-root": testutil.WritePEM(t, t.TempDir(), "root.pem", testutil.NewRootCA(t, "Root").Cert),
 		"P-224":         pubPEM(&p224.PublicKey),
 		"Ed25519":       writeFile(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
 		"empty":         writeFile(t, nil),
@@ -227,5 +229,9 @@ func TestLoadVerifiers(t *testing.T) {
 			}
 			assertNoSecret(t, err.Error(), kp1.PrivatePEM)
 		})
+	}
+	// A certificate given as a key says where it belongs.
+	if _, err := keys.LoadVerifiers(ctx, bad["a CA certificate, which is for --trust-root"]); err == nil || !strings.Contains(err.Error(), "--trust-root") {
+		t.Errorf("a certificate as --key: %v, want it to point at --trust-root", err)
 	}
 }

@@ -95,6 +95,9 @@ func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
 		if block == nil {
 			break
 		}
+		if block.Type == "CERTIFICATE" {
+			return nil, fmt.Errorf("a CERTIFICATE where a PUBLIC KEY is expected (a root CA's certificate is given with --trust-root): %w", errdef.ErrUsage)
+		}
 		if block.Type != "PUBLIC KEY" {
 			return nil, fmt.Errorf("PEM block %q where a PUBLIC KEY is expected: %w", block.Type, errdef.ErrUsage)
 		}
