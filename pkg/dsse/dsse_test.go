@@ -106,6 +106,25 @@ func TestVerifyThreshold(t *testing.T) {
 		}
 		return env
 	}
+	// Envelopes sign cannot make (it replaces a key's own signature): A's
+	// signature twice, re-signed or copied, and A's signature again under
+	// another spelling of its keyid, or under B's.
+	twice := func(keyid func(first dsse.Signature) string, resign bool) *dsse.Envelope {
+		env := sign(a)
+		first := env.Signatures[0]
+		sig := first.Sig
+		if resign {
+			var err error
+			if sig, err = a.Sign(ctx, dsse.PAE(env.PayloadType, env.Payload)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		env.Signatures = append(env.Signatures, dsse.Signature{KeyID: keyid(first), Sig: sig})
+		return env
+	}
+	same := func(s dsse.Signature) string { return s.KeyID }
+	upper := func(s dsse.Signature) string { return strings.ToUpper(s.KeyID) }
+	asB := func(dsse.Signature) string { return b.id }
 	tests := []struct {
 		name      string
 		env       *dsse.Envelope
@@ -115,9 +134,15 @@ func TestVerifyThreshold(t *testing.T) {
 		wantErr   error
 	}{
 		{"one key", sign(a), []dsse.Verifier{a.verifier(t)}, 0, 1, nil},
+		{"A's signature copied", twice(same, false), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 0, errdef.ErrSignature},
+		{"A re-signed", twice(same, true), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 0, errdef.ErrSignature},
+		{"A again under its keyid in capitals", twice(upper, true), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 0, errdef.ErrSignature},
+		{"A again under B's keyid", twice(asB, true), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 1, 0, errdef.ErrSignature},
+		{"A trusted twice", sign(a), []dsse.Verifier{a.verifier(t), a.verifier(t)}, 2, 0, errdef.ErrSignature},
+		{"A re-signed, threshold 1", twice(same, true), []dsse.Verifier{a.verifier(t)}, 1, 1, nil},
 		{"two of two", sign(a, b), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 2, nil},
 		{"untrusted third ignored", sign(a, b, c), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 2, nil},
-		{"same key twice counts once", sign(a, a), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 0, errdef.ErrSignature},
+		{"signed twice by one key: one signature", sign(a, a), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 0, errdef.ErrSignature},
 		{"one of two required", sign(a), []dsse.Verifier{a.verifier(t), b.verifier(t)}, 2, 0, errdef.ErrSignature},
 		{"other key", sign(c), []dsse.Verifier{a.verifier(t)}, 1, 0, errdef.ErrSignature},
 		{"no trusted key", sign(a), nil, 1, 0, errdef.ErrSignature},
