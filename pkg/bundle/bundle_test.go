@@ -296,3 +296,35 @@ func reorder(t *testing.T, s string) string {
 	rest[len(rest)-1] += ","
 	return strings.Join(append(append([]string{"{"}, rest...), first...), "\n") + "\n}\n"
 }
+
+// TestDecodeCanonical: the signed side documents (catalog, inventory,
+// volume list) are read as manifest.json is: only in the canonical form
+// they are written in, so that a key given twice or in another case cannot
+// read one way to stella and another to jq.
+func TestDecodeCanonical(t *testing.T) {
+	type doc struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+	}
+	good, err := Canonical(doc{Name: "a", Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d doc
+	if err := DecodeCanonical(good, &d); err != nil || d.Name != "a" {
+		t.Fatalf("canonical: %v %+v", err, d)
+	}
+	for name, bad := range map[string]string{
+		"key given twice":     strings.Replace(string(good), `"name": "a"`, `"name": "a", "name": "b"`, 1),
+		"key in another case": strings.Replace(string(good), `"name": "a"`, `"Name": "b", "name": "a"`, 1),
+		"unknown key":         strings.Replace(string(good), `"name": "a"`, `"extra": 1, "name": "a"`, 1),
+		"compact":             `{"name":"a","size":1}` + "\n",
+		"trailing data":       string(good) + "{}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := DecodeCanonical([]byte(bad), new(doc)); !errors.Is(err, errdef.ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}

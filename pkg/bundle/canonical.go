@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // Canonical returns v as canonical JSON: object keys sorted, 2-space indent,
@@ -45,4 +47,26 @@ func Compact(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// DecodeCanonical decodes data, a signed document we write with Canonical
+// (a catalog, an inventory, a volume list), into v strictly: no unknown
+// field, nothing after it, and data must be exactly Canonical(v). Any other
+// spelling (a key given twice, which encoding/json reads as its last, or
+// in another case, which it matches to the field) could read one way here
+// and another to a reviewer's tool. Failures wrap errdef.ErrMalformed.
+func DecodeCanonical(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	again, err := Canonical(v)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	if !bytes.Equal(again, data) {
+		return fmt.Errorf("not in canonical form (each key once, in its exact case, sorted, 2-space indent, one trailing newline) at byte %d: %w", firstDifference(again, data), errdef.ErrMalformed)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,10 +303,8 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
 	}
 	var cat CatalogFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cat); err != nil {
-		return nil, fmt.Errorf("catalog of %s/%s: %v: %w", tgt.host, repo, err, errdef.ErrMalformed)
+	if err := bundle.DecodeCanonical(data, &cat); err != nil {
+		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
 	}
 	for _, b := range cat.Bundles {
 		ok, err := r.Manifests().Exists(ctx, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: b.Root})

@@ -1,9 +1,7 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -183,10 +181,8 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 		}
 	}
 	var inv InventoryFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&inv); err != nil || inv.SchemaVersion != 1 {
-		return nil, fmt.Errorf("--base %s: not an inventory: %w", path, errdef.ErrMalformed)
+	if err := bundle.DecodeCanonical(data, &inv); err != nil || inv.SchemaVersion != 1 {
+		return nil, fmt.Errorf("--base %s: not an inventory as inventory writes it: %w", path, errdef.ErrMalformed)
 	}
 	if len(inv.Bundles) == 0 {
 		return nil, fmt.Errorf("--base %s: the registry holds no bundle yet; make a full bundle: %w", path, errdef.ErrUsage)
