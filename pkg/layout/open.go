@@ -32,23 +32,43 @@ func (d *Dir) Open(name string) (io.ReadCloser, error) {
 // bundle. So the files of a Dir are opened relative to handles of their
 // directories, each opened from its parent without following a symlink
 // (openDirAt), down from the bundle's root (whose own path is the user's
-// and may go through symlinks). The handles are kept for the Dir's
+// and may go through symlinks). The root, blobs/ and blobs/sha256, and the
+// first maxCachedDirs other directories used, are kept for the Dir's
 // lifetime, so opening a blob costs one open relative to blobs/sha256, as
 // opening it by path did. A directory of the bundle replaced by another
 // while the Dir is in use is not seen; nothing of this program does that.
 type dirCache struct {
 	mu sync.RWMutex
 	m  map[string]dirFD // by slash-separated path in the bundle, "" the root
+	n  int              // handles in m besides the pinned ones
 }
 
+// maxCachedDirs bounds the directory handles a Dir keeps besides the
+// root, blobs/ and blobs/sha256: one descriptor each. An advisory feed may
+// spread its files over thousands of directories (one a package, or an
+// advisory), and a process may hold only 1024 descriptors (ulimit -n); a
+// directory past the bound is opened from its nearest kept ancestor for
+// each use and closed after it.
+const maxCachedDirs = 64
+
+// pinnedDir reports whether rel is kept whatever maxCachedDirs: the
+// directories every blob is opened through.
+func pinnedDir(rel string) bool {
+	return rel == "" || rel == BlobsDir || rel == BlobsDir+"/sha256"
+}
+
+// noClose is the release of a kept directory handle.
+func noClose() {}
+
 // dir returns the handle of the bundle's directory rel ("" for the root),
-// opening and keeping it and its parents the first time.
-func (d *Dir) dir(rel string) (dirFD, error) {
+// opening it and its parents the first time, and the function to call
+// once the handle is no longer used (it closes a handle that is not kept).
+func (d *Dir) dir(rel string) (dirFD, func(), error) {
 	d.dirs.mu.RLock()
 	h, ok := d.dirs.m[rel]
 	d.dirs.mu.RUnlock()
 	if ok {
-		return h, nil
+		return h, noClose, nil
 	}
 	var err error
 	if rel == "" {
@@ -58,44 +78,53 @@ func (d *Dir) dir(rel string) (dirFD, error) {
 		if i := strings.LastIndexByte(rel, '/'); i >= 0 {
 			parent, base = rel[:i], rel[i+1:]
 		}
-		var p dirFD
-		if p, err = d.dir(parent); err != nil {
-			return h, err
+		p, done, perr := d.dir(parent)
+		if perr != nil {
+			return h, noClose, perr
 		}
 		h, err = openDirAt(p, d.path(rel), base)
+		done()
 	}
 	if err != nil {
-		return h, d.openError(rel, err)
+		return h, noClose, d.openError(rel, err)
 	}
 	d.dirs.mu.Lock()
 	defer d.dirs.mu.Unlock()
 	if have, ok := d.dirs.m[rel]; ok {
 		closeDir(h) // another open won the race
-		return have, nil
+		return have, noClose, nil
+	}
+	pinned := pinnedDir(rel)
+	if !pinned && d.dirs.n >= maxCachedDirs {
+		return h, func() { closeDir(h) }, nil
 	}
 	if d.dirs.m == nil {
 		d.dirs.m = map[string]dirFD{}
 	}
 	d.dirs.m[rel] = h
-	return h, nil
+	if !pinned {
+		d.dirs.n++
+	}
+	return h, noClose, nil
 }
 
 // split returns the directory handle and base name of the bundle file
-// name (slash-separated, relative, clean).
-func (d *Dir) split(name string) (dirFD, string, error) {
+// name (slash-separated, relative, clean), and the function to call once
+// the handle is no longer used.
+func (d *Dir) split(name string) (dirFD, string, func(), error) {
 	parent, base := "", name
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		parent, base = name[:i], name[i+1:]
 	}
-	h, err := d.dir(parent)
+	h, done, err := d.dir(parent)
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
 			// Name the file asked for, not the directory lacking.
-			return h, "", fmt.Errorf("%s: %w", d.path(name), errdef.ErrNotFound)
+			return h, "", noClose, fmt.Errorf("%s: %w", d.path(name), errdef.ErrNotFound)
 		}
-		return h, "", err
+		return h, "", noClose, err
 	}
-	return h, base, nil
+	return h, base, done, nil
 }
 
 // openFile opens the regular file name of the bundle (slash-separated,
@@ -108,12 +137,13 @@ func (d *Dir) openFile(name string) (*os.File, error) {
 // openFileStat is openFile, also returning the file's FileInfo (which it
 // reads anyway, to check it is a regular file).
 func (d *Dir) openFileStat(name string) (*os.File, fs.FileInfo, error) {
-	h, base, err := d.split(name)
+	h, base, done, err := d.split(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	path := d.path(name)
 	f, err := openFileAt(h, path, base)
+	done()
 	if err != nil {
 		return nil, nil, d.openError(name, err)
 	}
@@ -123,10 +153,11 @@ func (d *Dir) openFileStat(name string) (*os.File, fs.FileInfo, error) {
 // lstat returns whether the bundle file name is a regular file and its
 // size, without following a symlink at any level.
 func (d *Dir) lstat(name string) (regular bool, size int64, err error) {
-	h, base, err := d.split(name)
+	h, base, done, err := d.split(name)
 	if err != nil {
 		return false, 0, err
 	}
+	defer done()
 	return lstatAt(h, d.path(name), base)
 }
 
@@ -160,11 +191,12 @@ func (d *Dir) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err := bundle.ValidPath(name); err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
-	h, base, err := d.split(name)
+	h, base, done, err := d.split(name)
 	if err != nil {
 		return nil, err
 	}
 	f, err := openDirAt(h, d.path(name), base)
+	done()
 	if err != nil {
 		return nil, d.openError(name, err)
 	}
