@@ -41,8 +41,12 @@ func (a *advisoryWriter) Close() error { return a.root.Close() }
 // relName is where a bundle path lands: advisories/nvd.json.gz → nvd.json.gz.
 func relName(bundlePath string) string { return strings.TrimPrefix(bundlePath, "advisories/") }
 
-// create opens temporary files for the bundle paths; commit renames them
-// into place, abort removes them.
+// create prepares a temporary file for each of the bundle paths, which
+// share one content; commit renames them into place, abort removes them.
+// Only the first is open while the content streams into it: a bundle may
+// name the same content under thousands of paths (empty or identical
+// advisories), and a descriptor each would pass `ulimit -n`. The others
+// are copied from it, one at a time, once it is whole (close).
 func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 	p := &pendingAdvisory{w: a}
 	for _, bp := range paths {
@@ -64,12 +68,15 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 		var suffix [6]byte
 		rand.Read(suffix[:])
 		tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.tmp-%d-%s", path.Base(name), os.Getpid(), hex.EncodeToString(suffix[:])))
-		f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err != nil {
-			p.abort()
-			return nil, fmt.Errorf("advisory %s: %w", bp, err)
+		if p.file == nil {
+			f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err != nil {
+				p.abort()
+				return nil, fmt.Errorf("advisory %s: %w", bp, err)
+			}
+			p.file = f
 		}
-		p.files = append(p.files, f)
+		p.paths = append(p.paths, bp)
 		p.tmps = append(p.tmps, tmp)
 		p.names = append(p.names, name)
 	}
@@ -111,40 +118,62 @@ func (a *advisoryWriter) removeStale(name string) error {
 }
 
 type pendingAdvisory struct {
-	w     *advisoryWriter
-	files []*os.File
-	tmps  []string
-	names []string
+	w *advisoryWriter
+	// file is the first temporary file, open until close; the others are
+	// created by close.
+	file               *os.File
+	paths, tmps, names []string
 }
 
-// writer returns a writer into every temporary file.
-func (p *pendingAdvisory) writer() io.Writer {
-	ws := make([]io.Writer, len(p.files))
-	for i, f := range p.files {
-		ws[i] = f
-	}
-	return io.MultiWriter(ws...)
-}
+// writer returns the writer into the first temporary file.
+func (p *pendingAdvisory) writer() io.Writer { return p.file }
 
-// close syncs and closes the temporary files once everything is written.
+// close syncs and closes the first temporary file once everything is
+// written, then copies it into the others, each synced and closed before
+// the next is opened.
 func (p *pendingAdvisory) close() error {
-	var first error
-	for _, f := range p.files {
-		if err := f.Sync(); err != nil && first == nil {
-			first = err
-		}
-		if err := f.Close(); err != nil && first == nil {
-			first = err
+	err := p.file.Sync()
+	if cerr := p.file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	for i := 1; i < len(p.tmps); i++ {
+		if err := p.copyTo(p.tmps[i]); err != nil {
+			return fmt.Errorf("advisory %s: %w", p.paths[i], err)
 		}
 	}
-	return first
+	return nil
+}
+
+// copyTo writes the first temporary file's content into a new temporary
+// file tmp.
+func (p *pendingAdvisory) copyTo(tmp string) error {
+	src, err := p.w.root.Open(p.tmps[0])
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := p.w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // commit renames each closed file into place and returns the paths
 // written.
 func (p *pendingAdvisory) commit() ([]string, error) {
 	var written []string
-	for i := range p.files {
+	for i := range p.tmps {
 		if err := p.w.root.Rename(p.tmps[i], p.names[i]); err != nil {
 			p.abort()
 			return nil, err
@@ -164,10 +193,13 @@ func (p *pendingAdvisory) commit() ([]string, error) {
 	return written, nil
 }
 
-// abort removes the temporary files (closing them if still open).
+// abort removes the temporary files (closing the first if still open);
+// those not created yet are not there to remove.
 func (p *pendingAdvisory) abort() {
-	for i, f := range p.files {
-		f.Close()
-		p.w.root.Remove(p.tmps[i])
+	if p.file != nil {
+		p.file.Close()
+	}
+	for _, tmp := range p.tmps {
+		p.w.root.Remove(tmp)
 	}
 }
