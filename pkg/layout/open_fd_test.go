@@ -65,3 +65,38 @@ func TestDirHoldsBoundedDescriptors(t *testing.T) {
 		t.Fatalf("a Dir that read %d directories holds %d descriptors, want at most %d", dirs, held, bound)
 	}
 }
+
+// BenchmarkDirOpenManyDirs opens one file in each of 1,000 directories of
+// a bundle, the files of an advisory feed laid out a directory a package:
+// past the kept handles, each open also opens (and closes) its
+// directories.
+func BenchmarkDirOpenManyDirs(b *testing.B) {
+	root := b.TempDir()
+	const dirs = 1000
+	if err := os.WriteFile(filepath.Join(root, OCILayoutFile), ociLayoutContent, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, dirs)
+	for i := range dirs {
+		names[i] = fmt.Sprintf("advisories/osv/pkg-%04d/a.json", i)
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, names[i])), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, names[i]), []byte(`{}`), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d, err := Open(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		for _, name := range names {
+			rc, err := d.Open(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rc.Close()
+		}
+	}
+}
