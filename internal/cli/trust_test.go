@@ -10,16 +10,7 @@ import (
 // says: below 1, above the distinct keys given, or with nobody trusted
 // (inspect, like pull, push and sync, used to skip the check and exit 0).
 func TestThresholdUsage(t *testing.T) {
-	signed := testBundle(t)
-	keyDir := t.TempDir()
-	t.Setenv("COSIGN_PASSWORD", "x")
-	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", filepath.Join(keyDir, "a")); code != 0 {
-		t.Fatal(stderr)
-	}
-	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(signed, "manifest.json"), "--key", filepath.Join(keyDir, "a.key"), "--output", filepath.Join(signed, "manifest.dsse")); code != 0 {
-		t.Fatal(stderr)
-	}
-	pub := filepath.Join(keyDir, "a.pub")
+	signed, pub := signedWithNewKey(t)
 	tests := []struct {
 		name string
 		args []string
@@ -45,7 +36,22 @@ func TestThresholdUsage(t *testing.T) {
 // inspect without a trusted key says the signature was not checked: a bare
 // "Signed true" read as verified, for media signed by anyone at all.
 func TestInspectSaysUnverified(t *testing.T) {
-	signed := testBundle(t)
+	signed, pub := signedWithNewKey(t)
+	code, stdout, stderr := run(t, "mirror", "inspect", signed)
+	if code != ExitOK || !strings.Contains(stdout, "Signed     true (not verified: give --key or --trust-root)\n") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "mirror", "inspect", signed, "--key", pub)
+	if code != ExitOK || !strings.Contains(stdout, "Signed     true\nVerified   signed by sha256:") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+}
+
+// signedWithNewKey returns a test bundle signed with a key pair keygen
+// just made, and that pair's public key.
+func signedWithNewKey(t *testing.T) (signed, pub string) {
+	t.Helper()
+	signed = testBundle(t)
 	keyDir := t.TempDir()
 	t.Setenv("COSIGN_PASSWORD", "x")
 	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", filepath.Join(keyDir, "a")); code != 0 {
@@ -54,12 +60,5 @@ func TestInspectSaysUnverified(t *testing.T) {
 	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(signed, "manifest.json"), "--key", filepath.Join(keyDir, "a.key"), "--output", filepath.Join(signed, "manifest.dsse")); code != 0 {
 		t.Fatal(stderr)
 	}
-	code, stdout, stderr := run(t, "mirror", "inspect", signed)
-	if code != ExitOK || !strings.Contains(stdout, "Signed     true (not verified: give --key or --trust-root)\n") {
-		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
-	}
-	code, stdout, stderr = run(t, "mirror", "inspect", signed, "--key", filepath.Join(keyDir, "a.pub"))
-	if code != ExitOK || !strings.Contains(stdout, "Signed     true\nVerified   signed by sha256:") {
-		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
-	}
+	return signed, filepath.Join(keyDir, "a.pub")
 }

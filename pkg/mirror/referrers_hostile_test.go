@@ -87,18 +87,7 @@ func TestHostileSignatureReferrers(t *testing.T) {
 				t.Fatalf("%d referrers after the hostile one, want 3", len(got))
 			}
 			tagged := ref + ":" + s.rel.Spec.Version
-			target := testutil.Registry(t)
-			if _, err := mirror.Import(ctx, importOpts(t, tagged, target, s.pub)); err != nil {
-				t.Fatalf("import: %v", err)
-			}
-			if copied := referrersOf(t, target+"/"+bundle.DefaultBundleRepository, res.Root); !slices.Equal(copied, pushed) {
-				t.Errorf("import copied referrers %v, want the signed push's %v", copied, pushed)
-			}
-			out := filepath.Join(t.TempDir(), "pulled")
-			if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
-				t.Fatalf("pull: %v", err)
-			}
-			assertSameTree(t, s.dir, out)
+			assertTakesSigned(t, s, tagged, trustKeys(s.pub), res.Root, pushed)
 			// Trusting only the attackers' keys still finds nothing to trust.
 			_, attackerPub := testKeys(t, "unrelated")
 			if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: filepath.Join(t.TempDir(), "p"), Trust: trustKeys(attackerPub), Client: client, Transfer: transferOpts()}); err == nil {
@@ -185,21 +174,7 @@ func TestHostileFilesReferrer(t *testing.T) {
 			pushed := referrersOf(t, ref, res.Root)
 			r := rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}
 			pushFilesLookalike(r, pushed, keep)
-			tagged := ref + ":" + s.rel.Spec.Version
-			target := testutil.Registry(t)
-			opts := importOpts(t, tagged, target, s.pub)
-			opts.Trust = byRoot
-			if _, err := mirror.Import(ctx, opts); err != nil {
-				t.Fatalf("import --trust-root: %v", err)
-			}
-			if copied := referrersOf(t, target+"/"+bundle.DefaultBundleRepository, res.Root); !slices.Equal(copied, pushed) {
-				t.Errorf("import copied referrers %v, want the signed push's %v", copied, pushed)
-			}
-			out := filepath.Join(t.TempDir(), "pulled")
-			if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
-				t.Fatalf("pull: %v", err)
-			}
-			assertSameTree(t, s.dir, out)
+			assertTakesSigned(t, s, ref+":"+s.rel.Spec.Version, byRoot, res.Root, pushed)
 		})
 	}
 }
@@ -243,4 +218,26 @@ func pushFilesLookalike(r rawRepo, refs []digest.Digest, keep func(title string)
 		}
 	}
 	r.t.Fatal("no files referrer")
+}
+
+// assertTakesSigned imports the bundle at tagged, trusting trust, and
+// pulls it: import must copy exactly the referrers the signed push made
+// (pushed, of root), and pull must give back the signed directory.
+func assertTakesSigned(t *testing.T, s *signedSample, tagged string, trust mirror.TrustOptions, root digest.Digest, pushed []digest.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	target := testutil.Registry(t)
+	opts := importOpts(t, tagged, target, s.pub)
+	opts.Trust = trust
+	if _, err := mirror.Import(ctx, opts); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if copied := referrersOf(t, target+"/"+bundle.DefaultBundleRepository, root); !slices.Equal(copied, pushed) {
+		t.Errorf("import copied referrers %v, want the signed push's %v", copied, pushed)
+	}
+	out := filepath.Join(t.TempDir(), "pulled")
+	if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	assertSameTree(t, s.dir, out)
 }
