@@ -91,8 +91,15 @@ func TestTokenAuth(t *testing.T) {
 	empty := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(empty, []byte("{}"), 0o600)
 	for name, cfg := range map[string]string{"no credentials": empty, "wrong password": testutil.DockerConfig(t, host, "mirror", "wrong")} {
-		if _, err := push(cfg); !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), host) {
+		_, err := push(cfg)
+		if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), host) {
 			t.Fatalf("push with %s: %v", name, err)
+		}
+		// The credentials to check are the registry's, not its token
+		// service's (Docker Hub's auth.docker.io is no place to log in).
+		tokenHost := strings.Split(strings.TrimPrefix(tokens.Realm, "http://"), "/")[0]
+		if strings.Contains(err.Error(), "check the credentials for "+tokenHost) {
+			t.Errorf("push with %s sends the user to the token service: %v", name, err)
 		}
 	}
 	if tokens.Issued.Load() != 0 || tokens.Refused.Load() == 0 {

@@ -67,7 +67,7 @@ func Classify(err error) error {
 		case resp.StatusCode == http.StatusNotFound:
 			return &classified{err, errdef.ErrNotFound}
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
-			return &classified{fmt.Errorf("%w (check the credentials for %s)", err, resp.URL.Host), errdef.ErrUnavailable}
+			return &classified{fmt.Errorf("%w (%s)", err, credentialsHint(resp.URL)), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusRequestEntityTooLarge:
 			// Uploads shrink their requests down to 512 KiB first; a
 			// manifest is one request whatever its size.
@@ -146,4 +146,18 @@ func IsTransient(err error) bool {
 		return !local
 	}
 	return false
+}
+
+// credentialsHint says whose credentials to check after a refusal by u. A
+// registry's API is under /v2/; anything else is its token service (Docker
+// Hub's auth.docker.io), whose host is not where the credentials are kept
+// nor what login takes: the registry is, named earlier in the error.
+func credentialsHint(u *url.URL) string {
+	if u == nil {
+		return "check the credentials for the registry"
+	}
+	if !strings.HasPrefix(u.Path, "/v2/") && u.Path != "/v2" {
+		return fmt.Sprintf("check the credentials for the registry: its token service at %s refused them", u.Host)
+	}
+	return "check the credentials for " + u.Host
 }
