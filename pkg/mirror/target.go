@@ -113,6 +113,21 @@ func (t *target) hasBlob(ctx context.Context, repo string, desc ocispec.Descript
 	return ok, remote.Classify(err)
 }
 
+// hasManifest reports whether repo holds the manifest or index dg.
+func (t *target) hasManifest(ctx context.Context, repo string, dg digest.Digest) (bool, error) {
+	r, err := t.repo(repo)
+	if err != nil {
+		return false, err
+	}
+	if _, err := r.Manifests().Resolve(ctx, dg.String()); err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read %s/%s@%s: %w", t.host, repo, dg, remote.Classify(err))
+	}
+	return true, nil
+}
+
 // upload streams a blob into repo, verifying it on the way.
 func (t *target) upload(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
 	u, err := t.uploader(repo)
