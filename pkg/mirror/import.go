@@ -197,6 +197,13 @@ func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *met
 	}
 	m := md.Manifest
 	if (m.MirrorGeneration < held || (m.MirrorGeneration == held && heldRoot != md.RootDesc.Digest)) && !allow {
+		// A delta takes its base's generation plus one: made on a base
+		// older than what the registry holds (a stale inventory or
+		// bundle), a newer release comes out no newer. Say so, and the cure.
+		if m.Base != nil && m.Base.Generation < held {
+			return fmt.Errorf("bundle %s has generation %d, a delta on %s (generation %d); %s/%s already holds generation %d: make the delta again from a fresh inventory (--allow-rollback to %s it anyway): %w",
+				m.BundleID, m.MirrorGeneration, m.Base.BundleID, m.Base.Generation, tgt.host, repo, held, verb, errdef.ErrGeneration)
+		}
 		return fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d (--allow-rollback to %s it anyway): %w",
 			m.BundleID, m.MirrorGeneration, tgt.host, repo, held, verb, errdef.ErrGeneration)
 	}
