@@ -30,6 +30,8 @@ type ImportOptions struct {
 	// AdvisoriesDir, if set, receives the advisories (advisories/x.json.gz
 	// is written as AdvisoriesDir/x.json.gz), each whole or not at all,
 	// and only once the import is complete: a failed import writes none.
+	// It removes nothing: an advisory an earlier import wrote and this
+	// release no longer lists stays (see docs/INSTALL.md).
 	AdvisoriesDir string
 	// RepoPrefix is put before every image's repository on the target.
 	RepoPrefix string
