@@ -96,7 +96,7 @@ verified as it is written, and the archive appears only when all are.`,
 	fl.StringVar(&f.validFor, "valid-for", "", fmt.Sprintf("how long the bundle stays importable, e.g. 720h or 30d (default %dd)", int(mirror.DefaultValidFor.Hours()/24)))
 	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds; for a delta, the base's plus one)")
 	fl.StringVar(&f.base, "base", "", "make a delta: carry only what BASE lacks (a previous bundle DIR|FILE|REF, or an inventory.json of the far side)")
-	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable)")
+	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable; required for an inventory)")
 	fl.StringVar(&f.key, "key", "", "with --output FILE.tar: sign the bundle (file, env://VAR, hashivault://KEY) as it is written")
 	fl.StringVar(&f.cert, "certificate", "", "with --key: the signing key's certificate (PEM), carried in the bundle")
 	fl.StringVar(&f.chain, "certificate-chain", "", "with --certificate: its intermediates (PEM)")

@@ -164,21 +164,24 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 }
 
 // loadInventoryBase reads an inventory as the base of a delta: the newest
-// bundle it lists, and the blobs of its bundle repository. With trust, its
-// signature (the .dsse beside it) must verify.
+// bundle it lists, and the blobs of its bundle repository. Its signature
+// (the .dsse beside it) must verify with trust, which may not be empty: an
+// inventory crosses from the far side like any media, and the delta the
+// release signer signs takes its generation from it.
 func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*baseInfo, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %w", path, errdef.ErrNotFound)
 	}
-	if !trust.Empty() {
-		env, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".dsse")
-		if err != nil {
-			return nil, fmt.Errorf("--base %s: no signature beside it: %w", path, errdef.ErrSignature)
-		}
-		if _, err := verifyDocument(ctx, env, PayloadTypeInventory, data, trust); err != nil {
-			return nil, fmt.Errorf("--base %s: %w", path, err)
-		}
+	if trust.Empty() {
+		return nil, fmt.Errorf("--base %s: an inventory is read only with --base-key, the far side's key that signed it (inventory --key): %w", path, errdef.ErrUsage)
+	}
+	env, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".dsse")
+	if err != nil {
+		return nil, fmt.Errorf("--base %s: no signature beside it: %w", path, errdef.ErrSignature)
+	}
+	if _, err := verifyDocument(ctx, env, PayloadTypeInventory, data, trust); err != nil {
+		return nil, fmt.Errorf("--base %s: %w", path, err)
 	}
 	var inv InventoryFile
 	if err := bundle.DecodeCanonical(data, &inv); err != nil || inv.SchemaVersion != 1 {
