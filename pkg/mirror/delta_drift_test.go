@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,10 +23,7 @@ import (
 func TestDeltaBaseBlobLost(t *testing.T) {
 	f := newDeltaFixture(t)
 	ctx := context.Background()
-	inv := filepath.Join(t.TempDir(), "inventory.json")
-	if _, err := mirror.Inventory(ctx, mirror.InventoryOptions{Registry: f.target, Output: inv, Key: f.a.priv, Password: testPass, Client: testutil.Client(t)}); err != nil {
-		t.Fatal(err)
-	}
+	inv, _ := f.inventory(t)
 	deltaDir, deltaTar := f.create(t, inv, trustKeys(f.a.pub))
 	omitted := map[digest.Digest]bool{}
 	for _, d := range readManifest(t, deltaDir).Base.Omitted {

@@ -42,6 +42,18 @@ func newDeltaFixture(t *testing.T) *deltaFixture {
 	return f
 }
 
+// inventory writes, signed with A's key, the inventory of the target that
+// holds release A, and returns its path.
+func (f *deltaFixture) inventory(t *testing.T) (string, *mirror.InventoryResult) {
+	t.Helper()
+	inv := filepath.Join(t.TempDir(), "inventory.json")
+	res, err := mirror.Inventory(context.Background(), mirror.InventoryOptions{Registry: f.target, Output: inv, Key: f.a.priv, Password: testPass, Client: testutil.Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv, res
+}
+
 // create makes release B as a bundle (a delta with base), signs and packs
 // it.
 func (f *deltaFixture) create(t *testing.T, base string, trust mirror.TrustOptions) (dir, tarPath string) {
@@ -149,11 +161,7 @@ func TestDeltaBundle(t *testing.T) {
 // far side instead of the previous bundle: the same blobs are omitted.
 func TestDeltaFromInventory(t *testing.T) {
 	f := newDeltaFixture(t)
-	inv := filepath.Join(t.TempDir(), "inventory.json")
-	res, err := mirror.Inventory(context.Background(), mirror.InventoryOptions{Registry: f.target, Output: inv, Key: f.a.priv, Password: testPass, Client: testutil.Client(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv, res := f.inventory(t)
 	if res.Bundles != 1 || res.Blobs == 0 || res.Signature == "" {
 		t.Fatalf("inventory %+v", res)
 	}
