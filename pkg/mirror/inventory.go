@@ -184,8 +184,13 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 		return nil, fmt.Errorf("--base %s: %w", path, err)
 	}
 	var inv InventoryFile
-	if err := bundle.DecodeCanonical(data, &inv); err != nil || inv.SchemaVersion != 1 {
-		return nil, fmt.Errorf("--base %s: not an inventory as inventory writes it: %w", path, errdef.ErrMalformed)
+	if err := bundle.DecodeCanonical(data, &inv); err != nil {
+		// err names what is wrong (an unknown field, the byte where the
+		// form departs from inventory's) and wraps errdef.ErrMalformed.
+		return nil, fmt.Errorf("--base %s: not an inventory as inventory writes it: %w", path, err)
+	}
+	if inv.SchemaVersion != 1 {
+		return nil, fmt.Errorf("--base %s: inventory schemaVersion %d, not 1: %w", path, inv.SchemaVersion, errdef.ErrMalformed)
 	}
 	if len(inv.Bundles) == 0 {
 		return nil, fmt.Errorf("--base %s: the registry holds no bundle yet; make a full bundle: %w", path, errdef.ErrUsage)
