@@ -95,6 +95,16 @@ func TestManifestRoundTripAndValidation(t *testing.T) {
 		{"wrong prefix", func(m *Manifest) { m.Advisories[0].Path = "scripts/x.sh" }, "not under advisories/"},
 		{"duplicate path", func(m *Manifest) { m.Advisories = append(m.Advisories, m.Advisories[0]) }, "listed twice"},
 		{"base", func(m *Manifest) { m.Base = &Base{Root: "sha256:" + hexDigest, Generation: 5} }, "base.generation"},
+		// import writes a referrer's tag into the image's repository: only
+		// cosign's tag for the referrer's own subject may be named, never
+		// the release tag or another image's signature tag.
+		{"referrer tag", func(m *Manifest) { m.Images[0].Referrers = []Referrer{tagged("2025.10.0")} }, "not cosign's tag"},
+		{"referrer tag of another digest", func(m *Manifest) {
+			m.Images[0].Referrers = []Referrer{tagged(CosignTag(digest.FromString("other"), ".sig"))}
+		}, "not cosign's tag"},
+		{"referrer tag suffix", func(m *Manifest) {
+			m.Images[0].Referrers = []Referrer{tagged(CosignTag(digest.Digest("sha256:"+hexDigest), ".sigx"))}
+		}, "not cosign's tag"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +120,30 @@ func TestManifestRoundTripAndValidation(t *testing.T) {
 	for _, bad := range []string{`{"schemaVersion":1,"unknown":true}`, string(data) + "{}", "not json"} {
 		if _, err := ParseManifest([]byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
 			t.Errorf("%.30q: err = %v", bad, err)
+		}
+	}
+}
+
+// tagged is a referrer of the image sha256:hexDigest attached by tag.
+func tagged(tag string) Referrer {
+	return Referrer{Digest: digest.FromString("sig"), MediaType: ocispec.MediaTypeImageManifest, Size: 10,
+		Subject: digest.Digest("sha256:" + hexDigest), Tag: tag}
+}
+
+func TestCosignTagReferrerAccepted(t *testing.T) {
+	for _, suffix := range CosignTagSuffixes {
+		m := validManifest()
+		m.Images[0].Referrers = []Referrer{tagged(CosignTag(digest.Digest("sha256:"+hexDigest), suffix))}
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseManifest(data)
+		if err != nil {
+			t.Fatalf("%s: %v", suffix, err)
+		}
+		if want := "sha256-" + hexDigest + suffix; got.Images[0].Referrers[0].Tag != want {
+			t.Errorf("tag %q, want %q", got.Images[0].Referrers[0].Tag, want)
 		}
 	}
 }

@@ -104,6 +104,30 @@ type Referrer struct {
 	ArtifactType string        `json:"artifactType,omitempty"`
 	Size         int64         `json:"size"`
 	Subject      digest.Digest `json:"subject"`
+	// Tag is set when the manifest is attached by cosign's tag scheme, not
+	// by a subject field: the tag (CosignTag of Subject) that names it in
+	// the image's repository, which import writes beside the image's own.
+	Tag string `json:"tag,omitempty"`
+}
+
+// CosignTagSuffixes end the tags cosign's default (tag) scheme gives a
+// signed digest's signatures, attestations and attached SBOMs.
+var CosignTagSuffixes = []string{".sig", ".att", ".sbom"}
+
+// CosignTag is the tag cosign's tag scheme gives dg's artifacts of one
+// kind: sha256-<hex>.sig for its signatures.
+func CosignTag(dg digest.Digest, suffix string) string {
+	return dg.Algorithm().String() + "-" + dg.Encoded() + suffix
+}
+
+// IsCosignTagOf reports whether tag is one of cosign's tags for dg.
+func IsCosignTagOf(tag string, dg digest.Digest) bool {
+	for _, s := range CosignTagSuffixes {
+		if tag == CosignTag(dg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // File is an advisory, script or document carried as a layer of the metadata
@@ -307,6 +331,12 @@ func (img *Image) validate() error {
 		}
 		if r.Size <= 0 || r.Size > MaxManifestSize {
 			return fmt.Errorf("referrer %s: size %d out of range", r.Digest, r.Size)
+		}
+		// A tag may only be cosign's for the referrer's own subject: import
+		// writes it into the image's repository, where any other name
+		// could move a tag the far side relies on.
+		if r.Tag != "" && !IsCosignTagOf(r.Tag, r.Subject) {
+			return fmt.Errorf("referrer %s: tag %q is not cosign's tag for its subject %s", r.Digest, r.Tag, r.Subject)
 		}
 	}
 	return nil

@@ -191,9 +191,8 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			log.Warn("referrer not carried: its media type is no image manifest or index", "image", img.Ref.String(),
 				"referrer", r.Descriptor.Digest, "mediaType", r.Descriptor.MediaType, "subject", r.Subject)
 		}
-		for _, tag := range img.cosignTags {
-			log.Warn("cosign signature tag not carried: tag-scheme signatures are no referrers (cosign sign --registry-referrers-mode=oci-1-1 makes referrers)",
-				"image", img.Ref.String(), "tag", tag)
+		for _, tag := range img.leftTags {
+			log.Warn("cosign tag not carried: it names the index --platform leaves out", "image", img.Ref.String(), "tag", tag)
 		}
 	}
 

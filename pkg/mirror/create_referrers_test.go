@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -16,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -163,40 +166,64 @@ func TestCreateWarnsOfReferrerItCannotCarry(t *testing.T) {
 	}
 }
 
-// cosign's default scheme keeps signatures and attestations under tags
-// (sha256-<hex>.sig, .att), not as referrers: create does not carry them,
-// and said nothing, so cosign verify failed on the far side to the
-// operator's surprise. create must warn, naming the tags.
-func TestCreateWarnsOfCosignSignatureTags(t *testing.T) {
+// With --platform, the bundle holds one platform's manifest, not the
+// index the release pins: cosign tags of that manifest are carried, those
+// of the index are not (they sign content the bundle leaves out) and a
+// warning names each. A source that answers a cosign tag's lookup with
+// anything but "not found" fails create, naming the tag: what a bundle
+// carries must not depend on whether a registry answered.
+func TestCreateCosignTagsWithPlatform(t *testing.T) {
 	ctx := context.Background()
-	src := testutil.Registry(t)
+	var refuse atomic.Bool
+	src := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if refuse.Load() && strings.HasSuffix(req.URL.Path, ".att") {
+				http.Error(w, `{"errors":[{"code":"DENIED","message":"injected"}]}`, http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	})
 	r := rawRepo{t, src, "app/image"}
-	img := r.image("app", "", nil)
+	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
+	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
 	repo, err := testutil.Client(t).Repository(src + "/" + r.name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	for _, suffix := range []string{".sig", ".att"} {
-		tag := "sha256-" + img.Digest.Encoded() + suffix
-		if err := repo.Tag(ctx, r.image("cosign"+suffix, "", nil), tag); err != nil {
+	tagAs := func(seed, tag string) ocispec.Descriptor {
+		d := r.image(seed, "", nil)
+		if err := repo.Tag(ctx, d, tag); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, tag)
+		return d
+	}
+	indexSig := bundle.CosignTag(idx.Digest, ".sig")
+	tagAs("index sig", indexSig)
+	amdSig := tagAs("amd64 sig", bundle.CosignTag(amd.Digest, ".sig"))
+	create := func(logs *bytes.Buffer) (*mirror.CreateResult, error) {
+		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", filepath.Join(t.TempDir(), "bundle"))
+		opts.Version = "2025.10.0"
+		opts.Platform = "linux/amd64"
+		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		return mirror.Create(ctx, opts)
 	}
 	var logs bytes.Buffer
-	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", filepath.Join(t.TempDir(), "bundle"))
-	opts.Version = "2025.10.0"
-	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if _, err := mirror.Create(ctx, opts); err != nil {
+	res, err := create(&logs)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tag := range want {
-		if !strings.Contains(logs.String(), "tag="+tag) {
-			t.Errorf("create logged %q; want a warning naming the cosign tag %s it did not carry", logs.String(), tag)
-		}
+	want := []bundle.Referrer{{Digest: amdSig.Digest, MediaType: amdSig.MediaType, Size: amdSig.Size, Subject: amd.Digest, Tag: bundle.CosignTag(amd.Digest, ".sig")}}
+	if got := res.Manifest.Images[0].Referrers; !reflect.DeepEqual(got, want) {
+		t.Errorf("referrers %+v, want %+v", got, want)
 	}
-	if strings.Contains(logs.String(), ".sbom") {
-		t.Errorf("create warned of a tag the source does not hold: %q", logs.String())
+	if !strings.Contains(logs.String(), "cosign tag not carried") || !strings.Contains(logs.String(), "tag="+indexSig) {
+		t.Errorf("create logged %q; want a warning naming %s", logs.String(), indexSig)
+	}
+
+	refuse.Store(true)
+	_, err = create(&bytes.Buffer{})
+	if attTag := bundle.CosignTag(amd.Digest, ".att"); err == nil || !strings.Contains(err.Error(), "cosign tag "+attTag) {
+		t.Fatalf("err = %v, want a failure naming %s", err, attTag)
 	}
 }

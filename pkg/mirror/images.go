@@ -31,10 +31,10 @@ type sourceImage struct {
 	sourceDigest digest.Digest
 	graph        *transfer.Graph
 	referrers    []transfer.Referrer
-	// cosignTags are the tags of cosign's tag scheme found for root and
-	// sourceDigest (sha256-<hex>.sig, .att, .sbom): no referrers, so not
-	// carried.
-	cosignTags []string
+	// leftTags are the tags of cosign's tag scheme found for the index
+	// --platform left out (sourceDigest): they sign content the bundle does
+	// not hold, so they are not carried.
+	leftTags []string
 }
 
 // resolveImages resolves every image of the release in parallel. Each
@@ -102,31 +102,98 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 			}
 			si.referrers = append(si.referrers, refs...)
 		}
-		si.cosignTags = cosignTags(ctx, repo, root.Digest)
-		if sourceDigest != root.Digest { // --platform: the pinned index's too
-			si.cosignTags = append(si.cosignTags, cosignTags(ctx, repo, sourceDigest)...)
+		tagged, err := cosignTagged(ctx, repo, subjects(manifests))
+		if err != nil {
+			return nil, err
+		}
+		if err := si.addTagged(ctx, tagged); err != nil {
+			return nil, err
+		}
+		if sourceDigest != root.Digest { // --platform: the pinned index's
+			left, err := cosignTagged(ctx, repo, []digest.Digest{sourceDigest})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range left {
+				si.leftTags = append(si.leftTags, r.Tag)
+			}
 		}
 	}
 	return si, nil
 }
 
-// cosignTagSuffixes end the tags that cosign's default scheme gives a
-// signed digest's signatures, attestations and attached SBOMs.
-var cosignTagSuffixes = []string{".sig", ".att", ".sbom"}
+func subjects(nodes []transfer.Node) []digest.Digest {
+	out := make([]digest.Digest, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Descriptor.Digest
+	}
+	return out
+}
 
-// cosignTags returns the tags of cosign's tag scheme that repo holds for
-// dg. They are tags, not referrers: create does not carry them, and says
-// so. Any answer but a manifest counts as none: asking must never fail a
-// create.
-func cosignTags(ctx context.Context, repo *oremote.Repository, dg digest.Digest) []string {
-	var found []string
-	for _, suffix := range cosignTagSuffixes {
-		tag := dg.Algorithm().String() + "-" + dg.Encoded() + suffix
-		if _, err := repo.Resolve(ctx, tag); err == nil {
-			found = append(found, tag)
+// cosignTagged finds, for each of the digests, the manifests that repo
+// holds under cosign's tag scheme (sha256-<hex>.sig, .att, .sbom: the
+// scheme cosign signs with by default), in the digests' order. Only a tag
+// that is not there counts as none: any other answer fails, so that what a
+// bundle carries never depends on whether a registry answered.
+func cosignTagged(ctx context.Context, repo *oremote.Repository, dgs []digest.Digest) ([]transfer.Referrer, error) {
+	found := make([]*transfer.Referrer, len(dgs)*len(bundle.CosignTagSuffixes))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(cosignProbes)
+	for i, dg := range dgs {
+		for j, suffix := range bundle.CosignTagSuffixes {
+			g.Go(func() error {
+				tag := bundle.CosignTag(dg, suffix)
+				desc, err := repo.Resolve(ctx, tag)
+				if isNotFound(err) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("cosign tag %s: %w", tag, remote.Classify(err))
+				}
+				found[i*len(bundle.CosignTagSuffixes)+j] = &transfer.Referrer{
+					Descriptor: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
+					Subject:    dg, Tag: tag,
+				}
+				return nil
+			})
 		}
 	}
-	return found
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []transfer.Referrer
+	for _, r := range found {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+// cosignProbes bounds the tag lookups of one image in flight: three for
+// each of its manifests.
+const cosignProbes = 4
+
+// addTagged adds the manifests found under cosign's tags, with everything
+// below them, to the image's graph and referrers. One that is no manifest
+// is skipped (and said so), as a referrer would be; one that is already
+// part of the image (a tag naming the image itself, or a referrer) is not
+// carried twice.
+func (si *sourceImage) addTagged(ctx context.Context, tagged []transfer.Referrer) error {
+	for _, r := range tagged {
+		if !bundle.IsManifestMediaType(r.Descriptor.MediaType) {
+			si.graph.Skipped = append(si.graph.Skipped, r)
+			continue
+		}
+		if si.graph.Has(r.Descriptor.Digest) {
+			continue
+		}
+		if err := si.graph.Walk(ctx, si.repo, r.Descriptor); err != nil {
+			return fmt.Errorf("cosign tag %s: %w", r.Tag, remote.Classify(err))
+		}
+		si.referrers = append(si.referrers, r)
+	}
+	return nil
 }
 
 // checkNonDistributable refuses an image with a non-distributable (foreign)
@@ -284,6 +351,7 @@ func manifestImage(img *sourceImage, version string, platforms []string) bundle.
 			ArtifactType: r.Descriptor.ArtifactType,
 			Size:         r.Descriptor.Size,
 			Subject:      r.Subject,
+			Tag:          r.Tag,
 		})
 	}
 	return entry

@@ -65,11 +65,15 @@ type PlaceResult struct {
 	Generation       int64           `json:"mirrorGeneration"`
 	Images           []ImportedImage `json:"images"`
 	Tags             int64           `json:"tags"`
-	Blobs            BlobCounts      `json:"blobs"`
-	Manifests        ManifestCounts  `json:"manifests"`
-	Advisories       []string        `json:"advisories,omitempty"`
-	ReferrersMode    ReferrersMode   `json:"referrersMode"`
-	Seconds          float64         `json:"durationSeconds"`
+	// KeptTags are cosign tags (host/repo:sha256-<hex>.sig, .att, .sbom)
+	// that already named another manifest in the target, left as they
+	// were: the far side may have added its own signatures there.
+	KeptTags      []string       `json:"keptTags,omitempty"`
+	Blobs         BlobCounts     `json:"blobs"`
+	Manifests     ManifestCounts `json:"manifests"`
+	Advisories    []string       `json:"advisories,omitempty"`
+	ReferrersMode ReferrersMode  `json:"referrersMode"`
+	Seconds       float64        `json:"durationSeconds"`
 }
 
 // ImportedImage is one image placed in the target.
@@ -175,6 +179,7 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 		Blobs:         BlobCounts{Sent: t.sent.Load(), Mounted: t.mounted.Load(), Skipped: t.skipped.Load(), BytesSent: t.bytesSent.Load()},
 		Manifests:     ManifestCounts{Pushed: t.pushed.Load(), Present: t.present.Load()},
 		Advisories:    pl.written,
+		KeptTags:      t.keptRefs(),
 		ReferrersMode: t.mode,
 		Seconds:       time.Since(start).Seconds(),
 	}

@@ -69,6 +69,10 @@ type tagPlace struct {
 	tag  string
 	desc ocispec.Descriptor
 	data []byte
+	// keep leaves the tag as it is where it already names another
+	// manifest: a cosign tag, which the far side may have extended with
+	// its own signatures (cosign adds to the manifest a tag names).
+	keep bool
 }
 
 // ImageName is where an image of a bundle lands: the plan's load.sh rule
@@ -122,6 +126,17 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 		}
 		for _, tag := range img.Tags {
 			p.tags = append(p.tags, tagPlace{repo: repo, tag: tag, desc: imageDesc(img), data: rootData})
+		}
+		for _, ref := range img.Referrers {
+			if ref.Tag == "" {
+				continue
+			}
+			desc := ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size}
+			data, err := md.Doc(ctx, desc)
+			if err != nil {
+				return nil, err
+			}
+			p.tags = append(p.tags, tagPlace{repo: repo, tag: ref.Tag, desc: desc, data: data, keep: true})
 		}
 	}
 	if err := p.addGraph(ctx, g, bundleRepo, md.RootDesc, &p.root); err != nil {

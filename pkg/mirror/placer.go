@@ -81,6 +81,10 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	if err := pl.tgt.tag(ctx, pl.plan.tags); err != nil {
 		return err
 	}
+	for _, k := range pl.tgt.kept {
+		pl.log.Warn("cosign tag left as it was: it names another manifest, which may hold this registry's own signatures; the bundle's is in the same repository by digest",
+			"tag", k.ref, "names", k.held, "bundle", k.bundle)
+	}
 	for len(pl.pending) > 0 {
 		written, err := pl.pending[0].commit()
 		if err != nil {

@@ -55,6 +55,9 @@ type target struct {
 	bytesSent              atomic.Int64
 	pushed, present        atomic.Int64
 	tagged                 atomic.Int64
+	// kept are the cosign tags left naming the far side's own manifest,
+	// which the caller reports.
+	kept []keptTag
 }
 
 func newTarget(host string, client *remote.Client, opts transfer.Options) *target {
@@ -347,6 +350,21 @@ func (t *target) explain(err error) error {
 	return remote.Classify(err)
 }
 
+// keptTag is a cosign tag left as it was: it names held, where the
+// bundle carries bundle under it.
+type keptTag struct {
+	ref          string
+	held, bundle digest.Digest
+}
+
+func (t *target) keptRefs() []string {
+	var out []string
+	for _, k := range t.kept {
+		out = append(out, k.ref)
+	}
+	return out
+}
+
 // tag writes the tags, in order, and reads each back: a registry that
 // rewrote the manifest without saying so, or took the write and did not
 // apply it, names other content by the tag, which a generation check
@@ -356,6 +374,19 @@ func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 		r, err := t.repo(tg.repo)
 		if err != nil {
 			return err
+		}
+		if tg.keep {
+			got, err := r.Manifests().Resolve(ctx, tg.tag)
+			switch {
+			case err == nil && got.Digest != tg.desc.Digest:
+				t.kept = append(t.kept, keptTag{ref: t.host + "/" + tg.repo + ":" + tg.tag, held: got.Digest, bundle: tg.desc.Digest})
+				continue
+			case err == nil:
+				t.tagged.Add(1)
+				continue
+			case !isNotFound(err):
+				return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
+			}
 		}
 		perr := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag)
 		if perr != nil && ctx.Err() != nil {

@@ -30,6 +30,9 @@ const MaxReferrers = 1000
 type Referrer struct {
 	Descriptor ocispec.Descriptor
 	Subject    digest.Digest
+	// Tag is set for a manifest attached by cosign's tag scheme: the tag
+	// naming it, which its subject's digest makes (no subject field).
+	Tag string
 }
 
 // WalkReferrers finds the referrers of subject in src, and theirs in turn (up

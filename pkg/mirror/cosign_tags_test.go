@@ -1,0 +1,184 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/serve"
+)
+
+// cosignRunner runs the real cosign binary against registries on
+// 127.0.0.1 over plain HTTP, without a transparency log.
+func cosignRunner(t *testing.T) func(args ...string) error {
+	bin := testutil.CosignBinary(t)
+	return func(args ...string) error {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD="+testPassword, "COSIGN_YES=true")
+		cmd.Dir = t.TempDir()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+}
+
+// cosign's default scheme keeps signatures and attestations under tags
+// (sha256-<hex>.sig, .att), not as referrers: what cosign 2 writes unless
+// told otherwise, and what most signed images in the wild carry. create
+// carries them, import writes the tags beside the image, and cosign
+// verify and verify-attestation pass on the far side, on a registry with
+// the referrers API and on distribution, and against serve. A tag the far
+// side already points elsewhere (its own signatures, which cosign adds to
+// the manifest the tag names) is left as it is and reported.
+func TestCosignTagSchemeCrossesTheGap(t *testing.T) {
+	run := cosignRunner(t)
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/tagged"}
+	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
+	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	priv, pub := testKeys(t, "vendor")
+	ref := src + "/" + r.name + "@" + idx.Digest.String()
+	insecure := []string{"--allow-insecure-registry", "--allow-http-registry"}
+	if err := run(append([]string{"sign", "--key", priv, "--tlog-upload=false", "--recursive", ref}, insecure...)...); err != nil {
+		t.Fatal(err)
+	}
+	predicate := filepath.Join(t.TempDir(), "predicate.json")
+	writeFile(t, predicate, `{"scanner":"trivy","findings":0}`)
+	if err := run(append([]string{"attest", "--key", priv, "--tlog-upload=false", "--type", "custom", "--predicate", predicate, ref}, insecure...)...); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", dir)
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, ref := range readManifest(t, dir).Images[0].Referrers {
+		if ref.Tag != "" {
+			tags = append(tags, ref.Tag)
+		}
+	}
+	slices.Sort(tags)
+	want := []string{
+		bundle.CosignTag(amd.Digest, ".sig"), bundle.CosignTag(arm.Digest, ".sig"),
+		bundle.CosignTag(idx.Digest, ".att"), bundle.CosignTag(idx.Digest, ".sig"),
+	}
+	slices.Sort(want)
+	if !slices.Equal(tags, want) {
+		t.Fatalf("manifest.json carries cosign tags %v, want %v", tags, want)
+	}
+	sign(t, dir, priv)
+
+	verify := func(t *testing.T, host string) {
+		t.Helper()
+		for _, d := range []digest.Digest{idx.Digest, amd.Digest, arm.Digest} {
+			if err := run(append([]string{"verify", "--key", pub, "--insecure-ignore-tlog", host + "/" + r.name + "@" + d.String()}, insecure...)...); err != nil {
+				t.Errorf("%s: %v", d, err)
+			}
+		}
+		if err := run(append([]string{"verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "custom", host + "/" + r.name + "@" + idx.Digest.String()}, insecure...)...); err != nil {
+			t.Error(err)
+		}
+	}
+	for name, target := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "distribution": testutil.Distribution} {
+		t.Run(name, func(t *testing.T) {
+			dst := target(t)
+			res, err := mirror.Import(ctx, importOpts(t, dir, dst, pub))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.KeptTags) != 0 {
+				t.Errorf("kept tags %v on a fresh registry", res.KeptTags)
+			}
+			verify(t, dst)
+		})
+	}
+	t.Run("serve", func(t *testing.T) {
+		b, err := mirror.OpenServed(ctx, mirror.ServeOptions{Path: dir, Trust: trustKeys(pub), Now: testNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		verify(t, serveContent(t, b))
+	})
+
+	t.Run("far side's own signature tag is kept", func(t *testing.T) {
+		dst := testutil.Distribution(t)
+		sigTag := bundle.CosignTag(idx.Digest, ".sig")
+		own := rawRepo{t, dst, r.name}.image("far side's own signatures", "", nil)
+		tagManifest(t, dst, r.name, own, sigTag)
+		res, err := mirror.Import(ctx, importOpts(t, dir, dst, pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{dst + "/" + r.name + ":" + sigTag}; !slices.Equal(res.KeptTags, want) {
+			t.Errorf("kept tags %v, want %v", res.KeptTags, want)
+		}
+		repo, _ := testutil.Client(t).Repository(dst + "/" + r.name)
+		got, err := repo.Resolve(ctx, sigTag)
+		if err != nil || got.Digest != own.Digest {
+			t.Fatalf("%s names %v (%v), want the far side's %s", sigTag, got.Digest, err, own.Digest)
+		}
+		// The bundle's signature manifest is there by digest, and the
+		// other tags were written.
+		for _, ref := range readManifest(t, dir).Images[0].Referrers {
+			if ok, err := repo.Exists(ctx, ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size}); err != nil || !ok {
+				t.Errorf("referrer %s (%s) not in the target: %v", ref.Digest, ref.Tag, err)
+			}
+			if ref.Tag == "" || ref.Tag == sigTag {
+				continue
+			}
+			if got, err := repo.Resolve(ctx, ref.Tag); err != nil || got.Digest != ref.Digest {
+				t.Errorf("%s names %v (%v), want %s", ref.Tag, got.Digest, err, ref.Digest)
+			}
+		}
+	})
+}
+
+// tagManifest points tag in host/name at the manifest d, which is there.
+func tagManifest(t *testing.T, host, name string, d ocispec.Descriptor, tag string) {
+	t.Helper()
+	repo, err := testutil.Client(t).Repository(host + "/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := repo.Fetch(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_, err = b.ReadFrom(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.PushReference(context.Background(), d, &b, tag); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveContent serves an opened bundle on a loopback httptest server and
+// returns its host:port.
+func serveContent(t *testing.T, b *mirror.ServedBundle) string {
+	t.Helper()
+	srv := httptest.NewServer(serve.NewHandler(b.Content, serve.Options{}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
