@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -442,4 +443,49 @@ func TestImportThroughFaults(t *testing.T) {
 	down := importOpts(t, s.dir, proxy.Host, s.pub)
 	down.Client, down.Transfer = downClient(t)
 	givesUp(t, proxy, "import", func() error { _, err := mirror.Import(context.Background(), down); return err })
+}
+
+// The side files (public-key.pem, SHA256SUMS and its signature) are no
+// part of what the envelope signs. A public-key.pem replaced on the medium
+// used to be copied into the target as the files referrer, which every
+// reader after passes over: import leaves such files behind, with a
+// warning, and still places the bundle, which verified.
+func TestImportLeavesUnverifiableSideFiles(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	_, otherPub := testKeys(t, "substitute")
+	pem, err := os.ReadFile(otherPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(s.dir, "public-key.pem"), string(pem))
+	dst := testutil.Registry(t)
+	var logs bytes.Buffer
+	opts := importOpts(t, s.dir, dst, s.pub)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := mirror.Import(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "bundle files not carried") {
+		t.Errorf("import logged %q, want a warning that the side files stay behind", logs.String())
+	}
+	b, _ := testutil.Client(t).Repository(dst + "/" + bundle.DefaultBundleRepository)
+	refs, err := registry.Referrers(ctx, b, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: res.Root}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refs {
+		data, err := readContent(ctx, b, r.Digest, r.Size)
+		var man ocispec.Manifest
+		if err != nil || json.Unmarshal(data, &man) != nil {
+			t.Fatalf("referrer %s: %v", r.Digest, err)
+		}
+		if man.ArtifactType == bundle.ArtifactTypeFiles {
+			t.Errorf("the substituted side files were carried as referrer %s", r.Digest)
+		}
+	}
+	if len(refs) != 1 {
+		t.Errorf("root has %d referrers, want the signature alone", len(refs))
+	}
 }

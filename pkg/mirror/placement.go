@@ -34,6 +34,9 @@ type placement struct {
 	tags []tagPlace
 	// advisories maps an advisory blob to its paths in the bundle.
 	advisories map[digest.Digest][]string
+	// filesLeft says why the bundle's side files (public-key.pem,
+	// SHA256SUMS and its signature) are not carried, if they are not.
+	filesLeft error
 	// placed holds "repo@digest" of every manifest already in a phase.
 	placed map[string]bool
 	// blobIn holds "repo@digest" of every blob already given repo, so that
@@ -177,6 +180,23 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 		}
 	}
 	if len(files) == 0 {
+		return nil
+	}
+	// The files are no part of what the envelope signs: carry them only
+	// as readers will take them, SHA256SUMS.sig verifying with a key that
+	// signed the envelope and holding what SHA256SUMS lists. Others (a
+	// public-key.pem replaced on the medium, say) would only be passed
+	// over by every reader after; they are left out, and said so.
+	held := map[string][]byte{}
+	for _, f := range files {
+		held[f.Name] = f.Data
+	}
+	envelope, err := md.File(layout.EnvelopeFile)
+	if err == nil {
+		err = signersFiles(envelope, held)
+	}
+	if err != nil {
+		p.filesLeft = err
 		return nil
 	}
 	doc, layers, err := bundle.FilesManifest(md.RootDesc, files, md.Manifest.CreatedAt)
