@@ -673,8 +673,9 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 }
 
 // atChunkSize is the size of each request of PushAt: a retry re-reads its
-// bytes from the source, so it can be large.
-const atChunkSize = 512 << 20
+// bytes from the source, so it can be large. A variable only so that tests
+// can make PushAt send a small blob in several requests.
+var atChunkSize int64 = 512 << 20
 
 // sealedChunk is a blob's last chunk, sent with the PUT that completes the
 // upload: its reader passes the blob's final byte only once the whole
