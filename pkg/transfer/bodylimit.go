@@ -16,7 +16,12 @@ const minRequest = 512 << 10
 // Large, whatever the registry itself would take. The zero value knows of
 // no limit. Safe for concurrent use: the uploads of one repository share
 // it.
-type bodyLimit struct{ max atomic.Int64 }
+type bodyLimit struct {
+	max atomic.Int64
+	// refused is the smallest request body refused (0: none): the proxy's
+	// limit lies between max and it.
+	refused atomic.Int64
+}
 
 // size is how many of n bytes one request may carry.
 func (l *bodyLimit) size(n int64) int64 {
@@ -26,13 +31,22 @@ func (l *bodyLimit) size(n int64) int64 {
 	return n
 }
 
+// under reports whether a request of n bytes is smaller than any refused.
+func (l *bodyLimit) under(n int64) bool {
+	r := l.refused.Load()
+	return r == 0 || n < r
+}
+
 // shrink halves the requests after one of n bytes was refused as too
-// large, reporting false when they cannot be smaller.
-func (l *bodyLimit) shrink(n int64) bool {
-	if n <= minRequest {
+// large, to no less than floor (minRequest, or the registry's smallest
+// chunk if larger), reporting false when they cannot be smaller.
+func (l *bodyLimit) shrink(n, floor int64) bool {
+	for r := l.refused.Load(); (r == 0 || n < r) && !l.refused.CompareAndSwap(r, n); r = l.refused.Load() {
+	}
+	if n <= floor {
 		return false
 	}
-	next := max(n/2, minRequest)
+	next := max(n/2, floor)
 	for {
 		cur := l.max.Load()
 		if cur > 0 && cur <= next {

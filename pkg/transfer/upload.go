@@ -36,7 +36,10 @@ const DefaultChunkSize = 16 << 20
 // is retried from the registry's own offset even when the source is a
 // stream that cannot be read twice. The content is verified on the way: a
 // blob whose bytes do not match its descriptor is never completed, and its
-// upload session is cancelled.
+// upload session is cancelled. Registries that depart from that protocol
+// are met where they say so (Dialect): chunks no smaller than the
+// OCI-Chunk-Min-Length the POST answered, and for one that refuses PATCH,
+// each blob in one PUT.
 type Uploader struct {
 	// Repo is the destination repository. Its Client should not retry by
 	// itself (remote.Client.UploadRepository gives such a repository), so
@@ -57,8 +60,15 @@ type Uploader struct {
 	// Progress, if set, receives the bytes the registry accepted.
 	Progress Progress
 
+	// Dialect, if set, is what the uploads to this registry learnt of its
+	// upload dialect, shared with the Uploaders of its other repositories;
+	// nil means this Uploader learns for itself alone.
+	Dialect *Dialect
+
 	// limit is the largest request body the registry was found to take.
 	limit bodyLimit
+	// own is the Dialect used when Dialect is nil.
+	own Dialect
 }
 
 // smallBlob is the size up to which a blob is sent from a buffer of its
@@ -74,13 +84,19 @@ type StreamEnd interface {
 	StreamEnded(err error)
 }
 
-// Push uploads the blob desc from r, verifying it on the way.
+// Push uploads the blob desc from r, verifying it on the way. To a registry
+// that refuses PATCH, only a blob that fits one chunk can go (in one PUT):
+// a larger one fails, errdef.ErrUnavailable, rather than be held whole.
 func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (err error) {
 	if u.Progress != nil {
 		u.Progress.Start(desc)
 		defer func() { u.Progress.Done(desc, err) }()
 	}
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
+	if chunk := u.streamChunk(); u.dialect().monolithic.Load() && desc.Size > chunk {
+		// Known to take no PATCH: fail before a session is opened.
+		return fmt.Errorf("upload %s: %w", desc.Digest, errRefusesChunks(u.Repo.Reference.Host(), 0, desc.Size, chunk))
+	}
 	vr := bundle.NewVerifyReader(r, desc)
 	var ended func(error)
 	if se, ok := r.(StreamEnd); ok {
@@ -164,11 +180,23 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 // empty chunk too).
 func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, c chunk) (*url.URL, error) {
 	for p := int64(0); ; {
-		n := u.limit.size(int64(len(c.buf)) - p)
+		n, err := u.piece(int64(len(c.buf))-p, c.last)
+		if err != nil {
+			return loc, err
+		}
 		last := c.last && p+n == int64(len(c.buf))
 		next, err := u.send(ctx, loc, memChunk(c.buf[p:p+n]), c.offset+p, last, desc.Digest)
-		if tooLarge(err) && u.limit.shrink(n) {
-			continue
+		if tooLarge(err) {
+			if err = u.shrink(n, err); err == nil {
+				continue
+			}
+		}
+		if status, ok := refusesChunks(err); ok && c.offset+p == 0 {
+			// A stream is sent in one request only when it fits one
+			// chunk, and then it needed no PATCH: holding more of it
+			// would leave memory unbounded.
+			u.dialect().monolithic.Store(true)
+			return next, errRefusesChunks(u.Repo.Reference.Host(), status, desc.Size, u.streamChunk())
 		}
 		if err != nil {
 			return next, err
@@ -249,6 +277,7 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 		if resp.StatusCode != http.StatusAccepted {
 			return retryable(resp), responseError(resp)
 		}
+		u.dialect().learnChunkMin(resp.Header.Get("OCI-Chunk-Min-Length"))
 		loc, err = u.location(resp, req.URL)
 		return false, err
 	})
@@ -613,7 +642,9 @@ func (m memChunk) From(n int64) *requestBody { return &requestBody{r: bytes.NewR
 // offset (a blob file, a section of a plain tar): nothing is held in
 // memory, since a retry reads the bytes again from where the registry's
 // copy ends. The content is hashed once, as it is first sent; the upload is
-// completed (PUT ?digest=) only after the whole content verified.
+// completed (PUT ?digest=) only after the whole content verified. To a
+// registry that refuses PATCH the blob goes in that one PUT, streamed from
+// ra all the same.
 func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.ReaderAt) (err error) {
 	if u.Progress != nil {
 		u.Progress.Start(desc)
@@ -633,18 +664,41 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	}
 	// The last chunk rides on the PUT that completes the upload (one
 	// request fewer per blob, which counts with many small ones), its very
-	// last byte held back until the whole blob verified.
+	// last byte held back until the whole blob verified. A registry that
+	// takes no PATCH, or wants chunks larger than our requests, gets the
+	// whole blob so, in one PUT streamed from the source.
+	d := u.dialect()
+	whole := d.monolithic.Load() || d.chunkMin.Load() > atChunkSize
 	for off := int64(0); off < desc.Size; {
-		n := u.limit.size(min(atChunkSize, desc.Size-off))
+		n, err := u.piece(desc.Size-off, true)
+		if err != nil {
+			return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
+		}
+		if !whole {
+			n = min(n, atChunkSize)
+		}
 		last := off+n == desc.Size
 		var body chunkBody = atChunk{src, off, n}
 		if last {
 			body = sealedChunk{atChunk{src, off, n}, desc}
 		}
 		next, err := u.send(ctx, loc, body, off, last, desc.Digest)
-		if tooLarge(err) && u.limit.shrink(n) {
+		if tooLarge(err) && !d.monolithic.Load() {
 			// A proxy in front of the registry limits request bodies:
 			// the same bytes again, in smaller requests.
+			if err = u.shrink(n, err); err == nil {
+				continue
+			}
+		}
+		if _, ok := refusesChunks(err); ok && off == 0 && !whole {
+			// Once more as one PUT, in a fresh session: the refused
+			// one may be spent.
+			d.monolithic.Store(true)
+			whole = true
+			u.cancel(loc)
+			if loc, err = u.start(ctx); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
