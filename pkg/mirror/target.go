@@ -50,6 +50,10 @@ type target struct {
 	streamed bool
 	// pool holds the chunks of every streamed upload: streamBudget in all.
 	pool *transfer.ChunkPool
+	// dialect is what the uploads of every repository learnt of how the
+	// registry takes blobs (a refused PATCH, its smallest chunk): learnt
+	// once, not once per repository.
+	dialect transfer.Dialect
 
 	sent, mounted, skipped atomic.Int64
 	bytesSent              atomic.Int64
@@ -101,7 +105,7 @@ func (t *target) uploader(name string) (*transfer.Uploader, error) {
 		size := t.chunkSize()
 		t.pool = transfer.NewChunkPool(int(streamBudget/size), size)
 	}
-	u := &transfer.Uploader{Repo: r, Pool: t.pool, Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress}
+	u := &transfer.Uploader{Repo: r, Pool: t.pool, Attempts: t.opts.Attempts, Backoff: t.opts.Backoff, Progress: t.opts.Progress, Dialect: &t.dialect}
 	t.uploads[name] = u
 	return u, nil
 }
