@@ -33,10 +33,11 @@ type Dialect struct {
 
 // learnChunkMin records the OCI-Chunk-Min-Length header of the answer that
 // opened an upload session. One absent, not a positive integer, or
-// unparsable counts as none.
+// unparsable counts as none; one past int64 as the largest (it asks more
+// than any request carries either way).
 func (d *Dialect) learnChunkMin(h string) {
 	n, err := strconv.ParseInt(strings.TrimSpace(h), 10, 64)
-	if err != nil || n < 0 {
+	if err != nil && !(errors.Is(err, strconv.ErrRange) && n > 0) || n < 0 {
 		n = 0
 	}
 	if d.chunkMin.Load() != n {
