@@ -1,9 +1,7 @@
 package layout
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -67,9 +65,9 @@ func NotAVolume(path string) error {
 	return fmt.Errorf("%s is one volume of a split archive: give its list, %s, which reads every volume: %w", path, list, errdef.ErrUsage)
 }
 
-// ParseVolumeSet reads a volume list strictly: every volume name is the
-// archive's name with a three-digit number (or more), in order, with a
-// valid size and digest.
+// ParseVolumeSet reads a volume list strictly: in the canonical form
+// Marshal writes, every volume name the archive's name with a three-digit
+// number (or more), in order, with a valid size and digest.
 func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%s: "+format+": %w", append([]any{path}, append(args, errdef.ErrMalformed)...)...)
@@ -78,10 +76,13 @@ func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
 		return nil, bad("larger than %d bytes", bundle.MaxManifestSize)
 	}
 	var vs VolumeSet
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&vs); err != nil {
-		return nil, bad("%v", err)
+	// Exactly the bytes Marshal writes, as for manifest.json, a catalog or
+	// an inventory: the list is signed, and a key given twice would read
+	// as its last here and as another to a reviewer's tool.
+	if err := bundle.DecodeCanonical(data, &vs); err != nil {
+		// err names what is wrong (an unknown field, the byte where the
+		// form departs from Marshal's) and wraps errdef.ErrMalformed.
+		return nil, fmt.Errorf("%s: not a volume list as pack --split writes it: %w", path, err)
 	}
 	if vs.SchemaVersion != 1 || vs.VolumeSize <= 0 || len(vs.Volumes) == 0 || len(vs.Volumes) > maxVolumes {
 		return nil, bad("not a volume list")

@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -122,32 +123,84 @@ func TestCheckSpan(t *testing.T) {
 	}
 }
 
+// canonicalList is a volume list of b.tar (volumes of 10 and 5 bytes) as
+// pack --split writes it.
+func canonicalList(t *testing.T) string {
+	t.Helper()
+	data, err := (&VolumeSet{SchemaVersion: 1, Archive: "b.tar", VolumeSize: 10, Size: 15, Volumes: []Volume{
+		{Name: "b.tar.000", Size: 10, Digest: digest.Digest("sha256:" + strings.Repeat("a", 64))},
+		{Name: "b.tar.001", Size: 5, Digest: digest.Digest("sha256:" + strings.Repeat("b", 64))},
+	}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 func TestParseVolumeSetRefuses(t *testing.T) {
-	good := `{"schemaVersion":1,"archive":"b.tar","volumeSize":10,"size":15,"volumes":[` +
-		`{"name":"b.tar.000","size":10,"digest":"sha256:` + strings.Repeat("a", 64) + `"},` +
-		`{"name":"b.tar.001","size":5,"digest":"sha256:` + strings.Repeat("b", 64) + `"}]}`
+	good := canonicalList(t)
 	if _, err := ParseVolumeSet("/x/b.tar.volumes.json", []byte(good)); err != nil {
 		t.Fatal(err)
 	}
 	for name, bad := range map[string]string{
 		"escaping name": strings.Replace(good, "b.tar.001", "../../etc/passwd", 1),
-		"wrong archive": strings.Replace(good, `"archive":"b.tar"`, `"archive":"c.tar"`, 1),
-		"short middle":  strings.Replace(strings.Replace(good, `"size":10,"digest"`, `"size":9,"digest"`, 1), `"size":15`, `"size":14`, 1),
-		"bad total":     strings.Replace(good, `"size":15`, `"size":16`, 1),
+		"wrong archive": strings.Replace(good, `"archive": "b.tar"`, `"archive": "c.tar"`, 1),
+		"short middle":  strings.Replace(strings.Replace(good, `"size": 10`, `"size": 9`, 1), `"size": 15`, `"size": 14`, 1),
+		"bad total":     strings.Replace(good, `"size": 15`, `"size": 16`, 1),
 		"bad digest":    strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "md5:abc", 1),
-		"unknown field": strings.Replace(good, `"schemaVersion":1`, `"schemaVersion":1,"x":1`, 1),
+		"unknown field": strings.Replace(good, `"schemaVersion": 1,`, `"schemaVersion": 1,`+"\n"+`  "x": 1,`, 1),
 		// go-digest's Algorithm panics on a digest without a colon.
 		"empty digest": strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "", 1),
 		"no colon":     strings.Replace(good, "sha256:"+strings.Repeat("a", 64), "sha256", 1),
 	} {
+		if bad == good {
+			t.Fatalf("%s: mutation changed nothing", name)
+		}
 		if _, err := ParseVolumeSet("/x/b.tar.volumes.json", []byte(bad)); !errors.Is(err, errdef.ErrMalformed) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
 }
 
+// TestParseVolumeSetCanonical: a volume list is read only as pack --split
+// writes it, like manifest.json, a catalog or an inventory. The same
+// statement spelt otherwise (a key twice, which encoding/json reads as its
+// last; keys in another order or case; other spacing) is refused naming
+// the list and the byte where it departs, even when every value agrees.
+func TestParseVolumeSetCanonical(t *testing.T) {
+	const path = "/x/b.tar.volumes.json"
+	good := canonicalList(t)
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]string{
+		"key twice":         strings.Replace(good, `"archive": "b.tar",`, `"archive": "c.tar",`+"\n"+`  "archive": "b.tar",`, 1),
+		"key twice, agreed": strings.Replace(good, `"archive": "b.tar",`, `"archive": "b.tar",`+"\n"+`  "archive": "b.tar",`, 1),
+		"keys reordered":    strings.Replace(good, `"archive": "b.tar",`+"\n"+`  "schemaVersion": 1,`, `"schemaVersion": 1,`+"\n"+`  "archive": "b.tar",`, 1),
+		"key in other case": strings.Replace(good, `"archive"`, `"Archive"`, 1),
+		"compact":           compact.String() + "\n",
+		"no final newline":  strings.TrimSuffix(good, "\n"),
+		"CRLF":              strings.ReplaceAll(good, "\n", "\r\n"),
+	} {
+		if bad == good {
+			t.Fatalf("%s: mutation changed nothing", name)
+		}
+		_, err := ParseVolumeSet(path, []byte(bad))
+		if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not in canonical form") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	// What the split writer lists, as Marshal writes it, reads back.
+	dir := t.TempDir()
+	list := writeVolumes(t, dir, bytes.Repeat([]byte("v"), 9000), 4096)
+	if _, _, err := OpenVolumeSet(list); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func FuzzParseVolumeSet(f *testing.F) {
-	f.Add([]byte(`{"schemaVersion":1,"archive":"b.tar","volumeSize":10,"size":10,"volumes":[{"name":"b.tar.000","size":10,"digest":"sha256:` + strings.Repeat("a", 64) + `"}]}`))
+	f.Add([]byte("{\n  \"archive\": \"b.tar\",\n  \"schemaVersion\": 1,\n  \"size\": 10,\n  \"volumeSize\": 10,\n  \"volumes\": [\n    {\n      \"digest\": \"sha256:" + strings.Repeat("a", 64) + "\",\n      \"name\": \"b.tar.000\",\n      \"size\": 10\n    }\n  ]\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vs, err := ParseVolumeSet("/x/b.tar.volumes.json", data)
 		if err != nil {
