@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -26,7 +27,14 @@ type baseInfo struct {
 // it, or an inventory of the far side's registry (a .json file).
 func loadBase(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, log *slog.Logger) (*baseInfo, error) {
 	if strings.HasSuffix(ref, ".json") {
-		return loadInventoryBase(ctx, ref, trust)
+		bi, err := loadInventoryBase(ctx, ref, trust)
+		if err != nil {
+			return nil, err
+		}
+		if err := bi.checkFollowable(ref, "its newest bundle"); err != nil {
+			return nil, err
+		}
+		return bi, nil
 	}
 	src, err := openAnySource(ctx, client, ref, trust, log)
 	if err != nil {
@@ -57,7 +65,24 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	for _, b := range p.blobs {
 		bi.held[b.desc.Digest] = true
 	}
+	if err := bi.checkFollowable(ref, "bundle"); err != nil {
+		return nil, err
+	}
 	return bi, nil
+}
+
+// checkFollowable refuses a base that no delta can follow: a delta's
+// generation is its base's plus one, which past the largest int64 wraps
+// to a negative one. Such a base is signed and well formed (create takes
+// --generation 9223372036854775807), so the refusal names the base ref
+// and its generation, and is the generation's (exit 8): nothing the far
+// side can import over it is newer. what says which bundle of ref it is.
+func (bi *baseInfo) checkFollowable(ref, what string) error {
+	if bi.base.Generation == math.MaxInt64 {
+		return fmt.Errorf("--base %s: %s %s has generation %d, the largest there is, so no delta on it can be newer: %w",
+			ref, what, bi.base.BundleID, bi.base.Generation, errdef.ErrGeneration)
+	}
+	return nil
 }
 
 // omit decides which blobs of the new bundle the base covers: the image

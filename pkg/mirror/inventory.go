@@ -196,6 +196,9 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 		return nil, fmt.Errorf("--base %s: the registry holds no bundle yet; make a full bundle: %w", path, errdef.ErrUsage)
 	}
 	newest := inv.Bundles[len(inv.Bundles)-1]
+	if newest.Generation < 1 {
+		return nil, fmt.Errorf("--base %s: its newest bundle %s has generation %d, which no bundle has (they start at 1): %w", path, newest.BundleID, newest.Generation, errdef.ErrMalformed)
+	}
 	bi := &baseInfo{base: bundle.Base{BundleID: newest.BundleID, Root: newest.Root, Generation: newest.Generation}, held: map[digest.Digest]bool{}}
 	for _, d := range inv.Repositories[inv.BundleRepository] {
 		bi.held[d] = true
