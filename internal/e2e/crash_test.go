@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,12 +92,15 @@ func TestSignKilledAndResumed(t *testing.T) {
 }
 
 // TestPackKilledAndResumed kills pack as it is about to rename its archive,
-// a volume or the volume list into place, then runs the same command
-// again: it removes what the killed run left (as large as the archive: on
-// media sized for it, the re-run would not fit), and what it wrote
-// verifies. Volumes that took their names before the kill are not replaced
-// without --force (as any volumes there are not): the re-run names the
-// first and says so.
+// a volume, the list's signature or the volume list into place, then runs
+// the same command again: it removes what the killed run left (as large as
+// the archive: on media sized for it, the re-run would not fit), and what
+// it wrote verifies. Volumes that took their names before the kill are
+// replaced without --force: the record the killed run wrote before
+// renaming any (.OUT.volumes.pending) lists each, with its size and
+// digest, and no list took its name. A volume that is no longer as the
+// record says (here one byte changed) is not the killed run's: the re-run
+// names it and asks for --force, as for any volumes there.
 func TestPackKilledAndResumed(t *testing.T) {
 	archive, pub, _ := signedBundle(t, sample.Spec{BaseLayerSize: 3 << 20}, ".tar")
 	dir := filepath.Join(filepath.Dir(archive), "bundle")
@@ -110,6 +114,7 @@ func TestPackKilledAndResumed(t *testing.T) {
 		{"split, at a volume", "b.tar", "b.tar.001", "b.tar.volumes.json", []string{"--split", "1M"}},
 		{"split, at the list", "b.tar", "b.tar.volumes.json", "b.tar.volumes.json", []string{"--split", "1M"}},
 		{"split signed, at the list", "b.tar", "b.tar.volumes.json", "b.tar.volumes.json", []string{"--split", "1M", "--key", key}},
+		{"split signed, at the signature", "b.tar", "b.tar.volumes.dsse", "b.tar.volumes.json", []string{"--split", "1M", "--key", key}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,22 +127,43 @@ func TestPackKilledAndResumed(t *testing.T) {
 			if _, err := os.Lstat(filepath.Join(media, tt.verify)); err == nil {
 				t.Fatalf("killed before the end, %s is there", tt.verify)
 			}
-			if tt.args != nil {
-				r := stella(t, env, pack...)
-				if r.code != 1 || !strings.Contains(r.stderr, "b.tar.000: exists (use --force to replace it)") {
-					t.Fatalf("pack again over a volume of the killed run: exit %d\n%s", r.code, r.stderr)
-				}
-				pack = append(pack, "--force")
-			}
 			if r := stella(t, env, pack...); r.code != 0 {
 				t.Fatalf("pack again: exit %d\n%s", r.code, r.stderr)
 			}
 			if tmps := temporaries(t, media); len(tmps) != 0 {
 				t.Errorf("left on the media: %v", tmps)
 			}
+			if tt.args != nil {
+				if _, err := os.Lstat(filepath.Join(media, ".b.tar.volumes.pending")); err == nil {
+					t.Error("the record of the volumes being placed is left on the media")
+				}
+			}
 			mustStella(t, "mirror", "verify", filepath.Join(media, tt.verify), "--key", pub)
 		})
 	}
+	t.Run("split, a volume changed since", func(t *testing.T) {
+		media := t.TempDir()
+		pack := []string{"mirror", "pack", dir, "--output", filepath.Join(media, "b.tar"), "--split", "1M"}
+		killAtRename(t, env, filepath.Join(media, "b.tar.volumes.json"), pack...)
+		first := filepath.Join(media, "b.tar.000")
+		data, err := os.ReadFile(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 1
+		if err := os.WriteFile(first, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := stella(t, env, pack...)
+		if r.code != 1 || !strings.Contains(r.stderr, "b.tar.000: exists (use --force to replace it)") {
+			t.Fatalf("pack again over a volume changed since the kill: exit %d\n%s", r.code, r.stderr)
+		}
+		if got, _ := os.ReadFile(first); !bytes.Equal(got, data) {
+			t.Fatal("the refused run changed the volume")
+		}
+		mustStella(t, append(pack, "--force")...)
+		mustStella(t, "mirror", "verify", filepath.Join(media, "b.tar.volumes.json"), "--key", pub)
+	})
 }
 
 // TestPackRefusesUnfinishedSign stops sign between its last two renames,

@@ -142,11 +142,13 @@ func TestRemoveTemporaries(t *testing.T) {
 }
 
 // TestRemoveStaleOutput removes the temporaries of a write of one archive
-// (its volumes and list too), and nothing of another output.
+// (its volumes and list too), and nothing of another output. The record of
+// a placing stopped (.OUT.volumes.pending) is no temporary: it is what
+// proves the volumes placed ours, and goes once a list takes its name.
 func TestRemoveStaleOutput(t *testing.T) {
 	dir := t.TempDir()
-	removed := []string{".b.tar.tmp-1", ".b.tar.000.tmp-22", ".b.tar.1000.tmp-3", ".b.tar.volumes.json.tmp-4", ".b.tar.volumes.dsse.tmp-5"}
-	kept := []string{"b.tar", "b.tar.000", ".b.tar.tmp-", ".b.tar.zst.tmp-1", ".b.tar.00.tmp-1", ".b.tar.tmp-1x", ".a.tar.tmp-1", ".b.tar.d.tmp-1"}
+	removed := []string{".b.tar.tmp-1", ".b.tar.000.tmp-22", ".b.tar.1000.tmp-3", ".b.tar.volumes.json.tmp-4", ".b.tar.volumes.dsse.tmp-5", ".b.tar.volumes.pending.tmp-6"}
+	kept := []string{"b.tar", "b.tar.000", ".b.tar.volumes.pending", ".b.tar.tmp-", ".b.tar.zst.tmp-1", ".b.tar.00.tmp-1", ".b.tar.tmp-1x", ".a.tar.tmp-1", ".b.tar.d.tmp-1"}
 	for _, name := range append(append([]string{}, removed...), kept...) {
 		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
 			t.Fatal(err)

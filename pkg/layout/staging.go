@@ -290,7 +290,8 @@ func removeEntries(dir string, entries []fs.DirEntry, prefix string, ok func(str
 // RemoveStaleOutput removes what a write of the file out killed before its
 // end left beside it: the temporary files .OUT.tmp-N of the archive,
 // .OUT.NNN.tmp-N of its volumes and .OUT.volumes.json.tmp-N,
-// .OUT.volumes.dsse.tmp-N of their list. They are as large as the
+// .OUT.volumes.dsse.tmp-N of their list, .OUT.volumes.pending.tmp-N of
+// the record of their placing (MarkPending). They are as large as the
 // archive: left on media sized for it, the next write would not fit. Those
 // a live write holds (CreateTemp) are left be.
 func RemoveStaleOutput(out string) error {
@@ -301,7 +302,7 @@ func RemoveStaleOutput(out string) error {
 			return false
 		}
 		switch mid {
-		case "", VolumesSuffix, strings.TrimSuffix(VolumesSuffix, ".json") + ".dsse":
+		case "", VolumesSuffix, strings.TrimSuffix(VolumesSuffix, ".json") + ".dsse", pendingSuffix:
 			return true
 		}
 		num, ok := strings.CutPrefix(mid, ".")

@@ -138,7 +138,9 @@ const PayloadTypeVolumes = "application/vnd.stellaops.mirror-volumes+json"
 // being replaced (--force) as it was.
 func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, opts PackOptions) (*PackResult, error) {
 	list := opts.Output + layout.VolumesSuffix
-	if err := checkSplitOutput(opts); err != nil {
+	// Volumes of a killed run are told from others' by sizes alone here,
+	// a first look; by their digests under the lock below.
+	if err := checkSplitOutput(opts, 1, false); err != nil {
 		return nil, err
 	}
 	var sign func([]byte) ([]byte, error)
@@ -183,7 +185,7 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 		return nil, err
 	}
 	defer unlock()
-	if err := checkSplitOutput(opts); err != nil {
+	if err := checkSplitOutput(opts, len(vs.Volumes), true); err != nil {
 		return nil, err
 	}
 	if env == nil {
@@ -199,6 +201,12 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	if err := os.Remove(list); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	// Recorded before the first volume takes its name, removed once the
+	// list has its own: stopped in between, the record is what lets the
+	// next run tell the volumes placed as ours, and replace them.
+	if err := layout.MarkPending(opts.Output, data); err != nil {
+		return nil, err
+	}
 	if err := w.Commit(); err != nil {
 		return nil, err
 	}
@@ -211,15 +219,27 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	if err := layout.WriteFileAtomic(list, data, 0o644); err != nil {
 		return nil, err
 	}
+	if err := layout.ClearPending(opts.Output); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
-// checkSplitOutput refuses, unless Force, a volume set where one is.
-func checkSplitOutput(opts PackOptions) error {
-	for _, p := range []string{opts.Output + layout.VolumesSuffix, layout.VolumeName(opts.Output, 0)} {
-		if _, err := os.Lstat(p); err == nil && !opts.Force {
-			return existsError(p)
-		}
+// checkSplitOutput refuses, unless Force, a volume set where one is, and
+// any file a set of n volumes would take the name of or remove. The
+// volumes a pack --split killed before its list took its name left are
+// no set: they are replaced, once they prove to be those its record names
+// (layout.VolumeInTheWay; with hash, by their digests).
+func checkSplitOutput(opts PackOptions, n int, hash bool) error {
+	if opts.Force {
+		return nil
+	}
+	list := opts.Output + layout.VolumesSuffix
+	if _, err := os.Lstat(list); err == nil {
+		return existsError(list)
+	}
+	if p := layout.VolumeInTheWay(opts.Output, n, hash); p != "" {
+		return existsError(p)
 	}
 	return nil
 }

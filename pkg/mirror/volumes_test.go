@@ -164,3 +164,39 @@ func TestSplitPackKeyOpensFirst(t *testing.T) {
 		t.Fatalf("pack --split over %s without --force: %v, want ErrExists", res.Volumes[0].Name, err)
 	}
 }
+
+// TestSplitPackLeavesOthersFiles: without --force, pack --split replaces
+// no file it did not write. A file named as one of the new set's volumes
+// (bundle.tar.002, with no bundle.tar.000 before it: another tool's, or
+// left by hand) is refused by name and left as it was; it used to be
+// renamed over. With --force it is replaced.
+func TestSplitPackLeavesOthersFiles(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "bundle.tar")
+	theirs := out + ".002"
+	if err := os.WriteFile(theirs, []byte("not stella's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := mirror.PackOptions{Dir: s.dir, Output: out, Split: 128 << 10}
+	if _, err := mirror.Pack(ctx, opts); !errors.Is(err, errdef.ErrExists) || !strings.Contains(err.Error(), theirs+": exists") {
+		t.Errorf("pack --split over another's %s: %v", filepath.Base(theirs), err)
+	}
+	if data, _ := os.ReadFile(theirs); string(data) != "not stella's" {
+		t.Fatalf("%s changed", theirs)
+	}
+	if _, err := os.Lstat(out + ".000"); !os.IsNotExist(err) {
+		t.Errorf("a refused pack --split left volumes (stat: %v)", err)
+	}
+	opts.Force = true
+	res, err := mirror.Pack(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Volumes) < 3 {
+		t.Fatalf("%d volumes: the test needs bundle.tar.002 among them", len(res.Volumes))
+	}
+	if _, err := mirror.VerifyVolumes(ctx, res.VolumeList, mirror.TrustOptions{}, 2); err != nil {
+		t.Fatal(err)
+	}
+}
