@@ -274,9 +274,11 @@ func TestCreateAndPullKilledAndResumed(t *testing.T) {
 
 // TestKeygenKilledAndResumed kills keygen as it is about to give the
 // private key its name (the public key has its own): the pair is not
-// replaced without --force, and keygen --force then writes a pair and
-// removes the killed run's temporary files, one of which holds a private
-// key, hidden where a removed key pair would seem gone.
+// replaced without --force; a pair it was replacing (--force) is left
+// mismatched, the new public key beside the old private key, which sign
+// with that key points out; keygen --force then writes a pair and removes
+// the killed run's temporary files, one of which holds a private key,
+// hidden where a removed key pair would seem gone.
 func TestKeygenKilledAndResumed(t *testing.T) {
 	for _, force := range []bool{false, true} {
 		t.Run(fmt.Sprintf("force %v", force), func(t *testing.T) {
@@ -297,6 +299,16 @@ func TestKeygenKilledAndResumed(t *testing.T) {
 			if r := stella(t, env, "mirror", "keygen", "--output-key-prefix", prefix); r.code != 1 || !strings.Contains(r.stderr, "exists (use --force to replace it)") {
 				t.Fatalf("keygen over the killed run's key: exit %d\n%s", r.code, r.stderr)
 			}
+			if force {
+				// The new public key beside the old private key: sign
+				// with it says so, naming the public key.
+				manifest := filepath.Join(t.TempDir(), "manifest.json")
+				os.WriteFile(manifest, []byte("{}\n"), 0o644)
+				r := stella(t, env, "mirror", "sign", manifest, "--key", prefix+".key")
+				if r.code != 0 || !strings.Contains(r.stderr, "the public key beside the signing key is another key's") || !strings.Contains(r.stderr, prefix+".pub") {
+					t.Fatalf("sign with the old key beside the new public key: exit %d\n%s", r.code, r.stderr)
+				}
+			}
 			r := stella(t, env, "mirror", "keygen", "--output-key-prefix", prefix, "--force", "--format", "json")
 			if r.code != 0 {
 				t.Fatalf("keygen --force: exit %d\n%s", r.code, r.stderr)
@@ -307,8 +319,8 @@ func TestKeygenKilledAndResumed(t *testing.T) {
 			// The pair is one: what the key signs, the public key verifies.
 			manifest := filepath.Join(dir, "manifest.json")
 			os.WriteFile(manifest, []byte("{}\n"), 0o644)
-			if r := stella(t, env, "mirror", "sign", manifest, "--key", prefix+".key"); r.code != 0 {
-				t.Fatalf("sign: %s", r.stderr)
+			if r := stella(t, env, "mirror", "sign", manifest, "--key", prefix+".key"); r.code != 0 || r.stderr != "" {
+				t.Fatalf("sign: exit %d\n%s", r.code, r.stderr)
 			}
 			mustStella(t, "mirror", "verify", filepath.Join(dir, "manifest.dsse"), "--key", prefix+".pub")
 		})

@@ -101,6 +101,7 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 		return nil, err
 	}
 	log.Info("signing key loaded", "keyid", signer.KeyID(), "ref", signer.Ref())
+	warnMismatchedPair(opts.Key, signer.KeyID(), log)
 	certs, err := signerCertificates(opts, signer)
 	if err != nil {
 		return nil, err
