@@ -182,3 +182,85 @@ func serveContent(t *testing.T, b *mirror.ServedBundle) string {
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
+
+// Upstream signs again (cosign adds the new signature to the manifest the
+// tag names, so the tag names a new manifest): the next bundle carries the
+// new manifest, and its import moves the tag that an earlier import wrote,
+// or cosign verify on the far side would go on reading the old signatures
+// for ever (a rotated key never verified). A tag that names a manifest no
+// bundle carried (the far side's own) is still left as it is.
+func TestCosignTagOfEarlierBundleMoves(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/resigned"}
+	img := r.image("app", "", nil)
+	sigTag, attTag := bundle.CosignTag(img.Digest, ".sig"), bundle.CosignTag(img.Digest, ".att")
+	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := testKeys(t, "vendor")
+	bundleOf := func(generation int64, tagged map[string]ocispec.Descriptor) string {
+		t.Helper()
+		for tag, d := range tagged {
+			if err := srcRepo.Tag(ctx, d, tag); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dir := filepath.Join(t.TempDir(), "bundle")
+		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
+		opts.Version = fmt.Sprintf("2025.10.%d", generation)
+		opts.Generation = generation
+		if _, err := mirror.Create(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		sign(t, dir, priv)
+		return dir
+	}
+	sig1, att1 := r.image("signatures, first", "", nil), r.image("attestations, first", "", nil)
+	first := bundleOf(1, map[string]ocispec.Descriptor{sigTag: sig1, attTag: att1})
+	sig2, att2 := r.image("signatures, second", "", nil), r.image("attestations, second", "", nil)
+	second := bundleOf(2, map[string]ocispec.Descriptor{sigTag: sig2, attTag: att2})
+
+	for name, target := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "distribution": testutil.Distribution} {
+		t.Run(name, func(t *testing.T) {
+			dst := target(t)
+			if _, err := mirror.Import(ctx, importOpts(t, first, dst, pub)); err != nil {
+				t.Fatal(err)
+			}
+			// The far side signs on its own: its .att is no bundle's.
+			own := rawRepo{t, dst, r.name}.image("far side's own attestations", "", nil)
+			tagManifest(t, dst, r.name, own, attTag)
+			res, err := mirror.Import(ctx, importOpts(t, second, dst, pub))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{dst + "/" + r.name + ":" + attTag}; !slices.Equal(res.KeptTags, want) {
+				t.Errorf("kept tags %v, want %v", res.KeptTags, want)
+			}
+			repo, _ := testutil.Client(t).Repository(dst + "/" + r.name)
+			for tag, want := range map[string]digest.Digest{sigTag: sig2.Digest, attTag: own.Digest} {
+				if got, err := repo.Resolve(ctx, tag); err != nil || got.Digest != want {
+					t.Errorf("%s names %v (%v), want %s", tag, got.Digest, err, want)
+				}
+			}
+		})
+	}
+	// With the bundle repository the image's own (--bundle-repo), every
+	// manifest there is "in the bundle repository", the far side's own
+	// too: that says nothing of whose it is, and the tag is kept.
+	t.Run("bundle repository is the image's", func(t *testing.T) {
+		dst := testutil.Registry(t)
+		own := rawRepo{t, dst, r.name}.image("far side's own signatures", "", nil)
+		tagManifest(t, dst, r.name, own, sigTag)
+		opts := importOpts(t, second, dst, pub)
+		opts.BundleRepo = r.name
+		res, err := mirror.Import(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{dst + "/" + r.name + ":" + sigTag}; !slices.Equal(res.KeptTags, want) {
+			t.Errorf("kept tags %v, want %v", res.KeptTags, want)
+		}
+	})
+}

@@ -66,8 +66,9 @@ type PlaceResult struct {
 	Images           []ImportedImage `json:"images"`
 	Tags             int64           `json:"tags"`
 	// KeptTags are cosign tags (host/repo:sha256-<hex>.sig, .att, .sbom)
-	// that already named another manifest in the target, left as they
-	// were: the far side may have added its own signatures there.
+	// that already named another manifest in the target, one that no
+	// bundle in the bundle repository carried, left as they were: the far
+	// side may have added its own signatures there.
 	KeptTags      []string       `json:"keptTags,omitempty"`
 	Blobs         BlobCounts     `json:"blobs"`
 	Manifests     ManifestCounts `json:"manifests"`

@@ -76,6 +76,12 @@ type tagPlace struct {
 	// manifest: a cosign tag, which the far side may have extended with
 	// its own signatures (cosign adds to the manifest a tag names).
 	keep bool
+	// ours, with keep, is the bundle repository, which holds by digest
+	// every manifest a bundle imported there carried: a tag naming one of
+	// those was written by an earlier import (the upstream signed again
+	// since), and is moved; one naming any other manifest is kept, and
+	// every one where ours is repo itself.
+	ours string
 }
 
 // ImageName is where an image of a bundle lands: the plan's load.sh rule
@@ -139,7 +145,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 			if err != nil {
 				return nil, err
 			}
-			p.tags = append(p.tags, tagPlace{repo: repo, tag: ref.Tag, desc: desc, data: data, keep: true})
+			p.tags = append(p.tags, tagPlace{repo: repo, tag: ref.Tag, desc: desc, data: data, keep: true, ours: bundleRepo})
 		}
 	}
 	if err := p.addGraph(ctx, g, bundleRepo, md.RootDesc, &p.root); err != nil {

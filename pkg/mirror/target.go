@@ -369,6 +369,44 @@ func (t *target) keptRefs() []string {
 	return out
 }
 
+// keepTag reports whether tg, a cosign tag, is to be left as it is: it
+// already names the bundle's manifest (counted as written), or another
+// manifest that no bundle imported into tg.ours carried (recorded in
+// t.kept). A tag naming a manifest of ours, which an earlier import wrote
+// before the upstream signed again, is not kept: the bundle's manifest
+// (the newer signatures) replaces it. One HEAD, two where the tag names
+// another manifest.
+func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace) (bool, error) {
+	got, err := r.Manifests().Resolve(ctx, tg.tag)
+	switch {
+	case isNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
+	case got.Digest == tg.desc.Digest:
+		t.tagged.Add(1)
+		return true, nil
+	}
+	// In the image's own repository (--bundle-repo naming it), holding a
+	// manifest says nothing of whose it is: the far side's signatures are
+	// there too.
+	if tg.ours != "" && tg.ours != tg.repo {
+		own, err := t.repo(tg.ours)
+		if err != nil {
+			return false, err
+		}
+		held, err := own.Manifests().Resolve(ctx, got.Digest.String())
+		switch {
+		case err == nil && held.Digest == got.Digest:
+			return false, nil
+		case err != nil && !isNotFound(err):
+			return false, fmt.Errorf("tag %s/%s:%s names %s: look for it in %s: %w", t.host, tg.repo, tg.tag, got.Digest, tg.ours, remote.Classify(err))
+		}
+	}
+	t.kept = append(t.kept, keptTag{ref: t.host + "/" + tg.repo + ":" + tg.tag, held: got.Digest, bundle: tg.desc.Digest})
+	return true, nil
+}
+
 // tag writes the tags, in order, and reads each back: a registry that
 // rewrote the manifest without saying so, or took the write and did not
 // apply it, names other content by the tag, which a generation check
@@ -380,16 +418,12 @@ func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 			return err
 		}
 		if tg.keep {
-			got, err := r.Manifests().Resolve(ctx, tg.tag)
-			switch {
-			case err == nil && got.Digest != tg.desc.Digest:
-				t.kept = append(t.kept, keptTag{ref: t.host + "/" + tg.repo + ":" + tg.tag, held: got.Digest, bundle: tg.desc.Digest})
+			keep, err := t.keepTag(ctx, r, tg)
+			if err != nil {
+				return err
+			}
+			if keep {
 				continue
-			case err == nil:
-				t.tagged.Add(1)
-				continue
-			case !isNotFound(err):
-				return fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
 			}
 		}
 		perr := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag)
