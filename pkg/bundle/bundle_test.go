@@ -105,6 +105,13 @@ func TestManifestRoundTripAndValidation(t *testing.T) {
 		{"referrer tag suffix", func(m *Manifest) {
 			m.Images[0].Referrers = []Referrer{tagged(CosignTag(digest.Digest("sha256:"+hexDigest), ".sigx"))}
 		}, "not cosign's tag"},
+		// One tag names one manifest: import would write the tag twice,
+		// the last one winning, where serve refuses the bundle.
+		{"referrer tag twice", func(m *Manifest) {
+			other := tagged(CosignTag(digest.Digest("sha256:"+hexDigest), ".sig"))
+			other.Digest = digest.FromString("another sig")
+			m.Images[0].Referrers = []Referrer{tagged(CosignTag(digest.Digest("sha256:"+hexDigest), ".sig")), other}
+		}, "listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

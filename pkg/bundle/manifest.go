@@ -316,6 +316,7 @@ func (img *Image) validate() error {
 	if img.Size <= 0 || img.Size > MaxManifestSize {
 		return fmt.Errorf("%s: size %d out of range", img.Digest, img.Size)
 	}
+	seenTag := map[string]bool{}
 	for _, r := range img.Referrers {
 		if err := validDigest(r.Digest); err != nil {
 			return fmt.Errorf("referrer: %v", err)
@@ -338,6 +339,12 @@ func (img *Image) validate() error {
 		if r.Tag != "" && !IsCosignTagOf(r.Tag, r.Subject) {
 			return fmt.Errorf("referrer %s: tag %q is not cosign's tag for its subject %s", r.Digest, r.Tag, r.Subject)
 		}
+		// One tag names one manifest: import would write it twice, the
+		// last one winning, and serve could serve neither.
+		if r.Tag != "" && seenTag[r.Tag] {
+			return fmt.Errorf("referrer %s: tag %q listed twice", r.Digest, r.Tag)
+		}
+		seenTag[r.Tag] = true
 	}
 	return nil
 }
