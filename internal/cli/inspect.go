@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,8 +74,12 @@ func printInspect(w io.Writer, r *mirror.InspectResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tREPOSITORY\tTAGS\tDIGEST\tPLATFORMS\tREFERRERS\tSIZE")
 	for _, img := range r.Images {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", img.Name, img.Repository, strings.Join(img.Tags, ","), img.Digest,
-			strings.Join(img.Platforms, ","), img.Referrers, humanBytes(img.Size))
+		refs := strconv.Itoa(img.Referrers)
+		if n := len(img.CosignTags); n > 0 {
+			refs += fmt.Sprintf(" (%d by cosign tag)", n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", img.Name, img.Repository, strings.Join(img.Tags, ","), img.Digest,
+			strings.Join(img.Platforms, ","), refs, humanBytes(img.Size))
 	}
 	tw.Flush()
 	if len(r.Advisories) > 0 {

@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -263,4 +264,52 @@ func TestCosignTagOfEarlierBundleMoves(t *testing.T) {
 			t.Errorf("kept tags %v, want %v", res.KeptTags, want)
 		}
 	})
+}
+
+// inspect names the cosign tags an image carries, which import writes
+// beside it: how an operator tells, before the maintenance window, that
+// cosign verify will work on the far side. A referrer count alone says
+// nothing of it.
+func TestInspectNamesCosignTags(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/inspected"}
+	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
+	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{bundle.CosignTag(idx.Digest, ".sig"), bundle.CosignTag(arm.Digest, ".sbom")}
+	for _, tag := range want {
+		if err := srcRepo.Tag(ctx, r.image("for "+tag, "", nil), tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(want)
+	r.image("an ordinary referrer", "application/example", &amd)
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", dir)
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	res, err := mirror.Inspect(ctx, dir, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(res.Images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Referrers  int      `json:"referrers"`
+		CosignTags []string `json:"cosignTags"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Referrers != 3 || !slices.Equal(got.CosignTags, want) {
+		t.Errorf("inspect: %s; want 3 referrers, cosignTags %v", data, want)
+	}
 }

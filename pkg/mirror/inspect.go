@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -46,6 +47,10 @@ type InspectImage struct {
 	MediaType  string        `json:"mediaType"`
 	Platforms  []string      `json:"platforms,omitempty"`
 	Referrers  int           `json:"referrers"`
+	// CosignTags are the tags of cosign's tag scheme among the referrers
+	// (sha256-<hex>.sig, .att, .sbom), sorted: import writes them beside
+	// the image, for cosign verify.
+	CosignTags []string `json:"cosignTags,omitempty"`
 	// Size is the total of the image's manifests and blobs, shared ones
 	// included.
 	Size int64 `json:"size"`
@@ -136,6 +141,13 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 				return nil, err
 			}
 		}
+		var tags []string
+		for _, r := range img.Referrers {
+			if r.Tag != "" {
+				tags = append(tags, r.Tag)
+			}
+		}
+		slices.Sort(tags)
 		var size int64
 		for dg, n := range own {
 			size += n
@@ -144,7 +156,7 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 		res.Images = append(res.Images, InspectImage{
 			Name: img.Name, Source: img.Source, Repository: img.Repository, Tags: img.Tags,
 			Digest: img.Digest, MediaType: img.MediaType, Platforms: img.Platforms,
-			Referrers: len(img.Referrers), Size: size,
+			Referrers: len(img.Referrers), CosignTags: tags, Size: size,
 		})
 	}
 	all[md.RootDesc.Digest] = md.RootDesc.Size
