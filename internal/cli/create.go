@@ -88,7 +88,7 @@ verified as it is written, and the archive appears only when all are.`,
 	fl.StringVarP(&f.output, "output", "o", "", "bundle directory to write, or FILE.tar to write the packed archive in one pass (required)")
 	fl.BoolVar(&f.force, "force", false, "replace an existing bundle directory (one with oci-layout; any other non-empty directory is refused)")
 	fl.BoolVar(&f.allowTags, "allow-tags", false, "accept references without a digest, resolving each tag once")
-	fl.BoolVar(&f.noRefs, "no-referrers", false, "do not carry the images' referrers (signatures, SBOMs)")
+	fl.BoolVar(&f.noRefs, "no-referrers", false, "do not carry the images' referrers, nor the signatures, attestations and SBOMs cosign keeps under sha256-<hex>.sig, .att, .sbom tags")
 	fl.StringVar(&f.platform, "platform", "", "keep only this platform (os/arch[/variant]) of multi-platform images")
 	fl.StringVar(&f.version, "release-version", "", "release version (overrides release.version; required for a plain list)")
 	fl.StringVar(&f.channel, "channel", "", "release channel (overrides release.channel)")
