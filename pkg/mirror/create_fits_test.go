@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -74,5 +79,57 @@ func TestCreateRefusesTooLargeReleaseUpFront(t *testing.T) {
 				t.Errorf("output %s left behind: %v", out, err)
 			}
 		})
+	}
+}
+
+// A source can attach to an image referrers (or cosign tags) of up to 4
+// MiB each, as many as a thousand: create held every one in memory, and
+// wrote a bundle that no reader of a packed bundle takes past 128 MiB of
+// manifests. It now refuses the manifest that would pass the bound before
+// fetching it, naming the release (exit 1), with nothing written.
+func TestCreateBoundsTheManifestsItHolds(t *testing.T) {
+	var manifestGets atomic.Int64
+	src := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+				manifestGets.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	r := rawRepo{t, src, "app/attached"}
+	img := r.image("app", "", nil)
+	r.push(ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
+	pad := strings.Repeat("x", 40<<10)
+	for i := range 5 {
+		subject := subjectOf(img)
+		r.pushJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			ArtifactType: "application/vnd.example.padding", Config: ocispec.DescriptorEmptyJSON,
+			Layers: []ocispec.Descriptor{ocispec.DescriptorEmptyJSON}, Subject: subject,
+			Annotations: map[string]string{"pad": fmt.Sprint(i) + pad},
+		})
+	}
+	rel := releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest})
+	out := filepath.Join(t.TempDir(), "bundle")
+	mirror.SetMaxReleaseDocs(t, 100<<10)
+	manifestGets.Store(0)
+	opts := createOpts(t, rel, "", out)
+	opts.Version = "2025.10.0"
+	_, err := mirror.Create(context.Background(), opts)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "release too large for one bundle: "+rel) {
+		t.Fatalf("err = %v, want a usage error naming %s", err, rel)
+	}
+	// The image's manifest and two referrers fit in 100 KiB; the third is
+	// refused unread.
+	if got := manifestGets.Load(); got > 3 {
+		t.Errorf("%d manifests fetched, want no more than the 3 within the bound", got)
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s: %v, want nothing written", out, err)
+	}
+	mirror.SetMaxReleaseDocs(t, 1<<20)
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatalf("within the bound: %v", err)
 	}
 }

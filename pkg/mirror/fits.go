@@ -5,12 +5,14 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/release"
 )
 
@@ -25,6 +27,46 @@ type releaseFit struct {
 	blobs      int      // blobs of the images, each listed in SHA256SUMS
 	advisories []string // advisory paths, each listed in SHA256SUMS
 	omitted    int      // blobs a delta leaves to its base, named in manifest.json
+	docBytes   int64    // bytes of the images' manifests and indexes, each once
+}
+
+// maxReleaseDocs bounds the bytes of the manifests and indexes of a
+// release's images and their referrers: a packed bundle leads with them
+// all, with its head files, and every reader holds that head to
+// layout.MaxHeadBytes. A variable only so that tests can lower it.
+var maxReleaseDocs int64 = layout.MaxHeadBytes
+
+// docBudget counts, across the graphs of every image of a release, the
+// bytes of the manifests they fetch, each once, and refuses the one that
+// would take them past maxReleaseDocs before it is fetched: what create
+// holds in memory is bounded with what a bundle may carry, whatever a
+// hostile source attaches to an image (a referrer, a cosign tag, of up
+// to 4 MiB each). Safe for concurrent use.
+type docBudget struct {
+	file  string
+	mu    sync.Mutex
+	seen  map[digest.Digest]bool
+	total int64
+}
+
+func newDocBudget(file string) *docBudget {
+	return &docBudget{file: file, seen: map[digest.Digest]bool{}}
+}
+
+// hold is a transfer.Graph's Hold.
+func (b *docBudget) hold(desc ocispec.Descriptor) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen[desc.Digest] {
+		return nil
+	}
+	if b.total+desc.Size > maxReleaseDocs {
+		return fmt.Errorf("release too large for one bundle: %s: the manifests of its images and their referrers pass %d bytes at %s (%d bytes), over the %d a packed bundle leads with: split the release, or leave referrers and cosign tags out (--no-referrers): %w",
+			b.file, b.total+desc.Size, desc.Digest, desc.Size, maxReleaseDocs, errdef.ErrUsage)
+	}
+	b.seen[desc.Digest] = true
+	b.total += desc.Size
+	return nil
 }
 
 // placeholderDigest stands for a digest not yet known: every sha256 digest
@@ -66,6 +108,12 @@ func (f releaseFit) check() error {
 	if sums > bundle.MaxManifestSize {
 		return fmt.Errorf("release too large for one bundle: %s: its SHA256SUMS would be over %d bytes (%d files), over the %d that every reader holds it to: split the release, or carry the advisories as fewer files: %w",
 			f.file, sums, f.blobs+len(f.advisories), bundle.MaxManifestSize, errdef.ErrUsage)
+	}
+	// A packed bundle leads with its head files and every manifest: all
+	// of them within what a reader holds of a head.
+	if head := f.docBytes + int64(len(data)+sums); head > layout.MaxHeadBytes {
+		return fmt.Errorf("release too large for one bundle: %s: its manifests (%d bytes), manifest.json and SHA256SUMS would be over %d bytes, over the %d a packed bundle leads with: split the release: %w",
+			f.file, f.docBytes, head, layout.MaxHeadBytes, errdef.ErrUsage)
 	}
 	return nil
 }
@@ -122,6 +170,9 @@ func resolvedFit(file, version string, images []*sourceImage, advisories []strin
 	for _, img := range images {
 		f.images = append(f.images, manifestImage(img, version, nil))
 		for _, n := range img.graph.Nodes {
+			if !seen[n.Descriptor.Digest] {
+				f.docBytes += int64(len(n.Bytes))
+			}
 			seen[n.Descriptor.Digest] = true
 		}
 		for _, b := range img.graph.Blobs {

@@ -41,11 +41,12 @@ type sourceImage struct {
 // reference is resolved exactly once.
 func resolveImages(ctx context.Context, client *remote.Client, images []release.Image, opts *CreateOptions) ([]*sourceImage, error) {
 	out := make([]*sourceImage, len(images))
+	budget := newDocBudget(opts.ReleaseFile)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(opts.Transfer.Concurrency))
 	for i, img := range images {
 		g.Go(func() error {
-			si, err := resolveImage(ctx, client, img, opts)
+			si, err := resolveImage(ctx, client, img, opts, budget)
 			if err != nil {
 				return fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
 			}
@@ -59,7 +60,7 @@ func resolveImages(ctx context.Context, client *remote.Client, images []release.
 	return out, nil
 }
 
-func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions) (*sourceImage, error) {
+func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions, budget *docBudget) (*sourceImage, error) {
 	repo, err := client.Repository(img.Ref.Name())
 	if err != nil {
 		return nil, err
@@ -85,6 +86,7 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 		}
 	}
 	si := &sourceImage{Image: img, repo: repo, root: root, sourceDigest: sourceDigest, graph: transfer.NewGraph()}
+	si.graph.Hold = budget.hold
 	if err := si.graph.Walk(ctx, repo, root); err != nil {
 		return nil, remote.Classify(err)
 	}

@@ -35,6 +35,11 @@ type Graph struct {
 	// manifest that image-spec 1.1 withdrew, say), so no bundle can carry
 	// them. The caller says so.
 	Skipped []Referrer
+	// Hold, if set, is asked before each manifest or index is fetched
+	// (by its descriptor, whose size bounds what it will hold): an error
+	// ends the walk before the document is read, so that a caller can
+	// bound what all its graphs hold together.
+	Hold func(desc ocispec.Descriptor) error
 
 	seen  map[digest.Digest]bool
 	nodes map[digest.Digest]int
@@ -82,6 +87,11 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 	}
 	if depth > bundle.MaxDepth {
 		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
+	}
+	if g.Hold != nil {
+		if err := g.Hold(desc); err != nil {
+			return err
+		}
 	}
 	data, err := FetchBytes(ctx, src, desc)
 	if err != nil {
