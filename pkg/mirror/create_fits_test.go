@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -112,7 +113,7 @@ func TestCreateBoundsTheManifestsItHolds(t *testing.T) {
 	}
 	rel := releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest})
 	out := filepath.Join(t.TempDir(), "bundle")
-	mirror.SetMaxReleaseDocs(t, 100<<10)
+	mirror.SetMaxBundleDocs(t, 100<<10)
 	manifestGets.Store(0)
 	opts := createOpts(t, rel, "", out)
 	opts.Version = "2025.10.0"
@@ -128,8 +129,40 @@ func TestCreateBoundsTheManifestsItHolds(t *testing.T) {
 	if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s: %v, want nothing written", out, err)
 	}
-	mirror.SetMaxReleaseDocs(t, 1<<20)
+	mirror.SetMaxBundleDocs(t, 1<<20)
 	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatalf("within the bound: %v", err)
+	}
+}
+
+// A bundle read from a registry is hostile until its signature verifies,
+// and pull without --key never verifies it: its root could list
+// manifests without end, each held for the run. The reader holds them to
+// the bound a packed bundle's head has, and refuses past it (exit 11),
+// writing nothing.
+func TestRegistryBundleManifestsBounded(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.Registry(t)
+	ref := host + "/stellaops/mirror-bundle"
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	pull := func() (string, error) {
+		out := filepath.Join(t.TempDir(), "pulled")
+		_, err := mirror.Pull(ctx, mirror.PullOptions{Reference: ref + ":" + s.rel.Spec.Version, Output: out, Client: testutil.Client(t), Transfer: transferOpts()})
+		return out, err
+	}
+	mirror.SetMaxBundleDocs(t, 8<<10)
+	out, err := pull()
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "the bundle's manifests come to more than 8192 bytes") {
+		t.Fatalf("err = %v, want ErrMalformed naming the bound", err)
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s: %v, want nothing written", out, err)
+	}
+	mirror.SetMaxBundleDocs(t, 1<<20)
+	if _, err := pull(); err != nil {
 		t.Fatalf("within the bound: %v", err)
 	}
 }

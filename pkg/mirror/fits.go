@@ -30,15 +30,17 @@ type releaseFit struct {
 	docBytes   int64    // bytes of the images' manifests and indexes, each once
 }
 
-// maxReleaseDocs bounds the bytes of the manifests and indexes of a
-// release's images and their referrers: a packed bundle leads with them
-// all, with its head files, and every reader holds that head to
-// layout.MaxHeadBytes. A variable only so that tests can lower it.
-var maxReleaseDocs int64 = layout.MaxHeadBytes
+// maxBundleDocs bounds the bytes of the manifests and indexes of a
+// bundle: those of a release's images and their referrers, which create
+// fetches, and those a reader of a bundle in a registry holds. A packed
+// bundle leads with them all, with its head files, and every reader holds
+// that head to layout.MaxHeadBytes. A variable only so that tests can
+// lower it.
+var maxBundleDocs int64 = layout.MaxHeadBytes
 
 // docBudget counts, across the graphs of every image of a release, the
 // bytes of the manifests they fetch, each once, and refuses the one that
-// would take them past maxReleaseDocs before it is fetched: what create
+// would take them past maxBundleDocs before it is fetched: what create
 // holds in memory is bounded with what a bundle may carry, whatever a
 // hostile source attaches to an image (a referrer, a cosign tag, of up
 // to 4 MiB each). Safe for concurrent use.
@@ -60,9 +62,9 @@ func (b *docBudget) hold(desc ocispec.Descriptor) error {
 	if b.seen[desc.Digest] {
 		return nil
 	}
-	if b.total+desc.Size > maxReleaseDocs {
+	if b.total+desc.Size > maxBundleDocs {
 		return fmt.Errorf("release too large for one bundle: %s: the manifests of its images and their referrers pass %d bytes at %s (%d bytes), over the %d a packed bundle leads with: split the release, or leave referrers and cosign tags out (--no-referrers): %w",
-			b.file, b.total+desc.Size, desc.Digest, desc.Size, maxReleaseDocs, errdef.ErrUsage)
+			b.file, b.total+desc.Size, desc.Digest, desc.Size, maxBundleDocs, errdef.ErrUsage)
 	}
 	b.seen[desc.Digest] = true
 	b.total += desc.Size

@@ -70,6 +70,7 @@ type registrySource struct {
 
 	mu    sync.Mutex
 	docs  map[digest.Digest][]byte
+	held  int64 // bytes of docs (maxBundleDocs)
 	files map[string][]byte
 }
 
@@ -165,12 +166,25 @@ func (rs *registrySource) doc(ctx context.Context, desc ocispec.Descriptor) ([]b
 	if ok {
 		return data, nil
 	}
+	// Held for the run, as a packed bundle's head is: bounded as a reader
+	// of one bounds it, since a bundle read from a registry is hostile
+	// until its signature verifies, and pull and sync without --key never
+	// verify it.
+	rs.mu.Lock()
+	over := rs.held+desc.Size > maxBundleDocs
+	rs.mu.Unlock()
+	if over {
+		return nil, fmt.Errorf("%s: manifest %s: the bundle's manifests come to more than %d bytes, the most a bundle holds: %w", rs.ref, desc.Digest, maxBundleDocs, errdef.ErrMalformed)
+	}
 	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
 	if err != nil {
 		return nil, remote.Classify(err)
 	}
 	rs.mu.Lock()
-	rs.docs[desc.Digest] = data
+	if _, ok := rs.docs[desc.Digest]; !ok {
+		rs.docs[desc.Digest] = data
+		rs.held += int64(len(data))
+	}
 	rs.mu.Unlock()
 	return data, nil
 }
