@@ -66,7 +66,7 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if opts.Client == nil {
 		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
 	}
-	src, err := openRegistrySource(ctx, opts.Client, opts.Reference, opts.Trust, log)
+	src, err := openRegistrySource(ctx, opts.Client, opts.Reference, opts.Trust, true, log)
 	if err != nil {
 		return nil, err
 	}

@@ -136,6 +136,30 @@ func TestPullAfterResign(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertSameTree(t, resigned, out)
+
+			// Without trust too: the second envelope holds the first's
+			// signature, and the second key's verifies with the key its
+			// public-key.pem carries, so sync copies that signing alone
+			// (TestNoKeySignatureReferrers), and the far side's key takes it.
+			unkeyed := host + "/mirror/unkeyed"
+			if _, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: unkeyed, Client: client, Transfer: transferOpts()}); err != nil {
+				t.Fatalf("sync without trust: %v", err)
+			}
+			unkeyedRepo, _ := client.Repository(unkeyed)
+			refs, err = registry.Referrers(ctx, unkeyedRepo, root, "")
+			if err != nil || len(refs) != 2 {
+				t.Fatalf("%d referrers of the root synced without trust (%v), want 2", len(refs), err)
+			}
+			for _, r := range refs {
+				if r.ArtifactType == bundle.ArtifactTypeDSSE && r.Digest != second.Bundle.Referrer.Digest {
+					t.Errorf("sync without trust copied signature referrer %s, not the second sign's", r.Digest)
+				}
+			}
+			out = filepath.Join(t.TempDir(), "pulled")
+			if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: unkeyed + ":" + s.rel.Spec.Version, Output: out, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
+				t.Fatal(err)
+			}
+			assertSameTree(t, resigned, out)
 		})
 	}
 }

@@ -72,9 +72,14 @@ type signing struct {
 //   - Among several signings: first those whose envelope verifies with
 //     rs.trust (with the certificates of the same signing), then the most
 //     trusted signers, the most signatures, the latest created annotation,
-//     and the lowest signature referrer digest. Without trust, the most
-//     signatures decide: a bundle signed again for two-person approval is
-//     read as its last push left it.
+//     and the lowest signature referrer digest.
+//   - Without trust, a reader that carries the envelope on (pull, sync)
+//     takes one only where it holds every signature of the others, as
+//     chooseUnkeyed says, and refuses otherwise: a bundle signed again for
+//     two-person approval is read as its last push left it, and an
+//     envelope anyone attached is never carried in place of the signer's.
+//     Readers that carry nothing (inspect, create --base) take the one
+//     with the most signatures.
 //
 // A referrer whose content is no signature or files of ours (a signature
 // referrer of other than one layer, a manifest, envelope or SHA256SUMS over
@@ -156,6 +161,9 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		return &signing{}, nil
 	case 1:
 		return candidates[0], rs.loadSigning(ctx, candidates[0])
+	}
+	if rs.carry && rs.trust.Empty() {
+		return rs.chooseUnkeyed(ctx, root, candidates)
 	}
 
 	// One candidate's bytes at a time beside the best's: a listing of

@@ -30,8 +30,11 @@ import (
 // A root can have several signature referrers (and files referrers): push
 // never deletes, so a bundle signed again and pushed again has one of each
 // per push. The signing read is chosen as chooseSigning says, with trust
-// (the reader's, which verifies it again); it is never a mix of two.
-func openRegistrySource(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, log *slog.Logger) (*source, error) {
+// (the reader's, which verifies it again); it is never a mix of two. carry
+// says the reader carries the envelope on (pull writes it, sync copies it):
+// without trust, it is then taken only where no other could be the one the
+// far side's key accepts (chooseUnkeyed).
+func openRegistrySource(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, carry bool, log *slog.Logger) (*source, error) {
 	parsed, err := registry.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("bundle reference %q: %v: %w", ref, err, errdef.ErrUsage)
@@ -43,7 +46,7 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 	if err != nil {
 		return nil, err
 	}
-	rs := &registrySource{repo: repo, ref: ref, trust: trust, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
+	rs := &registrySource{repo: repo, ref: ref, trust: trust, carry: carry, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
 	root, err := repo.Resolve(ctx, parsed.Reference)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", ref, remote.Classify(err))
@@ -66,6 +69,8 @@ type registrySource struct {
 	ref  string
 	// trust picks among several signings of the root (chooseSigning).
 	trust TrustOptions
+	// carry: the signing read goes on to a directory or registry.
+	carry bool
 	log   *slog.Logger
 
 	mu    sync.Mutex
@@ -215,12 +220,14 @@ func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, err
 // openAnySource opens a bundle directory or tar if src is a path that
 // exists, else a bundle in a registry (host/repo:tag or @digest).
 // trust picks among several signings of a registry bundle
-// (chooseSigning); it verifies nothing here.
+// (chooseSigning); it verifies nothing here. Its readers (import, which
+// needs trust, inspect and create --base) carry no envelope they did not
+// verify.
 func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, log *slog.Logger) (*source, error) {
 	if _, err := os.Stat(src); err == nil || client == nil || !looksLikeReference(src) {
 		return openSource(ctx, src, log)
 	}
-	return openRegistrySource(ctx, client, src, trust, log)
+	return openRegistrySource(ctx, client, src, trust, false, log)
 }
 
 // looksLikeReference reports whether s parses as host/repo:tag or

@@ -51,7 +51,7 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := openRegistrySource(ctx, opts.Client, opts.Source, opts.Trust, opts.Logger)
+	src, err := openRegistrySource(ctx, opts.Client, opts.Source, opts.Trust, true, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,161 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestNoKeySignatureReferrers: pull and sync without --key carry the
+// envelope they read (pull writes it as manifest.dsse, sync copies it to
+// the destination), so with several signature referrers on the root they
+// may not pick one by a count anyone who may push to the source repository
+// can raise. An envelope with more signatures that does not carry the
+// signer's (the attacker's own keys), or that carries it beside a junk
+// signature naming the signer's key (which fails the whole envelope for
+// that key), is not taken over the signed push's: pull and sync refuse as
+// usage (exit 1), naming the root and the referrers, write no directory
+// and nothing at the destination. They used to take the envelope with the
+// most signatures, so that the far side's import --key failed (exit 5) and
+// pull wrote the attacker's manifest.dsse. With --key both take the
+// signing that verifies, as before; a bundle signed again and pushed again
+// (TestPullAfterResign) is still read without a key, as its last push.
+func TestNoKeySignatureReferrers(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	manifest := readFile(t, filepath.Join(s.dir, "manifest.json"))
+	signed := readFile(t, filepath.Join(s.dir, "manifest.dsse"))
+
+	// The attacker's keys: more signatures than the signed push's.
+	forged := dsse.New(bundle.PayloadType, manifest)
+	for _, name := range []string{"attacker1", "attacker2"} {
+		priv, _ := testKeys(t, name)
+		signer, err := keys.LoadSigner(ctx, priv, testPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := forged.Sign(ctx, signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The signer's envelope, and a junk signature under the signer's keyid.
+	junk, err := dsse.Parse(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk.Signatures = append(junk.Signatures, dsse.Signature{KeyID: junk.Signatures[0].KeyID, Sig: bytes.Repeat([]byte{7}, 64)})
+
+	later := time.Now().Add(time.Hour)
+	for _, reg := range []struct {
+		name string
+		host func(testing.TB) string
+	}{{"referrers API", testutil.Registry}, {"no referrers API", testutil.RegistryNoReferrers}} {
+		for name, env := range map[string]*dsse.Envelope{
+			"attacker's keys, more signatures": forged,
+			"signer's and a junk signature":    junk,
+		} {
+			t.Run(reg.name+"/"+name, func(t *testing.T) {
+				data, err := env.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				host := reg.host(t)
+				client := testutil.Client(t)
+				ref := host + "/stellaops/mirror-bundle"
+				res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pushed := referrersOf(t, ref, res.Root)
+				pushSignatureReferrer(rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}, res.Root, [][]byte{data}, later)
+				if got := referrersOf(t, ref, res.Root); len(got) != 3 {
+					t.Fatalf("%d referrers after the attacker's, want 3", len(got))
+				}
+				tagged := ref + ":" + s.rel.Spec.Version
+
+				out := filepath.Join(t.TempDir(), "pulled")
+				_, err = mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Client: client, Transfer: transferOpts()})
+				assertAmbiguous(t, "pull", err, res.Root)
+				if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
+					t.Errorf("pull without --key refused, yet %s: %v", out, serr)
+				}
+
+				dst := host + "/mirror/bundles"
+				before := testutil.Tags(t, host)
+				_, err = mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Client: client, Transfer: transferOpts()})
+				assertAmbiguous(t, "sync", err, res.Root)
+				if after := testutil.Tags(t, host); !reflect.DeepEqual(after, before) {
+					t.Errorf("sync without --key refused, yet it wrote: repositories and tags %v, were %v", after, before)
+				}
+
+				// With --key: the signed push's, as before.
+				out = filepath.Join(t.TempDir(), "pulled")
+				if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
+					t.Fatalf("pull --key: %v", err)
+				}
+				if got := readFile(t, filepath.Join(out, "manifest.dsse")); !bytes.Equal(got, signed) {
+					t.Error("pull --key wrote another manifest.dsse than the signed push's")
+				}
+				if _, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
+					t.Fatalf("sync --key: %v", err)
+				}
+				if got := referrersOf(t, dst, res.Root); !slices.Equal(got, pushed) {
+					t.Errorf("sync --key copied referrers %v, want the signed push's %v", got, pushed)
+				}
+				ins, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: tagged, Trust: trustKeys(s.pub), Client: client})
+				if err != nil || !ins.Signed || len(ins.Signers) != 1 {
+					t.Errorf("inspect --key: %+v, %v", ins, err)
+				}
+				// inspect without --key writes nothing and carries nothing:
+				// it still says the bundle is signed.
+				if ins, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: tagged, Client: client}); err != nil || !ins.Signed {
+					t.Errorf("inspect without --key: %+v, %v", ins, err)
+				}
+			})
+		}
+	}
+}
+
+// assertAmbiguous checks the refusal of a reader without --key facing
+// signature referrers of which none can be told to be the one.
+func assertAmbiguous(t *testing.T, verb string, err error, root digest.Digest) {
+	t.Helper()
+	if !errors.Is(err, errdef.ErrUsage) || errors.Is(err, errdef.ErrSignature) || errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("%s without --key: %v, want a usage error (exit 1)", verb, err)
+		return
+	}
+	for _, want := range []string{root.String(), "2 signature referrers", "--key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s without --key: %q does not say %q", verb, err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("%s without --key: %q is not one line", verb, err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
