@@ -21,7 +21,10 @@ func newPullCmd(app *app) *cobra.Command {
 made by create and sign (OCI layout, manifest.json, human view, manifest.dsse,
 public-key.pem, SHA256SUMS), so that pack, verify and verify-checksums work on
 it. With --key the signature must verify before anything is written; the
-directory appears whole or not at all.`,
+directory appears whole or not at all. Without --key, of several signatures
+attached to the bundle's root, one is written only if it holds every
+signature of the others (a bundle signed again and pushed again); else pull
+refuses (exit 1): give --key.`,
 		Example: `  stella mirror pull registry.example/stellaops/mirror-bundle:2025.10.0 bundle/ --key cosign.pub`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

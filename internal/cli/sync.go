@@ -21,7 +21,10 @@ staging: blobs stream from one to the other (or are mounted within one
 registry), referrers are copied whichever way each side supports them.
 --images also places every image under its mapped name at the destination, as
 import does. With --key (or --trust-root) the signature must verify before
-anything is written; without, it is not checked. Re-running an interrupted
+anything is written; without, it is not checked, and of several signatures
+attached to the bundle's root one is copied only if it holds every signature
+of the others (a bundle signed again and pushed again; else sync refuses,
+exit 1: give --key). Re-running an interrupted
 sync completes it. A bundle past its expiry, or older than the newest one the
 destination repository holds, is refused as import refuses it
 (--allow-expired, --allow-rollback).`,
