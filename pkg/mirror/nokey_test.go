@@ -159,3 +159,101 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// TestNoKeyResignedByAnother: anyone who may push to the source repository
+// can also sign the bundle again with a key of their own and push it, as a
+// second approver would: their envelope holds the signer's signature and
+// theirs, their public-key.pem both keys. Without --key, sync and pull take
+// it, since every key that accepts the signer's envelope accepts theirs (a
+// signature of a key not trusted is ignored): the far side's import with
+// the signer's --key, or --trust-root, still succeeds. Where their files
+// leave out the signer's certificate, which --trust-root reads from the
+// files that go with the envelope, it is not taken over the signer's:
+// sync and pull refuse (exit 1) and write nothing. Both used to take it,
+// having more signatures, and the far side's import --trust-root failed.
+func TestNoKeyResignedByAnother(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ca := testutil.NewRootCA(t, "StellaOps Root CA")
+	signingCA := ca.Intermediate(t, "StellaOps Signing CA")
+	pki := t.TempDir()
+	rootPEM := testutil.WritePEM(t, pki, "root.pem", ca.Cert)
+	chainPEM := testutil.WritePEM(t, pki, "chain.pem", signingCA.Cert)
+	leafPEM := testutil.WritePEM(t, pki, "leaf.pem", signingCA.Leaf(t, "mirror-signing", signerPub(t, s.priv), testutil.LeafOptions{}))
+	sign(t, s.dir, s.priv, func(o *mirror.SignOptions) { o.Certificate, o.CertificateChain = leafPEM, chainPEM })
+	byRoot := mirror.TrustOptions{TrustRoots: []string{rootPEM}}
+
+	attacker, _ := testKeys(t, "attacker")
+	kept := copyBundle(t, s.dir)
+	if res := sign(t, kept, attacker); res.Signatures != 2 {
+		t.Fatalf("attacker's sign: %d signatures, want 2", res.Signatures)
+	}
+	dropped := copyBundle(t, kept)
+	for _, name := range []string{"certificate.pem", "certificate-chain.pem"} {
+		if err := os.Remove(filepath.Join(dropped, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign(t, dropped, attacker)
+	if _, err := os.Stat(filepath.Join(dropped, "certificate.pem")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the attacker's bundle still carries certificate.pem: %v", err)
+	}
+
+	for _, reg := range []struct {
+		name string
+		host func(testing.TB) string
+	}{{"referrers API", testutil.Registry}, {"no referrers API", testutil.RegistryNoReferrers}} {
+		for _, c := range []struct {
+			name  string
+			dir   string
+			taken bool
+		}{{"signer's certificate kept", kept, true}, {"signer's certificate left out", dropped, false}} {
+			t.Run(reg.name+"/"+c.name, func(t *testing.T) {
+				host := reg.host(t)
+				client := testutil.Client(t)
+				ref := host + "/stellaops/mirror-bundle"
+				res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: byRoot, Client: client, Transfer: transferOpts()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: c.dir, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
+					t.Fatalf("the attacker's push: %v", err)
+				}
+				tagged := ref + ":" + s.rel.Spec.Version
+				dst := host + "/mirror/bundles"
+				out := filepath.Join(t.TempDir(), "pulled")
+				if !c.taken {
+					before := testutil.Tags(t, host)
+					_, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Client: client, Transfer: transferOpts()})
+					assertAmbiguous(t, "sync", err, res.Root)
+					if after := testutil.Tags(t, host); !reflect.DeepEqual(after, before) {
+						t.Errorf("sync without --key refused, yet it wrote: repositories and tags %v, were %v", after, before)
+					}
+					_, err = mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Client: client, Transfer: transferOpts()})
+					assertAmbiguous(t, "pull", err, res.Root)
+					if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
+						t.Errorf("pull without --key refused, yet %s: %v", out, serr)
+					}
+					return
+				}
+				if _, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Client: client, Transfer: transferOpts()}); err != nil {
+					t.Fatalf("sync without --key: %v", err)
+				}
+				for name, trust := range map[string]mirror.TrustOptions{"--key": trustKeys(s.pub), "--trust-root": byRoot} {
+					opts := importOpts(t, dst+":"+s.rel.Spec.Version, testutil.Registry(t), s.pub)
+					opts.Trust = trust
+					if _, err := mirror.Import(ctx, opts); err != nil {
+						t.Errorf("far side's import %s of what sync copied: %v", name, err)
+					}
+				}
+				if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Client: client, Transfer: transferOpts()}); err != nil {
+					t.Fatalf("pull without --key: %v", err)
+				}
+				assertSameTree(t, c.dir, out)
+				if _, err := verify(out, byRoot); err != nil {
+					t.Errorf("verify --trust-root of the pulled bundle: %v", err)
+				}
+			})
+		}
+	}
+}
