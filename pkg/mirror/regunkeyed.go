@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -19,14 +21,18 @@ import (
 )
 
 // unkeyedSigning is what chooseUnkeyed keeps of a candidate beside the
-// one it holds whole: its signatures and carried certificates, not its
-// bytes.
+// one it holds whole: the digests of its signatures, not its bytes (a
+// listing of transfer.MaxReferrers envelopes of dsse.MaxSignatures each is
+// a few MiB so, not hundreds).
 type unkeyedSigning struct {
 	c *signing
-	// sigs holds each signature as keyid, NUL, signature bytes.
-	sigs map[string]bool
-	// certs holds the DER of every certificate its files carry.
-	certs map[string]bool
+	// sigs holds the digest of each signature's keyid, NUL, bytes.
+	sigs map[digest.Digest]bool
+}
+
+// sigDigest names one signature of an envelope: keyid and bytes.
+func sigDigest(s dsse.Signature) digest.Digest {
+	return digest.FromBytes(append([]byte(s.KeyID+"\x00"), s.Sig...))
 }
 
 // before orders candidates: the most distinct signatures, then one with
@@ -60,17 +66,17 @@ func (a *unkeyedSigning) before(b *unkeyedSigning) bool {
 //     its files carry every certificate theirs do (--trust-root reads
 //     them);
 //   - each of its own signatures is in all of them, or verifies with a
-//     public key or certificate the signings carry whose id is its keyid
+//     public key or certificate its own files carry whose id is its keyid
 //     (the keyid is the key's digest, so that is the key anyone trusting
 //     it holds): it holds no signature that could fail a key.
 //
 // A bundle signed again (two-person approval: sign keeps the envelope's
-// signatures and adds one, and public-key.pem the keys) and pushed again
-// is so read as its last push left it. Otherwise it is refused as usage,
-// naming the root: --key (or --trust-root) picks the one that verifies.
+// signatures and adds one, and public-key.pem and the certificates the
+// keys) and pushed again is so read as its last push left it. Otherwise it
+// is refused as usage, naming the root: --key (or --trust-root) picks the
+// one that verifies.
 func (rs *registrySource) chooseUnkeyed(ctx context.Context, root ocispec.Descriptor, candidates []*signing) (*signing, error) {
 	manifest := rs.files[layout.ManifestFile]
-	carried := map[string]*keys.Verifier{}
 	var all []*unkeyedSigning
 	var best *unkeyedSigning
 	var skipped error
@@ -89,16 +95,9 @@ func (rs *registrySource) chooseUnkeyed(ctx context.Context, root ocispec.Descri
 			c.envelope, c.data = nil, nil
 			continue
 		}
-		u := &unkeyedSigning{c: c, sigs: map[string]bool{}, certs: map[string]bool{}}
+		u := &unkeyedSigning{c: c, sigs: map[digest.Digest]bool{}}
 		for _, s := range env.Signatures {
-			u.sigs[s.KeyID+"\x00"+string(s.Sig)] = true
-		}
-		carriedKeys(c.data, carried)
-		for _, name := range []string{layout.CertificateFile, layout.CertificateChainFile} {
-			certs, _ := keys.ParseCertificates(c.data[name])
-			for _, cert := range certs {
-				u.certs[string(cert.Raw)] = true
-			}
+			u.sigs[sigDigest(s)] = true
 		}
 		all = append(all, u)
 		// One candidate's bytes at a time beside the best's.
@@ -114,8 +113,11 @@ func (rs *registrySource) chooseUnkeyed(ctx context.Context, root ocispec.Descri
 	if best == nil && skipped != nil {
 		return nil, skipped
 	}
-	if best == nil || !best.covers(ctx, all, carried, dsse.PAE(bundle.PayloadType, manifest)) {
+	if best == nil {
 		return nil, ambiguousSignings(root, candidates, all)
+	}
+	if ok, err := rs.covers(ctx, best, all, dsse.PAE(bundle.PayloadType, manifest)); err != nil || !ok {
+		return nil, cmp.Or(err, ambiguousSignings(root, candidates, all))
 	}
 	rs.log.Info("the bundle root has several signature referrers (signed again and pushed again): reading the one that holds every signature of the others",
 		"root", root.Digest, "signatures", len(candidates), "referrer", best.c.sig.desc.Digest,
@@ -123,43 +125,80 @@ func (rs *registrySource) chooseUnkeyed(ctx context.Context, root ocispec.Descri
 	return best.c, nil
 }
 
-// covers reports whether u holds every signature and certificate of all,
-// and each of its signatures is in all of them or verifies over pae with
-// the carried key of its keyid.
-func (u *unkeyedSigning) covers(ctx context.Context, all []*unkeyedSigning, carried map[string]*keys.Verifier, pae []byte) bool {
+// covers reports whether best holds every signature of all, each of its
+// own is in all of them or verifies over pae with the key of its keyid
+// that its files carry, and its files carry every certificate the files
+// of all do (read again, one signing's at a time).
+func (rs *registrySource) covers(ctx context.Context, best *unkeyedSigning, all []*unkeyedSigning, pae []byte) (bool, error) {
 	for _, o := range all {
 		for s := range o.sigs {
-			if !u.sigs[s] {
-				return false
-			}
-		}
-		for c := range o.certs {
-			if !u.certs[c] {
-				return false
+			if !best.sigs[s] {
+				return false, nil
 			}
 		}
 	}
-	for s := range u.sigs {
+	env, err := dsse.Parse(best.c.envelope)
+	if err != nil {
+		return false, nil
+	}
+	carried := carriedKeys(best.c.data)
+	for _, s := range env.Signatures {
 		common := true
 		for _, o := range all {
-			common = common && o.sigs[s]
+			common = common && o.sigs[sigDigest(s)]
 		}
 		if common {
 			continue
 		}
-		keyID, sig, _ := strings.Cut(s, "\x00")
-		v, ok := carried[keyID]
-		if !ok || v.Verify(ctx, pae, []byte(sig)) != nil {
-			return false
+		v, ok := carried[s.KeyID]
+		if !ok || v.Verify(ctx, pae, s.Sig) != nil {
+			return false, nil
 		}
 	}
-	return true
+	held := map[digest.Digest]bool{}
+	for _, cert := range carriedCerts(best.c.data) {
+		held[digest.FromBytes(cert.Raw)] = true
+	}
+	for _, o := range all {
+		if o == best || o.c.files == nil {
+			continue
+		}
+		data := map[string][]byte{}
+		for _, name := range []string{layout.CertificateFile, layout.CertificateChainFile} {
+			l, ok := o.c.files.layers[name]
+			if !ok {
+				continue
+			}
+			if data[name], err = rs.blob(ctx, l); err != nil {
+				return false, err
+			}
+		}
+		for _, cert := range carriedCerts(data) {
+			if !held[digest.FromBytes(cert.Raw)] {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
-// carriedKeys adds to byID the public keys a signing's files carry
-// (public-key.pem, the certificates' keys), by their key id. Where they
-// come from does not matter: a key id is the digest of its key.
-func carriedKeys(data map[string][]byte, byID map[string]*keys.Verifier) {
+// carriedCerts parses the certificates a signing's files carry: the
+// signers' and their intermediates. A file that does not parse carries
+// none (no reader could trust them).
+func carriedCerts(data map[string][]byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, name := range []string{layout.CertificateFile, layout.CertificateChainFile} {
+		certs, _ := keys.ParseCertificates(data[name])
+		out = append(out, certs...)
+	}
+	return out
+}
+
+// carriedKeys returns the public keys a signing's files carry
+// (public-key.pem, the certificates' keys) by their key id: the digest of
+// the key, so that a key of that id is the key itself.
+func carriedKeys(data map[string][]byte) map[string]*keys.Verifier {
+	byID := map[string]*keys.Verifier{}
 	pubs, _ := keys.ParsePublicKeys(data[layout.PublicKeyFile])
 	certs, _ := keys.ParseCertificates(data[layout.CertificateFile])
 	for _, c := range certs {
@@ -172,6 +211,7 @@ func carriedKeys(data map[string][]byte, byID map[string]*keys.Verifier) {
 			}
 		}
 	}
+	return byID
 }
 
 // ambiguousSignings is chooseUnkeyed's refusal: one line naming the root,
