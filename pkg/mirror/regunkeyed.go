@@ -232,11 +232,14 @@ func ambiguousSignings(root ocispec.Descriptor, candidates []*signing, all []*un
 			words = append(words, strconv.Itoa(n))
 		}
 		last := len(words) - 1
-		list := words[last]
-		if last > 0 {
-			list = strings.Join(words[:last], ", ") + " and " + words[last]
+		list := words[last] + " signatures each"
+		if counts[0] == 1 && last == 0 {
+			list = "1 signature each"
 		}
-		held = fmt.Sprintf("envelopes of %s signatures, none holding every signature of the others", list)
+		if last > 0 {
+			list = strings.Join(words[:last], ", ") + " and " + words[last] + " signatures"
+		}
+		held = fmt.Sprintf("envelopes of %s, none holding every signature of the others", list)
 	}
 	return fmt.Errorf("root %s has %d signature referrers (%s): without a trusted key, which one the far side's key accepts cannot be told, and anyone who may push to the repository can attach one; give the signer's --key (or --trust-root) to take the one that verifies: %w",
 		root.Digest, len(candidates), held, errdef.ErrUsage)
