@@ -66,7 +66,7 @@ func TestNoKeySignatureReferrers(t *testing.T) {
 	for _, reg := range []struct {
 		name string
 		host func(testing.TB) string
-	}{{"referrers API", testutil.Registry}, {"no referrers API", testutil.RegistryNoReferrers}} {
+	}{{"referrers API", testutil.Registry}, {"no referrers API", testutil.RegistryNoReferrers}, {"distribution", testutil.Distribution}} {
 		for name, env := range map[string]*dsse.Envelope{
 			"attacker's keys, more signatures": forged,
 			"signer's and a junk signature":    junk,
