@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -198,8 +199,14 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 		held[f.Name] = f.Data
 	}
 	envelope, err := md.File(layout.EnvelopeFile)
-	if err == nil {
+	switch {
+	case err == nil:
 		err = signersFiles(envelope, held)
+	case errors.Is(err, errdef.ErrNotFound):
+		// An unsigned bundle: its SHA256SUMS signs nothing, and a reader
+		// of an unsigned root takes the files as they are, unless they
+		// name an envelope (chooseSigning).
+		err = unsignedFiles(held)
 	}
 	if err != nil {
 		p.filesLeft = err
@@ -214,6 +221,26 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 		p.memBlobs = append(p.memBlobs, memBlob{repo: repo, desc: plainDesc(l), data: files[i].Data})
 	}
 	p.files = append(p.files, manifestPlace{repo: repo, desc: plainDesc(doc.Descriptor), data: doc.Bytes})
+	return nil
+}
+
+// unsignedFiles checks the files of a bundle without manifest.dsse as a
+// reader of an unsigned root would take them: a SHA256SUMS naming an
+// envelope belongs to a signing, which the bundle lacks.
+func unsignedFiles(files map[string][]byte) error {
+	data, ok := files[layout.ChecksumsFile]
+	if !ok {
+		return nil
+	}
+	sums, err := bundle.ParseChecksums(data)
+	if err != nil {
+		return err
+	}
+	for _, c := range sums {
+		if c.Path == layout.EnvelopeFile {
+			return fmt.Errorf("%s lists %s, which the bundle lacks: %w", layout.ChecksumsFile, layout.EnvelopeFile, errdef.ErrMalformed)
+		}
+	}
 	return nil
 }
 
