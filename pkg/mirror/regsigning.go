@@ -166,38 +166,54 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		return rs.chooseUnkeyed(ctx, root, candidates)
 	}
 
-	// One candidate's bytes at a time beside the best's: a listing of
-	// MaxReferrers signatures is not held in memory whole.
-	var best *signing
 	var bestRank signingRank
-	var skipped error
+	var ranked bool
+	best, skipped, err := rs.bestLoaded(ctx, candidates, func(c *signing) bool {
+		r := rs.rank(ctx, c)
+		if ranked && !r.better(bestRank) {
+			return false
+		}
+		bestRank, ranked = r, true
+		return true
+	})
+	if err != nil || best == nil {
+		return nil, cmp.Or(err, skipped)
+	}
+	rs.log.Info("the bundle root has several signature referrers (signed again and pushed again): reading one",
+		"root", root.Digest, "signatures", len(sigs), "referrer", best.sig.desc.Digest,
+		"verified", bestRank.verified, "envelopeSignatures", bestRank.signatures, "withFiles", best.files != nil)
+	return best, nil
+}
+
+// bestLoaded loads the candidates one at a time (loadSigning) and
+// returns the best, holding the bytes of no other: a listing of
+// MaxReferrers signatures is not held in memory whole. better(c), asked of
+// each candidate that loaded, reports whether c goes before the best so
+// far; the bytes of the one it displaces, or of c if not, are dropped. A
+// candidate whose content is hostile is skipped, said so: with none
+// loaded, the first such error comes back as skipped. Any other error (the
+// registry's) ends the choice.
+func (rs *registrySource) bestLoaded(ctx context.Context, candidates []*signing, better func(c *signing) bool) (best *signing, skipped, err error) {
 	for _, c := range candidates {
 		if err := rs.loadSigning(ctx, c); err != nil {
 			if !hostileContent(err) {
-				return nil, err
+				return nil, nil, err
 			}
 			rs.skipReferrer(c.sig.desc.Digest, err)
 			skipped = cmp.Or(skipped, err)
 			c.envelope, c.data = nil, nil
 			continue
 		}
-		r := rs.rank(ctx, c)
-		if best != nil && !r.better(bestRank) {
+		if !better(c) {
 			c.envelope, c.data = nil, nil
 			continue
 		}
 		if best != nil {
 			best.envelope, best.data = nil, nil
 		}
-		best, bestRank = c, r
+		best = c
 	}
-	if best == nil {
-		return nil, skipped
-	}
-	rs.log.Info("the bundle root has several signature referrers (signed again and pushed again): reading one",
-		"root", root.Digest, "signatures", len(sigs), "referrer", best.sig.desc.Digest,
-		"verified", bestRank.verified, "envelopeSignatures", bestRank.signatures, "withFiles", best.files != nil)
-	return best, nil
+	return best, skipped, nil
 }
 
 // readSignedFor reads f's SHA256SUMS for the signing it belongs to: the

@@ -79,41 +79,28 @@ func (rs *registrySource) chooseUnkeyed(ctx context.Context, root ocispec.Descri
 	manifest := rs.files[layout.ManifestFile]
 	var all []*unkeyedSigning
 	var best *unkeyedSigning
-	var skipped error
-	for _, c := range candidates {
-		if err := rs.loadSigning(ctx, c); err != nil {
-			if !hostileContent(err) {
-				return nil, err
-			}
-			rs.skipReferrer(c.sig.desc.Digest, err)
-			skipped = cmp.Or(skipped, err)
-			c.envelope, c.data = nil, nil
-			continue
-		}
+	_, skipped, err := rs.bestLoaded(ctx, candidates, func(c *signing) bool {
 		env, err := dsse.Parse(c.envelope)
 		if err != nil || env.PayloadType != bundle.PayloadType || !bytes.Equal(env.Payload, manifest) {
-			c.envelope, c.data = nil, nil
-			continue
+			return false
 		}
 		u := &unkeyedSigning{c: c, sigs: map[digest.Digest]bool{}}
 		for _, s := range env.Signatures {
 			u.sigs[sigDigest(s)] = true
 		}
 		all = append(all, u)
-		// One candidate's bytes at a time beside the best's.
-		if best == nil || u.before(best) {
-			if best != nil {
-				best.c.envelope, best.c.data = nil, nil
-			}
-			best = u
-		} else {
-			c.envelope, c.data = nil, nil
+		if best != nil && !u.before(best) {
+			return false
 		}
-	}
-	if best == nil && skipped != nil {
+		best = u
+		return true
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case best == nil && skipped != nil:
 		return nil, skipped
-	}
-	if best == nil {
+	case best == nil:
 		return nil, ambiguousSignings(root, candidates, all)
 	}
 	if ok, err := rs.covers(ctx, best, all, dsse.PAE(bundle.PayloadType, manifest)); err != nil || !ok {
