@@ -166,3 +166,51 @@ func TestRegistryBundleManifestsBounded(t *testing.T) {
 		t.Fatalf("within the bound: %v", err)
 	}
 }
+
+// A manifest that several images carry (the same image under two names, or
+// a hostile source naming one 4 MiB manifest by every image's cosign tag)
+// counts once against the bound, as a packed bundle holds it once: create
+// must then hold it once too, fetching it for the first image and handing
+// the same bytes to the others. It fetched and held a copy for each image,
+// so that what it held grew with the images past the bound.
+func TestCreateHoldsSharedManifestOnce(t *testing.T) {
+	var padGets atomic.Int64
+	var pad ocispec.Descriptor
+	src := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && pad.Digest != "" && strings.HasSuffix(r.URL.Path, "/manifests/"+pad.Digest.String()) {
+				padGets.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	refs := map[string]digest.Digest{}
+	for i := range 4 {
+		r := rawRepo{t, src, fmt.Sprintf("app/shared%d", i)}
+		img := r.image(fmt.Sprint("app", i), "", nil)
+		r.push(ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
+		d := r.pushJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{ocispec.DescriptorEmptyJSON},
+			Annotations: map[string]string{"pad": strings.Repeat("x", 60<<10)},
+		})
+		tagManifest(t, src, r.name, d, bundle.CosignTag(img.Digest, ".sig"))
+		pad = d
+		refs[r.name] = img.Digest
+	}
+	mirror.SetMaxBundleDocs(t, 100<<10)
+	padGets.Store(0)
+	opts := createOpts(t, releaseOf(t, src, refs), "", filepath.Join(t.TempDir(), "bundle"))
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range readManifest(t, opts.Output).Images {
+		if len(img.Referrers) != 1 || img.Referrers[0].Digest != pad.Digest || img.Referrers[0].Tag == "" {
+			t.Errorf("%s carries %+v, want the shared manifest under its cosign tag", img.Name, img.Referrers)
+		}
+	}
+	if got := padGets.Load(); got != 1 {
+		t.Errorf("the manifest the 4 images share was fetched %d times, want once (held once)", got)
+	}
+}

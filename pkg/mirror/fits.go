@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -9,11 +10,13 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/release"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // releaseFit is what create knows of a bundle before it fetches its blobs:
@@ -38,37 +41,64 @@ type releaseFit struct {
 // lower it.
 var maxBundleDocs int64 = layout.MaxHeadBytes
 
-// docBudget counts, across the graphs of every image of a release, the
-// bytes of the manifests they fetch, each once, and refuses the one that
-// would take them past maxBundleDocs before it is fetched: what create
-// holds in memory is bounded with what a bundle may carry, whatever a
-// hostile source attaches to an image (a referrer, a cosign tag, of up
-// to 4 MiB each). Safe for concurrent use.
+// docBudget holds, across the graphs of every image of a release, the
+// manifests they fetch, each once, and refuses the one that would take
+// them past maxBundleDocs before it is fetched: what create holds in
+// memory is bounded with what a bundle may carry, whatever a hostile
+// source attaches to an image (a referrer, a cosign tag, of up to 4 MiB
+// each), or names from several images (one manifest by every image's
+// cosign tag): a graph that meets a manifest another fetched gets the
+// same bytes, not a copy. Safe for concurrent use.
 type docBudget struct {
 	file  string
 	mu    sync.Mutex
-	seen  map[digest.Digest]bool
+	held  map[digest.Digest]*heldDoc
 	total int64
 }
 
-func newDocBudget(file string) *docBudget {
-	return &docBudget{file: file, seen: map[digest.Digest]bool{}}
+// heldDoc is a manifest counted in a docBudget: fetched by the first
+// graph that met it, awaited by the others.
+type heldDoc struct {
+	ready chan struct{} // closed once the fetch ended
+	data  []byte        // its bytes; nil if the fetch failed
 }
 
-// hold is a transfer.Graph's Hold.
-func (b *docBudget) hold(desc ocispec.Descriptor) error {
+func newDocBudget(file string) *docBudget {
+	return &docBudget{file: file, held: map[digest.Digest]*heldDoc{}}
+}
+
+// fetch is a transfer.Graph's Fetch.
+func (b *docBudget) fetch(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.seen[desc.Digest] {
-		return nil
+	d, counted := b.held[desc.Digest]
+	if !counted {
+		if b.total+desc.Size > maxBundleDocs {
+			b.mu.Unlock()
+			return nil, fmt.Errorf("release too large for one bundle: %s: the manifests of its images and their referrers pass %d bytes at %s (%d bytes), over the %d a packed bundle leads with: split the release, or leave referrers and cosign tags out (--no-referrers): %w",
+				b.file, b.total+desc.Size, desc.Digest, desc.Size, maxBundleDocs, errdef.ErrUsage)
+		}
+		d = &heldDoc{ready: make(chan struct{})}
+		b.held[desc.Digest] = d
+		b.total += desc.Size
+		b.mu.Unlock()
+		data, err := transfer.FetchBytes(ctx, src, desc)
+		d.data = data
+		close(d.ready)
+		return data, err
 	}
-	if b.total+desc.Size > maxBundleDocs {
-		return fmt.Errorf("release too large for one bundle: %s: the manifests of its images and their referrers pass %d bytes at %s (%d bytes), over the %d a packed bundle leads with: split the release, or leave referrers and cosign tags out (--no-referrers): %w",
-			b.file, b.total+desc.Size, desc.Digest, desc.Size, maxBundleDocs, errdef.ErrUsage)
+	b.mu.Unlock()
+	select {
+	case <-d.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	b.seen[desc.Digest] = true
-	b.total += desc.Size
-	return nil
+	// The bytes held matched their digest. Where the first fetch failed,
+	// or this descriptor gives another size (which FetchBytes refuses),
+	// this graph fetches for itself.
+	if d.data != nil && int64(len(d.data)) == desc.Size {
+		return d.data, nil
+	}
+	return transfer.FetchBytes(ctx, src, desc)
 }
 
 // placeholderDigest stands for a digest not yet known: every sha256 digest

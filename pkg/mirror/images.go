@@ -86,7 +86,7 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 		}
 	}
 	si := &sourceImage{Image: img, repo: repo, root: root, sourceDigest: sourceDigest, graph: transfer.NewGraph()}
-	si.graph.Hold = budget.hold
+	si.graph.Fetch = budget.fetch
 	if err := si.graph.Walk(ctx, repo, root); err != nil {
 		return nil, remote.Classify(err)
 	}

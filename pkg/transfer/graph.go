@@ -35,11 +35,12 @@ type Graph struct {
 	// manifest that image-spec 1.1 withdrew, say), so no bundle can carry
 	// them. The caller says so.
 	Skipped []Referrer
-	// Hold, if set, is asked before each manifest or index is fetched
-	// (by its descriptor, whose size bounds what it will hold): an error
-	// ends the walk before the document is read, so that a caller can
-	// bound what all its graphs hold together.
-	Hold func(desc ocispec.Descriptor) error
+	// Fetch, if set, reads each manifest or index of the walk in place of
+	// FetchBytes (which it calls for what it does not hold already): a
+	// caller's graphs can so share one copy of a document they all hold,
+	// and be bounded together, a document refused (an error, which ends
+	// the walk) before it is read.
+	Fetch func(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error)
 
 	seen  map[digest.Digest]bool
 	nodes map[digest.Digest]int
@@ -88,12 +89,11 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 	if depth > bundle.MaxDepth {
 		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
 	}
-	if g.Hold != nil {
-		if err := g.Hold(desc); err != nil {
-			return err
-		}
+	fetch := FetchBytes
+	if g.Fetch != nil {
+		fetch = g.Fetch
 	}
-	data, err := FetchBytes(ctx, src, desc)
+	data, err := fetch(ctx, src, desc)
 	if err != nil {
 		return err
 	}
