@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -171,6 +173,9 @@ func readFile(t *testing.T, path string) []byte {
 // files that go with the envelope, it is not taken over the signer's:
 // sync and pull refuse (exit 1) and write nothing. Both used to take it,
 // having more signatures, and the far side's import --trust-root failed.
+// So too where their files carry the signer's certificate in
+// certificate-chain.pem, which --trust-root reads for intermediates only:
+// that was taken, and the far side's import --trust-root failed.
 func TestNoKeyResignedByAnother(t *testing.T) {
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
@@ -199,6 +204,35 @@ func TestNoKeyResignedByAnother(t *testing.T) {
 		t.Fatalf("the attacker's bundle still carries certificate.pem: %v", err)
 	}
 
+	// The signer's certificate moved from certificate.pem, the signers'
+	// certificates --trust-root reads, to certificate-chain.pem, which it
+	// reads only for intermediates: carried still, but no signer's.
+	// The attacker's own files: SHA256SUMS written again, and signed with
+	// their key (which signed the envelope), as signersFiles asks.
+	moved := copyBundle(t, kept)
+	leaf := readFile(t, filepath.Join(moved, "certificate.pem"))
+	writeFile(t, filepath.Join(moved, "certificate-chain.pem"), string(readFile(t, filepath.Join(moved, "certificate-chain.pem")))+string(leaf))
+	if err := os.Remove(filepath.Join(moved, "certificate.pem")); err != nil {
+		t.Fatal(err)
+	}
+	movedDir, err := layout.Open(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := movedDir.WriteChecksums(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attackerSigner, err := keys.LoadSigner(ctx, attacker, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumsSig, err := attackerSigner.Sign(ctx, sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(moved, "SHA256SUMS.sig"), base64.StdEncoding.EncodeToString(sumsSig)+"\n")
+
 	for _, reg := range []struct {
 		name string
 		host func(testing.TB) string
@@ -207,7 +241,7 @@ func TestNoKeyResignedByAnother(t *testing.T) {
 			name  string
 			dir   string
 			taken bool
-		}{{"signer's certificate kept", kept, true}, {"signer's certificate left out", dropped, false}} {
+		}{{"signer's certificate kept", kept, true}, {"signer's certificate left out", dropped, false}, {"signer's certificate moved to the chain", moved, false}} {
 			t.Run(reg.name+"/"+c.name, func(t *testing.T) {
 				host := reg.host(t)
 				client := testutil.Client(t)

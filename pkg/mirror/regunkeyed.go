@@ -63,8 +63,9 @@ func (a *unkeyedSigning) before(b *unkeyedSigning) bool {
 // accepts it too:
 //   - it holds every signature of every other, byte for byte (a copy of a
 //     signature over the same payload verifies as the original does), and
-//     its files carry every certificate theirs do (--trust-root reads
-//     them);
+//     its files carry every certificate theirs do, each in the same file
+//     (--trust-root takes signers' certificates from certificate.pem
+//     alone, intermediates from certificate-chain.pem);
 //   - each of its own signatures is in all of them, or verifies with a
 //     public key or certificate its own files carry whose id is its keyid
 //     (the keyid is the key's digest, so that is the key anyone trusting
@@ -115,7 +116,7 @@ func (rs *registrySource) chooseUnkeyed(ctx context.Context, root ocispec.Descri
 // covers reports whether best holds every signature of all, each of its
 // own is in all of them or verifies over pae with the key of its keyid
 // that its files carry, and its files carry every certificate the files
-// of all do (read again, one signing's at a time).
+// of all do, in the same file (read again, one signing's at a time).
 func (rs *registrySource) covers(ctx context.Context, best *unkeyedSigning, all []*unkeyedSigning, pae []byte) (bool, error) {
 	for _, o := range all {
 		for s := range o.sigs {
@@ -142,43 +143,46 @@ func (rs *registrySource) covers(ctx context.Context, best *unkeyedSigning, all 
 			return false, nil
 		}
 	}
-	held := map[digest.Digest]bool{}
-	for _, cert := range carriedCerts(best.c.data) {
-		held[digest.FromBytes(cert.Raw)] = true
+	// File by file: --trust-root takes signers' certificates from
+	// certificate.pem alone, intermediates from certificate-chain.pem.
+	held := map[string]bool{}
+	for _, name := range certFiles {
+		for _, cert := range parseCerts(best.c.data[name]) {
+			held[name+"@"+digest.FromBytes(cert.Raw).String()] = true
+		}
 	}
 	for _, o := range all {
 		if o == best || o.c.files == nil {
 			continue
 		}
-		data := map[string][]byte{}
-		for _, name := range []string{layout.CertificateFile, layout.CertificateChainFile} {
+		for _, name := range certFiles {
 			l, ok := o.c.files.layers[name]
 			if !ok {
 				continue
 			}
-			if data[name], err = rs.blob(ctx, l); err != nil {
+			data, err := rs.blob(ctx, l)
+			if err != nil {
 				return false, err
 			}
-		}
-		for _, cert := range carriedCerts(data) {
-			if !held[digest.FromBytes(cert.Raw)] {
-				return false, nil
+			for _, cert := range parseCerts(data) {
+				if !held[name+"@"+digest.FromBytes(cert.Raw).String()] {
+					return false, nil
+				}
 			}
 		}
 	}
 	return true, nil
 }
 
-// carriedCerts parses the certificates a signing's files carry: the
-// signers' and their intermediates. A file that does not parse carries
-// none (no reader could trust them).
-func carriedCerts(data map[string][]byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for _, name := range []string{layout.CertificateFile, layout.CertificateChainFile} {
-		certs, _ := keys.ParseCertificates(data[name])
-		out = append(out, certs...)
-	}
-	return out
+// certFiles are the files of a signing that carry certificates: the
+// signers' (leaves) and their intermediates.
+var certFiles = []string{layout.CertificateFile, layout.CertificateChainFile}
+
+// parseCerts parses a file of certificates. One that does not parse
+// carries none (no reader could trust them).
+func parseCerts(data []byte) []*x509.Certificate {
+	certs, _ := keys.ParseCertificates(data)
+	return certs
 }
 
 // carriedKeys returns the public keys a signing's files carry
@@ -187,8 +191,7 @@ func carriedCerts(data map[string][]byte) []*x509.Certificate {
 func carriedKeys(data map[string][]byte) map[string]*keys.Verifier {
 	byID := map[string]*keys.Verifier{}
 	pubs, _ := keys.ParsePublicKeys(data[layout.PublicKeyFile])
-	certs, _ := keys.ParseCertificates(data[layout.CertificateFile])
-	for _, c := range certs {
+	for _, c := range parseCerts(data[layout.CertificateFile]) {
 		pubs = append(pubs, c.PublicKey)
 	}
 	for _, p := range pubs {
