@@ -153,6 +153,30 @@ func assertAmbiguous(t *testing.T, verb string, err error, root digest.Digest) {
 	}
 }
 
+// resum writes a bundle directory's SHA256SUMS again and signs it with
+// key, as one who signed its envelope and then changed its side files
+// would: signersFiles takes such files.
+func resum(t *testing.T, dir, key string) {
+	t.Helper()
+	d, err := layout.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := d.WriteChecksums(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.LoadSigner(context.Background(), key, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := signer.Sign(context.Background(), sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "SHA256SUMS.sig"), base64.StdEncoding.EncodeToString(sig)+"\n")
+}
+
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -207,31 +231,13 @@ func TestNoKeyResignedByAnother(t *testing.T) {
 	// The signer's certificate moved from certificate.pem, the signers'
 	// certificates --trust-root reads, to certificate-chain.pem, which it
 	// reads only for intermediates: carried still, but no signer's.
-	// The attacker's own files: SHA256SUMS written again, and signed with
-	// their key (which signed the envelope), as signersFiles asks.
 	moved := copyBundle(t, kept)
 	leaf := readFile(t, filepath.Join(moved, "certificate.pem"))
 	writeFile(t, filepath.Join(moved, "certificate-chain.pem"), string(readFile(t, filepath.Join(moved, "certificate-chain.pem")))+string(leaf))
 	if err := os.Remove(filepath.Join(moved, "certificate.pem")); err != nil {
 		t.Fatal(err)
 	}
-	movedDir, err := layout.Open(moved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sums, err := movedDir.WriteChecksums(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	attackerSigner, err := keys.LoadSigner(ctx, attacker, testPass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sumsSig, err := attackerSigner.Sign(ctx, sums)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(moved, "SHA256SUMS.sig"), base64.StdEncoding.EncodeToString(sumsSig)+"\n")
+	resum(t, moved, attacker)
 
 	for _, reg := range []struct {
 		name string
@@ -290,4 +296,51 @@ func TestNoKeyResignedByAnother(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestNoKeyResignedJunkChain: the signer's certificate is issued by the
+// root itself, so the signer's files carry no certificate-chain.pem. One
+// who signs again may add one that does not parse: --trust-root reads it
+// for intermediates, and a file it cannot read fails the import. Such an
+// envelope, which holds every signature and certificate of the signer's,
+// used to be taken by pull and sync without --key, and the far side's
+// import --trust-root failed; they now refuse it (exit 1).
+func TestNoKeyResignedJunkChain(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ca := testutil.NewRootCA(t, "StellaOps Root CA")
+	pki := t.TempDir()
+	rootPEM := testutil.WritePEM(t, pki, "root.pem", ca.Cert)
+	leafPEM := testutil.WritePEM(t, pki, "leaf.pem", ca.Leaf(t, "mirror-signing", signerPub(t, s.priv), testutil.LeafOptions{}))
+	sign(t, s.dir, s.priv, func(o *mirror.SignOptions) { o.Certificate = leafPEM })
+	byRoot := mirror.TrustOptions{TrustRoots: []string{rootPEM}}
+	attacker, _ := testKeys(t, "attacker")
+	junk := copyBundle(t, s.dir)
+	sign(t, junk, attacker)
+	writeFile(t, filepath.Join(junk, "certificate-chain.pem"), "-----BEGIN NOT A CERTIFICATE-----\nAAAA\n-----END NOT A CERTIFICATE-----\n")
+	resum(t, junk, attacker)
+
+	host := testutil.Registry(t)
+	client := testutil.Client(t)
+	ref := host + "/stellaops/mirror-bundle"
+	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: byRoot, Client: client, Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: junk, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
+		t.Fatalf("the attacker's push: %v", err)
+	}
+	tagged := ref + ":" + s.rel.Spec.Version
+	dst := host + "/mirror/bundles"
+	_, err = mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Client: client, Transfer: transferOpts()})
+	if err == nil {
+		opts := importOpts(t, dst+":"+s.rel.Spec.Version, testutil.Registry(t), s.pub)
+		opts.Trust = byRoot
+		_, ierr := mirror.Import(ctx, opts)
+		t.Errorf("sync without --key took an envelope; the far side's import --trust-root of it: %v", ierr)
+	}
+	assertAmbiguous(t, "sync", err, res.Root)
+	out := filepath.Join(t.TempDir(), "pulled")
+	_, err = mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Client: client, Transfer: transferOpts()})
+	assertAmbiguous(t, "pull", err, res.Root)
 }

@@ -65,7 +65,8 @@ func (a *unkeyedSigning) before(b *unkeyedSigning) bool {
 //     signature over the same payload verifies as the original does), and
 //     its files carry every certificate theirs do, each in the same file
 //     (--trust-root takes signers' certificates from certificate.pem
-//     alone, intermediates from certificate-chain.pem);
+//     alone, intermediates from certificate-chain.pem, and fails on
+//     either if it does not parse);
 //   - each of its own signatures is in all of them, or verifies with a
 //     public key or certificate its own files carry whose id is its keyid
 //     (the keyid is the key's digest, so that is the key anyone trusting
@@ -145,9 +146,18 @@ func (rs *registrySource) covers(ctx context.Context, best *unkeyedSigning, all 
 	}
 	// File by file: --trust-root takes signers' certificates from
 	// certificate.pem alone, intermediates from certificate-chain.pem.
+	// A file of them that does not parse fails every such reader.
 	held := map[string]bool{}
 	for _, name := range certFiles {
-		for _, cert := range parseCerts(best.c.data[name]) {
+		data, ok := best.c.data[name]
+		if !ok {
+			continue
+		}
+		certs, err := keys.ParseCertificates(data)
+		if err != nil {
+			return false, nil
+		}
+		for _, cert := range certs {
 			held[name+"@"+digest.FromBytes(cert.Raw).String()] = true
 		}
 	}
