@@ -160,17 +160,7 @@ func tagManifest(t *testing.T, host, name string, d ocispec.Descriptor, tag stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := repo.Fetch(context.Background(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	_, err = b.ReadFrom(rc)
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.PushReference(context.Background(), d, &b, tag); err != nil {
+	if err := repo.PushReference(context.Background(), d, bytes.NewReader(manifestBytes(t, host, name, d)), tag); err != nil {
 		t.Fatal(err)
 	}
 }

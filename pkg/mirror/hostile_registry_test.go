@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,6 +120,16 @@ func (o *referrersOverride) wrap(h http.Handler) http.Handler {
 // fetchManifest reads and decodes an image manifest from a test registry.
 func fetchManifest(t *testing.T, host, name string, d ocispec.Descriptor) ocispec.Manifest {
 	t.Helper()
+	var m ocispec.Manifest
+	if err := json.Unmarshal(manifestBytes(t, host, name, d), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// manifestBytes reads the manifest d from host/name, a test registry.
+func manifestBytes(t *testing.T, host, name string, d ocispec.Descriptor) []byte {
+	t.Helper()
 	repo, err := testutil.Client(t).Repository(host + "/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -128,9 +139,9 @@ func fetchManifest(t *testing.T, host, name string, d ocispec.Descriptor) ocispe
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	var m ocispec.Manifest
-	if err := json.NewDecoder(rc).Decode(&m); err != nil {
+	data, err := io.ReadAll(rc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return data
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
@@ -46,17 +45,7 @@ func TestNoKeySignatureReferrers(t *testing.T) {
 	signed := readFile(t, filepath.Join(s.dir, "manifest.dsse"))
 
 	// The attacker's keys: more signatures than the signed push's.
-	forged := dsse.New(bundle.PayloadType, manifest)
-	for _, name := range []string{"attacker1", "attacker2"} {
-		priv, _ := testKeys(t, name)
-		signer, err := keys.LoadSigner(ctx, priv, testPass)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := forged.Sign(ctx, signer); err != nil {
-			t.Fatal(err)
-		}
-	}
+	forged := forgedEnvelope(t, manifest)
 	// The signer's envelope, and a junk signature under the signer's keyid.
 	junk, err := dsse.Parse(signed)
 	if err != nil {

@@ -46,18 +46,7 @@ func TestHostileSignatureReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := dsse.New(bundle.PayloadType, manifest)
-	for _, name := range []string{"attacker1", "attacker2"} {
-		priv, _ := testKeys(t, name)
-		signer, err := keys.LoadSigner(ctx, priv, testPass)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := env.Sign(ctx, signer); err != nil {
-			t.Fatal(err)
-		}
-	}
-	forged, err := env.Marshal()
+	forged, err := forgedEnvelope(t, manifest).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,4 +229,23 @@ func assertTakesSigned(t *testing.T, s *signedSample, tagged string, trust mirro
 		t.Fatalf("pull: %v", err)
 	}
 	assertSameTree(t, s.dir, out)
+}
+
+// forgedEnvelope is an envelope over manifest signed by the attacker's
+// keys (attacker1, attacker2): more signatures than the signer's, and
+// none of the signer's.
+func forgedEnvelope(t *testing.T, manifest []byte) *dsse.Envelope {
+	t.Helper()
+	env := dsse.New(bundle.PayloadType, manifest)
+	for _, name := range []string{"attacker1", "attacker2"} {
+		priv, _ := testKeys(t, name)
+		signer, err := keys.LoadSigner(context.Background(), priv, testPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Sign(context.Background(), signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
 }
