@@ -214,3 +214,46 @@ func TestCreateHoldsSharedManifestOnce(t *testing.T) {
 		t.Errorf("the manifest the 4 images share was fetched %d times, want once (held once)", got)
 	}
 }
+
+// Anyone who may push to the bundle's repository can attach referrers of
+// their own to its root, up to 4 MiB each: the reader weighs each and
+// skips those that are no signature of ours. They are no part of the
+// bundle, so they count nothing against the bound on its manifests, and
+// are not held for the run: referrers that together passed it made the
+// reader refuse the signature that came after them, or the bundle's own
+// manifests (exit 11), and pull --key of a validly signed bundle failed.
+func TestRegistryBundleBoundIgnoresForeignReferrers(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.Registry(t)
+	ref := host + "/stellaops/mirror-bundle"
+	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull := func() error {
+		_, err := mirror.Pull(ctx, mirror.PullOptions{Reference: ref + ":" + s.rel.Spec.Version, Output: filepath.Join(t.TempDir(), "pulled"),
+			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		return err
+	}
+	mirror.SetMaxBundleDocs(t, 64<<10)
+	if err := pull(); err != nil {
+		t.Fatalf("the bundle's own manifests do not fit the bound: %v", err)
+	}
+	// Small ones, many: whatever order the registry lists them in, they
+	// fill the bound to within one of them.
+	r := rawRepo{t, host, "stellaops/mirror-bundle"}
+	r.push(ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
+	root := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: res.Root, Size: int64(len(readFile(t, filepath.Join(s.dir, "blobs", "sha256", res.Root.Encoded()))))}
+	for i := range 80 {
+		r.pushJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			ArtifactType: "application/vnd.example.junk", Config: ocispec.DescriptorEmptyJSON,
+			Layers: []ocispec.Descriptor{ocispec.DescriptorEmptyJSON}, Subject: &root,
+			Annotations: map[string]string{"pad": fmt.Sprint(i) + strings.Repeat("x", 1<<10)},
+		})
+	}
+	if err := pull(); err != nil {
+		t.Fatalf("pull --key with foreign referrers on the root: %v", err)
+	}
+}

@@ -97,7 +97,7 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 			continue
 		}
 		seen[r.Digest] = true
-		data, err := rs.doc(ctx, plainDesc(r))
+		data, err := rs.peek(ctx, plainDesc(r))
 		if hostileContent(err) {
 			rs.skipReferrer(r.Digest, err)
 			continue

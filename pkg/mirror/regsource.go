@@ -163,6 +163,24 @@ func (rs *registrySource) file(name string) ([]byte, error) {
 	return nil, fmt.Errorf("%s: no %s: %w", rs.ref, name, errdef.ErrNotFound)
 }
 
+// peek fetches and verifies a manifest without holding it or counting
+// it against maxBundleDocs: a referrer of the root, which anyone who may
+// push to the repository can attach, is weighed one at a time, and only
+// the signing chosen is read again (doc) as the bundle's.
+func (rs *registrySource) peek(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	rs.mu.Lock()
+	data, ok := rs.docs[desc.Digest]
+	rs.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	return data, nil
+}
+
 // doc fetches and verifies a manifest, once.
 func (rs *registrySource) doc(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	rs.mu.Lock()
