@@ -168,47 +168,42 @@ func (rs *registrySource) file(name string) ([]byte, error) {
 // push to the repository can attach, is weighed one at a time, and only
 // the signing chosen is read again (doc) as the bundle's.
 func (rs *registrySource) peek(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
-	rs.mu.Lock()
-	data, ok := rs.docs[desc.Digest]
-	rs.mu.Unlock()
-	if ok {
-		return data, nil
-	}
-	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
-	if err != nil {
-		return nil, remote.Classify(err)
-	}
-	return data, nil
+	return rs.fetchDoc(ctx, desc, false)
 }
 
-// doc fetches and verifies a manifest, once.
+// doc fetches and verifies a manifest of the bundle, once.
 func (rs *registrySource) doc(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	return rs.fetchDoc(ctx, desc, true)
+}
+
+// fetchDoc fetches and verifies a manifest, or returns the one held. With
+// hold it is held for the run, as a packed bundle's head is, and bounded
+// as a reader of one bounds it: a bundle read from a registry is hostile
+// until its signature verifies, and pull and sync without --key never
+// verify it.
+func (rs *registrySource) fetchDoc(ctx context.Context, desc ocispec.Descriptor, hold bool) ([]byte, error) {
 	rs.mu.Lock()
 	data, ok := rs.docs[desc.Digest]
+	over := hold && rs.held+desc.Size > maxBundleDocs
 	rs.mu.Unlock()
-	if ok {
+	switch {
+	case ok:
 		return data, nil
-	}
-	// Held for the run, as a packed bundle's head is: bounded as a reader
-	// of one bounds it, since a bundle read from a registry is hostile
-	// until its signature verifies, and pull and sync without --key never
-	// verify it.
-	rs.mu.Lock()
-	over := rs.held+desc.Size > maxBundleDocs
-	rs.mu.Unlock()
-	if over {
+	case over:
 		return nil, fmt.Errorf("%s: manifest %s: the bundle's manifests come to more than %d bytes, the most a bundle holds: %w", rs.ref, desc.Digest, maxBundleDocs, errdef.ErrMalformed)
 	}
 	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
 	if err != nil {
 		return nil, remote.Classify(err)
 	}
-	rs.mu.Lock()
-	if _, ok := rs.docs[desc.Digest]; !ok {
-		rs.docs[desc.Digest] = data
-		rs.held += int64(len(data))
+	if hold {
+		rs.mu.Lock()
+		if _, ok := rs.docs[desc.Digest]; !ok {
+			rs.docs[desc.Digest] = data
+			rs.held += int64(len(data))
+		}
+		rs.mu.Unlock()
 	}
-	rs.mu.Unlock()
 	return data, nil
 }
 
