@@ -88,8 +88,17 @@ func RootIndex(m *Manifest, metadata ocispec.Descriptor) (Document, error) {
 			Annotations: map[string]string{AnnotationRole: RoleImage, AnnotationRepository: img.Repository},
 		})
 	}
+	// A manifest attached both by subject and by a cosign tag is one
+	// referrer of the image twice in manifest.json (with and without its
+	// tag): the root lists it once.
+	listed := map[string]bool{}
 	for _, img := range m.Images {
 		for _, r := range img.Referrers {
+			key := img.Repository + "@" + r.Digest.String()
+			if listed[key] {
+				continue
+			}
+			listed[key] = true
 			children = append(children, ocispec.Descriptor{
 				MediaType:    r.MediaType,
 				ArtifactType: r.ArtifactType,

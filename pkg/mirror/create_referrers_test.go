@@ -227,3 +227,60 @@ func TestCreateCosignTagsWithPlatform(t *testing.T) {
 		t.Fatalf("err = %v, want a failure naming %s", err, attTag)
 	}
 }
+
+// A cosign tag can name a manifest create already carries: a referrer
+// (attached by subject and tagged too), or, from a confused or hostile
+// source, the image itself. The referrer is recorded with its tag too, so
+// that import writes the tag and cosign finds it on the far side, where
+// the tag was dropped; the image's own manifest under a signature tag is
+// no signature, and is left out.
+func TestCosignTagNamingACarriedManifest(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/both"}
+	img := r.image("app", "", nil)
+	ref := r.image("sig by subject and tag", "application/vnd.example.sig", subjectOf(img))
+	repo, err := testutil.Client(t).Repository(src + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigTag, attTag := bundle.CosignTag(img.Digest, ".sig"), bundle.CosignTag(img.Digest, ".att")
+	if err := repo.Tag(ctx, ref, sigTag); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Tag(ctx, img, attTag); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
+	opts.Version = "2025.10.0"
+	res, err := mirror.Create(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, rf := range res.Manifest.Images[0].Referrers {
+		if rf.Tag != "" {
+			if rf.Digest != ref.Digest {
+				t.Errorf("tag %s recorded for %s, want %s", rf.Tag, rf.Digest, ref.Digest)
+			}
+			tags = append(tags, rf.Tag)
+		}
+	}
+	if !slices.Equal(tags, []string{sigTag}) {
+		t.Fatalf("tags recorded %v, want [%s] (the image itself under %s left out)", tags, sigTag, attTag)
+	}
+	priv, pub := testKeys(t, "signer")
+	sign(t, dir, priv)
+	dst := testutil.Distribution(t)
+	if _, err := mirror.Import(ctx, importOpts(t, dir, dst, pub)); err != nil {
+		t.Fatal(err)
+	}
+	far, _ := testutil.Client(t).Repository(dst + "/" + r.name)
+	if got, err := far.Resolve(ctx, sigTag); err != nil || got.Digest != ref.Digest {
+		t.Errorf("%s on the far side names %v (%v), want %s", sigTag, got.Digest, err, ref.Digest)
+	}
+	if _, err := far.Resolve(ctx, attTag); err == nil {
+		t.Errorf("%s written on the far side", attTag)
+	}
+}

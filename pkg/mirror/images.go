@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,11 +105,12 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 			}
 			si.referrers = append(si.referrers, refs...)
 		}
-		tagged, err := cosignTagged(ctx, repo, subjects(manifests))
+		own := subjects(manifests)
+		tagged, err := cosignTagged(ctx, repo, own)
 		if err != nil {
 			return nil, err
 		}
-		if err := si.addTagged(ctx, tagged); err != nil {
+		if err := si.addTagged(ctx, tagged, own); err != nil {
 			return nil, err
 		}
 		if sourceDigest != root.Digest { // --platform: the pinned index's
@@ -178,16 +180,21 @@ const cosignProbes = 4
 
 // addTagged adds the manifests found under cosign's tags, with everything
 // below them, to the image's graph and referrers. One that is no manifest
-// is skipped (and said so), as a referrer would be; one that is already
-// part of the image (a tag naming the image itself, or a referrer) is not
-// carried twice.
-func (si *sourceImage) addTagged(ctx context.Context, tagged []transfer.Referrer) error {
+// is skipped (and said so), as a referrer would be. One the graph holds
+// already is not fetched again: a referrer's manifest under a cosign tag
+// too is recorded with its tag, so that import writes the tag; a tag
+// naming one of the image's own manifests (own) or a blob names no
+// signature, and is left out.
+func (si *sourceImage) addTagged(ctx context.Context, tagged []transfer.Referrer, own []digest.Digest) error {
 	for _, r := range tagged {
 		if !bundle.IsManifestMediaType(r.Descriptor.MediaType) {
 			si.graph.Skipped = append(si.graph.Skipped, r)
 			continue
 		}
 		if si.graph.Has(r.Descriptor.Digest) {
+			if _, manifest := si.graph.Node(r.Descriptor.Digest); manifest && !slices.Contains(own, r.Descriptor.Digest) {
+				si.referrers = append(si.referrers, r)
+			}
 			continue
 		}
 		if err := si.graph.Walk(ctx, si.repo, r.Descriptor); err != nil {

@@ -25,6 +25,11 @@ func warnMismatchedPair(ref, keyID string, log *slog.Logger) {
 		return
 	}
 	pubPath := prefix + ".pub"
+	// A regular file only: opening a FIFO or a device would block sign or
+	// read from it, for a warning.
+	if st, err := os.Stat(pubPath); err != nil || !st.Mode().IsRegular() {
+		return
+	}
 	f, err := os.Open(pubPath)
 	if err != nil {
 		return

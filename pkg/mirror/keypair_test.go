@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -54,5 +56,20 @@ func TestSignWarnsOfMismatchedPair(t *testing.T) {
 	}
 	if logs := sign(t); logs != "" {
 		t.Errorf("no public key beside the signing key: %s", logs)
+	}
+	// A FIFO where the public key would be: opening it for the check
+	// would block sign until something wrote to it.
+	if err := syscall.Mkfifo(pub, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan string, 1)
+	go func() { done <- sign(t) }()
+	select {
+	case logs := <-done:
+		if logs != "" {
+			t.Errorf("a FIFO beside the signing key: %s", logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sign blocked on the FIFO beside the signing key")
 	}
 }

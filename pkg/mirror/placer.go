@@ -53,7 +53,7 @@ type placer struct {
 func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	t0 := time.Now()
 	if err := pl.plan.filesLeft; err != nil {
-		pl.log.Warn("bundle files not carried: SHA256SUMS.sig does not verify with a key that signed the bundle; public-key.pem, SHA256SUMS and SHA256SUMS.sig stay behind", "reason", err)
+		pl.log.Warn("bundle files not carried: they are not the ones its signing or checksums vouch for; public-key.pem, SHA256SUMS and SHA256SUMS.sig stay behind", "reason", err)
 	}
 	defer func() {
 		if err != nil {
