@@ -31,10 +31,11 @@ func newCreateCmd(app *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --images RELEASE.yaml [--advisories DIR] --output DIR|FILE.tar [--key KEY]",
 		Short: "Pull a release's images by digest and write a bundle directory (or signed archive)",
-		Long: `Pull every image of a release by digest (all platforms, with its referrers),
-add the advisory files, and write a bundle directory that is at once an OCI
-image layout and the plan's folder (manifest.json, advisories/, scripts/,
-docs/, SHA256SUMS). The directory appears complete or not at all.
+		Long: `Pull every image of a release by digest (all platforms, with its referrers
+and the tags cosign keeps signatures, attestations and SBOMs under:
+sha256-<hex>.sig, .att, .sbom), add the advisory files, and write a bundle
+directory that is at once an OCI image layout and the plan's folder
+(manifest.json, advisories/, scripts/, docs/, SHA256SUMS). The directory appears complete or not at all.
 
 --platform keeps one platform of each multi-platform image: that image is
 then carried as the platform's manifest, under its own digest, with the

@@ -27,8 +27,13 @@ missing.
 
 Images land at HOST/[PREFIX/]<path> (registry.example/stellaops/authority →
 HOST/stellaops/authority), tagged with the release version and their source tag,
-digests unchanged. The bundle itself (root, metadata, signature) goes to
---bundle-repo, tagged with the release version.`,
+digests unchanged, with their referrers and the tags cosign keeps signatures,
+attestations and SBOMs under (sha256-<hex>.sig, .att, .sbom), so cosign verify
+works there. A cosign tag that already names another manifest (this
+registry's own signatures) is left as it was, with a warning (keptTags in
+--format json); one an earlier import wrote moves to this bundle's. The
+bundle itself (root, metadata, signature) goes to --bundle-repo, tagged with
+the release version.`,
 		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
     --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
   stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json`,

@@ -19,7 +19,8 @@ func newInspectCmd(app *app) *cobra.Command {
 		Use:   "inspect DIR|FILE|REF [--key PUB]",
 		Short: "Show what a bundle holds, and whether it verifies",
 		Long: `Show a bundle's release, generation, images (reference, digest, platforms,
-size), advisories and totals, after checking its structure. A directory, a tar
+referrers and how many are cosign tags, named in --format json, size),
+advisories and totals, after checking its structure. A directory, a tar
 (plain, gzip or zstd, or the volume list of a split one) or a bundle in a
 registry is read; a packed tar only up to its last manifest. With --key (or
 --trust-root) the signature must verify too, and the signers are shown.`,

@@ -70,7 +70,7 @@ serve and verify refuse it, and --key signs the volume list, not the bundle.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "archive to write: .tar, .tar.gz or .tar.zst (required)")
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing archive")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing archive (with --split: its volumes and list, and any file a volume would take the name of)")
 	cmd.Flags().StringVar(&split, "split", "", "write volumes of at most SIZE (e.g. 4G for FAT32 sticks: 4 GiB less one byte) plus their list FILE.volumes.json")
 	cmd.Flags().StringVar(&key, "key", "", "with --split, sign the volume list (FILE.volumes.dsse)")
 	_ = cmd.MarkFlagRequired("output")
