@@ -66,6 +66,9 @@ func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
 	}
 	fmt.Fprintf(w, "  blobs       %d sent (%s), %d mounted, %d already present\n", r.Blobs.Sent, humanBytes(r.Blobs.BytesSent), r.Blobs.Mounted, r.Blobs.Skipped)
 	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags)
+	for _, ref := range r.KeptTags {
+		fmt.Fprintf(w, "  kept tag    %s (names this registry's own manifest: see the warning above)\n", ref)
+	}
 	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
 	if len(r.Advisories) > 0 {
 		fmt.Fprintf(w, "  advisories  %d written\n", len(r.Advisories))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -125,12 +126,25 @@ func TestCosignTagSchemeCrossesTheGap(t *testing.T) {
 		sigTag := bundle.CosignTag(idx.Digest, ".sig")
 		own := rawRepo{t, dst, r.name}.image("far side's own signatures", "", nil)
 		tagManifest(t, dst, r.name, own, sigTag)
-		res, err := mirror.Import(ctx, importOpts(t, dir, dst, pub))
+		var logs bytes.Buffer
+		opts := importOpts(t, dir, dst, pub)
+		opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		res, err := mirror.Import(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{dst + "/" + r.name + ":" + sigTag}; !slices.Equal(res.KeptTags, want) {
 			t.Errorf("kept tags %v, want %v", res.KeptTags, want)
+		}
+		// The warning gives the command that takes the bundle's instead.
+		var bundleSig digest.Digest
+		for _, ref := range readManifest(t, dir).Images[0].Referrers {
+			if ref.Tag == sigTag {
+				bundleSig = ref.Digest
+			}
+		}
+		if take := "oras tag " + dst + "/" + r.name + "@" + bundleSig.String() + " " + sigTag; !strings.Contains(logs.String(), take) {
+			t.Errorf("import warned %q, want the command %q", logs.String(), take)
 		}
 		repo, _ := testutil.Client(t).Repository(dst + "/" + r.name)
 		got, err := repo.Resolve(ctx, sigTag)

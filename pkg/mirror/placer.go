@@ -86,7 +86,7 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	}
 	for _, k := range pl.tgt.kept {
 		pl.log.Warn("cosign tag left as it was: it names another manifest, which may hold this registry's own signatures; the bundle's is in the same repository by digest",
-			"tag", k.ref, "names", k.held, "bundle", k.bundle)
+			"tag", k.ref, "names", k.held, "bundle", k.bundle, "toTakeTheBundles", k.takeCommand())
 	}
 	for len(pl.pending) > 0 {
 		written, err := pl.pending[0].commit()

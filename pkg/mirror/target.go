@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -359,6 +360,12 @@ func (t *target) explain(err error) error {
 type keptTag struct {
 	ref          string
 	held, bundle digest.Digest
+}
+
+// takeCommand is the command that moves the tag to the bundle's manifest.
+func (k keptTag) takeCommand() string {
+	i := strings.LastIndex(k.ref, ":")
+	return "oras tag " + k.ref[:i] + "@" + k.bundle.String() + " " + k.ref[i+1:]
 }
 
 func (t *target) keptRefs() []string {
