@@ -38,11 +38,10 @@ func (p *probe) cleanup(ctx context.Context, r *oremote.Repository) {
 			refused = append(refused, err.Error())
 		}
 	}
-	tagsLeft := 0
+	tagRefusals := map[string]error{} // a tag the registry would not delete by name
 	for _, tag := range p.tags {
 		if err := p.delete(ctx, r, p.repo, "manifests", tag); err != nil {
-			refuse(err)
-			tagsLeft++
+			tagRefusals[tag] = err
 		}
 	}
 	manifestsLeft := 0
@@ -50,6 +49,18 @@ func (p *probe) cleanup(ctx context.Context, r *oremote.Repository) {
 		if err := p.delete(ctx, r, p.repo, "manifests", desc.Digest.String()); err != nil {
 			refuse(err)
 			manifestsLeft++
+		}
+	}
+	// Some registries delete no tag by name but untag a manifest deleted
+	// by digest (the CNCF registry v2.8 answers the first with 400
+	// DIGEST_INVALID): such a tag is left only if it still resolves.
+	tagsLeft := 0
+	for _, tag := range p.tags {
+		if err, ok := tagRefusals[tag]; ok {
+			if _, rerr := r.Resolve(ctx, tag); !isNotFound(rerr) {
+				refuse(err)
+				tagsLeft++
+			}
 		}
 	}
 	blobsLeft := 0

@@ -345,6 +345,31 @@ func TestRegistryWithoutDeletes(t *testing.T) {
 	}
 }
 
+// TestDoctorRegistryDeletingNoTagByName: the CNCF registry v2.8 (Debian's
+// docker-registry, the registry:2 image) answers DELETE of a tag with 400
+// DIGEST_INVALID, but removes the tags of a manifest deleted by digest. The
+// doctor's probe tag is then gone once its manifest is, and its cleanup
+// passes; it warned that the tag was left, with "400 Bad Request".
+func TestDoctorRegistryDeletingNoTagByName(t *testing.T) {
+	tagDelete := func(r *http.Request) bool {
+		_, ref, ok := strings.Cut(r.URL.Path, "/manifests/")
+		return ok && r.Method == http.MethodDelete && !strings.HasPrefix(ref, "sha256:")
+	}
+	host := testutil.ProxyWrapped(t, testutil.Distribution(t), refuse(tagDelete, http.StatusBadRequest, "DIGEST_INVALID"))
+	res, err := doctor(t, host, testutil.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Check(mirror.CheckCleanup); c == nil || c.Status != mirror.CheckPass {
+		t.Errorf("cleanup: %+v, want a pass", c)
+	}
+	for repo, tags := range testutil.Tags(t, host) {
+		if len(tags) > 0 {
+			t.Errorf("doctor left tags in %s: %v", repo, tags)
+		}
+	}
+}
+
 // TestInterruptedDoctorCleansUp interrupts the doctor once it has written
 // probe manifests and a tag (as Ctrl-C would): what it wrote is still
 // deleted. It was left in the registry for good.
