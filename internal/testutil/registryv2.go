@@ -37,8 +37,10 @@ func DistributionV2(t testing.TB) string {
 	return DistributionV2With(t, DistributionOptions{})
 }
 
-// DistributionV2With starts the registry v2.8 with options: its
-// configuration is distribution v3's, as far as these options go.
+// DistributionV2With starts the registry v2.8 with options: for
+// Htpasswd, TLSCert, TLSKey and NoDelete its configuration is v3's. Token
+// is not: v2.8 reads the token service's key from a rootcertbundle, not
+// from jwks, and does not start with it.
 func DistributionV2With(t testing.TB, opts DistributionOptions) string {
 	t.Helper()
 	addr, stop, err := StartDistribution(RegistryV2Binary(t), t.TempDir(), opts)
