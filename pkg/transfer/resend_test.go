@@ -233,3 +233,35 @@ func TestUploaderAnswerLostAfterCompletion(t *testing.T) {
 		})
 	}
 }
+
+// The CNCF registry v2.8 (the registry:2 image) cannot resume an upload
+// whose request broke off after it took part of the body: asked where the
+// upload stands with the Location it gave before, it answers 404 "blob
+// upload invalid" and drops the session. PushAt reads its source at will,
+// so it starts the blob over in a new session; it used to fail the blob
+// (and the import) when the cut came after the first request.
+func TestUploaderAtStartsOverWhereTheRegistryDropsTheSession(t *testing.T) {
+	reg := testutil.DistributionV2(t)
+	transfer.SetAtChunkSize(t, 2<<20)
+	data := randomBytes(5<<20+99, 58)
+	desc := blobDesc(data)
+	// POST, the first PATCH, then the second PATCH cut half-way.
+	proxy := testutil.NewFaultProxy(t, reg, testutil.FaultNone, testutil.FaultNone, testutil.FaultCutUpload,
+		testutil.FaultNone, testutil.FaultNone, testutil.FaultNone, testutil.FaultNone, testutil.FaultNone, testutil.FaultNone, testutil.FaultNone)
+	client := testutil.Client(t)
+	up, err := client.UploadRepository(proxy.Host + "/stellaops/dropped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 4}
+	if err := u.PushAt(t.Context(), desc, bytes.NewReader(data)); err != nil {
+		t.Fatalf("PushAt: %v", err)
+	}
+	if n := proxy.InjectedOf(testutil.FaultCutUpload); n != 1 {
+		t.Fatalf("%d uploads cut, want 1", n)
+	}
+	direct, _ := client.Repository(reg + "/stellaops/dropped")
+	if got, err := sampleRead(t.Context(), direct, desc); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("registry holds %d different bytes (%v)", len(got), err)
+	}
+}

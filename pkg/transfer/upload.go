@@ -384,6 +384,13 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			loc, sent = fresh, 0
 			return true, err
 		}
+		if serr != nil && errors.Is(remote.Classify(serr), errdef.ErrNotFound) {
+			// The session is gone with bytes sent before this chunk (the
+			// registry v2.8 drops one asked about with a Location whose
+			// offset is stale, as after a cut: 404): only a source that
+			// can be read again may start over.
+			return false, fmt.Errorf("%w (upload status: %v): %w", err, serr, errSessionLost)
+		}
 		if serr != nil {
 			return remote.IsTransient(serr), fmt.Errorf("%w (upload status: %v)", err, serr)
 		}
@@ -414,6 +421,10 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 	}
 	return next, nil
 }
+
+// errSessionLost marks an upload whose session the registry no longer
+// knows, after it held part of the blob.
+var errSessionLost = errors.New("the registry lost the upload session")
 
 // status asks the registry how many bytes an upload session holds.
 func (u *Uploader) status(ctx context.Context, loc *url.URL) (int64, *url.URL, error) {
@@ -669,6 +680,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	// whole blob so, in one PUT streamed from the source.
 	d := u.dialect()
 	whole := d.monolithic.Load() || d.chunkMin.Load() > atChunkSize
+	restarts := 0
 	for off := int64(0); off < desc.Size; {
 		n, err := u.piece(desc.Size-off, true)
 		if err != nil {
@@ -701,6 +713,19 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 			}
 			continue
 		}
+		if errors.Is(err, errSessionLost) && restarts < maxRestarts {
+			// The blob from its first byte, in a new session, hashed
+			// afresh: the source reads again.
+			restarts++
+			if loc, err = u.start(ctx); err != nil {
+				return err
+			}
+			src, off = newHashedAt(ra), 0
+			if u.Progress != nil {
+				u.Progress.Start(desc)
+			}
+			continue
+		}
 		if err != nil {
 			loc = next
 			return fail(fmt.Errorf("upload %s: %w", desc.Digest, err))
@@ -730,6 +755,10 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 // bytes from the source, so it can be large. A variable only so that tests
 // can make PushAt send a small blob in several requests.
 var atChunkSize int64 = 512 << 20
+
+// maxRestarts bounds how often PushAt starts a blob over after the
+// registry dropped its session mid-way: each follows a fault.
+const maxRestarts = 3
 
 // sealedChunk is a blob's last chunk, sent with the PUT that completes the
 // upload: its reader passes the blob's final byte only once the whole
