@@ -224,8 +224,11 @@ http:
 		logf.Close()
 		return "", nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once the registry exited, waitErr then holding how:
+	// both waitReady and stop wait for it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -234,7 +237,7 @@ http:
 			logf.Close()
 		})
 	}
-	if err := waitReady(addr, opts.TLSCert != "", exited); err != nil {
+	if err := waitReady(addr, opts.TLSCert != "", exited, &waitErr); err != nil {
 		stop()
 		logs, _ := os.ReadFile(logPath)
 		return "", nil, fmt.Errorf("%w\n%s", err, logs)
@@ -244,12 +247,12 @@ http:
 
 // waitReady waits until the registry accepts connections on addr; it fails
 // when the registry exits or does not come up within 30 seconds.
-func waitReady(addr string, tls bool, exited <-chan error) error {
+func waitReady(addr string, tls bool, exited <-chan struct{}, waitErr *error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("registry exited: %v", err)
+		case <-exited:
+			return fmt.Errorf("registry exited: %v", *waitErr)
 		default:
 		}
 		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
