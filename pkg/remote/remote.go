@@ -235,7 +235,7 @@ func (c *Client) repository(name string, retrying bool) (*remote.Repository, err
 	}
 	ref.Reference = ""
 	return &remote.Repository{
-		Client:               c.authClient(ref.Registry, retrying),
+		Client:               reauthClient{c.authClient(ref.Registry, retrying)},
 		Reference:            ref,
 		PlainHTTP:            c.opts.PlainHTTP,
 		TagListMaxPages:      1000,
@@ -257,7 +257,7 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: %v: %w", host, err, errdef.ErrUsage)
 	}
-	reg.Client = c.authClient(host, true)
+	reg.Client = reauthClient{c.authClient(host, true)}
 	reg.PlainHTTP = c.opts.PlainHTTP
 	return reg, nil
 }
