@@ -20,21 +20,23 @@ func newDoctorCmd(app *app) *cobra.Command {
 than during it, using the same credentials (docker config.json, --registry-config),
 TLS settings (--ca-file, --insecure, --plain-http) and retries as import and push:
 
-  reachable      GET /v2/ answers
-  tls            the certificate verifies (issuer, expiry)
-  auth           the authentication asked for, and whether the credentials work
-  push           a blob (chunked upload) and a manifest can be written
-  artifact-type  OCI 1.1 artifact manifests (artifactType, subject) are accepted
-  referrers-api  GET /v2/<repo>/referrers/<digest> is served
-  oci-subject    the OCI-Subject header comes back on a push with a subject
-  fallback-tag   a sha256-<hex> tag (the referrers fallback) can be written
-  manifest-size  the largest manifest accepted, up to 4 MiB (stella's bound)
-  blob-mount     a cross-repository mount answers 201
-  cleanup        the probes were deleted again
+  reachable       GET /v2/ answers
+  tls             the certificate verifies (issuer, expiry)
+  auth            the authentication asked for, and whether the credentials work
+  push            two small blobs (one PUT each) and a manifest can be written
+  chunked-upload  a blob can be sent in chunks (one small PATCH, session cancelled)
+  artifact-type   OCI 1.1 artifact manifests (artifactType, subject) are accepted
+  referrers-api   GET /v2/<repo>/referrers/<digest> is served
+  oci-subject     the OCI-Subject header comes back on a push with a subject
+  fallback-tag    a sha256-<hex> tag (the referrers fallback) can be written
+  manifest-size   the largest manifest accepted, up to 4 MiB (stella's bound)
+  blob-mount      a cross-repository mount answers 201
+  cleanup         the probes were deleted again
 
 It writes a few bytes into --repo (and --repo/mount) and deletes them where the
 registry allows deletes. It ends with the mode import and push will use there:
-referrers API or sha256-<hex> fallback tags, blob mounts or uploads.
+referrers API or sha256-<hex> fallback tags, blob mounts or uploads, blobs
+in chunks or in one request each.
 
 Exit 0 when the registry is usable; 1 when it is unreachable, refuses the
 credentials, or cannot hold a bundle (the report is printed either way).`,
@@ -91,6 +93,9 @@ func printDoctor(w io.Writer, r *mirror.DoctorResult) {
 			mounts = "mounted across repositories"
 		}
 		fmt.Fprintf(w, "Mode: import and push attach referrers by %s; shared blobs are %s\n", m.Referrers, mounts)
+		if m.Uploads != "" {
+			fmt.Fprintf(w, "Uploads: %s\n", m.Uploads)
+		}
 	}
 	if r.Usable {
 		fmt.Fprintln(w, "Usable: yes")

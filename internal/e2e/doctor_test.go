@@ -46,7 +46,8 @@ func TestDoctorCLI(t *testing.T) {
 
 	cfg := testutil.DockerConfig(t, host, "mirror", password)
 	r = stella(t, nil, "mirror", "doctor", "--registry", host, "--plain-http", "--registry-config", cfg, "--verbose")
-	if r.code != 0 || !strings.Contains(r.stdout, "Usable: yes") || !strings.Contains(r.stdout, "fallback tag (sha256-<hex>)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "Usable: yes") || !strings.Contains(r.stdout, "fallback tag (sha256-<hex>)") ||
+		!strings.Contains(r.stdout, "PASS  chunked-upload") || !strings.Contains(r.stdout, "Uploads: chunked\n") {
 		t.Errorf("with credentials: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	if strings.Contains(r.stdout+r.stderr, password) {

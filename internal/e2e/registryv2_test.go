@@ -60,10 +60,10 @@ func TestRegistryV28(t *testing.T) {
 	// doctor: no referrers API, the fallback tag, and nothing left behind.
 	var doc mirror.DoctorResult
 	decode(t, mustStella(t, "mirror", "doctor", "--registry", far, "--plain-http", "--format", "json"), &doc)
-	if !doc.Usable || doc.Mode == nil || doc.Mode.Referrers != mirror.ReferrersTagIndex {
-		t.Errorf("doctor: usable %v, mode %+v; want the fallback tag", doc.Usable, doc.Mode)
+	if !doc.Usable || doc.Mode == nil || doc.Mode.Referrers != mirror.ReferrersTagIndex || doc.Mode.Uploads != mirror.UploadsChunked {
+		t.Errorf("doctor: usable %v, mode %+v; want the fallback tag, chunked uploads", doc.Usable, doc.Mode)
 	}
-	for _, name := range []string{mirror.CheckArtifactType, mirror.CheckFallbackTag, mirror.CheckCleanup} {
+	for _, name := range []string{mirror.CheckChunked, mirror.CheckArtifactType, mirror.CheckFallbackTag, mirror.CheckCleanup} {
 		if c := doc.Check(name); c == nil || c.Status != mirror.CheckPass {
 			t.Errorf("doctor %s: %+v, want a pass", name, c)
 		}

@@ -52,6 +52,7 @@ const (
 	CheckTLS          = "tls"
 	CheckAuth         = "auth"
 	CheckPush         = "push"
+	CheckChunked      = "chunked-upload"
 	CheckArtifactType = "artifact-type"
 	CheckReferrersAPI = "referrers-api"
 	CheckOCISubject   = "oci-subject"
@@ -75,7 +76,18 @@ type DoctorMode struct {
 	// Mounts reports whether blobs shared between repositories are
 	// mounted (linked by the registry) rather than uploaded again.
 	Mounts bool `json:"mounts"`
+	// Uploads is how blobs larger than one request are sent:
+	// UploadsChunked, "chunked, at least N bytes a chunk" where the
+	// registry sets a smallest chunk (OCI-Chunk-Min-Length), or
+	// UploadsWhole where it refuses chunks; empty when not probed.
+	Uploads string `json:"uploads,omitempty"`
 }
+
+// DoctorMode.Uploads values, beside the chunked one with a minimum.
+const (
+	UploadsChunked = "chunked"
+	UploadsWhole   = "one request a blob"
+)
 
 // DoctorResult is what Doctor found.
 type DoctorResult struct {
@@ -105,9 +117,10 @@ func (r *DoctorResult) Check(name string) *DoctorCheck {
 // Doctor diagnoses a registry with real requests, the way import and push
 // will talk to it: reachability and TLS (GET /v2/), the authentication it
 // asks for and whether the credentials are accepted, then, in a probe
-// repository, a blob and manifest push, an OCI artifact manifest with a
-// subject (is OCI-Subject sent back?), the referrers API, a sha256-<hex>
-// fallback tag, the largest manifest accepted (up to 4 MiB) and a
+// repository, a blob and manifest push, whether blobs go in chunks (an
+// upload session opened, one small PATCH, the session cancelled), an OCI
+// artifact manifest with a subject (is OCI-Subject sent back?), the
+// referrers API, a sha256-<hex> fallback tag, the largest manifest accepted (up to 4 MiB) and a
 // cross-repository blob mount. It removes what it wrote where the registry
 // allows deletes, and says which mode import and push will use.
 //

@@ -62,13 +62,13 @@ func TestDoctorDistribution(t *testing.T) {
 	}
 	wantChecks(t, res, map[string]mirror.CheckStatus{
 		mirror.CheckReachable: mirror.CheckPass, mirror.CheckTLS: mirror.CheckSkip, mirror.CheckAuth: mirror.CheckPass,
-		mirror.CheckPush: mirror.CheckPass, mirror.CheckArtifactType: mirror.CheckPass,
+		mirror.CheckPush: mirror.CheckPass, mirror.CheckChunked: mirror.CheckPass, mirror.CheckArtifactType: mirror.CheckPass,
 		mirror.CheckReferrersAPI: mirror.CheckWarn, mirror.CheckOCISubject: mirror.CheckInfo,
 		mirror.CheckFallbackTag: mirror.CheckPass, mirror.CheckManifestSize: mirror.CheckPass,
 		mirror.CheckBlobMount: mirror.CheckPass, mirror.CheckCleanup: mirror.CheckPass,
 	})
-	if !res.Usable || res.Mode == nil || res.Mode.Referrers != mirror.ReferrersTagIndex || !res.Mode.Mounts {
-		t.Errorf("usable %v, mode %+v; want usable, fallback tag, mounts", res.Usable, res.Mode)
+	if !res.Usable || res.Mode == nil || res.Mode.Referrers != mirror.ReferrersTagIndex || !res.Mode.Mounts || res.Mode.Uploads != mirror.UploadsChunked {
+		t.Errorf("usable %v, mode %+v; want usable, fallback tag, mounts, chunked uploads", res.Usable, res.Mode)
 	}
 	if res.MaxManifestSize != bundle.MaxManifestSize {
 		t.Errorf("max manifest size %d, want %d", res.MaxManifestSize, bundle.MaxManifestSize)

@@ -51,18 +51,23 @@ func (p *probe) write(ctx context.Context) {
 	}
 	ctx = auth.AppendRepositoryScope(ctx, r.Reference, auth.ActionPull, auth.ActionPush)
 	defer p.cleanup(ctx, r)
-	if !p.push(ctx, r) || !p.artifact(ctx, r) {
+	if !p.push(ctx, r) {
+		return
+	}
+	uploads := p.chunks(ctx)
+	if !p.artifact(ctx, r) {
 		return
 	}
 	mode := p.referrers(ctx, r)
 	p.fallbackTag(ctx, r, mode)
 	p.manifestSize(ctx)
 	mounts := p.mount(ctx)
-	p.res.Mode = &DoctorMode{Referrers: mode, Mounts: mounts}
+	p.res.Mode = &DoctorMode{Referrers: mode, Mounts: mounts, Uploads: uploads}
 }
 
 // push writes the empty config, a blob unique to this run (both through
-// the chunked uploader that import uses) and a manifest naming them.
+// the uploader that import uses; blobs this small go in one POST and PUT)
+// and a manifest naming them.
 func (p *probe) push(ctx context.Context, r *oremote.Repository) bool {
 	data := []byte("stella mirror doctor probe " + p.nonce + "\n")
 	p.blob = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
@@ -86,7 +91,7 @@ func (p *probe) push(ctx context.Context, r *oremote.Repository) bool {
 		p.add(CheckPush, CheckFail, "manifest push into %s: %v", p.repo, err)
 		return false
 	}
-	p.add(CheckPush, CheckPass, "wrote two blobs (chunked upload) and an image manifest into %s", p.repo)
+	p.add(CheckPush, CheckPass, "wrote two small blobs (one PUT each, as import sends blobs that fit one request) and an image manifest into %s", p.repo)
 	return true
 }
 
