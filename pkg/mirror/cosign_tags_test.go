@@ -23,13 +23,13 @@ import (
 	"github.com/stellaops/mirror/pkg/serve"
 )
 
-// cosignRunner runs the real cosign binary against registries on
-// 127.0.0.1 over plain HTTP, without a transparency log.
+// cosignRunner runs the real cosign binary with COSIGN_PASSWORD set and
+// its experimental features on (OCI 1.1 referrers).
 func cosignRunner(t *testing.T) func(args ...string) error {
 	bin := testutil.CosignBinary(t)
 	return func(args ...string) error {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD="+testPassword, "COSIGN_YES=true")
+		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD="+testPassword, "COSIGN_YES=true", "COSIGN_EXPERIMENTAL=1")
 		cmd.Dir = t.TempDir()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -2,7 +2,6 @@ package mirror_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,22 +71,13 @@ func TestCosignInterop(t *testing.T) {
 // side, with the referrers API and with fallback tags (distribution):
 // create used to carry the index's signature only.
 func TestCosignRecursiveSignaturesCrossTheGap(t *testing.T) {
-	bin := testutil.CosignBinary(t)
+	run := cosignRunner(t)
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/multi"}
 	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
 	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
 	priv, pub := testKeys(t, "signer")
-	run := func(args ...string) error {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD="+testPassword, "COSIGN_YES=true", "COSIGN_EXPERIMENTAL=1")
-		cmd.Dir = t.TempDir()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
 	if err := run("sign", "--key", priv, "--allow-insecure-registry", "--allow-http-registry", "--tlog-upload=false",
 		"--recursive", "--registry-referrers-mode=oci-1-1", src+"/"+r.name+"@"+idx.Digest.String()); err != nil {
 		t.Fatal(err)

@@ -142,12 +142,7 @@ func TestCreateBoundsTheManifestsItHolds(t *testing.T) {
 // writing nothing.
 func TestRegistryBundleManifestsBounded(t *testing.T) {
 	ctx := context.Background()
-	s := newSignedSample(t, sample.Spec{}, 0)
-	host := testutil.Registry(t)
-	ref := host + "/stellaops/mirror-bundle"
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	s, ref, _ := pushedSample(t)
 	pull := func() (string, error) {
 		out := filepath.Join(t.TempDir(), "pulled")
 		_, err := mirror.Pull(ctx, mirror.PullOptions{Reference: ref + ":" + s.rel.Spec.Version, Output: out, Client: testutil.Client(t), Transfer: transferOpts()})
@@ -224,13 +219,7 @@ func TestCreateHoldsSharedManifestOnce(t *testing.T) {
 // manifests (exit 11), and pull --key of a validly signed bundle failed.
 func TestRegistryBundleBoundIgnoresForeignReferrers(t *testing.T) {
 	ctx := context.Background()
-	s := newSignedSample(t, sample.Spec{}, 0)
-	host := testutil.Registry(t)
-	ref := host + "/stellaops/mirror-bundle"
-	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ref, res := pushedSample(t)
 	pull := func() error {
 		_, err := mirror.Pull(ctx, mirror.PullOptions{Reference: ref + ":" + s.rel.Spec.Version, Output: filepath.Join(t.TempDir(), "pulled"),
 			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
@@ -242,7 +231,7 @@ func TestRegistryBundleBoundIgnoresForeignReferrers(t *testing.T) {
 	}
 	// Small ones, many: whatever order the registry lists them in, they
 	// fill the bound to within one of them.
-	r := rawRepo{t, host, "stellaops/mirror-bundle"}
+	r := rawRepo{t, strings.TrimSuffix(ref, "/stellaops/mirror-bundle"), "stellaops/mirror-bundle"}
 	r.push(ocispec.DescriptorEmptyJSON.MediaType, ocispec.DescriptorEmptyJSON.Data)
 	root := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: res.Root, Size: int64(len(readFile(t, filepath.Join(s.dir, "blobs", "sha256", res.Root.Encoded()))))}
 	for i := range 80 {
@@ -256,4 +245,17 @@ func TestRegistryBundleBoundIgnoresForeignReferrers(t *testing.T) {
 	if err := pull(); err != nil {
 		t.Fatalf("pull --key with foreign referrers on the root: %v", err)
 	}
+}
+
+// pushedSample is a signed sample bundle pushed to a registry: the sample,
+// the bundle repository's reference and what push did.
+func pushedSample(t *testing.T) (*signedSample, string, *mirror.PlaceResult) {
+	t.Helper()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ref := testutil.Registry(t) + "/stellaops/mirror-bundle"
+	res, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ref, res
 }
