@@ -257,7 +257,9 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: %v: %w", host, err, errdef.ErrUsage)
 	}
-	reg.Client = reauthClient{c.authClient(host, true)}
+	// The auth client itself (not reauthClient): oras-go's login takes
+	// nothing else.
+	reg.Client = c.authClient(host, true)
 	reg.PlainHTTP = c.opts.PlainHTTP
 	return reg, nil
 }
