@@ -51,8 +51,7 @@ func TestCosignTagSchemeCrossesTheGap(t *testing.T) {
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/tagged"}
-	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
-	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	idx, amd, arm := r.twoPlatforms()
 	priv, pub := testKeys(t, "vendor")
 	ref := src + "/" + r.name + "@" + idx.Digest.String()
 	insecure := []string{"--allow-insecure-registry", "--allow-http-registry"}
@@ -278,8 +277,7 @@ func TestInspectNamesCosignTags(t *testing.T) {
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/inspected"}
-	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
-	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	idx, amd, arm := r.twoPlatforms()
 	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
 	if err != nil {
 		t.Fatal(err)

@@ -75,8 +75,7 @@ func TestCosignRecursiveSignaturesCrossTheGap(t *testing.T) {
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/multi"}
-	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
-	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	idx, amd, arm := r.twoPlatforms()
 	priv, pub := testKeys(t, "signer")
 	if err := run("sign", "--key", priv, "--allow-insecure-registry", "--allow-http-registry", "--tlog-upload=false",
 		"--recursive", "--registry-referrers-mode=oci-1-1", src+"/"+r.name+"@"+idx.Digest.String()); err != nil {

@@ -185,8 +185,7 @@ func TestCreateCosignTagsWithPlatform(t *testing.T) {
 		})
 	})
 	r := rawRepo{t, src, "app/image"}
-	amd, arm := r.image("amd64", "", nil), r.image("arm64", "", nil)
-	idx := r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64"))
+	idx, amd, _ := r.twoPlatforms()
 	repo, err := testutil.Client(t).Repository(src + "/" + r.name)
 	if err != nil {
 		t.Fatal(err)

@@ -67,6 +67,14 @@ func (r rawRepo) index(children ...ocispec.Descriptor) ocispec.Descriptor {
 	})
 }
 
+// twoPlatforms pushes a linux/amd64 and a linux/arm64 image and the index
+// of the two, returning the index and its two manifests.
+func (r rawRepo) twoPlatforms() (idx, amd, arm ocispec.Descriptor) {
+	r.t.Helper()
+	amd, arm = r.image("amd64", "", nil), r.image("arm64", "", nil)
+	return r.index(withPlatform(amd, "linux", "amd64"), withPlatform(arm, "linux", "arm64")), amd, arm
+}
+
 // releaseOf writes a plain-list release file naming host/name@d.
 func releaseOf(t *testing.T, host string, refs map[string]digest.Digest) string {
 	t.Helper()

@@ -240,14 +240,7 @@ func TestNoKeyResignedByAnother(t *testing.T) {
 			t.Run(reg.name+"/"+c.name, func(t *testing.T) {
 				host := reg.host(t)
 				client := testutil.Client(t)
-				ref := host + "/stellaops/mirror-bundle"
-				res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: byRoot, Client: client, Transfer: transferOpts()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: c.dir, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
-					t.Fatalf("the attacker's push: %v", err)
-				}
+				ref, res := pushSignerThenAttacker(t, host, s.dir, c.dir, byRoot)
 				tagged := ref + ":" + s.rel.Spec.Version
 				dst := host + "/mirror/bundles"
 				out := filepath.Join(t.TempDir(), "pulled")
@@ -311,17 +304,10 @@ func TestNoKeyResignedJunkChain(t *testing.T) {
 
 	host := testutil.Registry(t)
 	client := testutil.Client(t)
-	ref := host + "/stellaops/mirror-bundle"
-	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: byRoot, Client: client, Transfer: transferOpts()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: junk, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
-		t.Fatalf("the attacker's push: %v", err)
-	}
+	ref, res := pushSignerThenAttacker(t, host, s.dir, junk, byRoot)
 	tagged := ref + ":" + s.rel.Spec.Version
 	dst := host + "/mirror/bundles"
-	_, err = mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Client: client, Transfer: transferOpts()})
+	_, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Client: client, Transfer: transferOpts()})
 	if err == nil {
 		opts := importOpts(t, dst+":"+s.rel.Spec.Version, testutil.Registry(t), s.pub)
 		opts.Trust = byRoot
@@ -332,4 +318,22 @@ func TestNoKeyResignedJunkChain(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "pulled")
 	_, err = mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Client: client, Transfer: transferOpts()})
 	assertAmbiguous(t, "pull", err, res.Root)
+}
+
+// pushSignerThenAttacker pushes the signer's bundle (verified with trust)
+// and then an attacker's copy of it to host's bundle repository, as anyone
+// who may push there could: the root gets a second signing. It returns the
+// repository and what the signer's push did.
+func pushSignerThenAttacker(t *testing.T, host, signer, attacker string, trust mirror.TrustOptions) (string, *mirror.PlaceResult) {
+	t.Helper()
+	ctx, client := context.Background(), testutil.Client(t)
+	ref := host + "/stellaops/mirror-bundle"
+	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: signer, Reference: ref, Trust: trust, Client: client, Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: attacker, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
+		t.Fatalf("the attacker's push: %v", err)
+	}
+	return ref, res
 }
