@@ -33,7 +33,9 @@ works there. A cosign tag that already names another manifest (this
 registry's own signatures) is left as it was, with a warning (keptTags in
 --format json); one an earlier import wrote moves to this bundle's. The
 bundle itself (root, metadata, signature) goes to --bundle-repo, tagged with
-the release version.`,
+the release version. Side files its signing does not vouch for (a
+public-key.pem replaced on the medium) are left behind, with a warning
+(filesNotCarried in --format json).`,
 		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
     --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
   stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json`,

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +27,8 @@ and skipped where present; the tag is written last. With --key, the signature
 must verify before anything is pushed. A bundle past its expiry, or older than
 the newest one the repository holds (a lower mirrorGeneration, or the same
 with other content), is refused as import refuses it (--allow-expired,
---allow-rollback).`,
+--allow-rollback). Side files its signing does not vouch for are left
+behind, with a warning (filesNotCarried in --format json).`,
 		Example: `  stella mirror push bundle/ registry.example/stellaops/mirror-bundle
   stella mirror push stellaops-airgap-2025.10.0.tar.zst localhost:5000/stellaops/mirror-bundle:2025.10.0 --plain-http`,
 		Args: cobra.ExactArgs(2),
@@ -68,6 +71,9 @@ func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
 	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags)
 	for _, ref := range r.KeptTags {
 		fmt.Fprintf(w, "  kept tag    %s (names this registry's own manifest: see the warning above)\n", ref)
+	}
+	if left := r.FilesNotCarried; left != nil {
+		fmt.Fprintf(w, "  not carried %s: %s\n", strings.Join(left.Files, ", "), oneLine(errors.New(left.Reason)))
 	}
 	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
 	if len(r.Advisories) > 0 {

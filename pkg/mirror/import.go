@@ -75,6 +75,23 @@ type PlaceResult struct {
 	Advisories    []string       `json:"advisories,omitempty"`
 	ReferrersMode ReferrersMode  `json:"referrersMode"`
 	Seconds       float64        `json:"durationSeconds"`
+	// FilesNotCarried, if set, says which of the bundle's side files were
+	// left out of the target, and why; nil when they were carried (or the
+	// bundle has none).
+	FilesNotCarried *FilesNotCarried `json:"filesNotCarried,omitempty"`
+}
+
+// FilesNotCarried are the side files of a bundle (public-key.pem,
+// SHA256SUMS, SHA256SUMS.sig, certificates) that an import, push or sync
+// left behind: they are no part of what the envelope signs, and were not
+// the ones its signing vouches for (SHA256SUMS.sig did not verify with a
+// key that signed the envelope, say). The bundle itself was placed whole
+// and verifies; pull gives back a directory without them.
+type FilesNotCarried struct {
+	// Files are the side files the bundle held, none of which was carried.
+	Files []string `json:"files"`
+	// Reason is why, on one line.
+	Reason string `json:"reason"`
 }
 
 // ImportedImage is one image placed in the target.
@@ -177,12 +194,13 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 	res := &PlaceResult{
 		Registry: t.host, BundleRepository: bundleRepo, Root: pl.md.RootDesc.Digest,
 		Version: m.Release.Version, Generation: m.MirrorGeneration, Tags: t.tagged.Load(),
-		Blobs:         BlobCounts{Sent: t.sent.Load(), Mounted: t.mounted.Load(), Skipped: t.skipped.Load(), BytesSent: t.bytesSent.Load()},
-		Manifests:     ManifestCounts{Pushed: t.pushed.Load(), Present: t.present.Load()},
-		Advisories:    pl.written,
-		KeptTags:      t.keptRefs(),
-		ReferrersMode: t.mode,
-		Seconds:       time.Since(start).Seconds(),
+		Blobs:           BlobCounts{Sent: t.sent.Load(), Mounted: t.mounted.Load(), Skipped: t.skipped.Load(), BytesSent: t.bytesSent.Load()},
+		Manifests:       ManifestCounts{Pushed: t.pushed.Load(), Present: t.present.Load()},
+		Advisories:      pl.written,
+		KeptTags:        t.keptRefs(),
+		ReferrersMode:   t.mode,
+		Seconds:         time.Since(start).Seconds(),
+		FilesNotCarried: pl.left,
 	}
 	if images {
 		for _, img := range m.Images {

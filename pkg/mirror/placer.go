@@ -45,6 +45,9 @@ type placer struct {
 	// tag is written: the generation check again, for another run may have
 	// tagged a newer bundle while this one sent its blobs.
 	recheck func(context.Context) error
+	// left, once run has begun, says which side files the placement leaves
+	// behind, and why; nil when it carries them.
+	left *FilesNotCarried
 }
 
 // run places everything: blobs, then manifests children first, then tags,
@@ -52,8 +55,8 @@ type placer struct {
 // writes none (their temporary files are removed).
 func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	t0 := time.Now()
-	if err := pl.plan.filesLeft; err != nil {
-		pl.log.Warn("bundle files not carried: they are not the ones its signing or checksums vouch for; public-key.pem, SHA256SUMS and SHA256SUMS.sig stay behind", "reason", err)
+	if pl.left = pl.notCarried(); pl.left != nil {
+		pl.log.Warn("bundle files not carried: they are not the ones its signing or checksums vouch for; they stay behind", "files", pl.left.Files, "reason", pl.left.Reason)
 	}
 	defer func() {
 		if err != nil {
@@ -97,6 +100,21 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		pl.written = append(pl.written, written...)
 	}
 	return nil
+}
+
+// notCarried says which of the bundle's side files the plan leaves out of
+// the target, and why; nil if it carries them, or the bundle has none.
+func (pl *placer) notCarried() *FilesNotCarried {
+	if pl.plan.filesLeft == nil {
+		return nil
+	}
+	left := &FilesNotCarried{Reason: pl.plan.filesLeft.Error()}
+	for _, name := range filesReferrerNames {
+		if _, err := pl.md.File(name); err == nil {
+			left.Files = append(left.Files, name)
+		}
+	}
+	return left
 }
 
 // blobs places every blob of the plan, from a stream or at random.

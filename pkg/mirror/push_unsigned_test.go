@@ -42,6 +42,9 @@ func TestPushUnsignedCarriesChecksums(t *testing.T) {
 	if strings.Contains(logs.String(), "bundle files not carried") {
 		t.Errorf("push of an unsigned bundle warned: %s", logs.String())
 	}
+	if res.FilesNotCarried != nil {
+		t.Errorf("push of an unsigned bundle reports its files not carried: %+v", res.FilesNotCarried)
+	}
 	out := filepath.Join(t.TempDir(), "pulled")
 	if _, err := mirror.Pull(ctx, mirror.PullOptions{Reference: ref + "@" + res.Root.String(), Output: out, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)

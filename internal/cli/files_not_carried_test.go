@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// TestFilesNotCarriedReported: a signed bundle whose side files were
+// replaced on the medium (another public-key.pem, SHA256SUMS written again
+// and SHA256SUMS.sig signed with that key, which did not sign the
+// envelope) still imports and pushes, its side files left behind. The
+// --format json result says so (filesNotCarried, as docs/json.md
+// documents it), and the text summary in one line: the warning on stderr
+// alone reached no automation.
+func TestFilesNotCarriedReported(t *testing.T) {
+	schemas := jsonSchemas(t)
+	t.Setenv("COSIGN_PASSWORD", "files-test")
+	work := t.TempDir()
+	dir := testBundle(t)
+	signer, other := filepath.Join(work, "signer"), filepath.Join(work, "other")
+	for _, prefix := range []string{signer, other} {
+		if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", prefix); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", signer+".key"); code != 0 {
+		t.Fatal(stderr)
+	}
+	replaceSideFiles(t, dir, other)
+	commands := map[string]func() []string{
+		"stella mirror import": func() []string {
+			return []string{"mirror", "import", dir, "--registry", testutil.Registry(t), "--plain-http", "--key", signer + ".pub"}
+		},
+		"stella mirror push": func() []string {
+			return []string{"mirror", "push", dir, testutil.Registry(t) + "/stellaops/mirror-bundle", "--plain-http", "--key", signer + ".pub"}
+		},
+	}
+	for name, args := range commands {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := run(t, append(args(), "--format", "json")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+			}
+			checkSchema(t, name, stdout, schemas[name])
+			var res struct {
+				FilesNotCarried *struct {
+					Files  []string `json:"files"`
+					Reason string   `json:"reason"`
+				} `json:"filesNotCarried"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			if left := res.FilesNotCarried; left == nil || strings.Join(left.Files, ",") != "public-key.pem,SHA256SUMS,SHA256SUMS.sig" ||
+				!strings.Contains(left.Reason, "SHA256SUMS.sig does not verify SHA256SUMS with a key that signed the envelope") {
+				t.Errorf("filesNotCarried %+v, want the three side files and why\n%s", left, stdout)
+			}
+
+			code, stdout, stderr = run(t, args()...)
+			if code != 0 {
+				t.Fatalf("text: exit %d: %s%s", code, stdout, stderr)
+			}
+			want := "  not carried public-key.pem, SHA256SUMS, SHA256SUMS.sig: SHA256SUMS.sig does not verify SHA256SUMS with a key that signed the envelope"
+			if n := strings.Count(stdout, "not carried"); n != 1 || !strings.Contains(stdout, want) {
+				t.Errorf("text summary: want one line %q, got:\n%s", want, stdout)
+			}
+		})
+	}
+}
+
+// replaceSideFiles puts key's public key in dir's public-key.pem, writes
+// SHA256SUMS again and signs it with key (password COSIGN_PASSWORD), as
+// whoever held the medium could.
+func replaceSideFiles(t *testing.T, dir, key string) {
+	t.Helper()
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layout.PublicKeyFile), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := layout.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := d.WriteChecksums(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.LoadSigner(context.Background(), key+".key", func() ([]byte, error) { return []byte(os.Getenv("COSIGN_PASSWORD")), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := signer.Sign(context.Background(), sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layout.ChecksumsSigFile), []byte(base64.StdEncoding.EncodeToString(sig)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
