@@ -251,8 +251,8 @@ func (m *Manifest) Validate() error {
 			}
 		}
 	}
-	if len(m.Images) > MaxImages {
-		return bad("%d images exceeds the limit of %d", len(m.Images), MaxImages)
+	if len(m.Images) > MaxReadImages {
+		return bad("%d images exceeds the limit of %d", len(m.Images), MaxReadImages)
 	}
 	seenImage := map[string]bool{}
 	for i, img := range m.Images {

@@ -61,8 +61,26 @@ const (
 	MaxManifestJSONSize = 3<<20 - 256<<10
 	// MaxDepth bounds how deep indexes may nest below an image.
 	MaxDepth = 8
-	// MaxImages bounds how many images one bundle may name.
-	MaxImages = 10000
+	// MaxImages bounds how many images one bundle create writes may name:
+	// as many as manifest.json's bound (MaxManifestJSONSize) holds at
+	// imageEntryBudget bytes an image, with a quarter MiB to spare for
+	// advisories and files, so that the limit can be reached and a release
+	// over it is refused from its count alone, before any request. A
+	// release of fewer, more heavily attached images is refused once its
+	// manifests are read, by manifest.json's bytes.
+	MaxImages = (MaxManifestJSONSize - 256<<10) / imageEntryBudget
+	// imageEntryBudget is the bytes of manifest.json MaxImages allows each
+	// image: a four-platform index with a cosign signature and an SBOM,
+	// under long names, takes about 1,450. An entry is some 450 bytes at
+	// the least (one platform, no referrer), 950 for a two-platform signed
+	// image; each platform adds about 20, each referrer 300.
+	imageEntryBudget = 1536
+	// MaxReadImages bounds how many images a bundle may name for readers
+	// (import, verify, serve, …) to take it: the limit before MaxImages
+	// was lowered to what a signed manifest.json holds, so that a bundle
+	// an earlier create wrote, within manifest.json's own bound, still
+	// imports. manifest.json's bytes bound what a reader holds either way.
+	MaxReadImages = 10000
 )
 
 // Docker media types that images in the wild still use; bundles keep them

@@ -12,14 +12,15 @@ import (
 )
 
 // MaxHeadFiles bounds how many documents a head may hold: every manifest of
-// every image (several per multi-platform image) and the head files.
-const MaxHeadFiles = 16 * bundle.MaxImages
+// every image (several per multi-platform image) and the head files, for
+// as many images as a reader takes (bundle.MaxReadImages).
+const MaxHeadFiles = 16 * bundle.MaxReadImages
 
 // MaxHeadBytes bounds the bytes a head holds in all. A streamed archive's
 // head is read before its signature can be checked, and each document's
 // own bound (4 MiB) times MaxHeadFiles is far more than any machine holds;
-// a release of MaxImages multi-platform images has some 60 MiB of
-// manifests.
+// a release of bundle.MaxReadImages multi-platform images has some 60 MiB
+// of manifests.
 const MaxHeadBytes = 128 << 20
 
 // Head is what leads a packed bundle: the head files (oci-layout,

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -108,11 +109,11 @@ var placeholderDigest = digest.NewDigestFromEncoded(digest.SHA256, strings.Repea
 // check refuses a release no bundle can hold, naming the bound it passes.
 // The refusal is a usage error (exit 1): the release must be split.
 func (f releaseFit) check() error {
-	if len(f.images) > bundle.MaxImages {
-		return fmt.Errorf("release too large for one bundle: %s names %d images, over the %d one bundle may hold: split the release: %w",
-			f.file, len(f.images), bundle.MaxImages, errdef.ErrUsage)
+	if n := len(f.images); n > bundle.MaxImages {
+		return fmt.Errorf("release too large for one bundle: %s names %d images, over the %d one bundle may hold: split the release into %d bundles or more: %w",
+			f.file, n, bundle.MaxImages, (n+bundle.MaxImages-1)/bundle.MaxImages, errdef.ErrUsage)
 	}
-	m := bundle.Manifest{Images: f.images, Advisories: make([]bundle.File, 0, len(f.advisories))}
+	m := bundle.Manifest{Advisories: make([]bundle.File, 0, len(f.advisories))}
 	if f.omitted > 0 {
 		m.Base = &bundle.Base{Omitted: make([]digest.Digest, f.omitted)}
 		for i := range m.Base.Omitted {
@@ -122,13 +123,18 @@ func (f releaseFit) check() error {
 	for _, p := range f.advisories {
 		m.Advisories = append(m.Advisories, bundle.File{Path: p, Source: advisorySource(p), Digest: placeholderDigest, MediaType: bundle.MediaTypeAdvisoryJSON})
 	}
+	rest, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	m.Images = f.images
 	data, err := m.Marshal()
 	if err != nil {
 		return err
 	}
 	if len(data) > bundle.MaxManifestJSONSize {
-		return fmt.Errorf("release too large for one bundle: %s: its manifest.json would be over %d bytes (%d images, %d advisory files), over the %d that a signed bundle holds: split the release, or carry the advisories as fewer files: %w",
-			f.file, len(data), len(f.images), len(f.advisories), bundle.MaxManifestJSONSize, errdef.ErrUsage)
+		return fmt.Errorf("release too large for one bundle: %s: its manifest.json would be over %d bytes (%d images, %d advisory files), over the %d that a signed bundle holds: %s: %w",
+			f.file, len(data), len(f.images), len(f.advisories), bundle.MaxManifestJSONSize, f.remedy(len(data)-len(rest), len(rest)), errdef.ErrUsage)
 	}
 	// SHA256SUMS: "<64 hex>  <path>\n" for every blob and every advisory
 	// (whose blob, which advisories of the same content share, is not
@@ -148,6 +154,25 @@ func (f releaseFit) check() error {
 			f.file, f.docBytes, head, layout.MaxHeadBytes, errdef.ErrUsage)
 	}
 	return nil
+}
+
+// remedy says what to do with a release whose manifest.json would be too
+// large, its images' entries taking imageBytes and the rest restBytes:
+// split the release (into bundles of how many of these images), and, if it
+// has advisories, carry them as fewer files.
+func (f releaseFit) remedy(imageBytes, restBytes int) string {
+	var do []string
+	if n := len(f.images); n > 0 && restBytes < bundle.MaxManifestJSONSize {
+		fit := min(n*(bundle.MaxManifestJSONSize-restBytes)/imageBytes, bundle.MaxImages)
+		do = append(do, fmt.Sprintf("split the release: about %d of these images fit one bundle", fit))
+	}
+	if len(f.advisories) > 0 {
+		do = append(do, "carry the advisories as fewer files")
+	}
+	if len(do) == 0 {
+		return "split the release"
+	}
+	return strings.Join(do, ", or ")
 }
 
 // releaseImages is each image's manifest.json entry as far as the release
@@ -192,6 +217,12 @@ func advisoryPaths(dir string) ([]string, error) {
 	return out, nil
 }
 
+// errNoConfig is noConfig's: a config is not fetched to fit a release.
+var errNoConfig = errors.New("config not fetched before the release fits")
+
+// noConfig is platformsOf's config reader before any blob is fetched.
+func noConfig(ocispec.Descriptor) ([]byte, error) { return nil, errNoConfig }
+
 // resolvedFit is releaseFit once the images are resolved: their entries
 // with referrers and media types, and every blob of their graphs, known
 // from their manifests before any blob is fetched. A delta's blobs that
@@ -200,7 +231,11 @@ func resolvedFit(file, version string, images []*sourceImage, advisories []strin
 	f := releaseFit{file: file, advisories: advisories}
 	seen := map[digest.Digest]bool{}
 	for _, img := range images {
-		f.images = append(f.images, manifestImage(img, version, nil))
+		// An index names its platforms; a manifest's is in its config, a
+		// blob not fetched yet, and is left out (noConfig), as least.
+		root, _ := img.graph.Node(img.root.Digest)
+		platforms, _ := platformsOf(root, noConfig)
+		f.images = append(f.images, manifestImage(img, version, platforms))
 		for _, n := range img.graph.Nodes {
 			if !seen[n.Descriptor.Digest] {
 				f.docBytes += int64(len(n.Bytes))

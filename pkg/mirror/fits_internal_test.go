@@ -1,12 +1,25 @@
 package mirror
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/release"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // Manifests that stay under the bound by themselves, but not with
@@ -21,5 +34,108 @@ func TestReleaseFitCountsTheWholeHead(t *testing.T) {
 	f.docBytes = layout.MaxHeadBytes - 64<<10
 	if err := f.check(); err != nil {
 		t.Fatalf("a head with room left: %v", err)
+	}
+}
+
+// releaseOf parses a plain release file of n images, under names of a
+// common length, as create reads it.
+func releaseOf(t *testing.T, n int) []bundle.Image {
+	t.Helper()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "registry.example.com/stellaops/component-%05d@sha256:%064x\n", i, i)
+	}
+	rel, err := release.Parse("release.txt", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return releaseImages(rel, "2025.10.0")
+}
+
+// A release of 4,000 images is refused by its count, from the release file
+// alone (no request, no blob), in one line naming the file, the count, the
+// limit and how to split it. Its entries, some 440 bytes each as the
+// release file tells them, passed the manifest.json estimate and the old
+// limit of 10,000: create resolved every image, then refused it by
+// manifest.json's bytes, suggesting fewer advisory files it did not have;
+// or, for images leaner than the usual, wrote it.
+func TestReleaseFitRefusesOverMaxImages(t *testing.T) {
+	err := releaseFit{file: "release.txt", images: releaseOf(t, 4000)}.check()
+	want := fmt.Sprintf("release too large for one bundle: release.txt names 4000 images, over the %d one bundle may hold: split the release into %d bundles or more",
+		bundle.MaxImages, (4000+bundle.MaxImages-1)/bundle.MaxImages)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v\nwant a usage error, one line, starting %q", err, want)
+	}
+	if err := (releaseFit{file: "release.txt", images: releaseOf(t, bundle.MaxImages)}).check(); err != nil {
+		t.Errorf("a release of MaxImages images: %v", err)
+	}
+}
+
+// Images within MaxImages whose entries are larger than it allows for (many
+// referrers each) are refused by manifest.json's bytes once resolved, still
+// before any blob: the refusal says how many of them would fit, and says
+// nothing of advisories the release does not have.
+func TestResolvedFitSaysHowManyFit(t *testing.T) {
+	images := releaseOf(t, bundle.MaxImages)
+	for i := range images {
+		for range 8 {
+			images[i].Referrers = append(images[i].Referrers, bundle.Referrer{Digest: placeholderDigest, MediaType: ocispec.MediaTypeImageManifest,
+				ArtifactType: "application/vnd.dev.cosign.artifact.sig.v1+json", Size: 1234, Subject: placeholderDigest})
+		}
+	}
+	err := releaseFit{file: "release.txt", images: images}.check()
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "release.txt: its manifest.json would be over") ||
+		!strings.Contains(err.Error(), "split the release: about ") || !strings.Contains(err.Error(), " of these images fit one bundle") {
+		t.Fatalf("err = %v, want a usage error saying how many of these images fit", err)
+	}
+	if strings.Contains(err.Error(), "carry the advisories") {
+		t.Errorf("err = %v: the release has no advisories", err)
+	}
+}
+
+// The platforms an index names are in its image's entry as the resolved
+// fit counts it, as in the manifest.json create writes: a release of many
+// multi-platform images used to pass the fit without them, and fail once
+// every blob was fetched.
+func TestResolvedFitCountsIndexPlatforms(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	push := func(mediaType string, v any) ocispec.Descriptor {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc := content.NewDescriptorFromBytes(mediaType, data)
+		if err := store.Push(ctx, desc, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		return desc
+	}
+	want := []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le"}
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
+	for i, p := range want {
+		layer := content.NewDescriptorFromBytes(ocispec.MediaTypeImageLayer, []byte(p))
+		m := push(ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			Config: bundle.EmptyConfig, Layers: []ocispec.Descriptor{layer}, Annotations: map[string]string{"i": fmt.Sprint(i)}})
+		plat, err := ParsePlatform(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Platform = &plat
+		idx.Manifests = append(idx.Manifests, m)
+	}
+	root := push(ocispec.MediaTypeImageIndex, idx)
+	graph := transfer.NewGraph()
+	if err := graph.Walk(ctx, store, root); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := bundle.ParseImageRef("registry.example.com/stellaops/authority@" + root.Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := &sourceImage{Image: release.Image{Name: "authority", Ref: ref, Line: 1}, root: root, sourceDigest: root.Digest, graph: graph}
+	f := resolvedFit("release.txt", "2025.10.0", []*sourceImage{img}, nil, nil)
+	if got := f.images[0].Platforms; !slices.Equal(got, want) {
+		t.Errorf("platforms counted %q, want the index's %q", got, want)
 	}
 }
