@@ -62,19 +62,21 @@ const (
 	// MaxDepth bounds how deep indexes may nest below an image.
 	MaxDepth = 8
 	// MaxImages bounds how many images one bundle create writes may name:
-	// as many as manifest.json's bound (MaxManifestJSONSize) holds at
-	// imageEntryBudget bytes an image, with a quarter MiB to spare for
-	// advisories and files, so that the limit can be reached and a release
-	// over it is refused from its count alone, before any request. A
-	// release of fewer, more heavily attached images is refused once its
-	// manifests are read, by manifest.json's bytes.
-	MaxImages = (MaxManifestJSONSize - 256<<10) / imageEntryBudget
-	// imageEntryBudget is the bytes of manifest.json MaxImages allows each
-	// image: a four-platform index with a cosign signature and an SBOM,
-	// under long names, takes about 1,450. An entry is some 450 bytes at
-	// the least (one platform, no referrer), 950 for a two-platform signed
-	// image; each platform adds about 20, each referrer 300.
-	imageEntryBudget = 1536
+	// as many as manifest.json's bound (MaxManifestJSONSize) holds at the
+	// least an entry takes (leanImageEntry), so that a release over it is
+	// refused from its count alone, before any request, and a release of
+	// lean images can reach it. A release of fewer images that carry more
+	// (platforms, signatures, SBOMs) is refused by manifest.json's bytes:
+	// from the release file alone where its names pass the bound, else
+	// once its manifests are read, before any blob is fetched.
+	MaxImages = MaxManifestJSONSize / leanImageEntry
+	// leanImageEntry is the least manifest.json takes for an image that
+	// create writes: one platform, no referrer, one tag, names of a few
+	// characters (about 425 bytes). A two-platform image with a cosign
+	// signature takes some 950, a four-platform one with a signature and
+	// an SBOM under long names 1,450: each platform adds about 20 bytes,
+	// each referrer 300.
+	leanImageEntry = 432
 	// MaxReadImages bounds how many images a bundle may name for readers
 	// (import, verify, serve, …) to take it: the limit before MaxImages
 	// was lowered to what a signed manifest.json holds, so that a bundle

@@ -40,10 +40,16 @@ func TestReleaseFitCountsTheWholeHead(t *testing.T) {
 // releaseOf parses a plain release file of n images, under names of a
 // common length, as create reads it.
 func releaseOf(t *testing.T, n int) []bundle.Image {
+	return releaseNamed(t, n, "registry.example.com/stellaops/component-%05d")
+}
+
+// releaseNamed parses a plain release file of n images named by format
+// (with the image's number), as create reads it.
+func releaseNamed(t *testing.T, n int, format string) []bundle.Image {
 	t.Helper()
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, "registry.example.com/stellaops/component-%05d@sha256:%064x\n", i, i)
+		fmt.Fprintf(&b, format+"@sha256:%064x\n", i, i)
 	}
 	rel, err := release.Parse("release.txt", []byte(b.String()))
 	if err != nil {
@@ -52,21 +58,18 @@ func releaseOf(t *testing.T, n int) []bundle.Image {
 	return releaseImages(rel, "2025.10.0")
 }
 
-// A release of 4,000 images is refused by its count, from the release file
+// A release over MaxImages is refused by its count, from the release file
 // alone (no request, no blob), in one line naming the file, the count, the
-// limit and how to split it. Its entries, some 440 bytes each as the
-// release file tells them, passed the manifest.json estimate and the old
-// limit of 10,000: create resolved every image, then refused it by
-// manifest.json's bytes, suggesting fewer advisory files it did not have;
-// or, for images leaner than the usual, wrote it.
+// limit and how to split it; one of MaxImages lean images passes.
 func TestReleaseFitRefusesOverMaxImages(t *testing.T) {
-	err := releaseFit{file: "release.txt", images: releaseOf(t, 4000)}.check()
-	want := fmt.Sprintf("release too large for one bundle: release.txt names 4000 images, over the %d one bundle may hold: split the release into %d bundles or more",
-		bundle.MaxImages, (4000+bundle.MaxImages-1)/bundle.MaxImages)
+	n := bundle.MaxImages + 1000
+	err := releaseFit{file: "release.txt", images: releaseOf(t, n)}.check()
+	want := fmt.Sprintf("release too large for one bundle: release.txt names %d images, over the %d one bundle may hold: split the release into 2 bundles or more",
+		n, bundle.MaxImages)
 	if !errors.Is(err, errdef.ErrUsage) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v\nwant a usage error, one line, starting %q", err, want)
 	}
-	if err := (releaseFit{file: "release.txt", images: releaseOf(t, bundle.MaxImages)}).check(); err != nil {
+	if err := (releaseFit{file: "release.txt", images: releaseNamed(t, bundle.MaxImages, "r/a%d")}).check(); err != nil {
 		t.Errorf("a release of MaxImages images: %v", err)
 	}
 }
