@@ -10,12 +10,12 @@ import (
 // down to: nginx's default client_max_body_size (1m) lets it through.
 const minRequest = 512 << 10
 
-// bodyLimit is what an Uploader learnt of the largest request body the
+// bodyLimit is what uploads learnt of the largest request body the
 // registry takes: a proxy in front of it (nginx's client_max_body_size, a
 // load balancer's limit) refuses larger ones with 413 Request Entity Too
 // Large, whatever the registry itself would take. The zero value knows of
-// no limit. Safe for concurrent use: the uploads of one repository share
-// it.
+// no limit. Safe for concurrent use: the uploads to one registry host
+// share it (in their Dialect).
 type bodyLimit struct {
 	max atomic.Int64
 	// refused is the smallest request body refused (0: none): the proxy's

@@ -95,3 +95,36 @@ func TestUploadPastATinyBodyLimitExplains(t *testing.T) {
 		t.Fatalf("push past a 100 KiB body limit: %v", err)
 	}
 }
+
+// A proxy's body limit is the host's, not one repository's: the Uploaders
+// of two repositories sharing a Dialect learn it once, so the second
+// repository's upload sends no request the proxy refuses. Each
+// repository used to pay its own 413s.
+func TestBodyLimitLearntOncePerHost(t *testing.T) {
+	const limit = 1 << 20
+	host, refused, largest := bodyLimit(t, testutil.Distribution(t), limit)
+	client := testutil.Client(t)
+	d := new(transfer.Dialect)
+	var first int64
+	for i, repo := range []string{"stellaops/limit-a", "stellaops/limit-b"} {
+		up, err := client.UploadRepository(host + "/" + repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &transfer.Uploader{Repo: up, Dialect: d, ChunkSize: 4 << 20, Backoff: time.Millisecond, Attempts: 2}
+		data := randomBytes(6<<20+3, uint64(96+i))
+		if err := u.Push(t.Context(), blobDesc(data), bytes.NewReader(data)); err != nil {
+			t.Fatalf("Push into %s: %v", repo, err)
+		}
+		if !holds(t, host, repo, blobDesc(data), data) {
+			t.Fatalf("%s does not hold %s", repo, blobDesc(data).Digest)
+		}
+		if i == 0 {
+			first = refused.Load()
+		}
+	}
+	if first == 0 || refused.Load() != first || largest.Load() > limit {
+		t.Errorf("%d requests refused for the first repository, %d for the second (the largest let through %d bytes); want some, then none",
+			first, refused.Load()-first, largest.Load())
+	}
+}

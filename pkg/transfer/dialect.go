@@ -15,8 +15,9 @@ import (
 
 // Dialect is what uploads learnt of how one registry takes blobs, beyond
 // the chunked protocol every registry is asked for first: the smallest
-// chunk it takes (OCI-Chunk-Min-Length), and whether it refuses chunks
-// (PATCH) altogether, taking a blob only as one PUT. Share one among the
+// chunk it takes (OCI-Chunk-Min-Length), the largest request a proxy in
+// front of it lets through, and whether it refuses chunks (PATCH)
+// altogether, taking a blob only as one PUT. Share one among the
 // Uploaders of a registry host so that what one upload learnt spares the
 // others a refused request. The zero value knows nothing. Safe for
 // concurrent use.
@@ -29,6 +30,9 @@ type Dialect struct {
 	chunkMin atomic.Int64
 	// monolithic is set once the registry refused a PATCH.
 	monolithic atomic.Bool
+	// limit is the largest request body the registry was found to take:
+	// a proxy's limit is the host's, whatever the repository.
+	limit bodyLimit
 }
 
 // learnChunkMin records the OCI-Chunk-Min-Length header of the answer that
@@ -135,15 +139,16 @@ func (u *Uploader) streamChunk() int64 {
 // larger pieces if those would be short, as long as they stay under any
 // request refused.
 func (u *Uploader) piece(rem int64, toEnd bool) (int64, error) {
-	n := u.limit.size(rem)
-	m := u.dialect().chunkMin.Load()
+	d := u.dialect()
+	n := d.limit.size(rem)
+	m := d.chunkMin.Load()
 	if m == 0 || n == rem && (toEnd || n >= m) {
 		return n, nil
 	}
 	host := u.Repo.Reference.Host()
 	if toEnd {
-		if n = min(rem, max(n, m)); n < rem && !u.limit.under(n) {
-			return 0, errChunkMinOverLimit(host, m, u.limit.refused.Load())
+		if n = min(rem, max(n, m)); n < rem && !d.limit.under(n) {
+			return 0, errChunkMinOverLimit(host, m, d.limit.refused.Load())
 		}
 		return n, nil
 	}
@@ -153,8 +158,8 @@ func (u *Uploader) piece(rem int64, toEnd bool) (int64, error) {
 	if k := ceilDiv(rem, n); rem/k >= m {
 		return ceilDiv(rem, k), nil
 	}
-	if n = ceilDiv(rem, rem/m); !u.limit.under(n) {
-		return 0, errChunkMinOverLimit(host, m, u.limit.refused.Load())
+	if n = ceilDiv(rem, rem/m); !d.limit.under(n) {
+		return 0, errChunkMinOverLimit(host, m, d.limit.refused.Load())
 	}
 	return n, nil
 }
@@ -163,8 +168,9 @@ func (u *Uploader) piece(rem int64, toEnd bool) (int64, error) {
 // send the same bytes again in smaller requests (no smaller than the
 // registry's smallest chunk), or the error that ends the upload.
 func (u *Uploader) shrink(n int64, err error) error {
-	m := u.dialect().chunkMin.Load()
-	if u.limit.shrink(n, max(minRequest, m)) {
+	d := u.dialect()
+	m := d.chunkMin.Load()
+	if d.limit.shrink(n, max(minRequest, m)) {
 		return nil
 	}
 	if m >= n {

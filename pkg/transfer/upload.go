@@ -61,12 +61,11 @@ type Uploader struct {
 	Progress Progress
 
 	// Dialect, if set, is what the uploads to this registry learnt of its
-	// upload dialect, shared with the Uploaders of its other repositories;
-	// nil means this Uploader learns for itself alone.
+	// upload dialect (its body limit included), shared with the Uploaders
+	// of its other repositories; nil means this Uploader learns for itself
+	// alone.
 	Dialect *Dialect
 
-	// limit is the largest request body the registry was found to take.
-	limit bodyLimit
 	// own is the Dialect used when Dialect is nil.
 	own Dialect
 }
