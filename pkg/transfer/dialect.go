@@ -28,7 +28,8 @@ type Dialect struct {
 	// upload carries makes PushAt send the blob in one PUT, and a stream
 	// over one chunk fail.
 	chunkMin atomic.Int64
-	// monolithic is set once the registry refused a PATCH.
+	// monolithic is set once the registry is known to refuse PATCH
+	// (learnRefusal).
 	monolithic atomic.Bool
 	// limit is the largest request body the registry was found to take:
 	// a proxy's limit is the host's, whatever the repository.
@@ -49,9 +50,10 @@ func (d *Dialect) learnChunkMin(h string) {
 	}
 }
 
-// refusesChunks reports whether err is a registry's refusal of the first
-// PATCH of an upload as such (405 Method Not Allowed, or 404 or 400 from
-// registries that route no PATCH): it takes blobs only as one PUT. A 404
+// refusesChunks reports whether err is a registry's refusal of an
+// upload's PATCH as such, and its status: 405 Method Not Allowed or 501
+// Not Implemented (the method itself), or 404 or 400 from registries that
+// route no PATCH (learnRefusal says which of these count at once). A 404
 // saying BLOB_UPLOAD_UNKNOWN is about the session (lost, or opened on
 // another node), not the method.
 func refusesChunks(err error) (int, bool) {
@@ -65,10 +67,26 @@ func refusesChunks(err error) (int, bool) {
 		}
 	}
 	switch rerr.StatusCode {
-	case http.StatusMethodNotAllowed, http.StatusNotFound, http.StatusBadRequest:
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusNotFound, http.StatusBadRequest:
 		return rerr.StatusCode, true
 	}
 	return 0, false
+}
+
+// learnRefusal records the refusal (status, from refusesChunks) of an
+// upload's first PATCH, and reports whether the registry is now known to
+// take no chunks: then every upload to it sends each blob in one PUT. A
+// 405 or 501 says so at once. A 404 or 400 says so from a registry that
+// routes no PATCH, but may be a fault of the moment (a load balancer
+// sending the session to a node that does not know it): it counts only
+// once confirmed, when the upload's first PATCH in a fresh session is
+// refused so again (again); before that, the upload tries that PATCH.
+func (u *Uploader) learnRefusal(status int, again bool) bool {
+	if !again && status != http.StatusMethodNotAllowed && status != http.StatusNotImplemented {
+		return false
+	}
+	u.dialect().monolithic.Store(true)
+	return true
 }
 
 // errRefusesChunks is the failure of a streamed blob larger than the one

@@ -22,13 +22,21 @@ import (
 type dialectOpts struct {
 	chunkMin int64 // OCI-Chunk-Min-Length answered to the POST that opens an upload; PATCHes under it are refused
 	limit    int64 // a proxy's body limit: larger requests get nginx's 413
-	noPatch  bool  // PATCH is refused with 405: one monolithic PUT only
+	noPatch  bool  // PATCH is refused with 405 (a JSON error): one monolithic PUT only
+	// refusePatch is the status PATCH is refused with instead (404 or 400
+	// from a registry that routes no PATCH, or from a fault of the moment;
+	// 501), with a plain-text body.
+	refusePatch int
+	// refuseOnly, with refusePatch, refuses only the first refuseOnly
+	// PATCHes (0: every one).
+	refuseOnly int64
 }
 
 // dialectCounts is what a dialect proxy saw.
 type dialectCounts struct {
 	patches atomic.Int64 // PATCH requests that reached the dialect's own checks
 	short   atomic.Int64 // PATCHes under OCI-Chunk-Min-Length (refused with 416)
+	taken   atomic.Int64 // PATCHes passed on to the registry
 }
 
 // hostedDialect is a thin handler in front of the registry at reg that
@@ -45,7 +53,11 @@ func hostedDialect(t *testing.T, reg string, opts dialectOpts) (string, *dialect
 			}
 			upload := strings.Contains(r.URL.Path, "/blobs/uploads/")
 			if upload && r.Method == http.MethodPatch {
-				c.patches.Add(1)
+				n := c.patches.Add(1)
+				if opts.refusePatch != 0 && (opts.refuseOnly == 0 || n <= opts.refuseOnly) {
+					http.Error(w, http.StatusText(opts.refusePatch), opts.refusePatch)
+					return
+				}
 				if opts.noPatch {
 					http.Error(w, `{"errors":[{"code":"UNSUPPORTED","message":"chunked uploads are not supported"}]}`, http.StatusMethodNotAllowed)
 					return
@@ -57,6 +69,7 @@ func hostedDialect(t *testing.T, reg string, opts dialectOpts) (string, *dialect
 					http.Error(w, `{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"chunk under OCI-Chunk-Min-Length"}]}`, http.StatusRequestedRangeNotSatisfiable)
 					return
 				}
+				c.taken.Add(1)
 			}
 			if upload && r.Method == http.MethodPost && opts.chunkMin > 0 {
 				w.Header().Set("OCI-Chunk-Min-Length", strconv.FormatInt(opts.chunkMin, 10))

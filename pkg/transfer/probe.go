@@ -19,8 +19,9 @@ type ChunkProbe struct {
 	// Chunked reports whether the registry took a chunk (PATCH). False
 	// with Refused set: it takes a blob only in one PUT.
 	Chunked bool
-	// Refused is the status the registry refused the PATCH with (405, 404
-	// or 400), when it refuses chunks; 0 otherwise.
+	// Refused is the status the registry refused the PATCH with, when it
+	// refuses chunks: 405 or 501, or 404 or 400 to the PATCHes of two
+	// sessions (one alone may be a fault of the moment); 0 otherwise.
 	Refused int
 	// ChunkMin is the OCI-Chunk-Min-Length the POST answered (0: none).
 	ChunkMin int64
@@ -35,8 +36,10 @@ type ChunkProbe struct {
 // takes blobs in chunks: it opens an upload session (POST), sends one
 // small PATCH (at least the OCI-Chunk-Min-Length the POST answered, up to
 // 8 MiB), and cancels the session (DELETE), completing no blob. A refusal
-// of the PATCH as such (refusesChunks) is a finding, not an error; what
-// ProbeChunks learns goes into the Uploader's Dialect as an upload's would.
+// of the PATCH as such (refusesChunks) is a finding, not an error, once
+// known as an upload would know it (learnRefusal: a 404 or 400 is asked
+// again, in a fresh session); what ProbeChunks learns goes into the
+// Uploader's Dialect as an upload's would.
 func (u *Uploader) ProbeChunks(ctx context.Context) (ChunkProbe, error) {
 	var p ChunkProbe
 	loc, err := u.start(ctx)
@@ -54,8 +57,20 @@ func (u *Uploader) ProbeChunks(ctx context.Context) (ChunkProbe, error) {
 	body := make(memChunk, n)
 	copy(body, "stella mirror doctor probe\n")
 	next, err := u.send(ctx, loc, body, 0, false, "")
-	if status, ok := refusesChunks(err); ok {
-		u.dialect().monolithic.Store(true)
+	status, refused := refusesChunks(err)
+	if refused && !u.learnRefusal(status, false) {
+		// A 404 or 400 may be a fault of the moment: it is a finding
+		// only if a PATCH in a fresh session is refused so too.
+		fresh, serr := u.startOver(ctx, loc, true)
+		if serr != nil {
+			return p, serr
+		}
+		loc, p.Location = fresh, fresh
+		next, err = u.send(ctx, loc, body, 0, false, "")
+		status, refused = refusesChunks(err)
+		refused = refused && u.learnRefusal(status, true)
+	}
+	if refused {
 		p.Refused = status
 		return p, nil
 	}

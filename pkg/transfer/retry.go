@@ -13,6 +13,22 @@ func Retry(ctx context.Context, attempts int, first time.Duration, op func() (ag
 	return err
 }
 
+// defaultBackoff is the first wait between attempts when none is set.
+const defaultBackoff = 250 * time.Millisecond
+
+// pause waits d (0 means defaultBackoff), or until ctx is done.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		d = defaultBackoff
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
 // retryLoop runs op until it succeeds, fails permanently, or has been
 // tried attempts times (0 means DefaultAttempts), waiting first (0 means
 // 250ms), doubling up to 8 seconds; a registry's Retry-After wins. op says
@@ -50,7 +66,7 @@ func retryProgress(ctx context.Context, attempts int, first time.Duration, op fu
 		attempts = DefaultAttempts
 	}
 	if first <= 0 {
-		first = 250 * time.Millisecond
+		first = defaultBackoff
 	}
 	wait, free := first, freeTries(attempts)
 	var err error

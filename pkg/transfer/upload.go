@@ -178,6 +178,7 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 // piece of the last chunk completing the upload (an empty blob's one
 // empty chunk too).
 func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, c chunk) (*url.URL, error) {
+	refusedOnce := false // the first PATCH was refused with a 404 or 400
 	for p := int64(0); ; {
 		n, err := u.piece(int64(len(c.buf))-p, c.last)
 		if err != nil {
@@ -191,11 +192,18 @@ func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.De
 			}
 		}
 		if status, ok := refusesChunks(err); ok && c.offset+p == 0 {
-			// A stream is sent in one request only when it fits one
-			// chunk, and then it needed no PATCH: holding more of it
-			// would leave memory unbounded.
-			u.dialect().monolithic.Store(true)
-			return next, errRefusesChunks(u.Repo.Reference.Host(), status, desc.Size, u.streamChunk())
+			if u.learnRefusal(status, refusedOnce) {
+				// A stream is sent in one request only when it fits
+				// one chunk, and then it needed no PATCH: holding more
+				// of it would leave memory unbounded.
+				return next, errRefusesChunks(u.Repo.Reference.Host(), status, desc.Size, u.streamChunk())
+			}
+			// Not yet known: the same PATCH once more, in a fresh session.
+			refusedOnce = true
+			if loc, err = u.startOver(ctx, next, true); err != nil {
+				return next, err
+			}
+			continue
 		}
 		if err != nil {
 			return next, err
@@ -458,6 +466,18 @@ func (u *Uploader) status(ctx context.Context, loc *url.URL) (int64, *url.URL, e
 	return held, newLoc, nil
 }
 
+// startOver abandons the upload session loc and opens a fresh one, after
+// a wait of Backoff if wait is set (a fault of the moment may pass).
+func (u *Uploader) startOver(ctx context.Context, loc *url.URL, wait bool) (*url.URL, error) {
+	u.cancel(loc)
+	if wait {
+		if err := pause(ctx, u.Backoff); err != nil {
+			return nil, err
+		}
+	}
+	return u.start(ctx)
+}
+
 // cancel abandons an upload session; failures are ignored (the registry
 // expires sessions on its own).
 func (u *Uploader) cancel(loc *url.URL) {
@@ -605,8 +625,12 @@ func (u *Uploader) retry(ctx context.Context, op func() (bool, error)) error {
 	return remote.Classify(err)
 }
 
+// retryable reports whether a registry's answer is worth another try: a
+// 5xx but 501 Not Implemented (the server does not support the method at
+// all, a permanent answer), 429, 408.
 func retryable(resp *http.Response) bool {
-	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout
+	return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented ||
+		resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout
 }
 
 func drain(resp *http.Response) {
@@ -679,6 +703,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	// whole blob so, in one PUT streamed from the source.
 	d := u.dialect()
 	whole := d.monolithic.Load() || d.chunkMin.Load() > atChunkSize
+	refusedOnce := false // the first PATCH was refused with a 404 or 400
 	restarts := 0
 	for off := int64(0); off < desc.Size; {
 		n, err := u.piece(desc.Size-off, true)
@@ -701,13 +726,13 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 				continue
 			}
 		}
-		if _, ok := refusesChunks(err); ok && off == 0 && !whole {
-			// Once more as one PUT, in a fresh session: the refused
-			// one may be spent.
-			d.monolithic.Store(true)
-			whole = true
-			u.cancel(loc)
-			if loc, err = u.start(ctx); err != nil {
+		if status, ok := refusesChunks(err); ok && off == 0 && !whole {
+			// Once more in a fresh session (the refused one may be
+			// spent): as one PUT where the registry is known to take no
+			// PATCH, else the same PATCH, which confirms a 404 or 400.
+			whole = u.learnRefusal(status, refusedOnce)
+			refusedOnce = true
+			if loc, err = u.startOver(ctx, loc, !whole); err != nil {
 				return err
 			}
 			continue
