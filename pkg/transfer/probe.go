@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"net/url"
 )
 
@@ -73,6 +74,9 @@ func (u *Uploader) ProbeChunks(ctx context.Context) (ChunkProbe, error) {
 	if refused {
 		p.Refused = status
 		return p, nil
+	}
+	if errors.As(err, new(*restUnderMin)) {
+		err = nil // the PATCH broke off, the registry holding part of it
 	}
 	if err != nil {
 		return p, err

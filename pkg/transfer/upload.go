@@ -38,8 +38,8 @@ const DefaultChunkSize = 16 << 20
 // blob whose bytes do not match its descriptor is never completed, and its
 // upload session is cancelled. Registries that depart from that protocol
 // are met where they say so (Dialect): chunks no smaller than the
-// OCI-Chunk-Min-Length the POST answered, and for one that refuses PATCH,
-// each blob in one PUT.
+// OCI-Chunk-Min-Length the POST answered (a request resumed after a fault
+// too), and for one that refuses PATCH, each blob in one PUT.
 type Uploader struct {
 	// Repo is the destination repository. Its Client should not retry by
 	// itself (remote.Client.UploadRepository gives such a repository), so
@@ -155,12 +155,15 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 		}
 	}()
 	go readChunks(vr, desc, pool, ready, done, ended)
+	// carry is the end of the chunk before, which the registry does not
+	// hold yet (sendPieces): a copy, under one chunk, only after a fault.
+	var carry []byte
 	for c := range ready {
 		if c.err != nil {
 			pool.put(c.buf)
 			return loc, c.err
 		}
-		next, err := u.sendPieces(ctx, loc, desc, c)
+		next, rest, err := u.sendPieces(ctx, loc, desc, c, carry)
 		pool.put(c.buf)
 		if err != nil {
 			return next, fmt.Errorf("upload %s: %w", desc.Digest, err)
@@ -168,52 +171,73 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 		if c.last {
 			return nil, nil
 		}
-		loc = next
+		loc, carry = next, rest
 	}
 	return loc, fmt.Errorf("upload %s: reader stopped: %w", desc.Digest, io.ErrUnexpectedEOF)
 }
 
-// sendPieces sends a chunk in as many requests as the registry's body
-// limit asks (one, unless a proxy refused one as too large), the last
-// piece of the last chunk completing the upload (an empty blob's one
-// empty chunk too).
-func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, c chunk) (*url.URL, error) {
+// sendPieces sends a chunk, after carry (the end of the chunk before,
+// which the registry does not hold yet), in as many requests as the
+// registry's body limit asks (one, unless a proxy refused one as too
+// large), the last piece of the last chunk completing the upload (an
+// empty blob's one empty chunk too). Where a request broke off and what
+// is left of this chunk is under the registry's smallest chunk
+// (restUnderMin), it returns that rest, copied, for the next chunk's first
+// request to carry; else the session's next location alone.
+func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, c chunk, carry []byte) (*url.URL, []byte, error) {
+	body := spliced{head: carry, tail: c.buf}
+	size, start := body.Len(), c.offset-int64(len(carry))
 	refusedOnce := false // the first PATCH was refused with a 404 or 400
 	for p := int64(0); ; {
-		n, err := u.piece(int64(len(c.buf))-p, c.last)
+		n, err := u.piece(size-p, c.last)
 		if err != nil {
-			return loc, err
+			return loc, nil, err
 		}
-		last := c.last && p+n == int64(len(c.buf))
-		next, err := u.send(ctx, loc, memChunk(c.buf[p:p+n]), c.offset+p, last, desc.Digest)
+		last := c.last && p+n == size
+		next, err := u.send(ctx, loc, body.part(p, n), start+p, last, desc.Digest)
 		if tooLarge(err) {
 			if err = u.shrink(n, err); err == nil {
 				continue
 			}
 		}
-		if status, ok := refusesChunks(err); ok && c.offset+p == 0 {
+		if status, ok := refusesChunks(err); ok && start+p == 0 {
 			if u.learnRefusal(status, refusedOnce) {
 				// A stream is sent in one request only when it fits
 				// one chunk, and then it needed no PATCH: holding more
 				// of it would leave memory unbounded.
-				return next, errRefusesChunks(u.Repo.Reference.Host(), status, desc.Size, u.streamChunk())
+				return next, nil, errRefusesChunks(u.Repo.Reference.Host(), status, desc.Size, u.streamChunk())
 			}
 			// Not yet known: the same PATCH once more, in a fresh session.
 			refusedOnce = true
 			if loc, err = u.startOver(ctx, next, true); err != nil {
-				return next, err
+				return next, nil, err
+			}
+			continue
+		}
+		var short *restUnderMin
+		if errors.As(err, &short) {
+			// The registry holds the piece up to short.held: the rest
+			// goes with the bytes after it, in this chunk's next piece,
+			// or, if too few are left, in the next chunk's first
+			// (bounded: never more than one chunk is carried).
+			if u.Progress != nil {
+				u.Progress.Add(desc, short.held-start-p)
+			}
+			loc, p = next, short.held-start
+			if left := size - p; !c.last && left < u.dialect().chunkMin.Load() && left <= int64(len(c.buf)) {
+				return loc, body.rest(p), nil
 			}
 			continue
 		}
 		if err != nil {
-			return next, err
+			return next, nil, err
 		}
 		if u.Progress != nil {
 			u.Progress.Add(desc, n)
 		}
 		loc, p = next, p+n
-		if p == int64(len(c.buf)) {
-			return loc, nil
+		if p == size {
+			return loc, nil, nil
 		}
 	}
 }
@@ -417,6 +441,17 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+data.Len(), errdef.ErrUnavailable)
 		}
 		loc, sent = newLoc, held-offset
+		if rest := data.Len() - sent; !last && sent > 0 && rest < max(u.dialect().chunkMin.Load(), 1) {
+			// What is left of a PATCH the registry took part of is never
+			// sent alone under its smallest chunk: it goes with the bytes
+			// after it (restUnderMin). None left: the registry took it
+			// all, and only the answer was lost.
+			next = loc
+			if rest == 0 {
+				return false, nil
+			}
+			return false, &restUnderMin{host: u.Repo.Reference.Host(), held: held, rest: rest, chunkMin: u.dialect().chunkMin.Load()}
+		}
 		return true, err
 	}
 	_, err := retryProgress(ctx, u.Attempts, u.Backoff, func() (bool, bool, error) {
@@ -748,6 +783,17 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 			if u.Progress != nil {
 				u.Progress.Start(desc)
 			}
+			continue
+		}
+		var short *restUnderMin
+		if errors.As(err, &short) {
+			// The registry holds the piece up to short.held: the next
+			// piece starts there, at least the registry's minimum long.
+			if u.Progress != nil {
+				u.Progress.Add(desc, short.held-off)
+			}
+			loc, off = next, short.held
+			src.confirmed(off)
 			continue
 		}
 		if err != nil {
