@@ -73,6 +73,24 @@ func refusesChunks(err error) (int, bool) {
 	return 0, false
 }
 
+// sessionGone reports whether err is a registry's answer that it no longer
+// knows an upload session (404 with BLOB_UPLOAD_UNKNOWN, or with
+// BLOB_UPLOAD_INVALID, which distribution v2.8 answers when a request's
+// offset is not the session's, as after a cut, and then drops it): the
+// bytes it held are gone with it.
+func sessionGone(err error) bool {
+	var rerr *registryError
+	if !errors.As(err, &rerr) || rerr.StatusCode != http.StatusNotFound {
+		return false
+	}
+	for _, e := range rerr.Errors {
+		if e.Code == errcode.ErrorCodeBlobUploadUnknown || e.Code == errcode.ErrorCodeBlobUploadInvalid {
+			return true
+		}
+	}
+	return false
+}
+
 // learnRefusal records the refusal (status, from refusesChunks) of an
 // upload's first PATCH, and reports whether the registry is now known to
 // take no chunks: then every upload to it sends each blob in one PUT. A

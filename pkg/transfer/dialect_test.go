@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,12 @@ type dialectOpts struct {
 	// refuseOnly, with refusePatch, refuses only the first refuseOnly
 	// PATCHes (0: every one).
 	refuseOnly int64
+	// loseSessionAt answers the PATCH of that number (from 1) 404 with
+	// loseCode (BLOB_UPLOAD_UNKNOWN as distribution v3 says of a session
+	// it no longer knows, BLOB_UPLOAD_INVALID as v2.8 does once it dropped
+	// one), as a registry node that lost the session would.
+	loseSessionAt int64
+	loseCode      string
 }
 
 // dialectCounts is what a dialect proxy saw.
@@ -54,6 +61,12 @@ func hostedDialect(t *testing.T, reg string, opts dialectOpts) (string, *dialect
 			upload := strings.Contains(r.URL.Path, "/blobs/uploads/")
 			if upload && r.Method == http.MethodPatch {
 				n := c.patches.Add(1)
+				if n == opts.loseSessionAt {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusNotFound)
+					fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"blob upload unknown to registry"}]}`, opts.loseCode)
+					return
+				}
 				if opts.refusePatch != 0 && (opts.refuseOnly == 0 || n <= opts.refuseOnly) {
 					http.Error(w, http.StatusText(opts.refusePatch), opts.refusePatch)
 					return

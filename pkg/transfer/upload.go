@@ -391,7 +391,13 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				return false, err
 			}
 			if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable && !retryable(resp) {
-				return false, responseError(resp)
+				err := responseError(resp)
+				if offset+sent > 0 && sessionGone(err) {
+					// Bytes sent before this request are lost with the
+					// session: only a source that reads again may start over.
+					return false, fmt.Errorf("%w: %w", err, errSessionLost)
+				}
+				return false, err
 			}
 			err = responseError(resp)
 		}
