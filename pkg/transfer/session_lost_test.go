@@ -20,12 +20,33 @@ import (
 // registry holds it; a stream cannot, and fails saying the registry lost
 // the session. Both used to fail on the 404 as it came, and the race made
 // TestUploaderAtStartsOverWhereTheRegistryDropsTheSession fail about one
-// run in fifteen.
+// run in fifteen. Lost at the first PATCH, nothing was held: either way
+// sends the same bytes in a new session (a stream used to fail).
 func TestUploadWhereTheRegistryLosesTheSession(t *testing.T) {
 	transfer.SetAtChunkSize(t, 2<<20)
 	reg := testutil.Distribution(t)
 	for _, code := range []string{"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"} {
 		for name, push := range pushers {
+			t.Run(code+"/first/"+name, func(t *testing.T) {
+				host, counts := hostedDialect(t, reg, dialectOpts{loseSessionAt: 1, loseCode: code})
+				repo := "stellaops/lost-first-" + strings.ToLower(name+"-"+code)
+				up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+				data := randomBytes(5<<20+99, 62)
+				desc := blobDesc(data)
+				if err := push(t, u, desc, data); err != nil {
+					t.Fatalf("%s whose session was lost at its first PATCH: %v", name, err)
+				}
+				if !holds(t, host, repo, desc, data) {
+					t.Fatalf("registry does not hold %s", desc.Digest)
+				}
+				if n := counts.patches.Load(); n != 3 {
+					t.Errorf("%d PATCHes, want 3: the lost one, then two in a new session", n)
+				}
+			})
 			t.Run(code+"/"+name, func(t *testing.T) {
 				host, counts := hostedDialect(t, reg, dialectOpts{loseSessionAt: 2, loseCode: code})
 				repo := "stellaops/lost-" + strings.ToLower(name+"-"+code)

@@ -392,12 +392,21 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			}
 			if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable && !retryable(resp) {
 				err := responseError(resp)
-				if offset+sent > 0 && sessionGone(err) {
+				if !sessionGone(err) {
+					return false, err
+				}
+				if offset+sent > 0 {
 					// Bytes sent before this request are lost with the
 					// session: only a source that reads again may start over.
 					return false, fmt.Errorf("%w: %w", err, errSessionLost)
 				}
-				return false, err
+				// Nothing was held: the same bytes, in a new session.
+				fresh, ferr := u.start(ctx)
+				if ferr != nil {
+					return false, ferr
+				}
+				loc, sent = fresh, 0
+				return true, err
 			}
 			err = responseError(resp)
 		}
