@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -43,11 +42,12 @@ type sourceImage struct {
 func resolveImages(ctx context.Context, client *remote.Client, images []release.Image, opts *CreateOptions) ([]*sourceImage, error) {
 	out := make([]*sourceImage, len(images))
 	budget := newDocBudget(opts.ReleaseFile)
+	lookups := newCosignLookups(concurrency(opts.Transfer.Concurrency))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(opts.Transfer.Concurrency))
 	for i, img := range images {
 		g.Go(func() error {
-			si, err := resolveImage(ctx, client, img, opts, budget)
+			si, err := resolveImage(ctx, client, img, opts, budget, lookups)
 			if err != nil {
 				return fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
 			}
@@ -61,7 +61,7 @@ func resolveImages(ctx context.Context, client *remote.Client, images []release.
 	return out, nil
 }
 
-func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions, budget *docBudget) (*sourceImage, error) {
+func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions, budget *docBudget, lookups *cosignLookups) (*sourceImage, error) {
 	repo, err := client.Repository(img.Ref.Name())
 	if err != nil {
 		return nil, err
@@ -105,16 +105,11 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 			}
 			si.referrers = append(si.referrers, refs...)
 		}
-		own := subjects(manifests)
-		tagged, err := cosignTagged(ctx, repo, own)
-		if err != nil {
-			return nil, err
-		}
-		if err := si.addTagged(ctx, tagged, own); err != nil {
+		if err := si.carryCosignTags(ctx, lookups, subjects(manifests)); err != nil {
 			return nil, err
 		}
 		if sourceDigest != root.Digest { // --platform: the pinned index's
-			left, err := cosignTagged(ctx, repo, []digest.Digest{sourceDigest})
+			left, err := lookups.find(ctx, repo, []digest.Digest{sourceDigest})
 			if err != nil {
 				return nil, err
 			}
@@ -132,77 +127,6 @@ func subjects(nodes []transfer.Node) []digest.Digest {
 		out[i] = n.Descriptor.Digest
 	}
 	return out
-}
-
-// cosignTagged finds, for each of the digests, the manifests that repo
-// holds under cosign's tag scheme (sha256-<hex>.sig, .att, .sbom: the
-// scheme cosign signs with by default), in the digests' order. Only a tag
-// that is not there counts as none: any other answer fails, so that what a
-// bundle carries never depends on whether a registry answered.
-func cosignTagged(ctx context.Context, repo *oremote.Repository, dgs []digest.Digest) ([]transfer.Referrer, error) {
-	found := make([]*transfer.Referrer, len(dgs)*len(bundle.CosignTagSuffixes))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(cosignProbes)
-	for i, dg := range dgs {
-		for j, suffix := range bundle.CosignTagSuffixes {
-			g.Go(func() error {
-				tag := bundle.CosignTag(dg, suffix)
-				desc, err := repo.Resolve(ctx, tag)
-				if isNotFound(err) {
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("cosign tag %s: %w", tag, remote.Classify(err))
-				}
-				found[i*len(bundle.CosignTagSuffixes)+j] = &transfer.Referrer{
-					Descriptor: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
-					Subject:    dg, Tag: tag,
-				}
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	var out []transfer.Referrer
-	for _, r := range found {
-		if r != nil {
-			out = append(out, *r)
-		}
-	}
-	return out, nil
-}
-
-// cosignProbes bounds the tag lookups of one image in flight: three for
-// each of its manifests.
-const cosignProbes = 4
-
-// addTagged adds the manifests found under cosign's tags, with everything
-// below them, to the image's graph and referrers. One that is no manifest
-// is skipped (and said so), as a referrer would be. One the graph holds
-// already is not fetched again: a referrer's manifest under a cosign tag
-// too is recorded with its tag, so that import writes the tag; a tag
-// naming one of the image's own manifests (own) or a blob names no
-// signature, and is left out.
-func (si *sourceImage) addTagged(ctx context.Context, tagged []transfer.Referrer, own []digest.Digest) error {
-	for _, r := range tagged {
-		if !bundle.IsManifestMediaType(r.Descriptor.MediaType) {
-			si.graph.Skipped = append(si.graph.Skipped, r)
-			continue
-		}
-		if si.graph.Has(r.Descriptor.Digest) {
-			if _, manifest := si.graph.Node(r.Descriptor.Digest); manifest && !slices.Contains(own, r.Descriptor.Digest) {
-				si.referrers = append(si.referrers, r)
-			}
-			continue
-		}
-		if err := si.graph.Walk(ctx, si.repo, r.Descriptor); err != nil {
-			return fmt.Errorf("cosign tag %s: %w", r.Tag, remote.Classify(err))
-		}
-		si.referrers = append(si.referrers, r)
-	}
-	return nil
 }
 
 // checkNonDistributable refuses an image with a non-distributable (foreign)
