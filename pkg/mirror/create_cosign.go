@@ -27,6 +27,12 @@ type cosignLookups struct {
 	sem   *semaphore.Weighted
 }
 
+// lookupWaitHook, if set (by a test, before the create starts), is told
+// when a lookup starts to wait for one of the create's lookups to end (+1)
+// and when it stops waiting (-1): a test can so tell a create held at its
+// bound from one that has no lookup left to send, with no clock.
+var lookupWaitHook func(delta int)
+
 // newCosignLookups allows limit (at least one) lookups in flight.
 func newCosignLookups(limit int) *cosignLookups {
 	limit = max(limit, 1)
@@ -73,8 +79,18 @@ func (l *cosignLookups) find(ctx context.Context, repo *oremote.Repository, dgs 
 // resolve looks up one tag, holding one of the create's lookups while it
 // does: nil if the tag is not there.
 func (l *cosignLookups) resolve(ctx context.Context, repo *oremote.Repository, tag string) (*transfer.Referrer, error) {
-	if err := l.sem.Acquire(ctx, 1); err != nil {
-		return nil, err
+	if !l.sem.TryAcquire(1) {
+		hook := lookupWaitHook
+		if hook != nil {
+			hook(+1)
+		}
+		err := l.sem.Acquire(ctx, 1)
+		if hook != nil {
+			hook(-1)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	defer l.sem.Release(1)
 	desc, err := repo.Resolve(ctx, tag)

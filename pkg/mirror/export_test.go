@@ -9,3 +9,11 @@ func SetMaxBundleDocs(t testing.TB, n int64) {
 	maxBundleDocs = n
 	t.Cleanup(func() { maxBundleDocs = old })
 }
+
+// SetCosignLookupWaitHook calls hook, for one test, when a create's cosign
+// tag lookup starts (+1) and stops (-1) waiting for the create's bound.
+func SetCosignLookupWaitHook(t testing.TB, hook func(delta int)) {
+	old := lookupWaitHook
+	lookupWaitHook = hook
+	t.Cleanup(func() { lookupWaitHook = old })
+}
