@@ -85,11 +85,16 @@ func rootOf(idx *ocispec.Index, version string) (ocispec.Descriptor, error) {
 }
 
 // checkStructure checks that the root lists exactly what manifest.json
-// names and that the metadata manifest carries manifest.json's exact bytes.
+// names, that every cosign tag it names is for a manifest the bundle
+// carries for that image, and that the metadata manifest carries
+// manifest.json's exact bytes.
 // Together with a signature over manifest.json this extends the signature
 // to every part of the bundle.
 func (md *metadata) checkStructure(ctx context.Context) error {
 	if err := bundle.CheckRoot(md.Root, md.Manifest); err != nil {
+		return err
+	}
+	if err := md.checkCosignTags(ctx); err != nil {
 		return err
 	}
 	metaDesc, err := bundle.MetadataDescriptor(md.Root)

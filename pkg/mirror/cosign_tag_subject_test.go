@@ -1,0 +1,199 @@
+package mirror_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// A cosign tag in manifest.json for a digest the bundle does not carry for
+// that image would have import write, beside the image, a signature of
+// content the far side does not have. manifest.json is signed, so only a
+// faulty producer writes one: verify, inspect and import refuse the
+// bundle as malformed (exit 11), naming the tag and the image, and import
+// writes nothing. They used to take it, and import wrote the tag.
+func TestCosignTagOfAManifestNotCarriedIsRefused(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/stray"}
+	img := r.image("app", "", nil)
+	r.image("sbom", "application/spdx+json", subjectOf(img))
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
+	opts.Version = "2025.10.0"
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := digest.FromString("a manifest no bundle carries")
+	stray := bundle.CosignTag(elsewhere, ".sig")
+	rewriteManifestJSON(t, dir, func(m *bundle.Manifest) {
+		// A faulty producer: the SBOM recorded as the signature of
+		// another digest, under that digest's cosign tag.
+		m.Images[0].Referrers[0].Subject = elsewhere
+		m.Images[0].Referrers[0].Tag = stray
+	})
+	priv, pub := testKeys(t, "producer")
+	signAsProducer(t, dir, priv)
+
+	refused := func(t *testing.T, what string, err error) {
+		t.Helper()
+		if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), stray) || !strings.Contains(err.Error(), r.name+"@"+img.Digest.String()) {
+			t.Errorf("%s: err = %v, want ErrMalformed naming %s and the image %s@%s", what, err, stray, r.name, img.Digest)
+		}
+	}
+	_, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub)})
+	refused(t, "verify", err)
+	_, err = mirror.Inspect(ctx, dir, testNow)
+	refused(t, "inspect", err)
+	dst := testutil.Distribution(t)
+	_, err = mirror.Import(ctx, importOpts(t, dir, dst, pub))
+	refused(t, "import", err)
+	far, _ := testutil.Client(t).Repository(dst + "/" + r.name)
+	for _, tag := range []string{stray, "2025.10.0"} {
+		if _, err := far.Resolve(ctx, tag); err == nil {
+			t.Errorf("import wrote %s", tag)
+		}
+	}
+}
+
+// signAsProducer writes manifest.dsse over dir's manifest.json, and its
+// referrer of the root, as the producer's own tool would, with no check of
+// what it signs (sign refuses a bundle that does not verify); it drops
+// create's SHA256SUMS, which named the manifest.json before the edit.
+func signAsProducer(t *testing.T, dir, priv string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.LoadSigner(context.Background(), priv, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := dsse.New(bundle.PayloadType, data)
+	if err := env.Sign(context.Background(), signer); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.dsse"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "SHA256SUMS")); err != nil {
+		t.Fatal(err)
+	}
+	// The envelope's referrer of the root, listed in index.json.
+	var index ocispec.Index
+	indexData, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(indexData, &index); err != nil {
+		t.Fatal(err)
+	}
+	envDesc := ocispec.Descriptor{MediaType: bundle.ArtifactTypeDSSE, Digest: digest.FromBytes(out), Size: int64(len(out))}
+	ref, err := bundle.SignatureManifest(index.Manifests[0], envDesc, fixedTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d, data := range map[digest.Digest][]byte{envDesc.Digest: out, ref.Descriptor.Digest: ref.Bytes} {
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Encoded()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refDesc := ref.Descriptor
+	refDesc.ArtifactType = bundle.ArtifactTypeDSSE
+	index.Manifests = append(index.Manifests, refDesc)
+	if indexData, err = json.Marshal(index); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), indexData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rewriteManifestJSON edits a bundle directory's manifest.json as a faulty
+// producer would have written it: the metadata manifest, the root and
+// index.json follow, so that only what the edit says is wrong. Every file
+// and blob it replaces is removed first (manifest.json is a hard link to
+// its blob).
+func rewriteManifestJSON(t *testing.T, dir string, edit func(*bundle.Manifest)) {
+	t.Helper()
+	blob := func(d digest.Digest) string { return filepath.Join(dir, "blobs", "sha256", d.Encoded()) }
+	read := func(path string, v any) {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(path string, data []byte) {
+		t.Helper()
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var index, root ocispec.Index
+	read(filepath.Join(dir, "index.json"), &index)
+	oldRoot := index.Manifests[0]
+	read(blob(oldRoot.Digest), &root)
+	oldMeta, err := bundle.MetadataDescriptor(&root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readManifest(t, dir)
+	edit(m)
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldJSON, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []digest.Digest{oldRoot.Digest, oldMeta.Digest, digest.FromBytes(oldJSON)} {
+		if err := os.Remove(blob(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "manifest.json"), data)
+	write(blob(digest.FromBytes(data)), data)
+	meta, err := bundle.MetadataManifest(ocispec.Descriptor{MediaType: bundle.MediaTypeManifestJSON, Digest: digest.FromBytes(data), Size: int64(len(data))}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRoot, err := bundle.RootIndex(m, meta.Descriptor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []bundle.Document{meta, newRoot} {
+		write(blob(doc.Descriptor.Digest), doc.Bytes)
+	}
+	idx, err := json.Marshal(mirror.LayoutIndex(m, newRoot.Descriptor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(dir, "index.json"), idx)
+}
