@@ -37,6 +37,11 @@ sha256-<hex>.sig, .att, .sbom), add the advisory files, and write a bundle
 directory that is at once an OCI image layout and the plan's folder
 (manifest.json, advisories/, scripts/, docs/, SHA256SUMS). The directory appears complete or not at all.
 
+The cosign tags looked for are those of every manifest carried: the image's
+own, its referrers', and in turn those of what the tags name, so an SBOM
+signed by its own digest keeps its signature. --concurrency bounds the
+images resolved at once, and the tag lookups in flight across all of them.
+
 --platform keeps one platform of each multi-platform image: that image is
 then carried as the platform's manifest, under its own digest, with the
 referrers of that manifest. The index the release pins is not carried, nor
