@@ -273,6 +273,13 @@ func FuzzParseManifest(f *testing.F) {
 	data, _ := validManifest().Marshal()
 	f.Add(data)
 	f.Add([]byte("{}"))
+	// Referrers with cosign tags: of the image, and of a referrer.
+	withTags := validManifest()
+	sbom := Referrer{Digest: digest.FromString("sbom"), MediaType: ocispec.MediaTypeImageManifest, Size: 10, Subject: withTags.Images[0].Digest}
+	sbomSig := Referrer{Digest: digest.FromString("sbom sig"), MediaType: ocispec.MediaTypeImageManifest, Size: 10, Subject: sbom.Digest, Tag: CosignTag(sbom.Digest, ".sig")}
+	withTags.Images[0].Referrers = []Referrer{tagged(CosignTag(withTags.Images[0].Digest, ".sig")), sbom, sbomSig}
+	data, _ = withTags.Marshal()
+	f.Add(data)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseManifest(data)
 		if err != nil {
