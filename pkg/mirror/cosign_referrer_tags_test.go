@@ -2,14 +2,20 @@ package mirror_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -87,4 +93,80 @@ func TestCosignSignatureOfAnSBOMCrossesTheGap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Tags of tags are looked up one level at a time, each manifest once: a
+// source whose signatures sign each other (S1's tag names S2, S2's names
+// S1) ends, with every tag carried and written on the far side; a chain
+// of signatures of signatures deeper than bundle.MaxDepth fails create
+// as malformed, naming where, as referrers nesting deeper do.
+func TestCosignTagsOfTagsEndAndAreBounded(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	client := testutil.Client(t)
+
+	t.Run("cycle", func(t *testing.T) {
+		r := rawRepo{t, src, "app/cycle"}
+		img := r.image("app", "", nil)
+		s1, s2 := r.image("s1", "", nil), r.image("s2", "", nil)
+		repo, _ := client.Repository(src + "/" + r.name)
+		tags := map[string]digest.Digest{}
+		for tag, d := range map[string]ocispec.Descriptor{
+			bundle.CosignTag(img.Digest, ".sig"): s1,
+			bundle.CosignTag(s1.Digest, ".sig"):  s2,
+			bundle.CosignTag(s2.Digest, ".sig"):  s1,
+		} {
+			if err := repo.Tag(ctx, d, tag); err != nil {
+				t.Fatal(err)
+			}
+			tags[tag] = d.Digest
+		}
+		dir := filepath.Join(t.TempDir(), "bundle")
+		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
+		opts.Version = "2025.10.0"
+		if _, err := mirror.Create(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]digest.Digest{}
+		for _, ref := range readManifest(t, dir).Images[0].Referrers {
+			if ref.Tag != "" {
+				got[ref.Tag] = ref.Digest
+			}
+		}
+		if !maps.Equal(got, tags) {
+			t.Fatalf("manifest.json carries cosign tags %v, want %v", got, tags)
+		}
+		priv, pub := testKeys(t, "vendor")
+		sign(t, dir, priv)
+		dst := testutil.Distribution(t)
+		if _, err := mirror.Import(ctx, importOpts(t, dir, dst, pub)); err != nil {
+			t.Fatal(err)
+		}
+		far, _ := client.Repository(dst + "/" + r.name)
+		for tag, want := range tags {
+			if d, err := far.Resolve(ctx, tag); err != nil || d.Digest != want {
+				t.Errorf("%s on the far side names %v (%v), want %s", tag, d.Digest, err, want)
+			}
+		}
+	})
+
+	t.Run("chain deeper than the bound", func(t *testing.T) {
+		r := rawRepo{t, src, "app/chain"}
+		img := r.image("app", "", nil)
+		repo, _ := client.Repository(src + "/" + r.name)
+		subject := img
+		for i := range bundle.MaxDepth + 2 {
+			sig := r.image(fmt.Sprintf("signature %d", i), "", nil)
+			if err := repo.Tag(ctx, sig, bundle.CosignTag(subject.Digest, ".sig")); err != nil {
+				t.Fatal(err)
+			}
+			subject = sig
+		}
+		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", filepath.Join(t.TempDir(), "bundle"))
+		opts.Version = "2025.10.0"
+		_, err := mirror.Create(ctx, opts)
+		if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "nest deeper than") || !strings.Contains(err.Error(), r.name) {
+			t.Fatalf("err = %v, want ErrMalformed naming the image and the bound", err)
+		}
+	})
 }
