@@ -78,3 +78,45 @@ func TestUploadWhereTheRegistryLosesTheSession(t *testing.T) {
 		}
 	}
 }
+
+// A registry that took part of an upload's first request (the link cut
+// half-way) and then loses the session when the rest is sent (404
+// BLOB_UPLOAD_UNKNOWN, a load balancer's other node; or v2.8's
+// BLOB_UPLOAD_INVALID, which drops a session after a cut) held only bytes
+// of that request, which the uploader still has in hand, a stream's too:
+// the same bytes go in a new session, and the blob is stored. A stream
+// used to fail saying the registry lost the session, as if bytes before
+// that request had been lost with it.
+func TestUploadRestartsASessionLostWithinItsFirstRequest(t *testing.T) {
+	transfer.SetAtChunkSize(t, 2<<20)
+	reg := testutil.Distribution(t)
+	for _, code := range []string{"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"} {
+		for name, push := range pushers {
+			t.Run(code+"/"+name, func(t *testing.T) {
+				// The POST passes, the first PATCH is cut half-way (the
+				// registry holds its first half), the status asked after
+				// it passes; the PATCH of the rest, the second, is
+				// answered that the session is lost.
+				proxy := testutil.NewFaultProxy(t, reg, append([]testutil.Fault{testutil.FaultNone, testutil.FaultCutUpload}, make([]testutil.Fault, 40)...)...)
+				host, counts := hostedDialect(t, proxy.Host, dialectOpts{loseSessionAt: 2, loseCode: code})
+				repo := "stellaops/lost-within-" + strings.ToLower(name+"-"+code)
+				up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+				data := randomBytes(5<<20+99, 63)
+				desc := blobDesc(data)
+				if err := push(t, u, desc, data); err != nil {
+					t.Fatalf("%s whose session was lost within its first request: %v", name, err)
+				}
+				if proxy.InjectedOf(testutil.FaultCutUpload) != 1 || counts.patches.Load() < 3 {
+					t.Fatalf("%d cuts, %d PATCHes: want the first cut, the second lost, and more", proxy.InjectedOf(testutil.FaultCutUpload), counts.patches.Load())
+				}
+				if !holds(t, host, repo, desc, data) {
+					t.Fatalf("registry does not hold %s", desc.Digest)
+				}
+			})
+		}
+	}
+}

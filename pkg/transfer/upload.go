@@ -395,12 +395,14 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				if !sessionGone(err) {
 					return false, err
 				}
-				if offset+sent > 0 {
+				if offset > 0 {
 					// Bytes sent before this request are lost with the
 					// session: only a source that reads again may start over.
 					return false, fmt.Errorf("%w: %w", err, errSessionLost)
 				}
-				// Nothing was held: the same bytes, in a new session.
+				// The session held no byte but of this request (none, or
+				// those before a cut), all still in hand: the same bytes,
+				// in a new session.
 				fresh, ferr := u.start(ctx)
 				if ferr != nil {
 					return false, ferr
