@@ -398,7 +398,7 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				if offset > 0 {
 					// Bytes sent before this request are lost with the
 					// session: only a source that reads again may start over.
-					return false, fmt.Errorf("%w: %w", err, errSessionLost)
+					return false, fmt.Errorf("%w: %w", remote.Classify(err), errSessionLost)
 				}
 				// The session held no byte but of this request (none, or
 				// those before a cut), all still in hand: the same bytes,
@@ -437,10 +437,10 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			// registry v2.8 drops one asked about with a Location whose
 			// offset is stale, as after a cut: 404): only a source that
 			// can be read again may start over.
-			return false, fmt.Errorf("%w (upload status: %v): %w", err, serr, errSessionLost)
+			return false, fmt.Errorf("%w (upload status: %v): %w", remote.Classify(err), remote.Classify(serr), errSessionLost)
 		}
 		if serr != nil {
-			return remote.IsTransient(serr), fmt.Errorf("%w (upload status: %v)", err, serr)
+			return remote.IsTransient(serr), fmt.Errorf("%w (upload status: %v)", remote.Classify(err), remote.Classify(serr))
 		}
 		if held < 0 && offset == 0 {
 			// Nothing or one byte held: rather than guess (a wrong guess is
