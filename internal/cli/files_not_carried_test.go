@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,21 @@ func replaceSideFiles(t *testing.T, dir, key string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, layout.ChecksumsSigFile), []byte(base64.StdEncoding.EncodeToString(sig)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPlacingCommandsHelpNameFilesNotCarried: import, push and sync all
+// report the side files they leave behind (filesNotCarried), and each
+// one's help says so; sync's said nothing of it.
+func TestPlacingCommandsHelpNameFilesNotCarried(t *testing.T) {
+	root := NewRootCmd(&app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard})
+	for _, name := range []string{"import", "push", "sync"} {
+		cmd, _, err := root.Find([]string{"mirror", name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(cmd.Long, "filesNotCarried in --format json") {
+			t.Errorf("stella mirror %s --help does not name filesNotCarried", name)
+		}
 	}
 }

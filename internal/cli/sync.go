@@ -27,7 +27,8 @@ of the others (a bundle signed again and pushed again; else sync refuses,
 exit 1: give --key). Re-running an interrupted
 sync completes it. A bundle past its expiry, or older than the newest one the
 destination repository holds, is refused as import refuses it
-(--allow-expired, --allow-rollback).`,
+(--allow-expired, --allow-rollback). Side files its signing does not vouch
+for are left behind, with a warning (filesNotCarried in --format json).`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
   stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http`,
 		Args: cobra.ExactArgs(2),
