@@ -57,7 +57,16 @@ func (u *Uploader) ProbeChunks(ctx context.Context) (ChunkProbe, error) {
 	}
 	body := make(memChunk, n)
 	copy(body, "stella mirror doctor probe\n")
-	next, err := u.send(ctx, loc, body, 0, false, "")
+	// send answers the session as it stands, done or failed: one it
+	// started over in, if it did, is the one to cancel.
+	sent := func() error {
+		next, err := u.send(ctx, loc, body, 0, false, "")
+		if next != nil {
+			loc = next
+		}
+		return err
+	}
+	err = sent()
 	status, refused := refusesChunks(err)
 	if refused && !u.learnRefusal(status, false) {
 		// A 404 or 400 may be a fault of the moment: it is a finding
@@ -67,7 +76,7 @@ func (u *Uploader) ProbeChunks(ctx context.Context) (ChunkProbe, error) {
 			return p, serr
 		}
 		loc, p.Location = fresh, fresh
-		next, err = u.send(ctx, loc, body, 0, false, "")
+		err = sent()
 		status, refused = refusesChunks(err)
 		refused = refused && u.learnRefusal(status, true)
 	}
@@ -80,9 +89,6 @@ func (u *Uploader) ProbeChunks(ctx context.Context) (ChunkProbe, error) {
 	}
 	if err != nil {
 		return p, err
-	}
-	if next != nil {
-		loc = next
 	}
 	p.Chunked = true
 	return p, nil

@@ -784,7 +784,9 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 			// PATCH, else the same PATCH, which confirms a 404 or 400.
 			whole = u.learnRefusal(status, refusedOnce)
 			refusedOnce = true
-			if loc, err = u.startOver(ctx, loc, !whole); err != nil {
+			// next is the session the PATCH was refused in: send may have
+			// started over in another than loc.
+			if loc, err = u.startOver(ctx, next, !whole); err != nil {
 				return err
 			}
 			continue
