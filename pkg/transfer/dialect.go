@@ -54,11 +54,11 @@ func (d *Dialect) learnChunkMin(h string) {
 // upload's PATCH as such, and its status: 405 Method Not Allowed or 501
 // Not Implemented (the method itself), or 404 or 400 from registries that
 // route no PATCH (learnRefusal says which of these count at once). A 404
-// saying BLOB_UPLOAD_UNKNOWN is about the session (lost, or opened on
-// another node), not the method.
+// saying BLOB_UPLOAD_UNKNOWN, or BLOB_UPLOAD_INVALID (sessionGone), is
+// about the session (lost, or opened on another node), not the method.
 func refusesChunks(err error) (int, bool) {
 	var rerr *registryError
-	if !errors.As(err, &rerr) || rerr.Method != http.MethodPatch {
+	if !errors.As(err, &rerr) || rerr.Method != http.MethodPatch || sessionGone(err) {
 		return 0, false
 	}
 	for _, e := range rerr.Errors {

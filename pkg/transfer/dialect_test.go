@@ -37,6 +37,8 @@ type dialectOpts struct {
 	// one), as a registry node that lost the session would.
 	loseSessionAt int64
 	loseCode      string
+	// loseFirst answers the first loseFirst PATCHes so (0: none).
+	loseFirst int64
 }
 
 // dialectCounts is what a dialect proxy saw.
@@ -61,7 +63,7 @@ func hostedDialect(t *testing.T, reg string, opts dialectOpts) (string, *dialect
 			upload := strings.Contains(r.URL.Path, "/blobs/uploads/")
 			if upload && r.Method == http.MethodPatch {
 				n := c.patches.Add(1)
-				if n == opts.loseSessionAt {
+				if n == opts.loseSessionAt || n <= opts.loseFirst {
 					w.Header().Set("Content-Type", "application/json")
 					w.WriteHeader(http.StatusNotFound)
 					fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"blob upload unknown to registry"}]}`, opts.loseCode)

@@ -154,3 +154,43 @@ func TestStreamLostSessionPrintsNoQuery(t *testing.T) {
 		t.Fatalf("Push: %v: a URL is printed with its query", err)
 	}
 }
+
+// A registry that loses the session of every first PATCH for a while (404
+// BLOB_UPLOAD_INVALID, as v2.8 answers of a session it dropped) fails the
+// upload once its tries are spent, saying so: it did not refuse PATCH,
+// and the host is not taken for one that takes blobs only whole (later
+// uploads, from the same Dialect, still send chunks). A lost session used
+// to count as a refusal of PATCH, and two runs of them marked the host:
+// the stream failed saying the registry refuses chunked uploads.
+func TestLostSessionsAreNoRefusalOfPatch(t *testing.T) {
+	transfer.SetAtChunkSize(t, 2<<20)
+	host, counts := hostedDialect(t, testutil.Distribution(t), dialectOpts{loseFirst: 4, loseCode: "BLOB_UPLOAD_INVALID"})
+	const repo = "stellaops/lost-not-refused"
+	up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := new(transfer.Dialect)
+	u := &transfer.Uploader{Repo: up, Dialect: d, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 2}
+	data := randomBytes(5<<20+3, 65)
+	// Two tries a stream, each PATCH lost: the first four are.
+	for range 2 {
+		err = u.Push(t.Context(), blobDesc(data), bytes.NewReader(data))
+		if err == nil || strings.Contains(err.Error(), "refuses chunked uploads") {
+			t.Fatalf("Push whose sessions were lost: %v, want the lost session's 404, not a refusal of PATCH", err)
+		}
+	}
+	if n := counts.patches.Load(); n != 4 {
+		t.Fatalf("%d PATCHes, want the 4 lost", n)
+	}
+	before := counts.taken.Load()
+	if err := u.PushAt(t.Context(), blobDesc(data), bytes.NewReader(data)); err != nil {
+		t.Fatalf("PushAt once the registry keeps its sessions: %v", err)
+	}
+	if counts.taken.Load() == before {
+		t.Errorf("PushAt sent no PATCH: the host was taken for one that refuses chunks")
+	}
+	if !holds(t, host, repo, blobDesc(data), data) {
+		t.Fatalf("registry does not hold %s", blobDesc(data).Digest)
+	}
+}
