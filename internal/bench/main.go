@@ -10,7 +10,11 @@
 // blob pulled from stella mirror serve over the tar, against distribution
 // holding the same bundle after an import, and against reading the tar.
 //
-//	go run ./internal/bench -stella bin/stella [-mib 800] [-layers 1] [-runs 3]
+//	go run ./internal/bench -stella bin/stella [-mib 800] [-layers 1] [-runs 3] [-rtt 25ms]
+//
+// With -rtt (0 included), every registry sits behind a proxy that delays
+// each request by the round trip time and counts the requests of each run
+// (see latency.go).
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -35,8 +40,18 @@ func main() {
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed at the end)")
 	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,push,serve,inspect,verify,delta)")
+	var rtt *time.Duration
+	flag.Func("rtt", "put every registry behind a proxy that delays each request by this round trip time (0s: no delay) and report each job's requests and sequential depth", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err == nil && d < 0 {
+			err = fmt.Errorf("negative round trip time %s", s)
+		}
+		rtt = &d
+		return err
+	})
+	trace := flag.Bool("trace", false, "with -rtt, print each request to a registry (method, path, depth) on stderr")
 	flag.Parse()
-	if err := bench(*stella, *mib, *layers, *runs, *work, *only); err != nil {
+	if err := bench(*stella, *mib, *layers, *runs, *work, *only, rtt, *trace); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -53,6 +68,8 @@ type env struct {
 	unique               int64
 	blobs                map[digest.Digest]blobAt
 	childEnv             []string
+	// wan, with -rtt, is the proxy in front of every registry (latency.go).
+	wan *wan
 	// stops stops every registry started, at the end.
 	stops []func()
 }
@@ -72,7 +89,7 @@ func sizes(mib int64, layers int) sample.Spec {
 	return sample.Spec{BaseLayerSize: base, LayerSize: (total - base) / 7, Layers: layers}
 }
 
-func bench(stella string, mib int64, layers, runs int, work, only string) error {
+func bench(stella string, mib int64, layers, runs int, work, only string, rtt *time.Duration, trace bool) error {
 	var err error
 	if stella, err = filepath.Abs(stella); err != nil {
 		return err
@@ -87,6 +104,9 @@ func bench(stella string, mib int64, layers, runs int, work, only string) error 
 	if e.regBin == "" {
 		e.regBin = "registry"
 	}
+	if rtt != nil {
+		e.wan = &wan{trace: trace}
+	}
 	defer func() {
 		for _, stop := range e.stops {
 			stop()
@@ -100,6 +120,10 @@ func bench(stella string, mib int64, layers, runs int, work, only string) error 
 	e.source = source
 	if err := e.generate(mib); err != nil {
 		return err
+	}
+	if rtt != nil {
+		e.wan.rtt.Store(int64(*rtt))
+		fmt.Printf("# every registry behind a proxy delaying each request by %s\n", *rtt)
 	}
 	fmt.Printf("# %s: %d images, %d unique blobs, %.1f MiB unique, in distribution on %s; %d runs each\n",
 		e.rel.Spec.Version, len(e.rel.Images), len(e.blobs), float64(e.unique)/(1<<20), source, runs)
@@ -128,10 +152,13 @@ func bench(stella string, mib int64, layers, runs int, work, only string) error 
 				s.group = group.name
 			}
 			fmt.Fprintf(os.Stderr, "measuring %s: %s\n", group.name, s.tool)
-			results = append(results, run(s, runs, e.childEnv))
+			results = append(results, run(s, runs, e.childEnv, e.wan))
 		}
 	}
 	report(results, floor)
+	if rtt != nil {
+		reportNet(results, *rtt)
+	}
 	if only == "" || contains("delta", only) {
 		if err := e.deltaSizes(mib); err != nil {
 			return err
@@ -173,6 +200,15 @@ func (e *env) registry(name string) (string, func(), error) {
 	host, stop, err := testutil.StartDistribution(e.regBin, dir, testutil.DistributionOptions{})
 	if err != nil {
 		return "", nil, fmt.Errorf("start distribution (make tools): %w", err)
+	}
+	if e.wan != nil {
+		proxy, stopProxy, err := e.wan.front(host)
+		if err != nil {
+			stop()
+			return "", nil, err
+		}
+		stopRegistry := stop
+		host, stop = proxy, func() { stopProxy(); stopRegistry() }
 	}
 	stopAndRemove := func() { stop(); os.RemoveAll(dir) }
 	e.stops = append(e.stops, stopAndRemove)

@@ -46,7 +46,9 @@ type scenario struct {
 // result is a measured scenario.
 type result struct {
 	scenario
-	walls  []time.Duration
+	walls []time.Duration
+	// net is what each run sent, with -rtt.
+	net    []netCount
 	maxRSS int64 // KiB
 	disk   int64
 	err    error
@@ -69,7 +71,7 @@ func (r result) rate() float64 { return float64(r.bytes) / (1 << 20) / r.median(
 // run measures a scenario runs times. Peak RSS comes from /usr/bin/time:
 // Go starts children with vfork, so the kernel's rusage of a direct child
 // reports this (large) process's RSS instead of the child's.
-func run(s scenario, runs int, env []string) result {
+func run(s scenario, runs int, env []string, w *wan) result {
 	r := result{scenario: s}
 	if s.teardown != nil {
 		defer s.teardown()
@@ -90,6 +92,9 @@ func run(s scenario, runs int, env []string) result {
 		// runs before it wrote (registries do not flush) would otherwise
 		// land in this one's time.
 		syscall.Sync()
+		if w != nil {
+			w.reset()
+		}
 		start := time.Now()
 		if s.inproc != nil {
 			if err := s.inproc(i); err != nil {
@@ -106,6 +111,9 @@ func run(s scenario, runs int, env []string) result {
 			r.maxRSS = max(r.maxRSS, rss)
 		}
 		r.walls = append(r.walls, time.Since(start))
+		if w != nil {
+			r.net = append(r.net, w.count())
+		}
 		if s.disk != nil {
 			r.disk = max(r.disk, s.disk(i))
 		}
