@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -41,6 +42,11 @@ type Graph struct {
 	// and be bounded together, a document refused (an error, which ends
 	// the walk) before it is read.
 	Fetch func(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error)
+	// Fetches bounds the documents one Walk fetches at once: the
+	// children of an index (its platforms' manifests) are asked for
+	// together, so that a walk costs a round trip a level of nesting,
+	// not one a document. Zero means DefaultWalkFetches.
+	Fetches int
 
 	seen  map[digest.Digest]bool
 	nodes map[digest.Digest]int
@@ -71,13 +77,117 @@ func (g *Graph) Node(dg digest.Digest) (Node, bool) {
 // every reader of a bundle (verify, import, pull) counts it: a graph that
 // passes here passes there.
 func (g *Graph) Walk(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) error {
-	return g.walk(ctx, src, root, rootDepth)
+	return g.walk(ctx, src, root, rootDepth, nil)
 }
 
 // rootDepth is the depth of a walked root: a child of the bundle root.
 const rootDepth = 1
 
-func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int) error {
+// DefaultWalkFetches is how many documents a Walk fetches at once unless
+// Graph.Fetches says otherwise: the platforms of a common multi-platform
+// index in one round trip, while a create resolving several images at once
+// multiplies it by their number.
+const DefaultWalkFetches = 8
+
+// walk adds desc and everything below it. The documents are fetched first,
+// a level of nesting at a time, each level's together (prefetch), unless
+// ahead holds desc's already; the walk proper then goes depth first over
+// what was fetched, as it would over src, so that the graph's order, and
+// the error a walk returns, do not depend on which answer came first.
+func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]fetched) error {
+	if _, ok := ahead[desc.Digest]; !ok && !g.seen[desc.Digest] && bundle.IsManifestMediaType(desc.MediaType) {
+		if ahead == nil {
+			ahead = map[digest.Digest]fetched{}
+		}
+		for dg, f := range g.prefetch(ctx, src, []ocispec.Descriptor{desc}, depth) {
+			if _, ok := ahead[dg]; !ok {
+				ahead[dg] = f
+			}
+		}
+	}
+	return g.add(ctx, src, desc, depth, ahead)
+}
+
+// fetched is a document's fetch, done ahead of the walk that adds it.
+type fetched struct {
+	data []byte
+	err  error
+}
+
+// prefetch fetches roots and the documents below them that the graph does
+// not hold, level by level, each level's at once (at most Fetches in
+// flight). Every document goes through the graph's fetch, as the walk
+// would (a caller's budget is asked before each one). An error is kept for
+// the walk to report where it meets it; no deeper level is fetched after
+// one, and the walk fetches for itself what was not fetched here. Nothing
+// deeper than bundle.MaxDepth is fetched.
+func (g *Graph) prefetch(ctx context.Context, src content.Fetcher, roots []ocispec.Descriptor, depth int) map[digest.Digest]fetched {
+	fetch := g.fetcher()
+	out := map[digest.Digest]fetched{}
+	queued := map[digest.Digest]bool{}
+	var level []ocispec.Descriptor
+	for _, r := range roots {
+		if bundle.IsManifestMediaType(r.MediaType) && !g.seen[r.Digest] && !queued[r.Digest] {
+			queued[r.Digest] = true
+			level = append(level, r)
+		}
+	}
+	for ; len(level) > 0 && depth <= bundle.MaxDepth; depth++ {
+		got := make([]fetched, len(level))
+		var eg errgroup.Group
+		eg.SetLimit(g.fetches())
+		for i, desc := range level {
+			eg.Go(func() error {
+				got[i].data, got[i].err = fetch(ctx, src, desc)
+				return nil // kept for the walk, which reports it in its order
+			})
+		}
+		_ = eg.Wait()
+		var next []ocispec.Descriptor
+		failed := false
+		for i, desc := range level {
+			out[desc.Digest] = got[i]
+			if got[i].err != nil {
+				failed = true
+				continue
+			}
+			children, err := bundle.Children(desc, got[i].data)
+			if err != nil {
+				failed = true
+				continue
+			}
+			for _, c := range children {
+				if bundle.IsManifestMediaType(c.MediaType) && !g.seen[c.Digest] && !queued[c.Digest] {
+					queued[c.Digest] = true
+					next = append(next, c)
+				}
+			}
+		}
+		if failed {
+			break
+		}
+		level = next
+	}
+	return out
+}
+
+func (g *Graph) fetches() int {
+	if g.Fetches > 0 {
+		return g.Fetches
+	}
+	return DefaultWalkFetches
+}
+
+func (g *Graph) fetcher() func(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
+	if g.Fetch != nil {
+		return g.Fetch
+	}
+	return FetchBytes
+}
+
+// add adds desc and everything below it, depth first, taking each
+// document from ahead (what prefetch fetched), else from src.
+func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]fetched) error {
 	if g.seen[desc.Digest] {
 		return nil
 	}
@@ -89,11 +199,15 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 	if depth > bundle.MaxDepth {
 		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
 	}
-	fetch := FetchBytes
-	if g.Fetch != nil {
-		fetch = g.Fetch
+	f, ok := ahead[desc.Digest]
+	if ok {
+		// Taken once: a document the graph then holds is not asked for
+		// again, and its bytes are the node's.
+		delete(ahead, desc.Digest)
+	} else {
+		f.data, f.err = g.fetcher()(ctx, src, desc)
 	}
-	data, err := fetch(ctx, src, desc)
+	data, err := f.data, f.err
 	if err != nil {
 		return err
 	}
@@ -105,7 +219,7 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 	g.nodes[desc.Digest] = len(g.Nodes)
 	g.Nodes = append(g.Nodes, Node{Descriptor: plain(desc), Bytes: data, Children: children})
 	for _, c := range children {
-		if err := g.walk(ctx, src, c, depth+1); err != nil {
+		if err := g.add(ctx, src, c, depth+1, ahead); err != nil {
 			return err
 		}
 	}
@@ -115,7 +229,7 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 // Add adds a document already in hand (for instance one we built) without
 // fetching it; its children are walked from src.
 func (g *Graph) Add(ctx context.Context, src content.Fetcher, doc bundle.Document) error {
-	return g.walk(ctx, bytesFetcher{doc, src}, doc.Descriptor, rootDepth)
+	return g.walk(ctx, bytesFetcher{doc, src}, doc.Descriptor, rootDepth, nil)
 }
 
 // FetchBytes fetches and verifies a manifest-sized document.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry"
 
@@ -40,6 +41,104 @@ type Referrer struct {
 // graph, and returns them sorted by digest within each level. A referrer
 // that is no image manifest or index is added to g.Skipped instead.
 func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject ocispec.Descriptor) ([]Referrer, error) {
+	return g.WalkReferrersOf(ctx, src, []ocispec.Descriptor{subject})
+}
+
+// WalkReferrersOf is WalkReferrers of each of subjects, one after another:
+// the graph and the referrers it returns (each subject's in turn) are
+// those. The round trips are not: every listing a level of the walk needs
+// is asked for at once, then every referrer's document (at most Fetches in
+// flight), before the walk goes over the answers in its own order. An
+// error is the one the walk meets first in that order.
+func (g *Graph) WalkReferrersOf(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) ([]Referrer, error) {
+	listed := g.listReferrers(ctx, src, subjects)
+	var docs []ocispec.Descriptor
+	for _, l := range listed {
+		docs = append(docs, l.found...)
+	}
+	// Sorted, so that the documents fetched, and a budget's refusal among
+	// them, do not depend on the map's order.
+	sort.Slice(docs, func(i, j int) bool { return docs[i].Digest < docs[j].Digest })
+	ahead := g.prefetch(ctx, src, docs, rootDepth)
+	var out []Referrer
+	for _, s := range subjects {
+		refs, err := g.walkReferrers(ctx, src, s, listed, ahead)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, refs...)
+	}
+	return out, nil
+}
+
+// listing is a subject's referrers as src listed them, or the error it
+// answered; done once src was asked.
+type listing struct {
+	found []ocispec.Descriptor
+	err   error
+	done  bool
+}
+
+// listReferrers lists the referrers of subjects, and those of the
+// manifests among them in turn, a level at a time, each level's listings
+// at once (at most Fetches in flight), up to as deep as a walk goes.
+func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) map[digest.Digest]listing {
+	out := map[digest.Digest]listing{}
+	var level []ocispec.Descriptor
+	for _, s := range subjects {
+		if _, ok := out[s.Digest]; !ok {
+			out[s.Digest] = listing{}
+			level = append(level, s)
+		}
+	}
+	for depth := 0; len(level) > 0 && depth <= bundle.MaxDepth; depth++ {
+		got := make([]listing, len(level))
+		var eg errgroup.Group
+		eg.SetLimit(g.fetches())
+		for i, s := range level {
+			eg.Go(func() error {
+				got[i].found, got[i].err = listReferrers(ctx, src, s)
+				got[i].done = true
+				return nil // kept for the walk, which reports it in its order
+			})
+		}
+		_ = eg.Wait()
+		var next []ocispec.Descriptor
+		for i, s := range level {
+			out[s.Digest] = got[i]
+			for _, r := range got[i].found {
+				if _, ok := out[r.Digest]; !ok && bundle.IsManifestMediaType(r.MediaType) {
+					out[r.Digest] = listing{}
+					next = append(next, r)
+				}
+			}
+		}
+		level = next
+	}
+	return out
+}
+
+// listReferrers lists the referrers of s, sorted by digest.
+func listReferrers(ctx context.Context, src ReferrerSource, s ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var found []ocispec.Descriptor
+	err := src.Referrers(ctx, plain(s), "", func(page []ocispec.Descriptor) error {
+		found = append(found, page...)
+		if len(found) > MaxReferrers {
+			return fmt.Errorf("%s: more than %d referrers: %w", s.Digest, MaxReferrers, errdef.ErrMalformed)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", s.Digest, err)
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].Digest < found[j].Digest })
+	return found, nil
+}
+
+// walkReferrers walks the referrers of subject as WalkReferrers does,
+// taking each listing from listed and each document from ahead where they
+// are, else from src.
+func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject ocispec.Descriptor, listed map[digest.Digest]listing, ahead map[digest.Digest]fetched) ([]Referrer, error) {
 	var out []Referrer
 	level := []ocispec.Descriptor{subject}
 	seen := map[digest.Digest]bool{subject.Digest: true}
@@ -49,19 +148,14 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 		}
 		var next []ocispec.Descriptor
 		for _, s := range level {
-			var found []ocispec.Descriptor
-			err := src.Referrers(ctx, plain(s), "", func(page []ocispec.Descriptor) error {
-				found = append(found, page...)
-				if len(found) > MaxReferrers {
-					return fmt.Errorf("%s: more than %d referrers: %w", s.Digest, MaxReferrers, errdef.ErrMalformed)
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, fmt.Errorf("referrers of %s: %w", s.Digest, err)
+			l := listed[s.Digest]
+			if !l.done {
+				l.found, l.err = listReferrers(ctx, src, s)
 			}
-			sort.Slice(found, func(i, j int) bool { return found[i].Digest < found[j].Digest })
-			for _, r := range found {
+			if l.err != nil {
+				return nil, l.err
+			}
+			for _, r := range l.found {
 				if seen[r.Digest] {
 					continue
 				}
@@ -71,7 +165,7 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 					continue
 				}
 				seen[r.Digest] = true
-				if err := g.Walk(ctx, src, r); err != nil {
+				if err := g.walk(ctx, src, r, rootDepth, ahead); err != nil {
 					return nil, fmt.Errorf("referrer %s of %s: %w", r.Digest, s.Digest, err)
 				}
 				// Walk fetches nothing for a digest already in the graph:
