@@ -98,13 +98,15 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 		// the image as much as one on its index, and --platform, whose
 		// root is that manifest, carries it.
 		manifests := append([]transfer.Node(nil), si.graph.Nodes...)
-		for _, n := range manifests {
-			refs, err := si.graph.WalkReferrers(ctx, repo, n.Descriptor)
-			if err != nil {
-				return nil, remote.Classify(err)
-			}
-			si.referrers = append(si.referrers, refs...)
+		descs := make([]ocispec.Descriptor, len(manifests))
+		for i, n := range manifests {
+			descs[i] = n.Descriptor
 		}
+		refs, err := si.graph.WalkReferrersOf(ctx, repo, descs) // listed together
+		if err != nil {
+			return nil, remote.Classify(err)
+		}
+		si.referrers = append(si.referrers, refs...)
 		if err := si.carryCosignTags(ctx, lookups, subjects(manifests)); err != nil {
 			return nil, err
 		}
