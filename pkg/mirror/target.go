@@ -208,7 +208,10 @@ func (t *target) spread(ctx context.Context, b *blobPlace) error {
 }
 
 // pushManifests pushes each manifest (skipping those present), one
-// repository's in order and repositories in parallel.
+// repository's in waves (see manifestWaves: children before parents, as
+// list orders them) and repositories in parallel. Whether each is present
+// is asked of all of a repository's at once: a round trip for the lot, not
+// one a manifest.
 func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error {
 	byRepo := map[string][]manifestPlace{}
 	var order []string
@@ -218,36 +221,113 @@ func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error 
 		}
 		byRepo[m.repo] = append(byRepo[m.repo], m)
 	}
+	limit := concurrency(t.opts.Concurrency)
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency(t.opts.Concurrency))
+	g.SetLimit(limit)
 	for _, repo := range order {
 		g.Go(func() error {
 			r, err := t.repo(repo)
 			if err != nil {
 				return err
 			}
-			for _, m := range byRepo[repo] {
-				ok, err := r.Manifests().Exists(ctx, m.desc)
-				if err != nil {
-					return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, repo, remote.Classify(err))
-				}
-				if ok {
-					t.present.Add(1)
-					continue
-				}
-				if err := r.Manifests().Push(ctx, m.desc, bytes.NewReader(m.data)); err != nil {
-					if l, ok := foreignLayer(m.data); ok {
-						return fmt.Errorf("push manifest %s to %s/%s (its layer %s is non-distributable, with urls such as %s, which a registry may refuse: CNCF distribution takes them once validation.manifests.urls.allow admits them): %w",
-							m.desc.Digest, t.host, repo, l.Digest, l.URLs[0], t.explain(err))
+			list := byRepo[repo]
+			present := make([]bool, len(list))
+			heads, hctx := errgroup.WithContext(ctx)
+			heads.SetLimit(limit)
+			for i, m := range list {
+				heads.Go(func() error {
+					ok, err := r.Manifests().Exists(hctx, m.desc)
+					if err != nil {
+						return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, repo, remote.Classify(err))
 					}
-					return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, repo, t.explain(err))
-				}
-				t.pushed.Add(1)
+					present[i] = ok
+					return nil
+				})
 			}
-			return t.relistReferrers(ctx, r, repo, byRepo[repo])
+			if err := heads.Wait(); err != nil {
+				return err
+			}
+			for _, wave := range manifestWaves(list) {
+				puts, pctx := errgroup.WithContext(ctx)
+				puts.SetLimit(limit)
+				for _, i := range wave {
+					if present[i] {
+						t.present.Add(1)
+						continue
+					}
+					puts.Go(func() error { return t.pushManifest(pctx, r, list[i]) })
+				}
+				if err := puts.Wait(); err != nil {
+					return err
+				}
+			}
+			return t.relistReferrers(ctx, r, repo, list)
 		})
 	}
 	return g.Wait()
+}
+
+// pushManifest pushes m into r.
+func (t *target) pushManifest(ctx context.Context, r *oremote.Repository, m manifestPlace) error {
+	if err := r.Manifests().Push(ctx, m.desc, bytes.NewReader(m.data)); err != nil {
+		if l, ok := foreignLayer(m.data); ok {
+			return fmt.Errorf("push manifest %s to %s/%s (its layer %s is non-distributable, with urls such as %s, which a registry may refuse: CNCF distribution takes them once validation.manifests.urls.allow admits them): %w",
+				m.desc.Digest, t.host, m.repo, l.Digest, l.URLs[0], t.explain(err))
+		}
+		return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, m.repo, t.explain(err))
+	}
+	t.pushed.Add(1)
+	return nil
+}
+
+// manifestWaves splits one repository's list into waves of indexes into
+// it, pushed one wave after another, a wave's manifests at once. A
+// manifest goes in the wave after the last of those it must follow: the
+// manifests before it in list that it names (its children, its subject),
+// and the one before it with the same subject (a registry without the
+// referrers API keeps a subject's referrers in one index that each push
+// reads and rewrites: two at once would lose one). So every manifest still
+// goes after everything it names, as list orders them, and within a wave
+// in list's order. One whose children cannot be read follows everything
+// before it.
+func manifestWaves(list []manifestPlace) [][]int {
+	wave := make([]int, len(list))
+	at := map[digest.Digest]int{}
+	lastOf := map[digest.Digest]int{} // the latest referrer of each subject
+	var waves [][]int
+	for i, m := range list {
+		w := 0
+		after := func(j int) { w = max(w, wave[j]+1) }
+		children, err := bundle.Children(m.desc, m.data)
+		if err != nil {
+			for j := range i {
+				after(j)
+			}
+		}
+		for _, c := range children {
+			if j, ok := at[c.Digest]; ok {
+				after(j)
+			}
+		}
+		if s := bundle.SubjectOf(m.data); s != "" {
+			if j, ok := at[s]; ok {
+				after(j)
+			}
+			if j, ok := lastOf[s]; ok {
+				after(j)
+			}
+			lastOf[s] = i
+		}
+		if _, ok := at[m.desc.Digest]; !ok {
+			at[m.desc.Digest] = i
+		}
+		wave[i] = w
+		if w == len(waves) {
+			waves = append(waves, nil)
+		}
+		waves[w] = append(waves[w], i)
+	}
+	return waves
 }
 
 // relistReferrers makes sure that each manifest with a subject is listed

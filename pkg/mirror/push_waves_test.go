@@ -1,0 +1,113 @@
+package mirror_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// manifestRequest matches method's requests for the manifests dgs.
+func manifestRequest(method string, dgs []digest.Digest) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		i := strings.LastIndex(r.URL.Path, "/manifests/")
+		return r.Method == method && i >= 0 && slices.Contains(dgs, digest.Digest(r.URL.Path[i+len("/manifests/"):]))
+	}
+}
+
+// platformManifests are the manifests below the sample's indexes, by index.
+func platformManifests(rel *sample.Release) map[digest.Digest][]digest.Digest {
+	out := map[digest.Digest][]digest.Digest{}
+	for _, img := range rel.Images {
+		if img.Descriptor.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		for dg := range img.Manifests {
+			if dg != img.Descriptor.Digest && (img.Referrer == nil || dg != img.Referrer.Digest) {
+				out[img.Descriptor.Digest] = append(out[img.Descriptor.Digest], dg)
+			}
+		}
+	}
+	return out
+}
+
+// A push asks whether the manifests are there all at once, and sends those
+// that no other manifest of the push names (the platforms' manifests of
+// both of the sample's indexes, here) at once; each index still goes only
+// once its manifests are in. On the old code, which asked and sent one
+// manifest after another, one request at a time reached each barrier.
+func TestPushSendsManifestsInWaves(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	byIndex := platformManifests(s.rel)
+	var platforms []digest.Digest
+	for _, dgs := range byIndex {
+		platforms = append(platforms, dgs...)
+	}
+	if len(platforms) != 4 {
+		t.Fatalf("the sample has %d platform manifests below its indexes, want 4", len(platforms))
+	}
+	heads, puts := testutil.NewBarrier(len(platforms)), testutil.NewBarrier(len(platforms))
+	var mu sync.Mutex
+	var events []string // "start <digest>" when a PUT arrives, "end <digest>" once answered
+	record := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := strings.LastIndex(r.URL.Path, "/manifests/sha256:")
+			if r.Method != http.MethodPut || i < 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			dg := r.URL.Path[i+len("/manifests/"):]
+			mu.Lock()
+			events = append(events, "start "+dg)
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+			mu.Lock()
+			events = append(events, "end "+dg)
+			mu.Unlock()
+		})
+	}
+	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler { return record(heads.Wrap(puts.Wrap(h))) })
+	heads.Hold(manifestRequest(http.MethodHead, platforms))
+	puts.Hold(manifestRequest(http.MethodPut, platforms))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Client: testutil.Client(t), Transfer: transferOpts()})
+		pushed <- err
+	}()
+	if err := heads.Wait(ctx); err != nil {
+		t.Errorf("HEADs of the platform manifests: %v", err)
+	}
+	if err := puts.Wait(ctx); err != nil {
+		t.Errorf("PUTs of the platform manifests: %v", err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for index, children := range byIndex {
+		start := slices.Index(events, "start "+index.String())
+		if start < 0 {
+			t.Fatalf("index %s was not pushed: %v", index, events)
+		}
+		for _, c := range children {
+			if end := slices.Index(events, "end "+c.String()); end < 0 || end > start {
+				t.Errorf("index %s was sent before its manifest %s was in: %v", index, c, events)
+			}
+		}
+	}
+}
