@@ -111,3 +111,74 @@ func TestPushSendsManifestsInWaves(t *testing.T) {
 		}
 	}
 }
+
+// Import writes the images' tags at once, and the bundle's own tag (which
+// a generation check reads) only once every other tag is written and read
+// back. On the old code, which wrote one tag after another, one tag's PUT
+// at a time reached the barrier.
+func TestImportWritesImageTagsTogether(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	version := s.rel.Spec.Version
+	images := len(s.rel.Images)
+	tagPut := func(r *http.Request) (string, bool) {
+		i := strings.LastIndex(r.URL.Path, "/manifests/")
+		if i < 0 || r.URL.Path[i+len("/manifests/"):] != version {
+			return "", false
+		}
+		return strings.TrimPrefix(r.URL.Path[:i], "/v2/"), true
+	}
+	puts := testutil.NewBarrier(images)
+	var mu sync.Mutex
+	var events []string // "put <repo>" as a tag's PUT arrives, "read <repo>" once it was read back
+	record := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if repo, ok := tagPut(r); ok && (r.Method == http.MethodPut || r.Method == http.MethodHead) {
+				verb := map[string]string{http.MethodPut: "put ", http.MethodHead: "read "}[r.Method]
+				if r.Method == http.MethodPut {
+					mu.Lock()
+					events = append(events, verb+repo)
+					mu.Unlock()
+				}
+				next.ServeHTTP(w, r)
+				if r.Method == http.MethodHead {
+					mu.Lock()
+					events = append(events, verb+repo)
+					mu.Unlock()
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler { return record(puts.Wrap(h)) })
+	puts.Hold(func(r *http.Request) bool {
+		repo, ok := tagPut(r)
+		return ok && r.Method == http.MethodPut && repo != "stellaops/mirror-bundle"
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	imported := make(chan error, 1)
+	go func() {
+		opts := importOpts(t, s.dir, host, s.pub)
+		_, err := mirror.Import(ctx, opts)
+		imported <- err
+	}()
+	if err := puts.Wait(ctx); err != nil {
+		t.Errorf("PUTs of the images' tags: %v", err)
+	}
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	bundle := slices.Index(events, "put stellaops/mirror-bundle")
+	if bundle < 0 {
+		t.Fatalf("the bundle's tag was not written: %v", events)
+	}
+	for _, img := range s.rel.Images {
+		if read := slices.Index(events, "read "+img.Repository); read < 0 || read > bundle {
+			t.Errorf("the bundle's tag was written before %s:%s was read back: %v", img.Repository, version, events)
+		}
+	}
+}
