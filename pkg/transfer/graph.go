@@ -94,10 +94,10 @@ const DefaultWalkFetches = 8
 // ahead holds desc's already; the walk proper then goes depth first over
 // what was fetched, as it would over src, so that the graph's order, and
 // the error a walk returns, do not depend on which answer came first.
-func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]fetched) error {
+func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]Fetched) error {
 	if _, ok := ahead[desc.Digest]; !ok && !g.seen[desc.Digest] && bundle.IsManifestMediaType(desc.MediaType) {
 		if ahead == nil {
-			ahead = map[digest.Digest]fetched{}
+			ahead = map[digest.Digest]Fetched{}
 		}
 		for dg, f := range g.prefetch(ctx, src, []ocispec.Descriptor{desc}, depth) {
 			if _, ok := ahead[dg]; !ok {
@@ -108,67 +108,80 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 	return g.add(ctx, src, desc, depth, ahead)
 }
 
-// fetched is a document's fetch, done ahead of the walk that adds it.
-type fetched struct {
-	data []byte
-	err  error
+// Fetched is a document fetched ahead of the walk that reads it, or the
+// error its fetch gave.
+type Fetched struct {
+	Data []byte
+	Err  error
 }
 
-// prefetch fetches roots and the documents below them that the graph does
-// not hold, level by level, each level's at once (at most Fetches in
-// flight). Every document goes through the graph's fetch, as the walk
-// would (a caller's budget is asked before each one). An error is kept for
-// the walk to report where it meets it; no deeper level is fetched after
-// one, and the walk fetches for itself what was not fetched here. Nothing
-// deeper than bundle.MaxDepth is fetched.
-func (g *Graph) prefetch(ctx context.Context, src content.Fetcher, roots []ocispec.Descriptor, depth int) map[digest.Digest]fetched {
-	fetch := g.fetcher()
-	out := map[digest.Digest]fetched{}
+// FetchLevels fetches roots and every manifest and index below them, a
+// level of nesting at a time, each level's documents at once (at most
+// limit in flight), through fetch; skip, if set, leaves a document, and
+// what is below it, out. depth is the roots' nesting depth, counted as
+// Walk counts it: nothing deeper than bundle.MaxDepth is fetched. After a
+// level where a fetch failed, or a document's children could not be read,
+// it fetches no deeper: the walk that meets the failure reports it, in its
+// own order, and fetches for itself what was not fetched here. It returns
+// each document's fetch by digest. A walk of N documents in L levels so
+// costs L round trips, not N.
+func FetchLevels(ctx context.Context, roots []ocispec.Descriptor, depth, limit int, skip func(digest.Digest) bool,
+	fetch func(context.Context, ocispec.Descriptor) ([]byte, error)) map[digest.Digest]Fetched {
+	out := map[digest.Digest]Fetched{}
 	queued := map[digest.Digest]bool{}
 	var level []ocispec.Descriptor
-	for _, r := range roots {
-		if bundle.IsManifestMediaType(r.MediaType) && !g.seen[r.Digest] && !queued[r.Digest] {
-			queued[r.Digest] = true
-			level = append(level, r)
+	add := func(d ocispec.Descriptor) {
+		if bundle.IsManifestMediaType(d.MediaType) && !queued[d.Digest] && (skip == nil || !skip(d.Digest)) {
+			queued[d.Digest] = true
+			level = append(level, d)
 		}
 	}
+	for _, r := range roots {
+		add(r)
+	}
 	for ; len(level) > 0 && depth <= bundle.MaxDepth; depth++ {
-		got := make([]fetched, len(level))
+		got := make([]Fetched, len(level))
 		var eg errgroup.Group
-		eg.SetLimit(g.fetches())
+		eg.SetLimit(max(limit, 1))
 		for i, desc := range level {
 			eg.Go(func() error {
-				got[i].data, got[i].err = fetch(ctx, src, desc)
+				got[i].Data, got[i].Err = fetch(ctx, desc)
 				return nil // kept for the walk, which reports it in its order
 			})
 		}
 		_ = eg.Wait()
-		var next []ocispec.Descriptor
+		this := level
+		level = nil
 		failed := false
-		for i, desc := range level {
+		for i, desc := range this {
 			out[desc.Digest] = got[i]
-			if got[i].err != nil {
+			if got[i].Err != nil {
 				failed = true
 				continue
 			}
-			children, err := bundle.Children(desc, got[i].data)
+			children, err := bundle.Children(desc, got[i].Data)
 			if err != nil {
 				failed = true
 				continue
 			}
 			for _, c := range children {
-				if bundle.IsManifestMediaType(c.MediaType) && !g.seen[c.Digest] && !queued[c.Digest] {
-					queued[c.Digest] = true
-					next = append(next, c)
-				}
+				add(c)
 			}
 		}
 		if failed {
 			break
 		}
-		level = next
 	}
 	return out
+}
+
+// prefetch is FetchLevels of roots through the graph's fetch (a caller's
+// budget is asked before each document, as the walk would), leaving out
+// what the graph holds.
+func (g *Graph) prefetch(ctx context.Context, src content.Fetcher, roots []ocispec.Descriptor, depth int) map[digest.Digest]Fetched {
+	fetch := g.fetcher()
+	return FetchLevels(ctx, roots, depth, g.fetches(), func(dg digest.Digest) bool { return g.seen[dg] },
+		func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) { return fetch(ctx, src, desc) })
 }
 
 func (g *Graph) fetches() int {
@@ -187,7 +200,7 @@ func (g *Graph) fetcher() func(ctx context.Context, src content.Fetcher, desc oc
 
 // add adds desc and everything below it, depth first, taking each
 // document from ahead (what prefetch fetched), else from src.
-func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]fetched) error {
+func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]Fetched) error {
 	if g.seen[desc.Digest] {
 		return nil
 	}
@@ -205,9 +218,9 @@ func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descr
 		// again, and its bytes are the node's.
 		delete(ahead, desc.Digest)
 	} else {
-		f.data, f.err = g.fetcher()(ctx, src, desc)
+		f.Data, f.Err = g.fetcher()(ctx, src, desc)
 	}
-	data, err := f.data, f.err
+	data, err := f.Data, f.Err
 	if err != nil {
 		return err
 	}

@@ -138,7 +138,7 @@ func listReferrers(ctx context.Context, src ReferrerSource, s ocispec.Descriptor
 // walkReferrers walks the referrers of subject as WalkReferrers does,
 // taking each listing from listed and each document from ahead where they
 // are, else from src.
-func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject ocispec.Descriptor, listed map[digest.Digest]listing, ahead map[digest.Digest]fetched) ([]Referrer, error) {
+func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject ocispec.Descriptor, listed map[digest.Digest]listing, ahead map[digest.Digest]Fetched) ([]Referrer, error) {
 	var out []Referrer
 	level := []ocispec.Descriptor{subject}
 	seen := map[digest.Digest]bool{subject.Digest: true}
