@@ -84,6 +84,7 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if err := md.checkStructure(ctx); err != nil {
 		return nil, err
 	}
+	src.prefetchDocs(ctx, md)
 	graph, err := pullGraph(ctx, md)
 	if err != nil {
 		return nil, err

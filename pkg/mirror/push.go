@@ -137,6 +137,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 			return nil, err
 		}
 	}
+	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {
 		return nil, err

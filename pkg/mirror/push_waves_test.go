@@ -182,3 +182,50 @@ func TestImportWritesImageTagsTogether(t *testing.T) {
 		}
 	}
 }
+
+// Sync and pull read a bundle's manifests from the source registry, which
+// may be a WAN away, a level of nesting at a time, each level's at once:
+// the platforms' manifests of both of the sample's indexes together. On
+// the old code, which read one after another as the placement's walk met
+// them, one GET at a time reached the barrier.
+func TestSyncAndPullReadManifestsTogether(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var platforms []digest.Digest
+	for _, dgs := range platformManifests(s.rel) {
+		platforms = append(platforms, dgs...)
+	}
+	for _, job := range []string{"sync", "pull"} {
+		t.Run(job, func(t *testing.T) {
+			gets := testutil.NewBarrier(len(platforms))
+			source := testutil.RegistryWrapped(t, gets.Wrap)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			client := testutil.Client(t)
+			if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: source + "/stellaops/mirror-bundle",
+				Client: client, Transfer: transferOpts()}); err != nil {
+				t.Fatal(err)
+			}
+			gets.Hold(manifestRequest(http.MethodGet, platforms))
+			ref := source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
+			dst, out := testutil.Registry(t)+"/mirror/bundles", t.TempDir()+"/pulled"
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				if job == "sync" {
+					_, err = mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: ref, Destination: dst,
+						Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+				} else {
+					_, err = mirror.Pull(ctx, mirror.PullOptions{Reference: ref, Output: out,
+						Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+				}
+				done <- err
+			}()
+			if err := gets.Wait(ctx); err != nil {
+				t.Errorf("GETs of the platform manifests: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

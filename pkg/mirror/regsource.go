@@ -56,11 +56,12 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 		return nil, fmt.Errorf("bundle %s: %w", ref, err)
 	}
 	return &source{
-		name:  ref,
-		file:  rs.file,
-		doc:   rs.doc,
-		fetch: repo.Fetch,
-		close: func() {},
+		name:     ref,
+		file:     rs.file,
+		doc:      rs.doc,
+		prefetch: rs.prefetch,
+		fetch:    repo.Fetch,
+		close:    func() {},
 	}, nil
 }
 
@@ -181,10 +182,16 @@ func (rs *registrySource) doc(ctx context.Context, desc ocispec.Descriptor) ([]b
 // as a reader of one bounds it: a bundle read from a registry is hostile
 // until its signature verifies, and pull and sync without --key never
 // verify it.
+//
+// The bytes a fetch will hold are counted before it is sent, so that
+// fetches at once (prefetch) stay under the bound together.
 func (rs *registrySource) fetchDoc(ctx context.Context, desc ocispec.Descriptor, hold bool) ([]byte, error) {
 	rs.mu.Lock()
 	data, ok := rs.docs[desc.Digest]
 	over := hold && rs.held+desc.Size > maxBundleDocs
+	if hold && !ok && !over && desc.Size > 0 {
+		rs.held += desc.Size
+	}
 	rs.mu.Unlock()
 	switch {
 	case ok:
@@ -193,18 +200,29 @@ func (rs *registrySource) fetchDoc(ctx context.Context, desc ocispec.Descriptor,
 		return nil, fmt.Errorf("%s: manifest %s: the bundle's manifests come to more than %d bytes, the most a bundle holds: %w", rs.ref, desc.Digest, maxBundleDocs, errdef.ErrMalformed)
 	}
 	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
-	if err != nil {
-		return nil, remote.Classify(err)
-	}
 	if hold {
 		rs.mu.Lock()
-		if _, ok := rs.docs[desc.Digest]; !ok {
+		if _, ok := rs.docs[desc.Digest]; ok || err != nil {
+			// Held already (fetched at once by another), or not held.
+			rs.held -= max(desc.Size, 0)
+		} else {
 			rs.docs[desc.Digest] = data
-			rs.held += int64(len(data))
 		}
 		rs.mu.Unlock()
 	}
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
 	return data, nil
+}
+
+// prefetch fetches and holds (doc) the documents below roots, a level of
+// nesting at a time, each level's at once, so that the walks after it
+// (placement, pull) read them from memory: a round trip a level, not one a
+// document, to a registry that may be a WAN away. What failed is left for
+// the walk that meets it, which asks again and reports it.
+func (rs *registrySource) prefetch(ctx context.Context, roots []ocispec.Descriptor) {
+	transfer.FetchLevels(ctx, roots, 0, transfer.DefaultWalkFetches, nil, rs.doc)
 }
 
 // blob fetches and verifies a small blob (manifest.json, the envelope).

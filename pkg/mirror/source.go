@@ -25,7 +25,11 @@ type source struct {
 	name string
 	file func(name string) ([]byte, error)
 	doc  func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
-	md   *metadata
+	// prefetch, if set, has doc fetch the documents below roots ahead of
+	// the walks that read them, many at once (a registry's, which may be
+	// a WAN away); see prefetchDocs.
+	prefetch func(ctx context.Context, roots []ocispec.Descriptor)
+	md       *metadata
 	// fetch reads one blob (unverified: the uploader verifies); set for
 	// random-access sources.
 	fetch func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
@@ -43,6 +47,23 @@ type source struct {
 	// layout is set for a directory or archive: its index.json is its own
 	// and must agree with manifest.json (metadata.checkIndex).
 	layout bool
+}
+
+// prefetchDocs has a source that can (a registry's) fetch every document
+// of md's graph at once, a level of nesting at a time, ahead of the walks
+// that read them one at a time: the root's graph (with the signature
+// referrer, which readMetadata holds already) and each image's referrers.
+func (s *source) prefetchDocs(ctx context.Context, md *metadata) {
+	if s.prefetch == nil {
+		return
+	}
+	roots := []ocispec.Descriptor{md.RootDesc}
+	for _, img := range md.Manifest.Images {
+		for _, r := range img.Referrers {
+			roots = append(roots, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
+		}
+	}
+	s.prefetch(ctx, roots)
 }
 
 // checkStructure is metadata.checkStructure, and for a directory or
