@@ -70,10 +70,13 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		return err
 	}
 	pl.log.Info("blobs placed", "after", time.Since(t0))
+	mem, mctx := errgroup.WithContext(ctx)
+	mem.SetLimit(limit)
 	for _, b := range pl.plan.memBlobs {
-		if err := pl.tgt.putBytes(ctx, b.repo, b.desc, b.data); err != nil {
-			return err
-		}
+		mem.Go(func() error { return pl.tgt.putBytes(mctx, b.repo, b.desc, b.data) })
+	}
+	if err := mem.Wait(); err != nil {
+		return err
 	}
 	if err := pl.manifests(ctx); err != nil {
 		return err

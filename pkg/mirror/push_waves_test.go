@@ -3,6 +3,8 @@ package mirror_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -227,5 +229,41 @@ func TestSyncAndPullReadManifestsTogether(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The files a bundle carries beside its graph (public-key.pem, SHA256SUMS
+// and its signature, in the files referrer) are sent at once. On the old
+// code, which sent one after another, one HEAD at a time reached the
+// barrier.
+func TestPushSendsBundleFilesTogether(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var files []digest.Digest
+	for _, name := range []string{"public-key.pem", "SHA256SUMS", "SHA256SUMS.sig"} {
+		data, err := os.ReadFile(filepath.Join(s.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, digest.FromBytes(data))
+	}
+	heads := testutil.NewBarrier(len(files))
+	host := testutil.RegistryWrapped(t, heads.Wrap)
+	heads.Hold(func(r *http.Request) bool {
+		i := strings.LastIndex(r.URL.Path, "/blobs/")
+		return r.Method == http.MethodHead && i >= 0 && slices.Contains(files, digest.Digest(r.URL.Path[i+len("/blobs/"):]))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Client: testutil.Client(t), Transfer: transferOpts()})
+		pushed <- err
+	}()
+	if err := heads.Wait(ctx); err != nil {
+		t.Errorf("HEADs of the bundle's files: %v", err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
 	}
 }
