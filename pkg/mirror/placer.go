@@ -416,12 +416,7 @@ func (pl *placer) manifests(ctx context.Context) error {
 		return err
 	}
 	pl.log.Info("referrers", "mode", mode)
-	for _, phase := range [][]manifestPlace{pl.plan.referrers, pl.plan.root, pl.plan.signature, pl.plan.files} {
-		if err := pl.tgt.pushManifests(ctx, phase); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pl.tgt.pushManifests(ctx, pl.plan.referrers, pl.plan.root, pl.plan.signature, pl.plan.files)
 }
 
 // manifestDigests lists every manifest of the plan with its size.

@@ -267,3 +267,83 @@ func TestPushSendsBundleFilesTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// imageManifests are every manifest of the sample's images, their
+// referrers included.
+func imageManifests(rel *sample.Release) []digest.Digest {
+	var out []digest.Digest
+	for _, img := range rel.Images {
+		for dg := range img.Manifests {
+			out = append(out, dg)
+		}
+	}
+	return out
+}
+
+// After the images, a push asks whether the bundle's own manifests (its
+// metadata, root, signature and files referrer) are there all at once,
+// though it sends them phase after phase. On the old code, which asked
+// phase by phase, two of the four at most (the root's phase) reached the
+// barrier together.
+func TestPushAsksForTheBundlesManifestsTogether(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	images := imageManifests(s.rel)
+	heads := testutil.NewBarrier(4)
+	host := testutil.RegistryWrapped(t, heads.Wrap)
+	heads.Hold(func(r *http.Request) bool {
+		i := strings.LastIndex(r.URL.Path, "/manifests/sha256:")
+		return r.Method == http.MethodHead && i >= 0 && !slices.Contains(images, digest.Digest(r.URL.Path[i+len("/manifests/"):]))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Client: testutil.Client(t), Transfer: transferOpts()})
+		pushed <- err
+	}()
+	if err := heads.Wait(ctx); err != nil {
+		t.Errorf("HEADs of the bundle's manifests: %v", err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Once the referrers are pushed, the listings that make sure each is
+// listed under its subject are asked for at once, one a subject. On the
+// old code, which listed one referrer's subject after another, one listing
+// at a time reached the barrier.
+func TestPushRelistsSubjectsTogether(t *testing.T) {
+	// Two images more than the sample's, each with a referrer of its own.
+	s := newSignedSample(t, sample.Spec{Images: len(sample.Components) + 2}, 0)
+	var subjects []digest.Digest
+	for _, img := range s.rel.Images {
+		if img.Referrer != nil {
+			subjects = append(subjects, img.Descriptor.Digest)
+		}
+	}
+	if len(subjects) < 2 {
+		t.Fatalf("the sample has %d images with a referrer, want 2 or more", len(subjects))
+	}
+	lists := testutil.NewBarrier(len(subjects))
+	host := testutil.RegistryWrapped(t, lists.Wrap)
+	lists.Hold(func(r *http.Request) bool {
+		i := strings.LastIndex(r.URL.Path, "/referrers/")
+		return r.Method == http.MethodGet && i >= 0 && slices.Contains(subjects, digest.Digest(r.URL.Path[i+len("/referrers/"):]))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Client: testutil.Client(t), Transfer: transferOpts()})
+		pushed <- err
+	}()
+	if err := lists.Wait(ctx); err != nil {
+		t.Errorf("listings of the referrers' subjects: %v", err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+}

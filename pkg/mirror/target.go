@@ -207,12 +207,66 @@ func (t *target) spread(ctx context.Context, b *blobPlace) error {
 	return nil
 }
 
-// pushManifests pushes each manifest (skipping those present), one
-// repository's in waves (see manifestWaves: children before parents, as
-// list orders them) and repositories in parallel. Whether each is present
-// is asked of all of a repository's at once: a round trip for the lot, not
-// one a manifest.
-func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error {
+// pushManifests pushes each manifest of the phases (skipping those
+// present), phase after phase: one repository's in waves (see
+// manifestWaves: children before parents, as the phase orders them) and
+// repositories in parallel. Whether each is present is asked of all the
+// phases' at once, before the first is pushed: a round trip for the lot,
+// not one a manifest.
+func (t *target) pushManifests(ctx context.Context, phases ...[]manifestPlace) error {
+	present, err := t.presentManifests(ctx, phases)
+	if err != nil {
+		return err
+	}
+	for _, list := range phases {
+		if err := t.pushPhase(ctx, list, present); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// presentManifests asks, all at once (at most Concurrency in flight),
+// which of the phases' manifests the target holds: the set of those it
+// does, by repository@digest.
+func (t *target) presentManifests(ctx context.Context, phases [][]manifestPlace) (map[string]bool, error) {
+	var all []manifestPlace
+	for _, list := range phases {
+		all = append(all, list...)
+	}
+	held := make([]bool, len(all))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(t.opts.Concurrency))
+	for i, m := range all {
+		g.Go(func() error {
+			r, err := t.repo(m.repo)
+			if err != nil {
+				return err
+			}
+			ok, err := r.Manifests().Exists(gctx, m.desc)
+			if err != nil {
+				return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, m.repo, remote.Classify(err))
+			}
+			held[i] = ok
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for i, m := range all {
+		if held[i] {
+			out[m.repo+"@"+m.desc.Digest.String()] = true
+		}
+	}
+	return out, nil
+}
+
+// pushPhase pushes the manifests of list that are not present, one
+// repository's in waves and repositories in parallel, then makes sure each
+// referrer is listed (relistReferrers).
+func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present map[string]bool) error {
 	byRepo := map[string][]manifestPlace{}
 	var order []string
 	for _, m := range list {
@@ -231,27 +285,11 @@ func (t *target) pushManifests(ctx context.Context, list []manifestPlace) error 
 				return err
 			}
 			list := byRepo[repo]
-			present := make([]bool, len(list))
-			heads, hctx := errgroup.WithContext(ctx)
-			heads.SetLimit(limit)
-			for i, m := range list {
-				heads.Go(func() error {
-					ok, err := r.Manifests().Exists(hctx, m.desc)
-					if err != nil {
-						return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, repo, remote.Classify(err))
-					}
-					present[i] = ok
-					return nil
-				})
-			}
-			if err := heads.Wait(); err != nil {
-				return err
-			}
 			for _, wave := range manifestWaves(list) {
 				puts, pctx := errgroup.WithContext(ctx)
 				puts.SetLimit(limit)
 				for _, i := range wave {
-					if present[i] {
+					if present[repo+"@"+list[i].desc.Digest.String()] {
 						t.present.Add(1)
 						continue
 					}
@@ -339,11 +377,18 @@ func manifestWaves(list []manifestPlace) [][]int {
 // again. A missing entry is added by pushing the manifest again. With the
 // API, the registry lists what it indexed: a referrer it does not list
 // after its push (a registry that serves the API but does not index
-// subjects) fails the placement.
+// subjects) fails the placement. Each subject's referrers are listed once
+// for all of them, and the subjects at once.
 func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, repo string, list []manifestPlace) error {
 	if t.mode == "" {
 		return nil
 	}
+	type referred struct {
+		subject ocispec.Descriptor
+		refs    []manifestPlace
+	}
+	var subjects []*referred
+	bySubject := map[digest.Digest]*referred{}
 	for _, m := range list {
 		var doc struct {
 			Subject *ocispec.Descriptor `json:"subject"`
@@ -351,56 +396,86 @@ func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, rep
 		if json.Unmarshal(m.data, &doc) != nil || doc.Subject == nil {
 			continue
 		}
-		if t.mode == ReferrersAPI {
-			// A registry may index a subject a moment after the push: it
-			// is asked again, with the transfer's backoff, before the
-			// placement fails.
-			err := transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
-				listed, err := t.listedReferrer(ctx, r, repo, *doc.Subject, m.desc)
-				if err == nil && !listed {
-					return true, fmt.Errorf("referrer %s of %s in %s/%s: not listed by the registry's referrers API after it was pushed (the registry does not index subjects; no reader would find it): %w",
-						m.desc.Digest, doc.Subject.Digest, t.host, repo, errdef.ErrUnavailable)
-				}
-				return false, err
-			})
-			if err != nil {
-				return err
-			}
-			continue
+		s := bySubject[doc.Subject.Digest]
+		if s == nil {
+			s = &referred{subject: *doc.Subject}
+			bySubject[doc.Subject.Digest] = s
+			subjects = append(subjects, s)
 		}
-		for try := 1; ; try++ {
-			listed, err := t.listedReferrer(ctx, r, repo, *doc.Subject, m.desc)
-			if err != nil {
-				return err
+		s.refs = append(s.refs, m)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(t.opts.Concurrency))
+	for _, s := range subjects {
+		g.Go(func() error { return t.relistSubject(ctx, r, repo, s.subject, s.refs) })
+	}
+	return g.Wait()
+}
+
+// relistSubject is relistReferrers for the referrers refs of one subject.
+// Without the referrers API those missing are pushed again one after
+// another: each push rewrites the subject's one index.
+func (t *target) relistSubject(ctx context.Context, r *oremote.Repository, repo string, subject ocispec.Descriptor, refs []manifestPlace) error {
+	if t.mode == ReferrersAPI {
+		// A registry may index a subject a moment after the push: it is
+		// asked again, with the transfer's backoff, before the placement
+		// fails.
+		return transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
+			missing, err := t.unlisted(ctx, r, repo, subject, refs)
+			if err == nil && len(missing) > 0 {
+				return true, fmt.Errorf("referrer %s of %s in %s/%s: not listed by the registry's referrers API after it was pushed (the registry does not index subjects; no reader would find it): %w",
+					missing[0].desc.Digest, subject.Digest, t.host, repo, errdef.ErrUnavailable)
 			}
-			if listed {
-				break
-			}
-			if try > 3 {
-				return fmt.Errorf("referrer %s of %s in %s/%s: still not listed under its subject's fallback tag after %d pushes (another writer keeps replacing it): %w",
-					m.desc.Digest, doc.Subject.Digest, t.host, repo, try-1, errdef.ErrUnavailable)
-			}
+			return false, err
+		})
+	}
+	for try := 1; ; try++ {
+		missing, err := t.unlisted(ctx, r, repo, subject, refs)
+		if err != nil {
+			return err
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if try > 3 {
+			return fmt.Errorf("referrer %s of %s in %s/%s: still not listed under its subject's fallback tag after %d pushes (another writer keeps replacing it): %w",
+				missing[0].desc.Digest, subject.Digest, t.host, repo, try-1, errdef.ErrUnavailable)
+		}
+		for _, m := range missing {
 			if err := r.Manifests().Push(ctx, m.desc, bytes.NewReader(m.data)); err != nil {
 				return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, repo, t.explain(err))
 			}
 		}
 	}
-	return nil
 }
 
-// listedReferrer reports whether desc is among subject's referrers in repo.
-func (t *target) listedReferrer(ctx context.Context, r *oremote.Repository, repo string, subject, desc ocispec.Descriptor) (bool, error) {
-	listed := false
-	err := r.Referrers(ctx, subject, "", func(refs []ocispec.Descriptor) error {
-		for _, d := range refs {
-			listed = listed || d.Digest == desc.Digest
+// unlisted returns those of refs that are not among subject's referrers
+// in repo, in refs' order.
+func (t *target) unlisted(ctx context.Context, r *oremote.Repository, repo string, subject ocispec.Descriptor, refs []manifestPlace) ([]manifestPlace, error) {
+	// Only refs are looked for: a registry's listing, however long, holds
+	// no more memory than they do.
+	listed := make(map[digest.Digest]bool, len(refs))
+	for _, m := range refs {
+		listed[m.desc.Digest] = false
+	}
+	err := r.Referrers(ctx, subject, "", func(page []ocispec.Descriptor) error {
+		for _, d := range page {
+			if _, ok := listed[d.Digest]; ok {
+				listed[d.Digest] = true
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("referrers of %s in %s/%s: %w", subject.Digest, t.host, repo, remote.Classify(err))
+		return nil, fmt.Errorf("referrers of %s in %s/%s: %w", subject.Digest, t.host, repo, remote.Classify(err))
 	}
-	return listed, nil
+	var missing []manifestPlace
+	for _, m := range refs {
+		if !listed[m.desc.Digest] {
+			missing = append(missing, m)
+		}
+	}
+	return missing, nil
 }
 
 // foreignLayer returns the first non-distributable layer with urls of an
