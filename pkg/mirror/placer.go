@@ -66,18 +66,26 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		}
 		pl.log.Info("phases", "total", time.Since(t0))
 	}()
-	if err := pl.blobs(ctx, limit); err != nil {
-		return err
-	}
-	pl.log.Info("blobs placed", "after", time.Since(t0))
-	mem, mctx := errgroup.WithContext(ctx)
+	// The blobs in hand (the files referrer's) go beside the others, at
+	// once: small, they would each cost their round trips after them.
+	// A failure of the other blobs ends them; theirs is the error told.
+	memCtx, stopMem := context.WithCancel(ctx)
+	defer stopMem()
+	mem, mctx := errgroup.WithContext(memCtx)
 	mem.SetLimit(limit)
 	for _, b := range pl.plan.memBlobs {
 		mem.Go(func() error { return pl.tgt.putBytes(mctx, b.repo, b.desc, b.data) })
 	}
-	if err := mem.Wait(); err != nil {
+	if err = pl.blobs(ctx, limit); err != nil {
+		stopMem()
+	}
+	if merr := mem.Wait(); err == nil {
+		err = merr
+	}
+	if err != nil {
 		return err
 	}
+	pl.log.Info("blobs placed", "after", time.Since(t0))
 	if err := pl.manifests(ctx); err != nil {
 		return err
 	}

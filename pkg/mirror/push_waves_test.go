@@ -198,8 +198,17 @@ func TestSyncAndPullReadManifestsTogether(t *testing.T) {
 	}
 	for _, job := range []string{"sync", "pull"} {
 		t.Run(job, func(t *testing.T) {
-			gets := testutil.NewBarrier(len(platforms))
-			source := testutil.RegistryWrapped(t, gets.Wrap)
+			// What the root lists (the images) and the images' referrers
+			// are read together, then the platforms' manifests below them.
+			var tops []digest.Digest
+			for _, img := range s.rel.Images {
+				tops = append(tops, img.Descriptor.Digest)
+				if img.Referrer != nil {
+					tops = append(tops, img.Referrer.Digest)
+				}
+			}
+			gets, topGets := testutil.NewBarrier(len(platforms)), testutil.NewBarrier(len(tops))
+			source := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler { return topGets.Wrap(gets.Wrap(h)) })
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			client := testutil.Client(t)
@@ -208,6 +217,7 @@ func TestSyncAndPullReadManifestsTogether(t *testing.T) {
 				t.Fatal(err)
 			}
 			gets.Hold(manifestRequest(http.MethodGet, platforms))
+			topGets.Hold(manifestRequest(http.MethodGet, tops))
 			ref := source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
 			dst, out := testutil.Registry(t)+"/mirror/bundles", t.TempDir()+"/pulled"
 			done := make(chan error, 1)
@@ -222,6 +232,9 @@ func TestSyncAndPullReadManifestsTogether(t *testing.T) {
 				}
 				done <- err
 			}()
+			if err := topGets.Wait(ctx); err != nil {
+				t.Errorf("GETs of the images and their referrers: %v", err)
+			}
 			if err := gets.Wait(ctx); err != nil {
 				t.Errorf("GETs of the platform manifests: %v", err)
 			}
@@ -233,9 +246,9 @@ func TestSyncAndPullReadManifestsTogether(t *testing.T) {
 }
 
 // The files a bundle carries beside its graph (public-key.pem, SHA256SUMS
-// and its signature, in the files referrer) are sent at once. On the old
-// code, which sent one after another, one HEAD at a time reached the
-// barrier.
+// and its signature, in the files referrer) are sent at once, beside the
+// other blobs. On the old code, which sent them one after another once
+// every other blob was in, one HEAD at a time reached the barrier.
 func TestPushSendsBundleFilesTogether(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	var files []digest.Digest
@@ -246,6 +259,9 @@ func TestPushSendsBundleFilesTogether(t *testing.T) {
 		}
 		files = append(files, digest.FromBytes(data))
 	}
+	// They go beside the other blobs: the base layer's HEAD, held, does
+	// not keep them waiting.
+	files = append(files, baseLayer(s.rel))
 	heads := testutil.NewBarrier(len(files))
 	host := testutil.RegistryWrapped(t, heads.Wrap)
 	heads.Hold(func(r *http.Request) bool {
@@ -346,4 +362,17 @@ func TestPushRelistsSubjectsTogether(t *testing.T) {
 	if err := <-pushed; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// baseLayer is the largest blob of the sample's first image: the layer
+// every image shares.
+func baseLayer(rel *sample.Release) digest.Digest {
+	var base digest.Digest
+	img := rel.Images[0]
+	for dg, size := range img.Blobs {
+		if !img.Manifests[dg] && (base == "" || size > img.Blobs[base] || size == img.Blobs[base] && dg < base) {
+			base = dg
+		}
+	}
+	return base
 }

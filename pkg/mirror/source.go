@@ -51,13 +51,16 @@ type source struct {
 
 // prefetchDocs has a source that can (a registry's) fetch every document
 // of md's graph at once, a level of nesting at a time, ahead of the walks
-// that read them one at a time: the root's graph (with the signature
-// referrer, which readMetadata holds already) and each image's referrers.
+// that read them one at a time: what the root (held already) lists, with
+// each image's referrers, then what is below them.
 func (s *source) prefetchDocs(ctx context.Context, md *metadata) {
 	if s.prefetch == nil {
 		return
 	}
-	roots := []ocispec.Descriptor{md.RootDesc}
+	var roots []ocispec.Descriptor
+	if md.Root != nil {
+		roots = append(roots, md.Root.Manifests...)
+	}
 	for _, img := range md.Manifest.Images {
 		for _, r := range img.Referrers {
 			roots = append(roots, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
