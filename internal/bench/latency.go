@@ -119,7 +119,7 @@ func reportNet(results []result, rtt time.Duration) {
 	for _, g := range groups {
 		fmt.Printf("\n%s: round trips behind a proxy of %s RTT (median of the runs)\n", g, rtt)
 		fmt.Printf("| %-44s | %7s | %8s | %9s | %9s |\n", "tool", "wall", "requests", "seq depth", "in flight")
-		fmt.Printf("|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 46), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 10))
+		fmt.Printf("|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 46), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 11))
 		for _, r := range results {
 			if r.group != g || r.err != nil || len(r.net) == 0 {
 				continue
