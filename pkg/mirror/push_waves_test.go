@@ -376,3 +376,40 @@ func baseLayer(rel *sample.Release) digest.Digest {
 	}
 	return base
 }
+
+// --concurrency bounds the manifests in flight as it bounds the blobs: the
+// repositories' waves share it. Pushed repository by repository at once,
+// each repository's wave at once with a bound of its own, the manifests in
+// flight came to the square of it: 3 and more PUTs of the platforms'
+// manifests (of two repositories) at once with --concurrency 2.
+func TestImportKeepsManifestsWithinConcurrency(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var platforms []digest.Digest
+	for _, dgs := range platformManifests(s.rel) {
+		platforms = append(platforms, dgs...)
+	}
+	const limit = 2
+	over := testutil.NewBarrier(limit + 1)
+	host := testutil.RegistryWrapped(t, over.Wrap)
+	over.Hold(manifestRequest(http.MethodPut, platforms))
+
+	ctx := context.Background()
+	imported := make(chan error, 1)
+	go func() {
+		opts := importOpts(t, s.dir, host, s.pub)
+		opts.Transfer.Concurrency = limit
+		_, err := mirror.Import(ctx, opts)
+		imported <- err
+	}()
+	// The safety net is the proof here: a client that keeps the bound
+	// never gets limit+1 requests to the barrier, which gives up and lets
+	// them go after a while.
+	wait, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := over.Wait(wait); err == nil {
+		t.Errorf("%d manifest PUTs were in flight together with --concurrency %d", limit+1, limit)
+	}
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -264,8 +264,10 @@ func (t *target) presentManifests(ctx context.Context, phases [][]manifestPlace)
 }
 
 // pushPhase pushes the manifests of list that are not present, one
-// repository's in waves and repositories in parallel, then makes sure each
-// referrer is listed (relistReferrers).
+// repository's in waves and repositories side by side, then makes sure each
+// referrer is listed (relistReferrers). The repositories' waves go
+// together, wave after wave, so that Concurrency bounds the manifests in
+// flight for them all, as it bounds the blobs.
 func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present map[string]bool) error {
 	byRepo := map[string][]manifestPlace{}
 	var order []string
@@ -275,34 +277,43 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 		}
 		byRepo[m.repo] = append(byRepo[m.repo], m)
 	}
-	limit := concurrency(t.opts.Concurrency)
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	for _, repo := range order {
-		g.Go(func() error {
-			r, err := t.repo(repo)
-			if err != nil {
-				return err
-			}
-			list := byRepo[repo]
-			for _, wave := range manifestWaves(list) {
-				puts, pctx := errgroup.WithContext(ctx)
-				puts.SetLimit(limit)
-				for _, i := range wave {
-					if present[repo+"@"+list[i].desc.Digest.String()] {
-						t.present.Add(1)
-						continue
-					}
-					puts.Go(func() error { return t.pushManifest(pctx, r, list[i]) })
-				}
-				if err := puts.Wait(); err != nil {
-					return err
-				}
-			}
-			return t.relistReferrers(ctx, r, repo, list)
-		})
+	type push struct {
+		r *oremote.Repository
+		m manifestPlace
 	}
-	return g.Wait()
+	var waves [][]push
+	repos := map[string]*oremote.Repository{}
+	for _, repo := range order {
+		r, err := t.repo(repo)
+		if err != nil {
+			return err
+		}
+		repos[repo] = r
+		list := byRepo[repo]
+		for w, wave := range manifestWaves(list) {
+			if w == len(waves) {
+				waves = append(waves, nil)
+			}
+			for _, i := range wave {
+				if present[repo+"@"+list[i].desc.Digest.String()] {
+					t.present.Add(1)
+					continue
+				}
+				waves[w] = append(waves[w], push{r, list[i]})
+			}
+		}
+	}
+	for _, wave := range waves {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(concurrency(t.opts.Concurrency))
+		for _, p := range wave {
+			g.Go(func() error { return t.pushManifest(gctx, p.r, p.m) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return t.relistReferrers(ctx, repos, order, byRepo)
 }
 
 // pushManifest pushes m into r.
@@ -378,36 +389,40 @@ func manifestWaves(list []manifestPlace) [][]int {
 // API, the registry lists what it indexed: a referrer it does not list
 // after its push (a registry that serves the API but does not index
 // subjects) fails the placement. Each subject's referrers are listed once
-// for all of them, and the subjects at once.
-func (t *target) relistReferrers(ctx context.Context, r *oremote.Repository, repo string, list []manifestPlace) error {
+// for all of them, and the subjects of every repository of byRepo at once
+// (at most Concurrency in flight).
+func (t *target) relistReferrers(ctx context.Context, repos map[string]*oremote.Repository, order []string, byRepo map[string][]manifestPlace) error {
 	if t.mode == "" {
 		return nil
 	}
 	type referred struct {
+		repo    string
 		subject ocispec.Descriptor
 		refs    []manifestPlace
 	}
 	var subjects []*referred
-	bySubject := map[digest.Digest]*referred{}
-	for _, m := range list {
-		var doc struct {
-			Subject *ocispec.Descriptor `json:"subject"`
+	for _, repo := range order {
+		bySubject := map[digest.Digest]*referred{}
+		for _, m := range byRepo[repo] {
+			var doc struct {
+				Subject *ocispec.Descriptor `json:"subject"`
+			}
+			if json.Unmarshal(m.data, &doc) != nil || doc.Subject == nil {
+				continue
+			}
+			s := bySubject[doc.Subject.Digest]
+			if s == nil {
+				s = &referred{repo: repo, subject: *doc.Subject}
+				bySubject[doc.Subject.Digest] = s
+				subjects = append(subjects, s)
+			}
+			s.refs = append(s.refs, m)
 		}
-		if json.Unmarshal(m.data, &doc) != nil || doc.Subject == nil {
-			continue
-		}
-		s := bySubject[doc.Subject.Digest]
-		if s == nil {
-			s = &referred{subject: *doc.Subject}
-			bySubject[doc.Subject.Digest] = s
-			subjects = append(subjects, s)
-		}
-		s.refs = append(s.refs, m)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
 	for _, s := range subjects {
-		g.Go(func() error { return t.relistSubject(ctx, r, repo, s.subject, s.refs) })
+		g.Go(func() error { return t.relistSubject(ctx, repos[s.repo], s.repo, s.subject, s.refs) })
 	}
 	return g.Wait()
 }
