@@ -68,21 +68,18 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	}()
 	// The blobs in hand (the files referrer's) go beside the others, at
 	// once: small, they would each cost their round trips after them.
-	// A failure of the other blobs ends them; theirs is the error told.
-	memCtx, stopMem := context.WithCancel(ctx)
-	defer stopMem()
-	mem, mctx := errgroup.WithContext(memCtx)
-	mem.SetLimit(limit)
-	for _, b := range pl.plan.memBlobs {
-		mem.Go(func() error { return pl.tgt.putBytes(mctx, b.repo, b.desc, b.data) })
-	}
-	if err = pl.blobs(ctx, limit); err != nil {
-		stopMem()
-	}
-	if merr := mem.Wait(); err == nil {
-		err = merr
-	}
-	if err != nil {
+	// Whichever fails first ends the other: its error is the one told.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return pl.blobs(gctx, limit) })
+	g.Go(func() error {
+		mem, mctx := errgroup.WithContext(gctx)
+		mem.SetLimit(limit)
+		for _, b := range pl.plan.memBlobs {
+			mem.Go(func() error { return pl.tgt.putBytes(mctx, b.repo, b.desc, b.data) })
+		}
+		return mem.Wait()
+	})
+	if err = g.Wait(); err != nil {
 		return err
 	}
 	pl.log.Info("blobs placed", "after", time.Since(t0))

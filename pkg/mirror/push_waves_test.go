@@ -413,3 +413,41 @@ func TestImportKeepsManifestsWithinConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The bundle's files go beside the other blobs; a refusal of one of them
+// ends the others, and is the error told. On the old code the other blobs
+// went on regardless (a large layer's upload to its end), and their
+// context's end, when it came, was told instead of the refusal: here the
+// base layer's HEAD, held until its request is cancelled, kept the push
+// waiting to the safety net.
+func TestPushFileBlobRefusalEndsTheOtherBlobs(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	data, err := os.ReadFile(filepath.Join(s.dir, "public-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, base := digest.FromBytes(data), baseLayer(s.rel)
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := strings.LastIndex(r.URL.Path, "/blobs/")
+			switch {
+			case r.Method == http.MethodHead && i >= 0 && digest.Digest(r.URL.Path[i+len("/blobs/"):]) == base:
+				<-r.Context().Done() // held until the client gives up on it
+				return
+			case r.Method == http.MethodPut && r.URL.Query().Get("digest") == key.String():
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"not this one"}]}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+		Client: testutil.Client(t), Transfer: transferOpts()})
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), key.String()) {
+		t.Fatalf("push: err = %v (context: %v), want the refusal of %s (public-key.pem)", err, ctx.Err(), key)
+	}
+}
