@@ -69,6 +69,11 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	// The blobs in hand (the files referrer's) go beside the others, at
 	// once: small, they would each cost their round trips after them.
 	// Whichever fails first ends the other: its error is the one told.
+	// Whether the uploads come from one stream is said before either
+	// starts: the first upload sizes the chunks of them all (chunkSize).
+	if pl.src.stream != nil {
+		pl.tgt.streamed = true
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pl.blobs(gctx, limit) })
 	g.Go(func() error {
@@ -133,7 +138,6 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	pl.spreadCtx = sctx
 	var err error
 	if pl.src.stream != nil {
-		pl.tgt.streamed = true
 		err = pl.streamBlobs(sctx, spreads)
 	} else {
 		err = pl.fetchBlobs(sctx, spreads, limit)
