@@ -46,20 +46,13 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 
 // WalkReferrersOf is WalkReferrers of each of subjects, one after another:
 // the graph and the referrers it returns (each subject's in turn) are
-// those. The round trips are not: every listing a level of the walk needs
-// is asked for at once, then every referrer's document (at most Fetches in
-// flight), before the walk goes over the answers in its own order. An
-// error is the one the walk meets first in that order.
+// those. The round trips are not: a level of the walk lists every
+// subject's referrers at once, then fetches every referrer's document at
+// once (at most Fetches in flight), before the walk goes over the answers
+// in its own order. An error is the one the walk meets first in that
+// order.
 func (g *Graph) WalkReferrersOf(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) ([]Referrer, error) {
-	listed := g.listReferrers(ctx, src, subjects)
-	var docs []ocispec.Descriptor
-	for _, l := range listed {
-		docs = append(docs, l.found...)
-	}
-	// Sorted, so that the documents fetched, and a budget's refusal among
-	// them, do not depend on the map's order.
-	sort.Slice(docs, func(i, j int) bool { return docs[i].Digest < docs[j].Digest })
-	ahead := g.prefetch(ctx, src, docs, rootDepth)
+	listed, ahead := g.listReferrers(ctx, src, subjects)
 	var out []Referrer
 	for _, s := range subjects {
 		refs, err := g.walkReferrers(ctx, src, s, listed, ahead)
@@ -79,11 +72,19 @@ type listing struct {
 	done  bool
 }
 
-// listReferrers lists the referrers of subjects, and those of the
-// manifests among them in turn, a level at a time, each level's listings
-// at once (at most Fetches in flight), up to as deep as a walk goes.
-func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) map[digest.Digest]listing {
+// listReferrers lists the referrers of subjects a level at a time: each
+// level's listings at once (at most Fetches in flight), then the documents
+// of the manifests they list, with what is below them, at once (through
+// the graph's fetch, so its budget is asked before each); the next level
+// lists the referrers of those that were fetched and name the subject that
+// listed them, as a walk of one referrer after another would. Nothing is
+// listed of a referrer not fetched and checked first: a listing (up to
+// MaxReferrers descriptors) is the source's word, and only the documents,
+// counted by the graph's fetch, bound how far the walk goes. It returns the
+// listings by subject and the documents fetched, for walkReferrers.
+func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) (map[digest.Digest]listing, map[digest.Digest]Fetched) {
 	out := map[digest.Digest]listing{}
+	ahead := map[digest.Digest]Fetched{}
 	var level []ocispec.Descriptor
 	for _, s := range subjects {
 		if _, ok := out[s.Digest]; !ok {
@@ -91,6 +92,7 @@ func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects 
 			level = append(level, s)
 		}
 	}
+	fetch := g.fetcher()
 	for depth := 0; len(level) > 0 && depth <= bundle.MaxDepth; depth++ {
 		got := make([]listing, len(level))
 		var eg errgroup.Group
@@ -103,11 +105,27 @@ func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects 
 			})
 		}
 		_ = eg.Wait()
-		var next []ocispec.Descriptor
+		var docs []ocispec.Descriptor
 		for i, s := range level {
 			out[s.Digest] = got[i]
+			docs = append(docs, got[i].found...)
+		}
+		// Sorted, so that the documents fetched, and a budget's refusal
+		// among them, do not depend on the listings' order.
+		sort.Slice(docs, func(i, j int) bool { return docs[i].Digest < docs[j].Digest })
+		fetched := FetchLevels(ctx, docs, rootDepth, g.fetches(),
+			func(dg digest.Digest) bool { _, held := ahead[dg]; return held || g.seen[dg] },
+			func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) { return fetch(ctx, src, desc) })
+		for dg, f := range fetched {
+			ahead[dg] = f
+		}
+		var next []ocispec.Descriptor
+		for i, s := range level {
 			for _, r := range got[i].found {
-				if _, ok := out[r.Digest]; !ok && bundle.IsManifestMediaType(r.MediaType) {
+				if _, ok := out[r.Digest]; ok || !bundle.IsManifestMediaType(r.MediaType) {
+					continue
+				}
+				if data, ok := g.fetchedDoc(r.Digest, ahead); ok && bundle.SubjectOf(data) == s.Digest {
 					out[r.Digest] = listing{}
 					next = append(next, r)
 				}
@@ -115,7 +133,19 @@ func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects 
 		}
 		level = next
 	}
-	return out
+	return out, ahead
+}
+
+// fetchedDoc is the document dg as fetched ahead, else as the graph holds
+// it.
+func (g *Graph) fetchedDoc(dg digest.Digest, ahead map[digest.Digest]Fetched) ([]byte, bool) {
+	if f, ok := ahead[dg]; ok {
+		return f.Data, f.Err == nil
+	}
+	if i, ok := g.nodes[dg]; ok {
+		return g.Nodes[i].Bytes, true
+	}
+	return nil, false
 }
 
 // listReferrers lists the referrers of s, sorted by digest.
