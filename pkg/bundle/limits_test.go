@@ -48,7 +48,7 @@ func TestReadersTakeBundlesOverMaxImages(t *testing.T) {
 	for i := range MaxImages + 1 {
 		img := m.Images
 		d := digest.Digest(fmt.Sprintf("sha256:%064x", i))
-		m.Images = append(img, Image{Name: "a", Source: "r.io/s/a@" + d.String(), Repository: "s/a", Tags: []string{"2025.10.0"},
+		m.Images = append(img, Image{Name: "a", Source: "r.io/s/a@" + d.String(), Repository: fmt.Sprintf("s/a%d", i), Tags: []string{"2025.10.0"},
 			Digest: d, MediaType: ocispec.MediaTypeImageManifest, Size: 100})
 	}
 	if err := m.Validate(); err != nil {
@@ -56,7 +56,7 @@ func TestReadersTakeBundlesOverMaxImages(t *testing.T) {
 	}
 	for i := len(m.Images); i <= MaxReadImages; i++ {
 		d := digest.Digest(fmt.Sprintf("sha256:%064x", i))
-		m.Images = append(m.Images, Image{Name: "a", Source: "r.io/s/a@" + d.String(), Repository: "s/a", Tags: []string{"2025.10.0"},
+		m.Images = append(m.Images, Image{Name: "a", Source: "r.io/s/a@" + d.String(), Repository: fmt.Sprintf("s/a%d", i), Tags: []string{"2025.10.0"},
 			Digest: d, MediaType: ocispec.MediaTypeImageManifest, Size: 100})
 	}
 	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d images exceeds the limit of %d", MaxReadImages+1, MaxReadImages)) {

@@ -265,6 +265,9 @@ func (m *Manifest) Validate() error {
 		}
 		seenImage[key] = true
 	}
+	if err := m.checkTagsUnique(); err != nil {
+		return bad("%v", err)
+	}
 	seenPath := map[string]bool{}
 	for i, f := range m.Advisories {
 		if err := f.validate("advisories/"); err != nil {

@@ -250,16 +250,21 @@ func TestCosignTagOfEarlierBundleMoves(t *testing.T) {
 			}
 		})
 	}
-	// With the bundle repository the image's own (--bundle-repo), every
-	// manifest there is "in the bundle repository", the far side's own
-	// too: that says nothing of whose it is, and the tag is kept.
+	// With the bundle repository the image's own (sync --images to a
+	// destination in it, under a tag of the bundle's own), every manifest
+	// there is "in the bundle repository", the far side's own too: that
+	// says nothing of whose it is, and the tag is kept.
 	t.Run("bundle repository is the image's", func(t *testing.T) {
+		mid := testutil.Registry(t)
+		if _, err := mirror.Push(ctx, mirror.PushOptions{Source: second, Reference: mid + "/stellaops/mirror-bundle:2025.10.2", Trust: trustKeys(pub),
+			Now: testNow, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+			t.Fatal(err)
+		}
 		dst := testutil.Registry(t)
 		own := rawRepo{t, dst, r.name}.image("far side's own signatures", "", nil)
 		tagManifest(t, dst, r.name, own, sigTag)
-		opts := importOpts(t, second, dst, pub)
-		opts.BundleRepo = r.name
-		res, err := mirror.Import(ctx, opts)
+		res, err := mirror.Sync(ctx, mirror.SyncOptions{Source: mid + "/stellaops/mirror-bundle:2025.10.2", Destination: dst + "/" + r.name + ":bundle-2025.10.2",
+			Images: true, Trust: trustKeys(pub), Now: testNow, Client: testutil.Client(t), Transfer: transferOpts()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -156,7 +156,15 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 	if err != nil {
 		return nil, err
 	}
-	p.tags = append(p.tags, tagPlace{repo: bundleRepo, tag: firstNonEmpty(o.bundleTag, m.Release.Version), desc: plainDesc(md.RootDesc), data: rootData})
+	bundleTag := firstNonEmpty(o.bundleTag, m.Release.Version)
+	if o.mapImages {
+		repoOf := func(img bundle.Image) string { return ImageName(o.prefix, img) }
+		if img := m.TagConflict(repoOf, bundleRepo, bundleTag, md.RootDesc.Digest); img != "" {
+			return nil, fmt.Errorf("the bundle's tag %s:%s would replace the tag of image %s, which the bundle places in the same repository: place the bundle in a repository of its own (import's --bundle-repo, whose default is %s, or sync's destination): %w",
+				bundleRepo, bundleTag, img, bundle.DefaultBundleRepository, errdef.ErrUsage)
+		}
+	}
+	p.tags = append(p.tags, tagPlace{repo: bundleRepo, tag: bundleTag, desc: plainDesc(md.RootDesc), data: rootData})
 	for _, f := range m.Advisories {
 		p.advisories[f.Digest] = append(p.advisories[f.Digest], f.Path)
 	}
