@@ -262,12 +262,21 @@ func TestPushSendsBundleFilesTogether(t *testing.T) {
 	// They go beside the other blobs: the base layer's HEAD, held, does
 	// not keep them waiting.
 	files = append(files, baseLayer(s.rel))
-	heads := testutil.NewBarrier(len(files))
-	host := testutil.RegistryWrapped(t, heads.Wrap)
-	heads.Hold(func(r *http.Request) bool {
+	pushWhileHeld(t, s, len(files), "HEADs of the bundle's files", func(r *http.Request) bool {
 		i := strings.LastIndex(r.URL.Path, "/blobs/")
 		return r.Method == http.MethodHead && i >= 0 && slices.Contains(files, digest.Digest(r.URL.Path[i+len("/blobs/"):]))
 	})
+}
+
+// pushWhileHeld pushes s's bundle into a registry that holds the requests
+// hold matches until n of them are in flight together, and fails the test
+// (naming them what) if they never are: the push sends them one after
+// another.
+func pushWhileHeld(t *testing.T, s *signedSample, n int, what string, hold func(*http.Request) bool) {
+	t.Helper()
+	b := testutil.NewBarrier(n)
+	host := testutil.RegistryWrapped(t, b.Wrap)
+	b.Hold(hold)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	pushed := make(chan error, 1)
@@ -276,8 +285,8 @@ func TestPushSendsBundleFilesTogether(t *testing.T) {
 			Client: testutil.Client(t), Transfer: transferOpts()})
 		pushed <- err
 	}()
-	if err := heads.Wait(ctx); err != nil {
-		t.Errorf("HEADs of the bundle's files: %v", err)
+	if err := b.Wait(ctx); err != nil {
+		t.Errorf("%s: %v", what, err)
 	}
 	if err := <-pushed; err != nil {
 		t.Fatal(err)
@@ -304,26 +313,10 @@ func imageManifests(rel *sample.Release) []digest.Digest {
 func TestPushAsksForTheBundlesManifestsTogether(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	images := imageManifests(s.rel)
-	heads := testutil.NewBarrier(4)
-	host := testutil.RegistryWrapped(t, heads.Wrap)
-	heads.Hold(func(r *http.Request) bool {
+	pushWhileHeld(t, s, 4, "HEADs of the bundle's manifests", func(r *http.Request) bool {
 		i := strings.LastIndex(r.URL.Path, "/manifests/sha256:")
 		return r.Method == http.MethodHead && i >= 0 && !slices.Contains(images, digest.Digest(r.URL.Path[i+len("/manifests/"):]))
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	pushed := make(chan error, 1)
-	go func() {
-		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-			Client: testutil.Client(t), Transfer: transferOpts()})
-		pushed <- err
-	}()
-	if err := heads.Wait(ctx); err != nil {
-		t.Errorf("HEADs of the bundle's manifests: %v", err)
-	}
-	if err := <-pushed; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Once the referrers are pushed, the listings that make sure each is
@@ -342,26 +335,10 @@ func TestPushRelistsSubjectsTogether(t *testing.T) {
 	if len(subjects) < 2 {
 		t.Fatalf("the sample has %d images with a referrer, want 2 or more", len(subjects))
 	}
-	lists := testutil.NewBarrier(len(subjects))
-	host := testutil.RegistryWrapped(t, lists.Wrap)
-	lists.Hold(func(r *http.Request) bool {
+	pushWhileHeld(t, s, len(subjects), "listings of the referrers' subjects", func(r *http.Request) bool {
 		i := strings.LastIndex(r.URL.Path, "/referrers/")
 		return r.Method == http.MethodGet && i >= 0 && slices.Contains(subjects, digest.Digest(r.URL.Path[i+len("/referrers/"):]))
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	pushed := make(chan error, 1)
-	go func() {
-		_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-			Client: testutil.Client(t), Transfer: transferOpts()})
-		pushed <- err
-	}()
-	if err := lists.Wait(ctx); err != nil {
-		t.Errorf("listings of the referrers' subjects: %v", err)
-	}
-	if err := <-pushed; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // baseLayer is the largest blob of the sample's first image: the layer
