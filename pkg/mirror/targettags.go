@@ -1,0 +1,151 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+	oremote "oras.land/oras-go/v2/registry/remote"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// keptTag is a cosign tag left as it was: it names held, where the
+// bundle carries bundle under it.
+type keptTag struct {
+	ref          string
+	held, bundle digest.Digest
+}
+
+// takeCommand is the command that moves the tag to the bundle's manifest.
+func (k keptTag) takeCommand() string {
+	i := strings.LastIndex(k.ref, ":")
+	return "oras tag " + k.ref[:i] + "@" + k.bundle.String() + " " + k.ref[i+1:]
+}
+
+func (t *target) keptRefs() []string {
+	var out []string
+	for _, k := range t.kept {
+		out = append(out, k.ref)
+	}
+	return out
+}
+
+// keepTag reports whether tg, a cosign tag, is to be left as it is: it
+// already names the bundle's manifest (counted as written), or another
+// manifest that no bundle imported into tg.ours carried (returned, for
+// t.kept). A tag naming a manifest of ours, which an earlier import wrote
+// before the upstream signed again, is not kept: the bundle's manifest
+// (the newer signatures) replaces it. One HEAD, two where the tag names
+// another manifest.
+func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace) (bool, *keptTag, error) {
+	got, err := r.Manifests().Resolve(ctx, tg.tag)
+	switch {
+	case isNotFound(err):
+		return false, nil, nil
+	case err != nil:
+		return false, nil, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
+	case got.Digest == tg.desc.Digest:
+		t.tagged.Add(1)
+		return true, nil, nil
+	}
+	// In the image's own repository (--bundle-repo naming it), holding a
+	// manifest says nothing of whose it is: the far side's signatures are
+	// there too.
+	if tg.ours != "" && tg.ours != tg.repo {
+		own, err := t.repo(tg.ours)
+		if err != nil {
+			return false, nil, err
+		}
+		held, err := own.Manifests().Resolve(ctx, got.Digest.String())
+		switch {
+		case err == nil && held.Digest == got.Digest:
+			return false, nil, nil
+		case err != nil && !isNotFound(err):
+			return false, nil, fmt.Errorf("tag %s/%s:%s names %s: look for it in %s: %w", t.host, tg.repo, tg.tag, got.Digest, tg.ours, remote.Classify(err))
+		}
+	}
+	return true, &keptTag{ref: t.host + "/" + tg.repo + ":" + tg.tag, held: got.Digest, bundle: tg.desc.Digest}, nil
+}
+
+// tag writes the tags and reads each back: a registry that rewrote the
+// manifest without saying so, or took the write and did not apply it,
+// names other content by the tag, which a generation check (which reads
+// the tags) would then trust. One HEAD a tag. Every tag but the last is
+// written at once (at most Concurrency in flight); the last (the bundle's
+// own, which a generation check reads) only once they all are. The tags
+// kept (keepTag) are recorded in tags' order.
+func (t *target) tag(ctx context.Context, tags []tagPlace) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	kept := make([]*keptTag, len(tags))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(t.opts.Concurrency))
+	for i, tg := range tags[:len(tags)-1] {
+		g.Go(func() (err error) {
+			kept[i], err = t.tagOne(gctx, tg)
+			return err
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		last := len(tags) - 1
+		kept[last], err = t.tagOne(ctx, tags[last])
+	}
+	for _, k := range kept {
+		if k != nil {
+			t.kept = append(t.kept, *k)
+		}
+	}
+	return err
+}
+
+// tagOne writes one tag and reads it back (see tag); a cosign tag left as
+// it is, naming another manifest, is returned.
+func (t *target) tagOne(ctx context.Context, tg tagPlace) (*keptTag, error) {
+	r, err := t.repo(tg.repo)
+	if err != nil {
+		return nil, err
+	}
+	if tg.keep {
+		keep, kept, err := t.keepTag(ctx, r, tg)
+		if err != nil || keep {
+			return kept, err
+		}
+	}
+	perr := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag)
+	if perr != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
+	}
+	// Read back after a refusal too: a registry that answered with
+	// another digest than the one sent may have written the tag. After
+	// a write it took, a registry that serves a tag a moment late is
+	// asked again, with the transfer's backoff, before this fails.
+	err = transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
+		got, rerr := r.Manifests().Resolve(ctx, tg.tag)
+		switch {
+		case rerr == nil && got.Digest != tg.desc.Digest:
+			return perr == nil, fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
+				t.host, tg.repo, tg.tag, got.Digest, tg.desc.Digest, errdef.ErrDigestMismatch)
+		case perr != nil:
+			return false, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
+		case isNotFound(rerr):
+			return true, fmt.Errorf("tag %s/%s:%s is not found after %s was written to it (the registry lost the write): %w",
+				t.host, tg.repo, tg.tag, tg.desc.Digest, errdef.ErrUnavailable)
+		case rerr != nil:
+			return false, fmt.Errorf("tag %s/%s:%s: read back: %w", t.host, tg.repo, tg.tag, remote.Classify(rerr))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.tagged.Add(1)
+	return nil, nil
+}
