@@ -52,7 +52,7 @@ func (d *Dialect) learnChunkMin(h string) {
 
 // refusesChunks reports whether err is a registry's refusal of an
 // upload's PATCH as such, and its status: 405 Method Not Allowed or 501
-// Not Implemented (the method itself), or 404 or 400 from registries that
+// (the server supports no such method), or 404 or 400 from registries that
 // route no PATCH (learnRefusal says which of these count at once). A 404
 // saying BLOB_UPLOAD_UNKNOWN, or BLOB_UPLOAD_INVALID (sessionGone), is
 // about the session (lost, or opened on another node), not the method.

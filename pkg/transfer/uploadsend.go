@@ -356,8 +356,8 @@ func (u *Uploader) retry(ctx context.Context, op func() (bool, error)) error {
 }
 
 // retryable reports whether a registry's answer is worth another try: a
-// 5xx but 501 Not Implemented (the server does not support the method at
-// all, a permanent answer), 429, 408.
+// 5xx but 501 (http.StatusNotImplemented: the server does not support the
+// method at all, a permanent answer), 429, 408.
 func retryable(resp *http.Response) bool {
 	return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented ||
 		resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout
