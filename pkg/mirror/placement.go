@@ -255,12 +255,15 @@ func unsignedFiles(files map[string][]byte) error {
 // addGraph adds desc and everything below it to repo: manifests in
 // post-order into phase, blobs into the blob list.
 func (p *placement) addGraph(ctx context.Context, g *graphReader, repo string, desc ocispec.Descriptor, phase *[]manifestPlace) error {
-	return visitGraph(ctx, desc, g, func(d ocispec.Descriptor) { p.addBlob(repo, d) }, func(d ocispec.Descriptor, data []byte) {
+	err := visitGraph(ctx, desc, g, func(d ocispec.Descriptor) { p.addBlob(repo, d) }, func(d ocispec.Descriptor, data []byte) {
 		if key := repo + "@" + d.Digest.String(); !p.placed[key] {
 			p.placed[key] = true
 			*phase = append(*phase, manifestPlace{repo: repo, desc: plainDesc(d), data: data})
 		}
 	})
+	// A manifest the verified bundle names and its source lacks is content
+	// lost (exit 2), as verify says, not a path mistyped.
+	return missingIsMismatch(err)
 }
 
 func (p *placement) addBlob(repo string, d ocispec.Descriptor) {
