@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,48 +200,58 @@ func rewriteManifestJSON(t *testing.T, dir string, edit func(*bundle.Manifest)) 
 }
 
 // A bundle directory that lost a platform manifest on the media (its blob
-// removed) is content missing, exit 2 (do not import it), whether or not
-// a cosign tag names that manifest: the cosign tag check, which reads the
-// image's graph for such a tag's subject, reports the missing manifest as
-// the content walk does. It reported it as input not found (exit 1), as
-// if the operator had mistyped a path.
-func TestMissingPlatformManifestUnderCosignTagIsAMismatch(t *testing.T) {
-	ctx := context.Background()
-	src := testutil.Registry(t)
-	r := rawRepo{t, src, "app/platform-signed"}
-	idx, amd, _ := r.twoPlatforms()
-	// A signature of the amd64 manifest under cosign's tag for it, as
-	// cosign sign --recursive leaves it.
-	sig := r.image("signature of amd64", "", nil)
-	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srcRepo.Tag(ctx, sig, bundle.CosignTag(amd.Digest, ".sig")); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "bundle")
-	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", dir)
-	opts.Version = "2025.10.0"
-	if _, err := mirror.Create(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
-	if m := readManifest(t, dir); len(m.Images[0].Referrers) != 1 || m.Images[0].Referrers[0].Subject != amd.Digest {
-		t.Fatalf("manifest.json referrers %+v, want the amd64 manifest's signature", m.Images[0].Referrers)
-	}
-	priv, pub := testKeys(t, "producer")
-	if _, err := mirror.Sign(ctx, mirror.SignOptions{Manifest: filepath.Join(dir, "manifest.json"), Key: priv, Password: testPass}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", amd.Digest.Encoded())); err != nil {
-		t.Fatal(err)
-	}
-	_, err = mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub)})
-	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), amd.Digest.Encoded()) {
-		t.Errorf("verify of a bundle that lost %s: %v, want a digest mismatch naming it (exit 2)", amd.Digest, err)
-	}
-	_, err = mirror.Import(ctx, importOpts(t, dir, testutil.Registry(t), pub))
-	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), amd.Digest.Encoded()) {
-		t.Errorf("import of a bundle that lost %s: %v, want a digest mismatch naming it (exit 2)", amd.Digest, err)
+// removed) is content lost, exit 2 (do not import it), whether or not a
+// cosign tag names that manifest, and import writes no tag. The cosign tag
+// check, which reads the image's graph for such a tag's subject, said
+// input not found (exit 1), as if the operator had mistyped a path; so did
+// import's placement for a manifest no tag names.
+func TestMissingPlatformManifestIsAMismatch(t *testing.T) {
+	for _, tagged := range []bool{true, false} {
+		t.Run(fmt.Sprintf("under a cosign tag %v", tagged), func(t *testing.T) {
+			ctx := context.Background()
+			src := testutil.Registry(t)
+			r := rawRepo{t, src, fmt.Sprintf("app/platform-signed-%v", tagged)}
+			idx, amd, _ := r.twoPlatforms()
+			if tagged {
+				// A signature of the amd64 manifest under cosign's tag for
+				// it, as cosign sign --recursive leaves it.
+				sig := r.image("signature of amd64", "", nil)
+				srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := srcRepo.Tag(ctx, sig, bundle.CosignTag(amd.Digest, ".sig")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := filepath.Join(t.TempDir(), "bundle")
+			opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", dir)
+			opts.Version = "2025.10.0"
+			if _, err := mirror.Create(ctx, opts); err != nil {
+				t.Fatal(err)
+			}
+			if m := readManifest(t, dir); tagged && (len(m.Images[0].Referrers) != 1 || m.Images[0].Referrers[0].Subject != amd.Digest) {
+				t.Fatalf("manifest.json referrers %+v, want the amd64 manifest's signature", m.Images[0].Referrers)
+			}
+			priv, pub := testKeys(t, "producer")
+			if _, err := mirror.Sign(ctx, mirror.SignOptions{Manifest: filepath.Join(dir, "manifest.json"), Key: priv, Password: testPass}); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, "blobs", "sha256", amd.Digest.Encoded())); err != nil {
+				t.Fatal(err)
+			}
+			_, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub)})
+			if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), amd.Digest.Encoded()) {
+				t.Errorf("verify of a bundle that lost %s: %v, want a digest mismatch naming it (exit 2)", amd.Digest, err)
+			}
+			dst := testutil.Registry(t)
+			_, err = mirror.Import(ctx, importOpts(t, dir, dst, pub))
+			if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), amd.Digest.Encoded()) {
+				t.Errorf("import of a bundle that lost %s: %v, want a digest mismatch naming it (exit 2)", amd.Digest, err)
+			}
+			if tags := testutil.Tags(t, dst); len(tags) != 0 {
+				t.Errorf("import wrote tags %v", tags)
+			}
+		})
 	}
 }
