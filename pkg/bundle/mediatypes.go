@@ -90,7 +90,18 @@ const (
 const (
 	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
 	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+	// Docker's schema 1 manifests, unsigned and signed (JWS): deprecated
+	// since 2015 and refused by OCI registries. Their digest covers a JWS
+	// that a registry re-signs, so they cannot be carried unchanged.
+	MediaTypeDockerSchema1       = "application/vnd.docker.distribution.manifest.v1+json"
+	MediaTypeDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 )
+
+// IsDockerSchema1 reports whether mt is a Docker schema 1 manifest.
+func IsDockerSchema1(mt string) bool {
+	return mt == MediaTypeDockerSchema1 || mt == MediaTypeDockerSchema1Signed
+}
 
 // IsManifestMediaType reports whether mt is an OCI or Docker image manifest
 // or index media type.

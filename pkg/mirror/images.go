@@ -61,11 +61,24 @@ func resolveImages(ctx context.Context, client *remote.Client, images []release.
 	return out, nil
 }
 
+// resolveMediaTypes is what create accepts when resolving an image: the
+// manifest types oras-go asks for, and Docker's schema 1 ones, so that a
+// registry holding a schema 1 image says so rather than "not found" (a
+// registry answers 404 where it holds no type the client accepts), and
+// create refuses it by name.
+var resolveMediaTypes = []string{
+	bundle.MediaTypeDockerManifest, bundle.MediaTypeDockerManifestList,
+	ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+	"application/vnd.oci.artifact.manifest.v1+json",
+	bundle.MediaTypeDockerSchema1Signed, bundle.MediaTypeDockerSchema1,
+}
+
 func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions, budget *docBudget, lookups *cosignLookups) (*sourceImage, error) {
 	repo, err := client.Repository(img.Ref.Name())
 	if err != nil {
 		return nil, err
 	}
+	repo.ManifestMediaTypes = resolveMediaTypes
 	ref := img.Ref.Digest.String()
 	if ref == "" {
 		ref = img.Ref.Tag
@@ -76,6 +89,10 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 	}
 	if img.Ref.Digest != "" && root.Digest != img.Ref.Digest {
 		return nil, fmt.Errorf("registry resolved %s to %s: %w", img.Ref.Digest, root.Digest, errdef.ErrDigestMismatch)
+	}
+	if bundle.IsDockerSchema1(root.MediaType) {
+		return nil, fmt.Errorf("%s is a Docker schema 1 manifest (%s), which OCI registries refuse and a bundle cannot carry unchanged: convert the image to schema 2 or OCI (skopeo copy --format v2s2 docker://SRC docker://DST), then pin the new digest in the release: %w",
+			root.Digest, root.MediaType, errdef.ErrMalformed)
 	}
 	if !bundle.IsManifestMediaType(root.MediaType) {
 		return nil, fmt.Errorf("%s: media type %q is not an image manifest or index: %w", root.Digest, root.MediaType, errdef.ErrMalformed)
