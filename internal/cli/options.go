@@ -25,6 +25,8 @@ type globalOptions struct {
 	plainHTTP   bool
 	insecure    bool
 	caFile      string
+	certFile    string
+	keyFile     string
 	registryCfg string
 	concurrency int
 	retries     int
@@ -38,6 +40,8 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&g.plainHTTP, "plain-http", false, "talk plain HTTP to registries (never by default)")
 	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (tests only)")
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of extra CA certificates to trust for registries")
+	f.StringVar(&g.certFile, "cert-file", "", "PEM client certificate, its chain after it, for registries that demand one (mutual TLS), with --key-file: presented to any registry of the run that asks (both sides of sync)")
+	f.StringVar(&g.keyFile, "key-file", "", "unencrypted PEM private key of --cert-file (PKCS#8, PKCS#1 or SEC1): the TLS client key, not a signing key")
 	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")
 	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, "blobs transferred at once")
 	f.IntVar(&g.retries, "retries", remote.DefaultRetries, "retries of a request after a transient fault (5xx, 429, reset), with backoff")
@@ -72,6 +76,8 @@ func (a *app) remoteClient() (*remote.Client, error) {
 		PlainHTTP:  a.global.plainHTTP,
 		Insecure:   a.global.insecure,
 		CAFile:     a.global.caFile,
+		CertFile:   a.global.certFile,
+		KeyFile:    a.global.keyFile,
 		ConfigFile: a.global.registryCfg,
 		UserAgent:  "stella-mirror/" + Version(),
 		Retries:    a.global.retries,

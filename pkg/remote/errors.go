@@ -33,7 +33,8 @@ func (c *classified) Unwrap() []error { return []error{c.err, c.kind} }
 
 // Classify adds the errdef sentinel that an error from a registry call
 // means: a 404 or oras "not found" is errdef.ErrNotFound; a network failure,
-// a TLS failure, a 5xx or 429 after retries, or an auth refusal is
+// a TLS failure (an untrusted certificate, a client certificate missing or
+// refused: ClientCertError), a 5xx or 429 after retries, or an auth refusal is
 // errdef.ErrUnavailable. Other errors, and nil, are returned as they are.
 func Classify(err error) error {
 	if err == nil {
@@ -53,6 +54,12 @@ func Classify(err error) error {
 	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
 		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: --plain-http, if it has no TLS)", err), errdef.ErrUnavailable}
+	}
+	var certErr *ClientCertError
+	if errors.As(err, &certErr) {
+		// As for an untrusted registry certificate: the connection is
+		// refused, and no retry changes that.
+		return &classified{err, errdef.ErrUnavailable}
 	}
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
@@ -128,6 +135,9 @@ func IsTransient(err error) bool {
 	}
 	if errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrNotFound) {
 		return false
+	}
+	if certErr := new(ClientCertError); errors.As(err, &certErr) {
+		return false // a TLS alert travels in a net.Error, but is the registry's answer
 	}
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) {

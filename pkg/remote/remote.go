@@ -42,6 +42,12 @@ type Options struct {
 	Insecure bool
 	// CAFile is a PEM bundle of extra roots to trust, beside the system's.
 	CAFile string
+	// CertFile and KeyFile are a client certificate (PEM, leaf first, its
+	// chain after it) and its unencrypted private key (PEM: PKCS#8, PKCS#1
+	// or SEC1), for registries that demand one (mutual TLS). Both or
+	// neither. The certificate is presented to every registry that asks
+	// for one, and to no other.
+	CertFile, KeyFile string
 	// ConfigFile is a docker config.json to read credentials from instead of
 	// the default one.
 	ConfigFile string
@@ -72,6 +78,10 @@ type Client struct {
 	// themselves with more knowledge (chunked uploads).
 	plain *http.Client
 
+	// certAuth presents the client certificate and records whether a
+	// registry asked for one.
+	certAuth *clientCertAuth
+
 	mu      sync.Mutex
 	clients map[clientKey]*auth.Client
 }
@@ -81,10 +91,18 @@ type clientKey struct {
 	retry bool
 }
 
-// New builds a Client. It fails if the CA file or the credential store
-// cannot be read.
+// New builds a Client. It fails if the CA file, the client certificate
+// and key, or the credential store cannot be read.
 func New(opts Options) (*Client, error) {
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure} //nolint:gosec // only on --insecure
+	certAuth := &clientCertAuth{}
+	if opts.CertFile != "" || opts.KeyFile != "" {
+		cert, err := loadClientCert(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		certAuth.cert = &cert
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure, GetClientCertificate: certAuth.getClientCertificate} //nolint:gosec // only on --insecure
 	if opts.CAFile != "" {
 		pem, err := os.ReadFile(opts.CAFile)
 		if err != nil {
@@ -120,12 +138,12 @@ func New(opts Options) (*Client, error) {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
-	var rt http.RoundTripper = base
+	var rt http.RoundTripper = clientCertErrors{base, opts.CertFile}
 	switch {
 	case opts.IdleTimeout == 0:
-		rt = idleTimeout{base, DefaultIdleTimeout}
+		rt = idleTimeout{rt, DefaultIdleTimeout}
 	case opts.IdleTimeout > 0:
-		rt = idleTimeout{base, opts.IdleTimeout}
+		rt = idleTimeout{rt, opts.IdleTimeout}
 	}
 	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
@@ -149,9 +167,20 @@ func New(opts Options) (*Client, error) {
 			Transport:     &retry.Transport{Base: wholeBodies{rt}, Policy: func() retry.Policy { return policy }},
 			CheckRedirect: checkRedirect,
 		},
-		plain:   &http.Client{Transport: rt, CheckRedirect: checkRedirect},
-		clients: map[clientKey]*auth.Client{},
+		plain:    &http.Client{Transport: rt, CheckRedirect: checkRedirect},
+		certAuth: certAuth,
+		clients:  map[clientKey]*auth.Client{},
 	}, nil
+}
+
+// ClientCert returns the client certificate given (Options.CertFile), nil
+// if none was, and whether a registry this client connected to asked for
+// one (requested once, it stays so).
+func (c *Client) ClientCert() (cert *x509.Certificate, requested bool) {
+	if c.certAuth.cert != nil {
+		cert = c.certAuth.cert.Leaf
+	}
+	return cert, c.certAuth.requested.Load()
 }
 
 // Options returns the options the client was built with.

@@ -1,0 +1,239 @@
+package remote
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// maxPEMFile bounds what is read of --cert-file and --key-file: a chain of
+// a few certificates is some kilobytes; a megabyte is a wrong file.
+const maxPEMFile = 1 << 20
+
+// loadClientCert reads the client certificate (a PEM chain, leaf first)
+// and its unencrypted private key (PKCS#8, PKCS#1 or SEC1) for mutual TLS.
+// Its errors are one line naming the file and the flag, and never hold
+// the key's bytes: they come from this function's own words, not from a
+// parser that might quote its input.
+func loadClientCert(certFile, keyFile string) (tls.Certificate, error) {
+	switch {
+	case certFile != "" && keyFile == "":
+		return tls.Certificate{}, fmt.Errorf("--cert-file %s needs --key-file, the certificate's private key: %w", certFile, errdef.ErrUsage)
+	case certFile == "" && keyFile != "":
+		return tls.Certificate{}, fmt.Errorf("--key-file %s needs --cert-file, the client certificate it is the key of: %w", keyFile, errdef.ErrUsage)
+	}
+	certPEM, err := readPEMFile("--cert-file", certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	var chain [][]byte
+	for rest := certPEM; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue // a key beside the certificates, say: taken from --key-file only
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return tls.Certificate{}, fmt.Errorf("--cert-file %s: certificate %d does not parse: %w", certFile, len(chain)+1, errdef.ErrUsage)
+		}
+		chain = append(chain, block.Bytes)
+	}
+	if len(chain) == 0 {
+		return tls.Certificate{}, fmt.Errorf("--cert-file %s: no PEM certificate found: %w", certFile, errdef.ErrUsage)
+	}
+	leaf, _ := x509.ParseCertificate(chain[0])
+	keyPEM, err := readPEMFile("--key-file", keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := parsePrivateKey(keyFile, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(key.Public()) {
+		return tls.Certificate{}, fmt.Errorf("--key-file %s is not the private key of the certificate in --cert-file %s: %w", keyFile, certFile, errdef.ErrUsage)
+	}
+	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// readPEMFile reads a PEM file named by flag, with --ca-file's words for a
+// file that cannot be read.
+func readPEMFile(flag, name string) ([]byte, error) {
+	data, err := readBounded(name)
+	if err != nil {
+		cause, kind := err, errdef.ErrUsage
+		if pathErr := new(os.PathError); errors.As(err, &pathErr) {
+			cause = pathErr.Err
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			kind = errdef.ErrNotFound
+		}
+		return nil, fmt.Errorf("%s %s: %v: %w", flag, name, cause, kind)
+	}
+	if len(data) > maxPEMFile {
+		return nil, fmt.Errorf("%s %s: over the %d bytes a PEM certificate or key may have: %w", flag, name, maxPEMFile, errdef.ErrUsage)
+	}
+	return data, nil
+}
+
+// readBounded reads at most maxPEMFile+1 bytes of name.
+func readBounded(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxPEMFile+1))
+}
+
+// parsePrivateKey finds the private key in a PEM file. An encrypted key is
+// refused: stella runs unattended (cron, CI, a far-side script) and has
+// nobody to ask for a passphrase, as docker, containerd and skopeo do
+// with theirs.
+func parsePrivateKey(keyFile string, data []byte) (crypto.Signer, error) {
+	for rest := data; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if !strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			continue
+		}
+		if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+			return nil, fmt.Errorf("--key-file %s: the key is encrypted: stella needs it unencrypted (openssl pkey -in %s -out client.key; keep it mode 0600): %w", keyFile, keyFile, errdef.ErrUsage)
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		default:
+			return nil, fmt.Errorf("--key-file %s: a %q is not a TLS private key (want PKCS#8 \"PRIVATE KEY\", PKCS#1 \"RSA PRIVATE KEY\" or SEC1 \"EC PRIVATE KEY\"): %w", keyFile, block.Type, errdef.ErrUsage)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--key-file %s: the %q does not parse: %w", keyFile, block.Type, errdef.ErrUsage)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("--key-file %s: the %q is of a kind TLS cannot sign with: %w", keyFile, block.Type, errdef.ErrUsage)
+		}
+		return signer, nil
+	}
+	return nil, fmt.Errorf("--key-file %s: no PEM private key found: %w", keyFile, errdef.ErrUsage)
+}
+
+// clientCertAuth presents the client certificate, if any, to every
+// registry that asks for one, and records that one asked.
+type clientCertAuth struct {
+	cert      *tls.Certificate // nil: none given
+	requested atomic.Bool
+}
+
+// getClientCertificate is tls.Config.GetClientCertificate. It presents the
+// certificate whatever CAs the registry says it accepts (Go's own choice
+// among tls.Config.Certificates would send none to a registry listing
+// other CAs), so that a registry refusing it says so, and the error names
+// --cert-file rather than claiming none was given.
+func (a *clientCertAuth) getClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	a.requested.Store(true)
+	if a.cert == nil {
+		return &tls.Certificate{}, nil // none: the handshake goes on without one
+	}
+	return a.cert, nil
+}
+
+// ClientCertError is a registry's refusal of a TLS connection for want of
+// an acceptable client certificate: a TLS alert about the certificate
+// (certificate required, bad, unknown CA, expired, revoked…), or a bare
+// handshake failure, which is how TLS 1.2 servers refuse a connection
+// without one. It is not transient: trying again gets the same answer.
+type ClientCertError struct {
+	// Alert is the TLS alert as Go names it ("tls: certificate required").
+	Alert string
+	// CertFile is the --cert-file presented, empty if none was.
+	CertFile string
+	err      error
+}
+
+func (e *ClientCertError) Error() string {
+	alert := strings.TrimPrefix(e.Alert, "tls: ")
+	switch {
+	case e.CertFile != "":
+		return fmt.Sprintf("the registry refused the client certificate of --cert-file %s (TLS alert %q): it must be issued by a CA the registry trusts for clients, be valid now, and --key-file be its key", e.CertFile, alert)
+	case e.Alert == tls.AlertError(alertHandshakeFailure).Error():
+		return fmt.Sprintf("the registry refused the TLS handshake (TLS alert %q) and no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file", alert)
+	default:
+		return fmt.Sprintf("the registry demands a client certificate (mutual TLS) and none was given (TLS alert %q): give --cert-file and --key-file", alert)
+	}
+}
+
+func (e *ClientCertError) Unwrap() error { return e.err }
+
+// TLS alerts (RFC 8446 §6) a server sends about the client's certificate.
+const (
+	alertHandshakeFailure       = 40
+	alertBadCertificate         = 42
+	alertUnsupportedCertificate = 43
+	alertCertificateRevoked     = 44
+	alertCertificateExpired     = 45
+	alertCertificateUnknown     = 46
+	alertUnknownCA              = 48
+	alertAccessDenied           = 49
+	alertCertificateRequired    = 116
+)
+
+// clientCertAlert returns the TLS alert the registry sent about the client
+// certificate, if err is one. crypto/tls reports an alert received as a
+// *net.OpError "remote error" around a value of an unexported type, whose
+// text is tls.AlertError's for the same number: that text, made by
+// crypto/tls itself, is what is compared.
+func clientCertAlert(err error) (string, bool) {
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) || opErr.Op != "remote error" || opErr.Err == nil {
+		return "", false
+	}
+	got := opErr.Err.Error()
+	for _, a := range []tls.AlertError{alertHandshakeFailure, alertBadCertificate, alertUnsupportedCertificate, alertCertificateRevoked,
+		alertCertificateExpired, alertCertificateUnknown, alertUnknownCA, alertAccessDenied, alertCertificateRequired} {
+		if got == a.Error() {
+			return got, true
+		}
+	}
+	return "", false
+}
+
+// clientCertErrors turns a registry's TLS alert about the client
+// certificate into a ClientCertError, under the retry layer, which then
+// does not retry it.
+type clientCertErrors struct {
+	base     http.RoundTripper
+	certFile string
+}
+
+func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		if alert, ok := clientCertAlert(err); ok {
+			err = &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
+		}
+	}
+	return resp, err
+}

@@ -1,0 +1,194 @@
+package remote_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// mtlsSetup is a registry demanding client certificates of clientCA, and
+// what a client needs to trust it.
+type mtlsSetup struct {
+	dir, caFile, config         string
+	serverCA, clientCA, otherCA *testutil.CA
+}
+
+func newMTLSSetup(t *testing.T) *mtlsSetup {
+	t.Helper()
+	dir := t.TempDir()
+	s := &mtlsSetup{dir: dir, serverCA: testutil.NewRootCA(t, "Registry CA"), clientCA: testutil.NewRootCA(t, "Client CA"), otherCA: testutil.NewRootCA(t, "Other CA")}
+	s.caFile = testutil.WritePEM(t, dir, "registry-ca.pem", s.serverCA.Cert)
+	s.config = filepath.Join(dir, "config.json")
+	if err := os.WriteFile(s.config, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeKey writes key as PEM of the given type into dir/name.
+func writeKey(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A registry demanding a client certificate is reached with --cert-file
+// and --key-file, whatever the key's PEM form (SEC1, PKCS#8, PKCS#1 RSA).
+// Without them there was no way to present one.
+func TestClientCertReachesMTLSRegistry(t *testing.T) {
+	s := newMTLSSetup(t)
+	reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, 0)
+
+	sec1Cert, sec1Key := s.clientCA.ClientCert(t, s.dir, "sec1")
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	clientUse := testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	for _, tt := range []struct{ name, cert, key string }{
+		{"SEC1", sec1Cert, sec1Key},
+		{"PKCS#8", testutil.WritePEM(t, s.dir, "p8.pem", s.clientCA.Leaf(t, "p8", &ec.PublicKey, clientUse), s.clientCA.Cert),
+			writeKey(t, s.dir, "p8.key", "PRIVATE KEY", ecDER)},
+		{"PKCS#1", testutil.WritePEM(t, s.dir, "rsa.pem", s.clientCA.Leaf(t, "rsa", &rsaKey.PublicKey, clientUse)),
+			writeKey(t, s.dir, "rsa.key", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := remote.New(remote.Options{CAFile: s.caFile, CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg2, err := c.Registry(reg.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := reg2.Ping(t.Context()); err != nil {
+				t.Fatalf("ping: %v", err)
+			}
+			if cert, requested := c.ClientCert(); cert == nil || !requested {
+				t.Errorf("ClientCert() = %v, %v; want the certificate, requested", cert, requested)
+			}
+		})
+	}
+}
+
+// A registry refusing the connection for its client certificate (none
+// given, or one of a CA it does not trust), over TLS 1.3 ("certificate
+// required", "unknown certificate authority") and TLS 1.2 ("handshake failure"), gives one
+// line naming --cert-file, classified as the untrusted-CA case is
+// (ErrUnavailable), and is not retried: the registry sees one handshake.
+func TestClientCertRefused(t *testing.T) {
+	s := newMTLSSetup(t)
+	wrongCert, wrongKey := s.otherCA.ClientCert(t, s.dir, "wrong")
+	for _, tt := range []struct {
+		name        string
+		version     uint16
+		cert, key   string
+		want, want2 string
+	}{
+		{"TLS 1.3, none", 0, "", "", "demands a client certificate (mutual TLS) and none was given", `"certificate required"`},
+		{"TLS 1.2, none", tls.VersionTLS12, "", "", "no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file", `"handshake failure"`},
+		{"TLS 1.3, wrong CA", 0, wrongCert, wrongKey, "refused the client certificate of --cert-file " + wrongCert, `"unknown certificate authority"`},
+		{"TLS 1.2, wrong CA", tls.VersionTLS12, wrongCert, wrongKey, "refused the client certificate of --cert-file " + wrongCert, `"unknown certificate authority"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, tt.version)
+			c, err := remote.New(remote.Options{CAFile: s.caFile, CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config, Retries: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo, err := c.Repository(reg.Host + "/stellaops/authority")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = repo.Resolve(t.Context(), "latest")
+			err = remote.Classify(err)
+			var certErr *remote.ClientCertError
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			if !errors.As(err, &certErr) || !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(msg, tt.want) ||
+				!strings.Contains(msg, tt.want2) || !strings.Contains(msg, "--cert-file") || strings.Contains(msg, "\n") {
+				t.Fatalf("err = %v\nwant a ClientCertError, ErrUnavailable, one line saying %q and %s", err, tt.want, tt.want2)
+			}
+			if n := reg.Handshakes(); n != 1 {
+				t.Errorf("%d handshakes, want 1 (a refusal is not retried)", n)
+			}
+		})
+	}
+}
+
+// --cert-file and --key-file that cannot be used fail New, before any
+// request, with one line naming the file at fault (usage, exit 1; not found
+// for a missing file, as --ca-file), and never with the key's bytes.
+func TestClientCertFileErrors(t *testing.T) {
+	s := newMTLSSetup(t)
+	dir := s.dir
+	certFile, keyFile := s.clientCA.ClientCert(t, dir, "client")
+	otherCert, otherKey := s.otherCA.ClientCert(t, dir, "other")
+	keyPEM, _ := os.ReadFile(keyFile)
+	block, _ := pem.Decode(keyPEM)
+	// The key's bytes, corrupted after the first 8 so that the parser
+	// fails on them.
+	bad := append([]byte{}, block.Bytes...)
+	for i := 8; i < len(bad); i++ {
+		bad[i] ^= 0x5a
+	}
+	garbled := writeKey(t, dir, "garbled.key", "EC PRIVATE KEY", bad)
+	encrypted := writeKey(t, dir, "encrypted.key", "ENCRYPTED PRIVATE KEY", block.Bytes)
+	legacy := filepath.Join(dir, "legacy.key")
+	os.WriteFile(legacy, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00"}, Bytes: bad}), 0o600)
+	cosignKey := writeKey(t, dir, "cosign.key", "ENCRYPTED SIGSTORE PRIVATE KEY", bad)
+	for _, tt := range []struct {
+		name, cert, key string
+		wantErr         error
+		names, want     string
+	}{
+		{"cert without key", certFile, "", errdef.ErrUsage, certFile, "needs --key-file"},
+		{"key without cert", "", keyFile, errdef.ErrUsage, keyFile, "needs --cert-file"},
+		{"cert missing", filepath.Join(dir, "missing.pem"), keyFile, errdef.ErrNotFound, "missing.pem", "no such file"},
+		{"key missing", certFile, filepath.Join(dir, "missing.key"), errdef.ErrNotFound, "missing.key", "no such file"},
+		{"cert is a directory", dir, keyFile, errdef.ErrUsage, "--cert-file " + dir, "is a directory"},
+		{"cert is a key", keyFile, keyFile, errdef.ErrUsage, "--cert-file " + keyFile, "no PEM certificate found"},
+		{"key is a certificate", certFile, certFile, errdef.ErrUsage, "--key-file " + certFile, "no PEM private key found"},
+		{"key of another certificate", certFile, otherKey, errdef.ErrUsage, otherKey, "is not the private key of the certificate in --cert-file " + certFile},
+		{"certificate of another key", otherCert, keyFile, errdef.ErrUsage, keyFile, "is not the private key of the certificate in --cert-file " + otherCert},
+		{"garbled key", certFile, garbled, errdef.ErrUsage, garbled, "does not parse"},
+		{"encrypted PKCS#8", certFile, encrypted, errdef.ErrUsage, encrypted, "the key is encrypted: stella needs it unencrypted"},
+		{"encrypted legacy PEM", certFile, legacy, errdef.ErrUsage, legacy, "the key is encrypted"},
+		{"cosign key", certFile, cosignKey, errdef.ErrUsage, cosignKey, "is not a TLS private key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := remote.New(remote.Options{CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !errors.Is(err, tt.wantErr) || !strings.Contains(msg, tt.names) || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("err = %v\nwant %v, one line naming %s and saying %q", err, tt.wantErr, tt.names, tt.want)
+			}
+			for _, f := range []string{keyFile, otherKey, garbled} {
+				data, _ := os.ReadFile(f)
+				b, _ := pem.Decode(data)
+				if strings.Contains(msg, string(data)) || strings.Contains(msg, string(b.Bytes[:16])) || strings.Contains(msg, "PRIVATE KEY-----") {
+					t.Errorf("key material in the error: %v", err)
+				}
+			}
+		})
+	}
+}
