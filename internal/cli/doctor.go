@@ -18,10 +18,13 @@ func newDoctorCmd(app *app) *cobra.Command {
 		Short: "Diagnose a registry: what it supports and how import and push will use it",
 		Long: `Diagnose a registry with real requests, before the maintenance window rather
 than during it, using the same credentials (docker config.json, --registry-config),
-TLS settings (--ca-file, --insecure, --plain-http) and retries as import and push:
+TLS settings (--ca-file, --cert-file/--key-file, --insecure, --plain-http) and
+retries as import and push:
 
   reachable       GET /v2/ answers
   tls             the certificate verifies (issuer, expiry)
+  client-cert     whether the registry asks for a client certificate (mutual TLS),
+                  and whether --cert-file's was presented and accepted
   auth            the authentication asked for, and whether the credentials work
   push            two small blobs (one PUT each) and a manifest can be written
   chunked-upload  a blob can be sent in chunks (one small PATCH, session cancelled)
@@ -39,9 +42,10 @@ referrers API or sha256-<hex> fallback tags, blob mounts or uploads, blobs
 in chunks or in one request each.
 
 Exit 0 when the registry is usable; 1 when it is unreachable, refuses the
-credentials, or cannot hold a bundle (the report is printed either way).`,
+credentials or the client certificate, or cannot hold a bundle (the report is printed either way).`,
 		Example: `  stella mirror doctor --registry registry.internal:5000
   stella mirror doctor --registry registry.internal --ca-file /etc/pki/internal-ca.pem --format json
+  stella mirror doctor --registry registry.internal --ca-file internal-ca.pem --cert-file client.pem --key-file client.key
   stella mirror doctor --registry localhost:5000 --plain-http --repo sandbox/mirror-doctor`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

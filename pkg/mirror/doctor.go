@@ -50,6 +50,7 @@ const (
 const (
 	CheckReachable    = "reachable"
 	CheckTLS          = "tls"
+	CheckClientCert   = "client-cert"
 	CheckAuth         = "auth"
 	CheckPush         = "push"
 	CheckChunked      = "chunked-upload"

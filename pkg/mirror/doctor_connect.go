@@ -79,6 +79,9 @@ func (p *probe) connect(ctx context.Context) bool {
 		case schemeMismatch(err):
 			p.add(CheckReachable, CheckPass, "TCP connection to %s accepted", p.host)
 			p.add(CheckTLS, CheckFail, "the registry answered in plain HTTP: add --plain-http (and know that credentials then travel unencrypted)")
+		case errors.As(err, new(*remote.ClientCertError)):
+			p.add(CheckReachable, CheckPass, "TCP connection to %s accepted; the TLS handshake was refused", p.host)
+			p.add(CheckClientCert, CheckFail, "%v", remote.Classify(err))
 		case isTLSError(err):
 			p.add(CheckReachable, CheckPass, "TCP connection to %s accepted; the TLS handshake failed", p.host)
 			p.add(CheckTLS, CheckFail, "%v", remote.Classify(err))
@@ -100,6 +103,7 @@ func (p *probe) connect(ctx context.Context) bool {
 	}
 	p.add(CheckReachable, CheckPass, "GET %s answered %d in %s", url, resp.StatusCode, took)
 	p.checkTLS(resp)
+	p.checkClientCert()
 	return p.checkAuth(ctx, resp)
 }
 
@@ -121,6 +125,32 @@ func (p *probe) checkTLS(resp *http.Response) {
 			return
 		}
 		p.add(CheckTLS, CheckPass, "%s", detail)
+	}
+}
+
+// checkClientCert says whether the registry asked for a client certificate
+// (mutual TLS) on the connection that answered, and whether one was
+// presented. A registry that demands one and refused it failed connect.
+func (p *probe) checkClientCert() {
+	if p.client.Options().PlainHTTP {
+		return // no TLS: the tls check says so
+	}
+	cert, requested := p.client.ClientCert()
+	switch {
+	case cert != nil && requested:
+		detail := fmt.Sprintf("the registry asked for a client certificate; --cert-file's, for %q issued by %q, valid until %s, was presented and accepted",
+			cert.Subject.CommonName, cert.Issuer.CommonName, cert.NotAfter.UTC().Format(time.DateOnly))
+		if time.Until(cert.NotAfter) < 30*24*time.Hour {
+			p.add(CheckClientCert, CheckWarn, "%s: it expires within 30 days", detail)
+			return
+		}
+		p.add(CheckClientCert, CheckPass, "%s", detail)
+	case requested:
+		p.add(CheckClientCert, CheckInfo, "the registry asked for a client certificate and, none given, accepted the connection without one")
+	case cert != nil:
+		p.add(CheckClientCert, CheckInfo, "the registry did not ask for a client certificate: --cert-file's was not sent")
+	default:
+		p.add(CheckClientCert, CheckInfo, "the registry did not ask for a client certificate (no mutual TLS)")
 	}
 }
 
