@@ -76,6 +76,7 @@ func RegistryMTLS(t testing.TB, serverCA, clientCA *CA, maxVersion uint16) *MTLS
 	h := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
 	r := &MTLSRegistry{}
 	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true // as the distribution registry: requests share a connection
 	srv.TLS = &tls.Config{
 		MinVersion: tls.VersionTLS12, MaxVersion: maxVersion,
 		Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,

@@ -146,6 +146,10 @@ type DistributionOptions struct {
 	NoDelete bool
 	// Token, if set, makes the registry require bearer tokens from it.
 	Token *TokenService
+	// ClientCAs, with TLSCert, are PEM files of the CAs whose client
+	// certificates the registry accepts: it then demands one (mutual TLS,
+	// http.tls.clientcas).
+	ClientCAs []string
 }
 
 // Distribution starts the CNCF distribution registry on 127.0.0.1 with a
@@ -203,6 +207,12 @@ http:
 `, filepath.Join(dir, "data"), !opts.NoDelete, addr)
 	if opts.TLSCert != "" {
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
+		if len(opts.ClientCAs) > 0 {
+			cfg += "    clientcas:\n"
+			for _, ca := range opts.ClientCAs {
+				cfg += fmt.Sprintf("      - %s\n", ca)
+			}
+		}
 	}
 	if opts.Htpasswd != "" {
 		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", opts.Htpasswd)
@@ -316,8 +326,13 @@ func CosignBinary(t testing.TB) string {
 // state a failed operation must leave unchanged.
 func Tags(t testing.TB, host string) map[string][]string {
 	t.Helper()
+	return TagsWith(t, Client(t), host)
+}
+
+// TagsWith is Tags through client (one with TLS settings, say).
+func TagsWith(t testing.TB, client *remote.Client, host string) map[string][]string {
+	t.Helper()
 	ctx := context.Background()
-	client := Client(t)
 	reg, err := client.Registry(host)
 	if err != nil {
 		t.Fatal(err)

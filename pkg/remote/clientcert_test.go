@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,5 +191,38 @@ func TestClientCertFileErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Requests made at once to a registry refusing the client certificate all
+// fail with a ClientCertError. Over HTTP/2 they shared the first
+// connection: one read the registry's alert and the others failed with
+// "http2: client connection force closed via ClientConn.Close" or a reset,
+// so create (8 image lookups at once) reported a dropped connection.
+func TestClientCertRefusedToConcurrentRequests(t *testing.T) {
+	s := newMTLSSetup(t)
+	reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, 0)
+	c, err := remote.New(remote.Options{CAFile: s.caFile, ConfigFile: s.config, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			repo, err := c.Repository(fmt.Sprintf("%s/stellaops/image%d", reg.Host, i))
+			if err == nil {
+				_, err = repo.Resolve(t.Context(), "latest")
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; !errors.As(err, new(*remote.ClientCertError)) {
+			t.Errorf("err = %v, want a ClientCertError", err)
+		}
+	}
+	if h := reg.Handshakes(); h != 1 {
+		t.Errorf("%d handshakes, want 1: the refusal holds for the run", h)
 	}
 }

@@ -138,12 +138,20 @@ func New(opts Options) (*Client, error) {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
-	var rt http.RoundTripper = clientCertErrors{base, opts.CertFile}
-	switch {
-	case opts.IdleTimeout == 0:
-		rt = idleTimeout{rt, DefaultIdleTimeout}
-	case opts.IdleTimeout > 0:
-		rt = idleTimeout{rt, opts.IdleTimeout}
+	// chain is what every request goes through under the retry layer.
+	chain := func(t *http.Transport) http.RoundTripper {
+		var rt http.RoundTripper = clientCertErrors{t, opts.CertFile}
+		switch {
+		case opts.IdleTimeout == 0:
+			rt = idleTimeout{rt, DefaultIdleTimeout}
+		case opts.IdleTimeout > 0:
+			rt = idleTimeout{rt, opts.IdleTimeout}
+		}
+		return rt
+	}
+	rt := chain(base)
+	if !opts.PlainHTTP {
+		rt = newFirstContact(chain(http1Only(base)), rt)
 	}
 	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
