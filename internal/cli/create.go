@@ -63,7 +63,8 @@ verified as it is written, and the archive appears only when all are.`,
   SOURCE_DATE_EPOCH=1764547200 stella mirror create --images images.txt \
     --release-version 2025.10.0 --output bundle/
   stella mirror create --images deploy/releases/2025.10.0-stable.yaml --advisories advisories/ \
-    --output stellaops-airgap-2025.10.0.tar --key env://COSIGN_PRIVATE_KEY`,
+    --output stellaops-airgap-2025.10.0.tar --key env://COSIGN_PRIVATE_KEY
+  stella mirror create --images release.yaml --output bundle/ --cert-file client.pem --key-file client.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := f.options()

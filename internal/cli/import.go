@@ -38,7 +38,9 @@ public-key.pem replaced on the medium) are left behind, with a warning
 (filesNotCarried in --format json).`,
 		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
     --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
-  stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json`,
+  stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json
+  stella mirror import bundle.tar.zst --registry registry.internal --key cosign.pub \
+    --ca-file internal-ca.pem --cert-file client.pem --key-file client.key`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

@@ -54,7 +54,7 @@ func TestMutualTLSCreateAndImport(t *testing.T) {
 	check("create, no client certificate", append(create, tls...), ExitInput,
 		"the registry demands a client certificate (mutual TLS) and none was given", "--cert-file and --key-file")
 	check("create, client certificate of another CA", append(create, append([]string{"--cert-file", wrongCert, "--key-file", wrongKey}, tls...)...), ExitInput,
-		"the registry refused the client certificate of --cert-file "+wrongCert)
+		"the registry refused the client certificate "+wrongCert)
 	check("create, key of another certificate", append(create, append([]string{"--cert-file", certFile, "--key-file", wrongKey}, tls...)...), ExitInput,
 		"--key-file "+wrongKey+" is not the private key of the certificate in --cert-file "+certFile)
 	check("create, certificate without key", append(create, append([]string{"--cert-file", certFile}, tls...)...), ExitInput,
@@ -69,7 +69,7 @@ func TestMutualTLSCreateAndImport(t *testing.T) {
 	imp := []string{"import", signed, "--registry", dst.Host, "--key", pub, "--quiet"}
 	check("import, no client certificate", append(imp, tls...), ExitInput, "the registry demands a client certificate", "--cert-file and --key-file")
 	check("import, client certificate of another CA", append(imp, append([]string{"--cert-file", wrongCert, "--key-file", wrongKey}, tls...)...), ExitInput,
-		"the registry refused the client certificate of --cert-file "+wrongCert)
+		"the registry refused the client certificate "+wrongCert)
 	if tags := testutil.Tags(t, dst.PlainHost); len(tags) != 0 {
 		t.Fatalf("a failed import left %v", tags)
 	}
@@ -111,4 +111,70 @@ func signBundle(t *testing.T, dir string) (signed, pub string) {
 		t.Fatal(stderr)
 	}
 	return dir, filepath.Join(keyDir, "a.pub")
+}
+
+// sync between two registries behind mutual TLS that demand certificates
+// of different CAs: --certs-dir gives each its own, as docker's certs.d
+// does (DIR/HOST[:PORT]/{ca.crt,client.cert,client.key}). One --cert-file
+// for both sides is refused by one of them, naming the file.
+func TestSyncBetweenMutualTLSRegistriesWithCertsDir(t *testing.T) {
+	dir := t.TempDir()
+	serverA, clientA := testutil.NewRootCA(t, "Registry A CA"), testutil.NewRootCA(t, "Client A CA")
+	serverB, clientB := testutil.NewRootCA(t, "Registry B CA"), testutil.NewRootCA(t, "Client B CA")
+	a := testutil.RegistryMTLS(t, serverA, clientA, 0)
+	b := testutil.RegistryMTLS(t, serverB, clientB, 0)
+	certsDir := filepath.Join(dir, "certs.d")
+	for _, side := range []struct {
+		host               string
+		serverCA, clientCA *testutil.CA
+	}{{a.Host, serverA, clientA}, {b.Host, serverB, clientB}} {
+		hostDir := filepath.Join(certsDir, side.host)
+		os.MkdirAll(hostDir, 0o700)
+		testutil.WritePEM(t, hostDir, "ca.crt", side.serverCA.Cert)
+		cert, key := side.clientCA.ClientCert(t, hostDir, "client")
+		os.Rename(cert, filepath.Join(hostDir, "client.cert"))
+		os.Rename(key, filepath.Join(hostDir, "client.key"))
+	}
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte("{}"), 0o600)
+	signed, pub := signBundle(t, testBundle(t))
+	flags := []string{"--certs-dir", certsDir, "--registry-config", cfg, "--quiet"}
+	src, dst := a.Host+"/stellaops/mirror-bundle:2025.10.0", b.Host+"/stellaops/mirror-bundle"
+	if code, stdout, stderr := run(t, append([]string{"mirror", "push", signed, src, "--key", pub}, flags...)...); code != 0 {
+		t.Fatalf("push: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// One pair for both sides: B refuses A's client certificate.
+	certA := filepath.Join(certsDir, a.Host, "client.cert")
+	caBoth := testutil.WritePEM(t, dir, "both.pem", serverA.Cert, serverB.Cert)
+	code, _, stderr := run(t, "mirror", "sync", src, dst, "--key", pub, "--ca-file", caBoth, "--cert-file", certA,
+		"--key-file", filepath.Join(certsDir, a.Host, "client.key"), "--registry-config", cfg, "--quiet")
+	if code != ExitInput || !strings.Contains(stderr, b.Host) || !strings.Contains(stderr, "the registry refused the client certificate "+certA) {
+		t.Fatalf("sync with one pair: exit %d\n%s", code, stderr)
+	}
+	if tags := testutil.Tags(t, b.PlainHost); len(tags) != 0 {
+		t.Fatalf("a refused sync left %v", tags)
+	}
+
+	code, stdout, stderr := run(t, append([]string{"mirror", "sync", src, dst, "--key", pub}, flags...)...)
+	if code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, stdout, stderr)
+	}
+	client := testutil.Client(t)
+	want, err := client.Repository(a.PlainHost + "/stellaops/mirror-bundle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Repository(b.PlainHost + "/stellaops/mirror-bundle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDesc, err := want.Resolve(t.Context(), "2025.10.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotDesc, err := got.Resolve(t.Context(), "2025.10.0")
+	if err != nil || gotDesc.Digest != wantDesc.Digest {
+		t.Fatalf("%s:2025.10.0 = %s (%v), want %s as in %s", dst, gotDesc.Digest, err, wantDesc.Digest, src)
+	}
 }

@@ -27,6 +27,7 @@ type globalOptions struct {
 	caFile      string
 	certFile    string
 	keyFile     string
+	certsDir    string
 	registryCfg string
 	concurrency int
 	retries     int
@@ -42,6 +43,7 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of extra CA certificates to trust for registries")
 	f.StringVar(&g.certFile, "cert-file", "", "PEM client certificate, its chain after it, for registries that demand one (mutual TLS), with --key-file: presented to any registry of the run that asks (both sides of sync)")
 	f.StringVar(&g.keyFile, "key-file", "", "unencrypted PEM private key of --cert-file (PKCS#8, PKCS#1 or SEC1): the TLS client key, not a signing key")
+	f.StringVar(&g.certsDir, "certs-dir", "", "directory laid out as docker's certs.d: DIR/HOST[:PORT]/ holds *.crt CAs and a NAME.cert + NAME.key client pair for that registry, used instead of --cert-file's (e.g. /etc/docker/certs.d; never read unless given)")
 	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")
 	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, "blobs transferred at once")
 	f.IntVar(&g.retries, "retries", remote.DefaultRetries, "retries of a request after a transient fault (5xx, 429, reset), with backoff")
@@ -78,6 +80,7 @@ func (a *app) remoteClient() (*remote.Client, error) {
 		CAFile:     a.global.caFile,
 		CertFile:   a.global.certFile,
 		KeyFile:    a.global.keyFile,
+		CertsDir:   a.global.certsDir,
 		ConfigFile: a.global.registryCfg,
 		UserAgent:  "stella-mirror/" + Version(),
 		Retries:    a.global.retries,

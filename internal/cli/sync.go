@@ -28,9 +28,14 @@ exit 1: give --key). Re-running an interrupted
 sync completes it. A bundle past its expiry, or older than the newest one the
 destination repository holds, is refused as import refuses it
 (--allow-expired, --allow-rollback). Side files its signing does not vouch
-for are left behind, with a warning (filesNotCarried in --format json).`,
+for are left behind, with a warning (filesNotCarried in --format json).
+--ca-file, --cert-file and --key-file apply to both registries (a client
+certificate is presented only to a registry that asks for one); where the two
+need different CAs or client certificates, --certs-dir gives each its own
+(DIR/HOST[:PORT]/ca.crt, client.cert, client.key, as docker's certs.d).`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
-  stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http`,
+  stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http
+  stella mirror sync src.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub --certs-dir /etc/docker/certs.d`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

@@ -45,7 +45,7 @@ func TestMutualTLSDistribution(t *testing.T) {
 	}
 	imp := []string{"import", archive, "--registry", host, "--key", pub, "--ca-file", caFile, "--quiet"}
 	check("import, no client certificate", 1, "the registry demands a client certificate (mutual TLS) and none was given (TLS alert \"certificate required\"): give --cert-file and --key-file", imp...)
-	check("import, another CA's certificate", 1, "the registry refused the client certificate of --cert-file "+wrongCert,
+	check("import, another CA's certificate", 1, "the registry refused the client certificate "+wrongCert,
 		append(imp, "--cert-file", wrongCert, "--key-file", wrongKey)...)
 	check("import, key of another certificate", 1, "--key-file "+wrongKey+" is not the private key of the certificate in --cert-file "+certFile,
 		append(imp, "--cert-file", certFile, "--key-file", wrongKey)...)
@@ -91,7 +91,7 @@ func TestMutualTLSDistribution(t *testing.T) {
 		}
 	}
 
-	check("doctor", 0, "the registry asked for a client certificate; --cert-file's, for \"client\" issued by \"Client CA\"",
+	check("doctor", 0, "the registry asked for a client certificate; "+certFile+", for \"client\" issued by \"Client CA\"",
 		append([]string{"doctor", "--registry", host}, withCert...)...)
 	check("doctor, no client certificate", 1, "FAIL  client-cert", "doctor", "--registry", host, "--ca-file", caFile)
 

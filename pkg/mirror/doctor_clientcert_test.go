@@ -35,10 +35,10 @@ func TestDoctorClientCert(t *testing.T) {
 		status    mirror.CheckStatus
 		want      string
 	}{
-		{"accepted", mtls.Host, cert, key, mirror.CheckWarn, `the registry asked for a client certificate; --cert-file's, for "client" issued by "Client CA", valid until`},
+		{"accepted", mtls.Host, cert, key, mirror.CheckWarn, `the registry asked for a client certificate; ` + cert + `, for "client" issued by "Client CA", valid until`},
 		{"none given", mtls.Host, "", "", mirror.CheckFail, "the registry demands a client certificate (mutual TLS) and none was given"},
-		{"another CA's", mtls.Host, wrongCert, wrongKey, mirror.CheckFail, "the registry refused the client certificate of --cert-file " + wrongCert},
-		{"not asked, given", oneWay, cert, key, mirror.CheckInfo, "did not ask for a client certificate: --cert-file's was not sent"},
+		{"another CA's", mtls.Host, wrongCert, wrongKey, mirror.CheckFail, "the registry refused the client certificate " + wrongCert},
+		{"not asked, given", oneWay, cert, key, mirror.CheckInfo, "did not ask for a client certificate: " + cert + " was not sent"},
 		{"not asked", oneWay, "", "", mirror.CheckInfo, "did not ask for a client certificate (no mutual TLS)"},
 	}
 	for _, tt := range tests {

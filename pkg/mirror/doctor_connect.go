@@ -135,11 +135,13 @@ func (p *probe) checkClientCert() {
 	if p.client.Options().PlainHTTP {
 		return // no TLS: the tls check says so
 	}
-	cert, requested := p.client.ClientCert()
+	cert, file, requested, err := p.client.ClientCert(p.host)
 	switch {
+	case err != nil:
+		p.add(CheckClientCert, CheckFail, "%v", err)
 	case cert != nil && requested:
-		detail := fmt.Sprintf("the registry asked for a client certificate; --cert-file's, for %q issued by %q, valid until %s, was presented and accepted",
-			cert.Subject.CommonName, cert.Issuer.CommonName, cert.NotAfter.UTC().Format(time.DateOnly))
+		detail := fmt.Sprintf("the registry asked for a client certificate; %s, for %q issued by %q, valid until %s, was presented and accepted",
+			file, cert.Subject.CommonName, cert.Issuer.CommonName, cert.NotAfter.UTC().Format(time.DateOnly))
 		if time.Until(cert.NotAfter) < 30*24*time.Hour {
 			p.add(CheckClientCert, CheckWarn, "%s: it expires within 30 days", detail)
 			return
@@ -148,7 +150,7 @@ func (p *probe) checkClientCert() {
 	case requested:
 		p.add(CheckClientCert, CheckInfo, "the registry asked for a client certificate and, none given, accepted the connection without one")
 	case cert != nil:
-		p.add(CheckClientCert, CheckInfo, "the registry did not ask for a client certificate: --cert-file's was not sent")
+		p.add(CheckClientCert, CheckInfo, "the registry did not ask for a client certificate: %s was not sent", file)
 	default:
 		p.add(CheckClientCert, CheckInfo, "the registry did not ask for a client certificate (no mutual TLS)")
 	}

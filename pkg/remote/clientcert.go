@@ -33,7 +33,13 @@ func loadClientCert(certFile, keyFile string) (tls.Certificate, error) {
 	case certFile == "" && keyFile != "":
 		return tls.Certificate{}, fmt.Errorf("--key-file %s needs --cert-file, the client certificate it is the key of: %w", keyFile, errdef.ErrUsage)
 	}
-	certPEM, err := readPEMFile("--cert-file", certFile)
+	return loadClientCertAs("--cert-file", certFile, "--key-file", keyFile)
+}
+
+// loadClientCertAs is loadClientCert for files that errors name after
+// certFlag and keyFlag.
+func loadClientCertAs(certFlag, certFile, keyFlag, keyFile string) (tls.Certificate, error) {
+	certPEM, err := readPEMFile(certFlag, certFile)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -47,25 +53,25 @@ func loadClientCert(certFile, keyFile string) (tls.Certificate, error) {
 			continue // a key beside the certificates, say: taken from --key-file only
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return tls.Certificate{}, fmt.Errorf("--cert-file %s: certificate %d does not parse: %w", certFile, len(chain)+1, errdef.ErrUsage)
+			return tls.Certificate{}, fmt.Errorf("%s %s: certificate %d does not parse: %w", certFlag, certFile, len(chain)+1, errdef.ErrUsage)
 		}
 		chain = append(chain, block.Bytes)
 	}
 	if len(chain) == 0 {
-		return tls.Certificate{}, fmt.Errorf("--cert-file %s: no PEM certificate found: %w", certFile, errdef.ErrUsage)
+		return tls.Certificate{}, fmt.Errorf("%s %s: no PEM certificate found: %w", certFlag, certFile, errdef.ErrUsage)
 	}
 	leaf, _ := x509.ParseCertificate(chain[0])
-	keyPEM, err := readPEMFile("--key-file", keyFile)
+	keyPEM, err := readPEMFile(keyFlag, keyFile)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	key, err := parsePrivateKey(keyFile, keyPEM)
+	key, err := parsePrivateKey(keyFlag, keyFile, keyPEM)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(key.Public()) {
-		return tls.Certificate{}, fmt.Errorf("--key-file %s is not the private key of the certificate in --cert-file %s: %w", keyFile, certFile, errdef.ErrUsage)
+		return tls.Certificate{}, fmt.Errorf("%s %s is not the private key of the certificate in %s %s: %w", keyFlag, keyFile, certFlag, certFile, errdef.ErrUsage)
 	}
 	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
 }
@@ -104,7 +110,7 @@ func readBounded(name string) ([]byte, error) {
 // refused: stella runs unattended (cron, CI, a far-side script) and has
 // nobody to ask for a passphrase, as docker, containerd and skopeo do
 // with theirs.
-func parsePrivateKey(keyFile string, data []byte) (crypto.Signer, error) {
+func parsePrivateKey(flag, keyFile string, data []byte) (crypto.Signer, error) {
 	for rest := data; ; {
 		var block *pem.Block
 		if block, rest = pem.Decode(rest); block == nil {
@@ -114,7 +120,7 @@ func parsePrivateKey(keyFile string, data []byte) (crypto.Signer, error) {
 			continue
 		}
 		if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
-			return nil, fmt.Errorf("--key-file %s: the key is encrypted: stella needs it unencrypted (openssl pkey -in %s -out client.key; keep it mode 0600): %w", keyFile, keyFile, errdef.ErrUsage)
+			return nil, fmt.Errorf("%s %s: the key is encrypted: stella needs it unencrypted (openssl pkey -in %s -out client.key; keep it mode 0600): %w", flag, keyFile, keyFile, errdef.ErrUsage)
 		}
 		var key any
 		var err error
@@ -126,18 +132,18 @@ func parsePrivateKey(keyFile string, data []byte) (crypto.Signer, error) {
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(block.Bytes)
 		default:
-			return nil, fmt.Errorf("--key-file %s: a %q is not a TLS private key (want PKCS#8 \"PRIVATE KEY\", PKCS#1 \"RSA PRIVATE KEY\" or SEC1 \"EC PRIVATE KEY\"): %w", keyFile, block.Type, errdef.ErrUsage)
+			return nil, fmt.Errorf("%s %s: a %q is not a TLS private key (want PKCS#8 \"PRIVATE KEY\", PKCS#1 \"RSA PRIVATE KEY\" or SEC1 \"EC PRIVATE KEY\"): %w", flag, keyFile, block.Type, errdef.ErrUsage)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("--key-file %s: the %q does not parse: %w", keyFile, block.Type, errdef.ErrUsage)
+			return nil, fmt.Errorf("%s %s: the %q does not parse: %w", flag, keyFile, block.Type, errdef.ErrUsage)
 		}
 		signer, ok := key.(crypto.Signer)
 		if !ok {
-			return nil, fmt.Errorf("--key-file %s: the %q is of a kind TLS cannot sign with: %w", keyFile, block.Type, errdef.ErrUsage)
+			return nil, fmt.Errorf("%s %s: the %q is of a kind TLS cannot sign with: %w", flag, keyFile, block.Type, errdef.ErrUsage)
 		}
 		return signer, nil
 	}
-	return nil, fmt.Errorf("--key-file %s: no PEM private key found: %w", keyFile, errdef.ErrUsage)
+	return nil, fmt.Errorf("%s %s: no PEM private key found: %w", flag, keyFile, errdef.ErrUsage)
 }
 
 // clientCertAuth presents the client certificate, if any, to every
@@ -168,7 +174,8 @@ func (a *clientCertAuth) getClientCertificate(*tls.CertificateRequestInfo) (*tls
 type ClientCertError struct {
 	// Alert is the TLS alert as Go names it ("tls: certificate required").
 	Alert string
-	// CertFile is the --cert-file presented, empty if none was.
+	// CertFile is the client certificate presented (--cert-file, or a
+	// file under --certs-dir), empty if none was.
 	CertFile string
 	err      error
 }
@@ -177,11 +184,11 @@ func (e *ClientCertError) Error() string {
 	alert := strings.TrimPrefix(e.Alert, "tls: ")
 	switch {
 	case e.CertFile != "":
-		return fmt.Sprintf("the registry refused the client certificate of --cert-file %s (TLS alert %q): it must be issued by a CA the registry trusts for clients, be valid now, and --key-file be its key", e.CertFile, alert)
+		return fmt.Sprintf("the registry refused the client certificate %s (TLS alert %q): it must be issued by a CA the registry trusts for client certificates, be valid now, and be meant for client authentication", e.CertFile, alert)
 	case e.Alert == tls.AlertError(alertHandshakeFailure).Error():
-		return fmt.Sprintf("the registry refused the TLS handshake (TLS alert %q) and no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file", alert)
+		return fmt.Sprintf("the registry refused the TLS handshake (TLS alert %q) and no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir", alert)
 	default:
-		return fmt.Sprintf("the registry demands a client certificate (mutual TLS) and none was given (TLS alert %q): give --cert-file and --key-file", alert)
+		return fmt.Sprintf("the registry demands a client certificate (mutual TLS) and none was given (TLS alert %q): give --cert-file and --key-file, or --certs-dir", alert)
 	}
 }
 

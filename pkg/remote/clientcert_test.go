@@ -80,8 +80,8 @@ func TestClientCertReachesMTLSRegistry(t *testing.T) {
 			if err := reg2.Ping(t.Context()); err != nil {
 				t.Fatalf("ping: %v", err)
 			}
-			if cert, requested := c.ClientCert(); cert == nil || !requested {
-				t.Errorf("ClientCert() = %v, %v; want the certificate, requested", cert, requested)
+			if cert, file, requested, err := c.ClientCert(reg.Host); cert == nil || file != tt.cert || !requested || err != nil {
+				t.Errorf("ClientCert() = %v, %s, %v, %v; want the certificate, %s, requested", cert, file, requested, err, tt.cert)
 			}
 		})
 	}
@@ -90,7 +90,7 @@ func TestClientCertReachesMTLSRegistry(t *testing.T) {
 // A registry refusing the connection for its client certificate (none
 // given, or one of a CA it does not trust), over TLS 1.3 ("certificate
 // required", "unknown certificate authority") and TLS 1.2 ("handshake failure"), gives one
-// line naming --cert-file, classified as the untrusted-CA case is
+// line naming --cert-file (or the file refused), classified as the untrusted-CA case is
 // (ErrUnavailable), and is not retried: the registry sees one handshake.
 func TestClientCertRefused(t *testing.T) {
 	s := newMTLSSetup(t)
@@ -101,10 +101,10 @@ func TestClientCertRefused(t *testing.T) {
 		cert, key   string
 		want, want2 string
 	}{
-		{"TLS 1.3, none", 0, "", "", "demands a client certificate (mutual TLS) and none was given", `"certificate required"`},
+		{"TLS 1.3, none", 0, "", "", "demands a client certificate (mutual TLS) and none was given", `"certificate required"): give --cert-file and --key-file`},
 		{"TLS 1.2, none", tls.VersionTLS12, "", "", "no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file", `"handshake failure"`},
-		{"TLS 1.3, wrong CA", 0, wrongCert, wrongKey, "refused the client certificate of --cert-file " + wrongCert, `"unknown certificate authority"`},
-		{"TLS 1.2, wrong CA", tls.VersionTLS12, wrongCert, wrongKey, "refused the client certificate of --cert-file " + wrongCert, `"unknown certificate authority"`},
+		{"TLS 1.3, wrong CA", 0, wrongCert, wrongKey, "refused the client certificate " + wrongCert, `"unknown certificate authority"`},
+		{"TLS 1.2, wrong CA", tls.VersionTLS12, wrongCert, wrongKey, "refused the client certificate " + wrongCert, `"unknown certificate authority"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, tt.version)
@@ -124,7 +124,7 @@ func TestClientCertRefused(t *testing.T) {
 				msg = err.Error()
 			}
 			if !errors.As(err, &certErr) || !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(msg, tt.want) ||
-				!strings.Contains(msg, tt.want2) || !strings.Contains(msg, "--cert-file") || strings.Contains(msg, "\n") {
+				!strings.Contains(msg, tt.want2) || strings.Contains(msg, "\n") {
 				t.Fatalf("err = %v\nwant a ClientCertError, ErrUnavailable, one line saying %q and %s", err, tt.want, tt.want2)
 			}
 			if n := reg.Handshakes(); n != 1 {
@@ -224,5 +224,148 @@ func TestClientCertRefusedToConcurrentRequests(t *testing.T) {
 	}
 	if h := reg.Handshakes(); h != 1 {
 		t.Errorf("%d handshakes, want 1: the refusal holds for the run", h)
+	}
+}
+
+// writeHostDir fills certsDir/host as docker's certs.d: ca.crt, and the
+// client pair as client.cert and client.key.
+func writeHostDir(t *testing.T, certsDir, host string, serverCA *testutil.CA, certFile, keyFile string) string {
+	t.Helper()
+	dir := filepath.Join(certsDir, host)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WritePEM(t, dir, "ca.crt", serverCA.Cert)
+	for from, to := range map[string]string{certFile: "client.cert", keyFile: "client.key"} {
+		if from == "" {
+			continue
+		}
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// --certs-dir gives each registry its own CA and client certificate, read
+// from DIR/HOST[:PORT]/ as docker and podman read certs.d: two registries
+// demanding certificates of different CAs, behind certificates of
+// different CAs, are both reached by one client. A host whose directory
+// holds no client pair gets --cert-file's; a host without a directory
+// gets the defaults.
+func TestCertsDir(t *testing.T) {
+	s := newMTLSSetup(t)
+	serverB, clientB := testutil.NewRootCA(t, "Registry B CA"), testutil.NewRootCA(t, "Client B CA")
+	a := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, 0)
+	b := testutil.RegistryMTLS(t, serverB, clientB, 0)
+	certA, keyA := s.clientCA.ClientCert(t, s.dir, "a")
+	certB, keyB := clientB.ClientCert(t, s.dir, "b")
+	certsDir := t.TempDir()
+	writeHostDir(t, certsDir, a.Host, s.serverCA, certA, keyA)
+	dirB := writeHostDir(t, certsDir, b.Host, serverB, certB, keyB)
+
+	ping := func(c *remote.Client, host string) error {
+		reg, err := c.Registry(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return remote.Classify(reg.Ping(t.Context()))
+	}
+	c, err := remote.New(remote.Options{CertsDir: certsDir, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{a.Host, b.Host} {
+		if err := ping(c, host); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+	if _, file, requested, _ := c.ClientCert(b.Host); file != filepath.Join(dirB, "client.cert") || !requested {
+		t.Errorf("ClientCert(%s) = %s, %v; want %s, requested", b.Host, file, requested, filepath.Join(dirB, "client.cert"))
+	}
+
+	// B's directory with its CA only: --cert-file's pair is presented.
+	onlyCA := t.TempDir()
+	writeHostDir(t, onlyCA, b.Host, serverB, "", "")
+	for _, tt := range []struct {
+		name, cert, key string
+		ok              bool
+	}{{"--cert-file of B's CA", certB, keyB, true}, {"--cert-file of A's CA", certA, keyA, false}} {
+		c, err := remote.New(remote.Options{CertsDir: onlyCA, CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config, Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ping(c, b.Host)
+		if (err == nil) != tt.ok || (!tt.ok && !strings.Contains(fmt.Sprint(err), "refused the client certificate "+tt.cert)) {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+
+	// A host without a directory: --ca-file and --cert-file.
+	c, err = remote.New(remote.Options{CertsDir: onlyCA, CAFile: s.caFile, CertFile: certA, KeyFile: keyA, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(c, a.Host); err != nil {
+		t.Errorf("%s, no directory: %v", a.Host, err)
+	}
+}
+
+// A host directory that cannot be used fails the requests to that host
+// with one line naming the file at fault (usage, exit 1), and a --certs-dir
+// that is not there fails New.
+func TestCertsDirErrors(t *testing.T) {
+	s := newMTLSSetup(t)
+	reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, 0)
+	certFile, keyFile := s.clientCA.ClientCert(t, s.dir, "client")
+	otherCert, otherKey := s.otherCA.ClientCert(t, s.dir, "other")
+	for _, tt := range []struct {
+		name  string
+		setup func(dir string)
+		want  string
+	}{
+		{"key without certificate", func(dir string) { os.Remove(filepath.Join(dir, "client.cert")) }, "client.key: no client certificate client.cert beside it"},
+		{"certificate without key", func(dir string) { os.Remove(filepath.Join(dir, "client.key")) }, "client.cert: no key client.key beside it"},
+		{"two certificates", func(dir string) {
+			data, _ := os.ReadFile(otherCert)
+			os.WriteFile(filepath.Join(dir, "other.cert"), data, 0o600)
+			data, _ = os.ReadFile(otherKey)
+			os.WriteFile(filepath.Join(dir, "other.key"), data, 0o600)
+		}, "2 client certificates (client.cert, other.cert): keep one"},
+		{"key of another certificate", func(dir string) {
+			data, _ := os.ReadFile(otherKey)
+			os.WriteFile(filepath.Join(dir, "client.key"), data, 0o600)
+		}, "client.key is not the private key of the certificate in --certs-dir "},
+		{"CA file without a certificate", func(dir string) { os.WriteFile(filepath.Join(dir, "ca.crt"), []byte("not PEM\n"), 0o600) }, "ca.crt: no PEM certificate found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			certsDir := t.TempDir()
+			dir := writeHostDir(t, certsDir, reg.Host, s.serverCA, certFile, keyFile)
+			tt.setup(dir)
+			c, err := remote.New(remote.Options{CertsDir: certsDir, ConfigFile: s.config, Retries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo, err := c.Repository(reg.Host + "/stellaops/authority")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = repo.Resolve(t.Context(), "latest")
+			msg := fmt.Sprint(err)
+			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(msg, "--certs-dir "+dir) || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("err = %v\nwant usage, one line naming %s and saying %q", err, dir, tt.want)
+			}
+			if n := reg.Handshakes(); n != 0 {
+				t.Errorf("%d handshakes with a directory that cannot be used", n)
+			}
+		})
+	}
+	_, err := remote.New(remote.Options{CertsDir: filepath.Join(s.dir, "missing"), ConfigFile: s.config})
+	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(fmt.Sprint(err), "--certs-dir "+filepath.Join(s.dir, "missing")) {
+		t.Errorf("missing --certs-dir: %v", err)
 	}
 }

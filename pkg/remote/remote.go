@@ -48,6 +48,13 @@ type Options struct {
 	// neither. The certificate is presented to every registry that asks
 	// for one, and to no other.
 	CertFile, KeyFile string
+	// CertsDir is a directory laid out as docker's and containers'
+	// certs.d: for a registry host[:port], CertsDir/host[:port]/ holds CAs
+	// trusted for it (*.crt, beside the system's and CAFile's) and a
+	// client certificate NAME.cert with its key NAME.key, presented to it
+	// instead of CertFile's. Read at the first request to each host; ""
+	// reads none (no directory is read unless named).
+	CertsDir string
 	// ConfigFile is a docker config.json to read credentials from instead of
 	// the default one.
 	ConfigFile string
@@ -78,9 +85,8 @@ type Client struct {
 	// themselves with more knowledge (chunked uploads).
 	plain *http.Client
 
-	// certAuth presents the client certificate and records whether a
-	// registry asked for one.
-	certAuth *clientCertAuth
+	// tls holds each host's TLS settings and client certificate.
+	tls *tlsHosts
 
 	mu      sync.Mutex
 	clients map[clientKey]*auth.Client
@@ -94,15 +100,27 @@ type clientKey struct {
 // New builds a Client. It fails if the CA file, the client certificate
 // and key, or the credential store cannot be read.
 func New(opts Options) (*Client, error) {
-	certAuth := &clientCertAuth{}
+	var cert *tls.Certificate
 	if opts.CertFile != "" || opts.KeyFile != "" {
-		cert, err := loadClientCert(opts.CertFile, opts.KeyFile)
+		c, err := loadClientCert(opts.CertFile, opts.KeyFile)
 		if err != nil {
 			return nil, err
 		}
-		certAuth.cert = &cert
+		cert = &c
 	}
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure, GetClientCertificate: certAuth.getClientCertificate} //nolint:gosec // only on --insecure
+	if opts.CertsDir != "" {
+		if st, err := os.Stat(opts.CertsDir); err != nil || !st.IsDir() {
+			if err == nil {
+				err = errors.New("not a directory")
+			}
+			kind := errdef.ErrUsage
+			if errors.Is(err, os.ErrNotExist) {
+				kind = errdef.ErrNotFound
+			}
+			return nil, fmt.Errorf("--certs-dir %s: %v: %w", opts.CertsDir, unwrapPath(err), kind)
+		}
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure} //nolint:gosec // only on --insecure
 	if opts.CAFile != "" {
 		pem, err := os.ReadFile(opts.CAFile)
 		if err != nil {
@@ -126,10 +144,9 @@ func New(opts Options) (*Client, error) {
 		}
 		tlsConfig.RootCAs = pool
 	}
-	base := &http.Transport{
+	template := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConfig,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   32,
@@ -138,9 +155,14 @@ func New(opts Options) (*Client, error) {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
+	hosts := &tlsHosts{
+		template: template, config: tlsConfig, dir: opts.CertsDir,
+		def:   newHostTLS(template, tlsConfig, cert, opts.CertFile),
+		hosts: map[string]*hostTLS{}, errs: map[string]error{},
+	}
 	// chain is what every request goes through under the retry layer.
-	chain := func(t *http.Transport) http.RoundTripper {
-		var rt http.RoundTripper = clientCertErrors{t, opts.CertFile}
+	chain := func(first bool) http.RoundTripper {
+		var rt http.RoundTripper = routed{hosts, first}
 		switch {
 		case opts.IdleTimeout == 0:
 			rt = idleTimeout{rt, DefaultIdleTimeout}
@@ -149,9 +171,9 @@ func New(opts Options) (*Client, error) {
 		}
 		return rt
 	}
-	rt := chain(base)
+	rt := chain(false)
 	if !opts.PlainHTTP {
-		rt = newFirstContact(chain(http1Only(base)), rt)
+		rt = newFirstContact(chain(true), rt)
 	}
 	rt = echoScrub{rt}
 	policy := retryPolicy(opts.Retries)
@@ -175,20 +197,25 @@ func New(opts Options) (*Client, error) {
 			Transport:     &retry.Transport{Base: wholeBodies{rt}, Policy: func() retry.Policy { return policy }},
 			CheckRedirect: checkRedirect,
 		},
-		plain:    &http.Client{Transport: rt, CheckRedirect: checkRedirect},
-		certAuth: certAuth,
-		clients:  map[clientKey]*auth.Client{},
+		plain:   &http.Client{Transport: rt, CheckRedirect: checkRedirect},
+		tls:     hosts,
+		clients: map[clientKey]*auth.Client{},
 	}, nil
 }
 
-// ClientCert returns the client certificate given (Options.CertFile), nil
-// if none was, and whether a registry this client connected to asked for
-// one (requested once, it stays so).
-func (c *Client) ClientCert() (cert *x509.Certificate, requested bool) {
-	if c.certAuth.cert != nil {
-		cert = c.certAuth.cert.Leaf
+// ClientCert returns the client certificate presented to host, if any
+// (Options.CertFile's, or its directory's under Options.CertsDir), the
+// file it was read from, and whether a registry that is presented the
+// same certificate asked for one (requested once, it stays so).
+func (c *Client) ClientCert(host string) (cert *x509.Certificate, file string, requested bool, err error) {
+	h, err := c.tls.get(host)
+	if err != nil {
+		return nil, "", false, err
 	}
-	return cert, c.certAuth.requested.Load()
+	if h.auth.cert != nil {
+		cert = h.auth.cert.Leaf
+	}
+	return cert, h.certFile, h.auth.requested.Load(), nil
 }
 
 // Options returns the options the client was built with.
