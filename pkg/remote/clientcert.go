@@ -120,7 +120,7 @@ func parsePrivateKey(flag, keyFile string, data []byte) (crypto.Signer, error) {
 			continue
 		}
 		if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
-			return nil, fmt.Errorf("%s %s: the key is encrypted: stella needs it unencrypted (openssl pkey -in %s -out client.key; keep it mode 0600): %w", flag, keyFile, keyFile, errdef.ErrUsage)
+			return nil, fmt.Errorf("%s %s: the key is encrypted: stella needs it unencrypted (decrypt it once: openssl pkey -in %s -out %s.plain, kept mode 0600): %w", flag, keyFile, keyFile, keyFile, errdef.ErrUsage)
 		}
 		var key any
 		var err error
