@@ -157,7 +157,7 @@ type clientCertAuth struct {
 // certificate whatever CAs the registry says it accepts (Go's own choice
 // among tls.Config.Certificates would send none to a registry listing
 // other CAs), so that a registry refusing it says so, and the error names
-// --cert-file rather than claiming none was given.
+// the certificate rather than claiming none was given.
 func (a *clientCertAuth) getClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	a.requested.Store(true)
 	if a.cert == nil {
@@ -182,10 +182,13 @@ type ClientCertError struct {
 
 func (e *ClientCertError) Error() string {
 	alert := strings.TrimPrefix(e.Alert, "tls: ")
+	handshake := e.Alert == tls.AlertError(alertHandshakeFailure).Error()
 	switch {
+	case e.CertFile != "" && handshake:
+		return fmt.Sprintf("the registry refused the TLS handshake with the client certificate %s (TLS alert %q): it may not trust it (issued by a CA it trusts for client certificates, valid now, meant for client authentication), or share no TLS version or cipher with stella", e.CertFile, alert)
 	case e.CertFile != "":
 		return fmt.Sprintf("the registry refused the client certificate %s (TLS alert %q): it must be issued by a CA the registry trusts for client certificates, be valid now, and be meant for client authentication", e.CertFile, alert)
-	case e.Alert == tls.AlertError(alertHandshakeFailure).Error():
+	case handshake:
 		return fmt.Sprintf("the registry refused the TLS handshake (TLS alert %q) and no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir", alert)
 	default:
 		return fmt.Sprintf("the registry demands a client certificate (mutual TLS) and none was given (TLS alert %q): give --cert-file and --key-file, or --certs-dir", alert)

@@ -369,3 +369,22 @@ func TestCertsDirErrors(t *testing.T) {
 		t.Errorf("missing --certs-dir: %v", err)
 	}
 }
+
+// What each refusal says, for the alerts no test server here sends: an
+// OpenSSL TLS 1.2 server refuses a certificate it does not trust, as it
+// refuses a connection without one, with a bare "handshake failure",
+// which may also mean no TLS version or cipher in common.
+func TestClientCertErrorWords(t *testing.T) {
+	for _, tt := range []struct {
+		err  remote.ClientCertError
+		want string
+	}{
+		{remote.ClientCertError{Alert: "tls: handshake failure", CertFile: "client.pem"}, `the registry refused the TLS handshake with the client certificate client.pem (TLS alert "handshake failure"): it may not trust it`},
+		{remote.ClientCertError{Alert: "tls: handshake failure"}, "no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir"},
+		{remote.ClientCertError{Alert: "tls: expired certificate", CertFile: "client.pem"}, `the registry refused the client certificate client.pem (TLS alert "expired certificate")`},
+	} {
+		if got := tt.err.Error(); !strings.Contains(got, tt.want) {
+			t.Errorf("%+v: %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
