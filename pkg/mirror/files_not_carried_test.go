@@ -7,8 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -77,4 +81,95 @@ func assertFilesNotCarried(t *testing.T, res *mirror.PlaceResult, reason string)
 	if !strings.Contains(left.Reason, reason) || strings.ContainsAny(left.Reason, "\n\r") {
 		t.Errorf("reason %q: want one line saying %q", left.Reason, reason)
 	}
+}
+
+// TestRegistryPlaceReportsFilesNotCarried: a bundle read from a registry
+// (sync, import REF) whose only files referrer is not the signer's (its
+// SHA256SUMS.sig verifies with another key: a medium's substituted side
+// files attached by hand, or anyone who may push there) is placed without
+// them, and the result says so as import and push of a directory do. It
+// used to leave them behind with only the warning that the referrer was
+// skipped: filesNotCarried was absent.
+func TestRegistryPlaceReportsFilesNotCarried(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	bad := substitutedSideFiles(t, s.dir)
+	src := testutil.Registry(t)
+	ref := src + "/stellaops/mirror-bundle"
+	pushed, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: bad, Reference: ref, Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attachFilesReferrer(t, rawRepo{t: t, host: src, name: "stellaops/mirror-bundle"}, pushed.Root, bad)
+	if n := len(referrersOf(t, ref, pushed.Root)); n != 2 {
+		t.Fatalf("%d referrers of the source root, want 2 (signature, substituted files)", n)
+	}
+	tagged := ref + ":" + s.rel.Spec.Version
+	places := map[string]func() (*mirror.PlaceResult, error){
+		"sync": func() (*mirror.PlaceResult, error) {
+			return mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
+				Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		},
+		"sync without --key": func() (*mirror.PlaceResult, error) {
+			return mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
+				Client: testutil.Client(t), Transfer: transferOpts()})
+		},
+		"import REF": func() (*mirror.PlaceResult, error) {
+			return mirror.Import(ctx, importOpts(t, tagged, testutil.Registry(t), s.pub))
+		},
+	}
+	for name, place := range places {
+		t.Run(name, func(t *testing.T) {
+			res, err := place()
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertFilesNotCarried(t, res, "SHA256SUMS.sig does not verify SHA256SUMS with a key that signed the envelope")
+			if n := len(referrersOf(t, res.Registry+"/"+res.BundleRepository, res.Root)); n != 1 {
+				t.Errorf("%d referrers of the placed root, want the signature alone", n)
+			}
+		})
+	}
+
+	// The signer's own files, read from a registry, are carried and
+	// reported as nothing left.
+	good := testutil.Registry(t) + "/stellaops/mirror-bundle"
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: good, Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: good + ":" + s.rel.Spec.Version, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
+		Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FilesNotCarried != nil {
+		t.Errorf("the signer's own side files reported as not carried: %+v", res.FilesNotCarried)
+	}
+}
+
+// attachFilesReferrer attaches to root, in r, a files referrer holding the
+// side files of the bundle directory dir, as push builds one.
+func attachFilesReferrer(t *testing.T, r rawRepo, root digest.Digest, dir string) {
+	t.Helper()
+	repo, err := testutil.Client(t).Repository(r.host + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := repo.Resolve(context.Background(), root.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []bundle.NamedFile
+	for _, name := range []string{"public-key.pem", "SHA256SUMS", "SHA256SUMS.sig"} {
+		files = append(files, bundle.NamedFile{Name: name, Data: readFile(t, filepath.Join(dir, name))})
+	}
+	doc, layers, err := bundle.FilesManifest(subject, files, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.push(bundle.EmptyConfig.MediaType, bundle.EmptyConfigBytes)
+	for i, l := range layers {
+		r.push(l.MediaType, files[i].Data)
+	}
+	r.push(ocispec.MediaTypeImageManifest, doc.Bytes)
 }

@@ -116,10 +116,12 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 }
 
 // notCarried says which of the bundle's side files the plan leaves out of
-// the target, and why; nil if it carries them, or the bundle has none.
+// the target, and why; nil if it carries them, or the bundle has none. A
+// registry's bundle may have had its files passed over as it was read
+// (src.filesLeft): they are left behind all the same, and said so.
 func (pl *placer) notCarried() *FilesNotCarried {
 	if pl.plan.filesLeft == nil {
-		return nil
+		return pl.src.filesLeft
 	}
 	left := &FilesNotCarried{Reason: pl.plan.filesLeft.Error()}
 	for _, name := range filesReferrerNames {

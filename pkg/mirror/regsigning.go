@@ -55,6 +55,10 @@ type signing struct {
 	filesCandidates []*filesRef
 	envelope        []byte
 	data            map[string][]byte
+	// left, when sig has files referrers and none is the signer's, says
+	// which side files the first of them held and why it was passed
+	// over: a placement leaves them behind and reports it.
+	left *FilesNotCarried
 }
 
 // chooseSigning reads the root's referrers (the listing, already bounded by
@@ -277,21 +281,22 @@ func (rs *registrySource) loadSigning(ctx context.Context, c *signing) error {
 		if c.envelope, err = rs.blob(ctx, c.sig.envelope); err != nil {
 			return err
 		}
-		c.files = nil
+		c.files, c.left = nil, nil
 		for _, f := range c.filesCandidates {
 			data, err := rs.loadFiles(ctx, f)
-			if hostileContent(err) {
-				rs.skipReferrer(f.desc.Digest, err)
-				continue
-			}
-			if err != nil {
+			if err == nil {
+				err = signersFiles(c.envelope, data)
+			} else if !hostileContent(err) {
 				return err
 			}
-			if err := signersFiles(c.envelope, data); err != nil {
+			if err != nil {
 				rs.skipReferrer(f.desc.Digest, err)
+				if c.left == nil {
+					c.left = f.notCarried(err)
+				}
 				continue
 			}
-			c.files, c.data = f, data
+			c.files, c.data, c.left = f, data, nil
 			break
 		}
 		return nil
@@ -300,6 +305,17 @@ func (rs *registrySource) loadSigning(ctx context.Context, c *signing) error {
 		c.data, err = rs.loadFiles(ctx, c.files)
 	}
 	return err
+}
+
+// notCarried names the side files f holds, left behind for err.
+func (f *filesRef) notCarried(err error) *FilesNotCarried {
+	left := &FilesNotCarried{Reason: err.Error()}
+	for _, name := range filesReferrerNames {
+		if _, ok := f.layers[name]; ok {
+			left.Files = append(left.Files, name)
+		}
+	}
+	return left
 }
 
 // loadFiles fetches the files of a files referrer.

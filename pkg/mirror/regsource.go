@@ -56,12 +56,13 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 		return nil, fmt.Errorf("bundle %s: %w", ref, err)
 	}
 	return &source{
-		name:     ref,
-		file:     rs.file,
-		doc:      rs.doc,
-		prefetch: rs.prefetch,
-		fetch:    repo.Fetch,
-		close:    func() {},
+		name:      ref,
+		file:      rs.file,
+		doc:       rs.doc,
+		prefetch:  rs.prefetch,
+		fetch:     repo.Fetch,
+		close:     func() {},
+		filesLeft: rs.left,
 	}, nil
 }
 
@@ -78,6 +79,9 @@ type registrySource struct {
 	docs  map[digest.Digest][]byte
 	held  int64 // bytes of docs (maxBundleDocs)
 	files map[string][]byte
+	// left says which side files of the signing read were passed over
+	// (signing.left); nil when none were.
+	left *FilesNotCarried
 }
 
 func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descriptor) error {
@@ -147,6 +151,7 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	for name, data := range chosen.data {
 		rs.files[name] = data
 	}
+	rs.left = chosen.left
 	data, err := bundle.Canonical(index)
 	if err != nil {
 		return err

@@ -47,6 +47,10 @@ type source struct {
 	// layout is set for a directory or archive: its index.json is its own
 	// and must agree with manifest.json (metadata.checkIndex).
 	layout bool
+	// filesLeft, for a registry's bundle, names the side files of its
+	// signing passed over when it was read (not the signer's), which
+	// placements leave behind and report; nil when none were.
+	filesLeft *FilesNotCarried
 }
 
 // prefetchDocs has a source that can (a registry's) fetch every document
