@@ -29,6 +29,34 @@ import (
 // writes nothing. They used to take it, and import wrote the tag.
 func TestCosignTagOfAManifestNotCarriedIsRefused(t *testing.T) {
 	ctx := context.Background()
+	sb := strayTagBundle(t)
+	dir, pub := sb.dir, sb.pub
+	_, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub)})
+	sb.refused(t, "verify", err)
+	_, err = mirror.Inspect(ctx, dir, testNow)
+	sb.refused(t, "inspect", err)
+	dst := testutil.Distribution(t)
+	_, err = mirror.Import(ctx, importOpts(t, dir, dst, pub))
+	sb.refused(t, "import", err)
+	far, _ := testutil.Client(t).Repository(dst + "/" + sb.repo)
+	for _, tag := range []string{sb.stray, "2025.10.0"} {
+		if _, err := far.Resolve(ctx, tag); err == nil {
+			t.Errorf("import wrote %s", tag)
+		}
+	}
+}
+
+// strayTagged is a signed bundle directory whose manifest.json gives its
+// one image (repo@image) a cosign tag, stray, for a digest the bundle does
+// not carry: a faulty producer's.
+type strayTagged struct {
+	dir, pub, repo, stray string
+	image                 digest.Digest
+}
+
+func strayTagBundle(t *testing.T) *strayTagged {
+	t.Helper()
+	ctx := context.Background()
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/stray"}
 	img := r.image("app", "", nil)
@@ -49,25 +77,15 @@ func TestCosignTagOfAManifestNotCarriedIsRefused(t *testing.T) {
 	})
 	priv, pub := testKeys(t, "producer")
 	signAsProducer(t, dir, priv)
+	return &strayTagged{dir: dir, pub: pub, repo: r.name, stray: stray, image: img.Digest}
+}
 
-	refused := func(t *testing.T, what string, err error) {
-		t.Helper()
-		if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), stray) || !strings.Contains(err.Error(), r.name+"@"+img.Digest.String()) {
-			t.Errorf("%s: err = %v, want ErrMalformed naming %s and the image %s@%s", what, err, stray, r.name, img.Digest)
-		}
-	}
-	_, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub)})
-	refused(t, "verify", err)
-	_, err = mirror.Inspect(ctx, dir, testNow)
-	refused(t, "inspect", err)
-	dst := testutil.Distribution(t)
-	_, err = mirror.Import(ctx, importOpts(t, dir, dst, pub))
-	refused(t, "import", err)
-	far, _ := testutil.Client(t).Repository(dst + "/" + r.name)
-	for _, tag := range []string{stray, "2025.10.0"} {
-		if _, err := far.Resolve(ctx, tag); err == nil {
-			t.Errorf("import wrote %s", tag)
-		}
+// refused fails unless err refuses the bundle as malformed (exit 11),
+// naming the stray tag and the image.
+func (sb *strayTagged) refused(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), sb.stray) || !strings.Contains(err.Error(), sb.repo+"@"+sb.image.String()) {
+		t.Errorf("%s: err = %v, want ErrMalformed naming %s and the image %s@%s", what, err, sb.stray, sb.repo, sb.image)
 	}
 }
 
