@@ -153,7 +153,26 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := (releaseFit{file: opts.ReleaseFile, images: releaseImages(rel, version), advisories: advisories}).check(); err != nil {
+	validFor := opts.ValidFor
+	if validFor == 0 {
+		validFor = DefaultValidFor
+	}
+	if validFor < 0 {
+		return nil, fmt.Errorf("--valid-for %s is negative: %w", validFor, errdef.ErrUsage)
+	}
+	kit, err := kitFiles()
+	if err != nil {
+		return nil, err
+	}
+	// The head as it will be written, its time and generation standing
+	// for ones of the same width (a delta's, not known before its base
+	// is read, at its least).
+	now := createdAt(opts.Created)
+	head := manifestHead(version, channel, opts.Producer, generationOf(opts.Generation, nil, now), now, validFor)
+	if opts.Base != "" && opts.Generation == 0 {
+		head.MirrorGeneration = 0
+	}
+	if err := (releaseFit{file: opts.ReleaseFile, images: releaseImages(rel, version), advisories: advisories, head: head, files: kit}).check(); err != nil {
 		return nil, err
 	}
 	archive := strings.HasSuffix(opts.Output, ".tar")
@@ -215,7 +234,13 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	// Every manifest is known now: again, with what they name, before a
 	// blob is fetched.
-	if err := resolvedFit(opts.ReleaseFile, version, images, advisories, base).check(); err != nil {
+	head.MirrorGeneration = generationOf(opts.Generation, base, now)
+	fit := func(platforms platformsFunc) releaseFit {
+		f := resolvedFit(opts.ReleaseFile, version, images, advisories, base, platforms)
+		f.head, f.files = head, kit
+		return f
+	}
+	if err := checkResolvedFit(ctx, fit, images, concurrency(opts.Transfer.Concurrency)); err != nil {
 		return nil, err
 	}
 	// A directory output is the user's, replaced only with Force; an
@@ -238,36 +263,8 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	log.Info("fetched blobs", "blobs", stats.Blobs, "bytes", stats.Bytes)
 
-	created := opts.Created
-	if created.IsZero() {
-		created = time.Now()
-	}
-	created = created.UTC().Truncate(time.Second)
-	validFor := opts.ValidFor
-	if validFor == 0 {
-		validFor = DefaultValidFor
-	}
-	if validFor < 0 {
-		return nil, fmt.Errorf("--valid-for %s is negative: %w", validFor, errdef.ErrUsage)
-	}
-	generation := opts.Generation
-	switch {
-	case generation == 0 && base != nil:
-		generation = base.base.Generation + 1
-	case generation == 0:
-		generation = created.Unix()
-	}
-	m := &bundle.Manifest{
-		SchemaVersion:    bundle.SchemaVersion,
-		Release:          bundle.Release{Version: version, Channel: channel},
-		MirrorGeneration: generation,
-		CreatedAt:        created,
-		ExpiresAt:        created.Add(validFor),
-		Producer:         opts.Producer,
-		Images:           []bundle.Image{},
-		Advisories:       []bundle.File{},
-		Files:            []bundle.File{},
-	}
+	created := createdAt(opts.Created)
+	m := manifestHead(version, channel, opts.Producer, generationOf(opts.Generation, base, created), created, validFor)
 	for _, img := range images {
 		root, _ := img.graph.Node(img.root.Digest)
 		platforms, err := platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
@@ -480,6 +477,27 @@ func LayoutIndex(m *bundle.Manifest, root ocispec.Descriptor) *ocispec.Index {
 	return idx
 }
 
+// createdAt is the time a bundle is created at: at, or the clock, to the
+// second.
+func createdAt(at time.Time) time.Time {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return at.UTC().Truncate(time.Second)
+}
+
+// generationOf is a bundle's mirrorGeneration: given, else its base's
+// next, else its creation time's.
+func generationOf(given int64, base *baseInfo, created time.Time) int64 {
+	switch {
+	case given != 0:
+		return given
+	case base != nil:
+		return base.base.Generation + 1
+	}
+	return created.Unix()
+}
+
 // bundleID derives a stable id from what the bundle holds: the same inputs
 // give the same id, different content a different one.
 func bundleID(m *bundle.Manifest) (string, error) {
@@ -490,11 +508,36 @@ func bundleID(m *bundle.Manifest) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(data)
-	id := m.Release.Version
-	if m.Release.Channel != "" {
-		id += "-" + m.Release.Channel
+	return bundleIDFor(m.Release, sum[:bundleIDSum]), nil
+}
+
+// bundleIDSum is how many bytes of its digest a bundle id takes.
+const bundleIDSum = 6
+
+// bundleIDFor is the bundle id of a release with the leading bytes sum of
+// the digest of its manifest.json (without the id).
+func bundleIDFor(r bundle.Release, sum []byte) string {
+	id := r.Version
+	if r.Channel != "" {
+		id += "-" + r.Channel
 	}
-	return id + "-" + hex.EncodeToString(sum[:6]), nil
+	return id + "-" + hex.EncodeToString(sum)
+}
+
+// manifestHead is manifest.json as create starts it: all but its images,
+// advisories, files, base and id.
+func manifestHead(version, channel string, producer bundle.Producer, generation int64, created time.Time, validFor time.Duration) *bundle.Manifest {
+	return &bundle.Manifest{
+		SchemaVersion:    bundle.SchemaVersion,
+		Release:          bundle.Release{Version: version, Channel: channel},
+		MirrorGeneration: generation,
+		CreatedAt:        created,
+		ExpiresAt:        created.Add(validFor),
+		Producer:         producer,
+		Images:           []bundle.Image{},
+		Advisories:       []bundle.File{},
+		Files:            []bundle.File{},
+	}
 }
 
 // omitFiles removes from a delta's directory the advisories and files the

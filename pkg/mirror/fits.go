@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -32,6 +31,14 @@ type releaseFit struct {
 	advisories []string // advisory paths, each listed in SHA256SUMS
 	omitted    int      // blobs a delta leaves to its base, named in manifest.json
 	docBytes   int64    // bytes of the images' manifests and indexes, each once
+	// head, if set, is manifest.json's head as create writes it
+	// (manifestHead), its bundleId and times standing for ones of the
+	// same width; files are the kit's entries (kitFiles).
+	head  *bundle.Manifest
+	files []bundle.File
+	// guessed counts the images whose platform, in a config not fetched
+	// yet, was taken at its longest likely (guessPlatforms).
+	guessed int
 }
 
 // maxBundleDocs bounds the bytes of the manifests and indexes of a
@@ -113,7 +120,13 @@ func (f releaseFit) check() error {
 		return fmt.Errorf("release too large for one bundle: %s names %d images, over the %d one bundle may hold: split the release into %d bundles or more: %w",
 			f.file, n, bundle.MaxImages, (n+bundle.MaxImages-1)/bundle.MaxImages, errdef.ErrUsage)
 	}
-	m := bundle.Manifest{Advisories: make([]bundle.File, 0, len(f.advisories))}
+	var m bundle.Manifest
+	if f.head != nil {
+		m = *f.head
+		m.BundleID = bundleIDFor(m.Release, make([]byte, bundleIDSum))
+	}
+	m.Files = f.files
+	m.Advisories = make([]bundle.File, 0, len(f.advisories))
 	if f.omitted > 0 {
 		m.Base = &bundle.Base{Omitted: make([]digest.Digest, f.omitted)}
 		for i := range m.Base.Omitted {
@@ -217,25 +230,20 @@ func advisoryPaths(dir string) ([]string, error) {
 	return out, nil
 }
 
-// errNoConfig is noConfig's: a config is not fetched to fit a release.
-var errNoConfig = errors.New("config not fetched before the release fits")
-
-// noConfig is platformsOf's config reader before any blob is fetched.
-func noConfig(ocispec.Descriptor) ([]byte, error) { return nil, errNoConfig }
-
 // resolvedFit is releaseFit once the images are resolved: their entries
-// with referrers and media types, and every blob of their graphs, known
-// from their manifests before any blob is fetched. A delta's blobs that
-// its base holds are named in manifest.json instead of SHA256SUMS.
-func resolvedFit(file, version string, images []*sourceImage, advisories []string, base *baseInfo) releaseFit {
+// with referrers, media types and platforms (platforms says them, and
+// whether it guessed), and every blob of their graphs, known from their
+// manifests before any layer is fetched. A delta's blobs that its base
+// holds are named in manifest.json instead of SHA256SUMS.
+func resolvedFit(file, version string, images []*sourceImage, advisories []string, base *baseInfo, platforms platformsFunc) releaseFit {
 	f := releaseFit{file: file, advisories: advisories}
 	seen := map[digest.Digest]bool{}
 	for _, img := range images {
-		// An index names its platforms; a manifest's is in its config, a
-		// blob not fetched yet, and is left out (noConfig), as least.
-		root, _ := img.graph.Node(img.root.Digest)
-		platforms, _ := platformsOf(root, noConfig)
-		f.images = append(f.images, manifestImage(img, version, platforms))
+		p, guessed := platforms(img)
+		if guessed {
+			f.guessed++
+		}
+		f.images = append(f.images, manifestImage(img, version, p))
 		for _, n := range img.graph.Nodes {
 			if !seen[n.Descriptor.Digest] {
 				f.docBytes += int64(len(n.Bytes))

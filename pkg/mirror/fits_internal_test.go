@@ -137,8 +137,8 @@ func TestResolvedFitCountsIndexPlatforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := &sourceImage{Image: release.Image{Name: "authority", Ref: ref, Line: 1}, root: root, sourceDigest: root.Digest, graph: graph}
-	f := resolvedFit("release.txt", "2025.10.0", []*sourceImage{img}, nil, nil)
-	if got := f.images[0].Platforms; !slices.Equal(got, want) {
-		t.Errorf("platforms counted %q, want the index's %q", got, want)
+	f := resolvedFit("release.txt", "2025.10.0", []*sourceImage{img}, nil, nil, guessPlatforms)
+	if got := f.images[0].Platforms; !slices.Equal(got, want) || f.guessed != 0 {
+		t.Errorf("platforms counted %q (%d guessed), want the index's %q, none guessed", got, f.guessed, want)
 	}
 }

@@ -2,9 +2,13 @@ package mirror
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"path"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/deploy/airgap"
 	"github.com/stellaops/mirror/docs"
@@ -19,6 +23,23 @@ const kitSource = "stellaops-mirror"
 // addKit writes the operator scripts (scripts/*.sh) and guides (docs/*.md)
 // into the bundle.
 func addKit(ctx context.Context, dst *layout.Staging) ([]bundle.File, error) {
+	return eachKitFile(func(name string, r io.Reader, mediaType string, perm os.FileMode) (ocispec.Descriptor, error) {
+		return dst.AddFile(ctx, name, r, mediaType, perm)
+	})
+}
+
+// kitFiles are the entries addKit gives manifest.json, read from the
+// embedded files alone: what create counts before it writes anything.
+func kitFiles() ([]bundle.File, error) {
+	return eachKitFile(func(_ string, r io.Reader, mediaType string, _ os.FileMode) (ocispec.Descriptor, error) {
+		data, err := io.ReadAll(r)
+		return ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}, err
+	})
+}
+
+// eachKitFile hands every file of the kit to add, and returns its
+// manifest.json entries with the descriptors add returned.
+func eachKitFile(add func(name string, r io.Reader, mediaType string, perm os.FileMode) (ocispec.Descriptor, error)) ([]bundle.File, error) {
 	var files []bundle.File
 	for _, part := range []struct {
 		fsys      fs.FS
@@ -39,7 +60,7 @@ func addKit(ctx context.Context, dst *layout.Staging) ([]bundle.File, error) {
 				return nil, err
 			}
 			name := path.Join(part.dir, e.Name())
-			desc, err := dst.AddFile(ctx, name, f, part.mediaType, part.perm)
+			desc, err := add(name, f, part.mediaType, part.perm)
 			f.Close()
 			if err != nil {
 				return nil, err
