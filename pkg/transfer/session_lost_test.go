@@ -164,7 +164,7 @@ func TestStreamLostSessionPrintsNoQuery(t *testing.T) {
 // the stream failed saying the registry refuses chunked uploads.
 func TestLostSessionsAreNoRefusalOfPatch(t *testing.T) {
 	transfer.SetAtChunkSize(t, 2<<20)
-	host, counts := hostedDialect(t, testutil.Distribution(t), dialectOpts{loseFirst: 4, loseCode: "BLOB_UPLOAD_INVALID"})
+	host, counts := hostedDialect(t, testutil.Distribution(t), dialectOpts{loseFirst: 8, loseCode: "BLOB_UPLOAD_INVALID"})
 	const repo = "stellaops/lost-not-refused"
 	up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
 	if err != nil {
@@ -173,15 +173,16 @@ func TestLostSessionsAreNoRefusalOfPatch(t *testing.T) {
 	d := new(transfer.Dialect)
 	u := &transfer.Uploader{Repo: up, Dialect: d, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 2}
 	data := randomBytes(5<<20+3, 65)
-	// Two tries a stream, each PATCH lost: the first four are.
+	// Four sessions a stream (the first and three fresh ones), each
+	// PATCH lost: the first eight are.
 	for range 2 {
 		err = u.Push(t.Context(), blobDesc(data), bytes.NewReader(data))
 		if err == nil || strings.Contains(err.Error(), "refuses chunked uploads") {
 			t.Fatalf("Push whose sessions were lost: %v, want the lost session's 404, not a refusal of PATCH", err)
 		}
 	}
-	if n := counts.patches.Load(); n != 4 {
-		t.Fatalf("%d PATCHes, want the 4 lost", n)
+	if n := counts.patches.Load(); n != 8 {
+		t.Fatalf("%d PATCHes, want the 8 lost", n)
 	}
 	before := counts.taken.Load()
 	if err := u.PushAt(t.Context(), blobDesc(data), bytes.NewReader(data)); err != nil {
@@ -192,5 +193,54 @@ func TestLostSessionsAreNoRefusalOfPatch(t *testing.T) {
 	}
 	if !holds(t, host, repo, blobDesc(data), data) {
 		t.Fatalf("registry does not hold %s", blobDesc(data).Digest)
+	}
+}
+
+// A session the registry loses at an upload's first PATCH (404
+// BLOB_UPLOAD_UNKNOWN: a load balancer's other node) held nothing of ours:
+// every byte is in hand. Starting over in a fresh session is no retry of a
+// fault in the transfer, and happens with --retries 0 (one attempt) as
+// with more, a bounded number of times (three fresh sessions). With one
+// attempt the upload used to fail at the first loss.
+func TestSessionLostAtFirstPatchStartsOverWithoutRetries(t *testing.T) {
+	transfer.SetAtChunkSize(t, 2<<20)
+	reg := testutil.Distribution(t)
+	for name, push := range pushers {
+		t.Run(name, func(t *testing.T) {
+			host, counts := hostedDialect(t, reg, dialectOpts{loseSessionAt: 1, loseCode: "BLOB_UPLOAD_UNKNOWN"})
+			repo := "stellaops/lost-no-retries-" + strings.ToLower(name)
+			up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 1}
+			data := randomBytes(5<<20+11, 66)
+			desc := blobDesc(data)
+			if err := push(t, u, desc, data); err != nil {
+				t.Fatalf("%s with one attempt, whose first session was lost at its first PATCH: %v", name, err)
+			}
+			if !holds(t, host, repo, desc, data) {
+				t.Fatalf("registry does not hold %s", desc.Digest)
+			}
+			if n := counts.patches.Load(); n != 3 {
+				t.Errorf("%d PATCHes, want 3: the lost one, then two in a new session", n)
+			}
+		})
+		t.Run("bounded/"+name, func(t *testing.T) {
+			host, counts := hostedDialect(t, reg, dialectOpts{loseFirst: 100, loseCode: "BLOB_UPLOAD_UNKNOWN"})
+			up, err := testutil.Client(t).UploadRepository(host + "/stellaops/lost-always-" + strings.ToLower(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 1}
+			data := randomBytes(5<<20+11, 67)
+			err = push(t, u, blobDesc(data), data)
+			if err == nil || !strings.Contains(err.Error(), "blob upload unknown") {
+				t.Fatalf("%s whose every session is lost: %v, want the registry's answer", name, err)
+			}
+			if n := counts.patches.Load(); n != 4 {
+				t.Errorf("%d PATCHes, want 4: the first session and three fresh ones", n)
+			}
+		})
 	}
 }

@@ -98,11 +98,7 @@ func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 		return err
 	}
 	if loc, err := u.upload(ctx, loc, desc, vr, ended); err != nil {
-		// An interrupted run leaves the session to expire on the registry:
-		// cleaning up must not hold up the interruption.
-		if ctx.Err() == nil {
-			u.cancel(loc)
-		}
+		u.abandon(ctx, loc)
 		return err
 	}
 	return nil

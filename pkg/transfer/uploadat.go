@@ -29,9 +29,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	}
 	src := newHashedAt(ra)
 	fail := func(err error) error {
-		if ctx.Err() == nil {
-			u.cancel(loc)
-		}
+		u.abandon(ctx, loc)
 		return err
 	}
 	// The last chunk rides on the PUT that completes the upload (one

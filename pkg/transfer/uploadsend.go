@@ -133,13 +133,8 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				}
 				// The session held no byte but of this request (none, or
 				// those before a cut), all still in hand: the same bytes,
-				// in a new session.
-				fresh, ferr := u.start(ctx)
-				if ferr != nil {
-					return false, ferr
-				}
-				loc, sent = fresh, 0
-				return true, err
+				// in a new session (lostAtStart).
+				return false, &lostAtStart{err}
 			}
 			err = responseError(resp)
 		}
@@ -202,15 +197,40 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 		}
 		return true, err
 	}
-	_, err := retryProgress(ctx, u.Attempts, u.Backoff, func() (bool, bool, error) {
-		again, err := try()
-		return again, progressed, err
-	})
-	if err != nil {
-		return loc, remote.Classify(err)
+	for restarts := 0; ; restarts++ {
+		_, err := retryProgress(ctx, u.Attempts, u.Backoff, func() (bool, bool, error) {
+			again, err := try()
+			return again, progressed, err
+		})
+		var lost *lostAtStart
+		if errors.As(err, &lost) {
+			// The registry's loss, not a fault of the transfer: the
+			// same bytes go in a fresh session, with tries of their
+			// own, whatever --retries allows (--retries 0 too), as
+			// often as PushAt starts a blob over.
+			if restarts == maxRestarts {
+				return loc, remote.Classify(lost.err)
+			}
+			fresh, ferr := u.start(ctx)
+			if ferr != nil {
+				return loc, ferr
+			}
+			loc, sent = fresh, 0
+			continue
+		}
+		if err != nil {
+			return loc, remote.Classify(err)
+		}
+		return next, nil
 	}
-	return next, nil
 }
+
+// lostAtStart is a registry's answer that it lost an upload session
+// holding no byte but of the request it refused, all still in hand.
+type lostAtStart struct{ err error }
+
+func (e *lostAtStart) Error() string { return e.err.Error() }
+func (e *lostAtStart) Unwrap() error { return e.err }
 
 // errSessionLost marks an upload whose session the registry no longer
 // knows, after it held part of the blob.
@@ -261,10 +281,38 @@ func (u *Uploader) startOver(ctx context.Context, loc *url.URL, wait bool) (*url
 	return u.start(ctx)
 }
 
+// cancelWait bounds the cancel of an upload session that failed;
+// cancelWaitInterrupted one abandoned because its run was interrupted
+// (Ctrl-C, or another blob's failure), which it must not hold up long.
+const (
+	cancelWait            = 3 * time.Second
+	cancelWaitInterrupted = time.Second
+)
+
+// abandon cancels the upload session loc (nil: none) of an upload that
+// failed, or whose run was interrupted (ctx done): the registry would
+// otherwise hold its partial data until its purge (distribution's: a
+// week). Best effort: the upload's own error is the one told.
+func (u *Uploader) abandon(ctx context.Context, loc *url.URL) {
+	if loc == nil {
+		return
+	}
+	if ctx.Err() != nil {
+		u.cancelWithin(loc, cancelWaitInterrupted)
+		return
+	}
+	u.cancel(loc)
+}
+
 // cancel abandons an upload session; failures are ignored (the registry
 // expires sessions on its own).
 func (u *Uploader) cancel(loc *url.URL) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	u.cancelWithin(loc, cancelWait)
+}
+
+// cancelWithin is cancel, given at most wait.
+func (u *Uploader) cancelWithin(loc *url.URL, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
 	// distribution refuses (416) a Location whose state token is stale: a
