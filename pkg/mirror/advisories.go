@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -124,11 +125,17 @@ func addAdvisory(ctx context.Context, dst *layout.Staging, path, name string) (b
 	if v.err != nil {
 		return bundle.File{}, fmt.Errorf("advisory %s: not well-formed JSON: %v: %w", path, v.err, errdef.ErrMalformed)
 	}
+	return advisoryEntry(name, desc.Digest, desc.Size, v.gzipped), nil
+}
+
+// advisoryEntry is the manifest.json entry of the advisory at name, of
+// size bytes with digest d, gzip-compressed or not.
+func advisoryEntry(name string, d digest.Digest, size int64, gzipped bool) bundle.File {
 	mediaType := bundle.MediaTypeAdvisoryJSON
-	if v.gzipped {
+	if gzipped {
 		mediaType = bundle.MediaTypeAdvisoryGzip
 	}
-	return bundle.File{Path: name, Source: advisorySource(name), Digest: desc.Digest, Size: desc.Size, MediaType: mediaType}, nil
+	return bundle.File{Path: name, Source: advisorySource(name), Digest: d, Size: size, MediaType: mediaType}
 }
 
 // checkJSON reads r to its end and checks that it is one or more JSON

@@ -28,9 +28,9 @@ import (
 // images' platforms (read from their configs) and the bundle's own files
 // (scripts, docs) take, was passed by the up-front fit, which left those
 // out, and refused by the writer once every layer was fetched. The fit now
-// counts manifest.json as the writer writes it, and refuses it before a
-// single layer is fetched, naming the very size the writer would have
-// written.
+// counts manifest.json as the writer writes it (the advisories' sizes
+// too), and refuses it before a single layer is fetched, naming the very
+// size the writer would have written.
 func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
 	const images = 24
 	layers := map[string]bool{}
@@ -58,13 +58,15 @@ func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
 	if err := os.MkdirAll(deep, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Of 100 bytes: manifest.json gives each its size in 3 digits.
+	advisory := []byte(`{"p":"` + strings.Repeat("x", 92) + `"}`)
 	files := 0
 	add := func(n, nameLen int) {
 		t.Helper()
 		for range n {
 			name := fmt.Sprintf("%0*d", nameLen, files)
 			files++
-			if err := os.WriteFile(filepath.Join(deep, name), []byte("{}"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(deep, name), advisory, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -25,12 +25,14 @@ import (
 // so a release refused here could never have been written; one that passes
 // is checked again, exactly, once written (writeBundle, layout.Checksums).
 type releaseFit struct {
-	file       string // the release file, named in the refusal
-	images     []bundle.Image
-	blobs      int      // blobs of the images, each listed in SHA256SUMS
-	advisories []string // advisory paths, each listed in SHA256SUMS
-	omitted    int      // blobs a delta leaves to its base, named in manifest.json
-	docBytes   int64    // bytes of the images' manifests and indexes, each once
+	file   string // the release file, named in the refusal
+	images []bundle.Image
+	blobs  int // blobs of the images, each listed in SHA256SUMS
+	// advisories are the advisory files (path and size), each listed in
+	// SHA256SUMS.
+	advisories []bundle.File
+	omitted    int   // blobs a delta leaves to its base, named in manifest.json
+	docBytes   int64 // bytes of the images' manifests and indexes, each once
 	// head, if set, is manifest.json's head as create writes it
 	// (manifestHead), its bundleId and times standing for ones of the
 	// same width; files are the kit's entries (kitFiles).
@@ -133,8 +135,9 @@ func (f releaseFit) check() error {
 			m.Base.Omitted[i] = placeholderDigest
 		}
 	}
-	for _, p := range f.advisories {
-		m.Advisories = append(m.Advisories, bundle.File{Path: p, Source: advisorySource(p), Digest: placeholderDigest, MediaType: bundle.MediaTypeAdvisoryJSON})
+	for _, a := range f.advisories {
+		// Either media type takes as many bytes.
+		m.Advisories = append(m.Advisories, advisoryEntry(a.Path, placeholderDigest, a.Size, false))
 	}
 	rest, err := m.Marshal()
 	if err != nil {
@@ -153,8 +156,8 @@ func (f releaseFit) check() error {
 	// (whose blob, which advisories of the same content share, is not
 	// counted).
 	sums := f.blobs * (64 + 2 + len("blobs/sha256/") + 64 + 1)
-	for _, p := range f.advisories {
-		sums += 64 + 2 + len(p) + 1
+	for _, a := range f.advisories {
+		sums += 64 + 2 + len(a.Path) + 1
 	}
 	if sums > bundle.MaxManifestSize {
 		return fmt.Errorf("release too large for one bundle: %s: its SHA256SUMS would be over %d bytes (%d files), over the %d that every reader holds it to: split the release, or carry the advisories as fewer files: %w",
@@ -204,9 +207,10 @@ func releaseImages(rel *release.Release, version string) []bundle.Image {
 	return out
 }
 
-// advisoryPaths lists the bundle paths of the advisory files under dir
-// (names only: nothing is read). What addAdvisories refuses is left to it.
-func advisoryPaths(dir string) ([]string, error) {
+// advisoryPaths lists the bundle paths of the advisory files under dir,
+// with the size of each regular file (0, at its least, for another: none
+// is read, or followed). What addAdvisories refuses is left to it.
+func advisoryPaths(dir string) ([]bundle.File, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -214,14 +218,20 @@ func advisoryPaths(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []bundle.File
 	err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		if rel, err := filepath.Rel(root, path); err == nil {
-			out = append(out, "advisories/"+filepath.ToSlash(rel))
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return nil
 		}
+		f := bundle.File{Path: "advisories/" + filepath.ToSlash(rel)}
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			f.Size = info.Size()
+		}
+		out = append(out, f)
 		return nil
 	})
 	if err != nil {
@@ -235,7 +245,7 @@ func advisoryPaths(dir string) ([]string, error) {
 // whether it guessed), and every blob of their graphs, known from their
 // manifests before any layer is fetched. A delta's blobs that its base
 // holds are named in manifest.json instead of SHA256SUMS.
-func resolvedFit(file, version string, images []*sourceImage, advisories []string, base *baseInfo, platforms platformsFunc) releaseFit {
+func resolvedFit(file, version string, images []*sourceImage, advisories []bundle.File, base *baseInfo, platforms platformsFunc) releaseFit {
 	f := releaseFit{file: file, advisories: advisories}
 	seen := map[digest.Digest]bool{}
 	for _, img := range images {
