@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,8 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 )
@@ -37,12 +42,24 @@ func TestFilesNotCarriedReported(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	replaceSideFiles(t, dir, other)
+	// The same bundle in a registry, its substituted side files attached
+	// as its files referrer (push leaves them out: anyone who may push
+	// there can attach them).
+	src := testutil.Registry(t)
+	if code, stdout, stderr := run(t, "mirror", "push", dir, src+"/stellaops/mirror-bundle", "--plain-http", "--key", signer+".pub"); code != 0 {
+		t.Fatalf("push: exit %d: %s%s", code, stdout, stderr)
+	}
+	bundleRef := src + "/stellaops/mirror-bundle:" + releaseVersion(t, dir)
+	attachSideFiles(t, bundleRef, dir)
 	commands := map[string]func() []string{
 		"stella mirror import": func() []string {
 			return []string{"mirror", "import", dir, "--registry", testutil.Registry(t), "--plain-http", "--key", signer + ".pub"}
 		},
 		"stella mirror push": func() []string {
 			return []string{"mirror", "push", dir, testutil.Registry(t) + "/stellaops/mirror-bundle", "--plain-http", "--key", signer + ".pub"}
+		},
+		"stella mirror sync": func() []string {
+			return []string{"mirror", "sync", bundleRef, testutil.Registry(t) + "/stellaops/mirror-bundle", "--plain-http", "--key", signer + ".pub"}
 		},
 	}
 	for name, args := range commands {
@@ -125,4 +142,55 @@ func TestPlacingCommandsHelpNameFilesNotCarried(t *testing.T) {
 			t.Errorf("stella mirror %s --help does not name filesNotCarried", name)
 		}
 	}
+}
+
+// releaseVersion is the release version of the bundle directory dir.
+func releaseVersion(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, layout.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bundle.ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Release.Version
+}
+
+// attachSideFiles attaches to the bundle root at ref a files referrer
+// holding dir's side files, as push builds one.
+func attachSideFiles(t *testing.T, ref, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := testutil.Client(t).Repository(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := repo.Resolve(ctx, ref[strings.LastIndex(ref, ":")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []bundle.NamedFile
+	for _, name := range []string{layout.PublicKeyFile, layout.ChecksumsFile, layout.ChecksumsSigFile} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, bundle.NamedFile{Name: name, Data: data})
+	}
+	doc, layers, err := bundle.FilesManifest(root, files, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(desc ocispec.Descriptor, data []byte) {
+		if err := repo.Push(ctx, desc, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(bundle.EmptyConfig, bundle.EmptyConfigBytes)
+	for i, l := range layers {
+		push(l, files[i].Data)
+	}
+	push(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: doc.Descriptor.Digest, Size: doc.Descriptor.Size}, doc.Bytes)
 }
