@@ -26,7 +26,8 @@ import (
 // envelope) still imports and pushes, its side files left behind. The
 // --format json result says so (filesNotCarried, as docs/json.md
 // documents it), and the text summary in one line: the warning on stderr
-// alone reached no automation.
+// alone reached no automation. So do sync and pull of the bundle from a
+// registry where its side files are attached as its files referrer.
 func TestFilesNotCarriedReported(t *testing.T) {
 	schemas := jsonSchemas(t)
 	t.Setenv("COSIGN_PASSWORD", "files-test")
@@ -60,6 +61,9 @@ func TestFilesNotCarriedReported(t *testing.T) {
 		},
 		"stella mirror sync": func() []string {
 			return []string{"mirror", "sync", bundleRef, testutil.Registry(t) + "/stellaops/mirror-bundle", "--plain-http", "--key", signer + ".pub"}
+		},
+		"stella mirror pull": func() []string {
+			return []string{"mirror", "pull", bundleRef, filepath.Join(t.TempDir(), "pulled"), "--plain-http", "--key", signer + ".pub"}
 		},
 	}
 	for name, args := range commands {
@@ -128,12 +132,12 @@ func replaceSideFiles(t *testing.T, dir, key string) {
 	}
 }
 
-// TestPlacingCommandsHelpNameFilesNotCarried: import, push and sync all
+// TestPlacingCommandsHelpNameFilesNotCarried: import, push, sync and pull
 // report the side files they leave behind (filesNotCarried), and each
-// one's help says so; sync's said nothing of it.
+// one's help says so; sync's said nothing of it, nor pull's.
 func TestPlacingCommandsHelpNameFilesNotCarried(t *testing.T) {
 	root := NewRootCmd(&app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard})
-	for _, name := range []string{"import", "push", "sync"} {
+	for _, name := range []string{"import", "push", "sync", "pull"} {
 		cmd, _, err := root.Find([]string{"mirror", name})
 		if err != nil {
 			t.Fatal(err)

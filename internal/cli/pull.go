@@ -24,7 +24,8 @@ it. With --key the signature must verify before anything is written; the
 directory appears whole or not at all. Without --key, of several signatures
 attached to the bundle's root, one is written only if it holds every
 signature of the others (a bundle signed again and pushed again); else pull
-refuses (exit 1): give --key.`,
+refuses (exit 1): give --key. Side files its signing does not vouch for are
+left behind, with a warning (filesNotCarried in --format json).`,
 		Example: `  stella mirror pull registry.example/stellaops/mirror-bundle:2025.10.0 bundle/ --key cosign.pub`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,6 +47,7 @@ refuses (exit 1): give --key.`,
 			return app.emit(res, func(w io.Writer) {
 				fmt.Fprintf(w, "Pulled %s (generation %d, root %s) into %s: %d blobs, %s (signature verified: %v)\n",
 					res.Version, res.Generation, res.Root, res.Path, res.Blobs, humanBytes(res.Bytes), res.Verified)
+				printNotCarried(w, res.FilesNotCarried)
 			})
 		},
 	}

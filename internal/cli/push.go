@@ -72,12 +72,18 @@ func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
 	for _, ref := range r.KeptTags {
 		fmt.Fprintf(w, "  kept tag    %s (names this registry's own manifest: see the warning above)\n", ref)
 	}
-	if left := r.FilesNotCarried; left != nil {
-		fmt.Fprintf(w, "  not carried %s: %s\n", strings.Join(left.Files, ", "), oneLine(errors.New(left.Reason)))
-	}
+	printNotCarried(w, r.FilesNotCarried)
 	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
 	if len(r.Advisories) > 0 {
 		fmt.Fprintf(w, "  advisories  %d written\n", len(r.Advisories))
 	}
 	fmt.Fprintf(w, "  took        %.2fs\n", r.Seconds)
+}
+
+// printNotCarried prints, on one line, the side files a bundle's placement
+// or pull left behind and why; nothing if none.
+func printNotCarried(w io.Writer, left *mirror.FilesNotCarried) {
+	if left != nil {
+		fmt.Fprintf(w, "  not carried %s: %s\n", strings.Join(left.Files, ", "), oneLine(errors.New(left.Reason)))
+	}
 }

@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,7 +88,8 @@ func assertFilesNotCarried(t *testing.T, res *mirror.PlaceResult, reason string)
 // (sync, import REF) whose only files referrer is not the signer's (its
 // SHA256SUMS.sig verifies with another key: a medium's substituted side
 // files attached by hand, or anyone who may push there) is placed without
-// them, and the result says so as import and push of a directory do. It
+// them, and the result says so as import and push of a directory do (pull
+// writes it without them, and says so too). It
 // used to leave them behind with only the warning that the referrer was
 // skipped: filesNotCarried was absent.
 func TestRegistryPlaceReportsFilesNotCarried(t *testing.T) {
@@ -130,6 +132,17 @@ func TestRegistryPlaceReportsFilesNotCarried(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("pull", func(t *testing.T) {
+		res, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: filepath.Join(t.TempDir(), "pulled"), Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertFilesNotCarried(t, &mirror.PlaceResult{FilesNotCarried: res.FilesNotCarried}, "SHA256SUMS.sig does not verify SHA256SUMS with a key that signed the envelope")
+		if _, err := os.Stat(filepath.Join(res.Path, "public-key.pem")); !os.IsNotExist(err) {
+			t.Errorf("pull wrote the passed-over public-key.pem: %v", err)
+		}
+	})
 
 	// The signer's own files, read from a registry, are carried and
 	// reported as nothing left.

@@ -46,6 +46,11 @@ type PullResult struct {
 	Verified   bool          `json:"signatureVerified"`
 	Blobs      int64         `json:"blobs"`
 	Bytes      int64         `json:"bytes"`
+	// FilesNotCarried, if set, says which side files of the bundle's
+	// signing were passed over (no files referrer of the signature was
+	// the signer's) and why: the directory has a SHA256SUMS of its own
+	// instead, and no public-key.pem or SHA256SUMS.sig.
+	FilesNotCarried *FilesNotCarried `json:"filesNotCarried,omitempty"`
 }
 
 // Pull writes a bundle from a registry back into a bundle directory as
@@ -122,8 +127,11 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 		return nil, err
 	}
 	log.Info("pulled", "reference", opts.Reference, "path", opts.Output, "blobs", stats.Blobs)
+	if left := src.filesLeft; left != nil {
+		log.Warn("bundle files not carried: they are not the ones its signing vouches for; they stay behind", "files", left.Files, "reason", left.Reason)
+	}
 	return &PullResult{Path: opts.Output, Root: md.RootDesc.Digest, Version: md.Manifest.Release.Version,
-		Generation: md.Manifest.MirrorGeneration, Verified: verified, Blobs: stats.Blobs, Bytes: stats.Bytes}, nil
+		Generation: md.Manifest.MirrorGeneration, Verified: verified, Blobs: stats.Blobs, Bytes: stats.Bytes, FilesNotCarried: src.filesLeft}, nil
 }
 
 // pullGraph lists every descriptor below the root and the signature
