@@ -30,13 +30,18 @@ import (
 // out, and refused by the writer once every layer was fetched. The fit now
 // counts manifest.json as the writer writes it (the advisories' sizes
 // too), and refuses it before a single layer is fetched, naming the very
-// size the writer would have written.
+// size the writer would have written. A release just within the bound,
+// whose likely platforms (the guess that spares the configs' reads far
+// from the bound) would pass it, is still written.
 func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
 	const images = 24
 	layers := map[string]bool{}
-	var layerGets atomic.Int64
+	var layerGets, blobGets atomic.Int64
 	src := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+				blobGets.Add(1)
+			}
 			if r.Method == http.MethodGet && layers[path.Base(r.URL.Path)] {
 				layerGets.Add(1)
 			}
@@ -114,9 +119,10 @@ func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
 		t.Fatalf("platforms take %d bytes", platforms)
 	}
 
-	// Over the bound by half of what the platforms take.
-	target := bundle.MaxManifestJSONSize + platforms/2
-	need := target - after
+	// Just within the bound: a likely platform in place of each real one
+	// would pass it, the real ones do not. The release is written whole.
+	fits := bundle.MaxManifestJSONSize - 8
+	need := fits - after
 	// Whole entries, then four whose longer names take the rest (less
 	// than one entry: a name takes at most 255 bytes).
 	k := need/entry - 4
@@ -124,8 +130,26 @@ func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
 	rest := need - (k+4)*entry
 	add(1, nameLen+rest/4+rest%4)
 	add(3, nameLen+rest/4)
+	if got, _ := size(); got != fits {
+		t.Fatalf("manifest.json of %d bytes, want %d", got, fits)
+	}
+
+	// Over the bound by half of what the platforms take: four names of
+	// the first files longer.
+	target := bundle.MaxManifestJSONSize + platforms/2
+	more := target - fits
+	for i := range 4 {
+		longer := nameLen + more/4
+		if i == 0 {
+			longer += more % 4
+		}
+		if err := os.Rename(filepath.Join(deep, fmt.Sprintf("%0*d", nameLen, i)), filepath.Join(deep, fmt.Sprintf("%0*d", longer, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	layerGets.Store(0)
+	blobGets.Store(0)
 	out, err := create()
 	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "release too large for one bundle") {
 		t.Fatalf("err = %v, want the release refused as too large", err)
@@ -135,6 +159,11 @@ func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
 	}
 	if n := layerGets.Load(); n != 0 {
 		t.Errorf("%d layers fetched before the refusal, want none", n)
+	}
+	// The platforms are in the configs: one each, a few hundred bytes,
+	// read since the release is at the edge.
+	if n := blobGets.Load(); n > images {
+		t.Errorf("%d blobs fetched before the refusal, want no more than the %d configs", n, images)
 	}
 	if _, err := os.Lstat(out); !os.IsNotExist(err) {
 		t.Errorf("%s left behind: %v", out, err)
