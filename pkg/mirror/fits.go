@@ -21,7 +21,8 @@ import (
 
 // releaseFit is what create knows of a bundle before it fetches its blobs:
 // enough to tell whether its manifest.json and SHA256SUMS can stay within
-// the bounds every reader holds them to. Each part is counted at its least,
+// the bounds every reader holds them to. Each part is counted at its least
+// or as it will be written (the head, the kit, the advisories, the images),
 // so a release refused here could never have been written; one that passes
 // is checked again, exactly, once written (writeBundle, layout.Checksums).
 type releaseFit struct {

@@ -235,8 +235,8 @@ func TestSessionLostAtFirstPatchStartsOverWithoutRetries(t *testing.T) {
 			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 1}
 			data := randomBytes(5<<20+11, 67)
 			err = push(t, u, blobDesc(data), data)
-			if err == nil || !strings.Contains(err.Error(), "blob upload unknown") {
-				t.Fatalf("%s whose every session is lost: %v, want the registry's answer", name, err)
+			if err == nil || !strings.Contains(err.Error(), "blob upload unknown") || !strings.Contains(err.Error(), "lost 4 upload sessions in turn") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("%s whose every session is lost: %v, want the registry's answer and how many were lost, on one line", name, err)
 			}
 			if n := counts.patches.Load(); n != 4 {
 				t.Errorf("%d PATCHes, want 4: the first session and three fresh ones", n)

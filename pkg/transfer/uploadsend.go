@@ -209,7 +209,7 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			// own, whatever --retries allows (--retries 0 too), as
 			// often as PushAt starts a blob over.
 			if restarts == maxRestarts {
-				return loc, remote.Classify(lost.err)
+				return loc, fmt.Errorf("%w (the registry lost %d upload sessions in turn, each at its first request)", remote.Classify(lost.err), restarts+1)
 			}
 			fresh, ferr := u.start(ctx)
 			if ferr != nil {
