@@ -75,13 +75,19 @@ func (f *firstContact) RoundTrip(req *http.Request) (*http.Response, error) {
 	case <-req.Context().Done():
 		return nil, req.Context().Err()
 	}
-	defer func() { c.turn <- struct{}{} }()
 	if refused := c.refused.Load(); refused != nil {
+		c.turn <- struct{}{}
 		return nil, refused
 	}
 	if c.answered.Load() {
+		// Answered while this request waited: the turn is passed on at
+		// once, so that the requests queued behind the first go together,
+		// not each holding the others up for its whole round trip (an
+		// upload of a large blob, say).
+		c.turn <- struct{}{}
 		return f.rest.RoundTrip(req)
 	}
+	defer func() { c.turn <- struct{}{} }()
 	resp, err := f.first.RoundTrip(req)
 	var certErr *ClientCertError
 	switch {

@@ -1,0 +1,120 @@
+package remote_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// tlsRegistry is an in-process registry over HTTPS (HTTP/2 offered, as the
+// distribution registry does), its certificate issued by ca, with wrap in
+// front of it.
+func tlsRegistry(t *testing.T, ca *testutil.CA, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	certFile, keyFile := ca.ServerCert(t, t.TempDir())
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(wrap(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "https://")
+}
+
+// waiting is a request context that says when something first asks for
+// its Done channel: firstContact does so as it starts to wait for its turn
+// at a host, and nothing above it does before, so a test knows a request
+// is queued behind the first one with no timing.
+type waiting struct {
+	context.Context
+	once   sync.Once
+	queued chan<- struct{}
+}
+
+func (w *waiting) Done() <-chan struct{} {
+	w.once.Do(func() { w.queued <- struct{}{} })
+	return w.Context.Done()
+}
+
+// Requests that queued behind a host's first request go together once it
+// is answered, over HTTP/2: each held the host's turn for its whole round
+// trip, so a run's first wave of requests (create's lookups, import's
+// uploads) went one after another, a large upload holding up every
+// request queued behind it.
+func TestFirstContactReleasesQueuedRequestsTogether(t *testing.T) {
+	const n = 6
+	s := newMTLSSetup(t)
+	firstArrived, release := make(chan struct{}), make(chan struct{})
+	barrier := testutil.NewBarrier(n)
+	barrier.Hold(func(r *http.Request) bool { return r.Header.Get("X-Queued") != "" })
+	var mu sync.Mutex
+	protos := map[string]int{}
+	host := tlsRegistry(t, s.serverCA, func(next http.Handler) http.Handler {
+		return barrier.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-First") != "" {
+				close(firstArrived)
+				<-release
+			}
+			if r.Header.Get("X-Queued") != "" {
+				mu.Lock()
+				protos[r.Proto]++
+				mu.Unlock()
+			}
+			next.ServeHTTP(w, r)
+		}))
+	})
+	c, err := remote.New(remote.Options{CAFile: s.caFile, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
+	defer cancel()
+	send := func(ctx context.Context, header string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set(header, "1")
+		resp, err := c.HTTPClient().Do(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}
+	errs := make(chan error, n+1)
+	go func() { errs <- send(ctx, "X-First") }()
+	<-firstArrived
+	queued := make(chan struct{}, n)
+	for range n {
+		go func() { errs <- send(&waiting{Context: ctx, queued: queued}, "X-Queued") }()
+	}
+	for range n {
+		<-queued
+	}
+	close(release)
+	if err := barrier.Wait(ctx); err != nil {
+		t.Errorf("after the first answer: %v", err)
+	}
+	for range n + 1 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if protos["HTTP/2.0"] != n {
+		t.Errorf("queued requests went over %v, want HTTP/2.0 for all %d", protos, n)
+	}
+}
