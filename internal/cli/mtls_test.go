@@ -54,7 +54,7 @@ func TestMutualTLSCreateAndImport(t *testing.T) {
 	check("create, no client certificate", append(create, tls...), ExitInput,
 		"the registry demands a client certificate (mutual TLS) and none was given", "--cert-file and --key-file")
 	check("create, client certificate of another CA", append(create, append([]string{"--cert-file", wrongCert, "--key-file", wrongKey}, tls...)...), ExitInput,
-		"the registry refused the client certificate "+wrongCert)
+		"which the client certificate "+wrongCert+" is not (nor its chain), so it was not presented")
 	check("create, key of another certificate", append(create, append([]string{"--cert-file", certFile, "--key-file", wrongKey}, tls...)...), ExitInput,
 		"--key-file "+wrongKey+" is not the private key of the certificate in --cert-file "+certFile)
 	check("create, certificate without key", append(create, append([]string{"--cert-file", certFile}, tls...)...), ExitInput,
@@ -69,7 +69,7 @@ func TestMutualTLSCreateAndImport(t *testing.T) {
 	imp := []string{"import", signed, "--registry", dst.Host, "--key", pub, "--quiet"}
 	check("import, no client certificate", append(imp, tls...), ExitInput, "the registry demands a client certificate", "--cert-file and --key-file")
 	check("import, client certificate of another CA", append(imp, append([]string{"--cert-file", wrongCert, "--key-file", wrongKey}, tls...)...), ExitInput,
-		"the registry refused the client certificate "+wrongCert)
+		"which the client certificate "+wrongCert+" is not (nor its chain), so it was not presented")
 	if tags := testutil.Tags(t, dst.PlainHost); len(tags) != 0 {
 		t.Fatalf("a failed import left %v", tags)
 	}
@@ -149,7 +149,7 @@ func TestSyncBetweenMutualTLSRegistriesWithCertsDir(t *testing.T) {
 	caBoth := testutil.WritePEM(t, dir, "both.pem", serverA.Cert, serverB.Cert)
 	code, _, stderr := run(t, "mirror", "sync", src, dst, "--key", pub, "--ca-file", caBoth, "--cert-file", certA,
 		"--key-file", filepath.Join(certsDir, a.Host, "client.key"), "--registry-config", cfg, "--quiet")
-	if code != ExitInput || !strings.Contains(stderr, b.Host) || !strings.Contains(stderr, "the registry refused the client certificate "+certA) {
+	if code != ExitInput || !strings.Contains(stderr, b.Host) || !strings.Contains(stderr, "which the client certificate "+certA+" is not") {
 		t.Fatalf("sync with one pair: exit %d\n%s", code, stderr)
 	}
 	if tags := testutil.Tags(t, b.PlainHost); len(tags) != 0 {

@@ -41,7 +41,7 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&g.plainHTTP, "plain-http", false, "talk plain HTTP to registries (never by default)")
 	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (tests only)")
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of extra CA certificates to trust for registries")
-	f.StringVar(&g.certFile, "cert-file", "", "PEM client certificate, its chain after it, for registries that demand one (mutual TLS), with --key-file: presented to any registry of the run that asks (both sides of sync)")
+	f.StringVar(&g.certFile, "cert-file", "", "PEM client certificate, its chain after it, for registries that demand one (mutual TLS), with --key-file: presented to any registry of the run that asks for one of its CA or names none (both sides of sync)")
 	f.StringVar(&g.keyFile, "key-file", "", "unencrypted PEM private key of --cert-file (PKCS#8, PKCS#1 or SEC1): the TLS client key, not a signing key")
 	f.StringVar(&g.certsDir, "certs-dir", "", "directory laid out as docker's certs.d: DIR/HOST[:PORT]/ holds *.crt CAs and a NAME.cert + NAME.key client pair for that registry, used instead of --cert-file's (e.g. /etc/docker/certs.d; never read unless given)")
 	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")

@@ -30,7 +30,7 @@ destination repository holds, is refused as import refuses it
 (--allow-expired, --allow-rollback). Side files its signing does not vouch
 for are left behind, with a warning (filesNotCarried in --format json).
 --ca-file, --cert-file and --key-file apply to both registries (a client
-certificate is presented only to a registry that asks for one); where the two
+certificate is presented only to a registry that asks for one of its CA); where the two
 need different CAs or client certificates, --certs-dir gives each its own
 (DIR/HOST[:PORT]/ca.crt, client.cert, client.key, as docker's certs.d).`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub

@@ -45,7 +45,7 @@ func TestMutualTLSDistribution(t *testing.T) {
 	}
 	imp := []string{"import", archive, "--registry", host, "--key", pub, "--ca-file", caFile, "--quiet"}
 	check("import, no client certificate", 1, "the registry demands a client certificate (mutual TLS) and none was given (TLS alert \"certificate required\"): give --cert-file and --key-file", imp...)
-	check("import, another CA's certificate", 1, "the registry refused the client certificate "+wrongCert,
+	check("import, another CA's certificate", 1, "which the client certificate "+wrongCert+" is not (nor its chain), so it was not presented",
 		append(imp, "--cert-file", wrongCert, "--key-file", wrongKey)...)
 	check("import, key of another certificate", 1, "--key-file "+wrongKey+" is not the private key of the certificate in --cert-file "+certFile,
 		append(imp, "--cert-file", certFile, "--key-file", wrongKey)...)

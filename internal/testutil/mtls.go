@@ -66,6 +66,20 @@ func (r *MTLSRegistry) Handshakes() int64 { return r.hellos.Load() }
 // required". Both sides stop when the test ends.
 func RegistryMTLS(t testing.TB, serverCA, clientCA *CA, maxVersion uint16) *MTLSRegistry {
 	t.Helper()
+	return registryMTLS(t, serverCA, clientCA, maxVersion, tls.RequireAndVerifyClientCert)
+}
+
+// RegistryMTLSOptional is RegistryMTLS asking for a client certificate of
+// clientCA without demanding one (tls.VerifyClientCertIfGiven, nginx's
+// ssl_verify_client optional): it refuses one it cannot verify, and takes
+// a connection without one.
+func RegistryMTLSOptional(t testing.TB, serverCA, clientCA *CA) *MTLSRegistry {
+	t.Helper()
+	return registryMTLS(t, serverCA, clientCA, 0, tls.VerifyClientCertIfGiven)
+}
+
+func registryMTLS(t testing.TB, serverCA, clientCA *CA, maxVersion uint16, auth tls.ClientAuthType) *MTLSRegistry {
+	t.Helper()
 	certFile, keyFile := serverCA.ServerCert(t, t.TempDir())
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -79,7 +93,7 @@ func RegistryMTLS(t testing.TB, serverCA, clientCA *CA, maxVersion uint16) *MTLS
 	srv.EnableHTTP2 = true // as the distribution registry: requests share a connection
 	srv.TLS = &tls.Config{
 		MinVersion: tls.VersionTLS12, MaxVersion: maxVersion,
-		Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+		Certificates: []tls.Certificate{pair}, ClientAuth: auth, ClientCAs: pool,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			r.hellos.Add(1)
 			return nil, nil

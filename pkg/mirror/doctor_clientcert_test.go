@@ -24,6 +24,7 @@ func TestDoctorClientCert(t *testing.T) {
 	cert, key := clientCA.ClientCert(t, dir, "client")
 	wrongCert, wrongKey := otherCA.ClientCert(t, dir, "wrong")
 	mtls := testutil.RegistryMTLS(t, serverCA, clientCA, 0)
+	optional := testutil.RegistryMTLSOptional(t, serverCA, clientCA)
 	serverCert, serverKey := serverCA.ServerCert(t, dir)
 	oneWay := testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: serverCert, TLSKey: serverKey})
 	cfg := filepath.Join(dir, "config.json")
@@ -37,7 +38,8 @@ func TestDoctorClientCert(t *testing.T) {
 	}{
 		{"accepted", mtls.Host, cert, key, mirror.CheckWarn, `the registry asked for a client certificate; ` + cert + `, for "client" issued by "Client CA", valid until`},
 		{"none given", mtls.Host, "", "", mirror.CheckFail, "the registry demands a client certificate (mutual TLS) and none was given"},
-		{"another CA's", mtls.Host, wrongCert, wrongKey, mirror.CheckFail, "the registry refused the client certificate " + wrongCert},
+		{"another CA's", mtls.Host, wrongCert, wrongKey, mirror.CheckFail, `the registry demands a client certificate issued by "Client CA", which the client certificate ` + wrongCert + " is not"},
+		{"another CA's, optional", optional.Host, wrongCert, wrongKey, mirror.CheckInfo, `asked for a client certificate issued by "Client CA" and took the connection without one: ` + wrongCert + `, issued by "Other CA", was not presented`},
 		{"not asked, given", oneWay, cert, key, mirror.CheckInfo, "did not ask for a client certificate: " + cert + " was not sent"},
 		{"not asked", oneWay, "", "", mirror.CheckInfo, "did not ask for a client certificate (no mutual TLS)"},
 	}

@@ -135,11 +135,15 @@ func (p *probe) checkClientCert() {
 	if p.client.Options().PlainHTTP {
 		return // no TLS: the tls check says so
 	}
-	cert, file, requested, err := p.client.ClientCert(p.host)
+	st, err := p.client.ClientCert(p.host)
+	cert, file := st.Cert, st.File
 	switch {
 	case err != nil:
 		p.add(CheckClientCert, CheckFail, "%v", err)
-	case cert != nil && requested:
+	case cert != nil && len(st.WantedCAs) > 0:
+		p.add(CheckClientCert, CheckInfo, "the registry asked for a client certificate issued by %s and took the connection without one: %s, issued by %q, was not presented",
+			strings.Join(st.WantedCAs, " or "), file, cert.Issuer.CommonName)
+	case cert != nil && st.Requested:
 		detail := fmt.Sprintf("the registry asked for a client certificate; %s, for %q issued by %q, valid until %s, was presented and accepted",
 			file, cert.Subject.CommonName, cert.Issuer.CommonName, cert.NotAfter.UTC().Format(time.DateOnly))
 		if time.Until(cert.NotAfter) < 30*24*time.Hour {
@@ -147,7 +151,7 @@ func (p *probe) checkClientCert() {
 			return
 		}
 		p.add(CheckClientCert, CheckPass, "%s", detail)
-	case requested:
+	case st.Requested:
 		p.add(CheckClientCert, CheckInfo, "the registry asked for a client certificate and, none given, accepted the connection without one")
 	case cert != nil:
 		p.add(CheckClientCert, CheckInfo, "the registry did not ask for a client certificate: %s was not sent", file)

@@ -31,18 +31,20 @@ func newHostTLS(template *http.Transport, cfg *tls.Config, cert *tls.Certificate
 	t := template.Clone()
 	t.TLSClientConfig = cfg.Clone()
 	t.TLSClientConfig.GetClientCertificate = h.auth.getClientCertificate
-	h.first = clientCertErrors{http1Only(t), certFile}
-	h.rest = clientCertErrors{t, certFile}
+	h.first = clientCertErrors{http1Only(t), h.auth, certFile}
+	h.rest = clientCertErrors{t, h.auth, certFile}
 	return h
 }
 
 // tlsHosts hands out each registry host's hostTLS: the one of its
 // directory under Options.CertsDir where it has one, else the default
-// (Options.CAFile, CertFile and KeyFile).
+// (Options.CAFile, CertFile and KeyFile). Each host has its own, so that
+// what one registry asked for is not taken for another's.
 type tlsHosts struct {
 	template *http.Transport
 	config   *tls.Config // the default's, before its client certificate
-	def      *hostTLS
+	cert     *tls.Certificate
+	certFile string
 	dir      string
 
 	mu    sync.Mutex
@@ -54,9 +56,6 @@ type tlsHosts struct {
 // directory the first time. A directory that cannot be used fails every
 // request to the host, naming the file at fault.
 func (t *tlsHosts) get(host string) (*hostTLS, error) {
-	if t.dir == "" {
-		return t.def, nil
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h, ok := t.hosts[host]; ok {
@@ -79,13 +78,16 @@ func (t *tlsHosts) get(host string) (*hostTLS, error) {
 // with NAME.key is the client certificate presented to it, instead of
 // --cert-file's. A host without a directory gets the default.
 func (t *tlsHosts) load(host string) (*hostTLS, error) {
+	if t.dir == "" {
+		return newHostTLS(t.template, t.config, t.cert, t.certFile), nil
+	}
 	dir := filepath.Join(t.dir, host)
 	if strings.ContainsAny(host, `/\`) || host == "." || host == ".." {
 		return nil, fmt.Errorf("--certs-dir: registry host %q is not a directory name: %w", host, errdef.ErrUsage)
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return t.def, nil
+		return newHostTLS(t.template, t.config, t.cert, t.certFile), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--certs-dir %s: %v: %w", dir, unwrapPath(err), errdef.ErrUsage)
@@ -123,7 +125,7 @@ func (t *tlsHosts) load(host string) (*hostTLS, error) {
 	}
 	switch len(certs) {
 	case 0:
-		return newHostTLS(t.template, cfg, t.def.auth.cert, t.def.certFile), nil
+		return newHostTLS(t.template, cfg, t.cert, t.certFile), nil
 	case 1:
 	default:
 		return nil, fmt.Errorf("--certs-dir %s: %d client certificates (%s): keep one: %w", dir, len(certs), strings.Join(baseNames(certs), ", "), errdef.ErrUsage)

@@ -1,9 +1,12 @@
 package remote
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -146,24 +150,93 @@ func parsePrivateKey(flag, keyFile string, data []byte) (crypto.Signer, error) {
 	return nil, fmt.Errorf("%s %s: no PEM private key found: %w", flag, keyFile, errdef.ErrUsage)
 }
 
-// clientCertAuth presents the client certificate, if any, to every
-// registry that asks for one, and records that one asked.
+// clientCertAuth presents the client certificate, if any, to a registry
+// that asks for one issued by one of its CAs (or names none), and records
+// that one asked.
 type clientCertAuth struct {
 	cert      *tls.Certificate // nil: none given
 	requested atomic.Bool
+	// withheld holds the names of the CAs a registry asked for client
+	// certificates of, when none of them issued cert, which was then not
+	// presented.
+	withheld atomic.Pointer[[]string]
 }
 
 // getClientCertificate is tls.Config.GetClientCertificate. It presents the
-// certificate whatever CAs the registry says it accepts (Go's own choice
-// among tls.Config.Certificates would send none to a registry listing
-// other CAs), so that a registry refusing it says so, and the error names
-// the certificate rather than claiming none was given.
-func (a *clientCertAuth) getClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+// certificate where the registry takes certificates of a CA that issued
+// one of its chain, or names no CA, and none elsewhere, as Go's own choice
+// among tls.Config.Certificates does, and docker, containerd and oras with
+// it: a certificate given for one registry of a run (the destination of a
+// sync) is not shown to another that asks for its own CA's (the source,
+// behind a proxy verifying optional client certificates), which would
+// learn who connects, and refuse a certificate it cannot verify where it
+// takes a connection without one. A registry that then refuses the
+// connection is told apart by the names recorded (ClientCertError.WantedCAs).
+func (a *clientCertAuth) getClientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	a.requested.Store(true)
 	if a.cert == nil {
 		return &tls.Certificate{}, nil // none: the handshake goes on without one
 	}
+	if len(cri.AcceptableCAs) > 0 && !issuedByOneOf(a.cert, cri.AcceptableCAs) {
+		names := caNames(cri.AcceptableCAs)
+		a.withheld.Store(&names)
+		return &tls.Certificate{}, nil
+	}
 	return a.cert, nil
+}
+
+// issuedByOneOf reports whether a certificate of cert's chain was issued
+// by one of the CAs whose DER-encoded names cas holds.
+func issuedByOneOf(cert *tls.Certificate, cas [][]byte) bool {
+	for i, der := range cert.Certificate {
+		c := cert.Leaf
+		if i > 0 || c == nil {
+			var err error
+			if c, err = x509.ParseCertificate(der); err != nil {
+				continue
+			}
+		}
+		for _, ca := range cas {
+			if bytes.Equal(c.RawIssuer, ca) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxCANames and maxCAName bound what an error quotes of the CA names a
+// registry sends: it chooses them, their number and their length.
+const (
+	maxCANames = 3
+	maxCAName  = 128
+)
+
+// caNames returns the first CA names of a certificate request, quoted (a
+// name may hold anything, a terminal escape included), each its common
+// name where it has one.
+func caNames(cas [][]byte) []string {
+	var out []string
+	for i, der := range cas {
+		if i == maxCANames {
+			out = append(out, fmt.Sprintf("%d more", len(cas)-maxCANames))
+			break
+		}
+		var rdn pkix.RDNSequence
+		name := "a CA whose name does not parse"
+		if rest, err := asn1.Unmarshal(der, &rdn); err == nil && len(rest) == 0 {
+			var n pkix.Name
+			n.FillFromRDNSequence(&rdn)
+			if name = n.CommonName; name == "" {
+				name = n.String()
+			}
+		}
+		if len(name) > maxCAName {
+			name = name[:maxCAName] + "…"
+		}
+		out = append(out, strconv.Quote(name))
+	}
+	return out
 }
 
 // ClientCertError is a registry's refusal of a TLS connection for want of
@@ -174,16 +247,22 @@ func (a *clientCertAuth) getClientCertificate(*tls.CertificateRequestInfo) (*tls
 type ClientCertError struct {
 	// Alert is the TLS alert as Go names it ("tls: certificate required").
 	Alert string
-	// CertFile is the client certificate presented (--cert-file, or a
-	// file under --certs-dir), empty if none was.
+	// CertFile is the client certificate given for the registry
+	// (--cert-file, or a file under --certs-dir), empty if none was.
 	CertFile string
-	err      error
+	// WantedCAs, when set, are the CAs (quoted names, the first few) the
+	// registry asked for client certificates of: CertFile's was issued by
+	// none of them, and was not presented.
+	WantedCAs []string
+	err       error
 }
 
 func (e *ClientCertError) Error() string {
 	alert := strings.TrimPrefix(e.Alert, "tls: ")
 	handshake := e.Alert == tls.AlertError(alertHandshakeFailure).Error()
 	switch {
+	case e.CertFile != "" && len(e.WantedCAs) > 0:
+		return fmt.Sprintf("the registry demands a client certificate issued by %s, which the client certificate %s is not (nor its chain), so it was not presented (TLS alert %q): give one such a CA issued, its intermediate CAs after it in the same file", strings.Join(e.WantedCAs, " or "), e.CertFile, alert)
 	case e.CertFile != "" && handshake:
 		return fmt.Sprintf("the registry refused the TLS handshake with the client certificate %s (TLS alert %q): it may not trust it (issued by a CA it trusts for client certificates, valid now, meant for client authentication), or share no TLS version or cipher with stella", e.CertFile, alert)
 	case e.CertFile != "":
@@ -235,6 +314,7 @@ func clientCertAlert(err error) (string, bool) {
 // does not retry it.
 type clientCertErrors struct {
 	base     http.RoundTripper
+	auth     *clientCertAuth
 	certFile string
 }
 
@@ -242,7 +322,11 @@ func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.base.RoundTrip(req)
 	if err != nil {
 		if alert, ok := clientCertAlert(err); ok {
-			err = &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
+			certErr := &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
+			if wanted := c.auth.withheld.Load(); wanted != nil && c.certFile != "" {
+				certErr.WantedCAs = *wanted
+			}
+			err = certErr
 		}
 	}
 	return resp, err

@@ -10,10 +10,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -61,12 +64,16 @@ func TestClientCertReachesMTLSRegistry(t *testing.T) {
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	clientUse := testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	inter := s.clientCA.Intermediate(t, "Client Intermediate CA")
 	for _, tt := range []struct{ name, cert, key string }{
 		{"SEC1", sec1Cert, sec1Key},
 		{"PKCS#8", testutil.WritePEM(t, s.dir, "p8.pem", s.clientCA.Leaf(t, "p8", &ec.PublicKey, clientUse), s.clientCA.Cert),
 			writeKey(t, s.dir, "p8.key", "PRIVATE KEY", ecDER)},
 		{"PKCS#1", testutil.WritePEM(t, s.dir, "rsa.pem", s.clientCA.Leaf(t, "rsa", &rsaKey.PublicKey, clientUse)),
 			writeKey(t, s.dir, "rsa.key", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey))},
+		// The registry names the root; the leaf's issuer is in the chain.
+		{"issued by an intermediate", testutil.WritePEM(t, s.dir, "inter.pem", inter.Leaf(t, "inter", &ec.PublicKey, clientUse), inter.Cert),
+			writeKey(t, s.dir, "inter.key", "PRIVATE KEY", ecDER)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := remote.New(remote.Options{CAFile: s.caFile, CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config})
@@ -80,8 +87,8 @@ func TestClientCertReachesMTLSRegistry(t *testing.T) {
 			if err := reg2.Ping(t.Context()); err != nil {
 				t.Fatalf("ping: %v", err)
 			}
-			if cert, file, requested, err := c.ClientCert(reg.Host); cert == nil || file != tt.cert || !requested || err != nil {
-				t.Errorf("ClientCert() = %v, %s, %v, %v; want the certificate, %s, requested", cert, file, requested, err, tt.cert)
+			if st, err := c.ClientCert(reg.Host); st.Cert == nil || st.File != tt.cert || !st.Requested || st.WantedCAs != nil || err != nil {
+				t.Errorf("ClientCert() = %+v, %v; want the certificate, %s, requested", st, err, tt.cert)
 			}
 		})
 	}
@@ -95,6 +102,11 @@ func TestClientCertReachesMTLSRegistry(t *testing.T) {
 func TestClientCertRefused(t *testing.T) {
 	s := newMTLSSetup(t)
 	wrongCert, wrongKey := s.otherCA.ClientCert(t, s.dir, "wrong")
+	expired, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	expiredDER, _ := x509.MarshalPKCS8PrivateKey(expired)
+	expiredCert := testutil.WritePEM(t, s.dir, "expired.pem", s.clientCA.Leaf(t, "expired", &expired.PublicKey, testutil.LeafOptions{
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}))
+	expiredKey := writeKey(t, s.dir, "expired.key", "PRIVATE KEY", expiredDER)
 	for _, tt := range []struct {
 		name        string
 		version     uint16
@@ -103,8 +115,9 @@ func TestClientCertRefused(t *testing.T) {
 	}{
 		{"TLS 1.3, none", 0, "", "", "demands a client certificate (mutual TLS) and none was given", `"certificate required"): give --cert-file and --key-file`},
 		{"TLS 1.2, none", tls.VersionTLS12, "", "", "no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file", `"handshake failure"`},
-		{"TLS 1.3, wrong CA", 0, wrongCert, wrongKey, "refused the client certificate " + wrongCert, `"unknown certificate authority"`},
-		{"TLS 1.2, wrong CA", tls.VersionTLS12, wrongCert, wrongKey, "refused the client certificate " + wrongCert, `"unknown certificate authority"`},
+		{"TLS 1.3, wrong CA", 0, wrongCert, wrongKey, `demands a client certificate issued by "Client CA", which the client certificate ` + wrongCert + " is not", `so it was not presented (TLS alert "certificate required")`},
+		{"TLS 1.2, wrong CA", tls.VersionTLS12, wrongCert, wrongKey, `demands a client certificate issued by "Client CA", which the client certificate ` + wrongCert + " is not", "so it was not presented"},
+		{"TLS 1.3, expired", 0, expiredCert, expiredKey, "refused the client certificate " + expiredCert, `"expired certificate"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, tt.version)
@@ -284,8 +297,8 @@ func TestCertsDir(t *testing.T) {
 			t.Errorf("%s: %v", host, err)
 		}
 	}
-	if _, file, requested, _ := c.ClientCert(b.Host); file != filepath.Join(dirB, "client.cert") || !requested {
-		t.Errorf("ClientCert(%s) = %s, %v; want %s, requested", b.Host, file, requested, filepath.Join(dirB, "client.cert"))
+	if st, _ := c.ClientCert(b.Host); st.File != filepath.Join(dirB, "client.cert") || !st.Requested {
+		t.Errorf("ClientCert(%s) = %+v; want %s, requested", b.Host, st, filepath.Join(dirB, "client.cert"))
 	}
 
 	// B's directory with its CA only: --cert-file's pair is presented.
@@ -300,7 +313,7 @@ func TestCertsDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = ping(c, b.Host)
-		if (err == nil) != tt.ok || (!tt.ok && !strings.Contains(fmt.Sprint(err), "refused the client certificate "+tt.cert)) {
+		if (err == nil) != tt.ok || (!tt.ok && !strings.Contains(fmt.Sprint(err), `issued by "Client B CA", which the client certificate `+tt.cert+" is not")) {
 			t.Errorf("%s: %v", tt.name, err)
 		}
 	}
@@ -387,4 +400,46 @@ func TestClientCertErrorWords(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", tt.err, got, tt.want)
 		}
 	}
+}
+
+// The client certificate goes only to a registry that takes certificates
+// of its CA, or names none, as docker, containerd and oras (Go's own
+// choice) present theirs. It went to any registry that asked: one that
+// asks for client certificates of its own CA without demanding one (nginx
+// ssl_verify_client optional, Go's VerifyClientCertIfGiven), as the source
+// of a sync whose destination wants --cert-file's may, refused the
+// connection, and learnt who the operator is. Both registries here are
+// reached with one client, and the first sees no certificate.
+func TestClientCertPresentedOnlyToRegistriesOfItsCA(t *testing.T) {
+	s := newMTLSSetup(t)
+	certFile, keyFile := s.clientCA.ClientCert(t, s.dir, "client")
+	others := x509.NewCertPool()
+	others.AddCert(s.otherCA.Cert)
+	var sawCert sync.Map
+	optional := tlsRegistryWith(t, s.serverCA, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+				sawCert.Store(r.TLS.PeerCertificates[0].Subject.CommonName, true)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, func(cfg *tls.Config) { cfg.ClientAuth, cfg.ClientCAs = tls.VerifyClientCertIfGiven, others })
+	demanding := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, 0)
+	c, err := remote.New(remote.Options{CAFile: s.caFile, CertFile: certFile, KeyFile: keyFile, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{optional, demanding.Host} {
+		reg, err := c.Registry(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Ping(t.Context()); err != nil {
+			t.Errorf("%s: %v", host, remote.Classify(err))
+		}
+	}
+	sawCert.Range(func(cn, _ any) bool {
+		t.Errorf("the registry asking for certificates of another CA was presented %q", cn)
+		return true
+	})
 }

@@ -21,6 +21,11 @@ import (
 // distribution registry does), its certificate issued by ca, with wrap in
 // front of it.
 func tlsRegistry(t *testing.T, ca *testutil.CA, wrap func(http.Handler) http.Handler) string {
+	return tlsRegistryWith(t, ca, wrap, nil)
+}
+
+// tlsRegistryWith is tlsRegistry with its TLS settings changed by set.
+func tlsRegistryWith(t *testing.T, ca *testutil.CA, wrap func(http.Handler) http.Handler, set func(*tls.Config)) string {
 	t.Helper()
 	certFile, keyFile := ca.ServerCert(t, t.TempDir())
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -30,6 +35,10 @@ func tlsRegistry(t *testing.T, ca *testutil.CA, wrap func(http.Handler) http.Han
 	srv := httptest.NewUnstartedServer(wrap(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
 	srv.EnableHTTP2 = true
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	if set != nil {
+		set(srv.TLS)
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "https://")

@@ -46,7 +46,8 @@ type Options struct {
 	// chain after it) and its unencrypted private key (PEM: PKCS#8, PKCS#1
 	// or SEC1), for registries that demand one (mutual TLS). Both or
 	// neither. The certificate is presented to every registry that asks
-	// for one, and to no other.
+	// for one issued by a CA of its chain, or names no CA, and to no
+	// other.
 	CertFile, KeyFile string
 	// CertsDir is a directory laid out as docker's and containers'
 	// certs.d: for a registry host[:port], CertsDir/host[:port]/ holds CAs
@@ -156,8 +157,7 @@ func New(opts Options) (*Client, error) {
 		ExpectContinueTimeout: time.Second,
 	}
 	hosts := &tlsHosts{
-		template: template, config: tlsConfig, dir: opts.CertsDir,
-		def:   newHostTLS(template, tlsConfig, cert, opts.CertFile),
+		template: template, config: tlsConfig, cert: cert, certFile: opts.CertFile, dir: opts.CertsDir,
 		hosts: map[string]*hostTLS{}, errs: map[string]error{},
 	}
 	// chain is what every request goes through under the retry layer.
@@ -203,19 +203,37 @@ func New(opts Options) (*Client, error) {
 	}, nil
 }
 
-// ClientCert returns the client certificate presented to host, if any
-// (Options.CertFile's, or its directory's under Options.CertsDir), the
-// file it was read from, and whether a registry that is presented the
-// same certificate asked for one (requested once, it stays so).
-func (c *Client) ClientCert(host string) (cert *x509.Certificate, file string, requested bool, err error) {
+// ClientCertState is the client certificate given for a registry host, and
+// what the registry made of it.
+type ClientCertState struct {
+	// Cert is the client certificate given for the host
+	// (Options.CertFile's, or its directory's under Options.CertsDir);
+	// nil if none.
+	Cert *x509.Certificate
+	// File is the file Cert was read from.
+	File string
+	// Requested says that the host asked for a client certificate.
+	Requested bool
+	// WantedCAs, when set, are the CAs (quoted names, the first few) the
+	// host asked for client certificates of: none of them issued Cert,
+	// which was not presented.
+	WantedCAs []string
+}
+
+// ClientCert returns the state of host's client certificate.
+func (c *Client) ClientCert(host string) (ClientCertState, error) {
 	h, err := c.tls.get(host)
 	if err != nil {
-		return nil, "", false, err
+		return ClientCertState{}, err
 	}
+	st := ClientCertState{File: h.certFile, Requested: h.auth.requested.Load()}
 	if h.auth.cert != nil {
-		cert = h.auth.cert.Leaf
+		st.Cert = h.auth.cert.Leaf
 	}
-	return cert, h.certFile, h.auth.requested.Load(), nil
+	if wanted := h.auth.withheld.Load(); wanted != nil {
+		st.WantedCAs = *wanted
+	}
+	return st, nil
 }
 
 // Options returns the options the client was built with.
