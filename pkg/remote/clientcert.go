@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -254,23 +255,30 @@ type ClientCertError struct {
 	// registry asked for client certificates of: CertFile's was issued by
 	// none of them, and was not presented.
 	WantedCAs []string
-	err       error
+	// Answer, when set, is the refusal as a proxy that took the handshake
+	// said it in an HTTP 400 answer instead of a TLS alert (nginx's "No
+	// required SSL certificate was sent"); Alert is then empty.
+	Answer string
+	err    error
 }
 
 func (e *ClientCertError) Error() string {
-	alert := strings.TrimPrefix(e.Alert, "tls: ")
-	handshake := e.Alert == tls.AlertError(alertHandshakeFailure).Error()
+	why := fmt.Sprintf("TLS alert %q", strings.TrimPrefix(e.Alert, "tls: "))
+	if e.Answer != "" {
+		why = fmt.Sprintf("HTTP 400 %q", e.Answer)
+	}
+	handshake := e.Answer == "" && e.Alert == tls.AlertError(alertHandshakeFailure).Error()
 	switch {
 	case e.CertFile != "" && len(e.WantedCAs) > 0:
-		return fmt.Sprintf("the registry demands a client certificate issued by %s, which the client certificate %s is not (nor its chain), so it was not presented (TLS alert %q): give one such a CA issued, its intermediate CAs after it in the same file", strings.Join(e.WantedCAs, " or "), e.CertFile, alert)
+		return fmt.Sprintf("the registry demands a client certificate issued by %s, which the client certificate %s is not (nor its chain), so it was not presented (%s): give one such a CA issued, its intermediate CAs after it in the same file", strings.Join(e.WantedCAs, " or "), e.CertFile, why)
 	case e.CertFile != "" && handshake:
-		return fmt.Sprintf("the registry refused the TLS handshake with the client certificate %s (TLS alert %q): it may not trust it (issued by a CA it trusts for client certificates, valid now, meant for client authentication), or share no TLS version or cipher with stella", e.CertFile, alert)
+		return fmt.Sprintf("the registry refused the TLS handshake with the client certificate %s (%s): it may not trust it (issued by a CA it trusts for client certificates, valid now, meant for client authentication), or share no TLS version or cipher with stella", e.CertFile, why)
 	case e.CertFile != "":
-		return fmt.Sprintf("the registry refused the client certificate %s (TLS alert %q): it must be issued by a CA the registry trusts for client certificates, be valid now, and be meant for client authentication", e.CertFile, alert)
+		return fmt.Sprintf("the registry refused the client certificate %s (%s): it must be issued by a CA the registry trusts for client certificates, be valid now, and be meant for client authentication", e.CertFile, why)
 	case handshake:
-		return fmt.Sprintf("the registry refused the TLS handshake (TLS alert %q) and no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir", alert)
+		return fmt.Sprintf("the registry refused the TLS handshake (%s) and no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir", why)
 	default:
-		return fmt.Sprintf("the registry demands a client certificate (mutual TLS) and none was given (TLS alert %q): give --cert-file and --key-file, or --certs-dir", alert)
+		return fmt.Sprintf("the registry demands a client certificate (mutual TLS) and none was given (%s): give --cert-file and --key-file, or --certs-dir", why)
 	}
 }
 
@@ -310,8 +318,8 @@ func clientCertAlert(err error) (string, bool) {
 }
 
 // clientCertErrors turns a registry's TLS alert about the client
-// certificate into a ClientCertError, under the retry layer, which then
-// does not retry it.
+// certificate, or a proxy's HTTP refusal of it (nginxRefusal), into a
+// ClientCertError, under the retry layer, which then does not retry it.
 type clientCertErrors struct {
 	base     http.RoundTripper
 	auth     *clientCertAuth
@@ -320,14 +328,85 @@ type clientCertErrors struct {
 
 func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.base.RoundTrip(req)
+	var certErr *ClientCertError
 	if err != nil {
-		if alert, ok := clientCertAlert(err); ok {
-			certErr := &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
-			if wanted := c.auth.withheld.Load(); wanted != nil && c.certFile != "" {
-				certErr.WantedCAs = *wanted
-			}
-			err = certErr
+		alert, ok := clientCertAlert(err)
+		if !ok {
+			return resp, err
+		}
+		certErr = &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
+	} else {
+		var answer string
+		if resp, answer = c.nginxRefusal(req, resp); answer == "" {
+			return resp, nil
+		}
+		resp.Body.Close()
+		certErr = &ClientCertError{Answer: answer, CertFile: c.certFile}
+	}
+	if wanted := c.auth.withheld.Load(); wanted != nil && c.certFile != "" {
+		certErr.WantedCAs = *wanted
+	}
+	return nil, certErr
+}
+
+// nginxRefusals are the words of the 400 pages nginx (ssl_verify_client)
+// answers with once it took a handshake without a client certificate
+// (its status 496) or with one it could not verify (495). They are fixed
+// in nginx (ngx_http_special_response.c), the one way to tell these 400s
+// from others: no header says it.
+var nginxRefusals = []string{"No required SSL certificate was sent", "The SSL certificate error"}
+
+// maxRefusalPage bounds what is read of a 400 page to find nginxRefusals:
+// nginx's is some 200 bytes, its title first.
+const maxRefusalPage = 1 << 10
+
+// nginxRefusal returns which of nginxRefusals a 400 HTML answer is, if
+// any, and the answer to hand on, with the bytes read put back. A HEAD's
+// answer has no page: GET /v2/ on the same host is asked instead (nginx
+// answers every request on such a connection alike). Registries answer
+// their 400s in JSON, which costs nothing here.
+func (c clientCertErrors) nginxRefusal(req *http.Request, resp *http.Response) (*http.Response, string) {
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return resp, ""
+	}
+	var page []byte
+	if req.Method == http.MethodHead {
+		probe, err := http.NewRequestWithContext(req.Context(), http.MethodGet, (&url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: "/v2/"}).String(), nil)
+		if err != nil {
+			return resp, ""
+		}
+		got, err := c.base.RoundTrip(probe)
+		if err != nil {
+			return resp, ""
+		}
+		page, _ = io.ReadAll(io.LimitReader(got.Body, maxRefusalPage))
+		got.Body.Close()
+		if got.StatusCode != http.StatusBadRequest {
+			return resp, ""
+		}
+	} else {
+		var err error
+		page, err = io.ReadAll(io.LimitReader(resp.Body, maxRefusalPage))
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(page), errReader{err}, resp.Body), resp.Body}
+	}
+	for _, words := range nginxRefusals {
+		if bytes.Contains(page, []byte(words)) {
+			return resp, words
 		}
 	}
-	return resp, err
+	return resp, ""
+}
+
+// errReader fails every read with err, if not nil; reads nothing
+// otherwise.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	return 0, io.EOF
 }

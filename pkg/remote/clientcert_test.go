@@ -10,11 +10,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -442,4 +444,96 @@ func TestClientCertPresentedOnlyToRegistriesOfItsCA(t *testing.T) {
 		t.Errorf("the registry asking for certificates of another CA was presented %q", cn)
 		return true
 	})
+}
+
+// nginxRefusal answers as nginx with ssl_verify_client does once the
+// handshake is done: 400 with its page for a request that came without a
+// client certificate (its 496) or with one it could not verify (495).
+func nginxRefusal(requests *atomic.Int64) func(http.Handler) http.Handler {
+	page := func(w http.ResponseWriter, title string) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Server", "nginx")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "<html>\r\n<head><title>400 %s</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>%s</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", title, title)
+	}
+	return func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			if len(r.TLS.PeerCertificates) == 0 {
+				page(w, "No required SSL certificate was sent")
+				return
+			}
+			page(w, "The SSL certificate error")
+		})
+	}
+}
+
+// A proxy that refuses the connection in HTTP rather than in the
+// handshake (nginx with ssl_verify_client: 400 "No required SSL
+// certificate was sent", "The SSL certificate error") is told apart as
+// a TLS alert is: one line saying what was wrong, naming the file and the
+// flags, ErrUnavailable (exit 1), and not asked again. stella said
+// "response status code 400: Bad Request", naming no certificate.
+func TestClientCertRefusedByNginx(t *testing.T) {
+	s := newMTLSSetup(t)
+	certFile, keyFile := s.clientCA.ClientCert(t, s.dir, "client")
+	wrongCert, wrongKey := s.otherCA.ClientCert(t, s.dir, "wrong")
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(s.clientCA.Cert)
+	for _, tt := range []struct {
+		name, cert, key, want string
+	}{
+		{"none given", "", "", `the registry demands a client certificate (mutual TLS) and none was given (HTTP 400 "No required SSL certificate was sent"): give --cert-file and --key-file`},
+		{"refused", certFile, keyFile, `the registry refused the client certificate ` + certFile + ` (HTTP 400 "The SSL certificate error")`},
+		{"another CA's", wrongCert, wrongKey, `issued by "Client CA", which the client certificate ` + wrongCert + ` is not (nor its chain), so it was not presented (HTTP 400 "No required SSL certificate was sent")`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var requests atomic.Int64
+			host := tlsRegistryWith(t, s.serverCA, nginxRefusal(&requests), func(cfg *tls.Config) { cfg.ClientAuth, cfg.ClientCAs = tls.RequestClientCert, clientCAs })
+			c, err := remote.New(remote.Options{CAFile: s.caFile, CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config, Retries: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				repo, err := c.Repository(host + "/stellaops/authority")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = repo.Resolve(t.Context(), "latest")
+				err = remote.Classify(err)
+				msg := fmt.Sprint(err)
+				if !errors.As(err, new(*remote.ClientCertError)) || !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+					t.Fatalf("err = %v\nwant a ClientCertError, ErrUnavailable, one line saying %q", err, tt.want)
+				}
+			}
+			// Resolve's HEAD, and a GET for the page a HEAD's answer lacks.
+			if n := requests.Load(); n != 2 {
+				t.Errorf("%d requests, want 2: the refusal holds for the run", n)
+			}
+		})
+	}
+}
+
+// Another 400 page reaches the caller whole, its first bytes read and
+// put back.
+func TestOther400PageIsHandedOn(t *testing.T) {
+	s := newMTLSSetup(t)
+	page := strings.Repeat("<p>not a certificate matter</p>\n", 100)
+	host := tlsRegistry(t, s.serverCA, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, page)
+		})
+	})
+	c, err := remote.New(remote.Options{CAFile: s.caFile, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := get(t, c, "https://"+host+"/v2/")
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusBadRequest || string(got) != page {
+		t.Errorf("%d, %d bytes (%v); want 400 and the page of %d bytes", resp.StatusCode, len(got), err, len(page))
+	}
 }
