@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -22,6 +23,9 @@ type hostTLS struct {
 	auth        *clientCertAuth
 	certFile    string // the client certificate presented, "" for none
 	first, rest http.RoundTripper
+	// ownDir says the settings come from the host's directory under the
+	// certs directory.
+	ownDir bool
 }
 
 // newHostTLS builds a host's transports from template, with cfg (cloned)
@@ -125,7 +129,9 @@ func (t *tlsHosts) load(host string) (*hostTLS, error) {
 	}
 	switch len(certs) {
 	case 0:
-		return newHostTLS(t.template, cfg, t.cert, t.certFile), nil
+		h := newHostTLS(t.template, cfg, t.cert, t.certFile)
+		h.ownDir = true
+		return h, nil
 	case 1:
 	default:
 		return nil, fmt.Errorf("--certs-dir %s: %d client certificates (%s): keep one: %w", dir, len(certs), strings.Join(baseNames(certs), ", "), errdef.ErrUsage)
@@ -138,7 +144,43 @@ func (t *tlsHosts) load(host string) (*hostTLS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newHostTLS(t.template, cfg, &cert, certs[0]), nil
+	h := newHostTLS(t.template, cfg, &cert, certs[0])
+	h.ownDir = true
+	return h, nil
+}
+
+// forRequest returns the hostTLS of req's host, or, where the host has no
+// directory under the certs directory, that of the registry req is made
+// for (onBehalfOf) if it has one: a token service or a blob store on
+// another host that a registry sends stella to gets the registry's CAs and
+// client certificate, as docker gives them (its certs.d names registries,
+// not the hosts they send clients to).
+func (t *tlsHosts) forRequest(req *http.Request) (*hostTLS, error) {
+	h, err := t.get(req.URL.Host)
+	if err != nil || h.ownDir {
+		return h, err
+	}
+	if reg, _ := req.Context().Value(registryKey{}).(string); reg != "" && reg != req.URL.Host {
+		if r, err := t.get(reg); err == nil && r.ownDir {
+			return r, nil
+		}
+	}
+	return h, nil
+}
+
+// registryKey is the context key of the registry host a request is made
+// for.
+type registryKey struct{}
+
+// onBehalfOf marks the requests through it as made for registry, whatever
+// host they go to (a token service, a redirect's target).
+type onBehalfOf struct {
+	registry string
+	base     http.RoundTripper
+}
+
+func (o onBehalfOf) RoundTrip(req *http.Request) (*http.Response, error) {
+	return o.base.RoundTrip(req.WithContext(context.WithValue(req.Context(), registryKey{}, o.registry)))
 }
 
 // routed sends each request through its host's transport: the HTTP/1.1
@@ -149,7 +191,7 @@ type routed struct {
 }
 
 func (r routed) RoundTrip(req *http.Request) (*http.Response, error) {
-	h, err := r.hosts.get(req.URL.Host)
+	h, err := r.hosts.forRequest(req)
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()

@@ -20,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
@@ -535,5 +539,48 @@ func TestOther400PageIsHandedOn(t *testing.T) {
 	got, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusBadRequest || string(got) != page {
 		t.Errorf("%d, %d bytes (%v); want 400 and the page of %d bytes", resp.StatusCode, len(got), err, len(page))
+	}
+}
+
+// A registry that sends a blob's GET to a store on another host behind
+// the same mutual TLS (its CA and client certificates) is followed with
+// the registry's directory under --certs-dir, as docker does: its
+// certs.d names registries, not the hosts they send clients to, and a
+// token service or a blob store has no directory of its own. The store
+// was reached with the defaults: its certificate untrusted, no client
+// certificate.
+func TestCertsDirServesARegistrysRedirects(t *testing.T) {
+	s := newMTLSSetup(t)
+	certFile, keyFile := s.clientCA.ClientCert(t, s.dir, "client")
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(s.clientCA.Cert)
+	demand := func(cfg *tls.Config) { cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, clientCAs }
+	blob := []byte("a layer kept in the blob store\n")
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+	store := tlsRegistryWith(t, s.serverCA, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(blob) })
+	}, demand)
+	reg := tlsRegistryWith(t, s.serverCA, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/blobs/") {
+				http.Redirect(w, r, "https://"+store+"/store/"+desc.Digest.Encoded(), http.StatusTemporaryRedirect)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, demand)
+	certsDir := t.TempDir()
+	writeHostDir(t, certsDir, reg, s.serverCA, certFile, keyFile)
+	c, err := remote.New(remote.Options{CertsDir: certsDir, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := c.Repository(reg + "/stellaops/authority")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := content.FetchAll(t.Context(), repo, desc)
+	if err != nil || string(got) != string(blob) {
+		t.Fatalf("fetch through the redirect: %q, %v", got, remote.Classify(err))
 	}
 }

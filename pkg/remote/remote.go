@@ -53,8 +53,10 @@ type Options struct {
 	// certs.d: for a registry host[:port], CertsDir/host[:port]/ holds CAs
 	// trusted for it (*.crt, beside the system's and CAFile's) and a
 	// client certificate NAME.cert with its key NAME.key, presented to it
-	// instead of CertFile's. Read at the first request to each host; ""
-	// reads none (no directory is read unless named).
+	// instead of CertFile's; a host without a directory that a registry
+	// sends requests to (its token service, a redirect) gets the
+	// registry's. Read at the first request to each host; "" reads none
+	// (no directory is read unless named).
 	CertsDir string
 	// ConfigFile is a docker config.json to read credentials from instead of
 	// the default one.
@@ -283,7 +285,9 @@ func (c *Client) authClient(host string, retrying bool) *auth.Client {
 		hc = c.http
 	}
 	ac := &auth.Client{
-		Client:     hc,
+		// Its requests, to the registry or wherever it sends them, are
+		// made for host (tlsHosts.forRequest).
+		Client:     &http.Client{Transport: onBehalfOf{host, hc.Transport}, CheckRedirect: hc.CheckRedirect},
 		Credential: credentials.Credential(c.store),
 		Cache:      auth.NewCache(),
 		Header:     http.Header{"User-Agent": {c.opts.UserAgent}},
