@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -157,6 +158,7 @@ func parsePrivateKey(flag, keyFile string, data []byte) (crypto.Signer, error) {
 type clientCertAuth struct {
 	cert      *tls.Certificate // nil: none given
 	requested atomic.Bool
+	answered  atomic.Bool // the host answered a request
 	// withheld holds the names of the CAs a registry asked for client
 	// certificates of, when none of them issued cert, which was then not
 	// presented.
@@ -332,10 +334,11 @@ func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		alert, ok := clientCertAlert(err)
 		if !ok {
-			return resp, err
+			return resp, c.dropped(err)
 		}
 		certErr = &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
 	} else {
+		c.auth.answered.Store(true)
 		var answer string
 		if resp, answer = c.nginxRefusal(req, resp); answer == "" {
 			return resp, nil
@@ -348,6 +351,44 @@ func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return nil, certErr
 }
+
+// dropped returns err, a connection closed or reset, saying that the
+// registry asked for a client certificate and was presented none, if so
+// and it has not answered yet: a proxy may drop such a connection
+// without a TLS alert or an answer.
+func (c clientCertErrors) dropped(err error) error {
+	if c.auth.answered.Load() || !c.auth.requested.Load() ||
+		!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+		return err
+	}
+	d := &droppedError{err: err}
+	if c.auth.cert != nil {
+		wanted := c.auth.withheld.Load()
+		if wanted == nil {
+			return err // presented: the drop is not for want of one
+		}
+		d.certFile, d.wanted = c.certFile, *wanted
+	}
+	return d
+}
+
+// droppedError is a connection the registry dropped, without a TLS alert
+// or an answer, after it asked for a client certificate and was presented
+// none. It is still the dropped connection, retried as one.
+type droppedError struct {
+	err      error
+	certFile string
+	wanted   []string
+}
+
+func (e *droppedError) Error() string {
+	if e.certFile != "" {
+		return fmt.Sprintf("%v (the registry asked for a client certificate issued by %s, which the client certificate %s is not (nor its chain), so none was presented)", e.err, strings.Join(e.wanted, " or "), e.certFile)
+	}
+	return fmt.Sprintf("%v (the registry asked for a client certificate and none was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir)", e.err)
+}
+
+func (e *droppedError) Unwrap() error { return e.err }
 
 // nginxRefusals are the words of the 400 pages nginx (ssl_verify_client)
 // answers with once it took a handshake without a client certificate

@@ -584,3 +584,42 @@ func TestCertsDirServesARegistrysRedirects(t *testing.T) {
 		t.Fatalf("fetch through the redirect: %q, %v", got, remote.Classify(err))
 	}
 }
+
+// A registry (or its proxy) that asked for a client certificate and,
+// given none, drops the connection without a TLS alert or an answer gets
+// an error that says so, still retried as a dropped connection is. stella
+// said "EOF", naming no certificate.
+func TestDroppedAfterClientCertRequest(t *testing.T) {
+	s := newMTLSSetup(t)
+	wrongCert, wrongKey := s.otherCA.ClientCert(t, s.dir, "wrong")
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(s.clientCA.Cert)
+	host := tlsRegistryWith(t, s.serverCA, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Close()
+		})
+	}, func(cfg *tls.Config) { cfg.ClientAuth, cfg.ClientCAs = tls.RequestClientCert, clientCAs })
+	for _, tt := range []struct{ name, cert, key, want string }{
+		{"none given", "", "", "the registry asked for a client certificate and none was given: if it demands one (mutual TLS), give --cert-file and --key-file, or --certs-dir"},
+		{"another CA's", wrongCert, wrongKey, `the registry asked for a client certificate issued by "Client CA", which the client certificate ` + wrongCert + " is not (nor its chain), so none was presented"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := remote.New(remote.Options{CAFile: s.caFile, CertFile: tt.cert, KeyFile: tt.key, ConfigFile: s.config, Retries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.HTTPClient().Get("https://" + host + "/v2/")
+			if err == nil {
+				resp.Body.Close()
+			}
+			if msg := fmt.Sprint(err); !strings.Contains(msg, tt.want) || !remote.IsTransient(err) && !errors.Is(err, io.EOF) {
+				t.Errorf("err = %v\nwant a dropped connection saying %q", err, tt.want)
+			}
+		})
+	}
+}
