@@ -20,6 +20,10 @@ func TestCAFileErrors(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	huge := filepath.Join(dir, "huge.pem")
+	if err := os.WriteFile(huge, make([]byte, 2<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		file    string
 		wantErr error
@@ -28,6 +32,8 @@ func TestCAFileErrors(t *testing.T) {
 		{filepath.Join(dir, "missing.pem"), errdef.ErrNotFound, "no such file"},
 		{dir, errdef.ErrUsage, "is a directory"},
 		{garbage, errdef.ErrUsage, "no PEM certificate"},
+		// Read whole, unbounded, as --cert-file's and --certs-dir's are not.
+		{huge, errdef.ErrUsage, "over the 1048576 bytes"},
 	} {
 		_, err := remote.New(remote.Options{CAFile: tt.file, ConfigFile: filepath.Join(dir, "config.json")})
 		if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.file) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {

@@ -23,8 +23,10 @@ import (
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
-// maxPEMFile bounds what is read of --cert-file and --key-file: a chain of
-// a few certificates is some kilobytes; a megabyte is a wrong file.
+// maxPEMFile bounds what is read of --cert-file, --key-file, --ca-file and
+// the files under --certs-dir: a chain of a few certificates is some
+// kilobytes, the system's whole CA bundle some 220; a megabyte is a wrong
+// file.
 const maxPEMFile = 1 << 20
 
 // loadClientCert reads the client certificate (a PEM chain, leaf first)
@@ -82,8 +84,8 @@ func loadClientCertAs(certFlag, certFile, keyFlag, keyFile string) (tls.Certific
 	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
 }
 
-// readPEMFile reads a PEM file named by flag, with --ca-file's words for a
-// file that cannot be read.
+// readPEMFile reads a PEM file named by flag, saying of one that cannot
+// be read why, without the path the message already names.
 func readPEMFile(flag, name string) ([]byte, error) {
 	data, err := readBounded(name)
 	if err != nil {

@@ -125,18 +125,9 @@ func New(opts Options) (*Client, error) {
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure} //nolint:gosec // only on --insecure
 	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
+		pem, err := readPEMFile("--ca-file", opts.CAFile)
 		if err != nil {
-			// The cause as met (no such file, is a directory, permission
-			// denied), without the path that the message already names.
-			cause, kind := err, errdef.ErrUsage
-			if pathErr := new(os.PathError); errors.As(err, &pathErr) {
-				cause = pathErr.Err
-			}
-			if errors.Is(err, os.ErrNotExist) {
-				kind = errdef.ErrNotFound
-			}
-			return nil, fmt.Errorf("--ca-file %s: %v: %w", opts.CAFile, cause, kind)
+			return nil, err
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
