@@ -193,9 +193,7 @@ type routed struct {
 func (r routed) RoundTrip(req *http.Request) (*http.Response, error) {
 	h, err := r.hosts.forRequest(req)
 	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
+		closeBody(req)
 		return nil, err
 	}
 	if r.first {

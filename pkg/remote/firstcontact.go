@@ -73,10 +73,12 @@ func (f *firstContact) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case <-c.turn:
 	case <-req.Context().Done():
+		closeBody(req)
 		return nil, req.Context().Err()
 	}
 	if refused := c.refused.Load(); refused != nil {
 		c.turn <- struct{}{}
+		closeBody(req)
 		return nil, refused
 	}
 	if c.answered.Load() {
@@ -97,4 +99,12 @@ func (f *firstContact) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.refused.Store(certErr)
 	}
 	return resp, err
+}
+
+// closeBody closes the body of a request not sent, as a RoundTripper must
+// (http.Client leaves it to it).
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
 }

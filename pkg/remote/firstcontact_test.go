@@ -127,3 +127,38 @@ func TestFirstContactReleasesQueuedRequestsTogether(t *testing.T) {
 		t.Errorf("queued requests went over %v, want HTTP/2.0 for all %d", protos, n)
 	}
 }
+
+// closeSignal is a request body that says when it is closed.
+type closeSignal struct {
+	io.Reader
+	closed chan struct{}
+}
+
+func (c *closeSignal) Close() error { close(c.closed); return nil }
+
+// A request refused without being sent, for its host's refusal of the
+// client certificate, has its body closed, as a RoundTripper must: a body
+// fed through a pipe would otherwise hold up its writer for good.
+func TestFirstContactClosesTheBodyOfARefusedRequest(t *testing.T) {
+	s := newMTLSSetup(t)
+	reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, 0)
+	c, err := remote.New(remote.Options{CAFile: s.caFile, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		body := &closeSignal{Reader: strings.NewReader("a chunk"), closed: make(chan struct{})}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, "https://"+reg.Host+"/v2/", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.HTTPClient().Do(req); err == nil {
+			t.Fatal("no refusal")
+		}
+		select {
+		case <-body.closed:
+		default:
+			t.Errorf("request %d: its body was left open", i+1)
+		}
+	}
+}
