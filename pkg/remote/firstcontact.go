@@ -23,6 +23,7 @@ import (
 // come, over HTTP/2 where the registry speaks it. Once one was refused
 // for its certificate, so is every later one to the host, without asking
 // again: the answer does not change within a run.
+// One that failed otherwise lets the others go over HTTP/1.1 as they come.
 type firstContact struct {
 	first, rest http.RoundTripper
 
@@ -34,7 +35,12 @@ type firstContact struct {
 type contact struct {
 	turn     chan struct{} // holds one token: the right to the next request while !answered
 	answered atomic.Bool
-	refused  atomic.Pointer[ClientCertError]
+	// failed says a request failed otherwise than by a refusal of the
+	// client certificate (a connection dropped, a stall): the requests
+	// behind it then go over HTTP/1.1 as they come, not one at a time,
+	// each able to read a refusal where its answer would be.
+	failed  atomic.Bool
+	refused atomic.Pointer[ClientCertError]
 }
 
 // newFirstContact sends the first requests to each host through first
@@ -70,26 +76,35 @@ func (f *firstContact) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c.answered.Load() {
 		return f.rest.RoundTrip(req)
 	}
-	select {
-	case <-c.turn:
-	case <-req.Context().Done():
-		closeBody(req)
-		return nil, req.Context().Err()
+	if !c.failed.Load() {
+		select {
+		case <-c.turn:
+		case <-req.Context().Done():
+			closeBody(req)
+			return nil, req.Context().Err()
+		}
+		if !c.answered.Load() && !c.failed.Load() && c.refused.Load() == nil {
+			defer func() { c.turn <- struct{}{} }()
+			return f.try(c, req)
+		}
+		// Answered, refused or failed while this request waited: the turn
+		// is passed on at once, so that the requests queued behind the
+		// first go together, not each holding the others up for its whole
+		// round trip (an upload of a large blob, a stall).
+		c.turn <- struct{}{}
 	}
 	if refused := c.refused.Load(); refused != nil {
-		c.turn <- struct{}{}
 		closeBody(req)
 		return nil, refused
 	}
 	if c.answered.Load() {
-		// Answered while this request waited: the turn is passed on at
-		// once, so that the requests queued behind the first go together,
-		// not each holding the others up for its whole round trip (an
-		// upload of a large blob, say).
-		c.turn <- struct{}{}
 		return f.rest.RoundTrip(req)
 	}
-	defer func() { c.turn <- struct{}{} }()
+	return f.try(c, req)
+}
+
+// try sends req over HTTP/1.1 and records what the host made of it.
+func (f *firstContact) try(c *contact, req *http.Request) (*http.Response, error) {
 	resp, err := f.first.RoundTrip(req)
 	var certErr *ClientCertError
 	switch {
@@ -97,6 +112,8 @@ func (f *firstContact) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.answered.Store(true)
 	case errors.As(err, &certErr):
 		c.refused.Store(certErr)
+	case req.Context().Err() == nil: // not the caller's giving up
+		c.failed.Store(true)
 	}
 	return resp, err
 }

@@ -162,3 +162,69 @@ func TestFirstContactClosesTheBodyOfARefusedRequest(t *testing.T) {
 		}
 	}
 }
+
+// After a host's first request failed otherwise than by refusing the
+// client certificate (a connection dropped, a request stalled past the
+// idle timeout), the requests queued behind it go together: each waited
+// for the one before it to fail in turn, so a registry that stalls took
+// the idle timeout once per request before the run could fail.
+func TestFirstContactAfterAFailureDoesNotQueue(t *testing.T) {
+	const n = 4
+	s := newMTLSSetup(t)
+	firstArrived, release := make(chan struct{}), make(chan struct{})
+	barrier := testutil.NewBarrier(n)
+	barrier.Hold(func(r *http.Request) bool { return r.Header.Get("X-Queued") != "" })
+	host := tlsRegistry(t, s.serverCA, func(next http.Handler) http.Handler {
+		return barrier.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-First") != "" {
+				close(firstArrived)
+				<-release
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close() // dropped, no answer
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		}))
+	})
+	c, err := remote.New(remote.Options{CAFile: s.caFile, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
+	defer cancel()
+	send := func(ctx context.Context, header string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set(header, "1")
+		resp, err := c.HTTPClient().Do(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}
+	first := make(chan error, 1)
+	go func() { first <- send(ctx, "X-First") }()
+	<-firstArrived
+	queued, errs := make(chan struct{}, n), make(chan error, n)
+	for range n {
+		go func() { errs <- send(&waiting{Context: ctx, queued: queued}, "X-Queued") }()
+	}
+	for range n {
+		<-queued
+	}
+	close(release)
+	if err := barrier.Wait(ctx); err != nil {
+		t.Errorf("after the first failed: %v", err)
+	}
+	if err := <-first; err == nil {
+		t.Error("the dropped first request did not fail")
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
