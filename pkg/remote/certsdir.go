@@ -86,7 +86,7 @@ func (t *tlsHosts) load(host string) (*hostTLS, error) {
 		return newHostTLS(t.template, t.config, t.cert, t.certFile), nil
 	}
 	dir := filepath.Join(t.dir, host)
-	if strings.ContainsAny(host, `/\`) || host == "." || host == ".." {
+	if strings.ContainsAny(host, `/\`) || host == "" || host == "." || host == ".." {
 		return nil, fmt.Errorf("--certs-dir: registry host %q is not a directory name: %w", host, errdef.ErrUsage)
 	}
 	entries, err := os.ReadDir(dir)

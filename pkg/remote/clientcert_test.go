@@ -623,3 +623,22 @@ func TestDroppedAfterClientCertRequest(t *testing.T) {
 		})
 	}
 }
+
+// A request without a host (a redirect to "https:///path") does not read
+// the certs directory itself as a host's: a stray key there was taken
+// for a client certificate's.
+func TestCertsDirNoHost(t *testing.T) {
+	s := newMTLSSetup(t)
+	certsDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(certsDir, "stray.key"), []byte("not for any host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := remote.New(remote.Options{CertsDir: certsDir, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.HTTPClient().Get("https:///v2/")
+	if err == nil || strings.Contains(err.Error(), "stray.key") {
+		t.Errorf("err = %v, want a refusal that reads nothing of %s", err, certsDir)
+	}
+}
