@@ -338,6 +338,11 @@ func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !ok {
 			return resp, c.dropped(err)
 		}
+		if alert == tls.AlertError(alertHandshakeFailure).Error() && !c.auth.requested.Load() {
+			// Refused before the registry asked for a certificate: no
+			// client certificate matter.
+			return nil, &handshakeRefused{err}
+		}
 		certErr = &ClientCertError{Alert: alert, CertFile: c.certFile, err: err}
 	} else {
 		c.auth.answered.Store(true)
@@ -353,6 +358,18 @@ func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return nil, certErr
 }
+
+// handshakeRefused is a registry's refusal of the TLS handshake (a bare
+// "handshake failure" alert) before it asked for a client certificate:
+// it shares no TLS version or cipher suite with stella. It is the
+// registry's answer, not transient.
+type handshakeRefused struct{ err error }
+
+func (e *handshakeRefused) Error() string {
+	return fmt.Sprintf("%v: the registry refused the TLS handshake before asking for any client certificate: it shares no TLS version (1.2, 1.3) or cipher suite with stella", e.err)
+}
+
+func (e *handshakeRefused) Unwrap() error { return e.err }
 
 // dropped returns err, a connection closed or reset, saying that the
 // registry asked for a client certificate and was presented none, if so

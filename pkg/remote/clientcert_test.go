@@ -642,3 +642,26 @@ func TestCertsDirNoHost(t *testing.T) {
 		t.Errorf("err = %v, want a refusal that reads nothing of %s", err, certsDir)
 	}
 }
+
+// A TLS 1.2 registry that refuses the handshake before asking for a
+// client certificate (no cipher in common) is not said to want one: the
+// bare "handshake failure" alert is a client certificate matter only once
+// the registry asked for one. stella told the operator to give
+// --cert-file to a registry that has no mutual TLS.
+func TestHandshakeFailureBeforeAnyCertificateRequest(t *testing.T) {
+	s := newMTLSSetup(t)
+	host := tlsRegistryWith(t, s.serverCA, func(next http.Handler) http.Handler { return next }, func(cfg *tls.Config) {
+		cfg.MaxVersion = tls.VersionTLS12
+		cfg.CipherSuites = []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA256} // offered by no Go client by default
+	})
+	c, err := remote.New(remote.Options{CAFile: s.caFile, ConfigFile: s.config, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.HTTPClient().Get("https://" + host + "/v2/")
+	err = remote.Classify(err)
+	msg := fmt.Sprint(err)
+	if errors.As(err, new(*remote.ClientCertError)) || strings.Contains(msg, "--cert-file") || !strings.Contains(msg, "no TLS version (1.2, 1.3) or cipher suite") || !errors.Is(err, errdef.ErrUnavailable) || remote.IsTransient(err) {
+		t.Errorf("err = %v\nwant the handshake failure, unavailable, not retried, not a client certificate matter", err)
+	}
+}

@@ -136,7 +136,7 @@ func IsTransient(err error) bool {
 	if errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrNotFound) {
 		return false
 	}
-	if certErr := new(ClientCertError); errors.As(err, &certErr) {
+	if certErr := new(ClientCertError); errors.As(err, &certErr) || errors.As(err, new(*handshakeRefused)) {
 		return false // a TLS alert travels in a net.Error, but is the registry's answer
 	}
 	var resp *errcode.ErrorResponse
