@@ -247,10 +247,13 @@ func caNames(cas [][]byte) []string {
 // ClientCertError is a registry's refusal of a TLS connection for want of
 // an acceptable client certificate: a TLS alert about the certificate
 // (certificate required, bad, unknown CA, expired, revoked…), or a bare
-// handshake failure, which is how TLS 1.2 servers refuse a connection
-// without one. It is not transient: trying again gets the same answer.
+// handshake failure after the registry asked for one, which is how TLS
+// 1.2 servers refuse a connection without one, or a proxy's HTTP 400
+// saying so (nginx). It is not transient: trying again gets the same
+// answer.
 type ClientCertError struct {
-	// Alert is the TLS alert as Go names it ("tls: certificate required").
+	// Alert is the TLS alert as Go names it ("tls: certificate required");
+	// empty for an HTTP refusal (Answer).
 	Alert string
 	// CertFile is the client certificate given for the registry
 	// (--cert-file, or a file under --certs-dir), empty if none was.
