@@ -22,8 +22,9 @@ import (
 // host took the certificate (or asked for none) and requests go as they
 // come, over HTTP/2 where the registry speaks it. Once one was refused
 // for its certificate, so is every later one to the host, without asking
-// again: the answer does not change within a run.
-// One that failed otherwise lets the others go over HTTP/1.1 as they come.
+// again: the answer does not change within a run. Once one failed
+// otherwise (a dropped connection, a stall), the others go over HTTP/1.1
+// as they come, each reading its own refusal, if any.
 type firstContact struct {
 	first, rest http.RoundTripper
 
