@@ -18,13 +18,15 @@ func newDoctorCmd(app *app) *cobra.Command {
 		Short: "Diagnose a registry: what it supports and how import and push will use it",
 		Long: `Diagnose a registry with real requests, before the maintenance window rather
 than during it, using the same credentials (docker config.json, --registry-config),
-TLS settings (--ca-file, --cert-file/--key-file, --insecure, --plain-http) and
-retries as import and push:
+TLS settings (--ca-file, --cert-file/--key-file, --certs-dir, --insecure,
+--plain-http) and retries as import and push:
 
   reachable       GET /v2/ answers
   tls             the certificate verifies (issuer, expiry)
   client-cert     whether the registry asks for a client certificate (mutual TLS),
-                  and whether --cert-file's was presented and accepted
+                  and whether the one given (--cert-file, --certs-dir) was
+                  presented (only to a registry asking for one of its CA) and
+                  accepted
   auth            the authentication asked for, and whether the credentials work
   push            two small blobs (one PUT each) and a manifest can be written
   chunked-upload  a blob can be sent in chunks (one small PATCH, session cancelled)
