@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -262,6 +263,9 @@ type ClientCertError struct {
 	// registry asked for client certificates of: CertFile's was issued by
 	// none of them, and was not presented.
 	WantedCAs []string
+	// NotAfter, when set, is when CertFile's certificate, presented,
+	// expired by this machine's clock.
+	NotAfter time.Time
 	// Answer, when set, is the refusal as a proxy that took the handshake
 	// said it in an HTTP 400 answer instead of a TLS alert (nginx's "No
 	// required SSL certificate was sent"); Alert is then empty.
@@ -280,6 +284,8 @@ func (e *ClientCertError) Error() string {
 		return fmt.Sprintf("the registry demands a client certificate issued by %s, which the client certificate %s is not (nor its chain), so it was not presented (%s): give one such a CA issued, its intermediate CAs after it in the same file", strings.Join(e.WantedCAs, " or "), e.CertFile, why)
 	case e.CertFile != "" && handshake:
 		return fmt.Sprintf("the registry refused the TLS handshake with the client certificate %s (%s): it may not trust it (issued by a CA it trusts for client certificates, valid now, meant for client authentication), or share no TLS version or cipher with stella", e.CertFile, why)
+	case e.CertFile != "" && !e.NotAfter.IsZero():
+		return fmt.Sprintf("the registry refused the client certificate %s (%s): it expired at %s, by this machine's clock: renew it (or check the clock)", e.CertFile, why, e.NotAfter.UTC().Format(time.RFC3339))
 	case e.CertFile != "":
 		return fmt.Sprintf("the registry refused the client certificate %s (%s): it must be issued by a CA the registry trusts for client certificates, be valid now, and be meant for client authentication", e.CertFile, why)
 	case handshake:
@@ -358,6 +364,8 @@ func (c clientCertErrors) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if wanted := c.auth.withheld.Load(); wanted != nil && c.certFile != "" {
 		certErr.WantedCAs = *wanted
+	} else if cert := c.auth.cert; cert != nil && cert.Leaf != nil && time.Now().After(cert.Leaf.NotAfter) {
+		certErr.NotAfter = cert.Leaf.NotAfter
 	}
 	return nil, certErr
 }

@@ -123,7 +123,7 @@ func TestClientCertRefused(t *testing.T) {
 		{"TLS 1.2, none", tls.VersionTLS12, "", "", "no client certificate was given: if it demands one (mutual TLS), give --cert-file and --key-file", `"handshake failure"`},
 		{"TLS 1.3, wrong CA", 0, wrongCert, wrongKey, `demands a client certificate issued by "Client CA", which the client certificate ` + wrongCert + " is not", `so it was not presented (TLS alert "certificate required")`},
 		{"TLS 1.2, wrong CA", tls.VersionTLS12, wrongCert, wrongKey, `demands a client certificate issued by "Client CA", which the client certificate ` + wrongCert + " is not", "so it was not presented"},
-		{"TLS 1.3, expired", 0, expiredCert, expiredKey, "refused the client certificate " + expiredCert, `"expired certificate"`},
+		{"TLS 1.3, expired", 0, expiredCert, expiredKey, "refused the client certificate " + expiredCert, `"expired certificate"): it expired at `},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := testutil.RegistryMTLS(t, s.serverCA, s.clientCA, tt.version)
@@ -484,11 +484,20 @@ func TestClientCertRefusedByNginx(t *testing.T) {
 	wrongCert, wrongKey := s.otherCA.ClientCert(t, s.dir, "wrong")
 	clientCAs := x509.NewCertPool()
 	clientCAs.AddCert(s.clientCA.Cert)
+	expired, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	expiredDER, _ := x509.MarshalPKCS8PrivateKey(expired)
+	notAfter := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	expiredCert := testutil.WritePEM(t, s.dir, "expired.pem", s.clientCA.Leaf(t, "expired", &expired.PublicKey, testutil.LeafOptions{
+		NotBefore: notAfter.Add(-24 * time.Hour), NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}))
+	expiredKey := writeKey(t, s.dir, "expired.key", "PRIVATE KEY", expiredDER)
+	expiredAt := notAfter.UTC().Format(time.RFC3339)
 	for _, tt := range []struct {
 		name, cert, key, want string
 	}{
 		{"none given", "", "", `the registry demands a client certificate (mutual TLS) and none was given (HTTP 400 "No required SSL certificate was sent"): give --cert-file and --key-file`},
 		{"refused", certFile, keyFile, `the registry refused the client certificate ` + certFile + ` (HTTP 400 "The SSL certificate error")`},
+		// nginx says the same of any certificate it does not take.
+		{"expired", expiredCert, expiredKey, `the registry refused the client certificate ` + expiredCert + ` (HTTP 400 "The SSL certificate error"): it expired at ` + expiredAt + `, by this machine's clock`},
 		{"another CA's", wrongCert, wrongKey, `issued by "Client CA", which the client certificate ` + wrongCert + ` is not (nor its chain), so it was not presented (HTTP 400 "No required SSL certificate was sent")`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
