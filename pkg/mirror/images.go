@@ -65,12 +65,16 @@ func resolveImages(ctx context.Context, client *remote.Client, images []release.
 // manifest types oras-go asks for, and Docker's schema 1 ones, so that a
 // registry holding a schema 1 image says so rather than "not found" (a
 // registry answers 404 where it holds no type the client accepts), and
-// create refuses it by name.
+// create refuses it by name. Schema 1 goes last and weighs less (q=0.5):
+// a registry that converts a tag's manifest for clients that prefer
+// schema 1 (choosing by weight, and where weights tie by its own order)
+// serves an image held as schema 2 or OCI as it is, not a conversion that
+// create would refuse.
 var resolveMediaTypes = []string{
 	bundle.MediaTypeDockerManifest, bundle.MediaTypeDockerManifestList,
 	ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
 	"application/vnd.oci.artifact.manifest.v1+json",
-	bundle.MediaTypeDockerSchema1Signed, bundle.MediaTypeDockerSchema1,
+	bundle.MediaTypeDockerSchema1Signed + ";q=0.5", bundle.MediaTypeDockerSchema1 + ";q=0.5",
 }
 
 func resolveImage(ctx context.Context, client *remote.Client, img release.Image, opts *CreateOptions, budget *docBudget, lookups *cosignLookups) (*sourceImage, error) {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"mime"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,4 +66,97 @@ func refusesSchema1(t *testing.T, src string) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("create left %s behind (%v)", out, err)
 	}
+}
+
+// A registry that negotiates a tag's manifest by the weights the Accept
+// header gives, and where weights tie by its own order of preference
+// (schema 1 first, as a registry converting for old clients might), serves
+// an image held as OCI in that form, never as a schema 1 conversion: create
+// asks for schema 1 (to name such an image) weighted below schema 2 and
+// OCI. Asked for it at the same weight, create was served the conversion
+// and refused an OCI image as Docker schema 1.
+func TestCreateIsNotServedASchema1Conversion(t *testing.T) {
+	src := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, ref, ok := strings.Cut(r.URL.Path, "/manifests/")
+			if !ok || strings.Contains(ref, ":") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			// By tag: what is held, and the form the Accept header prefers.
+			held := httptest.NewRecorder()
+			get := r.Clone(r.Context())
+			get.Method = http.MethodGet
+			h.ServeHTTP(held, get)
+			stored := held.Header().Get("Content-Type")
+			if held.Code != http.StatusOK || !strings.Contains(negotiate(r.Header.Values("Accept"), stored), "prettyjws") {
+				for k, v := range held.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(held.Code)
+				if r.Method == http.MethodGet {
+					w.Write(held.Body.Bytes())
+				}
+				return
+			}
+			conv := []byte(`{"schemaVersion":1,"name":"converted","tag":"` + ref + `","architecture":"amd64","fsLayers":[],"history":[],"signatures":[]}`)
+			w.Header().Set("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+			w.Header().Set("Docker-Content-Digest", digest.FromBytes(conv).String())
+			w.Header().Set("Content-Length", strconv.Itoa(len(conv)))
+			if r.Method == http.MethodGet {
+				w.Write(conv)
+			}
+		})
+	})
+	r := rawRepo{t, src, "converting/app"}
+	img := r.image("oci", "", nil)
+	repo, err := testutil.Client(t).Repository(src + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Tag(context.Background(), img, "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	rel := filepath.Join(t.TempDir(), "release.txt")
+	if err := os.WriteFile(rel, []byte(src+"/"+r.name+":1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := createOpts(t, rel, "", filepath.Join(t.TempDir(), "bundle"))
+	opts.Version, opts.AllowTags = "2025.10.0", true
+	res, err := mirror.Create(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("create of an OCI image from a registry that converts where schema 1 is preferred: %v", err)
+	}
+	if got := res.Manifest.Images[0].Digest; got != img.Digest {
+		t.Fatalf("create recorded %s, want the OCI image's %s", got, img.Digest)
+	}
+}
+
+// negotiate picks, of a registry offering schema 1 before the type it
+// holds, the one the Accept values weigh highest (q, 1 if not given); a
+// tie goes to the registry's order.
+func negotiate(accept []string, held string) string {
+	weight := map[string]float64{}
+	for _, v := range accept {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if s, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(s, 64); err != nil {
+					continue
+				}
+			}
+			weight[mt] = q
+		}
+	}
+	best, bestQ := "", 0.0
+	for _, offer := range []string{"application/vnd.docker.distribution.manifest.v1+prettyjws", held} {
+		if q := weight[offer]; q > bestQ {
+			best, bestQ = offer, q
+		}
+	}
+	return best
 }
