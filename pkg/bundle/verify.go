@@ -13,6 +13,27 @@ import (
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
+// ContentError reports content that is not what its descriptor names: other
+// bytes, or another length. It wraps errdef.ErrDigestMismatch. It is the
+// fault of whatever the bytes were read from, never of where they were
+// sent, so a caller that knows the source (an archive, a directory, a
+// source registry) can name it; a registry that answers an upload with
+// another digest fails otherwise.
+type ContentError struct {
+	// Digest is the digest the content was read for.
+	Digest digest.Digest
+	// Detail says how it differed ("content hashes to sha256:…").
+	Detail string
+}
+
+// Error implements error.
+func (e *ContentError) Error() string {
+	return fmt.Sprintf("%s: %s: %v", e.Digest, e.Detail, errdef.ErrDigestMismatch)
+}
+
+// Unwrap makes errors.Is(err, errdef.ErrDigestMismatch) hold.
+func (e *ContentError) Unwrap() error { return errdef.ErrDigestMismatch }
+
 // VerifyReader passes through exactly the bytes a descriptor promises and
 // checks them on the way. Its Read returns an error wrapping
 // errdef.ErrDigestMismatch, naming the digest, in place of the io.EOF that
@@ -46,7 +67,7 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	switch {
 	case v.n > v.desc.Size:
-		v.err = fmt.Errorf("%s: content is longer than its size %d: %w", v.desc.Digest, v.desc.Size, errdef.ErrDigestMismatch)
+		v.err = &ContentError{Digest: v.desc.Digest, Detail: fmt.Sprintf("content is longer than its size %d", v.desc.Size)}
 		return n - 1, v.err
 	case err == io.EOF:
 		v.err = v.check()
@@ -59,13 +80,13 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 
 func (v *VerifyReader) check() error {
 	if v.n != v.desc.Size {
-		return fmt.Errorf("%s: content has %d bytes, descriptor says %d: %w", v.desc.Digest, v.n, v.desc.Size, errdef.ErrDigestMismatch)
+		return &ContentError{Digest: v.desc.Digest, Detail: fmt.Sprintf("content has %d bytes, descriptor says %d", v.n, v.desc.Size)}
 	}
 	if v.desc.Digest.Validate() != nil || v.desc.Digest.Algorithm() != digest.SHA256 {
 		return fmt.Errorf("%q is not a valid sha256 digest: %w", v.desc.Digest, errdef.ErrMalformed)
 	}
 	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.desc.Digest.Encoded() {
-		return fmt.Errorf("%s: content hashes to sha256:%s: %w", v.desc.Digest, got, errdef.ErrDigestMismatch)
+		return &ContentError{Digest: v.desc.Digest, Detail: "content hashes to sha256:" + got}
 	}
 	return io.EOF
 }
@@ -76,10 +97,10 @@ func (v *VerifyReader) Verified() bool { return v.err == io.EOF }
 // VerifyBytes checks that data is exactly the content desc names.
 func VerifyBytes(data []byte, desc ocispec.Descriptor) error {
 	if int64(len(data)) != desc.Size {
-		return fmt.Errorf("%s: content has %d bytes, descriptor says %d: %w", desc.Digest, len(data), desc.Size, errdef.ErrDigestMismatch)
+		return &ContentError{Digest: desc.Digest, Detail: fmt.Sprintf("content has %d bytes, descriptor says %d", len(data), desc.Size)}
 	}
 	if digest.FromBytes(data) != desc.Digest {
-		return fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, digest.FromBytes(data), errdef.ErrDigestMismatch)
+		return &ContentError{Digest: desc.Digest, Detail: "content hashes to " + digest.FromBytes(data).String()}
 	}
 	return nil
 }

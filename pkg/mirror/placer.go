@@ -285,7 +285,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 				}
 				defer closer.Close()
 				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
-					return err
+					return pl.sourceFault(err)
 				}
 				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 				return nil
@@ -302,15 +302,27 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			// like a file: nothing is buffered, a retry asks for the range.
 			if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, transfer.NewSeekReaderAt(rs, b.desc.Size)); err != nil {
-					return err
+					return pl.sourceFault(err)
 				}
 				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 				return nil
 			}
-			return pl.place(ctx, spreads, b, rc)
+			return pl.sourceFault(pl.place(ctx, spreads, b, rc))
 		})
 	}
 	return g.Wait()
+}
+
+// sourceFault names the source in an error of content read from it that is
+// not what its digest says: the archive, directory or source registry is at
+// fault, not the target the upload was going to (its host and repository
+// would send the operator to the wrong side of the gap).
+func (pl *placer) sourceFault(err error) error {
+	var bad *bundle.ContentError
+	if errors.As(err, &bad) {
+		return fmt.Errorf("%s: its copy of blob %s is damaged or altered: %s: %w", pl.src.name, bad.Digest, bad.Detail, errdef.ErrDigestMismatch)
+	}
+	return err
 }
 
 // avoidCopy reports whether b's first repository already holds it, or got
@@ -388,10 +400,10 @@ func (pl *placer) placeBehind(ctx context.Context, behind, spreads *errgroup.Gro
 	end := newStreamEnd(r)
 	behind.Go(func() error {
 		defer end.StreamEnded(nil)
-		return pl.place(ctx, spreads, b, end)
+		return pl.sourceFault(pl.place(ctx, spreads, b, end))
 	})
 	<-end.done
-	return end.err
+	return pl.sourceFault(end.err)
 }
 
 // send uploads b from r into its first repository unless it is there. With

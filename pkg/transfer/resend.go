@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
@@ -200,7 +201,7 @@ func (s *hashedAt) verify(desc ocispec.Descriptor) error {
 		return s.failed
 	}
 	if got := digest.NewDigest(digest.SHA256, s.h); s.hashed != desc.Size || got != desc.Digest {
-		s.failed = fmt.Errorf("%s: content hashes to %s: %w", desc.Digest, got, errdef.ErrDigestMismatch)
+		s.failed = &bundle.ContentError{Digest: desc.Digest, Detail: "content hashes to " + got.String()}
 	}
 	return s.failed
 }
