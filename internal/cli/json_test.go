@@ -178,6 +178,9 @@ func TestJSONOutput(t *testing.T) {
 		{"stella mirror verify-checksums", []string{"mirror", "verify-checksums", dir, "--key", key + ".pub"}},
 		{"stella mirror pack", []string{"mirror", "pack", dir, "--output", archive}},
 		{"stella mirror inspect", []string{"mirror", "inspect", archive}},
+		// A delta's inspect has base, with what the delta omits.
+		{"stella mirror create", []string{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", filepath.Join(work, "delta"), "--plain-http", "--base", dir, "--base-key", key + ".pub"}},
+		{"stella mirror inspect", []string{"mirror", "inspect", filepath.Join(work, "delta")}},
 		{"stella mirror import", []string{"mirror", "import", archive, "--registry", airgap, "--plain-http", "--key", key + ".pub", "--advisories-dir", filepath.Join(work, "adv")}},
 		{"stella mirror push", []string{"mirror", "push", archive, other + "/stellaops/mirror-bundle", "--plain-http", "--key", key + ".pub"}},
 		{"stella mirror sync", []string{"mirror", "sync", bundleRef, airgap + "/copy/bundle", "--plain-http", "--images", "--key", key + ".pub"}},
