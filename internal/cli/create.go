@@ -51,7 +51,9 @@ does not resolve; manifest.json records it as the image's source. An image
 pinned as a single manifest is kept whatever its platform.
 
 createdAt comes from --created, else SOURCE_DATE_EPOCH, else the clock; with it
-fixed, the same sources give the same bytes.
+fixed, the same sources give the same bytes. expiresAt is createdAt plus
+--valid-for: a fixed createdAt older than that (a SOURCE_DATE_EPOCH set to an
+old commit's time) writes a bundle that is expired already, with a warning.
 
 With --output FILE.tar, create writes the packed archive itself, in one pass
 from the registries to the media: exactly the tar that create + pack would
@@ -76,6 +78,9 @@ verified as it is written, and the archive appears only when all are.`,
 			}
 			opts.Transfer = app.transferOptions()
 			opts.Logger = app.logger()
+			if msg := f.expiredAtBirth(opts, time.Now()); msg != "" {
+				opts.Logger.Warn(msg)
+			}
 			opts.Producer = bundle.Producer{Name: "stella mirror", Version: Version()}
 			if opts.Key != "" {
 				opts.Password = app.password(false)
@@ -144,6 +149,32 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		}
 	}
 	return opts, nil
+}
+
+// expiredAtBirth says, before anything is fetched, when the bundle create
+// is about to write will be past its expiresAt already (createdAt fixed by
+// --created or SOURCE_DATE_EPOCH, which CI often sets to the commit's time,
+// and older than --valid-for): import, serve and verify would refuse it on
+// the far side. Empty when it is not.
+func (f *createFlags) expiredAtBirth(opts mirror.CreateOptions, now time.Time) string {
+	if opts.Created.IsZero() {
+		return ""
+	}
+	validFor := opts.ValidFor
+	if validFor == 0 {
+		validFor = mirror.DefaultValidFor
+	}
+	created := opts.Created.UTC().Truncate(time.Second)
+	expires := created.Add(validFor)
+	if expires.After(now) {
+		return ""
+	}
+	from := "--created"
+	if f.created == "" {
+		from = "SOURCE_DATE_EPOCH=" + os.Getenv("SOURCE_DATE_EPOCH")
+	}
+	return fmt.Sprintf("bundle expired when written: %s makes createdAt %s, so it expires at %s, already past; import, serve and verify will refuse it (exit 3) unless --allow-expired: give a later --created or a longer --valid-for",
+		from, created.Format(time.RFC3339), expires.Format(time.RFC3339))
 }
 
 // parseTime reads RFC 3339 or Unix seconds.
