@@ -32,7 +32,11 @@ for are left behind, with a warning (filesNotCarried in --format json).
 --ca-file, --cert-file and --key-file apply to both registries (a client
 certificate is presented only to a registry that asks for one of its CA); where the two
 need different CAs or client certificates, --certs-dir gives each its own
-(DIR/HOST[:PORT]/ca.crt, client.cert, client.key, as docker's certs.d).`,
+(DIR/HOST[:PORT]/ca.crt, client.cert, client.key, as docker's certs.d).
+--plain-http applies to both registries too: from a registry with TLS to one
+without (or back), pull the bundle into a directory, then push it
+(stella mirror pull SRC-REF DIR --key PUB; stella mirror push DIR DST-REF
+--plain-http --key PUB).`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
   stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http
   stella mirror sync src.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub --certs-dir /etc/docker/certs.d`,

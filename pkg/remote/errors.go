@@ -81,6 +81,12 @@ func Classify(err error) error {
 			return &classified{fmt.Errorf("%w (a proxy in front of %s limits the size of requests: raise its limit, as the registry's own setup does: nginx client_max_body_size 0)", err, resp.URL.Host), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 			return &classified{err, errdef.ErrUnavailable}
+		case resp.StatusCode == http.StatusBadRequest && len(resp.Errors) == 0 && resp.URL != nil && resp.URL.Scheme == "http":
+			// A TLS port answers a plain HTTP request 400 with no OCI
+			// error (Go's "Client sent an HTTP request to an HTTPS
+			// server", nginx's "The plain HTTP request was sent to HTTPS
+			// port"), as doctor's reachability check says.
+			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http)", err), errdef.ErrUnavailable}
 		}
 		return err
 	}

@@ -64,3 +64,46 @@ func TestClassifySchemeMismatch(t *testing.T) {
 		t.Fatalf("Classify(%v) = %v, want ErrUnavailable naming --plain-http", err, got)
 	}
 }
+
+// TestClassifyPlainHTTPToTLS: --plain-http against a registry with TLS
+// failed import, push, sync and login with "response status code 400:
+// Bad Request" and nothing more; doctor alone said to drop the flag. A 400
+// that carries an OCI error is the registry's answer and gets no hint.
+func TestClassifyPlainHTTPToTLS(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	oci := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"errors":[{"code":"NAME_INVALID","message":"invalid repository name"}]}`)
+	}))
+	defer oci.Close()
+	client, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		host     string
+		wantHint bool
+	}{
+		{"TLS port", tlsSrv.Listener.Addr().String(), true},
+		{"OCI error", oci.Listener.Addr().String(), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			repo, err := client.Repository(tt.host + "/stellaops/mirror-bundle")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = repo.Tags(context.Background(), "", func([]string) error { return nil })
+			if err == nil {
+				t.Fatal("listing tags succeeded")
+			}
+			got := remote.Classify(err)
+			hinted := strings.Contains(got.Error(), "drop --plain-http")
+			if hinted != tt.wantHint || hinted != errors.Is(got, errdef.ErrUnavailable) || strings.Contains(got.Error(), "\n") {
+				t.Errorf("Classify(%v) = %v; want the hint and ErrUnavailable: %v", err, got, tt.wantHint)
+			}
+		})
+	}
+}
