@@ -217,7 +217,7 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 // the bundle is to be written under, is read whether the tag list names it
 // or not.
 func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *metadata, allow bool, verb string) error {
-	held, heldRoot, err := tgt.generation(ctx, repo, tag)
+	held, heldRoot, heldVersion, err := tgt.generation(ctx, repo, tag)
 	if err != nil {
 		return err
 	}
@@ -227,11 +227,11 @@ func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *met
 		// older than what the registry holds (a stale inventory or
 		// bundle), a newer release comes out no newer. Say so, and the cure.
 		if m.Base != nil && m.Base.Generation < held {
-			return fmt.Errorf("bundle %s has generation %d, a delta on %s (generation %d); %s/%s already holds generation %d: make the delta again from a fresh inventory (--allow-rollback to %s it anyway): %w",
-				m.BundleID, m.MirrorGeneration, m.Base.BundleID, m.Base.Generation, tgt.host, repo, held, verb, errdef.ErrGeneration)
+			return fmt.Errorf("bundle %s has generation %d, a delta on %s (generation %d); %s/%s already holds generation %d, of release %s: make the delta again from a fresh inventory (--allow-rollback to %s it anyway): %w",
+				m.BundleID, m.MirrorGeneration, m.Base.BundleID, m.Base.Generation, tgt.host, repo, held, heldVersion, verb, errdef.ErrGeneration)
 		}
-		return fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d (--allow-rollback to %s it anyway): %w",
-			m.BundleID, m.MirrorGeneration, tgt.host, repo, held, verb, errdef.ErrGeneration)
+		return fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d, of release %s (--allow-rollback to %s it anyway): %w",
+			m.BundleID, m.MirrorGeneration, tgt.host, repo, held, heldVersion, verb, errdef.ErrGeneration)
 	}
 	return nil
 }

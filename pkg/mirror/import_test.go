@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -278,7 +279,7 @@ func TestImportRefuses(t *testing.T) {
 		}, errdef.ErrExpired, m.BundleID},
 		{"older generation", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			return s.dir, nil
-		}, errdef.ErrGeneration, "already holds generation"},
+		}, errdef.ErrGeneration, fmt.Sprintf("already holds generation %d, of release %s (", fixedTime.Unix()+1, newer.rel.Spec.Version)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -268,21 +268,22 @@ func (t *target) setReferrersMode(mode ReferrersMode) error {
 }
 
 // generation returns the highest mirrorGeneration among the bundles tagged
-// in repo (listed, or among also), with the root digest of that bundle; 0
-// when there is none.
-func (t *target) generation(ctx context.Context, repo string, also ...string) (int64, digest.Digest, error) {
+// in repo (listed, or among also), with the root digest and release version
+// of that bundle; 0 when there is none.
+func (t *target) generation(ctx context.Context, repo string, also ...string) (int64, digest.Digest, string, error) {
 	roots, err := t.bundleRoots(ctx, repo, also...)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	var best int64
 	var bestRoot digest.Digest
+	var bestVersion string
 	for _, r := range roots {
 		if r.entry.Generation > best {
-			best, bestRoot = r.entry.Generation, r.desc.Digest
+			best, bestRoot, bestVersion = r.entry.Generation, r.desc.Digest, r.entry.Version
 		}
 	}
-	return best, bestRoot, nil
+	return best, bestRoot, bestVersion, nil
 }
 
 func isNotFound(err error) bool { return errors.Is(remote.Classify(err), errdef.ErrNotFound) }
