@@ -372,7 +372,20 @@ func TestServeRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			return testutil.ForeignArchive(t, out, "b.tar.gz")
-		}, wantErr: errdef.ErrUsage, wantMsg: "gzip-compressed without a seek table (not written by stella mirror pack), and cannot be read at random"},
+		}, wantErr: errdef.ErrUsage, wantMsg: "gzip-compressed without a seek table, and cannot be read at random: another tool's archive (decompress it once, gzip -dk "},
+		// A copy of pack's .tar.zst cut short (a stick pulled before the
+		// copy ended) has lost its seek table with its end: serve said it
+		// was "not written by stella mirror pack" and to decompress it,
+		// which fails too; the way to tell is verify.
+		{name: "pack's .tar.zst cut short", break_: func(t *testing.T, dir string) string {
+			out := filepath.Join(t.TempDir(), "b.tar.zst")
+			if _, err := mirror.Pack(context.Background(), mirror.PackOptions{Dir: dir, Output: out}); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := os.ReadFile(out)
+			os.WriteFile(out, data[:len(data)*2/3], 0o644)
+			return out
+		}, wantErr: errdef.ErrUsage, wantMsg: "or one pack wrote that was cut short, its table lost with its end (stella mirror verify "},
 		{name: "not a bundle", break_: func(t *testing.T, dir string) string { return t.TempDir() }, wantErr: errdef.ErrNotFound},
 	}
 	for _, tt := range tests {

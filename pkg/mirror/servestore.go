@@ -160,15 +160,17 @@ func openArchiveFile(path string) (readerAtCloser, int64, error) {
 
 // compressedError says why a compressed tar cannot be served and how to
 // get one that can: the plain tar is exactly the archive decompressed, the
-// same bytes pack writes without compression.
+// same bytes pack writes without compression. An archive pack wrote and a
+// copy cut short (its seek table is at the end) look alike from here; verify
+// tells them apart, reading it as a stream.
 func compressedError(path string, c layout.Compression) error {
 	if layout.IsVolumeList(path) {
 		return fmt.Errorf("the volumes of %s are %s-compressed without a seek table, and cannot be read at random: pack the bundle again (stella mirror pack DIR --output FILE.tar.zst --split SIZE), then serve that: %w",
 			path, c, errdef.ErrUsage)
 	}
 	tool := map[layout.Compression]string{layout.Gzip: "gzip -dk", layout.Zstd: "zstd -d"}[c]
-	return fmt.Errorf("%s is %s-compressed without a seek table (not written by stella mirror pack), and cannot be read at random: decompress it once (%s %s) or pack the bundle again (stella mirror pack DIR --output FILE.tar), then serve that: %w",
-		path, c, tool, path, errdef.ErrUsage)
+	return fmt.Errorf("%s is %s-compressed without a seek table, and cannot be read at random: another tool's archive (decompress it once, %s %s, or pack the bundle again, stella mirror pack DIR --output FILE.tar, then serve that), or one pack wrote that was cut short, its table lost with its end (stella mirror verify %s --key PUB says truncated: copy it again): %w",
+		path, c, tool, path, path, errdef.ErrUsage)
 }
 
 // dirStore serves a bundle directory: each blob from its own file.
