@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -118,17 +119,25 @@ func streamContent(ctx context.Context, src *source, md *metadata) (*ContentResu
 	if err != nil {
 		return nil, err
 	}
+	// The stream names the archive in its own errors (a truncated one);
+	// those of the entries are named here.
 	err = src.stream(p.declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
 		desc, hash, err := p.expect(e.Name)
-		if err != nil || !hash {
-			return err
+		if err == nil && hash {
+			err = streamEntry(ctx, e, r, desc)
 		}
-		return streamEntry(ctx, e, r, desc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src.name, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return p.res, p.lacking()
+	if err := p.lacking(); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.name, err)
+	}
+	return p.res, nil
 }
 
 // indexedContent is verifyContent for an archive read at random (a plain
@@ -179,5 +188,12 @@ func streamEntry(ctx context.Context, e *layout.Entry, r io.Reader, desc ocispec
 	if e.Size != desc.Size {
 		return fmt.Errorf("archive entry %s has %d bytes, its descriptor says %d: %w", e.Name, e.Size, desc.Size, errdef.ErrDigestMismatch)
 	}
-	return drain(ctx, bundle.NewVerifyReader(r, desc), "archive entry "+e.Name)
+	if _, err := copyBuffered(ctx, io.Discard, bundle.NewVerifyReader(r, desc)); err != nil {
+		if errors.Is(err, errdef.ErrMalformed) {
+			// The tar reader's own: it names the entry (truncated).
+			return err
+		}
+		return fmt.Errorf("archive entry %s: %w", e.Name, err)
+	}
+	return nil
 }

@@ -2,10 +2,12 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -68,12 +70,21 @@ func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *sl
 	}
 	log.Info("verifying content", "archive", path)
 	if src.index != nil {
-		res.Content, err = indexedContent(ctx, src.index, md, concurrency(opts.Concurrency))
-	} else {
-		res.Content, err = streamContent(ctx, src, md)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		if res.Content, err = indexedContent(ctx, src.index, md, concurrency(opts.Concurrency)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	} else if res.Content, err = streamContent(ctx, src, md); err != nil {
+		// Named already: streamContent names the archive, and for a
+		// split one the volume its error lies in. A volume's bytes that
+		// fail to decode are most likely a volume changed on its media:
+		// hashed against the list, it is named as import names it, a
+		// mismatch (exit 2), not a malformed archive.
+		if errors.Is(err, errdef.ErrMalformed) && layout.IsVolumeList(path) {
+			if _, verr := VerifyVolumes(ctx, path, TrustOptions{}, opts.Concurrency); errors.Is(verr, errdef.ErrDigestMismatch) || errors.Is(verr, errdef.ErrNotFound) {
+				return nil, verr
+			}
+		}
+		return nil, err
 	}
 	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
 	return res, nil

@@ -85,6 +85,14 @@ func TestVerifyArchive(t *testing.T) {
 			os.WriteFile(tarPath, data[:len(data)*2/3], 0o644)
 			return tarPath
 		}, nil, errdef.ErrMalformed, "truncated"},
+		// Cut short within a layer, read as a stream: the entry is named
+		// once ("archive entry X: archive entry X is truncated" before).
+		{"truncated in a layer", func(t *testing.T) string {
+			tarPath := s.pack(t, ".tar")
+			data, _ := os.ReadFile(tarPath)
+			os.WriteFile(tarPath, data[:len(data)*2/3], 0o644)
+			return tarPath
+		}, nil, errdef.ErrMalformed, "is truncated"},
 		{"corrupt member in a .tar.gz", func(t *testing.T) string {
 			return corruptLayers(t, s.pack(t, ".tar.gz"))
 		}, nil, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
@@ -127,6 +135,10 @@ func TestVerifyArchive(t *testing.T) {
 				}
 				if err != nil && (!strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), o.Envelope)) {
 					t.Errorf("error %q does not name %q and the archive", err, tt.wantMsg)
+				}
+				// Named once: "FILE: FILE: archive is truncated" said it twice.
+				if err != nil && (strings.Count(err.Error(), o.Envelope) != 1 || strings.Count(err.Error(), "archive entry ") > 1) {
+					t.Errorf("error %q names the archive or its entry more than once", err)
 				}
 			}
 		})

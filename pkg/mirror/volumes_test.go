@@ -82,6 +82,13 @@ func TestSplitVolumes(t *testing.T) {
 			t.Errorf("%s tagged %v after a failed import", repo, tags)
 		}
 	}
+	// verify reads the volumes as one stream; the frame that fails to
+	// decode was a malformed archive there (exit 11) where import and
+	// verify-checksums say mismatch (exit 2): it too names the volume.
+	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: res.VolumeList, Trust: trustKeys(s.pub), Now: testNow}); !errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) ||
+		!strings.Contains(err.Error(), "volume "+res.Volumes[1].Name+" is corrupt") {
+		t.Errorf("verify of a corrupt volume: %v", err)
+	}
 	// A missing volume is named before anything is read.
 	os.Remove(second)
 	if _, err := mirror.VerifyVolumes(ctx, res.VolumeList, mirror.TrustOptions{}, 2); !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), "volume "+res.Volumes[1].Name+" is missing") ||
