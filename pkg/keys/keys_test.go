@@ -144,6 +144,10 @@ func TestLoadSignerErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"wrong password", priv, pass("wrong"), errdef.ErrUsage, "wrong password"},
+		// COSIGN_PASSWORD: ${{ secrets.X }} with no such secret is set,
+		// empty: "wrong password?" sent operators to check a password
+		// that was never passed.
+		{"empty password", priv, pass(""), errdef.ErrUsage, "the password given is empty: is COSIGN_PASSWORD set but empty"},
 		{"no password source", priv, nil, errdef.ErrUsage, "no password"},
 		{"password source fails", priv, noPass, nil, "no terminal"},
 		{"missing file", filepath.Join(t.TempDir(), "nope.key"), pass(password), errdef.ErrNotFound, "no such file"},

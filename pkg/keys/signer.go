@@ -106,7 +106,13 @@ func loadPrivatePEM(ref string, data []byte, pass PassFunc) (signature.SignerVer
 	if err != nil {
 		// cosign's error says only "decrypt: encrypted: decryption failed"
 		// or how parsing failed; it holds neither key nor password.
-		return nil, fmt.Errorf("key %s: cannot decrypt (wrong password?): %v: %w", ref, err, errdef.ErrUsage)
+		hint := "wrong password?"
+		if len(pw) == 0 {
+			// CI passes a secret that is not defined as an empty
+			// variable, not as none.
+			hint = "the password given is empty: is COSIGN_PASSWORD set but empty, as a CI secret that is not defined leaves it?"
+		}
+		return nil, fmt.Errorf("key %s: cannot decrypt (%s): %v: %w", ref, hint, err, errdef.ErrUsage)
 	}
 	return sv, nil
 }
