@@ -286,7 +286,10 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, err
 	}
 	if base != nil {
-		if err := omitFiles(stage, append(append([]bundle.File{}, m.Advisories...), m.Files...), base, omitted); err != nil {
+		// Only advisories: the kit (scripts/, docs/) is a few KiB and is
+		// what the operator runs and reads on the far side, update.sh
+		// first; a delta carries it as every bundle does.
+		if err := omitFiles(stage, m.Advisories, m.Files, base, omitted); err != nil {
 			return nil, err
 		}
 		m.Base = base.manifestBase(omitted)
@@ -540,12 +543,17 @@ func manifestHead(version, channel string, producer bundle.Producer, generation 
 	}
 }
 
-// omitFiles removes from a delta's directory the advisories and files the
-// base holds (human view and blob), recording them as omitted.
-func omitFiles(stage *layout.Staging, files []bundle.File, base *baseInfo, omitted map[digest.Digest]bool) error {
+// omitFiles removes from a delta's directory the files (advisories) the
+// base holds (human view and blob), recording them as omitted; a blob that
+// one of keep (the kit, always carried) also names stays.
+func omitFiles(stage *layout.Staging, files, keep []bundle.File, base *baseInfo, omitted map[digest.Digest]bool) error {
+	kept := map[digest.Digest]bool{}
+	for _, f := range keep {
+		kept[f.Digest] = true
+	}
 	for _, f := range files {
 		d := ocispec.Descriptor{Digest: f.Digest, Size: f.Size}
-		if !base.omit(d) {
+		if kept[f.Digest] || !base.omit(d) {
 			continue
 		}
 		omitted[f.Digest] = true

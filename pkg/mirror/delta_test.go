@@ -106,6 +106,23 @@ func TestDeltaBundle(t *testing.T) {
 	for _, adv := range delta.Advisories {
 		newBytes += adv.Size
 	}
+	// The kit (scripts/update.sh, the guides) goes in every bundle, a
+	// delta's too: the operator who gets only the delta runs update.sh
+	// from it. It was omitted as its base held it, leaving the delta with
+	// no scripts/ and no docs/.
+	omitted := map[digest.Digest]bool{}
+	for _, dg := range delta.Base.Omitted {
+		omitted[dg] = true
+	}
+	if len(delta.Files) == 0 {
+		t.Error("the delta lists no files")
+	}
+	for _, f := range delta.Files {
+		if _, err := os.Stat(filepath.Join(deltaDir, filepath.FromSlash(f.Path))); err != nil || omitted[f.Digest] {
+			t.Errorf("the delta does not carry %s (omitted: %v): %v", f.Path, omitted[f.Digest], err)
+		}
+		newBytes += f.Size
+	}
 	st, _ := os.Stat(deltaTar)
 	fst, _ := os.Stat(fullTar)
 	overhead := st.Size() - newBytes
