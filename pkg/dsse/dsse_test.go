@@ -165,6 +165,11 @@ func TestVerifyThreshold(t *testing.T) {
 	if _, err := sign(c).Verify(ctx, []dsse.Verifier{a.verifier(t)}, 1); err == nil || !strings.Contains(err.Error(), c.id) {
 		t.Errorf("err = %v, want it to name the untrusted key %s", err, c.id)
 	}
+	// And the key it was given: the operator holding a wrong --key sees
+	// both ids side by side, without computing the given key's by hand.
+	if _, err := sign(c).Verify(ctx, []dsse.Verifier{a.verifier(t)}, 1); err == nil || !strings.Contains(err.Error(), "; trusted: "+a.id+")") {
+		t.Errorf("err = %v, want it to name the trusted key %s", err, a.id)
+	}
 }
 
 func TestSignReplacesOwnSignature(t *testing.T) {

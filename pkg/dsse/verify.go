@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -74,14 +75,31 @@ func (e *Envelope) Verify(ctx context.Context, trusted []Verifier, threshold int
 	if len(res.Accepted) < threshold {
 		by := ""
 		if len(untrusted) > 0 {
-			// keyids are the envelope's, hostile text: quoted.
-			by = fmt.Sprintf(" (signed by untrusted key %q)", untrusted[0])
+			// keyids are the envelope's, hostile text: quoted. The ids
+			// trusted are ours: beside them, the operator compares the
+			// two, a wrong --key against a forgery.
+			by = fmt.Sprintf(" (signed by untrusted key %q; %s)", untrusted[0], trustedIDs(byID))
 			if len(untrusted) > 1 {
-				by = fmt.Sprintf(" (signed by untrusted keys %q and %d more)", untrusted[0], len(untrusted)-1)
+				by = fmt.Sprintf(" (signed by untrusted keys %q and %d more; %s)", untrusted[0], len(untrusted)-1, trustedIDs(byID))
 			}
 		}
 		return res, fmt.Errorf("%d of %d signatures verified with a trusted key%s, %d distinct trusted signers required: %w",
 			len(res.Accepted), len(e.Signatures), by, threshold, errdef.ErrSignature)
 	}
 	return res, nil
+}
+
+// trustedIDs names the trusted keys for an error: "trusted: ID" or
+// "trusted: ID, ID and N more", sorted.
+func trustedIDs(byID map[string][]Verifier) string {
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	const shown = 2
+	if len(ids) > shown {
+		return fmt.Sprintf("trusted: %s and %d more", strings.Join(ids[:shown], ", "), len(ids)-shown)
+	}
+	return "trusted: " + strings.Join(ids, ", ")
 }
