@@ -11,7 +11,9 @@
 #                    STELLA_IMPORT_FLAGS has --trust-root). The bundle's own
 #                    public-key.pem is never trusted: whoever could change the
 #                    bundle could change it too.
-#   STELLA_IMPORT_FLAGS  extra flags for `stella mirror import`
+#   STELLA_IMPORT_FLAGS  extra flags for `stella mirror import`, such as
+#                    --plain-http or --advisories-dir DIR (without it the
+#                    advisories stay only in the registry, with a warning)
 set -euo pipefail
 
 BUNDLE="${1:?Bundle path required}"

@@ -67,7 +67,7 @@ public-key.pem replaced on the medium) are left behind, with a warning
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Registry, "registry", "", "target registry, HOST[:PORT] (required)")
-	f.StringVar(&opts.AdvisoriesDir, "advisories-dir", "", "directory to write the advisories into")
+	f.StringVar(&opts.AdvisoriesDir, "advisories-dir", "", "directory to write the advisories into (without it they stay only in the bundle repository, with a warning)")
 	f.StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository on the target")
 	f.StringVar(&opts.BundleRepo, "bundle-repo", bundle.DefaultBundleRepository, "repository for the bundle itself")
 	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "import")

@@ -31,7 +31,8 @@ type ImportOptions struct {
 	// is written as AdvisoriesDir/x.json.gz), each whole or not at all,
 	// and only once the import is complete: a failed import writes none.
 	// It removes nothing: an advisory an earlier import wrote and this
-	// release no longer lists stays (see docs/INSTALL.md).
+	// release no longer lists stays (see docs/INSTALL.md). Empty leaves
+	// them only in the bundle repository, with a warning.
 	AdvisoriesDir string
 	// RepoPrefix is put before every image's repository on the target.
 	RepoPrefix string
@@ -185,6 +186,13 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	}
 	res := pl.result(bundleRepo, start, true, opts.RepoPrefix)
 	log.Info("import complete", "sent", res.Blobs.Sent, "mounted", res.Blobs.Mounted, "skipped", res.Blobs.Skipped, "referrers", res.ReferrersMode)
+	if opts.AdvisoriesDir == "" && len(m.Advisories) > 0 {
+		// The plan's load.sh ends by loading the advisories for the
+		// scanner; without a directory they are only layers of the
+		// bundle's metadata in the registry, and the summary said nothing.
+		log.Warn("advisories not written to disk: they are only in the bundle repository; give --advisories-dir DIR to write them for the scanner",
+			"advisories", len(m.Advisories), "repository", opts.Registry+"/"+bundleRepo)
+	}
 	return res, nil
 }
 
