@@ -72,18 +72,21 @@ func (a *app) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// remoteClient builds the registry client from the global flags.
-func (a *app) remoteClient() (*remote.Client, error) {
+// remoteClient builds the registry client from the global flags, and
+// talks plain HTTP to plainHosts besides (sync's --from-plain-http,
+// --to-plain-http).
+func (a *app) remoteClient(plainHosts ...string) (*remote.Client, error) {
 	return remote.New(remote.Options{
-		PlainHTTP:  a.global.plainHTTP,
-		Insecure:   a.global.insecure,
-		CAFile:     a.global.caFile,
-		CertFile:   a.global.certFile,
-		KeyFile:    a.global.keyFile,
-		CertsDir:   a.global.certsDir,
-		ConfigFile: a.global.registryCfg,
-		UserAgent:  "stella-mirror/" + Version(),
-		Retries:    a.global.retries,
+		PlainHTTPHosts: plainHosts,
+		PlainHTTP:      a.global.plainHTTP,
+		Insecure:       a.global.insecure,
+		CAFile:         a.global.caFile,
+		CertFile:       a.global.certFile,
+		KeyFile:        a.global.keyFile,
+		CertsDir:       a.global.certsDir,
+		ConfigFile:     a.global.registryCfg,
+		UserAgent:      "stella-mirror/" + Version(),
+		Retries:        a.global.retries,
 	})
 }
 

@@ -4,14 +4,16 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
 func newSyncCmd(app *app) *cobra.Command {
 	var (
-		opts  mirror.SyncOptions
-		trust trustFlags
+		opts               mirror.SyncOptions
+		trust              trustFlags
+		fromPlain, toPlain bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sync SRC-REF DST-REF",
@@ -33,13 +35,13 @@ for are left behind, with a warning (filesNotCarried in --format json).
 certificate is presented only to a registry that asks for one of its CA); where the two
 need different CAs or client certificates, --certs-dir gives each its own
 (DIR/HOST[:PORT]/ca.crt, client.cert, client.key, as docker's certs.d).
---plain-http applies to both registries too: from a registry with TLS to one
-without (or back), pull the bundle into a directory, then push it
-(stella mirror pull SRC-REF DIR --key PUB; stella mirror push DIR DST-REF
---plain-http --key PUB).`,
+--plain-http applies to both registries too; from a registry with TLS to one
+without (or back), --to-plain-http (or --from-plain-http) talks plain HTTP
+to that side only.`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
   stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http
-  stella mirror sync src.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub --certs-dir /etc/docker/certs.d`,
+  stella mirror sync src.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub --certs-dir /etc/docker/certs.d
+  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 lab:5000/stellaops/mirror-bundle --key cosign.pub --to-plain-http`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -47,7 +49,21 @@ without (or back), pull the bundle into a directory, then push it
 			if opts.Trust, err = trust.options(); err != nil {
 				return err
 			}
-			if opts.Client, err = app.remoteClient(); err != nil {
+			var plain []string
+			for _, side := range []struct {
+				on  bool
+				ref string
+			}{{fromPlain, opts.Source}, {toPlain, opts.Destination}} {
+				if !side.on {
+					continue
+				}
+				ref, err := registry.ParseReference(side.ref)
+				if err != nil {
+					return usageError("%s: %v", side.ref, err)
+				}
+				plain = append(plain, ref.Registry)
+			}
+			if opts.Client, err = app.remoteClient(plain...); err != nil {
 				return err
 			}
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
@@ -60,6 +76,8 @@ without (or back), pull the bundle into a directory, then push it
 			return app.emit(res, func(w io.Writer) { printPlaced(w, "Synced", res) })
 		},
 	}
+	cmd.Flags().BoolVar(&fromPlain, "from-plain-http", false, "talk plain HTTP to the source registry only (--plain-http: to both)")
+	cmd.Flags().BoolVar(&toPlain, "to-plain-http", false, "talk plain HTTP to the destination registry only (--plain-http: to both)")
 	cmd.Flags().BoolVar(&opts.Images, "images", false, "also place every image under its mapped name at the destination")
 	cmd.Flags().StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository (with --images)")
 	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "sync")

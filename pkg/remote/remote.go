@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +39,10 @@ import (
 type Options struct {
 	// PlainHTTP talks HTTP instead of HTTPS. Only when asked.
 	PlainHTTP bool
+	// PlainHTTPHosts are registries (HOST[:PORT], as references name
+	// them) talked to in plain HTTP while the others get HTTPS: one side
+	// of a sync without TLS. Empty means none but as PlainHTTP says.
+	PlainHTTPHosts []string
 	// Insecure skips TLS certificate verification. Only when asked.
 	Insecure bool
 	// CAFile is a PEM bundle of extra roots to trust, beside the system's.
@@ -314,7 +319,7 @@ func (c *Client) repository(name string, retrying bool) (*remote.Repository, err
 	return &remote.Repository{
 		Client:               reauthClient{c.authClient(ref.Registry, retrying)},
 		Reference:            ref,
-		PlainHTTP:            c.opts.PlainHTTP,
+		PlainHTTP:            c.PlainHTTP(ref.Registry),
 		TagListMaxPages:      1000,
 		ReferrerListMaxPages: 100,
 		// Where a registry lacks the referrers API, adding a referrer
@@ -337,8 +342,14 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 	// The auth client itself (not reauthClient): oras-go's login takes
 	// nothing else.
 	reg.Client = c.authClient(host, true)
-	reg.PlainHTTP = c.opts.PlainHTTP
+	reg.PlainHTTP = c.PlainHTTP(host)
 	return reg, nil
+}
+
+// PlainHTTP reports whether host (HOST[:PORT]) is talked to in plain HTTP:
+// all are with Options.PlainHTTP, else those of Options.PlainHTTPHosts.
+func (c *Client) PlainHTTP(host string) bool {
+	return c.opts.PlainHTTP || slices.Contains(c.opts.PlainHTTPHosts, host)
 }
 
 // maxRedirects is net/http's own bound, which a CheckRedirect replaces.
@@ -353,7 +364,9 @@ func refuseDowngrade(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects: %w", maxRedirects, errdef.ErrUnavailable)
 	}
-	if req.URL.Scheme != "https" {
+	// A request sent in plain HTTP from the start (a host the operator
+	// named for it) may be redirected in plain HTTP: that is no downgrade.
+	if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
 		return fmt.Errorf("%s redirected to plain HTTP on %s: refused (stella talks HTTP only with --plain-http): %w", via[0].URL.Host, req.URL.Host, errdef.ErrUnavailable)
 	}
 	return nil

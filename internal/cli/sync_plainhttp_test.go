@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+)
+
+// TestSyncBetweenTLSAndPlainHTTP: a connected registry with TLS and a lab
+// registry without it could not be synced: --plain-http talks HTTP to both
+// sides, and without it the plain one fails. --to-plain-http and
+// --from-plain-http talk plain HTTP to that side only, the other keeping
+// TLS and its --ca-file.
+func TestSyncBetweenTLSAndPlainHTTP(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte("{}"), 0o600)
+	ca := testutil.NewRootCA(t, "Registry CA")
+	caFile := testutil.WritePEM(t, dir, "ca.pem", ca.Cert)
+	certFile, keyFile := ca.ServerCert(t, dir)
+	tlsHost := testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: certFile, TLSKey: keyFile})
+	plainHost := testutil.Registry(t)
+	bundleDir, pub := signBundle(t, testBundle(t))
+	common := []string{"--key", pub, "--ca-file", caFile, "--registry-config", cfg, "--quiet"}
+	mirror := func(name string, want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := run(t, append(append([]string{"mirror"}, args...), common...)...)
+		if code != want {
+			t.Fatalf("%s: exit %d, want %d\n%s%s", name, code, want, stdout, stderr)
+		}
+		return stderr
+	}
+	mirror("push to the TLS registry", 0, "push", bundleDir, tlsHost+"/stellaops/mirror-bundle:2025.10.0")
+
+	// --plain-http is both sides: the TLS one answers 400.
+	if stderr := mirror("sync, --plain-http", ExitInput, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle", "--plain-http"); !strings.Contains(stderr, "drop --plain-http") {
+		t.Errorf("sync --plain-http to a TLS source does not say to drop it:\n%s", stderr)
+	}
+	// Neither: the plain one is refused, naming --plain-http.
+	mirror("sync, HTTPS both", ExitInput, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle")
+
+	mirror("sync TLS to plain", 0, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle", "--to-plain-http", "--images")
+	mirror("sync plain to TLS", 0, "sync", plainHost+"/stellaops/mirror-bundle:2025.10.0", tlsHost+"/copy/mirror-bundle", "--from-plain-http")
+	mirror("pull back from TLS", 0, "pull", tlsHost+"/copy/mirror-bundle:2025.10.0", filepath.Join(dir, "pulled"))
+	if tags := testutil.Tags(t, plainHost); len(tags["stellaops/mirror-bundle"]) == 0 || len(tags["stellaops/authority"]) == 0 {
+		t.Errorf("the plain registry holds %v after the sync, want the bundle and its images", tags)
+	}
+}
