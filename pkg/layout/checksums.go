@@ -3,7 +3,6 @@ package layout
 import (
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -99,7 +98,7 @@ func (d *Dir) hashFile(name string, buf []byte) (digest.Digest, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+	if _, err := copyBuffered(h, f, buf); err != nil {
 		return "", err
 	}
 	return digest.NewDigest(digest.SHA256, h), nil

@@ -37,7 +37,7 @@ func (d *Dir) AddFile(ctx context.Context, name string, r io.Reader, mediaType s
 	h := sha256.New()
 	buf := getCopyBuffer()
 	defer putCopyBuffer(buf)
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), r, buf)
+	n, err := copyBuffered(io.MultiWriter(tmp, h), r, buf)
 	if err == nil {
 		err = tmp.Close()
 	} else {
@@ -106,7 +106,7 @@ func (d *Dir) LinkFile(ctx context.Context, name string, desc ocispec.Descriptor
 	defer os.Remove(tmp.Name())
 	buf := getCopyBuffer()
 	defer putCopyBuffer(buf)
-	_, err = io.CopyBuffer(tmp, rc, buf)
+	_, err = copyBuffered(tmp, rc, buf)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -161,7 +161,7 @@ func (d *Dir) checkFile(ctx context.Context, name string, want digest.Digest) er
 	h := sha256.New()
 	buf := getCopyBuffer()
 	defer putCopyBuffer(buf)
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+	if _, err := copyBuffered(h, f, buf); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if got := digest.NewDigest(digest.SHA256, h); got != want {

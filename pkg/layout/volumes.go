@@ -168,7 +168,7 @@ func (vs *VolumeSet) Check(v Volume) error {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, copyBufferSize))
+	n, err := copyBuffered(h, f, make([]byte, copyBufferSize))
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}
