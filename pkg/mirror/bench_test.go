@@ -3,10 +3,12 @@ package mirror_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -150,4 +152,39 @@ func BenchmarkSync(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPushRoundTrips measures a push of many small blobs (8 MiB in 720
+// blobs, each image's own layer cut in 100) into an in-process registry
+// that answers each request after a round trip (STELLA_BENCH_RTT, default
+// 5ms): the chain of requests one after another, not the bytes, sets its
+// time. It reports the time in round trips.
+func BenchmarkPushRoundTrips(b *testing.B) {
+	rtt := 5 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("STELLA_BENCH_RTT")); err == nil && d > 0 {
+		rtt = d
+	}
+	src := testutil.Registry(b)
+	_, releaseFile, advisories := testutil.PushSample(b, src, sample.Spec{BaseLayerSize: 1 << 20, LayerSize: 1 << 20, Layers: 100})
+	dir := filepath.Join(b.TempDir(), "bundle")
+	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
+		b.Fatal(err)
+	}
+	// The registry's answer is held for the round trip: emulated latency,
+	// not an ordering of events.
+	late := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(rtt)
+			next.ServeHTTP(w, r)
+		})
+	}
+	for b.Loop() {
+		b.StopTimer()
+		dst := testutil.RegistryWrapped(b, late)
+		b.StartTimer()
+		if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: dir, Reference: dst + "/stellaops/mirror-bundle", Client: testutil.Client(b)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(rtt), "rtts/op")
 }

@@ -258,13 +258,24 @@ func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, 
 func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
-	for _, b := range transfer.LargestFirst(pl.plan.blobs, func(b *blobPlace) int64 { return b.desc.Size }) {
+	order := transfer.LargestFirst(pl.plan.blobs, func(b *blobPlace) int64 { return b.desc.Size })
+	// Whether the target holds each blob not wanted on disk is asked ahead,
+	// in the same order.
+	var ask []*blobPlace
+	for _, b := range order {
+		if len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil {
+			ask = append(ask, b)
+		}
+	}
+	held, stop := pl.tgt.checkAhead(ctx, ask, limit)
+	defer stop()
+	for _, b := range order {
 		g.Go(func() error {
 			// Unless its bytes are wanted on disk, a blob the target has (or
 			// can mount from the source repository, in the same registry)
 			// is not read at all.
-			if len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil {
-				done, err := pl.avoidCopy(ctx, b)
+			if answer := held[b]; answer != nil {
+				done, err := pl.avoidCopy(ctx, b, answer)
 				if err != nil {
 					return err
 				}
@@ -325,10 +336,11 @@ func (pl *placer) sourceFault(err error) error {
 	return err
 }
 
-// avoidCopy reports whether b's first repository already holds it, or got
-// it by a mount from the source repository (sync within one registry).
-func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace) (bool, error) {
-	ok, err := pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+// avoidCopy reports whether b's first repository already holds it (as
+// answered, asked ahead), or got it by a mount from the source repository
+// (sync within one registry).
+func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace, held *blobAnswer) (bool, error) {
+	ok, err := held.wait(ctx)
 	if err != nil || ok {
 		if ok {
 			pl.tgt.skipped.Add(1)

@@ -1,0 +1,62 @@
+package mirror
+
+import (
+	"context"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// blobAnswer is whether a blob's first repository holds it, asked ahead of
+// the blob's turn (checkAhead).
+type blobAnswer struct {
+	done chan struct{}
+	ok   bool
+	err  error
+}
+
+// wait returns the answer once it is in, or ctx's error first.
+func (a *blobAnswer) wait(ctx context.Context) (bool, error) {
+	select {
+	case <-a.done:
+		return a.ok, a.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// checkAhead asks whether each blob's first repository holds it, limit
+// requests at a time, in the order given, without waiting for the blobs
+// before it to be sent: a blob's upload then starts with its answer in
+// hand. Asked in turn, each blob cost a round trip before its POST and PUT,
+// a third of the chain of a small blob's upload (720 blobs of 1 MiB, 8 at a
+// time: 270 round trips one after another, 180 without). It returns the
+// answers by blob, and a function that stops the checks not yet sent and
+// waits for those in flight.
+func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int) (map[*blobPlace]*blobAnswer, func()) {
+	answers := make(map[*blobPlace]*blobAnswer, len(blobs))
+	for _, b := range blobs {
+		answers[b] = &blobAnswer{done: make(chan struct{})}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var g errgroup.Group
+		g.SetLimit(limit)
+		for _, b := range blobs {
+			a := answers[b]
+			if err := ctx.Err(); err != nil {
+				a.err = err
+				close(a.done)
+				continue
+			}
+			g.Go(func() error {
+				a.ok, a.err = t.hasBlob(ctx, b.repos[0], b.desc)
+				close(a.done)
+				return nil
+			})
+		}
+		_ = g.Wait() // every answer, error or not, is its blob's
+	}()
+	return answers, func() { cancel(); <-finished }
+}
