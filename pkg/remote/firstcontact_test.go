@@ -92,18 +92,7 @@ func TestFirstContactReleasesQueuedRequestsTogether(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
 	defer cancel()
-	send := func(ctx context.Context, header string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set(header, "1")
-		resp, err := c.HTTPClient().Do(req)
-		if err != nil {
-			return err
-		}
-		return resp.Body.Close()
-	}
+	send := pinger(c, host)
 	errs := make(chan error, n+1)
 	go func() { errs <- send(ctx, "X-First") }()
 	<-firstArrived
@@ -193,18 +182,7 @@ func TestFirstContactAfterAFailureDoesNotQueue(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
 	defer cancel()
-	send := func(ctx context.Context, header string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set(header, "1")
-		resp, err := c.HTTPClient().Do(req)
-		if err != nil {
-			return err
-		}
-		return resp.Body.Close()
-	}
+	send := pinger(c, host)
 	first := make(chan error, 1)
 	go func() { first <- send(ctx, "X-First") }()
 	<-firstArrived
@@ -226,5 +204,22 @@ func TestFirstContactAfterAFailureDoesNotQueue(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// pinger returns a function that sends GET /v2/ to host through c with
+// the given header set, and closes the answer.
+func pinger(c *remote.Client, host string) func(ctx context.Context, header string) error {
+	return func(ctx context.Context, header string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set(header, "1")
+		resp, err := c.HTTPClient().Do(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
 	}
 }
