@@ -155,7 +155,7 @@ func TestPackKilledAndResumed(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := stella(t, env, pack...)
-		if r.code != 1 || !strings.Contains(r.stderr, "b.tar.000: exists (use --force to replace it)") {
+		if r.code != 1 || !strings.Contains(r.stderr, "b.tar.000: already exists (use --force to replace it)") {
 			t.Fatalf("pack again over a volume changed since the kill: exit %d\n%s", r.code, r.stderr)
 		}
 		if got, _ := os.ReadFile(first); !bytes.Equal(got, data) {
@@ -296,7 +296,7 @@ func TestKeygenKilledAndResumed(t *testing.T) {
 			if len(temporaries(t, dir)) == 0 {
 				t.Fatal("killed before the private key took its name, keygen left no temporary file")
 			}
-			if r := stella(t, env, "mirror", "keygen", "--output-key-prefix", prefix); r.code != 1 || !strings.Contains(r.stderr, "exists (use --force to replace it)") {
+			if r := stella(t, env, "mirror", "keygen", "--output-key-prefix", prefix); r.code != 1 || !strings.Contains(r.stderr, "already exists (use --force to replace it)") {
 				t.Fatalf("keygen over the killed run's key: exit %d\n%s", r.code, r.stderr)
 			}
 			if force {

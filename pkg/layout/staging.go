@@ -148,14 +148,14 @@ func checkDest(dest string, force bool) error {
 			// replaced, never a directory of other files named by
 			// mistake (a home directory, the root of a USB stick).
 			if lt, err := os.Lstat(filepath.Join(dest, OCILayoutFile)); err != nil || !lt.Mode().IsRegular() {
-				return fmt.Errorf("%s: exists and is not a bundle directory (no %s), so --force does not replace it: name a new or empty directory: %w", dest, OCILayoutFile, errdef.ErrExists)
+				return fmt.Errorf("%s: %w and is not a bundle directory (no %s), so --force does not replace it: name a new or empty directory", dest, errdef.ErrExists, OCILayoutFile)
 			}
 			return nil
 		}
 	} else if force {
-		return fmt.Errorf("%s: exists and is not a directory: %w", dest, errdef.ErrExists)
+		return fmt.Errorf("%s: %w and is not a directory", dest, errdef.ErrExists)
 	}
-	return fmt.Errorf("%s: exists and is not empty (use --force to replace it): %w", dest, errdef.ErrExists)
+	return fmt.Errorf("%s: %w and is not empty (use --force to replace it)", dest, errdef.ErrExists)
 }
 
 // Commit moves the staging directory to its destination. A replaced

@@ -59,7 +59,7 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 		// now, before anything is tagged, not once all is placed.
 		if st, err := a.root.Lstat(name); err == nil && st.IsDir() {
 			p.abort()
-			return nil, fmt.Errorf("advisory %s: %s is a directory: %w", bp, path.Join(a.dir, name), errdef.ErrExists)
+			return nil, fmt.Errorf("advisory %s: %s %w as a directory", bp, path.Join(a.dir, name), errdef.ErrExists)
 		}
 		if err := a.removeStale(name); err != nil {
 			p.abort()

@@ -183,7 +183,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	if archive {
 		if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
-			return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
+			return nil, fmt.Errorf("%s: %w (use --force to replace it)", opts.Output, errdef.ErrExists)
 		}
 	} else if opts.Key != "" {
 		return nil, fmt.Errorf("--key signs an archive written by create (--output FILE.tar); sign a directory with stella mirror sign: %w", errdef.ErrUsage)

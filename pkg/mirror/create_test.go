@@ -224,6 +224,11 @@ func TestCreateRefusesNonEmptyOutput(t *testing.T) {
 	if !errors.Is(err, errdef.ErrExists) {
 		t.Fatalf("err = %v, want ErrExists", err)
 	}
+	// One sentence, the sentinel's words in it once (it used to read
+	// "exists and is not empty (use --force to replace it): already exists").
+	if want := out + ": already exists and is not empty (use --force to replace it)"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
 	if data, _ := os.ReadFile(filepath.Join(out, "keep")); string(data) != "x" {
 		t.Fatal("existing output was touched")
 	}

@@ -52,7 +52,7 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	if !opts.Force {
 		for _, p := range []string{res.PrivateKey, res.PublicKey} {
 			if _, err := os.Lstat(p); err == nil {
-				return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", p, errdef.ErrExists)
+				return nil, fmt.Errorf("%s: %w (use --force to replace it)", p, errdef.ErrExists)
 			}
 		}
 	}

@@ -76,7 +76,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		return nil, err
 	}
 	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
-		return nil, fmt.Errorf("%s: exists (use --force to replace it): %w", opts.Output, errdef.ErrExists)
+		return nil, fmt.Errorf("%s: %w (use --force to replace it)", opts.Output, errdef.ErrExists)
 	}
 	// Read under the bundle directory's lock, shared with other readers:
 	// a sign at the same time rewrites manifest.dsse, index.json,

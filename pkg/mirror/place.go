@@ -45,5 +45,5 @@ func linkOrRename(tmp, path string, force bool) error {
 }
 
 func existsError(path string) error {
-	return fmt.Errorf("%s: exists (use --force to replace it): %w", path, errdef.ErrExists)
+	return fmt.Errorf("%s: %w (use --force to replace it)", path, errdef.ErrExists)
 }

@@ -186,7 +186,7 @@ func TestSplitPackLeavesOthersFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := mirror.PackOptions{Dir: s.dir, Output: out, Split: 128 << 10}
-	if _, err := mirror.Pack(ctx, opts); !errors.Is(err, errdef.ErrExists) || !strings.Contains(err.Error(), theirs+": exists") {
+	if _, err := mirror.Pack(ctx, opts); !errors.Is(err, errdef.ErrExists) || !strings.Contains(err.Error(), theirs+": already exists") {
 		t.Errorf("pack --split over another's %s: %v", filepath.Base(theirs), err)
 	}
 	if data, _ := os.ReadFile(theirs); string(data) != "not stella's" {
