@@ -61,11 +61,16 @@ func newLogoutCmd(app *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := mirror.Logout(cmd.Context(), client, args[0]); err != nil {
+			removed, err := mirror.Logout(cmd.Context(), client, args[0])
+			if err != nil {
 				return err
 			}
-			return app.emit(map[string]string{"registry": args[0], "status": "logged out"}, func(w io.Writer) {
-				fmt.Fprintf(w, "Removed credentials for %s\n", args[0])
+			status, text := "logged out", "Removed credentials for "+args[0]
+			if !removed {
+				status, text = "not logged in", "No credentials stored for "+args[0]+": nothing removed"
+			}
+			return app.emit(map[string]string{"registry": args[0], "status": status}, func(w io.Writer) {
+				fmt.Fprintln(w, text)
 			})
 		},
 	}

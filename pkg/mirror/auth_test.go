@@ -52,11 +52,20 @@ func TestBasicAuth(t *testing.T) {
 	if err := push(cfg); err != nil {
 		t.Fatalf("push after login: %v", err)
 	}
-	if err := mirror.Logout(ctx, client, host); err != nil {
-		t.Fatal(err)
+	if removed, err := mirror.Logout(ctx, client, host); err != nil || !removed {
+		t.Fatalf("logout: removed %v, %v", removed, err)
 	}
-	if data, _ := os.ReadFile(cfg); strings.Contains(string(data), host) {
-		t.Errorf("logout left credentials: %s", data)
+	after, _ := os.ReadFile(cfg)
+	if strings.Contains(string(after), host) {
+		t.Errorf("logout left credentials: %s", after)
+	}
+	// Logging out again finds nothing to remove and says so (it used to
+	// report "Removed credentials" all the same), writing nothing.
+	if removed, err := mirror.Logout(ctx, client, host); err != nil || removed {
+		t.Fatalf("second logout: removed %v, %v; want nothing removed", removed, err)
+	}
+	if again, _ := os.ReadFile(cfg); string(again) != string(after) {
+		t.Errorf("a logout with nothing to remove rewrote config.json: %s", again)
 	}
 }
 
@@ -238,7 +247,7 @@ func TestLoginWritesThroughSymlinkedConfig(t *testing.T) {
 			if !strings.Contains(string(data), host) || !strings.Contains(string(data), "psFormat") {
 				t.Fatalf("the file the link names lacks the credentials or lost its other keys: %s", data)
 			}
-			if err := mirror.Logout(t.Context(), client, host); err != nil {
+			if _, err := mirror.Logout(t.Context(), client, host); err != nil {
 				t.Fatal(err)
 			}
 			if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {

@@ -56,16 +56,25 @@ func Login(ctx context.Context, opts LoginOptions) error {
 	return syncConfig(opts.Client.ConfigPath())
 }
 
-// Logout removes the registry's credentials from the store.
-func Logout(ctx context.Context, client *remote.Client, registry string) error {
+// Logout removes the registry's credentials from the store. It reports
+// whether there were any: with none stored, nothing is written, and the
+// operator is told so rather than that credentials were removed.
+func Logout(ctx context.Context, client *remote.Client, registry string) (removed bool, err error) {
 	store, err := client.FreshStore()
 	if err != nil {
-		return err
+		return false, err
+	}
+	cred, err := store.Get(ctx, credentials.ServerAddressFromRegistry(registry))
+	if err != nil {
+		return false, fmt.Errorf("logout from %s: %w", registry, err)
+	}
+	if cred == auth.EmptyCredential {
+		return false, nil
 	}
 	if err := credentials.Logout(ctx, store, registry); err != nil {
-		return fmt.Errorf("logout from %s: %w", registry, err)
+		return false, fmt.Errorf("logout from %s: %w", registry, err)
 	}
-	return syncConfig(client.ConfigPath())
+	return true, syncConfig(client.ConfigPath())
 }
 
 // syncConfig makes the config.json the store just replaced durable, and
