@@ -201,7 +201,11 @@ func parseDays(s string) (time.Duration, error) {
 func printCreate(w io.Writer, res *mirror.CreateResult) {
 	m := res.Manifest
 	fmt.Fprintf(w, "Created bundle %s\n", res.Path)
-	fmt.Fprintf(w, "  release     %s %s (generation %d, expires %s)\n", m.Release.Version, m.Release.Channel, m.MirrorGeneration, m.ExpiresAt.Format(time.RFC3339))
+	release := m.Release.Version
+	if m.Release.Channel != "" {
+		release += " " + m.Release.Channel
+	}
+	fmt.Fprintf(w, "  release     %s (generation %d, expires %s)\n", release, m.MirrorGeneration, m.ExpiresAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "  root        %s\n", res.Root.Digest)
 	fmt.Fprintf(w, "  images      %d (%d blobs, %s fetched)\n", len(m.Images), res.Blobs, humanBytes(res.Bytes))
 	fmt.Fprintf(w, "  advisories  %d\n", len(m.Advisories))

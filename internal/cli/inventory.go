@@ -37,7 +37,7 @@ the inventory is signed (inventory.dsse beside it; check it with create
 				return err
 			}
 			return app.emit(res, func(w io.Writer) {
-				fmt.Fprintf(w, "Wrote %s: %d bundles, %d blobs held", res.Path, res.Bundles, res.Blobs)
+				fmt.Fprintf(w, "Wrote %s: %s, %s held", res.Path, counted(res.Bundles, "bundle"), counted(res.Blobs, "blob"))
 				if res.Signature != "" {
 					fmt.Fprintf(w, ", signed (%s)", res.Signature)
 				}
