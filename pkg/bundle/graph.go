@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -150,6 +151,39 @@ func SignatureManifest(root, envelope ocispec.Descriptor, created time.Time) (Do
 	doc, err := newDocument(ocispec.MediaTypeImageManifest, man)
 	doc.Descriptor.ArtifactType = ArtifactTypeDSSE
 	return doc, err
+}
+
+// CheckSignatureManifest checks that data, a DSSE referrer a bundle
+// carries, is exactly the manifest SignatureManifest writes for the root
+// and the envelope, at the time its created annotation says. No signature
+// covers the referrer, only the envelope in it: another config, a second
+// layer, an annotation or a media type of the bundle's choosing would be
+// content nobody signed, pushed to the target with the bundle. Errors wrap
+// errdef.ErrMalformed and name the referrer.
+func CheckSignatureManifest(data []byte, root, envelope ocispec.Descriptor) error {
+	bad := func(why string) error {
+		return fmt.Errorf("signature referrer %s %s: %w", digest.FromBytes(data), why, errdef.ErrMalformed)
+	}
+	var man struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal(data, &man); err != nil {
+		return bad("is not JSON")
+	}
+	created, err := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
+	if err != nil {
+		return bad("has no RFC 3339 " + ocispec.AnnotationCreated + " annotation")
+	}
+	root.MediaType = ocispec.MediaTypeImageIndex
+	envelope.MediaType = ArtifactTypeDSSE
+	want, err := SignatureManifest(root, envelope, created)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(want.Bytes, data) {
+		return bad(fmt.Sprintf("is not the manifest sign writes for envelope %s and root %s (its config, layers, annotations or subject differ)", envelope.Digest, root.Digest))
+	}
+	return nil
 }
 
 // ParseRoot decodes a root index and checks its artifactType. The caller

@@ -189,5 +189,8 @@ func (md *metadata) checkIndex(ctx context.Context, signing bool) ([]ocispec.Des
 		return nil, fmt.Errorf("signature referrer %s does not attach this %s (%s) to the root %s: %w",
 			referrers[0].Digest, layout.EnvelopeFile, envDigest, md.RootDesc.Digest, errdef.ErrDigestMismatch)
 	}
+	if err := bundle.CheckSignatureManifest(data, md.RootDesc, man.Layers[0]); err != nil {
+		return nil, err
+	}
 	return referrers, nil
 }

@@ -312,6 +312,10 @@ func (md *metadata) signatureReferrer(ctx context.Context) (ocispec.Descriptor, 
 		if len(children) != 2 || children[1].Digest != digest.FromBytes(env) {
 			return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not carry %s: %w", d.Digest, layout.EnvelopeFile, errdef.ErrMalformed)
 		}
+		envDesc := ocispec.Descriptor{Digest: digest.FromBytes(env), Size: int64(len(env))}
+		if err := bundle.CheckSignatureManifest(data, md.RootDesc, envDesc); err != nil {
+			return ocispec.Descriptor{}, false, err
+		}
 		return plainDesc(d), true, nil
 	}
 	return ocispec.Descriptor{}, false, nil

@@ -120,6 +120,10 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 				rs.skipReferrer(r.Digest, fmt.Errorf("%d layers, not the one envelope: %w", len(man.Layers), errdef.ErrMalformed))
 				continue
 			}
+			if err := bundle.CheckSignatureManifest(data, root, man.Layers[0]); err != nil {
+				rs.skipReferrer(r.Digest, err)
+				continue
+			}
 			created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
 			sigs = append(sigs, &signatureRef{desc: desc, envelope: man.Layers[0], created: created})
 		case bundle.ArtifactTypeFiles:
