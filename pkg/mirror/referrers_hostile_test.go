@@ -105,8 +105,8 @@ func referrersOf(t *testing.T, ref string, root digest.Digest) []digest.Digest {
 	return out
 }
 
-// pushSignatureReferrer attaches a hand-made signature referrer (one layer
-// per envelope given) to root.
+// pushSignatureReferrer attaches a signature referrer (one layer per
+// envelope given; for one, the manifest sign writes) to root.
 func pushSignatureReferrer(r rawRepo, root digest.Digest, envelopes [][]byte, created time.Time) {
 	r.t.Helper()
 	repo, err := testutil.Client(r.t).Repository(r.host + "/" + r.name)
@@ -119,6 +119,15 @@ func pushSignatureReferrer(r rawRepo, root digest.Digest, envelopes [][]byte, cr
 	}
 	subject = ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
 	cfg := r.push(ocispec.MediaTypeEmptyJSON, []byte("{}"))
+	if len(envelopes) == 1 {
+		// Exactly as sign writes it: readers skip any other manifest.
+		doc, err := bundle.SignatureManifest(subject, r.push(bundle.ArtifactTypeDSSE, envelopes[0]), created)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		r.push(ocispec.MediaTypeImageManifest, doc.Bytes)
+		return
+	}
 	var layers []ocispec.Descriptor
 	for _, e := range envelopes {
 		layers = append(layers, r.push(bundle.ArtifactTypeDSSE, e))
