@@ -298,6 +298,34 @@ func CheckMetadata(data []byte, manifestJSON ocispec.Descriptor, m *Manifest) er
 	return nil
 }
 
+// CheckDerived checks that the root (its descriptor) and the metadata
+// manifest (its bytes) are, byte for byte, those manifest.json makes
+// (MetadataManifest, RootIndex). manifest.json names neither by digest:
+// CheckRoot and CheckMetadata bind what they list, and this binds the
+// rest (a config, a subject, an annotation, any other field), which would
+// otherwise reach the registry with the signed bundle though nobody signed
+// it. Call it after those two, whose errors say more. Errors wrap
+// errdef.ErrMalformed and name the manifest at fault.
+func CheckDerived(root ocispec.Descriptor, metadata []byte, manifestJSON ocispec.Descriptor, m *Manifest) error {
+	meta, err := MetadataManifest(manifestJSON, m)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(meta.Bytes, metadata) {
+		return fmt.Errorf("metadata manifest %s is not the one manifest.json makes (%s): a config, annotation or field differs: %w",
+			digest.FromBytes(metadata), meta.Descriptor.Digest, errdef.ErrMalformed)
+	}
+	want, err := RootIndex(m, meta.Descriptor)
+	if err != nil {
+		return err
+	}
+	if want.Descriptor.Digest != root.Digest {
+		return fmt.Errorf("root index %s is not the one manifest.json makes (%s): a subject, annotation or field differs: %w",
+			root.Digest, want.Descriptor.Digest, errdef.ErrMalformed)
+	}
+	return nil
+}
+
 // ArtifactTypeFiles is the artifactType of the files referrer: a manifest
 // whose subject is the root and whose layers are the bundle directory's
 // files that no digest in the bundle covers (public-key.pem, SHA256SUMS,

@@ -88,8 +88,9 @@ func rootOf(idx *ocispec.Index, version string) (ocispec.Descriptor, error) {
 // names, that every cosign tag it names is for a manifest the bundle
 // carries for that image, and that the metadata manifest carries
 // manifest.json's exact bytes.
-// Together with a signature over manifest.json this extends the signature
-// to every part of the bundle.
+// Root and metadata manifest must be, byte for byte, those manifest.json
+// makes (bundle.CheckDerived). Together with a signature over
+// manifest.json this extends the signature to every part of the bundle.
 func (md *metadata) checkStructure(ctx context.Context) error {
 	if err := bundle.CheckRoot(md.Root, md.Manifest); err != nil {
 		return err
@@ -106,7 +107,10 @@ func (md *metadata) checkStructure(ctx context.Context) error {
 		return fmt.Errorf("metadata manifest %s: %w", metaDesc.Digest, err)
 	}
 	mjson := ocispec.Descriptor{MediaType: bundle.MediaTypeManifestJSON, Digest: digest.FromBytes(md.ManifestBytes), Size: int64(len(md.ManifestBytes))}
-	return bundle.CheckMetadata(metaBytes, mjson, md.Manifest)
+	if err := bundle.CheckMetadata(metaBytes, mjson, md.Manifest); err != nil {
+		return err
+	}
+	return bundle.CheckDerived(md.RootDesc, metaBytes, mjson, md.Manifest)
 }
 
 // openMetadata reads the metadata of a bundle directory or a bundle tar
