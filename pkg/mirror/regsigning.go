@@ -336,7 +336,8 @@ func (rs *registrySource) loadFiles(ctx context.Context, f *filesRef) (map[strin
 }
 
 // signersFiles checks that files are those sign wrote beside envelope:
-// SHA256SUMS.sig verifies SHA256SUMS with a key of public-key.pem that
+// SHA256SUMS lists envelope as manifest.dsse, SHA256SUMS.sig verifies
+// SHA256SUMS with a key of public-key.pem that
 // signed envelope (its keyid names one of the envelope's signatures: no
 // one else can make such a signature), and every other file is present
 // exactly when SHA256SUMS lists it, with the digest it lists. A lookalike
@@ -356,6 +357,11 @@ func signersFiles(envelope []byte, files map[string][]byte) error {
 	listed := map[string]digest.Digest{}
 	for _, c := range sums {
 		listed[c.Path] = c.Digest
+	}
+	// Another bundle's SHA256SUMS and signature by the same signer verify
+	// as well: the list must be this signing's.
+	if got, want := listed[layout.EnvelopeFile], digest.FromBytes(envelope); got != want {
+		return fmt.Errorf("%s lists another %s (%q), not this one (%s): %w", layout.ChecksumsFile, layout.EnvelopeFile, got, want, errdef.ErrMalformed)
 	}
 	for _, name := range filesReferrerNames {
 		if name == layout.ChecksumsFile || name == layout.ChecksumsSigFile {
