@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -298,13 +299,30 @@ func (s *source) metadata(ctx context.Context) (*metadata, error) {
 // headFileOf reads a bundle's head files through read: a head file the
 // bundle lacks is missing (errors.Is says so: an absent manifest.dsse is an
 // unsigned bundle) and makes the bundle malformed (exit 11), as for a
-// streamed archive.
+// streamed archive. Each file is read from the media once, and that answer
+// given to every later call: the signature is checked over manifest.json,
+// which is then parsed, and a medium whose content changes between two
+// reads (a network share, another process writing the directory, a device
+// that answers otherwise) must not have unsigned bytes parsed. A head file
+// is at most bundle.MaxManifestSize bytes, and there are few.
 func headFileOf(read func(string) ([]byte, error)) func(string) ([]byte, error) {
+	type answer struct {
+		data []byte
+		err  error
+	}
+	var mu sync.Mutex
+	read1 := map[string]answer{}
 	return func(name string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if a, ok := read1[name]; ok {
+			return a.data, a.err
+		}
 		data, err := read(name)
 		if errors.Is(err, errdef.ErrNotFound) {
 			err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
 		}
+		read1[name] = answer{data, err}
 		return data, err
 	}
 }
