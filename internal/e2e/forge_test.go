@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -193,6 +194,23 @@ func (f *forged) resign(t *testing.T, m *bundle.Manifest, keyPath, password stri
 		if dg, ok := layout.BlobDigest(name); ok && !reached[dg] {
 			delete(f.files, name)
 		}
+	}
+	// SHA256SUMS and its signature as sign writes them: the old ones list
+	// the old manifest.dsse, and import would leave them behind, saying so.
+	if _, ok := f.files[layout.ChecksumsFile]; ok {
+		var sums []bundle.Checksum
+		for name, data := range f.files {
+			if name != layout.ChecksumsFile && name != layout.ChecksumsSigFile {
+				sums = append(sums, bundle.Checksum{Path: name, Digest: digest.FromBytes(data)})
+			}
+		}
+		list := bundle.FormatChecksums(sums)
+		sig, err := signer.Sign(ctx, list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.files[layout.ChecksumsFile] = list
+		f.files[layout.ChecksumsSigFile] = []byte(base64.StdEncoding.EncodeToString(sig))
 	}
 }
 
