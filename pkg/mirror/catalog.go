@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -295,12 +296,26 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if err != nil {
 		return nil, remote.Classify(err)
 	}
-	env, err := catalogEnvelope(ctx, r, plainDesc(desc))
+	envs, err := catalogEnvelopes(ctx, r, plainDesc(desc))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, opts.Trust); err != nil {
-		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
+	// The catalog verifies if one of its envelopes does; the first
+	// failure is the one reported when none does.
+	var verr error
+	for _, env := range envs {
+		_, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, opts.Trust)
+		if err == nil {
+			verr = nil
+			break
+		}
+		if errors.Is(err, errdef.ErrUsage) {
+			return nil, err
+		}
+		verr = cmp.Or(verr, err)
+	}
+	if verr != nil {
+		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, verr)
 	}
 	var cat CatalogFile
 	if err := bundle.DecodeCanonical(data, &cat); err != nil {
@@ -318,17 +333,27 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	return &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true}, nil
 }
 
-// catalogEnvelope finds the DSSE referrer of the catalog manifest and
-// returns its envelope.
-func catalogEnvelope(ctx context.Context, r interface {
+// catalogEnvelopes returns the envelopes of the DSSE referrers of the
+// catalog manifest, in the order listed. Anyone who may push to the
+// repository can attach one, so the caller tries each: the first listed
+// used to be the only one read, and an envelope attached ahead of the
+// signer's failed the verification of a sound catalog.
+func catalogEnvelopes(ctx context.Context, r interface {
 	registry.ReferrerLister
 	Manifests() registry.ManifestStore
 	Blobs() registry.BlobStore
-}, desc ocispec.Descriptor) ([]byte, error) {
+}, desc ocispec.Descriptor) ([][]byte, error) {
 	var refs []ocispec.Descriptor
-	if err := r.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error { refs = append(refs, page...); return nil }); err != nil {
+	if err := r.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
+		refs = append(refs, page...)
+		if len(refs) > transfer.MaxReferrers {
+			return fmt.Errorf("catalog %s: more than %d referrers: %w", desc.Digest, transfer.MaxReferrers, errdef.ErrMalformed)
+		}
+		return nil
+	}); err != nil {
 		return nil, remote.Classify(err)
 	}
+	var envs [][]byte
 	for _, ref := range refs {
 		data, err := transfer.FetchBytes(ctx, r.Manifests(), plainDesc(ref))
 		if err != nil {
@@ -338,9 +363,16 @@ func catalogEnvelope(ctx context.Context, r interface {
 		if json.Unmarshal(data, &man) != nil || man.ArtifactType != bundle.ArtifactTypeDSSE || len(man.Layers) != 1 {
 			continue
 		}
-		return transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])
+		env, err := transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])
+		if err != nil {
+			continue
+		}
+		envs = append(envs, env)
 	}
-	return nil, fmt.Errorf("catalog %s has no signature: %w", desc.Digest, errdef.ErrSignature)
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("catalog %s has no signature: %w", desc.Digest, errdef.ErrSignature)
+	}
+	return envs, nil
 }
 
 // refreshCatalog re-signs the catalog of repo after a push or import, when
