@@ -40,10 +40,15 @@ func (e *env) deltaSizes(mib int64) error {
 		os.RemoveAll(p)
 		defer os.RemoveAll(p)
 	}
+	if err := e.benchKey(); err != nil {
+		return err
+	}
+	pub := filepath.Join(e.work, "bench.pub")
 	for _, argv := range [][]string{
 		{e.stella, "mirror", "create", "--images", e.releaseFile, "--advisories", e.advisories, "--output", base, "--plain-http", "--quiet"},
+		{e.stella, "mirror", "sign", filepath.Join(base, "manifest.json"), "--key", e.keyPath(), "--output", filepath.Join(base, "manifest.dsse"), "--quiet"},
 		{e.stella, "mirror", "create", "--images", releaseB, "--advisories", advB, "--output", full, "--plain-http", "--quiet"},
-		{e.stella, "mirror", "create", "--images", releaseB, "--advisories", advB, "--output", delta, "--plain-http", "--base", base, "--quiet"},
+		{e.stella, "mirror", "create", "--images", releaseB, "--advisories", advB, "--output", delta, "--plain-http", "--base", base, "--base-key", pub, "--quiet"},
 	} {
 		if _, err := timed(argv, e.childEnv); err != nil {
 			return err

@@ -22,7 +22,7 @@ type createFlags struct {
 	created, validFor          string
 	generation                 int64
 	base                       string
-	baseKeys                   []string
+	baseKeys, baseRoots        []string
 	key, cert, chain           string
 }
 
@@ -108,7 +108,8 @@ verified as it is written, and the archive appears only when all are.`,
 	fl.StringVar(&f.validFor, "valid-for", "", fmt.Sprintf("how long the bundle stays importable, e.g. 720h or 30d (default %dd)", int(mirror.DefaultValidFor.Hours()/24)))
 	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds; for a delta, the base's plus one)")
 	fl.StringVar(&f.base, "base", "", "make a delta: carry only what BASE lacks (a previous bundle DIR|FILE|REF, or an inventory.json of the far side)")
-	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable; required for an inventory)")
+	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable; --base needs it or --base-trust-root)")
+	fl.StringArrayVar(&f.baseRoots, "base-trust-root", nil, "trusted root CA (PEM) a base bundle signed with --certificate must chain to (repeatable)")
 	fl.StringVar(&f.key, "key", "", "with --output FILE.tar: sign the bundle (file, env://VAR, hashivault://KEY) as it is written")
 	fl.StringVar(&f.cert, "certificate", "", "with --key: the signing key's certificate (PEM), carried in the bundle")
 	fl.StringVar(&f.chain, "certificate-chain", "", "with --certificate: its intermediates (PEM)")
@@ -122,7 +123,7 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		ReleaseFile: f.images, AdvisoriesDir: f.advisories, Output: f.output, Force: f.force,
 		AllowTags: f.allowTags, NoReferrers: f.noRefs, Platform: f.platform,
 		Version: f.version, Channel: f.channel, Generation: f.generation,
-		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys},
+		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys, TrustRoots: f.baseRoots},
 		Key: f.key, Certificate: f.cert, CertificateChain: f.chain,
 	}
 	created := f.created

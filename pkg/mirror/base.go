@@ -36,15 +36,16 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 		}
 		return bi, nil
 	}
+	if err := checkBaseTrust(ref, trust); err != nil {
+		return nil, err
+	}
 	src, err := openAnySource(ctx, client, ref, trust, log)
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}
 	defer src.close()
-	if !trust.Empty() {
-		if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
-			return nil, fmt.Errorf("--base %s: %w", ref, err)
-		}
+	if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
+		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}
 	md, err := src.metadata(ctx)
 	if err != nil {
@@ -69,6 +70,24 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 		return nil, err
 	}
 	return bi, nil
+}
+
+// checkBaseTrust refuses a base nobody is trusted to have signed. The
+// base sets the signed delta's generation and which blobs it leaves out:
+// a base whose generation someone raised (a moved tag, a directory or an
+// inventory rewritten) would have the signer sign a delta that the far
+// side imports over its real base, every later bundle then refused as
+// older. So a base is read only when its signer's key verifies it: a
+// bundle's (--base-key, --base-trust-root), or the far side's for an
+// inventory.
+func checkBaseTrust(ref string, trust TrustOptions) error {
+	if !trust.Empty() {
+		return nil
+	}
+	if strings.HasSuffix(ref, ".json") {
+		return fmt.Errorf("--base %s: an inventory is read only with --base-key, the far side's key that signed it (inventory --key): %w", ref, errdef.ErrUsage)
+	}
+	return fmt.Errorf("--base %s: a base bundle is read only with --base-key, the key that signed it (or --base-trust-root): %w", ref, errdef.ErrUsage)
 }
 
 // checkFollowable refuses a base that no delta can follow: a delta's

@@ -21,7 +21,7 @@ func TestCatalog(t *testing.T) {
 	ctx := context.Background()
 	client := testutil.Client(t)
 	repo := f.target + "/stellaops/mirror-bundle"
-	_, deltaTar := f.create(t, f.a.dir, mirror.TrustOptions{})
+	_, deltaTar := f.create(t, f.a.dir, trustKeys(f.a.pub))
 	opts := importOpts(t, deltaTar, f.target, f.a.pub)
 	opts.CatalogKey, opts.CatalogPassword = f.a.priv, testPass
 	if _, err := mirror.Import(ctx, opts); err != nil {

@@ -84,8 +84,9 @@ type CreateOptions struct {
 	// base does not hold; manifest.json records the base and what was
 	// omitted.
 	Base string
-	// BaseTrust, if not empty, must accept the base's signature (a
-	// bundle's, or an inventory's .dsse).
+	// BaseTrust must accept the base's signature (a bundle's, or an
+	// inventory's .dsse); with Base set it may not be empty, since the base
+	// sets the delta's generation and what it omits.
 	BaseTrust TrustOptions
 	// Producer names the tool version written into manifest.json.
 	Producer bundle.Producer
@@ -146,6 +147,11 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 
 	if err := checkOutputOutsideAdvisories(opts.AdvisoriesDir, opts.Output); err != nil {
 		return nil, err
+	}
+	if opts.Base != "" {
+		if err := checkBaseTrust(opts.Base, opts.BaseTrust); err != nil {
+			return nil, err
+		}
 	}
 	// A release no bundle can hold is refused before anything is fetched,
 	// not once every blob is on disk.

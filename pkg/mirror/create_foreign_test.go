@@ -110,6 +110,8 @@ func TestCreateDeltaForeignLayerInBase(t *testing.T) {
 	if _, err := mirror.Create(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
+	basePriv, basePub := testKeys(t, "signer")
+	sign(t, base, basePriv)
 	req, _ := http.NewRequest(http.MethodDelete, "http://"+src+"/v2/"+r.name+"/blobs/"+layer.Digest.String(), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusAccepted {
@@ -119,7 +121,7 @@ func TestCreateDeltaForeignLayerInBase(t *testing.T) {
 
 	delta := filepath.Join(t.TempDir(), "delta")
 	opts = createOpts(t, release, "", delta)
-	opts.Version, opts.Base = "2025.11.0", base
+	opts.Version, opts.Base, opts.BaseTrust = "2025.11.0", base, trustKeys(basePub)
 	res, err := mirror.Create(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

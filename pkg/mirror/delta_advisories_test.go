@@ -33,7 +33,7 @@ func TestDeltaImportWritesOmittedAdvisories(t *testing.T) {
 	sign(t, baseDir, priv)
 	deltaDir := filepath.Join(t.TempDir(), "delta")
 	opts := createOpts(t, releaseB, advisories, deltaDir)
-	opts.Base = baseDir
+	opts.Base, opts.BaseTrust = baseDir, trustKeys(pub)
 	if _, err := mirror.Create(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,14 @@ func TestDeltaConfigFetchFailureIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := readManifest(t, base).Images[0].Platforms
+	priv, pub := testKeys(t, "signer")
+	sign(t, base, priv)
 
 	failConfig.Store(cfg.Digest)
 	delta := filepath.Join(t.TempDir(), "delta")
 	opts = createOpts(t, releaseFile, "", delta)
 	opts.Version, opts.Channel = "2025.10.1", ""
-	opts.Base = base
+	opts.Base, opts.BaseTrust = base, trustKeys(pub)
 	opts.Transfer.Backoff = 1
 	_, err := mirror.Create(context.Background(), opts)
 	if err != nil {

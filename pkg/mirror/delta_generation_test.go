@@ -27,12 +27,14 @@ func TestDeltaGenerationRefusedBeforeFetching(t *testing.T) {
 	if _, err := mirror.Create(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
+	priv, pub := testKeys(t, "signer")
+	sign(t, base, priv)
 	for _, gen := range []int64{50, 100} {
 		blobGets.Store(0)
 		outParent := t.TempDir()
 		opts := createOpts(t, relB, advB, filepath.Join(outParent, "delta"))
-		opts.Base, opts.Generation = base, gen
-		if _, err := mirror.Create(context.Background(), opts); !errors.Is(err, errdef.ErrUsage) {
+		opts.Base, opts.BaseTrust, opts.Generation = base, trustKeys(pub), gen
+		if _, err := mirror.Create(context.Background(), opts); !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "is not newer than the base's 100") {
 			t.Fatalf("--generation %d on a base of 100: err = %v, want ErrUsage", gen, err)
 		}
 		if n := blobGets.Load(); n != 0 {

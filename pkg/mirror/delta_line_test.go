@@ -39,8 +39,8 @@ func TestDeltaReleaseLine(t *testing.T) {
 		_, releaseFile, _ := testutil.PushSample(t, source, spec)
 		dir := filepath.Join(t.TempDir(), "bundle")
 		opts := createOpts(t, releaseFile, advDir, dir)
-		if opts.Base = base; base == "" {
-			opts.Generation = 100
+		if opts.Base, opts.BaseTrust = base, trustKeys(pub); base == "" {
+			opts.Generation, opts.BaseTrust = 100, mirror.TrustOptions{}
 		}
 		if _, err := mirror.Create(ctx, opts); err != nil {
 			t.Fatal(err)

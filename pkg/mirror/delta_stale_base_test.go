@@ -25,14 +25,14 @@ import (
 func TestDeltaOnStaleBase(t *testing.T) {
 	f := newDeltaFixture(t)
 	ctx := context.Background()
-	_, deltaB := f.create(t, f.a.dir, mirror.TrustOptions{})
+	_, deltaB := f.create(t, f.a.dir, trustKeys(f.a.pub))
 	if _, err := mirror.Import(ctx, importOpts(t, deltaB, f.target, f.a.pub)); err != nil {
 		t.Fatal(err)
 	}
 	_, releaseC, _ := testutil.PushSample(t, f.source, sample.Spec{Variant: 7, Version: "2025.12.0", BaseLayerSize: 8 << 20, LayerSize: 8 << 20})
 	dirC := filepath.Join(t.TempDir(), "c")
 	opts := createOpts(t, releaseC, f.advisoriesB, dirC)
-	opts.Base = f.a.dir
+	opts.Base, opts.BaseTrust = f.a.dir, trustKeys(f.a.pub)
 	if _, err := mirror.Create(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

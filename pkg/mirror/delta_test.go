@@ -76,7 +76,7 @@ func TestDeltaBundle(t *testing.T) {
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	fullDir, fullTar := f.create(t, "", mirror.TrustOptions{})
-	deltaDir, deltaTar := f.create(t, f.a.dir, mirror.TrustOptions{})
+	deltaDir, deltaTar := f.create(t, f.a.dir, trustKeys(f.a.pub))
 
 	full, delta := readManifest(t, fullDir), readManifest(t, deltaDir)
 	a := readManifest(t, f.a.dir)
@@ -182,7 +182,7 @@ func TestDeltaFromInventory(t *testing.T) {
 	if res.Bundles != 1 || res.Blobs == 0 || res.Signature == "" {
 		t.Fatalf("inventory %+v", res)
 	}
-	fromBundle, _ := f.create(t, f.a.dir, mirror.TrustOptions{})
+	fromBundle, _ := f.create(t, f.a.dir, trustKeys(f.a.pub))
 	fromInventory, _ := f.create(t, inv, trustKeys(f.a.pub))
 	b, i := readManifest(t, fromBundle), readManifest(t, fromInventory)
 	if !reflect.DeepEqual(b.Base, i.Base) {

@@ -173,8 +173,8 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %w", path, errdef.ErrNotFound)
 	}
-	if trust.Empty() {
-		return nil, fmt.Errorf("--base %s: an inventory is read only with --base-key, the far side's key that signed it (inventory --key): %w", path, errdef.ErrUsage)
+	if err := checkBaseTrust(path, trust); err != nil {
+		return nil, err
 	}
 	env, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".dsse")
 	if err != nil {
