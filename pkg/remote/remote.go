@@ -98,6 +98,10 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[clientKey]*auth.Client
+	// caches holds each host's credentials and tokens, shared by its
+	// retrying and non-retrying auth clients: a registry's first challenge
+	// (Basic, or a token for a scope) is met once a run, not once by each.
+	caches map[string]auth.Cache
 }
 
 type clientKey struct {
@@ -198,6 +202,7 @@ func New(opts Options) (*Client, error) {
 		plain:   &http.Client{Transport: rt, CheckRedirect: checkRedirect},
 		tls:     hosts,
 		clients: map[clientKey]*auth.Client{},
+		caches:  map[string]auth.Cache{},
 	}, nil
 }
 
@@ -267,8 +272,12 @@ func (c *Client) ConfigPath() string {
 // HTTPClient returns the retrying HTTP client under the auth layer.
 func (c *Client) HTTPClient() *http.Client { return c.http }
 
-// authClient returns the auth client for host, one per host so that a
-// token cache and the bearer-realm policy are per registry.
+// authClient returns the auth client for host, one per host (and way of
+// retrying) so that the bearer-realm policy is per registry; the two of a
+// host share its cache. oras-go's cache is keyed by host, so a Basic
+// credential goes ahead of a challenge only to the host that asked for it
+// (never to a redirect's target, which http.Client strips it from), and to
+// one talked to in plain HTTP only where PlainHTTP says so.
 func (c *Client) authClient(host string, retrying bool) *auth.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -280,12 +289,17 @@ func (c *Client) authClient(host string, retrying bool) *auth.Client {
 	if retrying {
 		hc = c.http
 	}
+	cache, ok := c.caches[host]
+	if !ok {
+		cache = auth.NewCache()
+		c.caches[host] = cache
+	}
 	ac := &auth.Client{
 		// Its requests, to the registry or wherever it sends them, are
 		// made for host (tlsHosts.forRequest).
 		Client:     &http.Client{Transport: onBehalfOf{host, hc.Transport}, CheckRedirect: hc.CheckRedirect},
 		Credential: credentials.Credential(c.store),
-		Cache:      auth.NewCache(),
+		Cache:      cache,
 		Header:     http.Header{"User-Agent": {c.opts.UserAgent}},
 	}
 	// oras-go refuses bearer realms on loopback addresses (SSRF guard). A
