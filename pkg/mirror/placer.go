@@ -80,6 +80,11 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		mem, mctx := errgroup.WithContext(gctx)
 		mem.SetLimit(limit)
 		for _, b := range pl.plan.memBlobs {
+			if pl.plan.blobIn[b.repo+"@"+b.desc.Digest.String()] {
+				// Also a blob of the graph (the empty config): placed
+				// with those, asked for once.
+				continue
+			}
 			mem.Go(func() error { return pl.tgt.putBytes(mctx, b.repo, b.desc, b.data) })
 		}
 		return mem.Wait()
@@ -185,7 +190,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 				return fmt.Errorf("%s: archive entry %s has %d bytes, its descriptor says %d: %w", pl.src.name, e.Name, e.Size, b.desc.Size, errdef.ErrDigestMismatch)
 			}
 			done[dg] = true
-			return pl.placeBehind(bctx, behind, spreads, b, r)
+			return pl.placeBehind(bctx, behind, spreads, b, r, nil)
 		}
 		if size, ok := human[e.Name]; ok {
 			if size != e.Size {
@@ -251,7 +256,7 @@ func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, 
 		return fmt.Errorf("blob %s in %s/%s: %w", b.desc.Digest, pl.tgt.host, b.repos[0], remote.Classify(err))
 	}
 	defer rc.Close()
-	return pl.place(ctx, spreads, b, rc)
+	return pl.place(ctx, spreads, b, rc, nil)
 }
 
 // fetchBlobs reads every blob at random, limit at a time, largest first.
@@ -318,7 +323,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
 				return nil
 			}
-			return pl.sourceFault(pl.place(ctx, spreads, b, rc))
+			return pl.sourceFault(pl.place(ctx, spreads, b, rc, held[b]))
 		})
 	}
 	return g.Wait()
@@ -361,11 +366,12 @@ func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace, held *blobAnswer)
 	return mounted, err
 }
 
-// place sends one blob to its first repository, unless it is there, and
-// queues its spread to the others. An advisory is also written to a
-// temporary file of the advisories directory, kept only once its bytes
-// verified, and moved into place when the whole placement is done.
-func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPlace, r io.Reader) error {
+// place sends one blob to its first repository, unless it is there (as
+// held answers, if asked ahead; else asked now), and queues its spread to
+// the others. An advisory is also written to a temporary file of the
+// advisories directory, kept only once its bytes verified, and moved into
+// place when the whole placement is done.
+func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPlace, r io.Reader, held *blobAnswer) error {
 	var adv *pendingAdvisory
 	if paths := pl.plan.advisories[b.desc.Digest]; len(paths) > 0 && pl.adv != nil {
 		var err error
@@ -374,7 +380,7 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 		}
 		r = io.TeeReader(r, adv.writer())
 	}
-	err := pl.send(ctx, b, r, adv != nil)
+	err := pl.send(ctx, b, r, adv != nil, held)
 	if adv != nil {
 		if err == nil {
 			err = adv.close()
@@ -405,23 +411,30 @@ const streamPipeline = 4
 // that the stream goes on while the blob's last chunks are sent. An error
 // in reading r is returned here, so that it is reported where the stream
 // stands (a split archive names its volume).
-func (pl *placer) placeBehind(ctx context.Context, behind, spreads *errgroup.Group, b *blobPlace, r io.Reader) error {
+func (pl *placer) placeBehind(ctx context.Context, behind, spreads *errgroup.Group, b *blobPlace, r io.Reader, held *blobAnswer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	end := newStreamEnd(r)
 	behind.Go(func() error {
 		defer end.StreamEnded(nil)
-		return pl.sourceFault(pl.place(ctx, spreads, b, end))
+		return pl.sourceFault(pl.place(ctx, spreads, b, end, held))
 	})
 	<-end.done
 	return pl.sourceFault(end.err)
 }
 
-// send uploads b from r into its first repository unless it is there. With
+// send uploads b from r into its first repository unless it is there: as
+// held answers, if the question was asked ahead (nil: asked now). With
 // mustRead, content that is not sent is still read and verified.
-func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead bool) error {
-	ok, err := pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead bool, held *blobAnswer) error {
+	var ok bool
+	var err error
+	if held != nil {
+		ok, err = held.wait(ctx)
+	} else {
+		ok, err = pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+	}
 	if err != nil {
 		return err
 	}
