@@ -145,7 +145,7 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	pl.spreadCtx = sctx
 	var err error
 	if pl.src.stream != nil {
-		err = pl.streamBlobs(sctx, spreads)
+		err = pl.streamBlobs(sctx, spreads, limit)
 	} else {
 		err = pl.fetchBlobs(sctx, spreads, limit)
 	}
@@ -159,8 +159,11 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 // be one the bundle names, with its declared size, and is sent to its
 // first repository (hashed on the way) and spread to the others; human-view
 // copies are skipped. Blobs the archive lacks must already be in the
-// target.
-func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) error {
+// target. Whether the target holds each blob does not depend on the
+// stream: it is asked ahead, limit at a time, in the order pack writes
+// blobs (streamOrder), so that a blob's upload starts with its answer in
+// hand, and the stream waits for no HEAD in its own turn.
+func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
 	docs := pl.plan.manifestDigests()
 	human := map[string]int64{}
 	var declared int64
@@ -174,6 +177,8 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 	for _, m := range docs {
 		declared += m
 	}
+	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit)
+	defer stop()
 	done := map[digest.Digest]bool{}
 	behind, bctx := errgroup.WithContext(ctx)
 	behind.SetLimit(streamPipeline)
@@ -190,7 +195,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 				return fmt.Errorf("%s: archive entry %s has %d bytes, its descriptor says %d: %w", pl.src.name, e.Name, e.Size, b.desc.Size, errdef.ErrDigestMismatch)
 			}
 			done[dg] = true
-			return pl.placeBehind(bctx, behind, spreads, b, r, nil)
+			return pl.placeBehind(bctx, behind, spreads, b, r, held[b])
 		}
 		if size, ok := human[e.Name]; ok {
 			if size != e.Size {
@@ -214,7 +219,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group) erro
 		if done[b.desc.Digest] {
 			continue
 		}
-		ok, err := pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
+		ok, err := held[b].wait(ctx)
 		if err != nil {
 			return err
 		}
