@@ -93,11 +93,7 @@ func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 	if se, ok := r.(StreamEnd); ok {
 		ended = se.StreamEnded
 	}
-	loc, err := u.start(ctx)
-	if err != nil {
-		return err
-	}
-	if loc, err := u.upload(ctx, loc, desc, vr, ended); err != nil {
+	if loc, err := u.upload(ctx, desc, vr, ended); err != nil {
 		u.abandon(ctx, loc)
 		return err
 	}
@@ -112,13 +108,16 @@ type chunk struct {
 	err    error
 }
 
-// upload sends the blob in chunks. One goroutine reads (and so hashes) the
-// next chunks while the current one is on the wire, as far ahead as the
-// pool's free buffers allow, so memory stays bounded whatever the blob's
-// size. The last chunk is sent only once the whole content verified. On
-// failure it returns the upload session as it stands (a retry may have
-// started over in a new one), for the caller to cancel.
-func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descriptor, vr *bundle.VerifyReader, ended func(error)) (*url.URL, error) {
+// upload opens an upload session and sends the blob in chunks. One
+// goroutine reads (and so hashes) the next chunks while the session is
+// opened and the current chunk is on the wire, as far ahead as the pool's
+// free buffers allow, so memory stays bounded whatever the blob's size: a
+// stream that fits the pool moves on to its next blob without waiting for
+// the POST's round trip. The last chunk is sent only once the whole
+// content verified. On failure it returns the upload session as it stands
+// (nil if none was opened; a retry may have started over in a new one),
+// for the caller to cancel.
+func (u *Uploader) upload(ctx context.Context, desc ocispec.Descriptor, vr *bundle.VerifyReader, ended func(error)) (*url.URL, error) {
 	pool := u.Pool
 	if pool == nil || desc.Size <= smallBlob {
 		// A small blob (a config, a manifest) is one chunk of its own size,
@@ -143,6 +142,10 @@ func (u *Uploader) upload(ctx context.Context, loc *url.URL, desc ocispec.Descri
 		}
 	}()
 	go readChunks(vr, desc, pool, ready, done, ended)
+	loc, err := u.start(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// carry is the end of the chunk before, which the registry does not
 	// hold yet (sendPieces): a copy, under one chunk, only after a fault.
 	var carry []byte
