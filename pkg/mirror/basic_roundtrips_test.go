@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,13 @@ func (l *requestLog) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// forget drops what was recorded so far.
+func (l *requestLog) forget() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total, l.refused, l.anon, l.blobHEAD = 0, nil, nil, map[string]int{}
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
@@ -52,16 +60,17 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// TestBasicAuthRoundTrips pushes and syncs a bundle to a distribution
-// registry with htpasswd auth, which checks a bcrypt hash on every request
+// TestBasicAuthRoundTrips creates a bundle from, and pushes and syncs one
+// to, a distribution registry with htpasswd auth, which checks a bcrypt hash on every request
 // that carries credentials (about 70 ms each at htpasswd -B's cost), so
 // that the count of requests decides the time. Each run meets the
 // registry's Basic challenge once (one 401; every other request carries
 // the credentials) and asks once whether the target holds each blob. On
 // the old code, the uploads' own auth client met the challenge again (a
-// second 401 in a push, two or more in a sync, one per racing upload), and
-// a sync asked for each blob twice: ahead of its upload, then again in its
-// upload's turn.
+// second 401 in a push, two or more in a sync, one per racing upload), a
+// create's first requests (one an image, at once) each met it (five 401s),
+// and a sync asked for each blob twice: ahead of its upload, then again in
+// its upload's turn.
 func TestBasicAuthRoundTrips(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{Layers: 3}, 0)
 	ctx := context.Background()
@@ -70,7 +79,29 @@ func TestBasicAuthRoundTrips(t *testing.T) {
 		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)
 	}
+	var forget func()
 	runs := map[string]func(host string, client *remote.Client) error{
+		"create": func(host string, client *remote.Client) error {
+			// The release is pushed into the registry by a client of its
+			// own, which met the challenge then.
+			pusher, err := remote.New(client.Options())
+			if err != nil {
+				return err
+			}
+			rel, err := sample.Push(ctx, sample.Spec{Registry: host, Layers: 3}, func(repo string) (sample.Pusher, error) { return pusher.Repository(host + "/" + repo) })
+			if err != nil {
+				return err
+			}
+			releaseFile, advisories, err := rel.WriteFiles(t.TempDir())
+			if err != nil {
+				return err
+			}
+			forget() // the requests counted are create's
+			opts := createOpts(t, releaseFile, advisories, filepath.Join(t.TempDir(), "bundle"))
+			opts.Client = client
+			_, err = mirror.Create(ctx, opts)
+			return err
+		},
 		"push": func(host string, client *remote.Client) error {
 			_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()})
 			return err
@@ -84,6 +115,7 @@ func TestBasicAuthRoundTrips(t *testing.T) {
 	for name, run := range runs {
 		t.Run(name, func(t *testing.T) {
 			log := &requestLog{blobHEAD: map[string]int{}}
+			forget = log.forget
 			registry := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", "s3cret")})
 			host := testutil.ProxyWrapped(t, registry, log.wrap)
 			// Only the auth registry has credentials; the other is anonymous.

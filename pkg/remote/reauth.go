@@ -16,10 +16,19 @@ import (
 // the registry's, a token another request fetched moments before its
 // lifetime ran out. A credential that is refused costs one request and one
 // token fetch more.
-type reauthClient struct{ *auth.Client }
+//
+// Its host's first request goes alone (challengeGate).
+type reauthClient struct {
+	*auth.Client
+	gate *challengeGate
+}
 
 // Do implements oras-go's remote.Client.
 func (c reauthClient) Do(req *http.Request) (*http.Response, error) {
+	return c.gate.do(req, c.do)
+}
+
+func (c reauthClient) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.Client.Do(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized ||
 		!strings.HasPrefix(strings.ToLower(resp.Header.Get("WWW-Authenticate")), "bearer ") {

@@ -102,6 +102,8 @@ type Client struct {
 	// retrying and non-retrying auth clients: a registry's first challenge
 	// (Basic, or a token for a scope) is met once a run, not once by each.
 	caches map[string]auth.Cache
+	// gates hold each host's requests while its first is in flight.
+	gates map[string]*challengeGate
 }
 
 type clientKey struct {
@@ -203,6 +205,7 @@ func New(opts Options) (*Client, error) {
 		tls:     hosts,
 		clients: map[clientKey]*auth.Client{},
 		caches:  map[string]auth.Cache{},
+		gates:   map[string]*challengeGate{},
 	}, nil
 }
 
@@ -312,6 +315,18 @@ func (c *Client) authClient(host string, retrying bool) *auth.Client {
 	return ac
 }
 
+// gate returns host's challengeGate.
+func (c *Client) gate(host string) *challengeGate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.gates[host]
+	if !ok {
+		g = newChallengeGate()
+		c.gates[host] = g
+	}
+	return g
+}
+
 // Repository returns a client for name ("host[:port]/path/repo"; a tag or
 // digest on it is ignored).
 func (c *Client) Repository(name string) (*remote.Repository, error) {
@@ -331,7 +346,7 @@ func (c *Client) repository(name string, retrying bool) (*remote.Repository, err
 	}
 	ref.Reference = ""
 	return &remote.Repository{
-		Client:               reauthClient{c.authClient(ref.Registry, retrying)},
+		Client:               reauthClient{c.authClient(ref.Registry, retrying), c.gate(ref.Registry)},
 		Reference:            ref,
 		PlainHTTP:            c.PlainHTTP(ref.Registry),
 		TagListMaxPages:      1000,
