@@ -28,7 +28,9 @@ SHA256SUMS.sig (verifiable with cosign verify-blob) are rewritten.
 --key takes a cosign key file (password from COSIGN_PASSWORD, else asked on
 the terminal), env://VAR holding the key as PEM or base64 of PEM, or
 hashivault://KEY (VAULT_ADDR, VAULT_TOKEN). --certificate and
---certificate-chain carry the signer's X.509 chain for verify --trust-root.`,
+--certificate-chain carry the signer's X.509 chain for verify --trust-root;
+a certificate that verify would refuse (expired, not for codeSigning, not
+linked to the chain's root) is refused here.`,
 		Example: `  COSIGN_PASSWORD=stellaops-dev stella mirror sign bundle/manifest.json \
     --key tools/cosign/cosign.dev.key --output bundle/manifest.dsse
   stella mirror sign bundle/manifest.json --key env://COSIGN_PRIVATE_KEY_B64 --output bundle/manifest.dsse

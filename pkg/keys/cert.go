@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -86,15 +87,54 @@ func LoadRoots(paths []string) (*x509.CertPool, error) {
 //
 // A failure wraps errdef.ErrSignature and says which rule broke.
 func VerifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	if err := checkChain(leaf, intermediates, roots, now, "does not chain to a trusted root"); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrSignature)
+	}
+	return nil
+}
+
+// CheckSigningCertificate checks, before anything is signed, what
+// VerifyChain will check of leaf wherever the bundle is verified: it may
+// sign (not a CA, digitalSignature, codeSigning through the chain, P-256)
+// and it and the chain given with it are valid at now. The chain is
+// anchored at its self-signed certificates (the root, where it is given),
+// else at its last one, else at leaf itself: the far side's --trust-root
+// is not known here, only that a certificate failing these rules fails
+// under any root. A failure wraps errdef.ErrUsage and says which rule
+// broke.
+func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, now time.Time) error {
+	anchors := x509.NewCertPool()
+	anchored := false
+	for _, c := range chain {
+		if bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil {
+			anchors.AddCert(c)
+			anchored = true
+		}
+	}
+	switch {
+	case !anchored && len(chain) > 0:
+		anchors.AddCert(chain[len(chain)-1])
+	case !anchored:
+		anchors.AddCert(leaf)
+	}
+	if err := checkChain(leaf, chain, anchors, now, "does not chain to the root of the chain given with it (an intermediate missing?)"); err != nil {
+		return fmt.Errorf("%v: verify --trust-root would refuse every bundle it signs: %w", err, errdef.ErrUsage)
+	}
+	return nil
+}
+
+// checkChain is VerifyChain's rules, its error saying which broke
+// (unanchored, where the chain does not reach roots).
+func checkChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time, unanchored string) error {
 	name := leaf.Subject.String()
 	if leaf.IsCA {
-		return fmt.Errorf("certificate %q is a CA, not a signing certificate: %w", name, errdef.ErrSignature)
+		return fmt.Errorf("certificate %q is a CA, not a signing certificate", name)
 	}
 	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return fmt.Errorf("certificate %q: key usage does not include digitalSignature: %w", name, errdef.ErrSignature)
+		return fmt.Errorf("certificate %q: key usage does not include digitalSignature", name)
 	}
 	if _, err := requireP256(name, leaf.PublicKey); err != nil {
-		return fmt.Errorf("certificate %q: %v: %w", name, err, errdef.ErrSignature)
+		return fmt.Errorf("certificate %q: %v", name, err)
 	}
 	pool := x509.NewCertPool()
 	for _, c := range intermediates {
@@ -107,14 +147,14 @@ func VerifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, root
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	})
 	if err != nil {
-		return fmt.Errorf("certificate %q: %s: %w", name, chainReason(err), errdef.ErrSignature)
+		return fmt.Errorf("certificate %q: %s", name, chainReason(err, unanchored))
 	}
 	return nil
 }
 
 // chainReason turns x509's verification errors into what an operator
 // needs to hear.
-func chainReason(err error) string {
+func chainReason(err error, unanchored string) string {
 	var inv x509.CertificateInvalidError
 	var unk x509.UnknownAuthorityError
 	switch {
@@ -123,7 +163,7 @@ func chainReason(err error) string {
 	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
 		return "not valid for code signing (extended key usage)"
 	case errors.As(err, &unk):
-		return "does not chain to a trusted root"
+		return unanchored
 	}
 	return err.Error()
 }

@@ -254,6 +254,12 @@ func signerCertificates(opts SignOptions, signer *keys.Signer) (*certSet, error)
 		}
 		cs.chain = append(cs.chain, chain...)
 	}
+	// A certificate that expired, or may not sign code, would be refused
+	// by every verify --trust-root: refused here, before the media
+	// carry the bundle across, not there.
+	if err := keys.CheckSigningCertificate(cs.leaf, cs.chain, time.Now()); err != nil {
+		return nil, fmt.Errorf("--certificate %s: %w", opts.Certificate, err)
+	}
 	return cs, nil
 }
 

@@ -45,6 +45,13 @@ func TestVerifyWithTrustRoot(t *testing.T) {
 		return dir
 	}
 	good := signWith(t, signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}))
+	// A certificate sign refuses reaches the far side only by being put in
+	// place of the one signed with: the bundle as a forger would carry it.
+	carrying := func(t *testing.T, leaf *x509.Certificate) string {
+		dir := copyBundle(t, good)
+		testutil.WritePEM(t, dir, "certificate.pem", leaf)
+		return dir
+	}
 	for _, f := range []string{"certificate.pem", "certificate-chain.pem"} {
 		if _, err := os.Stat(filepath.Join(good, f)); err != nil {
 			t.Fatalf("%s not carried: %v", f, err)
@@ -59,9 +66,9 @@ func TestVerifyWithTrustRoot(t *testing.T) {
 		{"chains to the root", good, mirror.TrustOptions{TrustRoots: []string{rootPEM}}, nil},
 		{"foreign root", good, mirror.TrustOptions{TrustRoots: []string{foreignPEM}}, errdef.ErrSignature},
 		{"verified after expiry", good, mirror.TrustOptions{TrustRoots: []string{rootPEM}, Now: time.Now().Add(48 * time.Hour)}, errdef.ErrSignature},
-		{"expired certificate", signWith(t, signing.Leaf(t, "old", pub, testutil.LeafOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})),
+		{"expired certificate", carrying(t, signing.Leaf(t, "old", pub, testutil.LeafOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})),
 			mirror.TrustOptions{TrustRoots: []string{rootPEM}}, errdef.ErrSignature},
-		{"wrong usage", signWith(t, signing.Leaf(t, "tls", pub, testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})),
+		{"wrong usage", carrying(t, signing.Leaf(t, "tls", pub, testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})),
 			mirror.TrustOptions{TrustRoots: []string{rootPEM}}, errdef.ErrSignature},
 		{"no certificate carried", signedDirSignedPlain(t, signedDir, priv), mirror.TrustOptions{TrustRoots: []string{rootPEM}}, errdef.ErrSignature},
 	}
@@ -82,6 +89,51 @@ func TestVerifyWithTrustRoot(t *testing.T) {
 		})
 		if !errors.Is(err, errdef.ErrUsage) {
 			t.Fatalf("err = %v, want ErrUsage", err)
+		}
+	})
+	// What every verify --trust-root refuses is refused at signing, before
+	// the media carry it across, and the bundle is left as it was.
+	t.Run("certificate no root accepts refused at signing", func(t *testing.T) {
+		now := time.Now()
+		rootChain := testutil.WritePEM(t, pki, "root-only.pem", root.Cert)
+		cases := []struct {
+			name  string
+			leaf  *x509.Certificate
+			chain string
+		}{
+			{"expired", signing.Leaf(t, "old", pub, testutil.LeafOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)}), chainPEM},
+			{"not yet valid", signing.Leaf(t, "future", pub, testutil.LeafOptions{NotBefore: now.Add(time.Hour)}), chainPEM},
+			{"TLS server only", signing.Leaf(t, "tls", pub, testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}), chainPEM},
+			{"no digitalSignature", signing.Leaf(t, "enc", pub, testutil.LeafOptions{KeyUsage: x509.KeyUsageKeyEncipherment}), chainPEM},
+			{"chain without its intermediate", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}), rootChain},
+			{"expired, no chain", root.Leaf(t, "old", pub, testutil.LeafOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)}), ""},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				dir := copyBundle(t, good)
+				before := string(readFile(t, filepath.Join(dir, "manifest.dsse")))
+				leafPEM := testutil.WritePEM(t, t.TempDir(), "leaf.pem", c.leaf)
+				_, err := mirror.Sign(context.Background(), mirror.SignOptions{
+					Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),
+					Key: priv, Password: testPass, Certificate: leafPEM, CertificateChain: c.chain,
+				})
+				if !errors.Is(err, errdef.ErrUsage) {
+					t.Fatalf("err = %v, want ErrUsage", err)
+				}
+				if after := string(readFile(t, filepath.Join(dir, "manifest.dsse"))); after != before {
+					t.Error("manifest.dsse changed")
+				}
+			})
+		}
+		// The chain given root first is the same chain.
+		dir := copyBundle(t, good)
+		reversed := testutil.WritePEM(t, pki, "reversed.pem", root.Cert, signing.Cert)
+		sign(t, dir, priv, func(o *mirror.SignOptions) {
+			o.Certificate = testutil.WritePEM(t, t.TempDir(), "leaf.pem", signing.Leaf(t, "mirror-signing", pub, testutil.LeafOptions{}))
+			o.CertificateChain = reversed
+		})
+		if _, err := verify(dir, mirror.TrustOptions{TrustRoots: []string{rootPEM}}); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("SHA256SUMS.sig against the root", func(t *testing.T) {
