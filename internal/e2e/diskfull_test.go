@@ -201,3 +201,52 @@ func fewInodes(t *testing.T, n int) string {
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	return dir
 }
+
+// TestMediumFull packs onto media that fill up (a tmpfs of 2 MiB, a
+// bundle of 4): each exits 1 with one line naming the output (the volume
+// being written, for --split), never the hidden file being made, and
+// telling the operator what one medium holds, as the --split SIZE to use;
+// nothing is left on the media.
+func TestMediumFull(t *testing.T) {
+	archive, _, _ := signedBundle(t, sample.Spec{BaseLayerSize: 3 << 20}, ".tar")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	tests := []struct {
+		name, output, named string
+		args                []string
+		want                string
+	}{
+		{"pack .tar", "bundle.tar", "bundle.tar", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 2M"},
+		{"pack .tar.zst", "bundle.tar.zst", "bundle.tar.zst", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 2M"},
+		{"pack --split, volumes larger than the medium", "bundle.tar", "bundle.tar.000", []string{"--split", "3M"}, "the medium took 2.0 MiB, less than one volume of --split 3M: pack --split 2M"},
+		{"pack --split, not all volumes fit", "bundle.tar", "bundle.tar.002", []string{"--split", "1M"}, "the medium took 2.0 MiB of the volumes of --split 1M, not all of them: pack them onto a disk with room"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			media := smallMedium(t, "2m")
+			out := filepath.Join(media, tt.output)
+			r := stella(t, nil, append([]string{"mirror", "pack", dir, "--output", out}, tt.args...)...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			last := lines[len(lines)-1]
+			if r.code != 1 || len(lines) != 1 || !strings.HasPrefix(last, "stella: ") || !strings.Contains(last, filepath.Join(media, tt.named)+": no space left on device") || strings.Contains(last, ".tmp-") {
+				t.Fatalf("exit %d, want 1 with one line naming %s and the cause\nstderr: %s", r.code, tt.named, r.stderr)
+			}
+			if !strings.Contains(last, tt.want) {
+				t.Errorf("error line %q does not say %q", last, tt.want)
+			}
+			if entries, _ := os.ReadDir(media); len(entries) != 0 {
+				t.Errorf("left on the media: %v", entries)
+			}
+		})
+	}
+}
+
+// smallMedium mounts a tmpfs of size bytes (mount's syntax: 2m), or skips
+// the test where that cannot be done (not root).
+func smallMedium(t *testing.T, size string) string {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
+}

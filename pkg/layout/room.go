@@ -50,16 +50,32 @@ func FileSizeLimit(path, advice string, err error) error {
 // medium ran out of files rather than bytes (the failing call made a file
 // or directory), which df -h does not show. errors.Is(err,
 // syscall.ENOSPC) holds.
+//
+// Took, when known, is how many bytes of the output the medium took before
+// it was full: what one medium holds, so the SIZE to split into. Volume is
+// the volume size of a pack --split that filled it (0: one archive).
 type NoSpaceError struct {
 	Path   string
 	Inodes bool
+	Took   int64
+	Volume int64
 }
 
 func (e *NoSpaceError) Error() string {
-	if e.Inodes {
+	const mib = 1 << 20
+	took := fmt.Sprintf("%.1f MiB", float64(e.Took)/mib)
+	switch {
+	case e.Inodes:
 		return fmt.Sprintf("%s: %v: the medium has no free inodes (df -i), however much space df -h shows: a bundle directory takes a file for each blob; free some, or write it on a disk with room and pack it onto this medium as one archive", e.Path, syscall.ENOSPC)
+	case e.Took < mib:
+		// Under the smallest volume: no SIZE to offer.
+		return fmt.Sprintf("%s: %v: free space on the medium, or pack --split SIZE onto several", e.Path, syscall.ENOSPC)
+	case e.Volume == 0:
+		return fmt.Sprintf("%s: %v: the medium took %s of it: free space on the medium, or pack --split %dM and carry the volumes on several such media", e.Path, syscall.ENOSPC, took, e.Took/mib)
+	case e.Volume > e.Took:
+		return fmt.Sprintf("%s: %v: the medium took %s, less than one volume of --split %dM: pack --split %dM", e.Path, syscall.ENOSPC, took, e.Volume/mib, e.Took/mib)
 	}
-	return fmt.Sprintf("%s: %v: free space on the medium, or pack --split SIZE onto several", e.Path, syscall.ENOSPC)
+	return fmt.Sprintf("%s: %v: the medium took %s of the volumes of --split %dM, not all of them: pack them onto a disk with room, then carry them across a few at a time, into one directory on the far side", e.Path, syscall.ENOSPC, took, e.Volume/mib)
 }
 
 // Unwrap returns syscall.ENOSPC.

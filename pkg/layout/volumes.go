@@ -305,7 +305,7 @@ func (w *SplitWriter) rotate() error {
 	name := VolumeName(filepath.Base(w.out), len(w.vols))
 	f, err := CreateTemp(filepath.Join(filepath.Dir(w.out), name))
 	if err != nil {
-		return err
+		return OutOfRoom(filepath.Join(filepath.Dir(w.out), name), AdviceArchive, err)
 	}
 	w.held = append(w.held, f)
 	w.f, w.wb, w.h, w.n = f, NewWriteback(f), sha256.New(), 0
@@ -315,13 +315,18 @@ func (w *SplitWriter) rotate() error {
 }
 
 // sizeLimit names the volume being written in err when it met the
-// medium's file-size limit: it is below the volume size asked for.
+// medium's file-size limit (it is below the volume size asked for), or
+// found the medium full (then with what the medium took of the set).
 func (w *SplitWriter) sizeLimit(err error) error {
 	if len(w.vols) == 0 {
 		return err
 	}
 	path := filepath.Join(filepath.Dir(w.out), w.vols[len(w.vols)-1].Name)
-	return FileSizeLimit(path, fmt.Sprintf("it is under the volume size, --split %d bytes: pack with a smaller --split SIZE", w.size), err)
+	err = OutOfRoom(path, fmt.Sprintf("it is under the volume size, --split %d bytes: pack with a smaller --split SIZE", w.size), err)
+	if full := (*NoSpaceError)(nil); errors.As(err, &full) && !full.Inodes {
+		full.Took, full.Volume = w.total, w.size
+	}
+	return err
 }
 
 // finish closes the volume being written.

@@ -114,7 +114,14 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 		err = tmp.Sync()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", opts.Dir, layout.OutOfRoom(opts.Output, layout.AdviceArchive, err))
+		err = layout.OutOfRoom(opts.Output, layout.AdviceArchive, err)
+		if full := (*layout.NoSpaceError)(nil); errors.As(err, &full) && !full.Inodes {
+			// What the medium took before it was full is what one holds.
+			if st, serr := tmp.Stat(); serr == nil {
+				full.Took = st.Size()
+			}
+		}
+		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
 	}
 	st, err := tmp.Stat()
 	if err != nil {
@@ -155,6 +162,8 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	stats, err := dir.Pack(ctx, w, codec)
 	if limit := (*layout.FileSizeLimitError)(nil); errors.As(err, &limit) {
 		err = limit // the volume, not the bundle file being packed into it
+	} else if full := (*layout.NoSpaceError)(nil); errors.As(err, &full) {
+		err = full
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", opts.Dir, err)
