@@ -133,6 +133,12 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 			return nil, err
 		}
 		payload = md.ManifestBytes
+		// Signed all the same (a signature is no import), but said: every
+		// far side refuses it, and only there would it be found out.
+		if m := md.Manifest; time.Now().After(m.ExpiresAt) {
+			log.Warn(fmt.Sprintf("bundle %s expired at %s: import, serve, push, sync and verify will refuse it (exit 3) unless --allow-expired; create it again with a later --created or a longer --valid-for",
+				m.BundleID, m.ExpiresAt.UTC().Format(time.RFC3339)))
+		}
 	} else if payload, err = readManifestFile(opts.Manifest); err != nil {
 		return nil, err
 	}
