@@ -21,6 +21,11 @@ REGISTRY="${2:-localhost:5000}"
 STELLA="${STELLA:-stella}"
 KEY="${STELLA_KEY:-}"
 
+if ! command -v "$STELLA" >/dev/null 2>&1; then
+  echo "load.sh: $STELLA: not found: install the stella binary carried beside the bundle (docs/INSTALL.md, 1. Install the binary), or set STELLA to its path" >&2
+  exit 1
+fi
+
 key_flags=()
 if [ -n "$KEY" ]; then
   key_flags=(--key "$KEY")

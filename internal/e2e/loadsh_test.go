@@ -27,6 +27,20 @@ func TestLoadScript(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	// Without stella (not installed yet, or STELLA mistyped): one line
+	// saying so and where to get it, exit 1 as for any input not found,
+	// not bash's "command not found" (127) after "Importing…".
+	for name, script := range map[string]string{"load.sh": script, "verify.sh": filepath.Join(filepath.Dir(script), "verify.sh")} {
+		cmd := exec.Command("bash", script, archive, pub)
+		cmd.Env = []string{"PATH=/nonexistent", "STELLA_KEY=" + pub, "STELLA=stella-not-installed"}
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.HasPrefix(string(out), name+": stella-not-installed: not found: install the stella binary") || strings.Count(string(out), "\n") != 1 {
+			t.Errorf("%s without stella: %v\n%s", name, err, out)
+		}
+	}
+	if tags := testutil.Tags(t, target); len(tags) != 0 {
+		t.Fatalf("the registry holds %v", tags)
+	}
 	if out, err := run(); err == nil || !strings.Contains(out, "set STELLA_KEY") {
 		t.Fatalf("load.sh without a trusted key: %v\n%s", err, out)
 	}
