@@ -151,10 +151,37 @@ func (vs *VolumeSet) CheckPresent() error {
 			return err
 		}
 		if st.Size() != v.Size {
-			return fmt.Errorf("volume %s has %d bytes, the list says %d: %w", v.Name, st.Size(), v.Size, errdef.ErrDigestMismatch)
+			return fmt.Errorf("volume %s has %d bytes, the list says %d%s: %w", v.Name, st.Size(), v.Size, vs.sizeOf(v, st.Size()), errdef.ErrDigestMismatch)
 		}
 	}
 	return nil
+}
+
+// sizeOf says, when size is the size of exactly one other volume of the
+// set (the last, shorter one, say), that v may be it under another name:
+// volumes copied one by one from several media are easily misnamed.
+func (vs *VolumeSet) sizeOf(v Volume, size int64) string {
+	var other []string
+	for _, o := range vs.Volumes {
+		if o.Name != v.Name && o.Size == size {
+			other = append(other, o.Name)
+		}
+	}
+	if len(other) != 1 {
+		return ""
+	}
+	return fmt.Sprintf(", the size of %s (volumes swapped or misnamed? each must be under its own name)", other[0])
+}
+
+// holding says, when got is the digest of another volume of the set, that
+// v's file holds that volume: swapped or misnamed, not corrupt.
+func (vs *VolumeSet) holding(v Volume, got digest.Digest) string {
+	for _, o := range vs.Volumes {
+		if o.Name != v.Name && o.Digest == got {
+			return fmt.Sprintf(" (it holds %s: volumes swapped or misnamed? each must be under its own name)", o.Name)
+		}
+	}
+	return ""
 }
 
 // Check hashes one volume and compares it with the list.
@@ -173,7 +200,7 @@ func (vs *VolumeSet) Check(v Volume) error {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}
 	if got := digest.NewDigest(digest.SHA256, h); n != v.Size || got != v.Digest {
-		return fmt.Errorf("volume %s is corrupt: %d bytes hashing to %s, the list says %d bytes, %s: %w", v.Name, n, got, v.Size, v.Digest, errdef.ErrDigestMismatch)
+		return fmt.Errorf("volume %s is corrupt: %d bytes hashing to %s, the list says %d bytes, %s%s: %w", v.Name, n, got, v.Size, v.Digest, vs.holding(v, got), errdef.ErrDigestMismatch)
 	}
 	return nil
 }
@@ -234,10 +261,20 @@ func (r *volumeReader) Read(p []byte) (int, error) {
 		r.f = nil
 		if got := digest.NewDigest(digest.SHA256, r.h); r.n != v.Size || got != v.Digest {
 			r.done = true
-			return 0, fmt.Errorf("volume %s is corrupt (%d bytes, %s; the list says %d, %s): %w", v.Name, r.n, got, v.Size, v.Digest, errdef.ErrDigestMismatch)
+			return 0, fmt.Errorf("volume %s is corrupt (%d bytes, %s; the list says %d, %s)%s: %w", v.Name, r.n, got, v.Size, v.Digest, r.vs.holding(v, got), errdef.ErrDigestMismatch)
 		}
 		r.i++
 	}
+}
+
+// CheckCurrent hashes the whole volume being read (those before it were
+// checked as they ended), to find whether it is at fault for an archive
+// that does not read right there: its error, or nil.
+func (r *volumeReader) CheckCurrent() error {
+	if r.i < len(r.vs.Volumes) {
+		return r.vs.Check(r.vs.Volumes[r.i])
+	}
+	return nil
 }
 
 // Current names the volume being read, for error messages.

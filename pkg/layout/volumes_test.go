@@ -75,6 +75,44 @@ func TestVolumeSetRoundTrip(t *testing.T) {
 	}
 }
 
+// TestVolumesSwapped: volumes copied one by one off several media and
+// put under each other's names are said to be that, naming the volume each
+// file holds, not only "corrupt"; by size where only one other volume has
+// that size (the last), by digest where all are the same size.
+func TestVolumesSwapped(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("stellaops-volume-"), 1000) // 17000 bytes: 4 volumes of 4096, 1 of 616
+	vs, _, err := OpenVolumeSet(writeVolumes(t, dir, data, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap := func(i, j int) {
+		a, b := filepath.Join(dir, vs.Volumes[i].Name), filepath.Join(dir, vs.Volumes[j].Name)
+		os.Rename(a, a+".x")
+		os.Rename(b, a)
+		os.Rename(a+".x", b)
+	}
+	swap(1, 2)
+	want := "(it holds b.tar.002: volumes swapped or misnamed?"
+	if err := vs.Check(vs.Volumes[1]); !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), want) {
+		t.Errorf("check: %v", err)
+	}
+	rc, err := vs.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), want) {
+		t.Errorf("read: %v", err)
+	}
+	swap(1, 2)
+	swap(3, 4)
+	if err := vs.CheckPresent(); !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), "volume b.tar.003 has 616 bytes, the list says 4096, the size of b.tar.004 (volumes swapped or misnamed?") {
+		t.Errorf("sizes: %v", err)
+	}
+}
+
 // TestCheckSpan: a corrupt stretch of a split archive is put on the
 // volume whose bytes differ from the list, among those holding it.
 func TestCheckSpan(t *testing.T) {

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,6 +67,7 @@ func openTarStore(path string, ra readerAtCloser, size int64) (*tarStore, error)
 	}
 	idx, err := layout.IndexTar(ra, size)
 	if err != nil {
+		err = volumeAtFault(ra, err)
 		ra.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -79,6 +81,29 @@ func openTarStore(path string, ra readerAtCloser, size int64) (*tarStore, error)
 		t.file, t.stamp = f, st
 	}
 	return t, nil
+}
+
+// volumeAtFault returns, for an archive of split volumes that does not
+// read as a tar, the error of the volume that differs from the signed
+// volume list (a digest mismatch, naming it and, where it holds another
+// volume of the set, that one: swapped or misnamed) rather than the tar's
+// malformed header, and err where every volume is as listed, or the
+// archive is one file.
+func volumeAtFault(ra readerAtCloser, err error) error {
+	if !errors.Is(err, errdef.ErrMalformed) {
+		return err
+	}
+	v, ok := ra.(*layout.VolumesReaderAt)
+	if a, isSeekable := ra.(seekableArchive); isSeekable {
+		v, ok = a.file.(*layout.VolumesReaderAt)
+	}
+	if !ok {
+		return err
+	}
+	if _, verr := v.CheckSpan(0, v.Size()); verr != nil {
+		return verr
+	}
+	return err
 }
 
 // fileOf returns the one file an archive is read from, if it is one (not

@@ -276,8 +276,16 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 func scanLimit(size int64) int64 { return max(layout.DefaultTarLimit, 64*size) }
 
 // inVolume adds to an error met while reading a split archive the volume
-// being read, which is where the damage most likely is.
+// being read, which is where the damage most likely is; an archive that
+// does not read as a tar there is put on that volume when its bytes differ
+// from the volume list (a digest mismatch: damaged, or another volume
+// under its name).
 func inVolume(r io.Reader, err error) error {
+	if v, ok := r.(interface{ CheckCurrent() error }); ok && errors.Is(err, errdef.ErrMalformed) {
+		if verr := v.CheckCurrent(); verr != nil {
+			return verr
+		}
+	}
 	if v, ok := r.(interface{ Current() string }); ok && err != nil && !strings.Contains(err.Error(), "volume ") {
 		return fmt.Errorf("%w (while reading volume %s)", err, v.Current())
 	}

@@ -207,3 +207,46 @@ func TestSplitPackLeavesOthersFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSplitVolumesSwapped: two volumes of one size copied off their media
+// under each other's names. Every volume decodes, so the archive read as a
+// tar met a bad header there: import and serve said "invalid tar header:
+// malformed" (exit 11) naming no volume, verify the same with the volume
+// being read. Now each says which volume differs from the signed list and
+// which one it holds (exit 2), and nothing is tagged.
+func TestSplitVolumesSwapped(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "bundle.tar.zst")
+	res, err := mirror.Pack(ctx, mirror.PackOptions{Dir: s.dir, Output: out, Split: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := filepath.Join(filepath.Dir(out), res.Volumes[0].Name), filepath.Join(filepath.Dir(out), res.Volumes[1].Name)
+	os.Rename(first, first+".x")
+	os.Rename(second, first)
+	os.Rename(first+".x", second)
+	want := "volume " + res.Volumes[0].Name + " is corrupt"
+	holds := "(it holds " + res.Volumes[1].Name + ": volumes swapped or misnamed?"
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), holds) {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	target := testutil.Registry(t)
+	_, err = mirror.Import(ctx, importOpts(t, res.VolumeList, target, s.pub))
+	check("import", err)
+	for repo, tags := range testutil.Tags(t, target) {
+		if len(tags) > 0 {
+			t.Errorf("%s tagged %v after a failed import", repo, tags)
+		}
+	}
+	_, err = mirror.Verify(ctx, mirror.VerifyOptions{Envelope: res.VolumeList, Trust: trustKeys(s.pub), Now: testNow})
+	check("verify", err)
+	b, err := mirror.OpenServed(ctx, mirror.ServeOptions{Path: res.VolumeList, Trust: trustKeys(s.pub), Now: testNow})
+	if err == nil {
+		b.Close()
+	}
+	check("serve", err)
+}
