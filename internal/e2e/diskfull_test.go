@@ -208,8 +208,10 @@ func fewInodes(t *testing.T, n int) string {
 // telling the operator what one medium holds, as the --split SIZE to use;
 // nothing is left on the media.
 func TestMediumFull(t *testing.T) {
-	archive, _, _ := signedBundle(t, sample.Spec{BaseLayerSize: 3 << 20}, ".tar")
+	spec := sample.Spec{BaseLayerSize: 3 << 20}
+	archive, _, _ := signedBundle(t, spec, ".tar")
 	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	_, releaseFile, advisories := testutil.PushSample(t, testutil.Distribution(t), spec)
 	tests := []struct {
 		name, output, named string
 		args                []string
@@ -219,12 +221,19 @@ func TestMediumFull(t *testing.T) {
 		{"pack .tar.zst", "bundle.tar.zst", "bundle.tar.zst", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 2M"},
 		{"pack --split, volumes larger than the medium", "bundle.tar", "bundle.tar.000", []string{"--split", "3M"}, "the medium took 2.0 MiB, less than one volume of --split 3M: pack --split 2M"},
 		{"pack --split, not all volumes fit", "bundle.tar", "bundle.tar.002", []string{"--split", "1M"}, "the medium took 2.0 MiB of the volumes of --split 1M, not all of them: pack them onto a disk with room"},
+		// A directory holds each blob whole: no --split of it, but of
+		// the archive packed from it.
+		{"create", "bundle", "bundle", []string{"create", "--images", releaseFile, "--advisories", advisories, "--plain-http", "--output"}, "free space on the medium, or write the bundle directory on a disk with room, then pack --split SIZE onto media like this one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			media := smallMedium(t, "2m")
 			out := filepath.Join(media, tt.output)
-			r := stella(t, nil, append([]string{"mirror", "pack", dir, "--output", out}, tt.args...)...)
+			args := append([]string{"mirror", "pack", dir, "--output", out}, tt.args...)
+			if tt.args != nil && tt.args[0] == "create" {
+				args = append([]string{"mirror"}, append(tt.args, out)...)
+			}
+			r := stella(t, nil, args...)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 			last := lines[len(lines)-1]
 			if r.code != 1 || len(lines) != 1 || !strings.HasPrefix(last, "stella: ") || !strings.Contains(last, filepath.Join(media, tt.named)+": no space left on device") || strings.Contains(last, ".tmp-") {

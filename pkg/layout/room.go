@@ -54,11 +54,15 @@ func FileSizeLimit(path, advice string, err error) error {
 // Took, when known, is how many bytes of the output the medium took before
 // it was full: what one medium holds, so the SIZE to split into. Volume is
 // the volume size of a pack --split that filled it (0: one archive).
+//
+// Dir says the output was a bundle directory (create, pull), which holds
+// each blob whole: it is written on a disk with room and packed onto media.
 type NoSpaceError struct {
 	Path   string
 	Inodes bool
 	Took   int64
 	Volume int64
+	Dir    bool
 }
 
 func (e *NoSpaceError) Error() string {
@@ -67,6 +71,8 @@ func (e *NoSpaceError) Error() string {
 	switch {
 	case e.Inodes:
 		return fmt.Sprintf("%s: %v: the medium has no free inodes (df -i), however much space df -h shows: a bundle directory takes a file for each blob; free some, or write it on a disk with room and pack it onto this medium as one archive", e.Path, syscall.ENOSPC)
+	case e.Dir:
+		return fmt.Sprintf("%s: %v: free space on the medium, or write the bundle directory on a disk with room, then pack --split SIZE onto media like this one", e.Path, syscall.ENOSPC)
 	case e.Took < mib:
 		// Under the smallest volume: no SIZE to offer.
 		return fmt.Sprintf("%s: %v: free space on the medium, or pack --split SIZE onto several", e.Path, syscall.ENOSPC)
@@ -89,7 +95,7 @@ func OutOfRoom(path, advice string, err error) error {
 	if err == nil || !errors.Is(err, syscall.ENOSPC) || errors.As(err, &named) {
 		return FileSizeLimit(path, advice, err)
 	}
-	return &NoSpaceError{Path: path, Inodes: madeFile(err)}
+	return &NoSpaceError{Path: path, Inodes: madeFile(err), Dir: advice == AdviceDir}
 }
 
 // madeFile reports whether err failed to make a file or directory (an
