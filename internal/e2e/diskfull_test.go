@@ -259,3 +259,46 @@ func smallMedium(t *testing.T, size string) string {
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	return dir
 }
+
+// TestMediumFullForTheList packs --split onto a medium with room for the
+// volumes (a tmpfs of their pages, and one more) but not for their list:
+// the volumes took their names, then the list failed, naming its hidden
+// temporary, and the stick held 3 volumes and no list. Now the list is
+// written before the volumes take their names: one line naming it, exit 1,
+// and nothing left on the medium.
+func TestMediumFullForTheList(t *testing.T) {
+	archive, _, _ := signedBundle(t, sample.Spec{BaseLayerSize: 3 << 20}, ".tar")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	disk := filepath.Join(t.TempDir(), "bundle.tar")
+	mustStella(t, "mirror", "pack", dir, "--output", disk, "--split", "1M")
+	entries, _ := filepath.Glob(disk + ".0*")
+	pages := int64(1) // MarkPending's record
+	for _, e := range entries {
+		st, err := os.Stat(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages += (st.Size() + 4095) / 4096
+	}
+	media := smallMedium(t, strconv.FormatInt(pages*4096, 10))
+	out := filepath.Join(media, "bundle.tar")
+	r := stella(t, nil, "mirror", "pack", dir, "--output", out, "--split", "1M")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], out+".volumes.json: the medium holds the volumes") ||
+		!strings.HasSuffix(lines[0], "no space left on device") || strings.Contains(lines[0], ".tmp-") {
+		t.Errorf("exit %d, want 1 with one line naming the list and the cause\nstderr: %s", r.code, r.stderr)
+	}
+	if left, _ := os.ReadDir(media); len(left) != 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left on the media: %v", names)
+	}
+	// With room for the list too, the set is placed whole.
+	media = smallMedium(t, strconv.FormatInt((pages+1)*4096, 10))
+	mustStella(t, "mirror", "pack", dir, "--output", filepath.Join(media, "bundle.tar"), "--split", "1M")
+	if _, err := os.Stat(filepath.Join(media, "bundle.tar.volumes.json")); err != nil {
+		t.Error(err)
+	}
+}

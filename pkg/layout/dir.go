@@ -238,25 +238,54 @@ func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
 // reader sees the old content or the new, never a part; the content is
 // synced before the rename and the directory after (RenameDurable).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := mkdirAll(filepath.Dir(path)); err != nil {
-		return err
-	}
-	tmp, err := CreateTemp(path) // open, so locked, until renamed
+	s, err := StageFile(path, data, perm)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := tmp.Write(data); err != nil {
-		return err
+	defer s.Discard()
+	return s.Place()
+}
+
+// StagedFile is a file written in full under a hidden temporary name
+// beside path, which Place gives it: the room it takes is taken before
+// anything that must not be left without it (pack --split's volume list,
+// staged before the volumes take their names).
+type StagedFile struct {
+	path string
+	tmp  *os.File // open, so locked, until placed
+}
+
+// StageFile writes data, synced, with perm, beside path.
+func StageFile(path string, data []byte, perm os.FileMode) (*StagedFile, error) {
+	if err := mkdirAll(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
+	tmp, err := CreateTemp(path)
+	if err != nil {
+		return nil, err
 	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
+	s := &StagedFile{path: path, tmp: tmp}
+	if _, err = tmp.Write(data); err == nil {
+		if err = tmp.Sync(); err == nil {
+			err = tmp.Chmod(perm)
+		}
 	}
-	return RenameDurable(tmp.Name(), path)
+	if err != nil {
+		s.Discard()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Place renames the file to its path, durably.
+func (s *StagedFile) Place() error { return RenameDurable(s.tmp.Name(), s.path) }
+
+// Discard removes the temporary, if it was not placed; nil does nothing.
+func (s *StagedFile) Discard() {
+	if s != nil {
+		s.tmp.Close()
+		os.Remove(s.tmp.Name())
+	}
 }
 
 // Index reads and decodes index.json.

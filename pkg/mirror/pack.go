@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
@@ -197,6 +198,28 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	if err := checkSplitOutput(opts, len(vs.Volumes), true); err != nil {
 		return nil, err
 	}
+	// The list and its signature are written before the volumes take
+	// their names, so a medium with room for the volumes and not for
+	// them fails here, leaving nothing, not volumes without their list.
+	roomFor := func(path string, err error) error {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("pack %s: %s: the medium holds the volumes (%.1f MiB) but has no room left for their list: free a few KiB on it, or pack them onto a disk with room and carry them across a few at a time: %w",
+				opts.Dir, path, float64(vs.Size)/(1<<20), syscall.ENOSPC)
+		}
+		return fmt.Errorf("pack %s: %w", opts.Dir, layout.OutOfRoom(path, layout.AdviceArchive, err))
+	}
+	var sigFile *layout.StagedFile
+	if env != nil {
+		if sigFile, err = layout.StageFile(sigPath, env, 0o644); err != nil {
+			return nil, roomFor(sigPath, err)
+		}
+		defer sigFile.Discard()
+	}
+	listFile, err := layout.StageFile(list, data, 0o644)
+	if err != nil {
+		return nil, roomFor(list, err)
+	}
+	defer listFile.Discard()
 	if env == nil {
 		// A previous set's signature is over another list: left beside
 		// this one, it would read as a mismatch, not as unsigned.
@@ -214,18 +237,18 @@ func packSplit(ctx context.Context, dir *layout.Dir, codec layout.Compression, o
 	// list has its own: stopped in between, the record is what lets the
 	// next run tell the volumes placed as ours, and replace them.
 	if err := layout.MarkPending(opts.Output, data); err != nil {
-		return nil, err
+		return nil, roomFor(opts.Output+layout.VolumesSuffix, err)
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err
 	}
-	if env != nil {
+	if sigFile != nil {
 		res.Signature = sigPath
-		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
+		if err := sigFile.Place(); err != nil {
 			return nil, err
 		}
 	}
-	if err := layout.WriteFileAtomic(list, data, 0o644); err != nil {
+	if err := listFile.Place(); err != nil {
 		return nil, err
 	}
 	if err := layout.ClearPending(opts.Output); err != nil {
