@@ -25,7 +25,12 @@ base, createdAt and expiresAt. It is stored as an OCI artifact tagged
 "catalog" with its DSSE envelope as a referrer, and with --output as
 catalog.json + catalog.dsse for media. push and import refresh it when given
 --catalog-key. With --verify, check the stored catalog's signature (--key is
-then a public key) and that every root it lists exists.`,
+then a public key), that it was signed for this repository (exit 5 if for
+another; the host may differ, with a warning, as one registry has several
+names), that every root it lists exists, and that it is current: a bundle
+the repository holds that it does not list, of a generation no older than
+the newest it lists, makes it out of date (exit 3: write it again); an older
+one is a warning.`,
 		Example: `  stella mirror catalog registry.example/stellaops/mirror-bundle --key env://COSIGN_PRIVATE_KEY --output media/
   stella mirror catalog registry.internal:5000/stellaops/mirror-bundle --verify --key cosign.pub`,
 		Args: cobra.ExactArgs(1),

@@ -32,7 +32,7 @@ func ExitCode(err error) int {
 		return ExitSignature
 	case errors.Is(err, errdef.ErrDigestMismatch):
 		return ExitDigest
-	case errors.Is(err, errdef.ErrExpired):
+	case errors.Is(err, errdef.ErrExpired), errors.Is(err, errdef.ErrOutOfDate):
 		return ExitExpired
 	case errors.Is(err, errdef.ErrGeneration):
 		return ExitGeneration

@@ -27,6 +27,12 @@ var (
 	// ErrExpired means a bundle's expiresAt has passed. Exit code 3.
 	ErrExpired = errors.New("bundle expired")
 
+	// ErrOutOfDate means a signed list no longer describes what it lists:
+	// a catalog that leaves out a bundle its repository holds, newer than
+	// any it names. Exit code 3, as an expired bundle: a statement that
+	// was true once and must not pass as current.
+	ErrOutOfDate = errors.New("out of date")
+
 	// ErrSignature means a signature is missing, does not verify, or was made
 	// by a key that is not trusted. Exit code 5.
 	ErrSignature = errors.New("signature verification failed")

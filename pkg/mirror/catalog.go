@@ -89,6 +89,8 @@ type CatalogResult struct {
 	Bundles    []CatalogEntry     `json:"bundles"`
 	Verified   bool               `json:"verified"`
 	Files      []string           `json:"files,omitempty"`
+	// Warnings are what --verify passed but points out (also logged).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Catalog writes (or, with Verify, checks) the signed catalog of a bundle
@@ -270,7 +272,8 @@ func storeCatalog(ctx context.Context, tgt *target, repo string, data, env []byt
 }
 
 // verifyCatalog reads the catalog tagged in repo, verifies its signature,
-// and checks every root it lists exists there.
+// checks it was signed for repo, that every root it lists exists there and
+// that it leaves out no newer bundle repo holds.
 func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOptions) (*CatalogResult, error) {
 	if opts.Trust.Empty() {
 		return nil, fmt.Errorf("catalog --verify: no trusted key (--key PUB): %w", errdef.ErrUsage)
@@ -321,6 +324,14 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if err := bundle.DecodeCanonical(data, &cat); err != nil {
 		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
 	}
+	warning, err := checkCatalogRepository(&cat, tgt.host, repo)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if warning != "" {
+		warnings = append(warnings, warning)
+	}
 	for _, b := range cat.Bundles {
 		ok, err := r.Manifests().Exists(ctx, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: b.Root})
 		if err != nil {
@@ -330,7 +341,15 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 			return nil, fmt.Errorf("catalog of %s/%s lists %s (generation %d, root %s), which is not there: %w", tgt.host, repo, b.BundleID, b.Generation, b.Root, errdef.ErrNotFound)
 		}
 	}
-	return &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true}, nil
+	unlisted, err := checkCatalogCurrent(ctx, tgt, repo, &cat)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, unlisted...)
+	for _, w := range warnings {
+		logger(opts.Logger).Warn(w)
+	}
+	return &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true, Warnings: warnings}, nil
 }
 
 // catalogEnvelopes returns the envelopes of the DSSE referrers of the
