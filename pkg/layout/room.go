@@ -57,17 +57,24 @@ func FileSizeLimit(path, advice string, err error) error {
 //
 // Dir says the output was a bundle directory (create, pull), which holds
 // each blob whole: it is written on a disk with room and packed onto media.
+// OnePass says it was create's one-pass archive, which pack --split cannot
+// split: the bundle directory is created first, on a disk with room.
 type NoSpaceError struct {
-	Path   string
-	Inodes bool
-	Took   int64
-	Volume int64
-	Dir    bool
+	Path    string
+	Inodes  bool
+	Took    int64
+	Volume  int64
+	Dir     bool
+	OnePass bool
 }
 
 func (e *NoSpaceError) Error() string {
 	const mib = 1 << 20
 	took := fmt.Sprintf("%.1f MiB", float64(e.Took)/mib)
+	pack := "pack"
+	if e.OnePass {
+		pack = "create the bundle directory on a disk with room, then pack it with"
+	}
 	switch {
 	case e.Inodes:
 		return fmt.Sprintf("%s: %v: the medium has no free inodes (df -i), however much space df -h shows: a bundle directory takes a file for each blob; free some, or write it on a disk with room and pack it onto this medium as one archive", e.Path, syscall.ENOSPC)
@@ -75,9 +82,9 @@ func (e *NoSpaceError) Error() string {
 		return fmt.Sprintf("%s: %v: free space on the medium, or write the bundle directory on a disk with room, then pack --split SIZE onto media like this one", e.Path, syscall.ENOSPC)
 	case e.Took < mib:
 		// Under the smallest volume: no SIZE to offer.
-		return fmt.Sprintf("%s: %v: free space on the medium, or pack --split SIZE onto several", e.Path, syscall.ENOSPC)
+		return fmt.Sprintf("%s: %v: free space on the medium, or %s --split SIZE onto several", e.Path, syscall.ENOSPC, pack)
 	case e.Volume == 0:
-		return fmt.Sprintf("%s: %v: the medium took %s of it: free space on the medium, or pack --split %dM and carry the volumes on several such media", e.Path, syscall.ENOSPC, took, e.Took/mib)
+		return fmt.Sprintf("%s: %v: the medium took %s of it: free space on the medium, or %s --split %dM and carry the volumes on several such media", e.Path, syscall.ENOSPC, took, pack, e.Took/mib)
 	case e.Volume > e.Took:
 		return fmt.Sprintf("%s: %v: the medium took %s, less than one volume of --split %dM: pack --split %dM", e.Path, syscall.ENOSPC, took, e.Volume/mib, e.Took/mib)
 	}

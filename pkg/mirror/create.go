@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -111,17 +112,24 @@ type CreateResult struct {
 	Bytes int64 `json:"bytes"`
 }
 
+// adviceOnePass is what to do when create's one-pass archive passes the
+// medium's file-size limit.
+const adviceOnePass = "create a bundle directory, then " + layout.AdviceArchive
+
 // Create pulls every image of a release by digest (with its referrers),
 // adds the advisories, scripts and guides, and writes a bundle directory
 // that is at once an OCI image layout and the plan's folder. The directory
 // appears complete or not at all.
 func Create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	res, err := create(ctx, opts)
-	advice := layout.AdviceDir
-	if strings.HasSuffix(opts.Output, ".tar") {
-		advice = "create a bundle directory, then " + layout.AdviceArchive
+	if !strings.HasSuffix(opts.Output, ".tar") {
+		return res, layout.OutOfRoom(opts.Output, layout.AdviceDir, err)
 	}
-	return res, layout.OutOfRoom(opts.Output, advice, err)
+	err = layout.OutOfRoom(opts.Output, adviceOnePass, err)
+	if full := (*layout.NoSpaceError)(nil); errors.As(err, &full) {
+		full.OnePass = true // no pack --split of it: of a bundle directory
+	}
+	return res, err
 }
 
 func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,6 +41,26 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	stats, err := fillArchive(ctx, stage, late, tmp, opts)
+	if err != nil {
+		err = layout.OutOfRoom(opts.Output, adviceOnePass, err)
+		if full := (*layout.NoSpaceError)(nil); errors.As(err, &full) && !full.Inodes {
+			// What the medium took before it was full is what one holds,
+			// as pack says: the archive's blocks (not its size, which
+			// counts the holes not yet filled) and its staging's beside it.
+			full.Took = layout.Allocated(tmp.Name(), stage.Dir.Path())
+		}
+		return stats, err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return stats, err
+	}
+	return stats, placeFile(tmp.Name(), opts.Output, opts.Force)
+}
+
+// fillArchive packs the staged bundle into tmp, leaving holes for the late
+// blobs, then fetches each into its hole.
+func fillArchive(ctx context.Context, stage *layout.Staging, late []transfer.Job, tmp *os.File, opts CreateOptions) (transfer.Stats, error) {
 	_, holes, err := stage.PackWithHoles(ctx, tmp)
 	if err != nil {
 		return transfer.Stats{}, fmt.Errorf("pack %s: %w", opts.Output, err)
@@ -56,13 +77,7 @@ func writeArchive(ctx context.Context, stage *layout.Staging, late []transfer.Jo
 	if err != nil {
 		return stats, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return stats, err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return stats, err
-	}
-	return stats, placeFile(tmp.Name(), opts.Output, opts.Force)
+	return stats, tmp.Sync()
 }
 
 // holeWriter writes a blob at its place in the archive, verifying it: a
