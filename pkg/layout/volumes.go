@@ -145,7 +145,7 @@ func (vs *VolumeSet) CheckPresent() error {
 	for _, v := range vs.Volumes {
 		st, err := os.Stat(vs.Path(v))
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("volume %s is missing: %w", v.Name, errdef.ErrNotFound)
+			return vs.missing(v)
 		}
 		if err != nil {
 			return err
@@ -155,6 +155,18 @@ func (vs *VolumeSet) CheckPresent() error {
 		}
 	}
 	return nil
+}
+
+// missing names a volume that is not there with the directory it was
+// looked for in, the list's (absolute, however the list was named):
+// volumes copied from several media go beside their list, and the name
+// alone does not say where that was.
+func (vs *VolumeSet) missing(v Volume) error {
+	dir, err := filepath.Abs(vs.dir)
+	if err != nil {
+		dir = vs.dir
+	}
+	return fmt.Errorf("volume %s is missing from %s, the directory of its list (every volume goes beside it): %w", v.Name, dir, errdef.ErrNotFound)
 }
 
 // sizeOf says, when size is the size of exactly one other volume of the
@@ -188,7 +200,7 @@ func (vs *VolumeSet) holding(v Volume, got digest.Digest) string {
 func (vs *VolumeSet) Check(v Volume) error {
 	f, err := openRegular(vs.Path(v))
 	if errors.Is(err, errdef.ErrNotFound) {
-		return fmt.Errorf("volume %s is missing: %w", v.Name, errdef.ErrNotFound)
+		return vs.missing(v)
 	}
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
