@@ -3,6 +3,8 @@ package mirror
 import (
 	"context"
 
+	"github.com/opencontainers/go-digest"
+
 	"golang.org/x/sync/errgroup"
 )
 
@@ -31,11 +33,21 @@ func (a *blobAnswer) wait(ctx context.Context) (bool, error) {
 // a third of the chain of a small blob's upload (720 blobs of 1 MiB, 8 at a
 // time: 270 round trips one after another, 180 without). It returns the
 // answers by blob, and a function that stops the checks not yet sent and
-// waits for those in flight.
-func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int) (map[*blobPlace]*blobAnswer, func()) {
+// waits for those in flight. A blob in known is held, its answer in from
+// the start: it was asked already (a delta's omitted blobs, by
+// checkDeltaBase), and each answer costs a round trip.
+func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, known map[digest.Digest]bool) (map[*blobPlace]*blobAnswer, func()) {
 	answers := make(map[*blobPlace]*blobAnswer, len(blobs))
+	var ask []*blobPlace
 	for _, b := range blobs {
-		answers[b] = &blobAnswer{done: make(chan struct{})}
+		a := &blobAnswer{done: make(chan struct{})}
+		if known[b.desc.Digest] {
+			a.ok = true
+			close(a.done)
+		} else {
+			ask = append(ask, b)
+		}
+		answers[b] = a
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
@@ -43,7 +55,7 @@ func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int) 
 		defer close(finished)
 		var g errgroup.Group
 		g.SetLimit(limit)
-		for _, b := range blobs {
+		for _, b := range ask {
 			a := answers[b]
 			if err := ctx.Err(); err != nil {
 				a.err = err

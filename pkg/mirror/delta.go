@@ -49,6 +49,9 @@ func checkDeltaBase(ctx context.Context, tgt *target, md *metadata, plan *placem
 	}
 	err := g.Wait()
 	if missing == nil {
+		if err == nil {
+			plan.held = omitted // each in the bundle repository, its first
+		}
 		return err
 	}
 	held, err := tgt.hasManifest(ctx, plan.bundleRepo, m.Base.Root)

@@ -40,6 +40,10 @@ type placement struct {
 	filesLeft error
 	// placed holds "repo@digest" of every manifest already in a phase.
 	placed map[string]bool
+	// held are blobs their first repository is known to hold: a delta's
+	// omitted blobs, which checkDeltaBase asked about. Their answers are in
+	// from the start, not asked again (checkAhead).
+	held map[digest.Digest]bool
 	// blobIn holds "repo@digest" of every blob already given repo, so that
 	// a blob all images share (a base layer) is not looked for along its
 	// repository list once per image: that is quadratic in the images.

@@ -177,7 +177,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 	for _, m := range docs {
 		declared += m
 	}
-	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit)
+	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit, pl.plan.held)
 	defer stop()
 	done := map[digest.Digest]bool{}
 	behind, bctx := errgroup.WithContext(ctx)
@@ -230,8 +230,9 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 		}
 		if pl.wantsOnDisk(b) {
 			// An advisory the archive lacks (a delta omits those its base
-			// carried) is still written, from the target's verified copy.
-			if err := pl.placeFromTarget(ctx, spreads, b); err != nil {
+			// carried) is still written, from the target's verified copy,
+			// with the answer in hand: asking again cost a round trip.
+			if err := pl.placeFromTarget(ctx, spreads, b, held[b]); err != nil {
 				return err
 			}
 			continue
@@ -251,7 +252,8 @@ func (pl *placer) wantsOnDisk(b *blobPlace) bool {
 // placeFromTarget places b from the copy its first repository already
 // holds (read, hashed and written to its advisory files on the way): the
 // bytes of a blob a delta omits are in the target, not in the source.
-func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, b *blobPlace) error {
+// held is whether it is there, if asked already (nil: asked now).
+func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, b *blobPlace, held *blobAnswer) error {
 	from, err := pl.tgt.repo(b.repos[0])
 	if err != nil {
 		return err
@@ -261,7 +263,7 @@ func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, 
 		return fmt.Errorf("blob %s in %s/%s: %w", b.desc.Digest, pl.tgt.host, b.repos[0], remote.Classify(err))
 	}
 	defer rc.Close()
-	return pl.place(ctx, spreads, b, rc, nil)
+	return pl.place(ctx, spreads, b, rc, held)
 }
 
 // fetchBlobs reads every blob at random, limit at a time, largest first.
@@ -270,21 +272,22 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 	g.SetLimit(limit)
 	order := transfer.LargestFirst(pl.plan.blobs, func(b *blobPlace) int64 { return b.desc.Size })
 	// Whether the target holds each blob not wanted on disk is asked ahead,
-	// in the same order.
+	// in the same order; a blob known to be held (a delta's omitted one,
+	// wanted on disk or not) has its answer already, at no cost.
 	var ask []*blobPlace
 	for _, b := range order {
-		if len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil {
+		if !pl.wantsOnDisk(b) || pl.plan.held[b.desc.Digest] {
 			ask = append(ask, b)
 		}
 	}
-	held, stop := pl.tgt.checkAhead(ctx, ask, limit)
+	held, stop := pl.tgt.checkAhead(ctx, ask, limit, pl.plan.held)
 	defer stop()
 	for _, b := range order {
 		g.Go(func() error {
 			// Unless its bytes are wanted on disk, a blob the target has (or
 			// can mount from the source repository, in the same registry)
 			// is not read at all.
-			if answer := held[b]; answer != nil {
+			if answer := held[b]; answer != nil && !pl.wantsOnDisk(b) {
 				done, err := pl.avoidCopy(ctx, b, answer)
 				if err != nil {
 					return err
@@ -297,7 +300,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			if pl.wantsOnDisk(b) && pl.omitted[b.desc.Digest] {
 				// Omitted by a delta: not in the source, but in the target
 				// (checkDeltaBase made sure of it).
-				return pl.placeFromTarget(ctx, spreads, b)
+				return pl.placeFromTarget(ctx, spreads, b, held[b])
 			}
 			if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 				ra, closer, err := pl.src.openAt(ctx, b.desc)
