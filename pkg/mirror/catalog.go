@@ -332,7 +332,18 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if warning != "" {
 		warnings = append(warnings, warning)
 	}
+	roots, err := tgt.bundleRoots(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	tagged := map[digest.Digest]bool{}
+	for _, root := range roots {
+		tagged[root.desc.Digest] = true
+	}
 	for _, b := range cat.Bundles {
+		if tagged[b.Root] {
+			continue // there, as its tag was just read
+		}
 		ok, err := r.Manifests().Exists(ctx, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: b.Root})
 		if err != nil {
 			return nil, remote.Classify(err)
@@ -341,7 +352,7 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 			return nil, fmt.Errorf("catalog of %s/%s lists %s (generation %d, root %s), which is not there: %w", tgt.host, repo, b.BundleID, b.Generation, b.Root, errdef.ErrNotFound)
 		}
 	}
-	unlisted, err := checkCatalogCurrent(ctx, tgt, repo, &cat)
+	unlisted, err := checkCatalogCurrent(ctx, tgt, repo, &cat, roots)
 	if err != nil {
 		return nil, err
 	}

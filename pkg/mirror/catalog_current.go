@@ -33,13 +33,13 @@ func checkCatalogRepository(cat *CatalogFile, host, repo string) (warning string
 }
 
 // checkCatalogCurrent compares a verified catalog with the bundle roots
-// repo holds. A root it does not list, of a generation no older than the
+// repo holds (tagged there: bundleRoots). A root it does not list, of a generation no older than the
 // newest it lists (or any, for a catalog that lists none), makes it out of
 // date: it no longer names the newest bundle, which a replayed older
 // catalog, or a push without --catalog-key, would hide. A root it does not
 // list of an older generation is a warning: it changes nothing about the
 // newest, and pushing an older bundle (--allow-rollback) leaves one.
-func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *CatalogFile) (warnings []string, err error) {
+func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *CatalogFile, roots []bundleRoot) (warnings []string, err error) {
 	listed := map[digest.Digest]bool{}
 	newest, has := int64(0), false
 	for _, b := range cat.Bundles {
@@ -47,10 +47,6 @@ func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *Cat
 		if !has || b.Generation > newest {
 			newest, has = b.Generation, true
 		}
-	}
-	roots, err := tgt.bundleRoots(ctx, repo)
-	if err != nil {
-		return nil, err
 	}
 	r, err := tgt.repo(repo)
 	if err != nil {
