@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/opencontainers/go-digest"
-
 	"golang.org/x/sync/errgroup"
 )
 
