@@ -149,7 +149,15 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	} else {
 		err = pl.fetchBlobs(sctx, spreads, limit)
 	}
-	if werr := spreads.Wait(); err == nil {
+	werr := spreads.Wait()
+	switch {
+	case err == nil:
+		err = werr
+	case werr != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, werr)):
+		// A spread that failed cancelled the uploads and reads still
+		// going: its error is the one to tell, not their cancellation
+		// (exit 130, "interrupted", for a run nobody interrupted) nor
+		// another blob's upload that it cut short.
 		err = werr
 	}
 	return err
