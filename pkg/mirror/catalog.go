@@ -299,25 +299,25 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if err != nil {
 		return nil, remote.Classify(err)
 	}
-	envs, err := catalogEnvelopes(ctx, r, plainDesc(desc))
-	if err != nil {
-		return nil, err
-	}
 	// The catalog verifies if one of its envelopes does; the first
 	// failure is the one reported when none does.
 	var verr error
-	for _, env := range envs {
+	verified := false
+	if err := eachCatalogEnvelope(ctx, r, plainDesc(desc), func(env []byte) (bool, error) {
 		_, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, opts.Trust)
-		if err == nil {
-			verr = nil
-			break
-		}
-		if errors.Is(err, errdef.ErrUsage) {
-			return nil, err
+		switch {
+		case err == nil:
+			verified = true
+			return true, nil
+		case errors.Is(err, errdef.ErrUsage):
+			return true, err
 		}
 		verr = cmp.Or(verr, err)
+		return false, nil
+	}); err != nil {
+		return nil, err
 	}
-	if verr != nil {
+	if !verified {
 		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, verr)
 	}
 	var cat CatalogFile
@@ -363,16 +363,18 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	return &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true, Warnings: warnings}, nil
 }
 
-// catalogEnvelopes returns the envelopes of the DSSE referrers of the
-// catalog manifest, in the order listed. Anyone who may push to the
-// repository can attach one, so the caller tries each: the first listed
-// used to be the only one read, and an envelope attached ahead of the
-// signer's failed the verification of a sound catalog.
-func catalogEnvelopes(ctx context.Context, r interface {
+// eachCatalogEnvelope gives try the envelope of each DSSE referrer of the
+// catalog manifest, in the order listed, one at a time, until try says it
+// is done (or fails). Anyone who may push to the repository can attach
+// one, so the caller tries each: the first listed used to be the only one
+// read, and an envelope attached ahead of the signer's failed the
+// verification of a sound catalog. One at a time: a hostile repository's
+// 1000 referrers of 4 MiB envelopes are never held together.
+func eachCatalogEnvelope(ctx context.Context, r interface {
 	registry.ReferrerLister
 	Manifests() registry.ManifestStore
 	Blobs() registry.BlobStore
-}, desc ocispec.Descriptor) ([][]byte, error) {
+}, desc ocispec.Descriptor, try func(env []byte) (bool, error)) error {
 	var refs []ocispec.Descriptor
 	if err := r.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
 		refs = append(refs, page...)
@@ -381,9 +383,9 @@ func catalogEnvelopes(ctx context.Context, r interface {
 		}
 		return nil
 	}); err != nil {
-		return nil, remote.Classify(err)
+		return remote.Classify(err)
 	}
-	var envs [][]byte
+	found := false
 	for _, ref := range refs {
 		data, err := transfer.FetchBytes(ctx, r.Manifests(), plainDesc(ref))
 		if err != nil {
@@ -397,12 +399,15 @@ func catalogEnvelopes(ctx context.Context, r interface {
 		if err != nil {
 			continue
 		}
-		envs = append(envs, env)
+		found = true
+		if done, err := try(env); done || err != nil {
+			return err
+		}
 	}
-	if len(envs) == 0 {
-		return nil, fmt.Errorf("catalog %s has no signature: %w", desc.Digest, errdef.ErrSignature)
+	if !found {
+		return fmt.Errorf("catalog %s has no signature: %w", desc.Digest, errdef.ErrSignature)
 	}
-	return envs, nil
+	return nil
 }
 
 // refreshCatalog re-signs the catalog of repo after a push or import, when
