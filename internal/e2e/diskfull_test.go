@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,9 +218,9 @@ func TestMediumFull(t *testing.T) {
 		args                []string
 		want                string
 	}{
-		{"pack .tar", "bundle.tar", "bundle.tar", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 2M"},
-		{"pack .tar.zst", "bundle.tar.zst", "bundle.tar.zst", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 2M"},
-		{"pack --split, volumes larger than the medium", "bundle.tar", "bundle.tar.000", []string{"--split", "3M"}, "the medium took 2.0 MiB, less than one volume of --split 3M: pack --split 2M"},
+		{"pack .tar", "bundle.tar", "bundle.tar", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 1M"},
+		{"pack .tar.zst", "bundle.tar.zst", "bundle.tar.zst", nil, "the medium took 2.0 MiB of it: free space on the medium, or pack --split 1M"},
+		{"pack --split, volumes larger than the medium", "bundle.tar", "bundle.tar.000", []string{"--split", "3M"}, "the medium took 2.0 MiB, less than one volume of --split 3M: pack --split 1M"},
 		{"pack --split, not all volumes fit", "bundle.tar", "bundle.tar.002", []string{"--split", "1M"}, "the medium took 2.0 MiB of the volumes of --split 1M, not all of them: pack them onto a disk with room"},
 		// A directory holds each blob whole: no --split of it, but of
 		// the archive packed from it.
@@ -227,7 +228,7 @@ func TestMediumFull(t *testing.T) {
 		// create's one-pass archive says what the medium took, as pack
 		// does (it said no figure): its blocks and its staging's, not its
 		// size, which counts the holes its large blobs are fetched into.
-		{"create --output .tar", "bundle.tar", "bundle.tar", []string{"create", "--images", releaseFile, "--advisories", advisories, "--plain-http", "--output"}, "the medium took 2.0 MiB of it: free space on the medium, or create the bundle directory on a disk with room, then pack it with --split 2M and carry the volumes on several such media"},
+		{"create --output .tar", "bundle.tar", "bundle.tar", []string{"create", "--images", releaseFile, "--advisories", advisories, "--plain-http", "--output"}, "the medium took 2.0 MiB of it: free space on the medium, or create the bundle directory on a disk with room, then pack it with --split 1M and carry the volumes on several such media"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,6 +252,21 @@ func TestMediumFull(t *testing.T) {
 			}
 		})
 	}
+
+	// The advice, followed onto the same medium, must fit at least one
+	// volume beside its list (written first): a medium that took exactly
+	// 2 MiB was told --split 2M, which then did not fit one volume.
+	t.Run("advice followed", func(t *testing.T) {
+		r := stella(t, nil, "mirror", "pack", dir, "--output", filepath.Join(smallMedium(t, "2m"), "bundle.tar"))
+		m := regexp.MustCompile(`--split (\d+M)`).FindStringSubmatch(r.stderr)
+		if m == nil {
+			t.Fatalf("no --split SIZE advised: %s", r.stderr)
+		}
+		r = stella(t, nil, "mirror", "pack", dir, "--output", filepath.Join(smallMedium(t, "2m"), "bundle.tar"), "--split", m[1])
+		if r.code != 1 || strings.Contains(r.stderr, "less than one volume") || !strings.Contains(r.stderr, "of the volumes of --split "+m[1]+", not all of them") {
+			t.Errorf("pack --split %s, as advised, onto the same medium: exit %d\n%s", m[1], r.code, r.stderr)
+		}
+	})
 }
 
 // smallMedium mounts a tmpfs of size bytes (mount's syntax: 2m), or skips

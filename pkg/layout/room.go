@@ -68,9 +68,17 @@ type NoSpaceError struct {
 	OnePass bool
 }
 
+// listRoom is what a medium must keep beside a volume of pack --split: the
+// volume list and its signature (a few KiB, written before the volumes)
+// and the file system's own blocks. The --split SIZE advised is what the
+// medium took less this, in whole MiB: a medium that took exactly 2 MiB
+// holds a 1M volume and its list, not a 2M one.
+const listRoom = 64 << 10
+
 func (e *NoSpaceError) Error() string {
 	const mib = 1 << 20
 	took := fmt.Sprintf("%.1f MiB", float64(e.Took)/mib)
+	fits := (e.Took - listRoom) / mib // the --split SIZE to advise, in MiB
 	pack := "pack"
 	if e.OnePass {
 		pack = "create the bundle directory on a disk with room, then pack it with"
@@ -80,13 +88,13 @@ func (e *NoSpaceError) Error() string {
 		return fmt.Sprintf("%s: %v: the medium has no free inodes (df -i), however much space df -h shows: a bundle directory takes a file for each blob; free some, or write it on a disk with room and pack it onto this medium as one archive", e.Path, syscall.ENOSPC)
 	case e.Dir:
 		return fmt.Sprintf("%s: %v: free space on the medium, or write the bundle directory on a disk with room, then pack --split SIZE onto media like this one", e.Path, syscall.ENOSPC)
-	case e.Took < mib:
+	case fits < 1:
 		// Under the smallest volume: no SIZE to offer.
 		return fmt.Sprintf("%s: %v: free space on the medium, or %s --split SIZE onto several", e.Path, syscall.ENOSPC, pack)
 	case e.Volume == 0:
-		return fmt.Sprintf("%s: %v: the medium took %s of it: free space on the medium, or %s --split %dM and carry the volumes on several such media", e.Path, syscall.ENOSPC, took, pack, e.Took/mib)
+		return fmt.Sprintf("%s: %v: the medium took %s of it: free space on the medium, or %s --split %dM and carry the volumes on several such media", e.Path, syscall.ENOSPC, took, pack, fits)
 	case e.Volume > e.Took:
-		return fmt.Sprintf("%s: %v: the medium took %s, less than one volume of --split %dM: pack --split %dM", e.Path, syscall.ENOSPC, took, e.Volume/mib, e.Took/mib)
+		return fmt.Sprintf("%s: %v: the medium took %s, less than one volume of --split %dM: pack --split %dM", e.Path, syscall.ENOSPC, took, e.Volume/mib, fits)
 	}
 	return fmt.Sprintf("%s: %v: the medium took %s of the volumes of --split %dM, not all of them: pack them onto a disk with room, then carry them across a few at a time, into one directory on the far side", e.Path, syscall.ENOSPC, took, e.Volume/mib)
 }
