@@ -3,8 +3,6 @@ package mirror_test
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,26 +40,7 @@ func TestCatalogVerifyHoldsOneEnvelope(t *testing.T) {
 	})
 	client := testutil.Client(t)
 	repo := host + "/stellaops/mirror-bundle"
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: repo, Trust: trustKeys(s.pub), Client: client,
-		CatalogKey: s.priv, CatalogPassword: testPass, Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := client.Repository(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	catalog, err := r.Resolve(ctx, mirror.CatalogTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := registry.Referrers(ctx, r, catalog, "")
-	if err != nil || len(signed) != 1 {
-		t.Fatalf("catalog referrers: %v %v", err, signed)
-	}
-	manifest, err := os.ReadFile(filepath.Join(s.dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, catalog, signed, manifest := pushWithCatalog(t, s, client, repo)
 	for i := range 4 {
 		env, err := forgedEnvelope(t, manifest).Marshal()
 		if err != nil {

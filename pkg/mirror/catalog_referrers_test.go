@@ -9,10 +9,12 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
+	orasremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // TestCatalogVerifyTriesEachSignature: anyone who may push to the bundle
@@ -27,26 +29,7 @@ func TestCatalogVerifyTriesEachSignature(t *testing.T) {
 	host := testutil.RegistryWrapped(t, o.wrap)
 	client := testutil.Client(t)
 	repo := host + "/stellaops/mirror-bundle"
-	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: repo, Trust: trustKeys(s.pub), Client: client,
-		CatalogKey: s.priv, CatalogPassword: testPass, Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := client.Repository(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	catalog, err := r.Resolve(ctx, mirror.CatalogTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := registry.Referrers(ctx, r, catalog, "")
-	if err != nil || len(signed) != 1 {
-		t.Fatalf("catalog referrers: %v %v", err, signed)
-	}
-	manifest, err := os.ReadFile(filepath.Join(s.dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, catalog, signed, manifest := pushWithCatalog(t, s, client, repo)
 	forged, err := forgedEnvelope(t, manifest).Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -70,4 +53,31 @@ func TestCatalogVerifyTriesEachSignature(t *testing.T) {
 	if !res.Verified || len(res.Bundles) != 1 {
 		t.Errorf("result %+v", res)
 	}
+}
+
+// pushWithCatalog pushes the signed sample to repo with its catalog signed
+// by the sample's key, and returns the repository, the catalog, its one
+// signature referrer and the bundle's manifest.json.
+func pushWithCatalog(t *testing.T, s *signedSample, client *remote.Client, repo string) (r *orasremote.Repository, catalog ocispec.Descriptor, signed []ocispec.Descriptor, manifest []byte) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: repo, Trust: trustKeys(s.pub), Client: client,
+		CatalogKey: s.priv, CatalogPassword: testPass, Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := client.Repository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if catalog, err = r.Resolve(ctx, mirror.CatalogTag); err != nil {
+		t.Fatal(err)
+	}
+	signed, err = registry.Referrers(ctx, r, catalog, "")
+	if err != nil || len(signed) != 1 {
+		t.Fatalf("catalog referrers: %v %v", err, signed)
+	}
+	if manifest, err = os.ReadFile(filepath.Join(s.dir, "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	return r, catalog, signed, manifest
 }

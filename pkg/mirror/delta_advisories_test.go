@@ -19,25 +19,7 @@ import (
 // silently wrote none of them.
 func TestDeltaImportWritesOmittedAdvisories(t *testing.T) {
 	ctx := context.Background()
-	source := testutil.Registry(t)
-	spec := sample.Spec{}
-	_, releaseA, advisories := testutil.PushSample(t, source, spec)
-	spec.Variant, spec.Version = 5, "2025.11.0"
-	_, releaseB, _ := testutil.PushSample(t, source, spec)
-
-	priv, pub := testKeys(t, "signer")
-	baseDir := filepath.Join(t.TempDir(), "base")
-	if _, err := mirror.Create(ctx, createOpts(t, releaseA, advisories, baseDir)); err != nil {
-		t.Fatal(err)
-	}
-	sign(t, baseDir, priv)
-	deltaDir := filepath.Join(t.TempDir(), "delta")
-	opts := createOpts(t, releaseB, advisories, deltaDir)
-	opts.Base, opts.BaseTrust = baseDir, trustKeys(pub)
-	if _, err := mirror.Create(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
-	sign(t, deltaDir, priv)
+	baseDir, deltaDir, pub := deltaWithAdvisories(t)
 	m := readManifest(t, deltaDir)
 	if m.Base == nil || len(m.Advisories) == 0 {
 		t.Fatalf("not a delta with advisories: %+v", m.Base)
@@ -71,4 +53,33 @@ func TestDeltaImportWritesOmittedAdvisories(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deltaWithAdvisories makes two signed bundles of the sample release, the
+// second (release 2025.11.0, other images, the same advisories) a delta on
+// the first, and returns their directories and the signer's public key.
+func deltaWithAdvisories(t *testing.T) (baseDir, deltaDir, pub string) {
+	t.Helper()
+	ctx := context.Background()
+	source := testutil.Registry(t)
+	spec := sample.Spec{}
+	_, releaseA, advisories := testutil.PushSample(t, source, spec)
+	spec.Variant, spec.Version = 5, "2025.11.0"
+	_, releaseB, _ := testutil.PushSample(t, source, spec)
+
+	var priv string
+	priv, pub = testKeys(t, "signer")
+	baseDir = filepath.Join(t.TempDir(), "base")
+	if _, err := mirror.Create(ctx, createOpts(t, releaseA, advisories, baseDir)); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, baseDir, priv)
+	deltaDir = filepath.Join(t.TempDir(), "delta")
+	opts := createOpts(t, releaseB, advisories, deltaDir)
+	opts.Base, opts.BaseTrust = baseDir, trustKeys(pub)
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, deltaDir, priv)
+	return baseDir, deltaDir, pub
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -22,25 +21,7 @@ import (
 // (placeFromTarget), with both answers in.
 func TestDeltaAsksOnce(t *testing.T) {
 	ctx := context.Background()
-	source := testutil.Registry(t)
-	spec := sample.Spec{}
-	_, releaseA, advisories := testutil.PushSample(t, source, spec)
-	spec.Variant, spec.Version = 5, "2025.11.0"
-	_, releaseB, _ := testutil.PushSample(t, source, spec)
-
-	priv, pub := testKeys(t, "signer")
-	baseDir := filepath.Join(t.TempDir(), "base")
-	if _, err := mirror.Create(ctx, createOpts(t, releaseA, advisories, baseDir)); err != nil {
-		t.Fatal(err)
-	}
-	sign(t, baseDir, priv)
-	deltaDir := filepath.Join(t.TempDir(), "delta")
-	opts := createOpts(t, releaseB, advisories, deltaDir)
-	opts.Base, opts.BaseTrust = baseDir, trustKeys(pub)
-	if _, err := mirror.Create(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
-	sign(t, deltaDir, priv)
+	baseDir, deltaDir, pub := deltaWithAdvisories(t)
 	m := readManifest(t, deltaDir)
 	omitted := m.OmittedSet()
 	var advisory bundle.File

@@ -7,10 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/layout"
 )
@@ -25,20 +22,7 @@ import (
 // parses the bytes the signature was checked over.
 func TestHeadFilesReadOnce(t *testing.T) {
 	ctx := context.Background()
-	host := testutil.Registry(t)
-	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
-	work := t.TempDir()
-	dir := filepath.Join(work, "bundle")
-	_, err := Create(ctx, CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir,
-		Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass := func() ([]byte, error) { return []byte("pw"), nil }
-	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
+	work, dir, kg, pass := unsignedBundle(t)
 	if _, err := Sign(ctx, SignOptions{Manifest: filepath.Join(dir, layout.ManifestFile), Output: filepath.Join(dir, layout.EnvelopeFile), Key: kg.PrivateKey, Password: pass}); err != nil {
 		t.Fatal(err)
 	}

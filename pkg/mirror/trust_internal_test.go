@@ -17,20 +17,7 @@ import (
 // check before they write anything.
 func TestVerifySignatureOnTarHead(t *testing.T) {
 	ctx := context.Background()
-	host := testutil.Registry(t)
-	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
-	work := t.TempDir()
-	dir := filepath.Join(work, "bundle")
-	_, err := Create(ctx, CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir,
-		Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass := func() ([]byte, error) { return []byte("pw"), nil }
-	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
+	work, dir, kg, pass := unsignedBundle(t)
 	other, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "other"), Password: pass})
 	if err != nil {
 		t.Fatal(err)
@@ -77,4 +64,24 @@ func TestVerifySignatureOnTarHead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unsignedBundle creates a bundle of the sample release in work/bundle,
+// not signed, and a key pair work/k (password pass) to sign it with.
+func unsignedBundle(t *testing.T) (work, dir string, kg *KeygenResult, pass func() ([]byte, error)) {
+	t.Helper()
+	host := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
+	work = t.TempDir()
+	dir = filepath.Join(work, "bundle")
+	_, err := Create(context.Background(), CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir,
+		Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass = func() ([]byte, error) { return []byte("pw"), nil }
+	if kg, err = Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass}); err != nil {
+		t.Fatal(err)
+	}
+	return work, dir, kg, pass
 }
