@@ -2,11 +2,8 @@ package cli
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stellaops/mirror/internal/testutil"
 )
 
 // TestCatalogVerifyOutOfDate: a catalog that leaves out a newer bundle its
@@ -14,17 +11,7 @@ import (
 // date, exit 3, in one line naming the repository; written again, it
 // verifies. In JSON the error carries the same exit code.
 func TestCatalogVerifyOutOfDate(t *testing.T) {
-	host := testutil.Registry(t)
-	dir := t.TempDir()
-	t.Setenv("COSIGN_PASSWORD", "x")
-	key := filepath.Join(dir, "k")
-	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", key); code != 0 {
-		t.Fatal(stderr)
-	}
-	repo := host + "/stellaops/mirror-bundle"
-	if code, _, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--key", key+".key"); code != 0 {
-		t.Fatal(stderr)
-	}
+	_, key, repo := signedCatalog(t)
 	if code, _, stderr := run(t, "mirror", "push", testBundle(t), repo, "--plain-http"); code != 0 {
 		t.Fatal(stderr)
 	}

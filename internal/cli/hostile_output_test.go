@@ -51,17 +51,7 @@ func TestErrorsEscapeControlCharacters(t *testing.T) {
 // the files asked for. It is a usage error, met before any request; so is
 // --trust-root when signing.
 func TestCatalogVerifyRefusesOutput(t *testing.T) {
-	host := testutil.Registry(t)
-	dir := t.TempDir()
-	t.Setenv("COSIGN_PASSWORD", "x")
-	key := filepath.Join(dir, "k")
-	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", key); code != 0 {
-		t.Fatal(stderr)
-	}
-	repo := host + "/stellaops/mirror-bundle"
-	if code, _, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--key", key+".key"); code != 0 {
-		t.Fatal(stderr)
-	}
+	dir, key, repo := signedCatalog(t)
 	out := filepath.Join(dir, "media")
 	code, stdout, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--verify", "--key", key+".pub", "--output", out)
 	if code != ExitInput || stdout != "" || !strings.HasPrefix(stderr, "stella: ") || strings.Count(stderr, "\n") != 1 {
@@ -75,4 +65,23 @@ func TestCatalogVerifyRefusesOutput(t *testing.T) {
 	if code != ExitInput || !strings.Contains(stderr, "--trust-root") {
 		t.Errorf("signing with --trust-root: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// signedCatalog makes a key pair DIR/k (COSIGN_PASSWORD "x") and writes a
+// signed catalog of an empty bundle repository REPO in an in-process
+// registry with it.
+func signedCatalog(t *testing.T) (dir, key, repo string) {
+	t.Helper()
+	host := testutil.Registry(t)
+	dir = t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "x")
+	key = filepath.Join(dir, "k")
+	if code, _, stderr := run(t, "mirror", "keygen", "--output-key-prefix", key); code != 0 {
+		t.Fatal(stderr)
+	}
+	repo = host + "/stellaops/mirror-bundle"
+	if code, _, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--key", key+".key"); code != 0 {
+		t.Fatal(stderr)
+	}
+	return dir, key, repo
 }
