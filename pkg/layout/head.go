@@ -76,13 +76,10 @@ func ReadHead(t *TarReader) (*Head, *Entry, error) {
 // some manifest came after the first other blob.
 func (h *Head) Complete() bool { return len(h.wanted) == 0 && h.Files[IndexFile] != nil }
 
-// Take offers the current entry to the head: a head file or a wanted
-// manifest is read, verified and kept (true); anything else is left
-// unread (false).
-func (h *Head) Take(t *TarReader, e *Entry) (bool, error) { return h.take(t, e) }
-
-// Scan is Take for an archive not in pack order: it also keeps small blobs
-// that nothing wants yet, in case a manifest read later wants them.
+// Scan offers the current entry to the head, for an archive not in pack
+// order: a head file or a wanted manifest is read, verified and kept, and
+// so are small blobs that nothing wants yet, in case a manifest read later
+// wants them.
 func (h *Head) Scan(t *TarReader, e *Entry) error {
 	took, err := h.take(t, e)
 	if err != nil || took {
@@ -104,6 +101,8 @@ func (h *Head) Scan(t *TarReader, e *Entry) error {
 	return nil
 }
 
+// take reads the current entry into the head if it is a head file or a
+// wanted manifest (verified, true); anything else is left unread (false).
 func (h *Head) take(t *TarReader, e *Entry) (bool, error) {
 	if len(h.Files)+len(h.Docs) > MaxHeadFiles {
 		return false, fmt.Errorf("archive: more than %d documents: %w", MaxHeadFiles, errdef.ErrMalformed)
