@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# StellaOps air-gap bundle loader (plan §4): verifies a bundle and loads its
+# images, the bundle itself and its advisories into the air-gap registry, in
+# one streaming pass with no extraction.
+#
+# Usage: ./load.sh <bundle.tar[.gz|.zst]|bundle-dir> [registry:port]
+#
+# Environment:
+#   STELLA           the stella binary (default: stella on PATH)
+#   STELLA_KEY       the trusted public key to verify with (required unless
+#                    STELLA_IMPORT_FLAGS has --trust-root). The bundle's own
+#                    public-key.pem is never trusted: whoever could change the
+#                    bundle could change it too.
+#   STELLA_IMPORT_FLAGS  extra flags for `stella mirror import`, such as
+#                    --plain-http or --advisories-dir DIR (without it the
+#                    advisories stay only in the registry, with a warning)
+set -euo pipefail
+
+BUNDLE="${1:?Bundle path required}"
+REGISTRY="${2:-localhost:5000}"
+STELLA="${STELLA:-stella}"
+KEY="${STELLA_KEY:-}"
+
+if ! command -v "$STELLA" >/dev/null 2>&1; then
+  echo "load.sh: $STELLA: not found: install the stella binary carried beside the bundle (docs/INSTALL.md, 1. Install the binary), or set STELLA to its path" >&2
+  exit 1
+fi
+
+key_flags=()
+if [ -n "$KEY" ]; then
+  key_flags=(--key "$KEY")
+elif [[ "${STELLA_IMPORT_FLAGS:-}" != *--trust-root* ]]; then
+  echo "load.sh: set STELLA_KEY to the trusted public key (or --trust-root in STELLA_IMPORT_FLAGS)" >&2
+  exit 1
+fi
+
+echo "==> Importing $BUNDLE into $REGISTRY (verify first, then stream)..."
+# shellcheck disable=SC2086
+"$STELLA" mirror import "$BUNDLE" --registry "$REGISTRY" "${key_flags[@]}" ${STELLA_IMPORT_FLAGS:-}
+echo "==> Done! Registry: $REGISTRY"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Verifies a bundle directory: its DSSE signature and every digest it names,
+# then SHA256SUMS and its signature.
+#
+# Usage: ./verify.sh <bundle-dir> <public-key.pem>
+set -euo pipefail
+
+DIR="${1:?Bundle directory required}"
+KEY="${2:?Public key required (do not trust the key shipped inside the bundle)}"
+STELLA="${STELLA:-stella}"
+
+if ! command -v "$STELLA" >/dev/null 2>&1; then
+  echo "verify.sh: $STELLA: not found: install the stella binary carried beside the bundle (docs/INSTALL.md), or set STELLA to its path; without it, docs/VERIFY.md (Without stella) checks the bundle with sha256sum and cosign or openssl" >&2
+  exit 1
+fi
+
+"$STELLA" mirror verify "$DIR/manifest.dsse" --key "$KEY"
+"$STELLA" mirror verify-checksums "$DIR" --key "$KEY"
+echo "==> $DIR verifies"
