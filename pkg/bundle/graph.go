@@ -193,6 +193,9 @@ func ParseRoot(data []byte) (*ocispec.Index, error) {
 	if err := json.Unmarshal(data, &idx); err != nil {
 		return nil, fmt.Errorf("root index: %v: %w", err, errdef.ErrMalformed)
 	}
+	if err := CheckArtifactType("root index "+digest.FromBytes(data).String(), idx.ArtifactType, ArtifactTypeBundle); err != nil {
+		return nil, err
+	}
 	if idx.MediaType != ocispec.MediaTypeImageIndex || idx.ArtifactType != ArtifactTypeBundle {
 		return nil, fmt.Errorf("root index: artifactType %q is not %s: %w", idx.ArtifactType, ArtifactTypeBundle, errdef.ErrMalformed)
 	}
@@ -283,6 +286,9 @@ func CheckMetadata(data []byte, manifestJSON ocispec.Descriptor, m *Manifest) er
 	}
 	var wantMan ocispec.Manifest
 	if err := json.Unmarshal(want.Bytes, &wantMan); err != nil {
+		return err
+	}
+	if err := CheckArtifactType("metadata manifest "+digest.FromBytes(data).String(), got.ArtifactType, ArtifactTypeMetadata); err != nil {
 		return err
 	}
 	if got.ArtifactType != ArtifactTypeMetadata || len(got.Layers) != len(wantMan.Layers) {

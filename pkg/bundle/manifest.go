@@ -16,7 +16,8 @@ import (
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
-// SchemaVersion is the manifest.json schemaVersion this package writes and reads.
+// SchemaVersion is the manifest.json schemaVersion this package writes and
+// reads; ParseManifest refuses a newer one as errdef.ErrNewerFormat.
 const SchemaVersion = 1
 
 // Manifest is manifest.json, the signed statement of a bundle: everything the
@@ -156,6 +157,9 @@ func (m *Manifest) Marshal() ([]byte, error) {
 func ParseManifest(data []byte) (*Manifest, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("manifest.json: %d bytes exceeds the %d byte limit: %w", len(data), MaxManifestSize, errdef.ErrMalformed)
+	}
+	if err := CheckSchemaVersion("manifest.json", data, SchemaVersion); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

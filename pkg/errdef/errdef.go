@@ -46,7 +46,21 @@ var (
 	// format or one of its bounds. Exit code 11.
 	ErrMalformed = errors.New("malformed")
 
+	// ErrNewerFormat means an input was written in a format version newer
+	// than this stella reads: a manifest.json, volume list, inventory or
+	// catalog whose schemaVersion, or a bundle whose artifactType version,
+	// is above the one this binary knows. It wraps ErrMalformed (exit code
+	// 11: to this binary the input is malformed), and its message says to
+	// upgrade stella on the side that reads it.
+	ErrNewerFormat error = newerFormat{}
+
 	// ErrExists means an output already exists and would be overwritten.
 	// Exit code 1.
 	ErrExists = errors.New("already exists")
 )
+
+// newerFormat is ErrNewerFormat: a kind of ErrMalformed.
+type newerFormat struct{}
+
+func (newerFormat) Error() string { return "newer format" }
+func (newerFormat) Unwrap() error { return ErrMalformed }

@@ -75,6 +75,9 @@ func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
 	if len(data) > bundle.MaxManifestSize {
 		return nil, bad("larger than %d bytes", bundle.MaxManifestSize)
 	}
+	if err := bundle.CheckSchemaVersion(path, data, bundle.VolumeListVersion); err != nil {
+		return nil, err
+	}
 	var vs VolumeSet
 	// Exactly the bytes Marshal writes, as for manifest.json, a catalog or
 	// an inventory: the list is signed, and a key given twice would read
@@ -84,7 +87,7 @@ func ParseVolumeSet(path string, data []byte) (*VolumeSet, error) {
 		// form departs from Marshal's) and wraps errdef.ErrMalformed.
 		return nil, fmt.Errorf("%s: not a volume list as pack --split writes it: %w", path, err)
 	}
-	if vs.SchemaVersion != 1 || vs.VolumeSize <= 0 || len(vs.Volumes) == 0 || len(vs.Volumes) > maxVolumes {
+	if vs.SchemaVersion != bundle.VolumeListVersion || vs.VolumeSize <= 0 || len(vs.Volumes) == 0 || len(vs.Volumes) > maxVolumes {
 		return nil, bad("not a volume list")
 	}
 	if vs.Archive != strings.TrimSuffix(filepath.Base(path), VolumesSuffix) {
@@ -401,7 +404,7 @@ func (w *SplitWriter) Finish() (*VolumeSet, error) {
 	if err := w.finish(); err != nil {
 		return nil, w.sizeLimit(err)
 	}
-	return &VolumeSet{SchemaVersion: 1, Archive: filepath.Base(w.out), VolumeSize: w.size, Size: w.total, Volumes: w.vols, dir: filepath.Dir(w.out)}, nil
+	return &VolumeSet{SchemaVersion: bundle.VolumeListVersion, Archive: filepath.Base(w.out), VolumeSize: w.size, Size: w.total, Volumes: w.vols, dir: filepath.Dir(w.out)}, nil
 }
 
 // Commit renames every volume into place (Abort then removes none), and

@@ -122,7 +122,7 @@ func buildCatalog(ctx context.Context, tgt *target, repo string, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	cat := &CatalogFile{SchemaVersion: 1, Repository: tgt.host + "/" + repo, GeneratedAt: now.UTC().Truncate(time.Second), Bundles: []CatalogEntry{}}
+	cat := &CatalogFile{SchemaVersion: bundle.CatalogVersion, Repository: tgt.host + "/" + repo, GeneratedAt: now.UTC().Truncate(time.Second), Bundles: []CatalogEntry{}}
 	for _, root := range roots {
 		m, err := manifestOfRoot(ctx, r, root.desc)
 		if err != nil {
@@ -320,9 +320,15 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if !verified {
 		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, verr)
 	}
+	if err := bundle.CheckSchemaVersion("catalog of "+tgt.host+"/"+repo, data, bundle.CatalogVersion); err != nil {
+		return nil, err
+	}
 	var cat CatalogFile
 	if err := bundle.DecodeCanonical(data, &cat); err != nil {
 		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
+	}
+	if cat.SchemaVersion != bundle.CatalogVersion {
+		return nil, fmt.Errorf("catalog of %s/%s: schemaVersion %d, not %d: %w", tgt.host, repo, cat.SchemaVersion, bundle.CatalogVersion, errdef.ErrMalformed)
 	}
 	warning, err := checkCatalogRepository(&cat, tgt.host, repo)
 	if err != nil {

@@ -98,7 +98,7 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	if now.IsZero() {
 		now = time.Now()
 	}
-	inv := &InventoryFile{SchemaVersion: 1, Registry: opts.Registry, BundleRepository: bundleRepo, GeneratedAt: now.UTC().Truncate(time.Second),
+	inv := &InventoryFile{SchemaVersion: bundle.InventoryVersion, Registry: opts.Registry, BundleRepository: bundleRepo, GeneratedAt: now.UTC().Truncate(time.Second),
 		Bundles: []InventoryBundle{}, Repositories: map[string][]digest.Digest{}}
 	blobs := map[digest.Digest]ocispec.Descriptor{}
 	// One reader for every bundle: the releases of a repository share most
@@ -183,14 +183,17 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 	if _, err := verifyDocument(ctx, env, PayloadTypeInventory, data, trust); err != nil {
 		return nil, fmt.Errorf("--base %s: %w", path, err)
 	}
+	if err := bundle.CheckSchemaVersion("--base "+path, data, bundle.InventoryVersion); err != nil {
+		return nil, err
+	}
 	var inv InventoryFile
 	if err := bundle.DecodeCanonical(data, &inv); err != nil {
 		// err names what is wrong (an unknown field, the byte where the
 		// form departs from inventory's) and wraps errdef.ErrMalformed.
 		return nil, fmt.Errorf("--base %s: not an inventory as inventory writes it: %w", path, err)
 	}
-	if inv.SchemaVersion != 1 {
-		return nil, fmt.Errorf("--base %s: inventory schemaVersion %d, not 1: %w", path, inv.SchemaVersion, errdef.ErrMalformed)
+	if inv.SchemaVersion != bundle.InventoryVersion {
+		return nil, fmt.Errorf("--base %s: inventory schemaVersion %d, not %d: %w", path, inv.SchemaVersion, bundle.InventoryVersion, errdef.ErrMalformed)
 	}
 	if len(inv.Bundles) == 0 {
 		return nil, fmt.Errorf("--base %s: the registry holds no bundle yet; make a full bundle: %w", path, errdef.ErrUsage)

@@ -72,6 +72,14 @@ func rootOf(idx *ocispec.Index, version string) (ocispec.Descriptor, error) {
 			found = append(found, d)
 		}
 	}
+	if len(found) == 0 {
+		// A root of a newer format says so, rather than "0 roots".
+		for _, d := range idx.Manifests {
+			if err := bundle.CheckArtifactType(layout.IndexFile+": root "+d.Digest.String(), d.ArtifactType, bundle.ArtifactTypeBundle); err != nil {
+				return ocispec.Descriptor{}, err
+			}
+		}
+	}
 	if len(found) != 1 {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %d bundle roots (artifactType %s), want 1: %w", layout.IndexFile, len(found), bundle.ArtifactTypeBundle, errdef.ErrMalformed)
 	}
