@@ -54,6 +54,7 @@ func printInspect(w io.Writer, r *mirror.InspectResult) {
 	fmt.Fprintf(w, "Bundle id  %s\n", r.BundleID)
 	fmt.Fprintf(w, "Root       %s\n", r.Root)
 	fmt.Fprintf(w, "Generation %d\n", r.Generation)
+	fmt.Fprintf(w, "Format     schemaVersion %d, made by %s %s\n", r.SchemaVersion, r.Producer.Name, r.Producer.Version)
 	expiry := ""
 	if r.Expired {
 		expiry = " (EXPIRED)"

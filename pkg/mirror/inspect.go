@@ -26,6 +26,10 @@ type InspectResult struct {
 	ExpiresAt  time.Time     `json:"expiresAt"`
 	Expired    bool          `json:"expired"`
 	Base       *bundle.Base  `json:"base,omitempty"`
+	// SchemaVersion is manifest.json's: the format the bundle is in.
+	// Producer is the tool (and its version) that made it.
+	SchemaVersion int             `json:"schemaVersion"`
+	Producer      bundle.Producer `json:"producer"`
 	// Signed reports whether the bundle carries manifest.dsse; whether it
 	// verifies is for verify to say, with a trusted key.
 	Signed bool `json:"signed"`
@@ -122,6 +126,7 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 		Path: path, Root: md.RootDesc.Digest, BundleID: m.BundleID,
 		Version: m.Release.Version, Channel: m.Release.Channel, Generation: m.MirrorGeneration,
 		CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Expired: now.After(m.ExpiresAt), Base: m.Base,
+		SchemaVersion: m.SchemaVersion, Producer: m.Producer,
 		Signed: sigErr == nil, Signers: signers, Advisories: m.Advisories, Files: m.Files,
 	}
 	all := map[digest.Digest]int64{}
