@@ -219,7 +219,31 @@ func (g *generator) run() (*Generation, error) {
 	}
 	b.TrustRoot = "keys/root.pem"
 	gen.Bundles = append(gen.Bundles, *b)
+
+	// The far side imports the full bundle and signs its inventory.
+	if gen.Inventory, err = g.inventory(signing); err != nil {
+		return nil, err
+	}
 	return gen, nil
+}
+
+// inventory imports full.tar into a far-side registry, in process, and
+// writes its signed inventory.
+func (g *generator) inventory(key string) (*Inventory, error) {
+	far := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer far.Close()
+	host := strings.TrimPrefix(far.URL, "http://")
+	pub := filepath.Join(g.out, "keys", "signing.pub")
+	now := Created.Add(time.Hour)
+	if _, err := mirror.Import(g.ctx, mirror.ImportOptions{Source: filepath.Join(g.out, "full.tar"), Registry: host,
+		Trust: mirror.TrustOptions{Keys: []string{pub}, Now: now}, Now: now, Client: g.client}); err != nil {
+		return nil, fmt.Errorf("import full.tar: %w", err)
+	}
+	if _, err := mirror.Inventory(g.ctx, mirror.InventoryOptions{Registry: host, Output: filepath.Join(g.out, "inventory.json"),
+		Key: key, Password: pass, Now: now, Client: g.client}); err != nil {
+		return nil, err
+	}
+	return &Inventory{Path: "inventory.json", Key: "keys/signing.pub", Base: "full", Next: deltaSpec}, nil
 }
 
 func (g *generator) push(s sample.Spec) (*sample.Release, error) {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/internal/sample"
 )
 
 // File is the name of a generation's description.
@@ -37,6 +39,20 @@ type Generation struct {
 	Now time.Time `json:"now"`
 	// Bundles are the bundles, bases before the deltas built on them.
 	Bundles []Bundle `json:"bundles"`
+	// Inventory is the far side's signed inventory after it imported a
+	// bundle: what the connected side makes the next delta from.
+	Inventory *Inventory `json:"inventory,omitempty"`
+}
+
+// Inventory is a signed inventory (inventory, then its signature beside it
+// as .dsse) of a registry that imported the bundle Base.
+type Inventory struct {
+	Path string `json:"path"`
+	Key  string `json:"key"`
+	Base string `json:"base"`
+	// Next is the release to make a delta of against it: the sample
+	// release pushed with this spec gives the same digests every time.
+	Next sample.Spec `json:"next"`
 }
 
 // Bundle is one bundle of a generation, in one or more forms.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -24,7 +25,8 @@ import (
 // with its key or trust root at a time inside its validity, inspects,
 // imports into a real registry with exactly its root, images and tags,
 // serves a blob; the delta imports over its base; the split set's volumes
-// check against their signed list. Every check that rebuilds bytes from
+// check against their signed list; the far side's signed inventory is the
+// base of a delta this stella makes, which imports over the old bundle. Every check that rebuilds bytes from
 // manifest.json (the root index, the metadata manifest, the signature
 // referrer, manifest.json's canonical form, SHA256SUMS) is pinned here: a
 // change to how create or sign builds them fails this test before it
@@ -46,6 +48,9 @@ func TestGoldenBundles(t *testing.T) {
 			}
 			for _, b := range g.Bundles {
 				t.Run(b.Name, func(t *testing.T) { checkGolden(t, dir, g, &b) })
+			}
+			if g.Inventory != nil {
+				t.Run("inventory", func(t *testing.T) { checkGoldenInventory(t, dir, g) })
 			}
 		})
 	}
@@ -142,7 +147,14 @@ func (r goldenReader) imports(form string) {
 	if res.Root != r.b.Root {
 		r.broke(form, "import", fmt.Errorf("imported root %s, golden.json says %s", res.Root, r.b.Root))
 	}
-	// Every tag the bundles name, each on its digest, and no other.
+	r.holds(form, "import", host, bundles)
+}
+
+// holds checks that the registry at host holds every tag the bundles
+// name, each on its digest, and no other.
+func (r goldenReader) holds(form, op, host string, bundles []*golden.Bundle) {
+	t := r.t
+	ctx := context.Background()
 	want := map[string]map[string]digest.Digest{}
 	put := func(repo, tag string, dg digest.Digest) {
 		if want[repo] == nil {
@@ -167,13 +179,13 @@ func (r goldenReader) imports(form string) {
 		sort.Strings(wantTags)
 		slices.Sort(tags)
 		if !slices.Equal(tags, wantTags) {
-			r.broke(form, "import", fmt.Errorf("repository %s holds tags %v, want %v", repo, tags, wantTags))
+			r.broke(form, op, fmt.Errorf("repository %s holds tags %v, want %v", repo, tags, wantTags))
 		}
 	}
 	client := testutil.Client(t)
 	for repo, tags := range want {
 		if _, ok := got[repo]; !ok {
-			r.broke(form, "import", fmt.Errorf("repository %s is missing from the registry", repo))
+			r.broke(form, op, fmt.Errorf("repository %s is missing from the registry", repo))
 			continue
 		}
 		dst, err := client.Repository(host + "/" + repo)
@@ -183,7 +195,7 @@ func (r goldenReader) imports(form string) {
 		for tag, dg := range tags {
 			d, err := dst.Resolve(ctx, tag)
 			if err != nil || d.Digest != dg {
-				r.broke(form, "import", fmt.Errorf("%s:%s resolves to %s (%v), want %s", repo, tag, d.Digest, err, dg))
+				r.broke(form, op, fmt.Errorf("%s:%s resolves to %s (%v), want %s", repo, tag, d.Digest, err, dg))
 			}
 		}
 	}
@@ -192,6 +204,54 @@ func (r goldenReader) imports(form string) {
 func (r goldenReader) importOpts(t *testing.T, form, host string) mirror.ImportOptions {
 	return mirror.ImportOptions{Source: filepath.Join(r.dir, form), Registry: host, Trust: r.trust(),
 		Now: r.g.Now, Client: testutil.Client(t), Transfer: transferOpts()}
+}
+
+// checkGoldenInventory makes, with this stella, a delta of the next
+// release against the far side's inventory an earlier stella signed, and
+// imports it over the bundle the inventory lists: the far side upgrades
+// last, so its inventories are the oldest documents the connected side
+// reads.
+func checkGoldenInventory(t *testing.T, dir string, g *golden.Generation) {
+	ctx := context.Background()
+	inv := g.Inventory
+	base := g.Find(inv.Base)
+	if base == nil {
+		t.Fatalf("golden.json: the inventory's base %s is not in the generation", inv.Base)
+	}
+	r := goldenReader{t: t, dir: dir, g: g, b: base}
+	source := testutil.Registry(t)
+	_, releaseFile, advisories := testutil.PushSample(t, source, inv.Next)
+	out := filepath.Join(t.TempDir(), "delta")
+	opts := createOpts(t, releaseFile, advisories, out)
+	opts.Created = g.Now.Add(24 * time.Hour)
+	opts.Base, opts.BaseTrust = filepath.Join(dir, inv.Path), mirror.TrustOptions{Keys: []string{filepath.Join(dir, inv.Key)}, Now: g.Now}
+	res, err := mirror.Create(ctx, opts)
+	if err != nil {
+		r.broke(inv.Path, "serve as create --base", err)
+		return
+	}
+	if m := res.Manifest; m.Base == nil || m.Base.Root != base.Root || len(m.Base.Omitted) == 0 {
+		r.broke(inv.Path, "serve as create --base", fmt.Errorf("the delta's base is %+v, want root %s with blobs omitted", m.Base, base.Root))
+		return
+	}
+	priv, pub := testKeys(t, "delta")
+	sign(t, out, priv)
+	host := testutil.Registry(t)
+	if _, err := mirror.Import(ctx, r.importOpts(t, base.Forms[0], host)); err != nil {
+		r.broke(base.Forms[0], "import", err)
+		return
+	}
+	imp, err := mirror.Import(ctx, mirror.ImportOptions{Source: out, Registry: host, Trust: trustKeys(pub),
+		Now: opts.Created.Add(time.Hour), Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		r.broke(inv.Path, "take a delta made from their inventory", err)
+		return
+	}
+	next := &golden.Bundle{Version: res.Manifest.Release.Version, Root: imp.Root}
+	for _, img := range res.Manifest.Images {
+		next.Images = append(next.Images, golden.Image{Repository: img.Repository, Digest: img.Digest, Tags: img.Tags})
+	}
+	r.holds(inv.Path, "take a delta made from their inventory", host, []*golden.Bundle{base, next})
 }
 
 // serves serves the form, when serve takes it (a directory, a plain tar,
@@ -253,6 +313,10 @@ func TestGoldenGenerator(t *testing.T) {
 	for _, b := range g.Bundles {
 		t.Run(b.Name, func(t *testing.T) { checkGolden(t, out, g, &b) })
 	}
+	if g.Inventory == nil {
+		t.Fatal("the generation has no inventory")
+	}
+	t.Run("inventory", func(t *testing.T) { checkGoldenInventory(t, out, g) })
 	before, _ := os.ReadFile(filepath.Join(out, golden.File))
 	if _, err := golden.Generate(context.Background(), golden.Options{Out: out, Commit: "again"}); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("a second Generate into %s: %v, want it refused", out, err)
