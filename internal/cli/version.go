@@ -16,15 +16,44 @@ import (
 var version = ""
 
 // Version returns the build's version: the -ldflags value, else the module
-// version Go recorded, else "dev".
+// version Go recorded, else "dev" with the commit Go stamped when it built
+// from a git checkout (dev-0123456789ab, +dirty for uncommitted changes).
+// create records it in manifest.json's producer, which inspect shows: a
+// source build says which commit made a bundle, for version skew between
+// the two sides.
 func Version() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(bi)
+}
+
+// versionFrom is Version from build information (nil: none).
+func versionFrom(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "dev"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if len(rev) < 12 {
+		return "dev"
+	}
+	v := "dev-" + rev[:12]
+	if modified == "true" {
+		v += "+dirty"
+	}
+	return v
 }
 
 type versionResult struct {

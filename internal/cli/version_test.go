@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -51,5 +52,28 @@ func TestInspectShowsFormat(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != ExitOK || res.SchemaVersion != 1 ||
 		res.Producer != (bundle.Producer{Name: "stella mirror", Version: "golden 7f9b992902cc"}) {
 		t.Errorf("inspect --format json: exit %d: %+v (%v)", code, res, err)
+	}
+}
+
+// TestVersionNamesCommit: a build from source (no -ldflags version, no
+// module version) says which commit it is, so that manifest.json's
+// producer, which create fills from it, tells which stella made a bundle.
+// Before, every such build said "dev".
+func TestVersionNamesCommit(t *testing.T) {
+	rev := "7f9b992902cc8152ce794b0ec47ba402a5da4820"
+	for _, tt := range []struct {
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{nil, "dev"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: rev}}}, "dev-7f9b992902cc"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: "true"}}}, "dev-7f9b992902cc+dirty"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "short"}}}, "dev"},
+	} {
+		if got := versionFrom(tt.bi); got != tt.want {
+			t.Errorf("versionFrom(%+v) = %q, want %q", tt.bi, got, tt.want)
+		}
 	}
 }
