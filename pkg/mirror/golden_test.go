@@ -148,6 +148,15 @@ func (r goldenReader) imports(form string) {
 		r.broke(form, "import", fmt.Errorf("imported root %s, golden.json says %s", res.Root, r.b.Root))
 	}
 	r.holds(form, "import", host, bundles)
+	// Read back from the registry: the root, metadata manifest and
+	// signature referrer there are the old bundle's own bytes.
+	ref := host + "/" + bundle.DefaultBundleRepository + ":" + r.b.Version
+	ins, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: ref, Trust: r.trust(), Now: r.g.Now, Client: testutil.Client(t)})
+	if err != nil {
+		r.broke(form, "read back from a registry (inspect "+ref+")", err)
+	} else if ins.Root != r.b.Root || len(ins.Signers) == 0 {
+		r.broke(form, "read back from a registry (inspect "+ref+")", fmt.Errorf("root %s, %d signers; golden.json says %s", ins.Root, len(ins.Signers), r.b.Root))
+	}
 }
 
 // holds checks that the registry at host holds every tag the bundles
