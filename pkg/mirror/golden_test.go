@@ -334,3 +334,23 @@ func TestGoldenGenerator(t *testing.T) {
 		t.Error("a refused Generate changed the generation")
 	}
 }
+
+// TestGoldenCoversCurrentFormat: the newest generation is of the format
+// this stella writes, so that a change of format (a schemaVersion bump)
+// comes with golden bundles of the new one, which every later build must
+// read too.
+func TestGoldenCoversCurrentFormat(t *testing.T) {
+	gens, err := golden.Generations(filepath.Join(testutil.ModuleRoot(t), "testdata", "bundles"))
+	if err != nil || len(gens) == 0 {
+		t.Fatalf("no golden generation (%v)", err)
+	}
+	newest, err := golden.Load(gens[len(gens)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newest.SchemaVersion != bundle.SchemaVersion {
+		t.Errorf("this stella writes manifest.json schemaVersion %d, the newest golden generation (%s) holds %d: "+
+			"make a generation of the new format, go run ./internal/cmd/golden -out testdata/bundles/v%d (testdata/README.md)",
+			bundle.SchemaVersion, filepath.Base(gens[len(gens)-1]), newest.SchemaVersion, len(gens)+1)
+	}
+}
