@@ -297,6 +297,11 @@ func (s *source) metadata(ctx context.Context) (*metadata, error) {
 	if s.md == nil {
 		md, err := readMetadata(ctx, s.file, s.doc)
 		if err != nil {
+			// Name the bundle: "manifest.json: …" alone does not say
+			// which of the media's archives is at fault.
+			if s.name != "" && !strings.Contains(err.Error(), s.name) {
+				err = fmt.Errorf("%s: %w", s.name, err)
+			}
 			return nil, err
 		}
 		s.md = md
