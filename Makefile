@@ -21,8 +21,14 @@ export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 
 all: build
 
+# The version `stella version` reports and create records as the producer of
+# a bundle: a release tag on the commit, else dev- and the commit (+dirty
+# with uncommitted changes), also where GOFLAGS=-buildvcs=false keeps Go
+# from stamping it.
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || { c=$$(git describe --always --abbrev=12 --dirty=+dirty 2>/dev/null) && echo dev-$$c; } || echo dev)
+
 build:
-	$(GO) build -trimpath -o $(BIN)/stella ./cmd/stella
+	$(GO) build -trimpath -ldflags "-X github.com/stellaops/mirror/internal/cli.version=$(VERSION)" -o $(BIN)/stella ./cmd/stella
 
 tools: $(TOOLS_BIN)/registry-$(REGISTRY_VERSION) $(TOOLS_BIN)/oras-$(ORAS_VERSION) $(TOOLS_BIN)/cosign-$(COSIGN_VERSION) \
 	$(TOOLS_BIN)/crane-$(CRANE_VERSION) $(TOOLS_BIN)/conformance-$(CONFORMANCE_VERSION) $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION)
