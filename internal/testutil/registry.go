@@ -150,6 +150,15 @@ type DistributionOptions struct {
 	// certificates the registry accepts: it then demands one (mutual TLS,
 	// http.tls.clientcas).
 	ClientCAs []string
+	// Storage, if set, is the registry's storage directory (a small tmpfs,
+	// say); else a fresh directory beside its config.
+	Storage string
+	// ReadOnly puts the registry in read-only mode
+	// (storage.maintenance.readonly), as for a maintenance window.
+	ReadOnly bool
+	// ProxyRemote, if set, makes the registry a pull-through cache of the
+	// registry at that URL (proxy.remoteurl), which takes no push.
+	ProxyRemote string
 }
 
 // Distribution starts the CNCF distribution registry on 127.0.0.1 with a
@@ -179,7 +188,7 @@ func StartDistribution(bin, dir string, opts DistributionOptions) (addr string, 
 	// at the same moment): then the registry exits at once, and another
 	// port is tried.
 	for range 3 {
-		addr, stop, err = startDistribution(bin, dir, opts)
+		addr, stop, err = startDistribution(bin, dir, "", opts)
 		if err == nil || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
@@ -187,10 +196,16 @@ func StartDistribution(bin, dir string, opts DistributionOptions) (addr string, 
 	return addr, stop, err
 }
 
-func startDistribution(bin, dir string, opts DistributionOptions) (addr string, stop func(), err error) {
-	addr, err = FreeAddr()
-	if err != nil {
-		return "", nil, err
+// startDistribution starts the registry on addr ("": a free port).
+func startDistribution(bin, dir, addr string, opts DistributionOptions) (_ string, stop func(), err error) {
+	if addr == "" {
+		if addr, err = FreeAddr(); err != nil {
+			return "", nil, err
+		}
+	}
+	storage := opts.Storage
+	if storage == "" {
+		storage = filepath.Join(dir, "data")
 	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -204,7 +219,13 @@ storage:
     enabled: %v
 http:
   addr: %s
-`, filepath.Join(dir, "data"), !opts.NoDelete, addr)
+`, storage, !opts.NoDelete, addr)
+	if opts.ReadOnly {
+		cfg = strings.Replace(cfg, "  delete:\n", "  maintenance:\n    readonly:\n      enabled: true\n  delete:\n", 1)
+	}
+	if opts.ProxyRemote != "" {
+		cfg += fmt.Sprintf("proxy:\n  remoteurl: %s\n", opts.ProxyRemote)
+	}
 	if opts.TLSCert != "" {
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
 		if len(opts.ClientCAs) > 0 {
@@ -225,7 +246,9 @@ http:
 		return "", nil, err
 	}
 	logPath := filepath.Join(dir, "registry.log")
-	logf, err := os.Create(logPath)
+	// Appended to: a registry restarted (RestartableDistribution) keeps
+	// the log of its runs before.
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return "", nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ type dialectCounts struct {
 // speaks a hosted registry's dialect (opts), and counts what it saw.
 func hostedDialect(t *testing.T, reg string, opts dialectOpts) (string, *dialectCounts) {
 	c := new(dialectCounts)
+	var lost sync.Map // upload session paths lost (loseSessionAt, loseFirst)
 	host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if opts.limit > 0 && r.ContentLength > opts.limit {
@@ -61,12 +63,22 @@ func hostedDialect(t *testing.T, reg string, opts dialectOpts) (string, *dialect
 				return
 			}
 			upload := strings.Contains(r.URL.Path, "/blobs/uploads/")
+			loseSession := func() {
+				// Lost for good: its status, its cancel, any request
+				// on it after, as from a node that no longer has it.
+				lost.Store(r.URL.Path, true)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"blob upload unknown to registry"}]}`, opts.loseCode)
+			}
+			if _, gone := lost.Load(r.URL.Path); upload && gone {
+				loseSession()
+				return
+			}
 			if upload && r.Method == http.MethodPatch {
 				n := c.patches.Add(1)
 				if n == opts.loseSessionAt || n <= opts.loseFirst {
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusNotFound)
-					fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"blob upload unknown to registry"}]}`, opts.loseCode)
+					loseSession()
 					return
 				}
 				if opts.refusePatch != 0 && (opts.refuseOnly == 0 || n <= opts.refuseOnly) {

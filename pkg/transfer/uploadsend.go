@@ -54,6 +54,27 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 	var sent int64 // bytes of data the registry is known to hold
 	var next *url.URL
 	var progressed bool // the registry holds more than when the try began
+	// resumeFrom goes on from held, the bytes of the upload the registry
+	// says it holds, at its session's fresh location newLoc, after err:
+	// again says to send the rest.
+	resumeFrom := func(held int64, newLoc *url.URL, err error) (again bool, _ error) {
+		if held < offset || held > offset+data.Len() {
+			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+data.Len(), errdef.ErrUnavailable)
+		}
+		loc, sent = newLoc, held-offset
+		if rest := data.Len() - sent; !last && sent > 0 && rest < max(u.dialect().chunkMin.Load(), 1) {
+			// What is left of a PATCH the registry took part of is never
+			// sent alone under its smallest chunk: it goes with the bytes
+			// after it (restUnderMin). None left: the registry took it
+			// all, and only the answer was lost.
+			next = loc
+			if rest == 0 {
+				return false, nil
+			}
+			return false, &restUnderMin{host: u.Repo.Reference.Host(), held: held, rest: rest, chunkMin: u.dialect().chunkMin.Load()}
+		}
+		return true, err
+	}
 	try := func() (bool, error) {
 		before := sent
 		defer func() { progressed = sent > before }()
@@ -126,6 +147,19 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				if !sessionGone(err) {
 					return false, err
 				}
+				// A registry restarted with no http.secret set (the
+				// distribution registry draws one at each start) refuses
+				// the state token of each session it handed out before
+				// (404 BLOB_UPLOAD_INVALID "invalid secret"), yet holds
+				// the session: its status answer carries a fresh token,
+				// and the upload goes on from its offset (staleState). A
+				// session the status does not find either is lost.
+				if held, fresh, serr := u.status(ctx, loc); serr == nil && held >= 0 {
+					if again, rerr := resumeFrom(held, fresh, err); !again {
+						return false, rerr
+					}
+					return false, &staleState{err}
+				}
 				if offset > 0 {
 					// Bytes sent before this request are lost with the
 					// session: only a source that reads again may start over.
@@ -179,29 +213,24 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			loc, sent = fresh, 0
 			return true, err
 		}
-		held = max(held, 0)
-		if held < offset || held > offset+data.Len() {
-			return false, fmt.Errorf("registry holds %d bytes of the upload, expected %d to %d: %w", held, offset, offset+data.Len(), errdef.ErrUnavailable)
-		}
-		loc, sent = newLoc, held-offset
-		if rest := data.Len() - sent; !last && sent > 0 && rest < max(u.dialect().chunkMin.Load(), 1) {
-			// What is left of a PATCH the registry took part of is never
-			// sent alone under its smallest chunk: it goes with the bytes
-			// after it (restUnderMin). None left: the registry took it
-			// all, and only the answer was lost.
-			next = loc
-			if rest == 0 {
-				return false, nil
-			}
-			return false, &restUnderMin{host: u.Repo.Reference.Host(), held: held, rest: rest, chunkMin: u.dialect().chunkMin.Load()}
-		}
-		return true, err
+		return resumeFrom(max(held, 0), newLoc, err)
 	}
-	for restarts := 0; ; restarts++ {
+	for restarts, refreshes := 0, 0; ; restarts++ {
 		_, err := retryProgress(ctx, u.Attempts, u.Backoff, func() (bool, bool, error) {
 			again, err := try()
 			return again, progressed, err
 		})
+		var stale *staleState
+		if errors.As(err, &stale) {
+			// A registry restart is no fault of the transfer either: the
+			// rest goes at the fresh location (try moved loc and sent),
+			// with tries of its own, as often as a session may be lost.
+			if refreshes == maxRestarts {
+				return loc, fmt.Errorf("%w (refused again after %d fresh state tokens from its upload status)", remote.Classify(stale.err), refreshes)
+			}
+			refreshes, restarts = refreshes+1, restarts-1
+			continue
+		}
 		var lost *lostAtStart
 		if errors.As(err, &lost) {
 			// The registry's loss, not a fault of the transfer: the
@@ -231,6 +260,15 @@ type lostAtStart struct{ err error }
 
 func (e *lostAtStart) Error() string { return e.err.Error() }
 func (e *lostAtStart) Unwrap() error { return e.err }
+
+// staleState is a registry's refusal of an upload session's state token
+// (404) for a session its status answer still knows, at the offset and
+// fresh location the upload has moved to: a registry restarted since it
+// handed the token out.
+type staleState struct{ err error }
+
+func (e *staleState) Error() string { return e.err.Error() }
+func (e *staleState) Unwrap() error { return e.err }
 
 // errSessionLost marks an upload whose session the registry no longer
 // knows, after it held part of the blob.

@@ -1,0 +1,66 @@
+package transfer_test
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// The far side's registry is restarted mid-upload (a crash, an upgrade):
+// the distribution registry, with no http.secret set as its sample
+// configuration sets none, draws a new secret, and refuses the state token
+// of every session it handed out before (PATCH answered 404
+// BLOB_UPLOAD_INVALID "invalid secret"), though the session's bytes are on
+// its disk and its status answer (GET) gives a fresh token. A stream's
+// upload failed with "the registry lost the upload session", and a blob
+// read at random started over from its first byte, the session's bytes
+// left on the registry's disk. Now both go on from the registry's offset:
+// no byte is sent twice.
+func TestUploadAcrossARegistryRestart(t *testing.T) {
+	transfer.SetAtChunkSize(t, 2<<20)
+	for name, push := range pushers {
+		t.Run(name, func(t *testing.T) {
+			reg := testutil.DistributionRestartable(t, testutil.DistributionOptions{})
+			var patches, taken atomic.Int64
+			restarted := make(chan error, 1)
+			host := testutil.ProxyWrapped(t, reg.Host, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					upload := strings.Contains(r.URL.Path, "/blobs/uploads/") && (r.Method == http.MethodPatch || r.Method == http.MethodPut)
+					if upload && r.Method == http.MethodPatch && patches.Add(1) == 2 {
+						restarted <- reg.Restart()
+					}
+					sw := &statusWriter{ResponseWriter: w}
+					next.ServeHTTP(sw, r)
+					if upload && (sw.status == http.StatusAccepted || sw.status == http.StatusCreated) {
+						taken.Add(r.ContentLength)
+					}
+				})
+			})
+			repo := "stellaops/restarted-" + strings.ToLower(name)
+			up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+			data := randomBytes(5<<20+99, 63)
+			desc := blobDesc(data)
+			if err := push(t, u, desc, data); err != nil {
+				t.Fatalf("%s across a registry restart: %v", name, err)
+			}
+			if err := <-restarted; err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			if !holds(t, host, repo, desc, data) {
+				t.Fatalf("registry does not hold %s", desc.Digest)
+			}
+			if n := taken.Load(); n != desc.Size {
+				t.Errorf("the registry took %d bytes of upload requests for a blob of %d: want each byte once", n, desc.Size)
+			}
+		})
+	}
+}
