@@ -1,16 +1,20 @@
 package e2e
 
 import (
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
 )
 
 // uploadSessions lists the upload sessions a distribution registry holds
@@ -91,4 +95,139 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestRegistryStorageFull fills the far side's registry's storage (a
+// 12 MiB tmpfs) with an import, a push and a sync of a 29 MiB release.
+// Each failed after some eight seconds of retries (a retry storm: every
+// retried POST left one more empty session on the full disk, 43 of them)
+// with the registry's bare `500 … unknown error: …: no space left on
+// device`. Now the first answer naming a full storage ends the run: one
+// line naming the registry, the repository and the blob, saying its
+// storage is full and what to do, exit 1, no tag; 5xx answers no more
+// than the requests in flight at once. Once space is freed, the same command
+// sends only what is missing.
+func TestRegistryStorageFull(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{BaseLayerSize: 8 << 20, LayerSize: 3 << 20}, ".tar.zst")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	src := testutil.Distribution(t)
+	mustStella(t, "mirror", "push", dir, src+"/stellaops/mirror-bundle", "--plain-http", "--key", pub, "--allow-expired")
+	const concurrency = 4
+	commands := map[string]func(host string) []string{
+		"import": func(host string) []string {
+			return []string{"mirror", "import", archive, "--registry", host}
+		},
+		"push": func(host string) []string {
+			return []string{"mirror", "push", dir, host + "/stellaops/mirror-bundle"}
+		},
+		"sync": func(host string) []string {
+			return []string{"mirror", "sync", src + "/stellaops/mirror-bundle:" + rel.Spec.Version, host + "/stellaops/mirror-bundle"}
+		},
+	}
+	for name, command := range commands {
+		t.Run(name, func(t *testing.T) {
+			storage := smallMedium(t, "12m")
+			reg := testutil.DistributionWith(t, testutil.DistributionOptions{Storage: storage})
+			var faults atomic.Int64
+			host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					sw := &statusWriter{ResponseWriter: w}
+					next.ServeHTTP(sw, r)
+					// 502 is the proxy's own, for a request the client
+					// gave up (the run ending): the registry's are counted.
+					if sw.status >= 500 && sw.status != http.StatusBadGateway {
+						faults.Add(1)
+					}
+				})
+			})
+			args := append(command(host), "--plain-http", "--key", pub, "--allow-expired", "--concurrency", strconv.Itoa(concurrency))
+			r := stella(t, nil, args...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "registry "+host+": its storage is full: free space on it") ||
+				!strings.Contains(lines[0], " to "+host+"/stellaops/") || !strings.Contains(lines[0], "blob sha256:") {
+				t.Errorf("%s to a full registry: exit %d, want 1 with one line naming the registry, the repository and the blob, saying its storage is full\nstderr: %s", name, r.code, r.stderr)
+			}
+			// Up to 2N requests are in flight (the blobs' uploads, and
+			// those of the bundle's own repository beside them).
+			if n := faults.Load(); n > 2*concurrency {
+				t.Errorf("the registry answered 5xx %d times to a run of %d blobs at once: a full storage was tried again", n, concurrency)
+			}
+			for repo, tags := range testutil.Tags(t, reg) {
+				if len(tags) > 0 {
+					t.Errorf("a %s that failed left tags in %s: %v", name, repo, tags)
+				}
+			}
+			if out, err := exec.Command("mount", "-o", "remount,size=128m", storage).CombinedOutput(); err != nil {
+				t.Fatalf("remount: %v: %s", err, out)
+			}
+			r = mustStella(t, append(args, "--format", "json")...)
+			var res mirror.PlaceResult
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatalf("%v: %s", err, r.stdout)
+			}
+			if res.Blobs.Skipped == 0 {
+				t.Errorf("the run after space was freed sent every blob again: %+v", res.Blobs)
+			}
+		})
+	}
+}
+
+// statusWriter records the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// TestRegistryTakesNoPush imports into a registry in read-only mode
+// (storage.maintenance.readonly, a maintenance window) and into a
+// pull-through cache (proxy.remoteurl). Both failed with the registry's
+// bare `response status code 405: Method Not Allowed` (or `unsupported:
+// The operation is unsupported.`), and doctor's push check said no more.
+// Now one line says the registry is in read-only mode, or takes no push,
+// before any byte is sent: exit 1, nothing written, advisories included;
+// doctor's push check says it too.
+func TestRegistryTakesNoPush(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	for name, tt := range map[string]struct {
+		opts testutil.DistributionOptions
+		want string
+	}{
+		"read-only": {testutil.DistributionOptions{ReadOnly: true}, " is in read-only mode: it allows only GET, HEAD"},
+		"pull-through cache": {testutil.DistributionOptions{ProxyRemote: "http://" + testutil.Distribution(t)},
+			" takes no push: a pull-through cache (proxy.remoteurl) or a registry in read-only mode"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reg := testutil.DistributionWith(t, tt.opts)
+			var sent atomic.Int64
+			host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.ContentLength > 0 {
+						sent.Add(r.ContentLength)
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			advisories := filepath.Join(t.TempDir(), "advisories")
+			r := stella(t, nil, "mirror", "import", archive, "--registry", host, "--plain-http", "--key", pub, "--allow-expired", "--advisories-dir", advisories)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "registry "+host+tt.want) {
+				t.Errorf("import: exit %d, want 1 with one line saying %q\nstderr: %s", r.code, tt.want, r.stderr)
+			}
+			if n := sent.Load(); n > 0 {
+				t.Errorf("import sent %d bytes to a registry that takes no push", n)
+			}
+			if left, _ := os.ReadDir(advisories); len(left) > 0 {
+				t.Errorf("import wrote %d advisories though it placed nothing", len(left))
+			}
+			r = stella(t, nil, "mirror", "doctor", "--registry", host, "--plain-http")
+			if r.code != 1 || !strings.Contains(r.stdout, "FAIL  push") || !strings.Contains(r.stdout, tt.want) {
+				t.Errorf("doctor: exit %d, want 1 with the push check saying %q\nstdout: %s", r.code, tt.want, r.stdout)
+			}
+		})
+	}
 }

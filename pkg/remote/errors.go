@@ -79,8 +79,12 @@ func Classify(err error) error {
 			// Uploads shrink their requests down to 512 KiB first; a
 			// manifest is one request whatever its size.
 			return &classified{fmt.Errorf("%w (a proxy in front of %s limits the size of requests: raise its limit, as the registry's own setup does: nginx client_max_body_size 0)", err, resp.URL.Host), errdef.ErrUnavailable}
+		case resp.StatusCode >= 500 && storageFault(resp) != "":
+			return &classified{fmt.Errorf("%w (registry %s: %s)", err, resp.URL.Host, storageFault(resp)), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 			return &classified{err, errdef.ErrUnavailable}
+		case resp.StatusCode == http.StatusMethodNotAllowed && takesNoPush(resp):
+			return &classified{fmt.Errorf("%w (registry %s takes no push: a pull-through cache (proxy.remoteurl) or a registry in read-only mode; import into the registry that holds what is pushed)", err, resp.URL.Host), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusBadRequest && len(resp.Errors) == 0 && resp.URL != nil && resp.URL.Scheme == "http":
 			// A TLS port answers a plain HTTP request 400 with no OCI
 			// error (Go's "Client sent an HTTP request to an HTTPS
@@ -147,7 +151,7 @@ func IsTransient(err error) bool {
 	}
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) {
-		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && storageFault(resp) == ""
 	}
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -176,4 +180,63 @@ func credentialsHint(u *url.URL) string {
 		return fmt.Sprintf("check the credentials for the registry: its token service at %s refused them", u.Host)
 	}
 	return "check the credentials for " + u.Host
+}
+
+// storageFaults are the faults of a registry's own storage that its 5xx
+// answer names, with what to do: the distribution registry's filesystem
+// driver passes the system error on in the answer's detail (`filesystem:
+// write …/startedat…: no space left on device`). None mends within a run,
+// so none is retried: a retry of an upload against a full disk only
+// leaves one more empty session on it.
+var storageFaults = []struct{ text, hint string }{
+	{"no space left on device", "its storage is full: free space on it, then run the command again, which sends only what is missing"},
+	{"disk quota exceeded", "its storage quota is used up: raise it or free space, then run the command again, which sends only what is missing"},
+	{"read-only file system", "its storage is mounted read-only: remount it read-write, then run the command again"},
+	{"permission denied", "it may not write its storage there (the path above): give the registry's user write access to its storage directory, then run the command again"},
+}
+
+// storageFault returns what to do about the fault of its storage that a
+// registry's 5xx answer names, or "" if it names none. 507 Insufficient
+// Storage (WebDAV's, which some fronts answer) is a full storage too.
+func storageFault(resp *errcode.ErrorResponse) string {
+	if resp.StatusCode == http.StatusInsufficientStorage {
+		return storageFaults[0].hint
+	}
+	for _, e := range resp.Errors {
+		text := strings.ToLower(e.Message + " " + fmt.Sprint(e.Detail))
+		for _, f := range storageFaults {
+			if strings.Contains(text, f.text) {
+				return f.hint
+			}
+		}
+	}
+	return ""
+}
+
+// IsStorageFault reports whether err is a registry's answer naming a
+// fault of its own storage (a full disk, a read-only or unwritable
+// storage directory): a 5xx that no retry mends.
+func IsStorageFault(err error) bool {
+	var resp *errcode.ErrorResponse
+	return errors.As(err, &resp) && resp.StatusCode >= 500 && storageFault(resp) != ""
+}
+
+// takesNoPush reports whether a 405 answers a push (an upload's POST, a
+// manifest PUT) with the OCI error UNSUPPORTED: the distribution registry
+// as a pull-through cache (proxy.remoteurl) says so of every push. A
+// PATCH refused so (no chunked uploads) and a refused mount are met
+// before they get here.
+func takesNoPush(resp *errcode.ErrorResponse) bool {
+	if resp.URL == nil || (resp.Method != http.MethodPost && resp.Method != http.MethodPut) {
+		return false
+	}
+	if !strings.Contains(resp.URL.Path, "/blobs/uploads/") && !strings.Contains(resp.URL.Path, "/manifests/") {
+		return false
+	}
+	for _, e := range resp.Errors {
+		if e.Code == errcode.ErrorCodeUnsupported {
+			return true
+		}
+	}
+	return false
 }

@@ -47,7 +47,7 @@ func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo 
 		if refusesMount(resp) {
 			return false, nil
 		}
-		return retryable(resp), responseError(resp)
+		return refusal(resp)
 	})
 	return mounted, err
 }

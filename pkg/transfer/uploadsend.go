@@ -37,7 +37,7 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 		}
 		defer drain(resp)
 		if resp.StatusCode != http.StatusAccepted {
-			return retryable(resp), responseError(resp)
+			return refusal(resp)
 		}
 		u.dialect().learnChunkMin(resp.Header.Get("OCI-Chunk-Min-Length"))
 		loc, err = u.location(resp, req.URL)
@@ -170,7 +170,9 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				// in a new session (lostAtStart).
 				return false, &lostAtStart{err}
 			}
-			err = responseError(resp)
+			if err = responseError(resp); remote.IsStorageFault(err) {
+				return false, err
+			}
 		}
 		// Ask the registry where the upload stands before trying again.
 		held, newLoc, serr := u.status(ctx, loc)
@@ -454,6 +456,14 @@ func drain(resp *http.Response) {
 	resp.Body.Close()
 }
 
+// refusal reads a registry's error answer, and whether to try again: a
+// retryable status, but for a fault of the registry's storage, which no
+// retry mends (remote.IsStorageFault).
+func refusal(resp *http.Response) (again bool, err error) {
+	err = responseError(resp)
+	return retryable(resp) && !remote.IsStorageFault(err), err
+}
+
 // registryError is a registry's error answer, with its Retry-After.
 type registryError struct {
 	*errcode.ErrorResponse
@@ -472,7 +482,25 @@ func responseError(resp *http.Response) error {
 	if data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); len(data) > 0 && json.Unmarshal(data, &body) == nil {
 		e.Errors = body.Errors
 	}
-	return &registryError{ErrorResponse: e, retryAfter: remote.RetryAfter(resp)}
+	err := &registryError{ErrorResponse: e, retryAfter: remote.RetryAfter(resp)}
+	if allow := resp.Header.Get("Allow"); resp.StatusCode == http.StatusMethodNotAllowed && resp.Request.Method == http.MethodPost && allow != "" && !allows(allow, http.MethodPost) {
+		// An upload's POST refused with an Allow that lists no POST:
+		// the distribution registry in read-only mode answers every
+		// write so (Allow: GET, HEAD), before any byte is sent.
+		return fmt.Errorf("%w (registry %s is in read-only mode: it allows only %s; run again once it takes pushes: storage.maintenance.readonly, for the distribution registry): %w",
+			err, resp.Request.URL.Host, allow, errdef.ErrUnavailable)
+	}
+	return err
+}
+
+// allows reports whether an Allow header lists method.
+func allows(allow, method string) bool {
+	for _, m := range strings.Split(allow, ",") {
+		if strings.EqualFold(strings.TrimSpace(m), method) {
+			return true
+		}
+	}
+	return false
 }
 
 // chunkBody is the body of one upload request, readable again from any of
