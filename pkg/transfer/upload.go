@@ -255,6 +255,8 @@ func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, pool *ChunkPoo
 				err = fmt.Errorf("%s: content ends at %d bytes, descriptor says %d: %w", desc.Digest, offset, desc.Size, errdef.ErrDigestMismatch)
 			} else if errors.Is(err, io.ErrUnexpectedEOF) {
 				err = fmt.Errorf("%s: reading the content after byte %d: %w", desc.Digest, offset, err)
+			} else if merr := mediumFault(err); merr != nil {
+				err = merr
 			}
 			c.err = err
 		} else if c.last {

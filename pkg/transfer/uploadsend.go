@@ -121,6 +121,9 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 			}
 			return false, f.failed()
 		}
+		if merr := mediumFault(err); merr != nil {
+			return false, merr
+		}
 		if errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch) {
 			// The source itself is bad (a corrupt frame, content that does
 			// not hash right): sending it again would not mend it.
