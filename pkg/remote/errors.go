@@ -1,9 +1,11 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -239,4 +241,25 @@ func takesNoPush(resp *errcode.ErrorResponse) bool {
 		}
 	}
 	return false
+}
+
+// storageFaultAnswer reports whether a registry's 5xx answer names a fault
+// of its storage (storageFault), reading at most maxErrorBody of its body
+// and leaving the body whole for the caller.
+func storageFaultAnswer(resp *http.Response) bool {
+	if resp.StatusCode == http.StatusInsufficientStorage {
+		return true
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
+	var body struct {
+		Errors errcode.Errors `json:"errors"`
+	}
+	if json.Unmarshal(data, &body) != nil {
+		return false
+	}
+	return storageFault(&errcode.ErrorResponse{StatusCode: resp.StatusCode, Errors: body.Errors}) != ""
 }

@@ -442,6 +442,9 @@ func retryable(resp *http.Response, err error) (bool, error) {
 		}
 		return false, err
 	}
+	if resp.StatusCode >= 500 && storageFaultAnswer(resp) {
+		return false, nil // told by Classify; no retry mends it
+	}
 	return retry.DefaultPredicate(resp, nil)
 }
 

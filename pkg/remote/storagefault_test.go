@@ -1,14 +1,20 @@
 package remote_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 )
@@ -54,5 +60,40 @@ func TestClassifyStorageFaults(t *testing.T) {
 				t.Errorf("Classify: %v (unavailable: %v), want one line with %q", err, errors.Is(err, errdef.ErrUnavailable), tt.want)
 			}
 		})
+	}
+}
+
+// The registry's storage fills up when a manifest is pushed (the last
+// blob took its last bytes): its 500 naming `no space left on device` was
+// retried five times, some six seconds, by the retry layer under oras-go,
+// before it was told. Now it is tried once, and told with what to do.
+func TestManifestPushToAFullRegistry(t *testing.T) {
+	var puts atomic.Int64
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+				puts.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				// distribution v3.1.2's answer, its path shortened
+				fmt.Fprint(w, `{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"filesystem: write /var/lib/registry/docker/registry/v2/blobs/sha256/ab/abcd/.data.tmp: no space left on device"}]}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	client := testutil.ClientWith(t, remote.Options{Retries: 5})
+	repo, err := client.Repository(host + "/stellaops/full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`)
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, manifest)
+	err = remote.Classify(repo.PushReference(t.Context(), desc, bytes.NewReader(manifest), "2025.10.0"))
+	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), "(registry "+host+": its storage is full: free space on it") {
+		t.Errorf("manifest push to a full registry: %v, want its storage named full", err)
+	}
+	if n := puts.Load(); n != 1 {
+		t.Errorf("the manifest PUT was sent %d times to a full registry, want once", n)
 	}
 }
