@@ -231,3 +231,57 @@ func TestRegistryTakesNoPush(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistryRepositoryUnwritable breaks the registry's storage for one
+// repository (its directory immutable, chattr +i: unwritable even for
+// root, as a directory of another owner is for a registry running as its
+// own user). The import failed after some eight seconds of retries, with
+// the registry's bare `500 … unknown error: filesystem: mkdir …: operation
+// not permitted`. Now at the first answer: one line naming the repository
+// and the blob, saying the registry may not write its storage there, exit
+// 1, no tag; once the directory is mended, the same command completes.
+func TestRegistryRepositoryUnwritable(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{}, ".tar")
+	storage := t.TempDir()
+	broken := filepath.Join(storage, "docker/registry/v2/repositories/stellaops/authority")
+	if err := os.MkdirAll(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chattr", "+i", broken).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a directory immutable (needs root and chattr): %v: %s", err, out)
+	}
+	mend := func() { exec.Command("chattr", "-i", broken).Run() }
+	t.Cleanup(mend) // before t.TempDir's removal, which cleanups run after
+	reg := testutil.DistributionWith(t, testutil.DistributionOptions{Storage: storage})
+	var faults atomic.Int64
+	host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			if sw.status >= 500 && sw.status != http.StatusBadGateway {
+				faults.Add(1)
+			}
+		})
+	})
+	const concurrency = 4
+	args := []string{"mirror", "import", archive, "--registry", host, "--plain-http", "--key", pub, "--allow-expired", "--concurrency", strconv.Itoa(concurrency)}
+	r := stella(t, nil, args...)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], " to "+host+"/stellaops/authority: ") ||
+		!strings.Contains(lines[0], "registry "+host+": it may not write its storage there") {
+		t.Errorf("import: exit %d, want 1 with one line naming stellaops/authority and saying the registry may not write its storage there\nstderr: %s", r.code, r.stderr)
+	}
+	if n := faults.Load(); n > 2*concurrency {
+		t.Errorf("the registry answered 5xx %d times: an unwritable storage was tried again", n)
+	}
+	for repo, tags := range testutil.Tags(t, reg) {
+		if len(tags) > 0 {
+			t.Errorf("the failed import left tags in %s: %v", repo, tags)
+		}
+	}
+	mend()
+	mustStella(t, args...)
+	if tags := testutil.Tags(t, reg)["stellaops/authority"]; !contains(tags, rel.Spec.Version) {
+		t.Errorf("stellaops/authority holds %v after the storage was mended, want %s", tags, rel.Spec.Version)
+	}
+}

@@ -194,8 +194,13 @@ var storageFaults = []struct{ text, hint string }{
 	{"no space left on device", "its storage is full: free space on it, then run the command again, which sends only what is missing"},
 	{"disk quota exceeded", "its storage quota is used up: raise it or free space, then run the command again, which sends only what is missing"},
 	{"read-only file system", "its storage is mounted read-only: remount it read-write, then run the command again"},
-	{"permission denied", "it may not write its storage there (the path above): give the registry's user write access to its storage directory, then run the command again"},
+	{"permission denied", unwritable},
+	{"operation not permitted", unwritable}, // EPERM: an immutable directory (chattr +i), even for root
 }
+
+// unwritable is what to do about a storage directory the registry may not
+// write: one repository's, or all of it.
+const unwritable = "it may not write its storage there (the path above): give the registry's user write access to it (ls -ld, lsattr -d), then run the command again"
 
 // storageFault returns what to do about the fault of its storage that a
 // registry's 5xx answer names, or "" if it names none. 507 Insufficient

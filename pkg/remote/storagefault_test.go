@@ -46,6 +46,8 @@ func TestClassifyStorageFaults(t *testing.T) {
 		{"read-only storage", answer(http.MethodPost, 500, "UNKNOWN", "mkdir /data/x: read-only file system"), false, "its storage is mounted read-only"},
 		{"permission", answer(http.MethodPost, 500, "UNKNOWN", "filesystem: mkdir /data/docker/registry/v2/repositories/stellaops/authority/_uploads: permission denied"), false,
 			"it may not write its storage there"},
+		{"immutable", answer(http.MethodPost, 500, "UNKNOWN", "filesystem: mkdir /data/docker/registry/v2/repositories/stellaops/authority/_uploads: operation not permitted"), false,
+			"it may not write its storage there"},
 		{"507", answer(http.MethodPut, http.StatusInsufficientStorage, "", ""), false, "its storage is full"},
 		{"bare 500", answer(http.MethodPost, 500, "", ""), true, "response status code 500"},
 		{"pull-through cache", answer(http.MethodPost, 405, "UNSUPPORTED", ""), false,
