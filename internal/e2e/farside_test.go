@@ -199,7 +199,7 @@ func TestRegistryTakesNoPush(t *testing.T) {
 	}{
 		"read-only": {testutil.DistributionOptions{ReadOnly: true}, " is in read-only mode: it allows only GET, HEAD"},
 		"pull-through cache": {testutil.DistributionOptions{ProxyRemote: "http://" + testutil.Distribution(t)},
-			" takes no push: a pull-through cache (proxy.remoteurl) or a registry in read-only mode"},
+			" takes no push: it is in read-only mode (a maintenance window) or a pull-through cache (proxy.remoteurl)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			reg := testutil.DistributionWith(t, tt.opts)
@@ -230,6 +230,22 @@ func TestRegistryTakesNoPush(t *testing.T) {
 			}
 		})
 	}
+	// A registry that holds the bundle already, put in read-only mode: the
+	// import's first write is a tag, whose 405 was told bare
+	// (`response status code 405: Method Not Allowed`).
+	t.Run("read-only, holding the bundle", func(t *testing.T) {
+		reg := testutil.DistributionRestartable(t, testutil.DistributionOptions{})
+		args := []string{"mirror", "import", archive, "--registry", reg.Host, "--plain-http", "--key", pub, "--allow-expired"}
+		mustStella(t, args...)
+		if err := reg.RestartWith(testutil.DistributionOptions{ReadOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+		r := stella(t, nil, args...)
+		want := "registry " + reg.Host + " takes no push: it is in read-only mode"
+		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], want) {
+			t.Errorf("import: exit %d, want 1 with one line saying %q\nstderr: %s", r.code, want, r.stderr)
+		}
+	})
 }
 
 // TestRegistryRepositoryUnwritable breaks the registry's storage for one

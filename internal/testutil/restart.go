@@ -58,6 +58,19 @@ func (r *RestartableDistribution) Storage() string {
 func (r *RestartableDistribution) Restart() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.restart()
+}
+
+// RestartWith restarts the registry as Restart does, with other options
+// (read-only, for a maintenance window) on the same storage.
+func (r *RestartableDistribution) RestartWith(opts DistributionOptions) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts = opts
+	return r.restart()
+}
+
+func (r *RestartableDistribution) restart() error {
 	r.stop()
 	_, stop, err := startDistribution(r.bin, r.dir, r.Host, r.opts)
 	if err != nil {

@@ -86,7 +86,7 @@ func Classify(err error) error {
 		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 			return &classified{err, errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusMethodNotAllowed && takesNoPush(resp):
-			return &classified{fmt.Errorf("%w (registry %s takes no push: a pull-through cache (proxy.remoteurl) or a registry in read-only mode; import into the registry that holds what is pushed)", err, resp.URL.Host), errdef.ErrUnavailable}
+			return &classified{fmt.Errorf("%w (registry %s takes no push: it is in read-only mode (a maintenance window) or a pull-through cache (proxy.remoteurl); run again once it takes pushes, or into a registry that does)", err, resp.URL.Host), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusBadRequest && len(resp.Errors) == 0 && resp.URL != nil && resp.URL.Scheme == "http":
 			// A TLS port answers a plain HTTP request 400 with no OCI
 			// error (Go's "Client sent an HTTP request to an HTTPS
@@ -228,24 +228,21 @@ func IsStorageFault(err error) bool {
 	return errors.As(err, &resp) && resp.StatusCode >= 500 && storageFault(resp) != ""
 }
 
-// takesNoPush reports whether a 405 answers a push (an upload's POST, a
-// manifest PUT) with the OCI error UNSUPPORTED: the distribution registry
-// as a pull-through cache (proxy.remoteurl) says so of every push. A
-// PATCH refused so (no chunked uploads) and a refused mount are met
-// before they get here.
+// takesNoPush reports whether a 405 answers a push: an upload's POST or a
+// manifest PUT, which a registry that takes pushes never refuses so. The
+// distribution registry answers every push so in read-only mode
+// (storage.maintenance.readonly: `Method not allowed`, Allow: GET, HEAD)
+// and as a pull-through cache (proxy.remoteurl: UNSUPPORTED); the first
+// write of an import that finds every blob present is a tag. A PATCH
+// refused so (no chunked uploads) and a refused mount are met before they
+// get here.
 func takesNoPush(resp *errcode.ErrorResponse) bool {
-	if resp.URL == nil || (resp.Method != http.MethodPost && resp.Method != http.MethodPut) {
+	if resp.URL == nil {
 		return false
 	}
-	if !strings.Contains(resp.URL.Path, "/blobs/uploads/") && !strings.Contains(resp.URL.Path, "/manifests/") {
-		return false
-	}
-	for _, e := range resp.Errors {
-		if e.Code == errcode.ErrorCodeUnsupported {
-			return true
-		}
-	}
-	return false
+	upload := resp.Method == http.MethodPost && strings.HasSuffix(resp.URL.Path, "/blobs/uploads/")
+	manifest := resp.Method == http.MethodPut && strings.Contains(resp.URL.Path, "/manifests/")
+	return upload || manifest
 }
 
 // storageFaultAnswer reports whether a registry's 5xx answer names a fault

@@ -51,7 +51,10 @@ func TestClassifyStorageFaults(t *testing.T) {
 		{"507", answer(http.MethodPut, http.StatusInsufficientStorage, "", ""), false, "its storage is full"},
 		{"bare 500", answer(http.MethodPost, 500, "", ""), true, "response status code 500"},
 		{"pull-through cache", answer(http.MethodPost, 405, "UNSUPPORTED", ""), false,
-			"(registry registry.internal:5000 takes no push: a pull-through cache (proxy.remoteurl) or a registry in read-only mode"},
+			"(registry registry.internal:5000 takes no push: it is in read-only mode (a maintenance window) or a pull-through cache (proxy.remoteurl)"},
+		{"read-only, a tag", &errcode.ErrorResponse{Method: http.MethodPut, StatusCode: 405,
+			URL: &url.URL{Scheme: "http", Host: "registry.internal:5000", Path: "/v2/stellaops/authority/manifests/2025.10.0"}}, false,
+			"(registry registry.internal:5000 takes no push: it is in read-only mode"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := remote.IsTransient(tt.err); got != tt.transient {
