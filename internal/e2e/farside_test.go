@@ -12,6 +12,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	oremote "oras.land/oras-go/v2/registry/remote"
+
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -300,4 +304,84 @@ func TestRegistryRepositoryUnwritable(t *testing.T) {
 	if tags := testutil.Tags(t, reg)["stellaops/authority"]; !contains(tags, rel.Spec.Version) {
 		t.Errorf("stellaops/authority holds %v after the storage was mended, want %s", tags, rel.Spec.Version)
 	}
+}
+
+// TestImportAfterGarbageCollection removes an image's tag from the far
+// side's registry and runs its garbage collector, which drops the image's
+// layers from its repository; the bundle imported again notices (it asks
+// about every blob, whatever manifests are there) and sends them again:
+// exit 0, the image whole and tagged. (No defect was found here; this
+// keeps it so.)
+func TestImportAfterGarbageCollection(t *testing.T) {
+	archive, pub, rel := signedBundle(t, sample.Spec{}, ".tar")
+	reg := testutil.DistributionRestartable(t, testutil.DistributionOptions{})
+	args := []string{"mirror", "import", archive, "--registry", reg.Host, "--plain-http", "--key", pub, "--allow-expired", "--format", "json"}
+	mustStella(t, args...)
+	img := rel.Images[0]
+	client := testutil.Client(t)
+	repo, err := client.Repository(reg.Host + "/" + img.Repository)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+reg.Host+"/v2/"+img.Repository+"/manifests/"+rel.Spec.Version, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("untag %s: %v %v", img.Repository, resp, err)
+	}
+	resp.Body.Close()
+	if err := reg.GarbageCollect(); err != nil {
+		t.Fatal(err)
+	}
+	layers := imageBlobs(t, repo, img.Descriptor)
+	var lost int64
+	for _, d := range layers {
+		if ok, err := repo.Blobs().Exists(t.Context(), d); err == nil && !ok {
+			lost++
+		}
+	}
+	if lost == 0 {
+		t.Fatalf("garbage collection left every blob of %s: the test would prove nothing", img.Repository)
+	}
+	r := mustStella(t, args...)
+	var res mirror.PlaceResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if res.Blobs.Sent+res.Blobs.Mounted < lost {
+		t.Errorf("the import after garbage collection sent %d and mounted %d blobs; the registry had lost %d", res.Blobs.Sent, res.Blobs.Mounted, lost)
+	}
+	for _, d := range layers {
+		if ok, err := repo.Blobs().Exists(t.Context(), d); err != nil || !ok {
+			t.Errorf("%s lacks %s after the import: %v", img.Repository, d.Digest, err)
+		}
+	}
+	if d, err := repo.Resolve(t.Context(), rel.Spec.Version); err != nil || d.Digest != img.Descriptor.Digest {
+		t.Errorf("%s:%s = %s (%v), want %s", img.Repository, rel.Spec.Version, d.Digest, err, img.Descriptor.Digest)
+	}
+}
+
+// imageBlobs returns the config and layers of every manifest under the
+// image desc (an index's, or its own) in repo.
+func imageBlobs(t *testing.T, repo *oremote.Repository, desc ocispec.Descriptor) []ocispec.Descriptor {
+	t.Helper()
+	data, err := content.FetchAll(t.Context(), repo, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Config    ocispec.Descriptor   `json:"config"`
+		Layers    []ocispec.Descriptor `json:"layers"`
+		Manifests []ocispec.Descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	blobs := m.Layers
+	if m.Config.Digest != "" {
+		blobs = append(blobs, m.Config)
+	}
+	for _, c := range m.Manifests {
+		blobs = append(blobs, imageBlobs(t, repo, c)...)
+	}
+	return blobs
 }

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -67,6 +69,21 @@ func (r *RestartableDistribution) RestartWith(opts DistributionOptions) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts = opts
+	return r.restart()
+}
+
+// GarbageCollect stops the registry, runs its garbage collector on its
+// storage (registry garbage-collect --delete-untagged, as an operator
+// reclaiming old releases), and starts it again.
+func (r *RestartableDistribution) GarbageCollect() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stop()
+	r.stop = func() {}
+	out, err := exec.Command(r.bin, "garbage-collect", "--delete-untagged", filepath.Join(r.dir, "config.yml")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("garbage-collect: %w: %s", err, out)
+	}
 	return r.restart()
 }
 
