@@ -1,7 +1,10 @@
 package transfer_test
 
 import (
+	"bytes"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,5 +65,48 @@ func TestUploadAcrossARegistryRestart(t *testing.T) {
 				t.Errorf("the registry took %d bytes of upload requests for a blob of %d: want each byte once", n, desc.Size)
 			}
 		})
+	}
+}
+
+// An upload fails (its content does not verify) just after the registry
+// was restarted: its cancel carries the state token of the registry's run
+// before, refused 404 "invalid secret", and the session's bytes stayed on
+// the registry's disk until its purge (a week). Now the cancel asks the
+// session's status for a fresh token, and the session is gone.
+func TestCancelAcrossARegistryRestart(t *testing.T) {
+	reg := testutil.DistributionRestartable(t, testutil.DistributionOptions{})
+	var deletes atomic.Int64
+	restarted := make(chan error, 1)
+	host := testutil.ProxyWrapped(t, reg.Host, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/blobs/uploads/") && deletes.Add(1) == 1 {
+				restarted <- reg.Restart()
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/cancelled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+	data := randomBytes(5<<20+99, 65)
+	desc := blobDesc(data)
+	desc.Digest = blobDesc(data[1:]).Digest // another content's: fails at its end
+	if err := u.Push(t.Context(), desc, bytes.NewReader(data)); err == nil {
+		t.Fatal("a blob that does not match its digest was uploaded")
+	}
+	if err := <-restarted; err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	var held []string
+	filepath.WalkDir(reg.Storage(), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "data" && strings.Contains(path, "/_uploads/") {
+			held = append(held, path)
+		}
+		return nil
+	})
+	if len(held) > 0 {
+		t.Errorf("the failed upload's session is still on the registry's disk: %v", held)
 	}
 }

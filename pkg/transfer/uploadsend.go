@@ -360,10 +360,12 @@ func (u *Uploader) cancelWithin(loc *url.URL, wait time.Duration) {
 	ctx = auth.AppendRepositoryScope(ctx, u.Repo.Reference, auth.ActionPull, auth.ActionPush)
 	// distribution refuses (416) a Location whose state token is stale: a
 	// request broke off after it took part of the body, or is still being
-	// taken. Its status answer carries a fresh one; without the cancel the
-	// partial upload stays on its disk for days.
+	// taken; and (404) one it handed out before a restart, with a secret it
+	// no longer has. Its status answer carries a fresh one; without the
+	// cancel the partial upload stays on its disk for days. (A session it
+	// lost answers the status 404 too, and is left.)
 	for range 4 {
-		if u.delete(ctx, loc) != http.StatusRequestedRangeNotSatisfiable {
+		if st := u.delete(ctx, loc); st != http.StatusRequestedRangeNotSatisfiable && st != http.StatusNotFound {
 			return
 		}
 		_, fresh, err := u.status(ctx, loc)
