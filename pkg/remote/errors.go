@@ -191,7 +191,9 @@ func credentialsHint(u *url.URL) string {
 // so none is retried: a retry of an upload against a full disk only
 // leaves one more empty session on it.
 var storageFaults = []struct{ text, hint string }{
-	{"no space left on device", "its storage is full: free space on it, then run the command again, which sends only what is missing"},
+	// ENOSPC is also a file system out of inodes, bytes to spare (df -h
+	// shows room): the registry keeps several files for each blob.
+	{"no space left on device", "its storage is full: free space on it (df -h, and df -i: it may have run out of files, not bytes), then run the command again, which sends only what is missing"},
 	{"disk quota exceeded", "its storage quota is used up: raise it or free space, then run the command again, which sends only what is missing"},
 	{"read-only file system", "its storage is mounted read-only: remount it read-write, then run the command again"},
 	{"permission denied", unwritable},

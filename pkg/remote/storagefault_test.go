@@ -41,7 +41,7 @@ func TestClassifyStorageFaults(t *testing.T) {
 		want      string
 	}{
 		{"full", answer(http.MethodPost, 500, "UNKNOWN", "filesystem: write /var/lib/registry/docker/registry/v2/repositories/stellaops/authority/_uploads/x/startedat: no space left on device"), false,
-			"(registry registry.internal:5000: its storage is full: free space on it, then run the command again, which sends only what is missing)"},
+			"(registry registry.internal:5000: its storage is full: free space on it (df -h, and df -i: it may have run out of files, not bytes), then run the command again, which sends only what is missing)"},
 		{"quota", answer(http.MethodPatch, 500, "UNKNOWN", "write /data/x: disk quota exceeded"), false, "its storage quota is used up"},
 		{"read-only storage", answer(http.MethodPost, 500, "UNKNOWN", "mkdir /data/x: read-only file system"), false, "its storage is mounted read-only"},
 		{"permission", answer(http.MethodPost, 500, "UNKNOWN", "filesystem: mkdir /data/docker/registry/v2/repositories/stellaops/authority/_uploads: permission denied"), false,
