@@ -223,9 +223,6 @@ http:
 	if opts.ReadOnly {
 		cfg = strings.Replace(cfg, "  delete:\n", "  maintenance:\n    readonly:\n      enabled: true\n  delete:\n", 1)
 	}
-	if opts.ProxyRemote != "" {
-		cfg += fmt.Sprintf("proxy:\n  remoteurl: %s\n", opts.ProxyRemote)
-	}
 	if opts.TLSCert != "" {
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", opts.TLSCert, opts.TLSKey)
 		if len(opts.ClientCAs) > 0 {
@@ -240,6 +237,11 @@ http:
 	}
 	if ts := opts.Token; ts != nil {
 		cfg += fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    jwks: %s\n", ts.Realm, ts.Service, ts.Issuer, ts.JWKS)
+	}
+	if opts.ProxyRemote != "" {
+		// After the http section's own lines (tls), which it would
+		// otherwise take.
+		cfg += fmt.Sprintf("proxy:\n  remoteurl: %s\n", opts.ProxyRemote)
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

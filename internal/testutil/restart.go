@@ -23,8 +23,6 @@ type RestartableDistribution struct {
 	opts     DistributionOptions
 	mu       sync.Mutex
 	stop     func()
-	// Restarts counts the restarts done.
-	Restarts int
 }
 
 // DistributionRestartable starts a restartable distribution registry; it
@@ -95,6 +93,5 @@ func (r *RestartableDistribution) restart() error {
 		return err
 	}
 	r.stop = stop
-	r.Restarts++
 	return nil
 }
