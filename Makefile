@@ -22,10 +22,12 @@ export STELLA_REGISTRY_BIN := $(TOOLS_BIN)/registry
 all: build
 
 # The version `stella version` reports and create records as the producer of
-# a bundle: a release tag on the commit, else dev- and the commit (+dirty
-# with uncommitted changes), also where GOFLAGS=-buildvcs=false keeps Go
-# from stamping it.
-VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || { c=$$(git describe --always --abbrev=12 --dirty=+dirty 2>/dev/null) && echo dev-$$c; } || echo dev)
+# a bundle: a release tag on the commit, else dev- and the commit; +dirty
+# with uncommitted changes, a tag's too (a changed tree is not the
+# release); also where GOFLAGS=-buildvcs=false keeps Go from stamping it.
+# "dev" outside a checkout of its own: a source tree unpacked inside
+# another repository is not that repository's commit.
+VERSION ?= $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && { git describe --tags --exact-match --dirty=+dirty 2>/dev/null || { c=$$(git describe --always --abbrev=12 --dirty=+dirty 2>/dev/null) && echo dev-$$c; }; } || echo dev)
 
 build:
 	$(GO) build -trimpath -ldflags "-X github.com/stellaops/mirror/internal/cli.version=$(VERSION)" -o $(BIN)/stella ./cmd/stella
