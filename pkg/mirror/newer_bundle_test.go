@@ -136,3 +136,46 @@ func TestNewerBundleSaysUpgrade(t *testing.T) {
 		t.Errorf("verify with another key: %v, want a signature failure", err)
 	}
 }
+
+// TestNewerManifestOutsideABundleIsNotVerified: a bundle of a newer format
+// whose oci-layout was removed (its manifest.json and envelope beside each
+// other, the content tampered with or not) is refused as newer by verify,
+// as a bundle of this format is refused there, its content unchecked.
+// Before, its manifest.json did not parse as a bundle's, so verify took it
+// for some other signed document and passed it (exit 0) on the signature
+// alone: a far side's older stella said "verified" of a bundle whose
+// blobs it never read.
+func TestNewerManifestOutsideABundleIsNotVerified(t *testing.T) {
+	f, err := os.Open(filepath.Join(testutil.ModuleRoot(t), "testdata", "bundles", "v1", "full.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var data []byte
+	for tr := tar.NewReader(f); data == nil; {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == "manifest.json" {
+			if data, err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	manifest, env, pub := newerManifest(t, data)
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"manifest.json": manifest, "manifest.dsse": env} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	envelope := filepath.Join(dir, "manifest.dsse")
+	_, err = mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: envelope, Trust: trustKeys(pub), Now: testNow})
+	if !errors.Is(err, errdef.ErrNewerFormat) || !strings.Contains(err.Error(), envelope) {
+		t.Errorf("verify %s: %v, want errdef.ErrNewerFormat naming it", envelope, err)
+	}
+	if _, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: envelope, Trust: trustKeys(pub), Now: testNow, SignatureOnly: true}); err != nil {
+		t.Errorf("verify --signature-only %s: %v", envelope, err)
+	}
+}

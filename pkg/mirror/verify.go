@@ -114,7 +114,12 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	// cannot be checked, and removing oci-layout from a tampered bundle
 	// must not turn the deep verification into a signature-only one.
 	if manifest != nil && !opts.SignatureOnly {
-		if _, perr := bundle.ParseManifest(manifest); perr == nil {
+		_, perr := bundle.ParseManifest(manifest)
+		if errors.Is(perr, errdef.ErrNewerFormat) {
+			// A bundle's too, of a format this stella cannot check.
+			return nil, fmt.Errorf("%s: %w", path, perr)
+		}
+		if perr == nil {
 			return nil, fmt.Errorf("%s: %s is a bundle's, but %s is not a bundle directory (no %s), so its content cannot be verified (--signature-only checks the signature alone): %w",
 				path, layout.ManifestFile, envDir, layout.OCILayoutFile, errdef.ErrMalformed)
 		}
