@@ -201,8 +201,12 @@ var storageFaults = []struct{ text, hint string }{
 }
 
 // unwritable is what to do about a storage directory the registry may not
-// write: one repository's, or all of it.
-const unwritable = "it may not write its storage there (the path above): give the registry's user write access to it (ls -ld, lsattr -d), then run the command again"
+// write: one repository's, or all of it; unreadable about a file of its
+// storage that it may not read, met by a read (a GET).
+const (
+	unwritable = "it may not write its storage there (the path above): give the registry's user write access to it (ls -ld, lsattr -d), then run the command again"
+	unreadable = "it may not read its storage there (the path above): give the registry's user read access to it (ls -l, and ls -ld of its directories), then run the command again"
+)
 
 // storageFault returns what to do about the fault of its storage that a
 // registry's 5xx answer names, or "" if it names none. 507 Insufficient
@@ -215,6 +219,9 @@ func storageFault(resp *errcode.ErrorResponse) string {
 		text := strings.ToLower(e.Message + " " + fmt.Sprint(e.Detail))
 		for _, f := range storageFaults {
 			if strings.Contains(text, f.text) {
+				if f.hint == unwritable && resp.Method == http.MethodGet {
+					return unreadable
+				}
 				return f.hint
 			}
 		}

@@ -48,6 +48,11 @@ func TestClassifyStorageFaults(t *testing.T) {
 			"it may not write its storage there"},
 		{"immutable", answer(http.MethodPost, 500, "UNKNOWN", "filesystem: mkdir /data/docker/registry/v2/repositories/stellaops/authority/_uploads: operation not permitted"), false,
 			"it may not write its storage there"},
+		// A read refused so (a blob file the registry may not read, as
+		// after a restore under another user) was told to grant it
+		// write access.
+		{"permission, a read", answer(http.MethodGet, 500, "UNKNOWN", "filesystem: open /data/docker/registry/v2/blobs/sha256/ab/abcd/data: permission denied"), false,
+			"it may not read its storage there (the path above): give the registry's user read access to it"},
 		{"507", answer(http.MethodPut, http.StatusInsufficientStorage, "", ""), false, "its storage is full"},
 		{"bare 500", answer(http.MethodPost, 500, "", ""), true, "response status code 500"},
 		{"pull-through cache", answer(http.MethodPost, 405, "UNSUPPORTED", ""), false,
