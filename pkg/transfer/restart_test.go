@@ -2,8 +2,10 @@ package transfer_test
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -109,4 +111,62 @@ func TestCancelAcrossARegistryRestart(t *testing.T) {
 	if len(held) > 0 {
 		t.Errorf("the failed upload's session is still on the registry's disk: %v", held)
 	}
+}
+
+// The far side's host crashes mid-upload: its registry comes back (a new
+// secret: the state token is refused 404 "invalid secret") holding less of
+// the session than it had taken, the bytes it had not yet written out lost
+// with the crash (here its data file cut to 1 MiB of the 2 MiB the first
+// PATCH sent). A source read at random starts the blob over in a fresh
+// session, as it did before uploads went on across a restart; since, the
+// status answer's short offset failed the upload: "registry holds 1048576
+// bytes of the upload, expected 2097152 to 4194304".
+func TestUploadAcrossARegistryCrashThatLostBytes(t *testing.T) {
+	transfer.SetAtChunkSize(t, 2<<20)
+	reg := testutil.DistributionRestartable(t, testutil.DistributionOptions{})
+	repo := "stellaops/crashed"
+	var patches atomic.Int64
+	crashed := make(chan error, 1)
+	host := testutil.ProxyWrapped(t, reg.Host, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/blobs/uploads/") && r.Method == http.MethodPatch && patches.Add(1) == 2 {
+				crashed <- crash(reg, repo, 1<<20)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+	data := randomBytes(5<<20+99, 66)
+	desc := blobDesc(data)
+	if err := u.PushAt(t.Context(), desc, bytes.NewReader(data)); err != nil {
+		t.Fatalf("PushAt across a registry crash that lost bytes: %v", err)
+	}
+	if err := <-crashed; err != nil {
+		t.Fatalf("crash: %v", err)
+	}
+	if !holds(t, host, repo, desc, data) {
+		t.Fatalf("registry does not hold %s", desc.Digest)
+	}
+}
+
+// crash restarts reg and cuts the data of each upload session of repo to
+// size, as a crash of its host loses what it had not written out.
+func crash(reg *testutil.RestartableDistribution, repo string, size int64) error {
+	if err := reg.Restart(); err != nil {
+		return err
+	}
+	sessions, err := filepath.Glob(filepath.Join(reg.Storage(), "docker/registry/v2/repositories", repo, "_uploads/*/data"))
+	if err != nil || len(sessions) == 0 {
+		return fmt.Errorf("no upload session of %s on the registry's disk (%v)", repo, err)
+	}
+	for _, s := range sessions {
+		if err := os.Truncate(s, size); err != nil {
+			return err
+		}
+	}
+	return nil
 }

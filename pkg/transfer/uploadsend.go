@@ -156,8 +156,11 @@ func (u *Uploader) send(ctx context.Context, loc *url.URL, data chunkBody, offse
 				// (404 BLOB_UPLOAD_INVALID "invalid secret"), yet holds
 				// the session: its status answer carries a fresh token,
 				// and the upload goes on from its offset (staleState). A
-				// session the status does not find either is lost.
-				if held, fresh, serr := u.status(ctx, loc); serr == nil && held >= 0 {
+				// session the status does not find either is lost; so is
+				// one holding less than the registry had taken (a crash of
+				// its host lost what it had not written out) or more than
+				// was sent: only a source that reads again starts over.
+				if held, fresh, serr := u.status(ctx, loc); serr == nil && held >= offset && held <= offset+data.Len() {
 					if again, rerr := resumeFrom(held, fresh, err); !again {
 						return false, rerr
 					}
