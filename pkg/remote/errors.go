@@ -210,8 +210,14 @@ const (
 
 // storageFault returns what to do about the fault of its storage that a
 // registry's 5xx answer names, or "" if it names none. 507 Insufficient
-// Storage (WebDAV's, which some fronts answer) is a full storage too.
+// Storage (WebDAV's, which some fronts answer) is a full storage too. Only
+// an answer of the registry's API (/v2/) speaks of its storage: a token
+// service's 500 with the same words ("permission denied" from its LDAP
+// backend) is a fault of the moment like any other, retried.
 func storageFault(resp *errcode.ErrorResponse) string {
+	if resp.URL == nil || !strings.HasPrefix(resp.URL.Path, "/v2/") {
+		return ""
+	}
 	if resp.StatusCode == http.StatusInsufficientStorage {
 		return storageFaults[0].hint
 	}
@@ -258,6 +264,9 @@ func takesNoPush(resp *errcode.ErrorResponse) bool {
 // of its storage (storageFault), reading at most maxErrorBody of its body
 // and leaving the body whole for the caller.
 func storageFaultAnswer(resp *http.Response) bool {
+	if resp.Request == nil || !strings.HasPrefix(resp.Request.URL.Path, "/v2/") {
+		return false
+	}
 	if resp.StatusCode == http.StatusInsufficientStorage {
 		return true
 	}
@@ -272,5 +281,5 @@ func storageFaultAnswer(resp *http.Response) bool {
 	if json.Unmarshal(data, &body) != nil {
 		return false
 	}
-	return storageFault(&errcode.ErrorResponse{StatusCode: resp.StatusCode, Errors: body.Errors}) != ""
+	return storageFault(&errcode.ErrorResponse{StatusCode: resp.StatusCode, URL: resp.Request.URL, Errors: body.Errors}) != ""
 }

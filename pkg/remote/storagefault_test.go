@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -105,5 +106,53 @@ func TestManifestPushToAFullRegistry(t *testing.T) {
 	}
 	if n := puts.Load(); n != 1 {
 		t.Errorf("the manifest PUT was sent %d times to a full registry, want once", n)
+	}
+}
+
+// A token service answers one token request 500 with words a storage fault
+// has ("permission denied": its LDAP backend's socket, a moment while it
+// restarts), then hands out tokens again. It was taken for the registry's
+// storage and not retried: the run failed, told `registry HOST: it may not
+// write its storage there`, of a registry whose storage is sound. Only an
+// answer of the registry's own API (/v2/) names its storage.
+func TestTokenServiceFaultIsNoStorageFault(t *testing.T) {
+	var asked atomic.Int64
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if asked.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"errors":[{"code":"UNKNOWN","message":"ldap: dial unix /run/slapd/ldapi: connect: permission denied"}]}`)
+			return
+		}
+		fmt.Fprint(w, `{"token":"good"}`)
+	}))
+	t.Cleanup(tokens.Close)
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer good" {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="registry",scope="repository:stellaops/app:pull"`, tokens.URL+"/token"))
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	client := testutil.ClientWith(t, remote.Options{Retries: 3})
+	repo, err := client.Repository(host + "/stellaops/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", Size: 2}
+	if ok, err := repo.Blobs().Exists(t.Context(), desc); err != nil || ok {
+		t.Fatalf("exists, behind a token service that failed once: %v, %v (want false, <nil>)", ok, remote.Classify(err))
+	}
+	if n := asked.Load(); n != 2 {
+		t.Errorf("the token service was asked %d times, want twice", n)
+	}
+	// Told as it stands, no storage is named either.
+	err = remote.Classify(&errcode.ErrorResponse{Method: http.MethodGet, StatusCode: 500, URL: &url.URL{Scheme: "https", Host: "auth.internal", Path: "/token"},
+		Errors: errcode.Errors{{Code: "UNKNOWN", Message: "permission denied"}}})
+	if !remote.IsTransient(err) || strings.Contains(err.Error(), "storage") {
+		t.Errorf("a token service's 500: %v, want a fault of the moment, naming no storage", err)
 	}
 }
