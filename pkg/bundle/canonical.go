@@ -13,40 +13,36 @@ import (
 // bytes, which is what makes manifest.json, index.json and every manifest we
 // write reproducible.
 func Canonical(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
+	var w canonWriter
+	if err := writeCanonical(&w, v, true); err != nil {
 		return nil, err
 	}
-	// Round-trip through a generic value: encoding/json sorts map keys, and
-	// UseNumber keeps numbers exactly as written.
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(generic); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return w.out, nil
 }
 
 // Compact returns v as compact JSON with sorted keys and no HTML escaping, for
 // the OCI documents (indexes, manifests) whose bytes we hash and push.
 func Compact(v any) ([]byte, error) {
-	pretty, err := Canonical(v)
-	if err != nil {
+	var w canonWriter
+	if err := writeCanonical(&w, v, false); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, pretty); err != nil {
-		return nil, err
+	return w.out, nil
+}
+
+// canonicalDifference reports where Canonical(v) and data first differ, or
+// -1 where they are the same, without making Canonical(v): a manifest.json
+// of the largest bundle is checked against its canonical form while only
+// the decoded manifest and data are held.
+func canonicalDifference(v any, data []byte) (int, error) {
+	w := canonWriter{compare: data, compared: true, diff: -1}
+	if err := writeCanonical(&w, v, true); err != nil {
+		return 0, err
 	}
-	return buf.Bytes(), nil
+	if w.diff < 0 && w.n != len(data) {
+		w.diff = min(w.n, len(data))
+	}
+	return w.diff, nil
 }
 
 // DecodeCanonical decodes data, a signed document we write with Canonical
@@ -61,12 +57,12 @@ func DecodeCanonical(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
-	again, err := Canonical(v)
+	at, err := canonicalDifference(v, data)
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
 	}
-	if !bytes.Equal(again, data) {
-		return fmt.Errorf("not in canonical form (each key once, in its exact case, sorted, 2-space indent, one trailing newline) at byte %d: %w", firstDifference(again, data), errdef.ErrMalformed)
+	if at >= 0 {
+		return fmt.Errorf("not in canonical form (each key once, in its exact case, sorted, 2-space indent, one trailing newline) at byte %d: %w", at, errdef.ErrMalformed)
 	}
 	return nil
 }

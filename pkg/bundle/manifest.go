@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -161,27 +162,47 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := CheckSchemaVersion("manifest.json", data, SchemaVersion); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	// Decoded in place (a json.Decoder would copy data into a buffer it
+	// grows): an unknown field, a key given twice or in another case and
+	// trailing data all fail the canonical form below, and only then is
+	// data decoded strictly, to name the field at fault.
 	var m Manifest
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("manifest.json: %v: %w", err, errdef.ErrMalformed)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("manifest.json: trailing data: %w", errdef.ErrMalformed)
+	// Compared as it is made: the canonical form of the largest
+	// manifest.json is never held beside it.
+	at, err := canonicalDifference(&m, data)
+	if err != nil {
+		return nil, fmt.Errorf("manifest.json: %v: %w", err, errdef.ErrMalformed)
+	}
+	if at >= 0 {
+		if err := decodeStrict(data, new(Manifest)); err != nil {
+			return nil, fmt.Errorf("manifest.json: %v: %w", err, errdef.ErrMalformed)
+		}
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	canonical, err := m.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("manifest.json: %v: %w", err, errdef.ErrMalformed)
-	}
-	if !bytes.Equal(canonical, data) {
+	if at >= 0 {
 		return nil, fmt.Errorf("manifest.json: not in canonical form (each key once, in its exact case, sorted, 2-space indent, one trailing newline: as create writes it) at byte %d: %w",
-			firstDifference(canonical, data), errdef.ErrMalformed)
+			at, errdef.ErrMalformed)
 	}
 	return &m, nil
+}
+
+// decodeStrict decodes data into v refusing unknown fields and trailing
+// data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
 }
 
 // firstDifference returns the offset of the first byte where a and b differ.
