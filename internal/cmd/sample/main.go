@@ -24,6 +24,10 @@ func main() {
 	plainHTTP := flag.Bool("plain-http", false, "talk plain HTTP to the registry")
 	out := flag.String("out", ".", "directory to write release.yaml and advisories/ into")
 	version := flag.String("release-version", "", "release version (default 2025.10.0)")
+	images := flag.Int("images", 0, "images in the release, when more than the five of the sample: each added one two platforms with an SBOM referrer (the scale benchmarks' release)")
+	advisories := flag.Int("advisories", 0, "small advisory files to add beside the two feeds")
+	baseLayer := flag.Int64("base-layer-size", 0, "size in bytes of the base layer every image shares (default 256 KiB)")
+	layer := flag.Int64("layer-size", 0, "size in bytes of each image's own layer (default 64 KiB)")
 	flag.Parse()
 	if *host == "" || flag.NArg() > 0 {
 		flag.Usage()
@@ -31,18 +35,20 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *host, *plainHTTP, *out, *version); err != nil {
+	spec := sample.Spec{Registry: *host, Version: *version, Images: *images, Advisories: *advisories, BaseLayerSize: *baseLayer, LayerSize: *layer}
+	if err := run(ctx, spec, *plainHTTP, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "sample:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, host string, plainHTTP bool, out, version string) error {
+func run(ctx context.Context, spec sample.Spec, plainHTTP bool, out string) error {
+	host := spec.Registry
 	client, err := remote.New(remote.Options{PlainHTTP: plainHTTP, UserAgent: "stella-mirror-sample"})
 	if err != nil {
 		return err
 	}
-	rel, err := sample.Push(ctx, sample.Spec{Registry: host, Version: version}, func(repo string) (sample.Pusher, error) {
+	rel, err := sample.Push(ctx, spec, func(repo string) (sample.Pusher, error) {
 		return client.Repository(host + "/" + repo)
 	})
 	if err != nil {
