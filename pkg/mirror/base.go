@@ -54,22 +54,33 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	if err := md.checkStructure(ctx); err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}
-	p := newPlacement("")
-	var manifests []manifestPlace
-	if err := p.addGraph(ctx, newGraphReader(md.Doc, false), "", md.RootDesc, &manifests); err != nil {
+	held, err := baseBlobs(ctx, md)
+	if err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)
 	}
 	bi := &baseInfo{
 		base: bundle.Base{BundleID: md.Manifest.BundleID, Root: md.RootDesc.Digest, Generation: md.Manifest.MirrorGeneration},
-		held: map[digest.Digest]bool{},
-	}
-	for _, b := range p.blobs {
-		bi.held[b.desc.Digest] = true
+		held: held,
 	}
 	if err := bi.checkFollowable(ref, "bundle"); err != nil {
 		return nil, err
 	}
 	return bi, nil
+}
+
+// baseBlobs are the digests of every blob of a verified base bundle (not
+// its manifests): what the far side holds once it imported it. The base is
+// read while every image of the new release is held, resolved, so nothing
+// of it is kept but these digests: one walk from the root reads each
+// document once, and keeps neither it nor its children once walked (a
+// placement of the base, as import makes, held every descriptor and the
+// repositories of each blob: more than the images themselves).
+func baseBlobs(ctx context.Context, md *metadata) (map[digest.Digest]bool, error) {
+	held := map[digest.Digest]bool{}
+	err := visitGraph(ctx, md.RootDesc, newGraphWalker(md.Doc), func(d ocispec.Descriptor) { held[d.Digest] = true }, nil)
+	// A manifest the verified bundle names and its source lacks is
+	// content lost (exit 2), as verify says.
+	return held, missingIsMismatch(err)
 }
 
 // checkBaseTrust refuses a base nobody is trusted to have signed. The

@@ -40,6 +40,12 @@ func newGraphReader(doc func(context.Context, ocispec.Descriptor) ([]byte, error
 	return &graphReader{doc: doc, keepBytes: keepBytes, docs: map[graphKey]graphDoc{}}
 }
 
+// newGraphWalker returns a graphReader that keeps nothing: for one walk,
+// which reads each document once anyway.
+func newGraphWalker(doc func(context.Context, ocispec.Descriptor) ([]byte, error)) *graphReader {
+	return &graphReader{doc: doc}
+}
+
 // read returns d's children and, with keepBytes, its verified bytes.
 func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, []ocispec.Descriptor, error) {
 	key := graphKey{d.Digest, d.MediaType}
@@ -57,7 +63,9 @@ func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, [
 	if !g.keepBytes {
 		data = nil
 	}
-	g.docs[key] = graphDoc{data, children}
+	if g.docs != nil {
+		g.docs[key] = graphDoc{data, children}
+	}
 	return data, children, nil
 }
 
