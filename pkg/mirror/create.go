@@ -411,10 +411,8 @@ func (s imageSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.Rea
 func configDigests(images []*sourceImage) map[digest.Digest]bool {
 	configs := map[digest.Digest]bool{}
 	for _, img := range images {
-		for _, n := range img.graph.Nodes {
-			if !bundle.IsIndexMediaType(n.Descriptor.MediaType) && len(n.Children) > 0 {
-				configs[n.Children[0].Digest] = true
-			}
+		for _, c := range img.configs {
+			configs[c] = true
 		}
 	}
 	return configs

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,15 +59,49 @@ func NewGraph() *Graph {
 }
 
 // Has reports whether dg is already in the graph.
-func (g *Graph) Has(dg digest.Digest) bool { return g.seen[dg] }
+func (g *Graph) Has(dg digest.Digest) bool {
+	if g.seen == nil { // sealed
+		_, ok := g.Node(dg)
+		return ok || slices.ContainsFunc(g.Blobs, func(b ocispec.Descriptor) bool { return b.Digest == dg })
+	}
+	return g.seen[dg]
+}
 
 // Node returns the node for dg, if it is a manifest in the graph.
 func (g *Graph) Node(dg digest.Digest) (Node, bool) {
+	if g.nodes == nil { // sealed
+		if i := slices.IndexFunc(g.Nodes, func(n Node) bool { return n.Descriptor.Digest == dg }); i >= 0 {
+			return g.Nodes[i], true
+		}
+		return Node{}, false
+	}
 	i, ok := g.nodes[dg]
 	if !ok {
 		return Node{}, false
 	}
 	return g.Nodes[i], true
+}
+
+// Seal drops the lookups the graph keeps for its walks: a graph held long
+// after them (create holds every image's, thousands, until it writes
+// manifest.json) then holds its nodes and blobs only. Has and Node still
+// answer, by a scan of a graph's few nodes; a walk after Seal makes the
+// lookups again.
+func (g *Graph) Seal() { g.seen, g.nodes = nil, nil }
+
+// unseal makes the lookups again after Seal, for a walk.
+func (g *Graph) unseal() {
+	if g.seen != nil {
+		return
+	}
+	g.seen, g.nodes = map[digest.Digest]bool{}, map[digest.Digest]int{}
+	for i, n := range g.Nodes {
+		g.seen[n.Descriptor.Digest] = true
+		g.nodes[n.Descriptor.Digest] = i
+	}
+	for _, b := range g.Blobs {
+		g.seen[b.Digest] = true
+	}
 }
 
 // Walk fetches root and every manifest and index below it from src and adds
@@ -95,6 +130,7 @@ const DefaultWalkFetches = 8
 // what was fetched, as it would over src, so that the graph's order, and
 // the error a walk returns, do not depend on which answer came first.
 func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]Fetched) error {
+	g.unseal()
 	if _, ok := ahead[desc.Digest]; !ok && !g.seen[desc.Digest] && bundle.IsManifestMediaType(desc.MediaType) {
 		if ahead == nil {
 			ahead = map[digest.Digest]Fetched{}

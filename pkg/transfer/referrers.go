@@ -52,6 +52,7 @@ func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject o
 // in its own order. An error is the one the walk meets first in that
 // order.
 func (g *Graph) WalkReferrersOf(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) ([]Referrer, error) {
+	g.unseal()
 	listed, ahead := g.listReferrers(ctx, src, subjects)
 	var out []Referrer
 	for _, s := range subjects {
