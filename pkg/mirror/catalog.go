@@ -183,6 +183,14 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 			return nil, fmt.Errorf("--output: %w", err)
 		}
 	}
+	// The key is opened before the bundles are read: one that does not
+	// open fails before any request, and its KDF's working memory (64 MiB
+	// for cosign's scrypt) is spent and gone before every bundle's
+	// manifest.json is read, rather than on top of them.
+	sign, err := documentSigner(ctx, opts.Key, opts.Password, PayloadTypeCatalog)
+	if err != nil {
+		return nil, err
+	}
 	cat, err := buildCatalog(ctx, tgt, repo, now)
 	if err != nil {
 		return nil, err
@@ -191,7 +199,7 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 	if err != nil {
 		return nil, err
 	}
-	env, err := signDocument(ctx, opts.Key, opts.Password, PayloadTypeCatalog, data)
+	env, err := sign(data)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,17 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	if opts.Output == "" || !strings.HasSuffix(opts.Output, ".json") {
 		return nil, fmt.Errorf("--output %q must name a .json file: %w", opts.Output, errdef.ErrUsage)
 	}
+	// The key is opened first: one that does not open fails before any
+	// request, and its KDF's working memory (64 MiB for cosign's scrypt)
+	// is spent and gone before the walk over every bundle's graph, rather
+	// than on top of it.
+	var sign func([]byte) ([]byte, error)
+	if opts.Key != "" {
+		var err error
+		if sign, err = documentSigner(ctx, opts.Key, opts.Password, PayloadTypeInventory); err != nil {
+			return nil, err
+		}
+	}
 	tgt := newTarget(opts.Registry, opts.Client, transferOptionsFor(opts.Concurrency))
 	roots, err := tgt.bundleRoots(ctx, bundleRepo)
 	if err != nil {
@@ -126,8 +137,8 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	// Signed before anything is written: a key that does not open leaves
 	// the previous inventory and its signature as they were.
 	var env []byte
-	if opts.Key != "" {
-		if env, err = signDocument(ctx, opts.Key, opts.Password, PayloadTypeInventory, data); err != nil {
+	if sign != nil {
+		if env, err = sign(data); err != nil {
 			return nil, err
 		}
 	}
