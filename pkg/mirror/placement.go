@@ -38,21 +38,30 @@ type placement struct {
 	// filesLeft says why the bundle's side files (public-key.pem,
 	// SHA256SUMS and its signature) are not carried, if they are not.
 	filesLeft error
-	// placed holds "repo@digest" of every manifest already in a phase.
-	placed map[string]bool
+	// placed holds every manifest already in a phase, in its repository.
+	placed map[repoDigest]bool
 	// held are blobs their first repository is known to hold: a delta's
 	// omitted blobs, which checkDeltaBase asked about. Their answers are in
 	// from the start, not asked again (checkAhead).
 	held map[digest.Digest]bool
-	// blobIn holds "repo@digest" of every blob already given repo, so that
-	// a blob all images share (a base layer) is not looked for along its
+	// blobIn holds every blob already given a repository, so that a blob
+	// all images share (a base layer) is not looked for along its
 	// repository list once per image: that is quadratic in the images.
-	blobIn map[string]bool
+	blobIn map[repoDigest]bool
+}
+
+// repoDigest is a blob or manifest in a repository: a key of placement's
+// sets that shares its strings with the descriptors (a "repo@digest"
+// string made for each was a hundred bytes more, twenty an image, held
+// through the whole import).
+type repoDigest struct {
+	repo   string
+	digest digest.Digest
 }
 
 func newPlacement(bundleRepo string) *placement {
 	return &placement{bundleRepo: bundleRepo, byDig: map[digest.Digest]*blobPlace{}, advisories: map[digest.Digest][]string{},
-		placed: map[string]bool{}, blobIn: map[string]bool{}}
+		placed: map[repoDigest]bool{}, blobIn: map[repoDigest]bool{}}
 }
 
 type blobPlace struct {
@@ -260,7 +269,7 @@ func unsignedFiles(files map[string][]byte) error {
 // post-order into phase, blobs into the blob list.
 func (p *placement) addGraph(ctx context.Context, g *graphReader, repo string, desc ocispec.Descriptor, phase *[]manifestPlace) error {
 	err := visitGraph(ctx, desc, g, func(d ocispec.Descriptor) { p.addBlob(repo, d) }, func(d ocispec.Descriptor, data []byte) {
-		if key := repo + "@" + d.Digest.String(); !p.placed[key] {
+		if key := (repoDigest{repo, d.Digest}); !p.placed[key] {
 			p.placed[key] = true
 			*phase = append(*phase, manifestPlace{repo: repo, desc: plainDesc(d), data: data})
 		}
@@ -277,7 +286,7 @@ func (p *placement) addBlob(repo string, d ocispec.Descriptor) {
 		p.byDig[d.Digest] = b
 		p.blobs = append(p.blobs, b)
 	}
-	if key := repo + "@" + d.Digest.String(); !p.blobIn[key] {
+	if key := (repoDigest{repo, d.Digest}); !p.blobIn[key] {
 		p.blobIn[key] = true
 		b.repos = append(b.repos, repo)
 	}

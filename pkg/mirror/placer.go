@@ -80,7 +80,7 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		mem, mctx := errgroup.WithContext(gctx)
 		mem.SetLimit(limit)
 		for _, b := range pl.plan.memBlobs {
-			if pl.plan.blobIn[b.repo+"@"+b.desc.Digest.String()] {
+			if pl.plan.blobIn[repoDigest{b.repo, b.desc.Digest}] {
 				// Also a blob of the graph (the empty config): placed
 				// with those, asked for once.
 				continue

@@ -1,0 +1,55 @@
+package mirror
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+)
+
+// TestPlacementAllocations: import, push and sync hold the placement of a
+// bundle until the last tag is written. Its sets of manifests and blobs
+// already given a repository were keyed by a "repo@digest" string made for
+// each (twenty-odd an image of the scale release, a hundred bytes each);
+// the keys now share the descriptors' strings. Counted as allocations of
+// planPlacement an image (reading and parsing each document from the
+// bundle directory is most of them): 261 with the old keys, 232 now.
+func TestPlacementAllocations(t *testing.T) {
+	ctx := context.Background()
+	const images = 40
+	host := testutil.Registry(t)
+	_, releaseFile, _ := testutil.PushSample(t, host, sample.Spec{Images: images, BaseLayerSize: 1 << 10, LayerSize: 256})
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := Create(ctx, CreateOptions{ReleaseFile: releaseFile, Output: dir, Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC),
+		Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := openSource(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	md, err := src.metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := placementOptions{bundleRepo: bundle.DefaultBundleRepository, mapImages: true}
+	var p *placement
+	allocs := testing.AllocsPerRun(3, func() {
+		if p, err = planPlacement(ctx, md, opts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(p.blobIn) == 0 || len(p.placed) == 0 {
+		t.Fatal("nothing placed")
+	}
+	perImage := allocs / images
+	t.Logf("planPlacement: %.0f allocations an image", perImage)
+	if perImage > 245 {
+		t.Errorf("planPlacement made %.0f allocations an image, want at most 245", perImage)
+	}
+}
