@@ -216,7 +216,7 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, bundle.MaxManifestSize+1))
+	data, err := readBoundedFile(f, bundle.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +224,33 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: exceeds the %d byte limit: %w", f.Name(), bundle.MaxManifestSize, errdef.ErrMalformed)
 	}
 	return data, nil
+}
+
+// readBoundedFile reads f to its end, up to limit+1 bytes, into a buffer of
+// the size its Stat gives (one byte more, to meet the end): io.ReadAll grows
+// its buffer as it reads, which for the largest manifest.json made twice
+// its size in garbage (as os.ReadFile does). A file that grows meanwhile is
+// read on, up to the bound.
+func readBoundedFile(f *os.File, limit int64) ([]byte, error) {
+	size := int64(512)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = min(fi.Size(), limit) + 1
+	}
+	r := io.LimitReader(f, limit+1)
+	data := make([]byte, 0, size)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // WriteFile writes a file of the bundle atomically (temporary file, rename).
