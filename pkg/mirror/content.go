@@ -131,7 +131,10 @@ type bundleGraph struct {
 // allows, and descriptors of one digest must agree on its size.
 func walkGraph(ctx context.Context, md *metadata, referrers []ocispec.Descriptor) (*bundleGraph, error) {
 	g := &bundleGraph{reached: map[digest.Digest]bool{}}
-	seen := map[digest.Digest]ocispec.Descriptor{}
+	// The size each digest was first met with: all a later descriptor of
+	// it is checked against (a whole descriptor was held for each, some
+	// twelve an image, a few MiB for the largest bundle).
+	seen := map[digest.Digest]int64{}
 	type node struct {
 		desc  ocispec.Descriptor
 		depth int
@@ -144,15 +147,15 @@ func walkGraph(ctx context.Context, md *metadata, referrers []ocispec.Descriptor
 		desc, depth := queue[0].desc, queue[0].depth
 		queue = queue[1:]
 		if prev, ok := seen[desc.Digest]; ok {
-			if prev.Size != desc.Size {
-				return nil, fmt.Errorf("%s: descriptors disagree on its size (%d, %d): %w", desc.Digest, prev.Size, desc.Size, errdef.ErrDigestMismatch)
+			if prev != desc.Size {
+				return nil, fmt.Errorf("%s: descriptors disagree on its size (%d, %d): %w", desc.Digest, prev, desc.Size, errdef.ErrDigestMismatch)
 			}
 			continue
 		}
 		if len(seen) >= layout.MaxHeadFiles*4 {
 			return nil, fmt.Errorf("bundle graph: more than %d nodes: %w", layout.MaxHeadFiles*4, errdef.ErrMalformed)
 		}
-		seen[desc.Digest] = desc
+		seen[desc.Digest] = desc.Size
 		g.reached[desc.Digest] = true
 		if !bundle.IsManifestMediaType(desc.MediaType) {
 			g.blobs = append(g.blobs, desc)
