@@ -143,7 +143,9 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 		if !o.mapImages {
 			continue
 		}
-		rootData, err := md.Doc(ctx, imageDesc(img))
+		// The bytes the graph reader holds (the walk above read them), not
+		// a copy read again for the tag.
+		rootData, _, err := g.read(ctx, imageDesc(img))
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +157,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 				continue
 			}
 			desc := ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size}
-			data, err := md.Doc(ctx, desc)
+			data, _, err := g.read(ctx, desc)
 			if err != nil {
 				return nil, err
 			}

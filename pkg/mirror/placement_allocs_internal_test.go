@@ -15,9 +15,12 @@ import (
 // bundle until the last tag is written. Its sets of manifests and blobs
 // already given a repository were keyed by a "repo@digest" string made for
 // each (twenty-odd an image of the scale release, a hundred bytes each);
-// the keys now share the descriptors' strings. Counted as allocations of
-// planPlacement an image (reading and parsing each document from the
-// bundle directory is most of them): 261 with the old keys, 232 now.
+// the keys now share the descriptors' strings. An image's tag, and a
+// referrer's cosign tag, read their manifest again from the source, a
+// second copy of bytes the graph reader holds; they take those. Counted as
+// allocations of planPlacement an image (reading and parsing each document
+// from the bundle directory is most of them): 261 before, 232 with the
+// keys, 214 with the tags' bytes shared.
 func TestPlacementAllocations(t *testing.T) {
 	ctx := context.Background()
 	const images = 40
@@ -49,7 +52,7 @@ func TestPlacementAllocations(t *testing.T) {
 	}
 	perImage := allocs / images
 	t.Logf("planPlacement: %.0f allocations an image", perImage)
-	if perImage > 245 {
-		t.Errorf("planPlacement made %.0f allocations an image, want at most 245", perImage)
+	if perImage > 225 {
+		t.Errorf("planPlacement made %.0f allocations an image, want at most 225", perImage)
 	}
 }
