@@ -87,9 +87,11 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 		}
 		byRepo[m.repo] = append(byRepo[m.repo], m)
 	}
+	// A push points into byRepo's lists: a copy of each manifest's place
+	// a wave was a whole place more for every manifest of the bundle.
 	type push struct {
 		r *oremote.Repository
-		m manifestPlace
+		m *manifestPlace
 	}
 	var waves [][]push
 	repos := map[string]*oremote.Repository{}
@@ -109,7 +111,7 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 					t.present.Add(1)
 					continue
 				}
-				waves[w] = append(waves[w], push{r, list[i]})
+				waves[w] = append(waves[w], push{r, &list[i]})
 			}
 		}
 	}
@@ -117,7 +119,7 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(concurrency(t.opts.Concurrency))
 		for _, p := range wave {
-			g.Go(func() error { return t.pushManifest(gctx, p.r, p.m) })
+			g.Go(func() error { return t.pushManifest(gctx, p.r, *p.m) })
 		}
 		if err := g.Wait(); err != nil {
 			return err
