@@ -38,36 +38,40 @@ func (t *target) pushManifests(ctx context.Context, phases ...[]manifestPlace) e
 
 // presentManifests asks, all at once (at most Concurrency in flight),
 // which of the phases' manifests the target holds: the set of those it
-// does, by repository@digest.
-func (t *target) presentManifests(ctx context.Context, phases [][]manifestPlace) (map[string]bool, error) {
-	var all []manifestPlace
-	for _, list := range phases {
-		all = append(all, list...)
-	}
-	held := make([]bool, len(all))
+// does, by repository and digest.
+func (t *target) presentManifests(ctx context.Context, phases [][]manifestPlace) (map[repoDigest]bool, error) {
+	// Answers by phase and place: the places themselves are not copied
+	// into one list (a 160-byte copy of every manifest of the bundle).
+	held := make([][]bool, len(phases))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
-	for i, m := range all {
-		g.Go(func() error {
-			r, err := t.repo(m.repo)
-			if err != nil {
-				return err
-			}
-			ok, err := r.Manifests().Exists(gctx, m.desc)
-			if err != nil {
-				return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, m.repo, remote.Classify(err))
-			}
-			held[i] = ok
-			return nil
-		})
+	for p, list := range phases {
+		held[p] = make([]bool, len(list))
+		for i := range list {
+			m := &list[i]
+			g.Go(func() error {
+				r, err := t.repo(m.repo)
+				if err != nil {
+					return err
+				}
+				ok, err := r.Manifests().Exists(gctx, m.desc)
+				if err != nil {
+					return fmt.Errorf("manifest %s in %s/%s: %w", m.desc.Digest, t.host, m.repo, remote.Classify(err))
+				}
+				held[p][i] = ok
+				return nil
+			})
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
-	for i, m := range all {
-		if held[i] {
-			out[m.repo+"@"+m.desc.Digest.String()] = true
+	out := map[repoDigest]bool{}
+	for p, list := range phases {
+		for i, m := range list {
+			if held[p][i] {
+				out[repoDigest{m.repo, m.desc.Digest}] = true
+			}
 		}
 	}
 	return out, nil
@@ -78,7 +82,7 @@ func (t *target) presentManifests(ctx context.Context, phases [][]manifestPlace)
 // referrer is listed (relistReferrers). The repositories' waves go
 // together, wave after wave, so that Concurrency bounds the manifests in
 // flight for them all, as it bounds the blobs.
-func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present map[string]bool) error {
+func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present map[repoDigest]bool) error {
 	byRepo := map[string][]manifestPlace{}
 	var order []string
 	for _, m := range list {
@@ -107,7 +111,7 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 				waves = append(waves, nil)
 			}
 			for _, i := range wave {
-				if present[repo+"@"+list[i].desc.Digest.String()] {
+				if present[repoDigest{repo, list[i].desc.Digest}] {
 					t.present.Add(1)
 					continue
 				}
