@@ -21,8 +21,9 @@ KEY=$ROOT/tools/cosign/cosign.dev.key PUB=$ROOT/tools/cosign/cosign.pub
 MAX=0; for n in $COUNTS; do [ "$n" -gt "$MAX" ] && MAX=$n; done
 mkdir -p "$WORK"
 port=$((20000 + RANDOM % 20000))
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
+# Registries are started in $(...), a subshell: each leaves its pid in
+# $WORK/reg-NAME/pid for stop and for the end of the run.
+trap 'for p in "$WORK"/reg-*/pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done' EXIT
 
 # registry NAME: starts a registry with its storage under $WORK/NAME and
 # prints its address.
@@ -32,7 +33,7 @@ registry() {
 	rm -rf "$d"; mkdir -p "$d"
 	printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%s\n' "$d/data" "$port" > "$d/config.yml"
 	"$TOOLS/registry" serve "$d/config.yml" > "$d/log" 2>&1 &
-	pids+=($!); echo $! > "$d/pid"
+	echo $! > "$d/pid"
 	for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
 	echo "127.0.0.1:$port"
 }
