@@ -41,6 +41,26 @@ type dirCache struct {
 	mu sync.RWMutex
 	m  map[string]dirFD // by slash-separated path in the bundle, "" the root
 	n  int              // handles in m besides the pinned ones
+	// closed: Close released the handles; a later use opens and closes
+	// its own.
+	closed bool
+}
+
+// Close releases the directory handles the Dir keeps (up to
+// maxCachedDirs+3 descriptors). They were otherwise released only when the
+// Dir was collected: a process running one operation after another (a
+// library user, the tests) held each one's until a collection came, and a
+// process that makes little garbage ran out of descriptors. A Dir used
+// after Close still works, opening each directory for the use. It does
+// not close files the Dir opened and returned.
+func (d *Dir) Close() error {
+	d.dirs.mu.Lock()
+	defer d.dirs.mu.Unlock()
+	for _, h := range d.dirs.m {
+		closeDir(h)
+	}
+	d.dirs.m, d.dirs.n, d.dirs.closed = nil, 0, true
+	return nil
 }
 
 // maxCachedDirs bounds the directory handles a Dir keeps besides the
@@ -95,7 +115,7 @@ func (d *Dir) dir(rel string) (dirFD, func(), error) {
 		return have, noClose, nil
 	}
 	pinned := pinnedDir(rel)
-	if !pinned && d.dirs.n >= maxCachedDirs {
+	if d.dirs.closed || (!pinned && d.dirs.n >= maxCachedDirs) {
 		return h, func() { closeDir(h) }, nil
 	}
 	if d.dirs.m == nil {

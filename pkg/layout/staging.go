@@ -216,6 +216,7 @@ func (s *Staging) moveIn() (old string, err error) {
 
 // Abort removes the staging directory. It is safe to call after Commit.
 func (s *Staging) Abort() {
+	s.Dir.Close()
 	if s.root != s.dest {
 		os.RemoveAll(s.root)
 	}

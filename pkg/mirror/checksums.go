@@ -71,6 +71,7 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 	if err != nil {
 		return nil, err
 	}
+	defer dir.Close()
 	data, err := dir.ReadFile(layout.ChecksumsFile)
 	if err != nil {
 		return nil, err

@@ -68,6 +68,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer dir.Close()
 	// Written inside the bundle, the archive would be a file the bundle
 	// does not name: the directory would no longer verify.
 	if inside, err := isInside(opts.Dir, opts.Output); err != nil || inside {

@@ -70,6 +70,7 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 			if err != nil {
 				return err
 			}
+			defer dir.Close()
 			return checkSigningFinished(ctx, dir)
 		}
 	}

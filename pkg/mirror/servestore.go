@@ -211,7 +211,7 @@ func (d dirStore) OpenBlob(_ context.Context, desc ocispec.Descriptor) (serve.Bl
 
 func (dirStore) offset(ocispec.Descriptor) int64 { return 0 }
 func (dirStore) changed() error                  { return nil }
-func (dirStore) Close() error                    { return nil }
+func (d dirStore) Close() error                  { return d.Dir.Close() }
 
 // fileBlob is a blob file opened for one request.
 type fileBlob struct {

@@ -121,6 +121,9 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dir != nil {
+		defer dir.Close()
+	}
 	var payload []byte
 	var md *metadata
 	if dir != nil {

@@ -134,6 +134,7 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 	if err != nil {
 		return nil, err
 	}
+	defer dir.Close()
 	res.Bundle, res.Manifest = path, filepath.Join(path, layout.ManifestFile)
 	file := headFileOf(dir.ReadFile)
 	if res.Signature, err = verifyBundleSignature(ctx, file, opts.Trust); err != nil {
