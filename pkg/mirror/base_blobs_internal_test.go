@@ -4,14 +4,10 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -24,14 +20,7 @@ import (
 func TestBaseHoldsEveryBlob(t *testing.T) {
 	ctx := context.Background()
 	const images = 20
-	host := testutil.Registry(t)
-	_, releaseFile, _ := testutil.PushSample(t, host, sample.Spec{Images: images, BaseLayerSize: 1 << 10, LayerSize: 256})
-	work := t.TempDir()
-	dir := filepath.Join(work, "bundle")
-	if _, err := Create(ctx, CreateOptions{ReleaseFile: releaseFile, Output: dir, Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC),
-		Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}}); err != nil {
-		t.Fatal(err)
-	}
+	work, dir := scaleBundle(t, images)
 	pass := func() ([]byte, error) { return []byte("pw"), nil }
 	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
 	if err != nil {
@@ -43,15 +32,7 @@ func TestBaseHoldsEveryBlob(t *testing.T) {
 	trust := TrustOptions{Keys: []string{kg.PublicKey}}
 
 	// The blobs a placement of the base finds, as import would place it.
-	src, err := openSource(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.close()
-	md, err := src.metadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := openScaleBundle(t, dir)
 	want := map[digest.Digest]bool{}
 	if err := visitGraph(ctx, md.RootDesc, newGraphReader(md.Doc, false), func(d ocispec.Descriptor) { want[d.Digest] = true }, nil); err != nil {
 		t.Fatal(err)

@@ -2,12 +2,8 @@ package mirror
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 )
 
@@ -24,24 +20,11 @@ import (
 func TestPlacementAllocations(t *testing.T) {
 	ctx := context.Background()
 	const images = 40
-	host := testutil.Registry(t)
-	_, releaseFile, _ := testutil.PushSample(t, host, sample.Spec{Images: images, BaseLayerSize: 1 << 10, LayerSize: 256})
-	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := Create(ctx, CreateOptions{ReleaseFile: releaseFile, Output: dir, Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC),
-		Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := openSource(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.close()
-	md, err := src.metadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, dir := scaleBundle(t, images)
+	md := openScaleBundle(t, dir)
 	opts := placementOptions{bundleRepo: bundle.DefaultBundleRepository, mapImages: true}
 	var p *placement
+	var err error
 	allocs := testing.AllocsPerRun(3, func() {
 		if p, err = planPlacement(ctx, md, opts); err != nil {
 			t.Fatal(err)

@@ -2,14 +2,8 @@ package mirror
 
 import (
 	"context"
-	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
-
-	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/bundle"
 )
 
 // TestWalkGraphHoldsSizes: verify, inspect, serve and sign walk a bundle's
@@ -21,22 +15,8 @@ import (
 func TestWalkGraphHoldsSizes(t *testing.T) {
 	ctx := context.Background()
 	const images = 100
-	host := testutil.Registry(t)
-	_, releaseFile, _ := testutil.PushSample(t, host, sample.Spec{Images: images, BaseLayerSize: 1 << 10, LayerSize: 256})
-	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := Create(ctx, CreateOptions{ReleaseFile: releaseFile, Output: dir, Created: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC),
-		Client: testutil.Client(t), Producer: bundle.Producer{Name: "t", Version: "t"}}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := openSource(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.close()
-	md, err := src.metadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, dir := scaleBundle(t, images)
+	md := openScaleBundle(t, dir)
 	if _, err := walkGraph(ctx, md, nil); err != nil { // warm the file descriptors' cache
 		t.Fatal(err)
 	}
