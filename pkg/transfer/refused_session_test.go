@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/transfer"
@@ -71,11 +70,7 @@ func TestRefusedPatchSessionIsCancelled(t *testing.T) {
 				})
 			})
 			repo := "stellaops/refused-session-" + strings.ToLower(name)
-			up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+			u := chunkedUploader(t, host+"/"+repo)
 			data := randomBytes(5<<20+11, 240)
 			if err := push(t, u, data); err != nil {
 				t.Fatalf("%s: %v", name, err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/transfer"
@@ -47,11 +46,7 @@ func TestUploadAcrossARegistryRestart(t *testing.T) {
 				})
 			})
 			repo := "stellaops/restarted-" + strings.ToLower(name)
-			up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+			u := chunkedUploader(t, host+"/"+repo)
 			data := randomBytes(5<<20+99, 63)
 			desc := blobDesc(data)
 			if err := push(t, u, desc, data); err != nil {
@@ -87,11 +82,7 @@ func TestCancelAcrossARegistryRestart(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/cancelled")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+	u := chunkedUploader(t, host+"/stellaops/cancelled")
 	data := randomBytes(5<<20+99, 65)
 	desc := blobDesc(data)
 	desc.Digest = blobDesc(data[1:]).Digest // another content's: fails at its end
@@ -135,11 +126,7 @@ func TestUploadAcrossARegistryCrashThatLostBytes(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+	u := chunkedUploader(t, host+"/"+repo)
 	data := randomBytes(5<<20+99, 66)
 	desc := blobDesc(data)
 	if err := u.PushAt(t.Context(), desc, bytes.NewReader(data)); err != nil {

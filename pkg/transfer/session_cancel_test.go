@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -120,11 +119,8 @@ func TestAbandonedUploadSessionsAreCancelled(t *testing.T) {
 					<-r.Context().Done()
 				}
 			}
-			up, err := testutil.Client(t).UploadRepository(host + "/stellaops/interrupted-" + strings.ToLower(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+			u := chunkedUploader(t, host+"/stellaops/interrupted-"+strings.ToLower(name))
+			var err error
 			if name == "Push" {
 				err = u.Push(ctx, desc, bytes.NewReader(data))
 			} else {
@@ -139,11 +135,7 @@ func TestAbandonedUploadSessionsAreCancelled(t *testing.T) {
 		})
 		t.Run("content mismatch/"+name, func(t *testing.T) {
 			l, host := newSessionLog(t, reg)
-			up, err := testutil.Client(t).UploadRepository(host + "/stellaops/mismatch-" + strings.ToLower(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+			u := chunkedUploader(t, host+"/stellaops/mismatch-"+strings.ToLower(name))
 			bad := bytes.Clone(data)
 			bad[len(bad)-1] ^= 1
 			if err := push(t, u, desc, bad); !errors.Is(err, errdef.ErrDigestMismatch) {

@@ -31,11 +31,7 @@ func TestUploadWhereTheRegistryLosesTheSession(t *testing.T) {
 			t.Run(code+"/first/"+name, func(t *testing.T) {
 				host, counts := hostedDialect(t, reg, dialectOpts{loseSessionAt: 1, loseCode: code})
 				repo := "stellaops/lost-first-" + strings.ToLower(name+"-"+code)
-				up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+				u := chunkedUploader(t, host+"/"+repo)
 				data := randomBytes(5<<20+99, 62)
 				desc := blobDesc(data)
 				if err := push(t, u, desc, data); err != nil {
@@ -51,14 +47,10 @@ func TestUploadWhereTheRegistryLosesTheSession(t *testing.T) {
 			t.Run(code+"/"+name, func(t *testing.T) {
 				host, counts := hostedDialect(t, reg, dialectOpts{loseSessionAt: 2, loseCode: code})
 				repo := "stellaops/lost-" + strings.ToLower(name+"-"+code)
-				up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+				u := chunkedUploader(t, host+"/"+repo)
 				data := randomBytes(5<<20+99, 61)
 				desc := blobDesc(data)
-				err = push(t, u, desc, data)
+				err := push(t, u, desc, data)
 				if name == "Push" {
 					want := fmt.Sprintf("upload %s: ", desc.Digest)
 					if err == nil || errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "the registry lost the upload session") {
@@ -104,11 +96,7 @@ func TestUploadRestartsASessionLostWithinItsFirstRequest(t *testing.T) {
 				proxy := testutil.NewFaultProxy(t, reg, append([]testutil.Fault{testutil.FaultNone, testutil.FaultCutUpload}, make([]testutil.Fault, 40)...)...)
 				host, counts := hostedDialect(t, proxy.Host, dialectOpts{loseSessionAt: 2, loseCode: code})
 				repo := "stellaops/lost-within-" + strings.ToLower(name+"-"+code)
-				up, err := testutil.Client(t).UploadRepository(host + "/" + repo)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
+				u := chunkedUploader(t, host+"/"+repo)
 				data := randomBytes(5<<20+99, 63)
 				desc := blobDesc(data)
 				if err := push(t, u, desc, data); err != nil {
@@ -243,4 +231,16 @@ func TestSessionLostAtFirstPatchStartsOverWithoutRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chunkedUploader is an Uploader of 2 MiB chunks to the repository ref
+// ("host/repo"), retrying at once, three tries a request: the set-up of
+// the tests of sessions lost, refused, cancelled and restarted.
+func chunkedUploader(t *testing.T, ref string) *transfer.Uploader {
+	t.Helper()
+	up, err := testutil.Client(t).UploadRepository(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &transfer.Uploader{Repo: up, ChunkSize: 2 << 20, Backoff: time.Millisecond, Attempts: 3}
 }
