@@ -23,7 +23,9 @@ first (nothing is written unless it verifies), then expiry and generation,
 then every blob sent once and hashed on the way (shared blobs are mounted, blobs
 the registry has are skipped), then manifests, and tags last. A failed import
 leaves no tag pointing at partial content; re-running it sends only what is
-missing.
+missing, and re-running one that completed writes nothing (tags already
+naming their manifests are left, "already in place"), so it passes on a
+registry in read-only mode too.
 
 Images land at HOST/[PREFIX/]<path> (registry.example/stellaops/authority →
 HOST/stellaops/authority), tagged with the release version and their source tag,

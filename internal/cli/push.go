@@ -68,7 +68,7 @@ func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
 		fmt.Fprintf(w, "  image       %s\n", img.Reference)
 	}
 	fmt.Fprintf(w, "  blobs       %d sent (%s), %d mounted, %d already present\n", r.Blobs.Sent, humanBytes(r.Blobs.BytesSent), r.Blobs.Mounted, r.Blobs.Skipped)
-	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags)
+	fmt.Fprintf(w, "  manifests   %d pushed, %d already present; %d tags written, %d already in place\n", r.Manifests.Pushed, r.Manifests.Present, r.Tags, r.TagsInPlace)
 	for _, ref := range r.KeptTags {
 		fmt.Fprintf(w, "  kept tag    %s (names this registry's own manifest: see the warning above)\n", ref)
 	}

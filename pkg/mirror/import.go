@@ -65,7 +65,11 @@ type PlaceResult struct {
 	Version          string          `json:"version"`
 	Generation       int64           `json:"mirrorGeneration"`
 	Images           []ImportedImage `json:"images"`
-	Tags             int64           `json:"tags"`
+	// Tags counts the tags written; TagsInPlace those that already named
+	// the manifest the bundle puts under them, left as they were (a
+	// re-run writes none of them: a registry in read-only mode takes it).
+	Tags        int64 `json:"tags"`
+	TagsInPlace int64 `json:"tagsInPlace"`
 	// KeptTags are cosign tags (host/repo:sha256-<hex>.sig, .att, .sbom)
 	// that already named another manifest in the target, one that no
 	// bundle in the bundle repository carried, left as they were: the far
@@ -201,7 +205,7 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 	t, m := pl.tgt, pl.md.Manifest
 	res := &PlaceResult{
 		Registry: t.host, BundleRepository: bundleRepo, Root: pl.md.RootDesc.Digest,
-		Version: m.Release.Version, Generation: m.MirrorGeneration, Tags: t.tagged.Load(),
+		Version: m.Release.Version, Generation: m.MirrorGeneration, Tags: t.tagged.Load(), TagsInPlace: t.inPlace.Load(),
 		Blobs:           BlobCounts{Sent: t.sent.Load(), Mounted: t.mounted.Load(), Skipped: t.skipped.Load(), BytesSent: t.bytesSent.Load()},
 		Manifests:       ManifestCounts{Pushed: t.pushed.Load(), Present: t.present.Load()},
 		Advisories:      pl.written,

@@ -105,6 +105,7 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	if err := pl.tgt.tag(ctx, pl.plan.tags); err != nil {
 		return err
 	}
+	pl.log.Info("tags placed", "written", pl.tgt.tagged.Load(), "alreadyInPlace", pl.tgt.inPlace.Load())
 	for _, k := range pl.tgt.kept {
 		pl.log.Warn("cosign tag left as it was: it names another manifest, which may hold this registry's own signatures; the bundle's is in the same repository by digest",
 			"tag", k.ref, "names", k.held, "bundle", k.bundle, "toTakeTheBundles", k.takeCommand())

@@ -57,14 +57,21 @@ type target struct {
 	sent, mounted, skipped atomic.Int64
 	bytesSent              atomic.Int64
 	pushed, present        atomic.Int64
-	tagged                 atomic.Int64
+	// tagged counts the tags written, inPlace those that already named
+	// the manifest and were left as they were.
+	tagged, inPlace atomic.Int64
+	// pushedHere are the manifests this run pushed, by repository: a tag
+	// cannot already name one of them (the repository did not hold it),
+	// so the tags over them are written without asking first.
+	pushedHere map[repoDigest]bool
 	// kept are the cosign tags left naming the far side's own manifest,
 	// which the caller reports.
 	kept []keptTag
 }
 
 func newTarget(host string, client *remote.Client, opts transfer.Options) *target {
-	return &target{host: host, client: client, opts: opts, repos: map[string]*oremote.Repository{}, uploads: map[string]*transfer.Uploader{}}
+	return &target{host: host, client: client, opts: opts, repos: map[string]*oremote.Repository{}, uploads: map[string]*transfer.Uploader{},
+		pushedHere: map[repoDigest]bool{}}
 }
 
 func (t *target) repo(name string) (*oremote.Repository, error) {

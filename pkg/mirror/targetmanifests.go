@@ -142,6 +142,9 @@ func (t *target) pushManifest(ctx context.Context, r *oremote.Repository, m mani
 		return fmt.Errorf("push manifest %s to %s/%s: %w", m.desc.Digest, t.host, m.repo, t.explain(err))
 	}
 	t.pushed.Add(1)
+	t.mu.Lock()
+	t.pushedHere[repoDigest{m.repo, m.desc.Digest}] = true
+	t.mu.Unlock()
 	return nil
 }
 

@@ -51,7 +51,7 @@ func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace
 	case err != nil:
 		return false, nil, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
 	case got.Digest == tg.desc.Digest:
-		t.tagged.Add(1)
+		t.inPlace.Add(1)
 		return true, nil, nil
 	}
 	// In the image's own repository (--bundle-repo naming it), holding a
@@ -73,10 +73,34 @@ func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace
 	return true, &keptTag{ref: t.host + "/" + tg.repo + ":" + tg.tag, held: got.Digest, bundle: tg.desc.Digest}, nil
 }
 
+// inPlaceTag reports whether tg's tag already names its manifest, as the
+// registry's HEAD of the tag says: then there is nothing to write, and a
+// re-run (which operators make as a check) passes on a registry that takes
+// no push (read-only mode, a pull-through cache). The manifest itself was
+// pushed, or found present by digest, before any tag. Only the very digest
+// counts: an answer naming another, or none (a registry that sends no
+// Docker-Content-Digest on HEAD), or a failed HEAD has the tag written and
+// read back as ever. The HEAD is the read-back's own question, which a
+// written tag would be trusted on just the same. A manifest this run
+// pushed is named by no tag yet: its tag is not asked about (a first
+// import costs no HEAD more).
+func (t *target) inPlaceTag(ctx context.Context, r *oremote.Repository, tg tagPlace) bool {
+	t.mu.Lock()
+	fresh := t.pushedHere[repoDigest{tg.repo, tg.desc.Digest}]
+	t.mu.Unlock()
+	if fresh {
+		return false
+	}
+	got, err := r.Manifests().Resolve(ctx, tg.tag)
+	return err == nil && got.Digest == tg.desc.Digest
+}
+
 // tag writes the tags and reads each back: a registry that rewrote the
 // manifest without saying so, or took the write and did not apply it,
 // names other content by the tag, which a generation check (which reads
-// the tags) would then trust. One HEAD a tag. Every tag but the last is
+// the tags) would then trust. A tag already naming its manifest is left
+// as it is (inPlaceTag). One HEAD a tag over a manifest this run pushed,
+// one or two over one found present. Every tag but the last is
 // written at once (at most Concurrency in flight); the last (the bundle's
 // own, which a generation check reads) only once they all are. The tags
 // kept (keepTag) are recorded in tags' order.
@@ -106,8 +130,9 @@ func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 	return err
 }
 
-// tagOne writes one tag and reads it back (see tag); a cosign tag left as
-// it is, naming another manifest, is returned.
+// tagOne writes one tag and reads it back (see tag), unless it already
+// names the manifest (inPlace); a cosign tag left as it is, naming another
+// manifest, is returned.
 func (t *target) tagOne(ctx context.Context, tg tagPlace) (*keptTag, error) {
 	r, err := t.repo(tg.repo)
 	if err != nil {
@@ -118,6 +143,9 @@ func (t *target) tagOne(ctx context.Context, tg tagPlace) (*keptTag, error) {
 		if err != nil || keep {
 			return kept, err
 		}
+	} else if t.inPlaceTag(ctx, r, tg) {
+		t.inPlace.Add(1)
+		return nil, nil
 	}
 	perr := r.Manifests().PushReference(ctx, tg.desc, bytes.NewReader(tg.data), tg.tag)
 	if perr != nil && ctx.Err() != nil {
