@@ -185,27 +185,44 @@ func credentialsHint(u *url.URL) string {
 }
 
 // storageFaults are the faults of a registry's own storage that its 5xx
-// answer names, with what to do: the distribution registry's filesystem
-// driver passes the system error on in the answer's detail (`filesystem:
-// write …/startedat…: no space left on device`). None mends within a run,
-// so none is retried: a retry of an upload against a full disk only
-// leaves one more empty session on it.
-var storageFaults = []struct{ text, hint string }{
+// answer names, with what to do (read, if set, where a read met it): the
+// distribution registry's filesystem driver passes the system error on in
+// the answer's detail (`filesystem: write …/startedat…: no space left on
+// device`), and its S3 and Azure drivers the error of the bucket or
+// container that refused it. None mends within a run, so none is retried:
+// a retry of an upload against a full disk only leaves one more empty
+// session on it.
+var storageFaults = []struct{ text, hint, read string }{
 	// ENOSPC is also a file system out of inodes, bytes to spare (df -h
 	// shows room): the registry keeps several files for each blob.
-	{"no space left on device", "its storage is full: free space on it (df -h, and df -i: it may have run out of files, not bytes), then run the command again, which sends only what is missing"},
-	{"disk quota exceeded", "its storage quota is used up: raise it or free space, then run the command again, which sends only what is missing"},
-	{"read-only file system", "its storage is mounted read-only: remount it read-write, then run the command again"},
-	{"permission denied", unwritable},
-	{"operation not permitted", unwritable}, // EPERM: an immutable directory (chattr +i), even for root
+	{"no space left on device", "its storage is full: free space on it (df -h, and df -i: it may have run out of files, not bytes), then run the command again, which sends only what is missing", ""},
+	{"disk quota exceeded", "its storage quota is used up: raise it or free space, then run the command again, which sends only what is missing", ""},
+	{"read-only file system", "its storage is mounted read-only: remount it read-write, then run the command again", ""},
+	{"permission denied", unwritable, unreadable},
+	{"operation not permitted", unwritable, unreadable}, // EPERM: an immutable directory (chattr +i), even for root
+	// The S3 driver (registry/storage/driver/s3-aws/s3.go, "s3aws")
+	// passes aws-sdk-go's error on as it is: `AccessDenied: Access
+	// Denied` then its status line. The Azure driver
+	// (registry/storage/driver/azure/azure.go, "azure") passes azcore's
+	// ResponseError, `ERROR CODE: AuthorizationPermissionMismatch` (the
+	// credentials' role lacks the permission) or `AuthorizationFailure`
+	// (the account's network rules or a SAS refuse the registry).
+	{"accessdenied", bucketDenied, bucketDeniedRead},
+	{"authorizationpermissionmismatch", bucketDenied, bucketDeniedRead},
+	{"authorizationfailure", bucketDenied, bucketDeniedRead},
+	{"insufficientaccountpermissions", bucketDenied, bucketDeniedRead},
 }
 
 // unwritable is what to do about a storage directory the registry may not
 // write: one repository's, or all of it; unreadable about a file of its
-// storage that it may not read, met by a read (a GET).
+// storage that it may not read, met by a read (a GET). bucketDenied and
+// bucketDeniedRead are the same for an S3 bucket or an Azure container,
+// with the permissions distribution's storage-driver pages ask for.
 const (
-	unwritable = "it may not write its storage there (the path above): give the registry's user write access to it (ls -ld, lsattr -d), then run the command again"
-	unreadable = "it may not read its storage there (the path above): give the registry's user read access to it (ls -l, and ls -ld of its directories), then run the command again"
+	unwritable       = "it may not write its storage there (the path above): give the registry's user write access to it (ls -ld, lsattr -d), then run the command again"
+	unreadable       = "it may not read its storage there (the path above): give the registry's user read access to it (ls -l, and ls -ld of its directories), then run the command again"
+	bucketDenied     = "its storage bucket or container refuses it (S3 AccessDenied, Azure AuthorizationPermissionMismatch or AuthorizationFailure): let the registry's storage credentials write and read there (S3: s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListBucket and the multipart-upload actions in the IAM or bucket policy; Azure: the Storage Blob Data Contributor role on the container or account, and network rules that admit the registry), then run the command again, which sends only what is missing"
+	bucketDeniedRead = "its storage bucket or container refuses it read access (S3 AccessDenied, Azure AuthorizationPermissionMismatch or AuthorizationFailure): let the registry's storage credentials read there (S3: s3:GetObject and s3:ListBucket in the IAM or bucket policy, and the KMS key's decrypt for an encrypted bucket; Azure: the Storage Blob Data Reader or Contributor role on the container or account, and network rules that admit the registry), then run the command again"
 )
 
 // storageFault returns what to do about the fault of its storage that a
@@ -225,8 +242,8 @@ func storageFault(resp *errcode.ErrorResponse) string {
 		text := strings.ToLower(e.Message + " " + fmt.Sprint(e.Detail))
 		for _, f := range storageFaults {
 			if strings.Contains(text, f.text) {
-				if f.hint == unwritable && resp.Method == http.MethodGet {
-					return unreadable
+				if f.read != "" && resp.Method == http.MethodGet {
+					return f.read
 				}
 				return f.hint
 			}
