@@ -360,6 +360,8 @@ func openRegular(path string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	case errors.Is(err, syscall.ELOOP):
 		return nil, fmt.Errorf("%s: is a symlink: %w", path, errdef.ErrMalformed)
+	case ReadDenied(err) != nil:
+		return nil, ReadDenied(err)
 	case err != nil:
 		return nil, err
 	}

@@ -202,6 +202,9 @@ func (d *Dir) openError(name string, err error) error {
 	case errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("%s: not a directory: %w", path, errdef.ErrMalformed)
 	}
+	if denied := ReadDenied(err); denied != nil {
+		return denied
+	}
 	return err
 }
 

@@ -90,6 +90,9 @@ func (s *source) checkStructure(ctx context.Context, md *metadata) error {
 // openSource opens a bundle directory or tar for reading.
 func openSource(ctx context.Context, path string, log *slog.Logger) (*source, error) {
 	st, err := os.Stat(path)
+	if denied := layout.ReadDenied(err); denied != nil {
+		return nil, denied
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
@@ -181,6 +184,9 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 	}
 	open := func() (io.ReadCloser, error) {
 		f, err := os.Open(path)
+		if denied := layout.ReadDenied(err); denied != nil {
+			return nil, denied
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 		}

@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,8 @@ type failingMedium struct {
 	data   []byte
 	from   int64
 	failed atomic.Int64
+	// errno is the error of the failed read; EIO if zero.
+	errno syscall.Errno
 }
 
 func (m *failingMedium) ReadAt(p []byte, off int64) (int, error) {
@@ -28,7 +31,11 @@ func (m *failingMedium) ReadAt(p []byte, off int64) (int, error) {
 		m.failed.Add(1)
 		n := max(0, int(m.from-off))
 		copy(p, m.data[off:off+int64(n)])
-		return n, &os.PathError{Op: "read", Path: "/media/stick/bundle.tar", Err: syscall.EIO}
+		errno := m.errno
+		if errno == 0 {
+			errno = syscall.EIO
+		}
+		return n, &os.PathError{Op: "read", Path: "/media/stick/bundle.tar", Err: errno}
 	}
 	return bytes.NewReader(m.data).ReadAt(p, off)
 }
@@ -59,6 +66,35 @@ func TestUploadFromAFailingMedium(t *testing.T) {
 		}
 		if n := m.failed.Load(); n != 1 {
 			t.Errorf("the failing medium was read %d times, want once", n)
+		}
+	}
+}
+
+// A read of the bundle that the system refuses (EACCES, EPERM: a file the
+// user may not read, a network share whose ticket expired) was told as
+// a failing medium, `(the medium failed as it was read: copy the bundle
+// again onto sound media …)`, which sends the operator to copy sound
+// media. Now it names the file and says to check its permissions or run
+// as a user who may read it; not retried.
+func TestUploadFromAnUnreadableFile(t *testing.T) {
+	transfer.SetAtChunkSize(t, 2<<20)
+	host := testutil.Registry(t)
+	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/medium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 5}
+	data := randomBytes(5<<20+99, 65)
+	desc := blobDesc(data)
+	for _, errno := range []syscall.Errno{syscall.EACCES, syscall.EPERM} {
+		m := &failingMedium{data: data, from: 3 << 20, errno: errno}
+		err := u.PushAt(t.Context(), desc, m)
+		if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "read /media/stick/bundle.tar: "+errno.Error()+" (this user may not read the file: check its permissions and ownership") ||
+			strings.Contains(err.Error(), "sound media") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("upload from a file the system refuses to read (%v): %v, want one line naming the file and its permissions", errno, err)
+		}
+		if n := m.failed.Load(); n != 1 {
+			t.Errorf("the refused read was tried %d times, want once", n)
 		}
 	}
 }
