@@ -57,8 +57,10 @@ type Options struct {
 // Generate makes a new generation of golden bundles in opts.Out: a full
 // bundle packed as .tar.zst (seekable) and .tar, a delta of it (.tar.gz),
 // the same release signed with a certificate (a directory), and the full
-// bundle split into signed volumes; with the public keys and the root CA
-// beside them, and golden.json.
+// bundle split into signed volumes; the far side's signed inventory after
+// it imported the full bundle, and the signed catalog of a bundle
+// repository holding the full bundle and its delta; with the public keys
+// and the root CA beside them, and golden.json.
 func Generate(ctx context.Context, opts Options) (*Generation, error) {
 	if opts.Out == "" {
 		return nil, errors.New("-out is required")
@@ -224,7 +226,33 @@ func (g *generator) run() (*Generation, error) {
 	if gen.Inventory, err = g.inventory(signing); err != nil {
 		return nil, err
 	}
+	// A bundle repository holding full and its delta, and its catalog.
+	if gen.Catalog, err = g.catalog(signing); err != nil {
+		return nil, err
+	}
 	return gen, nil
+}
+
+// catalog imports full.tar, then delta.tar.gz, into a registry in process,
+// and writes the bundle repository's signed catalog as catalog --output
+// does (catalog.json, catalog.dsse).
+func (g *generator) catalog(key string) (*Catalog, error) {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	pub := filepath.Join(g.out, "keys", "signing.pub")
+	now := Created.Add(25 * time.Hour) // the delta's day
+	for _, form := range []string{"full.tar", "delta.tar.gz"} {
+		if _, err := mirror.Import(g.ctx, mirror.ImportOptions{Source: filepath.Join(g.out, form), Registry: host,
+			Trust: mirror.TrustOptions{Keys: []string{pub}, Now: now}, Now: now, Client: g.client}); err != nil {
+			return nil, fmt.Errorf("import %s: %w", form, err)
+		}
+	}
+	repo := host + "/" + bundle.DefaultBundleRepository
+	if _, err := mirror.Catalog(g.ctx, mirror.CatalogOptions{Repository: repo, Key: key, Password: pass, Output: g.out, Now: now, Client: g.client}); err != nil {
+		return nil, err
+	}
+	return &Catalog{Path: mirror.CatalogFileName, Envelope: mirror.CatalogEnvelopeName, Key: "keys/signing.pub", Repository: repo, Bundles: []string{"full", "delta"}}, nil
 }
 
 // inventory imports full.tar into a far-side registry, in process, and

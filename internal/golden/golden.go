@@ -42,6 +42,22 @@ type Generation struct {
 	// Inventory is the far side's signed inventory after it imported a
 	// bundle: what the connected side makes the next delta from.
 	Inventory *Inventory `json:"inventory,omitempty"`
+	// Catalog is the signed catalog of a bundle repository that holds
+	// some of the bundles (absent before v2: see testdata/README.md).
+	Catalog *Catalog `json:"catalog,omitempty"`
+}
+
+// Catalog is a bundle repository's signed catalog as catalog --output
+// writes it for media: catalog.json and its envelope, catalog.dsse. It was
+// signed for Repository (host/repository; the host, a port of 127.0.0.1,
+// is another registry's when it is read, which a reader only warns of),
+// holding the bundles named in Bundles, imported in that order.
+type Catalog struct {
+	Path       string   `json:"path"`
+	Envelope   string   `json:"envelope"`
+	Key        string   `json:"key"`
+	Repository string   `json:"repository"`
+	Bundles    []string `json:"bundles"`
 }
 
 // Inventory is a signed inventory (inventory, then its signature beside it

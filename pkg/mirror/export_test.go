@@ -1,6 +1,21 @@
 package mirror
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/pkg/remote"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// StoreCatalog stores catalog.json (data) and its envelope in repo of the
+// registry at host as catalog does: an artifact tagged "catalog" and a
+// DSSE referrer of it.
+func StoreCatalog(ctx context.Context, client *remote.Client, host, repo string, data, env []byte, now time.Time) error {
+	_, err := storeCatalog(ctx, newTarget(host, client, transfer.Options{}), repo, data, env, now)
+	return err
+}
 
 // SetMaxBundleDocs lowers, for one test, the bound on the bytes of a
 // release's manifests, which is a packed bundle's head bound (128 MiB).

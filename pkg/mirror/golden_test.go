@@ -52,6 +52,9 @@ func TestGoldenBundles(t *testing.T) {
 			if g.Inventory != nil {
 				t.Run("inventory", func(t *testing.T) { checkGoldenInventory(t, dir, g) })
 			}
+			if g.Catalog != nil {
+				t.Run("catalog", func(t *testing.T) { checkGoldenCatalog(t, dir, g) })
+			}
 		})
 	}
 }
@@ -328,6 +331,10 @@ func TestGoldenGenerator(t *testing.T) {
 		t.Fatal("the generation has no inventory")
 	}
 	t.Run("inventory", func(t *testing.T) { checkGoldenInventory(t, out, g) })
+	if g.Catalog == nil {
+		t.Fatal("the generation has no catalog")
+	}
+	t.Run("catalog", func(t *testing.T) { checkGoldenCatalog(t, out, g) })
 	before, _ := os.ReadFile(filepath.Join(out, golden.File))
 	if _, err := golden.Generate(context.Background(), golden.Options{Out: out, Commit: "again"}); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("a second Generate into %s: %v, want it refused", out, err)
