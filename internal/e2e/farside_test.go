@@ -272,6 +272,11 @@ func TestRegistryTakesNoPush(t *testing.T) {
 		if n := writes.Load(); n != 0 || again.Tags != 0 || again.TagsInPlace != first.Tags {
 			t.Errorf("re-import: %d writes sent, %d tags written, %d in place; want none sent, %d in place", n, again.Tags, again.TagsInPlace, first.Tags)
 		}
+		// A push of the same bundle into its repository there: in place too.
+		r = stella(t, nil, "mirror", "push", archive, host+"/stellaops/mirror-bundle", "--plain-http", "--key", pub, "--allow-expired")
+		if r.code != 0 || writes.Load() != 0 || !strings.Contains(r.stdout, "0 tags written, 1 already in place") {
+			t.Errorf("push into a read-only registry holding the bundle: exit %d, %d writes sent, want 0 and none\nstdout: %s\nstderr: %s", r.code, writes.Load(), r.stdout, r.stderr)
+		}
 	})
 }
 
