@@ -25,7 +25,10 @@ directory appears whole or not at all. Without --key, of several signatures
 attached to the bundle's root, one is written only if it holds every
 signature of the others (a bundle signed again and pushed again); else pull
 refuses (exit 1): give --key. Side files its signing does not vouch for are
-left behind, with a warning (filesNotCarried in --format json).`,
+left behind, with a warning (filesNotCarried in --format json). A delta
+bundle is pulled as create --base wrote it: without the blobs and files its
+base holds (the registry holds them under its root too), which its
+SHA256SUMS does not list.`,
 		Example: `  stella mirror pull registry.example/stellaops/mirror-bundle:2025.10.0 bundle/ --key cosign.pub`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

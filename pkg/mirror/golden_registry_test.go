@@ -99,11 +99,7 @@ func checkGoldenRegistryForm(t *testing.T, dir string, g *golden.Generation, b *
 	}
 	r.referrers(form, target, root)
 
-	// A delta is not pulled: pull fetches its whole graph, its base's
-	// blobs too, which the delta's SHA256SUMS does not list.
-	if b.Base == "" {
-		r.pulls(form, ref)
-	}
+	r.pulls(form, ref)
 
 	// sync --images, and import REF: each a fresh registry, holding exactly
 	// the bundles' roots, images and tags.

@@ -135,7 +135,10 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 }
 
 // pullGraph lists every descriptor below the root and the signature
-// referrer, each once.
+// referrer, each once, but for the blobs a delta omits: the registry holds
+// them under the delta's root (its base's import put them there), but the
+// delta does not carry them, and its signed SHA256SUMS does not list
+// them. The directory is the delta as create --base wrote it.
 func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) {
 	roots := []ocispec.Descriptor{md.RootDesc}
 	if sig, ok, err := md.signatureReferrer(ctx); err != nil {
@@ -155,20 +158,28 @@ func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) 
 	for _, m := range manifests {
 		out = append(out, m.desc)
 	}
+	omitted := md.Manifest.OmittedSet()
 	for _, b := range p.blobs {
-		out = append(out, b.desc)
+		if !omitted[b.desc.Digest] {
+			out = append(out, b.desc)
+		}
 	}
 	return out, nil
 }
 
 // writeHumanView writes manifest.json, advisories/, scripts/ and docs/ from
-// their blobs, as create lays them out.
+// their blobs, as create lays them out; a delta's omitted files are left
+// out, as create --base leaves them.
 func writeHumanView(ctx context.Context, stage *layout.Staging, md *metadata) error {
 	mjson := ocispec.Descriptor{Digest: digest.FromBytes(md.ManifestBytes), Size: int64(len(md.ManifestBytes))}
 	if err := stage.LinkFile(ctx, layout.ManifestFile, mjson, 0o644); err != nil {
 		return err
 	}
+	omitted := md.Manifest.OmittedSet()
 	for _, f := range append(append([]bundle.File{}, md.Manifest.Advisories...), md.Manifest.Files...) {
+		if omitted[f.Digest] {
+			continue
+		}
 		perm := os.FileMode(0o644)
 		if strings.HasPrefix(f.Path, "scripts/") {
 			perm = 0o755
