@@ -13,11 +13,12 @@ import (
 
 func newCatalogCmd(app *app) *cobra.Command {
 	var (
-		opts  mirror.CatalogOptions
-		trust trustFlags
+		opts        mirror.CatalogOptions
+		trust       trustFlags
+		bundleTrust trustFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "catalog REGISTRY/REPO (--key KEY | --verify --key PUB)",
+		Use:   "catalog REGISTRY/REPO (--key KEY | --verify --key PUB) [--bundle-key PUB]",
 		Short: "Write or check the signed catalog of a bundle repository",
 		Long: `Write the signed catalog of the bundles published in a bundle repository (the
 plan's catalog.dsse): for each its version, channel, generation, root digest,
@@ -30,13 +31,25 @@ another; the host may differ, with a warning, as one registry has several
 names), that every root it lists exists, and that it is current: a bundle
 the repository holds that it does not list, of a generation no older than
 the newest it lists, makes it out of date (exit 3: write it again); an older
-one is a warning.`,
+one is a warning.
+
+Only bundles whose signature verifies count: the catalog lists only those,
+and --verify weighs only those among the bundles it does not list. They are
+the bundles signed with --bundle-key (repeatable; or --bundle-trust-root,
+with --bundle-threshold); without it, with the catalog's own key (its public
+half when writing, --key with --verify). Each root left out is named on
+stderr ("skipped bundle root ...: not verified", or "newer format") and
+counted.`,
 		Example: `  stella mirror catalog registry.example/stellaops/mirror-bundle --key env://COSIGN_PRIVATE_KEY --output media/
+  stella mirror catalog registry.example/stellaops/mirror-bundle --key catalog.key --bundle-key release.pub
   stella mirror catalog registry.internal:5000/stellaops/mirror-bundle --verify --key cosign.pub`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			opts.Repository = args[0]
+			if opts.BundleTrust, err = bundleTrust.options(); err != nil {
+				return err
+			}
 			if opts.Verify {
 				if opts.Trust, err = trust.required(); err != nil {
 					return err
@@ -58,12 +71,16 @@ one is a warning.`,
 			if err != nil {
 				return err
 			}
-			return app.emit(res, func(w io.Writer) { printCatalog(w, res) })
+			return app.emit(res, func(w io.Writer) {
+				printCatalog(w, res)
+				printSkipped(w, true, res.NotVerified, res.NewerFormat)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "check the stored catalog instead of writing it")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "directory to write catalog.json and catalog.dsse into")
 	trust.bind(cmd, false)
+	bundleTrust.bindBundle(cmd)
 	// One --key, two meanings: the shared wording ("trusted public key")
 	// told the writer to pass a public key.
 	cmd.Flags().Lookup("key").Usage = "private key to sign the catalog with (file, env://VAR, hashivault://KEY); with --verify, a trusted public key (repeatable)"

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,12 @@ import (
 // verifies. In JSON the error carries the same exit code.
 func TestCatalogVerifyOutOfDate(t *testing.T) {
 	_, key, repo := signedCatalog(t)
-	if code, _, stderr := run(t, "mirror", "push", testBundle(t), repo, "--plain-http"); code != 0 {
+	// Signed with the catalog's key: only a bundle that verifies counts.
+	dir := testBundle(t)
+	if code, _, stderr := run(t, "mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key+".key"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run(t, "mirror", "push", dir, repo, "--plain-http"); code != 0 {
 		t.Fatal(stderr)
 	}
 	code, stdout, stderr := run(t, "mirror", "catalog", repo, "--plain-http", "--verify", "--key", key+".pub")

@@ -186,7 +186,7 @@ func TestJSONOutput(t *testing.T) {
 		{"stella mirror sync", []string{"mirror", "sync", bundleRef, airgap + "/copy/bundle", "--plain-http", "--images", "--key", key + ".pub"}},
 		{"stella mirror pull", []string{"mirror", "pull", bundleRef, filepath.Join(work, "pulled"), "--plain-http", "--key", key + ".pub"}},
 		{"stella mirror doctor", []string{"mirror", "doctor", "--registry", airgap, "--plain-http"}},
-		{"stella mirror inventory", []string{"mirror", "inventory", "--registry", airgap, "--plain-http", "--output", filepath.Join(work, "inventory.json"), "--key", key + ".key"}},
+		{"stella mirror inventory", []string{"mirror", "inventory", "--registry", airgap, "--plain-http", "--output", filepath.Join(work, "inventory.json"), "--key", key + ".key", "--bundle-key", key + ".pub"}},
 		{"stella mirror catalog", []string{"mirror", "catalog", other + "/stellaops/mirror-bundle", "--plain-http", "--key", key + ".key", "--output", work}},
 		{"stella mirror pack", []string{"mirror", "pack", dir, "--output", filepath.Join(work, "split.tar"), "--split", "1M", "--key", key + ".key"}},
 		{"stella mirror verify-checksums FILE.volumes.json", []string{"mirror", "verify-checksums", filepath.Join(work, "split.tar.volumes.json"), "--key", key + ".pub"}},

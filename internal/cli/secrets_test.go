@@ -117,7 +117,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{password, append([]string{"mirror", "inspect", bundleRef, "--key", pub}, reg...), 0},
 		{password, append([]string{"mirror", "pull", bundleRef, filepath.Join(work, "pulled"), "--key", pub}, reg...), 0},
 		{password, append([]string{"mirror", "sync", bundleRef, host + "/copy/bundles", "--key", pub, "--images"}, reg...), 0},
-		{password, append([]string{"mirror", "inventory", "--registry", host, "--output", filepath.Join(work, "inventory.json"), "--key", envKey}, reg...), 0},
+		{password, append([]string{"mirror", "inventory", "--registry", host, "--output", filepath.Join(work, "inventory.json"), "--key", envKey, "--bundle-key", pub}, reg...), 0},
 		{password, append([]string{"mirror", "catalog", host + "/stellaops/mirror-bundle", "--key", prefix + ".key", "--output", filepath.Join(work, "catalog")}, reg...), 0},
 		{password, append([]string{"mirror", "catalog", host + "/stellaops/mirror-bundle", "--verify", "--key", pub}, reg...), 0},
 		{password, append([]string{"mirror", "doctor", "--registry", host}, reg...), 0},

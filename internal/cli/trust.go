@@ -16,15 +16,32 @@ type trustFlags struct {
 	threshold int
 	// withThreshold says --threshold was bound.
 	withThreshold bool
+	// prefix is the flags' ("bundle-" for --bundle-key).
+	prefix string
 }
 
 // bind adds the flags to cmd; withThreshold adds --threshold.
 func (f *trustFlags) bind(cmd *cobra.Command, withThreshold bool) {
+	f.bindAs(cmd, "", "", withThreshold)
+}
+
+// bindBundle adds the same flags as --bundle-key, --bundle-trust-root and
+// --bundle-threshold, for a command whose --key is its own signing key
+// (inventory, catalog): whose signatures make a bundle root of the bundle
+// repository count.
+func (f *trustFlags) bindBundle(cmd *cobra.Command) {
+	f.bindAs(cmd, "bundle-", "only bundle roots signed so are counted; ", true)
+}
+
+// bindAs binds the flags with names prefixed by prefix and usages by
+// usage.
+func (f *trustFlags) bindAs(cmd *cobra.Command, prefix, usage string, withThreshold bool) {
 	fl := cmd.Flags()
-	fl.StringArrayVar(&f.keys, "key", nil, "trusted public key: a PEM file (cosign.pub), env://VAR, or hashivault://KEY (repeatable)")
-	fl.StringArrayVar(&f.roots, "trust-root", nil, "PEM file of trusted root CAs: certificates carried in the bundle must chain to one (repeatable)")
+	f.prefix = prefix
+	fl.StringArrayVar(&f.keys, prefix+"key", nil, usage+"trusted public key: a PEM file (cosign.pub), env://VAR, or hashivault://KEY (repeatable)")
+	fl.StringArrayVar(&f.roots, prefix+"trust-root", nil, usage+"PEM file of trusted root CAs: certificates carried in the bundle must chain to one (repeatable)")
 	if f.withThreshold = withThreshold; withThreshold {
-		fl.IntVar(&f.threshold, "threshold", 1, "distinct trusted keys that must have signed (2 for two-person approval)")
+		fl.IntVar(&f.threshold, prefix+"threshold", 1, usage+"distinct trusted keys that must have signed (2 for two-person approval)")
 	}
 }
 
@@ -34,9 +51,13 @@ func (f *trustFlags) bind(cmd *cobra.Command, withThreshold bool) {
 // at all is acceptable is the command's call.
 func (f *trustFlags) options() (mirror.TrustOptions, error) {
 	if f.withThreshold && f.threshold < 1 {
-		return mirror.TrustOptions{}, usageError("--threshold %d: must be at least 1", f.threshold)
+		return mirror.TrustOptions{}, usageError("--%sthreshold %d: must be at least 1", f.prefix, f.threshold)
 	}
 	t := mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold}
+	if f.prefix != "" && f.threshold > 1 && t.Empty() {
+		// TrustOptions.Check would name the unprefixed flags.
+		return mirror.TrustOptions{}, usageError("--%[1]sthreshold %[2]d needs --%[1]skey or --%[1]strust-root", f.prefix, f.threshold)
+	}
 	return t, t.Check()
 }
 

@@ -231,7 +231,7 @@ func TestCreateAndPullKilledAndResumed(t *testing.T) {
 	registry := testutil.Distribution(t)
 	mustStella(t, "mirror", "push", archive, registry+"/stellaops/mirror-bundle", "--plain-http", "--key", pub)
 	inventory := filepath.Join(t.TempDir(), "inventory.json")
-	if r := stella(t, env, "mirror", "inventory", "--registry", registry, "--plain-http", "--output", inventory, "--key", key); r.code != 0 {
+	if r := stella(t, env, "mirror", "inventory", "--registry", registry, "--plain-http", "--output", inventory, "--key", key, "--bundle-key", pub); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	create := []string{"mirror", "create", "--images", releaseFile, "--advisories", advisories, "--plain-http"}
@@ -392,7 +392,7 @@ func TestInventoryKilled(t *testing.T) {
 	env := []string{"COSIGN_PASSWORD=stellaops-dev"}
 	target := testutil.Distribution(t)
 	out := filepath.Join(t.TempDir(), "inventory.json")
-	inventory := []string{"mirror", "inventory", "--registry", target, "--plain-http", "--output", out, "--key", key}
+	inventory := []string{"mirror", "inventory", "--registry", target, "--plain-http", "--output", out, "--key", key, "--bundle-key", pub}
 	if r := stella(t, env, inventory...); r.code != 0 {
 		t.Fatal(r.stderr)
 	}

@@ -37,7 +37,7 @@ func TestDeltaInventoryCatalogVolumes(t *testing.T) {
 	mustStella(t, "mirror", "import", full, "--registry", target, "--plain-http", "--key", pub)
 
 	inv := filepath.Join(work, "inventory.json")
-	if r := stella(t, pass, "mirror", "inventory", "--registry", target, "--plain-http", "--output", inv, "--key", key); r.code != 0 {
+	if r := stella(t, pass, "mirror", "inventory", "--registry", target, "--plain-http", "--output", inv, "--key", key, "--bundle-key", pub); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	delta := filepath.Join(work, "b")

@@ -95,7 +95,7 @@ func TestDiskFullSmallFiles(t *testing.T) {
 			return []string{"keygen", "--output-key-prefix", filepath.Join(media, "cosign")}
 		}},
 		{"inventory --key", func(media string) []string {
-			return []string{"inventory", "--registry", registry, "--plain-http", "--output", filepath.Join(media, "inventory.json"), "--key", key}
+			return []string{"inventory", "--registry", registry, "--plain-http", "--output", filepath.Join(media, "inventory.json"), "--key", key, "--bundle-key", pub}
 		}},
 		{"import --advisories-dir", func(media string) []string {
 			return []string{"import", archive, "--registry", registry, "--plain-http", "--key", pub, "--advisories-dir", media}

@@ -176,7 +176,7 @@ func TestOutputsDurable(t *testing.T) {
 	})
 	t.Run("inventory --key", func(t *testing.T) {
 		out := filepath.Join(work, "inventory.json")
-		calls := syncTrace(t, pass, "mirror", "inventory", "--registry", registry, "--plain-http", "--output", out, "--key", key)
+		calls := syncTrace(t, pass, "mirror", "inventory", "--registry", registry, "--plain-http", "--output", out, "--key", key, "--bundle-key", pub)
 		checkDurable(t, calls, out, false)
 		checkDurable(t, calls, strings.TrimSuffix(out, ".json")+".dsse", false)
 	})

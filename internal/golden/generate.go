@@ -268,7 +268,7 @@ func (g *generator) inventory(key string) (*Inventory, error) {
 		return nil, fmt.Errorf("import full.tar: %w", err)
 	}
 	if _, err := mirror.Inventory(g.ctx, mirror.InventoryOptions{Registry: host, Output: filepath.Join(g.out, "inventory.json"),
-		Key: key, Password: pass, Now: now, Client: g.client}); err != nil {
+		Key: key, Password: pass, Trust: mirror.TrustOptions{Keys: []string{pub}, Now: now}, Now: now, Client: g.client}); err != nil {
 		return nil, err
 	}
 	return &Inventory{Path: "inventory.json", Key: "keys/signing.pub", Base: "full", Next: deltaSpec}, nil

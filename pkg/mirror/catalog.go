@@ -74,6 +74,11 @@ type CatalogOptions struct {
 	// Trust, and that every root it lists exists.
 	Verify bool
 	Trust  TrustOptions
+	// BundleTrust says whose bundles count: a catalog lists only the roots
+	// whose signature verifies under it, and --verify counts only those
+	// among the roots it does not list. Empty means the public half of
+	// Key when writing, Trust with Verify.
+	BundleTrust TrustOptions
 	// Output, if set, is a directory that receives catalog.json and
 	// catalog.dsse (for media).
 	Output string
@@ -91,6 +96,13 @@ type CatalogResult struct {
 	Files      []string           `json:"files,omitempty"`
 	// Warnings are what --verify passed but points out (also logged).
 	Warnings []string `json:"warnings,omitempty"`
+	// NotVerified and NewerFormat count the roots of the repository left
+	// out (not listed when writing; not counted against the catalog with
+	// Verify): their signature did not verify under the bundle trust, or a
+	// newer stella made them. Skipped names each (also logged).
+	NotVerified int           `json:"notVerified"`
+	NewerFormat int           `json:"newerFormat"`
+	Skipped     []SkippedRoot `json:"skipped,omitempty"`
 }
 
 // Catalog writes (or, with Verify, checks) the signed catalog of a bundle
@@ -111,23 +123,22 @@ func Catalog(ctx context.Context, opts CatalogOptions) (*CatalogResult, error) {
 	return writeCatalog(ctx, tgt, ref.Repository, opts)
 }
 
-// buildCatalog reads every bundle root tagged in repo, with its
-// manifest.json for expiry and base.
-func buildCatalog(ctx context.Context, tgt *target, repo string, now time.Time) (*CatalogFile, error) {
-	roots, err := tgt.bundleRoots(ctx, repo)
+// buildCatalog reads every bundle root tagged in repo, and lists those
+// whose signature verifies under trust, from their signed manifest.json
+// (expiry and base too); it returns the others, skipped.
+func buildCatalog(ctx context.Context, tgt *target, repo string, now time.Time, trust TrustOptions, log *slog.Logger) (*CatalogFile, []SkippedRoot, error) {
+	all, skipped, err := tgt.bundleRoots(ctx, repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	r, err := tgt.repo(repo)
+	roots, refused, err := tgt.verifyRoots(ctx, repo, all, trust, concurrency(tgt.opts.Concurrency), log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	skipped = append(skipped, refused...)
 	cat := &CatalogFile{SchemaVersion: bundle.CatalogVersion, Repository: tgt.host + "/" + repo, GeneratedAt: now.UTC().Truncate(time.Second), Bundles: []CatalogEntry{}}
 	for _, root := range roots {
-		m, err := manifestOfRoot(ctx, r, root.desc)
-		if err != nil {
-			return nil, fmt.Errorf("bundle %s in %s/%s: %w", root.desc.Digest, tgt.host, repo, err)
-		}
+		m := root.manifest
 		e := CatalogEntry{Version: m.Release.Version, Channel: m.Release.Channel, Generation: m.MirrorGeneration, BundleID: m.BundleID,
 			Root: root.desc.Digest, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
 		if m.Base != nil {
@@ -136,39 +147,7 @@ func buildCatalog(ctx context.Context, tgt *target, repo string, now time.Time) 
 		cat.Bundles = append(cat.Bundles, e)
 	}
 	sort.Slice(cat.Bundles, func(i, j int) bool { return cat.Bundles[i].Generation < cat.Bundles[j].Generation })
-	return cat, nil
-}
-
-// manifestOfRoot reads manifest.json through a root's metadata manifest.
-func manifestOfRoot(ctx context.Context, r interface {
-	Manifests() registry.ManifestStore
-	Blobs() registry.BlobStore
-}, root ocispec.Descriptor) (*bundle.Manifest, error) {
-	rootBytes, err := transfer.FetchBytes(ctx, r.Manifests(), root)
-	if err != nil {
-		return nil, remote.Classify(err)
-	}
-	idx, err := bundle.ParseRoot(rootBytes)
-	if err != nil {
-		return nil, err
-	}
-	metaDesc, err := bundle.MetadataDescriptor(idx)
-	if err != nil {
-		return nil, err
-	}
-	metaBytes, err := transfer.FetchBytes(ctx, r.Manifests(), metaDesc)
-	if err != nil {
-		return nil, remote.Classify(err)
-	}
-	var meta ocispec.Manifest
-	if err := json.Unmarshal(metaBytes, &meta); err != nil || len(meta.Layers) == 0 {
-		return nil, fmt.Errorf("metadata manifest %s: %w", metaDesc.Digest, errdef.ErrMalformed)
-	}
-	data, err := transfer.FetchBytes(ctx, r.Blobs(), meta.Layers[0])
-	if err != nil {
-		return nil, remote.Classify(err)
-	}
-	return bundle.ParseManifest(data)
+	return cat, skipped, nil
 }
 
 func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOptions) (*CatalogResult, error) {
@@ -187,14 +166,26 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 	// open fails before any request, and its KDF's working memory (64 MiB
 	// for cosign's scrypt) is spent and gone before every bundle's
 	// manifest.json is read, rather than on top of them.
-	sign, err := documentSigner(ctx, opts.Key, opts.Password, PayloadTypeCatalog)
+	sign, pub, err := documentSignerKey(ctx, opts.Key, opts.Password, PayloadTypeCatalog)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := buildCatalog(ctx, tgt, repo, now)
+	// The catalog is the signer's statement of what is published: it
+	// lists the bundles the signer's trust accepts, by default those
+	// signed with the catalog's own key.
+	trust := opts.BundleTrust
+	if trust.Empty() {
+		trust = trust.withKey(pub)
+	}
+	if trust, err = trust.load(ctx); err != nil {
+		return nil, err
+	}
+	log := logger(opts.Logger)
+	cat, skipped, err := buildCatalog(ctx, tgt, repo, now, trust, log)
 	if err != nil {
 		return nil, err
 	}
+	logSkipped(log, skipped)
 	data, err := bundle.Canonical(cat)
 	if err != nil {
 		return nil, err
@@ -207,12 +198,13 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 	if err != nil {
 		return nil, err
 	}
-	res := &CatalogResult{Repository: cat.Repository, Catalog: desc, Bundles: cat.Bundles}
+	res := &CatalogResult{Repository: cat.Repository, Catalog: desc, Bundles: cat.Bundles, Skipped: skipped}
+	res.NotVerified, res.NewerFormat = countSkipped(skipped)
 	if opts.Output != "" {
 		// Under the directory's writers' lock, as inventory's pair: two
 		// runs at once would otherwise leave one's catalog.json beside the
 		// other's catalog.dsse.
-		unlock, err := writeLock(ctx, opts.Output, logger(opts.Logger))
+		unlock, err := writeLock(ctx, opts.Output, log)
 		if err != nil {
 			return nil, err
 		}
@@ -237,7 +229,7 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 		}
 		sort.Strings(res.Files)
 	}
-	logger(opts.Logger).Info("catalog written", "repository", cat.Repository, "bundles", len(cat.Bundles))
+	log.Info("catalog written", "repository", cat.Repository, "bundles", len(cat.Bundles))
 	return res, nil
 }
 
@@ -346,7 +338,7 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if warning != "" {
 		warnings = append(warnings, warning)
 	}
-	roots, err := tgt.bundleRoots(ctx, repo)
+	roots, skipped, err := tgt.bundleRoots(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +358,16 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 			return nil, fmt.Errorf("catalog of %s/%s lists %s (generation %d, root %s), which is not there: %w", tgt.host, repo, b.BundleID, b.Generation, b.Root, errdef.ErrNotFound)
 		}
 	}
-	unlisted, err := checkCatalogCurrent(ctx, tgt, repo, &cat, roots)
+	// The roots the catalog leaves out count against it only if they
+	// verify: a root anyone pushed makes no signed catalog out of date.
+	bundleTrust := opts.BundleTrust
+	if bundleTrust.Empty() {
+		bundleTrust = opts.Trust
+	}
+	if bundleTrust, err = bundleTrust.load(ctx); err != nil {
+		return nil, err
+	}
+	unlisted, refused, err := checkCatalogCurrent(ctx, tgt, repo, &cat, roots, bundleTrust, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +375,11 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	for _, w := range warnings {
 		logger(opts.Logger).Warn(w)
 	}
-	return &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true, Warnings: warnings}, nil
+	skipped = append(skipped, refused...)
+	logSkipped(logger(opts.Logger), skipped)
+	res := &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true, Warnings: warnings, Skipped: skipped}
+	res.NotVerified, res.NewerFormat = countSkipped(skipped)
+	return res, nil
 }
 
 // eachCatalogEnvelope gives try the envelope of each DSSE referrer of the
@@ -427,11 +432,15 @@ func eachCatalogEnvelope(ctx context.Context, r interface {
 // refreshCatalog re-signs the catalog of repo after a push or import, when
 // a key is given; without one an existing catalog is left as it was (and
 // says so in the log), since only a key holder may speak for the list.
-func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass keys.PassFunc, log *slog.Logger) error {
+//
+// It lists the bundles trust accepts, the trust the bundle just placed
+// was verified with; empty (push and sync without --key), those signed
+// with the catalog key, as catalog does.
+func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass keys.PassFunc, trust TrustOptions, log *slog.Logger) error {
 	if key == "" {
 		log.Info("catalog not refreshed (no --catalog-key)", "repository", tgt.host+"/"+repo)
 		return nil
 	}
-	_, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, Logger: log})
+	_, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, BundleTrust: trust, Logger: log})
 	return err
 }

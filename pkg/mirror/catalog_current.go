@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ func checkCatalogRepository(cat *CatalogFile, host, repo string) (warning string
 // catalog, or a push without --catalog-key, would hide. A root it does not
 // list of an older generation is a warning: it changes nothing about the
 // newest, and pushing an older bundle (--allow-rollback) leaves one.
-func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *CatalogFile, roots []bundleRoot) (warnings []string, err error) {
+func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *CatalogFile, roots []bundleRoot, trust TrustOptions, log *slog.Logger) (warnings []string, skipped []SkippedRoot, err error) {
 	listed := map[digest.Digest]bool{}
 	newest, has := int64(0), false
 	for _, b := range cat.Bundles {
@@ -48,20 +49,20 @@ func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *Cat
 			newest, has = b.Generation, true
 		}
 	}
-	r, err := tgt.repo(repo)
-	if err != nil {
-		return nil, err
-	}
 	here := tgt.host + "/" + repo
-	var stale *CatalogEntry
+	var unlisted []bundleRoot
 	for _, root := range roots {
-		if listed[root.desc.Digest] {
-			continue
+		if !listed[root.desc.Digest] {
+			unlisted = append(unlisted, root)
 		}
-		m, err := manifestOfRoot(ctx, r, root.desc)
-		if err != nil {
-			return nil, fmt.Errorf("bundle %s in %s, which its catalog does not list: %w", root.desc.Digest, here, err)
-		}
+	}
+	verified, skipped, err := tgt.verifyRoots(ctx, repo, unlisted, trust, concurrency(tgt.opts.Concurrency), log)
+	if err != nil {
+		return nil, nil, err
+	}
+	var stale *CatalogEntry
+	for _, root := range verified {
+		m := root.manifest
 		e := CatalogEntry{Version: m.Release.Version, Generation: m.MirrorGeneration, BundleID: m.BundleID, Root: root.desc.Digest}
 		if !has || e.Generation >= newest {
 			if stale == nil || e.Generation > stale.Generation {
@@ -77,8 +78,8 @@ func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *Cat
 		if has {
 			lists = fmt.Sprintf("lists up to generation %d", newest)
 		}
-		return nil, fmt.Errorf("catalog of %s (generated %s) %s, but the repository holds %s (version %s, generation %d, root %s): write it again (stella mirror catalog %s --key KEY): %w",
+		return nil, nil, fmt.Errorf("catalog of %s (generated %s) %s, but the repository holds %s (version %s, generation %d, root %s): write it again (stella mirror catalog %s --key KEY): %w",
 			here, cat.GeneratedAt.Format(time.RFC3339), lists, stale.BundleID, stale.Version, stale.Generation, stale.Root, here, errdef.ErrOutOfDate)
 	}
-	return warnings, nil
+	return warnings, skipped, nil
 }

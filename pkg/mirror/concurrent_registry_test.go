@@ -89,6 +89,9 @@ func TestLoginTwoRegistriesAtOnce(t *testing.T) {
 func TestImportOlderRacingNewer(t *testing.T) {
 	older := newSignedSample(t, sample.Spec{}, 0)
 	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
+	// Signed with older's key too: only bundles that verify under the
+	// import's trust count as held.
+	sign(t, newer.dir, older.priv)
 	version := newer.rel.Spec.Version
 	if older.rel.Spec.Version != version {
 		t.Fatal("the samples must share their release version")

@@ -57,7 +57,7 @@ func TestDeltaOnInventoryOfLargestGeneration(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv := filepath.Join(t.TempDir(), "inventory.json")
-	if _, err := mirror.Inventory(ctx, mirror.InventoryOptions{Registry: target, Output: inv, Key: a.priv, Password: testPass, Client: testutil.Client(t)}); err != nil {
+	if _, err := mirror.Inventory(ctx, mirror.InventoryOptions{Registry: target, Output: inv, Key: a.priv, Password: testPass, Trust: trustKeys(a.pub), Client: testutil.Client(t)}); err != nil {
 		t.Fatal(err)
 	}
 	host, blobGets := countingBlobGets(t)

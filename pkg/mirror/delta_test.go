@@ -47,7 +47,7 @@ func newDeltaFixture(t *testing.T) *deltaFixture {
 func (f *deltaFixture) inventory(t *testing.T) (string, *mirror.InventoryResult) {
 	t.Helper()
 	inv := filepath.Join(t.TempDir(), "inventory.json")
-	res, err := mirror.Inventory(context.Background(), mirror.InventoryOptions{Registry: f.target, Output: inv, Key: f.a.priv, Password: testPass, Client: testutil.Client(t)})
+	res, err := mirror.Inventory(context.Background(), mirror.InventoryOptions{Registry: f.target, Output: inv, Key: f.a.priv, Password: testPass, Trust: trustKeys(f.a.pub), Client: testutil.Client(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

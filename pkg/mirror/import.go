@@ -165,7 +165,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	}
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)
 	recheck := func(ctx context.Context) error {
-		return checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, opts.AllowRollback, "import")
+		return checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, acceptance{trust: opts.Trust, allowRollback: opts.AllowRollback, verb: "import"}, log)
 	}
 	if err := recheck(ctx); err != nil {
 		return nil, err
@@ -185,7 +185,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if err := pl.run(ctx, concurrency(opts.Transfer.Concurrency)); err != nil {
 		return nil, err
 	}
-	if err := refreshCatalog(ctx, tgt, bundleRepo, opts.CatalogKey, opts.CatalogPassword, log); err != nil {
+	if err := refreshCatalog(ctx, tgt, bundleRepo, opts.CatalogKey, opts.CatalogPassword, opts.Trust, log); err != nil {
 		return nil, err
 	}
 	res := pl.result(bundleRepo, start, true, opts.RepoPrefix)
@@ -225,14 +225,16 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 
 // checkGeneration refuses (errdef.ErrGeneration) a bundle older than the
 // newest one repo holds, or of the same generation with other content,
-// unless allow: a bundle repository never goes back silently. tag, the tag
-// the bundle is to be written under, is read whether the tag list names it
-// or not.
-func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *metadata, allow bool, verb string) error {
-	held, heldRoot, heldVersion, err := tgt.generation(ctx, repo, tag)
+// unless acc.allowRollback: a bundle repository never goes back silently.
+// Only the bundles whose signature verifies under acc.trust count as held
+// (target.generation). tag, the tag the bundle is to be written under, is
+// read whether the tag list names it or not.
+func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *metadata, acc acceptance, log *slog.Logger) error {
+	hb, err := tgt.generation(ctx, repo, acc.trust, log, tag)
 	if err != nil {
 		return err
 	}
+	held, heldRoot, heldVersion, allow, verb := hb.generation, hb.root, hb.version, acc.allowRollback, acc.verb
 	m := md.Manifest
 	if (m.MirrorGeneration < held || (m.MirrorGeneration == held && heldRoot != md.RootDesc.Digest)) && !allow {
 		// A delta takes its base's generation plus one: made on a base

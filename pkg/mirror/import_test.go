@@ -215,6 +215,9 @@ func TestImportRefuses(t *testing.T) {
 	target := testutil.Distribution(t)
 	// A newer bundle already there, to test generations against.
 	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
+	// Signed with s's key too: only bundles that verify under the
+	// import's trust count as held.
+	sign(t, newer.dir, s.priv)
 	_, err := mirror.Import(context.Background(), importOpts(t, newer.dir, target, newer.pub))
 	if err != nil {
 		t.Fatal(err)

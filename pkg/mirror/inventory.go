@@ -61,8 +61,14 @@ type InventoryOptions struct {
 	// Output is the inventory file to write (JSON). Required.
 	Output string
 	// Key, if set, signs the inventory: Output with .json replaced by .dsse.
+	// It needs Trust: a signed inventory speaks for what it lists.
 	Key      string
 	Password keys.PassFunc
+	// Trust says whose bundles count (the near side's key, as import's
+	// --key): only the roots whose signature verifies under it are listed,
+	// with their blobs; the others are skipped, each named in a warning.
+	// Empty (only without Key) lists every root unverified, and says so.
+	Trust TrustOptions
 	// Now is generatedAt; zero means the clock.
 	Now    time.Time
 	Client *remote.Client
@@ -78,6 +84,15 @@ type InventoryResult struct {
 	Signature string `json:"signature,omitempty"`
 	Bundles   int    `json:"bundles"`
 	Blobs     int    `json:"blobs"`
+	// RootsVerified says the bundles listed are those whose signature
+	// verified under the trust given; false when none was given.
+	RootsVerified bool `json:"rootsVerified"`
+	// NotVerified and NewerFormat count the roots left out: their
+	// signature did not verify, or a newer stella made them. Skipped
+	// names each.
+	NotVerified int           `json:"notVerified"`
+	NewerFormat int           `json:"newerFormat"`
+	Skipped     []SkippedRoot `json:"skipped,omitempty"`
 }
 
 // Inventory lists the bundles imported into a registry's bundle repository
@@ -89,22 +104,48 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	if opts.Output == "" || !strings.HasSuffix(opts.Output, ".json") {
 		return nil, fmt.Errorf("--output %q must name a .json file: %w", opts.Output, errdef.ErrUsage)
 	}
+	// A signed inventory is the far side's statement of what it holds: the
+	// near side's next delta leaves out what it lists. Signing roots
+	// nobody verified would put anyone's pushed root under that statement.
+	if opts.Key != "" && opts.Trust.Empty() {
+		return nil, fmt.Errorf("inventory --key signs what it lists: give the key the bundles are signed with (--bundle-key PUB, or --bundle-trust-root), so that it lists only bundles that verify: %w", errdef.ErrUsage)
+	}
+	trust, err := opts.Trust.load(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// The key is opened first: one that does not open fails before any
 	// request, and its KDF's working memory (64 MiB for cosign's scrypt)
 	// is spent and gone before the walk over every bundle's graph, rather
 	// than on top of it.
 	var sign func([]byte) ([]byte, error)
 	if opts.Key != "" {
-		var err error
 		if sign, err = documentSigner(ctx, opts.Key, opts.Password, PayloadTypeInventory); err != nil {
 			return nil, err
 		}
 	}
+	log := logger(opts.Logger)
 	tgt := newTarget(opts.Registry, opts.Client, transferOptionsFor(opts.Concurrency))
-	roots, err := tgt.bundleRoots(ctx, bundleRepo)
+	roots, skipped, err := tgt.bundleRoots(ctx, bundleRepo)
 	if err != nil {
 		return nil, err
 	}
+	if trust.Empty() {
+		if len(roots) > 0 {
+			log.Warn(fmt.Sprintf("bundle roots of %s/%s listed without verifying their signatures (no --bundle-key): an unsigned inventory for reading, not for create --base", opts.Registry, bundleRepo))
+		}
+	} else {
+		verified, refused, err := tgt.verifyRoots(ctx, bundleRepo, roots, trust, concurrency(opts.Concurrency), log)
+		if err != nil {
+			return nil, err
+		}
+		roots = roots[:0]
+		for _, v := range verified {
+			roots = append(roots, v.bundleRoot)
+		}
+		skipped = append(skipped, refused...)
+	}
+	logSkipped(log, skipped)
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -163,14 +204,15 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	if err := layout.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
 		return nil, err
 	}
-	res := &InventoryResult{Path: opts.Output, Bundles: len(inv.Bundles), Blobs: len(held)}
+	res := &InventoryResult{Path: opts.Output, Bundles: len(inv.Bundles), Blobs: len(held), RootsVerified: !trust.Empty(), Skipped: skipped}
+	res.NotVerified, res.NewerFormat = countSkipped(skipped)
 	if env != nil {
 		res.Signature = sigPath
 		if err := layout.WriteFileAtomic(res.Signature, env, 0o644); err != nil {
 			return nil, err
 		}
 	}
-	logger(opts.Logger).Info("inventory written", "path", opts.Output, "bundles", res.Bundles, "blobs", res.Blobs)
+	log.Info("inventory written", "path", opts.Output, "bundles", res.Bundles, "blobs", res.Blobs)
 	return res, nil
 }
 
@@ -220,23 +262,28 @@ func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*b
 	return bi, nil
 }
 
-// bundleRoot is a bundle tagged in a bundle repository.
+// bundleRoot is a bundle tagged in a bundle repository. Nothing of it is
+// verified: verifyHeldRoot verifies it.
 type bundleRoot struct {
 	desc  ocispec.Descriptor
 	entry InventoryBundle
+	// tag is the first tag it was found under.
+	tag string
 }
 
-// bundleRoots lists the bundle roots tagged in repo. The tags in also are
-// read too, listed or not: a tag list may lag behind the registry's
-// writes, and the tag a placement is about to replace must be seen.
-func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) ([]bundleRoot, error) {
+// bundleRoots lists the bundle roots tagged in repo, and the roots of a
+// newer format than this stella reads (skipped: it cannot tell what they
+// hold). The tags in also are read too, listed or not: a tag list may lag
+// behind the registry's writes, and the tag a placement is about to
+// replace must be seen.
+func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) ([]bundleRoot, []SkippedRoot, error) {
 	r, err := t.repo(repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tags []string
 	if err := r.Tags(ctx, "", func(page []string) error { tags = append(tags, page...); return nil }); err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
+		return nil, nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}
 	listed := len(tags)
 	for _, tag := range also {
@@ -246,6 +293,7 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	}
 	seen := map[digest.Digest]bool{}
 	var out []bundleRoot
+	var newer []SkippedRoot
 	for i, tag := range tags {
 		if strings.HasPrefix(tag, "sha256-") {
 			continue
@@ -255,26 +303,34 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 			continue // not listed, and indeed not there
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
+			return nil, nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
 		}
 		data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
+			return nil, nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
+		}
+		if seen[desc.Digest] {
+			continue // another tag of the same root
 		}
 		idx, err := bundle.ParseRoot(data)
-		if err != nil || seen[desc.Digest] {
-			continue // a catalog, or another tag of the same root
+		if errors.Is(err, errdef.ErrNewerFormat) {
+			seen[desc.Digest] = true
+			newer = append(newer, SkippedRoot{Root: desc.Digest, Tag: tag, Reason: SkipNewerFormat, Error: err.Error()})
+			continue
+		}
+		if err != nil {
+			continue // a catalog, an image: no bundle root
 		}
 		seen[desc.Digest] = true
 		g, _ := strconv.ParseInt(idx.Annotations[bundle.AnnotationGeneration], 10, 64)
-		out = append(out, bundleRoot{desc: plainDesc(desc), entry: InventoryBundle{
+		out = append(out, bundleRoot{desc: plainDesc(desc), tag: tag, entry: InventoryBundle{
 			BundleID: idx.Annotations[bundle.AnnotationBundleID], Version: idx.Annotations[ocispec.AnnotationVersion],
 			Channel: idx.Annotations[bundle.AnnotationChannel], Generation: g, Root: desc.Digest,
 			CreatedAt: idx.Annotations[ocispec.AnnotationCreated],
 		}})
 	}
-	return out, nil
+	return out, newer, nil
 }
 
 // graphReader reads the manifests of repo, keeping only their children.

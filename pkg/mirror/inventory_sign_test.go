@@ -60,9 +60,9 @@ func TestUnsignedInventoryRemovesStaleSignature(t *testing.T) {
 // and returns the options that wrote it.
 func signedInventory(t *testing.T) mirror.InventoryOptions {
 	t.Helper()
-	priv, _ := testKeys(t, "cosign")
+	priv, pub := testKeys(t, "cosign")
 	out := filepath.Join(t.TempDir(), "inventory.json")
-	opts := mirror.InventoryOptions{Registry: testutil.Registry(t), Output: out, Key: priv, Password: testPass, Now: fixedTime, Client: testutil.Client(t)}
+	opts := mirror.InventoryOptions{Registry: testutil.Registry(t), Output: out, Key: priv, Password: testPass, Trust: trustKeys(pub), Now: fixedTime, Client: testutil.Client(t)}
 	if _, err := mirror.Inventory(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}

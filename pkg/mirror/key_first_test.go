@@ -28,7 +28,7 @@ func TestCatalogAndInventoryOpenTheKeyFirst(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	priv, _ := testKeys(t, "key-first")
+	priv, pub := testKeys(t, "key-first")
 	wrong := func() ([]byte, error) { return []byte("not the password"), nil }
 	ctx := context.Background()
 	for name, run := range map[string]func() error{
@@ -37,7 +37,7 @@ func TestCatalogAndInventoryOpenTheKeyFirst(t *testing.T) {
 			return err
 		},
 		"inventory": func() error {
-			_, err := mirror.Inventory(ctx, mirror.InventoryOptions{Registry: host, Output: filepath.Join(t.TempDir(), "inventory.json"), Key: priv, Password: wrong, Client: testutil.Client(t)})
+			_, err := mirror.Inventory(ctx, mirror.InventoryOptions{Registry: host, Output: filepath.Join(t.TempDir(), "inventory.json"), Key: priv, Password: wrong, Trust: trustKeys(pub), Client: testutil.Client(t)})
 			return err
 		},
 	} {

@@ -106,6 +106,14 @@ func (md *metadata) checkStructure(ctx context.Context) error {
 	if err := md.checkCosignTags(ctx); err != nil {
 		return err
 	}
+	return md.checkMetadataDerived(ctx)
+}
+
+// checkMetadataDerived checks that the metadata manifest carries
+// manifest.json's exact bytes, and that it and the root are, byte for
+// byte, those manifest.json makes: what binds the root's digest, and its
+// annotations (version, generation), to the signed manifest.json.
+func (md *metadata) checkMetadataDerived(ctx context.Context) error {
 	metaDesc, err := bundle.MetadataDescriptor(md.Root)
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	tgt := newTarget(ref.Registry, opts.Client, opts.Transfer)
-	return res, refreshCatalog(ctx, tgt, ref.Repository, opts.CatalogKey, opts.CatalogPassword, logger(opts.Logger))
+	return res, refreshCatalog(ctx, tgt, ref.Repository, opts.CatalogKey, opts.CatalogPassword, opts.Trust, logger(opts.Logger))
 }
 
 // parseTarget parses host/repository[:tag]; a digest is refused, since a
@@ -145,7 +145,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	}
 	tgt := newTarget(ref.Registry, client, topts)
 	recheck := func(ctx context.Context) error {
-		return checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc.allowRollback, acc.verb)
+		return checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc, log)
 	}
 	if err := recheck(ctx); err != nil {
 		return nil, err

@@ -185,6 +185,9 @@ func TestPushSyncRefuseOlderOrExpired(t *testing.T) {
 	ctx := context.Background()
 	older := newSignedSample(t, sample.Spec{}, 0)
 	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
+	// Signed with older's key too: only bundles that verify under the
+	// push's trust count as held.
+	sign(t, newer.dir, older.priv)
 	client := testutil.Client(t)
 	dst, other := testutil.Registry(t), testutil.Registry(t)
 	var olderRoot digest.Digest

@@ -67,6 +67,9 @@ type target struct {
 	// kept are the cosign tags left naming the far side's own manifest,
 	// which the caller reports.
 	kept []keptTag
+	// warned are the bundle roots the rollback check skipped and named
+	// already: it runs again before the tags are written.
+	warned map[digest.Digest]bool
 }
 
 func newTarget(host string, client *remote.Client, opts transfer.Options) *target {
@@ -272,25 +275,6 @@ func (t *target) setReferrersMode(mode ReferrersMode) error {
 		}
 	}
 	return nil
-}
-
-// generation returns the highest mirrorGeneration among the bundles tagged
-// in repo (listed, or among also), with the root digest and release version
-// of that bundle; 0 when there is none.
-func (t *target) generation(ctx context.Context, repo string, also ...string) (int64, digest.Digest, string, error) {
-	roots, err := t.bundleRoots(ctx, repo, also...)
-	if err != nil {
-		return 0, "", "", err
-	}
-	var best int64
-	var bestRoot digest.Digest
-	var bestVersion string
-	for _, r := range roots {
-		if r.entry.Generation > best {
-			best, bestRoot, bestVersion = r.entry.Generation, r.desc.Digest, r.entry.Version
-		}
-	}
-	return best, bestRoot, bestVersion, nil
 }
 
 func isNotFound(err error) bool { return errors.Is(remote.Classify(err), errdef.ErrNotFound) }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,10 +35,48 @@ type TrustOptions struct {
 	Threshold int
 	// Now is the time certificates must be valid at; zero means the clock.
 	Now time.Time
+
+	// loaded are trusted keys already loaded, which count as Keys do: the
+	// public half of a signing key (catalog's default trust), and Keys
+	// loaded once (load) for the many roots of a bundle repository.
+	loaded []*keys.Verifier
 }
 
 // Empty reports whether the options trust nobody.
-func (t TrustOptions) Empty() bool { return len(t.Keys) == 0 && len(t.TrustRoots) == 0 }
+func (t TrustOptions) Empty() bool {
+	return len(t.Keys) == 0 && len(t.TrustRoots) == 0 && len(t.loaded) == 0
+}
+
+// load returns t with its Keys loaded, checked as every verification
+// checks them: a reader that verifies many bundles with it (each root of
+// a bundle repository) reads a key file, or asks a KMS for a public key,
+// once, and a key that does not load fails it before the first request,
+// rather than reading as a root that does not verify.
+func (t TrustOptions) load(ctx context.Context) (TrustOptions, error) {
+	if err := t.Check(); err != nil {
+		return t, err
+	}
+	loaded := slices.Clip(t.loaded)
+	for _, ref := range t.Keys {
+		vs, err := keys.LoadVerifiers(ctx, ref)
+		if err != nil {
+			return t, err
+		}
+		loaded = append(loaded, vs...)
+	}
+	t.loaded, t.Keys = loaded, nil
+	// The threshold against the distinct keys, and the roots' files.
+	if _, err := t.resolve(ctx, noFiles); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// withKey returns t trusting v besides.
+func (t TrustOptions) withKey(v *keys.Verifier) TrustOptions {
+	t.loaded = append(slices.Clip(t.loaded), v)
+	return t
+}
 
 // Check refuses trust options that cannot mean what they say, before
 // anything is read: a negative threshold, and a threshold above 1 with
@@ -103,6 +142,9 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 		for _, v := range vs {
 			add(v)
 		}
+	}
+	for _, v := range t.loaded {
+		add(v)
 	}
 	if len(t.TrustRoots) == 0 {
 		// No bundle can meet a threshold above the distinct keys given:
@@ -254,7 +296,7 @@ func noFiles(name string) ([]byte, error) {
 // exactly payload, with payloadType. Only --key can verify one, so trust
 // of roots alone is refused as usage, not failed as a bad signature.
 func verifyDocument(ctx context.Context, envelope []byte, payloadType string, payload []byte, trust TrustOptions) (*SignatureResult, error) {
-	if len(trust.Keys) == 0 && len(trust.TrustRoots) > 0 {
+	if len(trust.Keys) == 0 && len(trust.loaded) == 0 && len(trust.TrustRoots) > 0 {
 		return nil, fmt.Errorf("it carries no certificate, so --trust-root cannot verify it: give its signer's public key with --key: %w", errdef.ErrUsage)
 	}
 	res, _, err := verifyEnvelope(ctx, envelope, payloadType, payload, noFiles, trust)
@@ -275,9 +317,20 @@ func signDocument(ctx context.Context, ref string, pass keys.PassFunc, payloadTy
 // fails a command before it writes anything, and returns what signs a
 // document of payloadType with it.
 func documentSigner(ctx context.Context, ref string, pass keys.PassFunc, payloadType string) (func(payload []byte) ([]byte, error), error) {
+	sign, _, err := documentSignerKey(ctx, ref, pass, payloadType)
+	return sign, err
+}
+
+// documentSignerKey is documentSigner, and the signing key's public half
+// as a trusted key.
+func documentSignerKey(ctx context.Context, ref string, pass keys.PassFunc, payloadType string) (func(payload []byte) ([]byte, error), *keys.Verifier, error) {
 	signer, err := keys.LoadSigner(ctx, ref, pass)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	pub, err := keys.NewVerifier(signer.Public(), "the public half of "+ref)
+	if err != nil {
+		return nil, nil, err
 	}
 	return func(payload []byte) ([]byte, error) {
 		env := dsse.New(payloadType, payload)
@@ -285,5 +338,5 @@ func documentSigner(ctx context.Context, ref string, pass keys.PassFunc, payload
 			return nil, err
 		}
 		return env.Marshal()
-	}, nil
+	}, pub, nil
 }

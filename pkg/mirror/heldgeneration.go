@@ -1,0 +1,72 @@
+package mirror
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// heldBundle is the newest bundle a bundle repository holds: what the
+// rollback check compares a bundle with.
+type heldBundle struct {
+	generation int64
+	root       digest.Digest
+	version    string
+}
+
+// generation returns the newest bundle tagged in repo (listed, or among
+// also) whose signature verifies under trust; the zero heldBundle when
+// there is none. A root that does not verify is named in a warning and
+// passed over: anyone who may push to the repository could otherwise push
+// a root of a huge generation and have every later import refused as a
+// rollback.
+//
+// The roots are tried newest first, by the generation their root index
+// claims, and the first that verifies ends the search. That is enough:
+// a verified root's claim is its signed generation (the root must be the
+// one its signed manifest.json makes), and every root after it claims no
+// more, so none that verifies could be newer. So the check costs one
+// verification where nobody forged a root, as import's own.
+//
+// Without trust (push and sync that verify nothing) every root counts, as
+// it always did: unverified, a root can only make the check refuse more.
+func (t *target) generation(ctx context.Context, repo string, trust TrustOptions, log *slog.Logger, also ...string) (heldBundle, error) {
+	roots, _, err := t.bundleRoots(ctx, repo, also...)
+	if err != nil {
+		return heldBundle{}, err
+	}
+	sort.SliceStable(roots, func(i, j int) bool { return roots[i].entry.Generation > roots[j].entry.Generation })
+	for _, r := range roots {
+		if r.entry.Generation <= 0 {
+			break // no generation: older than any bundle
+		}
+		if !trust.Empty() {
+			_, err := t.verifyHeldRoot(ctx, repo, r, trust, log)
+			if err != nil && !refusesRoot(err) {
+				return heldBundle{}, err
+			}
+			if err != nil {
+				t.warnSkipped(log, skipFor(r, err))
+				continue
+			}
+		}
+		return heldBundle{generation: r.entry.Generation, root: r.desc.Digest, version: r.entry.Version}, nil
+	}
+	return heldBundle{}, nil
+}
+
+// warnSkipped names a root the rollback check passed over, once a run.
+func (t *target) warnSkipped(log *slog.Logger, s SkippedRoot) {
+	t.mu.Lock()
+	if t.warned == nil {
+		t.warned = map[digest.Digest]bool{}
+	}
+	first := !t.warned[s.Root]
+	t.warned[s.Root] = true
+	t.mu.Unlock()
+	if first {
+		logger(log).Warn("rollback check: " + s.String() + " (not counted as held)")
+	}
+}

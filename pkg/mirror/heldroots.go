@@ -1,0 +1,160 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// A bundle repository holds whatever anyone with push rights to it put
+// there. Its readers that speak for it (inventory, catalog) or decide by
+// it (the rollback check of import, push and sync) count only the roots
+// whose signature verifies under the reader's trust, as import verifies a
+// bundle; the others are skipped, each named.
+
+// Reasons a root is skipped (SkippedRoot.Reason).
+const (
+	// SkipNotVerified: its signature does not verify under the trust
+	// given, or it is not the bundle its signed manifest.json makes.
+	SkipNotVerified = "not verified"
+	// SkipNewerFormat: it was made by a newer stella.
+	SkipNewerFormat = "newer format"
+)
+
+// SkippedRoot is a bundle root of a bundle repository that a reader left
+// out.
+type SkippedRoot struct {
+	Root digest.Digest `json:"root"`
+	// Tag is a tag it was found under.
+	Tag string `json:"tag"`
+	// Reason is SkipNotVerified or SkipNewerFormat; Error says why, on
+	// one line.
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+// String is the stderr line: the root, its tag, why.
+func (s SkippedRoot) String() string {
+	return fmt.Sprintf("skipped bundle root %s (tag %s): %s: %s", s.Root, s.Tag, s.Reason, s.Error)
+}
+
+// countSkipped counts skipped by reason.
+func countSkipped(skipped []SkippedRoot) (notVerified, newer int) {
+	for _, s := range skipped {
+		if s.Reason == SkipNewerFormat {
+			newer++
+		} else {
+			notVerified++
+		}
+	}
+	return notVerified, newer
+}
+
+// logSkipped names each skipped root on one warning line.
+func logSkipped(log *slog.Logger, skipped []SkippedRoot) {
+	for _, s := range skipped {
+		log.Warn(s.String())
+	}
+}
+
+// verifiedRoot is a bundle root whose signature verified, with the
+// manifest.json it signs.
+type verifiedRoot struct {
+	bundleRoot
+	manifest *bundle.Manifest
+}
+
+// verifyHeldRoot verifies a bundle root of repo as import verifies a
+// bundle read from a registry: the signing chosen among its referrers as
+// openRegistrySource chooses it, its envelope over manifest.json under
+// trust, and the root and metadata manifest those manifest.json makes
+// (checkMetadataDerived), which binds the root's digest and annotations to
+// what was signed. It does not walk the images: the root names each by
+// digest, so whoever reads the graph from it reads signed content.
+func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoot, trust TrustOptions, log *slog.Logger) (*bundle.Manifest, error) {
+	src, err := openRegistrySource(ctx, t.client, t.host+"/"+repo+"@"+root.desc.Digest.String(), trust, false, log)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
+		return nil, err
+	}
+	md, err := src.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if md.RootDesc.Digest != root.desc.Digest {
+		return nil, fmt.Errorf("root %s reads as %s: %w", root.desc.Digest, md.RootDesc.Digest, errdef.ErrMalformed)
+	}
+	if err := bundle.CheckRoot(md.Root, md.Manifest); err != nil {
+		return nil, err
+	}
+	if err := md.checkMetadataDerived(ctx); err != nil {
+		return nil, err
+	}
+	return md.Manifest, nil
+}
+
+// refusesRoot reports whether err, from verifyHeldRoot, says the root is
+// not a bundle the trust accepts (its signature, its content, a part
+// missing), rather than that it could not be read (the registry down, the
+// run interrupted, a usage error): the first skips the root, the second
+// fails the reader, which decides nothing on a root it could not check.
+func refusesRoot(err error) bool {
+	for _, kind := range []error{errdef.ErrSignature, errdef.ErrMalformed, errdef.ErrDigestMismatch, errdef.ErrNotFound} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// skipFor is the SkippedRoot of a root verifyHeldRoot refused.
+func skipFor(r bundleRoot, err error) SkippedRoot {
+	reason := SkipNotVerified
+	if errors.Is(err, errdef.ErrNewerFormat) {
+		reason = SkipNewerFormat
+	}
+	return SkippedRoot{Root: r.desc.Digest, Tag: r.tag, Reason: reason, Error: err.Error()}
+}
+
+// verifyRoots verifies roots under trust, at most limit at once, and
+// returns those that verify, in the order given, and those that do not.
+// Any other failure (the registry, the context) fails it.
+func (t *target) verifyRoots(ctx context.Context, repo string, roots []bundleRoot, trust TrustOptions, limit int, log *slog.Logger) ([]verifiedRoot, []SkippedRoot, error) {
+	manifests := make([]*bundle.Manifest, len(roots))
+	errs := make([]error, len(roots))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i, r := range roots {
+		g.Go(func() error {
+			m, err := t.verifyHeldRoot(gctx, repo, r, trust, log)
+			if err != nil && !refusesRoot(err) {
+				return fmt.Errorf("bundle root %s (tag %s) in %s/%s: %w", r.desc.Digest, r.tag, t.host, repo, err)
+			}
+			manifests[i], errs[i] = m, err
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	var ok []verifiedRoot
+	var skipped []SkippedRoot
+	for i, r := range roots {
+		if errs[i] != nil {
+			skipped = append(skipped, skipFor(r, errs[i]))
+			continue
+		}
+		ok = append(ok, verifiedRoot{bundleRoot: r, manifest: manifests[i]})
+	}
+	return ok, skipped, nil
+}
