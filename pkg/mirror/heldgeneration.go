@@ -43,7 +43,7 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 			break // no generation: older than any bundle
 		}
 		if !trust.Empty() {
-			_, err := t.verifyHeldRoot(ctx, repo, r, trust, log)
+			err := t.verifyHeldOnce(ctx, repo, r, trust, log)
 			if err != nil && !refusesRoot(err) {
 				return heldBundle{}, err
 			}
@@ -55,6 +55,31 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 		return heldBundle{generation: r.entry.Generation, root: r.desc.Digest, version: r.entry.Version}, nil
 	}
 	return heldBundle{}, nil
+}
+
+// verifyHeldOnce is verifyHeldRoot, its answer kept for the run: the
+// check runs again before the first tag is written, with the same trust,
+// and a root is named by its digest, so its answer cannot change but by
+// referrers attached or removed in between. An error that is not the
+// root's (refusesRoot) is not kept.
+func (t *target) verifyHeldOnce(ctx context.Context, repo string, r bundleRoot, trust TrustOptions, log *slog.Logger) error {
+	key := repo + "@" + r.desc.Digest.String()
+	t.mu.Lock()
+	err, ok := t.heldChecked[key]
+	t.mu.Unlock()
+	if ok {
+		return err
+	}
+	_, err = t.verifyHeldRoot(ctx, repo, r, trust, log)
+	if err == nil || refusesRoot(err) {
+		t.mu.Lock()
+		if t.heldChecked == nil {
+			t.heldChecked = map[string]error{}
+		}
+		t.heldChecked[key] = err
+		t.mu.Unlock()
+	}
+	return err
 }
 
 // warnSkipped names a root the rollback check passed over, once a run.

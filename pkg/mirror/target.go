@@ -70,6 +70,9 @@ type target struct {
 	// warned are the bundle roots the rollback check skipped and named
 	// already: it runs again before the tags are written.
 	warned map[digest.Digest]bool
+	// heldChecked keeps, by repo@digest, what verifying a held root gave
+	// (verifyHeldOnce).
+	heldChecked map[string]error
 }
 
 func newTarget(host string, client *remote.Client, opts transfer.Options) *target {
