@@ -69,7 +69,7 @@ for N in $COUNTS; do
 	run create-delta "$STELLA" mirror create $F --images "$W/release.yaml" --advisories "$WORK/release/advisories" --output "$W/delta" --base "$W/bundle" --base-key "$PUB" --created 2026-11-30T01:00:00Z
 	R=$(registry imptar)
 	run import-tar "$STELLA" mirror import $F "$W/b.tar" --registry "$R" --key "$PUB" --advisories-dir "$W/adv1"
-	run inventory "$STELLA" mirror inventory $F --registry "$R" --output "$W/inventory.json"
+	run inventory "$STELLA" mirror inventory $F --registry "$R" --output "$W/inventory.json" --bundle-key "$PUB"
 	run catalog "$STELLA" mirror catalog $F "$R/stellaops/mirror-bundle" --key "$KEY" --output "$W/catalog"
 	stop imptar
 	R=$(registry impzst); run import-zst "$STELLA" mirror import $F "$W/b.tar.zst" --registry "$R" --key "$PUB" --advisories-dir "$W/adv2"; stop impzst

@@ -49,19 +49,23 @@ func TestListsFollowPages(t *testing.T) {
 	first := newSignedSample(t, sample.Spec{Version: "2025.01.0"}, fixedTime.Unix()+1)
 	newest := newSignedSample(t, sample.Spec{Version: "2025.12.0", Variant: 3}, fixedTime.Unix()+3)
 	older := newSignedSample(t, sample.Spec{Version: "2025.06.0", Variant: 2}, fixedTime.Unix()+2)
+	// One key trusted throughout: only bundles that verify under it count
+	// as held, and are cataloged.
+	sign(t, first.dir, newest.priv)
+	sign(t, older.dir, newest.priv)
 	for _, s := range []*signedSample{first, newest} {
-		if _, err := mirror.Import(ctx, importOpts(t, s.dir, host, s.pub)); err != nil {
+		if _, err := mirror.Import(ctx, importOpts(t, s.dir, host, newest.pub)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	later.Store(0)
-	if _, err := mirror.Import(ctx, importOpts(t, older.dir, host, older.pub)); !errors.Is(err, errdef.ErrGeneration) {
+	if _, err := mirror.Import(ctx, importOpts(t, older.dir, host, newest.pub)); !errors.Is(err, errdef.ErrGeneration) {
 		t.Fatalf("import of generation 2 over 3 on page 2: %v, want ErrGeneration", err)
 	}
 	if later.Load() == 0 {
 		t.Fatal("the registry was never asked for a second page: the test proves nothing")
 	}
-	_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: older.dir, Reference: host + "/stellaops/mirror-bundle", Trust: trustKeys(older.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+	_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: older.dir, Reference: host + "/stellaops/mirror-bundle", Trust: trustKeys(newest.pub), Client: testutil.Client(t), Transfer: transferOpts()})
 	if !errors.Is(err, errdef.ErrGeneration) {
 		t.Fatalf("push of generation 2 over 3 on page 2: %v, want ErrGeneration", err)
 	}
