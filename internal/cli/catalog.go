@@ -39,7 +39,10 @@ the bundles signed with --bundle-key (repeatable; or --bundle-trust-root,
 with --bundle-threshold); without it, with the catalog's own key (its public
 half when writing, --key with --verify). Each root left out is named on
 stderr ("skipped bundle root ...: not verified", or "newer format") and
-counted.`,
+counted. --verify without --bundle-key, of a catalog whose key signs none
+of the bundles it lists (a catalog key of its own), cannot tell a bundle
+published since from one anyone pushed: an unlisted root that does not
+verify then fails it (exit 1), asking for --bundle-key.`,
 		Example: `  stella mirror catalog registry.example/stellaops/mirror-bundle --key env://COSIGN_PRIVATE_KEY --output media/
   stella mirror catalog registry.example/stellaops/mirror-bundle --key catalog.key --bundle-key release.pub
   stella mirror catalog registry.internal:5000/stellaops/mirror-bundle --verify --key cosign.pub`,

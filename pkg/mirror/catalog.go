@@ -371,6 +371,11 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if err != nil {
 		return nil, err
 	}
+	if opts.BundleTrust.Empty() {
+		if err := checkCatalogKeySignsBundles(ctx, tgt, repo, &cat, roots, refused, bundleTrust); err != nil {
+			return nil, err
+		}
+	}
 	warnings = append(warnings, unlisted...)
 	for _, w := range warnings {
 		logger(opts.Logger).Warn(w)

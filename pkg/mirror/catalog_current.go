@@ -83,3 +83,47 @@ func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *Cat
 	}
 	return warnings, skipped, nil
 }
+
+// checkCatalogKeySignsBundles decides, for catalog --verify without
+// --bundle-key, whether the unlisted roots that did not verify under the
+// catalog's key (refused) may be passed over as pushed by anyone. They may
+// if that key signs the repository's bundles: the newest bundle the
+// catalog lists verifies under it. Where it does not (a catalog signed
+// with a key of its own, the far side's, say), a bundle published since
+// the catalog was written fails to verify under it just as a forged one
+// does, and passing over it would pass a catalog that is out of date: the
+// check cannot be made, and fails, asking for the bundles' signer's key.
+func checkCatalogKeySignsBundles(ctx context.Context, tgt *target, repo string, cat *CatalogFile, roots []bundleRoot, refused []SkippedRoot, trust TrustOptions) error {
+	var first *SkippedRoot
+	for i := range refused {
+		if refused[i].Reason == SkipNotVerified {
+			first = &refused[i]
+			break
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	var newest *CatalogEntry
+	for i, b := range cat.Bundles {
+		if newest == nil || b.Generation > newest.Generation {
+			newest = &cat.Bundles[i]
+		}
+	}
+	if newest != nil {
+		for _, r := range roots {
+			if r.desc.Digest != newest.Root {
+				continue
+			}
+			ok, _, err := tgt.verifyRoots(ctx, repo, []bundleRoot{r}, trust, 1, logger(nil))
+			if err != nil {
+				return err
+			}
+			if len(ok) == 1 {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("catalog --verify of %s/%s: bundle root %s (tag %s), which the catalog does not list, does not verify under the catalog's key, nor does the newest bundle it lists: it may be a bundle published since or one pushed by anyone; give --bundle-key with the key the bundles are signed with: %w",
+		tgt.host, repo, first.Root, first.Tag, errdef.ErrUsage)
+}

@@ -66,6 +66,15 @@ func newForgedRepo(t *testing.T) *forgedRepo {
 // directory.
 func (f *forgedRepo) pushForged(t *testing.T, version string, generation int64, variant uint64) (digest.Digest, string) {
 	t.Helper()
+	otherPriv, _ := testKeys(t, "attacker")
+	return f.pushSigned(t, version, generation, variant, otherPriv)
+}
+
+// pushSigned pushes to the bundle repository a bundle of release version
+// and generation made from sample variant and signed with priv; it
+// returns its root and directory.
+func (f *forgedRepo) pushSigned(t *testing.T, version string, generation int64, variant uint64, priv string) (digest.Digest, string) {
+	t.Helper()
 	ctx := context.Background()
 	_, releaseFile, advisories := testutil.PushSample(t, f.a.source, sample.Spec{Version: version, Variant: variant})
 	dir := filepath.Join(t.TempDir(), "forged")
@@ -74,8 +83,7 @@ func (f *forgedRepo) pushForged(t *testing.T, version string, generation int64, 
 	if _, err := mirror.Create(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	otherPriv, _ := testKeys(t, "attacker")
-	sign(t, dir, otherPriv)
+	sign(t, dir, priv)
 	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: dir, Reference: f.repo, Client: testutil.Client(t), Transfer: transferOpts()})
 	if err != nil {
 		t.Fatal(err)
