@@ -73,13 +73,21 @@ type verifiedRoot struct {
 
 // verifyHeldRoot verifies a bundle root of repo as import verifies a
 // bundle read from a registry: the signing chosen among its referrers as
-// openRegistrySource chooses it, its envelope over manifest.json under
+// openRegistrySource chooses it (with keys alone, its files referrers
+// unread: openRegistryEnvelope), its envelope over manifest.json under
 // trust, and the root and metadata manifest those manifest.json makes
 // (checkMetadataDerived), which binds the root's digest and annotations to
 // what was signed. It does not walk the images: the root names each by
 // digest, so whoever reads the graph from it reads signed content.
 func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoot, trust TrustOptions, log *slog.Logger) (*bundle.Manifest, error) {
-	src, err := openRegistrySource(ctx, t.client, t.host+"/"+repo+"@"+root.desc.Digest.String(), trust, false, log)
+	ref := t.host + "/" + repo + "@" + root.desc.Digest.String()
+	open := func() (*source, error) { return openRegistrySource(ctx, t.client, ref, trust, false, log) }
+	if len(trust.TrustRoots) == 0 {
+		// Only a certificate chaining to a trusted CA is read from the
+		// files referrers: with keys alone, the envelope is all.
+		open = func() (*source, error) { return openRegistryEnvelope(ctx, t.client, ref, root.desc, trust, log) }
+	}
+	src, err := open()
 	if err != nil {
 		return nil, err
 	}

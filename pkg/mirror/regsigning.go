@@ -127,6 +127,9 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 			created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
 			sigs = append(sigs, &signatureRef{desc: desc, envelope: man.Layers[0], created: created})
 		case bundle.ArtifactTypeFiles:
+			if rs.envelopeOnly {
+				continue
+			}
 			f := &filesRef{desc: desc, layers: map[string]ocispec.Descriptor{}}
 			for _, l := range man.Layers {
 				name := l.Annotations[ocispec.AnnotationTitle]
