@@ -53,5 +53,22 @@ func TestPullDelta(t *testing.T) {
 	if !slices.Contains(base.Omitted, kept.Digest) {
 		t.Fatalf("the delta carries the unchanged advisory %s: the test needs it omitted", kept.Path)
 	}
+	// The pulled delta goes on as the one create --base wrote: packed, it
+	// imports into another far side that holds its base.
+	tarPath := filepath.Join(t.TempDir(), "pulled.tar")
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: out, Output: tarPath}); err != nil {
+		t.Fatalf("pack of the pulled delta: %v", err)
+	}
+	other := testutil.Registry(t)
+	if _, err := mirror.Import(ctx, importOpts(t, f.a.dir, other, f.a.pub)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := mirror.Import(ctx, importOpts(t, tarPath, other, f.a.pub))
+	if err != nil {
+		t.Fatalf("import of the pulled delta over its base: %v", err)
+	}
+	if res.Root != pulled.Root {
+		t.Errorf("imported root %s, pulled %s", res.Root, pulled.Root)
+	}
 	t.Logf("pulled %d blobs, %d bytes; the delta omits %d", pulled.Blobs, pulled.Bytes, len(base.Omitted))
 }
