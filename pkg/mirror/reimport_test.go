@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -118,29 +120,33 @@ func TestReimportWritesNothing(t *testing.T) {
 }
 
 // TestReimportTagNotTrusted: a tag is left as it is only when the
-// registry's HEAD names the very digest the bundle's manifest has. A tag
-// naming another manifest (moved since), and a registry whose HEAD answers
-// with no Docker-Content-Digest or another one than the manifest's, get
-// the tag written again, as every tag was before; the tags then name the
-// bundle's manifests.
+// registry serves the bundle's manifest by it, byte for byte. A tag naming
+// another manifest (moved since), and an image tag whose GET answers with
+// another Docker-Content-Digest than its bytes have, get the tag written
+// again, as every tag was before; the tags then name the bundle's
+// manifests. One whose GET carries no Docker-Content-Digest but the very
+// bytes is in place: what it serves is what the bundle puts there.
 func TestReimportTagNotTrusted(t *testing.T) {
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	version := s.rel.Spec.Version
-	tagHead := func(r *http.Request) bool {
-		return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/") && !strings.Contains(r.URL.Path, "/manifests/sha256:")
+	imageTagGet := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") && !strings.Contains(r.URL.Path, "/manifests/sha256:") &&
+			!strings.Contains(r.URL.Path, "/"+bundle.DefaultBundleRepository+"/")
 	}
 	for _, tt := range []struct {
 		name string
-		// edit alters the answer to the first HEAD of each tag in the
-		// re-run (nil: none).
+		// edit alters the answer to the first GET of each image tag in
+		// the re-run (nil: none).
 		edit func(http.Header)
 		// move, if set, moves the image tags before the re-run.
 		move bool
+		// rewritten: the image tags are written again.
+		rewritten bool
 	}{
-		{"no digest on HEAD", func(h http.Header) { h.Del("Docker-Content-Digest") }, false},
-		{"another digest on HEAD", func(h http.Header) { h.Set("Docker-Content-Digest", digest.FromString("other").String()) }, false},
-		{"tag moved", nil, true},
+		{"no digest on GET", func(h http.Header) { h.Del("Docker-Content-Digest") }, false, false},
+		{"another digest on GET", func(h http.Header) { h.Set("Docker-Content-Digest", digest.FromString("other").String()) }, false, true},
+		{"tag moved", nil, true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var armed atomic.Bool
@@ -152,7 +158,7 @@ func TestReimportTagNotTrusted(t *testing.T) {
 					if tagPut(r) {
 						tagPuts.Add(1)
 					}
-					if armed.Load() && tt.edit != nil && tagHead(r) {
+					if armed.Load() && tt.edit != nil && imageTagGet(r) {
 						mu.Lock()
 						first := !asked[r.URL.Path]
 						asked[r.URL.Path] = true
@@ -191,8 +197,8 @@ func TestReimportTagNotTrusted(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-import: %v", err)
 			}
-			want := first.Tags
-			if tt.move {
+			want := int64(0)
+			if tt.rewritten {
 				want = int64(len(s.rel.Images))
 			}
 			if again.Tags != want || tagPuts.Load() != want || again.Tags+again.TagsInPlace != first.Tags {
@@ -206,5 +212,76 @@ func TestReimportTagNotTrusted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReimportTagHeadLies: a tag found in place is one whose content the
+// registry serves by it, not one its HEAD vouches for. A front that
+// answers a tag's HEAD from a stale cache (or a registry that lies) names
+// the bundle's digest while the tag has since been moved to another
+// manifest (here each image's tag, to an empty image). A re-import took
+// the HEAD's word and left every moved tag as it was, saying "already in
+// place", where a write would have put it back; now the tag's manifest is
+// read (GET) and compared byte for byte, and each moved tag is written.
+func TestReimportTagHeadLies(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	version := s.rel.Spec.Version
+	want := map[string]digest.Digest{}
+	for _, img := range s.rel.Images {
+		want["/v2/"+img.Repository+"/manifests/"+version] = img.Descriptor.Digest
+	}
+	var armed atomic.Bool
+	var tagPuts atomic.Int64
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tagPut(r) {
+				tagPuts.Add(1)
+			}
+			if d, ok := want[r.URL.Path]; ok && armed.Load() && r.Method == http.MethodHead {
+				w = &editWriter{ResponseWriter: w, edit: func(h http.Header) { h.Set("Docker-Content-Digest", d.String()) }}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	first, err := mirror.Import(ctx, importOpts(t, s.dir, host, s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := testutil.Client(t)
+	empty := ocispec.DescriptorEmptyJSON
+	man, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: empty, Layers: []ocispec.Descriptor{}})
+	moved := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, man)
+	for _, img := range s.rel.Images {
+		r, _ := client.Repository(host + "/" + img.Repository)
+		if err := r.Blobs().Push(ctx, empty, bytes.NewReader(empty.Data)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Manifests().PushReference(ctx, moved, bytes.NewReader(man), version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	armed.Store(true)
+	tagPuts.Store(0)
+	again, err := mirror.Import(ctx, importOpts(t, s.dir, host, s.pub))
+	armed.Store(false)
+	if err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	n := int64(len(s.rel.Images))
+	if again.Tags != n || tagPuts.Load() != n || again.TagsInPlace != first.Tags-n {
+		t.Errorf("re-import: %d tags written (%d PUTs), %d in place; want the %d moved written, %d in place", again.Tags, tagPuts.Load(), again.TagsInPlace, n, first.Tags-n)
+	}
+	for _, img := range s.rel.Images {
+		r, _ := client.Repository(host + "/" + img.Repository)
+		desc, rc, err := r.Manifests().FetchReference(ctx, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || digest.FromBytes(data) != img.Descriptor.Digest {
+			t.Errorf("%s:%s serves %s (%v; %d bytes), want %s", img.Repository, version, digest.FromBytes(data), err, desc.Size, img.Descriptor.Digest)
+		}
 	}
 }

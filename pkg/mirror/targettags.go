@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -73,17 +74,18 @@ func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace
 	return true, &keptTag{ref: t.host + "/" + tg.repo + ":" + tg.tag, held: got.Digest, bundle: tg.desc.Digest}, nil
 }
 
-// inPlaceTag reports whether tg's tag already names its manifest, as the
-// registry's HEAD of the tag says: then there is nothing to write, and a
-// re-run (which operators make as a check) passes on a registry that takes
-// no push (read-only mode, a pull-through cache). The manifest itself was
-// pushed, or found present by digest, before any tag. Only the very digest
-// counts: an answer naming another, or none (a registry that sends no
-// Docker-Content-Digest on HEAD), or a failed HEAD has the tag written and
-// read back as ever. The HEAD is the read-back's own question, which a
-// written tag would be trusted on just the same. A manifest this run
+// inPlaceTag reports whether tg's tag already serves its manifest: then
+// there is nothing to write, and a re-run (which operators make as a
+// check) passes on a registry that takes no push (read-only mode, a
+// pull-through cache). The manifest itself was pushed, or found present by
+// digest, before any tag. The tag's manifest is read (GET) and must be
+// the bundle's bytes, byte for byte, under its digest: a HEAD's Docker-Content-Digest is
+// only what the registry, or a front caching its answers, says, and a
+// stale or lying one would leave a moved tag naming other content where a
+// write would have put it back. Any other answer (other bytes, a failed
+// read) has the tag written and read back as ever. A manifest this run
 // pushed is named by no tag yet: its tag is not asked about (a first
-// import costs no HEAD more).
+// import costs no request more).
 func (t *target) inPlaceTag(ctx context.Context, r *oremote.Repository, tg tagPlace) bool {
 	t.mu.Lock()
 	fresh := t.pushedHere[repoDigest{tg.repo, tg.desc.Digest}]
@@ -91,16 +93,22 @@ func (t *target) inPlaceTag(ctx context.Context, r *oremote.Repository, tg tagPl
 	if fresh {
 		return false
 	}
-	got, err := r.Manifests().Resolve(ctx, tg.tag)
-	return err == nil && got.Digest == tg.desc.Digest
+	got, rc, err := r.Manifests().FetchReference(ctx, tg.tag)
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	// Bounded by the bundle's own manifest: one byte more is other content.
+	data, err := io.ReadAll(io.LimitReader(rc, int64(len(tg.data))+1))
+	return err == nil && got.Digest == tg.desc.Digest && bytes.Equal(data, tg.data)
 }
 
 // tag writes the tags and reads each back: a registry that rewrote the
 // manifest without saying so, or took the write and did not apply it,
 // names other content by the tag, which a generation check (which reads
-// the tags) would then trust. A tag already naming its manifest is left
-// as it is (inPlaceTag). One HEAD a tag over a manifest this run pushed,
-// one or two over one found present. Every tag but the last is
+// the tags) would then trust. A tag already serving its manifest is left
+// as it is (inPlaceTag). One HEAD a tag over a manifest this run pushed;
+// over one found present, a GET, and a HEAD if it is written. Every tag but the last is
 // written at once (at most Concurrency in flight); the last (the bundle's
 // own, which a generation check reads) only once they all are. The tags
 // kept (keepTag) are recorded in tags' order.
