@@ -43,7 +43,8 @@ type Generation struct {
 	// bundle: what the connected side makes the next delta from.
 	Inventory *Inventory `json:"inventory,omitempty"`
 	// Catalog is the signed catalog of a bundle repository that holds
-	// some of the bundles (absent before v2: see testdata/README.md).
+	// some of the bundles (v1's was added later, made by v1's own stella:
+	// see testdata/README.md).
 	Catalog *Catalog `json:"catalog,omitempty"`
 }
 
