@@ -421,3 +421,36 @@ func TestInventoryNamesNewerFormatRoots(t *testing.T) {
 		t.Errorf("the newer root is named in %d lines, want 1 with its tag and \"made by a newer stella\":\n%s", len(lines), stderr)
 	}
 }
+
+// TestRollbackCheckWithoutKeyNamesTheRoot: push and sync without --key
+// verify nothing, so every root of the bundle repository counts in their
+// rollback check, one anyone pushed too. Refused against a root pushed
+// with another key (generation 4000000000), the message named only the
+// generation and its release and offered --allow-rollback, which would
+// let a real rollback through as well. Now it names the root, says it was
+// not verified, and that --key counts only bundles its key signed; with
+// --key the same push goes through.
+func TestRollbackCheckWithoutKeyNamesTheRoot(t *testing.T) {
+	f := newForgedRepo(t)
+	ctx := context.Background()
+	_, releaseB, advisoriesB := testutil.PushSample(t, f.a.source, sample.Spec{Version: "2025.11.0", Variant: 5})
+	dirB := filepath.Join(t.TempDir(), "b")
+	opts := createOpts(t, releaseB, advisoriesB, dirB)
+	opts.Generation = 101
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, dirB, f.a.priv)
+	push := mirror.PushOptions{Now: testNow, Source: dirB, Reference: f.repo, Client: testutil.Client(t), Transfer: transferOpts()}
+	_, err := mirror.Push(ctx, push)
+	if !errors.Is(err, errdef.ErrGeneration) || !strings.Contains(err.Error(), f.forged.String()) || !strings.Contains(err.Error(), "not verified") || !strings.Contains(err.Error(), "--key") {
+		t.Errorf("push without --key over a forged root: %v; want exit 8 naming the root %s as not verified, and --key", err, f.forged)
+	}
+	if strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("error on %d lines", strings.Count(err.Error(), "\n")+1)
+	}
+	push.Trust = trustKeys(f.a.pub)
+	if _, err := mirror.Push(ctx, push); err != nil {
+		t.Errorf("push with --key over the forged root: %v", err)
+	}
+}

@@ -237,15 +237,22 @@ func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *met
 	held, heldRoot, heldVersion, allow, verb := hb.generation, hb.root, hb.version, acc.allowRollback, acc.verb
 	m := md.Manifest
 	if (m.MirrorGeneration < held || (m.MirrorGeneration == held && heldRoot != md.RootDesc.Digest)) && !allow {
+		// Without trust every root counts, whoever pushed it: say so,
+		// and the cure, before --allow-rollback, which would let a real
+		// rollback through as well.
+		unverified := ""
+		if acc.trust.Empty() {
+			unverified = fmt.Sprintf(" (root %s, not verified: give --key with the bundles' signer's key to count only bundles it signed)", heldRoot)
+		}
 		// A delta takes its base's generation plus one: made on a base
 		// older than what the registry holds (a stale inventory or
 		// bundle), a newer release comes out no newer. Say so, and the cure.
 		if m.Base != nil && m.Base.Generation < held {
-			return fmt.Errorf("bundle %s has generation %d, a delta on %s (generation %d); %s/%s already holds generation %d, of release %s: make the delta again from a fresh inventory (--allow-rollback to %s it anyway): %w",
-				m.BundleID, m.MirrorGeneration, m.Base.BundleID, m.Base.Generation, tgt.host, repo, held, heldVersion, verb, errdef.ErrGeneration)
+			return fmt.Errorf("bundle %s has generation %d, a delta on %s (generation %d); %s/%s already holds generation %d, of release %s%s: make the delta again from a fresh inventory (--allow-rollback to %s it anyway): %w",
+				m.BundleID, m.MirrorGeneration, m.Base.BundleID, m.Base.Generation, tgt.host, repo, held, heldVersion, unverified, verb, errdef.ErrGeneration)
 		}
-		return fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d, of release %s (--allow-rollback to %s it anyway): %w",
-			m.BundleID, m.MirrorGeneration, tgt.host, repo, held, heldVersion, verb, errdef.ErrGeneration)
+		return fmt.Errorf("bundle %s has generation %d; %s/%s already holds generation %d, of release %s%s (--allow-rollback to %s it anyway): %w",
+			m.BundleID, m.MirrorGeneration, tgt.host, repo, held, heldVersion, unverified, verb, errdef.ErrGeneration)
 	}
 	return nil
 }
