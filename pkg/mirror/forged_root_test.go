@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -452,5 +455,63 @@ func TestRollbackCheckWithoutKeyNamesTheRoot(t *testing.T) {
 	push.Trust = trustKeys(f.a.pub)
 	if _, err := mirror.Push(ctx, push); err != nil {
 		t.Errorf("push with --key over the forged root: %v", err)
+	}
+}
+
+// TestRollbackCheckVerifiesForgedRootsAtOnce: the rollback check tries
+// roots newest claim first and stops at the first that verifies, so each
+// root pushed by anyone claiming more than the newest real one costs it a
+// verification (7 requests). It verified them one after another: a
+// thousand such roots made every import wait on seven thousand round trips
+// in a row. The newest claim is still tried alone (a repository nobody
+// forged costs one verification), but the rest go in waves of the run's
+// concurrency: here the next two forged roots' referrers are asked for
+// together, and the import goes through over all three.
+func TestRollbackCheckVerifiesForgedRootsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a := newSignedSample(t, sample.Spec{}, 100)
+	barrier := testutil.NewBarrier(2)
+	target := testutil.RegistryWrapped(t, barrier.Wrap)
+	if _, err := mirror.Import(ctx, importOpts(t, a.dir, target, a.pub)); err != nil {
+		t.Fatal(err)
+	}
+	repo := target + "/" + bundle.DefaultBundleRepository
+	newest := forgeReplayedRoot(t, repo, "2025.10.0", "2099.3.0", "4000000002")
+	held := map[string]bool{}
+	for i, gen := range []string{"4000000001", "4000000000"} {
+		held[forgeReplayedRoot(t, repo, "2025.10.0", fmt.Sprintf("2099.%d.0", i+1), gen).String()] = true
+	}
+	barrier.Hold(func(r *http.Request) bool {
+		i := strings.LastIndex(r.URL.Path, "/referrers/")
+		return i >= 0 && held[r.URL.Path[i+len("/referrers/"):]]
+	})
+	_, releaseB, advisoriesB := testutil.PushSample(t, a.source, sample.Spec{Version: "2025.11.0", Variant: 5})
+	dirB := filepath.Join(t.TempDir(), "b")
+	opts := createOpts(t, releaseB, advisoriesB, dirB)
+	opts.Generation = 101
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, dirB, a.priv)
+	log, stderr := logBuffer()
+	iopts := importOpts(t, dirB, target, a.pub)
+	iopts.Logger = log
+	out := make(chan error, 1)
+	go func() {
+		_, err := mirror.Import(ctx, iopts)
+		out <- err
+	}()
+	if err := barrier.Wait(ctx); err != nil {
+		t.Errorf("referrers of the forged roots after the newest: %v", err)
+	}
+	if err := <-out; err != nil {
+		t.Fatalf("import of generation 101 over three forged roots: %v", err)
+	}
+	held[newest.String()] = true
+	for root := range held {
+		if !strings.Contains(stderr.String(), "skipped bundle root "+root) {
+			t.Errorf("forged root %s is not named:\n%s", root, stderr)
+		}
 	}
 }

@@ -3,9 +3,11 @@ package mirror
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 )
 
 // heldBundle is the newest bundle a bundle repository holds: what the
@@ -30,6 +32,13 @@ type heldBundle struct {
 // more, so none that verifies could be newer. So the check costs one
 // verification where nobody forged a root, as import's own.
 //
+// Where the newest claim does not verify, the rest are tried in waves of
+// the run's concurrency, each wave's at once, in order of claim: the first
+// of a wave that verifies is the newest, as every root before it was
+// refused. Roots pushed by anyone claiming more than the newest verified
+// then cost the check a round trip a wave, not one a root (7 requests a
+// root: verifyHeldRoot), though every one is still verified.
+//
 // Without trust (push and sync that verify nothing) every root counts, as
 // it always did: unverified, a root can only make the check refuse more.
 func (t *target) generation(ctx context.Context, repo string, trust TrustOptions, log *slog.Logger, also ...string) (heldBundle, error) {
@@ -38,21 +47,40 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 		return heldBundle{}, err
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].entry.Generation > roots[j].entry.Generation })
-	for _, r := range roots {
-		if r.entry.Generation <= 0 {
-			break // no generation: older than any bundle
+	if n := slices.IndexFunc(roots, func(r bundleRoot) bool { return r.entry.Generation <= 0 }); n >= 0 {
+		roots = roots[:n] // no generation: older than any bundle
+	}
+	held := func(r bundleRoot) heldBundle {
+		return heldBundle{generation: r.entry.Generation, root: r.desc.Digest, version: r.entry.Version}
+	}
+	if trust.Empty() {
+		if len(roots) == 0 {
+			return heldBundle{}, nil
 		}
-		if !trust.Empty() {
-			err := t.verifyHeldOnce(ctx, repo, r, trust, log)
-			if err != nil && !refusesRoot(err) {
+		return held(roots[0]), nil
+	}
+	for width := 1; len(roots) > 0; width = concurrency(t.opts.Concurrency) {
+		wave := roots[:min(width, len(roots))]
+		roots = roots[len(wave):]
+		errs := make([]error, len(wave))
+		var g errgroup.Group
+		for i, r := range wave {
+			g.Go(func() error {
+				errs[i] = t.verifyHeldOnce(ctx, repo, r, trust, log)
+				return nil
+			})
+		}
+		_ = g.Wait()
+		for i, r := range wave {
+			switch err := errs[i]; {
+			case err == nil:
+				return held(r), nil
+			case !refusesRoot(err):
 				return heldBundle{}, err
-			}
-			if err != nil {
+			default:
 				t.warnSkipped(log, skipFor(r, err))
-				continue
 			}
 		}
-		return heldBundle{generation: r.entry.Generation, root: r.desc.Digest, version: r.entry.Version}, nil
 	}
 	return heldBundle{}, nil
 }
