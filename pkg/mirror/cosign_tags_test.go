@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -318,5 +320,68 @@ func TestInspectNamesCosignTags(t *testing.T) {
 	}
 	if got.Referrers != 3 || !slices.Equal(got.CosignTags, want) {
 		t.Errorf("inspect: %s; want 3 referrers, cosignTags %v", data, want)
+	}
+}
+
+// TestCosignTagHeadLies: a cosign tag was left in place on its HEAD's
+// word alone. Moved back to the first bundle's signatures (sig1) while a
+// front answers its HEAD from a stale cache (naming the second bundle's,
+// sig2), a re-import of the second bundle left it serving the older
+// signatures, counted in place. Now its content is read: it is not the
+// bundle's, it names a manifest of an earlier bundle, and is written.
+func TestCosignTagHeadLies(t *testing.T) {
+	ctx := context.Background()
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/resigned"}
+	img := r.image("app", "", nil)
+	sigTag := bundle.CosignTag(img.Digest, ".sig")
+	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := testKeys(t, "vendor")
+	bundleOf := func(generation int64, sig ocispec.Descriptor) string {
+		t.Helper()
+		if err := srcRepo.Tag(ctx, sig, sigTag); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "bundle")
+		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
+		opts.Version = fmt.Sprintf("2025.10.%d", generation)
+		opts.Generation = generation
+		if _, err := mirror.Create(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		sign(t, dir, priv)
+		return dir
+	}
+	sig1 := r.image("signatures, first", "", nil)
+	first := bundleOf(1, sig1)
+	sig2 := r.image("signatures, second", "", nil)
+	second := bundleOf(2, sig2)
+	var armed atomic.Bool
+	dst := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if armed.Load() && req.Method == http.MethodHead && strings.HasSuffix(req.URL.Path, "/"+r.name+"/manifests/"+sigTag) {
+				w = &editWriter{ResponseWriter: w, edit: func(h http.Header) { h.Set("Docker-Content-Digest", sig2.Digest.String()) }}
+			}
+			next.ServeHTTP(w, req)
+		})
+	})
+	for _, dir := range []string{first, second} {
+		if _, err := mirror.Import(ctx, importOpts(t, dir, dst, pub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tagManifest(t, dst, r.name, sig1, sigTag)
+	armed.Store(true)
+	_, err = mirror.Import(ctx, importOpts(t, second, dst, pub))
+	armed.Store(false)
+	if err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	repo, _ := testutil.Client(t).Repository(dst + "/" + r.name)
+	if got, err := repo.Resolve(ctx, sigTag); err != nil || got.Digest != sig2.Digest {
+		t.Errorf("%s names %v (%v), want the second bundle's signatures %s (the first's are %s)", sigTag, got.Digest, err, sig2.Digest, sig1.Digest)
 	}
 }

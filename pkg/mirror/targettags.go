@@ -38,12 +38,13 @@ func (t *target) keptRefs() []string {
 }
 
 // keepTag reports whether tg, a cosign tag, is to be left as it is: it
-// already names the bundle's manifest (counted as written), or another
+// already serves the bundle's manifest (its HEAD names it, and a GET
+// answers its bytes: servesTag; counted in place), or another
 // manifest that no bundle imported into tg.ours carried (returned, for
 // t.kept). A tag naming a manifest of ours, which an earlier import wrote
 // before the upstream signed again, is not kept: the bundle's manifest
-// (the newer signatures) replaces it. One HEAD, two where the tag names
-// another manifest.
+// (the newer signatures) replaces it. One HEAD, and a GET where it names
+// the bundle's manifest or a HEAD where another.
 func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace) (bool, *keptTag, error) {
 	got, err := r.Manifests().Resolve(ctx, tg.tag)
 	switch {
@@ -51,7 +52,7 @@ func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace
 		return false, nil, nil
 	case err != nil:
 		return false, nil, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(err))
-	case got.Digest == tg.desc.Digest:
+	case got.Digest == tg.desc.Digest && t.servesTag(ctx, r, tg):
 		t.inPlace.Add(1)
 		return true, nil, nil
 	}
@@ -79,10 +80,10 @@ func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace
 // check) passes on a registry that takes no push (read-only mode, a
 // pull-through cache). The manifest itself was pushed, or found present by
 // digest, before any tag. The tag's manifest is read (GET) and must be
-// the bundle's bytes, byte for byte, under its digest: a HEAD's Docker-Content-Digest is
-// only what the registry, or a front caching its answers, says, and a
-// stale or lying one would leave a moved tag naming other content where a
-// write would have put it back. Any other answer (other bytes, a failed
+// the bundle's bytes, byte for byte, under its digest (servesTag): a
+// HEAD's Docker-Content-Digest is only what the registry, or a front
+// caching its answers, says, and a stale or lying one would leave a moved
+// tag naming other content where a write would have put it back. Any other answer (other bytes, a failed
 // read) has the tag written and read back as ever. A manifest this run
 // pushed is named by no tag yet: its tag is not asked about (a first
 // import costs no request more).
@@ -90,9 +91,12 @@ func (t *target) inPlaceTag(ctx context.Context, r *oremote.Repository, tg tagPl
 	t.mu.Lock()
 	fresh := t.pushedHere[repoDigest{tg.repo, tg.desc.Digest}]
 	t.mu.Unlock()
-	if fresh {
-		return false
-	}
+	return !fresh && t.servesTag(ctx, r, tg)
+}
+
+// servesTag reports whether a GET of tg's tag answers the bundle's
+// manifest, byte for byte, under its digest (see inPlaceTag).
+func (t *target) servesTag(ctx context.Context, r *oremote.Repository, tg tagPlace) bool {
 	got, rc, err := r.Manifests().FetchReference(ctx, tg.tag)
 	if err != nil {
 		return false
