@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -275,7 +276,10 @@ type bundleRoot struct {
 // newer format than this stella reads (skipped: it cannot tell what they
 // hold). The tags in also are read too, listed or not: a tag list may lag
 // behind the registry's writes, and the tag a placement is about to
-// replace must be seen.
+// replace must be seen. The tags are read Concurrency at a time (a
+// repository of a few hundred releases is as many round trips, which
+// every import's generation check makes), each reduced to what is kept
+// of it as it arrives; the roots are in the order of the tags.
 func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) ([]bundleRoot, []SkippedRoot, error) {
 	r, err := t.repo(repo)
 	if err != nil {
@@ -291,46 +295,75 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 			tags = append(tags, tag)
 		}
 	}
-	seen := map[digest.Digest]bool{}
-	var out []bundleRoot
-	var newer []SkippedRoot
+	read := make([]taggedRoot, len(tags))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency(t.opts.Concurrency))
 	for i, tag := range tags {
 		if strings.HasPrefix(tag, "sha256-") {
 			continue
 		}
-		desc, rc, err := r.Manifests().FetchReference(ctx, tag)
-		if err != nil && i >= listed && isNotFound(err) {
-			continue // not listed, and indeed not there
+		g.Go(func() (err error) {
+			read[i], err = t.readTaggedRoot(gctx, r, repo, tag, i >= listed)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	seen := map[digest.Digest]bool{}
+	var out []bundleRoot
+	var newer []SkippedRoot
+	for _, tr := range read {
+		switch {
+		case tr.root == nil && tr.newer == nil, seen[tr.digest]:
+			continue // no bundle root, or another tag of one seen
+		case tr.newer != nil:
+			newer = append(newer, *tr.newer)
+		default:
+			out = append(out, *tr.root)
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
-		}
-		data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
-		rc.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
-		}
-		if seen[desc.Digest] {
-			continue // another tag of the same root
-		}
-		idx, err := bundle.ParseRoot(data)
-		if errors.Is(err, errdef.ErrNewerFormat) {
-			seen[desc.Digest] = true
-			newer = append(newer, SkippedRoot{Root: desc.Digest, Tag: tag, Reason: SkipNewerFormat, Error: err.Error()})
-			continue
-		}
-		if err != nil {
-			continue // a catalog, an image: no bundle root
-		}
-		seen[desc.Digest] = true
-		g, _ := strconv.ParseInt(idx.Annotations[bundle.AnnotationGeneration], 10, 64)
-		out = append(out, bundleRoot{desc: plainDesc(desc), tag: tag, entry: InventoryBundle{
-			BundleID: idx.Annotations[bundle.AnnotationBundleID], Version: idx.Annotations[ocispec.AnnotationVersion],
-			Channel: idx.Annotations[bundle.AnnotationChannel], Generation: g, Root: desc.Digest,
-			CreatedAt: idx.Annotations[ocispec.AnnotationCreated],
-		}})
+		seen[tr.digest] = true
 	}
 	return out, newer, nil
+}
+
+// taggedRoot is what bundleRoots keeps of one tag: the bundle root it
+// names, or that root skipped as of a newer format; neither for a tag of
+// anything else (a catalog, an image) or of nothing.
+type taggedRoot struct {
+	digest digest.Digest
+	root   *bundleRoot
+	newer  *SkippedRoot
+}
+
+// readTaggedRoot reads what tag names in r. A tag not listed (unlisted)
+// that is not there is nothing.
+func (t *target) readTaggedRoot(ctx context.Context, r *oremote.Repository, repo, tag string, unlisted bool) (taggedRoot, error) {
+	desc, rc, err := r.Manifests().FetchReference(ctx, tag)
+	if err != nil && unlisted && isNotFound(err) {
+		return taggedRoot{}, nil
+	}
+	if err != nil {
+		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, remote.Classify(err))
+	}
+	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	rc.Close()
+	if err != nil {
+		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
+	}
+	idx, err := bundle.ParseRoot(data)
+	if errors.Is(err, errdef.ErrNewerFormat) {
+		return taggedRoot{digest: desc.Digest, newer: &SkippedRoot{Root: desc.Digest, Tag: tag, Reason: SkipNewerFormat, Error: err.Error()}}, nil
+	}
+	if err != nil {
+		return taggedRoot{}, nil // a catalog, an image: no bundle root
+	}
+	g, _ := strconv.ParseInt(idx.Annotations[bundle.AnnotationGeneration], 10, 64)
+	return taggedRoot{digest: desc.Digest, root: &bundleRoot{desc: plainDesc(desc), tag: tag, entry: InventoryBundle{
+		BundleID: idx.Annotations[bundle.AnnotationBundleID], Version: idx.Annotations[ocispec.AnnotationVersion],
+		Channel: idx.Annotations[bundle.AnnotationChannel], Generation: g, Root: desc.Digest,
+		CreatedAt: idx.Annotations[ocispec.AnnotationCreated],
+	}}}, nil
 }
 
 // graphReader reads the manifests of repo, keeping only their children.
