@@ -111,14 +111,22 @@ func ReadAll(r io.Reader, desc ocispec.Descriptor, limit int64) ([]byte, error) 
 	if desc.Size < 0 || desc.Size > limit {
 		return nil, fmt.Errorf("%s: size %d exceeds the %d byte limit: %w", desc.Digest, desc.Size, limit, errdef.ErrMalformed)
 	}
+	// The buffer is exactly the content: callers hold thousands of these
+	// (every manifest of a bundle, until the last is pushed or served).
+	// The end of the stream is read into probe; VerifyReader refuses the
+	// byte past the size, so probe never holds content.
 	buf := make([]byte, 0, desc.Size)
+	var probe [1]byte
 	vr := NewVerifyReader(r, desc)
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		p := buf[len(buf):cap(buf)]
+		if len(p) == 0 {
+			p = probe[:]
 		}
-		n, err := vr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := vr.Read(p)
+		if len(buf) < cap(buf) {
+			buf = buf[:len(buf)+n]
+		}
 		if err == io.EOF {
 			return buf, nil
 		}
