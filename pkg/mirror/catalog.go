@@ -259,13 +259,13 @@ func storeCatalog(ctx context.Context, tgt *target, repo string, data, env []byt
 			return ocispec.Descriptor{}, err
 		}
 	}
-	if err := tgt.pushManifests(ctx, []manifestPlace{{repo: repo, desc: plainDesc(desc), data: manBytes}}); err != nil {
+	if err := tgt.pushManifests(ctx, []manifestPlace{newManifestPlace(repo, plainDesc(desc), manBytes)}); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	if _, err := tgt.detectReferrers(ctx, repo, desc.Digest); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := tgt.pushManifests(ctx, []manifestPlace{{repo: repo, desc: plainDesc(sig.Descriptor), data: sig.Bytes}}); err != nil {
+	if err := tgt.pushManifests(ctx, []manifestPlace{newManifestPlace(repo, plainDesc(sig.Descriptor), sig.Bytes)}); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	return desc, tgt.tag(ctx, []tagPlace{{repo: repo, tag: CatalogTag, desc: plainDesc(desc), data: manBytes}})

@@ -30,7 +30,7 @@ func TestPlacementAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if len(p.blobIn) == 0 || len(p.placed) == 0 {
+	if len(p.blobs) == 0 || len(p.images) == 0 {
 		t.Fatal("nothing placed")
 	}
 	perImage := allocs / images

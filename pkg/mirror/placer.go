@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,7 +81,7 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		mem, mctx := errgroup.WithContext(gctx)
 		mem.SetLimit(limit)
 		for _, b := range pl.plan.memBlobs {
-			if pl.plan.blobIn[repoDigest{b.repo, b.desc.Digest}] {
+			if g := pl.plan.byDig[b.desc.Digest]; g != nil && slices.Contains(g.repos, b.repo) {
 				// Also a blob of the graph (the empty config): placed
 				// with those, asked for once.
 				continue

@@ -17,7 +17,7 @@ func placeOf(t *testing.T, v any, mediaType string) manifestPlace {
 		t.Fatal(err)
 	}
 	d := content.NewDescriptorFromBytes(mediaType, data)
-	return manifestPlace{repo: "r", desc: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, data: data}
+	return newManifestPlace("r", ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, data)
 }
 
 // manifestWaves keeps every manifest after those it names (children,
@@ -35,7 +35,7 @@ func TestManifestWaves(t *testing.T) {
 	}
 	sig, sbom, other := ref(index, "sig"), ref(index, "sbom"), ref(single, "sig")
 	sigOfSig := ref(sig, "countersig")
-	broken := manifestPlace{repo: "r", desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("broken"), Size: 3}, data: []byte("{x")}
+	broken := newManifestPlace("r", ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("broken"), Size: 3}, []byte("{x"))
 
 	for _, tc := range []struct {
 		name string
