@@ -198,30 +198,11 @@ func serveContent(t *testing.T, b *mirror.ServedBundle) string {
 func TestCosignTagOfEarlierBundleMoves(t *testing.T) {
 	ctx := context.Background()
 	src := testutil.Registry(t)
-	r := rawRepo{t, src, "app/resigned"}
-	img := r.image("app", "", nil)
+	v := newVendorImage(t, src)
+	r, img, pub := v.r, v.img, v.pub
 	sigTag, attTag := bundle.CosignTag(img.Digest, ".sig"), bundle.CosignTag(img.Digest, ".att")
-	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, pub := testKeys(t, "vendor")
 	bundleOf := func(generation int64, tagged map[string]ocispec.Descriptor) string {
-		t.Helper()
-		for tag, d := range tagged {
-			if err := srcRepo.Tag(ctx, d, tag); err != nil {
-				t.Fatal(err)
-			}
-		}
-		dir := filepath.Join(t.TempDir(), "bundle")
-		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
-		opts.Version = fmt.Sprintf("2025.10.%d", generation)
-		opts.Generation = generation
-		if _, err := mirror.Create(ctx, opts); err != nil {
-			t.Fatal(err)
-		}
-		sign(t, dir, priv)
-		return dir
+		return v.bundle(t, generation, tagged)
 	}
 	sig1, att1 := r.image("signatures, first", "", nil), r.image("attestations, first", "", nil)
 	first := bundleOf(1, map[string]ocispec.Descriptor{sigTag: sig1, attTag: att1})
@@ -332,28 +313,11 @@ func TestInspectNamesCosignTags(t *testing.T) {
 func TestCosignTagHeadLies(t *testing.T) {
 	ctx := context.Background()
 	src := testutil.Registry(t)
-	r := rawRepo{t, src, "app/resigned"}
-	img := r.image("app", "", nil)
+	v := newVendorImage(t, src)
+	r, img, pub := v.r, v.img, v.pub
 	sigTag := bundle.CosignTag(img.Digest, ".sig")
-	srcRepo, err := testutil.Client(t).Repository(src + "/" + r.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, pub := testKeys(t, "vendor")
 	bundleOf := func(generation int64, sig ocispec.Descriptor) string {
-		t.Helper()
-		if err := srcRepo.Tag(ctx, sig, sigTag); err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(t.TempDir(), "bundle")
-		opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", dir)
-		opts.Version = fmt.Sprintf("2025.10.%d", generation)
-		opts.Generation = generation
-		if _, err := mirror.Create(ctx, opts); err != nil {
-			t.Fatal(err)
-		}
-		sign(t, dir, priv)
-		return dir
+		return v.bundle(t, generation, map[string]ocispec.Descriptor{sigTag: sig})
 	}
 	sig1 := r.image("signatures, first", "", nil)
 	first := bundleOf(1, sig1)
@@ -375,7 +339,7 @@ func TestCosignTagHeadLies(t *testing.T) {
 	}
 	tagManifest(t, dst, r.name, sig1, sigTag)
 	armed.Store(true)
-	_, err = mirror.Import(ctx, importOpts(t, second, dst, pub))
+	_, err := mirror.Import(ctx, importOpts(t, second, dst, pub))
 	armed.Store(false)
 	if err != nil {
 		t.Fatalf("re-import: %v", err)
@@ -384,4 +348,46 @@ func TestCosignTagHeadLies(t *testing.T) {
 	if got, err := repo.Resolve(ctx, sigTag); err != nil || got.Digest != sig2.Digest {
 		t.Errorf("%s names %v (%v), want the second bundle's signatures %s (the first's are %s)", sigTag, got.Digest, err, sig2.Digest, sig1.Digest)
 	}
+}
+
+// vendorImage is an image in a source registry whose vendor signs again
+// between releases: each bundle of it is made after the given cosign tags
+// are moved to the given manifests, and signed with the vendor's key.
+type vendorImage struct {
+	r         rawRepo
+	img       ocispec.Descriptor
+	src       string
+	priv, pub string
+}
+
+func newVendorImage(t *testing.T, src string) *vendorImage {
+	t.Helper()
+	r := rawRepo{t, src, "app/resigned"}
+	priv, pub := testKeys(t, "vendor")
+	return &vendorImage{r: r, img: r.image("app", "", nil), src: src, priv: priv, pub: pub}
+}
+
+// bundle tags each of tagged in the source, then creates and signs the
+// bundle of release 2025.10.<generation>, and returns its directory.
+func (v *vendorImage) bundle(t *testing.T, generation int64, tagged map[string]ocispec.Descriptor) string {
+	t.Helper()
+	ctx := context.Background()
+	srcRepo, err := testutil.Client(t).Repository(v.src + "/" + v.r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, d := range tagged {
+		if err := srcRepo.Tag(ctx, d, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, v.src, map[string]digest.Digest{v.r.name: v.img.Digest}), "", dir)
+	opts.Version = fmt.Sprintf("2025.10.%d", generation)
+	opts.Generation = generation
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, dir, v.priv)
+	return dir
 }

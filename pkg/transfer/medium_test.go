@@ -47,13 +47,7 @@ func (m *failingMedium) ReadAt(p []byte, off int64) (int, error) {
 // Now the upload fails at once, naming the file and saying the medium
 // failed, with no request or socket in the line.
 func TestUploadFromAFailingMedium(t *testing.T) {
-	transfer.SetAtChunkSize(t, 2<<20)
-	host := testutil.Registry(t)
-	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/medium")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 5}
+	u := mediumUploader(t)
 	data := randomBytes(5<<20+99, 64)
 	desc := blobDesc(data)
 	for _, from := range []int64{3 << 20, desc.Size - 10} { // mid-way; in the last request
@@ -77,13 +71,7 @@ func TestUploadFromAFailingMedium(t *testing.T) {
 // media. Now it names the file and says to check its permissions or run
 // as a user who may read it; not retried.
 func TestUploadFromAnUnreadableFile(t *testing.T) {
-	transfer.SetAtChunkSize(t, 2<<20)
-	host := testutil.Registry(t)
-	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/medium")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 5}
+	u := mediumUploader(t)
 	data := randomBytes(5<<20+99, 65)
 	desc := blobDesc(data)
 	for _, errno := range []syscall.Errno{syscall.EACCES, syscall.EPERM} {
@@ -97,4 +85,17 @@ func TestUploadFromAnUnreadableFile(t *testing.T) {
 			t.Errorf("the refused read was tried %d times, want once", n)
 		}
 	}
+}
+
+// mediumUploader uploads to a real registry in 2 MiB requests, retrying
+// 5 times: a medium's error must fail the first attempt, not the fifth.
+func mediumUploader(t *testing.T) *transfer.Uploader {
+	t.Helper()
+	transfer.SetAtChunkSize(t, 2<<20)
+	host := testutil.Registry(t)
+	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/medium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &transfer.Uploader{Repo: up, Backoff: time.Millisecond, Attempts: 5}
 }
