@@ -132,18 +132,7 @@ func TestRegistryStorageFull(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			storage := smallMedium(t, "12m")
 			reg := testutil.DistributionWith(t, testutil.DistributionOptions{Storage: storage})
-			var faults atomic.Int64
-			host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					sw := &statusWriter{ResponseWriter: w}
-					next.ServeHTTP(sw, r)
-					// 502 is the proxy's own, for a request the client
-					// gave up (the run ending): the registry's are counted.
-					if sw.status >= 500 && sw.status != http.StatusBadGateway {
-						faults.Add(1)
-					}
-				})
-			})
+			host, faults := countingFaults(t, reg)
 			args := append(command(host), "--plain-http", "--key", pub, "--allow-expired", "--concurrency", strconv.Itoa(concurrency))
 			r := stella(t, nil, args...)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
@@ -301,16 +290,7 @@ func TestRegistryRepositoryUnwritable(t *testing.T) {
 	mend := func() { exec.Command("chattr", "-i", broken).Run() }
 	t.Cleanup(mend) // before t.TempDir's removal, which cleanups run after
 	reg := testutil.DistributionWith(t, testutil.DistributionOptions{Storage: storage})
-	var faults atomic.Int64
-	host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sw := &statusWriter{ResponseWriter: w}
-			next.ServeHTTP(sw, r)
-			if sw.status >= 500 && sw.status != http.StatusBadGateway {
-				faults.Add(1)
-			}
-		})
-	})
+	host, faults := countingFaults(t, reg)
 	const concurrency = 4
 	args := []string{"mirror", "import", archive, "--registry", host, "--plain-http", "--key", pub, "--allow-expired", "--concurrency", strconv.Itoa(concurrency)}
 	r := stella(t, nil, args...)
@@ -412,4 +392,23 @@ func imageBlobs(t *testing.T, repo *oremote.Repository, desc ocispec.Descriptor)
 		blobs = append(blobs, imageBlobs(t, repo, c)...)
 	}
 	return blobs
+}
+
+// countingFaults puts a proxy in front of the registry reg that counts
+// the registry's 5xx answers, and returns its address and the count. A
+// 502 is the proxy's own, for a request the client gave up (the run
+// ending), and is not counted.
+func countingFaults(t *testing.T, reg string) (string, *atomic.Int64) {
+	t.Helper()
+	faults := new(atomic.Int64)
+	host := testutil.ProxyWrapped(t, reg, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			if sw.status >= 500 && sw.status != http.StatusBadGateway {
+				faults.Add(1)
+			}
+		})
+	})
+	return host, faults
 }
