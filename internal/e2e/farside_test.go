@@ -412,3 +412,30 @@ func countingFaults(t *testing.T, reg string) (string, *atomic.Int64) {
 	})
 	return host, faults
 }
+
+// TestImportUnreadableArchive: an archive the user running stella may not
+// read (chmod 000) was told `bundle.tar: not found`. It is one line naming
+// the file and saying to check its permissions, exit 1, and nothing
+// tagged. Root reads any file, so as root (CI) the binary runs without the
+// capabilities that let it (setpriv drops CAP_DAC_OVERRIDE and
+// CAP_DAC_READ_SEARCH), where pkg/mirror's TestImportUnreadableFile skips.
+func TestImportUnreadableArchive(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	if err := os.Chmod(archive, 0); err != nil {
+		t.Fatal(err)
+	}
+	target := testutil.Distribution(t)
+	name, args := stellaBin, []string{"mirror", "import", archive, "--registry", target, "--plain-http", "--key", pub}
+	if os.Geteuid() == 0 {
+		name = tool(t, "setpriv")
+		args = append([]string{"--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search", stellaBin}, args...)
+	}
+	r := runStella(t, nil, name, args...)
+	want := archive + ": permission denied (this user may not read the file: check its permissions and ownership"
+	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || strings.Contains(r.stderr, "not found") {
+		t.Errorf("import of an unreadable archive: exit %d, stderr %q; want exit 1, one line %q…", r.code, r.stderr, want)
+	}
+	if tags := testutil.Tags(t, target); len(tags) != 0 {
+		t.Errorf("import wrote tags %v", tags)
+	}
+}

@@ -360,9 +360,10 @@ func openRegular(path string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	case errors.Is(err, syscall.ELOOP):
 		return nil, fmt.Errorf("%s: is a symlink: %w", path, errdef.ErrMalformed)
-	case ReadDenied(err) != nil:
-		return nil, ReadDenied(err)
 	case err != nil:
+		if denied := ReadDenied(err); denied != nil {
+			return nil, denied
+		}
 		return nil, err
 	}
 	f, _, err = checkRegular(f, path)
