@@ -35,14 +35,22 @@ left out is named on stderr ("skipped bundle root ...: not verified", or
 every root is listed unverified, with a warning: such an inventory is for
 reading; create --base takes only a signed one.`,
 		Example: `  stella mirror inventory --registry registry.internal:5000 --output inventory.json --key env://COSIGN_PRIVATE_KEY --bundle-key near-side.pub`,
-		Args:    cobra.NoArgs,
+		// Checked with the arguments, once the flags are parsed, so that a
+		// command line in the docs without --bundle-key fails as one that
+		// does not parse (TestDocsCommandsParse), not only when run.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return err
+			}
+			if opts.Key != "" && len(trust.keys) == 0 && len(trust.roots) == 0 {
+				return usageError("inventory --key signs what it lists: give --bundle-key PUB (the key the bundles are signed with, as import --key) or --bundle-trust-root")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if opts.Trust, err = trust.options(); err != nil {
 				return err
-			}
-			if opts.Key != "" && opts.Trust.Empty() {
-				return usageError("inventory --key signs what it lists: give --bundle-key PUB (the key the bundles are signed with, as import --key) or --bundle-trust-root")
 			}
 			if opts.Client, err = app.remoteClient(); err != nil {
 				return err
