@@ -20,6 +20,9 @@ import (
 // free of repeats went after planning; 2524 with an image's manifests
 // shared by its two repositories, not a place of 160 bytes each.
 func TestPlacementHoldsLittle(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates on its own")
+	}
 	ctx := context.Background()
 	const images = 200
 	work, dir := scaleBundle(t, images)
