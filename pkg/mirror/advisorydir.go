@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
@@ -23,6 +25,9 @@ import (
 type advisoryWriter struct {
 	root *os.Root
 	dir  string
+	// allowRollback writes a bundle's advisories over a newer bundle's;
+	// keepWithdrawn leaves the advisories this bundle withdrew (finish).
+	allowRollback, keepWithdrawn bool
 }
 
 func openAdvisoryDir(dir string) (*advisoryWriter, error) {
@@ -47,8 +52,8 @@ func relName(bundlePath string) string { return strings.TrimPrefix(bundlePath, "
 // name the same content under thousands of paths (empty or identical
 // advisories), and a descriptor each would pass `ulimit -n`. The others
 // are copied from it, one at a time, once it is whole (close).
-func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
-	p := &pendingAdvisory{w: a}
+func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendingAdvisory, error) {
+	p := &pendingAdvisory{w: a, desc: desc}
 	for _, bp := range paths {
 		name := relName(bp)
 		if err := a.root.MkdirAll(path.Dir(name), 0o755); err != nil {
@@ -69,7 +74,7 @@ func (a *advisoryWriter) create(paths []string) (*pendingAdvisory, error) {
 		rand.Read(suffix[:])
 		tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.tmp-%d-%s", path.Base(name), os.Getpid(), hex.EncodeToString(suffix[:])))
 		if p.file == nil {
-			f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			f, err := a.createTemp(tmp)
 			if err != nil {
 				p.abort()
 				return nil, fmt.Errorf("advisory %s: %w", bp, err)
@@ -117,8 +122,25 @@ func (a *advisoryWriter) removeStale(name string) error {
 	return nil
 }
 
+// createTemp creates the temporary file tmp, its directory again if an
+// import that withdrew the last advisory under it removed it meanwhile.
+func (a *advisoryWriter) createTemp(tmp string) (*os.File, error) {
+	for range 3 {
+		f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+		if err := a.root.MkdirAll(path.Dir(tmp), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+}
+
 type pendingAdvisory struct {
 	w *advisoryWriter
+	// desc is the content's: every path holds it.
+	desc ocispec.Descriptor
 	// file is the first temporary file, open until close; the others are
 	// created by close.
 	file               *os.File
@@ -155,7 +177,7 @@ func (p *pendingAdvisory) copyTo(tmp string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := p.w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	dst, err := p.w.createTemp(tmp)
 	if err != nil {
 		return err
 	}
@@ -169,28 +191,38 @@ func (p *pendingAdvisory) copyTo(tmp string) error {
 	return err
 }
 
-// commit renames each closed file into place and returns the paths
-// written.
-func (p *pendingAdvisory) commit() ([]string, error) {
-	var written []string
+// commit renames each closed file into place, unless the file there
+// already holds the same bytes (a re-run: it is left as it was, its
+// temporary file removed), and reports which.
+func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
+	synced := map[string]bool{}
 	for i := range p.tmps {
+		if st, lerr := p.w.root.Lstat(p.names[i]); lerr == nil {
+			same, err := p.w.holds(p.names[i], st, p.desc.Digest, p.desc.Size)
+			if err != nil {
+				p.abort()
+				return nil, nil, fmt.Errorf("advisory %s: %w", p.paths[i], err)
+			}
+			if same {
+				p.w.root.Remove(p.tmps[i])
+				inPlace = append(inPlace, path.Join(p.w.dir, p.names[i]))
+				continue
+			}
+		}
 		if err := p.w.root.Rename(p.tmps[i], p.names[i]); err != nil {
 			p.abort()
-			return nil, err
+			return nil, nil, err
 		}
+		synced[path.Dir(p.names[i])] = false
 		written = append(written, path.Join(p.w.dir, p.names[i]))
 	}
 	// The new names on disk before the import says they are written.
-	synced := map[string]bool{}
-	for _, name := range p.names {
-		if d := path.Dir(name); !synced[d] {
-			synced[d] = true
-			if err := layout.SyncDir(filepath.Join(p.w.dir, filepath.FromSlash(d))); err != nil {
-				return nil, err
-			}
+	for d := range synced {
+		if err := layout.SyncDir(filepath.Join(p.w.dir, filepath.FromSlash(d))); err != nil {
+			return nil, nil, err
 		}
 	}
-	return written, nil
+	return written, inPlace, nil
 }
 
 // abort removes the temporary files (closing the first if still open);

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestAdvisoryStaleTemporaries: the temporaries of an advisory that an
@@ -33,7 +35,7 @@ func TestAdvisoryStaleTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	p, err := a.create([]string{"advisories/nvd.json.gz"})
+	p, err := a.create(ocispec.Descriptor{}, []string{"advisories/nvd.json.gz"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,9 @@ import (
 // no advisory; B, B again (nothing to do), C; then B and A replayed are
 // refused (exit 8) until --allow-rollback. The catalog lists each
 // generation once, in order; --advisories-dir holds the newest set, the
-// same content under two names included, and keeps what an earlier release
-// wrote (docs/INSTALL.md).
+// same content under two names included, and no longer the advisory A
+// wrote that B withdrew (a delta lists every advisory of its release, so
+// those it omits, its base's, are not taken for withdrawn).
 func TestDeltaReleaseLine(t *testing.T) {
 	ctx := context.Background()
 	source := testutil.Registry(t)
@@ -81,9 +82,9 @@ func TestDeltaReleaseLine(t *testing.T) {
 			t.Fatalf("import %s: %v", readManifest(t, src).BundleID, err)
 		}
 	}
-	// C's set, and A's nvd/b.json, which no later release lists.
-	want := map[string]string{"nvd/a.json": `{"a":1}`, "nvd/b.json": `{"b":1}`, "osv/x.json": `{"x":2}`, "osv/y.json": `{"a":1}`}
-	if got := readTree(t, advDir); fmt.Sprint(got) != fmt.Sprint(want) {
+	// C's set: A's nvd/b.json, which B withdrew, is gone.
+	want := map[string]string{"nvd/a.json": `{"a":1}`, "osv/x.json": `{"x":2}`, "osv/y.json": `{"a":1}`}
+	if got := advisoriesIn(t, advDir); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("--advisories-dir after A, B, C holds %v, want %v", got, want)
 	}
 	for _, src := range []string{b, a} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -30,10 +31,18 @@ type ImportOptions struct {
 	// AdvisoriesDir, if set, receives the advisories (advisories/x.json.gz
 	// is written as AdvisoriesDir/x.json.gz), each whole or not at all,
 	// and only once the import is complete: a failed import writes none.
-	// It removes nothing: an advisory an earlier import wrote and this
-	// release no longer lists stays (see docs/INSTALL.md). Empty leaves
-	// them only in the bundle repository, with a warning.
+	// A file already holding the same bytes is left as it is. The import
+	// records what it wrote there (AdvisoryRecordName); an advisory the
+	// previous import wrote and this bundle no longer lists (withdrawn) is
+	// removed if its bytes are still those recorded, else left and named.
+	// A bundle that lists no advisories leaves the directory as it was.
+	// Empty leaves the advisories only in the bundle repository, with a
+	// warning.
 	AdvisoriesDir string
+	// KeepWithdrawn leaves the advisories this bundle withdrew in
+	// AdvisoriesDir (reported, and still recorded, so a later import
+	// without it removes them); false removes them.
+	KeepWithdrawn bool
 	// RepoPrefix is put before every image's repository on the target.
 	RepoPrefix string
 	// BundleRepo is where the bundle itself goes; empty means
@@ -74,12 +83,21 @@ type PlaceResult struct {
 	// that already named another manifest in the target, one that no
 	// bundle in the bundle repository carried, left as they were: the far
 	// side may have added its own signatures there.
-	KeptTags      []string       `json:"keptTags,omitempty"`
-	Blobs         BlobCounts     `json:"blobs"`
-	Manifests     ManifestCounts `json:"manifests"`
-	Advisories    []string       `json:"advisories,omitempty"`
-	ReferrersMode ReferrersMode  `json:"referrersMode"`
-	Seconds       float64        `json:"durationSeconds"`
+	KeptTags  []string       `json:"keptTags,omitempty"`
+	Blobs     BlobCounts     `json:"blobs"`
+	Manifests ManifestCounts `json:"manifests"`
+	// Advisories are the bundle's advisory files in the advisories
+	// directory (DIR/x.json): written, or already holding the same bytes.
+	Advisories []string `json:"advisories,omitempty"`
+	// AdvisoriesInPlace counts those of Advisories that already held the
+	// same bytes, left as they were.
+	AdvisoriesInPlace int `json:"advisoriesInPlace,omitempty"`
+	// WithdrawnAdvisories are the files the previous import wrote into
+	// the advisories directory that this bundle no longer lists, and what
+	// became of each.
+	WithdrawnAdvisories []WithdrawnAdvisory `json:"withdrawnAdvisories,omitempty"`
+	ReferrersMode       ReferrersMode       `json:"referrersMode"`
+	Seconds             float64             `json:"durationSeconds"`
 	// FilesNotCarried, if set, says which of the bundle's side files were
 	// left out of the target, and why; nil when they were carried (or the
 	// bundle has none).
@@ -181,6 +199,19 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 			return nil, err
 		}
 		defer pl.adv.Close()
+		pl.adv.allowRollback, pl.adv.keepWithdrawn = opts.AllowRollback, opts.KeepWithdrawn
+		if len(m.Advisories) > 0 {
+			// Before anything is written: the record read (asked again
+			// once the tags are written), and the directory not taken
+			// back to an older bundle's advisories.
+			rec, err := pl.adv.readRecord()
+			if err != nil {
+				return nil, err
+			}
+			if err := checkRecordGeneration(opts.AdvisoriesDir, rec, md, opts.AllowRollback); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := pl.run(ctx, concurrency(opts.Transfer.Concurrency)); err != nil {
 		return nil, err
@@ -190,6 +221,9 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	}
 	res := pl.result(bundleRepo, start, true, opts.RepoPrefix)
 	log.Info("import complete", "sent", res.Blobs.Sent, "mounted", res.Blobs.Mounted, "skipped", res.Blobs.Skipped, "referrers", res.ReferrersMode)
+	if opts.AdvisoriesDir != "" && len(m.Advisories) == 0 {
+		log.Warn("bundle lists no advisories: --advisories-dir left as it was (nothing written, nothing withdrawn)", "dir", opts.AdvisoriesDir)
+	}
 	if opts.AdvisoriesDir == "" && len(m.Advisories) > 0 {
 		// The plan's load.sh ends by loading the advisories for the
 		// scanner; without a directory they are only layers of the
@@ -208,11 +242,15 @@ func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix
 		Version: m.Release.Version, Generation: m.MirrorGeneration, Tags: t.tagged.Load(), TagsInPlace: t.inPlace.Load(),
 		Blobs:           BlobCounts{Sent: t.sent.Load(), Mounted: t.mounted.Load(), Skipped: t.skipped.Load(), BytesSent: t.bytesSent.Load()},
 		Manifests:       ManifestCounts{Pushed: t.pushed.Load(), Present: t.present.Load()},
-		Advisories:      pl.written,
 		KeptTags:        t.keptRefs(),
 		ReferrersMode:   t.mode,
 		Seconds:         time.Since(start).Seconds(),
 		FilesNotCarried: pl.left,
+	}
+	if a := pl.advisories; a != nil {
+		res.Advisories = append(append(res.Advisories, a.written...), a.inPlace...)
+		slices.Sort(res.Advisories)
+		res.AdvisoriesInPlace, res.WithdrawnAdvisories = len(a.inPlace), a.withdrawn
 	}
 	if images {
 		for _, img := range m.Images {

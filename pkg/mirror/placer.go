@@ -36,7 +36,9 @@ type placer struct {
 	// reads that queue them.
 	spreadCtx context.Context
 	mu        sync.Mutex
-	written   []string
+	// advisories, once run is done, say what it did in the advisories
+	// directory; nil without one.
+	advisories *advisoriesPlaced
 	// omitted are the blobs a delta bundle leaves out (its base's).
 	omitted map[digest.Digest]bool
 	// pending are the advisories verified and waiting, as hidden
@@ -111,15 +113,17 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		pl.log.Warn("cosign tag left as it was: it names another manifest, which may hold this registry's own signatures; the bundle's is in the same repository by digest",
 			"tag", k.ref, "names", k.held, "bundle", k.bundle, "toTakeTheBundles", k.takeCommand())
 	}
-	for len(pl.pending) > 0 {
-		written, err := pl.pending[0].commit()
-		if err != nil {
-			return err
-		}
-		pl.pending = pl.pending[1:]
-		pl.written = append(pl.written, written...)
+	if pl.adv == nil || len(pl.md.Manifest.Advisories) == 0 {
+		// A bundle that carries no advisories (images only) leaves the
+		// directory as it was: it withdraws none.
+		return nil
 	}
-	return nil
+	placed, err := pl.adv.finish(ctx, pl.pending, pl.md, pl.log)
+	if placed != nil {
+		pl.pending = nil
+		pl.advisories = placed
+	}
+	return err
 }
 
 // notCarried says which of the bundle's side files the plan leaves out of
@@ -393,7 +397,7 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 	var adv *pendingAdvisory
 	if paths := pl.plan.advisories[b.desc.Digest]; len(paths) > 0 && pl.adv != nil {
 		var err error
-		if adv, err = pl.adv.create(paths); err != nil {
+		if adv, err = pl.adv.create(b.desc, paths); err != nil {
 			return err
 		}
 		r = io.TeeReader(r, adv.writer())

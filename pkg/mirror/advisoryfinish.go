@@ -1,0 +1,124 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strings"
+
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// advisoriesPlaced is what an import did in its advisories directory.
+type advisoriesPlaced struct {
+	// written were renamed into place; inPlace already held the same
+	// bytes and were left as they were. Together, the release's advisories.
+	written, inPlace []string
+	withdrawn        []WithdrawnAdvisory
+}
+
+// finish runs once the placement is complete, its tags written. Under the
+// directory's lock (two imports into one directory finish one after the
+// other) it reads the record again, refuses to go back to an older bundle
+// than the one recorded, moves the pending advisories into place, removes
+// the advisories the previous import wrote that this bundle no longer
+// lists, and writes the record if it changed: the same import again
+// writes nothing. A crash between the removals and the record is safe:
+// the next import finds those files gone.
+func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory, md *metadata, log *slog.Logger) (*advisoriesPlaced, error) {
+	unlock, err := layout.LockDir(ctx, a.dir, func() {
+		log.Warn("waiting for another import writing the same advisories directory", "dir", a.dir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	prev, err := a.readRecord()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRecordGeneration(a.dir, prev, md, a.allowRollback); err != nil {
+		return nil, err
+	}
+	m := md.Manifest
+	rec := &advisoryRecord{SchemaVersion: advisoryRecordSchema, BundleID: m.BundleID, Version: m.Release.Version, Generation: m.MirrorGeneration, Root: md.RootDesc.Digest}
+	out := &advisoriesPlaced{}
+	for _, p := range pending {
+		written, inPlace, err := p.commit()
+		if err != nil {
+			return nil, err
+		}
+		out.written = append(out.written, written...)
+		out.inPlace = append(out.inPlace, inPlace...)
+		for _, name := range p.names {
+			rec.Files = append(rec.Files, recordedAdvisory{Path: name, Digest: p.desc.Digest, Size: p.desc.Size})
+		}
+	}
+	carried := map[string]bool{}
+	for _, f := range m.Advisories {
+		carried[relName(f.Path)] = true
+	}
+	if prev == nil {
+		a.warnUnrecorded(carried, log)
+	}
+	var still []recordedAdvisory
+	var failed error
+	out.withdrawn, still, failed = a.withdraw(prev, carried, a.keepWithdrawn)
+	rec.Files = append(rec.Files, still...)
+	logWithdrawn(a.dir, out.withdrawn, log)
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil || !bytes.Equal(data, a.prevBytes(prev)) {
+		if err := a.writeRecord(data); err != nil {
+			return nil, err
+		}
+	}
+	return out, failed
+}
+
+// prevBytes is the previous record as encodeRecord gives it.
+func (a *advisoryWriter) prevBytes(prev *advisoryRecord) []byte {
+	data, _ := encodeRecord(prev)
+	return data
+}
+
+// logWithdrawn tells, on one line, how many advisories this bundle
+// withdrew and what became of them, and names each one left because it is
+// no longer what stella wrote.
+func logWithdrawn(dir string, withdrawn []WithdrawnAdvisory, log *slog.Logger) {
+	if len(withdrawn) == 0 {
+		return
+	}
+	count := map[string]int{}
+	for _, w := range withdrawn {
+		count[w.State]++
+		if w.State == WithdrawnChanged {
+			log.Warn("withdrawn advisory left in place: it is not what stella wrote there (changed, or a symlink on its path); remove it by hand if the scanner must not read it", "file", w.Path)
+		}
+	}
+	log.Warn("advisories withdrawn: the previous import wrote them and this bundle no longer lists them", "dir", dir, "withdrawn", len(withdrawn),
+		WithdrawnRemoved, count[WithdrawnRemoved], WithdrawnKept, count[WithdrawnKept], WithdrawnChanged, count[WithdrawnChanged], WithdrawnGone, count[WithdrawnGone])
+}
+
+// warnUnrecorded says, for a directory with no record yet (the first
+// import of this version into it), how many files it holds that this
+// bundle does not list: an earlier stella's withdrawn advisories may be
+// among them, which no record lets this one remove.
+func (a *advisoryWriter) warnUnrecorded(carried map[string]bool, log *slog.Logger) {
+	var others []string
+	fs.WalkDir(a.root.FS(), ".", func(name string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || carried[name] || name == AdvisoryRecordName || strings.HasPrefix(path.Base(name), ".") && strings.Contains(path.Base(name), ".tmp-") {
+			return nil
+		}
+		others = append(others, name)
+		return nil
+	})
+	if len(others) > 0 {
+		log.Warn("advisories directory holds files this bundle does not list, and no record of an earlier import's (written from now on): they are left; remove any withdrawn advisory among them by hand",
+			"dir", a.dir, "files", len(others), "first", others[0])
+	}
+}

@@ -1,0 +1,158 @@
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// WithdrawnAdvisory is an advisory file that the previous import into
+// --advisories-dir wrote and the bundle imported now no longer lists: its
+// vendor withdrew it (a false positive) or renamed its feed file.
+type WithdrawnAdvisory struct {
+	// Path is the file, as DIR/x.json.
+	Path string `json:"path"`
+	// State is what became of it: WithdrawnRemoved, WithdrawnKept,
+	// WithdrawnChanged or WithdrawnGone.
+	State string `json:"state"`
+}
+
+// What became of a withdrawn advisory.
+const (
+	// WithdrawnRemoved: its bytes were still those stella wrote; removed.
+	WithdrawnRemoved = "removed"
+	// WithdrawnKept: still stella's, left by --keep-withdrawn; still
+	// recorded, so a later import without it removes it.
+	WithdrawnKept = "kept"
+	// WithdrawnChanged: no longer what stella wrote (edited, replaced, a
+	// symlink or directory in its place or on its path): left for good,
+	// and no longer recorded as stella's.
+	WithdrawnChanged = "changed"
+	// WithdrawnGone: no longer there (removed by hand, or by an import
+	// cut short before its record was written).
+	WithdrawnGone = "gone"
+)
+
+// withdraw deals with each file of the previous record that the bundle
+// no longer carries: removed if its bytes are still those recorded (unless
+// keep), else left and said so. It returns what became of each, the
+// entries still to record (those kept), and the first removal that failed:
+// the others are still done, and the record written, before it is told.
+func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool, keep bool) (out []WithdrawnAdvisory, still []recordedAdvisory, failed error) {
+	if prev == nil {
+		return nil, nil, nil
+	}
+	for _, f := range prev.Files {
+		if carried[f.Path] {
+			continue
+		}
+		state, err := a.withdrawOne(f, keep)
+		if err != nil {
+			if failed == nil {
+				failed = fmt.Errorf("advisory %s, withdrawn by this bundle: cannot remove it: %w", path.Join(a.dir, f.Path), err)
+			}
+			state = WithdrawnKept
+		}
+		if state == WithdrawnKept {
+			still = append(still, f)
+		}
+		out = append(out, WithdrawnAdvisory{Path: path.Join(a.dir, f.Path), State: state})
+	}
+	return out, still, failed
+}
+
+func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, error) {
+	if a.underSymlink(f.Path) {
+		// Not where stella wrote it: removal follows no symlink.
+		return WithdrawnChanged, nil
+	}
+	st, err := a.root.Lstat(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return WithdrawnGone, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	same, err := a.holds(f.Path, st, f.Digest, f.Size)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !same:
+		return WithdrawnChanged, nil
+	case keep:
+		return WithdrawnKept, nil
+	}
+	if err := a.root.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	a.removeEmptyParents(f.Path)
+	return WithdrawnRemoved, nil
+}
+
+// holds reports whether name (of Lstat st) is a regular file of size bytes
+// with digest d.
+func (a *advisoryWriter) holds(name string, st fs.FileInfo, d digest.Digest, size int64) (bool, error) {
+	if !st.Mode().IsRegular() || st.Size() != size || d.Validate() != nil {
+		return false, nil
+	}
+	f, err := a.openRegular(name, st)
+	if err != nil || f == nil {
+		return false, err
+	}
+	defer f.Close()
+	v := d.Algorithm().Digester()
+	if _, err := io.Copy(v.Hash(), f); err != nil {
+		return false, err
+	}
+	return v.Digest() == d, nil
+}
+
+// openRegular opens name, which Lstat gave as st, for reading; nil, nil if
+// what it opened is not that file (replaced meanwhile, or a symlink now).
+func (a *advisoryWriter) openRegular(name string, st fs.FileInfo) (*os.File, error) {
+	f, err := a.root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if fst, err := f.Stat(); err != nil || !os.SameFile(st, fst) || !fst.Mode().IsRegular() {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// underSymlink reports whether a directory on name's path, under the
+// advisories directory, is a symlink (or not a directory at all).
+func (a *advisoryWriter) underSymlink(name string) bool {
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		st, err := a.root.Lstat(d)
+		if err != nil {
+			// Not there: neither is the file, which Lstat says next.
+			return false
+		}
+		if !st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// removeEmptyParents removes the directories above name that its removal
+// left empty (stella made them for it), up to, not including, the
+// advisories directory; a directory that holds anything stays.
+func (a *advisoryWriter) removeEmptyParents(name string) {
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		if st, err := a.root.Lstat(d); err != nil || !st.IsDir() {
+			return
+		}
+		if a.root.Remove(d) != nil {
+			return
+		}
+	}
+}
