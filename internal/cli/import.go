@@ -37,10 +37,25 @@ registry's own signatures) is left as it was, with a warning (keptTags in
 bundle itself (root, metadata, signature) goes to --bundle-repo, tagged with
 the release version. Side files its signing does not vouch for (a
 public-key.pem replaced on the medium) are left behind, with a warning
-(filesNotCarried in --format json).`,
+(filesNotCarried in --format json).
+
+--advisories-dir DIR receives the advisory files, each whole or not at all,
+once the tags are written; a file already holding the same bytes is left
+as it is. The import records what it wrote in DIR/.stella-advisories.json.
+An advisory the previous import wrote that this bundle no longer lists
+(withdrawn upstream, or a feed file renamed) is removed if its bytes are
+still those stella wrote, with the directories it alone was in, and
+reported (withdrawnAdvisories in --format json); one changed since, or
+with a symlink on its path, and files of your own are never removed: a
+withdrawn one is named instead. --keep-withdrawn removes none. A bundle
+older than the one whose advisories DIR holds is refused (exit 8) unless
+--allow-rollback, which gives DIR that bundle's set; a bundle that lists no
+advisories leaves DIR as it was.`,
 		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
     --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
   stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json
+  stella mirror import stellaops-airgap-2025.11.0.tar.zst --registry registry.internal:5000 \
+    --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories --keep-withdrawn
   stella mirror import bundle.tar.zst --registry registry.internal --key cosign.pub \
     --ca-file internal-ca.pem --cert-file client.pem --key-file client.key`,
 		Args: cobra.ExactArgs(1),
@@ -69,7 +84,8 @@ public-key.pem replaced on the medium) are left behind, with a warning
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Registry, "registry", "", "target registry, HOST[:PORT] (required)")
-	f.StringVar(&opts.AdvisoriesDir, "advisories-dir", "", "directory to write the advisories into (without it they stay only in the bundle repository, with a warning)")
+	f.StringVar(&opts.AdvisoriesDir, "advisories-dir", "", "directory to write the advisories into, removing those the previous import wrote that this bundle withdrew (without it they stay only in the bundle repository, with a warning)")
+	f.BoolVar(&opts.KeepWithdrawn, "keep-withdrawn", false, "leave in --advisories-dir the advisories this bundle withdrew (still reported; a later import without it removes them)")
 	f.StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository on the target")
 	f.StringVar(&opts.BundleRepo, "bundle-repo", bundle.DefaultBundleRepository, "repository for the bundle itself")
 	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "import")

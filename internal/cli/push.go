@@ -75,9 +75,29 @@ func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
 	printNotCarried(w, r.FilesNotCarried)
 	fmt.Fprintf(w, "  referrers   %s\n", r.ReferrersMode)
 	if len(r.Advisories) > 0 {
-		fmt.Fprintf(w, "  advisories  %d written\n", len(r.Advisories))
+		fmt.Fprintf(w, "  advisories  %d written, %d already in place\n", len(r.Advisories)-r.AdvisoriesInPlace, r.AdvisoriesInPlace)
 	}
+	printWithdrawn(w, r.WithdrawnAdvisories)
 	fmt.Fprintf(w, "  took        %.2fs\n", r.Seconds)
+}
+
+// printWithdrawn prints how many advisories the bundle withdrew and what
+// became of them, and names each left because it is not what stella wrote.
+func printWithdrawn(w io.Writer, withdrawn []mirror.WithdrawnAdvisory) {
+	if len(withdrawn) == 0 {
+		return
+	}
+	count := map[string]int{}
+	for _, a := range withdrawn {
+		count[a.State]++
+	}
+	fmt.Fprintf(w, "  withdrawn   %d: %d removed, %d kept (--keep-withdrawn), %d left (changed since stella wrote them), %d already gone\n",
+		len(withdrawn), count[mirror.WithdrawnRemoved], count[mirror.WithdrawnKept], count[mirror.WithdrawnChanged], count[mirror.WithdrawnGone])
+	for _, a := range withdrawn {
+		if a.State == mirror.WithdrawnChanged {
+			fmt.Fprintf(w, "  left        %s (withdrawn, but changed since stella wrote it: remove it by hand if the scanner must not read it)\n", a.Path)
+		}
+	}
 }
 
 // printNotCarried prints, on one line, the side files a bundle's placement

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -64,11 +68,17 @@ func (l *advisoryLine) importInto(t *testing.T, src, target, advDir string, edit
 	return mirror.Import(context.Background(), opts)
 }
 
-// advisoriesIn reads every file under dir but the record.
+// advisoriesIn reads every file under dir but the record and the hidden
+// temporary files of an import under way.
 func advisoriesIn(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	tree := readTree(t, dir)
 	delete(tree, recordName)
+	for name := range tree {
+		if base := filepath.Base(name); strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-") {
+			delete(tree, name)
+		}
+	}
 	return tree
 }
 
@@ -274,3 +284,64 @@ func TestWithdrawalFollowsNoSymlink(t *testing.T) {
 		t.Errorf("the file a symlink points to, outside: %q, %v", data, err)
 	}
 }
+
+// TestAdvisoriesFinishOneAtATime: an import finishing into a directory
+// whose lock another holds (another import finishing there) waits for it,
+// so the two never interleave their renames, removals and records; once
+// the lock is released it completes. Before, nothing kept two imports apart
+// there, and the record of one could list what the other removed.
+func TestAdvisoriesFinishOneAtATime(t *testing.T) {
+	ctx := context.Background()
+	l := newAdvisoryLine(t)
+	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
+	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
+	if _, err := l.importInto(t, a, target, dir); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := layout.LockDir(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.importInto(t, b, target, dir, func(o *mirror.ImportOptions) {
+			o.Logger = slog.New(onMessage{"waiting for another import", waiting, &sync.Once{}})
+		})
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-done:
+		unlock()
+		t.Fatalf("finished while another held the directory's lock: %v", err)
+	}
+	if got := advisoriesIn(t, dir); fmt.Sprint(got) != fmt.Sprint(advA) {
+		t.Errorf("while waiting, the directory changed: %v", got)
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := advisoriesIn(t, dir); fmt.Sprint(got) != fmt.Sprint(advB) {
+		t.Errorf("holds %v, want B's", got)
+	}
+}
+
+// onMessage is a slog handler that closes ch at the first record whose
+// message starts with prefix.
+type onMessage struct {
+	prefix string
+	ch     chan struct{}
+	once   *sync.Once
+}
+
+func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h onMessage) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, h.prefix) {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
+}
+func (h onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h onMessage) WithGroup(string) slog.Handler      { return h }

@@ -1,0 +1,89 @@
+package mirror_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestAdvisoryRecordNotStellas: a record that is not one stella wrote
+// (damaged, or of a newer stella) is refused before anything is written:
+// without it, what stella may remove is unknown.
+func TestAdvisoryRecordNotStellas(t *testing.T) {
+	l := newAdvisoryLine(t)
+	b := l.bundle(t, 102, advB)
+	for _, tc := range []struct {
+		name, record string
+		want         error
+	}{
+		{"damaged", `{"schemaVersion":1,"files":[{"path":"../etc/passwd"`, errdef.ErrMalformed},
+		{"escaping path", `{"schemaVersion":1,"bundleId":"x","version":"1","mirrorGeneration":1,"root":"sha256:` + strings.Repeat("0", 64) + `","files":[{"path":"../x","digest":"sha256:` + strings.Repeat("0", 64) + `","size":1}]}`, errdef.ErrMalformed},
+		{"newer", `{"schemaVersion":2,"somethingNew":true}`, errdef.ErrNewerFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, dir := testutil.Registry(t), t.TempDir()
+			os.WriteFile(filepath.Join(dir, mirror.AdvisoryRecordName), []byte(tc.record), 0o644)
+			_, err := l.importInto(t, b, target, dir)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), mirror.AdvisoryRecordName) {
+				t.Errorf("got %v, want %v naming the record", err, tc.want)
+			}
+			if tags := testutil.Tags(t, target); len(tags) != 0 {
+				t.Errorf("refused, it tagged %v", tags)
+			}
+			if got := advisoriesIn(t, dir); len(got) != 0 {
+				t.Errorf("refused, it wrote %v", got)
+			}
+		})
+	}
+}
+
+// TestWithdrawnAdvisoriesReported: the result says what became of each
+// withdrawn advisory (removed, changed by hand and left, already gone),
+// and how many of the release's were already in place; with
+// KeepWithdrawn they are kept and still recorded, so the next import
+// without it removes them.
+func TestWithdrawnAdvisoriesReported(t *testing.T) {
+	l := newAdvisoryLine(t)
+	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
+	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
+	if _, err := l.importInto(t, a, target, dir); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.importInto(t, b, target, dir, func(o *mirror.ImportOptions) { o.KeepWithdrawn = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res.WithdrawnAdvisories), fmt.Sprintf("[{%s/nvd/2025/fp.json kept} {%s/old/gone.json kept}]", dir, dir); got != want {
+		t.Errorf("--keep-withdrawn: withdrawn %s, want %s", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "old", "gone.json")); err != nil {
+		t.Errorf("--keep-withdrawn removed it: %v", err)
+	}
+	// One edited by hand, one removed by hand: left and said so.
+	os.WriteFile(filepath.Join(dir, "nvd", "2025", "fp.json"), []byte(`{"fp":"mine"}`), 0o644)
+	res, err = l.importInto(t, b, target, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res.WithdrawnAdvisories), fmt.Sprintf("[{%s/nvd/2025/fp.json changed} {%s/old/gone.json removed}]", dir, dir); got != want {
+		t.Errorf("withdrawn %s, want %s", got, want)
+	}
+	if res.AdvisoriesInPlace != len(advB) || len(res.Advisories) != len(advB) {
+		t.Errorf("advisories %v, %d in place; want B's %d, all in place", res.Advisories, res.AdvisoriesInPlace, len(advB))
+	}
+	// Changed, it is no longer stella's: not named again.
+	res, err = l.importInto(t, b, target, dir)
+	if err != nil || len(res.WithdrawnAdvisories) != 0 {
+		t.Errorf("third import: %v, withdrawn %v", err, res.WithdrawnAdvisories)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "nvd", "2025", "fp.json")); string(data) != `{"fp":"mine"}` {
+		t.Errorf("the operator's edit: %q", data)
+	}
+}
