@@ -96,6 +96,11 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 // not be then.
 func (a *advisoryWriter) removeStale(name string) error {
 	dir, err := a.root.Open(path.Dir(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed meanwhile, by an import withdrawing the last advisory
+		// under it: nothing stale there (createTemp makes it again).
+		return nil
+	}
 	if err != nil {
 		return err
 	}
