@@ -149,3 +149,20 @@ func TestTwoImportsAtOnceOneAdvisoriesDir(t *testing.T) {
 		}
 	}
 }
+
+// TestImportAgainWritesNoAdvisory traces the same import run again: it
+// syncs nothing under --advisories-dir and renames nothing there (every
+// advisory already holds its bytes, the record is unchanged). Before, every
+// advisory was written again to a temporary file, synced, and renamed
+// over the same bytes: a feed of gigabytes rewritten on each check.
+func TestImportAgainWritesNoAdvisory(t *testing.T) {
+	l := newWithdrawal(t)
+	dir := filepath.Join(l.work, "advisories")
+	imp := []string{"mirror", "import", l.b, "--registry", l.target, "--plain-http", "--key", l.pub, "--advisories-dir", dir}
+	mustStella(t, imp...)
+	for _, c := range syncTrace(t, nil, imp...) {
+		if strings.HasPrefix(c.path, dir+string(filepath.Separator)) || c.path == dir {
+			t.Errorf("the same import again: %s %s", c.op, c.path)
+		}
+	}
+}

@@ -62,9 +62,24 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 		}
 		// A name the rename cannot take (a directory holds it) is refused
 		// now, before anything is tagged, not once all is placed.
-		if st, err := a.root.Lstat(name); err == nil && st.IsDir() {
+		st, err := a.root.Lstat(name)
+		if err == nil && st.IsDir() {
 			p.abort()
 			return nil, fmt.Errorf("advisory %s: %s %w as a directory", bp, path.Join(a.dir, name), errdef.ErrExists)
+		}
+		if err == nil {
+			// A file already holding these bytes (a re-run, an advisory
+			// unchanged since the last release) is not written again:
+			// commit checks that it is still the file read here.
+			same, err := a.holds(name, st, desc.Digest, desc.Size)
+			if err != nil {
+				p.abort()
+				return nil, fmt.Errorf("advisory %s: %w", bp, err)
+			}
+			if same {
+				p.held = append(p.held, heldAdvisory{path: bp, name: name, st: st})
+				continue
+			}
 		}
 		if err := a.removeStale(name); err != nil {
 			p.abort()
@@ -146,19 +161,39 @@ type pendingAdvisory struct {
 	w *advisoryWriter
 	// desc is the content's: every path holds it.
 	desc ocispec.Descriptor
+	// held are the paths whose file already held the content when create
+	// looked: no temporary file is written for them.
+	held []heldAdvisory
 	// file is the first temporary file, open until close; the others are
 	// created by close.
 	file               *os.File
 	paths, tmps, names []string
 }
 
-// writer returns the writer into the first temporary file.
-func (p *pendingAdvisory) writer() io.Writer { return p.file }
+// heldAdvisory is a path of the bundle whose file already held its
+// content: st is what Lstat said of it then.
+type heldAdvisory struct {
+	path, name string
+	st         fs.FileInfo
+}
+
+// writer returns the writer into the first temporary file; io.Discard when
+// every path already holds the content (the bytes are still read, and
+// verified, by the upload).
+func (p *pendingAdvisory) writer() io.Writer {
+	if p.file == nil {
+		return io.Discard
+	}
+	return p.file
+}
 
 // close syncs and closes the first temporary file once everything is
 // written, then copies it into the others, each synced and closed before
 // the next is opened.
 func (p *pendingAdvisory) close() error {
+	if p.file == nil {
+		return nil
+	}
 	err := p.file.Sync()
 	if cerr := p.file.Close(); err == nil {
 		err = cerr
@@ -200,6 +235,13 @@ func (p *pendingAdvisory) copyTo(tmp string) error {
 // already holds the same bytes (a re-run: it is left as it was, its
 // temporary file removed), and reports which.
 func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
+	for _, h := range p.held {
+		if err := p.stillHeld(h); err != nil {
+			p.abort()
+			return nil, nil, err
+		}
+		inPlace = append(inPlace, path.Join(p.w.dir, h.name))
+	}
 	synced := map[string]bool{}
 	for i := range p.tmps {
 		if st, lerr := p.w.root.Lstat(p.names[i]); lerr == nil {
@@ -228,6 +270,27 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 		}
 	}
 	return written, inPlace, nil
+}
+
+// stillHeld checks that the file create found holding the content still
+// does: the same file, unchanged (else its bytes are read again). Content
+// that changed meanwhile (another import, or a hand, wrote there) cannot be
+// put back without a temporary file: the import is run again.
+func (p *pendingAdvisory) stillHeld(h heldAdvisory) error {
+	st, err := p.w.root.Lstat(h.name)
+	if err == nil && os.SameFile(st, h.st) && st.ModTime().Equal(h.st.ModTime()) && st.Size() == h.st.Size() {
+		return nil
+	}
+	if err == nil {
+		var same bool
+		if same, err = p.w.holds(h.name, st, p.desc.Digest, p.desc.Size); err == nil && same {
+			return nil
+		}
+	}
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("advisory %s: %s changed while this import ran (another import or a hand wrote there): run the import again", h.path, path.Join(p.w.dir, h.name))
+	}
+	return fmt.Errorf("advisory %s: %w", h.path, err)
 }
 
 // abort removes the temporary files (closing the first if still open);

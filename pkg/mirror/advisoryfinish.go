@@ -55,6 +55,9 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 		for _, name := range p.names {
 			rec.Files = append(rec.Files, recordedAdvisory{Path: name, Digest: p.desc.Digest, Size: p.desc.Size})
 		}
+		for _, h := range p.held {
+			rec.Files = append(rec.Files, recordedAdvisory{Path: h.name, Digest: p.desc.Digest, Size: p.desc.Size})
+		}
 	}
 	carried := map[string]bool{}
 	for _, f := range m.Advisories {
