@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,29 @@ func TestWithdrawnAdvisoriesReported(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "nvd", "2025", "fp.json")); string(data) != `{"fp":"mine"}` {
 		t.Errorf("the operator's edit: %q", data)
+	}
+}
+
+// TestFirstImportNamesUnrecordedFiles: the first import into a directory
+// with no record (one an earlier stella wrote) removes nothing it does not
+// list, and says how many such files there are: an earlier stella's
+// withdrawn advisories may be among them, which no record lets it remove.
+func TestFirstImportNamesUnrecordedFiles(t *testing.T) {
+	l := newAdvisoryLine(t)
+	b := l.bundle(t, 102, advB)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "withdrawn-long-ago.json"), []byte(`{}`), 0o644)
+	var logs strings.Builder
+	res, err := l.importInto(t, b, testutil.Registry(t), dir, func(o *mirror.ImportOptions) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "no record of an earlier import") || !strings.Contains(logs.String(), "files=1 first=withdrawn-long-ago.json") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "withdrawn-long-ago.json")); err != nil || len(res.WithdrawnAdvisories) != 0 {
+		t.Errorf("a file no record lists: %v, withdrawn %v", err, res.WithdrawnAdvisories)
 	}
 }
