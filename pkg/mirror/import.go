@@ -163,7 +163,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	defer src.close()
 	// The signature first, over the raw bytes: nothing the bundle says is
 	// parsed further, or written anywhere, unless it verifies.
-	if _, err := verifyBundleSignature(ctx, src.file, opts.Trust); err != nil {
+	if _, err := src.verifySignature(ctx, opts.Trust); err != nil {
 		return nil, err
 	}
 	md, err := src.metadata(ctx)

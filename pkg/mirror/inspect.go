@@ -107,7 +107,7 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 	defer src.close()
 	var signers []Signer
 	if !opts.Trust.Empty() {
-		sig, err := verifyBundleSignature(ctx, src.file, opts.Trust)
+		sig, err := src.verifySignature(ctx, opts.Trust)
 		if err != nil {
 			return nil, err
 		}

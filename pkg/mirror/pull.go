@@ -77,7 +77,7 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	}
 	verified := false
 	if !opts.Trust.Empty() {
-		if _, err := verifyBundleSignature(ctx, src.file, opts.Trust); err != nil {
+		if _, err := src.verifySignature(ctx, opts.Trust); err != nil {
 			return nil, err
 		}
 		verified = true

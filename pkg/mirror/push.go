@@ -119,7 +119,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 		return nil, fmt.Errorf("no registry client: %w", errdef.ErrUsage)
 	}
 	if !acc.trust.Empty() {
-		if _, err := verifyBundleSignature(ctx, src.file, acc.trust); err != nil {
+		if _, err := src.verifySignature(ctx, acc.trust); err != nil {
 			return nil, err
 		}
 	}

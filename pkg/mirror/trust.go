@@ -223,6 +223,17 @@ func (md *metadata) verifySignature(ctx context.Context, trust TrustOptions) (*S
 	return verifyBundleSignature(ctx, md.File, trust)
 }
 
+// verifySignature is verifyBundleSignature for a source, its errors
+// prefixed with the archive, directory or reference the bundle was read
+// from: the operator is told which bundle failed, as verify tells it.
+func (s *source) verifySignature(ctx context.Context, trust TrustOptions) (*SignatureResult, error) {
+	res, err := verifyBundleSignature(ctx, s.file, trust)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	return res, nil
+}
+
 // verifyBundleSignature is verifySignature for a bundle not yet parsed:
 // it reads manifest.dsse and manifest.json through file and checks the
 // signature before anything interprets manifest.json, so a tampered
