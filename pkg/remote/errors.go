@@ -76,6 +76,7 @@ func Classify(err error) error {
 		case resp.StatusCode == http.StatusNotFound:
 			return &classified{err, errdef.ErrNotFound}
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+			dropScopeDetail(resp)
 			return &classified{fmt.Errorf("%w (%s)", err, credentialsHint(resp.URL)), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusRequestEntityTooLarge:
 			// Uploads shrink their requests down to 512 KiB first; a
@@ -135,6 +136,22 @@ func dropQueries(err error) {
 		if u, perr := url.Parse(urlErr.URL); perr == nil && (u.RawQuery != "" || u.User != nil) {
 			u.RawQuery, u.ForceQuery, u.User = "", false, nil
 			urlErr.URL = u.String()
+		}
+	}
+}
+
+// dropScopeDetail removes from an auth refusal the details that are not
+// words: the distribution registry answers a 401 with the access scope it
+// was asked for ([{Type:repository Name:… Action:pull}]), which oras-go
+// prints as a Go map, "[map[Action:pull Class: Name:… Type:repository]]",
+// in the middle of the line that tells the operator to check the
+// credentials. The repository is named before it already. A detail that
+// is text (a registry's own explanation) is kept. Changed in place, as
+// dropQueries does: the answer is made afresh for the request that failed.
+func dropScopeDetail(resp *errcode.ErrorResponse) {
+	for i := range resp.Errors {
+		if _, text := resp.Errors[i].Detail.(string); !text {
+			resp.Errors[i].Detail = nil
 		}
 	}
 }
