@@ -21,7 +21,7 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("interrupted: %w", context.Canceled)
+		err = interrupted
 	}
 	if err != nil {
 		if formatFromArgs(args) == "json" {
@@ -33,6 +33,20 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	return ExitCode(err)
 }
+
+// interrupted is the error of a run stopped by Ctrl-C or SIGTERM (exit
+// 130): what stopped it and what to do, not Go's "context canceled".
+// Every command may be run again: import, push and sync send only what is
+// missing and wrote no tag on partial content; the others write their
+// outputs whole or not at all.
+var interrupted error = interruptedError{}
+
+type interruptedError struct{}
+
+func (interruptedError) Error() string {
+	return "interrupted (Ctrl-C or SIGTERM): run the same command again to finish it"
+}
+func (interruptedError) Unwrap() error { return context.Canceled }
 
 // NewRootCmd builds the command tree. There are no package-level command
 // variables: every call returns a fresh tree bound to app.
