@@ -14,6 +14,12 @@ if ! command -v "$STELLA" >/dev/null 2>&1; then
   exit 1
 fi
 
-"$STELLA" mirror verify "$DIR/manifest.dsse" --key "$KEY"
+if [ -f "$DIR" ]; then
+  # verify-checksums reads SHA256SUMS beside the files it lists: a directory.
+  echo "verify.sh: $DIR is a file, not a bundle directory: extract it (docs/VERIFY.md), or check the archive itself with: $STELLA mirror verify $DIR --key $KEY" >&2
+  exit 1
+fi
+
+"$STELLA" mirror verify "${DIR%/}/manifest.dsse" --key "$KEY"
 "$STELLA" mirror verify-checksums "$DIR" --key "$KEY"
 echo "==> $DIR verifies"

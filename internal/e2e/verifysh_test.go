@@ -1,0 +1,38 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+)
+
+// TestVerifyScript runs deploy/airgap/verify.sh (the bundle's
+// scripts/verify.sh) as the far side's operator would: on the bundle
+// directory it passes; given the packed archive instead, which is what the
+// operator holds, it said "stella: bundle.tar.gz/manifest.dsse: not found"
+// of a file that is there. It now says, on one line, that it checks a
+// directory and how to check the archive itself.
+func TestVerifyScript(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", "verify.sh")
+	run := func(target string) (int, string) {
+		cmd := exec.Command("bash", script, target, pub)
+		cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "DOCKER_CONFIG="+t.TempDir())
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := run(dir); code != 0 || !strings.HasSuffix(out, "==> "+dir+" verifies\n") {
+		t.Fatalf("verify.sh on the bundle directory: exit %d\n%s", code, out)
+	}
+	code, out := run(archive)
+	want := "verify.sh: " + archive + " is a file, not a bundle directory: extract it (docs/VERIFY.md), or check the archive itself with: " + stellaBin + " mirror verify " + archive + " --key " + pub + "\n"
+	if code != 1 || out != want {
+		t.Errorf("verify.sh on the archive: exit %d\n%s\nwant exit 1\n%s", code, out, want)
+	}
+}
