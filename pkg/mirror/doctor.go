@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -133,8 +132,8 @@ func Doctor(ctx context.Context, opts DoctorOptions) (*DoctorResult, error) {
 		return nil, fmt.Errorf("doctor: no registry client: %w", errdef.ErrUsage)
 	}
 	host := opts.Registry
-	if host == "" || strings.Contains(host, "/") {
-		return nil, fmt.Errorf("--registry %q: want HOST[:PORT] (no scheme, no path): %w", host, errdef.ErrUsage)
+	if err := checkRegistryHost(host); err != nil {
+		return nil, err
 	}
 	repo := firstNonEmpty(opts.Repository, DefaultDoctorRepository)
 	if !bundle.ValidRepository(repo) {

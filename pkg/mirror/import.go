@@ -152,6 +152,9 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if opts.Client == nil || opts.Registry == "" {
 		return nil, fmt.Errorf("import: no target registry: %w", errdef.ErrUsage)
 	}
+	if err := checkRegistryHost(opts.Registry); err != nil {
+		return nil, err
+	}
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
 	if !bundle.ValidRepository(bundleRepo) {
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)

@@ -102,6 +102,9 @@ type InventoryResult struct {
 // is given.
 func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, error) {
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
+	if err := checkRegistryHost(opts.Registry); err != nil {
+		return nil, err
+	}
 	if opts.Output == "" || !strings.HasSuffix(opts.Output, ".json") {
 		return nil, fmt.Errorf("--output %q must name a .json file: %w", opts.Output, errdef.ErrUsage)
 	}
