@@ -109,6 +109,9 @@ type CatalogResult struct {
 // repository: catalog.json as an OCI artifact tagged "catalog" with its
 // DSSE envelope as a referrer, and optionally as files.
 func Catalog(ctx context.Context, opts CatalogOptions) (*CatalogResult, error) {
+	if err := refuseScheme(opts.Repository); err != nil {
+		return nil, err
+	}
 	ref, err := registry.ParseReference(opts.Repository)
 	if err != nil || ref.Reference != "" {
 		return nil, fmt.Errorf("catalog: %q is not host/repository: %w", opts.Repository, errdef.ErrUsage)

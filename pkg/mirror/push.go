@@ -85,6 +85,9 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 // parseTarget parses host/repository[:tag]; a digest is refused, since a
 // push names where the bundle goes, not what it is.
 func parseTarget(s string) (registry.Reference, error) {
+	if err := refuseScheme(s); err != nil {
+		return registry.Reference{}, err
+	}
 	ref, err := registry.ParseReference(s)
 	if err != nil {
 		return ref, fmt.Errorf("reference %q: %v: %w", s, err, errdef.ErrUsage)

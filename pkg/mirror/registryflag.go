@@ -23,3 +23,14 @@ func checkRegistryHost(host string) error {
 	}
 	return nil
 }
+
+// refuseScheme refuses a registry reference written as a URL
+// (http://HOST:PORT/REPO:TAG, as a browser or a registry's web page has
+// it), which the reference grammar would fail as an invalid repository
+// "/HOST", or a bundle source take for a file that is not found.
+func refuseScheme(ref string) error {
+	if strings.Contains(ref, "://") {
+		return fmt.Errorf("reference %q: no scheme: give HOST[:PORT]/REPOSITORY[:TAG] (--plain-http talks plain HTTP to a registry without TLS): %w", ref, errdef.ErrUsage)
+	}
+	return nil
+}

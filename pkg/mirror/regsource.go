@@ -35,6 +35,9 @@ import (
 // without trust, it is then taken only where no other could be the one the
 // far side's key accepts (chooseUnkeyed).
 func openRegistrySource(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, carry bool, log *slog.Logger) (*source, error) {
+	if err := refuseScheme(ref); err != nil {
+		return nil, err
+	}
 	parsed, err := registry.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("bundle reference %q: %v: %w", ref, err, errdef.ErrUsage)
@@ -284,7 +287,14 @@ func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, err
 // needs trust, inspect and create --base) carry no envelope they did not
 // verify.
 func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, log *slog.Logger) (*source, error) {
-	if _, err := os.Stat(src); err == nil || client == nil || !looksLikeReference(src) {
+	_, err := os.Stat(src)
+	if err != nil && client != nil {
+		// Not a file: a URL is a reference with a scheme, not a path.
+		if err := refuseScheme(src); err != nil {
+			return nil, err
+		}
+	}
+	if err == nil || client == nil || !looksLikeReference(src) {
 		return openSource(ctx, src, log)
 	}
 	return openRegistrySource(ctx, client, src, trust, false, log)
