@@ -132,7 +132,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) (*DoctorResult, error) {
 		return nil, fmt.Errorf("doctor: no registry client: %w", errdef.ErrUsage)
 	}
 	host := opts.Registry
-	if err := checkRegistryHost(host); err != nil {
+	if err := checkRegistryHost("--registry", host); err != nil {
 		return nil, err
 	}
 	repo := firstNonEmpty(opts.Repository, DefaultDoctorRepository)

@@ -152,7 +152,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if opts.Client == nil || opts.Registry == "" {
 		return nil, fmt.Errorf("import: no target registry: %w", errdef.ErrUsage)
 	}
-	if err := checkRegistryHost(opts.Registry); err != nil {
+	if err := checkRegistryHost("--registry", opts.Registry); err != nil {
 		return nil, err
 	}
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)

@@ -102,7 +102,7 @@ type InventoryResult struct {
 // is given.
 func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, error) {
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
-	if err := checkRegistryHost(opts.Registry); err != nil {
+	if err := checkRegistryHost("--registry", opts.Registry); err != nil {
 		return nil, err
 	}
 	if opts.Output == "" || !strings.HasSuffix(opts.Output, ".json") {

@@ -33,6 +33,9 @@ func Login(ctx context.Context, opts LoginOptions) error {
 	if opts.Username == "" || opts.Password == "" {
 		return fmt.Errorf("login: user name and password are required: %w", errdef.ErrUsage)
 	}
+	if err := checkRegistryHost("registry", opts.Registry); err != nil {
+		return err
+	}
 	reg, err := opts.Client.Registry(opts.Registry)
 	if err != nil {
 		return err
@@ -60,6 +63,9 @@ func Login(ctx context.Context, opts LoginOptions) error {
 // whether there were any: with none stored, nothing is written, and the
 // operator is told so rather than that credentials were removed.
 func Logout(ctx context.Context, client *remote.Client, registry string) (removed bool, err error) {
+	if err := checkRegistryHost("registry", registry); err != nil {
+		return false, err
+	}
 	store, err := client.FreshStore()
 	if err != nil {
 		return false, err

@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // TestRegistryFlagIsHostPort: --registry is HOST[:PORT] for import and
@@ -53,5 +55,38 @@ func TestRegistryFlagIsHostPort(t *testing.T) {
 				t.Errorf("the registry holds %v", tags)
 			}
 		})
+	}
+}
+
+// TestLoginLogoutHostPort: login and logout take HOST[:PORT], as the
+// credentials are saved under it. Given a URL, as docker login takes one,
+// login failed as 'invalid reference: invalid registry', and logout said
+// "No credentials stored … nothing removed" (exit 0) and left the
+// credentials saved for the host in config.json. Both now refuse it,
+// naming the value, and config.json is as it was.
+func TestLoginLogoutHostPort(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	cfg := testutil.DockerConfig(t, host, "mirror", "s3cret")
+	before, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + host
+	want := `registry "` + url + `": want HOST[:PORT], no scheme`
+	err = mirror.Login(ctx, mirror.LoginOptions{Registry: url, Username: "mirror", Password: "s3cret", Client: client})
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Errorf("login: err = %v, want ErrUsage and %q", err, want)
+	}
+	removed, err := mirror.Logout(ctx, client, url)
+	if removed || !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Errorf("logout: removed %v, err = %v, want ErrUsage and %q", removed, err, want)
+	}
+	if after, _ := os.ReadFile(cfg); string(after) != string(before) {
+		t.Errorf("config.json changed: %s", after)
 	}
 }

@@ -7,19 +7,22 @@ import (
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
-// checkRegistryHost refuses a --registry (import, inventory, doctor) that is
-// not HOST[:PORT]: a URL, as a browser has it, would otherwise fail as an
-// invalid repository name, and a path would quietly prefix every
-// repository, the bundle repository too, where the next import, inventory
-// or doctor given the host alone looks elsewhere.
-func checkRegistryHost(host string) error {
+// checkRegistryHost refuses a registry (what: "--registry" of import,
+// inventory and doctor; "registry", the argument of login and logout) that
+// is not HOST[:PORT]: a URL, as a browser or docker login has it, would
+// otherwise fail as an invalid repository name (or, for logout, find no
+// credentials under it and leave those of the host saved), and a path
+// would quietly prefix every repository, the bundle repository too, where
+// the next import, inventory or doctor given the host alone looks
+// elsewhere.
+func checkRegistryHost(what, host string) error {
 	switch {
 	case host == "":
-		return fmt.Errorf("--registry: want HOST[:PORT]: %w", errdef.ErrUsage)
+		return fmt.Errorf("%s: want HOST[:PORT]: %w", what, errdef.ErrUsage)
 	case strings.Contains(host, "://"):
-		return fmt.Errorf("--registry %q: want HOST[:PORT], no scheme (--plain-http talks plain HTTP to a registry without TLS): %w", host, errdef.ErrUsage)
+		return fmt.Errorf("%s %q: want HOST[:PORT], no scheme (--plain-http talks plain HTTP to a registry without TLS): %w", what, host, errdef.ErrUsage)
 	case strings.Contains(host, "/"):
-		return fmt.Errorf("--registry %q: want HOST[:PORT], no path (import puts the images under a path with --repo-prefix): %w", host, errdef.ErrUsage)
+		return fmt.Errorf("%s %q: want HOST[:PORT], no path (import puts the images under a path with --repo-prefix): %w", what, host, errdef.ErrUsage)
 	}
 	return nil
 }
