@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 	oremote "oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -52,7 +54,13 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 	rs := &registrySource{repo: repo, ref: ref, trust: trust, carry: carry, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
 	root, err := repo.Resolve(ctx, parsed.Reference)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", ref, remote.Classify(err))
+		err = remote.Classify(err)
+		if errors.Is(err, errdef.ErrNotFound) && !errors.As(err, new(*errcode.ErrorResponse)) {
+			// oras-go's own 404, "REF: not found": the registry said
+			// nothing more, and the reference is named already.
+			return nil, fmt.Errorf("bundle %s: the registry holds no such repository, tag or digest: %w", ref, errdef.ErrNotFound)
+		}
+		return nil, fmt.Errorf("bundle %s: %w", ref, err)
 	}
 	return rs.open(ctx, plainDesc(root))
 }
