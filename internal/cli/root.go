@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -69,13 +70,34 @@ func NewRootCmd(app *app) *cobra.Command {
 	})
 	root.AddCommand(newVersionCmd(app), newMirrorCmd(app))
 	addDefaultCommands(root)
+	nameArgErrors(root)
 	return root
+}
+
+// nameArgErrors has every command's argument check name the command and
+// its usage: cobra's own words, "accepts 2 arg(s), received 0", say neither.
+func nameArgErrors(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+				return usageError("%s: %v (usage: %s)", path, err, cmd.UseLine())
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		nameArgErrors(sub)
+	}
 }
 
 func newMirrorCmd(app *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "mirror",
-		Short: "Move signed releases into disconnected networks",
+		Use: "mirror",
+		// Suggest a command within two edits of a mistyped one, as cobra
+		// does for the commands it finds itself.
+		SuggestionsMinimumDistance: 2,
+		Short:                      "Move signed releases into disconnected networks",
 		Long: `Gather a release's images (pinned by digest) and advisories into one signed
 bundle that is an OCI image layout, carry it across the gap on media or through
 a registry, verify it, and load it into the air-gap registry.`,
@@ -84,6 +106,9 @@ a registry, verify it, and load it into the air-gap registry.`,
 		// Runnable, so that an unknown command is an error (exit 1), not help.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
+				if meant := cmd.SuggestionsFor(args[0]); len(meant) > 0 {
+					return usageError("unknown command %q for %q (did you mean %q?)", args[0], cmd.CommandPath(), meant[0])
+				}
 				return usageError("unknown command %q for %q", args[0], cmd.CommandPath())
 			}
 			return cmd.Help()
