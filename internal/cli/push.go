@@ -62,7 +62,7 @@ behind, with a warning (filesNotCarried in --format json).`,
 
 // printPlaced prints what push, sync and import did.
 func printPlaced(w io.Writer, verb string, r *mirror.PlaceResult) {
-	fmt.Fprintf(w, "%s %s (generation %d) to %s/%s\n", verb, r.Version, r.Generation, r.Registry, r.BundleRepository)
+	fmt.Fprintf(w, "%s %s (generation %d) to %s/%s:%s\n", verb, r.Version, r.Generation, r.Registry, r.BundleRepository, r.BundleTag)
 	fmt.Fprintf(w, "  root        %s\n", r.Root)
 	for _, img := range r.Images {
 		fmt.Fprintf(w, "  image       %s\n", img.Reference)

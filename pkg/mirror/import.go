@@ -68,12 +68,16 @@ type ImportOptions struct {
 
 // PlaceResult says what an import, push or sync did.
 type PlaceResult struct {
-	Registry         string          `json:"registry"`
-	BundleRepository string          `json:"bundleRepository"`
-	Root             digest.Digest   `json:"root"`
-	Version          string          `json:"version"`
-	Generation       int64           `json:"mirrorGeneration"`
-	Images           []ImportedImage `json:"images"`
+	Registry         string `json:"registry"`
+	BundleRepository string `json:"bundleRepository"`
+	// BundleTag is the tag the bundle root was given in BundleRepository:
+	// the destination reference's of push and sync, else the release
+	// version.
+	BundleTag  string          `json:"bundleTag"`
+	Root       digest.Digest   `json:"root"`
+	Version    string          `json:"version"`
+	Generation int64           `json:"mirrorGeneration"`
+	Images     []ImportedImage `json:"images"`
 	// Tags counts the tags written; TagsInPlace those that already named
 	// the manifest the bundle puts under them, left as they were (a
 	// re-run writes none of them: a registry in read-only mode takes it).
@@ -241,7 +245,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 func (pl *placer) result(bundleRepo string, start time.Time, images bool, prefix string) *PlaceResult {
 	t, m := pl.tgt, pl.md.Manifest
 	res := &PlaceResult{
-		Registry: t.host, BundleRepository: bundleRepo, Root: pl.md.RootDesc.Digest,
+		Registry: t.host, BundleRepository: bundleRepo, BundleTag: pl.plan.bundleTag, Root: pl.md.RootDesc.Digest,
 		Version: m.Release.Version, Generation: m.MirrorGeneration, Tags: t.tagged.Load(), TagsInPlace: t.inPlace.Load(),
 		Blobs:           BlobCounts{Sent: t.sent.Load(), Mounted: t.mounted.Load(), Skipped: t.skipped.Load(), BytesSent: t.bytesSent.Load()},
 		Manifests:       ManifestCounts{Pushed: t.pushed.Load(), Present: t.present.Load()},

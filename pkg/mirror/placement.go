@@ -20,6 +20,9 @@ import (
 // import, serve and sync --images share it.
 type placement struct {
 	bundleRepo string
+	// bundleTag is the tag the bundle root gets: the one the destination
+	// reference gives, else the release version.
+	bundleTag string
 	// blobs are the non-manifest blobs in a stable order, each with the
 	// repositories that need it; the first is where its bytes go, the
 	// others get it by mount.
@@ -207,6 +210,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 		return nil, err
 	}
 	bundleTag := firstNonEmpty(o.bundleTag, m.Release.Version)
+	p.bundleTag = bundleTag
 	if o.mapImages {
 		repoOf := func(img bundle.Image) string { return ImageName(o.prefix, img) }
 		if img := m.TagConflict(repoOf, bundleRepo, bundleTag, md.RootDesc.Digest); img != "" {
