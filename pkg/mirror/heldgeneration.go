@@ -39,6 +39,11 @@ type heldBundle struct {
 // then cost the check a round trip a wave, not one a root (7 requests a
 // root: verifyHeldRoot), though every one is still verified.
 //
+// More than MaxUnverifiedRoots roots that do not verify, all claiming
+// more than the newest that does, fail the check (tooManyUnverified): a
+// repository flooded with forged roots costs each import at most that
+// many verifications, not one a root pushed.
+//
 // Without trust (push and sync that verify nothing) every root counts, as
 // it always did: unverified, a root can only make the check refuse more.
 func (t *target) generation(ctx context.Context, repo string, trust TrustOptions, log *slog.Logger, also ...string) (heldBundle, error) {
@@ -59,6 +64,7 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 		}
 		return held(roots[0]), nil
 	}
+	refused := 0
 	for width := 1; len(roots) > 0; width = concurrency(t.opts.Concurrency) {
 		wave := roots[:min(width, len(roots))]
 		roots = roots[len(wave):]
@@ -79,6 +85,9 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 				return heldBundle{}, err
 			default:
 				t.warnSkipped(log, skipFor(r, err))
+				if refused++; refused > MaxUnverifiedRoots {
+					return heldBundle{}, tooManyUnverified(t.host, repo)
+				}
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -73,21 +74,15 @@ type verifiedRoot struct {
 
 // verifyHeldRoot verifies a bundle root of repo as import verifies a
 // bundle read from a registry: the signing chosen among its referrers as
-// openRegistrySource chooses it (with keys alone, its files referrers
-// unread: openRegistryEnvelope), its envelope over manifest.json under
+// openRegistrySource chooses it (among those heldCandidates leaves; with
+// keys alone, its files referrers unread: openHeldRoot), its envelope over manifest.json under
 // trust, and the root and metadata manifest those manifest.json makes
 // (checkMetadataDerived), which binds the root's digest and annotations to
 // what was signed. It does not walk the images: the root names each by
 // digest, so whoever reads the graph from it reads signed content.
 func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoot, trust TrustOptions, log *slog.Logger) (*bundle.Manifest, error) {
 	ref := t.host + "/" + repo + "@" + root.desc.Digest.String()
-	open := func() (*source, error) { return openRegistrySource(ctx, t.client, ref, trust, false, log) }
-	if len(trust.TrustRoots) == 0 {
-		// Only a certificate chaining to a trusted CA is read from the
-		// files referrers: with keys alone, the envelope is all.
-		open = func() (*source, error) { return openRegistryEnvelope(ctx, t.client, ref, root.desc, trust, log) }
-	}
-	src, err := open()
+	src, err := openHeldRoot(ctx, t.client, ref, root.desc, trust, log)
 	if err != nil {
 		return nil, err
 	}
@@ -134,25 +129,62 @@ func skipFor(r bundleRoot, err error) SkippedRoot {
 	return SkippedRoot{Root: r.desc.Digest, Tag: r.tag, Reason: reason, Error: err.Error()}
 }
 
+// MaxUnverifiedRoots bounds the bundle roots of a repository whose
+// signature does not verify that a reader verifies before it gives up:
+// anyone with push rights there can push roots by the thousand, each of
+// which would cost every import's rollback check (those claiming a newer
+// generation than the newest that verifies), every inventory and catalog
+// a verification. A sound repository holds none: only failures count,
+// never the roots that verify, however many. Past the bound the reader
+// fails (errdef.ErrSignature), naming the repository: it is to be
+// cleaned up, or given every key its bundles are signed with.
+const MaxUnverifiedRoots = 100
+
+// errTooManyUnverified stops verifyRoots at the bound.
+var errTooManyUnverified = errors.New("too many roots that do not verify")
+
+// tooManyUnverified is the error of a reader that met more than
+// MaxUnverifiedRoots roots that do not verify in host/repo.
+func tooManyUnverified(host, repo string) error {
+	return fmt.Errorf("bundle repository %s/%s holds more than %d bundle roots whose signature does not verify under the trust given (pushed by anyone with push rights there, or signed with a key not given): delete them from the repository (each is named above), or give every key its bundles are signed with: %w",
+		host, repo, MaxUnverifiedRoots, errdef.ErrSignature)
+}
+
 // verifyRoots verifies roots under trust, at most limit at once, and
 // returns those that verify, in the order given, and those that do not.
-// Any other failure (the registry, the context) fails it.
+// Any other failure (the registry, the context), or more than
+// MaxUnverifiedRoots that do not verify, fails it.
 func (t *target) verifyRoots(ctx context.Context, repo string, roots []bundleRoot, trust TrustOptions, limit int, log *slog.Logger) ([]verifiedRoot, []SkippedRoot, error) {
 	manifests := make([]*bundle.Manifest, len(roots))
 	errs := make([]error, len(roots))
+	var refused atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	for i, r := range roots {
+		if gctx.Err() != nil {
+			break // the bound passed, or the run failed: start no more
+		}
 		g.Go(func() error {
 			m, err := t.verifyHeldRoot(gctx, repo, r, trust, log)
 			if err != nil && !refusesRoot(err) {
 				return fmt.Errorf("bundle root %s (tag %s) in %s/%s: %w", r.desc.Digest, r.tag, t.host, repo, err)
 			}
 			manifests[i], errs[i] = m, err
+			if err != nil && refused.Add(1) > MaxUnverifiedRoots {
+				return errTooManyUnverified
+			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := g.Wait(); errors.Is(err, errTooManyUnverified) {
+		// Each root refused so far is named, for the clean-up.
+		for i, r := range roots {
+			if errs[i] != nil {
+				logger(log).Warn(skipFor(r, errs[i]).String())
+			}
+		}
+		return nil, nil, tooManyUnverified(t.host, repo)
+	} else if err != nil {
 		return nil, nil, err
 	}
 	var ok []verifiedRoot

@@ -124,6 +124,10 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 				rs.skipReferrer(r.Digest, err)
 				continue
 			}
+			if most := maxHeldEnvelope(len(rs.files[layout.ManifestFile])); rs.heldRoot && man.Layers[0].Size > most {
+				rs.skipReferrer(r.Digest, fmt.Errorf("envelope of %d bytes, more than the %d an envelope over this manifest.json can be: %w", man.Layers[0].Size, most, errdef.ErrMalformed))
+				continue
+			}
 			created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
 			sigs = append(sigs, &signatureRef{desc: desc, envelope: man.Layers[0], created: created})
 		case bundle.ArtifactTypeFiles:

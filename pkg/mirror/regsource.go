@@ -65,20 +65,25 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 	return rs.open(ctx, plainDesc(root))
 }
 
-// openRegistryEnvelope is openRegistrySource for a bundle root already
-// found (root, in repository ref names), read only to verify its
-// signature with trust that holds no root CA (verifyHeldRoot): its root
-// is not asked for again, and its files referrers (public-key.pem,
-// SHA256SUMS, its signature, certificates) are not read, since only a
-// trusted CA's certificate among them could change the answer. A held
+// openHeldRoot is openRegistrySource for a bundle root already found
+// (root, in repository ref names), read only to verify its signature
+// (verifyHeldRoot): its root is not asked for again, and, with trust that
+// holds no root CA, its files referrers (public-key.pem, SHA256SUMS, its
+// signature, certificates) are not read, since only a trusted CA's
+// certificate among them could change the answer. A held
 // root costs the far side 5 requests fewer (7, not 12), which a
 // repository of many roots multiplies.
-func openRegistryEnvelope(ctx context.Context, client *remote.Client, ref string, root ocispec.Descriptor, trust TrustOptions, log *slog.Logger) (*source, error) {
+//
+// Its referrers are read as heldCandidates bounds them: only signature
+// referrers (and files referrers, with a trust root among trust, whose
+// certificates they carry), of bounded number and size.
+func openHeldRoot(ctx context.Context, client *remote.Client, ref string, root ocispec.Descriptor, trust TrustOptions, log *slog.Logger) (*source, error) {
 	repo, err := client.Repository(ref)
 	if err != nil {
 		return nil, err
 	}
-	rs := &registrySource{repo: repo, ref: ref, trust: trust, envelopeOnly: true, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
+	rs := &registrySource{repo: repo, ref: ref, trust: trust, envelopeOnly: len(trust.TrustRoots) == 0, heldRoot: true,
+		log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
 	return rs.open(ctx, plainDesc(root))
 }
 
@@ -106,9 +111,12 @@ type registrySource struct {
 	trust TrustOptions
 	// carry: the signing read goes on to a directory or registry.
 	carry bool
-	// envelopeOnly: files referrers are not read (openRegistryEnvelope).
+	// envelopeOnly: files referrers are not read (openHeldRoot).
 	envelopeOnly bool
-	log          *slog.Logger
+	// heldRoot: a held root's verification, whose referrers are bounded
+	// (openHeldRoot).
+	heldRoot bool
+	log      *slog.Logger
 
 	mu    sync.Mutex
 	docs  map[digest.Digest][]byte
@@ -174,6 +182,9 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	})
 	if err != nil {
 		return remote.Classify(err)
+	}
+	if rs.heldRoot {
+		referrers = heldCandidates(referrers, !rs.envelopeOnly)
 	}
 	chosen, err := rs.chooseSigning(ctx, root, referrers)
 	if err != nil {
