@@ -89,7 +89,7 @@ advisories leaves DIR as it was.`,
 	f.StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository on the target")
 	f.StringVar(&opts.BundleRepo, "bundle-repo", bundle.DefaultBundleRepository, "repository for the bundle itself")
 	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "import")
-	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards")
+	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards (left as it is if it already lists exactly these bundles)")
 	trust.bind(cmd, true)
 	_ = cmd.MarkFlagRequired("registry")
 	return cmd

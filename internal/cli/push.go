@@ -54,7 +54,7 @@ behind, with a warning (filesNotCarried in --format json).`,
 			return app.emit(res, func(w io.Writer) { printPlaced(w, "Pushed", res) })
 		},
 	}
-	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards")
+	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards (left as it is if it already lists exactly these bundles)")
 	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "push")
 	trust.bind(cmd, true)
 	return cmd

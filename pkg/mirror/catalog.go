@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -123,7 +124,7 @@ func Catalog(ctx context.Context, opts CatalogOptions) (*CatalogResult, error) {
 	if opts.Key == "" {
 		return nil, fmt.Errorf("catalog: no --key to sign with: %w", errdef.ErrUsage)
 	}
-	return writeCatalog(ctx, tgt, ref.Repository, opts)
+	return writeCatalog(ctx, tgt, ref.Repository, opts, false)
 }
 
 // buildCatalog reads every bundle root tagged in repo, and lists those
@@ -153,7 +154,10 @@ func buildCatalog(ctx context.Context, tgt *target, repo string, now time.Time, 
 	return cat, skipped, nil
 }
 
-func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOptions) (*CatalogResult, error) {
+// writeCatalog signs and stores the catalog of repo (and writes its files,
+// with Output). With keepCurrent (a refresh after a push or import), a
+// catalog in place that is current is left as it is (currentCatalog).
+func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOptions, keepCurrent bool) (*CatalogResult, error) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -189,6 +193,15 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 		return nil, err
 	}
 	logSkipped(log, skipped)
+	if keepCurrent {
+		if desc, ok := currentCatalog(ctx, tgt, repo, cat, pub, log); ok {
+			tgt.inPlace.Add(1) // its tag, as a tag placed that serves its manifest
+			res := &CatalogResult{Repository: cat.Repository, Catalog: desc, Bundles: cat.Bundles, Skipped: skipped}
+			res.NotVerified, res.NewerFormat = countSkipped(skipped)
+			log.Info("catalog already current, left as it is", "repository", cat.Repository, "bundles", len(cat.Bundles))
+			return res, nil
+		}
+	}
 	data, err := bundle.Canonical(cat)
 	if err != nil {
 		return nil, err
@@ -281,65 +294,21 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if opts.Trust.Empty() {
 		return nil, fmt.Errorf("catalog --verify: no trusted key (--key PUB): %w", errdef.ErrUsage)
 	}
-	r, err := tgt.repo(repo)
+	cat, desc, err := readCatalog(ctx, tgt, repo, opts.Trust)
 	if err != nil {
 		return nil, err
 	}
-	desc, rc, err := r.Manifests().FetchReference(ctx, CatalogTag)
-	if err != nil {
-		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, remote.Classify(err))
-	}
-	manBytes, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
-	rc.Close()
-	if err != nil {
-		return nil, err
-	}
-	var man ocispec.Manifest
-	if err := json.Unmarshal(manBytes, &man); err != nil || man.ArtifactType != ArtifactTypeCatalog || len(man.Layers) != 1 {
-		return nil, fmt.Errorf("%s/%s:%s is not a catalog: %w", tgt.host, repo, CatalogTag, errdef.ErrMalformed)
-	}
-	data, err := transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])
-	if err != nil {
-		return nil, remote.Classify(err)
-	}
-	// The catalog verifies if one of its envelopes does; the first
-	// failure is the one reported when none does.
-	var verr error
-	verified := false
-	if err := eachCatalogEnvelope(ctx, r, plainDesc(desc), func(env []byte) (bool, error) {
-		_, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, opts.Trust)
-		switch {
-		case err == nil:
-			verified = true
-			return true, nil
-		case errors.Is(err, errdef.ErrUsage):
-			return true, err
-		}
-		verr = cmp.Or(verr, err)
-		return false, nil
-	}); err != nil {
-		return nil, err
-	}
-	if !verified {
-		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, verr)
-	}
-	if err := bundle.CheckSchemaVersion("catalog of "+tgt.host+"/"+repo, data, bundle.CatalogVersion); err != nil {
-		return nil, err
-	}
-	var cat CatalogFile
-	if err := bundle.DecodeCanonical(data, &cat); err != nil {
-		return nil, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
-	}
-	if cat.SchemaVersion != bundle.CatalogVersion {
-		return nil, fmt.Errorf("catalog of %s/%s: schemaVersion %d, not %d: %w", tgt.host, repo, cat.SchemaVersion, bundle.CatalogVersion, errdef.ErrMalformed)
-	}
-	warning, err := checkCatalogRepository(&cat, tgt.host, repo)
+	warning, err := checkCatalogRepository(cat, tgt.host, repo)
 	if err != nil {
 		return nil, err
 	}
 	var warnings []string
 	if warning != "" {
 		warnings = append(warnings, warning)
+	}
+	r, err := tgt.repo(repo)
+	if err != nil {
+		return nil, err
 	}
 	roots, skipped, err := tgt.bundleRoots(ctx, repo)
 	if err != nil {
@@ -370,12 +339,12 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if bundleTrust, err = bundleTrust.load(ctx); err != nil {
 		return nil, err
 	}
-	unlisted, refused, err := checkCatalogCurrent(ctx, tgt, repo, &cat, roots, bundleTrust, logger(opts.Logger))
+	unlisted, refused, err := checkCatalogCurrent(ctx, tgt, repo, cat, roots, bundleTrust, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}
 	if opts.BundleTrust.Empty() {
-		if err := checkCatalogKeySignsBundles(ctx, tgt, repo, &cat, roots, refused, bundleTrust); err != nil {
+		if err := checkCatalogKeySignsBundles(ctx, tgt, repo, cat, roots, refused, bundleTrust); err != nil {
 			return nil, err
 		}
 	}
@@ -385,9 +354,69 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	}
 	skipped = append(skipped, refused...)
 	logSkipped(logger(opts.Logger), skipped)
-	res := &CatalogResult{Repository: cat.Repository, Catalog: plainDesc(desc), Bundles: cat.Bundles, Verified: true, Warnings: warnings, Skipped: skipped}
+	res := &CatalogResult{Repository: cat.Repository, Catalog: desc, Bundles: cat.Bundles, Verified: true, Warnings: warnings, Skipped: skipped}
 	res.NotVerified, res.NewerFormat = countSkipped(skipped)
 	return res, nil
+}
+
+// readCatalog reads the catalog tagged in repo and verifies its signature
+// under trust (one of its envelopes verifies: eachCatalogEnvelope) and its
+// format; it returns it and the descriptor of its artifact. Whom it was
+// signed for is the caller's to check (checkCatalogRepository).
+func readCatalog(ctx context.Context, tgt *target, repo string, trust TrustOptions) (*CatalogFile, ocispec.Descriptor, error) {
+	r, err := tgt.repo(repo)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	desc, rc, err := r.Manifests().FetchReference(ctx, CatalogTag)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, remote.Classify(err))
+	}
+	manBytes, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	rc.Close()
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(manBytes, &man); err != nil || man.ArtifactType != ArtifactTypeCatalog || len(man.Layers) != 1 {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("%s/%s:%s is not a catalog: %w", tgt.host, repo, CatalogTag, errdef.ErrMalformed)
+	}
+	data, err := transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])
+	if err != nil {
+		return nil, ocispec.Descriptor{}, remote.Classify(err)
+	}
+	// The catalog verifies if one of its envelopes does; the first
+	// failure is the one reported when none does.
+	var verr error
+	verified := false
+	if err := eachCatalogEnvelope(ctx, r, plainDesc(desc), func(env []byte) (bool, error) {
+		_, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, trust)
+		switch {
+		case err == nil:
+			verified = true
+			return true, nil
+		case errors.Is(err, errdef.ErrUsage):
+			return true, err
+		}
+		verr = cmp.Or(verr, err)
+		return false, nil
+	}); err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	if !verified {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, verr)
+	}
+	if err := bundle.CheckSchemaVersion("catalog of "+tgt.host+"/"+repo, data, bundle.CatalogVersion); err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	var cat CatalogFile
+	if err := bundle.DecodeCanonical(data, &cat); err != nil {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
+	}
+	if cat.SchemaVersion != bundle.CatalogVersion {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("catalog of %s/%s: schemaVersion %d, not %d: %w", tgt.host, repo, cat.SchemaVersion, bundle.CatalogVersion, errdef.ErrMalformed)
+	}
+	return &cat, plainDesc(desc), nil
 }
 
 // eachCatalogEnvelope gives try the envelope of each DSSE referrer of the
@@ -449,6 +478,35 @@ func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass key
 		log.Info("catalog not refreshed (no --catalog-key)", "repository", tgt.host+"/"+repo)
 		return nil
 	}
-	_, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, BundleTrust: trust, Logger: log})
+	_, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, BundleTrust: trust, Logger: log}, true)
 	return err
+}
+
+// currentCatalog reports whether the catalog tagged in repo already says
+// what want says: it verifies under the catalog key (pub), and but for
+// generatedAt (when it was signed) it is want, byte for byte as signed
+// (the repository it is signed for, its format, every bundle listed and
+// each entry's every field). Then a refresh writes nothing: a re-run of a
+// finished import or push passes on a registry that takes no push (read
+// only, a pull-through cache), and the catalog's generatedAt stays the
+// time the list it signs last changed. It returns the catalog's
+// descriptor. A catalog that is not there, does not read or verify, or
+// says anything else is not current: it is written again, as ever.
+func currentCatalog(ctx context.Context, tgt *target, repo string, want *CatalogFile, pub *keys.Verifier, log *slog.Logger) (ocispec.Descriptor, bool) {
+	trust, err := TrustOptions{}.withKey(pub).load(ctx)
+	if err != nil {
+		return ocispec.Descriptor{}, false
+	}
+	held, desc, err := readCatalog(ctx, tgt, repo, trust)
+	if err != nil {
+		if !isNotFound(err) {
+			log.Debug("catalog in place not current: written again", "repository", tgt.host+"/"+repo, "reason", err.Error())
+		}
+		return ocispec.Descriptor{}, false
+	}
+	a, b := *held, *want
+	a.GeneratedAt, b.GeneratedAt = time.Time{}, time.Time{}
+	heldBytes, err1 := bundle.Canonical(&a)
+	wantBytes, err2 := bundle.Canonical(&b)
+	return desc, err1 == nil && err2 == nil && bytes.Equal(heldBytes, wantBytes)
 }

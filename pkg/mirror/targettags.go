@@ -46,7 +46,7 @@ func (t *target) keptRefs() []string {
 // (the newer signatures) replaces it. One HEAD, and a GET where it names
 // the bundle's manifest or a HEAD where another.
 func (t *target) keepTag(ctx context.Context, r *oremote.Repository, tg tagPlace) (bool, *keptTag, error) {
-	got, err := r.Manifests().Resolve(ctx, tg.tag)
+	got, err := resolveTag(ctx, r, tg.tag)
 	switch {
 	case isNotFound(err):
 		return false, nil, nil
@@ -168,7 +168,7 @@ func (t *target) tagOne(ctx context.Context, tg tagPlace) (*keptTag, error) {
 	// a write it took, a registry that serves a tag a moment late is
 	// asked again, with the transfer's backoff, before this fails.
 	err = transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
-		got, rerr := r.Manifests().Resolve(ctx, tg.tag)
+		got, rerr := resolveTag(ctx, r, tg.tag)
 		switch {
 		case rerr == nil && got.Digest != tg.desc.Digest:
 			return perr == nil, fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
