@@ -389,7 +389,7 @@ func readCatalog(ctx context.Context, tgt *target, repo string, trust TrustOptio
 	// failure is the one reported when none does.
 	var verr error
 	verified := false
-	if err := eachCatalogEnvelope(ctx, r, plainDesc(desc), func(env []byte) (bool, error) {
+	if err := eachCatalogEnvelope(ctx, r, plainDesc(desc), maxHeldEnvelope(len(data)), func(env []byte) (bool, error) {
 		_, err := verifyDocument(ctx, env, PayloadTypeCatalog, data, trust)
 		switch {
 		case err == nil:
@@ -425,12 +425,17 @@ func readCatalog(ctx context.Context, tgt *target, repo string, trust TrustOptio
 // one, so the caller tries each: the first listed used to be the only one
 // read, and an envelope attached ahead of the signer's failed the
 // verification of a sound catalog. One at a time: a hostile repository's
-// 1000 referrers of 4 MiB envelopes are never held together.
+// 1000 referrers of 4 MiB envelopes are never held together. And only
+// the referrers a signature check needs, as of a held bundle root
+// (heldCandidates: listed as a signature, of a signature referrer's size,
+// at most maxHeldSignatures), with no envelope over maxEnvelope (one over
+// the catalog can be no larger): every refresh after an import or push
+// reads them, and an SBOM or anything else attached is never fetched.
 func eachCatalogEnvelope(ctx context.Context, r interface {
 	registry.ReferrerLister
 	Manifests() registry.ManifestStore
 	Blobs() registry.BlobStore
-}, desc ocispec.Descriptor, try func(env []byte) (bool, error)) error {
+}, desc ocispec.Descriptor, maxEnvelope int64, try func(env []byte) (bool, error)) error {
 	var refs []ocispec.Descriptor
 	if err := r.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
 		refs = append(refs, page...)
@@ -442,13 +447,13 @@ func eachCatalogEnvelope(ctx context.Context, r interface {
 		return remote.Classify(err)
 	}
 	found := false
-	for _, ref := range refs {
+	for _, ref := range heldCandidates(refs, false) {
 		data, err := transfer.FetchBytes(ctx, r.Manifests(), plainDesc(ref))
 		if err != nil {
 			continue
 		}
 		var man ocispec.Manifest
-		if json.Unmarshal(data, &man) != nil || man.ArtifactType != bundle.ArtifactTypeDSSE || len(man.Layers) != 1 {
+		if json.Unmarshal(data, &man) != nil || man.ArtifactType != bundle.ArtifactTypeDSSE || len(man.Layers) != 1 || man.Layers[0].Size > maxEnvelope {
 			continue
 		}
 		env, err := transfer.FetchBytes(ctx, r.Blobs(), man.Layers[0])

@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -89,10 +90,6 @@ func floodRepo(t *testing.T, repo, version string, n int, from int64, junk int, 
 	if envelope.Digest == "" {
 		t.Fatalf("no signature referrer of %s", desc.Digest)
 	}
-	empty := ocispec.DescriptorEmptyJSON
-	if err := r.Blobs().Push(ctx, empty, bytes.NewReader(empty.Data)); err != nil && !strings.Contains(err.Error(), "exist") {
-		t.Fatal(err)
-	}
 	junkPaths := map[string]bool{}
 	for i := range n {
 		var idx map[string]any
@@ -112,20 +109,8 @@ func floodRepo(t *testing.T, repo, version string, n int, from int64, junk int, 
 		if err := r.Push(ctx, sig.Descriptor, bytes.NewReader(sig.Bytes)); err != nil {
 			t.Fatal(err)
 		}
-		subject := ocispec.Descriptor{MediaType: fdesc.MediaType, Digest: fdesc.Digest, Size: fdesc.Size}
-		for j := range junk {
-			config := empty
-			if !emptyConfig {
-				config.MediaType = "application/vnd.example.sbom.config.v1+json"
-			}
-			man, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-				ArtifactType: "application/vnd.example.sbom", Config: config, Layers: []ocispec.Descriptor{empty}, Subject: &subject,
-				Annotations: map[string]string{"n": fmt.Sprint(j)}})
-			jd := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(man), Size: int64(len(man))}
-			if err := r.Push(ctx, jd, bytes.NewReader(man)); err != nil {
-				t.Fatal(err)
-			}
-			junkPaths["/manifests/"+jd.Digest.String()] = true
+		for p := range attachJunk(t, r, fdesc, junk, emptyConfig) {
+			junkPaths[p] = true
 		}
 	}
 	return junkPaths
@@ -234,4 +219,34 @@ func TestForgedRootsUnderBound(t *testing.T) {
 	if most := int64(f.forged * 16); f.c.junkGets.Load() > most {
 		t.Errorf("the import fetched %d junk referrers of %d forged roots, want at most %d", f.c.junkGets.Load(), f.forged, most)
 	}
+}
+
+// attachJunk attaches to subject in r n referrers that are no signature
+// (an SBOM's artifactType), with the empty config (listed by some
+// registries as a signature of ours is) with emptyConfig, else an SBOM's
+// config; it returns their manifest paths ("/manifests/<digest>").
+func attachJunk(t *testing.T, r *oremote.Repository, subject ocispec.Descriptor, n int, emptyConfig bool) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	empty := ocispec.DescriptorEmptyJSON
+	if err := r.Blobs().Push(ctx, empty, bytes.NewReader(empty.Data)); err != nil && !strings.Contains(err.Error(), "exist") {
+		t.Fatal(err)
+	}
+	subject = ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	paths := map[string]bool{}
+	for j := range n {
+		config := empty
+		if !emptyConfig {
+			config.MediaType = "application/vnd.example.sbom.config.v1+json"
+		}
+		man, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			ArtifactType: "application/vnd.example.sbom", Config: config, Layers: []ocispec.Descriptor{empty}, Subject: &subject,
+			Annotations: map[string]string{"n": fmt.Sprint(j)}})
+		jd := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(man), Size: int64(len(man))}
+		if err := r.Push(ctx, jd, bytes.NewReader(man)); err != nil {
+			t.Fatal(err)
+		}
+		paths["/manifests/"+jd.Digest.String()] = true
+	}
+	return paths
 }
