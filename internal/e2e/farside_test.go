@@ -232,13 +232,18 @@ func TestRegistryTakesNoPush(t *testing.T) {
 	// import's first write was a tag, whose 405 failed the re-run
 	// (`takes no push: it is in read-only mode`), a re-run operators make
 	// as a check. Every tag already names its manifest: nothing is
-	// written, exit 0, the tags counted as in place.
+	// written, exit 0, the tags counted as in place. With --catalog-key,
+	// the re-run signed the catalog again (a new generatedAt), a write
+	// refused (`push blob … is in read-only mode`, exit 1): the catalog,
+	// current, is now left as it is.
 	t.Run("read-only, holding the bundle", func(t *testing.T) {
 		reg := testutil.DistributionRestartable(t, testutil.DistributionOptions{})
-		args := []string{"mirror", "import", archive, "--registry", reg.Host, "--plain-http", "--key", pub, "--allow-expired", "--format", "json"}
+		catalogKey := filepath.Join(testutil.ModuleRoot(t), "tools/cosign/cosign.dev.key")
+		env := []string{"COSIGN_PASSWORD=stellaops-dev"}
+		args := []string{"mirror", "import", archive, "--registry", reg.Host, "--plain-http", "--key", pub, "--allow-expired", "--format", "json", "--catalog-key", catalogKey}
 		var first mirror.PlaceResult
-		if err := json.Unmarshal([]byte(mustStella(t, args...).stdout), &first); err != nil {
-			t.Fatal(err)
+		if r := stella(t, env, args...); r.code != 0 || json.Unmarshal([]byte(r.stdout), &first) != nil {
+			t.Fatalf("import: exit %d\nstderr: %s", r.code, r.stderr)
 		}
 		if err := reg.RestartWith(testutil.DistributionOptions{ReadOnly: true}); err != nil {
 			t.Fatal(err)
@@ -253,7 +258,7 @@ func TestRegistryTakesNoPush(t *testing.T) {
 			})
 		})
 		args[4] = host
-		r := stella(t, nil, args...)
+		r := stella(t, env, args...)
 		var again mirror.PlaceResult
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &again) != nil {
 			t.Fatalf("re-import into a read-only registry holding the bundle: exit %d, want 0\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)

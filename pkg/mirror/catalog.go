@@ -490,8 +490,12 @@ func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass key
 // currentCatalog reports whether the catalog tagged in repo already says
 // what want says: it verifies under the catalog key (pub), and but for
 // generatedAt (when it was signed) it is want, byte for byte as signed
-// (the repository it is signed for, its format, every bundle listed and
-// each entry's every field). Then a refresh writes nothing: a re-run of a
+// (its format, every bundle listed and each entry's every field, the
+// repository path it is signed for). The host it names may be another
+// name of this registry, as catalog --verify allows
+// (checkCatalogRepository): a re-run through another name
+// (registry.internal:5000, 127.0.0.1:5000, a proxy) would otherwise sign
+// again only to change the name, a write a read-only registry refuses. Then a refresh writes nothing: a re-run of a
 // finished import or push passes on a registry that takes no push (read
 // only, a pull-through cache), and the catalog's generatedAt stays the
 // time the list it signs last changed. It returns the catalog's
@@ -509,8 +513,12 @@ func currentCatalog(ctx context.Context, tgt *target, repo string, want *Catalog
 		}
 		return ocispec.Descriptor{}, false
 	}
+	if _, err := checkCatalogRepository(held, tgt.host, repo); err != nil {
+		return ocispec.Descriptor{}, false
+	}
 	a, b := *held, *want
 	a.GeneratedAt, b.GeneratedAt = time.Time{}, time.Time{}
+	a.Repository = b.Repository
 	heldBytes, err1 := bundle.Canonical(&a)
 	wantBytes, err2 := bundle.Canonical(&b)
 	return desc, err1 == nil && err2 == nil && bytes.Equal(heldBytes, wantBytes)
