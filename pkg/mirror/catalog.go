@@ -483,8 +483,13 @@ func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass key
 		log.Info("catalog not refreshed (no --catalog-key)", "repository", tgt.host+"/"+repo)
 		return nil
 	}
-	_, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, BundleTrust: trust, Logger: log}, true)
-	return err
+	if _, err := writeCatalog(ctx, tgt, repo, CatalogOptions{Key: key, Password: pass, BundleTrust: trust, Logger: log}, true); err != nil {
+		// The bundle is placed and tagged by now: said so, lest the
+		// error (a repository over MaxUnverifiedRoots, exit 5) read as
+		// the bundle's own.
+		return fmt.Errorf("the bundle is in place, but the catalog of %s/%s was not refreshed (once mended: stella mirror catalog %s/%s --key KEY): %w", tgt.host, repo, tgt.host, repo, err)
+	}
+	return nil
 }
 
 // currentCatalog reports whether the catalog tagged in repo already says

@@ -117,7 +117,7 @@ func floodRepo(t *testing.T, repo, version string, n int, from int64, junk int, 
 }
 
 // floodFixture is a far side holding bundle A (generation 100) and n
-// forged roots claiming generations 1000 and up (floodRepo), and bundle B
+// forged roots claiming generations from up (floodRepo), and bundle B
 // (generation 101, signed with A's key) to import over them.
 type floodFixture struct {
 	a      *signedSample
@@ -128,7 +128,7 @@ type floodFixture struct {
 	forged int
 }
 
-func newFloodFixture(t *testing.T, n, junk int, emptyConfig bool) *floodFixture {
+func newFloodFixture(t *testing.T, n int, from int64, junk int, emptyConfig bool) *floodFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &floodFixture{a: newSignedSample(t, sample.Spec{}, 100), c: &floodCounter{}, forged: n}
@@ -137,7 +137,7 @@ func newFloodFixture(t *testing.T, n, junk int, emptyConfig bool) *floodFixture 
 	if _, err := mirror.Import(ctx, importOpts(t, f.a.dir, f.host, f.a.pub)); err != nil {
 		t.Fatal(err)
 	}
-	f.c.junk = floodRepo(t, f.repo, "2025.10.0", n, 1000, junk, emptyConfig)
+	f.c.junk = floodRepo(t, f.repo, "2025.10.0", n, from, junk, emptyConfig)
 	_, releaseB, advisoriesB := testutil.PushSample(t, f.a.source, sample.Spec{Version: "2025.11.0", Variant: 5})
 	f.dirB = filepath.Join(t.TempDir(), "b")
 	opts := createOpts(t, releaseB, advisoriesB, f.dirB)
@@ -172,7 +172,7 @@ func (f *floodFixture) measure(t *testing.T, name string, job func() error) (int
 // SBOMs, no signature, are never fetched.
 func TestForgedRootFlood(t *testing.T) {
 	ctx := context.Background()
-	f := newFloodFixture(t, 200, 5, false)
+	f := newFloodFixture(t, 200, 1000, 5, false)
 	bound := int64(mirror.MaxUnverifiedRoots + 2*runtime.GOMAXPROCS(0) + 8)
 	for name, run := range map[string]func() error{
 		"import": func() error { _, err := mirror.Import(ctx, importOpts(t, f.dirB, f.host, f.a.pub)); return err },
@@ -211,7 +211,7 @@ func TestForgedRootFlood(t *testing.T) {
 // the bounded number of referrers of each.
 func TestForgedRootsUnderBound(t *testing.T) {
 	ctx := context.Background()
-	f := newFloodFixture(t, 10, 40, true)
+	f := newFloodFixture(t, 10, 1000, 40, true)
 	_, err := f.measure(t, "import", func() error { _, err := mirror.Import(ctx, importOpts(t, f.dirB, f.host, f.a.pub)); return err })
 	if err != nil {
 		t.Fatal(err)
@@ -249,4 +249,29 @@ func attachJunk(t *testing.T, r *oremote.Repository, subject ocispec.Descriptor,
 		paths["/manifests/"+jd.Digest.String()] = true
 	}
 	return paths
+}
+
+// TestForgedRootsCatalogRefresh: 101 forged roots, most claiming
+// generations below the bundle imported, pass the rollback check (it stops at the
+// newest that verifies) but make the catalog refresh of import
+// --catalog-key give up past MaxUnverifiedRoots, after the bundle was
+// placed and tagged. The error read as the bundle's own ("holds more than
+// 100 bundle roots whose signature does not verify", exit 5), as if the
+// import had failed; now it says the bundle is in place and only the
+// catalog was not refreshed, and how to refresh it.
+func TestForgedRootsCatalogRefresh(t *testing.T) {
+	ctx := context.Background()
+	// Claims 1 to 102: the one claiming 100 is A's root itself (the same
+	// bytes), two claim no less than B's 101, 101 are forged.
+	f := newFloodFixture(t, mirror.MaxUnverifiedRoots+2, 1, 0, false)
+	opts := importOpts(t, f.dirB, f.host, f.a.pub)
+	opts.CatalogKey, opts.CatalogPassword = f.a.priv, testPass
+	_, err := mirror.Import(ctx, opts)
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), "the bundle is in place, but the catalog of "+f.repo+" was not refreshed") {
+		t.Errorf("import --catalog-key over %d forged roots: %v; want the bundle said in place, the catalog not refreshed", f.forged, err)
+	}
+	r, _ := testutil.Client(t).Repository(f.repo)
+	if _, err := r.Resolve(ctx, "2025.11.0"); err != nil {
+		t.Errorf("tag 2025.11.0: %v", err)
+	}
 }
