@@ -275,6 +275,13 @@ type bundleRoot struct {
 	tag string
 }
 
+// maxRepositoryTags bounds the tags of a bundle repository a reader
+// lists (and then reads, each): a registry's tag list is paged, and a
+// hostile or broken one can page without end. A bundle repository holds a
+// tag or two a bundle (its version, a referrers fallback tag) and its
+// catalog: tens of thousands of bundles fit.
+const maxRepositoryTags = 100000
+
 // bundleRoots lists the bundle roots tagged in repo, and the roots of a
 // newer format than this stella reads (skipped: it cannot tell what they
 // hold). The tags in also are read too, listed or not: a tag list may lag
@@ -289,7 +296,16 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 		return nil, nil, err
 	}
 	var tags []string
-	if err := r.Tags(ctx, "", func(page []string) error { tags = append(tags, page...); return nil }); err != nil && !isNotFound(err) {
+	if err := r.Tags(ctx, "", func(page []string) error {
+		tags = append(tags, page...)
+		if len(tags) > maxRepositoryTags {
+			return fmt.Errorf("list tags of %s/%s: more than %d tags (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
+				t.host, repo, maxRepositoryTags, errdef.ErrMalformed)
+		}
+		return nil
+	}); errors.Is(err, errdef.ErrMalformed) {
+		return nil, nil, err
+	} else if err != nil && !isNotFound(err) {
 		return nil, nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}
 	listed := len(tags)
