@@ -39,7 +39,8 @@ the bundles signed with --bundle-key (repeatable; or --bundle-trust-root,
 with --bundle-threshold); without it, with the catalog's own key (its public
 half when writing, --key with --verify). Each root left out is named on
 stderr ("skipped bundle root ...: not verified", or "newer format") and
-counted. --verify without --bundle-key, of a catalog whose key signs none
+counted; past 100 that do not verify, the repository is taken as flooded:
+exit 5, naming it. --verify without --bundle-key, of a catalog whose key signs none
 of the bundles it lists (a catalog key of its own), cannot tell a bundle
 published since from one anyone pushed: an unlisted root that does not
 verify then fails it (exit 1), asking for --bundle-key.`,

@@ -30,7 +30,8 @@ public key, the one import --key takes; or --bundle-trust-root, with
 --bundle-threshold) are listed, with their blobs: anyone who may push to the
 bundle repository could otherwise have a root of theirs listed. Each root
 left out is named on stderr ("skipped bundle root ...: not verified", or
-"newer format" for one a newer stella made) and counted. --key needs
+"newer format" for one a newer stella made) and counted; past 100 that do
+not verify, the repository is taken as flooded: exit 5, naming it. --key needs
 --bundle-key: a signed inventory speaks for what it lists. Without either,
 every root is listed unverified, with a warning: such an inventory is for
 reading; create --base takes only a signed one.`,
