@@ -431,6 +431,8 @@ func readCatalog(ctx context.Context, tgt *target, repo string, trust TrustOptio
 // at most maxHeldSignatures), with no envelope over maxEnvelope (one over
 // the catalog can be no larger): every refresh after an import or push
 // reads them, and an SBOM or anything else attached is never fetched.
+// Where none of those read verifies and some were past the bound, it
+// fails (errTooManySignatures).
 func eachCatalogEnvelope(ctx context.Context, r interface {
 	registry.ReferrerLister
 	Manifests() registry.ManifestStore
@@ -447,7 +449,8 @@ func eachCatalogEnvelope(ctx context.Context, r interface {
 		return remote.Classify(err)
 	}
 	found := false
-	for _, ref := range heldCandidates(refs, false) {
+	candidates, dropped := heldCandidates(refs, false)
+	for _, ref := range candidates {
 		data, err := transfer.FetchBytes(ctx, r.Manifests(), plainDesc(ref))
 		if err != nil {
 			continue
@@ -465,7 +468,12 @@ func eachCatalogEnvelope(ctx context.Context, r interface {
 			return err
 		}
 	}
-	if !found {
+	switch {
+	case dropped > 0:
+		// None of those read verified: fail closed, naming why, rather
+		// than read it as unsigned or signed by another.
+		return fmt.Errorf("catalog %s: %w", desc.Digest, errTooManySignatures)
+	case !found:
 		return fmt.Errorf("catalog %s has no signature: %w", desc.Digest, errdef.ErrSignature)
 	}
 	return nil

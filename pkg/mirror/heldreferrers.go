@@ -2,10 +2,12 @@ package mirror
 
 import (
 	"encoding/base64"
+	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // A held root's referrers are anyone's: whoever may push to the bundle
@@ -36,9 +38,13 @@ const (
 // config's media type in place of the artifactType; the fallback tag's
 // index may carry none); at most maxHeldSignatures of each kind, in the
 // order listed. Every other referrer (an SBOM, a cosign attestation,
-// anything anyone attached) is not fetched.
-func heldCandidates(refs []ocispec.Descriptor, files bool) []ocispec.Descriptor {
-	var out []ocispec.Descriptor
+// anything anyone attached) is not fetched. dropped counts the referrers
+// that might have been a signature but were past the bound: where none of
+// those read verifies, the caller fails closed (errTooManySignatures)
+// rather than pass over the root, since anyone who may attach referrers
+// could otherwise hide a sound root (the newest, from the rollback check)
+// behind referrers listed ahead of its own, where tags are immutable.
+func heldCandidates(refs []ocispec.Descriptor, files bool) (out []ocispec.Descriptor, dropped int) {
 	sigs, others := 0, 0
 	for _, r := range refs {
 		if r.MediaType != ocispec.MediaTypeImageManifest || r.Size > maxHeldSignatureManifest {
@@ -47,6 +53,7 @@ func heldCandidates(refs []ocispec.Descriptor, files bool) []ocispec.Descriptor 
 		switch r.ArtifactType {
 		case bundle.ArtifactTypeDSSE:
 			if sigs >= maxHeldSignatures {
+				dropped++
 				continue
 			}
 			sigs++
@@ -57,6 +64,7 @@ func heldCandidates(refs []ocispec.Descriptor, files bool) []ocispec.Descriptor 
 			others++
 		case "", bundle.EmptyConfig.MediaType:
 			if others >= maxHeldSignatures {
+				dropped++
 				continue
 			}
 			others++
@@ -65,8 +73,14 @@ func heldCandidates(refs []ocispec.Descriptor, files bool) []ocispec.Descriptor 
 		}
 		out = append(out, r)
 	}
-	return out
+	return out, dropped
 }
+
+// errTooManySignatures is the failure of a held root (or catalog) none of
+// whose first maxHeldSignatures signature referrers verifies, with more
+// past them. It is no refusal of the root (refusesRoot): its reader fails,
+// exit 5, naming it, rather than pass it over.
+var errTooManySignatures = fmt.Errorf("more than %d signature referrers and none of the first %d verifies: anyone with push rights may have attached them ahead of its own; delete those that are not yours: %w", maxHeldSignatures, maxHeldSignatures, errdef.ErrSignature)
 
 // maxHeldEnvelope is the largest envelope over manifest.json of
 // manifestSize bytes: the envelope's payload is manifest.json itself, so

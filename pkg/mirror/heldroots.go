@@ -82,12 +82,27 @@ type verifiedRoot struct {
 // digest, so whoever reads the graph from it reads signed content.
 func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoot, trust TrustOptions, log *slog.Logger) (*bundle.Manifest, error) {
 	ref := t.host + "/" + repo + "@" + root.desc.Digest.String()
-	src, err := openHeldRoot(ctx, t.client, ref, root.desc, trust, log)
+	// Where signature referrers were left unread (heldCandidates) and
+	// none of those read verifies, the root is not passed over: its
+	// reader fails, naming it.
+	tooMany := func(err error) error {
+		if !refusesRoot(err) {
+			return err
+		}
+		return fmt.Errorf("bundle root %s (tag %s) in %s/%s has %w", root.desc.Digest, root.tag, t.host, repo, errTooManySignatures)
+	}
+	src, dropped, err := openHeldRoot(ctx, t.client, ref, root.desc, trust, log)
 	if err != nil {
+		if dropped != nil && dropped() > 0 {
+			return nil, tooMany(err)
+		}
 		return nil, err
 	}
 	defer src.close()
 	if _, err := verifyBundleSignature(ctx, src.file, trust); err != nil {
+		if dropped() > 0 {
+			return nil, tooMany(err)
+		}
 		return nil, err
 	}
 	md, err := src.metadata(ctx)
@@ -112,6 +127,9 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 // run interrupted, a usage error): the first skips the root, the second
 // fails the reader, which decides nothing on a root it could not check.
 func refusesRoot(err error) bool {
+	if errors.Is(err, errTooManySignatures) {
+		return false
+	}
 	for _, kind := range []error{errdef.ErrSignature, errdef.ErrMalformed, errdef.ErrDigestMismatch, errdef.ErrNotFound} {
 		if errors.Is(err, kind) {
 			return true
@@ -166,7 +184,10 @@ func (t *target) verifyRoots(ctx context.Context, repo string, roots []bundleRoo
 		}
 		g.Go(func() error {
 			m, err := t.verifyHeldRoot(gctx, repo, r, trust, log)
-			if err != nil && !refusesRoot(err) {
+			switch {
+			case errors.Is(err, errTooManySignatures):
+				return err // names the root
+			case err != nil && !refusesRoot(err):
 				return fmt.Errorf("bundle root %s (tag %s) in %s/%s: %w", r.desc.Digest, r.tag, t.host, repo, err)
 			}
 			manifests[i], errs[i] = m, err

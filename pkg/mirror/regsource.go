@@ -77,14 +77,18 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 // Its referrers are read as heldCandidates bounds them: only signature
 // referrers (and files referrers, with a trust root among trust, whose
 // certificates they carry), of bounded number and size.
-func openHeldRoot(ctx context.Context, client *remote.Client, ref string, root ocispec.Descriptor, trust TrustOptions, log *slog.Logger) (*source, error) {
+//
+// dropped says how many referrers were left unread past the bound.
+func openHeldRoot(ctx context.Context, client *remote.Client, ref string, root ocispec.Descriptor, trust TrustOptions, log *slog.Logger) (src *source, dropped func() int, err error) {
 	repo, err := client.Repository(ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rs := &registrySource{repo: repo, ref: ref, trust: trust, envelopeOnly: len(trust.TrustRoots) == 0, heldRoot: true,
 		log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
-	return rs.open(ctx, plainDesc(root))
+	dropped = func() int { return rs.dropped }
+	src, err = rs.open(ctx, plainDesc(root))
+	return src, dropped, err
 }
 
 // open reads the metadata of the bundle whose root is root.
@@ -116,7 +120,9 @@ type registrySource struct {
 	// heldRoot: a held root's verification, whose referrers are bounded
 	// (openHeldRoot).
 	heldRoot bool
-	log      *slog.Logger
+	// dropped counts the referrers heldCandidates left unread.
+	dropped int
+	log     *slog.Logger
 
 	mu    sync.Mutex
 	docs  map[digest.Digest][]byte
@@ -184,7 +190,7 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		return remote.Classify(err)
 	}
 	if rs.heldRoot {
-		referrers = heldCandidates(referrers, !rs.envelopeOnly)
+		referrers, rs.dropped = heldCandidates(referrers, !rs.envelopeOnly)
 	}
 	chosen, err := rs.chooseSigning(ctx, root, referrers)
 	if err != nil {

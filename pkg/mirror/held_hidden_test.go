@@ -1,0 +1,93 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestHeldRootHiddenBehindReferrers: the far side holds A (generation
+// 100) and B (102). Someone with push rights, where tags are immutable,
+// attaches 20 referrers to B's root listed ahead of its signature (the
+// empty config: listed as a signature of ours could be). A held root's
+// verification reads at most 16 signature referrers; passing over B as
+// not verified made A the newest held, so C (101), older than B, was
+// imported: a rollback. Now a root none of whose first 16 verifies, with
+// more past them, fails the check closed (exit 5, naming B's root), and C
+// is not placed.
+func TestHeldRootHiddenBehindReferrers(t *testing.T) {
+	ctx := context.Background()
+	a := newSignedSample(t, sample.Spec{}, 100)
+	var o referrersOverride
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler { return o.wrap(next) })
+	repo := host + "/" + bundle.DefaultBundleRepository
+	if _, err := mirror.Import(ctx, importOpts(t, a.dir, host, a.pub)); err != nil {
+		t.Fatal(err)
+	}
+	bundleOf := func(version string, variant uint64, generation int64) string {
+		_, releaseFile, advisories := testutil.PushSample(t, a.source, sample.Spec{Version: version, Variant: variant})
+		dir := filepath.Join(t.TempDir(), version)
+		opts := createOpts(t, releaseFile, advisories, dir)
+		opts.Generation = generation
+		if _, err := mirror.Create(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		sign(t, dir, a.priv)
+		return dir
+	}
+	b := bundleOf("2025.12.0", 7, 102)
+	c := bundleOf("2025.11.0", 5, 101)
+	placed, err := mirror.Import(ctx, importOpts(t, b, host, a.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := testutil.Client(t).Repository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := r.Resolve(ctx, placed.Root.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := registry.Referrers(ctx, r, root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := map[string]bool{}
+	for p := range attachJunk(t, r, root, 20, true) {
+		junk[p] = true
+	}
+	all, err := registry.Referrers(ctx, r, root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ahead []ocispec.Descriptor
+	for _, d := range all {
+		if junk["/manifests/"+d.Digest.String()] {
+			ahead = append(ahead, d)
+		}
+	}
+	o.set(root.Digest, append(ahead, own...))
+
+	_, err = mirror.Import(ctx, importOpts(t, c, host, a.pub))
+	if err == nil || errors.Is(err, errdef.ErrGeneration) && !strings.Contains(err.Error(), "generation 102") {
+		t.Errorf("import of C (101) with B (102) behind 20 referrers: %v; want it refused", err)
+	} else if !errors.Is(err, errdef.ErrGeneration) && (!errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), placed.Root.String())) {
+		t.Errorf("import of C: %v; want a signature failure naming B's root %s", err, placed.Root)
+	}
+	if d, err := r.Resolve(ctx, "2025.11.0"); err == nil {
+		t.Errorf("C was placed over B: tag 2025.11.0 names %s", d.Digest)
+	}
+}
