@@ -183,7 +183,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 		}
 		// The bytes the graph reader holds (the walk above read them), not
 		// a copy read again for the tag.
-		rootData, _, err := g.read(ctx, imageDesc(img))
+		rootData, err := g.read(ctx, imageDesc(img))
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +195,7 @@ func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*plac
 				continue
 			}
 			desc := ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size}
-			data, _, err := g.read(ctx, desc)
+			data, err := g.read(ctx, desc)
 			if err != nil {
 				return nil, err
 			}

@@ -60,41 +60,44 @@ func newGraphWalker(doc func(context.Context, ocispec.Descriptor) ([]byte, error
 	return &graphReader{doc: doc}
 }
 
-// read returns d's children and, with keepBytes, its verified bytes.
-func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, []ocispec.Descriptor, error) {
+// read returns d's verified bytes if g keeps them (the walks' children are
+// visitGraph's).
+func (g *graphReader) read(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+	data, _, _, err := g.readChildren(ctx, d)
+	return data, err
+}
+
+// readChildren returns d's children, as the document has them when it is
+// read (children) or as kept once read (kept): one of the two is set. With
+// keepBytes it also returns its verified bytes.
+func (g *graphReader) readChildren(ctx context.Context, d ocispec.Descriptor) (data []byte, children []ocispec.Descriptor, kept []graphChild, err error) {
 	key := graphKey{d.Digest, d.MediaType}
 	if doc, ok := g.docs[key]; ok {
-		return doc.data, descriptors(doc.children), nil
+		return doc.data, nil, doc.children, nil
 	}
-	data, err := g.doc(ctx, d)
+	data, err = g.doc(ctx, d)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	children, err := bundle.Children(d, data)
+	children, err = bundle.Children(d, data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !g.keepBytes {
 		data = nil
 	}
 	if g.docs != nil {
 		kept := make([]graphChild, len(children))
-		for i, c := range children {
-			kept[i] = graphChild{g.intern(c.MediaType), g.intern(c.ArtifactType), c.Digest, c.Size}
+		for i := range children {
+			// Interned in place too: the walk's callers keep them (a
+			// placement, a descriptor for each blob).
+			c := &children[i]
+			c.MediaType, c.ArtifactType = g.intern(c.MediaType), g.intern(c.ArtifactType)
+			kept[i] = graphChild{c.MediaType, c.ArtifactType, c.Digest, c.Size}
 		}
 		g.docs[key] = graphDoc{data, kept}
-		return data, descriptors(kept), nil
 	}
-	return data, children, nil
-}
-
-// descriptors returns kept children as descriptors, for one walk.
-func descriptors(kept []graphChild) []ocispec.Descriptor {
-	out := make([]ocispec.Descriptor, len(kept))
-	for i, c := range kept {
-		out[i] = ocispec.Descriptor{MediaType: c.mediaType, ArtifactType: c.artifactType, Digest: c.digest, Size: c.size}
-	}
-	return out
+	return data, children, nil, nil
 }
 
 func (g *graphReader) intern(s string) string {
@@ -128,12 +131,17 @@ func visitGraph(ctx context.Context, desc ocispec.Descriptor, g *graphReader,
 		if depth > bundle.MaxDepth {
 			return fmt.Errorf("%s: indexes nest deeper than %d: %w", d.Digest, bundle.MaxDepth, errdef.ErrMalformed)
 		}
-		data, children, err := g.read(ctx, d)
+		data, children, kept, err := g.readChildren(ctx, d)
 		if err != nil {
 			return err
 		}
 		for _, c := range children {
 			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		for _, c := range kept {
+			if err := walk(ocispec.Descriptor{MediaType: c.mediaType, ArtifactType: c.artifactType, Digest: c.digest, Size: c.size}, depth+1); err != nil {
 				return err
 			}
 		}
