@@ -114,7 +114,11 @@ func signStaged(ctx context.Context, dir *layout.Dir, signer *keys.Signer, opts 
 	if err != nil {
 		return fmt.Errorf("refusing to sign a bundle that does not verify: %w", err)
 	}
-	env := dsse.New(bundle.PayloadType, md.ManifestBytes)
+	payload, err := md.manifestBytes()
+	if err != nil {
+		return err
+	}
+	env := dsse.New(bundle.PayloadType, payload)
 	if err := env.Sign(ctx, signer); err != nil {
 		return err
 	}

@@ -3,12 +3,14 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -89,9 +91,42 @@ func TestHeadFilesReadOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(md.ManifestBytes, signed) || md.Manifest.MirrorGeneration != m.MirrorGeneration {
+			if mb, _ := md.manifestBytes(); !bytes.Equal(mb, signed) || md.Manifest.MirrorGeneration != m.MirrorGeneration {
 				t.Errorf("parsed manifest.json is not the one whose signature verified: generation %d, signed %d", md.Manifest.MirrorGeneration, m.MirrorGeneration)
 			}
 		})
+	}
+}
+
+// TestLargeHeadFileReadAgain: a head file over keptHeadFileSize is held
+// as its digest, not its bytes (they grow with the images: SHA256SUMS,
+// manifest.json and its envelope, index.json, 11 MB at 3000 images, held
+// through a whole import), and read again when asked for again: the same
+// bytes are given, other bytes refused as a mismatch (exit 2), so nothing
+// but the first read's bytes is ever parsed. A small file is kept as read.
+func TestLargeHeadFileReadAgain(t *testing.T) {
+	large := bytes.Repeat([]byte("a"), keptHeadFileSize+1)
+	small := []byte("small")
+	reads := map[string]int{}
+	medium := map[string][]byte{"large": large, "small": small}
+	file := headFileOf(func(name string) ([]byte, error) {
+		reads[name]++
+		return append([]byte{}, medium[name]...), nil
+	})
+	for _, name := range []string{"large", "small"} {
+		if got, err := file(name); err != nil || !bytes.Equal(got, medium[name]) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if got, err := file("large"); err != nil || !bytes.Equal(got, large) || reads["large"] != 2 {
+		t.Fatalf("large read again: %v, %d reads", err, reads["large"])
+	}
+	medium["large"] = bytes.Repeat([]byte("b"), keptHeadFileSize+1)
+	medium["small"] = []byte("other")
+	if _, err := file("large"); !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Errorf("large file changed on the medium: err = %v, want a digest mismatch", err)
+	}
+	if got, err := file("small"); err != nil || !bytes.Equal(got, small) || reads["small"] != 1 {
+		t.Errorf("small file: %q, %v, %d reads; want the first read's bytes, read once", got, err, reads["small"])
 	}
 }

@@ -112,10 +112,14 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 	if md.RootDesc.Digest != root.desc.Digest {
 		return nil, fmt.Errorf("root %s reads as %s: %w", root.desc.Digest, md.RootDesc.Digest, errdef.ErrMalformed)
 	}
-	if err := bundle.CheckRoot(md.Root, md.Manifest); err != nil {
+	parsed, err := md.root(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := md.checkMetadataDerived(ctx); err != nil {
+	if err := bundle.CheckRoot(parsed, md.Manifest); err != nil {
+		return nil, err
+	}
+	if err := md.checkMetadataDerived(ctx, parsed); err != nil {
 		return nil, err
 	}
 	return md.Manifest, nil

@@ -132,7 +132,11 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 	all := map[digest.Digest]int64{}
 	// Indexes images share are read and parsed once, not once an image.
 	g := newGraphReader(md.Doc, false)
-	metaDesc, _ := bundle.MetadataDescriptor(md.Root)
+	root, err := md.root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	metaDesc, _ := bundle.MetadataDescriptor(root)
 	if err := sizeOf(ctx, g, metaDesc, all); err != nil {
 		return nil, err
 	}

@@ -26,11 +26,49 @@ type metadata struct {
 	// Doc returns a verified manifest or index.
 	Doc func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
 
-	Index         *ocispec.Index
-	ManifestBytes []byte
-	Manifest      *bundle.Manifest
-	RootDesc      ocispec.Descriptor
-	Root          *ocispec.Index
+	// ManifestDesc is manifest.json's digest and size; its bytes are
+	// read again when wanted (manifestBytes), not held.
+	ManifestDesc ocispec.Descriptor
+	Manifest     *bundle.Manifest
+	RootDesc     ocispec.Descriptor
+	// index.json and the root are parsed again when wanted (index, root),
+	// not held: each lists every image, 2.1 KiB an image of the scale
+	// release parsed, held through a whole import. signatures are the
+	// entries of index.json with the DSSE artifact type, which placements
+	// and pull look for.
+	signatures []ocispec.Descriptor
+}
+
+// index returns index.json, parsed.
+func (md *metadata) index() (*ocispec.Index, error) {
+	data, err := md.File(layout.IndexFile)
+	if err != nil {
+		return nil, err
+	}
+	return layout.ParseIndex(data)
+}
+
+// root returns the bundle root, read through Doc (which verifies it) and
+// parsed.
+func (md *metadata) root(ctx context.Context) (*ocispec.Index, error) {
+	data, err := md.Doc(ctx, md.RootDesc)
+	if err != nil {
+		return nil, fmt.Errorf("root index %s: %w", md.RootDesc.Digest, err)
+	}
+	return bundle.ParseRoot(data)
+}
+
+// manifestBytes returns manifest.json as it was parsed: read again through
+// File, and checked against the digest of the bytes parsed.
+func (md *metadata) manifestBytes() ([]byte, error) {
+	data, err := md.File(layout.ManifestFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := bundle.VerifyBytes(data, md.ManifestDesc); err != nil {
+		return nil, fmt.Errorf("%s: %w", layout.ManifestFile, err)
+	}
+	return data, nil
 }
 
 // readMetadata builds metadata from file and doc accessors: index.json,
@@ -41,23 +79,27 @@ func readMetadata(ctx context.Context, file func(string) ([]byte, error), doc fu
 	if err != nil {
 		return nil, err
 	}
-	if md.Index, err = layout.ParseIndex(data); err != nil {
-		return nil, err
-	}
-	if md.ManifestBytes, err = file(layout.ManifestFile); err != nil {
-		return nil, err
-	}
-	if md.Manifest, err = bundle.ParseManifest(md.ManifestBytes); err != nil {
-		return nil, err
-	}
-	if md.RootDesc, err = rootOf(md.Index, md.Manifest.Release.Version); err != nil {
-		return nil, err
-	}
-	rootBytes, err := doc(ctx, md.RootDesc)
+	index, err := layout.ParseIndex(data)
 	if err != nil {
-		return nil, fmt.Errorf("root index %s: %w", md.RootDesc.Digest, err)
+		return nil, err
 	}
-	if md.Root, err = bundle.ParseRoot(rootBytes); err != nil {
+	for _, d := range index.Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeDSSE {
+			md.signatures = append(md.signatures, d)
+		}
+	}
+	mjson, err := file(layout.ManifestFile)
+	if err != nil {
+		return nil, err
+	}
+	if md.Manifest, err = bundle.ParseManifest(mjson); err != nil {
+		return nil, err
+	}
+	md.ManifestDesc = ocispec.Descriptor{MediaType: bundle.MediaTypeManifestJSON, Digest: digest.FromBytes(mjson), Size: int64(len(mjson))}
+	if md.RootDesc, err = rootOf(index, md.Manifest.Release.Version); err != nil {
+		return nil, err
+	}
+	if _, err := md.root(ctx); err != nil {
 		return nil, err
 	}
 	return md, nil
@@ -100,21 +142,25 @@ func rootOf(idx *ocispec.Index, version string) (ocispec.Descriptor, error) {
 // makes (bundle.CheckDerived). Together with a signature over
 // manifest.json this extends the signature to every part of the bundle.
 func (md *metadata) checkStructure(ctx context.Context) error {
-	if err := bundle.CheckRoot(md.Root, md.Manifest); err != nil {
+	root, err := md.root(ctx)
+	if err != nil {
+		return err
+	}
+	if err := bundle.CheckRoot(root, md.Manifest); err != nil {
 		return err
 	}
 	if err := md.checkCosignTags(ctx); err != nil {
 		return err
 	}
-	return md.checkMetadataDerived(ctx)
+	return md.checkMetadataDerived(ctx, root)
 }
 
 // checkMetadataDerived checks that the metadata manifest carries
 // manifest.json's exact bytes, and that it and the root are, byte for
 // byte, those manifest.json makes: what binds the root's digest, and its
 // annotations (version, generation), to the signed manifest.json.
-func (md *metadata) checkMetadataDerived(ctx context.Context) error {
-	metaDesc, err := bundle.MetadataDescriptor(md.Root)
+func (md *metadata) checkMetadataDerived(ctx context.Context, root *ocispec.Index) error {
+	metaDesc, err := bundle.MetadataDescriptor(root)
 	if err != nil {
 		return err
 	}
@@ -122,11 +168,10 @@ func (md *metadata) checkMetadataDerived(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("metadata manifest %s: %w", metaDesc.Digest, err)
 	}
-	mjson := ocispec.Descriptor{MediaType: bundle.MediaTypeManifestJSON, Digest: digest.FromBytes(md.ManifestBytes), Size: int64(len(md.ManifestBytes))}
-	if err := bundle.CheckMetadata(metaBytes, mjson, md.Manifest); err != nil {
+	if err := bundle.CheckMetadata(metaBytes, md.ManifestDesc, md.Manifest); err != nil {
 		return err
 	}
-	return bundle.CheckDerived(md.RootDesc, metaBytes, mjson, md.Manifest)
+	return bundle.CheckDerived(md.RootDesc, metaBytes, md.ManifestDesc, md.Manifest)
 }
 
 // openMetadata reads the metadata of a bundle directory or a bundle tar
@@ -163,8 +208,12 @@ func (md *metadata) checkIndex(ctx context.Context, signing bool) ([]ocispec.Des
 	for _, d := range LayoutIndex(md.Manifest, md.RootDesc).Manifests {
 		want[key(d)] = d
 	}
+	index, err := md.index()
+	if err != nil {
+		return nil, err
+	}
 	var referrers []ocispec.Descriptor
-	for _, d := range md.Index.Manifests {
+	for _, d := range index.Manifests {
 		if d.ArtifactType == bundle.ArtifactTypeDSSE && d.Annotations[ocispec.AnnotationRefName] == "" {
 			referrers = append(referrers, d)
 			continue

@@ -18,7 +18,12 @@ import (
 // collection, an image: 6519 bytes before; 3224 once bundle.ReadAll held
 // each manifest in its size, not twice it, and the sets that keep the plan
 // free of repeats went after planning; 2524 with an image's manifests
-// shared by its two repositories, not a place of 160 bytes each.
+// shared by its two repositories, not a place of 160 bytes each. Those
+// were the heap's growth while planning, which left out what the plan
+// shares with the metadata, and moved with the registry and the client as
+// much; measured now as what letting the plan go frees (the manifests'
+// bytes, 3.5 KiB, and the digests the plan alone holds): 6837 bytes an
+// image, 6528 with the graph reader's children kept compact.
 func TestPlacementHoldsLittle(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates on its own")
@@ -32,22 +37,30 @@ func TestPlacementHoldsLittle(t *testing.T) {
 	}
 	md := openScaleBundle(t, archive)
 	opts := placementOptions{bundleRepo: bundle.DefaultBundleRepository, mapImages: true}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 	p, err := planPlacement(ctx, md, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
 	if len(p.images) < 5*images || len(p.tags) != images+1 {
 		t.Fatalf("plan of %d image manifests and %d tags for %d images", len(p.images), len(p.tags), images)
 	}
-	perImage := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / images
-	t.Logf("the plan holds %d bytes an image", perImage)
-	if perImage > 3<<10 {
-		t.Errorf("the plan holds %d bytes an image, want at most 3 KiB", perImage)
-	}
+	// What the plan holds is what letting it go frees: the heap before
+	// and after planning also moved with the registry, the client and
+	// what sync.Pools let go, by as much as the plan (2471 and 4017 bytes
+	// an image, two runs of the same code).
+	var holding, released runtime.MemStats
+	runtime.GC()
+	runtime.GC() // the second frees what sync.Pools let go at the first
+	runtime.ReadMemStats(&holding)
 	runtime.KeepAlive(p)
+	p = nil
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&released)
+	perImage := (int64(holding.HeapAlloc) - int64(released.HeapAlloc)) / images
+	t.Logf("the plan holds %d bytes an image", perImage)
+	if perImage > 7<<10 {
+		t.Errorf("the plan holds %d bytes an image, want at most 7 KiB", perImage)
+	}
+	runtime.KeepAlive(md)
 }

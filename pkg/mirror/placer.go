@@ -88,7 +88,13 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 				// with those, asked for once.
 				continue
 			}
-			mem.Go(func() error { return pl.tgt.putBytes(mctx, b.repo, b.desc, b.data) })
+			mem.Go(func() error {
+				data, err := b.bytes(pl.md)
+				if err != nil {
+					return err
+				}
+				return pl.tgt.putBytes(mctx, b.repo, b.desc, data)
+			})
 		}
 		return mem.Wait()
 	})

@@ -171,8 +171,7 @@ func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) 
 // their blobs, as create lays them out; a delta's omitted files are left
 // out, as create --base leaves them.
 func writeHumanView(ctx context.Context, stage *layout.Staging, md *metadata) error {
-	mjson := ocispec.Descriptor{Digest: digest.FromBytes(md.ManifestBytes), Size: int64(len(md.ManifestBytes))}
-	if err := stage.LinkFile(ctx, layout.ManifestFile, mjson, 0o644); err != nil {
+	if err := stage.LinkFile(ctx, layout.ManifestFile, ocispec.Descriptor{Digest: md.ManifestDesc.Digest, Size: md.ManifestDesc.Size}, 0o644); err != nil {
 		return err
 	}
 	omitted := md.Manifest.OmittedSet()
@@ -195,10 +194,8 @@ func writeHumanView(ctx context.Context, stage *layout.Staging, md *metadata) er
 // index.json and SHA256SUMS (the carried one, else a new one).
 func writeCarriedFiles(stage *layout.Staging, md *metadata) error {
 	idx := LayoutIndex(md.Manifest, md.RootDesc)
-	for _, d := range md.Index.Manifests {
-		if d.ArtifactType == bundle.ArtifactTypeDSSE {
-			idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size})
-		}
+	for _, d := range md.signatures {
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size})
 	}
 	if err := stage.WriteIndex(idx); err != nil {
 		return err

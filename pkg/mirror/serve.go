@@ -218,7 +218,7 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	if err := store.changed(); err != nil {
 		return nil, err
 	}
-	content, manifests, err := servedContent(store, plan)
+	content, manifests, err := servedContent(store, md, plan)
 	if err != nil {
 		return nil, err
 	}

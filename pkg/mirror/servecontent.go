@@ -77,10 +77,14 @@ func hashBlob(ctx context.Context, store servedStore, d ocispec.Descriptor) erro
 // it goes to, which lists the ones with a subject as referrers there, the
 // blobs the placement holds in memory (the files referrer's), and the
 // tags. It also returns the unique manifests.
-func servedContent(store servedStore, plan *placement) (*serve.Content, map[digest.Digest]ocispec.Descriptor, error) {
+func servedContent(store servedStore, md *metadata, plan *placement) (*serve.Content, map[digest.Digest]ocispec.Descriptor, error) {
 	c := serve.NewContent(store)
 	for _, mb := range plan.memBlobs {
-		if err := c.AddBlob(mb.desc, mb.data); err != nil {
+		data, err := mb.bytes(md)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := c.AddBlob(mb.desc, data); err != nil {
 			return nil, nil, err
 		}
 	}

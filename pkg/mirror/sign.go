@@ -135,7 +135,9 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 		if md, err = readMetadata(ctx, dir.ReadFile, dir.FetchBytes); err != nil {
 			return nil, err
 		}
-		payload = md.ManifestBytes
+		if payload, err = md.manifestBytes(); err != nil {
+			return nil, err
+		}
 		// Signed all the same (a signature is no import), but said: every
 		// far side refuses it, and only there would it be found out.
 		if m := md.Manifest; time.Now().After(m.ExpiresAt) {

@@ -54,9 +54,13 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err := writeCertificates(dir.Path(), env, signer, certs); err != nil {
 		return nil, err
 	}
-	idx := *md.Index
+	index, err := md.index()
+	if err != nil {
+		return nil, err
+	}
+	idx := *index
 	idx.Manifests = nil
-	for _, d := range md.Index.Manifests {
+	for _, d := range index.Manifests {
 		if d.ArtifactType != bundle.ArtifactTypeDSSE || d.Annotations[ocispec.AnnotationRefName] != "" {
 			idx.Manifests = append(idx.Manifests, d)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
@@ -63,8 +64,8 @@ func (s *source) prefetchDocs(ctx context.Context, md *metadata) {
 		return
 	}
 	var roots []ocispec.Descriptor
-	if md.Root != nil {
-		roots = append(roots, md.Root.Manifests...)
+	if root, err := md.root(ctx); err == nil {
+		roots = append(roots, root.Manifests...)
 	}
 	for _, img := range md.Manifest.Images {
 		for _, r := range img.Referrers {
@@ -318,33 +319,60 @@ func (s *source) metadata(ctx context.Context) (*metadata, error) {
 // headFileOf reads a bundle's head files through read: a head file the
 // bundle lacks is missing (errors.Is says so: an absent manifest.dsse is an
 // unsigned bundle) and makes the bundle malformed (exit 11), as for a
-// streamed archive. Each file is read from the media once, and that answer
-// given to every later call: the signature is checked over manifest.json,
-// which is then parsed, and a medium whose content changes between two
-// reads (a network share, another process writing the directory, a device
-// that answers otherwise) must not have unsigned bytes parsed. A head file
-// is at most bundle.MaxManifestSize bytes, and there are few.
+// streamed archive. Every later call gives the first read's answer: the
+// signature is checked over manifest.json, which is then parsed, and a
+// medium whose content changes between two reads (a network share, another
+// process writing the directory, a device that answers otherwise) must not
+// have unsigned bytes parsed. A small file is kept as read; a larger one
+// (manifest.json, its envelope, SHA256SUMS and index.json grow with the
+// images: 11 MB at 3000) is kept as its digest, read again when asked for
+// again, and refused (errdef.ErrDigestMismatch) unless it is the same bytes:
+// held through a whole import, they were a fifth of its live heap.
 func headFileOf(read func(string) ([]byte, error)) func(string) ([]byte, error) {
 	type answer struct {
 		data []byte
-		err  error
+		// digest and size are those of a file read and not kept.
+		digest digest.Digest
+		size   int
+		err    error
 	}
 	var mu sync.Mutex
 	read1 := map[string]answer{}
 	return func(name string) ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if a, ok := read1[name]; ok {
+		a, seen := read1[name]
+		if seen && (a.err != nil || a.digest == "") {
 			return a.data, a.err
 		}
 		data, err := read(name)
 		if errors.Is(err, errdef.ErrNotFound) {
 			err = fmt.Errorf("%w (%w)", err, errdef.ErrMalformed)
 		}
-		read1[name] = answer{data, err}
+		if seen {
+			if err != nil {
+				return nil, err
+			}
+			if len(data) != a.size || digest.FromBytes(data) != a.digest {
+				return nil, fmt.Errorf("%s changed on the medium while the bundle was read (first read %s, %d bytes; now %s, %d bytes): %w",
+					name, a.digest, a.size, digest.FromBytes(data), len(data), errdef.ErrDigestMismatch)
+			}
+			return data, nil
+		}
+		a = answer{data: data, err: err}
+		if err == nil && len(data) > keptHeadFileSize {
+			a = answer{digest: digest.FromBytes(data), size: len(data)}
+		}
+		read1[name] = a
 		return data, err
 	}
 }
+
+// keptHeadFileSize is the largest head file headFileOf keeps as read
+// (oci-layout, keys, certificates, signatures); a larger one is read again
+// (and hashed again) when asked for again, which costs less than holding
+// it.
+const keptHeadFileSize = 64 << 10
 
 func headFile(path string, head *layout.Head) func(string) ([]byte, error) {
 	return func(name string) ([]byte, error) {
