@@ -59,7 +59,9 @@ to that side only.`,
 				}
 				ref, err := registry.ParseReference(side.ref)
 				if err != nil {
-					return usageError("%s: %v", side.ref, err)
+					// mirror.Sync refuses it, naming it without any
+					// credentials written in it.
+					continue
 				}
 				plain = append(plain, ref.Registry)
 			}

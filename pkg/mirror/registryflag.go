@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
@@ -16,6 +18,9 @@ import (
 // the next import, inventory or doctor given the host alone looks
 // elsewhere.
 func checkRegistryHost(what, host string) error {
+	if shown, ok := withoutCredentials(host); ok {
+		return fmt.Errorf("%s %q: want HOST[:PORT], no credentials (stella mirror login HOST saves them): %w", what, shown, errdef.ErrUsage)
+	}
 	switch {
 	case host == "":
 		return fmt.Errorf("%s: want HOST[:PORT]: %w", what, errdef.ErrUsage)
@@ -30,10 +35,35 @@ func checkRegistryHost(what, host string) error {
 // refuseScheme refuses a registry reference written as a URL
 // (http://HOST:PORT/REPO:TAG, as a browser or a registry's web page has
 // it), which the reference grammar would fail as an invalid repository
-// "/HOST", or a bundle source take for a file that is not found.
+// "/HOST", or a bundle source take for a file that is not found. One
+// with credentials in it (https://USER:PASSWORD@HOST/…) is refused too,
+// and named without them: the refusal is printed, logged and kept.
 func refuseScheme(ref string) error {
+	if shown, ok := withoutCredentials(ref); ok {
+		return fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST saves them): give HOST[:PORT]/REPOSITORY[:TAG]: %w", shown, errdef.ErrUsage)
+	}
 	if strings.Contains(ref, "://") {
 		return fmt.Errorf("reference %q: no scheme: give HOST[:PORT]/REPOSITORY[:TAG] (--plain-http talks plain HTTP to a registry without TLS): %w", ref, errdef.ErrUsage)
 	}
 	return nil
+}
+
+// withoutCredentials returns s with the user information before its host
+// (USER:PASSWORD@ or TOKEN@, as a URL carries it) replaced by "***@", and
+// whether there was any. An '@' before the first '/' is user information
+// unless a digest follows it (REPOSITORY@sha256:…, without a host).
+func withoutCredentials(s string) (string, bool) {
+	scheme, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	at := strings.LastIndexByte(host, '@')
+	if at < 0 {
+		return s, false
+	}
+	if _, err := digest.Parse(rest[at+1:]); err == nil {
+		return s, false
+	}
+	return scheme + "***@" + rest[at+1:], true
 }
