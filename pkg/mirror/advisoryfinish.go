@@ -53,29 +53,39 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 		out.written = append(out.written, written...)
 		out.inPlace = append(out.inPlace, inPlace...)
 		for _, name := range p.names {
-			rec.Files = append(rec.Files, recordedAdvisory{Path: name, Digest: p.desc.Digest, Size: p.desc.Size})
+			var id uint64
+			if st, err := a.root.Lstat(name); err == nil {
+				id = fileID(st)
+			}
+			rec.Files = append(rec.Files, recordedAdvisory{Path: name, Digest: p.desc.Digest, Size: p.desc.Size, File: id})
 		}
 		for _, h := range p.held {
-			rec.Files = append(rec.Files, recordedAdvisory{Path: h.name, Digest: p.desc.Digest, Size: p.desc.Size})
+			rec.Files = append(rec.Files, recordedAdvisory{Path: h.name, Digest: p.desc.Digest, Size: p.desc.Size, File: fileID(h.st)})
 		}
 	}
 	carried := map[string]bool{}
 	for _, f := range m.Advisories {
 		carried[relName(f.Path)] = true
 	}
-	if prev == nil {
+	own := prev
+	if prev != nil && prev.foreign != "" {
+		log.Warn("the advisories directory's record may not be this user's own, so this import removes nothing it does not list; its own record replaces it",
+			"record", path.Join(a.dir, AdvisoryRecordName), "why", prev.foreign)
+		own = nil
+	}
+	if own == nil {
 		a.warnUnrecorded(carried, log)
 	}
 	var still []recordedAdvisory
 	var failed error
-	out.withdrawn, still, failed = a.withdraw(prev, carried, a.keepWithdrawn)
+	out.withdrawn, still, failed = a.withdraw(own, carried, a.keepWithdrawn)
 	rec.Files = append(rec.Files, still...)
 	logWithdrawn(a.dir, out.withdrawn, log)
 	data, err := encodeRecord(rec)
 	if err != nil {
 		return nil, err
 	}
-	if prev == nil || !bytes.Equal(data, a.prevBytes(prev)) {
+	if own == nil || !bytes.Equal(data, a.prevBytes(prev)) {
 		if err := a.writeRecord(data); err != nil {
 			return nil, err
 		}

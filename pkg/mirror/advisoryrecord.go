@@ -44,14 +44,22 @@ type advisoryRecord struct {
 	Generation    int64              `json:"mirrorGeneration"`
 	Root          digest.Digest      `json:"root"`
 	Files         []recordedAdvisory `json:"files"`
+
+	// foreign, when not "", says why the record read back may not be this
+	// user's own (foreignRecord): it then removes nothing.
+	foreign string
 }
 
 // recordedAdvisory is one file of the record: its path under the
-// directory (slash-separated, as relName gives it), digest and size.
+// directory (slash-separated, as relName gives it), digest and size, and
+// the file itself (its inode, fileID; none on Windows). A file of the same
+// name and bytes that is another file (the operator's own copy, a record
+// copied or edited to name it) is not the one stella wrote, and is left.
 type recordedAdvisory struct {
 	Path   string        `json:"path"`
 	Digest digest.Digest `json:"digest"`
 	Size   int64         `json:"size"`
+	File   uint64        `json:"file,omitempty"`
 }
 
 // readRecord reads the directory's record; nil, nil when there is none
@@ -116,6 +124,7 @@ func (a *advisoryWriter) readRecord() (*advisoryRecord, error) {
 		}
 		seen[f.Path] = true
 	}
+	rec.foreign = foreignRecord(st)
 	return &rec, nil
 }
 

@@ -78,6 +78,10 @@ func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, err
 	if err != nil {
 		return "", err
 	}
+	if fileID(st) != f.File {
+		// Another file than the one stella wrote, whatever its bytes.
+		return WithdrawnChanged, nil
+	}
 	same, err := a.holds(f.Path, st, f.Digest, f.Size)
 	if err != nil {
 		return "", err
