@@ -131,3 +131,36 @@ func TestRecordOfAnotherUserRemovesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestWithdrawalLeavesACarriedFileUnderAnotherCase: a feed file renamed
+// only in case (Vendor.json → vendor.json, same bytes) is, on a
+// case-insensitive file system (macOS, Windows), one file under both
+// names: the import found vendor.json in place (Vendor.json's file), then
+// withdrew Vendor.json and removed that file, so the release's advisory was
+// gone while the import said it was in place. Emulated here, on a
+// case-sensitive file system, by a hard link: the withdrawn name that is
+// the very file of a name the bundle carries, under another case, is not
+// removed, nor reported withdrawn.
+func TestWithdrawalLeavesACarriedFileUnderAnotherCase(t *testing.T) {
+	l := newAdvisoryLine(t)
+	a := l.bundle(t, 100, map[string]string{"Vendor.json": `{"v":1}`, "osv/x.json": `{"x":1}`})
+	b := l.bundle(t, 102, map[string]string{"vendor.json": `{"v":1}`, "osv/x.json": `{"x":1}`})
+	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
+	if _, err := l.importInto(t, a, target, dir); err != nil {
+		t.Fatal(err)
+	}
+	// What a case-insensitive file system answers for vendor.json.
+	if err := os.Link(filepath.Join(dir, "Vendor.json"), filepath.Join(dir, "vendor.json")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.importInto(t, b, target, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.WithdrawnAdvisories) != 0 {
+		t.Errorf("withdrawn %v: the file is the one the bundle carries as vendor.json", res.WithdrawnAdvisories)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "Vendor.json")); err != nil {
+		t.Errorf("removed: %v", err)
+	}
+}

@@ -78,7 +78,7 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	}
 	var still []recordedAdvisory
 	var failed error
-	out.withdrawn, still, failed = a.withdraw(own, carried, a.keepWithdrawn)
+	out.withdrawn, still, failed = a.withdraw(own, carried, rec.Files, a.keepWithdrawn)
 	rec.Files = append(rec.Files, still...)
 	logWithdrawn(a.dir, out.withdrawn, log)
 	data, err := encodeRecord(rec)

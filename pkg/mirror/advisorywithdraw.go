@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -43,12 +44,25 @@ const (
 // keep), else left and said so. It returns what became of each, the
 // entries still to record (those kept), and the first removal that failed:
 // the others are still done, and the record written, before it is told.
-func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool, keep bool) (out []WithdrawnAdvisory, still []recordedAdvisory, failed error) {
+//
+// placed are the files the bundle carries, as recorded: a withdrawn name
+// that is one of their files (the same file under another case or
+// normalization on a case-insensitive file system, as macOS and Windows
+// have, or a hard link) is the release's advisory, and is left unsaid.
+func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool, placed []recordedAdvisory, keep bool) (out []WithdrawnAdvisory, still []recordedAdvisory, failed error) {
 	if prev == nil {
 		return nil, nil, nil
 	}
+	ids := map[uint64]bool{}
+	folded := map[string][]string{}
+	for _, p := range placed {
+		if p.File != 0 {
+			ids[p.File] = true
+		}
+		folded[strings.ToLower(p.Path)] = append(folded[strings.ToLower(p.Path)], p.Path)
+	}
 	for _, f := range prev.Files {
-		if carried[f.Path] {
+		if carried[f.Path] || a.placedUnderAnotherName(f.Path, ids, folded[strings.ToLower(f.Path)]) {
 			continue
 		}
 		state, err := a.withdrawOne(f, keep)
@@ -64,6 +78,25 @@ func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool,
 		out = append(out, WithdrawnAdvisory{Path: path.Join(a.dir, f.Path), State: state})
 	}
 	return out, still, failed
+}
+
+// placedUnderAnotherName reports whether name is the file of an advisory
+// the bundle carries under another name: its inode is one of ids, or it is
+// the same file as one of alike (names equal to it but for case).
+func (a *advisoryWriter) placedUnderAnotherName(name string, ids map[uint64]bool, alike []string) bool {
+	st, err := a.root.Lstat(name)
+	if err != nil {
+		return false
+	}
+	if id := fileID(st); id != 0 && ids[id] {
+		return true
+	}
+	for _, other := range alike {
+		if ost, err := a.root.Lstat(other); err == nil && os.SameFile(st, ost) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, error) {
