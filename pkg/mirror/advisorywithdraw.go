@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -104,7 +105,19 @@ func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, err
 		// Not where stella wrote it: removal follows no symlink.
 		return WithdrawnChanged, nil
 	}
-	st, err := a.root.Lstat(f.Path)
+	// The file is checked, and removed, in its directory held open: a
+	// directory on its path replaced meanwhile (by a symlink, or another
+	// directory renamed in) cannot have the removal go elsewhere.
+	parent, err := a.root.OpenRoot(path.Dir(f.Path))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return WithdrawnGone, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer parent.Close()
+	base := path.Base(f.Path)
+	st, err := parent.Lstat(base)
 	if errors.Is(err, fs.ErrNotExist) {
 		return WithdrawnGone, nil
 	}
@@ -115,9 +128,12 @@ func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, err
 		// Another file than the one stella wrote, whatever its bytes.
 		return WithdrawnChanged, nil
 	}
-	same, err := a.holds(f.Path, st, f.Digest, f.Size)
+	same, err := holdsIn(parent, base, st, f.Digest, f.Size)
 	if err != nil {
 		return "", err
+	}
+	if withdrawHashedHook != nil {
+		withdrawHashedHook()
 	}
 	switch {
 	case !same:
@@ -125,20 +141,33 @@ func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, err
 	case keep:
 		return WithdrawnKept, nil
 	}
-	if err := a.root.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The name still the file hashed: else another took its place.
+	if now, err := parent.Lstat(base); err != nil || !os.SameFile(now, st) {
+		return WithdrawnChanged, nil
+	}
+	if err := parent.Remove(base); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
 	a.removeEmptyParents(f.Path)
 	return WithdrawnRemoved, nil
 }
 
+// withdrawHashedHook, if set (by tests), runs between a withdrawn file's
+// hash and its removal.
+var withdrawHashedHook func()
+
 // holds reports whether name (of Lstat st) is a regular file of size bytes
 // with digest d.
 func (a *advisoryWriter) holds(name string, st fs.FileInfo, d digest.Digest, size int64) (bool, error) {
+	return holdsIn(a.root, name, st, d, size)
+}
+
+// holdsIn is holds for name under r.
+func holdsIn(r *os.Root, name string, st fs.FileInfo, d digest.Digest, size int64) (bool, error) {
 	if !st.Mode().IsRegular() || st.Size() != size || d.Validate() != nil {
 		return false, nil
 	}
-	f, err := a.openRegular(name, st)
+	f, err := openRegularIn(r, name, st)
 	if err != nil || f == nil {
 		return false, err
 	}
@@ -153,7 +182,12 @@ func (a *advisoryWriter) holds(name string, st fs.FileInfo, d digest.Digest, siz
 // openRegular opens name, which Lstat gave as st, for reading; nil, nil if
 // what it opened is not that file (replaced meanwhile, or a symlink now).
 func (a *advisoryWriter) openRegular(name string, st fs.FileInfo) (*os.File, error) {
-	f, err := a.root.Open(name)
+	return openRegularIn(a.root, name, st)
+}
+
+// openRegularIn is openRegular for name under r.
+func openRegularIn(r *os.Root, name string, st fs.FileInfo) (*os.File, error) {
+	f, err := r.Open(name)
 	if err != nil {
 		return nil, err
 	}
