@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/stellaops/mirror/pkg/layout"
@@ -79,11 +80,14 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	var still []recordedAdvisory
 	var failed error
 	out.withdrawn, still, failed = a.withdraw(own, carried, rec.Files, a.keepWithdrawn)
-	rec.Files = append(rec.Files, still...)
 	logWithdrawn(a.dir, out.withdrawn, log)
-	data, err := encodeRecord(rec)
+	data, dropped, err := fitRecord(rec, still)
 	if err != nil {
 		return nil, err
+	}
+	if len(dropped) > 0 {
+		log.Warn("withdrawn advisories kept (--keep-withdrawn) are no longer recorded, the record being at its bound: they are left in place for good; remove them by hand",
+			"dir", a.dir, "files", len(dropped), "first", dropped[0].Path)
 	}
 	if own == nil || !bytes.Equal(data, a.prevBytes(prev)) {
 		if err := a.writeRecord(data); err != nil {
@@ -134,4 +138,37 @@ func (a *advisoryWriter) warnUnrecorded(carried map[string]bool, log *slog.Logge
 		log.Warn("advisories directory holds files this bundle does not list, and no record of an earlier import's (written from now on): they are left; remove any withdrawn advisory among them by hand",
 			"dir", a.dir, "files", len(others), "first", others[0])
 	}
+}
+
+// fitRecord encodes rec, its files those placed plus as many of kept as
+// keep it within maxAdvisoryRecord, and returns the kept it leaves out:
+// --keep-withdrawn, release after release, would otherwise grow the record
+// past what the next import reads, and that import, and every one after,
+// would refuse the directory. The placed alone are within it (a bundle's
+// manifest.json, of at most 4 MiB, names each in more bytes).
+func fitRecord(rec *advisoryRecord, kept []recordedAdvisory) ([]byte, []recordedAdvisory, error) {
+	placed := rec.Files
+	encode := func(n int) ([]byte, error) {
+		rec.Files = append(slices.Clone(placed), kept[:n]...)
+		return encodeRecord(rec)
+	}
+	data, err := encode(len(kept))
+	if err != nil || len(data) <= maxAdvisoryRecord {
+		return data, nil, err
+	}
+	// The most of kept that fit: encode(lo) fits, encode(hi) does not.
+	lo, hi := 0, len(kept)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if data, err = encode(mid); err != nil {
+			return nil, nil, err
+		}
+		if len(data) <= maxAdvisoryRecord {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	data, err = encode(lo)
+	return data, kept[lo:], err
 }

@@ -29,7 +29,9 @@ const (
 	// WithdrawnRemoved: its bytes were still those stella wrote; removed.
 	WithdrawnRemoved = "removed"
 	// WithdrawnKept: still stella's, left by --keep-withdrawn; still
-	// recorded, so a later import without it removes it.
+	// recorded, so a later import without it removes it (unless the record
+	// is at its bound: those past it are no longer recorded, and the import
+	// warns).
 	WithdrawnKept = "kept"
 	// WithdrawnChanged: no longer what stella wrote (edited, replaced, a
 	// symlink or directory in its place or on its path): left for good,
