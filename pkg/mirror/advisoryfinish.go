@@ -53,15 +53,19 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 		}
 		out.written = append(out.written, written...)
 		out.inPlace = append(out.inPlace, inPlace...)
-		for _, name := range p.names {
+		names := slices.Clone(p.names)
+		for _, h := range p.held {
+			names = append(names, h.name)
+		}
+		for _, name := range names {
+			// The file there now, which commit found holding the content
+			// (renamed by this import, or in place: the one found first,
+			// or the same bytes another import renamed in meanwhile).
 			var id uint64
 			if st, err := a.root.Lstat(name); err == nil {
 				id = fileID(st)
 			}
 			rec.Files = append(rec.Files, recordedAdvisory{Path: name, Digest: p.desc.Digest, Size: p.desc.Size, File: id})
-		}
-		for _, h := range p.held {
-			rec.Files = append(rec.Files, recordedAdvisory{Path: h.name, Digest: p.desc.Digest, Size: p.desc.Size, File: fileID(h.st)})
 		}
 	}
 	carried := map[string]bool{}
