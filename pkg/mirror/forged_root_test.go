@@ -17,6 +17,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -250,37 +251,7 @@ func TestCatalogListsOnlyVerifiedRoots(t *testing.T) {
 func forgeReplayedRoot(t *testing.T, repo, version, tag string, generation string) digest.Digest {
 	t.Helper()
 	ctx := context.Background()
-	r, err := testutil.Client(t).Repository(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, rc, err := r.FetchReference(ctx, version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []ocispec.Descriptor
-	if err := r.Referrers(ctx, desc, "", func(p []ocispec.Descriptor) error { refs = append(refs, p...); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	var sigMan ocispec.Manifest
-	for _, ref := range refs {
-		_, b, err := fetchAll(ctx, r, ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m ocispec.Manifest
-		if json.Unmarshal(b, &m) == nil && m.ArtifactType == bundle.ArtifactTypeDSSE {
-			sigMan = m
-		}
-	}
-	if len(sigMan.Layers) != 1 {
-		t.Fatalf("no signature referrer among the %d of %s", len(refs), desc.Digest)
-	}
+	r, _, data, envelope := rootAndEnvelope(t, repo, version)
 	var idx map[string]any
 	if err := json.Unmarshal(data, &idx); err != nil {
 		t.Fatal(err)
@@ -291,7 +262,7 @@ func forgeReplayedRoot(t *testing.T, repo, version, tag string, generation strin
 	if err := r.PushReference(ctx, fdesc, bytes.NewReader(forged), tag); err != nil {
 		t.Fatal(err)
 	}
-	sig, err := bundle.SignatureManifest(fdesc, sigMan.Layers[0], fixedTime)
+	sig, err := bundle.SignatureManifest(fdesc, envelope, fixedTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,4 +485,41 @@ func TestRollbackCheckVerifiesForgedRootsAtOnce(t *testing.T) {
 			t.Errorf("forged root %s is not named:\n%s", root, stderr)
 		}
 	}
+}
+
+// rootAndEnvelope reads the bundle root tagged version in repo: the
+// repository, the root's descriptor and bytes, and the envelope layer of
+// its signature referrer.
+func rootAndEnvelope(t *testing.T, repo, version string) (*oremote.Repository, ocispec.Descriptor, []byte, ocispec.Descriptor) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := testutil.Client(t).Repository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, rc, err := r.FetchReference(ctx, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []ocispec.Descriptor
+	if err := r.Referrers(ctx, desc, "", func(p []ocispec.Descriptor) error { refs = append(refs, p...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range refs {
+		_, b, err := fetchAll(ctx, r, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(b, &m) == nil && m.ArtifactType == bundle.ArtifactTypeDSSE && len(m.Layers) == 1 {
+			return r, desc, data, m.Layers[0]
+		}
+	}
+	t.Fatalf("no signature referrer among the %d of %s", len(refs), desc.Digest)
+	return nil, ocispec.Descriptor{}, nil, ocispec.Descriptor{}
 }
