@@ -2,13 +2,10 @@ package mirror
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/stellaops/mirror/pkg/layout"
 )
 
 // TestBaseHoldsEveryBlob: create --base reads its base while every image of
@@ -20,16 +17,8 @@ import (
 func TestBaseHoldsEveryBlob(t *testing.T) {
 	ctx := context.Background()
 	const images = 20
-	work, dir := scaleBundle(t, images)
-	pass := func() ([]byte, error) { return []byte("pw"), nil }
-	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Sign(ctx, SignOptions{Manifest: filepath.Join(dir, layout.ManifestFile), Output: filepath.Join(dir, layout.EnvelopeFile), Key: kg.PrivateKey, Password: pass}); err != nil {
-		t.Fatal(err)
-	}
-	trust := TrustOptions{Keys: []string{kg.PublicKey}}
+	_, dir, pub := signedScaleBundle(t, images)
+	trust := TrustOptions{Keys: []string{pub}}
 
 	// The blobs a placement of the base finds, as import would place it.
 	md := openScaleBundle(t, dir)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stellaops/mirror/pkg/bundle"
-	"github.com/stellaops/mirror/pkg/layout"
 )
 
 // TestImportHoldsLittle: what import holds of a signed bundle tar from
@@ -24,15 +23,7 @@ import (
 func TestImportHoldsLittle(t *testing.T) {
 	ctx := context.Background()
 	const images = 200
-	work, dir := scaleBundle(t, images)
-	pass := func() ([]byte, error) { return []byte("pw"), nil }
-	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Sign(ctx, SignOptions{Manifest: filepath.Join(dir, layout.ManifestFile), Output: filepath.Join(dir, layout.EnvelopeFile), Key: kg.PrivateKey, Password: pass}); err != nil {
-		t.Fatal(err)
-	}
+	work, dir, pub := signedScaleBundle(t, images)
 	archive := filepath.Join(work, "bundle.tar")
 	if _, err := Pack(ctx, PackOptions{Dir: dir, Output: archive}); err != nil {
 		t.Fatal(err)
@@ -41,7 +32,7 @@ func TestImportHoldsLittle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verifyBundleSignature(ctx, src.file, TrustOptions{Keys: []string{kg.PublicKey}}); err != nil {
+	if _, err := verifyBundleSignature(ctx, src.file, TrustOptions{Keys: []string{pub}}); err != nil {
 		t.Fatal(err)
 	}
 	md, err := src.metadata(ctx)

@@ -9,6 +9,7 @@ import (
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/layout"
 )
 
 // scaleBundle creates, in a directory of its own, an unsigned bundle of the
@@ -25,6 +26,21 @@ func scaleBundle(t *testing.T, images int) (work, dir string) {
 		t.Fatal(err)
 	}
 	return work, dir
+}
+
+// signedScaleBundle is scaleBundle signed with a new key pair; pub is the
+// public key's file.
+func signedScaleBundle(t *testing.T, images int) (work, dir, pub string) {
+	work, dir = scaleBundle(t, images)
+	pass := func() ([]byte, error) { return []byte("pw"), nil }
+	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sign(context.Background(), SignOptions{Manifest: filepath.Join(dir, layout.ManifestFile), Output: filepath.Join(dir, layout.EnvelopeFile), Key: kg.PrivateKey, Password: pass}); err != nil {
+		t.Fatal(err)
+	}
+	return work, dir, kg.PublicKey
 }
 
 // openScaleBundle opens dir's metadata, closed with the test.
