@@ -372,30 +372,32 @@ func plainDesc(d ocispec.Descriptor) ocispec.Descriptor {
 // signatureReferrer finds the DSSE referrer of the root that index.json
 // lists, and checks that its one layer is exactly manifest.dsse.
 func (md *metadata) signatureReferrer(ctx context.Context) (ocispec.Descriptor, bool, error) {
-	for _, d := range md.signatures {
-		data, err := md.Doc(ctx, d)
-		if err != nil {
-			return ocispec.Descriptor{}, false, err
-		}
-		if bundle.SubjectOf(data) != md.RootDesc.Digest {
-			return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not refer to the root %s: %w", d.Digest, md.RootDesc.Digest, errdef.ErrMalformed)
-		}
-		children, err := bundle.Children(d, data)
-		if err != nil {
-			return ocispec.Descriptor{}, false, err
-		}
-		env, err := md.File(layout.EnvelopeFile)
-		if err != nil {
-			return ocispec.Descriptor{}, false, err
-		}
-		if len(children) != 2 || children[1].Digest != digest.FromBytes(env) {
-			return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not carry %s: %w", d.Digest, layout.EnvelopeFile, errdef.ErrMalformed)
-		}
-		envDesc := ocispec.Descriptor{Digest: digest.FromBytes(env), Size: int64(len(env))}
-		if err := bundle.CheckSignatureManifest(data, md.RootDesc, envDesc); err != nil {
-			return ocispec.Descriptor{}, false, err
-		}
-		return plainDesc(d), true, nil
+	if len(md.signatures) == 0 {
+		return ocispec.Descriptor{}, false, nil
 	}
-	return ocispec.Descriptor{}, false, nil
+	// The first DSSE entry of index.json (checkIndex allows one).
+	d := md.signatures[0]
+	data, err := md.Doc(ctx, d)
+	if err != nil {
+		return ocispec.Descriptor{}, false, err
+	}
+	if bundle.SubjectOf(data) != md.RootDesc.Digest {
+		return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not refer to the root %s: %w", d.Digest, md.RootDesc.Digest, errdef.ErrMalformed)
+	}
+	children, err := bundle.Children(d, data)
+	if err != nil {
+		return ocispec.Descriptor{}, false, err
+	}
+	env, err := md.File(layout.EnvelopeFile)
+	if err != nil {
+		return ocispec.Descriptor{}, false, err
+	}
+	if len(children) != 2 || children[1].Digest != digest.FromBytes(env) {
+		return ocispec.Descriptor{}, false, fmt.Errorf("signature referrer %s does not carry %s: %w", d.Digest, layout.EnvelopeFile, errdef.ErrMalformed)
+	}
+	envDesc := ocispec.Descriptor{Digest: digest.FromBytes(env), Size: int64(len(env))}
+	if err := bundle.CheckSignatureManifest(data, md.RootDesc, envDesc); err != nil {
+		return ocispec.Descriptor{}, false, err
+	}
+	return plainDesc(d), true, nil
 }
