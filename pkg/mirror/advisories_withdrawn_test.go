@@ -328,6 +328,71 @@ func TestAdvisoriesFinishOneAtATime(t *testing.T) {
 	}
 }
 
+// TestAdvisoriesFailAfterTagsSaySo: an import whose advisories step fails
+// once its tags are written (here another import, of a newer bundle,
+// recorded the directory while this one waited for its lock) fails with
+// the step's exit code, and says that the bundle and its tags are in place:
+// it said only "--advisories-dir DIR holds the advisories of bundle …",
+// which reads as though nothing was imported.
+func TestAdvisoriesFailAfterTagsSaySo(t *testing.T) {
+	ctx := context.Background()
+	l := newAdvisoryLine(t)
+	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
+	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
+	if _, err := l.importInto(t, a, target, dir); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := testutil.Client(t).Repository(target + "/stellaops/mirror-bundle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootA, err := repo.Resolve(ctx, "2025.10.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := layout.LockDir(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.importInto(t, b, target, dir, func(o *mirror.ImportOptions) {
+			o.Logger = slog.New(onMessage{"waiting for another import", waiting, &sync.Once{}})
+		})
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-done:
+		unlock()
+		t.Fatalf("finished while another held the directory's lock: %v", err)
+	}
+	// A newer bundle's import recorded the directory meanwhile.
+	data, err := os.ReadFile(filepath.Join(dir, recordName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := strings.Replace(string(data), `"mirrorGeneration": 100`, `"mirrorGeneration": 200`, 1)
+	if newer == string(data) {
+		t.Fatalf("record without generation 100: %s", data)
+	}
+	if err := os.WriteFile(filepath.Join(dir, recordName), []byte(newer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	err = <-done
+	if !errors.Is(err, errdef.ErrGeneration) || !strings.Contains(err.Error(), "the bundle and its tags are in place, but --advisories-dir "+dir+" was not updated") {
+		t.Fatalf("import of B after a newer record: %v; want exit 8 saying the bundle is in place", err)
+	}
+	if rootB, err := repo.Resolve(ctx, "2025.10.0"); err != nil || rootB.Digest == rootA.Digest {
+		t.Errorf("the tag names %v (A's root %s), %v: want B's root", rootB.Digest, rootA.Digest, err)
+	}
+	if got := advisoriesIn(t, dir); fmt.Sprint(got) != fmt.Sprint(advA) {
+		t.Errorf("the directory holds %v, want A's, as it was", got)
+	}
+}
+
 // onMessage is a slog handler that closes ch at the first record whose
 // message starts with prefix.
 type onMessage struct {

@@ -129,6 +129,15 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		pl.pending = nil
 		pl.advisories = placed
 	}
+	// The tags are written: the operator is told that the bundle is in
+	// the registry, and what of the directory is not done.
+	switch {
+	case err == nil:
+	case placed == nil:
+		err = fmt.Errorf("the bundle and its tags are in place, but --advisories-dir %s was not updated: %w", pl.adv.dir, err)
+	default:
+		err = fmt.Errorf("the bundle, its tags and its advisories are in place, but %w", err)
+	}
 	return err
 }
 
