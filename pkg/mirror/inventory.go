@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	orasdef "oras.land/oras-go/v2/errdef"
 	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -296,15 +297,22 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 		return nil, nil, err
 	}
 	var tags []string
+	tooMany := func(what string) error {
+		return fmt.Errorf("list tags of %s/%s: more than %s (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
+			t.host, repo, what, errdef.ErrMalformed)
+	}
 	if err := r.Tags(ctx, "", func(page []string) error {
 		tags = append(tags, page...)
 		if len(tags) > maxRepositoryTags {
-			return fmt.Errorf("list tags of %s/%s: more than %d tags (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
-				t.host, repo, maxRepositoryTags, errdef.ErrMalformed)
+			return tooMany(fmt.Sprintf("%d tags", maxRepositoryTags))
 		}
 		return nil
 	}); errors.Is(err, errdef.ErrMalformed) {
 		return nil, nil, err
+	} else if errors.Is(err, orasdef.ErrTooManyPages) {
+		// The client's bound on pages (remote.Options), reached first
+		// where a registry gives fewer than 100 tags a page.
+		return nil, nil, tooMany(fmt.Sprintf("%d pages of tags (%d tags)", remote.TagListMaxPages, len(tags)))
 	} else if err != nil && !isNotFound(err) {
 		return nil, nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}

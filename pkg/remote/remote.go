@@ -339,6 +339,11 @@ func (c *Client) UploadRepository(name string) (*remote.Repository, error) {
 	return c.repository(name, false)
 }
 
+// TagListMaxPages bounds the pages of a tag list a repository reads: a
+// registry's tag list is paged, and a hostile or broken one can page
+// without end.
+const TagListMaxPages = 1000
+
 func (c *Client) repository(name string, retrying bool) (*remote.Repository, error) {
 	ref, err := registry.ParseReference(name)
 	if err != nil {
@@ -349,7 +354,7 @@ func (c *Client) repository(name string, retrying bool) (*remote.Repository, err
 		Client:               reauthClient{c.authClient(ref.Registry, retrying), c.gate(ref.Registry)},
 		Reference:            ref,
 		PlainHTTP:            c.PlainHTTP(ref.Registry),
-		TagListMaxPages:      1000,
+		TagListMaxPages:      TagListMaxPages,
 		ReferrerListMaxPages: 100,
 		// Where a registry lacks the referrers API, adding a referrer
 		// replaces the sha256-<hex> index tag. oras-go then deletes the old
