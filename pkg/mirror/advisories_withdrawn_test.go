@@ -68,6 +68,32 @@ func (l *advisoryLine) importInto(t *testing.T, src, target, advDir string, edit
 	return mirror.Import(context.Background(), opts)
 }
 
+// importWaiting holds advDir's lock and starts an import of src into
+// target and advDir, which waits for it: it returns once the import says it
+// waits. unlock lets it go on; done has its error.
+func (l *advisoryLine) importWaiting(t *testing.T, src, target, advDir string) (unlock func(), done <-chan error) {
+	t.Helper()
+	unlock, err := layout.LockDir(context.Background(), advDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		_, err := l.importInto(t, src, target, advDir, func(o *mirror.ImportOptions) {
+			o.Logger = slog.New(onMessage{"waiting for another import", waiting, &sync.Once{}})
+		})
+		result <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-result:
+		unlock()
+		t.Fatalf("finished while another held the directory's lock: %v", err)
+	}
+	return unlock, result
+}
+
 // advisoriesIn reads every file under dir but the record and the hidden
 // temporary files of an import under way.
 func advisoriesIn(t *testing.T, dir string) map[string]string {
@@ -291,31 +317,13 @@ func TestWithdrawalFollowsNoSymlink(t *testing.T) {
 // the lock is released it completes. Before, nothing kept two imports apart
 // there, and the record of one could list what the other removed.
 func TestAdvisoriesFinishOneAtATime(t *testing.T) {
-	ctx := context.Background()
 	l := newAdvisoryLine(t)
 	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
 	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
 	if _, err := l.importInto(t, a, target, dir); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := layout.LockDir(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waiting := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.importInto(t, b, target, dir, func(o *mirror.ImportOptions) {
-			o.Logger = slog.New(onMessage{"waiting for another import", waiting, &sync.Once{}})
-		})
-		done <- err
-	}()
-	select {
-	case <-waiting:
-	case err := <-done:
-		unlock()
-		t.Fatalf("finished while another held the directory's lock: %v", err)
-	}
+	unlock, done := l.importWaiting(t, b, target, dir)
 	if got := advisoriesIn(t, dir); fmt.Sprint(got) != fmt.Sprint(advA) {
 		t.Errorf("while waiting, the directory changed: %v", got)
 	}
@@ -350,24 +358,7 @@ func TestAdvisoriesFailAfterTagsSaySo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := layout.LockDir(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waiting := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.importInto(t, b, target, dir, func(o *mirror.ImportOptions) {
-			o.Logger = slog.New(onMessage{"waiting for another import", waiting, &sync.Once{}})
-		})
-		done <- err
-	}()
-	select {
-	case <-waiting:
-	case err := <-done:
-		unlock()
-		t.Fatalf("finished while another held the directory's lock: %v", err)
-	}
+	unlock, done := l.importWaiting(t, b, target, dir)
 	// A newer bundle's import recorded the directory meanwhile.
 	data, err := os.ReadFile(filepath.Join(dir, recordName))
 	if err != nil {
