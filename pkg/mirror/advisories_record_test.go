@@ -52,11 +52,7 @@ func TestAdvisoryRecordNotStellas(t *testing.T) {
 // without it removes them.
 func TestWithdrawnAdvisoriesReported(t *testing.T) {
 	l := newAdvisoryLine(t)
-	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
-	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
-	if _, err := l.importInto(t, a, target, dir); err != nil {
-		t.Fatal(err)
-	}
+	b, target, dir := l.importedA(t)
 	res, err := l.importInto(t, b, target, dir, func(o *mirror.ImportOptions) { o.KeepWithdrawn = true })
 	if err != nil {
 		t.Fatal(err)

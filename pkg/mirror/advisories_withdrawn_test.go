@@ -94,6 +94,20 @@ func (l *advisoryLine) importWaiting(t *testing.T, src, target, advDir string) (
 	return unlock, result
 }
 
+// importedA makes bundles A (generation 100, advisories advA) and B (102,
+// advB), imports A into a fresh registry and advisories directory, and
+// returns B, the registry and the directory.
+func (l *advisoryLine) importedA(t *testing.T) (b, target, dir string) {
+	t.Helper()
+	a := l.bundle(t, 100, advA)
+	b = l.bundle(t, 102, advB)
+	target, dir = testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
+	if _, err := l.importInto(t, a, target, dir); err != nil {
+		t.Fatal(err)
+	}
+	return b, target, dir
+}
+
 // advisoriesIn reads every file under dir but the record and the hidden
 // temporary files of an import under way.
 func advisoriesIn(t *testing.T, dir string) map[string]string {
@@ -227,11 +241,7 @@ func TestAdvisoriesDirNotRolledBack(t *testing.T) {
 // again: it passes, and the directory and record are B's.
 func TestAdvisoriesCrashBeforeRecord(t *testing.T) {
 	l := newAdvisoryLine(t)
-	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
-	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
-	if _, err := l.importInto(t, a, target, dir); err != nil {
-		t.Fatal(err)
-	}
+	b, target, dir := l.importedA(t)
 	recA, err := os.ReadFile(filepath.Join(dir, recordName))
 	if err != nil {
 		t.Fatalf("no record after A: %v", err)
@@ -274,11 +284,7 @@ func TestAdvisoriesBundleWithoutAny(t *testing.T) {
 // and so are the files they point to.
 func TestWithdrawalFollowsNoSymlink(t *testing.T) {
 	l := newAdvisoryLine(t)
-	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
-	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
-	if _, err := l.importInto(t, a, target, dir); err != nil {
-		t.Fatal(err)
-	}
+	b, target, dir := l.importedA(t)
 	// old/gone.json → a symlink to a file of the same bytes, outside.
 	outside := filepath.Join(t.TempDir(), "gone.json")
 	os.WriteFile(outside, []byte(advA["old/gone.json"]), 0o644)
@@ -318,11 +324,7 @@ func TestWithdrawalFollowsNoSymlink(t *testing.T) {
 // there, and the record of one could list what the other removed.
 func TestAdvisoriesFinishOneAtATime(t *testing.T) {
 	l := newAdvisoryLine(t)
-	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
-	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
-	if _, err := l.importInto(t, a, target, dir); err != nil {
-		t.Fatal(err)
-	}
+	b, target, dir := l.importedA(t)
 	unlock, done := l.importWaiting(t, b, target, dir)
 	if got := advisoriesIn(t, dir); fmt.Sprint(got) != fmt.Sprint(advA) {
 		t.Errorf("while waiting, the directory changed: %v", got)
@@ -345,11 +347,7 @@ func TestAdvisoriesFinishOneAtATime(t *testing.T) {
 func TestAdvisoriesFailAfterTagsSaySo(t *testing.T) {
 	ctx := context.Background()
 	l := newAdvisoryLine(t)
-	a, b := l.bundle(t, 100, advA), l.bundle(t, 102, advB)
-	target, dir := testutil.Registry(t), filepath.Join(t.TempDir(), "advisories")
-	if _, err := l.importInto(t, a, target, dir); err != nil {
-		t.Fatal(err)
-	}
+	b, target, dir := l.importedA(t)
 	repo, err := testutil.Client(t).Repository(target + "/stellaops/mirror-bundle")
 	if err != nil {
 		t.Fatal(err)
