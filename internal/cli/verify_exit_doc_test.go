@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 )
 
@@ -24,13 +23,8 @@ func TestVerifyExitCodesAsVERIFYmd(t *testing.T) {
 	os.WriteFile(filepath.Join(work, "config.json"), []byte("{}"), 0o600)
 	t.Setenv("DOCKER_CONFIG", work)
 	t.Setenv("COSIGN_PASSWORD", "stellaops-dev")
-	host := testutil.Registry(t)
-	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
 	root := testutil.ModuleRoot(t)
-	signed := filepath.Join(work, "bundle")
-	if code, stdout, stderr := run(t, "mirror", "create", "--images", releaseFile, "--advisories", advisories, "--output", signed, "--plain-http"); code != 0 {
-		t.Fatalf("create: exit %d: %s%s", code, stdout, stderr)
-	}
+	signed := testBundle(t)
 	if code, stdout, stderr := run(t, "mirror", "sign", filepath.Join(signed, "manifest.json"), "--key", filepath.Join(root, "tools/cosign/cosign.dev.key")); code != 0 {
 		t.Fatalf("sign: exit %d: %s%s", code, stdout, stderr)
 	}
