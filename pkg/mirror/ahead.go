@@ -5,6 +5,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // blobAnswer is whether a blob's first repository holds it, asked ahead of
@@ -26,7 +28,8 @@ func (a *blobAnswer) wait(ctx context.Context) (bool, error) {
 }
 
 // checkAhead asks whether each blob's first repository holds it, limit
-// requests at a time, in the order given, without waiting for the blobs
+// requests at a time, in the order given (or, if bySize, as
+// transfer.LargestFirstWithSmall takes them), without waiting for the blobs
 // before it to be sent: a blob's upload then starts with its answer in
 // hand. Asked in turn, each blob cost a round trip before its POST and PUT,
 // a third of the chain of a small blob's upload (720 blobs of 1 MiB, 8 at a
@@ -35,39 +38,41 @@ func (a *blobAnswer) wait(ctx context.Context) (bool, error) {
 // waits for those in flight. A blob in known is held, its answer in from
 // the start: it was asked already (a delta's omitted blobs, by
 // checkDeltaBase), and each answer costs a round trip.
-func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, known map[digest.Digest]bool) (map[*blobPlace]*blobAnswer, func()) {
+func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, known map[digest.Digest]bool, bySize bool) (map[*blobPlace]*blobAnswer, func()) {
 	answers := make(map[*blobPlace]*blobAnswer, len(blobs))
-	var ask []*blobPlace
+	var pending []*blobPlace
 	for _, b := range blobs {
 		a := &blobAnswer{done: make(chan struct{})}
 		if known[b.desc.Digest] {
 			a.ok = true
 			close(a.done)
 		} else {
-			ask = append(ask, b)
+			pending = append(pending, b)
 		}
 		answers[b] = a
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	ask := func(ctx context.Context, b *blobPlace) error {
+		a := answers[b]
+		if a.err = ctx.Err(); a.err == nil {
+			a.ok, a.err = t.hasBlob(ctx, b.repos[0], b.desc)
+		}
+		close(a.done)
+		return nil // every answer, error or not, is its blob's
+	}
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		if bySize {
+			_ = transfer.LargestFirstWithSmall(ctx, pending, func(b *blobPlace) int64 { return b.desc.Size }, limit, ask)
+			return
+		}
 		var g errgroup.Group
 		g.SetLimit(limit)
-		for _, b := range ask {
-			a := answers[b]
-			if err := ctx.Err(); err != nil {
-				a.err = err
-				close(a.done)
-				continue
-			}
-			g.Go(func() error {
-				a.ok, a.err = t.hasBlob(ctx, b.repos[0], b.desc)
-				close(a.done)
-				return nil
-			})
+		for _, b := range pending {
+			g.Go(func() error { return ask(ctx, b) })
 		}
-		_ = g.Wait() // every answer, error or not, is its blob's
+		_ = g.Wait()
 	}()
 	return answers, func() { cancel(); <-finished }
 }

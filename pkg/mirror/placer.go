@@ -206,7 +206,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 	for _, m := range docs {
 		declared += m
 	}
-	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit, pl.plan.held)
+	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit, pl.plan.held, false)
 	defer stop()
 	done := map[digest.Digest]bool{}
 	behind, bctx := errgroup.WithContext(ctx)
@@ -295,75 +295,77 @@ func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, 
 	return pl.place(ctx, spreads, b, rc, held)
 }
 
-// fetchBlobs reads every blob at random, limit at a time, largest first.
+// fetchBlobs reads every blob at random, limit at a time largest first,
+// and the small ones beside them (transfer.LargestFirstWithSmall).
 func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	order := transfer.LargestFirst(pl.plan.blobs, func(b *blobPlace) int64 { return b.desc.Size })
+	size := func(b *blobPlace) int64 { return b.desc.Size }
 	// Whether the target holds each blob not wanted on disk is asked ahead,
 	// in the same order; a blob known to be held (a delta's omitted one,
 	// wanted on disk or not) has its answer already, at no cost.
 	var ask []*blobPlace
-	for _, b := range order {
+	for _, b := range pl.plan.blobs {
 		if !pl.wantsOnDisk(b) || pl.plan.held[b.desc.Digest] {
 			ask = append(ask, b)
 		}
 	}
-	held, stop := pl.tgt.checkAhead(ctx, ask, limit, pl.plan.held)
+	held, stop := pl.tgt.checkAhead(ctx, ask, limit, pl.plan.held, true)
 	defer stop()
-	for _, b := range order {
-		g.Go(func() error {
-			// Unless its bytes are wanted on disk, a blob the target has (or
-			// can mount from the source repository, in the same registry)
-			// is not read at all.
-			if answer := held[b]; answer != nil && !pl.wantsOnDisk(b) {
-				done, err := pl.avoidCopy(ctx, b, answer)
-				if err != nil {
-					return err
-				}
-				if done {
-					spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
-					return nil
-				}
-			}
-			if pl.wantsOnDisk(b) && pl.omitted[b.desc.Digest] {
-				// Omitted by a delta: not in the source, but in the target
-				// (checkDeltaBase made sure of it).
-				return pl.placeFromTarget(ctx, spreads, b, held[b])
-			}
-			if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
-				ra, closer, err := pl.src.openAt(ctx, b.desc)
-				if err != nil {
-					return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, missingIsMismatch(err))
-				}
-				defer closer.Close()
-				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
-					return pl.sourceFault(err)
-				}
-				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
-				return nil
-			}
-			rc, err := pl.src.fetch(remote.Streaming(ctx), b.desc)
-			if err != nil {
-				if pl.src.layout {
-					err = missingIsMismatch(err)
-				}
-				return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))
-			}
-			defer rc.Close()
-			// A source that can seek (a registry that serves ranges) is read
-			// like a file: nothing is buffered, a retry asks for the range.
-			if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
-				if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, transfer.NewSeekReaderAt(rs, b.desc.Size)); err != nil {
-					return pl.sourceFault(err)
-				}
-				spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
-				return nil
-			}
-			return pl.sourceFault(pl.place(ctx, spreads, b, rc, held[b]))
-		})
+	return transfer.LargestFirstWithSmall(ctx, pl.plan.blobs, size, limit, func(ctx context.Context, b *blobPlace) error {
+		return pl.fetchBlob(ctx, spreads, b, held[b])
+	})
+}
+
+// fetchBlob places b, read at random from the source, unless the target
+// holds it already (held: asked ahead, nil if not asked).
+func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blobPlace, held *blobAnswer) error {
+	// Unless its bytes are wanted on disk, a blob the target has (or
+	// can mount from the source repository, in the same registry)
+	// is not read at all.
+	if held != nil && !pl.wantsOnDisk(b) {
+		done, err := pl.avoidCopy(ctx, b, held)
+		if err != nil {
+			return err
+		}
+		if done {
+			spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+			return nil
+		}
 	}
-	return g.Wait()
+	if pl.wantsOnDisk(b) && pl.omitted[b.desc.Digest] {
+		// Omitted by a delta: not in the source, but in the target
+		// (checkDeltaBase made sure of it).
+		return pl.placeFromTarget(ctx, spreads, b, held)
+	}
+	if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
+		ra, closer, err := pl.src.openAt(ctx, b.desc)
+		if err != nil {
+			return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, missingIsMismatch(err))
+		}
+		defer closer.Close()
+		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
+			return pl.sourceFault(err)
+		}
+		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+		return nil
+	}
+	rc, err := pl.src.fetch(remote.Streaming(ctx), b.desc)
+	if err != nil {
+		if pl.src.layout {
+			err = missingIsMismatch(err)
+		}
+		return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))
+	}
+	defer rc.Close()
+	// A source that can seek (a registry that serves ranges) is read
+	// like a file: nothing is buffered, a retry asks for the range.
+	if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
+		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, transfer.NewSeekReaderAt(rs, b.desc.Size)); err != nil {
+			return pl.sourceFault(err)
+		}
+		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+		return nil
+	}
+	return pl.sourceFault(pl.place(ctx, spreads, b, rc, held))
 }
 
 // sourceFault names the source in an error of content read from it that is
