@@ -489,10 +489,23 @@ func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead 
 
 // manifests pushes the manifests children first: images, then (once the
 // registry's referrers support is known) image referrers, the bundle
-// metadata and root, then the signature.
+// metadata and root, then the signature. Whether the target holds each is
+// asked of them all at once, before the first push: one round of HEADs,
+// not one before the images and another after them.
 func (pl *placer) manifests(ctx context.Context) error {
-	if err := pl.tgt.pushManifests(ctx, pl.plan.images); err != nil {
+	later := [][]manifestPlace{pl.plan.referrers, pl.plan.root, pl.plan.signature, pl.plan.files}
+	present, err := pl.tgt.presentManifests(ctx, append([][]manifestPlace{pl.plan.images}, later...))
+	if err != nil {
 		return err
+	}
+	if err := pl.tgt.pushPhase(ctx, pl.plan.images, present); err != nil {
+		return err
+	}
+	// The images are in place now: a later phase naming one again (an
+	// image that is also another's referrer) finds it there, as it would
+	// have asked.
+	for _, m := range pl.plan.images {
+		present[repoDigest{m.repo, m.desc.Digest}] = true
 	}
 	probe := pl.plan.bundleRepo
 	if len(pl.plan.images) > 0 {
@@ -503,7 +516,12 @@ func (pl *placer) manifests(ctx context.Context) error {
 		return err
 	}
 	pl.log.Info("referrers", "mode", mode)
-	return pl.tgt.pushManifests(ctx, pl.plan.referrers, pl.plan.root, pl.plan.signature, pl.plan.files)
+	for _, list := range later {
+		if err := pl.tgt.pushPhase(ctx, list, present); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // manifestDigests lists every manifest of the plan with its size.

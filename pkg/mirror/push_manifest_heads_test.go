@@ -1,0 +1,54 @@
+package mirror_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// Whether the registry holds each manifest is asked of them all before the
+// first is pushed: on the old code the bundle's own (root, metadata,
+// signature, referrers) were asked after the images were pushed, a round
+// trip more on every push, import and sync.
+func TestManifestsAskedInOneRound(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var mu sync.Mutex
+	var pushed bool
+	var late []string
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := strings.LastIndex(r.URL.Path, "/manifests/")
+			if i >= 0 && strings.HasPrefix(r.URL.Path[i+len("/manifests/"):], "sha256:") {
+				mu.Lock()
+				switch r.Method {
+				case http.MethodPut:
+					pushed = true
+				case http.MethodHead:
+					if pushed {
+						late = append(late, r.URL.Path)
+					}
+				}
+				mu.Unlock()
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	host := testutil.RegistryWrapped(t, wrap)
+	res, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+		Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(late) > 0 {
+		t.Fatalf("%d manifests asked for after the first was pushed, e.g. %s", len(late), late[0])
+	}
+	if res.Manifests.Pushed == 0 || res.Manifests.Present != 0 {
+		t.Fatalf("%d manifests pushed, %d present; want all pushed to an empty registry", res.Manifests.Pushed, res.Manifests.Present)
+	}
+}
