@@ -6,16 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // A bundle root in a registry has, per push of a signed bundle, a
@@ -95,55 +98,35 @@ type signing struct {
 func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*signing, error) {
 	var sigs []*signatureRef
 	var files []*filesRef
+	// The referrers are weighed peekReferrers at a time, each dropped once
+	// weighed: a round trip for a push's pair, not one each, and at most
+	// that many manifests' bytes (4 MiB each at most) held at once.
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(peekReferrers)
 	seen := map[digest.Digest]bool{}
 	for _, r := range referrers {
 		if r.MediaType != ocispec.MediaTypeImageManifest || seen[r.Digest] {
 			continue
 		}
 		seen[r.Digest] = true
-		data, err := rs.peek(ctx, plainDesc(r))
-		if hostileContent(err) {
-			rs.skipReferrer(r.Digest, err)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		man, err := parseArtifact(r, data)
-		if err != nil || man.Subject == nil || man.Subject.Digest != root.Digest {
-			continue
-		}
-		desc := ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}
-		switch man.ArtifactType {
-		case bundle.ArtifactTypeDSSE:
-			if len(man.Layers) != 1 {
-				rs.skipReferrer(r.Digest, fmt.Errorf("%d layers, not the one envelope: %w", len(man.Layers), errdef.ErrMalformed))
-				continue
+		g.Go(func() error {
+			sig, f, err := rs.weighReferrer(gctx, root, r)
+			if err != nil || (sig == nil && f == nil) {
+				return err
 			}
-			if err := bundle.CheckSignatureManifest(data, root, man.Layers[0]); err != nil {
-				rs.skipReferrer(r.Digest, err)
-				continue
+			mu.Lock()
+			defer mu.Unlock()
+			if sig != nil {
+				sigs = append(sigs, sig)
+			} else {
+				files = append(files, f)
 			}
-			if most := maxHeldEnvelope(len(rs.files[layout.ManifestFile])); rs.heldRoot && man.Layers[0].Size > most {
-				rs.skipReferrer(r.Digest, fmt.Errorf("envelope of %d bytes, more than the %d an envelope over this manifest.json can be: %w", man.Layers[0].Size, most, errdef.ErrMalformed))
-				continue
-			}
-			created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
-			sigs = append(sigs, &signatureRef{desc: desc, envelope: man.Layers[0], created: created})
-		case bundle.ArtifactTypeFiles:
-			if rs.envelopeOnly {
-				continue
-			}
-			f := &filesRef{desc: desc, layers: map[string]ocispec.Descriptor{}}
-			for _, l := range man.Layers {
-				name := l.Annotations[ocispec.AnnotationTitle]
-				if !layout.IsHeadFile(name) || name == layout.IndexFile || name == layout.ManifestFile || name == layout.EnvelopeFile || name == layout.OCILayoutFile {
-					continue
-				}
-				f.layers[name] = l
-			}
-			files = append(files, f)
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	sort.Slice(sigs, func(i, j int) bool { return sigs[i].desc.Digest < sigs[j].desc.Digest })
 	sort.Slice(files, func(i, j int) bool { return files[i].desc.Digest < files[j].desc.Digest })
@@ -198,6 +181,62 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		"root", root.Digest, "signatures", len(sigs), "referrer", best.sig.desc.Digest,
 		"verified", bestRank.verified, "envelopeSignatures", bestRank.signatures, "withFiles", best.files != nil)
 	return best, nil
+}
+
+// peekReferrers is how many of the root's referrers chooseSigning weighs
+// at once.
+const peekReferrers = 4
+
+// weighReferrer reads one referrer r of root (peek: not held) and returns
+// it as a signature or a files referrer of ours, or neither: one whose
+// content is no signature or files of ours is skipped with a warning
+// (skipReferrer), one of another kind or subject passed over in silence.
+// An error is the registry's, which ends the choice.
+func (rs *registrySource) weighReferrer(ctx context.Context, root ocispec.Descriptor, r ocispec.Descriptor) (*signatureRef, *filesRef, error) {
+	data, err := rs.peek(ctx, plainDesc(r))
+	if hostileContent(err) {
+		rs.skipReferrer(r.Digest, err)
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	man, err := parseArtifact(r, data)
+	if err != nil || man.Subject == nil || man.Subject.Digest != root.Digest {
+		return nil, nil, nil
+	}
+	desc := ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size}
+	switch man.ArtifactType {
+	case bundle.ArtifactTypeDSSE:
+		if len(man.Layers) != 1 {
+			rs.skipReferrer(r.Digest, fmt.Errorf("%d layers, not the one envelope: %w", len(man.Layers), errdef.ErrMalformed))
+			return nil, nil, nil
+		}
+		if err := bundle.CheckSignatureManifest(data, root, man.Layers[0]); err != nil {
+			rs.skipReferrer(r.Digest, err)
+			return nil, nil, nil
+		}
+		if most := maxHeldEnvelope(len(rs.files[layout.ManifestFile])); rs.heldRoot && man.Layers[0].Size > most {
+			rs.skipReferrer(r.Digest, fmt.Errorf("envelope of %d bytes, more than the %d an envelope over this manifest.json can be: %w", man.Layers[0].Size, most, errdef.ErrMalformed))
+			return nil, nil, nil
+		}
+		created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
+		return &signatureRef{desc: desc, envelope: man.Layers[0], created: created}, nil, nil
+	case bundle.ArtifactTypeFiles:
+		if rs.envelopeOnly {
+			return nil, nil, nil
+		}
+		f := &filesRef{desc: desc, layers: map[string]ocispec.Descriptor{}}
+		for _, l := range man.Layers {
+			name := l.Annotations[ocispec.AnnotationTitle]
+			if !layout.IsHeadFile(name) || name == layout.IndexFile || name == layout.ManifestFile || name == layout.EnvelopeFile || name == layout.OCILayoutFile {
+				continue
+			}
+			f.layers[name] = l
+		}
+		return nil, f, nil
+	}
+	return nil, nil, nil
 }
 
 // bestLoaded loads the candidates one at a time (loadSigning) and
@@ -284,17 +323,35 @@ func (rs *registrySource) skipReferrer(d digest.Digest, err error) {
 // loadSigning fetches c's envelope and files (each verified against its
 // descriptor, bounded). A signed bundle's files are those of the first of
 // c.filesCandidates that are the signer's (signersFiles); anyone may attach
-// a lookalike naming the same envelope, which is skipped.
+// a lookalike naming the same envelope, which is skipped. The envelope and
+// the first candidate's files are fetched at once: a round trip, not one
+// after another (a registry may be a WAN away).
 func (rs *registrySource) loadSigning(ctx context.Context, c *signing) error {
 	c.data = map[string][]byte{}
 	var err error
 	if c.sig != nil {
-		if c.envelope, err = rs.blob(ctx, c.sig.envelope); err != nil {
+		var first map[string][]byte
+		var firstErr error
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) {
+			c.envelope, err = rs.blob(gctx, c.sig.envelope)
+			return err
+		})
+		if len(c.filesCandidates) > 0 {
+			g.Go(func() error {
+				first, firstErr = rs.loadFiles(gctx, c.filesCandidates[0])
+				return nil // weighed below, with the envelope
+			})
+		}
+		if err := g.Wait(); err != nil {
 			return err
 		}
 		c.files, c.left = nil, nil
-		for _, f := range c.filesCandidates {
-			data, err := rs.loadFiles(ctx, f)
+		for i, f := range c.filesCandidates {
+			data, err := first, firstErr
+			if i > 0 {
+				data, err = rs.loadFiles(ctx, f)
+			}
 			if err == nil {
 				err = signersFiles(c.envelope, data)
 			} else if !hostileContent(err) {
@@ -329,15 +386,27 @@ func (f *filesRef) notCarried(err error) *FilesNotCarried {
 	return left
 }
 
-// loadFiles fetches the files of a files referrer.
+// loadFiles fetches the files of a files referrer, at once (a handful of
+// small head files, each bounded as rs.blob bounds it).
 func (rs *registrySource) loadFiles(ctx context.Context, f *filesRef) (map[string][]byte, error) {
-	data := map[string][]byte{}
+	data := make(map[string][]byte, len(f.layers))
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(transfer.DefaultWalkFetches)
 	for name, l := range f.layers {
-		b, err := rs.blob(ctx, l)
-		if err != nil {
-			return nil, err
-		}
-		data[name] = b
+		g.Go(func() error {
+			b, err := rs.blob(ctx, l)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			data[name] = b
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return data, nil
 }
