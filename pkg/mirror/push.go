@@ -141,16 +141,25 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 			return nil, err
 		}
 	}
-	src.prefetchDocs(ctx, md)
-	plan, err := planPlacement(ctx, md, po)
-	if err != nil {
-		return nil, err
-	}
 	tgt := newTarget(ref.Registry, client, topts)
 	recheck := func(ctx context.Context) error {
 		return checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc, log)
 	}
-	if err := recheck(ctx); err != nil {
+	// The target's bundles are read (checkGeneration) while the source's
+	// documents are: the two chains of round trips go side by side, not
+	// one after the other. Neither writes anything.
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	generation := make(chan error, 1)
+	go func() { generation <- recheck(gctx) }()
+	src.prefetchDocs(ctx, md)
+	plan, err := planPlacement(ctx, md, po)
+	if err != nil {
+		cancel()
+		<-generation
+		return nil, err
+	}
+	if err := <-generation; err != nil {
 		return nil, err
 	}
 	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
