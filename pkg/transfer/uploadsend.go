@@ -23,11 +23,20 @@ import (
 )
 
 // start opens an upload session and returns its location.
+//
+// A POST cut off by ctx's end (another blob failed, Ctrl-C) can still open
+// a session on the registry, whose Location the client never reads: the
+// registry keeps it for its purge (distribution: a week), with nothing to
+// cancel it. So the POST is let finish, for cancelWaitInterrupted at most
+// once ctx ends, and a session it opened after ctx ended is cancelled.
 func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 	base := u.baseURL() + "/blobs/uploads/"
+	post, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(cancelWaitInterrupted, stop) })()
 	var loc *url.URL
 	err := u.retry(ctx, func() (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base, nil)
+		req, err := http.NewRequestWithContext(post, http.MethodPost, base, nil)
 		if err != nil {
 			return false, err
 		}
@@ -43,6 +52,10 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 		loc, err = u.location(resp, req.URL)
 		return false, err
 	})
+	if ctx.Err() != nil {
+		u.abandon(ctx, loc)
+		return nil, ctx.Err()
+	}
 	return loc, err
 }
 
