@@ -3,10 +3,13 @@ package mirror_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -20,14 +23,7 @@ import (
 // out: two chains of round trips one after the other.
 func TestSyncReadsTargetBesideSource(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	images := map[string]bool{}
-	for _, img := range s.rel.Images {
-		for dg, isManifest := range img.Manifests {
-			if isManifest {
-				images[dg.String()] = true
-			}
-		}
-	}
+	images := imageManifests(s.rel)
 	var mu sync.Mutex
 	on := false
 	var late []string
@@ -39,7 +35,7 @@ func TestSyncReadsTargetBesideSource(t *testing.T) {
 			counting := on
 			mu.Unlock()
 			i := strings.LastIndex(r.URL.Path, "/manifests/")
-			if counting && r.Method == http.MethodGet && i >= 0 && images[r.URL.Path[i+len("/manifests/"):]] {
+			if counting && r.Method == http.MethodGet && i >= 0 && slices.Contains(images, digest.Digest(r.URL.Path[i+len("/manifests/"):])) {
 				select {
 				case <-asked:
 				case <-time.After(5 * time.Second):
