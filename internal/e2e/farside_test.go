@@ -19,6 +19,7 @@ import (
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
+	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // uploadSessions lists the upload sessions a distribution registry holds
@@ -92,6 +93,12 @@ func TestImportAcrossARegistryRestart(t *testing.T) {
 	}
 }
 
+// maxInFlight is how many blob requests a run at --concurrency n has in
+// flight at most: n largest first and the small ones beside them
+// (transfer.LargestFirstWithSmall), for the images' blobs and for the
+// bundle's own repository's beside them.
+func maxInFlight(n int) int64 { return int64(2 * (n + transfer.SmallWorkers(n))) }
+
 func contains(list []string, s string) bool {
 	for _, e := range list {
 		if e == s {
@@ -145,9 +152,7 @@ func TestRegistryStorageFull(t *testing.T) {
 				!names || !strings.Contains(lines[0], "blob sha256:") {
 				t.Errorf("%s to a full registry: exit %d, want 1 with one line naming the registry, the repository and the blob, saying its storage is full\nstderr: %s", name, r.code, r.stderr)
 			}
-			// Up to 2N requests are in flight (the blobs' uploads, and
-			// those of the bundle's own repository beside them).
-			if n := faults.Load(); n > 2*concurrency {
+			if n := faults.Load(); n > maxInFlight(concurrency) {
 				t.Errorf("the registry answered 5xx %d times to a run of %d blobs at once: a full storage was tried again", n, concurrency)
 			}
 			for repo, tags := range testutil.Tags(t, reg) {
@@ -304,7 +309,7 @@ func TestRegistryRepositoryUnwritable(t *testing.T) {
 		!strings.Contains(lines[0], "registry "+host+": it may not write its storage there") {
 		t.Errorf("import: exit %d, want 1 with one line naming stellaops/authority and saying the registry may not write its storage there\nstderr: %s", r.code, r.stderr)
 	}
-	if n := faults.Load(); n > 2*concurrency {
+	if n := faults.Load(); n > maxInFlight(concurrency) {
 		t.Errorf("the registry answered 5xx %d times: an unwritable storage was tried again", n)
 	}
 	for repo, tags := range testutil.Tags(t, reg) {

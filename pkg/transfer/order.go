@@ -78,8 +78,13 @@ func LargestFirstWithSmall[T any](ctx context.Context, items []T, size func(T) i
 	for range min(max(limit, 1), len(order)) {
 		g.Go(worker(false))
 	}
-	for range limit / 4 {
+	for range SmallWorkers(limit) {
 		g.Go(worker(true))
 	}
 	return g.Wait()
 }
+
+// SmallWorkers is how many workers LargestFirstWithSmall runs beside a
+// limit for small items: limit/4, none under 4. At most limit +
+// SmallWorkers(limit) items are in flight at once.
+func SmallWorkers(limit int) int { return limit / 4 }
