@@ -1,16 +1,11 @@
 package mirror_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/mirror"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
@@ -33,48 +28,19 @@ func TestPushAsksForBlobsAhead(t *testing.T) {
 	if len(layers) < want {
 		t.Fatalf("the sample has %d blobs, want at least %d", len(layers), want)
 	}
-	// A held PUT is let go when the push gives up: the server cancels no
-	// request whose body is unread.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var mu sync.Mutex
-	answered := map[string]bool{}
-	ahead := make(chan struct{}) // closed once want blobs' HEADs were answered
-	wrap := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			i := strings.LastIndex(r.URL.Path, "/blobs/")
-			if i < 0 {
-				next.ServeHTTP(w, r)
-				return
-			}
-			ref := r.URL.Path[i+len("/blobs/"):]
-			if r.Method == http.MethodPut && strings.HasPrefix(ref, "uploads/") {
-				select {
-				case <-ahead:
-				case <-ctx.Done():
-					http.Error(w, "held", http.StatusServiceUnavailable)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-			if r.Method == http.MethodHead && layers[ref] {
-				mu.Lock()
-				if !answered[ref] {
-					answered[ref] = true
-					if len(answered) == want {
-						close(ahead)
-					}
-				}
-				mu.Unlock()
-			}
+	// blob is what a request under /blobs/ names: a digest or uploads/….
+	blob := func(r *http.Request) string {
+		if i := strings.LastIndex(r.URL.Path, "/blobs/"); i >= 0 {
+			return r.URL.Path[i+len("/blobs/"):]
+		}
+		return ""
+	}
+	pushHeld(t, s, "uploads (blobs asked for)", want,
+		func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.HasPrefix(blob(r), "uploads/")
+		},
+		func(r *http.Request) (string, bool) {
+			ref := blob(r)
+			return ref, r.Method == http.MethodHead && layers[ref]
 		})
-	}
-	host := testutil.RegistryWrapped(t, wrap)
-	_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-		Client: testutil.Client(t), Transfer: transferOpts()})
-	if err != nil {
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("push with uploads held until %d blobs were asked for (%d were): %v", want, len(answered), err)
-	}
 }

@@ -1,16 +1,11 @@
 package mirror_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
-	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/mirror"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
@@ -33,45 +28,14 @@ func TestSmallBlobsGoBesideLargeOnes(t *testing.T) {
 	if len(large) < transfer.DefaultConcurrency {
 		t.Fatalf("the sample has %d large blobs, want at least %d", len(large), transfer.DefaultConcurrency)
 	}
-	const want = 4 // small blobs in before any large one
-	// A held PUT is let go when the push gives up: the server cancels no
-	// request whose body is unread.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var mu sync.Mutex
-	small := 0
-	beside := make(chan struct{}) // closed once want small blobs are in
-	wrap := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			dg := r.URL.Query().Get("digest")
-			if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") || dg == "" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if large[dg] {
-				select {
-				case <-beside:
-				case <-ctx.Done():
-					http.Error(w, "held", http.StatusServiceUnavailable)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-			if !large[dg] {
-				mu.Lock()
-				if small++; small == want {
-					close(beside)
-				}
-				mu.Unlock()
-			}
-		})
+	// upload is the digest a request completes the upload of.
+	upload := func(r *http.Request) string {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			return ""
+		}
+		return r.URL.Query().Get("digest")
 	}
-	host := testutil.RegistryWrapped(t, wrap)
-	_, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-		Client: testutil.Client(t), Transfer: transferOpts()})
-	if err != nil {
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("push with large uploads held until %d small blobs were in (%d were): %v", want, small, err)
-	}
+	pushHeld(t, s, "large uploads", 4,
+		func(r *http.Request) bool { return large[upload(r)] },
+		func(r *http.Request) (string, bool) { dg := upload(r); return dg, dg != "" && !large[dg] })
 }
