@@ -106,7 +106,7 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 		}
 		repos[repo] = r
 		list := byRepo[repo]
-		for w, wave := range manifestWaves(list) {
+		for w, wave := range manifestWaves(list, t.mode != ReferrersAPI) {
 			if w == len(waves) {
 				waves = append(waves, nil)
 			}
@@ -152,13 +152,13 @@ func (t *target) pushManifest(ctx context.Context, r *oremote.Repository, m mani
 // it, pushed one wave after another, a wave's manifests at once. A
 // manifest goes in the wave after the last of those it must follow: the
 // manifests before it in list that it names (its children, its subject),
-// and the one before it with the same subject (a registry without the
-// referrers API keeps a subject's referrers in one index that each push
-// reads and rewrites: two at once would lose one). So every manifest still
-// goes after everything it names, as list orders them, and within a wave
-// in list's order. One whose children cannot be read follows everything
-// before it.
-func manifestWaves(list []manifestPlace) [][]int {
+// and, if oneIndex, the one before it with the same subject (a registry
+// without the referrers API keeps a subject's referrers in one index that
+// each push reads and rewrites: two at once would lose one; one with the
+// API indexes each as it comes). So every manifest still goes after
+// everything it names, as list orders them, and within a wave in list's
+// order. One whose children cannot be read follows everything before it.
+func manifestWaves(list []manifestPlace, oneIndex bool) [][]int {
 	wave := make([]int, len(list))
 	at := map[digest.Digest]int{}
 	lastOf := map[digest.Digest]int{} // the latest referrer of each subject
@@ -181,7 +181,7 @@ func manifestWaves(list []manifestPlace) [][]int {
 			if j, ok := at[s]; ok {
 				after(j)
 			}
-			if j, ok := lastOf[s]; ok {
+			if j, ok := lastOf[s]; ok && oneIndex {
 				after(j)
 			}
 			lastOf[s] = i

@@ -1,0 +1,99 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// After the images, a push sends the rest of the bundle's manifests as one
+// phase: an image's SBOM referrer goes beside the bundle's metadata
+// manifest, and (the registry serving the referrers API) the signature
+// beside the files referrer, both naming the root. On the old code, phase
+// after phase (referrers, root, signature, files) each with its own
+// relisting, one of each pair at a time reached its barrier.
+func TestPushSendsBundleManifestsInOnePhase(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var sbom string
+	for _, img := range s.rel.Images {
+		if img.Referrer != nil {
+			sbom = img.Referrer.Digest.String()
+			break
+		}
+	}
+	if sbom == "" {
+		t.Fatal("the sample has no image with an SBOM referrer")
+	}
+	// kind names a manifest PUT the barriers look for, from its body:
+	// "beside-root" for the SBOM and the metadata, "of-root" for a
+	// referrer of the root (neither an image's nor an SBOM's).
+	kind := func(r *http.Request) string {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return ""
+		}
+		if strings.HasSuffix(r.URL.Path, "/manifests/"+sbom) {
+			return "beside-root"
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return ""
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var doc ocispec.Manifest
+		if json.Unmarshal(body, &doc) != nil {
+			return ""
+		}
+		switch {
+		case doc.ArtifactType == bundle.ArtifactTypeMetadata:
+			return "beside-root"
+		case doc.Subject != nil && (doc.ArtifactType == bundle.ArtifactTypeDSSE || doc.ArtifactType == bundle.ArtifactTypeFiles):
+			return "of-root"
+		}
+		return ""
+	}
+	besideRoot, ofRoot := testutil.NewBarrier(2), testutil.NewBarrier(2)
+	classify := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Set("X-Test-Kind", kind(r))
+			next.ServeHTTP(w, r)
+		})
+	}
+	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler { return classify(besideRoot.Wrap(ofRoot.Wrap(h))) })
+	besideRoot.Hold(func(r *http.Request) bool { return r.Header.Get("X-Test-Kind") == "beside-root" })
+	ofRoot.Hold(func(r *http.Request) bool { return r.Header.Get("X-Test-Kind") == "of-root" })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pushed := make(chan error, 1)
+	var res *mirror.PlaceResult
+	go func() {
+		var err error
+		res, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Client: testutil.Client(t), Transfer: transferOpts()})
+		pushed <- err
+	}()
+	if err := besideRoot.Wait(ctx); err != nil {
+		t.Errorf("PUTs of an image's SBOM and the bundle's metadata: %v", err)
+	}
+	if err := ofRoot.Wait(ctx); err != nil {
+		t.Errorf("PUTs of the root's signature and files referrer: %v", err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	if res.ReferrersMode != mirror.ReferrersAPI {
+		t.Errorf("referrers mode %q, want %q", res.ReferrersMode, mirror.ReferrersAPI)
+	}
+}
