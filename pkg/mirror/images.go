@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
 	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -123,10 +124,14 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 	if ref == "" {
 		ref = img.Ref.Tag
 	}
-	root, err := repo.Resolve(ctx, ref)
+	// One GET resolves the reference and brings the root's body, which
+	// the walk below reads: a HEAD first would cost a round trip more.
+	root, body, err := repo.FetchReference(ctx, ref)
 	if err != nil {
 		return nil, remote.Classify(err)
 	}
+	held := &heldRoot{desc: root, src: repo, body: body}
+	defer held.Close()
 	if img.Ref.Digest != "" && root.Digest != img.Ref.Digest {
 		return nil, fmt.Errorf("registry resolved %s to %s: %w", img.Ref.Digest, root.Digest, errdef.ErrDigestMismatch)
 	}
@@ -139,13 +144,13 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 	}
 	sourceDigest := root.Digest
 	if opts.Platform != "" && bundle.IsIndexMediaType(root.MediaType) {
-		if root, err = selectPlatform(ctx, repo, root, opts.Platform); err != nil {
+		if root, err = selectPlatform(ctx, held, root, opts.Platform); err != nil {
 			return nil, err
 		}
 	}
 	si := &sourceImage{Image: img, repo: repo, root: root, sourceDigest: sourceDigest, graph: transfer.NewGraph()}
 	si.graph.Fetch = budget.fetch
-	if err := si.graph.Walk(ctx, repo, root); err != nil {
+	if err := si.graph.Walk(ctx, held, root); err != nil {
 		return nil, remote.Classify(err)
 	}
 	if !opts.NoReferrers {
@@ -219,7 +224,7 @@ func checkNonDistributable(ctx context.Context, img *sourceImage, base *baseInfo
 }
 
 // selectPlatform picks the manifest for one platform out of an index.
-func selectPlatform(ctx context.Context, repo *oremote.Repository, index ocispec.Descriptor, want string) (ocispec.Descriptor, error) {
+func selectPlatform(ctx context.Context, repo content.Fetcher, index ocispec.Descriptor, want string) (ocispec.Descriptor, error) {
 	p, err := ParsePlatform(want)
 	if err != nil {
 		return ocispec.Descriptor{}, err
