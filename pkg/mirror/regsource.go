@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry"
 	oremote "oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -52,7 +53,9 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 		return nil, err
 	}
 	rs := &registrySource{repo: repo, ref: ref, trust: trust, carry: carry, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
-	root, err := repo.Resolve(ctx, parsed.Reference)
+	// One GET resolves the reference and brings the root, which open
+	// reads first: a HEAD before it would cost a round trip more.
+	root, body, err := repo.FetchReference(ctx, parsed.Reference)
 	if err != nil {
 		err = remote.Classify(err)
 		if errors.Is(err, errdef.ErrNotFound) && !errors.As(err, new(*errcode.ErrorResponse)) {
@@ -62,6 +65,9 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 		}
 		return nil, fmt.Errorf("bundle %s: %w", ref, err)
 	}
+	held := &heldRoot{desc: root, src: repo.Manifests(), body: body}
+	defer held.Close()
+	rs.manifests = held
 	return rs.open(ctx, plainDesc(root))
 }
 
@@ -110,7 +116,10 @@ func (rs *registrySource) open(ctx context.Context, root ocispec.Descriptor) (*s
 
 type registrySource struct {
 	repo *oremote.Repository
-	ref  string
+	// manifests is where manifests are fetched: the repository's, or
+	// (openRegistrySource) the root's body already asked for, then them.
+	manifests content.Fetcher
+	ref       string
 	// trust picks among several signings of the root (chooseSigning).
 	trust TrustOptions
 	// carry: the signing read goes on to a directory or registry.
@@ -256,7 +265,11 @@ func (rs *registrySource) fetchDoc(ctx context.Context, desc ocispec.Descriptor,
 	case over:
 		return nil, fmt.Errorf("%s: manifest %s: the bundle's manifests come to more than %d bytes, the most a bundle holds: %w", rs.ref, desc.Digest, maxBundleDocs, errdef.ErrMalformed)
 	}
-	data, err := transfer.FetchBytes(ctx, rs.repo.Manifests(), desc)
+	from := rs.manifests
+	if from == nil {
+		from = rs.repo.Manifests()
+	}
+	data, err := transfer.FetchBytes(ctx, from, desc)
 	if hold {
 		rs.mu.Lock()
 		if _, ok := rs.docs[desc.Digest]; ok || err != nil {
