@@ -4,12 +4,10 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -18,16 +16,8 @@ import (
 // image. One GET now does both: its answer names the digest, type and
 // size, and its body is the root the walk reads.
 func TestCreateReadsEachImageRootWithOneGet(t *testing.T) {
-	var mu sync.Mutex
-	asked := map[string]int{} // method + path
-	src := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			asked[r.Method+" "+r.URL.Path]++
-			mu.Unlock()
-			next.ServeHTTP(w, r)
-		})
-	})
+	reg := newCountedRegistry(t)
+	src := reg.host
 	refs := map[string]digest.Digest{
 		"app/single": rawRepo{t, src, "app/single"}.image("single", "", nil).Digest,
 	}
@@ -42,14 +32,12 @@ func TestCreateReadsEachImageRootWithOneGet(t *testing.T) {
 	if len(res.Manifest.Images) != 2 {
 		t.Fatalf("bundle holds %d images, want 2", len(res.Manifest.Images))
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	for name, d := range refs {
 		path := "/v2/" + name + "/manifests/" + d.String()
-		if n := asked["HEAD "+path]; n != 0 {
+		if n := reg.count(http.MethodHead, path); n != 0 {
 			t.Errorf("%s: %d HEADs of the pinned root, want none", name, n)
 		}
-		if n := asked["GET "+path]; n != 1 {
+		if n := reg.count(http.MethodGet, path); n != 1 {
 			t.Errorf("%s: %d GETs of the pinned root, want 1", name, n)
 		}
 	}

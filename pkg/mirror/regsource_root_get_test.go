@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/sample"
@@ -19,16 +18,8 @@ import (
 func TestRegistryBundleRootIsReadWithOneGet(t *testing.T) {
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
-	var mu sync.Mutex
-	asked := map[string]int{} // method + path
-	src := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			asked[r.Method+" "+r.URL.Path]++
-			mu.Unlock()
-			next.ServeHTTP(w, r)
-		})
-	})
+	reg := newCountedRegistry(t)
+	src := reg.host
 	ref := src + "/stellaops/mirror-bundle"
 	pushed, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref, Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
 	if err != nil {
@@ -50,21 +41,17 @@ func TestRegistryBundleRootIsReadWithOneGet(t *testing.T) {
 	}
 	for name, read := range reads {
 		t.Run(name, func(t *testing.T) {
-			mu.Lock()
-			clear(asked)
-			mu.Unlock()
+			reg.reset()
 			if err := read(); err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if n := asked["HEAD "+tag]; n != 0 {
+			if n := reg.count(http.MethodHead, tag); n != 0 {
 				t.Errorf("%d HEADs of the bundle's tag, want none", n)
 			}
-			if n := asked["GET "+tag]; n != 1 {
+			if n := reg.count(http.MethodGet, tag); n != 1 {
 				t.Errorf("%d GETs of the bundle's tag, want 1", n)
 			}
-			if n := asked["GET "+byDigest] + asked["HEAD "+byDigest]; n != 0 {
+			if n := reg.count(http.MethodGet, byDigest) + reg.count(http.MethodHead, byDigest); n != 0 {
 				t.Errorf("the root asked for again by digest %d times, want none", n)
 			}
 		})
