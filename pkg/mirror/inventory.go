@@ -290,12 +290,17 @@ const maxRepositoryTags = 100000
 // replace must be seen. The tags are read Concurrency at a time (a
 // repository of a few hundred releases is as many round trips, which
 // every import's generation check makes), each reduced to what is kept
-// of it as it arrives; the roots are in the order of the tags.
+// of it as it arrives; the roots are in the order of the tags. The tags
+// in also are read while the list is asked for, not after it: a round
+// trip less for every generation check (one before the bundle's tag is
+// written).
 func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) ([]bundleRoot, []SkippedRoot, error) {
 	r, err := t.repo(repo)
 	if err != nil {
 		return nil, nil, err
 	}
+	ahead, cancelAhead := t.readTaggedRootsAhead(ctx, r, repo, also)
+	defer cancelAhead()
 	var tags []string
 	tooMany := func(what string) error {
 		return fmt.Errorf("list tags of %s/%s: more than %s (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
@@ -316,7 +321,6 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	} else if err != nil && !isNotFound(err) {
 		return nil, nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}
-	listed := len(tags)
 	for _, tag := range also {
 		if !slices.Contains(tags, tag) {
 			tags = append(tags, tag)
@@ -329,8 +333,15 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 		if strings.HasPrefix(tag, "sha256-") {
 			continue
 		}
+		if got, ok := ahead[tag]; ok {
+			g.Go(func() (err error) {
+				read[i], err = got.wait(gctx)
+				return err
+			})
+			continue
+		}
 		g.Go(func() (err error) {
-			read[i], err = t.readTaggedRoot(gctx, r, repo, tag, i >= listed)
+			read[i], err = t.readTaggedRoot(gctx, r, repo, tag, false)
 			return err
 		})
 	}
@@ -361,6 +372,42 @@ type taggedRoot struct {
 	digest digest.Digest
 	root   *bundleRoot
 	newer  *SkippedRoot
+}
+
+// taggedRootAhead is a tag's read sent before the tag list was answered.
+type taggedRootAhead struct {
+	done chan struct{}
+	got  taggedRoot
+	err  error
+}
+
+func (a *taggedRootAhead) wait(ctx context.Context) (taggedRoot, error) {
+	select {
+	case <-a.done:
+		return a.got, a.err
+	case <-ctx.Done():
+		return taggedRoot{}, ctx.Err()
+	}
+}
+
+// readTaggedRootsAhead starts reading the tags (bundleRoots' also) at once,
+// each a tag that may not be there (nothing, then), and returns their
+// reads by tag and what stops those still in flight.
+func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository, repo string, tags []string) (map[string]*taggedRootAhead, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	ahead := map[string]*taggedRootAhead{}
+	for _, tag := range tags {
+		if _, ok := ahead[tag]; ok || strings.HasPrefix(tag, "sha256-") {
+			continue
+		}
+		a := &taggedRootAhead{done: make(chan struct{})}
+		ahead[tag] = a
+		go func() {
+			defer close(a.done)
+			a.got, a.err = t.readTaggedRoot(ctx, r, repo, tag, true)
+		}()
+	}
+	return ahead, cancel
 }
 
 // readTaggedRoot reads what tag names in r. A tag not listed (unlisted)
