@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -157,21 +158,20 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	if err != nil {
 		return err
 	}
-	metaBytes, err := rs.doc(ctx, metaDesc)
-	if err != nil {
+	// The root's referrers are listed while its metadata manifest and
+	// manifest.json are read, not after them: a round trip less before
+	// the signing can be weighed. The metadata's error, if any, is the
+	// one told, as before.
+	var referrers []ocispec.Descriptor
+	var refErr error
+	var listing sync.WaitGroup
+	listing.Go(func() { referrers, refErr = rs.rootReferrers(ctx, root) })
+	manifestFile, err := rs.manifestFile(ctx, metaDesc)
+	listing.Wait()
+	if err := cmp.Or(err, refErr); err != nil {
 		return err
 	}
-	layers, err := bundle.Children(metaDesc, metaBytes)
-	if err != nil {
-		return err
-	}
-	var meta ocispec.Manifest
-	if err := json.Unmarshal(metaBytes, &meta); err != nil || len(meta.Layers) == 0 || meta.Layers[0].Annotations[ocispec.AnnotationTitle] != layout.ManifestFile {
-		return fmt.Errorf("metadata manifest %s does not lead with manifest.json: %w", metaDesc.Digest, errdef.ErrMalformed)
-	}
-	if rs.files[layout.ManifestFile], err = rs.blob(ctx, layers[1]); err != nil {
-		return err
-	}
+	rs.files[layout.ManifestFile] = manifestFile
 	index := &ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
@@ -183,21 +183,6 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		MediaType: root.MediaType, ArtifactType: bundle.ArtifactTypeBundle, Digest: root.Digest, Size: root.Size,
 		Annotations: map[string]string{ocispec.AnnotationRefName: version},
 	})
-	// The listing is hostile input too: bounded as create bounds an
-	// image's. Only image manifests can be ours (parseArtifact): others
-	// are not fetched. (The listed artifactType cannot be used to skip
-	// more: some registries report the config's media type instead.)
-	var referrers []ocispec.Descriptor
-	err = rs.repo.Referrers(ctx, root, "", func(page []ocispec.Descriptor) error {
-		referrers = append(referrers, page...)
-		if len(referrers) > transfer.MaxReferrers {
-			return fmt.Errorf("root %s: more than %d referrers: %w", root.Digest, transfer.MaxReferrers, errdef.ErrMalformed)
-		}
-		return nil
-	})
-	if err != nil {
-		return remote.Classify(err)
-	}
 	if rs.heldRoot {
 		referrers, rs.dropped = heldCandidates(referrers, !rs.envelopeOnly)
 	}
@@ -219,6 +204,44 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	}
 	rs.files[layout.IndexFile] = data
 	return nil
+}
+
+// manifestFile reads manifest.json, the first layer of the bundle's
+// metadata manifest metaDesc.
+func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Descriptor) ([]byte, error) {
+	metaBytes, err := rs.doc(ctx, metaDesc)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := bundle.Children(metaDesc, metaBytes)
+	if err != nil {
+		return nil, err
+	}
+	var meta ocispec.Manifest
+	if err := json.Unmarshal(metaBytes, &meta); err != nil || len(meta.Layers) == 0 || meta.Layers[0].Annotations[ocispec.AnnotationTitle] != layout.ManifestFile {
+		return nil, fmt.Errorf("metadata manifest %s does not lead with manifest.json: %w", metaDesc.Digest, errdef.ErrMalformed)
+	}
+	return rs.blob(ctx, layers[1])
+}
+
+// rootReferrers lists the referrers of root. The listing is hostile input
+// too: bounded as create bounds an image's. Only image manifests can be
+// ours (parseArtifact): others are not fetched. (The listed artifactType
+// cannot be used to skip more: some registries report the config's media
+// type instead.)
+func (rs *registrySource) rootReferrers(ctx context.Context, root ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var referrers []ocispec.Descriptor
+	err := rs.repo.Referrers(ctx, root, "", func(page []ocispec.Descriptor) error {
+		referrers = append(referrers, page...)
+		if len(referrers) > transfer.MaxReferrers {
+			return fmt.Errorf("root %s: more than %d referrers: %w", root.Digest, transfer.MaxReferrers, errdef.ErrMalformed)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, remote.Classify(err)
+	}
+	return referrers, nil
 }
 
 func (rs *registrySource) file(name string) ([]byte, error) {

@@ -1,0 +1,84 @@
+package mirror_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/layout"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// A registry bundle's root referrers (its signing) were listed only once
+// its metadata manifest and manifest.json were read: two round trips
+// before the listing could start. The listing now goes beside the
+// metadata manifest's GET; on the old code the metadata's GET was held
+// alone.
+func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	// The root and its metadata manifest, from the bundle directory.
+	indexData, err := os.ReadFile(filepath.Join(s.dir, layout.IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(indexData, &index); err != nil {
+		t.Fatal(err)
+	}
+	var rootIdx, meta string
+	for _, d := range index.Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeBundle {
+			rootIdx = d.Digest.String()
+			rootData, err := os.ReadFile(filepath.Join(s.dir, "blobs", "sha256", d.Digest.Encoded()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := bundle.ParseRoot(rootData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, err := bundle.MetadataDescriptor(idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta = md.Digest.String()
+		}
+	}
+	if meta == "" {
+		t.Fatal("the bundle has no root")
+	}
+	together := testutil.NewBarrier(2)
+	host := testutil.RegistryWrapped(t, together.Wrap)
+	ref := host + "/stellaops/mirror-bundle:2025.10.0"
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
+		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	together.Hold(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/manifests/"+meta) || strings.HasSuffix(r.URL.Path, "/referrers/"+rootIdx))
+	})
+	pulled := make(chan error, 1)
+	go func() {
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "pulled"),
+			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		pulled <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := together.Wait(ctx); err != nil {
+		t.Errorf("the metadata manifest and the root's referrers: %v", err)
+	}
+	if err := <-pulled; err != nil {
+		t.Fatal(err)
+	}
+}
