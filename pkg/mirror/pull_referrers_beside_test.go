@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/sample"
@@ -27,14 +29,7 @@ import (
 func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	// The root and its metadata manifest, from the bundle directory.
-	indexData, err := os.ReadFile(filepath.Join(s.dir, layout.IndexFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var index ocispec.Index
-	if err := json.Unmarshal(indexData, &index); err != nil {
-		t.Fatal(err)
-	}
+	index := bundleDirIndex(t, s.dir)
 	var rootIdx, meta string
 	for _, d := range index.Manifests {
 		if d.ArtifactType == bundle.ArtifactTypeBundle {
@@ -81,4 +76,71 @@ func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 	if err := <-pulled; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A registry bundle's signature referrer, weighed among the root's
+// referrers without being held, was read again for the trust check and
+// the plan a round trip after the envelope, on its own. Where it is the
+// one signature, it is now read again beside the envelope; on the old
+// code the envelope's GET was held alone.
+func TestRegistryBundleSignatureHeldBesideEnvelope(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var sig string
+	for _, d := range bundleDirIndex(t, s.dir).Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeDSSE {
+			sig = "/v2/stellaops/mirror-bundle/manifests/" + d.Digest.String()
+		}
+	}
+	env, err := os.ReadFile(filepath.Join(s.dir, layout.EnvelopeFile))
+	if err != nil || sig == "" {
+		t.Fatalf("the bundle has no signature referrer or envelope (%v)", err)
+	}
+	envelope := "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
+	together := testutil.NewBarrier(2)
+	host := testutil.RegistryWrapped(t, together.Wrap)
+	ref := host + "/stellaops/mirror-bundle:2025.10.0"
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
+		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	var sigReads atomic.Int32
+	together.Hold(func(r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		// The signature's first read (weighed with the files referrer)
+		// goes through; its second is held with the envelope's.
+		return r.URL.Path == envelope || (r.URL.Path == sig && sigReads.Add(1) > 1)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	synced := make(chan error, 1)
+	go func() {
+		_, err := mirror.Sync(context.Background(), mirror.SyncOptions{Now: testNow, Source: ref, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
+			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		synced <- err
+	}()
+	if err := together.Wait(ctx); err != nil {
+		t.Errorf("the signature referrer's second read and the envelope: %v", err)
+	}
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if n := sigReads.Load(); n != 2 {
+		t.Errorf("the signature referrer read %d times, want 2 (weighed, then held)", n)
+	}
+}
+
+// bundleDirIndex reads the index.json of the bundle directory dir.
+func bundleDirIndex(t *testing.T, dir string) ocispec.Index {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, layout.IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(data, &index); err != nil {
+		t.Fatal(err)
+	}
+	return index
 }

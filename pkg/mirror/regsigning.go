@@ -158,7 +158,20 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 	case 0:
 		return &signing{}, nil
 	case 1:
-		return candidates[0], rs.loadSigning(ctx, candidates[0])
+		c := candidates[0]
+		if c.sig != nil && !rs.heldRoot {
+			// The one signature referrer is the bundle's: the trust check
+			// and the plan read it (signatureReferrer). It is held now,
+			// read beside its envelope, not a round trip after everything
+			// else. Should this read fail, theirs reads it again and says so.
+			held := make(chan struct{})
+			go func() {
+				defer close(held)
+				_, _ = rs.doc(ctx, c.sig.desc)
+			}()
+			defer func() { <-held }()
+		}
+		return c, rs.loadSigning(ctx, c)
 	}
 	if rs.carry && rs.trust.Empty() {
 		return rs.chooseUnkeyed(ctx, root, candidates)
