@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,33 +37,7 @@ func TestPushSendsBundleManifestsInOnePhase(t *testing.T) {
 	if sbom == "" {
 		t.Fatal("the sample has no image with an SBOM referrer")
 	}
-	// kind names a manifest PUT the barriers look for, from its body:
-	// "beside-root" for the SBOM and the metadata, "of-root" for a
-	// referrer of the root (neither an image's nor an SBOM's).
-	kind := func(r *http.Request) string {
-		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
-			return ""
-		}
-		if strings.HasSuffix(r.URL.Path, "/manifests/"+sbom) {
-			return "beside-root"
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return ""
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var doc ocispec.Manifest
-		if json.Unmarshal(body, &doc) != nil {
-			return ""
-		}
-		switch {
-		case doc.ArtifactType == bundle.ArtifactTypeMetadata:
-			return "beside-root"
-		case doc.Subject != nil && (doc.ArtifactType == bundle.ArtifactTypeDSSE || doc.ArtifactType == bundle.ArtifactTypeFiles):
-			return "of-root"
-		}
-		return ""
-	}
+	kind := manifestKind(sbom)
 	besideRoot, ofRoot := testutil.NewBarrier(2), testutil.NewBarrier(2)
 	classify := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,5 +70,85 @@ func TestPushSendsBundleManifestsInOnePhase(t *testing.T) {
 	}
 	if res.ReferrersMode != mirror.ReferrersAPI {
 		t.Errorf("referrers mode %q, want %q", res.ReferrersMode, mirror.ReferrersAPI)
+	}
+}
+
+// manifestKind names a manifest PUT the barriers look for, from its body:
+// "beside-root" for the SBOM sbom and the metadata, "of-root" for a
+// referrer of the root (neither an image's nor an SBOM's).
+func manifestKind(sbom string) func(r *http.Request) string {
+	return func(r *http.Request) string {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return ""
+		}
+		if strings.HasSuffix(r.URL.Path, "/manifests/"+sbom) {
+			return "beside-root"
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return ""
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var doc ocispec.Manifest
+		if json.Unmarshal(body, &doc) != nil {
+			return ""
+		}
+		switch {
+		case doc.ArtifactType == bundle.ArtifactTypeMetadata:
+			return "beside-root"
+		case doc.Subject != nil && (doc.ArtifactType == bundle.ArtifactTypeDSSE || doc.ArtifactType == bundle.ArtifactTypeFiles):
+			return "of-root"
+		}
+		return ""
+	}
+}
+
+// Without the referrers API each referrer's push reads and rewrites its
+// subject's sha256-<hex> index. The root's signature and files referrer
+// went one after the other (three round trips each); they now go
+// together, their index read and rewritten once for both, and both are
+// listed after. On the old code one PUT was held alone.
+func TestFallbackReferrersOfOneSubjectGoTogether(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	ofRoot := testutil.NewBarrier(2)
+	kind := manifestKind("none")
+	ofRoot.Hold(func(r *http.Request) bool { return kind(r) == "of-root" })
+	host := testutil.ProxyWrapped(t, testutil.RegistryNoReferrers(t), ofRoot.Wrap)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pushed := make(chan error, 1)
+	var res *mirror.PlaceResult
+	go func() {
+		var err error
+		res, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Client: testutil.Client(t), Transfer: transferOpts()})
+		pushed <- err
+	}()
+	if err := ofRoot.Wait(ctx); err != nil {
+		t.Errorf("PUTs of the root's signature and files referrer: %v", err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	if res.ReferrersMode == mirror.ReferrersAPI {
+		t.Errorf("referrers mode %q, want the fallback tag", res.ReferrersMode)
+	}
+	repo := orasRepo(t, host, "stellaops/mirror-bundle")
+	root, err := repo.Resolve(ctx, s.rel.Spec.Version)
+	if err != nil || root.Digest != res.Root {
+		t.Fatalf("bundle tag names %s (%v), want %s", root.Digest, err, res.Root)
+	}
+	var types []string
+	if err := repo.Referrers(ctx, root, "", func(page []ocispec.Descriptor) error {
+		for _, d := range page {
+			types = append(types, d.ArtifactType)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(types)
+	if want := []string{bundle.ArtifactTypeDSSE, bundle.ArtifactTypeFiles}; !slices.Equal(types, want) {
+		t.Errorf("the root's fallback index lists %q, want %q", types, want)
 	}
 }

@@ -106,7 +106,7 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 		}
 		repos[repo] = r
 		list := byRepo[repo]
-		for w, wave := range manifestWaves(list, t.mode != ReferrersAPI) {
+		for w, wave := range manifestWaves(list) {
 			if w == len(waves) {
 				waves = append(waves, nil)
 			}
@@ -150,18 +150,24 @@ func (t *target) pushManifest(ctx context.Context, r *oremote.Repository, m mani
 
 // manifestWaves splits one repository's list into waves of indexes into
 // it, pushed one wave after another, a wave's manifests at once. A
-// manifest goes in the wave after the last of those it must follow: the
-// manifests before it in list that it names (its children, its subject),
-// and, if oneIndex, the one before it with the same subject (a registry
-// without the referrers API keeps a subject's referrers in one index that
-// each push reads and rewrites: two at once would lose one; one with the
-// API indexes each as it comes). So every manifest still goes after
-// everything it names, as list orders them, and within a wave in list's
-// order. One whose children cannot be read follows everything before it.
-func manifestWaves(list []manifestPlace, oneIndex bool) [][]int {
+// manifest goes in the wave after the last of those before it in list
+// that it names (its children, its subject). So every manifest still goes
+// after everything it names, as list orders them, and within a wave in
+// list's order. One whose children cannot be read follows everything
+// before it.
+//
+// Referrers of one subject go at once, with the referrers API or
+// without: a registry without it keeps a subject's referrers in one
+// sha256-<hex> index that each push reads and rewrites, and oras-go merges
+// the pushes in flight together for one subject into one read and one
+// rewrite of its index (its referrers merge pool, per repository client:
+// target.repo keeps one a repository). Pushed one after another, each
+// referrer cost its own read and rewrite, two round trips more. Another
+// writer at the same moment can still drop an entry, which the relisting
+// after the phase puts back (relistReferrers).
+func manifestWaves(list []manifestPlace) [][]int {
 	wave := make([]int, len(list))
 	at := map[digest.Digest]int{}
-	lastOf := map[digest.Digest]int{} // the latest referrer of each subject
 	var waves [][]int
 	for i, m := range list {
 		w := 0
@@ -181,10 +187,6 @@ func manifestWaves(list []manifestPlace, oneIndex bool) [][]int {
 			if j, ok := at[s]; ok {
 				after(j)
 			}
-			if j, ok := lastOf[s]; ok && oneIndex {
-				after(j)
-			}
-			lastOf[s] = i
 		}
 		if _, ok := at[m.desc.Digest]; !ok {
 			at[m.desc.Digest] = i

@@ -21,9 +21,8 @@ func placeOf(t *testing.T, v any, mediaType string) manifestPlace {
 }
 
 // manifestWaves keeps every manifest after those it names (children,
-// subject) and, for a registry that keeps them in one index, a subject's
-// referrers one after another; what depends on nothing before it goes in
-// the first wave.
+// subject); what depends on nothing before it goes in the first wave, a
+// subject's referrers together.
 func TestManifestWaves(t *testing.T) {
 	cfg := ocispec.Descriptor{MediaType: ocispec.MediaTypeEmptyJSON, Digest: ocispec.DescriptorEmptyJSON.Digest, Size: 2}
 	man := func(i int) manifestPlace {
@@ -39,20 +38,17 @@ func TestManifestWaves(t *testing.T) {
 	broken := newManifestPlace("r", ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("broken"), Size: 3}, []byte("{x"))
 
 	for _, tc := range []struct {
-		name     string
-		list     []manifestPlace
-		oneIndex bool
-		want     [][]int
+		name string
+		list []manifestPlace
+		want [][]int
 	}{
-		{"images", []manifestPlace{a, b, index, single}, true, [][]int{{0, 1, 3}, {2}}},
-		{"referrers", []manifestPlace{sig, sbom, other, sigOfSig}, true, [][]int{{0, 2}, {1, 3}}},
-		{"referrers with their subject", []manifestPlace{index, sig, sigOfSig, sbom}, true, [][]int{{0}, {1}, {2, 3}}},
-		{"referrers API", []manifestPlace{sig, sbom, other, sigOfSig}, false, [][]int{{0, 1, 2}, {3}}},
-		{"referrers API with their subject", []manifestPlace{index, sig, sigOfSig, sbom}, false, [][]int{{0}, {1, 3}, {2}}},
-		{"unreadable", []manifestPlace{a, b, broken, single}, true, [][]int{{0, 1, 3}, {2}}},
+		{"images", []manifestPlace{a, b, index, single}, [][]int{{0, 1, 3}, {2}}},
+		{"referrers", []manifestPlace{sig, sbom, other, sigOfSig}, [][]int{{0, 1, 2}, {3}}},
+		{"referrers with their subject", []manifestPlace{index, sig, sigOfSig, sbom}, [][]int{{0}, {1, 3}, {2}}},
+		{"unreadable", []manifestPlace{a, b, broken, single}, [][]int{{0, 1, 3}, {2}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := manifestWaves(tc.list, tc.oneIndex); !reflect.DeepEqual(got, tc.want) {
+			if got := manifestWaves(tc.list); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("manifestWaves = %v, want %v", got, tc.want)
 			}
 		})
