@@ -8,7 +8,6 @@ import (
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
-	"github.com/stellaops/mirror/pkg/mirror"
 )
 
 // The generation check (before anything is placed, and again before the
@@ -28,20 +27,11 @@ func TestGenerationCheckReadsTheTagBesideTheList(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pushed := make(chan error, 1)
-	var res *mirror.PlaceResult
-	go func() {
-		var err error
-		res, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
-		pushed <- err
-	}()
+	wait := startPush(ctx, t, s, host, trustKeys(s.pub))
 	if err := together.Wait(ctx); err != nil {
 		t.Errorf("the tag list and the bundle's tag: %v", err)
 	}
-	if err := <-pushed; err != nil {
-		t.Fatal(err)
-	}
+	res := wait()
 	if d, err := orasRepo(t, host, "stellaops/mirror-bundle").Resolve(ctx, s.rel.Spec.Version); err != nil || d.Digest != res.Root {
 		t.Errorf("bundle tag names %s (%v), want the root %s", d.Digest, err, res.Root)
 	}

@@ -51,23 +51,14 @@ func TestPushSendsBundleManifestsInOnePhase(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pushed := make(chan error, 1)
-	var res *mirror.PlaceResult
-	go func() {
-		var err error
-		res, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-			Client: testutil.Client(t), Transfer: transferOpts()})
-		pushed <- err
-	}()
+	wait := startPush(ctx, t, s, host, mirror.TrustOptions{})
 	if err := besideRoot.Wait(ctx); err != nil {
 		t.Errorf("PUTs of an image's SBOM and the bundle's metadata: %v", err)
 	}
 	if err := ofRoot.Wait(ctx); err != nil {
 		t.Errorf("PUTs of the root's signature and files referrer: %v", err)
 	}
-	if err := <-pushed; err != nil {
-		t.Fatal(err)
-	}
+	res := wait()
 	if res.ReferrersMode != mirror.ReferrersAPI {
 		t.Errorf("referrers mode %q, want %q", res.ReferrersMode, mirror.ReferrersAPI)
 	}
@@ -116,20 +107,11 @@ func TestFallbackReferrersOfOneSubjectGoTogether(t *testing.T) {
 	host := testutil.ProxyWrapped(t, testutil.RegistryNoReferrers(t), ofRoot.Wrap)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pushed := make(chan error, 1)
-	var res *mirror.PlaceResult
-	go func() {
-		var err error
-		res, err = mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
-			Client: testutil.Client(t), Transfer: transferOpts()})
-		pushed <- err
-	}()
+	wait := startPush(ctx, t, s, host, mirror.TrustOptions{})
 	if err := ofRoot.Wait(ctx); err != nil {
 		t.Errorf("PUTs of the root's signature and files referrer: %v", err)
 	}
-	if err := <-pushed; err != nil {
-		t.Fatal(err)
-	}
+	res := wait()
 	if res.ReferrersMode == mirror.ReferrersAPI {
 		t.Errorf("referrers mode %q, want the fallback tag", res.ReferrersMode)
 	}
@@ -150,5 +132,28 @@ func TestFallbackReferrersOfOneSubjectGoTogether(t *testing.T) {
 	slices.Sort(types)
 	if want := []string{bundle.ArtifactTypeDSSE, bundle.ArtifactTypeFiles}; !slices.Equal(types, want) {
 		t.Errorf("the root's fallback index lists %q, want %q", types, want)
+	}
+}
+
+// startPush starts a push of s into host's bundle repository and returns
+// the wait for its result, which fails the test if the push failed.
+func startPush(ctx context.Context, t *testing.T, s *signedSample, host string, trust mirror.TrustOptions) func() *mirror.PlaceResult {
+	type result struct {
+		res *mirror.PlaceResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Trust: trust, Client: testutil.Client(t), Transfer: transferOpts()})
+		done <- result{res, err}
+	}()
+	return func() *mirror.PlaceResult {
+		t.Helper()
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.res
 	}
 }
