@@ -52,13 +52,7 @@ func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 	if meta == "" {
 		t.Fatal("the bundle has no root")
 	}
-	together := testutil.NewBarrier(2)
-	host := testutil.RegistryWrapped(t, together.Wrap)
-	ref := host + "/stellaops/mirror-bundle:2025.10.0"
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
-		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	ref, together := pushedBehindBarrier(t, s)
 	together.Hold(func(r *http.Request) bool {
 		return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/manifests/"+meta) || strings.HasSuffix(r.URL.Path, "/referrers/"+rootIdx))
 	})
@@ -96,13 +90,7 @@ func TestRegistryBundleSignatureHeldBesideEnvelope(t *testing.T) {
 		t.Fatalf("the bundle has no signature referrer or envelope (%v)", err)
 	}
 	envelope := "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
-	together := testutil.NewBarrier(2)
-	host := testutil.RegistryWrapped(t, together.Wrap)
-	ref := host + "/stellaops/mirror-bundle:2025.10.0"
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
-		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	ref, together := pushedBehindBarrier(t, s)
 	var sigReads atomic.Int32
 	together.Hold(func(r *http.Request) bool {
 		if r.Method != http.MethodGet {
@@ -143,4 +131,17 @@ func bundleDirIndex(t *testing.T, dir string) ocispec.Index {
 		t.Fatal(err)
 	}
 	return index
+}
+
+// pushedBehindBarrier pushes s into a registry behind a barrier of two,
+// which holds nothing until told, and returns the bundle's reference.
+func pushedBehindBarrier(t *testing.T, s *signedSample) (string, *testutil.Barrier) {
+	t.Helper()
+	together := testutil.NewBarrier(2)
+	ref := testutil.RegistryWrapped(t, together.Wrap) + "/stellaops/mirror-bundle:2025.10.0"
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
+		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	return ref, together
 }
