@@ -2,12 +2,17 @@ package mirror_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
 )
 
 // The generation check (before anything is placed, and again before the
@@ -34,5 +39,36 @@ func TestGenerationCheckReadsTheTagBesideTheList(t *testing.T) {
 	res := wait()
 	if d, err := orasRepo(t, host, "stellaops/mirror-bundle").Resolve(ctx, s.rel.Spec.Version); err != nil || d.Digest != res.Root {
 		t.Errorf("bundle tag names %s (%v), want the root %s", d.Digest, err, res.Root)
+	}
+}
+
+// The bundle's tag is read before the tag list is answered, as a tag that
+// may not be there; but where the list names it and the registry then
+// says it is not there, the generation check cannot tell what the
+// repository holds, and fails, naming the tag, as it did when the tag was
+// read after the list.
+func TestGenerationCheckFailsOnListedTagNotThere(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	const repo = "/v2/stellaops/mirror-bundle/"
+	tag := repo + "manifests/" + s.rel.Spec.Version
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodGet && r.URL.Path == repo+"tags/list":
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"name":"stellaops/mirror-bundle","tags":[%q]}`, s.rel.Spec.Version)
+			case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == tag:
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprint(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	})
+	_, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+		Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), "stellaops/mirror-bundle:"+s.rel.Spec.Version) {
+		t.Fatalf("push where the tag list names %s and the registry has no such tag: %v, want a not-found error naming the tag", s.rel.Spec.Version, err)
 	}
 }

@@ -321,6 +321,7 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	} else if err != nil && !isNotFound(err) {
 		return nil, nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}
+	listed := len(tags)
 	for _, tag := range also {
 		if !slices.Contains(tags, tag) {
 			tags = append(tags, tag)
@@ -333,15 +334,21 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 		if strings.HasPrefix(tag, "sha256-") {
 			continue
 		}
+		unlisted := i >= listed
 		if got, ok := ahead[tag]; ok {
 			g.Go(func() (err error) {
 				read[i], err = got.wait(gctx)
+				if err != nil && unlisted && isNotFound(err) {
+					// Not listed and not there: nothing. A listed tag
+					// that is not there fails, as readTaggedRoot says.
+					read[i], err = taggedRoot{}, nil
+				}
 				return err
 			})
 			continue
 		}
 		g.Go(func() (err error) {
-			read[i], err = t.readTaggedRoot(gctx, r, repo, tag, false)
+			read[i], err = t.readTaggedRoot(gctx, r, repo, tag, unlisted)
 			return err
 		})
 	}
@@ -391,8 +398,9 @@ func (a *taggedRootAhead) wait(ctx context.Context) (taggedRoot, error) {
 }
 
 // readTaggedRootsAhead starts reading the tags (bundleRoots' also) at once,
-// each a tag that may not be there (nothing, then), and returns their
-// reads by tag and what stops those still in flight.
+// as listed tags (one not there is an error, which bundleRoots forgives
+// where the list does not name the tag), and returns their reads by tag
+// and what stops those still in flight.
 func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository, repo string, tags []string) (map[string]*taggedRootAhead, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	ahead := map[string]*taggedRootAhead{}
@@ -404,7 +412,7 @@ func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository
 		ahead[tag] = a
 		go func() {
 			defer close(a.done)
-			a.got, a.err = t.readTaggedRoot(ctx, r, repo, tag, true)
+			a.got, a.err = t.readTaggedRoot(ctx, r, repo, tag, false)
 		}()
 	}
 	return ahead, cancel
