@@ -3,7 +3,9 @@ package mirror_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -28,30 +31,7 @@ import (
 // alone.
 func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	// The root and its metadata manifest, from the bundle directory.
-	index := bundleDirIndex(t, s.dir)
-	var rootIdx, meta string
-	for _, d := range index.Manifests {
-		if d.ArtifactType == bundle.ArtifactTypeBundle {
-			rootIdx = d.Digest.String()
-			rootData, err := os.ReadFile(filepath.Join(s.dir, "blobs", "sha256", d.Digest.Encoded()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			idx, err := bundle.ParseRoot(rootData)
-			if err != nil {
-				t.Fatal(err)
-			}
-			md, err := bundle.MetadataDescriptor(idx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			meta = md.Digest.String()
-		}
-	}
-	if meta == "" {
-		t.Fatal("the bundle has no root")
-	}
+	rootIdx, meta := rootAndMetadata(t, s.dir)
 	ref, together := pushedBehindBarrier(t, s)
 	together.Hold(func(r *http.Request) bool {
 		return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/manifests/"+meta) || strings.HasSuffix(r.URL.Path, "/referrers/"+rootIdx))
@@ -144,4 +124,75 @@ func pushedBehindBarrier(t *testing.T, s *signedSample) (string, *testutil.Barri
 		t.Fatal(err)
 	}
 	return ref, together
+}
+
+// rootAndMetadata returns the digests of the root and of the metadata
+// manifest of the bundle directory dir.
+func rootAndMetadata(t *testing.T, dir string) (root, meta string) {
+	t.Helper()
+	for _, d := range bundleDirIndex(t, dir).Manifests {
+		if d.ArtifactType != bundle.ArtifactTypeBundle {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := bundle.ParseRoot(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := bundle.MetadataDescriptor(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Digest.String(), md.Digest.String()
+	}
+	t.Fatal("the bundle has no root")
+	return "", ""
+}
+
+// The root's referrers are listed beside the metadata's read; where the
+// metadata fails (here a metadata manifest served with other bytes), its
+// error is told at once, the listing cut short, not waited for (a
+// hostile registry can page a listing to its bound, or hang it).
+func TestRegistryBundleMetadataErrorEndsReferrersListing(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	root, meta := rootAndMetadata(t, s.dir)
+	var hostile atomic.Bool
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case !hostile.Load() || r.Method != http.MethodGet:
+			case strings.HasSuffix(r.URL.Path, "/referrers/"+root):
+				<-r.Context().Done() // hangs until the client gives up
+				return
+			case strings.HasSuffix(r.URL.Path, "/manifests/"+meta):
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				body := rec.Body.Bytes()
+				body[len(body)/2] ^= 1 // as long, other bytes
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(body)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := host + "/stellaops/mirror-bundle:2025.10.0"
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
+		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	hostile.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := mirror.Pull(ctx, mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "pulled"),
+		Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+	if ctx.Err() != nil || !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), meta) {
+		t.Fatalf("pull of a bundle whose metadata manifest is served with other bytes: %v (deadline: %v), want the digest mismatch naming %s, told at once", err, ctx.Err(), meta)
+	}
 }

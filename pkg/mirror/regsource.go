@@ -161,12 +161,18 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	// The root's referrers are listed while its metadata manifest and
 	// manifest.json are read, not after them: a round trip less before
 	// the signing can be weighed. The metadata's error, if any, is the
-	// one told, as before.
+	// one told, as before, and ends the listing (a hostile one can page
+	// on to its bound).
 	var referrers []ocispec.Descriptor
 	var refErr error
 	var listing sync.WaitGroup
-	listing.Go(func() { referrers, refErr = rs.rootReferrers(ctx, root) })
+	listCtx, stopListing := context.WithCancel(ctx)
+	defer stopListing()
+	listing.Go(func() { referrers, refErr = rs.rootReferrers(listCtx, root) })
 	manifestFile, err := rs.manifestFile(ctx, metaDesc)
+	if err != nil {
+		stopListing()
+	}
 	listing.Wait()
 	if err := cmp.Or(err, refErr); err != nil {
 		return err
