@@ -77,6 +77,8 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	if pl.src.stream != nil {
 		pl.tgt.streamed = true
 	}
+	asked := pl.askManifests(ctx)
+	defer asked.stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pl.blobs(gctx, limit) })
 	g.Go(func() error {
@@ -102,7 +104,7 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		return err
 	}
 	pl.log.Info("blobs placed", "after", time.Since(t0))
-	if err := pl.manifests(ctx); err != nil {
+	if err := pl.manifests(ctx, asked); err != nil {
 		return err
 	}
 	pl.log.Info("manifests pushed", "after", time.Since(t0))
@@ -490,12 +492,11 @@ func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead 
 // manifests pushes the manifests children first: images, then (once the
 // registry's referrers support is known) the rest in one phase: image
 // referrers, the bundle metadata and root, and the signature and the files
-// referrer after the root. Whether the target holds each is
-// asked of them all at once, before the first push: one round of HEADs,
-// not one before the images and another after them.
-func (pl *placer) manifests(ctx context.Context) error {
-	later := [][]manifestPlace{pl.plan.referrers, pl.plan.root, pl.plan.signature, pl.plan.files}
-	present, err := pl.tgt.presentManifests(ctx, append([][]manifestPlace{pl.plan.images}, later...))
+// referrer after the root. Whether the target holds each was asked of
+// them all at once while the blobs went (askManifests): one round of HEADs
+// beside the blobs, not one before the images and another after them.
+func (pl *placer) manifests(ctx context.Context, asked *manifestsAhead) error {
+	present, err := asked.wait(ctx)
 	if err != nil {
 		return err
 	}
@@ -522,13 +523,19 @@ func (pl *placer) manifests(ctx context.Context) error {
 	// signature and the files after the root, with one relisting of the
 	// referrers after them all. Phase after phase, each with its own
 	// relisting, took four round trips more.
-	return pl.tgt.pushPhase(ctx, slices.Concat(later...), present)
+	return pl.tgt.pushPhase(ctx, slices.Concat(pl.plan.manifestPhases()[1:]...), present)
+}
+
+// manifestPhases are the plan's manifests as they are pushed: the images
+// first, then the rest (manifests).
+func (p *placement) manifestPhases() [][]manifestPlace {
+	return [][]manifestPlace{p.images, p.referrers, p.root, p.signature, p.files}
 }
 
 // manifestDigests lists every manifest of the plan with its size.
 func (p *placement) manifestDigests() map[digest.Digest]int64 {
 	out := map[digest.Digest]int64{}
-	for _, phase := range [][]manifestPlace{p.images, p.referrers, p.root, p.signature, p.files} {
+	for _, phase := range p.manifestPhases() {
 		for _, m := range phase {
 			out[m.desc.Digest] = m.desc.Size
 		}
