@@ -163,7 +163,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if !bundle.ValidRepository(bundleRepo) {
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
 	}
-	src, err := openAnySource(ctx, opts.Client, opts.Source, opts.Trust, log)
+	src, err := openAnySource(ctx, opts.Client, opts.Source, opts.Trust, readGraph, log)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +279,12 @@ func checkGeneration(ctx context.Context, tgt *target, repo, tag string, md *met
 	if err != nil {
 		return err
 	}
+	return judgeGeneration(tgt, repo, hb, md, acc)
+}
+
+// judgeGeneration is checkGeneration's judgement of md against hb, the
+// newest bundle tgt's repo holds.
+func judgeGeneration(tgt *target, repo string, hb heldBundle, md *metadata, acc acceptance) error {
 	held, heldRoot, heldVersion, allow, verb := hb.generation, hb.root, hb.version, acc.allowRollback, acc.verb
 	m := md.Manifest
 	if (m.MirrorGeneration < held || (m.MirrorGeneration == held && heldRoot != md.RootDesc.Digest)) && !allow {

@@ -100,7 +100,7 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 	if now.IsZero() {
 		now = time.Now()
 	}
-	src, err := openAnySource(ctx, opts.Client, path, opts.Trust, nil)
+	src, err := openAnySource(ctx, opts.Client, path, opts.Trust, readSigning, nil)
 	if err != nil {
 		return nil, err
 	}

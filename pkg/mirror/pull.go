@@ -71,7 +71,7 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if opts.Client == nil {
 		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
 	}
-	src, err := openRegistrySource(ctx, opts.Client, opts.Reference, opts.Trust, true, log)
+	src, err := openRegistrySource(ctx, opts.Client, opts.Reference, opts.Trust, readCarry, nil, log)
 	if err != nil {
 		return nil, err
 	}

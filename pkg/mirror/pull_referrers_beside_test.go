@@ -196,3 +196,50 @@ func TestRegistryBundleMetadataErrorEndsReferrersListing(t *testing.T) {
 		t.Fatalf("pull of a bundle whose metadata manifest is served with other bytes: %v (deadline: %v), want the digest mismatch naming %s, told at once", err, ctx.Err(), meta)
 	}
 }
+
+// A registry bundle's image manifests were read only once its signing
+// was: two round trips (two levels of image manifests) after the
+// envelope, on the chain of every pull and sync. Pull and sync now fetch
+// them while the signing is read; on the old code the envelope's GET was
+// held alone.
+func TestRegistryBundleImagesReadBesideSigning(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	env, err := os.ReadFile(filepath.Join(s.dir, layout.EnvelopeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envelope := "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
+	image := "/v2/stellaops/mirror-bundle/manifests/" + s.rel.Images[0].Descriptor.Digest.String()
+	for _, read := range []struct {
+		name string
+		run  func(ref string) error
+	}{
+		{"pull", func(ref string) error {
+			_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "pulled"),
+				Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+			return err
+		}},
+		{"sync", func(ref string) error {
+			_, err := mirror.Sync(context.Background(), mirror.SyncOptions{Now: testNow, Source: ref, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
+				Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+			return err
+		}},
+	} {
+		t.Run(read.name, func(t *testing.T) {
+			ref, together := pushedBehindBarrier(t, s)
+			together.Hold(func(r *http.Request) bool {
+				return r.Method == http.MethodGet && (r.URL.Path == envelope || r.URL.Path == image)
+			})
+			done := make(chan error, 1)
+			go func() { done <- read.run(ref) }()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := together.Wait(ctx); err != nil {
+				t.Errorf("the envelope and the first image's manifest: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -111,6 +111,9 @@ type acceptance struct {
 	// check, if set, is the source's own last check, once the bundle
 	// passed the others.
 	check func(context.Context) error
+	// ahead, if set, is the first generation check's read of the target,
+	// started while the source was read (sync).
+	ahead *generationAhead
 }
 
 // placeBundle verifies (when trust is given) and checks a source, then
@@ -142,8 +145,27 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 		}
 	}
 	tgt := newTarget(ref.Registry, client, topts)
+	if acc.ahead != nil {
+		tgt = acc.ahead.tgt
+	}
+	tag := firstNonEmpty(po.bundleTag, md.Manifest.Release.Version)
 	recheck := func(ctx context.Context) error {
-		return checkGeneration(ctx, tgt, po.bundleRepo, firstNonEmpty(po.bundleTag, md.Manifest.Release.Version), md, acc, log)
+		return checkGeneration(ctx, tgt, po.bundleRepo, tag, md, acc, log)
+	}
+	first := recheck
+	if acc.ahead != nil {
+		// Read while the source was (sync): judged now that the bundle
+		// is verified and checked.
+		first = func(ctx context.Context) error {
+			held, ok, err := acc.ahead.result(ctx, tag)
+			switch {
+			case !ok:
+				return recheck(ctx)
+			case err != nil:
+				return err
+			}
+			return judgeGeneration(tgt, po.bundleRepo, held, md, acc)
+		}
 	}
 	// The target's bundles are read (checkGeneration) while the source's
 	// documents are: the two chains of round trips go side by side, not
@@ -151,7 +173,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	generation := make(chan error, 1)
-	go func() { generation <- recheck(gctx) }()
+	go func() { generation <- first(gctx) }()
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {

@@ -34,11 +34,13 @@ import (
 // A root can have several signature referrers (and files referrers): push
 // never deletes, so a bundle signed again and pushed again has one of each
 // per push. The signing read is chosen as chooseSigning says, with trust
-// (the reader's, which verifies it again); it is never a mix of two. carry
-// says the reader carries the envelope on (pull writes it, sync copies it):
-// without trust, it is then taken only where no other could be the one the
-// far side's key accepts (chooseUnkeyed).
-func openRegistrySource(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, carry bool, log *slog.Logger) (*source, error) {
+// (the reader's, which verifies it again); it is never a mix of two. read
+// says what the reader does with the bundle: one that carries the envelope
+// on (readCarry: pull writes it, sync copies it) takes it, without trust,
+// only where no other could be the one the far side's key accepts
+// (chooseUnkeyed); one that reads the whole graph (readGraph, readCarry)
+// has its documents fetched while the signing is read.
+func openRegistrySource(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, read registryRead, versionRead func(string), log *slog.Logger) (*source, error) {
 	if err := refuseScheme(ref); err != nil {
 		return nil, err
 	}
@@ -53,7 +55,7 @@ func openRegistrySource(ctx context.Context, client *remote.Client, ref string, 
 	if err != nil {
 		return nil, err
 	}
-	rs := &registrySource{repo: repo, ref: ref, trust: trust, carry: carry, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
+	rs := &registrySource{repo: repo, ref: ref, trust: trust, carry: read == readCarry, walk: read != readSigning, versionRead: versionRead, log: logger(log), docs: map[digest.Digest][]byte{}, files: map[string][]byte{}}
 	// One GET resolves the reference and brings the root, which open
 	// reads first: a HEAD before it would cost a round trip more.
 	root, body, err := repo.FetchReference(ctx, parsed.Reference)
@@ -125,6 +127,14 @@ type registrySource struct {
 	trust TrustOptions
 	// carry: the signing read goes on to a directory or registry.
 	carry bool
+	// walk: the reader goes on to read the bundle's whole graph
+	// (prefetchDocs), whose documents are fetched while the signing is
+	// read (readMetadata).
+	walk bool
+	// versionRead, if set, is told the release version manifest.json
+	// names, once it is read, before the signing is (sync's generation
+	// check starts then: generationAhead). Nothing of it is verified yet.
+	versionRead func(version string)
 	// envelopeOnly: files referrers are not read (openHeldRoot).
 	envelopeOnly bool
 	// heldRoot: a held root's verification, whose referrers are bounded
@@ -143,7 +153,7 @@ type registrySource struct {
 	left *FilesNotCarried
 }
 
-func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descriptor) error {
+func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descriptor) (err error) {
 	rootBytes, err := rs.doc(ctx, root)
 	if err != nil {
 		return err
@@ -178,6 +188,10 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		return err
 	}
 	rs.files[layout.ManifestFile] = manifestFile
+	if rs.walk || rs.versionRead != nil {
+		stop := rs.readAhead(ctx, idx, manifestFile)
+		defer func() { stop(err != nil) }()
+	}
 	index := &ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
@@ -324,6 +338,41 @@ func (rs *registrySource) prefetch(ctx context.Context, roots []ocispec.Descript
 	transfer.FetchLevels(ctx, roots, 0, transfer.DefaultWalkFetches, nil, rs.doc)
 }
 
+// readAhead starts, while the signing is read, what comes after it of
+// the bundle whose root and manifest.json are given. For a reader that
+// reads the whole graph next (walk), its documents (docRoots): two levels
+// of image manifests, and their referrers, were two round trips after the
+// signing on the chain of every pull, sync and import from a registry.
+// They are fetched by the digests the root pins, held under the bound as
+// any document of the bundle is, and nothing is taken from them before
+// the signing verifies: a failed fetch is left for the walk to meet, and
+// a bundle refused refuses them too. versionRead, if set, is told the
+// release version. stop(cancel) waits for the fetches in flight, ending
+// them first if cancel.
+func (rs *registrySource) readAhead(ctx context.Context, root *ocispec.Index, manifestFile []byte) (stop func(cancel bool)) {
+	m, err := bundle.ParseManifest(manifestFile)
+	if err != nil {
+		return func(bool) {} // told by the checks that read it
+	}
+	if rs.versionRead != nil {
+		rs.versionRead(m.Release.Version)
+	}
+	if !rs.walk {
+		return func(bool) {}
+	}
+	roots := docRoots(root, m.Images)
+	ctx, cancel := context.WithCancel(ctx)
+	var fetching sync.WaitGroup
+	fetching.Go(func() { rs.prefetch(ctx, roots) })
+	return func(end bool) {
+		if end {
+			cancel()
+		}
+		fetching.Wait()
+		cancel()
+	}
+}
+
 // blob fetches and verifies a small blob (manifest.json, the envelope).
 func (rs *registrySource) blob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	rc, err := rs.repo.Blobs().Fetch(ctx, desc)
@@ -353,7 +402,7 @@ func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, err
 // (chooseSigning); it verifies nothing here. Its readers (import, which
 // needs trust, inspect and create --base) carry no envelope they did not
 // verify.
-func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, log *slog.Logger) (*source, error) {
+func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, read registryRead, log *slog.Logger) (*source, error) {
 	_, err := os.Stat(src)
 	if err != nil && client != nil {
 		// Not a file: a URL is a reference with a scheme, not a path.
@@ -364,8 +413,21 @@ func openAnySource(ctx context.Context, client *remote.Client, src string, trust
 	if err == nil || client == nil || !looksLikeReference(src) {
 		return openSource(ctx, src, log)
 	}
-	return openRegistrySource(ctx, client, src, trust, false, log)
+	return openRegistrySource(ctx, client, src, trust, read, nil, log)
 }
+
+// registryRead is what a reader of a registry bundle reads of it.
+type registryRead int
+
+const (
+	// readSigning: its metadata and signing (inspect, create --base).
+	readSigning registryRead = iota
+	// readGraph: its whole graph too, to place it (import).
+	readGraph
+	// readCarry: its whole graph, and the signing carried on to a
+	// directory or registry (pull, sync).
+	readCarry
+)
 
 // looksLikeReference reports whether s parses as host/repo:tag or
 // host/repo@digest.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -57,22 +58,29 @@ type source struct {
 
 // prefetchDocs has a source that can (a registry's) fetch every document
 // of md's graph at once, a level of nesting at a time, ahead of the walks
-// that read them one at a time: what the root (held already) lists, with
-// each image's referrers, then what is below them.
+// that read them one at a time (docRoots).
 func (s *source) prefetchDocs(ctx context.Context, md *metadata) {
 	if s.prefetch == nil {
 		return
 	}
-	var roots []ocispec.Descriptor
-	if root, err := md.root(ctx); err == nil {
-		roots = append(roots, root.Manifests...)
+	root, err := md.root(ctx)
+	if err != nil {
+		root = &ocispec.Index{}
 	}
-	for _, img := range md.Manifest.Images {
+	s.prefetch(ctx, docRoots(root, md.Manifest.Images))
+}
+
+// docRoots are where the documents of a bundle's graph are prefetched
+// from: what the root lists, with each image's referrers; then what is
+// below them.
+func docRoots(root *ocispec.Index, images []bundle.Image) []ocispec.Descriptor {
+	roots := slices.Clone(root.Manifests)
+	for _, img := range images {
 		for _, r := range img.Referrers {
 			roots = append(roots, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size})
 		}
 	}
-	s.prefetch(ctx, roots)
+	return roots
 }
 
 // checkStructure is metadata.checkStructure, and for a directory or

@@ -51,7 +51,15 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := openRegistrySource(ctx, opts.Client, opts.Source, opts.Trust, true, opts.Logger)
+	// The destination's bundles are read for the generation check while
+	// the source's signing is, once manifest.json is in (its version is
+	// the tag, unless the destination names one). Not before the source's
+	// first answer: a registry's first request goes alone, and the source
+	// and destination may be one registry.
+	ahead := newGenerationAhead(ctx, newTarget(dst.Registry, opts.Client, opts.Transfer), dst.Repository, opts.Trust, opts.Logger)
+	defer ahead.stop()
+	versionRead := func(version string) { ahead.start(firstNonEmpty(dst.Reference, version)) }
+	src, err := openRegistrySource(ctx, opts.Client, opts.Source, opts.Trust, readCarry, versionRead, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +68,6 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 		mountFrom = from.Repository
 	}
 	po := placementOptions{bundleRepo: dst.Repository, bundleTag: dst.Reference, mapImages: opts.Images, prefix: opts.RepoPrefix}
-	acc := acceptance{trust: opts.Trust, allowExpired: opts.AllowExpired, allowRollback: opts.AllowRollback, now: opts.Now, verb: "sync"}
+	acc := acceptance{trust: opts.Trust, allowExpired: opts.AllowExpired, allowRollback: opts.AllowRollback, now: opts.Now, verb: "sync", ahead: ahead}
 	return placeBundle(ctx, src, dst, po, acc, opts.Client, opts.Transfer, opts.Logger, start, mountFrom)
 }
