@@ -44,8 +44,9 @@ type placer struct {
 	// pending are the advisories verified and waiting, as hidden
 	// temporary files, for the placement to complete.
 	pending []*pendingAdvisory
-	// recheck, if set, runs once everything is placed, before the first
-	// tag is written: the generation check again, for another run may have
+	// recheck, if set, runs once every blob and manifest is placed
+	// (beside the last relisting of referrers), before the first tag is
+	// written: the generation check again, for another run may have
 	// tagged a newer bundle while this one sent its blobs.
 	recheck func(context.Context) error
 	// left, once run has begun, says which side files the placement leaves
@@ -107,12 +108,10 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	if err := pl.manifests(ctx, asked); err != nil {
 		return err
 	}
+	// The generation check ran again beside the manifests' last
+	// relisting (manifests): a newer bundle tagged since the first
+	// check stops the placement here, before any tag is written.
 	pl.log.Info("manifests pushed", "after", time.Since(t0))
-	if pl.recheck != nil {
-		if err := pl.recheck(ctx); err != nil {
-			return err
-		}
-	}
 	if err := pl.tgt.tag(ctx, pl.plan.tags); err != nil {
 		return err
 	}
@@ -495,12 +494,28 @@ func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead 
 // referrer after the root. Whether the target holds each was asked of
 // them all at once while the blobs went (askManifests): one round of HEADs
 // beside the blobs, not one before the images and another after them.
+// The referrers probe goes beside the images' waves after the first (a
+// registry may answer a probe of a repository that holds no manifest yet
+// as if it had no referrers API), and the generation check again (recheck)
+// beside the last relisting of referrers: each was a round trip of its
+// own after them.
 func (pl *placer) manifests(ctx context.Context, asked *manifestsAhead) error {
 	present, err := asked.wait(ctx)
 	if err != nil {
 		return err
 	}
-	if err := pl.tgt.pushPhase(ctx, pl.plan.images, present); err != nil {
+	probe := pl.plan.bundleRepo
+	if len(pl.plan.images) > 0 {
+		probe = pl.plan.images[0].repo
+	}
+	detect := func(ctx context.Context) error {
+		mode, err := pl.tgt.detectReferrers(ctx, probe, pl.md.RootDesc.Digest)
+		if err == nil {
+			pl.log.Info("referrers", "mode", mode)
+		}
+		return err
+	}
+	if err := pl.tgt.pushPhase(ctx, pl.plan.images, present, &besideWaves{after: 1, run: detect}); err != nil {
 		return err
 	}
 	// The images are in place now: a later phase naming one again (an
@@ -509,21 +524,16 @@ func (pl *placer) manifests(ctx context.Context, asked *manifestsAhead) error {
 	for _, m := range pl.plan.images {
 		present[repoDigest{m.repo, m.desc.Digest}] = true
 	}
-	probe := pl.plan.bundleRepo
-	if len(pl.plan.images) > 0 {
-		probe = pl.plan.images[0].repo
+	var recheck *besideWaves
+	if pl.recheck != nil {
+		recheck = &besideWaves{after: afterWaves, run: pl.recheck}
 	}
-	mode, err := pl.tgt.detectReferrers(ctx, probe, pl.md.RootDesc.Digest)
-	if err != nil {
-		return err
-	}
-	pl.log.Info("referrers", "mode", mode)
 	// The rest go as one phase: its waves keep the root after what it
 	// names (the images' referrers, the bundle's metadata) and the
 	// signature and the files after the root, with one relisting of the
 	// referrers after them all. Phase after phase, each with its own
 	// relisting, took four round trips more.
-	return pl.tgt.pushPhase(ctx, slices.Concat(pl.plan.manifestPhases()[1:]...), present)
+	return pl.tgt.pushPhase(ctx, slices.Concat(pl.plan.manifestPhases()[1:]...), present, recheck)
 }
 
 // manifestPhases are the plan's manifests as they are pushed: the images

@@ -2,9 +2,11 @@ package mirror
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -29,7 +31,7 @@ func (t *target) pushManifests(ctx context.Context, phases ...[]manifestPlace) e
 		return err
 	}
 	for _, list := range phases {
-		if err := t.pushPhase(ctx, list, present); err != nil {
+		if err := t.pushPhase(ctx, list, present, nil); err != nil {
 			return err
 		}
 	}
@@ -77,12 +79,30 @@ func (t *target) presentManifests(ctx context.Context, phases [][]manifestPlace)
 	return out, nil
 }
 
+// besideWaves is work a phase does beside its pushes (pushPhase):
+// started once its first after waves are in, or with afterWaves beside
+// the relisting after them all. It only reads, or sets what the pushes
+// after it read (the referrers mode); its error is told after the
+// phase's own.
+type besideWaves struct {
+	after int
+	run   func(context.Context) error
+}
+
+// afterWaves starts a phase's besideWaves once all its waves are in.
+const afterWaves = -1
+
 // pushPhase pushes the manifests of list that are not present, one
 // repository's in waves and repositories side by side, then makes sure each
-// referrer is listed (relistReferrers). The repositories' waves go
-// together, wave after wave, so that Concurrency bounds the manifests in
-// flight for them all, as it bounds the blobs.
-func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present map[repoDigest]bool) error {
+// referrer is listed (relistReferrers), with beside, if set, going
+// alongside. The repositories' waves go together, wave after wave, so
+// that Concurrency bounds the manifests in flight for them all, as it
+// bounds the blobs. The relisting is as the referrers mode was when the
+// phase began.
+func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present map[repoDigest]bool, beside *besideWaves) error {
+	t.mu.Lock()
+	mode := t.mode
+	t.mu.Unlock()
 	byRepo := map[string][]manifestPlace{}
 	var order []string
 	for _, m := range list {
@@ -119,17 +139,39 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 			}
 		}
 	}
-	for _, wave := range waves {
+	var side sync.WaitGroup
+	var sideErr error
+	sideCtx, stopSide := context.WithCancel(ctx)
+	defer stopSide()
+	startSide := func() {
+		if beside != nil {
+			run := beside.run
+			beside = nil
+			side.Go(func() { sideErr = run(sideCtx) })
+		}
+	}
+	end := func(err error) error {
+		if err != nil {
+			stopSide()
+		}
+		side.Wait()
+		return cmp.Or(err, sideErr)
+	}
+	for w, wave := range waves {
+		if beside != nil && w == beside.after {
+			startSide()
+		}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(concurrency(t.opts.Concurrency))
 		for _, p := range wave {
 			g.Go(func() error { return t.pushManifest(gctx, p.r, *p.m) })
 		}
 		if err := g.Wait(); err != nil {
-			return err
+			return end(err)
 		}
 	}
-	return t.relistReferrers(ctx, repos, order, byRepo)
+	startSide()
+	return end(t.relistReferrers(ctx, mode, repos, order, byRepo))
 }
 
 // pushManifest pushes m into r.
@@ -212,8 +254,8 @@ func manifestWaves(list []manifestPlace) [][]int {
 // subjects) fails the placement. Each subject's referrers are listed once
 // for all of them, and the subjects of every repository of byRepo at once
 // (at most Concurrency in flight).
-func (t *target) relistReferrers(ctx context.Context, repos map[string]*oremote.Repository, order []string, byRepo map[string][]manifestPlace) error {
-	if t.mode == "" {
+func (t *target) relistReferrers(ctx context.Context, mode ReferrersMode, repos map[string]*oremote.Repository, order []string, byRepo map[string][]manifestPlace) error {
+	if mode == "" {
 		return nil
 	}
 	type referred struct {
@@ -243,7 +285,7 @@ func (t *target) relistReferrers(ctx context.Context, repos map[string]*oremote.
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
 	for _, s := range subjects {
-		g.Go(func() error { return t.relistSubject(ctx, repos[s.repo], s.repo, s.subject, s.refs) })
+		g.Go(func() error { return t.relistSubject(ctx, mode, repos[s.repo], s.repo, s.subject, s.refs) })
 	}
 	return g.Wait()
 }
@@ -251,8 +293,8 @@ func (t *target) relistReferrers(ctx context.Context, repos map[string]*oremote.
 // relistSubject is relistReferrers for the referrers refs of one subject.
 // Without the referrers API those missing are pushed again one after
 // another: each push rewrites the subject's one index.
-func (t *target) relistSubject(ctx context.Context, r *oremote.Repository, repo string, subject ocispec.Descriptor, refs []manifestPlace) error {
-	if t.mode == ReferrersAPI {
+func (t *target) relistSubject(ctx context.Context, mode ReferrersMode, r *oremote.Repository, repo string, subject ocispec.Descriptor, refs []manifestPlace) error {
+	if mode == ReferrersAPI {
 		// A registry may index a subject a moment after the push: it is
 		// asked again, with the transfer's backoff, before the placement
 		// fails.
