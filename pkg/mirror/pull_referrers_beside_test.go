@@ -36,20 +36,11 @@ func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 	together.Hold(func(r *http.Request) bool {
 		return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/manifests/"+meta) || strings.HasSuffix(r.URL.Path, "/referrers/"+rootIdx))
 	})
-	pulled := make(chan error, 1)
-	go func() {
+	runTogether(t, together, "the metadata manifest and the root's referrers", func() error {
 		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "pulled"),
 			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
-		pulled <- err
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := together.Wait(ctx); err != nil {
-		t.Errorf("the metadata manifest and the root's referrers: %v", err)
-	}
-	if err := <-pulled; err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 }
 
 // A registry bundle's signature referrer, weighed among the root's
@@ -65,11 +56,10 @@ func TestRegistryBundleSignatureHeldBesideEnvelope(t *testing.T) {
 			sig = "/v2/stellaops/mirror-bundle/manifests/" + d.Digest.String()
 		}
 	}
-	env, err := os.ReadFile(filepath.Join(s.dir, layout.EnvelopeFile))
-	if err != nil || sig == "" {
-		t.Fatalf("the bundle has no signature referrer or envelope (%v)", err)
+	if sig == "" {
+		t.Fatal("the bundle has no signature referrer")
 	}
-	envelope := "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
+	envelope := envelopeBlob(t, s.dir)
 	ref, together := pushedBehindBarrier(t, s)
 	var sigReads atomic.Int32
 	together.Hold(func(r *http.Request) bool {
@@ -80,20 +70,11 @@ func TestRegistryBundleSignatureHeldBesideEnvelope(t *testing.T) {
 		// goes through; its second is held with the envelope's.
 		return r.URL.Path == envelope || (r.URL.Path == sig && sigReads.Add(1) > 1)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	synced := make(chan error, 1)
-	go func() {
+	runTogether(t, together, "the signature referrer's second read and the envelope", func() error {
 		_, err := mirror.Sync(context.Background(), mirror.SyncOptions{Now: testNow, Source: ref, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
 			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
-		synced <- err
-	}()
-	if err := together.Wait(ctx); err != nil {
-		t.Errorf("the signature referrer's second read and the envelope: %v", err)
-	}
-	if err := <-synced; err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 	if n := sigReads.Load(); n != 2 {
 		t.Errorf("the signature referrer read %d times, want 2 (weighed, then held)", n)
 	}
@@ -204,11 +185,7 @@ func TestRegistryBundleMetadataErrorEndsReferrersListing(t *testing.T) {
 // held alone.
 func TestRegistryBundleImagesReadBesideSigning(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	env, err := os.ReadFile(filepath.Join(s.dir, layout.EnvelopeFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	envelope := "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
+	envelope := envelopeBlob(t, s.dir)
 	image := "/v2/stellaops/mirror-bundle/manifests/" + s.rel.Images[0].Descriptor.Digest.String()
 	for _, read := range []struct {
 		name string
@@ -230,16 +207,35 @@ func TestRegistryBundleImagesReadBesideSigning(t *testing.T) {
 			together.Hold(func(r *http.Request) bool {
 				return r.Method == http.MethodGet && (r.URL.Path == envelope || r.URL.Path == image)
 			})
-			done := make(chan error, 1)
-			go func() { done <- read.run(ref) }()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := together.Wait(ctx); err != nil {
-				t.Errorf("the envelope and the first image's manifest: %v", err)
-			}
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			runTogether(t, together, "the envelope and the first image's manifest", func() error { return read.run(ref) })
 		})
+	}
+}
+
+// envelopeBlob is the path under which a registry serves the envelope of
+// the bundle directory dir pushed to stellaops/mirror-bundle.
+func envelopeBlob(t *testing.T, dir string) string {
+	t.Helper()
+	env, err := os.ReadFile(filepath.Join(dir, layout.EnvelopeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
+}
+
+// runTogether runs run while together waits (5 s at most) for what it
+// holds to be in flight at once, naming what in the error if it was not;
+// the test fails if run does.
+func runTogether(t *testing.T, together *testutil.Barrier, what string, run func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := together.Wait(ctx); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

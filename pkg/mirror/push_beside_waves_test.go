@@ -6,12 +6,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
 )
 
 // The registry's referrers support was probed once every image manifest
@@ -65,15 +65,13 @@ func TestGenerationRecheckBesideRelisting(t *testing.T) {
 func pushBehind(t *testing.T, s *signedSample, together *testutil.Barrier, what string) {
 	t.Helper()
 	host := testutil.RegistryWrapped(t, together.Wrap)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	pushed := startPush(ctx, t, s, host, trustKeys(s.pub))
-	wait, stop := context.WithTimeout(ctx, 5*time.Second)
-	defer stop()
-	if err := together.Wait(wait); err != nil {
-		t.Errorf("%s: %v", what, err)
-	}
-	if res := pushed(); res.Manifests.Pushed == 0 || res.Tags == 0 {
+	var res *mirror.PlaceResult
+	runTogether(t, together, what, func() (err error) {
+		res, err = mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle",
+			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		return err
+	})
+	if res.Manifests.Pushed == 0 || res.Tags == 0 {
 		t.Errorf("the push placed %d manifests and %d tags, want every one", res.Manifests.Pushed, res.Tags)
 	}
 }
