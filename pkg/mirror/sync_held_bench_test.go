@@ -1,0 +1,55 @@
+package mirror_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// BenchmarkSyncOverHeldRoundTrips measures a keyed sync of a release into
+// a destination that holds the release before it (every sync after the
+// first), both registries answering each request after a round trip
+// (STELLA_BENCH_RTT, default 5ms): the generation check reads the
+// destination's tags and verifies its newest bundle's signing, a chain of
+// requests beside the source's. It reports the time in round trips.
+func BenchmarkSyncOverHeldRoundTrips(b *testing.B) {
+	rtt := 5 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("STELLA_BENCH_RTT")); err == nil && d > 0 {
+		rtt = d
+	}
+	// The registry's answer is held for the round trip: emulated latency,
+	// not an ordering of events.
+	late := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(rtt)
+			next.ServeHTTP(w, r)
+		})
+	}
+	held := newSignedSample(b, sample.Spec{}, 0)
+	newer := newSignedSample(b, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
+	sign(b, newer.dir, held.priv) // both verify with held's key
+	ctx := context.Background()
+	src := testutil.RegistryWrapped(b, late) + "/stellaops/mirror-bundle"
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: newer.dir, Reference: src, Client: testutil.Client(b)}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		dst := testutil.RegistryWrapped(b, late) + "/stellaops/mirror-bundle"
+		if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: held.dir, Reference: dst, Client: testutil.Client(b)}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: src + ":2025.11.0", Destination: dst,
+			Trust: trustKeys(held.pub), Client: testutil.Client(b)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(rtt), "rtts/op")
+}
