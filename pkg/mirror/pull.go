@@ -75,6 +75,7 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer src.close()
 	verified := false
 	if !opts.Trust.Empty() {
 		if _, err := src.verifySignature(ctx, opts.Trust); err != nil {

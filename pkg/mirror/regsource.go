@@ -112,7 +112,7 @@ func (rs *registrySource) open(ctx context.Context, root ocispec.Descriptor) (*s
 		doc:       rs.doc,
 		prefetch:  rs.prefetch,
 		fetch:     repo.Fetch,
-		close:     func() {},
+		close:     rs.ahead.stop,
 		filesLeft: rs.left,
 	}, nil
 }
@@ -131,6 +131,8 @@ type registrySource struct {
 	// (prefetchDocs), whose documents are fetched while the signing is
 	// read (readMetadata).
 	walk bool
+	// ahead is that fetch, once readAhead started it.
+	ahead *docsAhead
 	// versionRead, if set, is told the release version manifest.json
 	// names, once it is read, before the signing is (sync's generation
 	// check starts then: generationAhead). Nothing of it is verified yet.
@@ -189,8 +191,12 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	}
 	rs.files[layout.ManifestFile] = manifestFile
 	if rs.walk || rs.versionRead != nil {
-		stop := rs.readAhead(ctx, idx, manifestFile)
-		defer func() { stop(err != nil) }()
+		rs.readAhead(ctx, idx, manifestFile)
+		defer func() {
+			if err != nil {
+				rs.ahead.stop()
+			}
+		}()
 	}
 	index := &ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
@@ -333,8 +339,14 @@ func (rs *registrySource) fetchDoc(ctx context.Context, desc ocispec.Descriptor,
 // nesting at a time, each level's at once, so that the walks after it
 // (placement, pull) read them from memory: a round trip a level, not one a
 // document, to a registry that may be a WAN away. What failed is left for
-// the walk that meets it, which asks again and reports it.
+// the walk that meets it, which asks again and reports it. What readAhead
+// fetches is waited for first, so that nothing is asked twice.
 func (rs *registrySource) prefetch(ctx context.Context, roots []ocispec.Descriptor) {
+	rs.ahead.wait(ctx)
+	rs.fetchLevels(ctx, roots)
+}
+
+func (rs *registrySource) fetchLevels(ctx context.Context, roots []ocispec.Descriptor) {
 	transfer.FetchLevels(ctx, roots, 0, transfer.DefaultWalkFetches, nil, rs.doc)
 }
 
@@ -345,31 +357,54 @@ func (rs *registrySource) prefetch(ctx context.Context, roots []ocispec.Descript
 // signing on the chain of every pull, sync and import from a registry.
 // They are fetched by the digests the root pins, held under the bound as
 // any document of the bundle is, and nothing is taken from them before
-// the signing verifies: a failed fetch is left for the walk to meet, and
-// a bundle refused refuses them too. versionRead, if set, is told the
-// release version. stop(cancel) waits for the fetches in flight, ending
-// them first if cancel.
-func (rs *registrySource) readAhead(ctx context.Context, root *ocispec.Index, manifestFile []byte) (stop func(cancel bool)) {
+// the signing verifies: a failed fetch is left for the walk to meet. The
+// fetches run on past the open (rs.ahead), not waited for there: a bundle
+// refused (its signature, its checks) is refused at once, however slowly
+// the registry serves its documents, and the source's close ends them.
+// versionRead, if set, is told the release version.
+func (rs *registrySource) readAhead(ctx context.Context, root *ocispec.Index, manifestFile []byte) {
 	m, err := bundle.ParseManifest(manifestFile)
 	if err != nil {
-		return func(bool) {} // told by the checks that read it
+		return // told by the checks that read it
 	}
 	if rs.versionRead != nil {
 		rs.versionRead(m.Release.Version)
 	}
 	if !rs.walk {
-		return func(bool) {}
+		return
 	}
 	roots := docRoots(root, m.Images)
 	ctx, cancel := context.WithCancel(ctx)
-	var fetching sync.WaitGroup
-	fetching.Go(func() { rs.prefetch(ctx, roots) })
-	return func(end bool) {
-		if end {
-			cancel()
+	a := &docsAhead{cancel: cancel, done: make(chan struct{})}
+	rs.ahead = a
+	go func() {
+		defer close(a.done)
+		rs.fetchLevels(ctx, roots)
+	}()
+}
+
+// docsAhead is the documents' prefetch readAhead started. A nil one is
+// none.
+type docsAhead struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// wait returns once the prefetch is over, or ctx is done.
+func (a *docsAhead) wait(ctx context.Context) {
+	if a != nil {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
 		}
-		fetching.Wait()
-		cancel()
+	}
+}
+
+// stop ends the prefetch and waits for the fetches in flight.
+func (a *docsAhead) stop() {
+	if a != nil {
+		a.cancel()
+		<-a.done
 	}
 }
 

@@ -63,6 +63,7 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer src.close()
 	mountFrom := ""
 	if from, err := registry.ParseReference(opts.Source); err == nil && from.Registry == dst.Registry && from.Repository != dst.Repository {
 		mountFrom = from.Repository
