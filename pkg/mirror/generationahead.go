@@ -9,8 +9,8 @@ import (
 // generationAhead is the generation check's read of the target's bundle
 // repository (target.generation), started while the source bundle is
 // still being read: by sync, whose source is a registry too, once the tag
-// the bundle goes under is known (the destination's, or the version in
-// manifest.json). Read after the source (its root, metadata, signing and
+// the bundle goes under is known (the destination's, or the version the
+// source's root names). Read after the source (its root, metadata, signing and
 // image manifests), the target's tag list, its tags and the newest held
 // roots' signings were a chain of round trips of their own before the
 // first blob; now they go beside the source's. It only reads: the bundle

@@ -52,10 +52,11 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	// The destination's bundles are read for the generation check while
-	// the source's signing is, once manifest.json is in (its version is
-	// the tag, unless the destination names one). Not before the source's
-	// first answer: a registry's first request goes alone, and the source
-	// and destination may be one registry.
+	// the source's metadata and signing are, once the source's root is in
+	// (the version it names is the tag, unless the destination names
+	// one). Not before the source's first answer: a registry's first
+	// request goes alone, and the source and destination may be one
+	// registry.
 	ahead := newGenerationAhead(ctx, newTarget(dst.Registry, opts.Client, opts.Transfer), dst.Repository, opts.Trust, opts.Logger)
 	defer ahead.stop()
 	versionRead := func(version string) { ahead.start(firstNonEmpty(dst.Reference, version)) }
