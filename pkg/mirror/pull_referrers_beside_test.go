@@ -212,6 +212,26 @@ func TestRegistryBundleImagesReadBesideSigning(t *testing.T) {
 	}
 }
 
+// The early fetch of a registry bundle's image manifests starts from its
+// root, not from manifest.json: the root lists every image and referrer.
+// Here the metadata manifest's GET is held with the first image
+// manifest's; when the fetch waited for manifest.json (which the metadata
+// manifest leads to), the metadata's GET was held alone.
+func TestRegistryBundleImagesReadBesideMetadata(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	_, meta := rootAndMetadata(t, s.dir)
+	image := "/v2/stellaops/mirror-bundle/manifests/" + s.rel.Images[0].Descriptor.Digest.String()
+	ref, together := pushedBehindBarrier(t, s)
+	together.Hold(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/manifests/"+meta) || r.URL.Path == image)
+	})
+	runTogether(t, together, "the metadata manifest and the first image's manifest", func() error {
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "pulled"),
+			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		return err
+	})
+}
+
 // envelopeBlob is the path under which a registry serves the envelope of
 // the bundle directory dir pushed to stellaops/mirror-bundle.
 func envelopeBlob(t *testing.T, dir string) string {
