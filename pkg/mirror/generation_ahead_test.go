@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,7 @@ func TestGenerationCheckFailsOnListedTagNotThere(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	const repo = "/v2/stellaops/mirror-bundle/"
 	tag := repo + "manifests/" + s.rel.Spec.Version
+	var reads atomic.Int32
 	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
@@ -58,6 +60,7 @@ func TestGenerationCheckFailsOnListedTagNotThere(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				fmt.Fprintf(w, `{"name":"stellaops/mirror-bundle","tags":[%q]}`, s.rel.Spec.Version)
 			case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == tag:
+				reads.Add(1)
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusNotFound)
 				fmt.Fprint(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
@@ -70,5 +73,10 @@ func TestGenerationCheckFailsOnListedTagNotThere(t *testing.T) {
 		Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
 	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), "stellaops/mirror-bundle:"+s.rel.Spec.Version) {
 		t.Fatalf("push where the tag list names %s and the registry has no such tag: %v, want a not-found error naming the tag", s.rel.Spec.Version, err)
+	}
+	// Read again while it may be being written (listedTagRereads), then
+	// given up.
+	if n := reads.Load(); n != 6 {
+		t.Errorf("the listed tag read %d times, want 6", n)
 	}
 }

@@ -335,20 +335,21 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 			continue
 		}
 		unlisted := i >= listed
-		if got, ok := ahead[tag]; ok {
-			g.Go(func() (err error) {
-				read[i], err = got.wait(gctx)
-				if err != nil && unlisted && isNotFound(err) {
-					// Not listed and not there: nothing. A listed tag
-					// that is not there fails, as readTaggedRoot says.
-					read[i], err = taggedRoot{}, nil
-				}
-				return err
-			})
-			continue
-		}
 		g.Go(func() (err error) {
-			read[i], err = t.readTaggedRoot(gctx, r, repo, tag, unlisted)
+			if got, ok := ahead[tag]; ok {
+				read[i], err = got.wait(gctx)
+			} else {
+				read[i], err = t.readTaggedRoot(gctx, r, repo, tag, unlisted)
+			}
+			switch {
+			case err == nil || !isNotFound(err):
+			case unlisted:
+				// Not listed and not there: nothing.
+				read[i], err = taggedRoot{}, nil
+			default:
+				// Listed and not there: perhaps being written.
+				read[i], err = t.rereadListedTag(gctx, r, repo, tag, read[i], err)
+			}
 			return err
 		})
 	}

@@ -1,0 +1,43 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	oremote "oras.land/oras-go/v2/registry/remote"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// listedTagRereads are the waits before a listed tag that reads "not
+// there" is read again. A registry lists a tag from the moment it starts
+// writing it: distribution makes the tag's directory, which its tag list
+// reads, and only then the link the tag resolves by. So a tag written
+// beside a reader (another import of the same release, another site's
+// sync) can be listed a moment before it can be read. A tag still not
+// there after these (1.55 s in all) fails the reader, as it always did: a
+// tag the registry lists but will not give may hide a newer bundle.
+var listedTagRereads = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
+
+// rereadListedTag reads a listed tag again while it reads "not there" (got
+// and err are its first read), waiting listedTagRereads between reads.
+func (t *target) rereadListedTag(ctx context.Context, r *oremote.Repository, repo, tag string, got taggedRoot, err error) (taggedRoot, error) {
+	for _, wait := range listedTagRereads {
+		if err == nil || !isNotFound(err) {
+			return got, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return taggedRoot{}, ctx.Err()
+		}
+		got, err = t.readTaggedRoot(ctx, r, repo, tag, false)
+	}
+	if err != nil && isNotFound(err) {
+		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: listed, but still not there after %d reads: %w", t.host, repo, tag, len(listedTagRereads)+1, errdef.ErrNotFound)
+	}
+	return got, err
+}
