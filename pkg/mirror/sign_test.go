@@ -29,16 +29,6 @@ const testPassword = "test-password"
 
 func testPass() ([]byte, error) { return []byte(testPassword), nil }
 
-// testKeys makes a cosign-format key pair with mirror.Keygen.
-func testKeys(t testing.TB, name string) (priv, pub string) {
-	t.Helper()
-	res, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), name), Password: testPass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.PrivateKey, res.PublicKey
-}
-
 // newBundle creates a real bundle from the sample release in an in-process
 // registry.
 func newBundle(t *testing.T) string {
