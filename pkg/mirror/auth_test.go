@@ -75,6 +75,7 @@ func TestBasicAuth(t *testing.T) {
 // them from config.json the bundle goes up, through tokens, and comes back
 // out to another registry with the same root.
 func TestTokenAuth(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", "s3cret")
 	host := testutil.DistributionWith(t, testutil.DistributionOptions{Token: tokens})
@@ -169,6 +170,7 @@ func TestTLSWithPrivateCA(t *testing.T) {
 // the destination once a third of the bytes went up and a layer is whole
 // there) and re-runs it: the re-run sends only what is missing.
 func TestSyncInterruptedAndResumed(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 4 << 20, LayerSize: 2 << 20}, 0)
 	source, target := testutil.Distribution(t), testutil.Distribution(t)
 	ctx := context.Background()

@@ -72,6 +72,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 // and a sync asked for each blob twice: ahead of its upload, then again in
 // its upload's turn.
 func TestBasicAuthRoundTrips(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{Layers: 3}, 0)
 	ctx := context.Background()
 	plain := testutil.Registry(t)

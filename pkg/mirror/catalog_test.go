@@ -17,6 +17,7 @@ import (
 // bundle with its generation and base; --verify checks it and refuses one
 // that lists a root that is not there or is signed by another key.
 func TestCatalog(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	client := testutil.Client(t)

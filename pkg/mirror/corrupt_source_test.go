@@ -19,6 +19,7 @@ import (
 // going to ("push blob … to HOST/REPO: upload …" sent operators to check
 // the registry), with exit 2 and no tag written.
 func TestCorruptBlobNamesTheMedia(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	layer := ""
 	for dg, size := range s.rel.Images[0].Blobs {

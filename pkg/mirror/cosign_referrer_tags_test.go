@@ -27,6 +27,7 @@ import (
 // on distribution. create used to look up cosign tags of the image's own
 // manifests only, and left those signatures behind.
 func TestCosignSignatureOfAnSBOMCrossesTheGap(t *testing.T) {
+	t.Parallel()
 	run := cosignRunner(t)
 	ctx := context.Background()
 	src := testutil.Registry(t)

@@ -49,6 +49,7 @@ func cosignRunner(t *testing.T) func(args ...string) error {
 // side already points elsewhere (its own signatures, which cosign adds to
 // the manifest the tag names) is left as it is and reported.
 func TestCosignTagSchemeCrossesTheGap(t *testing.T) {
+	t.Parallel()
 	run := cosignRunner(t)
 	ctx := context.Background()
 	src := testutil.Registry(t)
@@ -196,6 +197,7 @@ func serveContent(t *testing.T, b *mirror.ServedBundle) string {
 // for ever (a rotated key never verified). A tag that names a manifest no
 // bundle carried (the far side's own) is still left as it is.
 func TestCosignTagOfEarlierBundleMoves(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	v := newVendorImage(t, src)

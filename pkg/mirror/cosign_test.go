@@ -28,6 +28,7 @@ func cosign(t *testing.T, bin string, args ...string) {
 
 // Keys and signatures interoperate with cosign both ways.
 func TestCosignInterop(t *testing.T) {
+	t.Parallel()
 	bin := testutil.CosignBinary(t)
 	ctx := context.Background()
 
@@ -71,6 +72,7 @@ func TestCosignInterop(t *testing.T) {
 // side, with the referrers API and with fallback tags (distribution):
 // create used to carry the index's signature only.
 func TestCosignRecursiveSignaturesCrossTheGap(t *testing.T) {
+	t.Parallel()
 	run := cosignRunner(t)
 	ctx := context.Background()
 	src := testutil.Registry(t)

@@ -34,6 +34,7 @@ import (
 // whose likely platforms (the guess that spares the configs' reads far
 // from the bound) would pass it, is still written.
 func TestCreateRefusesAtTheEdgeBeforeFetchingLayers(t *testing.T) {
+	t.Parallel()
 	const images = 24
 	layers := map[string]bool{}
 	var layerGets, blobGets atomic.Int64

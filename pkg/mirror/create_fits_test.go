@@ -29,6 +29,7 @@ import (
 // the bound and the release file: not after every image was resolved and
 // every blob written to disk.
 func TestCreateRefusesTooLargeReleaseUpFront(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int64
 	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

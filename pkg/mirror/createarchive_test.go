@@ -26,6 +26,7 @@ import (
 // the archive create + pack would; signed with --key, it imports; a source
 // serving a bad large blob leaves no archive behind.
 func TestCreateArchive(t *testing.T) {
+	t.Parallel()
 	spec := sample.Spec{BaseLayerSize: 3 << 20, LayerSize: 2 << 20}
 	host := testutil.Registry(t)
 	_, releaseFile, advisories := testutil.PushSample(t, host, spec)

@@ -21,6 +21,7 @@ import (
 // written, naming the blob and its image, and saying what to do: the base
 // is there, so "import the base first" would send the operator in circles.
 func TestDeltaBaseBlobLost(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	inv, _ := f.inventory(t)

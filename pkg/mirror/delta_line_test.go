@@ -25,6 +25,7 @@ import (
 // wrote that B withdrew (a delta lists every advisory of its release, so
 // those it omits, its base's, are not taken for withdrawn).
 func TestDeltaReleaseLine(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	source := testutil.Registry(t)
 	priv, pub := testKeys(t, "signer")

@@ -23,6 +23,7 @@ import (
 // --allow-rollback, for what the operator knows to be a newer release,
 // told them nothing of the cause.
 func TestDeltaOnStaleBase(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	_, deltaB := f.create(t, f.a.dir, trustKeys(f.a.pub))

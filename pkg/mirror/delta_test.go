@@ -74,6 +74,7 @@ func (f *deltaFixture) create(t *testing.T, base string, trust mirror.TrustOptio
 }
 
 func TestDeltaBundle(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	fullDir, fullTar := f.create(t, "", mirror.TrustOptions{})
@@ -183,6 +184,7 @@ func TestDeltaBundle(t *testing.T) {
 // TestDeltaFromInventory makes the delta from a signed inventory of the
 // far side instead of the previous bundle: the same blobs are omitted.
 func TestDeltaFromInventory(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	inv, res := f.inventory(t)
 	if res.Bundles != 1 || res.Blobs == 0 || res.Signature == "" {

@@ -211,6 +211,7 @@ func peek(r *http.Request) string {
 // wrong ones, usable with the right ones from a docker config; the password
 // is never in the report.
 func TestDoctorAuth(t *testing.T) {
+	t.Parallel()
 	const password = "s3cret-doctor-pw"
 	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", password)
 	for scheme, host := range map[string]string{
@@ -327,6 +328,7 @@ func TestDoctorUnreachable(t *testing.T) {
 // referrer is added, still succeeds: the superseded index is left untagged
 // for the registry's garbage collection rather than failing the import.
 func TestRegistryWithoutDeletes(t *testing.T) {
+	t.Parallel()
 	host := testutil.DistributionWith(t, testutil.DistributionOptions{NoDelete: true})
 	res, err := doctor(t, host, testutil.Client(t))
 	if err != nil {

@@ -67,6 +67,7 @@ func uploadDialect(t *testing.T, noPatch bool, chunkMin int64) (string, *uploadL
 // registry takes chunks (saying the smallest it takes), and warns where it
 // refuses PATCH, saying what that means for an import.
 func TestDoctorChunkedUpload(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		noPatch    bool

@@ -23,6 +23,7 @@ import (
 // in waves, every referrer is still listed under its subject, in every
 // repository it went to, and every tag names the manifest it should.
 func TestFallbackTagKeepsEveryReferrer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/image"}

@@ -102,6 +102,7 @@ func givesUp(t *testing.T, p *testutil.FaultProxy, what string, op func() error)
 // TestCreateThroughFaults creates a bundle from a source registry behind
 // faults: the same bytes as without them.
 func TestCreateThroughFaults(t *testing.T) {
+	t.Parallel()
 	source := testutil.Distribution(t)
 	proxy := faultyProxy(t, source)
 	_, releaseFile, advisories := testutil.PushSample(t, source, sample.Spec{BaseLayerSize: 1 << 20})
@@ -141,6 +142,7 @@ func TestCreateThroughFaults(t *testing.T) {
 // back (without faults): the directory create and sign wrote, file for
 // file.
 func TestPushSyncThroughFaults(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 1 << 20}, 0)
 	ctx := context.Background()
 	first, second := testutil.Distribution(t), testutil.Distribution(t)
@@ -183,6 +185,7 @@ func TestPushSyncThroughFaults(t *testing.T) {
 // registry holds the release, every tag on the right digest, every blob
 // present and byte for byte the source's.
 func TestConcurrentImports(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 1 << 20}, 0)
 	target := testutil.Distribution(t)
 	sources := []string{s.foreign(t, ".tar.gz"), s.dir}

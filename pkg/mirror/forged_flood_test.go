@@ -141,6 +141,7 @@ func (f *floodFixture) measure(t *testing.T, name string, job func() error) (int
 // fails closed with exit 5 naming the repository, writes nothing; and the
 // SBOMs, no signature, are never fetched.
 func TestForgedRootFlood(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFloodFixture(t, 200, 1000, 5, false)
 	bound := int64(mirror.MaxUnverifiedRoots + 2*runtime.GOMAXPROCS(0) + 8)

@@ -342,6 +342,7 @@ func TestRollbackCheckCountsOnlyVerifiedRoots(t *testing.T) {
 // inventory's newest is the real bundle, the delta made from it is on A,
 // and it imports, as does a delta made on A's directory.
 func TestDeltaOverForgedRoot(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	fr := &forgedRepo{a: f.a, target: f.target, repo: f.target + "/" + bundle.DefaultBundleRepository}

@@ -22,6 +22,7 @@ import (
 // only once the list was answered: a round trip more, one of them on the
 // way to the bundle's tag. Both now go at once.
 func TestGenerationCheckReadsTheTagBesideTheList(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	const repo = "/v2/stellaops/mirror-bundle/"
 	tag := repo + "manifests/" + s.rel.Spec.Version
@@ -49,6 +50,7 @@ func TestGenerationCheckReadsTheTagBesideTheList(t *testing.T) {
 // repository holds, and fails, naming the tag, as it did when the tag was
 // read after the list.
 func TestGenerationCheckFailsOnListedTagNotThere(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	const repo = "/v2/stellaops/mirror-bundle/"
 	tag := repo + "manifests/" + s.rel.Spec.Version

@@ -46,6 +46,7 @@ var pushedBy = map[string]map[string]digest.Digest{
 // file), sync --images and import REF into fresh registries holding
 // exactly its root, images and tags.
 func TestGoldenRegistryForm(t *testing.T) {
+	t.Parallel()
 	gens, err := golden.Generations(filepath.Join(testutil.ModuleRoot(t), "testdata", "bundles"))
 	if err != nil {
 		t.Fatal(err)

@@ -316,6 +316,7 @@ func TestGoldenGenerationsSmall(t *testing.T) {
 // generation (go run ./internal/cmd/golden) makes one that this stella
 // reads as the committed ones, and never writes over an existing one.
 func TestGoldenGenerator(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("creates and signs four bundles")
 	}

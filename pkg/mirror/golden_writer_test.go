@@ -26,6 +26,7 @@ import (
 // said so: TestGoldenBundles reads old bundles with the new reader, never
 // new bundles with the old one.
 func TestGoldenWriterKeepsFormat(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("creates and signs four bundles")
 	}

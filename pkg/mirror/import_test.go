@@ -134,6 +134,7 @@ func assertImported(t *testing.T, s *signedSample, target string, res *mirror.Pl
 }
 
 func TestImportRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	m := readManifest(t, s.dir)
 	tests := []struct {
@@ -211,6 +212,7 @@ func readContent(ctx context.Context, repo *remote.Repository, dg digest.Digest,
 // TestImportRefuses checks each kind of bad bundle: the documented error,
 // and the target's repositories and tags exactly as before.
 func TestImportRefuses(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	target := testutil.Distribution(t)
 	// A newer bundle already there, to test generations against.
@@ -313,6 +315,7 @@ func TestImportRefuses(t *testing.T) {
 // table is damaged (it is not signed; the frames are) is imported as one
 // stream, verified as any stream is, to the same registry state.
 func TestImportSeekableWithBrokenTable(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	// Each damage adds one to the frame count the footer gives.
 	for suffix, countAt := range map[string]int{".tar.zst": 9, ".tar.gz": 10 + 8} {
@@ -425,6 +428,7 @@ func writeSortedTar(t *testing.T, dir, out string, compress bool) {
 // distribution (faults_test.go has the others), from a stream (resumed
 // from the chunks in memory) and from pack's seekable archive (re-read).
 func TestImportThroughFaults(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 3 << 20, LayerSize: 1 << 20}, 0)
 	for name, src := range map[string]string{"stream": s.foreign(t, ".tar.zst"), "seekable": s.pack(t, ".tar.zst")} {
 		t.Run(name, func(t *testing.T) {

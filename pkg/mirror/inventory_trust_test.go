@@ -21,6 +21,7 @@ import (
 // clock locks the far side out of every later full bundle, exit 8). It is
 // refused now (exit 1, asking for --base-key) before anything is written.
 func TestInventoryBaseNeedsAKey(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	inv, _ := f.inventory(t)

@@ -20,6 +20,7 @@ import (
 // pulled back from both and imported with its side files, and used as the
 // --base of a delta as a directory and as a reference in either registry.
 func TestCoSignedBundleRoundTrips(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	priv2, pub2 := testKeys(t, "second")
@@ -157,6 +158,7 @@ func TestOnePassArchiveRoundTrips(t *testing.T) {
 // TestTwoSigningsInRegistry: pushed signed by A, then co-signed by B
 // and pushed again: the root has two signings in the registry.
 func TestTwoSigningsInRegistry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	client := testutil.Client(t)

@@ -17,6 +17,7 @@ import (
 // the repository instead and the import completes. A refused mount used to
 // fail the whole run.
 func TestImportWhereMountsAreRefused(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed} {
 		t.Run(http.StatusText(status), func(t *testing.T) {

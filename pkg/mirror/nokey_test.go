@@ -39,6 +39,7 @@ import (
 // signing that verifies, as before; a bundle signed again and pushed again
 // (TestPullAfterResign) is still read without a key, as its last push.
 func TestNoKeySignatureReferrers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	manifest := readFile(t, filepath.Join(s.dir, "manifest.json"))
@@ -190,6 +191,7 @@ func readFile(t *testing.T, path string) []byte {
 // certificate-chain.pem, which --trust-root reads for intermediates only:
 // that was taken, and the far side's import --trust-root failed.
 func TestNoKeyResignedByAnother(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	ca := testutil.NewRootCA(t, "StellaOps Root CA")

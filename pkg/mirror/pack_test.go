@@ -260,6 +260,7 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 // cancels the context, so pack must stop within a buffer or two, not copy
 // the layer (gigabytes, onto slow media) to its end first.
 func TestPackStopsWithinALayerWhenCancelled(t *testing.T) {
+	t.Parallel()
 	host := testutil.Registry(t)
 	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{BaseLayerSize: 48 << 20})
 	dir := filepath.Join(t.TempDir(), "bundle")

@@ -43,6 +43,7 @@ func pageOfOne(later *atomic.Int64) func(http.Handler) http.Handler {
 // older generation under another version is still refused (exit 8), and
 // the catalog still lists it.
 func TestListsFollowPages(t *testing.T) {
+	t.Parallel()
 	var later atomic.Int64
 	host := testutil.ProxyWrapped(t, testutil.Distribution(t), pageOfOne(&later))
 	ctx := context.Background()

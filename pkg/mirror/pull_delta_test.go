@@ -19,6 +19,7 @@ import (
 // signed SHA256SUMS does not list), so that verify-checksums, verify and
 // pack work on it as on the delta made on the connected side.
 func TestPullDelta(t *testing.T) {
+	t.Parallel()
 	f := newDeltaFixture(t)
 	ctx := context.Background()
 	// One advisory unchanged since the base: the delta omits its file

@@ -28,6 +28,7 @@ import (
 // MaxReferrers); here a registry could list thousands of 4 MiB manifests.
 // The listing should be bounded as create bounds it.
 func TestPullBoundsRootReferrers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	var o referrersOverride

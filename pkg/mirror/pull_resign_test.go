@@ -27,6 +27,7 @@ import (
 // from the last listed referrer and the signature referrer from the first,
 // and refused the bundle ("does not carry manifest.dsse").
 func TestPullAfterResign(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	resigned := copyBundle(t, s.dir)

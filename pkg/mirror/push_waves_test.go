@@ -360,6 +360,7 @@ func baseLayer(rel *sample.Release) digest.Digest {
 // flight came to the square of it: 3 and more PUTs of the platforms'
 // manifests (of two repositories) at once with --concurrency 2.
 func TestImportKeepsManifestsWithinConcurrency(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	var platforms []digest.Digest
 	for _, dgs := range platformManifests(s.rel) {

@@ -59,6 +59,7 @@ func (f *readOnlyFront) writes() []string {
 // the first run failed ("read back: HTTP HEAD request missing required
 // header"): a tag is now resolved by GET where HEAD does not say.
 func TestRerunReadOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	for _, reg := range []struct {

@@ -34,6 +34,7 @@ import (
 // skipped with a warning: it used to fail import, pull and sync of the valid
 // bundle as malformed (exit 11).
 func TestHostileSignatureReferrers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	older := newSignedSample(t, sample.Spec{Variant: 3}, 0)

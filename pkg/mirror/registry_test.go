@@ -29,6 +29,7 @@ import (
 // second, pulls it back from there, and checks the pulled directory is the
 // one create and sign wrote, file for file, and verifies.
 func TestPushSyncPull(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	ctx := context.Background()
 	for _, reg := range []struct {

@@ -509,6 +509,7 @@ func TestVerifyBundleWithoutOCILayoutIsNotSignatureOnly(t *testing.T) {
 // put it under SHA256SUMS.sig, and verify of a signed directory must refuse
 // it, as verify of the packed archive does.
 func TestSignAndVerifyRefuseFilesNotInBundle(t *testing.T) {
+	t.Parallel()
 	clean := newBundle(t)
 	priv, pub := testKeys(t, "cosign")
 	for _, planted := range []string{"scripts/evil.sh", "docs/EXTRA.md", "advisories/extra.json", "notes.txt", "blobs/sha512/ab"} {

@@ -22,6 +22,7 @@ import (
 // and sent to the other through the same client), a push and a pull all
 // finish: no request waits on another that waits on it.
 func TestSyncWithinOneAuthRegistry(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{BaseLayerSize: 9 << 20, LayerSize: 1 << 20}, 0)
 	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", "s3cret")
 	hosts := map[string]string{

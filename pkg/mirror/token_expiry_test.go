@@ -20,6 +20,7 @@ import (
 // each fetches a new token and goes on, blob reads and writes, chunked
 // uploads from a stream, manifests, tags and referrers alike.
 func TestTokenExpiresMidTransfer(t *testing.T) {
+	t.Parallel()
 	spec := sample.Spec{BaseLayerSize: 9 << 20, LayerSize: 1 << 20}
 	s := newSignedSample(t, spec, 0)
 	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", "s3cret")

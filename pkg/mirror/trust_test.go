@@ -29,6 +29,7 @@ func signerPub(t *testing.T, priv string) *ecdsa.PublicKey {
 // The key hierarchy of plan §2.1: a root CA, a signing CA, the signing key's
 // certificate carried in the bundle, verified offline against the root.
 func TestVerifyWithTrustRoot(t *testing.T) {
+	t.Parallel()
 	signedDir := newBundle(t)
 	priv, _ := testKeys(t, "mirror-signing")
 	pub := signerPub(t, priv)

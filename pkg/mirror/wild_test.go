@@ -256,6 +256,7 @@ func (w *wildRelease) assertAt(t *testing.T, src, dst, version string) {
 // (kept), an archive create wrote and signed into distribution, split
 // .tar.zst volumes, and served to pulls.
 func TestWildContentRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := testutil.Registry(t)
 	w := pushWild(t, src)
