@@ -32,3 +32,12 @@ func SetCosignLookupWaitHook(t testing.TB, hook func(delta int)) {
 	lookupWaitHook = hook
 	t.Cleanup(func() { lookupWaitHook = old })
 }
+
+// SetMaxDocsAhead lowers, for one test, the bound on the bytes of a
+// registry bundle's documents fetched before its signature is weighed
+// (16 MiB), and calls done each time such a fetch ends.
+func SetMaxDocsAhead(t testing.TB, n int64, done func()) {
+	oldMax, oldDone := maxDocsAhead, docsAheadDone
+	maxDocsAhead, docsAheadDone = n, done
+	t.Cleanup(func() { maxDocsAhead, docsAheadDone = oldMax, oldDone })
+}

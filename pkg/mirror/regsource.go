@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -349,13 +350,13 @@ func (rs *registrySource) prefetch(ctx context.Context, roots []ocispec.Descript
 	if rs.ahead.fetchedAll(ctx) {
 		return
 	}
-	rs.fetchLevels(ctx, roots)
+	rs.fetchLevels(ctx, roots, rs.doc)
 }
 
 // fetchLevels prefetches roots' documents; it reports whether every fetch
 // it sent succeeded.
-func (rs *registrySource) fetchLevels(ctx context.Context, roots []ocispec.Descriptor) bool {
-	for _, f := range transfer.FetchLevels(ctx, roots, 0, transfer.DefaultWalkFetches, nil, rs.doc) {
+func (rs *registrySource) fetchLevels(ctx context.Context, roots []ocispec.Descriptor, fetch func(context.Context, ocispec.Descriptor) ([]byte, error)) bool {
+	for _, f := range transfer.FetchLevels(ctx, roots, 0, transfer.DefaultWalkFetches, nil, fetch) {
 		if f.Err != nil {
 			return false
 		}
@@ -393,9 +394,31 @@ func (rs *registrySource) readAhead(ctx context.Context, root *ocispec.Index, me
 	rs.ahead = a
 	go func() {
 		defer close(a.done)
-		a.all = rs.fetchLevels(ctx, roots)
+		a.all = rs.fetchLevels(ctx, roots, a.budgeted(rs.doc))
+		if docsAheadDone != nil {
+			docsAheadDone()
+		}
 	}()
 }
+
+// maxDocsAhead bounds the bytes of documents readAhead asks for. They are
+// fetched before the bundle's signature is weighed, on the word of a root
+// that anyone who may push to the repository can forge; without this
+// bound a forged root listing large documents cost up to maxBundleDocs
+// (128 MiB) of fetches and memory before its refusal. A release of 3000
+// images has some 8 MiB of documents, so every release this side of the
+// largest is fetched ahead whole; what is past the bound is fetched after
+// the signing verified, by the prefetch (fetchedAll reports false). A
+// variable only so that tests can lower it.
+var maxDocsAhead int64 = 16 << 20
+
+// docsAheadDone, if set (by a test, before the read starts), is called
+// when readAhead's fetches have ended.
+var docsAheadDone func()
+
+// errAheadSpent: a document readAhead leaves to the prefetch, past
+// maxDocsAhead.
+var errAheadSpent = errors.New("past the bound on documents fetched before the signature is weighed")
 
 // docsAhead is the documents' prefetch readAhead started. A nil one is
 // none.
@@ -403,6 +426,21 @@ type docsAhead struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	all    bool // every fetch sent succeeded; read once done is closed
+	// asked counts the bytes of the documents asked for (maxDocsAhead),
+	// those refused for the bound included, so that what is fetched stays
+	// under it whatever the order the fetches are sent in.
+	asked atomic.Int64
+}
+
+// budgeted is fetch, bounded by maxDocsAhead: a document past the bound
+// is not asked for.
+func (a *docsAhead) budgeted(fetch func(context.Context, ocispec.Descriptor) ([]byte, error)) func(context.Context, ocispec.Descriptor) ([]byte, error) {
+	return func(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+		if a.asked.Add(max(desc.Size, 0)) > maxDocsAhead {
+			return nil, errAheadSpent
+		}
+		return fetch(ctx, desc)
+	}
 }
 
 // fetchedAll waits for the prefetch (or ctx's end) and reports whether
