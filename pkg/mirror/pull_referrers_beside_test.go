@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,41 +45,90 @@ func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 	})
 }
 
-// A registry bundle's signature referrer, weighed among the root's
-// referrers without being held, was read again for the trust check and
-// the plan a round trip after the envelope, on its own. Where it is the
-// one signature, it is now read again beside the envelope; on the old
-// code the envelope's GET was held alone.
-func TestRegistryBundleSignatureHeldBesideEnvelope(t *testing.T) {
+// A registry bundle's root referrers were weighed (the signature and
+// files referrers read) only once manifest.json was read, a round trip
+// after the listing that names them. They are now weighed as soon as they
+// are listed, beside manifest.json's GET; on the old code that GET was
+// held alone.
+func TestRegistryBundleReferrersWeighedBesideManifestFile(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
-	var sig string
-	for _, d := range bundleDirIndex(t, s.dir).Manifests {
-		if d.ArtifactType == bundle.ArtifactTypeDSSE {
-			sig = "/v2/stellaops/mirror-bundle/manifests/" + d.Digest.String()
-		}
-	}
-	if sig == "" {
-		t.Fatal("the bundle has no signature referrer")
-	}
-	envelope := envelopeBlob(t, s.dir)
+	sig := signatureReferrerPath(t, s.dir)
+	manifestFile := headFileBlob(t, s.dir, layout.ManifestFile)
 	ref, together := pushedBehindBarrier(t, s)
-	var sigReads atomic.Int32
+	together.Hold(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && (r.URL.Path == manifestFile || r.URL.Path == sig)
+	})
+	runTogether(t, together, "manifest.json and the signature referrer", func() error {
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "pulled"),
+			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+		return err
+	})
+}
+
+// A registry bundle's signing was read in two round trips after its
+// referrers were weighed: SHA256SUMS first, to pair the files referrer
+// with the signature, then the envelope with the files, SHA256SUMS again
+// among them; and the signature referrer, weighed without being held, was
+// read again for the trust check and the plan. Where the referrers make
+// one signing, its envelope and files are now read at once, each once,
+// and the signature referrer is held as weighed. On the old code the
+// SHA256SUMS GET was held alone.
+func TestRegistryBundleSigningReadAtOnce(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	sig := signatureReferrerPath(t, s.dir)
+	envelope := envelopeBlob(t, s.dir)
+	sums := headFileBlob(t, s.dir, layout.ChecksumsFile)
+	ref, together := pushedBehindBarrier(t, s)
+	var sigReads, sumsReads atomic.Int32
 	together.Hold(func(r *http.Request) bool {
 		if r.Method != http.MethodGet {
 			return false
 		}
-		// The signature's first read (weighed with the files referrer)
-		// goes through; its second is held with the envelope's.
-		return r.URL.Path == envelope || (r.URL.Path == sig && sigReads.Add(1) > 1)
+		switch r.URL.Path {
+		case sig:
+			sigReads.Add(1)
+		case sums:
+			return sumsReads.Add(1) == 1
+		case envelope:
+			return true
+		}
+		return false
 	})
-	runTogether(t, together, "the signature referrer's second read and the envelope", func() error {
+	runTogether(t, together, "the envelope and SHA256SUMS", func() error {
 		_, err := mirror.Sync(context.Background(), mirror.SyncOptions{Now: testNow, Source: ref, Destination: testutil.Registry(t) + "/stellaops/mirror-bundle",
 			Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
 		return err
 	})
-	if n := sigReads.Load(); n != 2 {
-		t.Errorf("the signature referrer read %d times, want 2 (weighed, then held)", n)
+	if n := sigReads.Load(); n != 1 {
+		t.Errorf("the signature referrer read %d times, want once (weighed and held)", n)
 	}
+	if n := sumsReads.Load(); n != 1 {
+		t.Errorf("SHA256SUMS read %d times, want once", n)
+	}
+}
+
+// signatureReferrerPath is the manifest path of the signature referrer
+// of the bundle directory dir, pushed to stellaops/mirror-bundle.
+func signatureReferrerPath(t *testing.T, dir string) string {
+	t.Helper()
+	for _, d := range bundleDirIndex(t, dir).Manifests {
+		if d.ArtifactType == bundle.ArtifactTypeDSSE {
+			return "/v2/stellaops/mirror-bundle/manifests/" + d.Digest.String()
+		}
+	}
+	t.Fatal("the bundle has no signature referrer")
+	return ""
+}
+
+// headFileBlob is the blob path of the head file name of the bundle
+// directory dir, pushed to stellaops/mirror-bundle.
+func headFileBlob(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(data).String()
 }
 
 // bundleDirIndex reads the index.json of the bundle directory dir.
@@ -235,12 +286,7 @@ func TestRegistryBundleImagesReadBesideMetadata(t *testing.T) {
 // envelopeBlob is the path under which a registry serves the envelope of
 // the bundle directory dir pushed to stellaops/mirror-bundle.
 func envelopeBlob(t *testing.T, dir string) string {
-	t.Helper()
-	env, err := os.ReadFile(filepath.Join(dir, layout.EnvelopeFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "/v2/stellaops/mirror-bundle/blobs/" + digest.FromBytes(env).String()
+	return headFileBlob(t, dir, layout.EnvelopeFile)
 }
 
 // runTogether runs run while together waits (5 s at most) for what it
@@ -257,5 +303,51 @@ func runTogether(t *testing.T, together *testutil.Barrier, what string, run func
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A bundle signed again and pushed again has two signature referrers; the
+// one chosen was read again for the trust check and the plan, after all
+// of them were weighed. It is now held as weighed: each signature
+// referrer is read once (three reads on the old code).
+func TestChosenOfTwoSigningsReadOnce(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	var sigReads atomic.Int32
+	var mu sync.Mutex
+	var sigs []string
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			isSig := slices.Contains(sigs, r.URL.Path)
+			mu.Unlock()
+			if r.Method == http.MethodGet && isSig {
+				sigReads.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := host + "/stellaops/mirror-bundle"
+	dir := copyBundle(t, s.dir)
+	mu.Lock()
+	sigs = append(sigs, signatureReferrerPath(t, dir))
+	mu.Unlock()
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	priv2, pub2 := testKeys(t, "b")
+	sign(t, dir, priv2, func(o *mirror.SignOptions) { o.Created = fixedTime.Add(time.Minute) })
+	mu.Lock()
+	sigs = append(sigs, signatureReferrerPath(t, dir))
+	mu.Unlock()
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: dir, Reference: ref, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	sigReads.Store(0)
+	if _, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref + ":" + s.rel.Spec.Version, Output: filepath.Join(t.TempDir(), "pulled"),
+		Trust: mirror.TrustOptions{Keys: []string{s.pub, pub2}, Threshold: 2}, Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sigReads.Load(); n != 2 {
+		t.Errorf("the two signature referrers were read %d times in all, want twice (each weighed once, the chosen held)", n)
 	}
 }

@@ -33,6 +33,9 @@ type signatureRef struct {
 	desc     ocispec.Descriptor
 	envelope ocispec.Descriptor // its one layer
 	created  time.Time          // its created annotation; zero if none
+	// manifest is its bytes, verified, as weighed; nil past
+	// maxKeptSignatureManifests.
+	manifest []byte
 }
 
 // filesRef is a files referrer of the root, and the signing its SHA256SUMS
@@ -96,12 +99,41 @@ type signing struct {
 // Nothing here is trusted: the reader verifies the signing chosen, and
 // fails if it does not verify.
 func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*signing, error) {
-	var sigs []*signatureRef
-	var files []*filesRef
+	w, err := rs.weighReferrers(ctx, root, referrers)
+	if err != nil {
+		return nil, err
+	}
+	defer w.stop()
+	return rs.chooseWeighed(ctx, w)
+}
+
+// weighedReferrers are the root's referrers weighed: those of ours, each a
+// signature or files referrer, and the fetches fetchSigningAhead started.
+type weighedReferrers struct {
+	root  ocispec.Descriptor
+	sigs  []*signatureRef
+	files []*filesRef
+	// stop ends the fetches started ahead and waits for them.
+	stop func()
+}
+
+// maxKeptSignatureManifests bounds the bytes of the signature referrers'
+// manifests weighReferrers keeps (signatureRef.manifest), all together: a
+// real one is under a kilobyte, and anyone who may push can attach up to
+// transfer.MaxReferrers of them.
+const maxKeptSignatureManifests = 64 << 10
+
+// weighReferrers reads each of the root's referrers (weighReferrer) and,
+// where they make one signing, starts fetching its blobs
+// (fetchSigningAhead). Nothing is chosen yet: the reader chooses once
+// manifest.json is read too (chooseWeighed), and must call stop.
+func (rs *registrySource) weighReferrers(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*weighedReferrers, error) {
+	w := &weighedReferrers{root: root}
 	// The referrers are weighed peekReferrers at a time, each dropped once
 	// weighed: a round trip for a push's pair, not one each, and at most
 	// that many manifests' bytes (4 MiB each at most) held at once.
 	var mu sync.Mutex
+	var kept int
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(peekReferrers)
 	seen := map[digest.Digest]bool{}
@@ -118,9 +150,12 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 			mu.Lock()
 			defer mu.Unlock()
 			if sig != nil {
-				sigs = append(sigs, sig)
+				if kept += len(sig.manifest); kept > maxKeptSignatureManifests {
+					sig.manifest = nil
+				}
+				w.sigs = append(w.sigs, sig)
 			} else {
-				files = append(files, f)
+				w.files = append(w.files, f)
 			}
 			return nil
 		})
@@ -128,8 +163,15 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	sort.Slice(sigs, func(i, j int) bool { return sigs[i].desc.Digest < sigs[j].desc.Digest })
-	sort.Slice(files, func(i, j int) bool { return files[i].desc.Digest < files[j].desc.Digest })
+	sort.Slice(w.sigs, func(i, j int) bool { return w.sigs[i].desc.Digest < w.sigs[j].desc.Digest })
+	sort.Slice(w.files, func(i, j int) bool { return w.files[i].desc.Digest < w.files[j].desc.Digest })
+	w.stop = rs.fetchSigningAhead(ctx, w.sigs, w.files)
+	return w, nil
+}
+
+// chooseWeighed is chooseSigning once the referrers are weighed.
+func (rs *registrySource) chooseWeighed(ctx context.Context, w *weighedReferrers) (*signing, error) {
+	root, sigs, files := w.root, w.sigs, w.files
 	for _, f := range files {
 		if err := rs.readSignedFor(ctx, f, sigs); err != nil {
 			return nil, err
@@ -159,11 +201,14 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 		return &signing{}, nil
 	case 1:
 		c := candidates[0]
-		if c.sig != nil && !rs.heldRoot {
+		if c.sig != nil && !rs.heldRoot && rs.holdDoc(c.sig.desc, c.sig.manifest) {
 			// The one signature referrer is the bundle's: the trust check
-			// and the plan read it (signatureReferrer). It is held now,
-			// read beside its envelope, not a round trip after everything
-			// else. Should this read fail, theirs reads it again and says so.
+			// and the plan read it (signatureReferrer). It is held as
+			// weighed, not fetched again.
+		} else if c.sig != nil && !rs.heldRoot {
+			// Or, where its bytes were not kept, read beside its envelope,
+			// not a round trip after everything else. Should this read
+			// fail, theirs reads it again and says so.
 			held := make(chan struct{})
 			go func() {
 				defer close(held)
@@ -200,6 +245,68 @@ func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descri
 // at once.
 const peekReferrers = 4
 
+// pendingBlob is a blob of the signing fetchSigningAhead fetches.
+type pendingBlob struct {
+	desc ocispec.Descriptor
+	done chan struct{}
+	data []byte // once done is closed
+	err  error
+}
+
+// fetchSigningAhead starts the fetches of the blobs of the one signing the
+// root's referrers make, as soon as they are weighed, where they make only
+// one (as every bundle pushed once does): the envelope of the one
+// signature referrer, and every file of the one files referrer. They used
+// to wait for that referrer's SHA256SUMS, read first to pair it with the
+// signature, then read again with the other files: a round trip more
+// before the signing could be verified, on every read of a bundle from a
+// registry, and SHA256SUMS fetched twice. rs.blob takes them from here
+// while chooseSigning runs; stop ends what is left of them and waits.
+//
+// Where the referrers make several signings, nothing is fetched ahead:
+// anyone who may push can attach referrers, and the blobs of each are
+// fetched only once chosen, one signing's at a time, as before. The files
+// referrer's files are the head files weighReferrer keeps, one a name,
+// each bounded as rs.blob bounds it.
+func (rs *registrySource) fetchSigningAhead(ctx context.Context, sigs []*signatureRef, files []*filesRef) (stop func()) {
+	var descs []ocispec.Descriptor
+	if len(sigs) == 1 {
+		descs = append(descs, sigs[0].envelope)
+	}
+	if len(sigs) <= 1 && len(files) == 1 {
+		for _, l := range files[0].layers {
+			descs = append(descs, l)
+		}
+	}
+	if len(descs) == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pending := map[digest.Digest]*pendingBlob{}
+	var fetches sync.WaitGroup
+	for _, d := range descs {
+		if _, ok := pending[d.Digest]; ok {
+			continue
+		}
+		p := &pendingBlob{desc: d, done: make(chan struct{})}
+		pending[d.Digest] = p
+		fetches.Go(func() {
+			defer close(p.done)
+			p.data, p.err = rs.fetchBlob(ctx, d)
+		})
+	}
+	rs.mu.Lock()
+	rs.signingBlobs = pending
+	rs.mu.Unlock()
+	return func() {
+		cancel()
+		fetches.Wait()
+		rs.mu.Lock()
+		rs.signingBlobs = nil
+		rs.mu.Unlock()
+	}
+}
+
 // weighReferrer reads one referrer r of root (peek: not held) and returns
 // it as a signature or a files referrer of ours, or neither: one whose
 // content is no signature or files of ours is skipped with a warning
@@ -234,7 +341,7 @@ func (rs *registrySource) weighReferrer(ctx context.Context, root ocispec.Descri
 			return nil, nil, nil
 		}
 		created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
-		return &signatureRef{desc: desc, envelope: man.Layers[0], created: created}, nil, nil
+		return &signatureRef{desc: desc, envelope: man.Layers[0], created: created, manifest: data}, nil, nil
 	case bundle.ArtifactTypeFiles:
 		if rs.envelopeOnly {
 			return nil, nil, nil

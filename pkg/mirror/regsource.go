@@ -153,6 +153,9 @@ type registrySource struct {
 	docs  map[digest.Digest][]byte
 	held  int64 // bytes of docs (maxBundleDocs)
 	files map[string][]byte
+	// signingBlobs are the fetches fetchSigningAhead started, while
+	// chooseSigning runs.
+	signingBlobs map[digest.Digest]*pendingBlob
 	// left says which side files of the signing read were passed over
 	// (signing.left); nil when none were.
 	left *FilesNotCarried
@@ -181,22 +184,32 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 			}
 		}()
 	}
-	// The root's referrers are listed while its metadata manifest and
-	// manifest.json are read, not after them: a round trip less before
-	// the signing can be weighed. The metadata's error, if any, is the
-	// one told, as before, and ends the listing (a hostile one can page
-	// on to its bound).
+	// The root's referrers are listed and weighed while its metadata
+	// manifest and manifest.json are read, not after them: two round trips
+	// less before the signing can be verified. The metadata's error, if
+	// any, is the one told, as before, and ends the listing (a hostile one
+	// can page on to its bound). A held root's referrers are weighed after
+	// manifest.json, which bounds its envelopes (weighReferrer).
 	var referrers []ocispec.Descriptor
+	var weighed *weighedReferrers
 	var refErr error
 	var listing sync.WaitGroup
 	listCtx, stopListing := context.WithCancel(ctx)
 	defer stopListing()
-	listing.Go(func() { referrers, refErr = rs.rootReferrers(listCtx, root) })
+	listing.Go(func() {
+		referrers, refErr = rs.rootReferrers(listCtx, root)
+		if refErr == nil && !rs.heldRoot {
+			weighed, refErr = rs.weighReferrers(listCtx, root, referrers)
+		}
+	})
 	manifestFile, err := rs.manifestFile(ctx, metaDesc)
 	if err != nil {
 		stopListing()
 	}
 	listing.Wait()
+	if weighed != nil {
+		defer weighed.stop()
+	}
 	if err := cmp.Or(err, refErr); err != nil {
 		return err
 	}
@@ -212,12 +225,21 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		MediaType: root.MediaType, ArtifactType: bundle.ArtifactTypeBundle, Digest: root.Digest, Size: root.Size,
 		Annotations: map[string]string{ocispec.AnnotationRefName: version},
 	})
+	var chosen *signing
 	if rs.heldRoot {
 		referrers, rs.dropped = heldCandidates(referrers, !rs.envelopeOnly)
+		chosen, err = rs.chooseSigning(ctx, root, referrers)
+	} else {
+		chosen, err = rs.chooseWeighed(ctx, weighed)
 	}
-	chosen, err := rs.chooseSigning(ctx, root, referrers)
 	if err != nil {
 		return err
+	}
+	if chosen.sig != nil && !rs.heldRoot {
+		// The signature referrer chosen is the bundle's, which the trust
+		// check and the plan read (signatureReferrer): held as weighed,
+		// where its bytes were kept, not fetched again.
+		rs.holdDoc(chosen.sig.desc, chosen.sig.manifest)
 	}
 	if chosen.sig != nil {
 		rs.files[layout.EnvelopeFile] = chosen.envelope
@@ -293,6 +315,26 @@ func (rs *registrySource) peek(ctx context.Context, desc ocispec.Descriptor) ([]
 // doc fetches and verifies a manifest of the bundle, once.
 func (rs *registrySource) doc(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	return rs.fetchDoc(ctx, desc, true)
+}
+
+// holdDoc holds data, desc's bytes fetched and verified already, as doc
+// would: counted against maxBundleDocs. It reports whether it holds them:
+// not nil data, nor past the bound, which doc then reports.
+func (rs *registrySource) holdDoc(desc ocispec.Descriptor, data []byte) bool {
+	if data == nil {
+		return false
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if _, ok := rs.docs[desc.Digest]; ok {
+		return true
+	}
+	if rs.held+desc.Size > maxBundleDocs {
+		return false
+	}
+	rs.held += desc.Size
+	rs.docs[desc.Digest] = data
+	return true
 }
 
 // fetchDoc fetches and verifies a manifest, or returns the one held. With
@@ -465,8 +507,25 @@ func (a *docsAhead) stop() {
 	}
 }
 
-// blob fetches and verifies a small blob (manifest.json, the envelope).
+// blob fetches and verifies a small blob (manifest.json, the envelope),
+// or waits for the fetch fetchSigningAhead started of it.
 func (rs *registrySource) blob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	rs.mu.Lock()
+	p, ok := rs.signingBlobs[desc.Digest]
+	rs.mu.Unlock()
+	if ok && p.desc.Size == desc.Size {
+		select {
+		case <-p.done:
+			return p.data, p.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return rs.fetchBlob(ctx, desc)
+}
+
+// fetchBlob fetches and verifies a small blob.
+func (rs *registrySource) fetchBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	rc, err := rs.repo.Blobs().Fetch(ctx, desc)
 	if err != nil {
 		return nil, remote.Classify(err)
