@@ -72,9 +72,10 @@ $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
 # registry on 127.0.0.1; with STELLA_E2E=1 (CI) a missing tool fails them
 # instead of skipping. Then the race detector over the packages that move
 # bytes in parallel, and over the operations' fault, interruption and
-# concurrency tests (`make race` runs it over every package).
+# concurrency tests and the reads of a bundle from a registry, whose
+# requests go at once (`make race` runs it over every package).
 RACE_PKGS := ./pkg/transfer/... ./pkg/layout/... ./pkg/serve/... ./pkg/remote/...
-RACE_RUN := Fault|Concurrent|Interrupt
+RACE_RUN := Fault|Concurrent|Interrupt|RegistryBundle|HeldRoot
 # The timeout is a hang's bound, not a budget: pkg/mirror takes about 5
 # minutes beside the end-to-end tests (9-10 on a slow day of the CI
 # machine kind before its slowest tests ran in parallel and its test keys

@@ -289,7 +289,7 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 	case errors.Is(err, errdef.ErrNotFound):
 		// An unsigned bundle: its SHA256SUMS signs nothing, and a reader
 		// of an unsigned root takes the files as they are, unless they
-		// name an envelope (chooseSigning).
+		// name an envelope (chooseWeighed).
 		err = unsignedFiles(held)
 	}
 	if err != nil {

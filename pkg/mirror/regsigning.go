@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,7 +27,7 @@ import (
 // SHA256SUMS and its signature, certificates). Push never deletes, so a
 // bundle signed again (a second signature, or another key) and pushed again
 // has two of each. A signing is one push's pair; readers take the envelope
-// and the files of one and the same signing, chosen by chooseSigning.
+// and the files of one and the same signing, chosen by chooseWeighed.
 
 // signatureRef is a DSSE referrer of the root.
 type signatureRef struct {
@@ -67,46 +68,6 @@ type signing struct {
 	left *FilesNotCarried
 }
 
-// chooseSigning reads the root's referrers (the listing, already bounded by
-// transfer.MaxReferrers) and returns one signing, loaded:
-//
-//   - Each signature referrer goes with the files referrer whose SHA256SUMS
-//     names its envelope as manifest.dsse and lists the referrer itself,
-//     which is what sign writes, and whose files are the signer's
-//     (signersFiles: anyone can copy that SHA256SUMS into a lookalike); a
-//     signature referrer with no such files referrer (a push interrupted
-//     between the two) stands alone. Files of one signing are never read
-//     with the envelope of another.
-//   - With no signature referrer at all, the bundle is unsigned: its files
-//     are those of a files referrer whose SHA256SUMS names no manifest.dsse.
-//   - Among several signings: first those whose envelope verifies with
-//     rs.trust (with the certificates of the same signing), then the most
-//     trusted signers, the most signatures, the latest created annotation,
-//     and the lowest signature referrer digest.
-//   - Without trust, a reader that carries the envelope on (pull, sync)
-//     takes one only where it holds every signature of the others, as
-//     chooseUnkeyed says, and refuses otherwise: a bundle signed again for
-//     two-person approval is read as its last push left it, and an
-//     envelope anyone attached is never carried in place of the signer's.
-//     Readers that carry nothing (inspect, create --base) take the one
-//     with the most signatures.
-//
-// A referrer whose content is no signature or files of ours (a signature
-// referrer of other than one layer, a manifest, envelope or SHA256SUMS over
-// its size bound or not matching its digest) is skipped with a warning:
-// anyone who may push to the repository can attach one.
-//
-// Nothing here is trusted: the reader verifies the signing chosen, and
-// fails if it does not verify.
-func (rs *registrySource) chooseSigning(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*signing, error) {
-	w, err := rs.weighReferrers(ctx, root, referrers)
-	if err != nil {
-		return nil, err
-	}
-	defer w.stop()
-	return rs.chooseWeighed(ctx, w)
-}
-
 // weighedReferrers are the root's referrers weighed: those of ours, each a
 // signature or files referrer, and the fetches fetchSigningAhead started.
 type weighedReferrers struct {
@@ -127,7 +88,11 @@ const maxKeptSignatureManifests = 64 << 10
 // where they make one signing, starts fetching its blobs
 // (fetchSigningAhead). Nothing is chosen yet: the reader chooses once
 // manifest.json is read too (chooseWeighed), and must call stop.
-func (rs *registrySource) weighReferrers(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor) (*weighedReferrers, error) {
+//
+// A held root's signature referrers whose envelope is larger than one
+// over manifest.json can be (maxHeldEnvelope) are skipped before any
+// envelope is fetched: manifestSize tells manifest.json's size.
+func (rs *registrySource) weighReferrers(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor, manifestSize <-chan int64) (*weighedReferrers, error) {
 	w := &weighedReferrers{root: root}
 	// The referrers are weighed peekReferrers at a time, each dropped once
 	// weighed: a round trip for a push's pair, not one each, and at most
@@ -163,13 +128,59 @@ func (rs *registrySource) weighReferrers(ctx context.Context, root ocispec.Descr
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if rs.heldRoot && len(w.sigs) > 0 {
+		var size int64
+		select {
+		case size = <-manifestSize:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		most := maxHeldEnvelope(int(min(max(size, 0), bundle.MaxManifestSize)))
+		w.sigs = slices.DeleteFunc(w.sigs, func(sig *signatureRef) bool {
+			if sig.envelope.Size > most {
+				rs.skipReferrer(sig.desc.Digest, fmt.Errorf("envelope of %d bytes, more than the %d an envelope over this manifest.json can be: %w", sig.envelope.Size, most, errdef.ErrMalformed))
+				return true
+			}
+			return false
+		})
+	}
 	sort.Slice(w.sigs, func(i, j int) bool { return w.sigs[i].desc.Digest < w.sigs[j].desc.Digest })
 	sort.Slice(w.files, func(i, j int) bool { return w.files[i].desc.Digest < w.files[j].desc.Digest })
 	w.stop = rs.fetchSigningAhead(ctx, w.sigs, w.files)
 	return w, nil
 }
 
-// chooseWeighed is chooseSigning once the referrers are weighed.
+// chooseWeighed returns one signing of the root's referrers (the listing,
+// already bounded by transfer.MaxReferrers), weighed, and loads it:
+//
+//   - Each signature referrer goes with the files referrer whose SHA256SUMS
+//     names its envelope as manifest.dsse and lists the referrer itself,
+//     which is what sign writes, and whose files are the signer's
+//     (signersFiles: anyone can copy that SHA256SUMS into a lookalike); a
+//     signature referrer with no such files referrer (a push interrupted
+//     between the two) stands alone. Files of one signing are never read
+//     with the envelope of another.
+//   - With no signature referrer at all, the bundle is unsigned: its files
+//     are those of a files referrer whose SHA256SUMS names no manifest.dsse.
+//   - Among several signings: first those whose envelope verifies with
+//     rs.trust (with the certificates of the same signing), then the most
+//     trusted signers, the most signatures, the latest created annotation,
+//     and the lowest signature referrer digest.
+//   - Without trust, a reader that carries the envelope on (pull, sync)
+//     takes one only where it holds every signature of the others, as
+//     chooseUnkeyed says, and refuses otherwise: a bundle signed again for
+//     two-person approval is read as its last push left it, and an
+//     envelope anyone attached is never carried in place of the signer's.
+//     Readers that carry nothing (inspect, create --base) take the one
+//     with the most signatures.
+//
+// A referrer whose content is no signature or files of ours (a signature
+// referrer of other than one layer, a manifest, envelope or SHA256SUMS over
+// its size bound or not matching its digest) is skipped with a warning:
+// anyone who may push to the repository can attach one.
+//
+// Nothing here is trusted: the reader verifies the signing chosen, and
+// fails if it does not verify.
 func (rs *registrySource) chooseWeighed(ctx context.Context, w *weighedReferrers) (*signing, error) {
 	root, sigs, files := w.root, w.sigs, w.files
 	for _, f := range files {
@@ -241,7 +252,7 @@ func (rs *registrySource) chooseWeighed(ctx context.Context, w *weighedReferrers
 	return best, nil
 }
 
-// peekReferrers is how many of the root's referrers chooseSigning weighs
+// peekReferrers is how many of the root's referrers weighReferrers weighs
 // at once.
 const peekReferrers = 4
 
@@ -261,7 +272,7 @@ type pendingBlob struct {
 // signature, then read again with the other files: a round trip more
 // before the signing could be verified, on every read of a bundle from a
 // registry, and SHA256SUMS fetched twice. rs.blob takes them from here
-// while chooseSigning runs; stop ends what is left of them and waits.
+// while the signing is chosen; stop ends what is left of them and waits.
 //
 // Where the referrers make several signings, nothing is fetched ahead:
 // anyone who may push can attach referrers, and the blobs of each are
@@ -334,10 +345,6 @@ func (rs *registrySource) weighReferrer(ctx context.Context, root ocispec.Descri
 		}
 		if err := bundle.CheckSignatureManifest(data, root, man.Layers[0]); err != nil {
 			rs.skipReferrer(r.Digest, err)
-			return nil, nil, nil
-		}
-		if most := maxHeldEnvelope(len(rs.files[layout.ManifestFile])); rs.heldRoot && man.Layers[0].Size > most {
-			rs.skipReferrer(r.Digest, fmt.Errorf("envelope of %d bytes, more than the %d an envelope over this manifest.json can be: %w", man.Layers[0].Size, most, errdef.ErrMalformed))
 			return nil, nil, nil
 		}
 		created, _ := time.Parse(time.RFC3339, man.Annotations[ocispec.AnnotationCreated])
@@ -590,7 +597,7 @@ func signersFiles(envelope []byte, files map[string][]byte) error {
 	return fmt.Errorf("%s does not verify %s with a key that signed the envelope: %w", layout.ChecksumsSigFile, layout.ChecksumsFile, errdef.ErrSignature)
 }
 
-// signingRank orders signings for chooseSigning.
+// signingRank orders signings for chooseWeighed.
 type signingRank struct {
 	verified   bool
 	trusted    int

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,7 +34,7 @@ import (
 //
 // A root can have several signature referrers (and files referrers): push
 // never deletes, so a bundle signed again and pushed again has one of each
-// per push. The signing read is chosen as chooseSigning says, with trust
+// per push. The signing read is chosen as chooseWeighed says, with trust
 // (the reader's, which verifies it again); it is never a mix of two. read
 // says what the reader does with the bundle: one that carries the envelope
 // on (readCarry: pull writes it, sync copies it) takes it, without trust,
@@ -125,7 +124,7 @@ type registrySource struct {
 	// (openRegistrySource) the root's body already asked for, then them.
 	manifests content.Fetcher
 	ref       string
-	// trust picks among several signings of the root (chooseSigning).
+	// trust picks among several signings of the root (chooseWeighed).
 	trust TrustOptions
 	// carry: the signing read goes on to a directory or registry.
 	carry bool
@@ -154,7 +153,7 @@ type registrySource struct {
 	held  int64 // bytes of docs (maxBundleDocs)
 	files map[string][]byte
 	// signingBlobs are the fetches fetchSigningAhead started, while
-	// chooseSigning runs.
+	// the signing is chosen.
 	signingBlobs map[digest.Digest]*pendingBlob
 	// left says which side files of the signing read were passed over
 	// (signing.left); nil when none were.
@@ -162,6 +161,40 @@ type registrySource struct {
 }
 
 func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descriptor) (err error) {
+	// The root's referrers are listed and weighed while the root, its
+	// metadata manifest and manifest.json are read, not after them: the
+	// root's digest is all they need. With the signing's blobs read at
+	// once (fetchSigningAhead), the signing is in hand three round trips
+	// after the root's digest is known, not five or six. The reading's
+	// error, if any, is the one told, as before, and ends the listing (a
+	// hostile one can page on to its bound). A held root's envelopes are
+	// bounded by manifest.json's size (weighReferrers), told by the
+	// metadata manifest.
+	var weighed *weighedReferrers
+	var refErr error
+	var dropped int
+	var listing sync.WaitGroup
+	listCtx, stopListing := context.WithCancel(ctx)
+	manifestSize := make(chan int64, 1)
+	subject := root // root itself is written below
+	listing.Go(func() {
+		referrers, err := rs.rootReferrers(listCtx, subject)
+		if err != nil {
+			refErr = err
+			return
+		}
+		if rs.heldRoot {
+			referrers, dropped = heldCandidates(referrers, !rs.envelopeOnly)
+		}
+		weighed, refErr = rs.weighReferrers(listCtx, subject, referrers, manifestSize)
+	})
+	defer func() {
+		stopListing()
+		listing.Wait()
+		if weighed != nil {
+			weighed.stop()
+		}
+	}()
 	rootBytes, err := rs.doc(ctx, root)
 	if err != nil {
 		return err
@@ -184,35 +217,17 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 			}
 		}()
 	}
-	// The root's referrers are listed and weighed while its metadata
-	// manifest and manifest.json are read, not after them: two round trips
-	// less before the signing can be verified. The metadata's error, if
-	// any, is the one told, as before, and ends the listing (a hostile one
-	// can page on to its bound). A held root's referrers are weighed after
-	// manifest.json, which bounds its envelopes (weighReferrer).
-	var referrers []ocispec.Descriptor
-	var weighed *weighedReferrers
-	var refErr error
-	var listing sync.WaitGroup
-	listCtx, stopListing := context.WithCancel(ctx)
-	defer stopListing()
-	listing.Go(func() {
-		referrers, refErr = rs.rootReferrers(listCtx, root)
-		if refErr == nil && !rs.heldRoot {
-			weighed, refErr = rs.weighReferrers(listCtx, root, referrers)
-		}
-	})
-	manifestFile, err := rs.manifestFile(ctx, metaDesc)
+	manifestFile, err := rs.manifestFile(ctx, metaDesc, manifestSize)
 	if err != nil {
-		stopListing()
-	}
-	listing.Wait()
-	if weighed != nil {
-		defer weighed.stop()
-	}
-	if err := cmp.Or(err, refErr); err != nil {
 		return err
 	}
+	listing.Wait()
+	if refErr != nil {
+		return refErr
+	}
+	// Told only once the root and its metadata read: a root that is no
+	// bundle is refused as such, however many referrers it has.
+	rs.dropped = dropped
 	rs.files[layout.ManifestFile] = manifestFile
 	index := &ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
@@ -225,13 +240,7 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		MediaType: root.MediaType, ArtifactType: bundle.ArtifactTypeBundle, Digest: root.Digest, Size: root.Size,
 		Annotations: map[string]string{ocispec.AnnotationRefName: version},
 	})
-	var chosen *signing
-	if rs.heldRoot {
-		referrers, rs.dropped = heldCandidates(referrers, !rs.envelopeOnly)
-		chosen, err = rs.chooseSigning(ctx, root, referrers)
-	} else {
-		chosen, err = rs.chooseWeighed(ctx, weighed)
-	}
+	chosen, err := rs.chooseWeighed(ctx, weighed)
 	if err != nil {
 		return err
 	}
@@ -258,8 +267,9 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 }
 
 // manifestFile reads manifest.json, the first layer of the bundle's
-// metadata manifest metaDesc.
-func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Descriptor) ([]byte, error) {
+// metadata manifest metaDesc. size is told manifest.json's size, as the
+// metadata manifest gives it, before manifest.json is fetched.
+func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Descriptor, size chan<- int64) ([]byte, error) {
 	metaBytes, err := rs.doc(ctx, metaDesc)
 	if err != nil {
 		return nil, err
@@ -272,6 +282,7 @@ func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Des
 	if err := json.Unmarshal(metaBytes, &meta); err != nil || len(meta.Layers) == 0 || meta.Layers[0].Annotations[ocispec.AnnotationTitle] != layout.ManifestFile {
 		return nil, fmt.Errorf("metadata manifest %s does not lead with manifest.json: %w", metaDesc.Digest, errdef.ErrMalformed)
 	}
+	size <- layers[1].Size
 	return rs.blob(ctx, layers[1])
 }
 
@@ -550,7 +561,7 @@ func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, err
 // openAnySource opens a bundle directory or tar if src is a path that
 // exists, else a bundle in a registry (host/repo:tag or @digest).
 // trust picks among several signings of a registry bundle
-// (chooseSigning); it verifies nothing here. Its readers (import, which
+// (chooseWeighed); it verifies nothing here. Its readers (import, which
 // needs trust, inspect and create --base) carry no envelope they did not
 // verify.
 func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, read registryRead, log *slog.Logger) (*source, error) {
