@@ -351,3 +351,65 @@ func TestChosenOfTwoSigningsReadOnce(t *testing.T) {
 		t.Errorf("the two signature referrers were read %d times in all, want twice (each weighed once, the chosen held)", n)
 	}
 }
+
+// manifest.json and the envelope are read with the signing, verified;
+// pull and sync then copied each again from the source, as any other
+// blob of the bundle. They now copy the bytes they hold: each is read
+// from the source once (twice on the old code).
+func TestRegistryBundleHeadBlobsReadOnce(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	manifestFile := headFileBlob(t, s.dir, layout.ManifestFile)
+	envelope := envelopeBlob(t, s.dir)
+	var manifestReads, envelopeReads atomic.Int32
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				switch r.URL.Path {
+				case manifestFile:
+					manifestReads.Add(1)
+				case envelope:
+					envelopeReads.Add(1)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
+	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
+		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, read := range []struct {
+		name string
+		run  func() error
+	}{
+		{"pull", func() error {
+			pulled := filepath.Join(t.TempDir(), "pulled")
+			if _, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: pulled,
+				Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+				return err
+			}
+			_, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: pulled, Trust: trustKeys(s.pub), Now: testNow})
+			return err
+		}},
+		{"sync", func() error {
+			dst := testutil.Registry(t) + "/stellaops/mirror-bundle"
+			if _, err := mirror.Sync(context.Background(), mirror.SyncOptions{Now: testNow, Source: ref, Destination: dst,
+				Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
+				return err
+			}
+			_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: dst + ":" + s.rel.Spec.Version, Output: filepath.Join(t.TempDir(), "synced"),
+				Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+			return err
+		}},
+	} {
+		manifestReads.Store(0)
+		envelopeReads.Store(0)
+		if err := read.run(); err != nil {
+			t.Fatalf("%s: %v", read.name, err)
+		}
+		if m, e := manifestReads.Load(), envelopeReads.Load(); m != 1 || e != 1 {
+			t.Errorf("%s read manifest.json %d times and the envelope %d times from the source, want once each", read.name, m, e)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -103,7 +105,7 @@ func openHeldRoot(ctx context.Context, client *remote.Client, ref string, root o
 
 // open reads the metadata of the bundle whose root is root.
 func (rs *registrySource) open(ctx context.Context, root ocispec.Descriptor) (*source, error) {
-	ref, repo := rs.ref, rs.repo
+	ref := rs.ref
 	if err := rs.readMetadata(ctx, root); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", ref, err)
 	}
@@ -112,7 +114,7 @@ func (rs *registrySource) open(ctx context.Context, root ocispec.Descriptor) (*s
 		file:      rs.file,
 		doc:       rs.doc,
 		prefetch:  rs.prefetch,
-		fetch:     repo.Fetch,
+		fetch:     rs.fetchBundleBlob,
 		close:     rs.ahead.stop,
 		filesLeft: rs.left,
 	}, nil
@@ -155,6 +157,10 @@ type registrySource struct {
 	// signingBlobs are the fetches fetchSigningAhead started, while
 	// the signing is chosen.
 	signingBlobs map[digest.Digest]*pendingBlob
+	// heldBlobs are the blobs of the bundle the signing read holds,
+	// verified against their descriptors: manifest.json and the envelope
+	// (fetchBundleBlob).
+	heldBlobs map[digest.Digest][]byte
 	// left says which side files of the signing read were passed over
 	// (signing.left); nil when none were.
 	left *FilesNotCarried
@@ -251,6 +257,7 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		rs.holdDoc(chosen.sig.desc, chosen.sig.manifest)
 	}
 	if chosen.sig != nil {
+		rs.holdBlob(chosen.sig.envelope, chosen.envelope)
 		rs.files[layout.EnvelopeFile] = chosen.envelope
 		index.Manifests = append(index.Manifests, ocispec.Descriptor{MediaType: chosen.sig.desc.MediaType, ArtifactType: bundle.ArtifactTypeDSSE, Digest: chosen.sig.desc.Digest, Size: chosen.sig.desc.Size})
 	}
@@ -283,7 +290,11 @@ func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Des
 		return nil, fmt.Errorf("metadata manifest %s does not lead with manifest.json: %w", metaDesc.Digest, errdef.ErrMalformed)
 	}
 	size <- layers[1].Size
-	return rs.blob(ctx, layers[1])
+	data, err := rs.blob(ctx, layers[1])
+	if err == nil {
+		rs.holdBlob(layers[1], data)
+	}
+	return data, err
 }
 
 // rootReferrers lists the referrers of root. The listing is hostile input
@@ -534,6 +545,36 @@ func (rs *registrySource) blob(ctx context.Context, desc ocispec.Descriptor) ([]
 	}
 	return rs.fetchBlob(ctx, desc)
 }
+
+// holdBlob keeps data, desc's verified bytes, for fetchBundleBlob.
+func (rs *registrySource) holdBlob(desc ocispec.Descriptor, data []byte) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.heldBlobs == nil {
+		rs.heldBlobs = map[digest.Digest][]byte{}
+	}
+	rs.heldBlobs[desc.Digest] = data
+}
+
+// fetchBundleBlob reads a blob of the bundle for a copy (pull's, sync's):
+// manifest.json and the envelope from the bytes the signing read holds,
+// which were fetched and verified once already, every other blob from the
+// registry.
+func (rs *registrySource) fetchBundleBlob(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rs.mu.Lock()
+	data, ok := rs.heldBlobs[desc.Digest]
+	rs.mu.Unlock()
+	if ok && int64(len(data)) == desc.Size {
+		return heldReader{bytes.NewReader(data)}, nil
+	}
+	return rs.repo.Fetch(ctx, desc)
+}
+
+// heldReader is bytes held, read as a blob: it seeks, so a copy reads it
+// as it reads a registry that serves ranges.
+type heldReader struct{ *bytes.Reader }
+
+func (heldReader) Close() error { return nil }
 
 // fetchBlob fetches and verifies a small blob.
 func (rs *registrySource) fetchBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
