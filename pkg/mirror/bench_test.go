@@ -3,12 +3,10 @@ package mirror_test
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -160,24 +158,14 @@ func BenchmarkSync(b *testing.B) {
 // 5ms): the chain of requests one after another, not the bytes, sets its
 // time. It reports the time in round trips.
 func BenchmarkPushRoundTrips(b *testing.B) {
-	rtt := 5 * time.Millisecond
-	if d, err := time.ParseDuration(os.Getenv("STELLA_BENCH_RTT")); err == nil && d > 0 {
-		rtt = d
-	}
+	rtt := benchRTT()
 	src := testutil.Registry(b)
 	_, releaseFile, advisories := testutil.PushSample(b, src, sample.Spec{BaseLayerSize: 1 << 20, LayerSize: 1 << 20, Layers: 100})
 	dir := filepath.Join(b.TempDir(), "bundle")
 	if _, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: releaseFile, AdvisoriesDir: advisories, Output: dir, Created: fixedTime, Client: testutil.Client(b)}); err != nil {
 		b.Fatal(err)
 	}
-	// The registry's answer is held for the round trip: emulated latency,
-	// not an ordering of events.
-	late := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(rtt)
-			next.ServeHTTP(w, r)
-		})
-	}
+	late := lateBy(rtt)
 	for b.Loop() {
 		b.StopTimer()
 		dst := testutil.RegistryWrapped(b, late)
@@ -186,5 +174,5 @@ func BenchmarkPushRoundTrips(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(rtt), "rtts/op")
+	reportRoundTrips(b, rtt)
 }

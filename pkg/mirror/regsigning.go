@@ -212,14 +212,13 @@ func (rs *registrySource) chooseWeighed(ctx context.Context, w *weighedReferrers
 		return &signing{}, nil
 	case 1:
 		c := candidates[0]
-		if c.sig != nil && !rs.heldRoot && rs.holdDoc(c.sig.desc, c.sig.manifest) {
+		if c.sig != nil && !rs.heldRoot && c.sig.manifest == nil {
 			// The one signature referrer is the bundle's: the trust check
-			// and the plan read it (signatureReferrer). It is held as
-			// weighed, not fetched again.
-		} else if c.sig != nil && !rs.heldRoot {
-			// Or, where its bytes were not kept, read beside its envelope,
-			// not a round trip after everything else. Should this read
-			// fail, theirs reads it again and says so.
+			// and the plan read it (signatureReferrer). Its bytes as
+			// weighed are held (readMetadata); where they were not kept,
+			// it is read again now, beside its envelope, not a round trip
+			// after everything else. Should this read fail, theirs reads
+			// it again and says so.
 			held := make(chan struct{})
 			go func() {
 				defer close(held)

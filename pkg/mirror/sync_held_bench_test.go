@@ -2,10 +2,7 @@ package mirror_test
 
 import (
 	"context"
-	"net/http"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -19,18 +16,8 @@ import (
 // destination's tags and verifies its newest bundle's signing, a chain of
 // requests beside the source's. It reports the time in round trips.
 func BenchmarkSyncOverHeldRoundTrips(b *testing.B) {
-	rtt := 5 * time.Millisecond
-	if d, err := time.ParseDuration(os.Getenv("STELLA_BENCH_RTT")); err == nil && d > 0 {
-		rtt = d
-	}
-	// The registry's answer is held for the round trip: emulated latency,
-	// not an ordering of events.
-	late := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(rtt)
-			next.ServeHTTP(w, r)
-		})
-	}
+	rtt := benchRTT()
+	late := lateBy(rtt)
 	held := newSignedSample(b, sample.Spec{}, 0)
 	newer := newSignedSample(b, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
 	sign(b, newer.dir, held.priv) // both verify with held's key
@@ -51,5 +38,5 @@ func BenchmarkSyncOverHeldRoundTrips(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(rtt), "rtts/op")
+	reportRoundTrips(b, rtt)
 }
