@@ -75,7 +75,7 @@ $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
 # concurrency tests and the reads of a bundle from a registry, whose
 # requests go at once (`make race` runs it over every package).
 RACE_PKGS := ./pkg/transfer/... ./pkg/layout/... ./pkg/serve/... ./pkg/remote/...
-RACE_RUN := Fault|Concurrent|Interrupt|RegistryBundle|HeldRoot
+RACE_RUN := Fault|Concurrent|Interrupt|RegistryBundle|HeldRootReferrers|HeldRootSkips
 # The timeout is a hang's bound, not a budget: pkg/mirror takes about 5
 # minutes beside the end-to-end tests (9-10 on a slow day of the CI
 # machine kind before its slowest tests ran in parallel and its test keys

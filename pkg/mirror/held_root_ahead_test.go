@@ -24,6 +24,7 @@ import (
 // so the listing now goes beside the root's GET; on the old code the
 // root's GET was held alone.
 func TestHeldRootReferrersListedBesideRoot(t *testing.T) {
+	t.Parallel()
 	held := newSignedSample(t, sample.Spec{}, 0)
 	newer := newSignedSample(t, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
 	sign(t, newer.dir, held.priv) // both verify with held's key
@@ -50,6 +51,7 @@ func TestHeldRootReferrersListedBesideRoot(t *testing.T) {
 // generation check verifies. Here a 1 MiB envelope is attached to the
 // held root; the import over it must succeed without fetching it.
 func TestHeldRootSkipsEnvelopeLargerThanItsManifest(t *testing.T) {
+	t.Parallel()
 	held := newSignedSample(t, sample.Spec{}, 0)
 	newer := newSignedSample(t, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
 	sign(t, newer.dir, held.priv) // both verify with held's key

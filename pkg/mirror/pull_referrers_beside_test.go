@@ -51,6 +51,7 @@ func TestRegistryBundleReferrersListedBesideMetadata(t *testing.T) {
 // are listed, beside manifest.json's GET; on the old code that GET was
 // held alone.
 func TestRegistryBundleReferrersWeighedBesideManifestFile(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	sig := signatureReferrerPath(t, s.dir)
 	manifestFile := headFileBlob(t, s.dir, layout.ManifestFile)
@@ -74,6 +75,7 @@ func TestRegistryBundleReferrersWeighedBesideManifestFile(t *testing.T) {
 // and the signature referrer is held as weighed. On the old code the
 // SHA256SUMS GET was held alone.
 func TestRegistryBundleSigningReadAtOnce(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	sig := signatureReferrerPath(t, s.dir)
 	envelope := envelopeBlob(t, s.dir)
@@ -311,6 +313,7 @@ func runTogether(t *testing.T, together *testutil.Barrier, what string, run func
 // of them were weighed. It is now held as weighed: each signature
 // referrer is read once (three reads on the old code).
 func TestChosenOfTwoSigningsReadOnce(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	var sigReads atomic.Int32
 	var mu sync.Mutex
@@ -357,6 +360,7 @@ func TestChosenOfTwoSigningsReadOnce(t *testing.T) {
 // blob of the bundle. They now copy the bytes they hold: each is read
 // from the source once (twice on the old code).
 func TestRegistryBundleHeadBlobsReadOnce(t *testing.T) {
+	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	manifestFile := headFileBlob(t, s.dir, layout.ManifestFile)
 	envelope := envelopeBlob(t, s.dir)
