@@ -153,11 +153,17 @@ func pushedBehindBarrier(t *testing.T, s *signedSample) (string, *testutil.Barri
 	t.Helper()
 	together := testutil.NewBarrier(2)
 	ref := testutil.RegistryWrapped(t, together.Wrap) + "/stellaops/mirror-bundle:2025.10.0"
+	pushSampleTo(t, s, ref)
+	return ref, together
+}
+
+// pushSampleTo pushes the sample's bundle directory to ref.
+func pushSampleTo(t *testing.T, s *signedSample, ref string) {
+	t.Helper()
 	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
 		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
 		t.Fatal(err)
 	}
-	return ref, together
 }
 
 // rootAndMetadata returns the digests of the root and of the metadata
@@ -217,10 +223,7 @@ func TestRegistryBundleMetadataErrorEndsReferrersListing(t *testing.T) {
 		})
 	})
 	ref := host + "/stellaops/mirror-bundle:2025.10.0"
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
-		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	pushSampleTo(t, s, ref)
 	hostile.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -379,10 +382,7 @@ func TestRegistryBundleHeadBlobsReadOnce(t *testing.T) {
 		})
 	})
 	ref := host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
-		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	pushSampleTo(t, s, ref)
 	for _, read := range []struct {
 		name string
 		run  func() error

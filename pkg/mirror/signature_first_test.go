@@ -46,10 +46,7 @@ func TestSignatureRefusedWithoutWaitingForImages(t *testing.T) {
 		})
 	})
 	ref := source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
-		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	pushSampleTo(t, s, ref)
 	holding.Store(true)
 	for _, read := range []struct {
 		name string

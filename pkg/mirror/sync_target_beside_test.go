@@ -54,10 +54,7 @@ func TestSyncReadsTargetBesideSource(t *testing.T) {
 		})
 	})
 	ref := source + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
-	if _, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: s.dir, Reference: ref,
-		Client: testutil.Client(t), Transfer: transferOpts()}); err != nil {
-		t.Fatal(err)
-	}
+	pushSampleTo(t, s, ref)
 	mu.Lock()
 	on = true
 	mu.Unlock()
