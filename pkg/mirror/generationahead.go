@@ -15,7 +15,8 @@ import (
 // roots' signings were a chain of round trips of their own before the
 // first blob; now they go beside the source's. It only reads: the bundle
 // is judged against what it found (judgeGeneration) once the source is
-// verified and checked, as before, and an error it met is told then.
+// verified and checked, as before, and an error it met is told then, as
+// is what it logged (deferredLog).
 type generationAhead struct {
 	tgt   *target
 	repo  string
@@ -29,13 +30,16 @@ type generationAhead struct {
 	done   chan struct{} // closed once the read is over; nil until start
 	held   heldBundle
 	err    error
+	// logs holds what the read logs until its result is taken.
+	logs *deferredLog
 }
 
 // newGenerationAhead returns the read of tgt's repo, to be started once
 // the tag is known (start).
 func newGenerationAhead(ctx context.Context, tgt *target, repo string, trust TrustOptions, log *slog.Logger) *generationAhead {
 	ctx, cancel := context.WithCancel(ctx)
-	return &generationAhead{tgt: tgt, repo: repo, trust: trust, log: log, ctx: ctx, cancel: cancel}
+	logs, deferred := newDeferredLog(log)
+	return &generationAhead{tgt: tgt, repo: repo, trust: trust, log: deferred, logs: logs, ctx: ctx, cancel: cancel}
 }
 
 // start reads the repository for the bundle to go under tag; only the
@@ -59,6 +63,9 @@ func (g *generationAhead) result(ctx context.Context, tag string) (held heldBund
 	}
 	select {
 	case <-g.done:
+		// Its warnings (a held root passed over, say) are told now, in
+		// their turn, and never for a source refused before this.
+		g.logs.flush(ctx)
 		return g.held, true, g.err
 	case <-ctx.Done():
 		return heldBundle{}, true, ctx.Err()
