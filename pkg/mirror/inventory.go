@@ -301,25 +301,9 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	}
 	ahead, cancelAhead := t.readTaggedRootsAhead(ctx, r, repo, also)
 	defer cancelAhead()
-	var tags []string
-	tooMany := func(what string) error {
-		return fmt.Errorf("list tags of %s/%s: more than %s (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
-			t.host, repo, what, errdef.ErrMalformed)
-	}
-	if err := r.Tags(ctx, "", func(page []string) error {
-		tags = append(tags, page...)
-		if len(tags) > maxRepositoryTags {
-			return tooMany(fmt.Sprintf("%d tags", maxRepositoryTags))
-		}
-		return nil
-	}); errors.Is(err, errdef.ErrMalformed) {
+	tags, err := t.listTags(ctx, r, repo)
+	if err != nil {
 		return nil, nil, err
-	} else if errors.Is(err, orasdef.ErrTooManyPages) {
-		// The client's bound on pages (remote.Options), reached first
-		// where a registry gives fewer than 100 tags a page.
-		return nil, nil, tooMany(fmt.Sprintf("%d pages of tags (%d tags)", remote.TagListMaxPages, len(tags)))
-	} else if err != nil && !isNotFound(err) {
-		return nil, nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}
 	listed := len(tags)
 	for _, tag := range also {
@@ -328,6 +312,9 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 		}
 	}
 	read := make([]taggedRoot, len(tags))
+	// gone holds the first "not there" of each listed tag that read so:
+	// being written, or deleted since the list (listedTagsGone).
+	gone := make([]error, len(tags))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
 	for i, tag := range tags {
@@ -341,19 +328,22 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 			} else {
 				read[i], err = t.readTaggedRoot(gctx, r, repo, tag, unlisted)
 			}
-			switch {
-			case err == nil || !isNotFound(err):
-			case unlisted:
-				// Not listed and not there: nothing.
-				read[i], err = taggedRoot{}, nil
-			default:
-				// Listed and not there: perhaps being written.
-				read[i], err = t.rereadListedTag(gctx, r, repo, tag, read[i], err)
+			if err != nil && isNotFound(err) {
+				// Not listed and not there: nothing. Listed and not
+				// there: asked about once every tag is read.
+				read[i] = taggedRoot{}
+				if !unlisted {
+					gone[i] = err
+				}
+				return nil
 			}
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	if err := t.listedTagsGone(ctx, r, repo, tags, read, gone); err != nil {
 		return nil, nil, err
 	}
 	seen := map[digest.Digest]bool{}
@@ -371,6 +361,32 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 		seen[tr.digest] = true
 	}
 	return out, newer, nil
+}
+
+// listTags lists the tags of a bundle repository, at most
+// maxRepositoryTags of them; a repository not there has none.
+func (t *target) listTags(ctx context.Context, r *oremote.Repository, repo string) ([]string, error) {
+	var tags []string
+	tooMany := func(what string) error {
+		return fmt.Errorf("list tags of %s/%s: more than %s (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
+			t.host, repo, what, errdef.ErrMalformed)
+	}
+	if err := r.Tags(ctx, "", func(page []string) error {
+		tags = append(tags, page...)
+		if len(tags) > maxRepositoryTags {
+			return tooMany(fmt.Sprintf("%d tags", maxRepositoryTags))
+		}
+		return nil
+	}); errors.Is(err, errdef.ErrMalformed) {
+		return nil, err
+	} else if errors.Is(err, orasdef.ErrTooManyPages) {
+		// The client's bound on pages (remote.Options), reached first
+		// where a registry gives fewer than 100 tags a page.
+		return nil, tooMany(fmt.Sprintf("%d pages of tags (%d tags)", remote.TagListMaxPages, len(tags)))
+	} else if err != nil && !isNotFound(err) {
+		return nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
+	}
+	return tags, nil
 }
 
 // taggedRoot is what bundleRoots keeps of one tag: the bundle root it
