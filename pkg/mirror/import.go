@@ -192,18 +192,22 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	recheck := func(ctx context.Context) error {
 		return checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, acceptance{trust: opts.Trust, allowRollback: opts.AllowRollback, verb: "import"}, log)
 	}
-	if err := recheck(ctx); err != nil {
-		return nil, err
+	// The generation check reads the target's bundles while the placement
+	// asks what the target holds; nothing is written before it passes.
+	check, wctx := startCheck(ctx, func(ctx context.Context) error {
+		if err := recheck(ctx); err != nil {
+			return err
+		}
+		log.Info("bundle verified", "bundle", m.BundleID, "root", md.RootDesc.Digest, "generation", m.MirrorGeneration)
+		return nil
+	})
+	if err := checkDeltaBase(wctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
+		return nil, check.settle(err)
 	}
-	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
-		return nil, err
-	}
-	log.Info("bundle verified", "bundle", m.BundleID, "root", md.RootDesc.Digest, "generation", m.MirrorGeneration)
-
-	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, recheck: recheck}
+	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, recheck: recheck, writes: check.gate}
 	if opts.AdvisoriesDir != "" {
 		if pl.adv, err = openAdvisoryDir(opts.AdvisoriesDir); err != nil {
-			return nil, err
+			return nil, check.settle(err)
 		}
 		defer pl.adv.Close()
 		pl.adv.allowRollback, pl.adv.keepWithdrawn = opts.AllowRollback, opts.KeepWithdrawn
@@ -213,14 +217,14 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 			// back to an older bundle's advisories.
 			rec, err := pl.adv.readRecord()
 			if err != nil {
-				return nil, err
+				return nil, check.settle(err)
 			}
 			if err := checkRecordGeneration(opts.AdvisoriesDir, rec, md, opts.AllowRollback); err != nil {
-				return nil, err
+				return nil, check.settle(err)
 			}
 		}
 	}
-	if err := pl.run(ctx, concurrency(opts.Transfer.Concurrency)); err != nil {
+	if err := check.settle(pl.run(wctx, concurrency(opts.Transfer.Concurrency))); err != nil {
 		return nil, err
 	}
 	if err := refreshCatalog(ctx, tgt, bundleRepo, opts.CatalogKey, opts.CatalogPassword, opts.Trust, log); err != nil {

@@ -49,6 +49,10 @@ type placer struct {
 	// written: the generation check again, for another run may have
 	// tagged a newer bundle while this one sent its blobs.
 	recheck func(context.Context) error
+	// writes, if set, holds the placement's writes until the check run
+	// beside it passed (checkBeside): its requests wait by their context,
+	// and ready waits for the steps that write without one.
+	writes *remote.WriteGate
 	// left, once run has begun, says which side files the placement leaves
 	// behind, and why; nil when it carries them.
 	left *FilesNotCarried
@@ -105,6 +109,12 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		return err
 	}
 	pl.log.Info("blobs placed", "after", time.Since(t0))
+	// A re-run writes no manifest or tag already in place, so no request
+	// of it would wait: the advisories, and the second generation check,
+	// come only once the first passed.
+	if err := pl.ready(ctx); err != nil {
+		return err
+	}
 	if err := pl.manifests(ctx, asked); err != nil {
 		return err
 	}
@@ -273,6 +283,15 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 	return nil
 }
 
+// ready waits until the placement may write: at once without a check
+// beside it (writes), else once the check passed.
+func (pl *placer) ready(ctx context.Context) error {
+	if pl.writes == nil {
+		return nil
+	}
+	return pl.writes.Wait(ctx)
+}
+
 // wantsOnDisk reports whether b is an advisory to be written to the
 // advisories directory.
 func (pl *placer) wantsOnDisk(b *blobPlace) bool {
@@ -414,6 +433,9 @@ func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace, held *blobAnswer)
 func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPlace, r io.Reader, held *blobAnswer) error {
 	var adv *pendingAdvisory
 	if paths := pl.plan.advisories[b.desc.Digest]; len(paths) > 0 && pl.adv != nil {
+		if err := pl.ready(ctx); err != nil {
+			return err
+		}
 		var err error
 		if adv, err = pl.adv.create(b.desc, paths); err != nil {
 			return err

@@ -168,27 +168,20 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 		}
 	}
 	// The target's bundles are read (checkGeneration) while the source's
-	// documents are: the two chains of round trips go side by side, not
-	// one after the other. Neither writes anything.
-	gctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	generation := make(chan error, 1)
-	go func() { generation <- first(gctx) }()
+	// documents are, and while the placement asks what the target holds:
+	// the chains of round trips go side by side, not one after the
+	// other. Nothing is written before the check passes.
+	check, wctx := startCheck(ctx, first)
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {
-		cancel()
-		<-generation
-		return nil, err
+		return nil, check.abandon(err)
 	}
-	if err := <-generation; err != nil {
-		return nil, err
+	if err := checkDeltaBase(wctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
+		return nil, check.settle(err)
 	}
-	if err := checkDeltaBase(ctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
-		return nil, err
-	}
-	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, mountFrom: mountFrom, recheck: recheck}
-	if err := pl.run(ctx, concurrency(topts.Concurrency)); err != nil {
+	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, mountFrom: mountFrom, recheck: recheck, writes: check.gate}
+	if err := check.settle(pl.run(wctx, concurrency(topts.Concurrency))); err != nil {
 		return nil, err
 	}
 	res := pl.result(po.bundleRepo, start, po.mapImages, po.prefix)

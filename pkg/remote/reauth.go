@@ -25,6 +25,9 @@ type reauthClient struct {
 
 // Do implements oras-go's remote.Client.
 func (c reauthClient) Do(req *http.Request) (*http.Response, error) {
+	if err := holdWrite(req); err != nil {
+		return nil, err
+	}
 	return c.gate.do(req, c.do)
 }
 

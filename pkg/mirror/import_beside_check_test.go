@@ -1,0 +1,138 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// checkWatch stands in front of a registry once armed: it holds the
+// generation check's read of the held root's referrers until the placement
+// asks whether the target holds a blob (a HEAD), and counts the writes,
+// and those sent before that read was answered (early). The HEAD comes
+// only if the placement asks beside the check; otherwise the read goes
+// after a safety-net wait, and overlapped says so.
+type checkWatch struct {
+	heldReferrers string
+	armed         atomic.Bool
+	headOnce   sync.Once
+	head       chan struct{}
+	overlapped atomic.Bool
+	answered   atomic.Bool
+	writes     atomic.Int32
+	early      atomic.Int32
+}
+
+func newCheckWatch() *checkWatch { return &checkWatch{head: make(chan struct{})} }
+
+// arm starts watching, held the root the target holds.
+func (c *checkWatch) arm(held *mirror.PlaceResult) {
+	c.heldReferrers = "/v2/stellaops/mirror-bundle/referrers/" + held.Root.String()
+	c.armed.Store(true)
+}
+
+func (c *checkWatch) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.armed.Load() {
+			switch {
+			case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/"):
+				c.headOnce.Do(func() { close(c.head) })
+			case r.Method == http.MethodGet && r.URL.Path == c.heldReferrers:
+				select {
+				case <-c.head:
+					c.overlapped.Store(true)
+				case <-time.After(10 * time.Second):
+				case <-r.Context().Done():
+					return
+				}
+				next.ServeHTTP(w, r)
+				c.answered.Store(true)
+				return
+			case r.Method != http.MethodGet && r.Method != http.MethodHead:
+				c.writes.Add(1)
+				if !c.answered.Load() {
+					c.early.Add(1)
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// The generation check reads the target's bundles before anything is
+// written: over a held release, the tag list, the tags, then the held
+// root, its referrers and its envelope, some five round trips. Whether
+// the target holds each blob and manifest was asked only after it; now it
+// is asked beside it, and only the writes wait for the check.
+func TestImportAsksBesideTheGenerationCheck(t *testing.T) {
+	t.Parallel()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
+	sign(t, newer.dir, s.priv) // so that the held s counts under newer's trust
+	watch := newCheckWatch()
+	target := testutil.RegistryWrapped(t, watch.wrap)
+	held, err := mirror.Import(context.Background(), importOpts(t, s.dir, target, s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch.arm(held)
+	res, err := mirror.Import(context.Background(), importOpts(t, newer.dir, target, s.pub))
+	if err != nil {
+		t.Fatalf("import of the newer bundle: %v", err)
+	}
+	if !watch.overlapped.Load() {
+		t.Error("no blob was asked for while the generation check read the held root's referrers")
+	}
+	if n := watch.early.Load(); n != 0 {
+		t.Errorf("%d writes before the generation check had read the held root's referrers, want none", n)
+	}
+	if n := watch.writes.Load(); n == 0 || res.Tags == 0 {
+		t.Errorf("import of a newer bundle: %d writes, %d tags written; want some", n, res.Tags)
+	}
+	if d, err := orasRepo(t, target, "stellaops/mirror-bundle").Resolve(context.Background(), newer.rel.Spec.Version); err != nil || d.Digest != res.Root {
+		t.Errorf("bundle tag names %s (%v), want the root %s", d.Digest, err, res.Root)
+	}
+}
+
+// An older bundle is still refused before anything is written, though the
+// placement asked what the target holds beside the check.
+func TestRollbackRefusedBeforeAnyWriteBesideTheCheck(t *testing.T) {
+	t.Parallel()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
+	sign(t, newer.dir, s.priv) // held only if it verifies under the import's trust
+	watch := newCheckWatch()
+	target := testutil.RegistryWrapped(t, watch.wrap)
+	held, err := mirror.Import(context.Background(), importOpts(t, newer.dir, target, s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.Tags(t, target)
+	watch.arm(held)
+	for _, src := range []string{s.dir, s.pack(t, ".tar"), s.foreign(t, ".tar.gz")} {
+		_, err := mirror.Import(context.Background(), importOpts(t, src, target, s.pub))
+		if !errors.Is(err, errdef.ErrGeneration) {
+			t.Fatalf("import of an older bundle from %s: %v, want ErrGeneration", src, err)
+		}
+	}
+	if !watch.overlapped.Load() {
+		t.Error("no blob was asked for while the generation check read the held root's referrers")
+	}
+	if n := watch.writes.Load(); n != 0 {
+		t.Errorf("%d writes reached the registry for refused imports, want none", n)
+	}
+	if after := testutil.Tags(t, target); !reflect.DeepEqual(before, after) {
+		t.Errorf("tags changed by refused imports:\nbefore %v\nafter  %v", before, after)
+	}
+}
