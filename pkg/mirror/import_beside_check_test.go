@@ -26,12 +26,12 @@ import (
 type checkWatch struct {
 	heldReferrers string
 	armed         atomic.Bool
-	headOnce   sync.Once
-	head       chan struct{}
-	overlapped atomic.Bool
-	answered   atomic.Bool
-	writes     atomic.Int32
-	early      atomic.Int32
+	headOnce      sync.Once
+	head          chan struct{}
+	overlapped    atomic.Bool
+	answered      atomic.Bool
+	writes        atomic.Int32
+	early         atomic.Int32
 }
 
 func newCheckWatch() *checkWatch { return &checkWatch{head: make(chan struct{})} }
