@@ -8,13 +8,17 @@ import (
 )
 
 // deferredLog holds what a read started ahead of its turn logs (the
-// generation check sync starts while the source is still being read),
-// until its result is taken (flush): a source refused has the reader fail
-// without the destination's warnings first, which would speak of a
-// repository the run never reached in its own turn. Records past
+// generation check sync starts while the source is still being read; the
+// weighing of a root's referrers while the root is), until its result is
+// taken (flush): a source refused has the reader fail without the
+// destination's warnings first, which would speak of a repository the run
+// never reached in its own turn, and a root that cannot be read fails
+// without warnings about referrers of it. Records past
 // maxDeferredRecords are counted, not held, and said to be so at the
 // flush.
 type deferredLog struct {
+	// of names what logs into it, for the count of records not held.
+	of      string
 	mu      sync.Mutex
 	held    []deferredRecord
 	dropped int
@@ -32,9 +36,9 @@ type deferredRecord struct {
 const maxDeferredRecords = 256
 
 // newDeferredLog returns the log and a logger writing into it; its
-// records go to to (nil: nowhere) when flushed.
-func newDeferredLog(to *slog.Logger) (*deferredLog, *slog.Logger) {
-	d := &deferredLog{to: logger(to)}
+// records go to to (nil: nowhere) when flushed. of names what logs into it.
+func newDeferredLog(to *slog.Logger, of string) (*deferredLog, *slog.Logger) {
+	d := &deferredLog{of: of, to: logger(to)}
 	return d, slog.New(deferredHandler{d: d, next: d.to.Handler()})
 }
 
@@ -49,7 +53,7 @@ func (d *deferredLog) flush(ctx context.Context) {
 		_ = h.h.Handle(ctx, h.r)
 	}
 	if dropped > 0 {
-		d.to.Warn(fmt.Sprintf("%d more log records of the destination's generation check not shown", dropped))
+		d.to.Warn(fmt.Sprintf("%d more log records of %s not shown", dropped, d.of))
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // records go straight through.
 func TestDeferredLogHoldsUntilFlushed(t *testing.T) {
 	var out bytes.Buffer
-	d, log := newDeferredLog(slog.New(slog.NewTextHandler(&out, nil)))
+	d, log := newDeferredLog(slog.New(slog.NewTextHandler(&out, nil)), "the destination's generation check")
 	log = log.With("repo", "r").WithGroup("g")
 	for i := range maxDeferredRecords + 44 {
 		log.Warn(fmt.Sprintf("warning %d", i), "i", i)

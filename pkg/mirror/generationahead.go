@@ -38,7 +38,7 @@ type generationAhead struct {
 // the tag is known (start).
 func newGenerationAhead(ctx context.Context, tgt *target, repo string, trust TrustOptions, log *slog.Logger) *generationAhead {
 	ctx, cancel := context.WithCancel(ctx)
-	logs, deferred := newDeferredLog(log)
+	logs, deferred := newDeferredLog(log, "the destination's generation check")
 	return &generationAhead{tgt: tgt, repo: repo, trust: trust, log: deferred, logs: logs, ctx: ctx, cancel: cancel}
 }
 

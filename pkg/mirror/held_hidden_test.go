@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
@@ -73,21 +75,37 @@ func TestHeldRootHiddenBehindReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ahead []ocispec.Descriptor
+	var ahead, aheadAsSignatures []ocispec.Descriptor
 	for _, d := range all {
 		if junk["/manifests/"+d.Digest.String()] {
 			ahead = append(ahead, d)
+			d.ArtifactType = bundle.ArtifactTypeDSSE
+			aheadAsSignatures = append(aheadAsSignatures, d)
 		}
 	}
-	o.set(root.Digest, append(ahead, own...))
-
-	_, err = mirror.Import(ctx, importOpts(t, c, host, a.pub))
-	if err == nil || errors.Is(err, errdef.ErrGeneration) && !strings.Contains(err.Error(), "generation 102") {
-		t.Errorf("import of C (101) with B (102) behind 20 referrers: %v; want it refused", err)
-	} else if !errors.Is(err, errdef.ErrGeneration) && (!errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), placed.Root.String())) {
-		t.Errorf("import of C: %v; want a signature failure naming B's root %s", err, placed.Root)
-	}
-	if d, err := r.Resolve(ctx, "2025.11.0"); err == nil {
-		t.Errorf("C was placed over B: tag 2025.11.0 names %s", d.Digest)
+	// Listed first, as a signature referrer, and not there (a fallback
+	// index anyone with push rights writes, or a referrer deleted since the
+	// listing): reading it fails, and the referrers past the 16 must still
+	// fail the check closed (this failed open for a while: the count of
+	// those left unread was kept only where every one read succeeded).
+	notThere := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: bundle.ArtifactTypeDSSE,
+		Digest: digest.FromString("listed, never pushed"), Size: 500}
+	for _, tc := range []struct {
+		name      string
+		referrers []ocispec.Descriptor
+	}{
+		{"behind 20 referrers", append(slices.Clone(ahead), own...)},
+		{"behind 21 referrers, the first not there", append(append([]ocispec.Descriptor{notThere}, aheadAsSignatures...), own...)},
+	} {
+		o.set(root.Digest, tc.referrers)
+		_, err = mirror.Import(ctx, importOpts(t, c, host, a.pub))
+		if err == nil || errors.Is(err, errdef.ErrGeneration) && !strings.Contains(err.Error(), "generation 102") {
+			t.Errorf("%s: import of C (101) with B (102) held: %v; want it refused", tc.name, err)
+		} else if !errors.Is(err, errdef.ErrGeneration) && (!errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), placed.Root.String())) {
+			t.Errorf("%s: import of C: %v; want a signature failure naming B's root %s", tc.name, err, placed.Root)
+		}
+		if d, err := r.Resolve(ctx, "2025.11.0"); err == nil {
+			t.Fatalf("%s: C was placed over B: tag 2025.11.0 names %s", tc.name, d.Digest)
+		}
 	}
 }

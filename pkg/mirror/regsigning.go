@@ -245,7 +245,11 @@ func hostileContent(err error) bool {
 
 // skipReferrer logs a referrer of the root that is left out.
 func (rs *registrySource) skipReferrer(d digest.Digest, err error) {
-	rs.log.Warn("referrer of the bundle root skipped: not a signature or its files", "referrer", d, "error", err)
+	log := rs.skipLog
+	if log == nil {
+		log = rs.log
+	}
+	log.Warn("referrer of the bundle root skipped: not a signature or its files", "referrer", d, "error", err)
 }
 
 // loadSigning fetches c's envelope and files (each verified against its

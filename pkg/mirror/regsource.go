@@ -147,6 +147,10 @@ type registrySource struct {
 	// dropped counts the referrers heldCandidates left unread.
 	dropped int
 	log     *slog.Logger
+	// skipLog is where skipReferrer tells a referrer left out: the
+	// weighing's, held until the root and its metadata are read
+	// (readMetadata), or log.
+	skipLog *slog.Logger
 
 	mu    sync.Mutex
 	docs  map[digest.Digest][]byte
@@ -177,6 +181,11 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	var weighed *weighedReferrers
 	var refErr error
 	var dropped int
+	// What the weighing tells of referrers skipped is held until the root
+	// and its metadata are read: a root that cannot be read fails on that
+	// alone, whichever answer came first.
+	skipped, skipLog := newDeferredLog(rs.log, "the bundle root's referrers")
+	rs.skipLog = skipLog
 	var listing sync.WaitGroup
 	listCtx, stopListing := context.WithCancel(ctx)
 	manifestSize := make(chan int64, 1)
@@ -226,12 +235,16 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		return err
 	}
 	listing.Wait()
+	// Told only once the root and its metadata read: a root that is no
+	// bundle is refused as such, however many referrers it has. Told
+	// before the weighing's error: a held root with referrers left unread
+	// fails closed (verifyHeldRoot) whatever else went wrong in reading
+	// the ones weighed.
+	rs.dropped = dropped
+	skipped.flush(ctx)
 	if refErr != nil {
 		return refErr
 	}
-	// Told only once the root and its metadata read: a root that is no
-	// bundle is refused as such, however many referrers it has.
-	rs.dropped = dropped
 	rs.files[layout.ManifestFile] = manifestFile
 	index := &ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
