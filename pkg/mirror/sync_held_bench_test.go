@@ -40,3 +40,31 @@ func BenchmarkSyncOverHeldRoundTrips(b *testing.B) {
 	}
 	reportRoundTrips(b, rtt)
 }
+
+// BenchmarkImportOverHeldRoundTrips measures a keyed import from media of
+// a release into a registry that holds the release before it (every
+// import after the first), the registry answering each request after a
+// round trip (STELLA_BENCH_RTT, default 5ms): the generation check reads
+// the registry's tags and verifies its newest bundle's signing, while the
+// placement asks what the registry holds. It reports the time in round
+// trips.
+func BenchmarkImportOverHeldRoundTrips(b *testing.B) {
+	rtt := benchRTT()
+	late := lateBy(rtt)
+	held := newSignedSample(b, sample.Spec{}, 0)
+	newer := newSignedSample(b, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
+	sign(b, newer.dir, held.priv) // both verify with held's key
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		dst := testutil.RegistryWrapped(b, late)
+		if _, err := mirror.Import(ctx, mirror.ImportOptions{Now: testNow, Source: held.dir, Registry: dst, Trust: trustKeys(held.pub), Client: testutil.Client(b)}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := mirror.Import(ctx, mirror.ImportOptions{Now: testNow, Source: newer.dir, Registry: dst, Trust: trustKeys(held.pub), Client: testutil.Client(b)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRoundTrips(b, rtt)
+}
