@@ -171,7 +171,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	// documents are, and while the placement asks what the target holds:
 	// the chains of round trips go side by side, not one after the
 	// other. Nothing is written before the check passes.
-	check, wctx := startCheck(ctx, first)
+	check, wctx := startCheck(ctx, tgt, first)
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {

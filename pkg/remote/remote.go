@@ -315,6 +315,13 @@ func (c *Client) authClient(host string, retrying bool) *auth.Client {
 	return ac
 }
 
+// FirstAnswered is closed once host's first request of the run has had
+// its answer (its challenge met), or has taken longer than the host's
+// other requests wait for it. Work that can wait a round trip waits for
+// it, so that the first request is one of another part of the run that
+// cannot.
+func (c *Client) FirstAnswered(host string) <-chan struct{} { return c.gate(host).done }
+
 // gate returns host's challengeGate.
 func (c *Client) gate(host string) *challengeGate {
 	c.mu.Lock()
