@@ -32,6 +32,8 @@ type checkWatch struct {
 	answered      atomic.Bool
 	writes        atomic.Int32
 	early         atomic.Int32
+	// first is the first request once armed ("GET /v2/…").
+	first atomic.Pointer[string]
 }
 
 func newCheckWatch() *checkWatch { return &checkWatch{head: make(chan struct{})} }
@@ -45,6 +47,8 @@ func (c *checkWatch) arm(held *mirror.PlaceResult) {
 func (c *checkWatch) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.armed.Load() {
+			req := r.Method + " " + r.URL.Path
+			c.first.CompareAndSwap(nil, &req)
 			switch {
 			case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/"):
 				c.headOnce.Do(func() { close(c.head) })
@@ -96,6 +100,12 @@ func TestImportAsksBesideTheGenerationCheck(t *testing.T) {
 	}
 	if n := watch.early.Load(); n != 0 {
 		t.Errorf("%d writes before the generation check had read the held root's referrers, want none", n)
+	}
+	// A host's first request goes alone (its challenge): the check's, the
+	// longer chain, not a placement's HEAD.
+	if first := *watch.first.Load(); !strings.HasPrefix(first, "GET /v2/stellaops/mirror-bundle/tags/list") &&
+		first != "GET /v2/stellaops/mirror-bundle/manifests/"+newer.rel.Spec.Version {
+		t.Errorf("the import's first request was %q, want the generation check's tag list or tag", first)
 	}
 	if n := watch.writes.Load(); n == 0 || res.Tags == 0 {
 		t.Errorf("import of a newer bundle: %d writes, %d tags written; want some", n, res.Tags)
