@@ -22,11 +22,8 @@ type checkBeside struct {
 }
 
 // startCheck runs check and returns it with the context the placement
-// runs in: its writes wait for check, and it ends if check fails. It
-// returns once tgt's first request of the run has had its answer: the
-// host's first request goes alone (the challenge), and it is to be the
-// check's, whose chain of round trips is the longer, not the placement's.
-func startCheck(ctx context.Context, tgt *target, check func(context.Context) error) (*checkBeside, context.Context) {
+// runs in: its writes wait for check, and it ends if check fails.
+func startCheck(ctx context.Context, check func(context.Context) error) (*checkBeside, context.Context) {
 	cctx, stopCheck := context.WithCancel(ctx)
 	wctx, stopWork := context.WithCancel(ctx)
 	c := &checkBeside{gate: remote.NewWriteGate(), done: make(chan struct{}), stopCheck: stopCheck, stopWork: stopWork}
@@ -38,12 +35,19 @@ func startCheck(ctx context.Context, tgt *target, check func(context.Context) er
 			stopWork()
 		}
 	}()
+	return c, remote.HoldWrites(wctx, c.gate)
+}
+
+// letGoFirst returns once tgt's first request of the run has had its
+// answer, for the placement to ask tgt nothing before: the host's first
+// request goes alone (its challenge), and it is to be the check's, whose
+// chain of round trips is the longer, not the placement's.
+func (c *checkBeside) letGoFirst(ctx context.Context, tgt *target) {
 	select {
 	case <-tgt.client.FirstAnswered(tgt.host):
 	case <-c.done: // a check that asked nothing of the host
-	case <-wctx.Done():
+	case <-ctx.Done():
 	}
-	return c, remote.HoldWrites(wctx, c.gate)
 }
 
 // settle waits for the check to end and returns its error if it failed,

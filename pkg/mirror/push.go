@@ -171,12 +171,13 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	// documents are, and while the placement asks what the target holds:
 	// the chains of round trips go side by side, not one after the
 	// other. Nothing is written before the check passes.
-	check, wctx := startCheck(ctx, tgt, first)
+	check, wctx := startCheck(ctx, first)
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {
 		return nil, check.abandon(err)
 	}
+	check.letGoFirst(wctx, tgt)
 	if err := checkDeltaBase(wctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
 		return nil, check.settle(err)
 	}
