@@ -2,8 +2,11 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -207,6 +210,13 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	}
 	pl := &placer{plan: plan, tgt: tgt, src: src, md: md, log: log, recheck: recheck, writes: check.gate}
 	if opts.AdvisoriesDir != "" {
+		// A directory not there yet is made only once the check passed: a
+		// refused import makes nothing. It holds no record to check.
+		if _, err := os.Stat(opts.AdvisoriesDir); errors.Is(err, fs.ErrNotExist) {
+			if err := check.gate.Wait(wctx); err != nil {
+				return nil, check.settle(err)
+			}
+		}
 		if pl.adv, err = openAdvisoryDir(opts.AdvisoriesDir); err != nil {
 			return nil, check.settle(err)
 		}

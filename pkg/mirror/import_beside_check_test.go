@@ -3,7 +3,10 @@ package mirror_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -135,6 +138,18 @@ func TestRollbackRefusedBeforeAnyWriteBesideTheCheck(t *testing.T) {
 		if !errors.Is(err, errdef.ErrGeneration) {
 			t.Fatalf("import of an older bundle from %s: %v, want ErrGeneration", src, err)
 		}
+	}
+	// An advisories directory not there yet is not made either (nor its
+	// parents): found by review, where it was made before the check
+	// passed. It waits for the check.
+	advisories := filepath.Join(t.TempDir(), "scanner", "advisories")
+	opts := importOpts(t, s.dir, target, s.pub)
+	opts.AdvisoriesDir = advisories
+	if _, err := mirror.Import(context.Background(), opts); !errors.Is(err, errdef.ErrGeneration) {
+		t.Fatalf("import of an older bundle with --advisories-dir: %v, want ErrGeneration", err)
+	}
+	if _, err := os.Stat(filepath.Dir(advisories)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("import of an older bundle made the advisories directory's parent %s (%v)", filepath.Dir(advisories), err)
 	}
 	if !watch.overlapped.Load() {
 		t.Error("no blob was asked for while the generation check read the held root's referrers")
