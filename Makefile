@@ -72,10 +72,12 @@ $(TOOLS_BIN)/actionlint-$(ACTIONLINT_VERSION):
 # registry on 127.0.0.1; with STELLA_E2E=1 (CI) a missing tool fails them
 # instead of skipping. Then the race detector over the packages that move
 # bytes in parallel, and over the operations' fault, interruption and
-# concurrency tests and the reads of a bundle from a registry, whose
-# requests go at once (`make race` runs it over every package).
+# concurrency tests, the reads of a bundle from a registry, whose
+# requests go at once, and the placement's reads beside the generation
+# check, whose writes wait at a gate (`make race` runs it over every
+# package).
 RACE_PKGS := ./pkg/transfer/... ./pkg/layout/... ./pkg/serve/... ./pkg/remote/...
-RACE_RUN := Fault|Concurrent|Interrupt|RegistryBundle|HeldRootReferrers|HeldRootSkips
+RACE_RUN := Fault|Concurrent|Interrupt|RegistryBundle|HeldRootReferrers|HeldRootSkips|BesideThe|ReferrerWarningsWait
 # The timeout is a hang's bound, not a budget: pkg/mirror takes 5-6
 # minutes beside the end-to-end tests (9-10 on a slow day of the CI
 # machine kind before its slowest tests ran in parallel and its test keys
