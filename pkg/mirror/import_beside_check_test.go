@@ -1,9 +1,11 @@
 package mirror_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -150,6 +152,23 @@ func TestRollbackRefusedBeforeAnyWriteBesideTheCheck(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(advisories)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("import of an older bundle made the advisories directory's parent %s (%v)", filepath.Dir(advisories), err)
+	}
+	// Nor is a side file it would leave behind told of (public-key.pem
+	// replaced on the medium): the bundle is not taken.
+	_, otherPub := testKeys(t, "substitute")
+	pem, err := os.ReadFile(otherPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(s.dir, "public-key.pem"), string(pem))
+	var logs bytes.Buffer
+	opts = importOpts(t, s.dir, target, s.pub)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := mirror.Import(context.Background(), opts); !errors.Is(err, errdef.ErrGeneration) {
+		t.Fatalf("import of an older bundle with a side file replaced: %v, want ErrGeneration", err)
+	}
+	if strings.Contains(logs.String(), "bundle files not carried") {
+		t.Errorf("import of an older bundle warned of the side files it would leave behind:\n%s", logs.String())
 	}
 	if !watch.overlapped.Load() {
 		t.Error("no blob was asked for while the generation check read the held root's referrers")

@@ -63,9 +63,7 @@ type placer struct {
 // writes none (their temporary files are removed).
 func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	t0 := time.Now()
-	if pl.left = pl.notCarried(); pl.left != nil {
-		pl.log.Warn("bundle files not carried: they are not the ones its signing or checksums vouch for; they stay behind", "files", pl.left.Files, "reason", pl.left.Reason)
-	}
+	pl.left = pl.notCarried()
 	defer func() {
 		if err != nil {
 			for _, p := range pl.pending {
@@ -114,6 +112,10 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	// come only once the first passed.
 	if err := pl.ready(ctx); err != nil {
 		return err
+	}
+	// Told once the bundle is taken (the check passed), not for one refused.
+	if pl.left != nil {
+		pl.log.Warn("bundle files not carried: they are not the ones its signing or checksums vouch for; they stay behind", "files", pl.left.Files, "reason", pl.left.Reason)
 	}
 	if err := pl.manifests(ctx, asked); err != nil {
 		return err
