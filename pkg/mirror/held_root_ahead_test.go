@@ -11,7 +11,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -25,9 +24,7 @@ import (
 // root's GET was held alone.
 func TestHeldRootReferrersListedBesideRoot(t *testing.T) {
 	t.Parallel()
-	held := newSignedSample(t, sample.Spec{}, 0)
-	newer := newSignedSample(t, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
-	sign(t, newer.dir, held.priv) // both verify with held's key
+	held, newer := releaseAndNext(t) // both verify with held's key
 	together := testutil.NewBarrier(2)
 	host := testutil.RegistryWrapped(t, together.Wrap)
 	placed, err := mirror.Import(context.Background(), importOpts(t, held.dir, host, held.pub))
@@ -52,9 +49,7 @@ func TestHeldRootReferrersListedBesideRoot(t *testing.T) {
 // held root; the import over it must succeed without fetching it.
 func TestHeldRootSkipsEnvelopeLargerThanItsManifest(t *testing.T) {
 	t.Parallel()
-	held := newSignedSample(t, sample.Spec{}, 0)
-	newer := newSignedSample(t, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
-	sign(t, newer.dir, held.priv) // both verify with held's key
+	held, newer := releaseAndNext(t) // both verify with held's key
 	big := bytes.Repeat([]byte("x"), 1<<20)
 	bigPath := "/blobs/" + digest.FromBytes(big).String()
 	var bigGets atomic.Int64

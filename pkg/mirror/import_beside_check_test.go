@@ -79,6 +79,28 @@ func (c *checkWatch) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// releaseAndNext makes a signed release and the next one (a generation
+// later, 2025.11.0), which verifies under the first one's key too.
+func releaseAndNext(t testing.TB) (release, next *signedSample) {
+	release = newSignedSample(t, sample.Spec{}, 0)
+	next = newSignedSample(t, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
+	sign(t, next.dir, release.priv)
+	return release, next
+}
+
+// watchedHolding is a registry holding the bundle dir (imported, trusted
+// under pub), watched from then on.
+func watchedHolding(t *testing.T, dir, pub string) (string, *checkWatch) {
+	watch := newCheckWatch()
+	target := testutil.RegistryWrapped(t, watch.wrap)
+	held, err := mirror.Import(context.Background(), importOpts(t, dir, target, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch.arm(held)
+	return target, watch
+}
+
 // The generation check reads the target's bundles before anything is
 // written: over a held release, the tag list, the tags, then the held
 // root, its referrers and its envelope, some five round trips. Whether
@@ -86,16 +108,8 @@ func (c *checkWatch) wrap(next http.Handler) http.Handler {
 // is asked beside it, and only the writes wait for the check.
 func TestImportAsksBesideTheGenerationCheck(t *testing.T) {
 	t.Parallel()
-	s := newSignedSample(t, sample.Spec{}, 0)
-	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
-	sign(t, newer.dir, s.priv) // so that the held s counts under newer's trust
-	watch := newCheckWatch()
-	target := testutil.RegistryWrapped(t, watch.wrap)
-	held, err := mirror.Import(context.Background(), importOpts(t, s.dir, target, s.pub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	watch.arm(held)
+	s, newer := releaseAndNext(t)
+	target, watch := watchedHolding(t, s.dir, s.pub)
 	res, err := mirror.Import(context.Background(), importOpts(t, newer.dir, target, s.pub))
 	if err != nil {
 		t.Fatalf("import of the newer bundle: %v", err)
@@ -124,17 +138,9 @@ func TestImportAsksBesideTheGenerationCheck(t *testing.T) {
 // placement asked what the target holds beside the check.
 func TestRollbackRefusedBeforeAnyWriteBesideTheCheck(t *testing.T) {
 	t.Parallel()
-	s := newSignedSample(t, sample.Spec{}, 0)
-	newer := newSignedSample(t, sample.Spec{Variant: 7}, fixedTime.Unix()+1)
-	sign(t, newer.dir, s.priv) // held only if it verifies under the import's trust
-	watch := newCheckWatch()
-	target := testutil.RegistryWrapped(t, watch.wrap)
-	held, err := mirror.Import(context.Background(), importOpts(t, newer.dir, target, s.pub))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, newer := releaseAndNext(t)
+	target, watch := watchedHolding(t, newer.dir, s.pub)
 	before := testutil.Tags(t, target)
-	watch.arm(held)
 	for _, src := range []string{s.dir, s.pack(t, ".tar"), s.foreign(t, ".tar.gz")} {
 		_, err := mirror.Import(context.Background(), importOpts(t, src, target, s.pub))
 		if !errors.Is(err, errdef.ErrGeneration) {

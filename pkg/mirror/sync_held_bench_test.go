@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -18,9 +17,7 @@ import (
 func BenchmarkSyncOverHeldRoundTrips(b *testing.B) {
 	rtt := benchRTT()
 	late := lateBy(rtt)
-	held := newSignedSample(b, sample.Spec{}, 0)
-	newer := newSignedSample(b, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
-	sign(b, newer.dir, held.priv) // both verify with held's key
+	held, newer := releaseAndNext(b)
 	ctx := context.Background()
 	src := testutil.RegistryWrapped(b, late) + "/stellaops/mirror-bundle"
 	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: newer.dir, Reference: src, Client: testutil.Client(b)}); err != nil {
@@ -51,9 +48,7 @@ func BenchmarkSyncOverHeldRoundTrips(b *testing.B) {
 func BenchmarkImportOverHeldRoundTrips(b *testing.B) {
 	rtt := benchRTT()
 	late := lateBy(rtt)
-	held := newSignedSample(b, sample.Spec{}, 0)
-	newer := newSignedSample(b, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
-	sign(b, newer.dir, held.priv) // both verify with held's key
+	held, newer := releaseAndNext(b)
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
