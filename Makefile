@@ -81,7 +81,7 @@ RACE_RUN := Fault|Concurrent|Interrupt|RegistryBundle|HeldRootReferrers|HeldRoot
 # The timeout is a hang's bound, not a budget: pkg/mirror takes 5-6
 # minutes beside the end-to-end tests (9-10 on a slow day of the CI
 # machine kind before its slowest tests ran in parallel and its test keys
-# stopped costing half its CPU); the whole of `make test` 8.5-11.
+# stopped costing half its CPU); the whole of `make test` 8.5-12.
 test: tools
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
