@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/stellaops/mirror/pkg/remote"
 )
@@ -13,23 +14,31 @@ import (
 // its gate (remote.WriteGate), and so does each step of it that writes
 // without a request (placer.ready). A check that fails stops the
 // placement, and its error is the one told, as when it ran first.
+//
+// What the check logs (a held root passed over, say) is held until the
+// bundle is planned (tell) or the placement settled: a bundle its own plan
+// refuses (abandon) fails without warnings about the target first, which
+// would speak of a repository the run never reached in its own turn.
 type checkBeside struct {
 	gate *remote.WriteGate
 	done chan struct{}
 	err  error
+	logs *deferredLog
 	// stopCheck ends the check, stopWork the work beside it.
 	stopCheck, stopWork context.CancelFunc
 }
 
-// startCheck runs check and returns it with the context the placement
-// runs in: its writes wait for check, and it ends if check fails.
-func startCheck(ctx context.Context, check func(context.Context) error) (*checkBeside, context.Context) {
+// startCheck runs check, logging to log once told, and returns it with
+// the context the placement runs in: its writes wait for check, and it
+// ends if check fails.
+func startCheck(ctx context.Context, log *slog.Logger, check func(context.Context, *slog.Logger) error) (*checkBeside, context.Context) {
 	cctx, stopCheck := context.WithCancel(ctx)
 	wctx, stopWork := context.WithCancel(ctx)
-	c := &checkBeside{gate: remote.NewWriteGate(), done: make(chan struct{}), stopCheck: stopCheck, stopWork: stopWork}
+	logs, held := newDeferredLog(log, "the generation check")
+	c := &checkBeside{gate: remote.NewWriteGate(), done: make(chan struct{}), logs: logs, stopCheck: stopCheck, stopWork: stopWork}
 	go func() {
 		defer close(c.done)
-		c.err = check(cctx)
+		c.err = check(cctx, held)
 		c.gate.Open(c.err)
 		if c.err != nil {
 			stopWork()
@@ -50,9 +59,17 @@ func (c *checkBeside) letGoFirst(ctx context.Context, tgt *target) {
 	}
 }
 
+// tell has what the check logged told, and what it logs from now on:
+// the bundle is planned.
+func (c *checkBeside) tell(ctx context.Context) {
+	c.logs.flush(ctx)
+}
+
 // settle waits for the check to end and returns its error if it failed,
-// else err, what came of the work beside it.
+// else err, what came of the work beside it; what the check logged is
+// told first.
 func (c *checkBeside) settle(err error) error {
+	c.tell(context.Background())
 	<-c.done
 	c.stopCheck()
 	c.stopWork()
@@ -63,7 +80,8 @@ func (c *checkBeside) settle(err error) error {
 }
 
 // abandon ends the check and returns err: for work that failed where its
-// own error, not the check's, is the one to tell.
+// own error, not the check's, is the one to tell. What the check logged
+// is not told.
 func (c *checkBeside) abandon(err error) error {
 	c.stopCheck()
 	<-c.done

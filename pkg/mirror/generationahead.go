@@ -15,8 +15,8 @@ import (
 // roots' signings were a chain of round trips of their own before the
 // first blob; now they go beside the source's. It only reads: the bundle
 // is judged against what it found (judgeGeneration) once the source is
-// verified and checked, as before, and an error it met is told then, as
-// is what it logged (deferredLog).
+// verified and checked, as before, and an error it met is told then. What
+// it logged (deferredLog) is told once the source is planned (tell).
 type generationAhead struct {
 	tgt   *target
 	repo  string
@@ -63,12 +63,19 @@ func (g *generationAhead) result(ctx context.Context, tag string) (held heldBund
 	}
 	select {
 	case <-g.done:
-		// Its warnings (a held root passed over, say) are told now, in
-		// their turn, and never for a source refused before this.
-		g.logs.flush(ctx)
 		return g.held, true, g.err
 	case <-ctx.Done():
 		return heldBundle{}, true, ctx.Err()
+	}
+}
+
+// tell has what the read for tag logged told (a held root passed over,
+// say), and what it logs from now on: the source is verified and planned,
+// so this is their turn. What a read for another tag logs is never told.
+func (g *generationAhead) tell(ctx context.Context, tag string) {
+	g.once.Do(func() {})
+	if g.done != nil && g.tag == tag {
+		g.logs.flush(ctx)
 	}
 }
 

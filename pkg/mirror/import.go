@@ -197,13 +197,14 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	}
 	// The generation check reads the target's bundles while the placement
 	// asks what the target holds; nothing is written before it passes.
-	check, wctx := startCheck(ctx, func(ctx context.Context) error {
-		if err := recheck(ctx); err != nil {
+	check, wctx := startCheck(ctx, log, func(ctx context.Context, log *slog.Logger) error {
+		if err := checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, acceptance{trust: opts.Trust, allowRollback: opts.AllowRollback, verb: "import"}, log); err != nil {
 			return err
 		}
 		log.Info("bundle verified", "bundle", m.BundleID, "root", md.RootDesc.Digest, "generation", m.MirrorGeneration)
 		return nil
 	})
+	check.tell(ctx) // the bundle is planned
 	check.letGoFirst(wctx, tgt)
 	if err := checkDeltaBase(wctx, tgt, md, plan, concurrency(opts.Transfer.Concurrency)); err != nil {
 		return nil, check.settle(err)

@@ -149,18 +149,19 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 		tgt = acc.ahead.tgt
 	}
 	tag := firstNonEmpty(po.bundleTag, md.Manifest.Release.Version)
-	recheck := func(ctx context.Context) error {
+	checkTo := func(ctx context.Context, log *slog.Logger) error {
 		return checkGeneration(ctx, tgt, po.bundleRepo, tag, md, acc, log)
 	}
-	first := recheck
+	recheck := func(ctx context.Context) error { return checkTo(ctx, log) }
+	first := checkTo
 	if acc.ahead != nil {
 		// Read while the source was (sync): judged now that the bundle
 		// is verified and checked.
-		first = func(ctx context.Context) error {
+		first = func(ctx context.Context, log *slog.Logger) error {
 			held, ok, err := acc.ahead.result(ctx, tag)
 			switch {
 			case !ok:
-				return recheck(ctx)
+				return checkTo(ctx, log)
 			case err != nil:
 				return err
 			}
@@ -171,12 +172,16 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	// documents are, and while the placement asks what the target holds:
 	// the chains of round trips go side by side, not one after the
 	// other. Nothing is written before the check passes.
-	check, wctx := startCheck(ctx, first)
+	check, wctx := startCheck(ctx, log, first)
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err != nil {
 		return nil, check.abandon(err)
 	}
+	if acc.ahead != nil {
+		acc.ahead.tell(ctx, tag)
+	}
+	check.tell(ctx)
 	check.letGoFirst(wctx, tgt)
 	if err := checkDeltaBase(wctx, tgt, md, plan, concurrency(topts.Concurrency)); err != nil {
 		return nil, check.settle(err)
