@@ -49,6 +49,17 @@ func HoldWrites(ctx context.Context, g *WriteGate) context.Context {
 	return context.WithValue(ctx, writeGateKey{}, g)
 }
 
+// WaitWrites returns once writes made with ctx may go: at once without a
+// gate (HoldWrites), else when its gate is settled (WriteGate.Wait). For
+// work that tells of a write before its first request (an upload's
+// progress), so as not to tell of one held or refused at the gate.
+func WaitWrites(ctx context.Context) error {
+	if g, ok := ctx.Value(writeGateKey{}).(*WriteGate); ok {
+		return g.Wait(ctx)
+	}
+	return nil
+}
+
 // isRegistryWrite says whether req, a request to a registry, writes: any
 // but a GET, HEAD or OPTIONS (an upload's POST, a mount too, its PATCH and
 // PUT, a manifest's or tag's PUT, a DELETE). A token service's requests

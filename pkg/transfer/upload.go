@@ -14,6 +14,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // DefaultChunkSize is the size of each upload request when
@@ -79,6 +80,11 @@ type StreamEnd interface {
 // that refuses PATCH, only a blob that fits one chunk can go (in one PUT):
 // a larger one fails, errdef.ErrUnavailable, rather than be held whole.
 func (u *Uploader) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (err error) {
+	// Started, and told so, once the run's writes may go: not while they
+	// wait for a check, which may refuse them (remote.HoldWrites).
+	if err := remote.WaitWrites(ctx); err != nil {
+		return err
+	}
 	if u.Progress != nil {
 		u.Progress.Start(desc)
 		defer func() { u.Progress.Done(desc, err) }()

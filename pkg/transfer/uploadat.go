@@ -8,6 +8,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // PushAt uploads the blob desc from a source that can be read at any
@@ -18,6 +20,11 @@ import (
 // registry that refuses PATCH the blob goes in that one PUT, streamed from
 // ra all the same.
 func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.ReaderAt) (err error) {
+	// Started, and told so, once the run's writes may go: not while they
+	// wait for a check, which may refuse them (remote.HoldWrites).
+	if err := remote.WaitWrites(ctx); err != nil {
+		return err
+	}
 	if u.Progress != nil {
 		u.Progress.Start(desc)
 		defer func() { u.Progress.Done(desc, err) }()
