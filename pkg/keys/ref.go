@@ -55,6 +55,10 @@ func classify(ref string) (kind, error) {
 	}
 	m := schemePattern.FindString(ref)
 	if m == "" {
+		if inlineKey(ref) {
+			// Never echoed: it may be a private key.
+			return 0, fmt.Errorf("key reference: a key given itself (%d bytes), not a file name or reference; put it in an environment variable and give %sNAME: %w", len(ref), EnvScheme, errdef.ErrUsage)
+		}
 		return kindFile, nil
 	}
 	for _, p := range kms.SupportedProviders() {
@@ -72,6 +76,18 @@ func classify(ref string) (kind, error) {
 	}
 	return 0, fmt.Errorf("key reference %s: unknown scheme %s (want a file, %s or %s): %w",
 		ref, m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
+}
+
+// inlineKey says whether ref, taken for a file name, is a key itself:
+// PEM text, or the base64 of it (`--key "$COSIGN_PRIVATE_KEY"` written for
+// `--key env://COSIGN_PRIVATE_KEY`). Such a reference must never be echoed
+// in an error, as file names are.
+func inlineKey(ref string) bool {
+	if strings.Contains(ref, "-----BEGIN") || strings.ContainsAny(ref, "\n\r") {
+		return true
+	}
+	_, err := decodeEnv("", []byte(ref))
+	return err == nil
 }
 
 // SupportedKMS lists the KMS reference schemes built into this binary.

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An operator who gives the key itself to --key (`--key "$COSIGN_PRIVATE_KEY"`
+// or `--key "$COSIGN_PRIVATE_KEY_B64"` for env://VAR) was told "key
+// -----BEGIN EC PRIVATE KEY----- …: no such file", the private key whole
+// on stderr (and in --format json's error): a CI log keeps it. It is
+// refused as usage (exit 1), pointing at env://, and never echoed (found
+// by review). TROUBLESHOOT: nothing stella prints ever holds a private key.
+func TestInlineKeyNeverEchoed(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalECPrivateKey(priv)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	b64Key := base64.StdEncoding.EncodeToString([]byte(pemKey))
+	// The secret part of the PEM: its first base64 line holds the scalar.
+	secretLine := strings.Split(pemKey, "\n")[1]
+
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "manifest.json")
+	os.WriteFile(manifest, []byte("{}\n"), 0o644)
+	cases := [][]string{
+		{"mirror", "sign", manifest, "--key", pemKey, "--output", filepath.Join(dir, "manifest.dsse")},
+		{"mirror", "sign", manifest, "--key", b64Key, "--output", filepath.Join(dir, "manifest.dsse")},
+		{"mirror", "sign", manifest, "--key", pemKey, "--output", filepath.Join(dir, "manifest.dsse"), "--format", "json"},
+		// verify reads the bundle first: refused for it here, it must not
+		// echo the key either.
+		{"mirror", "verify", manifest, "--key", pemKey},
+	}
+	for _, args := range cases {
+		code, stdout, stderr := run(t, args...)
+		out := stdout + stderr
+		if args[1] == "sign" && (code != 1 || !strings.Contains(out, "a key given itself") || !strings.Contains(out, "env://NAME")) {
+			t.Errorf("%s with the key given itself: exit %d, want 1 and env:// named:\n%.300s", args[1], code, out)
+		}
+		for name, s := range map[string]string{"PEM line": secretLine, "base64 of PEM": b64Key[:40]} {
+			if strings.Contains(out, s) {
+				t.Errorf("%s %s: output holds the private key (%s):\n%.300s", args[1], args[4][:10], name, out)
+			}
+		}
+	}
+}
