@@ -53,7 +53,9 @@ func (t TrustOptions) Empty() bool {
 // once, and a key that does not load fails it before the first request,
 // rather than reading as a root that does not verify.
 func (t TrustOptions) load(ctx context.Context) (TrustOptions, error) {
-	if err := t.Check(); err != nil {
+	if err := t.Check(); err != nil || t.Empty() {
+		// Nobody trusted: nothing is verified (an unverified inventory),
+		// whatever the threshold's default.
 		return t, err
 	}
 	loaded := slices.Clip(t.loaded)
