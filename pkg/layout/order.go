@@ -3,6 +3,7 @@ package layout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -65,6 +66,9 @@ func (d *Dir) packOrder(ctx context.Context, listed map[string]bool, omitted map
 		seen[desc.Digest] = true
 		manifests = append(manifests, desc.Digest)
 		data, err := d.FetchBytes(ctx, desc)
+		if errors.Is(err, errdef.ErrNotFound) && listed[BlobName(desc.Digest)] {
+			return nil, d.listedMissing(BlobName(desc.Digest))
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -3,8 +3,10 @@ package layout
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -128,7 +130,7 @@ func packHeader(name string, size int64, mtime time.Time) *tar.Header {
 }
 
 func (d *Dir) packFile(ctx context.Context, tw *tar.Writer, name string, mtime time.Time, buf []byte) (int64, error) {
-	f, st, err := d.openFileStat(name)
+	f, st, err := d.openListed(name)
 	if err != nil {
 		return 0, err
 	}
@@ -147,6 +149,23 @@ func (d *Dir) packFile(ctx context.Context, tw *tar.Writer, name string, mtime t
 		return n, fmt.Errorf("%s: changed while packed: %w", name, errdef.ErrDigestMismatch)
 	}
 	return n, nil
+}
+
+// openListed opens a file of the pack's plan, which SHA256SUMS lists: one
+// not there is the directory not matching its checksums
+// (errdef.ErrDigestMismatch, exit 2), as verify-checksums says of it, not
+// a file the operator named wrongly.
+func (d *Dir) openListed(name string) (*os.File, fs.FileInfo, error) {
+	f, st, err := d.openFileStat(name)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, nil, d.listedMissing(name)
+	}
+	return f, st, err
+}
+
+// listedMissing is the error for name, listed in SHA256SUMS, not there.
+func (d *Dir) listedMissing(name string) error {
+	return fmt.Errorf("%s: %s is listed in %s but missing: %w", d.root, name, ChecksumsFile, errdef.ErrDigestMismatch)
 }
 
 // manifestFacts reads what pack needs of manifest.json: createdAt, the

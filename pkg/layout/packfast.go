@@ -108,7 +108,7 @@ const blockSize = 512
 
 // copyEntry writes one entry: header, content (kernel copy), padding.
 func (d *Dir) copyEntry(ctx context.Context, out *Writeback, hdr *bytes.Buffer, name string, mtime time.Time) (int64, error) {
-	f, st, err := d.openFileStat(name)
+	f, st, err := d.openListed(name)
 	if err != nil {
 		return 0, err
 	}
@@ -153,7 +153,7 @@ func (d *Dir) checkFile(ctx context.Context, name string, want digest.Digest) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := d.openFile(name)
+	f, _, err := d.openListed(name)
 	if err != nil {
 		return err
 	}
