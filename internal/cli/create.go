@@ -98,7 +98,7 @@ verified as it is written, and the archive appears only when all are.`,
 	fl.StringVar(&f.images, "images", "", "release file: deploy/releases/<version>-<channel>.yaml, or a list of references (required)")
 	fl.StringVar(&f.advisories, "advisories", "", "directory of advisory files (JSON, gzip'd or not)")
 	fl.StringVarP(&f.output, "output", "o", "", "bundle directory to write, or FILE.tar to write the packed archive in one pass (required)")
-	fl.BoolVar(&f.force, "force", false, "replace an existing bundle directory (one with oci-layout; any other non-empty directory is refused)")
+	fl.BoolVar(&f.force, "force", false, "replace an existing bundle directory (oci-layout and manifest.json, nothing a bundle does not hold; any other non-empty directory is refused)")
 	fl.BoolVar(&f.allowTags, "allow-tags", false, "accept references without a digest, resolving each tag once")
 	fl.BoolVar(&f.noRefs, "no-referrers", false, "do not carry the images' referrers, nor the signatures, attestations and SBOMs cosign keeps under sha256-<hex>.sig, .att, .sbom tags")
 	fl.StringVar(&f.platform, "platform", "", "keep only this platform (os/arch[/variant]) of multi-platform images")

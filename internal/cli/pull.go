@@ -54,7 +54,7 @@ SHA256SUMS does not list.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing bundle directory (one with oci-layout; any other non-empty directory is refused)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing bundle directory (oci-layout and manifest.json, nothing a bundle does not hold; any other non-empty directory is refused)")
 	trust.bind(cmd, true)
 	return cmd
 }

@@ -144,18 +144,43 @@ func checkDest(dest string, force bool) error {
 			return nil
 		}
 		if force {
-			// Replacing removes the directory whole: only a bundle is
-			// replaced, never a directory of other files named by
-			// mistake (a home directory, the root of a USB stick).
-			if lt, err := os.Lstat(filepath.Join(dest, OCILayoutFile)); err != nil || !lt.Mode().IsRegular() {
-				return fmt.Errorf("%s: %w and is not a bundle directory (no %s), so --force does not replace it: name a new or empty directory", dest, errdef.ErrExists, OCILayoutFile)
-			}
-			return nil
+			return replaceable(dest, entries)
 		}
 	} else if force {
 		return fmt.Errorf("%s: %w and is not a directory", dest, errdef.ErrExists)
 	}
 	return fmt.Errorf("%s: %w and is not empty (use --force to replace it)", dest, errdef.ErrExists)
+}
+
+// bundleEntries are the names a bundle directory holds at its top: the
+// head files, the blobs, and the human view's directories.
+var bundleEntries = func() map[string]bool {
+	m := map[string]bool{BlobsDir: true, "advisories": true, "scripts": true, "docs": true}
+	for _, h := range headFiles {
+		m[h] = true
+	}
+	return m
+}()
+
+// replaceable says whether --force may replace dest, a directory holding
+// entries: replacing removes it whole, so only a bundle is replaced (its
+// oci-layout and manifest.json there), holding nothing a bundle does not
+// (and stella's own .NAME.tmp- files). Never a directory of other files
+// named by mistake (a home directory, the root of a USB stick), nor
+// another tool's OCI layout, nor a bundle the operator put files of their
+// own in.
+func replaceable(dest string, entries []os.DirEntry) error {
+	for _, name := range []string{OCILayoutFile, ManifestFile} {
+		if lt, err := os.Lstat(filepath.Join(dest, name)); err != nil || !lt.Mode().IsRegular() {
+			return fmt.Errorf("%s: %w and is not a bundle directory (no %s), so --force does not replace it: name a new or empty directory", dest, errdef.ErrExists, name)
+		}
+	}
+	for _, e := range entries {
+		if !bundleEntries[e.Name()] && !strings.Contains(e.Name(), ".tmp-") {
+			return fmt.Errorf("%s: %w and holds %s, which no bundle holds, so --force does not replace it: move that out, or name a new or empty directory", dest, errdef.ErrExists, e.Name())
+		}
+	}
+	return nil
 }
 
 // Commit moves the staging directory to its destination. A replaced

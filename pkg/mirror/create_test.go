@@ -241,11 +241,26 @@ func TestCreateRefusesNonEmptyOutput(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(out, "keep")); string(data) != "x" {
 		t.Fatal("--force replaced a directory that is not a bundle")
 	}
+	// Nor another tool's OCI layout: an oci-layout file does not make a
+	// bundle of a directory of other files.
 	os.WriteFile(filepath.Join(out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+	if _, err := mirror.Create(context.Background(), opts); !errors.Is(err, errdef.ErrExists) {
+		t.Fatalf("--force over an OCI layout that is not a bundle: %v, want ErrExists", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, "keep")); string(data) != "x" {
+		t.Fatal("--force replaced an OCI layout that is not a bundle")
+	}
+	// A bundle it replaces.
+	opts.Output = filepath.Join(t.TempDir(), "bundle")
 	if _, err := mirror.Create(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "keep")); !os.IsNotExist(err) {
+	old := filepath.Join(opts.Output, "advisories", "old.json")
+	os.WriteFile(old, []byte("{}"), 0o644)
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatalf("--force over a bundle: %v", err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
 		t.Fatal("--force did not replace the bundle")
 	}
 }
