@@ -191,6 +191,9 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := src.checkNoStrays(plan, m); err != nil {
+		return nil, err
+	}
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)
 	recheck := func(ctx context.Context) error {
 		return checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, acceptance{trust: opts.Trust, allowRollback: opts.AllowRollback, verb: "import"}, log)

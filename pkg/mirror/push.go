@@ -175,6 +175,9 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	check, wctx := startCheck(ctx, log, first)
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
+	if err == nil {
+		err = src.checkNoStrays(plan, md.Manifest)
+	}
 	if err != nil {
 		return nil, check.abandon(err)
 	}

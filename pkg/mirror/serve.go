@@ -209,6 +209,9 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNoStrayEntries(opts.Path, store, plan, m); err != nil {
+		return nil, err
+	}
 	log.Info("verifying blobs", "path", opts.Path, "blobs", len(plan.blobs))
 	if err := verifyBlobs(ctx, store, plan.blobs, concurrency(opts.Concurrency)); err != nil {
 		return nil, err

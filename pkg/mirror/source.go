@@ -46,6 +46,9 @@ type source struct {
 	stream func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error
 	// index is set for an archive read at random: where each entry lies.
 	index *layout.TarIndex
+	// store is set for a directory or an archive read at random: what
+	// holds the bundle's entries (checkNoStrayEntries).
+	store servedStore
 	close func()
 	// layout is set for a directory or archive: its index.json is its own
 	// and must agree with manifest.json (metadata.checkIndex).
@@ -156,6 +159,7 @@ func indexedSource(path string, store servedStore) *source {
 	return &source{
 		name:  path,
 		index: index,
+		store: store,
 		file:  headFileOf(store.ReadFile),
 		doc:   store.FetchBytes,
 		// The uploader verifies what it sends: the blob is read unhashed

@@ -1,0 +1,64 @@
+package mirror
+
+import (
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
+)
+
+// checkNoStrayEntries refuses what a bundle directory, or an archive read
+// at random, holds that is not part of the bundle: a blob no manifest of
+// it reaches, a file manifest.json does not name. verify refuses it, and
+// so does an import of an archive read as a stream (streamBlobs); import,
+// push and serve of a directory or a plain tar took it, passed over. The
+// same bundle now gets the same verdict (errdef.ErrMalformed, exit 11)
+// whatever carries it. It reads names only: the plan knows every blob and
+// manifest of the bundle.
+func checkNoStrayEntries(name string, store servedStore, plan *placement, m *bundle.Manifest) error {
+	reached := map[digest.Digest]bool{}
+	for dg := range plan.manifestDigests() {
+		reached[dg] = true
+	}
+	for dg := range plan.byDig {
+		reached[dg] = true
+	}
+	switch s := store.(type) {
+	case dirStore:
+		if err := checkNoStrayFiles(s.Dir, m); err != nil {
+			return err
+		}
+		if err := checkNoStrayBlobs(s.Dir, reached); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	case *tarStore:
+		named := map[string]bool{}
+		for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+			named[f.Path] = true
+		}
+		for _, entry := range s.Names() {
+			if dg, ok := layout.BlobDigest(entry); ok {
+				if !reached[dg] {
+					return fmt.Errorf("%s: archive entry %s is not part of the bundle: %w", name, entry, errdef.ErrMalformed)
+				}
+				continue
+			}
+			if !named[entry] && !layout.IsHeadFile(entry) {
+				return fmt.Errorf("%s: archive entry %q is not part of the bundle: %w", name, entry, errdef.ErrMalformed)
+			}
+		}
+	}
+	return nil
+}
+
+// checkNoStrays is checkNoStrayEntries for a source read at random; a
+// stream checks its entries as it reads them, and a registry holds none.
+func (s *source) checkNoStrays(plan *placement, m *bundle.Manifest) error {
+	if s.store == nil {
+		return nil
+	}
+	return checkNoStrayEntries(s.name, s.store, plan, m)
+}
