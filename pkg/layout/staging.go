@@ -346,11 +346,27 @@ func CreateTemp(path string) (*os.File, error) {
 	for {
 		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 		if err != nil {
-			return nil, err
+			return nil, tempError(path, err)
 		}
 		if holdLock(f) {
 			return f, nil
 		}
 		f.Close() // removed as stale before it was locked: another
 	}
+}
+
+// tempError is CreateTemp's error for path: it names the output, not the
+// hidden file being made beside it (".bundle.tar.tmp-123: no such file or
+// directory" named a file the operator never asked for). A directory that
+// is not there is not made: a mount point mistyped would have the output
+// written on the disk under it.
+func tempError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: its directory %s does not exist: %w", path, filepath.Dir(path), errdef.ErrNotFound)
+	}
+	return fmt.Errorf("%s: cannot create it in %s: %w", path, filepath.Dir(path), err)
 }
