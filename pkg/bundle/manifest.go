@@ -77,6 +77,12 @@ func (m *Manifest) OmittedSet() map[digest.Digest]bool {
 	return set
 }
 
+// HumanView returns every file of the bundle's human view: the
+// advisories, then the other files (scripts, docs), in a new slice.
+func (m *Manifest) HumanView() []File {
+	return append(append([]File{}, m.Advisories...), m.Files...)
+}
+
 // Image is one image of the release, kept byte for byte under its original
 // digest.
 type Image struct {

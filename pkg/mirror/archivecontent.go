@@ -59,7 +59,7 @@ func planArchive(ctx context.Context, md *metadata) (*archivePlan, error) {
 			p.required[layout.BlobName(b.Digest)] = true
 		}
 	}
-	for _, f := range append(append([]bundle.File{}, md.Manifest.Advisories...), md.Manifest.Files...) {
+	for _, f := range md.Manifest.HumanView() {
 		p.files[f.Path] = f
 		p.declared += f.Size
 		if !omitted[f.Digest] {

@@ -96,7 +96,7 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 		})
 	}
 	m := md.Manifest
-	for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+	for _, f := range m.HumanView() {
 		if omitted[f.Digest] {
 			continue
 		}
@@ -215,7 +215,7 @@ func missingIsMismatch(err error) error {
 // when signing, removeUnreached's).
 func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 	named := map[string]bool{}
-	for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+	for _, f := range m.HumanView() {
 		named[f.Path] = true
 	}
 	return filepath.WalkDir(dir.Path(), func(p string, e fs.DirEntry, err error) error {

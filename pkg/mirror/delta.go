@@ -79,7 +79,7 @@ func neededBy(plan *placement, m *bundle.Manifest, b *blobPlace) string {
 			return "image " + r
 		}
 	}
-	for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+	for _, f := range m.HumanView() {
 		if f.Digest == b.desc.Digest {
 			return f.Path
 		}

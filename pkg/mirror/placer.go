@@ -209,7 +209,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 	docs := pl.plan.manifestDigests()
 	human := map[string]int64{}
 	var declared int64
-	for _, f := range append(append([]bundle.File{}, pl.md.Manifest.Advisories...), pl.md.Manifest.Files...) {
+	for _, f := range pl.md.Manifest.HumanView() {
 		human[f.Path] = f.Size
 		declared += f.Size
 	}

@@ -176,7 +176,7 @@ func writeHumanView(ctx context.Context, stage *layout.Staging, md *metadata) er
 		return err
 	}
 	omitted := md.Manifest.OmittedSet()
-	for _, f := range append(append([]bundle.File{}, md.Manifest.Advisories...), md.Manifest.Files...) {
+	for _, f := range md.Manifest.HumanView() {
 		if omitted[f.Digest] {
 			continue
 		}

@@ -36,7 +36,7 @@ func checkNoStrayEntries(name string, store servedStore, plan *placement, m *bun
 		}
 	case *tarStore:
 		named := map[string]bool{}
-		for _, f := range append(append([]bundle.File{}, m.Advisories...), m.Files...) {
+		for _, f := range m.HumanView() {
 			named[f.Path] = true
 		}
 		for _, entry := range s.Names() {
