@@ -107,7 +107,8 @@ func (t *target) servesTag(ctx context.Context, r *oremote.Repository, tg tagPla
 	return err == nil && got.Digest == tg.desc.Digest && bytes.Equal(data, tg.data)
 }
 
-// tag writes the tags and reads each back: a registry that rewrote the
+// tag writes the tags and reads each back (a failure told with how many
+// were written before it): a registry that rewrote the
 // manifest without saying so, or took the write and did not apply it,
 // names other content by the tag, which a generation check (which reads
 // the tags) would then trust. A tag already serving its manifest is left
@@ -123,6 +124,7 @@ func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 	kept := make([]*keptTag, len(tags))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
+	before := t.tagged.Load()
 	for i, tg := range tags[:len(tags)-1] {
 		g.Go(func() (err error) {
 			kept[i], err = t.tagOne(gctx, tg)
@@ -130,6 +132,12 @@ func (t *target) tag(ctx context.Context, tags []tagPlace) error {
 		})
 	}
 	err := g.Wait()
+	if written := t.tagged.Load() - before; err != nil && written > 0 && ctx.Err() == nil {
+		// No registry writes several tags as one: those written name
+		// the new bundle's whole images, and the bundle's own tag, which
+		// the generation check and inventory read, still names the old.
+		err = fmt.Errorf("%w (%d tags written before it name the new bundle's images, whole; the bundle's own tag is not written: run the same command again once the registry takes them)", err, written)
+	}
 	if err == nil {
 		last := len(tags) - 1
 		kept[last], err = t.tagOne(ctx, tags[last])
@@ -170,18 +178,22 @@ func (t *target) tagOne(ctx context.Context, tg tagPlace) (*keptTag, error) {
 	err = transfer.Retry(ctx, t.opts.Attempts, t.opts.Backoff, func() (bool, error) {
 		got, rerr := resolveTag(ctx, r, tg.tag)
 		switch {
-		case rerr == nil && got.Digest != tg.desc.Digest:
-			return perr == nil, fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
-				t.host, tg.repo, tg.tag, got.Digest, tg.desc.Digest, errdef.ErrDigestMismatch)
+		case rerr == nil && got.Digest == tg.desc.Digest:
+			return false, nil
 		case perr != nil:
+			// Refused, the tag names what it named before, if anything:
+			// the refusal is the cause (a tag immutability rule, no
+			// push right), not a registry rewriting what it took.
 			return false, fmt.Errorf("tag %s/%s:%s: %w", t.host, tg.repo, tg.tag, remote.Classify(perr))
+		case rerr == nil:
+			return true, fmt.Errorf("tag %s/%s:%s names %s after %s was written to it (the registry rewrote the manifest, or serves a stale tag): %w",
+				t.host, tg.repo, tg.tag, got.Digest, tg.desc.Digest, errdef.ErrDigestMismatch)
 		case isNotFound(rerr):
 			return true, fmt.Errorf("tag %s/%s:%s is not found after %s was written to it (the registry lost the write): %w",
 				t.host, tg.repo, tg.tag, tg.desc.Digest, errdef.ErrUnavailable)
-		case rerr != nil:
+		default:
 			return false, fmt.Errorf("tag %s/%s:%s: read back: %w", t.host, tg.repo, tg.tag, remote.Classify(rerr))
 		}
-		return false, nil
 	})
 	if err != nil {
 		return nil, err
