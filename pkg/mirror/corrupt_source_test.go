@@ -3,9 +3,15 @@ package mirror_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -72,3 +78,41 @@ func TestCorruptBlobNamesTheMedia(t *testing.T) {
 		})
 	}
 }
+
+// A pull of a bundle whose registry serves a layer's bytes altered fails
+// naming the reference it pulls and the blob, once: it said "blob
+// sha256:…: sha256:…: content hashes to …", the digest twice and the
+// registry not at all (found by review). Exit 2, and no output.
+func TestPullOfACorruptBlobNamesTheReference(t *testing.T) {
+	t.Parallel()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	layer := digest.NewDigestFromEncoded(digest.SHA256, filepath.Base(largestBlob(t, s.dir)))
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String()) {
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				body := rec.Body.Bytes()
+				body[len(body)/2] ^= 0xff
+				maps.Copy(w.Header(), rec.Header())
+				w.WriteHeader(rec.Code)
+				w.Write(body)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version
+	pushSampleTo(t, s, ref)
+	out := filepath.Join(t.TempDir(), "pulled")
+	_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: out, Trust: trustKeys(s.pub),
+		Client: testutil.Client(t), Transfer: transferOpts()})
+	want := ref + ": blob " + layer.String() + ": content hashes to sha256:"
+	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), layer.String()) != 1 {
+		t.Fatalf("pull of a corrupt layer: %v\nwant a digest mismatch starting %q, the digest once", err, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("failed pull left %s (stat: %v)", out, err)
+	}
+}
+

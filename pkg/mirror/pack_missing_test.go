@@ -22,17 +22,7 @@ func TestPackOfADirectoryMissingAListedFile(t *testing.T) {
 	t.Parallel()
 	dir := makeBundle(t)
 	m := readManifest(t, dir)
-	// The largest blob: an image's layer.
-	layer, largest := "", int64(0)
-	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && info.Size() > largest {
-			layer, largest = "blobs/sha256/"+e.Name(), info.Size()
-		}
-	}
+	layer := "blobs/sha256/" + filepath.Base(largestBlob(t, dir))
 	for name, missing := range map[string]string{
 		"layer":    layer,
 		"manifest": "blobs/sha256/" + m.Images[0].Digest.Encoded(),

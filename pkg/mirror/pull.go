@@ -116,7 +116,8 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	}
 	stats, err := transfer.CopyBlobs(ctx, jobs, opts.Transfer)
 	if err != nil {
-		return nil, err
+		// Named by what it was read from, as sync and import REF name it.
+		return nil, fmt.Errorf("%s: %w", opts.Reference, err)
 	}
 	if err := writeHumanView(ctx, stage, md); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -108,7 +109,13 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 		opts.Progress.Done(job.Desc, err)
 	}
 	if err != nil {
-		return 0, retries, fmt.Errorf("blob %s: %w", job.Desc.Digest, remote.Classify(err))
+		err = remote.Classify(err)
+		if strings.HasPrefix(err.Error(), job.Desc.Digest.String()+": ") {
+			// It names the digest itself ("sha256:…: content hashes
+			// to …", "sha256:…: not found"): not twice.
+			return 0, retries, fmt.Errorf("blob %w", err)
+		}
+		return 0, retries, fmt.Errorf("blob %s: %w", job.Desc.Digest, err)
 	}
 	return job.Desc.Size, retries, nil
 }
