@@ -54,7 +54,10 @@ func RegistryWrapped(t testing.TB, wrap func(http.Handler) http.Handler) string 
 // the test ends.
 func ProxyWrapped(t testing.TB, host string, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	srv := httptest.NewServer(wrap(httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: host})))
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: host})
+	// A request its client gave up on is the tests' doing, not news.
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	srv := httptest.NewServer(wrap(proxy))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }

@@ -138,8 +138,14 @@ func TestImportCutAtAnyWriteLeavesNoTagOnPartialContent(t *testing.T) {
 			}
 			g.Go(func() error {
 				namespace := fmt.Sprintf("cut-%d-%v", cut, after)
-				if err := run(namespace, &cutRun{cut: cut, after: after}); err == nil {
-					t.Errorf("import cut at write %d (after its answer: %v) succeeded", cut, after)
+				r := &cutRun{cut: cut, after: after}
+				if err := run(namespace, r); err == nil {
+					// Runs differ by a write or two (how many times the
+					// referrers' fallback index is rewritten depends on
+					// which pushes meet): one that made fewer was never cut.
+					if r.writes.Load() >= cut {
+						t.Errorf("import cut at write %d (after its answer: %v) succeeded", cut, after)
+					}
 					return nil
 				}
 				assertTagsWhole(t, host, namespace, s)
