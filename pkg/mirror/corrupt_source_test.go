@@ -115,4 +115,3 @@ func TestPullOfACorruptBlobNamesTheReference(t *testing.T) {
 		t.Errorf("failed pull left %s (stat: %v)", out, err)
 	}
 }
-

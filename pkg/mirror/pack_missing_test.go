@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-		"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
