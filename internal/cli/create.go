@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -126,14 +127,19 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys, TrustRoots: f.baseRoots},
 		Key: f.key, Certificate: f.cert, CertificateChain: f.chain,
 	}
-	created := f.created
+	created, from := f.created, "--created"
 	if created == "" {
-		created = os.Getenv("SOURCE_DATE_EPOCH")
+		created, from = os.Getenv("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH"
 	}
 	var err error
 	if created != "" {
 		if opts.Created, err = parseTime(created); err != nil {
-			return opts, err
+			return opts, usageError("%s=%s: want RFC 3339 or Unix seconds", from, created)
+		}
+		// Unix seconds 0 makes no generation, and years past 9999 no
+		// RFC 3339 time: refused before anything is fetched.
+		if opts.Created.Unix() <= 0 || opts.Created.Year() > 9999 {
+			return opts, usageError("%s=%s: the creation time must be after 1970-01-01 and before the year 10000", from, created)
 		}
 	}
 	if f.validFor != "" {
@@ -194,10 +200,17 @@ func parseTime(s string) (time.Time, error) {
 func parseDays(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
+		if err == nil && (n <= 0 || n > maxValidDays) {
+			// More overflows a time.Duration, to a short or negative one.
+			return 0, fmt.Errorf("%d days: want 1 to %d", n, maxValidDays)
+		}
 		return time.Duration(n) * 24 * time.Hour, err
 	}
 	return time.ParseDuration(s)
 }
+
+// maxValidDays is the most days a time.Duration holds (about 292 years).
+const maxValidDays = int(math.MaxInt64 / int64(24*time.Hour))
 
 func printCreate(w io.Writer, res *mirror.CreateResult) {
 	m := res.Manifest

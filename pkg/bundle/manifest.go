@@ -233,6 +233,19 @@ var (
 // ValidTag reports whether s is a valid OCI tag.
 func ValidTag(s string) bool { return tagPattern.MatchString(s) }
 
+// reservedTagPattern matches the tags a registry and cosign give a
+// digest's artifacts: sha256-<hex>, the referrers API's fallback index,
+// and sha256-<hex>.sig, .att, .sbom, cosign's tag scheme.
+var reservedTagPattern = regexp.MustCompile(`^sha256-[0-9a-f]{64}($|\.)`)
+
+// ReservedTag reports whether tag is one of a digest's artifact tags: an
+// image tagged so by a release would have import replace that digest's
+// referrers index, or pose as its signature.
+func ReservedTag(tag string) bool { return reservedTagPattern.MatchString(tag) }
+
+// ValidBundleID reports whether id is a valid bundle id.
+func ValidBundleID(id string) bool { return bundleIDPattern.MatchString(id) }
+
 // ValidRepository reports whether s is a valid OCI repository name.
 func ValidRepository(s string) bool { return len(s) <= 255 && repositoryPattern.MatchString(s) }
 

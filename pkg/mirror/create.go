@@ -148,6 +148,9 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if !bundle.ValidTag(version) {
 		return nil, fmt.Errorf("release version %q is not a valid tag: %w", version, errdef.ErrUsage)
 	}
+	if err := checkCreateInputs(opts, version, channel); err != nil {
+		return nil, err
+	}
 	if unpinned := rel.Unpinned(); len(unpinned) > 0 && !opts.AllowTags {
 		u := unpinned[0]
 		return nil, fmt.Errorf("%s:%d: %s is not pinned by digest (pin it, or pass --allow-tags): %w", opts.ReleaseFile, u.Line, u.Ref, errdef.ErrMalformed)

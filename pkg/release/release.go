@@ -60,6 +60,8 @@ var yamlKeyLine = regexp.MustCompile(`^(---|[A-Za-z_][\w-]*:(\s|$))`)
 // Parse reads a release file. name is used in error messages. Every error
 // wraps errdef.ErrMalformed and names the file and line.
 func Parse(name string, data []byte) (*Release, error) {
+	// A byte order mark, as Windows editors write one, is no content.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%s: %d bytes exceeds the %d byte limit: %w", name, len(data), MaxFileSize, errdef.ErrMalformed)
 	}
@@ -94,7 +96,7 @@ func parseList(name string, data []byte) (*Release, error) {
 		if line == "" {
 			continue
 		}
-		ref, err := bundle.ParseImageRef(line)
+		ref, err := parseRef(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v: %w", name, n, err, errdef.ErrMalformed)
 		}
@@ -150,6 +152,13 @@ func parseYAML(name string, data []byte) (*Release, error) {
 	if err := bundle.Printable(rel.Channel); err != nil {
 		return nil, bad(mapValue(relNode, "channel"), "release.channel: %v", err)
 	}
+	if err := CheckBundleID(rel.Version, rel.Channel); err != nil {
+		at := mapValue(relNode, "channel")
+		if at == nil {
+			at = mapValue(relNode, "version")
+		}
+		return nil, bad(at, "release: %v", err)
+	}
 	if comps := mapValue(relNode, "components"); comps != nil {
 		if comps.Kind != yaml.SequenceNode {
 			return nil, bad(comps, "release.components is not a list")
@@ -183,7 +192,50 @@ func parseYAML(name string, data []byte) (*Release, error) {
 	if len(rel.Images) == 0 {
 		return nil, bad(relNode, "release names no images (release.components, release.infrastructure)")
 	}
+	// Other keys are let be (date:, charts:), but not one holding images
+	// (componets:): its images would be left out without a word.
+	for i := 0; i+1 < len(relNode.Content); i += 2 {
+		key, val := relNode.Content[i], relNode.Content[i+1]
+		if key.Value != "components" && key.Value != "infrastructure" && holdsImages(val) {
+			return nil, bad(key, "release.%s holds images, but only release.components and release.infrastructure are read", key.Value)
+		}
+	}
 	return rel, nil
+}
+
+// holdsImages reports whether n is a list or mapping of entries with an
+// image key, as release.components and release.infrastructure are.
+func holdsImages(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if c.Kind == yaml.MappingNode && mapValue(c, "image") != nil {
+				return true
+			}
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			if c := n.Content[i]; c.Kind == yaml.MappingNode && mapValue(c, "image") != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckBundleID refuses a release version and channel that make no valid
+// bundle id (version-channel-<12 hex>: letters, digits, '.', '_', ':' and
+// '-', at most 128 characters): create would refuse the manifest.json it
+// made, after every blob was fetched.
+func CheckBundleID(version, channel string) error {
+	id := version
+	if channel != "" {
+		id += "-" + channel
+	}
+	if !bundle.ValidBundleID(id + "-000000000000") {
+		return fmt.Errorf("version %q and channel %q make no valid bundle id (%s-<12 hex digits>: letters, digits, '.', '_', ':' and '-', first a letter or digit, at most 128 characters)", version, channel, id)
+	}
+	return nil
 }
 
 type entry struct {
@@ -214,12 +266,24 @@ func parseEntry(n *yaml.Node, where, defaultName string) (entry, error) {
 	if refNode.Kind != yaml.ScalarNode {
 		return e, fmt.Errorf("%s.image is not a string", where)
 	}
-	ref, err := bundle.ParseImageRef(refNode.Value)
+	ref, err := parseRef(refNode.Value)
 	if err != nil {
 		return e, fmt.Errorf("%s.image: %v", where, err)
 	}
 	e.Image = Image{Name: name, Ref: ref, Line: refNode.Line}
 	return e, nil
+}
+
+// parseRef parses an image reference of the release. Its tag may not be
+// one of a digest's artifact tags (bundle.ReservedTag): import writes the
+// tag, and would replace the referrers index of a digest by the image,
+// taking its SBOM and signatures from readers, or pose as a signature.
+func parseRef(s string) (bundle.ImageRef, error) {
+	ref, err := bundle.ParseImageRef(s)
+	if err == nil && bundle.ReservedTag(ref.Tag) {
+		return ref, fmt.Errorf("reference %q: tag %q is the form a registry and cosign keep for a digest's referrers and signatures, not an image's tag", s, ref.Tag)
+	}
+	return ref, err
 }
 
 // duplicateKey returns the second occurrence of a key given twice in any
@@ -265,6 +329,9 @@ func scalar(m *yaml.Node, key string, required bool) (string, error) {
 	}
 	if v.Kind != yaml.ScalarNode {
 		return "", fmt.Errorf("not a string")
+	}
+	if v.Tag == "!!null" {
+		return "", nil // channel: ~ is no channel, not the string "~"
 	}
 	return v.Value, nil
 }
