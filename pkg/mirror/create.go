@@ -151,6 +151,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if err := checkCreateInputs(opts, version, channel); err != nil {
 		return nil, err
 	}
+	warnBundleRepository(rel, opts.ReleaseFile, log)
 	if unpinned := rel.Unpinned(); len(unpinned) > 0 && !opts.AllowTags {
 		u := unpinned[0]
 		return nil, fmt.Errorf("%s:%d: %s is not pinned by digest (pin it, or pass --allow-tags): %w", opts.ReleaseFile, u.Line, u.Ref, errdef.ErrMalformed)

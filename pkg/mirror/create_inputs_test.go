@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"oras.land/oras-go/v2"
+
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -70,5 +73,38 @@ func TestCreateRefusesItsInputsBeforeAnyRequest(t *testing.T) {
 				t.Errorf("refused create left %v", entries)
 			}
 		})
+	}
+}
+
+// An image in stellaops/mirror-bundle, where import and serve place the
+// bundle itself by default, made a bundle they refuse (its tag would be the
+// image's), with no word from create (found by review). create still makes
+// it, for an import with another --bundle-repo, and warns, naming the
+// file's line and the flag.
+func TestCreateWarnsOfAnImageInTheBundleRepository(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	host := testutil.Registry(t)
+	rel, _, _ := testutil.PushSample(t, host, sample.Spec{})
+	img := rel.Images[0]
+	client := testutil.Client(t)
+	src, _ := client.Repository(host + "/" + img.Repository)
+	dst, _ := client.Repository(host + "/" + bundle.DefaultBundleRepository)
+	if _, err := oras.Copy(ctx, src, img.Descriptor.Digest.String(), dst, "x", oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(t.TempDir(), "images.txt")
+	if err := os.WriteFile(list, []byte("# one image\n"+host+"/"+bundle.DefaultBundleRepository+"@"+img.Descriptor.Digest.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := createOpts(t, list, "", filepath.Join(t.TempDir(), "bundle"))
+	opts.Version = "2025.12.0"
+	log, stderr := logBuffer()
+	opts.Logger = log
+	if _, err := mirror.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if want := list + ":2: image " + host + "/" + bundle.DefaultBundleRepository; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "--bundle-repo") {
+		t.Errorf("create of an image in %s did not warn %q:\n%s", bundle.DefaultBundleRepository, want, stderr)
 	}
 }

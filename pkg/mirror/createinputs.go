@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -42,4 +43,16 @@ func checkCreateInputs(opts CreateOptions, version, channel string) error {
 		}
 	}
 	return nil
+}
+
+// warnBundleRepository warns of an image in the repository the bundle
+// itself goes to by default: import and serve refuse such a bundle unless
+// --bundle-repo names another (its tag would be the image's), which the
+// operator on the far side is better told now.
+func warnBundleRepository(rel *release.Release, file string, log *slog.Logger) {
+	for _, img := range rel.Images {
+		if img.Ref.Repository == bundle.DefaultBundleRepository {
+			log.Warn(fmt.Sprintf("%s:%d: image %s is in %s, where import and serve place the bundle itself by default: they will refuse this bundle unless given --bundle-repo naming another repository", file, img.Line, img.Ref, bundle.DefaultBundleRepository))
+		}
+	}
 }
