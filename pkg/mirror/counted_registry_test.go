@@ -37,6 +37,17 @@ func (c *countedRegistry) count(method, path string) int {
 	return c.asked[method+" "+path]
 }
 
+// total says how many requests were sent since the last reset.
+func (c *countedRegistry) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.asked {
+		n += k
+	}
+	return n
+}
+
 func (c *countedRegistry) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -30,13 +30,8 @@ import (
 // every blob written to disk.
 func TestCreateRefusesTooLargeReleaseUpFront(t *testing.T) {
 	t.Parallel()
-	var requests atomic.Int64
-	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			h.ServeHTTP(w, r)
-		})
-	})
+	counted := newCountedRegistry(t)
+	host := counted.host
 	tmp := t.TempDir()
 	release := func(name string, n int) string {
 		var b strings.Builder
@@ -67,14 +62,14 @@ func TestCreateRefusesTooLargeReleaseUpFront(t *testing.T) {
 		{"advisories", release("one.txt", 1), advisories, "one.txt: its manifest.json would be over"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			requests.Store(0)
+			counted.reset()
 			out := filepath.Join(tmp, "bundle-"+tc.name)
 			_, err := mirror.Create(context.Background(), mirror.CreateOptions{ReleaseFile: tc.release, AdvisoriesDir: tc.advisories, Version: "2025.10.0",
 				Output: out, Created: fixedTime, Client: testutil.Client(t)})
 			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "release too large for one bundle") {
 				t.Fatalf("create: %v, want ErrUsage naming %q", err, tc.want)
 			}
-			if n := requests.Load(); n != 0 {
+			if n := counted.total(); n != 0 {
 				t.Errorf("%d requests reached the registry before the refusal", n)
 			}
 			if _, err := os.Lstat(out); !os.IsNotExist(err) {

@@ -3,11 +3,9 @@ package mirror_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,13 +30,8 @@ import (
 //   - --output bundle.tar.xz, .tar.bz2 or .TAR: a directory of that name.
 func TestCreateRefusesItsInputsBeforeAnyRequest(t *testing.T) {
 	t.Parallel()
-	var requests atomic.Int32
-	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			next.ServeHTTP(w, r)
-		})
-	})
+	counted := newCountedRegistry(t)
+	host := counted.host
 	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{})
 	for _, tt := range []struct {
 		name   string
@@ -61,12 +54,12 @@ func TestCreateRefusesItsInputsBeforeAnyRequest(t *testing.T) {
 			parent := t.TempDir()
 			opts := createOpts(t, releaseFile, advisories, filepath.Join(parent, "bundle"))
 			tt.change(&opts)
-			before := requests.Load()
+			before := counted.total()
 			_, err := mirror.Create(context.Background(), opts)
 			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("create: %v, want usage saying %q", err, tt.want)
 			}
-			if n := requests.Load() - before; n != 0 {
+			if n := counted.total() - before; n != 0 {
 				t.Errorf("create refused after %d requests, want none", n)
 			}
 			if entries, _ := os.ReadDir(parent); len(entries) != 0 {

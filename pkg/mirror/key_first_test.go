@@ -3,10 +3,8 @@ package mirror_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/testutil"
@@ -21,13 +19,8 @@ import (
 // are read, not on top of them (catalog of a 1600-image bundle peaked at
 // 106 MiB). On the old code both asked the registry first.
 func TestCatalogAndInventoryOpenTheKeyFirst(t *testing.T) {
-	var requests atomic.Int64
-	host := testutil.RegistryWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			h.ServeHTTP(w, r)
-		})
-	})
+	counted := newCountedRegistry(t)
+	host := counted.host
 	priv, pub := testKeys(t, "key-first")
 	wrong := func() ([]byte, error) { return []byte("not the password"), nil }
 	ctx := context.Background()
@@ -42,12 +35,12 @@ func TestCatalogAndInventoryOpenTheKeyFirst(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			before := requests.Load()
+			before := counted.total()
 			err := run()
 			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), priv) {
 				t.Fatalf("wrong password: %v", err)
 			}
-			if n := requests.Load() - before; n != 0 {
+			if n := counted.total() - before; n != 0 {
 				t.Errorf("%d requests to the registry before the key was opened", n)
 			}
 		})
