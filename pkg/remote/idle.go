@@ -16,10 +16,12 @@ const DefaultIdleTimeout = 2 * time.Minute
 // idleTimeout drops a request whose bytes stop moving, so that a registry
 // (or anything between) that stops sending or stops reading mid-transfer
 // fails the request, which is then retried, instead of hanging the
-// command: an answer whose read waits longer than the timeout for data, or
-// a request the connection has not taken more of for as long. Time the
-// caller spends between reads of an answer, or reading a request's body
-// from its own source, is not counted.
+// command: an answer whose reads wait longer than the timeout in all
+// without minProgress bytes coming (a source that trickles a byte every
+// few seconds held create without end: found by review), or a request
+// the connection has not taken more of for as long. Time the caller
+// spends between reads of an answer, or reading a request's body from
+// its own source, is not counted.
 type idleTimeout struct {
 	base http.RoundTripper
 	d    time.Duration
@@ -58,6 +60,11 @@ func (t idleTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// minProgress is how many bytes of an answer must come for its clock to
+// start again: a slow but honest link (136 bytes a second, at the default
+// timeout) moves that much, a registry trickling a byte at a time does not.
+const minProgress = 16 << 10
+
 // StallError is the error of a request dropped by the idle timeout: a
 // timeout, so retried like one.
 type StallError struct {
@@ -66,7 +73,7 @@ type StallError struct {
 }
 
 func (e *StallError) Error() string {
-	return fmt.Sprintf("%s: no data moved for %s: connection dropped", e.Host, e.Idle)
+	return fmt.Sprintf("%s: no data moved for %s (or less than %d KiB): connection dropped", e.Host, e.Idle, minProgress>>10)
 }
 
 func (e *StallError) Timeout() bool   { return true }
@@ -84,6 +91,11 @@ type watchdog struct {
 	answer  bool // the answer came: the request's body no longer counts
 	closed  bool
 	stalled bool
+	// left is what is left of the answer's clock, armed when its last
+	// read began; moved the bytes read since the clock was last wound.
+	left    time.Duration
+	armedAt time.Time
+	moved   int
 }
 
 func newWatchdog(d time.Duration, host string, cancel context.CancelFunc) *watchdog {
@@ -137,8 +149,33 @@ func (w *watchdog) stopRequest() {
 func (w *watchdog) answered() {
 	w.mu.Lock()
 	w.answer = true
+	w.left = w.d
 	w.timer.Stop()
 	w.mu.Unlock()
+}
+
+// armAnswer starts the answer's clock with what is left of it.
+func (w *watchdog) armAnswer() {
+	w.mu.Lock()
+	if !w.closed {
+		w.armedAt = time.Now()
+		w.timer.Reset(w.left)
+	}
+	w.mu.Unlock()
+}
+
+// stopAnswer stops the answer's clock after a read of n bytes: wound
+// again once minProgress bytes came since it last was, else what the read
+// took is off what is left.
+func (w *watchdog) stopAnswer(n int) {
+	w.timer.Stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.moved += n; w.moved >= minProgress {
+		w.moved, w.left = 0, w.d
+		return
+	}
+	w.left = max(w.left-time.Since(w.armedAt), time.Millisecond)
 }
 
 func (w *watchdog) close() {
@@ -179,9 +216,9 @@ type watchedAnswer struct {
 }
 
 func (a *watchedAnswer) Read(p []byte) (int, error) {
-	a.w.arm()
+	a.w.armAnswer()
 	n, err := a.rc.Read(p)
-	a.w.stop()
+	a.w.stopAnswer(n)
 	return n, a.w.explain(err)
 }
 

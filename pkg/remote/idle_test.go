@@ -152,3 +152,48 @@ func TestStalledUploadIsRetried(t *testing.T) {
 		t.Fatalf("status %d, %d requests, last received %d bytes of %d", resp.StatusCode, requests.Load(), received.Load(), len(body))
 	}
 }
+
+// An answer that trickles (a byte every 40 ms against a 200 ms timeout:
+// never silent for the timeout, never moving) was read on without end: a
+// source trickling a manifest's bytes held create past 400 s (found by
+// review). The clock now starts again only once 16 KiB came: the answer
+// is dropped as stalled, and every retry of it too, well within the test's
+// deadline. An answer that moves, however it is cut into reads, is not.
+func TestTricklingAnswerIsDropped(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Length", strconv.Itoa(1<<20))
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for range 1 << 20 {
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
+			w.Write([]byte("t"))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v2/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read whole by the client (it is small), so it fails in Do.
+	resp, err := idleClient(t).HTTPClient().Do(req)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	var stall *remote.StallError
+	if !errors.As(err, &stall) || !remote.IsTransient(err) || ctx.Err() != nil {
+		t.Fatalf("trickled answer: %v: want a transient StallError before the test's deadline", err)
+	}
+	if n := requests.Load(); n != 3 {
+		t.Errorf("%d requests, want the first and its two retries", n)
+	}
+}
