@@ -116,7 +116,7 @@ func (w *watchdog) fire() {
 	w.cancel()
 }
 
-// arm starts the clock; stop stops it.
+// arm starts the clock, until the answer comes.
 func (w *watchdog) arm() {
 	w.mu.Lock()
 	if !w.closed {
@@ -124,8 +124,6 @@ func (w *watchdog) arm() {
 	}
 	w.mu.Unlock()
 }
-
-func (w *watchdog) stop() { w.timer.Stop() }
 
 // armRequest and stopRequest are arm and stop for the request's body, which
 // the HTTP client may still read after the answer came (a registry that
