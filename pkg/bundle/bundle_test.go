@@ -180,6 +180,12 @@ func TestManifestRefusesControlCharacters(t *testing.T) {
 		}},
 		{"advisory source", func(m *Manifest) { m.Advisories[0].Source = "nvd\u009b2J" }},
 		{"advisory media type", func(m *Manifest) { m.Advisories[0].MediaType = evil }},
+		// Paths are printed too (inspect's ADVISORY column): an 8-bit CSI
+		// or a bidirectional override in a file's name, not only ASCII's
+		// controls.
+		{"advisory path with a C1 CSI", func(m *Manifest) { m.Advisories[0].Path = "advisories/c1-\u009b31mRED.json" }},
+		{"advisory path with a bidi override", func(m *Manifest) { m.Advisories[0].Path = "advisories/evil-\u202enosj.json" }},
+		{"advisory path with an escape", func(m *Manifest) { m.Advisories[0].Path = "advisories/a\x1b[2J.json" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,6 +199,29 @@ func TestManifestRefusesControlCharacters(t *testing.T) {
 				t.Fatalf("err = %v, want ErrMalformed", err)
 			}
 		})
+	}
+}
+
+// TestManifestRefusesTheImportRecordAsAnAdvisory: import keeps its record
+// of the advisories it wrote in --advisories-dir, as
+// .stella-advisories.json; an advisory of that name would be written over
+// by it (or over it), and import would say it was written.
+func TestManifestRefusesTheImportRecordAsAnAdvisory(t *testing.T) {
+	m := validManifest()
+	m.Advisories[0].Path = "advisories/" + AdvisoryRecordName
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseManifest(data); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), AdvisoryRecordName) {
+		t.Fatalf("err = %v, want ErrMalformed naming %s", err, AdvisoryRecordName)
+	}
+	m.Advisories[0].Path = "advisories/nvd/" + AdvisoryRecordName // not where import keeps it
+	if data, err = m.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseManifest(data); err != nil {
+		t.Fatalf("an advisory of that name in a feed's directory: %v", err)
 	}
 }
 

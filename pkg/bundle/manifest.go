@@ -243,6 +243,11 @@ var reservedTagPattern = regexp.MustCompile(`^sha256-[0-9a-f]{64}($|\.)`)
 // referrers index, or pose as its signature.
 func ReservedTag(tag string) bool { return reservedTagPattern.MatchString(tag) }
 
+// AdvisoryRecordName is the file in which import records, in
+// --advisories-dir, the advisories it wrote there. No bundle carries an
+// advisory of that name: import would write its record over it.
+const AdvisoryRecordName = ".stella-advisories.json"
+
 // ValidBundleID reports whether id is a valid bundle id.
 func ValidBundleID(id string) bool { return bundleIDPattern.MatchString(id) }
 
@@ -316,6 +321,9 @@ func (m *Manifest) Validate() error {
 	for i, f := range m.Advisories {
 		if err := f.validate("advisories/"); err != nil {
 			return bad("advisories[%d]: %v", i, err)
+		}
+		if f.Path == "advisories/"+AdvisoryRecordName {
+			return bad("advisories[%d]: path %q is the record import keeps in --advisories-dir, not an advisory", i, f.Path)
 		}
 		if seenPath[f.Path] {
 			return bad("advisories[%d]: path %q listed twice", i, f.Path)
@@ -456,9 +464,15 @@ func ValidPath(p string) error {
 		return fmt.Errorf("path %q is not a clean relative path", p)
 	}
 	for _, r := range p {
-		if r < 0x20 || r == 0x7f || r == '\\' || r == ':' {
+		if r == '\\' || r == ':' {
 			return fmt.Errorf("path %q has a forbidden character", p)
 		}
+	}
+	// Paths are printed by inspect, create and import, as the free-text
+	// fields are (Printable): a C1 control (U+009B is a terminal's CSI) or a
+	// bidirectional override in a file name would rewrite the screen.
+	if err := Printable(p); err != nil {
+		return fmt.Errorf("path %q holds a control or formatting character", p)
 	}
 	return nil
 }

@@ -24,8 +24,9 @@ import (
 // --advisories-dir, the advisories it wrote there: which bundle, and each
 // file with its digest and size. It is what lets the next import remove an
 // advisory its release withdrew, and only one whose bytes are still those
-// stella wrote.
-const AdvisoryRecordName = ".stella-advisories.json"
+// stella wrote. No bundle holds an advisory of that name (create leaves
+// out the record of a directory an import wrote, and readers refuse it).
+const AdvisoryRecordName = bundle.AdvisoryRecordName
 
 // advisoryRecordSchema is the record's format version; a newer one is
 // refused (upgrade stella), never read as this one.
