@@ -97,7 +97,7 @@ verified as it is written, and the archive appears only when all are.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.images, "images", "", "release file: deploy/releases/<version>-<channel>.yaml, or a list of references (required)")
-	fl.StringVar(&f.advisories, "advisories", "", "directory of advisory files (JSON, gzip'd or not)")
+	fl.StringVar(&f.advisories, "advisories", "", "directory of advisory files (JSON, gzip'd or not), read through no symlink below it; the record an import keeps there (.stella-advisories.json) is left out")
 	fl.StringVarP(&f.output, "output", "o", "", "bundle directory to write, or FILE.tar to write the packed archive in one pass (required)")
 	fl.BoolVar(&f.force, "force", false, "replace an existing bundle directory (oci-layout and manifest.json, nothing a bundle does not hold; any other non-empty directory is refused)")
 	fl.BoolVar(&f.allowTags, "allow-tags", false, "accept references without a digest, resolving each tag once")

@@ -63,6 +63,12 @@ func Open(root string) (*Dir, error) {
 	return &Dir{root: root}, nil
 }
 
+// OpenTree opens a directory of files that is not a bundle (the advisory
+// feed create copies) for Open: a file below root is reached through no
+// symlink at any level, and must be a regular file, however the tree
+// changes between a walk listing it and its open. Close the Dir after use.
+func OpenTree(root string) *Dir { return &Dir{root: root} }
+
 // Path returns the directory's path.
 func (d *Dir) Path() string { return d.root }
 

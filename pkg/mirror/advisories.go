@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,11 @@ import (
 
 // addAdvisories copies every file of dir into the bundle under advisories/,
 // checking on the way, in the same single read, that each is well-formed
-// JSON, gzip'd or plain. Symlinks and special files are refused.
-func addAdvisories(ctx context.Context, dst *layout.Staging, dir string) ([]bundle.File, error) {
+// JSON, gzip'd or plain. Symlinks and special files are refused, also one
+// swapped in after the walk listed the file. The record an import keeps in
+// its --advisories-dir (a tier that carries on what it imported) is left
+// out: it is stella's, not an advisory.
+func addAdvisories(ctx context.Context, log *slog.Logger, dst *layout.Staging, dir string) ([]bundle.File, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -31,6 +35,8 @@ func addAdvisories(ctx context.Context, dst *layout.Staging, dir string) ([]bund
 	if err != nil {
 		return nil, err
 	}
+	tree := layout.OpenTree(dir)
+	defer tree.Close()
 	var files []bundle.File
 	err = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -46,11 +52,16 @@ func addAdvisories(ctx context.Context, dst *layout.Staging, dir string) ([]bund
 		if err != nil {
 			return err
 		}
-		name := "advisories/" + filepath.ToSlash(rel)
+		rel = filepath.ToSlash(rel)
+		if importRecord(rel) {
+			log.Warn("advisory left out: it is the record of an import into that directory, not an advisory", "file", path)
+			return nil
+		}
+		name := "advisories/" + rel
 		if err := bundle.ValidPath(name); err != nil {
 			return fmt.Errorf("advisory %s: %v: %w", path, err, errdef.ErrMalformed)
 		}
-		f, err := addAdvisory(ctx, dst, path, name)
+		f, err := addAdvisory(ctx, dst, tree, rel, path, name)
 		if err != nil {
 			return err
 		}
@@ -96,10 +107,16 @@ func checkOutputOutsideAdvisories(dir, output string) error {
 	return nil
 }
 
-func addAdvisory(ctx context.Context, dst *layout.Staging, path, name string) (bundle.File, error) {
-	src, err := os.Open(path)
+// importRecord reports whether rel, a file of the advisory feed, is the
+// record an import keeps there, or a temporary file of one cut short.
+func importRecord(rel string) bool {
+	return rel == AdvisoryRecordName || strings.HasPrefix(rel, "."+AdvisoryRecordName+".tmp-")
+}
+
+func addAdvisory(ctx context.Context, dst *layout.Staging, tree *layout.Dir, rel, path, name string) (bundle.File, error) {
+	src, err := tree.Open(rel)
 	if err != nil {
-		return bundle.File{}, err
+		return bundle.File{}, fmt.Errorf("advisory %w", err)
 	}
 	defer src.Close()
 	// The file is read once: into the bundle, and through a pipe into the

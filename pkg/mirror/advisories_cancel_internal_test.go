@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,7 +29,7 @@ func TestAddAdvisoriesStopsWhenCancelled(t *testing.T) {
 	defer stage.Abort()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := addAdvisories(ctx, stage, adv); !errors.Is(err, context.Canceled) {
+	if _, err := addAdvisories(ctx, slog.New(slog.DiscardHandler), stage, adv); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

@@ -1,14 +1,19 @@
 package mirror_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -106,5 +111,52 @@ func TestFirstImportNamesUnrecordedFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "withdrawn-long-ago.json")); err != nil || len(res.WithdrawnAdvisories) != 0 {
 		t.Errorf("a file no record lists: %v, withdrawn %v", err, res.WithdrawnAdvisories)
+	}
+}
+
+// TestCreateLeavesOutTheImportRecord: a tier that carries on what it
+// imported gives create the --advisories-dir an import wrote, which holds
+// import's record (and, after an import cut short, its temporary file).
+// create carried the record as an advisory; the next import then wrote its
+// own record over it and said it wrote it. create now leaves both out,
+// warning of each, and the next import's record is its own.
+func TestCreateLeavesOutTheImportRecord(t *testing.T) {
+	l := newAdvisoryLine(t)
+	feed := t.TempDir()
+	if _, err := l.importInto(t, l.bundle(t, 102, advB), testutil.Registry(t), feed); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(feed, "."+mirror.AdvisoryRecordName+".tmp-123-abcd")
+	os.WriteFile(leftover, []byte(`{"schemaVersion":1`), 0o600)
+	_, releaseFile, _ := testutil.PushSample(t, l.source, sample.Spec{})
+	b := filepath.Join(t.TempDir(), "bundle")
+	var logs bytes.Buffer
+	opts := createOpts(t, releaseFile, feed, b)
+	opts.Generation = 103
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := mirror.Create(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var carried []string
+	for _, f := range res.Manifest.Advisories {
+		carried = append(carried, strings.TrimPrefix(f.Path, "advisories/"))
+	}
+	if want := slices.Sorted(maps.Keys(advB)); !slices.Equal(slices.Sorted(slices.Values(carried)), want) {
+		t.Errorf("carried %v, want the feed's advisories %v only", carried, want)
+	}
+	for _, name := range []string{filepath.Join(feed, mirror.AdvisoryRecordName), leftover} {
+		if !strings.Contains(logs.String(), name) {
+			t.Errorf("no warning names %s:\n%s", name, logs.String())
+		}
+	}
+	sign(t, b, l.priv)
+	next := t.TempDir()
+	if _, err := l.importInto(t, b, testutil.Registry(t), next); err != nil {
+		t.Fatal(err)
+	}
+	record, err := os.ReadFile(filepath.Join(next, mirror.AdvisoryRecordName))
+	if err != nil || !strings.Contains(string(record), `"bundleId"`) {
+		t.Errorf("the next import's record is not its own (%v): %.200s", err, record)
 	}
 }

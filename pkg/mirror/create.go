@@ -297,7 +297,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		}
 		m.Images = append(m.Images, manifestImage(img, version, platforms))
 	}
-	if m.Advisories, err = addAdvisories(ctx, stage, opts.AdvisoriesDir); err != nil {
+	if m.Advisories, err = addAdvisories(ctx, log, stage, opts.AdvisoriesDir); err != nil {
 		return nil, err
 	}
 	if m.Files, err = addKit(ctx, stage); err != nil {
