@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -139,6 +140,9 @@ func addAdvisory(ctx context.Context, dst *layout.Staging, tree *layout.Dir, rel
 	if err != nil {
 		return bundle.File{}, err
 	}
+	if errors.Is(v.err, errAdvisoryToken) {
+		return bundle.File{}, fmt.Errorf("advisory %s: %v: %w", path, v.err, errdef.ErrMalformed)
+	}
 	if v.err != nil {
 		return bundle.File{}, fmt.Errorf("advisory %s: not well-formed JSON: %v: %w", path, v.err, errdef.ErrMalformed)
 	}
@@ -155,9 +159,36 @@ func advisoryEntry(name string, d digest.Digest, size int64, gzipped bool) bundl
 	return bundle.File{Path: name, Source: advisorySource(name), Digest: d, Size: size, MediaType: mediaType}
 }
 
+// maxAdvisoryToken bounds one string or number of an advisory file. The
+// decoder holds a whole token in memory, so one string of a feed (a few
+// hundred kilobytes of gzip make gigabytes of it) would hold the feed in
+// memory; the longest of real feeds (a description, a CVSS vector, a
+// patch) are kilobytes.
+const maxAdvisoryToken = 4 << 20
+
+// errAdvisoryToken is the refusal of a token past maxAdvisoryToken.
+var errAdvisoryToken = fmt.Errorf("holds a single string or number of more than %d MiB (stella's bound, which keeps memory bounded)", maxAdvisoryToken>>20)
+
+// tokenBound reads for dec, failing once what dec holds unconsumed (the
+// token it is reading) passes maxAdvisoryToken.
+type tokenBound struct {
+	r    io.Reader
+	read int64
+	dec  *json.Decoder
+}
+
+func (b *tokenBound) Read(p []byte) (int, error) {
+	if b.read-b.dec.InputOffset() > maxAdvisoryToken {
+		return 0, errAdvisoryToken
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 // checkJSON reads r to its end and checks that it is one or more JSON
 // values, gzip-compressed or not. It streams: memory stays bounded whatever
-// the size of the feed.
+// the size of the feed, one token at a time (maxAdvisoryToken).
 func checkJSON(r io.Reader) (gzipped bool, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, _ := br.Peek(2)
@@ -171,7 +202,10 @@ func checkJSON(r io.Reader) (gzipped bool, err error) {
 		defer zr.Close()
 		in = zr
 	}
-	dec := json.NewDecoder(in)
+	bound := &tokenBound{r: in}
+	dec := json.NewDecoder(bound)
+	bound.dec = dec
+	dec.UseNumber() // a number past float64's range is still JSON
 	values, depth := 0, 0
 	for {
 		tok, err := dec.Token()

@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"bytes"
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -35,5 +37,50 @@ func TestAdvisoryTruncatedFeedRefused(t *testing.T) {
 		if _, err := checkJSON(strings.NewReader(body)); err != nil {
 			t.Errorf("checkJSON(%q): %v", body, err)
 		}
+	}
+}
+
+// endlessString reads as `{"d":"aaaa…` without end, and fails once it has
+// given limit bytes, noting the heap in use then.
+type endlessString struct {
+	given, limit int
+	heap         uint64
+}
+
+var errEndlessGaveUp = errors.New("endless string: limit reached")
+
+func (r *endlessString) Read(p []byte) (int, error) {
+	if r.given == 0 {
+		n := copy(p, `{"d":"`)
+		r.given += n
+		return n, nil
+	}
+	if r.given >= r.limit {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		r.heap = ms.HeapAlloc
+		return 0, errEndlessGaveUp
+	}
+	for i := range p {
+		p[i] = 'a'
+	}
+	r.given += len(p)
+	return len(p), nil
+}
+
+// TestAdvisoryOfOneHugeStringRefused: the decoder holds a whole token, so
+// one long string held a feed in memory: a 765 KiB gzip of a 768 MiB string
+// made create take 1.6 GB and 12 s, then carried it. A string past
+// maxAdvisoryToken is refused, having read little past it; strings up to
+// the bound pass.
+func TestAdvisoryOfOneHugeStringRefused(t *testing.T) {
+	r := &endlessString{limit: 64 << 20}
+	_, err := checkJSON(r)
+	if !errors.Is(err, errAdvisoryToken) || r.given > 2*maxAdvisoryToken {
+		t.Fatalf("err = %v after %d MiB of one string (heap %d MiB at the end); want it refused past %d MiB", err, r.given>>20, r.heap>>20, maxAdvisoryToken>>20)
+	}
+	long := `{"d":"` + strings.Repeat("a", maxAdvisoryToken-64) + `","n":` + strings.Repeat("1", 1000) + `}`
+	if _, err := checkJSON(strings.NewReader(long + "\n" + long)); err != nil {
+		t.Errorf("a string just under the bound: %v", err)
 	}
 }
