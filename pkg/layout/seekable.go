@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -25,9 +26,12 @@ type Seekable struct {
 	frames []seekFrame
 	size   int64 // of the tar
 
-	mu   sync.Mutex
-	idle []*seekCursor
-	free []frameDecoder // decoders whose place no read goes on from
+	mu sync.Mutex
+	// ended marks the frames decoded to their end and found to end there
+	// (endFrame): CheckUnread decodes the others.
+	ended []bool
+	idle  []*seekCursor
+	free  []frameDecoder // decoders whose place no read goes on from
 	// sections counts the open Sections holding a decoder of their own.
 	sections int
 }
@@ -111,7 +115,7 @@ func OpenSeekable(r io.ReaderAt, size int64) (z *Seekable, ok bool, err error) {
 		return nil, ok, err
 	}
 	last := frames[len(frames)-1]
-	return &Seekable{r: r, codec: codec, frames: frames, size: last.tarAt + last.tarN}, true, nil
+	return &Seekable{r: r, codec: codec, frames: frames, size: last.tarAt + last.tarN, ended: make([]bool, len(frames))}, true, nil
 }
 
 // Size is the size of the tar.
@@ -311,6 +315,9 @@ func (z *Seekable) endFrame(c *seekCursor) error {
 		case m > 0:
 			return z.corrupt(fr, fmt.Errorf("it holds more than the %d bytes the table gives it", fr.tarN))
 		case err == io.EOF:
+			z.mu.Lock()
+			z.ended[c.frame] = true
+			z.mu.Unlock()
 			if c.frame+1 == len(z.frames) {
 				return nil
 			}
@@ -325,6 +332,46 @@ func (z *Seekable) endFrame(c *seekCursor) error {
 		}
 	}
 	return z.corrupt(fr, io.ErrNoProgress)
+}
+
+// CheckUnread decodes every frame no read has decoded to its end, checking
+// that each holds the tar bytes the table gives it, no more, and its
+// checksum. A frame is otherwise checked only when a read reaches its end:
+// one holding an entry whose content nothing reads (a side file, a
+// directory entry) could hide more tar past what the table gives it,
+// entries that any other reader of the archive (zstd -d | tar x) sees,
+// and stella would not.
+func (z *Seekable) CheckUnread(ctx context.Context) error {
+	buf := make([]byte, 64<<10)
+	for i, fr := range z.frames {
+		z.mu.Lock()
+		ended := z.ended[i]
+		z.mu.Unlock()
+		if ended {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := z.cursor(fr.tarAt)
+		if err != nil {
+			return err
+		}
+		for c.frame == i && err == nil {
+			want := buf[:min(int64(len(buf)), fr.tarAt+fr.tarN-c.pos)]
+			if len(want) == 0 {
+				err = z.endFrame(c)
+				break
+			}
+			_, err = z.read(c, want)
+		}
+		if err != nil {
+			c.dec.Close()
+			return err
+		}
+		z.release(c)
+	}
+	return nil
 }
 
 // frameAt is the index of the frame holding tar offset off (< z.size).

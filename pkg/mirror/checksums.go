@@ -236,7 +236,21 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 // (the far side's keys make that), and blobs are checked by whoever reads
 // them. A directory without SHA256SUMS is not checked.
 func checkSigningFinished(ctx context.Context, dir *layout.Dir) error {
-	data, err := dir.ReadFile(layout.ChecksumsFile)
+	return checkSideFiles(ctx, dir.Path(), dir.ReadFile, "a sign that did not finish (killed, or the disk filled) leaves this: run sign again")
+}
+
+// checkArchiveSideFiles is checkSigningFinished for an archive, whose head
+// files read reads: pack refuses a directory whose side files disagree, so
+// in an archive they were altered or damaged since.
+func checkArchiveSideFiles(ctx context.Context, path string, read func(string) ([]byte, error)) error {
+	return checkSideFiles(ctx, path, read, "the archive was altered or damaged since pack wrote it (pack refuses a bundle whose files disagree): get a fresh copy")
+}
+
+// checkSideFiles checks the head files of the bundle at path, read by
+// read, as checkSigningFinished says; advice says what to do when they
+// disagree.
+func checkSideFiles(ctx context.Context, path string, read func(string) ([]byte, error), advice string) error {
+	data, err := read(layout.ChecksumsFile)
 	if errors.Is(err, errdef.ErrNotFound) {
 		return nil
 	}
@@ -244,14 +258,14 @@ func checkSigningFinished(ctx context.Context, dir *layout.Dir) error {
 		return err
 	}
 	unfinished := func(what string) error {
-		return fmt.Errorf("%s: %s: a sign that did not finish (killed, or the disk filled) leaves this: run sign again", dir.Path(), what)
+		return fmt.Errorf("%s: %s: %s", path, what, advice)
 	}
-	if _, err := dir.ReadFile(layout.ChecksumsSigFile); err == nil {
-		sig, err := readChecksumsSig(dir)
+	if raw, err := read(layout.ChecksumsSigFile); err == nil {
+		sig, err := decodeChecksumsSig(raw)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w: %s", path, err, advice)
 		}
-		pem, err := dir.ReadFile(layout.PublicKeyFile)
+		pem, err := read(layout.PublicKeyFile)
 		if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 			return err
 		}
@@ -266,6 +280,8 @@ func checkSigningFinished(ctx context.Context, dir *layout.Dir) error {
 		if !verified {
 			return fmt.Errorf("%w: %w", unfinished(fmt.Sprintf("%s does not verify %s with a key of its %s", layout.ChecksumsSigFile, layout.ChecksumsFile, layout.PublicKeyFile)), errdef.ErrSignature)
 		}
+	} else if !errors.Is(err, errdef.ErrNotFound) {
+		return err
 	}
 	sums, err := bundle.ParseChecksums(data)
 	if err != nil {
@@ -279,7 +295,7 @@ func checkSigningFinished(ctx context.Context, dir *layout.Dir) error {
 		if name == layout.ChecksumsFile || name == layout.ChecksumsSigFile {
 			continue
 		}
-		content, err := dir.ReadFile(name)
+		content, err := read(name)
 		if errors.Is(err, errdef.ErrNotFound) {
 			if _, ok := listed[name]; ok {
 				return fmt.Errorf("%w: %w", unfinished(name+" is listed in "+layout.ChecksumsFile+" but missing"), errdef.ErrDigestMismatch)

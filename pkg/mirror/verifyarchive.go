@@ -86,6 +86,32 @@ func verifyArchive(ctx context.Context, path string, opts VerifyOptions, log *sl
 		}
 		return nil, err
 	}
+	// The files the signature does not cover, checked as for a directory:
+	// a SHA256SUMS altered on the media passes verify, and fails
+	// `sha256sum -c` once the archive is unpacked.
+	if err := checkArchiveSideFiles(ctx, path, src.file); err != nil {
+		return nil, err
+	}
+	if err := checkUnreadFrames(ctx, src); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	log.Info("content verified", "blobs", res.Content.Blobs, "bytes", res.Content.Bytes)
 	return res, nil
+}
+
+// checkUnreadFrames decodes what of a seekable .tar.zst or .tar.gz the
+// verification did not (layout.Seekable.CheckUnread): the frames of
+// entries whose content it never reads, which could hide entries that
+// another reader of the archive sees. Only the side files' frames are left
+// by then, so it costs kilobytes.
+func checkUnreadFrames(ctx context.Context, src *source) error {
+	t, ok := src.store.(*tarStore)
+	if !ok {
+		return nil
+	}
+	z, ok := t.f.(seekableArchive)
+	if !ok {
+		return nil
+	}
+	return z.CheckUnread(ctx)
 }
