@@ -3,10 +3,13 @@ package layout
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"sync"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -328,7 +331,7 @@ func (z *Seekable) endFrame(c *seekCursor) error {
 			}
 			return nil
 		case err != nil:
-			return z.corrupt(fr, err)
+			return z.damaged(fr, err)
 		}
 	}
 	return z.corrupt(fr, io.ErrNoProgress)
@@ -379,22 +382,43 @@ func (z *Seekable) frameAt(off int64) int {
 	return sort.Search(len(z.frames), func(i int) bool { return z.frames[i].tarAt+z.frames[i].tarN > off })
 }
 
-// decodeError says why decoding stopped at tar offset pos: the frames ran
-// out before the size the table gives, or one of them is corrupt.
+// decodeError says why decoding stopped at tar offset pos: the frame
+// holding it ended before the size the table gives it (malformed: the table
+// or the frame says otherwise than pack wrote), a limit of the decoder's
+// was passed (malformed), or its content failed to decode or to match its
+// checksum (damaged).
 func (z *Seekable) decodeError(pos int64, err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%s archive: frames end at %d bytes of tar, the seek table says %d: %w", z.codec.name, pos, z.size, errdef.ErrMalformed)
+		fr := z.frames[min(z.frameAt(pos), len(z.frames)-1)]
+		return z.corrupt(fr, fmt.Errorf("it ends after %d of the %d bytes of tar the table gives it", pos-fr.tarAt, fr.tarN))
 	}
 	// A frame's checksum fails at its end: name the frame holding the last
 	// byte decoded.
-	return z.corrupt(z.frames[min(z.frameAt(max(pos-1, 0)), len(z.frames)-1)], err)
+	fr := z.frames[min(z.frameAt(max(pos-1, 0)), len(z.frames)-1)]
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) || err == io.ErrNoProgress {
+		return z.corrupt(fr, err)
+	}
+	return z.damaged(fr, err)
 }
 
-// corrupt names the frame that failed by where it lies in the archive.
-// In split volumes it hashes the volumes holding the frame: one whose
-// bytes differ from the volume list is named as such (a digest mismatch,
-// as verify-checksums reports it).
+// corrupt says a frame is not one a seekable archive holds (a header its
+// decoder refuses, more tar than the table gives it): malformed.
 func (z *Seekable) corrupt(fr seekFrame, err error) error {
+	return z.frameError(fr, err, errdef.ErrMalformed, "")
+}
+
+// damaged says a frame's content fails to decode, or its checksum (zstd's
+// XXH64, gzip's CRC-32) fails: its bytes were altered on the media, a
+// digest mismatch, as a blob's in a plain tar would be.
+func (z *Seekable) damaged(fr seekFrame, err error) error {
+	return z.frameError(fr, err, errdef.ErrDigestMismatch, ": the archive was altered or damaged on the media, get a fresh copy")
+}
+
+// frameError names the frame that failed by where it lies in the archive,
+// wrapping kind. In split volumes it hashes the volumes holding the frame:
+// one whose bytes differ from the volume list is named as such (a digest
+// mismatch, as verify-checksums reports it).
+func (z *Seekable) frameError(fr seekFrame, err, kind error, advice string) error {
 	where := ""
 	if v, ok := z.r.(*VolumesReaderAt); ok {
 		names, verr := v.CheckSpan(fr.at, fr.size)
@@ -403,7 +427,7 @@ func (z *Seekable) corrupt(fr seekFrame, err error) error {
 		}
 		where = " (in " + names + ")"
 	}
-	return fmt.Errorf("%s archive: the %s at archive byte %d%s is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, where, err, errdef.ErrMalformed)
+	return fmt.Errorf("%s archive: the %s at archive byte %d%s is corrupt (%v)%s: %w", z.codec.name, z.codec.unit, fr.at, where, err, advice, kind)
 }
 
 // release keeps c for a read that goes on where it stopped. A cursor at

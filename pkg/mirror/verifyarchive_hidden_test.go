@@ -149,3 +149,28 @@ func (c *hiddenCountReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// TestMediaDamageInACompressedArchiveIsAMismatch: one byte altered in the
+// middle of an archive, inside a layer. In a .tar the blob's digest finds
+// it: exit 2, "get a fresh copy". In pack's .tar.zst and .tar.gz the
+// codec's checksum found it first, and verify said malformed (exit 11),
+// whose advice is to report a faulty producer. Every form now says the
+// same: a digest mismatch, naming the frame.
+func TestMediaDamageInACompressedArchiveIsAMismatch(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
+		path := s.pack(t, suffix)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x41
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: path, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)})
+		if !errors.Is(err, errdef.ErrDigestMismatch) || (suffix != ".tar" && !strings.Contains(err.Error(), "at archive byte")) {
+			t.Errorf("%s altered mid-archive: %v; want a digest mismatch (exit 2) naming where", suffix, err)
+		}
+	}
+}
