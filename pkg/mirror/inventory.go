@@ -22,6 +22,7 @@ import (
 	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -221,22 +222,34 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	return res, nil
 }
 
+// maxInventoryFile bounds an inventory read as a base. It must verify
+// under the envelope beside it, which carries it in base64 (a third
+// larger) and is at most dsse.MaxEnvelopeSize bytes: no inventory over
+// some 3 MiB can be signed, so none over this bound can verify. (At some
+// 75 bytes a digest that is some 40000 blobs; the manifest.json of the
+// base a delta names is bounded alike, at 4 MiB.)
+const maxInventoryFile = dsse.MaxEnvelopeSize
+
 // loadInventoryBase reads an inventory as the base of a delta: the newest
 // bundle it lists, and the blobs of its bundle repository. Its signature
 // (the .dsse beside it) must verify with trust, which may not be empty: an
 // inventory crosses from the far side like any media, and the delta the
 // release signer signs takes its generation from it.
 func loadInventoryBase(ctx context.Context, path string, trust TrustOptions) (*baseInfo, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileBounded(path, "--base "+path, maxInventoryFile)
 	if err != nil {
-		return nil, fmt.Errorf("--base %s: %w", path, errdef.ErrNotFound)
+		return nil, err
 	}
 	if err := checkBaseTrust(path, trust); err != nil {
 		return nil, err
 	}
-	env, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".dsse")
-	if err != nil {
+	sigFile := strings.TrimSuffix(path, ".json") + ".dsse"
+	env, err := readFileBounded(sigFile, "--base "+sigFile, dsse.MaxEnvelopeSize)
+	if errors.Is(err, errdef.ErrNotFound) {
 		return nil, fmt.Errorf("--base %s: no signature beside it: %w", path, errdef.ErrSignature)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if _, err := verifyDocument(ctx, env, PayloadTypeInventory, data, trust); err != nil {
 		return nil, fmt.Errorf("--base %s: %w", path, err)

@@ -2,9 +2,12 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -50,6 +53,25 @@ func readBounded(r io.Reader, limit int64, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: exceeds the %d byte limit: %w", name, limit, errdef.ErrMalformed)
 	}
 	return data, nil
+}
+
+// readFileBounded reads the file at path, named name in errors: at most
+// limit bytes, a larger one refused (errdef.ErrMalformed) once limit+1
+// bytes of it are read, not after all of them. A file not there is
+// errdef.ErrNotFound.
+func readFileBounded(path, name string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
+	}
+	if denied := layout.ReadDenied(err); denied != nil {
+		return nil, denied
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer f.Close()
+	return readBounded(f, limit, name)
 }
 
 func sortDigests(ds []digest.Digest) {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
 )
@@ -31,9 +31,15 @@ func VerifyVolumes(ctx context.Context, list string, trust TrustOptions, limit i
 	}
 	res := &VolumesResult{List: list, Volumes: vs.Volumes, Size: vs.Size}
 	if !trust.Empty() {
-		env, err := os.ReadFile(strings.TrimSuffix(list, ".json") + ".dsse")
-		if err != nil {
+		// The envelope comes off the same media as the volumes: it is
+		// read no further than an envelope may be.
+		sigFile := strings.TrimSuffix(list, ".json") + ".dsse"
+		env, err := readFileBounded(sigFile, sigFile, dsse.MaxEnvelopeSize)
+		if errors.Is(err, errdef.ErrNotFound) {
 			return nil, fmt.Errorf("%s: no signature beside it: %w", list, errdef.ErrSignature)
+		}
+		if err != nil {
+			return nil, err
 		}
 		sig, err := verifyDocument(ctx, env, PayloadTypeVolumes, data, trust)
 		if err != nil {

@@ -1,0 +1,43 @@
+//go:build unix
+
+package testutil
+
+import (
+	"os"
+	"syscall"
+	"testing"
+)
+
+// EndlessFile makes path a FIFO that gives n zero bytes and then neither
+// more nor its end, as a device or a file still being written may: a
+// reader that reads to the end waits until the test is over, one bounded
+// below n bytes returns at once. It skips the test where no FIFO can be
+// made.
+func EndlessFile(t testing.TB, path string, n int) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		w, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		// A reader that stops early and closes fails this write (EPIPE).
+		if _, err := w.Write(make([]byte, n)); err == nil {
+			<-stop
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		// A writer still waiting for a reader to open the FIFO is let
+		// through, and its write fails once that reader is gone.
+		if r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			r.Close()
+		}
+		<-done
+	})
+}
