@@ -19,7 +19,11 @@ func newSignCmd(app *app) *cobra.Command {
 application/vnd.stellaops.mirror-bundle+json, the exact bytes of manifest.json
 as payload, keyid sha256:<hex of the public key's DER>, ECDSA P-256 over the
 DSSE PAE. Signing an envelope that already signs the same bytes adds a
-signature (two-person approval); verify --threshold counts them.
+signature (two-person approval); verify --threshold counts them. In a bundle
+directory each signature of another key already there must first verify
+with the key public-key.pem carries for it: one that does not (damaged,
+edited) or has no key there is refused (exit 5); its signer signing again
+replaces it, or remove manifest.dsse and have every signer sign again.
 
 In a bundle directory the bundle must verify first; then the envelope is
 attached as a referrer of the bundle root, and public-key.pem, SHA256SUMS and

@@ -28,8 +28,10 @@ type SignOptions struct {
 	Manifest string
 	// Output is the envelope to write; empty means manifest.dsse beside
 	// Manifest. An envelope already there over the same bytes keeps its
-	// signatures by other keys (two-person approval); over other bytes it
-	// is replaced.
+	// signatures by other keys (two-person approval), each first verified
+	// with its key in the public-key.pem beside it (errdef.ErrSignature if
+	// one does not verify, or in a bundle has no key there); over other
+	// bytes it is replaced.
 	//
 	// When Manifest is the manifest.json of a bundle directory and Output
 	// its manifest.dsse, the bundle is updated too: it must verify deeply
@@ -157,6 +159,13 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	}
 	env, err := envelopeFor(output, payload, log)
 	if err != nil {
+		return nil, err
+	}
+	read := fileReader(outDir)
+	if dir != nil {
+		read = dir.ReadFile
+	}
+	if err := checkKeptSignatures(ctx, env, signer.KeyID(), output, read, dir != nil, log); err != nil {
 		return nil, err
 	}
 	if err := env.Sign(ctx, signer); err != nil {

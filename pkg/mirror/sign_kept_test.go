@@ -1,0 +1,106 @@
+package mirror_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestCoSignOverDamagedSignatureRefused: the second signer of a two-person
+// bundle adds a signature beside the first one in manifest.dsse. Where the
+// first was damaged (a flipped bit on the way, an edit), sign used to keep
+// it unchecked, say "2 signature(s)" and exit 0, pack packed it, and only
+// the far side's verify --threshold 2 found out. The operator now meets
+// exit 5 from sign, naming the key of the signature that does not verify,
+// with the bundle left as it was; the first signer signing again replaces
+// the damaged signature, and the second then signs. A signature whose key
+// public-key.pem does not hold (sign writes every signer's key there, a
+// KMS key's too) cannot be checked, and is refused the same way.
+func TestCoSignOverDamagedSignatureRefused(t *testing.T) {
+	dir := newBundle(t)
+	engineer, engineerPub := testKeys(t, "engineer")
+	authority, authorityPub := testKeys(t, "authority")
+	first := sign(t, dir, engineer)
+	envPath := filepath.Join(dir, "manifest.dsse")
+	damageSignature(t, envPath)
+	before := readTree(t, dir)
+
+	coSign := func(key string) (*mirror.SignResult, error) {
+		return mirror.Sign(context.Background(), mirror.SignOptions{
+			Manifest: filepath.Join(dir, "manifest.json"), Output: envPath,
+			Key: key, Password: testPass, Created: fixedTime,
+		})
+	}
+	_, err := coSign(authority)
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), first.KeyID) || !strings.Contains(err.Error(), envPath) {
+		t.Fatalf("co-signing over a damaged signature: %v; want exit 5 naming %s and key %s", err, envPath, first.KeyID)
+	}
+	if after := readTree(t, dir); !reflect.DeepEqual(before, after) {
+		t.Error("a refused co-signing changed the bundle")
+	}
+
+	// Its signer signing again replaces it; then the co-signing passes.
+	sign(t, dir, engineer)
+	if res := sign(t, dir, authority); res.Signatures != 2 {
+		t.Fatalf("co-signing over a sound signature: %d signatures, want 2", res.Signatures)
+	}
+	if _, err := verify(dir, mirror.TrustOptions{Keys: []string{engineerPub, authorityPub}, Threshold: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	// public-key.pem without the first signer's key: nothing to check
+	// its signature with.
+	_, otherPub := testKeys(t, "other")
+	other, err := os.ReadFile(otherPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "public-key.pem"), string(other))
+	third, _ := testKeys(t, "third")
+	if _, err := coSign(third); !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), "public-key.pem") {
+		t.Errorf("co-signing over signatures public-key.pem holds no key of: %v", err)
+	}
+}
+
+// damageSignature changes one byte in the middle of the first signature of
+// the envelope at path, which still parses.
+func damageSignature(t *testing.T, path string) {
+	t.Helper()
+	var env struct {
+		PayloadType string `json:"payloadType"`
+		Payload     string `json:"payload"`
+		Signatures  []struct {
+			KeyID string `json:"keyid"`
+			Sig   string `json:"sig"`
+		} `json:"signatures"`
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[len(sig)/2] ^= 0x01
+	env.Signatures[0].Sig = base64.StdEncoding.EncodeToString(sig)
+	out, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
