@@ -58,7 +58,7 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 		name := relName(bp)
 		if err := a.root.MkdirAll(path.Dir(name), 0o755); err != nil {
 			p.abort()
-			return nil, fmt.Errorf("advisory %s: %w", bp, err)
+			return nil, fmt.Errorf("advisory %s: %w", bp, a.mkdirError(path.Dir(name), err))
 		}
 		// A name the rename cannot take (a directory holds it) is refused
 		// now, before anything is tagged, not once all is placed.
@@ -101,6 +101,34 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 		p.names = append(p.names, name)
 	}
 	return p, nil
+}
+
+// mkdirError tells why MkdirAll of dir (slash-separated, under the root)
+// failed where it is one of dir's directories on disk that is none:
+// os.Root's own words name the part alone ("mkdirat nvd: statat nvd: path
+// escapes from parent"), not where it is nor what it is. A symlink that
+// stays inside the root is followed, and passed over here; one out of it
+// is not followed. Any other failure is err.
+func (a *advisoryWriter) mkdirError(dir string, err error) error {
+	parts := strings.Split(dir, "/")
+	for i := range parts {
+		part := path.Join(parts[:i+1]...)
+		st, lerr := a.root.Lstat(part)
+		if lerr != nil {
+			break
+		}
+		full := filepath.Join(a.dir, filepath.FromSlash(part))
+		if st.Mode()&fs.ModeSymlink != 0 {
+			if _, serr := a.root.Stat(part); serr == nil {
+				continue
+			}
+			return fmt.Errorf("%s is a symlink (not followed): %w", full, errdef.ErrUsage)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s is a file, not a directory: %w", full, errdef.ErrUsage)
+		}
+	}
+	return err
 }
 
 // removeStale removes the temporary files of name that an import killed
