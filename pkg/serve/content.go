@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -306,6 +307,13 @@ func (c *Content) Blob(ctx context.Context, repo string, dg digest.Digest) (Blob
 	}
 	size := c.sizes[dg]
 	b, err := c.blobs.OpenBlob(ctx, ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: size})
+	if errors.Is(err, errdef.ErrNotFound) {
+		// repo holds dg, verified before serving: the store lost it since,
+		// which is the server's failure (logged, 500), as a served tar
+		// written to is, not a blob never pushed (404, unlogged).
+		return nil, fmt.Errorf("blob %s in %s: %v: the bundle changed under the server after it was opened and verified (replaced, or a file of it removed): restart to verify it again: %w",
+			dg, repo, err, errdef.ErrDigestMismatch)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,9 @@ type Blob interface {
 // BlobStore opens blobs by descriptor: a bundle directory, the offsets of a
 // plain tar, or (later) a set of media volumes. It must check that the blob
 // it opens has desc.Size bytes; Content relies on that, and on the caller
-// having verified every blob's digest before serving.
+// having verified every blob's digest before serving. A blob a repository
+// holds that the store cannot find is the server's failure (500, logged),
+// never BLOB_UNKNOWN: the store changed after it was verified.
 type BlobStore interface {
 	OpenBlob(ctx context.Context, desc ocispec.Descriptor) (Blob, error)
 }
