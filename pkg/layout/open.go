@@ -226,3 +226,50 @@ func (d *Dir) ReadDir(name string) ([]fs.DirEntry, error) {
 	defer closeDir(f)
 	return readDir(f)
 }
+
+// OpenArchive opens an archive the user named (a bundle's .tar, .tar.zst,
+// .tar.gz) for reading, following a symlink as for any path given. Anything
+// but a regular file is refused as not an archive (errdef.ErrUsage), and
+// at once: a named pipe is opened without blocking (openNonBlocking), where
+// a plain open of one waits for a writer that never comes, past Ctrl-C and
+// SIGTERM (the open is not a call a context can end). A file not there
+// wraps errdef.ErrNotFound; one the user may not read is told as
+// ReadDenied tells it.
+func OpenArchive(path string) (*os.File, fs.FileInfo, error) {
+	f, err := openNonBlocking(path)
+	if denied := ReadDenied(err); denied != nil {
+		return nil, nil, denied
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: not a regular file (%s): give the archive's file itself, not a pipe or device, which cannot be read at random or twice: %w",
+			path, fileKind(st.Mode()), errdef.ErrUsage)
+	}
+	return f, st, nil
+}
+
+// fileKind names what a non-regular file is, for an operator who gave one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "mode " + m.String()
+}

@@ -19,6 +19,12 @@ func openNoFollow(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 }
 
+// openNonBlocking opens path read-only, following a symlink (the path is
+// the user's), without blocking on a named pipe, as openNoFollow does.
+func openNonBlocking(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
 // dirFD is an open directory of a bundle: its descriptor, and the File that
 // owns it (and closes it when the Dir is dropped).
 type dirFD struct {

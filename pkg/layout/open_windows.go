@@ -22,6 +22,11 @@ func openNoFollow(path string) (*os.File, error) {
 	return os.Open(path)
 }
 
+// openNonBlocking opens path read-only, following a symlink (the path is
+// the user's). A named pipe does not block the open of a path on Windows;
+// OpenArchive's Stat refuses it.
+func openNonBlocking(path string) (*os.File, error) { return os.Open(path) }
+
 // dirFD is a directory of a bundle on Windows: its path, checked once when
 // first used not to be a symlink or junction. Windows has no openat; a
 // directory swapped for a link after the check is not seen (the check of a

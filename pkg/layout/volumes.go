@@ -153,6 +153,11 @@ func (vs *VolumeSet) CheckPresent() error {
 		if err != nil {
 			return err
 		}
+		if !st.Mode().IsRegular() {
+			// Told as openRegular tells it, before its size (a named
+			// pipe's is 0) is taken for a truncated volume.
+			return fmt.Errorf("volume %s: %s: not a regular file: %w", v.Name, vs.Path(v), errdef.ErrMalformed)
+		}
 		if st.Size() != v.Size {
 			return fmt.Errorf("volume %s has %d bytes, the list says %d%s: %w", v.Name, st.Size(), v.Size, vs.sizeOf(v, st.Size()), errdef.ErrDigestMismatch)
 		}

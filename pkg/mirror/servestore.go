@@ -171,14 +171,9 @@ func openArchiveFile(path string) (readerAtCloser, int64, error) {
 	if err := layout.NotAVolume(path); err != nil {
 		return nil, 0, err
 	}
-	f, err := os.Open(path)
+	f, st, err := layout.OpenArchive(path)
 	if err != nil {
 		return nil, 0, err
-	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrUsage)
 	}
 	return f, st.Size(), nil
 }

@@ -196,12 +196,9 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 		return nil, err
 	}
 	open := func() (io.ReadCloser, error) {
-		f, err := os.Open(path)
-		if denied := layout.ReadDenied(err); denied != nil {
-			return nil, denied
-		}
+		f, _, err := layout.OpenArchive(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+			return nil, err
 		}
 		return f, nil
 	}

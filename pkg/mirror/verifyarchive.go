@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -14,6 +13,8 @@ import (
 // isArchive reports whether path names a bundle archive rather than an
 // envelope: a .tar, .tar.gz or .tar.zst (or .tgz, .tzst), a volume list,
 // or a file that starts like a gzip or zstd stream or holds a tar header.
+// A named pipe or device is taken for one, to be refused as the archive
+// given (layout.OpenArchive), not read as an envelope.
 func isArchive(path string) bool {
 	if layout.IsVolumeList(path) {
 		return true
@@ -21,7 +22,10 @@ func isArchive(path string) bool {
 	if _, err := layout.CompressionFor(path); err == nil {
 		return true
 	}
-	f, err := os.Open(path)
+	f, _, err := layout.OpenArchive(path)
+	if errors.Is(err, errdef.ErrUsage) {
+		return true
+	}
 	if err != nil {
 		return false
 	}
