@@ -21,7 +21,9 @@ func newLoginCmd(app *app) *cobra.Command {
 		Short: "Save registry credentials in docker's config.json",
 		Long: `Check credentials against a registry and save them where docker, oras and
 stella read them: docker's config.json (or its credential helper). The password
-is read from stdin, never from the command line.`,
+is read from stdin, never from the command line. A config.json that is a
+symlink is written through, as docker does: the file it names is replaced, or
+made where the link points to nothing yet.`,
 		Example: `  echo "$REGISTRY_PASSWORD" | stella mirror login registry.internal:5000 -u mirror --password-stdin`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -538,7 +538,8 @@ func homeDir() (string, error) {
 // docker's own ($DOCKER_CONFIG, else ~/.docker). A config.json that is a
 // symlink (dotfiles kept in a repository, a mounted secret) is written
 // through, as docker does: login replaces the file the link names, not the
-// link.
+// link, and a link to a file not there yet (a dotfiles link made before
+// the first login) has it made where the link points.
 func configPath(configFile string) (string, error) {
 	if configFile == "" {
 		dir := os.Getenv("DOCKER_CONFIG")
@@ -552,7 +553,30 @@ func configPath(configFile string) (string, error) {
 		configFile = filepath.Join(dir, "config.json")
 	}
 	if target, err := filepath.EvalSymlinks(configFile); err == nil {
-		configFile = target
+		return target, nil
 	}
-	return configFile, nil
+	return danglingTarget(configFile), nil
+}
+
+// maxLinks bounds the links followed to a file not there, as the kernel
+// bounds them (ELOOP): a cycle of links must not loop for ever.
+const maxLinks = 40
+
+// danglingTarget returns the file a chain of symlinks at path ends in
+// when that file is not there (EvalSymlinks fails on it), each relative
+// link read from its own directory; path itself if it is no link (or the
+// chain loops).
+func danglingTarget(path string) string {
+	target := path
+	for range maxLinks {
+		link, err := os.Readlink(target)
+		if err != nil {
+			return target
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(target), link)
+		}
+		target = link
+	}
+	return path
 }
