@@ -23,7 +23,8 @@ func newLoginCmd(app *app) *cobra.Command {
 stella read them: docker's config.json (or its credential helper). The password
 is read from stdin, never from the command line. A config.json that is a
 symlink is written through, as docker does: the file it names is replaced, or
-made where the link points to nothing yet.`,
+made where the link points to nothing yet. Run as root over another user's
+config.json (sudo keeping HOME), it stays that user's, mode 0600; logout too.`,
 		Example: `  echo "$REGISTRY_PASSWORD" | stella mirror login registry.internal:5000 -u mirror --password-stdin`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -49,6 +49,8 @@ func Login(ctx context.Context, opts LoginOptions) error {
 	if err := credentials.Login(ctx, credentials.NewMemoryStore(), reg, cred); err != nil {
 		return fmt.Errorf("login to %s: %w", opts.Registry, remote.Classify(err))
 	}
+	path := opts.Client.ConfigPath()
+	owner := ownerOf(path)
 	store, err := opts.Client.FreshStore()
 	if err != nil {
 		return err
@@ -56,7 +58,7 @@ func Login(ctx context.Context, opts LoginOptions) error {
 	if err := store.Put(ctx, credentials.ServerAddressFromRegistry(reg.Reference.Registry), cred); err != nil {
 		return fmt.Errorf("login to %s: saving the credentials: %w", opts.Registry, err)
 	}
-	return syncConfig(opts.Client.ConfigPath())
+	return savedConfig(path, owner)
 }
 
 // Logout removes the registry's credentials from the store. It reports
@@ -66,6 +68,8 @@ func Logout(ctx context.Context, client *remote.Client, registry string) (remove
 	if err := checkRegistryHost("registry", registry); err != nil {
 		return false, err
 	}
+	path := client.ConfigPath()
+	owner := ownerOf(path)
 	store, err := client.FreshStore()
 	if err != nil {
 		return false, err
@@ -80,7 +84,16 @@ func Logout(ctx context.Context, client *remote.Client, registry string) (remove
 	if err := credentials.Logout(ctx, store, registry); err != nil {
 		return false, fmt.Errorf("logout from %s: %w", registry, err)
 	}
-	return true, syncConfig(client.ConfigPath())
+	return true, savedConfig(path, owner)
+}
+
+// savedConfig finishes a save of the config.json at path, which owner
+// owned before: given back to that owner, then made durable.
+func savedConfig(path string, owner fileOwner) error {
+	if err := keepOwner(path, owner); err != nil {
+		return err
+	}
+	return syncConfig(path)
 }
 
 // syncConfig makes the config.json the store just replaced durable, and
