@@ -33,7 +33,7 @@ terminal. cosign sign-blob reads the key; stella reads cosign's.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&opts.OutputPrefix, "output-key-prefix", "cosign", "path prefix of the key files: PREFIX.key and PREFIX.pub")
+	cmd.Flags().StringVar(&opts.OutputPrefix, "output-key-prefix", "cosign", "path prefix of the key files: PREFIX.key and PREFIX.pub (keys/cosign, not keys/, for keys/cosign.key)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace existing key files")
 	return cmd
 }

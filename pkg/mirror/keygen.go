@@ -38,6 +38,7 @@ type KeygenResult struct {
 
 // Keygen writes an ECDSA P-256 key pair in cosign's format: PREFIX.key
 // (ENCRYPTED SIGSTORE PRIVATE KEY, mode 0600) and PREFIX.pub (PUBLIC KEY).
+// A prefix ending in a path separator is refused (errdef.ErrUsage).
 // An existing file is never overwritten without Force (errdef.ErrExists).
 // The two files are placed under the directory's writers' lock
 // (layout.LockDir): of two runs at once, the later one's pair replaces the
@@ -47,6 +48,12 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	prefix := opts.OutputPrefix
 	if prefix == "" {
 		prefix = "cosign"
+	}
+	if os.IsPathSeparator(prefix[len(prefix)-1]) {
+		// keys/ would write keys/.key and keys/.pub: hidden files the
+		// operator looking for the pair does not see.
+		return nil, fmt.Errorf("--output-key-prefix %s names a directory, not the key files' name (it would write the hidden files %s.key and %s.pub): give %s: %w",
+			prefix, prefix, prefix, filepath.Join(prefix, "cosign"), errdef.ErrUsage)
 	}
 	res := &KeygenResult{PrivateKey: prefix + ".key", PublicKey: prefix + ".pub"}
 	if !opts.Force {

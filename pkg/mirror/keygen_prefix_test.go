@@ -1,0 +1,32 @@
+package mirror_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestKeygenRefusesDirectoryPrefix: keygen --output-key-prefix keys/ wrote
+// keys/.key and keys/.pub, hidden files an operator looking for the key
+// pair does not see. A prefix naming a directory alone is refused as usage
+// (exit 1), with the prefix to give instead, and nothing is written.
+func TestKeygenRefusesDirectoryPrefix(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{dir + "/", dir + string(filepath.Separator)} {
+		_, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass})
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), filepath.Join(dir, "cosign")) {
+			t.Errorf("keygen --output-key-prefix %s: %v, want errdef.ErrUsage suggesting %s", prefix, err, filepath.Join(dir, "cosign"))
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused keygen wrote %v", entries)
+	}
+}
