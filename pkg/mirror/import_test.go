@@ -269,10 +269,10 @@ func TestImportRefuses(t *testing.T) {
 		}, errdef.ErrSignature, "manifest.dsse: 0 of 1 signatures verified with a trusted key (signed by untrusted key"},
 		{"corrupt frame in a .tar.zst", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			return corruptContent(t, s.pack(t, ".tar.zst"), layerBytes), nil
-		}, errdef.ErrMalformed, "zstd archive: the frame at archive byte"},
+		}, errdef.ErrDigestMismatch, "zstd archive: the frame at archive byte"},
 		{"corrupt member in a .tar.gz", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			return corruptContent(t, s.pack(t, ".tar.gz"), layerBytes), nil
-		}, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
+		}, errdef.ErrDigestMismatch, "gzip archive: the member at archive byte"},
 		{"truncated archive", func(t *testing.T) (string, func(*mirror.ImportOptions)) {
 			tarPath := s.pack(t, ".tar")
 			data, _ := os.ReadFile(tarPath)

@@ -95,7 +95,7 @@ func TestVerifyArchive(t *testing.T) {
 		}, nil, errdef.ErrMalformed, "is truncated"},
 		{"corrupt member in a .tar.gz", func(t *testing.T) string {
 			return corruptLayers(t, s.pack(t, ".tar.gz"))
-		}, nil, errdef.ErrMalformed, "gzip archive: the member at archive byte"},
+		}, nil, errdef.ErrDigestMismatch, "gzip archive: the member at archive byte"},
 		{"broken seek table: verified as a stream", func(t *testing.T) string {
 			zst := s.pack(t, ".tar.zst")
 			data, _ := os.ReadFile(zst)
