@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"io"
 	"os"
 	"syscall"
 	"testing"
@@ -33,11 +34,17 @@ func EndlessFile(t testing.TB, path string, n int) {
 	}()
 	t.Cleanup(func() {
 		close(stop)
-		// A writer still waiting for a reader to open the FIFO is let
-		// through, and its write fails once that reader is gone.
-		if r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-			r.Close()
+		// A reader held open until the writer is done lets it through
+		// whenever it comes to open the FIFO (a reader that opened and
+		// closed before the writer's open came, as one refusing a FIFO at
+		// once does, would leave it waiting), and drains what it writes.
+		r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			<-done
+			return
 		}
+		go io.Copy(io.Discard, r)
 		<-done
+		r.Close()
 	})
 }

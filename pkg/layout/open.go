@@ -259,6 +259,28 @@ func OpenArchive(path string) (*os.File, fs.FileInfo, error) {
 	return f, st, nil
 }
 
+// OpenRegular opens a file that lies beside what the user named (the
+// manifest.json beside an envelope, the signature beside a volume list),
+// following a symlink, refusing at once anything but a regular file as
+// malformed: a named pipe planted on the media is opened without blocking.
+// A file not there is fs.ErrNotExist, as os.Open says it.
+func OpenRegular(path string) (*os.File, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file (%s): %w", path, fileKind(st.Mode()), errdef.ErrMalformed)
+	}
+	return f, nil
+}
+
 // fileKind names what a non-regular file is, for an operator who gave one.
 func fileKind(m fs.FileMode) string {
 	switch {

@@ -208,7 +208,7 @@ func uniqueCerts(certs []*x509.Certificate) []*x509.Certificate {
 // bounded like every other document.
 func fileReader(dir string) func(string) ([]byte, error) {
 	return func(name string) ([]byte, error) {
-		f, err := os.Open(filepath.Join(dir, name))
+		f, err := layout.OpenRegular(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
 		}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -60,7 +59,7 @@ func readBounded(r io.Reader, limit int64, name string) ([]byte, error) {
 // bytes of it are read, not after all of them. A file not there is
 // errdef.ErrNotFound.
 func readFileBounded(path, name string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := layout.OpenRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", name, errdef.ErrNotFound)
 	}
