@@ -120,3 +120,27 @@ func TestVolumeNamedPipeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestManifestBesideAnEnvelopeNamedPipeRefused: verify of an envelope
+// given on its own reads the manifest.json beside it, off the same media:
+// a named pipe there is refused at once as malformed (exit 11), naming it,
+// where the open waited for a writer past Ctrl-C.
+func TestManifestBesideAnEnvelopeNamedPipeRefused(t *testing.T) {
+	s := newServedSample(t, sample.Spec{})
+	dir := t.TempDir()
+	env, err := os.ReadFile(filepath.Join(s.dir, "manifest.dsse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envelope := filepath.Join(dir, "manifest.dsse")
+	os.WriteFile(envelope, env, 0o644)
+	fifo := filepath.Join(dir, "manifest.json")
+	mkfifo(t, fifo)
+	err = within(t, fifo, func() error {
+		_, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: envelope, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)})
+		return err
+	})
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), fifo+": not a regular file") {
+		t.Errorf("verify of an envelope beside a named pipe: %v, want errdef.ErrMalformed naming %s as not a regular file", err, fifo)
+	}
+}
