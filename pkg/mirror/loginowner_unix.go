@@ -34,13 +34,42 @@ func ownerOf(path string) fileOwner {
 // --registry-config) would be root's, mode 0600: its user's docker and
 // stella could no longer read their credentials. docker login keeps the
 // owner so too.
+//
+// The directory is that user's, who may put anything at path between the
+// rename and the chown: a symlink to /etc/shadow, or a hard link to it. So
+// the file is opened without following a symlink, and given back only if
+// it is a regular file of one link that this process owns (the one it
+// wrote), by its descriptor.
 func keepOwner(path string, was fileOwner) error {
-	now := ownerOf(path)
-	if !was.known || !now.known || now == was {
+	if !was.known || was.uid == os.Geteuid() && was.gid == os.Getegid() {
 		return nil
 	}
-	if err := os.Chown(path, was.uid, was.gid); err != nil {
-		return fmt.Errorf("%s: saved, but not given back to its owner (uid %d, gid %d), who may no longer read it: %w", path, was.uid, was.gid, err)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return notGivenBack(path, was, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return notGivenBack(path, was, err)
+	}
+	s, ok := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !ok:
+		return nil
+	case int(s.Uid) == was.uid && int(s.Gid) == was.gid:
+		return nil
+	case !st.Mode().IsRegular() || s.Nlink != 1 || int(s.Uid) != os.Geteuid():
+		return notGivenBack(path, was, fmt.Errorf("it is no longer the file login wrote (replaced since, by its directory's owner?)"))
+	}
+	if err := f.Chown(was.uid, was.gid); err != nil {
+		return notGivenBack(path, was, err)
 	}
 	return nil
+}
+
+// notGivenBack says the config at path was saved but not given back to
+// its owner, was, and why.
+func notGivenBack(path string, was fileOwner, err error) error {
+	return fmt.Errorf("%s: saved, but not given back to its owner (uid %d, gid %d), who may no longer read it: %w", path, was.uid, was.gid, err)
 }
