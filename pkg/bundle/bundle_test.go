@@ -202,6 +202,24 @@ func TestManifestRefusesControlCharacters(t *testing.T) {
 	}
 }
 
+// TestValidPathTakesSpacesOfOtherScripts: refusing what is not printable
+// in a path must not refuse a space other than U+0020 (an ideographic
+// space, typed by a Japanese keyboard's space bar; a no-break space): a
+// feed file so named was carried, and a bundle holding one verified,
+// before paths were held to Printable.
+func TestValidPathTakesSpacesOfOtherScripts(t *testing.T) {
+	for _, p := range []string{"advisories/jvn/JVNDB\u30002025.json", "advisories/vendor\u00a0notes.json"} {
+		if err := ValidPath(p); err != nil {
+			t.Errorf("ValidPath(%q): %v", p, err)
+		}
+	}
+	for _, p := range []string{"advisories/a\u2028b.json", "advisories/a\u200fb.json"} { // a line separator, a right-to-left mark
+		if err := ValidPath(p); err == nil {
+			t.Errorf("ValidPath(%q) took it", p)
+		}
+	}
+}
+
 // TestManifestRefusesTheImportRecordAsAnAdvisory: import keeps its record
 // of the advisories it wrote in --advisories-dir, as
 // .stella-advisories.json; an advisory of that name would be written over

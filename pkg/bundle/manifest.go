@@ -470,9 +470,13 @@ func ValidPath(p string) error {
 	}
 	// Paths are printed by inspect, create and import, as the free-text
 	// fields are (Printable): a C1 control (U+009B is a terminal's CSI) or a
-	// bidirectional override in a file name would rewrite the screen.
-	if err := Printable(p); err != nil {
-		return fmt.Errorf("path %q holds a control or formatting character", p)
+	// bidirectional override in a file name would rewrite the screen. A
+	// space of another script (U+3000, a Japanese keyboard's; U+00A0) is a
+	// file name's, and prints as one.
+	for _, r := range p {
+		if !unicode.IsPrint(r) && !unicode.Is(unicode.Zs, r) {
+			return fmt.Errorf("path %q holds a control or formatting character", p)
+		}
 	}
 	return nil
 }
