@@ -140,7 +140,7 @@ func addAdvisory(ctx context.Context, dst *layout.Staging, tree *layout.Dir, rel
 	if err != nil {
 		return bundle.File{}, err
 	}
-	if errors.Is(v.err, errAdvisoryToken) {
+	if errors.Is(v.err, errAdvisoryToken) || errors.Is(v.err, errAdvisoryDepth) {
 		return bundle.File{}, fmt.Errorf("advisory %s: %v: %w", path, v.err, errdef.ErrMalformed)
 	}
 	if v.err != nil {
@@ -168,6 +168,15 @@ const maxAdvisoryToken = 4 << 20
 
 // errAdvisoryToken is the refusal of a token past maxAdvisoryToken.
 var errAdvisoryToken = fmt.Errorf("holds a single string or number of more than %d MiB (stella's bound, which keeps memory bounded)", maxAdvisoryToken>>20)
+
+// maxAdvisoryDepth bounds how deep an advisory's arrays and objects nest:
+// each level is a token the decoder takes at once and a stack entry it
+// keeps, so 768 MiB of "[" (a megabyte of gzip) would take gigabytes. It
+// is encoding/json's own bound for Unmarshal; real feeds nest tens deep.
+const maxAdvisoryDepth = 10000
+
+// errAdvisoryDepth is the refusal of nesting past maxAdvisoryDepth.
+var errAdvisoryDepth = fmt.Errorf("nests arrays and objects more than %d deep (stella's bound, which keeps memory bounded)", maxAdvisoryDepth)
 
 // tokenBound reads for dec, failing once what dec holds unconsumed (the
 // token it is reading) passes maxAdvisoryToken.
@@ -222,7 +231,9 @@ func checkJSON(r io.Reader) (gzipped bool, err error) {
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
-			depth++
+			if depth++; depth > maxAdvisoryDepth {
+				return gzipped, errAdvisoryDepth
+			}
 		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/stellaops/mirror/internal/testutil"
 )
 
 // A feed of JSON values (JSON Lines) cut short inside its last value, at a
@@ -82,5 +84,38 @@ func TestAdvisoryOfOneHugeStringRefused(t *testing.T) {
 	long := `{"d":"` + strings.Repeat("a", maxAdvisoryToken-64) + `","n":` + strings.Repeat("1", 1000) + `}`
 	if _, err := checkJSON(strings.NewReader(long + "\n" + long)); err != nil {
 		t.Errorf("a string just under the bound: %v", err)
+	}
+}
+
+// endlessOpen reads as "[[[[…" without end, and fails once it has given
+// limit bytes.
+type endlessOpen struct{ given, limit int }
+
+func (r *endlessOpen) Read(p []byte) (int, error) {
+	if r.given >= r.limit {
+		return 0, errEndlessGaveUp
+	}
+	for i := range p {
+		p[i] = '['
+	}
+	r.given += len(p)
+	return len(p), nil
+}
+
+// TestAdvisoryNestedWithoutEndRefused: each "[" is a token the decoder
+// takes at once, so the token bound never tripped, and the decoder keeps a
+// stack entry for each: 32 MiB of "[" held 701 MiB of heap, and 768 MiB (a
+// megabyte of gzip) would take gigabytes. Nesting past maxAdvisoryDepth is
+// refused having read little; nesting to it passes.
+func TestAdvisoryNestedWithoutEndRefused(t *testing.T) {
+	r := &endlessOpen{limit: 32 << 20}
+	var err error
+	alloc := testutil.Allocated(func() { _, err = checkJSON(r) })
+	if !errors.Is(err, errAdvisoryDepth) || r.given > 1<<20 || alloc > 64<<20 {
+		t.Fatalf("err = %v after %d KiB of '[', %d MiB allocated; want it refused past %d levels", err, r.given>>10, alloc>>20, maxAdvisoryDepth)
+	}
+	deep := strings.Repeat("[", maxAdvisoryDepth) + strings.Repeat("]", maxAdvisoryDepth)
+	if _, err := checkJSON(strings.NewReader(deep)); err != nil {
+		t.Errorf("nesting %d deep: %v", maxAdvisoryDepth, err)
 	}
 }
