@@ -555,7 +555,7 @@ func configPath(configFile string) (string, error) {
 	if target, err := filepath.EvalSymlinks(configFile); err == nil {
 		return target, nil
 	}
-	return danglingTarget(configFile), nil
+	return danglingTarget(configFile)
 }
 
 // maxLinks bounds the links followed to a file not there, as the kernel
@@ -564,19 +564,26 @@ const maxLinks = 40
 
 // danglingTarget returns the file a chain of symlinks at path ends in
 // when that file is not there (EvalSymlinks fails on it), each relative
-// link read from its own directory; path itself if it is no link (or the
-// chain loops).
-func danglingTarget(path string) string {
+// link read from the directory it really lies in (its own directory's
+// symlinks resolved: ~/.docker may itself be a link, and the kernel reads
+// ../x from where the link is, not from the name it was reached by); path
+// itself if it is no link. A chain that loops, or passes maxLinks, is an
+// error, as the kernel's ELOOP: the link must not be replaced by a file.
+func danglingTarget(path string) (string, error) {
 	target := path
 	for range maxLinks {
 		link, err := os.Readlink(target)
 		if err != nil {
-			return target
+			return target, nil
 		}
 		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(target), link)
+			dir := filepath.Dir(target)
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				dir = real
+			}
+			link = filepath.Join(dir, link)
 		}
 		target = link
 	}
-	return path
+	return "", fmt.Errorf("%s: a chain of symlinks that loops, or passes %d: make it name a file", path, maxLinks)
 }
