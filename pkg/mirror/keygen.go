@@ -49,9 +49,9 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	if prefix == "" {
 		prefix = "cosign"
 	}
-	if os.IsPathSeparator(prefix[len(prefix)-1]) {
-		// keys/ would write keys/.key and keys/.pub: hidden files the
-		// operator looking for the pair does not see.
+	if base := filepath.Base(prefix); os.IsPathSeparator(prefix[len(prefix)-1]) || base == "." || base == ".." {
+		// keys/ would write keys/.key and keys/.pub, keys/. keys/..key:
+		// hidden files the operator looking for the pair does not see.
 		return nil, fmt.Errorf("--output-key-prefix %s names a directory, not the key files' name (it would write the hidden files %s.key and %s.pub): give %s: %w",
 			prefix, prefix, prefix, filepath.Join(prefix, "cosign"), errdef.ErrUsage)
 	}
