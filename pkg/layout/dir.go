@@ -386,7 +386,7 @@ func checkRegular(f *os.File, path string) (*os.File, fs.FileInfo, error) {
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrMalformed)
+		return nil, nil, fmt.Errorf("%s: not a regular file (%s): %w", path, fileKind(st.Mode()), errdef.ErrMalformed)
 	}
 	return f, st, nil
 }

@@ -269,16 +269,8 @@ func OpenRegular(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file (%s): %w", path, fileKind(st.Mode()), errdef.ErrMalformed)
-	}
-	return f, nil
+	f, _, err = checkRegular(f, path)
+	return f, err
 }
 
 // fileKind names what a non-regular file is, for an operator who gave one.

@@ -3,7 +3,6 @@ package mirror
 import (
 	"bytes"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -42,29 +41,27 @@ func TestAdvisoryTruncatedFeedRefused(t *testing.T) {
 	}
 }
 
-// endlessString reads as `{"d":"aaaa…` without end, and fails once it has
-// given limit bytes, noting the heap in use then.
-type endlessString struct {
+// endlessJSON reads as head, then fill without end, and fails once it
+// has given limit bytes.
+type endlessJSON struct {
+	head         string
+	fill         byte
 	given, limit int
-	heap         uint64
 }
 
-var errEndlessGaveUp = errors.New("endless string: limit reached")
+var errEndlessGaveUp = errors.New("endless JSON: limit reached")
 
-func (r *endlessString) Read(p []byte) (int, error) {
-	if r.given == 0 {
-		n := copy(p, `{"d":"`)
+func (r *endlessJSON) Read(p []byte) (int, error) {
+	if r.given < len(r.head) {
+		n := copy(p, r.head[r.given:])
 		r.given += n
 		return n, nil
 	}
 	if r.given >= r.limit {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		r.heap = ms.HeapAlloc
 		return 0, errEndlessGaveUp
 	}
 	for i := range p {
-		p[i] = 'a'
+		p[i] = r.fill
 	}
 	r.given += len(p)
 	return len(p), nil
@@ -76,30 +73,16 @@ func (r *endlessString) Read(p []byte) (int, error) {
 // maxAdvisoryToken is refused, having read little past it; strings up to
 // the bound pass.
 func TestAdvisoryOfOneHugeStringRefused(t *testing.T) {
-	r := &endlessString{limit: 64 << 20}
-	_, err := checkJSON(r)
-	if !errors.Is(err, errAdvisoryToken) || r.given > 2*maxAdvisoryToken {
-		t.Fatalf("err = %v after %d MiB of one string (heap %d MiB at the end); want it refused past %d MiB", err, r.given>>20, r.heap>>20, maxAdvisoryToken>>20)
+	r := &endlessJSON{head: `{"d":"`, fill: 'a', limit: 64 << 20}
+	var err error
+	alloc := testutil.Allocated(func() { _, err = checkJSON(r) })
+	if !errors.Is(err, errAdvisoryToken) || r.given > 2*maxAdvisoryToken || alloc > 64<<20 {
+		t.Fatalf("err = %v after %d MiB of one string, %d MiB allocated; want it refused past %d MiB", err, r.given>>20, alloc>>20, maxAdvisoryToken>>20)
 	}
 	long := `{"d":"` + strings.Repeat("a", maxAdvisoryToken-64) + `","n":` + strings.Repeat("1", 1000) + `}`
 	if _, err := checkJSON(strings.NewReader(long + "\n" + long)); err != nil {
 		t.Errorf("a string just under the bound: %v", err)
 	}
-}
-
-// endlessOpen reads as "[[[[…" without end, and fails once it has given
-// limit bytes.
-type endlessOpen struct{ given, limit int }
-
-func (r *endlessOpen) Read(p []byte) (int, error) {
-	if r.given >= r.limit {
-		return 0, errEndlessGaveUp
-	}
-	for i := range p {
-		p[i] = '['
-	}
-	r.given += len(p)
-	return len(p), nil
 }
 
 // TestAdvisoryNestedWithoutEndRefused: each "[" is a token the decoder
@@ -108,7 +91,7 @@ func (r *endlessOpen) Read(p []byte) (int, error) {
 // megabyte of gzip) would take gigabytes. Nesting past maxAdvisoryDepth is
 // refused having read little; nesting to it passes.
 func TestAdvisoryNestedWithoutEndRefused(t *testing.T) {
-	r := &endlessOpen{limit: 32 << 20}
+	r := &endlessJSON{fill: '[', limit: 32 << 20}
 	var err error
 	alloc := testutil.Allocated(func() { _, err = checkJSON(r) })
 	if !errors.Is(err, errAdvisoryDepth) || r.given > 1<<20 || alloc > 64<<20 {
