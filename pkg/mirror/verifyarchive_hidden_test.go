@@ -91,9 +91,8 @@ func hideInFrame(t *testing.T, path, name string, hidden map[string]string) {
 	}
 	// Where name's content (padded) ends in the tar.
 	end := -1
-	tr := tar.NewReader(bytes.NewReader(plain))
 	cr := &hiddenCountReader{r: bytes.NewReader(plain)}
-	tr = tar.NewReader(cr)
+	tr := tar.NewReader(cr)
 	for {
 		h, err := tr.Next()
 		if err != nil {
