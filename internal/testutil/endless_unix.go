@@ -34,11 +34,14 @@ func EndlessFile(t testing.TB, path string, n int) {
 	}()
 	t.Cleanup(func() {
 		close(stop)
-		// A reader held open until the writer is done lets it through
-		// whenever it comes to open the FIFO (a reader that opened and
-		// closed before the writer's open came, as one refusing a FIFO at
-		// once does, would leave it waiting), and drains what it writes.
-		r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		// The FIFO held open read-write until the writer is done: its
+		// open never blocks, and it is a reader that lets the writer
+		// through whenever it comes to open the FIFO (a reader that
+		// opened and closed before the writer's open came, as one refusing
+		// a FIFO at once does, would leave it waiting), and drains what it
+		// writes (being a writer too, it never reads an end that would
+		// leave a later writer's bytes undrained).
+		r, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			<-done
 			return
