@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -51,10 +52,20 @@ type ChecksumsResult struct {
 // BadFile is a file that does not agree with SHA256SUMS.
 type BadFile struct {
 	Path string `json:"path"`
-	// Problem is "missing", "not listed", "checksum mismatch" or "not a
-	// regular file".
+	// Problem is "missing", "not listed", "checksum mismatch", "is a
+	// symlink" or "not a regular file".
 	Problem string `json:"problem"`
 }
+
+// notRegular says whether the file is there but is no regular file.
+func (b BadFile) notRegular() bool {
+	return b.Problem == problemSymlink || b.Problem == problemNotRegular
+}
+
+const (
+	problemSymlink    = "is a symlink"
+	problemNotRegular = "not a regular file"
+)
 
 // maxNamedInError bounds how many bad files an error message names; every
 // one of them is logged.
@@ -76,15 +87,17 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 	if err != nil {
 		return nil, err
 	}
-	sums, err := bundle.ParseChecksums(data)
-	if err != nil {
-		return nil, err
-	}
 	res := &ChecksumsResult{Dir: opts.Dir}
 	if !opts.Trust.Empty() {
+		// The signature first: a list nobody trusted signed is refused as
+		// that, whatever its lines hold.
 		if res.Signer, err = verifyChecksumsSig(ctx, dir, data, opts.Trust); err != nil {
 			return nil, err
 		}
+	}
+	sums, err := bundle.ParseChecksums(data)
+	if err != nil {
+		return nil, err
 	}
 	bad, err := checkFiles(ctx, dir, sums, concurrency(opts.Concurrency), res)
 	if err != nil {
@@ -102,7 +115,13 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 		if len(bad) > len(names) {
 			more = fmt.Sprintf(" and %d more", len(bad)-len(names))
 		}
-		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s: %w", opts.Dir, len(bad), layout.ChecksumsFile, strings.Join(names, ", "), more, errdef.ErrDigestMismatch)
+		// A symlink or device is refused as verify refuses it: malformed,
+		// not a file whose bytes changed.
+		kind := errdef.ErrDigestMismatch
+		if slices.ContainsFunc(bad, BadFile.notRegular) {
+			kind = errdef.ErrMalformed
+		}
+		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s: %w", opts.Dir, len(bad), layout.ChecksumsFile, strings.Join(names, ", "), more, kind)
 	}
 	return res, nil
 }
@@ -155,6 +174,7 @@ func decodeChecksumsSig(raw []byte) ([]byte, error) {
 // checkFiles compares the directory with the list, hashing in parallel.
 func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, conc int, res *ChecksumsResult) ([]BadFile, error) {
 	present := map[string]bool{}
+	odd := map[string]bool{} // there, but no regular file: bad once, not also missing
 	var bad []BadFile
 	err := filepath.WalkDir(dir.Path(), func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -168,8 +188,12 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 		switch {
 		case e.IsDir():
 		case rel == layout.ChecksumsFile || rel == layout.ChecksumsSigFile:
+		case e.Type()&fs.ModeSymlink != 0:
+			odd[rel] = true
+			bad = append(bad, BadFile{rel, problemSymlink})
 		case !e.Type().IsRegular():
-			bad = append(bad, BadFile{rel, "not a regular file"})
+			odd[rel] = true
+			bad = append(bad, BadFile{rel, problemNotRegular})
 		default:
 			present[rel] = true
 		}
@@ -185,6 +209,9 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 	g.SetLimit(conc)
 	for i, s := range sums {
 		listed[s.Path] = true
+		if odd[s.Path] {
+			continue
+		}
 		if !present[s.Path] {
 			results[i] = "missing"
 			continue
