@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -91,7 +90,7 @@ func run(s scenario, runs int, env []string, w *wan) result {
 		// Every run starts with no dirty pages: the writeback of what the
 		// runs before it wrote (registries do not flush) would otherwise
 		// land in this one's time.
-		syscall.Sync()
+		syncDisks()
 		if w != nil {
 			w.reset()
 		}
