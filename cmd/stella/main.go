@@ -25,7 +25,15 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A hang-up (the SSH session or terminal of a long pack or import
+	// closed) ends the run as Ctrl-C does, cleaning up what it was
+	// writing, where it would otherwise kill it mid-write; unless it is
+	// ignored (nohup), which catching it would undo.
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	// STELLA_CPUPROFILE=FILE writes a pprof CPU profile of the run, for
 	// the performance work (`go tool pprof bin/stella FILE`).
 	if path := os.Getenv("STELLA_CPUPROFILE"); path != "" {

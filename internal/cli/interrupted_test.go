@@ -11,7 +11,7 @@ import (
 	"github.com/stellaops/mirror/internal/testutil"
 )
 
-// TestInterruptedSaysWhatToDo: a run stopped by Ctrl-C or SIGTERM exits
+// TestInterruptedSaysWhatToDo: a run stopped by Ctrl-C, SIGTERM or SIGHUP exits
 // 130 with one line that says what stopped it and what to do next (run the
 // same command again: TROUBLESHOOT.md, exit 130), not Go's "context
 // canceled"; the same line in --format json.
@@ -19,7 +19,7 @@ func TestInterruptedSaysWhatToDo(t *testing.T) {
 	host := testutil.Registry(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	const want = "interrupted (Ctrl-C or SIGTERM): run the same command again to finish it"
+	const want = "interrupted (Ctrl-C, SIGTERM, or a hang-up: SIGHUP): run the same command again to finish it"
 	var stdout, stderr bytes.Buffer
 	code := Execute(ctx, []string{"mirror", "doctor", "--registry", host, "--plain-http"}, strings.NewReader(""), &stdout, &stderr)
 	if code != ExitInterrupted || stderr.String() != "stella: "+want+"\n" {

@@ -35,7 +35,7 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return ExitCode(err)
 }
 
-// interrupted is the error of a run stopped by Ctrl-C or SIGTERM (exit
+// interrupted is the error of a run stopped by Ctrl-C, SIGTERM or SIGHUP (exit
 // 130): what stopped it and what to do, not Go's "context canceled".
 // Every command may be run again: import, push and sync send only what is
 // missing and wrote no tag on partial content; the others write their
@@ -45,7 +45,7 @@ var interrupted error = interruptedError{}
 type interruptedError struct{}
 
 func (interruptedError) Error() string {
-	return "interrupted (Ctrl-C or SIGTERM): run the same command again to finish it"
+	return "interrupted (Ctrl-C, SIGTERM, or a hang-up: SIGHUP): run the same command again to finish it"
 }
 func (interruptedError) Unwrap() error { return context.Canceled }
 

@@ -38,7 +38,15 @@ type serving struct {
 // process is stopped with SIGINT when the test ends, if it still runs.
 func startServe(t *testing.T, path, pub string) *serving {
 	t.Helper()
-	cmd := exec.Command(stellaBin, "mirror", "serve", path, "--key", pub, "--addr", "127.0.0.1:0", "--format", "json")
+	return startServeUnder(t, nil, path, pub)
+}
+
+// startServeUnder is startServe run by the command wrapper (nohup, say),
+// which execs stella as its own process.
+func startServeUnder(t *testing.T, wrapper []string, path, pub string) *serving {
+	t.Helper()
+	argv := append(append([]string{}, wrapper...), stellaBin, "mirror", "serve", path, "--key", pub, "--addr", "127.0.0.1:0", "--format", "json")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +320,20 @@ func TestServe(t *testing.T) {
 	t.Run("SIGINT shuts down cleanly", func(t *testing.T) { assertCleanExit(t, srv, os.Interrupt) })
 	t.Run("SIGTERM shuts down cleanly, serving a directory", func(t *testing.T) {
 		assertCleanExit(t, startServe(t, dir, pub), syscall.SIGTERM)
+	})
+	// A closed terminal or SSH session ends serve as Ctrl-C does, not by
+	// the signal's default (killed, no clean-up).
+	t.Run("SIGHUP shuts down cleanly", func(t *testing.T) {
+		assertCleanExit(t, startServe(t, dir, pub), syscall.SIGHUP)
+	})
+	// Under nohup SIGHUP stays ignored: the SIGTERM after it (delivered
+	// after it, being the higher number) is what stops serve, cleanly.
+	t.Run("SIGHUP ignored under nohup", func(t *testing.T) {
+		s := startServeUnder(t, []string{"nohup"}, dir, pub)
+		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		assertCleanExit(t, s, syscall.SIGTERM)
 	})
 }
 
