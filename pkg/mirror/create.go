@@ -405,7 +405,10 @@ type imageSource struct {
 func (s imageSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	rc, err := s.Fetcher.Fetch(ctx, desc)
 	if err != nil {
-		return nil, fmt.Errorf("image %s (%s:%d): %w", s.img.Ref, s.file, s.img.Line, err)
+		// Classified before it is wrapped: the query of a storage URL the
+		// registry redirected to (a presigned signature) is dropped from
+		// the error before its message is put into this one's.
+		return nil, fmt.Errorf("image %s (%s:%d): %w", s.img.Ref, s.file, s.img.Line, remote.Classify(err))
 	}
 	return rc, nil
 }
