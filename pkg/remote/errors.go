@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -43,6 +44,10 @@ func Classify(err error) error {
 		return err
 	}
 	dropQueries(err)
+	return withoutURLSecrets(classify(err))
+}
+
+func classify(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -139,6 +144,34 @@ func dropQueries(err error) {
 		}
 	}
 }
+
+// urlSecrets matches the userinfo and query of the URLs in a message.
+var urlSecrets = regexp.MustCompile(`(https?://)(?:[^\s"'/?#@]*@)?([^\s"'?#]*)(?:\?[^\s"'#]*)?`)
+
+// withoutURLSecrets is err with no userinfo or query in the URLs its
+// message names. dropQueries changes the errors that hold a URL, but a
+// message is written when an error is wrapped (transfer.FetchBytes's
+// "fetch sha256:…: …" before its caller classifies it), and oras-go names
+// the URL an answer came from in errors of no type (`GET "…": mismatch
+// Content-Length`): a presigned signature there was printed. The error's
+// chain is kept, for errors.Is and As.
+func withoutURLSecrets(err error) error {
+	msg := err.Error()
+	clean := urlSecrets.ReplaceAllString(msg, "$1$2")
+	if clean == msg {
+		return err
+	}
+	return &rewritten{err, clean}
+}
+
+// rewritten is an error with its message rewritten.
+type rewritten struct {
+	err error
+	msg string
+}
+
+func (r *rewritten) Error() string { return r.msg }
+func (r *rewritten) Unwrap() error { return r.err }
 
 // dropScopeDetail removes from an auth refusal the details that are not
 // words: the distribution registry answers a 401 with the access scope it
