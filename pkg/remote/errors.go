@@ -119,6 +119,13 @@ func classify(err error) error {
 	if strings.Contains(err.Error(), "digest mismatch in Docker-Content-Digest") {
 		return &classified{err, errdef.ErrDigestMismatch}
 	}
+	// The same for an answer whose Content-Length is not the size of the
+	// descriptor asked for (TestContentLengthNotTheDescriptorsSize): other
+	// content than the descriptor names, as it is once its bytes are
+	// counted where the answer gives no length.
+	if strings.HasSuffix(err.Error(), ": mismatch Content-Length") {
+		return &classified{fmt.Errorf("%w (the registry's answer is not the size the descriptor gives)", err), errdef.ErrDigestMismatch}
+	}
 	return err
 }
 

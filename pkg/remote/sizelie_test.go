@@ -1,0 +1,57 @@
+package remote_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
+)
+
+// TestContentLengthNotTheDescriptorsSize: a registry answers a blob or a
+// manifest with a Content-Length other than the size its descriptor gives
+// (a manifest that lies about a layer's size, a registry serving other
+// bytes): a digest mismatch (exit 2), as the same answer without a
+// Content-Length is once its bytes are counted. oras-go's error of no type
+// for it ("mismatch Content-Length") passed for a registry unreachable
+// (exit 1).
+func TestContentLengthNotTheDescriptorsSize(t *testing.T) {
+	body := []byte(`{"schemaVersion":2}`)
+	dg := digest.FromBytes(body)
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ocispec.MediaTypeImageManifest)
+		w.Write(body)
+	}))
+	t.Cleanup(reg.Close)
+	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{int64(len(body)) + 1, int64(len(body)) - 1, 1 << 62} {
+		for name, fetch := range map[string]func(ocispec.Descriptor) error{
+			"blob": func(d ocispec.Descriptor) error {
+				_, err := repo.Blobs().Fetch(t.Context(), d)
+				return err
+			},
+			"manifest": func(d ocispec.Descriptor) error {
+				_, err := repo.Manifests().Fetch(t.Context(), d)
+				return err
+			},
+		} {
+			err := fetch(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: size})
+			if err = remote.Classify(err); !errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), dg.Encoded()) {
+				t.Errorf("%s of size %d: err = %v, want a digest mismatch naming it", name, size, err)
+			}
+		}
+	}
+}
