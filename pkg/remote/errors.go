@@ -43,11 +43,14 @@ func Classify(err error) error {
 	if err == nil {
 		return err
 	}
+	storage := storageRequest(err)
 	dropQueries(err)
-	return withoutURLSecrets(classify(err))
+	return withoutURLSecrets(classify(err, storage))
 }
 
-func classify(err error) error {
+// classify is Classify; storage says that err is the answer of a request
+// the registry redirected to its storage (storageRequest).
+func classify(err error, storage bool) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -80,6 +83,8 @@ func classify(err error) error {
 		switch {
 		case resp.StatusCode == http.StatusNotFound:
 			return &classified{err, errdef.ErrNotFound}
+		case storage && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+			return &classified{fmt.Errorf("%w (the registry sent the request on to its storage at %s, which refused it: the registry's own storage credentials, or its clock and the storage's apart (a presigned URL expired), not the credentials stella sends)", err, resp.URL.Host), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 			dropScopeDetail(resp)
 			return &classified{fmt.Errorf("%w (%s)", err, credentialsHint(resp.URL)), errdef.ErrUnavailable}
@@ -225,6 +230,21 @@ func IsTransient(err error) bool {
 		return !local
 	}
 	return false
+}
+
+// storageRequest reports whether err is the answer to a GET outside the
+// registry's API (/v2/) that is no token request (a token service is asked
+// with a service or scope, or by POST): a blob GET the registry redirected
+// to its storage, by a presigned URL. Asked before dropQueries drops the
+// query that tells them apart.
+func storageRequest(err error) bool {
+	var resp *errcode.ErrorResponse
+	if !errors.As(err, &resp) || resp.URL == nil || (resp.Method != http.MethodGet && resp.Method != http.MethodHead) ||
+		strings.HasPrefix(resp.URL.Path, "/v2/") || resp.URL.Path == "/v2" {
+		return false
+	}
+	q := resp.URL.Query()
+	return !q.Has("service") && !q.Has("scope") && !q.Has("account")
 }
 
 // credentialsHint says whose credentials to check after a refusal by u. A

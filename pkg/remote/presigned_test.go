@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -89,6 +91,66 @@ func TestPresignedQueryNotPrintedOnceWrapped(t *testing.T) {
 			err = remote.Classify(fmt.Errorf("fetch %s: %w", dg, err))
 			if msg := err.Error(); strings.Contains(msg, signature) || strings.Contains(msg, "AKIA") || !strings.Contains(msg, "/bucket/") {
 				t.Errorf("error holds the query, or names no URL: %s", msg)
+			}
+		})
+	}
+}
+
+// TestStorageRefusalIsNotTheCredentials: the storage a registry redirects
+// a blob GET to refuses it (403: a presigned URL expired because the
+// registry's clock and the storage's are apart, or the registry's own
+// storage credentials lack the right). The error says the storage refused
+// the registry's request, naming it; it told the operator that the
+// registry's token service had refused their credentials, which stella
+// never sent there. A token service's refusal still says so.
+func TestStorageRefusalIsNotTheCredentials(t *testing.T) {
+	dg := digest.FromString("blob")
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"))
+	}))
+	t.Cleanup(storage.Close)
+	storageHost := strings.TrimPrefix(storage.URL, "http://")
+	for _, tt := range []struct {
+		name, want, not string
+	}{
+		{"storage", "its storage at " + storageHost + ", which refused it", "token service"},
+		{"token", "its token service at " + storageHost + " refused them", "its storage"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.name == "token" && r.Header.Get("Authorization") == "" {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="`+storage.URL+`/token",service="registry"`)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				if strings.Contains(r.URL.Path, "/blobs/") {
+					http.Redirect(w, r, storage.URL+"/bucket/"+dg.Encoded()+"?X-Amz-Expires=1200&X-Amz-Signature=s1gned", http.StatusTemporaryRedirect)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			t.Cleanup(reg.Close)
+			c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
+			if err == nil {
+				t.Fatal("fetched")
+			}
+			err = remote.Classify(err)
+			if msg := err.Error(); !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(msg, tt.want) || strings.Contains(msg, tt.not) {
+				t.Errorf("err = %v, want ErrUnavailable saying %q, not %q", err, tt.want, tt.not)
 			}
 		})
 	}
