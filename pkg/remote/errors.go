@@ -131,6 +131,12 @@ func classify(err error, storage bool) error {
 	if strings.HasSuffix(err.Error(), ": mismatch Content-Length") {
 		return &classified{fmt.Errorf("%w (the registry's answer is not the size the descriptor gives)", err), errdef.ErrDigestMismatch}
 	}
+	// And a manifest answered as another media type than its descriptor
+	// names (TestContentTypeNotTheDescriptorsMediaType): malformed, as
+	// create's own check of the document's type says; no retry mends it.
+	if strings.Contains(err.Error(), ": mismatch response Content-Type ") {
+		return &classified{fmt.Errorf("%w (the registry serves the document as another media type than its descriptor names)", err), errdef.ErrMalformed}
+	}
 	return err
 }
 

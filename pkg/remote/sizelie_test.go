@@ -55,3 +55,34 @@ func TestContentLengthNotTheDescriptorsSize(t *testing.T) {
 		}
 	}
 }
+
+// TestContentTypeNotTheDescriptorsMediaType: a registry answers a manifest
+// by digest as another media type than its descriptor names (text/html
+// from a login page, a Docker type for an OCI index): malformed (exit 11),
+// as create's own check of the same answer says, not a registry
+// unavailable (exit 1), which trying again would not mend. oras-go's
+// error of no type for it ("mismatch response Content-Type") passed for
+// the latter in pull, sync and import.
+func TestContentTypeNotTheDescriptorsMediaType(t *testing.T) {
+	body := []byte(`{"schemaVersion":2}`)
+	dg := digest.FromBytes(body)
+	for _, ct := range []string{"text/html", "application/vnd.docker.distribution.manifest.list.v2+json"} {
+		reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ct)
+			w.Write(body)
+		}))
+		t.Cleanup(reg.Close)
+		c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = repo.Manifests().Fetch(t.Context(), ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: dg, Size: int64(len(body))})
+		if err = remote.Classify(err); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), dg.Encoded()) || !strings.Contains(err.Error(), ct) {
+			t.Errorf("answered as %s: err = %v, want malformed naming the digest and the type", ct, err)
+		}
+	}
+}
