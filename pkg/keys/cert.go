@@ -16,15 +16,14 @@ import (
 const maxCertificates = 64
 
 // ParseCertificates decodes every "CERTIFICATE" PEM block of data; any other
-// block, or none at all, is refused.
+// block, one that does not decode, or none at all, is refused.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	blocks, err := pemBlocks(data, maxCertificates)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
 	var out []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("PEM block %q where a CERTIFICATE is expected: %w", block.Type, errdef.ErrMalformed)
 		}

@@ -84,17 +84,17 @@ func LoadVerifiers(ctx context.Context, ref string) ([]*Verifier, error) {
 	return out, nil
 }
 
-// ParsePublicKeys decodes every "PUBLIC KEY" PEM block of data. A private
+// ParsePublicKeys decodes every "PUBLIC KEY" PEM block of data; a block
+// that does not decode is refused, not skipped. A private
 // key where a public one is expected is refused, so that it is not read
 // further (and never echoed).
 func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
+	blocks, err := pemBlocks(data, maxKeysPerRef)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdef.ErrUsage)
+	}
 	var out []crypto.PublicKey
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		if block.Type == "CERTIFICATE" {
 			return nil, fmt.Errorf("a CERTIFICATE where a PUBLIC KEY is expected (a root CA's certificate is given with --trust-root): %w", errdef.ErrUsage)
 		}
