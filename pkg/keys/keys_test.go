@@ -133,6 +133,7 @@ func TestLoadSignerErrors(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalECPrivateKey(ecKey)
 	t.Setenv("STELLA_TEST_GARBAGE", "not a key at all")
+	t.Setenv("STELLA_TEST_EMPTY", " \n")
 	noPass := func() ([]byte, error) {
 		return nil, errors.New("no terminal: " + errdef.ErrUsage.Error())
 	}
@@ -153,6 +154,10 @@ func TestLoadSignerErrors(t *testing.T) {
 		{"missing file", filepath.Join(t.TempDir(), "nope.key"), pass(password), errdef.ErrNotFound, "no such file"},
 		{"unreadable (a directory)", t.TempDir(), pass(password), errdef.ErrUsage, "cannot read"},
 		{"unset variable", "env://STELLA_TEST_UNSET", pass(password), errdef.ErrNotFound, "not set"},
+		// COSIGN_PRIVATE_KEY: ${{ secrets.X }} with no such secret is
+		// set, empty: "is not set" sent operators to export a variable
+		// that was exported.
+		{"empty variable", "env://STELLA_TEST_EMPTY", pass(password), errdef.ErrNotFound, `environment variable "STELLA_TEST_EMPTY" is set but empty`},
 		{"variable not a key", "env://STELLA_TEST_GARBAGE", pass(password), errdef.ErrUsage, "neither a PEM key"},
 		{"public key", pub, pass(password), errdef.ErrUsage, "is a public key"},
 		{"unencrypted EC key", writeFile(t, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), pass(password), errdef.ErrUsage, "unencrypted"},

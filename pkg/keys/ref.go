@@ -100,8 +100,12 @@ func readPEM(ref string, k kind) ([]byte, error) {
 	if k == kindEnv {
 		name := strings.TrimPrefix(ref, EnvScheme)
 		val, ok := os.LookupEnv(name)
-		if name == "" || !ok || strings.TrimSpace(val) == "" {
+		if name == "" || !ok {
 			return nil, fmt.Errorf("key reference %s: environment variable %q is not set: %w", ref, name, errdef.ErrNotFound)
+		}
+		if strings.TrimSpace(val) == "" {
+			// As a CI secret that is not defined leaves it.
+			return nil, fmt.Errorf("key reference %s: environment variable %q is set but empty (a CI secret that is not defined?): %w", ref, name, errdef.ErrNotFound)
 		}
 		return decodeEnv(ref, []byte(val))
 	}
