@@ -94,14 +94,19 @@ func VerifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, root
 
 // CheckSigningCertificate checks, before anything is signed, what
 // VerifyChain will check of leaf wherever the bundle is verified: it may
-// sign (not a CA, digitalSignature, codeSigning through the chain, P-256)
-// and it and the chain given with it are valid at now. The chain is
+// sign (not a CA, not self-signed, digitalSignature, codeSigning through
+// the chain, P-256) and it and the chain given with it are valid at now. The chain is
 // anchored at its self-signed certificates (the root, where it is given),
 // else at its last one, else at leaf itself: the far side's --trust-root
 // is not known here, only that a certificate failing these rules fails
 // under any root. A failure wraps errdef.ErrUsage and says which rule
 // broke.
 func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, now time.Time) error {
+	// A self-signed leaf would be its own anchor below; on the far side
+	// no root issued it, and --trust-root takes no leaf (LoadRoots).
+	if bytes.Equal(leaf.RawSubject, leaf.RawIssuer) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
+		return fmt.Errorf("certificate %q is self-signed, and --trust-root takes only CA certificates: verify --trust-root would refuse every bundle it signs (use a certificate a CA issued, or sign without --certificate and verify with --key): %w", leaf.Subject.String(), errdef.ErrUsage)
+	}
 	anchors := x509.NewCertPool()
 	anchored := false
 	for _, c := range chain {

@@ -5,8 +5,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +85,45 @@ func TestLoadRootsRefusesLeaf(t *testing.T) {
 	}
 	if _, err := keys.LoadRoots([]string{dir + "/missing.pem"}); !errors.Is(err, errdef.ErrNotFound) {
 		t.Fatalf("missing root: %v", err)
+	}
+}
+
+// A self-signed signing certificate (openssl req -x509 with CA:FALSE) is
+// refused at signing: verify --trust-root takes only CA certificates as
+// roots, and nothing but the leaf itself issued it, so every verify
+// --trust-root would refuse what it signs. It was its own anchor, and
+// passed.
+func TestCheckSigningCertificateRefusesSelfSigned(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mirror-signing"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the far side would do with it: no root takes it.
+	if _, err := keys.LoadRoots([]string{testutil.WritePEM(t, t.TempDir(), "self.pem", self)}); !errors.Is(err, errdef.ErrUsage) {
+		t.Fatalf("a self-signed leaf as trust root: %v", err)
+	}
+	for _, chain := range [][]*x509.Certificate{nil, {testutil.NewRootCA(t, "root").Cert}} {
+		err := keys.CheckSigningCertificate(self, chain, now)
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "self-signed") {
+			t.Fatalf("self-signed leaf, chain of %d: err = %v, want ErrUsage saying it is self-signed", len(chain), err)
+		}
+	}
+	// A leaf a root issued, given without its chain, still passes: the
+	// root is the far side's.
+	root := testutil.NewRootCA(t, "root")
+	if err := keys.CheckSigningCertificate(root.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{}), nil, now); err != nil {
+		t.Fatal(err)
 	}
 }
