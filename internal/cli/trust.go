@@ -56,7 +56,7 @@ func (f *trustFlags) options() (mirror.TrustOptions, error) {
 	t := mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold}
 	if f.prefix != "" && f.threshold > 1 && t.Empty() {
 		// TrustOptions.Check would name the unprefixed flags.
-		return mirror.TrustOptions{}, usageError("--%[1]sthreshold %[2]d needs --%[1]skey or --%[1]strust-root", f.prefix, f.threshold)
+		return mirror.TrustOptions{}, usageError("--%sthreshold %d needs --%skey or --%strust-root", f.prefix, f.threshold, f.prefix, f.prefix)
 	}
 	return t, t.Check()
 }

@@ -62,3 +62,23 @@ func signedWithNewKey(t *testing.T) (signed, pub string) {
 	}
 	return signed, filepath.Join(keyDir, "a.pub")
 }
+
+// --bundle-threshold above 1 with no --bundle-key or --bundle-trust-root
+// is refused naming the prefixed flags, on one clean line; the format's
+// indexed verbs left the usage error's %w reading the threshold, and the
+// line ended "%!w(int=2)", wrapping no kind of failure.
+func TestBundleThresholdUsage(t *testing.T) {
+	_, pub := signedWithNewKey(t)
+	for _, args := range [][]string{
+		{"catalog", "127.0.0.1:1/stellaops/mirror-bundle", "--verify", "--key", pub, "--bundle-threshold", "2"},
+		{"inventory", "--registry", "127.0.0.1:1", "--output", filepath.Join(t.TempDir(), "inventory.json"), "--bundle-threshold", "2"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, stdout, stderr := run(t, append([]string{"mirror"}, args...)...)
+			const want = "stella: --bundle-threshold 2 needs --bundle-key or --bundle-trust-root: invalid usage\n"
+			if code != ExitInput || stderr != want {
+				t.Fatalf("exit %d, want %d saying %q\n%s%s", code, ExitInput, want, stdout, stderr)
+			}
+		})
+	}
+}
