@@ -53,7 +53,7 @@ func (f *trustFlags) options() (mirror.TrustOptions, error) {
 	if f.withThreshold && f.threshold < 1 {
 		return mirror.TrustOptions{}, usageError("--%sthreshold %d: must be at least 1", f.prefix, f.threshold)
 	}
-	t := mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold}
+	t := mirror.TrustOptions{Keys: f.keys, TrustRoots: f.roots, Threshold: f.threshold, FlagPrefix: f.prefix}
 	if f.prefix != "" && f.threshold > 1 && t.Empty() {
 		// TrustOptions.Check would name the unprefixed flags.
 		return mirror.TrustOptions{}, usageError("--%sthreshold %d needs --%skey or --%strust-root", f.prefix, f.threshold, f.prefix, f.prefix)

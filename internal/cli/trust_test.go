@@ -82,3 +82,16 @@ func TestBundleThresholdUsage(t *testing.T) {
 		})
 	}
 }
+
+// A --bundle-threshold no bundle can meet names --bundle-threshold and
+// --bundle-key: it named --threshold, which inventory has not, and --key,
+// which is inventory's and catalog's own signing key.
+func TestBundleThresholdNamesBundleFlags(t *testing.T) {
+	_, pub := signedWithNewKey(t)
+	code, stdout, stderr := run(t, "mirror", "inventory", "--registry", "127.0.0.1:1", "--output", filepath.Join(t.TempDir(), "inventory.json"),
+		"--bundle-key", pub, "--bundle-key", pub, "--bundle-threshold", "2")
+	const want = "--bundle-threshold 2 exceeds the 1 distinct trusted key(s) --bundle-key gives"
+	if code != ExitInput || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, want %d saying %q\n%s%s", code, ExitInput, want, stdout, stderr)
+	}
+}

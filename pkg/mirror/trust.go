@@ -35,6 +35,9 @@ type TrustOptions struct {
 	Threshold int
 	// Now is the time certificates must be valid at; zero means the clock.
 	Now time.Time
+	// FlagPrefix prefixes the flag names errors give ("bundle-" where
+	// --bundle-key and --bundle-threshold gave these options).
+	FlagPrefix string
 
 	// loaded are trusted keys already loaded, which count as Keys do: the
 	// public half of a signing key (catalog's default trust), and Keys
@@ -87,10 +90,10 @@ func (t TrustOptions) withKey(v *keys.Verifier) TrustOptions {
 // and report success. Both wrap errdef.ErrUsage.
 func (t TrustOptions) Check() error {
 	if t.Threshold < 0 {
-		return fmt.Errorf("--threshold %d: must be at least 1: %w", t.Threshold, errdef.ErrUsage)
+		return fmt.Errorf("--%sthreshold %d: must be at least 1: %w", t.FlagPrefix, t.Threshold, errdef.ErrUsage)
 	}
 	if t.Threshold > 1 && t.Empty() {
-		return fmt.Errorf("--threshold %d needs --key or --trust-root: with nobody trusted, no signature would be checked: %w", t.Threshold, errdef.ErrUsage)
+		return fmt.Errorf("--%[1]sthreshold %[2]d needs --%[1]skey or --%[1]strust-root: with nobody trusted, no signature would be checked: %[3]w", t.FlagPrefix, t.Threshold, errdef.ErrUsage)
 	}
 	return nil
 }
@@ -154,8 +157,8 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 		// "do not import, report it"). With TrustRoots the bundle's
 		// certificates add signers, so the count is the bundle's.
 		if distinct := len(ts.sources); t.Threshold > distinct {
-			return nil, fmt.Errorf("--threshold %d exceeds the %d distinct trusted key(s) --key gives (a key given twice, or as a file and as a reference, counts once): no bundle can meet it: %w",
-				t.Threshold, distinct, errdef.ErrUsage)
+			return nil, fmt.Errorf("--%[1]sthreshold %[2]d exceeds the %[3]d distinct trusted key(s) --%[1]skey gives (a key given twice, or as a file and as a reference, counts once): no bundle can meet it: %[4]w",
+				t.FlagPrefix, t.Threshold, distinct, errdef.ErrUsage)
 		}
 		return ts, nil
 	}
