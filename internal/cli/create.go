@@ -124,7 +124,7 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		ReleaseFile: f.images, AdvisoriesDir: f.advisories, Output: f.output, Force: f.force,
 		AllowTags: f.allowTags, NoReferrers: f.noRefs, Platform: f.platform,
 		Version: f.version, Channel: f.channel, Generation: f.generation,
-		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys, TrustRoots: f.baseRoots},
+		Base: f.base, BaseTrust: mirror.TrustOptions{Keys: f.baseKeys, TrustRoots: f.baseRoots, FlagPrefix: "base-"},
 		Key: f.key, Certificate: f.cert, CertificateChain: f.chain,
 	}
 	created, from := f.created, "--created"

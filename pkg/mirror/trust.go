@@ -313,7 +313,7 @@ func noFiles(name string) ([]byte, error) {
 // of roots alone is refused as usage, not failed as a bad signature.
 func verifyDocument(ctx context.Context, envelope []byte, payloadType string, payload []byte, trust TrustOptions) (*SignatureResult, error) {
 	if len(trust.Keys) == 0 && len(trust.loaded) == 0 && len(trust.TrustRoots) > 0 {
-		return nil, fmt.Errorf("it carries no certificate, so --trust-root cannot verify it: give its signer's public key with --key: %w", errdef.ErrUsage)
+		return nil, fmt.Errorf("it carries no certificate, so --%[1]strust-root cannot verify it: give its signer's public key with --%[1]skey: %[2]w", trust.FlagPrefix, errdef.ErrUsage)
 	}
 	res, _, err := verifyEnvelope(ctx, envelope, payloadType, payload, noFiles, trust)
 	return res, err
