@@ -151,17 +151,20 @@ func checkChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	})
 	if err != nil {
-		return fmt.Errorf("certificate %q: %s", name, chainReason(err, unanchored))
+		return fmt.Errorf("certificate %q: %s", name, chainReason(err, unanchored, leaf))
 	}
 	return nil
 }
 
 // chainReason turns x509's verification errors into what an operator
-// needs to hear.
-func chainReason(err error, unanchored string) string {
+// needs to hear: a certificate of the chain other than leaf that is out
+// of its dates is named, not taken for the leaf.
+func chainReason(err error, unanchored string, leaf *x509.Certificate) string {
 	var inv x509.CertificateInvalidError
 	var unk x509.UnknownAuthorityError
 	switch {
+	case errors.As(err, &inv) && inv.Reason == x509.Expired && inv.Cert != nil && !bytes.Equal(inv.Cert.Raw, leaf.Raw):
+		return fmt.Sprintf("%q of its chain: expired or not yet valid (%s)", inv.Cert.Subject.String(), inv.Detail)
 	case errors.As(err, &inv) && inv.Reason == x509.Expired:
 		return "expired or not yet valid (" + inv.Detail + ")"
 	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:

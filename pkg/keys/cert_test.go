@@ -127,3 +127,31 @@ func TestCheckSigningCertificateRefusesSelfSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A chain whose intermediate expired (its leaf still valid) names the
+// intermediate: it named the leaf as "expired or not yet valid", with the
+// intermediate's dates, and sent the operator to a certificate whose own
+// dates were good.
+func TestVerifyChainNamesExpiredIntermediate(t *testing.T) {
+	root := testutil.NewRootCA(t, "StellaOps Root CA")
+	signing := root.Intermediate(t, "StellaOps Signing CA")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	at := time.Now().Add(400 * 24 * time.Hour) // past the CAs' year
+	leaf := signing.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{NotAfter: at.Add(365 * 24 * time.Hour)})
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	err := keys.VerifyChain(leaf, []*x509.Certificate{signing.Cert}, roots, at)
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), `"CN=StellaOps Signing CA" of its chain: expired or not yet valid`) {
+		t.Fatalf("err = %v, want ErrSignature naming the expired intermediate", err)
+	}
+	err = keys.CheckSigningCertificate(leaf, []*x509.Certificate{signing.Cert, root.Cert}, at)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), `"CN=StellaOps Signing CA" of its chain: expired or not yet valid`) {
+		t.Fatalf("sign: err = %v, want ErrUsage naming the expired intermediate", err)
+	}
+	// The leaf's own expiry still names the leaf alone.
+	old := signing.Leaf(t, "old", &key.PublicKey, testutil.LeafOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	err = keys.VerifyChain(old, []*x509.Certificate{signing.Cert}, roots, time.Now())
+	if err == nil || !strings.Contains(err.Error(), `certificate "CN=old": expired or not yet valid`) {
+		t.Fatalf("expired leaf: %v", err)
+	}
+}
