@@ -167,12 +167,28 @@ func chainReason(err error, unanchored string, leaf *x509.Certificate) string {
 		return fmt.Sprintf("%q of its chain: expired or not yet valid (%s)", inv.Cert.Subject.String(), inv.Detail)
 	case errors.As(err, &inv) && inv.Reason == x509.Expired:
 		return "expired or not yet valid (" + inv.Detail + ")"
+	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage && allowsCodeSigning(leaf):
+		return "not valid for code signing: a certificate of its chain restricts extended key usage to other uses"
 	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
 		return "not valid for code signing (extended key usage)"
 	case errors.As(err, &unk):
 		return unanchored
 	}
 	return err.Error()
+}
+
+// allowsCodeSigning reports whether c's own extended key usage allows
+// code signing (none restricts nothing).
+func allowsCodeSigning(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageCodeSigning || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // CertificatesPEM encodes certs as consecutive "CERTIFICATE" PEM blocks.

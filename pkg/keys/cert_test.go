@@ -155,3 +155,37 @@ func TestVerifyChainNamesExpiredIntermediate(t *testing.T) {
 		t.Fatalf("expired leaf: %v", err)
 	}
 }
+
+// A leaf allowed to sign code, under an intermediate that restricts
+// extended key usage to TLS, is refused saying the chain restricts it: it
+// said the leaf is "not valid for code signing", of a leaf whose own
+// extended key usage is codeSigning.
+func TestVerifyChainNamesRestrictingChain(t *testing.T) {
+	root := testutil.NewRootCA(t, "StellaOps Root CA")
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "TLS CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.Cert, &caKey.PublicKey, root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCA, _ := x509.ParseCertificate(der)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := (&testutil.CA{Cert: tlsCA, Key: caKey}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	err = keys.VerifyChain(leaf, []*x509.Certificate{tlsCA}, roots, now)
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), "a certificate of its chain restricts extended key usage") {
+		t.Fatalf("err = %v, want ErrSignature saying the chain restricts it", err)
+	}
+	// A leaf of its own TLS-only usage is still told so.
+	tls := root.Leaf(t, "tls", &key.PublicKey, testutil.LeafOptions{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	if err := keys.VerifyChain(tls, nil, roots, now); err == nil || !strings.Contains(err.Error(), `certificate "CN=tls": not valid for code signing (extended key usage)`) {
+		t.Fatalf("TLS leaf: %v", err)
+	}
+}
