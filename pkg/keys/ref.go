@@ -79,15 +79,33 @@ func classify(ref string) (kind, error) {
 }
 
 // inlineKey says whether ref, taken for a file name, is a key itself:
-// PEM text, or the base64 of it (`--key "$COSIGN_PRIVATE_KEY"` written for
-// `--key env://COSIGN_PRIVATE_KEY`). Such a reference must never be echoed
-// in an error, as file names are.
+// PEM text, the base64 of it (`--key "$COSIGN_PRIVATE_KEY"` written for
+// `--key env://COSIGN_PRIVATE_KEY`), or the base64 of a key's DER (what
+// `openssl ec -outform DER | base64` gives). Such a reference must never
+// be echoed in an error, as file names are.
 func inlineKey(ref string) bool {
 	if strings.Contains(ref, "-----BEGIN") || strings.ContainsAny(ref, "\n\r") {
 		return true
 	}
-	_, err := decodeEnv("", []byte(ref))
-	return err == nil
+	if _, err := decodeEnv("", []byte(ref)); err == nil {
+		return true
+	}
+	return base64DER(ref)
+}
+
+// base64DER says whether s is the base64 of DER: at least 64 characters
+// (a P-256 key's DER is 91 bytes public, 121 private) decoding to an
+// ASN.1 SEQUENCE. A file name of that form is not one anybody types.
+func base64DER(s string) bool {
+	if len(s) < 64 {
+		return false
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.Strict().DecodeString(s); err == nil && len(b) > 2 && b[0] == 0x30 {
+			return true
+		}
+	}
+	return false
 }
 
 // SupportedKMS lists the KMS reference schemes built into this binary.
