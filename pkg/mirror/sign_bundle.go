@@ -27,6 +27,7 @@ import (
 // in place of the old, then every blob that neither the verified content
 // (reached) nor the new referrer uses is removed (the old referrer, leftovers
 // of an interrupted run), then SHA256SUMS.sig and SHA256SUMS are written.
+// One that fails before index.json is written puts back what it changed.
 func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[digest.Digest]bool, env *dsse.Envelope, data []byte,
 	signer *keys.Signer, certs *certSet, created time.Time) (*SignedBundle, error) {
 	if created.IsZero() {
@@ -37,12 +38,26 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err != nil {
 		return nil, err
 	}
+	// Until index.json names the new referrer, a sign that fails (disk
+	// full, EIO) puts the bundle back as it was: the blobs it added, which
+	// nothing reaches yet, would fail verify (malformed) and
+	// verify-checksums (not listed), and a new manifest.dsse beside the
+	// old index.json would fail both, on a bundle that verified before.
+	undo := snapshotSigned(dir)
+	defer undo.run()
 	for _, b := range []struct {
 		desc ocispec.Descriptor
 		data []byte
 	}{{envDesc, data}, {bundle.EmptyConfig, bundle.EmptyConfigBytes}, {ref.Descriptor, ref.Bytes}} {
+		had, err := dir.Exists(ctx, b.desc)
+		if err != nil {
+			return nil, err
+		}
 		if err := dir.PushBytes(ctx, b.desc, b.data); err != nil {
 			return nil, err
+		}
+		if !had {
+			undo.blobs = append(undo.blobs, dir.BlobPath(b.desc.Digest))
 		}
 	}
 	if err := dir.WriteFile(layout.EnvelopeFile, data, 0o644); err != nil {
@@ -71,6 +86,9 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err := dir.WriteIndex(&idx); err != nil {
 		return nil, err
 	}
+	// The new signature is whole from here on: what is left (the old
+	// referrer removed, the sums) is what checkSigningFinished tells.
+	undo.done = true
 	keep := map[digest.Digest]bool{refDesc.Digest: true, envDesc.Digest: true, bundle.EmptyConfig.Digest: true}
 	for dg := range reached {
 		keep[dg] = true
@@ -227,4 +245,74 @@ func removeIfExists(paths ...string) error {
 		}
 	}
 	return nil
+}
+
+// signUndo is what a sign of a bundle puts back when it fails before the
+// new referrer is listed: the files it rewrites as they were, and the
+// blobs it added removed.
+type signUndo struct {
+	dir *layout.Dir
+	// old holds each file's content before the sign; nil for a file that
+	// was not there. A file that could not be read is not held, and left.
+	old   map[string][]byte
+	blobs []string
+	done  bool
+}
+
+// signedFiles are the files of a bundle that signBundle writes or removes
+// before index.json names the new referrer.
+var signedFiles = []string{layout.EnvelopeFile, layout.PublicKeyFile, layout.CertificateFile, layout.CertificateChainFile, layout.OCILayoutFile, layout.IndexFile}
+
+func snapshotSigned(dir *layout.Dir) *signUndo {
+	u := &signUndo{dir: dir, old: map[string][]byte{}}
+	for _, name := range signedFiles {
+		data, err := dir.ReadFile(name)
+		switch {
+		case err == nil:
+			u.old[name] = data
+		case errors.Is(err, errdef.ErrNotFound):
+			u.old[name] = nil
+		}
+	}
+	return u
+}
+
+// run puts the bundle back, unless done: index.json first, so that it never
+// names a blob removed, then the blobs, so that a disk the sign filled has
+// their room for the files put back last.
+func (u *signUndo) run() {
+	if u.done {
+		return
+	}
+	if !u.restore(layout.IndexFile) {
+		return // it may name them still: the next sign removes them
+	}
+	for _, p := range u.blobs {
+		os.Remove(p)
+	}
+	for _, name := range signedFiles {
+		if name != layout.IndexFile {
+			u.restore(name)
+		}
+	}
+}
+
+// restore puts back the file name as it was, if it was held and differs,
+// and says whether it is as it was.
+func (u *signUndo) restore(name string) bool {
+	old, held := u.old[name]
+	if !held {
+		return false
+	}
+	cur, err := u.dir.ReadFile(name)
+	switch {
+	case old == nil && errors.Is(err, errdef.ErrNotFound):
+		return true
+	case old == nil:
+		return os.Remove(filepath.Join(u.dir.Path(), name)) == nil
+	case err == nil && bytes.Equal(cur, old):
+		return true
+	default:
+		return u.dir.WriteFile(name, old, 0o644) == nil
+	}
 }
