@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -50,6 +51,11 @@ func Login(ctx context.Context, opts LoginOptions) error {
 		return fmt.Errorf("login to %s: %w", opts.Registry, remote.Classify(err))
 	}
 	path := opts.Client.ConfigPath()
+	unlock, err := lockConfigDir(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	owner := ownerOf(path)
 	store, err := opts.Client.FreshStore()
 	if err != nil {
@@ -69,6 +75,11 @@ func Logout(ctx context.Context, client *remote.Client, registry string) (remove
 		return false, err
 	}
 	path := client.ConfigPath()
+	unlock, err := lockConfigDir(ctx, path)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	owner := ownerOf(path)
 	store, err := client.FreshStore()
 	if err != nil {
@@ -85,6 +96,48 @@ func Logout(ctx context.Context, client *remote.Client, registry string) (remove
 		return false, fmt.Errorf("logout from %s: %w", registry, err)
 	}
 	return true, savedConfig(path, owner)
+}
+
+// credTempPrefix begins the name of the temporary file the credential
+// store writes config.json through (oras-go's ioutil.Ingest), beside it.
+const credTempPrefix = "oras_credstore_temp_"
+
+// lockConfigDir takes the writers' lock of the directory of the config.json
+// at path, as login and logout of other stella processes do, then removes
+// what a save killed before its rename (SIGKILL, a power cut) left there:
+// the store's temporary files, each a whole config.json, every saved
+// password in it. The store removes one only when its own write fails, so
+// one left stayed through every later login and logout, the passwords
+// logout removed still on disk beside the config. Under the lock no other
+// stella is saving: a temporary is a dead one's.
+func lockConfigDir(ctx context.Context, path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return func() {}, nil // the store makes it, holding nothing yet
+	}
+	unlock, err := writeLock(ctx, dir, logger(nil))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), credTempPrefix)
+		if !ok || !e.Type().IsRegular() || rest == "" || strings.Trim(rest, "0123456789") != "" {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			unlock()
+			return nil, err
+		}
+	}
+	return unlock, nil
 }
 
 // savedConfig finishes a save of the config.json at path, which owner
