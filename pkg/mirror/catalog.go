@@ -233,6 +233,9 @@ func writeCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOpt
 		if err := os.Remove(envPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
+		if err := removeStaleOutputs(filepath.Join(opts.Output, CatalogFileName), envPath); err != nil {
+			return nil, err
+		}
 		for _, f := range []struct {
 			name    string
 			content []byte

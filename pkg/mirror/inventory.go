@@ -207,6 +207,9 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	if err := removeStaleOutputs(opts.Output, sigPath); err != nil {
+		return nil, err
+	}
 	if err := layout.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
 		return nil, err
 	}

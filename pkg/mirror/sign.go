@@ -177,6 +177,10 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	}
 	res := &SignResult{Envelope: output, KeyID: signer.KeyID(), Signatures: len(env.Signatures)}
 	if dir == nil {
+		od := filepath.Dir(output)
+		if err := removeStaleOutputs(output, filepath.Join(od, layout.CertificateFile), filepath.Join(od, layout.CertificateChainFile)); err != nil {
+			return nil, err
+		}
 		if err := layout.WriteFileAtomic(output, data, 0o644); err != nil {
 			return nil, err
 		}

@@ -126,3 +126,17 @@ func writeLock(ctx context.Context, dir string, log *slog.Logger) (func(), error
 func readLock(ctx context.Context, dir string, log *slog.Logger) (func(), error) {
 	return layout.ReadLockDir(ctx, dir, func() { log.Warn("waiting for another stella process writing the bundle", "dir", dir) })
 }
+
+// removeStaleOutputs removes the temporary files (.NAME.tmp-N) that a run
+// killed before their renames (SIGKILL, a power cut) left beside each of
+// the small files paths (layout.RemoveStaleOutput): never read as output,
+// they were left for good, an envelope or catalog each. Call it under the
+// directory's writers' lock.
+func removeStaleOutputs(paths ...string) error {
+	for _, p := range paths {
+		if err := layout.RemoveStaleOutput(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
