@@ -414,7 +414,8 @@ func (w *SplitWriter) Finish() (*VolumeSet, error) {
 
 // Commit renames every volume into place (Abort then removes none), and
 // removes the volumes past the last that a larger set written before left
-// (out.NNN, from the first missing on), so that the names hold one set.
+// (out.NNN, up to the first missing, last first), so that the names hold
+// one set.
 func (w *SplitWriter) Commit() error {
 	if err := w.finish(); err != nil {
 		return err
@@ -431,15 +432,26 @@ func (w *SplitWriter) Commit() error {
 		}
 		w.tmps = w.tmps[1:]
 	}
-	for i := len(w.vols); ; i++ {
-		err := os.Remove(filepath.Join(dir, VolumeName(filepath.Base(w.out), i)))
+	// Last first: a commit stopped among them (killed, EIO) leaves the
+	// ones still there in a row after the new set, where the next commit
+	// finds them all; first to last, it left a gap the next stopped at,
+	// and the rest for good.
+	end := len(w.vols)
+	for ; ; end++ {
+		_, err := os.Lstat(filepath.Join(dir, VolumeName(filepath.Base(w.out), end)))
 		if errors.Is(err, fs.ErrNotExist) {
-			return SyncDir(dir)
+			break
 		}
 		if err != nil {
 			return err
 		}
 	}
+	for i := end - 1; i >= len(w.vols); i-- {
+		if err := os.Remove(filepath.Join(dir, VolumeName(filepath.Base(w.out), i))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return SyncDir(dir)
 }
 
 // Abort removes the temporary volumes.
