@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -105,12 +106,19 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	// The public key is placed first: if the private key then cannot be,
 	// an old private key is still there (its public key can be derived
 	// again), where the other order would lose it for good.
+	// The public key it replaces is put back if the private key then
+	// cannot be placed (EIO, a full disk): left, it was the public key of
+	// no key anywhere, beside the old private key.
+	oldPub, oldPubErr := fileReader(dir)(filepath.Base(res.PublicKey))
 	if err := placeFile(pubTmp, res.PublicKey, opts.Force); err != nil {
 		return nil, err
 	}
 	if err := placeFile(keyTmp, res.PrivateKey, opts.Force); err != nil {
-		if !opts.Force {
-			os.Remove(res.PublicKey) // linked by us where nothing was
+		switch {
+		case !opts.Force || errors.Is(oldPubErr, errdef.ErrNotFound):
+			os.Remove(res.PublicKey) // placed by us where nothing was
+		case oldPubErr == nil:
+			layout.WriteFileAtomic(res.PublicKey, oldPub, 0o644)
 		}
 		return nil, err
 	}

@@ -40,3 +40,35 @@ func TestKeygenFailureKeepsOldKey(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// TestKeygenFailureKeepsOldPair: with --force, a private key that cannot
+// be placed (here a directory stands in its place, as EIO or a full disk
+// would stop it) failed keygen after the public key had been replaced: the
+// new public key, of a private key kept nowhere, stayed beside the old
+// one. Failing, keygen puts the old public key back.
+func TestKeygenFailureKeepsOldPair(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "k")
+	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(prefix + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(prefix + ".key"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(prefix+".key", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); err == nil {
+		t.Fatal("keygen over a directory: no error")
+	}
+	if now, err := os.ReadFile(prefix + ".pub"); err != nil || !bytes.Equal(now, old) {
+		t.Errorf("a failed keygen left a public key of a private key kept nowhere (%v)", err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(prefix))
+	if len(entries) != 2 {
+		t.Errorf("left behind: %v", entries)
+	}
+}
