@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -102,6 +103,10 @@ func Logout(ctx context.Context, client *remote.Client, registry string) (remove
 // store writes config.json through (oras-go's ioutil.Ingest), beside it.
 const credTempPrefix = "oras_credstore_temp_"
 
+// credTempMinAge is how long ago a credential store's temporary file must
+// have been written to be taken for a dead save's.
+const credTempMinAge = time.Minute
+
 // lockConfigDir takes the writers' lock of the directory of the config.json
 // at path, as login and logout of other stella processes do, then removes
 // what a save killed before its rename (SIGKILL, a power cut) left there:
@@ -130,6 +135,12 @@ func lockConfigDir(ctx context.Context, path string) (func(), error) {
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), credTempPrefix)
 		if !ok || !e.Type().IsRegular() || rest == "" || strings.Trim(rest, "0123456789") != "" {
+			continue
+		}
+		// Another tool of oras-go (oras login) saves through the same
+		// names without our lock: one written within the last minute may
+		// be its save under way, left to it.
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < credTempMinAge {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

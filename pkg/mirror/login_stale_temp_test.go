@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -31,7 +32,12 @@ func TestLoginLogoutRemoveKilledSaveTemporary(t *testing.T) {
 	}
 	left := filepath.Join(dir, "oras_credstore_temp_2319032139")
 	killed := `{"auths":{"` + host + `":{"auth":"bWlycm9yOnMzY3JldA=="}}}`
+	// A save of another oras-go tool under way (written just now) is
+	// left to it; a killed one is older.
+	fresh := filepath.Join(dir, "oras_credstore_temp_77")
+	writeFile(t, fresh, killed)
 	writeFile(t, left, killed)
+	aged(t, left)
 	if err := mirror.Login(t.Context(), mirror.LoginOptions{Registry: host, Username: "mirror", Password: "s3cret", Client: client}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +45,7 @@ func TestLoginLogoutRemoveKilledSaveTemporary(t *testing.T) {
 		t.Error("login left the temporary config a killed login left, its password in it")
 	}
 	writeFile(t, left, killed)
+	aged(t, left)
 	if removed, err := mirror.Logout(t.Context(), client, host); err != nil || !removed {
 		t.Fatalf("logout: %v %v", removed, err)
 	}
@@ -47,5 +54,17 @@ func TestLoginLogoutRemoveKilledSaveTemporary(t *testing.T) {
 	}
 	if _, err := os.Lstat(other); err != nil {
 		t.Errorf("a file not the store's was removed: %v", err)
+	}
+	if _, err := os.Lstat(fresh); err != nil {
+		t.Errorf("a temporary written within the minute (another tool's save under way) was removed: %v", err)
+	}
+}
+
+// aged sets path's times to two minutes ago, as a killed save's are.
+func aged(t *testing.T, path string) {
+	t.Helper()
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
 	}
 }
