@@ -65,7 +65,7 @@ linked to the chain's root) is refused here.`,
 func printSign(w io.Writer, r *mirror.SignResult) {
 	fmt.Fprintf(w, "Signed %s (key %s; %d signature(s) in the envelope)\n", r.Envelope, r.KeyID, r.Signatures)
 	if b := r.Bundle; b != nil {
-		fmt.Fprintf(w, "  verified   %d manifests, %d blobs (%s), %d files\n", b.Content.Manifests, b.Content.Blobs, humanBytes(b.Content.Bytes), b.Content.Files)
+		fmt.Fprintf(w, "  verified   %d manifests, %d blobs (%s), %d files%s\n", b.Content.Manifests, b.Content.Blobs, humanBytes(b.Content.Bytes), b.Content.Files, omittedNote(b.Content))
 		fmt.Fprintf(w, "  referrer   %s -> root %s\n", b.Referrer.Digest, b.Root.Digest)
 		fmt.Fprintf(w, "  rewrote    %s, %s, %s\n", layout.PublicKeyFile, layout.ChecksumsFile, layout.ChecksumsSigFile)
 	}

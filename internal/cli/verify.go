@@ -69,8 +69,17 @@ func printVerify(w io.Writer, r *mirror.VerifyResult) {
 		fmt.Fprintf(w, "  root       %s\n", r.Root)
 	}
 	if c := r.Content; c != nil {
-		fmt.Fprintf(w, "  content    %d manifests, %d blobs (%s), %d files: all digests match\n", c.Manifests, c.Blobs, humanBytes(c.Bytes), c.Files)
+		fmt.Fprintf(w, "  content    %d manifests, %d blobs (%s), %d files: all digests match%s\n", c.Manifests, c.Blobs, humanBytes(c.Bytes), c.Files, omittedNote(c))
 	} else if r.Bundle != "" {
 		fmt.Fprintln(w, "  content    not checked (--signature-only)")
 	}
+}
+
+// omittedNote says how many blobs a delta bundle leaves to its base: not
+// read, and so not among those counted as checked.
+func omittedNote(c *mirror.ContentResult) string {
+	if c.Omitted == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d blobs omitted, its base's (checked on import, against the registry)", c.Omitted)
 }

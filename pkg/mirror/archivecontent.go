@@ -43,7 +43,7 @@ func planArchive(ctx context.Context, md *metadata) (*archivePlan, error) {
 		return nil, err
 	}
 	p := &archivePlan{
-		res:   &ContentResult{Manifests: graph.manifests, Blobs: len(graph.blobs)},
+		res:   &ContentResult{Manifests: graph.manifests},
 		blobs: map[digest.Digest]ocispec.Descriptor{}, files: map[string]bundle.File{},
 		reached: graph.reached, required: map[string]bool{},
 	}
@@ -52,12 +52,15 @@ func planArchive(ctx context.Context, md *metadata) (*archivePlan, error) {
 	// does carry must hash right all the same.
 	omitted := md.Manifest.OmittedSet()
 	for _, b := range graph.blobs {
-		p.res.Bytes += b.Size
 		p.blobs[b.Digest] = b
 		p.declared += b.Size
-		if !omitted[b.Digest] {
-			p.required[layout.BlobName(b.Digest)] = true
+		if omitted[b.Digest] {
+			p.res.Omitted++
+			continue
 		}
+		p.res.Blobs++
+		p.res.Bytes += b.Size
+		p.required[layout.BlobName(b.Digest)] = true
 	}
 	for _, f := range md.Manifest.HumanView() {
 		p.files[f.Path] = f

@@ -28,6 +28,10 @@ type ContentResult struct {
 	// Files counts the files of the human view (advisories/, scripts/,
 	// docs/) checked against manifest.json.
 	Files int `json:"files"`
+	// Omitted counts the blobs of a delta bundle that its base holds and
+	// it does not carry: not read here, they are checked on import,
+	// against the target.
+	Omitted int `json:"omitted,omitempty"`
 }
 
 // hashBuffers are the copy buffers of the parallel hashing; one per worker
@@ -73,17 +77,20 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 			return nil, nil, err
 		}
 	}
-	for _, b := range blobs {
-		res.Bytes += b.Size
-	}
-	res.Blobs = len(blobs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	// A delta bundle does not carry what its base holds: those blobs and
-	// their human-view files are checked on import, against the target.
+	// their human-view files are checked on import, against the target,
+	// and counted apart, not as checked.
 	omitted := md.Manifest.OmittedSet()
 	for _, b := range blobs {
-		if _, late := dir.External(b.Digest); omitted[b.Digest] || late {
+		if omitted[b.Digest] {
+			res.Omitted++
+			continue
+		}
+		res.Blobs++
+		res.Bytes += b.Size
+		if _, late := dir.External(b.Digest); late {
 			continue
 		}
 		g.Go(func() error {
