@@ -3,21 +3,27 @@
 # images, the bundle itself and its advisories into the air-gap registry, in
 # one streaming pass with no extraction.
 #
-# Usage: ./load.sh <bundle.tar[.gz|.zst]|bundle-dir> [registry:port]
+# Usage: ./load.sh <bundle.tar[.gz|.zst]|bundle-dir> [registry:port] [import flags...]
+#
+# Arguments after the registry go to `stella mirror import` as they are
+# (--plain-http, --advisories-dir "DIR WITH SPACES", …).
 #
 # Environment:
 #   STELLA           the stella binary (default: stella on PATH)
 #   STELLA_KEY       the trusted public key to verify with (required unless
-#                    STELLA_IMPORT_FLAGS has --trust-root). The bundle's own
+#                    --trust-root is among the import flags). The bundle's own
 #                    public-key.pem is never trusted: whoever could change the
 #                    bundle could change it too.
 #   STELLA_IMPORT_FLAGS  extra flags for `stella mirror import`, such as
 #                    --plain-http or --advisories-dir DIR (without it the
-#                    advisories stay only in the registry, with a warning)
+#                    advisories stay only in the registry, with a warning);
+#                    split at spaces, so a value holding one goes after the
+#                    registry instead
 set -euo pipefail
 
 BUNDLE="${1:?Bundle path required}"
 REGISTRY="${2:-localhost:5000}"
+shift "$(( $# < 2 ? $# : 2 ))"
 STELLA="${STELLA:-stella}"
 KEY="${STELLA_KEY:-}"
 
@@ -29,12 +35,12 @@ fi
 key_flags=()
 if [ -n "$KEY" ]; then
   key_flags=(--key "$KEY")
-elif [[ "${STELLA_IMPORT_FLAGS:-}" != *--trust-root* ]]; then
-  echo "load.sh: set STELLA_KEY to the trusted public key (or --trust-root in STELLA_IMPORT_FLAGS)" >&2
+elif [[ "${STELLA_IMPORT_FLAGS:-} $*" != *--trust-root* ]]; then
+  echo "load.sh: set STELLA_KEY to the trusted public key (or give --trust-root ROOT.pem among the import flags)" >&2
   exit 1
 fi
 
 echo "==> Importing $BUNDLE into $REGISTRY (verify first, then stream)..."
 # shellcheck disable=SC2086
-"$STELLA" mirror import "$BUNDLE" --registry "$REGISTRY" "${key_flags[@]}" ${STELLA_IMPORT_FLAGS:-}
+"$STELLA" mirror import "$BUNDLE" --registry "$REGISTRY" ${key_flags[@]+"${key_flags[@]}"} ${STELLA_IMPORT_FLAGS:-} "$@"
 echo "==> Done! Registry: $REGISTRY"

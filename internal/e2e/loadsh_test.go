@@ -60,3 +60,30 @@ func TestLoadScript(t *testing.T) {
 		t.Error("the bundle's scripts/load.sh differs from deploy/airgap/load.sh")
 	}
 }
+
+// TestLoadScriptFlagsWithSpaces: load.sh and update.sh pass the arguments
+// after the registry on to `stella mirror import`, so a flag whose value
+// holds a space (an --advisories-dir under "/srv/stella ops") reaches it
+// whole. STELLA_IMPORT_FLAGS, word-split, was the only way in: the
+// directory came as two arguments (`accepts 1 arg(s), received 3`), and
+// arguments after the registry were dropped without a word.
+func TestLoadScriptFlagsWithSpaces(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	target := testutil.Distribution(t)
+	work := filepath.Join(t.TempDir(), "stella ops")
+	for _, name := range []string{"load.sh", "update.sh"} {
+		script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", name)
+		advisories := filepath.Join(work, name+" advisories")
+		cmd := exec.Command("bash", script, archive, target, "--plain-http", "--advisories-dir", advisories)
+		cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY="+pub, "DOCKER_CONFIG="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		for _, feed := range []string{"nvd", "ghsa"} {
+			if _, err := os.Stat(filepath.Join(advisories, feed+"-2025-12-01.json.gz")); err != nil {
+				t.Errorf("%s: advisory not in %q: %v\n%s", name, advisories, err, out)
+			}
+		}
+	}
+}
