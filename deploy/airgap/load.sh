@@ -40,7 +40,7 @@ elif [[ "${STELLA_IMPORT_FLAGS:-} $*" != *--trust-root* ]]; then
   exit 1
 fi
 
-echo "==> Importing $BUNDLE into $REGISTRY (verify first, then stream)..."
+echo "==> Importing $BUNDLE into $REGISTRY (verify first, then stream)..." >&2
 # shellcheck disable=SC2086
 "$STELLA" mirror import "$BUNDLE" --registry "$REGISTRY" ${key_flags[@]+"${key_flags[@]}"} ${STELLA_IMPORT_FLAGS:-} "$@"
-echo "==> Done! Registry: $REGISTRY"
+echo "==> Done! Registry: $REGISTRY" >&2

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,5 +86,31 @@ func TestLoadScriptFlagsWithSpaces(t *testing.T) {
 				t.Errorf("%s: advisory not in %q: %v\n%s", name, advisories, err, out)
 			}
 		}
+	}
+}
+
+// TestLoadScriptJSON: with --format json among the import flags, load.sh's
+// stdout is the import's one JSON document, as docs/json.md promises of
+// stella itself; its own "==> Importing …" and "==> Done!" lines go to
+// stderr with the rest of the progress. They were on stdout, around the
+// document, and a script reading it with jq failed.
+func TestLoadScriptJSON(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	target := testutil.Distribution(t)
+	script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", "load.sh")
+	cmd := exec.Command("bash", script, archive, target)
+	cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY="+pub, "STELLA_IMPORT_FLAGS=--plain-http --format json", "DOCKER_CONFIG="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("load.sh: %v\n%s%s", err, out, stderr.String())
+	}
+	var res struct {
+		Root string `json:"root"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	if err := dec.Decode(&res); err != nil || res.Root == "" || dec.More() {
+		t.Errorf("load.sh --format json: stdout is not one JSON document (%v):\n%s", err, out)
 	}
 }
