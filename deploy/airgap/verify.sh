@@ -16,7 +16,8 @@ fi
 
 if [ -f "$DIR" ]; then
   # verify-checksums reads SHA256SUMS beside the files it lists: a directory.
-  echo "verify.sh: $DIR is a file, not a bundle directory: extract it (docs/VERIFY.md), or check the archive itself with: $STELLA mirror verify $DIR --key $KEY" >&2
+  # The suggestion is a command to paste: each path quoted for the shell.
+  printf 'verify.sh: %s is a file, not a bundle directory: extract it (docs/VERIFY.md), or check the archive itself with: %q mirror verify %q --key %q\n' "$DIR" "$STELLA" "$DIR" "$KEY" >&2
   exit 1
 fi
 

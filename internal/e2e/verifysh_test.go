@@ -36,3 +36,39 @@ func TestVerifyScript(t *testing.T) {
 		t.Errorf("verify.sh on the archive: exit %d\n%s\nwant exit 1\n%s", code, out, want)
 	}
 }
+
+// TestVerifyScriptSuggestionRuns: given an archive whose path holds a
+// space, verify.sh's suggestion ("check the archive itself with: …") is a
+// command that runs as printed. It named the paths unquoted, so the
+// command pasted into a shell verified "my" and "bundle.tar.gz", neither
+// of which exists.
+func TestVerifyScriptSuggestionRuns(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	work := filepath.Join(t.TempDir(), "usb stick")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spaced, spacedPub := filepath.Join(work, "my bundle.tar.gz"), filepath.Join(work, "trusted key.pub")
+	for from, to := range map[string]string{archive: spaced, pub: spacedPub} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", "verify.sh")
+	cmd := exec.Command("bash", script, spaced, spacedPub)
+	cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "DOCKER_CONFIG="+t.TempDir())
+	out, _ := cmd.CombinedOutput()
+	_, suggested, ok := strings.Cut(strings.TrimSuffix(string(out), "\n"), "check the archive itself with: ")
+	if !ok {
+		t.Fatalf("verify.sh on the archive:\n%s", out)
+	}
+	run := exec.Command("bash", "-c", suggested)
+	run.Env = cmd.Env
+	if got, err := run.CombinedOutput(); err != nil {
+		t.Errorf("the suggested %s: %v\n%s", suggested, err, got)
+	}
+}
