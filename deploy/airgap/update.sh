@@ -11,4 +11,4 @@ set -euo pipefail
 
 BUNDLE="${1:?Delta bundle path required}"
 REGISTRY="${2:-localhost:5000}"
-exec "$(dirname "$0")/load.sh" "$BUNDLE" "$REGISTRY" "${@:3}"
+exec bash "$(dirname "$0")/load.sh" "$BUNDLE" "$REGISTRY" "${@:3}"

@@ -114,3 +114,28 @@ func TestLoadScriptJSON(t *testing.T) {
 		t.Errorf("load.sh --format json: stdout is not one JSON document (%v):\n%s", err, out)
 	}
 }
+
+// TestUpdateScriptWithoutExecBits: `bash scripts/update.sh` works where the
+// scripts lost their execute bits (copied through a FAT32 stick or a
+// Windows share), as `bash scripts/load.sh` does: it runs load.sh with
+// bash. It executed load.sh itself, and stopped at "Permission denied"
+// (exit 126).
+func TestUpdateScriptWithoutExecBits(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	target := testutil.Distribution(t)
+	scripts := t.TempDir()
+	for _, name := range []string{"load.sh", "update.sh"} {
+		data, err := airgap.Scripts.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(scripts, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("bash", filepath.Join(scripts, "update.sh"), archive, target)
+	cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY="+pub, "STELLA_IMPORT_FLAGS=--plain-http", "DOCKER_CONFIG="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("bash update.sh, its scripts mode 0644: %v\n%s", err, out)
+	}
+}
