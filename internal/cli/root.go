@@ -81,7 +81,10 @@ func nameArgErrors(c *cobra.Command) {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := check(cmd, args); err != nil {
 				path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
-				return usageError("%s: %v (usage: %s)", path, err, cmd.UseLine())
+				// A check that already says "invalid usage" says it once,
+				// after the usage line, as cobra's own do.
+				msg := strings.TrimSuffix(err.Error(), ": "+errdef.ErrUsage.Error())
+				return usageError("%s: %s (usage: %s)", path, msg, cmd.UseLine())
 			}
 			return nil
 		}
