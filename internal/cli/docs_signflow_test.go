@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,6 +44,28 @@ func TestDocBlocksSignBeforePack(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestDocsNeverTrustTheBundlesKey: no command the README or the guides
+// give verifies with the public-key.pem that travels in the bundle, which
+// whoever altered the bundle could have altered too. The README's signing
+// section gave `cosign verify-blob --key public-key.pem …` as the check of
+// SHA256SUMS.sig, the very trust the guides warn against.
+func TestDocsNeverTrustTheBundlesKey(t *testing.T) {
+	docs, _ := filepath.Glob(repoFile("docs/*.md"))
+	cli, _ := filepath.Glob(repoFile("docs/cli/*.md"))
+	bad := regexp.MustCompile(`(--key|--trust-root|-verify)[ =]+\S*public-key\.pem`)
+	for _, doc := range append(append(docs, cli...), repoFile("README.md")) {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if m := bad.FindString(line); m != "" {
+				t.Errorf("%s:%d: %q verifies with the bundle's own key: give the trusted key received out of band (cosign.pub)", filepath.Base(doc), i+1, m)
 			}
 		}
 	}
