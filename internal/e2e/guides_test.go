@@ -91,3 +91,39 @@ func TestVerifyWithoutStella(t *testing.T) {
 		t.Errorf("sha256sum -c passed an altered blob:\n%s", out)
 	}
 }
+
+// TestVerifySplitWithoutStella runs VERIFY.md's "A split archive, without
+// stella" as written on the volumes pack --split writes: they extract into
+// the bundle, and sha256sum -c passes it; a volume missing fails. verify.sh
+// sends an operator holding FILE.volumes.json to VERIFY.md to extract it,
+// which said how only for one archive.
+func TestVerifySplitWithoutStella(t *testing.T) {
+	for _, name := range []string{"bash", "sha256sum", "tar", "zstd", "cat"} {
+		tool(t, name)
+	}
+	archive, _, _ := signedBundle(t, sample.Spec{LayerSize: 1 << 20}, ".tar")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	work := t.TempDir()
+	mustStella(t, "mirror", "pack", dir, "--output", filepath.Join(work, "stellaops-airgap-2025.11.0.tar.zst"), "--split", "1M")
+	if vols, _ := filepath.Glob(filepath.Join(work, "*.00[0-9]")); len(vols) < 3 {
+		t.Fatalf("%d volumes: the test needs several", len(vols))
+	}
+	blocks := shBlocks(t, filepath.Join(testutil.ModuleRoot(t), "docs", "VERIFY.md"), "## A split archive, without stella")
+	if len(blocks) != 1 {
+		t.Fatalf("VERIFY.md, A split archive: %d blocks", len(blocks))
+	}
+	sh := func(script string) (string, error) {
+		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := sh(blocks[0] + "\ncd bundle && sha256sum -c --quiet SHA256SUMS"); err != nil {
+		t.Fatalf("VERIFY.md, A split archive: %v\n%s", err, out)
+	}
+	os.RemoveAll(filepath.Join(work, "bundle"))
+	os.Remove(filepath.Join(work, "stellaops-airgap-2025.11.0.tar.zst.001"))
+	if out, err := sh(blocks[0] + "\ncd bundle && sha256sum -c --quiet SHA256SUMS"); err == nil {
+		t.Errorf("VERIFY.md, A split archive, a volume missing: passed\n%s", out)
+	}
+}
