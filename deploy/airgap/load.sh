@@ -24,6 +24,10 @@ set -euo pipefail
 BUNDLE="${1:?Bundle path required}"
 REGISTRY="${2:-localhost:5000}"
 shift "$(( $# < 2 ? $# : 2 ))"
+if [[ "$REGISTRY" == -* ]]; then
+  echo "load.sh: $REGISTRY: give the registry first, then the import flags: load.sh BUNDLE REGISTRY [flags...]" >&2
+  exit 1
+fi
 STELLA="${STELLA:-stella}"
 KEY="${STELLA_KEY:-}"
 

@@ -139,3 +139,19 @@ func TestUpdateScriptWithoutExecBits(t *testing.T) {
 		t.Errorf("bash update.sh, its scripts mode 0644: %v\n%s", err, out)
 	}
 }
+
+// TestLoadScriptFlagForRegistry: a flag where the registry goes
+// (`load.sh bundle.tar --plain-http`) is refused, naming the order, before
+// stella runs. It became the registry: "==> Importing bundle.tar into
+// --plain-http", then a DNS lookup of "--plain-http".
+func TestLoadScriptFlagForRegistry(t *testing.T) {
+	for _, name := range []string{"load.sh", "update.sh"} {
+		script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", name)
+		cmd := exec.Command("bash", script, "bundle.tar", "--plain-http")
+		cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY=cosign.pub")
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.HasPrefix(string(out), "load.sh: --plain-http: give the registry first") || strings.Count(string(out), "\n") != 1 {
+			t.Errorf("%s bundle.tar --plain-http: exit %d\n%s", name, code, out)
+		}
+	}
+}
