@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -125,5 +128,48 @@ func TestVerifySplitWithoutStella(t *testing.T) {
 	os.Remove(filepath.Join(work, "stellaops-airgap-2025.11.0.tar.zst.001"))
 	if out, err := sh(blocks[0] + "\ncd bundle && sha256sum -c --quiet SHA256SUMS"); err == nil {
 		t.Errorf("VERIFY.md, A split archive, a volume missing: passed\n%s", out)
+	}
+}
+
+// TestVerifyWithoutStellaHostileSums pastes VERIFY.md's sha256sum and
+// cosign block, as an operator would (no set -e), into a shell, on a bundle
+// whose SHA256SUMS was altered to list /dev/zero: cosign refuses it, soon,
+// and sha256sum does not read what it lists. The
+// block ran sha256sum -c over the list before cosign checked the list's
+// signature, so whoever altered the bundle chose what it read: /dev/zero
+// never ends, and the check hung.
+func TestVerifyWithoutStellaHostileSums(t *testing.T) {
+	for _, name := range []string{"bash", "sha256sum", "tar"} {
+		tool(t, name)
+	}
+	tool(t, "cosign")
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	work := t.TempDir()
+	copyFile(t, pub, filepath.Join(work, "cosign.pub"))
+	bundleDir := filepath.Join(work, "bundle")
+	os.MkdirAll(bundleDir, 0o755)
+	if out, err := exec.Command("tar", "-xf", archive, "-C", bundleDir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	sums := filepath.Join(bundleDir, "SHA256SUMS")
+	data, _ := os.ReadFile(sums)
+	data = append([]byte("0000000000000000000000000000000000000000000000000000000000000000  /dev/zero\n"), data...)
+	os.WriteFile(sums, data, 0o644)
+	blocks := shBlocks(t, filepath.Join(testutil.ModuleRoot(t), "docs", "VERIFY.md"), "## Without stella")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "--noprofile", "--norc", "-c", blocks[1])
+	cmd.Dir = work
+	// On the timeout, the whole group goes: sha256sum too, which holds
+	// the output pipe open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("VERIFY.md's block ran 30 s over a SHA256SUMS listing /dev/zero:\n%s", out)
+	}
+	if err != nil || !strings.Contains(string(out), "invalid signature") || strings.Contains(string(out), ": OK") {
+		t.Errorf("VERIFY.md's block on an altered SHA256SUMS: cosign must refuse it, and sha256sum not read it (%v):\n%s", err, out)
 	}
 }
