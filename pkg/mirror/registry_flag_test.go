@@ -35,6 +35,10 @@ func TestRegistryFlagIsHostPort(t *testing.T) {
 		{"https://" + host, "no scheme (--plain-http talks plain HTTP to a registry without TLS)"},
 		{host + "/", "no path (import puts the images under a path with --repo-prefix)"},
 		{host + "/mirror", "no path (import puts the images under a path with --repo-prefix)"},
+		// --registry given no value takes the next flag as it
+		// (load.sh bundle.tar --plain-http did so too): it went on to a
+		// DNS lookup of "--plain-http", and --plain-http was not set.
+		{"--plain-http", "not a flag (--registry took the word after it as its value)"},
 	} {
 		t.Run(tt.value, func(t *testing.T) {
 			want := `--registry "` + tt.value + `": want HOST[:PORT], ` + tt.hint

@@ -26,6 +26,8 @@ func checkRegistryHost(what, host string) error {
 		return fmt.Errorf("%s: want HOST[:PORT]: %w", what, errdef.ErrUsage)
 	case strings.Contains(host, "://"):
 		return fmt.Errorf("%s %q: want HOST[:PORT], no scheme (--plain-http talks plain HTTP to a registry without TLS): %w", what, host, errdef.ErrUsage)
+	case strings.HasPrefix(host, "-"):
+		return fmt.Errorf("%s %q: want HOST[:PORT], not a flag (%s took the word after it as its value): %w", what, host, what, errdef.ErrUsage)
 	case strings.Contains(host, "/"):
 		return fmt.Errorf("%s %q: want HOST[:PORT], no path (import puts the images under a path with --repo-prefix): %w", what, host, errdef.ErrUsage)
 	}
