@@ -36,6 +36,11 @@ if ! command -v "$STELLA" >/dev/null 2>&1; then
   exit 1
 fi
 
+if [ -n "$KEY" ] && [ -d "$BUNDLE" ] && [ "$KEY" -ef "${BUNDLE%/}/public-key.pem" ]; then
+  echo "load.sh: $KEY is the bundle's own public-key.pem, which whoever could alter the bundle could alter too: set STELLA_KEY to the trusted key received out of band" >&2
+  exit 1
+fi
+
 key_flags=()
 if [ -n "$KEY" ]; then
   key_flags=(--key "$KEY")

@@ -21,6 +21,11 @@ if [ -f "$DIR" ]; then
   exit 1
 fi
 
+if [ "$KEY" -ef "${DIR%/}/public-key.pem" ]; then
+  echo "verify.sh: $KEY is the bundle's own public-key.pem, which whoever could alter the bundle could alter too: give the trusted key received out of band" >&2
+  exit 1
+fi
+
 "$STELLA" mirror verify "${DIR%/}/manifest.dsse" --key "$KEY"
 "$STELLA" mirror verify-checksums "$DIR" --key "$KEY"
 echo "==> $DIR verifies"

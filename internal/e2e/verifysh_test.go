@@ -72,3 +72,24 @@ func TestVerifyScriptSuggestionRuns(t *testing.T) {
 		t.Errorf("the suggested %s: %v\n%s", suggested, err, got)
 	}
 }
+
+// TestScriptsRefuseTheBundlesOwnKey: verify.sh and load.sh refuse to take
+// the public-key.pem of the bundle they check as the trusted key, as their
+// usage and header say it never is: whoever could alter the bundle could
+// alter that key too. Given it, both passed whatever signed the bundle.
+func TestScriptsRefuseTheBundlesOwnKey(t *testing.T) {
+	archive, _, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	own := filepath.Join(dir, "public-key.pem")
+	root := testutil.ModuleRoot(t)
+	for name, cmd := range map[string]*exec.Cmd{
+		"verify.sh": exec.Command("bash", filepath.Join(root, "deploy", "airgap", "verify.sh"), dir+"/", own),
+		"load.sh":   exec.Command("bash", filepath.Join(root, "deploy", "airgap", "load.sh"), dir, "127.0.0.1:1"),
+	} {
+		cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY="+own, "DOCKER_CONFIG="+t.TempDir())
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.HasPrefix(string(out), name+": "+own+" is the bundle's own public-key.pem") || strings.Count(string(out), "\n") != 1 {
+			t.Errorf("%s with the bundle's own key: exit %d\n%s", name, code, out)
+		}
+	}
+}
