@@ -64,3 +64,23 @@ func TestVerifyChecksumsSignatureBeforeLines(t *testing.T) {
 		t.Fatalf("verify-checksums --key of a SHA256SUMS with a line added: %v, want errdef.ErrSignature", err)
 	}
 }
+
+// A file SHA256SUMS lists that is a named pipe on the medium is named once,
+// as not a regular file (malformed, as verify says): it was also named
+// missing, "2 files disagree with SHA256SUMS: scripts/verify.sh (not a
+// regular file), scripts/verify.sh (missing)", of a file that is there
+// (found by review).
+func TestVerifyChecksumsListedNamedPipeNamedOnce(t *testing.T) {
+	dir := newBundle(t)
+	priv, pub := testKeys(t, "cosign")
+	sign(t, dir, priv)
+	script := filepath.Join(dir, "scripts", "verify.sh")
+	if err := os.Remove(script); err != nil {
+		t.Fatal(err)
+	}
+	mkfifo(t, script)
+	_, err := mirror.VerifyChecksums(context.Background(), mirror.ChecksumsOptions{Dir: dir, Trust: trustKeys(pub)})
+	if !errors.Is(err, errdef.ErrMalformed) || strings.Count(err.Error(), "scripts/verify.sh") != 1 || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("verify-checksums with scripts/verify.sh a named pipe: %v", err)
+	}
+}
