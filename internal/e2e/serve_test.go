@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -324,7 +325,15 @@ func TestServe(t *testing.T) {
 	// A closed terminal or SSH session ends serve as Ctrl-C does, not by
 	// the signal's default (killed, no clean-up).
 	t.Run("SIGHUP shuts down cleanly", func(t *testing.T) {
-		assertCleanExit(t, startServe(t, dir, pub), syscall.SIGHUP)
+		// Started with SIGHUP at its default, whatever this test's own
+		// (make test under nohup ignores it, and exec keeps that): a
+		// caught signal is reset to the default across exec, and Stop
+		// puts back what was there.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		s := startServe(t, dir, pub)
+		signal.Stop(hup)
+		assertCleanExit(t, s, syscall.SIGHUP)
 	})
 	// Under nohup SIGHUP stays ignored: the SIGTERM after it (delivered
 	// after it, being the higher number) is what stops serve, cleanly.
