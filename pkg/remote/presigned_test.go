@@ -33,15 +33,8 @@ func TestPresignedQueryNotPrinted(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(reg.Close)
-	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
+	repo := repoAt(t, reg)
+	_, err := repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
 	if err == nil {
 		t.Fatal("fetched")
 	}
@@ -76,15 +69,8 @@ func TestPresignedQueryNotPrintedOnceWrapped(t *testing.T) {
 				w.WriteHeader(http.StatusOK)
 			}))
 			t.Cleanup(reg.Close)
-			c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
+			repo := repoAt(t, reg)
+			_, err := repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
 			if err == nil {
 				t.Fatal("fetched")
 			}
@@ -136,15 +122,8 @@ func TestStorageRefusalIsNotTheCredentials(t *testing.T) {
 				w.WriteHeader(http.StatusOK)
 			}))
 			t.Cleanup(reg.Close)
-			c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
+			repo := repoAt(t, reg)
+			_, err := repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
 			if err == nil {
 				t.Fatal("fetched")
 			}

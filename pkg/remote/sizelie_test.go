@@ -9,6 +9,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
@@ -29,14 +30,7 @@ func TestContentLengthNotTheDescriptorsSize(t *testing.T) {
 		w.Write(body)
 	}))
 	t.Cleanup(reg.Close)
-	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := repoAt(t, reg)
 	for _, size := range []int64{int64(len(body)) + 1, int64(len(body)) - 1, 1 << 62} {
 		for name, fetch := range map[string]func(ocispec.Descriptor) error{
 			"blob": func(d ocispec.Descriptor) error {
@@ -72,17 +66,25 @@ func TestContentTypeNotTheDescriptorsMediaType(t *testing.T) {
 			w.Write(body)
 		}))
 		t.Cleanup(reg.Close)
-		c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = repo.Manifests().Fetch(t.Context(), ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: dg, Size: int64(len(body))})
+		repo := repoAt(t, reg)
+		_, err := repo.Manifests().Fetch(t.Context(), ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: dg, Size: int64(len(body))})
 		if err = remote.Classify(err); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), dg.Encoded()) || !strings.Contains(err.Error(), ct) {
 			t.Errorf("answered as %s: err = %v, want malformed naming the digest and the type", ct, err)
 		}
 	}
+}
+
+// repoAt is repository stellaops/x of the registry reg, over plain HTTP,
+// asked once (no retries), with no credentials.
+func repoAt(t *testing.T, reg *httptest.Server) *oremote.Repository {
+	t.Helper()
+	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := c.Repository(strings.TrimPrefix(reg.URL, "http://") + "/stellaops/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
 }
