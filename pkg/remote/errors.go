@@ -240,17 +240,42 @@ func IsTransient(err error) bool {
 
 // storageRequest reports whether err is the answer to a GET outside the
 // registry's API (/v2/) that is no token request (a token service is asked
-// with a service or scope, or by POST): a blob GET the registry redirected
-// to its storage, by a presigned URL. Asked before dropQueries drops the
-// query that tells them apart.
+// with a service or scope, or by POST, and oras-go's auth client names the
+// request to the API it asked for around its answer): a blob GET the
+// registry redirected to its storage, by a presigned URL. Asked before
+// dropQueries drops the query that tells them apart.
 func storageRequest(err error) bool {
 	var resp *errcode.ErrorResponse
 	if !errors.As(err, &resp) || resp.URL == nil || (resp.Method != http.MethodGet && resp.Method != http.MethodHead) ||
-		strings.HasPrefix(resp.URL.Path, "/v2/") || resp.URL.Path == "/v2" {
+		apiPath(resp.URL) {
 		return false
 	}
 	q := resp.URL.Query()
-	return !q.Has("service") && !q.Has("scope") && !q.Has("account")
+	if q.Has("service") || q.Has("scope") || q.Has("account") {
+		return false
+	}
+	// A challenge that names no service, for a request of no scope
+	// (login's check, GET /v2/), asks the token service with no query:
+	// its answer comes wrapped in the API request's (`GET "…/v2/": GET
+	// "…/token": …`).
+	msg := err.Error()
+	if i := strings.Index(msg, resp.Error()); i > 0 {
+		if m := wrappingRequest.FindStringSubmatch(msg[:i]); m != nil {
+			if u, perr := url.Parse(m[1]); perr == nil && apiPath(u) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// wrappingRequest matches the request oras-go's auth client names before
+// the answer of the token service it asked for it.
+var wrappingRequest = regexp.MustCompile(`"(https?://[^"\s]*)": $`)
+
+// apiPath reports whether u is of the registry's API, /v2/.
+func apiPath(u *url.URL) bool {
+	return strings.HasPrefix(u.Path, "/v2/") || u.Path == "/v2"
 }
 
 // credentialsHint says whose credentials to check after a refusal by u. A

@@ -10,6 +10,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
@@ -132,5 +134,43 @@ func TestStorageRefusalIsNotTheCredentials(t *testing.T) {
 				t.Errorf("err = %v, want ErrUnavailable saying %q, not %q", err, tt.want, tt.not)
 			}
 		})
+	}
+}
+
+// TestTokenRefusalAtLoginIsTheCredentials: a registry whose challenge names
+// no service (Bearer realm="…/token" alone) has login's check, which asks
+// for no scope, fetch its token with no query at all: the token service's
+// refusal of a wrong password is still the credentials'. It was taken for
+// a storage redirect's, and login said the credentials stella sends were
+// not at fault.
+func TestTokenRefusalAtLoginIsTheCredentials(t *testing.T) {
+	var reg *httptest.Server
+	reg = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+reg.URL+`/token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	c, err := remote.New(remote.Options{PlainHTTP: true, Retries: -1, ConfigFile: t.TempDir() + "/config.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Registry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = credentials.Login(t.Context(), credentials.NewMemoryStore(), r, auth.Credential{Username: "mirror", Password: "wrong"})
+	if err == nil {
+		t.Fatal("logged in")
+	}
+	err = remote.Classify(err)
+	if msg := err.Error(); !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(msg, "its token service at "+host+" refused them") || strings.Contains(msg, "storage") {
+		t.Errorf("err = %v, want the token service's refusal of the credentials", err)
 	}
 }
