@@ -342,6 +342,13 @@ func TestServe(t *testing.T) {
 		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
+		// Still serving a second after it: caught, it would have stopped
+		// at once, cleanly, which the SIGTERM below cannot tell apart.
+		select {
+		case err := <-s.exited:
+			t.Fatalf("serve under nohup stopped on SIGHUP: %v: %s", err, s.stderr)
+		case <-time.After(time.Second):
+		}
 		assertCleanExit(t, s, syscall.SIGTERM)
 	})
 }
