@@ -43,21 +43,30 @@ func holdsPassword(arg string) bool {
 }
 
 // userinfoEnd returns the index in arg of the @ that ends a USER:PASSWORD
-// part before the host, or -1.
+// part before the host, or -1. The password may hold a / (a token's
+// base64): the @ is the last one not followed by a digest, not the last
+// one before the first /.
 func userinfoEnd(arg string) int {
 	start := 0
 	if i := strings.Index(arg, "://"); i >= 0 {
 		start = i + 3
 	}
-	authority, _, _ := strings.Cut(arg[start:], "/")
-	at := strings.LastIndex(authority, "@")
-	if at < 0 || !strings.Contains(authority[:at], ":") {
-		return -1
+	rest := arg[start:]
+	for end := len(rest); ; {
+		at := strings.LastIndex(rest[:end], "@")
+		if at < 0 {
+			return -1
+		}
+		host, _, _ := strings.Cut(rest[at+1:], "/")
+		if _, err := digest.Parse(host); err == nil {
+			end = at // name@sha256:…, not a password's end
+			continue
+		}
+		if !strings.Contains(rest[:at], ":") {
+			return -1
+		}
+		return start + at
 	}
-	if _, err := digest.Parse(authority[at+1:]); err == nil {
-		return -1
-	}
-	return start + at
 }
 
 // blankPassword is arg with the password of its USER:PASSWORD part blanked.

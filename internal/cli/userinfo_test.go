@@ -13,9 +13,16 @@ import (
 // https://user:password@HOST/…) is refused before anything is sent, and
 // the refusal does not repeat it: it used to be echoed in the error
 // ("invalid registry \"user:…@host\""), in doctor's report, and doctor sent
-// it to the registry as Basic auth.
+// it to the registry as Basic auth. A password holding a / (a token's
+// base64) is one too: taken for the start of the path, it was echoed whole
+// ("--registry \"user:hunt/er2@HOST\": want HOST[:PORT], no path").
 func TestPasswordInReferenceRefused(t *testing.T) {
-	const secret = "hunter2-never-shown"
+	for name, secret := range map[string]string{"plain": "hunter2-never-shown", "slash": "hunt/er2+never/shown"} {
+		t.Run(name, func(t *testing.T) { testPasswordInReferenceRefused(t, secret) })
+	}
+}
+
+func testPasswordInReferenceRefused(t *testing.T, secret string) {
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
