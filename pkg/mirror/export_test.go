@@ -41,3 +41,11 @@ func SetMaxDocsAhead(t testing.TB, n int64, done func()) {
 	maxDocsAhead, docsAheadDone = n, done
 	t.Cleanup(func() { maxDocsAhead, docsAheadDone = oldMax, oldDone })
 }
+
+// SetSyncDirHook runs hook, for one test, in place of the sync of the
+// directory a file was just placed in (placeFile): keygen's and others'.
+func SetSyncDirHook(t testing.TB, hook func(dir string) error) {
+	old := syncDir
+	syncDir = hook
+	t.Cleanup(func() { syncDir = old })
+}

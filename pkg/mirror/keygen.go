@@ -110,15 +110,31 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	// cannot be placed (EIO, a full disk): left, it was the public key of
 	// no key anywhere, beside the old private key.
 	oldPub, oldPubErr := fileReader(dir)(filepath.Base(res.PublicKey))
-	if err := placeFile(pubTmp, res.PublicKey, opts.Force); err != nil {
-		return nil, err
-	}
-	if err := placeFile(keyTmp, res.PrivateKey, opts.Force); err != nil {
+	putBackPub := func() {
 		switch {
 		case !opts.Force || errors.Is(oldPubErr, errdef.ErrNotFound):
 			os.Remove(res.PublicKey) // placed by us where nothing was
 		case oldPubErr == nil:
 			layout.WriteFileAtomic(res.PublicKey, oldPub, 0o644)
+		}
+	}
+	// A file may take its name before its directory's sync fails (EIO):
+	// placed tells that from a file never placed.
+	placed := func(tmp *os.File, path string) bool {
+		ti, err := tmp.Stat()
+		pi, lerr := os.Lstat(path)
+		return err == nil && lerr == nil && os.SameFile(ti, pi)
+	}
+	if err := placeFile(pubTmp, res.PublicKey, opts.Force); err != nil {
+		if placed(pub, res.PublicKey) {
+			putBackPub()
+		}
+		return nil, err
+	}
+	if err := placeFile(keyTmp, res.PrivateKey, opts.Force); err != nil {
+		// Placed all the same, the new pair is the one on disk, whole.
+		if !placed(key, res.PrivateKey) {
+			putBackPub()
 		}
 		return nil, err
 	}

@@ -2,10 +2,14 @@ package mirror_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -70,5 +74,44 @@ func TestKeygenFailureKeepsOldPair(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(prefix))
 	if len(entries) != 2 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// TestKeygenSyncFailureKeepsAPair: with --force, a key file takes its
+// name and the sync of its directory then fails (EIO): keygen fails, and
+// the files on disk are a pair, the old one or the new one. After the
+// private key's sync it put the old public key back beside the new private
+// key, taking the failed sync for a private key never placed; after the
+// public key's, it left the new public key beside the old private key. A
+// pair so mixed signs what verifies with neither.
+func TestKeygenSyncFailureKeepsAPair(t *testing.T) {
+	for _, failing := range []int{1, 2} { // the public key's sync, the private key's
+		t.Run(fmt.Sprint(failing), func(t *testing.T) {
+			prefix := filepath.Join(t.TempDir(), "k")
+			if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
+				t.Fatal(err)
+			}
+			syncs := 0
+			mirror.SetSyncDirHook(t, func(string) error {
+				if syncs++; syncs == failing {
+					return syscall.EIO
+				}
+				return nil
+			})
+			if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("keygen with its directory's sync failing: %v", err)
+			}
+			signer, err := keys.LoadSigner(t.Context(), prefix+".key", testPass)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pubs, err := keys.LoadVerifiers(t.Context(), prefix+".pub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pubs) != 1 || pubs[0].KeyID() != signer.KeyID() {
+				t.Errorf("k.pub is not the public key of k.key (%s)", signer.KeyID())
+			}
+		})
 	}
 }

@@ -24,8 +24,11 @@ func placeFile(tmp, path string, force bool) error {
 	if err := linkOrRename(tmp, path, force); err != nil {
 		return err
 	}
-	return layout.SyncDir(filepath.Dir(path))
+	return syncDir(filepath.Dir(path))
 }
+
+// syncDir is layout.SyncDir; a test makes it fail, as EIO would.
+var syncDir = layout.SyncDir
 
 func linkOrRename(tmp, path string, force bool) error {
 	if force {
