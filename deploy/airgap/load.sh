@@ -36,9 +36,17 @@ if ! command -v "$STELLA" >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ -n "$KEY" ] && [ -d "$BUNDLE" ] && [ "$KEY" -ef "${BUNDLE%/}/public-key.pem" ]; then
-  echo "load.sh: $KEY is the bundle's own public-key.pem, which whoever could alter the bundle could alter too: set STELLA_KEY to the trusted key received out of band" >&2
-  exit 1
+# The bundle's own key is refused in STELLA_KEY and among the import flags
+# (--key FILE, --key=FILE): import trusts every --key given.
+if [ -d "$BUNDLE" ]; then
+  # shellcheck disable=SC2086
+  for arg in "$KEY" ${STELLA_IMPORT_FLAGS:-} "$@"; do
+    arg="${arg#--*=}"
+    if [ -n "$arg" ] && [ "$arg" -ef "${BUNDLE%/}/public-key.pem" ]; then
+      echo "load.sh: $arg is the bundle's own public-key.pem, which whoever could alter the bundle could alter too: set STELLA_KEY to the trusted key received out of band" >&2
+      exit 1
+    fi
+  done
 fi
 
 key_flags=()

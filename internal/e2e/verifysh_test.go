@@ -93,3 +93,30 @@ func TestScriptsRefuseTheBundlesOwnKey(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadScriptRefusesTheBundlesOwnKeyAmongFlags: the bundle's own
+// public-key.pem given to load.sh among the import flags (after the
+// registry, or in STELLA_IMPORT_FLAGS), beside a trusted STELLA_KEY, is
+// refused as it is in STELLA_KEY: import trusts every --key, so the
+// bundle then passed whatever key signed it.
+func TestLoadScriptRefusesTheBundlesOwnKeyAmongFlags(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	dir := filepath.Join(filepath.Dir(archive), "bundle")
+	own := filepath.Join(dir, "public-key.pem")
+	script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", "load.sh")
+	for name, tt := range map[string]struct {
+		args  []string
+		flags string
+	}{
+		"after the registry":  {args: []string{"--key", own}},
+		"--key=":              {args: []string{"--key=" + own}},
+		"STELLA_IMPORT_FLAGS": {flags: "--plain-http --key " + own},
+	} {
+		cmd := exec.Command("bash", append([]string{script, dir, "127.0.0.1:1"}, tt.args...)...)
+		cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY="+pub, "STELLA_IMPORT_FLAGS="+tt.flags, "DOCKER_CONFIG="+t.TempDir())
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.HasPrefix(string(out), "load.sh: "+own+" is the bundle's own public-key.pem") || strings.Count(string(out), "\n") != 1 {
+			t.Errorf("load.sh with the bundle's own key %s: exit %d\n%s", name, code, out)
+		}
+	}
+}
