@@ -143,10 +143,9 @@ func lockConfigDir(ctx context.Context, path string) (func(), error) {
 		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < credTempMinAge {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			unlock()
-			return nil, err
-		}
+		// One that cannot be removed (another user's, in a sticky /tmp
+		// that --registry-config names) is no reason to refuse the save.
+		os.Remove(filepath.Join(dir, e.Name()))
 	}
 	return unlock, nil
 }
