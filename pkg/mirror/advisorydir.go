@@ -290,6 +290,11 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 		}
 		synced[path.Dir(p.names[i])] = false
 		written = append(written, path.Join(p.w.dir, p.names[i]))
+		if advisoryRenamedHook != nil {
+			if err := advisoryRenamedHook(p.names[i]); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	// The new names on disk before the import says they are written.
 	for d := range synced {
@@ -299,6 +304,11 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 	}
 	return written, inPlace, nil
 }
+
+// advisoryRenamedHook, if set (by tests), runs once each advisory is
+// renamed into place; an error it returns ends the import there, as a
+// crash would.
+var advisoryRenamedHook func(name string) error
 
 // stillHeld checks that the file create found holding the content still
 // does: the same file, unchanged (else its bytes are read again). Content

@@ -45,6 +45,16 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	}
 	m := md.Manifest
 	rec := &advisoryRecord{SchemaVersion: advisoryRecordSchema, BundleID: m.BundleID, Version: m.Release.Version, Generation: m.MirrorGeneration, Root: md.RootDesc.Digest}
+	own := prev
+	if prev != nil && prev.foreign != "" {
+		log.Warn("the advisories directory's record may not be this user's own, so this import removes nothing it does not list; its own record replaces it",
+			"record", path.Join(a.dir, AdvisoryRecordName), "why", prev.foreign)
+		own = nil
+	}
+	pendingWritten, err := a.writePending(own, rec, pending)
+	if err != nil {
+		return nil, err
+	}
 	out := &advisoriesPlaced{}
 	for _, p := range pending {
 		written, inPlace, err := p.commit()
@@ -72,12 +82,6 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	for _, f := range m.Advisories {
 		carried[relName(f.Path)] = true
 	}
-	own := prev
-	if prev != nil && prev.foreign != "" {
-		log.Warn("the advisories directory's record may not be this user's own, so this import removes nothing it does not list; its own record replaces it",
-			"record", path.Join(a.dir, AdvisoryRecordName), "why", prev.foreign)
-		own = nil
-	}
 	if own == nil {
 		a.warnUnrecorded(carried, log)
 	}
@@ -93,12 +97,53 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 		log.Warn("withdrawn advisories kept (--keep-withdrawn) are no longer recorded, the record being at its bound: they are left in place for good; remove them by hand",
 			"dir", a.dir, "files", len(dropped), "first", dropped[0].Path)
 	}
-	if own == nil || !bytes.Equal(data, a.prevBytes(prev)) {
+	if pendingWritten || own == nil || !bytes.Equal(data, a.prevBytes(prev)) {
 		if err := a.writeRecord(data); err != nil {
 			return nil, err
 		}
 	}
 	return out, failed
+}
+
+// writePending writes, before any rename, a record that is own (the
+// previous import's; nil if none, or not this user's) with, as pending,
+// the files this import is about to rename into place and those an
+// earlier import cut short left there: an import cut short among its
+// renames leaves files of its bundle under no entry of the record, which
+// the next import would otherwise leave for good (a new advisory) or take
+// for the operator's edit (a changed one) once its bundle withdraws them.
+// It reports whether it wrote one: not when nothing is to be renamed, nor
+// when the record would pass its bound.
+func (a *advisoryWriter) writePending(own, rec *advisoryRecord, pending []*pendingAdvisory) (bool, error) {
+	var next []recordedAdvisory
+	for _, p := range pending {
+		for i, tmp := range p.tmps {
+			// A temporary file keeps its inode through the rename.
+			if st, err := a.root.Lstat(tmp); err == nil {
+				next = append(next, recordedAdvisory{Path: p.names[i], Digest: p.desc.Digest, Size: p.desc.Size, File: fileID(st)})
+			}
+		}
+	}
+	if len(next) == 0 {
+		return false, nil
+	}
+	interim := *rec
+	interim.Files = nil
+	if own != nil {
+		interim = *own
+		interim.Files = slices.Clone(own.Files)
+		for _, f := range own.Pending {
+			if st, err := a.root.Lstat(f.Path); err == nil && fileID(st) == f.File {
+				next = append(next, f)
+			}
+		}
+	}
+	interim.Pending = next
+	data, err := encodeRecord(&interim)
+	if err != nil || len(data) > maxAdvisoryRecord {
+		return false, err
+	}
+	return true, a.writeRecord(data)
 }
 
 // prevBytes is the previous record as encodeRecord gives it.

@@ -45,6 +45,13 @@ type advisoryRecord struct {
 	Generation    int64              `json:"mirrorGeneration"`
 	Root          digest.Digest      `json:"root"`
 	Files         []recordedAdvisory `json:"files"`
+	// Pending are the files an import was about to rename into place
+	// when it wrote this record, before its renames: one cut short
+	// after some leaves them on disk, under no other entry of the record
+	// (a new advisory) or under the previous bytes' entry (a changed one).
+	// The next import withdraws them as stella's too; a complete import's
+	// record has none.
+	Pending []recordedAdvisory `json:"pending,omitempty"`
 
 	// foreign, when not "", says why the record read back may not be this
 	// user's own (foreignRecord): it then removes nothing.
@@ -125,6 +132,11 @@ func (a *advisoryWriter) readRecord() (*advisoryRecord, error) {
 		}
 		seen[f.Path] = true
 	}
+	for _, f := range rec.Pending {
+		if err := bundle.ValidPath("advisories/" + f.Path); err != nil || f.Path == "" || f.Digest.Validate() != nil || f.Size < 0 {
+			return nil, bad(fmt.Sprintf("pending entry %q", f.Path), errdef.ErrMalformed)
+		}
+	}
 	rec.foreign = foreignRecord(st)
 	return &rec, nil
 }
@@ -156,6 +168,7 @@ func checkRecordGeneration(dir string, rec *advisoryRecord, md *metadata, allowR
 // (a re-run compares them and writes nothing).
 func encodeRecord(rec *advisoryRecord) ([]byte, error) {
 	slices.SortFunc(rec.Files, func(x, y recordedAdvisory) int { return strings.Compare(x.Path, y.Path) })
+	slices.SortStableFunc(rec.Pending, func(x, y recordedAdvisory) int { return strings.Compare(x.Path, y.Path) })
 	data, err := json.MarshalIndent(rec, "", "  ")
 	return append(data, '\n'), err
 }

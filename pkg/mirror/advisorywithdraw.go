@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -64,10 +65,21 @@ func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool,
 		}
 		folded[strings.ToLower(p.Path)] = append(folded[strings.ToLower(p.Path)], p.Path)
 	}
-	for _, f := range prev.Files {
-		if carried[f.Path] || a.placedUnderAnotherName(f.Path, ids, folded[strings.ToLower(f.Path)]) {
+	// A path may have two entries: its file's, and one a cut short import
+	// was renaming there (pending); the one of the file there now is used.
+	var order []string
+	entries := map[string][]recordedAdvisory{}
+	for _, f := range append(slices.Clone(prev.Files), prev.Pending...) {
+		if entries[f.Path] == nil {
+			order = append(order, f.Path)
+		}
+		entries[f.Path] = append(entries[f.Path], f)
+	}
+	for _, name := range order {
+		if carried[name] || a.placedUnderAnotherName(name, ids, folded[strings.ToLower(name)]) {
 			continue
 		}
+		f := a.entryOfFile(entries[name])
 		state, err := a.withdrawOne(f, keep)
 		if err != nil {
 			if failed == nil {
@@ -81,6 +93,36 @@ func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool,
 		out = append(out, WithdrawnAdvisory{Path: path.Join(a.dir, f.Path), State: state})
 	}
 	return out, still, failed
+}
+
+// entryOfFile is, of the entries of one path, the one of the file there
+// now (its inode and size, and its bytes if more than one has those); the
+// first if none is.
+func (a *advisoryWriter) entryOfFile(entries []recordedAdvisory) recordedAdvisory {
+	if len(entries) == 1 {
+		return entries[0]
+	}
+	st, err := a.root.Lstat(entries[0].Path)
+	if err != nil {
+		return entries[0]
+	}
+	var match []recordedAdvisory
+	for _, f := range entries {
+		if fileID(st) == f.File && st.Size() == f.Size {
+			match = append(match, f)
+		}
+	}
+	if len(match) > 1 {
+		for _, f := range match {
+			if same, err := a.holds(f.Path, st, f.Digest, f.Size); err == nil && same {
+				return f
+			}
+		}
+	}
+	if len(match) > 0 {
+		return match[0]
+	}
+	return entries[0]
 }
 
 // placedUnderAnotherName reports whether name is the file of an advisory

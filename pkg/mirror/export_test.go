@@ -42,6 +42,15 @@ func SetMaxDocsAhead(t testing.TB, n int64, done func()) {
 	t.Cleanup(func() { maxDocsAhead, docsAheadDone = oldMax, oldDone })
 }
 
+// SetAdvisoryRenamedHook calls hook, for one test, once each advisory an
+// import writes is renamed into place; an error it returns ends the
+// import there, as a crash would.
+func SetAdvisoryRenamedHook(t testing.TB, hook func(name string) error) {
+	old := advisoryRenamedHook
+	advisoryRenamedHook = hook
+	t.Cleanup(func() { advisoryRenamedHook = old })
+}
+
 // SetSyncDirHook runs hook, for one test, in place of the sync of the
 // directory a file was just placed in (placeFile): keygen's and others'.
 func SetSyncDirHook(t testing.TB, hook func(dir string) error) {
