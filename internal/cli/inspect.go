@@ -93,5 +93,9 @@ func printInspect(w io.Writer, r *mirror.InspectResult) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "\nTotal: %d images, %d advisories, %d unique blobs, %s\n", r.Totals.Images, r.Totals.Advisories, r.Totals.Blobs, humanBytes(r.Totals.Bytes))
+	fmt.Fprintf(w, "\nTotal: %d images, %d advisories, %d unique blobs, %s", r.Totals.Images, r.Totals.Advisories, r.Totals.Blobs, humanBytes(r.Totals.Bytes))
+	if r.Totals.Omitted > 0 {
+		fmt.Fprintf(w, "; %d blobs omitted, its base's", r.Totals.Omitted)
+	}
+	fmt.Fprintln(w)
 }

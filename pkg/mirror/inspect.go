@@ -64,10 +64,13 @@ type InspectImage struct {
 type InspectTotals struct {
 	Images     int `json:"images"`
 	Advisories int `json:"advisories"`
-	// Blobs and Bytes count unique content: manifests, configs, layers,
-	// advisories, scripts and docs.
+	// Blobs and Bytes count the unique content the bundle carries:
+	// manifests, configs, layers, advisories, scripts and docs.
 	Blobs int   `json:"blobs"`
 	Bytes int64 `json:"bytes"`
+	// Omitted counts the blobs of a delta bundle that its base holds and
+	// it does not carry (not among Blobs).
+	Omitted int `json:"omitted,omitempty"`
 }
 
 // Inspect reads a bundle directory or tar and describes it. It checks the
@@ -169,10 +172,15 @@ func InspectWith(ctx context.Context, opts InspectOptions) (*InspectResult, erro
 		})
 	}
 	all[md.RootDesc.Digest] = md.RootDesc.Size
-	for _, n := range all {
+	omitted := m.OmittedSet()
+	for dg, n := range all {
+		if omitted[dg] {
+			res.Totals.Omitted++
+			continue
+		}
+		res.Totals.Blobs++
 		res.Totals.Bytes += n
 	}
-	res.Totals.Blobs = len(all)
 	res.Totals.Images = len(m.Images)
 	res.Totals.Advisories = len(m.Advisories)
 	return res, nil
