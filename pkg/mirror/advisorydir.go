@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -28,6 +29,13 @@ type advisoryWriter struct {
 	// allowRollback writes a bundle's advisories over a newer bundle's;
 	// keepWithdrawn leaves the advisories this bundle withdrew (finish).
 	allowRollback, keepWithdrawn bool
+
+	// stale holds, by directory (slash-separated, under the root), the
+	// temporary files of dead imports it held when removeStale first
+	// listed it, not yet removed: each directory is listed once an
+	// import, not once an advisory written there.
+	staleMu sync.Mutex
+	stale   map[string][]string
 }
 
 func openAdvisoryDir(dir string) (*advisoryWriter, error) {
@@ -136,39 +144,78 @@ func (a *advisoryWriter) mkdirError(dir string, err error) error {
 // they stayed hidden in the directory for good. One whose process still
 // runs (another import writing the same advisories) is left be: it is
 // renamed into place only once that import's tags are written, and could
-// not be then.
+// not be then. The directory is listed once (staleIn): a feed of 20000
+// advisories in one directory, listed once each, took minutes.
 func (a *advisoryWriter) removeStale(name string) error {
-	dir, err := a.root.Open(path.Dir(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		// Removed meanwhile, by an import withdrawing the last advisory
-		// under it: nothing stale there (createTemp makes it again).
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	entries, err := dir.ReadDir(-1)
-	dir.Close()
+	dir := path.Dir(name)
+	a.staleMu.Lock()
+	defer a.staleMu.Unlock()
+	tmps, err := a.staleIn(dir)
 	if err != nil {
 		return err
 	}
 	prefix := "." + path.Base(name) + ".tmp-"
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || !e.Type().IsRegular() {
+	var rest []string
+	for i, tmp := range tmps {
+		if r, ok := strings.CutPrefix(tmp, prefix); !ok || strings.Contains(r, ".") {
+			rest = append(rest, tmp)
 			continue
 		}
-		pid, suffix, ok := strings.Cut(rest, "-")
-		n, err := strconv.Atoi(pid)
-		if !ok || err != nil || n <= 0 || len(suffix) != 12 || strings.Trim(suffix, "0123456789abcdef") != "" || layout.ProcessAlive(n) {
-			continue
-		}
-		if err := a.root.Remove(path.Join(path.Dir(name), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := a.root.Remove(path.Join(dir, tmp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			a.stale[dir] = append(rest, tmps[i:]...)
 			return err
 		}
 	}
+	a.stale[dir] = rest
 	return nil
 }
+
+// staleIn lists, the first time it is asked of dir, the temporary files
+// there of imports no longer running; then it gives those not removed yet.
+func (a *advisoryWriter) staleIn(dir string) ([]string, error) {
+	if tmps, ok := a.stale[dir]; ok {
+		return tmps, nil
+	}
+	if staleListedHook != nil {
+		staleListedHook(dir)
+	}
+	var tmps []string
+	d, err := a.root.Open(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	// Not there: removed meanwhile, by an import withdrawing the last
+	// advisory under it; nothing stale there (createTemp makes it again).
+	if err == nil {
+		entries, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			// .NAME.tmp-PID-HEX: NAME may hold ".tmp-" itself, PID-HEX not.
+			i := strings.LastIndex(e.Name(), ".tmp-")
+			if i < 1 || e.Name()[0] != '.' || !e.Type().IsRegular() {
+				continue
+			}
+			pid, suffix, ok := strings.Cut(e.Name()[i+len(".tmp-"):], "-")
+			n, err := strconv.Atoi(pid)
+			if !ok || err != nil || n <= 0 || len(suffix) != 12 || strings.Trim(suffix, "0123456789abcdef") != "" || layout.ProcessAlive(n) {
+				continue
+			}
+			tmps = append(tmps, e.Name())
+		}
+	}
+	if a.stale == nil {
+		a.stale = map[string][]string{}
+	}
+	a.stale[dir] = tmps
+	return tmps, nil
+}
+
+// staleListedHook, if set (by tests), runs each time removeStale lists a
+// directory.
+var staleListedHook func(dir string)
 
 // createTemp creates the temporary file tmp, its directory again if an
 // import that withdrew the last advisory under it removed it meanwhile.
