@@ -58,6 +58,10 @@ func addAdvisories(ctx context.Context, log *slog.Logger, dst *layout.Staging, d
 			log.Warn("advisory left out: it is the record of an import into that directory, not an advisory", "file", path)
 			return nil
 		}
+		if _, ok := importTemporary(e.Name()); ok {
+			log.Warn("advisory left out: it is the temporary file of an import into that directory (cut short, or under way), not an advisory", "file", path)
+			return nil
+		}
 		name := "advisories/" + rel
 		if err := bundle.ValidPath(name); err != nil {
 			return fmt.Errorf("advisory %s: %v: %w", path, err, errdef.ErrMalformed)

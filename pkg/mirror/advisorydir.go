@@ -193,17 +193,9 @@ func (a *advisoryWriter) staleIn(dir string) ([]string, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			// .NAME.tmp-PID-HEX: NAME may hold ".tmp-" itself, PID-HEX not.
-			i := strings.LastIndex(e.Name(), ".tmp-")
-			if i < 1 || e.Name()[0] != '.' || !e.Type().IsRegular() {
-				continue
+			if pid, ok := importTemporary(e.Name()); ok && e.Type().IsRegular() && !layout.ProcessAlive(pid) {
+				tmps = append(tmps, e.Name())
 			}
-			pid, suffix, ok := strings.Cut(e.Name()[i+len(".tmp-"):], "-")
-			n, err := strconv.Atoi(pid)
-			if !ok || err != nil || n <= 0 || len(suffix) != 12 || strings.Trim(suffix, "0123456789abcdef") != "" || layout.ProcessAlive(n) {
-				continue
-			}
-			tmps = append(tmps, e.Name())
 		}
 	}
 	if a.stale == nil {
@@ -211,6 +203,23 @@ func (a *advisoryWriter) staleIn(dir string) ([]string, error) {
 	}
 	a.stale[dir] = tmps
 	return tmps, nil
+}
+
+// importTemporary reports whether base is the name of a temporary file
+// an import writes an advisory (or its record) to, .NAME.tmp-PID-HEX, and
+// the PID of that import.
+func importTemporary(base string) (pid int, ok bool) {
+	// NAME may hold ".tmp-" itself, PID-HEX not.
+	i := strings.LastIndex(base, ".tmp-")
+	if i < 1 || base[0] != '.' {
+		return 0, false
+	}
+	p, suffix, ok := strings.Cut(base[i+len(".tmp-"):], "-")
+	n, err := strconv.Atoi(p)
+	if !ok || err != nil || n <= 0 || len(suffix) != 12 || strings.Trim(suffix, "0123456789abcdef") != "" {
+		return 0, false
+	}
+	return n, true
 }
 
 // staleListedHook, if set (by tests), runs each time removeStale lists a
