@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -50,5 +51,46 @@ func TestAdvisoriesCrashAmongRenamesThenNext(t *testing.T) {
 	}
 	if again, _ := os.ReadFile(filepath.Join(dir, recordName)); string(again) != string(rec) {
 		t.Errorf("C's record, C again:\n%s\nthen\n%s", rec, again)
+	}
+}
+
+// TestAdvisoriesCrashTemporariesWithdrawn: an import of B killed among its
+// renames leaves the temporary file of an advisory it had not renamed yet
+// (osv/.new.json.tmp-PID-HEX, PID no longer running). C withdraws that
+// advisory, so no import writes it again, which is when such a file was
+// removed: C's import removes it. Before, it stayed hidden there for good.
+func TestAdvisoriesCrashTemporariesWithdrawn(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1) to take a finished process's id from")
+	}
+	l := newAdvisoryLine(t)
+	b, target, dir := l.importedA(t)
+	advC := map[string]string{"osv/x.json": `{"x":1}`, "vendor.json": `{"v":2}`}
+	c := l.bundle(t, 104, advC)
+	crash := errors.New("crash")
+	tmp := filepath.Join(dir, "osv", fmt.Sprintf(".new.json.tmp-%d-0123456789ab", dead.Process.Pid))
+	mirror.SetAdvisoryRenamedHook(t, func(name string) error {
+		if name != "nvd/a.json" {
+			return nil
+		}
+		// Killed here, before osv/new.json's rename: its temporary stays
+		// (this process, alive, removes its own as it fails).
+		os.MkdirAll(filepath.Dir(tmp), 0o755)
+		os.WriteFile(tmp, []byte(`{"n":1}`), 0o644)
+		return crash
+	})
+	if _, err := l.importInto(t, b, target, dir); !errors.Is(err, crash) {
+		t.Fatalf("B, cut short: %v", err)
+	}
+	mirror.SetAdvisoryRenamedHook(t, nil)
+	if _, err := os.Lstat(tmp); err != nil {
+		t.Fatalf("the killed import's temporary is not there: %v", err)
+	}
+	if _, err := l.importInto(t, c, target, dir); err != nil {
+		t.Fatalf("C after B's cut short: %v", err)
+	}
+	if _, err := os.Lstat(tmp); err == nil {
+		t.Errorf("%s, of an advisory C withdrew, is left", tmp)
 	}
 }

@@ -80,6 +80,11 @@ func (a *advisoryWriter) withdraw(prev *advisoryRecord, carried map[string]bool,
 			continue
 		}
 		f := a.entryOfFile(entries[name])
+		if !a.underSymlink(name) {
+			// The temporaries an import killed among its renames left of
+			// it: no import writes it again, to remove them.
+			a.removeStale(name)
+		}
 		state, err := a.withdrawOne(f, keep)
 		if err != nil {
 			if failed == nil {
