@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -92,5 +93,24 @@ func TestAdvisoriesCrashTemporariesWithdrawn(t *testing.T) {
 	}
 	if _, err := os.Lstat(tmp); err == nil {
 		t.Errorf("%s, of an advisory C withdrew, is left", tmp)
+	}
+}
+
+// TestAdvisoriesFailAmongRenamesSaysPartly: an import whose advisories
+// fail to be placed once some are renamed into place (EIO, a full disk)
+// says the directory was updated in part, and to run the import again.
+// Before, it said "--advisories-dir DIR was not updated", where it held
+// some of the new bundle's advisories beside the old one's.
+func TestAdvisoriesFailAmongRenamesSaysPartly(t *testing.T) {
+	l := newAdvisoryLine(t)
+	b, target, dir := l.importedA(t)
+	eio := errors.New("input/output error")
+	mirror.SetAdvisoryRenamedHook(t, func(string) error { return eio })
+	_, err := l.importInto(t, b, target, dir)
+	if !errors.Is(err, eio) {
+		t.Fatalf("B, failed: %v", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "was not updated") || !strings.Contains(msg, "updated only in part") {
+		t.Errorf("after an advisory was renamed into place: %v", err)
 	}
 }

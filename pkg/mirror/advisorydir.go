@@ -317,7 +317,8 @@ func (p *pendingAdvisory) copyTo(tmp string) error {
 
 // commit renames each closed file into place, unless the file there
 // already holds the same bytes (a re-run: it is left as it was, its
-// temporary file removed), and reports which.
+// temporary file removed), and reports which; on failure, written are
+// those it renamed before.
 func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 	for _, h := range p.held {
 		if err := p.stillHeld(h); err != nil {
@@ -332,7 +333,7 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 			same, err := p.w.holds(p.names[i], st, p.desc.Digest, p.desc.Size)
 			if err != nil {
 				p.abort()
-				return nil, nil, fmt.Errorf("advisory %s: %w", p.paths[i], err)
+				return written, nil, fmt.Errorf("advisory %s: %w", p.paths[i], err)
 			}
 			if same {
 				p.w.root.Remove(p.tmps[i])
@@ -342,20 +343,20 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 		}
 		if err := p.w.root.Rename(p.tmps[i], p.names[i]); err != nil {
 			p.abort()
-			return nil, nil, err
+			return written, nil, err
 		}
 		synced[path.Dir(p.names[i])] = false
 		written = append(written, path.Join(p.w.dir, p.names[i]))
 		if advisoryRenamedHook != nil {
 			if err := advisoryRenamedHook(p.names[i]); err != nil {
-				return nil, nil, err
+				return written, nil, err
 			}
 		}
 	}
 	// The new names on disk before the import says they are written.
 	for d := range synced {
 		if err := layout.SyncDir(filepath.Join(p.w.dir, filepath.FromSlash(d))); err != nil {
-			return nil, nil, err
+			return written, nil, err
 		}
 	}
 	return written, inPlace, nil

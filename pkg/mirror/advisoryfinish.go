@@ -58,10 +58,10 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	out := &advisoriesPlaced{}
 	for _, p := range pending {
 		written, inPlace, err := p.commit()
-		if err != nil {
-			return nil, err
-		}
 		out.written = append(out.written, written...)
+		if err != nil {
+			return nil, partly(out, err)
+		}
 		out.inPlace = append(out.inPlace, inPlace...)
 		names := slices.Clone(p.names)
 		for _, h := range p.held {
@@ -91,7 +91,7 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	logWithdrawn(a.dir, out.withdrawn, log)
 	data, dropped, err := fitRecord(rec, still)
 	if err != nil {
-		return nil, err
+		return nil, partly(out, err)
 	}
 	if len(dropped) > 0 {
 		log.Warn("withdrawn advisories kept (--keep-withdrawn) are no longer recorded, the record being at its bound: they are left in place for good; remove them by hand",
@@ -99,10 +99,35 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	}
 	if pendingWritten || own == nil || !bytes.Equal(data, a.prevBytes(prev)) {
 		if err := a.writeRecord(data); err != nil {
-			return nil, err
+			return nil, partly(out, err)
 		}
 	}
 	return out, failed
+}
+
+// advisoriesPartlyPlaced is finish's failure once it has renamed
+// advisories into place or removed withdrawn ones: the directory is then
+// neither as it was nor as the bundle has it, and its record not written.
+type advisoriesPartlyPlaced struct {
+	placed, removed int
+	err             error
+}
+
+func (e *advisoriesPartlyPlaced) Error() string { return e.err.Error() }
+func (e *advisoriesPartlyPlaced) Unwrap() error { return e.err }
+
+// partly is err, as advisoriesPartlyPlaced if out holds anything done.
+func partly(out *advisoriesPlaced, err error) error {
+	removed := 0
+	for _, w := range out.withdrawn {
+		if w.State == WithdrawnRemoved {
+			removed++
+		}
+	}
+	if len(out.written) == 0 && removed == 0 {
+		return err
+	}
+	return &advisoriesPartlyPlaced{placed: len(out.written), removed: removed, err: err}
 }
 
 // writePending writes, before any rename, a record that is own (the

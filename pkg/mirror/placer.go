@@ -144,8 +144,12 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	}
 	// The tags are written: the operator is told that the bundle is in
 	// the registry, and what of the directory is not done.
+	var part *advisoriesPartlyPlaced
 	switch {
 	case err == nil:
+	case errors.As(err, &part):
+		err = fmt.Errorf("the bundle and its tags are in place, but --advisories-dir %s was updated only in part (%d advisories placed, %d withdrawn ones removed, its record not written): run the import again: %w",
+			pl.adv.dir, part.placed, part.removed, part.err)
 	case placed == nil:
 		err = fmt.Errorf("the bundle and its tags are in place, but --advisories-dir %s was not updated: %w", pl.adv.dir, err)
 	default:
