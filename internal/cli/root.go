@@ -117,6 +117,9 @@ a registry, verify it, and load it into the air-gap registry.`,
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseFlagsAsValues(cmd); err != nil {
+				return err
+			}
 			if err := app.global.validate(); err != nil {
 				return err
 			}
