@@ -162,6 +162,9 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if err := checkRegistryHost("--registry", opts.Registry); err != nil {
 		return nil, err
 	}
+	if err := checkRepoPrefix(opts.RepoPrefix); err != nil {
+		return nil, err
+	}
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
 	if !bundle.ValidRepository(bundleRepo) {
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)

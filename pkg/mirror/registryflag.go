@@ -6,6 +6,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
@@ -68,4 +69,17 @@ func withoutCredentials(s string) (string, bool) {
 		return s, false
 	}
 	return scheme + "***@" + rest[at+1:], true
+}
+
+// checkRepoPrefix refuses a --repo-prefix (import, serve, sync) that is not
+// a repository path, a leading or trailing / aside: it is joined to every
+// image's repository as a path, which would clean "x/.." away (every image
+// under its own name, as with no prefix) and "mirror/../prod" into
+// "prod", and a prefix in capitals, or a flag taken as its value, would
+// fail only as the first image's repository, naming neither.
+func checkRepoPrefix(prefix string) error {
+	if p := strings.Trim(prefix, "/"); prefix != "" && !bundle.ValidRepository(p) {
+		return fmt.Errorf("--repo-prefix %q: want a repository path such as mirror or site/mirror (lowercase letters and digits; '.', '_' or '-' only between them; no empty, '.' or '..' part): %w", prefix, errdef.ErrUsage)
+	}
+	return nil
 }

@@ -164,6 +164,9 @@ func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 	if opts.Trust.Empty() {
 		return nil, fmt.Errorf("serve: no trusted key or root (--key or --trust-root), and an unverified bundle is never served: %w", errdef.ErrUsage)
 	}
+	if err := checkRepoPrefix(opts.RepoPrefix); err != nil {
+		return nil, err
+	}
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
 	if !bundle.ValidRepository(bundleRepo) {
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)

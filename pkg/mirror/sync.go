@@ -47,6 +47,9 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	if err := opts.Trust.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkRepoPrefix(opts.RepoPrefix); err != nil {
+		return nil, err
+	}
 	dst, err := parseTarget(opts.Destination)
 	if err != nil {
 		return nil, err
