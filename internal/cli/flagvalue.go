@@ -49,3 +49,59 @@ func cutDashes(v, dashes string) (string, bool) {
 	}
 	return v[len(dashes):], true
 }
+
+// onceValue is the value of a signing key flag (--key of sign, create,
+// pack and inventory; --catalog-key), noting a second value that differs
+// from the first: pflag keeps the last one given and drops the others
+// without a word.
+type onceValue struct {
+	pflag.Value
+	first         string
+	set, repeated bool
+}
+
+func (o *onceValue) Set(v string) error {
+	if !o.set {
+		o.first, o.set = v, true
+	} else if v != o.first {
+		o.repeated = true
+	}
+	return o.Value.Set(v)
+}
+
+// noteRepeats has every signing key flag of c and its subcommands that
+// takes one key note a second, different one, which refuseRepeats then
+// refuses. Other flags that take one value keep pflag's rule, the last
+// given wins, which a wrapper's defaults rely on (stella mirror serve
+// --addr 127.0.0.1:0 "$@").
+func noteRepeats(c *cobra.Command) {
+	for _, name := range []string{"key", "catalog-key"} {
+		f := c.Flags().Lookup(name)
+		if f == nil {
+			continue
+		}
+		if _, list := f.Value.(pflag.SliceValue); list {
+			continue // trusted keys: each one given counts
+		}
+		if _, done := f.Value.(*onceValue); !done {
+			f.Value = &onceValue{Value: f.Value}
+		}
+	}
+	for _, sub := range c.Commands() {
+		noteRepeats(sub)
+	}
+}
+
+// refuseRepeats refuses a signing key flag given twice with different keys:
+// sign --key a.key --key b.key signed with b.key alone, where verify and
+// import count every --key, and catalog refuses a second key to sign
+// with. The keys are not named: one may be a key given itself.
+func refuseRepeats(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if o, ok := f.Value.(*onceValue); ok && o.repeated && err == nil {
+			err = usageError("--%s given twice, with different keys: give one --%s to sign with (a second signer signs in a run of their own, which adds their signature)", f.Name, f.Name)
+		}
+	})
+	return err
+}

@@ -71,6 +71,7 @@ func NewRootCmd(app *app) *cobra.Command {
 	root.AddCommand(newVersionCmd(app), newMirrorCmd(app))
 	addDefaultCommands(root)
 	nameArgErrors(root)
+	noteRepeats(root)
 	return root
 }
 
@@ -117,6 +118,9 @@ a registry, verify it, and load it into the air-gap registry.`,
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseRepeats(cmd); err != nil {
+				return err
+			}
 			if err := refuseFlagsAsValues(cmd); err != nil {
 				return err
 			}
