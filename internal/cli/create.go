@@ -141,6 +141,14 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 		if opts.Created.Unix() <= 0 || opts.Created.Year() > 9999 {
 			return opts, usageError("%s=%s: the creation time must be after 1970-01-01 and before the year 10000", from, created)
 		}
+		// The generation is createdAt in Unix seconds: one ahead of the
+		// clock (a year mistyped) would pass every bundle made until then,
+		// which the far side, once it imported this one, refuses as not
+		// newer. A day's slack allows for a clock a little behind.
+		if now := time.Now(); opts.Created.After(now.Add(maxCreatedAhead)) {
+			return opts, usageError("%s=%s: the creation time is after this machine's clock (%s) by more than a day: the bundle's generation would pass that of every bundle made before then, which the far side would refuse as not newer (exit 8)",
+				from, created, now.UTC().Format(time.RFC3339))
+		}
 	}
 	if f.validFor != "" {
 		if opts.ValidFor, err = parseDays(f.validFor); err != nil || opts.ValidFor <= 0 {
@@ -183,6 +191,9 @@ func (f *createFlags) expiredAtBirth(opts mirror.CreateOptions, now time.Time) s
 	return fmt.Sprintf("bundle expired when written: %s makes createdAt %s, so it expires at %s, already past; import, serve and verify will refuse it (exit 3) unless --allow-expired: give a later --created or a longer --valid-for",
 		from, created.Format(time.RFC3339), expires.Format(time.RFC3339))
 }
+
+// maxCreatedAhead is how far past the clock createdAt may be.
+const maxCreatedAhead = 24 * time.Hour
 
 // parseTime reads RFC 3339 or Unix seconds.
 func parseTime(s string) (time.Time, error) {
