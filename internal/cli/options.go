@@ -76,6 +76,11 @@ func (a *app) logger() *slog.Logger {
 // talks plain HTTP to plainHosts besides (sync's --from-plain-http,
 // --to-plain-http).
 func (a *app) remoteClient(plainHosts ...string) (*remote.Client, error) {
+	// --retries 0 retries nothing; remote.Options' zero is its default.
+	retries := a.global.retries
+	if retries == 0 {
+		retries = -1
+	}
 	return remote.New(remote.Options{
 		PlainHTTPHosts: plainHosts,
 		PlainHTTP:      a.global.plainHTTP,
@@ -86,7 +91,7 @@ func (a *app) remoteClient(plainHosts ...string) (*remote.Client, error) {
 		CertsDir:       a.global.certsDir,
 		ConfigFile:     a.global.registryCfg,
 		UserAgent:      "stella-mirror/" + Version(),
-		Retries:        a.global.retries,
+		Retries:        retries,
 	})
 }
 
