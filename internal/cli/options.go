@@ -56,6 +56,14 @@ func (g *globalOptions) validate() error {
 	if g.format != "text" && g.format != "json" {
 		return usageError("--format %q: want text or json", g.format)
 	}
+	// Zero and below are refused, not taken for the default (the options'
+	// zero values): whoever wrote them meant something else.
+	if g.concurrency < 1 {
+		return usageError("--concurrency %d: want 1 or more (blobs transferred at once)", g.concurrency)
+	}
+	if g.retries < 0 {
+		return usageError("--retries %d: want 0 or more (0 retries nothing)", g.retries)
+	}
 	return nil
 }
 
