@@ -5,12 +5,12 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// refuseFlagsAsValues refuses a flag whose value is the name of another
-// flag of the command (--NAME, or -X for a shorthand): a flag given no
-// value takes the word after it, a flag too, so import --advisories-dir
-// --quiet wrote into a directory named "--quiet", and the flag meant was
-// never set. No path, reference, key or address an operator means is
-// spelt as one of stella's own flags.
+// refuseFlagsAsValues refuses a flag given the empty string, and one whose
+// value is the name of another flag of the command (--NAME, or -X for a
+// shorthand): a flag given no value takes the word after it, a flag too,
+// so import --advisories-dir --quiet wrote into a directory named
+// "--quiet", and the flag meant was never set. No path, reference, key or
+// address an operator means is spelt as one of stella's own flags.
 func refuseFlagsAsValues(cmd *cobra.Command) error {
 	flags := cmd.Flags()
 	isFlag := func(v string) bool {
@@ -25,6 +25,14 @@ func refuseFlagsAsValues(cmd *cobra.Command) error {
 	var err error
 	flags.Visit(func(f *pflag.Flag) {
 		if err != nil {
+			return
+		}
+		// A value given empty, as "$VAR" of a variable not set gives it,
+		// was taken as the flag left out: serve --tls-cert "" --tls-key ""
+		// served plain HTTP, create --key "" wrote an unsigned archive.
+		// --repo-prefix "" is no prefix, which is what it says.
+		if f.Value.Type() == "string" && f.Value.String() == "" && f.Name != "repo-prefix" {
+			err = usageError("--%s \"\": empty (a variable not set?): give it a value, or leave --%s out", f.Name, f.Name)
 			return
 		}
 		values := []string{f.Value.String()}
