@@ -64,7 +64,7 @@ func TestServeCommandRefuses(t *testing.T) {
 		{"compressed tar", []string{gz, "--key", pub}, ExitInput, "stella mirror pack DIR --output FILE.tar"},
 		{"certificate without key", []string{dir, "--key", pub, "--tls-cert", "c.pem"}, ExitInput, "both a certificate and a key"},
 		{"no such bundle", []string{filepath.Join(t.TempDir(), "nope.tar"), "--key", pub}, ExitInput, "nope.tar"},
-		{"bad address", []string{dir, "--key", pub, "--addr", "256.0.0.1:99999"}, ExitInput, "listen"},
+		{"bad address", []string{dir, "--key", pub, "--addr", "256.0.0.1:99999"}, ExitInput, `--addr "256.0.0.1:99999": want HOST:PORT`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,9 +2,12 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -97,15 +100,21 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err := tlsOpts.Check(); err != nil {
 		return err
 	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = DefaultServeAddr
+	}
+	// Before the bundle is opened, whose every blob is hashed first
+	// (minutes for some GiB): an address without its port would otherwise
+	// be found out only then.
+	if err := checkServeAddr(addr); err != nil {
+		return err
+	}
 	b, err := OpenServed(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	addr := opts.Addr
-	if addr == "" {
-		addr = DefaultServeAddr
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -124,6 +133,25 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	h := serve.NewHandler(b.Content, serve.Options{Logger: log})
 	return serve.Serve(ctx, ln, h, tlsOpts)
+}
+
+// checkServeAddr refuses an --addr that is not HOST:PORT ([HOST]:PORT for
+// an IPv6 address; HOST empty for every address), naming it.
+func checkServeAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	switch {
+	case err != nil:
+	case strings.HasPrefix(host, "-"):
+		err = errors.New("a flag taken as its value")
+	default:
+		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
+			err = fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:5000, 0.0.0.0:5000 or [::1]:5000 (port 0 picks a free one): %v: %w", addr, err, errdef.ErrUsage)
+	}
+	return nil
 }
 
 // ServedBundle is a bundle that verified, ready to be served: hand Content
