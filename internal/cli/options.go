@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -63,6 +68,20 @@ func (g *globalOptions) validate() error {
 	}
 	if g.retries < 0 {
 		return usageError("--retries %d: want 0 or more (0 retries nothing)", g.retries)
+	}
+	return nil
+}
+
+// checkRegistryConfig refuses a --registry-config naming no file, as a
+// missing --ca-file or --certs-dir is refused: read as no credentials at
+// all, a mistyped name sent every request anonymously. login, which
+// writes it, makes it.
+func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command) error {
+	if g.registryCfg == "" || cmd.Name() == "login" {
+		return nil
+	}
+	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--registry-config %s: no such file (stella mirror login HOST --registry-config %s writes it): %w", g.registryCfg, g.registryCfg, errdef.ErrNotFound)
 	}
 	return nil
 }

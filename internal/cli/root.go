@@ -127,6 +127,9 @@ a registry, verify it, and load it into the air-gap registry.`,
 			if err := app.global.validate(); err != nil {
 				return err
 			}
+			if err := app.global.checkRegistryConfig(cmd); err != nil {
+				return err
+			}
 			return refusePasswords(cmd, args)
 		},
 	}

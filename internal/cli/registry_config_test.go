@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestRegistryConfigMissingRefused: a --registry-config naming no file (a
+// name mistyped) was read as no credentials at all, and every request
+// went to the registry anonymously, where a missing --ca-file or
+// --certs-dir is refused: against a registry that takes anonymous pushes
+// the run passed, against one that does not it failed as the registry
+// refusing the credentials. It is refused, naming it, before any request;
+// login, which writes it, still makes it.
+func TestRegistryConfigMissingRefused(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	missing := filepath.Join(t.TempDir(), "confg.json")
+	code, stdout, stderr := run(t, "mirror", "doctor", "--registry", host, "--plain-http", "--registry-config", missing)
+	want := "stella: --registry-config " + missing + ": no such file (stella mirror login HOST --registry-config " + missing + " writes it): not found\n"
+	if code != ExitInput || stdout != "" || stderr != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stderr %q", code, stdout, stderr, ExitInput, want)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the registry got %d requests", n)
+	}
+}
