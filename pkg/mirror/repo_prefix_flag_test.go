@@ -59,3 +59,26 @@ func TestRepoPrefixIsRepositoryPath(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncRepoPrefixNeedsImages: sync --repo-prefix without --images was
+// dropped without a word: the bundle alone went to the destination, no
+// image under the prefix, exit 0. It is refused, naming both flags, before
+// anything is sent.
+func TestSyncRepoPrefixNeedsImages(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	host := testutil.Registry(t)
+	client := testutil.Client(t)
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: s.dir, Reference: host + "/stellaops/mirror-bundle", Client: client, Transfer: transferOpts()}); err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.Tags(t, host)
+	_, err := mirror.Sync(ctx, mirror.SyncOptions{Source: host + "/stellaops/mirror-bundle:" + s.rel.Spec.Version, Destination: host + "/site/mirror-bundle", RepoPrefix: "site", Trust: trustKeys(s.pub), Now: testNow, Client: client, Transfer: transferOpts()})
+	want := `--repo-prefix "site" places the images, which sync places only with --images`
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want ErrUsage and %q", err, want)
+	}
+	if after := testutil.Tags(t, host); len(after) != len(before) {
+		t.Errorf("the registry holds %v, held %v", after, before)
+	}
+}

@@ -2,11 +2,13 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"oras.land/oras-go/v2/registry"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -49,6 +51,9 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 	}
 	if err := checkRepoPrefix(opts.RepoPrefix); err != nil {
 		return nil, err
+	}
+	if opts.RepoPrefix != "" && !opts.Images {
+		return nil, fmt.Errorf("--repo-prefix %q places the images, which sync places only with --images (without it, the bundle alone goes to the destination): %w", opts.RepoPrefix, errdef.ErrUsage)
 	}
 	dst, err := parseTarget(opts.Destination)
 	if err != nil {
