@@ -165,6 +165,9 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			return nil, err
 		}
 	}
+	if opts.Base == "" && !opts.BaseTrust.Empty() {
+		return nil, fmt.Errorf("--base-key and --base-trust-root verify the base of a delta: each needs --base (without it create writes a full bundle): %w", errdef.ErrUsage)
+	}
 	// A release no bundle can hold is refused before anything is fetched,
 	// not once every blob is on disk.
 	advisories, err := advisoryPaths(opts.AdvisoriesDir)
