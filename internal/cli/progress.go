@@ -22,7 +22,7 @@ func (a *app) progress(opts *transfer.Options, label string) func() {
 	if !ok || a.global.quiet || !term.IsTerminal(int(f.Fd())) {
 		return func() {}
 	}
-	p := &progressLine{w: a.stderr, label: label, start: time.Now(), done: make(chan struct{})}
+	p := &progressLine{w: a.stderr, label: label, start: time.Now(), done: make(chan struct{}), plain: os.Getenv("TERM") == "dumb"}
 	opts.Progress = p
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -55,6 +55,11 @@ type progressLine struct {
 	blobs      atomic.Int64
 	inProgress atomic.Int64
 	done       chan struct{}
+	// plain draws without ANSI escapes, for TERM=dumb (Emacs' shell, a CI
+	// console), which prints them as they are; width is the longest line
+	// drawn, which spaces cover. Both are the drawing goroutine's alone.
+	plain bool
+	width int
 }
 
 func (p *progressLine) Start(ocispec.Descriptor) { p.inProgress.Add(1) }
@@ -71,7 +76,13 @@ func (p *progressLine) Done(_ ocispec.Descriptor, err error) {
 func (p *progressLine) draw(final bool) {
 	secs := time.Since(p.start).Seconds()
 	rate := float64(p.bytes.Load()) / (1 << 20) / max(secs, 0.001)
-	fmt.Fprintf(p.w, "\r\033[K%s: %d blobs, %s, %.0f MiB/s", p.label, p.blobs.Load(), humanBytes(p.bytes.Load()), rate)
+	line := fmt.Sprintf("%s: %d blobs, %s, %.0f MiB/s", p.label, p.blobs.Load(), humanBytes(p.bytes.Load()), rate)
+	if p.plain {
+		fmt.Fprintf(p.w, "\r%-*s", p.width, line)
+		p.width = max(p.width, len(line))
+	} else {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	}
 	if final {
 		fmt.Fprintln(p.w)
 	}
