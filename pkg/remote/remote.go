@@ -543,6 +543,12 @@ func homeDir() (string, error) {
 func configPath(configFile string) (string, error) {
 	if configFile == "" {
 		dir := os.Getenv("DOCKER_CONFIG")
+		// DOCKER_CONFIG is the directory that holds config.json; set to the
+		// file itself (a common slip), it failed as ".../config.json/
+		// config.json: not a directory", naming neither.
+		if fi, err := os.Stat(dir); dir != "" && err == nil && !fi.IsDir() {
+			return "", fmt.Errorf("DOCKER_CONFIG=%s names a file: set it to the directory that holds config.json (DOCKER_CONFIG=%s)", dir, filepath.Dir(dir))
+		}
 		if dir == "" {
 			home, err := homeDir()
 			if err != nil {
