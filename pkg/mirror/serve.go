@@ -116,7 +116,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	defer b.Close()
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := lc.Listen(ctx, listenNetwork(addr), addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %v: %w", addr, err, errdef.ErrUsage)
 	}
@@ -152,6 +152,23 @@ func checkServeAddr(addr string) error {
 		return fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:5000, 0.0.0.0:5000 or [::1]:5000 (port 0 picks a free one): %v: %w", addr, err, errdef.ErrUsage)
 	}
 	return nil
+}
+
+// listenNetwork is the network serve listens on at addr: an IPv4 address
+// (0.0.0.0 too) on IPv4 alone and an IPv6 one on IPv6 alone, where Go's
+// "tcp" takes an unspecified address for both (a dual-stack socket), so
+// --addr 0.0.0.0:5000 was reachable over IPv6 and printed as [::]:5000;
+// a name, or no host (:5000, every address), as "tcp".
+func listenNetwork(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	switch {
+	case err != nil || ip == nil:
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	}
+	return "tcp6"
 }
 
 // ServedBundle is a bundle that verified, ready to be served: hand Content
