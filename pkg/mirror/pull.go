@@ -2,9 +2,12 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -70,6 +73,9 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	}
 	if opts.Client == nil {
 		return nil, fmt.Errorf("pull: no registry client: %w", errdef.ErrUsage)
+	}
+	if err := checkPullOutput(opts.Output); err != nil {
+		return nil, err
 	}
 	src, err := openRegistrySource(ctx, opts.Client, opts.Reference, opts.Trust, readCarry, nil, log)
 	if err != nil {
@@ -217,4 +223,23 @@ func writeCarriedFiles(stage *layout.Staging, md *metadata) error {
 		}
 	}
 	return nil
+}
+
+// hostPort is the first part of a registry reference with a port,
+// HOST:PORT or [IPv6]:PORT.
+var hostPort = regexp.MustCompile(`^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]+$`)
+
+// checkPullOutput refuses a bundle directory not there yet that begins
+// with HOST:PORT/: pull SRC DST, meaning sync, wrote the bundle into
+// ./HOST:PORT/REPO and said "Pulled … into HOST:PORT/REPO", read as if the
+// registry held it. ./ before it names such a directory.
+func checkPullOutput(out string) error {
+	first, _, _ := strings.Cut(out, "/")
+	if !hostPort.MatchString(first) {
+		return nil
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("pull: %q reads as a registry reference (HOST:PORT/…), not a directory: stella mirror sync copies a bundle between registries (for a directory so named, give ./%s): %w", out, out, errdef.ErrUsage)
 }
