@@ -28,3 +28,6 @@ func syncTree(root string) error {
 	}
 	return nil
 }
+
+// CanSyncFilesystem says SyncFilesystem makes a whole filesystem durable.
+const CanSyncFilesystem = true

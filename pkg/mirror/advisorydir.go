@@ -278,7 +278,10 @@ func (p *pendingAdvisory) close() error {
 	if p.file == nil {
 		return nil
 	}
-	err := p.file.Sync()
+	var err error
+	if !layout.CanSyncFilesystem {
+		err = p.file.Sync() // else finish syncs them all at once
+	}
 	if cerr := p.file.Close(); err == nil {
 		err = cerr
 	}
@@ -306,7 +309,7 @@ func (p *pendingAdvisory) copyTo(tmp string) error {
 		return err
 	}
 	_, err = io.Copy(dst, src)
-	if err == nil {
+	if err == nil && !layout.CanSyncFilesystem {
 		err = dst.Sync()
 	}
 	if cerr := dst.Close(); err == nil {
@@ -353,7 +356,11 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 			}
 		}
 	}
-	// The new names on disk before the import says they are written.
+	// The new names on disk before the import says they are written
+	// (finish syncs them all at once where it can).
+	if layout.CanSyncFilesystem {
+		return written, inPlace, nil
+	}
 	for d := range synced {
 		if err := layout.SyncDir(filepath.Join(p.w.dir, filepath.FromSlash(d))); err != nil {
 			return written, nil, err
