@@ -20,30 +20,8 @@ import (
 func TestVerifyDeltaCountsWhatItChecked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a := newSignedSample(t, sample.Spec{}, 100)
-	_, releaseFile, advisories := testutil.PushSample(t, a.source, sample.Spec{Version: "2025.11.0"})
-	dir := filepath.Join(t.TempDir(), "delta")
-	opts := createOpts(t, releaseFile, advisories, dir)
-	opts.Base, opts.BaseTrust = a.dir, trustKeys(a.pub)
-	if _, err := mirror.Create(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	a, dir, _, _, carried := newDeltaBundle(t)
 	sign(t, dir, a.priv)
-	if len(readManifest(t, dir).Base.Omitted) == 0 {
-		t.Fatal("the delta omits nothing: the test needs it to")
-	}
-	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var carried int64
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		carried += info.Size()
-	}
 	plain := filepath.Join(t.TempDir(), "delta.tar")
 	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: dir, Output: plain}); err != nil {
 		t.Fatal(err)
@@ -68,4 +46,35 @@ func TestVerifyDeltaCountsWhatItChecked(t *testing.T) {
 			t.Errorf("%s: omitted blobs not counted apart: %+v", name, c)
 		}
 	}
+}
+
+// newDeltaBundle makes a delta bundle (unsigned) in dir over a signed full
+// one, a: it returns how many blobs the delta omits (its base's), and how
+// many blob files it carries and their bytes.
+func newDeltaBundle(t *testing.T) (a *signedSample, dir string, omitted, blobs int, carried int64) {
+	t.Helper()
+	a = newSignedSample(t, sample.Spec{}, 100)
+	_, releaseFile, advisories := testutil.PushSample(t, a.source, sample.Spec{Version: "2025.11.0"})
+	dir = filepath.Join(t.TempDir(), "delta")
+	opts := createOpts(t, releaseFile, advisories, dir)
+	opts.Base, opts.BaseTrust = a.dir, trustKeys(a.pub)
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	omitted = len(readManifest(t, dir).Base.Omitted)
+	if omitted == 0 {
+		t.Fatal("the delta omits nothing: the test needs it to")
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		carried += info.Size()
+	}
+	return a, dir, omitted, len(entries), carried
 }
