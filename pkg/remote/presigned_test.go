@@ -23,23 +23,9 @@ import (
 func TestPresignedQueryNotPrinted(t *testing.T) {
 	const signature = "s1gnature-never-shown"
 	dg := digest.FromString("blob")
-	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	err := fetchRedirected(t, dg, "?X-Amz-Credential=AKIA&X-Amz-Signature="+signature, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
-	}))
-	t.Cleanup(storage.Close)
-	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/blobs/") {
-			http.Redirect(w, r, storage.URL+"/bucket/"+dg.Encoded()+"?X-Amz-Credential=AKIA&X-Amz-Signature="+signature, http.StatusTemporaryRedirect)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(reg.Close)
-	repo := repoAt(t, reg)
-	_, err := repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
-	if err == nil {
-		t.Fatal("fetched")
-	}
+	})
 	if msg := remote.Classify(err).Error(); strings.Contains(msg, signature) {
 		t.Errorf("error holds the signature: %s", msg)
 	}
@@ -58,24 +44,10 @@ func TestPresignedQueryNotPrintedOnceWrapped(t *testing.T) {
 	dg := digest.FromString("blob")
 	for _, status := range []int{http.StatusOK, http.StatusForbidden} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			err := fetchRedirected(t, dg, "?X-Amz-Credential=AKIA&X-Amz-Signature="+signature, func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(status)
 				w.Write([]byte("blob, and more"))
-			}))
-			t.Cleanup(storage.Close)
-			reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if strings.Contains(r.URL.Path, "/blobs/") {
-					http.Redirect(w, r, storage.URL+"/bucket/"+dg.Encoded()+"?X-Amz-Credential=AKIA&X-Amz-Signature="+signature, http.StatusTemporaryRedirect)
-					return
-				}
-				w.WriteHeader(http.StatusOK)
-			}))
-			t.Cleanup(reg.Close)
-			repo := repoAt(t, reg)
-			_, err := repo.Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
-			if err == nil {
-				t.Fatal("fetched")
-			}
+			})
 			err = remote.Classify(fmt.Errorf("fetch %s: %w", dg, err))
 			if msg := err.Error(); strings.Contains(msg, signature) || strings.Contains(msg, "AKIA") || !strings.Contains(msg, "/bucket/") {
 				t.Errorf("error holds the query, or names no URL: %s", msg)
@@ -173,4 +145,26 @@ func TestTokenRefusalAtLoginIsTheCredentials(t *testing.T) {
 	if msg := err.Error(); !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(msg, "its token service at "+host+" refused them") || strings.Contains(msg, "storage") {
 		t.Errorf("err = %v, want the token service's refusal of the credentials", err)
 	}
+}
+
+// fetchRedirected fetches blob dg (4 bytes) from a registry that redirects
+// every blob GET to its storage, served by storage, with query on the
+// URL (a presigned one's signature), and returns the fetch's error.
+func fetchRedirected(t *testing.T, dg digest.Digest, query string, storage http.HandlerFunc) error {
+	t.Helper()
+	st := httptest.NewServer(storage)
+	t.Cleanup(st.Close)
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			http.Redirect(w, r, st.URL+"/bucket/"+dg.Encoded()+query, http.StatusTemporaryRedirect)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(reg.Close)
+	_, err := repoAt(t, reg).Blobs().Fetch(t.Context(), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: dg, Size: 4})
+	if err == nil {
+		t.Fatal("fetched")
+	}
+	return err
 }
