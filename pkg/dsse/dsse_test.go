@@ -285,3 +285,15 @@ func TestParseRefusesDeepNesting(t *testing.T) {
 		}
 	}
 }
+
+// A key given where the envelope goes (verify cosign.pub --key
+// manifest.dsse) is refused saying so, and its bytes are not echoed: it
+// said "invalid character '-' in numeric literal".
+func TestParseKeyForEnvelope(t *testing.T) {
+	const secret = "MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oAsYhvHwIWa+"
+	pemKey := "-----BEGIN EC PRIVATE KEY-----\n" + secret + "\n-----END EC PRIVATE KEY-----\n"
+	_, err := dsse.Parse([]byte(pemKey))
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "a PEM block (a key or certificate), not a JSON envelope") || strings.Contains(err.Error(), secret[:20]) {
+		t.Fatalf("err = %v, want ErrMalformed saying a PEM block was given, the key not echoed", err)
+	}
+}

@@ -96,6 +96,11 @@ func Parse(data []byte) (*Envelope, error) {
 	if len(data) > MaxEnvelopeSize {
 		return nil, bad("%d bytes exceeds the %d byte limit", len(data), MaxEnvelopeSize)
 	}
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
+		// verify cosign.pub --key manifest.dsse: the two the other way
+		// round. The block is not echoed (it may be a private key).
+		return nil, bad("a PEM block (a key or certificate), not a JSON envelope: the envelope and the key given the other way round?")
+	}
 	if err := checkNoDuplicateKeys(data); err != nil {
 		return nil, bad("%v", err)
 	}
