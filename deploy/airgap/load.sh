@@ -11,7 +11,7 @@
 # Environment:
 #   STELLA           the stella binary (default: stella on PATH)
 #   STELLA_KEY       the trusted public key to verify with (required unless
-#                    --trust-root is among the import flags). The bundle's own
+#                    --key or --trust-root is among the import flags). The bundle's own
 #                    public-key.pem is never trusted: whoever could change the
 #                    bundle could change it too.
 #   STELLA_IMPORT_FLAGS  extra flags for `stella mirror import`, such as
@@ -49,11 +49,20 @@ if [ -d "$BUNDLE" ]; then
   done
 fi
 
+# A trusted key or root among the import flags does for STELLA_KEY.
+trusted=
+# shellcheck disable=SC2086
+for arg in ${STELLA_IMPORT_FLAGS:-} "$@"; do
+  case "$arg" in
+    --key|--key=?*|--trust-root|--trust-root=?*) trusted=1 ;;
+  esac
+done
+
 key_flags=()
 if [ -n "$KEY" ]; then
   key_flags=(--key "$KEY")
-elif [[ "${STELLA_IMPORT_FLAGS:-} $*" != *--trust-root* ]]; then
-  echo "load.sh: set STELLA_KEY to the trusted public key (or give --trust-root ROOT.pem among the import flags)" >&2
+elif [ -z "$trusted" ]; then
+  echo "load.sh: set STELLA_KEY to the trusted public key (or give --key PUB or --trust-root ROOT.pem among the import flags)" >&2
   exit 1
 fi
 

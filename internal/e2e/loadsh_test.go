@@ -155,3 +155,31 @@ func TestLoadScriptFlagForRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadScriptKeyAmongFlags: a trusted key given among the import flags
+// after the registry (load.sh BUNDLE REGISTRY --key PUB) does for
+// STELLA_KEY, as --trust-root did; load.sh asked for STELLA_KEY all the
+// same. --key-file (a client certificate's key) is no trusted key.
+func TestLoadScriptKeyAmongFlags(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar.gz")
+	target := testutil.Distribution(t)
+	script := filepath.Join(testutil.ModuleRoot(t), "deploy", "airgap", "load.sh")
+	for _, tc := range []struct {
+		args    []string
+		trusted bool
+	}{
+		{[]string{"--plain-http", "--key", pub}, true},
+		{[]string{"--plain-http", "--key=" + pub}, true},
+		{[]string{"--plain-http", "--key-file", pub}, false},
+	} {
+		cmd := exec.Command("bash", append([]string{script, archive, target}, tc.args...)...)
+		cmd.Env = append(os.Environ(), "STELLA="+stellaBin, "STELLA_KEY=", "DOCKER_CONFIG="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if tc.trusted && err != nil {
+			t.Errorf("load.sh %v: %v\n%s", tc.args, err, out)
+		}
+		if !tc.trusted && (err == nil || !strings.Contains(string(out), "set STELLA_KEY")) {
+			t.Errorf("load.sh %v without STELLA_KEY: %v, want it asked for\n%s", tc.args, err, out)
+		}
+	}
+}
