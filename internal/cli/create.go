@@ -171,17 +171,27 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 // --created or SOURCE_DATE_EPOCH, which CI often sets to the commit's time,
 // and older than --valid-for): import, serve and verify would refuse it on
 // the far side. Empty when it is not.
+// Likewise a bundle that expires within a day (--valid-for 30m, minutes
+// for days), which a crossing that takes longer brings to a far side that
+// refuses it.
 func (f *createFlags) expiredAtBirth(opts mirror.CreateOptions, now time.Time) string {
-	if opts.Created.IsZero() {
-		return ""
-	}
 	validFor := opts.ValidFor
 	if validFor == 0 {
 		validFor = mirror.DefaultValidFor
 	}
 	created := opts.Created.UTC().Truncate(time.Second)
+	if opts.Created.IsZero() {
+		created = now.UTC().Truncate(time.Second)
+	}
 	expires := created.Add(validFor)
 	if expires.After(now) {
+		if expires.Sub(now) >= 24*time.Hour {
+			return ""
+		}
+		return fmt.Sprintf("bundle expires at %s, within a day (--valid-for %s): carried across later than that, import, serve and verify refuse it (exit 3) unless --allow-expired: give days, such as --valid-for 30d",
+			expires.Format(time.RFC3339), f.validFor)
+	}
+	if opts.Created.IsZero() {
 		return ""
 	}
 	from := "--created"

@@ -36,6 +36,9 @@ func TestCreateWarnsBundleExpiredAtBirth(t *testing.T) {
 		{"--created within --valid-for", "1700000000", []string{"--created", recent}, nil},
 		{"SOURCE_DATE_EPOCH with a long --valid-for", "1700000000", []string{"--valid-for", "36500d"}, nil},
 		{"clock", "", nil, nil},
+		// Minutes typed for days: a bundle that expires before it can
+		// cross (found by review: taken without a word).
+		{"--valid-for 30m", "", []string{"--valid-for", "30m"}, []string{"expires at", "within a day (--valid-for 30m)", "--valid-for 30d"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
