@@ -373,6 +373,17 @@ func TestCreatePlatform(t *testing.T) {
 		}
 	}
 	assertBlobsHashToNames(t, out)
+	// linux/arm64/v8 is the arm64 entry that names no variant, as
+	// containerd takes it (found by review: it matched nothing).
+	opts.Platform, opts.Output = "linux/arm64/v8", filepath.Join(t.TempDir(), "v8")
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatalf("--platform linux/arm64/v8: %v", err)
+	}
+	for _, img := range readManifest(t, opts.Output).Images {
+		if img.Repository == web.Repository && img.Digest != arm {
+			t.Errorf("scanner-web with --platform linux/arm64/v8: %s, want the arm64 manifest %s", img.Digest, arm)
+		}
+	}
 	opts.Platform, opts.Output = "linux/s390x", filepath.Join(t.TempDir(), "none")
 	if _, err := mirror.Create(context.Background(), opts); !errors.Is(err, errdef.ErrNotFound) {
 		t.Errorf("a platform no image has: %v", err)

@@ -240,7 +240,7 @@ func selectPlatform(ctx context.Context, repo content.Fetcher, index ocispec.Des
 	var idx ocispec.Index
 	_ = json.Unmarshal(data, &idx)
 	for _, c := range idx.Manifests {
-		if c.Platform != nil && c.Platform.OS == p.OS && c.Platform.Architecture == p.Architecture && (p.Variant == "" || c.Platform.Variant == p.Variant) {
+		if c.Platform != nil && c.Platform.OS == p.OS && c.Platform.Architecture == p.Architecture && variantMatches(p, c.Platform.Variant) {
 			for _, d := range children {
 				if d.Digest == c.Digest {
 					return ocispec.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size}, nil
@@ -249,6 +249,20 @@ func selectPlatform(ctx context.Context, repo content.Fetcher, index ocispec.Des
 		}
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("%s has no manifest for platform %s: %w", index.Digest, want, errdef.ErrNotFound)
+}
+
+// variantMatches says whether an index entry of variant has the variant
+// want asks for: any, where want names none; for arm64, v8 is the variant
+// an entry naming none has (as containerd and the OCI image spec's
+// platform list take it: linux/arm64/v8 picked nothing from most indexes).
+func variantMatches(want ocispec.Platform, variant string) bool {
+	switch {
+	case want.Variant == "" || variant == want.Variant:
+		return true
+	case want.Architecture == "arm64":
+		return (variant == "" || variant == "v8") && (want.Variant == "" || want.Variant == "v8")
+	}
+	return false
 }
 
 // platformsOf lists the platforms of an image: an index's children's
