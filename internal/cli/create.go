@@ -184,19 +184,25 @@ func (f *createFlags) expiredAtBirth(opts mirror.CreateOptions, now time.Time) s
 		created = now.UTC().Truncate(time.Second)
 	}
 	expires := created.Add(validFor)
+	from := "--created"
+	if f.created == "" {
+		from = "SOURCE_DATE_EPOCH=" + os.Getenv("SOURCE_DATE_EPOCH")
+	}
 	if expires.After(now) {
 		if expires.Sub(now) >= 24*time.Hour {
 			return ""
+		}
+		if validFor >= 24*time.Hour {
+			// Days given, or the default: the createdAt fixed in the
+			// past is what leaves less than a day.
+			return fmt.Sprintf("bundle expires at %s, within a day: %s makes createdAt %s; carried across later than that, import, serve and verify refuse it (exit 3) unless --allow-expired: give a later --created or a longer --valid-for",
+				expires.Format(time.RFC3339), from, created.Format(time.RFC3339))
 		}
 		return fmt.Sprintf("bundle expires at %s, within a day (--valid-for %s): carried across later than that, import, serve and verify refuse it (exit 3) unless --allow-expired: give days, such as --valid-for 30d",
 			expires.Format(time.RFC3339), f.validFor)
 	}
 	if opts.Created.IsZero() {
 		return ""
-	}
-	from := "--created"
-	if f.created == "" {
-		from = "SOURCE_DATE_EPOCH=" + os.Getenv("SOURCE_DATE_EPOCH")
 	}
 	return fmt.Sprintf("bundle expired when written: %s makes createdAt %s, so it expires at %s, already past; import, serve and verify will refuse it (exit 3) unless --allow-expired: give a later --created or a longer --valid-for",
 		from, created.Format(time.RFC3339), expires.Format(time.RFC3339))
