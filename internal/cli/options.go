@@ -75,9 +75,10 @@ func (g *globalOptions) validate() error {
 // checkRegistryConfig refuses a --registry-config naming no file, as a
 // missing --ca-file or --certs-dir is refused: read as no credentials at
 // all, a mistyped name sent every request anonymously. login, which
-// writes it, makes it.
+// writes it, makes it; logout, which sends nothing, finds no credentials
+// there to remove ("not logged in", exit 0, as docker logout).
 func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command) error {
-	if g.registryCfg == "" || cmd.Name() == "login" {
+	if g.registryCfg == "" || cmd.Name() == "login" || cmd.Name() == "logout" {
 		return nil
 	}
 	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {

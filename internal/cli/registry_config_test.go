@@ -34,3 +34,16 @@ func TestRegistryConfigMissingRefused(t *testing.T) {
 		t.Errorf("the registry got %d requests", n)
 	}
 }
+
+// TestLogoutRegistryConfigMissing: logout of a --registry-config naming no
+// file is "not logged in", exit 0, as docker logout and docs/json.md have
+// it: a cleanup that logs out whether or not the login ran (a trap, a
+// re-run) failed, exit 1, once the missing file was refused for every
+// command but login (found by review).
+func TestLogoutRegistryConfigMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "config.json")
+	code, stdout, stderr := run(t, "mirror", "logout", "127.0.0.1:5000", "--registry-config", missing)
+	if code != 0 || !strings.Contains(stdout, "No credentials stored for 127.0.0.1:5000") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 0, no credentials stored", code, stdout, stderr)
+	}
+}
