@@ -62,7 +62,9 @@ func userinfoEnd(arg string) int {
 			end = at // name@sha256:…, not a password's end
 			continue
 		}
-		if !strings.Contains(rest[:at], ":") {
+		// A user name holds no /: one before the : is a path's
+		// (/backups/2025-12-03T08:00/bundle@site-a), not a USER.
+		if user, _, ok := strings.Cut(rest[:at], ":"); !ok || strings.Contains(user, "/") {
 			return -1
 		}
 		return start + at

@@ -61,3 +61,25 @@ func testPasswordInReferenceRefused(t *testing.T, secret string) {
 		t.Error("a name:tag@digest reference taken for user:password@host")
 	}
 }
+
+// TestPathWithColonAndAtNotPassword: a directory not made yet whose path
+// has a : before an @ (pull SRC /backups/2025-12-03T08:00/bundle@site-a)
+// was refused as USER:PASSWORD@HOST once a password could hold a /, the
+// path printed with a part blanked: a user name holds no / (found by
+// review).
+func TestPathWithColonAndAtNotPassword(t *testing.T) {
+	for _, arg := range []string{
+		"/backups/2025-12-03T08:00/bundle@site-a",
+		"./08:00/bundle@site-a",
+		"nightly/08:00/bundle@site-a",
+	} {
+		if holdsPassword(arg) {
+			t.Errorf("%s: taken for USER:PASSWORD@HOST", arg)
+		}
+	}
+	for _, arg := range []string{"user:hunt/er2@registry.internal:5000", "user:hunt/er2@registry.internal/a/b:1", "https://u:p/q@h/a"} {
+		if !holdsPassword(arg) {
+			t.Errorf("%s: not taken for USER:PASSWORD@HOST", arg)
+		}
+	}
+}
