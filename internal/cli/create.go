@@ -189,7 +189,10 @@ func (f *createFlags) expiredAtBirth(opts mirror.CreateOptions, now time.Time) s
 		from = "SOURCE_DATE_EPOCH=" + os.Getenv("SOURCE_DATE_EPOCH")
 	}
 	if expires.After(now) {
-		if expires.Sub(now) >= 24*time.Hour {
+		// Against the clock in whole seconds, as createdAt is: else
+		// --valid-for 1d, taken from the clock, expires a fraction of a
+		// second within a day.
+		if expires.Sub(now.Truncate(time.Second)) >= 24*time.Hour {
 			return ""
 		}
 		if validFor >= 24*time.Hour {
