@@ -27,6 +27,10 @@ func TestFlagGivenEmptyRefused(t *testing.T) {
 		{[]string{"mirror", "keygen", "--output-key-prefix", ""}, "output-key-prefix"},
 		{[]string{"mirror", "serve", "b.tar", "--key", "k.pub", "--addr", ""}, "addr"},
 		{[]string{"mirror", "push", "b.tar", "127.0.0.1:1/r:1", "--registry-config", ""}, "registry-config"},
+		// One of a list of trusted keys given empty (found by review: pull
+		// went out before "empty key reference" refused it).
+		{[]string{"mirror", "pull", "127.0.0.1:1/r:1", "out", "--key", ""}, "key"},
+		{[]string{"mirror", "verify", "m.dsse", "--key", "k.pub", "--trust-root", ""}, "trust-root"},
 	} {
 		code, stdout, stderr := run(t, tt.args...)
 		want := `stella: --` + tt.flag + ` "": empty (a variable not set?): give it a value, or leave --` + tt.flag + " out: invalid usage\n"

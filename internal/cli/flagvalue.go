@@ -40,6 +40,12 @@ func refuseFlagsAsValues(cmd *cobra.Command) error {
 			values = s.GetSlice()
 		}
 		for _, v := range values {
+			// The same of one value of a list (--key "" among the
+			// trusted keys: refused later, after pull had gone out).
+			if v == "" && f.Value.Type() != "string" && f.Name != "repo-prefix" {
+				err = usageError("--%s \"\": empty (a variable not set?): give it a value, or leave --%s out", f.Name, f.Name)
+				return
+			}
 			if isFlag(v) {
 				err = usageError("--%s %q: a flag, not a value (--%s was given none, so it took the flag after it)", f.Name, v, f.Name)
 				return

@@ -99,7 +99,7 @@ func Parse(data []byte) (*Envelope, error) {
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
 		// verify cosign.pub --key manifest.dsse: the two the other way
 		// round. The block is not echoed (it may be a private key).
-		return nil, bad("a PEM block (a key or certificate), not a JSON envelope: the envelope and the key given the other way round?")
+		return nil, bad("a PEM block (a key or certificate), not a JSON envelope (given to verify, the envelope and the key the other way round?)")
 	}
 	if err := checkNoDuplicateKeys(data); err != nil {
 		return nil, bad("%v", err)

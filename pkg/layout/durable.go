@@ -30,9 +30,15 @@ func (d *Dir) SyncAll() error { return syncTree(d.root) }
 // nothing, and each file must be synced itself. One call in place of a
 // sync per file is what makes thousands of small files (an advisory feed)
 // durable in the time of one.
-func SyncFilesystem(dir string) error {
+func SyncFilesystem(dir string) error { return SyncFilesystems([]string{dir}) }
+
+// SyncFilesystems is SyncFilesystem of every filesystem holding one of
+// dirs, each synced once: a subdirectory may be a mount of its own (an NFS
+// share, a volume mounted into a container), which a sync of its parent's
+// filesystem does not reach.
+func SyncFilesystems(dirs []string) error {
 	if !CanSyncFilesystem {
 		return nil
 	}
-	return syncTree(dir)
+	return syncFilesystems(dirs)
 }

@@ -31,3 +31,22 @@ func syncTree(root string) error {
 
 // CanSyncFilesystem says SyncFilesystem makes a whole filesystem durable.
 const CanSyncFilesystem = true
+
+// syncFilesystems syncs, once each, the filesystems holding dirs.
+func syncFilesystems(dirs []string) error {
+	synced := map[uint64]bool{}
+	for _, dir := range dirs {
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return &os.PathError{Op: "stat", Path: dir, Err: err}
+		}
+		if synced[st.Dev] {
+			continue
+		}
+		if err := syncTree(dir); err != nil {
+			return err
+		}
+		synced[st.Dev] = true
+	}
+	return nil
+}

@@ -46,3 +46,5 @@ func syncTree(root string) error {
 // CanSyncFilesystem says SyncFilesystem makes a whole filesystem durable:
 // not here, where syncTree walks the tree.
 const CanSyncFilesystem = false
+
+func syncFilesystems([]string) error { return nil }

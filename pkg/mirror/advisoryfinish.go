@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -61,8 +62,9 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 	// sync of the filesystem where it can, not one a file (10000 small
 	// advisories: 20000 syncs), and one more once they are renamed.
 	// A re-run, which writes nothing, syncs nothing.
-	if slices.ContainsFunc(pending, func(p *pendingAdvisory) bool { return len(p.tmps) > 0 }) {
-		if err := layout.SyncFilesystem(a.dir); err != nil {
+	dirs := a.tempDirs(pending)
+	if len(dirs) > 0 {
+		if err := layout.SyncFilesystems(dirs); err != nil {
 			return nil, fmt.Errorf("--advisories-dir %s: %w", a.dir, err)
 		}
 	}
@@ -90,7 +92,7 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 		}
 	}
 	if len(out.written) > 0 {
-		if err := layout.SyncFilesystem(a.dir); err != nil {
+		if err := layout.SyncFilesystems(dirs); err != nil {
 			return nil, partly(out, fmt.Errorf("--advisories-dir %s: %w", a.dir, err))
 		}
 	}
@@ -261,4 +263,23 @@ func fitRecord(rec *advisoryRecord, kept []recordedAdvisory) ([]byte, []recorded
 	}
 	data, err = encode(lo)
 	return data, kept[lo:], err
+}
+
+// tempDirs lists the directories that pending's temporary files are in,
+// each once, the advisories directory first; none when there are none.
+func (a *advisoryWriter) tempDirs(pending []*pendingAdvisory) []string {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, p := range pending {
+		for _, tmp := range p.tmps {
+			if d := path.Dir(tmp); !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, filepath.Join(a.dir, filepath.FromSlash(d)))
+			}
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	return append([]string{a.dir}, dirs...)
 }
