@@ -25,17 +25,14 @@ func RenameDurable(tmp, final string) error {
 // data and its entries.
 func (d *Dir) SyncAll() error { return syncTree(d.root) }
 
-// SyncFilesystem makes everything written on the filesystem holding dir
-// durable at once (syncfs(2)) where CanSyncFilesystem; elsewhere it does
-// nothing, and each file must be synced itself. One call in place of a
-// sync per file is what makes thousands of small files (an advisory feed)
-// durable in the time of one.
-func SyncFilesystem(dir string) error { return SyncFilesystems([]string{dir}) }
-
-// SyncFilesystems is SyncFilesystem of every filesystem holding one of
-// dirs, each synced once: a subdirectory may be a mount of its own (an NFS
-// share, a volume mounted into a container), which a sync of its parent's
-// filesystem does not reach.
+// SyncFilesystems makes everything written on the filesystems holding
+// dirs durable, one syncfs(2) each, where CanSyncFilesystem; elsewhere it
+// does nothing, and each file must be synced itself. One call in place of
+// a sync per file is what makes thousands of small files (an advisory
+// feed) durable in the time of one. Each filesystem is synced once; a
+// subdirectory may be a mount of its own (an NFS share, a volume mounted
+// into a container), which a sync of its parent's filesystem does not
+// reach.
 func SyncFilesystems(dirs []string) error {
 	if !CanSyncFilesystem {
 		return nil

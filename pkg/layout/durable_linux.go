@@ -29,7 +29,7 @@ func syncTree(root string) error {
 	return nil
 }
 
-// CanSyncFilesystem says SyncFilesystem makes a whole filesystem durable.
+// CanSyncFilesystem says SyncFilesystems makes a whole filesystem durable.
 const CanSyncFilesystem = true
 
 // syncFilesystems syncs, once each, the filesystems holding dirs.

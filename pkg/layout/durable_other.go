@@ -43,7 +43,7 @@ func syncTree(root string) error {
 	return nil
 }
 
-// CanSyncFilesystem says SyncFilesystem makes a whole filesystem durable:
+// CanSyncFilesystem says SyncFilesystems makes a whole filesystem durable:
 // not here, where syncTree walks the tree.
 const CanSyncFilesystem = false
 
