@@ -36,6 +36,12 @@ type advisoryWriter struct {
 	// import, not once an advisory written there.
 	staleMu sync.Mutex
 	stale   map[string][]string
+
+	// dirs are the directories openDir keeps open, by slash-separated
+	// path under the root; dirsUsed counts the times it gave one.
+	dirsMu   sync.Mutex
+	dirs     map[string]*keptDir
+	dirsUsed uint64
 }
 
 func openAdvisoryDir(dir string) (*advisoryWriter, error) {
@@ -48,8 +54,6 @@ func openAdvisoryDir(dir string) (*advisoryWriter, error) {
 	}
 	return &advisoryWriter{root: root, dir: dir}, nil
 }
-
-func (a *advisoryWriter) Close() error { return a.root.Close() }
 
 // relName is where a bundle path lands: advisories/nvd.json.gz → nvd.json.gz.
 func relName(bundlePath string) string { return strings.TrimPrefix(bundlePath, "advisories/") }
@@ -64,13 +68,17 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 	p := &pendingAdvisory{w: a, desc: desc}
 	for _, bp := range paths {
 		name := relName(bp)
-		if err := a.root.MkdirAll(path.Dir(name), 0o755); err != nil {
+		d, err := a.openDir(path.Dir(name), true)
+		if err != nil {
 			p.abort()
 			return nil, fmt.Errorf("advisory %s: %w", bp, a.mkdirError(path.Dir(name), err))
 		}
+		if d != nil {
+			a.release(d)
+		}
 		// A name the rename cannot take (a directory holds it) is refused
 		// now, before anything is tagged, not once all is placed.
-		st, err := a.root.Lstat(name)
+		st, err := a.lstat(name)
 		if err == nil && st.IsDir() {
 			p.abort()
 			return nil, fmt.Errorf("advisory %s: %s %w as a directory", bp, path.Join(a.dir, name), errdef.ErrExists)
@@ -161,7 +169,7 @@ func (a *advisoryWriter) removeStale(name string) error {
 			rest = append(rest, tmp)
 			continue
 		}
-		if err := a.root.Remove(path.Join(dir, tmp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := a.remove(path.Join(dir, tmp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			a.stale[dir] = append(rest, tmps[i:]...)
 			return err
 		}
@@ -180,7 +188,12 @@ func (a *advisoryWriter) staleIn(dir string) ([]string, error) {
 		staleListedHook(dir)
 	}
 	var tmps []string
-	d, err := a.root.Open(dir)
+	r, rel := a.root, dir
+	if kd, err := a.openDir(dir, false); err == nil && kd != nil {
+		r, rel = kd.r, "."
+		defer a.release(kd)
+	}
+	d, err := r.Open(rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -230,15 +243,16 @@ var staleListedHook func(dir string)
 // import that withdrew the last advisory under it removed it meanwhile.
 func (a *advisoryWriter) createTemp(tmp string) (*os.File, error) {
 	for range 3 {
-		f, err := a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		f, err := a.openFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if !errors.Is(err, fs.ErrNotExist) {
 			return f, err
 		}
+		a.forget(path.Dir(tmp))
 		if err := a.root.MkdirAll(path.Dir(tmp), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	return a.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	return a.openFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 }
 
 type pendingAdvisory struct {
@@ -299,7 +313,7 @@ func (p *pendingAdvisory) close() error {
 // copyTo writes the first temporary file's content into a new temporary
 // file tmp.
 func (p *pendingAdvisory) copyTo(tmp string) error {
-	src, err := p.w.root.Open(p.tmps[0])
+	src, err := p.w.openFile(p.tmps[0], os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -332,19 +346,19 @@ func (p *pendingAdvisory) commit() (written, inPlace []string, err error) {
 	}
 	synced := map[string]bool{}
 	for i := range p.tmps {
-		if st, lerr := p.w.root.Lstat(p.names[i]); lerr == nil {
+		if st, lerr := p.w.lstat(p.names[i]); lerr == nil {
 			same, err := p.w.holds(p.names[i], st, p.desc.Digest, p.desc.Size)
 			if err != nil {
 				p.abort()
 				return written, nil, fmt.Errorf("advisory %s: %w", p.paths[i], err)
 			}
 			if same {
-				p.w.root.Remove(p.tmps[i])
+				p.w.remove(p.tmps[i])
 				inPlace = append(inPlace, path.Join(p.w.dir, p.names[i]))
 				continue
 			}
 		}
-		if err := p.w.root.Rename(p.tmps[i], p.names[i]); err != nil {
+		if err := p.w.rename(p.tmps[i], p.names[i]); err != nil {
 			p.abort()
 			return written, nil, err
 		}
@@ -379,7 +393,7 @@ var advisoryRenamedHook func(name string) error
 // that changed meanwhile (another import, or a hand, wrote there) cannot be
 // put back without a temporary file: the import is run again.
 func (p *pendingAdvisory) stillHeld(h heldAdvisory) error {
-	st, err := p.w.root.Lstat(h.name)
+	st, err := p.w.lstat(h.name)
 	if err == nil && os.SameFile(st, h.st) && st.ModTime().Equal(h.st.ModTime()) && st.Size() == h.st.Size() {
 		return nil
 	}
@@ -402,6 +416,6 @@ func (p *pendingAdvisory) abort() {
 		p.file.Close()
 	}
 	for _, tmp := range p.tmps {
-		p.w.root.Remove(tmp)
+		p.w.remove(tmp)
 	}
 }

@@ -85,7 +85,7 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 			// (renamed by this import, or in place: the one found first,
 			// or the same bytes another import renamed in meanwhile).
 			var id uint64
-			if st, err := a.root.Lstat(name); err == nil {
+			if st, err := a.lstat(name); err == nil {
 				id = fileID(st)
 			}
 			rec.Files = append(rec.Files, recordedAdvisory{Path: name, Digest: p.desc.Digest, Size: p.desc.Size, File: id})
@@ -162,7 +162,7 @@ func (a *advisoryWriter) writePending(own, rec *advisoryRecord, pending []*pendi
 	for _, p := range pending {
 		for i, tmp := range p.tmps {
 			// A temporary file keeps its inode through the rename.
-			if st, err := a.root.Lstat(tmp); err == nil {
+			if st, err := a.lstat(tmp); err == nil {
 				next = append(next, recordedAdvisory{Path: p.names[i], Digest: p.desc.Digest, Size: p.desc.Size, File: fileID(st)})
 			}
 		}
@@ -176,7 +176,7 @@ func (a *advisoryWriter) writePending(own, rec *advisoryRecord, pending []*pendi
 		interim = *own
 		interim.Files = slices.Clone(own.Files)
 		for _, f := range own.Pending {
-			if st, err := a.root.Lstat(f.Path); err == nil && fileID(st) == f.File {
+			if st, err := a.lstat(f.Path); err == nil && fileID(st) == f.File {
 				next = append(next, f)
 			}
 		}

@@ -205,12 +205,6 @@ func (a *advisoryWriter) withdrawOne(f recordedAdvisory, keep bool) (string, err
 // hash and its removal.
 var withdrawHashedHook func()
 
-// holds reports whether name (of Lstat st) is a regular file of size bytes
-// with digest d.
-func (a *advisoryWriter) holds(name string, st fs.FileInfo, d digest.Digest, size int64) (bool, error) {
-	return holdsIn(a.root, name, st, d, size)
-}
-
 // holdsIn is holds for name under r.
 func holdsIn(r *os.Root, name string, st fs.FileInfo, d digest.Digest, size int64) (bool, error) {
 	if !st.Mode().IsRegular() || st.Size() != size || d.Validate() != nil {
@@ -274,5 +268,6 @@ func (a *advisoryWriter) removeEmptyParents(name string) {
 		if a.root.Remove(d) != nil {
 			return
 		}
+		a.forget(d)
 	}
 }
