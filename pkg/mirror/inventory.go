@@ -339,7 +339,11 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
 	for i, tag := range tags {
-		if strings.HasPrefix(tag, "sha256-") {
+		if strings.HasPrefix(tag, "sha256-") || !bundle.ValidTag(tag) {
+			// A referrers fallback tag; or a name the tag grammar
+			// forbids (../../x, a b), which a hostile or broken
+			// registry may list: no client can ask for it, so it can
+			// name no bundle. Every tag that can be read is read.
 			continue
 		}
 		unlisted := i >= listed
