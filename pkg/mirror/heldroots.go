@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // A bundle repository holds whatever anyone with push rights to it put
@@ -130,8 +131,11 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 // missing), rather than that it could not be read (the registry down, the
 // run interrupted, a usage error): the first skips the root, the second
 // fails the reader, which decides nothing on a root it could not check.
+// A listing of its referrers the registry answered malformed (a page not
+// JSON, pages without end) is the registry's, not the root's: every root
+// would be passed over so, the newest held among them.
 func refusesRoot(err error) bool {
-	if errors.Is(err, errTooManySignatures) {
+	if errors.Is(err, errTooManySignatures) || errors.Is(err, remote.ErrListing) {
 		return false
 	}
 	for _, kind := range []error{errdef.ErrSignature, errdef.ErrMalformed, errdef.ErrDigestMismatch, errdef.ErrNotFound} {

@@ -34,6 +34,12 @@ type classified struct {
 func (c *classified) Error() string   { return c.err.Error() }
 func (c *classified) Unwrap() []error { return []error{c.err, c.kind} }
 
+// ErrListing is errdef.ErrMalformed of a registry's listing (referrers,
+// tags): the registry's answer, not any one manifest's content. A reader
+// that passes over a manifest it finds malformed does not pass over one
+// whose listing failed so: every manifest of that registry would be.
+var ErrListing = fmt.Errorf("registry listing: %w", errdef.ErrMalformed)
+
 // Classify adds the errdef sentinel that an error from a registry call
 // means: a 404 or oras "not found" is errdef.ErrNotFound; a network failure,
 // a TLS failure (an untrusted certificate, a client certificate missing or
@@ -109,6 +115,18 @@ func classify(err error, storage bool) error {
 	}
 	if errors.Is(err, orasdef.ErrNotFound) {
 		return &classified{err, errdef.ErrNotFound}
+	}
+	// A listing (referrers, tags) the registry answered with what is not
+	// the format's: pages that never end (oras-go's bound on pages), a
+	// Link to the next page that is broken or names another host, a page
+	// that is not JSON. Hostile or broken content, as a manifest answered
+	// as another media type: malformed; no retry mends it.
+	if errors.Is(err, orasdef.ErrTooManyPages) {
+		return &classified{fmt.Errorf("%w (the registry's listing pages without end)", err), ErrListing}
+	}
+	if msg := err.Error(); strings.Contains(msg, "invalid next link \"") ||
+		(strings.Contains(msg, ": failed to decode response: ") && (strings.Contains(msg, "/referrers/") || strings.Contains(msg, "/tags/list"))) {
+		return &classified{err, ErrListing}
 	}
 	if IsTransient(err) {
 		return &classified{err, errdef.ErrUnavailable}
