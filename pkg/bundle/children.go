@@ -36,6 +36,18 @@ func Children(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error
 			return nil, fmt.Errorf("%s: manifest has no config, or has manifests: %w", desc.Digest, errdef.ErrMalformed)
 		}
 		out = append([]ocispec.Descriptor{*doc.Config}, doc.Layers...)
+		// A config and a layer are blobs: one that claims a manifest's
+		// or an index's media type would be asked for as a manifest,
+		// which no registry holds under its digest ("not found").
+		for i, c := range out {
+			if IsManifestMediaType(c.MediaType) {
+				what := "layer"
+				if i == 0 {
+					what = "config"
+				}
+				return nil, fmt.Errorf("%s: its %s %s claims media type %q, a manifest's: a %s is a blob: %w", desc.Digest, what, c.Digest, c.MediaType, what, errdef.ErrMalformed)
+			}
+		}
 	}
 	for _, c := range out {
 		if c.Digest.Validate() != nil || c.Digest.Algorithm() != digest.SHA256 {
