@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +22,9 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	global         globalOptions
+	// stdLogRestore puts the standard logger back as routeStdLog found
+	// it; nil until then.
+	stdLogRestore func()
 }
 
 // globalOptions are the flags of every `stella mirror` command.
@@ -98,6 +103,30 @@ func (a *app) logger() *slog.Logger {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// routeStdLog sends what the standard logger is given to the command's
+// logger, as warnings, until the command ends (Execute restores it).
+// net/http logs there alone, with no hook of its own in a client: a
+// response a registry or proxy sent on an idle connection ("Unsolicited
+// response received on idle HTTP channel …"). It went to stderr whatever
+// the flags, --quiet too, in no format of the CLI's.
+func (a *app) routeStdLog() {
+	if a.stdLogRestore != nil {
+		return
+	}
+	w, flags := log.Writer(), log.Flags()
+	a.stdLogRestore = func() { log.SetOutput(w); log.SetFlags(flags) }
+	log.SetFlags(0)
+	log.SetOutput(stdLogWriter{a.logger()})
+}
+
+// stdLogWriter writes each line of the standard logger as a warning.
+type stdLogWriter struct{ log *slog.Logger }
+
+func (w stdLogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // remoteClient builds the registry client from the global flags, and

@@ -21,6 +21,9 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root := NewRootCmd(app)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if app.stdLogRestore != nil {
+		app.stdLogRestore()
+	}
 	if err != nil && ctx.Err() != nil {
 		err = interrupted
 	}
@@ -130,6 +133,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 			if err := app.global.checkRegistryConfig(cmd); err != nil {
 				return err
 			}
+			app.routeStdLog()
 			return refusePasswords(cmd, args)
 		},
 	}
