@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -132,9 +134,16 @@ func (p *probe) referrers(ctx context.Context, r *oremote.Repository) ReferrersM
 			}
 			return nil
 		})
-		if lerr != nil || !listed {
-			p.add(CheckReferrersAPI, CheckWarn, "%s serves an image index, but it does not list the referrer just pushed (%v)", path, lerr)
-		} else {
+		switch lerr = remote.Classify(lerr); {
+		case errors.Is(lerr, errdef.ErrMalformed):
+			// Pages without end, a next page on another host, a page
+			// not JSON: import, push and pull list referrers so too.
+			p.add(CheckReferrersAPI, CheckFail, "%s serves an image index, but listing the referrers fails: %v; import, push and pull fail the same way", path, lerr)
+		case lerr != nil:
+			p.add(CheckReferrersAPI, CheckWarn, "%s serves an image index, but listing the referrers failed: %v", path, lerr)
+		case !listed:
+			p.add(CheckReferrersAPI, CheckWarn, "%s serves an image index, but it does not list the referrer just pushed", path)
+		default:
 			p.add(CheckReferrersAPI, CheckPass, "%s serves an image index listing the referrer just pushed", path)
 		}
 	default:

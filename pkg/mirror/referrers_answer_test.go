@@ -79,3 +79,30 @@ func TestReferrersAnswerMalformed(t *testing.T) {
 		check("create", err, host+"/stellaops/") // the image whose referrers were asked for
 	}
 }
+
+// TestDoctorReferrersListingMalformed: a registry whose referrers API
+// answers an image index whose pages never end, or whose next page is on
+// another host. doctor warned that it "does not list the referrer just
+// pushed", then said import and push would attach referrers by the API,
+// "Usable: yes"; every import there fails listing them. The check now
+// fails, naming what the listing did, and the registry is not usable.
+func TestDoctorReferrersListingMalformed(t *testing.T) {
+	for _, m := range []string{"loop", "origin"} {
+		t.Run(m, func(t *testing.T) {
+			var mode atomic.Value
+			mode.Store(m)
+			host := testutil.RegistryWrapped(t, hostileReferrers(&mode))
+			res, err := mirror.Doctor(context.Background(), mirror.DoctorOptions{Registry: host, Client: testutil.Client(t)})
+			if res == nil {
+				t.Fatal(err)
+			}
+			c := res.Check(mirror.CheckReferrersAPI)
+			if c == nil || c.Status != mirror.CheckFail || res.Usable || err == nil {
+				t.Fatalf("doctor, referrers answered %s: %+v, usable %v, %v; want the referrers check failed, not usable", m, c, res.Usable, err)
+			}
+			if strings.Contains(c.Detail, "does not list the referrer") {
+				t.Errorf("doctor, referrers answered %s: %q says the referrer was not listed; the listing failed", m, c.Detail)
+			}
+		})
+	}
+}
