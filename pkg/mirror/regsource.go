@@ -308,6 +308,12 @@ func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Des
 	return data, err
 }
 
+// errTooManyReferrers is a root listing more referrers than rootReferrers
+// reads. Anyone with push rights can attach referrers to any root, so it
+// is no refusal of the root (refusesRoot): the rollback check that passed
+// over a held root so would let an older bundle in.
+var errTooManyReferrers = fmt.Errorf("more than %d referrers (anyone with push rights there may have attached them: delete those that are not yours): %w", transfer.MaxReferrers, errdef.ErrMalformed)
+
 // rootReferrers lists the referrers of root. The listing is hostile input
 // too: bounded as create bounds an image's. Only image manifests can be
 // ours (parseArtifact): others are not fetched. (The listed artifactType
@@ -318,7 +324,7 @@ func (rs *registrySource) rootReferrers(ctx context.Context, root ocispec.Descri
 	err := rs.repo.Referrers(ctx, root, "", func(page []ocispec.Descriptor) error {
 		referrers = append(referrers, page...)
 		if len(referrers) > transfer.MaxReferrers {
-			return fmt.Errorf("root %s: more than %d referrers: %w", root.Digest, transfer.MaxReferrers, errdef.ErrMalformed)
+			return fmt.Errorf("root %s: %w", root.Digest, errTooManyReferrers)
 		}
 		return nil
 	})
