@@ -389,16 +389,24 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 }
 
 // listTags lists the tags of a bundle repository, at most
-// maxRepositoryTags of them; a repository not there has none.
+// maxRepositoryTags of them, leaving out those the tag grammar forbids;
+// a repository not there has none.
 func (t *target) listTags(ctx context.Context, r *oremote.Repository, repo string) ([]string, error) {
 	var tags []string
+	listed := 0
 	tooMany := func(what string) error {
 		return fmt.Errorf("list tags of %s/%s: more than %s (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
 			t.host, repo, what, errdef.ErrMalformed)
 	}
 	if err := r.Tags(ctx, "", func(page []string) error {
-		tags = append(tags, page...)
-		if len(tags) > maxRepositoryTags {
+		// Only a tag that can name a bundle is kept: one the grammar
+		// forbids is up to a page long (4 MiB), 1000 pages of them 4 GiB.
+		for _, tag := range page {
+			if bundle.ValidTag(tag) {
+				tags = append(tags, tag)
+			}
+		}
+		if listed += len(page); listed > maxRepositoryTags {
 			return tooMany(fmt.Sprintf("%d tags", maxRepositoryTags))
 		}
 		return nil
@@ -407,7 +415,7 @@ func (t *target) listTags(ctx context.Context, r *oremote.Repository, repo strin
 	} else if errors.Is(err, orasdef.ErrTooManyPages) {
 		// The client's bound on pages (remote.Options), reached first
 		// where a registry gives fewer than 100 tags a page.
-		return nil, tooMany(fmt.Sprintf("%d pages of tags (%d tags)", remote.TagListMaxPages, len(tags)))
+		return nil, tooMany(fmt.Sprintf("%d pages of tags (%d tags)", remote.TagListMaxPages, listed))
 	} else if err != nil && !isNotFound(err) {
 		return nil, fmt.Errorf("list tags of %s/%s: %w", t.host, repo, remote.Classify(err))
 	}
