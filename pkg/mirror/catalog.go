@@ -404,7 +404,7 @@ func readCatalog(ctx context.Context, tgt *target, repo string, trust TrustOptio
 		verr = cmp.Or(verr, err)
 		return false, nil
 	}); err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, ocispec.Descriptor{}, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, err)
 	}
 	if !verified {
 		return nil, ocispec.Descriptor{}, fmt.Errorf("catalog of %s/%s: %w", tgt.host, repo, verr)

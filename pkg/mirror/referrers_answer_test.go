@@ -52,7 +52,8 @@ func hostileReferrers(mode *atomic.Value) func(http.Handler) http.Handler {
 // "referrer listing exceeded 100 pages: too many pages" or "invalid next
 // link": hostile content, which DESIGN.md's exit 11 (malformed) is for,
 // as for a tag list that pages without end. The error still names the
-// repository.
+// repository: catalog --verify's, failing on the catalog's referrers, named
+// none ("referrer listing exceeded 100 pages: …").
 func TestReferrersAnswerMalformed(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	var mode atomic.Value
@@ -62,6 +63,10 @@ func TestReferrersAnswerMalformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, releaseFile, advisories := testutil.PushSample(t, host, sample.Spec{Registry: host, Seed: 5})
+	repo := host + "/stellaops/mirror-bundle"
+	if _, err := mirror.Catalog(ctx, mirror.CatalogOptions{Repository: repo, Key: s.priv, Password: testPass, Client: testutil.Client(t)}); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range []string{"not JSON", "loop", "origin"} {
 		mode.Store(m)
 		check := func(what string, err error, repo string) {
@@ -77,6 +82,8 @@ func TestReferrersAnswerMalformed(t *testing.T) {
 		check("import", err, "stellaops/mirror-bundle")
 		_, err = mirror.Create(ctx, createOpts(t, releaseFile, advisories, filepath.Join(t.TempDir(), "bundle")))
 		check("create", err, host+"/stellaops/") // the image whose referrers were asked for
+		_, err = mirror.Catalog(ctx, mirror.CatalogOptions{Repository: repo, Verify: true, Trust: trustKeys(s.pub), Client: testutil.Client(t)})
+		check("catalog --verify", err, repo)
 	}
 }
 
