@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -482,6 +483,12 @@ func (t *target) readTaggedRoot(ctx context.Context, r *oremote.Repository, repo
 	rc.Close()
 	if err != nil {
 		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: %w", t.host, repo, tag, err)
+	}
+	if !json.Valid(data) {
+		// Whatever a tag names is a manifest, so JSON: a page of a proxy
+		// or a broken registry, passed over as "no bundle root", would
+		// hide the bundle the tag names from the rollback check.
+		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: the registry answered %d bytes that are no JSON, so no manifest (a proxy's page, or a broken registry): %w", t.host, repo, tag, len(data), errdef.ErrMalformed)
 	}
 	idx, err := bundle.ParseRoot(data)
 	if errors.Is(err, errdef.ErrNewerFormat) {
