@@ -173,11 +173,17 @@ func (rs *registrySource) fetchSigningAhead(ctx context.Context, sigs []*signatu
 // weighReferrer reads one referrer r of root (peek: not held) and returns
 // it as a signature or a files referrer of ours, or neither: one whose
 // content is no signature or files of ours is skipped with a warning
-// (skipReferrer), one of another kind or subject passed over in silence.
-// An error is the registry's, which ends the choice.
+// (skipReferrer), as is one listed that is not there; one of another kind
+// or subject passed over in silence. An error is the registry's, which
+// ends the choice.
 func (rs *registrySource) weighReferrer(ctx context.Context, root ocispec.Descriptor, r ocispec.Descriptor) (*signatureRef, *filesRef, error) {
 	data, err := rs.peek(ctx, plainDesc(r))
-	if hostileContent(err) {
+	// A referrer listed that is not there (deleted since the listing, or
+	// named by a sha256-<hex> fallback index, which anyone with push
+	// rights writes) is no signing of the root's: skipped as hostile
+	// content is, not the end of the choice. It made a held root read as
+	// not there, and the rollback check pass over it.
+	if hostileContent(err) || isNotFound(err) {
 		rs.skipReferrer(r.Digest, err)
 		return nil, nil, nil
 	}
