@@ -21,8 +21,9 @@ import (
 // it as the second push left it, whatever order the registry lists the
 // referrers in (the in-process registry lists them in random order, hence
 // the rounds; distribution through the fallback tag): pull gives back the
-// directory the second sign wrote, file for file, with whichever of the
-// keys it trusts; inspect REF counts the trusted signers of the second
+// directory the second sign wrote, file for file, trusting the second key
+// or both (trusting the first alone, the first push's, whose
+// SHA256SUMS.sig that key made); inspect REF counts the trusted signers of the second
 // envelope; sync copies that signing alone. They used to take manifest.dsse
 // from the last listed referrer and the signature referrer from the first,
 // and refused the bundle ("does not carry manifest.dsse").
@@ -41,7 +42,8 @@ func TestPullAfterResign(t *testing.T) {
 		name    string
 		trust   mirror.TrustOptions
 		signers int
-	}{{"first key", trustKeys(s.pub), 1}, {"second key", trustKeys(pub2), 1}, {"both keys, threshold 2", both, 2}}
+		want    string
+	}{{"first key", trustKeys(s.pub), 1, s.dir}, {"second key", trustKeys(pub2), 1, resigned}, {"both keys, threshold 2", both, 2, resigned}}
 	for _, reg := range []struct {
 		name   string
 		host   func(testing.TB) string
@@ -79,7 +81,7 @@ func TestPullAfterResign(t *testing.T) {
 					if !res.Verified || res.Root != root.Digest {
 						t.Errorf("round %d, pull trusting the %s: %+v", round, tr.name, res)
 					}
-					assertSameTree(t, resigned, out)
+					assertSameTree(t, tr.want, out)
 
 					ins, err := mirror.InspectWith(ctx, mirror.InspectOptions{Source: tagged, Trust: tr.trust, Client: client})
 					if err != nil {
@@ -115,11 +117,14 @@ func TestPullAfterResign(t *testing.T) {
 				t.Errorf("pull trusting another key: %v, want a signature error", err)
 			}
 
-			// sync, trusting the first key only, copies the second signing
-			// (it verifies too, and has more signatures) and nothing of the
-			// first.
+			// sync, trusting the second key only, copies the second signing
+			// (the only one that verifies) and nothing of the first.
+			// Trusting the first key only, it takes the first: the second
+			// verifies too, with more signatures, but its SHA256SUMS.sig is
+			// by a key not trusted, as one who signs it again to attach
+			// files of their own leaves it (TestKeyedPrefersTrustedSigning).
 			dst := host + "/mirror/bundles"
-			if _, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()}); err != nil {
+			if _, err := mirror.Sync(ctx, mirror.SyncOptions{Now: testNow, Source: tagged, Destination: dst, Trust: trustKeys(pub2), Client: client, Transfer: transferOpts()}); err != nil {
 				t.Fatal(err)
 			}
 			dstRepo, _ := client.Repository(dst)

@@ -80,8 +80,11 @@ type signing struct {
 //     are those of a files referrer whose SHA256SUMS names no manifest.dsse.
 //   - Among several signings: first those whose envelope verifies with
 //     rs.trust (with the certificates of the same signing), then the most
-//     trusted signers, the most signatures, the latest created annotation,
-//     and the lowest signature referrer digest.
+//     trusted signers, then those whose SHA256SUMS.sig a trusted signer
+//     made (one who signs the envelope again with a key not trusted has
+//     more signatures, and their own SHA256SUMS.sig), the most
+//     signatures, the latest created annotation, and the lowest signature
+//     referrer digest.
 //   - Without trust, a reader that carries the envelope on (pull, sync)
 //     takes one only where it holds every signature of the others, as
 //     chooseUnkeyed says, and refuses otherwise: a bundle signed again for
@@ -404,11 +407,16 @@ func signersFiles(envelope []byte, files map[string][]byte) error {
 
 // signingRank orders signings for chooseWeighed.
 type signingRank struct {
-	verified   bool
-	trusted    int
-	signatures int
-	created    time.Time
-	digest     digest.Digest
+	verified bool
+	trusted  int
+	// trustedFiles: its SHA256SUMS.sig verifies with the key of a trusted
+	// signer. Anyone who may push can sign the signer's envelope again
+	// and push it with files of their own: theirs verifies as well, with
+	// more signatures, but its SHA256SUMS.sig is theirs.
+	trustedFiles bool
+	signatures   int
+	created      time.Time
+	digest       digest.Digest
 }
 
 func (a signingRank) better(b signingRank) bool {
@@ -417,6 +425,8 @@ func (a signingRank) better(b signingRank) bool {
 		return a.verified
 	case a.trusted != b.trusted:
 		return a.trusted > b.trusted
+	case a.trustedFiles != b.trustedFiles:
+		return a.trustedFiles
 	case a.signatures != b.signatures:
 		return a.signatures > b.signatures
 	case !a.created.Equal(b.created):
@@ -449,6 +459,25 @@ func (rs *registrySource) rank(ctx context.Context, c *signing) signingRank {
 	}
 	if res, err := verifyBundleSignature(ctx, file, rs.trust); err == nil {
 		r.verified, r.trusted = true, len(res.Signers)
+		r.trustedFiles = c.files != nil && trustedFilesSigner(ctx, res, c.data)
 	}
 	return r
+}
+
+// trustedFilesSigner reports whether SHA256SUMS.sig of a signing's files
+// verifies with the key of one of res's trusted signers, as carried in
+// those files (the keyid is the key's digest: a carried key of a trusted
+// signer's id is that key).
+func trustedFilesSigner(ctx context.Context, res *SignatureResult, files map[string][]byte) bool {
+	sig, err := decodeChecksumsSig(files[layout.ChecksumsSigFile])
+	if err != nil {
+		return false
+	}
+	carried := carriedKeys(files)
+	for _, s := range res.Signers {
+		if v, ok := carried[s.KeyID]; ok && v.Verify(ctx, files[layout.ChecksumsFile], sig) == nil {
+			return true
+		}
+	}
+	return false
 }
