@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 
 	"github.com/sigstore/sigstore/pkg/signature/kms"
@@ -84,6 +85,11 @@ func LoadVerifiers(ctx context.Context, ref string) ([]*Verifier, error) {
 	return out, nil
 }
 
+// ErrCertificateForKey is ParsePublicKeys' refusal of a certificate where
+// a public key is expected. Its hint names --trust-root; a caller whose
+// flags are named otherwise (--bundle-trust-root) words its own.
+var ErrCertificateForKey = errors.New("a CERTIFICATE where a PUBLIC KEY is expected")
+
 // ParsePublicKeys decodes every "PUBLIC KEY" PEM block of data; a block
 // that does not decode is refused, not skipped. A private
 // key where a public one is expected is refused, so that it is not read
@@ -96,7 +102,7 @@ func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
 	var out []crypto.PublicKey
 	for _, block := range blocks {
 		if block.Type == "CERTIFICATE" {
-			return nil, fmt.Errorf("a CERTIFICATE where a PUBLIC KEY is expected (a root CA's certificate is given with --trust-root): %w", errdef.ErrUsage)
+			return nil, fmt.Errorf("%w (a root CA's certificate is given with --trust-root): %w", ErrCertificateForKey, errdef.ErrUsage)
 		}
 		if block.Type != "PUBLIC KEY" {
 			return nil, fmt.Errorf("PEM block %q where a PUBLIC KEY is expected: %w", block.Type, errdef.ErrUsage)

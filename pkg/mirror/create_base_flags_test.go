@@ -35,3 +35,26 @@ func TestCreateBaseKeyWithoutBase(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustKeyCertificateNamesPrefixedFlag: a certificate (a root CA's)
+// given to --base-key or --bundle-key is refused saying to give it with
+// --base-trust-root or --bundle-trust-root, the flag of the same command
+// that takes it; it named --trust-root, which create and inventory do not
+// have.
+func TestTrustKeyCertificateNamesPrefixedFlag(t *testing.T) {
+	ca := testutil.NewRootCA(t, "StellaOps Root CA")
+	rootPEM := testutil.WritePEM(t, t.TempDir(), "root.pem", ca.Cert)
+	dir := newBundle(t)
+	priv, _ := testKeys(t, "cosign")
+	sign(t, dir, priv)
+	for _, prefix := range []string{"", "base-", "bundle-"} {
+		_, err := verify(dir, mirror.TrustOptions{Keys: []string{rootPEM}, FlagPrefix: prefix})
+		want := "--" + prefix + "trust-root"
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), rootPEM) {
+			t.Errorf("--%skey %s: err = %v, want ErrUsage naming the file and %s", prefix, rootPEM, err, want)
+		}
+		if prefix != "" && strings.Contains(err.Error(), " --trust-root") {
+			t.Errorf("--%skey %s: %q names --trust-root", prefix, rootPEM, err)
+		}
+	}
+}

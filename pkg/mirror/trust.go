@@ -63,7 +63,7 @@ func (t TrustOptions) load(ctx context.Context) (TrustOptions, error) {
 	}
 	loaded := slices.Clip(t.loaded)
 	for _, ref := range t.Keys {
-		vs, err := keys.LoadVerifiers(ctx, ref)
+		vs, err := t.loadKey(ctx, ref)
 		if err != nil {
 			return t, err
 		}
@@ -75,6 +75,17 @@ func (t TrustOptions) load(ctx context.Context) (TrustOptions, error) {
 		return t, err
 	}
 	return t, nil
+}
+
+// loadKey loads the trusted keys ref names. A certificate given as a key
+// (a root CA's) is refused naming the trust-root flag of t's own prefix
+// (--bundle-trust-root), not keys' --trust-root.
+func (t TrustOptions) loadKey(ctx context.Context, ref string) ([]*keys.Verifier, error) {
+	vs, err := keys.LoadVerifiers(ctx, ref)
+	if errors.Is(err, keys.ErrCertificateForKey) {
+		return nil, fmt.Errorf("--%[1]skey %[2]s: %[3]v (a root CA's certificate is given with --%[1]strust-root): %[4]w", t.FlagPrefix, ref, keys.ErrCertificateForKey, errdef.ErrUsage)
+	}
+	return vs, err
 }
 
 // withKey returns t trusting v besides.
@@ -140,7 +151,7 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 		}
 	}
 	for _, ref := range t.Keys {
-		vs, err := keys.LoadVerifiers(ctx, ref)
+		vs, err := t.loadKey(ctx, ref)
 		if err != nil {
 			return nil, err
 		}
