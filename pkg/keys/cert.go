@@ -121,6 +121,15 @@ func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, 
 	case !anchored:
 		anchors.AddCert(leaf)
 	}
+	// A root of the chain that is no CA (basic constraints missing or
+	// false) anchors nothing on the far side: --trust-root takes only CA
+	// certificates (LoadRoots). Said so, not as a chain that does not
+	// reach its root.
+	for _, c := range chain {
+		if !c.IsCA && bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+			return fmt.Errorf("certificate %q of the chain given with %q is self-signed but not a CA (no basic constraints, or CA false), and --trust-root takes only CA certificates: verify --trust-root would refuse every bundle it signs: %w", c.Subject.String(), leaf.Subject.String(), errdef.ErrUsage)
+		}
+	}
 	if err := checkChain(leaf, chain, anchors, now, "does not chain to the root of the chain given with it (an intermediate missing?)"); err != nil {
 		return fmt.Errorf("%v: verify --trust-root would refuse every bundle it signs: %w", err, errdef.ErrUsage)
 	}

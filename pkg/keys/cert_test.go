@@ -4,8 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -188,4 +190,85 @@ func TestVerifyChainNamesRestrictingChain(t *testing.T) {
 	if err := keys.VerifyChain(tls, nil, roots, now); err == nil || !strings.Contains(err.Error(), `certificate "CN=tls": not valid for code signing (extended key usage)`) {
 		t.Fatalf("TLS leaf: %v", err)
 	}
+}
+
+// A chain anchored at a self-signed certificate that is no CA (basic
+// constraints missing, or CA false) is refused: --trust-root takes only CA
+// certificates (LoadRoots), so no far side can trust what it issued. sign
+// accepted it, anchoring the chain there, and every verify --trust-root
+// refused the bundles it signed.
+func TestCheckSigningCertificateRefusesNonCARoot(t *testing.T) {
+	now := time.Now()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, bc := range []struct {
+		name  string
+		valid bool
+		v1    bool
+	}{{"no basic constraints", false, false}, {"CA false", true, false}, {"version 1, no extensions", false, true}} {
+		t.Run(bc.name, func(t *testing.T) {
+			rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			tmpl := &x509.Certificate{
+				SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Not A CA"},
+				NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+				KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: bc.valid,
+			}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rootKey.PublicKey, rootKey)
+			if bc.v1 {
+				der, err = selfSignedV1(rootKey, "Not A CA", now)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the far side would do with it: no root takes it.
+			if _, err := keys.LoadRoots([]string{testutil.WritePEM(t, t.TempDir(), "root.pem", root)}); !errors.Is(err, errdef.ErrUsage) {
+				t.Fatalf("a non-CA root as trust root: %v", err)
+			}
+			leaf := (&testutil.CA{Cert: root, Key: rootKey}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+			err = keys.CheckSigningCertificate(leaf, []*x509.Certificate{root}, now)
+			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), `"CN=Not A CA"`) || !strings.Contains(err.Error(), "not a CA") {
+				t.Fatalf("err = %v, want ErrUsage naming the root that is not a CA", err)
+			}
+		})
+	}
+}
+
+// selfSignedV1 makes a self-signed X.509 version 1 certificate (no
+// extensions, so no basic constraints), which x509.CreateCertificate
+// cannot: Go lets such a certificate issue others.
+func selfSignedV1(key *ecdsa.PrivateKey, name string, now time.Time) ([]byte, error) {
+	rdn, err := asn1.Marshal(pkix.Name{CommonName: name}.ToRDNSequence())
+	if err != nil {
+		return nil, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	alg := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}}
+	tbs, err := asn1.Marshal(struct {
+		Serial   *big.Int
+		Alg      pkix.AlgorithmIdentifier
+		Issuer   asn1.RawValue
+		Validity struct{ NotBefore, NotAfter time.Time }
+		Subject  asn1.RawValue
+		SPKI     asn1.RawValue
+	}{big.NewInt(7), alg, asn1.RawValue{FullBytes: rdn}, struct{ NotBefore, NotAfter time.Time }{now.Add(-time.Hour).UTC(), now.Add(24 * time.Hour).UTC()},
+		asn1.RawValue{FullBytes: rdn}, asn1.RawValue{FullBytes: spki}})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(tbs)
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(struct {
+		TBS asn1.RawValue
+		Alg pkix.AlgorithmIdentifier
+		Sig asn1.BitString
+	}{asn1.RawValue{FullBytes: tbs}, alg, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
 }
