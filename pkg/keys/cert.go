@@ -20,7 +20,7 @@ const maxCertificates = 64
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	blocks, err := pemBlocks(data, maxCertificates)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+		return nil, fmt.Errorf("%w: %w", err, errdef.ErrMalformed)
 	}
 	var out []*x509.Certificate
 	for _, block := range blocks {

@@ -34,9 +34,19 @@ func pemBlocks(data []byte, limit int) ([]*pem.Block, error) {
 		}
 		block, _ := pem.Decode(data[at:end])
 		if block == nil {
-			return nil, fmt.Errorf("PEM block %d does not decode (damaged, or cut short before its END line)", n+1)
+			return nil, &BlockError{N: n + 1}
 		}
 		out = append(out, block)
 	}
 	return out, nil
+}
+
+// BlockError is a PEM block of a file of keys or certificates that does
+// not decode: a reader of a bundle's own files names it, and the file.
+type BlockError struct {
+	N int // the block's number, from 1
+}
+
+func (e *BlockError) Error() string {
+	return fmt.Sprintf("PEM block %d does not decode (damaged, or cut short before its END line)", e.N)
 }

@@ -97,7 +97,7 @@ var ErrCertificateForKey = errors.New("a CERTIFICATE where a PUBLIC KEY is expec
 func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
 	blocks, err := pemBlocks(data, maxKeysPerRef)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", err, errdef.ErrUsage)
+		return nil, fmt.Errorf("%w: %w", err, errdef.ErrUsage)
 	}
 	var out []crypto.PublicKey
 	for _, block := range blocks {

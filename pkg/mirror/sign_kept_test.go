@@ -104,3 +104,41 @@ func damageSignature(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCoSignOverDamagedPublicKeyFile: a PEM block of the bundle's own
+// public-key.pem damaged (a flipped byte, cut short) dropped every key of
+// it, so co-signing said the file "holds no key of that id, though sign
+// writes every signer's there", blaming the signature. It now names the
+// file and the block, exit 5, and leaves the bundle as it was.
+func TestCoSignOverDamagedPublicKeyFile(t *testing.T) {
+	dir := newBundle(t)
+	engineer, _ := testKeys(t, "engineer")
+	authority, _ := testKeys(t, "authority")
+	third, _ := testKeys(t, "third")
+	sign(t, dir, engineer)
+	sign(t, dir, authority)
+	pubPath := filepath.Join(dir, "public-key.pem")
+	pem := string(readFile(t, pubPath))
+	// Block 2 (the engineer's) cut short before its END line.
+	second := strings.LastIndex(pem, "-----BEGIN ")
+	end := strings.LastIndex(pem, "-----END ")
+	if second <= 0 || end < second {
+		t.Fatalf("public-key.pem holds one block: %q", pem)
+	}
+	writeFile(t, pubPath, pem[:end])
+	before := readTree(t, dir)
+	envPath := filepath.Join(dir, "manifest.dsse")
+	_, err := mirror.Sign(context.Background(), mirror.SignOptions{
+		Manifest: filepath.Join(dir, "manifest.json"), Output: envPath,
+		Key: third, Password: testPass, Created: fixedTime,
+	})
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), pubPath) || !strings.Contains(err.Error(), "PEM block 2") {
+		t.Fatalf("co-signing beside a damaged public-key.pem: %v; want exit 5 naming %s and its PEM block 2", err, pubPath)
+	}
+	if strings.Contains(err.Error(), "holds no key") {
+		t.Errorf("co-signing beside a damaged public-key.pem: %q blames the signature", err)
+	}
+	if after := readTree(t, dir); !reflect.DeepEqual(before, after) {
+		t.Error("a refused co-signing changed the bundle")
+	}
+}

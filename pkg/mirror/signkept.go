@@ -9,6 +9,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -40,9 +41,24 @@ func checkKeptSignatures(ctx context.Context, env *dsse.Envelope, signerID, path
 	byID := carriedKeys(files)
 	pae := dsse.PAE(env.PayloadType, env.Payload)
 	afresh := fmt.Sprintf("remove %s and have every signer sign again", filepath.Base(path))
+	// A public-key.pem that does not parse carries none of its keys
+	// (carriedKeys): a signature whose key is then missing is not blamed
+	// on the signature, the file and its damaged block are named.
+	var damaged string
+	if data, ok := files[layout.PublicKeyFile]; ok {
+		if _, err := keys.ParsePublicKeys(data); err != nil {
+			damaged = "holds no public key that parses"
+			if be := (*keys.BlockError)(nil); errors.As(err, &be) {
+				damaged = be.Error()
+			}
+		}
+	}
 	for _, s := range kept {
 		v, ok := byID[s.KeyID]
 		switch {
+		case !ok && damaged != "":
+			return fmt.Errorf("%s: %s, so the signature of key %s already in %s cannot be checked: restore it from a copy, or %s: %w",
+				filepath.Join(filepath.Dir(path), layout.PublicKeyFile), damaged, s.KeyID, filepath.Base(path), afresh, errdef.ErrSignature)
 		case ok:
 			if v.Verify(ctx, pae, s.Sig) != nil {
 				return fmt.Errorf("%s: the signature of key %s already in it does not verify (damaged or edited): have its signer sign again, which replaces it, or %s: %w",
