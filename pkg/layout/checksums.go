@@ -78,9 +78,22 @@ func (d *Dir) WriteChecksums(trustBlobNames bool) ([]byte, error) {
 
 // ChecksumsData returns what WriteChecksums would write, writing nothing.
 func (d *Dir) ChecksumsData(trustBlobNames bool) ([]byte, error) {
-	sums, err := d.Checksums(trustBlobNames)
+	return d.ChecksumsDataWithout(trustBlobNames, nil)
+}
+
+// ChecksumsDataWithout is ChecksumsData for the directory as it will be
+// once the blobs of omit are removed: sign signs the list before it
+// removes the old referrer, so that a failure then leaves all of it.
+func (d *Dir) ChecksumsDataWithout(trustBlobNames bool, omit map[digest.Digest]bool) ([]byte, error) {
+	all, err := d.Checksums(trustBlobNames)
 	if err != nil {
 		return nil, err
+	}
+	sums := all[:0]
+	for _, c := range all {
+		if !omit[c.Digest] || c.Path != BlobName(c.Digest) {
+			sums = append(sums, c)
+		}
 	}
 	data := bundle.FormatChecksums(sums)
 	if len(data) > bundle.MaxManifestSize {

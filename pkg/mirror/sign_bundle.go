@@ -24,10 +24,11 @@ import (
 // signBundle writes the signed envelope into a verified bundle directory:
 // the envelope and its referrer manifest as blobs, manifest.dsse,
 // public-key.pem and the certificates, index.json listing the new referrer
-// in place of the old, then every blob that neither the verified content
-// (reached) nor the new referrer uses is removed (the old referrer, leftovers
-// of an interrupted run), then SHA256SUMS.sig and SHA256SUMS are written.
-// One that fails before index.json is written puts back what it changed.
+// in place of the old, then SHA256SUMS.sig and SHA256SUMS as they will be
+// once every blob that neither the verified content (reached) nor the new
+// referrer uses is removed (the old referrer, leftovers of an interrupted
+// run), which is done last. One that fails before SHA256SUMS is written
+// puts back what it changed.
 func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[digest.Digest]bool, env *dsse.Envelope, data []byte,
 	signer *keys.Signer, certs *certSet, created time.Time) (*SignedBundle, error) {
 	if created.IsZero() {
@@ -38,8 +39,8 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err != nil {
 		return nil, err
 	}
-	// Until index.json names the new referrer, a sign that fails (disk
-	// full, EIO) puts the bundle back as it was: the blobs it added, which
+	// Until SHA256SUMS lists the new referrer, a sign that fails (disk
+	// full, EIO, a KMS out of reach) puts the bundle back as it was: the blobs it added, which
 	// nothing reaches yet, would fail verify (malformed) and
 	// verify-checksums (not listed), and a new manifest.dsse beside the
 	// old index.json would fail both, on a bundle that verified before.
@@ -86,22 +87,24 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err := dir.WriteIndex(&idx); err != nil {
 		return nil, err
 	}
-	// The new signature is whole from here on: what is left (the old
-	// referrer removed, the sums) is what checkSigningFinished tells.
-	undo.done = true
 	keep := map[digest.Digest]bool{refDesc.Digest: true, envDesc.Digest: true, bundle.EmptyConfig.Digest: true}
 	for dg := range reached {
 		keep[dg] = true
 	}
-	if err := removeUnreached(dir, keep); err != nil {
+	unreached, err := unreachedBlobs(dir, keep)
+	if err != nil {
 		return nil, err
 	}
-	// The signature takes its name before the list it signs: a sign that
-	// stops between the two (killed, disk full) leaves a signature over
-	// the new list beside the old one, which pack and push refuse
-	// (checkSigningFinished), never a new list with no signature or a
-	// stale one.
-	sums, err := dir.ChecksumsData(true)
+	// SHA256SUMS as it will be once the old referrer is removed, signed
+	// and written while the undo still holds: a signer that fails (a KMS
+	// out of reach) or a disk that fills puts the bundle back as it was,
+	// where it left the new index.json beside the old SHA256SUMS (verify,
+	// pack and push refused it until signed again).
+	omit := map[digest.Digest]bool{}
+	for _, dg := range unreached {
+		omit[dg] = true
+	}
+	sums, err := dir.ChecksumsDataWithout(true, omit)
 	if err != nil {
 		return nil, err
 	}
@@ -109,29 +112,48 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err != nil {
 		return nil, err
 	}
+	// The signature takes its name before the list it signs: a sign
+	// killed between the two leaves a signature over the new list beside
+	// the old one, which pack and push refuse (checkSigningFinished),
+	// never a new list with no signature or a stale one.
 	if err := dir.WriteFile(layout.ChecksumsSigFile, []byte(base64.StdEncoding.EncodeToString(sig)), 0o644); err != nil {
 		return nil, err
 	}
 	if err := dir.WriteFile(layout.ChecksumsFile, sums, 0o644); err != nil {
 		return nil, err
 	}
+	// The new signature is whole from here on. The old referrer's blobs
+	// go last: what a failure leaves of them is what the next sign
+	// removes (leftovers of an interrupted run).
+	undo.done = true
+	if err := removeBlobs(dir, unreached); err != nil {
+		return nil, err
+	}
 	return &SignedBundle{Dir: dir.Path(), Root: md.RootDesc, Referrer: refDesc}, nil
 }
 
-// removeUnreached deletes every blob not in keep. Only blobs/sha256 is
-// ours to tidy; the bundle was verified just before, and keep holds all it
+// unreachedBlobs lists every blob not in keep. Only blobs/sha256 is ours
+// to tidy; the bundle was verified just before, and keep holds all it
 // reaches plus the new signature.
-func removeUnreached(dir *layout.Dir, keep map[digest.Digest]bool) error {
-	blobDir := filepath.Join(dir.Path(), layout.BlobsDir, "sha256")
+func unreachedBlobs(dir *layout.Dir, keep map[digest.Digest]bool) ([]digest.Digest, error) {
 	entries, err := dir.ReadDir(layout.BlobsDir + "/sha256")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []digest.Digest
 	for _, e := range entries {
-		if !keep[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
-			if err := os.Remove(filepath.Join(blobDir, e.Name())); err != nil {
-				return err
-			}
+		if dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name()); !keep[dg] {
+			out = append(out, dg)
+		}
+	}
+	return out, nil
+}
+
+// removeBlobs deletes the blobs dgs.
+func removeBlobs(dir *layout.Dir, dgs []digest.Digest) error {
+	for _, dg := range dgs {
+		if err := os.Remove(dir.BlobPath(dg)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -247,9 +269,9 @@ func removeIfExists(paths ...string) error {
 	return nil
 }
 
-// signUndo is what a sign of a bundle puts back when it fails before the
-// new referrer is listed: the files it rewrites as they were, and the
-// blobs it added removed.
+// signUndo is what a sign of a bundle puts back when it fails before
+// SHA256SUMS lists the new referrer: the files it rewrites as they were,
+// and the blobs it added removed.
 type signUndo struct {
 	dir *layout.Dir
 	// old holds each file's content before the sign; nil for a file that
@@ -260,8 +282,8 @@ type signUndo struct {
 }
 
 // signedFiles are the files of a bundle that signBundle writes or removes
-// before index.json names the new referrer.
-var signedFiles = []string{layout.EnvelopeFile, layout.PublicKeyFile, layout.CertificateFile, layout.CertificateChainFile, layout.OCILayoutFile, layout.IndexFile}
+// before SHA256SUMS lists the new referrer.
+var signedFiles = []string{layout.EnvelopeFile, layout.PublicKeyFile, layout.CertificateFile, layout.CertificateChainFile, layout.OCILayoutFile, layout.IndexFile, layout.ChecksumsSigFile, layout.ChecksumsFile}
 
 func snapshotSigned(dir *layout.Dir) *signUndo {
 	u := &signUndo{dir: dir, old: map[string][]byte{}}
