@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -181,11 +182,17 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 		if err := removeStaleOutputs(output, filepath.Join(od, layout.CertificateFile), filepath.Join(od, layout.CertificateChainFile)); err != nil {
 			return nil, err
 		}
+		// The certificates go after the envelope: one that fails to be
+		// written (disk full, EIO) puts the envelope and certificates back
+		// as they were, not the new envelope beside the old signers'
+		// certificates, or a new certificate.pem without its chain.
+		putBack := holdFiles(od, filepath.Base(output), layout.CertificateFile, layout.CertificateChainFile)
 		if err := layout.WriteFileAtomic(output, data, 0o644); err != nil {
 			return nil, err
 		}
 		if certs != nil {
 			if err := writeCertificates(filepath.Dir(output), env, signer, certs); err != nil {
+				putBack()
 				return nil, err
 			}
 		}
@@ -202,6 +209,35 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	res.Bundle.Content = content
 	log.Info("bundle signed", "dir", dir.Path(), "referrer", res.Bundle.Referrer.Digest, "signatures", len(env.Signatures))
 	return res, nil
+}
+
+// holdFiles reads the files names of dir and returns what writes them back
+// as they were (one that was not there removed). A file that could not be
+// read is not held, and left as it is then.
+func holdFiles(dir string, names ...string) func() {
+	read := fileReader(dir)
+	old := map[string][]byte{}
+	for _, name := range names {
+		data, err := read(name)
+		switch {
+		case err == nil:
+			old[name] = data
+		case errors.Is(err, errdef.ErrNotFound):
+			old[name] = nil
+		}
+	}
+	return func() {
+		for name, data := range old {
+			path := filepath.Join(dir, name)
+			if data == nil {
+				_ = removeIfExists(path)
+				continue
+			}
+			if cur, err := read(name); err != nil || !bytes.Equal(cur, data) {
+				_ = layout.WriteFileAtomic(path, data, 0o644)
+			}
+		}
+	}
 }
 
 // bundleDirOf returns the bundle directory when manifest is a bundle's
