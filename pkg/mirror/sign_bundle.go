@@ -200,8 +200,8 @@ func signerIDs(env *dsse.Envelope) map[string]bool {
 // writeCertificates writes, in directory dir, certificate.pem (the leaves
 // of the envelope's signers, the current signer's first) and
 // certificate-chain.pem (their intermediates, each once). Earlier signers'
-// certificates are kept while their signatures are; with no leaf left,
-// both files are removed.
+// certificates are kept while their signatures are (refused, where those
+// files do not parse); with no leaf left, both files are removed.
 func writeCertificates(dir string, env *dsse.Envelope, signer *keys.Signer, certs *certSet) error {
 	signed := signerIDs(env)
 	var leaves, chain []*x509.Certificate
@@ -209,7 +209,17 @@ func writeCertificates(dir string, env *dsse.Envelope, signer *keys.Signer, cert
 		leaves = append(leaves, certs.leaf)
 		chain = append(chain, certs.chain...)
 	}
-	oldLeaves, oldChain, _ := carriedCertificates(fileReader(dir))
+	oldLeaves, oldChain, err := carriedCertificates(fileReader(dir))
+	if err != nil {
+		// A file of them that does not parse (a damaged PEM block) would
+		// drop the certificates of the signers whose signatures are
+		// kept, and verify --trust-root then no longer count them.
+		for id := range signed {
+			if id != signer.KeyID() {
+				return fmt.Errorf("%s: the certificates of the envelope's other signers cannot be kept (restore the file from a copy, or remove %s and have every signer sign again): %w", dir, layout.EnvelopeFile, err)
+			}
+		}
+	}
 	for _, c := range oldLeaves {
 		if id, err := keys.KeyID(c.PublicKey); err == nil && signed[id] && id != signer.KeyID() {
 			leaves = append(leaves, c)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -137,6 +138,37 @@ func TestCoSignOverDamagedPublicKeyFile(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "holds no key") {
 		t.Errorf("co-signing beside a damaged public-key.pem: %q blames the signature", err)
+	}
+	if after := readTree(t, dir); !reflect.DeepEqual(before, after) {
+		t.Error("a refused co-signing changed the bundle")
+	}
+}
+
+// TestCoSignOverDamagedCertificateFile: a PEM block of the bundle's
+// certificate.pem damaged dropped, at the next signer's sign, every
+// earlier signer's certificate: sign wrote certificate.pem with the new
+// signer's alone, exit 0, and verify --trust-root then no longer counted
+// the first signer (1 of 2 signatures). It is now refused naming the file
+// and the block, and the bundle is left as it was.
+func TestCoSignOverDamagedCertificateFile(t *testing.T) {
+	dir := newBundle(t)
+	ca := testutil.NewRootCA(t, "StellaOps Root CA")
+	pki := t.TempDir()
+	engineer, _ := testKeys(t, "engineer")
+	authority, _ := testKeys(t, "authority")
+	engineerCert := testutil.WritePEM(t, pki, "engineer.pem", ca.Leaf(t, "engineer", signerPub(t, engineer), testutil.LeafOptions{}))
+	authorityCert := testutil.WritePEM(t, pki, "authority.pem", ca.Leaf(t, "authority", signerPub(t, authority), testutil.LeafOptions{}))
+	sign(t, dir, engineer, func(o *mirror.SignOptions) { o.Certificate = engineerCert })
+	certPath := filepath.Join(dir, "certificate.pem")
+	pem := string(readFile(t, certPath))
+	writeFile(t, certPath, pem[:strings.LastIndex(pem, "-----END ")])
+	before := readTree(t, dir)
+	_, err := mirror.Sign(context.Background(), mirror.SignOptions{
+		Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),
+		Key: authority, Password: testPass, Created: fixedTime, Certificate: authorityCert,
+	})
+	if err == nil || !strings.Contains(err.Error(), "certificate.pem") || !strings.Contains(err.Error(), "PEM block 1") {
+		t.Fatalf("co-signing beside a damaged certificate.pem: %v; want an error naming certificate.pem and its PEM block 1", err)
 	}
 	if after := readTree(t, dir); !reflect.DeepEqual(before, after) {
 		t.Error("a refused co-signing changed the bundle")
