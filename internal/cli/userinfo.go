@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -29,8 +30,9 @@ func refusePasswords(cmd *cobra.Command, args []string) error {
 }
 
 // holdsPassword reports whether arg reads as [scheme://]USER:PASSWORD@HOST[/…]
-// and is not a path that exists. A reference with a digest and no host
-// (name:tag@sha256:…) has an @ too, after which comes the digest.
+// and is not a path that exists, or one not made yet in a directory that
+// exists (08:00/bundle@site-a, beside 08:00). A reference with a digest and
+// no host (name:tag@sha256:…) has an @ too, after which comes the digest.
 func holdsPassword(arg string) bool {
 	at := userinfoEnd(arg)
 	if at < 0 {
@@ -38,6 +40,11 @@ func holdsPassword(arg string) bool {
 	}
 	if _, err := os.Lstat(arg); !errors.Is(err, os.ErrNotExist) {
 		return false
+	}
+	if dir := filepath.Dir(arg); dir != "." {
+		if _, err := os.Lstat(dir); err == nil {
+			return false
+		}
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -78,6 +79,35 @@ func TestPathWithColonAndAtNotPassword(t *testing.T) {
 		}
 	}
 	for _, arg := range []string{"user:hunt/er2@registry.internal:5000", "user:hunt/er2@registry.internal/a/b:1", "https://u:p/q@h/a"} {
+		if !holdsPassword(arg) {
+			t.Errorf("%s: not taken for USER:PASSWORD@HOST", arg)
+		}
+	}
+}
+
+// TestRelativePathInExistingDirNotPassword: a path given relative whose
+// first part holds a : (pull SRC 08:00/bundle@site-a, in a directory
+// holding 08:00) was refused as USER:PASSWORD@HOST, printed as
+// "08:***@site-a": a path whose directory exists is a path; a reference
+// with a password is still refused, the password blanked (found by review).
+func TestRelativePathInExistingDirNotPassword(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("08:00", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if holdsPassword("08:00/bundle@site-a") {
+		t.Error("08:00/bundle@site-a, 08:00 a directory: taken for USER:PASSWORD@HOST")
+	}
+	code, stdout, stderr := run(t, "mirror", "pull", "127.0.0.1:1/a/b:1", "08:00/bundle@site-a", "--registry-config", cfg)
+	if out := stdout + stderr; strings.Contains(out, "holds no password") || strings.Contains(out, "***") {
+		t.Errorf("pull into 08:00/bundle@site-a: exit %d, refused as a password:\n%s", code, out)
+	}
+	for _, arg := range []string{"user:hunt/er2@registry.internal:5000", "09:00/bundle@site-a"} {
 		if !holdsPassword(arg) {
 			t.Errorf("%s: not taken for USER:PASSWORD@HOST", arg)
 		}
