@@ -234,8 +234,15 @@ var hostPort = regexp.MustCompile(`^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]+$`
 // ./HOST:PORT/REPO and said "Pulled … into HOST:PORT/REPO", read as if the
 // registry held it. ./ before it names such a directory.
 func checkPullOutput(out string) error {
-	first, _, _ := strings.Cut(out, "/")
+	first, _, slash := strings.Cut(out, "/")
 	if !hostPort.MatchString(first) {
+		return nil
+	}
+	// With no / after it, only a registry's own name reads as one
+	// (localhost:5000, registry.internal:5000), as docker reads a first
+	// part holding a . or naming localhost as a host: mirror-bundle:2025
+	// is a directory.
+	if host := first[:strings.LastIndex(first, ":")]; !slash && host != "localhost" && !strings.ContainsAny(host, ".[") {
 		return nil
 	}
 	if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
