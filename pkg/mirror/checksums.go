@@ -218,9 +218,14 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 		}
 		g.Go(func() error {
 			rc, err := dir.Open(s.Path)
-			if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errdef.ErrNotFound) {
 				results[i] = "missing"
 				return nil
+			}
+			if err != nil {
+				// There, but not opened (out of file descriptors,
+				// say): no fault of the bundle's.
+				return fmt.Errorf("%s: %w", s.Path, err)
 			}
 			defer rc.Close()
 			h := digest.SHA256.Digester()
