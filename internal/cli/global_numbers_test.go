@@ -22,3 +22,26 @@ func TestGlobalNumbersOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalNumbersTooLarge: --concurrency had no upper bound: 100000 opened
+// a file for every blob at once, and under `ulimit -n 1024` verify-checksums
+// reported a whole bundle's files "missing", exit 2; --retries
+// 9223372036854775807 overflowed the tries of a blob (retries + 1) to the
+// default, while every request was retried without end. Each is refused,
+// exit 1, naming the flag and the range (found by review).
+func TestGlobalNumbersTooLarge(t *testing.T) {
+	for _, tt := range []struct {
+		flag, value, want string
+	}{
+		{"--concurrency", "257", `stella: --concurrency 257: want 1 to 256 (blobs transferred at once): invalid usage` + "\n"},
+		{"--concurrency", "100000", `stella: --concurrency 100000: want 1 to 256 (blobs transferred at once): invalid usage` + "\n"},
+		{"--retries", "101", `stella: --retries 101: want 0 to 100 (0 retries nothing): invalid usage` + "\n"},
+		{"--retries", "9223372036854775807", `stella: --retries 9223372036854775807: want 0 to 100 (0 retries nothing): invalid usage` + "\n"},
+	} {
+		args := []string{"mirror", "push", "b.tar", "127.0.0.1:1/r:1", tt.flag, tt.value}
+		code, stdout, stderr := run(t, args...)
+		if code != ExitInput || stdout != "" || stderr != tt.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d, stderr %q", args, code, stdout, stderr, ExitInput, tt.want)
+		}
+	}
+}

@@ -55,8 +55,8 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.keyFile, "key-file", "", "unencrypted PEM private key of --cert-file (PKCS#8, PKCS#1 or SEC1): the TLS client key, not a signing key")
 	f.StringVar(&g.certsDir, "certs-dir", "", "directory laid out as docker's certs.d: DIR/HOST[:PORT]/ holds *.crt CAs and a NAME.cert + NAME.key client pair for that registry, used instead of --cert-file's (e.g. /etc/docker/certs.d; never read unless given)")
 	f.StringVar(&g.registryCfg, "registry-config", "", "docker config.json to read credentials from (default: docker's own)")
-	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, "blobs transferred at once (import, push and sync send up to a quarter as many more, each under 1 MiB, beside them)")
-	f.IntVar(&g.retries, "retries", remote.DefaultRetries, "retries of a request after a transient fault (5xx, 429, reset), with backoff")
+	f.IntVar(&g.concurrency, "concurrency", transfer.DefaultConcurrency, fmt.Sprintf("blobs transferred at once, 1 to %d (import, push and sync send up to a quarter as many more, each under 1 MiB, beside them)", transfer.MaxConcurrency))
+	f.IntVar(&g.retries, "retries", remote.DefaultRetries, fmt.Sprintf("retries of a request after a transient fault (5xx, 429, reset), with backoff, 0 to %d", remote.MaxRetries))
 	completeFormat(cmd)
 }
 
@@ -73,6 +73,12 @@ func (g *globalOptions) validate() error {
 	}
 	if g.retries < 0 {
 		return usageError("--retries %d: want 0 or more (0 retries nothing)", g.retries)
+	}
+	if g.concurrency > transfer.MaxConcurrency {
+		return usageError("--concurrency %d: want 1 to %d (blobs transferred at once)", g.concurrency, transfer.MaxConcurrency)
+	}
+	if g.retries > remote.MaxRetries {
+		return usageError("--retries %d: want 0 to %d (0 retries nothing)", g.retries, remote.MaxRetries)
 	}
 	return nil
 }

@@ -83,6 +83,12 @@ type Options struct {
 // backoff before a registry is declared down.
 const DefaultRetries = 5
 
+// MaxRetries bounds the retries a user may give: each may wait up to
+// MaxRetryAfter, so 100 is most of an hour on one request; more reads as
+// never giving up on a registry that is down (and retries + 1, a blob's
+// tries, overflowed at the largest int).
+const MaxRetries = 100
+
 // Client hands out repositories that share one transport, credential store
 // and token cache.
 type Client struct {

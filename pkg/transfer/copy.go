@@ -20,6 +20,13 @@ import (
 // Options.Concurrency is zero.
 const DefaultConcurrency = 8
 
+// MaxConcurrency bounds the --concurrency a user may give. Each blob in
+// flight holds an open file and a connection, and a quarter as many small
+// blobs go beside them, with the HEADs asked ahead: 100000 opened a file
+// for every blob of a bundle at once, past a `ulimit -n` of 1024, and as
+// many connections to one registry. 256 is far more than a link fills.
+const MaxConcurrency = 256
+
 // DefaultAttempts is how often one blob is tried when Options.Attempts is
 // zero: a body cut short or a dropped connection is retried from the start.
 const DefaultAttempts = 5
