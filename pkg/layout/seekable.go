@@ -248,7 +248,7 @@ func (z *Seekable) cursor(off int64) (*seekCursor, error) {
 		n, err := io.CopyN(io.Discard, c.dec, skip)
 		if err != nil {
 			c.dec.Close()
-			return nil, z.decodeError(fr.tarAt+n, err)
+			return nil, z.decodeError(fr, fr.tarAt+n, err)
 		}
 		c.pos = off
 	}
@@ -272,12 +272,12 @@ func (z *Seekable) read(c *seekCursor, want []byte) (int, error) {
 		c.pos += int64(m)
 		switch {
 		case err == io.EOF && int64(m) < left:
-			return n, z.decodeError(c.pos, io.ErrUnexpectedEOF)
+			return n, z.decodeError(fr, c.pos, io.ErrUnexpectedEOF)
 		case err != nil && err != io.EOF:
-			return n, z.decodeError(c.pos, err)
+			return n, z.decodeError(fr, c.pos, err)
 		case m == 0:
 			if stalls++; stalls > 100 {
-				return n, z.decodeError(c.pos, io.ErrNoProgress)
+				return n, z.decodeError(fr, c.pos, io.ErrNoProgress)
 			}
 		}
 	}
@@ -300,7 +300,7 @@ func (z *Seekable) finishFrame(c *seekCursor) error {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return z.decodeError(c.pos, err)
+			return z.decodeError(fr, c.pos, err)
 		}
 	}
 	return z.endFrame(c)
@@ -382,19 +382,17 @@ func (z *Seekable) frameAt(off int64) int {
 	return sort.Search(len(z.frames), func(i int) bool { return z.frames[i].tarAt+z.frames[i].tarN > off })
 }
 
-// decodeError says why decoding stopped at tar offset pos: the frame
-// holding it ended before the size the table gives it (malformed: the table
-// or the frame says otherwise than pack wrote), a limit of the decoder's
-// was passed (malformed), or its content failed to decode or to match its
-// checksum (damaged).
-func (z *Seekable) decodeError(pos int64, err error) error {
+// decodeError says why decoding frame fr stopped at tar offset pos: it
+// ended before the size the table gives it (malformed: the table or the
+// frame says otherwise than pack wrote), a limit of the decoder's was
+// passed (malformed), or its content failed to decode or to match its
+// checksum (damaged). fr is the frame being decoded, not the one pos lies
+// in: a frame whose header is refused fails at its first read, at its
+// first byte, which the frame before it does not hold.
+func (z *Seekable) decodeError(fr seekFrame, pos int64, err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		fr := z.frames[min(z.frameAt(pos), len(z.frames)-1)]
 		return z.corrupt(fr, fmt.Errorf("it ends after %d of the %d bytes of tar the table gives it", pos-fr.tarAt, fr.tarN))
 	}
-	// A frame's checksum fails at its end: name the frame holding the last
-	// byte decoded.
-	fr := z.frames[min(z.frameAt(max(pos-1, 0)), len(z.frames)-1)]
 	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) || err == io.ErrNoProgress {
 		return z.corrupt(fr, err)
 	}
