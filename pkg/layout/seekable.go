@@ -235,12 +235,12 @@ func (z *Seekable) cursor(off int64) (*seekCursor, error) {
 	if dec != nil {
 		if err := dec.Reset(src); err != nil {
 			dec.Close()
-			return nil, z.corrupt(fr, err)
+			return nil, z.damaged(fr, err)
 		}
 	} else {
 		var err error
 		if dec, err = z.codec.open(src); err != nil {
-			return nil, z.corrupt(fr, err)
+			return nil, z.damaged(fr, err)
 		}
 	}
 	c := &seekCursor{dec: dec, frame: i, pos: fr.tarAt}
@@ -327,7 +327,7 @@ func (z *Seekable) endFrame(c *seekCursor) error {
 			c.frame++
 			next := z.frames[c.frame]
 			if err := c.dec.Reset(io.NewSectionReader(z.r, next.at, next.size)); err != nil {
-				return z.corrupt(next, err)
+				return z.damaged(next, err)
 			}
 			return nil
 		case err != nil:
@@ -399,8 +399,11 @@ func (z *Seekable) decodeError(fr seekFrame, pos int64, err error) error {
 	return z.damaged(fr, err)
 }
 
-// corrupt says a frame is not one a seekable archive holds (a header its
-// decoder refuses, more tar than the table gives it): malformed.
+// corrupt says a frame is not one a seekable archive holds (more tar than
+// the table gives it, a window larger than stella decodes): malformed. A
+// header its decoder refuses, at a place the table gives a frame, is
+// damage: a gzip member's is found as it is opened, a zstd frame's at its
+// first read.
 func (z *Seekable) corrupt(fr seekFrame, err error) error {
 	return z.frameError(fr, err, errdef.ErrMalformed, "")
 }

@@ -2,10 +2,13 @@ package layout
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // TestSeekableFrameHeaderDamaged: a byte flipped in the header of a frame
@@ -13,7 +16,14 @@ import (
 // content size) is named as that frame's fault; the error named the frame
 // before it, where the damage showed at the frame's first read: in split
 // volumes, a volume not at fault (found by review).
+//
+// A header the decoder refuses (a gzip member's magic or method, as a zstd
+// frame's magic) is the frame's bytes altered, exit 2, "get a fresh copy":
+// a gzip member's was malformed, exit 11, where a zstd frame's was not. A
+// zstd frame asking for a window or content larger than stella decodes
+// stays malformed: another tool's seekable zstd may (found by review).
 func TestSeekableFrameHeaderDamaged(t *testing.T) {
+	damaged := map[string]bool{"magic": true, "method": true, "reserved bit": true}
 	for _, tc := range []struct {
 		c     Compression
 		flips map[string][2]int // byte of the frame's header, bits flipped
@@ -40,6 +50,9 @@ func TestSeekableFrameHeaderDamaged(t *testing.T) {
 			where := fmt.Sprintf(" at archive byte %d is corrupt", fr.at)
 			if err == nil || !strings.Contains(err.Error(), where) || bytes.Equal(got, plain) {
 				t.Errorf("%v, %s of the frame at %d flipped: %v; want an error naming that frame", tc.c, name, fr.at, err)
+			}
+			if damaged[name] && (!errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed)) {
+				t.Errorf("%v, %s of the frame at %d flipped: %v; want ErrDigestMismatch (exit 2), as a zstd frame's", tc.c, name, fr.at, err)
 			}
 		}
 	}
