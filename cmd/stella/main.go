@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
@@ -34,10 +35,11 @@ func main() {
 		sigs = append(sigs, syscall.SIGHUP)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
-	// STELLA_CPUPROFILE=FILE writes a pprof CPU profile of the run, for
+	// STELLA_CPUPROFILE=FILE writes a pprof CPU profile of the run into a new
+	// FILE (an existing one is refused, never truncated), for
 	// the performance work (`go tool pprof bin/stella FILE`).
 	if path := os.Getenv("STELLA_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
+		if f, err := createProfile(path); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				defer pprof.StopCPUProfile()
 			}
@@ -49,11 +51,23 @@ func main() {
 	// STELLA_MEMPROFILE=FILE writes the run's allocations (`go tool pprof
 	// -sample_index=alloc_space bin/stella FILE`).
 	if path := os.Getenv("STELLA_MEMPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
+		if f, err := createProfile(path); err == nil {
 			runtime.GC() // the profile is as of the last collection
 			pprof.Lookup("allocs").WriteTo(f, 0)
 			f.Close()
 		}
 	}
 	os.Exit(code)
+}
+
+// createProfile makes a profile's file, refusing one that exists: the
+// variables name a path, and a bundle archive named by mistake was
+// truncated. A profile is not written, with a warning, rather than
+// overwrite anything.
+func createProfile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stella: no profile written: %v (give a file that does not exist)\n", err)
+	}
+	return f, err
 }
