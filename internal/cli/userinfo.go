@@ -10,16 +10,19 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// refusePasswords refuses a command whose arguments or --registry hold a
+// refusePasswords refuses a command whose arguments, --registry or --base
+// (create's, which may be a registry reference) hold a
 // password in the form USER:PASSWORD@HOST (with or without a scheme), before
 // anything is sent or printed: OCI references name no credentials, so such
 // an argument would only fail, echoing the password in the error (or, in
 // doctor's URL, send it as Basic auth). The refusal shows the argument with
 // the password blanked.
 func refusePasswords(cmd *cobra.Command, args []string) error {
-	values := args
-	if f := cmd.Flags().Lookup("registry"); f != nil {
-		values = append(values[:len(values):len(values)], f.Value.String())
+	values := args[:len(args):len(args)]
+	for _, name := range []string{"registry", "base"} {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			values = append(values, f.Value.String())
+		}
 	}
 	for _, v := range values {
 		if holdsPassword(v) {
