@@ -27,6 +27,9 @@ const dockerHub = "docker.io"
 // under library/ when it has one path segment.
 func ParseImageRef(s string) (ImageRef, error) {
 	var ref ImageRef
+	if shown, ok := withoutUserinfo(s); ok {
+		return ref, fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST saves them)", shown)
+	}
 	rest := s
 	if i := strings.Index(rest, "@"); i >= 0 {
 		d, err := digest.Parse(rest[i+1:])
@@ -97,3 +100,34 @@ func MapRepository(prefix, repository string) string {
 // DefaultBundleRepository is the repository a bundle itself (root, metadata,
 // signature) is placed in on the far side, unless the operator names another.
 const DefaultBundleRepository = "stellaops/mirror-bundle"
+
+// withoutUserinfo returns s with the credentials before its host
+// ([scheme://]USER:PASSWORD@ or TOKEN@, as a URL carries them) blanked,
+// and whether it held any: an @ followed by a host and a path, not by a
+// digest (name@sha256:…). The last such @ ends them, so a password may
+// hold an @ or a /. They would otherwise fail as a bad digest, echoed
+// whole into the terminal and a CI log.
+func withoutUserinfo(s string) (string, bool) {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	at := len(s)
+	for {
+		at = strings.LastIndex(s[:at], "@")
+		if at < start {
+			return s, false
+		}
+		if _, err := digest.Parse(s[at+1:]); err != nil {
+			break
+		}
+	}
+	if !strings.Contains(s[at+1:], "/") {
+		return s, false
+	}
+	shown := "***"
+	if user, _, ok := strings.Cut(s[start:at], ":"); ok {
+		shown = user + ":***"
+	}
+	return s[:start] + shown + s[at:], true
+}
