@@ -22,6 +22,7 @@ type createFlags struct {
 	version, channel           string
 	created, validFor          string
 	generation                 int64
+	generationSet              bool // --generation given, 0 too
 	base                       string
 	baseKeys, baseRoots        []string
 	key, cert, chain           string
@@ -70,6 +71,7 @@ verified as it is written, and the archive appears only when all are.`,
   stella mirror create --images release.yaml --output bundle/ --cert-file client.pem --key-file client.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.generationSet = cmd.Flags().Changed("generation")
 			opts, err := f.options()
 			if err != nil {
 				return err
@@ -155,7 +157,10 @@ func (f *createFlags) options() (mirror.CreateOptions, error) {
 			return opts, usageError("--valid-for %q: want a positive duration such as 720h or 30d", f.validFor)
 		}
 	}
-	if f.generation < 0 {
+	// --generation 0 given is refused, not taken for the flag left out
+	// (createdAt in Unix seconds): a counter starting at 0 would have
+	// every bundle after the first refused as not newer.
+	if f.generation < 0 || f.generationSet && f.generation == 0 {
 		return opts, usageError("--generation %d: must be positive", f.generation)
 	}
 	if f.platform != "" {
