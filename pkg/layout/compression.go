@@ -2,8 +2,10 @@ package layout
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -72,7 +74,8 @@ const maxZstdWindow = 64 << 20
 // decompressor detects the codec from the stream's first bytes and
 // returns a reader of the plain tar.
 func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	src := &sourceReader{r: r}
+	br := bufio.NewReaderSize(src, 1<<20)
 	magic, _ := br.Peek(4)
 	switch sniffCompression(magic) {
 	case Gzip:
@@ -80,13 +83,52 @@ func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 		if err != nil {
 			return nil, Gzip, nil, fmt.Errorf("gzip: %v: %w", err, errdef.ErrMalformed)
 		}
-		return zr, Gzip, func() { zr.Close() }, nil
+		return &damageReader{r: zr, src: src, codec: Gzip}, Gzip, func() { zr.Close() }, nil
 	case Zstd:
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow*2))
 		if err != nil {
 			return nil, Zstd, nil, fmt.Errorf("zstd: %v: %w", err, errdef.ErrMalformed)
 		}
-		return zr, Zstd, zr.Close, nil
+		return &damageReader{r: zr, src: src, codec: Zstd}, Zstd, zr.Close, nil
 	}
 	return br, None, func() {}, nil
+}
+
+// sourceReader keeps the last error of the compressed bytes' own reader
+// (a medium that fails), so that it is not taken for the codec's.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// damageReader says the codec's own finding in a stream, content that does
+// not decode or fails its checksum (gzip's CRC-32, zstd's XXH64), is the
+// archive's bytes altered on the media: a digest mismatch, as in a frame of
+// pack's seekable archive (Seekable.damaged) or a blob of a plain tar. A
+// stream cut short (truncated), a window or content past the decoder's
+// bounds (malformed, as for a frame), and the source's own errors pass as
+// they are.
+type damageReader struct {
+	r     io.Reader
+	src   *sourceReader
+	codec Compression
+}
+
+func (d *damageReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	switch {
+	case err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF),
+		d.src.err != nil && errors.Is(err, d.src.err), errors.As(err, new(*os.PathError)),
+		errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		return n, err
+	}
+	return n, fmt.Errorf("%s stream: %v: the archive was altered or damaged on the media, get a fresh copy: %w", d.codec, err, errdef.ErrDigestMismatch)
 }

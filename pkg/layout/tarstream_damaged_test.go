@@ -1,0 +1,93 @@
+package layout
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// TestTarReaderDamagedStream: a .tar.zst or .tar.gz another tool made (no
+// seek table, read as one stream) with a byte altered on the media failed
+// as malformed, exit 11 ("match offset (123325) bigger than current
+// history: malformed"), where a frame of pack's so damaged is a digest
+// mismatch, exit 2, "get a fresh copy"; the codec's own finding (content
+// that does not decode, its checksum) is damage in the stream too. A cut
+// stream stays truncated, malformed (found by review).
+func TestTarReaderDamagedStream(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	body := make([]byte, 300<<10)
+	for i := range body {
+		body[i] = byte(rng.Uint32() % 16) // compressible, so back references
+	}
+	plain := makeTar(t, entry{name: "oci-layout", typeflag: tar.TypeReg, body: "{}"}, entry{name: "blobs/x", typeflag: tar.TypeReg, body: string(body)})
+	var gz, zs bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	ze, _ := zstd.NewWriter(&zs)
+	ze.Write(plain)
+	ze.Close()
+	for name, data := range map[string][]byte{"gzip": gz.Bytes(), "zstd": zs.Bytes()} {
+		damaged := 0
+		for _, at := range []int{len(data) / 3, len(data) / 2, len(data) * 2 / 3, len(data) - 6} {
+			b := bytes.Clone(data)
+			b[at] ^= 0x55
+			_, err := readAll(bytes.NewReader(b))
+			if errors.Is(err, errdef.ErrMalformed) {
+				t.Errorf("%s, byte %d of %d altered: %v; want ErrDigestMismatch, not ErrMalformed", name, at, len(data), err)
+			}
+			if errors.Is(err, errdef.ErrDigestMismatch) {
+				damaged++
+			}
+		}
+		if damaged == 0 {
+			t.Errorf("%s: no altered byte found", name)
+		}
+	}
+}
+
+// failingReader gives n bytes of r, then fails as a medium does.
+type failingReader struct {
+	r io.Reader
+	n int
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, &os.PathError{Op: "read", Path: "/media/stick/bundle.tar.zst", Err: syscall.EIO}
+	}
+	p = p[:min(len(p), f.n)]
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+// TestTarReaderMediumFailsInStream: a medium failing under a compressed
+// stream is not taken for damage the codec found.
+func TestTarReaderMediumFailsInStream(t *testing.T) {
+	plain := makeTar(t, entry{name: "oci-layout", typeflag: tar.TypeReg, body: "{}"}, entry{name: "blobs/x", typeflag: tar.TypeReg, body: strings.Repeat("ab", 200<<10)})
+	var gz, zs bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	ze, _ := zstd.NewWriter(&zs)
+	ze.Write(plain)
+	ze.Close()
+	for name, data := range map[string][]byte{"gzip": gz.Bytes(), "zstd": zs.Bytes()} {
+		_, err := readAll(&failingReader{r: bytes.NewReader(data), n: len(data) / 2})
+		if err == nil || errors.Is(err, errdef.ErrDigestMismatch) {
+			t.Errorf("%s: %v; want the medium's error, not a digest mismatch", name, err)
+		}
+	}
+}
