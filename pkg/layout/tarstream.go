@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -194,6 +195,11 @@ func (t *TarReader) malformed(what string, err error) error {
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s is truncated: %w", what, errdef.ErrMalformed)
+	}
+	// A read of the medium that failed (EIO) is no fault of the bundle's:
+	// kept, for the callers to tell as the medium's.
+	if errors.As(err, new(*os.PathError)) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return fmt.Errorf("%s: %v: %w", what, err, errdef.ErrMalformed)
 }

@@ -91,3 +91,24 @@ func TestTarReaderMediumFailsInStream(t *testing.T) {
 		}
 	}
 }
+
+// TestTarReaderMediumFailureIsNotMalformed: a read of the medium that
+// failed (EIO: an unreadable sector, a stick pulled out) under an archive
+// read as a stream was "archive entry blobs/x: read FILE: input/output
+// error: malformed", exit 11, a bundle called badly made; it is the
+// medium's *os.PathError, which the callers tell as a failing medium
+// (found by review).
+func TestTarReaderMediumFailureIsNotMalformed(t *testing.T) {
+	plain := makeTar(t, entry{name: "oci-layout", typeflag: tar.TypeReg, body: "{}"}, entry{name: "blobs/x", typeflag: tar.TypeReg, body: strings.Repeat("ab", 200<<10)})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	for name, data := range map[string][]byte{"plain": plain, "gzip": gz.Bytes()} {
+		_, err := readAll(&failingReader{r: bytes.NewReader(data), n: len(data) / 2})
+		var pe *os.PathError
+		if !errors.As(err, &pe) || errors.Is(err, errdef.ErrMalformed) {
+			t.Errorf("%s: %v; want the medium's *os.PathError, not malformed", name, err)
+		}
+	}
+}
