@@ -137,7 +137,7 @@ var gzipFrames = seekCodec{
 		br := bufio.NewReaderSize(r, 128<<10)
 		dec, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+			return nil, fmt.Errorf("%w: %w", err, errdef.ErrMalformed) // err: a medium's *os.PathError kept
 		}
 		return &bufferedDecoder{resetReader: dec, br: br, close: func() { dec.Close() }}, nil
 	},

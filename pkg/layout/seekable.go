@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"sync"
 
@@ -74,7 +75,7 @@ type resetReader interface {
 func (d *bufferedDecoder) Reset(r io.Reader) error {
 	d.br.Reset(r)
 	if err := d.resetReader.Reset(d.br); err != nil {
-		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+		return fmt.Errorf("%w: %w", err, errdef.ErrMalformed) // err: a medium's *os.PathError kept
 	}
 	return nil
 }
@@ -420,6 +421,12 @@ func (z *Seekable) damaged(fr seekFrame, err error) error {
 // one whose bytes differ from the volume list is named as such (a digest
 // mismatch, as verify-checksums reports it).
 func (z *Seekable) frameError(fr seekFrame, err, kind error, advice string) error {
+	// A read of the medium that failed (EIO) is no fault of the frame's:
+	// kept, for the callers to tell as the medium's.
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s archive: the %s at archive byte %d: %w", z.codec.name, z.codec.unit, fr.at, pe)
+	}
 	where := ""
 	if v, ok := z.r.(*VolumesReaderAt); ok {
 		names, verr := v.CheckSpan(fr.at, fr.size)

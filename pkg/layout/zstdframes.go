@@ -101,7 +101,7 @@ var zstdFrames = seekCodec{
 			zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(zstdSeekMaxWindow), zstd.WithDecoderMaxMemory(2*zstdSeekMaxWindow))
 		if err != nil {
-			return nil, fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+			return nil, fmt.Errorf("%w: %w", err, errdef.ErrMalformed) // err: a medium's *os.PathError kept
 		}
 		return &bufferedDecoder{resetReader: dec, br: br, close: dec.Close}, nil
 	},
