@@ -26,7 +26,7 @@ func refusePasswords(cmd *cobra.Command, args []string) error {
 	}
 	for _, v := range values {
 		if holdsPassword(v) {
-			return usageError("%s: a reference holds no password: save the credentials with `stella mirror login HOST -u USER --password-stdin`", blankPassword(v))
+			return usageError("%s: a reference holds no password: save the credentials with `stella mirror login HOST -u USER --password-stdin` (a path so named: begin it with ./)", blankPassword(v))
 		}
 	}
 	return nil

@@ -138,3 +138,21 @@ func TestPasswordInBaseRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordRefusalNamesPathWayOut: a path not made yet whose first part
+// holds a : before an @ (08:00/bundle@site-a, no 08:00 beside it) reads
+// as USER:PASSWORD@HOST and is refused; the refusal said only to log in,
+// leaving the user of a path no way out. It says ./ before it names a
+// path (found by review).
+func TestPasswordRefusalNamesPathWayOut(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "mirror", "pull", "127.0.0.1:1/a/b:1", "08:00/bundle@site-a", "--registry-config", cfg)
+	if code != ExitInput || !strings.Contains(stderr, "login") || !strings.Contains(stderr, "./") || strings.Contains(stderr, "08:00") {
+		t.Errorf("exit %d, %q; want a refusal naming login and ./ for a path, the part after the : blanked", code, stderr)
+	}
+}
