@@ -80,6 +80,11 @@ func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 	switch sniffCompression(magic) {
 	case Gzip:
 		zr, err := gzip.NewReader(br)
+		if errors.Is(err, gzip.ErrHeader) {
+			// Its magic read, the rest of its header does not: altered
+			// on the media, as a member of pack's so damaged.
+			return nil, Gzip, nil, fmt.Errorf("gzip stream: %v: the archive was altered or damaged on the media, get a fresh copy: %w", err, errdef.ErrDigestMismatch)
+		}
 		if err != nil {
 			return nil, Gzip, nil, fmt.Errorf("gzip: %v: %w", err, errdef.ErrMalformed)
 		}

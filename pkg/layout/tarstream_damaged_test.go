@@ -112,3 +112,24 @@ func TestTarReaderMediumFailureIsNotMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestTarReaderDamagedStreamHeader: a .tar.gz read as one stream whose
+// first member's header is altered on the media (its method or flags
+// byte) was "gzip: invalid header: malformed", exit 11, where the same
+// damage to a member of pack's .tar.gz is exit 2, "get a fresh copy"; one
+// cut short within its header is still malformed (found by review).
+func TestTarReaderDamagedStreamHeader(t *testing.T) {
+	plain := makeTar(t, entry{name: "oci-layout", typeflag: tar.TypeReg, body: "{}"})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	b := bytes.Clone(gz.Bytes())
+	b[2] ^= 0x10 // the method: deflate no more
+	if _, err := NewTarReader(bytes.NewReader(b)); !errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("method byte altered: %v; want ErrDigestMismatch", err)
+	}
+	if _, err := NewTarReader(bytes.NewReader(gz.Bytes()[:6])); !errors.Is(err, errdef.ErrMalformed) {
+		t.Errorf("cut within the header: %v; want ErrMalformed", err)
+	}
+}
