@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
@@ -22,7 +21,8 @@ import (
 // MaxTarEntries bounds the files a TarIndex records. A bundle holds a few
 // files per image and blob (10,000 images of a dozen layers each stay far
 // below it); the bound keeps a hostile archive of empty entries from growing
-// the index past about a hundred megabytes.
+// the index past some 50 MB (48 bytes a blob; other names are bounded by
+// MaxOtherNameBytes).
 const MaxTarEntries = 1 << 20
 
 // TarIndex is a plain (uncompressed) bundle tar opened for random access:
@@ -37,10 +37,40 @@ type TarIndex struct {
 	// nothing for the collector to follow, where a map by name held 140 (a
 	// name string of 80 bytes each, 3.3 MB for the 27,000 entries of 3000
 	// images, held from the first read to the last); files are the others,
-	// by name.
-	blobs []blobEntry
-	files map[string]TarEntry
+	// by name, their names' bytes counted in fileBytes (MaxOtherNameBytes).
+	blobs     blobList
+	files     map[string]TarEntry
+	fileBytes int
 }
+
+// blobList is the blob entries, in chunks of blobChunk (48 KiB) sorted in
+// place: one slice grown by append held its old and new arrays at once, and
+// a copy of it trimmed to its length a third, some 100 MB for an archive of
+// MaxTarEntries.
+type blobList struct {
+	chunks [][]blobEntry
+	n      int
+}
+
+const blobChunk = 1 << 10
+
+func (l *blobList) at(i int) *blobEntry { return &l.chunks[i/blobChunk][i%blobChunk] }
+
+func (l *blobList) add(e blobEntry) {
+	if l.n%blobChunk == 0 {
+		l.chunks = append(l.chunks, make([]blobEntry, 0, blobChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, e)
+	l.n++
+}
+
+// blobList sorts by digest (sort.Interface).
+func (l *blobList) Len() int { return l.n }
+func (l *blobList) Less(i, j int) bool {
+	return bytes.Compare(l.at(i).key[:], l.at(j).key[:]) < 0
+}
+func (l *blobList) Swap(i, j int) { a, b := l.at(i), l.at(j); *a, *b = *b, *a }
 
 // blobEntry is where the blob whose digest is key lies.
 type blobEntry struct {
@@ -66,30 +96,45 @@ func blobKey(name string) (k [sha256.Size]byte, ok bool) {
 	return k, err == nil
 }
 
-// add records where the file name lies; sortBlobs makes the blobs
-// searchable once all are added.
-func (x *TarIndex) add(name string, e TarEntry) {
+// add records where the file name lies, refusing a name other than a
+// blob's given twice or past MaxOtherNameBytes; sortBlobs makes the blobs
+// searchable once all are added, and refuses a blob given twice.
+func (x *TarIndex) add(name string, e TarEntry) error {
 	if k, ok := blobKey(name); ok {
-		x.blobs = append(x.blobs, blobEntry{k, e})
-		return
+		x.blobs.add(blobEntry{k, e})
+		return nil
+	}
+	if _, dup := x.files[name]; dup {
+		return fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
+	}
+	if err := checkOtherNames(x.fileBytes + len(name)); err != nil {
+		return err
 	}
 	x.files[name] = e
+	x.fileBytes += len(name)
+	return nil
 }
 
-// sortBlobs sorts the blob entries by digest, in a slice of their number.
-func (x *TarIndex) sortBlobs() {
-	x.blobs = slices.Clone(x.blobs)
-	slices.SortFunc(x.blobs, func(a, b blobEntry) int { return bytes.Compare(a.key[:], b.key[:]) })
+// sortBlobs sorts the blob entries by digest, in place, and refuses a blob
+// the archive holds twice.
+func (x *TarIndex) sortBlobs() error {
+	sort.Sort(&x.blobs)
+	for i := 1; i < x.blobs.n; i++ {
+		if k := x.blobs.at(i).key; k == x.blobs.at(i-1).key {
+			return fmt.Errorf("archive entry %q appears twice: %w", BlobsDir+"/sha256/"+hex.EncodeToString(k[:]), errdef.ErrMalformed)
+		}
+	}
+	return nil
 }
 
 // lookup returns where the file name lies.
 func (x *TarIndex) lookup(name string) (TarEntry, bool) {
 	if k, ok := blobKey(name); ok {
-		i, found := slices.BinarySearchFunc(x.blobs, k, func(e blobEntry, k [sha256.Size]byte) int { return bytes.Compare(e.key[:], k[:]) })
-		if !found {
+		i := sort.Search(x.blobs.n, func(i int) bool { return bytes.Compare(x.blobs.at(i).key[:], k[:]) >= 0 })
+		if i == x.blobs.n || x.blobs.at(i).key != k {
 			return TarEntry{}, false
 		}
-		return x.blobs[i].TarEntry, true
+		return x.blobs.at(i).TarEntry, true
 	}
 	e, ok := x.files[name]
 	return e, ok
@@ -115,7 +160,6 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 	if c := SniffCompression(r); c != None {
 		return nil, fmt.Errorf("archive is %s-compressed and cannot be read at random: %w", c, errdef.ErrUsage)
 	}
-	names := map[string]bool{}
 	// Each header is read by a tar.Reader of its own, started where the
 	// entry starts: one reader for the whole archive would skip each
 	// content by reading its last byte, which in a compressed archive read
@@ -135,7 +179,7 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 			}
 			return nil, fmt.Errorf("archive: %v: %w", err, errdef.ErrMalformed)
 		}
-		name, skip, err := checkEntry(hdr, names)
+		name, skip, err := checkEntry(hdr)
 		if err != nil {
 			return nil, err
 		}
@@ -159,12 +203,16 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 		if x.Len() >= MaxTarEntries {
 			return nil, fmt.Errorf("archive: more than %d files: %w", MaxTarEntries, errdef.ErrMalformed)
 		}
-		x.add(name, TarEntry{Offset: off, Size: hdr.Size})
+		if err := x.add(name, TarEntry{Offset: off, Size: hdr.Size}); err != nil {
+			return nil, err
+		}
 	}
 	if x.Len() == 0 {
 		return nil, fmt.Errorf("archive holds no files: %w", errdef.ErrMalformed)
 	}
-	x.sortBlobs()
+	if err := x.sortBlobs(); err != nil {
+		return nil, err
+	}
 	return x, nil
 }
 
@@ -198,15 +246,15 @@ func (x *TarIndex) Names() []string {
 	for name := range x.files {
 		names = append(names, name)
 	}
-	for _, b := range x.blobs {
-		names = append(names, BlobsDir+"/sha256/"+hex.EncodeToString(b.key[:]))
+	for i := range x.blobs.n {
+		names = append(names, BlobsDir+"/sha256/"+hex.EncodeToString(x.blobs.at(i).key[:]))
 	}
 	sort.Strings(names)
 	return names
 }
 
 // Len is the number of files in the archive.
-func (x *TarIndex) Len() int { return len(x.blobs) + len(x.files) }
+func (x *TarIndex) Len() int { return x.blobs.n + len(x.files) }
 
 // Section returns a reader of the file name's content alone.
 func (x *TarIndex) Section(name string) (*io.SectionReader, error) {

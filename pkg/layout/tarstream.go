@@ -2,6 +2,7 @@ package layout
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ type TarReader struct {
 	closeCodec  func()
 	count       *countingReader
 	limit       int64
-	names       map[string]bool
+	names       nameSet
 	compression Compression
 	cur         *Entry
 }
@@ -51,7 +52,6 @@ func NewTarReader(r io.Reader) (*TarReader, error) {
 		closeCodec:  closeCodec,
 		count:       count,
 		limit:       DefaultTarLimit,
-		names:       map[string]bool{},
 		compression: c,
 	}, nil
 }
@@ -92,12 +92,15 @@ func (t *TarReader) Next() (*Entry, error) {
 		if t.count.n > t.limit {
 			return nil, fmt.Errorf("archive: more than %d bytes of content, beyond what the bundle declares: %w", t.limit, errdef.ErrMalformed)
 		}
-		name, skip, err := checkEntry(hdr, t.names)
+		name, skip, err := checkEntry(hdr)
 		if err != nil {
 			return nil, err
 		}
 		if skip {
 			continue
+		}
+		if err := t.names.add(name); err != nil {
+			return nil, err
 		}
 		// hdr.Size is attacker-controllable: an entry that would take the
 		// reader past its limit is refused at its header, before the
@@ -112,10 +115,10 @@ func (t *TarReader) Next() (*Entry, error) {
 }
 
 // checkEntry applies the rules every reader of a bundle tar shares to one
-// header: only regular files and directories, clean relative names, each
-// file once (names records the files seen). It returns the entry's name, or
-// skip for what carries no content (directories, global headers).
-func checkEntry(hdr *tar.Header, names map[string]bool) (name string, skip bool, err error) {
+// header: only regular files and directories, clean relative names. It
+// returns the entry's name, or skip for what carries no content
+// (directories, global headers). Each caller refuses a name given twice.
+func checkEntry(hdr *tar.Header) (name string, skip bool, err error) {
 	name = strings.TrimPrefix(hdr.Name, "./")
 	switch hdr.Typeflag {
 	case tar.TypeXGlobalHeader:
@@ -144,14 +147,67 @@ func checkEntry(hdr *tar.Header, names map[string]bool) (name string, skip bool,
 			return "", false, fmt.Errorf("archive entry %q: sparse files are refused: %w", name, errdef.ErrMalformed)
 		}
 	}
-	if names[name] {
-		return "", false, fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
-	}
 	if hdr.Size < 0 {
 		return "", false, fmt.Errorf("archive entry %q: negative size: %w", name, errdef.ErrMalformed)
 	}
-	names[name] = true
 	return name, false, nil
+}
+
+// MaxOtherNameBytes bounds the bytes of the names of an archive's files
+// other than blobs/sha256/<hex>: the head files, scripts, docs and the
+// advisories, every one of which manifest.json names within its own bound
+// (bundle.MaxManifestSize). Names are up to 1 KiB each: without it, a
+// hostile archive of a million empty entries (a 3 MiB .tar.zst) made a
+// reader hold a gigabyte of names.
+const MaxOtherNameBytes = bundle.MaxManifestSize
+
+// nameSet records the files an archive has named, to refuse a name given
+// twice, in memory bounded by the archive's bounds: a blob's name as the
+// first 16 bytes of its digest (some 36 bytes an entry in the set, where the
+// name held 110; two sha256 digests share them once in 2^64 tries, and names
+// a hostile archive makes share them only have that archive refused), the
+// others whole within MaxOtherNameBytes, at most MaxTarEntries in all.
+type nameSet struct {
+	blobs      map[[sha256.Size / 2]byte]struct{}
+	others     map[string]struct{}
+	otherBytes int
+}
+
+// add records name, or refuses it (errdef.ErrMalformed) if it was recorded
+// before or would take the set past its bounds.
+func (s *nameSet) add(name string) error {
+	if s.blobs == nil {
+		s.blobs, s.others = map[[sha256.Size / 2]byte]struct{}{}, map[string]struct{}{}
+	}
+	if len(s.blobs)+len(s.others) >= MaxTarEntries {
+		return fmt.Errorf("archive: more than %d files: %w", MaxTarEntries, errdef.ErrMalformed)
+	}
+	if k, ok := blobKey(name); ok {
+		half := [sha256.Size / 2]byte(k[:])
+		if _, dup := s.blobs[half]; dup {
+			return fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
+		}
+		s.blobs[half] = struct{}{}
+		return nil
+	}
+	if _, dup := s.others[name]; dup {
+		return fmt.Errorf("archive entry %q appears twice: %w", name, errdef.ErrMalformed)
+	}
+	if err := checkOtherNames(s.otherBytes + len(name)); err != nil {
+		return err
+	}
+	s.others[name] = struct{}{}
+	s.otherBytes += len(name)
+	return nil
+}
+
+// checkOtherNames refuses an archive whose names other than blobs' come to
+// n bytes, past MaxOtherNameBytes.
+func checkOtherNames(n int) error {
+	if n > MaxOtherNameBytes {
+		return fmt.Errorf("archive: its files other than blobs have more than %d bytes of names, more than any bundle's manifest.json names: %w", MaxOtherNameBytes, errdef.ErrMalformed)
+	}
+	return nil
 }
 
 // Read reads the current entry's content. A short entry (truncated archive)
