@@ -42,10 +42,14 @@ type Head struct {
 }
 
 // Bounds of the candidates a scan keeps: manifests are rarely over 64 KiB;
-// the total bounds memory whatever the archive holds.
+// the total bounds memory whatever the archive holds. Each candidate counts
+// candidateCost bytes besides its content, for its digest and map entry: a
+// million empty blobs (a 7 MiB .tar.zst) were each kept at no cost, 180 MB
+// in all.
 const (
 	maxCandidateSize  = 1 << 20
 	maxCandidateBytes = 64 << 20
+	candidateCost     = 512
 )
 
 // ReadHead reads entries while they are head files or manifests reachable
@@ -86,7 +90,7 @@ func (h *Head) Scan(t *TarReader, e *Entry) error {
 		return err
 	}
 	dg, ok := BlobDigest(e.Name)
-	if !ok || e.Size > maxCandidateSize || h.candidateBytes+e.Size > maxCandidateBytes {
+	if !ok || e.Size > maxCandidateSize || h.candidateBytes+e.Size+candidateCost > maxCandidateBytes {
 		return nil
 	}
 	if _, have := h.Docs[dg]; have {
@@ -97,7 +101,7 @@ func (h *Head) Scan(t *TarReader, e *Entry) error {
 		return err
 	}
 	h.candidates[dg] = data
-	h.candidateBytes += e.Size
+	h.candidateBytes += e.Size + candidateCost
 	return nil
 }
 
@@ -190,7 +194,7 @@ func (h *Head) want(d ocispec.Descriptor) error {
 	}
 	if data, ok := h.candidates[d.Digest]; ok {
 		delete(h.candidates, d.Digest)
-		h.candidateBytes -= int64(len(data))
+		h.candidateBytes -= int64(len(data)) + candidateCost
 		if err := h.hold(BlobName(d.Digest), int64(len(data))); err != nil {
 			return err
 		}
