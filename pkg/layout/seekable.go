@@ -38,6 +38,8 @@ type Seekable struct {
 	free  []frameDecoder // decoders whose place no read goes on from
 	// sections counts the open Sections holding a decoder of their own.
 	sections int
+	// reading holds a token for each ReadAt under way (seekMaxReading).
+	reading chan struct{}
 }
 
 // seekCodec is what Seekable needs of a codec: its table and its decoder.
@@ -98,6 +100,11 @@ const (
 	seekMaxFree = 4
 	// seekMaxSections bounds the Sections holding a decoder of their own.
 	seekMaxSections = 16
+	// seekMaxReading bounds the reads through ReadAt under way at once,
+	// each of which may hold a decoder beyond those kept (a megabyte or
+	// more each): serve's pulls past seekMaxSections read through it, and
+	// 600 slow clients of one blob held 369 MiB.
+	seekMaxReading = 8
 )
 
 // OpenSeekable opens the compressed archive r (size bytes) for random
@@ -119,14 +126,17 @@ func OpenSeekable(r io.ReaderAt, size int64) (z *Seekable, ok bool, err error) {
 		return nil, ok, err
 	}
 	last := frames[len(frames)-1]
-	return &Seekable{r: r, codec: codec, frames: frames, size: last.tarAt + last.tarN, ended: make([]bool, len(frames))}, true, nil
+	return &Seekable{r: r, codec: codec, frames: frames, size: last.tarAt + last.tarN, ended: make([]bool, len(frames)), reading: make(chan struct{}, seekMaxReading)}, true, nil
 }
 
 // Size is the size of the tar.
 func (z *Seekable) Size() int64 { return z.size }
 
-// ReadAt reads tar bytes at off.
+// ReadAt reads tar bytes at off. At most seekMaxReading reads are under
+// way at once; the others wait their turn.
 func (z *Seekable) ReadAt(p []byte, off int64) (int, error) {
+	z.reading <- struct{}{}
+	defer func() { <-z.reading }()
 	c, n, err := z.readFrom(nil, p, off)
 	if c != nil {
 		z.release(c)
