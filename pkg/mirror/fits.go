@@ -128,6 +128,18 @@ func (f releaseFit) check() error {
 		m = *f.head
 		m.BundleID = bundleIDFor(m.Release, make([]byte, bundleIDSum))
 	}
+	// Advisories that alone pass the bound, each entry holding at least its
+	// path and a digest, are refused before manifest.json is made of them:
+	// 200,000 advisory files made create marshal 74 MB of it twice, 237 MiB
+	// of memory, to refuse them.
+	least := 0
+	for _, a := range f.advisories {
+		least += len(a.Path) + len(placeholderDigest)
+	}
+	if least > bundle.MaxManifestJSONSize {
+		return fmt.Errorf("release too large for one bundle: %s: its manifest.json would be over %d bytes (%d images, %d advisory files), over the %d that a signed bundle holds: %s: %w",
+			f.file, least, len(f.images), len(f.advisories), bundle.MaxManifestJSONSize, f.remedy(0, least), errdef.ErrUsage)
+	}
 	m.Files = f.files
 	m.Advisories = make([]bundle.File, 0, len(f.advisories))
 	if f.omitted > 0 {

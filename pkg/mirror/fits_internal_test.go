@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -140,5 +141,30 @@ func TestResolvedFitCountsIndexPlatforms(t *testing.T) {
 	f := resolvedFit("release.txt", "2025.10.0", []*sourceImage{img}, nil, nil, guessPlatforms)
 	if got := f.images[0].Platforms; !slices.Equal(got, want) || f.guessed != 0 {
 		t.Errorf("platforms counted %q (%d guessed), want the index's %q, none guessed", got, f.guessed, want)
+	}
+}
+
+// TestReleaseFitRefusesManyAdvisoriesCheaply: advisories that alone pass
+// manifest.json's bound (each entry takes at least its path and a digest)
+// are refused from their paths' lengths; create marshalled manifest.json
+// of every one of them twice first, 74 MB of it for 200,000 advisory files
+// (237 MiB of memory). The refusal says the same, and allocates next to
+// nothing (the advisories' entries take 5 MB).
+func TestReleaseFitRefusesManyAdvisoriesCheaply(t *testing.T) {
+	advisories := make([]bundle.File, 30000)
+	for i := range advisories {
+		advisories[i] = bundle.File{Path: fmt.Sprintf("advisories/feed/CVE-2025-%06d-%s.json", i, strings.Repeat("x", 60)), Size: 2}
+	}
+	f := releaseFit{file: "release.yaml", images: releaseOf(t, 5), advisories: advisories}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := f.check()
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "release.yaml: its manifest.json would be over") ||
+		!strings.Contains(err.Error(), "(5 images, 30000 advisory files)") || !strings.Contains(err.Error(), "carry the advisories as fewer files") {
+		t.Fatalf("err = %v, want a usage error naming the advisories", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("refusing 30000 advisories allocated %d bytes, want at most 1 MiB", n)
 	}
 }
