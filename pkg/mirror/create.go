@@ -170,7 +170,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	// A release no bundle can hold is refused before anything is fetched,
 	// not once every blob is on disk.
-	advisories, err := advisoryPaths(opts.AdvisoriesDir)
+	advisories, cut, err := advisoryPaths(opts.AdvisoriesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if opts.Base != "" && opts.Generation == 0 {
 		head.MirrorGeneration = 0
 	}
-	if err := (releaseFit{file: opts.ReleaseFile, images: releaseImages(rel, version), advisories: advisories, head: head, files: kit}).check(); err != nil {
+	if err := (releaseFit{file: opts.ReleaseFile, images: releaseImages(rel, version), advisories: advisories, advisoriesCut: cut, head: head, files: kit}).check(); err != nil {
 		return nil, err
 	}
 	archive := strings.HasSuffix(opts.Output, ".tar")

@@ -32,8 +32,10 @@ type releaseFit struct {
 	// advisories are the advisory files (path and size), each listed in
 	// SHA256SUMS.
 	advisories []bundle.File
-	omitted    int   // blobs a delta leaves to its base, named in manifest.json
-	docBytes   int64 // bytes of the images' manifests and indexes, each once
+	// advisoriesCut says advisoryPaths stopped listing them past the bound.
+	advisoriesCut bool
+	omitted       int   // blobs a delta leaves to its base, named in manifest.json
+	docBytes      int64 // bytes of the images' manifests and indexes, each once
 	// head, if set, is manifest.json's head as create writes it
 	// (manifestHead), its bundleId and times standing for ones of the
 	// same width; files are the kit's entries (kitFiles).
@@ -134,11 +136,15 @@ func (f releaseFit) check() error {
 	// of memory, to refuse them.
 	least := 0
 	for _, a := range f.advisories {
-		least += len(a.Path) + len(placeholderDigest)
+		least += advisoryLeast(a)
 	}
 	if least > bundle.MaxManifestJSONSize {
-		return fmt.Errorf("release too large for one bundle: %s: its manifest.json would be over %d bytes (%d images, %d advisory files), over the %d that a signed bundle holds: %s: %w",
-			f.file, least, len(f.images), len(f.advisories), bundle.MaxManifestJSONSize, f.remedy(0, least), errdef.ErrUsage)
+		count := fmt.Sprint(len(f.advisories))
+		if f.advisoriesCut {
+			count = "more than " + count
+		}
+		return fmt.Errorf("release too large for one bundle: %s: its manifest.json would be over %d bytes (%d images, %s advisory files), over the %d that a signed bundle holds: %s: %w",
+			f.file, least, len(f.images), count, bundle.MaxManifestJSONSize, f.remedy(0, least), errdef.ErrUsage)
 	}
 	m.Files = f.files
 	m.Advisories = make([]bundle.File, 0, len(f.advisories))
@@ -222,16 +228,19 @@ func releaseImages(rel *release.Release, version string) []bundle.Image {
 
 // advisoryPaths lists the bundle paths of the advisory files under dir,
 // with the size of each regular file (0, at its least, for another: none
-// is read, or followed). What addAdvisories refuses is left to it.
-func advisoryPaths(dir string) ([]bundle.File, error) {
+// is read, or followed). What addAdvisories refuses is left to it. It stops
+// (cut) at the file that takes the entries' least bytes in manifest.json
+// past its bound, which releaseFit.check then refuses: a feed of 200,000
+// files was listed whole, its paths held, to be refused.
+func advisoryPaths(dir string) (out []bundle.File, cut bool, err error) {
 	if dir == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	root, err := advisoriesRoot(dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []bundle.File
+	least := 0
 	err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
@@ -245,13 +254,21 @@ func advisoryPaths(dir string) ([]bundle.File, error) {
 			f.Size = info.Size()
 		}
 		out = append(out, f)
+		if least += advisoryLeast(f); least > bundle.MaxManifestJSONSize {
+			cut = true
+			return fs.SkipAll
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("--advisories %s: %w", dir, err)
+		return nil, false, fmt.Errorf("--advisories %s: %w", dir, err)
 	}
-	return out, nil
+	return out, cut, nil
 }
+
+// advisoryLeast is the least an advisory's entry takes in manifest.json:
+// its path and a digest.
+func advisoryLeast(a bundle.File) int { return len(a.Path) + len(placeholderDigest) }
 
 // resolvedFit is releaseFit once the images are resolved: their entries
 // with referrers, media types and platforms (platforms says them, and

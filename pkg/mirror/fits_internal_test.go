@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -166,5 +168,45 @@ func TestReleaseFitRefusesManyAdvisoriesCheaply(t *testing.T) {
 	}
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Errorf("refusing 30000 advisories allocated %d bytes, want at most 1 MiB", n)
+	}
+}
+
+// TestAdvisoryPathsStopsPastTheBound: create lists the advisory files
+// before any request, to refuse a feed no bundle holds; it listed every
+// one, its path held, however many (a feed of 200,000 held 90 MiB to be
+// refused). The listing now stops at the file that takes manifest.json
+// past its bound, and the refusal says there are more.
+func TestAdvisoryPathsStopsPastTheBound(t *testing.T) {
+	const dirs, each = 30, 1000
+	root := t.TempDir()
+	name := strings.Repeat("x", 100)
+	for d := range dirs {
+		dir := filepath.Join(root, fmt.Sprintf("d%02d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range each {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("CVE-%04d-%s.json", i, name)), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, cut, err := advisoryPaths(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perEntry := advisoryLeast(out[0])
+	if most := bundle.MaxManifestJSONSize/perEntry + 1; !cut || len(out) > most {
+		t.Fatalf("listed %d of %d advisories (cut %v), want at most %d, cut", len(out), dirs*each, cut, most)
+	}
+	err = releaseFit{file: "release.yaml", images: releaseOf(t, 5), advisories: out, advisoriesCut: cut}.check()
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), fmt.Sprintf("(5 images, more than %d advisory files)", len(out))) {
+		t.Fatalf("err = %v, want a usage error saying there are more than %d advisory files", err, len(out))
+	}
+
+	// A feed within the bound is listed whole.
+	out, cut, err = advisoryPaths(filepath.Join(root, "d00"))
+	if err != nil || cut || len(out) != each {
+		t.Fatalf("listed %d of %d (cut %v, err %v)", len(out), each, cut, err)
 	}
 }
