@@ -293,11 +293,11 @@ func scanLimit(size int64) int64 { return max(layout.DefaultTarLimit, 64*size) }
 
 // inVolume adds to an error met while reading a split archive the volume
 // being read, which is where the damage most likely is; an archive that
-// does not read as a tar there is put on that volume when its bytes differ
-// from the volume list (a digest mismatch: damaged, or another volume
-// under its name).
+// does not read as a tar there, or whose stream fails its checksum, is put
+// on that volume when its bytes differ from the volume list (a digest
+// mismatch: damaged, or another volume under its name).
 func inVolume(r io.Reader, err error) error {
-	if v, ok := r.(interface{ CheckCurrent() error }); ok && errors.Is(err, errdef.ErrMalformed) {
+	if v, ok := r.(interface{ CheckCurrent() error }); ok && (errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch)) {
 		if verr := v.CheckCurrent(); verr != nil {
 			return verr
 		}
