@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,7 +11,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
-	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -29,38 +27,9 @@ import (
 // content is no signature is, and B's own signature read: C is refused.
 func TestHeldRootReferrerListedNotThere(t *testing.T) {
 	ctx := context.Background()
-	a := newSignedSample(t, sample.Spec{}, 100)
 	var o referrersOverride
 	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler { return o.wrap(next) })
-	repo := host + "/" + bundle.DefaultBundleRepository
-	if _, err := mirror.Import(ctx, importOpts(t, a.dir, host, a.pub)); err != nil {
-		t.Fatal(err)
-	}
-	bundleOf := func(version string, variant uint64, generation int64) string {
-		_, releaseFile, advisories := testutil.PushSample(t, a.source, sample.Spec{Version: version, Variant: variant})
-		dir := filepath.Join(t.TempDir(), version)
-		opts := createOpts(t, releaseFile, advisories, dir)
-		opts.Generation = generation
-		if _, err := mirror.Create(ctx, opts); err != nil {
-			t.Fatal(err)
-		}
-		sign(t, dir, a.priv)
-		return dir
-	}
-	b := bundleOf("2025.12.0", 7, 102)
-	c := bundleOf("2025.11.0", 5, 101)
-	placed, err := mirror.Import(ctx, importOpts(t, b, host, a.pub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := testutil.Client(t).Repository(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := r.Resolve(ctx, placed.Root.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c, r, root := heldNewerThanC(t, host)
 	own, err := registry.Referrers(ctx, r, root, "")
 	if err != nil {
 		t.Fatal(err)
