@@ -490,6 +490,16 @@ func (t *target) readTaggedRoot(ctx context.Context, r *oremote.Repository, repo
 		// hide the bundle the tag names from the rollback check.
 		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: the registry answered %d bytes that are no JSON, so no manifest (a proxy's page, or a broken registry): %w", t.host, repo, tag, len(data), errdef.ErrMalformed)
 	}
+	var versioned struct {
+		SchemaVersion *int `json:"schemaVersion"`
+	}
+	if json.Unmarshal(data, &versioned) != nil || versioned.SchemaVersion == nil {
+		// Every manifest (OCI, Docker, schema 1) has a schemaVersion: JSON
+		// without one (an error document) is no tag of something else
+		// than a bundle, and passed over it would hide the bundle the tag
+		// names from the rollback check just the same.
+		return taggedRoot{}, fmt.Errorf("read %s/%s:%s: the registry answered %d bytes of JSON with no schemaVersion, so no manifest (an error document, or a broken registry): %w", t.host, repo, tag, len(data), errdef.ErrMalformed)
+	}
 	idx, err := bundle.ParseRoot(data)
 	if errors.Is(err, errdef.ErrNewerFormat) {
 		return taggedRoot{digest: desc.Digest, newer: &SkippedRoot{Root: desc.Digest, Tag: tag, Reason: SkipNewerFormat, Error: err.Error()}}, nil
