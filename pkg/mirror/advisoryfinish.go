@@ -38,6 +38,9 @@ func (a *advisoryWriter) finish(ctx context.Context, pending []*pendingAdvisory,
 		return nil, err
 	}
 	defer unlock()
+	// Another import may have removed a directory kept open, and a hand
+	// moved one: its files are then found, and renamed, by their path.
+	a.recheckDirs()
 	prev, err := a.readRecord()
 	if err != nil {
 		return nil, err

@@ -119,6 +119,27 @@ func (a *advisoryWriter) forget(dir string) {
 	}
 }
 
+// recheckDirs forgets each kept directory no longer at its path under the
+// root (moved or removed since it was opened): through it, a rename would
+// place an advisory outside the advisories directory, or in one no longer
+// there. One walk a kept directory, once an import, before its renames;
+// a directory moved after that is the import's race with a hand.
+func (a *advisoryWriter) recheckDirs() {
+	a.dirsMu.Lock()
+	var moved []string
+	for dir, d := range a.dirs {
+		held, err := d.r.Stat(".")
+		now, nerr := a.root.Stat(dir)
+		if err != nil || nerr != nil || !os.SameFile(held, now) {
+			moved = append(moved, dir)
+		}
+	}
+	a.dirsMu.Unlock()
+	for _, dir := range moved {
+		a.forget(dir)
+	}
+}
+
 // Close closes the root and every directory openDir keeps open.
 func (a *advisoryWriter) Close() error {
 	a.dirsMu.Lock()

@@ -75,3 +75,33 @@ func TestAdvisoryDirRemovedMeanwhile(t *testing.T) {
 		t.Fatalf("lstat through the directory made anew: %v", err)
 	}
 }
+
+// TestAdvisoryDirMovedOutMeanwhile: a directory kept open that a hand
+// moves out of the advisories directory during the import has no advisory
+// renamed into it there: the rename goes by the path again (and fails,
+// the temporary file being gone from it), as it did before directories
+// were kept.
+func TestAdvisoryDirMovedOutMeanwhile(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	a, err := openAdvisoryDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	const tmp, name = "osv/pkg/.a.json.tmp-1-000000000000", "osv/pkg/a.json"
+	f, err := a.createTemp(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(filepath.Join(dir, "osv"), filepath.Join(elsewhere, "osv")); err != nil {
+		t.Fatal(err)
+	}
+	a.recheckDirs()
+	if err := a.rename(tmp, name); err == nil {
+		t.Error("rename through a directory moved out of the advisories directory succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "osv", "pkg", "a.json")); err == nil {
+		t.Error("advisory renamed into place outside the advisories directory")
+	}
+}
