@@ -71,18 +71,25 @@ serve and verify refuse it, and --key signs the volume list, not the bundle.`,
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "archive to write: .tar, .tar.gz or .tar.zst (required)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing archive (with --split: its volumes and list, and any file a volume would take the name of)")
-	cmd.Flags().StringVar(&split, "split", "", "write volumes of at most SIZE (e.g. 4G for FAT32 sticks: 4 GiB less one byte) plus their list FILE.volumes.json")
+	cmd.Flags().StringVar(&split, "split", "", "write volumes of at most SIZE (bytes, or K, M, G, T as is or with B or iB, powers of 1024; e.g. 4G for FAT32 sticks: 4 GiB less one byte) plus their list FILE.volumes.json")
 	cmd.Flags().StringVar(&key, "key", "", "with --split, sign the volume list (FILE.volumes.dsse)")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
 
 // parseSize reads a volume size: bytes, or a number with K, M, G or T
-// (powers of 1024). Exactly 4G is read as 4 GiB less one byte, the largest
-// file FAT32 holds, since that is what "4G" on a USB stick means.
+// (powers of 1024), as is or followed by B or iB (4G, 4GB, 4GiB, in any
+// case). Exactly 4G is read as 4 GiB less one byte, the largest file
+// FAT32 holds, since that is what "4G" on a USB stick means.
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
-	num := strings.TrimSuffix(strings.ToUpper(s), "B")
+	num := strings.ToUpper(s)
+	iec := strings.HasSuffix(num, "IB")
+	if iec {
+		num = num[:len(num)-2]
+	} else {
+		num = strings.TrimSuffix(num, "B")
+	}
 	if n := len(num); n > 0 {
 		switch num[n-1] {
 		case 'K':
@@ -99,8 +106,8 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v <= 0 || v > (1<<62)/mult {
-		return 0, usageError("--split %q: want a size such as 4G, 700M or 1048576", s)
+	if err != nil || v <= 0 || v > (1<<62)/mult || (iec && mult == 1) {
+		return 0, usageError("--split %q: want a size such as 4G, 700M, 700MiB or 1048576", s)
 	}
 	size := v * mult
 	if size == 4<<30 {
