@@ -268,20 +268,23 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 // (the far side's keys make that), and blobs are checked by whoever reads
 // them. A directory without SHA256SUMS is not checked.
 func checkSigningFinished(ctx context.Context, dir *layout.Dir) error {
-	return checkSideFiles(ctx, dir.Path(), dir.ReadFile, "a sign that did not finish (killed, or the disk filled) leaves this: run sign again")
+	return checkSideFiles(ctx, dir.Path(), dir.ReadFile, "a sign that did not finish (killed, or the disk filled) leaves this: run sign again",
+		filepath.Join(dir.Path(), layout.PublicKeyFile), "restore it from a copy of the bundle")
 }
 
 // checkArchiveSideFiles is checkSigningFinished for an archive, whose head
 // files read reads: pack refuses a directory whose side files disagree, so
 // in an archive they were altered or damaged since.
 func checkArchiveSideFiles(ctx context.Context, path string, read func(string) ([]byte, error)) error {
-	return checkSideFiles(ctx, path, read, "the archive was altered or damaged since pack wrote it (pack refuses a bundle whose files disagree): get a fresh copy")
+	advice := "the archive was altered or damaged since pack wrote it (pack refuses a bundle whose files disagree): get a fresh copy"
+	return checkSideFiles(ctx, path, read, advice, path+": "+layout.PublicKeyFile, advice)
 }
 
 // checkSideFiles checks the head files of the bundle at path, read by
 // read, as checkSigningFinished says; advice says what to do when they
-// disagree.
-func checkSideFiles(ctx context.Context, path string, read func(string) ([]byte, error), advice string) error {
+// disagree, restore what to do when its public-key.pem, pubName, does not
+// parse (malformed).
+func checkSideFiles(ctx context.Context, path string, read func(string) ([]byte, error), advice, pubName, restore string) error {
 	data, err := read(layout.ChecksumsFile)
 	if errors.Is(err, errdef.ErrNotFound) {
 		return nil
@@ -301,7 +304,17 @@ func checkSideFiles(ctx context.Context, path string, read func(string) ([]byte,
 		if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 			return err
 		}
-		pubs, _ := keys.ParsePublicKeys(pem)
+		pubs, err := keys.ParsePublicKeys(pem)
+		if err != nil && len(pem) > 0 {
+			// Sign writes the file whole, so one that does not parse
+			// was damaged since: named, and its block, not blamed on
+			// an unfinished sign.
+			damaged := "holds no public key that parses"
+			if be := (*keys.BlockError)(nil); errors.As(err, &be) {
+				damaged = be.Error()
+			}
+			return fmt.Errorf("%s: %s: %s: %w", pubName, damaged, restore, errdef.ErrMalformed)
+		}
 		verified := false
 		for _, p := range pubs {
 			if v, err := keys.NewVerifier(p, layout.PublicKeyFile); err == nil && v.Verify(ctx, data, sig) == nil {
