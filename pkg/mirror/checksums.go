@@ -6,10 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -67,15 +68,16 @@ const (
 	problemNotRegular = "not a regular file"
 )
 
-// maxNamedInError bounds how many bad files an error message names; every
-// one of them is logged.
+// maxNamedInError bounds how many bad files an error message names (the
+// first by path), and so how many are held; every one of them is logged.
 const maxNamedInError = 50
 
 // VerifyChecksums checks a bundle directory against its SHA256SUMS: with
 // Trust, the signature on the list first; then every listed file present
 // and hashing right, and no file unlisted (SHA256SUMS and SHA256SUMS.sig
-// aside). Every bad file is logged and named in the error (up to 50), which
-// wraps errdef.ErrDigestMismatch; a bad signature wraps errdef.ErrSignature.
+// aside). Every bad file is logged, the first 50 by path are named in the
+// error and the rest counted; it wraps errdef.ErrDigestMismatch; a bad
+// signature wraps errdef.ErrSignature.
 func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResult, error) {
 	log := logger(opts.Logger)
 	dir, err := layout.Open(opts.Dir)
@@ -99,29 +101,26 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 	if err != nil {
 		return nil, err
 	}
-	bad, err := checkFiles(ctx, dir, sums, concurrency(opts.Concurrency), res)
+	bad, err := checkFiles(ctx, dir, sums, concurrency(opts.Concurrency), res, log)
 	if err != nil {
 		return nil, err
 	}
-	if len(bad) > 0 {
-		names := make([]string, 0, min(len(bad), maxNamedInError))
-		for _, b := range bad {
-			log.Warn("bad file", "path", b.Path, "problem", b.Problem)
-			if len(names) < maxNamedInError {
-				names = append(names, b.Path+" ("+b.Problem+")")
-			}
+	if bad.count > 0 {
+		names := make([]string, 0, len(bad.shown))
+		for _, b := range bad.shown {
+			names = append(names, b.Path+" ("+b.Problem+")")
 		}
 		more := ""
-		if len(bad) > len(names) {
-			more = fmt.Sprintf(" and %d more", len(bad)-len(names))
+		if bad.count > len(names) {
+			more = fmt.Sprintf(" and %d more", bad.count-len(names))
 		}
 		// A symlink or device is refused as verify refuses it: malformed,
 		// not a file whose bytes changed.
 		kind := errdef.ErrDigestMismatch
-		if slices.ContainsFunc(bad, BadFile.notRegular) {
+		if bad.notRegular {
 			kind = errdef.ErrMalformed
 		}
-		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s: %w", opts.Dir, len(bad), layout.ChecksumsFile, strings.Join(names, ", "), more, kind)
+		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s: %w", opts.Dir, bad.count, layout.ChecksumsFile, strings.Join(names, ", "), more, kind)
 	}
 	return res, nil
 }
@@ -171,48 +170,82 @@ func decodeChecksumsSig(raw []byte) ([]byte, error) {
 	return sig, nil
 }
 
+// badFiles keeps the first maxNamedInError bad files by path, and counts
+// them all: a bundle directory is hostile input, and may hold any number
+// of files SHA256SUMS does not list.
+type badFiles struct {
+	shown      []BadFile // sorted by path once sorted is called
+	count      int
+	notRegular bool // one of them is there but no regular file
+	log        *slog.Logger
+}
+
+func (b *badFiles) add(f BadFile) {
+	b.log.Warn("bad file", "path", f.Path, "problem", f.Problem)
+	b.count++
+	b.notRegular = b.notRegular || f.notRegular()
+	if b.shown = append(b.shown, f); len(b.shown) >= 2*maxNamedInError {
+		b.sorted()
+	}
+}
+
+// sorted sorts the kept files by path and drops those past the first
+// maxNamedInError.
+func (b *badFiles) sorted() []BadFile {
+	sort.Slice(b.shown, func(i, j int) bool { return b.shown[i].Path < b.shown[j].Path })
+	b.shown = b.shown[:min(len(b.shown), maxNamedInError)]
+	return b.shown
+}
+
 // checkFiles compares the directory with the list, hashing in parallel.
-func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, conc int, res *ChecksumsResult) ([]BadFile, error) {
-	present := map[string]bool{}
-	odd := map[string]bool{} // there, but no regular file: bad once, not also missing
-	var bad []BadFile
-	err := filepath.WalkDir(dir.Path(), func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir.Path(), path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+// Only the listed files are held (SHA256SUMS bounds them); a file not
+// listed is counted as it is met, and only the first bad files by path
+// are kept.
+func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, conc int, res *ChecksumsResult, log *slog.Logger) (*badFiles, error) {
+	bad := &badFiles{log: log}
+	const (
+		absent = iota
+		regular
+		odd // there, but no regular file: bad once, not also missing
+	)
+	listed := make(map[string]int, len(sums))
+	for i, s := range sums {
+		listed[s.Path] = i
+	}
+	state := make([]byte, len(sums))
+	err := walkBounded(dir.Path(), "", func(rel string, e fs.DirEntry) error {
+		i, isListed := listed[rel]
 		switch {
-		case e.IsDir():
 		case rel == layout.ChecksumsFile || rel == layout.ChecksumsSigFile:
 		case e.Type()&fs.ModeSymlink != 0:
-			odd[rel] = true
-			bad = append(bad, BadFile{rel, problemSymlink})
+			if isListed {
+				state[i] = odd
+			}
+			bad.add(BadFile{rel, problemSymlink})
 		case !e.Type().IsRegular():
-			odd[rel] = true
-			bad = append(bad, BadFile{rel, problemNotRegular})
+			if isListed {
+				state[i] = odd
+			}
+			bad.add(BadFile{rel, problemNotRegular})
+		case isListed:
+			state[i] = regular
 		default:
-			present[rel] = true
+			bad.add(BadFile{rel, "not listed"})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	listed := map[string]bool{}
 	var total atomic.Int64
 	results := make([]string, len(sums))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
 	for i, s := range sums {
-		listed[s.Path] = true
-		if odd[s.Path] {
+		if state[i] == odd {
 			continue
 		}
-		if !present[s.Path] {
+		if state[i] == absent {
 			results[i] = "missing"
 			continue
 		}
@@ -245,18 +278,53 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 	}
 	for i, s := range sums {
 		if results[i] != "" {
-			bad = append(bad, BadFile{s.Path, results[i]})
+			bad.add(BadFile{s.Path, results[i]})
 		}
 	}
-	for p := range present {
-		if !listed[p] {
-			bad = append(bad, BadFile{p, "not listed"})
-		}
-	}
-	sort.Slice(bad, func(i, j int) bool { return bad[i].Path < bad[j].Path })
+	bad.sorted()
 	res.Files, res.Bytes = len(sums), total.Load()
 	return bad, nil
 }
+
+// walkBounded calls fn with the slash path under root of every file
+// (anything but a directory) in the directory root/rel and below, in no
+// set order. It reads each directory walkBatch entries at a time, not
+// whole as filepath.WalkDir does, so a directory of any number of files
+// holds no more of them than that; a directory is entered as it is met.
+func walkBounded(root, rel string, fn func(rel string, e fs.DirEntry) error) error {
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		batch, err := f.ReadDir(walkBatch)
+		for _, e := range batch {
+			name := e.Name()
+			if rel != "" {
+				name = rel + "/" + name
+			}
+			var ferr error
+			if e.IsDir() {
+				ferr = walkBounded(root, name, fn)
+			} else {
+				ferr = fn(name, e)
+			}
+			if ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(batch) == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// walkBatch is how many entries of a directory walkBounded reads at once.
+const walkBatch = 64
 
 // checkSigningFinished refuses a bundle directory that a sign stopped
 // before its end (killed, or the disk filled) left half written: its
