@@ -16,15 +16,17 @@ import (
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
-// TestHeldTagAnsweredJSONNotManifest: a registry, or a proxy in front of
-// it, that answers the tag of the newest bundle held with JSON that is no
-// manifest (an error document under a manifest media type, no
-// schemaVersion). The rollback check read it as a tag of something else
-// than a bundle, counted nothing held under it, and imported an older
-// bundle over the newer. Every manifest has a schemaVersion; such an
-// answer now fails the check closed, naming the tag (exit 11).
-func TestHeldTagAnsweredJSONNotManifest(t *testing.T) {
+// TestHeldTagAnswered: a registry, or a proxy in front of it, that
+// answers the tag of the newest bundle held with what is no manifest: no
+// JSON at all (an HTML error page under a manifest media type, no digest
+// header), or JSON without a schemaVersion (an error document, {}, null).
+// The rollback check read it as a tag of something else than a bundle,
+// counted nothing held under it, and imported an older bundle over the
+// newer. Such an answer now fails the check closed, naming the tag (exit
+// 11).
+func TestHeldTagAnswered(t *testing.T) {
 	for _, body := range []string{
+		`<html><body>502 Bad Gateway</body></html>`,
 		`{"errors":[{"code":"UNKNOWN","message":"upstream unavailable"}]}`,
 		`{"mediaType":"application/vnd.oci.image.index.v1+json"}`,
 		`{}`,
