@@ -160,15 +160,17 @@ func checkChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	})
 	if err != nil {
-		return fmt.Errorf("certificate %q: %s", name, chainReason(err, unanchored, leaf))
+		return fmt.Errorf("certificate %q: %s", name, chainReason(err, unanchored, leaf, intermediates))
 	}
 	return nil
 }
 
 // chainReason turns x509's verification errors into what an operator
 // needs to hear: a certificate of the chain other than leaf that is out
-// of its dates is named, not taken for the leaf.
-func chainReason(err error, unanchored string, leaf *x509.Certificate) string {
+// of its dates is named, not taken for the leaf, and so is an issuer
+// among intermediates that is no CA (x509 reports only an unknown
+// authority then).
+func chainReason(err error, unanchored string, leaf *x509.Certificate, intermediates []*x509.Certificate) string {
 	var inv x509.CertificateInvalidError
 	var unk x509.UnknownAuthorityError
 	switch {
@@ -181,9 +183,37 @@ func chainReason(err error, unanchored string, leaf *x509.Certificate) string {
 	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
 		return "not valid for code signing (extended key usage)"
 	case errors.As(err, &unk):
+		if c := issuerNotCA(leaf, intermediates); c != nil {
+			return fmt.Sprintf("issued through %q, which is not a CA (no basic constraints, or CA false) and may issue no certificate", c.Subject.String())
+		}
 		return unanchored
 	}
 	return err.Error()
+}
+
+// issuerNotCA follows leaf's issuers among certs, each the one whose key
+// made the signature of the one before, and returns the first that is no
+// CA; nil if there is none (the chain then ends, or reaches a CA's
+// self-signed certificate).
+func issuerNotCA(leaf *x509.Certificate, certs []*x509.Certificate) *x509.Certificate {
+	cur := leaf
+	for range certs {
+		var issuer *x509.Certificate
+		for _, c := range certs {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && !bytes.Equal(c.Raw, cur.Raw) && c.CheckSignature(cur.SignatureAlgorithm, cur.RawTBSCertificate, cur.Signature) == nil {
+				issuer = c
+				break
+			}
+		}
+		switch {
+		case issuer == nil:
+			return nil
+		case !issuer.BasicConstraintsValid || !issuer.IsCA:
+			return issuer
+		}
+		cur = issuer
+	}
+	return nil
 }
 
 // allowsCodeSigning reports whether c's own extended key usage allows

@@ -272,3 +272,36 @@ func selfSignedV1(key *ecdsa.PrivateKey, name string, now time.Time) ([]byte, er
 		Sig asn1.BitString
 	}{asn1.RawValue{FullBytes: tbs}, alg, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
 }
+
+// A --certificate-chain whose issuer of the leaf is no CA (a signer's own
+// leaf given as the chain, with or without the root) was refused as "does
+// not chain to the root of the chain given with it (an intermediate
+// missing?)": no intermediate is missing, the one given may issue no
+// certificate. The certificate that is no CA is named; verify --trust-root
+// names it likewise.
+func TestCheckSigningCertificateNamesIssuerNotCA(t *testing.T) {
+	now := time.Now()
+	root := testutil.NewRootCA(t, "Root CA")
+	signing := root.Intermediate(t, "Signing CA")
+	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	notCA := signing.Leaf(t, "Not A CA", &issuerKey.PublicKey, testutil.LeafOptions{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := (&testutil.CA{Cert: notCA, Key: issuerKey}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+	for _, tc := range []struct {
+		name  string
+		chain []*x509.Certificate
+	}{{"no root", []*x509.Certificate{notCA}}, {"no root, with the signing CA", []*x509.Certificate{notCA, signing.Cert}}, {"with the root", []*x509.Certificate{notCA, signing.Cert, root.Cert}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := keys.CheckSigningCertificate(leaf, tc.chain, now)
+			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), `"CN=Not A CA"`) || !strings.Contains(err.Error(), "not a CA") || strings.Contains(err.Error(), "does not chain") {
+				t.Fatalf("err = %v, want ErrUsage naming the issuer that is not a CA", err)
+			}
+		})
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	err := keys.VerifyChain(leaf, []*x509.Certificate{notCA, signing.Cert}, roots, now)
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), `"CN=Not A CA"`) || !strings.Contains(err.Error(), "not a CA") {
+		t.Fatalf("verify: err = %v, want ErrSignature naming the issuer that is not a CA", err)
+	}
+}
