@@ -110,7 +110,9 @@ func damageSignature(t *testing.T, path string) {
 // public-key.pem damaged (a flipped byte, cut short) dropped every key of
 // it, so co-signing said the file "holds no key of that id, though sign
 // writes every signer's there", blaming the signature. It now names the
-// file and the block, exit 5, and leaves the bundle as it was.
+// file and the block, and leaves the bundle as it was: exit 11
+// (malformed), as pack, push and verify say of such a file, and sign of
+// a damaged certificate file; it said exit 5, a signature failure.
 func TestCoSignOverDamagedPublicKeyFile(t *testing.T) {
 	dir := newBundle(t)
 	engineer, _ := testKeys(t, "engineer")
@@ -133,8 +135,8 @@ func TestCoSignOverDamagedPublicKeyFile(t *testing.T) {
 		Manifest: filepath.Join(dir, "manifest.json"), Output: envPath,
 		Key: third, Password: testPass, Created: fixedTime,
 	})
-	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), pubPath) || !strings.Contains(err.Error(), "PEM block 2") {
-		t.Fatalf("co-signing beside a damaged public-key.pem: %v; want exit 5 naming %s and its PEM block 2", err, pubPath)
+	if !errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), pubPath) || !strings.Contains(err.Error(), "PEM block 2") {
+		t.Fatalf("co-signing beside a damaged public-key.pem: %v; want exit 11 naming %s and its PEM block 2", err, pubPath)
 	}
 	if strings.Contains(err.Error(), "holds no key") {
 		t.Errorf("co-signing beside a damaged public-key.pem: %q blames the signature", err)

@@ -43,7 +43,8 @@ func checkKeptSignatures(ctx context.Context, env *dsse.Envelope, signerID, path
 	afresh := fmt.Sprintf("remove %s and have every signer sign again", filepath.Base(path))
 	// A public-key.pem that does not parse carries none of its keys
 	// (carriedKeys): a signature whose key is then missing is not blamed
-	// on the signature, the file and its damaged block are named.
+	// on the signature, the file and its damaged block are named, a
+	// malformed bundle as pack, push and verify say (checkSideFiles).
 	var damaged string
 	if data, ok := files[layout.PublicKeyFile]; ok {
 		if _, err := keys.ParsePublicKeys(data); err != nil {
@@ -58,7 +59,7 @@ func checkKeptSignatures(ctx context.Context, env *dsse.Envelope, signerID, path
 		switch {
 		case !ok && damaged != "":
 			return fmt.Errorf("%s: %s, so the signature of key %s already in %s cannot be checked: restore it from a copy, or %s: %w",
-				filepath.Join(filepath.Dir(path), layout.PublicKeyFile), damaged, s.KeyID, filepath.Base(path), afresh, errdef.ErrSignature)
+				filepath.Join(filepath.Dir(path), layout.PublicKeyFile), damaged, s.KeyID, filepath.Base(path), afresh, errdef.ErrMalformed)
 		case ok:
 			if v.Verify(ctx, pae, s.Sig) != nil {
 				return fmt.Errorf("%s: the signature of key %s already in it does not verify (damaged or edited): have its signer sign again, which replaces it, or %s: %w",
