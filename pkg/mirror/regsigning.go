@@ -395,8 +395,7 @@ func signersFiles(envelope []byte, files map[string][]byte) error {
 	for _, s := range env.Signatures {
 		signers[s.KeyID] = true
 	}
-	pubs, _ := keys.ParsePublicKeys(files[layout.PublicKeyFile])
-	for _, p := range pubs {
+	for _, p := range carriedPublicKeys(files[layout.PublicKeyFile]) {
 		v, err := keys.NewVerifier(p, layout.PublicKeyFile)
 		if err == nil && signers[v.KeyID()] && v.Verify(context.Background(), files[layout.ChecksumsFile], sig) == nil {
 			return nil

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"slices"
 	"strconv"
@@ -200,7 +202,7 @@ func parseCerts(data []byte) []*x509.Certificate {
 // the key, so that a key of that id is the key itself.
 func carriedKeys(data map[string][]byte) map[string]*keys.Verifier {
 	byID := map[string]*keys.Verifier{}
-	pubs, _ := keys.ParsePublicKeys(data[layout.PublicKeyFile])
+	pubs := carriedPublicKeys(data[layout.PublicKeyFile])
 	for _, c := range parseCerts(data[layout.CertificateFile]) {
 		pubs = append(pubs, c.PublicKey)
 	}
@@ -212,6 +214,35 @@ func carriedKeys(data map[string][]byte) map[string]*keys.Verifier {
 		}
 	}
 	return byID
+}
+
+// maxCarriedKeys bounds the keys read of a signing's public-key.pem, as
+// keys.ParsePublicKeys bounds a file of keys.
+const maxCarriedKeys = 64
+
+// carriedPublicKeys returns the keys of the "PUBLIC KEY" blocks of a
+// signing's public-key.pem that decode, passing over any that does not.
+// A carried key is only ever matched by its keyid, the key's digest, so a
+// damaged block loses its own key and stands for no other: the signer's
+// key of SHA256SUMS.sig, in a block of its own, still verifies it, and the
+// signing is still the signer's. (keys.ParsePublicKeys, which refuses the
+// whole file, reads keys to trust, where one short is a keyring changed;
+// whoever checks the file itself names the damage, exit 11.)
+func carriedPublicKeys(data []byte) []crypto.PublicKey {
+	var out []crypto.PublicKey
+	for len(out) < maxCarriedKeys {
+		var block *pem.Block
+		if block, data = pem.Decode(data); block == nil {
+			break
+		}
+		if block.Type != "PUBLIC KEY" {
+			continue
+		}
+		if p, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ambiguousSignings is chooseUnkeyed's refusal: one line naming the root,

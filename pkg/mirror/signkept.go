@@ -41,10 +41,10 @@ func checkKeptSignatures(ctx context.Context, env *dsse.Envelope, signerID, path
 	byID := carriedKeys(files)
 	pae := dsse.PAE(env.PayloadType, env.Payload)
 	afresh := fmt.Sprintf("remove %s and have every signer sign again", filepath.Base(path))
-	// A public-key.pem that does not parse carries none of its keys
-	// (carriedKeys): a signature whose key is then missing is not blamed
-	// on the signature, the file and its damaged block are named, a
-	// malformed bundle as pack, push and verify say (checkSideFiles).
+	// A public-key.pem that does not parse may carry a signer's key in
+	// the block damaged (carriedKeys passes over it): a signature is not
+	// blamed, the file and its damaged block are named, a malformed
+	// bundle as pack, push and verify say (checkSideFiles).
 	var damaged string
 	if data, ok := files[layout.PublicKeyFile]; ok {
 		if _, err := keys.ParsePublicKeys(data); err != nil {
@@ -57,9 +57,12 @@ func checkKeptSignatures(ctx context.Context, env *dsse.Envelope, signerID, path
 	for _, s := range kept {
 		v, ok := byID[s.KeyID]
 		switch {
-		case !ok && damaged != "":
-			return fmt.Errorf("%s: %s, so the signature of key %s already in %s cannot be checked: restore it from a copy, or %s: %w",
-				filepath.Join(filepath.Dir(path), layout.PublicKeyFile), damaged, s.KeyID, filepath.Base(path), afresh, errdef.ErrMalformed)
+		case damaged != "":
+			// Even with the kept signatures' keys in blocks that decode,
+			// sign writes the file again from its keys, and those of
+			// the damaged block would be lost.
+			return fmt.Errorf("%s: %s, so the keys of the signatures already in %s (key %s) cannot be checked and kept: restore it from a copy, or %s: %w",
+				filepath.Join(filepath.Dir(path), layout.PublicKeyFile), damaged, filepath.Base(path), s.KeyID, afresh, errdef.ErrMalformed)
 		case ok:
 			if v.Verify(ctx, pae, s.Sig) != nil {
 				return fmt.Errorf("%s: the signature of key %s already in it does not verify (damaged or edited): have its signer sign again, which replaces it, or %s: %w",

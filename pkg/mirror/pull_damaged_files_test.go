@@ -1,0 +1,109 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/sample"
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestKeyedPrefersTrustedSigningDamagedKeyFile: the signer's push whose
+// public-key.pem has a PEM block damaged past the signer's own key (its
+// first block, the key of SHA256SUMS.sig), beside a signing anyone who may
+// push attached (the signer's envelope signed again, with files of their
+// own). The damaged block dropped every key of the file, so the signer's
+// files were not taken for the signer's and the signing lost the
+// preference of TestKeyedPrefersTrustedSigning: pull --key wrote the
+// other party's SHA256SUMS.sig and public-key.pem. A key of the file is
+// matched by its keyid, the key's digest, so the blocks that decode are
+// read: the signer's files are taken, and the damage is named by the
+// first reader that checks the file.
+func TestKeyedPrefersTrustedSigningDamagedKeyFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	attacker, _ := testKeys(t, "attacker")
+	theirs := copyBundle(t, s.dir)
+	sign(t, theirs, attacker)
+
+	// The signer's files: a damaged block after the signer's key, in the
+	// SHA256SUMS the signer signed.
+	damaged := copyBundle(t, s.dir)
+	_, otherPub := testKeys(t, "other")
+	other := string(readFile(t, otherPub))
+	pubPath := filepath.Join(damaged, "public-key.pem")
+	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	resum(t, damaged, s.priv)
+
+	host := testutil.Registry(t)
+	client := testutil.Client(t)
+	ref := host + "/stellaops/mirror-bundle"
+	// Push carries no damaged public-key.pem: the signature alone, from a
+	// copy whose side files are not the signer's, then the files by hand.
+	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: substitutedSideFiles(t, s.dir), Reference: ref, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attachFilesReferrer(t, rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}, res.Root, damaged)
+	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: theirs, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
+		t.Fatalf("the attacker's push: %v", err)
+	}
+	tagged := ref + ":" + s.rel.Spec.Version
+
+	out := filepath.Join(t.TempDir(), "pulled")
+	pulled, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+	if err != nil {
+		t.Fatalf("pull --key: %v", err)
+	}
+	if pulled.FilesNotCarried != nil {
+		t.Errorf("pull --key left the signer's files behind: %+v", pulled.FilesNotCarried)
+	}
+	for _, name := range []string{"manifest.dsse", "SHA256SUMS.sig", "public-key.pem"} {
+		if !bytes.Equal(readFile(t, filepath.Join(out, name)), readFile(t, filepath.Join(damaged, name))) {
+			t.Errorf("pull --key wrote the attacker's %s, not the signer's", name)
+		}
+	}
+	if _, err := mirror.VerifyChecksums(ctx, mirror.ChecksumsOptions{Dir: out, Trust: trustKeys(s.pub)}); err != nil {
+		t.Errorf("verify-checksums --key of the pulled bundle: %v", err)
+	}
+	// The damage is the signer's push's, named where the file is checked.
+	_, err = mirror.Pack(ctx, mirror.PackOptions{Dir: out, Output: filepath.Join(t.TempDir(), "b.tar")})
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "public-key.pem: PEM block 2 does not decode") {
+		t.Errorf("pack of the pulled bundle: %v; want malformed, naming public-key.pem and its PEM block 2", err)
+	}
+}
+
+// TestCoSignBesideDamagedExtraKeyBlock: a damaged block of public-key.pem
+// that is no signer's, the signers' keys whole beside it, still stops a
+// co-signing (exit 11): sign writes the file again from the keys it
+// reads, and carried keys are read block by block, the damaged one passed
+// over, so it would have dropped what the block held without a word.
+func TestCoSignBesideDamagedExtraKeyBlock(t *testing.T) {
+	dir := newBundle(t)
+	engineer, _ := testKeys(t, "engineer")
+	authority, _ := testKeys(t, "authority")
+	sign(t, dir, engineer)
+	_, otherPub := testKeys(t, "other")
+	other := string(readFile(t, otherPub))
+	pubPath := filepath.Join(dir, "public-key.pem")
+	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	before := readTree(t, dir)
+	_, err := mirror.Sign(context.Background(), mirror.SignOptions{
+		Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),
+		Key: authority, Password: testPass, Created: fixedTime,
+	})
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), pubPath) || !strings.Contains(err.Error(), "PEM block 2") {
+		t.Fatalf("co-signing beside a damaged block of public-key.pem: %v; want exit 11 naming %s and its PEM block 2", err, pubPath)
+	}
+	if after := readTree(t, dir); !reflect.DeepEqual(before, after) {
+		t.Error("a refused co-signing changed the bundle")
+	}
+}
