@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/testutil"
@@ -51,5 +52,28 @@ func TestHashiVault(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("hashivault:// not registered: %v", keys.SupportedKMS())
+	}
+}
+
+// A Vault that refuses the token answered through sigstore's client with
+// Vault's own error, several lines, the request's URL among them as
+// VAULT_ADDR gave it: a password in it (https://USER:PASSWORD@vault…, a
+// proxy's basic auth) was printed, and the message took five lines. It is
+// one line now, the URL's credentials replaced by "***".
+func TestHashiVaultErrorOneLineNoSecret(t *testing.T) {
+	ctx := context.Background()
+	vault := testutil.StartVault(t, "mirror-signing")
+	t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:hunter2@", 1))
+	t.Setenv("VAULT_TOKEN", "wrong")
+	const ref = "hashivault://mirror-signing"
+	_, err := keys.LoadSigner(ctx, ref, nil)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("wrong token: %v; want usage naming %s and Vault's refusal", err, ref)
+	}
+	if strings.Contains(err.Error(), "hunter2") || strings.ContainsAny(err.Error(), "\r\n") {
+		t.Fatalf("wrong token: %q; want one line, without VAULT_ADDR's password", err)
+	}
+	if _, err := keys.LoadVerifiers(ctx, ref); err == nil || strings.Contains(err.Error(), "hunter2") || strings.ContainsAny(err.Error(), "\r\n") {
+		t.Fatalf("verify, wrong token: %q; want one line, without VAULT_ADDR's password", err)
 	}
 }

@@ -175,10 +175,19 @@ func decodeEnv(ref string, val []byte) ([]byte, error) {
 	return bytes.TrimSpace(dec[:n]), nil
 }
 
-// kmsContextError explains a KMS failure without its request details.
+// urlCredentials matches the credentials of a URL (USER:PASSWORD@ or
+// TOKEN@ after its scheme), as VAULT_ADDR may hold them.
+var urlCredentials = regexp.MustCompile(`://[^/@\s]+@`)
+
+// kmsError explains a KMS failure in one line, naming ref. The KMS
+// client's own words are kept, but Vault's span several lines and carry
+// the request's URL as VAULT_ADDR gave it: its lines are joined and the
+// credentials of any URL in it replaced by "***".
 func kmsError(ctx context.Context, ref string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return fmt.Errorf("key %s: %v: %w", ref, err, errdef.ErrUsage)
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg = urlCredentials.ReplaceAllString(msg, "://***@")
+	return fmt.Errorf("key %s: %s: %w", ref, msg, errdef.ErrUsage)
 }
