@@ -167,6 +167,9 @@ func TestLoadSignerErrors(t *testing.T) {
 		{"not PEM", writeFile(t, []byte("hello")), pass(password), errdef.ErrUsage, "not a PEM key"},
 		{"KMS not built in", "awskms:///arn:aws:kms:eu-west-1:1:key/x", nil, errdef.ErrUsage, "not built into stella"},
 		{"unknown scheme", "foo://bar", nil, errdef.ErrUsage, "unknown scheme"},
+		// A URL with credentials in it: they were echoed with the rest.
+		{"URL with a password", "https://ci:" + password + "@keys.example/cosign.key", nil, errdef.ErrUsage, "https://***@keys.example/cosign.key: unknown scheme"},
+		{"KMS not built in, with a password", "awskms://ci:" + password + "@localhost:4566/alias/x", nil, errdef.ErrUsage, "awskms://***@localhost:4566/alias/x: the awskms:// scheme is not built into stella"},
 		{"empty", "", nil, errdef.ErrUsage, "empty key reference"},
 	}
 	for _, tt := range tests {

@@ -72,10 +72,26 @@ func classify(ref string) (kind, error) {
 	}
 	if known {
 		return 0, fmt.Errorf("key reference %s: the %s scheme is not built into stella (built in: %s, %s, files): %w",
-			ref, m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
+			refWithoutCredentials(ref), m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
 	}
 	return 0, fmt.Errorf("key reference %s: unknown scheme %s (want a file, %s or %s): %w",
-		ref, m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
+		refWithoutCredentials(ref), m, EnvScheme, strings.Join(SupportedKMS(), ", "), errdef.ErrUsage)
+}
+
+// refWithoutCredentials returns a reference of a scheme with the user
+// information before its host (USER:PASSWORD@ or TOKEN@, as a URL carries
+// it) replaced by "***@", for messages.
+func refWithoutCredentials(ref string) string {
+	i := strings.Index(ref, "://")
+	if i < 0 {
+		return ref
+	}
+	scheme, rest := ref[:i+3], ref[i+3:]
+	host, _, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndexByte(host, '@'); at >= 0 {
+		return scheme + "***@" + rest[at+1:]
+	}
+	return ref
 }
 
 // inlineKey says whether ref, taken for a file name, is a key itself:
