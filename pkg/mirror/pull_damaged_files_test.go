@@ -107,3 +107,23 @@ func TestCoSignBesideDamagedExtraKeyBlock(t *testing.T) {
 		t.Error("a refused co-signing changed the bundle")
 	}
 }
+
+// TestFilesNotCarriedNamesDamagedKeyFile: a bundle whose public-key.pem
+// has the signer's own block damaged, in the SHA256SUMS the signer signed,
+// is imported without its side files, as no key it carries verifies
+// SHA256SUMS.sig. The reason named only the signature ("SHA256SUMS.sig
+// does not verify SHA256SUMS with a key that signed the envelope"), as of
+// side files someone substituted; it names the damaged block now.
+func TestFilesNotCarriedNamesDamagedKeyFile(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	damaged := copyBundle(t, s.dir)
+	pubPath := filepath.Join(damaged, "public-key.pem")
+	pem := string(readFile(t, pubPath))
+	writeFile(t, pubPath, pem[:strings.LastIndex(pem, "-----END ")])
+	resum(t, damaged, s.priv)
+	res, err := mirror.Import(context.Background(), importOpts(t, damaged, testutil.Registry(t), s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertFilesNotCarried(t, res, "public-key.pem: PEM block 1 does not decode")
+}

@@ -401,7 +401,23 @@ func signersFiles(envelope []byte, files map[string][]byte) error {
 			return nil
 		}
 	}
+	// A damaged block may have held the key: named, not taken for side
+	// files someone substituted.
+	if be := (*keys.BlockError)(nil); errors.As(keysError(files[layout.PublicKeyFile]), &be) {
+		return fmt.Errorf("%s: %v, and %s verifies %s with no key of the others that signed the envelope: %w",
+			layout.PublicKeyFile, be, layout.ChecksumsSigFile, layout.ChecksumsFile, errdef.ErrSignature)
+	}
 	return fmt.Errorf("%s does not verify %s with a key that signed the envelope: %w", layout.ChecksumsSigFile, layout.ChecksumsFile, errdef.ErrSignature)
+}
+
+// keysError is why a public-key.pem does not parse whole; nil if it does
+// or is not there.
+func keysError(data []byte) error {
+	if data == nil {
+		return nil
+	}
+	_, err := keys.ParsePublicKeys(data)
+	return err
 }
 
 // signingRank orders signings for chooseWeighed.
