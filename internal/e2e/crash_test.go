@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -463,4 +464,72 @@ func unsignedBundleDir(t *testing.T) (dir, key, pub string, env []string) {
 func devKeyPair(t *testing.T) (key, pub string, env []string) {
 	root := testutil.ModuleRoot(t)
 	return filepath.Join(root, "tools/cosign/cosign.dev.key"), filepath.Join(root, "tools/cosign/cosign.pub"), []string{"COSIGN_PASSWORD=stellaops-dev"}
+}
+
+// TestSignKilledRemovingOldSignature kills a sign of a signed bundle as it
+// removes each blob of the old signature (its referrer manifest, its
+// envelope). The bundle is then refused as a sign that did not finish,
+// saying to run sign again, and signed again it verifies, checksums and
+// all. sign removed them after writing SHA256SUMS: killed there, it left
+// blobs no manifest reaches beside a SHA256SUMS that verifies, which
+// verify refused as a malformed bundle (exit 11) with no word of the
+// sign, as did import and push.
+func TestSignKilledRemovingOldSignature(t *testing.T) {
+	created, key, pub, env := unsignedBundleDir(t)
+	signed := filepath.Join(t.TempDir(), "bundle")
+	copyDir(t, created, signed)
+	if r := stella(t, env, "mirror", "sign", filepath.Join(signed, "manifest.json"), "--key", key); r.code != 0 {
+		t.Fatalf("sign: exit %d\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(signed, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index struct {
+		Manifests []struct{ Digest, ArtifactType string }
+	}
+	if err := json.Unmarshal(data, &index); err != nil {
+		t.Fatal(err)
+	}
+	var referrer string
+	for _, m := range index.Manifests {
+		if m.ArtifactType == "application/vnd.dsse.envelope.v1+json" {
+			referrer = strings.TrimPrefix(m.Digest, "sha256:")
+		}
+	}
+	data, err = os.ReadFile(filepath.Join(signed, "blobs/sha256", referrer))
+	if err != nil {
+		t.Fatalf("the referrer %s: %v", referrer, err)
+	}
+	var manifest struct{ Layers []struct{ Digest string } }
+	if err := json.Unmarshal(data, &manifest); err != nil || len(manifest.Layers) != 1 {
+		t.Fatalf("the referrer %s: %v", referrer, err)
+	}
+	envelope := strings.TrimPrefix(manifest.Layers[0].Digest, "sha256:")
+	strace := tool(t, "strace")
+	for name, blob := range map[string]string{"referrer": referrer, "envelope": envelope} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bundle")
+			copyDir(t, signed, dir)
+			path := filepath.Join(dir, "blobs/sha256", blob)
+			sign := []string{"mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key}
+			r := runStella(t, env, strace, append([]string{"-f", "-qq", "-o", os.DevNull, "-P", path,
+				"-e", "inject=unlinkat:signal=SIGKILL:when=1", stellaBin}, sign...)...)
+			if r.code == 0 || r.stderr != "" {
+				t.Fatalf("not killed at the removal of %s: exit %d\n%s", path, r.code, r.stderr)
+			}
+			if _, err := os.Lstat(path); err != nil {
+				t.Fatalf("killed before its removal, %s: %v", path, err)
+			}
+			r = stella(t, nil, "mirror", "verify", filepath.Join(dir, "manifest.dsse"), "--key", pub)
+			if r.code != 0 && !strings.Contains(r.stderr, "run sign again") {
+				t.Errorf("verify of a bundle whose sign was killed: exit %d, want 0 or a message saying to run sign again\n%s", r.code, r.stderr)
+			}
+			if r := stella(t, env, sign...); r.code != 0 {
+				t.Fatalf("sign again: exit %d\n%s", r.code, r.stderr)
+			}
+			mustStella(t, "mirror", "verify", filepath.Join(dir, "manifest.dsse"), "--key", pub)
+			mustStella(t, "mirror", "verify-checksums", dir, "--key", pub)
+		})
+	}
 }

@@ -73,7 +73,7 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 		return nil, nil, err
 	}
 	if !signing {
-		if err := checkNoStrayBlobs(dir, reached); err != nil {
+		if err := checkNoStrayBlobs(ctx, dir, reached); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -247,8 +247,10 @@ func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 }
 
 // checkNoStrayBlobs refuses a blob that nothing in the bundle reaches: it
-// would travel (and be packed) unverified.
-func checkNoStrayBlobs(dir *layout.Dir, reached map[digest.Digest]bool) error {
+// would travel (and be packed) unverified. Where a sign did not finish
+// (killed while it removed the old signature's blobs), that is said
+// instead, with its advice to run sign again (checkSigningFinished).
+func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.Digest]bool) error {
 	entries, err := dir.ReadDir(layout.BlobsDir + "/sha256")
 	if errors.Is(err, errdef.ErrNotFound) {
 		return nil
@@ -258,6 +260,9 @@ func checkNoStrayBlobs(dir *layout.Dir, reached map[digest.Digest]bool) error {
 	}
 	for _, e := range entries {
 		if !reached[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
+			if err := checkSigningFinished(ctx, dir); err != nil {
+				return err
+			}
 			return fmt.Errorf("%s/sha256/%s: no manifest of the bundle reaches it: %w", layout.BlobsDir, e.Name(), errdef.ErrMalformed)
 		}
 	}

@@ -194,7 +194,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := src.checkNoStrays(plan, m); err != nil {
+	if err := src.checkNoStrays(ctx, plan, m); err != nil {
 		return nil, err
 	}
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)

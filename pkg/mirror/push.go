@@ -176,7 +176,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	src.prefetchDocs(ctx, md)
 	plan, err := planPlacement(ctx, md, po)
 	if err == nil {
-		err = src.checkNoStrays(plan, md.Manifest)
+		err = src.checkNoStrays(ctx, plan, md.Manifest)
 	}
 	if err != nil {
 		return nil, check.abandon(err)

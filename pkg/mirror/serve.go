@@ -257,7 +257,7 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNoStrayEntries(opts.Path, store, plan, m); err != nil {
+	if err := checkNoStrayEntries(ctx, opts.Path, store, plan, m); err != nil {
 		return nil, err
 	}
 	log.Info("verifying blobs", "path", opts.Path, "blobs", len(plan.blobs))

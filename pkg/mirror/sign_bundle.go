@@ -24,11 +24,10 @@ import (
 // signBundle writes the signed envelope into a verified bundle directory:
 // the envelope and its referrer manifest as blobs, manifest.dsse,
 // public-key.pem and the certificates, index.json listing the new referrer
-// in place of the old, then SHA256SUMS.sig and SHA256SUMS as they will be
-// once every blob that neither the verified content (reached) nor the new
-// referrer uses is removed (the old referrer, leftovers of an interrupted
-// run), which is done last. One that fails before SHA256SUMS is written
-// puts back what it changed.
+// in place of the old, then removes every blob that neither the verified
+// content (reached) nor the new referrer uses (the old referrer, leftovers
+// of an interrupted run), and writes SHA256SUMS.sig and SHA256SUMS last.
+// One that fails before it removes a blob puts back what it changed.
 func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[digest.Digest]bool, env *dsse.Envelope, data []byte,
 	signer *keys.Signer, certs *certSet, created time.Time) (*SignedBundle, error) {
 	if created.IsZero() {
@@ -112,6 +111,20 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err != nil {
 		return nil, err
 	}
+	// The old referrer's blobs go before SHA256SUMS is written: a sign
+	// stopped among them (killed, EIO) leaves the new index.json beside
+	// the old SHA256SUMS, which verify, pack and push refuse as a sign
+	// that did not finish, saying to run it again. Removed after it, they
+	// were blobs no manifest reaches beside a SHA256SUMS that verified,
+	// which verify, import and push refused as a malformed bundle with no
+	// word of the sign. Once one is gone the undo could not put back the
+	// index.json naming it: the next sign removes the rest.
+	if len(unreached) > 0 {
+		undo.done = true
+	}
+	if err := removeBlobs(dir, unreached); err != nil {
+		return nil, err
+	}
 	// The signature takes its name before the list it signs: a sign
 	// killed between the two leaves a signature over the new list beside
 	// the old one, which pack and push refuse (checkSigningFinished),
@@ -122,13 +135,7 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 	if err := dir.WriteFile(layout.ChecksumsFile, sums, 0o644); err != nil {
 		return nil, err
 	}
-	// The new signature is whole from here on. The old referrer's blobs
-	// go last: what a failure leaves of them is what the next sign
-	// removes (leftovers of an interrupted run).
 	undo.done = true
-	if err := removeBlobs(dir, unreached); err != nil {
-		return nil, err
-	}
 	return &SignedBundle{Dir: dir.Path(), Root: md.RootDesc, Referrer: refDesc}, nil
 }
 
@@ -279,9 +286,9 @@ func removeIfExists(paths ...string) error {
 	return nil
 }
 
-// signUndo is what a sign of a bundle puts back when it fails before
-// SHA256SUMS lists the new referrer: the files it rewrites as they were,
-// and the blobs it added removed.
+// signUndo is what a sign of a bundle puts back when it fails before it
+// removes a blob or SHA256SUMS lists the new referrer: the files it
+// rewrites as they were, and the blobs it added removed.
 type signUndo struct {
 	dir *layout.Dir
 	// old holds each file's content before the sign; nil for a file that

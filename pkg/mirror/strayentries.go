@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -18,7 +19,7 @@ import (
 // same bundle now gets the same verdict (errdef.ErrMalformed, exit 11)
 // whatever carries it. It reads names only: the plan knows every blob and
 // manifest of the bundle.
-func checkNoStrayEntries(name string, store servedStore, plan *placement, m *bundle.Manifest) error {
+func checkNoStrayEntries(ctx context.Context, name string, store servedStore, plan *placement, m *bundle.Manifest) error {
 	reached := map[digest.Digest]bool{}
 	for dg := range plan.manifestDigests() {
 		reached[dg] = true
@@ -31,7 +32,7 @@ func checkNoStrayEntries(name string, store servedStore, plan *placement, m *bun
 		if err := checkNoStrayFiles(s.Dir, m); err != nil {
 			return err
 		}
-		if err := checkNoStrayBlobs(s.Dir, reached); err != nil {
+		if err := checkNoStrayBlobs(ctx, s.Dir, reached); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	case *tarStore:
@@ -56,9 +57,9 @@ func checkNoStrayEntries(name string, store servedStore, plan *placement, m *bun
 
 // checkNoStrays is checkNoStrayEntries for a source read at random; a
 // stream checks its entries as it reads them, and a registry holds none.
-func (s *source) checkNoStrays(plan *placement, m *bundle.Manifest) error {
+func (s *source) checkNoStrays(ctx context.Context, plan *placement, m *bundle.Manifest) error {
 	if s.store == nil {
 		return nil
 	}
-	return checkNoStrayEntries(s.name, s.store, plan, m)
+	return checkNoStrayEntries(ctx, s.name, s.store, plan, m)
 }
