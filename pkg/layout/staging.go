@@ -33,6 +33,9 @@ func Stage(dest string, force bool) (*Staging, error) {
 		// would have to rename the directory the caller stands in.
 		return nil, fmt.Errorf("%s: name the directory to write (for example ./bundle), not the current or parent one: %w", dest, errdef.ErrUsage)
 	}
+	if err := recoverReplaced(dest); err != nil {
+		return nil, err
+	}
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
@@ -101,7 +104,7 @@ func hiddenDirBeside(path string) (string, *os.File, error) {
 // before its commit (SIGKILL, a power cut) left, as large as the bundle,
 // so that a re-run on media sized for it would not fit. One a running
 // process holds (its lock) is left alone, and so is the .DEST.tmp-N.old
-// of a replaced bundle.
+// of a replaced bundle (recoverReplaced's).
 func removeAbandonedStaging(dest string) error {
 	prefix := "." + filepath.Base(dest) + ".tmp-"
 	entries, err := os.ReadDir(filepath.Dir(dest))
@@ -122,6 +125,59 @@ func removeAbandonedStaging(dest string) error {
 		lock.Close()
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// recoverReplaced finishes what a Commit that replaced dest in two renames
+// (no exchange) left when killed: the old bundle aside as .DEST.tmp-N.old.
+// Killed before the new one (.DEST.tmp-N) took dest's name, no bundle is
+// at dest: the old one is put back, as the command never said the new one
+// was written (its staging directory is then removed as abandoned).
+// Killed after, the old one is removed, as Commit would have. One whose
+// staging directory a live process holds (its lock) is left be: that
+// commit is under way.
+func recoverReplaced(dest string) error {
+	parent, prefix := filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-"
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		rest, found := strings.CutPrefix(e.Name(), prefix)
+		n, old := strings.CutSuffix(rest, ".old")
+		if !found || !old || !isDecimal(n) || !e.IsDir() {
+			continue
+		}
+		aside := filepath.Join(parent, e.Name())
+		staging := strings.TrimSuffix(aside, ".old")
+		lock, unheld, err := tryLock(staging)
+		moved := errors.Is(err, fs.ErrNotExist) // the new one took dest's name
+		if !moved && (err != nil || !unheld) {
+			continue // a commit under way, or no lock to tell
+		}
+		_, err = os.Lstat(dest)
+		switch {
+		case moved && err == nil:
+			err = os.RemoveAll(aside)
+		case !moved && errors.Is(err, fs.ErrNotExist):
+			if err = os.Rename(aside, dest); err == nil {
+				err = SyncDir(parent)
+			}
+		default:
+			// No state a Commit leaves (neither the staging
+			// directory nor dest there): left be.
+			err = nil
+		}
+		if lock != nil {
+			lock.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("%s: the bundle a replace cut short left aside at %s: %w", dest, aside, err)
 		}
 	}
 	return nil
