@@ -533,3 +533,47 @@ func TestSignKilledRemovingOldSignature(t *testing.T) {
 		})
 	}
 }
+
+// TestSignKilledBeforeItsIndex kills sign, of a bundle signed for the
+// first time and of one signed again, as manifest.dsse is about to take
+// its name: its temporary file is there, and the new signature's blobs,
+// which nothing reaches yet, beside the head files as they were. verify
+// then says a sign did not finish and to run it again (exit 11), also
+// with the blobs alone (killed a moment before), and signed again the
+// bundle verifies. It refused the bundle as malformed with no word of the
+// sign ("not part of the bundle", "no manifest of the bundle reaches it").
+func TestSignKilledBeforeItsIndex(t *testing.T) {
+	created, key, pub, env := unsignedBundleDir(t)
+	for _, resign := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed before %v", resign), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bundle")
+			copyDir(t, created, dir)
+			sign := []string{"mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key}
+			if resign {
+				if r := stella(t, env, sign...); r.code != 0 {
+					t.Fatalf("sign: exit %d\n%s", r.code, r.stderr)
+				}
+			}
+			killAtRename(t, env, filepath.Join(dir, "manifest.dsse"), sign...)
+			if resign {
+				// Then as killed before manifest.dsse's temporary file
+				// was made: the new signature's blobs alone.
+				for _, cut := range []string{"at the rename", "before the temporary file"} {
+					if cut != "at the rename" {
+						for _, tmp := range temporaries(t, dir) {
+							os.Remove(filepath.Join(dir, tmp))
+						}
+					}
+					r := stella(t, nil, "mirror", "verify", filepath.Join(dir, "manifest.dsse"), "--key", pub)
+					if r.code != 0 && !strings.Contains(r.stderr, "run sign again") {
+						t.Errorf("verify of a bundle whose sign was killed %s: exit %d, want 0 or a message saying to run sign again\n%s", cut, r.code, r.stderr)
+					}
+				}
+			}
+			if r := stella(t, env, sign...); r.code != 0 {
+				t.Fatalf("sign again: exit %d\n%s", r.code, r.stderr)
+			}
+			mustStella(t, "mirror", "verify", filepath.Join(dir, "manifest.dsse"), "--key", pub)
+		})
+	}
+}

@@ -334,6 +334,21 @@ func (d *Dir) RemoveTemporaries() error {
 	})
 }
 
+// IsTemporary reports whether rel, a slash-separated path in a bundle
+// directory, is a temporary file RemoveTemporaries removes: one a write
+// into the directory killed before its end left.
+func IsTemporary(rel string) bool {
+	if hex, n, ok := strings.Cut(strings.TrimPrefix(rel, BlobsDir+"/sha256/.tmp-"), "-"); ok && strings.HasPrefix(rel, BlobsDir+"/sha256/.tmp-") {
+		return len(hex) == 12 && strings.Trim(hex, "0123456789abcdef") == "" && isDecimal(n)
+	}
+	for _, h := range headFiles {
+		if rest, ok := strings.CutPrefix(rel, "."+h+".tmp-"); ok && isDecimal(rest) {
+			return true
+		}
+	}
+	return false
+}
+
 // removeMatching removes the regular files of dir named prefix+rest where
 // ok(rest). A missing dir holds none.
 func removeMatching(dir, prefix string, ok func(string) bool) error {

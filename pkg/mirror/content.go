@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -241,15 +242,24 @@ func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 			return filepath.SkipDir
 		case e.IsDir(), layout.IsHeadFile(rel), named[rel]:
 			return nil
+		case layout.IsTemporary(rel):
+			return fmt.Errorf("%s: %s: %w", p, signLeftover, errdef.ErrMalformed)
 		}
 		return fmt.Errorf("%s: not part of the bundle (manifest.json does not name it): %w", p, errdef.ErrMalformed)
 	})
 }
 
+// signLeftover is what a bundle directory's refusal says of what a sign
+// killed before its end leaves: its temporary files, the blobs of its new
+// signature before index.json names them. sign removes them.
+const signLeftover = "left by a sign that did not finish (killed): run sign again, which removes it"
+
 // checkNoStrayBlobs refuses a blob that nothing in the bundle reaches: it
-// would travel (and be packed) unverified. Where a sign did not finish
-// (killed while it removed the old signature's blobs), that is said
-// instead, with its advice to run sign again (checkSigningFinished).
+// would travel (and be packed) unverified. Where a sign did not finish,
+// that is said instead, with its advice to run sign again: killed while
+// it removed the old signature's blobs (checkSigningFinished), or before
+// index.json named the new one's, which are then all the blobs nothing
+// reaches (signBlobs), or a temporary file of its.
 func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.Digest]bool) error {
 	entries, err := dir.ReadDir(layout.BlobsDir + "/sha256")
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -258,13 +268,59 @@ func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.
 	if err != nil {
 		return err
 	}
+	var stray []string
 	for _, e := range entries {
 		if !reached[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
-			if err := checkSigningFinished(ctx, dir); err != nil {
-				return err
-			}
-			return fmt.Errorf("%s/sha256/%s: no manifest of the bundle reaches it: %w", layout.BlobsDir, e.Name(), errdef.ErrMalformed)
+			stray = append(stray, layout.BlobsDir+"/sha256/"+e.Name())
 		}
 	}
-	return nil
+	if len(stray) == 0 {
+		return nil
+	}
+	if err := checkSigningFinished(ctx, dir); err != nil {
+		return err
+	}
+	if signBlobs(dir, stray, reached) {
+		return fmt.Errorf("%s: no manifest of the bundle reaches it: %s: %w", stray[0], signLeftover, errdef.ErrMalformed)
+	}
+	return fmt.Errorf("%s: no manifest of the bundle reaches it: %w", stray[0], errdef.ErrMalformed)
+}
+
+// signBlobs says whether the blobs stray (paths in dir), which nothing of
+// the bundle reaches, are all what a sign writes before index.json names
+// them, or its temporary files: a signature manifest (artifactType DSSE)
+// whose subject the bundle holds, the blobs it names, and at most the two
+// of one sign.
+func signBlobs(dir *layout.Dir, stray []string, reached map[digest.Digest]bool) bool {
+	if len(stray) > 3 {
+		return false
+	}
+	named := map[string]bool{}
+	for _, p := range stray {
+		if layout.IsTemporary(p) {
+			named[p] = true
+			continue
+		}
+		data, err := dir.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(data, &m) != nil || m.ArtifactType != bundle.ArtifactTypeDSSE || m.Subject == nil || !reached[m.Subject.Digest] {
+			continue
+		}
+		named[p] = true
+		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+			if d.Digest.Validate() != nil {
+				return false
+			}
+			named[layout.BlobsDir+"/sha256/"+d.Digest.Encoded()] = true
+		}
+	}
+	for _, p := range stray {
+		if !named[p] {
+			return false
+		}
+	}
+	return true
 }
