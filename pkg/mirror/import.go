@@ -153,7 +153,7 @@ type ManifestCounts struct {
 // manifests children first, and tags last, so a failure at any point leaves
 // no tag pointing at partial content. Re-running an interrupted import
 // sends only what is missing.
-func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
+func Import(ctx context.Context, opts ImportOptions) (_ *PlaceResult, err error) {
 	start := time.Now()
 	log := logger(opts.Logger)
 	if opts.Client == nil || opts.Registry == "" {
@@ -174,6 +174,7 @@ func Import(ctx context.Context, opts ImportOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	defer src.close()
+	defer func() { err = src.volumeAtFault(err) }()
 	// The signature first, over the raw bytes: nothing the bundle says is
 	// parsed further, or written anywhere, unless it verifies.
 	if _, err := src.verifySignature(ctx, opts.Trust); err != nil {

@@ -48,7 +48,7 @@ type PushOptions struct {
 // root (tagged), everything below it (metadata, images, image referrers),
 // its DSSE signature and files referrers. Blobs are sent once, skipped
 // where present; manifests go children first and the tag last.
-func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
+func Push(ctx context.Context, opts PushOptions) (_ *PlaceResult, err error) {
 	start := time.Now()
 	if err := opts.Trust.Check(); err != nil {
 		return nil, err
@@ -62,6 +62,7 @@ func Push(ctx context.Context, opts PushOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	defer src.close()
+	defer func() { err = src.volumeAtFault(err) }()
 	acc := acceptance{trust: opts.Trust, allowExpired: opts.AllowExpired, allowRollback: opts.AllowRollback, now: opts.Now, verb: "push"}
 	if st, err := os.Stat(opts.Source); err == nil && st.IsDir() {
 		// Its carried files (SHA256SUMS, its signature) go up as they are.

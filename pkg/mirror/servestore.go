@@ -106,6 +106,25 @@ func volumeAtFault(ra readerAtCloser, err error) error {
 	return err
 }
 
+// volumeAtFault is, for a source read at random from split volumes, the
+// error of the volume that differs from the signed volume list where err
+// is of content read from them (malformed, a digest mismatch): a volume
+// of another set under the same name and size (a pack --split --force
+// over the set cut short, a copy from the wrong medium) still reads as a
+// tar, and what failed was an entry no part of the bundle, or a blob
+// that hashes otherwise, which named no volume. err where every volume is
+// as listed.
+func (s *source) volumeAtFault(err error) error {
+	t, ok := s.store.(*tarStore)
+	if !ok || !errors.Is(err, errdef.ErrMalformed) && !errors.Is(err, errdef.ErrDigestMismatch) {
+		return err
+	}
+	if verr := volumeAtFault(t.f, errdef.ErrMalformed); !errors.Is(verr, errdef.ErrMalformed) {
+		return fmt.Errorf("%s: %w", s.name, verr)
+	}
+	return err
+}
+
 // fileOf returns the one file an archive is read from, if it is one (not
 // volumes).
 func fileOf(ra readerAtCloser) *os.File {
