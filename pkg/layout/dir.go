@@ -48,6 +48,9 @@ func Open(root string) (*Dir, error) {
 	st, err := os.Lstat(filepath.Join(root, OCILayoutFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if err := missingBundle(root); err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("%s: not a bundle directory (no %s): %w", root, OCILayoutFile, errdef.ErrNotFound)
 		}
 		if st, serr := os.Stat(root); serr == nil && !st.IsDir() {

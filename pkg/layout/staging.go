@@ -183,6 +183,58 @@ func recoverReplaced(dest string) error {
 	return nil
 }
 
+// NotThere is the error (errdef.ErrNotFound) for path, a bundle directory
+// or a file of one, that is not there: where a replace of that directory
+// cut short left the bundle it held aside, it names where.
+func NotThere(path string) error {
+	if err := missingBundle(path); err != nil {
+		return err
+	}
+	if err := missingBundle(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+}
+
+// missingBundle is the error for the bundle directory dir, not there,
+// that names where a replace cut short left the bundle it held; nil if
+// none.
+func missingBundle(dir string) error {
+	aside := replacedAside(dir)
+	if aside == "" {
+		return nil
+	}
+	return fmt.Errorf("%s: not there: a replace of it (create or pull --force) cut short left the bundle it held at %s: the next create or pull onto %s puts it back, or rename it back: %w",
+		dir, aside, dir, errdef.ErrNotFound)
+}
+
+// replacedAside returns where a Commit cut short between its two renames
+// left the bundle that was at dest (.DEST.tmp-N.old, a bundle directory),
+// when nothing is at dest; else "".
+func replacedAside(dest string) string {
+	dest = filepath.Clean(dest)
+	if _, err := os.Lstat(dest); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	entries, err := os.ReadDir(filepath.Dir(dest))
+	if err != nil {
+		return ""
+	}
+	prefix := "." + filepath.Base(dest) + ".tmp-"
+	for _, e := range entries {
+		rest, found := strings.CutPrefix(e.Name(), prefix)
+		n, old := strings.CutSuffix(rest, ".old")
+		if !found || !old || !isDecimal(n) || !e.IsDir() {
+			continue
+		}
+		aside := filepath.Join(filepath.Dir(dest), e.Name())
+		if st, err := os.Lstat(filepath.Join(aside, OCILayoutFile)); err == nil && st.Mode().IsRegular() {
+			return aside
+		}
+	}
+	return ""
+}
+
 func checkDest(dest string, force bool) error {
 	st, err := os.Lstat(dest)
 	if os.IsNotExist(err) {

@@ -1,9 +1,13 @@
 package layout
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // TestStageRecoversAReplaceCutShort: where the system cannot exchange two
@@ -75,4 +79,45 @@ func TestStageRecoversAReplaceCutShort(t *testing.T) {
 			t.Fatalf("left beside the bundle: %v", names)
 		}
 	})
+}
+
+// TestOpenNamesTheBundleAside: a command reading a bundle directory that a
+// replace cut short between its two renames left missing said only "not a
+// bundle directory (no oci-layout)": nothing named where the bundle it held
+// was (.DEST.tmp-N.old, hidden). It now names it, and how to get it back.
+func TestOpenNamesTheBundleAside(t *testing.T) {
+	parent := t.TempDir()
+	aside := filepath.Join(parent, ".bundle.tmp-123.old")
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(aside, OCILayoutFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(filepath.Join(parent, "bundle"))
+	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), aside) {
+		t.Fatalf("open of a bundle left aside by a replace cut short: %v, want not found naming %s", err, aside)
+	}
+}
+
+// TestNotThereNamesTheBundleAside: NotThere, the error of a path that is
+// not there (inspect, import, push, verify DIR/manifest.dsse), names the
+// bundle a replace cut short left aside, for the directory and a file of it.
+func TestNotThereNamesTheBundleAside(t *testing.T) {
+	parent := t.TempDir()
+	aside := filepath.Join(parent, ".bundle.tmp-7.old")
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(aside, OCILayoutFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(parent, "bundle"), filepath.Join(parent, "bundle", EnvelopeFile)} {
+		if err := NotThere(p); !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), aside) {
+			t.Errorf("%s: %v, want not found naming %s", p, err, aside)
+		}
+	}
+	if err := NotThere(filepath.Join(parent, "other")); !errors.Is(err, errdef.ErrNotFound) || strings.Contains(err.Error(), aside) {
+		t.Errorf("another path: %v", err)
+	}
 }

@@ -106,7 +106,7 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 		return nil, denied
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+		return nil, layout.NotThere(path)
 	}
 	if st.IsDir() {
 		store, err := openServedStore(path)

@@ -77,7 +77,7 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 				return verifyBundle(ctx, dir, &VerifyResult{Envelope: path}, opts, log)
 			}
 		}
-		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
+		return nil, layout.NotThere(path)
 	}
 	if st.IsDir() {
 		path = filepath.Join(path, layout.EnvelopeFile)
