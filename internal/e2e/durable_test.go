@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,4 +259,66 @@ func lastRename(calls []syncCall, path string) int {
 		}
 	}
 	return at
+}
+
+// TestSignBlobsDurableBeforeIndex: sign of a bundle directory synced the
+// new signature's blobs only at its end, after index.json (synced, and its
+// directory) named the referrer: a power cut in between left an index.json
+// naming a referrer manifest whose data never reached the disk (an empty
+// file under its digest's name), and the old referrer's removed. Each new
+// blob is now on disk before manifest.dsse and index.json take their names.
+func TestSignBlobsDurableBeforeIndex(t *testing.T) {
+	created, key, _, env := unsignedBundleDir(t)
+	dir := filepath.Join(t.TempDir(), "bundle")
+	copyDir(t, created, dir)
+	calls := syncTrace(t, env, "mirror", "sign", filepath.Join(dir, "manifest.json"), "--key", key)
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index struct {
+		Manifests []struct{ Digest, ArtifactType string }
+	}
+	if err := json.Unmarshal(data, &index); err != nil {
+		t.Fatal(err)
+	}
+	var blobs []string
+	for _, m := range index.Manifests {
+		if m.ArtifactType == "application/vnd.dsse.envelope.v1+json" {
+			blobs = append(blobs, filepath.Join(resolved, "blobs/sha256", strings.TrimPrefix(m.Digest, "sha256:")))
+		}
+	}
+	if len(blobs) != 1 {
+		t.Fatalf("referrers in index.json: %v", blobs)
+	}
+	for _, head := range []string{"manifest.dsse", "index.json"} {
+		at := lastRename(calls, filepath.Join(resolved, head))
+		if at < 0 {
+			t.Fatalf("%s: no rename onto it", head)
+		}
+		for _, blob := range blobs {
+			renamed, synced := -1, false
+			for i, c := range calls[:at] {
+				if c.op == "rename" && c.path == blob {
+					renamed = i
+				}
+				if c.op == "sync" && c.path == blob {
+					synced = true
+				}
+			}
+			named := false
+			for _, c := range calls[max(renamed, 0):at] {
+				if c.op == "sync" && c.path == filepath.Dir(blob) {
+					named = true
+				}
+			}
+			if renamed < 0 || !synced || !named {
+				t.Errorf("%s took its name before the referrer %s was on disk (renamed before: %v, synced before: %v, its name synced: %v)", head, filepath.Base(blob), renamed >= 0, synced, named)
+			}
+		}
+	}
 }

@@ -3,6 +3,8 @@ package layout
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Durability: an output takes its name by a rename, so that a reader sees
@@ -19,6 +21,24 @@ func RenameDurable(tmp, final string) error {
 		return err
 	}
 	return SyncDir(filepath.Dir(final))
+}
+
+// SyncBlobs makes the blobs dgs of the directory durable, their data and
+// their names: a few written into a bundle that some file about to be
+// written names (sign's, before index.json).
+func (d *Dir) SyncBlobs(dgs ...digest.Digest) error {
+	for _, dg := range dgs {
+		f, err := d.openFile(BlobName(dg))
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return SyncDir(filepath.Join(d.root, BlobsDir, "sha256"))
 }
 
 // SyncAll makes everything written under the directory durable: its files'

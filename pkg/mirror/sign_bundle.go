@@ -60,6 +60,12 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 			undo.blobs = append(undo.blobs, dir.BlobPath(b.desc.Digest))
 		}
 	}
+	// On disk, and their names, before index.json names them: a power
+	// cut after it took its name left it naming a referrer whose data
+	// never reached the disk (an empty blob), the old one removed.
+	if err := dir.SyncBlobs(envDesc.Digest, bundle.EmptyConfig.Digest, ref.Descriptor.Digest); err != nil {
+		return nil, err
+	}
 	if err := dir.WriteFile(layout.EnvelopeFile, data, 0o644); err != nil {
 		return nil, err
 	}
