@@ -39,6 +39,9 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	if err := checkBaseTrust(ref, trust); err != nil {
 		return nil, err
 	}
+	if err := trust.refuseCarried(ref); err != nil {
+		return nil, err
+	}
 	src, err := openAnySource(ctx, client, ref, trust, readSigning, log)
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %w", ref, err)

@@ -90,6 +90,9 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 		return nil, err
 	}
 	res := &ChecksumsResult{Dir: opts.Dir}
+	if err := opts.Trust.refuseCarried(opts.Dir); err != nil {
+		return nil, err
+	}
 	if !opts.Trust.Empty() {
 		// The signature first: a list nobody trusted signed is refused as
 		// that, whatever its lines hold.

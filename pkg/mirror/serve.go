@@ -209,6 +209,9 @@ func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 	if opts.Trust.Empty() {
 		return nil, fmt.Errorf("serve: no trusted key or root (--key or --trust-root), and an unverified bundle is never served: %w", errdef.ErrUsage)
 	}
+	if err := opts.Trust.refuseCarried(opts.Path); err != nil {
+		return nil, err
+	}
 	if err := checkRepoPrefix(opts.RepoPrefix); err != nil {
 		return nil, err
 	}

@@ -243,6 +243,9 @@ func (md *metadata) verifySignature(ctx context.Context, trust TrustOptions) (*S
 // prefixed with the archive, directory or reference the bundle was read
 // from: the operator is told which bundle failed, as verify tells it.
 func (s *source) verifySignature(ctx context.Context, trust TrustOptions) (*SignatureResult, error) {
+	if err := trust.refuseCarried(s.name); err != nil {
+		return nil, err
+	}
 	res, err := verifyBundleSignature(ctx, s.file, trust)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)

@@ -93,6 +93,9 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 			return verifyBundle(ctx, envDir, res, opts, log)
 		}
 	}
+	if err := opts.Trust.refuseCarried(envDir); err != nil {
+		return nil, err
+	}
 	file := fileReader(envDir)
 	data, err := file(filepath.Base(path))
 	if err != nil {
@@ -136,6 +139,9 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 	}
 	defer dir.Close()
 	res.Bundle, res.Manifest = path, filepath.Join(path, layout.ManifestFile)
+	if err := opts.Trust.refuseCarried(path); err != nil {
+		return nil, err
+	}
 	file := headFileOf(dir.ReadFile)
 	if res.Signature, err = verifyBundleSignature(ctx, file, opts.Trust); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
