@@ -220,7 +220,7 @@ func (vs *VolumeSet) Check(v Volume) error {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}
 	if got := digest.NewDigest(digest.SHA256, h); n != v.Size || got != v.Digest {
-		return fmt.Errorf("volume %s is corrupt: %d bytes hashing to %s, the list says %d bytes, %s%s: %w", v.Name, n, got, v.Size, v.Digest, vs.holding(v, got), errdef.ErrDigestMismatch)
+		return volumeCorrupt{fmt.Errorf("volume %s is corrupt: %d bytes hashing to %s, the list says %d bytes, %s%s: %w", v.Name, n, got, v.Size, v.Digest, vs.holding(v, got), errdef.ErrDigestMismatch)}
 	}
 	return nil
 }
@@ -281,7 +281,7 @@ func (r *volumeReader) Read(p []byte) (int, error) {
 		r.f = nil
 		if got := digest.NewDigest(digest.SHA256, r.h); r.n != v.Size || got != v.Digest {
 			r.done = true
-			return 0, fmt.Errorf("volume %s is corrupt (%d bytes, %s; the list says %d, %s)%s: %w", v.Name, r.n, got, v.Size, v.Digest, r.vs.holding(v, got), errdef.ErrDigestMismatch)
+			return 0, volumeCorrupt{fmt.Errorf("volume %s is corrupt (%d bytes, %s; the list says %d, %s)%s: %w", v.Name, r.n, got, v.Size, v.Digest, r.vs.holding(v, got), errdef.ErrDigestMismatch)}
 		}
 		r.i++
 	}
@@ -565,3 +565,14 @@ func (r *VolumesReaderAt) Close() error {
 	}
 	return nil
 }
+
+// ErrVolumeCorrupt marks an error that names a volume whose bytes differ
+// from its volume list's (errdef.ErrDigestMismatch too): whoever wraps it
+// has the volume at fault named already.
+var ErrVolumeCorrupt = errors.New("volume corrupt")
+
+// volumeCorrupt is an error naming a corrupt volume (ErrVolumeCorrupt).
+type volumeCorrupt struct{ error }
+
+func (e volumeCorrupt) Unwrap() error      { return e.error }
+func (volumeCorrupt) Is(target error) bool { return target == ErrVolumeCorrupt }

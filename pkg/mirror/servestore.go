@@ -113,10 +113,11 @@ func volumeAtFault(ra readerAtCloser, err error) error {
 // over the set cut short, a copy from the wrong medium) still reads as a
 // tar, and what failed was an entry no part of the bundle, or a blob
 // that hashes otherwise, which named no volume. err where every volume is
-// as listed.
+// as listed, or err names the volume already (a frame of compressed
+// volumes that failed, with where in the archive).
 func (s *source) volumeAtFault(err error) error {
 	t, ok := s.store.(*tarStore)
-	if !ok || !errors.Is(err, errdef.ErrMalformed) && !errors.Is(err, errdef.ErrDigestMismatch) {
+	if !ok || !errors.Is(err, errdef.ErrMalformed) && !errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, layout.ErrVolumeCorrupt) {
 		return err
 	}
 	if verr := volumeAtFault(t.f, errdef.ErrMalformed); !errors.Is(verr, errdef.ErrMalformed) {
