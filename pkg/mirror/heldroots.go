@@ -134,9 +134,11 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 // A listing of its referrers the registry answered malformed (a page not
 // JSON, pages without end) is the registry's, not the root's: every root
 // would be passed over so, the newest held among them; one longer than
-// a reader reads is anyone's with push rights (errTooManyReferrers).
+// a reader reads is anyone's with push rights (errTooManyReferrers). A
+// root answered by digest with other bytes than its tag named is the
+// registry's too (errHeldRootAnswered).
 func refusesRoot(err error) bool {
-	if errors.Is(err, errTooManySignatures) || errors.Is(err, errTooManyReferrers) || errors.Is(err, remote.ErrListing) {
+	if errors.Is(err, errTooManySignatures) || errors.Is(err, errTooManyReferrers) || errors.Is(err, remote.ErrListing) || errors.Is(err, errHeldRootAnswered) {
 		return false
 	}
 	for _, kind := range []error{errdef.ErrSignature, errdef.ErrMalformed, errdef.ErrDigestMismatch, errdef.ErrNotFound} {

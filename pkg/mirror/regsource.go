@@ -209,6 +209,14 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		}
 	}()
 	rootBytes, err := rs.doc(ctx, root)
+	if err != nil && rs.heldRoot && (errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed)) {
+		// A held root's digest and size are those of the bytes its tag
+		// was answered with: other bytes under that digest are the
+		// registry's doing, which no one with push rights can cause, and
+		// the root passed over as not verified would let an older bundle
+		// in.
+		return fmt.Errorf("%v: %w", err, errHeldRootAnswered)
+	}
 	if err != nil {
 		return err
 	}
@@ -313,6 +321,12 @@ func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Des
 // is no refusal of the root (refusesRoot): the rollback check that passed
 // over a held root so would let an older bundle in.
 var errTooManyReferrers = fmt.Errorf("more than %d referrers (anyone with push rights there may have attached them: delete those that are not yours): %w", transfer.MaxReferrers, errdef.ErrMalformed)
+
+// errHeldRootAnswered is a held root the registry answered, asked for by
+// its digest, with other content than its tag was answered with (an error
+// document, a proxy's page, other bytes). It is no refusal of the root
+// (refusesRoot): the registry's fault, not the root's.
+var errHeldRootAnswered = fmt.Errorf("the registry answered the bundle root, asked for by its digest, with other content than its tag named (a proxy's page or error document, or a broken registry): %w", errdef.ErrMalformed)
 
 // rootReferrers lists the referrers of root. The listing is hostile input
 // too: bounded as create bounds an image's. Only image manifests can be

@@ -1,0 +1,71 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestHeldRootAnsweredByDigest: a registry, or a proxy in front of it,
+// that answers the newest held root's manifest, asked for by its digest,
+// with bytes that are not it (an error document, a page, the root with a
+// byte changed). No one with push rights can have a registry hold bytes
+// under a digest they do not hash to: the answer is the registry's fault,
+// not the root's. The rollback check passed over the root as not
+// verified and imported C (101) over B (102): a rollback. It now fails
+// closed, naming the root (exit 11).
+func TestHeldRootAnsweredByDigest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body func(real []byte) []byte
+	}{
+		{"an error document", func([]byte) []byte {
+			return []byte(`{"errors":[{"code":"UNKNOWN","message":"upstream unavailable"}]}`)
+		}},
+		{"a page", func([]byte) []byte { return []byte(`<html><body>502 Bad Gateway</body></html>`) }},
+		{"a byte changed", func(real []byte) []byte {
+			b := bytes.Clone(real)
+			b[len(b)-2] ^= 1
+			return b
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var rootPath atomic.Value
+			rootPath.Store("")
+			host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if p := rootPath.Load().(string); p != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, p) {
+						rec := httptest.NewRecorder()
+						next.ServeHTTP(rec, r)
+						body := tc.body(rec.Body.Bytes())
+						w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+						w.Write(body)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			a, c, r, root := heldNewerThanC(t, host)
+			rootPath.Store("/manifests/" + root.Digest.String())
+			_, err := mirror.Import(ctx, importOpts(t, c, host, a.pub))
+			if !errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch) || !strings.Contains(err.Error(), root.Digest.String()) {
+				t.Errorf("import of C (101), B's root (102) answered %s by digest: %v; want malformed, naming B's root %s", tc.name, err, root.Digest)
+			}
+			if d, err := r.Resolve(ctx, "2025.11.0"); err == nil {
+				t.Fatalf("C was placed over B: tag 2025.11.0 names %s", d.Digest)
+			}
+		})
+	}
+}
