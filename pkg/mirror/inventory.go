@@ -340,8 +340,10 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(t.opts.Concurrency))
 	for i, tag := range tags {
-		if strings.HasPrefix(tag, "sha256-") || !bundle.ValidTag(tag) {
-			// A referrers fallback tag; or a name the tag grammar
+		if bundle.ReservedTag(tag) || !bundle.ValidTag(tag) {
+			// A referrers fallback tag or a cosign tag (sha256-<hex>,
+			// .sig, .att, .sbom: no release version takes that form,
+			// though one may begin "sha256-"); or a name the tag grammar
 			// forbids (../../x, a b), which a hostile or broken
 			// registry may list: no client can ask for it, so it can
 			// name no bundle. Every tag that can be read is read.
@@ -456,7 +458,7 @@ func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository
 	ctx, cancel := context.WithCancel(ctx)
 	ahead := map[string]*taggedRootAhead{}
 	for _, tag := range tags {
-		if _, ok := ahead[tag]; ok || strings.HasPrefix(tag, "sha256-") {
+		if _, ok := ahead[tag]; ok || bundle.ReservedTag(tag) {
 			continue
 		}
 		a := &taggedRootAhead{done: make(chan struct{})}
