@@ -392,10 +392,11 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 }
 
 // listTags lists the tags of a bundle repository, at most
-// maxRepositoryTags of them, leaving out those the tag grammar forbids;
-// a repository not there has none.
+// maxRepositoryTags of them, leaving out those the tag grammar forbids
+// and those listed again; a repository not there has none.
 func (t *target) listTags(ctx context.Context, r *oremote.Repository, repo string) ([]string, error) {
 	var tags []string
+	seen := map[string]struct{}{}
 	listed := 0
 	tooMany := func(what string) error {
 		return fmt.Errorf("list tags of %s/%s: more than %s (a registry that pages without end, or a repository filled with tags by anyone with push rights there: clean it up): %w",
@@ -404,8 +405,11 @@ func (t *target) listTags(ctx context.Context, r *oremote.Repository, repo strin
 	if err := r.Tags(ctx, "", func(page []string) error {
 		// Only a tag that can name a bundle is kept: one the grammar
 		// forbids is up to a page long (4 MiB), 1000 pages of them 4 GiB.
+		// A tag listed again is kept once: each kept is read, a round
+		// trip, and a hostile list may repeat one to its bound.
 		for _, tag := range page {
-			if bundle.ValidTag(tag) {
+			if _, ok := seen[tag]; !ok && bundle.ValidTag(tag) {
+				seen[tag] = struct{}{}
 				tags = append(tags, tag)
 			}
 		}
