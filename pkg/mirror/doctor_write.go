@@ -123,6 +123,11 @@ func (p *probe) referrers(ctx context.Context, r *oremote.Repository) ReferrersM
 	path := fmt.Sprintf("GET /v2/%s/referrers/%s", p.repo, p.base.Digest)
 	mode, err := p.tgt.detectReferrers(ctx, p.repo, p.base.Digest)
 	switch {
+	case errors.Is(err, errdef.ErrMalformed):
+		// An answer the listing cannot read: import, push and pull list
+		// referrers so too and fail.
+		p.add(CheckReferrersAPI, CheckFail, "%s: %v; import, push and pull fail the same way", path, err)
+		mode = ReferrersTagIndex
 	case err != nil:
 		p.add(CheckReferrersAPI, CheckWarn, "%s: %v; import and push will fail the same way", path, err)
 		mode = ReferrersTagIndex

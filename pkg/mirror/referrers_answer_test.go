@@ -92,9 +92,12 @@ func TestReferrersAnswerMalformed(t *testing.T) {
 // another host. doctor warned that it "does not list the referrer just
 // pushed", then said import and push would attach referrers by the API,
 // "Usable: yes"; every import there fails listing them. The check now
-// fails, naming what the listing did, and the registry is not usable.
+// fails, naming what the listing did, and the registry is not usable. So
+// for one that answers an image index by its Content-Type whose body is
+// not JSON: doctor took it for no API at all, "fallback tags", usable,
+// while import, pull and push, which list by the API all the same, fail.
 func TestDoctorReferrersListingMalformed(t *testing.T) {
-	for _, m := range []string{"loop", "origin"} {
+	for _, m := range []string{"loop", "origin", "not JSON"} {
 		t.Run(m, func(t *testing.T) {
 			var mode atomic.Value
 			mode.Store(m)

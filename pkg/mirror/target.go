@@ -258,8 +258,16 @@ func (t *target) detectReferrers(ctx context.Context, repo string, subject diges
 	mode := ReferrersTagIndex
 	if resp.StatusCode == http.StatusOK {
 		var idx ocispec.Index
-		if json.NewDecoder(io.LimitReader(resp.Body, bundle.MaxManifestSize)).Decode(&idx) == nil && idx.MediaType == ocispec.MediaTypeImageIndex {
+		err := json.NewDecoder(io.LimitReader(resp.Body, bundle.MaxManifestSize)).Decode(&idx)
+		if err == nil && idx.MediaType == ocispec.MediaTypeImageIndex {
 			mode = ReferrersAPI
+		}
+		if err != nil && resp.Header.Get("Content-Type") == ocispec.MediaTypeImageIndex {
+			// Answered as the API by its Content-Type, which is all the
+			// listing (oras-go) asks to read it as one: every listing of
+			// referrers here fails so (import's rollback check, pull),
+			// however the mode is taken.
+			return "", fmt.Errorf("referrers of %s in %s/%s: the registry answers an image index (by its Content-Type) that is no JSON (a proxy's page, or a broken registry): %w", subject, t.host, repo, remote.ErrListing)
 		}
 	}
 	t.mu.Lock()
