@@ -93,6 +93,9 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 		return fmt.Errorf("bundle root %s (tag %s) in %s/%s has %w", root.desc.Digest, root.tag, t.host, repo, errTooManySignatures)
 	}
 	src, dropped, err := openHeldRoot(ctx, t.client, ref, root.desc, trust, log)
+	if errors.Is(err, errHeldRootGone) {
+		return nil, t.heldRootGone(ctx, repo, root, err)
+	}
 	if err != nil {
 		if dropped != nil && dropped() > 0 {
 			return nil, tooMany(err)
@@ -126,6 +129,28 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 	return md.Manifest, nil
 }
 
+// heldRootGone is the error of a held root not found by its digest
+// (err): deleted since its tag was read, a refusal of the root (nothing
+// held there), unless its tag still names it; then the registry, or a
+// proxy in front of it, answers it by tag and not by digest, and the root
+// passed over would let an older bundle in: the registry's fault.
+func (t *target) heldRootGone(ctx context.Context, repo string, root bundleRoot, err error) error {
+	r, rerr := t.repo(repo)
+	if rerr != nil {
+		return rerr
+	}
+	desc, rerr := r.Resolve(ctx, root.tag)
+	switch {
+	case rerr != nil && isNotFound(rerr):
+		return err
+	case rerr != nil:
+		return fmt.Errorf("read %s/%s:%s: %w", t.host, repo, root.tag, remote.Classify(rerr))
+	case desc.Digest != root.desc.Digest:
+		return err
+	}
+	return fmt.Errorf("bundle %s/%s@%s: its tag %s names it, but the registry answers it not found by its digest (a proxy that passes only tags, or a broken registry): %w", t.host, repo, root.desc.Digest, root.tag, errHeldRootAnswered)
+}
+
 // refusesRoot reports whether err, from verifyHeldRoot, says the root is
 // not a bundle the trust accepts (its signature, its content, a part
 // missing), rather than that it could not be read (the registry down, the
@@ -136,7 +161,8 @@ func (t *target) verifyHeldRoot(ctx context.Context, repo string, root bundleRoo
 // would be passed over so, the newest held among them; one longer than
 // a reader reads is anyone's with push rights (errTooManyReferrers). A
 // root answered by digest with other bytes than its tag named is the
-// registry's too (errHeldRootAnswered).
+// registry's too, and one not found by digest that its tag still names
+// (errHeldRootAnswered).
 func refusesRoot(err error) bool {
 	if errors.Is(err, errTooManySignatures) || errors.Is(err, errTooManyReferrers) || errors.Is(err, remote.ErrListing) || errors.Is(err, errHeldRootAnswered) {
 		return false

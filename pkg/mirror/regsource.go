@@ -215,7 +215,12 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		// registry's doing, which no one with push rights can cause, and
 		// the root passed over as not verified would let an older bundle
 		// in.
-		return fmt.Errorf("%v: %w", err, errHeldRootAnswered)
+		return fmt.Errorf("%v: the registry answered the bundle root, asked for by its digest, with other content than its tag named (a proxy's page or error document, or a broken registry): %w", err, errHeldRootAnswered)
+	}
+	if err != nil && rs.heldRoot && errors.Is(err, errdef.ErrNotFound) {
+		// Deleted since its tag was read, or not answered by digest
+		// (verifyHeldRoot asks the tag again).
+		return fmt.Errorf("%w: %w", err, errHeldRootGone)
 	}
 	if err != nil {
 		return err
@@ -323,10 +328,15 @@ func (rs *registrySource) manifestFile(ctx context.Context, metaDesc ocispec.Des
 var errTooManyReferrers = fmt.Errorf("more than %d referrers (anyone with push rights there may have attached them: delete those that are not yours): %w", transfer.MaxReferrers, errdef.ErrMalformed)
 
 // errHeldRootAnswered is a held root the registry answered, asked for by
-// its digest, with other content than its tag was answered with (an error
-// document, a proxy's page, other bytes). It is no refusal of the root
+// its digest, otherwise than its tag: with other content (an error
+// document, a proxy's page, other bytes), or not found while its tag
+// still names it (heldRootGone). It is no refusal of the root
 // (refusesRoot): the registry's fault, not the root's.
-var errHeldRootAnswered = fmt.Errorf("the registry answered the bundle root, asked for by its digest, with other content than its tag named (a proxy's page or error document, or a broken registry): %w", errdef.ErrMalformed)
+var errHeldRootAnswered = fmt.Errorf("%w", errdef.ErrMalformed)
+
+// errHeldRootGone marks a held root not found by its digest, which its
+// tag named: deleted since, unless its tag still names it (heldRootGone).
+var errHeldRootGone = errors.New("deleted since its tag was read")
 
 // rootReferrers lists the referrers of root. The listing is hostile input
 // too: bounded as create bounds an image's. Only image manifests can be
