@@ -28,7 +28,11 @@ func (c reauthClient) Do(req *http.Request) (*http.Response, error) {
 	if err := holdWrite(req); err != nil {
 		return nil, err
 	}
-	return c.gate.do(req, c.do)
+	resp, err := c.gate.do(req, c.do)
+	if err != nil {
+		return resp, err
+	}
+	return checkTagListPage(req, resp)
 }
 
 func (c reauthClient) do(req *http.Request) (*http.Response, error) {

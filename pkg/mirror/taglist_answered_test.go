@@ -1,0 +1,50 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestTagListAnsweredNotTagList: a registry, or a proxy in front of it,
+// that answers the bundle repository's tag list with JSON that is no tag
+// list (an error document under 200, {}). It was read as a list of no
+// tags: nothing held, so C (101) was imported over B (102), a rollback.
+// Such an answer now fails the check closed (exit 11).
+func TestTagListAnsweredNotTagList(t *testing.T) {
+	for _, body := range []string{
+		`{"errors":[{"code":"UNKNOWN","message":"upstream unavailable"}]}`,
+		`{}`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			ctx := context.Background()
+			var altered atomic.Bool
+			host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if altered.Load() && strings.HasSuffix(r.URL.Path, "/mirror-bundle/tags/list") {
+						w.Header().Set("Content-Type", "application/json")
+						w.Write([]byte(body))
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			a, c, r, _ := heldNewerThanC(t, host)
+			altered.Store(true)
+			_, err := mirror.Import(ctx, importOpts(t, c, host, a.pub))
+			if !errors.Is(err, errdef.ErrMalformed) {
+				t.Errorf("import of C (101), the tag list answered %s: %v; want malformed", body, err)
+			}
+			if d, err := r.Resolve(ctx, "2025.11.0"); err == nil {
+				t.Fatalf("C was placed over B: tag 2025.11.0 names %s", d.Digest)
+			}
+		})
+	}
+}
