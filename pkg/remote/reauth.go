@@ -32,7 +32,7 @@ func (c reauthClient) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, err
 	}
-	return checkTagListPage(req, resp)
+	return checkListingPage(req, resp)
 }
 
 func (c reauthClient) do(req *http.Request) (*http.Response, error) {

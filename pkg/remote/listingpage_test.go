@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 )
@@ -40,6 +43,36 @@ func TestTagListPageNoTagList(t *testing.T) {
 			t.Errorf("tag list answered %s: tags %q, err %v; want malformed", body, got, err)
 		case want != nil && (err != nil || !slices.Equal(got, want)):
 			t.Errorf("tag list answered %s: tags %q, err %v; want %q", body, got, err, want)
+		}
+	}
+}
+
+// TestReferrersPageNoIndex: a registry, or a proxy in front of it, that
+// answers the referrers API under an image index's media type with JSON
+// that is no image index (an error document, {}, null). oras-go read it
+// as an index of no referrers, so a bundle root's signature read as none;
+// it is now malformed (exit 11). An index of no referrers is still none.
+func TestReferrersPageNoIndex(t *testing.T) {
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("root"), Size: 4}
+	for body, malformed := range map[string]bool{
+		`{"errors":[{"code":"UNKNOWN","message":"upstream unavailable"}]}`: true,
+		`{}`:   true,
+		`null`: true,
+		`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`: false,
+		`{"schemaVersion":2,"manifests":null}`:                                                     false,
+	} {
+		reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+			w.Write([]byte(body))
+		}))
+		var got []ocispec.Descriptor
+		err := remote.Classify(repoAt(t, reg).Referrers(t.Context(), subject, "", func(page []ocispec.Descriptor) error {
+			got = append(got, page...)
+			return nil
+		}))
+		reg.Close()
+		if malformed && !errors.Is(err, errdef.ErrMalformed) || !malformed && (err != nil || len(got) != 0) {
+			t.Errorf("referrers answered %s: %v, %v; want malformed %v", body, got, err, malformed)
 		}
 	}
 }

@@ -1,0 +1,60 @@
+package remote
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// maxListingPage is oras-go's bound on a listing page (MaxMetadataBytes'
+// default): a page past it is handed on for oras-go to refuse, as before.
+const maxListingPage = 4 << 20
+
+// checkListingPage refuses a page of a listing (200) that is JSON but not
+// the listing's: a tag list page (GET …/tags/list) with neither "tags" nor
+// "name", or a referrers page (GET …/referrers/…) under an image index's
+// media type with neither "manifests" nor "schemaVersion": an error
+// document a proxy answers with 200, {}, null. oras-go reads such a page
+// as one of no tags or referrers, so a repository's tags read as none,
+// a root's signatures as none, and the rollback check passed over what
+// is held. What is no JSON at all is handed on: oras-go fails to decode
+// it (ErrListing, by Classify).
+func checkListingPage(req *http.Request, resp *http.Response) (*http.Response, error) {
+	if req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return resp, nil
+	}
+	var what string
+	var keys [2]string
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/tags/list"):
+		what, keys = "tag list", [2]string{"tags", "name"}
+	case strings.Contains(req.URL.Path, "/referrers/") && resp.Header.Get("Content-Type") == ocispec.MediaTypeImageIndex:
+		what, keys = "image index of referrers", [2]string{"manifests", "schemaVersion"}
+	default:
+		return resp, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxListingPage+1))
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	var page map[string]json.RawMessage
+	if len(data) <= maxListingPage && json.Unmarshal(data, &page) == nil && page[keys[0]] == nil && page[keys[1]] == nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: the registry answered %d bytes of JSON that are no %s, with no %q (an error document, or a broken registry): %w",
+			withoutQuery(req.URL), len(data), what, keys[0], ErrListing)
+	}
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
+	return resp, nil
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
