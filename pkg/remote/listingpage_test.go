@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -73,6 +74,42 @@ func TestReferrersPageNoIndex(t *testing.T) {
 		reg.Close()
 		if malformed && !errors.Is(err, errdef.ErrMalformed) || !malformed && (err != nil || len(got) != 0) {
 			t.Errorf("referrers answered %s: %v, %v; want malformed %v", body, got, err, malformed)
+		}
+	}
+}
+
+// TestFallbackTagNoManifest: a registry without the referrers API, or a
+// proxy in front of it, that answers a referrers fallback tag
+// (sha256-<hex>) with what is no manifest (a proxy's page, an error
+// document). oras-go read it as no referrers; it is now malformed (exit
+// 11). An index of no referrers is still none.
+func TestFallbackTagNoManifest(t *testing.T) {
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("root"), Size: 4}
+	for _, tc := range []struct {
+		contentType, body string
+		malformed         bool
+	}{
+		{"text/html", `<html><body>502 Bad Gateway</body></html>`, true},
+		{ocispec.MediaTypeImageIndex, `{"errors":[{"code":"UNKNOWN","message":"upstream unavailable"}]}`, true},
+		{"application/json", `{}`, true},
+		{ocispec.MediaTypeImageIndex, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`, false},
+	} {
+		reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/manifests/sha256-"+subject.Digest.Encoded()) {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", tc.contentType)
+			w.Write([]byte(tc.body))
+		}))
+		var got []ocispec.Descriptor
+		err := remote.Classify(repoAt(t, reg).Referrers(t.Context(), subject, "", func(page []ocispec.Descriptor) error {
+			got = append(got, page...)
+			return nil
+		}))
+		reg.Close()
+		if tc.malformed && !errors.Is(err, errdef.ErrMalformed) || !tc.malformed && (err != nil || len(got) != 0) {
+			t.Errorf("fallback tag answered %s %s: %v, %v; want malformed %v", tc.contentType, tc.body, got, err, tc.malformed)
 		}
 	}
 }
