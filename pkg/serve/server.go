@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -31,6 +32,11 @@ const (
 	// DefaultShutdownTimeout is how long a shutdown waits for pulls in
 	// flight when ServerOptions.ShutdownTimeout is zero; then they are cut.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxConnections bounds the connections held open at once
+	// (about 80 KiB each while a blob streams, 20 MiB at the bound); the
+	// next client waits in the listen queue until one closes. Slow or idle
+	// clients hold theirs for at most ReadHeaderTimeout or IdleTimeout.
+	DefaultMaxConnections = 256
 )
 
 // ServerOptions configure Serve. The zero value serves plain HTTP.
@@ -41,6 +47,9 @@ type ServerOptions struct {
 	// ShutdownTimeout is how long a shutdown waits for requests in flight;
 	// 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// MaxConnections bounds the connections held open at once; 0 means
+	// DefaultMaxConnections.
+	MaxConnections int
 	// Logger receives the server's own errors (bad TLS handshakes, broken
 	// connections); nil discards them.
 	Logger *slog.Logger
@@ -90,6 +99,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 		return err
 	}
 	srv.TLSConfig = tlsConfig
+	limit := opts.MaxConnections
+	if limit <= 0 {
+		limit = DefaultMaxConnections
+	}
+	ln = newLimitListener(ln, limit)
 	timeout := opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = DefaultShutdownTimeout
@@ -117,4 +131,51 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 		return err
 	}
 	return nil
+}
+
+// limitListener hands out at most cap(slots) connections at once: Accept
+// waits for one of them to close before it takes the next from the
+// listener, so clients past the bound wait in the kernel's listen queue
+// rather than in the server's memory.
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its place back once, on its first Close.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
