@@ -76,10 +76,18 @@ const maxZstdWindow = 64 << 20
 func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 	src := &sourceReader{r: r}
 	br := bufio.NewReaderSize(src, 1<<20)
-	magic, _ := br.Peek(4)
+	magic, err := br.Peek(4)
+	if err != nil && src.err != nil {
+		// The medium failed (EIO) before the magic was read: no fault of
+		// the archive's, and its bytes must not be read as a plain tar.
+		return nil, None, nil, src.err
+	}
 	switch sniffCompression(magic) {
 	case Gzip:
 		zr, err := gzip.NewReader(br)
+		if err != nil && src.err != nil && errors.Is(err, src.err) {
+			return nil, Gzip, nil, fmt.Errorf("gzip stream: %w", err) // the medium's, not malformed
+		}
 		if errors.Is(err, gzip.ErrHeader) {
 			// Its magic read, the rest of its header does not: altered
 			// on the media, as a member of pack's so damaged.
@@ -91,6 +99,9 @@ func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 		return &damageReader{r: zr, src: src, codec: Gzip}, Gzip, func() { zr.Close() }, nil
 	case Zstd:
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow*2))
+		if err != nil && src.err != nil && errors.Is(err, src.err) {
+			return nil, Zstd, nil, fmt.Errorf("zstd stream: %w", err) // the medium's, not malformed
+		}
 		if err != nil {
 			return nil, Zstd, nil, fmt.Errorf("zstd: %v: %w", err, errdef.ErrMalformed)
 		}

@@ -133,3 +133,61 @@ func TestTarReaderDamagedStreamHeader(t *testing.T) {
 		t.Errorf("cut within the header: %v; want ErrMalformed", err)
 	}
 }
+
+// failingOnceReader gives n bytes of r, fails once as a medium does, then
+// reads on.
+type failingOnceReader struct {
+	r      io.Reader
+	n      int
+	failed bool
+}
+
+func (f *failingOnceReader) Read(p []byte) (int, error) {
+	if f.n <= 0 && !f.failed {
+		f.failed = true
+		return 0, &os.PathError{Op: "read", Path: "/media/stick/bundle.tar.gz", Err: syscall.EIO}
+	}
+	if !f.failed {
+		p = p[:min(len(p), f.n)]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+// TestTarReaderMediumFailsInFirstHeader: a medium failing (EIO) within the
+// first bytes of a .tar.gz or .tar.zst read as a stream, its magic or the
+// rest of its first header, was "gzip: read FILE: input/output error:
+// malformed", exit 11, or the compressed bytes read as a plain tar, also
+// malformed; it is the medium's *os.PathError, exit 1, as anywhere later
+// in the stream; a medium that reads again after failing once may give
+// the archive whole (found by review).
+func TestTarReaderMediumFailsInFirstHeader(t *testing.T) {
+	plain := makeTar(t, entry{name: "oci-layout", typeflag: tar.TypeReg, body: "{}"})
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	zw.Name = "bundle.tar" // a header longer than its 10 bytes
+	zw.Write(plain)
+	zw.Close()
+	var zs bytes.Buffer
+	ze, _ := zstd.NewWriter(&zs)
+	ze.Write(plain)
+	ze.Close()
+	for name, data := range map[string][]byte{"gzip": gz.Bytes(), "zstd": zs.Bytes()} {
+		for _, n := range []int{0, 2, 5, 12} {
+			for _, r := range []io.Reader{
+				&failingReader{r: bytes.NewReader(data), n: n},
+				&failingOnceReader{r: bytes.NewReader(data), n: n},
+			} {
+				_, err := readAll(r)
+				if _, once := r.(*failingOnceReader); once && err == nil {
+					continue // read again past the failure: the archive whole
+				}
+				var pe *os.PathError
+				if !errors.As(err, &pe) || errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch) {
+					t.Errorf("%s, failing at byte %d (%T): %v; want the medium's *os.PathError", name, n, r, err)
+				}
+			}
+		}
+	}
+}
