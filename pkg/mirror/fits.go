@@ -2,9 +2,9 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -241,15 +241,11 @@ func advisoryPaths(dir string) (out []bundle.File, cut bool, err error) {
 		return nil, false, err
 	}
 	least := 0
-	err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return nil
-		}
-		f := bundle.File{Path: "advisories/" + filepath.ToSlash(rel)}
+	// Read a directory at a time in batches (walkBounded), not whole as
+	// filepath.WalkDir does: a directory of a million files was read, its
+	// names held, before the bound stopped the listing.
+	err = walkBounded(root, "", func(rel string, e fs.DirEntry) error {
+		f := bundle.File{Path: "advisories/" + rel}
 		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
 			f.Size = info.Size()
 		}
@@ -260,6 +256,9 @@ func advisoryPaths(dir string) (out []bundle.File, cut bool, err error) {
 		}
 		return nil
 	})
+	if errors.Is(err, fs.SkipAll) {
+		err = nil
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("--advisories %s: %w", dir, err)
 	}

@@ -210,3 +210,41 @@ func TestAdvisoryPathsStopsPastTheBound(t *testing.T) {
 		t.Fatalf("listed %d of %d (cut %v, err %v)", len(out), each, cut, err)
 	}
 }
+
+// TestAdvisoryPathsReadsOneDirectoryInBatches: the listing stopped at
+// the bound, but filepath.WalkDir read each directory whole, sorted,
+// before the first of its files was listed, so a feed of one directory of
+// a million files held every name to be refused. It reads a directory a
+// batch at a time: twice as many files past the bound cost no more.
+func TestAdvisoryPathsReadsOneDirectoryInBatches(t *testing.T) {
+	root := t.TempDir()
+	name := strings.Repeat("x", 230)
+	perEntry := advisoryLeast(bundle.File{Path: "advisories/" + name + "-000000"})
+	past := bundle.MaxManifestJSONSize/perEntry + 1000
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			f, err := os.Create(filepath.Join(root, fmt.Sprintf("%s-%06d", name, i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	list := func() uint64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out, cut, err := advisoryPaths(root)
+		runtime.ReadMemStats(&after)
+		if err != nil || !cut || len(out) > past {
+			t.Fatalf("listed %d (cut %v, err %v), want at most %d, cut", len(out), cut, err, past)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	add(0, past)
+	small := list()
+	add(past, 2*past)
+	if large := list(); large > small+(1<<20) {
+		t.Errorf("listing a directory of %d advisories allocated %d bytes, of %d: %d; want no more than a MiB more, the listing stopping at the same bound", 2*past, large, past, small)
+	}
+}
