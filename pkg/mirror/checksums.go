@@ -54,7 +54,9 @@ type ChecksumsResult struct {
 type BadFile struct {
 	Path string `json:"path"`
 	// Problem is "missing", "not listed", "checksum mismatch", "is a
-	// symlink" or "not a regular file".
+	// symlink", "not a regular file", or, for a directory (its path ends
+	// in "/") more than 32 levels deep and deeper than any SHA256SUMS lists
+	// a file in, which is not read further, problemDeep.
 	Problem string `json:"problem"`
 }
 
@@ -66,6 +68,10 @@ func (b BadFile) notRegular() bool {
 const (
 	problemSymlink    = "is a symlink"
 	problemNotRegular = "not a regular file"
+	// problemDeep is a directory, not empty, below the deepest that holds
+	// a file SHA256SUMS lists (and past walkMinDepth levels, or past
+	// walkMaxDepth): it is not read further.
+	problemDeep = "not listed: a directory deeper than any SHA256SUMS lists a file in"
 )
 
 // maxNamedInError bounds how many bad files an error message names (the
@@ -216,7 +222,30 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 		listed[s.Path] = i
 	}
 	state := make([]byte, len(sums))
-	err := walkBounded(dir.Path(), "", func(rel string, e fs.DirEntry) error {
+	// No directory deeper than the deepest that holds a listed file can
+	// hold one: past walkMinDepth levels, it is not entered (a hostile
+	// depth of thousands of levels held a descriptor each, "too many open
+	// files"), but named, if it holds anything, as not listed. Nor is one
+	// past walkMaxDepth, whatever SHA256SUMS lists.
+	depth := walkMinDepth
+	for _, s := range sums {
+		depth = max(depth, strings.Count(s.Path, "/"))
+	}
+	depth = min(depth, walkMaxDepth)
+	deep := func(rel string) error {
+		f, err := os.Open(filepath.Join(dir.Path(), filepath.FromSlash(rel)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := f.ReadDir(1); err == nil {
+			bad.add(BadFile{rel + "/", problemDeep})
+		} else if !errors.Is(err, io.EOF) {
+			return err
+		}
+		return nil
+	}
+	err := walkBounded(dir.Path(), "", depth, func(rel string, e fs.DirEntry) error {
 		i, isListed := listed[rel]
 		switch {
 		case rel == layout.ChecksumsFile || rel == layout.ChecksumsSigFile:
@@ -236,7 +265,7 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 			bad.add(BadFile{rel, "not listed"})
 		}
 		return nil
-	})
+	}, deep)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +323,10 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 // set order. It reads each directory walkBatch entries at a time, not
 // whole as filepath.WalkDir does, so a directory of any number of files
 // holds no more of them than that; a directory is entered as it is met.
-func walkBounded(root, rel string, fn func(rel string, e fs.DirEntry) error) error {
+// Each level it is in holds the directory open, so a directory more than
+// maxDepth levels below root (maxDepth < 0: none is) is not entered:
+// deep is called with its slash path instead.
+func walkBounded(root, rel string, maxDepth int, fn func(rel string, e fs.DirEntry) error, deep func(rel string) error) error {
 	f, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
 	if err != nil {
 		return err
@@ -308,10 +340,13 @@ func walkBounded(root, rel string, fn func(rel string, e fs.DirEntry) error) err
 				name = rel + "/" + name
 			}
 			var ferr error
-			if e.IsDir() {
-				ferr = walkBounded(root, name, fn)
-			} else {
+			switch {
+			case !e.IsDir():
 				ferr = fn(name, e)
+			case maxDepth >= 0 && strings.Count(name, "/") >= maxDepth:
+				ferr = deep(name)
+			default:
+				ferr = walkBounded(root, name, maxDepth, fn, deep)
 			}
 			if ferr != nil {
 				return ferr
@@ -328,6 +363,15 @@ func walkBounded(root, rel string, fn func(rel string, e fs.DirEntry) error) err
 
 // walkBatch is how many entries of a directory walkBounded reads at once.
 const walkBatch = 64
+
+// walkMinDepth and walkMaxDepth bound the levels of directories
+// verify-checksums enters, each a descriptor held: every file to
+// walkMinDepth levels is named as it is; past it, to the deepest level
+// SHA256SUMS lists a file in, at most walkMaxDepth.
+const (
+	walkMinDepth = 32
+	walkMaxDepth = 256
+)
 
 // checkSigningFinished refuses a bundle directory that a sign stopped
 // before its end (killed, or the disk filled) left half written: its
