@@ -232,20 +232,23 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 		depth = max(depth, strings.Count(s.Path, "/"))
 	}
 	depth = min(depth, walkMaxDepth)
-	deep := func(rel string) error {
+	enter := func(rel string) (bool, error) {
+		if strings.Count(rel, "/") < depth {
+			return true, nil
+		}
 		f, err := os.Open(filepath.Join(dir.Path(), filepath.FromSlash(rel)))
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer f.Close()
 		if _, err := f.ReadDir(1); err == nil {
 			bad.add(BadFile{rel + "/", problemDeep})
 		} else if !errors.Is(err, io.EOF) {
-			return err
+			return false, err
 		}
-		return nil
+		return false, nil
 	}
-	err := walkBounded(dir.Path(), "", depth, func(rel string, e fs.DirEntry) error {
+	err := walkBounded(dir.Path(), "", func(rel string, e fs.DirEntry) error {
 		i, isListed := listed[rel]
 		switch {
 		case rel == layout.ChecksumsFile || rel == layout.ChecksumsSigFile:
@@ -265,7 +268,7 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 			bad.add(BadFile{rel, "not listed"})
 		}
 		return nil
-	}, deep)
+	}, enter)
 	if err != nil {
 		return nil, err
 	}
@@ -322,11 +325,10 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 // (anything but a directory) in the directory root/rel and below, in no
 // set order. It reads each directory walkBatch entries at a time, not
 // whole as filepath.WalkDir does, so a directory of any number of files
-// holds no more of them than that; a directory is entered as it is met.
-// Each level it is in holds the directory open, so a directory more than
-// maxDepth levels below root (maxDepth < 0: none is) is not entered:
-// deep is called with its slash path instead.
-func walkBounded(root, rel string, maxDepth int, fn func(rel string, e fs.DirEntry) error, deep func(rel string) error) error {
+// holds no more of them than that; a directory is entered as it is met,
+// when enter (if not nil) says so. Each level it is in holds the
+// directory open: enter bounds the depth.
+func walkBounded(root, rel string, fn func(rel string, e fs.DirEntry) error, enter func(rel string) (bool, error)) error {
 	f, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
 	if err != nil {
 		return err
@@ -340,13 +342,16 @@ func walkBounded(root, rel string, maxDepth int, fn func(rel string, e fs.DirEnt
 				name = rel + "/" + name
 			}
 			var ferr error
+			in := e.IsDir()
+			if in && enter != nil {
+				in, ferr = enter(name)
+			}
 			switch {
+			case ferr != nil:
 			case !e.IsDir():
 				ferr = fn(name, e)
-			case maxDepth >= 0 && strings.Count(name, "/") >= maxDepth:
-				ferr = deep(name)
-			default:
-				ferr = walkBounded(root, name, maxDepth, fn, deep)
+			case in:
+				ferr = walkBounded(root, name, fn, enter)
 			}
 			if ferr != nil {
 				return ferr

@@ -244,7 +244,7 @@ func advisoryPaths(dir string) (out []bundle.File, cut bool, err error) {
 	// Read a directory at a time in batches (walkBounded), not whole as
 	// filepath.WalkDir does: a directory of a million files was read, its
 	// names held, before the bound stopped the listing.
-	err = walkBounded(root, "", -1, func(rel string, e fs.DirEntry) error {
+	err = walkBounded(root, "", func(rel string, e fs.DirEntry) error {
 		f := bundle.File{Path: "advisories/" + rel}
 		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
 			f.Size = info.Size()
