@@ -227,6 +227,50 @@ func (d *Dir) ReadDir(name string) ([]fs.DirEntry, error) {
 	return readDir(f)
 }
 
+// ReadDirEach calls fn with each entry of the directory name of the
+// bundle (slash-separated, relative, clean), reached through no symlink at
+// any level, in no set order, until fn returns an error, which it
+// returns. The directory is read readDirBatch entries at a time, not
+// whole: a hostile bundle's directory may hold millions of files.
+func (d *Dir) ReadDirEach(name string, fn func(fs.DirEntry) error) error {
+	if err := bundle.ValidPath(name); err != nil {
+		return fmt.Errorf("%v: %w", err, errdef.ErrMalformed)
+	}
+	h, base, done, err := d.split(name)
+	if err != nil {
+		return err
+	}
+	f, err := openDirAt(h, d.path(name), base)
+	done()
+	if err != nil {
+		return d.openError(name, err)
+	}
+	defer closeDir(f)
+	return readDirEach(f, fn)
+}
+
+// readDirBatch is how many entries ReadDirEach reads at once.
+const readDirBatch = 64
+
+// readDirEntries calls fn with every entry f reads, readDirBatch at a
+// time.
+func readDirEntries(f *os.File, fn func(fs.DirEntry) error) error {
+	for {
+		batch, err := f.ReadDir(readDirBatch)
+		for _, e := range batch {
+			if ferr := fn(e); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(batch) == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // OpenArchive opens an archive the user named (a bundle's .tar, .tar.zst,
 // .tar.gz) for reading, following a symlink as for any path given. Anything
 // but a regular file is refused as not an archive (errdef.ErrUsage), and

@@ -104,3 +104,5 @@ func ignoringEINTR(fn func() (int, error)) (int, error) {
 }
 
 func readDir(d dirFD) ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
+
+func readDirEach(d dirFD, fn func(fs.DirEntry) error) error { return readDirEntries(d.f, fn) }

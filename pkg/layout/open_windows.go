@@ -73,3 +73,12 @@ func lstatAt(parent dirFD, path, name string) (bool, int64, error) {
 }
 
 func readDir(d dirFD) ([]fs.DirEntry, error) { return os.ReadDir(d.path) }
+
+func readDirEach(d dirFD, fn func(fs.DirEntry) error) error {
+	f, err := os.Open(d.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return readDirEntries(f, fn)
+}
