@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -223,9 +225,12 @@ func missingIsMismatch(err error) error {
 // when signing, removeUnreached's).
 func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 	named := map[string]bool{}
+	depth := walkMinDepth // as verify-checksums, which names each file to that depth
 	for _, f := range m.HumanView() {
 		named[f.Path] = true
+		depth = max(depth, strings.Count(f.Path, "/"))
 	}
+	depth = min(depth, walkMaxDepth)
 	// A directory at a time in batches (walkBounded), not whole as
 	// filepath.WalkDir reads it: a stray directory of a million files was
 	// read whole (190 MiB) before its first file was refused.
@@ -240,7 +245,29 @@ func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 			return fmt.Errorf("%s: %s: %w", p, signLeftover, errdef.ErrMalformed)
 		}
 		return fmt.Errorf("%s: not part of the bundle (manifest.json does not name it): %w", p, errdef.ErrMalformed)
-	}, func(rel string) (bool, error) { return rel != layout.BlobsDir+"/sha256", nil })
+	}, func(rel string) (bool, error) {
+		switch {
+		case rel == layout.BlobsDir+"/sha256":
+			return false, nil
+		case strings.Count(rel, "/") < depth:
+			return true, nil
+		}
+		// Past walkMinDepth levels and deeper than any file named: only
+		// stray files are there. It is not entered (a hostile depth held a descriptor a level, "too many
+		// open files"), but refused if it holds anything.
+		p := filepath.Join(dir.Path(), filepath.FromSlash(rel))
+		f, err := os.Open(p)
+		if err != nil {
+			return false, err
+		}
+		defer f.Close()
+		if _, err := f.ReadDir(1); err == nil {
+			return false, fmt.Errorf("%s: not part of the bundle (a directory deeper than any file manifest.json names): %w", p, errdef.ErrMalformed)
+		} else if !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		return false, nil
+	})
 }
 
 // maxSignBlobs is the most blobs a sign writes before index.json names
