@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,11 +187,43 @@ func (p *probe) checkAuth(ctx context.Context, anon *http.Response) bool {
 		p.add(CheckAuth, CheckPass, "%s; an anonymous token was accepted (write access is checked below)", what)
 		return true
 	case !haveCred:
-		p.add(CheckAuth, CheckFail, "the registry asks for %s and there are no credentials for %s: run `stella mirror login %s`, docker login, or give --registry-config", what, p.host, p.host)
+		p.add(CheckAuth, CheckFail, "the registry asks for %s and there are no credentials for %s: run `%s` (the password on stdin), docker login, or give --registry-config", what, p.host, loginCommand(p.host, p.client.Options()))
 	default:
 		p.add(CheckAuth, CheckFail, "the registry asks for %s and refused the credentials for %s: %v", what, p.host, remote.Classify(err))
 	}
 	return false
+}
+
+// loginCommand is the login that saves credentials for host where a run
+// with o reads them, as a command that runs as written: login reads the
+// password from stdin only, and talks to the registry and writes the
+// config file as the flags of o say.
+func loginCommand(host string, o remote.Options) string {
+	args := []string{"stella mirror login", shellWord(host), "-u USER --password-stdin"}
+	if o.PlainHTTP || slices.Contains(o.PlainHTTPHosts, host) {
+		args = append(args, "--plain-http")
+	}
+	if o.Insecure {
+		args = append(args, "--insecure")
+	}
+	for _, f := range []struct{ flag, value string }{
+		{"--ca-file", o.CAFile}, {"--cert-file", o.CertFile}, {"--key-file", o.KeyFile},
+		{"--certs-dir", o.CertsDir}, {"--registry-config", o.ConfigFile},
+	} {
+		if f.value != "" {
+			args = append(args, f.flag, shellWord(f.value))
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+// shellWord quotes s for a POSIX shell where it holds anything but the
+// characters of plain paths and host names.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // parseChallenge returns the scheme and realm of a WWW-Authenticate header.

@@ -420,3 +420,30 @@ func TestInterruptedDoctorCleansUp(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorAuthLoginHint: the auth check of a registry there are no
+// credentials for says which login saves them, as a command that runs as
+// written: login needs -u and --password-stdin, and the flags the doctor
+// was given that decide where login talks to and where it writes
+// (--plain-http, --registry-config, the TLS files). It said `stella mirror
+// login HOST`, which login refuses (no -u), and which, for a registry
+// without TLS or a --registry-config of the run, failed or saved the
+// credentials where the next run does not read them.
+func TestDoctorAuthLoginHint(t *testing.T) {
+	t.Parallel()
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", "pw")})
+	cfg := filepath.Join(t.TempDir(), "my config.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, err := remote.New(remote.Options{PlainHTTP: true, ConfigFile: cfg, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := doctor(t, host, client)
+	auth := res.Check(mirror.CheckAuth)
+	want := "`stella mirror login " + host + " -u USER --password-stdin --plain-http --registry-config '" + cfg + "'`"
+	if !errors.Is(err, errdef.ErrUnavailable) || auth == nil || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, want) {
+		t.Fatalf("err %v, auth %+v; want a failure saying %s", err, auth, want)
+	}
+}
