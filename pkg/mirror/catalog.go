@@ -342,7 +342,7 @@ func verifyCatalog(ctx context.Context, tgt *target, repo string, opts CatalogOp
 	if bundleTrust, err = bundleTrust.load(ctx); err != nil {
 		return nil, err
 	}
-	unlisted, refused, err := checkCatalogCurrent(ctx, tgt, repo, cat, roots, bundleTrust, logger(opts.Logger))
+	unlisted, refused, err := checkCatalogCurrent(ctx, tgt, repo, cat, roots, bundleTrust, catalogCommand(tgt, repo, opts.BundleTrust), logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}
@@ -498,7 +498,7 @@ func refreshCatalog(ctx context.Context, tgt *target, repo, key string, pass key
 		// The bundle is placed and tagged by now: said so, lest the
 		// error (a repository over MaxUnverifiedRoots, exit 5) read as
 		// the bundle's own.
-		return fmt.Errorf("the bundle is in place, but the catalog of %s/%s was not refreshed (once mended: stella mirror catalog %s/%s --key KEY): %w", tgt.host, repo, tgt.host, repo, err)
+		return fmt.Errorf("the bundle is in place, but the catalog of %s/%s was not refreshed (once mended: %s): %w", tgt.host, repo, catalogCommand(tgt, repo, trust), err)
 	}
 	return nil
 }

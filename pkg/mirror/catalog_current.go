@@ -40,7 +40,7 @@ func checkCatalogRepository(cat *CatalogFile, host, repo string) (warning string
 // catalog, or a push without --catalog-key, would hide. A root it does not
 // list of an older generation is a warning: it changes nothing about the
 // newest, and pushing an older bundle (--allow-rollback) leaves one.
-func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *CatalogFile, roots []bundleRoot, trust TrustOptions, log *slog.Logger) (warnings []string, skipped []SkippedRoot, err error) {
+func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *CatalogFile, roots []bundleRoot, trust TrustOptions, rewrite string, log *slog.Logger) (warnings []string, skipped []SkippedRoot, err error) {
 	listed := map[digest.Digest]bool{}
 	newest, has := int64(0), false
 	for _, b := range cat.Bundles {
@@ -78,8 +78,8 @@ func checkCatalogCurrent(ctx context.Context, tgt *target, repo string, cat *Cat
 		if has {
 			lists = fmt.Sprintf("lists up to generation %d", newest)
 		}
-		return nil, nil, fmt.Errorf("catalog of %s (generated %s) %s, but the repository holds %s (version %s, generation %d, root %s): write it again (stella mirror catalog %s --key KEY): %w",
-			here, cat.GeneratedAt.Format(time.RFC3339), lists, stale.BundleID, stale.Version, stale.Generation, stale.Root, here, errdef.ErrOutOfDate)
+		return nil, nil, fmt.Errorf("catalog of %s (generated %s) %s, but the repository holds %s (version %s, generation %d, root %s): write it again (%s): %w",
+			here, cat.GeneratedAt.Format(time.RFC3339), lists, stale.BundleID, stale.Version, stale.Generation, stale.Root, rewrite, errdef.ErrOutOfDate)
 	}
 	return warnings, skipped, nil
 }

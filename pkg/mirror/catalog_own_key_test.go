@@ -48,3 +48,35 @@ func TestCatalogVerifyWithItsOwnKey(t *testing.T) {
 		t.Errorf("catalog --verify --bundle-key, a bundle published since: %v; want out of date", err)
 	}
 }
+
+// TestCatalogOutOfDateAdviceRuns: catalog --verify --bundle-key of a
+// catalog signed with a key of its own, out of date (a bundle published
+// since), advises writing it again with the bundle trust it was checked
+// under, and that advice, followed, makes a catalog that verifies. It
+// advised `stella mirror catalog REPO --key KEY` alone, which lists only
+// the bundles the catalog's own key signs: none, so the catalog written
+// was out of date again (exit 3), with the same advice.
+func TestCatalogOutOfDateAdviceRuns(t *testing.T) {
+	f := newForgedRepo(t)
+	ctx := context.Background()
+	client := testutil.Client(t)
+	catPriv, catPub := testKeys(t, "catalog")
+	bundles := mirror.TrustOptions{Keys: []string{f.a.pub}, FlagPrefix: "bundle-"}
+	if _, err := mirror.Catalog(ctx, mirror.CatalogOptions{Repository: f.repo, Key: catPriv, Password: testPass, BundleTrust: bundles, Client: client}); err != nil {
+		t.Fatal(err)
+	}
+	f.pushSigned(t, "2025.12.0", 4000000005, 13, f.a.priv)
+	verify := mirror.CatalogOptions{Repository: f.repo, Verify: true, Trust: trustKeys(catPub), BundleTrust: bundles, Client: client}
+	_, err := mirror.Catalog(ctx, verify)
+	want := "(stella mirror catalog " + f.repo + " --key KEY --bundle-key " + f.a.pub + " --plain-http"
+	if !errors.Is(err, errdef.ErrOutOfDate) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("catalog --verify, a bundle published since: %v; want out of date, advising %s…", err, want)
+	}
+	// The advice, KEY being the catalog's key.
+	if _, err := mirror.Catalog(ctx, mirror.CatalogOptions{Repository: f.repo, Key: catPriv, Password: testPass, BundleTrust: bundles, Client: client}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Catalog(ctx, verify); err != nil {
+		t.Errorf("catalog --verify after the advised catalog: %v", err)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -199,31 +198,8 @@ func (p *probe) checkAuth(ctx context.Context, anon *http.Response) bool {
 // password from stdin only, and talks to the registry and writes the
 // config file as the flags of o say.
 func loginCommand(host string, o remote.Options) string {
-	args := []string{"stella mirror login", shellWord(host), "-u USER --password-stdin"}
-	if o.PlainHTTP || slices.Contains(o.PlainHTTPHosts, host) {
-		args = append(args, "--plain-http")
-	}
-	if o.Insecure {
-		args = append(args, "--insecure")
-	}
-	for _, f := range []struct{ flag, value string }{
-		{"--ca-file", o.CAFile}, {"--cert-file", o.CertFile}, {"--key-file", o.KeyFile},
-		{"--certs-dir", o.CertsDir}, {"--registry-config", o.ConfigFile},
-	} {
-		if f.value != "" {
-			args = append(args, f.flag, shellWord(f.value))
-		}
-	}
+	args := append([]string{"stella mirror login", shellWord(host), "-u USER --password-stdin"}, registryFlags(host, o)...)
 	return strings.Join(args, " ")
-}
-
-// shellWord quotes s for a POSIX shell where it holds anything but the
-// characters of plain paths and host names.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // parseChallenge returns the scheme and realm of a WWW-Authenticate header.
