@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -14,6 +15,8 @@ func newImportCmd(app *app) *cobra.Command {
 		opts       mirror.ImportOptions
 		trust      trustFlags
 		catalogKey string
+
+		fromPlain, toPlain bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR|REF --registry HOST[:PORT] (--key PUB | --trust-root ROOT)",
@@ -50,7 +53,12 @@ with a symlink on its path, and files of your own are never removed: a
 withdrawn one is named instead. --keep-withdrawn removes none. A bundle
 older than the one whose advisories DIR holds is refused (exit 8) unless
 --allow-rollback, which gives DIR that bundle's set; a bundle that lists no
-advisories leaves DIR as it was.`,
+advisories leaves DIR as it was.
+
+--plain-http talks plain HTTP to every registry of the run: for import REF,
+the one it reads and the one it writes. Between a registry with TLS and
+one without, --from-plain-http (the registry of REF) or --to-plain-http
+(--registry) talks plain HTTP to that side only, as sync's do.`,
 		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
     --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
   stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json
@@ -65,7 +73,15 @@ advisories leaves DIR as it was.`,
 			if opts.Trust, err = trust.required(); err != nil {
 				return err
 			}
-			if opts.Client, err = app.remoteClient(); err != nil {
+			var plain []string
+			if toPlain {
+				plain = append(plain, opts.Registry)
+			}
+			if ref, err := registry.ParseReference(opts.Source); err == nil && fromPlain {
+				// A FILE or DIR is read as it is: no registry of it is talked to.
+				plain = append(plain, ref.Registry)
+			}
+			if opts.Client, err = app.remoteClient(plain...); err != nil {
 				return err
 			}
 			if catalogKey != "" {
@@ -88,6 +104,8 @@ advisories leaves DIR as it was.`,
 	f.BoolVar(&opts.KeepWithdrawn, "keep-withdrawn", false, "leave in --advisories-dir the advisories this bundle withdrew (still reported; a later import without it removes them)")
 	f.StringVar(&opts.RepoPrefix, "repo-prefix", "", "prefix for every image repository on the target")
 	f.StringVar(&opts.BundleRepo, "bundle-repo", bundle.DefaultBundleRepository, "repository for the bundle itself")
+	f.BoolVar(&fromPlain, "from-plain-http", false, "talk plain HTTP to the registry of REF only (--plain-http: to both)")
+	f.BoolVar(&toPlain, "to-plain-http", false, "talk plain HTTP to --registry only (--plain-http: to both)")
 	bindAgeFlags(cmd, &opts.AllowExpired, &opts.AllowRollback, "import")
 	cmd.Flags().StringVar(&catalogKey, "catalog-key", "", "private key to re-sign the bundle repository's catalog with afterwards (left as it is if it already lists exactly these bundles)")
 	trust.bind(cmd, true)

@@ -69,7 +69,7 @@ func classify(err error, storage bool) error {
 		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login`, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
 	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
-		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: --plain-http, if it has no TLS)", err), errdef.ErrUnavailable}
+		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: --plain-http, if it has no TLS; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err), errdef.ErrUnavailable}
 	}
 	var certErr *ClientCertError
 	if errors.As(err, &certErr) {
@@ -109,7 +109,7 @@ func classify(err error, storage bool) error {
 			// error (Go's "Client sent an HTTP request to an HTTPS
 			// server", nginx's "The plain HTTP request was sent to HTTPS
 			// port"), as doctor's reachability check says.
-			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http)", err), errdef.ErrUnavailable}
+			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err), errdef.ErrUnavailable}
 		}
 		return err
 	}
