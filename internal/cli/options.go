@@ -93,7 +93,7 @@ func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command) error {
 		return nil
 	}
 	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("--registry-config %s: no such file (stella mirror login HOST --registry-config %s writes it): %w", g.registryCfg, g.registryCfg, errdef.ErrNotFound)
+		return fmt.Errorf("--registry-config %s: no such file (stella mirror login HOST -u USER --password-stdin --registry-config %s writes it): %w", g.registryCfg, g.registryCfg, errdef.ErrNotFound)
 	}
 	return nil
 }

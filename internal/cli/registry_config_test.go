@@ -26,7 +26,7 @@ func TestRegistryConfigMissingRefused(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	missing := filepath.Join(t.TempDir(), "confg.json")
 	code, stdout, stderr := run(t, "mirror", "doctor", "--registry", host, "--plain-http", "--registry-config", missing)
-	want := "stella: --registry-config " + missing + ": no such file (stella mirror login HOST --registry-config " + missing + " writes it): not found\n"
+	want := "stella: --registry-config " + missing + ": no such file (stella mirror login HOST -u USER --password-stdin --registry-config " + missing + " writes it): not found\n"
 	if code != ExitInput || stdout != "" || stderr != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stderr %q", code, stdout, stderr, ExitInput, want)
 	}
