@@ -104,9 +104,10 @@ const DefaultBundleRepository = "stellaops/mirror-bundle"
 // withoutUserinfo returns s with the credentials before its host
 // ([scheme://]USER:PASSWORD@ or TOKEN@, as a URL carries them) blanked,
 // and whether it held any: an @ followed by a host and a path, not by a
-// digest (name@sha256:…). The last such @ ends them, so a password may
-// hold an @ or a /. They would otherwise fail as a bad digest, echoed
-// whole into the terminal and a CI log.
+// digest (name@sha256:…, well-formed or mistyped: DigestShaped). The last
+// such @ ends them, so a password may hold an @ or a /. They would
+// otherwise fail as a bad digest, echoed whole into the terminal and a CI
+// log.
 func withoutUserinfo(s string) (string, bool) {
 	start := 0
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -118,7 +119,7 @@ func withoutUserinfo(s string) (string, bool) {
 		if at < start {
 			return s, false
 		}
-		if _, err := digest.Parse(s[at+1:]); err != nil {
+		if !DigestShaped(s[at+1:]) {
 			break
 		}
 	}
@@ -130,4 +131,17 @@ func withoutUserinfo(s string) (string, bool) {
 		shown = user + ":***"
 	}
 	return s[:start] + shown + s[at:], true
+}
+
+// DigestShaped reports whether s, what follows an @ in a reference, is a
+// digest, well-formed or not: ALGORITHM:… of an algorithm digests use
+// (sha256:, sha512:), as a digest cut short or mistyped still is. Such an
+// @ is no end of credentials before a host, whatever its digest's fault.
+func DigestShaped(s string) bool {
+	alg, _, ok := strings.Cut(s, ":")
+	switch digest.Algorithm(alg) {
+	case digest.SHA256, digest.SHA384, digest.SHA512:
+		return ok
+	}
+	return false
 }
