@@ -6,8 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
+
+	"github.com/stellaops/mirror/pkg/bundle"
 )
 
 // refusePasswords refuses a command whose arguments, --registry or --base
@@ -68,8 +69,8 @@ func userinfoEnd(arg string) int {
 			return -1
 		}
 		host, _, _ := strings.Cut(rest[at+1:], "/")
-		if _, err := digest.Parse(host); err == nil {
-			end = at // name@sha256:…, not a password's end
+		if bundle.DigestShaped(host) {
+			end = at // name@sha256:…, well-formed or mistyped: not a password's end
 			continue
 		}
 		// A user name holds no /: one before the : is a path's

@@ -156,3 +156,28 @@ func TestPasswordRefusalNamesPathWayOut(t *testing.T) {
 		t.Errorf("exit %d, %q; want a refusal naming login and ./ for a path, the part after the : blanked", code, stderr)
 	}
 }
+
+// TestMistypedDigestNotPassword: a registry reference whose digest is
+// mistyped (cut short) after a HOST:PORT (127.0.0.1:5000/a/b@sha256:abc)
+// was refused as USER:PASSWORD@HOST, "127.0.0.1:***@sha256:abc: a
+// reference holds no password: save the credentials with stella mirror
+// login": the port blanked, and login advised for a typo. An @ followed by
+// a digest's algorithm is a digest's, well-formed or not; the reference
+// fails naming its digest. One with credentials before its host still is
+// refused, the password blanked (found by review).
+func TestMistypedDigestNotPassword(t *testing.T) {
+	for _, ref := range []string{"127.0.0.1:5000/a/b@sha256:abc", "registry.internal:5000/a/b:1@sha256:", "localhost:5000/a@sha512:00"} {
+		if holdsPassword(ref) {
+			t.Errorf("%s taken for USER:PASSWORD@HOST", ref)
+		}
+	}
+	code, stdout, stderr := run(t, "mirror", "inspect", "127.0.0.1:5000/a/b@sha256:abc", "--plain-http")
+	if code != ExitInput || strings.Contains(stderr, "password") || strings.Contains(stderr, "***") || !strings.Contains(stderr, "127.0.0.1:5000/a/b@sha256:abc") {
+		t.Errorf("inspect of a reference with a mistyped digest: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	const secret = "hunter2-never-shown"
+	code, _, stderr = run(t, "mirror", "inspect", "user:"+secret+"@127.0.0.1:5000/a/b@sha256:abc", "--plain-http")
+	if code != ExitInput || strings.Contains(stderr, secret) || !strings.Contains(stderr, "login") {
+		t.Errorf("a reference with credentials and a mistyped digest: exit %d, %s", code, stderr)
+	}
+}
