@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -54,7 +52,8 @@ func refuseScheme(ref string) error {
 // withoutCredentials returns s with the user information before its host
 // (USER:PASSWORD@ or TOKEN@, as a URL carries it) replaced by "***@", and
 // whether there was any. An '@' before the first '/' is user information
-// unless a digest follows it (REPOSITORY@sha256:…, without a host).
+// unless a digest follows it (REPOSITORY@sha256:…, without a host; a
+// mistyped one too, which then fails as a digest, not as credentials).
 func withoutCredentials(s string) (string, bool) {
 	scheme, rest := "", s
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -65,8 +64,8 @@ func withoutCredentials(s string) (string, bool) {
 	if at < 0 {
 		return s, false
 	}
-	if _, err := digest.Parse(rest[at+1:]); err == nil {
-		return s, false
+	if bundle.DigestShaped(rest[at+1:]) {
+		return s, false // REPOSITORY@sha256:…, well-formed or mistyped
 	}
 	return scheme + "***@" + rest[at+1:], true
 }
