@@ -98,6 +98,21 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 	if output == "" {
 		output = filepath.Join(filepath.Dir(opts.Manifest), layout.EnvelopeFile)
 	}
+	// The envelope given as the file to sign (sign DIR/manifest.dsse, as
+	// verify takes it), or the file signed as --output: the envelope
+	// would be written over what it signs, and the signatures an envelope
+	// held lost.
+	if sameFile(opts.Manifest, output) {
+		return nil, fmt.Errorf("sign %s --output %s: the envelope would be written over the file it signs: give the bundle's manifest.json, and its envelope as --output (DIR/manifest.json --output DIR/manifest.dsse): %w", opts.Manifest, output, errdef.ErrUsage)
+	}
+	// A bundle directory's envelope signs its manifest.json, and nothing
+	// else: another file signed into it (sign DIR/index.json) replaced
+	// the bundle's signatures with one over that file.
+	if d := filepath.Dir(output); filepath.Base(output) == layout.EnvelopeFile && !sameFile(opts.Manifest, filepath.Join(d, layout.ManifestFile)) {
+		if _, err := os.Lstat(filepath.Join(d, layout.OCILayoutFile)); err == nil {
+			return nil, fmt.Errorf("sign %s --output %s: that is the envelope of the bundle in %s, which signs its manifest.json only: give %s: %w", opts.Manifest, output, d, filepath.Join(d, layout.ManifestFile), errdef.ErrUsage)
+		}
+	}
 	// The key first: a wrong password fails before a long verification.
 	signer, err := keys.LoadSigner(ctx, opts.Key, opts.Password)
 	if err != nil {
@@ -251,6 +266,20 @@ func bundleDirOf(manifest, output string) (*layout.Dir, error) {
 		return nil, nil
 	}
 	return layout.Open(d)
+}
+
+// sameFile reports whether a and b name one file: the same path, or, both
+// there, one file under two names (a link).
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // readManifestFile reads a manifest.json outside a bundle: at most
