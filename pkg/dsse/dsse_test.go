@@ -297,3 +297,14 @@ func TestParseKeyForEnvelope(t *testing.T) {
 		t.Fatalf("err = %v, want ErrMalformed saying a PEM block was given, the key not echoed", err)
 	}
 }
+
+// A bundle's manifest.json given where the envelope goes (verify
+// bundle/manifest.json, as sign takes it) is refused saying so: it said
+// `unknown field "advisories"`, naming no way out (found by review).
+func TestParseManifestForEnvelope(t *testing.T) {
+	manifest := `{"advisories": [], "bundleId": "2025.10.0-stable-0f2a", "images": [], "mirrorGeneration": 1, "schemaVersion": 1}` + "\n"
+	_, err := dsse.Parse([]byte(manifest))
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "manifest.json") || !strings.Contains(err.Error(), "manifest.dsse") {
+		t.Fatalf("err = %v, want ErrMalformed saying a bundle's manifest.json was given, pointing at manifest.dsse", err)
+	}
+}

@@ -109,6 +109,10 @@ func Parse(data []byte) (*Envelope, error) {
 		return nil, bad("%v", err)
 	}
 	if err := onlyFields(top, "payloadType", "payload", "signatures"); err != nil {
+		if _, ok := top["bundleId"]; ok {
+			// verify bundle/manifest.json, as sign takes it.
+			return nil, bad("a bundle's manifest.json (bundleId, images), not its envelope: give the bundle's manifest.dsse, or the bundle directory")
+		}
 		return nil, bad("%v", err)
 	}
 	var payloadType, payloadB64 string
