@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -115,7 +116,27 @@ func openSource(ctx context.Context, path string, log *slog.Logger) (*source, er
 		}
 		return indexedSource(path, store), nil
 	}
+	if err := refuseBundleFile(path); err != nil {
+		return nil, err
+	}
 	return openArchiveSource(ctx, path, true, log)
+}
+
+// refuseBundleFile refuses a file of a bundle directory given for the
+// bundle (import DIR/manifest.dsse, as verify takes it): read as an
+// archive, it failed as a damaged tar, exit 11.
+func refuseBundleFile(path string) error {
+	switch filepath.Base(path) {
+	case layout.ManifestFile, layout.EnvelopeFile, layout.IndexFile, layout.OCILayoutFile,
+		layout.PublicKeyFile, layout.ChecksumsFile, layout.ChecksumsSigFile:
+	default:
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if _, err := os.Lstat(filepath.Join(dir, layout.OCILayoutFile)); err != nil {
+		return nil
+	}
+	return fmt.Errorf("%s is a file of the bundle directory %s, not a bundle archive: give %s: %w", path, dir, dir, errdef.ErrUsage)
 }
 
 // openArchiveSource opens an archive through its index where it can be
