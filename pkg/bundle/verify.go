@@ -24,6 +24,10 @@ type ContentError struct {
 	Digest digest.Digest
 	// Detail says how it differed ("content hashes to sha256:…").
 	Detail string
+	// Hash: the length was the descriptor's, the bytes hash to another
+	// digest. No one can make a sound store hold such bytes under a
+	// digest, whatever the descriptor they wrote: the store's fault.
+	Hash bool
 }
 
 // Error implements error.
@@ -86,7 +90,7 @@ func (v *VerifyReader) check() error {
 		return fmt.Errorf("%q is not a valid sha256 digest: %w", v.desc.Digest, errdef.ErrMalformed)
 	}
 	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.desc.Digest.Encoded() {
-		return &ContentError{Digest: v.desc.Digest, Detail: "content hashes to sha256:" + got}
+		return &ContentError{Digest: v.desc.Digest, Detail: "content hashes to sha256:" + got, Hash: true}
 	}
 	return io.EOF
 }
@@ -100,7 +104,7 @@ func VerifyBytes(data []byte, desc ocispec.Descriptor) error {
 		return &ContentError{Digest: desc.Digest, Detail: fmt.Sprintf("content has %d bytes, descriptor says %d", len(data), desc.Size)}
 	}
 	if digest.FromBytes(data) != desc.Digest {
-		return &ContentError{Digest: desc.Digest, Detail: "content hashes to " + digest.FromBytes(data).String()}
+		return &ContentError{Digest: desc.Digest, Detail: "content hashes to " + digest.FromBytes(data).String(), Hash: true}
 	}
 	return nil
 }

@@ -243,6 +243,9 @@ func (rs *registrySource) readSignedFor(ctx context.Context, f *filesRef, sigs [
 // root; it is skipped, so that it cannot stop a reader from taking the
 // signing that verifies (nothing skipped is trusted either way).
 func hostileContent(err error) bool {
+	if errors.Is(err, errHeldRootAnswered) {
+		return false // the registry's (heldAnswered)
+	}
 	return errors.Is(err, errdef.ErrMalformed) || errors.Is(err, errdef.ErrDigestMismatch)
 }
 

@@ -209,7 +209,7 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 		}
 	}()
 	rootBytes, err := rs.doc(ctx, root)
-	if err != nil && rs.heldRoot && (errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed)) {
+	if err != nil && rs.heldRoot && !errors.Is(err, errHeldRootAnswered) && (errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, errdef.ErrMalformed)) {
 		// A held root's digest and size are those of the bytes its tag
 		// was answered with: other bytes under that digest are the
 		// registry's doing, which no one with push rights can cause, and
@@ -438,9 +438,24 @@ func (rs *registrySource) fetchDoc(ctx context.Context, desc ocispec.Descriptor,
 		rs.mu.Unlock()
 	}
 	if err != nil {
-		return nil, remote.Classify(err)
+		return nil, rs.heldAnswered(remote.Classify(err))
 	}
 	return data, nil
+}
+
+// heldAnswered is err, of a fetch by digest of a held root's part (its
+// metadata manifest, manifest.json, a referrer, an envelope, a side
+// file), as errHeldRootAnswered where the registry answered bytes of the
+// descriptor's size that hash to another digest: no one with push rights
+// can have a registry hold those under that digest, whatever descriptor
+// they wrote, so the part skipped would pass over the root (a rollback)
+// for the registry's fault. Other errors are left as they are.
+func (rs *registrySource) heldAnswered(err error) error {
+	var ce *bundle.ContentError
+	if !rs.heldRoot || !errors.As(err, &ce) || !ce.Hash {
+		return err
+	}
+	return fmt.Errorf("%v: the registry answered it, asked for by its digest, with other bytes of its size (a proxy, or a broken registry): %w", err, errHeldRootAnswered)
 }
 
 // prefetch fetches and holds (doc) the documents below roots, a level of
@@ -523,7 +538,8 @@ func (rs *registrySource) fetchBlob(ctx context.Context, desc ocispec.Descriptor
 		return nil, remote.Classify(err)
 	}
 	defer rc.Close()
-	return bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
+	return data, rs.heldAnswered(err)
 }
 
 // parseArtifact decodes an artifact manifest's artifactType, subject and
