@@ -170,6 +170,10 @@ func TestLoadSignerErrors(t *testing.T) {
 		// A URL with credentials in it: they were echoed with the rest.
 		{"URL with a password", "https://ci:" + password + "@keys.example/cosign.key", nil, errdef.ErrUsage, "https://***@keys.example/cosign.key: unknown scheme"},
 		{"KMS not built in, with a password", "awskms://ci:" + password + "@localhost:4566/alias/x", nil, errdef.ErrUsage, "awskms://***@localhost:4566/alias/x: the awskms:// scheme is not built into stella"},
+		// A password holding a "/", as tokens and generated passwords
+		// do, typed as is: the credentials were looked for before the
+		// first "/" only, and the reference echoed whole.
+		{"URL with a password holding a slash", "https://ci:a/" + password + "@keys.example/cosign.key", nil, errdef.ErrUsage, "https://***@keys.example/cosign.key: unknown scheme"},
 		{"empty", "", nil, errdef.ErrUsage, "empty key reference"},
 	}
 	for _, tt := range tests {

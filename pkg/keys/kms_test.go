@@ -77,3 +77,17 @@ func TestHashiVaultErrorOneLineNoSecret(t *testing.T) {
 		t.Fatalf("verify, wrong token: %q; want one line, without VAULT_ADDR's password", err)
 	}
 }
+
+// A VAULT_ADDR whose password holds a "/" (typed as is, not
+// percent-encoded) fails to parse, and Go's error quotes the URL: the
+// credentials were looked for before the first "/" only, so the password
+// after it was printed.
+func TestHashiVaultAddrPasswordWithSlashNotPrinted(t *testing.T) {
+	vault := testutil.StartVault(t, "mirror-signing")
+	t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:hun/ter2@", 1))
+	t.Setenv("VAULT_TOKEN", "wrong")
+	_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
+	if err == nil || strings.Contains(err.Error(), "ter2") || strings.Contains(err.Error(), "hun") {
+		t.Fatalf("VAULT_ADDR with a password holding a slash: %v; want an error without the password", err)
+	}
+}

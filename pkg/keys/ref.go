@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -80,15 +81,16 @@ func classify(ref string) (kind, error) {
 
 // refWithoutCredentials returns a reference of a scheme with the user
 // information before its host (USER:PASSWORD@ or TOKEN@, as a URL carries
-// it) replaced by "***@", for messages.
+// it) replaced by "***@", for messages. Everything up to the last "@" is
+// taken for it: a password typed as is may hold a "/" (a path holding an
+// "@" is blanked too, which names no secret).
 func refWithoutCredentials(ref string) string {
 	i := strings.Index(ref, "://")
 	if i < 0 {
 		return ref
 	}
 	scheme, rest := ref[:i+3], ref[i+3:]
-	host, _, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndexByte(host, '@'); at >= 0 {
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 		return scheme + "***@" + rest[at+1:]
 	}
 	return ref
@@ -192,8 +194,9 @@ func decodeEnv(ref string, val []byte) ([]byte, error) {
 }
 
 // urlCredentials matches the credentials of a URL (USER:PASSWORD@ or
-// TOKEN@ after its scheme), as VAULT_ADDR may hold them.
-var urlCredentials = regexp.MustCompile(`://[^/@\s]+@`)
+// TOKEN@ after its scheme), as VAULT_ADDR may hold them: up to the last
+// "@" before a space, since a password typed as is may hold a "/".
+var urlCredentials = regexp.MustCompile(`://[^@\s]+@`)
 
 // kmsError explains a KMS failure in one line, naming ref. The KMS
 // client's own words are kept, but Vault's span several lines and carry
@@ -203,7 +206,14 @@ func kmsError(ctx context.Context, ref string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		// Why a URL does not parse quotes a part of it ("invalid port
+		// \":PASSWORD-PREFIX\" after host"): the URL is named, not that.
+		msg = strings.ReplaceAll(msg, ue.Err.Error(), "not a valid URL")
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
 	msg = urlCredentials.ReplaceAllString(msg, "://***@")
 	return fmt.Errorf("key %s: %s: %w", ref, msg, errdef.ErrUsage)
 }
