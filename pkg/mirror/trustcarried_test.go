@@ -113,6 +113,21 @@ func TestTrustInTheBundleRefused(t *testing.T) {
 			}
 		})
 	}
+	// An envelope kept alone, in a directory of the operator's keys where
+	// the trusted one is called public-key.pem: no bundle is there to
+	// vouch for itself.
+	t.Run("envelope alone beside the operator's key", func(t *testing.T) {
+		keysDir := t.TempDir()
+		writeFile(t, filepath.Join(keysDir, "x.dsse"), string(readFile(t, filepath.Join(dir, "manifest.dsse"))))
+		writeFile(t, filepath.Join(keysDir, "public-key.pem"), string(readFile(t, copied)))
+		if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(keysDir, "x.dsse"), Trust: keyed(filepath.Join(keysDir, "public-key.pem"))}); err != nil {
+			t.Errorf("an envelope beside the operator's own key: %v", err)
+		}
+		writeFile(t, filepath.Join(keysDir, "manifest.json"), string(readFile(t, filepath.Join(dir, "manifest.json"))))
+		if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(keysDir, "x.dsse"), Trust: keyed(filepath.Join(keysDir, "public-key.pem"))}); !errors.Is(err, errdef.ErrUsage) {
+			t.Errorf("beside a bundle's manifest.json, its public-key.pem: err = %v, want ErrUsage", err)
+		}
+	})
 	// Refused before anything was written.
 	if tags := testutil.Tags(t, refusedTarget); len(tags) != 0 {
 		t.Errorf("refused runs wrote %v", tags)
