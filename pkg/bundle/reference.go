@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"net"
 	"path"
 	"strings"
 
@@ -103,11 +104,11 @@ const DefaultBundleRepository = "stellaops/mirror-bundle"
 
 // withoutUserinfo returns s with the credentials before its host
 // ([scheme://]USER:PASSWORD@ or TOKEN@, as a URL carries them) blanked,
-// and whether it held any: an @ followed by a host and a path, not by a
-// digest (name@sha256:…, well-formed or mistyped: DigestShaped). The last
-// such @ ends them, so a password may hold an @ or a /. They would
-// otherwise fail as a bad digest, echoed whole into the terminal and a CI
-// log.
+// and whether it held any: an @ followed by a host (with or without a
+// path) or preceded by USER:PASSWORD, not by a digest (name@sha256:…,
+// well-formed or mistyped: DigestShaped). The last such @ ends them, so a
+// password may hold an @ or a /. They would otherwise fail as a bad
+// digest, echoed whole into the terminal and a CI log.
 func withoutUserinfo(s string) (string, bool) {
 	start := 0
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -123,14 +124,31 @@ func withoutUserinfo(s string) (string, bool) {
 			break
 		}
 	}
-	if !strings.Contains(s[at+1:], "/") {
+	// Without a path after it, the @ still ends credentials where a host
+	// follows it (USER:PASSWORD@HOST, TOKEN@HOST:PORT, a path lost) or
+	// USER:PASSWORD precedes it (a user name holds no /); a tag typed
+	// after an @ (busybox@latest, host/a/b@1.36) fails as a bad digest.
+	host, _, _ := strings.Cut(s[at+1:], "@")
+	user, _, userPassword := strings.Cut(s[start:at], ":")
+	if !strings.Contains(s[at+1:], "/") && !hostShaped(host) && !(userPassword && !strings.Contains(s[start:at], "/")) {
 		return s, false
 	}
 	shown := "***"
-	if user, _, ok := strings.Cut(s[start:at], ":"); ok {
+	if userPassword {
 		shown = user + ":***"
 	}
 	return s[:start] + shown + s[at:], true
+}
+
+// hostShaped reports whether h reads as a registry host: localhost, one
+// with a port, an IP address, or a name whose last label is not digits
+// alone (registry.internal, not the 1.36 of a tag).
+func hostShaped(h string) bool {
+	if h == "localhost" || strings.Contains(h, ":") || net.ParseIP(h) != nil {
+		return true
+	}
+	i := strings.LastIndex(h, ".")
+	return i >= 0 && strings.Trim(h[i+1:], "0123456789") != ""
 }
 
 // DigestShaped reports whether s, what follows an @ in a reference, is a

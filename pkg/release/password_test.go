@@ -50,3 +50,36 @@ func TestReleaseReferenceWithPasswordAndBadDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseReferenceWithPasswordNoPath: a release reference of
+// credentials before a host and nothing after it (USER:PASSWORD@HOST,
+// TOKEN@HOST:PORT, a path and digest lost, or never typed) was refused as
+// "bad digest", echoing the password: credentials were looked for only
+// before an @ followed by a path. An @ followed by a host (a name with a
+// dot or a port, localhost), or preceded by USER:PASSWORD holding no /,
+// ends credentials too; a tag typed after an @ still fails as a bad
+// digest, naming the reference (found by review).
+func TestReleaseReferenceWithPasswordNoPath(t *testing.T) {
+	const secret = "hunter2-never-shown"
+	for name, data := range map[string]string{
+		"list":                "user:" + secret + "@registry.internal\n",
+		"list, port":          "user:" + secret + "@registry.internal:5000\n",
+		"list, a token":       secret + "@registry.internal\n",
+		"list, localhost":     secret + "@localhost\n",
+		"list, @ in password": "user:p@" + secret + "@registry.internal\n",
+		"list, no dot":        "user:" + secret + "@registry\n",
+		"list, then a digest": "user:" + secret + "@registry.internal@sha256:abc\n",
+		"yaml, scheme":        "release:\n  version: \"1.0\"\n  components:\n    - name: a\n      image: https://user:" + secret + "@registry.internal\n",
+	} {
+		_, err := Parse("r.yaml", []byte(data))
+		if !errors.Is(err, errdef.ErrMalformed) || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "login") {
+			t.Errorf("%s: %v; want it refused pointing at login, without the password", name, err)
+		}
+	}
+	for _, ref := range []string{"registry.internal/a/b@latest", "registry.internal:5000/a/b@latest", "busybox@1.36"} {
+		_, err := Parse("r.txt", []byte(ref+"\n"))
+		if !errors.Is(err, errdef.ErrMalformed) || strings.Contains(err.Error(), "login") || !strings.Contains(err.Error(), ref) {
+			t.Errorf("%s: %v; want it refused as a bad digest, naming it", ref, err)
+		}
+	}
+}
