@@ -118,6 +118,11 @@ a registry, verify it, and load it into the air-gap registry.`,
 				}
 				return usageError("unknown command %q for %q", args[0], cmd.CommandPath())
 			}
+			if app.global.format == "json" {
+				// Help is text: a script that asked for one JSON document
+				// gets an error it can read, not a result it cannot.
+				return usageError("%s: no command given (stella mirror --help lists them)", cmd.CommandPath())
+			}
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
