@@ -101,7 +101,8 @@ type CreateOptions struct {
 
 // CreateResult is what Create made.
 type CreateResult struct {
-	// Path is the bundle directory.
+	// Path is the bundle directory, or the archive where Output names one
+	// (FILE.tar, .tar.gz, .tar.zst).
 	Path string `json:"path"`
 	// Root is the root index's descriptor.
 	Root ocispec.Descriptor `json:"root"`
