@@ -29,7 +29,7 @@ const dockerHub = "docker.io"
 func ParseImageRef(s string) (ImageRef, error) {
 	var ref ImageRef
 	if shown, ok := withoutUserinfo(s); ok {
-		return ref, fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST saves them)", shown)
+		return ref, fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST -u USER --password-stdin saves them)", shown)
 	}
 	rest := s
 	if i := strings.Index(rest, "@"); i >= 0 {

@@ -18,7 +18,7 @@ import (
 // elsewhere.
 func checkRegistryHost(what, host string) error {
 	if shown, ok := withoutCredentials(host); ok {
-		return fmt.Errorf("%s %q: want HOST[:PORT], no credentials (stella mirror login HOST saves them): %w", what, shown, errdef.ErrUsage)
+		return fmt.Errorf("%s %q: want HOST[:PORT], no credentials (stella mirror login HOST -u USER --password-stdin saves them): %w", what, shown, errdef.ErrUsage)
 	}
 	switch {
 	case host == "":
@@ -41,7 +41,7 @@ func checkRegistryHost(what, host string) error {
 // and named without them: the refusal is printed, logged and kept.
 func refuseScheme(ref string) error {
 	if shown, ok := withoutCredentials(ref); ok {
-		return fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST saves them): give HOST[:PORT]/REPOSITORY[:TAG]: %w", shown, errdef.ErrUsage)
+		return fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST -u USER --password-stdin saves them): give HOST[:PORT]/REPOSITORY[:TAG]: %w", shown, errdef.ErrUsage)
 	}
 	if strings.Contains(ref, "://") {
 		return fmt.Errorf("reference %q: no scheme: give HOST[:PORT]/REPOSITORY[:TAG] (--plain-http talks plain HTTP to a registry without TLS): %w", ref, errdef.ErrUsage)
