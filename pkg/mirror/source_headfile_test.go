@@ -30,3 +30,25 @@ func TestBundleFileGivenForBundle(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyBundleFileNotEnvelope: verify given a file of a bundle
+// directory other than its envelope (verify bundle/manifest.json, as sign
+// takes it; index.json) failed exit 11, malformed, as a damaged bundle
+// does, where import of a file of it is refused as usage (exit 1): a
+// script, or an operator following TROUBLESHOOT's row 11, took a sound
+// bundle for damaged media. It is refused as usage, naming the envelope
+// and the directory to give (found by review).
+func TestVerifyBundleFileNotEnvelope(t *testing.T) {
+	dir := newBundle(t)
+	priv, pub := testKeys(t, "cosign")
+	sign(t, dir, priv)
+	for _, name := range []string{"manifest.json", "index.json", "SHA256SUMS"} {
+		_, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: filepath.Join(dir, name), Trust: trustKeys(pub), Now: testNow})
+		if !errors.Is(err, errdef.ErrUsage) || errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), filepath.Join(dir, "manifest.dsse")) {
+			t.Errorf("verify %s: %v; want a usage error naming %s", name, err, filepath.Join(dir, "manifest.dsse"))
+		}
+	}
+	if _, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub), Now: testNow}); err != nil {
+		t.Errorf("verify of the envelope: %v", err)
+	}
+}

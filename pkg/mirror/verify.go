@@ -85,6 +85,11 @@ func Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 		return verifyArchive(ctx, path, opts, log)
 	} else if err := layout.NotAVolume(path); err != nil {
 		return nil, err
+	} else if filepath.Base(path) != layout.EnvelopeFile && refuseBundleFile(path) != nil {
+		// verify DIR/manifest.json, as sign takes it: a file given in the
+		// wrong place, not a damaged bundle (exit 11).
+		dir := filepath.Dir(path)
+		return nil, fmt.Errorf("%s is a file of the bundle directory %s, not its envelope: give %s, or %s: %w", path, dir, filepath.Join(dir, layout.EnvelopeFile), dir, errdef.ErrUsage)
 	}
 	res := &VerifyResult{Envelope: path}
 	envDir := filepath.Dir(path)
