@@ -83,3 +83,29 @@ func TestReleaseReferenceWithPasswordNoPath(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseListPasswordWithHash: a plain list's line whose reference
+// holds credentials with a # in the password (user:p#ss@HOST/…) was cut
+// at the #, as a comment, and what was left, user:p, taken for an image
+// on docker.io: refused as "docker.io/library/user:p is not pinned by
+// digest", the password's start printed. A # begins a comment at the
+// start of a line or after a blank, as in YAML and the shell; one
+// within a reference is part of it (found by review).
+func TestReleaseListPasswordWithHash(t *testing.T) {
+	const secret = "hunter2"
+	for name, data := range map[string]string{
+		"hash":        "user:" + secret + "#x@registry.internal/a/b@" + dg + "\n",
+		"@ and hash":  "user:" + secret + "@y#x@registry.internal/a/b@" + dg + "\n",
+		"no path":     "user:" + secret + "#x@registry.internal\n",
+		"and comment": "user:" + secret + "#x@registry.internal/a/b@" + dg + " # the app\n",
+	} {
+		_, err := Parse("r.txt", []byte(data))
+		if !errors.Is(err, errdef.ErrMalformed) || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "login") {
+			t.Errorf("%s: %v; want it refused pointing at login, without the password", name, err)
+		}
+	}
+	rel, err := Parse("r.txt", []byte("# images\nregistry.internal/a/b@"+dg+" # the app\n\t# more\nregistry.internal/c/d@"+dg+"\t# another\n"))
+	if err != nil || len(rel.Images) != 2 {
+		t.Fatalf("a list with comments: %v", err)
+	}
+}

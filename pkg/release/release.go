@@ -84,15 +84,19 @@ func isYAML(data []byte) bool {
 	return false
 }
 
+// listComment is a plain list's comment: a # at the start of a line or
+// after a blank, as in YAML and the shell. A # within a reference is
+// part of it (a password's, user:p#ss@HOST/…, refused whole), not the
+// start of a comment that would leave user:p to be read as an image.
+var listComment = regexp.MustCompile(`(^|[ \t])#.*$`)
+
 func parseList(name string, data []byte) (*Release, error) {
 	rel := &Release{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), MaxFileSize)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
+		line := listComment.ReplaceAllString(sc.Text(), "")
+		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
