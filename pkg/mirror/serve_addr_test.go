@@ -28,3 +28,19 @@ func TestServeAddrCheckedFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestServeAddrWithCredentials: an --addr with credentials before its host
+// (USER:PASSWORD@HOST:PORT, a registry's address pasted with them, or
+// TOKEN@HOST) was refused as no HOST:PORT, echoing it whole, the password
+// with it, twice: in the refusal and in net's "address …" after it. It is
+// refused with them blanked (found by review).
+func TestServeAddrWithCredentials(t *testing.T) {
+	const secret = "hunter2-never-shown"
+	missing := filepath.Join(t.TempDir(), "missing.tar")
+	for _, addr := range []string{"user:" + secret + "@127.0.0.1:5000", "user:" + secret + "@127.0.0.1", secret + "@localhost"} {
+		err := mirror.Serve(context.Background(), mirror.ServeOptions{Path: missing, Trust: trustKeys("k.pub"), Addr: addr})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "--addr") {
+			t.Errorf("--addr with credentials: err = %v, want ErrUsage naming --addr, without the password", err)
+		}
+	}
+}
