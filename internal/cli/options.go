@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -93,7 +94,11 @@ func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command) error {
 		return nil
 	}
 	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("--registry-config %s: no such file (stella mirror login HOST -u USER --password-stdin --registry-config %s writes it): %w", g.registryCfg, g.registryCfg, errdef.ErrNotFound)
+		login := mirror.LoginCommand("HOST", remote.Options{
+			PlainHTTP: g.plainHTTP, Insecure: g.insecure, CAFile: g.caFile, CertFile: g.certFile,
+			KeyFile: g.keyFile, CertsDir: g.certsDir, ConfigFile: g.registryCfg,
+		})
+		return fmt.Errorf("--registry-config %s: no such file (%s writes it): %w", g.registryCfg, login, errdef.ErrNotFound)
 	}
 	return nil
 }

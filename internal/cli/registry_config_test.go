@@ -26,7 +26,7 @@ func TestRegistryConfigMissingRefused(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	missing := filepath.Join(t.TempDir(), "confg.json")
 	code, stdout, stderr := run(t, "mirror", "doctor", "--registry", host, "--plain-http", "--registry-config", missing)
-	want := "stella: --registry-config " + missing + ": no such file (stella mirror login HOST -u USER --password-stdin --registry-config " + missing + " writes it): not found\n"
+	want := "stella: --registry-config " + missing + ": no such file (stella mirror login HOST -u USER --password-stdin --plain-http --registry-config " + missing + " writes it): not found\n"
 	if code != ExitInput || stdout != "" || stderr != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stderr %q", code, stdout, stderr, ExitInput, want)
 	}
@@ -45,5 +45,19 @@ func TestLogoutRegistryConfigMissing(t *testing.T) {
 	code, stdout, stderr := run(t, "mirror", "logout", "127.0.0.1:5000", "--registry-config", missing)
 	if code != 0 || !strings.Contains(stdout, "No credentials stored for 127.0.0.1:5000") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 0, no credentials stored", code, stdout, stderr)
+	}
+}
+
+// TestRegistryConfigMissingAdviceRuns: the login a --registry-config naming
+// no file advises runs as written for the run that was refused: with its
+// --plain-http (without it, login talks HTTPS to a registry without TLS,
+// and fails), and the file's name quoted for the shell where it holds a
+// blank. It gave the name bare and no --plain-http (found by review).
+func TestRegistryConfigMissingAdviceRuns(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "site confg.json")
+	code, _, stderr := run(t, "mirror", "pull", "127.0.0.1:1/a/b:1", filepath.Join(t.TempDir(), "out"), "--plain-http", "--registry-config", missing)
+	want := "(stella mirror login HOST -u USER --password-stdin --plain-http --registry-config '" + missing + "' writes it)"
+	if code != ExitInput || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want the advice %s", code, stderr, want)
 	}
 }

@@ -186,18 +186,18 @@ func (p *probe) checkAuth(ctx context.Context, anon *http.Response) bool {
 		p.add(CheckAuth, CheckPass, "%s; an anonymous token was accepted (write access is checked below)", what)
 		return true
 	case !haveCred:
-		p.add(CheckAuth, CheckFail, "the registry asks for %s and there are no credentials for %s: run `%s` (the password on stdin), docker login, or give --registry-config", what, p.host, loginCommand(p.host, p.client.Options()))
+		p.add(CheckAuth, CheckFail, "the registry asks for %s and there are no credentials for %s: run `%s` (the password on stdin), docker login, or give --registry-config", what, p.host, LoginCommand(p.host, p.client.Options()))
 	default:
 		p.add(CheckAuth, CheckFail, "the registry asks for %s and refused the credentials for %s: %v", what, p.host, remote.Classify(err))
 	}
 	return false
 }
 
-// loginCommand is the login that saves credentials for host where a run
+// LoginCommand is the login that saves credentials for host where a run
 // with o reads them, as a command that runs as written: login reads the
 // password from stdin only, and talks to the registry and writes the
 // config file as the flags of o say.
-func loginCommand(host string, o remote.Options) string {
+func LoginCommand(host string, o remote.Options) string {
 	args := append([]string{"stella mirror login", shellWord(host), "-u USER --password-stdin"}, registryFlags(host, o)...)
 	return strings.Join(args, " ")
 }
