@@ -33,10 +33,16 @@ func Stage(dest string, force bool) (*Staging, error) {
 		// would have to rename the directory the caller stands in.
 		return nil, fmt.Errorf("%s: name the directory to write (for example ./bundle), not the current or parent one: %w", dest, errdef.ErrUsage)
 	}
-	if err := recoverReplaced(dest); err != nil {
+	putBack, err := recoverReplaced(dest)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkDest(dest, force); err != nil {
+		if putBack != "" {
+			// The user saw no bundle there: say where the one refused
+			// came from.
+			return nil, fmt.Errorf("%w: it is the bundle a replace of it (create or pull --force) cut short had left at %s, just put back", err, putBack)
+		}
 		return nil, err
 	}
 	tmp, lock, err := hiddenDirBeside(dest)
@@ -137,15 +143,16 @@ func removeAbandonedStaging(dest string) error {
 // was written (its staging directory is then removed as abandoned).
 // Killed after, the old one is removed, as Commit would have. One whose
 // staging directory a live process holds (its lock) is left be: that
-// commit is under way.
-func recoverReplaced(dest string) error {
+// commit is under way. It returns where the bundle it put back was, if
+// it put one back.
+func recoverReplaced(dest string) (putBack string, err error) {
 	parent, prefix := filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-"
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			return "", nil
 		}
-		return err
+		return "", err
 	}
 	for _, e := range entries {
 		rest, found := strings.CutPrefix(e.Name(), prefix)
@@ -166,6 +173,7 @@ func recoverReplaced(dest string) error {
 			err = os.RemoveAll(aside)
 		case !moved && errors.Is(err, fs.ErrNotExist):
 			if err = os.Rename(aside, dest); err == nil {
+				putBack = aside
 				err = SyncDir(parent)
 			}
 		default:
@@ -177,10 +185,10 @@ func recoverReplaced(dest string) error {
 			lock.Close()
 		}
 		if err != nil {
-			return fmt.Errorf("%s: the bundle a replace cut short left aside at %s: %w", dest, aside, err)
+			return "", fmt.Errorf("%s: the bundle a replace cut short left aside at %s: %w", dest, aside, err)
 		}
 	}
-	return nil
+	return putBack, nil
 }
 
 // NotThere is the error (errdef.ErrNotFound) for path, a bundle directory

@@ -121,3 +121,34 @@ func TestNotThereNamesTheBundleAside(t *testing.T) {
 		t.Errorf("another path: %v", err)
 	}
 }
+
+// TestStageSaysTheBundleWasPutBack: a create or pull without --force onto
+// a bundle directory a replace cut short left missing (the user saw no
+// bundle there) put the old bundle back, then refused it as "already
+// exists and is not empty (use --force to replace it)", with no word that
+// it had just put a bundle back there. The refusal now says so.
+func TestStageSaysTheBundleWasPutBack(t *testing.T) {
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "bundle")
+	for _, dir := range []string{filepath.Join(parent, ".bundle.tmp-123.old"), filepath.Join(parent, ".bundle.tmp-123")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{OCILayoutFile, ManifestFile} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, err := Stage(dest, false)
+	if err == nil {
+		s.Abort()
+		t.Fatal("Stage without force onto the bundle put back: no error")
+	}
+	if !errors.Is(err, errdef.ErrExists) || !strings.Contains(err.Error(), "put back") || strings.Count(err.Error(), "\n") != 0 {
+		t.Fatalf("Stage without force onto the bundle put back: %v, want exists saying the bundle was put back", err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, OCILayoutFile)); err != nil {
+		t.Fatalf("the old bundle is not back: %v", err)
+	}
+}
