@@ -21,6 +21,8 @@ type Staging struct {
 	// lock holds the staging directory's lock (lockDir) while this
 	// process builds it: another Stage of the same dest then leaves it be.
 	lock *os.File
+	// leftBehind is LeftBehind's.
+	leftBehind error
 }
 
 // Stage creates the staging directory for dest. An existing dest that is not
@@ -323,11 +325,23 @@ func (s *Staging) Commit() error {
 	if err := SyncDir(filepath.Dir(s.dest)); err != nil {
 		return err
 	}
+	// The new bundle is in place: the old one staying (EIO, a file of it
+	// the user may not remove) fails nothing, as the command's output is
+	// written. The next create or pull onto dest removes it.
 	if old != "" {
-		return os.RemoveAll(old)
+		if err := removeReplaced(old); err != nil {
+			s.leftBehind = fmt.Errorf("%s: the bundle it replaced is left at %s (the next create or pull onto it removes it, or remove it): %w", s.dest, old, err)
+		}
 	}
 	return nil
 }
+
+// removeReplaced removes the bundle a Commit replaced (a variable for tests).
+var removeReplaced = os.RemoveAll
+
+// LeftBehind is, after a Commit that replaced a bundle but could not
+// remove it, the error naming where it stays; else nil.
+func (s *Staging) LeftBehind() error { return s.leftBehind }
 
 // moveIn puts the staging directory at its destination and returns where
 // a destination it replaced went.

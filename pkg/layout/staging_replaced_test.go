@@ -152,3 +152,41 @@ func TestStageSaysTheBundleWasPutBack(t *testing.T) {
 		t.Fatalf("the old bundle is not back: %v", err)
 	}
 }
+
+// TestCommitKeepsTheNewBundleWhenTheOldStays: a Commit whose new bundle is
+// in place but whose removal of the one it replaced fails (EIO, a file of
+// it the user may not remove) returned that error, so create and pull
+// exited non-zero, as if no bundle were written, with the new one at the
+// output. Commit now succeeds and LeftBehind names what stays, for the
+// command to warn of.
+func TestCommitKeepsTheNewBundleWhenTheOldStays(t *testing.T) {
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "bundle")
+	for _, content := range []string{"old", "new"} {
+		s, err := Stage(dest, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{OCILayoutFile, ManifestFile} {
+			if err := os.WriteFile(filepath.Join(s.root, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if content == "new" {
+			removeReplaced = func(string) error { return errors.New("input/output error") }
+			t.Cleanup(func() { removeReplaced = os.RemoveAll })
+		}
+		err = s.Commit()
+		left := s.LeftBehind()
+		s.Abort()
+		if err != nil {
+			t.Fatalf("commit of the %s bundle: %v", content, err)
+		}
+		if content == "new" && (left == nil || !strings.Contains(left.Error(), parent) || !strings.Contains(left.Error(), "input/output error")) {
+			t.Fatalf("the old bundle left behind: %v, want its path and the error", left)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dest, OCILayoutFile)); err != nil || string(data) != "new" {
+		t.Fatalf("%s holds %q (%v), want the new bundle", dest, data, err)
+	}
+}

@@ -333,6 +333,9 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	if err := stage.Commit(); err != nil {
 		return nil, err
 	}
+	if err := stage.LeftBehind(); err != nil {
+		log.Warn("the bundle replaced could not be removed", "err", err)
+	}
 	log.Info("bundle written", "path", opts.Output, "root", root.Digest)
 	return &CreateResult{Path: opts.Output, Root: root, Manifest: m, Blobs: stats.Blobs, Bytes: stats.Bytes}, nil
 }

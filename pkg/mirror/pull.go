@@ -134,6 +134,9 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if err := stage.Commit(); err != nil {
 		return nil, err
 	}
+	if err := stage.LeftBehind(); err != nil {
+		log.Warn("the bundle replaced could not be removed", "err", err)
+	}
 	log.Info("pulled", "reference", opts.Reference, "path", opts.Output, "blobs", stats.Blobs)
 	if left := src.filesLeft; left != nil {
 		log.Warn("bundle files not carried: they are not the ones its signing vouches for; they stay behind", "files", left.Files, "reason", left.Reason)
