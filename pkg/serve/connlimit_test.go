@@ -1,10 +1,16 @@
 package serve_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stellaops/mirror/pkg/serve"
 )
@@ -101,5 +107,80 @@ func TestServerBoundsConnections(t *testing.T) {
 		if open := c[0] - c[1]; open >= limit {
 			t.Errorf("Accept %d asked for with %d connections open (bound %d): %v", i, open, limit, ln.calls)
 		}
+	}
+}
+
+// TestServerClosesIdleConnectionsForAWaitingClient: with every place of
+// the bound held by a keep-alive connection sitting idle after its request
+// (one client opening MaxConnections of them), a new client waited in the
+// listen queue until one went: up to IdleTimeout (2 min), again for as
+// long as that client kept them. The oldest idle connection is now closed
+// for a client waiting, which is answered at once (plain HTTP and TLS).
+func TestServerClosesIdleConnectionsForAWaitingClient(t *testing.T) {
+	f := newFixture(t)
+	certFile, keyFile, pool := selfSigned(t)
+	for _, tc := range []struct {
+		name string
+		opts serve.ServerOptions
+	}{
+		{"plain", serve.ServerOptions{MaxConnections: 2}},
+		{"tls", serve.ServerOptions{MaxConnections: 2, TLSCertFile: certFile, TLSKeyFile: keyFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _, _ := startServer(t, serve.NewHandler(f.content, serve.Options{}), tc.opts)
+			dial := func() net.Conn {
+				t.Helper()
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Only a failure waits this long: the idle connections
+				// held it for 2 min.
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				if tc.opts.TLSCertFile != "" {
+					tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+					if err := tc.Handshake(); err != nil {
+						t.Fatal(err)
+					}
+					return tc
+				}
+				return c
+			}
+			get := func(c net.Conn) error {
+				if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					return err
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+					return err
+				}
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("status %s", resp.Status)
+				}
+				return nil
+			}
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			for range tc.opts.MaxConnections {
+				c := dial()
+				held = append(held, c)
+				if err := get(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := dial()
+			held = append(held, c)
+			if err := get(c); err != nil {
+				t.Fatalf("a client past the bound, every place held by an idle connection: %v, want it answered", err)
+			}
+		})
 	}
 }

@@ -34,8 +34,10 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxConnections bounds the connections held open at once
 	// (about 80 KiB each while a blob streams, 20 MiB at the bound); the
-	// next client waits in the listen queue until one closes. Slow or idle
-	// clients hold theirs for at most ReadHeaderTimeout or IdleTimeout.
+	// next client waits in the listen queue until one closes. A client
+	// that sends no request holds its place for at most ReadHeaderTimeout;
+	// an idle keep-alive connection is closed after IdleTimeout, and at
+	// once while every place is held.
 	DefaultMaxConnections = 256
 )
 
@@ -103,7 +105,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	if limit <= 0 {
 		limit = DefaultMaxConnections
 	}
-	ln = newLimitListener(ln, limit)
+	limited := newLimitListener(ln, limit)
+	ln = limited
+	srv.ConnState = limited.connState
 	timeout := opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = DefaultShutdownTimeout
@@ -136,30 +140,103 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 // limitListener hands out at most cap(slots) connections at once: Accept
 // waits for one of them to close before it takes the next from the
 // listener, so clients past the bound wait in the kernel's listen queue
-// rather than in the server's memory.
+// rather than in the server's memory. While it waits, a connection that
+// is idle (a keep-alive one between requests, ConnState's StateIdle), or
+// becomes so, is closed to make room, the one idle the longest first:
+// otherwise a client holding the bound's worth of idle connections kept
+// every other out for IdleTimeout, and again.
 type limitListener struct {
 	net.Listener
 	slots     chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	// idle holds the connections idle now, and since when; wake is told
+	// when one becomes idle.
+	mu   sync.Mutex
+	idle map[*limitConn]time.Time
+	wake chan struct{}
 }
 
 func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}),
+		idle: map[*limitConn]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	for placed := false; !placed; {
+		select {
+		case l.slots <- struct{}{}:
+			placed = true
+			continue
+		default:
+		}
+		l.closeIdlest()
+		select {
+		case l.slots <- struct{}{}:
+			placed = true
+		case <-l.wake: // one more idle: close it
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
 	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.slots
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+	lc := &limitConn{Conn: c}
+	lc.release = func() {
+		l.mu.Lock()
+		lc.closed = true
+		delete(l.idle, lc)
+		l.mu.Unlock()
+		<-l.slots
+	}
+	return lc, nil
+}
+
+// closeIdlest closes the connection idle the longest, if any is.
+func (l *limitListener) closeIdlest() {
+	l.mu.Lock()
+	var oldest *limitConn
+	var since time.Time
+	for c, t := range l.idle {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	delete(l.idle, oldest)
+	l.mu.Unlock()
+	if oldest != nil {
+		// Under TLS, the raw connection: no close_notify to a client
+		// that may not read it.
+		oldest.Close()
+	}
+}
+
+// connState is the server's ConnState hook: it keeps which connections
+// are idle.
+func (l *limitListener) connState(c net.Conn, state http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	if state == http.StateIdle && !lc.closed {
+		l.idle[lc] = time.Now()
+	} else {
+		delete(l.idle, lc)
+	}
+	l.mu.Unlock()
+	if state == http.StateIdle {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (l *limitListener) Close() error {
@@ -172,6 +249,7 @@ type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	closed  bool // under the listener's mu
 }
 
 func (c *limitConn) Close() error {
