@@ -184,3 +184,47 @@ func TestServerClosesIdleConnectionsForAWaitingClient(t *testing.T) {
 		})
 	}
 }
+
+// TestServerDropsAStalledClient: a client that asks for a blob and then
+// reads nothing held its place for good (there is no write timeout), so
+// MaxConnections such requests kept every other client out for as long as
+// that client liked. A write on which nothing moves for WriteStallTimeout
+// now fails, and the connection closes.
+func TestServerDropsAStalledClient(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/stream" {
+			io.WriteString(w, "ok")
+			return
+		}
+		chunk := make([]byte, 32<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	addr, _, _ := startServer(t, h, serve.ServerOptions{MaxConnections: 1, WriteStallTimeout: 200 * time.Millisecond, ShutdownTimeout: time.Millisecond})
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if _, err := io.WriteString(stalled, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Only a failure waits this long: the stalled client held it for good.
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a client past the bound, its place held by one that reads nothing: %v, want it answered", err)
+	}
+	resp.Body.Close()
+}

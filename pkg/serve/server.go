@@ -25,7 +25,8 @@ const (
 	// There is no whole-request read timeout: the registry reads no request
 	// bodies (a write's is left unread and its connection closed), and
 	// net/http would apply it to the connection while a large blob streams.
-	// Nor is there a write timeout: a blob of any size may take its time.
+	// Nor is there a write timeout: a blob of any size may take its time,
+	// as long as it moves (DefaultWriteStallTimeout).
 	ReadHeaderTimeout = 10 * time.Second
 	// IdleTimeout closes keep-alive connections that sit unused.
 	IdleTimeout = 2 * time.Minute
@@ -39,6 +40,11 @@ const (
 	// an idle keep-alive connection is closed after IdleTimeout, and at
 	// once while every place is held.
 	DefaultMaxConnections = 256
+	// DefaultWriteStallTimeout bounds how long one write to a client may
+	// make no progress (a client that asks for a blob and reads nothing)
+	// before its connection is closed: such a client would hold its place
+	// of the bound for good. A pull reading under 16 KiB a minute fails.
+	DefaultWriteStallTimeout = 2 * time.Minute
 )
 
 // ServerOptions configure Serve. The zero value serves plain HTTP.
@@ -52,6 +58,9 @@ type ServerOptions struct {
 	// MaxConnections bounds the connections held open at once; 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// WriteStallTimeout is how long a write to a client may make no
+	// progress; 0 means DefaultWriteStallTimeout.
+	WriteStallTimeout time.Duration
 	// Logger receives the server's own errors (bad TLS handshakes, broken
 	// connections); nil discards them.
 	Logger *slog.Logger
@@ -105,7 +114,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	if limit <= 0 {
 		limit = DefaultMaxConnections
 	}
-	limited := newLimitListener(ln, limit)
+	stall := opts.WriteStallTimeout
+	if stall <= 0 {
+		stall = DefaultWriteStallTimeout
+	}
+	limited := newLimitListener(ln, limit, stall)
 	ln = limited
 	srv.ConnState = limited.connState
 	timeout := opts.ShutdownTimeout
@@ -155,10 +168,12 @@ type limitListener struct {
 	mu   sync.Mutex
 	idle map[*limitConn]time.Time
 	wake chan struct{}
+	// stall is how long a write may make no progress.
+	stall time.Duration
 }
 
-func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}),
+func newLimitListener(ln net.Listener, n int, stall time.Duration) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), stall: stall,
 		idle: map[*limitConn]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
@@ -184,7 +199,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.slots
 		return nil, err
 	}
-	lc := &limitConn{Conn: c}
+	lc := &limitConn{Conn: c, stall: l.stall}
 	lc.release = func() {
 		l.mu.Lock()
 		lc.closed = true
@@ -244,12 +259,58 @@ func (l *limitListener) Close() error {
 	return l.Listener.Close()
 }
 
-// limitConn gives its place back once, on its first Close.
+// limitConn gives its place back once, on its first Close, and fails a
+// write that makes no progress for stall.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
 	closed  bool // under the listener's mu
+	stall   time.Duration
+	// deadline is the write deadline set on the connection (tls.Conn's
+	// 5 s for its close_notify), kept where it comes before stall's.
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (c *limitConn) SetDeadline(t time.Time) error {
+	c.setWriteDeadline(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *limitConn) SetWriteDeadline(t time.Time) error {
+	c.setWriteDeadline(t)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *limitConn) setWriteDeadline(t time.Time) {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+}
+
+func (c *limitConn) Write(p []byte) (int, error) {
+	// A deadline for each step of at most 32 KiB, renewed as each is
+	// written: a slow client that keeps reading is never cut.
+	n := 0
+	for n < len(p) {
+		step := min(len(p)-n, 32<<10)
+		d := time.Now().Add(c.stall)
+		c.mu.Lock()
+		if !c.deadline.IsZero() && c.deadline.Before(d) {
+			d = c.deadline
+		}
+		c.mu.Unlock()
+		if err := c.Conn.SetWriteDeadline(d); err != nil {
+			return n, err
+		}
+		m, err := c.Conn.Write(p[n : n+step])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (c *limitConn) Close() error {
