@@ -394,18 +394,20 @@ func (d *Dir) RemoveTemporaries() error {
 			return err
 		}
 	}
-	// Listed without following a symlink, as every read of the bundle.
-	blobs, err := d.ReadDir(BlobsDir + "/sha256")
+	// Listed without following a symlink, as every read of the bundle,
+	// and a batch at a time: blobs/sha256 of a million files was read
+	// whole (sign, past 100 MiB).
+	blobs := filepath.Join(d.root, BlobsDir, "sha256")
+	err := d.ReadDirEach(BlobsDir+"/sha256", func(e fs.DirEntry) error {
+		return removeEntries(blobs, []fs.DirEntry{e}, ".tmp-", func(rest string) bool {
+			hex, n, ok := strings.Cut(rest, "-")
+			return ok && len(hex) == 12 && strings.Trim(hex, "0123456789abcdef") == "" && isDecimal(n)
+		})
+	})
 	if errors.Is(err, errdef.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	return removeEntries(filepath.Join(d.root, BlobsDir, "sha256"), blobs, ".tmp-", func(rest string) bool {
-		hex, n, ok := strings.Cut(rest, "-")
-		return ok && len(hex) == 12 && strings.Trim(hex, "0123456789abcdef") == "" && isDecimal(n)
-	})
+	return err
 }
 
 // IsTemporary reports whether rel, a slash-separated path in a bundle

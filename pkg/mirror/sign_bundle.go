@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -147,20 +148,33 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 
 // unreachedBlobs lists every blob not in keep. Only blobs/sha256 is ours
 // to tidy; the bundle was verified just before, and keep holds all it
-// reaches plus the new signature.
+// reaches plus the new signature. It is read a batch at a time, and more
+// than maxUnreachedBlobs are refused as not part of the bundle: a sign
+// leaves a few (the old signature's, what one killed before its end
+// left), and a million stray files were listed whole, past 100 MiB.
 func unreachedBlobs(dir *layout.Dir, keep map[digest.Digest]bool) ([]digest.Digest, error) {
-	entries, err := dir.ReadDir(layout.BlobsDir + "/sha256")
+	var out []digest.Digest
+	err := dir.ReadDirEach(layout.BlobsDir+"/sha256", func(e fs.DirEntry) error {
+		if dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name()); !keep[dg] {
+			if out = append(out, dg); len(out) > maxUnreachedBlobs {
+				return errEnoughStray
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errEnoughStray) {
+		return nil, fmt.Errorf("%s: no manifest of the bundle reaches it, nor over %d other blobs there: more than any sign leaves, so sign removes none of them: not part of the bundle: %w",
+			dir.BlobPath(out[0]), maxUnreachedBlobs, errdef.ErrMalformed)
+	}
 	if err != nil {
 		return nil, err
 	}
-	var out []digest.Digest
-	for _, e := range entries {
-		if dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name()); !keep[dg] {
-			out = append(out, dg)
-		}
-	}
 	return out, nil
 }
+
+// maxUnreachedBlobs bounds the blobs nothing reaches that sign removes:
+// two or three each sign leaves, many times over.
+const maxUnreachedBlobs = 4096
 
 // removeBlobs deletes the blobs dgs.
 func removeBlobs(dir *layout.Dir, dgs []digest.Digest) error {
