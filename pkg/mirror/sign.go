@@ -113,15 +113,20 @@ func Sign(ctx context.Context, opts SignOptions) (*SignResult, error) {
 			return nil, fmt.Errorf("sign %s --output %s: that is the envelope of the bundle in %s, which signs its manifest.json only: give %s: %w", opts.Manifest, output, d, filepath.Join(d, layout.ManifestFile), errdef.ErrUsage)
 		}
 	}
-	// Another file of a bundle directory as --output (public-key.pem,
-	// SHA256SUMS: a completion away from manifest.dsse) is no envelope,
-	// and one would be written over it, or it refused with the advice to
-	// remove it, after which the bundle no longer verifies.
+	// Another name in a bundle directory as --output: a file of the
+	// bundle (public-key.pem, SHA256SUMS: a completion away from
+	// manifest.dsse) is no envelope, and one would be written over it, or
+	// it refused with the advice to remove it, after which the bundle no
+	// longer verifies; a new name (new.dsse) was signed as outside a
+	// bundle, the envelope a file no part of the bundle and the
+	// certificates written over the bundle's, SHA256SUMS not updated.
 	if d := filepath.Dir(output); filepath.Base(output) != layout.EnvelopeFile {
 		if _, err := os.Lstat(filepath.Join(d, layout.OCILayoutFile)); err == nil {
+			what := "a name in the bundle directory " + d
 			if _, err := os.Lstat(output); err == nil {
-				return nil, fmt.Errorf("sign %s --output %s: that is a file of the bundle in %s, not its envelope: give --output %s: %w", opts.Manifest, output, d, filepath.Join(d, layout.EnvelopeFile), errdef.ErrUsage)
+				what = "a file of the bundle in " + d
 			}
+			return nil, fmt.Errorf("sign %s --output %s: that is %s, not its envelope: give --output %s, or an --output outside it: %w", opts.Manifest, output, what, filepath.Join(d, layout.EnvelopeFile), errdef.ErrUsage)
 		}
 	}
 	// The key first: a wrong password fails before a long verification.
