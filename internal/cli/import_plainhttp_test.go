@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,24 +16,8 @@ import (
 // talk plain HTTP to that side only, as sync's do, the other keeping TLS
 // and its --ca-file.
 func TestImportRefBetweenTLSAndPlainHTTP(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	os.WriteFile(cfg, []byte("{}"), 0o600)
-	ca := testutil.NewRootCA(t, "Registry CA")
-	caFile := testutil.WritePEM(t, dir, "ca.pem", ca.Cert)
-	certFile, keyFile := ca.ServerCert(t, dir)
-	tlsHost := testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: certFile, TLSKey: keyFile})
-	plainHost := testutil.Registry(t)
-	bundleDir, pub := signBundle(t, testBundle(t))
-	common := []string{"--key", pub, "--ca-file", caFile, "--registry-config", cfg, "--quiet"}
-	mirror := func(name string, want int, args ...string) string {
-		t.Helper()
-		code, stdout, stderr := run(t, append(append([]string{"mirror"}, args...), common...)...)
-		if code != want {
-			t.Fatalf("%s: exit %d, want %d\n%s%s", name, code, want, stdout, stderr)
-		}
-		return stderr
-	}
+	r, mirror := tlsAndPlainRegistries(t)
+	tlsHost, plainHost, bundleDir := r.tlsHost, r.plainHost, r.bundleDir
 	mirror("push to the plain registry", 0, "push", bundleDir, plainHost+"/stellaops/mirror-bundle:2025.10.0", "--plain-http")
 
 	// Plain source, TLS target: --plain-http is both sides, the TLS one answers 400.
@@ -46,7 +28,7 @@ func TestImportRefBetweenTLSAndPlainHTTP(t *testing.T) {
 		t.Errorf("import of a plain registry's bundle into a TLS one does not name --from-plain-http:\n%s", stderr)
 	}
 	mirror("import plain to TLS", 0, "import", plainHost+"/stellaops/mirror-bundle:2025.10.0", "--registry", tlsHost, "--from-plain-http")
-	tlsClient, err := remote.New(remote.Options{CAFile: caFile, ConfigFile: cfg})
+	tlsClient, err := remote.New(remote.Options{CAFile: r.caFile, ConfigFile: r.config})
 	if err != nil {
 		t.Fatal(err)
 	}

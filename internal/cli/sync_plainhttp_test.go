@@ -15,24 +15,8 @@ import (
 // --from-plain-http talk plain HTTP to that side only, the other keeping
 // TLS and its --ca-file.
 func TestSyncBetweenTLSAndPlainHTTP(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	os.WriteFile(cfg, []byte("{}"), 0o600)
-	ca := testutil.NewRootCA(t, "Registry CA")
-	caFile := testutil.WritePEM(t, dir, "ca.pem", ca.Cert)
-	certFile, keyFile := ca.ServerCert(t, dir)
-	tlsHost := testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: certFile, TLSKey: keyFile})
-	plainHost := testutil.Registry(t)
-	bundleDir, pub := signBundle(t, testBundle(t))
-	common := []string{"--key", pub, "--ca-file", caFile, "--registry-config", cfg, "--quiet"}
-	mirror := func(name string, want int, args ...string) string {
-		t.Helper()
-		code, stdout, stderr := run(t, append(append([]string{"mirror"}, args...), common...)...)
-		if code != want {
-			t.Fatalf("%s: exit %d, want %d\n%s%s", name, code, want, stdout, stderr)
-		}
-		return stderr
-	}
+	r, mirror := tlsAndPlainRegistries(t)
+	tlsHost, plainHost, bundleDir := r.tlsHost, r.plainHost, r.bundleDir
 	mirror("push to the TLS registry", 0, "push", bundleDir, tlsHost+"/stellaops/mirror-bundle:2025.10.0")
 
 	// --plain-http is both sides: the TLS one answers 400.
@@ -44,8 +28,41 @@ func TestSyncBetweenTLSAndPlainHTTP(t *testing.T) {
 
 	mirror("sync TLS to plain", 0, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle", "--to-plain-http", "--images")
 	mirror("sync plain to TLS", 0, "sync", plainHost+"/stellaops/mirror-bundle:2025.10.0", tlsHost+"/copy/mirror-bundle", "--from-plain-http")
-	mirror("pull back from TLS", 0, "pull", tlsHost+"/copy/mirror-bundle:2025.10.0", filepath.Join(dir, "pulled"))
+	mirror("pull back from TLS", 0, "pull", tlsHost+"/copy/mirror-bundle:2025.10.0", filepath.Join(t.TempDir(), "pulled"))
 	if tags := testutil.Tags(t, plainHost); len(tags["stellaops/mirror-bundle"]) == 0 || len(tags["stellaops/authority"]) == 0 {
 		t.Errorf("the plain registry holds %v after the sync, want the bundle and its images", tags)
+	}
+}
+
+// tlsAndPlain is a registry with TLS and one without, a signed bundle,
+// and what a client of the TLS one needs (its CA, an empty config).
+type tlsAndPlain struct {
+	tlsHost, plainHost, bundleDir, caFile, config string
+}
+
+// tlsAndPlainRegistries starts a registry with TLS and one without and
+// signs a bundle; mirror runs stella mirror with the bundle's key, the
+// TLS registry's CA and the empty --registry-config, fails the test on
+// another exit code than want, and returns stderr.
+func tlsAndPlainRegistries(t *testing.T) (r tlsAndPlain, mirror func(name string, want int, args ...string) string) {
+	t.Helper()
+	dir := t.TempDir()
+	r.config = filepath.Join(dir, "config.json")
+	os.WriteFile(r.config, []byte("{}"), 0o600)
+	ca := testutil.NewRootCA(t, "Registry CA")
+	r.caFile = testutil.WritePEM(t, dir, "ca.pem", ca.Cert)
+	certFile, keyFile := ca.ServerCert(t, dir)
+	r.tlsHost = testutil.DistributionWith(t, testutil.DistributionOptions{TLSCert: certFile, TLSKey: keyFile})
+	r.plainHost = testutil.Registry(t)
+	bundleDir, pub := signBundle(t, testBundle(t))
+	r.bundleDir = bundleDir
+	common := []string{"--key", pub, "--ca-file", r.caFile, "--registry-config", r.config, "--quiet"}
+	return r, func(name string, want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := run(t, append(append([]string{"mirror"}, args...), common...)...)
+		if code != want {
+			t.Fatalf("%s: exit %d, want %d\n%s%s", name, code, want, stdout, stderr)
+		}
+		return stderr
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -110,14 +109,14 @@ func TestDiskFullSmallFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			media := t.TempDir()
 			args := tt.args(media)
-			before := treeOf(t, media)
+			before := testutil.Tree(t, media)
 			full := append([]string{"-c", `ulimit -f 0 && exec "$0" "$@"`, stellaBin, "mirror"}, args...)
 			r := runStella(t, env, bash, full...)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 			if last := lines[len(lines)-1]; r.code != 1 || !strings.HasPrefix(last, "stella: ") || !strings.Contains(last, media) || !strings.Contains(last, "file too large") {
 				t.Fatalf("exit %d, want 1 with one line naming the file and the cause\nstderr: %s", r.code, r.stderr)
 			}
-			if after := treeOf(t, media); after != before {
+			if after := testutil.Tree(t, media); after != before {
 				t.Errorf("the media changed:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 			if tt.name == "import --advisories-dir" {
@@ -132,28 +131,6 @@ func TestDiskFullSmallFiles(t *testing.T) {
 			}
 		})
 	}
-}
-
-// treeOf lists every file under dir with its size and content hash.
-func treeOf(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fmt.Fprintf(&b, "%s %x\n", rel, sha256.Sum256(data))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 // TestNoFreeInodes writes bundle directories onto media with bytes to

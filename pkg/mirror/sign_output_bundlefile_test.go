@@ -3,10 +3,7 @@ package mirror_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,37 +60,15 @@ func TestSignOutputNewFileInTheBundle(t *testing.T) {
 	chainPEM := testutil.WritePEM(t, pki, "chain.pem", signing.Cert)
 	sign(t, dir, priv, func(o *mirror.SignOptions) { o.Certificate, o.CertificateChain = leafPEM, chainPEM })
 	other := testutil.WritePEM(t, pki, "other.pem", signing.Leaf(t, "mirror-signing-2", signerPub(t, priv), testutil.LeafOptions{}))
-	before := snapshotDir(t, dir)
+	before := testutil.Tree(t, dir)
 	for _, name := range []string{"new.dsse", "manifest.dsse.bak"} {
 		out := filepath.Join(dir, name)
 		_, err := mirror.Sign(context.Background(), mirror.SignOptions{Manifest: filepath.Join(dir, "manifest.json"), Output: out, Key: priv, Password: testPass, Certificate: other, CertificateChain: chainPEM})
 		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), filepath.Join(dir, "manifest.dsse")) {
 			t.Errorf("sign --output %s: %v; want a usage error naming %s", name, err, filepath.Join(dir, "manifest.dsse"))
 		}
-		if now := snapshotDir(t, dir); now != before {
+		if now := testutil.Tree(t, dir); now != before {
 			t.Errorf("sign --output %s changed the bundle directory:\n%s\nwas\n%s", name, now, before)
 		}
 	}
-}
-
-// snapshotDir lists every file below dir with its SHA-256.
-func snapshotDir(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fmt.Fprintf(&b, "%s %x\n", rel, sha256.Sum256(data))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

@@ -16,6 +16,57 @@ import (
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
+// strayFiles makes a directory holding oci-layout and an empty sub, and
+// returns it with a function that adds the files named name(i) to sub for
+// i in [from, to).
+func strayFiles(t *testing.T, sub string, name func(int) string) (dir string, add func(from, to int)) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, layout.OCILayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, func(from, to int) {
+		for i := from; i < to; i++ {
+			f, err := os.Create(filepath.Join(dir, sub, name(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+}
+
+// allocatesFlat runs check once with n strays added and once with 2n:
+// each must fail as malformed, and the second allocate no more than 256
+// KiB more than the first (what reads a batch at a time costs the same
+// whatever the directory holds).
+func allocatesFlat(t *testing.T, what string, n int, add func(from, to int), check func() error) {
+	t.Helper()
+	run := func() uint64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := check()
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, errdef.ErrMalformed) {
+			t.Fatalf("%s: err = %v, want the strays refused", what, err)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	add(0, n)
+	small := run()
+	add(n, 2*n)
+	if large := run(); large > small+(256<<10) {
+		t.Errorf("%s of %d strays allocated %d bytes, of %d: %d; want no more than 256 KiB more", what, 2*n, large, n, small)
+	}
+}
+
+// strayBlobName names the i-th stray blob.
+func strayBlobName(i int) string { return digest.FromString(fmt.Sprint(i)).Encoded() }
+
 // TestCheckNoStrayFilesReadsInBatches: verify, sign, import, push and serve of a
 // bundle directory refuse a file manifest.json does not name, but
 // filepath.WalkDir read each directory whole, sorted, before the first of
@@ -23,41 +74,12 @@ import (
 // MiB. It is read a batch at a time: twice as many stray files cost no
 // more (found by review).
 func TestCheckNoStrayFilesReadsInBatches(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, layout.OCILayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	junk := filepath.Join(dir, "junk")
-	if err := os.Mkdir(junk, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	const n = 10000
-	add := func(from, to int) {
-		for i := from; i < to; i++ {
-			f, err := os.Create(filepath.Join(junk, fmt.Sprintf("a-stray-file-that-manifest-json-does-not-name-%06d", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
-	check := func() uint64 {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		err := checkNoStrayFiles(layout.OpenTree(dir), &bundle.Manifest{})
-		runtime.ReadMemStats(&after)
-		if !errors.Is(err, errdef.ErrMalformed) {
-			t.Fatalf("err = %v, want a stray file refused", err)
-		}
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	add(0, n)
-	small := check()
-	add(n, 2*n)
-	if large := check(); large > small+(256<<10) {
-		t.Errorf("a stray directory of %d files allocated %d bytes, of %d: %d; want no more than 256 KiB more", 2*n, large, n, small)
-	}
+	dir, add := strayFiles(t, "junk", func(i int) string {
+		return fmt.Sprintf("a-stray-file-that-manifest-json-does-not-name-%06d", i)
+	})
+	allocatesFlat(t, "a stray directory", 10000, add, func() error {
+		return checkNoStrayFiles(layout.OpenTree(dir), &bundle.Manifest{})
+	})
 }
 
 // TestCheckNoStrayBlobsReadsInBatches: a blob nothing in the bundle
@@ -65,46 +87,15 @@ func TestCheckNoStrayFilesReadsInBatches(t *testing.T) {
 // was: a million stray files there held 170 MiB. It is read a batch at a
 // time: twice as many stray blobs cost no more (found by review).
 func TestCheckNoStrayBlobsReadsInBatches(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, layout.OCILayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	blobs := filepath.Join(dir, layout.BlobsDir, "sha256")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	const n = 10000
-	add := func(from, to int) {
-		for i := from; i < to; i++ {
-			f, err := os.Create(filepath.Join(blobs, digest.FromString(fmt.Sprint(i)).Encoded()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
+	dir, add := strayFiles(t, layout.BlobsDir+"/sha256", strayBlobName)
 	d, err := layout.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	check := func() uint64 {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		err := checkNoStrayBlobs(context.Background(), d, map[digest.Digest]bool{})
-		runtime.ReadMemStats(&after)
-		if !errors.Is(err, errdef.ErrMalformed) {
-			t.Fatalf("err = %v, want a stray blob refused", err)
-		}
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	add(0, n)
-	small := check()
-	add(n, 2*n)
-	if large := check(); large > small+(256<<10) {
-		t.Errorf("blobs/sha256 of %d stray files allocated %d bytes, of %d: %d; want no more than 256 KiB more", 2*n, large, n, small)
-	}
+	allocatesFlat(t, "blobs/sha256", 10000, add, func() error {
+		return checkNoStrayBlobs(context.Background(), d, map[digest.Digest]bool{})
+	})
 }
 
 // TestSignBoundsUnreachedBlobs: sign removes the blobs nothing in the
@@ -115,44 +106,14 @@ func TestCheckNoStrayBlobsReadsInBatches(t *testing.T) {
 // read a batch at a time, so that twice as many cost no more (found by
 // review).
 func TestSignBoundsUnreachedBlobs(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, layout.OCILayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	blobs := filepath.Join(dir, layout.BlobsDir, "sha256")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	const n = 10000
-	add := func(from, to int) {
-		for i := from; i < to; i++ {
-			f, err := os.Create(filepath.Join(blobs, digest.FromString(fmt.Sprint(i)).Encoded()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
+	dir, add := strayFiles(t, layout.BlobsDir+"/sha256", strayBlobName)
 	d, err := layout.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	check := func() uint64 {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+	allocatesFlat(t, "sign's blobs/sha256", 10000, add, func() error {
 		_, err := unreachedBlobs(d, map[digest.Digest]bool{})
-		runtime.ReadMemStats(&after)
-		if !errors.Is(err, errdef.ErrMalformed) {
-			t.Fatalf("err = %v, want %d blobs nothing reaches refused", err, n)
-		}
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	add(0, n)
-	small := check()
-	add(n, 2*n)
-	if large := check(); large > small+(256<<10) {
-		t.Errorf("blobs/sha256 of %d stray files allocated %d bytes, of %d: %d; want no more than 256 KiB more", 2*n, large, n, small)
-	}
+		return err
+	})
 }
