@@ -29,26 +29,9 @@ func TestTagListWithForbiddenNames(t *testing.T) {
 	newer := newSignedSample(t, sample.Spec{Version: "2025.11.0", Variant: 7}, fixedTime.Unix()+1)
 	sign(t, newer.dir, older.priv)
 	forbidden := []string{"../../x", "a b", "-x", strings.Repeat("t", 129)}
-	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasSuffix(r.URL.Path, "/tags/list") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			var list struct {
-				Name string   `json:"name"`
-				Tags []string `json:"tags"`
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
-				list.Name = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/"), "/tags/list")
-			}
-			list.Tags = append(append([]string{}, forbidden...), list.Tags...)
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(list)
-		})
-	})
+	host := testutil.RegistryWrapped(t, tagListsEdited(func(tags []string) []string {
+		return append(append([]string{}, forbidden...), tags...)
+	}))
 	ctx := context.Background()
 	if _, err := mirror.Import(ctx, importOpts(t, newer.dir, host, older.pub)); err != nil {
 		t.Fatalf("import where the tag list names forbidden tags: %v", err)
@@ -73,5 +56,31 @@ func TestTagListWithForbiddenNames(t *testing.T) {
 	res, err := mirror.Catalog(ctx, mirror.CatalogOptions{Repository: repo, Verify: true, Trust: trustKeys(older.pub), Client: testutil.Client(t)})
 	if err != nil || len(res.Bundles) != 1 {
 		t.Fatalf("catalog --verify beside forbidden tags: %+v, %v; want the one bundle", res, err)
+	}
+}
+
+// tagListsEdited wraps a registry so that each tag list it answers (one
+// page, as the in-process registry gives it) is edit's of the tags the
+// registry listed.
+func tagListsEdited(edit func(tags []string) []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/tags/list") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var list struct {
+				Name string   `json:"name"`
+				Tags []string `json:"tags"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+				list.Name = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/"), "/tags/list")
+			}
+			list.Tags = edit(list.Tags)
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(list)
+		})
 	}
 }

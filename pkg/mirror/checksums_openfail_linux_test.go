@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -51,23 +51,9 @@ func TestVerifyChecksumsOpenFailureIsNotMissing(t *testing.T) {
 	f.Close()
 	os.Remove(filepath.Join(dir, "SHA256SUMS.sig"))
 
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip(err)
-	}
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	low := old
-	low.Cur = uint64(len(fds) + 8) // the walk and the directory handles, not 64 files at once
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Skip(err)
-	}
-	_, err = mirror.VerifyChecksums(context.Background(), mirror.ChecksumsOptions{Dir: dir, Concurrency: 64})
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WithFewDescriptors(t, 8 /* the walk and the directory handles, not 64 files at once */, func() {
+		_, err = mirror.VerifyChecksums(context.Background(), mirror.ChecksumsOptions{Dir: dir, Concurrency: 64})
+	})
 	if err != nil && (strings.Contains(err.Error(), "missing") || errors.Is(err, errdef.ErrDigestMismatch)) {
 		t.Errorf("verify-checksums out of file descriptors: %v; want the open's error, no file called missing", err)
 	}

@@ -5,17 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry"
 
-	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -34,24 +30,10 @@ func TestHeldRootPartsAnsweredByDigest(t *testing.T) {
 	for _, part := range []string{"metadata manifest", "manifest.json", "signature manifest", "envelope"} {
 		t.Run(part, func(t *testing.T) {
 			ctx := context.Background()
-			var target atomic.Value
-			target.Store("")
-			host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if p := target.Load().(string); p != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, p) {
-						rec := httptest.NewRecorder()
-						next.ServeHTTP(rec, r)
-						body := bytes.Clone(rec.Body.Bytes())
-						body[len(body)/2] ^= 1
-						for k, v := range rec.Header() {
-							w.Header()[k] = v
-						}
-						w.WriteHeader(rec.Code)
-						w.Write(body)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
+			host, target := registryAltering(t, func(real []byte) []byte {
+				body := bytes.Clone(real)
+				body[len(body)/2] ^= 1
+				return body
 			})
 			a, c, r, root := heldNewerThanC(t, host)
 			manifest := func(d ocispec.Descriptor) ocispec.Manifest {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -42,21 +40,7 @@ func TestHeldRootAnsweredByDigest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			var rootPath atomic.Value
-			rootPath.Store("")
-			host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if p := rootPath.Load().(string); p != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, p) {
-						rec := httptest.NewRecorder()
-						next.ServeHTTP(rec, r)
-						body := tc.body(rec.Body.Bytes())
-						w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
-						w.Write(body)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			})
+			host, rootPath := registryAltering(t, tc.body)
 			a, c, r, root := heldNewerThanC(t, host)
 			rootPath.Store("/manifests/" + root.Digest.String())
 			_, err := mirror.Import(ctx, importOpts(t, c, host, a.pub))
@@ -68,4 +52,30 @@ func TestHeldRootAnsweredByDigest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// registryAltering starts a registry whose answers to a GET of a path
+// ending in what path holds (nothing, at first) carry alter's of the
+// registry's body, its headers but the length kept.
+func registryAltering(t *testing.T, alter func(real []byte) []byte) (host string, path *atomic.Value) {
+	path = new(atomic.Value)
+	path.Store("")
+	host = testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := path.Load().(string); p == "" || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, p) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				if k != "Content-Length" {
+					w.Header()[k] = v
+				}
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(alter(rec.Body.Bytes()))
+		})
+	})
+	return host, path
 }

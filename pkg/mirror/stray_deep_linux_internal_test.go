@@ -5,9 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -39,23 +39,10 @@ func TestCheckNoStrayFilesHostileDepth(t *testing.T) {
 	}
 	m := &bundle.Manifest{Advisories: []bundle.File{{Path: "advisories/feed/a.json"}}}
 
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip(err)
-	}
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	low := old
-	low.Cur = uint64(len(fds) + 64)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Skip(err)
-	}
-	err = checkNoStrayFiles(layout.OpenTree(dir), m)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	testutil.WithFewDescriptors(t, 64, func() {
+		err = checkNoStrayFiles(layout.OpenTree(dir), m)
+	})
 	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "/d/d/d: not part of the bundle (a directory deeper") {
 		t.Errorf("a chain of 600 directories: %v; want d/…/d refused as not part of the bundle, malformed", err)
 	}

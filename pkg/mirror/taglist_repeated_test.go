@@ -2,9 +2,7 @@ package mirror_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -26,33 +24,22 @@ func TestTagListRepeated(t *testing.T) {
 	var reads atomic.Int64
 	var version atomic.Value
 	version.Store("")
+	edited := tagListsEdited(func(tags []string) []string {
+		var repeated []string
+		for _, tag := range tags {
+			for range copies {
+				repeated = append(repeated, tag)
+			}
+		}
+		return repeated
+	})
 	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		listing := edited(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if v := version.Load().(string); v != "" && strings.HasSuffix(r.URL.Path, "/manifests/"+v) {
 				reads.Add(1)
 			}
-			if !strings.HasSuffix(r.URL.Path, "/tags/list") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			var list struct {
-				Name string   `json:"name"`
-				Tags []string `json:"tags"`
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
-				list.Name = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/"), "/tags/list")
-			}
-			var repeated []string
-			for _, tag := range list.Tags {
-				for range copies {
-					repeated = append(repeated, tag)
-				}
-			}
-			list.Tags = repeated
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(list)
+			listing.ServeHTTP(w, r)
 		})
 	})
 	ctx := context.Background()
