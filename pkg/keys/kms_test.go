@@ -91,3 +91,30 @@ func TestHashiVaultAddrPasswordWithSlashNotPrinted(t *testing.T) {
 		t.Fatalf("VAULT_ADDR with a password holding a slash: %v; want an error without the password", err)
 	}
 }
+
+// A VAULT_ADDR whose password holds a blank (typed as is, not
+// percent-encoded) fails to parse, and Go's error quotes the URL: the
+// credentials were looked for up to a blank only, so the password was
+// printed whole. (One holding an "@" or a quote is blanked as well.)
+func TestHashiVaultAddrPasswordWithBlankOrAtNotPrinted(t *testing.T) {
+	for _, password := range []string{"hun ter2", "hun@ter2", `hun"x ter2`} {
+		vault := testutil.StartVault(t, "mirror-signing")
+		t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:"+password+"@", 1))
+		t.Setenv("VAULT_TOKEN", "wrong")
+		for _, load := range []func() error{
+			func() error {
+				_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
+				return err
+			},
+			func() error {
+				_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
+				return err
+			},
+		} {
+			err := load()
+			if err == nil || strings.Contains(err.Error(), "ter2") || strings.Contains(err.Error(), "hun") {
+				t.Fatalf("VAULT_ADDR with the password %q: %v; want an error without the password", password, err)
+			}
+		}
+	}
+}

@@ -195,8 +195,15 @@ func decodeEnv(ref string, val []byte) ([]byte, error) {
 
 // urlCredentials matches the credentials of a URL (USER:PASSWORD@ or
 // TOKEN@ after its scheme), as VAULT_ADDR may hold them: up to the last
-// "@" before a space, since a password typed as is may hold a "/".
-var urlCredentials = regexp.MustCompile(`://[^@\s]+@`)
+// "@" before a blank or quote, since a password typed as is may hold a
+// "/" or an "@" (the last "@" ends them, as url.Parse takes it).
+// quotedURLCredentials matches them in a URL Go's error quotes (parse
+// "…"), up to the last "@" before the closing quote: a password holding
+// a blank does not parse, and is quoted whole.
+var (
+	urlCredentials       = regexp.MustCompile(`://[^\s"]*@`)
+	quotedURLCredentials = regexp.MustCompile(`("[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^"\\]|\\.)*@`)
+)
 
 // kmsError explains a KMS failure in one line, naming ref. The KMS
 // client's own words are kept, but Vault's span several lines and carry
@@ -214,6 +221,7 @@ func kmsError(ctx context.Context, ref string, err error) error {
 		msg = strings.ReplaceAll(msg, ue.Err.Error(), "not a valid URL")
 	}
 	msg = strings.Join(strings.Fields(msg), " ")
+	msg = quotedURLCredentials.ReplaceAllString(msg, "${1}***@")
 	msg = urlCredentials.ReplaceAllString(msg, "://***@")
 	return fmt.Errorf("key %s: %s: %w", ref, msg, errdef.ErrUsage)
 }
