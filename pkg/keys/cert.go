@@ -169,7 +169,9 @@ func checkChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots
 // needs to hear: a certificate of the chain other than leaf that is out
 // of its dates is named, not taken for the leaf, and so is an issuer
 // among intermediates that is no CA (x509 reports only an unknown
-// authority then).
+// authority then, or, of one of version 1, that a certificate is not
+// authorized to sign) and a CA whose path length constraint the chain
+// exceeds.
 func chainReason(err error, unanchored string, leaf *x509.Certificate, intermediates []*x509.Certificate) string {
 	var inv x509.CertificateInvalidError
 	var unk x509.UnknownAuthorityError
@@ -182,6 +184,10 @@ func chainReason(err error, unanchored string, leaf *x509.Certificate, intermedi
 		return "not valid for code signing: a certificate of its chain restricts extended key usage to other uses"
 	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
 		return "not valid for code signing (extended key usage)"
+	case errors.As(err, &inv) && inv.Reason == x509.NotAuthorizedToSign && inv.Cert != nil:
+		return fmt.Sprintf("issued through %q, which is not a CA (no basic constraints, or CA false) and may issue no certificate", inv.Cert.Subject.String())
+	case errors.As(err, &inv) && inv.Reason == x509.TooManyIntermediates && inv.Cert != nil:
+		return fmt.Sprintf("%q of its chain allows at most %d CA certificate(s) below it (path length constraint), and the chain has more", inv.Cert.Subject.String(), inv.Cert.MaxPathLen)
 	case errors.As(err, &unk):
 		if c := issuerNotCA(leaf, intermediates); c != nil {
 			return fmt.Sprintf("issued through %q, which is not a CA (no basic constraints, or CA false) and may issue no certificate", c.Subject.String())

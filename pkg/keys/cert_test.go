@@ -244,7 +244,25 @@ func selfSignedV1(key *ecdsa.PrivateKey, name string, now time.Time) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	return certificateV1(&key.PublicKey, name, rdn, key, now)
+}
+
+// issuedV1 makes an X.509 version 1 certificate of key that issuer
+// signed: as an intermediate, Go refuses it as not authorized to sign.
+func issuedV1(key *ecdsa.PrivateKey, issuer *testutil.CA, name string, now time.Time) (*x509.Certificate, error) {
+	der, err := certificateV1(&key.PublicKey, name, issuer.Cert.RawSubject, issuer.Key, now)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+func certificateV1(pub *ecdsa.PublicKey, name string, issuerRDN []byte, signer *ecdsa.PrivateKey, now time.Time) ([]byte, error) {
+	rdn, err := asn1.Marshal(pkix.Name{CommonName: name}.ToRDNSequence())
+	if err != nil {
+		return nil, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -256,13 +274,13 @@ func selfSignedV1(key *ecdsa.PrivateKey, name string, now time.Time) ([]byte, er
 		Validity struct{ NotBefore, NotAfter time.Time }
 		Subject  asn1.RawValue
 		SPKI     asn1.RawValue
-	}{big.NewInt(7), alg, asn1.RawValue{FullBytes: rdn}, struct{ NotBefore, NotAfter time.Time }{now.Add(-time.Hour).UTC(), now.Add(24 * time.Hour).UTC()},
+	}{big.NewInt(7), alg, asn1.RawValue{FullBytes: issuerRDN}, struct{ NotBefore, NotAfter time.Time }{now.Add(-time.Hour).UTC(), now.Add(24 * time.Hour).UTC()},
 		asn1.RawValue{FullBytes: rdn}, asn1.RawValue{FullBytes: spki}})
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(tbs)
-	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	sig, err := ecdsa.SignASN1(rand.Reader, signer, sum[:])
 	if err != nil {
 		return nil, err
 	}
@@ -303,5 +321,67 @@ func TestCheckSigningCertificateNamesIssuerNotCA(t *testing.T) {
 	err := keys.VerifyChain(leaf, []*x509.Certificate{notCA, signing.Cert}, roots, now)
 	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), `"CN=Not A CA"`) || !strings.Contains(err.Error(), "not a CA") {
 		t.Fatalf("verify: err = %v, want ErrSignature naming the issuer that is not a CA", err)
+	}
+}
+
+// A chain broken by a certificate other than the leaf, an intermediate of
+// version 1 (no basic constraints, so no CA) or a CA whose path length
+// constraint the chain exceeds, was refused in x509's words after the
+// leaf's name: `certificate "CN=mirror-signing": x509: certificate is not
+// authorized to sign other certificates`, of a leaf that signs no
+// certificate. The certificate at fault is named, and what it breaks.
+func TestVerifyChainNamesTheCertificateAtFault(t *testing.T) {
+	now := time.Now()
+	root := testutil.NewRootCA(t, "Root CA")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+
+	v1Key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v1, err := issuedV1(v1Key, root, "V1 Signing CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1Leaf := (&testutil.CA{Cert: v1, Key: v1Key}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+
+	pl0Key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "No Intermediates CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, MaxPathLenZero: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.Cert, &pl0Key.PublicKey, root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl0, _ := x509.ParseCertificate(der)
+	signing := (&testutil.CA{Cert: pl0, Key: pl0Key}).Intermediate(t, "Signing CA")
+	deepLeaf := signing.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	for _, tc := range []struct {
+		name  string
+		leaf  *x509.Certificate
+		chain []*x509.Certificate
+		want  []string
+	}{
+		{"version 1 intermediate", v1Leaf, []*x509.Certificate{v1}, []string{`"CN=V1 Signing CA"`, "not a CA"}},
+		{"path length exceeded", deepLeaf, []*x509.Certificate{signing.Cert, pl0}, []string{`"CN=No Intermediates CA"`, "path length"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := map[string]error{
+				"verify": keys.VerifyChain(tc.leaf, tc.chain, roots, now),
+				"sign":   keys.CheckSigningCertificate(tc.leaf, append(tc.chain, root.Cert), now),
+			}
+			for what, err := range errs {
+				if err == nil || strings.Contains(err.Error(), "x509:") {
+					t.Fatalf("%s: err = %v, want the certificate at fault named, not x509's words after the leaf's name", what, err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Fatalf("%s: err = %v, want it to say %s", what, err, w)
+					}
+				}
+			}
+		})
 	}
 }
