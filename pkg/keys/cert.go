@@ -133,6 +133,15 @@ func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, 
 	if err := checkChain(leaf, chain, anchors, now, "does not chain to the root of the chain given with it (an intermediate missing?)"); err != nil {
 		return fmt.Errorf("%v: verify --trust-root would refuse every bundle it signs: %w", err, errdef.ErrUsage)
 	}
+	// The chain's last certificate, its root not given, anchored it: x509
+	// lets one of version 1 (no basic constraints) issue there. On the far
+	// side it is no root (LoadRoots) and, as an intermediate, may sign
+	// nothing.
+	if !anchored && len(chain) > 0 {
+		if last := chain[len(chain)-1]; !last.IsCA {
+			return fmt.Errorf("certificate %q: issued through %q, which is not a CA (no basic constraints, or CA false) and may issue no certificate: verify --trust-root would refuse every bundle it signs: %w", leaf.Subject.String(), last.Subject.String(), errdef.ErrUsage)
+		}
+	}
 	return nil
 }
 

@@ -385,3 +385,30 @@ func TestVerifyChainNamesTheCertificateAtFault(t *testing.T) {
 		})
 	}
 }
+
+// A --certificate-chain of a version 1 intermediate alone (its root not
+// given) was accepted by sign: anchored at that intermediate, x509 lets a
+// version 1 certificate issue. On the far side it is no root (LoadRoots
+// takes only CA certificates) and, as an intermediate, not authorized to
+// sign, so verify --trust-root refused every bundle signed. It is refused
+// at sign, naming it, as one of version 3 that is no CA is.
+func TestCheckSigningCertificateRefusesV1Intermediate(t *testing.T) {
+	now := time.Now()
+	root := testutil.NewRootCA(t, "Root CA")
+	v1Key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v1, err := issuedV1(v1Key, root, "V1 Signing CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := (&testutil.CA{Cert: v1, Key: v1Key}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	if err := keys.VerifyChain(leaf, []*x509.Certificate{v1}, roots, now); !errors.Is(err, errdef.ErrSignature) {
+		t.Fatalf("verify: err = %v, want ErrSignature: the far side refuses it", err)
+	}
+	err = keys.CheckSigningCertificate(leaf, []*x509.Certificate{v1}, now)
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), `"CN=V1 Signing CA"`) || !strings.Contains(err.Error(), "not a CA") {
+		t.Fatalf("sign: err = %v, want ErrUsage naming the version 1 intermediate", err)
+	}
+}
