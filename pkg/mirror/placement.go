@@ -10,6 +10,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/keys"
 	"github.com/stellaops/mirror/pkg/layout"
 )
 
@@ -286,6 +287,11 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 	switch {
 	case err == nil:
 		err = signersFiles(envelope, held)
+		// A damaged block past the key that verifies: verify, push and
+		// pack of a directory holding it refuse it (exit 11).
+		if be := (*keys.BlockError)(nil); err == nil && errors.As(keysError(held[layout.PublicKeyFile]), &be) {
+			err = fmt.Errorf("%s: %v: verify, push and pack refuse a bundle holding it: %w", layout.PublicKeyFile, be, errdef.ErrMalformed)
+		}
 	case errors.Is(err, errdef.ErrNotFound):
 		// An unsigned bundle: its SHA256SUMS signs nothing, and a reader
 		// of an unsigned root takes the files as they are, unless they

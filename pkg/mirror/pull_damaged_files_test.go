@@ -127,3 +127,30 @@ func TestFilesNotCarriedNamesDamagedKeyFile(t *testing.T) {
 	}
 	assertFilesNotCarried(t, res, "public-key.pem: PEM block 1 does not decode")
 }
+
+// TestFilesNotCarriedDamagedExtraKeyBlock: a bundle directory whose
+// public-key.pem has a damaged block past the signer's key, in the
+// SHA256SUMS the signer signed, was imported with the file carried to the
+// registry, exit 0, the signer's key verifying SHA256SUMS.sig: the
+// damaged block was passed over. verify, push and pack of the same
+// directory refuse it (exit 11), and pull wrote it back as a bundle they
+// refuse. Import leaves the side files behind naming the damaged block,
+// as it does when the signer's own block is the damaged one.
+func TestFilesNotCarriedDamagedExtraKeyBlock(t *testing.T) {
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	damaged := copyBundle(t, s.dir)
+	_, otherPub := testKeys(t, "other")
+	other := string(readFile(t, otherPub))
+	pubPath := filepath.Join(damaged, "public-key.pem")
+	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	resum(t, damaged, s.priv)
+	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: filepath.Join(damaged, "manifest.dsse"), Trust: trustKeys(s.pub), Now: testNow}); !errors.Is(err, errdef.ErrMalformed) {
+		t.Fatalf("verify of the directory: %v; want malformed (exit 11)", err)
+	}
+	res, err := mirror.Import(ctx, importOpts(t, damaged, testutil.Registry(t), s.pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertFilesNotCarried(t, res, "public-key.pem: PEM block 2 does not decode")
+}
