@@ -118,3 +118,21 @@ func TestHashiVaultAddrPasswordWithBlankOrAtNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// A KMS reference with credentials before its key name
+// (hashivault://USER:PASSWORD@KEY, written as VAULT_ADDR is) is no
+// reference Vault's client takes, and its refusal named it whole: the
+// password on stderr and in --format json, to sign and to verify. It is
+// named with them blanked, as a reference of an unknown scheme is.
+func TestKMSRefCredentialsNotPrinted(t *testing.T) {
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
+	const ref = "hashivault://admin:hunter2@mirror-signing"
+	_, err := keys.LoadSigner(context.Background(), ref, nil)
+	if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "hashivault://***@mirror-signing") {
+		t.Fatalf("sign: %v; want usage naming hashivault://***@mirror-signing, without the password", err)
+	}
+	_, err = keys.LoadVerifiers(context.Background(), ref)
+	if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "hashivault://***@mirror-signing") {
+		t.Fatalf("verify: %v; want usage naming hashivault://***@mirror-signing, without the password", err)
+	}
+}

@@ -205,10 +205,11 @@ var (
 	quotedURLCredentials = regexp.MustCompile(`("[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^"\\]|\\.)*@`)
 )
 
-// kmsError explains a KMS failure in one line, naming ref. The KMS
-// client's own words are kept, but Vault's span several lines and carry
-// the request's URL as VAULT_ADDR gave it: its lines are joined and the
-// credentials of any URL in it replaced by "***".
+// kmsError explains a KMS failure in one line, naming ref (its
+// credentials, if any, blanked). The KMS client's own words are kept, but
+// Vault's span several lines and carry the request's URL as VAULT_ADDR
+// gave it: its lines are joined and the credentials of any URL in it
+// replaced by "***".
 func kmsError(ctx context.Context, ref string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -223,5 +224,7 @@ func kmsError(ctx context.Context, ref string, err error) error {
 	msg = strings.Join(strings.Fields(msg), " ")
 	msg = quotedURLCredentials.ReplaceAllString(msg, "${1}***@")
 	msg = urlCredentials.ReplaceAllString(msg, "://***@")
-	return fmt.Errorf("key %s: %s: %w", ref, msg, errdef.ErrUsage)
+	// ref itself may hold them (hashivault://USER:PASSWORD@KEY, written
+	// as VAULT_ADDR is), which no KMS client takes.
+	return fmt.Errorf("key %s: %s: %w", refWithoutCredentials(ref), msg, errdef.ErrUsage)
 }
