@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"strings"
@@ -30,6 +31,16 @@ const maxListingPage = 4 << 20
 func checkListingPage(req *http.Request, resp *http.Response) (*http.Response, error) {
 	if req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
 		return resp, nil
+	}
+	if strings.Contains(req.URL.Path, "/referrers/") {
+		// An image index under its media type with parameters ("; charset=utf-8"),
+		// as HTTP allows, is the API's answer: oras-go takes only the
+		// bare media type as one, and reads the rest as no referrers API,
+		// falling back to the sha256-<hex> tag, which a root whose
+		// signature was pushed by the API does not have.
+		if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && mt == ocispec.MediaTypeImageIndex {
+			resp.Header.Set("Content-Type", ocispec.MediaTypeImageIndex)
+		}
 	}
 	var what string
 	var keys [2]string

@@ -113,3 +113,32 @@ func TestFallbackTagNoManifest(t *testing.T) {
 		}
 	}
 }
+
+// TestReferrersPageMediaTypeParameters: a registry that answers the
+// referrers API with an image index under its media type with parameters
+// (as HTTP allows). oras-go read it as no referrers API and fell back to
+// the sha256-<hex> tag, so referrers pushed by the API read as none; they
+// are now listed.
+func TestReferrersPageMediaTypeParameters(t *testing.T) {
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("root"), Size: 4}
+	listed := digest.FromString("signature")
+	for _, ct := range []string{ocispec.MediaTypeImageIndex + "; charset=utf-8", "Application/VND.OCI.Image.Index.v1+json;charset=UTF-8"} {
+		reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.Contains(r.URL.Path, "/referrers/") {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", ct)
+			w.Write([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + listed.String() + `","size":10}]}`))
+		}))
+		var got []ocispec.Descriptor
+		err := repoAt(t, reg).Referrers(t.Context(), subject, "", func(page []ocispec.Descriptor) error {
+			got = append(got, page...)
+			return nil
+		})
+		reg.Close()
+		if err != nil || len(got) != 1 || got[0].Digest != listed {
+			t.Errorf("referrers answered under %q: %v, %v; want %s", ct, got, err, listed)
+		}
+	}
+}
