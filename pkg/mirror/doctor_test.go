@@ -146,6 +146,26 @@ func TestDoctorReferrersAPI(t *testing.T) {
 			mode: mirror.ReferrersAPI,
 		},
 		{
+			// OCI-Subject is sent only by a registry that serves the
+			// referrers API: one answered 404 is hidden by a proxy in
+			// front of it, and a bundle signed through the API reads
+			// there as unsigned, passed over by the rollback check.
+			name: "OCI-Subject sent, referrers API answered 404",
+			host: func(t testing.TB) string {
+				return testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+					return withOCISubject(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if strings.Contains(r.URL.Path, "/referrers/") {
+							http.NotFound(w, r)
+							return
+						}
+						next.ServeHTTP(w, r)
+					}))
+				})
+			},
+			want:     map[string]mirror.CheckStatus{mirror.CheckReferrersAPI: mirror.CheckFail},
+			unusable: true,
+		},
+		{
 			name: "manifests over 1 MiB refused",
 			host: func(t testing.TB) string {
 				return testutil.RegistryWrapped(t, refuse(func(r *http.Request) bool { return manifestPut(r) && r.ContentLength > mib }, http.StatusRequestEntityTooLarge, "SIZE_INVALID"))

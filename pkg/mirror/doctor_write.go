@@ -151,6 +151,12 @@ func (p *probe) referrers(ctx context.Context, r *oremote.Repository) ReferrersM
 		default:
 			p.add(CheckReferrersAPI, CheckPass, "%s serves an image index listing the referrer just pushed", path)
 		}
+	case p.subject == p.base.Digest.String():
+		// OCI-Subject is sent only by a registry that serves the API:
+		// a proxy in front of it answers the API not found. Signatures
+		// pushed through the API are then found by no reader, and the
+		// rollback check passes over every bundle so signed as unsigned.
+		p.add(CheckReferrersAPI, CheckFail, "%s gave no image index, yet the registry answered the push of a manifest with a subject with OCI-Subject, which only a registry serving the referrers API sends: a proxy in front of it blocks the API, so bundles signed through it read as unsigned and import's rollback check passes them over; let the proxy pass /v2/<name>/referrers/", path)
 	default:
 		p.add(CheckReferrersAPI, CheckWarn, "not supported (%s gave no image index): referrers are attached under sha256-<hex> tags instead", path)
 	}
