@@ -353,7 +353,15 @@ func (rs *registrySource) rootReferrers(ctx context.Context, root ocispec.Descri
 		return nil
 	})
 	if err != nil {
-		return nil, remote.Classify(err)
+		err = remote.Classify(err)
+		if rs.heldRoot && errors.Is(err, errdef.ErrNotFound) {
+			// The repository not there (NAME_UNKNOWN), though the root
+			// was just read from it: the registry's answer, or a proxy's,
+			// not the root's; passed over as a part missing, the root
+			// would let an older bundle in.
+			return nil, fmt.Errorf("list the referrers of %s: %v: the registry answers the repository not found, though the root was read from it (a proxy, or a broken registry): %w", root.Digest, err, errHeldRootAnswered)
+		}
+		return nil, err
 	}
 	return referrers, nil
 }
