@@ -24,7 +24,7 @@ terminal. cosign sign-blob reads the key; stella reads cosign's.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Password = app.password(true)
 			opts.Logger = app.logger()
-			res, err := mirror.Keygen(opts)
+			res, err := mirror.Keygen(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ func TestServeCommandRefuses(t *testing.T) {
 	dir, tar, pub := signedTestBundle(t)
 	// Another tool's .tar.gz: no seek table, so it cannot be served.
 	gz := testutil.ForeignArchive(t, tar, "b.tar.gz")
-	other, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), "other"), Password: func() ([]byte, error) { return []byte("x"), nil }})
+	other, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: filepath.Join(t.TempDir(), "other"), Password: func() ([]byte, error) { return []byte("x"), nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,7 +284,7 @@ func (g *generator) push(s sample.Spec) (*sample.Release, error) {
 // keygen makes a key pair in the work directory and copies its public key
 // into keys/; it returns the private key's path.
 func (g *generator) keygen(name string) (string, error) {
-	res, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(g.work, name), Password: pass})
+	res, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: filepath.Join(g.work, name), Password: pass})
 	if err != nil {
 		return "", err
 	}

@@ -105,7 +105,7 @@ func BenchmarkImport(b *testing.B) {
 }
 
 func benchKeys(b *testing.B) (priv, pub string) {
-	res, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: filepath.Join(b.TempDir(), "bench"), Password: testPass})
+	res, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: filepath.Join(b.TempDir(), "bench"), Password: testPass})
 	if err != nil {
 		b.Fatal(err)
 	}

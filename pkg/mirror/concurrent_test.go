@@ -69,7 +69,7 @@ func checkKeyPair(t *testing.T, prefix string) {
 func TestKeygenWaitsForAnotherWriter(t *testing.T) {
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "cosign")
-	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
+	if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
 		t.Fatal(err)
 	}
 	oldKey, _ := os.ReadFile(prefix + ".key")
@@ -85,7 +85,7 @@ func TestKeygenWaitsForAnotherWriter(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true, Logger: log})
+		res, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true, Logger: log})
 		done <- result{res, err}
 	}()
 	select {

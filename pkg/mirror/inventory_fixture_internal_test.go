@@ -24,7 +24,7 @@ type inventorySigner struct {
 func newInventorySigner(t *testing.T) *inventorySigner {
 	t.Helper()
 	dir := t.TempDir()
-	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(dir, "k"), Password: inventoryPass})
+	kg, err := Keygen(context.Background(), KeygenOptions{OutputPrefix: filepath.Join(dir, "k"), Password: inventoryPass})
 	if err != nil {
 		t.Fatal(err)
 	}

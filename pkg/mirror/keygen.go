@@ -44,8 +44,9 @@ type KeygenResult struct {
 // The two files are placed under the directory's writers' lock
 // (layout.LockDir): of two runs at once, the later one's pair replaces the
 // earlier one's whole (Force) or is refused, never a key beside the other
-// run's public key.
-func Keygen(opts KeygenOptions) (*KeygenResult, error) {
+// run's public key. Waiting for that lock ends with ctx (Ctrl-C), writing
+// nothing.
+func Keygen(ctx context.Context, opts KeygenOptions) (*KeygenResult, error) {
 	prefix := opts.OutputPrefix
 	if prefix == "" {
 		prefix = "cosign"
@@ -98,7 +99,7 @@ func Keygen(opts KeygenOptions) (*KeygenResult, error) {
 	defer key.Close()
 	pubTmp, keyTmp := pub.Name(), key.Name()
 	dir := filepath.Dir(res.PrivateKey)
-	unlock, err := writeLock(context.Background(), dir, logger(opts.Logger))
+	unlock, err := writeLock(ctx, dir, logger(opts.Logger))
 	if err != nil {
 		return nil, err
 	}

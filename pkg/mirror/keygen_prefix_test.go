@@ -1,6 +1,7 @@
 package mirror_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestKeygenRefusesDirectoryPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, prefix := range []string{dir + "/", dir + string(filepath.Separator), dir + "/.", dir + "/.."} {
-		_, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass})
+		_, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass})
 		if want := filepath.Join(prefix, "cosign"); !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "give "+want) {
 			t.Errorf("keygen --output-key-prefix %s: %v, want errdef.ErrUsage suggesting %s", prefix, err, want)
 		}

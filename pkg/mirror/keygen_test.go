@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,7 +21,7 @@ import (
 // as it was.
 func TestKeygenFailureKeepsOldKey(t *testing.T) {
 	prefix := filepath.Join(t.TempDir(), "k")
-	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
+	if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
 		t.Fatal(err)
 	}
 	old, err := os.ReadFile(prefix + ".key")
@@ -33,7 +34,7 @@ func TestKeygenFailureKeepsOldKey(t *testing.T) {
 	if err := os.Mkdir(prefix+".pub", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); err == nil {
+	if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); err == nil {
 		t.Fatal("keygen over a directory: no error")
 	}
 	if now, err := os.ReadFile(prefix + ".key"); err != nil || !bytes.Equal(now, old) {
@@ -52,7 +53,7 @@ func TestKeygenFailureKeepsOldKey(t *testing.T) {
 // one. Failing, keygen puts the old public key back.
 func TestKeygenFailureKeepsOldPair(t *testing.T) {
 	prefix := filepath.Join(t.TempDir(), "k")
-	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
+	if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
 		t.Fatal(err)
 	}
 	old, err := os.ReadFile(prefix + ".pub")
@@ -65,7 +66,7 @@ func TestKeygenFailureKeepsOldPair(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(prefix+".key", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); err == nil {
+	if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); err == nil {
 		t.Fatal("keygen over a directory: no error")
 	}
 	if now, err := os.ReadFile(prefix + ".pub"); err != nil || !bytes.Equal(now, old) {
@@ -88,7 +89,7 @@ func TestKeygenSyncFailureKeepsAPair(t *testing.T) {
 	for _, failing := range []int{1, 2} { // the public key's sync, the private key's
 		t.Run(fmt.Sprint(failing), func(t *testing.T) {
 			prefix := filepath.Join(t.TempDir(), "k")
-			if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
+			if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass}); err != nil {
 				t.Fatal(err)
 			}
 			syncs := 0
@@ -98,7 +99,7 @@ func TestKeygenSyncFailureKeepsAPair(t *testing.T) {
 				}
 				return nil
 			})
-			if _, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); !errors.Is(err, syscall.EIO) {
+			if _, err := mirror.Keygen(context.Background(), mirror.KeygenOptions{OutputPrefix: prefix, Password: testPass, Force: true}); !errors.Is(err, syscall.EIO) {
 				t.Fatalf("keygen with its directory's sync failing: %v", err)
 			}
 			signer, err := keys.LoadSigner(t.Context(), prefix+".key", testPass)

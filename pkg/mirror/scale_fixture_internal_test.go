@@ -33,7 +33,7 @@ func scaleBundle(t *testing.T, images int) (work, dir string) {
 func signedScaleBundle(t *testing.T, images int) (work, dir, pub string) {
 	work, dir = scaleBundle(t, images)
 	pass := func() ([]byte, error) { return []byte("pw"), nil }
-	kg, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
+	kg, err := Keygen(context.Background(), KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass})
 	if err != nil {
 		t.Fatal(err)
 	}

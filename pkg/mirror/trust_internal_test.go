@@ -18,7 +18,7 @@ import (
 func TestVerifySignatureOnTarHead(t *testing.T) {
 	ctx := context.Background()
 	work, dir, kg, pass := unsignedBundle(t)
-	other, err := Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "other"), Password: pass})
+	other, err := Keygen(context.Background(), KeygenOptions{OutputPrefix: filepath.Join(work, "other"), Password: pass})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func unsignedBundle(t *testing.T) (work, dir string, kg *KeygenResult, pass func
 		t.Fatal(err)
 	}
 	pass = func() ([]byte, error) { return []byte("pw"), nil }
-	if kg, err = Keygen(KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass}); err != nil {
+	if kg, err = Keygen(context.Background(), KeygenOptions{OutputPrefix: filepath.Join(work, "k"), Password: pass}); err != nil {
 		t.Fatal(err)
 	}
 	return work, dir, kg, pass
