@@ -65,7 +65,7 @@ verify then fails it (exit 1), asking for --bundle-key.`,
 				if len(trust.keys) != 1 {
 					return usageError("catalog: give one --key to sign with")
 				}
-				opts.Key, opts.Password = trust.keys[0], app.password(false)
+				opts.Key, opts.Password = trust.keys[0], app.password(cmd.Context(), false)
 			}
 			if opts.Client, err = app.remoteClient(); err != nil {
 				return err

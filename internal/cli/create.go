@@ -86,7 +86,7 @@ verified as it is written, and the archive appears only when all are.`,
 			}
 			opts.Producer = bundle.Producer{Name: "stella mirror", Version: Version()}
 			if opts.Key != "" {
-				opts.Password = app.password(false)
+				opts.Password = app.password(cmd.Context(), false)
 			}
 			stop := app.progress(&opts.Transfer, "create")
 			res, err := mirror.Create(cmd.Context(), opts)

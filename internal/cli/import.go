@@ -85,7 +85,7 @@ one without, --from-plain-http (the registry of REF) or --to-plain-http
 				return err
 			}
 			if catalogKey != "" {
-				opts.CatalogKey, opts.CatalogPassword = catalogKey, app.password(false)
+				opts.CatalogKey, opts.CatalogPassword = catalogKey, app.password(cmd.Context(), false)
 			}
 			opts.Transfer = app.transferOptions()
 			opts.Logger = app.logger()

@@ -58,7 +58,7 @@ reading; create --base takes only a signed one.`,
 			}
 			opts.Logger, opts.Concurrency = app.logger(), app.global.concurrency
 			if opts.Key != "" {
-				opts.Password = app.password(false)
+				opts.Password = app.password(cmd.Context(), false)
 			}
 			res, err := mirror.Inventory(cmd.Context(), opts)
 			if err != nil {

@@ -22,7 +22,7 @@ terminal. cosign sign-blob reads the key; stella reads cosign's.`,
   COSIGN_PASSWORD=stellaops-dev stella mirror keygen --output-key-prefix tools/cosign/cosign.dev`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Password = app.password(true)
+			opts.Password = app.password(cmd.Context(), true)
 			opts.Logger = app.logger()
 			res, err := mirror.Keygen(cmd.Context(), opts)
 			if err != nil {

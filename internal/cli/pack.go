@@ -45,7 +45,7 @@ serve and verify refuse it, and --key signs the volume list, not the bundle.`,
 				if opts.Split == 0 {
 					return usageError("--key signs the volume list: it needs --split")
 				}
-				opts.Key, opts.Password = key, app.password(false)
+				opts.Key, opts.Password = key, app.password(cmd.Context(), false)
 			}
 			res, err := mirror.Pack(cmd.Context(), opts)
 			if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 
@@ -17,8 +18,9 @@ const passwordEnv = "COSIGN_PASSWORD"
 // password returns where a key password comes from: COSIGN_PASSWORD when it
 // is set (even empty, as cosign reads it), else a prompt on the terminal
 // when stdin is one (twice with confirm), else an error. The password is
-// never echoed, logged or put in an error.
-func (a *app) password(confirm bool) keys.PassFunc {
+// never echoed, logged or put in an error. The prompt ends with ctx
+// (Ctrl-C), the terminal's echo put back.
+func (a *app) password(ctx context.Context, confirm bool) keys.PassFunc {
 	return func() ([]byte, error) {
 		if pw, ok := os.LookupEnv(passwordEnv); ok {
 			return []byte(pw), nil
@@ -28,7 +30,7 @@ func (a *app) password(confirm bool) keys.PassFunc {
 			return nil, fmt.Errorf("the key needs a password: set %s (stdin is not a terminal to ask on): %w", passwordEnv, errdef.ErrUsage)
 		}
 		fmt.Fprint(a.stderr, "Enter password for private key: ")
-		pw, err := term.ReadPassword(int(f.Fd()))
+		pw, err := readPassword(ctx, int(f.Fd()))
 		fmt.Fprintln(a.stderr)
 		if err != nil {
 			return nil, fmt.Errorf("reading the password: %v: %w", err, errdef.ErrUsage)
@@ -37,7 +39,7 @@ func (a *app) password(confirm bool) keys.PassFunc {
 			return pw, nil
 		}
 		fmt.Fprint(a.stderr, "Enter password for private key again: ")
-		again, err := term.ReadPassword(int(f.Fd()))
+		again, err := readPassword(ctx, int(f.Fd()))
 		fmt.Fprintln(a.stderr)
 		defer clear(again)
 		if err != nil {
@@ -49,5 +51,32 @@ func (a *app) password(confirm bool) keys.PassFunc {
 			return nil, fmt.Errorf("the passwords do not match: %w", errdef.ErrUsage)
 		}
 		return pw, nil
+	}
+}
+
+// readPassword is term.ReadPassword ended by ctx: Ctrl-C is caught for the
+// run's context (main), so the terminal's own interrupt no longer ends a
+// read. The terminal is put back as it was (echo on) and ctx's error
+// returned; the read left behind ends with the process.
+func readPassword(ctx context.Context, fd int) ([]byte, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	type read struct {
+		pw  []byte
+		err error
+	}
+	done := make(chan read, 1)
+	go func() {
+		pw, err := term.ReadPassword(fd)
+		done <- read{pw, err}
+	}()
+	select {
+	case r := <-done:
+		return r.pw, r.err
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		return nil, ctx.Err()
 	}
 }

@@ -42,7 +42,7 @@ behind, with a warning (filesNotCarried in --format json).`,
 				return err
 			}
 			if catalogKey != "" {
-				opts.CatalogKey, opts.CatalogPassword = catalogKey, app.password(false)
+				opts.CatalogKey, opts.CatalogPassword = catalogKey, app.password(cmd.Context(), false)
 			}
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
 			stop := app.progress(&opts.Transfer, "push")

@@ -43,7 +43,7 @@ linked to the chain's root) is refused here.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Manifest = args[0]
-			opts.Password = app.password(false)
+			opts.Password = app.password(cmd.Context(), false)
 			opts.Concurrency = app.global.concurrency
 			opts.Logger = app.logger()
 			res, err := mirror.Sign(cmd.Context(), opts)
