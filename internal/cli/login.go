@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -31,8 +30,8 @@ config.json (sudo keeping HOME), it stays that user's, mode 0600; logout too.`,
 			if !passwordStdin {
 				return usageError("login needs --password-stdin (a password on the command line would end up in shell history)")
 			}
-			line, err := bufio.NewReader(app.stdin).ReadString('\n')
-			if err != nil && err != io.EOF {
+			line, err := readLine(cmd.Context(), app.stdin)
+			if err != nil {
 				return err
 			}
 			opts.Registry, opts.Password = args[0], strings.TrimRight(line, "\r\n")

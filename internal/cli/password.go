@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/term"
@@ -78,5 +80,30 @@ func readPassword(ctx context.Context, fd int) ([]byte, error) {
 	case <-ctx.Done():
 		term.Restore(fd, state)
 		return nil, ctx.Err()
+	}
+}
+
+// readLine reads a line of r (login's --password-stdin), its end or r's
+// end, ended by ctx as readPassword is: a terminal the user has not typed
+// into yet, or a command before the pipe that has not written, holds the
+// read for as long as it likes.
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	type read struct {
+		line string
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err == io.EOF {
+			err = nil
+		}
+		done <- read{line, err}
+	}()
+	select {
+	case r := <-done:
+		return r.line, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }
