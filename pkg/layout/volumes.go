@@ -52,14 +52,24 @@ func IsVolumeList(path string) bool { return strings.HasSuffix(path, VolumesSuff
 // list lies beside it (bundle.tar.zst.000 beside
 // bundle.tar.zst.volumes.json): the first file an operator sees on the
 // medium, which read alone looks like a damaged archive. The error names
-// the list to give instead (errdef.ErrUsage).
+// the list to give instead (errdef.ErrUsage), or, where only the record of
+// a pack --split that did not finish lies beside it (MarkPending), says to
+// run that pack again.
 func NotAVolume(path string) error {
 	ext := filepath.Ext(path)
 	if len(ext) < 4 || strings.Trim(ext[1:], "0123456789") != "" {
 		return nil
 	}
-	list := strings.TrimSuffix(path, ext) + VolumesSuffix
+	archive := strings.TrimSuffix(path, ext)
+	list := archive + VolumesSuffix
 	if _, err := os.Lstat(list); err != nil {
+		// A pack --split stopped before its list took its name (killed,
+		// a power cut) left its volumes and the record of them: read
+		// alone, the first reads as a damaged archive (exit 11).
+		if _, perr := os.Lstat(pendingPath(archive)); perr == nil {
+			return fmt.Errorf("%s is one volume of a split archive whose pack --split did not finish: its list, %s, was never written (%s records the set): run that pack again, which writes it: %w",
+				path, list, pendingPath(archive), errdef.ErrUsage)
+		}
 		return nil
 	}
 	return fmt.Errorf("%s is one volume of a split archive: give its list, %s, which reads every volume: %w", path, list, errdef.ErrUsage)

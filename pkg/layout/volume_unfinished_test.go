@@ -1,0 +1,46 @@
+package layout
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
+
+// TestNotAVolumeOfAnUnfinishedPack: a volume a pack --split killed before
+// its list took its name placed (its record, .b.tar.volumes.pending, beside
+// it, no list) is refused as one volume of a split archive whose pack did
+// not finish, naming the list never written and saying to run the pack
+// again (errdef.ErrUsage, exit 1). It was read as an archive of its own:
+// import and inspect of b.tar.000, the first file on the medium, failed
+// "archive entry … is truncated" (exit 11), a damaged medium, with no word
+// of the pack.
+func TestNotAVolumeOfAnUnfinishedPack(t *testing.T) {
+	dir := t.TempDir()
+	list := writeVolumes(t, dir, make([]byte, 17000), 4096)
+	data, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.tar")
+	if err := MarkPending(out, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(list); err != nil {
+		t.Fatal(err)
+	}
+	err = NotAVolume(VolumeName(out, 0))
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "pack --split") || !strings.Contains(err.Error(), out+VolumesSuffix) {
+		t.Errorf("a volume of a pack --split that did not finish: %v, want a usage error naming %s and the pack", err, out+VolumesSuffix)
+	}
+	// Without the record, a file so named is anyone's: read as given.
+	if err := ClearPending(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := NotAVolume(VolumeName(out, 0)); err != nil {
+		t.Errorf("a file named as a volume, no list and no record beside it: %v", err)
+	}
+}
