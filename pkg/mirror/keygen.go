@@ -104,6 +104,12 @@ func Keygen(ctx context.Context, opts KeygenOptions) (*KeygenResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	// Interrupted (Ctrl-C) while the key was made: nothing is placed,
+	// so a pair --force was to replace stays. Past here the pair is
+	// placed whole.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// The public key is placed first: if the private key then cannot be,
 	// an old private key is still there (its public key can be derived
 	// again), where the other order would lose it for good.
