@@ -195,13 +195,23 @@ func recoverReplaced(dest string) (putBack string, err error) {
 
 // NotThere is the error (errdef.ErrNotFound) for path, a bundle directory
 // or a file of one, that is not there: where a replace of that directory
-// cut short left the bundle it held aside, it names where.
+// cut short left the bundle it held aside, it names where; for a volume
+// list a pack --split stopped before it was written (its record there),
+// it says to run that pack again.
 func NotThere(path string) error {
 	if err := missingBundle(path); err != nil {
 		return err
 	}
 	if err := missingBundle(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if archive, ok := strings.CutSuffix(path, VolumesSuffix); ok {
+		// A pack --split stopped before its list took its name left
+		// its volumes, and the record of them.
+		if _, err := os.Lstat(pendingPath(archive)); err == nil {
+			return fmt.Errorf("%s: not there: a pack --split that did not finish left its volumes without it (%s records them): run that pack again, which writes it: %w",
+				path, pendingPath(archive), errdef.ErrNotFound)
+		}
 	}
 	return fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 }

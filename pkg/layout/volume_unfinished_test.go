@@ -44,3 +44,34 @@ func TestNotAVolumeOfAnUnfinishedPack(t *testing.T) {
 		t.Errorf("a file named as a volume, no list and no record beside it: %v", err)
 	}
 }
+
+// TestNotThereListOfAnUnfinishedPack: the volume list of a pack --split
+// killed before it took its name, its volumes and record there, is not
+// there, saying that pack did not finish and to run it again (exit 1, as
+// for any path not there). import and verify of it said only "not found",
+// of a list the operator had seen pack about to write.
+func TestNotThereListOfAnUnfinishedPack(t *testing.T) {
+	dir := t.TempDir()
+	list := writeVolumes(t, dir, make([]byte, 17000), 4096)
+	data, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.tar")
+	if err := MarkPending(out, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(list); err != nil {
+		t.Fatal(err)
+	}
+	err = NotThere(list)
+	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), "pack --split") || !strings.Contains(err.Error(), pendingPath(out)) {
+		t.Errorf("the list of a pack --split that did not finish: %v, want not found, naming the pack and %s", err, pendingPath(out))
+	}
+	if err := ClearPending(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := NotThere(list); err == nil || strings.Contains(err.Error(), "pack --split") {
+		t.Errorf("a list not there, no record: %v", err)
+	}
+}

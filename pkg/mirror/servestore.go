@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -40,6 +41,9 @@ type servedStore interface {
 // it cannot be read at random.
 func openServedStore(path string) (servedStore, error) {
 	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, layout.NotThere(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	}
