@@ -68,8 +68,7 @@ func userinfoEnd(arg string) int {
 		if at < 0 {
 			return -1
 		}
-		host, _, _ := strings.Cut(rest[at+1:], "/")
-		if bundle.DigestShaped(host) {
+		if bundle.DigestShaped(rest[at+1:]) {
 			end = at // name@sha256:…, well-formed or mistyped: not a password's end
 			continue
 		}

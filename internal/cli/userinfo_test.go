@@ -181,3 +181,19 @@ func TestMistypedDigestNotPassword(t *testing.T) {
 		t.Errorf("a reference with credentials and a mistyped digest: exit %d, %s", code, stderr)
 	}
 }
+
+// TestPasswordBeforeHostNamedSha256: user:PASSWORD@sha256:5000/a/b:1 (a
+// host named sha256) was not refused, the text after the @ up to the first
+// / read as a mistyped digest, and the password was printed by the error
+// that followed: a digest holds no / (found by review).
+func TestPasswordBeforeHostNamedSha256(t *testing.T) {
+	const secret = "hunter2-never-shown"
+	arg := "user:" + secret + "@sha256:5000/a/b:1"
+	if !holdsPassword(arg) {
+		t.Errorf("%s: not taken for USER:PASSWORD@HOST", arg)
+	}
+	code, stdout, stderr := run(t, "mirror", "pull", arg, filepath.Join(t.TempDir(), "b"))
+	if out := stdout + stderr; code != ExitInput || strings.Contains(out, secret) {
+		t.Errorf("pull %s: exit %d, want %d without the password:\n%s", arg, code, ExitInput, out)
+	}
+}

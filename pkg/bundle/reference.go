@@ -155,7 +155,11 @@ func hostShaped(h string) bool {
 // digest, well-formed or not: ALGORITHM:… of an algorithm digests use
 // (sha256:, sha512:), as a digest cut short or mistyped still is. Such an
 // @ is no end of credentials before a host, whatever its digest's fault.
+// A digest holds no /: ALGORITHM:PORT/… is a host (named sha256) and path.
 func DigestShaped(s string) bool {
+	if strings.Contains(s, "/") {
+		return false
+	}
 	alg, _, ok := strings.Cut(s, ":")
 	switch digest.Algorithm(alg) {
 	case digest.SHA256, digest.SHA384, digest.SHA512:

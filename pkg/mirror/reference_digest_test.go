@@ -29,3 +29,17 @@ func TestMistypedDigestNotCredentials(t *testing.T) {
 		t.Errorf("pull of a reference with credentials: %v; want it refused, the password blanked", err)
 	}
 }
+
+// TestCredentialsBeforeHostNamedSha256: pull user:PASSWORD@sha256:5000/a/b:1
+// (a host named sha256) was taken for name@digest and failed as a bad
+// registry, `bundle reference "user:PASSWORD@sha256:5000/a/b:1": invalid
+// reference`, the password printed: a digest holds no / (found by review).
+func TestCredentialsBeforeHostNamedSha256(t *testing.T) {
+	const secret = "hunter2-never-shown"
+	for _, ref := range []string{"user:" + secret + "@sha256:5000/a/b:1", secret + "@sha256:5000/a/b:1"} {
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
+		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("pull %s: %v; want it refused as holding credentials, the password blanked", strings.ReplaceAll(ref, secret, "SECRET"), err)
+		}
+	}
+}
