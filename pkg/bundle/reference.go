@@ -130,7 +130,7 @@ func withoutUserinfo(s string) (string, bool) {
 	// after an @ (busybox@latest, host/a/b@1.36) fails as a bad digest.
 	host, _, _ := strings.Cut(s[at+1:], "@")
 	user, _, userPassword := strings.Cut(s[start:at], ":")
-	if !strings.Contains(s[at+1:], "/") && !hostShaped(host) && !(userPassword && !strings.Contains(s[start:at], "/")) {
+	if !strings.Contains(s[at+1:], "/") && !HostShaped(host) && !(userPassword && !strings.Contains(s[start:at], "/")) {
 		return s, false
 	}
 	shown := "***"
@@ -140,10 +140,10 @@ func withoutUserinfo(s string) (string, bool) {
 	return s[:start] + shown + s[at:], true
 }
 
-// hostShaped reports whether h reads as a registry host: localhost, one
+// HostShaped reports whether h reads as a registry host: localhost, one
 // with a port, an IP address, or a name whose last label is not digits
 // alone (registry.internal, not the 1.36 of a tag).
-func hostShaped(h string) bool {
+func HostShaped(h string) bool {
 	if h == "localhost" || strings.Contains(h, ":") || net.ParseIP(h) != nil {
 		return true
 	}

@@ -2,11 +2,13 @@ package mirror_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
 
@@ -40,6 +42,28 @@ func TestCredentialsBeforeHostNamedSha256(t *testing.T) {
 		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
 		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "credentials") {
 			t.Errorf("pull %s: %v; want it refused as holding credentials, the password blanked", strings.ReplaceAll(ref, secret, "SECRET"), err)
+		}
+	}
+}
+
+// TestTagAfterAtNotCredentials: a tag typed where the digest goes
+// (pull busybox@latest, host/a/b@1.36) was refused as holding credentials,
+// `reference "***@latest": no credentials in a reference`, the name
+// blanked and login advised, or failed as "invalid checksum digest
+// format": it is refused naming the reference and saying a tag follows
+// the @ where a digest is expected (found by review).
+func TestTagAfterAtNotCredentials(t *testing.T) {
+	for _, ref := range []string{"busybox@latest", "127.0.0.1:5000/a/b@1.36"} {
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
+		if err == nil || !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "credentials") || strings.Contains(err.Error(), "***") || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "is a tag") {
+			t.Errorf("pull %s: %v; want it refused as a tag where a digest goes, naming the reference", ref, err)
+		}
+	}
+	const secret = "hunter2-never-shown"
+	for _, ref := range []string{"user:" + secret + "@latest", secret + "@registry.internal/a/b@1.36"} {
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("pull %s: %v; want it refused, the password blanked", strings.ReplaceAll(ref, secret, "SECRET"), err)
 		}
 	}
 }

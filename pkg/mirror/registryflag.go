@@ -40,6 +40,9 @@ func checkRegistryHost(what, host string) error {
 // with credentials in it (https://USER:PASSWORD@HOST/…) is refused too,
 // and named without them: the refusal is printed, logged and kept.
 func refuseScheme(ref string) error {
+	if at := strings.LastIndexByte(ref, '@'); at >= 0 && !strings.Contains(ref, "://") && tagAfterAt(ref[:at], ref[at+1:]) {
+		return fmt.Errorf("reference %q: %q after the @ is a tag, where a digest (sha256:…) is expected: give REPOSITORY:TAG or REPOSITORY@sha256:…: %w", ref, ref[at+1:], errdef.ErrUsage)
+	}
 	if shown, ok := withoutCredentials(ref); ok {
 		return fmt.Errorf("reference %q: no credentials in a reference (stella mirror login HOST -u USER --password-stdin saves them): give HOST[:PORT]/REPOSITORY[:TAG]: %w", shown, errdef.ErrUsage)
 	}
@@ -47,6 +50,21 @@ func refuseScheme(ref string) error {
 		return fmt.Errorf("reference %q: no scheme: give HOST[:PORT]/REPOSITORY[:TAG] (--plain-http talks plain HTTP to a registry without TLS): %w", ref, errdef.ErrUsage)
 	}
 	return nil
+}
+
+// tagAfterAt reports whether after, what follows the last @ of a reference,
+// is a tag typed where its digest goes (busybox@latest, host/a/b@1.36):
+// a valid tag, no digest's algorithm, no host (a name with a dot in its
+// last label, a port, localhost), and before it a name or a path whose
+// host holds no @ (USER:PASSWORD@ or TOKEN@ is credentials, and blanked).
+func tagAfterAt(before, after string) bool {
+	if bundle.DigestShaped(after) || !bundle.ValidTag(after) || bundle.HostShaped(after) {
+		return false
+	}
+	if host, _, path := strings.Cut(before, "/"); path {
+		return !strings.Contains(host, "@")
+	}
+	return !strings.ContainsAny(before, ":@")
 }
 
 // withoutCredentials returns s with the user information before its host
