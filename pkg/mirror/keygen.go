@@ -79,6 +79,7 @@ func Keygen(ctx context.Context, opts KeygenOptions) (*KeygenResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	emptyPassword := len(pw) == 0
 	kp, err := keys.GenerateKeyPair(pw)
 	clear(pw)
 	if err != nil {
@@ -149,6 +150,11 @@ func Keygen(ctx context.Context, opts KeygenOptions) (*KeygenResult, error) {
 	// after a power cut, the key pair just reported, not the old or none.
 	if err := layout.SyncDir(filepath.Dir(res.PrivateKey)); err != nil {
 		return nil, err
+	}
+	if emptyPassword {
+		// Written all the same, as cosign does; but COSIGN_PASSWORD set
+		// empty is also what a CI secret not defined leaves.
+		logger(opts.Logger).Warn("the private key's password is empty: whoever reads the file can sign with it (COSIGN_PASSWORD set but empty?); keep it where only the signer may read it, or make the pair again with a password", "file", res.PrivateKey)
 	}
 	return res, nil
 }
