@@ -78,9 +78,10 @@ one without, --from-plain-http (the registry of REF) or --to-plain-http
 				plain = append(plain, opts.Registry)
 			}
 			if ref, err := registry.ParseReference(opts.Source); err == nil && fromPlain {
-				// A FILE or DIR is read as it is: no registry of it is talked to.
+				// A FILE or DIR is read as it is: Import refuses the flag.
 				plain = append(plain, ref.Registry)
 			}
+			opts.SourcePlainHTTP = fromPlain
 			if opts.Client, err = app.remoteClient(plain...); err != nil {
 				return err
 			}

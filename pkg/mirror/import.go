@@ -51,6 +51,11 @@ type ImportOptions struct {
 	// BundleRepo is where the bundle itself goes; empty means
 	// bundle.DefaultBundleRepository.
 	BundleRepo string
+	// SourcePlainHTTP says plain HTTP was asked for the registry of Source
+	// (--from-plain-http): a Source that is a FILE or DIR, read from disk,
+	// has none, and is refused (errdef.ErrUsage) rather than the flag
+	// ignored.
+	SourcePlainHTTP bool
 	// AllowExpired imports a bundle past its expiresAt.
 	AllowExpired bool
 	// AllowRollback imports a bundle older than the one the target holds.
@@ -168,6 +173,9 @@ func Import(ctx context.Context, opts ImportOptions) (_ *PlaceResult, err error)
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
 	if !bundle.ValidRepository(bundleRepo) {
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
+	}
+	if _, err := os.Stat(opts.Source); opts.SourcePlainHTTP && (err == nil || !looksLikeReference(opts.Source)) {
+		return nil, fmt.Errorf("--from-plain-http: %s is no registry reference (a FILE or DIR is read from disk): --to-plain-http (or --plain-http) talks plain HTTP to --registry: %w", opts.Source, errdef.ErrUsage)
 	}
 	src, err := openAnySource(ctx, opts.Client, opts.Source, opts.Trust, readGraph, log)
 	if err != nil {
