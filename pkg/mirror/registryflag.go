@@ -17,7 +17,7 @@ import (
 // the next import, inventory or doctor given the host alone looks
 // elsewhere.
 func checkRegistryHost(what, host string) error {
-	if shown, ok := withoutCredentials(host); ok {
+	if shown, ok := hostWithoutCredentials(host); ok {
 		return fmt.Errorf("%s %q: want HOST[:PORT], no credentials (stella mirror login HOST -u USER --password-stdin saves them): %w", what, shown, errdef.ErrUsage)
 	}
 	switch {
@@ -84,6 +84,23 @@ func withoutCredentials(s string) (string, bool) {
 	}
 	if bundle.DigestShaped(rest[at+1:]) {
 		return s, false // REPOSITORY@sha256:…, well-formed or mistyped
+	}
+	return scheme + "***@" + rest[at+1:], true
+}
+
+// hostWithoutCredentials is withoutCredentials of a HOST[:PORT] (a
+// --registry, serve's --addr), which holds no digest: every @ before the
+// first / ends credentials, USER:PASSWORD@sha256:5000 (a host named
+// sha256) as any other.
+func hostWithoutCredentials(s string) (string, bool) {
+	scheme, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	at := strings.LastIndexByte(host, '@')
+	if at < 0 {
+		return s, false
 	}
 	return scheme + "***@" + rest[at+1:], true
 }

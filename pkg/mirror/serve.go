@@ -140,7 +140,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 func checkServeAddr(addr string) error {
 	// Credentials before the host (a registry's address pasted with
 	// them) are named blanked: net's own error would echo them too.
-	if shown, ok := withoutCredentials(addr); ok {
+	if shown, ok := hostWithoutCredentials(addr); ok {
 		return fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:5000, no credentials (serve takes none): %w", shown, errdef.ErrUsage)
 	}
 	host, port, err := net.SplitHostPort(addr)
