@@ -19,7 +19,7 @@ func TestKeygenWarnsOfAnEmptyPassword(t *testing.T) {
 	for _, pw := range []string{"", "stellaops-dev"} {
 		var logs bytes.Buffer
 		prefix := filepath.Join(t.TempDir(), "cosign")
-		_, err := mirror.Keygen(mirror.KeygenOptions{OutputPrefix: prefix, Password: func() ([]byte, error) { return []byte(pw), nil }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		_, err := mirror.Keygen(t.Context(), mirror.KeygenOptions{OutputPrefix: prefix, Password: func() ([]byte, error) { return []byte(pw), nil }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
