@@ -133,6 +133,9 @@ type Signer struct {
 type trustSet struct {
 	verifiers []dsse.Verifier
 	sources   map[string]string
+	// subjects names the signer a certificate the bundle carries binds a
+	// key to: keys certified to one subject are one signer.
+	subjects map[string]string
 	// refused says why certificates the bundle carries were not trusted.
 	refused []string
 }
@@ -143,7 +146,7 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
-	ts := &trustSet{sources: map[string]string{}}
+	ts := &trustSet{sources: map[string]string{}, subjects: map[string]string{}}
 	add := func(v *keys.Verifier) {
 		ts.verifiers = append(ts.verifiers, v)
 		if _, ok := ts.sources[v.KeyID()]; !ok {
@@ -199,8 +202,37 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 			continue
 		}
 		add(v)
+		if _, ok := ts.subjects[v.KeyID()]; !ok {
+			ts.subjects[v.KeyID()] = leaf.Subject.String()
+		}
 	}
 	return ts, nil
+}
+
+// checkDistinctSigners refuses a threshold met by keys certified to one
+// subject: two keys of one person (an old and a new one, while a key is
+// rotated) are one approval, not two. A key no certificate binds is its
+// own signer.
+func (ts *trustSet) checkDistinctSigners(accepted []string, threshold int) error {
+	signers := map[string][]string{}
+	for _, id := range accepted {
+		who := id
+		if subject, ok := ts.subjects[id]; ok {
+			who = "certificate " + subject
+		}
+		signers[who] = append(signers[who], id)
+	}
+	if len(signers) >= threshold {
+		return nil
+	}
+	var shared []string
+	for who, ids := range signers {
+		if len(ids) > 1 {
+			shared = append(shared, fmt.Sprintf("%d keys certified to %q", len(ids), strings.TrimPrefix(who, "certificate ")))
+		}
+	}
+	slices.Sort(shared)
+	return fmt.Errorf("threshold %d not met: %d distinct signer(s) (%s are one signer each): %w", threshold, len(signers), strings.Join(shared, ", "), errdef.ErrSignature)
 }
 
 // carriedCertificates reads certificate.pem (signers' leaves) and
@@ -308,6 +340,9 @@ func verifyEnvelope(ctx context.Context, data []byte, payloadType string, payloa
 	}
 	if payload != nil && !bytes.Equal(env.Payload, payload) {
 		return nil, nil, fmt.Errorf("%w: %w", errOtherPayload, errdef.ErrSignature)
+	}
+	if err := ts.checkDistinctSigners(dres.Accepted, threshold); err != nil {
+		return nil, nil, err
 	}
 	res := &SignatureResult{PayloadType: env.PayloadType, Signatures: len(env.Signatures), Untrusted: dres.Untrusted, Threshold: threshold}
 	for _, id := range dres.Accepted {
