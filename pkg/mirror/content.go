@@ -270,11 +270,14 @@ func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 	})
 }
 
-// maxSignBlobs is the most blobs a sign writes before index.json names
-// them; errEnoughStray ends the reading of blobs/sha256 past them.
-const maxSignBlobs = 3
+// errEnoughStray ends the reading of blobs/sha256 past maxUnreachedBlobs
+// blobs nothing reaches: more than sign removes, so more than signs
+// killed before their end leave.
+var errEnoughStray = errors.New("more blobs nothing reaches than sign removes")
 
-var errEnoughStray = errors.New("more blobs nothing reaches than a sign leaves")
+// maxSignatureManifestSize bounds the stray blobs read to learn whether
+// they are a signature manifest (a few hundred bytes) a sign wrote.
+const maxSignatureManifestSize = 64 << 10
 
 // signLeftover is what a bundle directory's refusal says of what a sign
 // killed before its end leaves: its temporary files, the blobs of its new
@@ -289,12 +292,13 @@ const signLeftover = "left by a sign that did not finish (killed): run sign agai
 // reaches (signBlobs), or a temporary file of its.
 func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.Digest]bool) error {
 	// A batch of entries at a time (ReadDirEach), and no more strays kept
-	// than a sign leaves: blobs/sha256 of a million files was read whole
-	// (170 MiB) before its first was refused.
+	// than sign removes (each sign killed before its end leaves two or
+	// three): blobs/sha256 of a million files was read whole (170 MiB)
+	// before its first was refused.
 	var stray []string
 	err := dir.ReadDirEach(layout.BlobsDir+"/sha256", func(e fs.DirEntry) error {
 		if !reached[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
-			if stray = append(stray, layout.BlobsDir+"/sha256/"+e.Name()); len(stray) > maxSignBlobs {
+			if stray = append(stray, layout.BlobsDir+"/sha256/"+e.Name()); len(stray) > maxUnreachedBlobs {
 				return errEnoughStray
 			}
 		}
@@ -320,11 +324,11 @@ func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.
 
 // signBlobs says whether the blobs stray (paths in dir), which nothing of
 // the bundle reaches, are all what a sign writes before index.json names
-// them, or its temporary files: a signature manifest (artifactType DSSE)
-// whose subject the bundle holds, the blobs it names, and at most the two
-// of one sign.
+// them, or its temporary files: signature manifests (artifactType DSSE)
+// whose subject the bundle holds and the blobs they name, of one or more
+// signs killed, no more than sign removes (maxUnreachedBlobs).
 func signBlobs(dir *layout.Dir, stray []string, reached map[digest.Digest]bool) bool {
-	if len(stray) > maxSignBlobs {
+	if len(stray) > maxUnreachedBlobs {
 		return false
 	}
 	named := map[string]bool{}
@@ -332,6 +336,9 @@ func signBlobs(dir *layout.Dir, stray []string, reached map[digest.Digest]bool) 
 		if layout.IsTemporary(p) {
 			named[p] = true
 			continue
+		}
+		if st, err := os.Lstat(filepath.Join(dir.Path(), filepath.FromSlash(p))); err != nil || st.Size() > maxSignatureManifestSize {
+			continue // named by a signature manifest, or not a sign's
 		}
 		data, err := dir.ReadFile(p)
 		if err != nil {
