@@ -206,6 +206,7 @@ func Import(ctx context.Context, opts ImportOptions) (_ *PlaceResult, err error)
 	if err := src.checkNoStrays(ctx, plan, m); err != nil {
 		return nil, err
 	}
+	src.placing = true
 	tgt := newTarget(opts.Registry, opts.Client, opts.Transfer)
 	recheck := func(ctx context.Context) error {
 		return checkGeneration(ctx, tgt, bundleRepo, m.Release.Version, md, acceptance{trust: opts.Trust, allowRollback: opts.AllowRollback, verb: "import"}, log)

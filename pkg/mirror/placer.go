@@ -365,7 +365,7 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 	if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 		ra, closer, err := pl.src.openAt(ctx, b.desc)
 		if err != nil {
-			return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, missingIsMismatch(err))
+			return sourceContentError{fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, missingIsMismatch(err))}
 		}
 		defer closer.Close()
 		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
@@ -379,7 +379,7 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 		if pl.src.layout {
 			err = missingIsMismatch(err)
 		}
-		return fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))
+		return sourceContentError{fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))}
 	}
 	defer rc.Close()
 	// A source that can seek (a registry that serves ranges) is read
@@ -401,7 +401,7 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 func (pl *placer) sourceFault(err error) error {
 	var bad *bundle.ContentError
 	if errors.As(err, &bad) {
-		return fmt.Errorf("%s: its copy of blob %s is damaged or altered: %s: %w", pl.src.name, bad.Digest, bad.Detail, errdef.ErrDigestMismatch)
+		return sourceContentError{fmt.Errorf("%s: its copy of blob %s is damaged or altered: %s: %w", pl.src.name, bad.Digest, bad.Detail, errdef.ErrDigestMismatch)}
 	}
 	return err
 }

@@ -182,6 +182,7 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	if err != nil {
 		return nil, check.abandon(err)
 	}
+	src.placing = true
 	if acc.ahead != nil {
 		acc.ahead.tell(ctx, tag)
 	}

@@ -124,11 +124,23 @@ func (s *source) volumeAtFault(err error) error {
 	if !ok || !errors.Is(err, errdef.ErrMalformed) && !errors.Is(err, errdef.ErrDigestMismatch) || errors.Is(err, layout.ErrVolumeCorrupt) {
 		return err
 	}
+	if s.placing && !errors.As(err, new(sourceContentError)) {
+		return err // the target's (a registry's answer), not the volumes'
+	}
 	if verr := volumeAtFault(t.f, errdef.ErrMalformed); !errors.Is(verr, errdef.ErrMalformed) {
 		return fmt.Errorf("%s: %w", s.name, verr)
 	}
 	return err
 }
+
+// sourceContentError marks an error of content read from the source while
+// the bundle is placed: once the target is read and written, the one kind
+// a volume of another set can cause, where the target's own (a registry's
+// answer refused as malformed, a digest it names otherwise) must not cost
+// a read of every volume again before it is told.
+type sourceContentError struct{ error }
+
+func (e sourceContentError) Unwrap() error { return e.error }
 
 // fileOf returns the one file an archive is read from, if it is one (not
 // volumes).

@@ -54,6 +54,11 @@ type source struct {
 	// layout is set for a directory or archive: its index.json is its own
 	// and must agree with manifest.json (metadata.checkIndex).
 	layout bool
+	// placing is set once the source is checked and the target's turn
+	// begins: from then on only an error marked sourceContentError (a
+	// blob read from the source that is not what its digest says) is
+	// the source's content's, and worth its volumes read again.
+	placing bool
 	// filesLeft, for a registry's bundle, names the side files of its
 	// signing passed over when it was read (not the signer's), which
 	// placements leave behind and report; nil when none were.
