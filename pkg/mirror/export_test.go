@@ -25,6 +25,14 @@ func SetMaxBundleDocs(t testing.TB, n int64) {
 	t.Cleanup(func() { maxBundleDocs = old })
 }
 
+// SetMaxChecksums lowers, for one test, the bound on a bundle's
+// SHA256SUMS (4 MiB) that create refuses a release past.
+func SetMaxChecksums(t testing.TB, n int64) {
+	old := maxChecksums
+	maxChecksums = n
+	t.Cleanup(func() { maxChecksums = old })
+}
+
 // SetCosignLookupWaitHook calls hook, for one test, when a create's cosign
 // tag lookup starts (+1) and stops (-1) waiting for the create's bound.
 func SetCosignLookupWaitHook(t testing.TB, hook func(delta int)) {

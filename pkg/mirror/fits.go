@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,6 +55,9 @@ type releaseFit struct {
 // lower it.
 var maxBundleDocs int64 = layout.MaxHeadBytes
 
+// maxChecksums is the bound every reader holds SHA256SUMS to.
+var maxChecksums int64 = bundle.MaxManifestSize
+
 // docBudget holds, across the graphs of every image of a release, the
 // manifests they fetch, each once, and refuses the one that would take
 // them past maxBundleDocs before it is fetched: what create holds in
@@ -67,6 +71,11 @@ type docBudget struct {
 	mu    sync.Mutex
 	held  map[digest.Digest]*heldDoc
 	total int64
+	// files, where not nil (a full bundle: a delta leaves out what its
+	// base holds), gathers every blob file the manifests fetched name, so
+	// that a release past what SHA256SUMS lists is refused as soon as
+	// they name that many, not once every manifest is held.
+	files map[digest.Digest]struct{}
 }
 
 // heldDoc is a manifest counted in a docBudget: fetched by the first
@@ -76,8 +85,43 @@ type heldDoc struct {
 	data  []byte        // its bytes; nil if the fetch failed
 }
 
-func newDocBudget(file string) *docBudget {
-	return &docBudget{file: file, held: map[digest.Digest]*heldDoc{}}
+func newDocBudget(file string, full bool) *docBudget {
+	b := &docBudget{file: file, held: map[digest.Digest]*heldDoc{}}
+	if full {
+		b.files = map[digest.Digest]struct{}{}
+	}
+	return b
+}
+
+// sumsLine is the bytes of SHA256SUMS's line for a blob.
+const sumsLine = 64 + 2 + len("blobs/sha256/") + 64 + 1
+
+// countFiles adds the manifest desc (data) and the blobs it names to the
+// files of the bundle, and refuses the release once SHA256SUMS could not
+// list them all.
+func (b *docBudget) countFiles(desc ocispec.Descriptor, data []byte) error {
+	if b.files == nil {
+		return nil
+	}
+	var named struct {
+		Config *ocispec.Descriptor  `json:"config"`
+		Layers []ocispec.Descriptor `json:"layers"`
+	}
+	_ = json.Unmarshal(data, &named) // parsed for what it names; the graph judges it
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.files[desc.Digest] = struct{}{}
+	if named.Config != nil {
+		b.files[named.Config.Digest] = struct{}{}
+	}
+	for _, l := range named.Layers {
+		b.files[l.Digest] = struct{}{}
+	}
+	if sums := int64(len(b.files)) * int64(sumsLine); sums > maxChecksums {
+		return fmt.Errorf("release too large for one bundle: %s: its SHA256SUMS would be over %d bytes (%d files at least, at %s), over the %d that every reader holds it to: split the release: %w",
+			b.file, sums, len(b.files), desc.Digest, maxChecksums, errdef.ErrUsage)
+	}
+	return nil
 }
 
 // fetch is a transfer.Graph's Fetch.
@@ -95,6 +139,9 @@ func (b *docBudget) fetch(ctx context.Context, src content.Fetcher, desc ocispec
 		b.total += desc.Size
 		b.mu.Unlock()
 		data, err := transfer.FetchBytes(ctx, src, desc)
+		if err == nil {
+			err = b.countFiles(desc, data)
+		}
 		d.data = data
 		close(d.ready)
 		return data, err
@@ -174,13 +221,13 @@ func (f releaseFit) check() error {
 	// SHA256SUMS: "<64 hex>  <path>\n" for every blob and every advisory
 	// (whose blob, which advisories of the same content share, is not
 	// counted).
-	sums := f.blobs * (64 + 2 + len("blobs/sha256/") + 64 + 1)
+	sums := f.blobs * sumsLine
 	for _, a := range f.advisories {
 		sums += 64 + 2 + len(a.Path) + 1
 	}
-	if sums > bundle.MaxManifestSize {
+	if int64(sums) > maxChecksums {
 		return fmt.Errorf("release too large for one bundle: %s: its SHA256SUMS would be over %d bytes (%d files), over the %d that every reader holds it to: split the release, or carry the advisories as fewer files: %w",
-			f.file, sums, f.blobs+len(f.advisories), bundle.MaxManifestSize, errdef.ErrUsage)
+			f.file, sums, f.blobs+len(f.advisories), maxChecksums, errdef.ErrUsage)
 	}
 	// A packed bundle leads with its head files and every manifest: all
 	// of them within what a reader holds of a head.

@@ -78,7 +78,7 @@ func (si *sourceImage) shed() {
 // reference is resolved exactly once.
 func resolveImages(ctx context.Context, client *remote.Client, images []release.Image, opts *CreateOptions) ([]*sourceImage, error) {
 	out := make([]*sourceImage, len(images))
-	budget := newDocBudget(opts.ReleaseFile)
+	budget := newDocBudget(opts.ReleaseFile, opts.Base == "")
 	lookups := newCosignLookups(concurrency(opts.Transfer.Concurrency))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(opts.Transfer.Concurrency))
