@@ -34,7 +34,20 @@ func main() {
 	if !signal.Ignored(syscall.SIGHUP) {
 		sigs = append(sigs, syscall.SIGHUP)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
+	// The first signal lets the run clean up (serve waits for pulls in
+	// flight, an upload is cancelled); the second ends it at once, as the
+	// signal's default does: a clean-up waiting on a client or a registry
+	// is not ended only by SIGKILL. What that leaves the next run mends,
+	// as after a kill. The signals are let go before the run is
+	// cancelled, so that a second one is never caught.
+	ctx, cancel := context.WithCancel(context.Background())
+	caught := make(chan os.Signal, 1)
+	signal.Notify(caught, sigs...)
+	go func() {
+		<-caught
+		signal.Stop(caught)
+		cancel()
+	}()
 	// STELLA_CPUPROFILE=FILE writes a pprof CPU profile of the run into a new
 	// FILE (an existing one is refused, never truncated), for
 	// the performance work (`go tool pprof bin/stella FILE`).
@@ -46,7 +59,8 @@ func main() {
 		}
 	}
 	code := cli.Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(caught)
+	cancel()
 	pprof.StopCPUProfile()
 	// STELLA_MEMPROFILE=FILE writes the run's allocations (`go tool pprof
 	// -sample_index=alloc_space bin/stella FILE`).

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -429,4 +431,52 @@ func metadataDigest(t *testing.T, addr string, root digest.Digest) digest.Digest
 		t.Fatal(err)
 	}
 	return d.Digest
+}
+
+// TestServeSecondInterruptStopsAtOnce: the first Ctrl-C lets the run clean
+// up (serve waits for requests in flight, up to 10 s); a second one stops
+// it at once, as the signal's default does. It was caught and ignored, so
+// a clean-up waiting on a client or a registry could be ended only by
+// SIGKILL.
+func TestServeSecondInterruptStopsAtOnce(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	s := startServe(t, archive, pub)
+	// A request begun and not finished: shutdown waits for it.
+	conn, err := net.Dial("tcp", s.info.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("G")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	// The first interrupt handled: serve no longer listens (stella lets
+	// the signals go before it cancels the run).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", s.info.Address)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("serve still listens 5 s after SIGINT")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+			t.Fatalf("serve after a second SIGINT: %v, want killed by SIGINT", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not stop at a second SIGINT")
+	}
 }
