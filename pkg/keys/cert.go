@@ -206,16 +206,32 @@ func chainReason(err error, unanchored string, leaf *x509.Certificate, intermedi
 	return err.Error()
 }
 
+// maxIssuerChecks bounds the signature checks issuerNotCA makes for one
+// leaf, as x509 bounds its own (100): the certificates are the bundle's,
+// hostile, and one given 62 times beside two CAs issuing each other made
+// every step check all of them, some 4,000 checks per leaf (tens of
+// seconds with P-521 keys, for each of up to 64 leaves). A real chain
+// takes a few.
+const maxIssuerChecks = maxCertificates
+
 // issuerNotCA follows leaf's issuers among certs, each the one whose key
 // made the signature of the one before, and returns the first that is no
 // CA; nil if there is none (the chain then ends, or reaches a CA's
-// self-signed certificate).
+// self-signed certificate) or if maxIssuerChecks did not find it: the
+// chain is refused all the same, in the caller's words.
 func issuerNotCA(leaf *x509.Certificate, certs []*x509.Certificate) *x509.Certificate {
 	cur := leaf
+	checks := 0
 	for range certs {
 		var issuer *x509.Certificate
 		for _, c := range certs {
-			if bytes.Equal(c.RawSubject, cur.RawIssuer) && !bytes.Equal(c.Raw, cur.Raw) && c.CheckSignature(cur.SignatureAlgorithm, cur.RawTBSCertificate, cur.Signature) == nil {
+			if !bytes.Equal(c.RawSubject, cur.RawIssuer) || bytes.Equal(c.Raw, cur.Raw) {
+				continue
+			}
+			if checks++; checks > maxIssuerChecks {
+				return nil
+			}
+			if checkIssuerSignature(c, cur) == nil {
 				issuer = c
 				break
 			}
@@ -229,6 +245,11 @@ func issuerNotCA(leaf *x509.Certificate, certs []*x509.Certificate) *x509.Certif
 		cur = issuer
 	}
 	return nil
+}
+
+// checkIssuerSignature checks that issuer's key made c's signature.
+var checkIssuerSignature = func(issuer, c *x509.Certificate) error {
+	return issuer.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
 }
 
 // allowsCodeSigning reports whether c's own extended key usage allows
