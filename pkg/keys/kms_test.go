@@ -136,3 +136,21 @@ func TestKMSRefCredentialsNotPrinted(t *testing.T) {
 		t.Fatalf("verify: %v; want usage naming hashivault://***@mirror-signing, without the password", err)
 	}
 }
+
+// A KMS reference whose scheme is written in capitals
+// (HASHIVAULT://USER:PASSWORD@KEY; URL schemes are case-insensitive) was
+// taken for a file name and refused as "no such file", named whole: the
+// password on stderr and in --format json. It is refused as a reference
+// of an unknown scheme, its credentials blanked.
+func TestKMSRefUpperCaseSchemeCredentialsNotPrinted(t *testing.T) {
+	for _, ref := range []string{"HASHIVAULT://admin:hunter2@mirror-signing", "Env://admin:hunter2@VAR"} {
+		_, err := keys.LoadSigner(context.Background(), ref, nil)
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "unknown scheme") {
+			t.Fatalf("sign %s: %v; want usage, an unknown scheme, without the password", ref, err)
+		}
+		_, err = keys.LoadVerifiers(context.Background(), ref)
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "unknown scheme") {
+			t.Fatalf("verify %s: %v; want usage, an unknown scheme, without the password", ref, err)
+		}
+	}
+}

@@ -28,8 +28,10 @@ const EnvScheme = "env://"
 // are a few kilobytes.
 const maxKeyFile = 1 << 20
 
-// schemePattern matches the "scheme://" that starts a KMS reference.
-var schemePattern = regexp.MustCompile(`^([a-z][a-z0-9+.-]*)://`)
+// schemePattern matches the "scheme://" that starts a KMS reference. In
+// any case, as URL schemes are: one in capitals (HASHIVAULT://…), taken
+// for a file name, was named whole, credentials and all.
+var schemePattern = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*)://`)
 
 // cosignKMSSchemes are the KMS schemes cosign knows. Those not registered
 // with sigstore's kms package in this binary are refused with a clear
