@@ -107,6 +107,16 @@ func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, 
 	if bytes.Equal(leaf.RawSubject, leaf.RawIssuer) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 		return fmt.Errorf("certificate %q is self-signed, and --trust-root takes only CA certificates: verify --trust-root would refuse every bundle it signs (use a certificate a CA issued, or sign without --certificate and verify with --key): %w", leaf.Subject.String(), errdef.ErrUsage)
 	}
+	// The leaf given again in its chain (the certificate file given as
+	// the chain too) issues nothing: x509 passes over it at verify, and
+	// as the chain's last it would be taken for the leaf's issuer below.
+	var issuers []*x509.Certificate
+	for _, c := range chain {
+		if !bytes.Equal(c.Raw, leaf.Raw) {
+			issuers = append(issuers, c)
+		}
+	}
+	chain = issuers
 	anchors := x509.NewCertPool()
 	anchored := false
 	for _, c := range chain {

@@ -463,3 +463,26 @@ func TestVerifyChainIssuerSearchBounded(t *testing.T) {
 		t.Fatalf("%d signature checks in search of an issuer that is no CA, want at most 100 (x509's own bound)", *checks)
 	}
 }
+
+// A --certificate-chain holding the signing certificate itself (the
+// certificate file given again, of a leaf its root issued directly) was
+// refused at sign: its last certificate was taken for the leaf's issuer,
+// `issued through "CN=mirror-signing", which is not a CA`, of the leaf
+// itself, though verify --trust-root of what it signs passes (x509 passes
+// over the leaf in the chain). The leaf in its chain issues nothing.
+func TestCheckSigningCertificateChainHoldingTheLeaf(t *testing.T) {
+	now := time.Now()
+	root := testutil.NewRootCA(t, "Root CA")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := root.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Cert)
+	for _, chain := range [][]*x509.Certificate{{leaf}, {leaf, root.Cert}} {
+		if err := keys.VerifyChain(leaf, chain, roots, now); err != nil {
+			t.Fatalf("verify, chain of %d: %v", len(chain), err)
+		}
+		if err := keys.CheckSigningCertificate(leaf, chain, now); err != nil {
+			t.Fatalf("sign, chain of %d: %v; want it signed, as verify --trust-root takes it", len(chain), err)
+		}
+	}
+}
