@@ -74,7 +74,16 @@ func userinfoEnd(arg string) int {
 		}
 		// A user name holds no /: one before the : is a path's
 		// (/backups/2025-12-03T08:00/bundle@site-a), not a USER.
-		if user, _, ok := strings.Cut(rest[:at], ":"); !ok || strings.Contains(user, "/") {
+		user, password, ok := strings.Cut(rest[:at], ":")
+		if !ok || strings.Contains(user, "/") {
+			return -1
+		}
+		// HOST:PORT/REPO@TAG (localhost:5000/x@latest): a tag where the
+		// digest goes, after a host with a port and a path, no host and no
+		// path after the @, is no USER:PASSWORD@HOST.
+		port, _, path := strings.Cut(password, "/")
+		if path && port != "" && strings.Trim(port, "0123456789") == "" && bundle.HostShaped(user) &&
+			!strings.Contains(rest[at+1:], "/") && !bundle.HostShaped(rest[at+1:]) {
 			return -1
 		}
 		return start + at

@@ -197,3 +197,18 @@ func TestPasswordBeforeHostNamedSha256(t *testing.T) {
 		t.Errorf("pull %s: exit %d, want %d without the password:\n%s", arg, code, ExitInput, out)
 	}
 }
+
+// TestTagAfterAtOfHostWithPortNotPassword: a tag typed where the digest
+// goes of a reference whose host has a port (127.0.0.1:5000/a/b@1.36,
+// localhost:5000/x@latest) was refused as holding a password, the port and
+// repository blanked ("127.0.0.1:***@1.36: a reference holds no password",
+// login advised): HOST:PORT/REPO read as USER:PASSWORD. It is refused as a
+// tag after the @, naming the reference (found by review).
+func TestTagAfterAtOfHostWithPortNotPassword(t *testing.T) {
+	for _, ref := range []string{"127.0.0.1:5000/a/b@1.36", "localhost:5000/x@latest"} {
+		code, stdout, stderr := run(t, "mirror", "pull", ref, filepath.Join(t.TempDir(), "b"))
+		if out := stdout + stderr; code != ExitInput || strings.Contains(out, "***") || strings.Contains(out, "password") || !strings.Contains(out, ref) || !strings.Contains(out, "is a tag") {
+			t.Errorf("pull %s: exit %d, want %d refusing a tag after the @, naming the reference:\n%s", ref, code, ExitInput, out)
+		}
+	}
+}
