@@ -100,7 +100,13 @@ func hostWithoutCredentials(s string) (string, bool) {
 	host, _, _ := strings.Cut(rest, "/")
 	at := strings.LastIndexByte(host, '@')
 	if at < 0 {
-		return s, false
+		// Credentials holding a / (a token's base64: TOKEN/…@HOST,
+		// USER:PA/SS@HOST:PORT) end at the last @, a HOST[:PORT] after it:
+		// not a digest, no path, no tag typed where a digest goes.
+		at = strings.LastIndexByte(rest, '@')
+		if at < 0 || bundle.DigestShaped(rest[at+1:]) || strings.Contains(rest[at+1:], "/") || tagAfterAt(rest[:at], rest[at+1:]) {
+			return s, false
+		}
 	}
 	return scheme + "***@" + rest[at+1:], true
 }
