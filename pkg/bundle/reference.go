@@ -153,15 +153,17 @@ func HostShaped(h string) bool {
 
 // DigestShaped reports whether s, what follows an @ in a reference, is a
 // digest, well-formed or not: ALGORITHM:… of an algorithm digests use
-// (sha256:, sha512:), as a digest cut short or mistyped still is. Such an
-// @ is no end of credentials before a host, whatever its digest's fault.
+// (sha256:, sha512:, in capitals too), as a digest cut short or mistyped
+// still is. Such an @ is no end of credentials before a host, whatever
+// its digest's fault.
 // A digest holds no /: ALGORITHM:PORT/… is a host (named sha256) and path.
 func DigestShaped(s string) bool {
 	if strings.Contains(s, "/") {
 		return false
 	}
 	alg, _, ok := strings.Cut(s, ":")
-	switch digest.Algorithm(alg) {
+	// SHA256:… as some tools print it is a digest mistyped, not a host.
+	switch digest.Algorithm(strings.ToLower(alg)) {
 	case digest.SHA256, digest.SHA384, digest.SHA512:
 		return ok
 	}
