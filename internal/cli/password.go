@@ -61,6 +61,11 @@ func (a *app) password(ctx context.Context, confirm bool) keys.PassFunc {
 // read. The terminal is put back as it was (echo on) and ctx's error
 // returned; the read left behind ends with the process.
 func readPassword(ctx context.Context, fd int) ([]byte, error) {
+	// Interrupted already (Ctrl-C while the run was busy before it asked):
+	// a read started now would turn the echo off after it was put back.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	state, err := term.GetState(fd)
 	if err != nil {
 		return nil, err
