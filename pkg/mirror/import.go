@@ -175,6 +175,13 @@ func Import(ctx context.Context, opts ImportOptions) (_ *PlaceResult, err error)
 		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
 	}
 	if _, err := os.Stat(opts.Source); opts.SourcePlainHTTP && (err == nil || !looksLikeReference(opts.Source)) {
+		if err != nil {
+			// Not on disk: TOKEN@HOST/… or a URL is refused as such,
+			// the token blanked, not quoted whole below.
+			if err := refuseScheme(opts.Source); err != nil {
+				return nil, err
+			}
+		}
 		return nil, fmt.Errorf("--from-plain-http: %s is no registry reference (a FILE or DIR is read from disk): --to-plain-http (or --plain-http) talks plain HTTP to --registry: %w", opts.Source, errdef.ErrUsage)
 	}
 	src, err := openAnySource(ctx, opts.Client, opts.Source, opts.Trust, readGraph, log)
