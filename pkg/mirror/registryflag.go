@@ -80,7 +80,20 @@ func withoutCredentials(s string) (string, bool) {
 	host, _, _ := strings.Cut(rest, "/")
 	at := strings.LastIndexByte(host, '@')
 	if at < 0 {
-		return s, false
+		// A token holding a / (base64: TOKEN/…@HOST/REPO) ends at the
+		// last @ not a digest's, a host and a path after it: a
+		// repository holds no @.
+		for at = len(rest); at >= 0; {
+			if at = strings.LastIndexByte(rest[:at], '@'); at < 0 || !bundle.DigestShaped(rest[at+1:]) {
+				break
+			}
+		}
+		if at < 0 {
+			return s, false
+		}
+		if after, _, path := strings.Cut(rest[at+1:], "/"); !path || !bundle.HostShaped(after) {
+			return s, false
+		}
 	}
 	if bundle.DigestShaped(rest[at+1:]) {
 		return s, false // REPOSITORY@sha256:…, well-formed or mistyped

@@ -1,0 +1,34 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// TestTokenHoldingSlashInReferenceNotEchoed: a reference with a token
+// holding a / (base64: TOKEN/…@HOST/REPO:TAG) before its host was not
+// seen to hold credentials, only an @ before the first / ending them, and
+// pull, inspect and import printed it whole: 'bundle reference
+// "TOKEN/…@HOST/REPO:TAG": invalid reference: invalid repository' (found
+// by review).
+func TestTokenHoldingSlashInReferenceNotEchoed(t *testing.T) {
+	const secret = "s3cr3t+T0ken/Base64="
+	for _, ref := range []string{"gl/" + secret + "@registry.internal/stellaops/mirror-bundle:1", "https://gl/" + secret + "@127.0.0.1:5000/a/b:1", "gl/" + secret + "@localhost:5000/a@sha256:" + strings.Repeat("a", 64)} {
+		shown := strings.ReplaceAll(ref, secret, "SECRET")
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("pull %s: %v; want it refused as holding credentials, the token blanked", shown, err)
+		}
+		_, err = mirror.Import(context.Background(), mirror.ImportOptions{Source: ref, Registry: "127.0.0.1:1", Client: testutil.Client(t)})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("import %s: %v; want it refused as holding credentials, the token blanked", shown, err)
+		}
+	}
+}
