@@ -32,6 +32,9 @@ type LeafOptions struct {
 	NoKeyUsage bool
 	// ExtKeyUsage defaults to codeSigning.
 	ExtKeyUsage []x509.ExtKeyUsage
+	// EmailAddresses are subject alternative names; with an empty name
+	// they are the certificate's only identity (its subject is empty).
+	EmailAddresses []string
 }
 
 func newCert(t testing.TB, tmpl *x509.Certificate, parent *CA, pub crypto.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
@@ -105,6 +108,10 @@ func (ca *CA) Leaf(t testing.TB, name string, pub crypto.PublicKey, o LeafOption
 	tmpl := &x509.Certificate{
 		Subject: pkix.Name{CommonName: name}, NotBefore: o.NotBefore, NotAfter: o.NotAfter,
 		KeyUsage: o.KeyUsage, ExtKeyUsage: o.ExtKeyUsage, BasicConstraintsValid: true,
+		EmailAddresses: o.EmailAddresses,
+	}
+	if name == "" {
+		tmpl.Subject = pkix.Name{}
 	}
 	return newCert(t, tmpl, ca, pub, ca.Key)
 }

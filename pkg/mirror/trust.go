@@ -203,10 +203,32 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 		}
 		add(v)
 		if _, ok := ts.subjects[v.KeyID()]; !ok {
-			ts.subjects[v.KeyID()] = leaf.Subject.String()
+			if who := certifiedSigner(leaf); who != "" {
+				ts.subjects[v.KeyID()] = who
+			}
 		}
 	}
 	return ts, nil
+}
+
+// certifiedSigner is who leaf certifies its key to: its subject, or where
+// that is empty (a certificate naming its holder only in its subject
+// alternative name, an email address, as Fulcio's do) those names, sorted.
+// "" where it names no one: its key is then its own signer, not one with
+// every other certificate that names no one.
+func certifiedSigner(leaf *x509.Certificate) string {
+	if subject := leaf.Subject.String(); subject != "" {
+		return subject
+	}
+	names := slices.Concat(leaf.EmailAddresses, leaf.DNSNames)
+	for _, u := range leaf.URIs {
+		names = append(names, u.String())
+	}
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), ", ")
 }
 
 // checkDistinctSigners refuses a threshold met by keys certified to one
