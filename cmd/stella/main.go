@@ -39,12 +39,16 @@ func main() {
 	// signal's default does: a clean-up waiting on a client or a registry
 	// is not ended only by SIGKILL. What that leaves the next run mends,
 	// as after a kill. The signals are let go before the run is
-	// cancelled, so that a second one is never caught.
+	// cancelled, so that a second one is never caught. A hang-up after
+	// the first signal is ignored: systemd (SendSIGHUP=yes) sends one
+	// right after its SIGTERM, and a closed terminal may send one during
+	// a clean-up a Ctrl-C began.
 	ctx, cancel := context.WithCancel(context.Background())
 	caught := make(chan os.Signal, 1)
 	signal.Notify(caught, sigs...)
 	go func() {
 		<-caught
+		signal.Ignore(syscall.SIGHUP)
 		signal.Stop(caught)
 		cancel()
 	}()

@@ -480,3 +480,47 @@ func TestServeSecondInterruptStopsAtOnce(t *testing.T) {
 		t.Fatal("serve did not stop at a second SIGINT")
 	}
 }
+
+// TestServeHangUpAfterTerminateIgnored: systemd with SendSIGHUP=yes sends
+// SIGHUP right after its SIGTERM; serve goes on draining and exits 0. The
+// hang-up, a second signal, killed it mid-drain once a second signal
+// ended the run at once.
+func TestServeHangUpAfterTerminateIgnored(t *testing.T) {
+	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
+	// Started with SIGHUP at its default, whatever this test's own.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	s := startServe(t, archive, pub)
+	signal.Stop(hup)
+	conn, err := net.Dial("tcp", s.info.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("G")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	hupBit := uint64(1) << (syscall.SIGHUP - 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for signalMask(t, s.cmd.Process.Pid, "SigIgn")&hupBit == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("serve does not ignore SIGHUP after SIGTERM: a hang-up would kill it mid-drain")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	select {
+	case err := <-s.exited:
+		if err != nil || s.stderr.Len() != 0 {
+			t.Fatalf("serve after SIGTERM and SIGHUP: %v: %s", err, s.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+}
