@@ -433,23 +433,51 @@ func metadataDigest(t *testing.T, addr string, root digest.Digest) digest.Digest
 	return d.Digest
 }
 
+// pullNotRead starts serve over a bundle with a 16 MiB layer and begins a
+// pull of that layer that it never reads, on a connection with a small
+// receive buffer: the server is busy writing it, so a shutdown waits for
+// it (up to 10 s).
+func pullNotRead(t *testing.T) (*serving, net.Conn) {
+	t.Helper()
+	archive, pub, rel := signedBundle(t, sample.Spec{BaseLayerSize: 16 << 20}, ".tar")
+	// Started with SIGHUP at its default, whatever this test's own.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	s := startServe(t, archive, pub)
+	signal.Stop(hup)
+	img := rel.Images[0]
+	var layer digest.Digest
+	for d, size := range img.Blobs {
+		if size > img.Blobs[layer] {
+			layer = d
+		}
+	}
+	conn, err := net.Dial("tcp", s.info.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(conn, "GET /v2/%s/blobs/%s HTTP/1.1\r\nHost: %s\r\n\r\n", img.Repository, layer, s.info.Address); err != nil {
+		t.Fatal(err)
+	}
+	// The answer begun: the handler is writing the layer.
+	status := make([]byte, len("HTTP/1.1 200"))
+	if _, err := io.ReadFull(conn, status); err != nil || string(status) != "HTTP/1.1 200" {
+		t.Fatalf("GET layer %s of %s: %q %v", layer, img.Repository, status, err)
+	}
+	return s, conn
+}
+
 // TestServeSecondInterruptStopsAtOnce: the first Ctrl-C lets the run clean
 // up (serve waits for requests in flight, up to 10 s); a second one stops
 // it at once, as the signal's default does. It was caught and ignored, so
 // a clean-up waiting on a client or a registry could be ended only by
 // SIGKILL.
 func TestServeSecondInterruptStopsAtOnce(t *testing.T) {
-	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
-	s := startServe(t, archive, pub)
-	// A request begun and not finished: shutdown waits for it.
-	conn, err := net.Dial("tcp", s.info.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte("G")); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := pullNotRead(t)
 	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +502,7 @@ func TestServeSecondInterruptStopsAtOnce(t *testing.T) {
 	case err := <-s.exited:
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
-			t.Fatalf("serve after a second SIGINT: %v, want killed by SIGINT", err)
+			t.Fatalf("serve after a second SIGINT: %v, want killed by SIGINT: %s", err, s.stderr)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("serve did not stop at a second SIGINT")
@@ -486,20 +514,7 @@ func TestServeSecondInterruptStopsAtOnce(t *testing.T) {
 // hang-up, a second signal, killed it mid-drain once a second signal
 // ended the run at once.
 func TestServeHangUpAfterTerminateIgnored(t *testing.T) {
-	archive, pub, _ := signedBundle(t, sample.Spec{}, ".tar")
-	// Started with SIGHUP at its default, whatever this test's own.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	s := startServe(t, archive, pub)
-	signal.Stop(hup)
-	conn, err := net.Dial("tcp", s.info.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte("G")); err != nil {
-		t.Fatal(err)
-	}
+	s, conn := pullNotRead(t)
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +529,7 @@ func TestServeHangUpAfterTerminateIgnored(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close()
+	conn.Close() // the drain ends
 	select {
 	case err := <-s.exited:
 		if err != nil || s.stderr.Len() != 0 {
