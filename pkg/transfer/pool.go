@@ -1,9 +1,12 @@
 package transfer
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // errBodyClosed ends a read of a request body after its request is over.
@@ -15,11 +18,21 @@ var errBodyClosed = errors.New("request body read after the request ended")
 type ChunkPool struct {
 	size int64
 	free chan []byte
+	// small bounds the bytes of the buffers of small blobs (up to
+	// smallBlob each, of their own size, outside the pool's): however many
+	// uploads are in flight, together they hold no more than smallBudget.
+	small *semaphore.Weighted
 }
+
+// smallBudget bounds the buffers of the small blobs in flight under one
+// pool: one for each upload at the default concurrency (its workers and
+// SmallWorkers beside them), whatever their size, so the default runs as
+// before; 256 uploads of blobs of 1 MiB held 256 MiB.
+const smallBudget = (DefaultConcurrency + DefaultConcurrency/4) * smallBlob
 
 // NewChunkPool returns a pool of slots buffers of size bytes each.
 func NewChunkPool(slots int, size int64) *ChunkPool {
-	p := &ChunkPool{size: size, free: make(chan []byte, max(slots, 1))}
+	p := &ChunkPool{size: size, free: make(chan []byte, max(slots, 1)), small: semaphore.NewWeighted(smallBudget)}
 	for range cap(p.free) {
 		p.free <- nil
 	}
@@ -43,6 +56,16 @@ func (p *ChunkPool) get(done <-chan struct{}) ([]byte, bool) {
 	case <-done:
 		return nil, false
 	}
+}
+
+// holdSmall waits until n bytes (at most smallBlob) of the small blobs'
+// budget are free and takes them, for release to give back.
+func (p *ChunkPool) holdSmall(ctx context.Context, n int64) (release func(), err error) {
+	n = min(max(n, 1), smallBudget)
+	if err := p.small.Acquire(ctx, n); err != nil {
+		return nil, err
+	}
+	return func() { p.small.Release(n) }, nil
 }
 
 // put returns a buffer taken with get.

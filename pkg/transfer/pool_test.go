@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -96,5 +99,48 @@ func TestSharedPoolUploads(t *testing.T) {
 	}
 	if proxy.Injected.Load() == 0 {
 		t.Error("no fault was injected")
+	}
+}
+
+// TestSmallBlobBuffersBounded pushes 32 blobs of 1 MiB at once through a
+// pool, as an import at --concurrency 32 or more of a bundle of such blobs
+// does: each is sent from a buffer of its own size, outside the pool's, and
+// together they hold no more than the default concurrency's (10 MiB: 8
+// workers and 2 beside), so that no more than ten of their requests carry
+// content at a time. Each held its own, 256 MiB at --concurrency 256.
+func TestSmallBlobBuffersBounded(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	host := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if (r.Method == http.MethodPatch || r.Method == http.MethodPut) && r.ContentLength != 0 {
+				n := inFlight.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(100 * time.Millisecond)
+				defer inFlight.Add(-1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	up, err := testutil.Client(t).UploadRepository(host + "/stellaops/small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := transfer.NewChunkPool(12, 4<<20)
+	u := &transfer.Uploader{Repo: up, Pool: pool, Backoff: time.Millisecond, Attempts: 2}
+	ctx := context.Background()
+	const blobs = 32
+	g, ctx := errgroup.WithContext(ctx)
+	for i := range blobs {
+		data := randomBytes(1<<20, uint64(300+i))
+		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+		g.Go(func() error { return u.Push(ctx, desc, bytes.NewReader(data)) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(transfer.DefaultConcurrency + transfer.SmallWorkers(transfer.DefaultConcurrency))
+	if p := peak.Load(); p > want {
+		t.Errorf("%d blobs of 1 MiB sent at once from their own buffers (%d MiB); want at most %d", p, p, want)
 	}
 }

@@ -127,13 +127,19 @@ func (u *Uploader) upload(ctx context.Context, desc ocispec.Descriptor, vr *bund
 	pool := u.Pool
 	if pool == nil || desc.Size <= smallBlob {
 		// A small blob (a config, a manifest) is one chunk of its own size,
-		// and does not take a shared buffer.
+		// and does not take a shared buffer; under a pool, its bytes are
+		// taken from the small blobs' budget until the upload is over.
 		size := u.ChunkSize
 		if size <= 0 {
 			size = DefaultChunkSize
 		}
 		if pool != nil {
 			size = pool.Size()
+			release, err := pool.holdSmall(ctx, min(size, desc.Size))
+			if err != nil {
+				return nil, err
+			}
+			defer release()
 		}
 		pool = NewChunkPool(2, min(size, max(desc.Size, 1)))
 	}
