@@ -160,6 +160,7 @@ func (a *app) remoteClient(plainHosts ...string) (*remote.Client, error) {
 		ConfigFile:     a.global.registryCfg,
 		UserAgent:      "stella-mirror/" + Version(),
 		Retries:        retries,
+		Connections:    a.global.concurrency + transfer.SmallWorkers(a.global.concurrency),
 	})
 }
 

@@ -68,6 +68,11 @@ type Options struct {
 	ConfigFile string
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Connections is how many requests a run sends to one host at once
+	// (its transfers' concurrency and those beside them): as many idle
+	// connections to each host are kept, at least 32, so that a wave of
+	// transfers after another reuses them instead of dialling again.
+	Connections int
 	// Retries is how often a request that met a transient fault is tried
 	// again, with exponential backoff; 0 means DefaultRetries, negative
 	// means never.
@@ -155,12 +160,13 @@ func New(opts Options) (*Client, error) {
 		}
 		tlsConfig.RootCAs = pool
 	}
+	idlePerHost := max(32, opts.Connections)
 	template := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   32,
+		MaxIdleConns:          max(100, 2*idlePerHost),
+		MaxIdleConnsPerHost:   idlePerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: 2 * time.Minute,
