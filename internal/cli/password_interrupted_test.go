@@ -47,8 +47,16 @@ func TestPasswordPromptInterrupted(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("keygen did not ask for a password")
 	}
-	time.Sleep(100 * time.Millisecond) // let the prompt turn echo off
-	cancel()                           // Ctrl-C
+	// The prompt has turned echo off: it reads.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if now, err := term.GetState(int(tty.Fd())); err == nil && *now != *echoing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the password prompt did not turn the terminal's echo off")
+		}
+	}
+	cancel() // Ctrl-C
 	select {
 	case code := <-done:
 		if code != ExitInterrupted || !strings.Contains(stderr.buf.String(), "stella: interrupted") {
