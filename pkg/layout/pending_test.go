@@ -6,30 +6,33 @@ import (
 	"testing"
 )
 
+// killedSplitPack leaves a new directory as a pack --split of 17000 bytes
+// into 4096-byte volumes (5) stopped before its list took its name (its
+// record beside them), and returns the archive's path.
+func killedSplitPack(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	list := writeVolumes(t, dir, make([]byte, 17000), 4096)
+	data, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.tar")
+	if err := MarkPending(out, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(list); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestVolumeInTheWay: the volumes a split pack stopped before its list
 // took its name placed are told from anyone else's by the record it wrote
 // first (MarkPending): each must be one it names, of its size and (with
 // hash) its digest. Anything else is in the way of a run without --force.
 func TestVolumeInTheWay(t *testing.T) {
-	// killed leaves dir as a pack --split of 17000 bytes into 4096-byte
-	// volumes (5) stopped before its list took its name, and returns the
-	// archive's path.
-	killed := func(t *testing.T) string {
-		dir := t.TempDir()
-		list := writeVolumes(t, dir, make([]byte, 17000), 4096)
-		data, err := os.ReadFile(list)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join(dir, "b.tar")
-		if err := MarkPending(out, data); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Remove(list); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	killed := func(t *testing.T) string { return killedSplitPack(t) }
 	vol := func(out string, i int) string { return VolumeName(out, i) }
 	for _, tt := range []struct {
 		name     string

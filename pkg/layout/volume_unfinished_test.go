@@ -2,8 +2,6 @@ package layout
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,20 +17,8 @@ import (
 // "archive entry … is truncated" (exit 11), a damaged medium, with no word
 // of the pack.
 func TestNotAVolumeOfAnUnfinishedPack(t *testing.T) {
-	dir := t.TempDir()
-	list := writeVolumes(t, dir, make([]byte, 17000), 4096)
-	data, err := os.ReadFile(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "b.tar")
-	if err := MarkPending(out, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(list); err != nil {
-		t.Fatal(err)
-	}
-	err = NotAVolume(VolumeName(out, 0))
+	out := killedSplitPack(t)
+	err := NotAVolume(VolumeName(out, 0))
 	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "pack --split") || !strings.Contains(err.Error(), out+VolumesSuffix) {
 		t.Errorf("a volume of a pack --split that did not finish: %v, want a usage error naming %s and the pack", err, out+VolumesSuffix)
 	}
@@ -51,20 +37,9 @@ func TestNotAVolumeOfAnUnfinishedPack(t *testing.T) {
 // for any path not there). import and verify of it said only "not found",
 // of a list the operator had seen pack about to write.
 func TestNotThereListOfAnUnfinishedPack(t *testing.T) {
-	dir := t.TempDir()
-	list := writeVolumes(t, dir, make([]byte, 17000), 4096)
-	data, err := os.ReadFile(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "b.tar")
-	if err := MarkPending(out, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(list); err != nil {
-		t.Fatal(err)
-	}
-	err = NotThere(list)
+	out := killedSplitPack(t)
+	list := out + VolumesSuffix
+	err := NotThere(list)
 	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), "pack --split") || !strings.Contains(err.Error(), pendingPath(out)) {
 		t.Errorf("the list of a pack --split that did not finish: %v, want not found, naming the pack and %s", err, pendingPath(out))
 	}
