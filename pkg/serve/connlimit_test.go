@@ -228,3 +228,117 @@ func TestServerDropsAStalledClient(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestServerClosesTricklingConnectionsForAWaitingClient: with every place
+// of the bound held by a connection that sends its request a byte at a
+// time (or connects and sends nothing), a new client waited in the listen
+// queue for ReadHeaderTimeout (10 s), and again for as long as a client
+// kept opening such connections. While every place is held, one that has
+// taken CrowdedHeaderTimeout without sending its request's headers is now
+// closed for a client waiting, which is answered at once.
+func TestServerClosesTricklingConnectionsForAWaitingClient(t *testing.T) {
+	f := newFixture(t)
+	addr, _, _ := startServer(t, serve.NewHandler(f.content, serve.Options{}),
+		serve.ServerOptions{MaxConnections: 2, CrowdedHeaderTimeout: 100 * time.Millisecond})
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for _, begun := range []string{"GET /v2/ HTTP/1.1\r\nHo", ""} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if _, err := io.WriteString(c, begun); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Only a failure waits this long: the trickling connections held
+	// their places for ReadHeaderTimeout (10 s).
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a client past the bound, every place held by one sending no whole request: %v, want it answered", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s, want 200", resp.Status)
+	}
+}
+
+// TestServerKeepsConnectionsBeingAnswered: a connection whose request is
+// being answered is never closed to make room, however long the answer
+// takes: only those between requests or still sending one are.
+func TestServerKeepsConnectionsBeingAnswered(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	// Long enough for the first request to reach the handler: until then
+	// its connection may be closed as asking too long.
+	const crowded = 200 * time.Millisecond
+	addr, _, _ := startServer(t, h, serve.ServerOptions{MaxConnections: 1, CrowdedHeaderTimeout: crowded})
+	get := func(path string) (net.Conn, <-chan error) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		answered := make(chan error, 1)
+		go func() {
+			if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				answered <- err
+				return
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				answered <- err
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && string(body) != "ok" {
+				err = fmt.Errorf("body %q", body)
+			}
+			answered <- err
+		}()
+		return c, answered
+	}
+	_, slow := get("/slow")
+	select {
+	case <-started:
+	case err := <-slow:
+		t.Fatalf("the first request: %v", err)
+	}
+	_, waiting := get("/v2/")
+	select {
+	case err := <-slow:
+		t.Fatalf("the request being answered ended before its answer was written: %v", err)
+	case err := <-waiting:
+		t.Fatalf("a client past the bound was answered while the only place was answering a request: %v", err)
+	case <-time.After(5 * crowded):
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatalf("the request being answered: %v", err)
+	}
+	if err := <-waiting; err != nil {
+		t.Fatalf("the client waiting: %v", err)
+	}
+}

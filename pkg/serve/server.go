@@ -36,10 +36,18 @@ const (
 	// DefaultMaxConnections bounds the connections held open at once
 	// (about 80 KiB each while a blob streams, 20 MiB at the bound); the
 	// next client waits in the listen queue until one closes. A client
-	// that sends no request holds its place for at most ReadHeaderTimeout;
-	// an idle keep-alive connection is closed after IdleTimeout, and at
-	// once while every place is held.
+	// that sends no request holds its place for at most ReadHeaderTimeout,
+	// and for DefaultCrowdedHeaderTimeout while every place is held; an
+	// idle keep-alive connection is closed after IdleTimeout, and at once
+	// while every place is held.
 	DefaultMaxConnections = 256
+	// DefaultCrowdedHeaderTimeout is how long, while every place of the
+	// bound is held, a connection may take to send its request's headers
+	// (its TLS handshake included) before it is closed to make room: a
+	// client trickling its requests a byte at a time over the bound's
+	// worth of connections kept every other out for ReadHeaderTimeout,
+	// and again. A real client sends its request in a few round trips.
+	DefaultCrowdedHeaderTimeout = 3 * time.Second
 	// DefaultWriteStallTimeout bounds how long one write to a client may
 	// make no progress (a client that asks for a blob and reads nothing)
 	// before its connection is closed: such a client would hold its place
@@ -58,6 +66,10 @@ type ServerOptions struct {
 	// MaxConnections bounds the connections held open at once; 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// CrowdedHeaderTimeout is how long a connection may take to send its
+	// request's headers while every place is held; 0 means
+	// DefaultCrowdedHeaderTimeout.
+	CrowdedHeaderTimeout time.Duration
 	// WriteStallTimeout is how long a write to a client may make no
 	// progress; 0 means DefaultWriteStallTimeout.
 	WriteStallTimeout time.Duration
@@ -98,7 +110,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 		log = slog.New(slog.DiscardHandler)
 	}
 	srv := &http.Server{
-		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
@@ -118,9 +129,15 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	if stall <= 0 {
 		stall = DefaultWriteStallTimeout
 	}
-	limited := newLimitListener(ln, limit, stall)
+	crowded := opts.CrowdedHeaderTimeout
+	if crowded <= 0 {
+		crowded = DefaultCrowdedHeaderTimeout
+	}
+	limited := newLimitListener(ln, limit, stall, crowded)
 	ln = limited
 	srv.ConnState = limited.connState
+	srv.ConnContext = limited.connContext
+	srv.Handler = limited.answering(h)
 	timeout := opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = DefaultShutdownTimeout
@@ -155,42 +172,39 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 // listener, so clients past the bound wait in the kernel's listen queue
 // rather than in the server's memory. While it waits, a connection that
 // is idle (a keep-alive one between requests, ConnState's StateIdle), or
-// becomes so, is closed to make room, the one idle the longest first:
-// otherwise a client holding the bound's worth of idle connections kept
-// every other out for IdleTimeout, and again.
+// becomes so, is closed to make room, the one idle the longest first;
+// then one that has taken crowded to send its request's headers, the
+// oldest first. Otherwise a client holding the bound's worth of idle or
+// trickling connections kept every other out for IdleTimeout or
+// ReadHeaderTimeout, and again. A connection whose request is being
+// answered is never closed to make room.
 type limitListener struct {
 	net.Listener
 	slots     chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
-	// idle holds the connections idle now, and since when; wake is told
+	// idle holds the connections idle now, and since when; asking those
+	// sending a request not yet answered, and since when; wake is told
 	// when one becomes idle.
-	mu   sync.Mutex
-	idle map[*limitConn]time.Time
-	wake chan struct{}
-	// stall is how long a write may make no progress.
-	stall time.Duration
+	mu     sync.Mutex
+	idle   map[*limitConn]time.Time
+	asking map[*limitConn]time.Time
+	wake   chan struct{}
+	// stall is how long a write may make no progress; crowded how long a
+	// request's headers may take while every place is held.
+	stall, crowded time.Duration
 }
 
-func newLimitListener(ln net.Listener, n int, stall time.Duration) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), stall: stall,
-		idle: map[*limitConn]time.Time{}, wake: make(chan struct{}, 1)}
+func newLimitListener(ln net.Listener, n int, stall, crowded time.Duration) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), stall: stall, crowded: crowded,
+		idle: map[*limitConn]time.Time{}, asking: map[*limitConn]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
-	for placed := false; !placed; {
-		select {
-		case l.slots <- struct{}{}:
-			placed = true
-			continue
-		default:
-		}
-		l.closeIdlest()
-		select {
-		case l.slots <- struct{}{}:
-			placed = true
-		case <-l.wake: // one more idle: close it
-		case <-l.done:
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		if closed := l.waitForRoom(); closed {
 			return nil, net.ErrClosed
 		}
 	}
@@ -204,54 +218,143 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		lc.closed = true
 		delete(l.idle, lc)
+		delete(l.asking, lc)
 		l.mu.Unlock()
 		<-l.slots
 	}
 	return lc, nil
 }
 
-// closeIdlest closes the connection idle the longest, if any is.
-func (l *limitListener) closeIdlest() {
-	l.mu.Lock()
-	var oldest *limitConn
-	var since time.Time
-	for c, t := range l.idle {
-		if oldest == nil || t.Before(since) {
-			oldest, since = c, t
+// waitForRoom waits for a place, making room as connections turn idle
+// or ask too long. It reports whether the listener closed instead.
+func (l *limitListener) waitForRoom() (closed bool) {
+	for {
+		var later <-chan time.Time
+		var timer *time.Timer
+		if next := l.makeRoom(); !next.IsZero() {
+			timer = time.NewTimer(time.Until(next))
+			later = timer.C
 		}
-	}
-	delete(l.idle, oldest)
-	l.mu.Unlock()
-	if oldest != nil {
-		// Under TLS, the raw connection: no close_notify to a client
-		// that may not read it.
-		oldest.Close()
+		placed := false
+		select {
+		case l.slots <- struct{}{}:
+			placed = true
+		case <-l.wake: // one more idle, or asking: close it, or time it
+		case <-later: // one asking for crowded: close it
+		case <-l.done:
+			closed = true
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if placed || closed {
+			return closed
+		}
 	}
 }
 
-// connState is the server's ConnState hook: it keeps which connections
-// are idle.
-func (l *limitListener) connState(c net.Conn, state http.ConnState) {
+// makeRoom closes the connection idle the longest, if any is, or else
+// the one asking the longest if it has asked for crowded. It returns
+// when the oldest one asking will have, if none has yet.
+func (l *limitListener) makeRoom() (next time.Time) {
+	l.mu.Lock()
+	victim, since := oldest(l.idle)
+	delete(l.idle, victim)
+	if victim == nil {
+		victim, since = oldest(l.asking)
+		if victim != nil && time.Since(since) < l.crowded {
+			victim, next = nil, since.Add(l.crowded)
+		}
+		delete(l.asking, victim)
+	}
+	l.mu.Unlock()
+	if victim != nil {
+		// Under TLS, the raw connection: no close_notify to a client
+		// that may not read it.
+		victim.Close()
+	}
+	return next
+}
+
+// oldest is the connection of conns with the earliest time, or nil.
+func oldest(conns map[*limitConn]time.Time) (*limitConn, time.Time) {
+	var first *limitConn
+	var since time.Time
+	for c, t := range conns {
+		if first == nil || t.Before(since) {
+			first, since = c, t
+		}
+	}
+	return first, since
+}
+
+// limitConnOf is the limitConn under c, or nil.
+func limitConnOf(c net.Conn) *limitConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	lc, ok := c.(*limitConn)
-	if !ok {
+	lc, _ := c.(*limitConn)
+	return lc
+}
+
+// connState is the server's ConnState hook: it keeps which connections
+// are idle, and which are sending a request (new ones, or active with no
+// request being answered).
+func (l *limitListener) connState(c net.Conn, state http.ConnState) {
+	lc := limitConnOf(c)
+	if lc == nil {
 		return
 	}
 	l.mu.Lock()
-	if state == http.StateIdle && !lc.closed {
-		l.idle[lc] = time.Now()
-	} else {
-		delete(l.idle, lc)
+	delete(l.idle, lc)
+	delete(l.asking, lc)
+	wake := false
+	switch {
+	case lc.closed:
+	case state == http.StateIdle:
+		l.idle[lc], wake = time.Now(), true
+	case state == http.StateNew, state == http.StateActive && lc.answering == 0:
+		l.asking[lc], wake = time.Now(), true
 	}
 	l.mu.Unlock()
-	if state == http.StateIdle {
+	if wake {
+		// An Accept waiting for room closes it, or times it.
 		select {
 		case l.wake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+type connKey struct{}
+
+// connContext is the server's ConnContext hook: it lets answering find
+// the connection of a request.
+func (l *limitListener) connContext(ctx context.Context, c net.Conn) context.Context {
+	if lc := limitConnOf(c); lc != nil {
+		ctx = context.WithValue(ctx, connKey{}, lc)
+	}
+	return ctx
+}
+
+// answering wraps h so that a connection counts as being answered, never
+// closed to make room, from when its request reaches h until h returns.
+func (l *limitListener) answering(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lc, _ := r.Context().Value(connKey{}).(*limitConn)
+		if lc != nil {
+			l.mu.Lock()
+			lc.answering++
+			delete(l.asking, lc)
+			l.mu.Unlock()
+			defer func() {
+				l.mu.Lock()
+				lc.answering--
+				l.mu.Unlock()
+			}()
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (l *limitListener) Close() error {
@@ -266,7 +369,10 @@ type limitConn struct {
 	once    sync.Once
 	release func()
 	closed  bool // under the listener's mu
-	stall   time.Duration
+	// answering counts the requests of the connection being answered
+	// (HTTP/2 answers several at once), under the listener's mu.
+	answering int
+	stall     time.Duration
 	// deadline is the write deadline set on the connection (tls.Conn's
 	// 5 s for its close_notify), kept where it comes before stall's.
 	mu       sync.Mutex
