@@ -26,6 +26,10 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, errdef.ErrInternal):
+		// A bug (a recovered panic): whatever else it carries, not
+		// 2 (a digest mismatch), Go's own code for a crash.
+		return ExitInput
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	case errors.Is(err, errdef.ErrSignature):

@@ -43,6 +43,14 @@ func (e reportedError) Unwrap() error { return e.error }
 // --format json, else on stderr.
 func (a *app) reportError(err error) {
 	msg := oneLine(err)
+	if p := (*errdef.Panic)(nil); errors.As(err, &p) {
+		// A bug: said as one; with --verbose the stack of the goroutine
+		// that panicked goes to stderr first, whatever the format.
+		msg += " (a bug in stella, not a fault of the input: report it with the stack --verbose prints)"
+		if a.global.verbose {
+			a.stderr.Write(p.Stack)
+		}
+	}
 	if a.global.format == "json" {
 		if errors.As(err, new(reportedError)) {
 			return

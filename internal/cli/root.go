@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -20,11 +21,11 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	app := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := NewRootCmd(app)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := execute(ctx, root)
 	if app.stdLogRestore != nil {
 		app.stdLogRestore()
 	}
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, errdef.ErrInternal) {
 		err = interrupted
 	}
 	if err != nil {
@@ -36,6 +37,15 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		app.reportError(err)
 	}
 	return ExitCode(err)
+}
+
+// execute runs the command tree, a panic of the run (a bug) returned as an
+// errdef.Panic: exit code 1 and one line, "internal error: panic: …",
+// where Go's crash exited 2, the code of a digest mismatch. The command's
+// deferred clean-ups have run by then.
+func execute(ctx context.Context, root *cobra.Command) (err error) {
+	defer errdef.Recover(&err)
+	return root.ExecuteContext(ctx)
 }
 
 // interrupted is the error of a run stopped by Ctrl-C, SIGTERM or SIGHUP (exit

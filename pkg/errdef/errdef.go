@@ -5,7 +5,11 @@
 // this module.
 package errdef
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
 
 var (
 	// ErrNotFound means an input (file, image, blob, key, bundle) does not
@@ -57,7 +61,35 @@ var (
 	// ErrExists means an output already exists and would be overwritten.
 	// Exit code 1.
 	ErrExists = errors.New("already exists")
+
+	// ErrInternal means stella itself failed: a panic, a bug, recovered
+	// (Recover) so that the run ends with one line saying so and exit code
+	// 1. Unrecovered, Go's crash exits 2, the code of a digest mismatch: a
+	// script took a crash for a tampered bundle.
+	ErrInternal = errors.New("internal error")
 )
+
+// Panic is a panic recovered as an error (Recover): its value and the stack
+// of the goroutine that panicked, for the CLI to print when asked. It wraps
+// ErrInternal alone, whatever its value: a panic carrying an error is a
+// bug, never that error's exit code.
+type Panic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *Panic) Error() string { return fmt.Sprintf("internal error: panic: %v", p.Value) }
+func (p *Panic) Unwrap() error { return ErrInternal }
+
+// Recover, deferred directly (defer errdef.Recover(&err)), turns a panic of
+// the function that deferred it into *err, a *Panic. Workers started with
+// go or an errgroup defer it: errgroup does not carry a panic to Wait, and
+// a panic no one recovers ends the process with exit code 2.
+func Recover(err *error) {
+	if v := recover(); v != nil {
+		*err = &Panic{Value: v, Stack: debug.Stack()}
+	}
+}
 
 // newerFormat is ErrNewerFormat: a kind of ErrMalformed.
 type newerFormat struct{}

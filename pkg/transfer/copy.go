@@ -13,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -82,7 +83,11 @@ func CopyBlobs(ctx context.Context, jobs []Job, opts Options) (Stats, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency(opts.Concurrency))
 	for _, job := range LargestFirst(jobs, func(j Job) int64 { return j.Desc.Size }) {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			// A panic is this blob's error, not the process's end
+			// (errgroup does not recover it): exit code 2 is a digest
+			// mismatch's.
+			defer errdef.Recover(&err)
 			n, retries, err := copyOne(ctx, job, opts)
 			atomic.AddInt64(&stats.Retries, int64(retries))
 			if err != nil {

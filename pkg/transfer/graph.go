@@ -181,6 +181,7 @@ func FetchLevels(ctx context.Context, roots []ocispec.Descriptor, depth, limit i
 		eg.SetLimit(max(limit, 1))
 		for i, desc := range level {
 			eg.Go(func() error {
+				defer errdef.Recover(&got[i].Err) // not the process's end
 				got[i].Data, got[i].Err = fetch(ctx, desc)
 				return nil // kept for the walk, which reports it in its order
 			})

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // LargestFirst returns items ordered by size, largest first (ties keep
@@ -60,16 +62,23 @@ func LargestFirstWithSmall[T any](ctx context.Context, items []T, size func(T) i
 		}
 	}
 	worker := func(small bool) func() error {
-		return func() error {
+		return func() (err error) {
+			defer func() {
+				if err != nil {
+					mu.Lock()
+					failed = true
+					mu.Unlock()
+				}
+			}()
+			// A panic of do is this worker's error: errgroup lets it
+			// end the process with exit code 2, a digest mismatch's.
+			defer errdef.Recover(&err)
 			for {
 				item, ok := take(small)
 				if !ok {
 					return nil
 				}
 				if err := do(ctx, item); err != nil {
-					mu.Lock()
-					failed = true
-					mu.Unlock()
 					return err
 				}
 			}

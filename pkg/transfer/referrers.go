@@ -100,8 +100,9 @@ func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects 
 		eg.SetLimit(g.fetches())
 		for i, s := range level {
 			eg.Go(func() error {
+				defer func() { got[i].done = true }()
+				defer errdef.Recover(&got[i].err) // not the process's end
 				got[i].found, got[i].err = listReferrers(ctx, src, s)
-				got[i].done = true
 				return nil // kept for the walk, which reports it in its order
 			})
 		}

@@ -1,0 +1,62 @@
+package transfer_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content/memory"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// panickyFetcher is a source with a bug: every fetch panics.
+type panickyFetcher struct{}
+
+func (panickyFetcher) Fetch(context.Context, ocispec.Descriptor) (io.ReadCloser, error) {
+	var m map[string]int
+	m["boom"]++ // assignment to entry in nil map
+	return nil, nil
+}
+
+// TestWorkerPanicIsInternalError: a panic in a worker of CopyBlobs or
+// LargestFirstWithSmall is returned as an error wrapping errdef.ErrInternal
+// (the CLI's exit 1, "internal error: panic: …"), with the stack of the
+// goroutine that panicked; errgroup does not recover it, and unrecovered it
+// ended the process with Go's exit code 2, a digest mismatch's.
+func TestWorkerPanicIsInternalError(t *testing.T) {
+	ctx := context.Background()
+	data := []byte("a blob")
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	check := func(name string, err error) {
+		t.Helper()
+		var p *errdef.Panic
+		if !errors.Is(err, errdef.ErrInternal) || !errors.As(err, &p) {
+			t.Fatalf("%s: error %v; want one wrapping errdef.ErrInternal", name, err)
+		}
+		if !strings.Contains(err.Error(), "internal error: panic: assignment to entry in nil map") {
+			t.Errorf("%s: error %q; want it to say internal error: panic: assignment to entry in nil map", name, err)
+		}
+		if !strings.Contains(string(p.Stack), "panickyFetcher") && !strings.Contains(string(p.Stack), "panic_test.go") {
+			t.Errorf("%s: stack does not show where it panicked:\n%s", name, p.Stack)
+		}
+	}
+
+	_, err := transfer.CopyBlobs(ctx, []transfer.Job{{Desc: desc, Src: panickyFetcher{}, Dst: memory.New()}}, transfer.Options{Attempts: 1})
+	check("CopyBlobs", err)
+
+	items := []int64{5 << 20, 4 << 20, 100, 10}
+	err = transfer.LargestFirstWithSmall(ctx, items, func(n int64) int64 { return n }, 4, func(_ context.Context, n int64) error {
+		if n == 10 {
+			_, err := panickyFetcher{}.Fetch(ctx, desc)
+			return err
+		}
+		return nil
+	})
+	check("LargestFirstWithSmall", err)
+}
