@@ -368,11 +368,12 @@ func manifestImage(img *sourceImage, version string, platforms []string) bundle.
 	return entry
 }
 
-// ParsePlatform parses "os/arch[/variant]".
+// ParsePlatform parses "os/arch[/variant]". One holding an @ is refused,
+// named with all up to it blanked: credentials given by mistake.
 func ParsePlatform(s string) (ocispec.Platform, error) {
 	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]: %w", s, errdef.ErrUsage)
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || strings.Contains(s, "@") {
+		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]: %w", withoutAt(s), errdef.ErrUsage)
 	}
 	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
 	if len(parts) == 3 {

@@ -172,7 +172,7 @@ func Import(ctx context.Context, opts ImportOptions) (_ *PlaceResult, err error)
 	}
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
 	if !bundle.ValidRepository(bundleRepo) {
-		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
+		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", withoutAt(bundleRepo), errdef.ErrUsage)
 	}
 	if _, err := os.Stat(opts.Source); opts.SourcePlainHTTP && (err == nil || !looksLikeReference(opts.Source)) {
 		if err != nil {

@@ -111,7 +111,7 @@ func Inventory(ctx context.Context, opts InventoryOptions) (*InventoryResult, er
 	// As import and serve: a reference with a tag or digest listed that
 	// tag's bundle alone, under a repository named with it.
 	if !bundle.ValidRepository(bundleRepo) {
-		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
+		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", withoutAt(bundleRepo), errdef.ErrUsage)
 	}
 	if opts.Output == "" || !strings.HasSuffix(opts.Output, ".json") {
 		return nil, fmt.Errorf("--output %q must name a .json file: %w", opts.Output, errdef.ErrUsage)

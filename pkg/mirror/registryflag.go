@@ -124,6 +124,24 @@ func hostWithoutCredentials(s string) (string, bool) {
 	return scheme + "***@" + rest[at+1:], true
 }
 
+// withoutAt returns the value of a flag naming a repository path
+// (--bundle-repo, --repo-prefix) or a platform (--platform), neither of
+// which holds an @, as it may be printed: all up to its last @ blanked,
+// "***@…", a digest after it aside (REPO@sha256:…, a reference pasted
+// whole, is shown as it is). Another @ there is credentials given by
+// mistake (USER:PASSWORD@HOST/REPO pasted for a repository), whatever the
+// password holds (a /, an @), and with no host after it.
+func withoutAt(s string) string {
+	rest, dg := s, ""
+	if at := strings.LastIndexByte(s, '@'); at >= 0 && bundle.DigestShaped(s[at+1:]) {
+		rest, dg = s[:at], s[at:]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		return "***@" + rest[at+1:] + dg
+	}
+	return s
+}
+
 // checkRepoPrefix refuses a --repo-prefix (import, serve, sync) that is not
 // a repository path, a leading or trailing / aside: it is joined to every
 // image's repository as a path, which would clean "x/.." away (every image
@@ -132,7 +150,7 @@ func hostWithoutCredentials(s string) (string, bool) {
 // fail only as the first image's repository, naming neither.
 func checkRepoPrefix(prefix string) error {
 	if p := strings.Trim(prefix, "/"); prefix != "" && !bundle.ValidRepository(p) {
-		return fmt.Errorf("--repo-prefix %q: want a repository path such as mirror or site/mirror (lowercase letters and digits; '.', '_' or '-' only between them; no empty, '.' or '..' part): %w", prefix, errdef.ErrUsage)
+		return fmt.Errorf("--repo-prefix %q: want a repository path such as mirror or site/mirror (lowercase letters and digits; '.', '_' or '-' only between them; no empty, '.' or '..' part): %w", withoutAt(prefix), errdef.ErrUsage)
 	}
 	return nil
 }

@@ -222,7 +222,7 @@ func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 	}
 	bundleRepo := firstNonEmpty(opts.BundleRepo, bundle.DefaultBundleRepository)
 	if !bundle.ValidRepository(bundleRepo) {
-		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", bundleRepo, errdef.ErrUsage)
+		return nil, fmt.Errorf("--bundle-repo %q is not a valid repository name: %w", withoutAt(bundleRepo), errdef.ErrUsage)
 	}
 	store, err := openServedStore(opts.Path)
 	if err != nil {

@@ -53,7 +53,7 @@ func Sync(ctx context.Context, opts SyncOptions) (*PlaceResult, error) {
 		return nil, err
 	}
 	if opts.RepoPrefix != "" && !opts.Images {
-		return nil, fmt.Errorf("--repo-prefix %q places the images, which sync places only with --images (without it, the bundle alone goes to the destination): %w", opts.RepoPrefix, errdef.ErrUsage)
+		return nil, fmt.Errorf("--repo-prefix %q places the images, which sync places only with --images (without it, the bundle alone goes to the destination): %w", withoutAt(opts.RepoPrefix), errdef.ErrUsage)
 	}
 	dst, err := parseTarget(opts.Destination)
 	if err != nil {
