@@ -287,10 +287,8 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 	switch {
 	case err == nil:
 		err = signersFiles(envelope, held)
-		// A damaged block past the key that verifies: verify, push and
-		// pack of a directory holding it refuse it (exit 11).
-		if be := (*keys.BlockError)(nil); err == nil && errors.As(keysError(held[layout.PublicKeyFile]), &be) {
-			err = fmt.Errorf("%s: %v: verify, push and pack refuse a bundle holding it: %w", layout.PublicKeyFile, be, errdef.ErrMalformed)
+		if err == nil {
+			err = damagedKeyFile(held[layout.PublicKeyFile])
 		}
 	case errors.Is(err, errdef.ErrNotFound):
 		// An unsigned bundle: its SHA256SUMS signs nothing, and a reader
@@ -311,6 +309,18 @@ func (p *placement) addFilesReferrer(md *metadata, repo string) error {
 		p.memBlobs = append(p.memBlobs, memBlob{repo: repo, desc: plainDesc(l), file: files[i].Name})
 	}
 	p.files = append(p.files, newManifestPlace(repo, plainDesc(doc.Descriptor), doc.Bytes))
+	return nil
+}
+
+// damagedKeyFile is why a signed bundle's public-key.pem, pem, is not
+// carried though the key that signed SHA256SUMS.sig is in it: a damaged
+// block past that key, which verify, push and pack of a directory holding
+// it refuse (exit 11). Readers of a bundle from a registry (import, sync,
+// pull) leave the side files behind, said so; nil if none is damaged.
+func damagedKeyFile(pem []byte) error {
+	if be := (*keys.BlockError)(nil); errors.As(keysError(pem), &be) {
+		return fmt.Errorf("%s: %v: verify, push and pack refuse a bundle holding it: %w", layout.PublicKeyFile, be, errdef.ErrMalformed)
+	}
 	return nil
 }
 

@@ -128,7 +128,11 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	if err := writeHumanView(ctx, stage, md); err != nil {
 		return nil, err
 	}
-	if err := writeCarriedFiles(stage, md); err != nil {
+	left, damaged := src.filesLeft, damagedFiles(md)
+	if damaged != nil {
+		left = damaged
+	}
+	if err := writeCarriedFiles(stage, md, damaged == nil); err != nil {
 		return nil, err
 	}
 	if err := stage.Commit(); err != nil {
@@ -138,11 +142,37 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 		log.Warn("the bundle replaced could not be removed", "err", err)
 	}
 	log.Info("pulled", "reference", opts.Reference, "path", opts.Output, "blobs", stats.Blobs)
-	if left := src.filesLeft; left != nil {
+	if left != nil {
 		log.Warn("bundle files not carried: they are not the ones its signing vouches for; they stay behind", "files", left.Files, "reason", left.Reason)
 	}
 	return &PullResult{Path: opts.Output, Root: md.RootDesc.Digest, Version: md.Manifest.Release.Version,
-		Generation: md.Manifest.MirrorGeneration, Verified: verified, Blobs: stats.Blobs, Bytes: stats.Bytes, FilesNotCarried: src.filesLeft}, nil
+		Generation: md.Manifest.MirrorGeneration, Verified: verified, Blobs: stats.Blobs, Bytes: stats.Bytes, FilesNotCarried: left}, nil
+}
+
+// damagedFiles says why a signed bundle's side files are not written,
+// though they are its signer's: its public-key.pem has a damaged block
+// (damagedKeyFile), and verify, push and pack would refuse the directory
+// (exit 11). They are left behind, as import and sync leave them; nil if
+// none is damaged.
+func damagedFiles(md *metadata) *FilesNotCarried {
+	pem, err := md.File(layout.PublicKeyFile)
+	if err != nil {
+		return nil
+	}
+	if _, err := md.File(layout.EnvelopeFile); err != nil {
+		return nil
+	}
+	damaged := damagedKeyFile(pem)
+	if damaged == nil {
+		return nil
+	}
+	left := &FilesNotCarried{Reason: damaged.Error()}
+	for _, name := range filesReferrerNames {
+		if _, err := md.File(name); err == nil {
+			left.Files = append(left.Files, name)
+		}
+	}
+	return left
 }
 
 // pullGraph lists every descriptor below the root and the signature
@@ -201,9 +231,9 @@ func writeHumanView(ctx context.Context, stage *layout.Staging, md *metadata) er
 	return nil
 }
 
-// writeCarriedFiles writes the envelope, the files referrer's files,
-// index.json and SHA256SUMS (the carried one, else a new one).
-func writeCarriedFiles(stage *layout.Staging, md *metadata) error {
+// writeCarriedFiles writes the envelope, the files referrer's files (with
+// carry), index.json and SHA256SUMS (the carried one, else a new one).
+func writeCarriedFiles(stage *layout.Staging, md *metadata, carry bool) error {
 	idx := LayoutIndex(md.Manifest, md.RootDesc)
 	for _, d := range md.signatures {
 		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size})
@@ -211,7 +241,11 @@ func writeCarriedFiles(stage *layout.Staging, md *metadata) error {
 	if err := stage.WriteIndex(idx); err != nil {
 		return err
 	}
-	for _, name := range append([]string{layout.EnvelopeFile}, filesReferrerNames...) {
+	names := []string{layout.EnvelopeFile}
+	if carry {
+		names = append(names, filesReferrerNames...)
+	}
+	for _, name := range names {
 		data, err := md.File(name)
 		if err != nil {
 			continue
@@ -220,7 +254,7 @@ func writeCarriedFiles(stage *layout.Staging, md *metadata) error {
 			return err
 		}
 	}
-	if _, err := md.File(layout.ChecksumsFile); err != nil {
+	if _, err := md.File(layout.ChecksumsFile); err != nil || !carry {
 		if _, err := stage.WriteChecksums(true); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -24,8 +25,10 @@ import (
 // preference of TestKeyedPrefersTrustedSigning: pull --key wrote the
 // other party's SHA256SUMS.sig and public-key.pem. A key of the file is
 // matched by its keyid, the key's digest, so the blocks that decode are
-// read: the signer's files are taken, and the damage is named by the
-// first reader that checks the file.
+// read: the signer's signing and files are taken, and its files, which
+// verify, push and pack of the directory would refuse for the damaged
+// block, left behind and said so (TestPullLeavesDamagedKeyFileBehind);
+// none of the other party's is written.
 func TestKeyedPrefersTrustedSigningDamagedKeyFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -63,21 +66,22 @@ func TestKeyedPrefersTrustedSigningDamagedKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pull --key: %v", err)
 	}
-	if pulled.FilesNotCarried != nil {
-		t.Errorf("pull --key left the signer's files behind: %+v", pulled.FilesNotCarried)
+	if left := pulled.FilesNotCarried; left == nil || !strings.Contains(left.Reason, "public-key.pem: PEM block 2 does not decode") {
+		t.Errorf("pull --key: files not carried %+v; want the signer's, for public-key.pem: PEM block 2 does not decode", left)
 	}
-	for _, name := range []string{"manifest.dsse", "SHA256SUMS.sig", "public-key.pem"} {
-		if !bytes.Equal(readFile(t, filepath.Join(out, name)), readFile(t, filepath.Join(damaged, name))) {
-			t.Errorf("pull --key wrote the attacker's %s, not the signer's", name)
+	if !bytes.Equal(readFile(t, filepath.Join(out, "manifest.dsse")), readFile(t, filepath.Join(damaged, "manifest.dsse"))) {
+		t.Error("pull --key wrote the attacker's manifest.dsse, not the signer's")
+	}
+	for _, name := range []string{"SHA256SUMS.sig", "public-key.pem"} {
+		if _, err := os.Stat(filepath.Join(out, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("pull --key wrote %s (%v): the attacker's, or the signer's damaged one", name, err)
 		}
 	}
-	if _, err := mirror.VerifyChecksums(ctx, mirror.ChecksumsOptions{Dir: out, Trust: trustKeys(s.pub)}); err != nil {
-		t.Errorf("verify-checksums --key of the pulled bundle: %v", err)
+	if _, err := mirror.VerifyChecksums(ctx, mirror.ChecksumsOptions{Dir: out}); err != nil {
+		t.Errorf("verify-checksums of the pulled bundle: %v", err)
 	}
-	// The damage is the signer's push's, named where the file is checked.
-	_, err = mirror.Pack(ctx, mirror.PackOptions{Dir: out, Output: filepath.Join(t.TempDir(), "b.tar")})
-	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), "public-key.pem: PEM block 2 does not decode") {
-		t.Errorf("pack of the pulled bundle: %v; want malformed, naming public-key.pem and its PEM block 2", err)
+	if _, err := mirror.Pack(ctx, mirror.PackOptions{Dir: out, Output: filepath.Join(t.TempDir(), "b.tar")}); err != nil {
+		t.Errorf("pack of the pulled bundle: %v", err)
 	}
 }
 
@@ -153,4 +157,63 @@ func TestFilesNotCarriedDamagedExtraKeyBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertFilesNotCarried(t, res, "public-key.pem: PEM block 2 does not decode")
+}
+
+// TestPullLeavesDamagedKeyFileBehind: a registry whose files referrer (as
+// another tool pushed it) holds a public-key.pem with a damaged PEM block
+// past the signer's key, in the SHA256SUMS the signer signed: pull writes
+// the bundle without its side files and says so (filesNotCarried, naming
+// public-key.pem and its block 2), as import REF and sync leave them
+// behind, and the directory verifies. Pull wrote the file as it was, so
+// that verify of the pulled directory refused it (exit 11), and push and
+// pack too (found by review).
+func TestPullLeavesDamagedKeyFileBehind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newSignedSample(t, sample.Spec{}, 0)
+	damaged := copyBundle(t, s.dir)
+	_, otherPub := testKeys(t, "other")
+	other := string(readFile(t, otherPub))
+	pubPath := filepath.Join(damaged, "public-key.pem")
+	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	resum(t, damaged, s.priv)
+
+	host := testutil.Registry(t)
+	client := testutil.Client(t)
+	ref := host + "/stellaops/mirror-bundle"
+	// The signature alone (push leaves side files not the signer's
+	// behind), then the damaged files by hand, as another tool pushed them.
+	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: substitutedSideFiles(t, s.dir), Reference: ref, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attachFilesReferrer(t, rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}, res.Root, damaged)
+	tagged := ref + ":" + s.rel.Spec.Version
+
+	for name, trust := range map[string]mirror.TrustOptions{"pull": {}, "pull --key": trustKeys(s.pub)} {
+		out := filepath.Join(t.TempDir(), "pulled")
+		pulled, err := mirror.Pull(ctx, mirror.PullOptions{Reference: tagged, Output: out, Trust: trust, Client: client, Transfer: transferOpts()})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		left := pulled.FilesNotCarried
+		if want := []string{"public-key.pem", "SHA256SUMS", "SHA256SUMS.sig"}; left == nil || !reflect.DeepEqual(left.Files, want) ||
+			!strings.Contains(left.Reason, "public-key.pem: PEM block 2 does not decode") {
+			t.Errorf("%s: files not carried %+v; want %q, for public-key.pem: PEM block 2 does not decode", name, left, want)
+		}
+		for _, f := range []string{"public-key.pem", "SHA256SUMS.sig"} {
+			if _, err := os.Stat(filepath.Join(out, f)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s wrote %s (%v)", name, f, err)
+			}
+		}
+		if !bytes.Equal(readFile(t, filepath.Join(out, "manifest.dsse")), readFile(t, filepath.Join(s.dir, "manifest.dsse"))) {
+			t.Errorf("%s: manifest.dsse is not the signer's", name)
+		}
+		if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: filepath.Join(out, "manifest.dsse"), Trust: trustKeys(s.pub), Now: testNow}); err != nil {
+			t.Errorf("verify --key of the bundle %s wrote: %v", name, err)
+		}
+		if _, err := mirror.VerifyChecksums(ctx, mirror.ChecksumsOptions{Dir: out}); err != nil {
+			t.Errorf("verify-checksums of the bundle %s wrote: %v", name, err)
+		}
+	}
 }
