@@ -32,3 +32,28 @@ func TestTokenHoldingSlashInReferenceNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenHoldingSlashBeforeOneLabelHostNotEchoed: a token holding a /
+// before a host of one label (TOKEN/…@myreg/REPO:TAG, a registry oras
+// reads as any other, where TOKEN@myreg/… without the / was blanked) was
+// taken for no credentials, the host not reading as one (no dot, no
+// port), and pull, push, sync, inspect, import and catalog printed it
+// whole; a path below a directory that exists (DIR/bundle@site-a/…) is
+// still a path, not found (found by review).
+func TestTokenHoldingSlashBeforeOneLabelHostNotEchoed(t *testing.T) {
+	const secret = "s3cr3t+T0ken/Base64="
+	ref := "gl/" + secret + "@myreg/stellaops/mirror-bundle:1"
+	_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
+	if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+		t.Errorf("pull: %v; want it refused as holding credentials, the token blanked", err)
+	}
+	_, err = mirror.Import(context.Background(), mirror.ImportOptions{Source: ref, Registry: "127.0.0.1:1", Client: testutil.Client(t)})
+	if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+		t.Errorf("import: %v; want it refused as holding credentials, the token blanked", err)
+	}
+	path := filepath.Join(t.TempDir(), "backups", "bundle@site-a", "bundle.tar")
+	_, err = mirror.Import(context.Background(), mirror.ImportOptions{Source: path, Registry: "127.0.0.1:1", Client: testutil.Client(t)})
+	if !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("import %s: %v; want it not found, a path", path, err)
+	}
+}

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -91,7 +92,9 @@ func withoutCredentials(s string) (string, bool) {
 		if at < 0 {
 			return s, false
 		}
-		if after, _, path := strings.Cut(rest[at+1:], "/"); !path || !bundle.HostShaped(after) {
+		// A host of one label (myreg) reads as a path's part too: it ends
+		// credentials unless what is before the @ is a path on disk.
+		if after, _, path := strings.Cut(rest[at+1:], "/"); !path || !bundle.HostShaped(after) && (scheme == "" && pathOnDisk(rest[:at])) {
 			return s, false
 		}
 	}
@@ -99,6 +102,18 @@ func withoutCredentials(s string) (string, bool) {
 		return s, false // REPOSITORY@sha256:…, well-formed or mistyped
 	}
 	return scheme + "***@" + rest[at+1:], true
+}
+
+// pathOnDisk reports whether before, what precedes an @ with a / in it,
+// reads as a path (/backups/2025/bundle@site-a/…, ./…, or below a
+// directory that exists) rather than a token's base64.
+func pathOnDisk(before string) bool {
+	if strings.HasPrefix(before, "/") || strings.HasPrefix(before, ".") {
+		return true
+	}
+	first, _, _ := strings.Cut(before, "/")
+	_, err := os.Stat(first)
+	return err == nil
 }
 
 // hostWithoutCredentials is withoutCredentials of a HOST[:PORT] (a
