@@ -154,3 +154,28 @@ func TestKMSRefUpperCaseSchemeCredentialsNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// A VAULT_ADDR whose password holds a "#" (typed as is, not
+// percent-encoded) fails to parse as what is before the "#", url.Parse
+// taking the rest for a fragment, and Go's error quotes only that:
+// "https://admin:hun", with no "@" for the credentials to be blanked up
+// to, so the password's head was printed (found by review).
+func TestHashiVaultAddrPasswordWithHashNotPrinted(t *testing.T) {
+	vault := testutil.StartVault(t, "mirror-signing")
+	t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:hun#ter2@", 1))
+	t.Setenv("VAULT_TOKEN", "wrong")
+	for _, load := range []func() error{
+		func() error {
+			_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
+			return err
+		},
+		func() error {
+			_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
+			return err
+		},
+	} {
+		if err := load(); err == nil || strings.Contains(err.Error(), "hun") || strings.Contains(err.Error(), "ter2") {
+			t.Fatalf("VAULT_ADDR with the password \"hun#ter2\": %v; want an error without the password", err)
+		}
+	}
+}

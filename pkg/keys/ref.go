@@ -222,6 +222,15 @@ func kmsError(ctx context.Context, ref string, err error) error {
 		// Why a URL does not parse quotes a part of it ("invalid port
 		// \":PASSWORD-PREFIX\" after host"): the URL is named, not that.
 		msg = strings.ReplaceAll(msg, ue.Err.Error(), "not a valid URL")
+		// url.Parse takes what follows a "#" for a fragment and names
+		// only what is before it: "https://USER:PASS#WORD@vault" is
+		// quoted as "https://USER:PASS", no "@" to blank the password's
+		// head up to. What follows the first ":" after the scheme goes.
+		if i := strings.Index(ue.URL, "://"); i >= 0 && !strings.Contains(ue.URL, "@") {
+			if host, _, ok := strings.Cut(ue.URL[i+3:], ":"); ok {
+				msg = strings.ReplaceAll(msg, fmt.Sprintf("%q", ue.URL), fmt.Sprintf("%q", ue.URL[:i+3]+host+":***"))
+			}
+		}
 	}
 	msg = strings.Join(strings.Fields(msg), " ")
 	msg = quotedURLCredentials.ReplaceAllString(msg, "${1}***@")
