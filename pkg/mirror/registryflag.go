@@ -56,14 +56,17 @@ func refuseScheme(ref string) error {
 // tagAfterAt reports whether after, what follows the last @ of a reference,
 // is a tag typed where its digest goes (busybox@latest, host/a/b@1.36):
 // a valid tag, no digest's algorithm, no host (a name with a dot in its
-// last label, a port, localhost), and before it a name or a path whose
-// host holds no @ (USER:PASSWORD@ or TOKEN@ is credentials, and blanked).
+// last label, a port, localhost), and before it a name or a repository
+// path whose host holds no @ (USER:PASSWORD@ or TOKEN@ is credentials,
+// and blanked).
 func tagAfterAt(before, after string) bool {
 	if bundle.DigestShaped(after) || !bundle.ValidTag(after) || bundle.HostShaped(after) {
 		return false
 	}
-	if host, _, path := strings.Cut(before, "/"); path {
-		return !strings.Contains(host, "@")
+	if host, repo, path := strings.Cut(before, "/"); path {
+		// A token's base64 (TOKEN/…@HOST, a host of one label) is no
+		// repository: capitals, + and =.
+		return !strings.Contains(host, "@") && bundle.ValidRepository(repo)
 	}
 	return !strings.ContainsAny(before, ":@")
 }
