@@ -57,3 +57,30 @@ func TestTokenHoldingSlashBeforeOneLabelHostNotEchoed(t *testing.T) {
 		t.Errorf("import %s: %v; want it not found, a path", path, err)
 	}
 }
+
+// TestTokenHoldingSlashBeforeHostWithoutPathNotEchoed: a reference whose
+// token holds a / before a host with no repository after it
+// (TOKEN/…@registry.internal, TOKEN/…@registry, https://TOKEN/…@HOST:
+// the repository left out) was taken for no credentials, no path
+// following the @, and pull and catalog printed it whole ('bundle
+// reference "TOKEN/…@…": invalid reference', "no scheme"); a path one
+// could have mistyped (backups/bundle@site-a) is still not taken for
+// credentials (found by review).
+func TestTokenHoldingSlashBeforeHostWithoutPathNotEchoed(t *testing.T) {
+	const secret = "s3cr3t+T0ken/Base64="
+	for _, ref := range []string{"gl/" + secret + "@registry.internal", "gl/" + secret + "@registry", "https://gl/" + secret + "@registry"} {
+		shown := strings.ReplaceAll(ref, secret, "SECRET")
+		_, err := mirror.Pull(context.Background(), mirror.PullOptions{Reference: ref, Output: filepath.Join(t.TempDir(), "b"), Client: testutil.Client(t)})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("pull %s: %v; want it refused as holding credentials, the token blanked", shown, err)
+		}
+		_, err = mirror.Catalog(context.Background(), mirror.CatalogOptions{Repository: ref, Client: testutil.Client(t)})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("catalog %s: %v; want it refused as holding credentials, the token blanked", shown, err)
+		}
+	}
+	_, err := mirror.Import(context.Background(), mirror.ImportOptions{Source: "backups/bundle@site-a", Registry: "127.0.0.1:1", Client: testutil.Client(t)})
+	if err == nil || strings.Contains(err.Error(), "credentials") {
+		t.Errorf("import backups/bundle@site-a: %v; want it refused as no credentials", err)
+	}
+}

@@ -96,8 +96,11 @@ func withoutCredentials(s string) (string, bool) {
 			return s, false
 		}
 		// A host of one label (myreg) reads as a path's part too: it ends
-		// credentials unless what is before the @ is a path on disk.
-		if after, _, path := strings.Cut(rest[at+1:], "/"); !path || !bundle.HostShaped(after) && (scheme == "" && pathOnDisk(rest[:at])) {
+		// credentials unless what is before the @ is a path on disk, or,
+		// no path after it, a repository path (backups/bundle@site-a);
+		// a token's base64 is none (capitals, + and =). With a scheme,
+		// there is no path.
+		if after, _, path := strings.Cut(rest[at+1:], "/"); scheme == "" && !bundle.HostShaped(after) && (pathOnDisk(rest[:at]) || !path && bundle.ValidRepository(rest[:at])) {
 			return s, false
 		}
 	}
