@@ -46,3 +46,26 @@ func TestTokenHoldingSlashBeforeHostOfOneLabelNotPrinted(t *testing.T) {
 		t.Errorf("pull registry.internal/a/b@1.36: %v; want it refused as a tag after the @", err)
 	}
 }
+
+// TestRegistryFlagOfReferenceWithTokenNotPrinted: a --registry given a
+// reference whose token holds a / (TOKEN/…@HOST/REPO:TAG, or with a
+// digest: a reference pasted where the host goes) was taken for no
+// credentials, a HOST[:PORT] holding no path or digest, and printed
+// whole: "--registry \"TOKEN/…@HOST/REPO:TAG\": want HOST[:PORT], no
+// path"; TOKEN@HOST/REPO:TAG, its token without a /, was blanked
+// (found by review).
+func TestRegistryFlagOfReferenceWithTokenNotPrinted(t *testing.T) {
+	const secret = "gl/S3cr3t+T0ken/Base64="
+	ctx := context.Background()
+	client := testutil.Client(t)
+	for _, host := range []string{secret + "@myreg/stellaops/mirror-bundle:1", secret + "@registry.internal:5000/a@sha512:abc"} {
+		_, err := mirror.Doctor(ctx, mirror.DoctorOptions{Registry: host, Client: client})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("doctor --registry TOKEN@…: %v; want it refused as holding credentials, the token blanked", err)
+		}
+		_, err = mirror.Inventory(ctx, mirror.InventoryOptions{Registry: host, Output: filepath.Join(t.TempDir(), "inventory.json"), Client: client})
+		if !errors.Is(err, errdef.ErrUsage) || strings.Contains(err.Error(), "T0ken") || !strings.Contains(err.Error(), "credentials") {
+			t.Errorf("inventory --registry TOKEN@…: %v; want it refused as holding credentials, the token blanked", err)
+		}
+	}
+}

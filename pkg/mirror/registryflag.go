@@ -138,8 +138,13 @@ func hostWithoutCredentials(s string) (string, bool) {
 		// USER:PA/SS@HOST:PORT) end at the last @, a HOST[:PORT] after it:
 		// not a digest, no path, no tag typed where a digest goes.
 		at = strings.LastIndexByte(rest, '@')
-		if at < 0 || bundle.DigestShaped(rest[at+1:]) || strings.Contains(rest[at+1:], "/") || tagAfterAt(rest[:at], rest[at+1:]) {
+		if at < 0 || tagAfterAt(rest[:at], rest[at+1:]) {
 			return s, false
+		}
+		if bundle.DigestShaped(rest[at+1:]) || strings.Contains(rest[at+1:], "/") {
+			// A reference given for the host (TOKEN/…@HOST/REPO…),
+			// whose credentials are a reference's.
+			return withoutCredentials(s)
 		}
 	}
 	return scheme + "***@" + rest[at+1:], true
