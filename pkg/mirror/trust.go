@@ -237,20 +237,28 @@ func certifiedSigner(leaf *x509.Certificate) string {
 // own signer.
 func (ts *trustSet) checkDistinctSigners(accepted []string, threshold int) error {
 	signers := map[string][]string{}
+	named := map[string]string{} // a signer as first named
 	for _, id := range accepted {
 		who := id
 		if subject, ok := ts.subjects[id]; ok {
 			who = "certificate " + subject
 		}
-		signers[who] = append(signers[who], id)
+		// X.509 compares names ignoring case (RFC 5280 7.1, and the
+		// host of a mail address or DNS name): "CN=Alice" and
+		// "CN=alice" are one.
+		key := strings.ToLower(who)
+		if _, ok := named[key]; !ok {
+			named[key] = who
+		}
+		signers[key] = append(signers[key], id)
 	}
 	if len(signers) >= threshold {
 		return nil
 	}
 	var shared []string
-	for who, ids := range signers {
+	for key, ids := range signers {
 		if len(ids) > 1 {
-			shared = append(shared, fmt.Sprintf("%d keys certified to %q", len(ids), strings.TrimPrefix(who, "certificate ")))
+			shared = append(shared, fmt.Sprintf("%d keys certified to %q", len(ids), strings.TrimPrefix(named[key], "certificate ")))
 		}
 	}
 	slices.Sort(shared)
