@@ -14,7 +14,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stellaops/mirror/pkg/bundle"
-	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // resendBlock is the unit in which bytes sent again after a fault are
@@ -49,6 +48,8 @@ type hashedAt struct {
 	carry *resent
 	// failed is set once the content did not verify.
 	failed error
+	// digest is the blob's, named where bytes read again differ.
+	digest digest.Digest
 }
 
 // resent is a block being sent again: its bytes from the block's start.
@@ -167,7 +168,9 @@ func (s *hashedAt) check(re *resent, end int64) error {
 	}
 	if !bytes.Equal(state(v), want) {
 		start := re.k * resendBlock
-		return fmt.Errorf("bytes %d to %d read again for a retry differ from those first sent: %w", start, end, errdef.ErrDigestMismatch)
+		// The source's content (a volume rewritten, a registry answering
+		// otherwise), as a blob that fails its digest is.
+		return &bundle.ContentError{Digest: s.digest, Detail: fmt.Sprintf("bytes %d to %d read again for a retry differ from those first sent", start, end)}
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 		return err
 	}
 	src := newHashedAt(ra)
+	src.digest = desc.Digest
 	fail := func(err error) error {
 		u.abandon(ctx, loc)
 		return err
@@ -90,6 +91,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 				return err
 			}
 			src, off = newHashedAt(ra), 0
+			src.digest = desc.Digest
 			if u.Progress != nil {
 				u.Progress.Start(desc)
 			}
