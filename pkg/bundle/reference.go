@@ -131,10 +131,13 @@ func withoutUserinfo(s string) (string, bool) {
 	host, _, _ := strings.Cut(s[at+1:], "@")
 	user, _, userPassword := strings.Cut(s[start:at], ":")
 	// With a scheme, an @ before the host ends credentials whatever
-	// follows it; so does one after what is no name (a token's base64,
-	// TOKEN/…: capitals, + and =), which no tag typed there follows.
+	// follows it; so does one after what is no name (a token, TOKEN/…:
+	// capitals, + and =), which no tag typed there follows.
 	_, repo, path := strings.Cut(s[:at], "/")
-	if start == 0 && (!path || ValidRepository(repo)) && !strings.Contains(s[at+1:], "/") && !HostShaped(host) && !(userPassword && !strings.Contains(s[start:at], "/")) {
+	if !path {
+		repo = s[:at]
+	}
+	if start == 0 && ValidRepository(repo) && !strings.Contains(s[at+1:], "/") && !HostShaped(host) && !(userPassword && !strings.Contains(s[start:at], "/")) {
 		return s, false
 	}
 	shown := "***"

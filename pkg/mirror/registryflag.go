@@ -68,7 +68,8 @@ func tagAfterAt(before, after string) bool {
 		// repository: capitals, + and =.
 		return !strings.Contains(host, "@") && bundle.ValidRepository(repo)
 	}
-	return !strings.ContainsAny(before, ":@")
+	// A token before a host of one label (ghp_…@registry) is no name.
+	return !strings.ContainsAny(before, ":@") && bundle.ValidRepository(before)
 }
 
 // withoutCredentials returns s with the user information before its host
