@@ -179,3 +179,18 @@ func TestHashiVaultAddrPasswordWithHashNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// A VAULT_ADDR of a token before its host and no scheme (TOKEN@HOST:PORT)
+// fails to parse, and Go's error quotes it whole: the credentials were
+// looked for after a scheme's "://" only, so the token was printed
+// (found by review).
+func TestHashiVaultAddrTokenWithoutSchemeNotPrinted(t *testing.T) {
+	vault := testutil.StartVault(t, "mirror-signing")
+	_, hostPort, _ := strings.Cut(vault.Addr, "://")
+	t.Setenv("VAULT_ADDR", "s3cr3tT0ken@"+hostPort)
+	t.Setenv("VAULT_TOKEN", "wrong")
+	_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
+	if err == nil || strings.Contains(err.Error(), "T0ken") {
+		t.Fatalf("VAULT_ADDR of TOKEN@HOST:PORT: %v; want an error without the token", err)
+	}
+}

@@ -230,6 +230,9 @@ func kmsError(ctx context.Context, ref string, err error) error {
 			if host, _, ok := strings.Cut(ue.URL[i+3:], ":"); ok {
 				msg = strings.ReplaceAll(msg, fmt.Sprintf("%q", ue.URL), fmt.Sprintf("%q", ue.URL[:i+3]+host+":***"))
 			}
+		} else if at := strings.LastIndexByte(ue.URL, '@'); i < 0 && at >= 0 {
+			// No scheme (TOKEN@HOST:PORT): up to the last "@" goes.
+			msg = strings.ReplaceAll(msg, fmt.Sprintf("%q", ue.URL), fmt.Sprintf("%q", "***"+ue.URL[at:]))
 		}
 	}
 	msg = strings.Join(strings.Fields(msg), " ")
