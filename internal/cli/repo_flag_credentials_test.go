@@ -10,7 +10,8 @@ import (
 
 // TestRepoAndPlatformFlagCredentialsNotPrinted: a --bundle-repo,
 // --repo-prefix or --platform holding credentials (a reference,
-// USER:PASSWORD@HOST/REPO, pasted for a repository or a platform) is
+// USER:PASSWORD@HOST/REPO, pasted for a repository or a platform; doctor
+// --repo too) is
 // refused, exit 1, named with all up to its last @ blanked, as a --registry
 // or a reference is (found by review). Each was printed whole:
 // `--bundle-repo "user:hunter2@reg.internal/b" is not a valid repository
@@ -40,6 +41,8 @@ func TestRepoAndPlatformFlagCredentialsNotPrinted(t *testing.T) {
 				`stella: --repo-prefix "***@reg.internal/p": want a repository path`},
 			{[]string{"mirror", "inventory", "--registry", "localhost:5000", "--output", filepath.Join(dir, "i.json"), "--bundle-repo", "user:" + secret + "@reg.internal/b@" + digest},
 				`stella: --bundle-repo "***@reg.internal/b@` + digest + `" is not a valid repository name: invalid usage`},
+			{[]string{"mirror", "doctor", "--registry", "localhost:5000", "--repo", "user:" + secret + "@reg.internal/d"},
+				`stella: --repo "***@reg.internal/d" is not a valid repository name: invalid usage`},
 			{[]string{"mirror", "create", "--images", filepath.Join(dir, "release.yaml"), "--output", filepath.Join(dir, "out"), "--platform", "user:" + secret + "@linux/amd64"},
 				`stella: platform "***@linux/amd64" is not os/arch[/variant]: invalid usage`},
 			{[]string{"mirror", "create", "--images", filepath.Join(dir, "release.yaml"), "--output", filepath.Join(dir, "out"), "--platform", "user:" + secret + "@linux"},

@@ -137,7 +137,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) (*DoctorResult, error) {
 	}
 	repo := firstNonEmpty(opts.Repository, DefaultDoctorRepository)
 	if !bundle.ValidRepository(repo) {
-		return nil, fmt.Errorf("--repo %q is not a valid repository name: %w", repo, errdef.ErrUsage)
+		return nil, fmt.Errorf("--repo %q is not a valid repository name: %w", withoutAt(repo), errdef.ErrUsage)
 	}
 	limit := opts.MaxManifestSize
 	if limit <= 0 || limit > bundle.MaxManifestSize {

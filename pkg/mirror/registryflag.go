@@ -152,7 +152,7 @@ func hostWithoutCredentials(s string) (string, bool) {
 }
 
 // withoutAt returns the value of a flag naming a repository path
-// (--bundle-repo, --repo-prefix) or a platform (--platform), neither of
+// (--bundle-repo, --repo-prefix, doctor --repo) or a platform (--platform), neither of
 // which holds an @, as it may be printed: all up to its last @ blanked,
 // "***@…", a digest after it aside (REPO@sha256:…, a reference pasted
 // whole, is shown as it is). Another @ there is credentials given by
