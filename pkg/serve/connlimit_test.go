@@ -342,3 +342,39 @@ func TestServerKeepsConnectionsBeingAnswered(t *testing.T) {
 		t.Fatalf("the client waiting: %v", err)
 	}
 }
+
+// TestServerKeepsSlowClientWhenNoneWaits: with every place held and no
+// client waiting in the listen queue, a connection slow to send its
+// request's headers (a TLS handshake and request over a long, lossy link)
+// keeps its place for ReadHeaderTimeout: there is no one to make room
+// for. It was closed once it had taken CrowdedHeaderTimeout (found by
+// review).
+func TestServerKeepsSlowClientWhenNoneWaits(t *testing.T) {
+	f := newFixture(t)
+	const crowded = 100 * time.Millisecond
+	addr, _, _ := startServer(t, serve.NewHandler(f.content, serve.Options{}),
+		serve.ServerOptions{MaxConnections: 1, CrowdedHeaderTimeout: crowded})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHo"); err != nil {
+		t.Fatal(err)
+	}
+	// The rest of the headers, well past crowded and well within
+	// ReadHeaderTimeout.
+	<-time.After(10 * crowded)
+	if _, err := io.WriteString(c, "st: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a slow client holding the only place, no other waiting: %v, want it answered", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s, want 200", resp.Status)
+	}
+}

@@ -37,13 +37,15 @@ const (
 	// (about 80 KiB each while a blob streams, 20 MiB at the bound); the
 	// next client waits in the listen queue until one closes. A client
 	// that sends no request holds its place for at most ReadHeaderTimeout,
-	// and for DefaultCrowdedHeaderTimeout while every place is held; an
+	// and for DefaultCrowdedHeaderTimeout while every place is held and
+	// another client waits; an
 	// idle keep-alive connection is closed after IdleTimeout, and at once
 	// while every place is held.
 	DefaultMaxConnections = 256
 	// DefaultCrowdedHeaderTimeout is how long, while every place of the
-	// bound is held, a connection may take to send its request's headers
-	// (its TLS handshake included) before it is closed to make room: a
+	// bound is held and another client waits in the listen queue, a
+	// connection may take to send its request's headers (its TLS
+	// handshake included) before it is closed to make room: a
 	// client trickling its requests a byte at a time over the bound's
 	// worth of connections kept every other out for ReadHeaderTimeout,
 	// and again. A real client sends its request in a few round trips.
@@ -67,7 +69,8 @@ type ServerOptions struct {
 	// DefaultMaxConnections.
 	MaxConnections int
 	// CrowdedHeaderTimeout is how long a connection may take to send its
-	// request's headers while every place is held; 0 means
+	// request's headers while every place is held and another client
+	// waits; 0 means
 	// DefaultCrowdedHeaderTimeout.
 	CrowdedHeaderTimeout time.Duration
 	// WriteStallTimeout is how long a write to a client may make no
@@ -173,8 +176,8 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 // rather than in the server's memory. While it waits, a connection that
 // is idle (a keep-alive one between requests, ConnState's StateIdle), or
 // becomes so, is closed to make room, the one idle the longest first;
-// then one that has taken crowded to send its request's headers, the
-// oldest first. Otherwise a client holding the bound's worth of idle or
+// then, if a client waits in the listen queue, one that has taken
+// crowded to send its request's headers, the oldest first. Otherwise a client holding the bound's worth of idle or
 // trickling connections kept every other out for IdleTimeout or
 // ReadHeaderTimeout, and again. A connection whose request is being
 // answered is never closed to make room.
@@ -254,16 +257,24 @@ func (l *limitListener) waitForRoom() (closed bool) {
 }
 
 // makeRoom closes the connection idle the longest, if any is, or else
-// the one asking the longest if it has asked for crowded. It returns
-// when the oldest one asking will have, if none has yet.
+// the one asking the longest if it has asked for crowded and a client
+// waits in the listen queue. It returns when to look again, if it closed
+// none and one is asking.
 func (l *limitListener) makeRoom() (next time.Time) {
 	l.mu.Lock()
 	victim, since := oldest(l.idle)
 	delete(l.idle, victim)
 	if victim == nil {
 		victim, since = oldest(l.asking)
-		if victim != nil && time.Since(since) < l.crowded {
+		switch {
+		case victim == nil:
+		case time.Since(since) < l.crowded:
 			victim, next = nil, since.Add(l.crowded)
+		case !clientWaiting(l.Listener):
+			// No one to make room for: a slow client (a TLS handshake
+			// over a long, lossy link) keeps its place until one comes,
+			// looked for every crowded/4.
+			victim, next = nil, time.Now().Add(l.crowded/4)
 		}
 		delete(l.asking, victim)
 	}
