@@ -378,3 +378,30 @@ func TestServerKeepsSlowClientWhenNoneWaits(t *testing.T) {
 		t.Fatalf("status %s, want 200", resp.Status)
 	}
 }
+
+// TestServerKeepsNewHTTP2Connection: an HTTP/2 connection (TLS, h2
+// negotiated) is idle (ConnState) once its preface is read, before its
+// first request's headers are; taking the last place, it was closed at
+// once as idle, its request cut ("unexpected EOF", "http2: client conn
+// could not be established"), so with every place held no HTTP/2 client
+// got the last one, even with no other client waiting (found by review).
+func TestServerKeepsNewHTTP2Connection(t *testing.T) {
+	f := newFixture(t)
+	certFile, keyFile, pool := selfSigned(t)
+	addr, _, _ := startServer(t, serve.NewHandler(f.content, serve.Options{}),
+		serve.ServerOptions{MaxConnections: 1, TLSCertFile: certFile, TLSKeyFile: keyFile})
+	for i := range 20 {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, ForceAttemptHTTP2: true}
+		c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+		resp, err := c.Get("https://" + addr + "/v2/")
+		if err != nil {
+			t.Fatalf("HTTP/2 client %d, the only place free: %v, want it answered", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+			t.Fatalf("HTTP/2 client %d: %s %s, want HTTP/2.0 200", i, resp.Proto, resp.Status)
+		}
+	}
+}

@@ -309,23 +309,32 @@ func limitConnOf(c net.Conn) *limitConn {
 }
 
 // connState is the server's ConnState hook: it keeps which connections
-// are idle, and which are sending a request (new ones, or active with no
-// request being answered).
+// are idle (between requests, one answered), and which are sending a
+// request (new ones, HTTP/2's before its first request, or active with
+// no request being answered).
 func (l *limitListener) connState(c net.Conn, state http.ConnState) {
 	lc := limitConnOf(c)
 	if lc == nil {
 		return
 	}
 	l.mu.Lock()
+	since, asked := l.asking[lc]
+	if !asked {
+		since = time.Now()
+	}
 	delete(l.idle, lc)
 	delete(l.asking, lc)
 	wake := false
 	switch {
 	case lc.closed:
-	case state == http.StateIdle:
+	case state == http.StateIdle && lc.answered:
 		l.idle[lc], wake = time.Now(), true
-	case state == http.StateNew, state == http.StateActive && lc.answering == 0:
-		l.asking[lc], wake = time.Now(), true
+	case state == http.StateNew, state == http.StateIdle,
+		state == http.StateActive && lc.answering == 0:
+		// Asking since it began to: an HTTP/2 connection is idle once
+		// its preface is read, before its first request's headers are,
+		// and is not closed as idle then.
+		l.asking[lc], wake = since, true
 	}
 	l.mu.Unlock()
 	if wake {
@@ -356,6 +365,7 @@ func (l *limitListener) answering(h http.Handler) http.Handler {
 		if lc != nil {
 			l.mu.Lock()
 			lc.answering++
+			lc.answered = true
 			delete(l.asking, lc)
 			l.mu.Unlock()
 			defer func() {
@@ -383,7 +393,10 @@ type limitConn struct {
 	// answering counts the requests of the connection being answered
 	// (HTTP/2 answers several at once), under the listener's mu.
 	answering int
-	stall     time.Duration
+	// answered says a request of the connection has been answered (its
+	// handler reached), under the listener's mu: only then is it idle.
+	answered bool
+	stall    time.Duration
 	// deadline is the write deadline set on the connection (tls.Conn's
 	// 5 s for its close_notify), kept where it comes before stall's.
 	mu       sync.Mutex
