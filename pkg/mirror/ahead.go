@@ -6,6 +6,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
@@ -54,10 +55,13 @@ func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, 
 	ctx, cancel := context.WithCancel(ctx)
 	ask := func(ctx context.Context, b *blobPlace) error {
 		a := answers[b]
+		defer close(a.done)
+		// A panic (a bug) is this blob's answer too: recovered by the
+		// worker, it left the answer never given, its upload waiting.
+		defer errdef.Recover(&a.err)
 		if a.err = ctx.Err(); a.err == nil {
 			a.ok, a.err = t.hasBlob(ctx, b.repos[0], b.desc)
 		}
-		close(a.done)
 		return nil // every answer, error or not, is its blob's
 	}
 	finished := make(chan struct{})
