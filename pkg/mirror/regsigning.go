@@ -390,7 +390,12 @@ func signersFiles(envelope []byte, files map[string][]byte) error {
 			return fmt.Errorf("%s is not the one %s lists: %w", name, layout.ChecksumsFile, errdef.ErrDigestMismatch)
 		}
 	}
-	sig, err := decodeChecksumsSig(files[layout.ChecksumsSigFile])
+	raw, held := files[layout.ChecksumsSigFile]
+	if !held {
+		// Not "not the base64 of a signature", of a file not there.
+		return fmt.Errorf("no %s: %w", layout.ChecksumsSigFile, errdef.ErrSignature)
+	}
+	sig, err := decodeChecksumsSig(raw)
 	if err != nil {
 		return err
 	}
