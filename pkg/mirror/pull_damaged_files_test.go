@@ -40,10 +40,7 @@ func TestKeyedPrefersTrustedSigningDamagedKeyFile(t *testing.T) {
 	// The signer's files: a damaged block after the signer's key, in the
 	// SHA256SUMS the signer signed.
 	damaged := copyBundle(t, s.dir)
-	_, otherPub := testKeys(t, "other")
-	other := string(readFile(t, otherPub))
-	pubPath := filepath.Join(damaged, "public-key.pem")
-	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	addDamagedKeyBlock(t, damaged)
 	resum(t, damaged, s.priv)
 
 	host := testutil.Registry(t)
@@ -51,11 +48,7 @@ func TestKeyedPrefersTrustedSigningDamagedKeyFile(t *testing.T) {
 	ref := host + "/stellaops/mirror-bundle"
 	// Push carries no damaged public-key.pem: the signature alone, from a
 	// copy whose side files are not the signer's, then the files by hand.
-	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: substitutedSideFiles(t, s.dir), Reference: ref, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attachFilesReferrer(t, rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}, res.Root, damaged)
+	pushWithFilesOf(t, s, host, damaged)
 	if _, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: theirs, Reference: ref, Client: client, Transfer: transferOpts()}); err != nil {
 		t.Fatalf("the attacker's push: %v", err)
 	}
@@ -95,10 +88,7 @@ func TestCoSignBesideDamagedExtraKeyBlock(t *testing.T) {
 	engineer, _ := testKeys(t, "engineer")
 	authority, _ := testKeys(t, "authority")
 	sign(t, dir, engineer)
-	_, otherPub := testKeys(t, "other")
-	other := string(readFile(t, otherPub))
-	pubPath := filepath.Join(dir, "public-key.pem")
-	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	pubPath := addDamagedKeyBlock(t, dir)
 	before := readTree(t, dir)
 	_, err := mirror.Sign(context.Background(), mirror.SignOptions{
 		Manifest: filepath.Join(dir, "manifest.json"), Output: filepath.Join(dir, "manifest.dsse"),
@@ -144,10 +134,7 @@ func TestFilesNotCarriedDamagedExtraKeyBlock(t *testing.T) {
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	damaged := copyBundle(t, s.dir)
-	_, otherPub := testKeys(t, "other")
-	other := string(readFile(t, otherPub))
-	pubPath := filepath.Join(damaged, "public-key.pem")
-	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	addDamagedKeyBlock(t, damaged)
 	resum(t, damaged, s.priv)
 	if _, err := mirror.Verify(ctx, mirror.VerifyOptions{Envelope: filepath.Join(damaged, "manifest.dsse"), Trust: trustKeys(s.pub), Now: testNow}); !errors.Is(err, errdef.ErrMalformed) {
 		t.Fatalf("verify of the directory: %v; want malformed (exit 11)", err)
@@ -172,10 +159,7 @@ func TestPullLeavesDamagedKeyFileBehind(t *testing.T) {
 	ctx := context.Background()
 	s := newSignedSample(t, sample.Spec{}, 0)
 	damaged := copyBundle(t, s.dir)
-	_, otherPub := testKeys(t, "other")
-	other := string(readFile(t, otherPub))
-	pubPath := filepath.Join(damaged, "public-key.pem")
-	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	addDamagedKeyBlock(t, damaged)
 	resum(t, damaged, s.priv)
 
 	host := testutil.Registry(t)
@@ -183,11 +167,7 @@ func TestPullLeavesDamagedKeyFileBehind(t *testing.T) {
 	ref := host + "/stellaops/mirror-bundle"
 	// The signature alone (push leaves side files not the signer's
 	// behind), then the damaged files by hand, as another tool pushed them.
-	res, err := mirror.Push(ctx, mirror.PushOptions{Now: testNow, Source: substitutedSideFiles(t, s.dir), Reference: ref, Trust: trustKeys(s.pub), Client: client, Transfer: transferOpts()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attachFilesReferrer(t, rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}, res.Root, damaged)
+	pushWithFilesOf(t, s, host, damaged)
 	tagged := ref + ":" + s.rel.Spec.Version
 
 	for name, trust := range map[string]mirror.TrustOptions{"pull": {}, "pull --key": trustKeys(s.pub)} {
@@ -216,4 +196,30 @@ func TestPullLeavesDamagedKeyFileBehind(t *testing.T) {
 			t.Errorf("verify-checksums of the bundle %s wrote: %v", name, err)
 		}
 	}
+}
+
+// addDamagedKeyBlock appends to dir's public-key.pem another key's block
+// cut short before its END line, past the keys it holds, and returns the
+// file's path.
+func addDamagedKeyBlock(t *testing.T, dir string) string {
+	t.Helper()
+	_, otherPub := testKeys(t, "other")
+	other := string(readFile(t, otherPub))
+	pubPath := filepath.Join(dir, "public-key.pem")
+	writeFile(t, pubPath, string(readFile(t, pubPath))+other[:strings.LastIndex(other, "-----END ")])
+	return pubPath
+}
+
+// pushWithFilesOf pushes s's bundle to host's stellaops/mirror-bundle with
+// its signature alone (push leaves side files not the signer's behind),
+// then attaches the side files of files by hand, as another tool pushes
+// them.
+func pushWithFilesOf(t *testing.T, s *signedSample, host, files string) {
+	t.Helper()
+	res, err := mirror.Push(context.Background(), mirror.PushOptions{Now: testNow, Source: substitutedSideFiles(t, s.dir), Reference: host + "/stellaops/mirror-bundle",
+		Trust: trustKeys(s.pub), Client: testutil.Client(t), Transfer: transferOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attachFilesReferrer(t, rawRepo{t: t, host: host, name: "stellaops/mirror-bundle"}, res.Root, files)
 }
