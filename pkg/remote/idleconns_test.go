@@ -26,13 +26,14 @@ func TestIdleConnectionsFollowConnections(t *testing.T) {
 		// holds a connection of its own.
 		mu.Lock()
 		arrived++
-		if arrived%n == 0 {
+		last := arrived%n == 0
+		if last {
 			close(release)
 			release = make(chan struct{})
 		}
 		wait := release
 		mu.Unlock()
-		if arrived%n != 0 {
+		if !last {
 			<-wait
 		}
 		w.WriteHeader(http.StatusOK)
