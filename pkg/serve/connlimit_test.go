@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"testing"
 	"time"
@@ -403,5 +404,57 @@ func TestServerKeepsNewHTTP2Connection(t *testing.T) {
 		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
 			t.Fatalf("HTTP/2 client %d: %s %s, want HTTP/2.0 200", i, resp.Proto, resp.Status)
 		}
+	}
+}
+
+// TestServerKeepsIdleConnectionWhenNoneWaits: a client pulling blobs one
+// after another over one keep-alive connection (HTTP/1.1 or HTTP/2)
+// holding the last place keeps it between its requests while no other
+// client waits in the listen queue: there is no one to make room for. It
+// was closed at once each time it turned idle, so the client dialled again
+// for each request, and an HTTP/2 request sent as it was closed was cut
+// ("http2: client connection lost"), which Go's client does not retry
+// (found by review).
+func TestServerKeepsIdleConnectionWhenNoneWaits(t *testing.T) {
+	f := newFixture(t)
+	certFile, keyFile, pool := selfSigned(t)
+	for _, tc := range []struct {
+		name, scheme string
+		proto        int
+		opts         serve.ServerOptions
+	}{
+		{"http1", "http", 1, serve.ServerOptions{MaxConnections: 1}},
+		{"h2", "https", 2, serve.ServerOptions{MaxConnections: 1, TLSCertFile: certFile, TLSKeyFile: keyFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _, _ := startServer(t, serve.NewHandler(f.content, serve.Options{}), tc.opts)
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+			dialled := 0
+			for i := range 20 {
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+					if !info.Reused {
+						dialled++
+					}
+				}}
+				req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, tc.scheme+"://"+addr+"/v2/", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatalf("request %d of a client holding the only place, none waiting: %v, want it answered", i, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != tc.proto || resp.StatusCode != http.StatusOK {
+					t.Fatalf("request %d: %s %s, want HTTP/%d 200", i, resp.Proto, resp.Status, tc.proto)
+				}
+			}
+			if dialled != 1 {
+				t.Errorf("20 requests one after another, none else waiting: %d connections, want 1 kept alive", dialled)
+			}
+		})
 	}
 }

@@ -40,7 +40,7 @@ const (
 	// and for DefaultCrowdedHeaderTimeout while every place is held and
 	// another client waits; an
 	// idle keep-alive connection is closed after IdleTimeout, and at once
-	// while every place is held.
+	// while every place is held and another client waits.
 	DefaultMaxConnections = 256
 	// DefaultCrowdedHeaderTimeout is how long, while every place of the
 	// bound is held and another client waits in the listen queue, a
@@ -173,10 +173,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 // limitListener hands out at most cap(slots) connections at once: Accept
 // waits for one of them to close before it takes the next from the
 // listener, so clients past the bound wait in the kernel's listen queue
-// rather than in the server's memory. While it waits, a connection that
-// is idle (a keep-alive one between requests, ConnState's StateIdle), or
-// becomes so, is closed to make room, the one idle the longest first;
-// then, if a client waits in the listen queue, one that has taken
+// rather than in the server's memory. While it waits and a client waits
+// in the listen queue, a connection that is idle (a keep-alive one
+// between requests, ConnState's StateIdle), or becomes so, is closed to
+// make room, the one idle the longest first; then one that has taken
 // crowded to send its request's headers, the oldest first. Otherwise a client holding the bound's worth of idle or
 // trickling connections kept every other out for IdleTimeout or
 // ReadHeaderTimeout, and again. A connection whose request is being
@@ -256,28 +256,28 @@ func (l *limitListener) waitForRoom() (closed bool) {
 	}
 }
 
-// makeRoom closes the connection idle the longest, if any is, or else
-// the one asking the longest if it has asked for crowded and a client
-// waits in the listen queue. It returns when to look again, if it closed
-// none and one is asking.
+// makeRoom closes, if a client waits in the listen queue, the connection
+// idle the longest, if any is, or else the one asking the longest if it
+// has asked for crowded. It returns when to look again, if it closed none
+// and one is idle or asking.
 func (l *limitListener) makeRoom() (next time.Time) {
 	l.mu.Lock()
 	victim, since := oldest(l.idle)
-	delete(l.idle, victim)
 	if victim == nil {
 		victim, since = oldest(l.asking)
-		switch {
-		case victim == nil:
-		case time.Since(since) < l.crowded:
+		if victim != nil && time.Since(since) < l.crowded {
 			victim, next = nil, since.Add(l.crowded)
-		case !clientWaiting(l.Listener):
-			// No one to make room for: a slow client (a TLS handshake
-			// over a long, lossy link) keeps its place until one comes,
-			// looked for every crowded/4.
-			victim, next = nil, time.Now().Add(l.crowded/4)
 		}
-		delete(l.asking, victim)
 	}
+	if victim != nil && !clientWaiting(l.Listener) {
+		// No one to make room for: a client pulling blobs one after
+		// another keeps its connection between them, and a slow one (a
+		// TLS handshake over a long, lossy link) its place, until one
+		// comes, looked for every lookAgain.
+		victim, next = nil, time.Now().Add(min(lookAgain, l.crowded/4))
+	}
+	delete(l.idle, victim)
+	delete(l.asking, victim)
 	l.mu.Unlock()
 	if victim != nil {
 		// Under TLS, the raw connection: no close_notify to a client
@@ -286,6 +286,11 @@ func (l *limitListener) makeRoom() (next time.Time) {
 	}
 	return next
 }
+
+// lookAgain is how often, while every place is held by a connection
+// that could be closed and no client waits, the listen queue is looked
+// at: how long a client coming then may wait for room.
+const lookAgain = 100 * time.Millisecond
 
 // oldest is the connection of conns with the earliest time, or nil.
 func oldest(conns map[*limitConn]time.Time) (*limitConn, time.Time) {
