@@ -458,3 +458,67 @@ func TestServerKeepsIdleConnectionWhenNoneWaits(t *testing.T) {
 		})
 	}
 }
+
+// TestServerDropsAStalledHTTP2Client: an HTTP/2 client that asks for a
+// blob and then grants no flow-control window (it reads what comes, so no
+// write to its connection stalls, and sends no WINDOW_UPDATE) held its
+// place for good: its request's handler waited on the window, being
+// answered, never closed to make room, past WriteStallTimeout. A write of
+// a request's answer on which nothing moves for WriteStallTimeout now
+// fails under HTTP/2 too, and its stream is reset (found by review).
+func TestServerDropsAStalledHTTP2Client(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/stream" {
+			io.WriteString(w, "ok")
+			return
+		}
+		chunk := make([]byte, 32<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	addr, _, _ := startServer(t, h, serve.ServerOptions{MaxConnections: 1, WriteStallTimeout: 200 * time.Millisecond,
+		ShutdownTimeout: time.Millisecond, TLSCertFile: certFile, TLSKeyFile: keyFile})
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	stalled := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"h2"}})
+	if err := stalled.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if p := stalled.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("protocol %q, want h2", p)
+	}
+	// The preface, empty SETTINGS, and HEADERS (END_STREAM|END_HEADERS,
+	// stream 1) of GET https://x/stream, HPACK: :method GET, :scheme
+	// https, :path and :authority literal with indexed names.
+	block := []byte{0x82, 0x87, 0x04, 7}
+	block = append(block, "/stream"...)
+	block = append(block, 0x01, 1, 'x')
+	frames := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	frames = append(frames, 0, 0, 0, 0x4, 0, 0, 0, 0, 0)
+	frames = append(frames, 0, 0, byte(len(block)), 0x1, 0x5, 0, 0, 0, 1)
+	frames = append(frames, block...)
+	if _, err := stalled.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stalled)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	// Only a failure waits this long: the stalled client held it for good.
+	c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	resp, err := c.Get("https://" + addr + "/v2/")
+	if err != nil {
+		t.Fatalf("a client past the bound, its place held by an HTTP/2 one granting no window: %v, want it answered", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s, want 200", resp.Status)
+	}
+}

@@ -379,9 +379,44 @@ func (l *limitListener) answering(h http.Handler) http.Handler {
 				l.mu.Unlock()
 			}()
 		}
+		if r.ProtoMajor == 2 {
+			w = &streamStall{ResponseWriter: w, rc: http.NewResponseController(w), stall: l.stall}
+		}
 		h.ServeHTTP(w, r)
 	})
 }
+
+// streamStall fails a write of an HTTP/2 answer that makes no progress
+// for stall, resetting its stream: a client that grants no flow-control
+// window holds the write with nothing written to the connection, where
+// limitConn sees no stall, and its request, being answered, holds its
+// place for good.
+type streamStall struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (s *streamStall) Write(p []byte) (int, error) {
+	// A deadline for each step of at most 32 KiB, renewed as each is
+	// written, as limitConn's.
+	n := 0
+	for n < len(p) {
+		step := min(len(p)-n, 32<<10)
+		if err := s.rc.SetWriteDeadline(time.Now().Add(s.stall)); err != nil {
+			return n, err
+		}
+		m, err := s.ResponseWriter.Write(p[n : n+step])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the stream.
+func (s *streamStall) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (l *limitListener) Close() error {
 	l.closeOnce.Do(func() { close(l.done) })
