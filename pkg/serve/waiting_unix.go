@@ -23,8 +23,17 @@ func clientWaiting(ln net.Listener) bool {
 	waiting := true
 	rc.Control(func(fd uintptr) {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if n, err := unix.Poll(pfd, 0); err == nil {
-			waiting = n > 0
+		for {
+			n, err := unix.Poll(pfd, 0)
+			if err == unix.EINTR {
+				// A signal (Go's preemption sends SIGURG), not a
+				// client: look again.
+				continue
+			}
+			if err == nil {
+				waiting = n > 0
+			}
+			return
 		}
 	})
 	return waiting
