@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,23 +148,7 @@ func TestServerClosesIdleConnectionsForAWaitingClient(t *testing.T) {
 				}
 				return c
 			}
-			get := func(c net.Conn) error {
-				if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-					return err
-				}
-				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-					return err
-				}
-				if resp.StatusCode != http.StatusOK {
-					return fmt.Errorf("status %s", resp.Status)
-				}
-				return nil
-			}
+			get := func(c net.Conn) error { return askV2(c, "") }
 			var held []net.Conn
 			defer func() {
 				for _, c := range held {
@@ -220,14 +205,9 @@ func TestServerDropsAStalledClient(t *testing.T) {
 	defer c.Close()
 	// Only a failure waits this long: the stalled client held it for good.
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	if err := askV2(c, ""); err != nil {
 		t.Fatalf("a client past the bound, its place held by one that reads nothing: %v, want it answered", err)
 	}
-	resp.Body.Close()
 }
 
 // TestServerClosesTricklingConnectionsForAWaitingClient: with every place
@@ -265,16 +245,8 @@ func TestServerClosesTricklingConnectionsForAWaitingClient(t *testing.T) {
 	// Only a failure waits this long: the trickling connections held
 	// their places for ReadHeaderTimeout (10 s).
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	if err := askV2(c, ""); err != nil {
 		t.Fatalf("a client past the bound, every place held by one sending no whole request: %v, want it answered", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %s, want 200", resp.Status)
 	}
 }
 
@@ -367,16 +339,8 @@ func TestServerKeepsSlowClientWhenNoneWaits(t *testing.T) {
 	// The rest of the headers, well past crowded and well within
 	// ReadHeaderTimeout.
 	<-time.After(10 * crowded)
-	if _, err := io.WriteString(c, "st: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	if err := askV2(c, "GET /v2/ HTTP/1.1\r\nHo"); err != nil {
 		t.Fatalf("a slow client holding the only place, no other waiting: %v, want it answered", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %s, want 200", resp.Status)
 	}
 }
 
@@ -521,4 +485,25 @@ func TestServerDropsAStalledHTTP2Client(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %s, want 200", resp.Status)
 	}
+}
+
+// askV2 sends on c what of a GET /v2/ request sent did not, reads the
+// answer whole and wants it 200.
+func askV2(c net.Conn, sent string) error {
+	const req = "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"
+	if _, err := io.WriteString(c, strings.TrimPrefix(req, sent)); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
 }
