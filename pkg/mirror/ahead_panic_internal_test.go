@@ -18,9 +18,7 @@ import (
 type panicky struct{}
 
 func (panicky) Do(*http.Request) (*http.Response, error) {
-	var m map[string]int
-	m["boom"]++ // assignment to entry in nil map
-	return nil, nil
+	panic("test: the client broke")
 }
 
 // TestCheckAheadPanicIsTheBlobsAnswer: a panic (a bug) in the check of

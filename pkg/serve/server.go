@@ -262,8 +262,9 @@ func (l *limitListener) waitForRoom() (closed bool) {
 // and one is idle or asking.
 func (l *limitListener) makeRoom() (next time.Time) {
 	l.mu.Lock()
-	victim, since := oldest(l.idle)
+	victim, _ := oldest(l.idle)
 	if victim == nil {
+		var since time.Time
 		victim, since = oldest(l.asking)
 		if victim != nil && time.Since(since) < l.crowded {
 			victim, next = nil, since.Add(l.crowded)
