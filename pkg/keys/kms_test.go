@@ -78,47 +78,6 @@ func TestHashiVaultErrorOneLineNoSecret(t *testing.T) {
 	}
 }
 
-// A VAULT_ADDR whose password holds a "/" (typed as is, not
-// percent-encoded) fails to parse, and Go's error quotes the URL: the
-// credentials were looked for before the first "/" only, so the password
-// after it was printed.
-func TestHashiVaultAddrPasswordWithSlashNotPrinted(t *testing.T) {
-	vault := testutil.StartVault(t, "mirror-signing")
-	t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:hun/ter2@", 1))
-	t.Setenv("VAULT_TOKEN", "wrong")
-	_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
-	if err == nil || strings.Contains(err.Error(), "ter2") || strings.Contains(err.Error(), "hun") {
-		t.Fatalf("VAULT_ADDR with a password holding a slash: %v; want an error without the password", err)
-	}
-}
-
-// A VAULT_ADDR whose password holds a blank (typed as is, not
-// percent-encoded) fails to parse, and Go's error quotes the URL: the
-// credentials were looked for up to a blank only, so the password was
-// printed whole. (One holding an "@" or a quote is blanked as well.)
-func TestHashiVaultAddrPasswordWithBlankOrAtNotPrinted(t *testing.T) {
-	for _, password := range []string{"hun ter2", "hun@ter2", `hun"x ter2`} {
-		vault := testutil.StartVault(t, "mirror-signing")
-		t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:"+password+"@", 1))
-		t.Setenv("VAULT_TOKEN", "wrong")
-		for _, load := range []func() error{
-			func() error {
-				_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
-				return err
-			},
-			func() error {
-				_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
-				return err
-			},
-		} {
-			err := load()
-			if err == nil || strings.Contains(err.Error(), "ter2") || strings.Contains(err.Error(), "hun") {
-				t.Fatalf("VAULT_ADDR with the password %q: %v; want an error without the password", password, err)
-			}
-		}
-	}
-}
-
 // A KMS reference with credentials before its key name
 // (hashivault://USER:PASSWORD@KEY, written as VAULT_ADDR is) is no
 // reference Vault's client takes, and its refusal named it whole: the
@@ -155,42 +114,62 @@ func TestKMSRefUpperCaseSchemeCredentialsNotPrinted(t *testing.T) {
 	}
 }
 
-// A VAULT_ADDR whose password holds a "#" (typed as is, not
-// percent-encoded) fails to parse as what is before the "#", url.Parse
-// taking the rest for a fragment, and Go's error quotes only that:
-// "https://admin:hun", with no "@" for the credentials to be blanked up
-// to, so the password's head was printed (found by review).
-func TestHashiVaultAddrPasswordWithHashNotPrinted(t *testing.T) {
-	vault := testutil.StartVault(t, "mirror-signing")
-	t.Setenv("VAULT_ADDR", strings.Replace(vault.Addr, "://", "://admin:hun#ter2@", 1))
-	t.Setenv("VAULT_TOKEN", "wrong")
-	for _, load := range []func() error{
-		func() error {
-			_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
-			return err
-		},
-		func() error {
-			_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
-			return err
-		},
+// TestHashiVaultAddrCredentialsNotPrinted: a VAULT_ADDR with credentials
+// typed as is (not percent-encoded) fails to parse, and Go's error quotes
+// the address, or the part of it before a "#" (url.Parse takes the rest
+// for a fragment); a failing Vault's error names it too. The credentials
+// were looked for up to the first "/" or blank only, or up to an "@" the
+// quote did not hold, or after a scheme's "://" only, so the password or
+// token was printed, whole or in part, on stderr and in --format json, to
+// sign and to verify (found by review).
+func TestHashiVaultAddrCredentialsNotPrinted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// addr makes VAULT_ADDR of the Vault's own address.
+		addr func(vault string) string
+		// secrets are the parts that must not be printed.
+		secrets []string
+	}{
+		{"password holding a slash", withCredentials("admin:hun/ter2@"), []string{"hun", "ter2"}},
+		{"password holding a blank", withCredentials("admin:hun ter2@"), []string{"hun", "ter2"}},
+		{"password holding an @", withCredentials("admin:hun@ter2@"), []string{"hun", "ter2"}},
+		{"password holding a quote", withCredentials(`admin:hun"x ter2@`), []string{"hun", "ter2"}},
+		{"password holding a #", withCredentials("admin:hun#ter2@"), []string{"hun", "ter2"}},
+		{"token without a scheme", func(vault string) string {
+			_, hostPort, _ := strings.Cut(vault, "://")
+			return "s3cr3tT0ken@" + hostPort
+		}, []string{"T0ken"}},
 	} {
-		if err := load(); err == nil || strings.Contains(err.Error(), "hun") || strings.Contains(err.Error(), "ter2") {
-			t.Fatalf("VAULT_ADDR with the password \"hun#ter2\": %v; want an error without the password", err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			vault := testutil.StartVault(t, "mirror-signing")
+			t.Setenv("VAULT_ADDR", tc.addr(vault.Addr))
+			t.Setenv("VAULT_TOKEN", "wrong")
+			for name, load := range map[string]func() error{
+				"sign": func() error {
+					_, err := keys.LoadSigner(context.Background(), "hashivault://mirror-signing", nil)
+					return err
+				},
+				"verify": func() error {
+					_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
+					return err
+				},
+			} {
+				err := load()
+				if err == nil {
+					t.Fatalf("%s: no error", name)
+				}
+				for _, secret := range tc.secrets {
+					if strings.Contains(err.Error(), secret) {
+						t.Fatalf("%s: %v; want an error without %q", name, err, secret)
+					}
+				}
+			}
+		})
 	}
 }
 
-// A VAULT_ADDR of a token before its host and no scheme (TOKEN@HOST:PORT)
-// fails to parse, and Go's error quotes it whole: the credentials were
-// looked for after a scheme's "://" only, so the token was printed
-// (found by review).
-func TestHashiVaultAddrTokenWithoutSchemeNotPrinted(t *testing.T) {
-	vault := testutil.StartVault(t, "mirror-signing")
-	_, hostPort, _ := strings.Cut(vault.Addr, "://")
-	t.Setenv("VAULT_ADDR", "s3cr3tT0ken@"+hostPort)
-	t.Setenv("VAULT_TOKEN", "wrong")
-	_, err := keys.LoadVerifiers(context.Background(), "hashivault://mirror-signing")
-	if err == nil || strings.Contains(err.Error(), "T0ken") {
-		t.Fatalf("VAULT_ADDR of TOKEN@HOST:PORT: %v; want an error without the token", err)
-	}
+// withCredentials puts creds (USER:PASSWORD@) after a Vault address's
+// scheme.
+func withCredentials(creds string) func(string) string {
+	return func(vault string) string { return strings.Replace(vault, "://", "://"+creds, 1) }
 }
