@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -15,16 +16,7 @@ import (
 // echo off for good once the run ended: the echo was put back, and then
 // the read, let go on its own, turned it off (found by review).
 func TestPasswordPromptInterruptedBeforeEchoOff(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	echoing, err := term.GetState(int(tty.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tty, echoing := echoingTerminal(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // Ctrl-C already pressed
 	if _, err := readPassword(ctx, int(tty.Fd())); err == nil {
@@ -38,4 +30,24 @@ func TestPasswordPromptInterruptedBeforeEchoOff(t *testing.T) {
 	if *now != *echoing {
 		t.Error("a password prompt interrupted before it read left the terminal's echo off")
 	}
+}
+
+// echoingTerminal opens a pseudo-terminal, closed at the test's end, and
+// returns its two ends and the state of its echo as opened; the test is
+// skipped where there is none.
+func echoingTerminal(t *testing.T) (ptmx, tty *os.File, echoing *term.State) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() {
+		tty.Close()
+		ptmx.Close()
+	})
+	echoing, err = term.GetState(int(tty.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptmx, tty, echoing
 }

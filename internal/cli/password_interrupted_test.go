@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/term"
 )
 
@@ -21,16 +20,7 @@ import (
 func TestPasswordPromptInterrupted(t *testing.T) {
 	t.Setenv(passwordEnv, "")
 	os.Unsetenv(passwordEnv) // no password in the environment: the prompt asks
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	echoing, err := term.GetState(int(tty.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ptmx, tty, echoing := echoingTerminal(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
