@@ -58,8 +58,9 @@ type resent struct {
 	b []byte
 }
 
-func newHashedAt(ra io.ReaderAt) *hashedAt {
-	s := &hashedAt{ra: ra, h: sha256.New()}
+// newHashedAt hashes the blob dg as it is read from ra.
+func newHashedAt(ra io.ReaderAt, dg digest.Digest) *hashedAt {
+	s := &hashedAt{ra: ra, h: sha256.New(), digest: dg}
 	s.states = [][]byte{state(s.h)}
 	return s
 }

@@ -45,7 +45,7 @@ func TestResendStartsFromCarriedBytes(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			src := &oneReadAt{data: data}
-			s := newHashedAt(src)
+			s := newHashedAt(src, "")
 			if err := s.take(&hashingSection{src: s}, data); err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestResendForgetsConfirmedBlocks(t *testing.T) {
 	data := make([]byte, 5<<20+3)
 	rand.NewChaCha8([32]byte{4}).Read(data)
 	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
-	s := newHashedAt(bytesReaderAt(data))
+	s := newHashedAt(bytesReaderAt(data), "")
 	if err := s.take(&hashingSection{src: s}, data); err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 	if err != nil {
 		return err
 	}
-	src := newHashedAt(ra)
-	src.digest = desc.Digest
+	src := newHashedAt(ra, desc.Digest)
 	fail := func(err error) error {
 		u.abandon(ctx, loc)
 		return err
@@ -90,8 +89,7 @@ func (u *Uploader) PushAt(ctx context.Context, desc ocispec.Descriptor, ra io.Re
 			if loc, err = u.start(ctx); err != nil {
 				return err
 			}
-			src, off = newHashedAt(ra), 0
-			src.digest = desc.Digest
+			src, off = newHashedAt(ra, desc.Digest), 0
 			if u.Progress != nil {
 				u.Progress.Start(desc)
 			}
