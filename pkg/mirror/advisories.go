@@ -133,14 +133,26 @@ func addAdvisory(ctx context.Context, dst *layout.Staging, tree *layout.Dir, rel
 	}
 	done := make(chan verdict, 1)
 	go func() {
-		gz, err := checkJSON(pr)
+		var v verdict
+		defer func() { done <- v }()
+		defer func() {
+			if errors.Is(v.err, errdef.ErrInternal) {
+				// A panic (a bug) of the check: the copy, which
+				// nothing drains now, fails with it.
+				pr.CloseWithError(v.err)
+			}
+		}()
+		defer errdef.Recover(&v.err)
+		v.gzipped, v.err = checkJSON(pr)
 		io.Copy(io.Discard, pr)
-		done <- verdict{gz, err}
 	}()
 	// layout.ContextReader: a feed may be gigabytes, and Ctrl-C must stop its copy.
 	desc, err := dst.AddFile(ctx, name, io.TeeReader(layout.ContextReader(ctx, src), pw), "", 0o644)
 	pw.CloseWithError(err)
 	v := <-done
+	if errors.Is(v.err, errdef.ErrInternal) {
+		return bundle.File{}, v.err
+	}
 	if err != nil {
 		return bundle.File{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -38,11 +39,14 @@ func startCheck(ctx context.Context, log *slog.Logger, check func(context.Contex
 	c := &checkBeside{gate: remote.NewWriteGate(), done: make(chan struct{}), logs: logs, stopCheck: stopCheck, stopWork: stopWork}
 	go func() {
 		defer close(c.done)
+		defer func() {
+			c.gate.Open(c.err)
+			if c.err != nil {
+				stopWork()
+			}
+		}()
+		defer errdef.Recover(&c.err) // a bug: the check's error, the writes held
 		c.err = check(cctx, held)
-		c.gate.Open(c.err)
-		if c.err != nil {
-			stopWork()
-		}
 	}()
 	return c, remote.HoldWrites(wctx, c.gate)
 }

@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -48,7 +47,7 @@ func checkDeltaBase(ctx context.Context, tgt *target, md *metadata, plan *placem
 		})
 	}
 	err := g.Wait()
-	if missing == nil {
+	if missing == nil || errors.Is(err, errdef.ErrInternal) {
 		if err == nil {
 			plan.held = omitted // each in the bundle repository, its first
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // generationAhead is the generation check's read of the target's bundle
@@ -49,6 +51,7 @@ func (g *generationAhead) start(tag string) {
 		g.tag, g.done = tag, make(chan struct{})
 		go func() {
 			defer close(g.done)
+			defer errdef.Recover(&g.err) // a bug: the read's answer, told by result
 			g.held, g.err = g.tgt.generation(g.ctx, g.repo, g.trust, g.log, tag)
 		}()
 	})

@@ -7,7 +7,8 @@ import (
 	"sort"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/mirror/internal/errgroup"
 )
 
 // heldBundle is the newest bundle a bundle repository holds: what the
@@ -76,7 +77,11 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 				return nil
 			})
 		}
-		_ = g.Wait()
+		if err := g.Wait(); err != nil {
+			// A panic (a bug), its root's error left nil: never taken
+			// for the root verified.
+			return heldBundle{}, err
+		}
 		for i, r := range wave {
 			switch err := errs[i]; {
 			case err == nil:

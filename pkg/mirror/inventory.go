@@ -18,10 +18,10 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 	orasdef "oras.land/oras-go/v2/errdef"
 	oremote "oras.land/oras-go/v2/registry/remote"
 
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -469,6 +469,7 @@ func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository
 		ahead[tag] = a
 		go func() {
 			defer close(a.done)
+			defer errdef.Recover(&a.err) // a bug: the tag's answer, told by wait
 			a.got, a.err = t.readTaggedRoot(ctx, r, repo, tag, false)
 		}()
 	}

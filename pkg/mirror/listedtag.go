@@ -6,9 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	oremote "oras.land/oras-go/v2/registry/remote"
 
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 

@@ -1,6 +1,10 @@
 package mirror
 
-import "context"
+import (
+	"context"
+
+	"github.com/stellaops/mirror/pkg/errdef"
+)
 
 // manifestsAhead is whether the target holds each manifest of a
 // placement, asked while its blobs go (askManifests).
@@ -24,6 +28,7 @@ func (pl *placer) askManifests(ctx context.Context) *manifestsAhead {
 	a := &manifestsAhead{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(a.done)
+		defer errdef.Recover(&a.err) // a bug: the answer, told by wait
 		a.present, a.err = pl.tgt.presentManifests(ctx, pl.plan.manifestPhases())
 	}()
 	return a

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/stellaops/mirror/pkg/errdef"
 )
 
 // readAhead starts, as soon as the root is read, what comes after the
@@ -39,6 +41,10 @@ func (rs *registrySource) readAhead(ctx context.Context, root *ocispec.Index, me
 	rs.ahead = a
 	go func() {
 		defer close(a.done)
+		// A panic (a bug) leaves a.all false: the documents are fetched
+		// again after the signing verified, by the prefetch, which
+		// reports its own panic; it is not the run's end here.
+		defer errdef.Recover(new(error))
 		a.all = rs.fetchLevels(ctx, roots, a.budgeted(rs.doc))
 		if docsAheadDone != nil {
 			docsAheadDone()

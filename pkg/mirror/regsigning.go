@@ -10,8 +10,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/dsse"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -141,6 +141,9 @@ func (rs *registrySource) chooseWeighed(ctx context.Context, w *weighedReferrers
 			held := make(chan struct{})
 			go func() {
 				defer close(held)
+				// A panic (a bug) is passed over as a failed read
+				// is: theirs reads it again and reports its own.
+				defer errdef.Recover(new(error))
 				_, _ = rs.doc(ctx, c.sig.desc)
 			}()
 			defer func() { <-held }()

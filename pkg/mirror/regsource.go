@@ -191,6 +191,7 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	manifestSize := make(chan int64, 1)
 	subject := root // root itself is written below
 	listing.Go(func() {
+		defer errdef.Recover(&refErr) // a bug: the listing's error, not the run's end
 		referrers, err := rs.rootReferrers(listCtx, subject)
 		if err != nil {
 			refErr = err

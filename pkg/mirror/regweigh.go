@@ -10,8 +10,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/layout"
@@ -155,6 +155,7 @@ func (rs *registrySource) fetchSigningAhead(ctx context.Context, sigs []*signatu
 		pending[d.Digest] = p
 		fetches.Go(func() {
 			defer close(p.done)
+			defer errdef.Recover(&p.err) // a bug: this blob's answer, not the run's end
 			p.data, p.err = rs.fetchBlob(ctx, d)
 		})
 	}

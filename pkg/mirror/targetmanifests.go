@@ -10,9 +10,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 	oremote "oras.land/oras-go/v2/registry/remote"
 
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
@@ -147,7 +147,10 @@ func (t *target) pushPhase(ctx context.Context, list []manifestPlace, present ma
 		if beside != nil {
 			run := beside.run
 			beside = nil
-			side.Go(func() { sideErr = run(sideCtx) })
+			side.Go(func() {
+				defer errdef.Recover(&sideErr) // a bug: the run's error, not its end
+				sideErr = run(sideCtx)
+			})
 		}
 	}
 	end := func(err error) error {
