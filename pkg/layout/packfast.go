@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
 
@@ -66,8 +66,10 @@ func (d *Dir) checkInBackground(ctx context.Context, order []string, want map[st
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	queued := make(chan struct{})
+	var queueErr error
 	go func() {
 		defer close(queued)
+		defer errdef.Recover(&queueErr) // a bug: the check's error, not the process's end
 		for _, name := range order {
 			w := want[name]
 			if _, ext := d.External(w); ext || w == "" {
@@ -78,7 +80,10 @@ func (d *Dir) checkInBackground(ctx context.Context, order []string, want map[st
 	}()
 	return func() error {
 		<-queued
-		return g.Wait()
+		if err := g.Wait(); err != nil {
+			return err // a mismatch found is told as one
+		}
+		return queueErr
 	}
 }
 
