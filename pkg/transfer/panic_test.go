@@ -58,3 +58,41 @@ func TestWorkerPanicIsInternalError(t *testing.T) {
 	})
 	check("LargestFirstWithSmall", err)
 }
+
+// panickyReader is a source with a bug: it reads as data up to from, then
+// panics.
+type panickyReader struct {
+	data []byte
+	from int
+	off  int
+}
+
+func (r *panickyReader) Read(p []byte) (int, error) {
+	if r.off >= r.from {
+		panic("test: the source broke")
+	}
+	n := copy(p, r.data[r.off:min(len(r.data), r.from)])
+	r.off += n
+	return n, nil
+}
+
+// TestUploadReadPanicIsInternalError: a panic (a bug) of the reader of an
+// upload's content, which reads ahead of the requests in a goroutine of
+// its own (readChunks), is the upload's error, wrapping errdef.ErrInternal
+// with the stack of the read (the CLI's exit 1 and one line); it ended the
+// process with Go's exit code 2, a digest mismatch's.
+func TestUploadReadPanicIsInternalError(t *testing.T) {
+	u := mediumUploader(t)
+	data := randomBytes(5<<20+99, 65)
+	desc := blobDesc(data)
+	for _, from := range []int{0, 3 << 20} { // before the first chunk; mid-way
+		err := u.Push(t.Context(), desc, &panickyReader{data: data, from: from})
+		var p *errdef.Panic
+		if !errors.As(err, &p) || !errors.Is(err, errdef.ErrInternal) || !strings.Contains(err.Error(), "internal error: panic: test: the source broke") {
+			t.Fatalf("upload from a source panicking at byte %d: %v; want the internal error of the panic", from, err)
+		}
+		if !strings.Contains(string(p.Stack), "panickyReader") {
+			t.Errorf("stack does not show where it panicked:\n%s", p.Stack)
+		}
+	}
+}

@@ -69,7 +69,12 @@ func (p *ChunkPool) holdSmall(ctx context.Context, n int64) (release func(), err
 }
 
 // put returns a buffer taken with get.
-func (p *ChunkPool) put(b []byte) { p.free <- b[:cap(b)] }
+func (p *ChunkPool) put(b []byte) {
+	if b == nil {
+		return // none taken: the chunk of a read that panicked before it took one (readChunks)
+	}
+	p.free <- b[:cap(b)]
+}
 
 // requestBody reads one request's body. The HTTP client may go on reading
 // a body after the request has returned (a registry that answered early, a

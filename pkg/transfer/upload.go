@@ -249,10 +249,30 @@ func (u *Uploader) sendPieces(ctx context.Context, loc *url.URL, desc ocispec.De
 // with the chunk marked last (after the verifying reader confirmed size and
 // digest) or with an error.
 func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, pool *ChunkPool, ready chan<- chunk, done <-chan struct{}, ended func(error)) {
-	defer close(ready)
+	var buf []byte // held, not yet handed on
+	var panicked error
+	defer func() {
+		if panicked != nil {
+			// A panic (a bug) of the read, the source's reader's
+			// included: the upload's error, not the process's end.
+			if ended != nil {
+				ended(panicked)
+			}
+			select {
+			case ready <- chunk{buf: buf, err: panicked}:
+			case <-done:
+				if buf != nil {
+					pool.put(buf)
+				}
+			}
+		}
+		close(ready)
+	}()
+	defer errdef.Recover(&panicked)
 	var offset int64
 	for {
-		buf, ok := pool.get(done)
+		var ok bool
+		buf, ok = pool.get(done)
 		if !ok {
 			return
 		}
@@ -285,6 +305,7 @@ func readChunks(vr *bundle.VerifyReader, desc ocispec.Descriptor, pool *ChunkPoo
 		}
 		select {
 		case ready <- c:
+			buf = nil
 		case <-done:
 			pool.put(buf)
 			return
