@@ -147,14 +147,23 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	}
 	served := make(chan error, 1)
 	go func() {
+		var err error
+		defer func() { served <- err }()
+		// A panic (a bug) of the accept loop (the listener, the
+		// connection hooks it runs) is Serve's error, not the process's
+		// end; a handler's is net/http's, which closes that connection.
+		defer errdef.Recover(&err)
 		if srv.TLSConfig != nil {
-			served <- srv.ServeTLS(ln, "", "")
+			err = srv.ServeTLS(ln, "", "")
 			return
 		}
-		served <- srv.Serve(ln)
+		err = srv.Serve(ln)
 	}()
 	select {
 	case err := <-served:
+		if errors.Is(err, errdef.ErrInternal) {
+			srv.Close() // the connections it accepted before
+		}
 		return err
 	case <-ctx.Done():
 	}
