@@ -90,7 +90,9 @@ verified as it is written, and the archive appears only when all are.`,
 			}
 			stop := app.progress(&opts.Transfer, "create")
 			res, err := mirror.Create(cmd.Context(), opts)
-			stop()
+			if perr := stop(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}

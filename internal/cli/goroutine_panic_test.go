@@ -78,3 +78,22 @@ func TestGoroutinePanicIsInternalError(t *testing.T) {
 		})
 	}
 }
+
+// panicReader is a stdin with a bug: a read panics.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("test: stdin broke") }
+
+// TestPasswordReadPanicIsInternalError: a panic (a bug) of the read of
+// login's --password-stdin, which reads in a goroutine of its own so that
+// Ctrl-C ends the wait (readLine), ends the run with exit code 1 and the
+// one line of an internal error; it ended the process with Go's exit code
+// 2, a digest mismatch's.
+func TestPasswordReadPanicIsInternalError(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Execute(t.Context(), []string{"mirror", "login", "127.0.0.1:1", "-u", "mirror", "--password-stdin", "--plain-http"}, panicReader{}, &stdout, &stderr)
+	const want = "stella: internal error: panic: test: stdin broke (a bug in stella, not a fault of the input: report it with the stack --verbose prints)\n"
+	if code != ExitInput || stderr.String() != want || stdout.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, stdout.String(), stderr.String(), ExitInput, want)
+	}
+}

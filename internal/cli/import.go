@@ -92,7 +92,9 @@ one without, --from-plain-http (the registry of REF) or --to-plain-http
 			opts.Logger = app.logger()
 			stop := app.progress(&opts.Transfer, "import")
 			res, err := mirror.Import(cmd.Context(), opts)
-			stop()
+			if perr := stop(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}

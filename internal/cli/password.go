@@ -76,8 +76,10 @@ func readPassword(ctx context.Context, fd int) ([]byte, error) {
 	}
 	done := make(chan read, 1)
 	go func() {
-		pw, err := term.ReadPassword(fd)
-		done <- read{pw, err}
+		var r read
+		defer func() { done <- r }()
+		defer errdef.Recover(&r.err) // a bug: the read's error, not the process's end
+		r.pw, r.err = term.ReadPassword(fd)
 	}()
 	select {
 	case r := <-done:
@@ -99,11 +101,13 @@ func readLine(ctx context.Context, r io.Reader) (string, error) {
 	}
 	done := make(chan read, 1)
 	go func() {
-		line, err := bufio.NewReader(r).ReadString('\n')
-		if err == io.EOF {
-			err = nil
+		var rd read
+		defer func() { done <- rd }()
+		defer errdef.Recover(&rd.err) // a bug: the read's error, not the process's end
+		rd.line, rd.err = bufio.NewReader(r).ReadString('\n')
+		if rd.err == io.EOF {
+			rd.err = nil
 		}
-		done <- read{line, err}
 	}()
 	select {
 	case r := <-done:

@@ -11,23 +11,29 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/term"
 
+	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // progress installs a progress line on stderr into opts when stderr is a
 // terminal and --quiet is not set, and returns the function that ends it.
-// Progress never goes to stdout, which carries only results.
-func (a *app) progress(opts *transfer.Options, label string) func() {
+// Progress never goes to stdout, which carries only results. A panic (a
+// bug) of the drawing ends the line, not the transfer, which goes on to
+// its end: the function that ends it returns the panic, the run's error
+// if it had none (exit 1, never Go's crash code 2, a digest mismatch's).
+func (a *app) progress(opts *transfer.Options, label string) func() error {
 	f, ok := a.stderr.(*os.File)
 	if !ok || a.global.quiet || !term.IsTerminal(int(f.Fd())) {
-		return func() {}
+		return func() error { return nil }
 	}
 	p := &progressLine{w: a.stderr, label: label, start: time.Now(), done: make(chan struct{}), plain: os.Getenv("TERM") == "dumb"}
 	opts.Progress = p
 	var wg sync.WaitGroup
+	var drawErr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer errdef.Recover(&drawErr)
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -40,9 +46,10 @@ func (a *app) progress(opts *transfer.Options, label string) func() {
 			}
 		}
 	}()
-	return func() {
+	return func() error {
 		close(p.done)
 		wg.Wait()
+		return drawErr
 	}
 }
 

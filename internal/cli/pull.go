@@ -43,7 +43,9 @@ SHA256SUMS does not list.`,
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
 			stop := app.progress(&opts.Transfer, "pull")
 			res, err := mirror.Pull(cmd.Context(), opts)
-			stop()
+			if perr := stop(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}

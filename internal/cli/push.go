@@ -47,7 +47,9 @@ behind, with a warning (filesNotCarried in --format json).`,
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
 			stop := app.progress(&opts.Transfer, "push")
 			res, err := mirror.Push(cmd.Context(), opts)
-			stop()
+			if perr := stop(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}

@@ -71,7 +71,9 @@ to that side only.`,
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
 			stop := app.progress(&opts.Transfer, "sync")
 			res, err := mirror.Sync(cmd.Context(), opts)
-			stop()
+			if perr := stop(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}
