@@ -3,6 +3,11 @@ package errgroup_test
 import (
 	"context"
 	"errors"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,5 +68,40 @@ func TestFirstErrorStands(t *testing.T) {
 	g.Go(func() error { <-ctx.Done(); return boom() })
 	if err := g.Wait(); err != first {
 		t.Errorf("Wait: %v; want the first error", err)
+	}
+}
+
+// TestNoDirectErrgroup: no file of the program starts goroutines through
+// golang.org/x/sync/errgroup but this package, whose Group recovers their
+// panics.
+func TestNoDirectErrgroup(t *testing.T) {
+	root := filepath.Join("..", "..")
+	var found []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == filepath.Join(root, "internal", "errgroup") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "golang.org/x/sync/errgroup" {
+				found = append(found, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) > 0 {
+		t.Errorf("these import golang.org/x/sync/errgroup, whose goroutines' panics end the process with exit code 2; import github.com/stellaops/mirror/internal/errgroup instead:\n%s", strings.Join(found, "\n"))
 	}
 }
