@@ -61,14 +61,23 @@ With --output FILE.tar, create writes the packed archive itself, in one pass
 from the registries to the media: exactly the tar that create + pack would
 write, with no directory copy and no second read of any layer. With --key it is
 signed too (as sign does), before the layers are fetched; each layer is
-verified as it is written, and the archive appears only when all are.`,
+verified as it is written, and the archive appears only when all are.
+
+--plain-http talks plain HTTP to every registry of the run: the images'
+and --base's. Where some have TLS and some not (an internal registry at
+10.0.0.5:5000 and one behind a private CA), --plain-http-host HOST[:PORT]
+names each registry without TLS, as the references name it (the port is
+part of the name): those alone are talked to in plain HTTP, and get their
+credentials so; every other one gets HTTPS, its certificate verified
+(--ca-file).`,
 		Example: `  stella mirror create --images deploy/releases/2025.10.0-stable.yaml \
     --advisories advisories/ --output bundle/
   SOURCE_DATE_EPOCH=1764547200 stella mirror create --images images.txt \
     --release-version 2025.10.0 --output bundle/
   stella mirror create --images deploy/releases/2025.10.0-stable.yaml --advisories advisories/ \
     --output stellaops-airgap-2025.10.0.tar --key env://COSIGN_PRIVATE_KEY
-  stella mirror create --images release.yaml --output bundle/ --cert-file client.pem --key-file client.key`,
+  stella mirror create --images release.yaml --output bundle/ --cert-file client.pem --key-file client.key
+  stella mirror create --images release.yaml --output bundle/ --plain-http-host 10.0.0.5:5000 --ca-file internal-ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.generationSet = cmd.Flags().Changed("generation")

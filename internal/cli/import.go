@@ -58,7 +58,8 @@ advisories leaves DIR as it was.
 --plain-http talks plain HTTP to every registry of the run: for import REF,
 the one it reads and the one it writes. Between a registry with TLS and
 one without, --from-plain-http (the registry of REF) or --to-plain-http
-(--registry) talks plain HTTP to that side only, as sync's do.`,
+(--registry) talks plain HTTP to that side only, as sync's do, and as
+--plain-http-host HOST[:PORT] does to the registry it names.`,
 		Example: `  stella mirror import stellaops-airgap-2025.10.0.tar.zst --registry registry.internal:5000 \
     --key /etc/stellaops/cosign.pub --advisories-dir /var/lib/stellaops/advisories
   stella mirror import bundle/ --registry localhost:5000 --plain-http --key cosign.pub --format json

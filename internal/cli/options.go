@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,7 @@ type globalOptions struct {
 	verbose     bool
 	quiet       bool
 	plainHTTP   bool
+	plainHosts  []string
 	insecure    bool
 	caFile      string
 	certFile    string
@@ -49,7 +51,8 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.format, "format", "text", "output format: text or json (results on stdout, logs on stderr)")
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "log only errors; no progress")
-	f.BoolVar(&g.plainHTTP, "plain-http", false, "talk plain HTTP to registries (never by default)")
+	f.BoolVar(&g.plainHTTP, "plain-http", false, "talk plain HTTP to every registry of the run (never by default; --plain-http-host for some only)")
+	f.StringArrayVar(&g.plainHosts, "plain-http-host", nil, "talk plain HTTP to this registry, HOST[:PORT] as references name it (the port is part of the name), and HTTPS with verified certificates to the others (repeatable: one for each registry without TLS)")
 	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (tests only)")
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of extra CA certificates to trust for registries")
 	f.StringVar(&g.certFile, "cert-file", "", "PEM client certificate, its chain after it, for registries that demand one (mutual TLS), with --key-file: presented to any registry of the run that asks for one of its CA or names none (both sides of sync)")
@@ -81,6 +84,11 @@ func (g *globalOptions) validate() error {
 	if g.retries > remote.MaxRetries {
 		return usageError("--retries %d: want 0 to %d (0 retries nothing)", g.retries, remote.MaxRetries)
 	}
+	for _, h := range g.plainHosts {
+		if err := mirror.CheckPlainHTTPHost(h); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -95,7 +103,7 @@ func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command) error {
 	}
 	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {
 		login := mirror.LoginCommand("HOST", remote.Options{
-			PlainHTTP: g.plainHTTP, Insecure: g.insecure, CAFile: g.caFile, CertFile: g.certFile,
+			PlainHTTP: g.plainHTTP, PlainHTTPHosts: g.plainHosts, Insecure: g.insecure, CAFile: g.caFile, CertFile: g.certFile,
 			KeyFile: g.keyFile, CertsDir: g.certsDir, ConfigFile: g.registryCfg,
 		})
 		return fmt.Errorf("--registry-config %s: no such file (%s writes it): %w", g.registryCfg, login, errdef.ErrNotFound)
@@ -140,9 +148,9 @@ func (w stdLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// remoteClient builds the registry client from the global flags, and
-// talks plain HTTP to plainHosts besides (sync's --from-plain-http,
-// --to-plain-http).
+// remoteClient builds the registry client from the global flags
+// (--plain-http-host among them), and talks plain HTTP to plainHosts
+// besides (sync's --from-plain-http, --to-plain-http).
 func (a *app) remoteClient(plainHosts ...string) (*remote.Client, error) {
 	// --retries 0 retries nothing; remote.Options' zero is its default.
 	retries := a.global.retries
@@ -150,7 +158,7 @@ func (a *app) remoteClient(plainHosts ...string) (*remote.Client, error) {
 		retries = -1
 	}
 	return remote.New(remote.Options{
-		PlainHTTPHosts: plainHosts,
+		PlainHTTPHosts: append(slices.Clip(a.global.plainHosts), plainHosts...),
 		PlainHTTP:      a.global.plainHTTP,
 		Insecure:       a.global.insecure,
 		CAFile:         a.global.caFile,

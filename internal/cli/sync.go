@@ -37,7 +37,8 @@ need different CAs or client certificates, --certs-dir gives each its own
 (DIR/HOST[:PORT]/ca.crt, client.cert, client.key, as docker's certs.d).
 --plain-http applies to both registries too; from a registry with TLS to one
 without (or back), --to-plain-http (or --from-plain-http) talks plain HTTP
-to that side only.`,
+to that side only, as --plain-http-host HOST[:PORT] does to the registry it
+names.`,
 		Example: `  stella mirror sync registry.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub
   stella mirror sync src:5000/stellaops/mirror-bundle:2025.10.0 dst:5000/stellaops/mirror-bundle --images --plain-http
   stella mirror sync src.example/stellaops/mirror-bundle:2025.10.0 mirror.site/stellaops/mirror-bundle --key cosign.pub --certs-dir /etc/docker/certs.d

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 
@@ -16,8 +15,13 @@ import (
 // as a client of o does: plain HTTP, TLS, and the credentials file.
 func registryFlags(host string, o remote.Options) []string {
 	var args []string
-	if o.PlainHTTP || slices.Contains(o.PlainHTTPHosts, host) {
+	switch {
+	case o.PlainHTTP:
 		args = append(args, "--plain-http")
+	case o.PlainHTTPHost(host):
+		// The host alone: the command may talk to others (a token
+		// service, a storage backend), which keep their TLS.
+		args = append(args, "--plain-http-host", shellWord(host))
 	}
 	if o.Insecure {
 		args = append(args, "--insecure")

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"oras.land/oras-go/v2/registry"
+
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -30,6 +32,31 @@ func checkRegistryHost(what, host string) error {
 		return fmt.Errorf("%s %q: want HOST[:PORT], not a flag (%s took the word after it as its value): %w", what, host, what, errdef.ErrUsage)
 	case strings.Contains(host, "/"):
 		return fmt.Errorf("%s %q: want HOST[:PORT], no path (import puts the images under a path with --repo-prefix): %w", what, host, errdef.ErrUsage)
+	}
+	return nil
+}
+
+// CheckPlainHTTPHost refuses a --plain-http-host that is not one
+// HOST[:PORT], as references name a registry: a URL (the flag itself says
+// plain HTTP), credentials (blanked: the refusal is printed, logged and
+// kept), a path (every repository of a registry is talked to alike), or a
+// list, would otherwise match no registry, and the one meant would be
+// talked to in HTTPS and fail.
+func CheckPlainHTTPHost(host string) error {
+	const what = "--plain-http-host"
+	if shown, ok := hostWithoutCredentials(host); ok {
+		return fmt.Errorf("%s %q: want HOST[:PORT], no credentials (stella mirror login HOST -u USER --password-stdin saves them): %w", what, shown, errdef.ErrUsage)
+	}
+	switch {
+	case strings.Contains(host, "://"):
+		return fmt.Errorf("%s %q: want HOST[:PORT], no scheme (the flag says plain HTTP): %w", what, host, errdef.ErrUsage)
+	case strings.Contains(host, "/"):
+		return fmt.Errorf("%s %q: want HOST[:PORT], no path (every repository of the registry is talked to in plain HTTP): %w", what, host, errdef.ErrUsage)
+	case strings.Contains(host, ","):
+		return fmt.Errorf("%s %q: want one HOST[:PORT] (repeat --plain-http-host for each registry): %w", what, host, errdef.ErrUsage)
+	}
+	if err := (registry.Reference{Registry: host}).ValidateRegistry(); err != nil || strings.ContainsAny(host, " \t@?#") {
+		return fmt.Errorf("%s %q: want HOST[:PORT], as a reference names its registry (10.0.0.5:5000, registry.internal): %w", what, host, errdef.ErrUsage)
 	}
 	return nil
 }

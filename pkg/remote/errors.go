@@ -69,7 +69,7 @@ func classify(err error, storage bool) error {
 		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login HOST -u USER --password-stdin`, with the --plain-http and --registry-config of this run, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
 	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
-		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: --plain-http, if it has no TLS; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err), errdef.ErrUnavailable}
+		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: if it has no TLS, --plain-http-host %s talks plain HTTP to it alone, --plain-http to every registry of the run; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err, plainHostOf(err)), errdef.ErrUnavailable}
 	}
 	var certErr *ClientCertError
 	if errors.As(err, &certErr) {
@@ -109,7 +109,7 @@ func classify(err error, storage bool) error {
 			// error (Go's "Client sent an HTTP request to an HTTPS
 			// server", nginx's "The plain HTTP request was sent to HTTPS
 			// port"), as doctor's reachability check says.
-			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err), errdef.ErrUnavailable}
+			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http, or this registry from --plain-http-host; --plain-http-host HOST[:PORT] for the registries without TLS only, --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err), errdef.ErrUnavailable}
 		}
 		return err
 	}
@@ -425,4 +425,16 @@ func storageFaultAnswer(resp *http.Response) bool {
 		return false
 	}
 	return storageFault(&errcode.ErrorResponse{StatusCode: resp.StatusCode, URL: resp.Request.URL, Errors: body.Errors}) != ""
+}
+
+// plainHostOf returns the HOST[:PORT] of the request err failed (a
+// *url.Error's URL), as --plain-http-host takes it, or HOST[:PORT].
+func plainHostOf(err error) string {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if u, perr := url.Parse(urlErr.URL); perr == nil && u.Host != "" && u.User == nil {
+			return u.Host
+		}
+	}
+	return "HOST[:PORT]"
 }

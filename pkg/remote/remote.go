@@ -21,6 +21,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +41,11 @@ type Options struct {
 	// PlainHTTP talks HTTP instead of HTTPS. Only when asked.
 	PlainHTTP bool
 	// PlainHTTPHosts are registries (HOST[:PORT], as references name
-	// them) talked to in plain HTTP while the others get HTTPS: one side
-	// of a sync without TLS. Empty means none but as PlainHTTP says.
+	// them; the port is part of the name, and letter case is not) talked
+	// to in plain HTTP while the others get HTTPS, their certificates
+	// verified: --plain-http-host, one side of a sync without TLS. Their
+	// credentials are sent to them in plain HTTP; no other host's are.
+	// Empty means none but as PlainHTTP says.
 	PlainHTTPHosts []string
 	// Insecure skips TLS certificate verification. Only when asked.
 	Insecure bool
@@ -402,7 +406,13 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 // PlainHTTP reports whether host (HOST[:PORT]) is talked to in plain HTTP:
 // all are with Options.PlainHTTP, else those of Options.PlainHTTPHosts.
 func (c *Client) PlainHTTP(host string) bool {
-	return c.opts.PlainHTTP || slices.Contains(c.opts.PlainHTTPHosts, host)
+	return c.opts.PlainHTTP || c.opts.PlainHTTPHost(host)
+}
+
+// PlainHTTPHost reports whether host (HOST[:PORT]) is one of
+// PlainHTTPHosts, letter case aside (host names are not case-sensitive).
+func (o Options) PlainHTTPHost(host string) bool {
+	return slices.ContainsFunc(o.PlainHTTPHosts, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // maxRedirects is net/http's own bound, which a CheckRedirect replaces.
@@ -420,7 +430,7 @@ func refuseDowngrade(req *http.Request, via []*http.Request) error {
 	// A request sent in plain HTTP from the start (a host the operator
 	// named for it) may be redirected in plain HTTP: that is no downgrade.
 	if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
-		return fmt.Errorf("%s redirected to plain HTTP on %s: refused (stella talks HTTP only with --plain-http): %w", via[0].URL.Host, req.URL.Host, errdef.ErrUnavailable)
+		return fmt.Errorf("%s redirected to plain HTTP on %s: refused (stella talks HTTP only with --plain-http, or to the registries of --plain-http-host): %w", via[0].URL.Host, req.URL.Host, errdef.ErrUnavailable)
 	}
 	return nil
 }
