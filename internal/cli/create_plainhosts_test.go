@@ -220,6 +220,31 @@ func TestCreateFromPlainAndTLSRegistries(t *testing.T) {
 	}
 }
 
+// TestDoctorPlainHTTPHost: doctor --registry HOST --plain-http-host HOST
+// asks HOST in plain HTTP, and a registry with TLS beside it in HTTPS, its
+// certificate verified; it asked every registry in HTTPS.
+func TestDoctorPlainHTTPHost(t *testing.T) {
+	r := startPlainAndTLS(t)
+	for _, tt := range []struct{ host, tls string }{
+		{r.plainHost, "skip"},
+		{r.tlsHost, "warn"}, // verified; the test CA's certificate lasts a day
+	} {
+		code, stdout, stderr := run(t, "mirror", "doctor", "--registry", tt.host, "--plain-http-host", r.plainHost, "--ca-file", r.caFile,
+			"--registry-config", r.config, "--retries", "0", "--format", "json")
+		var res struct {
+			Checks []struct{ Name, Status, Detail string }
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("doctor %s: exit %d, %v\n%s%s", tt.host, code, err, stdout, stderr)
+		}
+		for _, c := range res.Checks {
+			if c.Name == "reachable" && c.Status != "pass" || c.Name == "tls" && c.Status != tt.tls {
+				t.Errorf("doctor %s: %s %s: %s (want tls %s)", tt.host, c.Name, c.Status, c.Detail, tt.tls)
+			}
+		}
+	}
+}
+
 // TestPlainHTTPHostCredentialsOnlyToNamed: two registries without TLS, the
 // docker config holding credentials for both, one named with
 // --plain-http-host: the other is asked in HTTPS, and fails, its

@@ -19,7 +19,7 @@ func newDoctorCmd(app *app) *cobra.Command {
 		Long: `Diagnose a registry with real requests, before the maintenance window rather
 than during it, using the same credentials (docker config.json, --registry-config),
 TLS settings (--ca-file, --cert-file/--key-file, --certs-dir, --insecure,
---plain-http) and retries as import and push:
+--plain-http, --plain-http-host) and retries as import and push:
 
   reachable       GET /v2/ answers
   tls             the certificate verifies (issuer, expiry)
@@ -48,7 +48,8 @@ credentials or the client certificate, or cannot hold a bundle (the report is pr
 		Example: `  stella mirror doctor --registry registry.internal:5000
   stella mirror doctor --registry registry.internal --ca-file /etc/pki/internal-ca.pem --format json
   stella mirror doctor --registry registry.internal --ca-file internal-ca.pem --cert-file client.pem --key-file client.key
-  stella mirror doctor --registry localhost:5000 --plain-http --repo sandbox/mirror-doctor`,
+  stella mirror doctor --registry localhost:5000 --plain-http --repo sandbox/mirror-doctor
+  stella mirror doctor --registry 10.0.0.5:5000 --plain-http-host 10.0.0.5:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error

@@ -55,7 +55,7 @@ func (p *probe) run(ctx context.Context) {
 
 // scheme is the URL scheme the client uses for the registry.
 func (p *probe) scheme() string {
-	if p.client.Options().PlainHTTP {
+	if p.client.PlainHTTP(p.host) {
 		return "http"
 	}
 	return "https"
@@ -78,7 +78,7 @@ func (p *probe) connect(ctx context.Context) bool {
 		case ctx.Err() != nil:
 		case schemeMismatch(err):
 			p.add(CheckReachable, CheckPass, "TCP connection to %s accepted", p.host)
-			p.add(CheckTLS, CheckFail, "the registry answered in plain HTTP: add --plain-http (and know that credentials then travel unencrypted)")
+			p.add(CheckTLS, CheckFail, "the registry answered in plain HTTP: add --plain-http-host %s, or --plain-http (and know that credentials then travel unencrypted)", p.host)
 		case errors.As(err, new(*remote.ClientCertError)):
 			p.add(CheckReachable, CheckPass, "TCP connection to %s accepted; the TLS handshake was refused", p.host)
 			p.add(CheckClientCert, CheckFail, "%v", remote.Classify(err))
@@ -95,8 +95,8 @@ func (p *probe) connect(ctx context.Context) bool {
 	took := time.Since(start).Round(time.Millisecond)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
 		hint := "not an OCI registry's /v2/ endpoint"
-		if p.client.Options().PlainHTTP && resp.StatusCode == http.StatusBadRequest {
-			hint = "it may speak HTTPS: drop --plain-http"
+		if p.client.PlainHTTP(p.host) && resp.StatusCode == http.StatusBadRequest {
+			hint = "it may speak HTTPS: drop --plain-http (or this host from --plain-http-host)"
 		}
 		p.add(CheckReachable, CheckFail, "GET %s answered %s: %s", url, resp.Status, hint)
 		return false
@@ -112,6 +112,8 @@ func (p *probe) checkTLS(resp *http.Response) {
 	switch {
 	case opts.PlainHTTP:
 		p.add(CheckTLS, CheckSkip, "plain HTTP (--plain-http): nothing is encrypted, credentials included")
+	case p.client.PlainHTTP(p.host):
+		p.add(CheckTLS, CheckSkip, "plain HTTP (--plain-http-host): nothing is encrypted, credentials included")
 	case resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0:
 		p.add(CheckTLS, CheckWarn, "no TLS connection state to report")
 	case opts.Insecure:
@@ -132,7 +134,7 @@ func (p *probe) checkTLS(resp *http.Response) {
 // (mutual TLS) on the connection that answered, and whether one was
 // presented. A registry that demands one and refused it failed connect.
 func (p *probe) checkClientCert() {
-	if p.client.Options().PlainHTTP {
+	if p.client.PlainHTTP(p.host) {
 		return // no TLS: the tls check says so
 	}
 	st, err := p.client.ClientCert(p.host)

@@ -306,7 +306,13 @@ func TestDoctorTLS(t *testing.T) {
 		{"private CA", host, remote.Options{CAFile: caFile}, mirror.CheckTLS, mirror.CheckWarn, `issued by "Registry CA", verified`},
 		{"no CA", host, remote.Options{}, mirror.CheckTLS, mirror.CheckFail, "--ca-file"},
 		{"plain HTTP to HTTPS", host, remote.Options{PlainHTTP: true}, mirror.CheckReachable, mirror.CheckFail, "drop --plain-http"},
-		{"HTTPS to plain HTTP", plain, remote.Options{}, mirror.CheckTLS, mirror.CheckFail, "add --plain-http"},
+		{"HTTPS to plain HTTP", plain, remote.Options{}, mirror.CheckTLS, mirror.CheckFail, "add --plain-http-host " + plain + ", or --plain-http"},
+		// --plain-http-host: the host named is asked in plain HTTP, any
+		// other in HTTPS, its certificate verified.
+		{"plain HTTP host", plain, remote.Options{PlainHTTPHosts: []string{plain}}, mirror.CheckTLS, mirror.CheckSkip, "plain HTTP (--plain-http-host)"},
+		{"plain HTTP host, another asked", host, remote.Options{CAFile: caFile, PlainHTTPHosts: []string{plain}}, mirror.CheckTLS, mirror.CheckWarn, `issued by "Registry CA", verified`},
+		{"plain HTTP host, another asked, no CA", host, remote.Options{PlainHTTPHosts: []string{plain}}, mirror.CheckTLS, mirror.CheckFail, "--ca-file"},
+		{"plain HTTP host to HTTPS", host, remote.Options{PlainHTTPHosts: []string{host}}, mirror.CheckReachable, mirror.CheckFail, "drop --plain-http (or this host from --plain-http-host)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -465,5 +471,15 @@ func TestDoctorAuthLoginHint(t *testing.T) {
 	want := "`stella mirror login " + host + " -u USER --password-stdin --plain-http --registry-config '" + cfg + "'`"
 	if !errors.Is(err, errdef.ErrUnavailable) || auth == nil || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, want) {
 		t.Fatalf("err %v, auth %+v; want a failure saying %s", err, auth, want)
+	}
+	// The host named alone (--plain-http-host) is named as it was given.
+	if client, err = remote.New(remote.Options{PlainHTTPHosts: []string{"other:5000", host}, ConfigFile: cfg, Retries: 1}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = doctor(t, host, client)
+	auth = res.Check(mirror.CheckAuth)
+	want = "`stella mirror login " + host + " -u USER --password-stdin --plain-http-host " + host + " --registry-config '" + cfg + "'`"
+	if !errors.Is(err, errdef.ErrUnavailable) || auth == nil || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, want) {
+		t.Fatalf("--plain-http-host: err %v, auth %+v; want a failure saying %s", err, auth, want)
 	}
 }
