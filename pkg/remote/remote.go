@@ -316,7 +316,7 @@ func (c *Client) authClient(host string, retrying bool) *auth.Client {
 	ac := &auth.Client{
 		// Its requests, to the registry or wherever it sends them, are
 		// made for host (tlsHosts.forRequest).
-		Client:     &http.Client{Transport: onBehalfOf{host, hc.Transport}, CheckRedirect: hc.CheckRedirect},
+		Client:     &http.Client{Transport: onBehalfOf{host, plainCredentials{c, hc.Transport}}, CheckRedirect: hc.CheckRedirect},
 		Credential: credentials.Credential(c.store),
 		Cache:      cache,
 		Header:     http.Header{"User-Agent": {c.opts.UserAgent}},
@@ -413,6 +413,35 @@ func (c *Client) PlainHTTP(host string) bool {
 // PlainHTTPHosts, letter case aside (host names are not case-sensitive).
 func (o Options) PlainHTTPHost(host string) bool {
 	return slices.ContainsFunc(o.PlainHTTPHosts, func(h string) bool { return strings.EqualFold(h, host) })
+}
+
+// plainCredentials refuses a request that carries credentials (an
+// Authorization header, or a token request's form: a password or refresh
+// token) in plain HTTP to a host that is not talked to so (PlainHTTP): a
+// registry of PlainHTTPHosts may name a token service on another host in
+// plain HTTP, which oras-go takes for a registry asked in plain HTTP, and
+// would send it the registry's credentials unencrypted, to a host the
+// operator never named.
+type plainCredentials struct {
+	c    *Client
+	base http.RoundTripper
+}
+
+func (p plainCredentials) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !p.c.PlainHTTP(req.URL.Host) &&
+		(req.Header.Get("Authorization") != "" || strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded")) {
+		closeBody(req)
+		return nil, fmt.Errorf("credentials for %s not sent in plain HTTP to %s, which --plain-http-host does not name (the registry's token service): --plain-http-host %s, if it has no TLS: %w", registryOf(req), req.URL.Host, req.URL.Host, errdef.ErrUnavailable)
+	}
+	return p.base.RoundTrip(req)
+}
+
+// registryOf is the registry req is made for (onBehalfOf), else its host.
+func registryOf(req *http.Request) string {
+	if reg, _ := req.Context().Value(registryKey{}).(string); reg != "" {
+		return reg
+	}
+	return req.URL.Host
 }
 
 // maxRedirects is net/http's own bound, which a CheckRedirect replaces.
