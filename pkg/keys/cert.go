@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"time"
 
@@ -56,8 +55,8 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 }
 
 // LoadRoots reads the trusted root CAs from PEM files.
-func LoadRoots(paths []string) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
+func LoadRoots(paths []string) ([]*x509.Certificate, error) {
+	var roots []*x509.Certificate
 	for _, p := range paths {
 		certs, err := LoadCertificates(p)
 		if err != nil {
@@ -67,10 +66,10 @@ func LoadRoots(paths []string) (*x509.CertPool, error) {
 			if !c.IsCA {
 				return nil, fmt.Errorf("trust root %s: %q is not a CA certificate: %w", p, c.Subject, errdef.ErrUsage)
 			}
-			pool.AddCert(c)
+			roots = append(roots, c)
 		}
 	}
-	return pool, nil
+	return roots, nil
 }
 
 // VerifyChain checks, offline and at time now, that leaf may sign bundles
@@ -85,11 +84,11 @@ func LoadRoots(paths []string) (*x509.CertPool, error) {
 //   - the leaf's key is ECDSA P-256.
 //
 // A failure wraps errdef.ErrSignature and says which rule broke.
-func VerifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
-	if err := checkChain(leaf, intermediates, roots, now, "does not chain to a trusted root"); err != nil {
-		return fmt.Errorf("%v: %w", err, errdef.ErrSignature)
-	}
-	return nil
+//
+// It is NewChains(roots, intermediates, now).Verify(leaf): a reader of
+// many leaves (a bundle's) shares one Chains among them.
+func VerifyChain(leaf *x509.Certificate, intermediates, roots []*x509.Certificate, now time.Time) error {
+	return NewChains(roots, intermediates, now).Verify(leaf)
 }
 
 // CheckSigningCertificate checks, before anything is signed, what
@@ -117,19 +116,18 @@ func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, 
 		}
 	}
 	chain = issuers
-	anchors := x509.NewCertPool()
-	anchored := false
+	var anchors []*x509.Certificate
 	for _, c := range chain {
 		if bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil {
-			anchors.AddCert(c)
-			anchored = true
+			anchors = append(anchors, c)
 		}
 	}
+	anchored := len(anchors) > 0
 	switch {
 	case !anchored && len(chain) > 0:
-		anchors.AddCert(chain[len(chain)-1])
+		anchors = append(anchors, chain[len(chain)-1])
 	case !anchored:
-		anchors.AddCert(leaf)
+		anchors = append(anchors, leaf)
 	}
 	// A root of the chain that is no CA (basic constraints missing or
 	// false) anchors nothing on the far side: --trust-root takes only CA
@@ -140,7 +138,9 @@ func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, 
 			return fmt.Errorf("certificate %q of the chain given with %q is self-signed but not a CA (no basic constraints, or CA false), and --trust-root takes only CA certificates: verify --trust-root would refuse every bundle it signs: %w", c.Subject.String(), leaf.Subject.String(), errdef.ErrUsage)
 		}
 	}
-	if err := checkChain(leaf, chain, anchors, now, "does not chain to the root of the chain given with it (an intermediate missing?)"); err != nil {
+	cs := NewChains(anchors, chain, now)
+	cs.unanchored = "does not chain to the root of the chain given with it (an intermediate missing?)"
+	if err := cs.check(leaf); err != nil {
 		return fmt.Errorf("%v: verify --trust-root would refuse every bundle it signs: %w", err, errdef.ErrUsage)
 	}
 	// The chain's last certificate, its root not given, anchored it: x509
@@ -153,113 +153,6 @@ func CheckSigningCertificate(leaf *x509.Certificate, chain []*x509.Certificate, 
 		}
 	}
 	return nil
-}
-
-// checkChain is VerifyChain's rules, its error saying which broke
-// (unanchored, where the chain does not reach roots).
-func checkChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time, unanchored string) error {
-	name := leaf.Subject.String()
-	if leaf.IsCA {
-		return fmt.Errorf("certificate %q is a CA, not a signing certificate", name)
-	}
-	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return fmt.Errorf("certificate %q: key usage does not include digitalSignature", name)
-	}
-	if _, err := requireP256(name, leaf.PublicKey); err != nil {
-		return fmt.Errorf("certificate %q: %v", name, err)
-	}
-	pool := x509.NewCertPool()
-	for _, c := range intermediates {
-		pool.AddCert(c)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: pool,
-		CurrentTime:   now,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	})
-	if err != nil {
-		return fmt.Errorf("certificate %q: %s", name, chainReason(err, unanchored, leaf, intermediates))
-	}
-	return nil
-}
-
-// chainReason turns x509's verification errors into what an operator
-// needs to hear: a certificate of the chain other than leaf that is out
-// of its dates is named, not taken for the leaf, and so is an issuer
-// among intermediates that is no CA (x509 reports only an unknown
-// authority then, or, of one of version 1, that a certificate is not
-// authorized to sign) and a CA whose path length constraint the chain
-// exceeds.
-func chainReason(err error, unanchored string, leaf *x509.Certificate, intermediates []*x509.Certificate) string {
-	var inv x509.CertificateInvalidError
-	var unk x509.UnknownAuthorityError
-	switch {
-	case errors.As(err, &inv) && inv.Reason == x509.Expired && inv.Cert != nil && !bytes.Equal(inv.Cert.Raw, leaf.Raw):
-		return fmt.Sprintf("%q of its chain: expired or not yet valid (%s)", inv.Cert.Subject.String(), inv.Detail)
-	case errors.As(err, &inv) && inv.Reason == x509.Expired:
-		return "expired or not yet valid (" + inv.Detail + ")"
-	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage && allowsCodeSigning(leaf):
-		return "not valid for code signing: a certificate of its chain restricts extended key usage to other uses"
-	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
-		return "not valid for code signing (extended key usage)"
-	case errors.As(err, &inv) && inv.Reason == x509.NotAuthorizedToSign && inv.Cert != nil:
-		return fmt.Sprintf("issued through %q, which is not a CA (no basic constraints, or CA false) and may issue no certificate", inv.Cert.Subject.String())
-	case errors.As(err, &inv) && inv.Reason == x509.TooManyIntermediates && inv.Cert != nil:
-		return fmt.Sprintf("%q of its chain allows at most %d CA certificate(s) below it (path length constraint), and the chain has more", inv.Cert.Subject.String(), inv.Cert.MaxPathLen)
-	case errors.As(err, &unk):
-		if c := issuerNotCA(leaf, intermediates); c != nil {
-			return fmt.Sprintf("issued through %q, which is not a CA (no basic constraints, or CA false) and may issue no certificate", c.Subject.String())
-		}
-		return unanchored
-	}
-	return err.Error()
-}
-
-// maxIssuerChecks bounds the signature checks issuerNotCA makes for one
-// leaf, as x509 bounds its own (100): the certificates are the bundle's,
-// hostile, and one given 62 times beside two CAs issuing each other made
-// every step check all of them, some 4,000 checks per leaf (tens of
-// seconds with P-521 keys, for each of up to 64 leaves). A real chain
-// takes a few.
-const maxIssuerChecks = maxCertificates
-
-// issuerNotCA follows leaf's issuers among certs, each the one whose key
-// made the signature of the one before, and returns the first that is no
-// CA; nil if there is none (the chain then ends, or reaches a CA's
-// self-signed certificate) or if maxIssuerChecks did not find it: the
-// chain is refused all the same, in the caller's words.
-func issuerNotCA(leaf *x509.Certificate, certs []*x509.Certificate) *x509.Certificate {
-	cur := leaf
-	checks := 0
-	for range certs {
-		var issuer *x509.Certificate
-		for _, c := range certs {
-			if !bytes.Equal(c.RawSubject, cur.RawIssuer) || bytes.Equal(c.Raw, cur.Raw) {
-				continue
-			}
-			if checks++; checks > maxIssuerChecks {
-				return nil
-			}
-			if checkIssuerSignature(c, cur) == nil {
-				issuer = c
-				break
-			}
-		}
-		switch {
-		case issuer == nil:
-			return nil
-		case !issuer.BasicConstraintsValid || !issuer.IsCA:
-			return issuer
-		}
-		cur = issuer
-	}
-	return nil
-}
-
-// checkIssuerSignature checks that issuer's key made c's signature.
-var checkIssuerSignature = func(issuer, c *x509.Certificate) error {
-	return issuer.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
 }
 
 // allowsCodeSigning reports whether c's own extended key usage allows

@@ -29,8 +29,7 @@ func TestVerifyChain(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	pub := &key.PublicKey
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	now := time.Now()
 	// A signer's own valid leaf, used as the issuer of another key's: it
 	// is no CA, so nothing it issues chains.
@@ -140,8 +139,7 @@ func TestVerifyChainNamesExpiredIntermediate(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	at := time.Now().Add(400 * 24 * time.Hour) // past the CAs' year
 	leaf := signing.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{NotAfter: at.Add(365 * 24 * time.Hour)})
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	err := keys.VerifyChain(leaf, []*x509.Certificate{signing.Cert}, roots, at)
 	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), `"CN=StellaOps Signing CA" of its chain: expired or not yet valid`) {
 		t.Fatalf("err = %v, want ErrSignature naming the expired intermediate", err)
@@ -179,8 +177,7 @@ func TestVerifyChainNamesRestrictingChain(t *testing.T) {
 	tlsCA, _ := x509.ParseCertificate(der)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf := (&testutil.CA{Cert: tlsCA, Key: caKey}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	err = keys.VerifyChain(leaf, []*x509.Certificate{tlsCA}, roots, now)
 	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), "a certificate of its chain restricts extended key usage") {
 		t.Fatalf("err = %v, want ErrSignature saying the chain restricts it", err)
@@ -316,8 +313,7 @@ func TestCheckSigningCertificateNamesIssuerNotCA(t *testing.T) {
 			}
 		})
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	err := keys.VerifyChain(leaf, []*x509.Certificate{notCA, signing.Cert}, roots, now)
 	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), `"CN=Not A CA"`) || !strings.Contains(err.Error(), "not a CA") {
 		t.Fatalf("verify: err = %v, want ErrSignature naming the issuer that is not a CA", err)
@@ -356,8 +352,7 @@ func TestVerifyChainNamesTheCertificateAtFault(t *testing.T) {
 	signing := (&testutil.CA{Cert: pl0, Key: pl0Key}).Intermediate(t, "Signing CA")
 	deepLeaf := signing.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
 
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	for _, tc := range []struct {
 		name  string
 		leaf  *x509.Certificate
@@ -402,8 +397,7 @@ func TestCheckSigningCertificateRefusesV1Intermediate(t *testing.T) {
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf := (&testutil.CA{Cert: v1, Key: v1Key}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	if err := keys.VerifyChain(leaf, []*x509.Certificate{v1}, roots, now); !errors.Is(err, errdef.ErrSignature) {
 		t.Fatalf("verify: err = %v, want ErrSignature: the far side refuses it", err)
 	}
@@ -451,8 +445,7 @@ func TestVerifyChainIssuerSearchBounded(t *testing.T) {
 	chain = append(chain, x, y)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf := (&testutil.CA{Cert: x, Key: kx}).Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
-	roots := x509.NewCertPool()
-	roots.AddCert(testutil.NewRootCA(t, "Root CA").Cert)
+	roots := []*x509.Certificate{testutil.NewRootCA(t, "Root CA").Cert}
 
 	checks := keys.CountIssuerChecks(t)
 	err := keys.VerifyChain(leaf, chain, roots, now)
@@ -475,8 +468,7 @@ func TestCheckSigningCertificateChainHoldingTheLeaf(t *testing.T) {
 	root := testutil.NewRootCA(t, "Root CA")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf := root.Leaf(t, "mirror-signing", &key.PublicKey, testutil.LeafOptions{})
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
+	roots := []*x509.Certificate{root.Cert}
 	for _, chain := range [][]*x509.Certificate{{leaf}, {leaf, root.Cert}} {
 		if err := keys.VerifyChain(leaf, chain, roots, now); err != nil {
 			t.Fatalf("verify, chain of %d: %v", len(chain), err)

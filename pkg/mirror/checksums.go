@@ -3,6 +3,7 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -142,7 +143,10 @@ func verifyChecksumsSig(ctx context.Context, dir *layout.Dir, sums []byte, trust
 	if err != nil {
 		return nil, err
 	}
-	ts, err := trust.resolve(ctx, dir.ReadFile)
+	ts, err := trust.resolve(ctx, dir.ReadFile, func(leaf *x509.Certificate) bool {
+		v, err := keys.NewVerifier(leaf.PublicKey, "")
+		return err != nil || v.Verify(ctx, sums, sig) == nil
+	})
 	if err != nil {
 		return nil, err
 	}

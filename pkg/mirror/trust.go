@@ -71,7 +71,7 @@ func (t TrustOptions) load(ctx context.Context) (TrustOptions, error) {
 	}
 	t.loaded, t.Keys = loaded, nil
 	// The threshold against the distinct keys, and the roots' files.
-	if _, err := t.resolve(ctx, noFiles); err != nil {
+	if _, err := t.resolve(ctx, noFiles, nil); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -141,8 +141,13 @@ type trustSet struct {
 }
 
 // resolve loads the trusted keys, and the bundle's certificates (read
-// through file) that chain to a trusted root.
-func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, error)) (*trustSet, error) {
+// through file) that chain to a trusted root. With signs non-nil, only
+// the certificates it reports may have made a signature being verified
+// are checked: the others can add no signer, and their chains would
+// take from the budget of signature checks (keys.MaxChainChecks) that a
+// bundle carrying many signers' certificates needs for the few that
+// signed.
+func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, error), signs func(leaf *x509.Certificate) bool) (*trustSet, error) {
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
@@ -191,8 +196,21 @@ func (t TrustOptions) resolve(ctx context.Context, file func(string) ([]byte, er
 	if now.IsZero() {
 		now = time.Now()
 	}
+	// One budget of signature checks for all the leaves: the
+	// certificates are the bundle's, and hostile ones would otherwise
+	// cost x509's bound for each leaf (keys.MaxChainChecks).
+	chains := keys.NewChains(roots, chain, now)
+	seen := map[string]bool{}
 	for _, leaf := range leaves {
-		if err := keys.VerifyChain(leaf, chain, roots, now); err != nil {
+		if seen[string(leaf.Raw)] || (signs != nil && !signs(leaf)) {
+			continue
+		}
+		seen[string(leaf.Raw)] = true
+		err := chains.Verify(leaf)
+		if errors.Is(err, keys.ErrTooManyChecks) {
+			return nil, fmt.Errorf("the certificates it carries (%s, %s): %w", layout.CertificateFile, layout.CertificateChainFile, err)
+		}
+		if err != nil {
 			ts.refused = append(ts.refused, err.Error())
 			continue
 		}
@@ -353,7 +371,14 @@ func verifyEnvelope(ctx context.Context, data []byte, payloadType string, payloa
 	if err != nil {
 		return nil, nil, err
 	}
-	ts, err := trust.resolve(ctx, file)
+	named := map[string]bool{}
+	for _, s := range env.Signatures {
+		named[s.KeyID] = true
+	}
+	ts, err := trust.resolve(ctx, file, func(leaf *x509.Certificate) bool {
+		id, err := keys.KeyID(leaf.PublicKey)
+		return err != nil || named[id]
+	})
 	if err != nil {
 		return nil, nil, err
 	}
