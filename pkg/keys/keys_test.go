@@ -15,6 +15,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,6 +128,7 @@ func TestKeyIDIsSHA256OfDER(t *testing.T) {
 func TestLoadSignerErrors(t *testing.T) {
 	ctx := context.Background()
 	priv, pub, kp := keyPair(t)
+	_, _, other := keyPair(t)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
@@ -165,6 +167,11 @@ func TestLoadSignerErrors(t *testing.T) {
 		{"Ed25519 key", writeFile(t, encryptedPEM(t, edKey)), pass(password), errdef.ErrUsage, "is Ed25519, not ECDSA"},
 		{"P-384 key", writeFile(t, encryptedPEM(t, p384)), pass(password), errdef.ErrUsage, "P-384"},
 		{"not PEM", writeFile(t, []byte("hello")), pass(password), errdef.ErrUsage, "not a PEM key"},
+		// Two files concatenated where one key was meant (two signers'
+		// keys, a key and its public key): it signed with the first
+		// block, the rest passed over, whichever key that was.
+		{"two keys in one file", writeFile(t, append(slices.Clip(kp.PrivatePEM), other.PrivatePEM...)), pass(password), errdef.ErrUsage, "holds 2 PEM blocks (ENCRYPTED SIGSTORE PRIVATE KEY, ENCRYPTED SIGSTORE PRIVATE KEY), where a private key file holds one key"},
+		{"a key and its public key in one file", writeFile(t, append(slices.Clip(kp.PrivatePEM), kp.PublicPEM...)), pass(password), errdef.ErrUsage, "holds 2 PEM blocks (ENCRYPTED SIGSTORE PRIVATE KEY, PUBLIC KEY)"},
 		{"KMS not built in", "awskms:///arn:aws:kms:eu-west-1:1:key/x", nil, errdef.ErrUsage, "not built into stella"},
 		{"unknown scheme", "foo://bar", nil, errdef.ErrUsage, "unknown scheme"},
 		// A URL with credentials in it: they were echoed with the rest.

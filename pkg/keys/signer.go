@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
+	"strings"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -80,11 +81,27 @@ func LoadSigner(ctx context.Context, ref string, pass PassFunc) (*Signer, error)
 }
 
 // loadPrivatePEM decrypts a cosign private key with cosign's own code.
+// The file holds that one PEM block: encoding/pem (and cosign) would take
+// the first of several and pass over the rest, so two files concatenated
+// where one key was meant (two signers' keys, a key and its public key)
+// signed with whichever came first.
 func loadPrivatePEM(ref string, data []byte, pass PassFunc) (signature.SignerVerifier, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("key %s: not a PEM key: %w", ref, errdef.ErrUsage)
+	blocks, err := pemBlocks(data, 1)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %v: %w", ref, err, errdef.ErrUsage)
 	}
+	switch {
+	case len(blocks) == 0:
+		return nil, fmt.Errorf("key %s: not a PEM key: %w", ref, errdef.ErrUsage)
+	case len(blocks) > 1:
+		more, _ := pemBlocks(data, maxKeysPerRef)
+		types := make([]string, len(more))
+		for i, b := range more {
+			types[i] = b.Type
+		}
+		return nil, fmt.Errorf("key %s: holds %d PEM blocks (%s), where a private key file holds one key (files concatenated?): %w", ref, len(more), strings.Join(types, ", "), errdef.ErrUsage)
+	}
+	block := blocks[0]
 	switch block.Type {
 	case cosign.SigstorePrivateKeyPemType, cosign.CosignPrivateKeyPemType:
 	case "PUBLIC KEY":
