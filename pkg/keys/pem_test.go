@@ -53,3 +53,36 @@ func TestPEMBlockThatDoesNotDecodeIsRefused(t *testing.T) {
 		t.Fatalf("certificates with text between: %d, %v", len(certs), err)
 	}
 }
+
+// A key or certificate file that starts with a UTF-8 byte order mark (an
+// editor on Windows saving it as "UTF-8 with BOM") is refused, as cosign
+// refuses it (its BEGIN line no longer starts the file), but the refusal
+// named nothing the operator could see in the file: "not a PEM key", "no
+// PEM public key", "no PEM certificate". It now says what is there.
+func TestByteOrderMarkNamed(t *testing.T) {
+	ctx := context.Background()
+	_, _, kp := keyPair(t)
+	bom := func(data []byte) []byte { return append([]byte("\xEF\xBB\xBF"), data...) }
+	root := testutil.NewRootCA(t, "Root CA")
+	rootFile := testutil.WritePEM(t, t.TempDir(), "root.pem", root.Cert)
+	rootPEM, err := os.ReadFile(rootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STELLA_TEST_BOM_KEY", string(bom(kp.PrivatePEM)))
+	privFile, pubFile, rootBOM := writeFile(t, bom(kp.PrivatePEM)), writeFile(t, bom(kp.PublicPEM)), writeFile(t, bom(rootPEM))
+	for name, load := range map[string]func() (string, error){
+		"private key": func() (string, error) { _, err := keys.LoadSigner(ctx, privFile, pass(password)); return privFile, err },
+		"env": func() (string, error) {
+			_, err := keys.LoadSigner(ctx, "env://STELLA_TEST_BOM_KEY", pass(password))
+			return "env://STELLA_TEST_BOM_KEY", err
+		},
+		"public key": func() (string, error) { _, err := keys.LoadVerifiers(ctx, pubFile); return pubFile, err },
+		"trust root": func() (string, error) { _, err := keys.LoadRoots([]string{rootBOM}); return rootBOM, err },
+	} {
+		ref, err := load()
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), ref+": starts with a UTF-8 byte order mark") {
+			t.Errorf("%s: err = %v, want a usage error naming %s and its byte order mark", name, err, ref)
+		}
+	}
+}

@@ -145,6 +145,9 @@ func readPEM(ref string, k kind) ([]byte, error) {
 			// As a CI secret that is not defined leaves it.
 			return nil, fmt.Errorf("key reference %s: environment variable %q is set but empty (a CI secret that is not defined?): %w", ref, name, errdef.ErrNotFound)
 		}
+		if err := refuseBOM(ref, []byte(val)); err != nil {
+			return nil, err
+		}
 		return decodeEnv(ref, []byte(val))
 	}
 	f, err := os.Open(ref)
@@ -162,7 +165,22 @@ func readPEM(ref string, k kind) ([]byte, error) {
 	if len(data) > maxKeyFile {
 		return nil, fmt.Errorf("key %s: larger than %d bytes, not a key: %w", ref, maxKeyFile, errdef.ErrUsage)
 	}
+	if err := refuseBOM(ref, data); err != nil {
+		return nil, err
+	}
 	return data, nil
+}
+
+// refuseBOM refuses PEM text that starts with a UTF-8 byte order mark, as
+// an editor saving "UTF-8 with BOM" writes it: its BEGIN line no longer
+// starts the text, so neither encoding/pem nor cosign finds the block,
+// and the file, which looks right in an editor, is named for what it
+// holds rather than as "not a PEM key".
+func refuseBOM(ref string, data []byte) error {
+	if bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
+		return fmt.Errorf("key %s: starts with a UTF-8 byte order mark (saved as \"UTF-8 with BOM\"?), which no PEM reader takes: save it without one: %w", ref, errdef.ErrUsage)
+	}
+	return nil
 }
 
 // unwrapPathError keeps the cause of a file error and marks it as a usage
