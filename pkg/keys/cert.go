@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -66,6 +67,9 @@ func LoadRoots(paths []string) ([]*x509.Certificate, error) {
 			if !c.IsCA {
 				return nil, fmt.Errorf("trust root %s: %q is not a CA certificate: %w", p, c.Subject, errdef.ErrUsage)
 			}
+			if err := weakKey(c); err != nil {
+				return nil, fmt.Errorf("trust root %s: %q: %v: %w", p, c.Subject, err, errdef.ErrUsage)
+			}
 			roots = append(roots, c)
 		}
 	}
@@ -81,7 +85,8 @@ func LoadRoots(paths []string) ([]*x509.Certificate, error) {
 //     sets it);
 //   - if any certificate of the chain restricts extended key usage, it
 //     allows codeSigning (Go's chain-wide rule; no EKU means any);
-//   - the leaf's key is ECDSA P-256.
+//   - the leaf's key is ECDSA P-256, and no certificate above it has an
+//     RSA key shorter than 2048 bits (weakKey).
 //
 // A failure wraps errdef.ErrSignature and says which rule broke.
 //
@@ -167,6 +172,21 @@ func allowsCodeSigning(c *x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// minRSABits is the shortest RSA key a certificate of a chain may have.
+// x509 refuses only those under 1024 bits; NIST SP 800-131A disallows
+// RSA under 2048 bits for signatures, sigstore's key validation takes
+// 2048 bits and more, and a 1024-bit key is within reach of factoring by
+// a well-funded party, who could then certify signing keys at will.
+const minRSABits = 2048
+
+// weakKey refuses an RSA key of c shorter than minRSABits.
+func weakKey(c *x509.Certificate) error {
+	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+		return fmt.Errorf("its RSA key of %d bits is too short to trust (%d bits at least, NIST SP 800-131A)", k.N.BitLen(), minRSABits)
+	}
+	return nil
 }
 
 // CertificatesPEM encodes certs as consecutive "CERTIFICATE" PEM blocks.

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -476,5 +477,78 @@ func TestCheckSigningCertificateChainHoldingTheLeaf(t *testing.T) {
 		if err := keys.CheckSigningCertificate(leaf, chain, now); err != nil {
 			t.Fatalf("sign, chain of %d: %v; want it signed, as verify --trust-root takes it", len(chain), err)
 		}
+	}
+}
+
+// An RSA key shorter than 2048 bits in a chain (a root CA's, an
+// intermediate's) was trusted: x509 refuses only those under 1024 bits
+// (Go 1.24), and a 1024-bit key is within reach of factoring by a
+// well-funded party, who could then issue signing certificates at will.
+// NIST (SP 800-131A) disallows RSA under 2048 bits for signatures, and
+// sigstore's own key validation takes 2048 bits and more. A root so is
+// refused as usage when --trust-root is read, an intermediate so as a
+// chain that does not verify, and sign --certificate-chain through one
+// before anything is signed.
+func TestChainRefusesShortRSAKeys(t *testing.T) {
+	now := time.Now()
+	newCA := func(name string, bits int, parent *x509.Certificate, parentKey any) (*x509.Certificate, *rsa.PrivateKey) {
+		k, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: name}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, SerialNumber: big.NewInt(int64(bits))}
+		if parent == nil {
+			parent, parentKey = tmpl, k
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &k.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, k
+	}
+	leafUnder := func(ca *x509.Certificate, caKey any) *x509.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "mirror-signing"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, SerialNumber: big.NewInt(7)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	const want = "RSA key of 1024 bits"
+
+	weakRoot, weakRootKey := newCA("Weak Root", 1024, nil, nil)
+	_, err := keys.LoadRoots([]string{testutil.WritePEM(t, t.TempDir(), "root.pem", weakRoot)})
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("root of RSA-1024: %v, want a usage error naming its key", err)
+	}
+	leaf := leafUnder(weakRoot, weakRootKey)
+	if err := keys.CheckSigningCertificate(leaf, []*x509.Certificate{weakRoot}, now); !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("sign through a root of RSA-1024: %v, want a usage error naming its key", err)
+	}
+
+	root, rootKey := newCA("Root", 2048, nil, nil)
+	if _, err := keys.LoadRoots([]string{testutil.WritePEM(t, t.TempDir(), "root.pem", root)}); err != nil {
+		t.Fatalf("root of RSA-2048: %v", err)
+	}
+	weak, weakKey := newCA("Weak Signing CA", 1024, root, rootKey)
+	leaf = leafUnder(weak, weakKey)
+	err = keys.VerifyChain(leaf, []*x509.Certificate{weak}, []*x509.Certificate{root}, now)
+	if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), `"CN=Weak Signing CA"`) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("verify through an intermediate of RSA-1024: %v, want a signature failure naming it and its key", err)
+	}
+	if err := keys.CheckSigningCertificate(leaf, []*x509.Certificate{weak, root}, now); !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("sign through an intermediate of RSA-1024: %v, want a usage error naming its key", err)
+	}
+	strong, strongKey := newCA("Signing CA", 2048, root, rootKey)
+	if err := keys.VerifyChain(leafUnder(strong, strongKey), []*x509.Certificate{strong}, []*x509.Certificate{root}, now); err != nil {
+		t.Fatalf("verify through an intermediate of RSA-2048: %v", err)
 	}
 }

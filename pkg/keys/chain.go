@@ -112,14 +112,16 @@ func (cs *Chains) check(leaf *x509.Certificate) error {
 		for _, c := range path {
 			pool.AddCert(c)
 		}
-		_, err := leaf.Verify(x509.VerifyOptions{
+		chains, err := leaf.Verify(x509.VerifyOptions{
 			Roots:         cs.rootPool,
 			Intermediates: pool,
 			CurrentTime:   cs.now,
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		})
 		if err == nil {
-			return nil
+			if err = strongChain(chains); err == nil {
+				return nil
+			}
 		}
 		if first == nil {
 			first = err
@@ -130,6 +132,38 @@ func (cs *Chains) check(leaf *x509.Certificate) error {
 		return err
 	}
 	return fmt.Errorf("certificate %q: %s", name, reason)
+}
+
+// strongChain returns nil if one of chains (each from a leaf to a root)
+// has no key weakKey refuses, else why the first does not.
+func strongChain(chains [][]*x509.Certificate) error {
+	var first error
+	for _, chain := range chains {
+		var err error
+		for _, c := range chain[1:] {
+			if err = weakKey(c); err != nil {
+				err = weakKeyError{c, err}
+				break
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// weakKeyError is a certificate of a chain whose key is too weak to trust.
+type weakKeyError struct {
+	cert *x509.Certificate
+	err  error
+}
+
+func (e weakKeyError) Error() string {
+	return fmt.Sprintf("issued through %q: %v", e.cert.Subject.String(), e.err)
 }
 
 // charge takes n signature checks from the budget.
@@ -235,7 +269,10 @@ func (cs *Chains) x509Checks(leaf *x509.Certificate, path []*x509.Certificate) i
 func (cs *Chains) reason(err error, leaf *x509.Certificate) (string, error) {
 	var inv x509.CertificateInvalidError
 	var unk x509.UnknownAuthorityError
+	var weak weakKeyError
 	switch {
+	case errors.As(err, &weak):
+		return weak.Error(), nil
 	case errors.As(err, &inv) && inv.Reason == x509.Expired && inv.Cert != nil && !bytes.Equal(inv.Cert.Raw, leaf.Raw):
 		return fmt.Sprintf("%q of its chain: expired or not yet valid (%s)", inv.Cert.Subject.String(), inv.Detail), nil
 	case errors.As(err, &inv) && inv.Reason == x509.Expired:
