@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,13 +16,26 @@ import (
 // as a client of o does: plain HTTP, TLS, and the credentials file.
 func registryFlags(host string, o remote.Options) []string {
 	var args []string
-	switch {
-	case o.PlainHTTP:
+	if o.PlainHTTP {
 		args = append(args, "--plain-http")
-	case o.PlainHTTPHost(host):
-		// The host alone: the command may talk to others (a token
-		// service, a storage backend), which keep their TLS.
-		args = append(args, "--plain-http-host", shellWord(host))
+	} else {
+		// Every host the run was told to talk plain HTTP to, host first:
+		// not host alone, as the command talks to host's token service
+		// (or storage) too, which may be one of them (a token service
+		// without TLS on another port), and refuses to send it
+		// credentials otherwise. The others keep their TLS.
+		var named []string
+		if o.PlainHTTPHost(host) {
+			named = append(named, host)
+		}
+		for _, h := range o.PlainHTTPHosts {
+			if !slices.ContainsFunc(named, func(n string) bool { return strings.EqualFold(n, h) }) {
+				named = append(named, h)
+			}
+		}
+		for _, h := range named {
+			args = append(args, "--plain-http-host", shellWord(h))
+		}
 	}
 	if o.Insecure {
 		args = append(args, "--insecure")

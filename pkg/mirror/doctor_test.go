@@ -472,13 +472,14 @@ func TestDoctorAuthLoginHint(t *testing.T) {
 	if !errors.Is(err, errdef.ErrUnavailable) || auth == nil || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, want) {
 		t.Fatalf("err %v, auth %+v; want a failure saying %s", err, auth, want)
 	}
-	// The host named alone (--plain-http-host) is named as it was given.
+	// The host (--plain-http-host) is named first, as it was given, and
+	// every other host named beside it (its token service may be one).
 	if client, err = remote.New(remote.Options{PlainHTTPHosts: []string{"other:5000", host}, ConfigFile: cfg, Retries: 1}); err != nil {
 		t.Fatal(err)
 	}
 	res, err = doctor(t, host, client)
 	auth = res.Check(mirror.CheckAuth)
-	want = "`stella mirror login " + host + " -u USER --password-stdin --plain-http-host " + host + " --registry-config '" + cfg + "'`"
+	want = "`stella mirror login " + host + " -u USER --password-stdin --plain-http-host " + host + " --plain-http-host other:5000 --registry-config '" + cfg + "'`"
 	if !errors.Is(err, errdef.ErrUnavailable) || auth == nil || auth.Status != mirror.CheckFail || !strings.Contains(auth.Detail, want) {
 		t.Fatalf("--plain-http-host: err %v, auth %+v; want a failure saying %s", err, auth, want)
 	}

@@ -66,7 +66,7 @@ func classify(err error, storage bool) error {
 		}
 	}
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
-		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login HOST -u USER --password-stdin`, with the --plain-http and --registry-config of this run, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
+		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login HOST -u USER --password-stdin`, with the --plain-http (or --plain-http-host) and --registry-config of this run, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
 	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
 		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: if it has no TLS, --plain-http-host %s talks plain HTTP to it alone, --plain-http to every registry of the run; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err, plainHostOf(err)), errdef.ErrUnavailable}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
+)
+
+// TestPlainHTTPHostLoginAdviceRuns: a registry without TLS whose token
+// service is on another port, also without TLS (docker_auth beside the
+// registry), is reached with --plain-http-host for each. doctor, finding
+// no credentials, advises a login; pasted as printed, the login saves
+// them. The advice carried --plain-http-host of the registry alone, so
+// the login's token request was refused ("credentials for HOST not sent in
+// plain HTTP to the token service, which --plain-http-host does not
+// name") and the advised command failed (found by review).
+func TestPlainHTTPHostLoginAdviceRuns(t *testing.T) {
+	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", "s3cret")
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Token: tokens})
+	tokenHost := strings.TrimSuffix(strings.TrimPrefix(tokens.Realm, "http://"), "/token")
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stdout, stderr := run(t, "mirror", "doctor", "--registry", host, "--plain-http-host", host, "--plain-http-host", tokenHost,
+		"--registry-config", cfg, "--retries", "0", "--format", "json")
+	var res struct {
+		Checks []struct{ Name, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("doctor: %v\n%s%s", err, stdout, stderr)
+	}
+	var login string
+	for _, c := range res.Checks {
+		if c.Name == "auth" {
+			if _, rest, ok := strings.Cut(c.Detail, "`stella "); ok {
+				login, _, _ = strings.Cut(rest, "`")
+			}
+		}
+	}
+	if login == "" {
+		t.Fatalf("doctor advises no login:\n%s", stdout)
+	}
+	args := strings.Fields(strings.Replace(login, "USER", "mirror", 1))
+	var out, errOut bytes.Buffer
+	if code := Execute(context.Background(), args, strings.NewReader("s3cret\n"), &out, &errOut); code != 0 {
+		t.Fatalf("the login doctor advises, `stella %s`: exit %d\n%s%s", login, code, out.String(), errOut.String())
+	}
+	saved, err := os.ReadFile(cfg)
+	if err != nil || !strings.Contains(string(saved), host) {
+		t.Errorf("the advised login saved no credentials for %s: %s (%v)", host, saved, err)
+	}
+}
