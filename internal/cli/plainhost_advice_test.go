@@ -57,3 +57,37 @@ func TestPlainHTTPHostLoginAdviceRuns(t *testing.T) {
 		t.Errorf("the advised login saved no credentials for %s: %s (%v)", host, saved, err)
 	}
 }
+
+// TestDoctorPlainTokenServiceNotNamed: doctor of a registry named with
+// --plain-http-host whose token service is another host without TLS, not
+// named, with credentials for the registry: stella does not send them
+// there, and doctor says so, naming the host to add. It said the registry
+// "refused the credentials", and TROUBLESHOOT has an operator check the
+// account (found by review).
+func TestDoctorPlainTokenServiceNotNamed(t *testing.T) {
+	tokens := testutil.NewTokenService(t, t.TempDir(), "mirror", "s3cret")
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Token: tokens})
+	tokenHost := strings.TrimSuffix(strings.TrimPrefix(tokens.Realm, "http://"), "/token")
+	cfg := testutil.DockerConfig(t, host, "mirror", "s3cret")
+	code, stdout, stderr := run(t, "mirror", "doctor", "--registry", host, "--plain-http-host", host, "--registry-config", cfg, "--retries", "0", "--format", "json")
+	var res struct {
+		Checks []struct{ Name, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("doctor: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	for _, c := range res.Checks {
+		if c.Name != "auth" {
+			continue
+		}
+		if c.Status != "fail" || strings.Contains(c.Detail, "refused the credentials") || !strings.Contains(c.Detail, "were not sent") ||
+			!strings.Contains(c.Detail, "--plain-http-host "+tokenHost) {
+			t.Errorf("auth %s: %s\nwant a failure saying the credentials were not sent, naming --plain-http-host %s", c.Status, c.Detail, tokenHost)
+		}
+		if tokens.Issued.Load() != 0 {
+			t.Errorf("the token service not named issued %d tokens", tokens.Issued.Load())
+		}
+		return
+	}
+	t.Fatalf("no auth check:\n%s", stdout)
+}

@@ -189,6 +189,9 @@ func (p *probe) checkAuth(ctx context.Context, anon *http.Response) bool {
 		return true
 	case !haveCred:
 		p.add(CheckAuth, CheckFail, "the registry asks for %s and there are no credentials for %s: run `%s` (the password on stdin), docker login, or give --registry-config", what, p.host, LoginCommand(p.host, p.client.Options()))
+	case errors.As(err, new(*remote.PlainCredentialsError)):
+		// stella kept them back: the registry never saw them.
+		p.add(CheckAuth, CheckFail, "the registry asks for %s; the credentials for %s were not sent: %v", what, p.host, remote.Classify(err))
 	default:
 		p.add(CheckAuth, CheckFail, "the registry asks for %s and refused the credentials for %s: %v", what, p.host, remote.Classify(err))
 	}

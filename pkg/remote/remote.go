@@ -445,10 +445,23 @@ func (p plainCredentials) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !p.c.PlainHTTP(req.URL.Host) &&
 		(req.Header.Get("Authorization") != "" || strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded")) {
 		closeBody(req)
-		return nil, fmt.Errorf("credentials for %s not sent in plain HTTP to %s, which --plain-http-host does not name (the registry's token service): --plain-http-host %s, if it has no TLS: %w", registryOf(req), req.URL.Host, req.URL.Host, errdef.ErrUnavailable)
+		return nil, &PlainCredentialsError{Registry: registryOf(req), Host: req.URL.Host}
 	}
 	return p.base.RoundTrip(req)
 }
+
+// PlainCredentialsError is a request not sent (plainCredentials): it
+// carried credentials for Registry in plain HTTP to Host, which
+// --plain-http-host does not name. No one refused them: they did not go.
+type PlainCredentialsError struct {
+	Registry, Host string
+}
+
+func (e *PlainCredentialsError) Error() string {
+	return fmt.Sprintf("credentials for %s not sent in plain HTTP to %s, which --plain-http-host does not name (the registry's token service): --plain-http-host %s, if it has no TLS: %v", e.Registry, e.Host, e.Host, errdef.ErrUnavailable)
+}
+
+func (e *PlainCredentialsError) Unwrap() error { return errdef.ErrUnavailable }
 
 // registryOf is the registry req is made for (onBehalfOf), else its host.
 func registryOf(req *http.Request) string {
