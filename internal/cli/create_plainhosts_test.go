@@ -18,6 +18,7 @@ import (
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/mirror"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -300,6 +301,13 @@ func TestPlainHTTPHostRefusesBadValues(t *testing.T) {
 		{"a:5000,b:5000", `--plain-http-host "a:5000,b:5000": want one HOST[:PORT] (repeat --plain-http-host for each registry)`},
 		{"10.0.0.5:http", `--plain-http-host "10.0.0.5:http": want HOST[:PORT], as a reference names its registry`},
 		{"10.0.0.5 :5000", `--plain-http-host "10.0.0.5 :5000": want HOST[:PORT], as a reference names its registry`},
+		// Names no reference can hold: each matched nothing, so the flag did
+		// nothing and the registry meant was asked in HTTPS.
+		{"::1", `--plain-http-host "::1": want HOST[:PORT], as a reference names its registry`},
+		{":5000", `--plain-http-host ":5000": want HOST[:PORT], as a reference names its registry`},
+		{"registry.internal:", `--plain-http-host "registry.internal:": want HOST[:PORT], as a reference names its registry`},
+		{"registry.internal:99999", `--plain-http-host "registry.internal:99999": want HOST[:PORT], as a reference names its registry`},
+		{"registry..internal", `--plain-http-host "registry..internal": want HOST[:PORT], as a reference names its registry`},
 	} {
 		for _, format := range []string{"text", "json"} {
 			args := []string{"mirror", "create", "--images", "r.yaml", "--output", "b", "--plain-http-host", "127.0.0.1:5000", "--plain-http-host", tt.value, "--format", format}
@@ -322,5 +330,15 @@ func TestPlainHTTPHostRefusesBadValues(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir("."); len(entries) != 0 {
 		t.Errorf("wrote %s", entries[0].Name())
+	}
+}
+
+// TestPlainHTTPHostTakesRegistryNames: every way a reference names its
+// registry is a --plain-http-host.
+func TestPlainHTTPHostTakesRegistryNames(t *testing.T) {
+	for _, host := range []string{"registry.internal", "10.0.0.5:5000", "[::1]:5000", "[::1]", "localhost:5000", "Registry.Internal:443", "mirror-1.example.com:65535"} {
+		if err := mirror.CheckPlainHTTPHost(host); err != nil {
+			t.Errorf("%q: %v, want it taken", host, err)
+		}
 	}
 }

@@ -2,7 +2,10 @@ package mirror
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"oras.land/oras-go/v2/registry"
@@ -55,10 +58,34 @@ func CheckPlainHTTPHost(host string) error {
 	case strings.Contains(host, ","):
 		return fmt.Errorf("%s %q: want one HOST[:PORT] (repeat --plain-http-host for each registry): %w", what, host, errdef.ErrUsage)
 	}
-	if err := (registry.Reference{Registry: host}).ValidateRegistry(); err != nil || strings.ContainsAny(host, " \t@?#") {
+	if err := (registry.Reference{Registry: host}).ValidateRegistry(); err != nil || strings.ContainsAny(host, " \t@?#") || !hostPortShaped(host) {
 		return fmt.Errorf("%s %q: want HOST[:PORT], as a reference names its registry (10.0.0.5:5000, registry.internal): %w", what, host, errdef.ErrUsage)
 	}
 	return nil
+}
+
+// hostPortShaped reports whether host is a name a reference can give its
+// registry: a DNS name of non-empty labels, an IPv4 address or an IPv6 one
+// in brackets, then at most a port of 1–65535. ValidateRegistry lets
+// through "::1", ":5000", "reg:" and "reg:99999", which no reference
+// names, so such a --plain-http-host matched nothing and did nothing.
+func hostPortShaped(host string) bool {
+	name := host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		port, err := strconv.Atoi(host[i+1:])
+		if err != nil || port < 1 || port > 65535 || host[i+1] == '+' {
+			return false
+		}
+		name = host[:i]
+	}
+	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		ip, err := netip.ParseAddr(name[1 : len(name)-1])
+		return err == nil && ip.Is6()
+	}
+	if name == "" || strings.Contains(name, ":") {
+		return false
+	}
+	return !slices.Contains(strings.Split(name, "."), "")
 }
 
 // refuseScheme refuses a registry reference written as a URL
