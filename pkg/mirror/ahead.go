@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -14,8 +15,18 @@ import (
 // the blob's turn (checkAhead).
 type blobAnswer struct {
 	done chan struct{}
+	once sync.Once
 	ok   bool
 	err  error
+}
+
+// give sets the answer and lets its waiters go; an answer is given once,
+// the first given standing.
+func (a *blobAnswer) give(ok bool, err error) {
+	a.once.Do(func() {
+		a.ok, a.err = ok, err
+		close(a.done)
+	})
 }
 
 // wait returns the answer once it is in, or ctx's error first.
@@ -27,6 +38,10 @@ func (a *blobAnswer) wait(ctx context.Context) (bool, error) {
 		return false, ctx.Err()
 	}
 }
+
+// askLargestFirst runs checkAhead's asks largest first, small ones beside
+// (a variable: a test puts a bug in it).
+var askLargestFirst = transfer.LargestFirstWithSmall[*blobPlace]
 
 // checkAhead asks whether each blob's first repository holds it, limit
 // requests at a time, in the order given (or, if bySize, as
@@ -45,8 +60,7 @@ func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, 
 	for _, b := range blobs {
 		a := &blobAnswer{done: make(chan struct{})}
 		if known[b.desc.Digest] {
-			a.ok = true
-			close(a.done)
+			a.give(true, nil)
 		} else {
 			pending = append(pending, b)
 		}
@@ -54,21 +68,37 @@ func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ask := func(ctx context.Context, b *blobPlace) error {
-		a := answers[b]
-		defer close(a.done)
+		var (
+			ok  bool
+			err error
+		)
 		// A panic (a bug) is this blob's answer too: recovered by the
 		// worker, it left the answer never given, its upload waiting.
-		defer errdef.Recover(&a.err)
-		if a.err = ctx.Err(); a.err == nil {
-			a.ok, a.err = t.hasBlob(ctx, b.repos[0], b.desc)
+		defer func() { answers[b].give(ok, err) }()
+		defer errdef.Recover(&err)
+		if err = ctx.Err(); err == nil {
+			ok, err = t.hasBlob(ctx, b.repos[0], b.desc)
 		}
 		return nil // every answer, error or not, is its blob's
 	}
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		// A panic (a bug) of the scheduling here is the answer of every
+		// blob not answered yet: it ended the process with Go's exit code
+		// 2, a digest mismatch's, and recovered alone it would leave their
+		// uploads waiting for good.
+		var bug error
+		defer func() {
+			if bug != nil {
+				for _, b := range pending {
+					answers[b].give(false, bug)
+				}
+			}
+		}()
+		defer errdef.Recover(&bug)
 		if bySize {
-			_ = transfer.LargestFirstWithSmall(ctx, pending, func(b *blobPlace) int64 { return b.desc.Size }, limit, ask)
+			_ = askLargestFirst(ctx, pending, func(b *blobPlace) int64 { return b.desc.Size }, limit, ask)
 			return
 		}
 		var g errgroup.Group

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,39 @@ func TestCheckAheadPanicIsTheBlobsAnswer(t *testing.T) {
 	defer cancel()
 	for _, b := range blobs {
 		if _, err := answers[b].wait(ctx); !errors.Is(err, errdef.ErrInternal) {
+			t.Fatalf("answer for %s: %v; want an internal error (the panic)", b.desc.Digest, err)
+		}
+	}
+}
+
+// TestCheckAheadSchedulingPanicAnswersEveryBlob: a panic (a bug) in the
+// goroutine that orders and starts the checks, outside any worker, is the
+// answer of every blob not yet answered, an internal error; it ended the
+// process with Go's exit code 2, a digest mismatch's (found by review).
+func TestCheckAheadSchedulingPanicAnswersEveryBlob(t *testing.T) {
+	defer func(f func(context.Context, []*blobPlace, func(*blobPlace) int64, int, func(context.Context, *blobPlace) error) error) {
+		askLargestFirst = f
+	}(askLargestFirst)
+	askLargestFirst = func(context.Context, []*blobPlace, func(*blobPlace) int64, int, func(context.Context, *blobPlace) error) error {
+		panic("test: the scheduling broke")
+	}
+	tgt := &target{host: "reg.invalid", repos: map[string]*oremote.Repository{}}
+	var blobs []*blobPlace
+	for i := range 3 {
+		data := []byte{byte(i)}
+		blobs = append(blobs, &blobPlace{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: 1}, repos: []string{"a"}})
+	}
+	held := map[digest.Digest]bool{blobs[0].desc.Digest: true}
+	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, held, true)
+	defer stop()
+	// Only a failure waits this long: the answer never came.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ok, err := answers[blobs[0]].wait(ctx); !ok || err != nil {
+		t.Errorf("held blob: %v, %v; want it held", ok, err)
+	}
+	for _, b := range blobs[1:] {
+		if _, err := answers[b].wait(ctx); !errors.Is(err, errdef.ErrInternal) || !strings.Contains(err.Error(), "the scheduling broke") {
 			t.Fatalf("answer for %s: %v; want an internal error (the panic)", b.desc.Digest, err)
 		}
 	}
