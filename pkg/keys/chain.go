@@ -26,8 +26,7 @@ const MaxChainChecks = 256
 const maxPaths = 8
 
 // maxX509Checks is x509's own bound of the signature checks of one
-// Verify (maxChainSignatureChecks), charged for a path whose certificates
-// share a name, which x509 may walk more than once.
+// Verify (maxChainSignatureChecks), the most x509Checks charges.
 const maxX509Checks = 100
 
 // ErrTooManyChecks marks certificates whose verification would take more
@@ -237,27 +236,29 @@ func onPath(c *x509.Certificate, path []*x509.Certificate) bool {
 }
 
 // x509Checks is how many signature checks x509 makes at most verifying
-// leaf through path alone: at each step, one for every root and every
-// certificate of path of the name the step's issuer has. Where two
-// certificates of path share a name x509 may walk it more than once: its
-// own bound then.
+// leaf through path alone: its search, every signature taken to verify,
+// of the chains up from leaf (at each step, one check for every root and
+// every certificate of path of the name the step's issuer has and not
+// already on the chain; a root ends the chain), to its own bound.
 func (cs *Chains) x509Checks(leaf *x509.Certificate, path []*x509.Certificate) int {
-	names := map[string]bool{}
-	for _, c := range path {
-		if names[string(c.RawSubject)] {
-			return maxX509Checks
-		}
-		names[string(c.RawSubject)] = true
-	}
 	n := 0
-	for _, cur := range append([]*x509.Certificate{leaf}, path...) {
-		for _, c := range append(path[:len(path):len(path)], cs.roots...) {
-			if bytes.Equal(c.RawSubject, cur.RawIssuer) {
-				n++
+	var walk func(chain []*x509.Certificate)
+	walk = func(chain []*x509.Certificate) {
+		cur := chain[len(chain)-1]
+		for i, c := range append(cs.roots[:len(cs.roots):len(cs.roots)], path...) {
+			if n >= maxX509Checks {
+				return
+			}
+			if !bytes.Equal(c.RawSubject, cur.RawIssuer) || onPath(c, chain) {
+				continue
+			}
+			if n++; i >= len(cs.roots) {
+				walk(append(chain[:len(chain):len(chain)], c))
 			}
 		}
 	}
-	return min(n, maxX509Checks)
+	walk([]*x509.Certificate{leaf})
+	return n
 }
 
 // reason turns x509's verification errors into what an operator needs to

@@ -195,3 +195,108 @@ func TestTrustRootChecksOnlySigningLeaves(t *testing.T) {
 		t.Fatalf("signers %+v, want signer 63", res.Signers)
 	}
 }
+
+// crossCert certifies key under name, issued by issuer (self-signed with
+// issuer nil): a CA certificate sharing a name with another, as a
+// re-keyed or cross-signed CA's do.
+func crossCert(tb testing.TB, name string, key *ecdsa.PrivateKey, issuer *testutil.CA) *x509.Certificate {
+	tb.Helper()
+	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	var err error
+	if tmpl.SerialNumber, err = rand.Int(rand.Reader, big.NewInt(1<<62)); err != nil {
+		tb.Fatal(err)
+	}
+	parent, signer := tmpl, key
+	if issuer != nil {
+		parent, signer = issuer.Cert, issuer.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// signedBundle is the files of a bundle signed by each of n keys, each
+// certified by issuer, carrying chain.
+func signedBundle(t *testing.T, n int, issuer *testutil.CA, chain []*x509.Certificate) map[string][]byte {
+	t.Helper()
+	manifest := []byte("{}\n")
+	env := dsse.New(bundle.PayloadType, manifest)
+	var leaves []*x509.Certificate
+	for i := range n {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, issuer.Leaf(t, fmt.Sprintf("signer %d", i), &key.PublicKey, testutil.LeafOptions{}))
+		if err := env.Sign(t.Context(), ecSigner{key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	envelope, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{
+		layout.ManifestFile:         manifest,
+		layout.EnvelopeFile:         envelope,
+		layout.CertificateFile:      keys.CertificatesPEM(leaves),
+		layout.CertificateChainFile: keys.CertificatesPEM(chain),
+	}
+}
+
+// TestTrustRootLegitimateChainsWithinBudget: bundles of a real PKI, each
+// signer's chain verifying with x509 alone, were refused as crafted: a
+// path whose certificates share a name (a root re-keyed, its new
+// certificate self-signed and cross-signed by the old one) was charged
+// x509's whole bound (100) for each signer, so three signers ran out of
+// the budget (keys.MaxChainChecks), and a root given in
+// certificate-chain.pem was charged twice at every step where x509 checks
+// it at most once, so 32 signers under an intermediate also trusted as a
+// root did (found by review).
+func TestTrustRootLegitimateChainsWithinBudget(t *testing.T) {
+	// A root re-keyed: "Root" of a new key, self-signed and cross-signed
+	// by "Root" of the old one; the far side trusts the old.
+	old := testutil.NewRootCA(t, "Root")
+	newKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRoot := &testutil.CA{Cert: crossCert(t, "Root", newKey, nil), Key: newKey}
+	newByOld := crossCert(t, "Root", newKey, old)
+	rekeyed := newRoot.Intermediate(t, "Signing CA")
+	// A root, its policy CA and signing CA, the chain given root first,
+	// the signing CA trusted as a root too.
+	root := testutil.NewRootCA(t, "Root CA")
+	policy := root.Intermediate(t, "Policy CA")
+	signing := policy.Intermediate(t, "Signing CA")
+	for _, tc := range []struct {
+		name    string
+		signers int
+		issuer  *testutil.CA
+		chain   []*x509.Certificate
+		roots   []*x509.Certificate
+	}{
+		{"re-keyed root, 3 signers", 3, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert}},
+		{"intermediate also a root, 32 signers", dsse.MaxSignatures, signing, []*x509.Certificate{root.Cert, policy.Cert, signing.Cert}, []*x509.Certificate{root.Cert, signing.Cert}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := signedBundle(t, tc.signers, tc.issuer, tc.chain)
+			rootPEM := testutil.WritePEM(t, t.TempDir(), "root.pem", tc.roots...)
+			res, err := verifyBundleSignature(t.Context(), filesOf(files), TrustOptions{TrustRoots: []string{rootPEM}, Threshold: tc.signers})
+			if err != nil {
+				t.Fatalf("a bundle of %d certified signers: %v", tc.signers, err)
+			}
+			if len(res.Signers) != tc.signers {
+				t.Fatalf("%d signers, want %d", len(res.Signers), tc.signers)
+			}
+		})
+	}
+}
