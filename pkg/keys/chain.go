@@ -17,8 +17,11 @@ import (
 // leaf (100), and a bundle carrying 64 leaves under a CA whose name 62
 // other CAs of P-521 keys share made verify --trust-root check some 9,000
 // signatures (23 s) before it looked at one of the envelope's. A real
-// bundle takes a few per signer: its leaf's issuer, the issuer's, a root.
-const MaxChainChecks = 256
+// bundle takes a few per signer: its leaf's issuer, the issuer's, a root;
+// some 12 where its root was re-keyed (a self-signed and a cross-signed
+// certificate of one name), and an envelope holds up to 32 signatures
+// (dsse.MaxSignatures): 16 for each.
+const MaxChainChecks = 512
 
 // maxPaths bounds the candidate paths tried for one leaf: more than one
 // only where CAs of one name issue each other (a cross-signed or re-keyed

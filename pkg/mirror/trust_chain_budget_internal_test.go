@@ -133,7 +133,7 @@ func TestTrustRootCraftedChainsBounded(t *testing.T) {
 	if !errors.Is(err, errdef.ErrSignature) || !errors.Is(err, keys.ErrTooManyChecks) {
 		t.Fatalf("err = %v, want the budget of signature checks spent, a signature failure", err)
 	}
-	for _, want := range []string{layout.EnvelopeFile, layout.CertificateFile, layout.CertificateChainFile, "more than 256 signature checks"} {
+	for _, want := range []string{layout.EnvelopeFile, layout.CertificateFile, layout.CertificateChainFile, fmt.Sprintf("more than %d signature checks", keys.MaxChainChecks)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it naming %s", err, want)
 		}
@@ -285,6 +285,7 @@ func TestTrustRootLegitimateChainsWithinBudget(t *testing.T) {
 		roots   []*x509.Certificate
 	}{
 		{"re-keyed root, 3 signers", 3, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert}},
+		{"re-keyed root, 32 signers", dsse.MaxSignatures, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert, newRoot.Cert}},
 		{"intermediate also a root, 32 signers", dsse.MaxSignatures, signing, []*x509.Certificate{root.Cert, policy.Cert, signing.Cert}, []*x509.Certificate{root.Cert, signing.Cert}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
