@@ -86,3 +86,33 @@ func TestByteOrderMarkNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestByteOrderMarkBeforeTextTaken: a file whose byte order mark comes
+// before text ahead of its first block, as openssl pkcs12 writes "Bag
+// Attributes" and "subject=" lines, saved by PowerShell's Out-File
+// -Encoding utf8, was read (every BEGIN line starts a line), and was
+// refused as one that starts with a byte order mark since f73e728: only
+// a mark right before the first BEGIN line hides a block (found by
+// review).
+func TestByteOrderMarkBeforeTextTaken(t *testing.T) {
+	ctx := context.Background()
+	_, _, kp := keyPair(t)
+	root := testutil.NewRootCA(t, "Root CA")
+	rootPEM, err := os.ReadFile(testutil.WritePEM(t, t.TempDir(), "root.pem", root.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func(data []byte) []byte {
+		return append([]byte("\xEF\xBB\xBFBag Attributes\n    friendlyName: Root CA\nsubject=CN=Root CA\n"), data...)
+	}
+	privFile, pubFile, rootFile := writeFile(t, text(kp.PrivatePEM)), writeFile(t, text(kp.PublicPEM)), writeFile(t, text(rootPEM))
+	if _, err := keys.LoadSigner(ctx, privFile, pass(password)); err != nil {
+		t.Errorf("private key: %v", err)
+	}
+	if vs, err := keys.LoadVerifiers(ctx, pubFile); err != nil || len(vs) != 1 {
+		t.Errorf("public key: %d keys, %v", len(vs), err)
+	}
+	if roots, err := keys.LoadRoots([]string{rootFile}); err != nil || len(roots) != 1 {
+		t.Errorf("trust root: %d roots, %v", len(roots), err)
+	}
+}

@@ -165,11 +165,19 @@ func readPEM(ref string, k kind) ([]byte, error) {
 	if len(data) > maxKeyFile {
 		return nil, fmt.Errorf("key %s: larger than %d bytes, not a key: %w", ref, maxKeyFile, errdef.ErrUsage)
 	}
-	if err := refuseBOM(ref, data); err != nil {
-		return nil, err
+	// Only a mark right before the first BEGIN line hides a block: one
+	// before text ahead of it (openssl's "Bag Attributes" and "subject="
+	// lines, a comment) hides none, and such a file was always read.
+	if bytes.HasPrefix(bytes.TrimPrefix(data, []byte(utf8BOM)), []byte("-----BEGIN ")) {
+		if err := refuseBOM(ref, data); err != nil {
+			return nil, err
+		}
 	}
 	return data, nil
 }
+
+// utf8BOM is the UTF-8 byte order mark.
+const utf8BOM = "\xEF\xBB\xBF"
 
 // refuseBOM refuses PEM text that starts with a UTF-8 byte order mark, as
 // an editor saving "UTF-8 with BOM" writes it: its BEGIN line no longer
@@ -177,7 +185,7 @@ func readPEM(ref string, k kind) ([]byte, error) {
 // and the file, which looks right in an editor, is named for what it
 // holds rather than as "not a PEM key".
 func refuseBOM(ref string, data []byte) error {
-	if bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
+	if bytes.HasPrefix(data, []byte(utf8BOM)) {
 		return fmt.Errorf("key %s: starts with a UTF-8 byte order mark (saved as \"UTF-8 with BOM\"?), which no PEM reader takes: save it without one: %w", ref, errdef.ErrUsage)
 	}
 	return nil
