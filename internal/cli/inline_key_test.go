@@ -30,6 +30,12 @@ func TestInlineKeyNeverEchoed(t *testing.T) {
 	// The base64 of the DER alone, as `openssl ec -outform DER | base64`
 	// gives it (found by review: it was taken for a file name, echoed).
 	b64DER := base64.StdEncoding.EncodeToString(der)
+	// The base64 of a key file whose PEM does not start it: saved with a
+	// UTF-8 byte order mark, or as openssl pkcs12 writes it, its "Bag
+	// Attributes" lines first (found by review: taken for a file name,
+	// echoed whole).
+	b64BOM := base64.StdEncoding.EncodeToString([]byte("\xEF\xBB\xBF" + pemKey))
+	b64Bag := base64.StdEncoding.EncodeToString([]byte("Bag Attributes\n    friendlyName: signing\n" + pemKey))
 	// The secret part of the PEM: its first base64 line holds the scalar.
 	secretLine := strings.Split(pemKey, "\n")[1]
 
@@ -40,6 +46,8 @@ func TestInlineKeyNeverEchoed(t *testing.T) {
 		{"mirror", "sign", manifest, "--key", pemKey, "--output", filepath.Join(dir, "manifest.dsse")},
 		{"mirror", "sign", manifest, "--key", b64Key, "--output", filepath.Join(dir, "manifest.dsse")},
 		{"mirror", "sign", manifest, "--key", b64DER, "--output", filepath.Join(dir, "manifest.dsse")},
+		{"mirror", "sign", manifest, "--key", b64BOM, "--output", filepath.Join(dir, "manifest.dsse")},
+		{"mirror", "sign", manifest, "--key", b64Bag, "--output", filepath.Join(dir, "manifest.dsse")},
 		{"mirror", "sign", manifest, "--key", pemKey, "--output", filepath.Join(dir, "manifest.dsse"), "--format", "json"},
 		// verify reads the bundle first: refused for it here, it must not
 		// echo the key either.
@@ -51,7 +59,8 @@ func TestInlineKeyNeverEchoed(t *testing.T) {
 		if args[1] == "sign" && (code != 1 || !strings.Contains(out, "a key given itself") || !strings.Contains(out, "env://NAME")) {
 			t.Errorf("%s with the key given itself: exit %d, want 1 and env:// named:\n%.300s", args[1], code, out)
 		}
-		for name, s := range map[string]string{"PEM line": secretLine, "base64 of PEM": b64Key[:40], "base64 of DER": b64DER[:40]} {
+		for name, s := range map[string]string{"PEM line": secretLine, "base64 of PEM": b64Key[:40], "base64 of DER": b64DER[:40],
+			"base64 of PEM after a byte order mark": b64BOM[:40], "base64 of PEM after text": b64Bag[:40]} {
 			if strings.Contains(out, s) {
 				t.Errorf("%s %s: output holds the private key (%s):\n%.300s", args[1], args[4][:10], name, out)
 			}

@@ -110,7 +110,20 @@ func inlineKey(ref string) bool {
 	if _, err := decodeEnv("", []byte(ref)); err == nil {
 		return true
 	}
-	return base64DER(ref)
+	return base64PEM(ref) || base64DER(ref)
+}
+
+// base64PEM says whether s is the base64 of text holding a PEM BEGIN line
+// anywhere: a key file whose block does not start it (a UTF-8 byte order
+// mark, openssl pkcs12's "Bag Attributes" lines), which decodeEnv does
+// not take for a key, is one all the same.
+func base64PEM(s string) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && bytes.Contains(b, []byte("-----BEGIN ")) {
+			return true
+		}
+	}
+	return false
 }
 
 // base64DER says whether s is the base64 of DER: at least 64 characters
