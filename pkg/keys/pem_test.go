@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"strings"
@@ -71,6 +72,11 @@ func TestByteOrderMarkNamed(t *testing.T) {
 	}
 	t.Setenv("STELLA_TEST_BOM_KEY", string(bom(kp.PrivatePEM)))
 	privFile, pubFile, rootBOM := writeFile(t, bom(kp.PrivatePEM)), writeFile(t, bom(kp.PublicPEM)), writeFile(t, bom(rootPEM))
+	// The base64 of such a file (COSIGN_PRIVATE_KEY_B64 made from it):
+	// it was refused as holding "neither a PEM key nor the base64 of
+	// one" (found by review).
+	t.Setenv("STELLA_TEST_BOM_KEY_B64", base64.StdEncoding.EncodeToString(bom(kp.PrivatePEM)))
+	t.Setenv("STELLA_TEST_BOM_PUB_B64", base64.StdEncoding.EncodeToString(bom(kp.PublicPEM)))
 	for name, load := range map[string]func() (string, error){
 		"private key": func() (string, error) { _, err := keys.LoadSigner(ctx, privFile, pass(password)); return privFile, err },
 		"env": func() (string, error) {
@@ -78,10 +84,18 @@ func TestByteOrderMarkNamed(t *testing.T) {
 			return "env://STELLA_TEST_BOM_KEY", err
 		},
 		"public key": func() (string, error) { _, err := keys.LoadVerifiers(ctx, pubFile); return pubFile, err },
+		"env base64": func() (string, error) {
+			_, err := keys.LoadSigner(ctx, "env://STELLA_TEST_BOM_KEY_B64", pass(password))
+			return "env://STELLA_TEST_BOM_KEY_B64", err
+		},
+		"env base64 public key": func() (string, error) {
+			_, err := keys.LoadVerifiers(ctx, "env://STELLA_TEST_BOM_PUB_B64")
+			return "env://STELLA_TEST_BOM_PUB_B64", err
+		},
 		"trust root": func() (string, error) { _, err := keys.LoadRoots([]string{rootBOM}); return rootBOM, err },
 	} {
 		ref, err := load()
-		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), ref+": starts with a UTF-8 byte order mark") {
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), ref+": ") || !strings.Contains(err.Error(), "starts with a UTF-8 byte order mark") {
 			t.Errorf("%s: err = %v, want a usage error naming %s and its byte order mark", name, err, ref)
 		}
 	}

@@ -228,6 +228,11 @@ func decodeEnv(ref string, val []byte) ([]byte, error) {
 	}, val)
 	dec := make([]byte, base64.StdEncoding.DecodedLen(len(compact)))
 	n, err := base64.StdEncoding.Decode(dec, compact)
+	if err == nil && bytes.HasPrefix(bytes.TrimSpace(dec[:n]), []byte(utf8BOM+"-----BEGIN ")) {
+		// The base64 of a file saved as "UTF-8 with BOM": named for
+		// what it holds, as the file itself is (refuseBOM).
+		return nil, fmt.Errorf("key reference %s: the PEM key the variable holds in base64 starts with a UTF-8 byte order mark (its file saved as \"UTF-8 with BOM\"?), which no PEM reader takes: encode it without one: %w", ref, errdef.ErrUsage)
+	}
 	if err != nil || !bytes.HasPrefix(bytes.TrimSpace(dec[:n]), []byte("-----BEGIN ")) {
 		return nil, fmt.Errorf("key reference %s: the variable holds neither a PEM key nor the base64 of one: %w", ref, errdef.ErrUsage)
 	}
