@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -128,5 +129,48 @@ func TestByteOrderMarkBeforeTextTaken(t *testing.T) {
 	}
 	if roots, err := keys.LoadRoots([]string{rootFile}); err != nil || len(roots) != 1 {
 		t.Errorf("trust root: %d roots, %v", len(roots), err)
+	}
+}
+
+// TestUTF16Named: a key or certificate file written as UTF-16 text, as
+// Windows PowerShell's > and Out-File write by default (`cosign public-key
+// > cosign.pub`), looks right in an editor and holds no PEM block a reader
+// finds; it was refused as "not a PEM key", "no PEM public key" or "no
+// PEM certificate". It is now refused saying what it is (found by
+// review).
+func TestUTF16Named(t *testing.T) {
+	ctx := context.Background()
+	_, _, kp := keyPair(t)
+	root := testutil.NewRootCA(t, "Root CA")
+	rootPEM, err := os.ReadFile(testutil.WritePEM(t, t.TempDir(), "root.pem", root.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	utf16Text := func(data []byte, big bool) []byte {
+		out := []byte("\xFF\xFE")
+		if big {
+			out = []byte("\xFE\xFF")
+		}
+		for _, u := range utf16.Encode([]rune(string(data))) {
+			if big {
+				out = append(out, byte(u>>8), byte(u))
+			} else {
+				out = append(out, byte(u), byte(u>>8))
+			}
+		}
+		return out
+	}
+	for _, big := range []bool{false, true} {
+		privFile, pubFile, rootFile := writeFile(t, utf16Text(kp.PrivatePEM, big)), writeFile(t, utf16Text(kp.PublicPEM, big)), writeFile(t, utf16Text(rootPEM, big))
+		for name, load := range map[string]func() (string, error){
+			"private key": func() (string, error) { _, err := keys.LoadSigner(ctx, privFile, pass(password)); return privFile, err },
+			"public key":  func() (string, error) { _, err := keys.LoadVerifiers(ctx, pubFile); return pubFile, err },
+			"trust root":  func() (string, error) { _, err := keys.LoadRoots([]string{rootFile}); return rootFile, err },
+		} {
+			ref, err := load()
+			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), ref+": is UTF-16 text") {
+				t.Errorf("%s (big-endian %v): err = %v, want a usage error naming %s as UTF-16 text", name, big, err, ref)
+			}
+		}
 	}
 }

@@ -178,6 +178,11 @@ func readPEM(ref string, k kind) ([]byte, error) {
 	if len(data) > maxKeyFile {
 		return nil, fmt.Errorf("key %s: larger than %d bytes, not a key: %w", ref, maxKeyFile, errdef.ErrUsage)
 	}
+	// UTF-16 text (Windows PowerShell's > and Out-File write it by
+	// default) holds no PEM block any reader finds, wherever it is.
+	if bytes.HasPrefix(data, []byte("\xFF\xFE")) || bytes.HasPrefix(data, []byte("\xFE\xFF")) {
+		return nil, fmt.Errorf("key %s: is UTF-16 text (written by Windows PowerShell's > or Out-File?), which no PEM reader takes: save it as UTF-8 without a byte order mark (Out-File -Encoding ascii): %w", ref, errdef.ErrUsage)
+	}
 	// Only a mark right before the first BEGIN line hides a block: one
 	// before text ahead of it (openssl's "Bag Attributes" and "subject="
 	// lines, a comment) hides none, and such a file was always read.
