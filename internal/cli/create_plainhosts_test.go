@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -334,9 +335,17 @@ func TestPlainHTTPHostRefusesBadValues(t *testing.T) {
 }
 
 // TestPlainHTTPHostTakesRegistryNames: every way a reference names its
-// registry is a --plain-http-host.
+// registry is a --plain-http-host. A fully qualified name ending in a dot
+// ("registry.corp.example.", which a reference takes, and DNS answers
+// without the search list) was refused as malformed, though --plain-http
+// reached it, and the hint of its "HTTP response to HTTPS client" named
+// it so (found by review).
 func TestPlainHTTPHostTakesRegistryNames(t *testing.T) {
-	for _, host := range []string{"registry.internal", "10.0.0.5:5000", "[::1]:5000", "[::1]", "localhost:5000", "Registry.Internal:443", "mirror-1.example.com:65535"} {
+	for _, host := range []string{"registry.internal", "10.0.0.5:5000", "[::1]:5000", "[::1]", "localhost:5000", "Registry.Internal:443", "mirror-1.example.com:65535",
+		"registry.corp.example.", "registry.corp.example.:5000"} {
+		if _, err := registry.ParseReference(host + "/stellaops/authority:2025.10.0"); err != nil {
+			t.Fatalf("%q: no reference names it (%v): not a row of this test", host, err)
+		}
 		if err := mirror.CheckPlainHTTPHost(host); err != nil {
 			t.Errorf("%q: %v, want it taken", host, err)
 		}

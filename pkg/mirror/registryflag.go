@@ -85,7 +85,10 @@ func hostPortShaped(host string) bool {
 	if name == "" || strings.Contains(name, ":") {
 		return false
 	}
-	return !slices.Contains(strings.Split(name, "."), "")
+	// A fully qualified name may end in a dot, as a reference may give
+	// it ("registry.corp.example.:5000").
+	name = strings.TrimSuffix(name, ".")
+	return name != "" && !slices.Contains(strings.Split(name, "."), "")
 }
 
 // refuseScheme refuses a registry reference written as a URL
