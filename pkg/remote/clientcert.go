@@ -102,6 +102,13 @@ func readPEMFile(flag, name string) ([]byte, error) {
 	if len(data) > maxPEMFile {
 		return nil, fmt.Errorf("%s %s: over the %d bytes a PEM certificate or key may have: %w", flag, name, maxPEMFile, errdef.ErrUsage)
 	}
+	// A UTF-8 byte order mark right before the first BEGIN line (an
+	// editor saving "UTF-8 with BOM") hides that block from encoding/pem,
+	// which takes a BEGIN only at a line's start: a CA bundle lost its
+	// first CA in silence, a client certificate file its leaf.
+	if bytes.HasPrefix(data, []byte("\xEF\xBB\xBF-----BEGIN ")) {
+		return nil, fmt.Errorf("%s %s: starts with a UTF-8 byte order mark (saved as \"UTF-8 with BOM\"?), which hides its first PEM block: save it without one: %w", flag, name, errdef.ErrUsage)
+	}
 	return data, nil
 }
 
