@@ -60,11 +60,17 @@ type Chains struct {
 func NewChains(roots, intermediates []*x509.Certificate, now time.Time) *Chains {
 	cs := &Chains{rootPool: x509.NewCertPool(), now: now, unanchored: "does not chain to a trusted root",
 		issued: map[[2][sha256.Size]byte]bool{}}
-	seen := map[[sha256.Size]byte]bool{}
+	// Each root once, as x509's pool holds it: a copy counted by
+	// x509Checks is a check x509 does not make.
+	seenRoot := map[[sha256.Size]byte]bool{}
 	for _, c := range roots {
-		cs.rootPool.AddCert(c)
-		cs.roots = append(cs.roots, c)
+		if sum := sha256.Sum256(c.Raw); !seenRoot[sum] {
+			seenRoot[sum] = true
+			cs.rootPool.AddCert(c)
+			cs.roots = append(cs.roots, c)
+		}
 	}
+	seen := map[[sha256.Size]byte]bool{}
 	for _, c := range intermediates {
 		if sum := sha256.Sum256(c.Raw); !seen[sum] {
 			seen[sum] = true

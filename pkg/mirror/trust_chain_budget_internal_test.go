@@ -287,6 +287,11 @@ func TestTrustRootLegitimateChainsWithinBudget(t *testing.T) {
 		{"re-keyed root, 3 signers", 3, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert}},
 		{"re-keyed root, 32 signers", dsse.MaxSignatures, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert, newRoot.Cert}},
 		{"intermediate also a root, 32 signers", dsse.MaxSignatures, signing, []*x509.Certificate{root.Cert, policy.Cert, signing.Cert}, []*x509.Certificate{root.Cert, signing.Cert}},
+		// The roots given twice (--trust-root roots.pem --trust-root
+		// ca-bundle.pem, the bundle holding them too): each copy was
+		// charged at every step where x509, whose pool holds one, checks
+		// one, so 32 signers ran out of the budget (found by review).
+		{"re-keyed root given twice, 32 signers", dsse.MaxSignatures, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert, newRoot.Cert, old.Cert, newRoot.Cert}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := signedBundle(t, tc.signers, tc.issuer, tc.chain)
