@@ -207,24 +207,55 @@ func (cs *Chains) paths(leaf *x509.Certificate) ([][]*x509.Certificate, error) {
 		if len(out) >= maxPaths {
 			return nil
 		}
-		extended := false
-		for _, c := range cs.intermediates {
-			if !bytes.Equal(c.RawSubject, cur.RawIssuer) || c.Equal(leaf) || onPath(c, path) {
+		// A path as far as a certificate a trusted root issued is tried
+		// first: x509 ends a chain there, its checks few. Extended past
+		// it, x509 searched every step's certificates of one name too
+		// (a re-keyed root's).
+		anchored := false
+		for _, r := range cs.roots {
+			if !bytes.Equal(r.RawSubject, cur.RawIssuer) {
 				continue
 			}
-			ok, err := cs.issuedBy(c, cur)
+			ok, err := cs.issuedBy(r, cur)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				continue
-			}
-			extended = true
-			if err := walk(c, append(path[:len(path):len(path)], c)); err != nil {
-				return err
+			if ok {
+				anchored = true
+				out = append(out, path)
+				break
 			}
 		}
-		if !extended && len(out) < maxPaths {
+		extended := false
+		// A self-signed certificate ends a path; another of its key,
+		// signed by the CA before it (a re-keyed root's cross-signed
+		// one), leads on to the root the far side may trust: those are
+		// tried first, as the first path that verifies ends the search
+		// and each path tried costs its checks.
+		for _, last := range []bool{false, true} {
+			for _, c := range cs.intermediates {
+				if !bytes.Equal(c.RawSubject, cur.RawIssuer) || c.Equal(leaf) || onPath(c, path) {
+					continue
+				}
+				if self, err := cs.selfSigned(c); err != nil {
+					return err
+				} else if self != last {
+					continue
+				}
+				ok, err := cs.issuedBy(c, cur)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+				extended = true
+				if err := walk(c, append(path[:len(path):len(path)], c)); err != nil {
+					return err
+				}
+			}
+		}
+		if !extended && !anchored && len(out) < maxPaths {
 			out = append(out, path)
 		}
 		return nil
@@ -233,6 +264,15 @@ func (cs *Chains) paths(leaf *x509.Certificate) ([][]*x509.Certificate, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// selfSigned reports whether c's own key made its signature (checked
+// once, from the budget).
+func (cs *Chains) selfSigned(c *x509.Certificate) (bool, error) {
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false, nil
+	}
+	return cs.issuedBy(c, c)
 }
 
 func onPath(c *x509.Certificate, path []*x509.Certificate) bool {

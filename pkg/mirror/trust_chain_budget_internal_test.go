@@ -272,6 +272,19 @@ func TestTrustRootLegitimateChainsWithinBudget(t *testing.T) {
 	newRoot := &testutil.CA{Cert: crossCert(t, "Root", newKey, nil), Key: newKey}
 	newByOld := crossCert(t, "Root", newKey, old)
 	rekeyed := newRoot.Intermediate(t, "Signing CA")
+	// A root re-keyed twice (as AD CS renews a CA with a new key), each
+	// key's certificate self-signed and cross-signed by the key before,
+	// the chain carrying them all: both certificates of one key on a
+	// path made x509 search through either at every step, some 100
+	// checks a signer, so 5 signers ran out of the budget (found by
+	// review).
+	newerKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := &testutil.CA{Cert: crossCert(t, "Root", newerKey, nil), Key: newerKey}
+	newerByNew := crossCert(t, "Root", newerKey, newRoot)
+	twice := newer.Intermediate(t, "Signing CA")
 	// A root, its policy CA and signing CA, the chain given root first,
 	// the signing CA trusted as a root too.
 	root := testutil.NewRootCA(t, "Root CA")
@@ -291,6 +304,8 @@ func TestTrustRootLegitimateChainsWithinBudget(t *testing.T) {
 		// ca-bundle.pem, the bundle holding them too): each copy was
 		// charged at every step where x509, whose pool holds one, checks
 		// one, so 32 signers ran out of the budget (found by review).
+		{"root re-keyed twice, 32 signers", dsse.MaxSignatures, twice, []*x509.Certificate{twice.Cert, newer.Cert, newerByNew, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert}},
+		{"root re-keyed twice, each trusted, 32 signers", dsse.MaxSignatures, twice, []*x509.Certificate{twice.Cert, newer.Cert, newerByNew, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert, newRoot.Cert, newer.Cert}},
 		{"re-keyed root given twice, 32 signers", dsse.MaxSignatures, rekeyed, []*x509.Certificate{rekeyed.Cert, newRoot.Cert, newByOld}, []*x509.Certificate{old.Cert, newRoot.Cert, old.Cert, newRoot.Cert}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
