@@ -237,6 +237,9 @@ func IsTransient(err error) bool {
 	if certErr := new(ClientCertError); errors.As(err, &certErr) || errors.As(err, new(*handshakeRefused)) {
 		return false // a TLS alert travels in a net.Error, but is the registry's answer
 	}
+	if errors.As(err, new(*PlainCredentialsError)) {
+		return false // kept back by stella (plainCredentials), in a url.Error: kept back again
+	}
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) {
 		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && storageFault(resp) == ""

@@ -41,6 +41,8 @@ func TestIsTransient(t *testing.T) {
 		{syscall.EIO, false},
 		{context.Canceled, false},
 		{errors.New("something else"), false},
+		// Credentials kept back (plainCredentials) are kept back again.
+		{&url.Error{Op: "Post", URL: "http://127.0.0.1:5001/token", Err: &remote.PlainCredentialsError{Registry: "127.0.0.1:5000", Host: "127.0.0.1:5001"}}, false},
 	} {
 		if got := remote.IsTransient(tt.err); got != tt.want {
 			t.Errorf("IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
