@@ -181,13 +181,23 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 	spreads, sctx := errgroup.WithContext(ctx)
 	spreads.SetLimit(limit)
 	pl.spreadCtx = sctx
-	var err error
+	var (
+		stopAhead func()
+		err       error
+	)
 	if pl.src.stream != nil {
-		err = pl.streamBlobs(sctx, spreads, limit)
+		stopAhead, err = pl.streamBlobs(sctx, spreads, limit)
 	} else {
-		err = pl.fetchBlobs(sctx, spreads, limit)
+		stopAhead, err = pl.fetchBlobs(sctx, spreads, limit)
+	}
+	if err != nil {
+		stopAhead()
 	}
 	werr := spreads.Wait()
+	// The checks ahead go on while the spreads do: they ask the held
+	// blobs' other repositories, which the spreads would ask one after
+	// another.
+	stopAhead()
 	switch {
 	case err == nil:
 		err = werr
@@ -208,8 +218,10 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 // target. Whether the target holds each blob does not depend on the
 // stream: it is asked ahead, limit at a time, in the order pack writes
 // blobs (streamOrder), so that a blob's upload starts with its answer in
-// hand, and the stream waits for no HEAD in its own turn.
-func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
+// hand, and the stream waits for no HEAD in its own turn. It returns the
+// function that stops the checks ahead (checkAhead), which the spreads
+// queued may still use.
+func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limit int) (func(), error) {
 	docs := pl.plan.manifestDigests()
 	human := map[string]int64{}
 	var declared int64
@@ -224,7 +236,6 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 		declared += m
 	}
 	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit, pl.plan.held, false)
-	defer stop()
 	done := map[digest.Digest]bool{}
 	behind, bctx := errgroup.WithContext(ctx)
 	behind.SetLimit(streamPipeline)
@@ -259,7 +270,7 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 		err = werr
 	}
 	if err != nil {
-		return err
+		return stop, err
 	}
 	for _, b := range pl.plan.blobs {
 		if done[b.desc.Digest] {
@@ -267,26 +278,26 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 		}
 		ok, err := held[b].wait(ctx)
 		if err != nil {
-			return err
+			return stop, err
 		}
 		if !ok {
 			// Missing content is a mismatch (exit 2), as verify and serve
 			// report it: the bundle does not hold what was signed.
-			return fmt.Errorf("%s: archive lacks blob %s and %s/%s does not have it (truncated archive?): %w", pl.src.name, b.desc.Digest, pl.tgt.host, b.repos[0], errdef.ErrDigestMismatch)
+			return stop, fmt.Errorf("%s: archive lacks blob %s and %s/%s does not have it (truncated archive?): %w", pl.src.name, b.desc.Digest, pl.tgt.host, b.repos[0], errdef.ErrDigestMismatch)
 		}
 		if pl.wantsOnDisk(b) {
 			// An advisory the archive lacks (a delta omits those its base
 			// carried) is still written, from the target's verified copy,
 			// with the answer in hand: asking again cost a round trip.
 			if err := pl.placeFromTarget(ctx, spreads, b, held[b]); err != nil {
-				return err
+				return stop, err
 			}
 			continue
 		}
 		pl.tgt.skipped.Add(1)
-		spreads.Go(func() error { return pl.tgt.spread(ctx, b) })
+		spreads.Go(func() error { return pl.tgt.spread(ctx, b, held[b]) })
 	}
-	return nil
+	return stop, nil
 }
 
 // ready waits until the placement may write: at once without a check
@@ -322,8 +333,9 @@ func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, 
 }
 
 // fetchBlobs reads every blob at random, limit at a time largest first,
-// and the small ones beside them (transfer.LargestFirstWithSmall).
-func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) error {
+// and the small ones beside them (transfer.LargestFirstWithSmall). It
+// returns the function that stops the checks ahead, as streamBlobs does.
+func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) (func(), error) {
 	size := func(b *blobPlace) int64 { return b.desc.Size }
 	// Whether the target holds each blob not wanted on disk is asked ahead,
 	// in the same order; a blob known to be held (a delta's omitted one,
@@ -335,8 +347,7 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 		}
 	}
 	held, stop := pl.tgt.checkAhead(ctx, ask, limit, pl.plan.held, true)
-	defer stop()
-	return transfer.LargestFirstWithSmall(ctx, pl.plan.blobs, size, limit, func(ctx context.Context, b *blobPlace) error {
+	return stop, transfer.LargestFirstWithSmall(ctx, pl.plan.blobs, size, limit, func(ctx context.Context, b *blobPlace) error {
 		return pl.fetchBlob(ctx, spreads, b, held[b])
 	})
 }
@@ -353,7 +364,7 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 			return err
 		}
 		if done {
-			spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+			spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
 			return nil
 		}
 	}
@@ -371,7 +382,7 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
 			return pl.sourceFault(err)
 		}
-		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
 		return nil
 	}
 	rc, err := pl.src.fetch(remote.Streaming(ctx), b.desc)
@@ -388,7 +399,7 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, transfer.NewSeekReaderAt(rs, b.desc.Size)); err != nil {
 			return pl.sourceFault(err)
 		}
-		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
 		return nil
 	}
 	return pl.sourceFault(pl.place(ctx, spreads, b, rc, held))
@@ -464,7 +475,7 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 	if err != nil {
 		return err
 	}
-	spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b) })
+	spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
 	return nil
 }
 

@@ -178,10 +178,18 @@ func (t *target) uploadAt(ctx context.Context, repo string, desc ocispec.Descrip
 
 // spread makes a blob that is in b.repos[0] present in every other
 // repository of b: skipped where it already is, mounted where the
-// registry links it, copied through this process otherwise.
-func (t *target) spread(ctx context.Context, b *blobPlace) error {
-	for _, repo := range b.repos[1:] {
-		ok, err := t.hasBlob(ctx, repo, b.desc)
+// registry links it, copied through this process otherwise. held is the
+// answer for b.repos[0] asked ahead (nil if none): for a blob held there,
+// whether the others hold it is asked ahead too (checkAhead), and taken
+// from there.
+func (t *target) spread(ctx context.Context, b *blobPlace, held *blobAnswer) error {
+	others := held.othersOnceHeld()
+	for i, repo := range b.repos[1:] {
+		var ahead *blobAnswer
+		if i < len(others) {
+			ahead = others[i]
+		}
+		ok, err := t.hasBlobAhead(ctx, repo, b.desc, ahead)
 		if err != nil {
 			return err
 		}
@@ -216,6 +224,25 @@ func (t *target) spread(ctx context.Context, b *blobPlace) error {
 		}
 	}
 	return nil
+}
+
+// hasBlobAhead reports whether repo holds the blob: as ahead answers, if
+// its question was claimed already (it waits for the answer), else asked
+// now, and claimed so that it is not asked again. An ahead answer that
+// failed (stopped, say, with the checks ahead) is asked again here.
+func (t *target) hasBlobAhead(ctx context.Context, repo string, desc ocispec.Descriptor, ahead *blobAnswer) (bool, error) {
+	if ahead == nil {
+		return t.hasBlob(ctx, repo, desc)
+	}
+	if ahead.claimed.CompareAndSwap(false, true) {
+		ok, err := t.hasBlob(ctx, repo, desc)
+		ahead.give(ok, err)
+		return ok, err
+	}
+	if ok, err := ahead.wait(ctx); err == nil || ctx.Err() != nil {
+		return ok, err
+	}
+	return t.hasBlob(ctx, repo, desc)
 }
 
 // explain turns a registry's refusal of an unknown artifact type into an
