@@ -39,7 +39,7 @@ func main() {
 	layers := flag.Int("layers", 1, "layers each platform image has besides the shared base (the same bytes in more, smaller blobs)")
 	runs := flag.Int("runs", 3, "repetitions of each measurement")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed at the end)")
-	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,sync,push,serve,inspect,verify,delta)")
+	only := flag.String("only", "", "run only the groups whose name contains one of these (comma-separated: export,import,reimport,sync,push,serve,inspect,verify,delta)")
 	var rtt *time.Duration
 	flag.Func("rtt", "put every registry behind a proxy that delays each request by this round trip time (0s: no delay) and report each job's requests and sequential depth", func(s string) error {
 		d, err := time.ParseDuration(s)
@@ -140,6 +140,7 @@ func bench(stella string, mib int64, layers, runs int, work, only string, rtt *t
 	}{
 		{"export (registry -> media)", e.exportScenarios},
 		{"import (media -> registry)", e.importScenarios},
+		{"reimport (media -> registry holding it)", e.reimportScenarios},
 		{"sync (registry -> registry)", e.syncScenarios},
 		{"inspect, verify", e.inspectScenarios},
 		{"serve (media -> clients)", e.serveScenarios},
