@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stellaops/mirror/internal/sample"
 	"github.com/stellaops/mirror/internal/testutil"
@@ -42,25 +41,12 @@ func TestStreamedImportAsksForBlobsAhead(t *testing.T) {
 		})
 	}
 	target := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler { return count(barrier.Wrap(next)) })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	type outcome struct {
-		res *mirror.PlaceResult
-		err error
-	}
-	out := make(chan outcome, 1)
-	go func() {
-		res, err := mirror.Import(ctx, importOpts(t, archive, target, s.pub))
-		out <- outcome{res, err}
-	}()
-	if err := barrier.Wait(ctx); err != nil {
-		t.Errorf("blob HEADs of a streamed import: %v", err)
-	}
-	o := <-out
-	if o.err != nil {
-		t.Fatal(o.err)
-	}
-	assertImported(t, s, target, o.res)
+	var res *mirror.PlaceResult
+	runTogether(t, barrier, "blob HEADs of a streamed import", func() (err error) {
+		res, err = mirror.Import(context.Background(), importOpts(t, archive, target, s.pub))
+		return err
+	})
+	assertImported(t, s, target, res)
 	mu.Lock()
 	defer mu.Unlock()
 	for path, k := range heads {

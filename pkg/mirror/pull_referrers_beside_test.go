@@ -294,14 +294,14 @@ func envelopeBlob(t *testing.T, dir string) string {
 	return headFileBlob(t, dir, layout.EnvelopeFile)
 }
 
-// runTogether runs run while together waits (5 s at most) for what it
+// runTogether runs run while together waits (20 s at most) for what it
 // holds to be in flight at once, naming what in the error if it was not;
 // the test fails if run does.
 func runTogether(t *testing.T, together *testutil.Barrier, what string, run func() error) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- run() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := together.Wait(ctx); err != nil {
 		t.Errorf("%s: %v", what, err)

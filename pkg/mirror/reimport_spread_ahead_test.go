@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -57,28 +56,15 @@ func TestReimportAsksSpreadsAhead(t *testing.T) {
 	barrier.Hold(func(r *http.Request) bool {
 		return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/blobs/"+base.String()) && !first.CompareAndSwap(false, true)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	type outcome struct {
-		res *mirror.PlaceResult
-		err error
+	var res *mirror.PlaceResult
+	runTogether(t, barrier, "HEADs of the base layer in its other repositories, re-imported", func() (err error) {
+		res, err = mirror.Import(context.Background(), importOpts(t, archive, target, s.pub))
+		return err
+	})
+	if res.Blobs.Sent != 0 {
+		t.Errorf("re-import sent %d blobs, want none", res.Blobs.Sent)
 	}
-	out := make(chan outcome, 1)
-	go func() {
-		res, err := mirror.Import(ctx, importOpts(t, archive, target, s.pub))
-		out <- outcome{res, err}
-	}()
-	if err := barrier.Wait(ctx); err != nil {
-		t.Errorf("HEADs of the base layer in its other repositories, re-imported: %v", err)
-	}
-	o := <-out
-	if o.err != nil {
-		t.Fatal(o.err)
-	}
-	if o.res.Blobs.Sent != 0 {
-		t.Errorf("re-import sent %d blobs, want none", o.res.Blobs.Sent)
-	}
-	assertImported(t, s, target, o.res)
+	assertImported(t, s, target, res)
 	mu.Lock()
 	defer mu.Unlock()
 	asked := 0
