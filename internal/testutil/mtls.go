@@ -28,7 +28,7 @@ func (ca *CA) ClientCert(t testing.TB, dir, name string) (certFile, keyFile stri
 		Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, BasicConstraintsValid: true,
 	}
-	cert := newCert(t, tmpl, ca, &k.PublicKey, ca.Key)
+	cert := NewCert(t, tmpl, ca, &k.PublicKey, ca.Key)
 	certFile = WritePEM(t, dir, name+".pem", cert, ca.Cert)
 	der, err := x509.MarshalECPrivateKey(k)
 	if err != nil {

@@ -37,7 +37,9 @@ type LeafOptions struct {
 	EmailAddresses []string
 }
 
-func newCert(t testing.TB, tmpl *x509.Certificate, parent *CA, pub crypto.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
+// NewCert makes tmpl a certificate of pub, with a random serial number,
+// issued by parent (self-signed with parent nil) and signed by signer.
+func NewCert(t testing.TB, tmpl *x509.Certificate, parent *CA, pub crypto.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
 	sn, err := rand.Int(rand.Reader, big.NewInt(1<<62))
 	if err != nil {
@@ -76,7 +78,7 @@ func NewRootCA(t testing.TB, name string) *CA {
 		Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	return &CA{Cert: newCert(t, tmpl, nil, &k.PublicKey, k), Key: k}
+	return &CA{Cert: NewCert(t, tmpl, nil, &k.PublicKey, k), Key: k}
 }
 
 // Intermediate makes a signing CA under ca.
@@ -87,7 +89,7 @@ func (ca *CA) Intermediate(t testing.TB, name string) *CA {
 		Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(180 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	return &CA{Cert: newCert(t, tmpl, ca, &k.PublicKey, ca.Key), Key: k}
+	return &CA{Cert: NewCert(t, tmpl, ca, &k.PublicKey, ca.Key), Key: k}
 }
 
 // Leaf certifies pub as a signing key.
@@ -113,7 +115,7 @@ func (ca *CA) Leaf(t testing.TB, name string, pub crypto.PublicKey, o LeafOption
 	if name == "" {
 		tmpl.Subject = pkix.Name{}
 	}
-	return newCert(t, tmpl, ca, pub, ca.Key)
+	return NewCert(t, tmpl, ca, pub, ca.Key)
 }
 
 // WritePEM writes certificates as PEM into dir/name and returns the path.
@@ -140,7 +142,7 @@ func (ca *CA) ServerCert(t testing.TB, dir string) (certFile, keyFile string) {
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}, BasicConstraintsValid: true,
 	}
-	cert := newCert(t, tmpl, ca, &k.PublicKey, ca.Key)
+	cert := NewCert(t, tmpl, ca, &k.PublicKey, ca.Key)
 	certFile = WritePEM(t, dir, "server.pem", cert, ca.Cert)
 	der, err := x509.MarshalECPrivateKey(k)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +33,7 @@ func craftedChains(tb testing.TB, distinctDecoys bool) (files map[string][]byte,
 	subject := pkix.Name{CommonName: "Looping CA"}
 	ca := func() *x509.Certificate {
 		return &x509.Certificate{Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, SerialNumber: big.NewInt(1)}
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	}
 	p521 := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
@@ -43,27 +42,21 @@ func craftedChains(tb testing.TB, distinctDecoys bool) (files map[string][]byte,
 		}
 		return k
 	}
-	create := func(tmpl, parent *x509.Certificate, pub any, priv *ecdsa.PrivateKey) *x509.Certificate {
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return c
+	// A CA certificate of pub signed by priv, its issuer another of the
+	// name (x and y issue each other; decoys claim to be theirs).
+	create := func(pub *ecdsa.PublicKey, priv *ecdsa.PrivateKey) *x509.Certificate {
+		return testutil.NewCert(tb, ca(), nil, pub, priv)
 	}
 	kx, ky := p521(), p521()
-	x := create(ca(), ca(), &kx.PublicKey, ky)
-	y := create(ca(), ca(), &ky.PublicKey, kx)
+	x := create(&kx.PublicKey, ky)
+	y := create(&ky.PublicKey, kx)
 	var chain []*x509.Certificate
 	kd := p521()
 	for range 62 {
 		if distinctDecoys {
 			kd = p521()
 		}
-		chain = append(chain, create(ca(), ca(), &kd.PublicKey, kd))
+		chain = append(chain, create(&kd.PublicKey, kd))
 	}
 	chain = append(chain, x, y)
 	var leaves []*x509.Certificate
@@ -204,23 +197,11 @@ func crossCert(tb testing.TB, name string, key *ecdsa.PrivateKey, issuer *testut
 	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	var err error
-	if tmpl.SerialNumber, err = rand.Int(rand.Reader, big.NewInt(1<<62)); err != nil {
-		tb.Fatal(err)
-	}
-	parent, signer := tmpl, key
+	signer := key
 	if issuer != nil {
-		parent, signer = issuer.Cert, issuer.Key
+		signer = issuer.Key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
+	return testutil.NewCert(tb, tmpl, issuer, &key.PublicKey, signer)
 }
 
 // signedBundle is the files of a bundle signed by each of n keys, each
