@@ -74,16 +74,8 @@ one without, --from-plain-http (the registry of REF) or --to-plain-http
 			if opts.Trust, err = trust.required(); err != nil {
 				return err
 			}
-			var plain []string
-			if toPlain {
-				plain = append(plain, opts.Registry)
-			}
-			if ref, err := registry.ParseReference(opts.Source); err == nil && fromPlain {
-				// A FILE or DIR is read as it is: Import refuses the flag.
-				plain = append(plain, ref.Registry)
-			}
 			opts.SourcePlainHTTP = fromPlain
-			if opts.Client, err = app.remoteClient(plain...); err != nil {
+			if opts.Client, err = app.remoteClient(app.plainSides(cmd, args)...); err != nil {
 				return err
 			}
 			if catalogKey != "" {
@@ -102,6 +94,19 @@ one without, --from-plain-http (the registry of REF) or --to-plain-http
 			return app.emit(res, func(w io.Writer) { printPlaced(w, "Imported", res) })
 		},
 	}
+	app.setPlainSides(cmd, func(args []string) []string {
+		var plain []string
+		if toPlain && opts.Registry != "" {
+			plain = append(plain, opts.Registry)
+		}
+		if len(args) == 1 && fromPlain {
+			if ref, err := registry.ParseReference(args[0]); err == nil {
+				// A FILE or DIR is read as it is: Import refuses the flag.
+				plain = append(plain, ref.Registry)
+			}
+		}
+		return plain
+	})
 	f := cmd.Flags()
 	f.StringVar(&opts.Registry, "registry", "", "target registry, HOST[:PORT] (required)")
 	f.StringVar(&opts.AdvisoriesDir, "advisories-dir", "", "directory to write the advisories into, removing those the previous import wrote that this bundle withdrew (without it they stay only in the bundle repository, with a warning)")

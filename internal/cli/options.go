@@ -27,6 +27,28 @@ type app struct {
 	// stdLogRestore puts the standard logger back as routeStdLog found
 	// it; nil until then.
 	stdLogRestore func()
+	// sidePlainHosts are, for a command that has them (sync's and import
+	// REF's --from-plain-http, --to-plain-http), the registries its own
+	// flags talk plain HTTP to, from its arguments: the client's and the
+	// advised commands' alike.
+	sidePlainHosts map[*cobra.Command]func(args []string) []string
+}
+
+// setPlainSides makes f the sidePlainHosts of cmd.
+func (a *app) setPlainSides(cmd *cobra.Command, f func(args []string) []string) {
+	if a.sidePlainHosts == nil {
+		a.sidePlainHosts = map[*cobra.Command]func(args []string) []string{}
+	}
+	a.sidePlainHosts[cmd] = f
+}
+
+// plainSides is what sidePlainHosts holds for cmd, none where it holds
+// nothing.
+func (a *app) plainSides(cmd *cobra.Command, args []string) []string {
+	if f := a.sidePlainHosts[cmd]; f != nil {
+		return f(args)
+	}
+	return nil
 }
 
 // globalOptions are the flags of every `stella mirror` command.
@@ -97,13 +119,27 @@ func (g *globalOptions) validate() error {
 // all, a mistyped name sent every request anonymously. login, which
 // writes it, makes it; logout, which sends nothing, finds no credentials
 // there to remove ("not logged in", exit 0, as docker logout).
-func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command) error {
+//
+// Its advice talks plain HTTP to the hosts --plain-http-host names and
+// to sidePlain (a sync's or an import REF's --from-plain-http,
+// --to-plain-http): a login, pasted as printed for one of those, talked
+// HTTPS to a registry without TLS, and failed.
+func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command, sidePlain ...string) error {
 	if g.registryCfg == "" || cmd.Name() == "login" || cmd.Name() == "logout" {
 		return nil
 	}
 	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {
+		plain := slices.Clip(g.plainHosts)
+		for _, h := range sidePlain {
+			// Only a HOST[:PORT]: an --registry not yet checked may
+			// hold credentials, which are never printed; the command
+			// refuses it anyway.
+			if mirror.CheckPlainHTTPHost(h) == nil {
+				plain = append(plain, h)
+			}
+		}
 		login := mirror.LoginCommand("HOST", remote.Options{
-			PlainHTTP: g.plainHTTP, PlainHTTPHosts: g.plainHosts, Insecure: g.insecure, CAFile: g.caFile, CertFile: g.certFile,
+			PlainHTTP: g.plainHTTP, PlainHTTPHosts: plain, Insecure: g.insecure, CAFile: g.caFile, CertFile: g.certFile,
 			KeyFile: g.keyFile, CertsDir: g.certsDir, ConfigFile: g.registryCfg,
 		})
 		return fmt.Errorf("--registry-config %s: no such file (%s writes it): %w", g.registryCfg, login, errdef.ErrNotFound)

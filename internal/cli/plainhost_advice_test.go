@@ -91,3 +91,41 @@ func TestDoctorPlainTokenServiceNotNamed(t *testing.T) {
 	}
 	t.Fatalf("no auth check:\n%s", stdout)
 }
+
+// TestSidePlainHTTPLoginAdviceRuns: the login a missing --registry-config
+// advises runs as printed for the registry a sync's --to-plain-http (or
+// --from-plain-http) or an import REF's talks plain HTTP to. It carried
+// --plain-http-host alone, so the login talked HTTPS to that registry,
+// without TLS, and failed ("server gave HTTP response to HTTPS client")
+// (found by review).
+func TestSidePlainHTTPLoginAdviceRuns(t *testing.T) {
+	dir := t.TempDir()
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, dir, "mirror", "s3cret")})
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"sync --to-plain-http", []string{"mirror", "sync", "tls.example/stellaops/mirror-bundle:1", host + "/stellaops/mirror-bundle", "--to-plain-http"}},
+		{"sync --from-plain-http", []string{"mirror", "sync", host + "/stellaops/mirror-bundle:1", "tls.example/stellaops/mirror-bundle", "--from-plain-http"}},
+		{"import --to-plain-http", []string{"mirror", "import", "tls.example/stellaops/mirror-bundle:1", "--registry", host, "--to-plain-http"}},
+		{"import --from-plain-http", []string{"mirror", "import", host + "/stellaops/mirror-bundle:1", "--registry", "tls.example", "--from-plain-http"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "config.json")
+			code, _, stderr := run(t, append(tc.args, "--key", "cosign.pub", "--registry-config", cfg)...)
+			_, rest, ok := strings.Cut(stderr, "(stella ")
+			login, _, _ := strings.Cut(rest, " writes it)")
+			if code != ExitInput || !ok || login == "" {
+				t.Fatalf("exit %d, stderr %q; want a missing --registry-config advising a login", code, stderr)
+			}
+			args := strings.Fields(strings.NewReplacer("HOST", host, "USER", "mirror").Replace(login))
+			var out, errOut bytes.Buffer
+			if code := Execute(context.Background(), args, strings.NewReader("s3cret\n"), &out, &errOut); code != 0 {
+				t.Fatalf("the advised login, `stella %s`: exit %d\n%s%s", login, code, out.String(), errOut.String())
+			}
+			if saved, err := os.ReadFile(cfg); err != nil || !strings.Contains(string(saved), host) {
+				t.Errorf("the advised login saved no credentials for %s: %s (%v)", host, saved, err)
+			}
+		})
+	}
+}

@@ -145,7 +145,7 @@ a registry, verify it, and load it into the air-gap registry.`,
 			if err := app.global.validate(); err != nil {
 				return err
 			}
-			if err := app.global.checkRegistryConfig(cmd); err != nil {
+			if err := app.global.checkRegistryConfig(cmd, app.plainSides(cmd, args)...); err != nil {
 				return err
 			}
 			app.routeStdLog()

@@ -50,23 +50,7 @@ names.`,
 			if opts.Trust, err = trust.options(); err != nil {
 				return err
 			}
-			var plain []string
-			for _, side := range []struct {
-				on  bool
-				ref string
-			}{{fromPlain, opts.Source}, {toPlain, opts.Destination}} {
-				if !side.on {
-					continue
-				}
-				ref, err := registry.ParseReference(side.ref)
-				if err != nil {
-					// mirror.Sync refuses it, naming it without any
-					// credentials written in it.
-					continue
-				}
-				plain = append(plain, ref.Registry)
-			}
-			if opts.Client, err = app.remoteClient(plain...); err != nil {
+			if opts.Client, err = app.remoteClient(app.plainSides(cmd, args)...); err != nil {
 				return err
 			}
 			opts.Transfer, opts.Logger = app.transferOptions(), app.logger()
@@ -81,6 +65,28 @@ names.`,
 			return app.emit(res, func(w io.Writer) { printPlaced(w, "Synced", res) })
 		},
 	}
+	app.setPlainSides(cmd, func(args []string) []string {
+		if len(args) != 2 {
+			return nil
+		}
+		var plain []string
+		for _, side := range []struct {
+			on  bool
+			ref string
+		}{{fromPlain, args[0]}, {toPlain, args[1]}} {
+			if !side.on {
+				continue
+			}
+			ref, err := registry.ParseReference(side.ref)
+			if err != nil {
+				// mirror.Sync refuses it, naming it without any
+				// credentials written in it.
+				continue
+			}
+			plain = append(plain, ref.Registry)
+		}
+		return plain
+	})
 	cmd.Flags().BoolVar(&fromPlain, "from-plain-http", false, "talk plain HTTP to the source registry only (--plain-http: to both)")
 	cmd.Flags().BoolVar(&toPlain, "to-plain-http", false, "talk plain HTTP to the destination registry only (--plain-http: to both)")
 	cmd.Flags().BoolVar(&opts.Images, "images", false, "also place every image under its mapped name at the destination")
