@@ -129,3 +129,44 @@ func TestSidePlainHTTPLoginAdviceRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialsHintLoginRuns: the login a registry's Basic challenge
+// without credentials advises runs, with the --registry-config of the run
+// as the hint says, for a registry the run talked plain HTTP to by a
+// sync's --from-plain-http or an import REF's. The hint named HOST and
+// "the --plain-http (or --plain-http-host) of this run", which such a run
+// has not, so the login talked HTTPS to a registry without TLS and failed
+// (found by review).
+func TestCredentialsHintLoginRuns(t *testing.T) {
+	dir := t.TempDir()
+	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, dir, "mirror", "s3cret")})
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"sync --from-plain-http", []string{"mirror", "sync", host + "/stellaops/mirror-bundle:1", "127.0.0.1:1/stellaops/mirror-bundle", "--from-plain-http"}},
+		{"import --from-plain-http", []string{"mirror", "import", host + "/stellaops/mirror-bundle:1", "--registry", "127.0.0.1:1", "--from-plain-http"}},
+		{"pull --plain-http", []string{"mirror", "pull", host + "/stellaops/mirror-bundle:1", filepath.Join(t.TempDir(), "out"), "--plain-http"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "config.json")
+			if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := run(t, append(tc.args, "--key", filepath.Join("..", "..", "tools", "cosign", "cosign.pub"), "--registry-config", cfg, "--retries", "0")...)
+			_, rest, ok := strings.Cut(stderr, "the registry wants credentials: `stella ")
+			login, _, _ := strings.Cut(rest, "`")
+			if code != ExitInput || !ok || login == "" {
+				t.Fatalf("exit %d, stderr %q; want the registry's want of credentials, advising a login", code, stderr)
+			}
+			args := append(strings.Fields(strings.NewReplacer("HOST", host, "USER", "mirror").Replace(login)), "--registry-config", cfg)
+			var out, errOut bytes.Buffer
+			if code := Execute(context.Background(), args, strings.NewReader("s3cret\n"), &out, &errOut); code != 0 {
+				t.Fatalf("the advised login, `stella %s` with --registry-config: exit %d\n%s%s", login, code, out.String(), errOut.String())
+			}
+			if saved, err := os.ReadFile(cfg); err != nil || !strings.Contains(string(saved), host) {
+				t.Errorf("the advised login saved no credentials for %s: %s (%v)", host, saved, err)
+			}
+		})
+	}
+}

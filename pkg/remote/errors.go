@@ -66,7 +66,7 @@ func classify(err error, storage bool) error {
 		}
 	}
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
-		return &classified{fmt.Errorf("%w (the registry wants credentials: `stella mirror login HOST -u USER --password-stdin`, with the --plain-http (or --plain-http-host) and --registry-config of this run, `docker login`, or --registry-config)", err), errdef.ErrUnavailable}
+		return &classified{fmt.Errorf("%w (the registry wants credentials: `%s`, with the TLS flags (--ca-file, --certs-dir) and --registry-config of this run, `docker login`, or --registry-config)", err, basicLogin(err)), errdef.ErrUnavailable}
 	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
 		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: if it has no TLS, --plain-http-host %s talks plain HTTP to it alone, --plain-http to every registry of the run; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err, plainHostOf(err)), errdef.ErrUnavailable}
@@ -428,6 +428,36 @@ func storageFaultAnswer(resp *http.Response) bool {
 		return false
 	}
 	return storageFault(&errcode.ErrorResponse{StatusCode: resp.StatusCode, URL: resp.Request.URL, Errors: body.Errors}) != ""
+}
+
+// basicLogin is the login that saves credentials for the registry whose
+// Basic challenge met none (err, ErrBasicCredentialNotFound), talking to
+// it as the run did: with --plain-http-host HOST where the run talked
+// plain HTTP to it, whichever flag said so (--plain-http, --plain-http-host,
+// a sync's or an import REF's --from-plain-http or --to-plain-http, which
+// login has not). oras-go names the request only in the message (`GET
+// "URL": basic credential not found`); where it does not, HOST stands for
+// the registry.
+func basicLogin(err error) string {
+	host, plain := "HOST", false
+	msg := err.Error()
+	if i := strings.LastIndex(msg, auth.ErrBasicCredentialNotFound.Error()); i > 0 {
+		if m := wrappingRequest.FindStringSubmatch(msg[:i]); m != nil {
+			// A request of the registry's API only: one it sent on
+			// elsewhere (its storage) is not the registry to log in to.
+			if u, perr := url.Parse(m[1]); perr == nil && u.Host != "" && u.User == nil && apiPath(u) {
+				host, plain = u.Host, u.Scheme == "http"
+			}
+		}
+	}
+	if strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") != "" {
+		host = "'" + strings.ReplaceAll(host, "'", `'\''`) + "'" // [::1]:5000, for the shell
+	}
+	login := "stella mirror login " + host + " -u USER --password-stdin"
+	if plain {
+		login += " --plain-http-host " + host
+	}
+	return login
 }
 
 // plainHostOf returns the HOST[:PORT] of the request err failed (a
