@@ -23,6 +23,12 @@ func TestSyncBetweenTLSAndPlainHTTP(t *testing.T) {
 	if stderr := mirror("sync, --plain-http", ExitInput, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle", "--plain-http"); !strings.Contains(stderr, "drop --plain-http") {
 		t.Errorf("sync --plain-http to a TLS source does not say to drop it:\n%s", stderr)
 	}
+	// --from-plain-http of the TLS side: the flag to drop is named, and
+	// the registry (found by review: it said to drop --plain-http, or the
+	// registry from --plain-http-host, neither of which the run had).
+	if stderr := mirror("sync, --from-plain-http of the TLS side", ExitInput, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle", "--from-plain-http"); !strings.Contains(stderr, "drop --plain-http, the --from-plain-http or --to-plain-http of its side of a sync or an import REF, or "+tlsHost+" from --plain-http-host") {
+		t.Errorf("sync --from-plain-http of a TLS source does not say to drop it:\n%s", stderr)
+	}
 	// Neither: the plain one is refused, naming --plain-http.
 	mirror("sync, HTTPS both", ExitInput, "sync", tlsHost+"/stellaops/mirror-bundle:2025.10.0", plainHost+"/stellaops/mirror-bundle")
 

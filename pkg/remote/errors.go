@@ -109,7 +109,8 @@ func classify(err error, storage bool) error {
 			// error (Go's "Client sent an HTTP request to an HTTPS
 			// server", nginx's "The plain HTTP request was sent to HTTPS
 			// port"), as doctor's reachability check says.
-			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http, or this registry from --plain-http-host; --plain-http-host HOST[:PORT] for the registries without TLS only, --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err), errdef.ErrUnavailable}
+			// Whichever flag the run talked plain HTTP to it with.
+			return &classified{fmt.Errorf("%w (the registry may speak HTTPS: drop --plain-http, the --from-plain-http or --to-plain-http of its side of a sync or an import REF, or %s from --plain-http-host; --plain-http-host HOST[:PORT] for the registries without TLS only)", err, resp.URL.Host), errdef.ErrUnavailable}
 		}
 		return err
 	}
