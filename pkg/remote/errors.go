@@ -280,8 +280,14 @@ func storageRequest(err error) bool {
 	// (login's check, GET /v2/), asks the token service with no query:
 	// its answer comes wrapped in the API request's (`GET "…/v2/": GET
 	// "…/token": …`).
-	msg := err.Error()
-	if i := strings.Index(msg, resp.Error()); i > 0 {
+	// Both without their URLs' queries: the message was written when the
+	// error was wrapped, with the answer's URL whole, and an earlier
+	// Classify of the same error (pkg/mirror asks isNotFound first) has
+	// dropped the query from the answer since (dropQueries); matched
+	// whole, the answer was not found in the message, and a token
+	// service's refusal was taken for the storage's.
+	msg := urlSecrets.ReplaceAllString(err.Error(), "$1$2")
+	if i := strings.Index(msg, urlSecrets.ReplaceAllString(resp.Error(), "$1$2")); i > 0 {
 		if m := wrappingRequest.FindStringSubmatch(msg[:i]); m != nil {
 			if u, perr := url.Parse(m[1]); perr == nil && apiPath(u) {
 				return false
