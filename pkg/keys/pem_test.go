@@ -65,12 +65,7 @@ func TestByteOrderMarkNamed(t *testing.T) {
 	ctx := context.Background()
 	_, _, kp := keyPair(t)
 	bom := func(data []byte) []byte { return append([]byte("\xEF\xBB\xBF"), data...) }
-	root := testutil.NewRootCA(t, "Root CA")
-	rootFile := testutil.WritePEM(t, t.TempDir(), "root.pem", root.Cert)
-	rootPEM, err := os.ReadFile(rootFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rootPEM := rootCAPEM(t)
 	t.Setenv("STELLA_TEST_BOM_KEY", string(bom(kp.PrivatePEM)))
 	privFile, pubFile, rootBOM := writeFile(t, bom(kp.PrivatePEM)), writeFile(t, bom(kp.PublicPEM)), writeFile(t, bom(rootPEM))
 	// The base64 of such a file (COSIGN_PRIVATE_KEY_B64 made from it):
@@ -112,11 +107,7 @@ func TestByteOrderMarkNamed(t *testing.T) {
 func TestByteOrderMarkBeforeTextTaken(t *testing.T) {
 	ctx := context.Background()
 	_, _, kp := keyPair(t)
-	root := testutil.NewRootCA(t, "Root CA")
-	rootPEM, err := os.ReadFile(testutil.WritePEM(t, t.TempDir(), "root.pem", root.Cert))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rootPEM := rootCAPEM(t)
 	text := func(data []byte) []byte {
 		return append([]byte("\xEF\xBB\xBFBag Attributes\n    friendlyName: Root CA\nsubject=CN=Root CA\n"), data...)
 	}
@@ -141,11 +132,7 @@ func TestByteOrderMarkBeforeTextTaken(t *testing.T) {
 func TestUTF16Named(t *testing.T) {
 	ctx := context.Background()
 	_, _, kp := keyPair(t)
-	root := testutil.NewRootCA(t, "Root CA")
-	rootPEM, err := os.ReadFile(testutil.WritePEM(t, t.TempDir(), "root.pem", root.Cert))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rootPEM := rootCAPEM(t)
 	utf16Text := func(data []byte, big bool) []byte {
 		out := []byte("\xFF\xFE")
 		if big {
@@ -173,4 +160,14 @@ func TestUTF16Named(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rootCAPEM is the PEM of a new root CA's certificate.
+func rootCAPEM(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(testutil.WritePEM(t, t.TempDir(), "root.pem", testutil.NewRootCA(t, "Root CA").Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
