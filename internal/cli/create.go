@@ -50,7 +50,17 @@ referrers of that manifest. The index the release pins is not carried, nor
 what hangs on it alone (its other platforms, BuildKit's attestation
 manifests, signatures of the index): on the far side the pinned index digest
 does not resolve; manifest.json records it as the image's source. An image
-pinned as a single manifest is kept whatever its platform.
+pinned as a single manifest is kept whatever its platform. The platform
+is read as containerd (docker --platform) reads it, in the index too:
+Linux is linux, x86_64 and x86-64 amd64, aarch64 arm64, armhf arm/v7,
+armel arm/v6, i386 386, macos darwin; refusals name it so. Variants count
+as containerd counts them: linux/arm is arm/v7, as is an arm manifest
+naming no variant, and arm64 is arm64/v8; an arm platform the index has no
+manifest of takes the closest lower variant (v7, then v6, then v5), as an
+amd64 one naming its variant does (linux/amd64/v3 takes v3, then v2, then
+v1, which plain amd64 is; linux/amd64/v2 never takes v3), never another
+architecture. Manifests that fit equally well (linux/amd64 of an
+index of amd64/v2 and amd64/v3) are refused, each named: give the variant.
 
 createdAt comes from --created, else SOURCE_DATE_EPOCH, else the clock; with it
 fixed, the same sources give the same bytes. expiresAt is createdAt plus
@@ -115,7 +125,7 @@ credentials so; every other one gets HTTPS, its certificate verified
 	fl.BoolVar(&f.force, "force", false, "replace an existing bundle directory (oci-layout and manifest.json, nothing a bundle does not hold; any other non-empty directory is refused)")
 	fl.BoolVar(&f.allowTags, "allow-tags", false, "accept references without a digest, resolving each tag once")
 	fl.BoolVar(&f.noRefs, "no-referrers", false, "do not carry the images' referrers, nor the signatures, attestations and SBOMs cosign keeps under sha256-<hex>.sig, .att, .sbom tags")
-	fl.StringVar(&f.platform, "platform", "", "keep only this platform (os/arch[/variant]) of multi-platform images")
+	fl.StringVar(&f.platform, "platform", "", "keep only this platform (os/arch[/variant][:osversion]) of multi-platform images")
 	fl.StringVar(&f.version, "release-version", "", "release version (overrides release.version; required for a plain list)")
 	fl.StringVar(&f.channel, "channel", "", "release channel (overrides release.channel)")
 	fl.StringVar(&f.created, "created", "", "createdAt, RFC 3339 or Unix seconds (default: SOURCE_DATE_EPOCH, else now)")

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stellaops/mirror/internal/testutil"
 )
 
 // An operator who gives the key itself to --key (`--key "$COSIGN_PRIVATE_KEY"`
@@ -36,6 +38,11 @@ func TestInlineKeyNeverEchoed(t *testing.T) {
 	// echoed whole).
 	b64BOM := base64.StdEncoding.EncodeToString([]byte("\xEF\xBB\xBF" + pemKey))
 	b64Bag := base64.StdEncoding.EncodeToString([]byte("Bag Attributes\n    friendlyName: signing\n" + pemKey))
+	// The base64 of a key file saved as UTF-16 (Windows PowerShell's >),
+	// little- and big-endian (found by review: taken for a file name,
+	// echoed whole).
+	b64UTF16LE := base64.StdEncoding.EncodeToString(testutil.UTF16Text([]byte(pemKey), false))
+	b64UTF16BE := base64.StdEncoding.EncodeToString(testutil.UTF16Text([]byte(pemKey), true))
 	// The secret part of the PEM: its first base64 line holds the scalar.
 	secretLine := strings.Split(pemKey, "\n")[1]
 
@@ -48,6 +55,8 @@ func TestInlineKeyNeverEchoed(t *testing.T) {
 		{"mirror", "sign", manifest, "--key", b64DER, "--output", filepath.Join(dir, "manifest.dsse")},
 		{"mirror", "sign", manifest, "--key", b64BOM, "--output", filepath.Join(dir, "manifest.dsse")},
 		{"mirror", "sign", manifest, "--key", b64Bag, "--output", filepath.Join(dir, "manifest.dsse")},
+		{"mirror", "sign", manifest, "--key", b64UTF16LE, "--output", filepath.Join(dir, "manifest.dsse")},
+		{"mirror", "sign", manifest, "--key", b64UTF16BE, "--output", filepath.Join(dir, "manifest.dsse")},
 		{"mirror", "sign", manifest, "--key", pemKey, "--output", filepath.Join(dir, "manifest.dsse"), "--format", "json"},
 		// verify reads the bundle first: refused for it here, it must not
 		// echo the key either.
@@ -60,7 +69,8 @@ func TestInlineKeyNeverEchoed(t *testing.T) {
 			t.Errorf("%s with the key given itself: exit %d, want 1 and env:// named:\n%.300s", args[1], code, out)
 		}
 		for name, s := range map[string]string{"PEM line": secretLine, "base64 of PEM": b64Key[:40], "base64 of DER": b64DER[:40],
-			"base64 of PEM after a byte order mark": b64BOM[:40], "base64 of PEM after text": b64Bag[:40]} {
+			"base64 of PEM after a byte order mark": b64BOM[:40], "base64 of PEM after text": b64Bag[:40],
+			"base64 of UTF-16LE PEM": b64UTF16LE[:40], "base64 of UTF-16BE PEM": b64UTF16BE[:40]} {
 			if strings.Contains(out, s) {
 				t.Errorf("%s %s: output holds the private key (%s):\n%.300s", args[1], args[4][:10], name, out)
 			}

@@ -16,8 +16,9 @@ import (
 func newInspectCmd(app *app) *cobra.Command {
 	var trust trustFlags
 	cmd := &cobra.Command{
-		Use:   "inspect DIR|FILE|REF [--key PUB]",
-		Short: "Show what a bundle holds, and whether it verifies",
+		Use:         "inspect DIR|FILE|REF [--key PUB]",
+		Annotations: map[string]string{registryUse: pathOrRegistry},
+		Short:       "Show what a bundle holds, and whether it verifies",
 		Long: `Show a bundle's release, generation, images (reference, digest, platforms,
 referrers and how many are cosign tags, named in --format json, size),
 advisories and totals, after checking its structure. A directory, a tar
@@ -34,8 +35,12 @@ registry is read; a packed tar only up to its last manifest. With --key (or
 			if opts.Trust, err = trust.options(); err != nil {
 				return err
 			}
-			if opts.Client, err = app.remoteClient(); err != nil {
-				return err
+			// A bundle on disk is read with no client, and so with no
+			// credentials read (talksToRegistries), as verify reads it.
+			if talksToRegistries(cmd, args) {
+				if opts.Client, err = app.remoteClient(); err != nil {
+					return err
+				}
 			}
 			res, err := mirror.InspectWith(cmd.Context(), opts)
 			if err != nil {

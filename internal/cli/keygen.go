@@ -12,8 +12,9 @@ import (
 func newKeygenCmd(app *app) *cobra.Command {
 	var opts mirror.KeygenOptions
 	cmd := &cobra.Command{
-		Use:   "keygen [--output-key-prefix PATH]",
-		Short: "Generate a cosign-compatible ECDSA P-256 key pair",
+		Use:         "keygen [--output-key-prefix PATH]",
+		Annotations: map[string]string{registryUse: noRegistry},
+		Short:       "Generate a cosign-compatible ECDSA P-256 key pair",
 		Long: `Generate an ECDSA P-256 key pair in cosign's own format: PREFIX.key
 (ENCRYPTED SIGSTORE PRIVATE KEY, scrypt + secretbox, mode 0600) and PREFIX.pub.
 The password comes from COSIGN_PASSWORD, else it is asked twice on the

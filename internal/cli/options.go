@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
@@ -124,8 +125,13 @@ func (g *globalOptions) validate() error {
 // to sidePlain (a sync's or an import REF's --from-plain-http,
 // --to-plain-http): a login, pasted as printed for one of those, talked
 // HTTPS to a registry without TLS, and failed.
-func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command, sidePlain ...string) error {
-	if g.registryCfg == "" || cmd.Name() == "login" || cmd.Name() == "logout" {
+//
+// A command that talks to no registry (talksToRegistries) reads no
+// credentials and refuses nothing: an alias that gives --registry-config
+// to every command kept the far side, where no such file is, from
+// verifying a bundle.
+func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command, args []string, sidePlain ...string) error {
+	if g.registryCfg == "" || cmd.Name() == "login" || cmd.Name() == "logout" || !talksToRegistries(cmd, args) {
 		return nil
 	}
 	if _, err := os.Stat(g.registryCfg); errors.Is(err, fs.ErrNotExist) {
@@ -145,6 +151,37 @@ func (g *globalOptions) checkRegistryConfig(cmd *cobra.Command, sidePlain ...str
 		return fmt.Errorf("--registry-config %s: no such file (%s writes it): %w", g.registryCfg, login, errdef.ErrNotFound)
 	}
 	return nil
+}
+
+// registryUse annotates a command (cobra.Command.Annotations) with the
+// registries it talks to, and so whether it reads --registry-config:
+// noRegistry for one that talks to none (keys, a bundle on disk),
+// pathOrRegistry for one whose argument is a bundle on disk or a REF
+// (inspect). A command not annotated may talk to registries: its
+// --registry-config is checked.
+const (
+	registryUse    = "stella-registry-use"
+	noRegistry     = "none"
+	pathOrRegistry = "path-or-ref"
+)
+
+// talksToRegistries reports whether cmd, run with args, may talk to a
+// registry (registryUse).
+func talksToRegistries(cmd *cobra.Command, args []string) bool {
+	switch cmd.Annotations[registryUse] {
+	case noRegistry:
+		return false
+	case pathOrRegistry:
+		// As pkg/mirror reads a source: one that exists on disk is read
+		// there, whatever it looks like, and so is one that is no
+		// HOST/REPO:TAG or @DIGEST (a bundle not there is refused so).
+		if len(args) > 0 {
+			_, err := os.Stat(args[0])
+			ref, perr := registry.ParseReference(args[0])
+			return err != nil && perr == nil && ref.Reference != ""
+		}
+	}
+	return true
 }
 
 // logger returns the slog logger for the command: warnings by default,

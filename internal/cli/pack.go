@@ -18,8 +18,9 @@ func newPackCmd(app *app) *cobra.Command {
 		key   string
 	)
 	cmd := &cobra.Command{
-		Use:   "pack DIR --output FILE.tar[.gz|.zst]",
-		Short: "Write a bundle directory as a deterministic tar",
+		Use:         "pack DIR --output FILE.tar[.gz|.zst]",
+		Annotations: map[string]string{registryUse: noRegistry},
+		Short:       "Write a bundle directory as a deterministic tar",
 		Long: `Write a bundle directory as a deterministic tar: sorted, fixed mtime, uid/gid 0,
 no host paths; layout files, manifest.json, signature and sums first, then
 every manifest, then configs and advisories, then layers. The suffix picks the

@@ -44,9 +44,9 @@ func TestRepoAndPlatformFlagCredentialsNotPrinted(t *testing.T) {
 			{[]string{"mirror", "doctor", "--registry", "localhost:5000", "--repo", "user:" + secret + "@reg.internal/d"},
 				`stella: --repo "***@reg.internal/d" is not a valid repository name: invalid usage`},
 			{[]string{"mirror", "create", "--images", filepath.Join(dir, "release.yaml"), "--output", filepath.Join(dir, "out"), "--platform", "user:" + secret + "@linux/amd64"},
-				`stella: platform "***@linux/amd64" is not os/arch[/variant]: invalid usage`},
+				`stella: platform "***@linux/amd64" is not os/arch[/variant][:osversion]: invalid usage`},
 			{[]string{"mirror", "create", "--images", filepath.Join(dir, "release.yaml"), "--output", filepath.Join(dir, "out"), "--platform", "user:" + secret + "@linux"},
-				`stella: platform "***@linux" is not os/arch[/variant]: invalid usage`},
+				`stella: platform "***@linux" is not os/arch[/variant][:osversion]: invalid usage`},
 		} {
 			var stdout, stderr bytes.Buffer
 			code := Execute(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr)

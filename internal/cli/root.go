@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stellaops/mirror/pkg/errdef"
 )
@@ -79,6 +81,37 @@ func NewRootCmd(app *app) *cobra.Command {
 	root.SetOut(app.stdout)
 	root.SetErr(app.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		// pflag names an unknown shorthand with the group it came in,
+		// "'p' in -pVALUE": the rest may be its value, a password
+		// (docker login's -pPASSWORD).
+		var unknown *pflag.NotExistError
+		if errors.As(err, &unknown) && unknown.GetSpecifiedShortnames() != "" && unknown.GetSpecifiedName() != "" {
+			return fmt.Errorf("unknown shorthand flag: -%c: %w", []rune(unknown.GetSpecifiedName())[0], errdef.ErrUsage)
+		}
+		// A switch's value is true or false, a number's digits:
+		// anything else may be a password put where it does not go
+		// (--password-stdin=…), which pflag's words print.
+		var invalid *pflag.InvalidValueError
+		if errors.As(err, &invalid) {
+			name, kind := invalid.GetFlag().Name, invalid.GetFlag().Value.Type()
+			switch {
+			case kind == "bool":
+				return fmt.Errorf("--%s takes no value but true or false: %w", name, errdef.ErrUsage)
+			case strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint"):
+				if errors.Is(err, strconv.ErrRange) {
+					return fmt.Errorf("--%s takes a whole number, and the one given is out of range: %w", name, errdef.ErrUsage)
+				}
+				return fmt.Errorf("--%s takes a whole number: %w", name, errdef.ErrUsage)
+			}
+			return fmt.Errorf("--%s takes a value of type %s: %w", name, kind, errdef.ErrUsage)
+		}
+		// A flag of bad syntax (---password=…): its name, not what
+		// follows its "=".
+		var syntax *pflag.InvalidSyntaxError
+		if errors.As(err, &syntax) {
+			flag, _, _ := strings.Cut(syntax.GetSpecifiedFlag(), "=")
+			return fmt.Errorf("bad flag syntax: %s: %w", flag, errdef.ErrUsage)
+		}
 		return fmt.Errorf("%v: %w", err, errdef.ErrUsage)
 	})
 	root.AddCommand(newVersionCmd(app), newMirrorCmd(app))
@@ -111,6 +144,8 @@ func nameArgErrors(c *cobra.Command) {
 func newMirrorCmd(app *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "mirror",
+		// Itself it prints help, or refuses an unknown command.
+		Annotations: map[string]string{registryUse: noRegistry},
 		// Suggest a command within two edits of a mistyped one, as cobra
 		// does for the commands it finds itself.
 		SuggestionsMinimumDistance: 2,
@@ -142,14 +177,20 @@ a registry, verify it, and load it into the air-gap registry.`,
 			if err := refuseFlagsAsValues(cmd); err != nil {
 				return err
 			}
+			// A password on the command line is refused before any
+			// other error of the flags: of the errors a run may have, it
+			// is the one the operator must not make again.
+			if err := refusePasswords(cmd, args); err != nil {
+				return err
+			}
 			if err := app.global.validate(); err != nil {
 				return err
 			}
-			if err := app.global.checkRegistryConfig(cmd, app.plainSides(cmd, args)...); err != nil {
+			if err := app.global.checkRegistryConfig(cmd, args, app.plainSides(cmd, args)...); err != nil {
 				return err
 			}
 			app.routeStdLog()
-			return refusePasswords(cmd, args)
+			return nil
 		},
 	}
 	app.global.bind(cmd)

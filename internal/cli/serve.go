@@ -19,8 +19,9 @@ func newServeCmd(app *app) *cobra.Command {
 		trust trustFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "serve DIR|FILE.tar|FILE.tar.volumes.json (--key PUB | --trust-root ROOT) [--addr HOST:PORT] [--tls-cert CERT --tls-key KEY]",
-		Short: "Serve a verified bundle as a read-only OCI registry",
+		Use:         "serve DIR|FILE.tar|FILE.tar.volumes.json (--key PUB | --trust-root ROOT) [--addr HOST:PORT] [--tls-cert CERT --tls-key KEY]",
+		Annotations: map[string]string{registryUse: noRegistry},
+		Short:       "Serve a verified bundle as a read-only OCI registry",
 		Long: `Make a bundle pullable at once, straight from the media, with no extraction
 and no copy: a read-only OCI registry (Distribution API: manifests and blobs by
 tag and digest, Range, tag list, catalog, referrers) over a bundle directory, a

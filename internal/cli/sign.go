@@ -13,8 +13,9 @@ import (
 func newSignCmd(app *app) *cobra.Command {
 	var opts mirror.SignOptions
 	cmd := &cobra.Command{
-		Use:   "sign DIR/manifest.json --key REF --output DIR/manifest.dsse",
-		Short: "DSSE-sign a bundle's manifest.json",
+		Use:         "sign DIR/manifest.json --key REF --output DIR/manifest.dsse",
+		Annotations: map[string]string{registryUse: noRegistry},
+		Short:       "DSSE-sign a bundle's manifest.json",
 		Long: `Sign manifest.json into a DSSE envelope (plan §2.3): payloadType
 application/vnd.stellaops.mirror-bundle+json, the exact bytes of manifest.json
 as payload, keyid sha256:<hex of the public key's DER>, ECDSA P-256 over the

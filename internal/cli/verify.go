@@ -13,8 +13,9 @@ func newVerifyCmd(app *app) *cobra.Command {
 	var trust trustFlags
 	var opts mirror.VerifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify DIR|DIR/manifest.dsse|FILE.tar[.gz|.zst] --key PUB",
-		Short: "Verify a bundle's DSSE signature, then every digest it names",
+		Use:         "verify DIR|DIR/manifest.dsse|FILE.tar[.gz|.zst] --key PUB",
+		Annotations: map[string]string{registryUse: noRegistry},
+		Short:       "Verify a bundle's DSSE signature, then every digest it names",
 		Long: `Verify the DSSE envelope's signatures against trusted keys (--key) or a trusted
 root CA (--trust-root, for signers whose certificate the bundle carries), and
 its payload type. Inside a bundle directory, the payload must be the bundle's

@@ -14,8 +14,9 @@ func newVerifyChecksumsCmd(app *app) *cobra.Command {
 	var trust trustFlags
 	var opts mirror.ChecksumsOptions
 	cmd := &cobra.Command{
-		Use:   "verify-checksums DIR|FILE.volumes.json [--key PUB]",
-		Short: "Check a bundle directory against SHA256SUMS, or a split archive's volumes",
+		Use:         "verify-checksums DIR|FILE.volumes.json [--key PUB]",
+		Annotations: map[string]string{registryUse: noRegistry},
+		Short:       "Check a bundle directory against SHA256SUMS, or a split archive's volumes",
 		Long: `Check that every file SHA256SUMS lists is present and hashes right, and that no
 file is unlisted; every bad file is named. With --key (or --trust-root), first
 check SHA256SUMS.sig, the signature on the list; without, the signature is not

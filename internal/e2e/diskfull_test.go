@@ -120,6 +120,15 @@ func TestDiskFullSmallFiles(t *testing.T) {
 				t.Errorf("the media changed:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 			if tt.name == "import --advisories-dir" {
+				// The advisory being written is named, and the directory
+				// is at fault: it said "push blob … to HOST/REPO: write
+				// DIR/.NAME.tmp-…: file too large (the medium failed as it
+				// was read: copy the bundle again …)" (found by review).
+				last := lines[len(lines)-1]
+				if !strings.Contains(last, "--advisories-dir "+media+": ") || strings.Contains(last, "medium failed as it was read") ||
+					strings.Contains(last, "push blob") || strings.Contains(last, ".tmp-") {
+					t.Errorf("error line %q does not name the advisory and --advisories-dir alone", last)
+				}
 				for repo, tags := range testutil.Tags(t, registry) {
 					if len(tags) > 0 {
 						t.Errorf("a failed import left tags in %s: %v", repo, tags)

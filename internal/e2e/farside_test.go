@@ -341,12 +341,7 @@ func TestImportAfterGarbageCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+reg.Host+"/v2/"+img.Repository+"/manifests/"+rel.Spec.Version, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("untag %s: %v %v", img.Repository, resp, err)
-	}
-	resp.Body.Close()
+	testutil.Delete(t, reg.Host, img.Repository, "manifests", rel.Spec.Version)
 	if err := reg.GarbageCollect(); err != nil {
 		t.Fatal(err)
 	}

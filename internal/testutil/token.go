@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,11 @@ type TokenService struct {
 	JWKS string
 	// Issued counts the tokens handed out; Refused the requests refused.
 	Issued, Refused atomic.Int64
+	// AnonymousPull, if set, grants a request without credentials a
+	// token of the pull actions it asked for and no others (Docker Hub's
+	// and Harbor's public repositories): the registry then refuses its
+	// push, insufficient_scope.
+	AnonymousPull atomic.Bool
 
 	key            *ecdsa.PrivateKey
 	user, password string
@@ -70,7 +76,8 @@ func NewTokenService(t testing.TB, dir, user, password string) *TokenService {
 // spec describes.
 func (ts *TokenService) serveToken(w http.ResponseWriter, r *http.Request) {
 	user, password, ok := r.BasicAuth()
-	if !ok || user != ts.user || password != ts.password || r.URL.Query().Get("service") != ts.Service {
+	anonymous := !ok && ts.AnonymousPull.Load() && r.URL.Query().Get("service") == ts.Service
+	if !anonymous && (!ok || user != ts.user || password != ts.password || r.URL.Query().Get("service") != ts.Service) {
 		ts.Refused.Add(1)
 		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`, http.StatusUnauthorized)
 		return
@@ -88,7 +95,11 @@ func (ts *TokenService) serveToken(w http.ResponseWriter, r *http.Request) {
 			if i < 0 {
 				continue
 			}
-			grants = append(grants, access{Type: typ, Name: rest[:i], Actions: strings.Split(rest[i+1:], ",")})
+			actions := strings.Split(rest[i+1:], ",")
+			if anonymous {
+				actions = slices.DeleteFunc(actions, func(a string) bool { return a != "pull" })
+			}
+			grants = append(grants, access{Type: typ, Name: rest[:i], Actions: actions})
 		}
 	}
 	now := time.Now()

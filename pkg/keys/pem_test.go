@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -128,27 +127,15 @@ func TestByteOrderMarkBeforeTextTaken(t *testing.T) {
 // > cosign.pub`), looks right in an editor and holds no PEM block a reader
 // finds; it was refused as "not a PEM key", "no PEM public key" or "no
 // PEM certificate". It is now refused saying what it is (found by
-// review).
+// review), and so is the base64 of such a file in an env:// variable
+// (`[Convert]::ToBase64String([IO.File]::ReadAllBytes("cosign.key"))`),
+// which was "neither a PEM key nor the base64 of one".
 func TestUTF16Named(t *testing.T) {
 	ctx := context.Background()
 	_, _, kp := keyPair(t)
 	rootPEM := rootCAPEM(t)
-	utf16Text := func(data []byte, big bool) []byte {
-		out := []byte("\xFF\xFE")
-		if big {
-			out = []byte("\xFE\xFF")
-		}
-		for _, u := range utf16.Encode([]rune(string(data))) {
-			if big {
-				out = append(out, byte(u>>8), byte(u))
-			} else {
-				out = append(out, byte(u), byte(u>>8))
-			}
-		}
-		return out
-	}
 	for _, big := range []bool{false, true} {
-		privFile, pubFile, rootFile := writeFile(t, utf16Text(kp.PrivatePEM, big)), writeFile(t, utf16Text(kp.PublicPEM, big)), writeFile(t, utf16Text(rootPEM, big))
+		privFile, pubFile, rootFile := writeFile(t, testutil.UTF16Text(kp.PrivatePEM, big)), writeFile(t, testutil.UTF16Text(kp.PublicPEM, big)), writeFile(t, testutil.UTF16Text(rootPEM, big))
 		for name, load := range map[string]func() (string, error){
 			"private key": func() (string, error) { _, err := keys.LoadSigner(ctx, privFile, pass(password)); return privFile, err },
 			"public key":  func() (string, error) { _, err := keys.LoadVerifiers(ctx, pubFile); return pubFile, err },
@@ -158,6 +145,11 @@ func TestUTF16Named(t *testing.T) {
 			if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), ref+": is UTF-16 text") {
 				t.Errorf("%s (big-endian %v): err = %v, want a usage error naming %s as UTF-16 text", name, big, err, ref)
 			}
+		}
+		t.Setenv("STELLA_TEST_UTF16_KEY", base64.StdEncoding.EncodeToString(testutil.UTF16Text(kp.PrivatePEM, big)))
+		_, err := keys.LoadSigner(ctx, "env://STELLA_TEST_UTF16_KEY", pass(password))
+		if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "env://STELLA_TEST_UTF16_KEY: the variable holds the base64 of UTF-16 text") {
+			t.Errorf("env:// (big-endian %v): err = %v, want a usage error naming the variable's base64 as UTF-16 text", big, err)
 		}
 	}
 }

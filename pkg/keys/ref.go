@@ -116,10 +116,13 @@ func inlineKey(ref string) bool {
 // base64PEM says whether s is the base64 of text holding a PEM BEGIN line
 // anywhere: a key file whose block does not start it (a UTF-8 byte order
 // mark, openssl pkcs12's "Bag Attributes" lines), which decodeEnv does
-// not take for a key, is one all the same.
+// not take for a key, is one all the same, and so is a key file saved as
+// UTF-16 (Windows PowerShell's >), whose characters are its bytes with
+// zeros between them.
 func base64PEM(s string) bool {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
-		if b, err := enc.DecodeString(s); err == nil && bytes.Contains(b, []byte("-----BEGIN ")) {
+		if b, err := enc.DecodeString(s); err == nil &&
+			(bytes.Contains(b, []byte("-----BEGIN ")) || bytes.Contains(bytes.ReplaceAll(b, []byte{0}, nil), []byte("-----BEGIN "))) {
 			return true
 		}
 	}
@@ -237,6 +240,11 @@ func decodeEnv(ref string, val []byte) ([]byte, error) {
 		// The base64 of a file saved as "UTF-8 with BOM": named for
 		// what it holds, as the file itself is (refuseBOM).
 		return nil, fmt.Errorf("key reference %s: the PEM key the variable holds in base64 starts with a UTF-8 byte order mark (its file saved as \"UTF-8 with BOM\"?), which no PEM reader takes: encode it without one: %w", ref, errdef.ErrUsage)
+	}
+	if err == nil && (bytes.HasPrefix(dec[:n], []byte("\xFF\xFE")) || bytes.HasPrefix(dec[:n], []byte("\xFE\xFF"))) {
+		// The base64 of a file saved by Windows PowerShell's > (readFile
+		// names such a file itself so).
+		return nil, fmt.Errorf("key reference %s: the variable holds the base64 of UTF-16 text (a key file written by Windows PowerShell's > or Out-File?), which no PEM reader takes: save the file as UTF-8 without a byte order mark (Out-File -Encoding ascii) and encode that: %w", ref, errdef.ErrUsage)
 	}
 	if err != nil || !bytes.HasPrefix(bytes.TrimSpace(dec[:n]), []byte("-----BEGIN ")) {
 		return nil, fmt.Errorf("key reference %s: the variable holds neither a PEM key nor the base64 of one: %w", ref, errdef.ErrUsage)

@@ -34,7 +34,7 @@ func (d *Dir) Checksums(trustBlobNames bool) ([]bundle.Checksum, error) {
 		case e.IsDir():
 			return nil
 		case !e.Type().IsRegular():
-			return fmt.Errorf("%s: not a regular file: %w", path, errdef.ErrMalformed)
+			return fmt.Errorf("%s: not a regular file (%s): %w", path, FileKind(e.Type()), errdef.ErrMalformed)
 		case rel == ChecksumsFile || rel == ChecksumsSigFile:
 			return nil
 		case strings.HasPrefix(filepath.Base(rel), ".tmp-") || strings.Contains(filepath.Base(rel), ".tmp-"):

@@ -96,7 +96,7 @@ func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 		if err != nil {
 			return nil, Gzip, nil, fmt.Errorf("gzip: %v: %w", err, errdef.ErrMalformed)
 		}
-		return &damageReader{r: zr, src: src, codec: Gzip}, Gzip, func() { zr.Close() }, nil
+		return &damageReader{r: zr, src: src, rest: br, codec: Gzip}, Gzip, func() { zr.Close() }, nil
 	case Zstd:
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow*2))
 		if err != nil && src.err != nil && errors.Is(err, src.err) {
@@ -105,7 +105,7 @@ func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 		if err != nil {
 			return nil, Zstd, nil, fmt.Errorf("zstd: %v: %w", err, errdef.ErrMalformed)
 		}
-		return &damageReader{r: zr, src: src, codec: Zstd}, Zstd, zr.Close, nil
+		return &damageReader{r: zr, src: src, rest: br, codec: Zstd}, Zstd, zr.Close, nil
 	}
 	return br, None, func() {}, nil
 }
@@ -115,6 +115,9 @@ func decompressor(r io.Reader) (io.Reader, Compression, func(), error) {
 type sourceReader struct {
 	r   io.Reader
 	err error
+	// n counts the bytes read; nonZero is one past the last of them that
+	// is not zero (Trailing tells zeros after a stream from bytes).
+	n, nonZero int64
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
@@ -122,6 +125,15 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		s.err = err
 	}
+	// From the end: a chunk of compressed data nearly always ends in a
+	// byte other than zero, so this costs one comparison a read.
+	for i := n - 1; i >= 0; i-- {
+		if p[i] != 0 {
+			s.nonZero = s.n + int64(i) + 1
+			break
+		}
+	}
+	s.n += int64(n)
 	return n, err
 }
 
@@ -135,6 +147,7 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 type damageReader struct {
 	r     io.Reader
 	src   *sourceReader
+	rest  *bufio.Reader // the compressed bytes the codec has not read yet
 	codec Compression
 }
 

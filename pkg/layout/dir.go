@@ -61,7 +61,7 @@ func Open(root string) (*Dir, error) {
 		return nil, fmt.Errorf("%s: %w", root, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %s is not a regular file: %w", root, OCILayoutFile, errdef.ErrMalformed)
+		return nil, fmt.Errorf("%s: %s is not a regular file (%s): %w", root, OCILayoutFile, FileKind(st.Mode()), errdef.ErrMalformed)
 	}
 	return &Dir{root: root}, nil
 }
@@ -368,7 +368,7 @@ func openRegular(path string) (*os.File, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	case errors.Is(err, syscall.ELOOP):
-		return nil, fmt.Errorf("%s: is a symlink: %w", path, errdef.ErrMalformed)
+		return nil, fmt.Errorf("%s: is %s: %w", path, FileKind(fs.ModeSymlink), errdef.ErrMalformed)
 	case err != nil:
 		if denied := ReadDenied(err); denied != nil {
 			return nil, denied
@@ -389,7 +389,7 @@ func checkRegular(f *os.File, path string) (*os.File, fs.FileInfo, error) {
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s: not a regular file (%s): %w", path, fileKind(st.Mode()), errdef.ErrMalformed)
+		return nil, nil, fmt.Errorf("%s: not a regular file (%s): %w", path, FileKind(st.Mode()), errdef.ErrMalformed)
 	}
 	return f, st, nil
 }

@@ -132,7 +132,10 @@ func readGzipSeekTable(r io.ReaderAt, size int64) (frames []seekFrame, ok bool, 
 
 // gzipFrames reads a seekable .tar.gz's members.
 var gzipFrames = seekCodec{
-	name: "gzip", unit: "member", table: readGzipSeekTable,
+	name: "gzip", unit: "member", table: func(r io.ReaderAt, size int64) ([]seekFrame, int64, bool, error) {
+		frames, ok, err := readGzipSeekTable(r, size)
+		return frames, size, ok, err
+	},
 	open: func(r io.Reader) (frameDecoder, error) {
 		br := bufio.NewReaderSize(r, 128<<10)
 		dec, err := gzip.NewReader(br)

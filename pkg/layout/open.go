@@ -198,7 +198,7 @@ func (d *Dir) openError(name string, err error) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s: %w", path, errdef.ErrNotFound)
 	case errors.Is(err, syscall.ELOOP):
-		return fmt.Errorf("%s: is a symlink: %w", path, errdef.ErrMalformed)
+		return fmt.Errorf("%s: is %s: %w", path, FileKind(fs.ModeSymlink), errdef.ErrMalformed)
 	case errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("%s: not a directory: %w", path, errdef.ErrMalformed)
 	}
@@ -298,7 +298,7 @@ func OpenArchive(path string) (*os.File, fs.FileInfo, error) {
 	if !st.Mode().IsRegular() {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: not a regular file (%s): give the archive's file itself, not a pipe or device, which cannot be read at random or twice: %w",
-			path, fileKind(st.Mode()), errdef.ErrUsage)
+			path, FileKind(st.Mode()), errdef.ErrUsage)
 	}
 	return f, st, nil
 }
@@ -317,9 +317,13 @@ func OpenRegular(path string) (*os.File, error) {
 	return f, err
 }
 
-// fileKind names what a non-regular file is, for an operator who gave one.
-func fileKind(m fs.FileMode) string {
+// FileKind names what a non-regular file of mode m is ("a directory", "a
+// symbolic link", "a named pipe", …), for an operator who gave one or
+// whose bundle holds one.
+func FileKind(m fs.FileMode) string {
 	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	case m&fs.ModeNamedPipe != 0:
 		return "a named pipe"
 	case m&fs.ModeSocket != 0:

@@ -29,6 +29,9 @@ type Seekable struct {
 	codec  seekCodec
 	frames []seekFrame
 	size   int64 // of the tar
+	// end is where the archive's table ends, archive its size: bytes
+	// between them were appended after the archive pack wrote.
+	end, archive int64
 
 	mu sync.Mutex
 	// ended marks the frames decoded to their end and found to end there
@@ -44,9 +47,11 @@ type Seekable struct {
 
 // seekCodec is what Seekable needs of a codec: its table and its decoder.
 type seekCodec struct {
-	name  string // as Compression names it
-	unit  string // what the codec calls a frame
-	table func(r io.ReaderAt, size int64) ([]seekFrame, bool, error)
+	name string // as Compression names it
+	unit string // what the codec calls a frame
+	// table reads the table of an archive of size bytes and where it
+	// ends (before bytes appended to the archive).
+	table func(r io.ReaderAt, size int64) (frames []seekFrame, end int64, ok bool, err error)
 	// open starts a decoder at the start of a frame; it reads on into the
 	// frames that follow.
 	open func(r io.Reader) (frameDecoder, error)
@@ -121,12 +126,28 @@ func OpenSeekable(r io.ReaderAt, size int64) (z *Seekable, ok bool, err error) {
 	default:
 		return nil, false, nil
 	}
-	frames, ok, err := codec.table(r, size)
+	frames, end, ok, err := codec.table(r, size)
 	if !ok || err != nil {
 		return nil, ok, err
 	}
 	last := frames[len(frames)-1]
-	return &Seekable{r: r, codec: codec, frames: frames, size: last.tarAt + last.tarN, ended: make([]bool, len(frames)), reading: make(chan struct{}, seekMaxReading)}, true, nil
+	return &Seekable{r: r, codec: codec, frames: frames, size: last.tarAt + last.tarN, end: end, archive: size,
+		ended: make([]bool, len(frames)), reading: make(chan struct{}, seekMaxReading)}, true, nil
+}
+
+// Trailing reports the bytes after the archive's table, appended to the
+// archive pack wrote (its table found before them), other than zeros only
+// (a tape's padding of its last record). Bytes after the tar's end within
+// the frames are the TarIndex's to tell.
+func (z *Seekable) Trailing() (Trailing, error) {
+	if z.end == z.archive {
+		return Trailing{}, nil
+	}
+	zeros, err := onlyZeros(io.NewSectionReader(z.r, z.end, z.archive-z.end))
+	if err != nil || zeros {
+		return Trailing{}, err
+	}
+	return Trailing{Offset: z.end, Size: z.archive - z.end, AfterTable: true}, nil
 }
 
 // Size is the size of the tar.
@@ -441,12 +462,25 @@ func (z *Seekable) frameError(fr seekFrame, err, kind error, advice string) erro
 	if v, ok := z.r.(*VolumesReaderAt); ok {
 		names, verr := v.CheckSpan(fr.at, fr.size)
 		if verr != nil {
-			return fmt.Errorf("%s archive: the %s at archive byte %d is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, err, verr)
+			return &FrameError{fmt.Errorf("%s archive: the %s at archive byte %d is corrupt (%v): %w", z.codec.name, z.codec.unit, fr.at, err, verr)}
 		}
 		where = " (in " + names + ")"
 	}
-	return fmt.Errorf("%s archive: the %s at archive byte %d%s is corrupt (%v)%s: %w", z.codec.name, z.codec.unit, fr.at, where, err, advice, kind)
+	return &FrameError{fmt.Errorf("%s archive: the %s at archive byte %d%s is corrupt (%v)%s: %w", z.codec.name, z.codec.unit, fr.at, where, err, advice, kind)}
 }
+
+// FrameError reports a frame of a seekable archive that fails to decode or
+// to check out: the archive's fault, wrapping errdef.ErrDigestMismatch or
+// errdef.ErrMalformed. A caller sending what it reads (an upload, whose
+// HTTP transport reports a failed body as its own) finds it with
+// errors.As, to name the archive instead of where the bytes were going.
+type FrameError struct{ err error }
+
+// Error implements error.
+func (e *FrameError) Error() string { return e.err.Error() }
+
+// Unwrap returns what the frame's fault wraps.
+func (e *FrameError) Unwrap() error { return e.err }
 
 // release keeps c for a read that goes on where it stopped. A cursor at
 // the start of a frame (a read that ended with its entry, as every small

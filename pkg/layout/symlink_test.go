@@ -75,7 +75,7 @@ func TestSymlinkedDirIsRefused(t *testing.T) {
 				}
 				refused := func(what string, err error) {
 					t.Helper()
-					if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), link+": is a symlink") {
+					if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), link+": is a symbolic link") {
 						t.Errorf("%s: err = %v, want ErrMalformed naming %s as a symlink", what, err, link)
 					}
 				}
@@ -133,7 +133,7 @@ func TestSymlinkedFileIsRefused(t *testing.T) {
 	if data, err := d.ReadFile("advisories/nvd/real.json"); err != nil || string(data) != "{}" {
 		t.Fatalf("ReadFile(real.json) = %q, %v", data, err)
 	}
-	if _, err := d.ReadFile("advisories/nvd/link.json"); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), link+": is a symlink") {
+	if _, err := d.ReadFile("advisories/nvd/link.json"); !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), link+": is a symbolic link") {
 		t.Errorf("ReadFile(link.json): err = %v, want ErrMalformed naming %s as a symlink", err, link)
 	}
 	if _, err := d.ReadFile("advisories/missing/x.json"); !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), filepath.Join(root, "advisories", "missing", "x.json")) {

@@ -41,6 +41,8 @@ type TarIndex struct {
 	blobs     blobList
 	files     map[string]TarEntry
 	fileBytes int
+	// end is where the tar's end (its zero blocks) starts.
+	end int64
 }
 
 // blobList is the blob entries, in chunks of blobChunk (48 KiB) sorted in
@@ -168,6 +170,7 @@ func IndexTar(r io.ReaderAt, size int64) (*TarIndex, error) {
 		sr := io.NewSectionReader(r, at, size-at)
 		hdr, err := tar.NewReader(sr).Next()
 		if err == io.EOF {
+			x.end = at
 			break
 		}
 		if err != nil {

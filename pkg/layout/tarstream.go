@@ -25,6 +25,7 @@ type TarReader struct {
 	names       nameSet
 	compression Compression
 	cur         *Entry
+	ended       bool // Next returned io.EOF: Trailing may read on
 }
 
 // Entry is one file of the archive.
@@ -83,7 +84,7 @@ func (t *TarReader) Next() (*Entry, error) {
 	for {
 		hdr, err := t.tr.Next()
 		if err == io.EOF {
-			t.cur = nil
+			t.cur, t.ended = nil, true
 			return nil, io.EOF
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package layout
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -22,12 +23,24 @@ func TestNotAVolumeOfAnUnfinishedPack(t *testing.T) {
 	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), "pack --split") || !strings.Contains(err.Error(), out+VolumesSuffix) {
 		t.Errorf("a volume of a pack --split that did not finish: %v, want a usage error naming %s and the pack", err, out+VolumesSuffix)
 	}
-	// Without the record, a file so named is anyone's: read as given.
+	// Without the record, the volumes beside it still say what it is
+	// (the list not copied with them): read alone it was "truncated".
 	if err := ClearPending(out); err != nil {
 		t.Fatal(err)
 	}
+	err = NotAVolume(VolumeName(out, 0))
+	if !errors.Is(err, errdef.ErrUsage) || !strings.Contains(err.Error(), VolumeName(out, 1)) || !strings.Contains(err.Error(), out+VolumesSuffix) {
+		t.Errorf("a volume, no list and no record beside it, the next volume there: %v, want a usage error naming %s and the list", err, VolumeName(out, 1))
+	}
+	// Alone, with no list, record or other volume, a file so named is
+	// anyone's: read as given.
+	for i := 1; i < 5; i++ {
+		if err := os.Remove(VolumeName(out, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := NotAVolume(VolumeName(out, 0)); err != nil {
-		t.Errorf("a file named as a volume, no list and no record beside it: %v", err)
+		t.Errorf("a file named as a volume, no list, record or other volume beside it: %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -70,9 +71,37 @@ func NotAVolume(path string) error {
 			return fmt.Errorf("%s is one volume of a split archive whose pack --split did not finish: its list, %s, was never written (%s records the set): run that pack again, which writes it: %w",
 				path, list, pendingPath(archive), errdef.ErrUsage)
 		}
+		// The volumes copied without their list: read alone, the first
+		// is cut short (exit 11, a damaged medium) and any other is no
+		// tar at all. Another volume of the same archive beside it says
+		// which it is; a file so named alone is anyone's, read as given.
+		if sibling := otherVolume(archive, ext[1:]); sibling != "" {
+			return fmt.Errorf("%s is one volume of a split archive (%s lies beside it): give its list, %s, which reads every volume (pack --split wrote it beside them: copy it with them): %w",
+				path, sibling, list, errdef.ErrUsage)
+		}
 		return nil
 	}
 	return fmt.Errorf("%s is one volume of a split archive: give its list, %s, which reads every volume: %w", path, list, errdef.ErrUsage)
+}
+
+// otherVolume returns the name of the volume before or after volume num of
+// archive (num as its name spells it) where one lies beside it as a
+// regular file, or "".
+func otherVolume(archive, num string) string {
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return ""
+	}
+	for _, i := range []int{n - 1, n + 1} {
+		if i < 0 {
+			continue
+		}
+		name := VolumeName(archive, i)
+		if st, err := os.Lstat(name); err == nil && st.Mode().IsRegular() {
+			return name
+		}
+	}
+	return ""
 }
 
 // ParseVolumeSet reads a volume list strictly: in the canonical form
@@ -166,7 +195,7 @@ func (vs *VolumeSet) CheckPresent() error {
 		if !st.Mode().IsRegular() {
 			// Told as openRegular tells it, before its size (a named
 			// pipe's is 0) is taken for a truncated volume.
-			return fmt.Errorf("volume %s: %s: not a regular file: %w", v.Name, vs.Path(v), errdef.ErrMalformed)
+			return fmt.Errorf("volume %s: %s: not a regular file (%s): %w", v.Name, vs.Path(v), FileKind(st.Mode()), errdef.ErrMalformed)
 		}
 		if st.Size() != v.Size {
 			return fmt.Errorf("volume %s has %d bytes, the list says %d%s: %w", v.Name, st.Size(), v.Size, vs.sizeOf(v, st.Size()), errdef.ErrDigestMismatch)

@@ -47,7 +47,7 @@ func addAdvisories(ctx context.Context, log *slog.Logger, dst *layout.Staging, d
 			return nil
 		}
 		if !e.Type().IsRegular() {
-			return fmt.Errorf("advisory %s: not a regular file (symlinks and devices are refused): %w", path, errdef.ErrMalformed)
+			return fmt.Errorf("advisory %s: not a regular file (%s): %w", path, layout.FileKind(e.Type()), errdef.ErrMalformed)
 		}
 		rel, err := filepath.Rel(dir, path)
 		if err != nil {

@@ -138,7 +138,7 @@ func (a *advisoryWriter) mkdirError(dir string, err error) error {
 			if _, serr := a.root.Stat(part); serr == nil {
 				continue
 			}
-			return fmt.Errorf("%s is a symlink (not followed): %w", full, errdef.ErrUsage)
+			return fmt.Errorf("%s is %s (not followed): %w", full, layout.FileKind(fs.ModeSymlink), errdef.ErrUsage)
 		}
 		if !st.IsDir() {
 			return fmt.Errorf("%s is a file, not a directory: %w", full, errdef.ErrUsage)
@@ -266,6 +266,12 @@ type pendingAdvisory struct {
 	// created by close.
 	file               *os.File
 	paths, tmps, names []string
+
+	// writeErr is the first write into file that failed (no room, a file
+	// size limit), told as the directory's: the upload reading through
+	// the writer reports it as its own, and as a read of the bundle.
+	writeMu  sync.Mutex
+	writeErr error
 }
 
 // heldAdvisory is a path of the bundle whose file already held its
@@ -282,7 +288,36 @@ func (p *pendingAdvisory) writer() io.Writer {
 	if p.file == nil {
 		return io.Discard
 	}
-	return p.file
+	return advisoryFileWriter{p}
+}
+
+// advisoryFileWriter writes into the first temporary file of p, keeping
+// the first error as p's, naming the advisory's file, not the temporary
+// one.
+type advisoryFileWriter struct{ p *pendingAdvisory }
+
+func (w advisoryFileWriter) Write(b []byte) (int, error) {
+	n, err := w.p.file.Write(b)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // not a read of the bundle's medium (transfer's mediumFault)
+		}
+		err = fmt.Errorf("--advisories-dir %s: writing %s: %w", w.p.w.dir, filepath.Join(w.p.w.dir, filepath.FromSlash(w.p.names[0])), err)
+		w.p.writeMu.Lock()
+		if w.p.writeErr == nil {
+			w.p.writeErr = err
+		}
+		w.p.writeMu.Unlock()
+	}
+	return n, err
+}
+
+// failedWrite returns the first write into the temporary file that failed.
+func (p *pendingAdvisory) failedWrite() error {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	return p.writeErr
 }
 
 // close syncs and closes the first temporary file once everything is

@@ -33,7 +33,7 @@ func TestAdvisorySubdirectoryNotADirectoryNamed(t *testing.T) {
 				t.Fatal(err)
 			}
 			return elsewhere
-		}, "is a symlink (not followed)"},
+		}, "is a symbolic link (not followed)"},
 		{"file", func(t *testing.T, nvd string) string {
 			if err := os.WriteFile(nvd, []byte("notes\n"), 0o644); err != nil {
 				t.Fatal(err)

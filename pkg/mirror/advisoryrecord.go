@@ -87,7 +87,7 @@ func (a *advisoryWriter) readRecord() (*advisoryRecord, error) {
 			a.dir, AdvisoryRecordName, why, kind)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, bad("not a regular file", errdef.ErrMalformed)
+		return nil, bad(layout.FileKind(st.Mode())+", not a regular file", errdef.ErrMalformed)
 	}
 	f, err := a.openRegular(AdvisoryRecordName, st)
 	if err != nil {

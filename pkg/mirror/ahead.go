@@ -88,7 +88,13 @@ var askLargestFirst = transfer.LargestFirstWithSmall[*blobPlace]
 // asked once, by whoever claims it first: a slot here, or the blob's
 // spread (target.spread); the requests in flight stay within the slots of
 // each.
-func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, known map[digest.Digest]bool, bySize bool) (map[*blobPlace]*blobAnswer, func()) {
+//
+// A first check that fails (the registry gone down, a refusal) is told to
+// failed as it fails, not only to the blob's upload when its turn comes:
+// that answer fails the placement, and the uploads in flight before it (a
+// layer's, which a registry gone down holds through the idle timeout)
+// are to end then, as are the checks after it, each a chain of retries.
+func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, known map[digest.Digest]bool, bySize bool, failed context.CancelCauseFunc) (map[*blobPlace]*blobAnswer, func()) {
 	answers := make(map[*blobPlace]*blobAnswer, len(blobs))
 	others := &otherChecks{}
 	var pending []*blobPlace
@@ -114,7 +120,12 @@ func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, 
 			)
 			// A panic (a bug) is this blob's answer too: recovered by the
 			// worker, it left the answer never given, its upload waiting.
-			defer func() { answers[b].give(ok, err) }()
+			defer func() {
+				answers[b].give(ok, err)
+				if err != nil && ctx.Err() == nil {
+					failed(err)
+				}
+			}()
 			defer errdef.Recover(&err)
 			if err = ctx.Err(); err == nil {
 				if ok, err = t.hasBlob(ctx, b.repos[0], b.desc); ok && err == nil {
@@ -143,6 +154,7 @@ func (t *target) checkAhead(ctx context.Context, blobs []*blobPlace, limit int, 
 				for _, b := range pending {
 					answers[b].give(false, bug)
 				}
+				failed(bug)
 			}
 		}()
 		defer errdef.Recover(&bug)

@@ -57,7 +57,7 @@ func TestCheckAheadAsksKnownBlobsOthers(t *testing.T) {
 		blobs = append(blobs, b)
 		known[b.desc.Digest] = true
 	}
-	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, known, true)
+	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, known, true, func(error) {})
 	defer stop()
 	// Only a failure waits this long: nothing asked them.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -74,7 +74,7 @@ func TestCheckAheadAsksKnownBlobsOthers(t *testing.T) {
 		}
 	}
 	for _, b := range blobs {
-		if err := tgt.spread(context.Background(), b, answers[b]); err != nil {
+		if err := tgt.spread(context.Background(), b, answers[b], false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,7 +40,7 @@ func TestCheckAheadPanicIsTheBlobsAnswer(t *testing.T) {
 		data := []byte{byte(i)}
 		blobs = append(blobs, &blobPlace{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data)) << (10 * i)}, repos: []string{"a"}})
 	}
-	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, nil, true)
+	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, nil, true, func(error) {})
 	defer stop()
 	// Only a failure waits this long: the answer never came.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -70,7 +70,7 @@ func TestCheckAheadSchedulingPanicAnswersEveryBlob(t *testing.T) {
 		blobs = append(blobs, &blobPlace{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: 1}, repos: []string{"a"}})
 	}
 	held := map[digest.Digest]bool{blobs[0].desc.Digest: true}
-	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, held, true)
+	answers, stop := tgt.checkAhead(context.Background(), blobs, 2, held, true, func(error) {})
 	defer stop()
 	// Only a failure waits this long: the answer never came.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -93,6 +93,9 @@ func (p *archivePlan) expect(name string) (desc ocispec.Descriptor, hash bool, e
 	if layout.IsHeadFile(name) {
 		return desc, false, nil
 	}
+	if err := clutterEntryError("", name); err != nil {
+		return desc, false, err
+	}
 	return desc, false, fmt.Errorf("archive entry %q is not part of the bundle: %w", name, errdef.ErrMalformed)
 }
 

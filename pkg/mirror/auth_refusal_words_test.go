@@ -17,7 +17,8 @@ import (
 // config.json (a password rotated since login) fails as a registry
 // refusal, on one line that says what to check, without the access scope
 // the distribution registry echoes in its answer's detail, which oras-go
-// printed as a Go map ("[map[Action:pull Class: Name:… Type:repository]]").
+// printed as a Go map ("[map[Action:pull Class: Name:… Type:repository]]"),
+// and the login that replaces them.
 func TestWrongPasswordIsOneClearLine(t *testing.T) {
 	s := newSignedSample(t, sample.Spec{}, 0)
 	host := testutil.DistributionWith(t, testutil.DistributionOptions{Htpasswd: testutil.Htpasswd(t, t.TempDir(), "mirror", "s3cret")})
@@ -32,7 +33,7 @@ func TestWrongPasswordIsOneClearLine(t *testing.T) {
 		t.Fatalf("err = %v, want %v", err, errdef.ErrUnavailable)
 	}
 	msg := err.Error()
-	for _, want := range []string{host + "/stellaops/mirror-bundle", "response status code 401: unauthorized: authentication required (check the credentials for " + host + ")"} {
+	for _, want := range []string{host + "/stellaops/mirror-bundle", "response status code 401: unauthorized: authentication required (check the credentials for " + host + ": `stella mirror login " + host + " -u USER --password-stdin"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not say %q", msg, want)
 		}

@@ -54,12 +54,25 @@ func startCheck(ctx context.Context, log *slog.Logger, check func(context.Contex
 // letGoFirst returns once tgt's first request of the run has had its
 // answer, for the placement to ask tgt nothing before: the host's first
 // request goes alone (its challenge), and it is to be the check's, whose
-// chain of round trips is the longer, not the placement's.
+// chain of round trips is the longer, not the placement's. Where that
+// request failed for good (the registry gone down, credentials refused),
+// it returns once the check has ended, which that failure ends: the
+// placement's first round of requests (each blob's and manifest's
+// question, up to --concurrency of each) went out at the moment the check
+// failed, beside it, before it could stop them.
 func (c *checkBeside) letGoFirst(ctx context.Context, tgt *target) {
 	select {
 	case <-tgt.client.FirstAnswered(tgt.host):
 	case <-c.done: // a check that asked nothing of the host
+		return
 	case <-ctx.Done():
+		return
+	}
+	if tgt.client.FirstFailed(tgt.host) {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
 	}
 }
 

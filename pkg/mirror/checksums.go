@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -54,21 +56,34 @@ type ChecksumsResult struct {
 // BadFile is a file that does not agree with SHA256SUMS.
 type BadFile struct {
 	Path string `json:"path"`
-	// Problem is "missing", "not listed", "checksum mismatch", "is a
-	// symlink", "not a regular file", or, for a directory (its path ends
-	// in "/") more than 32 levels deep and deeper than any SHA256SUMS lists
-	// a file in, which is not read further, problemDeep.
+	// Problem is "missing", "not listed" ("not listed: " and what it is,
+	// for what a file manager left there), "checksum mismatch", "is a
+	// symbolic link", "is a directory" (where SHA256SUMS lists a file, or in
+	// blobs/sha256, where only blobs are), "is a named pipe", "is a
+	// device" or "is a socket" (problemKind), or, for a
+	// directory (its path ends in "/") more than 32 levels deep and deeper
+	// than any SHA256SUMS lists a file in, which is not read further,
+	// problemDeep.
 	Problem string `json:"problem"`
 }
 
-// notRegular says whether the file is there but is no regular file.
+// notRegular says whether the file is there but is no regular file: its
+// problem is problemKind's, the only one that starts so.
 func (b BadFile) notRegular() bool {
-	return b.Problem == problemSymlink || b.Problem == problemNotRegular
+	return strings.HasPrefix(b.Problem, problemKindPrefix)
+}
+
+// problemKind names a file that is not a regular file by what it is, in the
+// words of layout.FileKind ("is a symbolic link", "is a named pipe", …),
+// which verify, import, push, serve and sign use of one (nonBlobError,
+// and a symlink or named pipe met elsewhere in the bundle): one thing, one
+// name, whichever command met it.
+func problemKind(m fs.FileMode) string {
+	return problemKindPrefix + layout.FileKind(m)
 }
 
 const (
-	problemSymlink    = "is a symlink"
-	problemNotRegular = "not a regular file"
+	problemKindPrefix = "is "
 	// problemDeep is a directory, not empty, below the deepest that holds
 	// a file SHA256SUMS lists (and past walkMinDepth levels, or past
 	// walkMaxDepth): it is not read further.
@@ -125,12 +140,27 @@ func VerifyChecksums(ctx context.Context, opts ChecksumsOptions) (*ChecksumsResu
 			more = fmt.Sprintf(" and %d more", bad.count-len(names))
 		}
 		// A symlink or device is refused as verify refuses it: malformed,
-		// not a file whose bytes changed.
+		// not a file whose bytes changed. So is what a file manager left
+		// there (clutterError), when nothing else is wrong: beside a
+		// changed or missing file it must not hide that one.
 		kind := errdef.ErrDigestMismatch
-		if bad.notRegular {
+		if bad.notRegular || bad.clutter == bad.count {
 			kind = errdef.ErrMalformed
 		}
-		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s: %w", opts.Dir, bad.count, layout.ChecksumsFile, strings.Join(names, ", "), more, kind)
+		remedy := ""
+		if len(bad.remedies) > 0 {
+			slices.Sort(bad.remedies)
+			ways := make([]string, 0, len(bad.remedies))
+			for _, r := range bad.remedies {
+				ways = append(ways, fmt.Sprintf(r, opts.Dir))
+			}
+			remedy = ": remove them (" + strings.Join(ways, "; ") + ")"
+		}
+		if len(bad.advice) > 0 {
+			// macOS's and Windows' say the same: the first.
+			remedy += ": " + fmt.Sprintf(bad.advice[0], opts.Dir)
+		}
+		return nil, fmt.Errorf("%s: %d files disagree with %s: %s%s%s: %w", opts.Dir, bad.count, layout.ChecksumsFile, strings.Join(names, ", "), more, remedy, kind)
 	}
 	return res, nil
 }
@@ -190,7 +220,37 @@ type badFiles struct {
 	shown      []BadFile // sorted by path once sorted is called
 	count      int
 	notRegular bool // one of them is there but no regular file
-	log        *slog.Logger
+	// remedies are the clutter's ways of removal (clutter), each once.
+	remedies []string
+	// advice is what to do of a volume's clutter (volumeClutter), once.
+	advice []string
+	// clutter counts the files a file manager left (of count).
+	clutter int
+	log     *slog.Logger
+}
+
+// addUnlisted adds rel, a file SHA256SUMS does not list: what a file
+// manager left there is named as verify names it (clutter), with the way
+// to remove it.
+func (b *badFiles) addUnlisted(rel string) {
+	if what, advice := volumeClutter(rel); what != "" {
+		b.clutter++
+		b.add(BadFile{rel, "not listed: " + what + ", not part of the bundle"})
+		if !slices.Contains(b.advice, advice) {
+			b.advice = append(b.advice, advice)
+		}
+		return
+	}
+	what, remove := clutter(rel)
+	if what == "" {
+		b.add(BadFile{rel, "not listed"})
+		return
+	}
+	b.clutter++
+	b.add(BadFile{rel, "not listed: " + what + ", not part of the bundle"})
+	if !slices.Contains(b.remedies, remove) {
+		b.remedies = append(b.remedies, remove)
+	}
 }
 
 func (b *badFiles) add(f BadFile) {
@@ -237,6 +297,19 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 	}
 	depth = min(depth, walkMaxDepth)
 	enter := func(rel string) (bool, error) {
+		// A directory where SHA256SUMS lists a file, or in blobs/sha256,
+		// where only blobs are (named as a digest or not), is refused as
+		// verify and sign refuse it, and not entered: an empty one
+		// passed, a full one's files were named "not listed" (exit 2),
+		// and a listed blob replaced by one "missing".
+		i, isListed := listed[rel]
+		if isListed || path.Dir(rel) == layout.BlobsDir+"/sha256" {
+			if isListed {
+				state[i] = odd
+			}
+			bad.add(BadFile{rel, problemKind(fs.ModeDir)})
+			return false, nil
+		}
 		if strings.Count(rel, "/") < depth {
 			return true, nil
 		}
@@ -260,16 +333,16 @@ func checkFiles(ctx context.Context, dir *layout.Dir, sums []bundle.Checksum, co
 			if isListed {
 				state[i] = odd
 			}
-			bad.add(BadFile{rel, problemSymlink})
+			bad.add(BadFile{rel, problemKind(fs.ModeSymlink)})
 		case !e.Type().IsRegular():
 			if isListed {
 				state[i] = odd
 			}
-			bad.add(BadFile{rel, problemNotRegular})
+			bad.add(BadFile{rel, problemKind(e.Type())})
 		case isListed:
 			state[i] = regular
 		default:
-			bad.add(BadFile{rel, "not listed"})
+			bad.addUnlisted(rel)
 		}
 		return nil
 	}, enter)

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,43 +12,8 @@ import (
 // same registry the same way, and read or write the same files.
 
 // registryFlags are the command-line flags that make a run talk to host
-// as a client of o does: plain HTTP, TLS, and the credentials file.
-func registryFlags(host string, o remote.Options) []string {
-	var args []string
-	if o.PlainHTTP {
-		args = append(args, "--plain-http")
-	} else {
-		// Every host the run was told to talk plain HTTP to, host first:
-		// not host alone, as the command talks to host's token service
-		// (or storage) too, which may be one of them (a token service
-		// without TLS on another port), and refuses to send it
-		// credentials otherwise. The others keep their TLS.
-		var named []string
-		if o.PlainHTTPHost(host) {
-			named = append(named, host)
-		}
-		for _, h := range o.PlainHTTPHosts {
-			if !slices.ContainsFunc(named, func(n string) bool { return strings.EqualFold(n, h) }) {
-				named = append(named, h)
-			}
-		}
-		for _, h := range named {
-			args = append(args, "--plain-http-host", shellWord(h))
-		}
-	}
-	if o.Insecure {
-		args = append(args, "--insecure")
-	}
-	for _, f := range []struct{ flag, value string }{
-		{"--ca-file", o.CAFile}, {"--cert-file", o.CertFile}, {"--key-file", o.KeyFile},
-		{"--certs-dir", o.CertsDir}, {"--registry-config", o.ConfigFile},
-	} {
-		if f.value != "" {
-			args = append(args, f.flag, shellWord(f.value))
-		}
-	}
-	return args
-}
+// as a client of o does (remote.Options.CommandFlags).
+func registryFlags(host string, o remote.Options) []string { return o.CommandFlags(host) }
 
 // catalogCommand is the catalog command that writes the catalog of repo
 // in tgt again, its key left to the reader (KEY), counting the bundles of
@@ -72,11 +36,6 @@ func catalogCommand(tgt *target, repo string, bundleTrust TrustOptions) string {
 	return strings.Join(args, " ")
 }
 
-// shellWord quotes s for a POSIX shell where it holds anything but the
-// characters of plain paths and host names.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// shellWord quotes s for a POSIX shell where it needs it
+// (remote.ShellWord).
+func shellWord(s string) string { return remote.ShellWord(s) }

@@ -102,7 +102,10 @@ func walkContent(ctx context.Context, dir *layout.Dir, md *metadata, concurrency
 				return missingIsMismatch(err)
 			}
 			defer rc.Close()
-			return drain(gctx, rc, "blob "+b.Digest.String())
+			if err := drain(gctx, rc, ""); err != nil {
+				return aboutDigest("blob", b.Digest, err)
+			}
+			return nil
 		})
 	}
 	m := md.Manifest
@@ -190,9 +193,13 @@ func walkGraph(ctx context.Context, md *metadata, referrers []ocispec.Descriptor
 	return g, nil
 }
 
-// drain reads r to its end; r verifies what it passes.
+// drain reads r to its end; r verifies what it passes. An error is
+// prefixed with name, unless name is "" (the caller names it).
 func drain(ctx context.Context, r io.Reader, name string) error {
 	if _, err := copyBuffered(ctx, io.Discard, r); err != nil {
+		if name == "" {
+			return err
+		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
@@ -238,11 +245,14 @@ func checkNoStrayFiles(dir *layout.Dir, m *bundle.Manifest) error {
 		p := filepath.Join(dir.Path(), filepath.FromSlash(rel))
 		switch {
 		case e.Type()&fs.ModeSymlink != 0:
-			return fmt.Errorf("%s: is a symlink: %w", p, errdef.ErrMalformed)
+			return fmt.Errorf("%s: is %s: %w", p, layout.FileKind(fs.ModeSymlink), errdef.ErrMalformed)
 		case layout.IsHeadFile(rel), named[rel]:
 			return nil
 		case layout.IsTemporary(rel):
 			return fmt.Errorf("%s: %s: %w", p, signLeftover, errdef.ErrMalformed)
+		}
+		if err := clutterError(p, rel, dir.Path()); err != nil {
+			return err
 		}
 		return fmt.Errorf("%s: not part of the bundle (manifest.json does not name it): %w", p, errdef.ErrMalformed)
 	}, func(rel string) (bool, error) {
@@ -298,7 +308,13 @@ func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.
 	var stray []string
 	err := dir.ReadDirEach(layout.BlobsDir+"/sha256", func(e fs.DirEntry) error {
 		if !reached[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
-			if stray = append(stray, layout.BlobsDir+"/sha256/"+e.Name()); len(stray) > maxUnreachedBlobs {
+			rel := layout.BlobsDir + "/sha256/" + e.Name()
+			// A directory, symlink or device is no blob a sign left, nor
+			// any blob: named as what it is.
+			if err := nonBlobError(filepath.Join(dir.Path(), filepath.FromSlash(rel)), e.Type()); err != nil {
+				return err
+			}
+			if stray = append(stray, rel); len(stray) > maxUnreachedBlobs {
 				return errEnoughStray
 			}
 		}
@@ -312,6 +328,11 @@ func checkNoStrayBlobs(ctx context.Context, dir *layout.Dir, reached map[digest.
 	}
 	if len(stray) == 0 {
 		return nil
+	}
+	for _, rel := range stray {
+		if err := clutterError(rel, rel, dir.Path()); err != nil {
+			return err
+		}
 	}
 	if err := checkSigningFinished(ctx, dir); err != nil {
 		return err

@@ -23,7 +23,10 @@ import (
 // match its digest fails import and push naming the archive or directory
 // it was read from, the side of the gap at fault, not the registry it was
 // going to ("push blob … to HOST/REPO: upload …" sent operators to check
-// the registry), with exit 2 and no tag written.
+// the registry), with exit 2 and no tag written. A seekable .tar.zst or
+// .tar.gz whose frame holding the layer fails its checksum is named so too,
+// with the frame: the HTTP transport's "Put …: readfrom tcp …" around the
+// frame's error said the upload had failed (found by review).
 func TestCorruptBlobNamesTheMedia(t *testing.T) {
 	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
@@ -47,6 +50,12 @@ func TestCorruptBlobNamesTheMedia(t *testing.T) {
 			tamperTar(t, tarPath, "blobs/sha256/"+layer, 5000)
 			return tarPath
 		},
+		"pack's .tar.zst, read at random": func(t *testing.T) string {
+			return corruptContent(t, s.pack(t, ".tar.zst"), readBlob(t, s.dir, layer))
+		},
+		"pack's .tar.gz, read at random": func(t *testing.T) string {
+			return corruptContent(t, s.pack(t, ".tar.gz"), readBlob(t, s.dir, layer))
+		},
 		"another tool's .tar.gz, read as a stream": func(t *testing.T) string {
 			tarPath := s.pack(t, ".tar")
 			tamperTar(t, tarPath, "blobs/sha256/"+layer, 5000)
@@ -63,6 +72,10 @@ func TestCorruptBlobNamesTheMedia(t *testing.T) {
 					t.Fatalf("%s: err = %v, want a digest mismatch", what, err)
 				}
 				want := src + ": its copy of blob sha256:" + layer + " is damaged or altered: content hashes to sha256:"
+				if codec, _, ok := strings.Cut(name, ", read at random"); ok && codec != "tar" {
+					unit := map[string]string{"pack's .tar.zst": "zstd archive: the frame", "pack's .tar.gz": "gzip archive: the member"}[codec]
+					want = src + ": its copy of blob sha256:" + layer + ": " + unit + " at archive byte "
+				}
 				if msg := err.Error(); !strings.HasPrefix(msg, want) || strings.Contains(msg, "push blob") || strings.Contains(msg, "\n") {
 					t.Errorf("%s: error %q\ndoes not start with %q on one line", what, msg, want)
 				}
@@ -77,6 +90,17 @@ func TestCorruptBlobNamesTheMedia(t *testing.T) {
 			check("push", err)
 		})
 	}
+}
+
+// readBlob returns the bytes of the blob of the bundle directory dir whose
+// digest is sha256:encoded.
+func readBlob(t *testing.T, dir, encoded string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", encoded))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // A pull of a bundle whose registry serves a layer's bytes altered fails

@@ -61,7 +61,7 @@ type CreateOptions struct {
 	AllowTags bool
 	// NoReferrers skips the referrers (signatures, SBOMs) of each image.
 	NoReferrers bool
-	// Platform ("os/arch[/variant]"), if set, keeps only that platform's
+	// Platform ("os/arch[/variant][:osversion]"), if set, keeps only that platform's
 	// manifest of each multi-platform image; by default every platform is
 	// kept and indexes stay byte for byte.
 	Platform string
@@ -289,7 +289,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	m := manifestHead(version, channel, opts.Producer, generationOf(opts.Generation, base, created), created, validFor)
 	for _, img := range images {
 		root, _ := img.graph.Node(img.root.Digest)
-		platforms, err := platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
+		platforms, err := platformsOf(root, img.graph.Node, func(d ocispec.Descriptor) ([]byte, error) {
 			if omitted[d.Digest] {
 				data, err := transfer.FetchBytes(ctx, img.repo, d)
 				return data, remote.Classify(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,12 +111,7 @@ func TestCreateDeltaForeignLayerInBase(t *testing.T) {
 	}
 	basePriv, basePub := testKeys(t, "signer")
 	sign(t, base, basePriv)
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+src+"/v2/"+r.name+"/blobs/"+layer.Digest.String(), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("delete %s from the source: %v %v", layer.Digest, err, resp)
-	}
-	resp.Body.Close()
+	testutil.Delete(t, src, r.name, "blobs", layer.Digest.String())
 
 	delta := filepath.Join(t.TempDir(), "delta")
 	opts = createOpts(t, release, "", delta)
@@ -141,12 +135,7 @@ func TestCreateMissingLayerNamesTheImage(t *testing.T) {
 	r := rawRepo{t, src, "app/image"}
 	img := r.image("app", "", nil)
 	layer := fetchManifest(t, src, r.name, img).Layers[0]
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+src+"/v2/"+r.name+"/blobs/"+layer.Digest.String(), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("delete %s from the source: %v %v", layer.Digest, err, resp)
-	}
-	resp.Body.Close()
+	testutil.Delete(t, src, r.name, "blobs", layer.Digest.String())
 	release := releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest})
 	for _, out := range []string{filepath.Join(t.TempDir(), "bundle"), filepath.Join(t.TempDir(), "bundle.tar")} {
 		opts := createOpts(t, release, "", out)

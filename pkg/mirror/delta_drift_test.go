@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -48,15 +47,7 @@ func TestDeltaBaseBlobLost(t *testing.T) {
 		t.Fatal("the delta omits no layer")
 	}
 	for _, r := range []string{"stellaops/mirror-bundle", repo} {
-		req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("http://%s/v2/%s/blobs/%s", f.target, r, lost), nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("delete %s from %s: %s", lost, r, resp.Status)
-		}
+		testutil.Delete(t, f.target, r, "blobs", lost.String())
 	}
 	before := testutil.Tags(t, f.target)
 	_, err := mirror.Import(ctx, importOpts(t, deltaTar, f.target, f.a.pub))

@@ -175,7 +175,13 @@ func (p *probe) checkAuth(ctx context.Context, anon *http.Response) bool {
 		what += " (token service " + realm + ")"
 	}
 	cred, err := credentials.Credential(p.client.Store())(ctx, p.host)
-	haveCred := err == nil && cred != auth.EmptyCredential
+	if err != nil {
+		// An entry that cannot be read (remote.CredentialsError)
+		// is no absence of credentials: every command fails on it.
+		p.add(CheckAuth, CheckFail, "the registry asks for %s; the credentials for %s could not be read: %v", what, p.host, err)
+		return false
+	}
+	haveCred := cred != auth.EmptyCredential
 	reg, err := p.client.Registry(p.host)
 	if err == nil {
 		err = reg.Ping(ctx)
@@ -202,10 +208,7 @@ func (p *probe) checkAuth(ctx context.Context, anon *http.Response) bool {
 // with o reads them, as a command that runs as written: login reads the
 // password from stdin only, and talks to the registry and writes the
 // config file as the flags of o say.
-func LoginCommand(host string, o remote.Options) string {
-	args := append([]string{"stella mirror login", shellWord(host), "-u USER --password-stdin"}, registryFlags(host, o)...)
-	return strings.Join(args, " ")
-}
+func LoginCommand(host string, o remote.Options) string { return o.LoginCommand(host) }
 
 // parseChallenge returns the scheme and realm of a WWW-Authenticate header.
 func parseChallenge(h string) (scheme, realm string) {

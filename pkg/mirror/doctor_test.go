@@ -245,6 +245,10 @@ func TestDoctorAuth(t *testing.T) {
 			{"no credentials", "", "no credentials for " + host},
 			{"wrong password", testutil.DockerConfig(t, host, "mirror", "wrong"), "refused the credentials"},
 			{"credentials", testutil.DockerConfig(t, host, "mirror", password), ""},
+			// An entry that cannot be read is no absence of
+			// credentials: it said "there are no credentials for
+			// HOST" (found by review).
+			{"broken entry", brokenConfig(t, host), "could not be read: credentials for " + host + " in "},
 		}
 		for _, tt := range tests {
 			t.Run(scheme+"/"+tt.name, func(t *testing.T) {
@@ -281,6 +285,16 @@ func TestDoctorAuth(t *testing.T) {
 	if tokens.Issued.Load() == 0 {
 		t.Error("the token registry was diagnosed without a token")
 	}
+}
+
+// brokenConfig writes a config.json whose entry for host has an auth
+// field that is not base64, and returns its path.
+func brokenConfig(t *testing.T, host string) string {
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, []byte(`{"auths":{"`+host+`":{"auth":"not base64!"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestDoctorTLS: a registry behind a private CA verifies with --ca-file

@@ -28,7 +28,7 @@ var likelyConfig = []byte(`{"os":"` + strings.Repeat("o", 16) + `","architecture
 func guessPlatforms(img *sourceImage) ([]string, bool) {
 	guessed := false
 	root, _ := img.graph.Node(img.root.Digest)
-	p, _ := platformsOf(root, func(ocispec.Descriptor) ([]byte, error) {
+	p, _ := platformsOf(root, img.graph.Node, func(ocispec.Descriptor) ([]byte, error) {
 		guessed = true
 		return likelyConfig, nil
 	})
@@ -71,7 +71,7 @@ func configPlatforms(ctx context.Context, images []*sourceImage, limit int, file
 		}
 		g.Go(func() error {
 			root, _ := img.graph.Node(img.root.Digest)
-			p, err := platformsOf(root, func(d ocispec.Descriptor) ([]byte, error) {
+			p, err := platformsOf(root, img.graph.Node, func(d ocispec.Descriptor) ([]byte, error) {
 				data, err := transfer.FetchBytes(gctx, img.repo, d)
 				return data, remote.Classify(err)
 			})

@@ -70,14 +70,32 @@ func (t *target) generation(ctx context.Context, repo string, trust TrustOptions
 		wave := roots[:min(width, len(roots))]
 		roots = roots[len(wave):]
 		errs := make([]error, len(wave))
+		// A root that could not be checked (the registry gone down) ends
+		// the check where no root before it verifies: those after it,
+		// which would decide nothing then, are stopped as it fails, not
+		// waited for through their own chains of retries.
+		ctxs := make([]context.Context, len(wave))
+		stops := make([]context.CancelFunc, len(wave))
+		for i := range wave {
+			ctxs[i], stops[i] = context.WithCancel(ctx)
+		}
 		var g errgroup.Group
 		for i, r := range wave {
 			g.Go(func() error {
-				errs[i] = t.verifyHeldOnce(ctx, repo, r, trust, log)
+				errs[i] = t.verifyHeldOnce(ctxs[i], repo, r, trust, log)
+				if errs[i] != nil && !refusesRoot(errs[i]) && ctxs[i].Err() == nil {
+					for _, stop := range stops[i+1:] {
+						stop()
+					}
+				}
 				return nil
 			})
 		}
-		if err := g.Wait(); err != nil {
+		err := g.Wait()
+		for _, stop := range stops {
+			stop()
+		}
+		if err != nil {
 			// A panic (a bug), its root's error left nil: never taken
 			// for the root verified.
 			return heldBundle{}, err

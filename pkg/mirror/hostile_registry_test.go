@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	oremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/stellaops/mirror/internal/testutil"
 )
@@ -26,17 +27,30 @@ type rawRepo struct {
 	name string
 }
 
-func (r rawRepo) push(mediaType string, data []byte) ocispec.Descriptor {
+func (r rawRepo) repository() *oremote.Repository {
 	r.t.Helper()
 	repo, err := testutil.Client(r.t).Repository(r.host + "/" + r.name)
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	return repo
+}
+
+func (r rawRepo) push(mediaType string, data []byte) ocispec.Descriptor {
+	r.t.Helper()
 	d := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if err := repo.Push(context.Background(), d, bytes.NewReader(data)); err != nil {
+	if err := r.repository().Push(context.Background(), d, bytes.NewReader(data)); err != nil {
 		r.t.Fatal(err)
 	}
 	return d
+}
+
+// tag tags d as tag in the repository.
+func (r rawRepo) tag(d ocispec.Descriptor, tag string) {
+	r.t.Helper()
+	if err := r.repository().Tag(context.Background(), d, tag); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func (r rawRepo) pushJSON(mediaType string, v any) ocispec.Descriptor {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -144,7 +145,14 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 	}
 	sourceDigest := root.Digest
 	if opts.Platform != "" && bundle.IsIndexMediaType(root.MediaType) {
-		if root, err = selectPlatform(ctx, held, root, opts.Platform); err != nil {
+		// The index as the refusals of --platform name it: by its
+		// digest, unless the release's reference, which starts the
+		// message, pins it by that digest already.
+		index := "index " + root.Digest.String()
+		if img.Ref.Digest == root.Digest {
+			index = "the index"
+		}
+		if root, err = selectPlatform(ctx, held, root, opts.Platform, index); err != nil {
 			return nil, err
 		}
 	}
@@ -166,7 +174,7 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 		}
 		refs, err := si.graph.WalkReferrersOf(ctx, repo, descs) // listed together
 		if err != nil {
-			return nil, remote.Classify(err)
+			return nil, referrerWalkError(ctx, repo, img.Ref.Name(), err)
 		}
 		si.referrers = append(si.referrers, refs...)
 		if err := si.carryCosignTags(ctx, lookups, subjects(manifests)); err != nil {
@@ -223,53 +231,109 @@ func checkNonDistributable(ctx context.Context, img *sourceImage, base *baseInfo
 	return nil
 }
 
-// selectPlatform picks the manifest for one platform out of an index.
-func selectPlatform(ctx context.Context, repo content.Fetcher, index ocispec.Descriptor, want string) (ocispec.Descriptor, error) {
+// selectPlatform picks the manifest for one platform out of an index,
+// which its refusals call name, as pickPlatform does.
+func selectPlatform(ctx context.Context, repo content.Fetcher, index ocispec.Descriptor, want, name string) (ocispec.Descriptor, error) {
 	p, err := ParsePlatform(want)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	data, err := transfer.FetchBytes(ctx, repo, index)
+	s := &platformSearch{repo: repo, want: p, top: index.Digest, seen: map[digest.Digest]bool{}}
+	if err := s.find(ctx, index, 0); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return pickPlatform(s.matches, FormatPlatform(p), p.OSVersion != "", name)
+}
+
+// platformSearch looks through an index for the manifests of one platform.
+type platformSearch struct {
+	repo    content.Fetcher
+	want    ocispec.Platform
+	top     digest.Digest   // the index searched, as pinned
+	matches []platformMatch // those that fit want, each once, as listed first
+	seen    map[digest.Digest]bool
+}
+
+// find looks through index, and through each child index that names no
+// platform of its own, as containerd does (OCI lets indexes nest): each
+// index once, down to bundle.MaxDepth levels, as deep as the walk of an
+// image goes, and refused past it in the walk's words (bundle.NestTooDeep).
+// depth counts levels below the index searched, as pinned, which a bundle
+// lists one level below its root.
+func (s *platformSearch) find(ctx context.Context, index ocispec.Descriptor, depth int) error {
+	if depth+1 > bundle.MaxDepth {
+		return bundle.NestTooDeep(index, depth, s.top)
+	}
+	s.seen[index.Digest] = true
+	data, err := transfer.FetchBytes(ctx, s.repo, index)
 	if err != nil {
-		return ocispec.Descriptor{}, remote.Classify(err)
+		return remote.Classify(err)
 	}
 	children, err := bundle.Children(index, data)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return err
 	}
 	var idx ocispec.Index
 	_ = json.Unmarshal(data, &idx)
+	p := s.want
 	for _, c := range idx.Manifests {
-		if c.Platform != nil && c.Platform.OS == p.OS && c.Platform.Architecture == p.Architecture && variantMatches(p, c.Platform.Variant) {
-			for _, d := range children {
-				if d.Digest == c.Digest {
-					return ocispec.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size}, nil
+		if !slices.ContainsFunc(children, func(d ocispec.Descriptor) bool { return d.Digest == c.Digest }) {
+			continue
+		}
+		child := ocispec.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size}
+		if c.Platform == nil && bundle.IsIndexMediaType(c.MediaType) {
+			if !s.seen[c.Digest] {
+				if err := s.find(ctx, child, depth+1); err != nil {
+					return err
 				}
 			}
+			continue
+		}
+		if c.Platform == nil && bundle.IsManifestMediaType(c.MediaType) && !s.seen[c.Digest] {
+			// An entry naming no platform has its manifest's, in the
+			// config, as containerd reads it.
+			s.seen[c.Digest] = true
+			data, err := transfer.FetchBytes(ctx, s.repo, child)
+			if err != nil {
+				return remote.Classify(err)
+			}
+			cp, ok, err := configPlatform(c.Digest, data, func(d ocispec.Descriptor) ([]byte, error) {
+				data, err := transfer.FetchBytes(ctx, s.repo, d)
+				return data, remote.Classify(err)
+			})
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.Platform = &cp
+			}
+		}
+		if c.Platform == nil {
+			continue
+		}
+		fit := platformFit(p, *c.Platform)
+		if fit < 0 {
+			continue
+		}
+		// A manifest listed twice is one choice, at the better of its
+		// two fits.
+		m := platformMatch{desc: child, platform: *c.Platform, fit: fit}
+		if i := slices.IndexFunc(s.matches, func(x platformMatch) bool { return x.desc.Digest == c.Digest }); i < 0 {
+			s.matches = append(s.matches, m)
+		} else if fit < s.matches[i].fit {
+			s.matches[i] = m
 		}
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%s has no manifest for platform %s: %w", index.Digest, want, errdef.ErrNotFound)
-}
-
-// variantMatches says whether an index entry of variant has the variant
-// want asks for: any, where want names none; for arm64, v8 is the variant
-// an entry naming none has (as containerd and the OCI image spec's
-// platform list take it: linux/arm64/v8 picked nothing from most indexes).
-func variantMatches(want ocispec.Platform, variant string) bool {
-	switch {
-	case want.Variant == "" || variant == want.Variant:
-		return true
-	case want.Architecture == "arm64":
-		return (variant == "" || variant == "v8") && (want.Variant == "" || want.Variant == "v8")
-	}
-	return false
+	return nil
 }
 
 // platformsOf lists the platforms of an image: an index's children's
-// platforms (attestation manifests, "unknown/unknown", left out), or the
-// os/architecture of a manifest's config. A config that cannot be read is
-// an error: manifest.json must not depend on whether a source answered.
-func platformsOf(root transfer.Node, config func(ocispec.Descriptor) ([]byte, error)) ([]string, error) {
+// platforms (attestation manifests, "unknown/unknown", left out), with
+// those of each index nested in it that names none of its own, looked up
+// by node in the image's graph, or the os/architecture of a manifest's
+// config. A config that cannot be read is an error: manifest.json must not
+// depend on whether a source answered.
+func platformsOf(root transfer.Node, node func(digest.Digest) (transfer.Node, bool), config func(ocispec.Descriptor) ([]byte, error)) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p ocispec.Platform) {
@@ -283,32 +347,66 @@ func platformsOf(root transfer.Node, config func(ocispec.Descriptor) ([]byte, er
 		}
 	}
 	if bundle.IsIndexMediaType(root.Descriptor.MediaType) {
-		var idx ocispec.Index
-		if json.Unmarshal(root.Bytes, &idx) == nil {
+		read := map[digest.Digest]bool{} // each nested index or unnamed manifest once
+		var walk func(data []byte) error
+		walk = func(data []byte) error {
+			var idx ocispec.Index
+			if json.Unmarshal(data, &idx) != nil {
+				return nil
+			}
 			for _, c := range idx.Manifests {
 				if c.Platform != nil {
 					add(*c.Platform)
+					continue
+				}
+				n, ok := node(c.Digest)
+				if read[c.Digest] || !ok {
+					continue
+				}
+				read[c.Digest] = true
+				if bundle.IsIndexMediaType(c.MediaType) {
+					if err := walk(n.Bytes); err != nil { // the walk of the graph bounded its depth
+						return err
+					}
+					continue
+				}
+				// An entry naming no platform has its manifest's, in the
+				// config, as containerd reads it.
+				p, ok, err := configPlatform(c.Digest, n.Bytes, config)
+				if err != nil {
+					return err
+				}
+				if ok {
+					add(p)
 				}
 			}
+			return nil
 		}
-		return out, nil
+		return out, walk(root.Bytes)
 	}
+	p, ok, err := configPlatform(root.Descriptor.Digest, root.Bytes, config)
+	if ok {
+		add(p)
+	}
+	return out, err
+}
+
+// configPlatform reads the platform of the image manifest data (of
+// digest dg) from its config, fetched by config: ok is false for a
+// manifest whose config is no image's (an artifact's, a Helm chart's).
+func configPlatform(dg digest.Digest, data []byte, config func(ocispec.Descriptor) ([]byte, error)) (p ocispec.Platform, ok bool, err error) {
 	var man ocispec.Manifest
-	if json.Unmarshal(root.Bytes, &man) != nil {
-		return nil, nil
+	if json.Unmarshal(data, &man) != nil {
+		return p, false, nil
 	}
 	if man.Config.MediaType != ocispec.MediaTypeImageConfig && man.Config.MediaType != "application/vnd.docker.container.image.v1+json" {
-		return nil, nil
+		return p, false, nil
 	}
-	data, err := config(man.Config)
+	cfg, err := config(man.Config)
 	if err != nil {
-		return nil, fmt.Errorf("config %s of %s: %w", man.Config.Digest, root.Descriptor.Digest, err)
+		return p, false, fmt.Errorf("config %s of %s: %w", man.Config.Digest, dg, err)
 	}
-	var cfg ocispec.Platform
-	if json.Unmarshal(data, &cfg) == nil {
-		add(cfg)
-	}
-	return out, nil
+	return p, json.Unmarshal(cfg, &p) == nil, nil
 }
 
 // sortImages orders images by target repository then digest, drops exact
@@ -368,25 +466,35 @@ func manifestImage(img *sourceImage, version string, platforms []string) bundle.
 	return entry
 }
 
-// ParsePlatform parses "os/arch[/variant]". One holding an @ is refused,
-// named with all up to it blanked: credentials given by mistake.
+// ParsePlatform parses "os/arch[/variant][:osversion]" (the os.version as
+// crane and containerd take it, which tells apart the manifests of a
+// Windows image list), spelled as containerd's platforms.Normalize spells
+// it: Linux/x86_64 is linux/amd64, linux/armhf linux/arm/v7 (see
+// spelledPlatform). One holding an @ is refused, named with all up to it
+// blanked: credentials given by mistake.
 func ParsePlatform(s string) (ocispec.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || strings.Contains(s, "@") {
-		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]: %w", withoutAt(s), errdef.ErrUsage)
+	rest, osVersion, withVersion := strings.Cut(s, ":")
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || strings.Contains(s, "@") || (withVersion && osVersion == "") {
+		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant][:osversion]: %w", withoutAt(s), errdef.ErrUsage)
 	}
-	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1], OSVersion: osVersion}
 	if len(parts) == 3 {
 		p.Variant = parts[2]
 	}
-	return p, nil
+	return spelledPlatform(p), nil
 }
 
-// FormatPlatform renders a platform as "os/arch[/variant]".
+// FormatPlatform renders a platform as "os/arch[/variant][:osversion]", as
+// ParsePlatform reads it: the os.version tells apart the manifests of a
+// Windows image list, one for each Windows release.
 func FormatPlatform(p ocispec.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		s += "/" + p.Variant
+	}
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
 	}
 	return s
 }

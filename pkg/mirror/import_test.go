@@ -67,6 +67,16 @@ func (s *signedSample) pack(t testing.TB, suffix string) string {
 	return out
 }
 
+// blobFiles lists the files of the bundle directory's blobs/sha256.
+func (s *signedSample) blobFiles(t testing.TB) []os.DirEntry {
+	t.Helper()
+	blobs, err := os.ReadDir(filepath.Join(s.dir, "blobs", "sha256"))
+	if err != nil || len(blobs) == 0 {
+		t.Fatal(blobs, err)
+	}
+	return blobs
+}
+
 // foreign packs the bundle as another tool would compress its tar (suffix
 // .tar.gz or .tar.zst, no seek table): an archive import reads as a stream.
 func (s *signedSample) foreign(t testing.TB, suffix string) string {

@@ -321,9 +321,17 @@ func (t *target) bundleRoots(ctx context.Context, repo string, also ...string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	ahead, cancelAhead := t.readTaggedRootsAhead(ctx, r, repo, also)
+	// A tag read ahead that fails for good (the registry gone down, a
+	// refusal) fails the check: the list is stopped then, not run through
+	// its every try while a placement beside it asks the registry on.
+	lctx, stopList := context.WithCancelCause(ctx)
+	defer stopList(nil)
+	ahead, cancelAhead := t.readTaggedRootsAhead(ctx, r, repo, also, stopList)
 	defer cancelAhead()
-	tags, err := t.listTags(ctx, r, repo)
+	tags, err := t.listTags(lctx, r, repo)
+	if cause := context.Cause(lctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		err = cause
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -457,18 +465,24 @@ func (a *taggedRootAhead) wait(ctx context.Context) (taggedRoot, error) {
 // readTaggedRootsAhead starts reading the tags (bundleRoots' also) at once,
 // as listed tags (one not there is an error, which bundleRoots forgives
 // where the list does not name the tag), and returns their reads by tag
-// and what stops those still in flight.
-func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository, repo string, tags []string) (map[string]*taggedRootAhead, context.CancelFunc) {
+// and what stops those still in flight. A read that fails other than
+// "not there" is told to failed as it fails.
+func (t *target) readTaggedRootsAhead(ctx context.Context, r *oremote.Repository, repo string, tags []string, failed context.CancelCauseFunc) (map[string]*taggedRootAhead, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	ahead := map[string]*taggedRootAhead{}
 	for _, tag := range tags {
-		if _, ok := ahead[tag]; ok || bundle.ReservedTag(tag) {
-			continue
+		if _, ok := ahead[tag]; ok || bundle.ReservedTag(tag) || !bundle.ValidTag(tag) {
+			continue // as bundleRoots passes over it
 		}
 		a := &taggedRootAhead{done: make(chan struct{})}
 		ahead[tag] = a
 		go func() {
 			defer close(a.done)
+			defer func() {
+				if a.err != nil && !isNotFound(a.err) && ctx.Err() == nil {
+					failed(a.err)
+				}
+			}()
 			defer errdef.Recover(&a.err) // a bug: the tag's answer, told by wait
 			a.got, a.err = t.readTaggedRoot(ctx, r, repo, tag, false)
 		}()

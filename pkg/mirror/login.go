@@ -87,10 +87,14 @@ func Logout(ctx context.Context, client *remote.Client, registry string) (remove
 		return false, err
 	}
 	cred, err := store.Get(ctx, credentials.ServerAddressFromRegistry(registry))
-	if err != nil {
+	switch {
+	case errors.As(err, new(*remote.CredentialsError)):
+		// An entry that cannot be read (a broken auth field), which
+		// every command fails on, is removed all the same; one of a
+		// helper not installed fails on its removal too, saying so.
+	case err != nil:
 		return false, fmt.Errorf("logout from %s: %w", registry, err)
-	}
-	if cred == auth.EmptyCredential {
+	case cred == auth.EmptyCredential:
 		return false, nil
 	}
 	if err := credentials.Logout(ctx, store, registry); err != nil {

@@ -21,13 +21,20 @@ type manifestsAhead struct {
 // Concurrency manifests: a round trip for every Concurrency of them) on
 // the chain of every import, push and sync. Only reads go ahead: nothing
 // is pushed before every blob is placed. An error is the answer, told when
-// the manifests' turn comes (wait), as it was when they were asked then.
-// stop ends the asking.
-func (pl *placer) askManifests(ctx context.Context) *manifestsAhead {
+// the manifests' turn comes (wait), as it was when they were asked then,
+// and told to failed as it comes: the placement fails on it, and the
+// blobs' uploads are not to go on beside it (a registry gone down holds
+// those through the idle timeout). stop ends the asking.
+func (pl *placer) askManifests(ctx context.Context, failed context.CancelCauseFunc) *manifestsAhead {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &manifestsAhead{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(a.done)
+		defer func() {
+			if a.err != nil && ctx.Err() == nil {
+				failed(a.err)
+			}
+		}()
 		defer errdef.Recover(&a.err) // a bug: the answer, told by wait
 		a.present, a.err = pl.tgt.presentManifests(ctx, pl.plan.manifestPhases())
 	}()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -53,9 +54,36 @@ func (md *metadata) index() (*ocispec.Index, error) {
 func (md *metadata) root(ctx context.Context) (*ocispec.Index, error) {
 	data, err := md.Doc(ctx, md.RootDesc)
 	if err != nil {
-		return nil, fmt.Errorf("root index %s: %w", md.RootDesc.Digest, err)
+		return nil, aboutDigest("root index", md.RootDesc.Digest, err)
 	}
 	return bundle.ParseRoot(data)
+}
+
+// aboutDigest says err is about what (a blob, the root index) of digest dg,
+// naming dg once: an error that starts with it already (a
+// bundle.ContentError, "sha256:…: content hashes to …") is not given it
+// again ("blob sha256:…: sha256:…: content hashes to …" said it twice).
+func aboutDigest(what string, dg digest.Digest, err error) error {
+	if strings.HasPrefix(err.Error(), dg.String()+": ") {
+		return fmt.Errorf("%s %w", what, err)
+	}
+	return fmt.Errorf("%s %s: %w", what, dg, err)
+}
+
+// inBundle says err is about the bundle at path (a directory or an
+// archive), naming it once: an error that names a file in it already
+// ("DIR/blobs/sha256/…: …") is not given it again ("DIR: DIR/…: …" said
+// it twice).
+func inBundle(path string, err error) error {
+	if namesFileIn(path, err) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// namesFileIn says whether err starts with the path of a file in dir.
+func namesFileIn(dir string, err error) bool {
+	return dir != "" && strings.HasPrefix(err.Error(), filepath.Clean(dir)+string(filepath.Separator))
 }
 
 // manifestBytes returns manifest.json as it was parsed: read again through

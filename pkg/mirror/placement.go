@@ -21,6 +21,8 @@ import (
 // import, serve and sync --images share it.
 type placement struct {
 	bundleRepo string
+	// registry is placementOptions.registry.
+	registry string
 	// bundleTag is the tag the bundle root gets: the one the destination
 	// reference gives, else the release version.
 	bundleTag string
@@ -165,6 +167,12 @@ type placementOptions struct {
 	// repository, [prefix/]<source path>, tagged with its tags.
 	mapImages bool
 	prefix    string
+	// registry is the name of the source when it is a registry: a
+	// manifest it lacks (deleted since the bundle was pushed, or during
+	// the sync) is not found there (exit 1), named with it, as a blob it
+	// lacks is; "" for a directory or an archive, which then lacks what
+	// was signed (exit 2).
+	registry string
 }
 
 // planPlacement builds the placement of md's bundle. Repository names are
@@ -172,6 +180,7 @@ type placementOptions struct {
 func planPlacement(ctx context.Context, md *metadata, o placementOptions) (*placement, error) {
 	bundleRepo := o.bundleRepo
 	p := newPlacement(bundleRepo)
+	p.registry = o.registry
 	m := md.Manifest
 	// The files referrer first: checking its files parses SHA256SUMS (a
 	// line a file, 27,000 for 3000 images: 12 MB of strings, digests and
@@ -359,8 +368,14 @@ func (p *placement) addGraph(ctx context.Context, g *graphReader, repo string, d
 			*phase = append(*phase, manifestPlace{repo: repo, placedDoc: doc})
 		}
 	})
-	// A manifest the verified bundle names and its source lacks is content
-	// lost (exit 2), as verify says, not a path mistyped.
+	// A manifest the verified bundle names and its directory or archive
+	// lacks is content lost (exit 2), as verify says, not a path mistyped.
+	if p.registry != "" {
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.registry, err)
+		}
+		return nil
+	}
 	return missingIsMismatch(err)
 }
 

@@ -80,9 +80,12 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	if pl.src.stream != nil {
 		pl.tgt.streamed = true
 	}
-	asked := pl.askManifests(ctx)
+	// The manifests' questions failing end the blobs (askManifests).
+	bctx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
+	asked := pl.askManifests(ctx, failed)
 	defer asked.stop()
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(bctx)
 	g.Go(func() error { return pl.blobs(gctx, limit) })
 	g.Go(func() error {
 		mem, mctx := errgroup.WithContext(gctx)
@@ -104,6 +107,11 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 		return mem.Wait()
 	})
 	if err = g.Wait(); err != nil {
+		if cause := context.Cause(bctx); ctx.Err() == nil && errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
+			// The manifests' questions failed: their error, not the
+			// blobs' cancellation.
+			return cause
+		}
 		return err
 	}
 	pl.log.Info("blobs placed", "after", time.Since(t0))
@@ -116,6 +124,13 @@ func (pl *placer) run(ctx context.Context, limit int) (err error) {
 	// Told once the bundle is taken (the check passed), not for one refused.
 	if pl.left != nil {
 		pl.log.Warn("bundle files not carried: they are not the ones its signing or checksums vouch for; they stay behind", "files", pl.left.Files, "reason", pl.left.Reason)
+	}
+	// Bytes after an archive's end, told as verify tells them: import and
+	// push took such a copy in silence. A stream has been read to its end
+	// by now; an error reading them (the medium's) ends the placement
+	// before any manifest or tag is written, as it fails verify.
+	if err := warnTrailing(pl.src.name, pl.src.trailing, pl.log); err != nil {
+		return fmt.Errorf("%s: %w", pl.src.name, err)
 	}
 	if err := pl.manifests(ctx, asked); err != nil {
 		return err
@@ -178,7 +193,11 @@ func (pl *placer) notCarried() *FilesNotCarried {
 // blobs places every blob of the plan, from a stream or at random.
 func (pl *placer) blobs(ctx context.Context, limit int) error {
 	pl.omitted = pl.md.Manifest.OmittedSet()
-	spreads, sctx := errgroup.WithContext(ctx)
+	// A question asked ahead that fails for good ends the blobs at once
+	// (checkAhead), its error the one told.
+	bctx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
+	spreads, sctx := errgroup.WithContext(bctx)
 	spreads.SetLimit(limit)
 	pl.spreadCtx = sctx
 	var (
@@ -186,9 +205,9 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 		err       error
 	)
 	if pl.src.stream != nil {
-		stopAhead, err = pl.streamBlobs(sctx, spreads, limit)
+		stopAhead, err = pl.streamBlobs(sctx, spreads, limit, failed)
 	} else {
-		stopAhead, err = pl.fetchBlobs(sctx, spreads, limit)
+		stopAhead, err = pl.fetchBlobs(sctx, spreads, limit, failed)
 	}
 	if err != nil {
 		stopAhead()
@@ -208,6 +227,11 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 		// another blob's upload that it cut short.
 		err = werr
 	}
+	if cause := context.Cause(bctx); err != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
+		// A question ahead that failed ended the uploads and reads
+		// still going: its error, not their cancellation.
+		err = cause
+	}
 	return err
 }
 
@@ -221,7 +245,10 @@ func (pl *placer) blobs(ctx context.Context, limit int) error {
 // hand, and the stream waits for no HEAD in its own turn. It returns the
 // function that stops the checks ahead (checkAhead), which the spreads
 // queued may still use.
-func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limit int) (func(), error) {
+func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limit int, failed context.CancelCauseFunc) (stop func(), err error) {
+	// A panic (a bug) is the stream's error, as in fetchBlobs.
+	stop = func() {}
+	defer errdef.Recover(&err)
 	docs := pl.plan.manifestDigests()
 	human := map[string]int64{}
 	var declared int64
@@ -235,11 +262,12 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 	for _, m := range docs {
 		declared += m
 	}
-	held, stop := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit, pl.plan.held, false)
+	held, stopAhead := pl.tgt.checkAhead(ctx, streamOrder(pl.plan.blobs), limit, pl.plan.held, false, failed)
+	stop = stopAhead
 	done := map[digest.Digest]bool{}
 	behind, bctx := errgroup.WithContext(ctx)
 	behind.SetLimit(streamPipeline)
-	err := pl.src.stream(declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
+	err = streamRecovered(pl.src.stream, declared+layout.DefaultTarLimit, func(e *layout.Entry, r io.Reader) error {
 		if dg, ok := layout.BlobDigest(e.Name); ok {
 			if _, isDoc := docs[dg]; isDoc {
 				return nil
@@ -262,6 +290,9 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 		}
 		if layout.IsHeadFile(e.Name) {
 			return nil
+		}
+		if err := clutterEntryError(pl.src.name+": ", e.Name); err != nil {
+			return err
 		}
 		return fmt.Errorf("%s: archive entry %q is not part of the bundle: %w", pl.src.name, e.Name, errdef.ErrMalformed)
 	})
@@ -295,9 +326,17 @@ func (pl *placer) streamBlobs(ctx context.Context, spreads *errgroup.Group, limi
 			continue
 		}
 		pl.tgt.skipped.Add(1)
-		spreads.Go(func() error { return pl.tgt.spread(ctx, b, held[b]) })
+		spreads.Go(func() error { return pl.tgt.spread(ctx, b, held[b], false) })
 	}
 	return stop, nil
+}
+
+// streamRecovered is stream(limit, fn), a panic (a bug) of the stream's
+// reading or of fn its error: the uploads behind the stream are then still
+// waited for (streamBlobs), not left to queue spreads that no one waits.
+func streamRecovered(stream func(int64, func(*layout.Entry, io.Reader) error) error, limit int64, fn func(*layout.Entry, io.Reader) error) (err error) {
+	defer errdef.Recover(&err)
+	return stream(limit, fn)
 }
 
 // ready waits until the placement may write: at once without a check
@@ -332,10 +371,18 @@ func (pl *placer) placeFromTarget(ctx context.Context, spreads *errgroup.Group, 
 	return pl.place(ctx, spreads, b, rc, held)
 }
 
+// fetchLargestFirst runs fetchBlobs' reads largest first, small ones
+// beside (a variable: a test puts a bug in it).
+var fetchLargestFirst = transfer.LargestFirstWithSmall[*blobPlace]
+
 // fetchBlobs reads every blob at random, limit at a time largest first,
 // and the small ones beside them (transfer.LargestFirstWithSmall). It
 // returns the function that stops the checks ahead, as streamBlobs does.
-func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int) (func(), error) {
+func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit int, failed context.CancelCauseFunc) (stop func(), err error) {
+	// A panic (a bug) of the reads is their error, the checks ahead still
+	// stopped by blobs: it went up through blobs with them left asking.
+	stop = func() {}
+	defer errdef.Recover(&err)
 	size := func(b *blobPlace) int64 { return b.desc.Size }
 	// Whether the target holds each blob not wanted on disk is asked ahead,
 	// in the same order; a blob known to be held (a delta's omitted one,
@@ -346,8 +393,9 @@ func (pl *placer) fetchBlobs(ctx context.Context, spreads *errgroup.Group, limit
 			ask = append(ask, b)
 		}
 	}
-	held, stop := pl.tgt.checkAhead(ctx, ask, limit, pl.plan.held, true)
-	return stop, transfer.LargestFirstWithSmall(ctx, pl.plan.blobs, size, limit, func(ctx context.Context, b *blobPlace) error {
+	held, stopAhead := pl.tgt.checkAhead(ctx, ask, limit, pl.plan.held, true, failed)
+	stop = stopAhead
+	return stop, fetchLargestFirst(ctx, pl.plan.blobs, size, limit, func(ctx context.Context, b *blobPlace) error {
 		return pl.fetchBlob(ctx, spreads, b, held[b])
 	})
 }
@@ -359,12 +407,12 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 	// can mount from the source repository, in the same registry)
 	// is not read at all.
 	if held != nil && !pl.wantsOnDisk(b) {
-		done, err := pl.avoidCopy(ctx, b, held)
+		done, fresh, err := pl.avoidCopy(ctx, b, held)
 		if err != nil {
 			return err
 		}
 		if done {
-			spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
+			spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held, fresh) })
 			return nil
 		}
 	}
@@ -376,13 +424,13 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 	if pl.src.openAt != nil && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 		ra, closer, err := pl.src.openAt(ctx, b.desc)
 		if err != nil {
-			return sourceContentError{fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, missingIsMismatch(err))}
+			return sourceContentError{pl.src.blobError(b.desc.Digest, missingIsMismatch(err))}
 		}
 		defer closer.Close()
 		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, ra); err != nil {
-			return pl.sourceFault(err)
+			return pl.sourceFault(err, b)
 		}
-		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
+		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held, true) })
 		return nil
 	}
 	rc, err := pl.src.fetch(remote.Streaming(ctx), b.desc)
@@ -390,56 +438,62 @@ func (pl *placer) fetchBlob(ctx context.Context, spreads *errgroup.Group, b *blo
 		if pl.src.layout {
 			err = missingIsMismatch(err)
 		}
-		return sourceContentError{fmt.Errorf("%s: blob %s: %w", pl.src.name, b.desc.Digest, remote.Classify(err))}
+		return sourceContentError{pl.src.blobError(b.desc.Digest, remote.Classify(err))}
 	}
 	defer rc.Close()
 	// A source that can seek (a registry that serves ranges) is read
 	// like a file: nothing is buffered, a retry asks for the range.
 	if rs, ok := rc.(io.ReadSeeker); ok && (len(pl.plan.advisories[b.desc.Digest]) == 0 || pl.adv == nil) {
 		if err := pl.tgt.uploadAt(ctx, b.repos[0], b.desc, transfer.NewSeekReaderAt(rs, b.desc.Size)); err != nil {
-			return pl.sourceFault(err)
+			return pl.sourceFault(err, b)
 		}
-		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
+		spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held, true) })
 		return nil
 	}
-	return pl.sourceFault(pl.place(ctx, spreads, b, rc, held))
+	return pl.sourceFault(pl.place(ctx, spreads, b, rc, held), b)
 }
 
 // sourceFault names the source in an error of content read from it that is
 // not what its digest says: the archive, directory or source registry is at
 // fault, not the target the upload was going to (its host and repository
 // would send the operator to the wrong side of the gap).
-func (pl *placer) sourceFault(err error) error {
+// A frame of a seekable archive that fails is told with the blob read
+// through it.
+func (pl *placer) sourceFault(err error, b *blobPlace) error {
 	var bad *bundle.ContentError
 	if errors.As(err, &bad) {
 		return sourceContentError{fmt.Errorf("%s: its copy of blob %s is damaged or altered: %s: %w", pl.src.name, bad.Digest, bad.Detail, errdef.ErrDigestMismatch)}
+	}
+	var frame *layout.FrameError
+	if errors.As(err, &frame) {
+		return sourceContentError{fmt.Errorf("%s: its copy of blob %s: %w", pl.src.name, b.desc.Digest, frame)}
 	}
 	return err
 }
 
 // avoidCopy reports whether b's first repository already holds it (as
 // answered, asked ahead), or got it by a mount from the source repository
-// (sync within one registry).
-func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace, held *blobAnswer) (bool, error) {
+// (sync within one registry); fresh, if it got it so.
+func (pl *placer) avoidCopy(ctx context.Context, b *blobPlace, held *blobAnswer) (done, fresh bool, err error) {
 	ok, err := held.wait(ctx)
 	if err != nil || ok {
 		if ok {
 			pl.tgt.skipped.Add(1)
 		}
-		return ok, err
+		return ok, false, err
 	}
 	if pl.mountFrom == "" {
-		return false, nil
+		return false, false, nil
 	}
 	u, err := pl.tgt.uploader(b.repos[0])
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	mounted, err := u.Mount(ctx, b.desc, pl.mountFrom)
 	if mounted {
 		pl.tgt.mounted.Add(1)
 	}
-	return mounted, err
+	return mounted, mounted, err
 }
 
 // place sends one blob to its first repository, unless it is there (as
@@ -459,8 +513,11 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 		}
 		r = io.TeeReader(r, adv.writer())
 	}
-	err := pl.send(ctx, b, r, adv != nil, held)
+	fresh, err := pl.send(ctx, b, r, adv != nil, held)
 	if adv != nil {
+		if werr := adv.failedWrite(); werr != nil {
+			err = werr
+		}
 		if err == nil {
 			err = adv.close()
 		}
@@ -475,7 +532,7 @@ func (pl *placer) place(ctx context.Context, spreads *errgroup.Group, b *blobPla
 	if err != nil {
 		return err
 	}
-	spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held) })
+	spreads.Go(func() error { return pl.tgt.spread(pl.spreadCtx, b, held, fresh) })
 	return nil
 }
 
@@ -497,16 +554,17 @@ func (pl *placer) placeBehind(ctx context.Context, behind, spreads *errgroup.Gro
 	end := newStreamEnd(r)
 	behind.Go(func() error {
 		defer end.StreamEnded(nil)
-		return pl.sourceFault(pl.place(ctx, spreads, b, end, held))
+		return pl.sourceFault(pl.place(ctx, spreads, b, end, held), b)
 	})
 	<-end.done
-	return pl.sourceFault(end.err)
+	return pl.sourceFault(end.err, b)
 }
 
 // send uploads b from r into its first repository unless it is there: as
 // held answers, if the question was asked ahead (nil: asked now). With
-// mustRead, content that is not sent is still read and verified.
-func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead bool, held *blobAnswer) error {
+// mustRead, content that is not sent is still read and verified. It
+// reports whether it sent b.
+func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead bool, held *blobAnswer) (bool, error) {
 	var ok bool
 	var err error
 	if held != nil {
@@ -515,16 +573,16 @@ func (pl *placer) send(ctx context.Context, b *blobPlace, r io.Reader, mustRead 
 		ok, err = pl.tgt.hasBlob(ctx, b.repos[0], b.desc)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !ok {
-		return pl.tgt.upload(ctx, b.repos[0], b.desc, r)
+		return true, pl.tgt.upload(ctx, b.repos[0], b.desc, r)
 	}
 	pl.tgt.skipped.Add(1)
 	if mustRead {
 		_, err = io.Copy(io.Discard, bundle.NewVerifyReader(r, b.desc))
 	}
-	return err
+	return false, err
 }
 
 // manifests pushes the manifests children first: images, then (once the

@@ -97,7 +97,7 @@ func pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 		return nil, err
 	}
 	src.prefetchDocs(ctx, md)
-	graph, err := pullGraph(ctx, md)
+	graph, err := pullGraph(ctx, md, src.name)
 	if err != nil {
 		return nil, err
 	}
@@ -179,8 +179,10 @@ func damagedFiles(md *metadata) *FilesNotCarried {
 // referrer, each once, but for the blobs a delta omits: the registry holds
 // them under the delta's root (its base's import put them there), but the
 // delta does not carry them, and its signed SHA256SUMS does not list
-// them. The directory is the delta as create --base wrote it.
-func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) {
+// them. The directory is the delta as create --base wrote it. A manifest
+// that registry, the source's name, lacks is not found there (exit 1), as
+// in a sync (placementOptions.registry).
+func pullGraph(ctx context.Context, md *metadata, registry string) ([]ocispec.Descriptor, error) {
 	roots := []ocispec.Descriptor{md.RootDesc}
 	if sig, ok, err := md.signatureReferrer(ctx); err != nil {
 		return nil, err
@@ -188,6 +190,7 @@ func pullGraph(ctx context.Context, md *metadata) ([]ocispec.Descriptor, error) 
 		roots = append(roots, sig)
 	}
 	p := newPlacement("")
+	p.registry = registry
 	var manifests []manifestPlace
 	g := newGraphReader(md.Doc, false)
 	for _, r := range roots {

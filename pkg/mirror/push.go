@@ -175,6 +175,9 @@ func placeBundle(ctx context.Context, src *source, ref registry.Reference, po pl
 	// other. Nothing is written before the check passes.
 	check, wctx := startCheck(ctx, log, first)
 	src.prefetchDocs(ctx, md)
+	if !src.layout {
+		po.registry = src.name
+	}
 	plan, err := planPlacement(ctx, md, po)
 	if err == nil {
 		err = src.checkNoStrays(ctx, plan, md.Manifest)

@@ -572,8 +572,10 @@ func parseArtifact(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, err
 // verify.
 func openAnySource(ctx context.Context, client *remote.Client, src string, trust TrustOptions, read registryRead, log *slog.Logger) (*source, error) {
 	_, err := os.Stat(src)
-	if err != nil && client != nil {
-		// Not a file: a URL is a reference with a scheme, not a path.
+	if err != nil {
+		// Not a file: a URL is a reference with a scheme, not a path
+		// (refused so with no client too: inspect of what reads as no
+		// REF is given none).
 		if err := refuseScheme(src); err != nil {
 			return nil, err
 		}

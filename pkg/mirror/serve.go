@@ -231,7 +231,7 @@ func OpenServed(ctx context.Context, opts ServeOptions) (*ServedBundle, error) {
 	b, err := openServed(ctx, store, opts, bundleRepo, log)
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+		return nil, inBundle(opts.Path, err)
 	}
 	return b, nil
 }
@@ -265,7 +265,7 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNoStrayEntries(ctx, opts.Path, store, plan, m); err != nil {
+	if err := checkNoStrayEntries(ctx, "", store, plan, m); err != nil { // Serve names opts.Path
 		return nil, err
 	}
 	log.Info("verifying blobs", "path", opts.Path, "blobs", len(plan.blobs))
@@ -276,6 +276,13 @@ func openServed(ctx context.Context, store servedStore, opts ServeOptions, bundl
 	// just verified.
 	if err := store.changed(); err != nil {
 		return nil, err
+	}
+	// Bytes after an archive's end, told at start-up as verify, import
+	// and push tell them: serve took such a copy in silence.
+	if t, ok := store.(*tarStore); ok {
+		if err := warnTrailing(opts.Path, t.Trailing, log); err != nil {
+			return nil, err
+		}
 	}
 	content, manifests, err := servedContent(store, md, plan)
 	if err != nil {

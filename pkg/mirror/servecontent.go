@@ -67,7 +67,7 @@ func hashBlob(ctx context.Context, store servedStore, d ocispec.Descriptor) erro
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("blob %s: %w", d.Digest, err)
+			return aboutDigest("blob", d.Digest, err)
 		}
 	}
 }

@@ -264,6 +264,18 @@ type tarStore struct {
 	stamp os.FileInfo
 }
 
+// Trailing reads what follows the end of the archive's tar: for a seekable
+// .tar.zst, the bytes appended after its seek table (the table found
+// before them), else what the index finds after the tar's end.
+func (t *tarStore) Trailing() (layout.Trailing, error) {
+	if z, ok := t.f.(seekableArchive); ok {
+		if tr, err := z.Seekable.Trailing(); err != nil || tr.Found() {
+			return tr, err
+		}
+	}
+	return t.TarIndex.Trailing()
+}
+
 // OpenBlob opens a blob for serving, unless the archive file was written
 // to since it was opened. The file is held open, so an archive replaced by
 // a new file under its name (pack --force, create --output F.tar) changes

@@ -155,7 +155,29 @@ func signBundle(ctx context.Context, dir *layout.Dir, md *metadata, reached map[
 func unreachedBlobs(dir *layout.Dir, keep map[digest.Digest]bool) ([]digest.Digest, error) {
 	var out []digest.Digest
 	err := dir.ReadDirEach(layout.BlobsDir+"/sha256", func(e fs.DirEntry) error {
-		if dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name()); !keep[dg] {
+		// Not a blob, nor ours to remove: refused as verify refuses it.
+		// A directory (or link, or device) is no blob any sign wrote,
+		// whatever its name: os.Remove took an empty directory named as a
+		// digest without a word, and failed on a full one after the new
+		// index.json was in place, the undo given up. It is named as what
+		// it is before its name is read, as verify (checkNoStrayBlobs)
+		// names it: a directory ._HEX is a directory, which no
+		// AppleDouble remedy (find -delete) removes.
+		rel := layout.BlobsDir + "/sha256/" + e.Name()
+		if err := nonBlobError(filepath.Join(dir.Path(), filepath.FromSlash(rel)), e.Type()); err != nil {
+			return err
+		}
+		if err := clutterError(rel, rel, dir.Path()); err != nil {
+			return err
+		}
+		dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if dg.Validate() != nil {
+			// No blob any sign wrote (notes, a copy's "HEX (1)", an
+			// editor's backup): not ours to remove, and no part of the
+			// bundle.
+			return fmt.Errorf("%s: its name is no sha256 digest, so no blob of the bundle, and sign removes only blobs: not part of the bundle: move it out of the bundle directory: %w", filepath.Join(dir.Path(), filepath.FromSlash(rel)), errdef.ErrMalformed)
+		}
+		if !keep[dg] {
 			if out = append(out, dg); len(out) > maxUnreachedBlobs {
 				return errEnoughStray
 			}

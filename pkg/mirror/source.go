@@ -47,6 +47,9 @@ type source struct {
 	stream func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error
 	// index is set for an archive read at random: where each entry lies.
 	index *layout.TarIndex
+	// trailing, set for an archive, reads what follows its tar's end
+	// (once stream has read to it, for an archive read as a stream).
+	trailing func() (layout.Trailing, error)
 	// store is set for a directory or an archive read at random: what
 	// holds the bundle's entries (checkNoStrayEntries).
 	store servedStore
@@ -179,15 +182,17 @@ func openArchiveSource(ctx context.Context, path string, volumesAtRandom bool, l
 // has them, and each is still read once.
 func indexedSource(path string, store servedStore) *source {
 	var index *layout.TarIndex
+	var trailing func() (layout.Trailing, error)
 	if t, ok := store.(*tarStore); ok {
-		index = t.TarIndex
+		index, trailing = t.TarIndex, t.Trailing
 	}
 	return &source{
-		name:  path,
-		index: index,
-		store: store,
-		file:  headFileOf(store.ReadFile),
-		doc:   store.FetchBytes,
+		name:     path,
+		index:    index,
+		trailing: trailing,
+		store:    store,
+		file:     headFileOf(store.ReadFile),
+		doc:      store.FetchBytes,
 		// The uploader verifies what it sends: the blob is read unhashed
 		// here, so it is hashed once.
 		fetch: func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
@@ -283,6 +288,7 @@ func openTarSource(ctx context.Context, path string, log *slog.Logger) (*source,
 		}
 	}
 	src := &source{name: path, file: headFile(path, head), doc: headDoc(path, head), close: func() { tr.Close(); rc.Close() }, layout: true}
+	src.trailing = func() (layout.Trailing, error) { return tr.Trailing() }
 	src.stream = func(limit int64, fn func(e *layout.Entry, r io.Reader) error) error {
 		if !onePass {
 			if err := restart(); err != nil {
@@ -470,4 +476,15 @@ type fetchFunc func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser
 
 func (f fetchFunc) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	return f(ctx, desc)
+}
+
+// blobError says err is about the source's blob dg, naming the source and
+// the blob once: a directory's error that names the blob's file there
+// ("DIR/blobs/sha256/…: …") says both already ("DIR: blob sha256:…:
+// DIR/blobs/sha256/…: …" said each twice).
+func (s *source) blobError(dg digest.Digest, err error) error {
+	if namesFileIn(s.name, err) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", s.name, aboutDigest("blob", dg, err))
 }

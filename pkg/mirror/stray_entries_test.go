@@ -43,6 +43,10 @@ func TestEntriesNotPartOfTheBundleRefusedWhateverCarriesThem(t *testing.T) {
 					if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), stray) || !strings.Contains(err.Error(), "not part of the bundle") && !strings.Contains(err.Error(), "no manifest of the bundle reaches it") {
 						t.Errorf("%s: %v, want it refused as malformed naming %s", op, err, stray)
 					}
+					// serve said "FILE: FILE: archive entry …" (found by review).
+					if err != nil && strings.Contains(err.Error(), src+": "+src+": ") {
+						t.Errorf("%s: %v names %s twice", op, err, src)
+					}
 				}
 				target := testutil.Registry(t)
 				_, err := mirror.Import(ctx, importOpts(t, src, target, s.pub))

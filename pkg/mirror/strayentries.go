@@ -18,8 +18,13 @@ import (
 // push and serve of a directory or a plain tar took it, passed over. The
 // same bundle now gets the same verdict (errdef.ErrMalformed, exit 11)
 // whatever carries it. It reads names only: the plan knows every blob and
-// manifest of the bundle.
+// manifest of the bundle. Its error starts with name, unless name is ""
+// (a caller that names the bundle in every error, as serve does).
 func checkNoStrayEntries(ctx context.Context, name string, store servedStore, plan *placement, m *bundle.Manifest) error {
+	prefix := ""
+	if name != "" {
+		prefix = name + ": "
+	}
 	reached := map[digest.Digest]bool{}
 	for dg := range plan.manifestDigests() {
 		reached[dg] = true
@@ -33,7 +38,10 @@ func checkNoStrayEntries(ctx context.Context, name string, store servedStore, pl
 			return err
 		}
 		if err := checkNoStrayBlobs(ctx, s.Dir, reached); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			if name == "" {
+				return err
+			}
+			return inBundle(name, err) // named once: "DIR: DIR/blobs/…" said it twice
 		}
 	case *tarStore:
 		named := map[string]bool{}
@@ -43,12 +51,15 @@ func checkNoStrayEntries(ctx context.Context, name string, store servedStore, pl
 		for _, entry := range s.Names() {
 			if dg, ok := layout.BlobDigest(entry); ok {
 				if !reached[dg] {
-					return fmt.Errorf("%s: archive entry %s is not part of the bundle: %w", name, entry, errdef.ErrMalformed)
+					return fmt.Errorf("%sarchive entry %s is not part of the bundle: %w", prefix, entry, errdef.ErrMalformed)
 				}
 				continue
 			}
 			if !named[entry] && !layout.IsHeadFile(entry) {
-				return fmt.Errorf("%s: archive entry %q is not part of the bundle: %w", name, entry, errdef.ErrMalformed)
+				if err := clutterEntryError(prefix, entry); err != nil {
+					return err
+				}
+				return fmt.Errorf("%sarchive entry %q is not part of the bundle: %w", prefix, entry, errdef.ErrMalformed)
 			}
 		}
 	}

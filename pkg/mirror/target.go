@@ -55,8 +55,11 @@ type target struct {
 	dialect transfer.Dialect
 
 	sent, mounted, skipped atomic.Int64
-	bytesSent              atomic.Int64
-	pushed, present        atomic.Int64
+	// mountsRefused is set once the registry declined a mount: spreads
+	// then ask whether a repository holds a blob before mounting it.
+	mountsRefused   atomic.Bool
+	bytesSent       atomic.Int64
+	pushed, present atomic.Int64
 	// tagged counts the tags written, inPlace those that already named
 	// the manifest and were left as they were.
 	tagged, inPlace atomic.Int64
@@ -181,10 +184,30 @@ func (t *target) uploadAt(ctx context.Context, repo string, desc ocispec.Descrip
 // registry links it, copied through this process otherwise. held is the
 // answer for b.repos[0] asked ahead (nil if none): for a blob held there,
 // whether the others hold it is asked ahead too (checkAhead), and taken
-// from there.
-func (t *target) spread(ctx context.Context, b *blobPlace, held *blobAnswer) error {
+// from there. fresh says that b.repos[0] did not hold the blob before this
+// run put it there (uploaded, or mounted from the source): its other
+// repositories are then asked to mount it at once, without asking first
+// whether they hold it (a registry that holds it answers the mount 201 all
+// the same, counted mounted): a HEAD and a mount in a row for each, one
+// after another, were a fifth of the requests of a fresh import (the
+// bench's 200 MiB release in 370 blobs: 1921 requests, 364 of them those
+// HEADs). A mount refused (a registry without mounts, a token without pull
+// on b.repos[0]) turns every spread after it to asking first, so that a
+// blob a repository holds is not copied again.
+func (t *target) spread(ctx context.Context, b *blobPlace, held *blobAnswer, fresh bool) error {
 	others := held.othersOnceHeld()
 	for i, repo := range b.repos[1:] {
+		mountFirst := fresh && !t.mountsRefused.Load()
+		if mountFirst {
+			mounted, err := t.mount(ctx, b, repo)
+			if err != nil {
+				return err
+			}
+			if mounted {
+				continue
+			}
+			t.mountsRefused.Store(true)
+		}
 		var ahead *blobAnswer
 		if i < len(others) {
 			ahead = others[i]
@@ -197,17 +220,14 @@ func (t *target) spread(ctx context.Context, b *blobPlace, held *blobAnswer) err
 			t.skipped.Add(1)
 			continue
 		}
-		u, err := t.uploader(repo)
-		if err != nil {
-			return err
-		}
-		mounted, err := u.Mount(ctx, b.desc, b.repos[0])
-		if err != nil {
-			return fmt.Errorf("mount blob %s into %s/%s: %w", b.desc.Digest, t.host, repo, err)
-		}
-		if mounted {
-			t.mounted.Add(1)
-			continue
+		if !mountFirst {
+			mounted, err := t.mount(ctx, b, repo)
+			if err != nil {
+				return err
+			}
+			if mounted {
+				continue
+			}
 		}
 		from, err := t.repo(b.repos[0])
 		if err != nil {
@@ -224,6 +244,23 @@ func (t *target) spread(ctx context.Context, b *blobPlace, held *blobAnswer) err
 		}
 	}
 	return nil
+}
+
+// mount asks the registry to link b from b.repos[0] into repo, and counts
+// it if it did; false if the registry would rather have it sent.
+func (t *target) mount(ctx context.Context, b *blobPlace, repo string) (bool, error) {
+	u, err := t.uploader(repo)
+	if err != nil {
+		return false, err
+	}
+	mounted, err := u.Mount(ctx, b.desc, b.repos[0])
+	if err != nil {
+		return false, fmt.Errorf("mount blob %s into %s/%s: %w", b.desc.Digest, t.host, repo, err)
+	}
+	if mounted {
+		t.mounted.Add(1)
+	}
+	return mounted, nil
 }
 
 // hasBlobAhead reports whether repo holds the blob: as ahead answers, if

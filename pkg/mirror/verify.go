@@ -169,7 +169,7 @@ func verifyBundle(ctx context.Context, path string, res *VerifyResult, opts Veri
 	}
 	log.Info("verifying content", "dir", path)
 	if res.Content, err = verifyContent(ctx, dir, md, concurrency(opts.Concurrency)); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, inBundle(path, err)
 	}
 	// A directory that a sign left half written holds sound content, but
 	// copied across as it is, its SHA256SUMS or SHA256SUMS.sig fails on the

@@ -64,6 +64,14 @@ func TestVerifyArchive(t *testing.T) {
 			tamperTar(t, tarPath, "blobs/sha256/"+layer, 5000)
 			return tarPath
 		}, nil, errdef.ErrDigestMismatch, layer},
+		// The root is read with the head: named once, the archive and
+		// the digest ("FILE: FILE: root index sha256:X: sha256:X: content
+		// hashes to …" before; found by review).
+		{"root index byte", func(t *testing.T) string {
+			tarPath := s.pack(t, ".tar")
+			tamperTar(t, tarPath, "blobs/sha256/"+want.Root.Encoded(), 20)
+			return tarPath
+		}, nil, errdef.ErrDigestMismatch, want.Root.Encoded()},
 		{"advisory byte", func(t *testing.T) string {
 			tarPath := s.pack(t, ".tar")
 			tamperTar(t, tarPath, m.Advisories[0].Path, 10)
@@ -136,11 +144,30 @@ func TestVerifyArchive(t *testing.T) {
 				if err != nil && (!strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), o.Envelope)) {
 					t.Errorf("error %q does not name %q and the archive", err, tt.wantMsg)
 				}
+				if err != nil && strings.Contains(err.Error(), "root index ") && strings.Count(err.Error(), want.Root.Encoded()) != 1 {
+					t.Errorf("error %q names the root more than once", err)
+				}
 				// Named once: "FILE: FILE: archive is truncated" said it twice.
 				if err != nil && (strings.Count(err.Error(), o.Envelope) != 1 || strings.Count(err.Error(), "archive entry ") > 1) {
 					t.Errorf("error %q names the archive or its entry more than once", err)
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyDirectoryNamesBlobOnce: a blob of a bundle directory whose
+// bytes changed is named once, "DIR: blob sha256:X: content hashes to …";
+// verify said "blob sha256:X: sha256:X: content hashes to …" (found by
+// review).
+func TestVerifyDirectoryNamesBlobOnce(t *testing.T) {
+	s := newSignedSample(t, sample.Spec{}, 0)
+	dir := copyBundle(t, s.dir)
+	blob := largestBlob(t, dir)
+	flipByte(t, blob, 1000)
+	_, err := mirror.Verify(context.Background(), mirror.VerifyOptions{Envelope: dir, Trust: trustKeys(s.pub), Now: fixedTime.Add(time.Hour)})
+	want := dir + ": blob sha256:" + filepath.Base(blob) + ": content hashes to sha256:"
+	if !errors.Is(err, errdef.ErrDigestMismatch) || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), filepath.Base(blob)) != 1 {
+		t.Fatalf("err = %v\nwant a digest mismatch starting %q, the digest once", err, want)
 	}
 }

@@ -50,7 +50,7 @@ func TestClassifyTwiceTokenRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := repo.Tags(context.Background(), "", func([]string) error { return nil })
-	want := "its token service at " + tokenHost + " refused them"
+	want := "its token service at " + tokenHost + " refused"
 	for i := 1; i <= 2; i++ {
 		err := remote.Classify(raw)
 		if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "storage") {

@@ -50,6 +50,7 @@ func Classify(err error) error {
 		return err
 	}
 	storage := storageRequest(err)
+	err = answerRefusal(err) // before dropQueries changes the URL
 	dropQueries(err)
 	return withoutURLSecrets(classify(err, storage))
 }
@@ -66,7 +67,11 @@ func classify(err error, storage bool) error {
 		}
 	}
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
-		return &classified{fmt.Errorf("%w (the registry wants credentials: `%s`, with the TLS flags (--ca-file, --certs-dir) and --registry-config of this run, `docker login`, or --registry-config)", err, basicLogin(err)), errdef.ErrUnavailable}
+		if refusal := new(authRefusal); errors.As(err, &refusal) {
+			return &classified{fmt.Errorf("%w (the registry wants credentials: `%s`, `docker login`, or --registry-config)", err, refusal.login), errdef.ErrUnavailable}
+		}
+		// Not a request of a Client's (its flags unknown).
+		return &classified{fmt.Errorf("%w (the registry wants credentials: `%s`, with the TLS flags (--ca-file, --cert-file, --key-file, --certs-dir, --insecure) and --registry-config of this run, `docker login`, or --registry-config)", err, basicLogin(err)), errdef.ErrUnavailable}
 	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
 		return &classified{fmt.Errorf("%w (the registry speaks plain HTTP: if it has no TLS, --plain-http-host %s talks plain HTTP to it alone, --plain-http to every registry of the run; --from-plain-http or --to-plain-http for one side only of a sync or an import REF)", err, plainHostOf(err)), errdef.ErrUnavailable}
@@ -93,6 +98,21 @@ func classify(err error, storage bool) error {
 			return &classified{fmt.Errorf("%w (the registry sent the request on to its storage at %s, which refused it: the registry's own storage credentials, or its clock and the storage's apart (a presigned URL expired), not the credentials stella sends)", err, resp.URL.Host), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 			dropScopeDetail(resp)
+			// A refusal of a run with no credentials: there are none
+			// to check, but a login to make, as doctor says.
+			if refusal := new(authRefusal); errors.As(err, &refusal) && refusal.anonymous {
+				// The registry itself (a token service's token to
+				// pull refused for a push), or its token service.
+				who := "the registry"
+				if !apiPath(resp.URL) {
+					who = "its token service at " + resp.URL.Host
+				}
+				return &classified{fmt.Errorf("%w (%s refused a request without credentials: there are no credentials for %s: `%s`, `docker login`, or --registry-config)", err, who, refusal.host, refusal.login), errdef.ErrUnavailable}
+			}
+			if refusal := new(authRefusal); errors.As(err, &refusal) {
+				// Credentials refused: checked, or replaced by a login.
+				return &classified{fmt.Errorf("%w (%s: `%s` replaces them)", err, credentialsHint(resp.URL), refusal.login), errdef.ErrUnavailable}
+			}
 			return &classified{fmt.Errorf("%w (%s)", err, credentialsHint(resp.URL)), errdef.ErrUnavailable}
 		case resp.StatusCode == http.StatusRequestEntityTooLarge:
 			// Uploads shrink their requests down to 512 KiB first; a
@@ -141,7 +161,7 @@ func classify(err error, storage bool) error {
 	// bytes than those sent. (TestManifestStoredUnderAnotherDigest pins
 	// the text.)
 	if strings.Contains(err.Error(), "digest mismatch in Docker-Content-Digest") {
-		return &classified{err, errdef.ErrDigestMismatch}
+		return &classified{servedOther(err), errdef.ErrDigestMismatch}
 	}
 	// The same for an answer whose Content-Length is not the size of the
 	// descriptor asked for (TestContentLengthNotTheDescriptorsSize): other
@@ -157,6 +177,31 @@ func classify(err error, storage bool) error {
 		return &classified{fmt.Errorf("%w (the registry serves the document as another media type than its descriptor names)", err), errdef.ErrMalformed}
 	}
 	return err
+}
+
+// servedDigest matches oras-go's words for a fetch by digest answered with
+// a Docker-Content-Digest that is not the digest asked for.
+var servedDigest = regexp.MustCompile(`(?:GET|HEAD) "[^"]*": invalid response; digest mismatch in Docker-Content-Digest: received "([^"]*)" when expecting "([^"]*)"`)
+
+// servedOther is err, of a fetch by digest that the registry answered with
+// other content (its Docker-Content-Digest another digest), in words that
+// name the digest asked for once and the one served: oras-go's named the
+// first in the URL and as the digest expected, after a caller's own
+// "manifest sha256:…". The digest asked for is kept where no caller named
+// it before. A write's (the registry stored other bytes than those sent)
+// is left as it is.
+func servedOther(err error) error {
+	msg := err.Error()
+	loc := servedDigest.FindStringSubmatchIndex(msg)
+	if loc == nil {
+		return err
+	}
+	served, asked := msg[loc[2]:loc[3]], msg[loc[4]:loc[5]]
+	words := "the registry serves other content for it, of digest " + served + " (its Docker-Content-Digest): " + errdef.ErrDigestMismatch.Error()
+	if !strings.Contains(msg[:loc[0]], asked) {
+		words = asked + ": " + words
+	}
+	return &rewritten{err, msg[:loc[0]] + words + msg[loc[1]:]}
 }
 
 // dropQueries removes the query from the URLs that err's message names (an
@@ -188,7 +233,7 @@ var urlSecrets = regexp.MustCompile(`(https?://)(?:[^\s"'/?#@]*@)?([^\s"'?#]*)(?
 // withoutURLSecrets is err with no userinfo or query in the URLs its
 // message names. dropQueries changes the errors that hold a URL, but a
 // message is written when an error is wrapped (transfer.FetchBytes's
-// "fetch sha256:…: …" before its caller classifies it), and oras-go names
+// "blob sha256:…: …" before its caller classifies it), and oras-go names
 // the URL an answer came from in errors of no type (`GET "…": mismatch
 // Content-Length`): a presigned signature there was printed. The error's
 // chain is kept, for errors.Is and As.

@@ -39,7 +39,7 @@ func TestNoCredentialsHintRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = remote.Classify(repo.Tags(context.Background(), "", func([]string) error { return nil }))
-	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), "`stella mirror login "+host+" -u USER --password-stdin --plain-http-host "+host+"`") {
+	if !errors.Is(err, errdef.ErrUnavailable) || !strings.Contains(err.Error(), "`stella mirror login "+host+" -u USER --password-stdin --plain-http --registry-config "+config+"`") {
 		t.Errorf("tags of a registry asking for credentials, none given: %v; want the advice of a login that runs as written", err)
 	}
 }

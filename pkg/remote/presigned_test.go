@@ -80,7 +80,7 @@ func TestStorageRefusalIsNotTheCredentials(t *testing.T) {
 		name, want, not string
 	}{
 		{"storage", "its storage at " + storageHost + ", which refused it", "token service"},
-		{"token", "its token service at " + storageHost + " refused them", "its storage"},
+		{"token", "its token service at " + storageHost + " refused", "its storage"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

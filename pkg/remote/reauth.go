@@ -18,9 +18,14 @@ import (
 // token fetch more.
 //
 // Its host's first request goes alone (challengeGate).
+//
+// Its errors of authentication say the login for host, written with opts
+// (authRefusal).
 type reauthClient struct {
 	*auth.Client
 	gate *challengeGate
+	host string
+	opts Options
 }
 
 // Do implements oras-go's remote.Client.
@@ -30,8 +35,9 @@ func (c reauthClient) Do(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := c.gate.do(req, c.do)
 	if err != nil {
-		return resp, err
+		return resp, c.refused(req.Context(), err)
 	}
+	c.refusedAnswer(resp)
 	return checkListingPage(req, resp)
 }
 

@@ -352,6 +352,12 @@ func (c *Client) authClient(host string, retrying bool) *auth.Client {
 // cannot.
 func (c *Client) FirstAnswered(host string) <-chan struct{} { return c.gate(host).done }
 
+// FirstFailed reports, once FirstAnswered is closed, whether host's first
+// request failed for good: no answer, or a server error, too many requests
+// or a refusal of the credentials, its retries spent. False while it is in
+// flight, and where it went on past the others' patience.
+func (c *Client) FirstFailed(host string) bool { return c.gate(host).failed.Load() }
+
 // gate returns host's challengeGate.
 func (c *Client) gate(host string) *challengeGate {
 	c.mu.Lock()
@@ -388,7 +394,7 @@ func (c *Client) repository(name string, retrying bool) (*remote.Repository, err
 	}
 	ref.Reference = ""
 	return &remote.Repository{
-		Client:               reauthClient{c.authClient(ref.Registry, retrying), c.gate(ref.Registry)},
+		Client:               reauthClient{c.authClient(ref.Registry, retrying), c.gate(ref.Registry), ref.Registry, c.opts},
 		Reference:            ref,
 		PlainHTTP:            c.PlainHTTP(ref.Registry),
 		TagListMaxPages:      TagListMaxPages,
@@ -592,7 +598,11 @@ func credentialStore(configFile string) (credentials.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return credentials.NewStore(path, credentials.StoreOptions{AllowPlaintextPut: true})
+	store, err := credentials.NewStore(path, credentials.StoreOptions{AllowPlaintextPut: true})
+	if err != nil {
+		return nil, err
+	}
+	return fileStore{store, path}, nil
 }
 
 // errNoHome means there is no home directory to find docker's config.json

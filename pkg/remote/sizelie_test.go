@@ -88,3 +88,25 @@ func repoAt(t *testing.T, reg *httptest.Server) *oremote.Repository {
 	}
 	return repo
 }
+
+// TestServedOtherDigestNamedOnce: a manifest fetched by digest whose answer
+// carries another Docker-Content-Digest (other content) is a digest
+// mismatch naming the digest asked for once and the one served, where no
+// caller named the first (TestSyncManifestAlteredNamesItOnce has one that
+// does); oras-go's words named it twice, in the URL and as the digest
+// expected.
+func TestServedOtherDigestNamedOnce(t *testing.T) {
+	body := []byte(`{"schemaVersion":2}`)
+	dg, other := digest.FromBytes(body), digest.FromString("other")
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ocispec.MediaTypeImageManifest)
+		w.Header().Set("Docker-Content-Digest", other.String())
+		w.Write(body)
+	}))
+	t.Cleanup(reg.Close)
+	_, err := repoAt(t, reg).Manifests().Fetch(t.Context(), ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: int64(len(body))})
+	err = remote.Classify(err)
+	if !errors.Is(err, errdef.ErrDigestMismatch) || strings.Count(err.Error(), dg.String()) != 1 || strings.Count(err.Error(), other.String()) != 1 {
+		t.Errorf("err = %v, want a digest mismatch naming %s and %s once each", err, dg, other)
+	}
+}

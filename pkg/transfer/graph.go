@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -141,7 +142,7 @@ func (g *Graph) walk(ctx context.Context, src content.Fetcher, desc ocispec.Desc
 			}
 		}
 	}
-	return g.add(ctx, src, desc, depth, ahead)
+	return g.add(ctx, src, desc, desc.Digest, depth, ahead)
 }
 
 // Fetched is a document fetched ahead of the walk that reads it, or the
@@ -236,8 +237,10 @@ func (g *Graph) fetcher() func(ctx context.Context, src content.Fetcher, desc oc
 }
 
 // add adds desc and everything below it, depth first, taking each
-// document from ahead (what prefetch fetched), else from src.
-func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, depth int, ahead map[digest.Digest]Fetched) error {
+// document from ahead (what prefetch fetched), else from src. top is the
+// document the walk began at, at rootDepth, which a refusal of nesting
+// names.
+func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, top digest.Digest, depth int, ahead map[digest.Digest]Fetched) error {
 	if g.seen[desc.Digest] {
 		return nil
 	}
@@ -247,7 +250,7 @@ func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descr
 		return nil
 	}
 	if depth > bundle.MaxDepth {
-		return fmt.Errorf("%s: indexes nest deeper than %d: %w", desc.Digest, bundle.MaxDepth, errdef.ErrMalformed)
+		return bundle.NestTooDeep(desc, depth-rootDepth, top)
 	}
 	f, ok := ahead[desc.Digest]
 	if ok {
@@ -269,7 +272,7 @@ func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descr
 	g.nodes[desc.Digest] = len(g.Nodes)
 	g.Nodes = append(g.Nodes, Node{Descriptor: plain(desc), Bytes: data, Children: children})
 	for _, c := range children {
-		if err := g.add(ctx, src, c, depth+1, ahead); err != nil {
+		if err := g.add(ctx, src, c, top, depth+1, ahead); err != nil {
 			return err
 		}
 	}
@@ -282,21 +285,42 @@ func (g *Graph) Add(ctx context.Context, src content.Fetcher, doc bundle.Documen
 	return g.walk(ctx, bytesFetcher{doc, src}, doc.Descriptor, rootDepth, nil)
 }
 
-// FetchBytes fetches and verifies a manifest-sized document.
+// FetchBytes fetches and verifies a manifest-sized document. Its errors
+// say what was fetched, "manifest sha256:…: …" of a manifest or index,
+// "blob sha256:…: …" of anything else (a config, an envelope).
 func FetchBytes(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > bundle.MaxManifestSize || desc.Size < 0 {
 		return nil, fmt.Errorf("%s: size %d exceeds the %d byte limit for manifests: %w", desc.Digest, desc.Size, bundle.MaxManifestSize, errdef.ErrMalformed)
 	}
 	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+		return nil, fetchError(desc, err)
 	}
 	defer rc.Close()
 	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+		return nil, fetchError(desc, err)
 	}
 	return data, nil
+}
+
+// fetchError says err is of the fetch of desc, a manifest or a blob,
+// naming its digest once: oras-go's "sha256:…: not found" and a content
+// error, "sha256:…: content hashes to …", start with it already.
+func fetchError(desc ocispec.Descriptor, err error) error {
+	what := "blob"
+	if bundle.IsManifestMediaType(desc.MediaType) {
+		what = "manifest"
+	}
+	if startsWith(err, desc.Digest) {
+		return fmt.Errorf("%s %w", what, err)
+	}
+	return fmt.Errorf("%s %s: %w", what, desc.Digest, err)
+}
+
+// startsWith says whether err's message starts by naming dg ("sha256:…: ").
+func startsWith(err error, dg digest.Digest) bool {
+	return strings.HasPrefix(err.Error(), dg.String()+": ")
 }
 
 // plain strips a descriptor to what identifies content: media type, digest,

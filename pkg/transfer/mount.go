@@ -7,6 +7,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // Mount asks the registry to link the blob desc from another repository of
@@ -28,7 +30,7 @@ func (u *Uploader) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo 
 		}
 		resp, err := u.Repo.Client.Do(req)
 		if err != nil {
-			return true, err
+			return remote.IsTransient(err), err // as start's POST
 		}
 		defer drain(resp)
 		switch resp.StatusCode {

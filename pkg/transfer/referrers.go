@@ -3,8 +3,10 @@ package transfer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -14,6 +16,7 @@ import (
 	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/remote"
 )
 
 // ReferrerSource is a store that can list the referrers of a manifest (a
@@ -35,6 +38,32 @@ type Referrer struct {
 	// naming it, which its subject's digest makes (no subject field).
 	Tag string
 }
+
+// MissingReferrerError is a referrer that a listing names and the source
+// does not hold (its fetch was answered not found): one deleted while the
+// listing, a fallback tag's index say, still names it. The walk fails on
+// it, as on any referrer it cannot carry: a signature that is gone may be
+// the one that matters.
+type MissingReferrerError struct {
+	Referrer, Subject digest.Digest
+	Err               error // the fetch's
+}
+
+func (e *MissingReferrerError) Error() string {
+	return fmt.Sprintf("%s: %v", referrerOf(e.Referrer, e.Subject, e.Err), e.Err)
+}
+
+// referrerOf names referrer r of subject s, as the start of the message of
+// err, an error of its walk: r is left out where err names it first
+// ("manifest sha256:…: content hashes to …"), so as to name it once.
+func referrerOf(r, s digest.Digest, err error) string {
+	if startsWith(err, r) || strings.HasPrefix(err.Error(), "manifest "+r.String()+": ") {
+		return "referrer of " + s.String()
+	}
+	return "referrer " + r.String() + " of " + s.String()
+}
+
+func (e *MissingReferrerError) Unwrap() error { return e.Err }
 
 // WalkReferrers finds the referrers of subject in src, and theirs in turn (up
 // to bundle.MaxDepth levels), adds each with everything below it to the
@@ -198,7 +227,10 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 				}
 				seen[r.Digest] = true
 				if err := g.walk(ctx, src, r, rootDepth, ahead); err != nil {
-					return nil, fmt.Errorf("referrer %s of %s: %w", r.Digest, s.Digest, err)
+					if _, held := g.nodes[r.Digest]; !held && errors.Is(remote.Classify(err), errdef.ErrNotFound) {
+						return nil, &MissingReferrerError{Referrer: r.Digest, Subject: s.Digest, Err: err}
+					}
+					return nil, fmt.Errorf("%s: %w", referrerOf(r.Digest, s.Digest, err), err)
 				}
 				// Walk fetches nothing for a digest already in the graph:
 				// one held as a blob (a layer or config listed as a

@@ -42,7 +42,9 @@ func (u *Uploader) start(ctx context.Context) (*url.URL, error) {
 		}
 		resp, err := u.Repo.Client.Do(req)
 		if err != nil {
-			return true, err
+			// A fault of the network is tried again; credentials refused,
+			// a certificate not trusted, are refused again.
+			return remote.IsTransient(err), err
 		}
 		defer drain(resp)
 		if resp.StatusCode != http.StatusAccepted {

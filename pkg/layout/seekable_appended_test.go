@@ -1,0 +1,76 @@
+package layout
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+)
+
+// TestZstdSeekTableBeforeAppendedBytes: a .tar.zst pack wrote with bytes
+// appended after its seek table (a copy tool's, cat >> FILE) is read at
+// random through that table, found before them within
+// zstdMaxAppendedScan of the end, the bytes told by Trailing with where
+// the archive pack wrote ends; zeros appended (a tape's padding) are not
+// told. It was taken for another tool's archive, without a table, which
+// serve refuses. Past the bound, or where what ends in a footer's magic is
+// not a table that tiles the archive, it has no table (read as a stream),
+// and a tail full of footers costs reads of a few bytes each.
+func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
+	plain, framed := framedTar(t, Zstd, testSizes)
+	end := int64(len(framed))
+	for _, tt := range []struct {
+		name string
+		tail []byte
+		want Trailing
+	}{
+		{"junk appended", []byte("JUNK"), Trailing{Offset: end, Size: 4, AfterTable: true}},
+		{"junk and zeros appended", append([]byte("JUNK"), make([]byte, 10240)...), Trailing{Offset: end, Size: 10244, AfterTable: true}},
+		{"zeros appended", make([]byte, 10240), Trailing{}},
+		{"a footer's worth appended", bytes.Repeat([]byte{0xB1}, seekFooterSize), Trailing{Offset: end, Size: seekFooterSize, AfterTable: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			z := checkSeekable(t, append(bytes.Clone(framed), tt.tail...), plain)
+			got, err := z.Trailing()
+			if err != nil || got != tt.want {
+				t.Fatalf("Trailing: %+v, %v; want %+v", got, err, tt.want)
+			}
+			if tt.want.Found() && !strings.Contains(got.String(), "after the end of its seek table, from archive byte ") {
+				t.Errorf("Trailing says %q", got.String())
+			}
+		})
+	}
+	if z := checkSeekable(t, framed, plain); func() bool { tr, err := z.Trailing(); return err != nil || tr.Found() }() {
+		t.Errorf("the archive as packed has bytes after its table")
+	}
+
+	// Past the bound: no table, left to the stream reader.
+	far := append(bytes.Clone(framed), make([]byte, zstdMaxAppendedScan)...)
+	far[len(framed)] = 'J'
+	if _, ok, err := OpenSeekable(bytes.NewReader(far), int64(len(far))); ok || err != nil {
+		t.Errorf("%d bytes appended: ok %v, err %v; want no table", zstdMaxAppendedScan, ok, err)
+	}
+	// A footer's magic whose table does not tile the archive: none.
+	lying := bytes.Clone(framed)
+	binary.LittleEndian.PutUint32(lying[len(lying)-(8+8*int(binary.LittleEndian.Uint32(lying[len(lying)-9:]))+seekFooterSize)+8:], 1)
+	lying = append(lying, "JUNK"...)
+	if _, ok, err := OpenSeekable(bytes.NewReader(lying), int64(len(lying))); ok || err != nil {
+		t.Errorf("a table that does not tile, then junk: ok %v, err %v; want no table", ok, err)
+	}
+	// A tail of footers claiming tables: each costs a read of its header.
+	var hostile bytes.Buffer
+	hostile.Write(framed[:len(framed)/2])
+	for hostile.Len() < len(framed)/2+zstdMaxAppendedScan {
+		binary.Write(&hostile, binary.LittleEndian, []uint32{uint32(len(framed)/2/8 - 100)})
+		hostile.WriteByte(0)
+		binary.Write(&hostile, binary.LittleEndian, []uint32{seekableMagic})
+	}
+	hostile.WriteString("JUNK")
+	r := &countingReaderAt{r: bytes.NewReader(hostile.Bytes())}
+	if _, ok, err := OpenSeekable(r, int64(hostile.Len())); ok || err != nil {
+		t.Errorf("a tail of footers: ok %v, err %v; want no table", ok, err)
+	}
+	if n := r.n.Load(); n > 4*zstdMaxAppendedScan {
+		t.Errorf("a tail of footers read %d bytes, want at most %d", n, 4*zstdMaxAppendedScan)
+	}
+}
