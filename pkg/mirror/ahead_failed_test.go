@@ -49,6 +49,7 @@ func TestImportEndsOnABlobCheckFailedAhead(t *testing.T) {
 				isFirst := first == r.URL.Path
 				mu.Unlock()
 				if !isFirst {
+					upload.waitHeld()
 					down.Add(1)
 					http.Error(w, "down", http.StatusServiceUnavailable)
 					return

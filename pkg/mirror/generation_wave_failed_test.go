@@ -38,6 +38,7 @@ func TestGenerationWaveEndsOnARootUnread(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case on.Load() && strings.Contains(r.URL.Path, failing.Load().(string)):
+				read.waitHeld()
 				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			case on.Load() && strings.Contains(r.URL.Path, holding.Load().(string)) && read.hold(w, r):

@@ -32,6 +32,7 @@ func TestImportEndsOnManifestChecksFailedAhead(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/sha256:"):
+				upload.waitHeld()
 				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			case r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") && upload.hold(w, r):
