@@ -15,12 +15,47 @@ import (
 // level up. create's walk of an image and its search of an index for one
 // platform's manifest both refuse in these words, which name the document
 // too deep and where it is: a bundle holding it would be refused by every
-// reader (errdef.ErrMalformed).
+// reader (errdef.ErrMalformed). The error is a *NestError.
 func NestTooDeep(d ocispec.Descriptor, levels int, top digest.Digest) error {
+	return &NestError{Desc: d, Levels: levels, Top: top}
+}
+
+// NestError is NestTooDeep's refusal.
+type NestError struct {
+	Desc   ocispec.Descriptor // the document too deep
+	Levels int                // how far below Top
+	Top    digest.Digest      // the document the walk began at
+	// Pinned, set by a caller whose message names Top already (an
+	// image's reference pinned by its digest), has Top called "the
+	// pinned index" rather than named by its digest a second time.
+	Pinned bool
+}
+
+func (e *NestError) Error() string {
 	kind := "manifest"
-	if IsIndexMediaType(d.MediaType) {
+	if IsIndexMediaType(e.Desc.MediaType) {
 		kind = "index"
 	}
-	return fmt.Errorf("%s %s, %d levels below %s (%d below the bundle's root index): indexes nest deeper than %d: %w",
-		kind, d.Digest, levels, top, levels+1, MaxDepth, errdef.ErrMalformed)
+	top := e.Top.String()
+	if e.Pinned {
+		top = "the pinned index"
+	}
+	return fmt.Sprintf("%s %s, %d levels below %s (%d below the bundle's root index): indexes nest deeper than %d: %v",
+		kind, e.Desc.Digest, e.Levels, top, e.Levels+1, MaxDepth, errdef.ErrMalformed)
+}
+
+func (e *NestError) Unwrap() error { return errdef.ErrMalformed }
+
+// PinnedOnce is err with a refusal of nesting below pinned (a *NestError
+// that err is) saying "the pinned index" rather than pinned's digest: the
+// message it goes into names the image by a reference that gives that
+// digest already. Any other err is returned as it is.
+func PinnedOnce(err error, pinned digest.Digest) error {
+	e, ok := err.(*NestError)
+	if !ok || pinned == "" || e.Top != pinned {
+		return err
+	}
+	c := *e
+	c.Pinned = true
+	return &c
 }

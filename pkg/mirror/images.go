@@ -153,13 +153,15 @@ func resolveImage(ctx context.Context, client *remote.Client, img release.Image,
 			index = "the index"
 		}
 		if root, err = selectPlatform(ctx, held, root, opts.Platform, index); err != nil {
-			return nil, err
+			return nil, bundle.PinnedOnce(err, img.Ref.Digest)
 		}
 	}
 	si := &sourceImage{Image: img, repo: repo, root: root, sourceDigest: sourceDigest, graph: transfer.NewGraph()}
 	si.graph.Fetch = budget.fetch
 	if err := si.graph.Walk(ctx, held, root); err != nil {
-		return nil, remote.Classify(err)
+		// A refusal of nesting names the index pinned, where the
+		// reference (which starts the message) gives its digest, once.
+		return nil, remote.Classify(bundle.PinnedOnce(err, img.Ref.Digest))
 	}
 	if !opts.NoReferrers {
 		// The referrers of every manifest of the image, not only of its
