@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -128,4 +129,45 @@ func tileFrames(codec string, sizes [][2]uint32, end int64) ([]seekFrame, error)
 // tableError says a codec's seek table is malformed.
 func tableError(codec, format string, a ...any) error {
 	return fmt.Errorf("%s seek table: %s: %w", codec, fmt.Sprintf(format, a...), errdef.ErrMalformed)
+}
+
+// findSeekTable reads the table of the archive r (size bytes) with read:
+// at its end, or, where the archive does not end in one, the last within
+// maxAppendedScan of its end that ends in marker, passes probe (given its
+// last footer bytes) and tiles the archive before it; end is where that
+// table ends (size, unless bytes were appended). ok is false when it has
+// none, and err set when the table at its end does not describe the
+// archive exactly.
+func findSeekTable(r io.ReaderAt, size int64, read func(io.ReaderAt, int64) ([]seekFrame, bool, error), marker []byte, footer int,
+	probe func(r io.ReaderAt, foot []byte, end int64) (bool, error)) (frames []seekFrame, end int64, ok bool, err error) {
+	frames, ok, err = read(r, size)
+	if ok || err != nil || size < int64(footer) {
+		return frames, size, ok, err
+	}
+	tail := make([]byte, min(size, maxAppendedScan))
+	tailAt := size - int64(len(tail))
+	if _, err := r.ReadAt(tail, tailAt); err != nil {
+		return nil, 0, false, err
+	}
+	for lim := len(tail); ; {
+		i := bytes.LastIndex(tail[:lim], marker)
+		e := i + len(marker)
+		if i < 0 || e < footer {
+			return nil, 0, false, nil
+		}
+		lim = e - 1
+		end := tailAt + int64(e)
+		if ok, err := probe(r, tail[e-footer:e], end); err != nil {
+			return nil, 0, false, err
+		} else if !ok {
+			continue
+		}
+		// The one table read in full: a table that does not tile the
+		// archive is not pack's, and the archive is read as a stream.
+		frames, ok, err := read(r, end)
+		if !ok || err != nil {
+			return nil, 0, false, nil
+		}
+		return frames, end, true, nil
+	}
 }

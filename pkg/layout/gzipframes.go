@@ -133,8 +133,7 @@ func readGzipSeekTable(r io.ReaderAt, size int64) (frames []seekFrame, ok bool, 
 // gzipFrames reads a seekable .tar.gz's members.
 var gzipFrames = seekCodec{
 	name: "gzip", unit: "member", table: func(r io.ReaderAt, size int64) ([]seekFrame, int64, bool, error) {
-		frames, ok, err := readGzipSeekTable(r, size)
-		return frames, size, ok, err
+		return findSeekTable(r, size, readGzipSeekTable, []byte(gzipTableMarker), gzipFooterSize+len(gzipMemberTrailer), probeGzipTable)
 	},
 	open: func(r io.Reader) (frameDecoder, error) {
 		br := bufio.NewReaderSize(r, 128<<10)
@@ -144,4 +143,24 @@ var gzipFrames = seekCodec{
 		}
 		return &bufferedDecoder{resetReader: dec, br: br, close: func() { dec.Close() }}, nil
 	},
+}
+
+// gzipTableMarker is the bytes every table ends with: its magic and the
+// last member's trailer.
+var gzipTableMarker = string(binary.LittleEndian.AppendUint32(nil, gzipTableMagic)) + gzipMemberTrailer
+
+// probeGzipTable checks cheaply whether the table whose footer is foot
+// (its last bytes, marker included) may end at end: its sizes in bounds
+// and a table member's header where it starts.
+func probeGzipTable(r io.ReaderAt, foot []byte, end int64) (bool, error) {
+	tableSize := int64(binary.LittleEndian.Uint32(foot[0:]))
+	n := int64(binary.LittleEndian.Uint32(foot[4:]))
+	if n == 0 || n > maxFrames || tableSize < gzipTableMinLength || tableSize > end || tableSize > 2*gzipTableMember*n+8*n+gzipFooterSize {
+		return false, nil
+	}
+	var head [16]byte
+	if _, err := r.ReadAt(head[:], end-tableSize); err != nil {
+		return false, err
+	}
+	return bytes.Equal(head[:], gzipTableHeader(int(binary.LittleEndian.Uint16(head[14:])))), nil
 }

@@ -3,6 +3,7 @@ package layout
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 // TestZstdSeekTableBeforeAppendedBytes: a .tar.zst pack wrote with bytes
 // appended after its seek table (a copy tool's, cat >> FILE) is read at
 // random through that table, found before them within
-// zstdMaxAppendedScan of the end, the bytes told by Trailing with where
+// maxAppendedScan of the end, the bytes told by Trailing with where
 // the archive pack wrote ends; zeros appended (a tape's padding) are not
 // told. It was taken for another tool's archive, without a table, which
 // serve refuses. Past the bound, or where what ends in a footer's magic is
@@ -45,10 +46,10 @@ func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
 	}
 
 	// Past the bound: no table, left to the stream reader.
-	far := append(bytes.Clone(framed), make([]byte, zstdMaxAppendedScan)...)
+	far := append(bytes.Clone(framed), make([]byte, maxAppendedScan)...)
 	far[len(framed)] = 'J'
 	if _, ok, err := OpenSeekable(bytes.NewReader(far), int64(len(far))); ok || err != nil {
-		t.Errorf("%d bytes appended: ok %v, err %v; want no table", zstdMaxAppendedScan, ok, err)
+		t.Errorf("%d bytes appended: ok %v, err %v; want no table", maxAppendedScan, ok, err)
 	}
 	// A footer's magic whose table does not tile the archive: none.
 	lying := bytes.Clone(framed)
@@ -60,7 +61,7 @@ func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
 	// A tail of footers claiming tables: each costs a read of its header.
 	var hostile bytes.Buffer
 	hostile.Write(framed[:len(framed)/2])
-	for hostile.Len() < len(framed)/2+zstdMaxAppendedScan {
+	for hostile.Len() < len(framed)/2+maxAppendedScan {
 		binary.Write(&hostile, binary.LittleEndian, []uint32{uint32(len(framed)/2/8 - 100)})
 		hostile.WriteByte(0)
 		binary.Write(&hostile, binary.LittleEndian, []uint32{seekableMagic})
@@ -70,7 +71,84 @@ func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
 	if _, ok, err := OpenSeekable(r, int64(hostile.Len())); ok || err != nil {
 		t.Errorf("a tail of footers: ok %v, err %v; want no table", ok, err)
 	}
-	if n := r.n.Load(); n > 4*zstdMaxAppendedScan {
-		t.Errorf("a tail of footers read %d bytes, want at most %d", n, 4*zstdMaxAppendedScan)
+	if n := r.n.Load(); n > 4*maxAppendedScan {
+		t.Errorf("a tail of footers read %d bytes, want at most %d", n, 4*maxAppendedScan)
+	}
+}
+
+// TestGzipSeekTableBeforeAppendedBytes: a .tar.gz pack wrote with bytes
+// appended after its table (a copy tool's padding, cat >> FILE) is read at
+// random through that table, found before them within maxAppendedScan of
+// the end, as a .tar.zst's is: the bytes told by Trailing with where the
+// archive pack wrote ends, zeros appended (a tape's padding) not told. Its
+// table was looked for only at the very end: the archive was taken for
+// another tool's, without a table, which serve refuses and import, push
+// and verify read as a stream. Past the bound, or where what ends in a
+// table's footer is not a table that tiles the archive, it has no table,
+// and a tail full of footers costs reads of a few bytes each.
+func TestGzipSeekTableBeforeAppendedBytes(t *testing.T) {
+	plain, framed := framedTar(t, Gzip, testSizes)
+	end := int64(len(framed))
+	junk := make([]byte, 1000)
+	for i, rng := 0, rand.New(rand.NewPCG(3, 4)); i < len(junk); i++ {
+		junk[i] = byte(rng.Uint32())
+	}
+	footer := gzipFooterSize + len(gzipMemberTrailer)
+	for _, tt := range []struct {
+		name string
+		tail []byte
+		want Trailing
+	}{
+		{"random bytes appended", junk, Trailing{Offset: end, Size: 1000, AfterTable: true}},
+		{"junk and zeros appended", append([]byte("JUNK"), make([]byte, 10240)...), Trailing{Offset: end, Size: 10244, AfterTable: true}},
+		{"zeros appended", make([]byte, 512), Trailing{}},
+		{"a footer's worth appended", bytes.Repeat([]byte{0xB1}, footer), Trailing{Offset: end, Size: int64(footer), AfterTable: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			z := checkSeekable(t, append(bytes.Clone(framed), tt.tail...), plain)
+			got, err := z.Trailing()
+			if err != nil || got != tt.want {
+				t.Fatalf("Trailing: %+v, %v; want %+v", got, err, tt.want)
+			}
+			if tt.want.Found() && !strings.Contains(got.String(), "after the end of its seek table, from archive byte ") {
+				t.Errorf("Trailing says %q", got.String())
+			}
+		})
+	}
+	if z := checkSeekable(t, framed, plain); func() bool { tr, err := z.Trailing(); return err != nil || tr.Found() }() {
+		t.Errorf("the archive as packed has bytes after its table")
+	}
+
+	// Past the bound: no table, left to the stream reader.
+	far := append(bytes.Clone(framed), make([]byte, maxAppendedScan)...)
+	far[len(framed)] = 'J'
+	if _, ok, err := OpenSeekable(bytes.NewReader(far), int64(len(far))); ok || err != nil {
+		t.Errorf("%d bytes appended: ok %v, err %v; want no table", maxAppendedScan, ok, err)
+	}
+	// A footer whose table does not tile the archive (its first member's
+	// compressed size made 1): none.
+	lying := bytes.Clone(framed)
+	tableSize := int(binary.LittleEndian.Uint32(lying[len(lying)-footer:]))
+	binary.LittleEndian.PutUint32(lying[len(lying)-tableSize+16:], 1)
+	lying = append(lying, "JUNK"...)
+	if _, ok, err := OpenSeekable(bytes.NewReader(lying), int64(len(lying))); ok || err != nil {
+		t.Errorf("a table that does not tile, then junk: ok %v, err %v; want no table", ok, err)
+	}
+	// A tail of footers claiming tables: each costs a read of its first
+	// member's header.
+	var hostile bytes.Buffer
+	hostile.Write(framed[:len(framed)/2])
+	for hostile.Len() < len(framed)/2+maxAppendedScan {
+		const n = 1000
+		binary.Write(&hostile, binary.LittleEndian, []uint32{gzipTableMember + 8*n + gzipFooterSize, n, gzipTableMagic})
+		hostile.WriteString(gzipMemberTrailer)
+	}
+	hostile.WriteString("JUNK")
+	r := &countingReaderAt{r: bytes.NewReader(hostile.Bytes())}
+	if _, ok, err := OpenSeekable(r, int64(hostile.Len())); ok || err != nil {
+		t.Errorf("a tail of footers: ok %v, err %v; want no table", ok, err)
+	}
+	if n := r.n.Load(); n > 4*maxAppendedScan {
+		t.Errorf("a tail of footers read %d bytes, want at most %d", n, 4*maxAppendedScan)
 	}
 }

@@ -2,7 +2,6 @@ package layout
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -30,12 +29,12 @@ const (
 	seekFooterSize     = 9
 )
 
-// zstdMaxAppendedScan bounds the tail searched for the seek table's footer
+// maxAppendedScan bounds the tail searched for the seek table's footer
 // when the archive does not end in it: bytes appended to pack's archive (a
 // copy tool's, cat >> FILE) leave the table before them. A hostile tail
 // full of footers costs a read of 8 bytes for each, and only the first
 // whose frame header checks out has its table read.
-const zstdMaxAppendedScan = 64 << 10
+const maxAppendedScan = 64 << 10
 
 func newFramedZstdWriter(w io.Writer) (*framedWriter, error) {
 	f := &framedWriter{out: countingWriter{w: w}, table: zstdSeekTable}
@@ -101,51 +100,25 @@ func readZstdSeekTable(r io.ReaderAt, size int64) (frames []seekFrame, ok bool, 
 }
 
 // findZstdSeekTable reads the seek table of the zstd archive r (size
-// bytes): at its end, or, where the archive does not end in a footer,
-// the last footer within zstdMaxAppendedScan of its end whose skippable
-// frame starts with its magic and size and whose frames tile the archive
-// before it; end is where that table ends (size, unless bytes were
-// appended). ok is false when it has none, and err set when the table at
-// its end does not describe the archive exactly.
-func findZstdSeekTable(r io.ReaderAt, size int64) (frames []seekFrame, end int64, ok bool, err error) {
-	frames, ok, err = readZstdSeekTable(r, size)
-	if ok || err != nil || size < 8+seekFooterSize {
-		return frames, size, ok, err
+// bytes), at its end or before bytes appended to it (findSeekTable).
+func findZstdSeekTable(r io.ReaderAt, size int64) ([]seekFrame, int64, bool, error) {
+	return findSeekTable(r, size, readZstdSeekTable, binary.LittleEndian.AppendUint32(nil, seekableMagic), seekFooterSize, probeZstdTable)
+}
+
+// probeZstdTable checks cheaply whether the seek table whose footer is
+// foot may end at end: its frame count in bounds and its skippable frame's
+// magic and size where it starts.
+func probeZstdTable(r io.ReaderAt, foot []byte, end int64) (bool, error) {
+	n := int64(binary.LittleEndian.Uint32(foot[0:]))
+	tableSize := 8 + 8*n + seekFooterSize
+	if foot[4] != 0 || n == 0 || n > maxFrames || tableSize > end {
+		return false, nil
 	}
-	tail := make([]byte, min(size, zstdMaxAppendedScan))
-	tailAt := size - int64(len(tail))
-	if _, err := r.ReadAt(tail, tailAt); err != nil {
-		return nil, 0, false, err
+	var head [8]byte
+	if _, err := r.ReadAt(head[:], end-tableSize); err != nil {
+		return false, err
 	}
-	var magic [4]byte
-	binary.LittleEndian.PutUint32(magic[:], seekableMagic)
-	for i := len(tail) - 4; i >= seekFooterSize-4; i-- {
-		i = bytes.LastIndex(tail[:i+4], magic[:])
-		if i < seekFooterSize-4 {
-			break
-		}
-		end := tailAt + int64(i) + 4
-		n := int64(binary.LittleEndian.Uint32(tail[i-5:]))
-		tableSize := 8 + 8*n + seekFooterSize
-		if tail[i-1] != 0 || n == 0 || n > maxFrames || tableSize > end {
-			continue
-		}
-		var head [8]byte
-		if _, err := r.ReadAt(head[:], end-tableSize); err != nil {
-			return nil, 0, false, err
-		}
-		if binary.LittleEndian.Uint32(head[0:]) != skippableSeekMagic || int64(binary.LittleEndian.Uint32(head[4:])) != 8*n+seekFooterSize {
-			continue
-		}
-		// The one table read in full: a table that does not tile the
-		// archive is not pack's, and the archive is read as a stream.
-		frames, ok, err := readZstdSeekTable(r, end)
-		if !ok || err != nil {
-			return nil, 0, false, nil
-		}
-		return frames, end, true, nil
-	}
-	return nil, 0, false, nil
+	return binary.LittleEndian.Uint32(head[0:]) == skippableSeekMagic && int64(binary.LittleEndian.Uint32(head[4:])) == 8*n+seekFooterSize, nil
 }
 
 // zstdFrames reads a seekable .tar.zst's frames.

@@ -265,7 +265,7 @@ type tarStore struct {
 }
 
 // Trailing reads what follows the end of the archive's tar: for a seekable
-// .tar.zst, the bytes appended after its seek table (the table found
+// .tar.zst or .tar.gz, the bytes appended after its seek table (the table found
 // before them), else what the index finds after the tar's end.
 func (t *tarStore) Trailing() (layout.Trailing, error) {
 	if z, ok := t.f.(seekableArchive); ok {
