@@ -159,6 +159,10 @@ func TestServeWarnsOfBytesAfterTheArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gz, err := os.ReadFile(s.pack(t, ".tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name, suffix string
 		data         []byte
@@ -174,6 +178,9 @@ func TestServeWarnsOfBytesAfterTheArchive(t *testing.T) {
 		// refused as another tool's archive, without a table.
 		{"junk appended", ".tar.zst", append(bytes.Clone(zst), "JUNKJUNK"...), true},
 		{"zeros appended", ".tar.zst", append(bytes.Clone(zst), make([]byte, 10240)...), false},
+		// A .tar.gz's table is found before them too: it was refused.
+		{"junk appended", ".tar.gz", append(bytes.Clone(gz), "JUNKJUNK"...), true},
+		{"zeros appended", ".tar.gz", append(bytes.Clone(gz), make([]byte, 512)...), false},
 	} {
 		t.Run(tt.suffix+" "+tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "bundle"+tt.suffix)
