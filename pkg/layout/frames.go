@@ -131,6 +131,13 @@ func tableError(codec, format string, a ...any) error {
 	return fmt.Errorf("%s seek table: %s: %w", codec, fmt.Sprintf(format, a...), errdef.ErrMalformed)
 }
 
+// maxAppendedScan bounds the tail searched for a .tar.zst's or .tar.gz's
+// seek table when the archive does not end in it: bytes appended to pack's
+// archive (a copy tool's, cat >> FILE) leave the table before them. A
+// hostile tail full of footers costs a small read for each, and only the
+// first whose header checks out has its table read.
+const maxAppendedScan = 64 << 10
+
 // findSeekTable reads the table of the archive r (size bytes) with read:
 // at its end, or, where the archive does not end in one, the last within
 // maxAppendedScan of its end that ends in marker, passes probe (given its

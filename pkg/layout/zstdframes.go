@@ -29,13 +29,6 @@ const (
 	seekFooterSize     = 9
 )
 
-// maxAppendedScan bounds the tail searched for the seek table's footer
-// when the archive does not end in it: bytes appended to pack's archive (a
-// copy tool's, cat >> FILE) leave the table before them. A hostile tail
-// full of footers costs a read of 8 bytes for each, and only the first
-// whose frame header checks out has its table read.
-const maxAppendedScan = 64 << 10
-
 func newFramedZstdWriter(w io.Writer) (*framedWriter, error) {
 	f := &framedWriter{out: countingWriter{w: w}, table: zstdSeekTable}
 	enc, err := zstd.NewWriter(&f.out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2), zstd.WithWindowSize(zstdWindow))
