@@ -12,7 +12,20 @@ import (
 
 // Children returns what a manifest or index points to: an index's
 // manifests, a manifest's config and layers. A subject is not a child.
+// An index entry that is no manifest or index is refused.
 func Children(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error) {
+	return children(desc, data, false)
+}
+
+// ListedManifests is Children of an index, leaving out the entries that
+// are no manifest or index rather than refusing them: a search of the
+// index for one platform's manifest ignores them, as OCI has clients
+// ignore an entry of a media type they do not know.
+func ListedManifests(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error) {
+	return children(desc, data, true)
+}
+
+func children(desc ocispec.Descriptor, data []byte, skipOthers bool) ([]ocispec.Descriptor, error) {
 	var doc struct {
 		MediaType string               `json:"mediaType"`
 		Manifests []ocispec.Descriptor `json:"manifests"`
@@ -30,7 +43,17 @@ func Children(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error
 		if doc.Config != nil || len(doc.Layers) > 0 {
 			return nil, fmt.Errorf("%s: index has config or layers: %w", desc.Digest, errdef.ErrMalformed)
 		}
-		out = doc.Manifests
+		// An index lists manifests: a registry takes one only when it
+		// holds each entry as a manifest, and an entry of another type
+		// would be carried, and pushed, as a blob.
+		for _, c := range doc.Manifests {
+			if IsManifestMediaType(c.MediaType) {
+				out = append(out, c)
+			} else if !skipOthers {
+				return nil, fmt.Errorf("%s: index lists %s of media type %q, not an image manifest or index: a registry takes an index only when it holds each entry as a manifest%s: %w",
+					desc.Digest, c.Digest, c.MediaType, withdrawn(c.MediaType), errdef.ErrMalformed)
+			}
+		}
 	} else {
 		if doc.Config == nil || len(doc.Manifests) > 0 {
 			return nil, fmt.Errorf("%s: manifest has no config, or has manifests: %w", desc.Digest, errdef.ErrMalformed)
@@ -58,6 +81,14 @@ func Children(desc ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error
 		}
 	}
 	return out, nil
+}
+
+// withdrawn says why an OCI artifact manifest is no manifest here.
+func withdrawn(mt string) string {
+	if mt != MediaTypeArtifactManifest {
+		return ""
+	}
+	return " (OCI 1.1 withdrew the artifact manifest: push the artifact as an image manifest with an artifactType, as oras 1.0 and later do)"
 }
 
 // SubjectOf returns the subject digest a manifest names, or "".

@@ -98,6 +98,11 @@ const (
 	MediaTypeDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 )
 
+// MediaTypeArtifactManifest is the OCI artifact manifest of the OCI 1.1
+// release candidates, withdrawn from 1.1 itself: registries and bundles
+// carry artifacts as image manifests with an artifactType.
+const MediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
+
 // IsDockerSchema1 reports whether mt is a Docker schema 1 manifest.
 func IsDockerSchema1(mt string) bool {
 	return mt == MediaTypeDockerSchema1 || mt == MediaTypeDockerSchema1Signed

@@ -409,12 +409,6 @@ type imageSource struct {
 	file string
 }
 
-// FetchedAs is what the image's repository fetches desc as
-// (transfer.FetchedAs), which a copy's error names it.
-func (s imageSource) FetchedAs(desc ocispec.Descriptor) string {
-	return transfer.FetchedAs(s.Fetcher, desc)
-}
-
 func (s imageSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	rc, err := s.Fetcher.Fetch(ctx, desc)
 	if err != nil {

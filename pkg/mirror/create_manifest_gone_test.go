@@ -56,38 +56,3 @@ func TestCreateManifestGoneFromSource(t *testing.T) {
 		}
 	}
 }
-
-// An OCI artifact manifest listed by an image's index, which create
-// carries as the index's content and fetches from the source's
-// /manifests/, is named a manifest when the source answers 404 for it,
-// as an image manifest is (TestCreateManifestGoneFromSource). It was
-// called a blob ("blob sha256:X: ..."), being no image manifest or index
-// by its media type.
-func TestCreateArtifactManifestGoneFromSource(t *testing.T) {
-	var gone atomic.Pointer[digest.Digest]
-	src := testutil.RegistryWrapped(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if dg := gone.Load(); dg != nil && strings.HasSuffix(r.URL.Path, "/manifests/"+dg.String()) {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusNotFound)
-				_, _ = w.Write([]byte(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":"` + dg.String() + `"}]}`))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
-	r := rawRepo{t, src, "app/artifact"}
-	const artifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
-	art := r.pushJSON(artifactManifest, map[string]any{"mediaType": artifactManifest, "artifactType": "application/x.test"})
-	idx := r.index(withPlatform(r.image("amd64", "", nil), "linux", "amd64"), art)
-	gone.Store(&art.Digest)
-	release := releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest})
-	opts := createOpts(t, release, "", filepath.Join(t.TempDir(), "bundle"))
-	opts.Version = "2025.10.0"
-	_, err := mirror.Create(context.Background(), opts)
-	t.Logf("create: %v", err)
-	if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), "manifest "+art.Digest.String()+": ") ||
-		strings.Contains(err.Error(), "blob "+art.Digest.String()) || !strings.Contains(err.Error(), release+":1") {
-		t.Errorf("create: err = %v, want ErrNotFound calling %s a manifest, not a blob, and naming the release's line", err, art.Digest)
-	}
-}

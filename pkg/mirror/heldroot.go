@@ -7,8 +7,6 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
-
-	"github.com/stellaops/mirror/pkg/transfer"
 )
 
 // heldRoot is an image's root manifest already asked for: the GET that
@@ -24,10 +22,6 @@ type heldRoot struct {
 	mu   sync.Mutex
 	body io.ReadCloser // nil once served or closed
 }
-
-// FetchedAs is what h's source fetches desc as (transfer.FetchedAs): the
-// root it holds is named as the source would have fetched it.
-func (h *heldRoot) FetchedAs(desc ocispec.Descriptor) string { return transfer.FetchedAs(h.src, desc) }
 
 func (h *heldRoot) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	h.mu.Lock()

@@ -111,7 +111,7 @@ func resolveImages(ctx context.Context, client *remote.Client, images []release.
 var resolveMediaTypes = []string{
 	bundle.MediaTypeDockerManifest, bundle.MediaTypeDockerManifestList,
 	ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-	"application/vnd.oci.artifact.manifest.v1+json",
+	bundle.MediaTypeArtifactManifest,
 	bundle.MediaTypeDockerSchema1Signed + ";q=0.5", bundle.MediaTypeDockerSchema1 + ";q=0.5",
 }
 
@@ -271,7 +271,7 @@ func (s *platformSearch) find(ctx context.Context, index ocispec.Descriptor, dep
 	if err != nil {
 		return remote.Classify(err)
 	}
-	children, err := bundle.Children(index, data)
+	children, err := bundle.ListedManifests(index, data)
 	if err != nil {
 		return err
 	}

@@ -121,17 +121,13 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 		opts.Progress.Done(job.Desc, err)
 	}
 	if err != nil {
-		// Named as the source fetched it: an OCI artifact manifest that an
-		// index lists is copied as the index's content, yet fetched from a
-		// registry's /manifests/.
-		what := FetchedAs(job.Src, job.Desc)
 		err = remote.Classify(err)
 		if strings.HasPrefix(err.Error(), job.Desc.Digest.String()+": ") {
 			// It names the digest itself ("sha256:…: content hashes
 			// to …", "sha256:…: not found"): not twice.
-			return 0, retries, fmt.Errorf("%s %w", what, err)
+			return 0, retries, fmt.Errorf("blob %w", err)
 		}
-		return 0, retries, fmt.Errorf("%s %s: %w", what, job.Desc.Digest, err)
+		return 0, retries, fmt.Errorf("blob %s: %w", job.Desc.Digest, err)
 	}
 	return job.Desc.Size, retries, nil
 }

@@ -286,31 +286,32 @@ func (g *Graph) Add(ctx context.Context, src content.Fetcher, doc bundle.Documen
 }
 
 // FetchBytes fetches and verifies a manifest-sized document. Its errors
-// say what was fetched (FetchedAs): "manifest sha256:…: …" of what src
-// fetches as a manifest, "blob sha256:…: …" of anything else (a config,
-// an envelope).
+// say what was fetched, "manifest sha256:…: …" of a manifest or index,
+// "blob sha256:…: …" of anything else (a config, an envelope).
 func FetchBytes(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > bundle.MaxManifestSize || desc.Size < 0 {
 		return nil, fmt.Errorf("%s: size %d exceeds the %d byte limit for manifests: %w", desc.Digest, desc.Size, bundle.MaxManifestSize, errdef.ErrMalformed)
 	}
 	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
-		return nil, fetchError(src, desc, err)
+		return nil, fetchError(desc, err)
 	}
 	defer rc.Close()
 	data, err := bundle.ReadAll(rc, desc, bundle.MaxManifestSize)
 	if err != nil {
-		return nil, fetchError(src, desc, err)
+		return nil, fetchError(desc, err)
 	}
 	return data, nil
 }
 
-// fetchError says err is of the fetch of desc from src, a manifest or a
-// blob as src fetched it (FetchedAs), naming its digest once: oras-go's
-// "sha256:…: not found" and a content error, "sha256:…: content hashes to
-// …", start with it already.
-func fetchError(src content.Fetcher, desc ocispec.Descriptor, err error) error {
-	what := FetchedAs(src, desc)
+// fetchError says err is of the fetch of desc, a manifest or a blob,
+// naming its digest once: oras-go's "sha256:…: not found" and a content
+// error, "sha256:…: content hashes to …", start with it already.
+func fetchError(desc ocispec.Descriptor, err error) error {
+	what := "blob"
+	if bundle.IsManifestMediaType(desc.MediaType) {
+		what = "manifest"
+	}
 	if startsWith(err, desc.Digest) {
 		return fmt.Errorf("%s %w", what, err)
 	}
@@ -333,9 +334,6 @@ type bytesFetcher struct {
 	doc bundle.Document
 	src content.Fetcher
 }
-
-// FetchedAs is what src fetches desc as (FetchedAs).
-func (b bytesFetcher) FetchedAs(desc ocispec.Descriptor) string { return FetchedAs(b.src, desc) }
 
 func (b bytesFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if desc.Digest == b.doc.Descriptor.Digest {
