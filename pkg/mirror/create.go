@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
@@ -251,7 +249,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 	}
 	for _, img := range images {
 		if err := checkNonDistributable(ctx, img, base); err != nil {
-			return nil, fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
+			return nil, fmt.Errorf("%s: %w", img.Where(opts.ReleaseFile), err)
 		}
 	}
 	// Every manifest is known now: again, with what they name, before a
@@ -297,7 +295,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 			return stage.FetchBytes(ctx, d)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
+			return nil, fmt.Errorf("%s: %w", img.Where(opts.ReleaseFile), err)
 		}
 		m.Images = append(m.Images, manifestImage(img, version, platforms))
 	}
@@ -387,7 +385,7 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 				omitted[b.Digest] = true
 				continue
 			}
-			job := transfer.Job{Desc: b, Src: imageSource{img.repo, img, releaseFile}, Dst: stage}
+			job := transfer.Job{Desc: b, Src: img.repo, Dst: stage, For: img.Where(releaseFile)}
 			if archive && !configs[b.Digest] {
 				stage.AddExternal(b)
 				late = append(late, job)
@@ -398,26 +396,6 @@ func fetchContent(ctx context.Context, stage *layout.Staging, images []*sourceIm
 	}
 	stats, err := transfer.CopyBlobs(ctx, jobs, opts)
 	return late, stats, err
-}
-
-// imageSource fetches an image's blobs from its repository, and names the
-// image in a fetch's error: a layer the source lacks (or refuses) is then
-// found in the release file at once, not searched for by digest.
-type imageSource struct {
-	content.Fetcher
-	img  *sourceImage
-	file string
-}
-
-func (s imageSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	rc, err := s.Fetcher.Fetch(ctx, desc)
-	if err != nil {
-		// Classified before it is wrapped: the query of a storage URL the
-		// registry redirected to (a presigned signature) is dropped from
-		// the error before its message is put into this one's.
-		return nil, fmt.Errorf("image %s (%s:%d): %w", s.img.Ref, s.file, s.img.Line, remote.Classify(err))
-	}
-	return rc, nil
 }
 
 // configDigests are the configs of every image manifest in the images'

@@ -129,7 +129,9 @@ func TestCreateDeltaForeignLayerInBase(t *testing.T) {
 // lost) failed create with "blob sha256:…: sha256:…: not found": in a
 // release of many images, the operator had to search which image it
 // belongs to. The error must name the image and its release file line,
-// for a directory and for an archive output, and leave nothing behind.
+// then the layer, once, for a directory and for an archive output, and
+// leave nothing behind. It then said "blob sha256:X: image REF (FILE:1):
+// sha256:X: not found", the layer named twice.
 func TestCreateMissingLayerNamesTheImage(t *testing.T) {
 	src := testutil.Registry(t)
 	r := rawRepo{t, src, "app/image"}
@@ -141,9 +143,9 @@ func TestCreateMissingLayerNamesTheImage(t *testing.T) {
 		opts := createOpts(t, release, "", out)
 		opts.Version = "2025.10.0"
 		_, err := mirror.Create(context.Background(), opts)
-		want := "image " + src + "/" + r.name + "@" + img.Digest.String() + " (" + release + ":1)"
-		if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), layer.Digest.String()) {
-			t.Errorf("create %s: err = %v, want ErrNotFound naming %s and the layer %s", filepath.Base(out), err, want, layer.Digest)
+		want := "image " + src + "/" + r.name + "@" + img.Digest.String() + " (" + release + ":1): blob " + layer.Digest.String() + ": not found"
+		if !errors.Is(err, errdef.ErrNotFound) || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), layer.Digest.String()) != 1 {
+			t.Errorf("create %s: err = %v, want ErrNotFound saying %q, naming the layer once", filepath.Base(out), err, want)
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Errorf("create left %s behind (%v)", out, err)

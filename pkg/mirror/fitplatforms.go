@@ -76,7 +76,7 @@ func configPlatforms(ctx context.Context, images []*sourceImage, limit int, file
 				return data, remote.Classify(err)
 			})
 			if err != nil {
-				return fmt.Errorf("image %s (%s:%d): %w", img.Ref, file, img.Line, err)
+				return fmt.Errorf("%s: %w", img.Where(file), err)
 			}
 			mu.Lock()
 			read[img] = p

@@ -87,7 +87,7 @@ func resolveImages(ctx context.Context, client *remote.Client, images []release.
 		g.Go(func() error {
 			si, err := resolveImage(ctx, client, img, opts, budget, lookups)
 			if err != nil {
-				return fmt.Errorf("image %s (%s:%d): %w", img.Ref, opts.ReleaseFile, img.Line, err)
+				return fmt.Errorf("%s: %w", img.Where(opts.ReleaseFile), err)
 			}
 			out[i] = si
 			return nil

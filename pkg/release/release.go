@@ -44,6 +44,12 @@ type Image struct {
 	Line int
 }
 
+// Where names img as the release file at path gives it, as errors about
+// the image start: "image REF (FILE:LINE)".
+func (img Image) Where(path string) string {
+	return fmt.Sprintf("image %s (%s:%d)", img.Ref, path, img.Line)
+}
+
 // Unpinned returns the images whose reference has no digest.
 func (r *Release) Unpinned() []Image {
 	var out []Image

@@ -37,6 +37,11 @@ type Job struct {
 	Desc ocispec.Descriptor
 	Src  content.Fetcher
 	Dst  content.Pusher
+	// For, if set, is what the blob is copied for ("image REF
+	// (FILE:LINE)"), which its error names before the blob: a layer
+	// the source lacks is then found in the release file at once, not
+	// searched for by digest.
+	For string
 }
 
 // Options control a copy. The zero value copies DefaultConcurrency blobs at
@@ -121,13 +126,20 @@ func copyOne(ctx context.Context, job Job, opts Options) (int64, int, error) {
 		opts.Progress.Done(job.Desc, err)
 	}
 	if err != nil {
+		what := "blob"
+		if job.For != "" {
+			what = job.For + ": blob"
+		}
+		// Classified before it is wrapped: the query of a storage URL
+		// the registry redirected to (a presigned signature) is dropped
+		// from the error before its message is put into this one's.
 		err = remote.Classify(err)
 		if strings.HasPrefix(err.Error(), job.Desc.Digest.String()+": ") {
 			// It names the digest itself ("sha256:…: content hashes
 			// to …", "sha256:…: not found"): not twice.
-			return 0, retries, fmt.Errorf("blob %w", err)
+			return 0, retries, fmt.Errorf("%s %w", what, err)
 		}
-		return 0, retries, fmt.Errorf("blob %s: %w", job.Desc.Digest, err)
+		return 0, retries, fmt.Errorf("%s %s: %w", what, job.Desc.Digest, err)
 	}
 	return job.Desc.Size, retries, nil
 }
