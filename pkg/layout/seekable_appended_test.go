@@ -3,6 +3,7 @@ package layout
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -19,45 +20,17 @@ import (
 // and a tail full of footers costs reads of a few bytes each.
 func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
 	plain, framed := framedTar(t, Zstd, testSizes)
-	end := int64(len(framed))
-	for _, tt := range []struct {
-		name string
-		tail []byte
-		want Trailing
-	}{
-		{"junk appended", []byte("JUNK"), Trailing{Offset: end, Size: 4, AfterTable: true}},
-		{"junk and zeros appended", append([]byte("JUNK"), make([]byte, 10240)...), Trailing{Offset: end, Size: 10244, AfterTable: true}},
+	checkAppended(t, plain, framed, []appendedCase{
+		{"junk appended", []byte("JUNK"), Trailing{Size: 4, AfterTable: true}},
+		{"junk and zeros appended", append([]byte("JUNK"), make([]byte, 10240)...), Trailing{Size: 10244, AfterTable: true}},
 		{"zeros appended", make([]byte, 10240), Trailing{}},
-		{"a footer's worth appended", bytes.Repeat([]byte{0xB1}, seekFooterSize), Trailing{Offset: end, Size: seekFooterSize, AfterTable: true}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			z := checkSeekable(t, append(bytes.Clone(framed), tt.tail...), plain)
-			got, err := z.Trailing()
-			if err != nil || got != tt.want {
-				t.Fatalf("Trailing: %+v, %v; want %+v", got, err, tt.want)
-			}
-			if tt.want.Found() && !strings.Contains(got.String(), "after the end of its seek table, from archive byte ") {
-				t.Errorf("Trailing says %q", got.String())
-			}
-		})
-	}
-	if z := checkSeekable(t, framed, plain); func() bool { tr, err := z.Trailing(); return err != nil || tr.Found() }() {
-		t.Errorf("the archive as packed has bytes after its table")
-	}
+		{"a footer's worth appended", bytes.Repeat([]byte{0xB1}, seekFooterSize), Trailing{Size: seekFooterSize, AfterTable: true}},
+	})
 
-	// Past the bound: no table, left to the stream reader.
-	far := append(bytes.Clone(framed), make([]byte, maxAppendedScan)...)
-	far[len(framed)] = 'J'
-	if _, ok, err := OpenSeekable(bytes.NewReader(far), int64(len(far))); ok || err != nil {
-		t.Errorf("%d bytes appended: ok %v, err %v; want no table", maxAppendedScan, ok, err)
-	}
 	// A footer's magic whose table does not tile the archive: none.
 	lying := bytes.Clone(framed)
 	binary.LittleEndian.PutUint32(lying[len(lying)-(8+8*int(binary.LittleEndian.Uint32(lying[len(lying)-9:]))+seekFooterSize)+8:], 1)
-	lying = append(lying, "JUNK"...)
-	if _, ok, err := OpenSeekable(bytes.NewReader(lying), int64(len(lying))); ok || err != nil {
-		t.Errorf("a table that does not tile, then junk: ok %v, err %v; want no table", ok, err)
-	}
+	checkNoTable(t, "a table that does not tile, then junk", append(lying, "JUNK"...))
 	// A tail of footers claiming tables: each costs a read of its header.
 	var hostile bytes.Buffer
 	hostile.Write(framed[:len(framed)/2])
@@ -67,13 +40,7 @@ func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
 		binary.Write(&hostile, binary.LittleEndian, []uint32{seekableMagic})
 	}
 	hostile.WriteString("JUNK")
-	r := &countingReaderAt{r: bytes.NewReader(hostile.Bytes())}
-	if _, ok, err := OpenSeekable(r, int64(hostile.Len())); ok || err != nil {
-		t.Errorf("a tail of footers: ok %v, err %v; want no table", ok, err)
-	}
-	if n := r.n.Load(); n > 4*maxAppendedScan {
-		t.Errorf("a tail of footers read %d bytes, want at most %d", n, 4*maxAppendedScan)
-	}
+	checkNoTable(t, "a tail of footers", hostile.Bytes())
 }
 
 // TestGzipSeekTableBeforeAppendedBytes: a .tar.gz pack wrote with bytes
@@ -88,23 +55,57 @@ func TestZstdSeekTableBeforeAppendedBytes(t *testing.T) {
 // and a tail full of footers costs reads of a few bytes each.
 func TestGzipSeekTableBeforeAppendedBytes(t *testing.T) {
 	plain, framed := framedTar(t, Gzip, testSizes)
-	end := int64(len(framed))
 	junk := make([]byte, 1000)
 	for i, rng := 0, rand.New(rand.NewPCG(3, 4)); i < len(junk); i++ {
 		junk[i] = byte(rng.Uint32())
 	}
 	footer := gzipFooterSize + len(gzipMemberTrailer)
-	for _, tt := range []struct {
-		name string
-		tail []byte
-		want Trailing
-	}{
-		{"random bytes appended", junk, Trailing{Offset: end, Size: 1000, AfterTable: true}},
-		{"junk and zeros appended", append([]byte("JUNK"), make([]byte, 10240)...), Trailing{Offset: end, Size: 10244, AfterTable: true}},
+	checkAppended(t, plain, framed, []appendedCase{
+		{"random bytes appended", junk, Trailing{Size: 1000, AfterTable: true}},
+		{"junk and zeros appended", append([]byte("JUNK"), make([]byte, 10240)...), Trailing{Size: 10244, AfterTable: true}},
 		{"zeros appended", make([]byte, 512), Trailing{}},
-		{"a footer's worth appended", bytes.Repeat([]byte{0xB1}, footer), Trailing{Offset: end, Size: int64(footer), AfterTable: true}},
-	} {
+		{"a footer's worth appended", bytes.Repeat([]byte{0xB1}, footer), Trailing{Size: int64(footer), AfterTable: true}},
+	})
+
+	// A footer whose table does not tile the archive (its first member's
+	// compressed size made 1): none.
+	lying := bytes.Clone(framed)
+	tableSize := int(binary.LittleEndian.Uint32(lying[len(lying)-footer:]))
+	binary.LittleEndian.PutUint32(lying[len(lying)-tableSize+16:], 1)
+	checkNoTable(t, "a table that does not tile, then junk", append(lying, "JUNK"...))
+	// A tail of footers claiming tables: each costs a read of its first
+	// member's header.
+	var hostile bytes.Buffer
+	hostile.Write(framed[:len(framed)/2])
+	for hostile.Len() < len(framed)/2+maxAppendedScan {
+		const n = 1000
+		binary.Write(&hostile, binary.LittleEndian, []uint32{gzipTableMember + 8*n + gzipFooterSize, n, gzipTableMagic})
+		hostile.WriteString(gzipMemberTrailer)
+	}
+	hostile.WriteString("JUNK")
+	checkNoTable(t, "a tail of footers", hostile.Bytes())
+}
+
+// appendedCase is bytes appended to the archive pack wrote, and what
+// Trailing tells of them.
+type appendedCase struct {
+	name string
+	tail []byte
+	want Trailing
+}
+
+// checkAppended checks framed, the archive pack wrote of plain, with each
+// case's tail appended: read at random through its table, Trailing
+// telling want; as packed, nothing after its table; with maxAppendedScan
+// bytes appended, no table.
+func checkAppended(t *testing.T, plain, framed []byte, cases []appendedCase) {
+	t.Helper()
+	end := int64(len(framed))
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.want.Found() {
+				tt.want.Offset = end
+			}
 			z := checkSeekable(t, append(bytes.Clone(framed), tt.tail...), plain)
 			got, err := z.Trailing()
 			if err != nil || got != tt.want {
@@ -118,37 +119,21 @@ func TestGzipSeekTableBeforeAppendedBytes(t *testing.T) {
 	if z := checkSeekable(t, framed, plain); func() bool { tr, err := z.Trailing(); return err != nil || tr.Found() }() {
 		t.Errorf("the archive as packed has bytes after its table")
 	}
-
-	// Past the bound: no table, left to the stream reader.
 	far := append(bytes.Clone(framed), make([]byte, maxAppendedScan)...)
 	far[len(framed)] = 'J'
-	if _, ok, err := OpenSeekable(bytes.NewReader(far), int64(len(far))); ok || err != nil {
-		t.Errorf("%d bytes appended: ok %v, err %v; want no table", maxAppendedScan, ok, err)
-	}
-	// A footer whose table does not tile the archive (its first member's
-	// compressed size made 1): none.
-	lying := bytes.Clone(framed)
-	tableSize := int(binary.LittleEndian.Uint32(lying[len(lying)-footer:]))
-	binary.LittleEndian.PutUint32(lying[len(lying)-tableSize+16:], 1)
-	lying = append(lying, "JUNK"...)
-	if _, ok, err := OpenSeekable(bytes.NewReader(lying), int64(len(lying))); ok || err != nil {
-		t.Errorf("a table that does not tile, then junk: ok %v, err %v; want no table", ok, err)
-	}
-	// A tail of footers claiming tables: each costs a read of its first
-	// member's header.
-	var hostile bytes.Buffer
-	hostile.Write(framed[:len(framed)/2])
-	for hostile.Len() < len(framed)/2+maxAppendedScan {
-		const n = 1000
-		binary.Write(&hostile, binary.LittleEndian, []uint32{gzipTableMember + 8*n + gzipFooterSize, n, gzipTableMagic})
-		hostile.WriteString(gzipMemberTrailer)
-	}
-	hostile.WriteString("JUNK")
-	r := &countingReaderAt{r: bytes.NewReader(hostile.Bytes())}
-	if _, ok, err := OpenSeekable(r, int64(hostile.Len())); ok || err != nil {
-		t.Errorf("a tail of footers: ok %v, err %v; want no table", ok, err)
+	checkNoTable(t, fmt.Sprintf("%d bytes appended", maxAppendedScan), far)
+}
+
+// checkNoTable checks that data is found to have no seek table (it is
+// left to the stream reader), at a cost of at most 4*maxAppendedScan
+// bytes read.
+func checkNoTable(t *testing.T, what string, data []byte) {
+	t.Helper()
+	r := &countingReaderAt{r: bytes.NewReader(data)}
+	if _, ok, err := OpenSeekable(r, int64(len(data))); ok || err != nil {
+		t.Errorf("%s: ok %v, err %v; want no table", what, ok, err)
 	}
 	if n := r.n.Load(); n > 4*maxAppendedScan {
-		t.Errorf("a tail of footers read %d bytes, want at most %d", n, 4*maxAppendedScan)
+		t.Errorf("%s: read %d bytes, want at most %d", what, n, 4*maxAppendedScan)
 	}
 }
