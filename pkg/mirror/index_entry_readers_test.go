@@ -33,7 +33,8 @@ func TestAnIndexListingAnArtifactManifestIsRefusedByEveryReader(t *testing.T) {
 	r := rawRepo{t, src, "app/artifact-entry"}
 	amd := withPlatform(r.image("amd64", "", nil), "linux", "amd64")
 	dir := filepath.Join(t.TempDir(), "bundle")
-	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: r.index(amd).Digest}), "", dir)
+	first := r.index(amd)
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: first.Digest}), "", dir)
 	opts.Version = "2025.10.0"
 	if _, err := mirror.Create(ctx, opts); err != nil {
 		t.Fatal(err)
@@ -51,6 +52,9 @@ func TestAnIndexListingAnArtifactManifestIsRefusedByEveryReader(t *testing.T) {
 	art.MediaType = bundle.MediaTypeArtifactManifest
 	idxData, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{amd, art}})
 	idx := blob(idxData)
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", first.Digest.Encoded())); err != nil {
+		t.Fatal(err)
+	}
 	rewriteManifestJSON(t, dir, func(m *bundle.Manifest) { m.Images[0].Digest, m.Images[0].Size = idx.Digest, idx.Size })
 	priv, pub := testKeys(t, "producer")
 	signAsProducer(t, dir, priv)
