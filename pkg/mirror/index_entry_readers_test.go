@@ -118,6 +118,14 @@ func TestAnIndexListingAnArtifactManifestIsRefusedByEveryReader(t *testing.T) {
 			t.Errorf("pull left %s: %v", out, err)
 		}
 	})
+	t.Run("verify", func(t *testing.T) {
+		_, err := mirror.Verify(ctx, mirror.VerifyOptions{Now: testNow, Envelope: filepath.Join(dir, "manifest.dsse"), Trust: trustKeys(pub)})
+		refused(t, "verify", err)
+	})
+	t.Run("inspect", func(t *testing.T) {
+		_, err := mirror.Inspect(ctx, dir, testNow)
+		refused(t, "inspect", err)
+	})
 	t.Run("serve", func(t *testing.T) {
 		b, err := mirror.OpenServed(ctx, mirror.ServeOptions{Path: dir, Trust: trustKeys(pub), Now: testNow})
 		if err == nil {
