@@ -50,8 +50,7 @@ func children(desc ocispec.Descriptor, data []byte, skipOthers bool) ([]ocispec.
 			if IsManifestMediaType(c.MediaType) {
 				out = append(out, c)
 			} else if !skipOthers {
-				return nil, fmt.Errorf("%s: index lists %s of media type %q, not an image manifest or index: a registry takes an index only when it holds each entry as a manifest%s: %w",
-					desc.Digest, c.Digest, c.MediaType, withdrawn(c.MediaType), errdef.ErrMalformed)
+				return nil, &EntryError{Index: desc.Digest, Entry: c.Digest, MediaType: c.MediaType}
 			}
 		}
 	} else {
@@ -82,6 +81,29 @@ func children(desc ocispec.Descriptor, data []byte, skipOthers bool) ([]ocispec.
 	}
 	return out, nil
 }
+
+// EntryError is Children's refusal of an index, Index, listing Entry of
+// MediaType, which is no image manifest or index (errdef.ErrMalformed).
+type EntryError struct {
+	Index     digest.Digest
+	Entry     digest.Digest
+	MediaType string
+	// Pinned, set by a caller whose message names Index already (an
+	// image's reference pinned by its digest: PinnedOnce), has Index
+	// called "the pinned index" rather than named a second time.
+	Pinned bool
+}
+
+func (e *EntryError) Error() string {
+	index := e.Index.String() + ": index"
+	if e.Pinned {
+		index = "the pinned index"
+	}
+	return fmt.Sprintf("%s lists %s of media type %q, not an image manifest or index: a registry takes an index only when it holds each entry as a manifest%s: %v",
+		index, e.Entry, e.MediaType, withdrawn(e.MediaType), errdef.ErrMalformed)
+}
+
+func (e *EntryError) Unwrap() error { return errdef.ErrMalformed }
 
 // withdrawn says why an OCI artifact manifest is no manifest here.
 func withdrawn(mt string) string {

@@ -47,15 +47,27 @@ func (e *NestError) Error() string {
 func (e *NestError) Unwrap() error { return errdef.ErrMalformed }
 
 // PinnedOnce is err with a refusal of nesting below pinned (a *NestError
-// that err is) saying "the pinned index" rather than pinned's digest: the
-// message it goes into names the image by a reference that gives that
-// digest already. Any other err is returned as it is.
+// that err is), or of an entry pinned lists (an *EntryError), saying "the
+// pinned index" rather than pinned's digest: the message it goes into
+// names the image by a reference that gives that digest already. Any
+// other err is returned as it is.
 func PinnedOnce(err error, pinned digest.Digest) error {
-	e, ok := err.(*NestError)
-	if !ok || pinned == "" || e.Top != pinned {
+	if pinned == "" {
 		return err
 	}
-	c := *e
-	c.Pinned = true
-	return &c
+	switch e := err.(type) {
+	case *NestError:
+		if e.Top == pinned {
+			c := *e
+			c.Pinned = true
+			return &c
+		}
+	case *EntryError:
+		if e.Index == pinned {
+			c := *e
+			c.Pinned = true
+			return &c
+		}
+	}
+	return err
 }

@@ -17,7 +17,8 @@ import (
 
 // An image whose index lists an OCI artifact manifest (a media type OCI
 // 1.1 withdrew) is refused by create, exit 11, naming the image, its
-// line, the index and the entry, and no bundle is written: the entry
+// line, the index (once: the reference pins it by its digest) and the
+// entry, and no bundle is written: the entry
 // would be carried as a blob and pushed to /blobs/, where the far side's
 // registry, holding no manifest of that digest, refuses the index. With
 // --platform, which carries the platform's manifest and not the index,
@@ -37,10 +38,12 @@ func TestCreateRefusesAnIndexListingAnArtifactManifest(t *testing.T) {
 	opts := createOpts(t, release, "", out)
 	opts.Version = "2025.10.0"
 	_, err := mirror.Create(context.Background(), opts)
+	// The reference gives the index's digest: "the pinned index", not
+	// its digest a second time (bundle.PinnedOnce).
 	want := "image " + src + "/" + r.name + "@" + idx.Digest.String() + " (" + release + ":1): " +
-		idx.Digest.String() + ": index lists " + art.Digest.String() + " of media type \"" + artifactManifest + "\", not an image manifest or index"
-	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), want) {
-		t.Errorf("create: %v, want ErrMalformed saying %q", err, want)
+		"the pinned index lists " + art.Digest.String() + " of media type \"" + artifactManifest + "\", not an image manifest or index"
+	if !errors.Is(err, errdef.ErrMalformed) || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), idx.Digest.String()) != 1 {
+		t.Errorf("create: %v, want ErrMalformed saying %q, naming the index once", err, want)
 	}
 	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("create refused, yet %s is there (%v)", out, serr)
