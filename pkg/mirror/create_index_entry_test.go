@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/mirror"
 )
@@ -56,5 +57,30 @@ func TestCreateRefusesAnIndexListingAnArtifactManifest(t *testing.T) {
 	}
 	if m := readManifest(t, opts.Output); len(m.Images) != 1 || m.Images[0].Digest != amd.Digest {
 		t.Errorf("create --platform linux/amd64 carried %+v, want the amd64 manifest %s", m.Images, amd.Digest)
+	}
+}
+
+// create --platform passes over an index entry that is no manifest or
+// index by the entry's own media type, not by its digest: an index listing
+// one manifest twice, first under the artifact manifest's media type and
+// then as the image manifest it is, both for linux/amd64, gives the image
+// manifest, carried as such. The search kept every entry whose digest an
+// entry it took shared, so it chose the first, and create failed fetching
+// it as an artifact manifest ("blob sha256:…: … mismatch response
+// Content-Type").
+func TestCreatePlatformPassesOverAnArtifactEntryByItsMediaType(t *testing.T) {
+	src := testutil.Registry(t)
+	r := rawRepo{t, src, "app/artifact-twice"}
+	amd := r.image("amd64", "", nil)
+	asArtifact := amd
+	asArtifact.MediaType = bundle.MediaTypeArtifactManifest
+	idx := r.index(withPlatform(asArtifact, "linux", "amd64"), withPlatform(amd, "linux", "amd64"))
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: idx.Digest}), "", filepath.Join(t.TempDir(), "bundle"))
+	opts.Version, opts.Platform = "2025.10.0", "linux/amd64"
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatalf("create --platform linux/amd64: %v", err)
+	}
+	if m := readManifest(t, opts.Output); len(m.Images) != 1 || m.Images[0].Digest != amd.Digest || m.Images[0].MediaType != amd.MediaType {
+		t.Errorf("create --platform linux/amd64 carried %+v, want the amd64 manifest %s as %s", m.Images, amd.Digest, amd.MediaType)
 	}
 }

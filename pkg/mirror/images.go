@@ -271,15 +271,16 @@ func (s *platformSearch) find(ctx context.Context, index ocispec.Descriptor, dep
 	if err != nil {
 		return remote.Classify(err)
 	}
-	children, err := bundle.ListedManifests(index, data)
-	if err != nil {
+	if _, err := bundle.ListedManifests(index, data); err != nil {
 		return err
 	}
 	var idx ocispec.Index
 	_ = json.Unmarshal(data, &idx)
 	p := s.want
 	for _, c := range idx.Manifests {
-		if !slices.ContainsFunc(children, func(d ocispec.Descriptor) bool { return d.Digest == c.Digest }) {
+		// An entry that is no manifest or index is passed over by its own
+		// media type: the same digest may be listed again as a manifest.
+		if !bundle.IsManifestMediaType(c.MediaType) {
 			continue
 		}
 		child := ocispec.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size}
