@@ -59,6 +59,10 @@ func TestVerifyWarnsOfBytesAfterTheArchive(t *testing.T) {
 					t.Errorf("warned of what is no trailing data: %s", logs.String())
 				case tt.want != "" && (!warned || !strings.Contains(logs.String(), tt.want) || !strings.Contains(logs.String(), path)):
 					t.Errorf("verify warned %q, want a warning naming %s and %q", logs.String(), path, tt.want)
+				case tt.want != "" && suffix != ".tar" && !strings.Contains(logs.String(), fmt.Sprintf("%d bytes after the end of its seek table, from archive byte %d", len(tt.data)-len(data), len(data))):
+					// Read at random: the table found before the bytes,
+					// which are counted from where pack's archive ends.
+					t.Errorf("verify of a %s with %d bytes appended warned %q; want them told after its seek table, at byte %d", suffix, len(tt.data)-len(data), logs.String(), len(data))
 				}
 			})
 		}
@@ -87,11 +91,15 @@ func TestVerifyWarnsOfBytesAfterTheArchive(t *testing.T) {
 // archive with bytes after its end warn of them as verify does, naming the
 // archive, and place the bundle all the same, as they place the archive
 // pack wrote: they read the same archive in silence, a copy that is not
-// the one published (its sha256 differs) taken with no word.
+// the one published (its sha256 differs) taken with no word. A .tar.zst
+// and a .tar.gz alike are read at random through their seek table, found
+// before the bytes, which the warning counts from where pack's archive
+// ends; every codec places the same root.
 func TestImportAndPushWarnOfBytesAfterTheArchive(t *testing.T) {
 	t.Parallel()
 	s := newSignedSample(t, sample.Spec{}, 0)
-	for _, suffix := range []string{".tar", ".tar.zst"} {
+	roots := map[string]any{} // suffix: the root import placed
+	for _, suffix := range []string{".tar", ".tar.zst", ".tar.gz"} {
 		t.Run(suffix, func(t *testing.T) {
 			data, err := os.ReadFile(s.pack(t, suffix))
 			if err != nil {
@@ -107,6 +115,10 @@ func TestImportAndPushWarnOfBytesAfterTheArchive(t *testing.T) {
 					!strings.Contains(logs.String(), "archive="+path) {
 					t.Errorf("%s of %s with bytes appended warned %q; want a warning naming the archive and the bytes after its end", verb, suffix, logs.String())
 				}
+				if suffix != ".tar" && (!strings.Contains(logs.String(), fmt.Sprintf("8 bytes after the end of its seek table, from archive byte %d", len(data))) ||
+					strings.Contains(logs.String(), "seek table unusable")) {
+					t.Errorf("%s of a %s with 8 bytes appended warned %q; want it read through its seek table and the bytes told after it, at byte %d", verb, suffix, logs.String(), len(data))
+				}
 			}
 
 			var logs bytes.Buffer
@@ -119,6 +131,7 @@ func TestImportAndPushWarnOfBytesAfterTheArchive(t *testing.T) {
 			}
 			warned("import", &logs)
 			assertImported(t, s, target, res)
+			roots[suffix] = res.Root
 
 			logs.Reset()
 			host := testutil.Registry(t)
@@ -139,6 +152,11 @@ func TestImportAndPushWarnOfBytesAfterTheArchive(t *testing.T) {
 				t.Errorf("%s/stellaops/mirror-bundle:%s resolves to %s (%v), want the root %s", host, pushed.BundleTag, d.Digest, err, res.Root)
 			}
 		})
+	}
+	for suffix, root := range roots {
+		if root != roots[".tar"] {
+			t.Errorf("import of the %s placed root %v, of the .tar %v", suffix, root, roots[".tar"])
+		}
 	}
 }
 
