@@ -197,6 +197,13 @@ func (vs *VolumeSet) CheckPresent() error {
 			// pipe's is 0) is taken for a truncated volume.
 			return fmt.Errorf("volume %s: %s: not a regular file (%s): %w", v.Name, vs.Path(v), FileKind(st.Mode()), errdef.ErrMalformed)
 		}
+		if st.Size() > v.Size {
+			// Bytes appended to it (a copy tool's padding, cat >>)? Its
+			// first bytes, hashed, tell.
+			if err := vs.Check(v); errors.As(err, new(volumeAppended)) {
+				return err
+			}
+		}
 		if st.Size() != v.Size {
 			return fmt.Errorf("volume %s has %d bytes, the list says %d%s: %w", v.Name, st.Size(), v.Size, vs.sizeOf(v, st.Size()), errdef.ErrDigestMismatch)
 		}
@@ -254,10 +261,23 @@ func (vs *VolumeSet) Check(v Volume) error {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := copyBuffered(h, f, make([]byte, copyBufferSize))
+	buf := make([]byte, copyBufferSize)
+	n, err := copyBuffered(h, io.LimitReader(f, v.Size), buf)
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}
+	prefix := digest.NewDigest(digest.SHA256, h)
+	more, err := copyBuffered(h, f, buf)
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	if n == v.Size && prefix == v.Digest && more > 0 {
+		// The volume the list names, whole, with bytes after it: no
+		// reader reads them, but the volume is not the one pack wrote.
+		return volumeCorrupt{volumeAppended{fmt.Errorf("volume %s holds the %d bytes its list says, hashing right, and %d bytes appended after them (a copy's padding, cat >>): truncate -s %d %s gives it back: %w",
+			v.Name, v.Size, more, v.Size, vs.Path(v), errdef.ErrDigestMismatch)}}
+	}
+	n += more
 	if got := digest.NewDigest(digest.SHA256, h); n != v.Size || got != v.Digest {
 		return volumeCorrupt{fmt.Errorf("volume %s is corrupt: %d bytes hashing to %s, the list says %d bytes, %s%s: %w", v.Name, n, got, v.Size, v.Digest, vs.holding(v, got), errdef.ErrDigestMismatch)}
 	}
@@ -604,6 +624,13 @@ func (r *VolumesReaderAt) Close() error {
 	}
 	return nil
 }
+
+// volumeAppended is a volume's error where it holds the volume its list
+// names with bytes after it (a digest mismatch: it is not the volume pack
+// wrote).
+type volumeAppended struct{ error }
+
+func (e volumeAppended) Unwrap() error { return e.error }
 
 // ErrVolumeCorrupt marks an error that names a volume whose bytes differ
 // from its volume list's (errdef.ErrDigestMismatch too): whoever wraps it
