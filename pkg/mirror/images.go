@@ -271,18 +271,14 @@ func (s *platformSearch) find(ctx context.Context, index ocispec.Descriptor, dep
 	if err != nil {
 		return remote.Classify(err)
 	}
-	if _, err := bundle.ListedManifests(index, data); err != nil {
+	// An entry that is no manifest or index is passed over by its own
+	// media type: the same digest may be listed again as a manifest.
+	entries, err := bundle.ListedManifests(index, data)
+	if err != nil {
 		return err
 	}
-	var idx ocispec.Index
-	_ = json.Unmarshal(data, &idx)
 	p := s.want
-	for _, c := range idx.Manifests {
-		// An entry that is no manifest or index is passed over by its own
-		// media type: the same digest may be listed again as a manifest.
-		if !bundle.IsManifestMediaType(c.MediaType) {
-			continue
-		}
+	for _, c := range entries {
 		child := ocispec.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size}
 		if c.Platform == nil && bundle.IsIndexMediaType(c.MediaType) {
 			if !s.seen[c.Digest] {
