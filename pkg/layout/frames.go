@@ -138,9 +138,15 @@ func tableError(codec, format string, a ...any) error {
 // first whose header checks out has its table read.
 const maxAppendedScan = 64 << 10
 
+// maxZeroPadding bounds the zeros passed over at an archive's end before
+// the search for its seek table: a block's padding (dd conv=sync with a
+// block of up to 16 MiB, a tape's last record).
+const maxZeroPadding = 16 << 20
+
 // findSeekTable reads the table of the archive r (size bytes) with read:
 // at its end, or, where the archive does not end in one, the last within
-// maxAppendedScan of its end that ends in marker, passes probe (given its
+// maxAppendedScan of its end (zeros that end it passed over, up to
+// maxZeroPadding of them) that ends in marker, passes probe (given its
 // last footer bytes) and tiles the archive before it; end is where that
 // table ends (size, unless bytes were appended). ok is false when it has
 // none, and err set when the table at its end does not describe the
@@ -151,8 +157,15 @@ func findSeekTable(r io.ReaderAt, size int64, read func(io.ReaderAt, int64) ([]s
 	if ok || err != nil || size < int64(footer) {
 		return frames, size, ok, err
 	}
-	tail := make([]byte, min(size, maxAppendedScan))
-	tailAt := size - int64(len(tail))
+	// The search ends where zeros appended begin, or a marker's length
+	// after: a table's last bytes may be zeros themselves.
+	stop, err := endBeforeZeros(r, size)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	stop = min(size, stop+int64(len(marker)))
+	tail := make([]byte, min(stop, maxAppendedScan))
+	tailAt := stop - int64(len(tail))
 	if _, err := r.ReadAt(tail, tailAt); err != nil {
 		return nil, 0, false, err
 	}
@@ -177,4 +190,23 @@ func findSeekTable(r io.ReaderAt, size int64, read func(io.ReaderAt, int64) ([]s
 		}
 		return frames, end, true, nil
 	}
+}
+
+// endBeforeZeros is where the zeros that end r (size bytes) begin: size
+// where it ends in no zero, or in maxZeroPadding of them or more.
+func endBeforeZeros(r io.ReaderAt, size int64) (int64, error) {
+	buf := make([]byte, min(size, maxAppendedScan))
+	for at := size; at > 0 && size-at < maxZeroPadding; {
+		chunk := buf[:min(at, int64(len(buf)))]
+		at -= int64(len(chunk))
+		if _, err := r.ReadAt(chunk, at); err != nil {
+			return 0, err
+		}
+		for i := len(chunk) - 1; i >= 0; i-- {
+			if chunk[i] != 0 {
+				return at + int64(i) + 1, nil
+			}
+		}
+	}
+	return size, nil
 }

@@ -101,6 +101,13 @@ type appendedCase struct {
 func checkAppended(t *testing.T, plain, framed []byte, cases []appendedCase) {
 	t.Helper()
 	end := int64(len(framed))
+	// A block's padding of zeros, past maxAppendedScan (dd conv=sync, a
+	// tape's last record), is passed over before the search, with or
+	// without bytes before it.
+	block := make([]byte, 1<<20-1000)
+	cases = append(cases,
+		appendedCase{"a block's padding of zeros", block, Trailing{}},
+		appendedCase{"junk, then a block's padding of zeros", append([]byte("JUNK"), block...), Trailing{Size: int64(4 + len(block)), AfterTable: true}})
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.want.Found() {
@@ -119,9 +126,14 @@ func checkAppended(t *testing.T, plain, framed []byte, cases []appendedCase) {
 	if z := checkSeekable(t, framed, plain); func() bool { tr, err := z.Trailing(); return err != nil || tr.Found() }() {
 		t.Errorf("the archive as packed has bytes after its table")
 	}
-	far := append(bytes.Clone(framed), make([]byte, maxAppendedScan)...)
-	far[len(framed)] = 'J'
+	far := append(bytes.Clone(framed), bytes.Repeat([]byte{'J'}, maxAppendedScan)...)
 	checkNoTable(t, fmt.Sprintf("%d bytes appended", maxAppendedScan), far)
+	// Zeros past maxZeroPadding: not searched through, the archive left
+	// to the stream reader.
+	zeros := append(bytes.Clone(framed), make([]byte, maxZeroPadding+1)...)
+	if _, ok, err := OpenSeekable(bytes.NewReader(zeros), int64(len(zeros))); ok || err != nil {
+		t.Errorf("%d zeros appended: ok %v, err %v; want no table", maxZeroPadding+1, ok, err)
+	}
 }
 
 // checkNoTable checks that data is found to have no seek table (it is
