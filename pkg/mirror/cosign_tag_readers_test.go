@@ -33,17 +33,7 @@ func TestCosignTagOfAManifestNotCarriedIsRefusedByEveryReader(t *testing.T) {
 	// (push refuses it): the root tagged, its signature referrer with it.
 	src := testutil.Registry(t)
 	ref := src + "/" + bundle.DefaultBundleRepository + ":2025.10.0"
-	layout, err := oci.New(sb.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	to, err := testutil.Client(t).Repository(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := oras.ExtendedCopy(ctx, layout, "2025.10.0", to, "2025.10.0", oras.DefaultExtendedCopyOptions); err != nil {
-		t.Fatal(err)
-	}
+	copyLayoutTagged(t, sb.dir, ref)
 
 	nothingIn := func(t *testing.T, host string) {
 		t.Helper()
@@ -131,6 +121,24 @@ func packAsProducer(t *testing.T, dir, archive string) {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyLayoutTagged copies the bundle directory dir, tagged 2025.10.0, with
+// its referrers into the registry at ref, as another tool copies an OCI
+// layout.
+func copyLayoutTagged(t *testing.T, dir, ref string) {
+	t.Helper()
+	layout, err := oci.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := testutil.Client(t).Repository(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oras.ExtendedCopy(context.Background(), layout, "2025.10.0", to, "2025.10.0", oras.DefaultExtendedCopyOptions); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content/oci"
 
 	"github.com/stellaops/mirror/internal/testutil"
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -61,17 +59,7 @@ func TestAnIndexListingAnArtifactManifestIsRefusedByEveryReader(t *testing.T) {
 
 	// The bundle in a registry, as another tool copies an OCI layout.
 	ref := testutil.Registry(t) + "/" + bundle.DefaultBundleRepository + ":2025.10.0"
-	layout, err := oci.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	to, err := testutil.Client(t).Repository(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := oras.ExtendedCopy(ctx, layout, "2025.10.0", to, "2025.10.0", oras.DefaultExtendedCopyOptions); err != nil {
-		t.Fatal(err)
-	}
+	copyLayoutTagged(t, dir, ref)
 
 	want := idx.Digest.String() + ": index lists " + art.Digest.String() + " of media type \"" + bundle.MediaTypeArtifactManifest + "\""
 	refused := func(t *testing.T, what string, err error) {
