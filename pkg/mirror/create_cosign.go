@@ -157,10 +157,13 @@ func (si *sourceImage) addTagged(ctx context.Context, tagged []transfer.Referrer
 			}
 			continue
 		}
-		if err := si.graph.Walk(ctx, si.repo, r.Descriptor); err != nil {
+		skipped, err := si.graph.WalkReferrer(ctx, si.repo, r)
+		if err != nil {
 			return fmt.Errorf("cosign tag %s: %w", r.Tag, remote.Classify(err))
 		}
-		si.referrers = append(si.referrers, r)
+		if !skipped {
+			si.referrers = append(si.referrers, r)
+		}
 	}
 	return nil
 }

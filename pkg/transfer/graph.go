@@ -33,10 +33,11 @@ type Graph struct {
 	Nodes []Node
 	// Blobs are the non-manifest blobs (configs, layers) in first-seen order.
 	Blobs []ocispec.Descriptor
-	// Skipped are the referrers WalkReferrers was given but did not walk:
-	// their media type is no image manifest or index (the OCI artifact
-	// manifest that image-spec 1.1 withdrew, say), so no bundle can carry
-	// them. The caller says so.
+	// Skipped are the referrers WalkReferrers was given but did not
+	// carry: their media type is no image manifest or index (the OCI
+	// artifact manifest that image-spec 1.1 withdrew, say), or they are,
+	// or hold, an index listing such an entry (Referrer.Refused), so no
+	// registry takes them. The caller says so.
 	Skipped []Referrer
 	// Fetch, if set, reads each manifest or index of the walk in place of
 	// FetchBytes (which it calls for what it does not hold already): a

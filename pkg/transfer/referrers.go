@@ -37,6 +37,9 @@ type Referrer struct {
 	// Tag is set for a manifest attached by cosign's tag scheme: the tag
 	// naming it, which its subject's digest makes (no subject field).
 	Tag string
+	// Refused is set for a referrer of Graph.Skipped that is, or holds,
+	// an index listing an entry no registry takes as a manifest.
+	Refused *bundle.EntryError
 }
 
 // MissingReferrerError is a referrer that a listing names and the source
@@ -226,11 +229,15 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 					continue
 				}
 				seen[r.Digest] = true
-				if err := g.walk(ctx, src, r, rootDepth, ahead); err != nil {
+				skipped, err := g.walkReferrer(ctx, src, Referrer{Descriptor: plain(r), Subject: s.Digest}, ahead)
+				if err != nil {
 					if _, held := g.nodes[r.Digest]; !held && errors.Is(remote.Classify(err), errdef.ErrNotFound) {
 						return nil, &MissingReferrerError{Referrer: r.Digest, Subject: s.Digest, Err: err}
 					}
 					return nil, fmt.Errorf("%s: %w", referrerOf(r.Digest, s.Digest, err), err)
+				}
+				if skipped {
+					continue
 				}
 				// Walk fetches nothing for a digest already in the graph:
 				// one held as a blob (a layer or config listed as a
@@ -254,6 +261,44 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 		level = next
 	}
 	return out, nil
+}
+
+// WalkReferrer adds referrer r, with everything below it, to the graph, as
+// WalkReferrers adds each it finds. A referrer that is, or holds, an index
+// listing an entry no registry takes as a manifest (a *bundle.EntryError:
+// an OCI artifact manifest, say) is passed over as one of a media type no
+// bundle carries is: what its walk added is taken back, and it is added to
+// g.Skipped with the refusal, and skipped is true. Any other error is the
+// walk's.
+func (g *Graph) WalkReferrer(ctx context.Context, src content.Fetcher, r Referrer) (skipped bool, err error) {
+	return g.walkReferrer(ctx, src, r, nil)
+}
+
+func (g *Graph) walkReferrer(ctx context.Context, src content.Fetcher, r Referrer, ahead map[digest.Digest]Fetched) (bool, error) {
+	g.unseal()
+	nodes, blobs := len(g.Nodes), len(g.Blobs)
+	err := g.walk(ctx, src, r.Descriptor, rootDepth, ahead)
+	var refused *bundle.EntryError
+	if !errors.As(err, &refused) {
+		return false, err
+	}
+	g.takeBack(nodes, blobs)
+	r.Refused = refused
+	g.Skipped = append(g.Skipped, r)
+	return true, nil
+}
+
+// takeBack removes the nodes and blobs added after the graph held nodes
+// and blobs of them: a walk only adds what the graph did not hold.
+func (g *Graph) takeBack(nodes, blobs int) {
+	for _, n := range g.Nodes[nodes:] {
+		delete(g.seen, n.Descriptor.Digest)
+		delete(g.nodes, n.Descriptor.Digest)
+	}
+	for _, b := range g.Blobs[blobs:] {
+		delete(g.seen, b.Digest)
+	}
+	g.Nodes, g.Blobs = g.Nodes[:nodes], g.Blobs[:blobs]
 }
 
 // artifactTypeOf is a manifest's artifactType as the referrers API reports

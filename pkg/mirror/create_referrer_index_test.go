@@ -1,0 +1,121 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/stellaops/mirror/internal/testutil"
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/mirror"
+)
+
+// A referrer of an image (or a manifest under a cosign tag of it) that is
+// an index listing an OCI artifact manifest, itself or through an inner
+// index, is one no registry takes: create passes over it as over a
+// referrer of the artifact manifest's media type, with a warning naming
+// it, and carries the image and its good signature, nothing of the
+// refused referrer in the bundle (not the image manifest beside the inner
+// index, nor its blobs). create refused the whole image (exit 11), so one
+// bad attachment in the source kept a release from crossing.
+func TestCreatePassesOverAReferrerIndexListingAnArtifactManifest(t *testing.T) {
+	for name, start := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "fallback tag": testutil.RegistryNoReferrers} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			src := start(t)
+			r := rawRepo{t, src, "app/refindex"}
+			img := r.image("app", "", nil)
+			sig := r.image("sig", "application/vnd.dev.cosign.artifact.sig.v1+json", subjectOf(img))
+			artifact := func(seed string) ocispec.Descriptor {
+				return r.pushJSON(bundle.MediaTypeArtifactManifest, map[string]any{"mediaType": bundle.MediaTypeArtifactManifest, "artifactType": "application/x.test", "annotations": map[string]string{"seed": seed}})
+			}
+			refIndex := func(subject *ocispec.Descriptor, entries ...ocispec.Descriptor) ocispec.Descriptor {
+				doc := map[string]any{"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex, "artifactType": "application/x.bundle", "manifests": entries}
+				if subject != nil {
+					doc["subject"] = subject
+				}
+				return r.pushJSON(ocispec.MediaTypeImageIndex, doc)
+			}
+			direct := refIndex(subjectOf(img), artifact("direct"))
+			beside := r.image("beside", "", nil)
+			inner := refIndex(nil, artifact("inner"))
+			nested := refIndex(subjectOf(img), beside, inner)
+			att := refIndex(nil, artifact("att"))
+			r.tag(att, strings.Replace(img.Digest.String(), ":", "-", 1)+".att")
+			refused := []ocispec.Descriptor{direct, nested, att}
+
+			var logs bytes.Buffer
+			out := filepath.Join(t.TempDir(), "bundle")
+			opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", out)
+			opts.Version = "2025.10.0"
+			opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if _, err := mirror.Create(ctx, opts); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if refs := readManifest(t, out).Images[0].Referrers; len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != img.Digest {
+				t.Errorf("manifest.json records referrers %+v, want the signature %s of %s only", refs, sig.Digest, img.Digest)
+			}
+			held := bundleBlobs(t, out)
+			besideDoc := fetchManifest(t, src, r.name, beside)
+			for _, d := range append(refused, inner, beside, besideDoc.Config, besideDoc.Layers[0]) {
+				if held[d.Digest] {
+					t.Errorf("the bundle holds %s (%s) of a referrer create did not carry", d.Digest, d.MediaType)
+				}
+			}
+			const warning = "referrer not carried: an index of it lists an entry that is no image manifest or index"
+			if got := strings.Count(logs.String(), warning); got != len(refused) {
+				t.Errorf("create warned %d times %q, want %d:\n%s", got, warning, len(refused), logs.String())
+			}
+			for _, d := range refused {
+				if !strings.Contains(logs.String(), "referrer="+d.Digest.String()) {
+					t.Errorf("no warning names the referrer %s:\n%s", d.Digest, logs.String())
+				}
+			}
+
+			priv, pub := testKeys(t, "signer")
+			sign(t, out, priv)
+			dst := testutil.Registry(t)
+			if _, err := mirror.Import(ctx, importOpts(t, out, dst, pub)); err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			repo, err := testutil.Client(t).Repository(dst + "/" + r.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := registry.Referrers(ctx, repo, *subjectOf(img), "")
+			if err != nil || len(got) != 1 || got[0].Digest != sig.Digest {
+				t.Errorf("%s: referrers of %s are %v (%v), want the signature %s only", dst, img.Digest, got, err, sig.Digest)
+			}
+		})
+	}
+}
+
+// bundleBlobs is the set of digests under a bundle directory's
+// blobs/sha256.
+func bundleBlobs(t *testing.T, dir string) map[digest.Digest]bool {
+	t.Helper()
+	held := map[digest.Digest]bool{}
+	err := filepath.WalkDir(filepath.Join(dir, "blobs", "sha256"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			held[digest.NewDigestFromEncoded(digest.SHA256, d.Name())] = true
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if len(held) == 0 {
+		t.Fatalf("%s holds no blobs", dir)
+	}
+	return held
+}
