@@ -226,15 +226,7 @@ func create(ctx context.Context, opts CreateOptions) (*CreateResult, error) {
 		return nil, err
 	}
 	for _, img := range images {
-		for _, r := range img.graph.Skipped {
-			if r.Refused != nil {
-				log.Warn("referrer not carried: an index of it lists an entry that is no image manifest or index, which a registry refuses", "image", img.Ref.String(),
-					"referrer", r.Descriptor.Digest, "mediaType", r.Descriptor.MediaType, "subject", r.Subject, "error", r.Refused.Error())
-				continue
-			}
-			log.Warn("referrer not carried: its media type is no image manifest or index", "image", img.Ref.String(),
-				"referrer", r.Descriptor.Digest, "mediaType", r.Descriptor.MediaType, "subject", r.Subject)
-		}
+		warnSkippedReferrers(log, img.Ref.String(), img.graph.Skipped)
 		for _, tag := range img.leftTags {
 			log.Warn("cosign tag not carried: it names the index --platform leaves out", "image", img.Ref.String(), "tag", tag)
 		}

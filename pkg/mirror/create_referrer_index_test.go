@@ -31,7 +31,6 @@ import (
 func TestCreatePassesOverAReferrerIndexListingAnArtifactManifest(t *testing.T) {
 	for name, start := range map[string]func(testing.TB) string{"referrers API": testutil.Registry, "fallback tag": testutil.RegistryNoReferrers} {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
 			src := start(t)
 			r := rawRepo{t, src, "app/refindex"}
 			img := r.image("app", "", nil)
@@ -54,17 +53,7 @@ func TestCreatePassesOverAReferrerIndexListingAnArtifactManifest(t *testing.T) {
 			r.tag(att, strings.Replace(img.Digest.String(), ":", "-", 1)+".att")
 			refused := []ocispec.Descriptor{direct, nested, att}
 
-			var logs bytes.Buffer
-			out := filepath.Join(t.TempDir(), "bundle")
-			opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{r.name: img.Digest}), "", out)
-			opts.Version = "2025.10.0"
-			opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			if _, err := mirror.Create(ctx, opts); err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			if refs := readManifest(t, out).Images[0].Referrers; len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != img.Digest {
-				t.Errorf("manifest.json records referrers %+v, want the signature %s of %s only", refs, sig.Digest, img.Digest)
-			}
+			out, logs := createCarrying(t, src, r.name, img, sig)
 			held := bundleBlobs(t, out)
 			besideDoc := fetchManifest(t, src, r.name, beside)
 			for _, d := range append(refused, inner, beside, besideDoc.Config, besideDoc.Layers[0]) {
@@ -72,31 +61,95 @@ func TestCreatePassesOverAReferrerIndexListingAnArtifactManifest(t *testing.T) {
 					t.Errorf("the bundle holds %s (%s) of a referrer create did not carry", d.Digest, d.MediaType)
 				}
 			}
-			const warning = "referrer not carried: an index of it lists an entry that is no image manifest or index"
-			if got := strings.Count(logs.String(), warning); got != len(refused) {
-				t.Errorf("create warned %d times %q, want %d:\n%s", got, warning, len(refused), logs.String())
-			}
-			for _, d := range refused {
-				if !strings.Contains(logs.String(), "referrer="+d.Digest.String()) {
-					t.Errorf("no warning names the referrer %s:\n%s", d.Digest, logs.String())
-				}
-			}
-
-			priv, pub := testKeys(t, "signer")
-			sign(t, out, priv)
-			dst := testutil.Registry(t)
-			if _, err := mirror.Import(ctx, importOpts(t, out, dst, pub)); err != nil {
-				t.Fatalf("import: %v", err)
-			}
-			repo, err := testutil.Client(t).Repository(dst + "/" + r.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := registry.Referrers(ctx, repo, *subjectOf(img), "")
-			if err != nil || len(got) != 1 || got[0].Digest != sig.Digest {
-				t.Errorf("%s: referrers of %s are %v (%v), want the signature %s only", dst, img.Digest, got, err, sig.Digest)
-			}
+			warnedOnce(t, logs, "referrer not carried: an index of it lists an entry that is no image manifest or index", refused...)
+			importCarries(t, out, r.name, img, sig)
 		})
+	}
+}
+
+// A referrer holding indexes nested deeper than a bundle's readers take,
+// and one listed for the image that names another subject (as a fallback
+// tag anyone may write can list it), are passed over with a warning each,
+// the image and its good signature carried. create refused the image.
+func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
+	var o referrersOverride
+	src := testutil.RegistryWrapped(t, o.wrap)
+	r := rawRepo{t, src, "app/refbad"}
+	img := r.image("app", "", nil)
+	sig := r.image("sig", "application/vnd.dev.cosign.artifact.sig.v1+json", subjectOf(img))
+	chain := []ocispec.Descriptor{r.index(r.image("deep", "", nil))}
+	for range bundle.MaxDepth - 1 {
+		chain = append(chain, r.index(chain[len(chain)-1]))
+	}
+	deep := r.pushJSON(ocispec.MediaTypeImageIndex, map[string]any{"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex,
+		"artifactType": "application/x.bundle", "manifests": chain[len(chain)-1:], "subject": subjectOf(img)})
+	liar := r.image("liar", "application/spdx+json", subjectOf(r.image("other", "", nil)))
+	o.set(img.Digest, []ocispec.Descriptor{sig, deep, liar})
+
+	out, logs := createCarrying(t, src, r.name, img, sig)
+	held := bundleBlobs(t, out)
+	liarDoc := fetchManifest(t, src, r.name, liar)
+	for _, d := range append(chain, deep, liar, liarDoc.Config, liarDoc.Layers[0]) {
+		if held[d.Digest] {
+			t.Errorf("the bundle holds %s (%s) of a referrer create did not carry", d.Digest, d.MediaType)
+		}
+	}
+	warnedOnce(t, logs, "referrer not carried: its indexes nest deeper than a bundle's readers take", deep)
+	warnedOnce(t, logs, "referrer not carried: it names another subject than the one it is listed for", liar)
+	importCarries(t, out, r.name, img, sig)
+}
+
+// createCarrying creates a bundle of image name@img from src, logging
+// warnings, and checks that it records the signature sig of img as the
+// one referrer carried. It returns the bundle and the warnings.
+func createCarrying(t *testing.T, src, name string, img, sig ocispec.Descriptor) (string, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	out := filepath.Join(t.TempDir(), "bundle")
+	opts := createOpts(t, releaseOf(t, src, map[string]digest.Digest{name: img.Digest}), "", out)
+	opts.Version = "2025.10.0"
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := mirror.Create(context.Background(), opts); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if refs := readManifest(t, out).Images[0].Referrers; len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != img.Digest {
+		t.Errorf("manifest.json records referrers %+v, want the signature %s of %s only", refs, sig.Digest, img.Digest)
+	}
+	return out, logs.String()
+}
+
+// warnedOnce checks that logs hold warning once for each of refused,
+// naming it.
+func warnedOnce(t *testing.T, logs, warning string, refused ...ocispec.Descriptor) {
+	t.Helper()
+	if got := strings.Count(logs, warning); got != len(refused) {
+		t.Errorf("create warned %d times %q, want %d:\n%s", got, warning, len(refused), logs)
+	}
+	for _, d := range refused {
+		if !strings.Contains(logs, "referrer="+d.Digest.String()) {
+			t.Errorf("no warning names the referrer %s:\n%s", d.Digest, logs)
+		}
+	}
+}
+
+// importCarries signs the bundle in dir and imports it into a registry,
+// where the referrers of img in name are then sig alone.
+func importCarries(t *testing.T, dir, name string, img, sig ocispec.Descriptor) {
+	t.Helper()
+	ctx := context.Background()
+	priv, pub := testKeys(t, "signer")
+	sign(t, dir, priv)
+	dst := testutil.Registry(t)
+	if _, err := mirror.Import(ctx, importOpts(t, dir, dst, pub)); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	repo, err := testutil.Client(t).Repository(dst + "/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := registry.Referrers(ctx, repo, *subjectOf(img), "")
+	if err != nil || len(got) != 1 || got[0].Digest != sig.Digest {
+		t.Errorf("%s: referrers of %s are %v (%v), want the signature %s only", dst, img.Digest, got, err, sig.Digest)
 	}
 }
 

@@ -35,9 +35,9 @@ type Graph struct {
 	Blobs []ocispec.Descriptor
 	// Skipped are the referrers WalkReferrers was given but did not
 	// carry: their media type is no image manifest or index (the OCI
-	// artifact manifest that image-spec 1.1 withdrew, say), or they are,
-	// or hold, an index listing such an entry (Referrer.Refused), so no
-	// registry takes them. The caller says so.
+	// artifact manifest that image-spec 1.1 withdrew, say), or a registry
+	// or a bundle's reader would refuse them (Referrer.Refused says why).
+	// The caller says so.
 	Skipped []Referrer
 	// Fetch, if set, reads each manifest or index of the walk in place of
 	// FetchBytes (which it calls for what it does not hold already): a

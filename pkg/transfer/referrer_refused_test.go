@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -55,7 +56,8 @@ func TestWalkReferrerTakesBackARefusedIndex(t *testing.T) {
 					t.Fatalf("WalkReferrer(%s) = %v, %v; want skipped only for the refused index %s", r.Digest, skipped, err, refused.Digest)
 				}
 			}
-			if len(g.Skipped) != 1 || g.Skipped[0].Descriptor.Digest != refused.Digest || g.Skipped[0].Refused == nil || g.Skipped[0].Refused.Entry != art.Digest {
+			var entry *bundle.EntryError
+			if len(g.Skipped) != 1 || g.Skipped[0].Descriptor.Digest != refused.Digest || !errors.As(g.Skipped[0].Refused, &entry) || entry.Entry != art.Digest {
 				t.Errorf("Skipped = %+v, want the refused index %s, refused for listing %s", g.Skipped, refused.Digest, art.Digest)
 			}
 			wantNodes := []string{index.Digest.String() + " ", subject.Digest.String() + " ", good.Digest.String() + " "}

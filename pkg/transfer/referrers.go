@@ -37,10 +37,27 @@ type Referrer struct {
 	// Tag is set for a manifest attached by cosign's tag scheme: the tag
 	// naming it, which its subject's digest makes (no subject field).
 	Tag string
-	// Refused is set for a referrer of Graph.Skipped that is, or holds,
-	// an index listing an entry no registry takes as a manifest.
-	Refused *bundle.EntryError
+	// Refused is set for a referrer of Graph.Skipped whose media type is
+	// a manifest's, but which a registry or a bundle's reader refuses: it
+	// is, or holds, an index listing an entry no registry takes as a
+	// manifest (a *bundle.EntryError), it holds indexes nesting deeper
+	// than a bundle may (a *bundle.NestError), or it names another subject
+	// than the one it is listed for (a *SubjectError).
+	Refused error
 }
+
+// SubjectError is a referrer listed for Listed whose manifest names
+// another subject, Named (errdef.ErrMalformed): a fallback tag's index
+// anyone who may push can write, or a registry's listing gone wrong.
+type SubjectError struct {
+	Referrer, Listed, Named digest.Digest
+}
+
+func (e *SubjectError) Error() string {
+	return fmt.Sprintf("referrer %s listed for %s names subject %q: %v", e.Referrer, e.Listed, e.Named, errdef.ErrMalformed)
+}
+
+func (e *SubjectError) Unwrap() error { return errdef.ErrMalformed }
 
 // MissingReferrerError is a referrer that a listing names and the source
 // does not hold (its fetch was answered not found): one deleted while the
@@ -247,9 +264,6 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 					return nil, fmt.Errorf("referrer %s listed for %s is a blob of the graph, not a manifest: %w", r.Digest, s.Digest, errdef.ErrMalformed)
 				}
 				n := &g.Nodes[i]
-				if got := bundle.SubjectOf(n.Bytes); got != s.Digest {
-					return nil, fmt.Errorf("referrer %s listed for %s names subject %q: %w", r.Digest, s.Digest, got, errdef.ErrMalformed)
-				}
 				// What the referrer is comes from the verified manifest, as
 				// the referrers API derives it, not from the listing's claim.
 				r.ArtifactType = artifactTypeOf(n.Bytes)
@@ -264,12 +278,15 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 }
 
 // WalkReferrer adds referrer r, with everything below it, to the graph, as
-// WalkReferrers adds each it finds. A referrer that is, or holds, an index
-// listing an entry no registry takes as a manifest (a *bundle.EntryError:
-// an OCI artifact manifest, say) is passed over as one of a media type no
-// bundle carries is: what its walk added is taken back, and it is added to
-// g.Skipped with the refusal, and skipped is true. Any other error is the
-// walk's.
+// WalkReferrers adds each it finds. A referrer a registry or a bundle's
+// reader would refuse (see Referrer.Refused: one that is, or holds, an
+// index listing an OCI artifact manifest, say, or one naming another
+// subject than r.Subject, checked unless r is a cosign tag's) is passed
+// over as one of a media type no bundle carries is: what its walk added
+// is taken back, it is added to g.Skipped with the refusal, and skipped is
+// true. Any other error is the walk's. A referrer passed over is one
+// anyone who may push to the source can attach: it must not keep the
+// image, and its good signatures, from crossing.
 func (g *Graph) WalkReferrer(ctx context.Context, src content.Fetcher, r Referrer) (skipped bool, err error) {
 	return g.walkReferrer(ctx, src, r, nil)
 }
@@ -278,14 +295,33 @@ func (g *Graph) walkReferrer(ctx context.Context, src content.Fetcher, r Referre
 	g.unseal()
 	nodes, blobs := len(g.Nodes), len(g.Blobs)
 	err := g.walk(ctx, src, r.Descriptor, rootDepth, ahead)
-	var refused *bundle.EntryError
-	if !errors.As(err, &refused) {
+	if err == nil && r.Tag == "" {
+		err = g.checkSubject(r)
+	}
+	var entry *bundle.EntryError
+	var nest *bundle.NestError
+	var subject *SubjectError
+	if !errors.As(err, &entry) && !errors.As(err, &nest) && !errors.As(err, &subject) {
 		return false, err
 	}
 	g.takeBack(nodes, blobs)
-	r.Refused = refused
+	r.Refused = err
 	g.Skipped = append(g.Skipped, r)
 	return true, nil
+}
+
+// checkSubject refuses referrer r, as the graph holds it, when it names
+// another subject than r.Subject. One the graph holds as a blob is left
+// to the caller.
+func (g *Graph) checkSubject(r Referrer) error {
+	i, ok := g.nodes[r.Descriptor.Digest]
+	if !ok {
+		return nil
+	}
+	if got := bundle.SubjectOf(g.Nodes[i].Bytes); got != r.Subject {
+		return &SubjectError{Referrer: r.Descriptor.Digest, Listed: r.Subject, Named: got}
+	}
+	return nil
 }
 
 // takeBack removes the nodes and blobs added after the graph held nodes

@@ -1,0 +1,46 @@
+package mirror
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/stellaops/mirror/pkg/bundle"
+	"github.com/stellaops/mirror/pkg/transfer"
+)
+
+// warnSkippedReferrers names, one warning each, the referrers of image
+// (and manifests under its cosign tags) that create does not carry, and
+// why: anyone who may push to the source can attach one no registry or
+// bundle reader takes, and it must neither stop the release nor be
+// dropped without a word (the operator would believe it crossed).
+func warnSkippedReferrers(log *slog.Logger, image string, skipped []transfer.Referrer) {
+	for _, r := range skipped {
+		attrs := []any{"image", image, "referrer", r.Descriptor.Digest, "mediaType", r.Descriptor.MediaType, "subject", r.Subject}
+		if r.Tag != "" {
+			attrs = append(attrs, "tag", r.Tag)
+		}
+		if r.Refused == nil {
+			log.Warn("referrer not carried: its media type is no image manifest or index", attrs...)
+			continue
+		}
+		log.Warn("referrer not carried: "+refusalReason(r.Refused), append(attrs, "error", r.Refused.Error())...)
+	}
+}
+
+// refusalReason says in a few words why a referrer was refused
+// (transfer.Referrer.Refused).
+func refusalReason(err error) string {
+	var entry *bundle.EntryError
+	var nest *bundle.NestError
+	var subject *transfer.SubjectError
+	switch {
+	case errors.As(err, &entry):
+		return "an index of it lists an entry that is no image manifest or index, which a registry refuses"
+	case errors.As(err, &nest):
+		return "its indexes nest deeper than a bundle's readers take"
+	case errors.As(err, &subject):
+		return "it names another subject than the one it is listed for"
+	default:
+		return "a registry or a bundle's reader would refuse it"
+	}
+}
