@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
@@ -68,9 +69,10 @@ func TestCreatePassesOverAReferrerIndexListingAnArtifactManifest(t *testing.T) {
 }
 
 // A referrer holding indexes nested deeper than a bundle's readers take,
-// and one listed for the image that names another subject (as a fallback
-// tag anyone may write can list it), are passed over with a warning each,
-// the image and its good signature carried. create refused the image.
+// one listed for the image that names another subject (as a fallback tag
+// anyone may write can list it), and one whose layer claims an index's
+// media type, are passed over with a warning each, the image and its good
+// signature carried. create refused the image.
 func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 	var o referrersOverride
 	src := testutil.RegistryWrapped(t, o.wrap)
@@ -84,18 +86,26 @@ func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 	deep := r.pushJSON(ocispec.MediaTypeImageIndex, map[string]any{"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex,
 		"artifactType": "application/x.bundle", "manifests": chain[len(chain)-1:], "subject": subjectOf(img)})
 	liar := r.image("liar", "application/spdx+json", subjectOf(r.image("other", "", nil)))
-	o.set(img.Digest, []ocispec.Descriptor{sig, deep, liar})
+	// A manifest whose layer claims an index's media type: the walk would
+	// ask for the layer as a manifest, which no registry holds.
+	layer := r.push(ocispec.MediaTypeImageIndex, []byte(`{"schemaVersion":2,"manifests":[]}`))
+	broken := r.pushJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/x.broken",
+		Config: r.push(ocispec.MediaTypeEmptyJSON, []byte("{}")), Layers: []ocispec.Descriptor{layer}, Subject: subjectOf(img),
+	})
+	o.set(img.Digest, []ocispec.Descriptor{sig, deep, liar, broken})
 
 	out, logs := createCarrying(t, src, r.name, img, sig)
 	held := bundleBlobs(t, out)
 	liarDoc := fetchManifest(t, src, r.name, liar)
-	for _, d := range append(chain, deep, liar, liarDoc.Config, liarDoc.Layers[0]) {
+	for _, d := range append(chain, deep, liar, liarDoc.Config, liarDoc.Layers[0], broken, layer) {
 		if held[d.Digest] {
 			t.Errorf("the bundle holds %s (%s) of a referrer create did not carry", d.Digest, d.MediaType)
 		}
 	}
 	warnedOnce(t, logs, "referrer not carried: its indexes nest deeper than a bundle's readers take", deep)
 	warnedOnce(t, logs, "referrer not carried: it names another subject than the one it is listed for", liar)
+	warnedOnce(t, logs, "referrer not carried: it, or a document under it, is malformed", broken)
 	importCarries(t, out, r.name, img, sig)
 }
 

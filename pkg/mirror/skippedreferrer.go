@@ -33,6 +33,7 @@ func refusalReason(err error) string {
 	var entry *bundle.EntryError
 	var nest *bundle.NestError
 	var subject *transfer.SubjectError
+	var doc *transfer.DocumentError
 	switch {
 	case errors.As(err, &entry):
 		return "an index of it lists an entry that is no image manifest or index, which a registry refuses"
@@ -40,6 +41,8 @@ func refusalReason(err error) string {
 		return "its indexes nest deeper than a bundle's readers take"
 	case errors.As(err, &subject):
 		return "it names another subject than the one it is listed for"
+	case errors.As(err, &doc):
+		return "it, or a document under it, is malformed"
 	default:
 		return "a registry or a bundle's reader would refuse it"
 	}

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -267,6 +268,11 @@ func (g *Graph) add(ctx context.Context, src content.Fetcher, desc ocispec.Descr
 	}
 	children, err := bundle.Children(desc, data)
 	if err != nil {
+		// An entry refused names itself (a *bundle.EntryError, which
+		// PinnedOnce rewrites); any other refusal is of the document.
+		if entry := (*bundle.EntryError)(nil); !errors.As(err, &entry) {
+			err = &DocumentError{Digest: desc.Digest, Err: err}
+		}
 		return err
 	}
 	g.seen[desc.Digest] = true

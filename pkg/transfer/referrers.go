@@ -40,11 +40,29 @@ type Referrer struct {
 	// Refused is set for a referrer of Graph.Skipped whose media type is
 	// a manifest's, but which a registry or a bundle's reader refuses: it
 	// is, or holds, an index listing an entry no registry takes as a
-	// manifest (a *bundle.EntryError), it holds indexes nesting deeper
-	// than a bundle may (a *bundle.NestError), or it names another subject
-	// than the one it is listed for (a *SubjectError).
+	// manifest (a *bundle.EntryError) or another document written so that
+	// no reader takes it (a *DocumentError: a manifest whose config or
+	// layer claims a manifest's media type, say), it holds indexes nesting
+	// deeper than a bundle may (a *bundle.NestError), or it names another
+	// subject than the one it is listed for (a *SubjectError).
 	Refused error
 }
+
+// DocumentError is a manifest or index of a walk, Digest, that the walk
+// fetched and verified but that bundle.Children refuses as it is written
+// (errdef.ErrMalformed, Err saying why): a config or layer claiming a
+// manifest's media type, say. A registry or a bundle's reader would
+// refuse it too. An index listing an entry no registry takes as a
+// manifest is refused with a *bundle.EntryError instead, which names the
+// entry.
+type DocumentError struct {
+	Digest digest.Digest
+	Err    error
+}
+
+func (e *DocumentError) Error() string { return e.Err.Error() }
+
+func (e *DocumentError) Unwrap() error { return e.Err }
 
 // SubjectError is a referrer listed for Listed whose manifest names
 // another subject, Named (errdef.ErrMalformed): a fallback tag's index
@@ -280,7 +298,8 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 // WalkReferrer adds referrer r, with everything below it, to the graph, as
 // WalkReferrers adds each it finds. A referrer a registry or a bundle's
 // reader would refuse (see Referrer.Refused: one that is, or holds, an
-// index listing an OCI artifact manifest, say, or one naming another
+// index listing an OCI artifact manifest or a manifest whose layer claims
+// a manifest's media type, say, or one naming another
 // subject than r.Subject, checked unless r is a cosign tag's) is passed
 // over as one of a media type no bundle carries is: what its walk added
 // is taken back, it is added to g.Skipped with the refusal, and skipped is
@@ -299,9 +318,10 @@ func (g *Graph) walkReferrer(ctx context.Context, src content.Fetcher, r Referre
 		err = g.checkSubject(r)
 	}
 	var entry *bundle.EntryError
+	var doc *DocumentError
 	var nest *bundle.NestError
 	var subject *SubjectError
-	if !errors.As(err, &entry) && !errors.As(err, &nest) && !errors.As(err, &subject) {
+	if !errors.As(err, &entry) && !errors.As(err, &doc) && !errors.As(err, &nest) && !errors.As(err, &subject) {
 		return false, err
 	}
 	g.takeBack(nodes, blobs)
