@@ -12,7 +12,6 @@ import (
 
 	"github.com/stellaops/mirror/internal/errgroup"
 	"github.com/stellaops/mirror/pkg/bundle"
-	"github.com/stellaops/mirror/pkg/errdef"
 	"github.com/stellaops/mirror/pkg/remote"
 	"github.com/stellaops/mirror/pkg/transfer"
 )
@@ -111,7 +110,8 @@ func (l *cosignLookups) resolve(ctx context.Context, repo *oremote.Repository, t
 // level finds nothing new; each manifest is looked up once, so a tag that
 // names a manifest already carried (a cycle) ends there, and the
 // manifests fetched stay within the create's docBudget. A chain of tags
-// deeper than bundle.MaxDepth is refused, as referrers nesting deeper are.
+// goes bundle.MaxDepth levels deep, as one of referrers does: what the
+// tags past it name is passed over with a warning, not fetched.
 func (si *sourceImage) carryCosignTags(ctx context.Context, lookups *cosignLookups, own []digest.Digest) error {
 	looked := map[digest.Digest]bool{}
 	for depth := 0; ; depth++ {
@@ -125,16 +125,30 @@ func (si *sourceImage) carryCosignTags(ctx context.Context, lookups *cosignLooku
 		if len(level) == 0 {
 			return nil
 		}
-		if depth > bundle.MaxDepth {
-			return fmt.Errorf("cosign tags of %s: tags naming manifests that have tags of their own nest deeper than %d: %w", level[0], bundle.MaxDepth, errdef.ErrMalformed)
-		}
 		tagged, err := lookups.find(ctx, si.repo, level)
 		if err != nil {
 			return err
 		}
+		if depth >= bundle.MaxDepth {
+			si.passOverTooDeep(tagged, depth+1)
+			return nil
+		}
 		if err := si.addTagged(ctx, tagged, own); err != nil {
 			return err
 		}
+	}
+}
+
+// passOverTooDeep passes over the manifests found under cosign's tags
+// levels below the image, past the bound a walk follows, unread: each
+// the graph does not hold is added to its Skipped (a *transfer.ChainError).
+func (si *sourceImage) passOverTooDeep(tagged []transfer.Referrer, levels int) {
+	for _, r := range tagged {
+		if si.graph.Has(r.Descriptor.Digest) {
+			continue
+		}
+		r.Refused = &transfer.ChainError{Referrer: r.Descriptor.Digest, Subject: r.Subject, Levels: levels}
+		si.graph.Skipped = append(si.graph.Skipped, r)
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,10 +111,76 @@ func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 	importCarries(t, out, r.name, img, sig)
 }
 
+// A chain of referrers, each of the one before, or of manifests each
+// under a cosign tag of the one before (a signature of a signature of …),
+// goes bundle.MaxDepth levels deep: what lies past that is passed over,
+// unread, with a warning naming the first past it, and the image and the
+// levels above it are carried and import. create refused the image, so
+// anyone who may push to the source could stop the release.
+func TestCreatePassesOverReferrerChainsPastTheBound(t *testing.T) {
+	for _, byTag := range []bool{false, true} {
+		t.Run(map[bool]string{false: "referrers", true: "cosign tags"}[byTag], func(t *testing.T) {
+			src := testutil.Registry(t)
+			r := rawRepo{t, src, "app/chain"}
+			img := r.image("app", "", nil)
+			var chain []ocispec.Descriptor
+			subject := img
+			for i := range bundle.MaxDepth + 2 {
+				seed := fmt.Sprintf("signature %d", i)
+				var sig ocispec.Descriptor
+				if byTag {
+					sig = r.image(seed, "", nil)
+					r.tag(sig, bundle.CosignTag(subject.Digest, ".sig"))
+				} else {
+					sig = r.image(seed, "application/vnd.dev.cosign.artifact.sig.v1+json", subjectOf(subject))
+				}
+				chain, subject = append(chain, sig), sig
+			}
+			out, logs := createLogged(t, src, r.name, img)
+			var got, want []digest.Digest
+			for _, ref := range readManifest(t, out).Images[0].Referrers {
+				got = append(got, ref.Digest)
+			}
+			for _, d := range chain[:bundle.MaxDepth] {
+				want = append(want, d.Digest)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("manifest.json records referrers %v, want the first %d of the chain, %v", got, bundle.MaxDepth, want)
+			}
+			held := bundleBlobs(t, out)
+			for _, d := range chain[bundle.MaxDepth:] {
+				if held[d.Digest] {
+					t.Errorf("the bundle holds %s, past the bound", d.Digest)
+				}
+			}
+			warnedOnce(t, logs, fmt.Sprintf("referrer not carried: it is %d referrers below the image", bundle.MaxDepth+1), chain[bundle.MaxDepth])
+			if last := chain[bundle.MaxDepth+1].Digest.String(); strings.Contains(logs, last) {
+				t.Errorf("create named %s, below the one past the bound, which it should not have looked up:\n%s", last, logs)
+			}
+			priv, pub := testKeys(t, "signer")
+			sign(t, out, priv)
+			if _, err := mirror.Import(context.Background(), importOpts(t, out, testutil.Registry(t), pub)); err != nil {
+				t.Fatalf("import: %v", err)
+			}
+		})
+	}
+}
+
 // createCarrying creates a bundle of image name@img from src, logging
 // warnings, and checks that it records the signature sig of img as the
 // one referrer carried. It returns the bundle and the warnings.
 func createCarrying(t *testing.T, src, name string, img, sig ocispec.Descriptor) (string, string) {
+	t.Helper()
+	out, logs := createLogged(t, src, name, img)
+	if refs := readManifest(t, out).Images[0].Referrers; len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != img.Digest {
+		t.Errorf("manifest.json records referrers %+v, want the signature %s of %s only", refs, sig.Digest, img.Digest)
+	}
+	return out, logs
+}
+
+// createLogged creates a bundle of image name@img from src, logging
+// warnings, and returns the bundle and the warnings.
+func createLogged(t *testing.T, src, name string, img ocispec.Descriptor) (string, string) {
 	t.Helper()
 	var logs bytes.Buffer
 	out := filepath.Join(t.TempDir(), "bundle")
@@ -121,9 +189,6 @@ func createCarrying(t *testing.T, src, name string, img, sig ocispec.Descriptor)
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if _, err := mirror.Create(context.Background(), opts); err != nil {
 		t.Fatalf("create: %v", err)
-	}
-	if refs := readManifest(t, out).Images[0].Referrers; len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != img.Digest {
-		t.Errorf("manifest.json records referrers %+v, want the signature %s of %s only", refs, sig.Digest, img.Digest)
 	}
 	return out, logs.String()
 }

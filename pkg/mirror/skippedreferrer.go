@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/stellaops/mirror/pkg/bundle"
@@ -34,6 +35,7 @@ func refusalReason(err error) string {
 	var nest *bundle.NestError
 	var subject *transfer.SubjectError
 	var doc *transfer.DocumentError
+	var chain *transfer.ChainError
 	switch {
 	case errors.As(err, &entry):
 		return "an index of it lists an entry that is no image manifest or index, which a registry refuses"
@@ -41,6 +43,8 @@ func refusalReason(err error) string {
 		return "its indexes nest deeper than a bundle's readers take"
 	case errors.As(err, &subject):
 		return "it names another subject than the one it is listed for"
+	case errors.As(err, &chain):
+		return fmt.Sprintf("it is %d referrers below the image (a referrer of a referrer of …), past the %d create follows", chain.Levels, bundle.MaxDepth)
 	case errors.As(err, &doc):
 		return "it, or a document under it, is malformed"
 	default:

@@ -64,6 +64,24 @@ func (e *DocumentError) Error() string { return e.Err.Error() }
 
 func (e *DocumentError) Unwrap() error { return e.Err }
 
+// ChainError is a referrer, Referrer, of Subject, itself a referrer of a
+// referrer (or a manifest under a cosign tag of one), that is Levels
+// referrers below the image: past the bundle.MaxDepth levels a walk
+// follows, which bound what a source can make it fetch
+// (errdef.ErrMalformed). A walk passes it over, as it does a referrer no
+// reader takes: anyone who may push to the source can chain one.
+type ChainError struct {
+	Referrer, Subject digest.Digest
+	Levels            int
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("referrer %s of %s is %d referrers below the image, past the %d a walk follows: %v",
+		e.Referrer, e.Subject, e.Levels, bundle.MaxDepth, errdef.ErrMalformed)
+}
+
+func (e *ChainError) Unwrap() error { return errdef.ErrMalformed }
+
 // SubjectError is a referrer listed for Listed whose manifest names
 // another subject, Named (errdef.ErrMalformed): a fallback tag's index
 // anyone who may push can write, or a registry's listing gone wrong.
@@ -106,7 +124,9 @@ func (e *MissingReferrerError) Unwrap() error { return e.Err }
 // WalkReferrers finds the referrers of subject in src, and theirs in turn (up
 // to bundle.MaxDepth levels), adds each with everything below it to the
 // graph, and returns them sorted by digest within each level. A referrer
-// that is no image manifest or index is added to g.Skipped instead.
+// that is no image manifest or index, one a registry or a bundle's reader
+// would refuse (WalkReferrer), and one listed past the bound (with a
+// *ChainError) are added to g.Skipped instead.
 func (g *Graph) WalkReferrers(ctx context.Context, src ReferrerSource, subject ocispec.Descriptor) ([]Referrer, error) {
 	return g.WalkReferrersOf(ctx, src, []ocispec.Descriptor{subject})
 }
@@ -148,7 +168,9 @@ type listing struct {
 // listed them, as a walk of one referrer after another would. Nothing is
 // listed of a referrer not fetched and checked first: a listing (up to
 // MaxReferrers descriptors) is the source's word, and only the documents,
-// counted by the graph's fetch, bound how far the walk goes. It returns the
+// counted by the graph's fetch, bound how far the walk goes, with
+// bundle.MaxDepth levels: the last level's listings are taken and nothing
+// they list is fetched, since the walk passes it over. It returns the
 // listings by subject and the documents fetched, for walkReferrers.
 func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects []ocispec.Descriptor) (map[digest.Digest]listing, map[digest.Digest]Fetched) {
 	out := map[digest.Digest]listing{}
@@ -174,9 +196,14 @@ func (g *Graph) listReferrers(ctx context.Context, src ReferrerSource, subjects 
 			})
 		}
 		_ = eg.Wait()
-		var docs []ocispec.Descriptor
 		for i, s := range level {
 			out[s.Digest] = got[i]
+		}
+		if depth == bundle.MaxDepth {
+			break // what these list, past the bound, is passed over unread
+		}
+		var docs []ocispec.Descriptor
+		for i := range level {
 			docs = append(docs, got[i].found...)
 		}
 		// Sorted, so that the documents fetched, and a budget's refusal
@@ -242,9 +269,8 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 	level := []ocispec.Descriptor{subject}
 	seen := map[digest.Digest]bool{subject.Digest: true}
 	for depth := 0; len(level) > 0; depth++ {
-		if depth > bundle.MaxDepth {
-			return nil, fmt.Errorf("%s: referrers nest deeper than %d: %w", subject.Digest, bundle.MaxDepth, errdef.ErrMalformed)
-		}
+		// Past the bound, what the level lists is passed over, not walked.
+		tooDeep := depth >= bundle.MaxDepth
 		var next []ocispec.Descriptor
 		for _, s := range level {
 			l := listed[s.Digest]
@@ -256,6 +282,14 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 			}
 			for _, r := range l.found {
 				if seen[r.Digest] {
+					continue
+				}
+				if tooDeep {
+					seen[r.Digest] = true
+					if !g.Has(r.Digest) {
+						g.Skipped = append(g.Skipped, Referrer{Descriptor: plain(r), Subject: s.Digest,
+							Refused: &ChainError{Referrer: r.Digest, Subject: s.Digest, Levels: depth + 1}})
+					}
 					continue
 				}
 				if !bundle.IsManifestMediaType(r.MediaType) {
