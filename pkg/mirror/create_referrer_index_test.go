@@ -72,8 +72,9 @@ func TestCreatePassesOverAReferrerIndexListingAnArtifactManifest(t *testing.T) {
 
 // A referrer holding indexes nested deeper than a bundle's readers take,
 // one listed for the image that names another subject (as a fallback tag
-// anyone may write can list it), and one whose layer claims an index's
-// media type, are passed over with a warning each, the image and its good
+// anyone may write can list it), one whose layer
+// claims an index's media type, and a layer of the image listed as a
+// referrer, are passed over with a warning each, the image and its good
 // signature carried. create refused the image.
 func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 	var o referrersOverride
@@ -95,7 +96,11 @@ func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/x.broken",
 		Config: r.push(ocispec.MediaTypeEmptyJSON, []byte("{}")), Layers: []ocispec.Descriptor{layer}, Subject: subjectOf(img),
 	})
-	o.set(img.Digest, []ocispec.Descriptor{sig, deep, liar, broken})
+	// A listing naming a layer of the image as a referrer, as a fallback
+	// tag can, and the image itself (passed over without a word).
+	imgDoc := fetchManifest(t, src, r.name, img)
+	layerListed := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: imgDoc.Layers[0].Digest, Size: imgDoc.Layers[0].Size}
+	o.set(img.Digest, []ocispec.Descriptor{sig, deep, liar, broken, layerListed, img})
 
 	out, logs := createCarrying(t, src, r.name, img, sig)
 	held := bundleBlobs(t, out)
@@ -107,6 +112,7 @@ func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 	}
 	warnedOnce(t, logs, "referrer not carried: its indexes nest deeper than a bundle's readers take", deep)
 	warnedOnce(t, logs, "referrer not carried: it names another subject than the one it is listed for", liar)
+	warnedOnce(t, logs, "referrer not carried: the listing names a layer or config of the image, not a manifest", layerListed)
 	warnedOnce(t, logs, "referrer not carried: it, or a document under it, is malformed", broken)
 	importCarries(t, out, r.name, img, sig)
 }

@@ -36,6 +36,7 @@ func refusalReason(err error) string {
 	var subject *transfer.SubjectError
 	var doc *transfer.DocumentError
 	var chain *transfer.ChainError
+	var blob *transfer.ListedBlobError
 	switch {
 	case errors.As(err, &entry):
 		return "an index of it lists an entry that is no image manifest or index, which a registry refuses"
@@ -43,6 +44,8 @@ func refusalReason(err error) string {
 		return "its indexes nest deeper than a bundle's readers take"
 	case errors.As(err, &subject):
 		return "it names another subject than the one it is listed for"
+	case errors.As(err, &blob):
+		return "the listing names a layer or config of the image, not a manifest"
 	case errors.As(err, &chain):
 		return fmt.Sprintf("it is %d referrers below the image (a referrer of a referrer of …), past the %d create follows", chain.Levels, bundle.MaxDepth)
 	case errors.As(err, &doc):

@@ -82,6 +82,20 @@ func (e *ChainError) Error() string {
 
 func (e *ChainError) Unwrap() error { return errdef.ErrMalformed }
 
+// ListedBlobError is a referrer listed for Listed whose digest the graph
+// holds as a blob (a layer or a config), not a manifest, whatever media
+// type the listing gives it (errdef.ErrMalformed): a fallback tag's index
+// anyone who may push can write.
+type ListedBlobError struct {
+	Referrer, Listed digest.Digest
+}
+
+func (e *ListedBlobError) Error() string {
+	return fmt.Sprintf("referrer %s listed for %s is a blob of the graph (a layer or a config), not a manifest: %v", e.Referrer, e.Listed, errdef.ErrMalformed)
+}
+
+func (e *ListedBlobError) Unwrap() error { return errdef.ErrMalformed }
+
 // SubjectError is a referrer listed for Listed whose manifest names
 // another subject, Named (errdef.ErrMalformed): a fallback tag's index
 // anyone who may push can write, or a registry's listing gone wrong.
@@ -298,6 +312,14 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 					continue
 				}
 				seen[r.Digest] = true
+				if _, held := g.nodes[r.Digest]; !held && g.seen[r.Digest] {
+					// Walk fetches nothing for a digest already in the
+					// graph: one held as a blob (a layer or config) is
+					// no manifest, whatever the listing says.
+					g.Skipped = append(g.Skipped, Referrer{Descriptor: plain(r), Subject: s.Digest,
+						Refused: &ListedBlobError{Referrer: r.Digest, Listed: s.Digest}})
+					continue
+				}
 				skipped, err := g.walkReferrer(ctx, src, Referrer{Descriptor: plain(r), Subject: s.Digest}, ahead)
 				if err != nil {
 					if _, held := g.nodes[r.Digest]; !held && errors.Is(remote.Classify(err), errdef.ErrNotFound) {
@@ -308,12 +330,9 @@ func (g *Graph) walkReferrers(ctx context.Context, src ReferrerSource, subject o
 				if skipped {
 					continue
 				}
-				// Walk fetches nothing for a digest already in the graph:
-				// one held as a blob (a layer or config listed as a
-				// referrer) is no manifest, and has no subject to check.
 				i, ok := g.nodes[r.Digest]
-				if !ok {
-					return nil, fmt.Errorf("referrer %s listed for %s is a blob of the graph, not a manifest: %w", r.Digest, s.Digest, errdef.ErrMalformed)
+				if !ok { // a walk that passed adds a manifest's node
+					return nil, fmt.Errorf("referrer %s listed for %s: not in the graph after its walk: %w", r.Digest, s.Digest, errdef.ErrMalformed)
 				}
 				n := &g.Nodes[i]
 				// What the referrer is comes from the verified manifest, as
