@@ -53,7 +53,9 @@ with a symlink on its path, and files of your own are never removed: a
 withdrawn one is named instead. --keep-withdrawn removes none. A bundle
 older than the one whose advisories DIR holds is refused (exit 8) unless
 --allow-rollback, which gives DIR that bundle's set; a bundle that lists no
-advisories leaves DIR as it was.
+advisories leaves DIR as it was. A file where the bundle puts an
+advisory that the record never named (one of your own) refuses the
+import, before anything is written, rather than be written over.
 
 --plain-http talks plain HTTP to every registry of the run: for import REF,
 the one it reads and the one it writes. Between a registry with TLS and

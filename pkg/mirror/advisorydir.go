@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,13 @@ type advisoryWriter struct {
 	dirsMu   sync.Mutex
 	dirs     map[string]*keptDir
 	dirsUsed uint64
+
+	// recorded are the paths the directory's record names (its files and
+	// pending ones), nil when it holds no record of this user's: a file in
+	// the way of an advisory is written over only where the record says
+	// stella wrote (setRecord, unrecorded).
+	recordMu sync.Mutex
+	recorded map[string]bool
 }
 
 func openAdvisoryDir(dir string) (*advisoryWriter, error) {
@@ -96,6 +104,17 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 				p.held = append(p.held, heldAdvisory{path: bp, name: name, st: st})
 				continue
 			}
+			// A file no import recorded writing is the operator's own:
+			// refused now, before anything is tagged, never written over.
+			mine, err := a.unrecorded(name)
+			if err == nil && mine {
+				err = fmt.Errorf("%s is not one stella wrote (%s never named it): a file of your own, which this bundle's advisory would replace: move it aside and run the import again: %w",
+					path.Join(a.dir, name), AdvisoryRecordName, errdef.ErrExists)
+			}
+			if err != nil {
+				p.abort()
+				return nil, fmt.Errorf("advisory %s: %w", bp, err)
+			}
 		}
 		if err := a.removeStale(name); err != nil {
 			p.abort()
@@ -117,6 +136,44 @@ func (a *advisoryWriter) create(desc ocispec.Descriptor, paths []string) (*pendi
 		p.names = append(p.names, name)
 	}
 	return p, nil
+}
+
+// setRecord keeps the paths rec names, the directory's record read before
+// the import writes anything; none when there is no record, or one that may
+// not be this user's (foreign): then nothing tells a file of the operator's
+// own from an earlier import's, and a file in the way is written over.
+func (a *advisoryWriter) setRecord(rec *advisoryRecord) {
+	a.recordMu.Lock()
+	defer a.recordMu.Unlock()
+	a.recorded = nil
+	if rec == nil || rec.foreign != "" {
+		return
+	}
+	a.recorded = map[string]bool{}
+	for _, f := range append(slices.Clone(rec.Files), rec.Pending...) {
+		a.recorded[f.Path] = true
+	}
+}
+
+// unrecorded reports whether name, a file found where an advisory goes,
+// is one the directory's record does not name. The record is read again
+// before it says so: another import into the directory may have finished
+// since it was first read, and recorded the file.
+func (a *advisoryWriter) unrecorded(name string) (bool, error) {
+	a.recordMu.Lock()
+	known, recorded := a.recorded != nil, a.recorded[name]
+	a.recordMu.Unlock()
+	if !known || recorded {
+		return false, nil
+	}
+	rec, err := a.readRecord()
+	if err != nil {
+		return false, err
+	}
+	a.setRecord(rec)
+	a.recordMu.Lock()
+	defer a.recordMu.Unlock()
+	return a.recorded != nil && !a.recorded[name], nil
 }
 
 // mkdirError tells why MkdirAll of dir (slash-separated, under the root)

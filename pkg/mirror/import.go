@@ -257,6 +257,7 @@ func Import(ctx context.Context, opts ImportOptions) (_ *PlaceResult, err error)
 			if err := checkRecordGeneration(opts.AdvisoriesDir, rec, md, opts.AllowRollback); err != nil {
 				return nil, check.settle(err)
 			}
+			pl.adv.setRecord(rec)
 		}
 	}
 	if err := check.settle(pl.run(wctx, concurrency(opts.Transfer.Concurrency))); err != nil {
