@@ -55,7 +55,7 @@ older than the one whose advisories DIR holds is refused (exit 8) unless
 --allow-rollback, which gives DIR that bundle's set; a bundle that lists no
 advisories leaves DIR as it was. A file where the bundle puts an
 advisory that the record never named (one of your own) refuses the
-import, before anything is written, rather than be written over.
+import, before any tag or advisory is written, rather than be written over.
 
 --plain-http talks plain HTTP to every registry of the run: for import REF,
 the one it reads and the one it writes. Between a registry with TLS and
