@@ -131,7 +131,7 @@ credentials so; every other one gets HTTPS, its certificate verified
 	fl.StringVar(&f.created, "created", "", "createdAt, RFC 3339 or Unix seconds (default: SOURCE_DATE_EPOCH, else now)")
 	fl.StringVar(&f.validFor, "valid-for", "", fmt.Sprintf("how long the bundle stays importable, e.g. 720h or 30d (default %dd)", int(mirror.DefaultValidFor.Hours()/24)))
 	fl.Int64Var(&f.generation, "generation", 0, "mirrorGeneration (default: createdAt in Unix seconds; for a delta, the base's plus one)")
-	fl.StringVar(&f.base, "base", "", "make a delta: carry only what BASE lacks (a previous bundle DIR|FILE|REF, or an inventory.json of the far side)")
+	fl.StringVar(&f.base, "base", "", "make a delta: carry only what BASE lacks (a previous bundle DIR|FILE|FILE.volumes.json|REF, or an inventory.json of the far side)")
 	fl.StringArrayVar(&f.baseKeys, "base-key", nil, "trusted key the base (or the inventory's .dsse) must be signed with (repeatable; --base needs it or --base-trust-root)")
 	fl.StringArrayVar(&f.baseRoots, "base-trust-root", nil, "trusted root CA (PEM) a base bundle signed with --certificate must chain to (repeatable)")
 	fl.StringVar(&f.key, "key", "", "with --output FILE.tar: sign the bundle (file, env://VAR, hashivault://KEY) as it is written")

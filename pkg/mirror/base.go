@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/errdef"
+	"github.com/stellaops/mirror/pkg/layout"
 	"github.com/stellaops/mirror/pkg/remote"
 )
 
@@ -24,9 +25,10 @@ type baseInfo struct {
 
 // loadBase reads the base of a delta: a previous bundle (directory, tar or
 // registry reference), whose whole graph the far side holds after importing
-// it, or an inventory of the far side's registry (a .json file).
+// it, or an inventory of the far side's registry (a .json file other than
+// a split archive's volume list).
 func loadBase(ctx context.Context, client *remote.Client, ref string, trust TrustOptions, log *slog.Logger) (*baseInfo, error) {
-	if strings.HasSuffix(ref, ".json") {
+	if isInventoryBase(ref) {
 		bi, err := loadInventoryBase(ctx, ref, trust)
 		if err != nil {
 			return nil, err
@@ -71,6 +73,14 @@ func loadBase(ctx context.Context, client *remote.Client, ref string, trust Trus
 	return bi, nil
 }
 
+// isInventoryBase reports whether ref names an inventory (a .json file)
+// rather than a bundle. The list of a split archive's volumes
+// (FILE.volumes.json) is a bundle, as import reads it: taken for an
+// inventory, it was refused as one with no signature beside it (exit 5).
+func isInventoryBase(ref string) bool {
+	return strings.HasSuffix(ref, ".json") && !layout.IsVolumeList(ref)
+}
+
 // baseBlobs are the digests of every blob of a verified base bundle (not
 // its manifests): what the far side holds once it imported it. The base is
 // read while every image of the new release is held, resolved, so nothing
@@ -98,7 +108,7 @@ func checkBaseTrust(ref string, trust TrustOptions) error {
 	if !trust.Empty() {
 		return nil
 	}
-	if strings.HasSuffix(ref, ".json") {
+	if isInventoryBase(ref) {
 		return fmt.Errorf("--base %s: an inventory is read only with --base-key, the far side's key that signed it (inventory --key): %w", ref, errdef.ErrUsage)
 	}
 	return fmt.Errorf("--base %s: a base bundle is read only with --base-key, the key that signed it (or --base-trust-root): %w", ref, errdef.ErrUsage)
