@@ -263,19 +263,25 @@ func checkDest(dest string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if st.IsDir() {
-		entries, err := os.ReadDir(dest)
-		if err != nil {
-			return err
-		}
-		if len(entries) == 0 {
-			return nil
-		}
-		if force {
-			return replaceable(dest, entries)
-		}
-	} else if force {
+	// Neither a file nor a symbolic link is ever replaced, with --force
+	// or without: advice to use it would lead only to another refusal. A
+	// link is named as one, since what it points to may be a directory:
+	// the bundle is written there when that is named.
+	if st.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s: %w and is a symbolic link (name the directory it points to instead)", dest, errdef.ErrExists)
+	}
+	if !st.IsDir() {
 		return fmt.Errorf("%s: %w and is not a directory", dest, errdef.ErrExists)
+	}
+	entries, err := os.ReadDir(dest)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if force {
+		return replaceable(dest, entries)
 	}
 	return fmt.Errorf("%s: %w and is not empty (use --force to replace it)", dest, errdef.ErrExists)
 }
