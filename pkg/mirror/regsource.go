@@ -230,6 +230,17 @@ func (rs *registrySource) readMetadata(ctx context.Context, root ocispec.Descrip
 	if err != nil {
 		return err
 	}
+	// The tag's answer is the root's only descriptor, its Content-Type the
+	// media type: one other than the image index its bytes are (which
+	// ParseRoot holds it to) is the registry's doing, or a proxy's, and is
+	// refused as a document asked for by its digest and so answered is
+	// (remote.Classify). It was refused later as "index.json: root … is
+	// not an image index", of a file the operator never gave, of a root
+	// that is one. A held root's descriptor is its tag's as listed
+	// (heldroots.go), checked as before.
+	if !rs.heldRoot && root.MediaType != idx.MediaType {
+		return fmt.Errorf("root %s: the registry answered its tag with Content-Type %q, where the root is an %s (the registry serves the document as another media type than it is: a proxy in front of it, or a registry that converts manifests): %w", root.Digest, root.MediaType, idx.MediaType, errdef.ErrMalformed)
+	}
 	root.ArtifactType = bundle.ArtifactTypeBundle
 	version := idx.Annotations[ocispec.AnnotationVersion]
 	metaDesc, err := bundle.MetadataDescriptor(idx)
