@@ -268,6 +268,12 @@ func (m *Manifest) Validate() error {
 	if !ValidTag(m.Release.Version) {
 		return bad("release.version %q is not a valid tag", m.Release.Version)
 	}
+	// create never writes one (checkCreateInputs): the bundle's tag so
+	// named would replace, where it is placed, the referrers index of
+	// that digest, or pose as its signature.
+	if ReservedTag(m.Release.Version) {
+		return bad("release.version %q is the form a registry and cosign keep for a digest's referrers and signatures, not a release's", m.Release.Version)
+	}
 	if m.MirrorGeneration < 1 {
 		return bad("mirrorGeneration %d is not positive", m.MirrorGeneration)
 	}
@@ -360,6 +366,12 @@ func (img *Image) validate() error {
 	for _, t := range img.Tags {
 		if !ValidTag(t) {
 			return fmt.Errorf("tag %q is not valid", t)
+		}
+		// As the release's version: a release file never gives one
+		// (release.parseRef), and the image tagged so would replace the
+		// referrers index of that digest, or pose as its signature.
+		if ReservedTag(t) {
+			return fmt.Errorf("tag %q is the form a registry and cosign keep for a digest's referrers and signatures, not an image's tag", t)
 		}
 	}
 	if err := validDigest(img.Digest); err != nil {
