@@ -25,10 +25,11 @@ type NestError struct {
 	Desc   ocispec.Descriptor // the document too deep
 	Levels int                // how far below Top
 	Top    digest.Digest      // the document the walk began at
-	// Pinned, set by a caller whose message names Top already (an
-	// image's reference pinned by its digest), has Top called "the
-	// pinned index" rather than named by its digest a second time.
-	Pinned bool
+	// TopName, set by a caller whose message names Top already, is what
+	// Top is called instead of its digest: "the pinned index" for an
+	// image's reference pinned by its digest (PinnedOnce), "the referrer"
+	// for a referrer a warning names.
+	TopName string
 }
 
 func (e *NestError) Error() string {
@@ -37,8 +38,8 @@ func (e *NestError) Error() string {
 		kind = "index"
 	}
 	top := e.Top.String()
-	if e.Pinned {
-		top = "the pinned index"
+	if e.TopName != "" {
+		top = e.TopName
 	}
 	return fmt.Sprintf("%s %s, %d levels below %s (%d below the bundle's root index): indexes nest deeper than %d: %v",
 		kind, e.Desc.Digest, e.Levels, top, e.Levels+1, MaxDepth, errdef.ErrMalformed)
@@ -59,7 +60,7 @@ func PinnedOnce(err error, pinned digest.Digest) error {
 	case *NestError:
 		if e.Top == pinned {
 			c := *e
-			c.Pinned = true
+			c.TopName = "the pinned index"
 			return &c
 		}
 	case *EntryError:

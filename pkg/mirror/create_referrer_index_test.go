@@ -111,6 +111,11 @@ func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 		}
 	}
 	warnedOnce(t, logs, "referrer not carried: its indexes nest deeper than a bundle's readers take", deep)
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "referrer="+deep.Digest.String()) && (strings.Count(line, deep.Digest.String()) != 1 || !strings.Contains(line, "levels below the referrer")) {
+			t.Errorf("the warning of %s names it more than once, or not as the referrer the nesting counts from:\n%s", deep.Digest, line)
+		}
+	}
 	warnedOnce(t, logs, "referrer not carried: it names another subject than the one it is listed for", liar)
 	warnedOnce(t, logs, "referrer not carried: the listing names a layer or config of the image, not a manifest", layerListed)
 	warnedOnce(t, logs, "referrer not carried: it, or a document under it, is malformed", broken)

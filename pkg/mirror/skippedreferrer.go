@@ -24,7 +24,7 @@ func warnSkippedReferrers(log *slog.Logger, image string, skipped []transfer.Ref
 			log.Warn("referrer not carried: its media type is no image manifest or index", attrs...)
 			continue
 		}
-		log.Warn("referrer not carried: "+refusalReason(r.Refused), append(attrs, "error", r.Refused.Error())...)
+		log.Warn("referrer not carried: "+refusalReason(r.Refused), append(attrs, "error", namedOnce(r).Error())...)
 	}
 }
 
@@ -53,4 +53,17 @@ func refusalReason(err error) string {
 	default:
 		return "a registry or a bundle's reader would refuse it"
 	}
+}
+
+// namedOnce is r's refusal in words that do not name r a second time,
+// where the warning names it already: indexes nested too deep below it
+// are said to be below "the referrer".
+func namedOnce(r transfer.Referrer) error {
+	var nest *bundle.NestError
+	if errors.As(r.Refused, &nest) && nest.Top == r.Descriptor.Digest {
+		c := *nest
+		c.TopName = "the referrer"
+		return &c
+	}
+	return r.Refused
 }
