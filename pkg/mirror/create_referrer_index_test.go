@@ -111,10 +111,8 @@ func TestCreatePassesOverReferrersNoReaderTakes(t *testing.T) {
 		}
 	}
 	warnedOnce(t, logs, "referrer not carried: its indexes nest deeper than a bundle's readers take", deep)
-	for _, line := range strings.Split(logs, "\n") {
-		if strings.Contains(line, "referrer="+deep.Digest.String()) && (strings.Count(line, deep.Digest.String()) != 1 || !strings.Contains(line, "levels below the referrer")) {
-			t.Errorf("the warning of %s names it more than once, or not as the referrer the nesting counts from:\n%s", deep.Digest, line)
-		}
+	if !strings.Contains(logs, "levels below the referrer") {
+		t.Errorf("the warning of %s does not say the nesting counts from the referrer:\n%s", deep.Digest, logs)
 	}
 	warnedOnce(t, logs, "referrer not carried: it names another subject than the one it is listed for", liar)
 	warnedOnce(t, logs, "referrer not carried: the listing names a layer or config of the image, not a manifest", layerListed)
@@ -205,7 +203,7 @@ func createLogged(t *testing.T, src, name string, img ocispec.Descriptor) (strin
 }
 
 // warnedOnce checks that logs hold warning once for each of refused,
-// naming it.
+// naming it, and once only.
 func warnedOnce(t *testing.T, logs, warning string, refused ...ocispec.Descriptor) {
 	t.Helper()
 	if got := strings.Count(logs, warning); got != len(refused) {
@@ -214,6 +212,11 @@ func warnedOnce(t *testing.T, logs, warning string, refused ...ocispec.Descripto
 	for _, d := range refused {
 		if !strings.Contains(logs, "referrer="+d.Digest.String()) {
 			t.Errorf("no warning names the referrer %s:\n%s", d.Digest, logs)
+		}
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(line, "referrer="+d.Digest.String()) && strings.Count(line, d.Digest.String()) != 1 {
+				t.Errorf("the warning of %s names it more than once:\n%s", d.Digest, line)
+			}
 		}
 	}
 }

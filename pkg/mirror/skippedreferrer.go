@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/stellaops/mirror/pkg/bundle"
 	"github.com/stellaops/mirror/pkg/transfer"
@@ -24,7 +25,7 @@ func warnSkippedReferrers(log *slog.Logger, image string, skipped []transfer.Ref
 			log.Warn("referrer not carried: its media type is no image manifest or index", attrs...)
 			continue
 		}
-		log.Warn("referrer not carried: "+refusalReason(r.Refused), append(attrs, "error", namedOnce(r).Error())...)
+		log.Warn("referrer not carried: "+refusalReason(r.Refused), append(attrs, "error", refusalNamedOnce(r))...)
 	}
 }
 
@@ -55,15 +56,23 @@ func refusalReason(err error) string {
 	}
 }
 
-// namedOnce is r's refusal in words that do not name r a second time,
-// where the warning names it already: indexes nested too deep below it
-// are said to be below "the referrer".
-func namedOnce(r transfer.Referrer) error {
+// refusalNamedOnce is r's refusal in words that do not name r a second
+// time, where the warning names it already: indexes nested too deep below
+// it are said to be below "the referrer", and the "sha256:R: " or
+// "referrer sha256:R " its words begin with is left out.
+func refusalNamedOnce(r transfer.Referrer) string {
+	err := r.Refused
 	var nest *bundle.NestError
-	if errors.As(r.Refused, &nest) && nest.Top == r.Descriptor.Digest {
+	if errors.As(err, &nest) && nest.Top == r.Descriptor.Digest {
 		c := *nest
 		c.TopName = "the referrer"
-		return &c
+		err = &c
 	}
-	return r.Refused
+	msg := err.Error()
+	for _, prefix := range []string{r.Descriptor.Digest.String() + ": ", "referrer " + r.Descriptor.Digest.String() + " "} {
+		if rest, ok := strings.CutPrefix(msg, prefix); ok {
+			return rest
+		}
+	}
+	return msg
 }
